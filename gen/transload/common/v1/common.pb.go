@@ -215,7 +215,7 @@ func (x *Money) GetCurrencyCode() string {
 type Address struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Recipient or company name.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
 	// Street address lines, most specific last.
 	Lines []string `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
 	// City or locality.
@@ -260,9 +260,9 @@ func (*Address) Descriptor() ([]byte, []int) {
 	return file_transload_common_v1_common_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *Address) GetName() string {
+func (x *Address) GetRecipient() string {
 	if x != nil {
-		return x.Name
+		return x.Recipient
 	}
 	return ""
 }
@@ -308,7 +308,7 @@ type Quantity struct {
 	// Number of units; must be positive where the quantity is requested.
 	Value int64 `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
 	// Unit of measure code as the catalog defines it, e.g. "EA", "BOX", "KG".
-	UnitOfMeasure string `protobuf:"bytes,2,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	Unit          string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,9 +350,9 @@ func (x *Quantity) GetValue() int64 {
 	return 0
 }
 
-func (x *Quantity) GetUnitOfMeasure() string {
+func (x *Quantity) GetUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.Unit
 	}
 	return ""
 }
@@ -522,9 +522,9 @@ const file_transload_common_v1_common_proto_rawDesc = "" +
 	"\x05Money\x12!\n" +
 	"\famount_minor\x18\x01 \x01(\x03R\vamountMinor\x126\n" +
 	"\rcurrency_code\x18\x02 \x01(\tB\x11\xbaH\x0er\f2\n" +
-	"^[A-Z]{3}$R\fcurrencyCode\"\x8b\x02\n" +
-	"\aAddress\x12\x1c\n" +
-	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\x12%\n" +
+	"^[A-Z]{3}$R\fcurrencyCode\"\x95\x02\n" +
+	"\aAddress\x12&\n" +
+	"\trecipient\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\trecipient\x12%\n" +
 	"\x05lines\x18\x02 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10\x04\"\x05r\x03\x18\xc8\x01R\x05lines\x12#\n" +
 	"\blocality\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18dR\blocality\x128\n" +
 	"\x13administrative_area\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x12administrativeArea\x12(\n" +
@@ -532,10 +532,10 @@ const file_transload_common_v1_common_proto_rawDesc = "" +
 	"postalCode\x122\n" +
 	"\vregion_code\x18\x06 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[A-Z]{2}$R\n" +
-	"regionCode\"Q\n" +
+	"regionCode\"=\n" +
 	"\bQuantity\x12\x14\n" +
-	"\x05value\x18\x01 \x01(\x03R\x05value\x12/\n" +
-	"\x0funit_of_measure\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\runitOfMeasure\"\x8e\x02\n" +
+	"\x05value\x18\x01 \x01(\x03R\x05value\x12\x1b\n" +
+	"\x04unit\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x04unit\"\x8e\x02\n" +
 	"\rEventMetadata\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12%\n" +
 	"\x0eaggregate_type\x18\x02 \x01(\tR\raggregateType\x12!\n" +
