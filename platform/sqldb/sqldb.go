@@ -1,0 +1,338 @@
+// Package sqldb opens the SQL database a Transload service owns and gives
+// every service the same small set of storage primitives on top of
+// database/sql: one DSN format for both engines, transactions with bounded
+// retries, placeholder rebinding, versioned embedded migrations and
+// engine-neutral error classification.
+//
+// Two engines are supported:
+//
+//   - SQLite (modernc.org/sqlite, pure Go) is the embedded default:
+//     "sqlite://data/orders.db" (relative path), "sqlite:///var/lib/x.db"
+//     (absolute path) or "sqlite://:memory:" (a private in-memory database,
+//     for tests).
+//   - PostgreSQL (pgx v5 through its database/sql driver) is the scale
+//     engine: "postgres://user:pass@host:5432/db?sslmode=disable" or the
+//     "postgresql://" spelling.
+//
+// Both engines are used through *sql.DB and *sql.Tx so store code can be
+// shared where the SQL is identical. Queries are written with "?"
+// placeholders and passed through [DB.Rebind], which turns them into
+// "$1".."$n" for PostgreSQL.
+//
+// # SQLite settings
+//
+// Every SQLite connection runs with journal_mode=WAL, busy_timeout
+// (default 5s, see [WithBusyTimeout]), foreign_keys=ON, synchronous=FULL
+// and BEGIN IMMEDIATE for read-write transactions, so a transaction takes
+// the write lock when it starts instead of failing with SQLITE_BUSY when it
+// tries to upgrade a read lock. WAL lets readers run concurrently with the
+// single writer, so the pool keeps several connections open for reads
+// while [DB.InTx] serialises this process's writers on an in-process lock:
+// writers queue in Go instead of spinning in SQLite's busy handler, and
+// busy_timeout plus the InTx retry only have to cover writers in other
+// processes. Extra modernc DSN parameters given in the DSN's query string
+// (for example "?_synchronous=NORMAL") override the defaults.
+//
+// An in-memory database lives in one connection, so "sqlite://:memory:"
+// pools exactly one connection: a read issued through [DB.SQL] while a
+// transaction is open on the same DB waits for that transaction.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Dialect identifies the SQL engine behind a [DB].
+type Dialect int
+
+const (
+	// SQLite is the embedded engine (modernc.org/sqlite).
+	SQLite Dialect = iota + 1
+	// Postgres is PostgreSQL through pgx.
+	Postgres
+)
+
+// String returns "sqlite" or "postgres".
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	default:
+		return "Dialect(" + strconv.Itoa(int(d)) + ")"
+	}
+}
+
+// ErrUnsupportedDSN is returned by [Open] for a DSN whose scheme is not
+// sqlite, postgres or postgresql, or which is otherwise malformed.
+var ErrUnsupportedDSN = errors.New("sqldb: unsupported DSN")
+
+// DB is an open database: a *sql.DB plus what the rest of the package needs
+// to know about its engine. It is safe for concurrent use.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	// writeSem serialises read-write transactions of this process on
+	// SQLite (capacity 1); nil for PostgreSQL.
+	writeSem chan struct{}
+	retry    retryPolicy
+	logger   *slog.Logger
+}
+
+// SQL returns the underlying connection pool for queries outside a
+// transaction. Queries must go through [DB.Rebind] to be portable.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Dialect reports the engine behind db.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Ping checks that the database is reachable.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sql.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqldb: ping %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
+// Close closes the pool. Open transactions are not waited for.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Option configures [Open].
+type Option func(*config)
+
+type config struct {
+	maxOpenConns    int
+	maxIdleConns    int
+	connMaxLifetime time.Duration
+	connMaxIdleTime time.Duration
+	busyTimeout     time.Duration
+	retry           retryPolicy
+	logger          *slog.Logger
+}
+
+// WithMaxOpenConns caps the pool size. Defaults: PostgreSQL 10; SQLite
+// max(4, GOMAXPROCS) for a file (readers run concurrently under WAL) and 1
+// for ":memory:", which cannot be raised.
+func WithMaxOpenConns(n int) Option { return func(c *config) { c.maxOpenConns = n } }
+
+// WithMaxIdleConns sets how many idle connections the pool keeps (default:
+// the same as the maximum open connections).
+func WithMaxIdleConns(n int) Option { return func(c *config) { c.maxIdleConns = n } }
+
+// WithConnMaxLifetime closes connections older than d (default 30 minutes
+// for PostgreSQL so load balancers and failovers are picked up, unlimited
+// for SQLite).
+func WithConnMaxLifetime(d time.Duration) Option {
+	return func(c *config) { c.connMaxLifetime = d }
+}
+
+// WithConnMaxIdleTime closes connections idle for longer than d (default 5
+// minutes for PostgreSQL, unlimited for SQLite).
+func WithConnMaxIdleTime(d time.Duration) Option {
+	return func(c *config) { c.connMaxIdleTime = d }
+}
+
+// WithBusyTimeout sets SQLite's busy_timeout: how long a statement waits
+// for a lock held by another connection before failing with SQLITE_BUSY
+// (default 5s). Ignored for PostgreSQL.
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// WithTxRetry sets how many times [DB.InTx] runs a transaction that failed
+// with a retryable error (see [IsRetryable]) in total, and the first
+// backoff, which doubles up to 32 times base with jitter. Defaults: 5
+// attempts, 5ms. attempts < 1 is treated as 1 (no retry).
+func WithTxRetry(attempts int, base time.Duration) Option {
+	return func(c *config) {
+		if attempts < 1 {
+			attempts = 1
+		}
+		c.retry = retryPolicy{attempts: attempts, base: base}
+	}
+}
+
+// WithLogger sets the logger for retries and other notable events
+// (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Open opens and pings the database named by dsn; see the package
+// documentation for the DSN forms. An unknown scheme yields an error
+// wrapping [ErrUnsupportedDSN]. The caller closes the returned DB.
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	cfg := config{
+		busyTimeout: 5 * time.Second,
+		retry:       retryPolicy{attempts: 5, base: 5 * time.Millisecond},
+		logger:      slog.Default(),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return nil, fmt.Errorf("%w: %q has no scheme (want sqlite://, postgres:// or postgresql://)", ErrUnsupportedDSN, redact(dsn))
+	}
+	var (
+		db  *DB
+		err error
+	)
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		db, err = openSQLite(dsn[len(scheme)+3:], cfg)
+	case "postgres", "postgresql":
+		db, err = openPostgres(dsn, cfg)
+	default:
+		return nil, fmt.Errorf("%w: scheme %q (want sqlite, postgres or postgresql)", ErrUnsupportedDSN, scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if db.dialect == SQLite {
+		if err := db.checkSQLite(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func openSQLite(rest string, cfg config) (*DB, error) {
+	path, rawQuery, _ := strings.Cut(rest, "?")
+	if path == "" {
+		return nil, fmt.Errorf("%w: sqlite DSN without a path (use sqlite://file.db, sqlite:///abs/file.db or sqlite://:memory:)", ErrUnsupportedDSN)
+	}
+	user, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sqlite DSN query: %v", ErrUnsupportedDSN, err)
+	}
+	params := url.Values{
+		"_busy_timeout": {strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)},
+		"_foreign_keys": {"1"},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"},
+		"_txlock":       {"immediate"},
+	}
+	for k, v := range user {
+		params[k] = v
+	}
+	memory := path == ":memory:" || strings.Contains(rawQuery, "mode=memory")
+	if memory {
+		// WAL does not apply to an in-memory database; asking for it is
+		// harmless but misleading.
+		params.Set("_journal_mode", "MEMORY")
+	}
+
+	sqlDB, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+	}
+
+	maxOpen := cfg.maxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = max(4, runtime.GOMAXPROCS(0))
+	}
+	if memory {
+		maxOpen = 1
+	}
+	maxIdle := cfg.maxIdleConns
+	if maxIdle <= 0 || memory {
+		maxIdle = maxOpen
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxIdle)
+	if memory {
+		// Closing the only connection would drop the database.
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	} else {
+		sqlDB.SetConnMaxLifetime(cfg.connMaxLifetime)
+		sqlDB.SetConnMaxIdleTime(cfg.connMaxIdleTime)
+	}
+	return &DB{
+		sql:      sqlDB,
+		dialect:  SQLite,
+		writeSem: make(chan struct{}, 1),
+		retry:    cfg.retry,
+		logger:   cfg.logger,
+	}, nil
+}
+
+// checkSQLite verifies that the pragmas took effect: a DSN parameter that
+// modernc silently ignored would otherwise surface as lock errors under
+// load, far from the cause.
+func (db *DB) checkSQLite(ctx context.Context) error {
+	var fk int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return fmt.Errorf("sqldb: read sqlite foreign_keys: %w", err)
+	}
+	if fk != 1 {
+		return errors.New("sqldb: sqlite foreign_keys is off; the driver ignored _foreign_keys")
+	}
+	return nil
+}
+
+func openPostgres(dsn string, cfg config) (*DB, error) {
+	pgCfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// The parse error can quote the DSN, password included.
+		return nil, fmt.Errorf("%w: postgres DSN %q does not parse", ErrUnsupportedDSN, redact(dsn))
+	}
+	sqlDB := stdlib.OpenDB(*pgCfg)
+
+	maxOpen := cfg.maxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = 10
+	}
+	maxIdle := cfg.maxIdleConns
+	if maxIdle <= 0 {
+		maxIdle = maxOpen
+	}
+	lifetime := cfg.connMaxLifetime
+	if lifetime == 0 {
+		lifetime = 30 * time.Minute
+	}
+	idle := cfg.connMaxIdleTime
+	if idle == 0 {
+		idle = 5 * time.Minute
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxIdle)
+	sqlDB.SetConnMaxLifetime(lifetime)
+	sqlDB.SetConnMaxIdleTime(idle)
+	return &DB{
+		sql:     sqlDB,
+		dialect: Postgres,
+		retry:   cfg.retry,
+		logger:  cfg.logger,
+	}, nil
+}
+
+// redact hides the password of a URL-shaped DSN so it can go into errors
+// and logs.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if strings.Contains(dsn, "@") || strings.Contains(strings.ToLower(dsn), "password") {
+			return "<dsn with credentials>"
+		}
+		return dsn
+	}
+	return u.Redacted()
+}
