@@ -1,0 +1,245 @@
+// Package adminhttp serves the operational HTTP side listener every
+// Transload binary exposes next to its gRPC port: /metrics (Prometheus),
+// /healthz (liveness) and /readyz (readiness).
+//
+// Liveness answers 200 as long as the process can serve HTTP at all; it never
+// checks dependencies, so a database outage does not get pods restarted.
+// Readiness runs the registered checks for hard dependencies only (things
+// without which the service cannot answer any request, such as its own
+// database) and answers 503 with a JSON body naming each failing check.
+package adminhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check reports whether one hard dependency is usable. It must honour ctx,
+// which carries the check timeout.
+type Check func(ctx context.Context) error
+
+// DefaultCheckTimeout bounds each readiness check unless WithCheckTimeout
+// says otherwise.
+const DefaultCheckTimeout = 2 * time.Second
+
+// Server is the admin HTTP handler set plus the readiness state.
+type Server struct {
+	gatherer     prometheus.Gatherer
+	logger       *slog.Logger
+	checkTimeout time.Duration
+
+	mu     sync.RWMutex
+	checks map[string]Check
+
+	draining atomic.Bool
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithCheckTimeout bounds every readiness check by d.
+func WithCheckTimeout(d time.Duration) Option {
+	return func(s *Server) { s.checkTimeout = d }
+}
+
+// WithLogger sets the logger for failed checks and server errors.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) { s.logger = l }
+}
+
+// New returns a Server exposing the metrics gathered by g (typically the
+// service's *prometheus.Registry).
+func New(g prometheus.Gatherer, opts ...Option) *Server {
+	s := &Server{gatherer: g, logger: slog.Default(), checkTimeout: DefaultCheckTimeout, checks: map[string]Check{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// AddCheck registers a readiness check under name, replacing any check of
+// the same name. Register hard dependencies only.
+func (s *Server) AddCheck(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = c
+}
+
+// SetDraining marks the process as shutting down: from then on /readyz
+// answers 503 so load balancers stop sending new work, while /healthz keeps
+// answering 200 so the process is not killed before it drains.
+func (s *Server) SetDraining() { s.draining.Store(true) }
+
+// Handler returns the admin routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorLog: slogPromLogger{s.logger}}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, Report{Status: StatusOK})
+	})
+	mux.HandleFunc("GET /readyz", s.serveReady)
+	return mux
+}
+
+// Status values in a Report.
+const (
+	StatusOK          = "ok"
+	StatusUnavailable = "unavailable"
+	StatusDraining    = "draining"
+)
+
+// Report is the JSON body of /healthz and /readyz.
+type Report struct {
+	Status string        `json:"status"`
+	Checks []CheckResult `json:"checks,omitempty"`
+}
+
+// CheckResult is the outcome of one readiness check.
+type CheckResult struct {
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Ready runs every check concurrently, each bounded by the check timeout,
+// and returns the report (Status ok only when every check passed and the
+// server is not draining).
+func (s *Server) Ready(ctx context.Context) Report {
+	if s.draining.Load() {
+		return Report{Status: StatusDraining}
+	}
+	s.mu.RLock()
+	names := make([]string, 0, len(s.checks))
+	for n := range s.checks {
+		names = append(names, n)
+	}
+	checks := make([]Check, len(names))
+	slices.Sort(names)
+	for i, n := range names {
+		checks[i] = s.checks[n]
+	}
+	s.mu.RUnlock()
+
+	results := make([]CheckResult, len(names))
+	var wg sync.WaitGroup
+	for i := range names {
+		wg.Go(func() {
+			results[i] = s.runCheck(ctx, names[i], checks[i])
+		})
+	}
+	wg.Wait()
+	rep := Report{Status: StatusOK, Checks: results}
+	for _, r := range results {
+		if r.Status != StatusOK {
+			rep.Status = StatusUnavailable
+		}
+	}
+	return rep
+}
+
+func (s *Server) runCheck(ctx context.Context, name string, c Check) (res CheckResult) {
+	ctx, cancel := context.WithTimeout(ctx, s.checkTimeout)
+	defer cancel()
+	start := time.Now()
+	res = CheckResult{Name: name, Status: StatusOK}
+	err := runBounded(ctx, c)
+	res.DurationMS = time.Since(start).Milliseconds()
+	var pe panicError
+	if errors.As(err, &pe) {
+		res.Status, res.Error = StatusUnavailable, "check panicked"
+		s.logger.ErrorContext(ctx, "readiness check panicked", slog.String("check", name), slog.Any("panic", pe.value))
+		return res
+	}
+	if err != nil {
+		res.Status, res.Error = StatusUnavailable, err.Error()
+		s.logger.WarnContext(ctx, "readiness check failed", slog.String("check", name), slog.Any("error", err))
+	}
+	return res
+}
+
+// runBounded returns when c returns or ctx expires, whichever is first, so a
+// check that ignores its context cannot hang the probe.
+func runBounded(ctx context.Context, c Check) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- panicError{p}
+			}
+		}()
+		done <- c(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type panicError struct{ value any }
+
+func (p panicError) Error() string { return "check panicked" }
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	rep := s.Ready(r.Context())
+	code := http.StatusOK
+	if rep.Status != StatusOK {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, rep)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+// ShutdownTimeout bounds how long Serve waits for in-flight admin requests
+// after its context is cancelled.
+const ShutdownTimeout = 5 * time.Second
+
+// Serve serves the admin routes on ln until ctx is cancelled, then shuts
+// the HTTP server down. It returns nil after a shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+type slogPromLogger struct{ l *slog.Logger }
+
+func (p slogPromLogger) Println(v ...any) {
+	p.l.Error("prometheus handler error", slog.Any("detail", v))
+}

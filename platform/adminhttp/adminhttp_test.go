@@ -1,0 +1,155 @@
+package adminhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+func decodeReport(t *testing.T, body string) Report {
+	t.Helper()
+	var r Report
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+	return r
+}
+
+var ignoreDuration = cmpopts.IgnoreFields(CheckResult{}, "DurationMS")
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	s := New(prometheus.NewRegistry())
+	s.AddCheck("database", func(context.Context) error { return nil })
+	h := s.Handler()
+
+	code, body := get(t, h, "/readyz")
+	if code != http.StatusOK {
+		t.Fatalf("readyz = %d %s, want 200", code, body)
+	}
+	want := Report{Status: StatusOK, Checks: []CheckResult{{Name: "database", Status: StatusOK}}}
+	if diff := cmp.Diff(want, decodeReport(t, body), ignoreDuration); diff != "" {
+		t.Fatalf("report (-want +got):\n%s", diff)
+	}
+
+	s.AddCheck("nats", func(context.Context) error { return errors.New("connection refused") })
+	code, body = get(t, h, "/readyz")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz = %d %s, want 503", code, body)
+	}
+	want = Report{Status: StatusUnavailable, Checks: []CheckResult{
+		{Name: "database", Status: StatusOK},
+		{Name: "nats", Status: StatusUnavailable, Error: "connection refused"},
+	}}
+	if diff := cmp.Diff(want, decodeReport(t, body), ignoreDuration); diff != "" {
+		t.Fatalf("report (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadyzNoChecks(t *testing.T) {
+	t.Parallel()
+	if code, body := get(t, New(prometheus.NewRegistry()).Handler(), "/readyz"); code != http.StatusOK {
+		t.Fatalf("readyz = %d %s", code, body)
+	}
+}
+
+func TestDraining(t *testing.T) {
+	t.Parallel()
+	s := New(prometheus.NewRegistry())
+	s.AddCheck("database", func(context.Context) error { return nil })
+	s.SetDraining()
+	h := s.Handler()
+	if code, body := get(t, h, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, StatusDraining) {
+		t.Fatalf("readyz while draining = %d %s", code, body)
+	}
+	if code, _ := get(t, h, "/healthz"); code != http.StatusOK {
+		t.Fatalf("healthz while draining = %d, want 200", code)
+	}
+}
+
+func TestCheckTimeoutAndPanic(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := New(prometheus.NewRegistry(), WithCheckTimeout(time.Second))
+		// Ignores its context entirely: the probe must still answer.
+		block := make(chan struct{})
+		s.AddCheck("stuck", func(context.Context) error { <-block; return nil })
+		s.AddCheck("panics", func(context.Context) error { panic("boom") })
+		start := time.Now()
+		rep := s.Ready(context.Background())
+		if elapsed := time.Since(start); elapsed != time.Second {
+			t.Errorf("Ready took %v, want exactly the 1s check timeout", elapsed)
+		}
+		close(block)
+		want := Report{Status: StatusUnavailable, Checks: []CheckResult{
+			{Name: "panics", Status: StatusUnavailable, Error: "check panicked"},
+			{Name: "stuck", Status: StatusUnavailable, Error: context.DeadlineExceeded.Error()},
+		}}
+		if diff := cmp.Diff(want, rep, ignoreDuration); diff != "" {
+			t.Fatalf("report (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestMetricsAndHealthz(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "transload_test_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Add(3)
+	h := New(reg).Handler()
+	code, body := get(t, h, "/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "transload_test_total 3") {
+		t.Fatalf("metrics = %d %s", code, body)
+	}
+	if code, body := get(t, h, "/healthz"); code != http.StatusOK || decodeReport(t, body).Status != StatusOK {
+		t.Fatalf("healthz = %d %s", code, body)
+	}
+}
+
+func TestServeStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(prometheus.NewRegistry()).Serve(ctx, ln) }()
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz over TCP = %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve returned %v, want nil after cancel", err)
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		t.Fatal("admin listener still serving after shutdown")
+	}
+}
