@@ -90,13 +90,14 @@ go-test: ## go test (race, shuffle) of every Go module in go.work.
 test: tools protodeps test-servers check-generate lint breaking build go-test ## Everything that proves it works (what CI runs).
 
 .PHONY: build
-build: ## Build every binary into bin/.
+build: ## Build every package, and every binary (cmd/*) into bin/.
 	@mkdir -p $(BIN)
-	for m in $(GO_MODULES); do (cd $$m && go build ./... ) || exit 1; done
+	for m in $(GO_MODULES); do (cd $$m && go build ./... && \
+		if [ -d cmd ]; then go build -o $(BIN)/ ./cmd/...; fi) || exit 1; done
 
 .PHONY: run
-run: build ## Build and start the whole mesh locally on embedded defaults.
-	@echo "make run: the service mesh lands with issue #4; everything builds."
+run: build ## Build and start the whole mesh locally on embedded defaults (Ctrl-C stops it).
+	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data
 
 .PHONY: bench
 bench: ## Benchmarks (not part of make test): results in docs/benchmarks.md.
