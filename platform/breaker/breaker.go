@@ -1,0 +1,284 @@
+// Package breaker wraps sony/gobreaker with Transload's rules: one breaker
+// per dependency (target), only dependency failures count, an open breaker
+// fails fast with codes.Unavailable and reason ERROR_REASON_CIRCUIT_OPEN,
+// and every state change is logged and exported to Prometheus.
+//
+// What counts as a failure (IsDependencyFailure): gRPC Unavailable,
+// DeadlineExceeded, ResourceExhausted and Internal, and non-gRPC errors
+// other than context.Canceled. Business answers (InvalidArgument, NotFound,
+// FailedPrecondition, AlreadyExists, Aborted, ...) prove the dependency is
+// up and count as successes. A call whose caller's own context was
+// cancelled or expired is not counted at all: the dependency was never given
+// the chance to answer.
+package breaker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/transload/transload/platform/apierr"
+)
+
+// State is a breaker state.
+type State = gobreaker.State
+
+// Breaker states, re-exported so callers need not import gobreaker.
+const (
+	StateClosed   = gobreaker.StateClosed
+	StateHalfOpen = gobreaker.StateHalfOpen
+	StateOpen     = gobreaker.StateOpen
+)
+
+// Settings are the trip and recovery thresholds of a breaker.
+type Settings struct {
+	// ConsecutiveFailures trips the breaker after this many dependency
+	// failures in a row. 0 disables this rule.
+	ConsecutiveFailures uint32
+	// FailureRatio trips the breaker when failures/requests within Interval
+	// reach it, once at least MinRequests were made. 0 disables this rule.
+	FailureRatio float64
+	// MinRequests is the sample size the ratio rule needs.
+	MinRequests uint32
+	// Interval is the closed-state window after which counts reset.
+	// 0 means counts only reset on state changes.
+	Interval time.Duration
+	// OpenTimeout is how long the breaker stays open before letting trial
+	// requests through (half-open).
+	OpenTimeout time.Duration
+	// HalfOpenMaxRequests is how many trial requests may run while
+	// half-open; that many consecutive successes close the breaker.
+	HalfOpenMaxRequests uint32
+}
+
+// DefaultSettings trips after 5 consecutive failures or a 50% failure ratio
+// over at least 20 calls in 30s, stays open 10s, then allows 1 trial call.
+func DefaultSettings() Settings {
+	return Settings{
+		ConsecutiveFailures: 5,
+		FailureRatio:        0.5,
+		MinRequests:         20,
+		Interval:            30 * time.Second,
+		OpenTimeout:         10 * time.Second,
+		HalfOpenMaxRequests: 1,
+	}
+}
+
+func (s Settings) readyToTrip(c gobreaker.Counts) bool {
+	if s.ConsecutiveFailures > 0 && c.ConsecutiveFailures >= s.ConsecutiveFailures {
+		return true
+	}
+	if s.FailureRatio > 0 && c.Requests >= max(s.MinRequests, 1) {
+		return float64(c.TotalFailures)/float64(c.Requests) >= s.FailureRatio
+	}
+	return false
+}
+
+// Breaker guards calls to one target.
+type Breaker struct {
+	target    string
+	cb        *gobreaker.CircuitBreaker[struct{}]
+	logger    *slog.Logger
+	metrics   *Metrics
+	isFailure func(error) bool
+}
+
+// Option configures a Breaker.
+type Option func(*Breaker)
+
+// WithLogger sets the logger for state changes (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(b *Breaker) { b.logger = l } }
+
+// WithMetrics exports state and transitions through m.
+func WithMetrics(m *Metrics) Option { return func(b *Breaker) { b.metrics = m } }
+
+// WithFailureClassifier replaces IsDependencyFailure, for non-gRPC
+// dependencies whose business rejections are plain Go errors. Caller
+// cancellation is still excluded before the classifier is consulted.
+func WithFailureClassifier(f func(error) bool) Option { return func(b *Breaker) { b.isFailure = f } }
+
+// New returns a closed breaker for target (a dial target or a dependency
+// name such as "erp"); target labels its logs, metrics and errors.
+func New(target string, s Settings, opts ...Option) *Breaker {
+	b := &Breaker{target: target, logger: slog.Default(), isFailure: IsDependencyFailure}
+	for _, o := range opts {
+		o(b)
+	}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:          target,
+		MaxRequests:   s.HalfOpenMaxRequests,
+		Interval:      s.Interval,
+		Timeout:       s.OpenTimeout,
+		ReadyToTrip:   s.readyToTrip,
+		OnStateChange: b.onStateChange,
+		IsSuccessful:  func(err error) bool { return !b.isFailure(err) },
+		IsExcluded:    func(err error) bool { return errors.As(err, new(callerGone)) },
+	})
+	b.metrics.setState(target, StateClosed)
+	return b
+}
+
+// onStateChange runs under gobreaker's lock; it must not call back into cb.
+func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
+	level := slog.LevelInfo
+	if to == StateOpen {
+		level = slog.LevelWarn
+	}
+	b.logger.Log(context.Background(), level, "circuit breaker state changed",
+		slog.String("target", b.target), slog.String("from", from.String()), slog.String("to", to.String()))
+	b.metrics.setState(b.target, to)
+	b.metrics.transition(b.target, from, to)
+}
+
+// Target returns the target the breaker guards.
+func (b *Breaker) Target() string { return b.target }
+
+// State returns the current state (an open breaker whose timeout has passed
+// reports half-open).
+func (b *Breaker) State() State { return b.cb.State() }
+
+// Execute runs fn through the breaker. When the breaker is open (or
+// half-open with its trial slots taken) fn is not called and the error is
+// apierr.CircuitOpen(target). Otherwise fn's error is returned unchanged.
+func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
+	_, err := Do(ctx, b, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	return err
+}
+
+// Do is Execute for functions that return a value.
+func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
+	var (
+		out    T
+		called bool
+	)
+	_, err := b.cb.Execute(func() (struct{}, error) {
+		called = true
+		v, err := fn(ctx)
+		out = v
+		if err != nil && ctx.Err() != nil {
+			return struct{}{}, callerGone{err}
+		}
+		return struct{}{}, err
+	})
+	if !called && (errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)) {
+		var zero T
+		return zero, apierr.CircuitOpen(b.target)
+	}
+	var cg callerGone
+	if errors.As(err, &cg) {
+		return out, cg.err
+	}
+	return out, err
+}
+
+// callerGone marks an error that happened after the caller's own context
+// ended, so gobreaker excludes it from the counts.
+type callerGone struct{ err error }
+
+func (c callerGone) Error() string { return c.err.Error() }
+
+// IsDependencyFailure reports whether err says the dependency itself is
+// failing: gRPC Unavailable, DeadlineExceeded, ResourceExhausted or
+// Internal, or a non-gRPC error other than context.Canceled.
+func IsDependencyFailure(err error) bool {
+	if err == nil {
+		return false
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal:
+			return true
+		default:
+			return false
+		}
+	}
+	return !errors.Is(err, context.Canceled)
+}
+
+// UnaryClientInterceptor guards every unary call on a connection with b.
+// Install it outside any default-deadline interceptor so that a default
+// deadline expiring counts as a dependency failure while the caller's own
+// deadline expiring does not.
+func (b *Breaker) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return b.Execute(ctx, func(ctx context.Context) error {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		})
+	}
+}
+
+// StreamClientInterceptor guards stream creation with b. Only errors
+// returned while opening the stream count; errors later in the stream's life
+// are the caller's to interpret.
+func (b *Breaker) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		return Do(ctx, b, func(ctx context.Context) (grpc.ClientStream, error) {
+			return streamer(ctx, desc, cc, method, opts...)
+		})
+	}
+}
+
+// Metrics exports breaker state per target. One Metrics serves every
+// breaker registered with the same registry.
+type Metrics struct {
+	state       *prometheus.GaugeVec
+	transitions *prometheus.CounterVec
+}
+
+// NewMetrics creates the breaker metrics and registers them with reg,
+// reusing already registered ones so several clients can share a registry:
+//
+//	transload_breaker_state{target}                      0 closed, 1 half-open, 2 open
+//	transload_breaker_transitions_total{target,from,to}
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	state := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "transload_breaker_state",
+		Help: "Circuit breaker state per target: 0 closed, 1 half-open, 2 open.",
+	}, []string{"target"})
+	transitions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "transload_breaker_transitions_total",
+		Help: "Circuit breaker state transitions per target.",
+	}, []string{"target", "from", "to"})
+	var err error
+	if state, err = registerOrReuse(reg, state); err != nil {
+		return nil, err
+	}
+	if transitions, err = registerOrReuse(reg, transitions); err != nil {
+		return nil, err
+	}
+	return &Metrics{state: state, transitions: transitions}, nil
+}
+
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+func (m *Metrics) setState(target string, s State) {
+	if m == nil {
+		return
+	}
+	m.state.WithLabelValues(target).Set(float64(s))
+}
+
+func (m *Metrics) transition(target string, from, to State) {
+	if m == nil {
+		return
+	}
+	m.transitions.WithLabelValues(target, from.String(), to.String()).Inc()
+}

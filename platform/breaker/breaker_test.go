@@ -1,0 +1,306 @@
+package breaker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/apierr"
+)
+
+func TestIsDependencyFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{status.Error(codes.Unavailable, "x"), true},
+		{status.Error(codes.DeadlineExceeded, "x"), true},
+		{status.Error(codes.ResourceExhausted, "x"), true},
+		{status.Error(codes.Internal, "x"), true},
+		{fmt.Errorf("wrapped: %w", status.Error(codes.Unavailable, "x")), true},
+		{status.Error(codes.InvalidArgument, "x"), false},
+		{status.Error(codes.NotFound, "x"), false},
+		{status.Error(codes.FailedPrecondition, "x"), false},
+		{status.Error(codes.AlreadyExists, "x"), false},
+		{status.Error(codes.Aborted, "x"), false},
+		{status.Error(codes.Canceled, "x"), false},
+		{status.Error(codes.PermissionDenied, "x"), false},
+		{context.Canceled, false},
+		{context.DeadlineExceeded, true},
+		{errors.New("connection reset by peer"), true},
+	}
+	for _, tt := range tests {
+		if got := IsDependencyFailure(tt.err); got != tt.want {
+			t.Errorf("IsDependencyFailure(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func failWith(c codes.Code) func(context.Context) error {
+	return func(context.Context) error { return status.Error(c, c.String()) }
+}
+
+func TestTripHalfOpenRecover(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m, err := NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		b := New("erp", Settings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second, HalfOpenMaxRequests: 1},
+			WithMetrics(m), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+		ctx := context.Background()
+
+		// Business answers never trip, however many.
+		for _, c := range []codes.Code{codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.AlreadyExists, codes.Aborted} {
+			for range 5 {
+				if err := b.Execute(ctx, failWith(c)); status.Code(err) != c {
+					t.Fatalf("Execute returned %v, want the %v passed through", err, c)
+				}
+			}
+		}
+		// Caller cancellation never trips either.
+		for range 5 {
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			_ = b.Execute(cctx, func(ctx context.Context) error { return status.FromContextError(ctx.Err()).Err() })
+		}
+		// Nor does the caller's own deadline expiring mid-call.
+		for range 5 {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			_ = b.Execute(dctx, func(ctx context.Context) error {
+				<-ctx.Done()
+				return status.Error(codes.DeadlineExceeded, "caller budget spent")
+			})
+			cancel()
+		}
+		if s := b.State(); s != StateClosed {
+			t.Fatalf("state after non-dependency errors = %v, want closed", s)
+		}
+
+		// A business answer between failures proves the dependency is up and
+		// resets the consecutive count.
+		for _, c := range []codes.Code{codes.Unavailable, codes.Internal, codes.NotFound, codes.DeadlineExceeded, codes.ResourceExhausted} {
+			_ = b.Execute(ctx, failWith(c))
+		}
+		if s := b.State(); s != StateClosed {
+			t.Fatalf("state after reset = %v, want closed", s)
+		}
+		_ = b.Execute(ctx, failWith(codes.Unavailable))
+		if s := b.State(); s != StateOpen {
+			t.Fatalf("state after 3 consecutive failures = %v, want open", s)
+		}
+
+		// Open: fail fast, fn not called.
+		called := false
+		err = b.Execute(ctx, func(context.Context) error { called = true; return nil })
+		if called {
+			t.Fatal("open breaker called fn")
+		}
+		assertCircuitOpen(t, err, "erp")
+
+		// Still open for the whole timeout, half-open once it has passed.
+		time.Sleep(10 * time.Second)
+		if s := b.State(); s != StateOpen {
+			t.Fatalf("state at timeout = %v, want open", s)
+		}
+		time.Sleep(time.Nanosecond)
+		if s := b.State(); s != StateHalfOpen {
+			t.Fatalf("state after timeout = %v, want half-open", s)
+		}
+		// A failed trial reopens it.
+		_ = b.Execute(ctx, failWith(codes.Unavailable))
+		if s := b.State(); s != StateOpen {
+			t.Fatalf("state after failed trial = %v, want open", s)
+		}
+		time.Sleep(10*time.Second + time.Nanosecond)
+		// A successful trial closes it.
+		if err := b.Execute(ctx, func(context.Context) error { return nil }); err != nil {
+			t.Fatalf("trial call: %v", err)
+		}
+		if s := b.State(); s != StateClosed {
+			t.Fatalf("state after successful trial = %v, want closed", s)
+		}
+
+		if got := testutil.ToFloat64(m.state.WithLabelValues("erp")); got != 0 {
+			t.Errorf("state gauge = %v, want 0 (closed)", got)
+		}
+		for _, tr := range []struct {
+			from, to string
+			want     float64
+		}{{"closed", "open", 1}, {"open", "half-open", 2}, {"half-open", "open", 1}, {"half-open", "closed", 1}} {
+			if got := testutil.ToFloat64(m.transitions.WithLabelValues("erp", tr.from, tr.to)); got != tr.want {
+				t.Errorf("transitions %s→%s = %v, want %v", tr.from, tr.to, got, tr.want)
+			}
+		}
+		if n := strings.Count(logs.String(), "circuit breaker state changed"); n != 5 {
+			t.Errorf("logged %d state changes, want 5:\n%s", n, logs.String())
+		}
+	})
+}
+
+func TestFailureRatio(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		b := New("pricing", Settings{FailureRatio: 0.5, MinRequests: 10, Interval: time.Minute, OpenTimeout: time.Second})
+		ctx := context.Background()
+		// Alternate success and failure: never 2 in a row, ratio 50% at 10 calls.
+		for i := range 9 {
+			if i%2 == 0 {
+				_ = b.Execute(ctx, failWith(codes.Unavailable))
+			} else {
+				_ = b.Execute(ctx, func(context.Context) error { return nil })
+			}
+		}
+		if s := b.State(); s != StateClosed {
+			t.Fatalf("state below MinRequests = %v, want closed", s)
+		}
+		_ = b.Execute(ctx, func(context.Context) error { return nil })
+		_ = b.Execute(ctx, failWith(codes.Unavailable))
+		if s := b.State(); s != StateOpen {
+			t.Fatalf("state at 6/11 failures = %v, want open", s)
+		}
+	})
+}
+
+func TestDoReturnsValueAndCustomClassifier(t *testing.T) {
+	t.Parallel()
+	errRejected := errors.New("erp rejected order")
+	b := New("erp-http", Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour},
+		WithFailureClassifier(func(err error) bool { return err != nil && !errors.Is(err, errRejected) }))
+	v, err := Do(context.Background(), b, func(context.Context) (int, error) { return 42, nil })
+	if v != 42 || err != nil {
+		t.Fatalf("Do = %v, %v", v, err)
+	}
+	if _, err := Do(context.Background(), b, func(context.Context) (int, error) { return 0, errRejected }); !errors.Is(err, errRejected) {
+		t.Fatalf("Do = %v, want errRejected", err)
+	}
+	if b.State() != StateClosed {
+		t.Fatal("business rejection tripped the breaker")
+	}
+	_, _ = Do(context.Background(), b, func(context.Context) (int, error) { return 0, errors.New("i/o timeout") })
+	v, err = Do(context.Background(), b, func(context.Context) (int, error) { return 7, nil })
+	if v != 0 {
+		t.Fatalf("open breaker returned value %v", v)
+	}
+	assertCircuitOpen(t, err, "erp-http")
+}
+
+func TestMetricsShareRegistry(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m1, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatalf("second NewMetrics on same registry: %v", err)
+	}
+	New("a", DefaultSettings(), WithMetrics(m1))
+	New("b", DefaultSettings(), WithMetrics(m2))
+	if n := testutil.CollectAndCount(m1.state); n != 2 {
+		t.Fatalf("state series = %d, want 2 (one per target)", n)
+	}
+}
+
+func assertCircuitOpen(t *testing.T, err error, target string) {
+	t.Helper()
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("err = %v, want Unavailable", err)
+	}
+	if !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
+		t.Fatalf("reason = %q, want CIRCUIT_OPEN", apierr.ReasonOf(err))
+	}
+	if got := apierr.Info(err).GetMetadata()[apierr.MetaTarget]; got != target {
+		t.Fatalf("target metadata = %q, want %q", got, target)
+	}
+}
+
+// scriptedHealth answers Check with the next scripted code and counts calls.
+type scriptedHealth struct {
+	healthpb.UnimplementedHealthServer
+	calls atomic.Int64
+	code  atomic.Int64 // codes.Code to return; OK answers SERVING
+}
+
+func (s *scriptedHealth) Check(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	s.calls.Add(1)
+	if c := codes.Code(s.code.Load()); c != codes.OK {
+		return nil, status.Error(c, "scripted")
+	}
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+func TestUnaryInterceptorOverGRPC(t *testing.T) {
+	t.Parallel()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	h := &scriptedHealth{}
+	healthpb.RegisterHealthServer(srv, h)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+
+	b := New("inventory", Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(b.UnaryClientInterceptor()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := healthpb.NewHealthClient(conn)
+	ctx := context.Background()
+	call := func() error {
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+
+	for _, c := range []codes.Code{codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition} {
+		h.code.Store(int64(c))
+		for range 3 {
+			if err := call(); status.Code(err) != c {
+				t.Fatalf("call = %v, want %v", err, c)
+			}
+		}
+	}
+	if b.State() != StateClosed {
+		t.Fatal("business errors tripped the breaker")
+	}
+
+	h.code.Store(int64(codes.Unavailable))
+	_ = call()
+	_ = call()
+	if b.State() != StateOpen {
+		t.Fatalf("state = %v after 2 Unavailable, want open", b.State())
+	}
+	before := h.calls.Load()
+	h.code.Store(int64(codes.OK))
+	assertCircuitOpen(t, call(), "inventory")
+	if after := h.calls.Load(); after != before {
+		t.Fatalf("server saw %d calls while breaker open", after-before)
+	}
+}
