@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/transload/transload/platform/natsembed"
 )
 
@@ -46,4 +49,26 @@ func Restart(t testing.TB, s *natsembed.Server) *natsembed.Server {
 	}
 	t.Fatalf("natstest: restart embedded NATS on port %d: %v", opts.Port, lastErr)
 	return nil
+}
+
+// Connect opens a client connection to s that reconnects forever (so it
+// survives [Restart]) and returns it with a JetStream handle. The
+// connection is closed when the test ends.
+func Connect(t testing.TB, s *natsembed.Server) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL(),
+		nats.Name(t.Name()),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(20*time.Millisecond),
+		nats.ReconnectJitter(0, 0),
+	)
+	if err != nil {
+		t.Fatalf("natstest: connect to %s: %v", s.ClientURL(), err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: jetstream: %v", err)
+	}
+	return nc, js
 }

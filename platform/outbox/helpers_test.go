@@ -1,0 +1,179 @@
+package outbox_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+)
+
+const (
+	testStream  = "TEST"
+	testSubject = "transload.test.v1.happened"
+)
+
+// forEachEngine runs fn against a migrated SQLite database (and, once the
+// shared harness provides it, PostgreSQL).
+func forEachEngine(t *testing.T, fn func(t *testing.T, db *sqldb.DB)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, openSQLite(t))
+	})
+}
+
+func openSQLite(t testing.TB) *sqldb.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "outbox.db"))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := outbox.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return db
+}
+
+func ensureStream(t testing.TB, js jetstream.JetStream) jetstream.Stream {
+	t.Helper()
+	s, err := outbox.EnsureStream(context.Background(), js, outbox.StreamConfig{
+		Name:     testStream,
+		Subjects: []string{"transload.test.>"},
+	})
+	if err != nil {
+		t.Fatalf("ensure stream: %v", err)
+	}
+	return s
+}
+
+// writeEvent writes one event in its own transaction.
+func writeEvent(ctx context.Context, db *sqldb.DB, aggregate, value string) (outbox.Written, error) {
+	var w outbox.Written
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		w, err = outbox.Write(ctx, tx, db.Dialect(), outbox.Event{
+			AggregateType: "thing",
+			AggregateID:   aggregate,
+			Subject:       testSubject,
+			Payload:       wrapperspb.String(value),
+		})
+		return err
+	})
+	return w, err
+}
+
+// eventually polls cond until it returns true or the deadline passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// streamMsg is a message read back from the stream.
+type streamMsg struct {
+	EventID   string
+	Aggregate string
+	Sequence  int64
+	Value     string
+	Headers   map[string]string
+}
+
+// readStream returns every message in the stream in stream order.
+func readStream(t testing.TB, js jetstream.JetStream) []streamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, testStream)
+	if err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	var out []streamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("get msg %d: %v", seq, err)
+		}
+		var v wrapperspb.StringValue
+		if err := proto.Unmarshal(m.Data, &v); err != nil {
+			t.Fatalf("decode msg %d: %v", seq, err)
+		}
+		sq, err := strconv.ParseInt(m.Header.Get(outbox.HeaderSequence), 10, 64)
+		if err != nil {
+			t.Fatalf("msg %d sequence header: %v", seq, err)
+		}
+		h := map[string]string{}
+		for k := range m.Header {
+			h[k] = m.Header.Get(k)
+		}
+		out = append(out, streamMsg{
+			EventID:   m.Header.Get(outbox.HeaderEventID),
+			Aggregate: m.Header.Get(outbox.HeaderAggregateID),
+			Sequence:  sq,
+			Value:     v.GetValue(),
+			Headers:   h,
+		})
+	}
+	return out
+}
+
+func unpublishedCount(t testing.TB, db *sqldb.DB) int64 {
+	t.Helper()
+	lag, err := outbox.ReadLag(context.Background(), db, time.Now())
+	if err != nil {
+		t.Fatalf("read lag: %v", err)
+	}
+	return lag.Unpublished
+}
+
+// metricValue returns the value of the unlabelled gauge or counter name.
+func metricValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if m.GetGauge() != nil {
+			return m.GetGauge().GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
