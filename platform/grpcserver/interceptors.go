@@ -1,0 +1,261 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"buf.build/go/protovalidate"
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/correlation"
+)
+
+// AuthFunc authenticates a call before it reaches validation and the
+// handler. It returns the context the handler should see (typically with
+// the principal attached) or an error: a gRPC status error is returned to
+// the caller as is, any other error becomes Unauthenticated with a generic
+// message. Health and reflection methods bypass it so probes and tooling
+// work without credentials.
+type AuthFunc func(ctx context.Context, fullMethod string) (context.Context, error)
+
+// --- panic recovery ---
+
+func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (_ any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = panicToStatus(ctx, logger, info.FullMethod, p)
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = panicToStatus(ss.Context(), logger, info.FullMethod, p)
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+func panicToStatus(ctx context.Context, logger *slog.Logger, method string, p any) error {
+	logger.ErrorContext(ctx, "panic in grpc handler",
+		slog.String("grpc.method", method), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+	return apierr.Internal()
+}
+
+// --- correlation id ---
+
+// incomingCorrelation returns the caller's correlation id when it sent a
+// valid one, otherwise a new one.
+func incomingCorrelation(ctx context.Context) string {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if vs := md.Get(correlation.MetadataKey); len(vs) > 0 && correlation.Valid(vs[0]) {
+			return vs[0]
+		}
+	}
+	return correlation.New()
+}
+
+func withCorrelation(ctx context.Context) (context.Context, string) {
+	id := incomingCorrelation(ctx)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("correlation_id", id))
+	return correlation.WithID(ctx, id), id
+}
+
+func correlationUnary() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, id := withCorrelation(ctx)
+		// Fails only if headers were already sent, impossible before the handler.
+		_ = grpc.SetHeader(ctx, metadata.Pairs(correlation.MetadataKey, id))
+		return handler(ctx, req)
+	}
+}
+
+func correlationStream() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, id := withCorrelation(ss.Context())
+		_ = ss.SetHeader(metadata.Pairs(correlation.MetadataKey, id))
+		w := middleware.WrapServerStream(ss)
+		w.WrappedContext = ctx
+		return handler(srv, w)
+	}
+}
+
+// --- default deadline ---
+
+// deadlineUnary gives calls without a deadline a default one, so a handler
+// always has a budget to pass on to its own outbound calls. Streams are
+// left alone: watch and event streams are meant to stay open.
+func deadlineUnary(d time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if _, ok := ctx.Deadline(); !ok && d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		return handler(ctx, req)
+	}
+}
+
+// --- access log ---
+
+func isHealthOrReflection(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.Health/") || strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+func logLevel(method string, c codes.Code) slog.Level {
+	switch c {
+	case codes.Unknown, codes.Internal, codes.DataLoss, codes.Unimplemented:
+		return slog.LevelError
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return slog.LevelWarn
+	}
+	if isHealthOrReflection(method) {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+func logCall(ctx context.Context, logger *slog.Logger, method string, start time.Time, err error) {
+	c := status.Code(err)
+	level := logLevel(method, c)
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("grpc.method", method),
+		slog.String("grpc.code", c.String()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("grpc.error", status.Convert(err).Message()))
+		if reason := apierr.ReasonOf(err); reason != "" {
+			attrs = append(attrs, slog.String("grpc.reason", reason))
+		}
+	}
+	logger.LogAttrs(ctx, level, "grpc call", attrs...)
+}
+
+func accessLogUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		logCall(ctx, logger, info.FullMethod, start, err)
+		return resp, err
+	}
+}
+
+func accessLogStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		err := handler(srv, ss)
+		logCall(ss.Context(), logger, info.FullMethod, start, err)
+		return err
+	}
+}
+
+// --- authentication ---
+
+func authenticate(ctx context.Context, auth AuthFunc, method string) (context.Context, error) {
+	if isHealthOrReflection(method) {
+		return ctx, nil
+	}
+	nctx, err := auth(ctx, method)
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		return nil, apierr.Unauthenticated("authentication failed")
+	}
+	return nctx, nil
+}
+
+func authUnary(auth AuthFunc) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := authenticate(ctx, auth, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func authStream(auth AuthFunc) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := authenticate(ss.Context(), auth, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		w := middleware.WrapServerStream(ss)
+		w.WrappedContext = ctx
+		return handler(srv, w)
+	}
+}
+
+// --- protovalidate ---
+
+func validate(ctx context.Context, logger *slog.Logger, v protovalidate.Validator, m any) error {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return nil
+	}
+	err := v.Validate(msg)
+	if err == nil {
+		return nil
+	}
+	var verr *protovalidate.ValidationError
+	if errors.As(err, &verr) {
+		return apierr.FromValidationError(verr)
+	}
+	// Compilation or runtime errors mean the contract's rules are broken,
+	// not the request: a server bug.
+	logger.ErrorContext(ctx, "protovalidate could not evaluate rules",
+		slog.String("message", string(msg.ProtoReflect().Descriptor().FullName())), slog.Any("error", err))
+	return apierr.Internal()
+}
+
+func validateUnary(logger *slog.Logger, v protovalidate.Validator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := validate(ctx, logger, v, req); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func validateStream(logger *slog.Logger, v protovalidate.Validator) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &validatingStream{ServerStream: ss, logger: logger, v: v})
+	}
+}
+
+// validatingStream validates every message the client sends.
+type validatingStream struct {
+	grpc.ServerStream
+	logger *slog.Logger
+	v      protovalidate.Validator
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return validate(s.Context(), s.logger, s.v, m)
+}

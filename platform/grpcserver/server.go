@@ -1,0 +1,488 @@
+// Package grpcserver builds the gRPC server every Transload service and the
+// gateway run: one constructor wires the standard interceptor chain, health,
+// metrics, tracing, limits and keepalive; Run serves the gRPC listener, the
+// admin HTTP listener (see adminhttp) and an optional internal listener with
+// reflection, and shuts all of them down gracefully when its context ends.
+//
+// The unary chain, outermost first:
+//
+//  1. panic recovery (any panic in the chain → Internal, generic message, stack logged)
+//  2. correlation id (x-correlation-id from metadata or new; in ctx, logs, span and response header)
+//  3. default deadline for calls that carry none
+//  4. access log (method, code, duration, correlation id)
+//  5. Prometheus server metrics with handling-time histogram
+//  6. panic recovery again, so log and metrics see a handler panic as Internal
+//  7. authentication hook (WithAuth)
+//  8. protovalidate (violations → InvalidArgument + BadRequest + VALIDATION_FAILED)
+//  9. interceptors added with WithUnaryInterceptors
+//
+// OpenTelemetry tracing is an otelgrpc stats handler, which gRPC runs around
+// the whole chain. Streams get the same chain except the default deadline.
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"buf.build/go/protovalidate"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/transload/transload/platform/adminhttp"
+	"github.com/transload/transload/platform/logging"
+)
+
+// Defaults for the options below.
+const (
+	DefaultDeadline        = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxRecvMsgSize  = 4 << 20
+	DefaultMaxSendMsgSize  = 16 << 20
+)
+
+// Keepalive policy. Clients must not ping more often than
+// KeepaliveMinClientPingInterval (grpcclient pings every 30s, well above
+// it); pings without active calls are allowed so idle pooled connections to
+// a quiet service survive middleboxes. The server pings idle clients every
+// KeepaliveServerPingInterval and drops those that do not answer.
+const (
+	KeepaliveMinClientPingInterval = 10 * time.Second
+	KeepaliveServerPingInterval    = 60 * time.Second
+	KeepaliveServerPingTimeout     = 20 * time.Second
+)
+
+type options struct {
+	logger          *slog.Logger
+	registry        *prometheus.Registry
+	tracerProvider  trace.TracerProvider
+	addr            string
+	lis             net.Listener
+	adminAddr       string
+	adminLis        net.Listener
+	internalAddr    string
+	internalLis     net.Listener
+	auth            AuthFunc
+	defaultDeadline time.Duration
+	maxRecv         int
+	maxSend         int
+	shutdownTimeout time.Duration
+	drainDelay      time.Duration
+	checkTimeout    time.Duration
+	unary           []grpc.UnaryServerInterceptor
+	stream          []grpc.StreamServerInterceptor
+	serverOpts      []grpc.ServerOption
+}
+
+// Option configures a Server.
+type Option func(*options)
+
+// WithLogger sets the logger (default slog.Default()); it is wrapped so every
+// record carries the call's correlation and trace ids.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithRegistry sets the Prometheus registry for server metrics and /metrics.
+// By default a new registry with Go runtime and process collectors is used.
+func WithRegistry(r *prometheus.Registry) Option { return func(o *options) { o.registry = r } }
+
+// WithTracerProvider sets the tracer provider for the otelgrpc stats handler
+// (default: the global one installed by tracing.Setup).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracerProvider = tp }
+}
+
+// WithAddr sets the gRPC listen address (default ":8080").
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
+
+// WithListener serves gRPC on lis instead of listening on an address.
+func WithListener(lis net.Listener) Option { return func(o *options) { o.lis = lis } }
+
+// WithAdminAddr sets the admin HTTP listen address (default ":9090"); ""
+// disables the admin listener.
+func WithAdminAddr(addr string) Option { return func(o *options) { o.adminAddr = addr } }
+
+// WithAdminListener serves the admin HTTP routes on lis.
+func WithAdminListener(lis net.Listener) Option { return func(o *options) { o.adminLis = lis } }
+
+// WithInternalAddr enables a second gRPC listener, meant to be reachable only
+// from inside the cluster, that serves the same services plus server
+// reflection for tools such as grpcurl. Off by default.
+func WithInternalAddr(addr string) Option { return func(o *options) { o.internalAddr = addr } }
+
+// WithInternalListener is WithInternalAddr with a ready listener.
+func WithInternalListener(lis net.Listener) Option { return func(o *options) { o.internalLis = lis } }
+
+// WithAuth installs the authentication hook.
+func WithAuth(f AuthFunc) Option { return func(o *options) { o.auth = f } }
+
+// WithDefaultDeadline sets the deadline given to unary calls that arrive
+// without one (default DefaultDeadline; 0 disables).
+func WithDefaultDeadline(d time.Duration) Option { return func(o *options) { o.defaultDeadline = d } }
+
+// WithMaxMessageSize sets the largest request (recv) and response (send)
+// message in bytes.
+func WithMaxMessageSize(recv, send int) Option {
+	return func(o *options) { o.maxRecv, o.maxSend = recv, send }
+}
+
+// WithShutdownTimeout bounds how long in-flight calls may take to finish
+// after shutdown starts before they are cut off (default
+// DefaultShutdownTimeout).
+func WithShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdownTimeout = d } }
+
+// WithDrainDelay keeps serving for d after health and readiness turn
+// NOT_SERVING, so load balancers stop routing before connections close
+// (default 0; set to a few seconds behind Kubernetes Services).
+func WithDrainDelay(d time.Duration) Option { return func(o *options) { o.drainDelay = d } }
+
+// WithReadinessCheckTimeout bounds each /readyz check (default
+// adminhttp.DefaultCheckTimeout).
+func WithReadinessCheckTimeout(d time.Duration) Option {
+	return func(o *options) { o.checkTimeout = d }
+}
+
+// WithUnaryInterceptors appends interceptors after the standard chain.
+func WithUnaryInterceptors(i ...grpc.UnaryServerInterceptor) Option {
+	return func(o *options) { o.unary = append(o.unary, i...) }
+}
+
+// WithStreamInterceptors appends stream interceptors after the standard chain.
+func WithStreamInterceptors(i ...grpc.StreamServerInterceptor) Option {
+	return func(o *options) { o.stream = append(o.stream, i...) }
+}
+
+// WithServerOptions passes extra options (e.g. TLS credentials) to
+// grpc.NewServer.
+func WithServerOptions(opts ...grpc.ServerOption) Option {
+	return func(o *options) { o.serverOpts = append(o.serverOpts, opts...) }
+}
+
+// Server is a gRPC server with the standard chain, health, admin HTTP and
+// graceful shutdown. It implements grpc.ServiceRegistrar, so generated
+// RegisterXServer functions take it directly.
+type Server struct {
+	opts     options
+	logger   *slog.Logger
+	grpc     *grpc.Server
+	internal *grpc.Server
+	health   *Health
+	admin    *adminhttp.Server
+	metrics  *grpcprom.ServerMetrics
+	registry *prometheus.Registry
+
+	lis, adminLis, internalLis net.Listener
+
+	mu  sync.Mutex
+	ran bool
+}
+
+var _ grpc.ServiceRegistrar = (*Server)(nil)
+
+// New builds the server and binds its listeners (so Addr is known and port
+// conflicts surface here). Call Run, or Close if Run will not be called.
+func New(opts ...Option) (*Server, error) {
+	o := options{
+		logger:          slog.Default(),
+		addr:            ":8080",
+		adminAddr:       ":9090",
+		defaultDeadline: DefaultDeadline,
+		maxRecv:         DefaultMaxRecvMsgSize,
+		maxSend:         DefaultMaxSendMsgSize,
+		shutdownTimeout: DefaultShutdownTimeout,
+		checkTimeout:    adminhttp.DefaultCheckTimeout,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Server{opts: o, logger: logging.WithContextIDs(o.logger), health: NewHealth()}
+
+	s.registry = o.registry
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.metrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	if err := s.registry.Register(s.metrics); err != nil {
+		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
+	}
+
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, fmt.Errorf("grpcserver: protovalidate: %w", err)
+	}
+	s.admin = adminhttp.New(s.registry, adminhttp.WithLogger(s.logger), adminhttp.WithCheckTimeout(o.checkTimeout))
+
+	serverOpts := s.serverOptions(validator)
+	s.grpc = grpc.NewServer(serverOpts...)
+	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	if s.internalLis != nil {
+		s.internal = grpc.NewServer(serverOpts...)
+		healthgrpc.RegisterHealthServer(s.internal, s.health)
+		reflection.Register(s.internal)
+	}
+	return s, nil
+}
+
+func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
+	o := s.opts
+	otelOpts := []otelgrpc.Option{}
+	if o.tracerProvider != nil {
+		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(o.tracerProvider))
+	}
+	unary := []grpc.UnaryServerInterceptor{
+		recoverUnary(s.logger),
+		correlationUnary(),
+		deadlineUnary(o.defaultDeadline),
+		accessLogUnary(s.logger),
+		s.metrics.UnaryServerInterceptor(),
+		recoverUnary(s.logger),
+	}
+	stream := []grpc.StreamServerInterceptor{
+		recoverStream(s.logger),
+		correlationStream(),
+		accessLogStream(s.logger),
+		s.metrics.StreamServerInterceptor(),
+		recoverStream(s.logger),
+	}
+	if o.auth != nil {
+		unary = append(unary, authUnary(o.auth))
+		stream = append(stream, authStream(o.auth))
+	}
+	unary = append(unary, validateUnary(s.logger, v))
+	stream = append(stream, validateStream(s.logger, v))
+	unary = append(unary, o.unary...)
+	stream = append(stream, o.stream...)
+
+	return append([]grpc.ServerOption{
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelOpts...)),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(o.maxRecv),
+		grpc.MaxSendMsgSize(o.maxSend),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             KeepaliveMinClientPingInterval,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    KeepaliveServerPingInterval,
+			Timeout: KeepaliveServerPingTimeout,
+		}),
+	}, o.serverOpts...)
+}
+
+func (s *Server) listen() error {
+	listen := func(given net.Listener, addr, what string) (net.Listener, error) {
+		if given != nil || addr == "" {
+			return given, nil
+		}
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("grpcserver: listen %s on %s: %w", what, addr, err)
+		}
+		return lis, nil
+	}
+	var err error
+	if s.lis, err = listen(s.opts.lis, s.opts.addr, "grpc"); err != nil {
+		return err
+	}
+	if s.lis == nil {
+		return errors.New("grpcserver: no gRPC address or listener")
+	}
+	if s.adminLis, err = listen(s.opts.adminLis, s.opts.adminAddr, "admin"); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if s.internalLis, err = listen(s.opts.internalLis, s.opts.internalAddr, "internal grpc"); err != nil {
+		s.closeListeners()
+		return err
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range []net.Listener{s.lis, s.adminLis, s.internalLis} {
+		if l != nil {
+			_ = l.Close() // already closed is fine
+		}
+	}
+}
+
+// RegisterService registers a service implementation on the gRPC (and
+// internal) listener and marks it SERVING in the health service.
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	s.grpc.RegisterService(desc, impl)
+	if s.internal != nil {
+		s.internal.RegisterService(desc, impl)
+	}
+	s.health.SetServingStatus(desc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+}
+
+// GRPCServer returns the underlying server, e.g. for tools that need
+// its service info. Register services through RegisterService instead.
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Health returns the health service, to flip a service's status when it
+// loses something it cannot work without.
+func (s *Server) Health() *Health { return s.health }
+
+// Admin returns the admin HTTP server, to add readiness checks.
+func (s *Server) Admin() *adminhttp.Server { return s.admin }
+
+// Registry returns the Prometheus registry served on /metrics, for the
+// service's own business metrics and its clients' metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Logger returns the server's logger (with correlation and trace ids).
+func (s *Server) Logger() *slog.Logger { return s.logger }
+
+// Addr returns the gRPC listener's address.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// AdminAddr returns the admin listener's address, or nil when disabled.
+func (s *Server) AdminAddr() net.Addr {
+	if s.adminLis == nil {
+		return nil
+	}
+	return s.adminLis.Addr()
+}
+
+// InternalAddr returns the internal listener's address, or nil when disabled.
+func (s *Server) InternalAddr() net.Addr {
+	if s.internalLis == nil {
+		return nil
+	}
+	return s.internalLis.Addr()
+}
+
+// Close releases the listeners of a server whose Run was never called.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ran {
+		return errors.New("grpcserver: Close after Run; cancel Run's context instead")
+	}
+	s.ran = true
+	s.closeListeners()
+	return nil
+}
+
+// Run serves until ctx is cancelled (main passes the context from
+// signal.NotifyContext, so SIGTERM lands here) or a listener fails, then
+// shuts down:
+//
+//  1. health turns NOT_SERVING for every service (Watch streams are told and
+//     end) and /readyz answers 503;
+//  2. after the drain delay, new connections are refused and in-flight calls
+//     get up to the shutdown timeout to finish (GracefulStop);
+//  3. calls still running after that are cancelled (Stop);
+//  4. the admin listener stops.
+//
+// Run returns nil after a shutdown caused by ctx, else the listener error.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.ran {
+		s.mu.Unlock()
+		return errors.New("grpcserver: Run called twice")
+	}
+	s.ran = true
+	s.mu.Unlock()
+
+	s.metrics.InitializeMetrics(s.grpc)
+	errc := make(chan error, 2)
+	serve := func(srv *grpc.Server, lis net.Listener, what string) {
+		s.logger.Info("grpc listening", slog.String("listener", what), slog.String("addr", lis.Addr().String()))
+		if err := srv.Serve(lis); err != nil {
+			errc <- fmt.Errorf("grpcserver: serve %s: %w", what, err)
+			return
+		}
+		errc <- nil
+	}
+	go serve(s.grpc, s.lis, "grpc")
+	if s.internal != nil {
+		go serve(s.internal, s.internalLis, "internal")
+	}
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmin()
+	var adminErr chan error // stays nil (blocks forever in select) when disabled
+	if s.adminLis != nil {
+		adminErr = make(chan error, 1)
+		s.logger.Info("admin http listening", slog.String("addr", s.adminLis.Addr().String()))
+		go func() { adminErr <- s.admin.Serve(adminCtx, s.adminLis) }()
+	}
+
+	var runErr error
+	adminDone := false
+	select {
+	case <-ctx.Done():
+		s.logger.Info("shutdown requested", slog.Any("cause", context.Cause(ctx)))
+	case err := <-errc:
+		runErr = err
+		if runErr == nil {
+			runErr = errors.New("grpcserver: server stopped unexpectedly")
+		}
+	case err := <-adminErr:
+		adminDone = true
+		runErr = fmt.Errorf("grpcserver: admin http stopped: %w", err)
+	}
+	if runErr != nil {
+		s.logger.Error("listener failed; shutting down", slog.Any("error", runErr))
+	}
+	s.shutdown()
+	stopAdmin()
+	if adminErr != nil && !adminDone {
+		if err := <-adminErr; err != nil && runErr == nil {
+			runErr = fmt.Errorf("grpcserver: admin http: %w", err)
+		}
+	}
+	return runErr
+}
+
+func (s *Server) shutdown() {
+	s.health.Shutdown()
+	s.admin.SetDraining()
+	if d := s.opts.drainDelay; d > 0 {
+		s.logger.Info("draining before closing listeners", slog.Duration("delay", d))
+		time.Sleep(d)
+	}
+	servers := []*grpc.Server{s.grpc}
+	if s.internal != nil {
+		servers = append(servers, s.internal)
+	}
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, srv := range servers {
+			wg.Go(srv.GracefulStop)
+		}
+		wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(s.opts.shutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		s.logger.Info("grpc server stopped gracefully")
+	case <-timer.C:
+		s.logger.Warn("shutdown timeout reached; cancelling remaining calls", slog.Duration("timeout", s.opts.shutdownTimeout))
+		for _, srv := range servers {
+			srv.Stop()
+		}
+		<-done
+	}
+}
