@@ -62,7 +62,9 @@ var (
 type Config struct {
 	// RedisAddr is host:port of the Redis server; empty selects the
 	// bounded in-process store.
-	RedisAddr     string `env:"REDIS_ADDR"`
+	RedisAddr string `env:"REDIS_ADDR"`
+	// RedisUsername, RedisPassword (never logged) and RedisDB select the
+	// ACL user and logical database.
 	RedisUsername string `env:"REDIS_USERNAME"`
 	RedisPassword string `env:"REDIS_PASSWORD" secret:"true"`
 	RedisDB       int    `env:"REDIS_DB" default:"0"`
