@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/pgtest"
 )
 
 const (
@@ -24,23 +25,23 @@ const (
 	testSubject = "transload.test.v1.happened"
 )
 
-// forEachEngine runs fn against a migrated SQLite database (and, once the
-// shared harness provides it, PostgreSQL).
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// forEachEngine runs fn against a migrated SQLite database and a migrated
+// PostgreSQL database.
 func forEachEngine(t *testing.T, fn func(t *testing.T, db *sqldb.DB)) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, openSQLite(t))
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		if err := outbox.Migrate(t.Context(), db); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		fn(t, db)
 	})
 }
 
 func openSQLite(t testing.TB) *sqldb.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "outbox.db"))
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := outbox.Migrate(ctx, db); err != nil {
+	db := sqldbtest.OpenSQLite(t)
+	if err := outbox.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return db
