@@ -85,6 +85,9 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx)
 }
 
 func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqldb: begin %s transaction: %w", db.dialect, err)
+	}
 	if !opts.ReadOnly && db.writeSem != nil {
 		select {
 		case db.writeSem <- struct{}{}:
