@@ -18,6 +18,8 @@ import (
 
 func TestMain(m *testing.M) { Main(m) }
 
+var runSeq atomic.Int64
+
 func openDB(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("pgx", dsn)
@@ -67,6 +69,8 @@ func TestNewDatabaseIsolatedAndDropped(t *testing.T) {
 
 func TestNewDatabaseFromRunsSetupOnceAndClones(t *testing.T) {
 	ctx := context.Background()
+	// A key of its own per run: templates outlive a test (-count=N).
+	key := fmt.Sprintf("seeded-%d", runSeq.Add(1))
 	var setups atomic.Int32
 	setup := func(ctx context.Context, dsn string) error {
 		setups.Add(1)
@@ -81,7 +85,7 @@ func TestNewDatabaseFromRunsSetupOnceAndClones(t *testing.T) {
 	for i := range 3 {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			t.Parallel()
-			db := openDB(t, NewDatabaseFrom(t, "seeded", setup))
+			db := openDB(t, NewDatabaseFrom(t, key, setup))
 			var n int
 			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM seeded`).Scan(&n); err != nil {
 				t.Fatal(err)
