@@ -30,8 +30,11 @@
 // while [DB.InTx] serialises this process's writers on an in-process lock:
 // writers queue in Go instead of spinning in SQLite's busy handler, and
 // busy_timeout plus the InTx retry only have to cover writers in other
-// processes. Extra modernc DSN parameters given in the DSN's query string
-// (for example "?_synchronous=NORMAL") override the defaults.
+// processes. time.Time values are written as UTC text
+// "2006-01-02 15:04:05.999999999+00:00" (sortable, understood by SQLite's
+// date functions) and read back as UTC from columns declared DATE,
+// DATETIME or TIMESTAMP. Extra modernc DSN parameters given in the DSN's
+// query string (for example "?_synchronous=NORMAL") override the defaults.
 //
 // An in-memory database lives in one connection, so "sqlite://:memory:"
 // pools exactly one connection: a read issued through [DB.SQL] while a
@@ -228,6 +231,13 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"FULL"},
 		"_txlock":       {"immediate"},
+		// time.Time values are written as "2006-01-02 15:04:05.999999999-07:00"
+		// in UTC: sortable as text, understood by SQLite's date functions,
+		// and without the monotonic-clock suffix of the driver's default
+		// (time.Time.String). Read back as UTC time.Time from columns
+		// declared DATE, DATETIME or TIMESTAMP.
+		"_time_format": {"sqlite"},
+		"_timezone":    {"UTC"},
 	}
 	for k, v := range user {
 		params[k] = v

@@ -161,3 +161,35 @@ func TestDialectString(t *testing.T) {
 		}
 	}
 }
+
+func TestSQLiteTimesAreUTCText(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqldbtest.OpenSQLite(t)
+	if _, err := db.SQL().ExecContext(ctx, `CREATE TABLE ev (id INTEGER PRIMARY KEY, at TIMESTAMP NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	// time.Now carries a monotonic reading and, here, a non-UTC zone.
+	now := time.Now().In(time.FixedZone("CET", 3600))
+	earlier := now.Add(-1500 * time.Millisecond)
+	for i, at := range []time.Time{now, earlier} {
+		if _, err := db.SQL().ExecContext(ctx, `INSERT INTO ev (id, at) VALUES (?, ?)`, i, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var raw string
+	if err := db.SQL().QueryRowContext(ctx, `SELECT CAST(at AS TEXT) FROM ev WHERE id = 0`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if want := now.UTC().Format("2006-01-02 15:04:05.999999999-07:00"); raw != want {
+		t.Errorf("stored %q, want %q", raw, want)
+	}
+	var got time.Time
+	var firstID int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT id, at FROM ev ORDER BY at LIMIT 1`).Scan(&firstID, &got); err != nil {
+		t.Fatal(err)
+	}
+	if firstID != 1 || !got.Equal(earlier) || got.Location() != time.UTC {
+		t.Errorf("earliest = id %d at %v, want id 1 at %v in UTC", firstID, got, earlier.UTC())
+	}
+}
