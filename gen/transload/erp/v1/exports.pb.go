@@ -1,6 +1,3 @@
-// (-- api-linter: core::0140::prepositions=disabled
-//     aip.dev/not-precedent: ship_to, bill_to, unit_of_measure and as_of_time are the
-//     established supply-chain terms, matching transload.common.v1.Quantity. --)
 // (-- api-linter: core::0215::foreign-type-reference=disabled
 //     aip.dev/not-precedent: transload.common.v1 is the shared value-type package (Money,
 //     Address, Quantity) every Transload domain must use instead of its own copies. --)
@@ -94,8 +91,8 @@ type ExportHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the export run, for logs and for the catalog-pricing import record.
 	ExportId string `protobuf:"bytes,1,opt,name=export_id,json=exportId,proto3" json:"export_id,omitempty"`
-	// Point in time the export is consistent at (UTC).
-	AsOfTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of_time,json=asOfTime,proto3" json:"as_of_time,omitempty"`
+	// As-of time: the point in time the export is consistent at (UTC).
+	SnapshotTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=snapshot_time,json=snapshotTime,proto3" json:"snapshot_time,omitempty"`
 	// Number of items (products, or price records of all kinds) the stream will
 	// carry in total.
 	ItemCount     int64 `protobuf:"varint,3,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
@@ -140,9 +137,9 @@ func (x *ExportHeader) GetExportId() string {
 	return ""
 }
 
-func (x *ExportHeader) GetAsOfTime() *timestamppb.Timestamp {
+func (x *ExportHeader) GetSnapshotTime() *timestamppb.Timestamp {
 	if x != nil {
-		return x.AsOfTime
+		return x.SnapshotTime
 	}
 	return nil
 }
@@ -214,7 +211,7 @@ type Product struct {
 	// Descriptive attributes (brand, colour, weight, dimensions, ...).
 	Attributes []*ProductAttribute `protobuf:"bytes,4,rep,name=attributes,proto3" json:"attributes,omitempty"`
 	// Base unit of measure, in which stock and quantities are counted, e.g. "EA".
-	UnitOfMeasure string `protobuf:"bytes,5,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	BaseUnit string `protobuf:"bytes,5,opt,name=base_unit,json=baseUnit,proto3" json:"base_unit,omitempty"`
 	// Other units the product is sold in and how many base units they hold.
 	UnitConversions []*UnitConversion `protobuf:"bytes,6,rep,name=unit_conversions,json=unitConversions,proto3" json:"unit_conversions,omitempty"`
 	// Sales status.
@@ -291,9 +288,9 @@ func (x *Product) GetAttributes() []*ProductAttribute {
 	return nil
 }
 
-func (x *Product) GetUnitOfMeasure() string {
+func (x *Product) GetBaseUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.BaseUnit
 	}
 	return ""
 }
@@ -408,7 +405,7 @@ func (x *ProductAttribute) GetUnit() string {
 type UnitConversion struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Alternative unit code, e.g. "BOX".
-	UnitOfMeasure string `protobuf:"bytes,1,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	Unit string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Base units in one alternative unit, > 0, e.g. 12 for a box of 12 EA.
 	BaseUnits     int64 `protobuf:"varint,2,opt,name=base_units,json=baseUnits,proto3" json:"base_units,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -445,9 +442,9 @@ func (*UnitConversion) Descriptor() ([]byte, []int) {
 	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *UnitConversion) GetUnitOfMeasure() string {
+func (x *UnitConversion) GetUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.Unit
 	}
 	return ""
 }
@@ -561,7 +558,7 @@ type ListPrice struct {
 	// Product SKU.
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Unit the price is per, e.g. "EA" or "BOX".
-	UnitOfMeasure string `protobuf:"bytes,3,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Price per unit for quantities below the first break; currency is the
 	// price list's.
 	UnitPrice *v1.Money `protobuf:"bytes,4,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
@@ -621,9 +618,9 @@ func (x *ListPrice) GetSku() string {
 	return ""
 }
 
-func (x *ListPrice) GetUnitOfMeasure() string {
+func (x *ListPrice) GetUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.Unit
 	}
 	return ""
 }
@@ -816,7 +813,7 @@ type ContractPrice struct {
 	// Product SKU.
 	Sku string `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Unit the price or discount is per, e.g. "EA".
-	UnitOfMeasure string `protobuf:"bytes,2,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	Unit string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
 	// How the contract sets the price.
 	//
 	// Types that are valid to be assigned to Price:
@@ -867,9 +864,9 @@ func (x *ContractPrice) GetSku() string {
 	return ""
 }
 
-func (x *ContractPrice) GetUnitOfMeasure() string {
+func (x *ContractPrice) GetUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.Unit
 	}
 	return ""
 }
@@ -1256,24 +1253,23 @@ var File_transload_erp_v1_exports_proto protoreflect.FileDescriptor
 
 const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\n" +
-	"\x1etransload/erp/v1/exports.proto\x12\x10transload.erp.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\x84\x01\n" +
+	"\x1etransload/erp/v1/exports.proto\x12\x10transload.erp.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\x8b\x01\n" +
 	"\fExportHeader\x12\x1b\n" +
-	"\texport_id\x18\x01 \x01(\tR\bexportId\x128\n" +
-	"\n" +
-	"as_of_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\basOfTime\x12\x1d\n" +
+	"\texport_id\x18\x01 \x01(\tR\bexportId\x12?\n" +
+	"\rsnapshot_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fsnapshotTime\x12\x1d\n" +
 	"\n" +
 	"item_count\x18\x03 \x01(\x03R\titemCount\".\n" +
 	"\rExportTrailer\x12\x1d\n" +
 	"\n" +
-	"item_count\x18\x01 \x01(\x03R\titemCount\"\xdc\x04\n" +
+	"item_count\x18\x01 \x01(\x03R\titemCount\"\xd1\x04\n" +
 	"\aProduct\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12B\n" +
 	"\n" +
 	"attributes\x18\x04 \x03(\v2\".transload.erp.v1.ProductAttributeR\n" +
-	"attributes\x12&\n" +
-	"\x0funit_of_measure\x18\x05 \x01(\tR\runitOfMeasure\x12K\n" +
+	"attributes\x12\x1b\n" +
+	"\tbase_unit\x18\x05 \x01(\tR\bbaseUnit\x12K\n" +
 	"\x10unit_conversions\x18\x06 \x03(\v2 .transload.erp.v1.UnitConversionR\x0funitConversions\x12J\n" +
 	"\vsales_state\x18\a \x01(\x0e2$.transload.erp.v1.Product.SalesStateB\x03\xe0A\x03R\n" +
 	"salesState\x12\x1a\n" +
@@ -1292,9 +1288,9 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\x10ProductAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x12\n" +
-	"\x04unit\x18\x03 \x01(\tR\x04unit\"W\n" +
-	"\x0eUnitConversion\x12&\n" +
-	"\x0funit_of_measure\x18\x01 \x01(\tR\runitOfMeasure\x12\x1d\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\"C\n" +
+	"\x0eUnitConversion\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x1d\n" +
 	"\n" +
 	"base_units\x18\x02 \x01(\x03R\tbaseUnits\"\xab\x02\n" +
 	"\tPriceList\x12\"\n" +
@@ -1303,11 +1299,11 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\rcurrency_code\x18\x03 \x01(\tR\fcurrencyCode\x12\x1a\n" +
 	"\bchannels\x18\x04 \x03(\tR\bchannels\x12L\n" +
 	"\x14effective_start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x12effectiveStartTime\x12H\n" +
-	"\x12effective_end_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\"\xa0\x03\n" +
+	"\x12effective_end_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\"\x8c\x03\n" +
 	"\tListPrice\x12\"\n" +
 	"\rprice_list_id\x18\x01 \x01(\tR\vpriceListId\x12\x10\n" +
-	"\x03sku\x18\x02 \x01(\tR\x03sku\x12&\n" +
-	"\x0funit_of_measure\x18\x03 \x01(\tR\runitOfMeasure\x129\n" +
+	"\x03sku\x18\x02 \x01(\tR\x03sku\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x129\n" +
 	"\n" +
 	"unit_price\x18\x04 \x01(\v2\x1a.transload.common.v1.MoneyR\tunitPrice\x12H\n" +
 	"\x0fquantity_breaks\x18\x05 \x03(\v2\x1f.transload.erp.v1.QuantityBreakR\x0equantityBreaks\x12\x18\n" +
@@ -1326,10 +1322,10 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12L\n" +
 	"\x14effective_start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x12effectiveStartTime\x12H\n" +
 	"\x12effective_end_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\x127\n" +
-	"\x06prices\x18\x06 \x03(\v2\x1f.transload.erp.v1.ContractPriceR\x06prices\"\x8f\x02\n" +
+	"\x06prices\x18\x06 \x03(\v2\x1f.transload.erp.v1.ContractPriceR\x06prices\"\xfb\x01\n" +
 	"\rContractPrice\x12\x10\n" +
-	"\x03sku\x18\x01 \x01(\tR\x03sku\x12&\n" +
-	"\x0funit_of_measure\x18\x02 \x01(\tR\runitOfMeasure\x12;\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\x12;\n" +
 	"\n" +
 	"unit_price\x18\x03 \x01(\v2\x1a.transload.common.v1.MoneyH\x00R\tunitPrice\x124\n" +
 	"\x15discount_basis_points\x18\x04 \x01(\x05H\x00R\x13discountBasisPoints\x12H\n" +
@@ -1401,7 +1397,7 @@ var file_transload_erp_v1_exports_proto_goTypes = []any{
 	(*v1.Money)(nil),              // 14: transload.common.v1.Money
 }
 var file_transload_erp_v1_exports_proto_depIdxs = []int32{
-	13, // 0: transload.erp.v1.ExportHeader.as_of_time:type_name -> google.protobuf.Timestamp
+	13, // 0: transload.erp.v1.ExportHeader.snapshot_time:type_name -> google.protobuf.Timestamp
 	4,  // 1: transload.erp.v1.Product.attributes:type_name -> transload.erp.v1.ProductAttribute
 	5,  // 2: transload.erp.v1.Product.unit_conversions:type_name -> transload.erp.v1.UnitConversion
 	0,  // 3: transload.erp.v1.Product.sales_state:type_name -> transload.erp.v1.Product.SalesState

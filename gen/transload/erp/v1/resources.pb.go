@@ -1,6 +1,6 @@
 // (-- api-linter: core::0140::prepositions=disabled
-//     aip.dev/not-precedent: ship_to, bill_to, unit_of_measure and as_of_time are the
-//     established supply-chain terms, matching transload.common.v1.Quantity. --)
+//     aip.dev/not-precedent: ship_to and bill_to are the established order-to-cash
+//     terms integrators map to their ERP's ship-to and bill-to parties. --)
 // (-- api-linter: core::0215::foreign-type-reference=disabled
 //     aip.dev/not-precedent: transload.common.v1 is the shared value-type package (Money,
 //     Address, Quantity) every Transload domain must use instead of its own copies. --)
@@ -971,7 +971,7 @@ type SalesOrderLine struct {
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Ordered quantity (value > 0) in a unit of measure the product supports.
 	Quantity *v1.Quantity `protobuf:"bytes,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// Net price per unit of `quantity.unit_of_measure` that Transload quoted
+	// Net price per unit of `quantity.unit` that Transload quoted
 	// (after contracts, breaks and promotions), in the order currency. The ERP
 	// re-prices; a difference beyond the adapter's configured tolerance is
 	// rejected with SALES_ORDER_REJECTION_REASON_PRICE_MISMATCH.

@@ -1,6 +1,6 @@
 // (-- api-linter: core::0140::prepositions=disabled
-//     aip.dev/not-precedent: ship_to and unit_of_measure are the established
-//     supply-chain terms, matching transload.common.v1. --)
+//     aip.dev/not-precedent: ship_to is the established fulfilment term integrators
+//     map to their WMS's ship-to / consignee. --)
 // (-- api-linter: core::0215::foreign-type-reference=disabled
 //     aip.dev/not-precedent: transload.common.v1 is the shared value-type package (Money,
 //     Address, Quantity) every Transload domain must use instead of its own copies. --)
