@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -79,23 +80,66 @@ func withCorrelation(ctx context.Context) (context.Context, string) {
 	return correlation.WithID(ctx, id), id
 }
 
+// The correlation id goes back to the caller in the response header when the
+// call succeeds and in the trailer when it fails. Failing calls must stay
+// "trailers-only": a response that sends headers first commits the call
+// (gRFC A6), and the client's retry policy could no longer retry it.
+
 func correlationUnary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, id := withCorrelation(ctx)
-		// Fails only if headers were already sent, impossible before the handler.
-		_ = grpc.SetHeader(ctx, metadata.Pairs(correlation.MetadataKey, id))
-		return handler(ctx, req)
+		resp, err := handler(ctx, req)
+		md := metadata.Pairs(correlation.MetadataKey, id)
+		// These fail only if the handler already sent headers itself or the
+		// stream is gone; neither is worth failing the call for.
+		if err != nil {
+			_ = grpc.SetTrailer(ctx, md)
+		} else {
+			_ = grpc.SetHeader(ctx, md)
+		}
+		return resp, err
 	}
 }
 
 func correlationStream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, id := withCorrelation(ss.Context())
-		_ = ss.SetHeader(metadata.Pairs(correlation.MetadataKey, id))
-		w := middleware.WrapServerStream(ss)
-		w.WrappedContext = ctx
-		return handler(srv, w)
+		md := metadata.Pairs(correlation.MetadataKey, id)
+		cs := &correlationServerStream{WrappedServerStream: middleware.WrapServerStream(ss), md: md}
+		cs.WrappedContext = ctx
+		err := handler(srv, cs)
+		if err != nil {
+			ss.SetTrailer(md)
+		} else {
+			cs.setHeader()
+		}
+		return err
 	}
+}
+
+// correlationServerStream adds the correlation header just before the first
+// message or explicit header goes out, so a stream that fails before
+// sending anything stays trailers-only.
+type correlationServerStream struct {
+	*middleware.WrappedServerStream
+	md   metadata.MD
+	once sync.Once
+}
+
+func (s *correlationServerStream) setHeader() {
+	// Fails only if headers already went out; the id is then in the trailer
+	// path's hands.
+	s.once.Do(func() { _ = s.ServerStream.SetHeader(s.md) })
+}
+
+func (s *correlationServerStream) SendHeader(md metadata.MD) error {
+	s.setHeader()
+	return s.WrappedServerStream.SendHeader(md)
+}
+
+func (s *correlationServerStream) SendMsg(m any) error {
+	s.setHeader()
+	return s.WrappedServerStream.SendMsg(m)
 }
 
 // --- default deadline ---

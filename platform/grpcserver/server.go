@@ -7,7 +7,8 @@
 // The unary chain, outermost first:
 //
 //  1. panic recovery (any panic in the chain → Internal, generic message, stack logged)
-//  2. correlation id (x-correlation-id from metadata or new; in ctx, logs, span and response header)
+//  2. correlation id (x-correlation-id from metadata or new; in ctx, logs and span; sent back in the
+//     response header, or in the trailer when the call fails so failures stay retryable)
 //  3. default deadline for calls that carry none
 //  4. access log (method, code, duration, correlation id)
 //  5. Prometheus server metrics with handling-time histogram

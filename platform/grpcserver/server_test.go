@@ -156,6 +156,9 @@ func TestCorrelationID(t *testing.T) {
 	ts := start(t, &grpcservertest.Probe{
 		Unary: func(ctx context.Context, _ string, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
 			seen <- correlation.ID(ctx)
+			if in.GetValue() == "fail" {
+				return nil, status.Error(codes.FailedPrecondition, "scripted failure")
+			}
 			return in, nil
 		},
 	})
@@ -191,6 +194,23 @@ func TestCorrelationID(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("failed call carries it in the trailer", func(t *testing.T) {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), correlation.MetadataKey, "failing-call")
+		var header, trailer metadata.MD
+		_, err := ts.client.Echo(ctx, "fail", grpc.Header(&header), grpc.Trailer(&trailer))
+		if status.Code(err) != codes.FailedPrecondition {
+			t.Fatalf("err = %v", err)
+		}
+		<-seen
+		if got := trailer.Get(correlation.MetadataKey); len(got) != 1 || got[0] != "failing-call" {
+			t.Fatalf("trailer = %v, header = %v", trailer, header)
+		}
+		// No header frame: a trailers-only error response stays retryable.
+		if len(header.Get(correlation.MetadataKey)) != 0 {
+			t.Fatalf("failed call sent header %v", header)
+		}
+	})
 
 	t.Run("stream", func(t *testing.T) {
 		ctx := metadata.AppendToOutgoingContext(context.Background(), correlation.MetadataKey, "stream-id")
