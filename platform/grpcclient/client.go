@@ -138,7 +138,9 @@ func WithDefaultTimeout(d time.Duration) Option { return func(o *options) { o.de
 
 // WithBreakerSettings sets the thresholds of the connection's breaker
 // (default breaker.DefaultSettings()).
-func WithBreakerSettings(s breaker.Settings) Option { return func(o *options) { o.breakerSettings = s } }
+func WithBreakerSettings(s breaker.Settings) Option {
+	return func(o *options) { o.breakerSettings = s }
+}
 
 // WithBreaker uses b instead of creating a breaker for the target, e.g. to
 // share one breaker between several connections to the same dependency.
