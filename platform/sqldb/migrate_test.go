@@ -3,6 +3,7 @@ package sqldb_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -319,4 +320,27 @@ func TestMigrateEmptySetName(t *testing.T) {
 	if err := sqldb.Migrate(context.Background(), db, "", migrations(ordersV2)); err == nil {
 		t.Error("Migrate with an empty set name succeeded")
 	}
+}
+
+// TestEmbeddedEngineFolders runs the example's embedded per-engine folders
+// on both engines, so the PostgreSQL variant is exercised too.
+func TestEmbeddedEngineFolders(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		sqliteFS, err := fs.Sub(exampleMigrations, "testdata/migrations/sqlite")
+		if err != nil {
+			t.Fatal(err)
+		}
+		postgresFS, err := fs.Sub(exampleMigrations, "testdata/migrations/postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := sqldb.MigrateDialect(t.Context(), db, "orders", sqliteFS, postgresFS); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := version(t, db, "orders"); v != 1 || !tableExists(t, db, "orders") {
+			t.Errorf("version %d, orders table exists %v; want 1 and true", v, tableExists(t, db, "orders"))
+		}
+	})
 }
