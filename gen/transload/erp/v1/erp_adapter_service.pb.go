@@ -1906,11 +1906,12 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"\x0fmin_update_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x01R\rminUpdateTime\"y\n" +
 	"\x15ListCustomersResponse\x128\n" +
 	"\tcustomers\x18\x01 \x03(\v2\x1a.transload.erp.v1.CustomerR\tcustomers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x02\n" +
 	"\x12CheckCreditRequest\x12U\n" +
 	"\x04name\x18\x01 \x01(\tBA\xe0A\x02\xfaA\x1c\n" +
-	"\x1aerp.transload.dev/Customer\xbaH\x1cr\x1a\x18J2\x16^customers/[^/]{1,64}$R\x04name\x12H\n" +
-	"\forder_amount\x18\x02 \x01(\v2\x1a.transload.common.v1.MoneyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vorderAmount\"\xf3\x01\n" +
+	"\x1aerp.transload.dev/Customer\xbaH\x1cr\x1a\x18J2\x16^customers/[^/]{1,64}$R\x04name\x12\x94\x01\n" +
+	"\forder_amount\x18\x02 \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\vorderAmount\"\xf3\x01\n" +
 	"\x13CheckCreditResponse\x12\x1a\n" +
 	"\bapproved\x18\x01 \x01(\bR\bapproved\x12>\n" +
 	"\x06reason\x18\x02 \x01(\x0e2&.transload.erp.v1.CreditDecisionReasonR\x06reason\x12E\n" +

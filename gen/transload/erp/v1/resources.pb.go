@@ -969,7 +969,8 @@ type SalesOrderLine struct {
 	LineId string `protobuf:"bytes,1,opt,name=line_id,json=lineId,proto3" json:"line_id,omitempty"`
 	// Product SKU as in the catalog export (ERP material number).
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
-	// Ordered quantity (value > 0) in a unit of measure the product supports.
+	// Ordered quantity (value > 0) in a unit of measure the product supports
+	// (unit empty means the product's base unit).
 	Quantity *v1.Quantity `protobuf:"bytes,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	// Net price per unit of `quantity.unit` that Transload quoted
 	// (after contracts, breaks and promotions), in the order currency. The ERP
@@ -1318,8 +1319,8 @@ type JournalLine struct {
 	// with this hash is POSTED, any later line with the same hash (in this or
 	// any other batch) is answered DUPLICATE and never posted again.
 	LineHash string `protobuf:"bytes,5,opt,name=line_hash,json=lineHash,proto3" json:"line_hash,omitempty"`
-	// Net amount, positive, in minor units. The batch kind gives the direction
-	// (an invoice debits the customer, a credit memo credits it).
+	// Net amount, zero or positive, in minor units. The batch kind gives the
+	// direction (an invoice debits the customer, a credit memo credits it).
 	Amount *v1.Money `protobuf:"bytes,6,opt,name=amount,proto3" json:"amount,omitempty"`
 	// Tax on the line, zero or positive, same currency as amount.
 	Tax *v1.Money `protobuf:"bytes,7,opt,name=tax,proto3" json:"tax,omitempty"`
@@ -1582,7 +1583,7 @@ const file_transload_erp_v1_resources_proto_rawDesc = "" +
 	"ship_to_id\x18\x01 \x01(\tR\bshipToId\x126\n" +
 	"\aaddress\x18\x02 \x01(\v2\x1c.transload.common.v1.AddressR\aaddress\x12\x1d\n" +
 	"\n" +
-	"is_default\x18\x03 \x01(\bR\tisDefault\"\x9c\v\n" +
+	"is_default\x18\x03 \x01(\bR\tisDefault\"\x85\x0f\n" +
 	"\n" +
 	"SalesOrder\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12-\n" +
@@ -1620,15 +1621,18 @@ const file_transload_erp_v1_resources_proto_rawDesc = "" +
 	"\x0eSTATE_ACCEPTED\x10\x01\x12\x12\n" +
 	"\x0eSTATE_REJECTED\x10\x02\x12\x13\n" +
 	"\x0fSTATE_CANCELLED\x10\x03\x12\x13\n" +
-	"\x0fSTATE_COMPLETED\x10\x04:U\xeaAR\n" +
+	"\x0fSTATE_COMPLETED\x10\x04:\xbd\x04\xeaAR\n" +
 	"\x1cerp.transload.dev/SalesOrder\x12\x19salesOrders/{sales_order}*\vsalesOrders2\n" +
-	"salesOrder\"\x81\x03\n" +
+	"salesOrder\xbaH\xe4\x03\x1a\xe1\x03\n" +
+	"\x1bsales_order.single_currency\x121every amount must be in the order's currency_code\x1a\x8e\x03this.lines.all(l, l.unit_price.currency_code == this.currency_code && l.net_amount.currency_code == this.currency_code) && this.subtotal.currency_code == this.currency_code && this.grand_total.currency_code == this.currency_code && (!has(this.shipping_total) || this.shipping_total.currency_code == this.currency_code) && (!has(this.tax_total) || this.tax_total.currency_code == this.currency_code)\"\x9c\x04\n" +
 	"\x0eSalesOrderLine\x12%\n" +
 	"\aline_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06lineId\x12\x1e\n" +
-	"\x03sku\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x03sku\x12D\n" +
-	"\bquantity\x18\x03 \x01(\v2\x1d.transload.common.v1.QuantityB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bquantity\x12D\n" +
+	"\x03sku\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x03sku\x12\x91\x01\n" +
+	"\bquantity\x18\x03 \x01(\v2\x1d.transload.common.v1.QuantityBV\xe0A\x02\xbaHP\xba\x01J\n" +
+	"\x11quantity.positive\x12%quantity value must be greater than 0\x1a\x0ethis.value > 0\xc8\x01\x01R\bquantity\x12\x90\x01\n" +
 	"\n" +
-	"unit_price\x18\x04 \x01(\v2\x1a.transload.common.v1.MoneyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tunitPrice\x12D\n" +
+	"unit_price\x18\x04 \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\tunitPrice\x12D\n" +
 	"\n" +
 	"net_amount\x18\x05 \x01(\v2\x1a.transload.common.v1.MoneyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tnetAmount\x12V\n" +
 	"\vallocations\x18\x06 \x03(\v2%.transload.erp.v1.WarehouseAllocationB\r\xe0A\x02\xbaH\a\x92\x01\x04\b\x01\x10\x14R\vallocations\"r\n" +
@@ -1657,7 +1661,7 @@ const file_transload_erp_v1_resources_proto_rawDesc = "" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKIND_INVOICE\x10\x01\x12\x14\n" +
 	"\x10KIND_CREDIT_MEMO\x10\x02:a\xeaA^\n" +
-	"\x1eerp.transload.dev/JournalBatch\x12\x1ejournalBatches/{journal_batch}*\x0ejournalBatches2\fjournalBatch\"\x88\x05\n" +
+	"\x1eerp.transload.dev/JournalBatch\x12\x1ejournalBatches/{journal_batch}*\x0ejournalBatches2\fjournalBatch\"\xa7\a\n" +
 	"\vJournalLine\x12%\n" +
 	"\aline_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06lineId\x12-\n" +
 	"\vdocument_id\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\n" +
@@ -1665,9 +1669,11 @@ const file_transload_erp_v1_resources_proto_rawDesc = "" +
 	"\border_id\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\aorderId\x12-\n" +
 	"\vcustomer_id\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\n" +
 	"customerId\x125\n" +
-	"\tline_hash\x18\x05 \x01(\tB\x18\xe0A\x02\xbaH\x12r\x102\x0e^[0-9a-f]{64}$R\blineHash\x12=\n" +
-	"\x06amount\x18\x06 \x01(\v2\x1a.transload.common.v1.MoneyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06amount\x127\n" +
-	"\x03tax\x18\a \x01(\v2\x1a.transload.common.v1.MoneyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x03tax\x12%\n" +
+	"\tline_hash\x18\x05 \x01(\tB\x18\xe0A\x02\xbaH\x12r\x102\x0e^[0-9a-f]{64}$R\blineHash\x12\x89\x01\n" +
+	"\x06amount\x18\x06 \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\x06amount\x12\x83\x01\n" +
+	"\x03tax\x18\a \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\x03tax\x12%\n" +
 	"\btax_code\x18\b \x01(\tB\n" +
 	"\xe0A\x01\xbaH\x04r\x02\x18\x10R\ataxCode\x12&\n" +
 	"\aaccount\x18\t \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18 R\aaccount\x12?\n" +
@@ -1676,7 +1682,8 @@ const file_transload_erp_v1_resources_proto_rawDesc = "" +
 	"\x03sku\x18\v \x01(\tB\n" +
 	"\xe0A\x01\xbaH\x04r\x02\x18@R\x03sku\x12>\n" +
 	"\bquantity\x18\f \x01(\v2\x1d.transload.common.v1.QuantityB\x03\xe0A\x01R\bquantity\x12-\n" +
-	"\vdescription\x18\r \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xc8\x01R\vdescription\"\xa7\x03\n" +
+	"\vdescription\x18\r \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xc8\x01R\vdescription:\x82\x01\xbaH\x7f\x1a}\n" +
+	"\x1ajournal_line.same_currency\x12*tax must be in the same currency as amount\x1a3this.tax.currency_code == this.amount.currency_code\"\xa7\x03\n" +
 	"\x11JournalLineResult\x12\x1c\n" +
 	"\aline_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x06lineId\x12J\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2+.transload.erp.v1.JournalLineResult.OutcomeB\x03\xe0A\x03R\aoutcome\x12\\\n" +
