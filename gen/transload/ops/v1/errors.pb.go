@@ -39,7 +39,7 @@ const (
 	ErrorReason_ERROR_REASON_RECONCILIATION_ALREADY_RUNNING ErrorReason = 2
 	// The filter string does not parse or uses a field or operator the method
 	// does not support. gRPC INVALID_ARGUMENT (HTTP 400), with a
-	// google.rpc.BadRequest violation on `filter`; metadata: "filter_field"
+	// google.rpc.BadRequest violation on `filter`; metadata: "filterField"
 	// (the offending field, when known).
 	ErrorReason_ERROR_REASON_INVALID_FILTER ErrorReason = 3
 	// The ERP stock snapshot needed for a reconciliation cannot be read.

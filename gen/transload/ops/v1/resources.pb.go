@@ -497,9 +497,9 @@ type Exception struct {
 	OccurrenceCount int64 `protobuf:"varint,11,opt,name=occurrence_count,json=occurrenceCount,proto3" json:"occurrence_count,omitempty"`
 	// Who acknowledged the exception; unset while `OPEN`.
 	Acknowledger *v1.AuditActor `protobuf:"bytes,12,opt,name=acknowledger,proto3" json:"acknowledger,omitempty"`
-	// Who resolved the exception; set only in state `RESOLVED`.
+	// Who resolved the exception; set only in state `STATE_RESOLVED`.
 	Resolver *v1.AuditActor `protobuf:"bytes,13,opt,name=resolver,proto3" json:"resolver,omitempty"`
-	// Operator's note on the resolution; set only in state `RESOLVED`.
+	// Operator's note on the resolution; set only in state `STATE_RESOLVED`.
 	ResolutionNote string `protobuf:"bytes,14,opt,name=resolution_note,json=resolutionNote,proto3" json:"resolution_note,omitempty"`
 	// When the exception was first raised (UTC).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
@@ -889,7 +889,7 @@ type Reconciliation struct {
 	// The largest variances, by absolute units descending, at most 100; the
 	// full list is in the INVENTORY_VARIANCE exceptions.
 	TopVariances []*StockVariance `protobuf:"bytes,9,rep,name=top_variances,json=topVariances,proto3" json:"top_variances,omitempty"`
-	// Why the run failed; set only in state `FAILED`.
+	// Why the run failed; set only in state `STATE_FAILED`.
 	ErrorMessage string `protobuf:"bytes,10,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
 	// When the run was triggered (UTC).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

@@ -26,21 +26,24 @@ const (
 // google.rpc.ErrorInfo in the error details, with domain "transload.dev".
 // Cross-cutting reasons (validation, idempotency, rate limits, dependency
 // outages, not found) use transload.common.v1.ErrorReason instead.
-// ErrorInfo.metadata values are strings; quantities are decimal integers.
+// ErrorInfo.metadata keys are lowerCamelCase (AIP-193); values are strings,
+// quantities as decimal integers.
 type ErrorReason int32
 
 const (
 	// Not used.
 	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
 	// Not enough stock to accept the order (CreateOrder does not backorder).
-	// gRPC FAILED_PRECONDITION (HTTP 400). One ErrorInfo per short line;
-	// metadata: "sku", "requested", "available".
+	// gRPC FAILED_PRECONDITION (HTTP 400); metadata: "sku", "requested",
+	// "available" of the first short line. Every short line is also listed in
+	// a google.rpc.PreconditionFailure detail as a violation with type
+	// "OUT_OF_STOCK", subject = the SKU and description "requested N, available M".
 	ErrorReason_ERROR_REASON_OUT_OF_STOCK ErrorReason = 1
 	// The customer account is on credit hold or the order would exceed its
-	// credit limit. gRPC FAILED_PRECONDITION (HTTP 400); metadata: "customer_id".
+	// credit limit. gRPC FAILED_PRECONDITION (HTTP 400); metadata: "customerId".
 	ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD ErrorReason = 2
 	// The customer account is blocked or closed. gRPC FAILED_PRECONDITION
-	// (HTTP 400); metadata: "customer_id".
+	// (HTTP 400); metadata: "customerId".
 	ErrorReason_ERROR_REASON_CUSTOMER_BLOCKED ErrorReason = 3
 	// The SKU does not exist in the published catalog. gRPC INVALID_ARGUMENT
 	// (HTTP 400) for request lines, NOT_FOUND (HTTP 404) for GetProduct;
@@ -55,7 +58,7 @@ const (
 	// "minimum", "multiple".
 	ErrorReason_ERROR_REASON_QUANTITY_NOT_ORDERABLE ErrorReason = 6
 	// No price exists for the SKU for this customer, channel and currency.
-	// gRPC FAILED_PRECONDITION (HTTP 400); metadata: "sku", "currency_code".
+	// gRPC FAILED_PRECONDITION (HTTP 400); metadata: "sku", "currencyCode".
 	ErrorReason_ERROR_REASON_PRICE_NOT_FOUND ErrorReason = 7
 	// The order cannot be cancelled in its current state (a shipment already
 	// left, or it is already terminal). gRPC FAILED_PRECONDITION (HTTP 400);
@@ -65,11 +68,11 @@ const (
 	// customer. gRPC INVALID_ARGUMENT (HTTP 400); no metadata.
 	ErrorReason_ERROR_REASON_CUSTOMER_REQUIRED ErrorReason = 9
 	// The request names a customer other than the one the API key is bound to.
-	// gRPC PERMISSION_DENIED (HTTP 403); metadata: "customer_id".
+	// gRPC PERMISSION_DENIED (HTTP 403); metadata: "customerId".
 	ErrorReason_ERROR_REASON_CUSTOMER_MISMATCH ErrorReason = 10
 	// The ship-to country or postal code is not served by any warehouse of
 	// the channel. gRPC FAILED_PRECONDITION (HTTP 400); metadata:
-	// "region_code", "postal_code".
+	// "regionCode", "postalCode".
 	ErrorReason_ERROR_REASON_SHIP_TO_NOT_SERVED ErrorReason = 11
 	// The returned quantity exceeds what was shipped and not yet returned.
 	// gRPC FAILED_PRECONDITION (HTTP 400); metadata: "sku", "requested",
@@ -79,10 +82,10 @@ const (
 	// FAILED_PRECONDITION (HTTP 400); metadata: "sku".
 	ErrorReason_ERROR_REASON_RETURN_LINE_NOT_SHIPPED ErrorReason = 13
 	// The return window of the order has closed. gRPC FAILED_PRECONDITION
-	// (HTTP 400); metadata: "order", "window_end_date" (YYYY-MM-DD).
+	// (HTTP 400); metadata: "order", "windowEndDate" (YYYY-MM-DD).
 	ErrorReason_ERROR_REASON_RETURN_WINDOW_CLOSED ErrorReason = 14
 	// The currency is not the customer's or channel's trading currency.
-	// gRPC INVALID_ARGUMENT (HTTP 400); metadata: "currency_code", "expected".
+	// gRPC INVALID_ARGUMENT (HTTP 400); metadata: "currencyCode", "expected".
 	ErrorReason_ERROR_REASON_CURRENCY_MISMATCH ErrorReason = 15
 	// The caller already has the maximum number of webhook subscriptions (10).
 	// gRPC RESOURCE_EXHAUSTED (HTTP 429); metadata: "limit".

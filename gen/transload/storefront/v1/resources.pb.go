@@ -88,7 +88,7 @@ func (WebhookEventType) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{0}
 }
 
-// PriceRuleKind says which kind of pricing rule produced a price.
+// RuleKind says which kind of pricing rule produced a price.
 type PriceExplanation_RuleKind int32
 
 const (
@@ -153,7 +153,7 @@ func (PriceExplanation_RuleKind) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{1, 0}
 }
 
-// OrderState is the state of an order as a storefront sees it.
+// State is the state of an order as a storefront sees it.
 type Order_State int32
 
 const (
@@ -298,7 +298,7 @@ func (Order_RejectionReason) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{2, 1}
 }
 
-// ShipmentState is the progress of a shipment.
+// State is the progress of a shipment.
 type Shipment_State int32
 
 const (
@@ -371,7 +371,7 @@ func (Shipment_State) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{4, 0}
 }
 
-// ReturnState is the progress of a return.
+// State is the progress of a return.
 type Return_State int32
 
 const (
@@ -440,7 +440,7 @@ func (Return_State) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{6, 0}
 }
 
-// ReturnResolution is what the buyer receives for returned goods.
+// Resolution is what the buyer receives for returned goods.
 type Return_Resolution int32
 
 const (
@@ -497,7 +497,7 @@ func (Return_Resolution) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{6, 1}
 }
 
-// ReturnReason is why the buyer returns a line.
+// Reason is why the buyer returns a line.
 type ReturnLine_Reason int32
 
 const (
@@ -570,7 +570,7 @@ func (ReturnLine_Reason) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{7, 0}
 }
 
-// ReturnDisposition is what the warehouse did with received goods.
+// Disposition is what the warehouse did with received goods.
 type ReturnLine_Disposition int32
 
 const (
@@ -627,7 +627,7 @@ func (ReturnLine_Disposition) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{7, 1}
 }
 
-// WebhookSubscriptionState says whether a subscription receives deliveries.
+// State says whether a subscription receives deliveries.
 type WebhookSubscription_State int32
 
 const (
@@ -682,7 +682,7 @@ func (WebhookSubscription_State) EnumDescriptor() ([]byte, []int) {
 
 // Product is a sellable item as the caller's sales channel sees it: only
 // products in the channel's assortment are visible, and prices are the
-// channel's list prices (customer-specific prices come from Quote and
+// channel's list prices (customer-specific prices come from QuotePrices and
 // CheckAvailability).
 type Product struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -701,12 +701,9 @@ type Product struct {
 	Brand string `protobuf:"bytes,6,opt,name=brand,proto3" json:"brand,omitempty"`
 	// Global Trade Item Number (EAN/UPC), empty when the product has none.
 	Gtin string `protobuf:"bytes,7,opt,name=gtin,proto3" json:"gtin,omitempty"`
-	// Unit of measure the product is sold in, e.g. "EA", "BOX", "KG".
-	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: same name as transload.common.v1.Quantity;
-	//	"unit of measure" is the standard ERP term. --)
-	UnitOfMeasure string `protobuf:"bytes,8,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	// Unit of measure code the product is sold in, e.g. "EA", "BOX", "KG"
+	// (named like transload.common.v1.Quantity.unit).
+	Unit string `protobuf:"bytes,8,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Smallest quantity that can be ordered in one line, in the sales unit; 1 when there is no minimum.
 	MinimumOrderQuantity int64 `protobuf:"varint,9,opt,name=minimum_order_quantity,json=minimumOrderQuantity,proto3" json:"minimum_order_quantity,omitempty"`
 	// Ordered quantities must be a multiple of this value (case packs); 1 when any quantity is allowed.
@@ -810,9 +807,9 @@ func (x *Product) GetGtin() string {
 	return ""
 }
 
-func (x *Product) GetUnitOfMeasure() string {
+func (x *Product) GetUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.Unit
 	}
 	return ""
 }
@@ -985,7 +982,7 @@ type Order struct {
 	// Human-readable explanation of the state for display, e.g.
 	// "Accepted, pending ERP confirmation" or "Rejected by ERP: customer blocked".
 	StateMessage string `protobuf:"bytes,9,opt,name=state_message,json=stateMessage,proto3" json:"state_message,omitempty"`
-	// Why the order was rejected; set only in state `REJECTED`.
+	// Why the order was rejected; set only in state `STATE_REJECTED`.
 	RejectionReason Order_RejectionReason `protobuf:"varint,10,opt,name=rejection_reason,json=rejectionReason,proto3,enum=transload.storefront.v1.Order_RejectionReason" json:"rejection_reason,omitempty"`
 	// Sum of the lines' extended prices.
 	Subtotal *v1.Money `protobuf:"bytes,11,opt,name=subtotal,proto3" json:"subtotal,omitempty"`
@@ -997,7 +994,7 @@ type Order struct {
 	Total *v1.Money `protobuf:"bytes,14,opt,name=total,proto3" json:"total,omitempty"`
 	// Order number assigned by the ERP; empty until the order is `CONFIRMED`.
 	ErpOrderNumber string `protobuf:"bytes,15,opt,name=erp_order_number,json=erpOrderNumber,proto3" json:"erp_order_number,omitempty"`
-	// Cancellation reason given by the caller; set only in state `CANCELLED`.
+	// Cancellation reason given by the caller; set only in state `STATE_CANCELLED`.
 	CancelReason string `protobuf:"bytes,16,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
 	// When the order was accepted (UTC).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
@@ -1182,7 +1179,7 @@ type OrderLine struct {
 	// Expected unit price the client displayed to the buyer (optional). When
 	// set and the authoritative price differs, the order still succeeds at the
 	// authoritative price and `price_changed` is true; clients that must not
-	// accept price changes should call Quote first.
+	// accept price changes should call QuotePrices first.
 	ExpectedUnitPrice *v1.Money `protobuf:"bytes,3,opt,name=expected_unit_price,json=expectedUnitPrice,proto3" json:"expected_unit_price,omitempty"`
 	// Authoritative unit price at order time.
 	UnitPrice *v1.Money `protobuf:"bytes,4,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
@@ -2091,7 +2088,7 @@ var File_transload_storefront_v1_resources_proto protoreflect.FileDescriptor
 
 const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"'transload/storefront/v1/resources.proto\x12\x17transload.storefront.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a transload/common/v1/common.proto\"\xcc\x06\n" +
+	"'transload/storefront/v1/resources.proto\x12\x17transload.storefront.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a transload/common/v1/common.proto\"\xb8\x06\n" +
 	"\aProduct\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03sku\x18\x02 \x01(\tB\x03\xe0A\x03R\x03sku\x12&\n" +
@@ -2099,8 +2096,8 @@ const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"\vdescription\x18\x04 \x01(\tB\x03\xe0A\x03R\vdescription\x12\x1f\n" +
 	"\bcategory\x18\x05 \x01(\tB\x03\xe0A\x03R\bcategory\x12\x19\n" +
 	"\x05brand\x18\x06 \x01(\tB\x03\xe0A\x03R\x05brand\x12\x17\n" +
-	"\x04gtin\x18\a \x01(\tB\x03\xe0A\x03R\x04gtin\x12+\n" +
-	"\x0funit_of_measure\x18\b \x01(\tB\x03\xe0A\x03R\runitOfMeasure\x129\n" +
+	"\x04gtin\x18\a \x01(\tB\x03\xe0A\x03R\x04gtin\x12\x17\n" +
+	"\x04unit\x18\b \x01(\tB\x03\xe0A\x03R\x04unit\x129\n" +
 	"\x16minimum_order_quantity\x18\t \x01(\x03B\x03\xe0A\x03R\x14minimumOrderQuantity\x12*\n" +
 	"\x0eorder_multiple\x18\n" +
 	" \x01(\x03B\x03\xe0A\x03R\rorderMultiple\x12>\n" +

@@ -277,7 +277,7 @@ func (x *ShipToLocation) GetPostalCode() string {
 	return ""
 }
 
-// RequestedLine is a SKU and quantity asked about in CheckAvailability or Quote.
+// RequestedLine is a SKU and quantity asked about in CheckAvailability or QuotePrices.
 type RequestedLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SKU of the product, 1..64 characters.

@@ -76,6 +76,9 @@ const (
 // RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503,
 // DEADLINE_EXCEEDED 504):
 //
+//	HTTP/1.1 400 Bad Request
+//	X-Correlation-Id: 5f1c2b8e-0d7a-4a39-9d0e-3c1f6f0b2a77
+//
 //	{
 //	  "code": 9,
 //	  "message": "insufficient stock for 1 line",
@@ -85,13 +88,30 @@ const (
 //	      "reason": "ERROR_REASON_OUT_OF_STOCK",
 //	      "domain": "transload.dev",
 //	      "metadata": {"sku": "BOLT-M8-40", "requested": "500", "available": "120"}
-//	    },
-//	    {
-//	      "@type": "type.googleapis.com/google.rpc.BadRequest",
-//	      "fieldViolations": [{"field": "order.lines[0].quantity", "description": "..."}]
 //	    }
 //	  ],
 //	  "correlationId": "5f1c2b8e-0d7a-4a39-9d0e-3c1f6f0b2a77"
+//	}
+//
+// and for invalid input (gRPC INVALID_ARGUMENT, code 3):
+//
+//	{
+//	  "code": 3,
+//	  "message": "invalid request",
+//	  "details": [
+//	    {
+//	      "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+//	      "reason": "ERROR_REASON_VALIDATION_FAILED",
+//	      "domain": "transload.dev"
+//	    },
+//	    {
+//	      "@type": "type.googleapis.com/google.rpc.BadRequest",
+//	      "fieldViolations": [
+//	        {"field": "order.lines[0].quantity", "description": "value must be greater than 0"}
+//	      ]
+//	    }
+//	  ],
+//	  "correlationId": "0b6e1d2a-8c4f-4e57-a1b3-7f9d2c5e4a10"
 //	}
 //
 // `code` is the numeric gRPC code, `message` is English text for humans (do
@@ -101,7 +121,9 @@ const (
 // idempotency, rate limits, outages); branch on `reason`, not on `message`.
 // INVALID_ARGUMENT errors also carry a google.rpc.BadRequest listing every
 // invalid field (JSON field paths); UNAVAILABLE and RESOURCE_EXHAUSTED errors
-// may carry a google.rpc.RetryInfo with the suggested `retryDelay`.
+// may carry a google.rpc.RetryInfo with the suggested `retryDelay`;
+// FAILED_PRECONDITION errors about several items (e.g. out of stock on more
+// than one line) list them in a google.rpc.PreconditionFailure.
 // Internal errors never expose causes; use the correlation id.
 //
 // Idempotency: mutations carry a `request_id` (REST: `Idempotency-Key`
@@ -433,6 +455,9 @@ func (c *storefrontServiceClient) TestWebhookSubscription(ctx context.Context, i
 // RESOURCE_EXHAUSTED 429, INTERNAL 500, UNAVAILABLE 503,
 // DEADLINE_EXCEEDED 504):
 //
+//	HTTP/1.1 400 Bad Request
+//	X-Correlation-Id: 5f1c2b8e-0d7a-4a39-9d0e-3c1f6f0b2a77
+//
 //	{
 //	  "code": 9,
 //	  "message": "insufficient stock for 1 line",
@@ -442,13 +467,30 @@ func (c *storefrontServiceClient) TestWebhookSubscription(ctx context.Context, i
 //	      "reason": "ERROR_REASON_OUT_OF_STOCK",
 //	      "domain": "transload.dev",
 //	      "metadata": {"sku": "BOLT-M8-40", "requested": "500", "available": "120"}
-//	    },
-//	    {
-//	      "@type": "type.googleapis.com/google.rpc.BadRequest",
-//	      "fieldViolations": [{"field": "order.lines[0].quantity", "description": "..."}]
 //	    }
 //	  ],
 //	  "correlationId": "5f1c2b8e-0d7a-4a39-9d0e-3c1f6f0b2a77"
+//	}
+//
+// and for invalid input (gRPC INVALID_ARGUMENT, code 3):
+//
+//	{
+//	  "code": 3,
+//	  "message": "invalid request",
+//	  "details": [
+//	    {
+//	      "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+//	      "reason": "ERROR_REASON_VALIDATION_FAILED",
+//	      "domain": "transload.dev"
+//	    },
+//	    {
+//	      "@type": "type.googleapis.com/google.rpc.BadRequest",
+//	      "fieldViolations": [
+//	        {"field": "order.lines[0].quantity", "description": "value must be greater than 0"}
+//	      ]
+//	    }
+//	  ],
+//	  "correlationId": "0b6e1d2a-8c4f-4e57-a1b3-7f9d2c5e4a10"
 //	}
 //
 // `code` is the numeric gRPC code, `message` is English text for humans (do
@@ -458,7 +500,9 @@ func (c *storefrontServiceClient) TestWebhookSubscription(ctx context.Context, i
 // idempotency, rate limits, outages); branch on `reason`, not on `message`.
 // INVALID_ARGUMENT errors also carry a google.rpc.BadRequest listing every
 // invalid field (JSON field paths); UNAVAILABLE and RESOURCE_EXHAUSTED errors
-// may carry a google.rpc.RetryInfo with the suggested `retryDelay`.
+// may carry a google.rpc.RetryInfo with the suggested `retryDelay`;
+// FAILED_PRECONDITION errors about several items (e.g. out of stock on more
+// than one line) list them in a google.rpc.PreconditionFailure.
 // Internal errors never expose causes; use the correlation id.
 //
 // Idempotency: mutations carry a `request_id` (REST: `Idempotency-Key`
