@@ -924,12 +924,9 @@ type OrderLine struct {
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Ordered quantity in the SKU's sales unit of measure; positive.
 	Quantity int64 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "unit of measure" is a fixed trade term. --)
-	//
-	// Sales unit of measure of `quantity` as the catalog defines it, e.g. "EA".
-	UnitOfMeasure string `protobuf:"bytes,4,opt,name=unit_of_measure,json=unitOfMeasure,proto3" json:"unit_of_measure,omitempty"`
+	// Sales unit of measure of `quantity` as the catalog defines it, e.g. "EA"
+	// (same meaning as transload.common.v1.Quantity.unit).
+	Unit string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Authoritative net price of one unit, from catalog-pricing at placement.
 	UnitPrice *v1.Money `protobuf:"bytes,5,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
 	// unit_price × quantity, in minor units of the order currency.
@@ -1005,9 +1002,9 @@ func (x *OrderLine) GetQuantity() int64 {
 	return 0
 }
 
-func (x *OrderLine) GetUnitOfMeasure() string {
+func (x *OrderLine) GetUnit() string {
 	if x != nil {
-		return x.UnitOfMeasure
+		return x.Unit
 	}
 	return ""
 }
@@ -2410,12 +2407,12 @@ const file_transload_order_v1_resources_proto_rawDesc = "" +
 	"\rSTATE_SHIPPED\x10\x05\x12\x13\n" +
 	"\x0fSTATE_DELIVERED\x10\x06\x12\x13\n" +
 	"\x0fSTATE_CANCELLED\x10\a:7\xeaA4\n" +
-	"\x13transload.dev/Order\x12\x0eorders/{order}*\x06orders2\x05order\"\xcb\x04\n" +
+	"\x13transload.dev/Order\x12\x0eorders/{order}*\x06orders2\x05order\"\xb7\x04\n" +
 	"\tOrderLine\x12\x1c\n" +
 	"\aline_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x06lineId\x12\x15\n" +
 	"\x03sku\x18\x02 \x01(\tB\x03\xe0A\x05R\x03sku\x12\x1f\n" +
-	"\bquantity\x18\x03 \x01(\x03B\x03\xe0A\x05R\bquantity\x12+\n" +
-	"\x0funit_of_measure\x18\x04 \x01(\tB\x03\xe0A\x03R\runitOfMeasure\x12>\n" +
+	"\bquantity\x18\x03 \x01(\x03B\x03\xe0A\x05R\bquantity\x12\x17\n" +
+	"\x04unit\x18\x04 \x01(\tB\x03\xe0A\x03R\x04unit\x12>\n" +
 	"\n" +
 	"unit_price\x18\x05 \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x03R\tunitPrice\x12F\n" +
 	"\x0eextended_price\x18\x06 \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x03R\rextendedPrice\x12'\n" +
