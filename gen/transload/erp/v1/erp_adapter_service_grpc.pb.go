@@ -160,7 +160,12 @@ type ErpAdapterServiceClient interface {
 	// line whose hash was already posted by another batch is answered
 	// OUTCOME_DUPLICATE. Lines of one document_id are posted all-or-nothing;
 	// documents are independent, so a batch may be partially posted. The
-	// response is sent only after every line has a final outcome.
+	// response is sent only after every line has a final outcome. If a call
+	// fails mid-batch (timeout, outage), retrying the same batch id resumes it:
+	// lines the first attempt already posted answer OUTCOME_POSTED with their
+	// original document number (they belong to this batch), the rest are
+	// processed now, and duplicate is true only when the first attempt had
+	// completed.
 	// (-- api-linter: core::0133::synonyms=disabled
 	//
 	//	aip.dev/not-precedent: "post" is the accounting operation integrators map to
@@ -462,7 +467,12 @@ type ErpAdapterServiceServer interface {
 	// line whose hash was already posted by another batch is answered
 	// OUTCOME_DUPLICATE. Lines of one document_id are posted all-or-nothing;
 	// documents are independent, so a batch may be partially posted. The
-	// response is sent only after every line has a final outcome.
+	// response is sent only after every line has a final outcome. If a call
+	// fails mid-batch (timeout, outage), retrying the same batch id resumes it:
+	// lines the first attempt already posted answer OUTCOME_POSTED with their
+	// original document number (they belong to this batch), the rest are
+	// processed now, and duplicate is true only when the first attempt had
+	// completed.
 	// (-- api-linter: core::0133::synonyms=disabled
 	//
 	//	aip.dev/not-precedent: "post" is the accounting operation integrators map to

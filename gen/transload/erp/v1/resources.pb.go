@@ -1317,7 +1317,9 @@ type JournalLine struct {
 	// Lower-case hex SHA-256 of the line's canonical content, computed by
 	// Transload. It is the line's idempotency key across batches: once a line
 	// with this hash is POSTED, any later line with the same hash (in this or
-	// any other batch) is answered DUPLICATE and never posted again.
+	// any other batch) is answered DUPLICATE and never posted again. Only
+	// POSTED hashes count: a line that was REJECTED may be posted again (in a
+	// new batch) with the same hash once the cause is fixed.
 	LineHash string `protobuf:"bytes,5,opt,name=line_hash,json=lineHash,proto3" json:"line_hash,omitempty"`
 	// Net amount, zero or positive, in minor units. The batch kind gives the
 	// direction (an invoice debits the customer, a credit memo credits it).
