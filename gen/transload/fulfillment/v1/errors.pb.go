@@ -68,7 +68,8 @@ const (
 	// "order_line_id", "requested", "allowed".
 	ErrorReason_ERROR_REASON_QUANTITY_EXCEEDS_REQUESTED ErrorReason = 8
 	// A WMS event names an order line that is not part of the fulfilment
-	// request, or a SKU that differs from the line's SKU.
+	// request, or a SKU that differs from the line's SKU; or a return receipt
+	// line cannot be matched to exactly one line of the return.
 	// Code: INVALID_ARGUMENT. Metadata: "order_line_id", "sku".
 	ErrorReason_ERROR_REASON_UNKNOWN_ORDER_LINE ErrorReason = 9
 	// A WMS return event names a return authorization the order service does

@@ -1090,7 +1090,11 @@ func (x *ReturnReceipt) GetCreateTime() *timestamppb.Timestamp {
 // both part of ReturnReceipt and the input shape of WMS return events.
 type ReturnReceiptLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Return line id of the return authorization.
+	// Return line id of the return authorization. Optional in WMS events: a
+	// WMS that knows only the RMA number and SKU may leave it empty, and the
+	// line is then matched by SKU (rejected with
+	// ERROR_REASON_UNKNOWN_ORDER_LINE when the SKU is on no line or on several
+	// lines of the return). Always set in a recorded ReturnReceipt.
 	ReturnLineId string `protobuf:"bytes,1,opt,name=return_line_id,json=returnLineId,proto3" json:"return_line_id,omitempty"`
 	// SKU received.
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
@@ -1273,9 +1277,10 @@ const file_transload_fulfillment_v1_resources_proto_rawDesc = "" +
 	"last_error\x18\v \x01(\tB\x03\xe0A\x03R\tlastError\x12@\n" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime:o\xeaAl\n" +
-	"\x1btransload.dev/ReturnReceipt\x12.orders/{order}/returnReceipts/{return_receipt}*\x0ereturnReceipts2\rreturnReceipt\"\xf8\x01\n" +
-	"\x11ReturnReceiptLine\x122\n" +
-	"\x0ereturn_line_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\freturnLineId\x12\x1e\n" +
+	"\x1btransload.dev/ReturnReceipt\x12.orders/{order}/returnReceipts/{return_receipt}*\x0ereturnReceipts2\rreturnReceipt\"\xf6\x01\n" +
+	"\x11ReturnReceiptLine\x120\n" +
+	"\x0ereturn_line_id\x18\x01 \x01(\tB\n" +
+	"\xe0A\x01\xbaH\x04r\x02\x18@R\freturnLineId\x12\x1e\n" +
 	"\x03sku\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x03sku\x127\n" +
 	"\x11received_quantity\x18\x03 \x01(\x03B\n" +
 	"\xe0A\x02\xbaH\x04\"\x02 \x00R\x10receivedQuantity\x12V\n" +

@@ -2179,6 +2179,11 @@ func (x *PostingBatch) GetEtag() string {
 // ledger) marks the line DUPLICATE with the original ERP document number
 // instead of posting it again. Re-submitting a batch or retrying lines
 // therefore never creates a second ERP document for the same source line.
+// The ledger also allows at most one POSTED line per (kind, document_id,
+// source_line_id): a line whose source was posted with a different hash
+// (content changed after posting) is REJECTED with rejection_reason
+// "source already posted with different content" instead of being posted;
+// corrections go through a credit memo.
 type PostingLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Line id within the batch ("1", "2", ...).
