@@ -45,13 +45,14 @@ type cluster struct {
 
 // startCluster runs initdb and starts postgres on a free port.
 func startCluster(ctx context.Context, t testing.TB, bins binaries) (*cluster, error) {
-	sweepStale()
-
 	cred, err := serverCredential()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", dirPrefix)
+	base := baseDir(cred)
+	sweepStale(base)
+
+	dir, err := os.MkdirTemp(base, dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("make cluster directory: %w", err)
 	}
@@ -237,12 +238,31 @@ func serverCredential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
-// sweepStale removes the directories of clusters whose test process is
-// gone, first killing a postmaster that survived it (possible only where
-// the parent-death signal is unavailable). Directories of live test
-// processes are left alone.
-func sweepStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+// baseDir returns the directory to create cluster directories in:
+// os.TempDir, unless the server runs as another user (cred != nil) who
+// cannot reach it (TMPDIR under /root, say); then /tmp.
+func baseDir(cred *syscall.Credential) string {
+	base := os.TempDir()
+	if cred == nil {
+		return base
+	}
+	for dir := base; ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if dir == filepath.Dir(dir) {
+			return base
+		}
+	}
+}
+
+// sweepStale removes the cluster directories under base whose test
+// process is gone, first killing a postmaster that survived it (possible
+// only where the parent-death signal is unavailable). Directories of live
+// test processes are left alone.
+func sweepStale(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, dirPrefix+"*"))
 	for _, dir := range dirs {
 		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
 		if err != nil {

@@ -97,6 +97,16 @@ var (
 	templates   = map[string]*templateDB{}
 )
 
+// lookBinaries finds initdb and postgres or ends t by the harness policy
+// (skip with an install hint, fail when CI=true).
+func lookBinaries(t testing.TB, candidates func(name string) []string) binaries {
+	t.Helper()
+	return binaries{
+		initdb:   harness.LookBinary(t, "initdb", InstallHint, candidates("initdb")...),
+		postgres: harness.LookBinary(t, "postgres", InstallHint, candidates("postgres")...),
+	}
+}
+
 // server is the shared admin view of a cluster, started here or external.
 type server struct {
 	// base is the DSN of the admin connection; database names are
@@ -232,10 +242,7 @@ func sharedServer(t testing.TB) *server {
 	external := os.Getenv(EnvDSN)
 	var bins binaries
 	if external == "" {
-		bins = binaries{
-			initdb:   harness.LookBinary(t, "initdb", InstallHint, binaryCandidates("initdb")...),
-			postgres: harness.LookBinary(t, "postgres", InstallHint, binaryCandidates("postgres")...),
-		}
+		bins = lookBinaries(t, binaryCandidates)
 	}
 	startOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

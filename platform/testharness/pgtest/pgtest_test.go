@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -188,7 +189,7 @@ func TestClusterDiesWithTestProcess(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("cluster directory %s vanished before the sweep: %v", dir, err)
 	}
-	sweepStale()
+	sweepStale(filepath.Dir(dir))
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("sweepStale left the dead cluster's directory %s (stat: %v)", dir, err)
 	}
@@ -205,4 +206,57 @@ func isZombieOrGone(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+// TestExternalServer points a child test binary at this binary's cluster
+// through EnvDSN: the child must create its databases there, start no
+// cluster of its own, and drop everything it created when it ends.
+func TestExternalServer(t *testing.T) {
+	if os.Getenv("PGTEST_CHILD") == "external" {
+		db := openDB(t, NewDatabase(t))
+		if _, err := db.ExecContext(t.Context(), `CREATE TABLE child_was_here (id int)`); err != nil {
+			t.Fatal(err)
+		}
+		NewDatabaseFrom(t, "ext", func(context.Context, string) error { return nil })
+		sharedMu.Lock()
+		started := shared.cluster != nil
+		sharedMu.Unlock()
+		if started {
+			t.Fatal("a cluster was started although " + EnvDSN + " is set")
+		}
+		return
+	}
+	if os.Getenv(EnvDSN) != "" {
+		t.Skipf("%s is already set", EnvDSN)
+	}
+	admin := openDB(t, NewDatabase(t))
+	sharedMu.Lock()
+	adminDSN := shared.dsn("postgres")
+	sharedMu.Unlock()
+
+	cmd := childTest(t, "TestExternalServer", "external")
+	cmd.Env = append(cmd.Env, EnvDSN+"="+adminDSN)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child test failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestExternalServer") {
+		t.Fatalf("child test did not run:\n%s", out)
+	}
+	var left int
+	pattern := fmt.Sprintf("pgtest\\_%%\\_%d\\_%%", cmd.Process.Pid)
+	if err := admin.QueryRowContext(t.Context(),
+		`SELECT count(*) FROM pg_database WHERE datname LIKE $1`, pattern).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d databases of the child are left on the external server", left)
+	}
+	var total int
+	if err := admin.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_database WHERE datname LIKE 'pgtest\_%'`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total == 0 {
+		t.Error("the LIKE pattern matches nothing, not even this test's own databases")
+	}
 }
