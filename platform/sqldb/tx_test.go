@@ -441,3 +441,55 @@ func BenchmarkInTxIncrement(b *testing.B) {
 		})
 	}
 }
+
+// TestInTxRetriesRealDeadlock makes two PostgreSQL transactions lock two
+// rows in opposite order. The server aborts one with deadlock_detected;
+// InTx must retry it so both transactions end up committed.
+func TestInTxRetriesRealDeadlock(t *testing.T) {
+	db := sqldbtest.OpenPostgres(t)
+	migrateAccounts(t, db)
+	ctx := t.Context()
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO counters (id, n) VALUES (2, 0)`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Both transactions hold their first lock before either asks for its
+	// second; only first attempts wait at the barrier.
+	var barrier sync.WaitGroup
+	barrier.Add(2)
+	var attempts atomic.Int32
+	transfer := func(first, second int) error {
+		firstAttempt := true
+		return db.InTx(ctx, func(tx *sql.Tx) error {
+			attempts.Add(1)
+			if _, err := tx.ExecContext(ctx, `UPDATE counters SET n = n + 1 WHERE id = $1`, first); err != nil {
+				return err
+			}
+			if firstAttempt {
+				firstAttempt = false
+				barrier.Done()
+				barrier.Wait()
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE counters SET n = n + 1 WHERE id = $1`, second)
+			return err
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- transfer(1, 2) }()
+	go func() { errs <- transfer(2, 1) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("transaction failed despite retries: %v", err)
+		}
+	}
+	if got := attempts.Load(); got != 3 {
+		t.Errorf("fn ran %d times, want 3 (one deadlock victim retried once)", got)
+	}
+	var n1, n2 int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT (SELECT n FROM counters WHERE id = 1), (SELECT n FROM counters WHERE id = 2)`).Scan(&n1, &n2); err != nil {
+		t.Fatal(err)
+	}
+	if n1 != 2 || n2 != 2 {
+		t.Errorf("counters = %d, %d; want 2, 2", n1, n2)
+	}
+}

@@ -119,6 +119,7 @@ func (c *cluster) startPostgres(bin string, cred *syscall.Credential) error {
 		"-c", "checkpoint_timeout=30min",
 		"-c", "autovacuum=off",
 		"-c", "jit=off",
+		"-c", "deadlock_timeout=100ms",
 		"-c", "log_min_messages=warning",
 		"-c", "log_min_error_statement=panic",
 	)
