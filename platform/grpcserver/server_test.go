@@ -238,8 +238,8 @@ func TestAccessLog(t *testing.T) {
 		if r["grpc.code"] != "OK" || r["correlation_id"] != "log-me" || r["level"] != "INFO" || r["service"] != "test" {
 			t.Fatalf("access log record %v", r)
 		}
-		if _, ok := r["duration_ms"].(float64); !ok {
-			t.Fatalf("duration_ms missing in %v", r)
+		if _, ok := r["duration_us"].(float64); !ok {
+			t.Fatalf("duration_us missing in %v", r)
 		}
 		return
 	}
