@@ -52,10 +52,10 @@ const (
 	// request or the price list requires.
 	// Code: INVALID_ARGUMENT. Metadata: "expected_currency_code", "currency_code", "field".
 	ErrorReason_ERROR_REASON_CURRENCY_MISMATCH ErrorReason = 4
-	// An import row failed validation; used as the per-row reason in import
-	// results (the field path is in ImportRowResult.field). When
-	// `validate_only` imports fail as a whole the RPC returns it with
-	// Code: INVALID_ARGUMENT. Metadata: "row_number", "field".
+	// An import row failed validation (the constraints declared on Product or
+	// PriceImportRow, or a business rule such as duplicate SKUs in one
+	// request). Per-row reason only (ImportRowResult.reason, with the field
+	// path in ImportRowResult.field); never a call error.
 	ErrorReason_ERROR_REASON_IMPORT_ROW_INVALID ErrorReason = 5
 	// The requested catalog version does not exist (never published, or
 	// "catalogVersions/current" before the first publish).

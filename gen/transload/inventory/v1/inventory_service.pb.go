@@ -864,8 +864,8 @@ type ReserveStockRequest struct {
 	ReferenceId string `protobuf:"bytes,2,opt,name=reference_id,json=referenceId,proto3" json:"reference_id,omitempty"`
 	// Channel code; only active warehouses serving it are used.
 	Channel string `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
-	// Lines to reserve, 1..500, each SKU at most once (duplicates fail with
-	// INVALID_ARGUMENT).
+	// Lines to reserve, 1..500, each SKU at most once (duplicates fail
+	// validation with INVALID_ARGUMENT).
 	Lines []*ReserveStockLine `protobuf:"bytes,4,rep,name=lines,proto3" json:"lines,omitempty"`
 	// Warehouse order; UNSPECIFIED means PRIORITY.
 	AllocationStrategy AllocationStrategy `protobuf:"varint,5,opt,name=allocation_strategy,json=allocationStrategy,proto3,enum=transload.inventory.v1.AllocationStrategy" json:"allocation_strategy,omitempty"`
@@ -2598,7 +2598,7 @@ const file_transload_inventory_v1_inventory_service_proto_rawDesc = "" +
 	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\x12\x1a\n" +
 	"\breserved\x18\x04 \x01(\x03R\breserved\x12#\n" +
 	"\rinbound_total\x18\x05 \x01(\x03R\finboundTotal\x12=\n" +
-	"\x11next_inbound_date\x18\x06 \x01(\v2\x11.google.type.DateR\x0fnextInboundDate\"\x97\x05\n" +
+	"\x11next_inbound_date\x18\x06 \x01(\v2\x11.google.type.DateR\x0fnextInboundDate\"\x85\x06\n" +
 	"\x13ReserveStockRequest\x12,\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x120\n" +
@@ -2610,7 +2610,8 @@ const file_transload_inventory_v1_inventory_service_proto_rawDesc = "" +
 	"allowSplit\x12_\n" +
 	"\x10backorder_policy\x18\a \x01(\x0e2'.transload.inventory.v1.BackorderPolicyB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x0fbackorderPolicy\x12A\n" +
 	"\bhold_ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\v\xe0A\x01\xbaH\x05\xaa\x01\x02*\x00R\aholdTtl\x12\\\n" +
-	"\x12destination_region\x18\t \x01(\tB-\xe0A\x01\xbaH'\xd8\x01\x01r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$R\x11destinationRegion\"\x7f\n" +
+	"\x12destination_region\x18\t \x01(\tB-\xe0A\x01\xbaH'\xd8\x01\x01r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$R\x11destinationRegion:l\xbaHi\x1ag\n" +
+	"\x19reserve_stock.unique_skus\x12'each SKU may appear on at most one line\x1a!this.lines.map(l, l.sku).unique()\"\x7f\n" +
 	"\x10ReserveStockLine\x12=\n" +
 	"\x03sku\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x03sku\x12,\n" +
 	"\bquantity\x18\x02 \x01(\x03B\x10\xe0A\x02\xbaH\n" +
@@ -2652,7 +2653,7 @@ const file_transload_inventory_v1_inventory_service_proto_rawDesc = "" +
 	"\x03sku\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x03sku\x12&\n" +
 	"\bquantity\x18\x02 \x01(\x03B\n" +
 	"\xe0A\x02\xbaH\x04\"\x02 \x00R\bquantity\x12T\n" +
-	"\x0ewarehouse_code\x18\x03 \x01(\tB-\xe0A\x01\xbaH'\xd8\x01\x01r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$R\rwarehouseCode\"\xf4\x02\n" +
+	"\x0ewarehouse_code\x18\x03 \x01(\tB-\xe0A\x01\xbaH'\xd8\x01\x01r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$R\rwarehouseCode\"\xe7\x03\n" +
 	"\x18CommitReservationRequest\x12]\n" +
 	"\x04name\x18\x01 \x01(\tBI\xe0A\x02\xfaA\x1b\n" +
 	"\x19transload.dev/Reservation\xbaH%r#2!^reservations/[A-Za-z0-9-]{1,64}$R\x04name\x12,\n" +
@@ -2661,7 +2662,8 @@ const file_transload_inventory_v1_inventory_service_proto_rawDesc = "" +
 	"\x0ewarehouse_code\x18\x03 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$R\rwarehouseCode\x12.\n" +
 	"\vshipment_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
 	"shipmentId\x12H\n" +
-	"\x05lines\x18\x05 \x03(\v2\".transload.inventory.v1.CommitLineB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x05lines\"s\n" +
+	"\x05lines\x18\x05 \x03(\v2\".transload.inventory.v1.CommitLineB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x05lines:q\xbaHn\x1al\n" +
+	"\x1ecommit_reservation.unique_skus\x12'each SKU may appear on at most one line\x1a!this.lines.map(l, l.sku).unique()\"s\n" +
 	"\n" +
 	"CommitLine\x12=\n" +
 	"\x03sku\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x03sku\x12&\n" +

@@ -597,8 +597,9 @@ type StockLevel struct {
 	Inbound []*InboundSupply `protobuf:"bytes,8,rep,name=inbound,proto3" json:"inbound,omitempty"`
 	// Sum of `inbound` quantities.
 	InboundTotal int64 `protobuf:"varint,9,opt,name=inbound_total,json=inboundTotal,proto3" json:"inbound_total,omitempty"`
-	// Last applied source sequence number of the stock events for this
-	// SKU×warehouse (per source system; the one of `source_system`).
+	// Last applied source sequence number for this SKU×warehouse. Sequences
+	// are tracked per source system; this is the one of `source_system`, the
+	// system whose event was applied most recently.
 	Sequence int64 `protobuf:"varint,10,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Source system whose events set `sequence`, e.g. "wms".
 	SourceSystem string `protobuf:"bytes,11,opt,name=source_system,json=sourceSystem,proto3" json:"source_system,omitempty"`
