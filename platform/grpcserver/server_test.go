@@ -355,6 +355,13 @@ func TestAuth(t *testing.T) {
 	if p := <-principal; p != "channel-1" {
 		t.Fatalf("handler saw principal %v", p)
 	}
+	// Streams go through the same hook.
+	if _, err := ts.client.Repeat(context.Background(), "x"); !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_UNAUTHENTICATED) {
+		t.Fatalf("stream without key: %v", err)
+	}
+	if got, err := ts.client.Repeat(metadata.AppendToOutgoingContext(context.Background(), "x-api-key", "good"), "x"); err != nil || len(got) != 3 {
+		t.Fatalf("stream with key: %v, %v", got, err)
+	}
 	// Probes need no credentials.
 	if _, err := healthpb.NewHealthClient(ts.conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatalf("health without key: %v", err)
@@ -456,9 +463,10 @@ func listServices(t *testing.T, conn *grpc.ClientConn) ([]string, error) {
 	}
 	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
 		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
-	}); err != nil {
+	}); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	// On io.EOF from Send the real status comes from Recv.
 	resp, err := stream.Recv()
 	if err != nil {
 		return nil, err
@@ -610,5 +618,42 @@ func TestShutdownTimeoutCutsOffStuckCalls(t *testing.T) {
 	}
 	if err := <-callErr; err == nil {
 		t.Fatal("stuck call succeeded after forced stop")
+	}
+}
+
+func TestRunReturnsListenerFailure(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := grpcserver.New(grpcserver.WithListener(lis), grpcserver.WithAdminAddr(""),
+		grpcserver.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis.Close() // Serve's Accept fails at once
+	if err := srv.Run(context.Background()); err == nil {
+		t.Fatal("Run returned nil after its listener failed")
+	}
+	if err := srv.Run(context.Background()); err == nil {
+		t.Fatal("second Run accepted")
+	}
+}
+
+func TestNewFailsOnBusyPort(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if _, err := grpcserver.New(grpcserver.WithAddr(busy.Addr().String()), grpcserver.WithAdminAddr("")); err == nil {
+		t.Fatal("New bound a busy port")
+	}
+	srv, err := grpcserver.New(grpcserver.WithAddr("127.0.0.1:0"), grpcserver.WithAdminAddr(busy.Addr().String()))
+	if err == nil {
+		srv.Close()
+		t.Fatal("New bound a busy admin port")
 	}
 }
