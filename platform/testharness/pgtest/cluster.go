@@ -49,8 +49,10 @@ func startCluster(ctx context.Context, t testing.TB, bins binaries) (*cluster, e
 	if err != nil {
 		return nil, err
 	}
+	for _, b := range baseDirs() {
+		sweepStale(b)
+	}
 	base := baseDir(cred)
-	sweepStale(base)
 
 	dir, err := os.MkdirTemp(base, dirPrefix)
 	if err != nil {
@@ -239,21 +241,43 @@ func serverCredential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
-// baseDir returns the directory to create cluster directories in:
-// os.TempDir, unless the server runs as another user (cred != nil) who
-// cannot reach it (TMPDIR under /root, say); then /tmp.
+// shmDir is a memory-backed directory on Linux. A cluster there clones
+// databases about ten times faster than on a disk, fsync=off or not.
+const shmDir = "/dev/shm"
+
+// shmMinFree is the free space shmDir needs before pgtest uses it (a
+// container's default /dev/shm is only 64MB).
+const shmMinFree = 1 << 30
+
+// baseDirs lists where cluster directories may live, preferred first.
+func baseDirs() []string { return []string{shmDir, os.TempDir(), "/tmp"} }
+
+// baseDir returns the directory to create cluster directories in: the
+// first of baseDirs that exists, has room (for shmDir) and, when the
+// server runs as another user (cred != nil), that user can reach (not
+// TMPDIR under /root, say).
 func baseDir(cred *syscall.Credential) string {
-	base := os.TempDir()
-	if cred == nil {
-		return base
+	for _, base := range baseDirs() {
+		if base == shmDir && freeBytes(base) < shmMinFree {
+			continue
+		}
+		if reachable(base, cred) {
+			return base
+		}
 	}
+	return os.TempDir()
+}
+
+// reachable reports whether base exists and, for another user, whether
+// every directory up to the root lets others traverse it.
+func reachable(base string, cred *syscall.Credential) bool {
 	for dir := base; ; dir = filepath.Dir(dir) {
 		fi, err := os.Stat(dir)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return "/tmp"
+		if err != nil || !fi.IsDir() || (cred != nil && fi.Mode().Perm()&0o001 == 0) {
+			return false
 		}
 		if dir == filepath.Dir(dir) {
-			return base
+			return true
 		}
 	}
 }

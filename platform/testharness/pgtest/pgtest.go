@@ -3,8 +3,8 @@
 //
 // The first call to [NewDatabase] in a test binary runs initdb into a
 // temporary directory and starts one postgres cluster on a free loopback
-// port (TCP only, fsync and synchronous_commit off, small buffers: a test
-// cluster trades durability for speed). It then creates an empty template
+// port (TCP only, fsync and synchronous_commit off, small buffers, data in
+// /dev/shm when it has room: a test cluster trades durability for speed). It then creates an empty template
 // database. Every NewDatabase call clones that template with
 // CREATE DATABASE ... TEMPLATE, which takes milliseconds, and drops the
 // clone when the test ends, so tests never share state and may run in
@@ -115,6 +115,10 @@ type server struct {
 	admin    *sql.DB
 	template string
 	cluster  *cluster // nil for an external server
+	// strategy is appended to CREATE DATABASE: FILE_COPY on PostgreSQL
+	// 15+, whose default WAL_LOG strategy writes the whole template to
+	// the WAL, several times slower for small test databases.
+	strategy string
 	owned    []string // databases this process created on an external server
 	ownedMu  sync.Mutex
 }
@@ -308,6 +312,14 @@ func newServer(ctx context.Context, base *url.URL, c *cluster) (*server, error) 
 		_ = admin.Close()
 		return nil, err
 	}
+	var version int
+	if err := admin.QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		_ = admin.Close()
+		return nil, fmt.Errorf("read server version: %w", err)
+	}
+	if version >= 150000 {
+		s.strategy = " STRATEGY FILE_COPY"
+	}
 	s.template, err = s.createDatabase(ctx, "tpl", "template0")
 	if err != nil {
 		_ = admin.Close()
@@ -355,7 +367,7 @@ func (s *server) createDatabase(ctx context.Context, prefix, template string) (s
 		return "", err
 	}
 	name := fmt.Sprintf("pgtest_%s_%d_%d_%s", prefix, os.Getpid(), dbSeq.Add(1), hex.EncodeToString(rnd[:]))
-	stmt := fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, quoteIdent(name), quoteIdent(template))
+	stmt := fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s%s`, quoteIdent(name), quoteIdent(template), s.strategy)
 	for attempt := 1; ; attempt++ {
 		_, err := s.admin.ExecContext(ctx, stmt)
 		if err == nil {
