@@ -9,7 +9,7 @@
 //   - SQLite (modernc.org/sqlite, pure Go) is the embedded default:
 //     "sqlite://data/orders.db" (relative path), "sqlite:///var/lib/x.db"
 //     (absolute path) or "sqlite://:memory:" (a private in-memory database,
-//     for tests).
+//     for tests). A missing parent folder is created.
 //   - PostgreSQL (pgx v5 through its database/sql driver) is the scale
 //     engine: "postgres://user:pass@host:5432/db?sslmode=disable" or the
 //     "postgresql://" spelling.
@@ -48,6 +48,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -249,6 +251,12 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		params.Set("_journal_mode", "MEMORY")
 	}
 
+	if !memory {
+		// A fresh data folder (make run, a new volume) is the normal case.
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("sqldb: create the folder of %s: %w", path, err)
+		}
+	}
 	sqlDB, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)

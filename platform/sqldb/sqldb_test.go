@@ -70,6 +70,31 @@ func TestOpenSQLiteSettings(t *testing.T) {
 	}
 }
 
+func TestOpenSQLiteCreatesFolderAndPersists(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "data", "orders", "orders.db")
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('kept')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqldb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	if err := db.SQL().QueryRowContext(ctx, `SELECT v FROM t`).Scan(&v); err != nil || v != "kept" {
+		t.Errorf("after reopen: %q, %v; want the row written before", v, err)
+	}
+}
+
 func TestOpenSQLiteDSNOverridesDefaults(t *testing.T) {
 	t.Parallel()
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "x.db") + "?_synchronous=NORMAL"
