@@ -191,6 +191,7 @@ func runBounded(ctx context.Context, c Check) error {
 
 type panicError struct{ value any }
 
+// Error implements error.
 func (p panicError) Error() string { return "check panicked" }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +241,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 type slogPromLogger struct{ l *slog.Logger }
 
+// Println logs a promhttp error through slog.
 func (p slogPromLogger) Println(v ...any) {
 	p.l.Error("prometheus handler error", slog.Any("detail", v))
 }

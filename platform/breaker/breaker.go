@@ -182,6 +182,7 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 // ended, so gobreaker excludes it from the counts.
 type callerGone struct{ err error }
 
+// Error returns the wrapped error's message.
 func (c callerGone) Error() string { return c.err.Error() }
 
 // IsDependencyFailure reports whether err says the dependency itself is

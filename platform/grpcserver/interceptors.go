@@ -131,11 +131,13 @@ func (s *correlationServerStream) setHeader() {
 	s.once.Do(func() { _ = s.ServerStream.SetHeader(s.md) })
 }
 
+// SendHeader adds the correlation header, then sends md.
 func (s *correlationServerStream) SendHeader(md metadata.MD) error {
 	s.setHeader()
 	return s.WrappedServerStream.SendHeader(md)
 }
 
+// SendMsg adds the correlation header before the first message.
 func (s *correlationServerStream) SendMsg(m any) error {
 	s.setHeader()
 	return s.WrappedServerStream.SendMsg(m)
@@ -298,6 +300,7 @@ type validatingStream struct {
 	v      protovalidate.Validator
 }
 
+// RecvMsg receives m and validates it.
 func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
