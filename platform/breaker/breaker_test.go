@@ -164,7 +164,8 @@ func TestTripHalfOpenRecover(t *testing.T) {
 func TestFailureRatio(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := New("pricing", Settings{FailureRatio: 0.5, MinRequests: 10, Interval: time.Minute, OpenTimeout: time.Second})
+		b := New("pricing", Settings{FailureRatio: 0.5, MinRequests: 10, Interval: time.Minute, OpenTimeout: time.Second},
+			WithLogger(slog.New(slog.DiscardHandler)))
 		ctx := context.Background()
 		// Alternate success and failure: never 2 in a row, ratio 50% at 10 calls.
 		for i := range 9 {
@@ -189,6 +190,7 @@ func TestDoReturnsValueAndCustomClassifier(t *testing.T) {
 	t.Parallel()
 	errRejected := errors.New("erp rejected order")
 	b := New("erp-http", Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour},
+		WithLogger(slog.New(slog.DiscardHandler)),
 		WithFailureClassifier(func(err error) bool { return err != nil && !errors.Is(err, errRejected) }))
 	v, err := Do(context.Background(), b, func(context.Context) (int, error) { return 42, nil })
 	if v != 42 || err != nil {
@@ -263,7 +265,7 @@ func TestUnaryInterceptorOverGRPC(t *testing.T) {
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 
-	b := New("inventory", Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	b := New("inventory", Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}, WithLogger(slog.New(slog.DiscardHandler)))
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -303,4 +305,73 @@ func TestUnaryInterceptorOverGRPC(t *testing.T) {
 	if after := h.calls.Load(); after != before {
 		t.Fatalf("server saw %d calls while breaker open", after-before)
 	}
+}
+
+// TestHalfOpenRecoveryOverGRPC runs real gRPC (bufconn) inside a synctest
+// bubble, so the breaker's open timeout passes on the fake clock.
+func TestHalfOpenRecoveryOverGRPC(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		lis := bufconn.Listen(1 << 20)
+		srv := grpc.NewServer()
+		h := &scriptedHealth{}
+		healthpb.RegisterHealthServer(srv, h)
+		go func() { _ = srv.Serve(lis) }()
+		defer srv.Stop()
+
+		b := New("inventory", Settings{ConsecutiveFailures: 2, OpenTimeout: time.Minute, HalfOpenMaxRequests: 1},
+			WithLogger(slog.New(slog.DiscardHandler)))
+		conn, err := grpc.NewClient("passthrough:///bufnet",
+			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithUnaryInterceptor(b.UnaryClientInterceptor()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		client := healthpb.NewHealthClient(conn)
+		call := func(ctx context.Context) error {
+			_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+			return err
+		}
+
+		h.code.Store(int64(codes.Unavailable))
+		// A caller that gave up does not count, even against a failing server.
+		cctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for range 3 {
+			if err := call(cctx); status.Code(err) != codes.Canceled {
+				t.Fatalf("cancelled call = %v", err)
+			}
+		}
+		if b.State() != StateClosed {
+			t.Fatal("cancelled calls tripped the breaker")
+		}
+		_ = call(context.Background())
+		_ = call(context.Background())
+		if b.State() != StateOpen {
+			t.Fatalf("state = %v after 2 Unavailable, want open", b.State())
+		}
+
+		h.code.Store(int64(codes.OK))
+		before := h.calls.Load()
+		time.Sleep(time.Minute)
+		assertCircuitOpen(t, call(context.Background()), "inventory")
+		if h.calls.Load() != before {
+			t.Fatal("open breaker let a call through")
+		}
+		time.Sleep(time.Nanosecond)
+		if b.State() != StateHalfOpen {
+			t.Fatalf("state after open timeout = %v, want half-open", b.State())
+		}
+		if err := call(context.Background()); err != nil {
+			t.Fatalf("trial call: %v", err)
+		}
+		if h.calls.Load() != before+1 {
+			t.Fatalf("trial call reached the server %d times, want 1", h.calls.Load()-before)
+		}
+		if b.State() != StateClosed {
+			t.Fatalf("state after successful trial = %v, want closed", b.State())
+		}
+	})
 }
