@@ -522,3 +522,51 @@ func TestNATSRestartRelayResumes(t *testing.T) {
 	}
 	assertPerAggregateOrder(t, msgs, 1, 20)
 }
+
+func TestBatchedMarksDoNotRepublish(t *testing.T) {
+	db := openSQLite(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+	reg := prometheus.NewRegistry()
+	relay, err := outbox.NewRelay(db, js, outbox.WithRegisterer(reg), outbox.WithMarkInterval(time.Hour),
+		outbox.WithPollInterval(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	for i := range 5 {
+		if _, err := writeEvent(ctx, db, "a", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+		relay.Notify()
+	}
+	eventually(t, 10*time.Second, "5 messages in the stream", func() (bool, error) {
+		return len(readStream(t, js)) == 5, nil
+	})
+	// Many more rounds run while the marks are held back; none may
+	// republish the held rows.
+	for range 20 {
+		relay.Notify()
+		time.Sleep(time.Millisecond)
+	}
+	if n := unpublishedCount(t, db); n != 5 {
+		t.Fatalf("unmarked rows before stop = %d, want 5 (marks are batched for an hour)", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := unpublishedCount(t, db); n != 0 {
+		t.Fatalf("unmarked rows after stop = %d, want 0 (Run marks on exit)", n)
+	}
+	if got := metricValue(t, reg, "transload_outbox_duplicate_publishes_total"); got != 0 {
+		t.Errorf("duplicate publishes = %v, want 0", got)
+	}
+	if got := metricValue(t, reg, "transload_outbox_published_total"); got != 5 {
+		t.Errorf("published = %v, want 5", got)
+	}
+	assertPerAggregateOrder(t, readStream(t, js), 1, 5)
+}

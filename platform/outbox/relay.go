@@ -27,6 +27,16 @@ type Relay struct {
 	m      relayMetrics
 	logger *slog.Logger
 
+	// roundMu serialises rounds; pending is owned by the round holding it.
+	roundMu sync.Mutex
+	// pending holds rows JetStream acknowledged that are not marked yet
+	// (marks are batched, see WithMarkInterval), with the time the
+	// oldest was added.
+	pending      map[int64]struct{}
+	pendingSince time.Time
+	lastPurge    time.Time
+	lastLag      time.Time
+
 	// afterPublish runs after JetStream acknowledged a row and before the
 	// row is marked; an error abandons the round without marking, as a
 	// crash at that point would. Set only by tests.
@@ -39,6 +49,7 @@ type relayConfig struct {
 	publishTimeout time.Duration
 	concurrency    int
 	purgeAfter     time.Duration
+	markInterval   time.Duration
 	registerer     prometheus.Registerer
 	logger         *slog.Logger
 	now            func() time.Time
@@ -68,8 +79,17 @@ func WithPublishTimeout(d time.Duration) RelayOption {
 // one after the other.
 func WithConcurrency(n int) RelayOption { return func(c *relayConfig) { c.concurrency = n } }
 
-// WithPurgeAfter deletes rows published more than d ago at the end of each
-// round; 0 (the default) keeps them.
+// WithMarkInterval sets how long [Relay.Run] may hold acknowledged rows
+// before marking them published in one transaction (default 50ms; 0 marks
+// after every round). Batching the marks keeps the relay from taking the
+// database write lock once per event; a crash before the mark only means
+// the rows are republished and dropped by JetStream as duplicates.
+func WithMarkInterval(d time.Duration) RelayOption {
+	return func(c *relayConfig) { c.markInterval = d }
+}
+
+// WithPurgeAfter deletes rows published more than d ago, checked at most
+// once a minute; 0 (the default) keeps them.
 func WithPurgeAfter(d time.Duration) RelayOption {
 	return func(c *relayConfig) { c.purgeAfter = d }
 }
@@ -132,6 +152,7 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 		batchSize:      256,
 		publishTimeout: 5 * time.Second,
 		concurrency:    16,
+		markInterval:   50 * time.Millisecond,
 		logger:         slog.Default(),
 		now:            time.Now,
 	}
@@ -144,12 +165,13 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 		cfg.pollInterval = 500 * time.Millisecond
 	}
 	r := &Relay{
-		db:     db,
-		js:     js,
-		cfg:    cfg,
-		wake:   make(chan struct{}, 1),
-		m:      newRelayMetrics(),
-		logger: cfg.logger,
+		db:      db,
+		js:      js,
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		m:       newRelayMetrics(),
+		logger:  cfg.logger,
+		pending: map[int64]struct{}{},
 	}
 	if cfg.registerer != nil {
 		for _, c := range r.m.collectors() {
@@ -171,15 +193,23 @@ func (r *Relay) Notify() {
 	}
 }
 
-// Run publishes rows until ctx is cancelled, then returns nil. Errors of a
-// round (database or NATS unavailable) are logged and retried on the next
-// round.
+// Run publishes rows until ctx is cancelled, then marks what it published
+// and returns nil. Errors of a round (database or NATS unavailable) are
+// logged and retried on the next round. Run and [Relay.RunOnce] must not
+// run at the same time on one relay.
 func (r *Relay) Run(ctx context.Context) error {
-	t := time.NewTicker(r.cfg.pollInterval)
-	defer t.Stop()
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
+		defer cancel()
+		if err := r.flush(fctx); err != nil {
+			r.logger.WarnContext(ctx, "outbox relay: final mark failed; rows will be republished", slog.Any("err", err))
+		}
+	}()
+	timer := time.NewTimer(r.cfg.pollInterval)
+	defer timer.Stop()
 	for {
 		for {
-			n, err := r.RunOnce(ctx)
+			n, err := r.round(ctx, false)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -191,13 +221,31 @@ func (r *Relay) Run(ctx context.Context) error {
 				break
 			}
 		}
+		wait := r.cfg.pollInterval
+		if r.pendingCount() > 0 {
+			// Come back in time to mark the published rows.
+			wait = min(wait, r.cfg.markInterval)
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-timer.C:
 		case <-r.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
 		}
 	}
+}
+
+func (r *Relay) pendingCount() int {
+	r.roundMu.Lock()
+	defer r.roundMu.Unlock()
+	return len(r.pending)
 }
 
 // Row is an outbox row as the relay reads it.
@@ -239,12 +287,28 @@ func (row Row) Message() *nats.Msg {
 	return m
 }
 
-// RunOnce runs one relay round: it reads up to the batch size of
-// unpublished rows, publishes them per aggregate in sequence order, marks
-// the acknowledged ones published and refreshes the lag metrics. It
-// returns how many rows it read; the error reports the first failure (rows
-// that were acknowledged are still marked).
+// RunOnce runs one complete relay round: it reads up to the batch size
+// of unpublished rows, publishes them per aggregate in sequence order,
+// marks the acknowledged ones published (together with any left by
+// [Relay.Run]) and refreshes the lag metrics. It returns how many rows it
+// read; the error reports the first failure (rows that were acknowledged
+// are still marked).
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
+	return r.round(ctx, true)
+}
+
+func (r *Relay) round(ctx context.Context, markAll bool) (int, error) {
+	r.roundMu.Lock()
+	defer r.roundMu.Unlock()
+
+	// Rows held back for a batched mark are still unpublished in the
+	// database: mark them first when they are due or crowd the batch.
+	if len(r.pending) > 0 && (len(r.pending) >= r.cfg.batchSize ||
+		r.cfg.now().Sub(r.pendingSince) >= r.cfg.markInterval) {
+		if err := r.flushLocked(ctx); err != nil {
+			return 0, err
+		}
+	}
 	rows, err := r.unpublished(ctx)
 	if err != nil {
 		return 0, err
@@ -310,31 +374,68 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	wg.Wait()
 
 	if aborted {
+		// As if the relay died here: nothing of this round is marked.
 		return len(rows), firstErr
 	}
-	// Mark with a context that outlives a cancelled ctx: the rows were
-	// acknowledged, and marking them now saves a republish after restart.
-	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
-	defer cancel()
-	if err := r.markPublished(markCtx, done); err != nil {
-		return len(rows), err
+	if len(done) > 0 && len(r.pending) == 0 {
+		r.pendingSince = r.cfg.now()
 	}
-	r.m.published.Add(float64(len(done)))
-	if r.cfg.purgeAfter > 0 {
-		if _, err := Purge(markCtx, r.db, r.cfg.now().Add(-r.cfg.purgeAfter)); err != nil {
+	for _, pk := range done {
+		r.pending[pk] = struct{}{}
+	}
+	// Finish with a context that outlives a cancelled ctx: the rows were
+	// acknowledged, and marking them now saves a republish after restart.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
+	defer cancel()
+	if markAll || r.cfg.markInterval <= 0 || ctx.Err() != nil {
+		if err := r.flushLocked(fctx); err != nil {
+			return len(rows), err
+		}
+	}
+	if r.cfg.purgeAfter > 0 && r.cfg.now().Sub(r.lastPurge) >= min(time.Minute, r.cfg.purgeAfter) {
+		r.lastPurge = r.cfg.now()
+		if _, err := Purge(fctx, r.db, r.cfg.now().Add(-r.cfg.purgeAfter)); err != nil {
 			fail(err)
 		}
 	}
-	if lag, err := ReadLag(markCtx, r.db, r.cfg.now()); err == nil {
-		r.m.unpublished.Set(float64(lag.Unpublished))
-		r.m.oldestAge.Set(lag.OldestAge.Seconds())
-	} else {
-		fail(err)
+	// The lag gauges are scraped every few seconds; refreshing them on
+	// every round would add a query per event under load.
+	if markAll || r.cfg.now().Sub(r.lastLag) >= min(r.cfg.pollInterval, time.Second) {
+		r.lastLag = r.cfg.now()
+		if lag, err := readLag(fctx, r.db, r.cfg.now(), r.pending); err == nil {
+			r.m.unpublished.Set(float64(lag.Unpublished))
+			r.m.oldestAge.Set(lag.OldestAge.Seconds())
+		} else {
+			fail(err)
+		}
 	}
 	if ctx.Err() != nil && firstErr == nil {
 		firstErr = ctx.Err()
 	}
 	return len(rows), firstErr
+}
+
+// flush marks the rows held for a batched mark.
+func (r *Relay) flush(ctx context.Context) error {
+	r.roundMu.Lock()
+	defer r.roundMu.Unlock()
+	return r.flushLocked(ctx)
+}
+
+func (r *Relay) flushLocked(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(r.pending))
+	for pk := range r.pending {
+		ids = append(ids, pk)
+	}
+	if err := r.markPublished(ctx, ids); err != nil {
+		return err
+	}
+	r.m.published.Add(float64(len(ids)))
+	clear(r.pending)
+	return nil
 }
 
 func (r *Relay) publish(ctx context.Context, row Row) error {
@@ -374,14 +475,22 @@ func (r *Relay) unpublished(ctx context.Context) ([]Row, error) {
 	// holds its aggregate's counter row until commit, so a later sequence
 	// gets a later id. Ordering globally by id (rather than by aggregate)
 	// keeps a busy aggregate from starving the others.
-	q := r.db.Rebind(`
+	q := `
 		SELECT id, event_id, aggregate_type, aggregate_id, aggregate_seq, subject, payload_type,
 			payload, correlation_id, traceparent, tracestate, created_unix_us
 		FROM outbox_events
-		WHERE published_unix_us IS NULL
-		ORDER BY id
-		LIMIT ?`)
-	rs, err := r.db.SQL().QueryContext(ctx, q, r.cfg.batchSize)
+		WHERE published_unix_us IS NULL`
+	args := make([]any, 0, len(r.pending)+1)
+	if len(r.pending) > 0 {
+		// Published rows waiting for their batched mark.
+		q += ` AND id NOT IN (?` + strings.Repeat(", ?", len(r.pending)-1) + `)`
+		for pk := range r.pending {
+			args = append(args, pk)
+		}
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, r.cfg.batchSize)
+	rs, err := r.db.SQL().QueryContext(ctx, r.db.Rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read unpublished rows: %w", err)
 	}
@@ -481,16 +590,28 @@ type Lag struct {
 	OldestAge time.Duration
 }
 
-// ReadLag reads the outbox backlog of db as of now.
+// ReadLag reads the outbox backlog of db as of now: the rows not yet
+// marked published.
 func ReadLag(ctx context.Context, db *sqldb.DB, now time.Time) (Lag, error) {
+	return readLag(ctx, db, now, nil)
+}
+
+// readLag is ReadLag not counting the rows in skip (published, mark
+// pending).
+func readLag(ctx context.Context, db *sqldb.DB, now time.Time, skip map[int64]struct{}) (Lag, error) {
 	var (
 		n      int64
 		oldest *int64
 	)
-	err := db.SQL().QueryRowContext(ctx,
-		`SELECT COUNT(*), MIN(created_unix_us) FROM outbox_events WHERE published_unix_us IS NULL`).
-		Scan(&n, &oldest)
-	if err != nil {
+	q := `SELECT COUNT(*), MIN(created_unix_us) FROM outbox_events WHERE published_unix_us IS NULL`
+	args := make([]any, 0, len(skip))
+	if len(skip) > 0 {
+		q += ` AND id NOT IN (?` + strings.Repeat(", ?", len(skip)-1) + `)`
+		for pk := range skip {
+			args = append(args, pk)
+		}
+	}
+	if err := db.SQL().QueryRowContext(ctx, db.Rebind(q), args...).Scan(&n, &oldest); err != nil {
 		return Lag{}, fmt.Errorf("outbox: read lag: %w", err)
 	}
 	lag := Lag{Unpublished: n}

@@ -1,0 +1,123 @@
+package outbox_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/natstest"
+)
+
+// benchPayload is a typical small event body.
+var benchPayload = wrapperspb.String(strings.Repeat("x", 200))
+
+const benchAggregates = 16
+
+// BenchmarkOutbox compares the cost of raising an event through the outbox
+// end to end (write in a durable SQLite transaction, relay to JetStream,
+// acknowledged and marked published) with the floor of any durable
+// approach: inserting a row of the same size in its own durable SQLite
+// transaction.
+func BenchmarkOutbox(b *testing.B) {
+	b.Run("baseline", func(b *testing.B) {
+		ctx := context.Background()
+		db := sqldbtest.OpenSQLite(b)
+		if _, err := db.SQL().ExecContext(ctx, `CREATE TABLE plain_events (
+			id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, aggregate_type TEXT NOT NULL,
+			aggregate_id TEXT NOT NULL, subject TEXT NOT NULL, payload_type TEXT NOT NULL,
+			payload BLOB NOT NULL, created_unix_us INTEGER NOT NULL)`); err != nil {
+			b.Fatal(err)
+		}
+		payload, err := proto.Marshal(benchPayload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			err := db.InTx(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO plain_events (event_id, aggregate_type, aggregate_id,
+					subject, payload_type, payload, created_unix_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					fmt.Sprintf("00000000-0000-7000-8000-%012d", i), "thing", fmt.Sprintf("agg-%d", i%benchAggregates),
+					testSubject, "google.protobuf.StringValue", payload, time.Now().UnixMicro())
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
+	b.Run("subject", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		db := sqldbtest.OpenSQLite(b)
+		if err := outbox.Migrate(ctx, db); err != nil {
+			b.Fatal(err)
+		}
+		s := natstest.Start(b)
+		_, js := natstest.Connect(b, s)
+		ensureStream(b, js)
+		relay, err := outbox.NewRelay(db, js, outbox.WithPollInterval(50*time.Millisecond), outbox.WithLogger(discardLogger()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- relay.Run(ctx) }()
+		defer func() {
+			cancel()
+			<-done
+		}()
+
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if err := writeBenchEvent(ctx, db, i); err != nil {
+				b.Fatal(err)
+			}
+			relay.Notify()
+		}
+		waitPublished(b, db)
+		b.StopTimer()
+	})
+}
+
+func writeBenchEvent(ctx context.Context, db *sqldb.DB, i int) error {
+	return db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := outbox.Write(ctx, tx, db.Dialect(), outbox.Event{
+			AggregateType: "thing",
+			AggregateID:   fmt.Sprintf("agg-%d", i%benchAggregates),
+			Subject:       testSubject,
+			Payload:       benchPayload,
+		})
+		return err
+	})
+}
+
+// waitPublished polls until the outbox has no unpublished rows.
+func waitPublished(b *testing.B, db *sqldb.DB) {
+	b.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		lag, err := outbox.ReadLag(context.Background(), db, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if lag.Unpublished == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d events still unpublished after 5 minutes", lag.Unpublished)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
