@@ -100,5 +100,8 @@ run: build ## Build and start the whole mesh locally on embedded defaults (Ctrl-
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data
 
 .PHONY: bench
-bench: ## Benchmarks (not part of make test): results in docs/benchmarks.md.
-	@echo "see docs/benchmarks.md"
+bench: build test-servers ## Benchmarks and load harness (not part of make test): writes docs/benchmarks.md.
+	@mkdir -p build
+	cd platform && go test -run '^$$' -bench 'BenchmarkUnaryChain|BenchmarkCacheGetHit|BenchmarkOutbox' \
+		-benchtime 2s -count 3 ./grpcserver ./cache ./outbox | tee $(CURDIR)/build/platform-bench.txt
+	$(BIN)/transload-bench -bin $(BIN) -out docs/benchmarks.md -gobench build/platform-bench.txt
