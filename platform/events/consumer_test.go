@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -465,4 +466,53 @@ func TestNATSRestartPipelineResumes(t *testing.T) {
 			next[r.AggregateID] = r.Seq
 		}
 	})
+}
+
+func TestConsumerRestartResumesWithoutLossOrRepeat(t *testing.T) {
+	db := openSQLite(t)
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+	for i := 1; i <= 30; i++ {
+		publish(t, js, testEvent{ID: fmt.Sprint("e", i), Aggregate: "a", Seq: int64(i), Value: fmt.Sprint(i)}, "")
+	}
+	h := recordingHandler(db.Dialect(), "restart", nil)
+
+	// The first consumer applies events 1..10 and is stopped while it
+	// handles event 11 (its handler holds 11 until the stop).
+	ctx, stop := context.WithCancel(context.Background())
+	holding := make(chan struct{})
+	var once sync.Once
+	firstHandler := func(hctx context.Context, tx *sql.Tx, ev events.Event) error {
+		if ev.Sequence > 10 {
+			once.Do(func() { close(holding) })
+			<-hctx.Done()
+			return hctx.Err()
+		}
+		return h(hctx, tx, ev)
+	}
+	first := newConsumer(t, db, js, events.ConsumerConfig{Name: "restart", AckWait: time.Second}, firstHandler, nil)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	<-holding
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readApplied(t, db, "restart")); n != 10 {
+		t.Fatalf("first consumer applied %d events, want 10", n)
+	}
+
+	second := newConsumer(t, db, js, events.ConsumerConfig{Name: "restart", AckWait: time.Second}, h, nil)
+	runConsumer(t, second)
+	eventually(t, 15*time.Second, "all 30 applied", func() bool { return len(readApplied(t, db, "restart")) >= 30 })
+	rows := readApplied(t, db, "restart")
+	if len(rows) != 30 {
+		t.Fatalf("applied %d events, want exactly 30", len(rows))
+	}
+	for i, r := range rows {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("position %d: applied #%d", i, r.Seq)
+		}
+	}
 }
