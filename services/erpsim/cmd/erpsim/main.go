@@ -1,0 +1,145 @@
+// Command erpsim is the reference ERP simulator: it implements
+// transload.erp.v1.ErpAdapterService over seeded demo data for local runs,
+// demos and fault-injection tests, with a control API on the admin port.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/erpsim/internal/config"
+	"github.com/transload/transload/services/erpsim/internal/control"
+	"github.com/transload/transload/services/erpsim/internal/erp"
+	"github.com/transload/transload/services/erpsim/internal/faults"
+	"github.com/transload/transload/services/erpsim/internal/grpcapi"
+	"github.com/transload/transload/services/erpsim/internal/store/sqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "erpsim:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts erpsim and serves until ctx ends (SIGTERM), then shuts down
+// gracefully.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return runWithReady(ctx, getenv, stdout, nil)
+}
+
+// Addrs are the addresses erpsim listens on.
+type Addrs struct {
+	GRPC, Admin string
+}
+
+// runWithReady is run that calls ready, when not nil, with the bound
+// addresses once the simulator serves (tests use it with port 0).
+func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(Addrs)) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	level, _ := logging.ParseLevel(cfg.LogLevel) // validated by config.Load
+	logger := logging.New(stdout, cfg.ServiceName, level)
+	logger.InfoContext(ctx, "erpsim starting", slog.Any("config", platformconfig.Map(&cfg)))
+
+	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	db, err := sqldb.Open(openCtx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(openCtx, db); err != nil {
+		return err
+	}
+	store := sqlstore.New(db)
+	flt := faults.New()
+	svc := erp.NewService(store, erp.WithRejector(flt))
+	seeded, err := svc.SeedDemo(openCtx)
+	if err != nil {
+		return fmt.Errorf("seed demo data: %w", err)
+	}
+	logger.InfoContext(ctx, "erpsim demo data", slog.Bool("seeded_now", seeded))
+
+	srv, err := grpcserver.New(
+		grpcserver.WithLogger(logger),
+		grpcserver.WithAddr(cfg.GRPCAddr),
+		grpcserver.WithAdminAddr(""), // served below, together with /control
+		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout),
+		grpcserver.WithUnaryInterceptors(grpcapi.UnaryFaults(flt)),
+		grpcserver.WithStreamInterceptors(grpcapi.StreamFaults(flt)),
+	)
+	if err != nil {
+		return err
+	}
+	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger()))
+	// Readiness covers the simulator itself (database, seed), never the
+	// simulated ERP's faults: a "down" ERP is still a ready simulator.
+	srv.Admin().AddCheck("database", db.Ping)
+	srv.Admin().AddCheck("seed", func(ctx context.Context) error {
+		ok, err := store.Seeded(ctx)
+		if err == nil && !ok {
+			err = errors.New("demo data not seeded")
+		}
+		return err
+	})
+
+	adminLis, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("listen admin on %s: %w", cfg.AdminAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/control/", control.New(flt, svc, srv.Logger()))
+	mux.Handle("/", srv.Admin().Handler())
+	adminSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	adminErr := make(chan error, 1)
+	go func() { adminErr <- adminSrv.Serve(adminLis) }()
+	logger.InfoContext(ctx, "admin http listening", slog.String("addr", adminLis.Addr().String()))
+
+	if ready != nil {
+		ready(Addrs{GRPC: srv.Addr().String(), Admin: adminLis.Addr().String()})
+	}
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(runCtx) }()
+
+	var errRun error
+	select {
+	case errRun = <-runErr:
+	case err := <-adminErr:
+		// The admin listener failed: stop the gRPC side too.
+		cancelRun()
+		<-runErr
+		errRun = fmt.Errorf("admin http: %w", err)
+	}
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancelShutdown()
+	if err := adminSrv.Shutdown(shutdownCtx); err != nil && errRun == nil {
+		errRun = fmt.Errorf("admin http shutdown: %w", err)
+	}
+	return errRun
+}

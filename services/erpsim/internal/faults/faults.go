@@ -1,0 +1,76 @@
+// Package faults holds the simulator's switchable failure modes: the
+// simulated ERP down, slow, or rejecting the next new sales orders. The
+// state lives in memory (a restart clears it) and is flipped at runtime
+// through the control API.
+package faults
+
+import (
+	"sync"
+	"time"
+
+	"github.com/transload/transload/services/erpsim/internal/erp"
+)
+
+// State is the set of active faults.
+type State struct {
+	// Down makes every ERP call fail as unavailable.
+	Down bool
+	// Slow delays every ERP call by this much.
+	Slow time.Duration
+	// RejectNext is how many of the next new sales orders are rejected.
+	RejectNext int
+	// RejectReason is the reason those orders are rejected with.
+	RejectReason erp.RejectionReason
+}
+
+// DefaultRejectReason is used when RejectNext is set without a reason.
+const DefaultRejectReason = erp.RejectOther
+
+// Faults is the current State, safe for concurrent use.
+type Faults struct {
+	mu sync.Mutex
+	st State
+}
+
+var _ erp.Rejector = (*Faults)(nil)
+
+// New returns Faults with nothing switched on.
+func New() *Faults { return &Faults{st: State{RejectReason: DefaultRejectReason}} }
+
+// Get returns the current state.
+func (f *Faults) Get() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+
+// Set replaces the state. A zero RejectReason becomes DefaultRejectReason
+// and negative values become zero.
+func (f *Faults) Set(st State) {
+	if st.RejectReason == erp.RejectNone {
+		st.RejectReason = DefaultRejectReason
+	}
+	st.RejectNext = max(0, st.RejectNext)
+	st.Slow = max(0, st.Slow)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st = st
+}
+
+// TakeRejection consumes one pending rejection.
+func (f *Faults) TakeRejection() (erp.RejectionReason, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.RejectNext <= 0 {
+		return erp.RejectNone, false
+	}
+	f.st.RejectNext--
+	return f.st.RejectReason, true
+}
+
+// ReturnRejection puts back a rejection that was taken but not used.
+func (f *Faults) ReturnRejection(erp.RejectionReason) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.RejectNext++
+}

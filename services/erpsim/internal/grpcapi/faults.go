@@ -1,0 +1,66 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/services/erpsim/internal/faults"
+)
+
+var erpMethodPrefix = "/" + erpv1.ErpAdapterService_ServiceDesc.ServiceName + "/"
+
+// injectFault applies the active faults to one ERP call: down fails it as
+// unavailable; slow delays it, failing with DEADLINE_EXCEEDED /
+// ERP_TIMEOUT when the caller's deadline passes first. Calls of other
+// services (health) are untouched: the simulator stays healthy while the
+// simulated ERP is down.
+func injectFault(ctx context.Context, f *faults.Faults, method string) error {
+	if !strings.HasPrefix(method, erpMethodPrefix) {
+		return nil
+	}
+	st := f.Get()
+	if st.Down {
+		return errUnavailable()
+	}
+	if st.Slow <= 0 {
+		return nil
+	}
+	t := time.NewTimer(st.Slow)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return errTimeout()
+		}
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// UnaryFaults returns the unary interceptor that injects f's faults.
+func UnaryFaults(f *faults.Faults) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := injectFault(ctx, f, info.FullMethod); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamFaults returns the stream interceptor that injects f's faults when
+// a stream starts.
+func StreamFaults(f *faults.Faults) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := injectFault(ss.Context(), f, info.FullMethod); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}

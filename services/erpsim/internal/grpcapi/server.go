@@ -1,0 +1,454 @@
+// Package grpcapi implements transload.erp.v1.ErpAdapterService on top of
+// the simulated ERP (package erp), plus the interceptors that inject the
+// simulator's faults (down, slow) into every call of that service.
+package grpcapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/services/erpsim/internal/erp"
+)
+
+// Page sizes and chunk limits from the erp.v1 contract.
+const (
+	defaultPageSize   = 50
+	defaultEventPage  = 100
+	snapshotChunkRows = 500
+	catalogChunkSize  = 200
+	priceChunkRecords = 500
+)
+
+// Server implements erpv1.ErpAdapterServiceServer.
+type Server struct {
+	erpv1.UnimplementedErpAdapterServiceServer
+
+	svc    *erp.Service
+	logger *slog.Logger
+}
+
+var _ erpv1.ErpAdapterServiceServer = (*Server)(nil)
+
+// NewServer returns the gRPC server of the simulated ERP.
+func NewServer(svc *erp.Service, logger *slog.Logger) *Server {
+	return &Server{svc: svc, logger: logger}
+}
+
+func (s *Server) fail(ctx context.Context, err error) error { return toStatus(ctx, s.logger, err) }
+
+// GetCustomer returns one customer with its credit position.
+func (s *Server) GetCustomer(ctx context.Context, req *erpv1.GetCustomerRequest) (*erpv1.Customer, error) {
+	c, err := s.svc.Customer(ctx, idFromName(req.GetName(), "customers"))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return customerToProto(c), nil
+}
+
+// ListCustomers lists customers by update time, then name.
+func (s *Server) ListCustomers(ctx context.Context, req *erpv1.ListCustomersRequest) (*erpv1.ListCustomersResponse, error) {
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = defaultPageSize
+	}
+	var since time.Time
+	if req.GetMinUpdateTime() != nil {
+		since = req.GetMinUpdateTime().AsTime()
+	}
+	cs, next, err := s.svc.Customers(ctx, since, erp.Page{Size: size, Token: req.GetPageToken()})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &erpv1.ListCustomersResponse{NextPageToken: next}
+	for _, c := range cs {
+		out.Customers = append(out.Customers, customerToProto(c))
+	}
+	return out, nil
+}
+
+// CheckCredit decides whether a customer's credit covers an amount.
+func (s *Server) CheckCredit(ctx context.Context, req *erpv1.CheckCreditRequest) (*erpv1.CheckCreditResponse, error) {
+	amt := req.GetOrderAmount()
+	d, err := s.svc.CheckCredit(ctx, idFromName(req.GetName(), "customers"), erp.Money{Minor: amt.GetAmountMinor(), Currency: amt.GetCurrencyCode()})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return creditToProto(d), nil
+}
+
+// SubmitSalesOrder creates the sales order of a Transload order,
+// idempotently on the order id.
+func (s *Server) SubmitSalesOrder(ctx context.Context, req *erpv1.SubmitSalesOrderRequest) (*erpv1.SubmitSalesOrderResponse, error) {
+	order, err := salesOrderFromProto(req.GetSalesOrderId(), req.GetSalesOrder())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	got, dup, err := s.svc.SubmitSalesOrder(ctx, order)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out, err := submitToProto(got, dup)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return out, nil
+}
+
+// GetSalesOrder returns the sales order of an order id.
+func (s *Server) GetSalesOrder(ctx context.Context, req *erpv1.GetSalesOrderRequest) (*erpv1.SalesOrder, error) {
+	o, err := s.svc.SalesOrder(ctx, idFromName(req.GetName(), "salesOrders"))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out, err := salesOrderToProto(o)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return out, nil
+}
+
+// CancelSalesOrder cancels the sales order of an order id.
+func (s *Server) CancelSalesOrder(ctx context.Context, req *erpv1.CancelSalesOrderRequest) (*erpv1.SalesOrder, error) {
+	o, err := s.svc.CancelSalesOrder(ctx, idFromName(req.GetName(), "salesOrders"), req.GetReason())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out, err := salesOrderToProto(o)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return out, nil
+}
+
+// GetWarehouse returns one warehouse.
+func (s *Server) GetWarehouse(ctx context.Context, req *erpv1.GetWarehouseRequest) (*erpv1.Warehouse, error) {
+	w, err := s.svc.Warehouse(ctx, idFromName(req.GetName(), "warehouses"))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return warehouseToProto(w), nil
+}
+
+const warehouseTokenPrefix = "w1|"
+
+// ListWarehouses lists warehouses by priority, then code.
+func (s *Server) ListWarehouses(ctx context.Context, req *erpv1.ListWarehousesRequest) (*erpv1.ListWarehousesResponse, error) {
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = defaultPageSize
+	}
+	offset := 0
+	if tok := req.GetPageToken(); tok != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		n, convErr := strconv.Atoi(strings.TrimPrefix(string(raw), warehouseTokenPrefix))
+		if err != nil || convErr != nil || !strings.HasPrefix(string(raw), warehouseTokenPrefix) || n < 0 {
+			return nil, s.fail(ctx, erp.ErrInvalidPageToken)
+		}
+		offset = n
+	}
+	whs, err := s.svc.Warehouses(ctx)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &erpv1.ListWarehousesResponse{}
+	end := min(offset+size, len(whs))
+	for _, w := range whs[min(offset, len(whs)):end] {
+		out.Warehouses = append(out.Warehouses, warehouseToProto(w))
+	}
+	if end < len(whs) {
+		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(warehouseTokenPrefix + strconv.Itoa(end)))
+	}
+	return out, nil
+}
+
+// --- stock feed ---
+
+const cursorPrefix = "se1|"
+
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(seq, 10)))
+}
+
+func decodeCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(raw), cursorPrefix) {
+		return 0, erp.ErrInvalidCursor
+	}
+	n, err := strconv.ParseInt(strings.TrimPrefix(string(raw), cursorPrefix), 10, 64)
+	if err != nil || n < 0 {
+		return 0, erp.ErrInvalidCursor
+	}
+	return n, nil
+}
+
+// ListStockEvents reads the stock feed from a cursor.
+func (s *Server) ListStockEvents(ctx context.Context, req *erpv1.ListStockEventsRequest) (*erpv1.ListStockEventsResponse, error) {
+	after, err := decodeCursor(req.GetCursor())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = defaultEventPage
+	}
+	evs, head, err := s.svc.StockEvents(ctx, after, size)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if after > head {
+		// A position this feed never reached: the cursor belongs to
+		// another ERP (or a database that was reset).
+		return nil, s.fail(ctx, erp.ErrInvalidCursor)
+	}
+	last := after
+	out := &erpv1.ListStockEventsResponse{}
+	for _, ev := range evs {
+		out.StockEvents = append(out.StockEvents, stockEventToProto(ev))
+		last = ev.Seq
+	}
+	out.NextCursor = encodeCursor(last)
+	out.HasMore = last < head
+	return out, nil
+}
+
+// snapshot ids encode the feed position, the consistency time and a hash of
+// the filters: the simulator's stock only changes through the feed, so a
+// snapshot can be re-read exactly as long as the feed has not moved.
+const snapshotPrefix = "ss1|"
+
+func filterHash(f erp.StockFilter) string {
+	h := sha256.New()
+	for _, list := range [][]string{f.Warehouses, f.SKUs} {
+		l := slices.Clone(list)
+		slices.Sort(l)
+		fmt.Fprintf(h, "%q;", l)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func encodeSnapshotID(feedSeq int64, asOf time.Time, f erp.StockFilter) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s%d|%d|%s", snapshotPrefix, feedSeq, asOf.UnixMicro(), filterHash(f)))
+}
+
+func decodeSnapshotID(id string, f erp.StockFilter) (int64, time.Time, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || !strings.HasPrefix(string(raw), snapshotPrefix) {
+		return 0, time.Time{}, false
+	}
+	parts := strings.Split(strings.TrimPrefix(string(raw), snapshotPrefix), "|")
+	if len(parts) != 3 || parts[2] != filterHash(f) {
+		return 0, time.Time{}, false
+	}
+	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
+	us, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, time.Time{}, false
+	}
+	return seq, time.UnixMicro(us).UTC(), true
+}
+
+// StreamStockSnapshot streams a consistent stock snapshot: header, chunks
+// of at most 500 rows, trailer. A resumed stream re-reads the snapshot and
+// fails with SNAPSHOT_EXPIRED when stock moved since.
+func (s *Server) StreamStockSnapshot(req *erpv1.StreamStockSnapshotRequest, stream grpc.ServerStreamingServer[erpv1.StreamStockSnapshotResponse]) error {
+	ctx := stream.Context()
+	f := erp.StockFilter{Warehouses: req.GetWarehouseCodes(), SKUs: req.GetSkus()}
+	snap, err := s.svc.StockSnapshot(ctx, f)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	skip := int64(0)
+	if id := req.GetSnapshotId(); id != "" {
+		seq, asOf, ok := decodeSnapshotID(id, f)
+		if !ok || seq != snap.FeedSeq {
+			return s.fail(ctx, snapshotExpiredError{id: id})
+		}
+		snap.AsOf = asOf
+		skip = req.GetLastReceivedRow()
+	}
+	var total int64
+	for _, r := range snap.Rows {
+		total += r.OnHand
+	}
+	rowCount := int64(len(snap.Rows))
+	if err := stream.Send(&erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Header{Header: &erpv1.StockSnapshotHeader{
+		SnapshotId:   encodeSnapshotID(snap.FeedSeq, snap.AsOf, f),
+		SnapshotTime: ts(snap.AsOf),
+		EventCursor:  encodeCursor(snap.FeedSeq),
+		RowCount:     rowCount,
+	}}}); err != nil {
+		return err
+	}
+	chunk := &erpv1.StockSnapshotChunk{}
+	for i := skip; i < rowCount; i++ {
+		chunk.Rows = append(chunk.Rows, stockRowToProto(i+1, snap.Rows[i]))
+		if len(chunk.Rows) == snapshotChunkRows || i == rowCount-1 {
+			if err := stream.Send(&erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Chunk{Chunk: chunk}}); err != nil {
+				return err
+			}
+			chunk = &erpv1.StockSnapshotChunk{}
+		}
+	}
+	return stream.Send(&erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Trailer{Trailer: &erpv1.StockSnapshotTrailer{
+		RowCount: rowCount, TotalOnHand: total,
+	}}})
+}
+
+func newExportID(prefix string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// StreamCatalogExport streams the product master: header, chunks of at
+// most 200 products by SKU, trailer.
+func (s *Server) StreamCatalogExport(req *erpv1.StreamCatalogExportRequest, stream grpc.ServerStreamingServer[erpv1.StreamCatalogExportResponse]) error {
+	ctx := stream.Context()
+	var since time.Time
+	if req.GetMinUpdateTime() != nil {
+		since = req.GetMinUpdateTime().AsTime()
+	}
+	asOf := time.Now().UTC()
+	products, err := s.svc.Products(ctx, since, req.GetChannel())
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	n := int64(len(products))
+	if err := stream.Send(&erpv1.StreamCatalogExportResponse{Part: &erpv1.StreamCatalogExportResponse_Header{Header: &erpv1.ExportHeader{
+		ExportId: newExportID("catalog"), SnapshotTime: ts(asOf), ItemCount: n,
+	}}}); err != nil {
+		return err
+	}
+	for start := 0; start < len(products); start += catalogChunkSize {
+		chunk := &erpv1.CatalogExportChunk{}
+		for _, p := range products[start:min(start+catalogChunkSize, len(products))] {
+			chunk.Products = append(chunk.Products, productToProto(p))
+		}
+		if err := stream.Send(&erpv1.StreamCatalogExportResponse{Part: &erpv1.StreamCatalogExportResponse_Chunk{Chunk: chunk}}); err != nil {
+			return err
+		}
+	}
+	return stream.Send(&erpv1.StreamCatalogExportResponse{Part: &erpv1.StreamCatalogExportResponse_Trailer{Trailer: &erpv1.ExportTrailer{ItemCount: n}}})
+}
+
+// StreamPriceExport streams price lists and their list prices (price lists
+// first), at most 500 records per chunk. The simulated ERP has no customer
+// contracts, promotions or channel rules, so those lists are always empty;
+// its records are open-ended, so min_effective_end_time filters nothing.
+func (s *Server) StreamPriceExport(req *erpv1.StreamPriceExportRequest, stream grpc.ServerStreamingServer[erpv1.StreamPriceExportResponse]) error {
+	ctx := stream.Context()
+	asOf := time.Now().UTC()
+	exp, err := s.svc.Prices(ctx, req.GetPriceListIds())
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	currency := map[string]string{}
+	for _, pl := range exp.PriceLists {
+		currency[pl.ID] = pl.Currency
+	}
+	n := int64(len(exp.PriceLists) + len(exp.ListPrices))
+	if err := stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Header{Header: &erpv1.ExportHeader{
+		ExportId: newExportID("prices"), SnapshotTime: ts(asOf), ItemCount: n,
+	}}}); err != nil {
+		return err
+	}
+	chunk, records := &erpv1.PriceExportChunk{}, 0
+	flush := func() error {
+		if records == 0 {
+			return nil
+		}
+		err := stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Chunk{Chunk: chunk}})
+		chunk, records = &erpv1.PriceExportChunk{}, 0
+		return err
+	}
+	for _, pl := range exp.PriceLists {
+		chunk.PriceLists = append(chunk.PriceLists, priceListToProto(pl))
+		if records++; records == priceChunkRecords {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, lp := range exp.ListPrices {
+		chunk.ListPrices = append(chunk.ListPrices, listPriceToProto(lp, currency[lp.PriceListID]))
+		if records++; records == priceChunkRecords {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Trailer{Trailer: &erpv1.ExportTrailer{ItemCount: n}}})
+}
+
+// PostJournalBatch posts a journal batch idempotently on its id and line
+// hashes.
+func (s *Server) PostJournalBatch(ctx context.Context, req *erpv1.PostJournalBatchRequest) (*erpv1.PostJournalBatchResponse, error) {
+	b, err := journalBatchFromProto(req.GetJournalBatchId(), req.GetJournalBatch())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if err := uniqueLineIDs(b); err != nil {
+		return nil, err
+	}
+	got, dup, err := s.svc.PostJournalBatch(ctx, b)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	jb, err := journalBatchToProto(got)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	posted, rejected, duplicate := got.Counts()
+	return &erpv1.PostJournalBatchResponse{
+		JournalBatch:   jb,
+		Duplicate:      dup,
+		PostedCount:    int32(posted),
+		RejectedCount:  int32(rejected),
+		DuplicateCount: int32(duplicate),
+	}, nil
+}
+
+// GetJournalBatch returns a posted journal batch with its results.
+func (s *Server) GetJournalBatch(ctx context.Context, req *erpv1.GetJournalBatchRequest) (*erpv1.JournalBatch, error) {
+	b, err := s.svc.JournalBatch(ctx, idFromName(req.GetName(), "journalBatches"))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out, err := journalBatchToProto(b)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return out, nil
+}
+
+var errDuplicateLineID = errors.New("duplicate line id")
+
+func uniqueLineIDs(b erp.JournalBatch) error {
+	seen := map[string]bool{}
+	for i, l := range b.Lines {
+		if seen[l.LineID] {
+			return invalidField(fmt.Sprintf("journal_batch.lines[%d].line_id", i), fmt.Sprintf("%v %q: line ids must be unique within the batch", errDuplicateLineID, l.LineID))
+		}
+		seen[l.LineID] = true
+	}
+	return nil
+}
