@@ -363,6 +363,13 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 			log.WarnContext(hctx, "events: ack failed; the event will be redelivered and skipped", slog.Any("err", aerr))
 		}
 		c.m.outcomes.WithLabelValues(c.cfg.Name, outcome).Inc()
+	case ctx.Err() != nil:
+		// Shutting down: the failure is ours, not the event's, so it does
+		// not count towards dead-lettering. Release it for a prompt
+		// redelivery.
+		if nerr := msg.Nak(); nerr != nil {
+			log.DebugContext(hctx, "events: nak on shutdown failed; the server redelivers after the ack wait", slog.Any("err", nerr))
+		}
 	case IsPermanent(err) || md.NumDelivered >= uint64(c.cfg.MaxDeliver):
 		span.SetStatus(codes.Error, err.Error())
 		c.deadLetter(hctx, log, msg, md, err)

@@ -491,7 +491,9 @@ func TestConsumerRestartResumesWithoutLossOrRepeat(t *testing.T) {
 		}
 		return h(hctx, tx, ev)
 	}
-	first := newConsumer(t, db, js, events.ConsumerConfig{Name: "restart", AckWait: time.Second}, firstHandler, nil)
+	// MaxDeliver 1: a failure caused by the shutdown must not dead-letter
+	// event 11.
+	first := newConsumer(t, db, js, events.ConsumerConfig{Name: "restart", AckWait: time.Second, MaxDeliver: 1}, firstHandler, nil)
 	done := make(chan error, 1)
 	go func() { done <- first.Run(ctx) }()
 	<-holding
