@@ -3,6 +3,7 @@ module github.com/transload/transload/services/erpsim
 go 1.26.7
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/transload/transload/gen v0.0.0
 	github.com/transload/transload/platform v0.0.0
 	google.golang.org/grpc v1.85.0
