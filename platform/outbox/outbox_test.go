@@ -570,3 +570,39 @@ func TestBatchedMarksDoNotRepublish(t *testing.T) {
 	}
 	assertPerAggregateOrder(t, readStream(t, js), 1, 5)
 }
+
+func TestRelayPurgesOldPublishedRows(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+	now := time.Now()
+	relay, err := outbox.NewRelay(db, js, outbox.WithPurgeAfter(time.Hour), outbox.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeEvent(ctx, db, "a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	rowCount := func() int {
+		var n int
+		if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_events`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := relay.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(); n != 1 {
+		t.Fatalf("rows right after publishing = %d, want 1 (kept for an hour)", n)
+	}
+	now = now.Add(2 * time.Hour)
+	if _, err := relay.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(); n != 0 {
+		t.Fatalf("rows two hours after publishing = %d, want 0", n)
+	}
+}
