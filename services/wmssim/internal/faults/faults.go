@@ -1,0 +1,63 @@
+// Package faults holds the simulator's injected faults, flipped at run
+// time through the control API: the WMS being down, slow, or rejecting the
+// next shipment requests.
+package faults
+
+import (
+	"sync"
+	"time"
+)
+
+// Faults is a snapshot of the injected faults; the JSON shape is the
+// control API's.
+type Faults struct {
+	// Down makes every adapter call fail with UNAVAILABLE.
+	Down bool `json:"down"`
+	// SlowMs delays every adapter call by this many milliseconds.
+	SlowMs int `json:"slowMs"`
+	// RejectNext makes the next RejectNext new shipment requests REJECTED.
+	RejectNext int `json:"rejectNext"`
+}
+
+// Slow returns the injected delay.
+func (f Faults) Slow() time.Duration { return time.Duration(f.SlowMs) * time.Millisecond }
+
+// Set is the current faults, safe for concurrent use. The zero value has
+// no faults.
+type Set struct {
+	mu sync.Mutex
+	f  Faults
+}
+
+// Get returns the current faults.
+func (s *Set) Get() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f
+}
+
+// Replace sets the faults to f (negative numbers count as 0).
+func (s *Set) Replace(f Faults) {
+	f.SlowMs = max(f.SlowMs, 0)
+	f.RejectNext = max(f.RejectNext, 0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.f = f
+}
+
+// RejectPending reports whether the next new shipment request must be
+// rejected (wms.FaultSource).
+func (s *Set) RejectPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.RejectNext > 0
+}
+
+// ConsumeReject uses up one pending rejection (wms.FaultSource).
+func (s *Set) ConsumeReject() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f.RejectNext > 0 {
+		s.f.RejectNext--
+	}
+}

@@ -1,0 +1,199 @@
+package wms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// RegisterResult is the outcome of RegisterExpectedReturn.
+type RegisterResult struct {
+	Return ExpectedReturn
+	// Duplicate is true when the id had been registered before.
+	Duplicate bool
+}
+
+// RegisterExpectedReturn registers an expected return idempotently on id.
+// An unknown warehouse yields a REJECTED registration (an outcome, not an
+// error); a replay with another payload fails with ErrKeyReused.
+func (s *Service) RegisterExpectedReturn(ctx context.Context, id string, notice ReturnNotice) (RegisterResult, error) {
+	fp := notice.Fingerprint()
+	now := s.now()
+	build := func(number int64) (ExpectedReturn, error) {
+		r := ExpectedReturn{
+			ID: id, Number: number, Notice: notice, Fingerprint: fp,
+			State: ReturnExpected, CreateTime: now, UpdateTime: now,
+		}
+		if _, known := findWarehouse(notice.Warehouse); !known {
+			r.State = ReturnRejected
+			r.RejectionReason = RejectionUnknownWarehouse
+			r.RejectionMessage = fmt.Sprintf("warehouse %q is not operated by this WMS", notice.Warehouse)
+		}
+		return r, nil
+	}
+	var (
+		r       ExpectedReturn
+		created bool
+		err     error
+	)
+	for attempt := 0; attempt < 3; attempt++ {
+		r, created, err = s.store.CreateExpectedReturn(ctx, id, build)
+		if !errors.Is(err, ErrDuplicateKey) {
+			break
+		}
+	}
+	if err != nil {
+		return RegisterResult{}, fmt.Errorf("register expected return %s: %w", id, err)
+	}
+	if created {
+		s.logger.InfoContext(ctx, "expected return registered", slog.String("expected_return_id", id), slog.String("state", string(r.State)))
+		return RegisterResult{Return: r}, nil
+	}
+	if r.Fingerprint != fp {
+		return RegisterResult{}, fmt.Errorf("register expected return %s: %w", id, ErrKeyReused)
+	}
+	return RegisterResult{Return: r, Duplicate: true}, nil
+}
+
+// GetExpectedReturn returns the expected return with id or
+// ErrExpectedReturnNotFound.
+func (s *Service) GetExpectedReturn(ctx context.Context, id string) (ExpectedReturn, error) {
+	return s.store.GetExpectedReturn(ctx, id)
+}
+
+// CancelExpectedReturn cancels an expected return before anything was
+// received. Cancelled and rejected ones are returned unchanged; received
+// ones fail with *ReturnAlreadyReceivedError.
+func (s *Service) CancelExpectedReturn(ctx context.Context, id, reason string) (ExpectedReturn, error) {
+	now := s.now()
+	return s.store.UpdateExpectedReturn(ctx, id, func(r *ExpectedReturn) ([]ReturnEvent, error) {
+		switch r.State {
+		case ReturnCancelled, ReturnRejected:
+			return nil, nil
+		case ReturnPartiallyReceived, ReturnReceived:
+			return nil, &ReturnAlreadyReceivedError{ID: r.ID}
+		}
+		r.State = ReturnCancelled
+		r.CancelReason = reason
+		r.UpdateTime = now
+		return nil, nil
+	})
+}
+
+// ReceiveReturn simulates a receipt against an expected return and appends
+// the ReturnEvent. Without lines, everything still outstanding is received
+// as new and restocked. A line names its expected line by LineID (or SKU);
+// Condition defaults to NEW and Disposition to RESTOCK. Receipts that do not
+// fit fail with *InvalidReceiptError.
+func (s *Service) ReceiveReturn(ctx context.Context, id string, lines []ReceiptLine) (ReturnEvent, error) {
+	now := s.now()
+	var out ReturnEvent
+	_, err := s.store.UpdateExpectedReturn(ctx, id, func(r *ExpectedReturn) ([]ReturnEvent, error) {
+		if r.State != ReturnExpected && r.State != ReturnPartiallyReceived {
+			return nil, &InvalidReceiptError{Reason: fmt.Sprintf("expected return is %s", r.State)}
+		}
+		received := make(map[string]int64, len(r.Received))
+		for k, v := range r.Received {
+			received[k] = v
+		}
+		var got []ReceiptLine
+		if len(lines) == 0 {
+			for _, l := range r.Notice.Lines {
+				if left := l.Quantity - received[l.LineID]; left > 0 {
+					got = append(got, ReceiptLine{LineID: l.LineID, SKU: l.SKU, Quantity: left})
+				}
+			}
+		} else {
+			got = append(got, lines...)
+		}
+		if len(got) == 0 {
+			return nil, &InvalidReceiptError{Reason: "nothing left to receive"}
+		}
+		for i := range got {
+			l := &got[i]
+			exp, ok := findReturnLine(r.Notice.Lines, l.LineID, l.SKU)
+			if !ok {
+				return nil, &InvalidReceiptError{Reason: fmt.Sprintf("line %q / sku %q is not expected", l.LineID, l.SKU)}
+			}
+			l.LineID, l.SKU = exp.LineID, exp.SKU
+			if l.Quantity <= 0 {
+				return nil, &InvalidReceiptError{Reason: fmt.Sprintf("line %s: quantity must be positive", l.LineID)}
+			}
+			if received[l.LineID]+l.Quantity > exp.Quantity {
+				return nil, &InvalidReceiptError{Reason: fmt.Sprintf("line %s: more than expected", l.LineID)}
+			}
+			if l.Condition == "" {
+				l.Condition = ConditionNew
+			}
+			if l.Disposition == "" {
+				l.Disposition = DispositionRestock
+			}
+			if !validCondition(l.Condition) || !validDisposition(l.Disposition) {
+				return nil, &InvalidReceiptError{Reason: fmt.Sprintf("line %s: unknown condition or disposition", l.LineID)}
+			}
+			received[l.LineID] += l.Quantity
+		}
+		complete := true
+		for _, l := range r.Notice.Lines {
+			if received[l.LineID] < l.Quantity {
+				complete = false
+			}
+		}
+		r.Received = received
+		r.EventCount++
+		r.UpdateTime = now
+		r.State = ReturnPartiallyReceived
+		if complete {
+			r.State = ReturnReceived
+		}
+		out = ReturnEvent{
+			EventID:         fmt.Sprintf("RE-%08d-%d", r.Number, r.EventCount),
+			ExpectedReturn:  r.ID,
+			OrderID:         r.Notice.OrderID,
+			Warehouse:       r.Notice.Warehouse,
+			Sequence:        r.EventCount,
+			Lines:           got,
+			WMSReference:    fmt.Sprintf("%s-R%d", r.WMSReference(), r.EventCount),
+			ReceiptComplete: complete,
+			OccurTime:       now,
+		}
+		return []ReturnEvent{out}, nil
+	})
+	if err != nil {
+		return ReturnEvent{}, fmt.Errorf("receive return %s: %w", id, err)
+	}
+	return out, nil
+}
+
+func findReturnLine(lines []ReturnLine, lineID, sku string) (ReturnLine, bool) {
+	for _, l := range lines {
+		if lineID != "" && l.LineID == lineID {
+			return l, true
+		}
+	}
+	if lineID == "" && sku != "" {
+		for _, l := range lines {
+			if l.SKU == sku {
+				return l, true
+			}
+		}
+	}
+	return ReturnLine{}, false
+}
+
+func validCondition(c Condition) bool {
+	switch c {
+	case ConditionNew, ConditionOpened, ConditionUsed, ConditionDamaged, ConditionDefective, ConditionWrongItem:
+		return true
+	}
+	return false
+}
+
+func validDisposition(d Disposition) bool {
+	switch d {
+	case DispositionRestock, DispositionQuarantine, DispositionScrap:
+		return true
+	}
+	return false
+}

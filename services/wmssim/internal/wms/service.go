@@ -1,0 +1,251 @@
+package wms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// FaultSource tells the service which injected business faults are active.
+// Availability faults (down, slow) belong to the transport, not here.
+type FaultSource interface {
+	// RejectPending reports whether the next new shipment request must be
+	// rejected.
+	RejectPending() bool
+	// ConsumeReject uses up one pending rejection.
+	ConsumeReject()
+}
+
+type noFaults struct{}
+
+func (noFaults) RejectPending() bool { return false }
+func (noFaults) ConsumeReject()      {}
+
+// DefaultStep is the time between two milestones of a shipment request.
+const DefaultStep = 2 * time.Second
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock (default: the system clock).
+func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
+
+// WithStep sets the time between two milestones (default DefaultStep).
+func WithStep(d time.Duration) Option { return func(s *Service) { s.step = d } }
+
+// WithFaults sets where injected rejections come from (default: none).
+func WithFaults(f FaultSource) Option { return func(s *Service) { s.faults = f } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
+
+// Service is the simulated WMS: the use cases behind the adapter API and
+// the control API.
+type Service struct {
+	store  Store
+	clock  Clock
+	step   time.Duration
+	faults FaultSource
+	logger *slog.Logger
+
+	// createMu serialises creations in this process so an injected
+	// rejection is used by exactly one new request; the Store keeps
+	// creations correct across processes.
+	createMu sync.Mutex
+}
+
+// NewService returns a Service on store.
+func NewService(store Store, opts ...Option) *Service {
+	s := &Service{store: store, clock: systemClock{}, step: DefaultStep, faults: noFaults{}, logger: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.step <= 0 {
+		s.step = DefaultStep
+	}
+	return s
+}
+
+// Step returns the time between two milestones.
+func (s *Service) Step() time.Duration { return s.step }
+
+func (s *Service) now() time.Time {
+	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// CreateResult is the outcome of CreateShipmentRequest.
+type CreateResult struct {
+	Request ShipmentRequest
+	// Duplicate is true when the id had been created before and Request is
+	// the original outcome.
+	Duplicate bool
+}
+
+// CreateShipmentRequest creates the outbound order for a fulfilment request
+// idempotently on id. An unknown warehouse or an injected rejection yields a
+// REJECTED request (an outcome, not an error). Replays with the same payload
+// return the original with Duplicate set; a different payload fails with
+// ErrKeyReused.
+func (s *Service) CreateShipmentRequest(ctx context.Context, id string, order ShipmentOrder) (CreateResult, error) {
+	fp := order.Fingerprint()
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	now := s.now()
+	rejectFault := s.faults.RejectPending()
+	faultUsed := false
+	build := func(number int64) (ShipmentRequest, error) {
+		faultUsed = false
+		r := ShipmentRequest{
+			ID: id, Number: number, Order: order, Fingerprint: fp,
+			CreateTime: now, UpdateTime: now,
+		}
+		switch _, known := findWarehouse(order.Warehouse); {
+		case !known:
+			r.State = StateRejected
+			r.RejectionReason = RejectionUnknownWarehouse
+			r.RejectionMessage = fmt.Sprintf("warehouse %q is not operated by this WMS", order.Warehouse)
+		case rejectFault:
+			faultUsed = true
+			r.State = StateRejected
+			r.RejectionReason = RejectionCapacity
+			r.RejectionMessage = "warehouse cannot take the request (simulated rejection)"
+		default:
+			r.State = StateAccepted
+			r.NextStepAt = now.Add(s.step)
+		}
+		return r, nil
+	}
+	var (
+		r       ShipmentRequest
+		created bool
+		err     error
+	)
+	for attempt := 0; attempt < 3; attempt++ {
+		r, created, err = s.store.CreateShipmentRequest(ctx, id, build)
+		if !errors.Is(err, ErrDuplicateKey) {
+			break
+		}
+	}
+	if err != nil {
+		return CreateResult{}, fmt.Errorf("create shipment request %s: %w", id, err)
+	}
+	if created {
+		if faultUsed {
+			s.faults.ConsumeReject()
+		}
+		s.logger.InfoContext(ctx, "shipment request created", slog.String("shipment_request_id", id),
+			slog.String("state", string(r.State)), slog.String("warehouse", order.Warehouse))
+		return CreateResult{Request: r}, nil
+	}
+	if r.Fingerprint != fp {
+		return CreateResult{}, fmt.Errorf("create shipment request %s: %w", id, ErrKeyReused)
+	}
+	return CreateResult{Request: r, Duplicate: true}, nil
+}
+
+// GetShipmentRequest returns the request with id or
+// ErrShipmentRequestNotFound.
+func (s *Service) GetShipmentRequest(ctx context.Context, id string) (ShipmentRequest, error) {
+	return s.store.GetShipmentRequest(ctx, id)
+}
+
+// ListShipmentRequests returns every request (control API).
+func (s *Service) ListShipmentRequests(ctx context.Context) ([]ShipmentRequest, error) {
+	return s.store.ListShipmentRequests(ctx)
+}
+
+// CancelShipmentRequest cancels a request that has not shipped. Cancelled
+// and rejected requests are returned unchanged; shipped ones fail with
+// *AlreadyShippedError; unknown ids with ErrShipmentRequestNotFound.
+func (s *Service) CancelShipmentRequest(ctx context.Context, id, reason string) (ShipmentRequest, error) {
+	now := s.now()
+	return s.store.UpdateShipmentRequest(ctx, id, func(r *ShipmentRequest) ([]ShipmentEvent, error) {
+		switch {
+		case r.State == StateCancelled || r.State == StateRejected:
+			return nil, nil
+		case r.State.hasShipped():
+			return nil, &AlreadyShippedError{ID: r.ID, State: r.State}
+		}
+		r.State = StateCancelled
+		r.CancelReason = reason
+		r.NextStepAt = time.Time{}
+		r.UpdateTime = now
+		return nil, nil
+	})
+}
+
+// dueBatch bounds how many requests one ProcessDue round loads.
+const dueBatch = 100
+
+// ProcessDue moves every request whose next milestone is due by now through
+// all its due milestones, appending one event per milestone with the time it
+// was due. It derives everything from stored times, so after a restart it
+// catches up on the milestones missed while down. It returns how many events
+// it appended.
+func (s *Service) ProcessDue(ctx context.Context) (int, error) {
+	now := s.now()
+	total := 0
+	for {
+		ids, err := s.store.DueShipmentRequests(ctx, now, dueBatch)
+		if err != nil {
+			return total, fmt.Errorf("due shipment requests: %w", err)
+		}
+		for _, id := range ids {
+			n := 0
+			_, err := s.store.UpdateShipmentRequest(ctx, id, func(r *ShipmentRequest) ([]ShipmentEvent, error) {
+				var evs []ShipmentEvent
+				for {
+					ev, ok := r.advance(now, s.step)
+					if !ok {
+						break
+					}
+					evs = append(evs, ev)
+				}
+				n = len(evs)
+				return evs, nil
+			})
+			if err != nil {
+				return total, fmt.Errorf("advance shipment request %s: %w", id, err)
+			}
+			total += n
+		}
+		if len(ids) < dueBatch {
+			return total, nil
+		}
+	}
+}
+
+// RunProgression calls ProcessDue every interval until ctx ends, logging
+// failures (the next round retries).
+func (s *Service) RunProgression(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, max(interval*10, 5*time.Second))
+		if n, err := s.ProcessDue(rctx); err != nil {
+			if ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "shipment progression failed", slog.Any("error", err))
+			}
+		} else if n > 0 {
+			s.logger.DebugContext(ctx, "shipment milestones reached", slog.Int("events", n))
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
