@@ -17,6 +17,7 @@ import (
 	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/natstest"
 )
 
@@ -604,5 +605,60 @@ func TestRelayPurgesOldPublishedRows(t *testing.T) {
 	}
 	if n := rowCount(); n != 0 {
 		t.Fatalf("rows two hours after publishing = %d, want 0", n)
+	}
+}
+
+// TestLateCommittedLowerIDIsPublished covers PostgreSQL handing out ids at
+// insert time: a transaction that inserted first but commits after a later
+// one leaves a row below the relay's scan cursor, which the relay must
+// still find.
+func TestLateCommittedLowerIDIsPublished(t *testing.T) {
+	db := sqldbtest.OpenPostgres(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := outbox.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+
+	slow, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outbox.Write(ctx, slow, db.Dialect(), outbox.Event{
+		AggregateType: "thing", AggregateID: "slow", Subject: testSubject, Payload: wrapperspb.String("slow"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeEvent(ctx, db, "fast", "fast"); err != nil {
+		t.Fatal(err)
+	}
+
+	relay, err := outbox.NewRelay(db, js, outbox.WithPollInterval(5*time.Millisecond),
+		outbox.WithMarkInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	eventually(t, 10*time.Second, "fast event published", func() (bool, error) {
+		return len(readStream(t, js)) == 1, nil
+	})
+	if err := slow.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "late-committed event published", func() (bool, error) {
+		return len(readStream(t, js)) == 2, nil
+	})
+	cancel()
+	<-done
+	var got []string
+	for _, m := range readStream(t, js) {
+		got = append(got, m.Value)
+	}
+	if diff := cmp.Diff([]string{"fast", "slow"}, got); diff != "" {
+		t.Errorf("stream (-want +got):\n%s", diff)
 	}
 }

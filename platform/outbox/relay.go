@@ -36,6 +36,10 @@ type Relay struct {
 	pendingSince time.Time
 	lastPurge    time.Time
 	lastLag      time.Time
+	// cursor is the highest id read since the marks were last written;
+	// every unpublished row at or below it is in pending.
+	cursor     int64
+	selectStmt *sql.Stmt
 
 	// afterPublish runs after JetStream acknowledged a row and before the
 	// row is marked; an error abandons the round without marking, as a
@@ -383,11 +387,17 @@ func (r *Relay) round(ctx context.Context, markAll bool) (int, error) {
 	for _, pk := range done {
 		r.pending[pk] = struct{}{}
 	}
+	allDone := len(done) == len(rows)
+	if allDone && len(rows) > 0 {
+		r.cursor = max(r.cursor, rows[len(rows)-1].pk)
+	}
 	// Finish with a context that outlives a cancelled ctx: the rows were
 	// acknowledged, and marking them now saves a republish after restart.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
 	defer cancel()
-	if markAll || r.cfg.markInterval <= 0 || ctx.Err() != nil {
+	// A round with a failure leaves unpublished rows below the cursor:
+	// mark now so the next round scans from the start.
+	if markAll || !allDone || r.cfg.markInterval <= 0 || ctx.Err() != nil {
 		if err := r.flushLocked(fctx); err != nil {
 			return len(rows), err
 		}
@@ -435,6 +445,7 @@ func (r *Relay) flushLocked(ctx context.Context) error {
 	}
 	r.m.published.Add(float64(len(ids)))
 	clear(r.pending)
+	r.cursor = 0
 	return nil
 }
 
@@ -475,22 +486,26 @@ func (r *Relay) unpublished(ctx context.Context) ([]Row, error) {
 	// holds its aggregate's counter row until commit, so a later sequence
 	// gets a later id. Ordering globally by id (rather than by aggregate)
 	// keeps a busy aggregate from starving the others.
-	q := `
-		SELECT id, event_id, aggregate_type, aggregate_id, aggregate_seq, subject, payload_type,
-			payload, correlation_id, traceparent, tracestate, created_unix_us
-		FROM outbox_events
-		WHERE published_unix_us IS NULL`
-	args := make([]any, 0, len(r.pending)+1)
-	if len(r.pending) > 0 {
-		// Published rows waiting for their batched mark.
-		q += ` AND id NOT IN (?` + strings.Repeat(", ?", len(r.pending)-1) + `)`
-		for pk := range r.pending {
-			args = append(args, pk)
+	//
+	// Rows up to r.cursor that are still unpublished in the database are
+	// the ones waiting for their batched mark, so the scan starts after
+	// it. The cursor goes back to 0 whenever the marks are written, so a
+	// row with a lower id that committed late (PostgreSQL hands out ids
+	// at insert, not at commit) waits at most one mark interval.
+	if r.selectStmt == nil {
+		stmt, err := r.db.SQL().PrepareContext(ctx, r.db.Rebind(`
+			SELECT id, event_id, aggregate_type, aggregate_id, aggregate_seq, subject, payload_type,
+				payload, correlation_id, traceparent, tracestate, created_unix_us
+			FROM outbox_events
+			WHERE published_unix_us IS NULL AND id > ?
+			ORDER BY id
+			LIMIT ?`))
+		if err != nil {
+			return nil, fmt.Errorf("outbox: prepare unpublished query: %w", err)
 		}
+		r.selectStmt = stmt
 	}
-	q += ` ORDER BY id LIMIT ?`
-	args = append(args, r.cfg.batchSize)
-	rs, err := r.db.SQL().QueryContext(ctx, r.db.Rebind(q), args...)
+	rs, err := r.selectStmt.QueryContext(ctx, r.cursor, r.cfg.batchSize)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read unpublished rows: %w", err)
 	}
