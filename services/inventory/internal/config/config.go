@@ -1,0 +1,68 @@
+// Package config holds the inventory service's configuration, loaded from
+// environment variables through platform/config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/transload/transload/platform/logging"
+)
+
+// Config is the inventory service configuration. Defaults let a bare binary
+// start for local development.
+type Config struct {
+	// ServiceName names the service in logs, traces and event metadata.
+	ServiceName string `env:"SERVICE_NAME" default:"inventory"`
+	// GRPCAddr is the gRPC listen address.
+	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9003"`
+	// AdminAddr is the admin HTTP listen address (/metrics, /healthz, /readyz).
+	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9103"`
+	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/inventory.db" secret:"true"`
+	// NATSURL is the NATS server the outbox relay publishes to.
+	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).
+	ERPAddr string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" default:"info"`
+
+	// MaxHoldTTL is the longest checkout hold ReserveStock and
+	// ExtendReservation accept.
+	MaxHoldTTL time.Duration `env:"INVENTORY_MAX_HOLD_TTL" default:"24h"`
+	// ExpiryInterval is how often HELD reservations past their expiry are
+	// expired.
+	ExpiryInterval time.Duration `env:"INVENTORY_EXPIRY_INTERVAL" default:"5s"`
+	// LoadRetryMin and LoadRetryMax bound the backoff between attempts of
+	// the initial load from the ERP.
+	LoadRetryMin time.Duration `env:"INVENTORY_LOAD_RETRY_MIN" default:"500ms"`
+	// LoadRetryMax is the longest pause between initial load attempts.
+	LoadRetryMax time.Duration `env:"INVENTORY_LOAD_RETRY_MAX" default:"30s"`
+	// ERPTimeout is the default deadline of ERP calls without their own.
+	ERPTimeout time.Duration `env:"INVENTORY_ERP_TIMEOUT" default:"5s"`
+	// SnapshotTimeout bounds one whole StreamStockSnapshot stream.
+	SnapshotTimeout time.Duration `env:"INVENTORY_SNAPSHOT_TIMEOUT" default:"10m"`
+}
+
+// Validate checks rules spanning fields and value ranges.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxHoldTTL <= 0 {
+		errs = append(errs, fmt.Errorf("INVENTORY_MAX_HOLD_TTL must be positive, got %s", c.MaxHoldTTL))
+	}
+	if c.ExpiryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("INVENTORY_EXPIRY_INTERVAL must be positive, got %s", c.ExpiryInterval))
+	}
+	if c.LoadRetryMin <= 0 || c.LoadRetryMax < c.LoadRetryMin {
+		errs = append(errs, fmt.Errorf("INVENTORY_LOAD_RETRY_MIN (%s) must be positive and at most INVENTORY_LOAD_RETRY_MAX (%s)",
+			c.LoadRetryMin, c.LoadRetryMax))
+	}
+	if c.ERPTimeout <= 0 || c.SnapshotTimeout <= 0 {
+		errs = append(errs, errors.New("INVENTORY_ERP_TIMEOUT and INVENTORY_SNAPSHOT_TIMEOUT must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,110 @@
+// Package events defines the inventory service's JetStream stream and
+// subjects and builds its outbox events (StockChangedEvent and the
+// reservation events of transload.inventory.v1) from domain values.
+package events
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+	"github.com/transload/transload/services/inventory/internal/inventorypb"
+)
+
+// Stream and subjects (see transload/inventory/v1/events.proto).
+const (
+	StreamName                   = "TRANSLOAD_INVENTORY"
+	StreamSubjects               = "transload.inventory.>"
+	SubjectStockChanged          = "transload.inventory.stock_changed"
+	SubjectReservationCreated    = "transload.inventory.reservation_created"
+	SubjectReservationReleased   = "transload.inventory.reservation_released"
+	SubjectReservationCommitted  = "transload.inventory.reservation_committed"
+	SubjectReservationExpired    = "transload.inventory.reservation_expired"
+	AggregateStockLevel          = "stock_level"
+	AggregateReservation         = "reservation"
+	Producer                     = "inventory"
+)
+
+// StreamConfig is the TRANSLOAD_INVENTORY stream the service creates on
+// start.
+func StreamConfig() outbox.StreamConfig {
+	return outbox.StreamConfig{
+		Name:        StreamName,
+		Subjects:    []string{StreamSubjects},
+		Description: "Transload inventory events (stock changes, reservations)",
+	}
+}
+
+// StockLevelAggregateID is "{sku}@{warehouse_code}".
+func StockLevelAggregateID(sku, warehouse string) string { return sku + "@" + warehouse }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func metadata(id, aggType, aggID string, seq int64, at time.Time, corr string) *commonv1.EventMetadata {
+	return &commonv1.EventMetadata{
+		EventId: id, AggregateType: aggType, AggregateId: aggID, Sequence: seq,
+		OccurTime: inventorypb.Timestamp(at), CorrelationId: corr, Producer: Producer,
+	}
+}
+
+func event(id, aggType, aggID, subject string, payload proto.Message) outbox.Event {
+	return outbox.Event{ID: id, AggregateType: aggType, AggregateID: aggID, Subject: subject, Payload: payload}
+}
+
+// StockChanged builds the event for one stock level change; its sequence
+// is the level's revision after the change.
+func StockChanged(c inventory.StockChange, corr string) outbox.Event {
+	id := newID()
+	agg := StockLevelAggregateID(c.SKU, c.WarehouseCode)
+	msg := &inventoryv1.StockChangedEvent{
+		Metadata:           metadata(id, AggregateStockLevel, agg, c.Revision, c.Time, corr),
+		Sku:                c.SKU,
+		WarehouseCode:      c.WarehouseCode,
+		PreviousQuantities: inventorypb.Quantities(c.Previous),
+		NewQuantities:      inventorypb.Quantities(c.New),
+		Cause:              inventoryv1.StockChangeCause(c.Cause),
+		SourceSystem:       c.SourceSystem,
+		SourceSequence:     c.SourceSequence,
+		Reference:          c.Reference,
+	}
+	return event(id, AggregateStockLevel, agg, SubjectStockChanged, msg)
+}
+
+// ReservationCreated builds the event for a new reservation (sequence 1).
+func ReservationCreated(r inventory.Reservation, seq int64, corr string) outbox.Event {
+	id := newID()
+	msg := &inventoryv1.ReservationCreatedEvent{
+		Metadata:    metadata(id, AggregateReservation, r.ID, seq, r.UpdateTime, corr),
+		Reservation: inventorypb.Reservation(r),
+	}
+	return event(id, AggregateReservation, r.ID, SubjectReservationCreated, msg)
+}
+
+// ReservationUpdated builds the event an update's outcome names, or
+// returns false for EventNone.
+func ReservationUpdated(r inventory.Reservation, out inventory.Outcome, seq int64, corr string) (outbox.Event, bool) {
+	id := newID()
+	md := metadata(id, AggregateReservation, r.ID, seq, r.UpdateTime, corr)
+	qs := inventorypb.ReservationQuantities(out.Quantities)
+	switch out.Event {
+	case inventory.EventReleased:
+		return event(id, AggregateReservation, r.ID, SubjectReservationReleased, &inventoryv1.ReservationReleasedEvent{
+			Metadata: md, Reservation: inventorypb.Reservation(r), Released: qs, Reason: out.Reason,
+		}), true
+	case inventory.EventCommitted:
+		return event(id, AggregateReservation, r.ID, SubjectReservationCommitted, &inventoryv1.ReservationCommittedEvent{
+			Metadata: md, Reservation: inventorypb.Reservation(r), ShipmentId: out.ShipmentID, Committed: qs,
+		}), true
+	case inventory.EventExpired:
+		return event(id, AggregateReservation, r.ID, SubjectReservationExpired, &inventoryv1.ReservationExpiredEvent{
+			Metadata: md, Reservation: r.Name(), ReferenceId: r.ReferenceID, Channel: r.Channel,
+			ExpireTime: inventorypb.Timestamp(r.ExpireTime), Released: qs,
+		}), true
+	}
+	return outbox.Event{}, false
+}

@@ -1,0 +1,194 @@
+package inventory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"time"
+)
+
+// ReserveLine is one SKU and quantity to reserve.
+type ReserveLine struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"q"`
+}
+
+// ReserveParams is a reservation request.
+type ReserveParams struct {
+	RequestID         string          `json:"-"`
+	ReferenceID       string          `json:"ref"`
+	Channel           string          `json:"ch"`
+	Lines             []ReserveLine   `json:"lines"`
+	Strategy          Strategy        `json:"st"`
+	AllowSplit        bool            `json:"split"`
+	BackorderPolicy   BackorderPolicy `json:"bo"`
+	HoldTTL           time.Duration   `json:"ttl"`
+	DestinationRegion string          `json:"region"`
+}
+
+// withDefaults applies the server defaults for unset enums.
+func (p ReserveParams) withDefaults() ReserveParams {
+	if p.Strategy == 0 {
+		p.Strategy = StrategyPriority
+	}
+	if p.BackorderPolicy == 0 {
+		p.BackorderPolicy = BackorderReject
+	}
+	return p
+}
+
+// Fingerprint identifies the payload of p (everything but the request id),
+// so a replayed request id can be told apart from a reused one.
+func (p ReserveParams) Fingerprint() string {
+	return fingerprint(p.withDefaults())
+}
+
+// SKUs returns the SKUs of p's lines.
+func (p ReserveParams) SKUs() []string {
+	out := make([]string, 0, len(p.Lines))
+	for _, l := range p.Lines {
+		out = append(out, l.SKU)
+	}
+	return out
+}
+
+func fingerprint(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only plain values are fingerprinted; Marshal cannot fail on them.
+		panic("inventory: fingerprint: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Allocate decides the lines of a reservation for p given every warehouse
+// and the current stock levels of p's SKUs (as locked by the caller's
+// transaction). It returns the lines and the stock movements to apply, or
+// *NoWarehouseForChannelError, *UnknownSKUError or (REJECT policy)
+// *InsufficientStockError for the first short SKU in request order.
+func Allocate(p ReserveParams, warehouses []Warehouse, levels []StockLevel) ([]ReservationLine, []Movement, error) {
+	p = p.withDefaults()
+	cands := candidates(p, warehouses)
+	if len(cands) == 0 {
+		return nil, nil, &NoWarehouseForChannelError{Channel: p.Channel}
+	}
+	known := map[string]bool{}
+	avail := map[string]map[string]int64{}
+	for _, l := range levels {
+		known[l.SKU] = true
+		if avail[l.SKU] == nil {
+			avail[l.SKU] = map[string]int64{}
+		}
+		avail[l.SKU][l.WarehouseCode] = l.Available()
+	}
+	for _, l := range p.Lines {
+		if !known[l.SKU] {
+			return nil, nil, &UnknownSKUError{SKU: l.SKU}
+		}
+	}
+
+	lines := make([]ReservationLine, len(p.Lines))
+	for i, l := range p.Lines {
+		lines[i] = ReservationLine{SKU: l.SKU, Requested: l.Quantity}
+	}
+
+	if p.Strategy == StrategySingleWarehousePreferred {
+		for _, w := range cands {
+			if slices.ContainsFunc(p.Lines, func(l ReserveLine) bool { return avail[l.SKU][w.Code] < l.Quantity }) {
+				continue
+			}
+			for i, l := range p.Lines {
+				lines[i].Allocations = []Allocation{{WarehouseCode: w.Code, Quantity: l.Quantity}}
+			}
+			return lines, movementsOf(lines), nil
+		}
+	}
+
+	for i, l := range p.Lines {
+		a := avail[l.SKU]
+		var allocs []Allocation
+		left := l.Quantity
+		if p.AllowSplit {
+			for _, w := range cands {
+				if left == 0 {
+					break
+				}
+				if n := min(left, a[w.Code]); n > 0 {
+					allocs = append(allocs, Allocation{WarehouseCode: w.Code, Quantity: n})
+					left -= n
+				}
+			}
+		} else {
+			best := -1
+			for j, w := range cands {
+				if a[w.Code] >= l.Quantity {
+					best = j
+					break
+				}
+				if a[w.Code] > 0 && (best < 0 || a[w.Code] > a[cands[best].Code]) {
+					best = j
+				}
+			}
+			if best >= 0 {
+				n := min(left, a[cands[best].Code])
+				allocs = append(allocs, Allocation{WarehouseCode: cands[best].Code, Quantity: n})
+				left -= n
+			}
+		}
+		if left > 0 {
+			switch p.BackorderPolicy {
+			case BackorderRemainder:
+				lines[i].Backordered = left
+			case BackorderPartial:
+				lines[i].Unfulfilled = left
+			default:
+				var total int64
+				for _, w := range cands {
+					total += a[w.Code]
+				}
+				return nil, nil, &InsufficientStockError{SKU: l.SKU, Requested: l.Quantity, Available: total}
+			}
+		}
+		for _, al := range allocs {
+			a[al.WarehouseCode] -= al.Quantity
+		}
+		lines[i].Allocations = allocs
+	}
+	return lines, movementsOf(lines), nil
+}
+
+// candidates returns the warehouses p may allocate from, in strategy order.
+func candidates(p ReserveParams, warehouses []Warehouse) []Warehouse {
+	var out []Warehouse
+	for _, w := range warehouses {
+		if w.Serves(p.Channel) {
+			out = append(out, w)
+		}
+	}
+	SortWarehouses(out)
+	if p.Strategy == StrategyNearestRegion && p.DestinationRegion != "" {
+		slices.SortStableFunc(out, func(a, b Warehouse) int {
+			ai, bi := a.Region == p.DestinationRegion, b.Region == p.DestinationRegion
+			switch {
+			case ai && !bi:
+				return -1
+			case bi && !ai:
+				return 1
+			}
+			return 0
+		})
+	}
+	return out
+}
+
+func movementsOf(lines []ReservationLine) []Movement {
+	var ms []Movement
+	for _, l := range lines {
+		for _, a := range l.Allocations {
+			ms = append(ms, Movement{SKU: l.SKU, WarehouseCode: a.WarehouseCode, Reserved: a.Quantity, Cause: CauseReservation})
+		}
+	}
+	return mergeMovements(ms)
+}

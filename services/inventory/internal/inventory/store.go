@@ -1,0 +1,122 @@
+package inventory
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists warehouses, stock levels and reservations. Every method
+// that changes stock runs in one database transaction together with the
+// outbox events announcing the change, locks the stock rows it reads
+// (PostgreSQL: SELECT ... FOR UPDATE ordered by SKU, then warehouse code;
+// SQLite: the IMMEDIATE write transaction) and never lets reserved exceed
+// on-hand.
+type Store interface {
+	// HasWarehouses reports whether any warehouse exists, i.e. whether the
+	// initial load happened.
+	HasWarehouses(ctx context.Context) (bool, error)
+	// LoadInitial stores the warehouses and the snapshot's stock in one
+	// transaction, emitting a StockChangedEvent per stock level, unless the
+	// store already has warehouses; it reports whether it loaded.
+	LoadInitial(ctx context.Context, ws []Warehouse, snap Snapshot, now time.Time) (bool, error)
+
+	// ListWarehouses returns every warehouse ordered by priority, then code.
+	ListWarehouses(ctx context.Context) ([]Warehouse, error)
+	// GetWarehouse returns one warehouse or ErrWarehouseNotFound.
+	GetWarehouse(ctx context.Context, code string) (Warehouse, error)
+	// GetStockLevel returns one stock level or ErrStockLevelNotFound.
+	GetStockLevel(ctx context.Context, sku, warehouseCode string) (StockLevel, error)
+	// ListStockLevels returns a page of stock levels ordered by SKU, then
+	// warehouse code.
+	ListStockLevels(ctx context.Context, q StockLevelQuery) ([]StockLevel, error)
+	// StockLevelsForSKUs returns every stock level of the given SKUs.
+	StockLevelsForSKUs(ctx context.Context, skus []string) ([]StockLevel, error)
+
+	// Reserve creates a reservation for p, idempotent on p.RequestID: an
+	// existing reservation with the same request id and fingerprint is
+	// returned with created false; a different fingerprint fails with
+	// ErrIdempotencyKeyReused. An open reservation of the same reference
+	// fails with *ReservationExistsForReferenceError unless it is a hold
+	// past its expiry, which is expired first. build receives every
+	// warehouse and the locked stock levels of p's SKUs and returns the new
+	// reservation and the movements to apply; its error is returned
+	// unchanged and nothing is written.
+	Reserve(ctx context.Context, p ReserveParams, now time.Time, build BuildFunc) (r Reservation, created bool, err error)
+	// GetReservation returns one reservation or ErrReservationNotFound.
+	GetReservation(ctx context.Context, id string) (Reservation, error)
+	// UpdateReservation locks reservation id and applies fn to it. When
+	// op.RequestID was already used for op.Kind on this reservation (or
+	// op.ShipmentID already committed), fn is not called and the current
+	// reservation is returned; a request id used with another fingerprint
+	// or reservation fails with ErrIdempotencyKeyReused. fn's movements
+	// are applied to the locked stock levels and its changes saved with
+	// their events. fn's error is returned unchanged and nothing is
+	// written. Unknown ids fail with ErrReservationNotFound.
+	UpdateReservation(ctx context.Context, id string, op Operation, now time.Time, fn UpdateFunc) (Reservation, error)
+	// DueHolds returns the ids of up to limit HELD reservations whose
+	// expiry is at or before now.
+	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
+// BuildFunc builds a reservation from every warehouse and the locked stock
+// levels of the requested SKUs.
+type BuildFunc func(ws []Warehouse, levels []StockLevel) (Reservation, []Movement, error)
+
+// UpdateFunc changes a locked reservation and says what changed.
+type UpdateFunc func(r *Reservation) (Outcome, error)
+
+// Operation identifies an idempotent reservation operation.
+type Operation struct {
+	// Kind is "release", "commit", "confirm", "extend" or "expire".
+	Kind string
+	// RequestID and Fingerprint de-duplicate client retries (empty for
+	// internal operations such as expiry).
+	RequestID   string
+	Fingerprint string
+	// ShipmentID makes a commit idempotent per (reservation, shipment).
+	ShipmentID string
+}
+
+// ReservationEvent names the reservation event an update emits.
+type ReservationEvent int
+
+// Reservation events.
+const (
+	EventNone ReservationEvent = iota
+	EventReleased
+	EventCommitted
+	EventExpired
+)
+
+// Outcome is what an UpdateFunc changed.
+type Outcome struct {
+	// Changed is false when the operation was a no-op; nothing is saved
+	// (the request id is still recorded).
+	Changed bool
+	// Movements are applied to the stock levels.
+	Movements []Movement
+	// Event is emitted with Quantities, Reason and ShipmentID.
+	Event      ReservationEvent
+	Quantities []ReservationQuantity
+	Reason     string
+	ShipmentID string
+	// WarehouseCode is the warehouse of a commit.
+	WarehouseCode string
+}
+
+// StockLevelQuery selects a page of stock levels.
+type StockLevelQuery struct {
+	// WarehouseCode restricts to one warehouse; empty means all.
+	WarehouseCode string
+	// SKU restricts to one SKU; empty means all.
+	SKU string
+	// AvailableOnly keeps levels with available > 0.
+	AvailableOnly bool
+	// OversoldOnly keeps levels with reserved > on_hand.
+	OversoldOnly bool
+	// AfterSKU and AfterWarehouse continue after this key (keyset paging).
+	AfterSKU       string
+	AfterWarehouse string
+	// Limit is the page size.
+	Limit int
+}

@@ -1,0 +1,361 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/inventory/internal/events"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+const reservationCols = `id, request_id, request_hash, reference_id, channel, state, strategy, allow_split,
+	backorder_policy, destination_region, lines, expire_us, create_us, update_us, version`
+
+// storedReservation is a reservation row with its request fingerprint.
+type storedReservation struct {
+	inventory.Reservation
+	hash string
+}
+
+func scanReservation(sc interface{ Scan(...any) error }) (storedReservation, error) {
+	var (
+		r                            storedReservation
+		split                        int
+		lines                        string
+		expireUS, createUS, updateUS int64
+	)
+	err := sc.Scan(&r.ID, &r.RequestID, &r.hash, &r.ReferenceID, &r.Channel, &r.State, &r.Strategy, &split,
+		&r.BackorderPolicy, &r.DestinationRegion, &lines, &expireUS, &createUS, &updateUS, &r.Version)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(lines), &r.Lines); err != nil {
+		return r, fmt.Errorf("decode lines of reservation %s: %w", r.ID, err)
+	}
+	r.AllowSplit = split == 1
+	r.ExpireTime, r.CreateTime, r.UpdateTime = fromMicros(expireUS), fromMicros(createUS), fromMicros(updateUS)
+	return r, nil
+}
+
+func (s *Store) reservationWhere(ctx context.Context, q querier, where string, lock bool, args ...any) (storedReservation, error) {
+	query := `SELECT ` + reservationCols + ` FROM reservations WHERE ` + where
+	if lock {
+		query += s.forUpdate()
+	}
+	r, err := scanReservation(q.QueryRowContext(ctx, s.q(query), args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, inventory.ErrReservationNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("read reservation: %w", err)
+	}
+	return r, nil
+}
+
+// GetReservation implements inventory.Store.
+func (s *Store) GetReservation(ctx context.Context, id string) (inventory.Reservation, error) {
+	r, err := s.reservationWhere(ctx, s.db.SQL(), `id = ?`, false, id)
+	if err != nil {
+		return inventory.Reservation{}, fmt.Errorf("reservation %s: %w", id, err)
+	}
+	return r.Reservation, nil
+}
+
+// DueHolds implements inventory.Store.
+func (s *Store) DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT id FROM reservations WHERE state = ? AND expire_us <= ?
+		ORDER BY expire_us, id LIMIT ?`), int(inventory.StateHeld), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due holds: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("due holds: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (s *Store) insertReservation(ctx context.Context, tx *sql.Tx, r inventory.Reservation, hash string) error {
+	lines, err := json.Marshal(r.Lines)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO reservations (`+reservationCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.RequestID, hash, r.ReferenceID, r.Channel, int(r.State), int(r.Strategy), boolInt(r.AllowSplit),
+		int(r.BackorderPolicy), r.DestinationRegion, string(lines), micros(r.ExpireTime), micros(r.CreateTime),
+		micros(r.UpdateTime), r.Version)
+	if err != nil {
+		return fmt.Errorf("insert reservation %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) saveReservation(ctx context.Context, tx *sql.Tx, r inventory.Reservation) error {
+	lines, err := json.Marshal(r.Lines)
+	if err != nil {
+		return err
+	}
+	expire := r.ExpireTime
+	if r.State != inventory.StateHeld && r.State != inventory.StateExpired {
+		expire = time.Time{}
+	}
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE reservations SET reference_id = ?, state = ?, lines = ?, expire_us = ?,
+		update_us = ?, version = ? WHERE id = ?`),
+		r.ReferenceID, int(r.State), string(lines), micros(expire), micros(r.UpdateTime), r.Version, r.ID)
+	if err != nil {
+		if sqldb.IsUniqueViolation(err) {
+			return &inventory.ReservationExistsForReferenceError{ReferenceID: r.ReferenceID}
+		}
+		return fmt.Errorf("update reservation %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+func skusOf(r inventory.Reservation) []string {
+	out := make([]string, 0, len(r.Lines))
+	for _, l := range r.Lines {
+		out = append(out, l.SKU)
+	}
+	return out
+}
+
+func movementSKUs(ms []inventory.Movement) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.SKU)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func union(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// maxUniqueRetries bounds how often a transaction that lost a race on a
+// unique key (same request id submitted concurrently) is run again; the
+// next run sees the winner's row.
+const maxUniqueRetries = 3
+
+// Reserve implements inventory.Store.
+func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time.Time, build inventory.BuildFunc) (inventory.Reservation, bool, error) {
+	hash := p.Fingerprint()
+	corr := correlation.ID(ctx)
+	for attempt := 1; ; attempt++ {
+		var (
+			res     inventory.Reservation
+			created bool
+		)
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			created = false
+			existing, err := s.reservationWhere(ctx, tx, `request_id = ?`, false, p.RequestID)
+			if err == nil {
+				if existing.hash != hash {
+					return inventory.ErrIdempotencyKeyReused
+				}
+				res = existing.Reservation
+				return nil
+			}
+			if !errors.Is(err, inventory.ErrReservationNotFound) {
+				return err
+			}
+
+			skus := p.SKUs()
+			open, err := s.reservationWhere(ctx, tx, `reference_id = ? AND state IN (1, 2)`, true, p.ReferenceID)
+			var expiring *inventory.Reservation
+			switch {
+			case err == nil && open.RequestID == p.RequestID:
+				// A concurrent call with this request id committed after
+				// the lookup above (PostgreSQL READ COMMITTED).
+				if open.hash != hash {
+					return inventory.ErrIdempotencyKeyReused
+				}
+				res = open.Reservation
+				return nil
+			case err == nil:
+				if !inventory.HoldDue(&open.Reservation, now) {
+					return &inventory.ReservationExistsForReferenceError{ReferenceID: p.ReferenceID, Reservation: open.Name()}
+				}
+				expiring = &open.Reservation
+				skus = union(skus, skusOf(open.Reservation))
+			case !errors.Is(err, inventory.ErrReservationNotFound):
+				return err
+			}
+
+			locked, err := s.lockLevels(ctx, tx, skus)
+			if err != nil {
+				return err
+			}
+			if expiring != nil {
+				out := inventory.Expire(expiring)
+				if err := s.finishUpdate(ctx, tx, locked, *expiring, out, now, corr); err != nil {
+					return err
+				}
+			}
+			ws, err := s.listWarehouses(ctx, tx)
+			if err != nil {
+				return err
+			}
+			r, moves, err := build(ws, locked.of(p.SKUs()))
+			if err != nil {
+				return err
+			}
+			if err := s.insertReservation(ctx, tx, r, hash); err != nil {
+				return err
+			}
+			if err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now); err != nil {
+				return err
+			}
+			if _, err := outbox.Write(ctx, tx, s.db.Dialect(), events.ReservationCreated(r, 1, corr)); err != nil {
+				return err
+			}
+			res, created = r, true
+			return nil
+		})
+		if err != nil && sqldb.IsUniqueViolation(err) && attempt < maxUniqueRetries {
+			continue
+		}
+		if err != nil && sqldb.IsUniqueViolation(err) {
+			return inventory.Reservation{}, false, &inventory.ReservationExistsForReferenceError{ReferenceID: p.ReferenceID}
+		}
+		if err != nil {
+			return inventory.Reservation{}, false, err
+		}
+		return res, created, nil
+	}
+}
+
+// finishUpdate saves a changed reservation (version and update time
+// bumped), applies the outcome's movements to the locked levels and writes
+// the reservation event.
+func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevels, r inventory.Reservation,
+	out inventory.Outcome, now time.Time, corr string,
+) error {
+	r.UpdateTime = now
+	r.Version++
+	if err := s.saveReservation(ctx, tx, r); err != nil {
+		return err
+	}
+	if err := s.applyMovements(ctx, tx, locked, out.Movements, r.Name(), now); err != nil {
+		return err
+	}
+	seq, err := s.nextEventSeq(ctx, tx, events.AggregateReservation, r.ID)
+	if err != nil {
+		return err
+	}
+	if ev, ok := events.ReservationUpdated(r, out, seq, corr); ok {
+		if _, err := outbox.Write(ctx, tx, s.db.Dialect(), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateReservation implements inventory.Store.
+func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.Operation, now time.Time, fn inventory.UpdateFunc) (inventory.Reservation, error) {
+	corr := correlation.ID(ctx)
+	for attempt := 1; ; attempt++ {
+		var res inventory.Reservation
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			cur, err := s.reservationWhere(ctx, tx, `id = ?`, true, id)
+			if err != nil {
+				return err
+			}
+			res = cur.Reservation
+			if op.RequestID != "" {
+				var hash, rid string
+				err := tx.QueryRowContext(ctx, s.q(`SELECT request_hash, reservation_id FROM reservation_requests
+					WHERE operation = ? AND request_id = ?`), op.Kind, op.RequestID).Scan(&hash, &rid)
+				switch {
+				case err == nil:
+					if hash != op.Fingerprint || rid != id {
+						return inventory.ErrIdempotencyKeyReused
+					}
+					return nil
+				case !errors.Is(err, sql.ErrNoRows):
+					return fmt.Errorf("read request %s: %w", op.RequestID, err)
+				}
+			}
+			done := false
+			if op.ShipmentID != "" {
+				var n int
+				if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM reservation_shipments
+					WHERE reservation_id = ? AND shipment_id = ?`), id, op.ShipmentID).Scan(&n); err != nil {
+					return fmt.Errorf("read shipment %s: %w", op.ShipmentID, err)
+				}
+				done = n > 0
+			}
+			if !done {
+				work := cloneReservation(cur.Reservation)
+				out, err := fn(&work)
+				if err != nil {
+					return err
+				}
+				if out.Changed {
+					locked, err := s.lockLevels(ctx, tx, movementSKUs(out.Movements))
+					if err != nil {
+						return err
+					}
+					if err := s.finishUpdate(ctx, tx, locked, work, out, now, corr); err != nil {
+						return err
+					}
+					work.UpdateTime = now
+					work.Version++
+					res = work
+					if op.ShipmentID != "" {
+						if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reservation_shipments (reservation_id, shipment_id,
+							warehouse_code) VALUES (?, ?, ?)`), id, op.ShipmentID, out.WarehouseCode); err != nil {
+							return fmt.Errorf("record shipment %s: %w", op.ShipmentID, err)
+						}
+					}
+				}
+			}
+			if op.RequestID != "" {
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reservation_requests (operation, request_id, request_hash,
+					reservation_id) VALUES (?, ?, ?, ?)`), op.Kind, op.RequestID, op.Fingerprint, id); err != nil {
+					return fmt.Errorf("record request %s: %w", op.RequestID, err)
+				}
+			}
+			return nil
+		})
+		if err != nil && sqldb.IsUniqueViolation(err) && attempt < maxUniqueRetries {
+			var exists *inventory.ReservationExistsForReferenceError
+			if !errors.As(err, &exists) {
+				continue
+			}
+		}
+		if err != nil {
+			if errors.Is(err, inventory.ErrReservationNotFound) {
+				return inventory.Reservation{}, fmt.Errorf("reservation %s: %w", id, err)
+			}
+			return inventory.Reservation{}, err
+		}
+		return res, nil
+	}
+}
+
+func cloneReservation(r inventory.Reservation) inventory.Reservation {
+	out := r
+	out.Lines = make([]inventory.ReservationLine, len(r.Lines))
+	for i, l := range r.Lines {
+		l.Allocations = slices.Clone(l.Allocations)
+		out.Lines[i] = l
+	}
+	return out
+}

@@ -1,0 +1,475 @@
+// Package sqlstore is the inventory Store over database/sql, shared by
+// SQLite and PostgreSQL: the SQL is identical for both engines except for
+// the row locks PostgreSQL takes (SELECT ... FOR UPDATE, always in SKU then
+// warehouse order so concurrent writers cannot deadlock); on SQLite the
+// IMMEDIATE write transaction of sqldb.InTx serialises writers. Times are
+// stored as unix microseconds and booleans as 0/1 on both engines.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/inventory/internal/events"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+// MigrationSet is the sqldb migration set of the inventory tables.
+const MigrationSet = "inventory"
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrate creates or upgrades the outbox and inventory tables.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	if err := outbox.Migrate(ctx, db); err != nil {
+		return err
+	}
+	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		return fmt.Errorf("inventory migrations: %w", err)
+	}
+	pgFS, err := fs.Sub(migrations, "migrations/postgres")
+	if err != nil {
+		return fmt.Errorf("inventory migrations: %w", err)
+	}
+	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
+		return fmt.Errorf("inventory migrations: %w", err)
+	}
+	return nil
+}
+
+// Store implements inventory.Store.
+type Store struct {
+	db *sqldb.DB
+}
+
+var _ inventory.Store = (*Store)(nil)
+
+// New returns a Store over db (migrated with Migrate).
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) q(query string) string { return s.db.Rebind(query) }
+
+// forUpdate is the row-lock clause: PostgreSQL locks the selected rows;
+// SQLite has no row locks and already holds the database write lock.
+func (s *Store) forUpdate() string {
+	if s.db.Dialect() == sqldb.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ---- warehouses ----
+
+// HasWarehouses implements inventory.Store.
+func (s *Store) HasWarehouses(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM warehouses`).Scan(&n); err != nil {
+		return false, fmt.Errorf("count warehouses: %w", err)
+	}
+	return n > 0, nil
+}
+
+const warehouseCols = `code, display_name, region, address, priority, channels, active, create_us, update_us`
+
+func scanWarehouse(sc interface{ Scan(...any) error }) (inventory.Warehouse, error) {
+	var (
+		w                  inventory.Warehouse
+		addr, chans        string
+		active             int
+		createUS, updateUS int64
+	)
+	if err := sc.Scan(&w.Code, &w.DisplayName, &w.Region, &addr, &w.Priority, &chans, &active, &createUS, &updateUS); err != nil {
+		return w, err
+	}
+	if err := json.Unmarshal([]byte(addr), &w.Address); err != nil {
+		return w, fmt.Errorf("decode address of %s: %w", w.Code, err)
+	}
+	if err := json.Unmarshal([]byte(chans), &w.Channels); err != nil {
+		return w, fmt.Errorf("decode channels of %s: %w", w.Code, err)
+	}
+	w.Active = active == 1
+	w.CreateTime, w.UpdateTime = fromMicros(createUS), fromMicros(updateUS)
+	return w, nil
+}
+
+func (s *Store) listWarehouses(ctx context.Context, q querier) ([]inventory.Warehouse, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+warehouseCols+` FROM warehouses ORDER BY priority, code`)
+	if err != nil {
+		return nil, fmt.Errorf("list warehouses: %w", err)
+	}
+	defer rows.Close()
+	var out []inventory.Warehouse
+	for rows.Next() {
+		w, err := scanWarehouse(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list warehouses: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list warehouses: %w", err)
+	}
+	return out, nil
+}
+
+// ListWarehouses implements inventory.Store.
+func (s *Store) ListWarehouses(ctx context.Context) ([]inventory.Warehouse, error) {
+	return s.listWarehouses(ctx, s.db.SQL())
+}
+
+// GetWarehouse implements inventory.Store.
+func (s *Store) GetWarehouse(ctx context.Context, code string) (inventory.Warehouse, error) {
+	w, err := scanWarehouse(s.db.SQL().QueryRowContext(ctx,
+		s.q(`SELECT `+warehouseCols+` FROM warehouses WHERE code = ?`), code))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, fmt.Errorf("%s: %w", code, inventory.ErrWarehouseNotFound)
+	}
+	if err != nil {
+		return w, fmt.Errorf("get warehouse %s: %w", code, err)
+	}
+	return w, nil
+}
+
+func (s *Store) insertWarehouse(ctx context.Context, tx *sql.Tx, w inventory.Warehouse, now time.Time) error {
+	addr, err := json.Marshal(w.Address)
+	if err != nil {
+		return err
+	}
+	chans := w.Channels
+	if chans == nil {
+		chans = []string{}
+	}
+	ch, err := json.Marshal(chans)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO warehouses (`+warehouseCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		w.Code, w.DisplayName, w.Region, string(addr), w.Priority, string(ch), boolInt(w.Active), micros(now), micros(now))
+	if err != nil {
+		return fmt.Errorf("insert warehouse %s: %w", w.Code, err)
+	}
+	return nil
+}
+
+// LoadInitial implements inventory.Store.
+func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap inventory.Snapshot, now time.Time) (bool, error) {
+	loaded := false
+	corr := correlation.ID(ctx)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		loaded = false
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM warehouses`).Scan(&n); err != nil {
+			return fmt.Errorf("count warehouses: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		for _, w := range ws {
+			if err := s.insertWarehouse(ctx, tx, w, now); err != nil {
+				return err
+			}
+		}
+		ref := "erp-snapshot/" + snap.ID
+		for _, r := range snap.Rows {
+			var inboundTotal int64
+			for _, in := range r.Inbound {
+				inboundTotal += in.Quantity
+			}
+			inbound := r.Inbound
+			if inbound == nil {
+				inbound = []inventory.InboundSupply{}
+			}
+			in, err := json.Marshal(inbound)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO stock_levels (sku, warehouse_code, on_hand, reserved, inbound,
+				inbound_total, source_system, source_sequence, revision, update_us) VALUES (?, ?, ?, 0, ?, ?, 'erp', ?, 1, ?)`),
+				r.SKU, r.WarehouseCode, r.OnHand, string(in), inboundTotal, r.SourceSequence, micros(now))
+			if err != nil {
+				return fmt.Errorf("insert stock level %s@%s: %w", r.SKU, r.WarehouseCode, err)
+			}
+			ev := events.StockChanged(inventory.StockChange{
+				SKU: r.SKU, WarehouseCode: r.WarehouseCode,
+				New:   inventory.Quantities{OnHand: r.OnHand, InboundTotal: inboundTotal},
+				Cause: inventory.CauseReconciliationCorrection, Revision: 1,
+				SourceSystem: "erp", SourceSequence: r.SourceSequence, Reference: ref, Time: now,
+			}, corr)
+			if _, err := outbox.Write(ctx, tx, s.db.Dialect(), ev); err != nil {
+				return err
+			}
+		}
+		loaded = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("initial load: %w", err)
+	}
+	return loaded, nil
+}
+
+// ---- stock levels ----
+
+const stockCols = `sku, warehouse_code, on_hand, reserved, inbound, inbound_total, source_system, source_sequence, revision, update_us`
+
+func scanStockLevel(sc interface{ Scan(...any) error }) (inventory.StockLevel, error) {
+	var (
+		l        inventory.StockLevel
+		inbound  string
+		updateUS int64
+	)
+	if err := sc.Scan(&l.SKU, &l.WarehouseCode, &l.OnHand, &l.Reserved, &inbound, &l.InboundTotal,
+		&l.SourceSystem, &l.Sequence, &l.Revision, &updateUS); err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal([]byte(inbound), &l.Inbound); err != nil {
+		return l, fmt.Errorf("decode inbound of %s@%s: %w", l.SKU, l.WarehouseCode, err)
+	}
+	l.UpdateTime = fromMicros(updateUS)
+	return l, nil
+}
+
+func collectLevels(rows *sql.Rows) ([]inventory.StockLevel, error) {
+	defer rows.Close()
+	var out []inventory.StockLevel
+	for rows.Next() {
+		l, err := scanStockLevel(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// GetStockLevel implements inventory.Store.
+func (s *Store) GetStockLevel(ctx context.Context, sku, warehouse string) (inventory.StockLevel, error) {
+	l, err := scanStockLevel(s.db.SQL().QueryRowContext(ctx,
+		s.q(`SELECT `+stockCols+` FROM stock_levels WHERE sku = ? AND warehouse_code = ?`), sku, warehouse))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, fmt.Errorf("%s@%s: %w", sku, warehouse, inventory.ErrStockLevelNotFound)
+	}
+	if err != nil {
+		return l, fmt.Errorf("get stock level %s@%s: %w", sku, warehouse, err)
+	}
+	return l, nil
+}
+
+// ListStockLevels implements inventory.Store.
+func (s *Store) ListStockLevels(ctx context.Context, q inventory.StockLevelQuery) ([]inventory.StockLevel, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.WarehouseCode != "" {
+		where = append(where, "warehouse_code = ?")
+		args = append(args, q.WarehouseCode)
+	}
+	if q.SKU != "" {
+		where = append(where, "sku = ?")
+		args = append(args, q.SKU)
+	}
+	if q.AvailableOnly {
+		where = append(where, "on_hand > reserved")
+	}
+	if q.OversoldOnly {
+		where = append(where, "reserved > on_hand")
+	}
+	if q.AfterSKU != "" {
+		where = append(where, "(sku > ? OR (sku = ? AND warehouse_code > ?))")
+		args = append(args, q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
+	}
+	query := `SELECT ` + stockCols + ` FROM stock_levels`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY sku, warehouse_code LIMIT ?`
+	args = append(args, max(q.Limit, 1))
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list stock levels: %w", err)
+	}
+	out, err := collectLevels(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list stock levels: %w", err)
+	}
+	return out, nil
+}
+
+// StockLevelsForSKUs implements inventory.Store.
+func (s *Store) StockLevelsForSKUs(ctx context.Context, skus []string) ([]inventory.StockLevel, error) {
+	if len(skus) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT `+stockCols+` FROM stock_levels WHERE sku IN (`+
+		placeholders(len(skus))+`) ORDER BY sku, warehouse_code`), anys(skus)...)
+	if err != nil {
+		return nil, fmt.Errorf("stock levels of %d SKUs: %w", len(skus), err)
+	}
+	out, err := collectLevels(rows)
+	if err != nil {
+		return nil, fmt.Errorf("stock levels of %d SKUs: %w", len(skus), err)
+	}
+	return out, nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+type levelKey struct{ sku, wh string }
+
+// lockedLevels are the stock rows a transaction locked, kept current as
+// movements are applied.
+type lockedLevels map[levelKey]*inventory.StockLevel
+
+// lockLevels reads and locks every stock level of skus, in SKU then
+// warehouse order on every engine and in every transaction, so two
+// writers always take row locks in the same order.
+func (s *Store) lockLevels(ctx context.Context, tx *sql.Tx, skus []string) (lockedLevels, error) {
+	locked := lockedLevels{}
+	if len(skus) == 0 {
+		return locked, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+stockCols+` FROM stock_levels WHERE sku IN (`+
+		placeholders(len(skus))+`) ORDER BY sku, warehouse_code`+s.forUpdate()), anys(skus)...)
+	if err != nil {
+		return nil, fmt.Errorf("lock stock levels: %w", err)
+	}
+	levels, err := collectLevels(rows)
+	if err != nil {
+		return nil, fmt.Errorf("lock stock levels: %w", err)
+	}
+	for i := range levels {
+		l := levels[i]
+		locked[levelKey{l.SKU, l.WarehouseCode}] = &l
+	}
+	return locked, nil
+}
+
+// of returns the locked levels of skus.
+func (l lockedLevels) of(skus []string) []inventory.StockLevel {
+	want := map[string]bool{}
+	for _, s := range skus {
+		want[s] = true
+	}
+	var out []inventory.StockLevel
+	for k, v := range l {
+		if want[k.sku] {
+			out = append(out, *v)
+		}
+	}
+	return out
+}
+
+// errInvariant marks a movement that would break on_hand >= 0,
+// reserved >= 0 or reserved <= on_hand. The domain never asks for one; if
+// it did, the transaction is rolled back instead of overselling.
+var errInvariant = errors.New("stock invariant violated")
+
+// applyMovements applies ms (sorted by SKU, then warehouse) to locked
+// levels, bumping each level's revision and writing its StockChangedEvent.
+// The UPDATE is relative, so even a lost lock could not overwrite another
+// writer's change, and the CHECK constraints refuse an oversell.
+func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLevels, ms []inventory.Movement, ref string, now time.Time) error {
+	corr := correlation.ID(ctx)
+	for _, m := range ms {
+		l := locked[levelKey{m.SKU, m.WarehouseCode}]
+		if l == nil {
+			return fmt.Errorf("%w: no locked stock level %s@%s", errInvariant, m.SKU, m.WarehouseCode)
+		}
+		prev := l.Quantities
+		next := prev
+		next.OnHand += m.OnHand
+		next.Reserved += m.Reserved
+		if next.OnHand < 0 || next.Reserved < 0 || next.Reserved > next.OnHand {
+			return fmt.Errorf("%w: %s@%s on_hand %d reserved %d", errInvariant, m.SKU, m.WarehouseCode, next.OnHand, next.Reserved)
+		}
+		var onHand, reserved, revision int64
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE stock_levels
+			SET on_hand = on_hand + ?, reserved = reserved + ?, revision = revision + 1, update_us = ?
+			WHERE sku = ? AND warehouse_code = ?
+			RETURNING on_hand, reserved, revision`),
+			m.OnHand, m.Reserved, micros(now), m.SKU, m.WarehouseCode).Scan(&onHand, &reserved, &revision)
+		if err != nil {
+			return fmt.Errorf("update stock level %s@%s: %w", m.SKU, m.WarehouseCode, err)
+		}
+		if onHand != next.OnHand || reserved != next.Reserved {
+			return fmt.Errorf("%w: %s@%s changed under its lock", errInvariant, m.SKU, m.WarehouseCode)
+		}
+		l.Quantities = next
+		l.Revision = revision
+		l.UpdateTime = now
+		ev := events.StockChanged(inventory.StockChange{
+			SKU: m.SKU, WarehouseCode: m.WarehouseCode, Previous: prev, New: next, Cause: m.Cause,
+			Revision: revision, Reference: ref, Time: now,
+		}, corr)
+		if _, err := outbox.Write(ctx, tx, s.db.Dialect(), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextEventSeq is the sequence outbox.Write will assign to the next event
+// of the aggregate; the caller holds the aggregate's lock.
+func (s *Store) nextEventSeq(ctx context.Context, tx *sql.Tx, aggType, aggID string) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT last_seq FROM outbox_aggregate_seq WHERE aggregate_type = ? AND aggregate_id = ?`),
+		aggType, aggID).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read event sequence of %s %s: %w", aggType, aggID, err)
+	}
+	return last + 1, nil
+}

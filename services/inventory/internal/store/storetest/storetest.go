@@ -1,0 +1,597 @@
+// Package storetest is the conformance suite every inventory.Store
+// implementation passes. It drives the store through inventory.Service so
+// the suite checks the behaviour callers rely on: allocation, idempotency,
+// release, commit, expiry and, above all, that concurrent reservations
+// never oversell.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+// Clock is a settable clock for tests.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Warehouses are the fixture warehouses: three active ones serving web and
+// b2b in priority order HAM, MUC, BER, and an inactive one with the best
+// priority that must never be allocated from.
+func Warehouses() []inventory.Warehouse {
+	return []inventory.Warehouse{
+		{Code: "WH-BER", DisplayName: "Berlin", Region: "de-east", Priority: 3, Channels: []string{"b2b", "web"}, Active: true},
+		{Code: "WH-HAM", DisplayName: "Hamburg", Region: "de-north", Priority: 1, Channels: []string{"b2b", "web"}, Active: true},
+		{Code: "WH-MUC", DisplayName: "Munich", Region: "de-south", Priority: 2, Channels: []string{"b2b", "web"}, Active: true,
+			Address: inventory.Address{Lines: []string{"Lager 1"}, Locality: "München", PostalCode: "80331", RegionCode: "DE"}},
+		{Code: "WH-OLD", DisplayName: "Closed site", Region: "de-north", Priority: 0, Channels: []string{"web"}, Active: false},
+	}
+}
+
+// Fixture SKUs and their on-hand per warehouse.
+const (
+	SKUA      = "SKU-A"      // HAM 5, MUC 8, BER 20, OLD 50
+	SKUB      = "SKU-B"      // HAM 100, MUC 0
+	SKUScarce = "SKU-SCARCE" // HAM 4, MUC 3, BER 3: 10 in total
+)
+
+// Snapshot is the fixture stock.
+func Snapshot() inventory.Snapshot {
+	row := func(sku, wh string, n int64) inventory.InitialStock {
+		return inventory.InitialStock{SKU: sku, WarehouseCode: wh, OnHand: n, SourceSequence: 7}
+	}
+	a := row(SKUA, "WH-HAM", 5)
+	a.Inbound = []inventory.InboundSupply{
+		{Quantity: 10, ExpectedDate: inventory.Date{Year: 2026, Month: 12, Day: 3}, Reference: "PO-2"},
+		{Quantity: 5, ExpectedDate: inventory.Date{Year: 2026, Month: 12, Day: 1}, Reference: "PO-1"},
+	}
+	return inventory.Snapshot{ID: "snap-1", Time: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), Rows: []inventory.InitialStock{
+		a, row(SKUA, "WH-MUC", 8), row(SKUA, "WH-BER", 20), row(SKUA, "WH-OLD", 50),
+		row(SKUB, "WH-HAM", 100), row(SKUB, "WH-MUC", 0),
+		row(SKUScarce, "WH-HAM", 4), row(SKUScarce, "WH-MUC", 3), row(SKUScarce, "WH-BER", 3),
+	}}
+}
+
+// Factory returns a new, empty, migrated store for one test.
+type Factory func(t *testing.T) inventory.Store
+
+type env struct {
+	store inventory.Store
+	svc   *inventory.Service
+	clock *Clock
+}
+
+func setup(t *testing.T, newStore Factory) env {
+	t.Helper()
+	st := newStore(t)
+	clock := NewClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	n := 0
+	var mu sync.Mutex
+	svc := inventory.NewService(st, inventory.WithClock(clock.Now), inventory.WithMaxHoldTTL(time.Hour),
+		inventory.WithIDs(func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			return fmt.Sprintf("r-%04d", n)
+		}))
+	loaded, err := st.LoadInitial(t.Context(), Warehouses(), Snapshot(), clock.Now())
+	if err != nil || !loaded {
+		t.Fatalf("LoadInitial = %v, %v; want true, nil", loaded, err)
+	}
+	svc.MarkLoaded()
+	return env{store: st, svc: svc, clock: clock}
+}
+
+// level returns on_hand and reserved of sku in wh.
+func (e env) level(t *testing.T, sku, wh string) inventory.StockLevel {
+	t.Helper()
+	l, err := e.store.GetStockLevel(t.Context(), sku, wh)
+	if err != nil {
+		t.Fatalf("GetStockLevel(%s, %s): %v", sku, wh, err)
+	}
+	return l
+}
+
+func (e env) reserve(t *testing.T, p inventory.ReserveParams) inventory.Reservation {
+	t.Helper()
+	if p.Channel == "" {
+		p.Channel = "web"
+	}
+	if p.ReferenceID == "" {
+		p.ReferenceID = "ref-" + p.RequestID
+	}
+	r, _, err := e.svc.Reserve(t.Context(), p)
+	if err != nil {
+		t.Fatalf("Reserve(%+v): %v", p, err)
+	}
+	return r
+}
+
+type alloc = inventory.Allocation
+
+func allocs(r inventory.Reservation) map[string][]alloc {
+	out := map[string][]alloc{}
+	for _, l := range r.Lines {
+		out[l.SKU] = l.Allocations
+	}
+	return out
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, newStore Factory) {
+	t.Run("InitialLoad", func(t *testing.T) { testInitialLoad(t, newStore) })
+	t.Run("PriorityAllocation", func(t *testing.T) { testPriority(t, newStore) })
+	t.Run("SplitAllocation", func(t *testing.T) { testSplit(t, newStore) })
+	t.Run("InsufficientStockReservesNothing", func(t *testing.T) { testInsufficient(t, newStore) })
+	t.Run("IdempotentReserve", func(t *testing.T) { testIdempotentReserve(t, newStore) })
+	t.Run("ConcurrentSameRequestID", func(t *testing.T) { testConcurrentSameRequest(t, newStore) })
+	t.Run("Release", func(t *testing.T) { testRelease(t, newStore) })
+	t.Run("Commit", func(t *testing.T) { testCommit(t, newStore) })
+	t.Run("HoldExpiry", func(t *testing.T) { testHoldExpiry(t, newStore) })
+	t.Run("Oversell", func(t *testing.T) { testOversell(t, newStore) })
+}
+
+func testInitialLoad(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	again, err := e.store.LoadInitial(ctx, Warehouses(), Snapshot(), e.clock.Now())
+	if err != nil || again {
+		t.Fatalf("second LoadInitial = %v, %v; want false, nil", again, err)
+	}
+	has, err := e.store.HasWarehouses(ctx)
+	if err != nil || !has {
+		t.Fatalf("HasWarehouses = %v, %v", has, err)
+	}
+	ws, err := e.store.ListWarehouses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, w := range ws {
+		codes = append(codes, w.Code)
+	}
+	if diff := cmp.Diff([]string{"WH-OLD", "WH-HAM", "WH-MUC", "WH-BER"}, codes); diff != "" {
+		t.Errorf("warehouse order (-want +got):\n%s", diff)
+	}
+	muc, err := e.store.GetWarehouse(ctx, "WH-MUC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if muc.Address.Locality != "München" || !muc.Active || muc.Priority != 2 || len(muc.Channels) != 2 {
+		t.Errorf("GetWarehouse(WH-MUC) = %+v", muc)
+	}
+	if _, err := e.store.GetWarehouse(ctx, "WH-NOPE"); !errors.Is(err, inventory.ErrWarehouseNotFound) {
+		t.Errorf("GetWarehouse(unknown) error = %v, want ErrWarehouseNotFound", err)
+	}
+	l := e.level(t, SKUA, "WH-HAM")
+	if l.OnHand != 5 || l.Reserved != 0 || l.Revision != 1 || l.InboundTotal != 15 || l.Sequence != 7 || l.SourceSystem != "erp" {
+		t.Errorf("level SKU-A@WH-HAM = %+v", l)
+	}
+	if got := l.NextInboundDate(); got != (inventory.Date{Year: 2026, Month: 12, Day: 1}) {
+		t.Errorf("next inbound date = %v", got)
+	}
+	if _, err := e.store.GetStockLevel(ctx, SKUB, "WH-BER"); !errors.Is(err, inventory.ErrStockLevelNotFound) {
+		t.Errorf("GetStockLevel(missing) error = %v, want ErrStockLevelNotFound", err)
+	}
+	page1, err := e.store.ListStockLevels(ctx, inventory.StockLevelQuery{Limit: 2})
+	if err != nil || len(page1) != 2 {
+		t.Fatalf("ListStockLevels page 1 = %d, %v", len(page1), err)
+	}
+	last := page1[len(page1)-1]
+	rest, err := e.store.ListStockLevels(ctx, inventory.StockLevelQuery{Limit: 100, AfterSKU: last.SKU, AfterWarehouse: last.WarehouseCode})
+	if err != nil || len(rest) != 7 {
+		t.Fatalf("ListStockLevels rest = %d, %v; want 7", len(rest), err)
+	}
+	avail, err := e.store.ListStockLevels(ctx, inventory.StockLevelQuery{Limit: 100, SKU: SKUB, AvailableOnly: true})
+	if err != nil || len(avail) != 1 || avail[0].WarehouseCode != "WH-HAM" {
+		t.Errorf("ListStockLevels(sku=SKU-B, available>0) = %+v, %v", avail, err)
+	}
+}
+
+func testPriority(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "p1", Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 3}}})
+	if r.State != inventory.StateConfirmed || !r.FullyAllocated() {
+		t.Errorf("reservation = %+v", r)
+	}
+	if diff := cmp.Diff(map[string][]alloc{SKUA: {{WarehouseCode: "WH-HAM", Quantity: 3}}}, allocs(r)); diff != "" {
+		t.Errorf("allocations (-want +got):\n%s", diff)
+	}
+	l := e.level(t, SKUA, "WH-HAM")
+	if l.Reserved != 3 || l.Available() != 2 || l.Revision != 2 {
+		t.Errorf("SKU-A@WH-HAM after reserve = %+v", l)
+	}
+	if l := e.level(t, SKUA, "WH-OLD"); l.Reserved != 0 {
+		t.Errorf("inactive warehouse was allocated: %+v", l)
+	}
+	got, err := e.svc.GetReservation(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("GetReservation (-created +read):\n%s", diff)
+	}
+	if _, err := e.svc.GetReservation(t.Context(), "nope"); !errors.Is(err, inventory.ErrReservationNotFound) {
+		t.Errorf("GetReservation(unknown) error = %v", err)
+	}
+}
+
+func testSplit(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	// 12 of SKU-A: HAM has 5, MUC 8. Split: HAM 5 + MUC 7.
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "s1", AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 12}}})
+	want := map[string][]alloc{SKUA: {{WarehouseCode: "WH-HAM", Quantity: 5}, {WarehouseCode: "WH-MUC", Quantity: 7}}}
+	if diff := cmp.Diff(want, allocs(r)); diff != "" {
+		t.Errorf("split allocations (-want +got):\n%s", diff)
+	}
+	// Without split: 10 units, HAM has 0 left and MUC 1, BER 20 covers
+	// in full.
+	r2 := e.reserve(t, inventory.ReserveParams{RequestID: "s2", Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 10}}})
+	if diff := cmp.Diff(map[string][]alloc{SKUA: {{WarehouseCode: "WH-BER", Quantity: 10}}}, allocs(r2)); diff != "" {
+		t.Errorf("no-split allocations (-want +got):\n%s", diff)
+	}
+	// Without split and no warehouse covering 11 (BER has 10 left): REJECT.
+	_, _, err := e.svc.Reserve(t.Context(), inventory.ReserveParams{RequestID: "s3", ReferenceID: "s3", Channel: "web",
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 11}}})
+	var ise *inventory.InsufficientStockError
+	if !errors.As(err, &ise) || ise.Available != 11 {
+		t.Errorf("no-split shortfall error = %v, want InsufficientStockError with available 11", err)
+	}
+	// PARTIAL and BACKORDER_REMAINDER keep what is there.
+	r4 := e.reserve(t, inventory.ReserveParams{RequestID: "s4", AllowSplit: true, BackorderPolicy: inventory.BackorderRemainder,
+		Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 12}}})
+	if l := r4.Lines[0]; l.Allocated() != 10 || l.Backordered != 2 || r4.FullyAllocated() {
+		t.Errorf("backorder line = %+v", l)
+	}
+	// SINGLE_WAREHOUSE_PREFERRED puts both lines in the first warehouse
+	// holding them all (MUC has SKU-A 1 and SKU-B 0, so none: falls back).
+	r5 := e.reserve(t, inventory.ReserveParams{RequestID: "s5", Strategy: inventory.StrategySingleWarehousePreferred,
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 1}, {SKU: SKUB, Quantity: 1}}})
+	want5 := map[string][]alloc{SKUA: {{WarehouseCode: "WH-MUC", Quantity: 1}}, SKUB: {{WarehouseCode: "WH-HAM", Quantity: 1}}}
+	if diff := cmp.Diff(want5, allocs(r5)); diff != "" {
+		t.Errorf("single-warehouse fallback allocations (-want +got):\n%s", diff)
+	}
+	// NEAREST_REGION prefers the destination's warehouse.
+	r6 := e.reserve(t, inventory.ReserveParams{RequestID: "s6", Strategy: inventory.StrategyNearestRegion, DestinationRegion: "de-east",
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 2}}})
+	if diff := cmp.Diff(map[string][]alloc{SKUA: {{WarehouseCode: "WH-BER", Quantity: 2}}}, allocs(r6)); diff != "" {
+		t.Errorf("nearest-region allocations (-want +got):\n%s", diff)
+	}
+}
+
+func testInsufficient(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	// The first line fits, the second does not: nothing is reserved.
+	_, _, err := e.svc.Reserve(ctx, inventory.ReserveParams{RequestID: "i1", ReferenceID: "o1", Channel: "web", AllowSplit: true,
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 2}, {SKU: SKUScarce, Quantity: 11}}})
+	var ise *inventory.InsufficientStockError
+	if !errors.As(err, &ise) {
+		t.Fatalf("Reserve error = %v, want InsufficientStockError", err)
+	}
+	if diff := cmp.Diff(inventory.InsufficientStockError{SKU: SKUScarce, Requested: 11, Available: 10}, *ise); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.Reserved != 0 || l.Revision != 1 {
+		t.Errorf("first line was reserved despite the rejection: %+v", l)
+	}
+	var ue *inventory.UnknownSKUError
+	if _, _, err := e.svc.Reserve(ctx, inventory.ReserveParams{RequestID: "i2", ReferenceID: "o2", Channel: "web",
+		Lines: []inventory.ReserveLine{{SKU: "SKU-NOPE", Quantity: 1}}}); !errors.As(err, &ue) {
+		t.Errorf("unknown SKU error = %v", err)
+	}
+	var nw *inventory.NoWarehouseForChannelError
+	if _, _, err := e.svc.Reserve(ctx, inventory.ReserveParams{RequestID: "i3", ReferenceID: "o3", Channel: "marketplace",
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 1}}}); !errors.As(err, &nw) {
+		t.Errorf("unknown channel error = %v", err)
+	}
+	// The retry of a rejected request id may succeed once stock allows.
+	e.reserve(t, inventory.ReserveParams{RequestID: "i1", ReferenceID: "o1", AllowSplit: true,
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 2}, {SKU: SKUScarce, Quantity: 10}}})
+}
+
+func testIdempotentReserve(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	p := inventory.ReserveParams{RequestID: "same", ReferenceID: "order-1", Channel: "web", Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 2}}}
+	first, created, err := e.svc.Reserve(ctx, p)
+	if err != nil || !created {
+		t.Fatalf("first Reserve = %v, %v", created, err)
+	}
+	second, created, err := e.svc.Reserve(ctx, p)
+	if err != nil || created {
+		t.Fatalf("replayed Reserve = created %v, %v; want false, nil", created, err)
+	}
+	if diff := cmp.Diff(first, second); diff != "" {
+		t.Errorf("replay returned another reservation (-first +replay):\n%s", diff)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.Reserved != 2 {
+		t.Errorf("reserved after replay = %d, want 2", l.Reserved)
+	}
+	changed := p
+	changed.Lines = []inventory.ReserveLine{{SKU: SKUA, Quantity: 3}}
+	if _, _, err := e.svc.Reserve(ctx, changed); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
+		t.Errorf("reused request id error = %v, want ErrIdempotencyKeyReused", err)
+	}
+	other := p
+	other.RequestID = "other"
+	var exists *inventory.ReservationExistsForReferenceError
+	if _, _, err := e.svc.Reserve(ctx, other); !errors.As(err, &exists) || exists.Reservation != first.Name() {
+		t.Errorf("second reservation for the reference error = %v", err)
+	}
+}
+
+func testConcurrentSameRequest(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	p := inventory.ReserveParams{RequestID: "dup", ReferenceID: "order-dup", Channel: "web", Lines: []inventory.ReserveLine{{SKU: SKUB, Quantity: 1}}}
+	const n = 8
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, _, err := e.svc.Reserve(t.Context(), p)
+			ids[i], errs[i] = r.ID, err
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("concurrent Reserve %d: %v", i, errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("concurrent duplicates got reservations %s and %s", ids[0], ids[i])
+		}
+	}
+	if l := e.level(t, SKUB, "WH-HAM"); l.Reserved != 1 {
+		t.Errorf("reserved = %d after %d duplicate calls, want 1", l.Reserved, n)
+	}
+}
+
+func testRelease(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "r1", AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 7}}})
+	// Partial: 3 units come back from the last allocation (MUC 2, then HAM 1).
+	got, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-1", Lines: []inventory.ReleaseLine{{SKU: SKUA, Quantity: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []alloc{{WarehouseCode: "WH-HAM", Quantity: 5, Released: 1}, {WarehouseCode: "WH-MUC", Quantity: 2, Released: 2}}
+	if diff := cmp.Diff(want, got.Lines[0].Allocations); diff != "" || got.State != inventory.StateConfirmed {
+		t.Errorf("after partial release state %v, allocations (-want +got):\n%s", got.State, diff)
+	}
+	// Replaying the same release request changes nothing.
+	again, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-1", Lines: []inventory.ReleaseLine{{SKU: SKUA, Quantity: 3}}})
+	if err != nil || again.Version != got.Version {
+		t.Errorf("replayed release = version %d, %v; want %d", again.Version, err, got.Version)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.Reserved != 4 {
+		t.Errorf("HAM reserved = %d, want 4", l.Reserved)
+	}
+	var exceed *inventory.ReleaseExceedsOpenError
+	if _, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-x", Lines: []inventory.ReleaseLine{{SKU: SKUA, Quantity: 5}}}); !errors.As(err, &exceed) {
+		t.Errorf("over-release error = %v", err)
+	}
+	all, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-2", Reason: "order_cancelled"})
+	if err != nil || all.State != inventory.StateReleased {
+		t.Fatalf("full release = %v, %v", all.State, err)
+	}
+	for _, wh := range []string{"WH-HAM", "WH-MUC"} {
+		if l := e.level(t, SKUA, wh); l.Reserved != 0 {
+			t.Errorf("%s reserved = %d after full release", wh, l.Reserved)
+		}
+	}
+	// Releasing a released reservation is a no-op, even with a new id.
+	if again, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-3"}); err != nil || again.State != inventory.StateReleased {
+		t.Errorf("release of released = %v, %v", again.State, err)
+	}
+	if _, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: "nope", RequestID: "rel-4"}); !errors.Is(err, inventory.ErrReservationNotFound) {
+		t.Errorf("release unknown error = %v", err)
+	}
+	// The reference is free again.
+	e.reserve(t, inventory.ReserveParams{RequestID: "r1-again", ReferenceID: "ref-r1", Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 1}}})
+}
+
+func testCommit(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "c1", AllowSplit: true,
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 7}, {SKU: SKUB, Quantity: 4}}})
+	ship := inventory.CommitParams{ID: r.ID, RequestID: "ship-1-req", WarehouseCode: "WH-HAM", ShipmentID: "ship-1",
+		Lines: []inventory.CommitLine{{SKU: SKUA, Quantity: 5}, {SKU: SKUB, Quantity: 4}}}
+	got, err := e.svc.Commit(ctx, ship)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != inventory.StateConfirmed || got.Lines[0].Allocations[0].Committed != 5 {
+		t.Errorf("after first shipment: %+v", got)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.OnHand != 0 || l.Reserved != 0 {
+		t.Errorf("SKU-A@HAM after commit = %+v, want on_hand 0 reserved 0", l)
+	}
+	if l := e.level(t, SKUB, "WH-HAM"); l.OnHand != 96 || l.Reserved != 0 {
+		t.Errorf("SKU-B@HAM after commit = %+v, want on_hand 96 reserved 0", l)
+	}
+	// Same shipment again (another request id, as a WMS event would be):
+	// nothing changes.
+	dup := ship
+	dup.RequestID = "ship-1-other"
+	again, err := e.svc.Commit(ctx, dup)
+	if err != nil || again.Version != got.Version {
+		t.Errorf("duplicate shipment = version %d, %v; want %d", again.Version, err, got.Version)
+	}
+	if l := e.level(t, SKUB, "WH-HAM"); l.OnHand != 96 {
+		t.Errorf("duplicate shipment decremented again: %+v", l)
+	}
+	var exceed *inventory.CommitExceedsAllocationError
+	if _, err := e.svc.Commit(ctx, inventory.CommitParams{ID: r.ID, RequestID: "ship-2-req", WarehouseCode: "WH-MUC", ShipmentID: "ship-2",
+		Lines: []inventory.CommitLine{{SKU: SKUA, Quantity: 3}}}); !errors.As(err, &exceed) || exceed.Open != 2 {
+		t.Errorf("over-commit error = %v", err)
+	}
+	done, err := e.svc.Commit(ctx, inventory.CommitParams{ID: r.ID, RequestID: "ship-3-req", WarehouseCode: "WH-MUC", ShipmentID: "ship-3",
+		Lines: []inventory.CommitLine{{SKU: SKUA, Quantity: 2}}})
+	if err != nil || done.State != inventory.StateCommitted {
+		t.Fatalf("last shipment = %v, %v; want COMMITTED", done.State, err)
+	}
+	if l := e.level(t, SKUA, "WH-MUC"); l.OnHand != 6 || l.Reserved != 0 {
+		t.Errorf("SKU-A@MUC = %+v, want on_hand 6 reserved 0", l)
+	}
+	var conflict *inventory.StateConflictError
+	if _, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-c"}); !errors.As(err, &conflict) {
+		t.Errorf("release of committed error = %v", err)
+	}
+}
+
+func testHoldExpiry(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	if _, _, err := e.svc.Reserve(ctx, inventory.ReserveParams{RequestID: "h0", ReferenceID: "cart-0", Channel: "web",
+		HoldTTL: 2 * time.Hour, Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 1}}}); !errors.Is(err, inventory.ErrInvalidArgument) {
+		t.Errorf("too long TTL error = %v", err)
+	}
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "h1", ReferenceID: "cart-1", HoldTTL: 15 * time.Minute,
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 4}}})
+	if r.State != inventory.StateHeld || !r.ExpireTime.Equal(e.clock.Now().Add(15*time.Minute)) {
+		t.Fatalf("hold = %v expiring %v", r.State, r.ExpireTime)
+	}
+	ext, err := e.svc.Extend(ctx, inventory.ExtendParams{ID: r.ID, RequestID: "ext-1", TTL: 30 * time.Minute})
+	if err != nil || !ext.ExpireTime.Equal(e.clock.Now().Add(30*time.Minute)) {
+		t.Fatalf("extend = %v, %v", ext.ExpireTime, err)
+	}
+	e.clock.Advance(29 * time.Minute)
+	if n, err := e.svc.ExpireDue(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("ExpireDue before expiry = %d, %v", n, err)
+	}
+	e.clock.Advance(time.Minute)
+	if n, err := e.svc.ExpireDue(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("ExpireDue at expiry = %d, %v", n, err)
+	}
+	got, err := e.svc.GetReservation(ctx, r.ID)
+	if err != nil || got.State != inventory.StateExpired {
+		t.Fatalf("after expiry = %v, %v", got.State, err)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.Reserved != 0 {
+		t.Errorf("expired hold still reserves %d", l.Reserved)
+	}
+	var expired *inventory.ReservationExpiredError
+	if _, err := e.svc.Confirm(ctx, inventory.ConfirmParams{ID: r.ID, RequestID: "conf-1"}); !errors.As(err, &expired) {
+		t.Errorf("confirm of expired error = %v", err)
+	}
+	// A hold that is confirmed in time stays.
+	h2 := e.reserve(t, inventory.ReserveParams{RequestID: "h2", ReferenceID: "cart-2", HoldTTL: time.Minute,
+		Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 1}}})
+	c, err := e.svc.Confirm(ctx, inventory.ConfirmParams{ID: h2.ID, RequestID: "conf-2", ReferenceID: "order-2"})
+	if err != nil || c.State != inventory.StateConfirmed || !c.ExpireTime.IsZero() || c.ReferenceID != "order-2" {
+		t.Fatalf("confirm = %+v, %v", c, err)
+	}
+	var conflict *inventory.StateConflictError
+	if _, err := e.svc.Extend(ctx, inventory.ExtendParams{ID: h2.ID, RequestID: "ext-2", TTL: time.Minute}); !errors.As(err, &conflict) {
+		t.Errorf("extend of confirmed error = %v", err)
+	}
+	e.clock.Advance(time.Hour)
+	if n, err := e.svc.ExpireDue(ctx, 10); err != nil || n != 0 {
+		t.Errorf("ExpireDue after confirm = %d, %v", n, err)
+	}
+	// A due hold not yet swept does not block a new reservation of its
+	// reference: it is expired first.
+	h3 := e.reserve(t, inventory.ReserveParams{RequestID: "h3", ReferenceID: "cart-3", HoldTTL: time.Minute,
+		Lines: []inventory.ReserveLine{{SKU: SKUB, Quantity: 10}}})
+	e.clock.Advance(2 * time.Minute)
+	e.reserve(t, inventory.ReserveParams{RequestID: "h4", ReferenceID: "cart-3", Lines: []inventory.ReserveLine{{SKU: SKUB, Quantity: 1}}})
+	if got, _ := e.svc.GetReservation(ctx, h3.ID); got.State != inventory.StateExpired {
+		t.Errorf("due hold state = %v, want EXPIRED", got.State)
+	}
+	if l := e.level(t, SKUB, "WH-HAM"); l.Reserved != 1 {
+		t.Errorf("SKU-B reserved = %d, want 1", l.Reserved)
+	}
+}
+
+// testOversell: 10 units across three warehouses, 50 concurrent
+// single-unit reservations with distinct request ids: exactly 10 succeed.
+func testOversell(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	const callers = 50
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var (
+		wg           sync.WaitGroup
+		mu           sync.Mutex
+		ok, short    int
+		unexpected   []error
+		allocatedPer = map[string]int64{}
+	)
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			r, _, err := e.svc.Reserve(ctx, inventory.ReserveParams{
+				RequestID: fmt.Sprintf("oversell-%02d", i), ReferenceID: fmt.Sprintf("order-%02d", i), Channel: "web",
+				AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 1}},
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			var ise *inventory.InsufficientStockError
+			switch {
+			case err == nil:
+				ok++
+				for _, a := range r.Lines[0].Allocations {
+					allocatedPer[a.WarehouseCode] += a.Quantity
+				}
+			case errors.As(err, &ise):
+				short++
+			default:
+				unexpected = append(unexpected, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(unexpected) > 0 {
+		t.Fatalf("unexpected errors: %v", unexpected)
+	}
+	if ok != 10 || short != 40 {
+		t.Errorf("succeeded %d, insufficient %d; want 10 and 40", ok, short)
+	}
+	if diff := cmp.Diff(map[string]int64{"WH-HAM": 4, "WH-MUC": 3, "WH-BER": 3}, allocatedPer); diff != "" {
+		t.Errorf("allocations per warehouse (-want +got):\n%s", diff)
+	}
+	var reserved, available int64
+	for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
+		l := e.level(t, SKUScarce, wh)
+		if l.Reserved > l.OnHand || l.Reserved < 0 {
+			t.Errorf("%s: reserved %d, on hand %d", wh, l.Reserved, l.OnHand)
+		}
+		reserved += l.Reserved
+		available += l.Available()
+	}
+	if reserved != 10 || available != 0 {
+		t.Errorf("final reserved %d, available %d; want 10 and 0", reserved, available)
+	}
+}
