@@ -7,3 +7,6 @@ import "context"
 func SetAfterPublishHook(r *Relay, f func(ctx context.Context, row Row) error) {
 	r.afterPublish = f
 }
+
+// RoundWithoutMark runs one round of Run (marks held back as in Run).
+func RoundWithoutMark(ctx context.Context, r *Relay) (int, error) { return r.round(ctx, false) }

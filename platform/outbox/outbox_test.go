@@ -662,3 +662,53 @@ func TestLateCommittedLowerIDIsPublished(t *testing.T) {
 		t.Errorf("stream (-want +got):\n%s", diff)
 	}
 }
+
+// TestLateCommittedEventIsNotOvertaken: on PostgreSQL an event that
+// committed after a later id was published must still go out before the
+// next event of its own aggregate, even while marks are held back.
+func TestLateCommittedEventIsNotOvertaken(t *testing.T) {
+	db := sqldbtest.OpenPostgres(t)
+	ctx := context.Background()
+	if err := outbox.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+	relay, err := outbox.NewRelay(db, js, outbox.WithMarkInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	slow, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outbox.Write(ctx, slow, db.Dialect(), outbox.Event{
+		AggregateType: "thing", AggregateID: "x", Subject: testSubject, Payload: wrapperspb.String("x1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeEvent(ctx, db, "y", "y1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outbox.RoundWithoutMark(ctx, relay); err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeEvent(ctx, db, "x", "x2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outbox.RoundWithoutMark(ctx, relay); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range readStream(t, js) {
+		got = append(got, m.Value)
+	}
+	if diff := cmp.Diff([]string{"y1", "x1", "x2"}, got); diff != "" {
+		t.Errorf("stream (-want +got):\n%s", diff)
+	}
+}

@@ -37,7 +37,8 @@ type Relay struct {
 	lastPurge    time.Time
 	lastLag      time.Time
 	// cursor is the highest id read since the marks were last written;
-	// every unpublished row at or below it is in pending.
+	// on SQLite every unpublished row at or below it is in pending (see
+	// unpublished).
 	cursor     int64
 	selectStmt *sql.Stmt
 
@@ -487,25 +488,43 @@ func (r *Relay) unpublished(ctx context.Context) ([]Row, error) {
 	// gets a later id. Ordering globally by id (rather than by aggregate)
 	// keeps a busy aggregate from starving the others.
 	//
-	// Rows up to r.cursor that are still unpublished in the database are
-	// the ones waiting for their batched mark, so the scan starts after
-	// it. The cursor goes back to 0 whenever the marks are written, so a
-	// row with a lower id that committed late (PostgreSQL hands out ids
-	// at insert, not at commit) waits at most one mark interval.
+	// Published rows waiting for their batched mark are still unpublished
+	// in the database and must be skipped:
+	//
+	//   - SQLite has one writer at a time, so ids are handed out in
+	//     commit order and every unpublished row at or below r.cursor (the
+	//     highest id read since the last mark) is one of them: the scan
+	//     simply starts after the cursor.
+	//   - PostgreSQL hands out ids at insert, not at commit, so a row
+	//     below the cursor can appear later, and skipping it would let the
+	//     same aggregate's next event overtake it. There the scan excludes
+	//     the held ids explicitly.
 	if r.selectStmt == nil {
-		stmt, err := r.db.SQL().PrepareContext(ctx, r.db.Rebind(`
+		q := `
 			SELECT id, event_id, aggregate_type, aggregate_id, aggregate_seq, subject, payload_type,
 				payload, correlation_id, traceparent, tracestate, created_unix_us
 			FROM outbox_events
 			WHERE published_unix_us IS NULL AND id > ?
 			ORDER BY id
-			LIMIT ?`))
+			LIMIT ?`
+		if r.db.Dialect() == sqldb.Postgres {
+			q = strings.Replace(q, "id > ?", "NOT (id = ANY(?::bigint[]))", 1)
+		}
+		stmt, err := r.db.SQL().PrepareContext(ctx, r.db.Rebind(q))
 		if err != nil {
 			return nil, fmt.Errorf("outbox: prepare unpublished query: %w", err)
 		}
 		r.selectStmt = stmt
 	}
-	rs, err := r.selectStmt.QueryContext(ctx, r.cursor, r.cfg.batchSize)
+	var skip any = r.cursor
+	if r.db.Dialect() == sqldb.Postgres {
+		held := make([]int64, 0, len(r.pending))
+		for pk := range r.pending {
+			held = append(held, pk)
+		}
+		skip = held
+	}
+	rs, err := r.selectStmt.QueryContext(ctx, skip, r.cfg.batchSize)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: read unpublished rows: %w", err)
 	}
