@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/apierr"
