@@ -1,0 +1,322 @@
+// Package app wires the gateway: the gRPC server (platform/grpcserver with
+// the standard chain, API-key auth and protovalidate) serving
+// storefront.v1, the REST side (grpc-gateway dialing the gRPC listener),
+// the neighbour clients and the availability cache, and runs them until
+// the context ends.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/grpcserver"
+
+	"github.com/transload/transload/gateway/internal/auth"
+	"github.com/transload/transload/gateway/internal/config"
+	"github.com/transload/transload/gateway/internal/grpcapi"
+	"github.com/transload/transload/gateway/internal/neighbours"
+	"github.com/transload/transload/gateway/internal/rest"
+)
+
+// Deps are optional overrides, mostly for tests: ready listeners (bufconn),
+// how the REST side and the neighbour clients dial, a cache store, a clock.
+type Deps struct {
+	Logger         *slog.Logger
+	TracerProvider trace.TracerProvider
+	// GRPCListener, AdminListener and HTTPListener replace listening on
+	// the configured addresses.
+	GRPCListener, AdminListener, HTTPListener net.Listener
+	// SelfDialOptions, when set, are used by the REST side to reach the
+	// gRPC listener (e.g. a bufconn dialer); the target is then
+	// "passthrough:///self".
+	SelfDialOptions []grpc.DialOption
+	// NeighbourOptions are added to every neighbour connection.
+	NeighbourOptions []grpcclient.Option
+	// CacheStore replaces the store built from cfg.Cache.
+	CacheStore cache.Store
+	// Now is the clock of the availability cache (default time.Now).
+	Now func() time.Time
+}
+
+// Gateway is a wired, not yet running gateway.
+type Gateway struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	srv     *grpcserver.Server
+	self    *grpc.ClientConn
+	clients *neighbours.Clients
+	store   cache.Store
+	rest    http.Handler
+	http    *http.Server
+	httpLis net.Listener
+	serving atomic.Bool
+}
+
+// New wires the gateway and binds its listeners.
+func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error) {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	keys, err := auth.ParseKeys(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: API_KEYS: %w", err)
+	}
+	if keys.Len() == 0 {
+		logger.Warn("no API keys configured (API_KEYS): every storefront call will be rejected as unauthenticated")
+	}
+	g := &Gateway{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			g.closeAll()
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sopts := []grpcserver.Option{
+		grpcserver.WithLogger(logger),
+		grpcserver.WithRegistry(reg),
+		grpcserver.WithAuth(keys.AuthFunc()),
+		// Outermost, so Idempotency-Key fills request_id before validation.
+		grpcserver.WithServerOptions(grpc.UnaryInterceptor(grpcapi.RequestIDUnaryInterceptor())),
+	}
+	if d.TracerProvider != nil {
+		sopts = append(sopts, grpcserver.WithTracerProvider(d.TracerProvider))
+	}
+	if d.GRPCListener != nil {
+		sopts = append(sopts, grpcserver.WithListener(d.GRPCListener))
+	} else {
+		sopts = append(sopts, grpcserver.WithAddr(cfg.GRPCAddr))
+	}
+	if d.AdminListener != nil {
+		sopts = append(sopts, grpcserver.WithAdminListener(d.AdminListener))
+	} else {
+		sopts = append(sopts, grpcserver.WithAdminAddr(cfg.AdminAddr))
+	}
+	if g.srv, err = grpcserver.New(sopts...); err != nil {
+		return nil, err
+	}
+
+	cacheMetrics, err := cache.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: cache metrics: %w", err)
+	}
+	g.store = d.CacheStore
+	if g.store == nil {
+		if g.store, err = cache.New(cfg.Cache, cache.WithLogger(logger), cache.WithMetrics(cacheMetrics)); err != nil {
+			return nil, fmt.Errorf("gateway: cache: %w", err)
+		}
+	}
+
+	nopts := append([]grpcclient.Option{
+		grpcclient.WithRegistry(reg),
+		grpcclient.WithLogger(logger),
+		grpcclient.WithDefaultTimeout(cfg.NeighbourTimeout),
+	}, d.NeighbourOptions...)
+	if d.TracerProvider != nil {
+		nopts = append(nopts, grpcclient.WithTracerProvider(d.TracerProvider))
+	}
+	if g.clients, err = neighbours.Dial(neighbours.Addrs{
+		Catalog: cfg.CatalogAddr, Inventory: cfg.InventoryAddr, Order: cfg.OrderAddr, Fulfillment: cfg.FulfillmentAddr,
+	}, nopts...); err != nil {
+		return nil, err
+	}
+
+	api, err := grpcapi.New(g.clients, g.store, grpcapi.Options{
+		Currencies:        cfg.Currencies,
+		DefaultCurrency:   cfg.DefaultCurrency,
+		FreshFor:          cfg.AvailabilityFreshFor,
+		SnapshotTTL:       cfg.AvailabilitySnapshotTTL,
+		DependencyTimeout: cfg.AvailabilityDependencyTimeout,
+		Now:               d.Now,
+		Logger:            logger,
+		CacheMetrics:      cacheMetrics,
+		Registry:          reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	storefrontv1.RegisterStorefrontServiceServer(g.srv, api)
+
+	target := "passthrough:///self"
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if len(d.SelfDialOptions) > 0 {
+		dialOpts = append(dialOpts, d.SelfDialOptions...)
+	} else {
+		target = loopbackTarget(g.srv.Addr())
+	}
+	otelOpts := []otelgrpc.Option{}
+	if d.TracerProvider != nil {
+		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(d.TracerProvider))
+	}
+	dialOpts = append(dialOpts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
+	if g.self, err = grpc.NewClient(target, dialOpts...); err != nil {
+		return nil, fmt.Errorf("gateway: dial own gRPC listener: %w", err)
+	}
+	if g.rest, err = rest.NewHandler(ctx, g.self, rest.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, Logger: logger,
+	}); err != nil {
+		return nil, fmt.Errorf("gateway: rest: %w", err)
+	}
+	g.http = &http.Server{
+		Handler:           g.rest,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	g.httpLis = d.HTTPListener
+	if g.httpLis == nil {
+		if g.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("gateway: listen rest on %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+
+	health := healthpb.NewHealthClient(g.self)
+	g.srv.Admin().AddCheck("grpc", func(ctx context.Context) error {
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: storefrontv1.StorefrontService_ServiceDesc.ServiceName})
+		if err != nil {
+			return fmt.Errorf("own gRPC listener: %w", err)
+		}
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("storefront service is %s", resp.GetStatus())
+		}
+		return nil
+	})
+	g.srv.Admin().AddCheck("rest", func(context.Context) error {
+		if !g.serving.Load() {
+			return errors.New("REST listener not serving")
+		}
+		return nil
+	})
+	return g, nil
+}
+
+// loopbackTarget turns a listener address into a dial target, replacing an
+// unspecified host (0.0.0.0, ::) with loopback.
+func loopbackTarget(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		if ip.To4() == nil && ip != nil {
+			ip = net.IPv6loopback
+		} else {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+// GRPCAddr is the gRPC listener's address.
+func (g *Gateway) GRPCAddr() net.Addr { return g.srv.Addr() }
+
+// HTTPAddr is the REST listener's address.
+func (g *Gateway) HTTPAddr() net.Addr { return g.httpLis.Addr() }
+
+// AdminAddr is the admin listener's address (nil when disabled).
+func (g *Gateway) AdminAddr() net.Addr { return g.srv.AdminAddr() }
+
+// RESTHandler is the REST handler, for tests that drive it without a listener.
+func (g *Gateway) RESTHandler() http.Handler { return g.rest }
+
+// Run serves gRPC, admin and REST until ctx ends or a listener fails, then
+// shuts everything down gracefully.
+func (g *Gateway) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	grpcDone := make(chan error, 1)
+	go func() { grpcDone <- g.srv.Run(ctx) }()
+	httpDone := make(chan error, 1)
+	go func() {
+		g.serving.Store(true)
+		g.logger.Info("rest listening", slog.String("addr", g.httpLis.Addr().String()))
+		err := g.http.Serve(g.httpLis)
+		g.serving.Store(false)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		httpDone <- err
+	}()
+
+	var runErr error
+	grpcFinished, httpFinished := false, false
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		httpFinished = true
+		runErr = fmt.Errorf("gateway: rest listener: %w", err)
+	case err := <-grpcDone:
+		grpcFinished = true
+		runErr = err
+		if runErr == nil {
+			runErr = errors.New("gateway: gRPC server stopped unexpectedly")
+		}
+	}
+	cancel()
+	if !httpFinished {
+		sctx, scancel := context.WithTimeout(context.Background(), grpcserver.DefaultShutdownTimeout)
+		if err := g.http.Shutdown(sctx); err != nil {
+			g.logger.Warn("rest shutdown", slog.Any("error", err))
+		}
+		scancel()
+		<-httpDone
+	}
+	if !grpcFinished {
+		if err := <-grpcDone; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	g.closeClients()
+	return runErr
+}
+
+// Close releases a gateway whose Run was never called.
+func (g *Gateway) Close() error {
+	g.closeAll()
+	return nil
+}
+
+func (g *Gateway) closeAll() {
+	if g.srv != nil {
+		_ = g.srv.Close()
+	}
+	if g.httpLis != nil {
+		_ = g.httpLis.Close()
+	}
+	g.closeClients()
+}
+
+func (g *Gateway) closeClients() {
+	if g.self != nil {
+		_ = g.self.Close()
+	}
+	if g.clients != nil {
+		_ = g.clients.Close()
+	}
+	if g.store != nil {
+		_ = g.store.Close()
+	}
+}

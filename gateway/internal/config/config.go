@@ -1,0 +1,112 @@
+// Package config holds the gateway's configuration, loaded from environment
+// variables with platform/config. Every field has a default so a bare
+// binary starts for local development; API_KEYS has none (without keys every
+// call is rejected as unauthenticated).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/config"
+
+	"github.com/transload/transload/gateway/internal/auth"
+)
+
+// Config is the gateway's configuration.
+type Config struct {
+	// ServiceName labels logs, traces and metrics.
+	ServiceName string `env:"SERVICE_NAME" default:"gateway"`
+	// GRPCAddr is the gRPC listen address (storefront.v1 over gRPC; the REST
+	// side dials it too, so one interceptor chain covers both).
+	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9007"`
+	// HTTPAddr is the REST (grpc-gateway) listen address.
+	HTTPAddr string `env:"HTTP_ADDR" default:"127.0.0.1:8080"`
+	// AdminAddr serves /metrics, /healthz and /readyz.
+	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9107"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" default:"info"`
+
+	// Neighbour addresses (plaintext gRPC host:port).
+	CatalogAddr     string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
+	InventoryAddr   string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
+	OrderAddr       string `env:"ORDER_ADDR" default:"127.0.0.1:9005"`
+	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
+	// NeighbourTimeout is the default deadline of calls to neighbours.
+	NeighbourTimeout time.Duration `env:"NEIGHBOUR_TIMEOUT" default:"5s"`
+
+	// APIKeys lists `key:channel[:customer]` and `key:ops:admin` entries,
+	// comma separated. Secret: never logged.
+	APIKeys []string `env:"API_KEYS" secret:"true"`
+
+	// Currencies are the ISO 4217 codes the storefront accepts; a
+	// well-formed code outside this set fails with UNSUPPORTED_CURRENCY.
+	Currencies []string `env:"SUPPORTED_CURRENCIES" default:"EUR,USD,GBP,CHF,SEK,NOK,DKK,PLN,CZK"`
+	// DefaultCurrency prices Product.list_price in GetProduct/ListProducts.
+	DefaultCurrency string `env:"DEFAULT_CURRENCY" default:"EUR"`
+
+	// MaxBodyBytes bounds REST request bodies (413 PAYLOAD_TOO_LARGE above).
+	MaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES" default:"1048576"`
+	// RequestTimeout is the deadline of one REST request end to end.
+	RequestTimeout time.Duration `env:"HTTP_REQUEST_TIMEOUT" default:"15s"`
+
+	// AvailabilityFreshFor is how long CheckAvailability trusts the catalog,
+	// price and stock versions it last saw to serve answers from the
+	// version-keyed cache (CONFIDENCE_CACHED) without asking pricing and
+	// inventory; 0 disables the hot-path cache.
+	AvailabilityFreshFor time.Duration `env:"AVAILABILITY_FRESH_FOR" default:"2s"`
+	// AvailabilitySnapshotTTL is how long the last good price and stock
+	// answers are kept for the fallback when a dependency is unavailable.
+	AvailabilitySnapshotTTL time.Duration `env:"AVAILABILITY_SNAPSHOT_TTL" default:"24h"`
+	// AvailabilityDependencyTimeout bounds each live pricing/inventory call
+	// of CheckAvailability, so a slow dependency turns into a snapshot
+	// answer instead of a slow page.
+	AvailabilityDependencyTimeout time.Duration `env:"AVAILABILITY_DEPENDENCY_TIMEOUT" default:"1500ms"`
+
+	// Cache selects Redis (REDIS_ADDR) or the in-process store.
+	Cache cache.Config
+}
+
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// Validate checks the rules spanning fields.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := auth.ParseKeys(c.APIKeys); err != nil {
+		errs = append(errs, fmt.Errorf("API_KEYS: %w", err))
+	}
+	if len(c.Currencies) == 0 {
+		errs = append(errs, errors.New("SUPPORTED_CURRENCIES: at least one currency is required"))
+	}
+	for _, cur := range c.Currencies {
+		if !currencyPattern.MatchString(cur) {
+			errs = append(errs, fmt.Errorf("SUPPORTED_CURRENCIES: %q is not an ISO 4217 code", cur))
+		}
+	}
+	if !slices.Contains(c.Currencies, c.DefaultCurrency) {
+		errs = append(errs, fmt.Errorf("DEFAULT_CURRENCY: %q is not in SUPPORTED_CURRENCIES", c.DefaultCurrency))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))
+	}
+	if c.RequestTimeout <= 0 || c.NeighbourTimeout <= 0 || c.AvailabilityDependencyTimeout <= 0 {
+		errs = append(errs, errors.New("HTTP_REQUEST_TIMEOUT, NEIGHBOUR_TIMEOUT and AVAILABILITY_DEPENDENCY_TIMEOUT must be positive"))
+	}
+	if c.AvailabilityFreshFor < 0 || c.AvailabilitySnapshotTTL <= 0 {
+		errs = append(errs, errors.New("AVAILABILITY_FRESH_FOR must not be negative and AVAILABILITY_SNAPSHOT_TTL must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads the configuration through getenv and validates it.
+func Load(getenv func(string) string) (Config, error) {
+	var c Config
+	if err := config.Load(&c, getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,550 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/type/date"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/cache"
+
+	"github.com/transload/transload/gateway/internal/neighbours"
+)
+
+// CheckAvailability is the checkout hot path. Three sources, weakest wins
+// the response's confidence:
+//
+//   - cached (CONFIDENCE_CACHED): when the catalog/price versions and the
+//     SKUs' stock sequences seen on the last live answers are younger than
+//     FreshFor, lines are read from cache entries keyed by those versions, so
+//     a new catalog publication, price change or stock movement (seen on the
+//     next live call) is a new key: invalidation by construction, staleness
+//     bounded by FreshFor;
+//   - live (CONFIDENCE_LIVE): pricing QuotePrices (allow_partial) and
+//     inventory CheckAvailability in parallel, each bounded by
+//     DependencyTimeout; every good answer refreshes the cache and the
+//     last-good snapshot;
+//   - snapshot (CONFIDENCE_LAST_PUBLISHED_SNAPSHOT, stale = true): when
+//     pricing or inventory is down (UNAVAILABLE, breaker open, timeout), the
+//     last good answer per line from the snapshot cache (platform/cache,
+//     Redis when configured, so it survives gateway restarts), falling back
+//     to the last price of the SKU at any quantity. Only when a line has no
+//     snapshot does the call fail with ERROR_REASON_NO_SNAPSHOT_AVAILABLE.
+
+// skuPattern is what pricing and inventory accept as a SKU; other SKUs are
+// answered as LINE_ISSUE_UNKNOWN_SKU without asking them.
+var skuPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// shipCutoffHourUTC: orders checked after this hour ship the next business day.
+const shipCutoffHourUTC = 14
+
+// liveEntryTTL bounds how long version-keyed entries occupy the cache; the
+// version tracker, not this TTL, decides whether they are used.
+const liveEntryTTL = 10 * time.Minute
+
+// snapshotEntry is a last-good answer with the time it was observed.
+type snapshotEntry struct {
+	Data           []byte    `json:"data"` // proto wire bytes
+	CatalogVersion int64     `json:"catalogVersion,omitempty"`
+	ObserveTime    time.Time `json:"observeTime"`
+}
+
+type seqSeen struct {
+	seq  int64
+	seen time.Time
+}
+
+// maxTrackedSKUs bounds the stock-sequence tracker; beyond it the tracker
+// is reset (costing one live call per SKU, never correctness).
+const maxTrackedSKUs = 200_000
+
+type availability struct {
+	priceLive *cache.Cache[*catalogv1.QuoteLine]
+	stockLive *cache.Cache[*inventoryv1.SkuAvailability]
+	priceSnap *cache.Cache[snapshotEntry]
+	stockSnap *cache.Cache[snapshotEntry]
+
+	freshFor, snapTTL, depTimeout time.Duration
+	now                           func() time.Time
+	logger                        *slog.Logger
+
+	mu               sync.Mutex
+	catalogVer       int64
+	priceVer         int64
+	pricesSeen       time.Time
+	stockSeq         map[string]seqSeen // channel|sku
+}
+
+func newAvailability(store cache.Store, o Options) (*availability, error) {
+	var copts []cache.Option
+	if o.CacheMetrics != nil {
+		copts = append(copts, cache.WithMetrics(o.CacheMetrics))
+	}
+	copts = append(copts, cache.WithLogger(o.Logger))
+	a := &availability{
+		freshFor: o.FreshFor, snapTTL: o.SnapshotTTL, depTimeout: o.DependencyTimeout,
+		now: o.Now, logger: o.Logger, stockSeq: map[string]seqSeen{},
+	}
+	var err error
+	if a.priceLive, err = cache.NewCache(store, "gw-price", cache.ProtoCodec[*catalogv1.QuoteLine](), copts...); err != nil {
+		return nil, err
+	}
+	if a.stockLive, err = cache.NewCache(store, "gw-stock", cache.ProtoCodec[*inventoryv1.SkuAvailability](), copts...); err != nil {
+		return nil, err
+	}
+	if a.priceSnap, err = cache.NewCache(store, "gw-price-snapshot", cache.JSONCodec[snapshotEntry](), copts...); err != nil {
+		return nil, err
+	}
+	if a.stockSnap, err = cache.NewCache(store, "gw-stock-snapshot", cache.JSONCodec[snapshotEntry](), copts...); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// availQuery is one CheckAvailability request after auth and validation.
+type availQuery struct {
+	channel, customer, currency string
+	lines                       []*storefrontv1.RequestedLine
+}
+
+// part is the result of one dependency for the valid lines.
+type part struct {
+	confidence storefrontv1.Confidence
+	asOf       time.Time
+	degraded   string
+	catalogVer int64
+}
+
+// CheckAvailability implements storefrontv1.StorefrontServiceServer.
+func (s *Server) CheckAvailability(ctx context.Context, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	customer, err := customerFor(p, req.GetCustomerId())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCurrency("currency_code", req.GetCurrencyCode()); err != nil {
+		return nil, err
+	}
+	q := availQuery{channel: p.Channel, customer: customer, currency: req.GetCurrencyCode(), lines: req.GetLines()}
+
+	// Valid lines go to the dependencies; SKUs are asked once each.
+	var (
+		validIdx []int
+		skus     []string
+		seen     = map[string]bool{}
+	)
+	for i, l := range q.lines {
+		if !skuPattern.MatchString(l.GetSku()) {
+			continue
+		}
+		validIdx = append(validIdx, i)
+		if !seen[l.GetSku()] {
+			seen[l.GetSku()] = true
+			skus = append(skus, l.GetSku())
+		}
+	}
+
+	var (
+		prices   []*catalogv1.QuoteLine
+		stock    map[string]*inventoryv1.SkuAvailability
+		pPart    part
+		sPart    part
+		pErr     error
+		sErr     error
+		wg       sync.WaitGroup
+		now      = s.now()
+		hasValid = len(validIdx) > 0
+	)
+	if hasValid {
+		wg.Go(func() { prices, pPart, pErr = s.avail.prices(ctx, s, q, validIdx, now) })
+		wg.Go(func() { stock, sPart, sErr = s.avail.stock(ctx, s, q.channel, skus, now) })
+		wg.Wait()
+		if pErr != nil {
+			return nil, pErr
+		}
+		if sErr != nil {
+			return nil, sErr
+		}
+	} else {
+		pPart = part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now}
+		sPart = pPart
+	}
+
+	resp := &storefrontv1.CheckAvailabilityResponse{
+		Confidence:     max(pPart.confidence, sPart.confidence),
+		CatalogVersion: catalogVersionString(pPart.catalogVer),
+		AsOfTime:       timestamppb.New(minTime(pPart.asOf, sPart.asOf)),
+	}
+	for _, d := range []string{pPart.degraded, sPart.degraded} {
+		if d != "" {
+			resp.DegradedDependencies = append(resp.DegradedDependencies, d)
+		}
+	}
+	resp.Stale = len(resp.DegradedDependencies) > 0
+
+	priceOf := make(map[int]*catalogv1.QuoteLine, len(validIdx))
+	for k, i := range validIdx {
+		priceOf[i] = prices[k]
+	}
+	for i, l := range q.lines {
+		resp.Lines = append(resp.Lines, lineAvailability(l, priceOf[i], stock[l.GetSku()], req.GetIncludeWarehouseBreakdown(), now))
+	}
+	return resp, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.IsZero() {
+		return b
+	}
+	if b.IsZero() || a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// lineAvailability assembles one answer line. ql is nil for SKUs that were
+// not asked (invalid) and sa nil when inventory did not report the SKU.
+func lineAvailability(l *storefrontv1.RequestedLine, ql *catalogv1.QuoteLine, sa *inventoryv1.SkuAvailability, breakdown bool, now time.Time) *storefrontv1.LineAvailability {
+	out := &storefrontv1.LineAvailability{Sku: l.GetSku(), RequestedQuantity: l.GetQuantity()}
+	switch {
+	case ql == nil:
+		out.Issue = storefrontv1.LineIssue_LINE_ISSUE_UNKNOWN_SKU
+	default:
+		out.Issue = lineIssueFromPricing(ql.GetErrorReason())
+	}
+	if out.Issue == storefrontv1.LineIssue_LINE_ISSUE_UNSPECIFIED {
+		out.UnitPrice = cloneMoney(ql.GetUnitPrice())
+		out.ExtendedPrice = cloneMoney(ql.GetExtendedPrice())
+		out.PriceExplanation = explanationToProto(ql.GetWinningRule(), ql.GetListPrice())
+	}
+	if out.Issue == storefrontv1.LineIssue_LINE_ISSUE_UNKNOWN_SKU {
+		out.Promise = &storefrontv1.DeliveryPromise{Status: storefrontv1.DeliveryPromise_STATUS_UNAVAILABLE}
+		return out
+	}
+	out.AvailableQuantity = sa.GetTotalAvailable()
+	if breakdown {
+		for _, w := range sa.GetWarehouses() {
+			out.Warehouses = append(out.Warehouses, &storefrontv1.WarehouseAvailability{
+				Warehouse: w.GetWarehouseCode(), AvailableQuantity: w.GetAvailable(),
+			})
+		}
+	}
+	out.Promise = promise(l.GetQuantity(), sa, now)
+	return out
+}
+
+// promise decides whether and when a line ships: in stock, partial (the
+// rest backordered), backorder (inbound expected) or unavailable.
+func promise(requested int64, sa *inventoryv1.SkuAvailability, now time.Time) *storefrontv1.DeliveryPromise {
+	available := max(sa.GetTotalAvailable(), 0)
+	p := &storefrontv1.DeliveryPromise{}
+	var inbound *date.Date
+	for _, w := range sa.GetWarehouses() {
+		if d := w.GetNextInboundDate(); d != nil && (inbound == nil || dateBefore(d, inbound)) {
+			inbound = d
+		}
+	}
+	sources := func(need int64) {
+		for _, w := range sa.GetWarehouses() {
+			if need <= 0 {
+				return
+			}
+			if w.GetAvailable() > 0 {
+				p.SourceWarehouses = append(p.SourceWarehouses, w.GetWarehouseCode())
+				need -= w.GetAvailable()
+			}
+		}
+	}
+	switch {
+	case available >= requested:
+		p.Status = storefrontv1.DeliveryPromise_STATUS_IN_STOCK
+		p.ShipDate = shipDate(now)
+		sources(requested)
+	case available > 0:
+		p.Status = storefrontv1.DeliveryPromise_STATUS_PARTIAL
+		p.ShipDate = shipDate(now)
+		p.BackorderQuantity = requested - available
+		if sa.GetTotalInbound() > 0 && inbound != nil {
+			p.BackorderShipDate = inbound
+		}
+		sources(available)
+	case sa.GetTotalInbound() > 0:
+		p.Status = storefrontv1.DeliveryPromise_STATUS_BACKORDER
+		p.BackorderQuantity = requested
+		p.BackorderShipDate = inbound
+	default:
+		p.Status = storefrontv1.DeliveryPromise_STATUS_UNAVAILABLE
+	}
+	return p
+}
+
+func dateBefore(a, b *date.Date) bool {
+	if a.GetYear() != b.GetYear() {
+		return a.GetYear() < b.GetYear()
+	}
+	if a.GetMonth() != b.GetMonth() {
+		return a.GetMonth() < b.GetMonth()
+	}
+	return a.GetDay() < b.GetDay()
+}
+
+// shipDate is today (UTC) before the cutoff, else the next day, moved past
+// weekends.
+func shipDate(now time.Time) *date.Date {
+	d := now.UTC()
+	if d.Hour() >= shipCutoffHourUTC {
+		d = d.AddDate(0, 0, 1)
+	}
+	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		d = d.AddDate(0, 0, 1)
+	}
+	return &date.Date{Year: int32(d.Year()), Month: int32(d.Month()), Day: int32(d.Day())}
+}
+
+// --- pricing part ---
+
+func priceLiveKey(cv, pv int64, q availQuery, sku string, qty int64) string {
+	return fmt.Sprintf("%d|%d|%s|%s|%s|%s|%d", cv, pv, q.channel, q.customer, q.currency, sku, qty)
+}
+
+func priceSnapKey(q availQuery, sku string, qty int64) string {
+	return fmt.Sprintf("%s|%s|%s|%s|%d", q.channel, q.customer, q.currency, sku, qty)
+}
+
+func priceSnapAnyQtyKey(q availQuery, sku string) string {
+	return fmt.Sprintf("%s|%s|%s|%s|*", q.channel, q.customer, q.currency, sku)
+}
+
+// prices returns one QuoteLine per valid line (same order as idx).
+func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx []int, now time.Time) ([]*catalogv1.QuoteLine, part, error) {
+	if out, cv, ok := a.cachedPrices(ctx, q, idx, now); ok {
+		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_CACHED, asOf: now, catalogVer: cv}, nil
+	}
+	req := &catalogv1.QuotePricesRequest{
+		CustomerId: q.customer, Channel: q.channel, CurrencyCode: q.currency, AllowPartial: true,
+	}
+	for _, i := range idx {
+		req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: q.lines[i].GetSku(), Quantity: q.lines[i].GetQuantity()})
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.depTimeout)
+	resp, err := s.n.Pricing.QuotePrices(cctx, req)
+	cancel()
+	if err == nil && len(resp.GetLines()) != len(idx) {
+		s.logger.ErrorContext(ctx, "pricing answered a different number of lines", slog.Int("want", len(idx)), slog.Int("got", len(resp.GetLines())))
+		return nil, part{}, apierr.Internal()
+	}
+	if err == nil {
+		a.storePrices(ctx, q, idx, resp, now)
+		return resp.GetLines(), part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now, catalogVer: resp.GetCatalogVersion()}, nil
+	}
+	if !isDependencyDown(ctx, err) {
+		if status.Code(err) == codes.InvalidArgument {
+			return nil, part{}, passInvalidArgument(err, "")
+		}
+		return nil, part{}, s.dependencyError(ctx, neighbours.Pricing, err)
+	}
+	s.logger.WarnContext(ctx, "pricing unavailable, answering from snapshot", slog.String("grpc.code", status.Code(err).String()))
+	out := make([]*catalogv1.QuoteLine, len(idx))
+	pt := part{confidence: storefrontv1.Confidence_CONFIDENCE_LAST_PUBLISHED_SNAPSHOT, degraded: neighbours.Pricing}
+	for k, i := range idx {
+		l := q.lines[i]
+		ql, e, ok := a.snapshotPrice(ctx, q, l.GetSku(), l.GetQuantity())
+		if !ok {
+			return nil, part{}, errNoSnapshot(neighbours.Pricing)
+		}
+		out[k] = ql
+		pt.asOf = minTime(pt.asOf, e.ObserveTime)
+		if pt.catalogVer == 0 || e.CatalogVersion < pt.catalogVer {
+			pt.catalogVer = e.CatalogVersion
+		}
+	}
+	return out, pt, nil
+}
+
+func (a *availability) cachedPrices(ctx context.Context, q availQuery, idx []int, now time.Time) ([]*catalogv1.QuoteLine, int64, bool) {
+	if a.freshFor <= 0 {
+		return nil, 0, false
+	}
+	a.mu.Lock()
+	cv, pv, seen := a.catalogVer, a.priceVer, a.pricesSeen
+	a.mu.Unlock()
+	if seen.IsZero() || now.Sub(seen) >= a.freshFor {
+		return nil, 0, false
+	}
+	out := make([]*catalogv1.QuoteLine, len(idx))
+	for k, i := range idx {
+		l := q.lines[i]
+		ql, ok := a.priceLive.Get(ctx, priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()))
+		if !ok {
+			return nil, 0, false
+		}
+		out[k] = ql
+	}
+	return out, cv, true
+}
+
+func (a *availability) storePrices(ctx context.Context, q availQuery, idx []int, resp *catalogv1.QuotePricesResponse, now time.Time) {
+	cv, pv := resp.GetCatalogVersion(), resp.GetPriceVersion()
+	a.mu.Lock()
+	if cv > a.catalogVer || pv > a.priceVer || (cv == a.catalogVer && pv == a.priceVer) {
+		a.catalogVer, a.priceVer, a.pricesSeen = cv, pv, now
+	}
+	a.mu.Unlock()
+	for k, i := range idx {
+		l, ql := q.lines[i], resp.GetLines()[k]
+		a.setLog(ctx, a.priceLive.Set(ctx, priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()), ql, liveEntryTTL))
+		if ql.GetErrorReason() != catalogv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+			continue
+		}
+		b, err := proto.Marshal(ql)
+		if err != nil {
+			continue
+		}
+		e := snapshotEntry{Data: b, CatalogVersion: cv, ObserveTime: now}
+		a.setLog(ctx, a.priceSnap.Set(ctx, priceSnapKey(q, l.GetSku(), l.GetQuantity()), e, a.snapTTL))
+		a.setLog(ctx, a.priceSnap.Set(ctx, priceSnapAnyQtyKey(q, l.GetSku()), e, a.snapTTL))
+	}
+}
+
+func (a *availability) setLog(ctx context.Context, err error) {
+	if err != nil {
+		a.logger.WarnContext(ctx, "availability cache write failed", slog.Any("error", err))
+	}
+}
+
+// snapshotPrice returns the last good price for the exact quantity, else the
+// last unit price of the SKU at any quantity, extended to qty.
+func (a *availability) snapshotPrice(ctx context.Context, q availQuery, sku string, qty int64) (*catalogv1.QuoteLine, snapshotEntry, bool) {
+	if e, ok := a.priceSnap.Get(ctx, priceSnapKey(q, sku, qty)); ok {
+		ql := &catalogv1.QuoteLine{}
+		if proto.Unmarshal(e.Data, ql) == nil {
+			return ql, e, true
+		}
+	}
+	e, ok := a.priceSnap.Get(ctx, priceSnapAnyQtyKey(q, sku))
+	if !ok {
+		return nil, snapshotEntry{}, false
+	}
+	ql := &catalogv1.QuoteLine{}
+	if proto.Unmarshal(e.Data, ql) != nil || ql.GetUnitPrice() == nil {
+		return nil, snapshotEntry{}, false
+	}
+	ql.Quantity = qty
+	ql.ExtendedPrice = money(ql.GetUnitPrice().GetAmountMinor()*qty, ql.GetUnitPrice().GetCurrencyCode())
+	return ql, e, true
+}
+
+// --- inventory part ---
+
+func stockLiveKey(channel, sku string, seq int64) string {
+	return fmt.Sprintf("%s|%s|%d", channel, sku, seq)
+}
+
+func stockSnapKey(channel, sku string) string { return channel + "|" + sku }
+
+// stock returns the availability per SKU.
+func (a *availability) stock(ctx context.Context, s *Server, channel string, skus []string, now time.Time) (map[string]*inventoryv1.SkuAvailability, part, error) {
+	if out, ok := a.cachedStock(ctx, channel, skus, now); ok {
+		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_CACHED, asOf: now}, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, a.depTimeout)
+	resp, err := s.n.Inventory.CheckAvailability(cctx, &inventoryv1.CheckAvailabilityRequest{Skus: skus, Channel: channel})
+	cancel()
+	if err == nil {
+		out := make(map[string]*inventoryv1.SkuAvailability, len(skus))
+		for _, sa := range resp.GetSkus() {
+			out[sa.GetSku()] = sa
+		}
+		a.storeStock(ctx, channel, resp.GetSkus(), now)
+		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now}, nil
+	}
+	if !isDependencyDown(ctx, err) {
+		switch {
+		case apierr.HasReason(err, inventoryv1.ErrorReason_ERROR_REASON_NO_WAREHOUSE_FOR_CHANNEL):
+			// No warehouse serves the channel: nothing is available.
+			return map[string]*inventoryv1.SkuAvailability{}, part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now}, nil
+		case status.Code(err) == codes.InvalidArgument:
+			return nil, part{}, passInvalidArgument(err, "")
+		}
+		return nil, part{}, s.dependencyError(ctx, neighbours.Inventory, err)
+	}
+	s.logger.WarnContext(ctx, "inventory unavailable, answering from snapshot", slog.String("grpc.code", status.Code(err).String()))
+	out := make(map[string]*inventoryv1.SkuAvailability, len(skus))
+	pt := part{confidence: storefrontv1.Confidence_CONFIDENCE_LAST_PUBLISHED_SNAPSHOT, degraded: neighbours.Inventory}
+	for _, sku := range skus {
+		e, ok := a.stockSnap.Get(ctx, stockSnapKey(channel, sku))
+		sa := &inventoryv1.SkuAvailability{}
+		if !ok || proto.Unmarshal(e.Data, sa) != nil {
+			return nil, part{}, errNoSnapshot(neighbours.Inventory)
+		}
+		out[sku] = sa
+		pt.asOf = minTime(pt.asOf, e.ObserveTime)
+	}
+	return out, pt, nil
+}
+
+func (a *availability) cachedStock(ctx context.Context, channel string, skus []string, now time.Time) (map[string]*inventoryv1.SkuAvailability, bool) {
+	if a.freshFor <= 0 {
+		return nil, false
+	}
+	seqs := make([]int64, len(skus))
+	a.mu.Lock()
+	for i, sku := range skus {
+		ss, ok := a.stockSeq[stockSnapKey(channel, sku)]
+		if !ok || now.Sub(ss.seen) >= a.freshFor {
+			a.mu.Unlock()
+			return nil, false
+		}
+		seqs[i] = ss.seq
+	}
+	a.mu.Unlock()
+	out := make(map[string]*inventoryv1.SkuAvailability, len(skus))
+	for i, sku := range skus {
+		sa, ok := a.stockLive.Get(ctx, stockLiveKey(channel, sku, seqs[i]))
+		if !ok {
+			return nil, false
+		}
+		out[sku] = sa
+	}
+	return out, true
+}
+
+func (a *availability) storeStock(ctx context.Context, channel string, skus []*inventoryv1.SkuAvailability, now time.Time) {
+	a.mu.Lock()
+	if len(a.stockSeq)+len(skus) > maxTrackedSKUs {
+		a.stockSeq = map[string]seqSeen{}
+	}
+	for _, sa := range skus {
+		k := stockSnapKey(channel, sa.GetSku())
+		if cur, ok := a.stockSeq[k]; !ok || sa.GetStockSequence() >= cur.seq {
+			a.stockSeq[k] = seqSeen{seq: sa.GetStockSequence(), seen: now}
+		}
+	}
+	a.mu.Unlock()
+	for _, sa := range skus {
+		a.setLog(ctx, a.stockLive.Set(ctx, stockLiveKey(channel, sa.GetSku(), sa.GetStockSequence()), sa, liveEntryTTL))
+		if !sa.GetKnown() {
+			continue
+		}
+		b, err := proto.Marshal(sa)
+		if err != nil {
+			continue
+		}
+		a.setLog(ctx, a.stockSnap.Set(ctx, stockSnapKey(channel, sa.GetSku()), snapshotEntry{Data: b, ObserveTime: now}, a.snapTTL))
+	}
+}

@@ -1,0 +1,387 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/apierr"
+
+	"github.com/transload/transload/gateway/internal/auth"
+	"github.com/transload/transload/gateway/internal/neighbours"
+)
+
+// MetadataReplayed is the response header metadata key CreateOrder sets on
+// an idempotent replay; REST serves it as `Idempotent-Replayed: true`.
+const MetadataReplayed = "idempotent-replayed"
+
+// defaultCancelReason is recorded when the buyer gives none.
+const defaultCancelReason = "cancelled by the buyer"
+
+var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// CreateOrder implements storefrontv1.StorefrontServiceServer: the channel
+// comes from the API key, the customer from the key (bound keys) or the
+// request (channel keys), and the order service does the rest idempotently
+// on request_id.
+func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderRequest) (*storefrontv1.Order, error) {
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := req.GetOrder()
+	customer, err := customerFor(p, o.GetCustomerId())
+	if err != nil {
+		return nil, err
+	}
+	if customer == "" {
+		return nil, errCustomerRequired("order.customer_id")
+	}
+	if err := s.checkCurrency("order.currency_code", o.GetCurrencyCode()); err != nil {
+		return nil, err
+	}
+	oreq := &orderv1.CreateOrderRequest{
+		RequestId:        req.GetRequestId(),
+		CustomerId:       customer,
+		Channel:          p.Channel,
+		CurrencyCode:     o.GetCurrencyCode(),
+		ShipTo:           o.GetShipTo(),
+		CustomerPoNumber: o.GetPurchaseOrderNumber(),
+		Notes:            o.GetNote(),
+	}
+	expected := map[string]*commonv1.Money{}
+	for _, l := range o.GetLines() {
+		oreq.Lines = append(oreq.Lines, &orderv1.CreateOrderRequest_Line{Sku: l.GetSku(), Quantity: l.GetQuantity()})
+		if l.GetExpectedUnitPrice() != nil {
+			expected[l.GetSku()] = l.GetExpectedUnitPrice()
+		}
+	}
+	resp, err := s.n.Orders.CreateOrder(ctx, oreq)
+	if err != nil {
+		return nil, s.createOrderError(ctx, req, err)
+	}
+	if resp.GetReplayed() {
+		// Fails only when headers already went out, which nothing before
+		// this point does.
+		_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataReplayed, "true"))
+	}
+	return orderToProto(resp.GetOrder(), expected), nil
+}
+
+// lineIndex finds the request line of sku (first occurrence, or the
+// occurrence after the first when second is set), -1 when absent.
+func lineIndex(req *storefrontv1.CreateOrderRequest, sku string, second bool) int {
+	found := false
+	for i, l := range req.GetOrder().GetLines() {
+		if l.GetSku() != sku {
+			continue
+		}
+		if !second || found {
+			return i
+		}
+		found = true
+	}
+	return -1
+}
+
+func lineField(i int, leaf string) string {
+	if i < 0 {
+		return "order.lines"
+	}
+	return fmt.Sprintf("order.lines[%d].%s", i, leaf)
+}
+
+// orderFieldPrefixes maps order.v1 request field paths to the storefront's.
+var orderFieldPrefixes = []struct{ from, to string }{
+	{"customer_po_number", "order.purchase_order_number"},
+	{"notes", "order.note"},
+	{"request_id", "request_id"},
+	{"", "order."},
+}
+
+func storefrontOrderField(f string) string {
+	for _, m := range orderFieldPrefixes {
+		if m.from != "" && strings.HasPrefix(f, m.from) {
+			return m.to + strings.TrimPrefix(f, m.from)
+		}
+	}
+	return "order." + f
+}
+
+// idempotencyError maps the cross-cutting idempotency reasons shared by
+// every order mutation; ok is false for other errors.
+func idempotencyError(err error) (error, bool) {
+	switch {
+	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED):
+		return invalidField(commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED, "request_id",
+			"this Idempotency-Key was already used with a different request", nil), true
+	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS):
+		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS,
+			"a request with this Idempotency-Key is still being processed; retry later", nil), true
+	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION):
+		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
+			"the order changed concurrently; read it again and retry", nil), true
+	}
+	return nil, false
+}
+
+// createOrderError maps the order service's CreateOrder errors to the
+// storefront contract.
+func (s *Server) createOrderError(ctx context.Context, req *storefrontv1.CreateOrderRequest, err error) error {
+	if e, ok := idempotencyError(err); ok {
+		return e
+	}
+	md := apierr.Info(err).GetMetadata()
+	sku := md["sku"]
+	switch {
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK):
+		return outOfStockError(req, err, md)
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD):
+		return apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD,
+			"the customer account is on credit hold", map[string]string{"customerId": md["customer_id"]})
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_CREDIT_LIMIT_EXCEEDED):
+		return apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD,
+			"the order would exceed the customer's credit limit", map[string]string{"customerId": md["customer_id"]})
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_CUSTOMER_NOT_FOUND):
+		return invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "order.customer_id", "unknown customer", nil)
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_UNKNOWN_SKU):
+		i := lineIndex(req, sku, false)
+		if n, perr := strconv.Atoi(md["line_index"]); perr == nil && n >= 0 && n < len(req.GetOrder().GetLines()) {
+			i = n
+		}
+		return invalidField(storefrontv1.ErrorReason_ERROR_REASON_UNKNOWN_SKU, lineField(i, "sku"),
+			"SKU "+sku+" is not in the catalog or not sold in this channel", map[string]string{"sku": sku})
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_PRICE_UNAVAILABLE):
+		if status.Code(err) == codes.FailedPrecondition {
+			return apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND,
+				"no price for SKU "+sku, map[string]string{"sku": sku, "currencyCode": md["currency_code"]})
+		}
+		return s.dependencyError(ctx, neighbours.Pricing, status.Error(codes.Unavailable, "pricing unavailable"))
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_CURRENCY_NOT_ALLOWED):
+		cur := req.GetOrder().GetCurrencyCode()
+		return invalidField(storefrontv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH, "order.currency_code",
+			"the customer cannot order in "+cur, map[string]string{"currencyCode": cur})
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_DUPLICATE_SKU):
+		return invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, lineField(lineIndex(req, sku, true), "sku"),
+			"SKU "+sku+" appears on more than one line", map[string]string{"sku": sku})
+	case status.Code(err) == codes.InvalidArgument:
+		vs := apierr.FieldViolations(err)
+		for i := range vs {
+			vs[i].Field = storefrontOrderField(vs[i].Field)
+		}
+		if len(vs) == 0 {
+			vs = []apierr.FieldViolation{{Field: "order", Description: "invalid order"}}
+		}
+		return apierr.InvalidArgument("request is invalid", vs...)
+	}
+	return s.dependencyError(ctx, neighbours.Order, err)
+}
+
+// outOfStockError is FAILED_PRECONDITION/OUT_OF_STOCK with the first short
+// line in the ErrorInfo and every short line in a PreconditionFailure.
+func outOfStockError(req *storefrontv1.CreateOrderRequest, err error, md map[string]string) error {
+	pf := &errdetails.PreconditionFailure{}
+	if st, ok := status.FromError(err); ok {
+		for _, d := range st.Details() {
+			if p, ok := d.(*errdetails.PreconditionFailure); ok {
+				for _, v := range p.GetViolations() {
+					pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{
+						Type: "OUT_OF_STOCK", Subject: v.GetSubject(), Description: v.GetDescription(),
+					})
+				}
+			}
+		}
+	}
+	sku := md["sku"]
+	if len(pf.Violations) == 0 {
+		pf.Violations = []*errdetails.PreconditionFailure_Violation{{
+			Type: "OUT_OF_STOCK", Subject: sku,
+			Description: fmt.Sprintf("requested %s, available %s", md["requested"], md["available"]),
+		}}
+	}
+	meta := map[string]string{"sku": sku, "requested": md["requested"], "available": md["available"]}
+	if i := lineIndex(req, sku, false); i >= 0 {
+		meta["lineIndex"] = strconv.Itoa(i)
+		meta["field"] = lineField(i, "quantity")
+	}
+	n := len(pf.Violations)
+	msg := "insufficient stock for 1 line"
+	if n > 1 {
+		msg = fmt.Sprintf("insufficient stock for %d lines", n)
+	}
+	return statusWith(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, msg, meta, pf)
+}
+
+// visibleOrder reads an order and checks that the caller may see it: same
+// channel and, for customer-bound keys, same customer. Anything else is the
+// same NOT_FOUND as a missing order.
+func (s *Server) visibleOrder(ctx context.Context, p auth.Principal, name string) (*orderv1.Order, error) {
+	id := strings.TrimPrefix(name, "orders/")
+	if !orderIDPattern.MatchString(id) {
+		return nil, errNotFound("order")
+	}
+	o, err := s.n.Orders.GetOrder(ctx, &orderv1.GetOrderRequest{Name: "orders/" + id})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return nil, errNotFound("order")
+	case err != nil:
+		return nil, s.dependencyError(ctx, neighbours.Order, err)
+	case !orderVisible(p, o):
+		return nil, errNotFound("order")
+	}
+	return o, nil
+}
+
+func orderVisible(p auth.Principal, o *orderv1.Order) bool {
+	if o.GetChannel() != p.Channel {
+		return false
+	}
+	return !p.CustomerBound() || o.GetCustomerId() == p.CustomerID
+}
+
+// GetOrder implements storefrontv1.StorefrontServiceServer.
+func (s *Server) GetOrder(ctx context.Context, req *storefrontv1.GetOrderRequest) (*storefrontv1.Order, error) {
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.visibleOrder(ctx, p, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return orderToProto(o, nil), nil
+}
+
+var filterTerm = regexp.MustCompile(`^\s*([a-z_]+)\s*(!=|<=|>=|=|<|>)\s*(.+?)\s*$`)
+
+func errFilter(msg string) error {
+	return invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "filter", msg, nil)
+}
+
+func filterValue(v string) string {
+	if u, err := strconv.Unquote(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// orderFilter translates a storefront ListOrders filter into the order
+// service's, always scoped to the caller's channel and (bound keys)
+// customer. Supported: state =, customer_id = (channel keys; a bound key
+// may only name its own customer), create_time >= and <.
+func orderFilter(p auth.Principal, filter string) (string, error) {
+	terms := []string{"channel = " + strconv.Quote(p.Channel)}
+	customer := p.CustomerID
+	if strings.TrimSpace(filter) != "" {
+		for _, t := range regexp.MustCompile(`(?i)\s+AND\s+`).Split(filter, -1) {
+			m := filterTerm.FindStringSubmatch(t)
+			if m == nil {
+				return "", errFilter("cannot parse " + strconv.Quote(strings.TrimSpace(t)) + `; use field op value joined by AND`)
+			}
+			field, op, val := m[1], m[2], filterValue(m[3])
+			switch {
+			case field == "state" && op == "=":
+				st, ok := orderStateFromName(val)
+				if !ok {
+					return "", errFilter("unknown state " + strconv.Quote(val))
+				}
+				terms = append(terms, "state = "+st)
+			case field == "customer_id" && op == "=":
+				if p.CustomerBound() && val != p.CustomerID {
+					return "", errCustomerMismatch(val)
+				}
+				customer = val
+			case field == "create_time" && (op == ">=" || op == "<"):
+				terms = append(terms, "create_time "+op+" "+strconv.Quote(val))
+			default:
+				return "", errFilter(fmt.Sprintf("%s %s is not supported; use state =, customer_id =, create_time >= or create_time <", field, op))
+			}
+		}
+	}
+	if customer != "" {
+		terms = append(terms, "customer_id = "+strconv.Quote(customer))
+	}
+	return strings.Join(terms, " AND "), nil
+}
+
+// ListOrders implements storefrontv1.StorefrontServiceServer.
+func (s *Server) ListOrders(ctx context.Context, req *storefrontv1.ListOrdersRequest) (*storefrontv1.ListOrdersResponse, error) {
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := orderFilter(p, req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	orderBy := req.GetOrderBy()
+	if strings.HasPrefix(orderBy, "update_time") {
+		return nil, invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "order_by", "update_time ordering is not supported yet", nil)
+	}
+	resp, err := s.n.Orders.ListOrders(ctx, &orderv1.ListOrdersRequest{
+		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: filter, OrderBy: orderBy,
+	})
+	switch {
+	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN):
+		return nil, errInvalidPageToken()
+	case status.Code(err) == codes.InvalidArgument:
+		return nil, errFilter("the filter is not valid")
+	case err != nil:
+		return nil, s.dependencyError(ctx, neighbours.Order, err)
+	}
+	out := &storefrontv1.ListOrdersResponse{NextPageToken: resp.GetNextPageToken()}
+	for _, o := range resp.GetOrders() {
+		if orderVisible(p, o) { // defence in depth: the filter already scopes
+			out.Orders = append(out.Orders, orderToProto(o, nil))
+		}
+	}
+	return out, nil
+}
+
+// CancelOrder implements storefrontv1.StorefrontServiceServer.
+func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderRequest) (*storefrontv1.Order, error) {
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.visibleOrder(ctx, p, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	reason := req.GetReason()
+	if strings.TrimSpace(reason) == "" {
+		reason = defaultCancelReason
+	}
+	out, err := s.n.Orders.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: o.GetName(), RequestId: req.GetRequestId(), Reason: reason})
+	if err == nil {
+		return orderToProto(out, nil), nil
+	}
+	if e, ok := idempotencyError(err); ok {
+		return nil, e
+	}
+	switch {
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE):
+		st := apierr.Info(err).GetMetadata()["state"]
+		if st == "" {
+			st = o.GetState().String()
+		}
+		return nil, apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE,
+			"the order can no longer be cancelled", map[string]string{"order": o.GetName(), "state": st})
+	case status.Code(err) == codes.NotFound:
+		return nil, errNotFound("order")
+	case status.Code(err) == codes.InvalidArgument:
+		return nil, passInvalidArgument(err, "")
+	}
+	return nil, s.dependencyError(ctx, neighbours.Order, err)
+}

@@ -1,0 +1,140 @@
+// Package grpcapi implements transload.storefront.v1.StorefrontService by
+// composing the process APIs (catalog-pricing, inventory, order,
+// fulfillment). The same implementation serves gRPC callers and, through
+// grpc-gateway dialing the gateway's own listener, REST callers.
+//
+// Files: one per resource (availability.go, products.go, orders.go,
+// shipments.go), convert.go (process API ↔ storefront messages, pure),
+// errors.go (the one place errors are built and mapped) and requestid.go
+// (the Idempotency-Key → request_id interceptor).
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/cache"
+
+	"github.com/transload/transload/gateway/internal/auth"
+	"github.com/transload/transload/gateway/internal/neighbours"
+)
+
+// Options tune a Server; zero values take the defaults noted.
+type Options struct {
+	// Currencies are the accepted ISO 4217 codes (required).
+	Currencies []string
+	// DefaultCurrency prices Product.list_price (default: first currency).
+	DefaultCurrency string
+	// FreshFor is how long CheckAvailability trusts the versions it last saw
+	// to answer from the version-keyed cache; 0 disables the hot path.
+	FreshFor time.Duration
+	// SnapshotTTL is how long last good answers are kept for the fallback
+	// (default 24h).
+	SnapshotTTL time.Duration
+	// DependencyTimeout bounds each live call of CheckAvailability
+	// (default 1.5s).
+	DependencyTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// CacheMetrics records the availability caches' hits and misses
+	// (default: unregistered).
+	CacheMetrics *cache.Metrics
+	// Registry receives the gateway's own metrics when set.
+	Registry prometheus.Registerer
+}
+
+// Server implements storefrontv1.StorefrontServiceServer. Returns and
+// webhook subscriptions are not implemented yet and answer UNIMPLEMENTED.
+type Server struct {
+	storefrontv1.UnimplementedStorefrontServiceServer
+
+	n          *neighbours.Clients
+	currencies []string
+	defaultCur string
+	now        func() time.Time
+	logger     *slog.Logger
+	avail      *availability
+}
+
+var _ storefrontv1.StorefrontServiceServer = (*Server)(nil)
+
+// New returns a Server over the neighbour clients, keeping availability
+// caches and snapshots in store.
+func New(n *neighbours.Clients, store cache.Store, o Options) (*Server, error) {
+	if n == nil || store == nil {
+		return nil, errors.New("grpcapi: New needs neighbour clients and a cache store")
+	}
+	if len(o.Currencies) == 0 {
+		return nil, errors.New("grpcapi: at least one currency is required")
+	}
+	if o.DefaultCurrency == "" {
+		o.DefaultCurrency = o.Currencies[0]
+	}
+	if o.SnapshotTTL <= 0 {
+		o.SnapshotTTL = 24 * time.Hour
+	}
+	if o.DependencyTimeout <= 0 {
+		o.DependencyTimeout = 1500 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{
+		n:          n,
+		currencies: slices.Clone(o.Currencies),
+		defaultCur: o.DefaultCurrency,
+		now:        o.Now,
+		logger:     o.Logger,
+	}
+	av, err := newAvailability(store, o)
+	if err != nil {
+		return nil, err
+	}
+	s.avail = av
+	return s, nil
+}
+
+// caller returns the authenticated storefront principal. The AuthFunc
+// guarantees one; its absence is a wiring bug.
+func (s *Server) caller(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.Channel == "" {
+		s.logger.ErrorContext(ctx, "storefront call without a storefront principal")
+		return auth.Principal{}, apierr.Unauthenticated("missing API key")
+	}
+	return p, nil
+}
+
+// customerFor resolves the customer a request acts for: the key's customer
+// when the key is bound (another requested customer is CUSTOMER_MISMATCH),
+// else the requested one (may be empty).
+func customerFor(p auth.Principal, requested string) (string, error) {
+	if p.CustomerBound() {
+		if requested != "" && requested != p.CustomerID {
+			return "", errCustomerMismatch(requested)
+		}
+		return p.CustomerID, nil
+	}
+	return requested, nil
+}
+
+// checkCurrency rejects currencies outside the configured set; field is
+// the request field path for the violation.
+func (s *Server) checkCurrency(field, code string) error {
+	if slices.Contains(s.currencies, code) {
+		return nil
+	}
+	return errUnsupportedCurrency(field, code)
+}

@@ -1,0 +1,236 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/protoadapt"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/apierr"
+)
+
+// Error is the JSON body of every REST error: a google.rpc.Status (code,
+// message, details with "@type") plus the gRPC code's name and the
+// correlation id. details always holds one google.rpc.ErrorInfo.
+type Error struct {
+	// Code is the numeric gRPC code, e.g. 3.
+	Code int32 `json:"code"`
+	// Status is the gRPC code name, e.g. "INVALID_ARGUMENT".
+	Status string `json:"status"`
+	// Message is English text for humans; do not parse it.
+	Message string `json:"message"`
+	// Details are the google.rpc detail messages in their JSON form.
+	Details []json.RawMessage `json:"details"`
+	// CorrelationID is the X-Correlation-Id of the request.
+	CorrelationID string `json:"correlationId"`
+}
+
+// HTTPStatus maps a gRPC code to the HTTP status of a REST error.
+// FAILED_PRECONDITION is 400 like the storefront contract says: business
+// failures (out of stock, credit hold) are told apart by ErrorInfo.reason,
+// not by the status.
+func HTTPStatus(c codes.Code) int {
+	switch c {
+	case codes.OK:
+		return http.StatusOK
+	case codes.Canceled:
+		return 499
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
+		return http.StatusBadRequest
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.AlreadyExists, codes.Aborted:
+		return http.StatusConflict
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.Unimplemented:
+		return http.StatusNotImplemented
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// codeName renders codes.InvalidArgument as "INVALID_ARGUMENT".
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// fallbackReason is the ErrorInfo reason added to errors that carry none.
+func fallbackReason(c codes.Code) commonv1.ErrorReason {
+	switch c {
+	case codes.InvalidArgument, codes.OutOfRange:
+		return commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED
+	case codes.NotFound:
+		return commonv1.ErrorReason_ERROR_REASON_NOT_FOUND
+	case codes.Unauthenticated:
+		return commonv1.ErrorReason_ERROR_REASON_UNAUTHENTICATED
+	case codes.PermissionDenied:
+		return commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED
+	case codes.ResourceExhausted:
+		return commonv1.ErrorReason_ERROR_REASON_RATE_LIMITED
+	case codes.Unavailable:
+		return commonv1.ErrorReason_ERROR_REASON_DEPENDENCY_UNAVAILABLE
+	case codes.DeadlineExceeded:
+		return commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED
+	case codes.Aborted:
+		return commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return commonv1.ErrorReason_ERROR_REASON_INTERNAL
+	default:
+		return commonv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	}
+}
+
+func errPayloadTooLarge(limit int64) *status.Status {
+	st := apierr.New(codes.ResourceExhausted, commonv1.ErrorReason_ERROR_REASON_PAYLOAD_TOO_LARGE,
+		fmt.Sprintf("request body exceeds %d bytes", limit), map[string]string{"limitBytes": fmt.Sprint(limit)})
+	return st
+}
+
+// requestParseError is the error for a request grpc-gateway could not turn
+// into a proto message (malformed JSON, unknown field, bad path or query
+// parameter): INVALID_ARGUMENT with a field violation explaining it.
+func requestParseError(field, what, cause string) *status.Status {
+	st := status.New(codes.InvalidArgument, what)
+	out, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED.String(), Domain: apierr.Domain},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: cause, Reason: "MALFORMED"}}},
+	)
+	if err != nil {
+		return st
+	}
+	return out
+}
+
+// cleanCause strips the protojson prefix from a decode error for display.
+func cleanCause(msg string) string {
+	msg = strings.TrimPrefix(msg, "proto: ")
+	msg = strings.TrimPrefix(msg, "proto:\u00a0")
+	return msg
+}
+
+func (h *handler) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	state := stateFrom(r.Context())
+	state.mu.Lock()
+	tooLarge, decodeErr := state.tooLarge, state.decodeErr
+	state.mu.Unlock()
+	if tooLarge {
+		writeError(w, r, errPayloadTooLarge(h.opts.MaxBodyBytes), http.StatusRequestEntityTooLarge, h.opts.Logger)
+		return
+	}
+	st := status.Convert(err)
+	if st.Code() == codes.InvalidArgument && !hasErrorInfo(st) {
+		// Raised by grpc-gateway while building the request, before any
+		// handler ran: a body or a parameter it could not parse.
+		if decodeErr != nil {
+			st = requestParseError("body", "request body is not valid JSON for this method", cleanCause(decodeErr.Error()))
+		} else {
+			st = requestParseError("query", "invalid request parameter", cleanCause(st.Message()))
+		}
+	}
+	if r.Context().Err() != nil && st.Code() == codes.Canceled {
+		st = status.New(codes.Canceled, "request cancelled")
+	}
+	writeError(w, r, st, 0, h.opts.Logger)
+}
+
+func (h *handler) routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	var st *status.Status
+	switch httpStatus {
+	case http.StatusNotFound:
+		st = apierr.New(codes.NotFound, commonv1.ErrorReason_ERROR_REASON_NOT_FOUND, "no route for "+r.Method+" "+r.URL.Path, nil)
+	case http.StatusMethodNotAllowed:
+		st = apierr.New(codes.Unimplemented, commonv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "method "+r.Method+" not allowed on "+r.URL.Path, nil)
+	default:
+		st = requestParseError("path", "invalid request path", http.StatusText(httpStatus))
+	}
+	writeError(w, r, st, httpStatus, h.opts.Logger)
+}
+
+func hasErrorInfo(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.ErrorInfo); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// writeError writes the one JSON error shape; httpStatus 0 derives it from
+// the code.
+func writeError(w http.ResponseWriter, r *http.Request, st *status.Status, httpStatus int, logger *slog.Logger) {
+	code := st.Code()
+	msg := st.Message()
+	if fallbackReason(code) == commonv1.ErrorReason_ERROR_REASON_INTERNAL && !hasErrorInfo(st) {
+		// Errors that did not come through apierr may carry raw causes.
+		logger.ErrorContext(r.Context(), "internal error answered over REST", slog.String("grpc.code", code.String()), slog.String("error", msg))
+		msg = "internal error"
+	}
+	if !hasErrorInfo(st) {
+		withInfo, err := status.New(code, msg).WithDetails(append([]protoadapt.MessageV1{
+			&errdetails.ErrorInfo{Reason: fallbackReason(code).String(), Domain: apierr.Domain},
+		}, detailsV1(st)...)...)
+		if err == nil {
+			st = withInfo
+		}
+	}
+	body := Error{Code: int32(code), Status: codeName(code), Message: msg, Details: []json.RawMessage{}, CorrelationID: stateFrom(r.Context()).correlationID}
+	if body.CorrelationID == "" {
+		body.CorrelationID = w.Header().Get(HeaderCorrelationID)
+	}
+	for _, a := range st.Proto().GetDetails() {
+		b, err := protojson.Marshal(a)
+		if err != nil {
+			continue
+		}
+		body.Details = append(body.Details, b)
+	}
+	if httpStatus == 0 {
+		httpStatus = HTTPStatus(code)
+	}
+	if d, ok := apierr.RetryDelay(st.Err()); ok && d > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(max(int(d.Seconds()), 1)))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(httpStatus)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		logger.DebugContext(r.Context(), "write REST error body", slog.Any("error", err))
+	}
+}
+
+// detailsV1 returns st's decodable details (to re-attach them).
+func detailsV1(st *status.Status) []protoadapt.MessageV1 {
+	var out []protoadapt.MessageV1
+	for _, d := range st.Details() {
+		if m, ok := d.(protoadapt.MessageV1); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+// Package rest serves storefront.v1 as REST/JSON through grpc-gateway,
+// dialing the gateway's own gRPC listener so every REST call runs through
+// the same interceptor chain (auth, validation, logging, metrics) as a
+// gRPC call.
+//
+// On top of grpc-gateway it adds:
+//   - the correlation id: `X-Correlation-Id` is taken from the request when
+//     valid (else created), forwarded as x-correlation-id and returned on
+//     every response, success or error;
+//   - forwarded request headers: Authorization (grpc-gateway forwards it),
+//     X-Api-Key, Idempotency-Key and X-Correlation-Id;
+//   - `Idempotent-Replayed: true` on replayed CreateOrder answers;
+//   - a request body limit (413 PAYLOAD_TOO_LARGE) and a request deadline;
+//   - ONE JSON error shape for every error (see Error), including malformed
+//     JSON, unknown routes and body-size violations.
+package rest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/correlation"
+)
+
+// HTTP header names the REST API uses.
+const (
+	HeaderCorrelationID  = "X-Correlation-Id"
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderAPIKey         = "X-Api-Key"
+	HeaderReplayed       = "Idempotent-Replayed"
+)
+
+// Options configure the REST handler.
+type Options struct {
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// RequestTimeout bounds each request end to end (default 15s).
+	RequestTimeout time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// NewHandler returns the REST handler for storefront.v1 over conn (a
+// connection to the gateway's own gRPC listener).
+func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, error) {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 15 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	h := &handler{opts: o}
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithErrorHandler(h.errorHandler),
+		runtime.WithRoutingErrorHandler(h.routingErrorHandler),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler()),
+	)
+	if err := storefrontv1.RegisterStorefrontServiceHandler(ctx, mux, conn); err != nil {
+		return nil, err
+	}
+	h.mux = mux
+	return h, nil
+}
+
+// incomingHeader forwards the headers the storefront needs as gRPC
+// metadata. Authorization is forwarded by grpc-gateway itself.
+func incomingHeader(key string) (string, bool) {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case HeaderIdempotencyKey:
+		return "idempotency-key", true
+	case HeaderCorrelationID:
+		return correlation.MetadataKey, true
+	case HeaderAPIKey:
+		return "x-api-key", true
+	}
+	return "", false
+}
+
+// outgoingHeader exposes only the replay marker; the correlation id is set
+// by the middleware so it is present on every response.
+func outgoingHeader(key string) (string, bool) {
+	if key == "idempotent-replayed" {
+		return HeaderReplayed, true
+	}
+	return "", false
+}
+
+type handler struct {
+	opts Options
+	mux  *runtime.ServeMux
+}
+
+// reqState is per-request state the error handler needs.
+type reqState struct {
+	correlationID string
+
+	mu        sync.Mutex
+	tooLarge  bool
+	decodeErr error
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *reqState {
+	if s, ok := ctx.Value(stateKey{}).(*reqState); ok {
+		return s
+	}
+	return &reqState{}
+}
+
+// ServeHTTP adds the correlation id, body limit and deadline around the
+// grpc-gateway mux.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get(HeaderCorrelationID)
+	if !correlation.Valid(id) {
+		id = correlation.New()
+	}
+	r.Header.Set(HeaderCorrelationID, id)
+	w.Header().Set(HeaderCorrelationID, id)
+	st := &reqState{correlationID: id}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), h.opts.RequestTimeout)
+	defer cancel()
+	ctx = correlation.WithID(ctx, id)
+	r = r.WithContext(ctx)
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		st.tooLarge = true
+		writeError(w, r, errPayloadTooLarge(h.opts.MaxBodyBytes), http.StatusRequestEntityTooLarge, h.opts.Logger)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &limitedBody{rc: r.Body, left: h.opts.MaxBodyBytes, state: st}
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// limitedBody fails reads beyond the limit and records it, so the error
+// handler can answer 413 instead of a decode error.
+type limitedBody struct {
+	rc    io.ReadCloser
+	left  int64
+	state *reqState
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Probe one byte: a body exactly at the limit is fine.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			b.state.mu.Lock()
+			b.state.tooLarge = true
+			b.state.mu.Unlock()
+			return 0, errBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// marshaler is grpc-gateway's protojson marshaler (lowerCamelCase names,
+// enum names, strict about unknown fields) whose decoder records decode
+// failures, so they are reported as malformed bodies.
+type marshaler struct {
+	*runtime.JSONPb
+}
+
+func newMarshaler() *marshaler {
+	return &marshaler{JSONPb: &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false, EmitUnpopulated: false},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}}
+}
+
+// NewDecoder implements runtime.Marshaler.
+func (m *marshaler) NewDecoder(r io.Reader) runtime.Decoder {
+	d := m.JSONPb.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		err := d.Decode(v)
+		if err != nil && !errors.Is(err, io.EOF) {
+			if lb, ok := r.(*limitedBody); ok {
+				lb.state.mu.Lock()
+				lb.state.decodeErr = err
+				lb.state.mu.Unlock()
+			}
+		}
+		return err
+	})
+}
