@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+)
+
+// syncBuffer is a log sink the server goroutines and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs erpsim on free ports and the given database until the test
+// (or stop) ends it.
+func start(t *testing.T, dsn string) (addrs Addrs, stop func(), logs *syncBuffer) {
+	t.Helper()
+	env := map[string]string{"DATABASE_URL": dsn, "GRPC_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn"}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	logs = &syncBuffer{}
+	go func() {
+		done <- runWithReady(ctx, func(k string) string { return env[k] }, logs, func(a Addrs) { ready <- a })
+	}()
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("erpsim exited before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("erpsim did not start within 30s")
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run returned %v after shutdown, want nil", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return addrs, stop, logs
+}
+
+func httpDo(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+func dial(t *testing.T, addr string) erpv1.ErpAdapterServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return erpv1.NewErpAdapterServiceClient(conn)
+}
+
+func eur(m int64) *commonv1.Money { return &commonv1.Money{AmountMinor: m, CurrencyCode: "EUR"} }
+
+func TestRunServesControlsAndKeepsState(t *testing.T) {
+	t.Parallel()
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "erpsim.db")
+	addrs, stop, _ := start(t, dsn)
+	admin := "http://" + addrs.Admin
+
+	if code, body := httpDo(t, http.MethodGet, admin+"/readyz", ""); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %s", code, body)
+	}
+	if code, body := httpDo(t, http.MethodGet, admin+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics = %d", code)
+	}
+	if code, body := httpDo(t, http.MethodPost, admin+"/control/faults", `{"down": true}`); code != http.StatusOK || !strings.Contains(body, `"down":true`) {
+		t.Fatalf("POST /control/faults = %d %s", code, body)
+	}
+	client := dial(t, addrs.GRPC)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := client.GetCustomer(ctx, &erpv1.GetCustomerRequest{Name: "customers/C0001"}); status.Code(err) != codes.Unavailable {
+		t.Errorf("GetCustomer while down: %v, want Unavailable", err)
+	}
+	// The simulated ERP is down; the simulator is still ready.
+	if code, body := httpDo(t, http.MethodGet, admin+"/readyz", ""); code != http.StatusOK {
+		t.Errorf("/readyz while the ERP is down = %d %s, want 200", code, body)
+	}
+	httpDo(t, http.MethodPost, admin+"/control/faults", `{"down": false}`)
+
+	so := &erpv1.SalesOrder{
+		CustomerId: "C0001", Channel: "web", CurrencyCode: "EUR",
+		ShipTo:    &commonv1.Address{Recipient: "Test", Locality: "Hamburg", RegionCode: "DE"},
+		PlaceTime: timestamppb.Now(),
+		Lines: []*erpv1.SalesOrderLine{{LineId: "1", Sku: "SKU-00001", Quantity: &commonv1.Quantity{Value: 1, Unit: "EA"},
+			UnitPrice: eur(100), NetAmount: eur(100), Allocations: []*erpv1.WarehouseAllocation{{WarehouseCode: "WH-HAM", Quantity: 1}}}},
+		Subtotal: eur(100), GrandTotal: eur(100),
+	}
+	first, err := client.SubmitSalesOrder(ctx, &erpv1.SubmitSalesOrderRequest{SalesOrderId: "ord-restart", SalesOrder: so})
+	if err != nil || first.GetOutcome() != erpv1.SubmitSalesOrderResponse_OUTCOME_ACCEPTED {
+		t.Fatalf("submit = %v, %v", first, err)
+	}
+	if code, body := httpDo(t, http.MethodGet, admin+"/control/sales-orders", ""); code != http.StatusOK ||
+		!strings.Contains(body, `"count":1`) || !strings.Contains(body, `"submissions":1`) {
+		t.Errorf("/control/sales-orders = %d %s", code, body)
+	}
+	stop()
+
+	// A restart on the same database keeps the sales order and does not
+	// seed again.
+	addrs2, _, _ := start(t, dsn)
+	client2 := dial(t, addrs2.GRPC)
+	again, err := client2.SubmitSalesOrder(ctx, &erpv1.SubmitSalesOrderRequest{SalesOrderId: "ord-restart", SalesOrder: so})
+	if err != nil || !again.GetDuplicate() || again.GetErpOrderNumber() != first.GetErpOrderNumber() {
+		t.Errorf("resubmit after restart = %v, %v; want the original as duplicate", again, err)
+	}
+	c, err := client2.GetCustomer(ctx, &erpv1.GetCustomerRequest{Name: "customers/C0001"})
+	if err != nil || c.GetOpenBalance().GetAmountMinor() != 100 {
+		t.Errorf("C0001 after restart = %v, %v; want the order's credit kept (not re-seeded)", c.GetOpenBalance(), err)
+	}
+	if code, body := httpDo(t, http.MethodGet, "http://"+addrs2.Admin+"/control/faults", ""); code != http.StatusOK || !strings.Contains(body, `"down":false`) {
+		t.Errorf("faults after restart = %d %s", code, body)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	err := run(t.Context(), func(k string) string {
+		if k == "LOG_LEVEL" {
+			return "chatty"
+		}
+		return ""
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "LOG_LEVEL") && !strings.Contains(err.Error(), "chatty") {
+		t.Errorf("run with a bad LOG_LEVEL = %v", err)
+	}
+}
