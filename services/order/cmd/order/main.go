@@ -1,0 +1,257 @@
+// Command order runs the Transload order service: the order.v1 OrderService
+// over gRPC, the durable ERP submission queue worker and the outbox relay to
+// the NATS JetStream stream TRANSLOAD_ORDER. Configuration comes from the
+// environment (see internal/config and the service README).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/breaker"
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/tracing"
+	"github.com/transload/transload/services/order/internal/catalogclient"
+	"github.com/transload/transload/services/order/internal/config"
+	"github.com/transload/transload/services/order/internal/erpclient"
+	"github.com/transload/transload/services/order/internal/grpcapi"
+	"github.com/transload/transload/services/order/internal/inventoryclient"
+	"github.com/transload/transload/services/order/internal/metrics"
+	"github.com/transload/transload/services/order/internal/order"
+	"github.com/transload/transload/services/order/internal/orderpb"
+	"github.com/transload/transload/services/order/internal/store/sqlstore"
+)
+
+// Stream is the JetStream stream the order service publishes to.
+var Stream = outbox.StreamConfig{
+	Name:        "TRANSLOAD_ORDER",
+	Subjects:    []string{"transload.order.>"},
+	Description: "Order events of the Transload order service",
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "order:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	var cfg config.Config
+	if err := platformconfig.Load(&cfg, getenv); err != nil {
+		return err
+	}
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, cfg.ServiceName, level)
+	slog.SetDefault(log)
+
+	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
+	if err != nil {
+		return err
+	}
+	tp, shutdownTracing, err := tracing.Setup(ctx, tcfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx)
+	}()
+
+	if err := ensureSQLiteDir(cfg.DatabaseURL); err != nil {
+		return err
+	}
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		return err
+	}
+
+	srv, err := grpcserver.New(
+		grpcserver.WithLogger(log),
+		grpcserver.WithAddr(cfg.GRPCAddr),
+		grpcserver.WithAdminAddr(cfg.AdminAddr),
+		grpcserver.WithTracerProvider(tp),
+	)
+	if err != nil {
+		return err
+	}
+	reg := srv.Registry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+
+	dial := func(addr string, timeout time.Duration, extra ...grpcclient.Option) (*grpc.ClientConn, error) {
+		opts := append([]grpcclient.Option{
+			grpcclient.WithRegistry(reg), grpcclient.WithLogger(log),
+			grpcclient.WithDefaultTimeout(timeout), grpcclient.WithTracerProvider(tp),
+		}, extra...)
+		return grpcclient.Dial(addr, opts...)
+	}
+	bs := breaker.DefaultSettings()
+	bs.ConsecutiveFailures = uint32(cfg.ERPBreakerFailures)
+	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
+	erpConn, err := dial(cfg.ERPAddr, cfg.ERPReadTimeout,
+		grpcclient.WithBreakerSettings(bs),
+		grpcclient.WithIdempotentMethods(
+			erpv1.ErpAdapterService_GetCustomer_FullMethodName,
+			erpv1.ErpAdapterService_SubmitSalesOrder_FullMethodName,
+			erpv1.ErpAdapterService_CancelSalesOrder_FullMethodName,
+		))
+	if err != nil {
+		return err
+	}
+	defer erpConn.Close()
+	catalogConn, err := dial(cfg.CatalogAddr, cfg.CatalogTimeout,
+		grpcclient.WithIdempotentMethods(catalogv1.PricingService_QuotePrices_FullMethodName))
+	if err != nil {
+		return err
+	}
+	defer catalogConn.Close()
+	inventoryConn, err := dial(cfg.InventoryAddr, cfg.InventoryTimeout,
+		grpcclient.WithIdempotentMethods(
+			inventoryv1.InventoryService_ReserveStock_FullMethodName,
+			inventoryv1.InventoryService_ReleaseReservation_FullMethodName,
+			inventoryv1.InventoryService_ListReservations_FullMethodName,
+			inventoryv1.InventoryService_GetReservation_FullMethodName,
+		))
+	if err != nil {
+		return err
+	}
+	defer inventoryConn.Close()
+
+	// NATS may be down at start: connect in the background and keep
+	// reconnecting; the outbox keeps events until the relay can publish.
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(500*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	relay, err := outbox.NewRelay(db, js, outbox.WithRegisterer(reg), outbox.WithLogger(log),
+		outbox.WithPollInterval(cfg.RelayPollInterval))
+	if err != nil {
+		return err
+	}
+
+	store := sqlstore.New(db, orderpb.Event)
+	erp := erpclient.New(erpConn)
+	var worker *order.Worker
+	svc := order.NewService(order.Config{
+		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, CustomerMaxStaleness: cfg.CustomerMaxStaleness,
+	}, order.Deps{
+		Store: store, Customers: erp, Pricer: catalogclient.New(catalogConn), Inventory: inventoryclient.New(inventoryConn),
+		Logger: log, Metrics: m,
+		OnCommit: func() {
+			relay.Notify()
+			if worker != nil {
+				worker.Notify()
+			}
+		},
+	})
+	worker = order.NewWorker(order.WorkerConfig{
+		PollInterval: cfg.QueuePollInterval, CallTimeout: cfg.ERPSubmitTimeout,
+		BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
+	}, svc, erp)
+
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, log))
+	srv.Admin().AddCheck("database", db.Ping)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	background := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("background task stopped", slog.String("task", name), slog.Any("error", err))
+			}
+		}()
+	}
+	background("stream", func(ctx context.Context) error { return ensureStream(ctx, js, log) })
+	background("outbox-relay", relay.Run)
+	background("erp-queue", worker.Run)
+
+	err = srv.Run(ctx)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// ensureStream creates the TRANSLOAD_ORDER stream, retrying until NATS is
+// reachable or ctx ends.
+func ensureStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	wait := 200 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := outbox.EnsureStream(sctx, js, Stream)
+		cancel()
+		if err == nil {
+			log.Info("jetstream stream ready", slog.String("stream", Stream.Name))
+			return nil
+		}
+		log.Warn("jetstream stream not ready; retrying", slog.String("stream", Stream.Name), slog.Any("error", err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// ensureSQLiteDir creates the folder of a SQLite database file.
+func ensureSQLiteDir(dsn string) error {
+	rest, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok {
+		return nil
+	}
+	path, _, _ := strings.Cut(rest, "?")
+	if path == ":memory:" || path == "" {
+		return nil
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		return os.MkdirAll(dir, 0o750)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+// Package config is the order service's environment configuration.
+package config
+
+import (
+	"errors"
+	"time"
+)
+
+// Config is read from the environment with platform/config. Defaults let a
+// bare binary start for local development (ports of `make run`).
+type Config struct {
+	ServiceName string `env:"SERVICE_NAME" default:"order"`
+	GRPCAddr    string `env:"GRPC_ADDR" default:"127.0.0.1:9005"`
+	AdminAddr   string `env:"ADMIN_ADDR" default:"127.0.0.1:9105"`
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/order.db" secret:"true"`
+	NATSURL     string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	LogLevel    string `env:"LOG_LEVEL" default:"info"`
+
+	ERPAddr       string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
+	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
+	InventoryAddr string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
+
+	// Neighbour call deadlines (the ERP contract's budgets).
+	ERPReadTimeout   time.Duration `env:"ORDER_ERP_READ_TIMEOUT" default:"2s"`
+	ERPSubmitTimeout time.Duration `env:"ORDER_ERP_SUBMIT_TIMEOUT" default:"10s"`
+	CatalogTimeout   time.Duration `env:"ORDER_CATALOG_TIMEOUT" default:"5s"`
+	InventoryTimeout time.Duration `env:"ORDER_INVENTORY_TIMEOUT" default:"5s"`
+
+	// Breaker for the ERP: trips after this many consecutive failures and
+	// stays open this long before a trial call.
+	ERPBreakerFailures    uint          `env:"ORDER_ERP_BREAKER_FAILURES" default:"5"`
+	ERPBreakerOpenTimeout time.Duration `env:"ORDER_ERP_BREAKER_OPEN_TIMEOUT" default:"5s"`
+
+	// ERP queue worker.
+	QueuePollInterval time.Duration `env:"ORDER_QUEUE_POLL_INTERVAL" default:"1s"`
+	QueueBackoffBase  time.Duration `env:"ORDER_QUEUE_BACKOFF_BASE" default:"500ms"`
+	QueueBackoffMax   time.Duration `env:"ORDER_QUEUE_BACKOFF_MAX" default:"30s"`
+
+	// Idempotency and the customer snapshot.
+	ClaimLease           time.Duration `env:"ORDER_CLAIM_LEASE" default:"60s"`
+	ClaimWait            time.Duration `env:"ORDER_CLAIM_WAIT" default:"15s"`
+	CustomerMaxStaleness time.Duration `env:"ORDER_CUSTOMER_MAX_STALENESS" default:"24h"`
+
+	// Outbox relay.
+	RelayPollInterval time.Duration `env:"ORDER_OUTBOX_POLL_INTERVAL" default:"200ms"`
+}
+
+// Validate checks rules that span fields.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ClaimLease <= 30*time.Second {
+		errs = append(errs, errors.New("ORDER_CLAIM_LEASE must be longer than 30s (the CreateOrder work budget)"))
+	}
+	if c.GRPCAddr == "" {
+		errs = append(errs, errors.New("GRPC_ADDR is empty"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,328 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ClaimStatus is the state of an idempotency record.
+type ClaimStatus string
+
+// Claim statuses.
+const (
+	// ClaimPending: a call owns the request id and is working on it.
+	ClaimPending ClaimStatus = "pending"
+	// ClaimCompleted: the call finished; OrderID is the result.
+	ClaimCompleted ClaimStatus = "completed"
+	// ClaimFailed: the call ended with a stored business failure.
+	ClaimFailed ClaimStatus = "failed"
+)
+
+// Claim asks the store to claim a request id for one call.
+type Claim struct {
+	// Kind scopes request ids per operation, e.g. "create_order".
+	Kind        string
+	RequestID   string
+	PayloadHash string
+	// Owner is a random token of the claiming call.
+	Owner string
+	// LeaseUntil is when the claim may be taken over if its owner has
+	// not finished (crashed or stuck).
+	LeaseUntil time.Time
+	// OrderID is the id a new claim reserves for the order; a takeover
+	// keeps the id of the original claim so reservations converge.
+	OrderID string
+}
+
+// ClaimResult is what ClaimRequest found or did.
+type ClaimResult struct {
+	// Acquired is true when the caller now owns the claim (new, or taken
+	// over after the previous owner's lease expired).
+	Acquired bool
+	// TakenOver is true when an expired claim was taken over.
+	TakenOver bool
+	Status    ClaimStatus
+	OrderID   string
+	Failure   *Failure
+	// LeaseUntil of the current owner (for a pending claim).
+	LeaseUntil time.Time
+}
+
+// ClaimRef identifies a claim owned by a call.
+type ClaimRef struct {
+	Kind, RequestID, Owner string
+}
+
+// IdempotencyKey makes Store.UpdateOrder apply a change at most once.
+type IdempotencyKey struct {
+	Kind, Key, PayloadHash string
+}
+
+// Effects are the side effects of an order change that the store applies in
+// the same transaction as the change.
+type Effects struct {
+	// Events are published through the outbox, in order.
+	Events []Event
+	// ERPQueue changes the order's ERP queue entry.
+	ERPQueue QueueOp
+	// ReleaseReservation queues a durable release of the order's
+	// reservation with this reason ("" = none).
+	ReleaseReservation string
+}
+
+// ErrNoChange may be returned by an UpdateOrder callback to leave the order
+// unchanged; UpdateOrder then returns it (callers treat it as success).
+var ErrNoChange = errors.New("no change")
+
+// QueueOp is a change to the ERP queue.
+type QueueOp int
+
+// Queue operations.
+const (
+	QueueNone QueueOp = iota
+	// QueueRemove deletes the order's queue entries (ERP answered).
+	QueueRemove
+	// QueueCancel makes sure the ERP order gets cancelled: a pending
+	// submission that was never attempted is dropped; otherwise a cancel
+	// entry replaces it (or is appended when the order was confirmed).
+	QueueCancel
+)
+
+// QueueAction is what a queue entry asks of the ERP.
+type QueueAction string
+
+// Queue actions.
+const (
+	ActionSubmit QueueAction = "submit"
+	ActionCancel QueueAction = "cancel"
+)
+
+// QueueEntry is one row of the durable ERP queue.
+type QueueEntry struct {
+	Seq           int64
+	OrderID       string
+	CustomerID    string
+	Action        QueueAction
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+}
+
+// QueueStats summarises the ERP queue for metrics.
+type QueueStats struct {
+	Depth          int
+	OldestCreateAt time.Time
+}
+
+// ReleaseTask is a durable "release this reservation" job.
+type ReleaseTask struct {
+	OrderID       string
+	ReservationID string
+	Reason        string
+	Attempts      int
+	NextAttemptAt time.Time
+}
+
+// ListQuery selects a page of orders. Cursor fields are zero for the first
+// page.
+type ListQuery struct {
+	CustomerID    string
+	Channel       string
+	State         State
+	CreatedFrom   time.Time // inclusive, zero = unbounded
+	CreatedBefore time.Time // exclusive, zero = unbounded
+	Ascending     bool
+	Limit         int
+	// AfterCreatedAt/AfterID continue after this row in the sort order.
+	AfterCreatedAt time.Time
+	AfterID        string
+}
+
+// Customer is the order service's snapshot of an ERP customer.
+type Customer struct {
+	ID              string
+	DisplayName     string
+	Account         AccountState
+	Currency        string
+	AllowedChannels []string
+	// CreditCurrency and the credit amounts are set when the ERP enforces
+	// a credit limit (HasCreditLimit).
+	HasCreditLimit       bool
+	CreditCurrency       string
+	CreditLimitMinor     int64
+	AvailableCreditMinor int64
+	FetchedAt            time.Time
+}
+
+// AccountState mirrors erp.v1 Customer.AccountState.
+type AccountState int
+
+// Account states.
+const (
+	AccountUnspecified AccountState = 0
+	AccountActive      AccountState = 1
+	AccountCreditHold  AccountState = 2
+	AccountBlocked     AccountState = 3
+	AccountClosed      AccountState = 4
+)
+
+// Store is the order service's persistence. Implementations must apply
+// every method atomically.
+type Store interface {
+	// ClaimRequest claims c.RequestID for the caller. It never returns
+	// ErrIdempotencyKeyReused for a matching payload; for a different
+	// payload hash it returns ErrIdempotencyKeyReused.
+	ClaimRequest(ctx context.Context, c Claim) (ClaimResult, error)
+	// ExtendClaim keeps the claim and its order id but moves its lease to
+	// until (the past frees it for an immediate takeover). ErrClaimLost if
+	// ref no longer owns a pending claim.
+	ExtendClaim(ctx context.Context, ref ClaimRef, until time.Time) error
+	// DeleteClaim removes a pending claim owned by ref (nothing was
+	// created). ErrClaimLost if ref no longer owns a pending claim.
+	DeleteClaim(ctx context.Context, ref ClaimRef) error
+	// FailClaim stores a business failure as the claim's result.
+	// ErrClaimLost if ref no longer owns a pending claim.
+	FailClaim(ctx context.Context, ref ClaimRef, f Failure) error
+	// AbandonedClaims lists pending claims of kind whose lease ended before
+	// before, oldest first.
+	AbandonedClaims(ctx context.Context, kind string, before time.Time, limit int) ([]PendingClaim, error)
+	// StealClaim transfers an expired pending claim from its owner
+	// c.Owner to newOwner with a lease until until. ErrClaimLost if the
+	// claim changed owner, finished, or its lease has not expired.
+	StealClaim(ctx context.Context, c PendingClaim, newOwner string, until time.Time) error
+
+	// CreateOrder stores a new order together with its ERP queue entry and
+	// its OrderAccepted event, and completes the claim ref, in one
+	// transaction. ErrClaimLost if ref no longer owns a pending claim.
+	CreateOrder(ctx context.Context, ref ClaimRef, o *Order, ev Event) error
+	// GetOrder returns ErrNotFound for an unknown id.
+	GetOrder(ctx context.Context, id string) (*Order, error)
+	// ListOrders returns up to q.Limit orders.
+	ListOrders(ctx context.Context, q ListQuery) ([]*Order, error)
+	// UpdateOrder loads the order, calls fn and stores the changed order and
+	// the effects fn returns, in one transaction (the order is locked while
+	// fn runs; fn must be pure). With key set, a key applied before returns
+	// ErrDuplicateEvent (same hash) or *EventIDReusedError (other hash)
+	// without calling fn. ErrNotFound for an unknown id; fn's error is
+	// returned unchanged and nothing is stored.
+	UpdateOrder(ctx context.Context, id string, key *IdempotencyKey, fn func(o *Order) (Effects, error)) (*Order, error)
+
+	// NextQueueEntries returns up to limit queue entries in creation order.
+	NextQueueEntries(ctx context.Context, limit int) ([]QueueEntry, error)
+	// StartQueueAttempt counts an attempt on the entry (and on the order's
+	// ERP submission state) before the ERP is called. ErrNotFound when the
+	// entry is gone (e.g. the order was cancelled before any attempt).
+	StartQueueAttempt(ctx context.Context, seq int64, at time.Time) error
+	// RecordQueueFailure stores a failed attempt's error and the time of
+	// the next one.
+	RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string) error
+	// DeleteQueueEntry removes a finished entry.
+	DeleteQueueEntry(ctx context.Context, seq int64) error
+	// QueueStats returns depth and oldest entry of the ERP queue.
+	QueueStats(ctx context.Context) (QueueStats, error)
+
+	// NextReleaseTasks returns due reservation releases.
+	NextReleaseTasks(ctx context.Context, now time.Time, limit int) ([]ReleaseTask, error)
+	// CompleteReleaseTask removes a finished release.
+	CompleteReleaseTask(ctx context.Context, orderID string) error
+	// RetryReleaseTask schedules a failed release again.
+	RetryReleaseTask(ctx context.Context, orderID string, next time.Time, errText string) error
+
+	// SaveCustomer stores the latest known snapshot of a customer.
+	SaveCustomer(ctx context.Context, c Customer) error
+	// GetCustomer returns the stored snapshot, ErrCustomerNotFound if none.
+	GetCustomer(ctx context.Context, id string) (Customer, error)
+}
+
+// PendingClaim is a pending claim found by AbandonedClaims.
+type PendingClaim struct {
+	Kind, RequestID, Owner, OrderID string
+	LeaseUntil                      time.Time
+}
+
+// Customers reads customers from the ERP. GetCustomer returns
+// ErrCustomerNotFound (wrapped) for unknown customers and *DependencyError
+// when the ERP cannot answer.
+type Customers interface {
+	GetCustomer(ctx context.Context, id string) (Customer, error)
+}
+
+// QuoteRequest asks for authoritative prices.
+type QuoteRequest struct {
+	CustomerID, Channel, Currency string
+	Lines                         []QuoteLine
+}
+
+// QuoteLine is one SKU and quantity to price.
+type QuoteLine struct {
+	SKU      string
+	Quantity int64
+}
+
+// PricedLine is the authoritative price of one request line.
+type PricedLine struct {
+	UnitPriceMinor int64
+	ExtendedMinor  int64
+	RuleID         string
+	Unit           string
+}
+
+// Quote is the result of Pricer.Quote, one line per request line.
+type Quote struct {
+	QuoteID string
+	Lines   []PricedLine
+}
+
+// Pricer prices orders. Quote returns *UnknownSKUError,
+// *PriceUnavailableError, *InvalidQuantityError or *DependencyError.
+type Pricer interface {
+	Quote(ctx context.Context, r QuoteRequest) (Quote, error)
+}
+
+// ReserveRequest asks inventory for a reservation.
+type ReserveRequest struct {
+	RequestID, ReferenceID, Channel string
+	Lines                           []QuoteLine
+}
+
+// Reservation is the result of Inventory.Reserve.
+type Reservation struct {
+	ID    string
+	Lines []ReservedLine
+}
+
+// ReservedLine is the allocation of one SKU.
+type ReservedLine struct {
+	SKU         string
+	Allocations []Allocation // only WarehouseID and Allocated are set
+}
+
+// Inventory reserves and releases stock. Reserve returns *OutOfStockError
+// or *DependencyError; it is idempotent on RequestID. Release is idempotent
+// on requestID and treats already released reservations as done.
+// OpenReservations lists ids of open reservations for a reference.
+type Inventory interface {
+	Reserve(ctx context.Context, r ReserveRequest) (Reservation, error)
+	Release(ctx context.Context, reservationID, requestID, reason string) error
+	OpenReservations(ctx context.Context, referenceID string) ([]string, error)
+}
+
+// SubmitOutcome is the ERP's answer to a sales order submission.
+type SubmitOutcome struct {
+	Accepted    bool
+	ERPOrderRef string
+	Rejection   Rejection
+}
+
+// ERP submits and cancels sales orders. Errors are *DependencyError for
+// transient failures; any other error is permanent for this request
+// (bad payload) and is retried only slowly.
+type ERP interface {
+	SubmitSalesOrder(ctx context.Context, o *Order) (SubmitOutcome, error)
+	// CancelSalesOrder cancels; an order the ERP never saw, or one already
+	// cancelled, rejected or not cancellable any more, counts as done
+	// (ok=true, with note explaining).
+	CancelSalesOrder(ctx context.Context, orderID, reason string) (note string, err error)
+}

@@ -1,0 +1,560 @@
+package order
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// KindCreateOrder scopes CreateOrder request ids.
+const KindCreateOrder = "create_order"
+
+// Config tunes the service. Zero values take the defaults in NewService.
+type Config struct {
+	// ClaimLease is how long a CreateOrder call owns its request id before
+	// another call may take it over (default 60s). It must exceed
+	// CreateTimeout.
+	ClaimLease time.Duration
+	// CreateTimeout bounds the neighbour calls of one CreateOrder
+	// (default 30s).
+	CreateTimeout time.Duration
+	// ClaimWait bounds how long a concurrent duplicate waits for the first
+	// call before failing with ErrRequestInProgress (default 15s; the
+	// caller's deadline bounds it further).
+	ClaimWait time.Duration
+	// ClaimPoll is the first poll interval of a waiting duplicate
+	// (default 20ms, doubling up to 250ms).
+	ClaimPoll time.Duration
+	// CustomerMaxStaleness bounds the age of the customer snapshot used
+	// while the ERP is down (default 24h).
+	CustomerMaxStaleness time.Duration
+	// AbandonAfter is how long after its lease ended a pending claim is
+	// cleaned up by the reaper: its reservation released and the claim
+	// dropped (default 2m).
+	AbandonAfter time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.ClaimLease, 60*time.Second)
+	def(&c.CreateTimeout, 30*time.Second)
+	def(&c.ClaimWait, 15*time.Second)
+	def(&c.ClaimPoll, 20*time.Millisecond)
+	def(&c.CustomerMaxStaleness, 24*time.Hour)
+	def(&c.AbandonAfter, 2*time.Minute)
+	return c
+}
+
+// Metrics receives the service's business measurements.
+type Metrics interface {
+	// ObserveAcceptance records the latency of an accepted CreateOrder.
+	ObserveAcceptance(d time.Duration)
+	// SetERPQueue records the ERP queue depth and the age of its oldest
+	// entry.
+	SetERPQueue(depth int, oldest time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ObserveAcceptance(time.Duration) {}
+func (noMetrics) SetERPQueue(int, time.Duration)  {}
+
+// Notifier is told when new work is committed (ERP queue, outbox).
+type Notifier func()
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store     Store
+	Customers Customers
+	Pricer    Pricer
+	Inventory Inventory
+	Logger    *slog.Logger
+	Metrics   Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// OnCommit is called after a transaction queued ERP work or events.
+	OnCommit Notifier
+}
+
+// Service implements the order use cases.
+type Service struct {
+	cfg  Config
+	d    Deps
+	log  *slog.Logger
+	now  func() time.Time
+	tick Notifier
+}
+
+// NewService returns a Service.
+func NewService(cfg Config, d Deps) *Service {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.OnCommit == nil {
+		d.OnCommit = func() {}
+	}
+	return &Service{cfg: cfg.withDefaults(), d: d, log: d.Logger, now: func() time.Time { return d.Now().UTC() }, tick: d.OnCommit}
+}
+
+// CreateParams is a CreateOrder request in domain terms.
+type CreateParams struct {
+	RequestID        string
+	CustomerID       string
+	Channel          string
+	Currency         string
+	ShipTo           Address
+	Lines            []QuoteLine
+	CustomerPONumber string
+	Notes            string
+	// ExpectedTotalMinor is checked against the authoritative total when
+	// HasExpectedTotal is set.
+	HasExpectedTotal   bool
+	ExpectedTotalMinor int64
+	ExpectedCurrency   string
+	Actor              Actor
+	CorrelationID      string
+}
+
+// payloadHash is the idempotency fingerprint of a request: everything
+// the client sent except the request id itself.
+func (p CreateParams) payloadHash() string {
+	v := struct {
+		CustomerID, Channel, Currency string
+		ShipTo                        Address
+		Lines                         []QuoteLine
+		PO, Notes                     string
+		HasExpected                   bool
+		Expected                      int64
+		ExpectedCurrency              string
+	}{p.CustomerID, p.Channel, p.Currency, p.ShipTo, p.Lines, p.CustomerPONumber, p.Notes,
+		p.HasExpectedTotal, p.ExpectedTotalMinor, p.ExpectedCurrency}
+	b, _ := json.Marshal(v) // plain structs of strings and ints cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateResult is the outcome of CreateOrder.
+type CreateResult struct {
+	Order    *Order
+	Replayed bool
+}
+
+// errRetryClaim tells the claim loop to look at the claim again (lost to a
+// takeover, or finished by someone else).
+var errRetryClaim = errors.New("retry claim")
+
+// CreateOrder places an order idempotently on p.RequestID; see the
+// order.v1 CreateOrder contract.
+func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult, error) {
+	start := s.now()
+	seen := map[string]bool{}
+	for _, l := range p.Lines {
+		if seen[l.SKU] {
+			return CreateResult{}, &DuplicateSKUError{SKU: l.SKU}
+		}
+		seen[l.SKU] = true
+	}
+	hash := p.payloadHash()
+	owner := newToken()
+	waitUntil := start.Add(s.cfg.ClaimWait)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-250*time.Millisecond).Before(waitUntil) {
+		waitUntil = dl.Add(-250 * time.Millisecond)
+	}
+	poll := s.cfg.ClaimPoll
+	for {
+		res, err := s.d.Store.ClaimRequest(ctx, Claim{
+			Kind: KindCreateOrder, RequestID: p.RequestID, PayloadHash: hash, Owner: owner,
+			LeaseUntil: s.now().Add(s.cfg.ClaimLease), OrderID: newOrderID(),
+		})
+		if err != nil {
+			return CreateResult{}, err
+		}
+		switch {
+		case res.Acquired:
+			if res.TakenOver {
+				s.log.WarnContext(ctx, "took over an expired CreateOrder claim",
+					slog.String("request_id", p.RequestID), slog.String("order_id", res.OrderID))
+			}
+			ref := ClaimRef{Kind: KindCreateOrder, RequestID: p.RequestID, Owner: owner}
+			o, err := s.placeClaimed(ctx, p, ref, res.OrderID)
+			if errors.Is(err, errRetryClaim) {
+				continue
+			}
+			if err != nil {
+				return CreateResult{}, err
+			}
+			s.d.Metrics.ObserveAcceptance(s.now().Sub(start))
+			return CreateResult{Order: o}, nil
+		case res.Status == ClaimCompleted:
+			o, err := s.d.Store.GetOrder(ctx, res.OrderID)
+			if err != nil {
+				return CreateResult{}, fmt.Errorf("load replayed order %s: %w", res.OrderID, err)
+			}
+			return CreateResult{Order: o, Replayed: true}, nil
+		case res.Status == ClaimFailed && res.Failure != nil:
+			return CreateResult{}, res.Failure.Err()
+		}
+		// Pending and owned by a live call: wait for it.
+		if !s.now().Before(waitUntil) {
+			return CreateResult{}, ErrRequestInProgress
+		}
+		if err := sleep(ctx, min(poll, time.Until(waitUntil)+time.Millisecond)); err != nil {
+			return CreateResult{}, ErrRequestInProgress
+		}
+		poll = min(poll*2, 250*time.Millisecond)
+	}
+}
+
+// placeClaimed runs the placement for an owned claim and settles the claim.
+func (s *Service) placeClaimed(ctx context.Context, p CreateParams, ref ClaimRef, orderID string) (*Order, error) {
+	// Neighbour calls follow the caller's context: a caller that gives up
+	// stops the work. Once stock is reserved, the commit runs to completion
+	// on its own bounded context so a reserved order is not abandoned
+	// half-way.
+	workCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
+	defer cancel()
+	o, reserveTried, err := s.place(workCtx, p, orderID)
+	detached := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	}
+	if err != nil {
+		sctx, scancel := detached()
+		defer scancel()
+		if f, ok := FailureFromError(err); ok && !reserveTried {
+			if ferr := s.d.Store.FailClaim(sctx, ref, f); ferr != nil {
+				if errors.Is(ferr, ErrClaimLost) {
+					return nil, errRetryClaim
+				}
+				s.log.ErrorContext(ctx, "store CreateOrder failure", slog.Any("error", ferr))
+			}
+			return nil, err
+		}
+		s.abandon(sctx, ref, orderID, reserveTried)
+		return nil, err
+	}
+	sctx, scancel := detached()
+	defer scancel()
+	ev := Event{Type: EventAccepted, Order: o.Clone(), PreviousState: StateUnspecified}
+	if err := s.d.Store.CreateOrder(sctx, ref, o, ev); err != nil {
+		if errors.Is(err, ErrClaimLost) {
+			return nil, errRetryClaim
+		}
+		// The commit may have happened even though we saw an error; the
+		// claim loop finds out (completed → replay, still ours → clean up).
+		s.log.ErrorContext(ctx, "store order", slog.String("order_id", orderID), slog.Any("error", err))
+		s.abandon(sctx, ref, orderID, true)
+		return nil, err
+	}
+	s.tick()
+	return o, nil
+}
+
+func isOutOfStock(err error) bool {
+	var oos *OutOfStockError
+	return errors.As(err, &oos)
+}
+
+// abandon gives a failed call's claim back. Without a reservation attempt
+// the claim is simply deleted. Otherwise the reservation (if inventory made
+// one) is released first, while still owning the claim, so nothing stays
+// reserved; when that is not possible now, the claim is left to expire and
+// a retry with the same request id converges on the same reservation, or
+// the reaper releases it later.
+func (s *Service) abandon(ctx context.Context, ref ClaimRef, orderID string, reserveTried bool) {
+	if !reserveTried {
+		if err := s.d.Store.DeleteClaim(ctx, ref); err != nil && !errors.Is(err, ErrClaimLost) {
+			s.log.ErrorContext(ctx, "delete claim", slog.String("request_id", ref.RequestID), slog.Any("error", err))
+		}
+		return
+	}
+	// Still ours? (A commit that reported an error may have succeeded.)
+	if err := s.d.Store.ExtendClaim(ctx, ref, s.now().Add(s.cfg.ClaimLease)); err != nil {
+		return
+	}
+	if err := s.releaseAll(ctx, orderID, "order_not_created"); err != nil {
+		s.log.WarnContext(ctx, "could not release the reservation of a failed CreateOrder now; the reaper will",
+			slog.String("order_id", orderID), slog.Any("error", err))
+		_ = s.d.Store.ExtendClaim(ctx, ref, s.now())
+		return
+	}
+	if err := s.d.Store.DeleteClaim(ctx, ref); err != nil && !errors.Is(err, ErrClaimLost) {
+		s.log.ErrorContext(ctx, "delete claim", slog.String("request_id", ref.RequestID), slog.Any("error", err))
+	}
+}
+
+// releaseAll releases every open reservation inventory holds for orderID.
+func (s *Service) releaseAll(ctx context.Context, orderID, reason string) error {
+	ids, err := s.d.Inventory.OpenReservations(ctx, orderID)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.d.Inventory.Release(ctx, id, "release:"+orderID+":"+id, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReapAbandonedClaims cleans up CreateOrder claims whose owner died after
+// reserving stock and that no retry picked up within AbandonAfter.
+func (s *Service) ReapAbandonedClaims(ctx context.Context) error {
+	claims, err := s.d.Store.AbandonedClaims(ctx, KindCreateOrder, s.now().Add(-s.cfg.AbandonAfter), 50)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		owner := newToken()
+		if err := s.d.Store.StealClaim(ctx, c, owner, s.now().Add(s.cfg.ClaimLease)); err != nil {
+			continue
+		}
+		ref := ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: owner}
+		if err := s.releaseAll(ctx, c.OrderID, "order_not_created"); err != nil {
+			_ = s.d.Store.ExtendClaim(ctx, ref, s.now())
+			return err
+		}
+		if err := s.d.Store.DeleteClaim(ctx, ref); err != nil && !errors.Is(err, ErrClaimLost) {
+			return err
+		}
+		s.log.InfoContext(ctx, "reaped abandoned CreateOrder claim",
+			slog.String("request_id", c.RequestID), slog.String("order_id", c.OrderID))
+	}
+	return nil
+}
+
+// place validates, prices and reserves, and builds the order. reserveTried
+// reports whether inventory may hold a reservation for orderID.
+func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o *Order, reserveTried bool, err error) {
+	cust, err := s.customer(ctx, p.CustomerID)
+	if err != nil {
+		return nil, false, err
+	}
+	switch cust.Account {
+	case AccountCreditHold, AccountBlocked, AccountClosed:
+		return nil, false, &CustomerError{CustomerID: p.CustomerID, Err: ErrCustomerOnCreditHold}
+	}
+	if len(cust.AllowedChannels) > 0 && !slices.Contains(cust.AllowedChannels, p.Channel) {
+		return nil, false, &ChannelNotAllowedError{CustomerID: p.CustomerID, Channel: p.Channel}
+	}
+	if cust.Currency != "" && cust.Currency != p.Currency {
+		return nil, false, &CurrencyNotAllowedError{CustomerID: p.CustomerID, Currency: p.Currency}
+	}
+	q, err := s.d.Pricer.Quote(ctx, QuoteRequest{CustomerID: p.CustomerID, Channel: p.Channel, Currency: p.Currency, Lines: p.Lines})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(q.Lines) != len(p.Lines) {
+		return nil, false, fmt.Errorf("pricing returned %d lines for %d", len(q.Lines), len(p.Lines))
+	}
+	now := s.now()
+	o = &Order{
+		ID: orderID, CustomerID: p.CustomerID, Channel: p.Channel, Currency: p.Currency,
+		ShipTo: p.ShipTo, State: StateAcceptedPendingERP, CreateRequestID: p.RequestID,
+		CustomerPONumber: p.CustomerPONumber, Notes: p.Notes, CreatedAt: now, UpdatedAt: now,
+		ERP: ERPSubmission{NextAttemptAt: now},
+	}
+	for i, l := range p.Lines {
+		pl := q.Lines[i]
+		o.Lines = append(o.Lines, Line{
+			ID: fmt.Sprint(i + 1), SKU: l.SKU, Quantity: l.Quantity, Unit: pl.Unit,
+			UnitPriceMinor: pl.UnitPriceMinor, ExtendedMinor: pl.ExtendedMinor,
+			PriceRuleID: pl.RuleID, PriceQuoteID: q.QuoteID,
+		})
+		o.SubtotalMinor += pl.ExtendedMinor
+	}
+	o.TotalMinor = o.SubtotalMinor + o.TaxMinor
+	if p.HasExpectedTotal && (p.ExpectedTotalMinor != o.TotalMinor || p.ExpectedCurrency != "" && p.ExpectedCurrency != o.Currency) {
+		return nil, false, &PriceChangedError{ExpectedMinor: p.ExpectedTotalMinor, ActualMinor: o.TotalMinor, Currency: o.Currency}
+	}
+	if cust.HasCreditLimit && cust.CreditCurrency == o.Currency && o.TotalMinor > cust.AvailableCreditMinor {
+		return nil, false, &CreditLimitExceededError{
+			CustomerID: p.CustomerID, LimitMinor: cust.CreditLimitMinor,
+			ExposureMinor: cust.CreditLimitMinor - cust.AvailableCreditMinor, TotalMin: o.TotalMinor, Currency: o.Currency,
+		}
+	}
+	// The reservation request id is fixed per claimed order id, so a retry
+	// after a crash (same request id → same claim → same order id) gets
+	// the same reservation back instead of a second one.
+	res, err := s.d.Inventory.Reserve(ctx, ReserveRequest{
+		RequestID: "order:" + orderID, ReferenceID: orderID, Channel: p.Channel, Lines: p.Lines,
+	})
+	if err != nil {
+		return nil, !isOutOfStock(err), err
+	}
+	o.ReservationID = res.ID
+	for i := range o.Lines {
+		l := &o.Lines[i]
+		var allocated int64
+		for _, rl := range res.Lines {
+			if rl.SKU != l.SKU {
+				continue
+			}
+			for _, a := range rl.Allocations {
+				if a.Allocated > 0 {
+					l.Allocations = append(l.Allocations, Allocation{WarehouseID: a.WarehouseID, Allocated: a.Allocated})
+					allocated += a.Allocated
+				}
+			}
+		}
+		if allocated != l.Quantity {
+			return nil, true, fmt.Errorf("reservation %s allocates %d of %d for %s", res.ID, allocated, l.Quantity, l.SKU)
+		}
+	}
+	o.History = []StateChange{{From: StateUnspecified, To: StateAcceptedPendingERP, At: now, Actor: p.Actor, CorrelationID: p.CorrelationID}}
+	return o, true, nil
+}
+
+// customer reads the customer from the ERP and refreshes the snapshot; while
+// the ERP cannot answer it falls back to a snapshot younger than
+// CustomerMaxStaleness.
+func (s *Service) customer(ctx context.Context, id string) (Customer, error) {
+	c, err := s.d.Customers.GetCustomer(ctx, id)
+	if err == nil {
+		c.FetchedAt = s.now()
+		if serr := s.d.Store.SaveCustomer(ctx, c); serr != nil {
+			s.log.WarnContext(ctx, "save customer snapshot", slog.String("customer_id", id), slog.Any("error", serr))
+		}
+		return c, nil
+	}
+	if !IsDependencyError(err) {
+		return Customer{}, err
+	}
+	snap, serr := s.d.Store.GetCustomer(ctx, id)
+	if serr != nil {
+		if !errors.Is(serr, ErrCustomerNotFound) {
+			s.log.WarnContext(ctx, "read customer snapshot", slog.String("customer_id", id), slog.Any("error", serr))
+		}
+		return Customer{}, err
+	}
+	age := s.now().Sub(snap.FetchedAt)
+	if age > s.cfg.CustomerMaxStaleness {
+		return Customer{}, err
+	}
+	s.log.WarnContext(ctx, "ERP unavailable; using the cached customer snapshot",
+		slog.String("customer_id", id), slog.Duration("age", age), slog.Any("erp_error", err))
+	return snap, nil
+}
+
+// GetOrder returns one order (ErrNotFound if unknown).
+func (s *Service) GetOrder(ctx context.Context, id string) (*Order, error) {
+	return s.d.Store.GetOrder(ctx, id)
+}
+
+// ListOrders returns one page of orders.
+func (s *Service) ListOrders(ctx context.Context, q ListQuery) ([]*Order, error) {
+	return s.d.Store.ListOrders(ctx, q)
+}
+
+// CancelParams is a CancelOrder request.
+type CancelParams struct {
+	OrderID, RequestID, Reason, Etag string
+	Actor                            Actor
+	CorrelationID                    string
+}
+
+// CancelOrder cancels an order that has not shipped; the reservation is
+// released (durably, by the worker) and the ERP order cancelled through the
+// queue.
+func (s *Service) CancelOrder(ctx context.Context, p CancelParams) (*Order, error) {
+	hash := hashOf(p.OrderID, p.Reason, p.Etag)
+	key := &IdempotencyKey{Kind: "cancel_order", Key: p.RequestID, PayloadHash: hash}
+	o, err := s.d.Store.UpdateOrder(ctx, p.OrderID, key, func(o *Order) (Effects, error) {
+		if p.Etag != "" && p.Etag != o.Etag() {
+			return Effects{}, ErrConcurrentModification
+		}
+		if !cancellable(o) {
+			return Effects{}, &NotCancellableError{OrderID: o.ID, State: o.State}
+		}
+		prev := o.State
+		if err := o.transition(StateCancelled, s.now(), p.Actor, p.Reason, p.CorrelationID); err != nil {
+			return Effects{}, err
+		}
+		return Effects{
+			Events:             []Event{{Type: EventCancelled, Order: o.Clone(), PreviousState: prev, Reason: p.Reason, Actor: p.Actor}},
+			ERPQueue:           QueueCancel,
+			ReleaseReservation: "order_cancelled",
+		}, nil
+	})
+	if errors.Is(err, ErrDuplicateEvent) {
+		return s.d.Store.GetOrder(ctx, p.OrderID)
+	}
+	if reused := (*EventIDReusedError)(nil); errors.As(err, &reused) {
+		return nil, ErrIdempotencyKeyReused
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.tick()
+	return o, nil
+}
+
+func cancellable(o *Order) bool {
+	switch o.State {
+	case StateAcceptedPendingERP:
+		return true
+	case StateConfirmed:
+		for _, l := range o.Lines {
+			if l.Shipped > 0 {
+				return false
+			}
+		}
+		return len(o.Shipments) == 0
+	}
+	return false
+}
+
+func hashOf(parts ...string) string {
+	b, _ := json.Marshal(parts)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+// newOrderID returns "O-" and 16 Crockford base32 characters (80 random
+// bits).
+func newOrderID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "O-" + idEncoding.EncodeToString(b[:])
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(hex.EncodeToString(b[:]))
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,309 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// WorkerConfig tunes the ERP queue worker. Zero values take defaults.
+type WorkerConfig struct {
+	// PollInterval is the longest pause between passes (default 1s).
+	PollInterval time.Duration
+	// CallTimeout is the deadline of each ERP or inventory call
+	// (default 10s, the ERP contract's budget for SubmitSalesOrder).
+	CallTimeout time.Duration
+	// BackoffBase and BackoffMax bound the exponential backoff after
+	// failures (defaults 500ms and 30s).
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// BatchSize is how many queue entries one pass reads (default 100).
+	BatchSize int
+	// ReapInterval is how often abandoned CreateOrder claims are cleaned
+	// up (default 30s).
+	ReapInterval time.Duration
+}
+
+func (c WorkerConfig) withDefaults() WorkerConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.PollInterval, time.Second)
+	def(&c.CallTimeout, 10*time.Second)
+	def(&c.BackoffBase, 500*time.Millisecond)
+	def(&c.BackoffMax, 30*time.Second)
+	def(&c.ReapInterval, 30*time.Second)
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	return c
+}
+
+// Worker drains the durable ERP queue: it submits accepted orders to the
+// ERP in creation order (a transport failure halts the whole queue, so no
+// order overtakes an earlier one while the ERP is down), applies the ERP's
+// answer (CONFIRMED or REJECTED) together with its event, sends
+// cancellations, and releases reservations of rejected and cancelled
+// orders.
+type Worker struct {
+	cfg       WorkerConfig
+	svc       *Service
+	erp       ERP
+	wake      chan struct{}
+	log       *slog.Logger
+	haltUntil time.Time
+	failures  int
+	lastReap  time.Time
+}
+
+// NewWorker returns a worker for svc's store that talks to erp.
+func NewWorker(cfg WorkerConfig, svc *Service, erp ERP) *Worker {
+	return &Worker{cfg: cfg.withDefaults(), svc: svc, erp: erp, wake: make(chan struct{}, 1), log: svc.log}
+}
+
+// Notify wakes the worker for an early pass. It never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes the queue until ctx ends; it returns nil then.
+func (w *Worker) Run(ctx context.Context) error {
+	for {
+		next := w.Pass(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Pass runs one pass over the queue and the release tasks and returns how
+// long to wait before the next one.
+func (w *Worker) Pass(ctx context.Context) time.Duration {
+	next := w.cfg.PollInterval
+	st := w.svc.d.Store
+	now := w.svc.now()
+	if now.Before(w.haltUntil) {
+		next = min(next, w.haltUntil.Sub(now))
+	} else if entries, err := st.NextQueueEntries(ctx, w.cfg.BatchSize); err != nil {
+		w.log.ErrorContext(ctx, "read ERP queue", slog.Any("error", err))
+	} else {
+		blocked := map[string]bool{}
+		for _, e := range entries {
+			if ctx.Err() != nil {
+				break
+			}
+			if blocked[e.CustomerID] {
+				continue
+			}
+			now = w.svc.now()
+			if e.NextAttemptAt.After(now) {
+				// A permanently failing entry waits for its backoff and
+				// holds back later orders of the same customer only.
+				blocked[e.CustomerID] = true
+				next = min(next, e.NextAttemptAt.Sub(now))
+				continue
+			}
+			err := w.handle(ctx, e)
+			if err == nil {
+				w.failures = 0
+				continue
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			attempts := e.Attempts + 1
+			if IsDependencyError(err) {
+				w.failures++
+				wait := w.backoff(w.failures)
+				w.haltUntil = w.svc.now().Add(wait)
+				next = min(next, wait)
+				w.log.WarnContext(ctx, "ERP unavailable; queue halted", slog.String("order_id", e.OrderID),
+					slog.Duration("retry_in", wait), slog.Any("error", err))
+				if rerr := st.RecordQueueFailure(ctx, e.Seq, w.haltUntil, err.Error()); rerr != nil {
+					w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
+				}
+				break
+			}
+			wait := w.backoff(attempts + 4)
+			blocked[e.CustomerID] = true
+			next = min(next, wait)
+			w.log.ErrorContext(ctx, "ERP queue entry failed; retrying later", slog.String("order_id", e.OrderID),
+				slog.String("action", string(e.Action)), slog.Duration("retry_in", wait), slog.Any("error", err))
+			if rerr := st.RecordQueueFailure(ctx, e.Seq, w.svc.now().Add(wait), err.Error()); rerr != nil {
+				w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
+			}
+		}
+	}
+	if d, ok := w.releases(ctx); ok {
+		next = min(next, d)
+	}
+	if w.svc.now().Sub(w.lastReap) >= w.cfg.ReapInterval {
+		w.lastReap = w.svc.now()
+		if err := w.svc.ReapAbandonedClaims(ctx); err != nil {
+			w.log.WarnContext(ctx, "reap abandoned claims", slog.Any("error", err))
+		}
+	}
+	if stats, err := st.QueueStats(ctx); err == nil {
+		var age time.Duration
+		if stats.Depth > 0 {
+			age = max(w.svc.now().Sub(stats.OldestCreateAt), 0)
+		}
+		w.svc.d.Metrics.SetERPQueue(stats.Depth, age)
+	}
+	return max(next, time.Millisecond)
+}
+
+func (w *Worker) backoff(attempt int) time.Duration {
+	d := w.cfg.BackoffBase
+	for i := 1; i < attempt && d < w.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, w.cfg.BackoffMax)
+}
+
+// handle processes one due queue entry.
+func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
+	st := w.svc.d.Store
+	switch e.Action {
+	case ActionCancel:
+		if err := st.StartQueueAttempt(ctx, e.Seq, w.svc.now()); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+		note, err := w.erp.CancelSalesOrder(cctx, e.OrderID, "cancelled in Transload")
+		cancel()
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			w.log.InfoContext(ctx, "ERP cancellation done", slog.String("order_id", e.OrderID), slog.String("note", note))
+		}
+		return st.DeleteQueueEntry(ctx, e.Seq)
+	case ActionSubmit:
+	default:
+		w.log.ErrorContext(ctx, "unknown ERP queue action; dropping", slog.String("action", string(e.Action)))
+		return st.DeleteQueueEntry(ctx, e.Seq)
+	}
+	o, err := st.GetOrder(ctx, e.OrderID)
+	if errors.Is(err, ErrNotFound) {
+		return st.DeleteQueueEntry(ctx, e.Seq)
+	}
+	if err != nil {
+		return err
+	}
+	if o.State != StateAcceptedPendingERP {
+		return st.DeleteQueueEntry(ctx, e.Seq)
+	}
+	if err := st.StartQueueAttempt(ctx, e.Seq, w.svc.now()); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil // cancelled before the first attempt
+		}
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+	out, err := w.erp.SubmitSalesOrder(cctx, o)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if out.Accepted {
+		_, err = st.UpdateOrder(ctx, o.ID, nil, func(o *Order) (Effects, error) {
+			if o.State != StateAcceptedPendingERP {
+				return Effects{}, ErrNoChange // cancelled meanwhile; the cancel entry follows
+			}
+			now := w.svc.now()
+			prev := o.State
+			if err := o.transition(StateConfirmed, now, SystemActor, "ERP order "+out.ERPOrderRef, ""); err != nil {
+				return Effects{}, err
+			}
+			o.ERPOrderRef = out.ERPOrderRef
+			o.ConfirmedAt = now
+			o.ERP.LastError = ""
+			o.ERP.NextAttemptAt = time.Time{}
+			return Effects{Events: []Event{{Type: EventConfirmed, Order: o.Clone(), PreviousState: prev}}, ERPQueue: QueueRemove}, nil
+		})
+	} else {
+		rej := out.Rejection
+		_, err = st.UpdateOrder(ctx, o.ID, nil, func(o *Order) (Effects, error) {
+			if o.State != StateAcceptedPendingERP {
+				return Effects{}, ErrNoChange
+			}
+			prev := o.State
+			if err := o.transition(StateRejected, w.svc.now(), SystemActor, rej.Message, ""); err != nil {
+				return Effects{}, err
+			}
+			o.Rejection = &rej
+			o.ERP.LastError = ""
+			o.ERP.NextAttemptAt = time.Time{}
+			return Effects{
+				Events:             []Event{{Type: EventRejected, Order: o.Clone(), PreviousState: prev}},
+				ERPQueue:           QueueRemove,
+				ReleaseReservation: "erp_rejected",
+			}, nil
+		})
+		w.log.WarnContext(ctx, "ERP rejected order", slog.String("order_id", o.ID),
+			slog.String("erp_code", rej.ERPCode), slog.String("message", rej.Message))
+	}
+	if err != nil && !errors.Is(err, ErrNoChange) {
+		return err
+	}
+	w.svc.tick()
+	return nil
+}
+
+// releases runs due reservation releases; it returns the wait until the
+// next retry when some failed.
+func (w *Worker) releases(ctx context.Context) (time.Duration, bool) {
+	st := w.svc.d.Store
+	tasks, err := st.NextReleaseTasks(ctx, w.svc.now(), w.cfg.BatchSize)
+	if err != nil {
+		w.log.ErrorContext(ctx, "read release tasks", slog.Any("error", err))
+		return 0, false
+	}
+	var next time.Duration
+	retry := false
+	for _, t := range tasks {
+		if t.ReservationID == "" {
+			_ = st.CompleteReleaseTask(ctx, t.OrderID)
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
+		err := w.svc.d.Inventory.Release(cctx, t.ReservationID, "release:"+t.OrderID, t.Reason)
+		cancel()
+		if err != nil {
+			wait := w.backoff(t.Attempts + 1)
+			w.log.WarnContext(ctx, "release reservation failed; retrying", slog.String("order_id", t.OrderID),
+				slog.Duration("retry_in", wait), slog.Any("error", err))
+			if rerr := st.RetryReleaseTask(ctx, t.OrderID, w.svc.now().Add(wait), err.Error()); rerr != nil {
+				w.log.ErrorContext(ctx, "record release failure", slog.Any("error", rerr))
+			}
+			if !retry || wait < next {
+				next = wait
+			}
+			retry = true
+			continue
+		}
+		if err := st.CompleteReleaseTask(ctx, t.OrderID); err != nil {
+			w.log.ErrorContext(ctx, "complete release task", slog.Any("error", err))
+		}
+	}
+	return next, retry
+}

@@ -1,0 +1,195 @@
+// Package orderpb converts the order domain to the order.v1 contract types
+// (resources and events). It is pure: no I/O. grpcapi uses it for
+// responses and the store's outbox encoder for event payloads.
+package orderpb
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/services/order/internal/order"
+)
+
+// Producer is the EventMetadata.producer of order events.
+const Producer = "order"
+
+// AggregateType is the outbox aggregate type of order events.
+const AggregateType = "order"
+
+// Subjects of the order events (see events.proto).
+const (
+	SubjectAccepted         = "transload.order.accepted"
+	SubjectConfirmed        = "transload.order.confirmed"
+	SubjectRejected         = "transload.order.rejected"
+	SubjectCancelled        = "transload.order.cancelled"
+	SubjectPartiallyShipped = "transload.order.partially_shipped"
+	SubjectShipped          = "transload.order.shipped"
+	SubjectDelivered        = "transload.order.delivered"
+)
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func money(v int64, cur string) *commonv1.Money {
+	return &commonv1.Money{AmountMinor: v, CurrencyCode: cur}
+}
+
+// State converts a domain state.
+func State(s order.State) orderv1.Order_State { return orderv1.Order_State(s) }
+
+// StateFromProto converts a contract state.
+func StateFromProto(s orderv1.Order_State) order.State { return order.State(s) }
+
+// Address converts a domain address.
+func Address(a order.Address) *commonv1.Address {
+	return &commonv1.Address{
+		Recipient: a.Recipient, Lines: a.Lines, Locality: a.Locality,
+		AdministrativeArea: a.AdministrativeArea, PostalCode: a.PostalCode, RegionCode: a.RegionCode,
+	}
+}
+
+// AddressFromProto converts a contract address.
+func AddressFromProto(a *commonv1.Address) order.Address {
+	return order.Address{
+		Recipient: a.GetRecipient(), Lines: a.GetLines(), Locality: a.GetLocality(),
+		AdministrativeArea: a.GetAdministrativeArea(), PostalCode: a.GetPostalCode(), RegionCode: a.GetRegionCode(),
+	}
+}
+
+// Actor converts a domain actor.
+func Actor(a order.Actor) *commonv1.AuditActor {
+	if a == (order.Actor{}) {
+		return nil
+	}
+	return &commonv1.AuditActor{Kind: a.Kind, Id: a.ID}
+}
+
+// Rejection converts a domain rejection (nil stays nil).
+func Rejection(r *order.Rejection) *orderv1.OrderRejection {
+	if r == nil {
+		return nil
+	}
+	return &orderv1.OrderRejection{Reason: orderv1.OrderRejection_Reason(r.Reason), Message: r.Message, ErpCode: r.ERPCode}
+}
+
+// Order converts a domain order.
+func Order(o *order.Order) *orderv1.Order {
+	p := &orderv1.Order{
+		Name:              "orders/" + o.ID,
+		OrderId:           o.ID,
+		CustomerId:        o.CustomerID,
+		Channel:           o.Channel,
+		CurrencyCode:      o.Currency,
+		ShipTo:            Address(o.ShipTo),
+		State:             State(o.State),
+		Rejection:         Rejection(o.Rejection),
+		ErpOrderReference: o.ERPOrderRef,
+		CreateRequestId:   o.CreateRequestID,
+		CustomerPoNumber:  o.CustomerPONumber,
+		ReservationId:     o.ReservationID,
+		Notes:             o.Notes,
+		Totals: &orderv1.OrderTotals{
+			Subtotal: money(o.SubtotalMinor, o.Currency),
+			Tax:      money(o.TaxMinor, o.Currency),
+			Total:    money(o.TotalMinor, o.Currency),
+		},
+		ErpSubmission: &orderv1.ErpSubmission{
+			AttemptCount:    int32(min(o.ERP.Attempts, 1<<31-1)),
+			LastAttemptTime: ts(o.ERP.LastAttemptAt),
+			LastError:       o.ERP.LastError,
+		},
+		CreateTime:  ts(o.CreatedAt),
+		UpdateTime:  ts(o.UpdatedAt),
+		ConfirmTime: ts(o.ConfirmedAt),
+		Etag:        o.Etag(),
+	}
+	if o.State == order.StateAcceptedPendingERP {
+		p.ErpSubmission.NextAttemptTime = ts(o.ERP.NextAttemptAt)
+	}
+	for _, l := range o.Lines {
+		pl := &orderv1.OrderLine{
+			LineId: l.ID, Sku: l.SKU, Quantity: l.Quantity, Unit: l.Unit,
+			UnitPrice:       money(l.UnitPriceMinor, o.Currency),
+			ExtendedPrice:   money(l.ExtendedMinor, o.Currency),
+			PriceRuleId:     l.PriceRuleID,
+			PriceQuoteId:    l.PriceQuoteID,
+			ShippedQuantity: l.Shipped, DeliveredQuantity: l.Delivered, ReturnedQuantity: l.Returned,
+		}
+		for _, a := range l.Allocations {
+			pl.Allocations = append(pl.Allocations, &orderv1.LineAllocation{
+				WarehouseId: a.WarehouseID, AllocatedQuantity: a.Allocated,
+				ShippedQuantity: a.Shipped, DeliveredQuantity: a.Delivered,
+			})
+		}
+		p.Lines = append(p.Lines, pl)
+	}
+	for _, h := range o.History {
+		p.StateHistory = append(p.StateHistory, &orderv1.OrderStateChange{
+			PreviousState: State(h.From), State: State(h.To), OccurTime: ts(h.At),
+			Actor: Actor(h.Actor), Reason: h.Reason, CorrelationId: h.CorrelationID,
+		})
+	}
+	return p
+}
+
+func shipmentLines(ls []order.ShipmentLine) []*orderv1.ShipmentLineQuantity {
+	out := make([]*orderv1.ShipmentLineQuantity, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, &orderv1.ShipmentLineQuantity{LineId: l.LineID, Quantity: l.Quantity})
+	}
+	return out
+}
+
+// Meta is what the store knows about an event before writing it.
+type Meta struct {
+	EventID       string
+	Sequence      int64
+	OccurredAt    time.Time
+	CorrelationID string
+}
+
+// Event encodes a domain event as an outbox event with its contract payload.
+func Event(ev order.Event, m Meta) (outbox.Event, error) {
+	o := ev.Order
+	md := &commonv1.EventMetadata{
+		EventId: m.EventID, AggregateType: AggregateType, AggregateId: o.ID, Sequence: m.Sequence,
+		OccurTime: ts(m.OccurredAt), CorrelationId: m.CorrelationID, Producer: Producer,
+	}
+	po := Order(o)
+	prev := State(ev.PreviousState)
+	out := outbox.Event{ID: m.EventID, AggregateType: AggregateType, AggregateID: o.ID, CorrelationID: m.CorrelationID}
+	switch ev.Type {
+	case order.EventAccepted:
+		out.Subject, out.Payload = SubjectAccepted, &orderv1.OrderAcceptedEvent{Metadata: md, Order: po}
+	case order.EventConfirmed:
+		out.Subject, out.Payload = SubjectConfirmed, &orderv1.OrderConfirmedEvent{Metadata: md, Order: po,
+			PreviousState: prev, ErpOrderReference: o.ERPOrderRef}
+	case order.EventRejected:
+		out.Subject, out.Payload = SubjectRejected, &orderv1.OrderRejectedEvent{Metadata: md, Order: po,
+			PreviousState: prev, Rejection: Rejection(o.Rejection)}
+	case order.EventCancelled:
+		out.Subject, out.Payload = SubjectCancelled, &orderv1.OrderCancelledEvent{Metadata: md, Order: po,
+			PreviousState: prev, Reason: ev.Reason, Actor: Actor(ev.Actor)}
+	case order.EventPartiallyShipped:
+		out.Subject, out.Payload = SubjectPartiallyShipped, &orderv1.OrderPartiallyShippedEvent{Metadata: md, Order: po,
+			PreviousState: prev, ShipmentId: ev.ShipmentID, WarehouseId: ev.WarehouseID, ShipmentLines: shipmentLines(ev.ShipmentLines)}
+	case order.EventShipped:
+		out.Subject, out.Payload = SubjectShipped, &orderv1.OrderShippedEvent{Metadata: md, Order: po,
+			PreviousState: prev, ShipmentId: ev.ShipmentID, WarehouseId: ev.WarehouseID, ShipmentLines: shipmentLines(ev.ShipmentLines)}
+	case order.EventDelivered:
+		out.Subject, out.Payload = SubjectDelivered, &orderv1.OrderDeliveredEvent{Metadata: md, Order: po,
+			PreviousState: prev, ShipmentId: ev.ShipmentID}
+	default:
+		return outbox.Event{}, fmt.Errorf("orderpb: unknown event type %d", ev.Type)
+	}
+	return out, nil
+}

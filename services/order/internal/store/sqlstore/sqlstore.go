@@ -1,0 +1,973 @@
+// Package sqlstore is the order service's storage on database/sql: one
+// implementation of order.Store whose SQL runs unchanged on SQLite and
+// PostgreSQL (placeholders rebound by sqldb, times as unix microseconds),
+// with embedded per-engine migrations. Events are written to the platform
+// outbox in the same transaction as the change that raises them.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/order/internal/order"
+	"github.com/transload/transload/services/order/internal/orderpb"
+)
+
+// MigrationSet is the name of the order tables' migration set.
+const MigrationSet = "order"
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrate creates or upgrades the order tables and the outbox tables.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	pgFS, err := fs.Sub(migrations, "migrations/postgres")
+	if err != nil {
+		return err
+	}
+	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return outbox.Migrate(ctx, db)
+}
+
+// Encoder turns a domain event into an outbox event (subject, payload);
+// orderpb.Event is the production encoder.
+type Encoder func(order.Event, orderpb.Meta) (outbox.Event, error)
+
+// Store implements order.Store.
+type Store struct {
+	db     *sqldb.DB
+	encode Encoder
+}
+
+var _ order.Store = (*Store)(nil)
+
+// New returns a Store over a migrated db; encode builds the outbox events.
+func New(db *sqldb.DB, encode Encoder) *Store { return &Store{db: db, encode: encode} }
+
+func us(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromUS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func (s *Store) q(query string) string { return s.db.Rebind(query) }
+
+// forUpdate is the row-lock suffix for reads that precede a write in the
+// same transaction (SQLite's BEGIN IMMEDIATE already holds the write lock).
+func (s *Store) forUpdate() string {
+	if s.db.Dialect() == sqldb.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// --- idempotency claims ---
+
+type claimRow struct {
+	hash, status, orderID, owner, failure string
+	leaseUS                               int64
+}
+
+func (s *Store) readClaim(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, kind, requestID string, lock bool) (claimRow, bool, error) {
+	var r claimRow
+	query := `SELECT payload_hash, status, order_id, owner, failure, lease_until_us FROM idempotency_keys WHERE kind = ? AND request_id = ?`
+	if lock {
+		query += s.forUpdate()
+	}
+	err := q.QueryRowContext(ctx, s.q(query), kind, requestID).Scan(&r.hash, &r.status, &r.orderID, &r.owner, &r.failure, &r.leaseUS)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("read claim: %w", err)
+	}
+	return r, true, nil
+}
+
+func claimResult(r claimRow) (order.ClaimResult, error) {
+	res := order.ClaimResult{Status: order.ClaimStatus(r.status), OrderID: r.orderID, LeaseUntil: fromUS(r.leaseUS)}
+	if res.Status == order.ClaimFailed {
+		f, err := order.UnmarshalFailure(r.failure)
+		if err != nil {
+			return res, fmt.Errorf("decode stored failure: %w", err)
+		}
+		res.Failure = &f
+	}
+	return res, nil
+}
+
+// ClaimRequest implements order.Store.
+func (s *Store) ClaimRequest(ctx context.Context, c order.Claim) (order.ClaimResult, error) {
+	now := time.Now().UTC()
+	// Fast path without the write lock: a finished or live claim.
+	r, ok, err := s.readClaim(ctx, s.db.SQL(), c.Kind, c.RequestID, false)
+	if err != nil {
+		return order.ClaimResult{}, err
+	}
+	if ok {
+		if r.hash != c.PayloadHash {
+			return order.ClaimResult{}, order.ErrIdempotencyKeyReused
+		}
+		if r.status != string(order.ClaimPending) || r.leaseUS > us(now) {
+			return claimResult(r)
+		}
+	}
+	var res order.ClaimResult
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res = order.ClaimResult{}
+		// ON CONFLICT DO NOTHING waits for a concurrent inserter and then
+		// yields to it: exactly one caller creates the claim.
+		ins, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, owner, lease_until_us, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, request_id) DO NOTHING`),
+			c.Kind, c.RequestID, c.PayloadHash, string(order.ClaimPending), c.OrderID, c.Owner, us(c.LeaseUntil), us(now), us(now))
+		if err != nil {
+			return fmt.Errorf("insert claim: %w", err)
+		}
+		if n, _ := ins.RowsAffected(); n == 1 {
+			res = order.ClaimResult{Acquired: true, Status: order.ClaimPending, OrderID: c.OrderID, LeaseUntil: c.LeaseUntil}
+			return nil
+		}
+		r, ok, err := s.readClaim(ctx, tx, c.Kind, c.RequestID, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("claim %s vanished", c.RequestID)
+		}
+		if r.hash != c.PayloadHash {
+			return order.ErrIdempotencyKeyReused
+		}
+		if r.status == string(order.ClaimPending) && r.leaseUS <= us(now) {
+			// The owner's lease ended (crashed or stuck): take over,
+			// keeping the order id so the reservation converges.
+			if _, err := tx.ExecContext(ctx, s.q(`
+				UPDATE idempotency_keys SET owner = ?, lease_until_us = ?, updated_us = ?
+				WHERE kind = ? AND request_id = ?`),
+				c.Owner, us(c.LeaseUntil), us(now), c.Kind, c.RequestID); err != nil {
+				return fmt.Errorf("take over claim: %w", err)
+			}
+			res = order.ClaimResult{Acquired: true, TakenOver: true, Status: order.ClaimPending, OrderID: r.orderID, LeaseUntil: c.LeaseUntil}
+			return nil
+		}
+		res, err = claimResult(r)
+		return err
+	})
+	return res, err
+}
+
+// ownClaim checks inside tx that ref still owns a pending claim.
+func (s *Store) ownClaim(ctx context.Context, tx *sql.Tx, ref order.ClaimRef) error {
+	r, ok, err := s.readClaim(ctx, tx, ref.Kind, ref.RequestID, true)
+	if err != nil {
+		return err
+	}
+	if !ok || r.status != string(order.ClaimPending) || r.owner != ref.Owner {
+		return order.ErrClaimLost
+	}
+	return nil
+}
+
+// ExtendClaim implements order.Store.
+func (s *Store) ExtendClaim(ctx context.Context, ref order.ClaimRef, until time.Time) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.ownClaim(ctx, tx, ref); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE idempotency_keys SET lease_until_us = ?, updated_us = ? WHERE kind = ? AND request_id = ?`),
+			us(until), us(time.Now()), ref.Kind, ref.RequestID)
+		return err
+	})
+}
+
+// DeleteClaim implements order.Store.
+func (s *Store) DeleteClaim(ctx context.Context, ref order.ClaimRef) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.ownClaim(ctx, tx, ref); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM idempotency_keys WHERE kind = ? AND request_id = ?`), ref.Kind, ref.RequestID)
+		return err
+	})
+}
+
+// FailClaim implements order.Store.
+func (s *Store) FailClaim(ctx context.Context, ref order.ClaimRef, f order.Failure) error {
+	enc, err := order.MarshalFailure(f)
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.ownClaim(ctx, tx, ref); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`
+			UPDATE idempotency_keys SET status = ?, failure = ?, owner = '', lease_until_us = 0, updated_us = ?
+			WHERE kind = ? AND request_id = ?`),
+			string(order.ClaimFailed), enc, us(time.Now()), ref.Kind, ref.RequestID)
+		return err
+	})
+}
+
+// AbandonedClaims implements order.Store.
+func (s *Store) AbandonedClaims(ctx context.Context, kind string, before time.Time, limit int) ([]order.PendingClaim, error) {
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(`
+		SELECT request_id, owner, order_id, lease_until_us FROM idempotency_keys
+		WHERE kind = ? AND status = 'pending' AND lease_until_us < ?
+		ORDER BY lease_until_us LIMIT ?`), kind, us(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list abandoned claims: %w", err)
+	}
+	defer rows.Close()
+	var out []order.PendingClaim
+	for rows.Next() {
+		c := order.PendingClaim{Kind: kind}
+		var lease int64
+		if err := rows.Scan(&c.RequestID, &c.Owner, &c.OrderID, &lease); err != nil {
+			return nil, err
+		}
+		c.LeaseUntil = fromUS(lease)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// StealClaim implements order.Store.
+func (s *Store) StealClaim(ctx context.Context, c order.PendingClaim, newOwner string, until time.Time) error {
+	now := time.Now()
+	res, err := s.db.SQL().ExecContext(ctx, s.q(`
+		UPDATE idempotency_keys SET owner = ?, lease_until_us = ?, updated_us = ?
+		WHERE kind = ? AND request_id = ? AND status = 'pending' AND owner = ? AND lease_until_us < ?`),
+		newOwner, us(until), us(now), c.Kind, c.RequestID, c.Owner, us(now))
+	if err != nil {
+		return fmt.Errorf("steal claim: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return order.ErrClaimLost
+	}
+	return nil
+}
+
+// --- orders ---
+
+// CreateOrder implements order.Store.
+func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, ev order.Event) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.ownClaim(ctx, tx, ref); err != nil {
+			return err
+		}
+		o.Version = 1
+		if err := s.insertOrder(ctx, tx, o); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO erp_queue (order_id, customer_id, action, next_attempt_us, created_us) VALUES (?, ?, ?, ?, ?)`),
+			o.ID, o.CustomerID, string(order.ActionSubmit), us(o.CreatedAt), us(o.CreatedAt)); err != nil {
+			return fmt.Errorf("queue order: %w", err)
+		}
+		ev.Order.Version = o.Version
+		if err := s.writeEvents(ctx, tx, []order.Event{ev}); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`
+			UPDATE idempotency_keys SET status = ?, order_id = ?, owner = '', lease_until_us = 0, updated_us = ?
+			WHERE kind = ? AND request_id = ?`),
+			string(order.ClaimCompleted), o.ID, us(time.Now()), ref.Kind, ref.RequestID)
+		return err
+	})
+}
+
+// writeEvents writes evs to the outbox. The payload's metadata carries the
+// per-aggregate sequence the outbox assigns; it is known in advance because
+// every writer of an order's events holds the order (row lock on
+// PostgreSQL, the write lock on SQLite), and checked after the write.
+func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, evs []order.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var last int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT last_seq FROM outbox_aggregate_seq WHERE aggregate_type = ? AND aggregate_id = ?`),
+		orderpb.AggregateType, evs[0].Order.ID).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read event sequence: %w", err)
+	}
+	for i, ev := range evs {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		want := last + int64(i) + 1
+		oev, err := s.encode(ev, orderpb.Meta{
+			EventID: id.String(), Sequence: want, OccurredAt: time.Now().UTC(), CorrelationID: correlation.ID(ctx),
+		})
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		w, err := outbox.Write(ctx, tx, s.db.Dialect(), oev)
+		if err != nil {
+			return err
+		}
+		if w.Sequence != want {
+			return fmt.Errorf("event sequence of order %s: outbox assigned %d, payload says %d", ev.Order.ID, w.Sequence, want)
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *order.Order) error {
+	shipTo, err := json.Marshal(o.ShipTo)
+	if err != nil {
+		return err
+	}
+	rej := o.Rejection
+	if rej == nil {
+		rej = &order.Rejection{}
+	}
+	_, err = tx.ExecContext(ctx, s.q(`
+		INSERT INTO orders (order_id, customer_id, channel, currency, ship_to, subtotal_minor, tax_minor, total_minor,
+			state, rejection_reason, rejection_message, rejection_erp_code, erp_order_ref, create_request_id, customer_po,
+			reservation_id, notes, erp_attempts, erp_last_attempt_us, erp_next_attempt_us, erp_last_error,
+			created_us, updated_us, confirmed_us, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		o.ID, o.CustomerID, o.Channel, o.Currency, string(shipTo), o.SubtotalMinor, o.TaxMinor, o.TotalMinor,
+		int(o.State), int(rej.Reason), rej.Message, rej.ERPCode, o.ERPOrderRef, o.CreateRequestID, o.CustomerPONumber,
+		o.ReservationID, o.Notes, o.ERP.Attempts, us(o.ERP.LastAttemptAt), us(o.ERP.NextAttemptAt), o.ERP.LastError,
+		us(o.CreatedAt), us(o.UpdatedAt), us(o.ConfirmedAt), o.Version)
+	if err != nil {
+		if sqldb.IsUniqueViolation(err) {
+			return fmt.Errorf("order %s exists: %w", o.ID, err)
+		}
+		return fmt.Errorf("insert order: %w", err)
+	}
+	for i, l := range o.Lines {
+		if _, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO order_lines (order_id, line_no, line_id, sku, quantity, unit, unit_price_minor, extended_minor,
+				price_rule_id, price_quote_id, shipped, delivered, returned)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			o.ID, i, l.ID, l.SKU, l.Quantity, l.Unit, l.UnitPriceMinor, l.ExtendedMinor, l.PriceRuleID, l.PriceQuoteID,
+			l.Shipped, l.Delivered, l.Returned); err != nil {
+			return fmt.Errorf("insert line: %w", err)
+		}
+		for j, a := range l.Allocations {
+			if _, err := tx.ExecContext(ctx, s.q(`
+				INSERT INTO order_allocations (order_id, line_id, alloc_no, warehouse_id, allocated, shipped, delivered)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				o.ID, l.ID, j, a.WarehouseID, a.Allocated, a.Shipped, a.Delivered); err != nil {
+				return fmt.Errorf("insert allocation: %w", err)
+			}
+		}
+	}
+	return s.insertHistory(ctx, tx, o, 0)
+}
+
+func (s *Store) insertHistory(ctx context.Context, tx *sql.Tx, o *order.Order, from int) error {
+	for i := from; i < len(o.History); i++ {
+		h := o.History[i]
+		if _, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO order_history (order_id, seq, from_state, to_state, at_us, actor_kind, actor_id, reason, correlation_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			o.ID, i+1, int(h.From), int(h.To), us(h.At), h.Actor.Kind, h.Actor.ID, h.Reason, h.CorrelationID); err != nil {
+			return fmt.Errorf("insert history: %w", err)
+		}
+	}
+	return nil
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+const orderColumns = `order_id, customer_id, channel, currency, ship_to, subtotal_minor, tax_minor, total_minor,
+	state, rejection_reason, rejection_message, rejection_erp_code, erp_order_ref, create_request_id, customer_po,
+	reservation_id, notes, erp_attempts, erp_last_attempt_us, erp_next_attempt_us, erp_last_error,
+	created_us, updated_us, confirmed_us, version`
+
+type scanner interface{ Scan(...any) error }
+
+func scanOrder(sc scanner) (*order.Order, error) {
+	var (
+		o                                                     order.Order
+		shipTo                                                string
+		state, rejReason                                      int
+		rejMsg, rejCode                                       string
+		lastAttempt, nextAttempt, created, updated, confirmed int64
+	)
+	if err := sc.Scan(&o.ID, &o.CustomerID, &o.Channel, &o.Currency, &shipTo, &o.SubtotalMinor, &o.TaxMinor, &o.TotalMinor,
+		&state, &rejReason, &rejMsg, &rejCode, &o.ERPOrderRef, &o.CreateRequestID, &o.CustomerPONumber,
+		&o.ReservationID, &o.Notes, &o.ERP.Attempts, &lastAttempt, &nextAttempt, &o.ERP.LastError,
+		&created, &updated, &confirmed, &o.Version); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(shipTo), &o.ShipTo); err != nil {
+		return nil, fmt.Errorf("decode ship_to: %w", err)
+	}
+	o.State = order.State(state)
+	if order.State(state) == order.StateRejected || rejReason != 0 {
+		o.Rejection = &order.Rejection{Reason: order.RejectionReason(rejReason), Message: rejMsg, ERPCode: rejCode}
+	}
+	o.ERP.LastAttemptAt, o.ERP.NextAttemptAt = fromUS(lastAttempt), fromUS(nextAttempt)
+	o.CreatedAt, o.UpdatedAt, o.ConfirmedAt = fromUS(created), fromUS(updated), fromUS(confirmed)
+	return &o, nil
+}
+
+// loadParts fills lines, allocations, shipments and history of o.
+func (s *Store) loadParts(ctx context.Context, q querier, o *order.Order) error {
+	rows, err := q.QueryContext(ctx, s.q(`
+		SELECT line_id, sku, quantity, unit, unit_price_minor, extended_minor, price_rule_id, price_quote_id,
+			shipped, delivered, returned
+		FROM order_lines WHERE order_id = ? ORDER BY line_no`), o.ID)
+	if err != nil {
+		return fmt.Errorf("read lines: %w", err)
+	}
+	for rows.Next() {
+		var l order.Line
+		if err := rows.Scan(&l.ID, &l.SKU, &l.Quantity, &l.Unit, &l.UnitPriceMinor, &l.ExtendedMinor, &l.PriceRuleID,
+			&l.PriceQuoteID, &l.Shipped, &l.Delivered, &l.Returned); err != nil {
+			rows.Close()
+			return err
+		}
+		o.Lines = append(o.Lines, l)
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	rows, err = q.QueryContext(ctx, s.q(`
+		SELECT line_id, warehouse_id, allocated, shipped, delivered
+		FROM order_allocations WHERE order_id = ? ORDER BY line_id, alloc_no`), o.ID)
+	if err != nil {
+		return fmt.Errorf("read allocations: %w", err)
+	}
+	for rows.Next() {
+		var lineID string
+		var a order.Allocation
+		if err := rows.Scan(&lineID, &a.WarehouseID, &a.Allocated, &a.Shipped, &a.Delivered); err != nil {
+			rows.Close()
+			return err
+		}
+		for i := range o.Lines {
+			if o.Lines[i].ID == lineID {
+				o.Lines[i].Allocations = append(o.Lines[i].Allocations, a)
+			}
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	rows, err = q.QueryContext(ctx, s.q(`
+		SELECT shipment_id, fulfillment_request_id, warehouse_id, tracking_number, delivered, lines, updated_us
+		FROM order_shipments WHERE order_id = ? ORDER BY ship_no`), o.ID)
+	if err != nil {
+		return fmt.Errorf("read shipments: %w", err)
+	}
+	for rows.Next() {
+		var sh order.Shipment
+		var delivered int
+		var lines string
+		var updated int64
+		if err := rows.Scan(&sh.ID, &sh.FulfillmentRequestID, &sh.WarehouseID, &sh.TrackingNumber, &delivered, &lines, &updated); err != nil {
+			rows.Close()
+			return err
+		}
+		sh.Delivered = delivered != 0
+		sh.UpdatedAt = fromUS(updated)
+		if err := json.Unmarshal([]byte(lines), &sh.Lines); err != nil {
+			rows.Close()
+			return fmt.Errorf("decode shipment lines: %w", err)
+		}
+		o.Shipments = append(o.Shipments, sh)
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	rows, err = q.QueryContext(ctx, s.q(`
+		SELECT from_state, to_state, at_us, actor_kind, actor_id, reason, correlation_id
+		FROM order_history WHERE order_id = ? ORDER BY seq`), o.ID)
+	if err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	for rows.Next() {
+		var h order.StateChange
+		var from, to int
+		var at int64
+		if err := rows.Scan(&from, &to, &at, &h.Actor.Kind, &h.Actor.ID, &h.Reason, &h.CorrelationID); err != nil {
+			rows.Close()
+			return err
+		}
+		h.From, h.To, h.At = order.State(from), order.State(to), fromUS(at)
+		o.History = append(o.History, h)
+	}
+	return closeRows(rows)
+}
+
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// GetOrder implements order.Store.
+func (s *Store) GetOrder(ctx context.Context, id string) (*order.Order, error) {
+	var o *order.Order
+	err := s.db.InReadTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		o, err = s.getOrder(ctx, tx, id, false)
+		return err
+	})
+	return o, err
+}
+
+func (s *Store) getOrder(ctx context.Context, q querier, id string, lock bool) (*order.Order, error) {
+	query := `SELECT ` + orderColumns + ` FROM orders WHERE order_id = ?`
+	if lock {
+		query += s.forUpdate()
+	}
+	o, err := scanOrder(q.QueryRowContext(ctx, s.q(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, order.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read order %s: %w", id, err)
+	}
+	if err := s.loadParts(ctx, q, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// ListOrders implements order.Store.
+func (s *Store) ListOrders(ctx context.Context, lq order.ListQuery) ([]*order.Order, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if lq.CustomerID != "" {
+		add("customer_id = ?", lq.CustomerID)
+	}
+	if lq.Channel != "" {
+		add("channel = ?", lq.Channel)
+	}
+	if lq.State != order.StateUnspecified {
+		add("state = ?", int(lq.State))
+	}
+	if !lq.CreatedFrom.IsZero() {
+		add("created_us >= ?", us(lq.CreatedFrom))
+	}
+	if !lq.CreatedBefore.IsZero() {
+		add("created_us < ?", us(lq.CreatedBefore))
+	}
+	dir := "DESC"
+	if lq.Ascending {
+		dir = "ASC"
+	}
+	if lq.AfterID != "" {
+		op := "<"
+		if lq.Ascending {
+			op = ">"
+		}
+		c := us(lq.AfterCreatedAt)
+		add("(created_us "+op+" ? OR (created_us = ? AND order_id "+op+" ?))", c, c, lq.AfterID)
+	}
+	query := `SELECT ` + orderColumns + ` FROM orders`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY created_us " + dir + ", order_id " + dir + " LIMIT ?"
+	args = append(args, lq.Limit)
+	var out []*order.Order
+	err := s.db.InReadTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return fmt.Errorf("list orders: %w", err)
+		}
+		for rows.Next() {
+			o, err := scanOrder(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, o)
+		}
+		if err := closeRows(rows); err != nil {
+			return err
+		}
+		for _, o := range out {
+			if err := s.loadParts(ctx, tx, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateOrder implements order.Store.
+func (s *Store) UpdateOrder(ctx context.Context, id string, key *order.IdempotencyKey, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
+	var out *order.Order
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		// Lock the order first: concurrent calls with the same key then
+		// check the key one after the other.
+		o, err := s.getOrder(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if key != nil {
+			r, ok, err := s.readClaim(ctx, tx, key.Kind, key.Key, true)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if r.hash != key.PayloadHash || r.orderID != id {
+					return &order.EventIDReusedError{EventID: key.Key}
+				}
+				return order.ErrDuplicateEvent
+			}
+		}
+		histBefore := len(o.History)
+		eff, err := fn(o)
+		if err != nil {
+			return err
+		}
+		o.Version++
+		if err := s.saveOrder(ctx, tx, o, histBefore); err != nil {
+			return err
+		}
+		if err := s.applyQueueOp(ctx, tx, o, eff.ERPQueue); err != nil {
+			return err
+		}
+		if eff.ReleaseReservation != "" && o.ReservationID != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`
+				INSERT INTO reservation_releases (order_id, reservation_id, reason, created_us) VALUES (?, ?, ?, ?)
+				ON CONFLICT (order_id) DO NOTHING`), o.ID, o.ReservationID, eff.ReleaseReservation, us(time.Now())); err != nil {
+				return fmt.Errorf("queue release: %w", err)
+			}
+		}
+		for i := range eff.Events {
+			eff.Events[i].Order.Version = o.Version
+		}
+		if err := s.writeEvents(ctx, tx, eff.Events); err != nil {
+			return err
+		}
+		if key != nil {
+			now := us(time.Now())
+			if _, err := tx.ExecContext(ctx, s.q(`
+				INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), id, now, now); err != nil {
+				return fmt.Errorf("record key: %w", err)
+			}
+		}
+		out = o
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, o *order.Order, histBefore int) error {
+	rej := o.Rejection
+	if rej == nil {
+		rej = &order.Rejection{}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`
+		UPDATE orders SET state = ?, rejection_reason = ?, rejection_message = ?, rejection_erp_code = ?, erp_order_ref = ?,
+			erp_attempts = ?, erp_last_attempt_us = ?, erp_next_attempt_us = ?, erp_last_error = ?,
+			updated_us = ?, confirmed_us = ?, version = ?
+		WHERE order_id = ?`),
+		int(o.State), int(rej.Reason), rej.Message, rej.ERPCode, o.ERPOrderRef,
+		o.ERP.Attempts, us(o.ERP.LastAttemptAt), us(o.ERP.NextAttemptAt), o.ERP.LastError,
+		us(o.UpdatedAt), us(o.ConfirmedAt), o.Version, o.ID); err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	for _, l := range o.Lines {
+		if _, err := tx.ExecContext(ctx, s.q(`
+			UPDATE order_lines SET shipped = ?, delivered = ?, returned = ? WHERE order_id = ? AND line_id = ?`),
+			l.Shipped, l.Delivered, l.Returned, o.ID, l.ID); err != nil {
+			return fmt.Errorf("update line: %w", err)
+		}
+		for _, a := range l.Allocations {
+			if _, err := tx.ExecContext(ctx, s.q(`
+				UPDATE order_allocations SET shipped = ?, delivered = ? WHERE order_id = ? AND line_id = ? AND warehouse_id = ?`),
+				a.Shipped, a.Delivered, o.ID, l.ID, a.WarehouseID); err != nil {
+				return fmt.Errorf("update allocation: %w", err)
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM order_shipments WHERE order_id = ?`), o.ID); err != nil {
+		return fmt.Errorf("rewrite shipments: %w", err)
+	}
+	for i, sh := range o.Shipments {
+		lines, err := json.Marshal(sh.Lines)
+		if err != nil {
+			return err
+		}
+		delivered := 0
+		if sh.Delivered {
+			delivered = 1
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO order_shipments (order_id, shipment_id, ship_no, fulfillment_request_id, warehouse_id, tracking_number,
+				delivered, lines, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			o.ID, sh.ID, i, sh.FulfillmentRequestID, sh.WarehouseID, sh.TrackingNumber, delivered, string(lines), us(sh.UpdatedAt)); err != nil {
+			return fmt.Errorf("insert shipment: %w", err)
+		}
+	}
+	return s.insertHistory(ctx, tx, o, histBefore)
+}
+
+func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op order.QueueOp) error {
+	switch op {
+	case order.QueueRemove:
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE order_id = ? AND action = ?`), o.ID, string(order.ActionSubmit))
+		return err
+	case order.QueueCancel:
+		var seq int64
+		var attempts int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT seq, attempts FROM erp_queue WHERE order_id = ? AND action = ?`),
+			o.ID, string(order.ActionSubmit)).Scan(&seq, &attempts)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if o.ERPOrderRef == "" && o.ERP.Attempts == 0 {
+				return nil // the ERP never heard of the order
+			}
+			_, err = tx.ExecContext(ctx, s.q(`
+				INSERT INTO erp_queue (order_id, customer_id, action, next_attempt_us, created_us) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (order_id, action) DO NOTHING`),
+				o.ID, o.CustomerID, string(order.ActionCancel), us(time.Now()), us(time.Now()))
+			return err
+		case err != nil:
+			return err
+		case attempts == 0:
+			_, err = tx.ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE seq = ?`), seq)
+			return err
+		default:
+			// The ERP may have the order: cancel it in the submission's
+			// place in the queue.
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET action = ?, next_attempt_us = 0 WHERE seq = ?`),
+				string(order.ActionCancel), seq)
+			return err
+		}
+	}
+	return nil
+}
+
+// --- ERP queue ---
+
+// NextQueueEntries implements order.Store.
+func (s *Store) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueEntry, error) {
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(`
+		SELECT seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us
+		FROM erp_queue ORDER BY seq LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read erp queue: %w", err)
+	}
+	defer rows.Close()
+	var out []order.QueueEntry
+	for rows.Next() {
+		var e order.QueueEntry
+		var action string
+		var next, created int64
+		if err := rows.Scan(&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created); err != nil {
+			return nil, err
+		}
+		e.Action = order.QueueAction(action)
+		e.NextAttemptAt, e.CreatedAt = fromUS(next), fromUS(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// StartQueueAttempt implements order.Store.
+func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at time.Time) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var orderID, action string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT order_id, action FROM erp_queue WHERE seq = ?`+s.forUpdate()), seq).Scan(&orderID, &action)
+		if errors.Is(err, sql.ErrNoRows) {
+			return order.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET attempts = attempts + 1 WHERE seq = ?`), seq); err != nil {
+			return err
+		}
+		if action == string(order.ActionSubmit) {
+			_, err = tx.ExecContext(ctx, s.q(`
+				UPDATE orders SET erp_attempts = erp_attempts + 1, erp_last_attempt_us = ? WHERE order_id = ?`), us(at), orderID)
+		}
+		return err
+	})
+}
+
+// RecordQueueFailure implements order.Store.
+func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string) error {
+	errText = truncate(errText, 1000)
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var orderID, action string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT order_id, action FROM erp_queue WHERE seq = ?`+s.forUpdate()), seq).Scan(&orderID, &action)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ?, last_error = ? WHERE seq = ?`),
+			us(next), errText, seq); err != nil {
+			return err
+		}
+		if action == string(order.ActionSubmit) {
+			_, err = tx.ExecContext(ctx, s.q(`
+				UPDATE orders SET erp_next_attempt_us = ?, erp_last_error = ? WHERE order_id = ?`), us(next), errText, orderID)
+		}
+		return err
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// DeleteQueueEntry implements order.Store.
+func (s *Store) DeleteQueueEntry(ctx context.Context, seq int64) error {
+	_, err := s.db.SQL().ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE seq = ?`), seq)
+	return err
+}
+
+// QueueStats implements order.Store.
+func (s *Store) QueueStats(ctx context.Context) (order.QueueStats, error) {
+	var n int
+	var oldest sql.NullInt64
+	if err := s.db.SQL().QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_us) FROM erp_queue`).Scan(&n, &oldest); err != nil {
+		return order.QueueStats{}, err
+	}
+	return order.QueueStats{Depth: n, OldestCreateAt: fromUS(oldest.Int64)}, nil
+}
+
+// --- reservation releases ---
+
+// NextReleaseTasks implements order.Store.
+func (s *Store) NextReleaseTasks(ctx context.Context, now time.Time, limit int) ([]order.ReleaseTask, error) {
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(`
+		SELECT order_id, reservation_id, reason, attempts, next_attempt_us FROM reservation_releases
+		WHERE next_attempt_us <= ? ORDER BY created_us LIMIT ?`), us(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read releases: %w", err)
+	}
+	defer rows.Close()
+	var out []order.ReleaseTask
+	for rows.Next() {
+		var t order.ReleaseTask
+		var next int64
+		if err := rows.Scan(&t.OrderID, &t.ReservationID, &t.Reason, &t.Attempts, &next); err != nil {
+			return nil, err
+		}
+		t.NextAttemptAt = fromUS(next)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// CompleteReleaseTask implements order.Store.
+func (s *Store) CompleteReleaseTask(ctx context.Context, orderID string) error {
+	_, err := s.db.SQL().ExecContext(ctx, s.q(`DELETE FROM reservation_releases WHERE order_id = ?`), orderID)
+	return err
+}
+
+// RetryReleaseTask implements order.Store.
+func (s *Store) RetryReleaseTask(ctx context.Context, orderID string, next time.Time, errText string) error {
+	_, err := s.db.SQL().ExecContext(ctx, s.q(`
+		UPDATE reservation_releases SET attempts = attempts + 1, next_attempt_us = ?, last_error = ? WHERE order_id = ?`),
+		us(next), truncate(errText, 1000), orderID)
+	return err
+}
+
+// --- customer snapshots ---
+
+// SaveCustomer implements order.Store.
+func (s *Store) SaveCustomer(ctx context.Context, c order.Customer) error {
+	hasLimit := 0
+	if c.HasCreditLimit {
+		hasLimit = 1
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO customers (customer_id, display_name, account_state, currency, allowed_channels, has_credit_limit,
+				credit_currency, credit_limit_minor, available_credit_minor, fetched_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (customer_id) DO UPDATE SET display_name = excluded.display_name,
+				account_state = excluded.account_state, currency = excluded.currency,
+				allowed_channels = excluded.allowed_channels, has_credit_limit = excluded.has_credit_limit,
+				credit_currency = excluded.credit_currency, credit_limit_minor = excluded.credit_limit_minor,
+				available_credit_minor = excluded.available_credit_minor, fetched_us = excluded.fetched_us
+			WHERE customers.fetched_us <= excluded.fetched_us`),
+			c.ID, c.DisplayName, int(c.Account), c.Currency, strings.Join(c.AllowedChannels, ","), hasLimit,
+			c.CreditCurrency, c.CreditLimitMinor, c.AvailableCreditMinor, us(c.FetchedAt))
+		return err
+	})
+}
+
+// GetCustomer implements order.Store.
+func (s *Store) GetCustomer(ctx context.Context, id string) (order.Customer, error) {
+	var (
+		c        order.Customer
+		account  int
+		channels string
+		hasLimit int
+		fetched  int64
+	)
+	err := s.db.SQL().QueryRowContext(ctx, s.q(`
+		SELECT customer_id, display_name, account_state, currency, allowed_channels, has_credit_limit, credit_currency,
+			credit_limit_minor, available_credit_minor, fetched_us
+		FROM customers WHERE customer_id = ?`), id).Scan(&c.ID, &c.DisplayName, &account, &c.Currency, &channels, &hasLimit,
+		&c.CreditCurrency, &c.CreditLimitMinor, &c.AvailableCreditMinor, &fetched)
+	if errors.Is(err, sql.ErrNoRows) {
+		return order.Customer{}, order.ErrCustomerNotFound
+	}
+	if err != nil {
+		return order.Customer{}, fmt.Errorf("read customer %s: %w", id, err)
+	}
+	c.Account = order.AccountState(account)
+	if channels != "" {
+		c.AllowedChannels = strings.Split(channels, ",")
+	}
+	c.HasCreditLimit = hasLimit != 0
+	c.FetchedAt = fromUS(fetched)
+	return c, nil
+}
