@@ -13,6 +13,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/transload/transload/platform/sqldb"
 )
@@ -451,10 +456,41 @@ func (r *Relay) flushLocked(ctx context.Context) error {
 }
 
 func (r *Relay) publish(ctx context.Context, row Row) error {
+	// The publish span continues the trace of the transaction that wrote
+	// the event, and the message carries the publish span's context, so
+	// the consumer's span hangs below it.
+	carrier := propagation.MapCarrier{}
+	if row.Traceparent != "" {
+		carrier[HeaderTraceparent] = row.Traceparent
+		if row.Tracestate != "" {
+			carrier[HeaderTracestate] = row.Tracestate
+		}
+	}
+	tctx := propagation.TraceContext{}.Extract(ctx, carrier)
+	tctx, span := otel.Tracer("github.com/transload/transload/platform/outbox").Start(tctx,
+		"publish "+row.Subject,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", row.Subject),
+			attribute.String("messaging.message.id", row.EventID),
+		))
+	defer span.End()
+	msg := row.Message()
+	out := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(tctx, out)
+	if tp := out.Get(HeaderTraceparent); tp != "" {
+		msg.Header.Set(HeaderTraceparent, tp)
+		if ts := out.Get(HeaderTracestate); ts != "" {
+			msg.Header.Set(HeaderTracestate, ts)
+		}
+	}
+
 	pctx, cancel := context.WithTimeout(ctx, r.cfg.publishTimeout)
 	defer cancel()
-	ack, err := r.js.PublishMsg(pctx, row.Message())
+	ack, err := r.js.PublishMsg(pctx, msg)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return err
 	}
 	if ack.Duplicate {
