@@ -19,6 +19,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/services/wmssim/internal/faults"
 	"github.com/transload/transload/services/wmssim/internal/grpcapi"
 	"github.com/transload/transload/services/wmssim/internal/store/sqlstore"
@@ -67,14 +68,25 @@ func start(t *testing.T, dsn string, clock *fakeClock) *env {
 	if dsn == "" {
 		dsn = sqldbtest.SQLiteDSN(t)
 	}
+	db, err := sqldb.Open(t.Context(), dsn, sqldb.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startOn(t, db, clock)
+	closeServer := e.stop
+	e.stop = func() { closeServer(); db.Close() }
+	t.Cleanup(e.stop)
+	return e
+}
+
+// startOn runs the simulator on db (migrating it) with clock; the caller
+// owns db.
+func startOn(t *testing.T, db *sqldb.DB, clock *fakeClock) *env {
+	t.Helper()
 	if clock == nil {
 		clock = newFakeClock()
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := sqldb.Open(t.Context(), dsn, sqldb.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +122,15 @@ func start(t *testing.T, dsn string, clock *fakeClock) *env {
 			if err := <-done; err != nil {
 				t.Errorf("server run: %v", err)
 			}
-			db.Close()
 		})
 	}
 	t.Cleanup(stop)
 	return &env{clock: clock, faults: set, svc: svc, client: wmsv1.NewWmsAdapterServiceClient(conn), conn: conn, stop: stop}
 }
 
-// ctx returns a call context with a deadline, as every caller must set.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// callCtx returns a call context with a deadline, as every caller must set.
 func callCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)

@@ -13,6 +13,8 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
 )
 
 func wantStatus(t *testing.T, err error, code codes.Code, reason apierr.Reason) {
@@ -80,8 +82,13 @@ func TestCreateShipmentRequestIsIdempotent(t *testing.T) {
 }
 
 func TestConcurrentDuplicateCreatesCreateOne(t *testing.T) {
-	t.Parallel()
-	e := start(t, "", nil)
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		t.Parallel()
+		concurrentDuplicates(t, startOn(t, db, nil))
+	})
+}
+
+func concurrentDuplicates(t *testing.T, e *env) {
 	const n = 16
 	var (
 		wg    sync.WaitGroup
@@ -160,8 +167,13 @@ var milestones = []wmsv1.ShipmentRequest_State{
 }
 
 func TestProgressionToDeliveredWithPagedFeed(t *testing.T) {
-	t.Parallel()
-	e := start(t, "", nil)
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		t.Parallel()
+		progressionToDelivered(t, startOn(t, db, nil))
+	})
+}
+
+func progressionToDelivered(t *testing.T, e *env) {
 	created := e.clock.Now()
 
 	// An empty feed answers a non-empty cursor and nothing more.
@@ -324,8 +336,13 @@ func TestInvalidCursor(t *testing.T) {
 }
 
 func TestCancelShipmentRequest(t *testing.T) {
-	t.Parallel()
-	e := start(t, "", nil)
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		t.Parallel()
+		cancelRules(t, startOn(t, db, nil))
+	})
+}
+
+func cancelRules(t *testing.T, e *env) {
 	cancel := func(id string) (*wmsv1.ShipmentRequest, error) {
 		return e.client.CancelShipmentRequest(callCtx(t), &wmsv1.CancelShipmentRequestRequest{Name: "shipmentRequests/" + id, Reason: "order cancelled"})
 	}
