@@ -20,7 +20,7 @@ type Config struct {
 	// AdminAddr is the admin HTTP listen address (/metrics, /healthz, /readyz).
 	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9103"`
 	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/inventory.db" secret:"true"`
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://inventory.db" secret:"true"`
 	// NATSURL is the NATS server the outbox relay publishes to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).

@@ -18,16 +18,16 @@ import (
 
 // Stream and subjects (see transload/inventory/v1/events.proto).
 const (
-	StreamName                   = "TRANSLOAD_INVENTORY"
-	StreamSubjects               = "transload.inventory.>"
-	SubjectStockChanged          = "transload.inventory.stock_changed"
-	SubjectReservationCreated    = "transload.inventory.reservation_created"
-	SubjectReservationReleased   = "transload.inventory.reservation_released"
-	SubjectReservationCommitted  = "transload.inventory.reservation_committed"
-	SubjectReservationExpired    = "transload.inventory.reservation_expired"
-	AggregateStockLevel          = "stock_level"
-	AggregateReservation         = "reservation"
-	Producer                     = "inventory"
+	StreamName                  = "TRANSLOAD_INVENTORY"
+	StreamSubjects              = "transload.inventory.>"
+	SubjectStockChanged         = "transload.inventory.stock_changed"
+	SubjectReservationCreated   = "transload.inventory.reservation_created"
+	SubjectReservationReleased  = "transload.inventory.reservation_released"
+	SubjectReservationCommitted = "transload.inventory.reservation_committed"
+	SubjectReservationExpired   = "transload.inventory.reservation_expired"
+	AggregateStockLevel         = "stock_level"
+	AggregateReservation        = "reservation"
+	Producer                    = "inventory"
 )
 
 // StreamConfig is the TRANSLOAD_INVENTORY stream the service creates on

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"sync"
+
+	"google.golang.org/genproto/googleapis/type/date"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+)
+
+// fakeERP serves the two ERP methods the initial load uses from fixed
+// data; while down it answers UNAVAILABLE like an ERP outage.
+type fakeERP struct {
+	erpv1.UnimplementedErpAdapterServiceServer
+
+	mu            sync.Mutex
+	down          bool
+	listCalls     int
+	snapshotCalls int
+}
+
+func (f *fakeERP) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+func (f *fakeERP) calls() (list, snapshot int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listCalls, f.snapshotCalls
+}
+
+func (f *fakeERP) ListWarehouses(_ context.Context, req *erpv1.ListWarehousesRequest) (*erpv1.ListWarehousesResponse, error) {
+	f.mu.Lock()
+	f.listCalls++
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		return nil, status.Error(codes.Unavailable, "erp down")
+	}
+	all := []*erpv1.Warehouse{
+		{Name: "warehouses/WH-HAM", DisplayName: "Hamburg", Region: "de-north", Priority: 1, Channels: []string{"b2b", "web"}, Active: true},
+		{Name: "warehouses/WH-MUC", DisplayName: "Munich", Region: "de-south", Priority: 2, Channels: []string{"b2b", "web"}, Active: true},
+		{Name: "warehouses/WH-BER", DisplayName: "Berlin", Region: "de-east", Priority: 3, Channels: []string{"b2b", "web"}, Active: true},
+	}
+	// Two pages, to exercise paging.
+	if req.GetPageToken() == "" {
+		return &erpv1.ListWarehousesResponse{Warehouses: all[:2], NextPageToken: "p2"}, nil
+	}
+	return &erpv1.ListWarehousesResponse{Warehouses: all[2:]}, nil
+}
+
+func (f *fakeERP) StreamStockSnapshot(_ *erpv1.StreamStockSnapshotRequest, stream grpc.ServerStreamingServer[erpv1.StreamStockSnapshotResponse]) error {
+	f.mu.Lock()
+	f.snapshotCalls++
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		return status.Error(codes.Unavailable, "erp down")
+	}
+	rows := []*erpv1.StockSnapshotRow{
+		{Sku: "SKU-00001", WarehouseCode: "WH-BER", OnHand: 400, SourceSequence: 3},
+		{Sku: "SKU-00001", WarehouseCode: "WH-HAM", OnHand: 200, SourceSequence: 2,
+			Inbound: []*erpv1.InboundSupply{{Quantity: 50, ExpectedDate: &date.Date{Year: 2026, Month: 12, Day: 15}, Reference: "PO-9"}}},
+		{Sku: "SKU-00001", WarehouseCode: "WH-MUC", OnHand: 300, SourceSequence: 1},
+		{Sku: "SKU-00500", WarehouseCode: "WH-BER", OnHand: 3},
+		{Sku: "SKU-00500", WarehouseCode: "WH-HAM", OnHand: 4},
+		{Sku: "SKU-00500", WarehouseCode: "WH-MUC", OnHand: 3},
+	}
+	var total int64
+	for i, r := range rows {
+		r.RowNumber = int64(i + 1)
+		r.BaseUnit = "EA"
+		total += r.OnHand
+	}
+	msgs := []*erpv1.StreamStockSnapshotResponse{
+		{Part: &erpv1.StreamStockSnapshotResponse_Header{Header: &erpv1.StockSnapshotHeader{
+			SnapshotId: "snap-42", SnapshotTime: timestamppb.Now(), RowCount: int64(len(rows)),
+		}}},
+		{Part: &erpv1.StreamStockSnapshotResponse_Chunk{Chunk: &erpv1.StockSnapshotChunk{Rows: rows[:4]}}},
+		{Part: &erpv1.StreamStockSnapshotResponse_Chunk{Chunk: &erpv1.StockSnapshotChunk{Rows: rows[4:]}}},
+		{Part: &erpv1.StreamStockSnapshotResponse_Trailer{Trailer: &erpv1.StockSnapshotTrailer{
+			RowCount: int64(len(rows)), TotalOnHand: total,
+		}}},
+	}
+	for _, m := range msgs {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+// Command inventory runs the Transload inventory service: stock per
+// SKU×warehouse loaded from the ERP, availability, reservations with
+// multi-warehouse allocation, release and commit, and StockChanged events
+// through the transactional outbox to NATS JetStream.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/tracing"
+	"github.com/transload/transload/services/inventory/internal/config"
+	"github.com/transload/transload/services/inventory/internal/erpclient"
+	"github.com/transload/transload/services/inventory/internal/events"
+	"github.com/transload/transload/services/inventory/internal/grpcapi"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+	"github.com/transload/transload/services/inventory/internal/store/sqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "inventory:", err)
+		os.Exit(1)
+	}
+}
+
+// run loads the configuration from getenv, logs JSON to stdout and serves
+// until ctx ends.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	var cfg config.Config
+	if err := platformconfig.Load(&cfg, getenv); err != nil {
+		return err
+	}
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	logger := logging.New(stdout, cfg.ServiceName, level)
+	logger.Info("starting", slog.String("config", platformconfig.Describe(&cfg)))
+
+	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
+	if err != nil {
+		return err
+	}
+	_, shutdownTracing, err := tracing.Setup(ctx, tcfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx)
+	}()
+
+	a, err := newApp(ctx, cfg, logger, deps{})
+	if err != nil {
+		return err
+	}
+	return a.run(ctx)
+}
+
+// deps lets tests replace the network edges of the app.
+type deps struct {
+	// grpcListener and adminListener replace GRPC_ADDR and ADMIN_ADDR.
+	grpcListener, adminListener net.Listener
+	// erpDialOptions are added to the ERP connection (e.g. a bufconn
+	// dialer).
+	erpDialOptions []grpc.DialOption
+}
+
+// app is the wired service.
+type app struct {
+	cfg     config.Config
+	logger  *slog.Logger
+	db      *sqldb.DB
+	srv     *grpcserver.Server
+	svc     *inventory.Service
+	loader  *inventory.Loader
+	erpConn *grpc.ClientConn
+	nc      *nats.Conn
+	relay   *outbox.Relay
+	js      jetstream.JetStream
+}
+
+func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps) (a *app, err error) {
+	a = &app{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	a.db, err = sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	if err := sqlstore.Migrate(ctx, a.db); err != nil {
+		return nil, err
+	}
+
+	srvOpts := []grpcserver.Option{grpcserver.WithLogger(logger)}
+	if d.grpcListener != nil {
+		srvOpts = append(srvOpts, grpcserver.WithListener(d.grpcListener))
+	} else {
+		srvOpts = append(srvOpts, grpcserver.WithAddr(cfg.GRPCAddr))
+	}
+	if d.adminListener != nil {
+		srvOpts = append(srvOpts, grpcserver.WithAdminListener(d.adminListener))
+	} else {
+		srvOpts = append(srvOpts, grpcserver.WithAdminAddr(cfg.AdminAddr))
+	}
+	a.srv, err = grpcserver.New(srvOpts...)
+	if err != nil {
+		return nil, err
+	}
+
+	// NATS is not a hard dependency: events wait in the outbox while it is
+	// down, so the connection retries in the background.
+	a.nc, err = nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+	}
+	a.js, err = jetstream.New(a.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	a.relay, err = outbox.NewRelay(a.db, a.js, outbox.WithRegisterer(a.srv.Registry()), outbox.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+
+	a.svc = inventory.NewService(sqlstore.New(a.db), inventory.WithLogger(logger),
+		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify))
+
+	erpOpts := []grpcclient.Option{
+		grpcclient.WithLogger(logger), grpcclient.WithRegistry(a.srv.Registry()),
+		grpcclient.WithDefaultTimeout(cfg.ERPTimeout),
+	}
+	if len(d.erpDialOptions) > 0 {
+		erpOpts = append(erpOpts, grpcclient.WithDialOptions(d.erpDialOptions...))
+	}
+	a.erpConn, err = erpclient.Dial(cfg.ERPAddr, erpOpts...)
+	if err != nil {
+		return nil, err
+	}
+	erp := erpclient.New(a.erpConn, cfg.ERPTimeout, cfg.SnapshotTimeout)
+	a.loader = inventory.NewLoader(sqlstore.New(a.db), erp, a.svc, cfg.LoadRetryMin, cfg.LoadRetryMax, logger)
+	if _, err := a.loader.CheckExisting(ctx); err != nil {
+		return nil, err
+	}
+
+	a.srv.RegisterService(&inventoryv1.InventoryService_ServiceDesc, grpcapi.New(a.svc, logger))
+	a.srv.Admin().AddCheck("database", a.db.Ping)
+	a.srv.Admin().AddCheck("initial_load", func(context.Context) error {
+		if !a.svc.Loaded() {
+			return errors.New("initial stock load from the ERP not finished")
+		}
+		return nil
+	})
+	return a, nil
+}
+
+// run serves until ctx ends, with the initial load, hold expiry and the
+// outbox relay in the background.
+func (a *app) run(ctx context.Context) error {
+	defer a.close()
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if !a.svc.Loaded() {
+		wg.Go(func() {
+			if err := a.loader.Run(bg); err == nil {
+				a.logger.InfoContext(bg, "inventory: ready")
+			}
+		})
+	}
+	wg.Go(func() { a.svc.RunExpiry(bg, a.cfg.ExpiryInterval) })
+	wg.Go(func() { a.runRelay(bg) })
+
+	err := a.srv.Run(ctx)
+	stop()
+	wg.Wait()
+	return err
+}
+
+// runRelay creates the stream once NATS answers, then relays the outbox.
+func (a *app) runRelay(ctx context.Context) {
+	pause := 250 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := outbox.EnsureStream(sctx, a.js, events.StreamConfig())
+		cancel()
+		if err == nil {
+			break
+		}
+		a.logger.WarnContext(ctx, "inventory: create JetStream stream; retrying", slog.Any("error", err), slog.Duration("pause", pause))
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		pause = min(2*pause, 10*time.Second)
+	}
+	if err := a.relay.Run(ctx); err != nil {
+		a.logger.ErrorContext(ctx, "inventory: outbox relay stopped", slog.Any("error", err))
+	}
+}
+
+func (a *app) close() {
+	if a.erpConn != nil {
+		_ = a.erpConn.Close()
+	}
+	if a.nc != nil {
+		a.nc.Close()
+	}
+	if a.srv != nil {
+		_ = a.srv.Close()
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+}

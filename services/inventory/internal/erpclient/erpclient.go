@@ -1,0 +1,195 @@
+// Package erpclient is the inventory service's outbound adapter to the ERP
+// system API (transload.erp.v1): warehouses and the stock snapshot for the
+// initial load. Every call has a deadline; connection-level resilience
+// (breaker, retries of idempotent reads) comes from platform/grpcclient.
+// ERP errors are mapped to domain errors here, so no business code
+// inspects gRPC codes.
+package erpclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+// IdempotentMethods are the ERP methods this client calls; all are reads,
+// so grpcclient may retry them.
+var IdempotentMethods = []string{
+	erpv1.ErpAdapterService_ListWarehouses_FullMethodName,
+	erpv1.ErpAdapterService_StreamStockSnapshot_FullMethodName,
+}
+
+// Dial connects to the ERP adapter at addr with the platform client rules
+// (default deadline, breaker, retries for IdempotentMethods).
+func Dial(addr string, opts ...grpcclient.Option) (*grpc.ClientConn, error) {
+	opts = append([]grpcclient.Option{grpcclient.WithIdempotentMethods(IdempotentMethods...)}, opts...)
+	return grpcclient.Dial(addr, opts...)
+}
+
+// Client implements inventory.ERP.
+type Client struct {
+	erp             erpv1.ErpAdapterServiceClient
+	callTimeout     time.Duration
+	snapshotTimeout time.Duration
+}
+
+var _ inventory.ERP = (*Client)(nil)
+
+// New returns a client on conn; callTimeout bounds each unary call and
+// snapshotTimeout the whole snapshot stream.
+func New(conn grpc.ClientConnInterface, callTimeout, snapshotTimeout time.Duration) *Client {
+	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn), callTimeout: callTimeout, snapshotTimeout: snapshotTimeout}
+}
+
+// ListWarehouses reads every page of ERP warehouses.
+func (c *Client) ListWarehouses(ctx context.Context) ([]inventory.Warehouse, error) {
+	var (
+		out   []inventory.Warehouse
+		token string
+	)
+	for page := 0; ; page++ {
+		if page > 1000 {
+			return nil, fmt.Errorf("erp: ListWarehouses does not end: %w", inventory.ErrDependencyUnavailable)
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.callTimeout)
+		resp, err := c.erp.ListWarehouses(cctx, &erpv1.ListWarehousesRequest{PageSize: 500, PageToken: token})
+		cancel()
+		if err != nil {
+			return nil, mapError("ListWarehouses", err)
+		}
+		for _, w := range resp.GetWarehouses() {
+			dw, err := warehouseFromERP(w)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, dw)
+		}
+		token = resp.GetNextPageToken()
+		if token == "" {
+			return out, nil
+		}
+	}
+}
+
+func warehouseFromERP(w *erpv1.Warehouse) (inventory.Warehouse, error) {
+	code, ok := strings.CutPrefix(w.GetName(), "warehouses/")
+	if !ok || code == "" {
+		return inventory.Warehouse{}, fmt.Errorf("erp: warehouse name %q is not warehouses/{code}: %w", w.GetName(), inventory.ErrDependencyUnavailable)
+	}
+	a := w.GetAddress()
+	return inventory.Warehouse{
+		Code:        code,
+		DisplayName: w.GetDisplayName(),
+		Region:      w.GetRegion(),
+		Priority:    w.GetPriority(),
+		Channels:    w.GetChannels(),
+		Active:      w.GetActive(),
+		Address: inventory.Address{
+			Recipient: a.GetRecipient(), Lines: a.GetLines(), Locality: a.GetLocality(),
+			AdministrativeArea: a.GetAdministrativeArea(), PostalCode: a.GetPostalCode(), RegionCode: a.GetRegionCode(),
+		},
+	}, nil
+}
+
+// StockSnapshot reads a complete snapshot: header, chunks, trailer. A
+// stream without a trailer, or whose trailer does not match the rows
+// received, is rejected (the initial load must not use partial data).
+func (c *Client) StockSnapshot(ctx context.Context) (inventory.Snapshot, error) {
+	sctx, cancel := context.WithTimeout(ctx, c.snapshotTimeout)
+	defer cancel()
+	stream, err := c.erp.StreamStockSnapshot(sctx, &erpv1.StreamStockSnapshotRequest{})
+	if err != nil {
+		return inventory.Snapshot{}, mapError("StreamStockSnapshot", err)
+	}
+	var (
+		snap     inventory.Snapshot
+		header   bool
+		total    int64
+		trailer  *erpv1.StockSnapshotTrailer
+		rowCount int64
+	)
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return inventory.Snapshot{}, mapError("StreamStockSnapshot", err)
+		}
+		switch {
+		case msg.GetHeader() != nil:
+			h := msg.GetHeader()
+			header = true
+			snap.ID = h.GetSnapshotId()
+			snap.Time = h.GetSnapshotTime().AsTime()
+			rowCount = h.GetRowCount()
+		case msg.GetChunk() != nil:
+			if !header || trailer != nil {
+				return inventory.Snapshot{}, protocolError("chunk outside header and trailer")
+			}
+			for _, r := range msg.GetChunk().GetRows() {
+				total += r.GetOnHand()
+				snap.Rows = append(snap.Rows, rowFromERP(r))
+			}
+		case msg.GetTrailer() != nil:
+			if !header {
+				return inventory.Snapshot{}, protocolError("trailer before header")
+			}
+			trailer = msg.GetTrailer()
+		}
+	}
+	switch {
+	case trailer == nil:
+		return inventory.Snapshot{}, protocolError("stream ended without trailer")
+	case trailer.GetRowCount() != int64(len(snap.Rows)) || rowCount != int64(len(snap.Rows)):
+		return inventory.Snapshot{}, protocolError(fmt.Sprintf("received %d rows, header says %d, trailer %d",
+			len(snap.Rows), rowCount, trailer.GetRowCount()))
+	case trailer.GetTotalOnHand() != total:
+		return inventory.Snapshot{}, protocolError(fmt.Sprintf("on-hand sums to %d, trailer says %d", total, trailer.GetTotalOnHand()))
+	}
+	return snap, nil
+}
+
+func rowFromERP(r *erpv1.StockSnapshotRow) inventory.InitialStock {
+	row := inventory.InitialStock{
+		SKU: r.GetSku(), WarehouseCode: r.GetWarehouseCode(), OnHand: r.GetOnHand(), SourceSequence: r.GetSourceSequence(),
+	}
+	for _, in := range r.GetInbound() {
+		d := in.GetExpectedDate()
+		row.Inbound = append(row.Inbound, inventory.InboundSupply{
+			Quantity:     in.GetQuantity(),
+			ExpectedDate: inventory.Date{Year: int(d.GetYear()), Month: int(d.GetMonth()), Day: int(d.GetDay())},
+			Reference:    in.GetReference(),
+		})
+	}
+	return row
+}
+
+func protocolError(msg string) error {
+	return fmt.Errorf("erp: stock snapshot: %s: %w", msg, inventory.ErrDependencyUnavailable)
+}
+
+// mapError turns an ERP status into a domain error. Every failure of the
+// ERP to answer is ErrDependencyUnavailable (the loader retries); other
+// codes mean the adapter refused the request, which the loader also
+// retries, but they are reported as they are.
+func mapError(method string, err error) error {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted,
+		codes.Internal, codes.Unknown, codes.Canceled:
+		return fmt.Errorf("erp %s: %s: %w", method, st.Message(), inventory.ErrDependencyUnavailable)
+	}
+	return fmt.Errorf("erp %s: %s %s", method, st.Code(), st.Message())
+}
