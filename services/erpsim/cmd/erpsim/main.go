@@ -26,6 +26,7 @@ import (
 	"github.com/transload/transload/services/erpsim/internal/erp"
 	"github.com/transload/transload/services/erpsim/internal/faults"
 	"github.com/transload/transload/services/erpsim/internal/grpcapi"
+	"github.com/transload/transload/services/erpsim/internal/stockgen"
 	"github.com/transload/transload/services/erpsim/internal/store/sqlstore"
 )
 
@@ -126,6 +127,16 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	defer cancelRun()
 	runErr := make(chan error, 1)
 	go func() { runErr <- srv.Run(runCtx) }()
+	genDone := make(chan struct{})
+	if cfg.StockEventInterval > 0 {
+		gen := stockgen.New(svc, cfg.StockEventSeed, srv.Logger())
+		go func() {
+			defer close(genDone)
+			_ = gen.Run(runCtx, cfg.StockEventInterval) // only fails for a non-positive interval
+		}()
+	} else {
+		close(genDone)
+	}
 
 	var errRun error
 	select {
@@ -136,6 +147,8 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		<-runErr
 		errRun = fmt.Errorf("admin http: %w", err)
 	}
+	cancelRun()
+	<-genDone
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancelShutdown()
 	if err := adminSrv.Shutdown(shutdownCtx); err != nil && errRun == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -41,9 +42,10 @@ func (s *syncBuffer) String() string {
 
 // start runs erpsim on free ports and the given database until the test
 // (or stop) ends it.
-func start(t *testing.T, dsn string) (addrs Addrs, stop func(), logs *syncBuffer) {
+func start(t *testing.T, dsn string, extra map[string]string) (addrs Addrs, stop func(), logs *syncBuffer) {
 	t.Helper()
 	env := map[string]string{"DATABASE_URL": dsn, "GRPC_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn"}
+	maps.Copy(env, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
 	done := make(chan error, 1)
@@ -104,7 +106,7 @@ func eur(m int64) *commonv1.Money { return &commonv1.Money{AmountMinor: m, Curre
 func TestRunServesControlsAndKeepsState(t *testing.T) {
 	t.Parallel()
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "erpsim.db")
-	addrs, stop, _ := start(t, dsn)
+	addrs, stop, _ := start(t, dsn, nil)
 	admin := "http://" + addrs.Admin
 
 	if code, body := httpDo(t, http.MethodGet, admin+"/readyz", ""); code != http.StatusOK {
@@ -148,7 +150,7 @@ func TestRunServesControlsAndKeepsState(t *testing.T) {
 
 	// A restart on the same database keeps the sales order and does not
 	// seed again.
-	addrs2, _, _ := start(t, dsn)
+	addrs2, _, _ := start(t, dsn, nil)
 	client2 := dial(t, addrs2.GRPC)
 	again, err := client2.SubmitSalesOrder(ctx, &erpv1.SubmitSalesOrderRequest{SalesOrderId: "ord-restart", SalesOrder: so})
 	if err != nil || !again.GetDuplicate() || again.GetErpOrderNumber() != first.GetErpOrderNumber() {
@@ -173,5 +175,32 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "LOG_LEVEL") && !strings.Contains(err.Error(), "chatty") {
 		t.Errorf("run with a bad LOG_LEVEL = %v", err)
+	}
+}
+
+func TestRunGeneratesStockEvents(t *testing.T) {
+	t.Parallel()
+	addrs, _, _ := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"STOCK_EVENT_INTERVAL": "20ms"})
+	client := dial(t, addrs.GRPC)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		res, err := client.ListStockEvents(ctx, &erpv1.ListStockEventsRequest{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(res.GetStockEvents()); n >= 3 {
+			for _, ev := range res.GetStockEvents() {
+				if ev.GetSku() == "SKU-00500" || ev.GetEventId() == "" {
+					t.Errorf("generated event %v", ev)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d generated stock events after 15s", len(res.GetStockEvents()))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

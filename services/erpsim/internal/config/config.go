@@ -22,6 +22,12 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://erpsim.db" secret:"true"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
+	// StockEventInterval makes the ERP record a random stock movement
+	// (receipt or damage write-off, never SKU-00500) at this interval; 0
+	// turns the generator off, so stock only moves through the control API.
+	StockEventInterval time.Duration `env:"STOCK_EVENT_INTERVAL" default:"0s"`
+	// StockEventSeed seeds the generator's choices.
+	StockEventSeed uint64 `env:"STOCK_EVENT_SEED" default:"1"`
 	// ShutdownTimeout bounds how long in-flight calls may run after SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
 }
@@ -31,6 +37,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	if c.StockEventInterval < 0 {
+		errs = append(errs, errors.New("STOCK_EVENT_INTERVAL must not be negative"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
