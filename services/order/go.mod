@@ -3,6 +3,7 @@ module github.com/transload/transload/services/order
 go 1.26.7
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0

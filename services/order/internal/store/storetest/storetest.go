@@ -1,0 +1,552 @@
+// Package storetest is the conformance suite every order.Store
+// implementation passes (sqlstore on SQLite and on PostgreSQL).
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/transload/transload/services/order/internal/order"
+)
+
+// Harness is what the suite needs from an engine.
+type Harness struct {
+	// New returns an empty store.
+	New func(t *testing.T) order.Store
+	// Events returns the subjects of the outbox events stored for an
+	// order, in sequence order, with their per-aggregate sequences.
+	Events func(t *testing.T, s order.Store, orderID string) []Event
+}
+
+// Event is an outbox row as the suite sees it.
+type Event struct {
+	Subject  string
+	Sequence int64
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("Claims", func(t *testing.T) { t.Parallel(); testClaims(t, h) })
+	t.Run("ConcurrentClaims", func(t *testing.T) { t.Parallel(); testConcurrentClaims(t, h) })
+	t.Run("CreateAndGet", func(t *testing.T) { t.Parallel(); testCreateAndGet(t, h) })
+	t.Run("CreateWithLostClaim", func(t *testing.T) { t.Parallel(); testCreateLostClaim(t, h) })
+	t.Run("List", func(t *testing.T) { t.Parallel(); testList(t, h) })
+	t.Run("UpdateOrder", func(t *testing.T) { t.Parallel(); testUpdate(t, h) })
+	t.Run("Queue", func(t *testing.T) { t.Parallel(); testQueue(t, h) })
+	t.Run("Customers", func(t *testing.T) { t.Parallel(); testCustomers(t, h) })
+	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// NewOrder returns a valid order fixture.
+func NewOrder(id, customer string, created time.Time) *order.Order {
+	return &order.Order{
+		ID: id, CustomerID: customer, Channel: "web", Currency: "EUR",
+		ShipTo: order.Address{Recipient: "ACME", Lines: []string{"Hafenstr. 1"}, Locality: "Hamburg", PostalCode: "20457", RegionCode: "DE"},
+		Lines: []order.Line{
+			{ID: "1", SKU: "SKU-00001", Quantity: 5, Unit: "EA", UnitPriceMinor: 1000, ExtendedMinor: 5000, PriceRuleID: "priceLists/web/prices/SKU-00001", PriceQuoteID: "q1",
+				Allocations: []order.Allocation{{WarehouseID: "WH-HAM", Allocated: 3}, {WarehouseID: "WH-MUC", Allocated: 2}}},
+			{ID: "2", SKU: "SKU-00002", Quantity: 1, UnitPriceMinor: 250, ExtendedMinor: 250,
+				Allocations: []order.Allocation{{WarehouseID: "WH-HAM", Allocated: 1}}},
+		},
+		SubtotalMinor: 5250, TotalMinor: 5250, State: order.StateAcceptedPendingERP,
+		CreateRequestID: "req-" + id, CustomerPONumber: "PO-1", ReservationID: "res-" + id, Notes: "ring twice",
+		ERP:       order.ERPSubmission{NextAttemptAt: created},
+		CreatedAt: created, UpdatedAt: created,
+		History: []order.StateChange{{From: order.StateUnspecified, To: order.StateAcceptedPendingERP, At: created,
+			Actor: order.Actor{Kind: "api_key", ID: "web"}, CorrelationID: "corr-1"}},
+	}
+}
+
+func claim(id string, hash string, lease time.Time) order.Claim {
+	return order.Claim{Kind: order.KindCreateOrder, RequestID: id, PayloadHash: hash, Owner: "owner-" + hash + fmt.Sprint(lease.UnixNano()),
+		LeaseUntil: lease, OrderID: "O-" + id}
+}
+
+func mustClaim(t *testing.T, s order.Store, c order.Claim) order.ClaimResult {
+	t.Helper()
+	res, err := s.ClaimRequest(t.Context(), c)
+	if err != nil {
+		t.Fatalf("ClaimRequest(%s): %v", c.RequestID, err)
+	}
+	return res
+}
+
+// create claims and stores o.
+func create(t *testing.T, s order.Store, o *order.Order) {
+	t.Helper()
+	c := claim(o.CreateRequestID, "h", time.Now().Add(time.Minute))
+	c.OrderID = o.ID
+	res := mustClaim(t, s, c)
+	if !res.Acquired {
+		t.Fatalf("claim for %s not acquired: %+v", o.ID, res)
+	}
+	ref := order.ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: c.Owner}
+	if err := s.CreateOrder(t.Context(), ref, o, order.Event{Type: order.EventAccepted, Order: o.Clone()}); err != nil {
+		t.Fatalf("CreateOrder(%s): %v", o.ID, err)
+	}
+}
+
+func testClaims(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	live := time.Now().Add(time.Minute)
+	c := claim("r1", "hash-a", live)
+	res := mustClaim(t, s, c)
+	if !res.Acquired || res.TakenOver || res.OrderID != "O-r1" {
+		t.Fatalf("first claim = %+v, want acquired with O-r1", res)
+	}
+	other := c
+	other.Owner, other.OrderID = "someone-else", "O-other"
+	if res := mustClaim(t, s, other); res.Acquired || res.Status != order.ClaimPending || res.OrderID != "O-r1" {
+		t.Fatalf("duplicate while pending = %+v, want pending, not acquired, O-r1", res)
+	}
+	diff := c
+	diff.PayloadHash = "hash-b"
+	if _, err := s.ClaimRequest(ctx, diff); !errors.Is(err, order.ErrIdempotencyKeyReused) {
+		t.Fatalf("different payload: err = %v, want ErrIdempotencyKeyReused", err)
+	}
+	ref := order.ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: c.Owner}
+	// Expire the lease: another caller takes over and keeps the order id.
+	if err := s.ExtendClaim(ctx, ref, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	res = mustClaim(t, s, other)
+	if !res.Acquired || !res.TakenOver || res.OrderID != "O-r1" {
+		t.Fatalf("claim after lease expiry = %+v, want taken over with O-r1", res)
+	}
+	// The old owner lost it.
+	for name, err := range map[string]error{
+		"ExtendClaim": s.ExtendClaim(ctx, ref, live),
+		"DeleteClaim": s.DeleteClaim(ctx, ref),
+		"FailClaim":   s.FailClaim(ctx, ref, order.Failure{Kind: "x"}),
+	} {
+		if !errors.Is(err, order.ErrClaimLost) {
+			t.Errorf("%s by the old owner: err = %v, want ErrClaimLost", name, err)
+		}
+	}
+	// The new owner stores a failure; replays get it back.
+	newRef := order.ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: other.Owner}
+	f := order.Failure{Kind: "out_of_stock", Meta: map[string]string{"sku": "SKU-00500", "requested": "11", "available": "10"}}
+	if err := s.FailClaim(ctx, newRef, f); err != nil {
+		t.Fatal(err)
+	}
+	res = mustClaim(t, s, claim("r1", "hash-a", live))
+	if res.Acquired || res.Status != order.ClaimFailed || res.Failure == nil {
+		t.Fatalf("claim after failure = %+v, want failed with the failure", res)
+	}
+	if diff := cmp.Diff(f, *res.Failure); diff != "" {
+		t.Errorf("stored failure (-want +got):\n%s", diff)
+	}
+	// A deleted claim frees the request id for a fresh start.
+	c2 := claim("r2", "h", live)
+	mustClaim(t, s, c2)
+	if err := s.DeleteClaim(ctx, order.ClaimRef{Kind: c2.Kind, RequestID: c2.RequestID, Owner: c2.Owner}); err != nil {
+		t.Fatal(err)
+	}
+	c2b := c2
+	c2b.Owner, c2b.OrderID = "fresh", "O-fresh"
+	if res := mustClaim(t, s, c2b); !res.Acquired || res.TakenOver || res.OrderID != "O-fresh" {
+		t.Fatalf("claim after delete = %+v, want a fresh claim", res)
+	}
+}
+
+func testConcurrentClaims(t *testing.T, h Harness) {
+	s := h.New(t)
+	const n = 20
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		acquired int
+		orderIDs = map[string]bool{}
+	)
+	for i := range n {
+		wg.Go(func() {
+			c := claim("same", "h", time.Now().Add(time.Minute))
+			c.Owner, c.OrderID = fmt.Sprintf("owner-%d", i), fmt.Sprintf("O-%d", i)
+			res, err := s.ClaimRequest(context.Background(), c)
+			if err != nil {
+				t.Errorf("claim %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Acquired {
+				acquired++
+			}
+			orderIDs[res.OrderID] = true
+		})
+	}
+	wg.Wait()
+	if acquired != 1 || len(orderIDs) != 1 {
+		t.Fatalf("%d concurrent claims: %d acquired, order ids %v; want exactly 1 and one id", n, acquired, orderIDs)
+	}
+}
+
+var cmpOrder = cmp.Options{
+	cmpopts.EquateEmpty(),
+	cmpopts.IgnoreFields(order.Order{}, "Version"),
+}
+
+func testCreateAndGet(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	o := NewOrder("O-1", "C0001", t0)
+	create(t, s, o)
+	got, err := s.GetOrder(ctx, "O-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(o, got, cmpOrder); diff != "" {
+		t.Errorf("GetOrder (-want +got):\n%s", diff)
+	}
+	if got.Version != 1 {
+		t.Errorf("version = %d, want 1", got.Version)
+	}
+	if _, err := s.GetOrder(ctx, "O-missing"); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("GetOrder(missing) err = %v, want ErrNotFound", err)
+	}
+	res := mustClaim(t, s, claim(o.CreateRequestID, "h", time.Now().Add(time.Minute)))
+	if res.Acquired || res.Status != order.ClaimCompleted || res.OrderID != "O-1" {
+		t.Errorf("claim after create = %+v, want completed with O-1", res)
+	}
+	q, err := s.NextQueueEntries(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 1 || q[0].OrderID != "O-1" || q[0].Action != order.ActionSubmit || q[0].CustomerID != "C0001" {
+		t.Errorf("queue after create = %+v, want one submit entry for O-1", q)
+	}
+	if evs := h.Events(t, s, "O-1"); len(evs) != 1 || evs[0].Subject != "transload.order.accepted" || evs[0].Sequence != 1 {
+		t.Errorf("events after create = %+v, want one transload.order.accepted with sequence 1", evs)
+	}
+}
+
+func testCreateLostClaim(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	c := claim("lost", "h", time.Now().Add(time.Minute))
+	mustClaim(t, s, c)
+	ref := order.ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: c.Owner}
+	if err := s.ExtendClaim(ctx, ref, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	thief := c
+	thief.Owner = "thief"
+	mustClaim(t, s, thief)
+	o := NewOrder("O-lost", "C0001", t0)
+	if err := s.CreateOrder(ctx, ref, o, order.Event{Type: order.EventAccepted, Order: o.Clone()}); !errors.Is(err, order.ErrClaimLost) {
+		t.Fatalf("CreateOrder with a lost claim: err = %v, want ErrClaimLost", err)
+	}
+	if _, err := s.GetOrder(ctx, "O-lost"); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("order stored despite a lost claim (err %v)", err)
+	}
+	if evs := h.Events(t, s, "O-lost"); len(evs) != 0 {
+		t.Errorf("events stored despite a lost claim: %+v", evs)
+	}
+}
+
+func testList(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	var all []string
+	for i := range 7 {
+		cust := "C0001"
+		if i%2 == 1 {
+			cust = "C0002"
+		}
+		o := NewOrder(fmt.Sprintf("O-%02d", i), cust, t0.Add(time.Duration(i/2)*time.Second)) // pairs share a create time
+		if i == 6 {
+			o.Channel = "b2b"
+		}
+		create(t, s, o)
+		all = append(all, o.ID)
+	}
+	ids := func(os []*order.Order) []string {
+		var out []string
+		for _, o := range os {
+			out = append(out, o.ID)
+		}
+		return out
+	}
+	// Page through everything newest first, two at a time.
+	var got []string
+	q := order.ListQuery{Limit: 2}
+	for {
+		page, err := s.ListOrders(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(page)...)
+		if len(page) < q.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		q.AfterCreatedAt, q.AfterID = last.CreatedAt, last.ID
+	}
+	want := []string{"O-06", "O-05", "O-04", "O-03", "O-02", "O-01", "O-00"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paged newest first (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name string
+		q    order.ListQuery
+		want []string
+	}{
+		{"customer ascending", order.ListQuery{CustomerID: "C0002", Ascending: true, Limit: 10}, []string{"O-01", "O-03", "O-05"}},
+		{"channel", order.ListQuery{Channel: "b2b", Limit: 10}, []string{"O-06"}},
+		{"state", order.ListQuery{State: order.StateConfirmed, Limit: 10}, nil},
+		{"time window", order.ListQuery{CreatedFrom: t0.Add(time.Second), CreatedBefore: t0.Add(2 * time.Second), Ascending: true, Limit: 10}, []string{"O-02", "O-03"}},
+		{"after cursor ascending", order.ListQuery{Ascending: true, Limit: 2, AfterCreatedAt: t0.Add(time.Second), AfterID: "O-02"}, []string{"O-03", "O-04"}},
+	} {
+		page, err := s.ListOrders(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, ids(page), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	_ = all
+}
+
+func testUpdate(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	o := NewOrder("O-u", "C0001", t0)
+	create(t, s, o)
+	confirm := func(o *order.Order) (order.Effects, error) {
+		o.History = append(o.History, order.StateChange{From: o.State, To: order.StateConfirmed, At: t0.Add(time.Minute), Actor: order.SystemActor})
+		o.State, o.ERPOrderRef, o.ConfirmedAt, o.UpdatedAt = order.StateConfirmed, "ERP-1", t0.Add(time.Minute), t0.Add(time.Minute)
+		return order.Effects{Events: []order.Event{{Type: order.EventConfirmed, Order: o.Clone()}}, ERPQueue: order.QueueRemove}, nil
+	}
+	got, err := s.UpdateOrder(ctx, "O-u", nil, confirm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != order.StateConfirmed || got.Version != 2 {
+		t.Fatalf("after update: state %s version %d", got.State, got.Version)
+	}
+	stored, err := s.GetOrder(ctx, "O-u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, stored, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("stored after update (-returned +stored):\n%s", diff)
+	}
+	if q, _ := s.NextQueueEntries(ctx, 10); len(q) != 0 {
+		t.Errorf("queue after QueueRemove = %+v, want empty", q)
+	}
+	// An error from fn stores nothing.
+	boom := errors.New("boom")
+	if _, err := s.UpdateOrder(ctx, "O-u", nil, func(o *order.Order) (order.Effects, error) {
+		o.State = order.StateCancelled
+		return order.Effects{}, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if o, _ := s.GetOrder(ctx, "O-u"); o.State != order.StateConfirmed {
+		t.Errorf("state after failed update = %s", o.State)
+	}
+	if _, err := s.UpdateOrder(ctx, "O-missing", nil, confirm); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("update missing: err = %v", err)
+	}
+
+	// Shipments and idempotency keys.
+	key := &order.IdempotencyKey{Kind: "shipment_progress", Key: "ev-1", PayloadHash: "p1"}
+	ship := func(o *order.Order) (order.Effects, error) {
+		o.Shipments = append(o.Shipments, order.Shipment{ID: "S1", FulfillmentRequestID: "F1", WarehouseID: "WH-HAM",
+			TrackingNumber: "TRK", Lines: []order.ShipmentLine{{LineID: "1", Quantity: 3}}, UpdatedAt: t0.Add(2 * time.Minute)})
+		o.Lines[0].Shipped, o.Lines[0].Allocations[0].Shipped = 3, 3
+		o.History = append(o.History, order.StateChange{From: o.State, To: order.StatePartiallyShipped, At: t0.Add(2 * time.Minute)})
+		o.State = order.StatePartiallyShipped
+		return order.Effects{Events: []order.Event{{Type: order.EventPartiallyShipped, Order: o.Clone()}}}, nil
+	}
+	shipped, err := s.UpdateOrder(ctx, "O-u", key, ship)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ = s.GetOrder(ctx, "O-u")
+	if diff := cmp.Diff(shipped, stored, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("stored after shipment (-returned +stored):\n%s", diff)
+	}
+	if _, err := s.UpdateOrder(ctx, "O-u", key, ship); !errors.Is(err, order.ErrDuplicateEvent) {
+		t.Errorf("same key same payload: err = %v, want ErrDuplicateEvent", err)
+	}
+	reused := *key
+	reused.PayloadHash = "p2"
+	var eir *order.EventIDReusedError
+	if _, err := s.UpdateOrder(ctx, "O-u", &reused, ship); !errors.As(err, &eir) {
+		t.Errorf("same key other payload: err = %v, want EventIDReusedError", err)
+	}
+	want := []Event{{"transload.order.accepted", 1}, {"transload.order.confirmed", 2}, {"transload.order.partially_shipped", 3}}
+	if diff := cmp.Diff(want, h.Events(t, s, "O-u")); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+
+	// Cancellation queues a release and handles the ERP queue entry.
+	cancel := func(o *order.Order) (order.Effects, error) {
+		o.State = order.StateCancelled
+		return order.Effects{ERPQueue: order.QueueCancel, ReleaseReservation: "order_cancelled"}, nil
+	}
+	never := NewOrder("O-never", "C0001", t0)
+	create(t, s, never)
+	if _, err := s.UpdateOrder(ctx, "O-never", nil, cancel); err != nil {
+		t.Fatal(err)
+	}
+	tried := NewOrder("O-tried", "C0001", t0)
+	create(t, s, tried)
+	q, _ := s.NextQueueEntries(ctx, 10)
+	if len(q) != 1 || q[0].OrderID != "O-tried" {
+		t.Fatalf("queue = %+v, want only O-tried (O-never's untried submission dropped)", q)
+	}
+	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateOrder(ctx, "O-tried", nil, cancel); err != nil {
+		t.Fatal(err)
+	}
+	q, _ = s.NextQueueEntries(ctx, 10)
+	if len(q) != 1 || q[0].OrderID != "O-tried" || q[0].Action != order.ActionCancel {
+		t.Fatalf("queue = %+v, want O-tried's submission turned into a cancel", q)
+	}
+	// A confirmed order gets a cancel entry appended.
+	if _, err := s.UpdateOrder(ctx, "O-u", nil, cancel); err != nil {
+		t.Fatal(err)
+	}
+	q, _ = s.NextQueueEntries(ctx, 10)
+	if len(q) != 2 || q[1].OrderID != "O-u" || q[1].Action != order.ActionCancel {
+		t.Fatalf("queue = %+v, want a cancel entry for O-u at the end", q)
+	}
+	tasks, err := s.NextReleaseTasks(ctx, time.Now(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, tk := range tasks {
+		rel = append(rel, tk.OrderID+"/"+tk.ReservationID+"/"+tk.Reason)
+	}
+	wantRel := []string{"O-never/res-O-never/order_cancelled", "O-tried/res-O-tried/order_cancelled", "O-u/res-O-u/order_cancelled"}
+	if diff := cmp.Diff(wantRel, rel, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("release tasks (-want +got):\n%s", diff)
+	}
+	if err := s.RetryReleaseTask(ctx, "O-never", time.Now().Add(time.Hour), "inventory down"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteReleaseTask(ctx, "O-tried"); err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ = s.NextReleaseTasks(ctx, time.Now(), 10)
+	if len(tasks) != 1 || tasks[0].OrderID != "O-u" {
+		t.Errorf("due release tasks = %+v, want only O-u", tasks)
+	}
+}
+
+func testQueue(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	for i := range 3 {
+		create(t, s, NewOrder(fmt.Sprintf("O-q%d", i), "C0001", t0.Add(time.Duration(i)*time.Second)))
+	}
+	q, err := s.NextQueueEntries(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 3 || q[0].OrderID != "O-q0" || q[1].OrderID != "O-q1" || q[2].OrderID != "O-q2" {
+		t.Fatalf("queue = %+v, want O-q0..2 in creation order", q)
+	}
+	st, err := s.QueueStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Depth != 3 || !st.OldestCreateAt.Equal(t0) {
+		t.Errorf("stats = %+v, want depth 3 oldest %v", st, t0)
+	}
+	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	next := t0.Add(2 * time.Minute)
+	if err := s.RecordQueueFailure(ctx, q[0].Seq, next, "erp: unavailable"); err != nil {
+		t.Fatal(err)
+	}
+	q, _ = s.NextQueueEntries(ctx, 1)
+	if len(q) != 1 || q[0].Attempts != 1 || !q[0].NextAttemptAt.Equal(next) || q[0].LastError != "erp: unavailable" {
+		t.Errorf("entry after failure = %+v", q)
+	}
+	o, _ := s.GetOrder(ctx, "O-q0")
+	if o.ERP.Attempts != 1 || !o.ERP.LastAttemptAt.Equal(t0.Add(time.Minute)) || !o.ERP.NextAttemptAt.Equal(next) || o.ERP.LastError != "erp: unavailable" {
+		t.Errorf("order ERP submission = %+v", o.ERP)
+	}
+	if err := s.DeleteQueueEntry(ctx, q[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("attempt on deleted entry: err = %v, want ErrNotFound", err)
+	}
+	if st, _ := s.QueueStats(ctx); st.Depth != 2 || !st.OldestCreateAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("stats after delete = %+v", st)
+	}
+}
+
+func testCustomers(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	if _, err := s.GetCustomer(ctx, "C0001"); !errors.Is(err, order.ErrCustomerNotFound) {
+		t.Fatalf("missing customer: err = %v", err)
+	}
+	c := order.Customer{ID: "C0001", DisplayName: "ACME", Account: order.AccountActive, Currency: "EUR",
+		AllowedChannels: []string{"web", "b2b"}, HasCreditLimit: true, CreditCurrency: "EUR",
+		CreditLimitMinor: 100000, AvailableCreditMinor: 40000, FetchedAt: t0}
+	if err := s.SaveCustomer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	newer := c
+	newer.Account, newer.FetchedAt = order.AccountCreditHold, t0.Add(time.Hour)
+	if err := s.SaveCustomer(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	older := c
+	older.FetchedAt = t0.Add(-time.Hour)
+	if err := s.SaveCustomer(ctx, older); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetCustomer(ctx, "C0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(newer, got); diff != "" {
+		t.Errorf("customer (-want +got):\n%s", diff)
+	}
+}
+
+func testAbandoned(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	c := claim("ab", "h", time.Now().Add(-time.Hour))
+	mustClaim(t, s, c)
+	mustClaim(t, s, claim("live", "h", time.Now().Add(time.Hour)))
+	got, err := s.AbandonedClaims(ctx, order.KindCreateOrder, time.Now().Add(-time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].RequestID != "ab" || got[0].OrderID != "O-ab" || got[0].Owner != c.Owner {
+		t.Fatalf("abandoned = %+v, want the expired claim only", got)
+	}
+	if err := s.StealClaim(ctx, got[0], "reaper", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StealClaim(ctx, got[0], "reaper-2", time.Now().Add(time.Minute)); !errors.Is(err, order.ErrClaimLost) {
+		t.Errorf("second steal: err = %v, want ErrClaimLost", err)
+	}
+	if err := s.DeleteClaim(ctx, order.ClaimRef{Kind: order.KindCreateOrder, RequestID: "ab", Owner: "reaper"}); err != nil {
+		t.Fatal(err)
+	}
+}
