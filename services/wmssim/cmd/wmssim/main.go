@@ -26,6 +26,7 @@ import (
 	"github.com/transload/transload/services/wmssim/internal/control"
 	"github.com/transload/transload/services/wmssim/internal/faults"
 	"github.com/transload/transload/services/wmssim/internal/grpcapi"
+	"github.com/transload/transload/services/wmssim/internal/metrics"
 	"github.com/transload/transload/services/wmssim/internal/store/sqlstore"
 	"github.com/transload/transload/services/wmssim/internal/wms"
 )
@@ -79,8 +80,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 
 	faultSet := &faults.Set{}
-	svc := wms.NewService(sqlstore.New(db), wms.WithStep(cfg.Step), wms.WithFaults(faultSet), wms.WithLogger(logger))
-
 	// The admin routes are served here rather than by grpcserver so the
 	// control API shares the admin port.
 	srv, err := grpcserver.New(
@@ -92,6 +91,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	observer, err := metrics.New(srv.Registry())
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	svc := wms.NewService(sqlstore.New(db), wms.WithStep(cfg.Step), wms.WithFaults(faultSet),
+		wms.WithObserver(observer), wms.WithLogger(logger))
 	wmsv1.RegisterWmsAdapterServiceServer(srv, grpcapi.New(svc, srv.Logger()))
 	srv.Admin().AddCheck("database", db.Ping)
 

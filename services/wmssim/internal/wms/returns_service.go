@@ -163,6 +163,7 @@ func (s *Service) ReceiveReturn(ctx context.Context, id string, lines []ReceiptL
 	if err != nil {
 		return ReturnEvent{}, fmt.Errorf("receive return %s: %w", id, err)
 	}
+	s.observer.ReturnReceived(out.Warehouse)
 	return out, nil
 }
 

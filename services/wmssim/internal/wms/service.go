@@ -28,6 +28,24 @@ type FaultSource interface {
 	ConsumeReject()
 }
 
+// Observer is told about business outcomes, for metrics. Calls must not
+// block.
+type Observer interface {
+	// ShipmentRequestCreated reports a new (not replayed) request and its
+	// first state (ACCEPTED or REJECTED).
+	ShipmentRequestCreated(warehouse string, state State)
+	// MilestoneReached reports an appended shipment event.
+	MilestoneReached(warehouse string, state State)
+	// ReturnReceived reports a simulated receipt.
+	ReturnReceived(warehouse string)
+}
+
+type noObserver struct{}
+
+func (noObserver) ShipmentRequestCreated(string, State) {}
+func (noObserver) MilestoneReached(string, State)       {}
+func (noObserver) ReturnReceived(string)                {}
+
 type noFaults struct{}
 
 func (noFaults) RejectPending() bool { return false }
@@ -48,6 +66,9 @@ func WithStep(d time.Duration) Option { return func(s *Service) { s.step = d } }
 // WithFaults sets where injected rejections come from (default: none).
 func WithFaults(f FaultSource) Option { return func(s *Service) { s.faults = f } }
 
+// WithObserver sets who is told about outcomes (default: nobody).
+func WithObserver(o Observer) Option { return func(s *Service) { s.observer = o } }
+
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
 
@@ -57,8 +78,9 @@ type Service struct {
 	store  Store
 	clock  Clock
 	step   time.Duration
-	faults FaultSource
-	logger *slog.Logger
+	faults   FaultSource
+	observer Observer
+	logger   *slog.Logger
 
 	// createMu serialises creations in this process so an injected
 	// rejection is used by exactly one new request; the Store keeps
@@ -68,7 +90,7 @@ type Service struct {
 
 // NewService returns a Service on store.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, clock: systemClock{}, step: DefaultStep, faults: noFaults{}, logger: slog.Default()}
+	s := &Service{store: store, clock: systemClock{}, step: DefaultStep, faults: noFaults{}, observer: noObserver{}, logger: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -145,6 +167,7 @@ func (s *Service) CreateShipmentRequest(ctx context.Context, id string, order Sh
 		if faultUsed {
 			s.faults.ConsumeReject()
 		}
+		s.observer.ShipmentRequestCreated(order.Warehouse, r.State)
 		s.logger.InfoContext(ctx, "shipment request created", slog.String("shipment_request_id", id),
 			slog.String("state", string(r.State)), slog.String("warehouse", order.Warehouse))
 		return CreateResult{Request: r}, nil
@@ -203,9 +226,9 @@ func (s *Service) ProcessDue(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("due shipment requests: %w", err)
 		}
 		for _, id := range ids {
-			n := 0
+			var evs []ShipmentEvent
 			_, err := s.store.UpdateShipmentRequest(ctx, id, func(r *ShipmentRequest) ([]ShipmentEvent, error) {
-				var evs []ShipmentEvent
+				evs = evs[:0]
 				for {
 					ev, ok := r.advance(now, s.step)
 					if !ok {
@@ -213,13 +236,15 @@ func (s *Service) ProcessDue(ctx context.Context) (int, error) {
 					}
 					evs = append(evs, ev)
 				}
-				n = len(evs)
 				return evs, nil
 			})
 			if err != nil {
 				return total, fmt.Errorf("advance shipment request %s: %w", id, err)
 			}
-			total += n
+			for _, ev := range evs {
+				s.observer.MilestoneReached(ev.Warehouse, ev.State)
+			}
+			total += len(evs)
 		}
 		if len(ids) < dueBatch {
 			return total, nil

@@ -1,0 +1,64 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/services/wmssim/internal/config"
+)
+
+func load(t *testing.T, env map[string]string) (config.Config, error) {
+	t.Helper()
+	var c config.Config
+	err := platformconfig.Load(&c, func(k string) string { return env[k] })
+	return c, err
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Step != 2*time.Second || c.GRPCAddr == "" || c.AdminAddr == "" || c.DatabaseURL == "" || c.ServiceName != "wmssim" {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if got := c.TickInterval(); got != 500*time.Millisecond {
+		t.Fatalf("tick = %v, want step/4", got)
+	}
+}
+
+func TestTickInterval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		step, tick, want string
+	}{
+		{"100ms", "", "25ms"},
+		{"20ms", "", "10ms"},
+		{"1m", "", "1s"},
+		{"1m", "250ms", "250ms"},
+	} {
+		c, err := load(t, map[string]string{"WMSSIM_STEP": tc.step, "WMSSIM_TICK": tc.tick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := time.ParseDuration(tc.want)
+		if got := c.TickInterval(); got != want {
+			t.Errorf("step %s tick %q: %v, want %v", tc.step, tc.tick, got, want)
+		}
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	t.Parallel()
+	for _, env := range []map[string]string{
+		{"WMSSIM_STEP": "0s"},
+		{"WMSSIM_STEP": "soon"},
+		{"WMSSIM_TICK": "-1s"},
+	} {
+		if _, err := load(t, env); err == nil {
+			t.Errorf("%v: no error", env)
+		}
+	}
+}
