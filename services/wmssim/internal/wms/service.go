@@ -75,9 +75,9 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l 
 // Service is the simulated WMS: the use cases behind the adapter API and
 // the control API.
 type Service struct {
-	store  Store
-	clock  Clock
-	step   time.Duration
+	store    Store
+	clock    Clock
+	step     time.Duration
 	faults   FaultSource
 	observer Observer
 	logger   *slog.Logger
