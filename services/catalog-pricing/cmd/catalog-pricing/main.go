@@ -1,0 +1,59 @@
+// Command catalog-pricing runs the catalog-pricing process service: the
+// product catalog with versioned publication and list-price quotes
+// (transload.catalog.v1), imported from the ERP adapter.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	pconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/tracing"
+	"github.com/transload/transload/services/catalog-pricing/internal/app"
+	"github.com/transload/transload/services/catalog-pricing/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "catalog-pricing:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	var cfg config.Config
+	if err := pconfig.Load(&cfg, getenv); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, cfg.ServiceName, level)
+	slog.SetDefault(log)
+	log.Info("starting", slog.Any("config", pconfig.Map(&cfg)))
+
+	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
+	if err != nil {
+		return fmt.Errorf("tracing config: %w", err)
+	}
+	_, shutdownTracing, err := tracing.Setup(ctx, tcfg)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdownTracing(sctx)
+	}()
+	return app.Run(ctx, cfg, app.Deps{Logger: log})
+}

@@ -1,0 +1,205 @@
+// Package app wires the catalog-pricing service: database and migrations,
+// domains, cache, gRPC server with readiness checks, the ERP importer and
+// the outbox relay to NATS JetStream. cmd/catalog-pricing calls Run; the
+// component tests call it too, with in-memory listeners and a fake ERP.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/breaker"
+	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/config"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
+	"github.com/transload/transload/services/catalog-pricing/internal/grpcapi"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
+)
+
+// Stream is the JetStream stream catalog-pricing publishes to.
+var Stream = outbox.StreamConfig{
+	Name:        "TRANSLOAD_CATALOG",
+	Subjects:    []string{"transload.catalog.>"},
+	Description: "catalog-pricing events: catalog published, prices changed",
+}
+
+// QuoteCacheName names the quote cache (key prefix and metric label).
+const QuoteCacheName = "price-quote"
+
+// Deps are optional replacements for what Run would otherwise create from
+// the configuration; tests use them for in-memory listeners.
+type Deps struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// GRPCListener replaces listening on cfg.GRPCAddr.
+	GRPCListener net.Listener
+	// AdminListener replaces listening on cfg.AdminAddr.
+	AdminListener net.Listener
+	// ERPDialOptions are added when dialing the ERP (e.g. a bufconn dialer).
+	ERPDialOptions []grpc.DialOption
+}
+
+// Run serves the service until ctx ends. Neighbours (ERP, NATS, Redis) may
+// be down: the importer and the relay retry in the background and the
+// cache fails open; only the database is required to start.
+func Run(ctx context.Context, cfg config.Config, deps Deps) error {
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		return err
+	}
+	store := sqlstore.New(db)
+
+	srvOpts := []grpcserver.Option{grpcserver.WithLogger(log)}
+	if deps.GRPCListener != nil {
+		srvOpts = append(srvOpts, grpcserver.WithListener(deps.GRPCListener))
+	} else {
+		srvOpts = append(srvOpts, grpcserver.WithAddr(cfg.GRPCAddr))
+	}
+	if deps.AdminListener != nil {
+		srvOpts = append(srvOpts, grpcserver.WithAdminListener(deps.AdminListener))
+	} else {
+		srvOpts = append(srvOpts, grpcserver.WithAdminAddr(cfg.AdminAddr))
+	}
+	srv, err := grpcserver.New(srvOpts...)
+	if err != nil {
+		return fmt.Errorf("grpc server: %w", err)
+	}
+
+	cacheMetrics, err := cache.NewMetrics(srv.Registry())
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("cache metrics: %w", err)
+	}
+	cacheStore, err := cache.New(cfg.Cache, cache.WithLogger(log), cache.WithMetrics(cacheMetrics))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("cache: %w", err)
+	}
+	defer cacheStore.Close()
+	quotes, err := cache.NewCache(cacheStore, QuoteCacheName, cache.JSONCodec[pricing.Quote](),
+		cache.WithLogger(log), cache.WithMetrics(cacheMetrics))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("quote cache: %w", err)
+	}
+
+	catSvc := catalog.NewService(store.Catalog(), nil)
+	priceSvc := pricing.NewService(store.Pricing(), store.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteTTL(cfg.QuoteTTL))
+	catAPI, err := grpcapi.NewCatalogServer(catSvc, log)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	catalogv1.RegisterCatalogServiceServer(srv, catAPI)
+	catalogv1.RegisterPricingServiceServer(srv, grpcapi.NewPricingServer(priceSvc, log))
+
+	srv.Admin().AddCheck("database", db.Ping)
+	srv.Admin().AddCheck("published_catalog", func(ctx context.Context) error {
+		ok, err := catSvc.HasPublished(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("no catalog version published yet (initial ERP import pending)")
+		}
+		return nil
+	})
+
+	bs := breaker.DefaultSettings()
+	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
+	erpConn, err := grpcclient.Dial(cfg.ERPAddr,
+		grpcclient.WithLogger(log), grpcclient.WithRegistry(srv.Registry()),
+		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithBreakerSettings(bs),
+		grpcclient.WithIdempotentMethods(erpclient.Methods...), grpcclient.WithDialOptions(deps.ERPDialOptions...))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("dial erp: %w", err)
+	}
+	defer erpConn.Close()
+	syncer := erpsync.New(erpclient.New(erpConn, cfg.ExportTimeout, cfg.DefaultChannels), catSvc, priceSvc, log,
+		cfg.SyncRetryMin, cfg.SyncRetryMax)
+
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stopBG()
+		wg.Wait()
+	}()
+	wg.Go(func() { _ = syncer.Run(bg, cfg.SyncInterval) })
+	if cfg.NATSURL != "" {
+		wg.Go(func() { runRelay(bg, log, db, cfg.NATSURL, cfg.SyncRetryMin, cfg.SyncRetryMax, srv) })
+	} else {
+		log.Warn("NATS_URL empty: events stay in the outbox until a relay runs")
+	}
+	log.Info("catalog-pricing serving", slog.String("grpc", srv.Addr().String()))
+	return srv.Run(ctx)
+}
+
+// runRelay connects to NATS (retrying forever), creates the stream and
+// relays outbox rows until ctx ends.
+func runRelay(ctx context.Context, log *slog.Logger, db *sqldb.DB, url string, minDelay, maxDelay time.Duration, srv *grpcserver.Server) {
+	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.Name("catalog-pricing"))
+	if err != nil {
+		log.Error("nats connect", slog.Any("error", err))
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Error("jetstream", slog.Any("error", err))
+		return
+	}
+	delay := minDelay
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := outbox.EnsureStream(sctx, js, Stream)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("create stream failed; retrying", slog.String("stream", Stream.Name), slog.Any("error", err),
+			slog.Duration("retry_in", delay))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, maxDelay)
+	}
+	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(srv.Registry()))
+	if err != nil {
+		log.Error("outbox relay", slog.Any("error", err))
+		return
+	}
+	if err := relay.Run(ctx); err != nil {
+		log.Error("outbox relay stopped", slog.Any("error", err))
+	}
+}

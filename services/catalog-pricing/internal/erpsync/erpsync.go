@@ -1,0 +1,250 @@
+// Package erpsync imports the ERP's product master and list prices into
+// the catalog and pricing domains and publishes a catalog version: once at
+// start while no catalog is published (retrying with backoff while the ERP
+// is down), periodically when configured, and on demand (Sync).
+package erpsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// Source is where exports come from; erpclient.Client implements it.
+type Source interface {
+	FetchCatalog(ctx context.Context) (erpclient.CatalogExport, error)
+	FetchPrices(ctx context.Context) (erpclient.PriceExport, error)
+}
+
+// Syncer runs ERP imports. Sync calls are serialised.
+type Syncer struct {
+	src      Source
+	catalog  *catalog.Service
+	pricing  *pricing.Service
+	log      *slog.Logger
+	min, max time.Duration
+	mu       sync.Mutex
+}
+
+// New returns a Syncer; retryMin and retryMax bound the backoff of Run.
+func New(src Source, cat *catalog.Service, pr *pricing.Service, log *slog.Logger, retryMin, retryMax time.Duration) *Syncer {
+	return &Syncer{src: src, catalog: cat, pricing: pr, log: log, min: retryMin, max: retryMax}
+}
+
+// Result summarises one sync.
+type Result struct {
+	Products        catalog.ImportResult
+	PriceRows       int64
+	PriceRejected   int64
+	PricesSkipped   int
+	Version         catalog.Version
+	VersionCreated  bool
+	CatalogExportID string
+	PriceExportID   string
+}
+
+const importChunk = 1000
+
+var erpActor = catalog.Actor{Kind: "system", ID: "erp-sync"}
+
+// Sync imports every product and list price from the ERP into the working
+// catalog and publishes it (no new version when nothing changed). Errors
+// wrap erpclient.ErrUnavailable / ErrIncomplete (retry) or the domain's.
+func (s *Syncer) Sync(ctx context.Context) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run := uuid.NewString()
+	var res Result
+	ce, err := s.src.FetchCatalog(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.CatalogExportID = ce.ExportID
+	for i := 0; i < len(ce.Products); i += importChunk {
+		chunk := ce.Products[i:min(i+importChunk, len(ce.Products))]
+		req := catalog.ImportRequest{
+			RequestID: "erp-sync:" + run + ":products:" + strconv.Itoa(i/importChunk),
+			Source:    "erp:" + ce.ExportID, Mode: catalog.ModeUpsert,
+		}
+		for j, p := range chunk {
+			req.Rows = append(req.Rows, catalog.ImportRow{RowNumber: int64(i + j + 1), Product: p})
+		}
+		r, err := s.catalog.ImportProducts(ctx, req)
+		if err != nil {
+			return res, err
+		}
+		for _, rr := range r.Results {
+			if rr.Outcome == catalog.RowRejected {
+				s.log.WarnContext(ctx, "erp product rejected", slog.String("sku", rr.SKU), slog.String("field", rr.Field),
+					slog.String("message", rr.Message))
+			}
+		}
+		res.Products.Created += r.Created
+		res.Products.Updated += r.Updated
+		res.Products.Unchanged += r.Unchanged
+		res.Products.Rejected += r.Rejected
+	}
+
+	pe, err := s.src.FetchPrices(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.PriceExportID, res.PricesSkipped = pe.ExportID, pe.Skipped
+	for _, l := range pe.Lists {
+		if _, err := s.pricing.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{
+			RequestID: "erp-sync:" + run + ":list:" + l.ID, List: l, AllowMissing: true,
+		}); err != nil {
+			return res, err
+		}
+		rows := pe.Rows[l.ID]
+		if len(rows) == 0 {
+			continue
+		}
+		n, rejected, err := s.importPrices(ctx, run, l.ID, pe.ExportID, rows)
+		if err != nil {
+			return res, err
+		}
+		res.PriceRows += n
+		res.PriceRejected += rejected
+	}
+
+	pub, err := s.catalog.PublishCatalog(ctx, catalog.PublishRequest{
+		RequestID: "erp-sync:" + run + ":publish", Note: "ERP sync (export " + ce.ExportID + ")", Publisher: erpActor,
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Version, res.VersionCreated = pub.Version, pub.Created
+	s.log.InfoContext(ctx, "erp sync done", slog.Int64("catalog_version", pub.Version.Number),
+		slog.Bool("version_created", pub.Created), slog.Int64("products_created", res.Products.Created),
+		slog.Int64("products_updated", res.Products.Updated), slog.Int64("products_rejected", res.Products.Rejected),
+		slog.Int64("price_rows", res.PriceRows), slog.Int64("price_rows_rejected", res.PriceRejected),
+		slog.Int("prices_skipped", res.PricesSkipped))
+	return res, nil
+}
+
+// importPrices replaces the list's entries with rows (REPLACE_ALL, in one
+// request when they fit); when a row is rejected REPLACE_ALL writes nothing,
+// so the accepted rows are then upserted and the rejections logged.
+func (s *Syncer) importPrices(ctx context.Context, run, listID, exportID string, rows []pricing.PriceRow) (int64, int64, error) {
+	const maxRows = 10000
+	mode := catalog.ModeReplaceAll
+	if len(rows) > maxRows {
+		mode = catalog.ModeUpsert
+	}
+	var total, rejected int64
+	for i := 0; i < len(rows); i += maxRows {
+		chunk := rows[i:min(i+maxRows, len(rows))]
+		req := pricing.ImportPricesRequest{
+			RequestID: "erp-sync:" + run + ":prices:" + listID + ":" + strconv.Itoa(i/maxRows),
+			PriceList: listID, Source: "erp:" + exportID, Mode: mode, Rows: chunk,
+		}
+		r, err := s.pricing.ImportPrices(ctx, req)
+		if err != nil {
+			return total, rejected, err
+		}
+		if r.Rejected > 0 && mode == catalog.ModeReplaceAll {
+			req.RequestID += ":upsert"
+			req.Mode = catalog.ModeUpsert
+			if r, err = s.pricing.ImportPrices(ctx, req); err != nil {
+				return total, rejected, err
+			}
+		}
+		for _, rr := range r.Results {
+			if rr.Outcome == catalog.RowRejected {
+				s.log.WarnContext(ctx, "erp price rejected", slog.String("price_list", listID), slog.String("sku", rr.SKU),
+					slog.String("field", rr.Field), slog.String("message", rr.Message))
+			}
+		}
+		total += int64(len(chunk))
+		rejected += r.Rejected
+	}
+	return total, rejected, nil
+}
+
+// Run imports at start when no catalog is published yet, retrying with
+// jittered exponential backoff until it succeeds, then (interval > 0)
+// re-imports every interval. It returns when ctx ends.
+func (s *Syncer) Run(ctx context.Context, interval time.Duration) error {
+	published, err := s.catalog.HasPublished(ctx)
+	for err != nil {
+		s.log.ErrorContext(ctx, "read catalog state", slog.Any("error", err))
+		if !sleep(ctx, s.min) {
+			return nil
+		}
+		published, err = s.catalog.HasPublished(ctx)
+	}
+	if !published {
+		if !s.retryUntilDone(ctx) {
+			return nil
+		}
+	}
+	if interval <= 0 {
+		return nil
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "periodic erp sync failed", slog.Any("error", err))
+			}
+		}
+	}
+}
+
+func (s *Syncer) retryUntilDone(ctx context.Context) bool {
+	delay := s.min
+	for attempt := 1; ; attempt++ {
+		_, err := s.Sync(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		level := slog.LevelWarn
+		if !errors.Is(err, erpclient.ErrUnavailable) && !errors.Is(err, erpclient.ErrIncomplete) {
+			level = slog.LevelError
+		}
+		s.log.Log(ctx, level, "initial erp import failed; retrying", slog.Int("attempt", attempt),
+			slog.Duration("retry_in", delay), slog.Any("error", fmt.Errorf("sync: %w", err)))
+		if !sleep(ctx, jitter(delay)) {
+			return false
+		}
+		delay = min(delay*2, s.max)
+	}
+}
+
+// jitter returns a duration in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,153 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// withViolations returns st with a BadRequest detail naming fields.
+func withViolations(st *status.Status, vs ...*errdetails.BadRequest_FieldViolation) error {
+	out, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: vs})
+	if err != nil {
+		return st.Err()
+	}
+	return out.Err()
+}
+
+var lineReasons = map[pricing.LineReason]struct {
+	code   codes.Code
+	reason catalogv1.ErrorReason
+}{
+	pricing.LineProductNotFound: {codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRODUCT_NOT_FOUND},
+	pricing.LineNotSellable:     {codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_PRODUCT_NOT_SELLABLE},
+	pricing.LineNotPackMultiple: {codes.InvalidArgument, catalogv1.ErrorReason_ERROR_REASON_QUANTITY_NOT_PACK_MULTIPLE},
+	pricing.LinePriceNotFound:   {codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND},
+}
+
+// toStatus is the one place domain errors become gRPC statuses. Unknown
+// errors are logged and answered with a generic Internal error.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		nf       *catalog.NotFoundError
+		conflict *catalog.ConflictError
+		field    *catalog.FieldError
+		line     *pricing.LineError
+		currency *pricing.CurrencyMismatchError
+		overflow *pricing.OverflowError
+	)
+	switch {
+	case errors.As(err, &line):
+		return lineStatus(line)
+	case errors.As(err, &currency):
+		st := apierr.New(codes.InvalidArgument, catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH,
+			"no prices in the requested currency", map[string]string{
+				"expected_currency_code": joinComma(currency.Available), "currency_code": currency.Requested, "field": "currency_code",
+			})
+		return withViolations(st, &errdetails.BadRequest_FieldViolation{
+			Field: "currency_code", Reason: catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH.String(),
+			Description: "prices exist only in " + joinComma(currency.Available),
+		})
+	case errors.As(err, &overflow):
+		return apierr.InvalidArgument("amount too large", apierr.FieldViolation{
+			Field: "lines[" + strconv.Itoa(overflow.Index) + "].quantity", Reason: "AMOUNT_OVERFLOW",
+			Description: "quantity × unit price does not fit a 64-bit amount",
+		})
+	case errors.As(err, &nf) && errors.Is(err, catalog.ErrProductNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRODUCT_NOT_FOUND, "product not found",
+			map[string]string{"sku": nf.SKU, "catalog_version": nf.Version})
+	case errors.As(err, &nf):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_CATALOG_VERSION_NOT_FOUND,
+			"catalog version not found", map[string]string{"catalog_version": nf.Version})
+	case errors.Is(err, pricing.ErrCatalogNotPublished):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_CATALOG_VERSION_NOT_FOUND,
+			"no catalog version has been published yet", map[string]string{"catalog_version": "catalogVersions/current"})
+	case errors.As(err, &conflict):
+		return apierr.Error(codes.Aborted, catalogv1.ErrorReason_ERROR_REASON_CATALOG_VERSION_CONFLICT,
+			"the current catalog version is not the expected one", map[string]string{
+				"expected_version": strconv.FormatInt(conflict.Expected, 10), "current_version": strconv.FormatInt(conflict.Current, 10),
+			})
+	case errors.Is(err, catalog.ErrIdempotencyKeyReused), errors.Is(err, pricing.ErrIdempotencyKeyReused):
+		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
+			"request_id was already used with a different payload", nil)
+	case errors.Is(err, catalog.ErrInvalidPageToken), errors.Is(err, pricing.ErrInvalidPageToken):
+		st := apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN, "invalid page token", nil)
+		return withViolations(st, &errdetails.BadRequest_FieldViolation{
+			Field: "page_token", Reason: commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN.String(),
+			Description: "malformed, or issued for another query",
+		})
+	case errors.As(err, &field):
+		return apierr.InvalidArgument(field.Message, apierr.FieldViolation{Field: field.Field, Description: field.Message, Reason: "INVALID"})
+	case errors.Is(err, pricing.ErrPriceListNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_LIST_NOT_FOUND, "price list not found", nil)
+	case errors.Is(err, pricing.ErrPriceNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND, "price not found", nil)
+	case errors.Is(err, pricing.ErrInvalidEffectiveWindow):
+		return apierr.Error(codes.InvalidArgument, catalogv1.ErrorReason_ERROR_REASON_INVALID_EFFECTIVE_WINDOW,
+			"end_time must be after start_time", map[string]string{"field": "end_time"})
+	case errors.Is(err, pricing.ErrConcurrentModification):
+		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
+			"the resource changed; re-read and retry", nil)
+	case errors.Is(err, pricing.ErrCurrencyImmutable):
+		return apierr.Error(codes.InvalidArgument, catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH,
+			"a price list's currency cannot change", map[string]string{"field": "price_list.currency_code"})
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
+	}
+	log.ErrorContext(ctx, "internal error", slog.Any("error", err))
+	return apierr.Internal()
+}
+
+// lineStatus follows PricingService.QuotePrices: the first failing line's
+// reason with metadata "sku" and "line_index" (plus the reason's own keys),
+// and a BadRequest field violation "lines[i].sku" (or ".quantity") so
+// callers can point at the line without parsing anything.
+func lineStatus(e *pricing.LineError) error {
+	m := lineReasons[e.Reason]
+	idx := strconv.Itoa(e.Index)
+	md := map[string]string{"sku": e.SKU, "line_index": idx}
+	field := "lines[" + idx + "].sku"
+	switch e.Reason {
+	case pricing.LineProductNotFound:
+		md["catalog_version"] = catalog.VersionName(e.CatalogVersion)
+	case pricing.LineNotSellable:
+		md["channel"], md["status"] = e.Channel, e.Status
+	case pricing.LineNotPackMultiple:
+		md["quantity"], md["pack_size"] = strconv.FormatInt(e.Quantity, 10), strconv.FormatInt(e.PackSize, 10)
+		field = "lines[" + idx + "].quantity"
+	case pricing.LinePriceNotFound:
+		md["currency_code"], md["channel"], md["price_time"] = e.Currency, e.Channel, e.PriceTime.UTC().Format(time.RFC3339)
+	}
+	st := apierr.New(m.code, m.reason, "line "+idx+" ("+e.SKU+"): "+e.Reason.String(), md)
+	return withViolations(st, &errdetails.BadRequest_FieldViolation{
+		Field: field, Reason: m.reason.String(), Description: e.Reason.String(),
+	})
+}
+
+func joinComma(ss []string) string {
+	out := ""
+	for i, s := range ss {
+		if i > 0 {
+			out += ","
+		}
+		out += s
+	}
+	return out
+}

@@ -1,0 +1,139 @@
+package grpcapi
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// PricingServer implements catalogv1.PricingServiceServer: quotes at list
+// price, price lists and their entries. Customer contracts, channel rules
+// and promotions answer Unimplemented (UnimplementedPricingServiceServer)
+// until the engine applies them.
+type PricingServer struct {
+	catalogv1.UnimplementedPricingServiceServer
+	svc *pricing.Service
+	log *slog.Logger
+}
+
+var _ catalogv1.PricingServiceServer = (*PricingServer)(nil)
+
+// NewPricingServer returns the PricingService implementation on svc.
+func NewPricingServer(svc *pricing.Service, log *slog.Logger) *PricingServer {
+	return &PricingServer{svc: svc, log: log}
+}
+
+func (s *PricingServer) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
+
+// QuotePrices implements PricingService.QuotePrices.
+func (s *PricingServer) QuotePrices(ctx context.Context, req *catalogv1.QuotePricesRequest) (*catalogv1.QuotePricesResponse, error) {
+	q, err := s.svc.Quote(ctx, quoteRequestFromProto(req))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return quoteToProto(q), nil
+}
+
+// ImportPrices implements PricingService.ImportPrices.
+func (s *PricingServer) ImportPrices(ctx context.Context, req *catalogv1.ImportPricesRequest) (*catalogv1.ImportPricesResponse, error) {
+	in := pricing.ImportPricesRequest{
+		RequestID: req.GetRequestId(), PriceList: strings.TrimPrefix(req.GetPriceList(), "priceLists/"),
+		Source: req.GetSource(), Mode: importModeFromProto(req.GetMode()), ValidateOnly: req.GetValidateOnly(),
+	}
+	for _, r := range req.GetRows() {
+		row := pricing.PriceRow{RowNumber: r.GetRowNumber(), SKU: r.GetSku(),
+			UnitMinor: r.GetUnitPrice().GetAmountMinor(), Currency: r.GetUnitPrice().GetCurrencyCode()}
+		for _, b := range r.GetQuantityBreaks() {
+			row.Breaks = append(row.Breaks, pricing.Break{MinQuantity: b.GetMinQuantity(), UnitMinor: b.GetUnitPrice().GetAmountMinor()})
+			row.BreakCurrencies = append(row.BreakCurrencies, b.GetUnitPrice().GetCurrencyCode())
+		}
+		in.Rows = append(in.Rows, row)
+	}
+	res, err := s.svc.ImportPrices(ctx, in)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &catalogv1.ImportPricesResponse{
+		Results: rowResultsToProto(res.Results), CreatedCount: res.Created, UpdatedCount: res.Updated,
+		UnchangedCount: res.Unchanged, RejectedCount: res.Rejected, DeletedCount: res.Deleted, PriceVersion: res.PriceVersion,
+	}, nil
+}
+
+// GetPriceList implements PricingService.GetPriceList.
+func (s *PricingServer) GetPriceList(ctx context.Context, req *catalogv1.GetPriceListRequest) (*catalogv1.PriceList, error) {
+	l, err := s.svc.GetPriceList(ctx, strings.TrimPrefix(req.GetName(), "priceLists/"))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return priceListToProto(l), nil
+}
+
+// ListPriceLists implements PricingService.ListPriceLists (no filter yet:
+// a non-empty filter is rejected).
+func (s *PricingServer) ListPriceLists(ctx context.Context, req *catalogv1.ListPriceListsRequest) (*catalogv1.ListPriceListsResponse, error) {
+	if req.GetFilter() != "" {
+		return nil, apierr.InvalidArgument("filter is not supported yet", apierr.FieldViolation{
+			Field: "filter", Reason: "UNSUPPORTED", Description: "ListPriceLists does not filter yet; send an empty filter"})
+	}
+	ls, next, err := s.svc.ListPriceLists(ctx, int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &catalogv1.ListPriceListsResponse{NextPageToken: next}
+	for _, l := range ls {
+		out.PriceLists = append(out.PriceLists, priceListToProto(l))
+	}
+	return out, nil
+}
+
+// UpdatePriceList implements PricingService.UpdatePriceList as a full
+// replacement (empty or "*" mask); partial masks are rejected.
+func (s *PricingServer) UpdatePriceList(ctx context.Context, req *catalogv1.UpdatePriceListRequest) (*catalogv1.PriceList, error) {
+	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 && !(len(paths) == 1 && paths[0] == "*") {
+		return nil, apierr.InvalidArgument("only full replacement is supported", apierr.FieldViolation{
+			Field: "update_mask", Reason: "UNSUPPORTED", Description: `send an empty mask or "*"`})
+	}
+	l, err := s.svc.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{
+		RequestID: req.GetRequestId(), List: priceListFromProto(req.GetPriceList()), AllowMissing: req.GetAllowMissing(),
+		ValidateOnly: req.GetValidateOnly(), ExpectedEtag: req.GetPriceList().GetEtag(),
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return priceListToProto(l), nil
+}
+
+// GetPrice implements PricingService.GetPrice.
+func (s *PricingServer) GetPrice(ctx context.Context, req *catalogv1.GetPriceRequest) (*catalogv1.Price, error) {
+	rest := strings.TrimPrefix(req.GetName(), "priceLists/")
+	list, sku, _ := strings.Cut(rest, "/prices/")
+	p, err := s.svc.GetPrice(ctx, list, sku)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return priceToProto(p), nil
+}
+
+// ListPrices implements PricingService.ListPrices (no filter yet).
+func (s *PricingServer) ListPrices(ctx context.Context, req *catalogv1.ListPricesRequest) (*catalogv1.ListPricesResponse, error) {
+	if req.GetFilter() != "" {
+		return nil, apierr.InvalidArgument("filter is not supported yet", apierr.FieldViolation{
+			Field: "filter", Reason: "UNSUPPORTED", Description: "ListPrices does not filter yet; send an empty filter"})
+	}
+	ps, next, err := s.svc.ListPrices(ctx, strings.TrimPrefix(req.GetParent(), "priceLists/"), int(req.GetPageSize()), req.GetPageToken())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := &catalogv1.ListPricesResponse{NextPageToken: next}
+	for _, p := range ps {
+		out.Prices = append(out.Prices, priceToProto(p))
+	}
+	return out, nil
+}
+
+var _ = catalog.DraftVersion

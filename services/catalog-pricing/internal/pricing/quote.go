@@ -1,0 +1,351 @@
+package pricing
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+)
+
+// RuleKind is the kind of pricing rule that produced a price.
+type RuleKind int
+
+// Rule kinds (catalog.v1 RuleKind).
+const (
+	RuleUnspecified RuleKind = iota
+	RuleListPrice
+	RuleQuantityBreak
+	RuleCustomerContract
+	RuleChannelRule
+	RulePromotion
+)
+
+// Outcome is what the engine did with a candidate.
+type Outcome int
+
+// Candidate outcomes (catalog.v1 PriceCandidate.Outcome).
+const (
+	OutcomeUnspecified Outcome = iota
+	OutcomeWon
+	OutcomeApplied
+	OutcomeBeaten
+	OutcomeNotApplicable
+)
+
+// Rule identifies a rule and explains it for people.
+type Rule struct {
+	Kind        RuleKind `json:"k"`
+	Name        string   `json:"n"`
+	Explanation string   `json:"e"`
+}
+
+// Candidate is one rule considered for a line. UnitMinor is meaningful only
+// when HasPrice is true (not for NOT_APPLICABLE candidates).
+type Candidate struct {
+	Rule      Rule    `json:"r"`
+	HasPrice  bool    `json:"h"`
+	UnitMinor int64   `json:"u"`
+	Outcome   Outcome `json:"o"`
+}
+
+// LineReason says why a line could not be priced.
+type LineReason int
+
+// Line failure reasons (catalog.v1 ErrorReason values used per line).
+const (
+	LineOK LineReason = iota
+	LineProductNotFound
+	LineNotSellable
+	LineNotPackMultiple
+	LinePriceNotFound
+)
+
+// QuoteRequestLine is one line to price.
+type QuoteRequestLine struct {
+	SKU      string `json:"s"`
+	Quantity int64  `json:"q"`
+}
+
+// QuoteRequest is the input of Quote.
+type QuoteRequest struct {
+	CustomerID     string
+	Channel        string
+	Currency       string
+	Lines          []QuoteRequestLine
+	PriceTime      time.Time // zero: now
+	PromotionCodes []string
+	AllowPartial   bool
+}
+
+// QuoteLine is one priced line. For a line that failed (AllowPartial) only
+// Index, SKU, Quantity and Reason are set.
+type QuoteLine struct {
+	Index      int         `json:"i"`
+	SKU        string      `json:"s"`
+	Quantity   int64       `json:"q"`
+	UnitMinor  int64       `json:"u"`
+	Extended   int64       `json:"x"`
+	ListMinor  int64       `json:"l"`
+	Winning    Rule        `json:"w"`
+	Candidates []Candidate `json:"c,omitempty"`
+	Reason     LineReason  `json:"r,omitempty"`
+}
+
+// Quote is a priced set of lines; all amounts are minor units of Currency.
+type Quote struct {
+	Lines          []QuoteLine `json:"lines"`
+	Currency       string      `json:"cur"`
+	ListTotal      int64       `json:"lt"`
+	Total          int64       `json:"t"`
+	PriceVersion   int64       `json:"pv"`
+	CatalogVersion int64       `json:"cv"`
+	Etag           string      `json:"etag"`
+	PriceTime      time.Time   `json:"pt"`
+	ExpireTime     time.Time   `json:"et"`
+}
+
+// LineError fails a whole quote (without AllowPartial) because line Index
+// cannot be priced.
+type LineError struct {
+	Index    int
+	SKU      string
+	Reason   LineReason
+	Channel  string
+	Status   string
+	Quantity int64
+	PackSize int64
+	Currency string
+	// CatalogVersion is the version the SKU was looked up in.
+	CatalogVersion int64
+	PriceTime      time.Time
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("line %d (%s): %s", e.Index, e.SKU, e.Reason)
+}
+
+// String names the reason.
+func (r LineReason) String() string {
+	switch r {
+	case LineProductNotFound:
+		return "product not found"
+	case LineNotSellable:
+		return "product not sellable in channel"
+	case LineNotPackMultiple:
+		return "quantity not a multiple of the pack size"
+	case LinePriceNotFound:
+		return "no price"
+	}
+	return "ok"
+}
+
+// CurrencyMismatchError: no price list in the requested currency exists,
+// while lists in other currencies do.
+type CurrencyMismatchError struct {
+	Requested string
+	Available []string
+}
+
+func (e *CurrencyMismatchError) Error() string {
+	return fmt.Sprintf("no prices in %s; prices exist in %s", e.Requested, strings.Join(e.Available, ", "))
+}
+
+// OverflowError: a line's or the quote's amount does not fit 64 bits.
+type OverflowError struct{ Index int }
+
+func (e *OverflowError) Error() string { return fmt.Sprintf("line %d: amount overflows", e.Index) }
+
+// quoteInput is what the engine needs besides the request: the catalog
+// products and the candidate price lists and entries.
+type quoteInput struct {
+	catalogVersion int64
+	priceVersion   int64
+	products       map[string]catalog.Product
+	lists          []PriceList          // lists in the currency for the channel or all channels
+	prices         map[string][]Price   // by SKU, entries of lists
+	listByID       map[string]PriceList // lists by id
+}
+
+// compute prices req at priceTime; now is the server clock for expire_time.
+func compute(req QuoteRequest, in quoteInput, priceTime, now time.Time, ttl time.Duration) (Quote, error) {
+	q := Quote{
+		Currency: req.Currency, PriceVersion: in.priceVersion, CatalogVersion: in.catalogVersion,
+		PriceTime: priceTime, ExpireTime: now.Add(ttl),
+	}
+	// Window boundaries after the pricing time of any list that could price
+	// a line bound the quote's validity.
+	for _, l := range in.lists {
+		for _, b := range []time.Time{l.StartTime, l.EndTime} {
+			if !b.IsZero() && b.After(priceTime) && b.Before(q.ExpireTime) {
+				q.ExpireTime = b
+			}
+		}
+	}
+	for i, rl := range req.Lines {
+		line, lerr := priceLine(req, in, i, rl, priceTime)
+		if lerr != nil {
+			if !req.AllowPartial {
+				return Quote{}, lerr
+			}
+			q.Lines = append(q.Lines, QuoteLine{Index: i, SKU: rl.SKU, Quantity: rl.Quantity, Reason: lerr.Reason})
+			continue
+		}
+		ext, ok := mul(line.UnitMinor, rl.Quantity)
+		lt, ok2 := mul(line.ListMinor, rl.Quantity)
+		if !ok || !ok2 {
+			return Quote{}, &OverflowError{Index: i}
+		}
+		line.Extended = ext
+		if q.Total, ok = add(q.Total, ext); !ok {
+			return Quote{}, &OverflowError{Index: i}
+		}
+		if q.ListTotal, ok = add(q.ListTotal, lt); !ok {
+			return Quote{}, &OverflowError{Index: i}
+		}
+		q.Lines = append(q.Lines, line)
+	}
+	return q, nil
+}
+
+func mul(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	if a < 0 || b < 0 || a > math.MaxInt64/b {
+		return 0, false
+	}
+	return a * b, true
+}
+
+func add(a, b int64) (int64, bool) {
+	if b > 0 && a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
+}
+
+// priceLine runs the pricing steps implemented so far: sellability, then
+// the list price of the winning price list (with quantity breaks).
+func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t time.Time) (QuoteLine, *LineError) {
+	lerr := func(r LineReason) *LineError {
+		return &LineError{Index: i, SKU: rl.SKU, Reason: r, Channel: req.Channel, Quantity: rl.Quantity,
+			Currency: req.Currency, CatalogVersion: in.catalogVersion, PriceTime: t}
+	}
+	p, ok := in.products[rl.SKU]
+	if !ok {
+		return QuoteLine{}, lerr(LineProductNotFound)
+	}
+	if !p.SellableIn(req.Channel) {
+		e := lerr(LineNotSellable)
+		e.Status = p.Status.String()
+		return QuoteLine{}, e
+	}
+	pack := max(p.PackSize, 1)
+	if rl.Quantity%pack != 0 {
+		e := lerr(LineNotPackMultiple)
+		e.PackSize = pack
+		return QuoteLine{}, e
+	}
+
+	// Step 2: every entry of a list in the currency for the channel (or all
+	// channels) is a candidate; effective ones compete on priority, then
+	// channel-specific before all-channel, then name.
+	entries := in.prices[rl.SKU]
+	var effective, inactive []Price
+	for _, e := range entries {
+		if in.listByID[e.PriceList].EffectiveAt(t) {
+			effective = append(effective, e)
+		} else {
+			inactive = append(inactive, e)
+		}
+	}
+	if len(effective) == 0 {
+		return QuoteLine{}, lerr(LinePriceNotFound)
+	}
+	sort.SliceStable(effective, func(a, b int) bool {
+		la, lb := in.listByID[effective[a].PriceList], in.listByID[effective[b].PriceList]
+		if la.Priority != lb.Priority {
+			return la.Priority < lb.Priority
+		}
+		if (la.Channel != "") != (lb.Channel != "") {
+			return la.Channel != ""
+		}
+		return la.ID < lb.ID
+	})
+	win := effective[0]
+	wl := in.listByID[win.PriceList]
+	line := QuoteLine{Index: i, SKU: rl.SKU, Quantity: rl.Quantity, ListMinor: win.UnitMinor, UnitMinor: win.UnitMinor}
+	listRule := Rule{
+		Kind: RuleListPrice, Name: win.Name(),
+		Explanation: fmt.Sprintf("List price %s per %s from price list %s (%s)",
+			FormatMoney(win.UnitMinor, req.Currency), p.BaseUnit, wl.ID, wl.DisplayName),
+	}
+	winning := Candidate{Rule: listRule, HasPrice: true, UnitMinor: win.UnitMinor, Outcome: OutcomeWon}
+	line.Winning = listRule
+	if br, ok := win.BreakFor(rl.Quantity); ok {
+		winning.Outcome = OutcomeApplied
+		brRule := Rule{
+			Kind: RuleQuantityBreak, Name: win.Name(),
+			Explanation: fmt.Sprintf("Quantity break from %d %s: %s instead of list %s", br.MinQuantity, p.BaseUnit,
+				FormatMoney(br.UnitMinor, req.Currency), FormatMoney(win.UnitMinor, req.Currency)),
+		}
+		line.UnitMinor, line.Winning = br.UnitMinor, brRule
+		line.Candidates = append(line.Candidates, winning, Candidate{Rule: brRule, HasPrice: true, UnitMinor: br.UnitMinor, Outcome: OutcomeWon})
+	} else {
+		line.Candidates = append(line.Candidates, winning)
+	}
+	for _, e := range effective[1:] {
+		l := in.listByID[e.PriceList]
+		line.Candidates = append(line.Candidates, Candidate{
+			Rule: Rule{Kind: RuleListPrice, Name: e.Name(), Explanation: fmt.Sprintf(
+				"List price %s from price list %s (%s), beaten by %s (priority %d vs %d)",
+				FormatMoney(e.UnitMinor, req.Currency), l.ID, l.DisplayName, wl.ID, wl.Priority, l.Priority)},
+			HasPrice: true, UnitMinor: e.UnitMinor, Outcome: OutcomeBeaten,
+		})
+	}
+	for _, e := range inactive {
+		l := in.listByID[e.PriceList]
+		line.Candidates = append(line.Candidates, Candidate{
+			Rule: Rule{Kind: RuleListPrice, Name: e.Name(), Explanation: fmt.Sprintf(
+				"Price list %s (%s) is not effective at %s", l.ID, l.DisplayName, t.UTC().Format(time.RFC3339))},
+			Outcome: OutcomeNotApplicable,
+		})
+	}
+	return line, nil
+}
+
+// cacheKey identifies a quote: both versions, the customer, channel,
+// currency, the line set and everything else that changes the answer. A
+// publish or price change yields a new key, so no delete is needed.
+func cacheKey(req QuoteRequest, catalogVersion, priceVersion int64) string {
+	var b strings.Builder
+	b.WriteString("cv=" + strconv.FormatInt(catalogVersion, 10))
+	b.WriteString("|pv=" + strconv.FormatInt(priceVersion, 10))
+	b.WriteString("|cust=" + req.CustomerID + "|ch=" + req.Channel + "|cur=" + req.Currency)
+	if !req.PriceTime.IsZero() {
+		b.WriteString("|t=" + req.PriceTime.UTC().Format(time.RFC3339Nano))
+	}
+	codes := make([]string, len(req.PromotionCodes))
+	for i, c := range req.PromotionCodes {
+		codes[i] = strings.ToUpper(c)
+	}
+	sort.Strings(codes)
+	b.WriteString("|codes=" + strings.Join(codes, ","))
+	b.WriteString("|partial=" + strconv.FormatBool(req.AllowPartial))
+	for _, l := range req.Lines {
+		b.WriteString("|" + l.SKU + "*" + strconv.FormatInt(l.Quantity, 10))
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return fmt.Sprintf("v%d.%d:%s", catalogVersion, priceVersion, hex.EncodeToString(sum[:]))
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,82 @@
+package pricing
+
+import (
+	"context"
+	"time"
+
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+)
+
+// Catalog is what quoting needs from the catalog: the current published
+// version and its products. catalog.Store satisfies it.
+type Catalog interface {
+	// CurrentVersion returns the latest published version or an error
+	// wrapping catalog.ErrVersionNotFound.
+	CurrentVersion(ctx context.Context) (catalog.Version, error)
+	// Products returns the products of version v with the given SKUs.
+	Products(ctx context.Context, v int64, skus []string) (map[string]catalog.Product, error)
+}
+
+// Store persists price lists, their entries and the global price version.
+// Implementations: sqlstore, checked by storetest.
+type Store interface {
+	// PriceVersion returns the global price version (0 before any change).
+	PriceVersion(ctx context.Context) (int64, error)
+	// Currencies returns the distinct currencies of all price lists, sorted.
+	Currencies(ctx context.Context) ([]string, error)
+	// QuoteLists returns the price lists in currency that apply to channel
+	// (channel-specific or all-channel), whatever their window.
+	QuoteLists(ctx context.Context, currency, channel string) ([]PriceList, error)
+	// PricesFor returns the entries of the given lists for the given SKUs.
+	PricesFor(ctx context.Context, listIDs, skus []string) ([]Price, error)
+	// PriceList returns one list (ErrPriceListNotFound wrapped).
+	PriceList(ctx context.Context, id string) (PriceList, error)
+	// ListPriceLists returns up to limit lists with ids after after, by id.
+	ListPriceLists(ctx context.Context, after string, limit int) ([]PriceList, error)
+	// Price returns one entry (ErrPriceNotFound wrapped).
+	Price(ctx context.Context, listID, sku string) (Price, error)
+	// ListPrices returns up to limit entries of a list with SKUs after
+	// after, by SKU.
+	ListPrices(ctx context.Context, listID, after string, limit int) ([]Price, error)
+	// InTx runs fn in one read-write transaction (may be retried).
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// PricesChanged is what a committed pricing change announces
+// (transload.catalog.v1.PricesChangedEvent).
+type PricesChanged struct {
+	PriceVersion  int64
+	EffectiveTime time.Time
+	RuleKinds     []RuleKind
+	Rules         []string
+	SKUs          []string
+	AllSKUs       bool
+}
+
+// Tx is the transactional part of Store.
+type Tx interface {
+	// Request and SaveRequest read and write idempotency records.
+	Request(kind, id string) (catalog.Request, bool, error)
+	SaveRequest(r catalog.Request) error
+	// PriceList returns one list (ErrPriceListNotFound wrapped).
+	PriceList(id string) (PriceList, error)
+	// PutPriceList inserts or replaces a list header.
+	PutPriceList(l PriceList) error
+	// Prices returns the entries of a list, keyed by SKU (all of them when
+	// skus is nil).
+	Prices(listID string, skus []string) (map[string]Price, error)
+	// PutPrices inserts or replaces entries.
+	PutPrices(ps []Price) error
+	// DeletePrices removes entries of a list.
+	DeletePrices(listID string, skus []string) error
+	// DraftSKUs returns which of skus exist in the working catalog.
+	DraftSKUs(skus []string) (map[string]bool, error)
+	// CountPrices returns the number of entries of a list.
+	CountPrices(listID string) (int64, error)
+	// PriceVersion returns the global price version.
+	PriceVersion() (int64, error)
+	// BumpPriceVersion increments and returns the global price version.
+	BumpPriceVersion() (int64, error)
+	// AppendPricesChanged writes the PricesChanged event to the outbox.
+	AppendPricesChanged(ev PricesChanged) error
+}

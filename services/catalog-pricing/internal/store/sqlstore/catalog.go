@@ -1,0 +1,280 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+)
+
+// Event subjects and aggregates (see catalog.v1 events.proto).
+const (
+	SubjectCatalogPublished = "transload.catalog.catalog_published"
+	SubjectPricesChanged    = "transload.catalog.prices_changed"
+	producer                = "catalog"
+)
+
+const versionColumns = `version, previous_version, publish_time, product_count, sellable_count,
+	added_count, changed_count, removed_count, checksum, note, publisher_kind, publisher_id`
+
+func scanVersion(sc interface{ Scan(...any) error }) (catalog.Version, error) {
+	var v catalog.Version
+	err := sc.Scan(&v.Number, &v.PreviousVersion, &v.PublishTime, &v.ProductCount, &v.SellableCount,
+		&v.AddedCount, &v.ChangedCount, &v.RemovedCount, &v.Checksum, &v.Note, &v.Publisher.Kind, &v.Publisher.ID)
+	v.PublishTime = v.PublishTime.UTC()
+	return v, err
+}
+
+func versionByNumber(x q, n int64) (catalog.Version, error) {
+	v, err := scanVersion(x.row(`SELECT `+versionColumns+` FROM catalog_versions WHERE version = ?`, n))
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.Version{}, fmt.Errorf("version %d: %w", n, catalog.ErrVersionNotFound)
+	}
+	if err != nil {
+		return catalog.Version{}, fmt.Errorf("read version %d: %w", n, err)
+	}
+	return v, nil
+}
+
+// CurrentVersion implements catalog.Store.
+func (s *CatalogStore) CurrentVersion(ctx context.Context) (catalog.Version, error) {
+	x := s.pool(ctx)
+	var cur int64
+	if err := x.row(`SELECT current_version FROM catalog_state WHERE id = 1`).Scan(&cur); err != nil {
+		return catalog.Version{}, fmt.Errorf("read current version: %w", err)
+	}
+	if cur == 0 {
+		return catalog.Version{}, fmt.Errorf("current: %w", catalog.ErrVersionNotFound)
+	}
+	return versionByNumber(x, cur)
+}
+
+// Version implements catalog.Store.
+func (s *CatalogStore) Version(ctx context.Context, n int64) (catalog.Version, error) {
+	return versionByNumber(s.pool(ctx), n)
+}
+
+// ListVersions implements catalog.Store.
+func (s *CatalogStore) ListVersions(ctx context.Context, before int64, limit int) ([]catalog.Version, error) {
+	query := `SELECT ` + versionColumns + ` FROM catalog_versions`
+	a := []any{}
+	if before > 0 {
+		query += ` WHERE version < ?`
+		a = append(a, before)
+	}
+	query += ` ORDER BY version DESC LIMIT ?`
+	rows, err := s.pool(ctx).query(query, append(a, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	var out []catalog.Version
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, closeRows(rows)
+}
+
+// DraftDigests implements catalog.Store.
+func (s *CatalogStore) DraftDigests(ctx context.Context) ([]catalog.Digest, error) {
+	return digests(s.pool(ctx), catalog.DraftVersion)
+}
+
+func digests(x q, v int64) ([]catalog.Digest, error) {
+	rows, err := x.query(`SELECT sku, etag, status, channels FROM products WHERE version = ? ORDER BY sku`, v)
+	if err != nil {
+		return nil, fmt.Errorf("digests of %d: %w", v, err)
+	}
+	var out []catalog.Digest
+	for rows.Next() {
+		var d catalog.Digest
+		var status int
+		var channels string
+		if err := rows.Scan(&d.SKU, &d.Etag, &status, &channels); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		d.Sellable = catalog.Status(status) == catalog.StatusActive && channels != ","
+		out = append(out, d)
+	}
+	return out, closeRows(rows)
+}
+
+func products(x q, v int64, skus []string) (map[string]catalog.Product, error) {
+	out := make(map[string]catalog.Product, len(skus))
+	for _, c := range chunks(skus, 500) {
+		rows, err := x.query(`SELECT data FROM products WHERE version = ? AND sku IN (`+placeholders(len(c))+`)`, args(c, v)...)
+		if err != nil {
+			return nil, fmt.Errorf("read products: %w", err)
+		}
+		for rows.Next() {
+			p, err := scanProduct(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[p.SKU] = p
+		}
+		if err := closeRows(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func scanProduct(sc interface{ Scan(...any) error }) (catalog.Product, error) {
+	var data string
+	if err := sc.Scan(&data); err != nil {
+		return catalog.Product{}, err
+	}
+	var p catalog.Product
+	if err := json.Unmarshal([]byte(data), &p); err != nil {
+		return catalog.Product{}, fmt.Errorf("decode product: %w", err)
+	}
+	p.UpdateTime = p.UpdateTime.UTC()
+	return p, nil
+}
+
+// Products implements catalog.Store.
+func (s *CatalogStore) Products(ctx context.Context, v int64, skus []string) (map[string]catalog.Product, error) {
+	return products(s.pool(ctx), v, skus)
+}
+
+// ListProducts implements catalog.Store.
+func (s *CatalogStore) ListProducts(ctx context.Context, lq catalog.ListQuery) ([]catalog.Product, error) {
+	query := `SELECT data FROM products WHERE version = ? AND sku > ?`
+	a := []any{lq.Version, lq.After}
+	f := lq.Filter
+	if f.Channel != "" {
+		query += ` AND channels LIKE ?`
+		a = append(a, "%,"+f.Channel+",%")
+	}
+	if f.Status != catalog.StatusUnspecified {
+		query += ` AND status = ?`
+		a = append(a, int(f.Status))
+	}
+	if f.Category != "" {
+		query += ` AND (category = ? OR substr(category, 1, ?) = ?)`
+		a = append(a, f.Category, len(f.Category)+1, f.Category+"/")
+	}
+	if f.Brand != "" {
+		query += ` AND brand = ?`
+		a = append(a, f.Brand)
+	}
+	query += ` ORDER BY sku LIMIT ?`
+	rows, err := s.pool(ctx).query(query, append(a, lq.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	var out []catalog.Product
+	for rows.Next() {
+		p, err := scanProduct(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, closeRows(rows)
+}
+
+// InTx implements catalog.Store.
+func (s *CatalogStore) InTx(ctx context.Context, fn func(tx catalog.Tx) error) error {
+	return s.inTx(ctx, func(t *inTx) error { return fn(catalogTx{t}) })
+}
+
+type catalogTx struct{ *inTx }
+
+var _ catalog.Tx = catalogTx{}
+
+func (t catalogTx) DraftProducts(skus []string) (map[string]catalog.Product, error) {
+	return products(t.q, catalog.DraftVersion, skus)
+}
+
+func (t catalogTx) PutDraftProducts(ps []catalog.Product) error {
+	for _, p := range ps {
+		data, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		err = t.exec(`INSERT INTO products (version, sku, status, category, brand, channels, etag, data, update_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (version, sku) DO UPDATE SET status = excluded.status, category = excluded.category,
+				brand = excluded.brand, channels = excluded.channels, etag = excluded.etag, data = excluded.data,
+				update_time = excluded.update_time`,
+			catalog.DraftVersion, p.SKU, int(p.Status), p.Category, p.Brand, ","+strings.Join(p.Channels, ",")+",",
+			p.Etag, string(data), p.UpdateTime.UTC())
+		if err != nil {
+			return fmt.Errorf("put draft product %s: %w", p.SKU, err)
+		}
+	}
+	return nil
+}
+
+func (t catalogTx) LockCurrentVersion() (int64, error) {
+	query := `SELECT current_version FROM catalog_state WHERE id = 1`
+	if t.db.Dialect() == sqldb.Postgres {
+		query += ` FOR UPDATE`
+	}
+	var cur int64
+	if err := t.row(query).Scan(&cur); err != nil {
+		return 0, fmt.Errorf("lock current version: %w", err)
+	}
+	return cur, nil
+}
+
+func (t catalogTx) Version(n int64) (catalog.Version, error) { return versionByNumber(t.q, n) }
+
+func (t catalogTx) Digests(v int64) ([]catalog.Digest, error) { return digests(t.q, v) }
+
+func (t catalogTx) CreateVersion(v catalog.Version) error {
+	err := t.exec(`INSERT INTO catalog_versions (`+versionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Number, v.PreviousVersion, v.PublishTime.UTC(), v.ProductCount, v.SellableCount, v.AddedCount,
+		v.ChangedCount, v.RemovedCount, v.Checksum, v.Note, v.Publisher.Kind, v.Publisher.ID)
+	if err != nil {
+		return fmt.Errorf("create version %d: %w", v.Number, err)
+	}
+	err = t.exec(`INSERT INTO products (version, sku, status, category, brand, channels, etag, data, update_time)
+		SELECT ?, sku, status, category, brand, channels, etag, data, update_time FROM products WHERE version = ?`,
+		v.Number, catalog.DraftVersion)
+	if err != nil {
+		return fmt.Errorf("copy draft into version %d: %w", v.Number, err)
+	}
+	if err := t.exec(`UPDATE catalog_state SET current_version = ? WHERE id = 1`, v.Number); err != nil {
+		return fmt.Errorf("set current version: %w", err)
+	}
+	return nil
+}
+
+func (t catalogTx) AppendPublished(ev catalog.PublishedEvent) error {
+	v := ev.Version
+	id := uuid.NewString()
+	msg := &catalogv1.CatalogPublishedEvent{
+		Metadata: &commonv1.EventMetadata{
+			EventId: id, AggregateType: "catalog", AggregateId: "catalog", Sequence: v.Number,
+			OccurTime: timestamppb.New(v.PublishTime), CorrelationId: correlation.ID(t.ctx), Producer: producer,
+		},
+		Version: v.Number, PreviousVersion: v.PreviousVersion, PublishTime: timestamppb.New(v.PublishTime),
+		ProductCount: v.ProductCount, SellableProductCount: v.SellableCount, AddedCount: v.AddedCount,
+		ChangedCount: v.ChangedCount, RemovedCount: v.RemovedCount, Checksum: v.Checksum,
+		ChangedSkus: ev.ChangedSKUs, ChangedSkusTruncated: ev.Truncated,
+	}
+	return t.writeEvent(outbox.Event{ID: id, AggregateType: "catalog", AggregateID: "catalog",
+		Subject: SubjectCatalogPublished, Payload: msg})
+}

@@ -1,0 +1,293 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+const listColumns = `id, display_name, currency, channel, priority, start_time, end_time, price_count, etag, create_time, update_time`
+
+func scanList(sc interface{ Scan(...any) error }) (pricing.PriceList, error) {
+	var l pricing.PriceList
+	var start, end sql.NullTime
+	err := sc.Scan(&l.ID, &l.DisplayName, &l.Currency, &l.Channel, &l.Priority, &start, &end, &l.PriceCount,
+		&l.Etag, &l.CreateTime, &l.UpdateTime)
+	l.StartTime, l.EndTime = fromNull(start), fromNull(end)
+	l.CreateTime, l.UpdateTime = l.CreateTime.UTC(), l.UpdateTime.UTC()
+	return l, err
+}
+
+func listByID(x q, id string) (pricing.PriceList, error) {
+	l, err := scanList(x.row(`SELECT `+listColumns+` FROM price_lists WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pricing.PriceList{}, fmt.Errorf("%s: %w", id, pricing.ErrPriceListNotFound)
+	}
+	if err != nil {
+		return pricing.PriceList{}, fmt.Errorf("read price list %s: %w", id, err)
+	}
+	return l, nil
+}
+
+func scanLists(rows *sql.Rows, err error) ([]pricing.PriceList, error) {
+	if err != nil {
+		return nil, fmt.Errorf("read price lists: %w", err)
+	}
+	var out []pricing.PriceList
+	for rows.Next() {
+		l, err := scanList(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, closeRows(rows)
+}
+
+const priceColumns = `price_list_id, sku, unit_minor, currency, breaks, etag, update_time`
+
+func scanPrice(sc interface{ Scan(...any) error }) (pricing.Price, error) {
+	var p pricing.Price
+	var breaks string
+	if err := sc.Scan(&p.PriceList, &p.SKU, &p.UnitMinor, &p.Currency, &breaks, &p.Etag, &p.UpdateTime); err != nil {
+		return p, err
+	}
+	p.UpdateTime = p.UpdateTime.UTC()
+	if err := json.Unmarshal([]byte(breaks), &p.Breaks); err != nil {
+		return p, fmt.Errorf("decode breaks of %s/%s: %w", p.PriceList, p.SKU, err)
+	}
+	return p, nil
+}
+
+func scanPrices(rows *sql.Rows, err error) ([]pricing.Price, error) {
+	if err != nil {
+		return nil, fmt.Errorf("read prices: %w", err)
+	}
+	var out []pricing.Price
+	for rows.Next() {
+		p, err := scanPrice(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, closeRows(rows)
+}
+
+// PriceVersion implements pricing.Store.
+func (s *PricingStore) PriceVersion(ctx context.Context) (int64, error) {
+	return priceVersion(s.pool(ctx))
+}
+
+func priceVersion(x q) (int64, error) {
+	var pv int64
+	if err := x.row(`SELECT price_version FROM catalog_state WHERE id = 1`).Scan(&pv); err != nil {
+		return 0, fmt.Errorf("read price version: %w", err)
+	}
+	return pv, nil
+}
+
+// Currencies implements pricing.Store.
+func (s *PricingStore) Currencies(ctx context.Context) ([]string, error) {
+	rows, err := s.pool(ctx).query(`SELECT DISTINCT currency FROM price_lists ORDER BY currency`)
+	if err != nil {
+		return nil, fmt.Errorf("read currencies: %w", err)
+	}
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, closeRows(rows)
+}
+
+// QuoteLists implements pricing.Store.
+func (s *PricingStore) QuoteLists(ctx context.Context, currency, channel string) ([]pricing.PriceList, error) {
+	return scanLists(s.pool(ctx).query(`SELECT `+listColumns+` FROM price_lists
+		WHERE currency = ? AND (channel = '' OR channel = ?) ORDER BY id`, currency, channel))
+}
+
+// PricesFor implements pricing.Store.
+func (s *PricingStore) PricesFor(ctx context.Context, listIDs, skus []string) ([]pricing.Price, error) {
+	var out []pricing.Price
+	x := s.pool(ctx)
+	for _, c := range chunks(skus, 500) {
+		a := args(listIDs)
+		a = append(a, args(c)...)
+		ps, err := scanPrices(x.query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id IN (`+
+			placeholders(len(listIDs))+`) AND sku IN (`+placeholders(len(c))+`) ORDER BY sku, price_list_id`, a...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
+}
+
+// PriceList implements pricing.Store.
+func (s *PricingStore) PriceList(ctx context.Context, id string) (pricing.PriceList, error) {
+	return listByID(s.pool(ctx), id)
+}
+
+// ListPriceLists implements pricing.Store.
+func (s *PricingStore) ListPriceLists(ctx context.Context, after string, limit int) ([]pricing.PriceList, error) {
+	return scanLists(s.pool(ctx).query(`SELECT `+listColumns+` FROM price_lists WHERE id > ? ORDER BY id LIMIT ?`, after, limit))
+}
+
+// Price implements pricing.Store.
+func (s *PricingStore) Price(ctx context.Context, listID, sku string) (pricing.Price, error) {
+	p, err := scanPrice(s.pool(ctx).row(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku = ?`, listID, sku))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pricing.Price{}, fmt.Errorf("%s/%s: %w", listID, sku, pricing.ErrPriceNotFound)
+	}
+	if err != nil {
+		return pricing.Price{}, fmt.Errorf("read price %s/%s: %w", listID, sku, err)
+	}
+	return p, nil
+}
+
+// ListPrices implements pricing.Store.
+func (s *PricingStore) ListPrices(ctx context.Context, listID, after string, limit int) ([]pricing.Price, error) {
+	return scanPrices(s.pool(ctx).query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku > ?
+		ORDER BY sku LIMIT ?`, listID, after, limit))
+}
+
+// InTx implements pricing.Store.
+func (s *PricingStore) InTx(ctx context.Context, fn func(tx pricing.Tx) error) error {
+	return s.inTx(ctx, func(t *inTx) error { return fn(pricingTx{t}) })
+}
+
+// pricingTx implements pricing.Tx. It is a distinct type from catalogTx
+// because both domains name a method PriceList/Version differently.
+type pricingTx struct{ *inTx }
+
+var _ pricing.Tx = pricingTx{}
+
+func (t pricingTx) PriceList(id string) (pricing.PriceList, error) { return listByID(t.q, id) }
+
+func (t pricingTx) PutPriceList(l pricing.PriceList) error {
+	err := t.exec(`INSERT INTO price_lists (`+listColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, currency = excluded.currency,
+			channel = excluded.channel, priority = excluded.priority, start_time = excluded.start_time,
+			end_time = excluded.end_time, price_count = excluded.price_count, etag = excluded.etag,
+			update_time = excluded.update_time`,
+		l.ID, l.DisplayName, l.Currency, l.Channel, l.Priority, nullTime(l.StartTime), nullTime(l.EndTime),
+		l.PriceCount, l.Etag, l.CreateTime.UTC(), l.UpdateTime.UTC())
+	if err != nil {
+		return fmt.Errorf("put price list %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+func (t pricingTx) Prices(listID string, skus []string) (map[string]pricing.Price, error) {
+	out := map[string]pricing.Price{}
+	if skus == nil {
+		ps, err := scanPrices(t.query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ?`, listID))
+		for _, p := range ps {
+			out[p.SKU] = p
+		}
+		return out, err
+	}
+	for _, c := range chunks(skus, 500) {
+		ps, err := scanPrices(t.query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku IN (`+
+			placeholders(len(c))+`)`, args(c, listID)...))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			out[p.SKU] = p
+		}
+	}
+	return out, nil
+}
+
+func (t pricingTx) PutPrices(ps []pricing.Price) error {
+	for _, p := range ps {
+		breaks := p.Breaks
+		if breaks == nil {
+			breaks = []pricing.Break{}
+		}
+		b, err := json.Marshal(breaks)
+		if err != nil {
+			return err
+		}
+		err = t.exec(`INSERT INTO prices (`+priceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (price_list_id, sku) DO UPDATE SET unit_minor = excluded.unit_minor,
+				currency = excluded.currency, breaks = excluded.breaks, etag = excluded.etag,
+				update_time = excluded.update_time`,
+			p.PriceList, p.SKU, p.UnitMinor, p.Currency, string(b), p.Etag, p.UpdateTime.UTC())
+		if err != nil {
+			return fmt.Errorf("put price %s/%s: %w", p.PriceList, p.SKU, err)
+		}
+	}
+	return nil
+}
+
+func (t pricingTx) DeletePrices(listID string, skus []string) error {
+	for _, c := range chunks(skus, 500) {
+		if err := t.exec(`DELETE FROM prices WHERE price_list_id = ? AND sku IN (`+placeholders(len(c))+`)`,
+			args(c, listID)...); err != nil {
+			return fmt.Errorf("delete prices of %s: %w", listID, err)
+		}
+	}
+	return nil
+}
+
+func (t pricingTx) CountPrices(listID string) (int64, error) {
+	var n int64
+	if err := t.row(`SELECT COUNT(*) FROM prices WHERE price_list_id = ?`, listID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count prices of %s: %w", listID, err)
+	}
+	return n, nil
+}
+
+func (t pricingTx) PriceVersion() (int64, error) { return priceVersion(t.q) }
+
+func (t pricingTx) BumpPriceVersion() (int64, error) {
+	if err := t.exec(`UPDATE catalog_state SET price_version = price_version + 1 WHERE id = 1`); err != nil {
+		return 0, fmt.Errorf("bump price version: %w", err)
+	}
+	return priceVersion(t.q)
+}
+
+var ruleKinds = map[pricing.RuleKind]catalogv1.RuleKind{
+	pricing.RuleListPrice:        catalogv1.RuleKind_RULE_KIND_LIST_PRICE,
+	pricing.RuleQuantityBreak:    catalogv1.RuleKind_RULE_KIND_QUANTITY_BREAK,
+	pricing.RuleCustomerContract: catalogv1.RuleKind_RULE_KIND_CUSTOMER_CONTRACT,
+	pricing.RuleChannelRule:      catalogv1.RuleKind_RULE_KIND_CHANNEL_RULE,
+	pricing.RulePromotion:        catalogv1.RuleKind_RULE_KIND_PROMOTION,
+}
+
+func (t pricingTx) AppendPricesChanged(ev pricing.PricesChanged) error {
+	id := uuid.NewString()
+	msg := &catalogv1.PricesChangedEvent{
+		Metadata: &commonv1.EventMetadata{
+			EventId: id, AggregateType: "pricing", AggregateId: "pricing", Sequence: ev.PriceVersion,
+			OccurTime: timestamppb.Now(), CorrelationId: correlation.ID(t.ctx), Producer: producer,
+		},
+		PriceVersion: ev.PriceVersion, EffectiveTime: timestamppb.New(ev.EffectiveTime),
+		Rules: ev.Rules, Skus: ev.SKUs, AllSkus: ev.AllSKUs,
+	}
+	for _, k := range ev.RuleKinds {
+		msg.RuleKinds = append(msg.RuleKinds, ruleKinds[k])
+	}
+	return t.writeEvent(outbox.Event{ID: id, AggregateType: "pricing", AggregateID: "pricing",
+		Subject: SubjectPricesChanged, Payload: msg})
+}

@@ -1,0 +1,229 @@
+// Package sqlstore stores the catalog and pricing data of the
+// catalog-pricing service in the service's own SQL database, on SQLite or
+// PostgreSQL through platform/sqldb with one set of queries ("?"
+// placeholders rebound per engine) and embedded migrations per engine.
+// Events are written to the platform outbox in the same transactions.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// MigrationSet names this store's migrations in schema_migrations.
+const MigrationSet = "catalog_pricing"
+
+// Migrate brings the service tables and the outbox tables up to date.
+func Migrate(ctx context.Context, db *sqldb.DB) error {
+	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	pgFS, err := fs.Sub(migrations, "migrations/postgres")
+	if err != nil {
+		return err
+	}
+	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
+		return fmt.Errorf("migrate %s: %w", MigrationSet, err)
+	}
+	if err := outbox.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("migrate outbox: %w", err)
+	}
+	return nil
+}
+
+// Store is the service's database; Catalog and Pricing are its views for
+// the two domains.
+type Store struct {
+	db *sqldb.DB
+}
+
+// CatalogStore implements catalog.Store.
+type CatalogStore struct{ *Store }
+
+// PricingStore implements pricing.Store.
+type PricingStore struct{ *Store }
+
+var (
+	_ catalog.Store = (*CatalogStore)(nil)
+	_ pricing.Store = (*PricingStore)(nil)
+)
+
+// New returns a Store on db, which must be migrated (Migrate).
+func New(db *sqldb.DB) *Store { return &Store{db: db} }
+
+// Catalog returns the catalog.Store view.
+func (s *Store) Catalog() *CatalogStore { return &CatalogStore{s} }
+
+// Pricing returns the pricing.Store view.
+func (s *Store) Pricing() *PricingStore { return &PricingStore{s} }
+
+// DB returns the underlying database (for the outbox relay and probes).
+func (s *Store) DB() *sqldb.DB { return s.db }
+
+// Ping checks the database (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// q runs queries with rebinding on a pool or a transaction.
+type q struct {
+	ctx context.Context
+	db  *sqldb.DB
+	x   querier
+}
+
+func (s *Store) pool(ctx context.Context) q { return q{ctx: ctx, db: s.db, x: s.db.SQL()} }
+
+func (x q) query(query string, args ...any) (*sql.Rows, error) {
+	return x.x.QueryContext(x.ctx, x.db.Rebind(query), args...)
+}
+
+func (x q) row(query string, args ...any) *sql.Row {
+	return x.x.QueryRowContext(x.ctx, x.db.Rebind(query), args...)
+}
+
+func (x q) exec(query string, args ...any) error {
+	_, err := x.x.ExecContext(x.ctx, x.db.Rebind(query), args...)
+	return err
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// chunks splits ss into slices of at most n.
+func chunks(ss []string, n int) [][]string {
+	var out [][]string
+	for len(ss) > n {
+		out = append(out, ss[:n])
+		ss = ss[n:]
+	}
+	if len(ss) > 0 {
+		out = append(out, ss)
+	}
+	return out
+}
+
+func args(ss []string, prefix ...any) []any {
+	out := append([]any(nil), prefix...)
+	for _, s := range ss {
+		out = append(out, s)
+	}
+	return out
+}
+
+// nullTime maps the zero time to NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func fromNull(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+// inTx is the shared transaction wrapper of both domain Tx types.
+type inTx struct {
+	q
+	tx *sql.Tx
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(t *inTx) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		return fn(&inTx{q: q{ctx: ctx, db: s.db, x: tx}, tx: tx})
+	})
+}
+
+// Request implements catalog.Tx and pricing.Tx.
+func (t *inTx) Request(kind, id string) (catalog.Request, bool, error) {
+	r := catalog.Request{Kind: kind, ID: id}
+	err := t.row(`SELECT payload_hash, response FROM idempotency WHERE kind = ? AND request_id = ?`, kind, id).
+		Scan(&r.PayloadHash, &r.Response)
+	if errors.Is(err, sql.ErrNoRows) {
+		return catalog.Request{}, false, nil
+	}
+	if err != nil {
+		return catalog.Request{}, false, fmt.Errorf("read request %s/%s: %w", kind, id, err)
+	}
+	return r, true, nil
+}
+
+// SaveRequest implements catalog.Tx and pricing.Tx.
+func (t *inTx) SaveRequest(r catalog.Request) error {
+	resp := r.Response
+	if resp == nil {
+		resp = []byte{}
+	}
+	err := t.exec(`INSERT INTO idempotency (kind, request_id, payload_hash, response, create_time) VALUES (?, ?, ?, ?, ?)`,
+		r.Kind, r.ID, r.PayloadHash, resp, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("save request %s/%s: %w", r.Kind, r.ID, err)
+	}
+	return nil
+}
+
+// DraftSKUs implements pricing.Tx.
+func (t *inTx) DraftSKUs(skus []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, c := range chunks(skus, 500) {
+		rows, err := t.query(`SELECT sku FROM products WHERE version = ? AND sku IN (`+placeholders(len(c))+`)`,
+			args(c, catalog.DraftVersion)...)
+		if err != nil {
+			return nil, fmt.Errorf("draft skus: %w", err)
+		}
+		for rows.Next() {
+			var sku string
+			if err := rows.Scan(&sku); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[sku] = true
+		}
+		if err := closeRows(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeEvent stores one outbox event in the transaction.
+func (t *inTx) writeEvent(ev outbox.Event) error {
+	if _, err := outbox.Write(t.ctx, t.tx, t.db.Dialect(), ev); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
