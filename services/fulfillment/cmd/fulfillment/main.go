@@ -1,0 +1,205 @@
+// Command fulfillment is the Transload fulfilment service: it turns
+// confirmed orders (OrderConfirmedEvent from NATS) into fulfilment
+// requests per allocated warehouse, sends them to the WMS, polls the WMS
+// shipment event feed, records shipments, commits reservations in
+// inventory, reports shipment progress to the order service, publishes
+// ShipmentUpdatedEvent and serves transload.fulfillment.v1 over gRPC.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/fulfillment/internal/config"
+	"github.com/transload/transload/services/fulfillment/internal/grpcapi"
+	"github.com/transload/transload/services/fulfillment/internal/inventoryclient"
+	"github.com/transload/transload/services/fulfillment/internal/orderclient"
+	"github.com/transload/transload/services/fulfillment/internal/orderevents"
+	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
+	"github.com/transload/transload/services/fulfillment/internal/wmsclient"
+	"github.com/transload/transload/services/fulfillment/internal/worker"
+)
+
+// Stream the service publishes its events to (fulfillment.v1 events.proto).
+const (
+	Stream         = "TRANSLOAD_FULFILLMENT"
+	StreamSubjects = "transload.fulfillment.>"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fulfillment:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the service and serves until ctx ends (SIGTERM), then shuts
+// down gracefully.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return runWithReady(ctx, getenv, stdout, nil)
+}
+
+// Addrs are the addresses the service listens on.
+type Addrs struct {
+	GRPC, Admin string
+}
+
+// runWithReady is run that calls ready, when not nil, with the bound
+// addresses once the service serves (tests use it with port 0).
+func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(Addrs)) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	level, _ := logging.ParseLevel(cfg.LogLevel) // validated by config.Load
+	logger := logging.New(stdout, cfg.ServiceName, level)
+	logger.InfoContext(ctx, "fulfillment starting", slog.Any("config", platformconfig.Map(&cfg)))
+
+	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	db, err := sqldb.Open(openCtx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := sqlstore.Migrate(openCtx, db); err != nil {
+		return err
+	}
+	store := sqlstore.New(db)
+
+	srv, err := grpcserver.New(
+		grpcserver.WithLogger(logger),
+		grpcserver.WithAddr(cfg.GRPCAddr),
+		grpcserver.WithAdminAddr(cfg.AdminAddr),
+		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout),
+	)
+	if err != nil {
+		return err
+	}
+	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, srv.Logger()))
+	// Readiness covers the hard dependency only: the database (opened and
+	// migrated above). Neighbours and NATS are retried in the background.
+	srv.Admin().AddCheck("database", db.Ping)
+
+	wmsConn, err := grpcclient.Dial(cfg.WMSAddr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
+		grpcclient.WithIdempotentMethods(wmsclient.IdempotentMethods...))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("dial wms: %w", err)
+	}
+	defer wmsConn.Close()
+	invConn, err := grpcclient.Dial(cfg.InventoryAddr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
+		grpcclient.WithIdempotentMethods(inventoryclient.IdempotentMethods...))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("dial inventory: %w", err)
+	}
+	defer invConn.Close()
+	orderConn, err := grpcclient.Dial(cfg.OrderAddr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
+		grpcclient.WithIdempotentMethods(orderclient.IdempotentMethods...))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("dial order: %w", err)
+	}
+	defer orderConn.Close()
+
+	// NATS may be down at start: connect in the background and keep
+	// reconnecting; the consumer and relay retry until it is there.
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(logger), outbox.WithRegisterer(srv.Registry()))
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	backoff := worker.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}
+	dispatcher := worker.NewDispatcher(store, wmsclient.New(wmsConn), worker.DispatcherConfig{
+		Interval: cfg.DispatchInterval, Backoff: backoff, MaxAttempts: cfg.WMSMaxAttempts,
+		Logger: logger, Published: relay.Notify,
+	})
+	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), worker.EffectRunnerConfig{
+		Interval: cfg.DispatchInterval, Backoff: backoff, Logger: logger,
+	})
+	poller := worker.NewPoller(store, wmsclient.New(wmsConn), worker.PollerConfig{
+		Source: cfg.WMSSource, Interval: cfg.WMSPollInterval, Logger: logger,
+		Published: relay.Notify, EffectsQueued: effects.Notify,
+	})
+	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
+		orderevents.Handler(store, nil, logger, dispatcher.Notify),
+		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(srv.Registry()))
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+
+	bgCtx, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { ensureStreams(bgCtx, js, logger) })
+	wg.Go(func() { _ = relay.Run(bgCtx) })
+	wg.Go(func() { _ = consumer.Run(bgCtx) })
+	wg.Go(func() { dispatcher.Run(bgCtx) })
+	wg.Go(func() { poller.Run(bgCtx) })
+	wg.Go(func() { effects.Run(bgCtx) })
+	defer func() {
+		stopBG()
+		wg.Wait()
+	}()
+
+	if ready != nil {
+		ready(Addrs{GRPC: srv.Addr().String(), Admin: srv.AdminAddr().String()})
+	}
+	return srv.Run(ctx)
+}
+
+// ensureStreams creates the service's own stream and, when the order
+// service has not yet, the order stream it consumes, retrying until NATS
+// answers.
+func ensureStreams(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) {
+	for ctx.Err() == nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := outbox.EnsureStream(sctx, js, outbox.StreamConfig{Name: Stream, Subjects: []string{StreamSubjects}})
+		if err == nil {
+			err = orderevents.EnsureStream(sctx, js)
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		logger.WarnContext(ctx, "ensure NATS streams failed; retrying", slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,91 @@
+// Package config is the fulfillment service's configuration, read from the
+// environment.
+package config
+
+import (
+	"errors"
+	"time"
+
+	"github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/logging"
+)
+
+// Config is the fulfillment service's configuration; defaults let a bare
+// binary start for local development.
+type Config struct {
+	// ServiceName labels logs and metrics.
+	ServiceName string `env:"SERVICE_NAME" default:"fulfillment"`
+	// GRPCAddr is the gRPC listen address of FulfillmentService.
+	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9006"`
+	// AdminAddr serves /metrics, /healthz and /readyz.
+	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9106"`
+	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/fulfillment.db" secret:"true"`
+	// NATSURL is the NATS server the service consumes order events from and
+	// publishes its own events to.
+	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" default:"info"`
+	// WMSAddr is the WMS adapter (wms.v1 WmsAdapterService).
+	WMSAddr string `env:"WMS_ADDR" default:"127.0.0.1:9002"`
+	// InventoryAddr is the inventory service.
+	InventoryAddr string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
+	// OrderAddr is the order service.
+	OrderAddr string `env:"ORDER_ADDR" default:"127.0.0.1:9005"`
+	// WMSSource names the WMS feed the poller reads; WMS event ids are
+	// unique per source and the feed cursor is stored under it.
+	WMSSource string `env:"FULFILLMENT_WMS_SOURCE" default:"wms"`
+	// WMSPollInterval is the pause between polls of the WMS shipment event
+	// feed when it is caught up.
+	WMSPollInterval time.Duration `env:"FULFILLMENT_WMS_POLL_INTERVAL" default:"500ms"`
+	// DispatchInterval is how often pending fulfilment requests are looked
+	// for when nothing wakes the dispatcher.
+	DispatchInterval time.Duration `env:"FULFILLMENT_DISPATCH_INTERVAL" default:"500ms"`
+	// RetryBackoffBase is the pause after the first failed delivery attempt
+	// to a neighbour; it doubles per attempt up to RetryBackoffMax.
+	RetryBackoffBase time.Duration `env:"FULFILLMENT_RETRY_BACKOFF_BASE" default:"200ms"`
+	// RetryBackoffMax caps the backoff between delivery attempts to a
+	// neighbour (WMS, inventory, order).
+	RetryBackoffMax time.Duration `env:"FULFILLMENT_RETRY_BACKOFF_MAX" default:"30s"`
+	// WMSMaxAttempts is the retry budget of a fulfilment request: after so
+	// many failed deliveries it goes to FAILED. 0 retries forever.
+	WMSMaxAttempts int `env:"FULFILLMENT_WMS_MAX_ATTEMPTS" default:"0"`
+	// ShutdownTimeout bounds how long in-flight calls may run after SIGTERM.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
+}
+
+// Validate checks the rules spanning fields.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
+	}
+	if c.WMSPollInterval <= 0 {
+		errs = append(errs, errors.New("FULFILLMENT_WMS_POLL_INTERVAL must be positive"))
+	}
+	if c.DispatchInterval <= 0 {
+		errs = append(errs, errors.New("FULFILLMENT_DISPATCH_INTERVAL must be positive"))
+	}
+	if c.RetryBackoffBase <= 0 || c.RetryBackoffBase > c.RetryBackoffMax {
+		errs = append(errs, errors.New("FULFILLMENT_RETRY_BACKOFF_BASE must be positive and at most FULFILLMENT_RETRY_BACKOFF_MAX"))
+	}
+	if c.RetryBackoffMax <= 0 {
+		errs = append(errs, errors.New("FULFILLMENT_RETRY_BACKOFF_MAX must be positive"))
+	}
+	if c.WMSMaxAttempts < 0 {
+		errs = append(errs, errors.New("FULFILLMENT_WMS_MAX_ATTEMPTS must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads the configuration from getenv.
+func Load(getenv func(string) string) (Config, error) {
+	var c Config
+	if err := config.Load(&c, getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

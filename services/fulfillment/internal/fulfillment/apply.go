@@ -1,0 +1,245 @@
+package fulfillment
+
+import (
+	"slices"
+	"strconv"
+	"time"
+)
+
+// ShipmentEvent is one shipment milestone reported by the WMS, independent
+// of the adapter contract's wire shape.
+type ShipmentEvent struct {
+	// EventID is the WMS's event id, unique per source.
+	EventID string
+	// RequestID is the fulfilment request the shipment serves.
+	RequestID string
+	// WarehouseID is the shipping warehouse.
+	WarehouseID string
+	// WMSReference is the WMS's parcel or consignment id; empty before
+	// packing.
+	WMSReference string
+	// State is the milestone reached.
+	State ShipmentState
+	// Carrier, ServiceLevel, TrackingNumber and TrackingURL are kept from
+	// earlier events when empty.
+	Carrier        string
+	ServiceLevel   string
+	TrackingNumber string
+	TrackingURL    string
+	// Lines are the quantities of the shipment; they replace earlier
+	// quantities until the shipment ships. Zero quantities are ignored.
+	Lines []ShipmentLine
+	// Detail is free text (exception description).
+	Detail string
+	// OccurTime is when the milestone happened.
+	OccurTime time.Time
+}
+
+// ShipmentOutcome is the result of applying a ShipmentEvent.
+type ShipmentOutcome struct {
+	// Request and Shipment are the request and shipment after the event.
+	Request  *Request
+	Shipment *Shipment
+	// Created is true when the event created the shipment.
+	Created bool
+	// PreviousState is the shipment state before the event (0 when new).
+	PreviousState ShipmentState
+	// Stale is true when the event reported a state older than the
+	// current one; it was only recorded in the history.
+	Stale bool
+	// ShippedNow is true when the shipment left the warehouse with this
+	// event: its reservation must be committed and the order told.
+	ShippedNow bool
+	// DeliveredNow is true when the shipment was delivered with this event.
+	DeliveredNow bool
+	// RequestChanged is true when the request's quantities or state changed.
+	RequestChanged bool
+}
+
+// ApplyShipmentEvent applies ev to the shipment sh of request req (sh nil
+// for a shipment not seen before) at now. It returns copies; req and sh are
+// not modified. A *RejectionError means the event does not fit the request
+// (warehouse, lines, quantities, cancelled request); nothing changed then.
+func ApplyShipmentEvent(req *Request, sh *Shipment, ev ShipmentEvent, now time.Time) (ShipmentOutcome, error) {
+	if ev.WarehouseID != "" && ev.WarehouseID != req.WarehouseID {
+		return ShipmentOutcome{}, reject(RejectWarehouseMismatch, "event warehouse differs from the request's",
+			map[string]string{"fulfillment_request_id": req.ID, "expected_warehouse_id": req.WarehouseID, "warehouse_id": ev.WarehouseID})
+	}
+	if req.State == RequestCancelled {
+		return ShipmentOutcome{}, reject(RejectInvalidStateTransition, "shipment event for a cancelled request",
+			map[string]string{"from": "STATE_CANCELLED", "to": "STATE_" + ev.State.String()})
+	}
+	lines, err := normalizeLines(req, ev.Lines)
+	if err != nil {
+		return ShipmentOutcome{}, err
+	}
+
+	r := req.clone()
+	out := ShipmentOutcome{Request: r}
+	var s *Shipment
+	if sh == nil {
+		s = &Shipment{
+			ID:            NewShipmentID(),
+			OrderID:       r.OrderID,
+			CustomerID:    r.CustomerID,
+			RequestID:     r.ID,
+			WarehouseID:   r.WarehouseID,
+			ReservationID: r.ReservationID,
+			CreateTime:    now,
+		}
+		out.Created = true
+	} else {
+		s = sh.clone()
+		out.PreviousState = s.State
+	}
+	out.Shipment = s
+	if s.WMSReference == "" && ev.WMSReference != "" {
+		s.WMSReference = ev.WMSReference
+	}
+
+	stale := !out.Created && (s.State == ShipmentDelivered ||
+		(ev.State != ShipmentException && ev.State.progress() < s.MaxProgress.progress()))
+	out.Stale = stale
+
+	if len(lines) > 0 && !s.Shipped() && !stale {
+		s.Lines = lines
+	}
+	setIfNotEmpty(&s.Carrier, ev.Carrier)
+	setIfNotEmpty(&s.ServiceLevel, ev.ServiceLevel)
+	setIfNotEmpty(&s.TrackingNumber, ev.TrackingNumber)
+	setIfNotEmpty(&s.TrackingURL, ev.TrackingURL)
+	s.History = append(s.History, StateChange{
+		State: ev.State, OccurTime: ev.OccurTime, RecordTime: now,
+		WMSEventID: ev.EventID, Detail: ev.Detail, Stale: stale,
+	})
+	s.UpdateTime = now
+
+	if stale {
+		return out, nil
+	}
+	s.State = ev.State
+	if ev.State == ShipmentException {
+		s.ExceptionDetail = ev.Detail
+	} else {
+		s.ExceptionDetail = ""
+		if ev.State.progress() > s.MaxProgress.progress() {
+			s.MaxProgress = ev.State
+		}
+	}
+
+	if ev.State.shipped() && !s.Shipped() {
+		if len(s.Lines) == 0 {
+			// A WMS that reports the ship milestone without quantities
+			// ships what is left of the request.
+			for _, l := range r.Lines {
+				if rest := l.Quantity - l.ShippedQuantity; rest > 0 {
+					s.Lines = append(s.Lines, ShipmentLine{OrderLineID: l.OrderLineID, SKU: l.SKU, Quantity: rest})
+				}
+			}
+		}
+		for _, sl := range s.Lines {
+			l := r.line(sl.OrderLineID)
+			if l.ShippedQuantity+sl.Quantity > l.Quantity {
+				return ShipmentOutcome{}, reject(RejectQuantityExceedsRequested, "shipment exceeds the requested quantity",
+					map[string]string{
+						"fulfillment_request_id": r.ID, "order_line_id": sl.OrderLineID,
+						"requested": strconv.FormatInt(l.ShippedQuantity+sl.Quantity, 10),
+						"allowed":   strconv.FormatInt(l.Quantity, 10),
+					})
+			}
+			l.ShippedQuantity += sl.Quantity
+		}
+		s.ShipTime = ev.OccurTime
+		if s.ShipTime.IsZero() {
+			s.ShipTime = now
+		}
+		out.ShippedNow = true
+		out.RequestChanged = true
+		if r.fullyShipped() && r.State != RequestCompleted {
+			r.State = RequestCompleted
+		}
+		r.UpdateTime = now
+	}
+	if ev.State == ShipmentDelivered && s.DeliveryTime.IsZero() {
+		s.DeliveryTime = ev.OccurTime
+		if s.DeliveryTime.IsZero() {
+			s.DeliveryTime = now
+		}
+		out.DeliveredNow = true
+	}
+	return out, nil
+}
+
+// CancelByWMS records that the WMS cancelled the request on its own. A
+// completed request stays completed.
+func (r *Request) CancelByWMS(reason string, now time.Time) bool {
+	if r.State == RequestCompleted || r.State == RequestCancelled {
+		return false
+	}
+	r.State = RequestCancelled
+	r.CancelReason = reason
+	r.UpdateTime = now
+	return true
+}
+
+// normalizeLines checks event lines against the request and merges
+// repeated order lines; zero quantities are dropped.
+func normalizeLines(req *Request, in []ShipmentLine) ([]ShipmentLine, error) {
+	var out []ShipmentLine
+	idx := map[string]int{}
+	for _, l := range in {
+		if l.Quantity <= 0 {
+			continue
+		}
+		rl := req.line(l.OrderLineID)
+		if rl == nil || (l.SKU != "" && l.SKU != rl.SKU) {
+			return nil, reject(RejectUnknownOrderLine, "event line is not part of the request",
+				map[string]string{"order_line_id": l.OrderLineID, "sku": l.SKU})
+		}
+		if i, ok := idx[l.OrderLineID]; ok {
+			out[i].Quantity += l.Quantity
+			continue
+		}
+		idx[l.OrderLineID] = len(out)
+		out = append(out, ShipmentLine{OrderLineID: l.OrderLineID, SKU: rl.SKU, Quantity: l.Quantity})
+	}
+	return out, nil
+}
+
+func setIfNotEmpty(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func (r *Request) clone() *Request {
+	c := *r
+	c.Lines = slices.Clone(r.Lines)
+	c.ShipTo.Lines = slices.Clone(r.ShipTo.Lines)
+	return &c
+}
+
+func (s *Shipment) clone() *Shipment {
+	c := *s
+	c.Lines = slices.Clone(s.Lines)
+	c.History = slices.Clone(s.History)
+	return &c
+}
+
+// CommitLines returns the shipment's quantities per SKU (inventory commits
+// per SKU), in first-seen order.
+func (s *Shipment) CommitLines() []ShipmentLine {
+	qty := map[string]int64{}
+	var order []string
+	for _, l := range s.Lines {
+		if _, ok := qty[l.SKU]; !ok {
+			order = append(order, l.SKU)
+		}
+		qty[l.SKU] += l.Quantity
+	}
+	out := make([]ShipmentLine, 0, len(order))
+	for _, sku := range order {
+		out = append(out, ShipmentLine{SKU: sku, Quantity: qty[sku]})
+	}
+	return out
+}

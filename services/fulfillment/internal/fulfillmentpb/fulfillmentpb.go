@@ -1,0 +1,290 @@
+// Package fulfillmentpb converts between the fulfilment domain and the
+// protobuf contracts the service speaks: fulfillment.v1 resources and
+// events, order.v1 OrderConfirmedEvent (input), wms.v1 shipment requests
+// and events, and the inventory.v1 and order.v1 calls shipments cause. The
+// functions are pure.
+package fulfillmentpb
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+)
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func etag(v int64) string { return `W/"` + strconv.FormatInt(v, 10) + `"` }
+
+// AddressToProto converts an address.
+func AddressToProto(a fulfillment.Address) *commonv1.Address {
+	return &commonv1.Address{
+		Recipient: a.Recipient, Lines: a.Lines, Locality: a.Locality,
+		AdministrativeArea: a.AdministrativeArea, PostalCode: a.PostalCode, RegionCode: a.RegionCode,
+	}
+}
+
+// AddressFromProto converts an address (nil gives the zero address).
+func AddressFromProto(a *commonv1.Address) fulfillment.Address {
+	return fulfillment.Address{
+		Recipient: a.GetRecipient(), Lines: a.GetLines(), Locality: a.GetLocality(),
+		AdministrativeArea: a.GetAdministrativeArea(), PostalCode: a.GetPostalCode(), RegionCode: a.GetRegionCode(),
+	}
+}
+
+// RequestName returns the resource name of a fulfilment request.
+func RequestName(orderID, id string) string {
+	return "orders/" + orderID + "/fulfillmentRequests/" + id
+}
+
+// ShipmentName returns the resource name of a shipment.
+func ShipmentName(orderID, id string) string {
+	return "orders/" + orderID + "/shipments/" + id
+}
+
+// RequestToProto converts a fulfilment request.
+func RequestToProto(r *fulfillment.Request) *fulfillmentv1.FulfillmentRequest {
+	lines := make([]*fulfillmentv1.FulfillmentLine, 0, len(r.Lines))
+	for _, l := range r.Lines {
+		lines = append(lines, &fulfillmentv1.FulfillmentLine{
+			OrderLineId: l.OrderLineID, Sku: l.SKU, Quantity: l.Quantity, ShippedQuantity: l.ShippedQuantity,
+		})
+	}
+	return &fulfillmentv1.FulfillmentRequest{
+		Name:                 RequestName(r.OrderID, r.ID),
+		FulfillmentRequestId: r.ID,
+		OrderId:              r.OrderID,
+		CustomerId:           r.CustomerID,
+		WarehouseId:          r.WarehouseID,
+		ShipTo:               AddressToProto(r.ShipTo),
+		Lines:                lines,
+		State:                fulfillmentv1.FulfillmentRequest_State(r.State),
+		WmsReference:         r.WMSReference,
+		AttemptCount:         int32(min(r.AttemptCount, 1<<31-1)),
+		LastError:            r.LastError,
+		ReservationId:        r.ReservationID,
+		SourceEventId:        r.SourceEventID,
+		CancelReason:         r.CancelReason,
+		CreateTime:           ts(r.CreateTime),
+		UpdateTime:           ts(r.UpdateTime),
+		AcknowledgeTime:      ts(r.AcknowledgeTime),
+		Etag:                 etag(r.Version),
+	}
+}
+
+// ShipmentToProto converts a shipment.
+func ShipmentToProto(s *fulfillment.Shipment) *fulfillmentv1.Shipment {
+	lines := make([]*fulfillmentv1.ShipmentLine, 0, len(s.Lines))
+	for _, l := range s.Lines {
+		lines = append(lines, &fulfillmentv1.ShipmentLine{OrderLineId: l.OrderLineID, Sku: l.SKU, Quantity: l.Quantity})
+	}
+	hist := make([]*fulfillmentv1.ShipmentStateChange, 0, len(s.History))
+	for _, h := range s.History {
+		hist = append(hist, &fulfillmentv1.ShipmentStateChange{
+			State: fulfillmentv1.Shipment_State(h.State), OccurTime: ts(h.OccurTime), RecordTime: ts(h.RecordTime),
+			WmsEventId: h.WMSEventID, Detail: h.Detail, Stale: h.Stale,
+		})
+	}
+	return &fulfillmentv1.Shipment{
+		Name:                 ShipmentName(s.OrderID, s.ID),
+		ShipmentId:           s.ID,
+		OrderId:              s.OrderID,
+		CustomerId:           s.CustomerID,
+		FulfillmentRequestId: s.RequestID,
+		WarehouseId:          s.WarehouseID,
+		WmsShipmentReference: s.WMSReference,
+		Carrier:              s.Carrier,
+		ServiceLevel:         s.ServiceLevel,
+		TrackingNumber:       s.TrackingNumber,
+		TrackingUrl:          s.TrackingURL,
+		Lines:                lines,
+		State:                fulfillmentv1.Shipment_State(s.State),
+		StateHistory:         hist,
+		ExceptionDetail:      s.ExceptionDetail,
+		ReservationId:        s.ReservationID,
+		ShipTime:             ts(s.ShipTime),
+		DeliveryTime:         ts(s.DeliveryTime),
+		CreateTime:           ts(s.CreateTime),
+		UpdateTime:           ts(s.UpdateTime),
+		Etag:                 etag(s.Version),
+	}
+}
+
+// RequestsFromOrder builds the fulfilment requests of a confirmed order:
+// one per warehouse that holds an allocation, with the allocated quantity
+// of each line, in first-allocation order. eventID is the
+// OrderConfirmedEvent's id.
+func RequestsFromOrder(o *orderv1.Order, eventID string, now time.Time) ([]*fulfillment.Request, error) {
+	if o.GetOrderId() == "" {
+		return nil, fmt.Errorf("%w: order without an id", fulfillment.ErrInvalidArgument)
+	}
+	byWH := map[string]*fulfillment.Request{}
+	var out []*fulfillment.Request
+	for _, l := range o.GetLines() {
+		for _, a := range l.GetAllocations() {
+			if a.GetAllocatedQuantity() <= 0 || a.GetWarehouseId() == "" {
+				continue
+			}
+			r := byWH[a.GetWarehouseId()]
+			if r == nil {
+				r = &fulfillment.Request{
+					ID:              fulfillment.RequestID(o.GetOrderId(), a.GetWarehouseId()),
+					OrderID:         o.GetOrderId(),
+					CustomerID:      o.GetCustomerId(),
+					WarehouseID:     a.GetWarehouseId(),
+					ShipTo:          AddressFromProto(o.GetShipTo()),
+					State:           fulfillment.RequestPending,
+					ReservationID:   o.GetReservationId(),
+					SourceEventID:   eventID,
+					CustomerPO:      o.GetCustomerPoNumber(),
+					CreateTime:      now,
+					UpdateTime:      now,
+					NextAttemptTime: now,
+				}
+				byWH[a.GetWarehouseId()] = r
+				out = append(out, r)
+			}
+			r.Lines = append(r.Lines, fulfillment.Line{
+				OrderLineID: l.GetLineId(), SKU: l.GetSku(), Quantity: a.GetAllocatedQuantity(),
+			})
+		}
+	}
+	return out, nil
+}
+
+// ShipmentRequestToWMS builds the WMS CreateShipmentRequest call of r.
+func ShipmentRequestToWMS(r *fulfillment.Request) *wmsv1.CreateShipmentRequestRequest {
+	lines := make([]*wmsv1.ShipmentRequestLine, 0, len(r.Lines))
+	for _, l := range r.Lines {
+		lines = append(lines, &wmsv1.ShipmentRequestLine{LineId: l.OrderLineID, Sku: l.SKU, Quantity: l.Quantity})
+	}
+	return &wmsv1.CreateShipmentRequestRequest{
+		ShipmentRequestId: r.ID,
+		ShipmentRequest: &wmsv1.ShipmentRequest{
+			OrderId:           r.OrderID,
+			WarehouseCode:     r.WarehouseID,
+			ShipTo:            AddressToProto(r.ShipTo),
+			Lines:             lines,
+			CustomerReference: r.CustomerPO,
+		},
+	}
+}
+
+// ShipmentStateFromWMS maps a WMS milestone to a shipment state; ok is
+// false for states that are not shipment milestones (ACCEPTED, REJECTED,
+// CANCELLED).
+func ShipmentStateFromWMS(s wmsv1.ShipmentRequest_State) (fulfillment.ShipmentState, bool) {
+	switch s {
+	case wmsv1.ShipmentRequest_STATE_PICKED:
+		return fulfillment.ShipmentPicked, true
+	case wmsv1.ShipmentRequest_STATE_PACKED:
+		return fulfillment.ShipmentPacked, true
+	case wmsv1.ShipmentRequest_STATE_SHIPPED:
+		return fulfillment.ShipmentShipped, true
+	case wmsv1.ShipmentRequest_STATE_IN_TRANSIT:
+		return fulfillment.ShipmentInTransit, true
+	case wmsv1.ShipmentRequest_STATE_DELIVERED:
+		return fulfillment.ShipmentDelivered, true
+	case wmsv1.ShipmentRequest_STATE_EXCEPTION:
+		return fulfillment.ShipmentException, true
+	default:
+		return 0, false
+	}
+}
+
+// ShipmentEventFromWMS converts a WMS feed event whose state is a shipment
+// milestone (see ShipmentStateFromWMS).
+func ShipmentEventFromWMS(ev *wmsv1.ShipmentEvent, state fulfillment.ShipmentState) fulfillment.ShipmentEvent {
+	lines := make([]fulfillment.ShipmentLine, 0, len(ev.GetLines()))
+	for _, l := range ev.GetLines() {
+		lines = append(lines, fulfillment.ShipmentLine{OrderLineID: l.GetLineId(), SKU: l.GetSku(), Quantity: l.GetQuantity()})
+	}
+	detail := ev.GetExceptionMessage()
+	if c := ev.GetExceptionCode(); c != "" {
+		if detail != "" {
+			detail = c + ": " + detail
+		} else {
+			detail = c
+		}
+	}
+	var occur time.Time
+	if ev.GetOccurTime() != nil {
+		occur = ev.GetOccurTime().AsTime().UTC()
+	}
+	return fulfillment.ShipmentEvent{
+		EventID:        ev.GetEventId(),
+		RequestID:      ev.GetShipmentRequestId(),
+		WarehouseID:    ev.GetWarehouseCode(),
+		WMSReference:   ev.GetShipmentId(),
+		State:          state,
+		Carrier:        ev.GetCarrier(),
+		ServiceLevel:   ev.GetCarrierService(),
+		TrackingNumber: ev.GetTrackingNumber(),
+		TrackingURL:    ev.GetTrackingUrl(),
+		Lines:          lines,
+		Detail:         detail,
+		OccurTime:      occur,
+	}
+}
+
+// CommitRequest builds the inventory CommitReservation call of a shipped
+// shipment; the request id is derived from the shipment id, so the commit
+// is idempotent per (reservation, shipment).
+func CommitRequest(s *fulfillment.Shipment) *inventoryv1.CommitReservationRequest {
+	var lines []*inventoryv1.CommitLine
+	for _, l := range s.CommitLines() {
+		lines = append(lines, &inventoryv1.CommitLine{Sku: l.SKU, Quantity: l.Quantity})
+	}
+	return &inventoryv1.CommitReservationRequest{
+		Name:          "reservations/" + s.ReservationID,
+		RequestId:     "commit-" + s.ID,
+		WarehouseCode: s.WarehouseID,
+		ShipmentId:    s.ID,
+		Lines:         lines,
+	}
+}
+
+// ProgressRequest builds the order RecordShipmentProgress call for a
+// shipment milestone; eventID is its idempotency key.
+func ProgressRequest(s *fulfillment.Shipment, delivered bool, eventID string, occur time.Time) *orderv1.RecordShipmentProgressRequest {
+	milestone := orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED
+	if delivered {
+		milestone = orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED
+	}
+	qty := map[string]int64{}
+	var ids []string
+	for _, l := range s.Lines {
+		if _, ok := qty[l.OrderLineID]; !ok {
+			ids = append(ids, l.OrderLineID)
+		}
+		qty[l.OrderLineID] += l.Quantity
+	}
+	lines := make([]*orderv1.ShipmentLineQuantity, 0, len(ids))
+	for _, id := range ids {
+		lines = append(lines, &orderv1.ShipmentLineQuantity{LineId: id, Quantity: qty[id]})
+	}
+	return &orderv1.RecordShipmentProgressRequest{
+		Name:                 "orders/" + s.OrderID,
+		EventId:              eventID,
+		ShipmentId:           s.ID,
+		FulfillmentRequestId: s.RequestID,
+		WarehouseId:          s.WarehouseID,
+		Milestone:            milestone,
+		Lines:                lines,
+		TrackingNumber:       s.TrackingNumber,
+		OccurTime:            timestamppb.New(occur),
+	}
+}

@@ -1,0 +1,56 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+)
+
+// badFieldError marks an invalid request field found while converting a
+// request (filter, page token).
+type badFieldError struct {
+	field, reason, msg string
+}
+
+func (e *badFieldError) Error() string { return e.field + ": " + e.msg }
+
+// toStatus is the one place domain errors become gRPC statuses. Unknown
+// errors are logged and answered with a generic Internal.
+func (s *Server) toStatus(ctx context.Context, err error, id string) error {
+	var bf *badFieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &bf):
+		return apierr.InvalidArgument(bf.msg, apierr.FieldViolation{Field: bf.field, Reason: bf.reason, Description: bf.msg})
+	case errors.Is(err, fulfillment.ErrInvalidPageToken):
+		return apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
+			"page_token was not issued for this listing", nil)
+	case errors.Is(err, fulfillment.ErrRequestNotFound):
+		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_FULFILLMENT_REQUEST_NOT_FOUND,
+			"fulfillment request not found", map[string]string{"fulfillment_request_id": id})
+	case errors.Is(err, fulfillment.ErrShipmentNotFound):
+		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_SHIPMENT_NOT_FOUND,
+			"shipment not found", map[string]string{"shipment_id": id})
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
+	default:
+		s.logger.ErrorContext(ctx, "internal error", slog.Any("error", err))
+		return apierr.Internal()
+	}
+}
+
+// unimplemented answers RPCs this version does not serve yet.
+func unimplemented(method string) error {
+	return status.Error(codes.Unimplemented, method+" is not implemented yet")
+}

@@ -1,0 +1,118 @@
+// Package grpcapi implements transload.fulfillment.v1 FulfillmentService
+// over the fulfillment store: reads of fulfilment requests and shipments.
+// Request shapes are validated by the platform's protovalidate
+// interceptor; domain errors become statuses in errors.go.
+package grpcapi
+
+import (
+	"context"
+	"log/slog"
+
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
+	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
+)
+
+// Server implements fulfillmentv1.FulfillmentServiceServer.
+type Server struct {
+	fulfillmentv1.UnimplementedFulfillmentServiceServer
+	store  *sqlstore.Store
+	logger *slog.Logger
+}
+
+var _ fulfillmentv1.FulfillmentServiceServer = (*Server)(nil)
+
+// NewServer returns the gRPC API over store.
+func NewServer(store *sqlstore.Store, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{store: store, logger: logger}
+}
+
+// GetFulfillmentRequest returns one fulfilment request.
+func (s *Server) GetFulfillmentRequest(ctx context.Context, req *fulfillmentv1.GetFulfillmentRequestRequest) (*fulfillmentv1.FulfillmentRequest, error) {
+	order, id := parseName(req.GetName())
+	r, err := s.store.GetRequest(ctx, id)
+	if err == nil && order != "" && r.OrderID != order {
+		err = fulfillment.ErrRequestNotFound
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err, id)
+	}
+	return fulfillmentpb.RequestToProto(r), nil
+}
+
+// ListFulfillmentRequests lists the fulfilment requests of an order or of
+// all orders.
+func (s *Server) ListFulfillmentRequests(ctx context.Context, req *fulfillmentv1.ListFulfillmentRequestsRequest) (*fulfillmentv1.ListFulfillmentRequestsResponse, error) {
+	f, err := requestFilterFromProto(req)
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	rs, next, err := s.store.ListRequests(ctx, f)
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	out := &fulfillmentv1.ListFulfillmentRequestsResponse{NextPageToken: next}
+	for _, r := range rs {
+		out.FulfillmentRequests = append(out.FulfillmentRequests, fulfillmentpb.RequestToProto(r))
+	}
+	return out, nil
+}
+
+// GetShipment returns one shipment.
+func (s *Server) GetShipment(ctx context.Context, req *fulfillmentv1.GetShipmentRequest) (*fulfillmentv1.Shipment, error) {
+	order, id := parseName(req.GetName())
+	sh, err := s.store.GetShipment(ctx, id)
+	if err == nil && order != "" && sh.OrderID != order {
+		err = fulfillment.ErrShipmentNotFound
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err, id)
+	}
+	return fulfillmentpb.ShipmentToProto(sh), nil
+}
+
+// ListShipments lists the shipments of an order or of all orders.
+func (s *Server) ListShipments(ctx context.Context, req *fulfillmentv1.ListShipmentsRequest) (*fulfillmentv1.ListShipmentsResponse, error) {
+	f, err := shipmentFilterFromProto(req)
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	ss, next, err := s.store.ListShipments(ctx, f)
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	out := &fulfillmentv1.ListShipmentsResponse{NextPageToken: next}
+	for _, sh := range ss {
+		out.Shipments = append(out.Shipments, fulfillmentpb.ShipmentToProto(sh))
+	}
+	return out, nil
+}
+
+// RetryFulfillmentRequest is not implemented yet.
+func (s *Server) RetryFulfillmentRequest(context.Context, *fulfillmentv1.RetryFulfillmentRequestRequest) (*fulfillmentv1.FulfillmentRequest, error) {
+	return nil, unimplemented("RetryFulfillmentRequest")
+}
+
+// CancelFulfillment is not implemented yet.
+func (s *Server) CancelFulfillment(context.Context, *fulfillmentv1.CancelFulfillmentRequest) (*fulfillmentv1.CancelFulfillmentResponse, error) {
+	return nil, unimplemented("CancelFulfillment")
+}
+
+// GetReturnReceipt is not implemented yet.
+func (s *Server) GetReturnReceipt(context.Context, *fulfillmentv1.GetReturnReceiptRequest) (*fulfillmentv1.ReturnReceipt, error) {
+	return nil, unimplemented("GetReturnReceipt")
+}
+
+// ListReturnReceipts is not implemented yet.
+func (s *Server) ListReturnReceipts(context.Context, *fulfillmentv1.ListReturnReceiptsRequest) (*fulfillmentv1.ListReturnReceiptsResponse, error) {
+	return nil, unimplemented("ListReturnReceipts")
+}
+
+// ApplyWmsEvents is not implemented yet: the service polls the WMS feed.
+func (s *Server) ApplyWmsEvents(context.Context, *fulfillmentv1.ApplyWmsEventsRequest) (*fulfillmentv1.ApplyWmsEventsResponse, error) {
+	return nil, unimplemented("ApplyWmsEvents")
+}
