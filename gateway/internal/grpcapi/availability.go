@@ -80,11 +80,11 @@ type availability struct {
 	now                           func() time.Time
 	logger                        *slog.Logger
 
-	mu               sync.Mutex
-	catalogVer       int64
-	priceVer         int64
-	pricesSeen       time.Time
-	stockSeq         map[string]seqSeen // channel|sku
+	mu         sync.Mutex
+	catalogVer int64
+	priceVer   int64
+	pricesSeen time.Time
+	stockSeq   map[string]seqSeen // channel|sku
 }
 
 func newAvailability(store cache.Store, o Options) (*availability, error) {

@@ -1,0 +1,196 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestRESTMalformedJSONHasTheErrorShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for name, tc := range map[string]struct{ path, body string }{
+		"syntax":        {"/v1/orders", `{"customerId": "C0001", `},
+		"unknown field": {"/v1/orders", `{"customerId": "C0001", "bogus": 1}`},
+		"wrong type":    {"/v1/availability:check", `{"lines": "not a list"}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.do("POST", tc.path, keyWeb, tc.body)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", r.status, r.body)
+			}
+			eb, _ := r.errorBody(t)
+			if eb.Code != 3 || eb.Status != "INVALID_ARGUMENT" {
+				t.Errorf("code %d status %q, want 3 INVALID_ARGUMENT", eb.Code, eb.Status)
+			}
+			if r.reason(t) != "ERROR_REASON_VALIDATION_FAILED" {
+				t.Errorf("reason %q", r.reason(t))
+			}
+			if fv := r.fieldViolations(t); fv["body"] == "" {
+				t.Errorf("no field violation explaining the body: %s", r.body)
+			}
+		})
+	}
+}
+
+func TestRESTValidationErrorNamesFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	body := strings.Replace(orderBody, `"quantity":2`, `"quantity":0`, 1)
+	r := e.do("POST", "/v1/orders", keyWeb, body, "Idempotency-Key", "k-validation")
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if got := r.reason(t); got != "ERROR_REASON_VALIDATION_FAILED" {
+		t.Errorf("reason %q", got)
+	}
+	if fv := r.fieldViolations(t); fv["order.lines[0].quantity"] == "" {
+		t.Errorf("field violations %v, want order.lines[0].quantity", fv)
+	}
+	// request_id is required: no Idempotency-Key and no requestId.
+	r = e.do("POST", "/v1/orders", keyWeb, orderBody)
+	if fv := r.fieldViolations(t); r.status != http.StatusBadRequest || fv["request_id"] == "" {
+		t.Errorf("without Idempotency-Key: status %d violations %v", r.status, fv)
+	}
+	if e.orders.lastCreate() != nil {
+		t.Error("invalid requests reached the order service")
+	}
+}
+
+func TestRESTUnknownCurrency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, cur := range []string{"XXX", "ABC"} {
+		r := e.do("POST", "/v1/availability:check", keyWeb,
+			`{"currencyCode":"`+cur+`","shipTo":{"regionCode":"DE"},"lines":[{"sku":"SKU-00001","quantity":1}]}`)
+		if r.status != http.StatusBadRequest || r.reason(t) != "ERROR_REASON_UNSUPPORTED_CURRENCY" {
+			t.Fatalf("availability %s: %d %s", cur, r.status, r.body)
+		}
+		if fv := r.fieldViolations(t); fv["currency_code"] == "" {
+			t.Errorf("violations %v, want currency_code", fv)
+		}
+		r = e.do("POST", "/v1/orders", keyWeb, strings.Replace(orderBody, `"EUR"`, `"`+cur+`"`, 1), "Idempotency-Key", "k-"+cur)
+		if r.status != http.StatusBadRequest || r.reason(t) != "ERROR_REASON_UNSUPPORTED_CURRENCY" {
+			t.Fatalf("order %s: %d %s", cur, r.status, r.body)
+		}
+		if fv := r.fieldViolations(t); fv["order.currency_code"] == "" {
+			t.Errorf("violations %v, want order.currency_code", fv)
+		}
+		r = e.do("POST", "/v1/prices:quote", keyWeb, `{"currencyCode":"`+cur+`","lines":[{"sku":"SKU-00001","quantity":1}]}`)
+		if r.status != http.StatusBadRequest || r.reason(t) != "ERROR_REASON_UNSUPPORTED_CURRENCY" {
+			t.Fatalf("quote %s: %d %s", cur, r.status, r.body)
+		}
+	}
+	if e.pricing.calls.Load() != 0 || e.orders.lastCreate() != nil {
+		t.Error("unsupported currencies reached the neighbours")
+	}
+}
+
+func TestRESTAuthentication(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for name, tc := range map[string]struct {
+		headers []string
+		status  int
+		reason  string
+	}{
+		"missing":       {nil, http.StatusUnauthorized, "ERROR_REASON_UNAUTHENTICATED"},
+		"unknown":       {[]string{"Authorization", "Bearer not-a-configured-key"}, http.StatusUnauthorized, "ERROR_REASON_UNAUTHENTICATED"},
+		"not bearer":    {[]string{"Authorization", "Basic " + keyWeb}, http.StatusUnauthorized, "ERROR_REASON_UNAUTHENTICATED"},
+		"operator key":  {[]string{"Authorization", "Bearer " + keyAdmin}, http.StatusForbidden, "ERROR_REASON_PERMISSION_DENIED"},
+		"bearer":        {[]string{"Authorization", "Bearer " + keyWeb}, http.StatusOK, ""},
+		"x-api-key":     {[]string{"X-Api-Key", keyWeb}, http.StatusOK, ""},
+		"bearer casing": {[]string{"Authorization", "bearer " + keyWeb}, http.StatusOK, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.do("GET", "/v1/products/SKU-00001", "", "", tc.headers...)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if tc.reason != "" {
+				if got := r.reason(t); got != tc.reason {
+					t.Errorf("reason %q, want %q", got, tc.reason)
+				}
+				if strings.Contains(string(r.body), "not-a-configured-key") || strings.Contains(string(r.body), keyWeb) {
+					t.Error("the error body echoes the key")
+				}
+			}
+		})
+	}
+}
+
+func TestRESTCorrelationIDOnEveryResponse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const id = "storefront-req-42"
+	ok := e.do("GET", "/v1/products/SKU-00001", keyWeb, "", "X-Correlation-Id", id)
+	if ok.status != http.StatusOK || ok.header.Get("X-Correlation-Id") != id {
+		t.Errorf("success: status %d X-Correlation-Id %q, want %q", ok.status, ok.header.Get("X-Correlation-Id"), id)
+	}
+	for _, r := range []response{
+		e.do("GET", "/v1/products/NOPE-1", keyWeb, "", "X-Correlation-Id", id), // handler error
+		e.do("GET", "/v1/products/SKU-00001", "", "", "X-Correlation-Id", id),  // auth error
+		e.do("POST", "/v1/orders", keyWeb, "{", "X-Correlation-Id", id),        // decode error
+		e.do("GET", "/v1/no/such/route", keyWeb, "", "X-Correlation-Id", id),   // routing error
+	} {
+		eb, _ := r.errorBody(t)
+		if eb.CorrelationID != id {
+			t.Errorf("%d %s: correlationId %q, want %q", r.status, r.body, eb.CorrelationID, id)
+		}
+	}
+	// Missing or unsafe ids are replaced by a fresh one.
+	for _, given := range []string{"", "bad id with spaces", strings.Repeat("x", 200)} {
+		r := e.do("GET", "/v1/products/SKU-00001", keyWeb, "", "X-Correlation-Id", given)
+		if got := r.header.Get("X-Correlation-Id"); got == "" || got == given {
+			t.Errorf("given %q: got %q, want a fresh id", given, got)
+		}
+	}
+}
+
+func TestRESTRoutingErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.do("GET", "/v1/nothing-here", keyWeb, "")
+	if eb, _ := r.errorBody(t); r.status != http.StatusNotFound || eb.Status != "NOT_FOUND" {
+		t.Errorf("unknown route: %d %s", r.status, r.body)
+	}
+	r = e.do("DELETE", "/v1/orders", keyWeb, "")
+	if _, ds := r.errorBody(t); r.status != http.StatusMethodNotAllowed && r.status != http.StatusNotFound || len(ds) == 0 {
+		t.Errorf("wrong method: %d %s", r.status, r.body)
+	}
+}
+
+func TestRESTBodyLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "HTTP_MAX_BODY_BYTES=1024")
+	big := `{"customerId":"C0002","note":"` + strings.Repeat("x", 2048) + `"}`
+	r := e.do("POST", "/v1/orders", keyWeb, big, "Idempotency-Key", "k-big")
+	if r.status != http.StatusRequestEntityTooLarge || r.reason(t) != "ERROR_REASON_PAYLOAD_TOO_LARGE" {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	if e.orders.lastCreate() != nil {
+		t.Error("an oversized body reached the order service")
+	}
+}
+
+func TestRESTPageSizeLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.do("GET", "/v1/orders?pageSize=501", keyWeb, "")
+	if fv := r.fieldViolations(t); r.status != http.StatusBadRequest || fv["page_size"] == "" {
+		t.Errorf("pageSize=501: %d %v", r.status, fv)
+	}
+	r = e.do("GET", "/v1/orders?pageSize=abc", keyWeb, "")
+	if fv := r.fieldViolations(t); r.status != http.StatusBadRequest || len(fv) == 0 {
+		t.Errorf("pageSize=abc: %d %s", r.status, r.body)
+	}
+}
+
+func TestRESTUnimplementedHasTheErrorShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.do("GET", "/v1/webhookSubscriptions", keyWeb, "")
+	if eb, _ := r.errorBody(t); r.status != http.StatusNotImplemented || eb.Status != "UNIMPLEMENTED" {
+		t.Errorf("webhooks: %d %s", r.status, r.body)
+	}
+}
