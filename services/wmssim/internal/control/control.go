@@ -3,7 +3,7 @@
 // inject faults, inspect what the WMS received and simulate return receipts.
 //
 //	GET  /control/faults                               current faults
-//	POST /control/faults                               {"down":bool,"slowMs":int,"rejectNext":int}; omitted fields keep their value
+//	POST /control/faults                               {"down":bool,"slowMs":int,"rejectNext":int,"duplicateNext":int}; omitted fields keep their value
 //	GET  /control/shipment-requests                    {"count":n,"requests":[{"requestId","orderId","warehouse","state","submissions"}]}
 //	POST /control/returns/{expectedReturnId}:receive   optional {"lines":[{"lineId","sku","quantity","condition","disposition","note"}]}
 package control
@@ -63,9 +63,10 @@ func (h *Handler) getFaults(w http.ResponseWriter, _ *http.Request) {
 
 // faultsPatch is the POST /control/faults body; nil fields are unchanged.
 type faultsPatch struct {
-	Down       *bool `json:"down"`
-	SlowMs     *int  `json:"slowMs"`
-	RejectNext *int  `json:"rejectNext"`
+	Down          *bool `json:"down"`
+	SlowMs        *int  `json:"slowMs"`
+	RejectNext    *int  `json:"rejectNext"`
+	DuplicateNext *int  `json:"duplicateNext"`
 }
 
 func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
@@ -73,11 +74,11 @@ func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "body must be {\"down\":bool,\"slowMs\":int,\"rejectNext\":int}"})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "body must be {\"down\":bool,\"slowMs\":int,\"rejectNext\":int,\"duplicateNext\":int}"})
 		return
 	}
-	if (p.SlowMs != nil && *p.SlowMs < 0) || (p.RejectNext != nil && *p.RejectNext < 0) {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "slowMs and rejectNext must not be negative"})
+	if (p.SlowMs != nil && *p.SlowMs < 0) || (p.RejectNext != nil && *p.RejectNext < 0) || (p.DuplicateNext != nil && *p.DuplicateNext < 0) {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "slowMs, rejectNext and duplicateNext must not be negative"})
 		return
 	}
 	f := h.faults.Get()
@@ -90,8 +91,11 @@ func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
 	if p.RejectNext != nil {
 		f.RejectNext = *p.RejectNext
 	}
+	if p.DuplicateNext != nil {
+		f.DuplicateNext = *p.DuplicateNext
+	}
 	h.faults.Replace(f)
-	h.logger.InfoContext(r.Context(), "faults changed", slog.Bool("down", f.Down), slog.Int("slow_ms", f.SlowMs), slog.Int("reject_next", f.RejectNext))
+	h.logger.InfoContext(r.Context(), "faults changed", slog.Bool("down", f.Down), slog.Int("slow_ms", f.SlowMs), slog.Int("reject_next", f.RejectNext), slog.Int("duplicate_next", f.DuplicateNext))
 	writeJSON(w, http.StatusOK, h.faults.Get())
 }
 

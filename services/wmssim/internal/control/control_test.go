@@ -67,19 +67,19 @@ func TestFaults(t *testing.T) {
 	if code := do(t, "GET", f.url+"/control/faults", "", &got); code != 200 || got != (faults.Faults{}) {
 		t.Fatalf("initial faults: %d %+v", code, got)
 	}
-	if code := do(t, "POST", f.url+"/control/faults", `{"down":true,"slowMs":250,"rejectNext":2}`, &got); code != 200 {
+	if code := do(t, "POST", f.url+"/control/faults", `{"down":true,"slowMs":250,"rejectNext":2,"duplicateNext":3}`, &got); code != 200 {
 		t.Fatalf("set faults: %d", code)
 	}
-	want := faults.Faults{Down: true, SlowMs: 250, RejectNext: 2}
+	want := faults.Faults{Down: true, SlowMs: 250, RejectNext: 2, DuplicateNext: 3}
 	if got != want || f.faults.Get() != want {
 		t.Fatalf("after set: answer %+v, state %+v, want %+v", got, f.faults.Get(), want)
 	}
 	// Omitted fields keep their value.
 	do(t, "POST", f.url+"/control/faults", `{"down":false}`, &got)
-	if want := (faults.Faults{SlowMs: 250, RejectNext: 2}); got != want {
+	if want := (faults.Faults{SlowMs: 250, RejectNext: 2, DuplicateNext: 3}); got != want {
 		t.Fatalf("after partial set: %+v, want %+v", got, want)
 	}
-	for _, bad := range []string{`{"down":"yes"}`, `{"slowMs":-1}`, `{"nope":1}`, `not json`} {
+	for _, bad := range []string{`{"down":"yes"}`, `{"slowMs":-1}`, `{"duplicateNext":-2}`, `{"nope":1}`, `not json`} {
 		if code := do(t, "POST", f.url+"/control/faults", bad, nil); code != http.StatusBadRequest {
 			t.Errorf("POST %s: %d, want 400", bad, code)
 		}

@@ -1,6 +1,6 @@
 // Package faults holds the simulator's injected faults, flipped at run
-// time through the control API: the WMS being down, slow, or rejecting the
-// next shipment requests.
+// time through the control API: the WMS being down, slow, rejecting the
+// next shipment requests, or delivering feed events twice.
 package faults
 
 import (
@@ -17,6 +17,10 @@ type Faults struct {
 	SlowMs int `json:"slowMs"`
 	// RejectNext makes the next RejectNext new shipment requests REJECTED.
 	RejectNext int `json:"rejectNext"`
+	// DuplicateNext makes the next DuplicateNext non-empty feed pages
+	// deliver their last event again on the following read (at-least-once
+	// delivery, for consumer de-duplication tests).
+	DuplicateNext int `json:"duplicateNext"`
 }
 
 // Slow returns the injected delay.
@@ -40,6 +44,7 @@ func (s *Set) Get() Faults {
 func (s *Set) Replace(f Faults) {
 	f.SlowMs = max(f.SlowMs, 0)
 	f.RejectNext = max(f.RejectNext, 0)
+	f.DuplicateNext = max(f.DuplicateNext, 0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.f = f
@@ -60,4 +65,16 @@ func (s *Set) ConsumeReject() {
 	if s.f.RejectNext > 0 {
 		s.f.RejectNext--
 	}
+}
+
+// TakeDuplicate uses up one pending duplicate delivery and reports whether
+// there was one (wms.FaultSource).
+func (s *Set) TakeDuplicate() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f.DuplicateNext == 0 {
+		return false
+	}
+	s.f.DuplicateNext--
+	return true
 }

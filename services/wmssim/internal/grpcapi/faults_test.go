@@ -83,3 +83,32 @@ func TestHealthIgnoresFaults(t *testing.T) {
 		t.Fatalf("health while down = %v, %v", res, err)
 	}
 }
+
+func TestDuplicateNextFaultRedeliversLastEvent(t *testing.T) {
+	t.Parallel()
+	e := start(t, "", nil)
+	create(t, e, "FR-1", "WH-HAM")
+	e.advance(t, 2) // PICKED, PACKED
+	e.faults.Replace(faults.Faults{DuplicateNext: 1})
+
+	first, err := e.client.ListShipmentEvents(callCtx(t), &wmsv1.ListShipmentEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.GetShipmentEvents()) != 2 || !first.GetHasMore() {
+		t.Fatalf("first page = %v", first)
+	}
+	second, err := e.client.ListShipmentEvents(callCtx(t), &wmsv1.ListShipmentEventsRequest{Cursor: first.GetNextCursor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.GetShipmentEvents()) != 1 || second.GetHasMore() ||
+		second.GetShipmentEvents()[0].GetEventId() != first.GetShipmentEvents()[1].GetEventId() {
+		t.Fatalf("second page = %v, want the PACKED event again", second)
+	}
+	// Used up: the feed is caught up now.
+	third, err := e.client.ListShipmentEvents(callCtx(t), &wmsv1.ListShipmentEventsRequest{Cursor: second.GetNextCursor()})
+	if err != nil || len(third.GetShipmentEvents()) != 0 || third.GetNextCursor() != second.GetNextCursor() {
+		t.Fatalf("third page = %v, %v", third, err)
+	}
+}

@@ -86,6 +86,12 @@ func (s *Service) ListShipmentEvents(ctx context.Context, cursor string, size in
 	}
 	if len(evs) > 0 {
 		after = evs[len(evs)-1].Position
+		if s.faults.TakeDuplicate() {
+			// Injected at-least-once delivery: the next read starts
+			// with this page's last event again.
+			after--
+			p.HasMore = true
+		}
 	}
 	p.Events, p.NextCursor = evs, encodeCursor(shipmentCursorPrefix, after)
 	return p, nil
@@ -119,6 +125,12 @@ func (s *Service) ListReturnEvents(ctx context.Context, cursor string, size int)
 	}
 	if len(evs) > 0 {
 		after = evs[len(evs)-1].Position
+		if s.faults.TakeDuplicate() {
+			// Injected at-least-once delivery: the next read starts
+			// with this page's last event again.
+			after--
+			p.HasMore = true
+		}
 	}
 	p.Events, p.NextCursor = evs, encodeCursor(returnCursorPrefix, after)
 	return p, nil

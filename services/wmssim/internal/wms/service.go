@@ -26,6 +26,10 @@ type FaultSource interface {
 	RejectPending() bool
 	// ConsumeReject uses up one pending rejection.
 	ConsumeReject()
+	// TakeDuplicate reports whether the feed page being answered must
+	// deliver its last event again on the next read, using up one pending
+	// duplicate delivery.
+	TakeDuplicate() bool
 }
 
 // Observer is told about business outcomes, for metrics. Calls must not
@@ -50,6 +54,7 @@ type noFaults struct{}
 
 func (noFaults) RejectPending() bool { return false }
 func (noFaults) ConsumeReject()      {}
+func (noFaults) TakeDuplicate() bool { return false }
 
 // DefaultStep is the time between two milestones of a shipment request.
 const DefaultStep = 2 * time.Second
