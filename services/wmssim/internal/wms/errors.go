@@ -25,6 +25,7 @@ type AlreadyShippedError struct {
 	State State
 }
 
+// Error describes the problem.
 func (e *AlreadyShippedError) Error() string {
 	return fmt.Sprintf("shipment request %s already shipped (state %s)", e.ID, e.State)
 }
@@ -35,6 +36,7 @@ type ReturnAlreadyReceivedError struct {
 	ID string
 }
 
+// Error describes the problem.
 func (e *ReturnAlreadyReceivedError) Error() string {
 	return fmt.Sprintf("expected return %s already received", e.ID)
 }
@@ -51,6 +53,7 @@ type InvalidCursorError struct {
 	Feed string
 }
 
+// Error describes the problem.
 func (e *InvalidCursorError) Error() string {
 	return fmt.Sprintf("invalid %s cursor", e.Feed)
 }
@@ -61,4 +64,5 @@ type InvalidReceiptError struct {
 	Reason string
 }
 
+// Error describes the problem.
 func (e *InvalidReceiptError) Error() string { return "invalid receipt: " + e.Reason }
