@@ -214,6 +214,9 @@ func (a *app) runRelay(ctx context.Context) {
 		if err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return
+		}
 		a.logger.WarnContext(ctx, "inventory: create JetStream stream; retrying", slog.Any("error", err), slog.Duration("pause", pause))
 		t := time.NewTimer(pause)
 		select {
