@@ -110,7 +110,7 @@ func digests(x q, v int64) ([]catalog.Digest, error) {
 			rows.Close()
 			return nil, err
 		}
-		d.Sellable = catalog.Status(status) == catalog.StatusActive && channels != ","
+		d.Sellable = catalog.Status(status) == catalog.StatusActive && channels != ""
 		out = append(out, d)
 	}
 	return out, closeRows(rows)
@@ -218,7 +218,7 @@ func (t catalogTx) PutDraftProducts(ps []catalog.Product) error {
 			ON CONFLICT (version, sku) DO UPDATE SET status = excluded.status, category = excluded.category,
 				brand = excluded.brand, channels = excluded.channels, etag = excluded.etag, data = excluded.data,
 				update_time = excluded.update_time`,
-			catalog.DraftVersion, p.SKU, int(p.Status), p.Category, p.Brand, ","+strings.Join(p.Channels, ",")+",",
+			catalog.DraftVersion, p.SKU, int(p.Status), p.Category, p.Brand, channelsColumn(p.Channels),
 			p.Etag, string(data), p.UpdateTime.UTC())
 		if err != nil {
 			return fmt.Errorf("put draft product %s: %w", p.SKU, err)
@@ -277,4 +277,13 @@ func (t catalogTx) AppendPublished(ev catalog.PublishedEvent) error {
 	}
 	return t.writeEvent(outbox.Event{ID: id, AggregateType: "catalog", AggregateID: "catalog",
 		Subject: SubjectCatalogPublished, Payload: msg})
+}
+
+// channelsColumn renders channels as ",web,b2b," so one LIKE finds a
+// channel; no channels is "".
+func channelsColumn(chs []string) string {
+	if len(chs) == 0 {
+		return ""
+	}
+	return "," + strings.Join(chs, ",") + ","
 }

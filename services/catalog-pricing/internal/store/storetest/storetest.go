@@ -1,0 +1,384 @@
+// Package storetest is the conformance suite every catalog-pricing store
+// engine passes. It drives the stores through the catalog and pricing
+// services, so it checks what the domains rely on: draft and version
+// isolation, filters and ordering, serialised publishing with events,
+// idempotency records, price lists, entries and the price version.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// Stores is what the suite needs from an engine.
+type Stores struct {
+	Catalog catalog.Store
+	Pricing pricing.Store
+	// Unpublished returns the number of outbox events not yet relayed.
+	Unpublished func(ctx context.Context) (int64, error)
+}
+
+// Clock is a settable clock for the services.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Product returns a valid ACTIVE product on channel web.
+func Product(sku string) catalog.Product {
+	return catalog.Product{
+		SKU: sku, Title: "Product " + sku, BaseUnit: "EA", Status: catalog.StatusActive, Channels: []string{"web"},
+		Category: "tools/drills", Brand: "Acme", Attributes: []catalog.Attribute{{Key: "colour", Value: "red"}},
+	}
+}
+
+func rows(ps ...catalog.Product) []catalog.ImportRow {
+	out := make([]catalog.ImportRow, len(ps))
+	for i, p := range ps {
+		out[i] = catalog.ImportRow{RowNumber: int64(i + 1), Product: p}
+	}
+	return out
+}
+
+// Run runs the suite; newStores returns fresh, empty, migrated stores per
+// call.
+func Run(t *testing.T, newStores func(t *testing.T) Stores) {
+	t.Run("ImportPublishRead", func(t *testing.T) { testImportPublishRead(t, newStores(t)) })
+	t.Run("ListFiltersAndPages", func(t *testing.T) { testList(t, newStores(t)) })
+	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStores(t)) })
+	t.Run("ConcurrentPublish", func(t *testing.T) { testConcurrentPublish(t, newStores(t)) })
+	t.Run("Prices", func(t *testing.T) { testPrices(t, newStores(t)) })
+}
+
+func services(s Stores) (*catalog.Service, *pricing.Service, *clock) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	return catalog.NewService(s.Catalog, c.now), pricing.NewService(s.Pricing, s.Catalog, pricing.WithClock(c.now)), c
+}
+
+func mustImport(t *testing.T, cat *catalog.Service, id string, ps ...catalog.Product) catalog.ImportResult {
+	t.Helper()
+	res, err := cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: id, Source: "test", Mode: catalog.ModeUpsert, Rows: rows(ps...)})
+	if err != nil {
+		t.Fatalf("import %s: %v", id, err)
+	}
+	return res
+}
+
+func mustPublish(t *testing.T, cat *catalog.Service, id string) catalog.PublishResult {
+	t.Helper()
+	res, err := cat.PublishCatalog(t.Context(), catalog.PublishRequest{RequestID: id, Note: id})
+	if err != nil {
+		t.Fatalf("publish %s: %v", id, err)
+	}
+	return res
+}
+
+func testImportPublishRead(t *testing.T, s Stores) {
+	ctx := t.Context()
+	cat, _, clk := services(s)
+	if ok, err := cat.HasPublished(ctx); err != nil || ok {
+		t.Fatalf("HasPublished on empty store = %v, %v", ok, err)
+	}
+	if _, err := s.Catalog.CurrentVersion(ctx); !errors.Is(err, catalog.ErrVersionNotFound) {
+		t.Fatalf("CurrentVersion on empty store: %v, want ErrVersionNotFound", err)
+	}
+	a, b := Product("A-1"), Product("B-2")
+	b.Channels = nil // not sellable anywhere
+	res := mustImport(t, cat, "i1", a, b)
+	if res.Created != 2 {
+		t.Fatalf("created = %d, want 2: %+v", res.Created, res.Results)
+	}
+	v1 := mustPublish(t, cat, "p1")
+	if !v1.Created || v1.Version.Number != 1 || v1.Version.ProductCount != 2 || v1.Version.SellableCount != 1 ||
+		v1.Version.AddedCount != 2 || !v1.Version.PublishTime.Equal(clk.now()) || v1.Version.Note != "p1" {
+		t.Fatalf("first publish = %+v", v1)
+	}
+	// Changing the draft leaves version 1 untouched.
+	clk.advance(time.Minute)
+	a2 := a
+	a2.Title = "Changed"
+	if r := mustImport(t, cat, "i2", a2, b); r.Updated != 1 || r.Unchanged != 1 {
+		t.Fatalf("second import = %+v", r)
+	}
+	got, _, err := cat.GetProduct(ctx, catalog.VersionRef{Kind: catalog.RefNumber, Number: 1}, "A-1")
+	if err != nil || got.Title != a.Title {
+		t.Fatalf("version 1 product = %+v, %v; want the original title", got, err)
+	}
+	draft, _, err := cat.GetProduct(ctx, catalog.VersionRef{Kind: catalog.RefDraft}, "A-1")
+	if err != nil || draft.Title != "Changed" || !draft.UpdateTime.Equal(clk.now()) {
+		t.Fatalf("draft product = %+v, %v", draft, err)
+	}
+	v2 := mustPublish(t, cat, "p2")
+	if v2.Version.Number != 2 || v2.Version.PreviousVersion != 1 || v2.Version.ChangedCount != 1 || v2.Version.AddedCount != 0 {
+		t.Fatalf("second publish = %+v", v2.Version)
+	}
+	// Publishing an unchanged draft creates nothing.
+	v3 := mustPublish(t, cat, "p3")
+	if v3.Created || v3.Version.Number != 2 {
+		t.Fatalf("no-op publish = %+v", v3)
+	}
+	cur, err := cat.ResolveVersion(ctx, catalog.VersionRef{Kind: catalog.RefCurrent})
+	if err != nil || cur.Number != 2 {
+		t.Fatalf("current = %+v, %v", cur, err)
+	}
+	if diff := cmp.Diff(v2.Version, cur); diff != "" {
+		t.Errorf("stored version differs (-published +read):\n%s", diff)
+	}
+	vs, next, err := cat.ListVersions(ctx, 1, "")
+	if err != nil || len(vs) != 1 || vs[0].Number != 2 || next == "" {
+		t.Fatalf("ListVersions page 1 = %+v, %q, %v", vs, next, err)
+	}
+	vs, next, err = cat.ListVersions(ctx, 1, next)
+	if err != nil || len(vs) != 1 || vs[0].Number != 1 || next != "" {
+		t.Fatalf("ListVersions page 2 = %+v, %q, %v", vs, next, err)
+	}
+	_, _, err = cat.BatchGetProducts(ctx, catalog.VersionRef{}, []string{"A-1", "NOPE", "B-2"})
+	var nf *catalog.NotFoundError
+	if !errors.As(err, &nf) || nf.SKU != "NOPE" || nf.Version != "catalogVersions/2" {
+		t.Fatalf("BatchGet with a missing SKU: %v", err)
+	}
+	if _, err := cat.ResolveVersion(ctx, catalog.VersionRef{Kind: catalog.RefNumber, Number: 9}); !errors.Is(err, catalog.ErrVersionNotFound) {
+		t.Fatalf("version 9: %v", err)
+	}
+	if n, err := s.Unpublished(ctx); err != nil || n != 2 {
+		t.Fatalf("outbox events = %d, %v; want 2 (one per created version)", n, err)
+	}
+}
+
+func testList(t *testing.T, s Stores) {
+	ctx := t.Context()
+	cat, _, _ := services(s)
+	var ps []catalog.Product
+	for i := range 12 {
+		p := Product(fmt.Sprintf("SKU-%02d", i))
+		switch i % 3 {
+		case 0:
+			p.Channels = []string{"web", "b2b"}
+			p.Category = "tools/drills/cordless"
+		case 1:
+			p.Channels = []string{"b2b"}
+			p.Category = "tools/drillsets"
+			p.Status = catalog.StatusOnHold
+		case 2:
+			p.Brand = "Other"
+		}
+		ps = append(ps, p)
+	}
+	mustImport(t, cat, "i", ps...)
+	mustPublish(t, cat, "p")
+	cases := []struct {
+		filter string
+		want   []string
+	}{
+		{`channel = "b2b"`, []string{"SKU-00", "SKU-01", "SKU-03", "SKU-04", "SKU-06", "SKU-07", "SKU-09", "SKU-10"}},
+		{`channel = "web" AND status = ACTIVE`, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
+		{`category = "tools/drills"`, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
+		{`status = ON_HOLD AND brand = "Acme"`, []string{"SKU-01", "SKU-04", "SKU-07", "SKU-10"}},
+		{`brand = "Other" AND channel = "b2b"`, nil},
+	}
+	for _, c := range cases {
+		var got []string
+		token := ""
+		for page := 0; ; page++ {
+			res, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: c.filter, PageSize: 3, PageToken: token})
+			if err != nil {
+				t.Fatalf("%s: %v", c.filter, err)
+			}
+			if len(res.Products) > 3 || page > 5 {
+				t.Fatalf("%s: page %d has %d products", c.filter, page, len(res.Products))
+			}
+			for _, p := range res.Products {
+				got = append(got, p.SKU)
+			}
+			if token = res.NextPageToken; token == "" {
+				break
+			}
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("filter %s (-want +got):\n%s", c.filter, diff)
+		}
+	}
+	res, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: `channel = "web"`, PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: `channel = "b2b"`, PageToken: res.NextPageToken}); !errors.Is(err, catalog.ErrInvalidPageToken) {
+		t.Errorf("token reused with another filter: %v, want ErrInvalidPageToken", err)
+	}
+	if _, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: `colour = "red"`}); !errors.Is(err, catalog.ErrInvalidFilter) {
+		t.Errorf("unknown filter field: %v, want ErrInvalidFilter", err)
+	}
+}
+
+func testIdempotency(t *testing.T, s Stores) {
+	ctx := t.Context()
+	cat, _, _ := services(s)
+	first := mustImport(t, cat, "same", Product("X-1"))
+	again := mustImport(t, cat, "same", Product("X-1"))
+	if diff := cmp.Diff(first, again); diff != "" || again.Created != 1 {
+		t.Fatalf("replay differs or re-applied (-first +again):\n%s", diff)
+	}
+	_, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "same", Source: "test", Mode: catalog.ModeUpsert, Rows: rows(Product("X-2"))})
+	if !errors.Is(err, catalog.ErrIdempotencyKeyReused) {
+		t.Fatalf("reuse with another payload: %v", err)
+	}
+	p1 := mustPublish(t, cat, "pub")
+	mustImport(t, cat, "other", Product("X-3"))
+	p2 := mustPublish(t, cat, "pub")
+	if p2.Version.Number != p1.Version.Number || !p2.Created {
+		t.Fatalf("publish replay = %+v, want the first call's version %d (created)", p2, p1.Version.Number)
+	}
+	_, err = cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "pub", Note: "different"})
+	if !errors.Is(err, catalog.ErrIdempotencyKeyReused) {
+		t.Fatalf("publish reuse: %v", err)
+	}
+	_, err = cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "guarded", ExpectedCurrent: 7})
+	var conflict *catalog.ConflictError
+	if !errors.As(err, &conflict) || conflict.Current != 1 {
+		t.Fatalf("guarded publish: %v", err)
+	}
+}
+
+func testConcurrentPublish(t *testing.T, s Stores) {
+	cat, _, _ := services(s)
+	mustImport(t, cat, "i", Product("C-1"))
+	const n = 4
+	var wg sync.WaitGroup
+	results := make([]catalog.PublishResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			// Each publisher changes the draft first, so every publish has
+			// something new to freeze.
+			p := Product("C-1")
+			p.Title = fmt.Sprintf("title %d", i)
+			_, errs[i] = cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: fmt.Sprintf("ci%d", i), Source: "t", Mode: catalog.ModeUpsert, Rows: rows(p)})
+			if errs[i] == nil {
+				results[i], errs[i] = cat.PublishCatalog(t.Context(), catalog.PublishRequest{RequestID: fmt.Sprintf("cp%d", i)})
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("publisher %d: %v", i, errs[i])
+		}
+		if !results[i].Created {
+			continue
+		}
+		if seen[results[i].Version.Number] {
+			t.Fatalf("version %d created twice", results[i].Version.Number)
+		}
+		seen[results[i].Version.Number] = true
+	}
+	vs, _, err := cat.ListVersions(t.Context(), 50, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs { // numbered without gaps, newest first
+		if v.Number != int64(len(vs)-i) {
+			t.Fatalf("versions %+v have a gap", vs)
+		}
+	}
+}
+
+func testPrices(t *testing.T, s Stores) {
+	ctx := t.Context()
+	cat, pr, clk := services(s)
+	mustImport(t, cat, "i", Product("P-1"), Product("P-2"))
+	mustPublish(t, cat, "p")
+	if pv, err := pr.PriceVersion(ctx); err != nil || pv != 0 {
+		t.Fatalf("initial price version = %d, %v", pv, err)
+	}
+	_, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r0", PriceList: "NOPE", Mode: catalog.ModeUpsert,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1, Currency: "EUR"}}})
+	if !errors.Is(err, pricing.ErrPriceListNotFound) {
+		t.Fatalf("import into a missing list: %v", err)
+	}
+	start := clk.now().Add(-time.Hour)
+	l, err := pr.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{RequestID: "l1", AllowMissing: true,
+		List: pricing.PriceList{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR", StartTime: start}})
+	if err != nil || l.Etag == "" || !l.StartTime.Equal(start) {
+		t.Fatalf("upsert list = %+v, %v", l, err)
+	}
+	res, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r1", PriceList: "PL-EUR", Mode: catalog.ModeReplaceAll,
+		Rows: []pricing.PriceRow{
+			{RowNumber: 1, SKU: "P-1", UnitMinor: 1299, Currency: "EUR", Breaks: []pricing.Break{{MinQuantity: 10, UnitMinor: 1199}}},
+			{RowNumber: 2, SKU: "P-2", UnitMinor: 500, Currency: "EUR"},
+		}})
+	if err != nil || res.Created != 2 || res.PriceVersion != 2 {
+		t.Fatalf("import = %+v, %v; want 2 created at price version 2", res, err)
+	}
+	got, err := pr.GetPrice(ctx, "PL-EUR", "P-1")
+	want := pricing.Price{PriceList: "PL-EUR", SKU: "P-1", UnitMinor: 1299, Currency: "EUR",
+		Breaks: []pricing.Break{{MinQuantity: 10, UnitMinor: 1199}}}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpIgnore("Etag", "UpdateTime")); diff != "" {
+		t.Errorf("stored price (-want +got):\n%s", diff)
+	}
+	// REPLACE_ALL with a rejected row writes nothing.
+	res, err = pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r2", PriceList: "PL-EUR", Mode: catalog.ModeReplaceAll,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1, Currency: "USD"}}})
+	if err != nil || res.Rejected != 1 || res.Results[0].Reason != catalog.ReasonCurrencyMismatch || res.PriceVersion != 2 {
+		t.Fatalf("rejected replace-all = %+v, %v", res, err)
+	}
+	// REPLACE_ALL deletes what the rows do not mention.
+	res, err = pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r3", PriceList: "PL-EUR", Mode: catalog.ModeReplaceAll,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-2", UnitMinor: 500, Currency: "EUR"}}})
+	if err != nil || res.Deleted != 1 || res.Unchanged != 1 || res.PriceVersion != 3 {
+		t.Fatalf("replace-all = %+v, %v", res, err)
+	}
+	if _, err := pr.GetPrice(ctx, "PL-EUR", "P-1"); !errors.Is(err, pricing.ErrPriceNotFound) {
+		t.Fatalf("deleted price: %v", err)
+	}
+	lst, err := pr.GetPriceList(ctx, "PL-EUR")
+	if err != nil || lst.PriceCount != 1 {
+		t.Fatalf("list after replace = %+v, %v", lst, err)
+	}
+	lists, err := s.Pricing.QuoteLists(ctx, "EUR", "web")
+	if err != nil || len(lists) != 1 {
+		t.Fatalf("QuoteLists = %+v, %v", lists, err)
+	}
+	if curs, err := s.Pricing.Currencies(ctx); err != nil || !cmp.Equal(curs, []string{"EUR"}) {
+		t.Fatalf("Currencies = %v, %v", curs, err)
+	}
+	// 1 publish + list upsert + 2 price changes.
+	if n, err := s.Unpublished(ctx); err != nil || n != 4 {
+		t.Fatalf("outbox events = %d, %v; want 4", n, err)
+	}
+}
+
+func cmpIgnore(fields ...string) cmp.Option {
+	return cmp.FilterPath(func(p cmp.Path) bool {
+		for _, f := range fields {
+			if p.Last().String() == "."+f {
+				return true
+			}
+		}
+		return false
+	}, cmp.Ignore())
+}
