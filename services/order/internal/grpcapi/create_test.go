@@ -1,0 +1,334 @@
+package grpcapi_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/apierr"
+)
+
+func wantReason(t *testing.T, err error, code codes.Code, reason apierr.Reason) map[string]string {
+	t.Helper()
+	if status.Code(err) != code || !apierr.HasReason(err, reason) {
+		t.Fatalf("err = %v (reason %q), want %s with %s", err, apierr.ReasonOf(err), code, reason)
+	}
+	return apierr.Info(err).GetMetadata()
+}
+
+func TestCreateOrderHappyPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var hdr metadata.MD
+	res, err := e.client.CreateOrder(t.Context(), createReq("r-1", "C0001", line{"SKU-00001", 5}, line{"SKU-00500", 6}), grpc.Header(&hdr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.GetOrder()
+	if res.GetReplayed() || len(hdr.Get("idempotent-replayed")) != 0 {
+		t.Error("a first call must not be a replay")
+	}
+	if o.GetState() != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
+		t.Errorf("state = %s, want ACCEPTED_PENDING_ERP", o.GetState())
+	}
+	if o.GetName() != "orders/"+o.GetOrderId() || o.GetCreateRequestId() != "r-1" || o.GetReservationId() == "" {
+		t.Errorf("identity fields: %+v", o)
+	}
+	// SKU-00001 costs 100, SKU-00500 50000 cents in the fake catalog.
+	if got, want := o.GetTotals().GetTotal().GetAmountMinor(), int64(5*100+6*50000); got != want {
+		t.Errorf("total = %d, want %d", got, want)
+	}
+	type alloc struct {
+		wh string
+		q  int64
+	}
+	var got []alloc
+	for _, a := range o.GetLines()[1].GetAllocations() {
+		got = append(got, alloc{a.GetWarehouseId(), a.GetAllocatedQuantity()})
+	}
+	if diff := cmp.Diff([]alloc{{"WH-HAM", 4}, {"WH-MUC", 2}}, got, cmp.AllowUnexported(alloc{})); diff != "" {
+		t.Errorf("SKU-00500 allocations (-want +got):\n%s", diff)
+	}
+	confirmed := e.waitState(t, o.GetOrderId(), orderv1.Order_STATE_CONFIRMED)
+	if confirmed.GetErpOrderReference() == "" || confirmed.GetConfirmTime() == nil {
+		t.Errorf("confirmed order lacks ERP reference or confirm time: %+v", confirmed)
+	}
+	if diff := cmp.Diff([]string{o.GetOrderId()}, e.erp.Accepted()); diff != "" {
+		t.Errorf("ERP sales orders (-want +got):\n%s", diff)
+	}
+	eventually(t, "accepted and confirmed events", func() bool {
+		return slices.Equal(e.outboxSubjects(t, o.GetOrderId()), []string{"transload.order.accepted", "transload.order.confirmed"})
+	})
+	if n := len(confirmed.GetStateHistory()); n != 2 {
+		t.Errorf("history has %d entries, want 2", n)
+	}
+}
+
+func TestCreateOrderConcurrentSameRequestID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const n = 20
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		ids      = map[string]int{}
+		replayed int
+		headers  int
+	)
+	for range n {
+		wg.Go(func() {
+			var hdr metadata.MD
+			res, err := e.client.CreateOrder(t.Context(), createReq("same-key", "C0002", line{"SKU-00010", 1}), grpc.Header(&hdr))
+			if err != nil {
+				t.Errorf("CreateOrder: %v", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			ids[res.GetOrder().GetOrderId()]++
+			if res.GetReplayed() {
+				replayed++
+			}
+			if slices.Equal(hdr.Get("idempotent-replayed"), []string{"true"}) {
+				headers++
+			}
+		})
+	}
+	wg.Wait()
+	if len(ids) != 1 || replayed != n-1 || headers != n-1 {
+		t.Fatalf("order ids %v, %d replayed, %d replay headers; want one order, %d replays", ids, replayed, headers, n-1)
+	}
+	list, err := e.client.ListOrders(t.Context(), &orderv1.ListOrdersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetOrders()) != 1 || e.inventory.ReservationCount() != 1 {
+		t.Fatalf("%d orders and %d reservations exist, want 1 and 1", len(list.GetOrders()), e.inventory.ReservationCount())
+	}
+}
+
+func TestCreateOrderIdempotency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	first, err := e.client.CreateOrder(t.Context(), createReq("k", "C0003", line{"SKU-00003", 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.client.CreateOrder(t.Context(), createReq("k", "C0003", line{"SKU-00003", 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.GetReplayed() || again.GetOrder().GetOrderId() != first.GetOrder().GetOrderId() {
+		t.Errorf("same key same payload: replayed=%v id=%s, want the original %s", again.GetReplayed(),
+			again.GetOrder().GetOrderId(), first.GetOrder().GetOrderId())
+	}
+	_, err = e.client.CreateOrder(t.Context(), createReq("k", "C0003", line{"SKU-00003", 3}))
+	wantReason(t, err, codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED)
+	if n := e.inventory.ReservationCount(); n != 1 {
+		t.Errorf("%d reservations, want 1", n)
+	}
+}
+
+func TestCreateOrderRejections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+
+	t.Run("credit hold", func(t *testing.T) {
+		_, err := e.client.CreateOrder(ctx, createReq("hold-1", "C0020", line{"SKU-00001", 1}))
+		md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD)
+		if md["customer_id"] != "C0020" {
+			t.Errorf("metadata = %v", md)
+		}
+		// The rejection is the stored result of the request id.
+		_, err = e.client.CreateOrder(ctx, createReq("hold-1", "C0020", line{"SKU-00001", 1}))
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD)
+	})
+	t.Run("unknown customer", func(t *testing.T) {
+		_, err := e.client.CreateOrder(ctx, createReq("nobody", "C9999", line{"SKU-00001", 1}))
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_CUSTOMER_NOT_FOUND)
+	})
+	t.Run("out of stock", func(t *testing.T) {
+		_, err := e.client.CreateOrder(ctx, createReq("oos", "C0001", line{"SKU-00001", 1}, line{"SKU-00500", 11}))
+		md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK)
+		if diff := cmp.Diff(map[string]string{"sku": "SKU-00500", "requested": "11", "available": "10"}, md); diff != "" {
+			t.Errorf("metadata (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("unknown SKU", func(t *testing.T) {
+		_, err := e.client.CreateOrder(ctx, createReq("unknown-sku", "C0001", line{"SKU-00001", 1}, line{"NOPE-1", 1}))
+		md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_UNKNOWN_SKU)
+		if md["sku"] != "NOPE-1" || md["line_index"] != "1" {
+			t.Errorf("metadata = %v", md)
+		}
+		vs := apierr.FieldViolations(err)
+		if len(vs) != 1 || vs[0].Field != "lines[1].sku" {
+			t.Errorf("field violations = %+v, want lines[1].sku", vs)
+		}
+	})
+	t.Run("duplicate SKU", func(t *testing.T) {
+		_, err := e.client.CreateOrder(ctx, createReq("dup", "C0001", line{"SKU-00001", 1}, line{"SKU-00001", 2}))
+		wantReason(t, err, codes.InvalidArgument, orderv1.ErrorReason_ERROR_REASON_DUPLICATE_SKU)
+	})
+	t.Run("price changed", func(t *testing.T) {
+		r := createReq("price", "C0001", line{"SKU-00002", 1})
+		r.ExpectedTotal = &commonv1.Money{AmountMinor: 199, CurrencyCode: "EUR"}
+		md := wantReason(t, func() error { _, err := e.client.CreateOrder(ctx, r); return err }(),
+			codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_PRICE_CHANGED)
+		if md["actual_minor"] != "200" {
+			t.Errorf("metadata = %v", md)
+		}
+	})
+	t.Run("validation", func(t *testing.T) {
+		_, err := e.client.CreateOrder(ctx, createReq("", "C0001", line{"SKU-00001", 0}))
+		wantReason(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED)
+	})
+	list, err := e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetOrders()) != 0 || e.inventory.ReservationCount() != 0 {
+		t.Errorf("rejected requests left %d orders and %d reservations", len(list.GetOrders()), e.inventory.ReservationCount())
+	}
+}
+
+func TestCreateOrderDependencyDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+
+	// No snapshot and the ERP down: UNAVAILABLE, nothing reserved.
+	e.erp.SetDown(true)
+	_, err := e.client.CreateOrder(ctx, createReq("cold", "C0004", line{"SKU-00001", 1}))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("ERP down without snapshot: err = %v, want UNAVAILABLE", err)
+	}
+	e.erp.SetDown(false)
+	// The request id was not used up by the outage.
+	eventually(t, "a retry after the ERP came back", func() bool {
+		_, err := e.client.CreateOrder(ctx, createReq("cold", "C0004", line{"SKU-00001", 1}))
+		if err != nil && status.Code(err) != codes.Unavailable {
+			t.Fatalf("retry: %v", err)
+		}
+		return err == nil
+	})
+
+	// Inventory down: UNAVAILABLE and no reservation stays.
+	e.inventory.SetDown(true)
+	_, err = e.client.CreateOrder(ctx, createReq("inv-down", "C0004", line{"SKU-00001", 1}))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("inventory down: err = %v, want UNAVAILABLE", err)
+	}
+	e.inventory.SetDown(false)
+	// The failures opened inventory's breaker; retry until it lets calls
+	// through again.
+	var res *orderv1.CreateOrderResponse
+	eventually(t, "a retry after inventory came back", func() bool {
+		res, err = e.client.CreateOrder(ctx, createReq("inv-down", "C0004", line{"SKU-00001", 1}))
+		if err != nil && status.Code(err) != codes.Unavailable {
+			t.Fatalf("retry: %v", err)
+		}
+		return err == nil
+	})
+	if res.GetReplayed() {
+		t.Error("the retry after an outage must create the order, not replay")
+	}
+
+	// Pricing down: UNAVAILABLE.
+	e.pricing.SetDown(true)
+	_, err = e.client.CreateOrder(ctx, createReq("price-down", "C0004", line{"SKU-00001", 1}))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("pricing down: err = %v, want UNAVAILABLE", err)
+	}
+	e.pricing.SetDown(false)
+	if n := e.inventory.ReservationCount(); n != 2 {
+		t.Errorf("%d reservations, want 2 (one per accepted order)", n)
+	}
+}
+
+func TestERPDownQueuesAndDrainsInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	// A first order while the ERP is up leaves a customer snapshot.
+	warm, err := e.client.CreateOrder(ctx, createReq("warm", "C0005", line{"SKU-00001", 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(t, warm.GetOrder().GetOrderId(), orderv1.Order_STATE_CONFIRMED)
+
+	e.erp.SetDown(true)
+	var ids []string
+	for i := range 4 {
+		res, err := e.client.CreateOrder(ctx, createReq(fmt.Sprintf("down-%d", i), "C0005", line{fmt.Sprintf("SKU-%05d", i+1), 1}))
+		if err != nil {
+			t.Fatalf("CreateOrder %d while the ERP is down: %v", i, err)
+		}
+		if res.GetOrder().GetState() != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
+			t.Fatalf("state = %s", res.GetOrder().GetState())
+		}
+		ids = append(ids, res.GetOrder().GetOrderId())
+	}
+	// The worker keeps failing; the orders stay pending and record it.
+	eventually(t, "a failed ERP attempt on the first pending order", func() bool {
+		return e.get(t, ids[0]).GetErpSubmission().GetAttemptCount() > 0
+	})
+	for _, id := range ids {
+		if st := e.get(t, id).GetState(); st != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
+			t.Fatalf("%s is %s while the ERP is down", id, st)
+		}
+	}
+	e.erp.SetDown(false)
+	for _, id := range ids {
+		e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+	}
+	want := append([]string{warm.GetOrder().GetOrderId()}, ids...)
+	if diff := cmp.Diff(want, e.erp.Accepted()); diff != "" {
+		t.Errorf("ERP sales orders, in creation order, once each (-want +got):\n%s", diff)
+	}
+	for _, id := range ids {
+		if n := slices.Index(e.erp.SubmitCalls(), id); n < 0 {
+			t.Errorf("%s never reached the ERP", id)
+		}
+	}
+}
+
+func TestERPRejectionReleasesReservation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.erp.RejectCustomer("C0006", erpv1.SalesOrderRejectionReason_SALES_ORDER_REJECTION_REASON_CREDIT_LIMIT)
+	before := e.inventory.Available("SKU-00500", "WH-HAM")
+	res, err := e.client.CreateOrder(t.Context(), createReq("rej", "C0006", line{"SKU-00500", 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.GetOrder().GetOrderId()
+	o := e.waitState(t, id, orderv1.Order_STATE_REJECTED)
+	if r := o.GetRejection(); r.GetReason() != orderv1.OrderRejection_REASON_CREDIT_LIMIT_EXCEEDED || r.GetMessage() == "" ||
+		r.GetErpCode() != "SALES_ORDER_REJECTION_REASON_CREDIT_LIMIT" {
+		t.Errorf("rejection = %+v", r)
+	}
+	eventually(t, "reservation released", func() bool {
+		return slices.Equal(e.inventory.Releases(), []string{res.GetOrder().GetReservationId()})
+	})
+	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != before {
+		t.Errorf("available after release = %d, want %d", got, before)
+	}
+	eventually(t, "rejected event", func() bool {
+		return slices.Equal(e.outboxSubjects(t, id), []string{"transload.order.accepted", "transload.order.rejected"})
+	})
+	// Never retried: one submission only.
+	if calls := e.erp.SubmitCalls(); len(calls) != 1 {
+		t.Errorf("ERP submissions = %v, want exactly one", calls)
+	}
+}

@@ -1,0 +1,213 @@
+package grpcapi_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/breaker"
+	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/services/order/internal/catalogclient"
+	"github.com/transload/transload/services/order/internal/erpclient"
+	"github.com/transload/transload/services/order/internal/grpcapi"
+	"github.com/transload/transload/services/order/internal/inventoryclient"
+	"github.com/transload/transload/services/order/internal/neighbourfake"
+	"github.com/transload/transload/services/order/internal/order"
+	"github.com/transload/transload/services/order/internal/orderpb"
+	"github.com/transload/transload/services/order/internal/store/sqlstore"
+)
+
+// env is the order service over bufconn with fake neighbours.
+type env struct {
+	erp       *neighbourfake.ERP
+	pricing   *neighbourfake.Pricing
+	inventory *neighbourfake.Inventory
+	db        *sqldb.DB
+	store     order.Store
+	svc       *order.Service
+	worker    *order.Worker
+	client    orderv1.OrderServiceClient
+}
+
+type envOptions struct {
+	noWorker  bool
+	cfg       order.Config
+	wrapStore func(order.Store) order.Store
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// serve serves register's service on a bufconn listener until t ends and
+// returns a dialer for it.
+func serve(t *testing.T, register func(*grpc.Server)) func(context.Context, string) (net.Conn, error) {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	s := grpc.NewServer()
+	register(s)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	return func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }
+}
+
+func dialFake(t *testing.T, name string, dialer func(context.Context, string) (net.Conn, error)) *grpc.ClientConn {
+	t.Helper()
+	bs := breaker.DefaultSettings()
+	bs.ConsecutiveFailures = 2
+	bs.OpenTimeout = 50 * time.Millisecond
+	conn, err := grpcclient.Dial("passthrough:///"+name, grpcclient.WithLogger(quiet),
+		grpcclient.WithBreakerSettings(bs), grpcclient.WithDefaultTimeout(2*time.Second),
+		grpcclient.WithDialOptions(grpc.WithContextDialer(dialer)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
+	t.Helper()
+	var o envOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	e := &env{erp: neighbourfake.NewERP(), pricing: &neighbourfake.Pricing{}, inventory: neighbourfake.NewInventory()}
+	erpConn := dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }))
+	catConn := dialFake(t, "catalog", serve(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, e.pricing) }))
+	invConn := dialFake(t, "inventory", serve(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, e.inventory) }))
+
+	e.db = sqldbtest.OpenSQLite(t, sqldb.WithLogger(quiet))
+	if err := sqlstore.Migrate(t.Context(), e.db); err != nil {
+		t.Fatal(err)
+	}
+	e.store = sqlstore.New(e.db, orderpb.Event)
+	if o.wrapStore != nil {
+		e.store = o.wrapStore(e.store)
+	}
+	erp := erpclient.New(erpConn)
+	cfg := o.cfg
+	if cfg.ClaimWait == 0 {
+		cfg.ClaimWait = 10 * time.Second
+	}
+	e.svc = order.NewService(cfg, order.Deps{
+		Store: e.store, Customers: erp, Pricer: catalogclient.New(catConn), Inventory: inventoryclient.New(invConn),
+		Logger: quiet, OnCommit: func() {
+			if e.worker != nil {
+				e.worker.Notify()
+			}
+		},
+	})
+	e.worker = order.NewWorker(order.WorkerConfig{
+		PollInterval: 20 * time.Millisecond, CallTimeout: 2 * time.Second,
+		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+	}, e.svc, erp)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	if !o.noWorker {
+		wg.Go(func() { _ = e.worker.Run(ctx) })
+	}
+
+	lis := bufconn.Listen(1 << 20)
+	srv, err := grpcserver.New(grpcserver.WithListener(lis), grpcserver.WithAdminAddr(""), grpcserver.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(e.svc, quiet))
+	wg.Go(func() { _ = srv.Run(ctx) })
+	conn, err := grpc.NewClient("passthrough:///order", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	e.client = orderv1.NewOrderServiceClient(conn)
+	return e
+}
+
+func withoutWorker(o *envOptions) { o.noWorker = true }
+
+type line struct {
+	sku string
+	qty int64
+}
+
+func createReq(requestID, customer string, lines ...line) *orderv1.CreateOrderRequest {
+	r := &orderv1.CreateOrderRequest{
+		RequestId: requestID, CustomerId: customer, Channel: "web", CurrencyCode: "EUR",
+		ShipTo: &commonv1.Address{Recipient: "ACME GmbH", Lines: []string{"Hafenstr. 1"}, Locality: "Hamburg", PostalCode: "20457", RegionCode: "DE"},
+	}
+	for _, l := range lines {
+		r.Lines = append(r.Lines, &orderv1.CreateOrderRequest_Line{Sku: l.sku, Quantity: l.qty})
+	}
+	return r
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (e *env) get(t *testing.T, id string) *orderv1.Order {
+	t.Helper()
+	o, err := e.client.GetOrder(t.Context(), &orderv1.GetOrderRequest{Name: "orders/" + id})
+	if err != nil {
+		t.Fatalf("GetOrder(%s): %v", id, err)
+	}
+	return o
+}
+
+func (e *env) waitState(t *testing.T, id string, want orderv1.Order_State) *orderv1.Order {
+	t.Helper()
+	var o *orderv1.Order
+	eventually(t, id+" in "+want.String(), func() bool {
+		o = e.get(t, id)
+		return o.GetState() == want
+	})
+	return o
+}
+
+// outboxSubjects returns the subjects of the outbox rows of an order.
+func (e *env) outboxSubjects(t *testing.T, id string) []string {
+	t.Helper()
+	rows, err := e.db.SQL().QueryContext(t.Context(),
+		`SELECT subject FROM outbox_events WHERE aggregate_id = ? ORDER BY aggregate_seq`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+var _ = io.Discard
