@@ -503,6 +503,8 @@ type StockFilter struct {
 
 // Snapshot is a consistent read of stock at one feed position.
 type Snapshot struct {
+	// ID identifies the snapshot for resuming (set by the Service).
+	ID string
 	// FeedSeq is the Seq of the last stock event included (0 for none).
 	FeedSeq int64
 	AsOf    time.Time

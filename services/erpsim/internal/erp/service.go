@@ -24,9 +24,10 @@ func (noRejections) ReturnRejection(RejectionReason)        {}
 
 // Service is the simulated ERP's use cases.
 type Service struct {
-	store    Store
-	now      func() time.Time
-	rejector Rejector
+	store     Store
+	now       func() time.Time
+	rejector  Rejector
+	snapshots snapshotCache
 }
 
 // Option configures a Service.
@@ -217,28 +218,6 @@ func (s *Service) Warehouse(ctx context.Context, code string) (Warehouse, error)
 		}
 	}
 	return Warehouse{}, &NotFoundError{Kind: ErrWarehouseNotFound, ID: code}
-}
-
-// StockSnapshot reads a consistent stock snapshot; unknown warehouse codes
-// in the filter fail with ErrWarehouseNotFound.
-func (s *Service) StockSnapshot(ctx context.Context, f StockFilter) (Snapshot, error) {
-	if len(f.Warehouses) > 0 {
-		whs, err := s.store.Warehouses(ctx)
-		if err != nil {
-			return Snapshot{}, err
-		}
-		for _, code := range f.Warehouses {
-			if !slices.ContainsFunc(whs, func(w Warehouse) bool { return w.Code == code }) {
-				return Snapshot{}, &NotFoundError{Kind: ErrWarehouseNotFound, ID: code}
-			}
-		}
-	}
-	snap, err := s.store.StockSnapshot(ctx, f)
-	if err != nil {
-		return Snapshot{}, err
-	}
-	snap.AsOf = s.clock()
-	return snap, nil
 }
 
 // StockEvents reads the stock feed after position after.

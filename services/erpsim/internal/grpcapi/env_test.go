@@ -23,6 +23,7 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 	"github.com/transload/transload/services/erpsim/internal/faults"
@@ -43,7 +44,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := t.Context()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db := sqldbtest.OpenSQLite(t)
+	db := sqldbtest.OpenSQLite(t, sqldb.WithLogger(logger))
 	if err := sqlstore.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}

@@ -71,11 +71,13 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 	case errors.Is(err, erp.ErrInvalidPageToken):
 		return apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
 			"the page token was not issued by this ERP", nil)
-	case errors.Is(err, errSnapshotExpired):
-		var se snapshotExpiredError
-		errors.As(err, &se)
+	case errors.Is(err, erp.ErrSnapshotExpired):
+		id := ""
+		if se := (*erp.SnapshotExpiredError)(nil); errors.As(err, &se) {
+			id = se.ID
+		}
 		return apierr.Error(codes.FailedPrecondition, erpv1.ErrorReason_ERROR_REASON_SNAPSHOT_EXPIRED,
-			"the snapshot is no longer held; start a new one", map[string]string{"snapshot_id": se.id})
+			"the snapshot is no longer held; start a new one", map[string]string{"snapshot_id": id})
 	case errors.Is(err, context.DeadlineExceeded):
 		return errTimeout()
 	case errors.Is(err, context.Canceled):
@@ -84,13 +86,6 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 	logger.ErrorContext(ctx, "erpsim: internal error", slog.Any("error", err))
 	return apierr.Internal()
 }
-
-var errSnapshotExpired = errors.New("snapshot expired")
-
-type snapshotExpiredError struct{ id string }
-
-func (e snapshotExpiredError) Error() string { return "snapshot " + e.id + " expired" }
-func (e snapshotExpiredError) Unwrap() error { return errSnapshotExpired }
 
 // invalidField is InvalidArgument / VALIDATION_FAILED for one field whose
 // rule protovalidate cannot express (e.g. uniqueness across list items).

@@ -6,13 +6,11 @@ package grpcapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,60 +225,26 @@ func (s *Server) ListStockEvents(ctx context.Context, req *erpv1.ListStockEvents
 	return out, nil
 }
 
-// snapshot ids encode the feed position, the consistency time and a hash of
-// the filters: the simulator's stock only changes through the feed, so a
-// snapshot can be re-read exactly as long as the feed has not moved.
-const snapshotPrefix = "ss1|"
-
-func filterHash(f erp.StockFilter) string {
-	h := sha256.New()
-	for _, list := range [][]string{f.Warehouses, f.SKUs} {
-		l := slices.Clone(list)
-		slices.Sort(l)
-		fmt.Fprintf(h, "%q;", l)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func encodeSnapshotID(feedSeq int64, asOf time.Time, f erp.StockFilter) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s%d|%d|%s", snapshotPrefix, feedSeq, asOf.UnixMicro(), filterHash(f)))
-}
-
-func decodeSnapshotID(id string, f erp.StockFilter) (int64, time.Time, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(id)
-	if err != nil || !strings.HasPrefix(string(raw), snapshotPrefix) {
-		return 0, time.Time{}, false
-	}
-	parts := strings.Split(strings.TrimPrefix(string(raw), snapshotPrefix), "|")
-	if len(parts) != 3 || parts[2] != filterHash(f) {
-		return 0, time.Time{}, false
-	}
-	seq, err1 := strconv.ParseInt(parts[0], 10, 64)
-	us, err2 := strconv.ParseInt(parts[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, time.Time{}, false
-	}
-	return seq, time.UnixMicro(us).UTC(), true
-}
-
 // StreamStockSnapshot streams a consistent stock snapshot: header, chunks
-// of at most 500 rows, trailer. A resumed stream re-reads the snapshot and
-// fails with SNAPSHOT_EXPIRED when stock moved since.
+// of at most 500 rows, trailer. A resumed stream repeats the header and
+// continues after last_received_row with the same rows; SNAPSHOT_EXPIRED
+// when the snapshot is no longer held.
 func (s *Server) StreamStockSnapshot(req *erpv1.StreamStockSnapshotRequest, stream grpc.ServerStreamingServer[erpv1.StreamStockSnapshotResponse]) error {
 	ctx := stream.Context()
 	f := erp.StockFilter{Warehouses: req.GetWarehouseCodes(), SKUs: req.GetSkus()}
-	snap, err := s.svc.StockSnapshot(ctx, f)
+	var (
+		snap erp.Snapshot
+		err  error
+		skip int64
+	)
+	if id := req.GetSnapshotId(); id != "" {
+		snap, err = s.svc.ResumeStockSnapshot(ctx, id, f)
+		skip = req.GetLastReceivedRow()
+	} else {
+		snap, err = s.svc.StockSnapshot(ctx, f)
+	}
 	if err != nil {
 		return s.fail(ctx, err)
-	}
-	skip := int64(0)
-	if id := req.GetSnapshotId(); id != "" {
-		seq, asOf, ok := decodeSnapshotID(id, f)
-		if !ok || seq != snap.FeedSeq {
-			return s.fail(ctx, snapshotExpiredError{id: id})
-		}
-		snap.AsOf = asOf
-		skip = req.GetLastReceivedRow()
 	}
 	var total int64
 	for _, r := range snap.Rows {
@@ -288,7 +252,7 @@ func (s *Server) StreamStockSnapshot(req *erpv1.StreamStockSnapshotRequest, stre
 	}
 	rowCount := int64(len(snap.Rows))
 	if err := stream.Send(&erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Header{Header: &erpv1.StockSnapshotHeader{
-		SnapshotId:   encodeSnapshotID(snap.FeedSeq, snap.AsOf, f),
+		SnapshotId:   snap.ID,
 		SnapshotTime: ts(snap.AsOf),
 		EventCursor:  encodeCursor(snap.FeedSeq),
 		RowCount:     rowCount,

@@ -48,17 +48,33 @@ func TestStockSnapshot(t *testing.T) {
 		t.Errorf("resume: header %v, %d rows from %d, trailer %v", rh, len(rest), rest[0].GetRowNumber(), rtr)
 	}
 
-	// Once stock moved, the old snapshot can no longer be resumed.
-	if _, err := e.svc.RecordStockEvent(t.Context(), erp.StockEvent{SKU: "SKU-00001", WarehouseCode: "WH-HAM", Kind: erp.StockReceipt, Quantity: 1}); err != nil {
+	// Stock moves (in the first row: SKU-00001 in WH-BER); the held
+	// snapshot still resumes with its original rows.
+	if _, err := e.svc.RecordStockEvent(t.Context(), erp.StockEvent{SKU: "SKU-00001", WarehouseCode: "WH-BER", Kind: erp.StockReceipt, Quantity: 1}); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := e.client.StreamStockSnapshot(callCtx(t), &erpv1.StreamStockSnapshotRequest{SnapshotId: h.GetSnapshotId(), LastReceivedRow: 10})
-	if err == nil {
-		_, err = stream.Recv()
+	_, again, _ := snapshot(t, e, &erpv1.StreamStockSnapshotRequest{SnapshotId: h.GetSnapshotId()})
+	if len(again) != 1500 || again[0].GetOnHand() != rows[0].GetOnHand() || again[0].GetSourceSequence() != 0 {
+		t.Errorf("resumed after a stock move: first row %v, want %v", again[0], rows[0])
 	}
-	wantStatus(t, err, codes.FailedPrecondition, erpv1.ErrorReason_ERROR_REASON_SNAPSHOT_EXPIRED)
+	_, fresh, _ := snapshot(t, e, &erpv1.StreamStockSnapshotRequest{})
+	if fresh[0].GetOnHand() != rows[0].GetOnHand()+1 || fresh[0].GetSourceSequence() != 1 {
+		t.Errorf("new snapshot first row %v, want the receipt applied", fresh[0])
+	}
 
-	stream, err = e.client.StreamStockSnapshot(callCtx(t), &erpv1.StreamStockSnapshotRequest{WarehouseCodes: []string{"WH-XXX"}})
+	// Other filters or an id this ERP did not issue cannot be resumed.
+	for _, req := range []*erpv1.StreamStockSnapshotRequest{
+		{SnapshotId: h.GetSnapshotId(), Skus: []string{"SKU-00001"}},
+		{SnapshotId: "not-a-snapshot"},
+	} {
+		stream, err := e.client.StreamStockSnapshot(callCtx(t), req)
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		wantStatus(t, err, codes.FailedPrecondition, erpv1.ErrorReason_ERROR_REASON_SNAPSHOT_EXPIRED)
+	}
+
+	stream, err := e.client.StreamStockSnapshot(callCtx(t), &erpv1.StreamStockSnapshotRequest{WarehouseCodes: []string{"WH-XXX"}})
 	if err == nil {
 		_, err = stream.Recv()
 	}
