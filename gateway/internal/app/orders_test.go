@@ -48,7 +48,7 @@ func TestCreateOrderIdempotencyKeyAndReplay(t *testing.T) {
 
 	changed := strings.Replace(orderBody, `"quantity":2`, `"quantity":3`, 1)
 	r := e.do("POST", "/v1/orders", keyWeb, changed, "Idempotency-Key", "checkout-1")
-	if r.status != http.StatusBadRequest || r.reason(t) != "ERROR_REASON_IDEMPOTENCY_KEY_REUSED" {
+	if r.status != http.StatusConflict || r.reason(t) != "ERROR_REASON_IDEMPOTENCY_KEY_REUSED" {
 		t.Errorf("reused key: %d %s", r.status, r.body)
 	}
 

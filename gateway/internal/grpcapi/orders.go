@@ -124,7 +124,9 @@ func storefrontOrderField(f string) string {
 func idempotencyError(err error) (error, bool) {
 	switch {
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED):
-		return invalidField(commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED, "request_id",
+		// ALREADY_EXISTS (HTTP 409) like the order service: the key names a
+		// request that already exists with another payload.
+		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
 			"this Idempotency-Key was already used with a different request", nil), true
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS):
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS,
@@ -175,6 +177,13 @@ func (s *Server) createOrderError(ctx context.Context, req *storefrontv1.CreateO
 	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_DUPLICATE_SKU):
 		return invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, lineField(lineIndex(req, sku, true), "sku"),
 			"SKU "+sku+" appears on more than one line", map[string]string{"sku": sku})
+	case status.Code(err) == codes.PermissionDenied:
+		return apierr.Error(codes.PermissionDenied, commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
+			"the customer may not order in this channel", map[string]string{"customerId": md["customer_id"], "channel": md["channel"]})
+	case status.Code(err) == codes.InvalidArgument && quantityViolation(err) != "":
+		f := quantityViolation(err)
+		return invalidField(storefrontv1.ErrorReason_ERROR_REASON_QUANTITY_NOT_ORDERABLE, storefrontOrderField(f),
+			"the quantity is not a multiple of the product's order multiple", nil)
 	case status.Code(err) == codes.InvalidArgument:
 		vs := apierr.FieldViolations(err)
 		for i := range vs {
@@ -186,6 +195,16 @@ func (s *Server) createOrderError(ctx context.Context, req *storefrontv1.CreateO
 		return apierr.InvalidArgument("request is invalid", vs...)
 	}
 	return s.dependencyError(ctx, neighbours.Order, err)
+}
+
+// quantityViolation returns the field of a pack-multiple violation, if any.
+func quantityViolation(err error) string {
+	for _, v := range apierr.FieldViolations(err) {
+		if v.Reason == "QUANTITY_NOT_PACK_MULTIPLE" {
+			return v.Field
+		}
+	}
+	return ""
 }
 
 // outOfStockError is FAILED_PRECONDITION/OUT_OF_STOCK with the first short
