@@ -1,0 +1,213 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	pconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/services/catalog-pricing/internal/app"
+	"github.com/transload/transload/services/catalog-pricing/internal/config"
+)
+
+// instance is one running service under test.
+type instance struct {
+	catalog  catalogv1.CatalogServiceClient
+	pricing  catalogv1.PricingServiceClient
+	adminURL string
+	stop     func()
+}
+
+// testEnv returns the environment of a service on a fresh SQLite file with
+// short retry delays; extra overrides it.
+func testEnv(t *testing.T, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"DATABASE_URL":                     sqldbtest.SQLiteDSN(t),
+		"ERP_ADDR":                         "passthrough:///erp",
+		"NATS_URL":                         "",
+		"CATALOG_SYNC_RETRY_MIN":           "5ms",
+		"CATALOG_SYNC_RETRY_MAX":           "20ms",
+		"CATALOG_ERP_BREAKER_OPEN_TIMEOUT": "20ms",
+		"CATALOG_ERP_TIMEOUT":              "2s",
+		"CATALOG_EXPORT_TIMEOUT":           "5s",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// start runs app.Run with in-memory gRPC, a loopback admin listener and the
+// fake ERP; stop (also run at cleanup) shuts it down and waits.
+func start(t *testing.T, env map[string]string, erp grpc.DialOption) *instance {
+	t.Helper()
+	var cfg config.Config
+	if err := pconfig.Load(&cfg, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	grpcLis := bufconn.Listen(1 << 20)
+	adminLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
+	}
+	go func() {
+		done <- app.Run(ctx, cfg, app.Deps{Logger: log, GRPCListener: grpcLis, AdminListener: adminLis,
+			ERPDialOptions: []grpc.DialOption{erp}})
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("app.Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("app.Run did not return after cancel")
+		}
+	}
+	t.Cleanup(stop)
+	conn := dialBuf(t, grpcLis)
+	return &instance{
+		catalog: catalogv1.NewCatalogServiceClient(conn), pricing: catalogv1.NewPricingServiceClient(conn),
+		adminURL: "http://" + adminLis.Addr().String(), stop: stop,
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// readyStatus returns the HTTP status of /readyz.
+func (in *instance) readyStatus(t *testing.T) int {
+	t.Helper()
+	resp, err := http.Get(in.adminURL + "/readyz")
+	if err != nil {
+		t.Fatalf("readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// eventually polls cond every 5ms until it holds or the deadline passes.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (in *instance) waitReady(t *testing.T) {
+	t.Helper()
+	eventually(t, "/readyz 200", 20*time.Second, func() bool { return in.readyStatus(t) == http.StatusOK })
+}
+
+// startReady starts a service with a healthy fake ERP and waits until it
+// has imported and published.
+func startReady(t *testing.T) (*instance, *fakeERP) {
+	t.Helper()
+	erp := newFakeERP()
+	in := start(t, testEnv(t, nil), serveERP(t, erp))
+	in.waitReady(t)
+	return in, erp
+}
+
+func TestImportAtStartRetriesWhileERPIsDown(t *testing.T) {
+	t.Parallel()
+	erp := newFakeERP()
+	erp.down.Store(true)
+	in := start(t, testEnv(t, nil), serveERP(t, erp))
+
+	// While the ERP is down the service serves but is not ready, and it
+	// keeps retrying in the background.
+	eventually(t, "three import attempts", 20*time.Second, func() bool { return erp.catalogCalls.Load() >= 3 })
+	if got := in.readyStatus(t); got != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while the ERP is down = %d, want 503", got)
+	}
+	_, err := in.catalog.GetCatalogVersion(t.Context(), &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/current"})
+	if status.Code(err) != codes.NotFound || !hasReason(err, "ERROR_REASON_CATALOG_VERSION_NOT_FOUND") {
+		t.Fatalf("current version before import: %v", err)
+	}
+
+	erp.down.Store(false)
+	in.waitReady(t)
+	v, err := in.catalog.GetCatalogVersion(t.Context(), &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/current"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GetVersion() != 1 || v.GetProductCount() != nProducts || v.GetSellableProductCount() != nProducts-1 ||
+		v.GetState() != catalogv1.CatalogVersion_STATE_PUBLISHED || v.GetName() != "catalogVersions/1" {
+		t.Fatalf("published version = %v", v)
+	}
+	p, err := in.catalog.GetProduct(t.Context(), &catalogv1.GetProductRequest{Name: "products/SKU-00001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.GetCategory() != "tools/power-tools/drills" || p.GetBrand() != "Makita" || p.GetWeightGrams() != 1250 ||
+		strings.Join(p.GetChannels(), ",") != "web,b2b" || p.GetCatalogVersion() != "catalogVersions/1" ||
+		p.GetStatus() != catalogv1.ProductStatus_PRODUCT_STATUS_ACTIVE || p.GetPackSize() != 1 || p.GetEtag() == "" {
+		t.Fatalf("imported product = %v", p)
+	}
+}
+
+func TestRestartWithPublishedCatalogIsReadyWithoutERP(t *testing.T) {
+	t.Parallel()
+	erp := newFakeERP()
+	env := testEnv(t, nil)
+	first := start(t, env, serveERP(t, erp))
+	first.waitReady(t)
+	first.stop()
+
+	down := newFakeERP()
+	down.down.Store(true)
+	second := start(t, env, serveERP(t, down))
+	if got := second.readyStatus(t); got != http.StatusOK {
+		t.Fatalf("readyz after restart on a loaded database = %d, want 200 at once", got)
+	}
+	if _, err := second.catalog.GetProduct(t.Context(), &catalogv1.GetProductRequest{Name: "products/SKU-00002"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := down.catalogCalls.Load(); n != 0 {
+		t.Fatalf("the restarted service called the ERP %d times; a published catalog needs no import", n)
+	}
+}
+
+func hasReason(err error, reason string) bool {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(interface{ GetReason() string }); ok && info.GetReason() == reason {
+			return true
+		}
+	}
+	return false
+}
