@@ -228,4 +228,3 @@ func TestPublishAndPriceChangesInvalidateQuotes(t *testing.T) {
 		t.Fatalf("stale publish: %v", err)
 	}
 }
-
