@@ -2,7 +2,6 @@ package grpcapi_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -209,5 +208,3 @@ func (e *env) outboxSubjects(t *testing.T, id string) []string {
 	}
 	return out
 }
-
-var _ = io.Discard
