@@ -19,8 +19,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/platform/breaker"
 	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/events"
 	"github.com/transload/transload/platform/grpcclient"
@@ -101,22 +103,25 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	// migrated above). Neighbours and NATS are retried in the background.
 	srv.Admin().AddCheck("database", db.Ping)
 
-	wmsConn, err := grpcclient.Dial(cfg.WMSAddr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
-		grpcclient.WithIdempotentMethods(wmsclient.IdempotentMethods...))
+	breakerSettings := breaker.DefaultSettings()
+	breakerSettings.OpenTimeout = cfg.BreakerOpenTimeout
+	dial := func(addr string, methods []string) (*grpc.ClientConn, error) {
+		return grpcclient.Dial(addr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
+			grpcclient.WithBreakerSettings(breakerSettings), grpcclient.WithIdempotentMethods(methods...))
+	}
+	wmsConn, err := dial(cfg.WMSAddr, wmsclient.IdempotentMethods)
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("dial wms: %w", err)
 	}
 	defer wmsConn.Close()
-	invConn, err := grpcclient.Dial(cfg.InventoryAddr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
-		grpcclient.WithIdempotentMethods(inventoryclient.IdempotentMethods...))
+	invConn, err := dial(cfg.InventoryAddr, inventoryclient.IdempotentMethods)
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("dial inventory: %w", err)
 	}
 	defer invConn.Close()
-	orderConn, err := grpcclient.Dial(cfg.OrderAddr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
-		grpcclient.WithIdempotentMethods(orderclient.IdempotentMethods...))
+	orderConn, err := dial(cfg.OrderAddr, orderclient.IdempotentMethods)
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("dial order: %w", err)

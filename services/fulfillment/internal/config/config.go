@@ -50,6 +50,9 @@ type Config struct {
 	// WMSMaxAttempts is the retry budget of a fulfilment request: after so
 	// many failed deliveries it goes to FAILED. 0 retries forever.
 	WMSMaxAttempts int `env:"FULFILLMENT_WMS_MAX_ATTEMPTS" default:"0"`
+	// BreakerOpenTimeout is how long a neighbour's circuit breaker stays
+	// open before a trial call.
+	BreakerOpenTimeout time.Duration `env:"FULFILLMENT_BREAKER_OPEN_TIMEOUT" default:"10s"`
 	// ShutdownTimeout bounds how long in-flight calls may run after SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
 }
@@ -74,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryBackoffMax <= 0 {
 		errs = append(errs, errors.New("FULFILLMENT_RETRY_BACKOFF_MAX must be positive"))
+	}
+	if c.BreakerOpenTimeout <= 0 {
+		errs = append(errs, errors.New("FULFILLMENT_BREAKER_OPEN_TIMEOUT must be positive"))
 	}
 	if c.WMSMaxAttempts < 0 {
 		errs = append(errs, errors.New("FULFILLMENT_WMS_MAX_ATTEMPTS must not be negative"))

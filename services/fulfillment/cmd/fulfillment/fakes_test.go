@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+)
+
+// serve starts a gRPC server on a free loopback port, registered by reg,
+// and stops it when the test ends.
+func serve(t *testing.T, reg func(*grpc.Server)) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	reg(s)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	return lis.Addr().String()
+}
+
+var errDown = status.Error(codes.Unavailable, "fake neighbour is down")
+
+// fakeWMS is an in-process WMS adapter: it records shipment requests and
+// serves a shipment event feed the test appends to.
+type fakeWMS struct {
+	wmsv1.UnimplementedWmsAdapterServiceServer
+	mu          sync.Mutex
+	down        bool
+	failedCalls int
+	creates     []string
+	requests    map[string]*wmsv1.ShipmentRequest
+	events      []*wmsv1.ShipmentEvent
+	seq         map[string]int64
+}
+
+func newFakeWMS() *fakeWMS {
+	return &fakeWMS{requests: map[string]*wmsv1.ShipmentRequest{}, seq: map[string]int64{}}
+}
+
+func (f *fakeWMS) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+func (f *fakeWMS) CreateShipmentRequest(_ context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		f.failedCalls++
+		return nil, errDown
+	}
+	f.creates = append(f.creates, req.GetShipmentRequestId())
+	ref := "WMS-" + req.GetShipmentRequestId()
+	if prev, ok := f.requests[req.GetShipmentRequestId()]; ok {
+		if !proto.Equal(prev, req.GetShipmentRequest()) {
+			return nil, status.Error(codes.AlreadyExists, "idempotency key reused")
+		}
+		return &wmsv1.CreateShipmentRequestResponse{Outcome: wmsv1.CreateShipmentRequestResponse_OUTCOME_ACCEPTED, WmsReference: ref, Duplicate: true}, nil
+	}
+	f.requests[req.GetShipmentRequestId()] = req.GetShipmentRequest()
+	return &wmsv1.CreateShipmentRequestResponse{Outcome: wmsv1.CreateShipmentRequestResponse_OUTCOME_ACCEPTED, WmsReference: ref}, nil
+}
+
+func (f *fakeWMS) ListShipmentEvents(_ context.Context, req *wmsv1.ListShipmentEventsRequest) (*wmsv1.ListShipmentEventsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		f.failedCalls++
+		return nil, errDown
+	}
+	pos := 0
+	if req.GetCursor() != "" {
+		var err error
+		if pos, err = strconv.Atoi(req.GetCursor()); err != nil || pos > len(f.events) {
+			return nil, status.Error(codes.InvalidArgument, "bad cursor")
+		}
+	}
+	size := int(req.GetPageSize())
+	if size <= 0 {
+		size = 100
+	}
+	end := min(pos+size, len(f.events))
+	return &wmsv1.ListShipmentEventsResponse{
+		ShipmentEvents: f.events[pos:end],
+		NextCursor:     strconv.Itoa(end),
+		HasMore:        end < len(f.events),
+	}, nil
+}
+
+// createdRequests returns the distinct shipment request ids created.
+func (f *fakeWMS) createdRequests() map[string]*wmsv1.ShipmentRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*wmsv1.ShipmentRequest{}
+	for k, v := range f.requests {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeWMS) failed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failedCalls
+}
+
+// emit appends a milestone of request id to the feed and returns the event.
+func (f *fakeWMS) emit(id string, state wmsv1.ShipmentRequest_State, parcel string, withLines bool) *wmsv1.ShipmentEvent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.requests[id]
+	f.seq[id]++
+	ev := &wmsv1.ShipmentEvent{
+		EventId:           fmt.Sprintf("SE-%s-%d", id, f.seq[id]),
+		ShipmentRequestId: id,
+		OrderId:           r.GetOrderId(),
+		WarehouseCode:     r.GetWarehouseCode(),
+		Sequence:          f.seq[id],
+		State:             state,
+		ShipmentId:        parcel,
+		OccurTime:         timestamppb.New(time.Now().UTC()),
+	}
+	if parcel != "" {
+		ev.Carrier, ev.CarrierService = "DHL", "DHL Paket"
+	}
+	if state >= wmsv1.ShipmentRequest_STATE_SHIPPED && state <= wmsv1.ShipmentRequest_STATE_DELIVERED {
+		ev.TrackingNumber, ev.TrackingUrl = "TRK-"+parcel, "https://track.example/"+parcel
+	}
+	if withLines {
+		for _, l := range r.GetLines() {
+			ev.Lines = append(ev.Lines, &wmsv1.ShipmentEventLine{LineId: l.GetLineId(), Sku: l.GetSku(), Quantity: l.GetQuantity()})
+		}
+	}
+	f.events = append(f.events, ev)
+	return ev
+}
+
+// redeliver appends an event to the feed again (an at-least-once feed).
+func (f *fakeWMS) redeliver(ev *wmsv1.ShipmentEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, ev)
+}
+
+// fakeInventory records CommitReservation calls.
+type fakeInventory struct {
+	inventoryv1.UnimplementedInventoryServiceServer
+	mu      sync.Mutex
+	down    bool
+	commits []*inventoryv1.CommitReservationRequest
+}
+
+func (f *fakeInventory) CommitReservation(_ context.Context, req *inventoryv1.CommitReservationRequest) (*inventoryv1.Reservation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errDown
+	}
+	f.commits = append(f.commits, req)
+	return &inventoryv1.Reservation{Name: req.GetName()}, nil
+}
+
+func (f *fakeInventory) calls() []*inventoryv1.CommitReservationRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*inventoryv1.CommitReservationRequest(nil), f.commits...)
+}
+
+// fakeOrders records RecordShipmentProgress calls.
+type fakeOrders struct {
+	orderv1.UnimplementedOrderServiceServer
+	mu       sync.Mutex
+	down     bool
+	progress []*orderv1.RecordShipmentProgressRequest
+}
+
+func (f *fakeOrders) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+func (f *fakeOrders) RecordShipmentProgress(_ context.Context, req *orderv1.RecordShipmentProgressRequest) (*orderv1.RecordShipmentProgressResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errDown
+	}
+	f.progress = append(f.progress, req)
+	return &orderv1.RecordShipmentProgressResponse{}, nil
+}
+
+func (f *fakeOrders) calls() []*orderv1.RecordShipmentProgressRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*orderv1.RecordShipmentProgressRequest(nil), f.progress...)
+}
