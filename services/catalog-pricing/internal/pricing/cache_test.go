@@ -1,0 +1,182 @@
+package pricing_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/redistest"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
+)
+
+// countingStore counts the price loads a quote computation makes; a quote
+// served from the cache makes none.
+type countingStore struct {
+	pricing.Store
+	loads atomic.Int64
+}
+
+func (s *countingStore) PricesFor(ctx context.Context, listIDs, skus []string) ([]pricing.Price, error) {
+	s.loads.Add(1)
+	return s.Store.PricesFor(ctx, listIDs, skus)
+}
+
+// seeded returns services on a fresh SQLite database with one published
+// product SKU-1 (web) priced 1299 EUR on PL-EUR.
+func seeded(t *testing.T) (*sqlstore.Store, *catalog.Service) {
+	t.Helper()
+	ctx := t.Context()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	st := sqlstore.New(db)
+	cat := catalog.NewService(st.Catalog(), nil)
+	pr := pricing.NewService(st.Pricing(), st.Catalog())
+	p := catalog.Product{SKU: "SKU-1", Title: "Drill", BaseUnit: "EA", Status: catalog.StatusActive, Channels: []string{"web"}}
+	if _, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "i", Source: "t", Mode: catalog.ModeUpsert,
+		Rows: []catalog.ImportRow{{RowNumber: 1, Product: p}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{RequestID: "l", AllowMissing: true,
+		List: pricing.PriceList{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "SKU-1", UnitMinor: 1299, Currency: "EUR"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return st, cat
+}
+
+var quoteReq = pricing.QuoteRequest{Channel: "web", Currency: "EUR", CustomerID: "C0001",
+	Lines: []pricing.QuoteRequestLine{{SKU: "SKU-1", Quantity: 3}}}
+
+// TestQuoteCacheRedis: with a real Redis the second identical quote is
+// served from the cache (no price load), a publish makes the next quote a
+// miss, and a Redis outage costs recomputation but never a failed quote.
+func TestQuoteCacheRedis(t *testing.T) {
+	redis := redistest.Start(t)
+	st, cat := seeded(t)
+	store, err := cache.New(cache.Config{RedisAddr: redis.Addr(), Namespace: "test:", BreakerFailures: 2,
+		BreakerOpenTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	quotes, err := cache.NewCache(store, "price-quote", cache.JSONCodec[pricing.Quote]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingStore{Store: st.Pricing()}
+	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes))
+	ctx := t.Context()
+
+	q1, err := svc.Quote(ctx, quoteReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q1.Total != 3*1299 || counting.loads.Load() != 1 {
+		t.Fatalf("first quote total %d after %d loads; want %d after 1", q1.Total, counting.loads.Load(), 3*1299)
+	}
+	q2, err := svc.Quote(ctx, quoteReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counting.loads.Load(); n != 1 {
+		t.Fatalf("second identical quote loaded prices again (%d loads); want it served from Redis", n)
+	}
+	if diff := cmp.Diff(q1, q2); diff != "" {
+		t.Fatalf("cached quote differs (-computed +cached):\n%s", diff)
+	}
+	other := quoteReq
+	other.CustomerID = "C0002"
+	if _, err := svc.Quote(ctx, other); err != nil || counting.loads.Load() != 2 {
+		t.Fatalf("another customer's quote: %v after %d loads; want a separate cache entry", err, counting.loads.Load())
+	}
+
+	// Publishing a new catalog version changes the key: a miss.
+	p := catalog.Product{SKU: "SKU-1", Title: "Drill v2", BaseUnit: "EA", Status: catalog.StatusActive, Channels: []string{"web"}}
+	if _, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "i2", Source: "t", Mode: catalog.ModeUpsert,
+		Rows: []catalog.ImportRow{{RowNumber: 1, Product: p}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	q3, err := svc.Quote(ctx, quoteReq)
+	if err != nil || q3.CatalogVersion != 2 || counting.loads.Load() != 3 {
+		t.Fatalf("quote after publish = version %d, %v after %d loads; want version 2 computed afresh", q3.CatalogVersion, err,
+			counting.loads.Load())
+	}
+
+	// Redis down: every quote is computed, none fails.
+	redis.Stop()
+	for i := range 5 {
+		q, err := svc.Quote(ctx, quoteReq)
+		if err != nil || q.Total != 3*1299 {
+			t.Fatalf("quote %d with Redis down = %v, %v", i, q.Total, err)
+		}
+	}
+	if n := counting.loads.Load(); n != 8 {
+		t.Fatalf("%d loads with Redis down; want 5 more (every quote computed)", n)
+	}
+	// Redis back (empty): after the breaker's open timeout quotes are
+	// cached again.
+	redis.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		before := counting.loads.Load()
+		if _, err := svc.Quote(ctx, quoteReq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Quote(ctx, quoteReq); err != nil {
+			t.Fatal(err)
+		}
+		if counting.loads.Load()-before == 1 {
+			break // the second of the pair was a hit
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("quotes never came from Redis again after it restarted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestQuoteCacheExpiresWithQuote: a cached quote is not served past its
+// expire_time (in-process store on a fake clock).
+func TestQuoteCacheExpiresWithQuote(t *testing.T) {
+	st, _ := seeded(t)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	quotes, err := cache.NewCache(cache.NewMemoryStore(0, 0, cache.WithClock(clock)), "price-quote", cache.JSONCodec[pricing.Quote]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingStore{Store: st.Pricing()}
+	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes), pricing.WithClock(clock),
+		pricing.WithQuoteTTL(time.Minute))
+	q, err := svc.Quote(t.Context(), quoteReq)
+	if err != nil || !q.ExpireTime.Equal(now.Add(time.Minute)) {
+		t.Fatalf("quote = %+v, %v; want expire_time now+1m", q, err)
+	}
+	now = now.Add(30 * time.Second)
+	if _, err := svc.Quote(t.Context(), quoteReq); err != nil || counting.loads.Load() != 1 {
+		t.Fatalf("quote within TTL: %v after %d loads; want a hit", err, counting.loads.Load())
+	}
+	now = now.Add(31 * time.Second)
+	q, err = svc.Quote(t.Context(), quoteReq)
+	if err != nil || counting.loads.Load() != 2 || !q.ExpireTime.Equal(now.Add(time.Minute)) {
+		t.Fatalf("quote after expiry: %v after %d loads, expire %v; want a fresh quote", err, counting.loads.Load(), q.ExpireTime)
+	}
+}
