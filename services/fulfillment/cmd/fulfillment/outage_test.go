@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+)
+
+// TestWMSDownAtFirst: requests created while the WMS is down stay PENDING
+// with growing attempt counts and reach the WMS once it is back.
+func TestWMSDownAtFirst(t *testing.T) {
+	m := startMesh(t, func(m *mesh) { m.wms.down = true })
+	seq := m.publish(t, confirmedOrder("O-T2"), "ev-t2", "")
+	m.waitConsumed(t, seq)
+
+	eventually(t, "failed deliveries recorded", func() error {
+		rs := m.requests(t, "O-T2")
+		if len(rs) != 2 {
+			return fmt.Errorf("%d requests", len(rs))
+		}
+		for _, r := range rs {
+			if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_PENDING || r.GetAttemptCount() < 2 || r.GetLastError() == "" {
+				return fmt.Errorf("%s: %s after %d attempts (%q)", r.GetFulfillmentRequestId(), r.GetState(), r.GetAttemptCount(), r.GetLastError())
+			}
+		}
+		return nil
+	})
+	if n := len(m.wms.createdRequests()); n != 0 {
+		t.Fatalf("%d requests reached a down WMS", n)
+	}
+	if m.wms.failed() == 0 {
+		t.Fatal("the WMS was never called while down")
+	}
+
+	m.wms.setDown(false)
+	eventually(t, "requests delivered after the WMS came back", func() error {
+		for _, r := range m.requests(t, "O-T2") {
+			if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED || r.GetLastError() != "" {
+				return fmt.Errorf("%s: %s (%q)", r.GetFulfillmentRequestId(), r.GetState(), r.GetLastError())
+			}
+		}
+		if n := len(m.wms.createdRequests()); n != 2 {
+			return fmt.Errorf("%d requests at the WMS", n)
+		}
+		return nil
+	})
+}
+
+// TestOrderServiceDown: shipment progress recorded while the order service
+// is down is delivered, in order, once it is back; the inventory commit
+// does not wait for the order service.
+func TestOrderServiceDown(t *testing.T) {
+	m := startMesh(t, func(m *mesh) { m.orders.down = true })
+	seq := m.publish(t, confirmedOrder("O-T3"), "ev-t3", "")
+	m.waitConsumed(t, seq)
+	id := "FR-O-T3-WH-MUC"
+	eventually(t, "request acknowledged", func() error {
+		if _, ok := m.wms.createdRequests()[id]; !ok {
+			return fmt.Errorf("%s not at the WMS", id)
+		}
+		return nil
+	})
+	m.wms.emit(id, wmsv1.ShipmentRequest_STATE_SHIPPED, "PCL-1", true)
+	m.wms.emit(id, wmsv1.ShipmentRequest_STATE_DELIVERED, "PCL-1", false)
+
+	eventually(t, "shipment delivered and committed", func() error {
+		ss := m.shipments(t, "orders/O-T3")
+		if len(ss) != 1 || ss[0].GetState() != fulfillmentv1.Shipment_STATE_DELIVERED {
+			return fmt.Errorf("shipments %v", ss)
+		}
+		if n := len(m.inventory.calls()); n != 1 {
+			return fmt.Errorf("%d commits", n)
+		}
+		return nil
+	})
+	if n := len(m.orders.calls()); n != 0 {
+		t.Fatalf("%d progress calls reached a down order service", n)
+	}
+
+	m.orders.setDown(false)
+	eventually(t, "progress delivered after the order service came back", func() error {
+		calls := m.orders.calls()
+		if len(calls) != 2 {
+			return fmt.Errorf("%d progress calls", len(calls))
+		}
+		if calls[0].GetMilestone() != orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED ||
+			calls[1].GetMilestone() != orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED {
+			return fmt.Errorf("milestones %v, %v", calls[0].GetMilestone(), calls[1].GetMilestone())
+		}
+		return nil
+	})
+}
