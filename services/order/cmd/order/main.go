@@ -45,13 +45,6 @@ import (
 	"github.com/transload/transload/services/order/internal/store/sqlstore"
 )
 
-// Stream is the JetStream stream the order service publishes to.
-var Stream = outbox.StreamConfig{
-	Name:        "TRANSLOAD_ORDER",
-	Subjects:    []string{"transload.order.>"},
-	Description: "Order events of the Transload order service",
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -222,13 +215,13 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 	wait := 200 * time.Millisecond
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := outbox.EnsureStream(sctx, js, Stream)
+		_, err := outbox.EnsureStream(sctx, js, orderpb.Stream)
 		cancel()
 		if err == nil {
-			log.Info("jetstream stream ready", slog.String("stream", Stream.Name))
+			log.Info("jetstream stream ready", slog.String("stream", orderpb.Stream.Name))
 			return nil
 		}
-		log.Warn("jetstream stream not ready; retrying", slog.String("stream", Stream.Name), slog.Any("error", err))
+		log.Warn("jetstream stream not ready; retrying", slog.String("stream", orderpb.Stream.Name), slog.Any("error", err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

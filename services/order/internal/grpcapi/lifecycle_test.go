@@ -344,3 +344,48 @@ func TestStuckOwnerRetryConverges(t *testing.T) {
 		t.Errorf("available = %d, want 2 (one reservation of 2 held)", got)
 	}
 }
+
+// TestReaperReleasesAbandonedReservation: a call that reserved stock and then
+// vanished for good (no retry) leaves a pending claim; the reaper releases
+// the reservation and frees the request id.
+func TestReaperReleasesAbandonedReservation(t *testing.T) {
+	t.Parallel()
+	stuck := &stuckStore{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, withoutWorker, func(o *envOptions) {
+		o.cfg = order.Config{ClaimLease: 100 * time.Millisecond, ClaimWait: 50 * time.Millisecond, AbandonAfter: time.Millisecond}
+		o.wrapStore = func(s order.Store) order.Store { stuck.Store = s; return stuck }
+	})
+	ctx := t.Context()
+	req := createReq("vanish", "C0009", line{"SKU-00500", 3})
+	callCtx, cancelCall := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := e.client.CreateOrder(callCtx, req); done <- err }()
+	<-stuck.entered
+	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 1 {
+		t.Fatalf("available while reserved = %d, want 1", got)
+	}
+	// Let the lease and the abandon period pass, then reap.
+	eventually(t, "the reaper releasing the reservation", func() bool {
+		if err := e.svc.ReapAbandonedClaims(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(e.inventory.Releases()) == 1
+	})
+	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 4 {
+		t.Errorf("available after reaping = %d, want 4", got)
+	}
+	// The vanished call wakes up: its claim is gone, so it must not store
+	// an order on the released reservation.
+	close(stuck.release)
+	cancelCall()
+	<-done
+	list, err := e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range list.GetOrders() {
+		if o.GetReservationId() == e.inventory.Releases()[0] {
+			t.Fatalf("order %s was stored on a released reservation", o.GetOrderId())
+		}
+	}
+}

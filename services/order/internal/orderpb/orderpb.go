@@ -21,6 +21,14 @@ const Producer = "order"
 // AggregateType is the outbox aggregate type of order events.
 const AggregateType = "order"
 
+// Stream is the JetStream stream the order service creates on start and
+// publishes its events to.
+var Stream = outbox.StreamConfig{
+	Name:        "TRANSLOAD_ORDER",
+	Subjects:    []string{"transload.order.>"},
+	Description: "Order events of the Transload order service",
+}
+
 // Subjects of the order events (see events.proto).
 const (
 	SubjectAccepted         = "transload.order.accepted"
