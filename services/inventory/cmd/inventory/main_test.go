@@ -18,7 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/platform/apierr"
@@ -315,6 +317,45 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 		apierr.Info(err).GetMetadata()["warehouse_code"] != "WH-XXX" {
 		t.Errorf("GetWarehouse(unknown): %v", err)
 	}
+	// ListReservations pages newest first; filters narrow.
+	page1, err := h.client.ListReservations(ctx, &inventoryv1.ListReservationsRequest{PageSize: 1})
+	if err != nil || len(page1.GetReservations()) != 1 || page1.GetReservations()[0].GetName() != hold.GetReservation().GetName() || page1.GetNextPageToken() == "" {
+		t.Fatalf("ListReservations page 1 = %v, %v", page1, err)
+	}
+	page2, err := h.client.ListReservations(ctx, &inventoryv1.ListReservationsRequest{PageSize: 1, PageToken: page1.GetNextPageToken()})
+	if err != nil || len(page2.GetReservations()) != 1 || page2.GetReservations()[0].GetName() != r.GetName() || page2.GetNextPageToken() != "" {
+		t.Fatalf("ListReservations page 2 = %v, %v", page2, err)
+	}
+	if _, err := h.client.ListReservations(ctx, &inventoryv1.ListReservationsRequest{Filter: "state = HELD", PageToken: page1.GetNextPageToken()}); !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN) {
+		t.Errorf("page token of another filter: %v", err)
+	}
+	committed, err := h.client.ListReservations(ctx, &inventoryv1.ListReservationsRequest{Filter: `state = COMMITTED AND sku = "SKU-00500"`})
+	if err != nil || len(committed.GetReservations()) != 1 || committed.GetReservations()[0].GetName() != r.GetName() {
+		t.Errorf("ListReservations(state = COMMITTED) = %v, %v", committed, err)
+	}
+
+	// UpdateWarehouse: etag check and upsert.
+	ber, err := h.client.GetWarehouse(ctx, &inventoryv1.GetWarehouseRequest{Name: "warehouses/WH-BER"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ber.DisplayName = "Berlin Nord"
+	upd, err := h.client.UpdateWarehouse(ctx, &inventoryv1.UpdateWarehouseRequest{
+		Warehouse: ber, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}, RequestId: "uw-1",
+	})
+	if err != nil || upd.GetDisplayName() != "Berlin Nord" || upd.GetEtag() == ber.GetEtag() {
+		t.Fatalf("UpdateWarehouse = %v, %v", upd, err)
+	}
+	if _, err := h.client.UpdateWarehouse(ctx, &inventoryv1.UpdateWarehouseRequest{Warehouse: ber, RequestId: "uw-2"}); status.Code(err) != codes.Aborted {
+		t.Errorf("UpdateWarehouse with a stale etag: %v, want ABORTED", err)
+	}
+	if _, err := h.client.UpdateWarehouse(ctx, &inventoryv1.UpdateWarehouseRequest{
+		Warehouse: &inventoryv1.Warehouse{Name: "warehouses/WH-KOE", DisplayName: "Köln", Region: "de-west", Priority: 4, Active: true},
+		RequestId: "uw-3", AllowMissing: true,
+	}); err != nil {
+		t.Errorf("UpdateWarehouse upsert: %v", err)
+	}
+
 	if _, err := h.client.ApplyStockEvents(ctx, &inventoryv1.ApplyStockEventsRequest{
 		RequestId: "x", SourceSystem: "erp", Events: []*inventoryv1.StockEvent{{EventId: "e"}},
 	}); status.Code(err) != codes.Unimplemented {

@@ -43,6 +43,7 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 		overCommit   *inventory.CommitExceedsAllocationError
 		overRelease  *inventory.ReleaseExceedsOpenError
 		ttl          *inventory.HoldTTLTooLongError
+		unknownField *inventory.UnknownFieldError
 		st           interface{ GRPCStatus() *status.Status }
 	)
 	pick := func(keys ...string) map[string]string {
@@ -94,6 +95,12 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 	case errors.As(err, &ttl):
 		return apierr.Error(codes.InvalidArgument, inventoryv1.ErrorReason_ERROR_REASON_HOLD_TTL_TOO_LONG,
 			ttl.Error(), map[string]string{"max_ttl": strconv.FormatInt(int64(ttl.Max/time.Second), 10) + "s"})
+	case errors.As(err, &unknownField):
+		return apierr.InvalidArgument("update_mask names a field that cannot be updated",
+			apierr.FieldViolation{Field: "update_mask", Description: unknownField.Error(), Reason: "FIELD_NOT_UPDATABLE"})
+	case errors.Is(err, inventory.ErrConcurrentModification):
+		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
+			"the resource changed since it was read (etag mismatch); re-read and retry", pick(metaWarehouseCode))
 	case errors.Is(err, inventory.ErrWarehouseNotFound):
 		return apierr.Error(codes.NotFound, inventoryv1.ErrorReason_ERROR_REASON_WAREHOUSE_NOT_FOUND,
 			"warehouse not found", pick(metaWarehouseCode))

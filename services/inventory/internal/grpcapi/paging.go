@@ -37,6 +37,9 @@ type pageToken struct {
 	Offset int    `json:"o,omitempty"`
 	SKU    string `json:"k,omitempty"`
 	WH     string `json:"w,omitempty"`
+	// ID and Micros are the keyset of reservations (id, create time).
+	ID     string `json:"i,omitempty"`
+	Micros int64  `json:"t,omitempty"`
 }
 
 func scope(parts ...string) string {
@@ -59,10 +62,14 @@ func decodeToken(raw, wantScope string) (pageToken, error) {
 		err = json.Unmarshal(b, &t)
 	}
 	if err != nil || t.Scope != wantScope || t.Offset < 0 {
-		return t, apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
-			"page_token is invalid or belongs to another request", nil)
+		return t, badToken()
 	}
 	return t, nil
+}
+
+func badToken() error {
+	return apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
+		"page_token is invalid or belongs to another request", nil)
 }
 
 // filterTerm is one `field op value` term of an AIP-160 filter.

@@ -15,9 +15,8 @@ import (
 )
 
 // Server implements inventoryv1.InventoryServiceServer. Methods not
-// implemented yet (UpdateWarehouse, ListReservations, ApplyStockEvents and
-// the reconciliation methods) answer Unimplemented through the embedded
-// UnimplementedInventoryServiceServer.
+// implemented yet (ApplyStockEvents and the reconciliation methods) answer
+// Unimplemented through the embedded UnimplementedInventoryServiceServer.
 type Server struct {
 	inventoryv1.UnimplementedInventoryServiceServer
 	svc    *inventory.Service

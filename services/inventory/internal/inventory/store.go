@@ -24,6 +24,12 @@ type Store interface {
 	ListWarehouses(ctx context.Context) ([]Warehouse, error)
 	// GetWarehouse returns one warehouse or ErrWarehouseNotFound.
 	GetWarehouse(ctx context.Context, code string) (Warehouse, error)
+	// UpsertWarehouse locks warehouse code (if it exists), passes it to fn
+	// and stores fn's result, idempotent on requestID: a replay with the
+	// same fingerprint returns the current warehouse without calling fn,
+	// another fingerprint fails with ErrIdempotencyKeyReused. fn's error is
+	// returned unchanged.
+	UpsertWarehouse(ctx context.Context, code, requestID, fingerprint string, fn WarehouseUpdateFunc) (Warehouse, error)
 	// GetStockLevel returns one stock level or ErrStockLevelNotFound.
 	GetStockLevel(ctx context.Context, sku, warehouseCode string) (StockLevel, error)
 	// ListStockLevels returns a page of stock levels ordered by SKU, then
@@ -53,6 +59,9 @@ type Store interface {
 	// their events. fn's error is returned unchanged and nothing is
 	// written. Unknown ids fail with ErrReservationNotFound.
 	UpdateReservation(ctx context.Context, id string, op Operation, now time.Time, fn UpdateFunc) (Reservation, error)
+	// ListReservations returns a page of reservations ordered by create
+	// time, then id, newest first.
+	ListReservations(ctx context.Context, q ReservationQuery) ([]Reservation, error)
 	// DueHolds returns the ids of up to limit HELD reservations whose
 	// expiry is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)

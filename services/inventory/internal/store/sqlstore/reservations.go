@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/transload/transload/platform/correlation"
@@ -358,4 +359,58 @@ func cloneReservation(r inventory.Reservation) inventory.Reservation {
 		out.Lines[i] = l
 	}
 	return out
+}
+
+// likeEscaper escapes LIKE wildcards; queries use ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// ListReservations implements inventory.Store.
+func (s *Store) ListReservations(ctx context.Context, q inventory.ReservationQuery) ([]inventory.Reservation, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.ReferenceID != "" {
+		where = append(where, "reference_id = ?")
+		args = append(args, q.ReferenceID)
+	}
+	if q.State != 0 {
+		where = append(where, "state = ?")
+		args = append(args, int(q.State))
+	}
+	if q.Channel != "" {
+		where = append(where, "channel = ?")
+		args = append(args, q.Channel)
+	}
+	if q.SKU != "" {
+		// Lines are stored as JSON written by encoding/json, so a line's
+		// SKU appears exactly as "sku":"<sku>" (SKUs need no escaping).
+		where = append(where, `lines LIKE ? ESCAPE '\'`)
+		args = append(args, `%"sku":"`+likeEscaper.Replace(q.SKU)+`"%`)
+	}
+	if q.BeforeID != "" {
+		where = append(where, "(create_us < ? OR (create_us = ? AND id < ?))")
+		us := micros(q.BeforeCreate)
+		args = append(args, us, us, q.BeforeID)
+	}
+	query := `SELECT ` + reservationCols + ` FROM reservations`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY create_us DESC, id DESC LIMIT ?`
+	args = append(args, max(q.Limit, 1))
+	rows, err := s.db.SQL().QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list reservations: %w", err)
+	}
+	defer rows.Close()
+	var out []inventory.Reservation
+	for rows.Next() {
+		r, err := scanReservation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list reservations: %w", err)
+		}
+		out = append(out, r.Reservation)
+	}
+	return out, rows.Err()
 }

@@ -155,6 +155,8 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Commit", func(t *testing.T) { testCommit(t, newStore) })
 	t.Run("HoldExpiry", func(t *testing.T) { testHoldExpiry(t, newStore) })
 	t.Run("Oversell", func(t *testing.T) { testOversell(t, newStore) })
+	t.Run("UpdateWarehouse", func(t *testing.T) { testUpdateWarehouse(t, newStore) })
+	t.Run("ListReservations", func(t *testing.T) { testListReservations(t, newStore) })
 }
 
 func testInitialLoad(t *testing.T, newStore Factory) {
@@ -593,5 +595,125 @@ func testOversell(t *testing.T, newStore Factory) {
 	}
 	if reserved != 10 || available != 0 {
 		t.Errorf("final reserved %d, available %d; want 10 and 0", reserved, available)
+	}
+}
+
+func testUpdateWarehouse(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	cur, err := e.store.GetWarehouse(ctx, "WH-BER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	p := inventory.UpdateWarehouseParams{
+		RequestID: "uw-1",
+		Warehouse: inventory.Warehouse{Code: "WH-BER", DisplayName: "Berlin Nord", Region: "ignored", Priority: 0, Active: false},
+		Fields:    []string{inventory.FieldDisplayName, inventory.FieldPriority, inventory.FieldActive},
+		Etag:      cur.Etag(),
+	}
+	w, err := e.svc.UpdateWarehouse(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.DisplayName != "Berlin Nord" || w.Priority != 0 || w.Active || w.Region != "de-east" || len(w.Channels) != 2 {
+		t.Errorf("updated warehouse = %+v", w)
+	}
+	if w.Etag() == cur.Etag() {
+		t.Error("etag did not change")
+	}
+	again, err := e.svc.UpdateWarehouse(ctx, p)
+	if err != nil || again.Etag() != w.Etag() {
+		t.Errorf("replay = %v, %v", again.Etag(), err)
+	}
+	p2 := p
+	p2.Warehouse.DisplayName = "other"
+	if _, err := e.svc.UpdateWarehouse(ctx, p2); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
+		t.Errorf("reused request id: %v", err)
+	}
+	p3 := p
+	p3.RequestID = "uw-2" // stale etag
+	if _, err := e.svc.UpdateWarehouse(ctx, p3); !errors.Is(err, inventory.ErrConcurrentModification) {
+		t.Errorf("stale etag: %v", err)
+	}
+	missing := inventory.UpdateWarehouseParams{RequestID: "uw-3", Warehouse: inventory.Warehouse{Code: "WH-KOE", DisplayName: "Köln", Region: "de-west", Priority: 4, Channels: []string{"web"}, Active: true}}
+	if _, err := e.svc.UpdateWarehouse(ctx, missing); !errors.Is(err, inventory.ErrWarehouseNotFound) {
+		t.Errorf("update of a missing warehouse: %v", err)
+	}
+	missing.RequestID, missing.AllowMissing = "uw-4", true
+	created, err := e.svc.UpdateWarehouse(ctx, missing)
+	if err != nil || created.CreateTime.IsZero() {
+		t.Fatalf("upsert = %+v, %v", created, err)
+	}
+	if got, err := e.store.GetWarehouse(ctx, "WH-KOE"); err != nil || got.DisplayName != "Köln" || got.Priority != 4 {
+		t.Errorf("created warehouse = %+v, %v", got, err)
+	}
+	// WH-BER is inactive now: no more allocations from it.
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "after-uw", AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 7}}})
+	if diff := cmp.Diff(map[string][]alloc{SKUScarce: {{WarehouseCode: "WH-HAM", Quantity: 4}, {WarehouseCode: "WH-MUC", Quantity: 3}}}, allocs(r)); diff != "" {
+		t.Errorf("allocations (-want +got):\n%s", diff)
+	}
+	var unknown *inventory.UnknownFieldError
+	if _, err := e.svc.UpdateWarehouse(ctx, inventory.UpdateWarehouseParams{RequestID: "uw-5", Warehouse: inventory.Warehouse{Code: "WH-HAM"}, Fields: []string{"code"}}); !errors.As(err, &unknown) {
+		t.Errorf("unknown mask field: %v", err)
+	}
+}
+
+func testListReservations(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	var ids []string
+	for i, sku := range []string{SKUA, SKUB, SKUA} {
+		e.clock.Advance(time.Second)
+		ch := "web"
+		if i == 1 {
+			ch = "b2b"
+		}
+		r := e.reserve(t, inventory.ReserveParams{RequestID: fmt.Sprintf("l%d", i), Channel: ch, Lines: []inventory.ReserveLine{{SKU: sku, Quantity: 1}}})
+		ids = append(ids, r.ID)
+	}
+	if _, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: ids[0], RequestID: "l-rel"}); err != nil {
+		t.Fatal(err)
+	}
+	list := func(q inventory.ReservationQuery) []string {
+		t.Helper()
+		if q.Limit == 0 {
+			q.Limit = 10
+		}
+		rs, err := e.svc.ListReservations(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    inventory.ReservationQuery
+		want []string
+	}{
+		{"all newest first", inventory.ReservationQuery{}, []string{ids[2], ids[1], ids[0]}},
+		{"by sku", inventory.ReservationQuery{SKU: SKUA}, []string{ids[2], ids[0]}},
+		// A LIKE wildcard in the filter must not match SKU-A.
+		{"by sku with a wildcard", inventory.ReservationQuery{SKU: "SKU_A"}, nil},
+		{"by state", inventory.ReservationQuery{State: inventory.StateReleased}, []string{ids[0]}},
+		{"by channel", inventory.ReservationQuery{Channel: "b2b"}, []string{ids[1]}},
+		{"by reference", inventory.ReservationQuery{ReferenceID: "ref-l2"}, []string{ids[2]}},
+		{"page 1", inventory.ReservationQuery{Limit: 2}, []string{ids[2], ids[1]}},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, list(tc.q)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	second, err := e.svc.GetReservation(ctx, ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{ids[0]}, list(inventory.ReservationQuery{Limit: 2, BeforeCreate: second.CreateTime, BeforeID: second.ID})); diff != "" {
+		t.Errorf("page 2 (-want +got):\n%s", diff)
 	}
 }
