@@ -91,7 +91,16 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger()))
+	metrics, err := grpcapi.NewMetrics(srv.Registry())
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	if err := faults.RegisterMetrics(srv.Registry(), flt); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger(), metrics))
 	// Readiness covers the simulator itself (database, seed), never the
 	// simulated ERP's faults: a "down" ERP is still a ready simulator.
 	srv.Admin().AddCheck("database", db.Ping)

@@ -112,11 +112,12 @@ func TestRunServesControlsAndKeepsState(t *testing.T) {
 	if code, body := httpDo(t, http.MethodGet, admin+"/readyz", ""); code != http.StatusOK {
 		t.Fatalf("/readyz = %d %s", code, body)
 	}
-	if code, body := httpDo(t, http.MethodGet, admin+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
-		t.Errorf("/metrics = %d", code)
-	}
 	if code, body := httpDo(t, http.MethodPost, admin+"/control/faults", `{"down": true}`); code != http.StatusOK || !strings.Contains(body, `"down":true`) {
 		t.Fatalf("POST /control/faults = %d %s", code, body)
+	}
+	if code, body := httpDo(t, http.MethodGet, admin+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") ||
+		!strings.Contains(body, "erpsim_fault_down 1") || !strings.Contains(body, "erpsim_sales_order_submissions_total") {
+		t.Errorf("/metrics while down = %d, want go, fault and submission metrics", code)
 	}
 	client := dial(t, addrs.GRPC)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

@@ -5,8 +5,11 @@
 package faults
 
 import (
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
@@ -73,4 +76,29 @@ func (f *Faults) ReturnRejection(erp.RejectionReason) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st.RejectNext++
+}
+
+// RegisterMetrics exposes f on reg as erpsim_fault_down (0/1),
+// erpsim_fault_slow_seconds and erpsim_fault_reject_next, so dashboards show
+// when a test or demo has the simulated ERP misbehaving on purpose.
+func RegisterMetrics(reg prometheus.Registerer, f *Faults) error {
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpsim_fault_down", Help: "1 while the simulated ERP is down."}, func() float64 {
+			if f.Get().Down {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpsim_fault_slow_seconds", Help: "Delay added to every simulated ERP call."}, func() float64 {
+			return f.Get().Slow.Seconds()
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "erpsim_fault_reject_next", Help: "New sales orders still to be rejected by fault injection."}, func() float64 {
+			return float64(f.Get().RejectNext)
+		}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("faults: register metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -38,6 +39,28 @@ type env struct {
 	conn   *grpc.ClientConn
 	faults *faults.Faults
 	svc    *erp.Service
+	reg    *prometheus.Registry
+}
+
+// counter returns the value of the counter name with the one label value
+// given, 0 when absent.
+func (e *env) counter(t *testing.T, name, labelValue string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == labelValue {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 func newEnv(t *testing.T) *env {
@@ -64,7 +87,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, logger))
+	metrics, err := grpcapi.NewMetrics(srv.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, logger, metrics))
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()
@@ -81,7 +108,7 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("server Run: %v", err)
 		}
 	})
-	return &env{client: erpv1.NewErpAdapterServiceClient(conn), conn: conn, faults: f, svc: svc}
+	return &env{client: erpv1.NewErpAdapterServiceClient(conn), conn: conn, faults: f, svc: svc, reg: srv.Registry()}
 }
 
 // callCtx bounds one test call.

@@ -61,6 +61,9 @@ func TestPostJournalBatch(t *testing.T) {
 			t.Errorf("line %d result = %v, want %v %v", i+1, r, w.outcome, w.reason)
 		}
 	}
+	if p, r := e.counter(t, "erpsim_journal_lines_total", "posted"), e.counter(t, "erpsim_journal_lines_total", "rejected"); p != 2 || r != 4 {
+		t.Errorf("journal metrics: posted %v, rejected %v; want 2, 4", p, r)
+	}
 	doc := results[0].GetErpDocumentNumber()
 	if doc == "" || results[1].GetErpDocumentNumber() != doc {
 		t.Errorf("lines of INV-1 posted to %q and %q, want one document", doc, results[1].GetErpDocumentNumber())

@@ -201,6 +201,9 @@ func TestSubmitSalesOrderConcurrentDuplicates(t *testing.T) {
 	if len(orders) != 1 || orders[0].Submissions != 20 {
 		t.Errorf("sales orders = %d (submissions %d); want 1 with 20 submissions", len(orders), orders[0].Submissions)
 	}
+	if a, d := e.counter(t, "erpsim_sales_order_submissions_total", "accepted"), e.counter(t, "erpsim_sales_order_submissions_total", "duplicate"); a != 1 || d != 19 {
+		t.Errorf("submission metrics: accepted %v, duplicate %v; want 1, 19", a, d)
+	}
 	c, err := e.client.GetCustomer(callCtx(t), &erpv1.GetCustomerRequest{Name: "customers/C0003"})
 	if err != nil || c.GetOpenBalance().GetAmountMinor() != so.GetGrandTotal().GetAmountMinor() {
 		t.Errorf("open balance = %v, %v; want the order booked once", c.GetOpenBalance(), err)

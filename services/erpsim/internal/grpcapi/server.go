@@ -34,15 +34,17 @@ const (
 type Server struct {
 	erpv1.UnimplementedErpAdapterServiceServer
 
-	svc    *erp.Service
-	logger *slog.Logger
+	svc     *erp.Service
+	logger  *slog.Logger
+	metrics *Metrics
 }
 
 var _ erpv1.ErpAdapterServiceServer = (*Server)(nil)
 
-// NewServer returns the gRPC server of the simulated ERP.
-func NewServer(svc *erp.Service, logger *slog.Logger) *Server {
-	return &Server{svc: svc, logger: logger}
+// NewServer returns the gRPC server of the simulated ERP; metrics may be
+// nil.
+func NewServer(svc *erp.Service, logger *slog.Logger, metrics *Metrics) *Server {
+	return &Server{svc: svc, logger: logger, metrics: metrics}
 }
 
 func (s *Server) fail(ctx context.Context, err error) error { return toStatus(ctx, s.logger, err) }
@@ -98,6 +100,7 @@ func (s *Server) SubmitSalesOrder(ctx context.Context, req *erpv1.SubmitSalesOrd
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	s.metrics.submitted(got, dup)
 	out, err := submitToProto(got, dup)
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -377,6 +380,7 @@ func (s *Server) PostJournalBatch(ctx context.Context, req *erpv1.PostJournalBat
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	s.metrics.posted(got, dup)
 	jb, err := journalBatchToProto(got)
 	if err != nil {
 		return nil, s.fail(ctx, err)
