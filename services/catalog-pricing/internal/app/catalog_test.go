@@ -1,0 +1,163 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/apierr"
+)
+
+func validProduct(sku string) *catalogv1.Product {
+	return &catalogv1.Product{Name: "products/" + sku, Title: "Saw " + sku, BaseUnit: "EA",
+		Status: catalogv1.ProductStatus_PRODUCT_STATUS_ACTIVE, Channels: []string{"web"}, Category: "tools/saws"}
+}
+
+// TestImportProductsPerRowOutcomes: each row is validated on its own
+// (rows are exempt from request validation), so bad rows are REJECTED with
+// reason and field while the others apply.
+func TestImportProductsPerRowOutcomes(t *testing.T) {
+	t.Parallel()
+	in, _ := startReady(t)
+	ctx := t.Context()
+	noTitle := validProduct("NEW-2")
+	noTitle.Title = ""
+	badChannel := validProduct("NEW-3")
+	badChannel.Channels = []string{"Web Shop"}
+	noStatus := validProduct("NEW-4")
+	noStatus.Status = catalogv1.ProductStatus_PRODUCT_STATUS_UNSPECIFIED
+	existing := validProduct(sku(1))
+	req := &catalogv1.ImportProductsRequest{
+		RequestId: "feed-1", Source: "file:test.csv", Mode: catalogv1.ImportMode_IMPORT_MODE_CREATE_ONLY,
+		Rows: []*catalogv1.ProductImportRow{
+			{RowNumber: 10, Product: validProduct("NEW-1")},
+			{RowNumber: 11, Product: noTitle},
+			{RowNumber: 12, Product: badChannel},
+			{RowNumber: 13, Product: noStatus},
+			{RowNumber: 14, Product: existing},
+			{RowNumber: 15, Product: validProduct("NEW-1")},
+			{RowNumber: 16},
+		},
+	}
+	res, err := in.catalog.ImportProducts(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := catalogv1.ImportRowOutcome_IMPORT_ROW_OUTCOME_REJECTED
+	invalid := catalogv1.ErrorReason_ERROR_REASON_IMPORT_ROW_INVALID
+	want := []*catalogv1.ImportRowResult{
+		{RowNumber: 10, Sku: "NEW-1", Outcome: catalogv1.ImportRowOutcome_IMPORT_ROW_OUTCOME_CREATED},
+		{RowNumber: 11, Sku: "NEW-2", Outcome: rejected, Reason: invalid, Field: "product.title"},
+		{RowNumber: 12, Sku: "NEW-3", Outcome: rejected, Reason: invalid, Field: "product.channels[0]"},
+		{RowNumber: 13, Sku: "NEW-4", Outcome: rejected, Reason: invalid, Field: "product.status"},
+		{RowNumber: 14, Sku: sku(1), Outcome: rejected, Reason: catalogv1.ErrorReason_ERROR_REASON_PRODUCT_ALREADY_EXISTS, Field: "product.name"},
+		{RowNumber: 15, Sku: "NEW-1", Outcome: rejected, Reason: invalid, Field: "product.name"},
+		{RowNumber: 16, Outcome: rejected, Reason: invalid, Field: "product"},
+	}
+	got := res.GetResults()
+	for _, r := range got {
+		if r.GetOutcome() == rejected && r.GetMessage() == "" {
+			t.Errorf("row %d rejected without a message", r.GetRowNumber())
+		}
+		r.Message = ""
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Fatalf("row results (-want +got):\n%s", diff)
+	}
+	if res.GetCreatedCount() != 1 || res.GetRejectedCount() != 6 {
+		t.Fatalf("counts = %v", res)
+	}
+	// The same request again replays the answer without re-applying.
+	again, err := in.catalog.ImportProducts(ctx, req)
+	if err != nil || again.GetCreatedCount() != 1 {
+		t.Fatalf("replay = %v, %v", again, err)
+	}
+	req.Rows = req.Rows[:1]
+	_, err = in.catalog.ImportProducts(ctx, req)
+	if status.Code(err) != codes.AlreadyExists || apierr.ReasonOf(err) != "ERROR_REASON_IDEMPOTENCY_KEY_REUSED" {
+		t.Fatalf("request id reused with another payload: %v", err)
+	}
+	// Upsert of identical content is UNCHANGED.
+	res, err = in.catalog.ImportProducts(ctx, &catalogv1.ImportProductsRequest{RequestId: "feed-2", Source: "t",
+		Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: []*catalogv1.ProductImportRow{{RowNumber: 1, Product: validProduct("NEW-1")}}})
+	if err != nil || res.GetUnchangedCount() != 1 {
+		t.Fatalf("identical upsert = %v, %v", res, err)
+	}
+	// Imported products are in the draft only.
+	if _, err := in.catalog.GetProduct(ctx, &catalogv1.GetProductRequest{Name: "products/NEW-1"}); status.Code(err) != codes.NotFound ||
+		apierr.Info(err).GetMetadata()["catalog_version"] != "catalogVersions/1" {
+		t.Fatalf("draft product read from current: %v", err)
+	}
+	p, err := in.catalog.GetProduct(ctx, &catalogv1.GetProductRequest{Name: "products/NEW-1", CatalogVersion: "catalogVersions/draft"})
+	if err != nil || p.GetCatalogVersion() != "catalogVersions/draft" {
+		t.Fatalf("draft product = %v, %v", p, err)
+	}
+	d, err := in.catalog.GetCatalogVersion(ctx, &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/draft"})
+	if err != nil || d.GetState() != catalogv1.CatalogVersion_STATE_DRAFT || d.GetProductCount() != nProducts+1 || d.GetPreviousVersion() != 1 {
+		t.Fatalf("draft version = %v, %v", d, err)
+	}
+}
+
+func TestListAndBatchGetProducts(t *testing.T) {
+	t.Parallel()
+	in, _ := startReady(t)
+	ctx := t.Context()
+	var skus []string
+	token := ""
+	for {
+		res, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{
+			PageSize: 2, PageToken: token, Filter: `channel = "web" AND status = ACTIVE AND category = "tools/power-tools"`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range res.GetProducts() {
+			skus = append(skus, p.GetSku())
+		}
+		if token = res.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff([]string{sku(1), sku(2), sku(4), sku(5)}, skus); diff != "" {
+		t.Fatalf("listed (-want +got):\n%s", diff)
+	}
+	_, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `price > 3`})
+	if status.Code(err) != codes.InvalidArgument || apierr.FieldViolations(err)[0].Field != "filter" {
+		t.Fatalf("bad filter: %v", err)
+	}
+	_, err = in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{PageToken: "garbage"})
+	if status.Code(err) != codes.InvalidArgument || apierr.ReasonOf(err) != "ERROR_REASON_INVALID_PAGE_TOKEN" {
+		t.Fatalf("bad token: %v", err)
+	}
+	res, err := in.catalog.BatchGetProducts(ctx, &catalogv1.BatchGetProductsRequest{Names: []string{"products/" + sku(4), "products/" + sku(1)}})
+	if err != nil || len(res.GetProducts()) != 2 || res.GetProducts()[0].GetSku() != sku(4) || res.GetProducts()[1].GetSku() != sku(1) {
+		t.Fatalf("batch get = %v, %v", res, err)
+	}
+	_, err = in.catalog.BatchGetProducts(ctx, &catalogv1.BatchGetProductsRequest{Names: []string{"products/" + sku(4), "products/NOPE"}})
+	if status.Code(err) != codes.NotFound || apierr.Info(err).GetMetadata()["sku"] != "NOPE" {
+		t.Fatalf("batch get with a missing product: %v", err)
+	}
+	vs, err := in.catalog.ListCatalogVersions(ctx, &catalogv1.ListCatalogVersionsRequest{})
+	if err != nil || len(vs.GetCatalogVersions()) != 1 || vs.GetCatalogVersions()[0].GetVersion() != 1 {
+		t.Fatalf("versions = %v, %v", vs, err)
+	}
+	if _, err := in.catalog.GetCatalogVersion(ctx, &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/7"}); status.Code(err) != codes.NotFound ||
+		apierr.ReasonOf(err) != "ERROR_REASON_CATALOG_VERSION_NOT_FOUND" {
+		t.Fatalf("missing version: %v", err)
+	}
+	pl, err := in.pricing.GetPriceList(ctx, &catalogv1.GetPriceListRequest{Name: "priceLists/PL-B2B-EUR"})
+	if err != nil || pl.GetChannel() != "b2b" || pl.GetPriceCount() != nProducts || pl.GetCurrencyCode() != "EUR" {
+		t.Fatalf("price list = %v, %v", pl, err)
+	}
+	pr, err := in.pricing.GetPrice(ctx, &catalogv1.GetPriceRequest{Name: "priceLists/PL-EUR/prices/" + sku(2)})
+	if err != nil || pr.GetUnitPrice().GetAmountMinor() != standardPrice(2) {
+		t.Fatalf("price = %v, %v", pr, err)
+	}
+	_, err = in.pricing.GetCustomerContract(ctx, &catalogv1.GetCustomerContractRequest{Name: "customerContracts/X"})
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("contracts: %v, want Unimplemented for now", err)
+	}
+}
