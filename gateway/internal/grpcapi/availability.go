@@ -23,25 +23,30 @@ import (
 	"github.com/transload/transload/gateway/internal/neighbours"
 )
 
-// CheckAvailability is the checkout hot path. Three sources, weakest wins
-// the response's confidence:
+// CheckAvailability is the checkout hot path. Prices and stock come from
+// different sources, and the weakest source used sets the response's
+// confidence:
 //
-//   - cached (CONFIDENCE_CACHED): when the catalog/price versions and the
-//     SKUs' stock sequences seen on the last live answers are younger than
-//     FreshFor, lines are read from cache entries keyed by those versions, so
-//     a new catalog publication, price change or stock movement (seen on the
-//     next live call) is a new key: invalidation by construction, staleness
-//     bounded by FreshFor;
-//   - live (CONFIDENCE_LIVE): pricing QuotePrices (allow_partial) and
-//     inventory CheckAvailability in parallel, each bounded by
-//     DependencyTimeout; every good answer refreshes the cache and the
-//     last-good snapshot;
-//   - snapshot (CONFIDENCE_LAST_PUBLISHED_SNAPSHOT, stale = true): when
-//     pricing or inventory is down (UNAVAILABLE, breaker open, timeout), the
-//     last good answer per line from the snapshot cache (platform/cache,
-//     Redis when configured, so it survives gateway restarts), falling back
-//     to the last price of the SKU at any quantity. Only when a line has no
-//     snapshot does the call fail with ERROR_REASON_NO_SNAPSHOT_AVAILABLE.
+//   - stock is read live from inventory on every call: one batched,
+//     read-only query whose answer must reflect the caller's own orders
+//     immediately (read-your-writes after CreateOrder), and whose per-SKU
+//     stock_sequence keys the snapshot;
+//   - prices come from cache entries keyed by catalog version and price
+//     version (CONFIDENCE_CACHED) while the versions seen on the last live
+//     quote are younger than FreshFor, so a publication or price change is
+//     a new key once seen: invalidation by construction, staleness bounded
+//     by FreshFor; otherwise live from pricing (QuotePrices, allow_partial)
+//     and the cache is refreshed;
+//   - when pricing or inventory is down (UNAVAILABLE, breaker open, its own
+//     timeout), the last good answer per line comes from the snapshot cache
+//     (platform/cache, Redis when configured, so it survives gateway
+//     restarts) with stale = true and CONFIDENCE_LAST_PUBLISHED_SNAPSHOT; a
+//     price falls back to the SKU's last unit price at any quantity. Only
+//     when a line has no snapshot does the call fail with
+//     ERROR_REASON_NO_SNAPSHOT_AVAILABLE.
+//
+// Each live call is bounded by DependencyTimeout so a slow dependency turns
+// into a snapshot answer instead of a slow page.
 
 // skuPattern is what pricing and inventory accept as a SKU; other SKUs are
 // answered as LINE_ISSUE_UNKNOWN_SKU without asking them.
@@ -61,18 +66,8 @@ type snapshotEntry struct {
 	ObserveTime    time.Time `json:"observeTime"`
 }
 
-type seqSeen struct {
-	seq  int64
-	seen time.Time
-}
-
-// maxTrackedSKUs bounds the stock-sequence tracker; beyond it the tracker
-// is reset (costing one live call per SKU, never correctness).
-const maxTrackedSKUs = 200_000
-
 type availability struct {
 	priceLive *cache.Cache[*catalogv1.QuoteLine]
-	stockLive *cache.Cache[*inventoryv1.SkuAvailability]
 	priceSnap *cache.Cache[snapshotEntry]
 	stockSnap *cache.Cache[snapshotEntry]
 
@@ -84,7 +79,6 @@ type availability struct {
 	catalogVer int64
 	priceVer   int64
 	pricesSeen time.Time
-	stockSeq   map[string]seqSeen // channel|sku
 }
 
 func newAvailability(store cache.Store, o Options) (*availability, error) {
@@ -95,13 +89,10 @@ func newAvailability(store cache.Store, o Options) (*availability, error) {
 	copts = append(copts, cache.WithLogger(o.Logger))
 	a := &availability{
 		freshFor: o.FreshFor, snapTTL: o.SnapshotTTL, depTimeout: o.DependencyTimeout,
-		now: o.Now, logger: o.Logger, stockSeq: map[string]seqSeen{},
+		now: o.Now, logger: o.Logger,
 	}
 	var err error
 	if a.priceLive, err = cache.NewCache(store, "gw-price", cache.ProtoCodec[*catalogv1.QuoteLine](), copts...); err != nil {
-		return nil, err
-	}
-	if a.stockLive, err = cache.NewCache(store, "gw-stock", cache.ProtoCodec[*inventoryv1.SkuAvailability](), copts...); err != nil {
 		return nil, err
 	}
 	if a.priceSnap, err = cache.NewCache(store, "gw-price-snapshot", cache.JSONCodec[snapshotEntry](), copts...); err != nil {
@@ -451,17 +442,10 @@ func (a *availability) snapshotPrice(ctx context.Context, q availQuery, sku stri
 
 // --- inventory part ---
 
-func stockLiveKey(channel, sku string, seq int64) string {
-	return fmt.Sprintf("%s|%s|%d", channel, sku, seq)
-}
-
 func stockSnapKey(channel, sku string) string { return channel + "|" + sku }
 
 // stock returns the availability per SKU.
 func (a *availability) stock(ctx context.Context, s *Server, channel string, skus []string, now time.Time) (map[string]*inventoryv1.SkuAvailability, part, error) {
-	if out, ok := a.cachedStock(ctx, channel, skus, now); ok {
-		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_CACHED, asOf: now}, nil
-	}
 	cctx, cancel := context.WithTimeout(ctx, a.depTimeout)
 	resp, err := s.n.Inventory.CheckAvailability(cctx, &inventoryv1.CheckAvailabilityRequest{Skus: skus, Channel: channel})
 	cancel()
@@ -498,46 +482,8 @@ func (a *availability) stock(ctx context.Context, s *Server, channel string, sku
 	return out, pt, nil
 }
 
-func (a *availability) cachedStock(ctx context.Context, channel string, skus []string, now time.Time) (map[string]*inventoryv1.SkuAvailability, bool) {
-	if a.freshFor <= 0 {
-		return nil, false
-	}
-	seqs := make([]int64, len(skus))
-	a.mu.Lock()
-	for i, sku := range skus {
-		ss, ok := a.stockSeq[stockSnapKey(channel, sku)]
-		if !ok || now.Sub(ss.seen) >= a.freshFor {
-			a.mu.Unlock()
-			return nil, false
-		}
-		seqs[i] = ss.seq
-	}
-	a.mu.Unlock()
-	out := make(map[string]*inventoryv1.SkuAvailability, len(skus))
-	for i, sku := range skus {
-		sa, ok := a.stockLive.Get(ctx, stockLiveKey(channel, sku, seqs[i]))
-		if !ok {
-			return nil, false
-		}
-		out[sku] = sa
-	}
-	return out, true
-}
-
 func (a *availability) storeStock(ctx context.Context, channel string, skus []*inventoryv1.SkuAvailability, now time.Time) {
-	a.mu.Lock()
-	if len(a.stockSeq)+len(skus) > maxTrackedSKUs {
-		a.stockSeq = map[string]seqSeen{}
-	}
 	for _, sa := range skus {
-		k := stockSnapKey(channel, sa.GetSku())
-		if cur, ok := a.stockSeq[k]; !ok || sa.GetStockSequence() >= cur.seq {
-			a.stockSeq[k] = seqSeen{seq: sa.GetStockSequence(), seen: now}
-		}
-	}
-	a.mu.Unlock()
-	for _, sa := range skus {
-		a.setLog(ctx, a.stockLive.Set(ctx, stockLiveKey(channel, sa.GetSku(), sa.GetStockSequence()), sa, liveEntryTTL))
 		if !sa.GetKnown() {
 			continue
 		}
