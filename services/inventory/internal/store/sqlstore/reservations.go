@@ -336,10 +336,8 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.O
 			return nil
 		})
 		if err != nil && sqldb.IsUniqueViolation(err) && attempt < maxUniqueRetries {
-			var exists *inventory.ReservationExistsForReferenceError
-			if !errors.As(err, &exists) {
-				continue
-			}
+			// Lost a race on a request id; the next run sees the winner.
+			continue
 		}
 		if err != nil {
 			if errors.Is(err, inventory.ErrReservationNotFound) {

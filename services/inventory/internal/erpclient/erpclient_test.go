@@ -1,0 +1,125 @@
+package erpclient_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/services/inventory/internal/erpclient"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+// scriptedERP streams a fixed message sequence, then ends with err.
+type scriptedERP struct {
+	erpv1.UnimplementedErpAdapterServiceServer
+	msgs []*erpv1.StreamStockSnapshotResponse
+	err  error
+}
+
+func (s *scriptedERP) StreamStockSnapshot(_ *erpv1.StreamStockSnapshotRequest, stream grpc.ServerStreamingServer[erpv1.StreamStockSnapshotResponse]) error {
+	for _, m := range s.msgs {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+	return s.err
+}
+
+func (s *scriptedERP) ListWarehouses(context.Context, *erpv1.ListWarehousesRequest) (*erpv1.ListWarehousesResponse, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	return &erpv1.ListWarehousesResponse{Warehouses: []*erpv1.Warehouse{{Name: "bad-name"}}}, nil
+}
+
+func client(t *testing.T, srv erpv1.ErpAdapterServiceServer) *erpclient.Client {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	erpv1.RegisterErpAdapterServiceServer(gs, srv)
+	go func() { _ = gs.Serve(lis) }()
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient("passthrough:///erp", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return erpclient.New(conn, 5*time.Second, 10*time.Second)
+}
+
+func header(rows int64) *erpv1.StreamStockSnapshotResponse {
+	return &erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Header{
+		Header: &erpv1.StockSnapshotHeader{SnapshotId: "s1", RowCount: rows},
+	}}
+}
+
+func chunk(rows ...*erpv1.StockSnapshotRow) *erpv1.StreamStockSnapshotResponse {
+	return &erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Chunk{Chunk: &erpv1.StockSnapshotChunk{Rows: rows}}}
+}
+
+func trailer(rows, total int64) *erpv1.StreamStockSnapshotResponse {
+	return &erpv1.StreamStockSnapshotResponse{Part: &erpv1.StreamStockSnapshotResponse_Trailer{
+		Trailer: &erpv1.StockSnapshotTrailer{RowCount: rows, TotalOnHand: total},
+	}}
+}
+
+func TestStockSnapshot(t *testing.T) {
+	t.Parallel()
+	r1 := &erpv1.StockSnapshotRow{RowNumber: 1, Sku: "A", WarehouseCode: "W", OnHand: 5, SourceSequence: 9}
+	r2 := &erpv1.StockSnapshotRow{RowNumber: 2, Sku: "B", WarehouseCode: "W", OnHand: 7}
+	tests := []struct {
+		name    string
+		erp     *scriptedERP
+		wantErr bool
+	}{
+		{"complete", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1), chunk(r2), trailer(2, 12)}}, false},
+		{"no trailer", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1, r2)}}, true},
+		{"broken mid-stream", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1)}, err: status.Error(codes.Unavailable, "gone")}, true},
+		{"row count mismatch", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1), trailer(2, 5)}}, true},
+		{"total mismatch", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1, r2), trailer(2, 13)}}, true},
+		{"chunk before header", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{chunk(r1), header(1), trailer(1, 5)}}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			snap, err := client(t, tc.erp).StockSnapshot(t.Context())
+			if tc.wantErr {
+				if !errors.Is(err, inventory.ErrDependencyUnavailable) {
+					t.Fatalf("error = %v, want ErrDependencyUnavailable", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []inventory.InitialStock{
+				{SKU: "A", WarehouseCode: "W", OnHand: 5, SourceSequence: 9},
+				{SKU: "B", WarehouseCode: "W", OnHand: 7},
+			}
+			if diff := cmp.Diff(want, snap.Rows); diff != "" || snap.ID != "s1" {
+				t.Errorf("snapshot %s rows (-want +got):\n%s", snap.ID, diff)
+			}
+		})
+	}
+}
+
+func TestListWarehousesErrors(t *testing.T) {
+	t.Parallel()
+	if _, err := client(t, &scriptedERP{err: status.Error(codes.Unavailable, "down")}).ListWarehouses(t.Context()); !errors.Is(err, inventory.ErrDependencyUnavailable) {
+		t.Errorf("ERP down: %v, want ErrDependencyUnavailable", err)
+	}
+	if _, err := client(t, &scriptedERP{}).ListWarehouses(t.Context()); !errors.Is(err, inventory.ErrDependencyUnavailable) {
+		t.Errorf("malformed warehouse name: %v", err)
+	}
+}
