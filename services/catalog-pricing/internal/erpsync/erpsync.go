@@ -44,10 +44,13 @@ func New(src Source, cat *catalog.Service, pr *pricing.Service, log *slog.Logger
 
 // Result summarises one sync.
 type Result struct {
-	Products        catalog.ImportResult
-	PriceRows       int64
-	PriceRejected   int64
-	PricesSkipped   int
+	Products      catalog.ImportResult
+	PriceRows     int64
+	PriceRejected int64
+	PricesSkipped int
+	// Retired counts draft products missing from the (authoritative) full
+	// export that were set to DISCONTINUED.
+	Retired         int64
 	Version         catalog.Version
 	VersionCreated  bool
 	CatalogExportID string
@@ -96,6 +99,12 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		res.Products.Rejected += r.Rejected
 	}
 
+	retired, err := s.retireMissing(ctx, run, ce)
+	if err != nil {
+		return res, err
+	}
+	res.Retired = retired
+
 	pe, err := s.src.FetchPrices(ctx)
 	if err != nil {
 		return res, err
@@ -130,8 +139,48 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		slog.Bool("version_created", pub.Created), slog.Int64("products_created", res.Products.Created),
 		slog.Int64("products_updated", res.Products.Updated), slog.Int64("products_rejected", res.Products.Rejected),
 		slog.Int64("price_rows", res.PriceRows), slog.Int64("price_rows_rejected", res.PriceRejected),
-		slog.Int("prices_skipped", res.PricesSkipped))
+		slog.Int("prices_skipped", res.PricesSkipped), slog.Int64("products_retired", res.Retired))
 	return res, nil
+}
+
+// retireMissing sets every draft product that the full export no longer
+// lists to DISCONTINUED: full exports are authoritative, and products are
+// retired rather than deleted so existing orders still resolve.
+func (s *Syncer) retireMissing(ctx context.Context, run string, ce erpclient.CatalogExport) (int64, error) {
+	inExport := make(map[string]bool, len(ce.Products))
+	for _, p := range ce.Products {
+		inExport[p.SKU] = true
+	}
+	var retire []catalog.ImportRow
+	token := ""
+	for {
+		page, err := s.catalog.ListProducts(ctx, catalog.ListRequest{Ref: catalog.VersionRef{Kind: catalog.RefDraft},
+			PageSize: catalog.MaxPageSize, PageToken: token})
+		if err != nil {
+			return 0, err
+		}
+		for _, p := range page.Products {
+			if !inExport[p.SKU] && p.Status != catalog.StatusDiscontinued {
+				p.Status = catalog.StatusDiscontinued
+				retire = append(retire, catalog.ImportRow{RowNumber: int64(len(retire) + 1), Product: p})
+			}
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	var n int64
+	for i := 0; i < len(retire); i += importChunk {
+		r, err := s.catalog.ImportProducts(ctx, catalog.ImportRequest{
+			RequestID: "erp-sync:" + run + ":retire:" + strconv.Itoa(i/importChunk), Source: "erp:" + ce.ExportID,
+			Mode: catalog.ModeUpsert, Rows: retire[i:min(i+importChunk, len(retire))],
+		})
+		if err != nil {
+			return n, err
+		}
+		n += r.Updated
+	}
+	return n, nil
 }
 
 // importPrices replaces the list's entries with rows (REPLACE_ALL, in one

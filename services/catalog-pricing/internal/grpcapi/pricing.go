@@ -7,7 +7,6 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
-	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
@@ -135,5 +134,3 @@ func (s *PricingServer) ListPrices(ctx context.Context, req *catalogv1.ListPrice
 	}
 	return out, nil
 }
-
-var _ = catalog.DraftVersion

@@ -212,8 +212,12 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 			l.CreateTime, l.PriceCount, l.UpdateTime = old.CreateTime, old.PriceCount, old.UpdateTime
 		}
 		out = l
-		if req.ValidateOnly || exists && old.Etag == l.Etag {
+		if req.ValidateOnly {
 			return nil
+		}
+		saveReq := catalog.Request{Kind: kindUpsertPriceList, ID: req.RequestID, PayloadHash: hash}
+		if exists && old.Etag == l.Etag {
+			return tx.SaveRequest(saveReq)
 		}
 		l.UpdateTime = now
 		out = l
@@ -232,7 +236,7 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 			RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
 			return err
 		}
-		return tx.SaveRequest(catalog.Request{Kind: kindUpsertPriceList, ID: req.RequestID, PayloadHash: hash})
+		return tx.SaveRequest(saveReq)
 	})
 	if err != nil {
 		return PriceList{}, fmt.Errorf("upsert price list %s: %w", req.List.ID, err)
