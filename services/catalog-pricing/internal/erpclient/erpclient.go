@@ -224,9 +224,14 @@ func priceRow(n int64, lp *erpv1.ListPrice) pricing.PriceRow {
 
 var notSlug = regexp.MustCompile(`[^a-z0-9._-]+`)
 
-// slug lower-cases s and replaces runs of other characters with '-'.
+// fold spells common accented Latin letters in ASCII.
+var fold = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", "à", "a", "á", "a", "â", "a",
+	"ç", "c", "è", "e", "é", "e", "ê", "e", "ë", "e", "î", "i", "ï", "i", "ñ", "n", "ó", "o", "ô", "o", "ù", "u", "ú", "u", "û", "u")
+
+// slug lower-cases s, spells accented letters in ASCII and replaces runs
+// of other characters with '-'.
 func slug(s string) string {
-	return strings.Trim(notSlug.ReplaceAllString(strings.ToLower(strings.TrimSpace(s)), "-"), "-._")
+	return strings.Trim(notSlug.ReplaceAllString(fold.Replace(strings.ToLower(strings.TrimSpace(s))), "-"), "-._")
 }
 
 // Category maps an ERP category path ("Tools > Power tools > Drills") to a
