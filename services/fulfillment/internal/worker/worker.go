@@ -100,12 +100,16 @@ func writeEvent(ctx context.Context, tx *sqlstore.Tx, aggType, aggID, subject, i
 	})
 }
 
+// maxLoopBackoff caps the pause of a loop whose rounds keep failing.
+const maxLoopBackoff = 10 * time.Second
+
 // loop calls once until ctx ends: again at once while it reports more
 // work, otherwise after interval or when woken.
 func loop(ctx context.Context, log *slog.Logger, name string, interval time.Duration, wake <-chan struct{},
 	once func(ctx context.Context) (more bool, err error)) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,12 +118,20 @@ func loop(ctx context.Context, log *slog.Logger, name string, interval time.Dura
 		case <-wake:
 		}
 		more, err := once(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.WarnContext(ctx, name+" round failed", slog.Any("error", err))
-		}
 		next := interval
-		if more && err == nil {
-			next = 0
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// Back off while a dependency is down, so an outage costs
+			// neither a busy loop nor a log line per interval.
+			failures++
+			next = min(interval<<min(failures-1, 6), maxLoopBackoff)
+			log.WarnContext(ctx, name+" round failed", slog.Any("error", err),
+				slog.Int("consecutive_failures", failures), slog.Duration("retry_in", next))
+		case err == nil:
+			failures = 0
+			if more {
+				next = 0
+			}
 		}
 		if !t.Stop() {
 			select {

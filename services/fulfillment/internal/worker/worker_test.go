@@ -1,0 +1,315 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
+	"github.com/transload/transload/services/fulfillment/internal/worker"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func newStore(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlstore.New(db)
+	r := &fulfillment.Request{
+		ID: "FR-O-1-WH-HAM", OrderID: "O-1", CustomerID: "C0001", WarehouseID: "WH-HAM", ReservationID: "R-1",
+		State: fulfillment.RequestAcknowledged, CreateTime: t0, UpdateTime: t0,
+		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 2}},
+	}
+	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
+		_, err := tx.InsertRequest(t.Context(), r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// feed is an in-memory WMS event feed with integer cursors.
+type feed struct {
+	mu     sync.Mutex
+	events []*wmsv1.ShipmentEvent
+	err    error
+}
+
+func (f *feed) ListShipmentEvents(_ context.Context, cursor string, size int32) (*wmsv1.ListShipmentEventsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	pos := 0
+	if cursor != "" {
+		pos, _ = strconv.Atoi(cursor)
+	}
+	end := min(pos+int(size), len(f.events))
+	return &wmsv1.ListShipmentEventsResponse{ShipmentEvents: f.events[pos:end], NextCursor: strconv.Itoa(end), HasMore: end < len(f.events)}, nil
+}
+
+func shipEvent(id, request string, state wmsv1.ShipmentRequest_State, qty int64) *wmsv1.ShipmentEvent {
+	return &wmsv1.ShipmentEvent{
+		EventId: id, ShipmentRequestId: request, WarehouseCode: "WH-HAM", State: state, ShipmentId: "P1",
+		Lines:     []*wmsv1.ShipmentEventLine{{LineId: "1", Sku: "SKU-1", Quantity: qty}},
+		OccurTime: timestamppb.New(t0),
+	}
+}
+
+func TestPollerRecordsRejectionsAndMovesOn(t *testing.T) {
+	s := newStore(t)
+	f := &feed{events: []*wmsv1.ShipmentEvent{
+		shipEvent("E1", "FR-unknown", wmsv1.ShipmentRequest_STATE_SHIPPED, 1),
+		shipEvent("E2", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 5), // more than requested
+		shipEvent("E3", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 2),
+	}}
+	queued := 0
+	p := worker.NewPoller(s, f, worker.PollerConfig{Source: "wms", PageSize: 2, Now: func() time.Time { return t0 },
+		EffectsQueued: func() { queued++ }})
+	for more := true; more; {
+		var err error
+		if more, err = p.PollOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _ := s.Cursor(t.Context(), "wms"); c != "3" {
+		t.Fatalf("cursor = %q, want 3", c)
+	}
+	rej, err := s.RejectedWMSEvents(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rej) != 2 || rej[0].Reason != string(fulfillment.RejectUnknownRequest) || rej[1].Reason != string(fulfillment.RejectQuantityExceedsRequested) {
+		t.Fatalf("rejected = %+v", rej)
+	}
+	list, _, err := s.ListShipments(t.Context(), fulfillment.ShipmentFilter{OrderID: "O-1"})
+	if err != nil || len(list) != 1 || list[0].State != fulfillment.ShipmentShipped {
+		t.Fatalf("shipments = %+v, %v", list, err)
+	}
+	effs, err := s.PendingEffects(t.Context(), 10)
+	if err != nil || len(effs) != 2 || queued == 0 {
+		t.Fatalf("effects = %+v, %v (queued notified %d)", effs, err, queued)
+	}
+
+	// The same id with other content is ignored; a replay of the feed from
+	// an old cursor changes nothing.
+	changed := proto.Clone(f.events[2]).(*wmsv1.ShipmentEvent)
+	changed.State = wmsv1.ShipmentRequest_STATE_DELIVERED
+	f.mu.Lock()
+	f.events = append(f.events, changed, f.events[2])
+	f.mu.Unlock()
+	if _, err := p.PollOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	list, _, _ = s.ListShipments(t.Context(), fulfillment.ShipmentFilter{OrderID: "O-1"})
+	if list[0].State != fulfillment.ShipmentShipped || len(list[0].History) != 1 {
+		t.Fatalf("shipment changed by a reused or repeated event id: %+v", list[0])
+	}
+	if effs, _ := s.PendingEffects(t.Context(), 10); len(effs) != 2 {
+		t.Fatalf("%d effects after replays, want 2", len(effs))
+	}
+}
+
+func TestPollerFeedDownKeepsCursor(t *testing.T) {
+	s := newStore(t)
+	f := &feed{err: fmt.Errorf("wms: %w", fulfillment.ErrDependencyUnavailable)}
+	p := worker.NewPoller(s, f, worker.PollerConfig{})
+	if _, err := p.PollOnce(t.Context()); err == nil {
+		t.Fatal("PollOnce with the feed down returned nil")
+	}
+	if c, _ := s.Cursor(t.Context(), "wms"); c != "" {
+		t.Fatalf("cursor moved to %q", c)
+	}
+}
+
+type recorder struct {
+	mu                       sync.Mutex
+	commitErrs, progressErrs []error
+	commits                  []string
+	progress                 []string
+}
+
+func (r *recorder) CommitReservation(_ context.Context, req *inventoryv1.CommitReservationRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.commitErrs) > 0 {
+		err := r.commitErrs[0]
+		r.commitErrs = r.commitErrs[1:]
+		return err
+	}
+	r.commits = append(r.commits, req.GetShipmentId())
+	return nil
+}
+
+func (r *recorder) RecordShipmentProgress(_ context.Context, req *orderv1.RecordShipmentProgressRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.progressErrs) > 0 {
+		err := r.progressErrs[0]
+		r.progressErrs = r.progressErrs[1:]
+		return err
+	}
+	r.progress = append(r.progress, req.GetEventId())
+	return nil
+}
+
+func enqueue(t *testing.T, s *sqlstore.Store, effs ...fulfillment.Effect) {
+	t.Helper()
+	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
+		for _, e := range effs {
+			if _, err := tx.EnqueueEffect(t.Context(), e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func progress(key, order string) fulfillment.Effect {
+	b, _ := proto.Marshal(&orderv1.RecordShipmentProgressRequest{EventId: key})
+	return fulfillment.Effect{Kind: fulfillment.EffectRecordShipmentProgress, Key: key, OrderID: order, Payload: b, NextAttemptAt: t0, CreateTime: t0}
+}
+
+func commit(key, order string) fulfillment.Effect {
+	b, _ := proto.Marshal(&inventoryv1.CommitReservationRequest{ShipmentId: key})
+	return fulfillment.Effect{Kind: fulfillment.EffectCommitReservation, Key: key, OrderID: order, Payload: b, NextAttemptAt: t0, CreateTime: t0}
+}
+
+func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
+	s := newStore(t)
+	now := t0
+	unavailable := fmt.Errorf("order: %w", fulfillment.ErrDependencyUnavailable)
+	rec := &recorder{
+		progressErrs: []error{unavailable},
+		commitErrs:   []error{&fulfillment.DependencyRejectedError{Dependency: "inventory", Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT"}},
+	}
+	enqueue(t, s, progress("shipped-A", "O-1"), progress("delivered-A", "O-1"), progress("shipped-B", "O-2"), commit("S-A", "O-1"))
+	r := worker.NewEffectRunner(s, rec, rec, worker.EffectRunnerConfig{
+		Backoff: worker.Backoff{Base: time.Second, Max: time.Second}, Now: func() time.Time { return now }})
+
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// O-1's first progress failed: its DELIVERED waits; O-2 and the commit
+	// lane went ahead; the refused commit is parked, not retried.
+	if fmt.Sprint(rec.progress) != "[shipped-B]" || len(rec.commits) != 0 {
+		t.Fatalf("after round 1: progress %v commits %v", rec.progress, rec.commits)
+	}
+	if n, _ := s.CountEffects(t.Context(), sqlstore.EffectFailed); n != 1 {
+		t.Fatalf("%d failed effects, want 1", n)
+	}
+	// Not due yet: nothing happens.
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.progress) != 1 {
+		t.Fatalf("retried before the backoff: %v", rec.progress)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(rec.progress) != "[shipped-B shipped-A delivered-A]" {
+		t.Fatalf("after retry: %v", rec.progress)
+	}
+	if n, _ := s.CountEffects(t.Context(), sqlstore.EffectPending); n != 0 {
+		t.Fatalf("%d effects still pending", n)
+	}
+}
+
+type wmsFunc func(ctx context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error)
+
+func (f wmsFunc) CreateShipmentRequest(ctx context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
+	return f(ctx, req)
+}
+
+func TestDispatcherRejectionFailsRequest(t *testing.T) {
+	s := newStore(t)
+	r := &fulfillment.Request{ID: "FR-O-2-WH-MUC", OrderID: "O-2", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
+		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
+	enqueueRequest(t, s, r)
+	published := 0
+	d := worker.NewDispatcher(s, wmsFunc(func(context.Context, *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
+		return &wmsv1.CreateShipmentRequestResponse{
+			Outcome:         wmsv1.CreateShipmentRequestResponse_OUTCOME_REJECTED,
+			RejectionReason: wmsv1.ShipmentRequestRejectionReason_SHIPMENT_REQUEST_REJECTION_REASON_UNKNOWN_SKU, RejectionMessage: "SKU-1 unknown",
+		}, nil
+	}), worker.DispatcherConfig{Now: func() time.Time { return t0 }, Published: func() { published++ }})
+	if _, err := d.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRequest(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != fulfillment.RequestFailed || got.AttemptCount != 1 || got.LastError == "" || published != 1 {
+		t.Fatalf("request = %+v (published %d)", got, published)
+	}
+	// A failed request is not sent again.
+	if due, _ := s.DueRequests(t.Context(), t0.Add(time.Hour), 10); len(due) != 0 {
+		t.Fatalf("failed request still due: %v", due)
+	}
+}
+
+func TestDispatcherRetryBudget(t *testing.T) {
+	s := newStore(t)
+	r := &fulfillment.Request{ID: "FR-O-3-WH-MUC", OrderID: "O-3", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
+		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
+	enqueueRequest(t, s, r)
+	now := t0
+	d := worker.NewDispatcher(s, wmsFunc(func(context.Context, *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
+		return nil, fmt.Errorf("wms: %w", fulfillment.ErrDependencyUnavailable)
+	}), worker.DispatcherConfig{Now: func() time.Time { return now }, MaxAttempts: 2, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
+	for range 2 {
+		if _, err := d.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+	}
+	got, _ := s.GetRequest(t.Context(), r.ID)
+	if got.State != fulfillment.RequestFailed || got.AttemptCount != 2 {
+		t.Fatalf("after the budget: %+v", got)
+	}
+}
+
+func enqueueRequest(t *testing.T, s *sqlstore.Store, r *fulfillment.Request) {
+	t.Helper()
+	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
+		_, err := tx.InsertRequest(t.Context(), r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	b := worker.Backoff{Base: 100 * time.Millisecond, Max: time.Second}
+	for attempts, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 10: time.Second} {
+		for range 20 {
+			if d := b.After(attempts); d < want/2 || d > want {
+				t.Fatalf("After(%d) = %v, want in [%v, %v]", attempts, d, want/2, want)
+			}
+		}
+	}
+}
