@@ -1,0 +1,82 @@
+package rest
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+)
+
+func TestHTTPStatusAndCodeName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code   codes.Code
+		status int
+		name   string
+	}{
+		{codes.InvalidArgument, 400, "INVALID_ARGUMENT"},
+		{codes.FailedPrecondition, 400, "FAILED_PRECONDITION"},
+		{codes.Unauthenticated, 401, "UNAUTHENTICATED"},
+		{codes.PermissionDenied, 403, "PERMISSION_DENIED"},
+		{codes.NotFound, 404, "NOT_FOUND"},
+		{codes.AlreadyExists, 409, "ALREADY_EXISTS"},
+		{codes.Aborted, 409, "ABORTED"},
+		{codes.ResourceExhausted, 429, "RESOURCE_EXHAUSTED"},
+		{codes.Internal, 500, "INTERNAL"},
+		{codes.Unimplemented, 501, "UNIMPLEMENTED"},
+		{codes.Unavailable, 503, "UNAVAILABLE"},
+		{codes.DeadlineExceeded, 504, "DEADLINE_EXCEEDED"},
+		{codes.Canceled, 499, "CANCELED"},
+	} {
+		if got := HTTPStatus(tc.code); got != tc.status {
+			t.Errorf("%v: HTTP %d, want %d", tc.code, got, tc.status)
+		}
+		if got := codeName(tc.code); got != tc.name {
+			t.Errorf("%v: name %q, want %q", tc.code, got, tc.name)
+		}
+	}
+}
+
+func TestLimitedBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		size     int
+		tooLarge bool
+	}{{9, false}, {10, false}, {11, true}, {5000, true}} {
+		st := &reqState{}
+		b := &limitedBody{rc: io.NopCloser(strings.NewReader(strings.Repeat("x", tc.size))), left: 10, state: st}
+		data, err := io.ReadAll(b)
+		if tc.tooLarge != errors.Is(err, errBodyTooLarge) || st.tooLarge != tc.tooLarge {
+			t.Errorf("size %d: err %v tooLarge %v, want too large %v", tc.size, err, st.tooLarge, tc.tooLarge)
+		}
+		if !tc.tooLarge && len(data) != tc.size {
+			t.Errorf("size %d: read %d", tc.size, len(data))
+		}
+	}
+}
+
+func TestHeaderMatchers(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Idempotency-Key":  "idempotency-key",
+		"idempotency-key":  "idempotency-key",
+		"X-Correlation-Id": "x-correlation-id",
+		"X-Api-Key":        "x-api-key",
+		"Cookie":           "",
+		"Grpc-Metadata-X":  "",
+	} {
+		got, ok := incomingHeader(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("incoming %q → %q %v, want %q", in, got, ok, want)
+		}
+	}
+	if got, ok := outgoingHeader("idempotent-replayed"); !ok || http.CanonicalHeaderKey(got) != "Idempotent-Replayed" {
+		t.Errorf("outgoing replayed → %q %v", got, ok)
+	}
+	if _, ok := outgoingHeader("x-correlation-id"); ok {
+		t.Error("x-correlation-id is forwarded twice (the middleware sets it)")
+	}
+}
