@@ -40,6 +40,7 @@ type InsufficientStockError struct {
 	Available int64
 }
 
+// Error describes the failure.
 func (e *InsufficientStockError) Error() string {
 	return fmt.Sprintf("insufficient stock for %s: requested %d, available %d", e.SKU, e.Requested, e.Available)
 }
@@ -47,11 +48,13 @@ func (e *InsufficientStockError) Error() string {
 // UnknownSKUError means the SKU has no stock level in any warehouse.
 type UnknownSKUError struct{ SKU string }
 
+// Error describes the failure.
 func (e *UnknownSKUError) Error() string { return "unknown SKU " + e.SKU }
 
 // NoWarehouseForChannelError means no active warehouse serves the channel.
 type NoWarehouseForChannelError struct{ Channel string }
 
+// Error describes the failure.
 func (e *NoWarehouseForChannelError) Error() string {
 	return "no active warehouse serves channel " + e.Channel
 }
@@ -63,6 +66,7 @@ type ReservationExistsForReferenceError struct {
 	Reservation string
 }
 
+// Error describes the failure.
 func (e *ReservationExistsForReferenceError) Error() string {
 	return fmt.Sprintf("open reservation %s exists for reference %s", e.Reservation, e.ReferenceID)
 }
@@ -75,6 +79,7 @@ type StateConflictError struct {
 	Operation   string
 }
 
+// Error describes the failure.
 func (e *StateConflictError) Error() string {
 	return fmt.Sprintf("cannot %s reservation %s in state %s", e.Operation, e.Reservation, e.State)
 }
@@ -85,6 +90,7 @@ type ReservationExpiredError struct {
 	ExpireTime  time.Time
 }
 
+// Error describes the failure.
 func (e *ReservationExpiredError) Error() string {
 	return fmt.Sprintf("reservation %s expired at %s", e.Reservation, e.ExpireTime.UTC().Format(time.RFC3339))
 }
@@ -98,6 +104,7 @@ type CommitExceedsAllocationError struct {
 	Open          int64
 }
 
+// Error describes the failure.
 func (e *CommitExceedsAllocationError) Error() string {
 	return fmt.Sprintf("commit of %d %s from %s exceeds open allocation %d of %s",
 		e.Requested, e.SKU, e.WarehouseCode, e.Open, e.Reservation)
@@ -111,6 +118,7 @@ type ReleaseExceedsOpenError struct {
 	Open        int64
 }
 
+// Error describes the failure.
 func (e *ReleaseExceedsOpenError) Error() string {
 	return fmt.Sprintf("release of %d %s exceeds open quantity %d of %s", e.Requested, e.SKU, e.Open, e.Reservation)
 }
@@ -118,6 +126,7 @@ func (e *ReleaseExceedsOpenError) Error() string {
 // HoldTTLTooLongError means a hold TTL exceeds the server maximum.
 type HoldTTLTooLongError struct{ Max time.Duration }
 
+// Error describes the failure.
 func (e *HoldTTLTooLongError) Error() string { return fmt.Sprintf("hold TTL longer than %s", e.Max) }
 
 // Is makes HoldTTLTooLongError match ErrInvalidArgument.

@@ -33,6 +33,7 @@ var UpdatableWarehouseFields = []string{FieldDisplayName, FieldRegion, FieldAddr
 // updated.
 type UnknownFieldError struct{ Field string }
 
+// Error describes the failure.
 func (e *UnknownFieldError) Error() string { return "field " + e.Field + " cannot be updated" }
 
 // Is makes UnknownFieldError match ErrInvalidArgument.
