@@ -116,7 +116,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 	catalogv1.RegisterCatalogServiceServer(srv, catAPI)
-	catalogv1.RegisterPricingServiceServer(srv, grpcapi.NewPricingServer(priceSvc, log))
+	priceAPI, err := grpcapi.NewPricingServer(priceSvc, log, srv.Registry())
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	catalogv1.RegisterPricingServiceServer(srv, priceAPI)
 
 	srv.Admin().AddCheck("database", db.Ping)
 	srv.Admin().AddCheck("published_catalog", func(ctx context.Context) error {

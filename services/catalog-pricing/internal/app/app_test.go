@@ -115,6 +115,21 @@ func (in *instance) readyStatus(t *testing.T) int {
 	return resp.StatusCode
 }
 
+// get returns the body of an admin endpoint.
+func (in *instance) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(in.adminURL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // eventually polls cond every 5ms until it holds or the deadline passes.
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()

@@ -117,6 +117,15 @@ func TestQuoteUnknownSKU(t *testing.T) {
 	if q.GetTotal().GetAmountMinor() != standardPrice(1) {
 		t.Fatalf("partial total = %v, want only the priced line", q.GetTotal())
 	}
+	metrics := in.get(t, "/metrics")
+	for _, want := range []string{
+		`transload_catalog_quotes_total{result="ERROR_REASON_PRODUCT_NOT_FOUND"} 1`,
+		`transload_catalog_quotes_total{result="ok"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestQuoteRejections(t *testing.T) {

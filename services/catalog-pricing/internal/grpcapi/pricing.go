@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -16,15 +18,28 @@ import (
 // until the engine applies them.
 type PricingServer struct {
 	catalogv1.UnimplementedPricingServiceServer
-	svc *pricing.Service
-	log *slog.Logger
+	svc    *pricing.Service
+	log    *slog.Logger
+	quotes *prometheus.CounterVec
 }
 
 var _ catalogv1.PricingServiceServer = (*PricingServer)(nil)
 
-// NewPricingServer returns the PricingService implementation on svc.
-func NewPricingServer(svc *pricing.Service, log *slog.Logger) *PricingServer {
-	return &PricingServer{svc: svc, log: log}
+// NewPricingServer returns the PricingService implementation on svc. It
+// counts quotes in transload_catalog_quotes_total{result} ("ok" or the
+// error reason), the "failed pricing calls" KPI, registered with reg when
+// reg is not nil.
+func NewPricingServer(svc *pricing.Service, log *slog.Logger, reg prometheus.Registerer) (*PricingServer, error) {
+	quotes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "transload_catalog_quotes_total",
+		Help: "QuotePrices calls by result: ok, or the ErrorInfo reason of the failure.",
+	}, []string{"result"})
+	if reg != nil {
+		if err := reg.Register(quotes); err != nil {
+			return nil, err
+		}
+	}
+	return &PricingServer{svc: svc, log: log, quotes: quotes}, nil
 }
 
 func (s *PricingServer) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
@@ -33,8 +48,15 @@ func (s *PricingServer) fail(ctx context.Context, err error) error { return toSt
 func (s *PricingServer) QuotePrices(ctx context.Context, req *catalogv1.QuotePricesRequest) (*catalogv1.QuotePricesResponse, error) {
 	q, err := s.svc.Quote(ctx, quoteRequestFromProto(req))
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		st := s.fail(ctx, err)
+		reason := apierr.ReasonOf(st)
+		if reason == "" {
+			reason = "UNKNOWN"
+		}
+		s.quotes.WithLabelValues(reason).Inc()
+		return nil, st
 	}
+	s.quotes.WithLabelValues("ok").Inc()
 	return quoteToProto(q), nil
 }
 
