@@ -171,7 +171,11 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 		return nil, err
 	}
 
-	a.srv.RegisterService(&inventoryv1.InventoryService_ServiceDesc, grpcapi.New(a.svc, logger))
+	api, err := grpcapi.New(a.svc, logger, a.srv.Registry())
+	if err != nil {
+		return nil, err
+	}
+	a.srv.RegisterService(&inventoryv1.InventoryService_ServiceDesc, api)
 	a.srv.Admin().AddCheck("database", a.db.Ping)
 	a.srv.Admin().AddCheck("initial_load", func(context.Context) error {
 		if !a.svc.Loaded() {

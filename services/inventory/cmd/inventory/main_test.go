@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -360,6 +361,25 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 		RequestId: "x", SourceSystem: "erp", Events: []*inventoryv1.StockEvent{{EventId: "e"}},
 	}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("ApplyStockEvents: %v, want UNIMPLEMENTED", err)
+	}
+
+	// Business metrics.
+	resp, err := http.Get(h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, line := range []string{
+		`transload_inventory_reservations_total{outcome="ERROR_REASON_INSUFFICIENT_STOCK"} 1`,
+		`transload_inventory_reservations_total{outcome="created"} 2`,
+		`transload_inventory_reservations_total{outcome="replayed"} 1`,
+		`transload_inventory_reservations_total{outcome="ERROR_REASON_IDEMPOTENCY_KEY_REUSED"} 1`,
+		`transload_inventory_initial_load_done 1`,
+	} {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
 	}
 
 	// Restart on the same database with the ERP down: ready at once, data

@@ -19,7 +19,10 @@ import (
 
 func TestToStatus(t *testing.T) {
 	t.Parallel()
-	s := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		err    error

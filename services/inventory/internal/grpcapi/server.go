@@ -5,9 +5,12 @@ package grpcapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -19,15 +22,21 @@ import (
 // Unimplemented through the embedded UnimplementedInventoryServiceServer.
 type Server struct {
 	inventoryv1.UnimplementedInventoryServiceServer
-	svc    *inventory.Service
-	logger *slog.Logger
+	svc     *inventory.Service
+	logger  *slog.Logger
+	metrics *metrics
 }
 
 var _ inventoryv1.InventoryServiceServer = (*Server)(nil)
 
-// New returns a Server on svc.
-func New(svc *inventory.Service, logger *slog.Logger) *Server {
-	return &Server{svc: svc, logger: logger}
+// New returns a Server on svc. Its business metrics are registered with
+// reg; nil leaves them unregistered.
+func New(svc *inventory.Service, logger *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	m, err := newMetrics(reg, svc)
+	if err != nil {
+		return nil, fmt.Errorf("grpcapi: register metrics: %w", err)
+	}
+	return &Server{svc: svc, logger: logger, metrics: m}, nil
 }
 
 // ListWarehouses implements InventoryService.ListWarehouses.
@@ -161,10 +170,13 @@ func (s *Server) CheckAvailability(ctx context.Context, req *inventoryv1.CheckAv
 
 // ReserveStock implements InventoryService.ReserveStock.
 func (s *Server) ReserveStock(ctx context.Context, req *inventoryv1.ReserveStockRequest) (*inventoryv1.ReserveStockResponse, error) {
-	r, _, err := s.svc.Reserve(ctx, reserveFromProto(req))
+	r, created, err := s.svc.Reserve(ctx, reserveFromProto(req))
 	if err != nil {
-		return nil, s.toStatus(ctx, err, nil)
+		st := s.toStatus(ctx, err, nil)
+		s.metrics.reserved(false, st)
+		return nil, st
 	}
+	s.metrics.reserved(created, nil)
 	return &inventoryv1.ReserveStockResponse{Reservation: inventorypb.Reservation(r), FullyAllocated: r.FullyAllocated()}, nil
 }
 
