@@ -169,6 +169,7 @@ func availability(t testing.TB, customer string, skus ...string) map[string]int6
 	}
 	r := call(t, http.MethodPost, "/v1/availability:check", launcher.DemoAPIKey, map[string]any{
 		"customerId": customer, "currencyCode": "EUR", "lines": linesJSON(lines),
+		"shipTo": map[string]any{"regionCode": "DE", "postalCode": "20457"},
 	})
 	if r.Status != http.StatusOK {
 		t.Fatalf("availability: %d %s", r.Status, r.Raw)

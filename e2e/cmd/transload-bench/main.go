@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer mesh.Stop()
 	base := mesh.RESTURL()
-	availBody := `{"customerId":"C0001","currencyCode":"EUR","lines":[{"sku":"SKU-00041","quantity":1},{"sku":"SKU-00042","quantity":1},{"sku":"SKU-00043","quantity":1}]}`
+	availBody := `{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[{"sku":"SKU-00041","quantity":1},{"sku":"SKU-00042","quantity":1},{"sku":"SKU-00043","quantity":1}]}`
 	for _, c := range levels {
 		_ = post(base+"/v1/availability:check", availBody, "") // warm the cache
 		results = append(results, measure(ctx, "c: REST availability (hot cache)", c, *dur, func(int, int) error {
@@ -361,7 +361,7 @@ func checkOversold(base string) (int, error) {
 	}
 	oversold := 0
 	for start := 0; start < len(lines); start += 100 {
-		body := `{"customerId":"C0001","currencyCode":"EUR","lines":[` + strings.Join(lines[start:min(start+100, len(lines))], ",") + `]}`
+		body := `{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[` + strings.Join(lines[start:min(start+100, len(lines))], ",") + `]}`
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/availability:check", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+launcher.DemoAPIKey)
 		resp, err := client.Do(req)

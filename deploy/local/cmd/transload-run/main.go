@@ -67,7 +67,7 @@ Transload is running.
 
 Try:
   curl -s -H 'Authorization: Bearer %[2]s' -X POST %[1]s/v1/availability:check \
-    -d '{"customerId":"C0001","currencyCode":"EUR","lines":[{"sku":"SKU-00001","quantity":2},{"sku":"SKU-00002","quantity":1}]}'
+    -d '{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[{"sku":"SKU-00001","quantity":2},{"sku":"SKU-00002","quantity":1}]}'
 
   curl -s -H 'Authorization: Bearer %[2]s' -H 'Idempotency-Key: demo-order-1' -X POST %[1]s/v1/orders \
     -d '{"customerId":"C0001","currencyCode":"EUR","lines":[{"sku":"SKU-00001","quantity":2}],"shipTo":{"recipient":"Demo GmbH","lines":["Hafenstr. 1"],"locality":"Hamburg","postalCode":"20457","regionCode":"DE"}}'
