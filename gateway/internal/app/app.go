@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 	sopts := []grpcserver.Option{
 		grpcserver.WithLogger(logger),
 		grpcserver.WithRegistry(reg),
-		grpcserver.WithAuth(keys.AuthFunc()),
+		grpcserver.WithAuth(auth.NewRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, nil).Limit(keys.AuthFunc())),
 		// Outermost, so Idempotency-Key fills request_id before validation.
 		grpcserver.WithServerOptions(grpc.UnaryInterceptor(grpcapi.RequestIDUnaryInterceptor())),
 	}

@@ -194,3 +194,22 @@ func TestRESTUnimplementedHasTheErrorShape(t *testing.T) {
 		t.Errorf("webhooks: %d %s", r.status, r.body)
 	}
 }
+
+func TestRESTRateLimitPerKey(t *testing.T) {
+	t.Parallel()
+	// One token per 1000s and a burst of 2: the third call is refused.
+	e := newEnv(t, "RATE_LIMIT_RPS=0.001", "RATE_LIMIT_BURST=2")
+	for i := range 2 {
+		if r := e.do("GET", "/v1/products/SKU-00001", keyWeb, ""); r.status != http.StatusOK {
+			t.Fatalf("call %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := e.do("GET", "/v1/products/SKU-00001", keyWeb, "")
+	if r.status != http.StatusTooManyRequests || r.reason(t) != "ERROR_REASON_RATE_LIMITED" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("over the limit: %d %v %s", r.status, r.header, r.body)
+	}
+	// Other keys have their own bucket.
+	if r := e.do("GET", "/v1/products/SKU-00001", keyC0001, ""); r.status != http.StatusOK {
+		t.Errorf("another key: %d %s", r.status, r.body)
+	}
+}

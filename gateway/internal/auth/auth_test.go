@@ -4,10 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/transload/transload/platform/apierr"
 )
 
 func TestParseKeys(t *testing.T) {
@@ -106,5 +109,44 @@ func TestAuthFunc(t *testing.T) {
 				t.Errorf("principal %+v", p)
 			}
 		})
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := NewRateLimiter(2, 3, func() time.Time { return now })
+	for i := range 3 {
+		if ok, _ := r.Allow("key-a"); !ok {
+			t.Fatalf("call %d within the burst refused", i)
+		}
+	}
+	ok, wait := r.Allow("key-a")
+	if ok || wait <= 0 || wait > 500*time.Millisecond {
+		t.Fatalf("4th call: allowed %v wait %v, want refused with a wait of at most 500ms", ok, wait)
+	}
+	if ok, _ := r.Allow("key-b"); !ok {
+		t.Error("another key shares the bucket")
+	}
+	now = now.Add(500 * time.Millisecond)
+	if ok, _ := r.Allow("key-a"); !ok {
+		t.Error("no token back after 500ms at 2/s")
+	}
+	if ok, _ := NewRateLimiter(0, 0, nil).Allow("x"); !ok {
+		t.Error("a zero rate must disable limiting")
+	}
+
+	k, _ := ParseKeys([]string{"web-key-123:web"})
+	auth := NewRateLimiter(1, 1, func() time.Time { return now }).Limit(k.AuthFunc())
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer web-key-123"))
+	if _, err := auth(ctx, "/transload.storefront.v1.StorefrontService/GetOrder"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := auth(ctx, "/transload.storefront.v1.StorefrontService/GetOrder")
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if d, ok := apierr.RetryDelay(err); !ok || d <= 0 {
+		t.Errorf("no RetryInfo: %v", err)
 	}
 }

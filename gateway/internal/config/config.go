@@ -67,6 +67,12 @@ type Config struct {
 	// answer instead of a slow page.
 	AvailabilityDependencyTimeout time.Duration `env:"AVAILABILITY_DEPENDENCY_TIMEOUT" default:"1500ms"`
 
+	// RateLimitRPS is the sustained calls per second allowed per API key
+	// (429 RATE_LIMITED above it); 0 disables limiting.
+	RateLimitRPS float64 `env:"RATE_LIMIT_RPS" default:"2000"`
+	// RateLimitBurst is the burst allowed per API key.
+	RateLimitBurst int `env:"RATE_LIMIT_BURST" default:"4000"`
+
 	// Cache selects Redis (REDIS_ADDR) or the in-process store.
 	Cache cache.Config
 }

@@ -195,6 +195,7 @@ func (s *Server) CheckAvailability(ctx context.Context, req *storefrontv1.CheckA
 	for i, l := range q.lines {
 		resp.Lines = append(resp.Lines, lineAvailability(l, priceOf[i], stock[l.GetSku()], req.GetIncludeWarehouseBreakdown(), now))
 	}
+	s.metrics.answered(resp)
 	return resp, nil
 }
 

@@ -63,6 +63,7 @@ type Server struct {
 	now        func() time.Time
 	logger     *slog.Logger
 	avail      *availability
+	metrics    *metrics
 }
 
 var _ storefrontv1.StorefrontServiceServer = (*Server)(nil)
@@ -103,6 +104,9 @@ func New(n *neighbours.Clients, store cache.Store, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.avail = av
+	if s.metrics, err = newMetrics(o.Registry); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
