@@ -156,9 +156,14 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), worker.EffectRunnerConfig{
 		Interval: cfg.DispatchInterval, Backoff: backoff, Logger: logger,
 	})
+	metrics, err := worker.NewMetrics(srv.Registry(), store)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
 	poller := worker.NewPoller(store, wmsclient.New(wmsConn), worker.PollerConfig{
 		Source: cfg.WMSSource, Interval: cfg.WMSPollInterval, Logger: logger,
-		Published: relay.Notify, EffectsQueued: effects.Notify,
+		Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics,
 	})
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
 		orderevents.Handler(store, nil, logger, dispatcher.Notify),

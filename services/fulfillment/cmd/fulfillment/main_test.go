@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +34,7 @@ type mesh struct {
 	orders    *fakeOrders
 	js        jetstream.JetStream
 	api       fulfillmentv1.FulfillmentServiceClient
+	admin     string
 }
 
 func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
@@ -94,6 +97,7 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	m.api = fulfillmentv1.NewFulfillmentServiceClient(conn)
+	m.admin = a.Admin
 	return m
 }
 
@@ -201,6 +205,20 @@ func (m *mesh) shipments(t *testing.T, parent string) []*fulfillmentv1.Shipment 
 		t.Fatal(err)
 	}
 	return res.GetShipments()
+}
+
+func scrape(t *testing.T, admin string) string {
+	t.Helper()
+	res, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestOrderToDelivery drives one order split over two warehouses from the
@@ -357,6 +375,20 @@ func TestOrderToDelivery(t *testing.T) {
 	}
 	if last := calls[len(calls)-1]; last.GetMilestone() != orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED {
 		t.Errorf("last progress call is %v", last.GetMilestone())
+	}
+
+	// KPIs: 8 applied milestones, the 2 redelivered ones counted as
+	// duplicates, a propagation time per applied milestone.
+	metrics := scrape(t, m.admin)
+	for _, want := range []string{
+		`transload_fulfillment_wms_events_total{outcome="applied"} 8`,
+		`transload_fulfillment_wms_events_total{outcome="duplicate"} 2`,
+		`transload_fulfillment_shipment_status_propagation_seconds_count 8`,
+		`transload_fulfillment_side_effects{state="PENDING"} 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 
 	// ShipmentUpdatedEvent: one per applied milestone (4 per shipment).

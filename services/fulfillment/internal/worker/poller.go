@@ -41,6 +41,8 @@ type PollerConfig struct {
 	Published func()
 	// EffectsQueued is called after a commit that queued side effects.
 	EffectsQueued func()
+	// Metrics records KPIs (optional).
+	Metrics *Metrics
 }
 
 // Poller applies the WMS shipment event feed.
@@ -98,8 +100,9 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 	}
 	var published, queued bool
 	var rejected []string
+	var results []applyResult
 	err = p.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		published, queued, rejected = false, false, nil
+		published, queued, rejected, results = false, false, nil, nil
 		stored, err := tx.Cursor(ctx, p.cfg.Source)
 		if err != nil {
 			return err
@@ -112,6 +115,7 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 			if err != nil {
 				return fmt.Errorf("apply wms event %s: %w", ev.GetEventId(), err)
 			}
+			results = append(results, r)
 			published = published || r.published
 			queued = queued || r.queued
 			if r.rejected != "" {
@@ -129,6 +133,7 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	p.observe(results)
 	for _, r := range rejected {
 		p.cfg.Logger.ErrorContext(ctx, "wms event rejected; recorded for the exception desk",
 			slog.String("source", p.cfg.Source), slog.String("event", r))
@@ -145,8 +150,31 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 var errCursorMoved = errors.New("wms cursor moved during the poll")
 
 type applyResult struct {
-	published, queued bool
-	rejected          string
+	published, queued, duplicate bool
+	rejected                     string
+	// propagation is the milestone's occur-to-record time, 0 if unknown.
+	propagation time.Duration
+}
+
+// observe records the KPIs of an applied page.
+func (p *Poller) observe(results []applyResult) {
+	m := p.cfg.Metrics
+	if m == nil {
+		return
+	}
+	for _, r := range results {
+		switch {
+		case r.duplicate:
+			m.WMSEvents.WithLabelValues("duplicate").Inc()
+		case r.rejected != "":
+			m.WMSEvents.WithLabelValues("rejected").Inc()
+		default:
+			m.WMSEvents.WithLabelValues("applied").Inc()
+			if r.propagation > 0 {
+				m.Propagation.Observe(r.propagation.Seconds())
+			}
+		}
+	}
 }
 
 func eventFingerprint(ev *wmsv1.ShipmentEvent) (string, []byte, error) {
@@ -175,7 +203,7 @@ func (p *Poller) apply(ctx context.Context, tx *sqlstore.Tx, wev *wmsv1.Shipment
 			p.cfg.Logger.WarnContext(ctx, "wms event id reused with different content; ignored",
 				slog.String("source", p.cfg.Source), slog.String("event_id", wev.GetEventId()))
 		}
-		return applyResult{}, nil
+		return applyResult{duplicate: true}, nil
 	}
 	rec := sqlstore.WMSEvent{
 		Source: p.cfg.Source, EventID: wev.GetEventId(), Fingerprint: fp, RequestID: wev.GetShipmentRequestId(),
@@ -231,7 +259,10 @@ func (p *Poller) applyShipmentEvent(ctx context.Context, tx *sqlstore.Tx, wev *w
 			return applyResult{}, err
 		}
 	}
-	var res applyResult
+	res := applyResult{}
+	if !ev.OccurTime.IsZero() && now.After(ev.OccurTime) {
+		res.propagation = now.Sub(ev.OccurTime)
+	}
 	eventID := derivedEventID(p.cfg.Source, wev.GetEventId())
 	if out.Created || !out.Stale {
 		res.published = true
