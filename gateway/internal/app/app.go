@@ -29,6 +29,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 
 	"github.com/transload/transload/gateway/internal/auth"
+	"github.com/transload/transload/gateway/internal/catalogevents"
 	"github.com/transload/transload/gateway/internal/config"
 	"github.com/transload/transload/gateway/internal/grpcapi"
 	"github.com/transload/transload/gateway/internal/neighbours"
@@ -64,6 +65,7 @@ type Gateway struct {
 	clients *neighbours.Clients
 	store   cache.Store
 	rest    http.Handler
+	events  *catalogevents.Listener
 	http    *http.Server
 	httpLis net.Listener
 	serving atomic.Bool
@@ -155,6 +157,14 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 		return nil, err
 	}
 	storefrontv1.RegisterStorefrontServiceServer(g.srv, api)
+	if cfg.NATSURL != "" {
+		if g.events, err = catalogevents.Listen(cfg.NATSURL, cfg.ServiceName, func(subject string) {
+			logger.Debug("catalog changed; price cache versions dropped", slog.String("subject", subject))
+			api.InvalidatePrices()
+		}, logger); err != nil {
+			return nil, fmt.Errorf("gateway: catalog events: %w", err)
+		}
+	}
 
 	target := "passthrough:///self"
 	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
@@ -310,6 +320,7 @@ func (g *Gateway) closeAll() {
 }
 
 func (g *Gateway) closeClients() {
+	g.events.Close()
 	if g.self != nil {
 		_ = g.self.Close()
 	}

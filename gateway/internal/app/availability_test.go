@@ -6,11 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/testharness/natstest"
+
+	"github.com/transload/transload/gateway/internal/catalogevents"
 )
 
 func (e *env) checkAvailability(t *testing.T, key string, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
@@ -231,5 +235,60 @@ func TestQuotePricesAndProducts(t *testing.T) {
 	search := e.do("GET", "/v1/products?query=nut", keyWeb, "")
 	if ps := search.json(t)["products"].([]any); len(ps) != 1 || ps[0].(map[string]any)["sku"] != "SKU-00002" {
 		t.Errorf("search: %s", search.body)
+	}
+}
+
+func TestAvailabilityPriceCacheDroppedOnCatalogEvents(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	e := newEnv(t, "AVAILABILITY_FRESH_FOR=1h", "NATS_URL="+ns.ClientURL())
+	req := availabilityRequest(line("SKU-00001", 5))
+	if resp, err := e.checkAvailability(t, keyWeb, req); err != nil || resp.GetConfidence() != storefrontv1.Confidence_CONFIDENCE_LIVE {
+		t.Fatalf("first: %v %v", resp.GetConfidence(), err)
+	}
+	if resp, err := e.checkAvailability(t, keyWeb, req); err != nil || resp.GetConfidence() != storefrontv1.Confidence_CONFIDENCE_CACHED {
+		t.Fatalf("second: %v %v", resp.GetConfidence(), err)
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for _, subject := range []string{catalogevents.SubjectPricesChanged, catalogevents.SubjectCatalogPublished} {
+		if err := nc.Publish(subject, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		// Delivery is asynchronous: poll until a live quote shows up.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := e.checkAvailability(t, keyWeb, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.GetConfidence() == storefrontv1.Confidence_CONFIDENCE_LIVE {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: prices still served from cache", subject)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// And the versions seen by that live quote are trusted again.
+		if resp, err := e.checkAvailability(t, keyWeb, req); err != nil || resp.GetConfidence() != storefrontv1.Confidence_CONFIDENCE_CACHED {
+			t.Fatalf("%s: after the live quote: %v %v", subject, resp.GetConfidence(), err)
+		}
+	}
+}
+
+func TestGatewayServesWhileNATSIsDown(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1: the listener keeps retrying in the
+	// background and the gateway is ready and serves anyway.
+	e := newEnv(t, "NATS_URL=nats://127.0.0.1:1")
+	if _, err := e.checkAvailability(t, keyWeb, availabilityRequest(line("SKU-00001", 1))); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -97,6 +97,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 		"ORDER_ADDR":       "passthrough:///order",
 		"FULFILLMENT_ADDR": "passthrough:///fulfillment",
 		"LOG_LEVEL":        "error",
+		"NATS_URL":         "",
 	}
 	for _, kv := range extraEnv {
 		k, v, _ := strings.Cut(kv, "=")

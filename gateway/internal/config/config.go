@@ -73,6 +73,12 @@ type Config struct {
 	// RateLimitBurst is the burst allowed per API key.
 	RateLimitBurst int `env:"RATE_LIMIT_BURST" default:"4000"`
 
+	// NATSURL is where catalog-pricing publishes CatalogPublished and
+	// PricesChanged; the gateway listens to drop trusted price versions at
+	// once. Empty disables the listener (prices then rely on
+	// AVAILABILITY_FRESH_FOR alone).
+	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+
 	// Cache selects Redis (REDIS_ADDR) or the in-process store.
 	Cache cache.Config
 }

@@ -79,6 +79,18 @@ type availability struct {
 	catalogVer int64
 	priceVer   int64
 	pricesSeen time.Time
+	// gen counts invalidations; a live quote that started before one must
+	// not make the versions it saw fresh again.
+	gen uint64
+}
+
+// invalidatePrices forgets when versions were last seen, so the next call
+// quotes live.
+func (a *availability) invalidatePrices() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pricesSeen = time.Time{}
+	a.gen++
 }
 
 func newAvailability(store cache.Store, o Options) (*availability, error) {
@@ -333,6 +345,9 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 	for _, i := range idx {
 		req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: q.lines[i].GetSku(), Quantity: q.lines[i].GetQuantity()})
 	}
+	a.mu.Lock()
+	gen := a.gen
+	a.mu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, a.depTimeout)
 	resp, err := s.n.Pricing.QuotePrices(cctx, req)
 	cancel()
@@ -341,7 +356,7 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 		return nil, part{}, apierr.Internal()
 	}
 	if err == nil {
-		a.storePrices(ctx, q, idx, resp, now)
+		a.storePrices(ctx, q, idx, resp, now, gen)
 		return resp.GetLines(), part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now, catalogVer: resp.GetCatalogVersion()}, nil
 	}
 	if !isDependencyDown(ctx, err) {
@@ -390,16 +405,25 @@ func (a *availability) cachedPrices(ctx context.Context, q availQuery, idx []int
 	return out, cv, true
 }
 
-func (a *availability) storePrices(ctx context.Context, q availQuery, idx []int, resp *catalogv1.QuotePricesResponse, now time.Time) {
+// storePrices caches a live quote under its versions and as the snapshot.
+// Cached quotes never outlive the quote's expire_time (a price that becomes
+// effective later does not bump the version when it starts applying).
+func (a *availability) storePrices(ctx context.Context, q availQuery, idx []int, resp *catalogv1.QuotePricesResponse, now time.Time, gen uint64) {
 	cv, pv := resp.GetCatalogVersion(), resp.GetPriceVersion()
+	ttl := liveEntryTTL
+	if exp := resp.GetExpireTime(); exp != nil {
+		ttl = min(ttl, exp.AsTime().Sub(now))
+	}
 	a.mu.Lock()
-	if cv > a.catalogVer || pv > a.priceVer || (cv == a.catalogVer && pv == a.priceVer) {
+	if a.gen == gen && ttl > 0 && (cv > a.catalogVer || pv > a.priceVer || (cv == a.catalogVer && pv == a.priceVer)) {
 		a.catalogVer, a.priceVer, a.pricesSeen = cv, pv, now
 	}
 	a.mu.Unlock()
 	for k, i := range idx {
 		l, ql := q.lines[i], resp.GetLines()[k]
-		a.setLog(ctx, a.priceLive.Set(ctx, priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()), ql, liveEntryTTL))
+		if ttl > 0 {
+			a.setLog(ctx, a.priceLive.Set(ctx, priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()), ql, ttl))
+		}
 		if ql.GetErrorReason() != catalogv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 			continue
 		}

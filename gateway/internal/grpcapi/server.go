@@ -110,6 +110,11 @@ func New(n *neighbours.Clients, store cache.Store, o Options) (*Server, error) {
 	return s, nil
 }
 
+// InvalidatePrices makes CheckAvailability quote live on its next call
+// instead of trusting the catalog and price versions it last saw; the
+// gateway calls it on CatalogPublished and PricesChanged events.
+func (s *Server) InvalidatePrices() { s.avail.invalidatePrices() }
+
 // caller returns the authenticated storefront principal. The AuthFunc
 // guarantees one; its absence is a wiring bug.
 func (s *Server) caller(ctx context.Context) (auth.Principal, error) {
