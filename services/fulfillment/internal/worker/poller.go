@@ -92,6 +92,17 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	res, err := p.feed.ListShipmentEvents(ctx, cur, p.cfg.PageSize)
+	var rej *fulfillment.DependencyRejectedError
+	if errors.As(err, &rej) && cur != "" && (rej.Reason == reasonCursorExpired || rej.Reason == reasonInvalidCursor) {
+		// The stored cursor is no longer usable (retention passed, adapter
+		// replaced): restart from the oldest retained event. Events already
+		// applied are skipped by their ids.
+		p.cfg.Logger.ErrorContext(ctx, "wms feed cursor refused; restarting the feed from the oldest retained event",
+			slog.String("source", p.cfg.Source), slog.String("reason", rej.Reason))
+		return true, p.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+			return tx.SetCursor(ctx, p.cfg.Source, "", p.cfg.Now())
+		})
+	}
 	if err != nil {
 		return false, fmt.Errorf("list shipment events: %w", err)
 	}
@@ -146,6 +157,12 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 	}
 	return res.GetHasMore(), nil
 }
+
+// ErrorInfo reasons of the wms.v1 feed that make the poller restart it.
+var (
+	reasonCursorExpired = wmsv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED.String()
+	reasonInvalidCursor = wmsv1.ErrorReason_ERROR_REASON_INVALID_CURSOR.String()
+)
 
 var errCursorMoved = errors.New("wms cursor moved during the poll")
 

@@ -313,3 +313,34 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestPollerRestartsAnExpiredCursor(t *testing.T) {
+	s := newStore(t)
+	f := &feed{events: []*wmsv1.ShipmentEvent{shipEvent("E1", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 2)}}
+	p := worker.NewPoller(s, f, worker.PollerConfig{Source: "wms"})
+	if _, err := p.PollOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.err = &fulfillment.DependencyRejectedError{Dependency: "wms", Reason: wmsv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED.String()}
+	f.mu.Unlock()
+	if more, err := p.PollOnce(t.Context()); err != nil || !more {
+		t.Fatalf("PollOnce on an expired cursor = %v, %v; want a restart", more, err)
+	}
+	if c, _ := s.Cursor(t.Context(), "wms"); c != "" {
+		t.Fatalf("cursor = %q, want the feed start", c)
+	}
+	f.mu.Lock()
+	f.err = nil
+	f.mu.Unlock()
+	if _, err := p.PollOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	list, _, _ := s.ListShipments(t.Context(), fulfillment.ShipmentFilter{OrderID: "O-1"})
+	if len(list) != 1 || len(list[0].History) != 1 {
+		t.Fatalf("replayed feed applied again: %+v", list)
+	}
+	if c, _ := s.Cursor(t.Context(), "wms"); c != "1" {
+		t.Fatalf("cursor = %q after the replay", c)
+	}
+}
