@@ -33,6 +33,7 @@ type NotFoundError struct {
 	Version string // "catalogVersions/..." as requested or resolved
 }
 
+// Error describes the NotFoundError.
 func (e *NotFoundError) Error() string {
 	if e.SKU != "" {
 		return fmt.Sprintf("%s: %s in %s", e.Err, e.SKU, e.Version)
@@ -48,6 +49,7 @@ type ConflictError struct {
 	Expected, Current int64
 }
 
+// Error describes the ConflictError.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s: expected %d, current %d", ErrVersionConflict, e.Expected, e.Current)
 }
@@ -62,4 +64,5 @@ type FieldError struct {
 	Message string
 }
 
+// Error describes the FieldError.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }

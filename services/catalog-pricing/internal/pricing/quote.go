@@ -126,6 +126,7 @@ type LineError struct {
 	PriceTime      time.Time
 }
 
+// Error describes the LineError.
 func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d (%s): %s", e.Index, e.SKU, e.Reason)
 }
@@ -152,6 +153,7 @@ type CurrencyMismatchError struct {
 	Available []string
 }
 
+// Error describes the CurrencyMismatchError.
 func (e *CurrencyMismatchError) Error() string {
 	return fmt.Sprintf("no prices in %s; prices exist in %s", e.Requested, strings.Join(e.Available, ", "))
 }
@@ -159,6 +161,7 @@ func (e *CurrencyMismatchError) Error() string {
 // OverflowError: a line's or the quote's amount does not fit 64 bits.
 type OverflowError struct{ Index int }
 
+// Error describes the OverflowError.
 func (e *OverflowError) Error() string { return fmt.Sprintf("line %d: amount overflows", e.Index) }
 
 // quoteInput is what the engine needs besides the request: the catalog

@@ -203,10 +203,12 @@ type catalogTx struct{ *inTx }
 
 var _ catalog.Tx = catalogTx{}
 
+// DraftProducts implements catalog.Tx.
 func (t catalogTx) DraftProducts(skus []string) (map[string]catalog.Product, error) {
 	return products(t.q, catalog.DraftVersion, skus)
 }
 
+// PutDraftProducts implements catalog.Tx.
 func (t catalogTx) PutDraftProducts(ps []catalog.Product) error {
 	for _, p := range ps {
 		data, err := json.Marshal(p)
@@ -227,6 +229,7 @@ func (t catalogTx) PutDraftProducts(ps []catalog.Product) error {
 	return nil
 }
 
+// LockCurrentVersion implements catalog.Tx.
 func (t catalogTx) LockCurrentVersion() (int64, error) {
 	query := `SELECT current_version FROM catalog_state WHERE id = 1`
 	if t.db.Dialect() == sqldb.Postgres {
@@ -239,10 +242,13 @@ func (t catalogTx) LockCurrentVersion() (int64, error) {
 	return cur, nil
 }
 
+// Version implements catalog.Tx.
 func (t catalogTx) Version(n int64) (catalog.Version, error) { return versionByNumber(t.q, n) }
 
+// Digests implements catalog.Tx.
 func (t catalogTx) Digests(v int64) ([]catalog.Digest, error) { return digests(t.q, v) }
 
+// CreateVersion implements catalog.Tx.
 func (t catalogTx) CreateVersion(v catalog.Version) error {
 	err := t.exec(`INSERT INTO catalog_versions (`+versionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Number, v.PreviousVersion, v.PublishTime.UTC(), v.ProductCount, v.SellableCount, v.AddedCount,
@@ -262,6 +268,7 @@ func (t catalogTx) CreateVersion(v catalog.Version) error {
 	return nil
 }
 
+// AppendPublished implements catalog.Tx.
 func (t catalogTx) AppendPublished(ev catalog.PublishedEvent) error {
 	v := ev.Version
 	id := uuid.NewString()

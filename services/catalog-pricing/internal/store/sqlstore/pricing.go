@@ -180,8 +180,10 @@ type pricingTx struct{ *inTx }
 
 var _ pricing.Tx = pricingTx{}
 
+// PriceList implements pricing.Tx.
 func (t pricingTx) PriceList(id string) (pricing.PriceList, error) { return listByID(t.q, id) }
 
+// PutPriceList implements pricing.Tx.
 func (t pricingTx) PutPriceList(l pricing.PriceList) error {
 	err := t.exec(`INSERT INTO price_lists (`+listColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, currency = excluded.currency,
@@ -196,6 +198,7 @@ func (t pricingTx) PutPriceList(l pricing.PriceList) error {
 	return nil
 }
 
+// Prices implements pricing.Tx.
 func (t pricingTx) Prices(listID string, skus []string) (map[string]pricing.Price, error) {
 	out := map[string]pricing.Price{}
 	if skus == nil {
@@ -218,6 +221,7 @@ func (t pricingTx) Prices(listID string, skus []string) (map[string]pricing.Pric
 	return out, nil
 }
 
+// PutPrices implements pricing.Tx.
 func (t pricingTx) PutPrices(ps []pricing.Price) error {
 	for _, p := range ps {
 		breaks := p.Breaks
@@ -240,6 +244,7 @@ func (t pricingTx) PutPrices(ps []pricing.Price) error {
 	return nil
 }
 
+// DeletePrices implements pricing.Tx.
 func (t pricingTx) DeletePrices(listID string, skus []string) error {
 	for _, c := range chunks(skus, 500) {
 		if err := t.exec(`DELETE FROM prices WHERE price_list_id = ? AND sku IN (`+placeholders(len(c))+`)`,
@@ -250,6 +255,7 @@ func (t pricingTx) DeletePrices(listID string, skus []string) error {
 	return nil
 }
 
+// CountPrices implements pricing.Tx.
 func (t pricingTx) CountPrices(listID string) (int64, error) {
 	var n int64
 	if err := t.row(`SELECT COUNT(*) FROM prices WHERE price_list_id = ?`, listID).Scan(&n); err != nil {
@@ -258,8 +264,10 @@ func (t pricingTx) CountPrices(listID string) (int64, error) {
 	return n, nil
 }
 
+// PriceVersion implements pricing.Tx.
 func (t pricingTx) PriceVersion() (int64, error) { return priceVersion(t.q) }
 
+// BumpPriceVersion implements pricing.Tx.
 func (t pricingTx) BumpPriceVersion() (int64, error) {
 	if err := t.exec(`UPDATE catalog_state SET price_version = price_version + 1 WHERE id = 1`); err != nil {
 		return 0, fmt.Errorf("bump price version: %w", err)
@@ -275,6 +283,7 @@ var ruleKinds = map[pricing.RuleKind]catalogv1.RuleKind{
 	pricing.RulePromotion:        catalogv1.RuleKind_RULE_KIND_PROMOTION,
 }
 
+// AppendPricesChanged implements pricing.Tx.
 func (t pricingTx) AppendPricesChanged(ev pricing.PricesChanged) error {
 	id := uuid.NewString()
 	msg := &catalogv1.PricesChangedEvent{
