@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
@@ -357,10 +358,22 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 		t.Errorf("UpdateWarehouse upsert: %v", err)
 	}
 
-	if _, err := h.client.ApplyStockEvents(ctx, &inventoryv1.ApplyStockEventsRequest{
-		RequestId: "x", SourceSystem: "erp", Events: []*inventoryv1.StockEvent{{EventId: "e"}},
-	}); status.Code(err) != codes.Unimplemented {
-		t.Errorf("ApplyStockEvents: %v, want UNIMPLEMENTED", err)
+	applied, err := h.client.ApplyStockEvents(ctx, &inventoryv1.ApplyStockEventsRequest{
+		RequestId: "se-1", SourceSystem: "wms", Events: []*inventoryv1.StockEvent{
+			{EventId: "bad"}, // fails the StockEvent constraints: rejected alone
+			{EventId: "r1", Sku: "SKU-00001", WarehouseCode: "WH-BER", Sequence: 1, Kind: inventoryv1.StockEvent_KIND_RECEIPT,
+				Quantity: 25, OccurTime: timestamppb.Now()},
+		},
+	})
+	if err != nil || applied.GetAppliedCount() != 1 || applied.GetRejectedCount() != 1 ||
+		applied.GetResults()[0].GetReason() != inventoryv1.ErrorReason_ERROR_REASON_STOCK_EVENT_INVALID {
+		t.Fatalf("ApplyStockEvents = %v, %v", applied, err)
+	}
+	if l, err := h.client.GetStockLevel(ctx, &inventoryv1.GetStockLevelRequest{Name: "warehouses/WH-BER/stockLevels/SKU-00001"}); err != nil || l.GetOnHand() != 425 {
+		t.Errorf("after receipt: %v, %v; want on_hand 425", l, err)
+	}
+	if _, err := h.client.StartReconciliation(ctx, &inventoryv1.StartReconciliationRequest{RequestId: "x", SnapshotSource: "erp"}); status.Code(err) != codes.Unimplemented {
+		t.Errorf("StartReconciliation: %v, want UNIMPLEMENTED", err)
 	}
 
 	// Business metrics.

@@ -25,9 +25,14 @@ const (
 	SubjectReservationReleased  = "transload.inventory.reservation_released"
 	SubjectReservationCommitted = "transload.inventory.reservation_committed"
 	SubjectReservationExpired   = "transload.inventory.reservation_expired"
+	SubjectVarianceDetected     = "transload.inventory.variance_detected"
 	AggregateStockLevel         = "stock_level"
 	AggregateReservation        = "reservation"
-	Producer                    = "inventory"
+	// AggregateVariance is the outbox aggregate type of variance events:
+	// they belong to the stock level (metadata says "stock_level") but
+	// have their own sequence per pair, separate from StockChangedEvent's.
+	AggregateVariance = "stock_level.variance"
+	Producer          = "inventory"
 )
 
 // StreamConfig is the TRANSLOAD_INVENTORY stream the service creates on
@@ -68,6 +73,7 @@ func StockChanged(c inventory.StockChange, corr string) outbox.Event {
 		PreviousQuantities: inventorypb.Quantities(c.Previous),
 		NewQuantities:      inventorypb.Quantities(c.New),
 		Cause:              inventoryv1.StockChangeCause(c.Cause),
+		StockEventKind:     inventoryv1.StockEvent_Kind(c.StockEventKind),
 		SourceSystem:       c.SourceSystem,
 		SourceSequence:     c.SourceSequence,
 		Reference:          c.Reference,
@@ -107,4 +113,23 @@ func ReservationUpdated(r inventory.Reservation, out inventory.Outcome, seq int6
 		}), true
 	}
 	return outbox.Event{}, false
+}
+
+// NegativeStock builds the VarianceDetectedEvent of a stock event whose
+// decrement would have taken on-hand below zero (on-hand was set to 0).
+func NegativeStock(sku, warehouse, eventID string, implied, before, seq int64, at time.Time, corr string) outbox.Event {
+	id := newID()
+	agg := StockLevelAggregateID(sku, warehouse)
+	msg := &inventoryv1.VarianceDetectedEvent{
+		Metadata:        metadata(id, AggregateStockLevel, agg, seq, at, corr),
+		Sku:             sku,
+		WarehouseCode:   warehouse,
+		Source:          inventoryv1.VarianceDetectedEvent_SOURCE_NEGATIVE_STOCK,
+		ExpectedOnHand:  implied,
+		TransloadOnHand: before,
+		Variance:        implied - before,
+		Corrected:       true,
+		StockEventId:    eventID,
+	}
+	return event(id, AggregateVariance, agg, SubjectVarianceDetected, msg)
 }

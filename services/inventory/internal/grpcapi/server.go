@@ -17,9 +17,9 @@ import (
 	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
 
-// Server implements inventoryv1.InventoryServiceServer. Methods not
-// implemented yet (ApplyStockEvents and the reconciliation methods) answer
-// Unimplemented through the embedded UnimplementedInventoryServiceServer.
+// Server implements inventoryv1.InventoryServiceServer. The
+// reconciliation methods are not implemented yet and answer Unimplemented
+// through the embedded UnimplementedInventoryServiceServer.
 type Server struct {
 	inventoryv1.UnimplementedInventoryServiceServer
 	svc     *inventory.Service

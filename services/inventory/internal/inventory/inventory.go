@@ -182,6 +182,9 @@ type StockChange struct {
 	Revision       int64
 	SourceSystem   string
 	SourceSequence int64
+	// StockEventKind is the kind of the applied source event (cause
+	// STOCK_EVENT).
+	StockEventKind StockEventKind
 	// Reference is what caused the change ("reservations/{id}", a snapshot
 	// id, ...).
 	Reference string

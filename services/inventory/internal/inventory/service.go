@@ -303,17 +303,7 @@ func (s *Service) Commit(ctx context.Context, p CommitParams) (Reservation, erro
 	}
 	op := Operation{Kind: "commit", RequestID: p.RequestID, Fingerprint: fingerprint(p), ShipmentID: p.ShipmentID}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
-		if !r.State.Open() {
-			return Outcome{}, &StateConflictError{Reservation: r.Name(), State: r.State, Operation: "commit"}
-		}
-		moves, committed, err := r.commit(p.WarehouseCode, p.Lines)
-		if err != nil {
-			return Outcome{}, err
-		}
-		return Outcome{
-			Changed: true, Movements: moves, Event: EventCommitted, Quantities: committed,
-			ShipmentID: p.ShipmentID, WarehouseCode: p.WarehouseCode,
-		}, nil
+		return CommitShipment(r, p.WarehouseCode, p.ShipmentID, p.Lines)
 	})
 }
 

@@ -62,6 +62,19 @@ type Store interface {
 	// ListReservations returns a page of reservations ordered by create
 	// time, then id, newest first.
 	ListReservations(ctx context.Context, q ReservationQuery) ([]Reservation, error)
+	// ApplyStockEvents applies p's events in request order in one
+	// transaction, idempotent on p.RequestID (same payload → the stored
+	// results; another payload → ErrIdempotencyKeyReused). Per (source
+	// system, SKU, warehouse) an event is APPLIED when its sequence is the
+	// last applied + 1 or the first seen for the pair (then any buffered
+	// successors are applied), DUPLICATE when its (source, event id) was
+	// seen, OUT_OF_ORDER_BUFFERED when it is ahead, REJECTED when p.Invalid
+	// names it, its warehouse is unknown or its sequence is stale. A SHIPMENT
+	// naming a reservation and shipment commits the reservation like
+	// CommitReservation (once per shipment); if the reservation cannot take
+	// it, it decrements on-hand like a plain SHIPMENT. Decrements below
+	// zero set on-hand to 0 and emit a VarianceDetectedEvent.
+	ApplyStockEvents(ctx context.Context, p ApplyStockEventsParams, now time.Time) ([]StockEventResult, error)
 	// DueHolds returns the ids of up to limit HELD reservations whose
 	// expiry is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)

@@ -205,7 +205,7 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 			}
 			if expiring != nil {
 				out := inventory.Expire(expiring)
-				if err := s.finishUpdate(ctx, tx, locked, *expiring, out, now, corr); err != nil {
+				if err := s.finishUpdate(ctx, tx, locked, *expiring, out, now, corr, changeMeta{}); err != nil {
 					return err
 				}
 			}
@@ -220,7 +220,7 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 			if err := s.insertReservation(ctx, tx, r, hash); err != nil {
 				return err
 			}
-			if err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now); err != nil {
+			if err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now, changeMeta{}); err != nil {
 				return err
 			}
 			if _, err := outbox.Write(ctx, tx, s.db.Dialect(), events.ReservationCreated(r, 1, corr)); err != nil {
@@ -246,14 +246,14 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 // bumped), applies the outcome's movements to the locked levels and writes
 // the reservation event.
 func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevels, r inventory.Reservation,
-	out inventory.Outcome, now time.Time, corr string,
+	out inventory.Outcome, now time.Time, corr string, meta changeMeta,
 ) error {
 	r.UpdateTime = now
 	r.Version++
 	if err := s.saveReservation(ctx, tx, r); err != nil {
 		return err
 	}
-	if err := s.applyMovements(ctx, tx, locked, out.Movements, r.Name(), now); err != nil {
+	if err := s.applyMovements(ctx, tx, locked, out.Movements, r.Name(), now, meta); err != nil {
 		return err
 	}
 	seq, err := s.nextEventSeq(ctx, tx, events.AggregateReservation, r.ID)
@@ -313,7 +313,7 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.O
 					if err != nil {
 						return err
 					}
-					if err := s.finishUpdate(ctx, tx, locked, work, out, now, corr); err != nil {
+					if err := s.finishUpdate(ctx, tx, locked, work, out, now, corr, changeMeta{}); err != nil {
 						return err
 					}
 					work.UpdateTime = now

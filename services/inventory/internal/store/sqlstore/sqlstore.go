@@ -233,6 +233,13 @@ func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap 
 			if err != nil {
 				return fmt.Errorf("insert stock level %s@%s: %w", r.SKU, r.WarehouseCode, err)
 			}
+			if r.SourceSequence > 0 {
+				// ERP stock events continue after the snapshot's sequence.
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO stock_sources (source_system, sku, warehouse_code,
+					last_sequence) VALUES ('erp', ?, ?, ?)`), r.SKU, r.WarehouseCode, r.SourceSequence); err != nil {
+					return fmt.Errorf("record source sequence of %s@%s: %w", r.SKU, r.WarehouseCode, err)
+				}
+			}
 			ev := events.StockChanged(inventory.StockChange{
 				SKU: r.SKU, WarehouseCode: r.WarehouseCode,
 				New:   inventory.Quantities{OnHand: r.OnHand, InboundTotal: inboundTotal},
@@ -254,18 +261,23 @@ func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap 
 
 // ---- stock levels ----
 
-const stockCols = `sku, warehouse_code, on_hand, reserved, inbound, inbound_total, source_system, source_sequence, revision, update_us`
+// stockCols are the stock level columns; `reserved` is the part of the
+// reserved quantity backed by on-hand and `oversold` the rest (see
+// migration 0003), so the domain's Reserved is their sum.
+const stockCols = `sku, warehouse_code, on_hand, reserved, oversold, inbound, inbound_total, source_system, source_sequence, revision, update_us`
 
 func scanStockLevel(sc interface{ Scan(...any) error }) (inventory.StockLevel, error) {
 	var (
 		l        inventory.StockLevel
+		oversold int64
 		inbound  string
 		updateUS int64
 	)
-	if err := sc.Scan(&l.SKU, &l.WarehouseCode, &l.OnHand, &l.Reserved, &inbound, &l.InboundTotal,
+	if err := sc.Scan(&l.SKU, &l.WarehouseCode, &l.OnHand, &l.Reserved, &oversold, &inbound, &l.InboundTotal,
 		&l.SourceSystem, &l.Sequence, &l.Revision, &updateUS); err != nil {
 		return l, err
 	}
+	l.Reserved += oversold
 	if err := json.Unmarshal([]byte(inbound), &l.Inbound); err != nil {
 		return l, fmt.Errorf("decode inbound of %s@%s: %w", l.SKU, l.WarehouseCode, err)
 	}
@@ -317,7 +329,7 @@ func (s *Store) ListStockLevels(ctx context.Context, q inventory.StockLevelQuery
 		where = append(where, "on_hand > reserved")
 	}
 	if q.OversoldOnly {
-		where = append(where, "reserved > on_hand")
+		where = append(where, "oversold > 0")
 	}
 	if q.AfterSKU != "" {
 		where = append(where, "(sku > ? OR (sku = ? AND warehouse_code > ?))")
@@ -411,16 +423,33 @@ func (l lockedLevels) of(skus []string) []inventory.StockLevel {
 }
 
 // errInvariant marks a movement that would break on_hand >= 0,
-// reserved >= 0 or reserved <= on_hand. The domain never asks for one; if
-// it did, the transaction is rolled back instead of overselling.
+// reserved >= 0 or, for a reservation, reserved <= on_hand. The domain
+// never asks for one; if it did, the transaction is rolled back instead of
+// overselling.
 var errInvariant = errors.New("stock invariant violated")
+
+// changeMeta describes the source of a stock change for its event and, when
+// SourceSystem is set, the level's last applied source sequence.
+type changeMeta struct {
+	SourceSystem string
+	Sequence     int64
+	Kind         inventory.StockEventKind
+	Reference    string
+}
 
 // applyMovements applies ms (sorted by SKU, then warehouse) to locked
 // levels, bumping each level's revision and writing its StockChangedEvent.
-// The UPDATE is relative, so even a lost lock could not overwrite another
-// writer's change, and the CHECK constraints refuse an oversell.
-func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLevels, ms []inventory.Movement, ref string, now time.Time) error {
+//
+// A reservation is applied as a relative increment of `reserved` on a row
+// without oversold quantity, so even a lost lock could not overwrite
+// another writer's change, and the CHECK constraints refuse an oversell.
+// Every other movement only lowers the reserved total or moves on-hand and
+// is written through saveLevel.
+func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLevels, ms []inventory.Movement, ref string, now time.Time, meta changeMeta) error {
 	corr := correlation.ID(ctx)
+	if meta.Reference == "" {
+		meta.Reference = ref
+	}
 	for _, m := range ms {
 		l := locked[levelKey{m.SKU, m.WarehouseCode}]
 		if l == nil {
@@ -430,33 +459,91 @@ func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLev
 		next := prev
 		next.OnHand += m.OnHand
 		next.Reserved += m.Reserved
-		if next.OnHand < 0 || next.Reserved < 0 || next.Reserved > next.OnHand {
+		if next.OnHand < 0 || next.Reserved < 0 {
 			return fmt.Errorf("%w: %s@%s on_hand %d reserved %d", errInvariant, m.SKU, m.WarehouseCode, next.OnHand, next.Reserved)
 		}
-		var onHand, reserved, revision int64
-		err := tx.QueryRowContext(ctx, s.q(`UPDATE stock_levels
-			SET on_hand = on_hand + ?, reserved = reserved + ?, revision = revision + 1, update_us = ?
-			WHERE sku = ? AND warehouse_code = ?
-			RETURNING on_hand, reserved, revision`),
-			m.OnHand, m.Reserved, micros(now), m.SKU, m.WarehouseCode).Scan(&onHand, &reserved, &revision)
-		if err != nil {
-			return fmt.Errorf("update stock level %s@%s: %w", m.SKU, m.WarehouseCode, err)
+		if m.Cause == inventory.CauseReservation {
+			if m.OnHand != 0 || m.Reserved < 0 || next.Reserved > next.OnHand {
+				return fmt.Errorf("%w: reservation of %d %s@%s beyond available", errInvariant, m.Reserved, m.SKU, m.WarehouseCode)
+			}
+			var onHand, reserved, revision int64
+			err := tx.QueryRowContext(ctx, s.q(`UPDATE stock_levels
+				SET reserved = reserved + ?, revision = revision + 1, update_us = ?
+				WHERE sku = ? AND warehouse_code = ? AND oversold = 0
+				RETURNING on_hand, reserved, revision`),
+				m.Reserved, micros(now), m.SKU, m.WarehouseCode).Scan(&onHand, &reserved, &revision)
+			if err != nil {
+				return fmt.Errorf("reserve stock level %s@%s: %w", m.SKU, m.WarehouseCode, err)
+			}
+			if onHand != next.OnHand || reserved != next.Reserved {
+				return fmt.Errorf("%w: %s@%s changed under its lock", errInvariant, m.SKU, m.WarehouseCode)
+			}
+			l.Quantities, l.Revision, l.UpdateTime = next, revision, now
+		} else if err := s.saveLevel(ctx, tx, l, next, nil, meta, now); err != nil {
+			return err
 		}
-		if onHand != next.OnHand || reserved != next.Reserved {
-			return fmt.Errorf("%w: %s@%s changed under its lock", errInvariant, m.SKU, m.WarehouseCode)
-		}
-		l.Quantities = next
-		l.Revision = revision
-		l.UpdateTime = now
-		ev := events.StockChanged(inventory.StockChange{
-			SKU: m.SKU, WarehouseCode: m.WarehouseCode, Previous: prev, New: next, Cause: m.Cause,
-			Revision: revision, Reference: ref, Time: now,
-		}, corr)
-		if _, err := outbox.Write(ctx, tx, s.db.Dialect(), ev); err != nil {
+		if err := s.writeStockChanged(ctx, tx, *l, prev, m.Cause, meta, corr); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// saveLevel writes next (and inbound, when not nil, and the source
+// sequence, when meta names a source system) to the locked level l,
+// splitting the reserved total into the part backed by on-hand and the
+// oversold rest, and bumps its revision.
+func (s *Store) saveLevel(ctx context.Context, tx *sql.Tx, l *inventory.StockLevel, next inventory.Quantities,
+	inbound []inventory.InboundSupply, meta changeMeta, now time.Time,
+) error {
+	backed := min(next.Reserved, next.OnHand)
+	oversold := next.Reserved - backed
+	if inbound == nil {
+		inbound = l.Inbound
+	} else {
+		next.InboundTotal = 0
+		for _, in := range inbound {
+			next.InboundTotal += in.Quantity
+		}
+	}
+	if inbound == nil {
+		inbound = []inventory.InboundSupply{}
+	}
+	in, err := json.Marshal(inbound)
+	if err != nil {
+		return err
+	}
+	source, seq := l.SourceSystem, l.Sequence
+	if meta.SourceSystem != "" {
+		source, seq = meta.SourceSystem, meta.Sequence
+	}
+	var revision int64
+	err = tx.QueryRowContext(ctx, s.q(`UPDATE stock_levels
+		SET on_hand = ?, reserved = ?, oversold = ?, inbound = ?, inbound_total = ?, source_system = ?,
+			source_sequence = ?, revision = revision + 1, update_us = ?
+		WHERE sku = ? AND warehouse_code = ?
+		RETURNING revision`),
+		next.OnHand, backed, oversold, string(in), next.InboundTotal, source, seq, micros(now),
+		l.SKU, l.WarehouseCode).Scan(&revision)
+	if err != nil {
+		return fmt.Errorf("update stock level %s@%s: %w", l.SKU, l.WarehouseCode, err)
+	}
+	l.Quantities, l.Inbound, l.SourceSystem, l.Sequence = next, inbound, source, seq
+	l.Revision, l.UpdateTime = revision, now
+	return nil
+}
+
+// writeStockChanged writes the StockChangedEvent of l's latest change.
+func (s *Store) writeStockChanged(ctx context.Context, tx *sql.Tx, l inventory.StockLevel, prev inventory.Quantities,
+	cause inventory.StockChangeCause, meta changeMeta, corr string,
+) error {
+	ev := events.StockChanged(inventory.StockChange{
+		SKU: l.SKU, WarehouseCode: l.WarehouseCode, Previous: prev, New: l.Quantities, Cause: cause,
+		Revision: l.Revision, SourceSystem: meta.SourceSystem, SourceSequence: meta.Sequence, StockEventKind: meta.Kind,
+		Reference: meta.Reference, Time: l.UpdateTime,
+	}, corr)
+	_, err := outbox.Write(ctx, tx, s.db.Dialect(), ev)
+	return err
 }
 
 // nextEventSeq is the sequence outbox.Write will assign to the next event

@@ -157,6 +157,9 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Oversell", func(t *testing.T) { testOversell(t, newStore) })
 	t.Run("UpdateWarehouse", func(t *testing.T) { testUpdateWarehouse(t, newStore) })
 	t.Run("ListReservations", func(t *testing.T) { testListReservations(t, newStore) })
+	t.Run("StockEvents", func(t *testing.T) { testStockEvents(t, newStore) })
+	t.Run("StockLossUnderReservations", func(t *testing.T) { testStockLoss(t, newStore) })
+	t.Run("ShipmentEventCommits", func(t *testing.T) { testShipmentEvent(t, newStore) })
 }
 
 func testInitialLoad(t *testing.T, newStore Factory) {
@@ -715,5 +718,173 @@ func testListReservations(t *testing.T, newStore Factory) {
 	}
 	if diff := cmp.Diff([]string{ids[0]}, list(inventory.ReservationQuery{Limit: 2, BeforeCreate: second.CreateTime, BeforeID: second.ID})); diff != "" {
 		t.Errorf("page 2 (-want +got):\n%s", diff)
+	}
+}
+
+func ev(id, sku, wh string, seq int64, kind inventory.StockEventKind, q int64) inventory.StockEvent {
+	return inventory.StockEvent{EventID: id, SKU: sku, WarehouseCode: wh, Sequence: seq, Kind: kind, Quantity: q,
+		OccurTime: time.Date(2026, 11, 26, 8, 30, 0, 0, time.UTC)}
+}
+
+type outcome struct {
+	ID      string
+	Outcome inventory.StockEventOutcome
+	Reason  inventory.RejectReason
+	Seq     int64
+}
+
+func outcomes(rs []inventory.StockEventResult) []outcome {
+	var out []outcome
+	for _, r := range rs {
+		out = append(out, outcome{r.EventID, r.Outcome, r.Reason, r.AppliedSequence})
+	}
+	return out
+}
+
+func testStockEvents(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	adj0 := ev("e-bad", SKUA, "WH-HAM", 99, inventory.KindAdjustment, 0)
+	batch := inventory.ApplyStockEventsParams{RequestID: "b1", SourceSystem: "erp", Events: []inventory.StockEvent{
+		ev("e8", SKUA, "WH-HAM", 8, inventory.KindReceipt, 10),      // snapshot was at 7: applied
+		ev("e8", SKUA, "WH-HAM", 8, inventory.KindReceipt, 10),      // same id: duplicate
+		ev("e8b", SKUA, "WH-HAM", 8, inventory.KindReceipt, 1),      // same sequence, new id: stale
+		ev("e10", SKUA, "WH-HAM", 10, inventory.KindAdjustment, -2), // ahead: buffered
+		ev("e9", SKUA, "WH-HAM", 9, inventory.KindTransferOut, 3),   // closes the gap: 9 and 10 applied
+		ev("e-wh", SKUA, "WH-NOPE", 1, inventory.KindReceipt, 1),    // unknown warehouse
+		adj0, // invalid for its kind
+		ev("e-new", "SKU-NEW", "WH-BER", 4, inventory.KindSetOnHand, 5), // first event of a new pair
+		ev("e-neg", SKUB, "WH-MUC", 8, inventory.KindShipment, 3),       // MUC has 0: clamped
+	}}
+	res, err := e.svc.ApplyStockEvents(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []outcome{
+		{"e8", inventory.OutcomeApplied, 0, 10},
+		{"e8", inventory.OutcomeDuplicate, 0, 10},
+		{"e8b", inventory.OutcomeRejected, inventory.RejectStale, 10},
+		{"e10", inventory.OutcomeBuffered, 0, 10},
+		{"e9", inventory.OutcomeApplied, 0, 10},
+		{"e-wh", inventory.OutcomeRejected, inventory.RejectWarehouseNotFound, 0},
+		{"e-bad", inventory.OutcomeRejected, inventory.RejectInvalid, 10},
+		{"e-new", inventory.OutcomeApplied, 0, 4},
+		{"e-neg", inventory.OutcomeApplied, 0, 8},
+	}
+	if diff := cmp.Diff(want, outcomes(res)); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	l := e.level(t, SKUA, "WH-HAM")
+	if l.OnHand != 5+10-3-2 || l.Sequence != 10 || l.SourceSystem != "erp" || l.Revision != 4 {
+		t.Errorf("SKU-A@WH-HAM = %+v; want on_hand 10, sequence 10, revision 4", l)
+	}
+	if l := e.level(t, "SKU-NEW", "WH-BER"); l.OnHand != 5 || l.Revision != 1 || l.Sequence != 4 {
+		t.Errorf("new level = %+v", l)
+	}
+	if l := e.level(t, SKUB, "WH-MUC"); l.OnHand != 0 || l.Revision != 2 {
+		t.Errorf("clamped level = %+v", l)
+	}
+	again, err := e.svc.ApplyStockEvents(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(res, again); diff != "" {
+		t.Errorf("replayed batch (-first +replay):\n%s", diff)
+	}
+	other := batch
+	other.Events = other.Events[:1]
+	if _, err := e.svc.ApplyStockEvents(ctx, other); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
+		t.Errorf("reused batch id: %v", err)
+	}
+	// Another source has its own sequences; inbound schedules replace.
+	in := ev("w1", SKUA, "WH-HAM", 1, inventory.KindInboundSet, 0)
+	in.Inbound = []inventory.InboundSupply{{Quantity: 7, ExpectedDate: inventory.Date{Year: 2027, Month: 1, Day: 2}}}
+	res, err = e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "b2", SourceSystem: "wms", Events: []inventory.StockEvent{in}})
+	if err != nil || res[0].Outcome != inventory.OutcomeApplied {
+		t.Fatalf("wms inbound = %+v, %v", res, err)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.InboundTotal != 7 || l.OnHand != 10 || l.SourceSystem != "wms" || l.Sequence != 1 {
+		t.Errorf("after INBOUND_SET: %+v", l)
+	}
+}
+
+func testStockLoss(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "loss", Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 4}}})
+	// 3 of the 4 reserved units at HAM are damaged.
+	if _, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "dmg", SourceSystem: "wms",
+		Events: []inventory.StockEvent{ev("d1", SKUScarce, "WH-HAM", 1, inventory.KindAdjustment, -3)}}); err != nil {
+		t.Fatal(err)
+	}
+	l := e.level(t, SKUScarce, "WH-HAM")
+	if l.OnHand != 1 || l.Reserved != 4 || l.Available() != 0 || l.Oversold() != 3 {
+		t.Fatalf("after loss: %+v; want on_hand 1, reserved 4, oversold 3", l)
+	}
+	// New reservations skip the oversold warehouse.
+	r2 := e.reserve(t, inventory.ReserveParams{RequestID: "after-loss", AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 2}}})
+	if diff := cmp.Diff(map[string][]alloc{SKUScarce: {{WarehouseCode: "WH-MUC", Quantity: 2}}}, allocs(r2)); diff != "" {
+		t.Errorf("allocations (-want +got):\n%s", diff)
+	}
+	over, err := e.store.ListStockLevels(ctx, inventory.StockLevelQuery{OversoldOnly: true, Limit: 10})
+	if err != nil || len(over) != 1 || over[0].WarehouseCode != "WH-HAM" {
+		t.Errorf("oversold levels = %+v, %v", over, err)
+	}
+	// A receipt covers part of it; a release clears the rest.
+	if _, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "rcpt", SourceSystem: "wms",
+		Events: []inventory.StockEvent{ev("d2", SKUScarce, "WH-HAM", 2, inventory.KindReceipt, 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.level(t, SKUScarce, "WH-HAM"); l.OnHand != 3 || l.Reserved != 4 || l.Oversold() != 1 {
+		t.Errorf("after receipt: %+v", l)
+	}
+	if _, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r.ID, RequestID: "rel-loss"}); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.level(t, SKUScarce, "WH-HAM"); l.OnHand != 3 || l.Reserved != 0 || l.Available() != 3 {
+		t.Errorf("after release: %+v", l)
+	}
+}
+
+func testShipmentEvent(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "ship", AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUA, Quantity: 7}}})
+	s1 := ev("s1", SKUA, "WH-HAM", 1, inventory.KindShipment, 5)
+	s1.ReservationID, s1.ShipmentID = r.ID, "SHP-1"
+	if _, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "se1", SourceSystem: "wms", Events: []inventory.StockEvent{s1}}); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.OnHand != 0 || l.Reserved != 0 || l.Sequence != 1 {
+		t.Errorf("after shipment event: %+v", l)
+	}
+	got, err := e.svc.GetReservation(ctx, r.ID)
+	if err != nil || got.Lines[0].Allocations[0].Committed != 5 {
+		t.Fatalf("reservation after shipment event: %+v, %v", got, err)
+	}
+	// CommitReservation for the same shipment arrives second: no change.
+	if _, err := e.svc.Commit(ctx, inventory.CommitParams{ID: r.ID, RequestID: "c-shp-1", WarehouseCode: "WH-HAM", ShipmentID: "SHP-1",
+		Lines: []inventory.CommitLine{{SKU: SKUA, Quantity: 5}}}); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.level(t, SKUA, "WH-HAM"); l.OnHand != 0 {
+		t.Errorf("second commit of the shipment changed stock: %+v", l)
+	}
+	// The other way round: CommitReservation first, then the event.
+	if _, err := e.svc.Commit(ctx, inventory.CommitParams{ID: r.ID, RequestID: "c-shp-2", WarehouseCode: "WH-MUC", ShipmentID: "SHP-2",
+		Lines: []inventory.CommitLine{{SKU: SKUA, Quantity: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := ev("s2", SKUA, "WH-MUC", 1, inventory.KindShipment, 2)
+	s2.ReservationID, s2.ShipmentID = r.ID, "SHP-2"
+	res, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "se2", SourceSystem: "wms", Events: []inventory.StockEvent{s2}})
+	if err != nil || res[0].Outcome != inventory.OutcomeApplied {
+		t.Fatalf("second shipment event = %+v, %v", res, err)
+	}
+	if l := e.level(t, SKUA, "WH-MUC"); l.OnHand != 6 || l.Reserved != 0 || l.Sequence != 1 {
+		t.Errorf("MUC after commit then event: %+v; want on_hand 6", l)
+	}
+	if got, _ := e.svc.GetReservation(ctx, r.ID); got.State != inventory.StateCommitted {
+		t.Errorf("state = %v, want COMMITTED", got.State)
 	}
 }

@@ -1,0 +1,388 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/inventory/internal/events"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+// eventBatch is the state of one ApplyStockEvents transaction.
+type eventBatch struct {
+	s      *Store
+	tx     *sql.Tx
+	source string
+	now    time.Time
+	corr   string
+	locked lockedLevels
+	// warehouses holds the known warehouse codes.
+	warehouses map[string]bool
+	// last is the last applied sequence per pair (-1: none yet), loaded
+	// lazily.
+	last map[levelKey]int64
+	// reservations are the reservations named by SHIPMENT events, locked.
+	reservations map[string]*storedReservation
+}
+
+// ApplyStockEvents implements inventory.Store.
+func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEventsParams, now time.Time) ([]inventory.StockEventResult, error) {
+	hash := fingerprintOf(p)
+	for attempt := 1; ; attempt++ {
+		var results []inventory.StockEventResult
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			var (
+				stored, storedHash string
+			)
+			err := tx.QueryRowContext(ctx, s.q(`SELECT request_hash, results FROM stock_event_batches WHERE request_id = ?`),
+				p.RequestID).Scan(&storedHash, &stored)
+			switch {
+			case err == nil:
+				if storedHash != hash {
+					return inventory.ErrIdempotencyKeyReused
+				}
+				return json.Unmarshal([]byte(stored), &results)
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("read stock event batch %s: %w", p.RequestID, err)
+			}
+			b, err := s.newEventBatch(ctx, tx, p, now)
+			if err != nil {
+				return err
+			}
+			results = make([]inventory.StockEventResult, len(p.Events))
+			for i, e := range p.Events {
+				results[i], err = b.handle(ctx, i, e, p.Invalid)
+				if err != nil {
+					return fmt.Errorf("stock event %s: %w", e.EventID, err)
+				}
+			}
+			for i, e := range p.Events {
+				if last := b.last[levelKey{e.SKU, e.WarehouseCode}]; last > 0 {
+					results[i].AppliedSequence = last
+				}
+			}
+			enc, err := json.Marshal(results)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO stock_event_batches (request_id, request_hash, results) VALUES (?, ?, ?)`),
+				p.RequestID, hash, string(enc)); err != nil {
+				return fmt.Errorf("record stock event batch %s: %w", p.RequestID, err)
+			}
+			return nil
+		})
+		if err != nil && sqldb.IsUniqueViolation(err) && attempt < maxUniqueRetries {
+			// A concurrent batch created the same new stock level or used
+			// the same request id; the next run sees its rows.
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return results, nil
+	}
+}
+
+// fingerprintOf identifies the payload of a batch (everything but the
+// request id).
+func fingerprintOf(p inventory.ApplyStockEventsParams) string {
+	b, err := json.Marshal(p)
+	if err != nil {
+		// Plain values only; Marshal cannot fail on them.
+		panic("sqlstore: fingerprint stock events: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// newEventBatch locks, in the global lock order, the reservations named by
+// shipment events and then the stock levels of every SKU of the batch.
+func (s *Store) newEventBatch(ctx context.Context, tx *sql.Tx, p inventory.ApplyStockEventsParams, now time.Time) (*eventBatch, error) {
+	b := &eventBatch{
+		s: s, tx: tx, source: p.SourceSystem, now: now, corr: correlation.ID(ctx),
+		warehouses: map[string]bool{}, last: map[levelKey]int64{}, reservations: map[string]*storedReservation{},
+	}
+	ws, err := s.listWarehouses(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		b.warehouses[w.Code] = true
+	}
+	var resIDs, skus []string
+	for i, e := range p.Events {
+		if _, bad := p.Invalid[i]; bad {
+			continue
+		}
+		skus = append(skus, e.SKU)
+		if e.ReservationID != "" {
+			resIDs = append(resIDs, e.ReservationID)
+		}
+	}
+	slices.Sort(resIDs)
+	for _, id := range slices.Compact(resIDs) {
+		r, err := s.reservationWhere(ctx, tx, `id = ?`, true, id)
+		if errors.Is(err, inventory.ErrReservationNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.reservations[id] = &r
+	}
+	slices.Sort(skus)
+	b.locked, err = s.lockLevels(ctx, tx, slices.Compact(skus))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// lastSequence returns the last applied sequence of the pair, or -1.
+func (b *eventBatch) lastSequence(ctx context.Context, k levelKey) (int64, error) {
+	if v, ok := b.last[k]; ok {
+		return v, nil
+	}
+	var last int64
+	err := b.tx.QueryRowContext(ctx, b.s.q(`SELECT last_sequence FROM stock_sources
+		WHERE source_system = ? AND sku = ? AND warehouse_code = ?`), b.source, k.sku, k.wh).Scan(&last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		last = -1
+	case err != nil:
+		return 0, fmt.Errorf("read source sequence: %w", err)
+	}
+	b.last[k] = last
+	return last, nil
+}
+
+func (b *eventBatch) setLast(ctx context.Context, k levelKey, seq int64) error {
+	_, err := b.tx.ExecContext(ctx, b.s.q(`INSERT INTO stock_sources (source_system, sku, warehouse_code, last_sequence)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (source_system, sku, warehouse_code) DO UPDATE SET last_sequence = excluded.last_sequence`),
+		b.source, k.sku, k.wh, seq)
+	if err != nil {
+		return fmt.Errorf("record source sequence: %w", err)
+	}
+	b.last[k] = seq
+	return nil
+}
+
+func (b *eventBatch) handle(ctx context.Context, i int, e inventory.StockEvent, invalid map[int]string) (inventory.StockEventResult, error) {
+	res := inventory.StockEventResult{EventID: e.EventID}
+	if msg, bad := invalid[i]; bad {
+		res.Outcome, res.Reason, res.Message = inventory.OutcomeRejected, inventory.RejectInvalid, msg
+		return res, nil
+	}
+	var n int
+	if err := b.tx.QueryRowContext(ctx, b.s.q(`SELECT COUNT(*) FROM stock_events WHERE source_system = ? AND event_id = ?`),
+		b.source, e.EventID).Scan(&n); err != nil {
+		return res, fmt.Errorf("look up event: %w", err)
+	}
+	if n > 0 {
+		res.Outcome = inventory.OutcomeDuplicate
+		return res, nil
+	}
+	if !b.warehouses[e.WarehouseCode] {
+		res.Outcome, res.Reason, res.Message = inventory.OutcomeRejected, inventory.RejectWarehouseNotFound,
+			"warehouse "+e.WarehouseCode+" does not exist"
+		return res, nil
+	}
+	k := levelKey{e.SKU, e.WarehouseCode}
+	last, err := b.lastSequence(ctx, k)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case last >= 0 && e.Sequence <= last:
+		res.Outcome, res.Reason = inventory.OutcomeRejected, inventory.RejectStale
+		res.Message = "sequence " + strconv.FormatInt(e.Sequence, 10) + " is not above the last applied " + strconv.FormatInt(last, 10)
+		return res, nil
+	case last >= 0 && e.Sequence > last+1:
+		if err := b.record(ctx, e, false); err != nil {
+			return res, err
+		}
+		res.Outcome = inventory.OutcomeBuffered
+		return res, nil
+	}
+	if err := b.record(ctx, e, true); err != nil {
+		return res, err
+	}
+	if err := b.apply(ctx, e); err != nil {
+		return res, err
+	}
+	// Apply buffered successors now that the gap before them is closed.
+	for {
+		next, ok, err := b.buffered(ctx, k, b.last[k]+1)
+		if err != nil || !ok {
+			if err != nil {
+				return res, err
+			}
+			break
+		}
+		if _, err := b.tx.ExecContext(ctx, b.s.q(`UPDATE stock_events SET applied = 1 WHERE source_system = ? AND event_id = ?`),
+			b.source, next.EventID); err != nil {
+			return res, fmt.Errorf("mark buffered event applied: %w", err)
+		}
+		if err := b.apply(ctx, next); err != nil {
+			return res, err
+		}
+	}
+	res.Outcome = inventory.OutcomeApplied
+	return res, nil
+}
+
+func (b *eventBatch) record(ctx context.Context, e inventory.StockEvent, applied bool) error {
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = b.tx.ExecContext(ctx, b.s.q(`INSERT INTO stock_events (source_system, event_id, sku, warehouse_code, sequence,
+		applied, payload, received_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		b.source, e.EventID, e.SKU, e.WarehouseCode, e.Sequence, boolInt(applied), string(payload), micros(b.now))
+	if err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	return nil
+}
+
+func (b *eventBatch) buffered(ctx context.Context, k levelKey, seq int64) (inventory.StockEvent, bool, error) {
+	var (
+		e       inventory.StockEvent
+		payload string
+	)
+	err := b.tx.QueryRowContext(ctx, b.s.q(`SELECT payload FROM stock_events
+		WHERE source_system = ? AND sku = ? AND warehouse_code = ? AND sequence = ? AND applied = 0
+		ORDER BY received_us LIMIT 1`), b.source, k.sku, k.wh, seq).Scan(&payload)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("read buffered event: %w", err)
+	}
+	if err := json.Unmarshal([]byte(payload), &e); err != nil {
+		return e, false, fmt.Errorf("decode buffered event: %w", err)
+	}
+	return e, true, nil
+}
+
+// level returns the locked level of k, creating an empty one (revision 0,
+// bumped to 1 by its first change) for a pair seen for the first time.
+func (b *eventBatch) level(ctx context.Context, k levelKey) (*inventory.StockLevel, error) {
+	if l := b.locked[k]; l != nil {
+		return l, nil
+	}
+	if _, err := b.tx.ExecContext(ctx, b.s.q(`INSERT INTO stock_levels (sku, warehouse_code, on_hand, reserved, inbound,
+		inbound_total, source_system, source_sequence, revision, update_us) VALUES (?, ?, 0, 0, '[]', 0, '', 0, 0, ?)`),
+		k.sku, k.wh, micros(b.now)); err != nil {
+		return nil, fmt.Errorf("create stock level %s@%s: %w", k.sku, k.wh, err)
+	}
+	l := &inventory.StockLevel{SKU: k.sku, WarehouseCode: k.wh, UpdateTime: b.now}
+	b.locked[k] = l
+	return l, nil
+}
+
+// apply applies one in-sequence event and records its sequence.
+func (b *eventBatch) apply(ctx context.Context, e inventory.StockEvent) error {
+	k := levelKey{e.SKU, e.WarehouseCode}
+	l, err := b.level(ctx, k)
+	if err != nil {
+		return err
+	}
+	meta := changeMeta{SourceSystem: b.source, Sequence: e.Sequence, Kind: e.Kind, Reference: e.EventID}
+	if err := b.setLast(ctx, k, e.Sequence); err != nil {
+		return err
+	}
+	if e.Kind == inventory.KindShipment && e.ReservationID != "" {
+		done, err := b.commitShipment(ctx, e, meta)
+		if err != nil || done {
+			return err
+		}
+	}
+	prev := l.Quantities
+	implied := inventory.ImpliedOnHand(e, prev.OnHand)
+	next := prev
+	next.OnHand = max(0, implied)
+	var inbound []inventory.InboundSupply
+	if e.Kind == inventory.KindInboundSet {
+		inbound = e.Inbound
+		if inbound == nil {
+			inbound = []inventory.InboundSupply{}
+		}
+	}
+	if err := b.s.saveLevel(ctx, b.tx, l, next, inbound, meta, b.now); err != nil {
+		return err
+	}
+	if err := b.s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseStockEvent, meta, b.corr); err != nil {
+		return err
+	}
+	if implied < 0 {
+		seq, err := b.s.nextEventSeq(ctx, b.tx, events.AggregateVariance, events.StockLevelAggregateID(e.SKU, e.WarehouseCode))
+		if err != nil {
+			return err
+		}
+		ev := events.NegativeStock(e.SKU, e.WarehouseCode, e.EventID, implied, prev.OnHand, seq, b.now, b.corr)
+		if _, err := outbox.Write(ctx, b.tx, b.s.db.Dialect(), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitShipment commits a SHIPMENT event against its reservation. It
+// reports done when the event needs nothing more: committed now, or the
+// shipment was already committed (by CommitReservation). When the
+// reservation cannot take the shipment (unknown, not open, not enough
+// open in the warehouse) the caller applies it as a plain SHIPMENT.
+func (b *eventBatch) commitShipment(ctx context.Context, e inventory.StockEvent, meta changeMeta) (bool, error) {
+	r := b.reservations[e.ReservationID]
+	if r == nil {
+		return false, nil
+	}
+	var n int
+	if err := b.tx.QueryRowContext(ctx, b.s.q(`SELECT COUNT(*) FROM reservation_shipments WHERE reservation_id = ? AND shipment_id = ?`),
+		r.ID, e.ShipmentID).Scan(&n); err != nil {
+		return false, fmt.Errorf("read shipment %s: %w", e.ShipmentID, err)
+	}
+	if n > 0 {
+		// Committed by CommitReservation already: the level only records
+		// the sequence.
+		_, err := b.tx.ExecContext(ctx, b.s.q(`UPDATE stock_levels SET source_system = ?, source_sequence = ?
+			WHERE sku = ? AND warehouse_code = ?`), b.source, e.Sequence, e.SKU, e.WarehouseCode)
+		if l := b.locked[levelKey{e.SKU, e.WarehouseCode}]; l != nil {
+			l.SourceSystem, l.Sequence = b.source, e.Sequence
+		}
+		return true, err
+	}
+	work := cloneReservation(r.Reservation)
+	out, err := inventory.CommitShipment(&work, e.WarehouseCode, e.ShipmentID, []inventory.CommitLine{{SKU: e.SKU, Quantity: e.Quantity}})
+	if err != nil {
+		// Not committable (released, expired, not enough open in the
+		// warehouse): the goods left anyway, so the caller applies the
+		// event as a plain shipment.
+		return false, nil
+	}
+	meta.Reference = ""
+	if err := b.s.finishUpdate(ctx, b.tx, b.locked, work, out, b.now, b.corr, meta); err != nil {
+		return false, err
+	}
+	if _, err := b.tx.ExecContext(ctx, b.s.q(`INSERT INTO reservation_shipments (reservation_id, shipment_id, warehouse_code)
+		VALUES (?, ?, ?)`), r.ID, e.ShipmentID, e.WarehouseCode); err != nil {
+		return false, fmt.Errorf("record shipment %s: %w", e.ShipmentID, err)
+	}
+	work.UpdateTime = b.now
+	work.Version++
+	r.Reservation = work
+	return true, nil
+}
