@@ -98,7 +98,6 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, srv.Logger()))
 	// Readiness covers the hard dependency only: the database (opened and
 	// migrated above). Neighbours and NATS are retried in the background.
 	srv.Admin().AddCheck("database", db.Ping)
@@ -172,6 +171,8 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		_ = srv.Close()
 		return err
 	}
+
+	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, dispatcher, srv.Logger()))
 
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -35,6 +35,8 @@ type mesh struct {
 	js        jetstream.JetStream
 	api       fulfillmentv1.FulfillmentServiceClient
 	admin     string
+	// env overrides the service's environment (set by a setup function).
+	env map[string]string
 }
 
 func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
@@ -63,6 +65,9 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 		"FULFILLMENT_RETRY_BACKOFF_BASE":   "10ms",
 		"FULFILLMENT_RETRY_BACKOFF_MAX":    "50ms",
 		"FULFILLMENT_BREAKER_OPEN_TIMEOUT": "50ms",
+	}
+	for k, v := range m.env {
+		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan Addrs, 1)

@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/apierr"
 )
 
 // TestWMSDownAtFirst: requests created while the WMS is down stay PENDING
@@ -92,4 +96,73 @@ func TestOrderServiceDown(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRetryAfterBudget: a request that exhausted its retry budget while the
+// WMS was down is FAILED (with an event) until an operator retries it.
+func TestRetryAfterBudget(t *testing.T) {
+	m := startMesh(t, func(m *mesh) {
+		m.wms.down = true
+		m.env = map[string]string{"FULFILLMENT_WMS_MAX_ATTEMPTS": "2"}
+	})
+	seq := m.publish(t, confirmedOrder("O-T4"), "ev-t4", "")
+	m.waitConsumed(t, seq)
+	name := "orders/O-T4/fulfillmentRequests/FR-O-T4-WH-MUC"
+	eventually(t, "request failed after its budget", func() error {
+		r, err := m.api.GetFulfillmentRequest(t.Context(), &fulfillmentv1.GetFulfillmentRequestRequest{Name: name})
+		if err != nil {
+			return err
+		}
+		if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_FAILED || r.GetAttemptCount() != 2 {
+			return fmt.Errorf("%s after %d attempts", r.GetState(), r.GetAttemptCount())
+		}
+		return nil
+	})
+	eventually(t, "failure events published", func() error {
+		s, err := m.js.Stream(t.Context(), Stream)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 2 {
+			return fmt.Errorf("%d messages", info.State.Msgs)
+		}
+		return nil
+	})
+
+	m.wms.setDown(false)
+	retry := &fulfillmentv1.RetryFulfillmentRequestRequest{Name: name, RequestId: "ops-1", Note: "WMS fixed"}
+	r, err := m.api.RetryFulfillmentRequest(t.Context(), retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_PENDING {
+		t.Fatalf("after retry: %s", r.GetState())
+	}
+	eventually(t, "retried request acknowledged", func() error {
+		r, err := m.api.GetFulfillmentRequest(t.Context(), &fulfillmentv1.GetFulfillmentRequestRequest{Name: name})
+		if err != nil {
+			return err
+		}
+		if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED {
+			return fmt.Errorf("%s", r.GetState())
+		}
+		return nil
+	})
+	// The same call again returns the request; the key with another note
+	// is refused; a new key on a request that is not FAILED is refused.
+	if _, err := m.api.RetryFulfillmentRequest(t.Context(), retry); err != nil {
+		t.Fatalf("replayed retry: %v", err)
+	}
+	_, err = m.api.RetryFulfillmentRequest(t.Context(), &fulfillmentv1.RetryFulfillmentRequestRequest{Name: name, RequestId: "ops-1", Note: "other"})
+	if status.Code(err) != codes.AlreadyExists || apierr.ReasonOf(err) != "ERROR_REASON_IDEMPOTENCY_KEY_REUSED" {
+		t.Fatalf("reused key: %v", err)
+	}
+	_, err = m.api.RetryFulfillmentRequest(t.Context(), &fulfillmentv1.RetryFulfillmentRequestRequest{Name: name, RequestId: "ops-2", Note: "again"})
+	if status.Code(err) != codes.FailedPrecondition || apierr.ReasonOf(err) != fulfillmentv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION.String() {
+		t.Fatalf("retry of an acknowledged request: %v", err)
+	}
 }

@@ -13,6 +13,9 @@ var (
 	ErrShipmentNotFound = errors.New("shipment not found")
 	// ErrInvalidPageToken: a page token was not issued for this listing.
 	ErrInvalidPageToken = errors.New("invalid page token")
+	// ErrIdempotencyKeyReused: a request id was used before with another
+	// payload.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different payload")
 	// ErrInvalidArgument: a request parameter is malformed (for example an
 	// unsupported filter).
 	ErrInvalidArgument = errors.New("invalid argument")

@@ -89,8 +89,36 @@ type Request struct {
 	// NextAttemptTime is when the dispatcher may try to deliver the request
 	// to the WMS again.
 	NextAttemptTime time.Time
+	// RetryRequestID and RetryFingerprint identify the last
+	// RetryFulfillmentRequest call (its idempotency key and payload).
+	RetryRequestID   string
+	RetryFingerprint string
 	// Version increases on every update; it is the etag.
 	Version int64
+}
+
+// Retry puts a FAILED request back to PENDING for another delivery, as
+// the operator call keyed by requestID with payload fingerprint fp. A
+// repeated call with the same key and payload changes nothing and reports
+// replay; the same key with another payload fails with
+// ErrIdempotencyKeyReused; any other state than FAILED is a
+// RejectInvalidStateTransition.
+func (r *Request) Retry(requestID, fp string, now time.Time) (replay bool, err error) {
+	if r.RetryRequestID == requestID && requestID != "" {
+		if r.RetryFingerprint != fp {
+			return false, ErrIdempotencyKeyReused
+		}
+		return true, nil
+	}
+	if r.State != RequestFailed {
+		return false, reject(RejectInvalidStateTransition, "only a FAILED request can be retried",
+			map[string]string{"from": "STATE_" + r.State.String(), "to": "STATE_PENDING"})
+	}
+	r.State = RequestPending
+	r.NextAttemptTime = now
+	r.RetryRequestID, r.RetryFingerprint = requestID, fp
+	r.UpdateTime = now
+	return false, nil
 }
 
 // RequestID returns the fulfilment request id of an order's allocation to

@@ -1,6 +1,8 @@
 package grpcapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -176,4 +178,15 @@ func shipmentFilterFromProto(req *fulfillmentv1.ListShipmentsRequest) (fulfillme
 		}
 	}
 	return f, nil
+}
+
+// fingerprint is a short hash of a mutation's payload, stored with its
+// idempotency key.
+func fingerprint(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -34,6 +34,12 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 	case errors.Is(err, fulfillment.ErrInvalidPageToken):
 		return apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
 			"page_token was not issued for this listing", nil)
+	case errors.Is(err, fulfillment.ErrIdempotencyKeyReused):
+		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
+			"request_id was used before with a different payload", nil)
+	case fulfillment.AsRejection(err) != nil:
+		rj := fulfillment.AsRejection(err)
+		return apierr.Error(codes.FailedPrecondition, reasonName("ERROR_REASON_"+string(rj.Reason)), rj.Message, rj.Metadata)
 	case errors.Is(err, fulfillment.ErrRequestNotFound):
 		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_FULFILLMENT_REQUEST_NOT_FOUND,
 			"fulfillment request not found", map[string]string{"fulfillment_request_id": id})
@@ -54,3 +60,10 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 func unimplemented(method string) error {
 	return status.Error(codes.Unimplemented, method+" is not implemented yet")
 }
+
+// reasonName is a fulfillment.v1 ErrorReason value name built from a
+// domain RejectReason (whose values are those names without the prefix).
+type reasonName string
+
+// String returns the name.
+func (r reasonName) String() string { return string(r) }

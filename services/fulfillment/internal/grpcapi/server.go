@@ -14,21 +14,30 @@ import (
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
+// Retrier puts failed fulfilment requests back to PENDING (the
+// dispatcher). Errors: fulfillment.ErrRequestNotFound,
+// fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError.
+type Retrier interface {
+	Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string) (*fulfillment.Request, error)
+}
+
 // Server implements fulfillmentv1.FulfillmentServiceServer.
 type Server struct {
 	fulfillmentv1.UnimplementedFulfillmentServiceServer
-	store  *sqlstore.Store
-	logger *slog.Logger
+	store   *sqlstore.Store
+	retrier Retrier
+	logger  *slog.Logger
 }
 
 var _ fulfillmentv1.FulfillmentServiceServer = (*Server)(nil)
 
-// NewServer returns the gRPC API over store.
-func NewServer(store *sqlstore.Store, logger *slog.Logger) *Server {
+// NewServer returns the gRPC API over store; retrier serves
+// RetryFulfillmentRequest (nil: Unimplemented).
+func NewServer(store *sqlstore.Store, retrier Retrier, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{store: store, logger: logger}
+	return &Server{store: store, retrier: retrier, logger: logger}
 }
 
 // GetFulfillmentRequest returns one fulfilment request.
@@ -92,9 +101,19 @@ func (s *Server) ListShipments(ctx context.Context, req *fulfillmentv1.ListShipm
 	return out, nil
 }
 
-// RetryFulfillmentRequest is not implemented yet.
-func (s *Server) RetryFulfillmentRequest(context.Context, *fulfillmentv1.RetryFulfillmentRequestRequest) (*fulfillmentv1.FulfillmentRequest, error) {
-	return nil, unimplemented("RetryFulfillmentRequest")
+// RetryFulfillmentRequest puts a FAILED request back to PENDING so the
+// dispatcher sends it to the WMS again.
+func (s *Server) RetryFulfillmentRequest(ctx context.Context, req *fulfillmentv1.RetryFulfillmentRequestRequest) (*fulfillmentv1.FulfillmentRequest, error) {
+	if s.retrier == nil {
+		return nil, unimplemented("RetryFulfillmentRequest")
+	}
+	order, id := parseName(req.GetName())
+	fp := fingerprint(req.GetName(), req.GetNote())
+	r, err := s.retrier.Retry(ctx, order, id, req.GetRequestId(), fp, req.GetNote())
+	if err != nil {
+		return nil, s.toStatus(ctx, err, id)
+	}
+	return fulfillmentpb.RequestToProto(r), nil
 }
 
 // CancelFulfillment is not implemented yet.

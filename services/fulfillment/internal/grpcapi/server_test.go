@@ -37,7 +37,7 @@ func start(t *testing.T) (fulfillmentv1.FulfillmentServiceClient, *sqlstore.Stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, nil))
+	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, nil, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()

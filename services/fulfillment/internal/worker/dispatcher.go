@@ -166,3 +166,43 @@ func (d *Dispatcher) record(ctx context.Context, id string, res *wmsv1.CreateShi
 	}
 	return nil
 }
+
+// Retry puts a FAILED request back to PENDING (RetryFulfillmentRequest,
+// operator) and wakes the dispatcher. orderID, when not empty, must be the
+// request's order. requestID and fingerprint make the call idempotent (see
+// fulfillment.Request.Retry). Errors: fulfillment.ErrRequestNotFound,
+// fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError.
+func (d *Dispatcher) Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string) (*fulfillment.Request, error) {
+	var (
+		out    *fulfillment.Request
+		replay bool
+	)
+	err := d.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		r, err := tx.GetRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if orderID != "" && r.OrderID != orderID {
+			return fmt.Errorf("%w: %s", fulfillment.ErrRequestNotFound, id)
+		}
+		if replay, err = r.Retry(requestID, fingerprint, d.cfg.Now()); err != nil {
+			return err
+		}
+		if !replay {
+			if err := tx.UpdateRequest(ctx, r); err != nil {
+				return err
+			}
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !replay {
+		d.cfg.Logger.InfoContext(ctx, "fulfillment request retried by an operator",
+			slog.String("fulfillment_request_id", id), slog.String("request_id", requestID), slog.String("note", note))
+		d.Notify()
+	}
+	return out, nil
+}

@@ -15,7 +15,7 @@ import (
 
 const requestColumns = `id, order_id, customer_id, warehouse_id, ship_to, lines, state, wms_reference,
 	attempt_count, last_error, reservation_id, source_event_id, cancel_reason, customer_po,
-	create_us, update_us, acknowledge_us, next_attempt_us, version`
+	create_us, update_us, acknowledge_us, next_attempt_us, retry_request_id, retry_fingerprint, version`
 
 func scanRequest(row interface{ Scan(...any) error }) (*fulfillment.Request, error) {
 	var (
@@ -26,7 +26,7 @@ func scanRequest(row interface{ Scan(...any) error }) (*fulfillment.Request, err
 	)
 	err := row.Scan(&r.ID, &r.OrderID, &r.CustomerID, &r.WarehouseID, &shipTo, &lines, &state, &r.WMSReference,
 		&attempts, &r.LastError, &r.ReservationID, &r.SourceEventID, &r.CancelReason, &r.CustomerPO,
-		&createUS, &updateUS, &ackUS, &nextUS, &r.Version)
+		&createUS, &updateUS, &ackUS, &nextUS, &r.RetryRequestID, &r.RetryFingerprint, &r.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +48,11 @@ func scanRequest(row interface{ Scan(...any) error }) (*fulfillment.Request, err
 func (t *Tx) InsertRequest(ctx context.Context, r *fulfillment.Request) (created bool, err error) {
 	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`
 		INSERT INTO fulfillment_requests (`+requestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (id) DO NOTHING`),
 		r.ID, r.OrderID, r.CustomerID, r.WarehouseID, mustJSON(r.ShipTo), mustJSON(r.Lines), int64(r.State),
 		r.WMSReference, r.AttemptCount, r.LastError, r.ReservationID, r.SourceEventID, r.CancelReason, r.CustomerPO,
-		us(r.CreateTime), us(r.UpdateTime), us(r.AcknowledgeTime), us(r.NextAttemptTime))
+		us(r.CreateTime), us(r.UpdateTime), us(r.AcknowledgeTime), us(r.NextAttemptTime), r.RetryRequestID, r.RetryFingerprint)
 	if err != nil {
 		return false, fmt.Errorf("insert fulfillment request %s: %w", r.ID, err)
 	}
@@ -98,10 +98,12 @@ func getRequest(ctx context.Context, q querier, d sqldb.Dialect, query, id strin
 func (t *Tx) UpdateRequest(ctx context.Context, r *fulfillment.Request) error {
 	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`
 		UPDATE fulfillment_requests SET lines = ?, state = ?, wms_reference = ?, attempt_count = ?, last_error = ?,
-			cancel_reason = ?, update_us = ?, acknowledge_us = ?, next_attempt_us = ?, version = version + 1
+			cancel_reason = ?, update_us = ?, acknowledge_us = ?, next_attempt_us = ?, retry_request_id = ?,
+			retry_fingerprint = ?, version = version + 1
 		WHERE id = ? AND version = ?`),
 		mustJSON(r.Lines), int64(r.State), r.WMSReference, r.AttemptCount, r.LastError,
-		r.CancelReason, us(r.UpdateTime), us(r.AcknowledgeTime), us(r.NextAttemptTime), r.ID, r.Version)
+		r.CancelReason, us(r.UpdateTime), us(r.AcknowledgeTime), us(r.NextAttemptTime), r.RetryRequestID,
+		r.RetryFingerprint, r.ID, r.Version)
 	if err != nil {
 		return fmt.Errorf("update fulfillment request %s: %w", r.ID, err)
 	}
