@@ -55,5 +55,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		defer cancel()
 		_ = shutdownTracing(sctx)
 	}()
-	return app.Run(ctx, cfg, app.Deps{Logger: log})
+	return app.Run(ctx, cfg, app.Deps{Logger: log, SyncTrigger: hangups(ctx)})
+}
+
+// hangups turns SIGHUP into on-demand ERP syncs (`kill -HUP <pid>`); a
+// signal arriving while a sync is pending is folded into it.
+func hangups(ctx context.Context) <-chan struct{} {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	out := make(chan struct{}, 1)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out
 }

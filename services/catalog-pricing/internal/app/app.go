@@ -54,6 +54,9 @@ type Deps struct {
 	AdminListener net.Listener
 	// ERPDialOptions are added when dialing the ERP (e.g. a bufconn dialer).
 	ERPDialOptions []grpc.DialOption
+	// SyncTrigger, when it fires, imports from the ERP and publishes now
+	// (main wires SIGHUP to it).
+	SyncTrigger <-chan struct{}
 }
 
 // Run serves the service until ctx ends. Neighbours (ERP, NATS, Redis) may
@@ -155,7 +158,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		stopBG()
 		wg.Wait()
 	}()
-	wg.Go(func() { _ = syncer.Run(bg, cfg.SyncInterval) })
+	wg.Go(func() { _ = syncer.Run(bg, cfg.SyncInterval, deps.SyncTrigger) })
 	if cfg.NATSURL != "" {
 		wg.Go(func() { runRelay(bg, log, db, cfg.NATSURL, cfg.SyncRetryMin, cfg.SyncRetryMax, srv) })
 	} else {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	pconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/catalog-pricing/internal/app"
@@ -51,7 +52,7 @@ func testEnv(t *testing.T, extra map[string]string) map[string]string {
 
 // start runs app.Run with in-memory gRPC, a loopback admin listener and the
 // fake ERP; stop (also run at cleanup) shuts it down and waits.
-func start(t *testing.T, env map[string]string, erp grpc.DialOption) *instance {
+func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...chan struct{}) *instance {
 	t.Helper()
 	var cfg config.Config
 	if err := pconfig.Load(&cfg, func(k string) string { return env[k] }); err != nil {
@@ -68,10 +69,11 @@ func start(t *testing.T, env map[string]string, erp grpc.DialOption) *instance {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
 	}
-	go func() {
-		done <- app.Run(ctx, cfg, app.Deps{Logger: log, GRPCListener: grpcLis, AdminListener: adminLis,
-			ERPDialOptions: []grpc.DialOption{erp}})
-	}()
+	deps := app.Deps{Logger: log, GRPCListener: grpcLis, AdminListener: adminLis, ERPDialOptions: []grpc.DialOption{erp}}
+	if len(trigger) > 0 {
+		deps.SyncTrigger = trigger[0]
+	}
+	go func() { done <- app.Run(ctx, cfg, deps) }()
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -225,4 +227,34 @@ func hasReason(err error, reason string) bool {
 		}
 	}
 	return false
+}
+
+// TestOnDemandSync: the sync trigger (SIGHUP in main) re-imports from the
+// ERP and publishes the changes as a new version.
+func TestOnDemandSync(t *testing.T) {
+	t.Parallel()
+	erp := newFakeERP()
+	trigger := make(chan struct{})
+	in := start(t, testEnv(t, nil), serveERP(t, erp), trigger)
+	in.waitReady(t)
+
+	erp.mu.Lock()
+	erp.products = erp.products[:nProducts-1] // SKU-00005 leaves the ERP
+	erp.prices[0] = &erpv1.ListPrice{PriceListId: "PL-EUR", Sku: sku(1), Unit: "EA", UnitPrice: eur(777)}
+	erp.mu.Unlock()
+	trigger <- struct{}{}
+
+	eventually(t, "catalog version 2", 20*time.Second, func() bool {
+		v, err := in.catalog.GetCatalogVersion(t.Context(), &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/current"})
+		return err == nil && v.GetVersion() == 2
+	})
+	p, err := in.catalog.GetProduct(t.Context(), &catalogv1.GetProductRequest{Name: "products/" + sku(5)})
+	if err != nil || p.GetStatus() != catalogv1.ProductStatus_PRODUCT_STATUS_DISCONTINUED {
+		t.Fatalf("product dropped by the ERP = %v, %v; want DISCONTINUED", p, err)
+	}
+	q, err := in.pricing.QuotePrices(t.Context(), &catalogv1.QuotePricesRequest{Channel: "web", CurrencyCode: "EUR",
+		Lines: []*catalogv1.QuoteRequestLine{{Sku: sku(1), Quantity: 2}}})
+	if err != nil || q.GetTotal().GetAmountMinor() != 1554 {
+		t.Fatalf("quote after sync = %v, %v; want 2 × 777", q.GetTotal(), err)
+	}
 }

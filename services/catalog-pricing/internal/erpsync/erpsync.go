@@ -223,9 +223,10 @@ func (s *Syncer) importPrices(ctx context.Context, run, listID, exportID string,
 }
 
 // Run imports at start when no catalog is published yet, retrying with
-// jittered exponential backoff until it succeeds, then (interval > 0)
-// re-imports every interval. It returns when ctx ends.
-func (s *Syncer) Run(ctx context.Context, interval time.Duration) error {
+// jittered exponential backoff until it succeeds; then it re-imports every
+// interval (when > 0) and whenever trigger fires (operators' on-demand sync,
+// e.g. SIGHUP; nil disables it). It returns when ctx ends.
+func (s *Syncer) Run(ctx context.Context, interval time.Duration, trigger <-chan struct{}) error {
 	published, err := s.catalog.HasPublished(ctx)
 	for err != nil {
 		s.log.ErrorContext(ctx, "read catalog state", slog.Any("error", err))
@@ -239,19 +240,26 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration) error {
 			return nil
 		}
 	}
-	if interval <= 0 {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	if tick == nil && trigger == nil {
 		return nil
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
+		why := "periodic"
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.WarnContext(ctx, "periodic erp sync failed", slog.Any("error", err))
-			}
+		case <-tick:
+		case <-trigger:
+			why = "on-demand"
+		}
+		if _, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, why+" erp sync failed", slog.Any("error", err))
 		}
 	}
 }

@@ -110,7 +110,7 @@ func TestSyncPublishesOnlyChanges(t *testing.T) {
 func TestRunRetriesUntilTheERPAnswers(t *testing.T) {
 	src := &fakeSource{failures: 3, products: []catalog.Product{product("A")}, prices: map[string]int64{"A": 100}}
 	syncer, cat, _ := setup(t, src)
-	if err := syncer.Run(t.Context(), 0); err != nil {
+	if err := syncer.Run(t.Context(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := cat.HasPublished(t.Context()); err != nil || !ok {
@@ -120,7 +120,7 @@ func TestRunRetriesUntilTheERPAnswers(t *testing.T) {
 		t.Fatalf("%d export attempts; want 3 failures and 1 success", src.calls)
 	}
 	// With a published catalog Run imports nothing.
-	if err := syncer.Run(t.Context(), 0); err != nil || src.calls != 4 {
+	if err := syncer.Run(t.Context(), 0, nil); err != nil || src.calls != 4 {
 		t.Fatalf("Run on a published catalog: %v after %d calls", err, src.calls)
 	}
 }
@@ -130,7 +130,7 @@ func TestRunStopsWithContext(t *testing.T) {
 	syncer, _, _ := setup(t, src)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- syncer.Run(ctx, 0) }()
+	go func() { done <- syncer.Run(ctx, 0, nil) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		src.mu.Lock()
