@@ -120,28 +120,28 @@ func storefrontOrderField(f string) string {
 }
 
 // idempotencyError maps the cross-cutting idempotency reasons shared by
-// every order mutation; ok is false for other errors.
-func idempotencyError(err error) (error, bool) {
+// every order mutation; it returns nil for other errors.
+func idempotencyError(err error) error {
 	switch {
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED):
 		// ALREADY_EXISTS (HTTP 409) like the order service: the key names a
 		// request that already exists with another payload.
 		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
-			"this Idempotency-Key was already used with a different request", nil), true
+			"this Idempotency-Key was already used with a different request", nil)
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS):
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS,
-			"a request with this Idempotency-Key is still being processed; retry later", nil), true
+			"a request with this Idempotency-Key is still being processed; retry later", nil)
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION):
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
-			"the order changed concurrently; read it again and retry", nil), true
+			"the order changed concurrently; read it again and retry", nil)
 	}
-	return nil, false
+	return nil
 }
 
 // createOrderError maps the order service's CreateOrder errors to the
 // storefront contract.
 func (s *Server) createOrderError(ctx context.Context, req *storefrontv1.CreateOrderRequest, err error) error {
-	if e, ok := idempotencyError(err); ok {
+	if e := idempotencyError(err); e != nil {
 		return e
 	}
 	md := apierr.Info(err).GetMetadata()
@@ -386,7 +386,7 @@ func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderR
 	if err == nil {
 		return orderToProto(out, nil), nil
 	}
-	if e, ok := idempotencyError(err); ok {
+	if e := idempotencyError(err); e != nil {
 		return nil, e
 	}
 	switch {

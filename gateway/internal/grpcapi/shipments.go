@@ -47,7 +47,7 @@ func (s *Server) ListShipments(ctx context.Context, req *storefrontv1.ListShipme
 	}
 	resp, err := s.n.Fulfillment.ListShipments(ctx, freq)
 	switch {
-	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN), err != nil && status.Code(err) == codes.InvalidArgument:
+	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN):
 		return nil, errInvalidPageToken()
 	case status.Code(err) == codes.NotFound:
 		// The order exists (checked above) but fulfillment has nothing yet.
