@@ -95,6 +95,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return apierr.InvalidArgument(field.Message, apierr.FieldViolation{Field: field.Field, Description: field.Message, Reason: "INVALID"})
 	case errors.Is(err, pricing.ErrPriceListNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_LIST_NOT_FOUND, "price list not found", nil)
+	case errors.Is(err, pricing.ErrPriceListNotEmpty):
+		st := apierr.New(codes.FailedPrecondition, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
+			"the price list still has entries; delete with force", map[string]string{"field": "force"})
+		return withViolations(st, &errdetails.BadRequest_FieldViolation{
+			Field: "force", Reason: "PRICE_LIST_NOT_EMPTY", Description: "set force to delete the list's entries too"})
 	case errors.Is(err, pricing.ErrPriceNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND, "price not found", nil)
 	case errors.Is(err, pricing.ErrInvalidEffectiveWindow):

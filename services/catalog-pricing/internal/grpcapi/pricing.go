@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
@@ -127,6 +128,18 @@ func (s *PricingServer) UpdatePriceList(ctx context.Context, req *catalogv1.Upda
 		return nil, s.fail(ctx, err)
 	}
 	return priceListToProto(l), nil
+}
+
+// DeletePriceList implements PricingService.DeletePriceList.
+func (s *PricingServer) DeletePriceList(ctx context.Context, req *catalogv1.DeletePriceListRequest) (*emptypb.Empty, error) {
+	err := s.svc.DeletePriceList(ctx, pricing.DeletePriceListRequest{
+		RequestID: req.GetRequestId(), ID: strings.TrimPrefix(req.GetName(), "priceLists/"), ExpectedEtag: req.GetEtag(),
+		AllowMissing: req.GetAllowMissing(), Force: req.GetForce(),
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &emptypb.Empty{}, nil
 }
 
 // GetPrice implements PricingService.GetPrice.

@@ -149,6 +149,7 @@ func contains(ss []string, s string) bool {
 const (
 	kindImportPrices    = "import_prices"
 	kindUpsertPriceList = "upsert_price_list"
+	kindDeletePriceList = "delete_price_list"
 )
 
 // UpsertPriceListRequest is the input of UpsertPriceList.
@@ -548,4 +549,73 @@ func decodeStringToken(kind, scope, token string) (string, error) {
 		return "", ErrInvalidPageToken
 	}
 	return parts[2], nil
+}
+
+// DeletePriceListRequest is the input of DeletePriceList.
+type DeletePriceListRequest struct {
+	RequestID    string `json:"-"`
+	ID           string `json:"id"`
+	ExpectedEtag string `json:"etag"`
+	AllowMissing bool   `json:"allow_missing"`
+	// Force also deletes the list's entries; without it a list with
+	// entries is not deleted (ErrPriceListNotEmpty).
+	Force bool `json:"force"`
+}
+
+// ErrPriceListNotEmpty: DeletePriceList without Force on a list that still
+// has entries.
+var ErrPriceListNotEmpty = errors.New("price list still has entries")
+
+// DeletePriceList removes a price list (and with Force its entries); it
+// stops applying to quotes at once. A deletion bumps the price version and
+// announces PricesChanged. Errors: ErrPriceListNotFound (unless
+// AllowMissing), ErrConcurrentModification, ErrPriceListNotEmpty,
+// ErrIdempotencyKeyReused.
+func (s *Service) DeletePriceList(ctx context.Context, req DeletePriceListRequest) error {
+	hash := hashJSON(req)
+	now := s.now().UTC()
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		if prev, ok, err := tx.Request(kindDeletePriceList, req.RequestID); err != nil {
+			return err
+		} else if ok {
+			if prev.PayloadHash != hash {
+				return ErrIdempotencyKeyReused
+			}
+			return nil
+		}
+		saveReq := catalog.Request{Kind: kindDeletePriceList, ID: req.RequestID, PayloadHash: hash}
+		l, err := tx.PriceList(req.ID)
+		if errors.Is(err, ErrPriceListNotFound) && req.AllowMissing {
+			return tx.SaveRequest(saveReq)
+		}
+		if err != nil {
+			return err
+		}
+		if req.ExpectedEtag != "" && req.ExpectedEtag != l.Etag {
+			return ErrConcurrentModification
+		}
+		n, err := tx.CountPrices(l.ID)
+		if err != nil {
+			return err
+		}
+		if n > 0 && !req.Force {
+			return ErrPriceListNotEmpty
+		}
+		if err := tx.DeletePriceList(l.ID); err != nil {
+			return err
+		}
+		pv, err := tx.BumpPriceVersion()
+		if err != nil {
+			return err
+		}
+		if err := tx.AppendPricesChanged(PricesChanged{PriceVersion: pv, EffectiveTime: now,
+			RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
+			return err
+		}
+		return tx.SaveRequest(saveReq)
+	})
+	if err != nil {
+		return fmt.Errorf("delete price list %s: %w", req.ID, err)
+	}
+	return nil
 }

@@ -62,6 +62,8 @@ type Tx interface {
 	PriceList(id string) (PriceList, error)
 	// PutPriceList inserts or replaces a list header.
 	PutPriceList(l PriceList) error
+	// DeletePriceList removes a list and its entries.
+	DeletePriceList(id string) error
 	// Prices returns the entries of a list, keyed by SKU (all of them when
 	// skus is nil).
 	Prices(listID string, skus []string) (map[string]Price, error)

@@ -198,6 +198,17 @@ func (t pricingTx) PutPriceList(l pricing.PriceList) error {
 	return nil
 }
 
+// DeletePriceList implements pricing.Tx.
+func (t pricingTx) DeletePriceList(id string) error {
+	if err := t.exec(`DELETE FROM prices WHERE price_list_id = ?`, id); err != nil {
+		return fmt.Errorf("delete prices of %s: %w", id, err)
+	}
+	if err := t.exec(`DELETE FROM price_lists WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete price list %s: %w", id, err)
+	}
+	return nil
+}
+
 // Prices implements pricing.Tx.
 func (t pricingTx) Prices(listID string, skus []string) (map[string]pricing.Price, error) {
 	out := map[string]pricing.Price{}

@@ -370,6 +370,29 @@ func testPrices(t *testing.T, s Stores) {
 	if n, err := s.Unpublished(ctx); err != nil || n != 4 {
 		t.Fatalf("outbox events = %d, %v; want 4", n, err)
 	}
+
+	// Deleting a list with entries needs force; then it stops applying.
+	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d1", ID: "PL-EUR"}); !errors.Is(err, pricing.ErrPriceListNotEmpty) {
+		t.Fatalf("delete without force: %v", err)
+	}
+	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d2", ID: "PL-EUR", Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.GetPriceList(ctx, "PL-EUR"); !errors.Is(err, pricing.ErrPriceListNotFound) {
+		t.Fatalf("deleted list: %v", err)
+	}
+	if lists, err := s.Pricing.QuoteLists(ctx, "EUR", "web"); err != nil || len(lists) != 0 {
+		t.Fatalf("QuoteLists after delete = %+v, %v", lists, err)
+	}
+	if pv, err := pr.PriceVersion(ctx); err != nil || pv != 4 {
+		t.Fatalf("price version after delete = %d, %v; want 4", pv, err)
+	}
+	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d3", ID: "PL-EUR"}); !errors.Is(err, pricing.ErrPriceListNotFound) {
+		t.Fatalf("delete a missing list: %v", err)
+	}
+	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d4", ID: "PL-EUR", AllowMissing: true}); err != nil {
+		t.Fatalf("delete a missing list with allow_missing: %v", err)
+	}
 }
 
 func cmpIgnore(fields ...string) cmp.Option {
