@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -210,6 +211,7 @@ type fakeOrders struct {
 	orders    map[string]*orderv1.Order
 	byRequest map[string]createRecord
 	creates   []*orderv1.CreateOrderRequest
+	actors    []string
 	next      int
 }
 
@@ -217,12 +219,14 @@ func newFakeOrders() *fakeOrders {
 	return &fakeOrders{orders: map[string]*orderv1.Order{}, byRequest: map[string]createRecord{}}
 }
 
-func (f *fakeOrders) CreateOrder(_ context.Context, req *orderv1.CreateOrderRequest) (*orderv1.CreateOrderResponse, error) {
+func (f *fakeOrders) CreateOrder(ctx context.Context, req *orderv1.CreateOrderRequest) (*orderv1.CreateOrderResponse, error) {
 	if err := f.get(); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	md, _ := metadata.FromIncomingContext(ctx)
+	f.actors = append(f.actors, strings.Join(md.Get("x-transload-actor"), ","))
 	f.creates = append(f.creates, proto.Clone(req).(*orderv1.CreateOrderRequest))
 	if rec, ok := f.byRequest[req.GetRequestId()]; ok {
 		if !proto.Equal(rec.req, req) {

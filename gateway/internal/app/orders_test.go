@@ -30,6 +30,12 @@ func TestCreateOrderIdempotencyKeyAndReplay(t *testing.T) {
 	if got := e.orders.lastCreate(); got.GetRequestId() != "checkout-1" || got.GetChannel() != "web" || got.GetCustomerId() != "C0002" {
 		t.Errorf("order service got request_id %q channel %q customer %q", got.GetRequestId(), got.GetChannel(), got.GetCustomerId())
 	}
+	e.orders.mu.Lock()
+	actor := e.orders.actors[0]
+	e.orders.mu.Unlock()
+	if !strings.HasPrefix(actor, "api_key:key-") || strings.Contains(actor, keyWeb) {
+		t.Errorf("actor %q: want api_key:<key id>, never the key", actor)
+	}
 	if h := first.header.Get("Idempotent-Replayed"); h != "" {
 		t.Errorf("first execution carries Idempotent-Replayed %q", h)
 	}

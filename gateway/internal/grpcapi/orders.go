@@ -26,6 +26,16 @@ import (
 // an idempotent replay; REST serves it as `Idempotent-Replayed: true`.
 const MetadataReplayed = "idempotent-replayed"
 
+// MetadataActor names who acts on order mutations ("api_key:<key id>"),
+// recorded by the order service in the state history and audit trail.
+const MetadataActor = "x-transload-actor"
+
+// withActor tells the order service which API key acts (its digest id,
+// never the key).
+func withActor(ctx context.Context, p auth.Principal) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, MetadataActor, "api_key:"+p.KeyID)
+}
+
 // defaultCancelReason is recorded when the buyer gives none.
 const defaultCancelReason = "cancelled by the buyer"
 
@@ -67,7 +77,7 @@ func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderR
 			expected[l.GetSku()] = l.GetExpectedUnitPrice()
 		}
 	}
-	resp, err := s.n.Orders.CreateOrder(ctx, oreq)
+	resp, err := s.n.Orders.CreateOrder(withActor(ctx, p), oreq)
 	if err != nil {
 		return nil, s.createOrderError(ctx, req, err)
 	}
@@ -382,7 +392,7 @@ func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderR
 	if strings.TrimSpace(reason) == "" {
 		reason = defaultCancelReason
 	}
-	out, err := s.n.Orders.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: o.GetName(), RequestId: req.GetRequestId(), Reason: reason})
+	out, err := s.n.Orders.CancelOrder(withActor(ctx, p), &orderv1.CancelOrderRequest{Name: o.GetName(), RequestId: req.GetRequestId(), Reason: reason})
 	if err == nil {
 		return orderToProto(out, nil), nil
 	}
