@@ -30,7 +30,7 @@ func (s *countingStore) PricesFor(ctx context.Context, listIDs, skus []string) (
 
 // seeded returns services on a fresh SQLite database with one published
 // product SKU-1 (web) priced 1299 EUR on PL-EUR.
-func seeded(t *testing.T) (*sqlstore.Store, *catalog.Service) {
+func seeded(t testing.TB) (*sqlstore.Store, *catalog.Service) {
 	t.Helper()
 	ctx := t.Context()
 	db := sqldbtest.OpenSQLite(t)

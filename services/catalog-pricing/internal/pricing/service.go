@@ -58,25 +58,21 @@ func NewService(store Store, cat Catalog, opts ...Option) *Service {
 // new keys. Errors: ErrCatalogNotPublished, *CurrencyMismatchError,
 // *LineError (first unpriceable line, unless AllowPartial), *OverflowError.
 func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
-	cv, err := s.catalog.CurrentVersion(ctx)
-	if errors.Is(err, catalog.ErrVersionNotFound) {
+	cv, pv, err := s.store.Versions(ctx)
+	if err != nil {
+		return Quote{}, fmt.Errorf("quote: %w", err)
+	}
+	if cv == 0 {
 		return Quote{}, ErrCatalogNotPublished
 	}
-	if err != nil {
-		return Quote{}, fmt.Errorf("quote: %w", err)
-	}
-	pv, err := s.store.PriceVersion(ctx)
-	if err != nil {
-		return Quote{}, fmt.Errorf("quote: %w", err)
-	}
-	key := cacheKey(req, cv.Number, pv)
+	key := cacheKey(req, cv, pv)
 	now := s.now().UTC()
 	if s.cache != nil {
 		if q, ok := s.cache.Get(ctx, key); ok && q.ExpireTime.After(now) {
 			return q, nil
 		}
 	}
-	q, err := s.compute(ctx, req, cv.Number, pv, now)
+	q, err := s.compute(ctx, req, cv, pv, now)
 	if err != nil {
 		return Quote{}, err
 	}

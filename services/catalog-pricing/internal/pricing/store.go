@@ -7,12 +7,9 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 )
 
-// Catalog is what quoting needs from the catalog: the current published
-// version and its products. catalog.Store satisfies it.
+// Catalog is what quoting needs from the catalog: the products of a
+// published version. catalog.Store satisfies it.
 type Catalog interface {
-	// CurrentVersion returns the latest published version or an error
-	// wrapping catalog.ErrVersionNotFound.
-	CurrentVersion(ctx context.Context) (catalog.Version, error)
 	// Products returns the products of version v with the given SKUs.
 	Products(ctx context.Context, v int64, skus []string) (map[string]catalog.Product, error)
 }
@@ -22,6 +19,10 @@ type Catalog interface {
 type Store interface {
 	// PriceVersion returns the global price version (0 before any change).
 	PriceVersion(ctx context.Context) (int64, error)
+	// Versions returns the current published catalog version number (0
+	// before the first publish) and the price version in one read, the
+	// only database access of a cached quote.
+	Versions(ctx context.Context) (catalogVersion, priceVersion int64, err error)
 	// Currencies returns the distinct currencies of all price lists, sorted.
 	Currencies(ctx context.Context) ([]string, error)
 	// QuoteLists returns the price lists in currency that apply to channel

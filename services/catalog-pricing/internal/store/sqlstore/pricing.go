@@ -100,6 +100,15 @@ func priceVersion(x q) (int64, error) {
 	return pv, nil
 }
 
+// Versions implements pricing.Store.
+func (s *PricingStore) Versions(ctx context.Context) (int64, int64, error) {
+	var cv, pv int64
+	if err := s.pool(ctx).row(`SELECT current_version, price_version FROM catalog_state WHERE id = 1`).Scan(&cv, &pv); err != nil {
+		return 0, 0, fmt.Errorf("read versions: %w", err)
+	}
+	return cv, pv, nil
+}
+
 // Currencies implements pricing.Store.
 func (s *PricingStore) Currencies(ctx context.Context) ([]string, error) {
 	rows, err := s.pool(ctx).query(`SELECT DISTINCT currency FROM price_lists ORDER BY currency`)

@@ -312,6 +312,9 @@ func testPrices(t *testing.T, s Stores) {
 	if pv, err := pr.PriceVersion(ctx); err != nil || pv != 0 {
 		t.Fatalf("initial price version = %d, %v", pv, err)
 	}
+	if cv, pv, err := s.Pricing.Versions(ctx); err != nil || cv != 1 || pv != 0 {
+		t.Fatalf("Versions = %d, %d, %v; want 1, 0", cv, pv, err)
+	}
 	_, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r0", PriceList: "NOPE", Mode: catalog.ModeUpsert,
 		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1, Currency: "EUR"}}})
 	if !errors.Is(err, pricing.ErrPriceListNotFound) {
@@ -384,8 +387,8 @@ func testPrices(t *testing.T, s Stores) {
 	if lists, err := s.Pricing.QuoteLists(ctx, "EUR", "web"); err != nil || len(lists) != 0 {
 		t.Fatalf("QuoteLists after delete = %+v, %v", lists, err)
 	}
-	if pv, err := pr.PriceVersion(ctx); err != nil || pv != 4 {
-		t.Fatalf("price version after delete = %d, %v; want 4", pv, err)
+	if cv, pv, err := s.Pricing.Versions(ctx); err != nil || cv != 1 || pv != 4 {
+		t.Fatalf("Versions after delete = %d, %d, %v; want 1, 4", cv, pv, err)
 	}
 	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d3", ID: "PL-EUR"}); !errors.Is(err, pricing.ErrPriceListNotFound) {
 		t.Fatalf("delete a missing list: %v", err)
