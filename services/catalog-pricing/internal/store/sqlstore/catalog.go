@@ -162,8 +162,8 @@ func (s *CatalogStore) ListProducts(ctx context.Context, lq catalog.ListQuery) (
 	a := []any{lq.Version, lq.After}
 	f := lq.Filter
 	if f.Channel != "" {
-		query += ` AND channels LIKE ?`
-		a = append(a, "%,"+f.Channel+",%")
+		query += ` AND channels LIKE ? ESCAPE '\'`
+		a = append(a, "%,"+likeEscaper.Replace(f.Channel)+",%")
 	}
 	if f.Status != catalog.StatusUnspecified {
 		query += ` AND status = ?`
@@ -285,6 +285,9 @@ func (t catalogTx) AppendPublished(ev catalog.PublishedEvent) error {
 	return t.writeEvent(outbox.Event{ID: id, AggregateType: "catalog", AggregateID: "catalog",
 		Subject: SubjectCatalogPublished, Payload: msg})
 }
+
+// likeEscaper escapes LIKE wildcards ('_' is legal in channel codes).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // channelsColumn renders channels as ",web,b2b," so one LIKE finds a
 // channel; no channels is "".

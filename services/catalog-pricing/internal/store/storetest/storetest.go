@@ -196,6 +196,7 @@ func testList(t *testing.T, s Stores) {
 		{`category = "tools/drills"`, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
 		{`status = ON_HOLD AND brand = "Acme"`, []string{"SKU-01", "SKU-04", "SKU-07", "SKU-10"}},
 		{`brand = "Other" AND channel = "b2b"`, nil},
+		{`channel = "b_b"`, nil}, // '_' is a literal, not a LIKE wildcard
 	}
 	for _, c := range cases {
 		var got []string
