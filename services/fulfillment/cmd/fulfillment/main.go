@@ -172,7 +172,11 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return err
 	}
 
-	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, dispatcher, srv.Logger()))
+	pusher := worker.NewPushApplier(store, worker.PushConfig{
+		Logger: logger, Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics,
+	})
+	fulfillmentv1.RegisterFulfillmentServiceServer(srv,
+		grpcapi.NewServer(store, dispatcher, srv.Logger(), grpcapi.WithPusher(pusher)))
 
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -34,6 +34,9 @@ const (
 	RejectQuantityExceedsRequested RejectReason = "QUANTITY_EXCEEDS_REQUESTED"
 	RejectInvalidStateTransition   RejectReason = "INVALID_STATE_TRANSITION"
 	RejectEventIDReused            RejectReason = "EVENT_ID_REUSED"
+	// RejectNotSupported: the event kind is not handled by this version;
+	// it maps to no ErrorReason (UNSPECIFIED).
+	RejectNotSupported RejectReason = "NOT_SUPPORTED"
 )
 
 // RejectionError is a business refusal: the data is valid in shape but not

@@ -21,23 +21,39 @@ type Retrier interface {
 	Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string) (*fulfillment.Request, error)
 }
 
+// Pusher applies WMS events pushed by adapters (ApplyWmsEvents).
+type Pusher interface {
+	Apply(ctx context.Context, source, cursor string, evs []*fulfillmentv1.WmsEvent) ([]*fulfillmentv1.WmsEventResult, string, error)
+}
+
 // Server implements fulfillmentv1.FulfillmentServiceServer.
 type Server struct {
 	fulfillmentv1.UnimplementedFulfillmentServiceServer
 	store   *sqlstore.Store
 	retrier Retrier
+	pusher  Pusher
 	logger  *slog.Logger
 }
+
+// Option configures NewServer.
+type Option func(*Server)
+
+// WithPusher serves ApplyWmsEvents through p (default: Unimplemented).
+func WithPusher(p Pusher) Option { return func(s *Server) { s.pusher = p } }
 
 var _ fulfillmentv1.FulfillmentServiceServer = (*Server)(nil)
 
 // NewServer returns the gRPC API over store; retrier serves
 // RetryFulfillmentRequest (nil: Unimplemented).
-func NewServer(store *sqlstore.Store, retrier Retrier, logger *slog.Logger) *Server {
+func NewServer(store *sqlstore.Store, retrier Retrier, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{store: store, retrier: retrier, logger: logger}
+	s := &Server{store: store, retrier: retrier, logger: logger}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // GetFulfillmentRequest returns one fulfilment request.
@@ -131,7 +147,15 @@ func (s *Server) ListReturnReceipts(context.Context, *fulfillmentv1.ListReturnRe
 	return nil, unimplemented("ListReturnReceipts")
 }
 
-// ApplyWmsEvents is not implemented yet: the service polls the WMS feed.
-func (s *Server) ApplyWmsEvents(context.Context, *fulfillmentv1.ApplyWmsEventsRequest) (*fulfillmentv1.ApplyWmsEventsResponse, error) {
-	return nil, unimplemented("ApplyWmsEvents")
+// ApplyWmsEvents applies a batch of WMS events pushed by an adapter, each
+// with its own outcome.
+func (s *Server) ApplyWmsEvents(ctx context.Context, req *fulfillmentv1.ApplyWmsEventsRequest) (*fulfillmentv1.ApplyWmsEventsResponse, error) {
+	if s.pusher == nil {
+		return nil, unimplemented("ApplyWmsEvents")
+	}
+	results, cursor, err := s.pusher.Apply(ctx, req.GetSource(), req.GetCursor(), req.GetEvents())
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	return &fulfillmentv1.ApplyWmsEventsResponse{Results: results, Cursor: cursor}, nil
 }

@@ -144,7 +144,7 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	p.observe(results)
+	observe(p.cfg.Metrics, results)
 	for _, r := range rejected {
 		p.cfg.Logger.ErrorContext(ctx, "wms event rejected; recorded for the exception desk",
 			slog.String("source", p.cfg.Source), slog.String("event", r))
@@ -168,14 +168,18 @@ var errCursorMoved = errors.New("wms cursor moved during the poll")
 
 type applyResult struct {
 	published, queued, duplicate bool
-	rejected                     string
+	// reused marks a duplicate id with other content.
+	reused    bool
+	rejected  string
+	rejection *fulfillment.RejectionError
+	// resource is the name of what the event applied to.
+	resource string
 	// propagation is the milestone's occur-to-record time, 0 if unknown.
 	propagation time.Duration
 }
 
-// observe records the KPIs of an applied page.
-func (p *Poller) observe(results []applyResult) {
-	m := p.cfg.Metrics
+// observe records the KPIs of applied events.
+func observe(m *Metrics, results []applyResult) {
 	if m == nil {
 		return
 	}
@@ -194,7 +198,7 @@ func (p *Poller) observe(results []applyResult) {
 	}
 }
 
-func eventFingerprint(ev *wmsv1.ShipmentEvent) (string, []byte, error) {
+func eventFingerprint(ev proto.Message) (string, []byte, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
 	if err != nil {
 		return "", nil, err
@@ -203,59 +207,94 @@ func eventFingerprint(ev *wmsv1.ShipmentEvent) (string, []byte, error) {
 	return hex.EncodeToString(sum[:]), b, nil
 }
 
-// apply applies one WMS event inside tx. Business refusals are recorded
-// as REJECTED events and do not fail the page.
+// apply applies one WMS feed event inside tx. Business refusals are
+// recorded as REJECTED events and do not fail the page.
 func (p *Poller) apply(ctx context.Context, tx *sqlstore.Tx, wev *wmsv1.ShipmentEvent) (applyResult, error) {
 	now := p.cfg.Now()
-	fp, payload, err := eventFingerprint(wev)
+	return applyOnce(ctx, tx, p.cfg.Logger, p.cfg.Source, wev.GetEventId(), wev.GetShipmentRequestId(), wev, now,
+		func() (applyResult, error) {
+			state, ok := fulfillmentpb.ShipmentStateFromWMS(wev.GetState())
+			if !ok {
+				if wev.GetState() == wmsv1.ShipmentRequest_STATE_CANCELLED {
+					return cancelRequest(ctx, tx, wev.GetShipmentRequestId(), now)
+				}
+				return applyResult{}, nil // ACCEPTED/REJECTED milestones carry nothing new
+			}
+			return applyMilestone(ctx, tx, p.cfg.Source, fulfillmentpb.ShipmentEventFromWMS(wev, state), now)
+		})
+}
+
+// applyOnce runs fn for the WMS event (source, eventID) unless it was
+// seen before, and records the event with its outcome. A repeated event is
+// a duplicate (reused with other content: rejected as EVENT_ID_REUSED,
+// nothing changed); a *fulfillment.RejectionError from fn is recorded as
+// REJECTED and returned in the result, not as an error.
+func applyOnce(ctx context.Context, tx *sqlstore.Tx, log *slog.Logger, source, eventID, requestID string,
+	msg proto.Message, now time.Time, fn func() (applyResult, error)) (applyResult, error) {
+	fp, payload, err := eventFingerprint(msg)
 	if err != nil {
 		return applyResult{}, err
 	}
-	seen, ok, err := tx.LookupWMSEvent(ctx, p.cfg.Source, wev.GetEventId())
+	seen, ok, err := tx.LookupWMSEvent(ctx, source, eventID)
 	if err != nil {
 		return applyResult{}, err
 	}
 	if ok {
 		if seen.Fingerprint != fp {
-			p.cfg.Logger.WarnContext(ctx, "wms event id reused with different content; ignored",
-				slog.String("source", p.cfg.Source), slog.String("event_id", wev.GetEventId()))
+			log.WarnContext(ctx, "wms event id reused with different content; ignored",
+				slog.String("source", source), slog.String("event_id", eventID))
+			return applyResult{duplicate: true, reused: true}, nil
 		}
 		return applyResult{duplicate: true}, nil
 	}
 	rec := sqlstore.WMSEvent{
-		Source: p.cfg.Source, EventID: wev.GetEventId(), Fingerprint: fp, RequestID: wev.GetShipmentRequestId(),
+		Source: source, EventID: eventID, Fingerprint: fp, RequestID: requestID,
 		Outcome: sqlstore.OutcomeApplied, Payload: payload, RecordTime: now,
 	}
-	res, err := p.applyShipmentEvent(ctx, tx, wev, now)
+	res, err := fn()
 	if rj := fulfillment.AsRejection(err); rj != nil {
 		rec.Outcome, rec.Reason, rec.Detail = sqlstore.OutcomeRejected, string(rj.Reason), rj.Message
-		res = applyResult{rejected: string(rj.Reason) + ": " + rj.Message}
+		res = applyResult{rejected: string(rj.Reason) + ": " + rj.Message, rejection: rj}
 	} else if err != nil {
 		return applyResult{}, err
 	}
 	return res, tx.RecordWMSEvent(ctx, rec)
 }
 
-func (p *Poller) applyShipmentEvent(ctx context.Context, tx *sqlstore.Tx, wev *wmsv1.ShipmentEvent, now time.Time) (applyResult, error) {
-	req, err := tx.GetRequest(ctx, wev.GetShipmentRequestId())
+func unknownRequest(id string) error {
+	return &fulfillment.RejectionError{
+		Reason: fulfillment.RejectUnknownRequest, Message: "event names an unknown fulfilment request",
+		Metadata: map[string]string{"fulfillment_request_id": id},
+	}
+}
+
+// cancelRequest records that the WMS cancelled a request on its own.
+func cancelRequest(ctx context.Context, tx *sqlstore.Tx, id string, now time.Time) (applyResult, error) {
+	req, err := tx.GetRequest(ctx, id)
 	if errors.Is(err, fulfillment.ErrRequestNotFound) {
-		return applyResult{}, &fulfillment.RejectionError{
-			Reason: fulfillment.RejectUnknownRequest, Message: "event names an unknown fulfilment request",
-			Metadata: map[string]string{"fulfillment_request_id": wev.GetShipmentRequestId()},
-		}
+		return applyResult{}, unknownRequest(id)
 	}
 	if err != nil {
 		return applyResult{}, err
 	}
-	state, ok := fulfillmentpb.ShipmentStateFromWMS(wev.GetState())
-	if !ok {
-		if wev.GetState() == wmsv1.ShipmentRequest_STATE_CANCELLED && req.CancelByWMS("cancelled by the WMS", now) {
-			return applyResult{}, tx.UpdateRequest(ctx, req)
-		}
-		return applyResult{}, nil // ACCEPTED/REJECTED milestones carry nothing new
+	res := applyResult{resource: fulfillmentpb.RequestName(req.OrderID, req.ID)}
+	if req.CancelByWMS("cancelled by the WMS", now) {
+		return res, tx.UpdateRequest(ctx, req)
 	}
-	ev := fulfillmentpb.ShipmentEventFromWMS(wev, state)
-	sh, err := p.findShipment(ctx, tx, req.ID, ev.WMSReference)
+	return res, nil
+}
+
+// applyMilestone applies a shipment milestone of ev.RequestID inside tx:
+// shipment and request rows, ShipmentUpdatedEvent and side effects.
+func applyMilestone(ctx context.Context, tx *sqlstore.Tx, source string, ev fulfillment.ShipmentEvent, now time.Time) (applyResult, error) {
+	req, err := tx.GetRequest(ctx, ev.RequestID)
+	if errors.Is(err, fulfillment.ErrRequestNotFound) {
+		return applyResult{}, unknownRequest(ev.RequestID)
+	}
+	if err != nil {
+		return applyResult{}, err
+	}
+	sh, err := findShipment(ctx, tx, req.ID, ev.WMSReference)
 	if err != nil {
 		return applyResult{}, err
 	}
@@ -276,11 +315,11 @@ func (p *Poller) applyShipmentEvent(ctx context.Context, tx *sqlstore.Tx, wev *w
 			return applyResult{}, err
 		}
 	}
-	res := applyResult{}
+	res := applyResult{resource: fulfillmentpb.ShipmentName(out.Shipment.OrderID, out.Shipment.ID)}
 	if !ev.OccurTime.IsZero() && now.After(ev.OccurTime) {
 		res.propagation = now.Sub(ev.OccurTime)
 	}
-	eventID := derivedEventID(p.cfg.Source, wev.GetEventId())
+	eventID := derivedEventID(source, ev.EventID)
 	if out.Created || !out.Stale {
 		res.published = true
 		prev := out.PreviousState
@@ -290,7 +329,7 @@ func (p *Poller) applyShipmentEvent(ctx context.Context, tx *sqlstore.Tx, wev *w
 					Metadata:      md,
 					Shipment:      fulfillmentpb.ShipmentToProto(out.Shipment),
 					PreviousState: fulfillmentv1.Shipment_State(prev),
-					WmsEventId:    wev.GetEventId(),
+					WmsEventId:    ev.EventID,
 				}
 			}); err != nil {
 			return applyResult{}, err
@@ -314,7 +353,7 @@ func (p *Poller) applyShipmentEvent(ctx context.Context, tx *sqlstore.Tx, wev *w
 // that was recorded before packing (no reference yet); an event without a
 // reference goes to that unpacked shipment, else to the request's latest
 // shipment, else starts a new one (nil).
-func (p *Poller) findShipment(ctx context.Context, tx *sqlstore.Tx, requestID, ref string) (*fulfillment.Shipment, error) {
+func findShipment(ctx context.Context, tx *sqlstore.Tx, requestID, ref string) (*fulfillment.Shipment, error) {
 	sh, err := tx.FindShipment(ctx, requestID, ref)
 	if err == nil || !errors.Is(err, fulfillment.ErrShipmentNotFound) {
 		return sh, err

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
@@ -342,5 +343,64 @@ func TestPollerRestartsAnExpiredCursor(t *testing.T) {
 	}
 	if c, _ := s.Cursor(t.Context(), "wms"); c != "1" {
 		t.Fatalf("cursor = %q after the replay", c)
+	}
+}
+
+func TestPushApplier(t *testing.T) {
+	s := newStore(t)
+	pending := &fulfillment.Request{ID: "FR-O-5-WH-MUC", OrderID: "O-5", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
+		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
+	enqueueRequest(t, s, pending)
+	a := worker.NewPushApplier(s, worker.PushConfig{Now: func() time.Time { return t0 }})
+	ship := func(id, request string, qty int64) *fulfillmentv1.WmsEvent {
+		return &fulfillmentv1.WmsEvent{EventId: id, OccurTime: timestamppb.New(t0), WarehouseId: "WH-HAM",
+			Payload: &fulfillmentv1.WmsEvent_ShipmentUpdate{ShipmentUpdate: &fulfillmentv1.WmsShipmentUpdate{
+				FulfillmentRequestId: request, WmsShipmentReference: "P1", State: fulfillmentv1.Shipment_STATE_SHIPPED,
+				TrackingNumber: "T1", Lines: []*fulfillmentv1.ShipmentLine{{OrderLineId: "1", Sku: "SKU-1", Quantity: qty}},
+			}}}
+	}
+	evs := []*fulfillmentv1.WmsEvent{
+		ship("P-1", "FR-O-1-WH-HAM", 2),
+		ship("P-1", "FR-O-1-WH-HAM", 2), // duplicate
+		ship("P-1", "FR-O-1-WH-HAM", 1), // id reused
+		ship("P-2", "FR-unknown", 1),
+		{EventId: "P-3", OccurTime: timestamppb.New(t0), WarehouseId: "WH-MUC",
+			Payload: &fulfillmentv1.WmsEvent_FulfillmentAcknowledgement{FulfillmentAcknowledgement: &fulfillmentv1.WmsFulfillmentAcknowledgement{
+				FulfillmentRequestId: pending.ID, Accepted: true, WmsReference: "W-5"}}},
+		{EventId: "P-4", OccurTime: timestamppb.New(t0), WarehouseId: "WH-MUC",
+			Payload: &fulfillmentv1.WmsEvent_ReturnReceipt{ReturnReceipt: &fulfillmentv1.WmsReturnReceipt{ReturnAuthorizationId: "RMA-1", OrderId: "O-1"}}},
+	}
+	res, cursor, err := a.Apply(t.Context(), "wms-push", "c-9", evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		Outcome fulfillmentv1.WmsEventResult_Outcome
+		Reason  fulfillmentv1.ErrorReason
+	}
+	var got []outcome
+	for _, r := range res {
+		got = append(got, outcome{r.GetOutcome(), r.GetErrorReason()})
+	}
+	want := []outcome{
+		{fulfillmentv1.WmsEventResult_OUTCOME_APPLIED, 0},
+		{fulfillmentv1.WmsEventResult_OUTCOME_DUPLICATE, 0},
+		{fulfillmentv1.WmsEventResult_OUTCOME_REJECTED, fulfillmentv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED},
+		{fulfillmentv1.WmsEventResult_OUTCOME_REJECTED, fulfillmentv1.ErrorReason_ERROR_REASON_FULFILLMENT_REQUEST_NOT_FOUND},
+		{fulfillmentv1.WmsEventResult_OUTCOME_APPLIED, 0},
+		{fulfillmentv1.WmsEventResult_OUTCOME_REJECTED, 0},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+	if cursor != "c-9" || res[0].GetResource() == "" || res[4].GetResource() != "orders/O-5/fulfillmentRequests/"+pending.ID {
+		t.Fatalf("cursor %q, resources %q %q", cursor, res[0].GetResource(), res[4].GetResource())
+	}
+	r, _ := s.GetRequest(t.Context(), pending.ID)
+	if r.State != fulfillment.RequestAcknowledged || r.WMSReference != "W-5" {
+		t.Fatalf("acknowledged request = %+v", r)
+	}
+	if effs, _ := s.PendingEffects(t.Context(), 10); len(effs) != 2 {
+		t.Fatalf("%d effects, want commit and progress", len(effs))
 	}
 }
