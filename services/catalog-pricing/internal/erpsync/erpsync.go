@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/transload/transload/platform/correlation"
+
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -68,6 +70,11 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	run := uuid.NewString()
+	// One correlation id per run ties the ERP calls, the logs and the
+	// events of this sync together.
+	if _, ok := correlation.FromContext(ctx); !ok {
+		ctx = correlation.WithID(ctx, "erp-sync-"+run)
+	}
 	var res Result
 	ce, err := s.src.FetchCatalog(ctx)
 	if err != nil {
