@@ -128,17 +128,13 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 		}
 	}
 
-	nopts := append([]grpcclient.Option{
-		grpcclient.WithRegistry(reg),
-		grpcclient.WithLogger(logger),
-		grpcclient.WithDefaultTimeout(cfg.NeighbourTimeout),
-	}, d.NeighbourOptions...)
+	nopts := append([]grpcclient.Option{grpcclient.WithDefaultTimeout(cfg.NeighbourTimeout)}, d.NeighbourOptions...)
 	if d.TracerProvider != nil {
 		nopts = append(nopts, grpcclient.WithTracerProvider(d.TracerProvider))
 	}
 	if g.clients, err = neighbours.Dial(neighbours.Addrs{
 		Catalog: cfg.CatalogAddr, Inventory: cfg.InventoryAddr, Order: cfg.OrderAddr, Fulfillment: cfg.FulfillmentAddr,
-	}, nopts...); err != nil {
+	}, neighbours.Options{Registry: reg, Logger: logger, Client: nopts}); err != nil {
 		return nil, err
 	}
 

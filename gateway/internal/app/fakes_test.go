@@ -207,6 +207,7 @@ type createRecord struct {
 type fakeOrders struct {
 	orderv1.UnimplementedOrderServiceServer
 	failer
+	createFail failer // CreateOrder only
 	mu        sync.Mutex
 	orders    map[string]*orderv1.Order
 	byRequest map[string]createRecord
@@ -221,6 +222,9 @@ func newFakeOrders() *fakeOrders {
 
 func (f *fakeOrders) CreateOrder(ctx context.Context, req *orderv1.CreateOrderRequest) (*orderv1.CreateOrderResponse, error) {
 	if err := f.get(); err != nil {
+		return nil, err
+	}
+	if err := f.createFail.get(); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()

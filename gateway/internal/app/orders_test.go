@@ -260,3 +260,31 @@ func TestCancelOrderAndShipments(t *testing.T) {
 		t.Errorf("cancel twice: %d %s", r.status, r.body)
 	}
 }
+
+func TestOrderServiceDependencyOutageDoesNotOpenTheOrderBreaker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := e.createOrder(keyWeb, "C0002", "k-before")
+	// The order service answers, but its ERP is down: that is not the
+	// order service failing, so reads must keep working.
+	e.orders.createFail.set(apierr.DependencyUnavailable("erp", "erp is unavailable; retry later"))
+	for i := range 10 {
+		r := e.do("POST", "/v1/orders", keyWeb, orderBody, "Idempotency-Key", "k-down-"+strings.Repeat("x", i+1))
+		if r.status != http.StatusServiceUnavailable || r.reason(t) != "ERROR_REASON_DEPENDENCY_UNAVAILABLE" {
+			t.Fatalf("create %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := e.do("GET", "/v1/"+name, keyWeb, ""); r.status != http.StatusOK {
+		t.Fatalf("read after the neighbour's dependency outage: %d %s", r.status, r.body)
+	}
+	// A transport-level outage of the order service itself does open it.
+	e.orders.createFail.set(nil)
+	e.orders.set(status.Error(codes.Unavailable, "order service down"))
+	var last response
+	for range 10 {
+		last = e.do("GET", "/v1/"+name, keyWeb, "")
+	}
+	if last.status != http.StatusServiceUnavailable || last.reason(t) != "ERROR_REASON_CIRCUIT_OPEN" {
+		t.Errorf("after repeated outages: %d %s, want the breaker open", last.status, last.body)
+	}
+}

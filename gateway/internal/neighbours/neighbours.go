@@ -8,13 +8,18 @@ package neighbours
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/grpcclient"
 )
 
@@ -70,14 +75,66 @@ type Clients struct {
 	conns []*grpc.ClientConn
 }
 
+// Options are what every connection shares.
+type Options struct {
+	// Registry receives client and breaker metrics (optional).
+	Registry prometheus.Registerer
+	// Logger logs breaker state changes (default slog.Default()).
+	Logger *slog.Logger
+	// Breaker sets the breakers' thresholds (default breaker.DefaultSettings()).
+	Breaker *breaker.Settings
+	// Client are extra grpcclient options for every connection (deadline,
+	// dialer, tracing).
+	Client []grpcclient.Option
+}
+
+// IsNeighbourFailure is the breakers' failure classifier: a dependency
+// failure as breaker.IsDependencyFailure defines it, except an UNAVAILABLE
+// answer in which the neighbour names a failing dependency of its own
+// (ERROR_REASON_DEPENDENCY_UNAVAILABLE or ERROR_REASON_CIRCUIT_OPEN, e.g.
+// the order service while the ERP is down). Such an answer proves the
+// neighbour is up and serving; opening the gateway's breaker on it would
+// also cut off the neighbour's calls that still work (order reads).
+func IsNeighbourFailure(err error) bool {
+	if !breaker.IsDependencyFailure(err) {
+		return false
+	}
+	return !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_DEPENDENCY_UNAVAILABLE) &&
+		!apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN)
+}
+
 // Dial creates one connection per target (catalog and pricing share the
-// catalog-pricing connection and its breaker). Like grpc.NewClient it does
-// not connect until the first call, so the gateway starts while neighbours
-// are down. opts apply to every connection (registry, logger, dialer).
-func Dial(a Addrs, opts ...grpcclient.Option) (*Clients, error) {
+// catalog-pricing connection and its breaker), each with its own breaker
+// using IsNeighbourFailure. Like grpc.NewClient it does not connect until
+// the first call, so the gateway starts while neighbours are down.
+func Dial(a Addrs, o Options) (*Clients, error) {
 	c := &Clients{}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	settings := breaker.DefaultSettings()
+	if o.Breaker != nil {
+		settings = *o.Breaker
+	}
+	var bopts []breaker.Option
+	bopts = append(bopts, breaker.WithLogger(o.Logger), breaker.WithFailureClassifier(IsNeighbourFailure))
+	if o.Registry != nil {
+		m, err := breaker.NewMetrics(o.Registry)
+		if err != nil {
+			return nil, fmt.Errorf("neighbours: breaker metrics: %w", err)
+		}
+		bopts = append(bopts, breaker.WithMetrics(m))
+	}
 	dial := func(target string, idempotent []string) (*grpc.ClientConn, error) {
-		conn, err := grpcclient.Dial(target, append([]grpcclient.Option{grpcclient.WithIdempotentMethods(idempotent...)}, opts...)...)
+		opts := []grpcclient.Option{
+			grpcclient.WithIdempotentMethods(idempotent...),
+			grpcclient.WithLogger(o.Logger),
+			grpcclient.WithBreaker(breaker.New(target, settings, bopts...)),
+		}
+		if o.Registry != nil {
+			opts = append(opts, grpcclient.WithRegistry(o.Registry))
+		}
+		conn, err := grpcclient.Dial(target, append(opts, o.Client...)...)
 		if err != nil {
 			return nil, err
 		}
