@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/apierr"
 )
 
 // serve starts a gRPC server on a free loopback port, registered by reg,
@@ -48,6 +50,7 @@ type fakeWMS struct {
 	requests    map[string]*wmsv1.ShipmentRequest
 	events      []*wmsv1.ShipmentEvent
 	seq         map[string]int64
+	cancelled   []string
 }
 
 func newFakeWMS() *fakeWMS {
@@ -212,4 +215,31 @@ func (f *fakeOrders) calls() []*orderv1.RecordShipmentProgressRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]*orderv1.RecordShipmentProgressRequest(nil), f.progress...)
+}
+
+func (f *fakeWMS) CancelShipmentRequest(_ context.Context, req *wmsv1.CancelShipmentRequestRequest) (*wmsv1.ShipmentRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		f.failedCalls++
+		return nil, errDown
+	}
+	id := strings.TrimPrefix(req.GetName(), "shipmentRequests/")
+	r, ok := f.requests[id]
+	if !ok {
+		return nil, apierr.Error(codes.NotFound, wmsv1.ErrorReason_ERROR_REASON_SHIPMENT_REQUEST_NOT_FOUND, "unknown", nil)
+	}
+	for _, ev := range f.events {
+		if ev.GetShipmentRequestId() == id && ev.GetState() >= wmsv1.ShipmentRequest_STATE_SHIPPED {
+			return nil, apierr.Error(codes.FailedPrecondition, wmsv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED, "shipped", nil)
+		}
+	}
+	f.cancelled = append(f.cancelled, id)
+	return r, nil
+}
+
+func (f *fakeWMS) cancelledRequests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.cancelled...)
 }

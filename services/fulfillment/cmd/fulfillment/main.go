@@ -176,7 +176,10 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		Logger: logger, Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics,
 	})
 	fulfillmentv1.RegisterFulfillmentServiceServer(srv,
-		grpcapi.NewServer(store, dispatcher, srv.Logger(), grpcapi.WithPusher(pusher)))
+		grpcapi.NewServer(store, dispatcher, srv.Logger(), grpcapi.WithPusher(pusher),
+			grpcapi.WithCanceller(worker.NewCanceller(store, wmsclient.New(wmsConn), worker.CancellerConfig{
+				Logger: logger, Published: relay.Notify,
+			}))))
 
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup

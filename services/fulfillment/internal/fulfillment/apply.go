@@ -173,6 +173,12 @@ func ApplyShipmentEvent(req *Request, sh *Shipment, ev ShipmentEvent, now time.T
 // CancelByWMS records that the WMS cancelled the request on its own. A
 // completed request stays completed.
 func (r *Request) CancelByWMS(reason string, now time.Time) bool {
+	return r.Cancel(reason, now)
+}
+
+// Cancel moves the request to CANCELLED with reason; it reports false (and
+// changes nothing) for a completed or already cancelled request.
+func (r *Request) Cancel(reason string, now time.Time) bool {
 	if r.State == RequestCompleted || r.State == RequestCancelled {
 		return false
 	}

@@ -34,6 +34,8 @@ const (
 	RejectQuantityExceedsRequested RejectReason = "QUANTITY_EXCEEDS_REQUESTED"
 	RejectInvalidStateTransition   RejectReason = "INVALID_STATE_TRANSITION"
 	RejectEventIDReused            RejectReason = "EVENT_ID_REUSED"
+	RejectAlreadyShipped           RejectReason = "ALREADY_SHIPPED"
+	RejectWMSRejected              RejectReason = "WMS_REJECTED"
 	// RejectNotSupported: the event kind is not handled by this version;
 	// it maps to no ErrorReason (UNSPECIFIED).
 	RejectNotSupported RejectReason = "NOT_SUPPORTED"

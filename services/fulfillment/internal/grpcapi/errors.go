@@ -40,6 +40,9 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 	case fulfillment.AsRejection(err) != nil:
 		rj := fulfillment.AsRejection(err)
 		return apierr.Error(codes.FailedPrecondition, reasonName("ERROR_REASON_"+string(rj.Reason)), rj.Message, rj.Metadata)
+	case errors.Is(err, fulfillment.ErrDependencyUnavailable):
+		s.logger.WarnContext(ctx, "dependency unavailable", slog.Any("error", err))
+		return apierr.DependencyUnavailable("wms", "the WMS cannot be reached; retry with the same request_id")
 	case errors.Is(err, fulfillment.ErrRequestNotFound):
 		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_FULFILLMENT_REQUEST_NOT_FOUND,
 			"fulfillment request not found", map[string]string{"fulfillment_request_id": id})

@@ -26,14 +26,26 @@ type Pusher interface {
 	Apply(ctx context.Context, source, cursor string, evs []*fulfillmentv1.WmsEvent) ([]*fulfillmentv1.WmsEventResult, string, error)
 }
 
+// Canceller cancels the fulfilment of an order (CancelFulfillment).
+// Errors: fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError,
+// errors wrapping fulfillment.ErrDependencyUnavailable.
+type Canceller interface {
+	Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string) ([]*fulfillment.Request, error)
+}
+
 // Server implements fulfillmentv1.FulfillmentServiceServer.
 type Server struct {
 	fulfillmentv1.UnimplementedFulfillmentServiceServer
-	store   *sqlstore.Store
-	retrier Retrier
-	pusher  Pusher
-	logger  *slog.Logger
+	store     *sqlstore.Store
+	retrier   Retrier
+	pusher    Pusher
+	canceller Canceller
+	logger    *slog.Logger
 }
+
+// WithCanceller serves CancelFulfillment through c (default:
+// Unimplemented).
+func WithCanceller(c Canceller) Option { return func(s *Server) { s.canceller = c } }
 
 // Option configures NewServer.
 type Option func(*Server)
@@ -132,9 +144,22 @@ func (s *Server) RetryFulfillmentRequest(ctx context.Context, req *fulfillmentv1
 	return fulfillmentpb.RequestToProto(r), nil
 }
 
-// CancelFulfillment is not implemented yet.
-func (s *Server) CancelFulfillment(context.Context, *fulfillmentv1.CancelFulfillmentRequest) (*fulfillmentv1.CancelFulfillmentResponse, error) {
-	return nil, unimplemented("CancelFulfillment")
+// CancelFulfillment cancels every open fulfilment request of an order,
+// at the WMS and in Transload.
+func (s *Server) CancelFulfillment(ctx context.Context, req *fulfillmentv1.CancelFulfillmentRequest) (*fulfillmentv1.CancelFulfillmentResponse, error) {
+	if s.canceller == nil {
+		return nil, unimplemented("CancelFulfillment")
+	}
+	order := parseParent(req.GetParent())
+	rs, err := s.canceller.Cancel(ctx, order, req.GetRequestId(), req.GetReason(), fingerprint(req.GetParent(), req.GetReason()))
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	out := &fulfillmentv1.CancelFulfillmentResponse{}
+	for _, r := range rs {
+		out.FulfillmentRequests = append(out.FulfillmentRequests, fulfillmentpb.RequestToProto(r))
+	}
+	return out, nil
 }
 
 // GetReturnReceipt is not implemented yet.

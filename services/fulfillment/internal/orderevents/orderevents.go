@@ -68,6 +68,15 @@ func Handler(store *sqlstore.Store, now func() time.Time, logger *slog.Logger, c
 			return events.Permanent(err)
 		}
 		stx := store.Bind(tx)
+		cancelled, err := stx.OrderCancelled(ctx, msg.GetOrder().GetOrderId())
+		if err != nil {
+			return err
+		}
+		if cancelled {
+			logger.InfoContext(ctx, "order confirmed after its fulfilment was cancelled: no request created",
+				slog.String("order_id", msg.GetOrder().GetOrderId()))
+			return nil
+		}
 		n := 0
 		for _, r := range reqs {
 			ok, err := stx.InsertRequest(ctx, r)

@@ -24,6 +24,7 @@ var IdempotentMethods = []string{
 	wmsv1.WmsAdapterService_CreateShipmentRequest_FullMethodName,
 	wmsv1.WmsAdapterService_ListShipmentEvents_FullMethodName,
 	wmsv1.WmsAdapterService_GetShipmentRequest_FullMethodName,
+	wmsv1.WmsAdapterService_CancelShipmentRequest_FullMethodName,
 }
 
 // Client calls the WMS adapter.
@@ -51,4 +52,16 @@ func (c *Client) ListShipmentEvents(ctx context.Context, cursor string, pageSize
 	defer cancel()
 	res, err := c.c.ListShipmentEvents(ctx, &wmsv1.ListShipmentEventsRequest{Cursor: cursor, PageSize: pageSize})
 	return res, depcall.Classify("wms", err)
+}
+
+// CancelShipmentRequest cancels the WMS outbound order of a fulfilment
+// request (idempotent by state).
+func (c *Client) CancelShipmentRequest(ctx context.Context, id, reason string) error {
+	ctx, cancel := context.WithTimeout(ctx, CreateTimeout)
+	defer cancel()
+	if len(reason) > 200 {
+		reason = reason[:200]
+	}
+	_, err := c.c.CancelShipmentRequest(ctx, &wmsv1.CancelShipmentRequestRequest{Name: "shipmentRequests/" + id, Reason: reason})
+	return depcall.Classify("wms", err)
 }

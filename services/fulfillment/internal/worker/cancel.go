@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
+	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
+)
+
+// SubjectFulfillmentRequestCancelled is the subject of
+// FulfillmentRequestCancelledEvent.
+const SubjectFulfillmentRequestCancelled = "transload.fulfillment.fulfillment_request_cancelled"
+
+// WMSCanceller cancels shipment requests at the WMS. Errors are the
+// domain's dependency errors (see package depcall).
+type WMSCanceller interface {
+	CancelShipmentRequest(ctx context.Context, id, reason string) error
+}
+
+// CancellerConfig configures a Canceller.
+type CancellerConfig struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Published is called after commits that wrote outbox events.
+	Published func()
+}
+
+// Canceller cancels the fulfilment of orders (CancelFulfillment).
+type Canceller struct {
+	store *sqlstore.Store
+	wms   WMSCanceller
+	cfg   CancellerConfig
+}
+
+// NewCanceller returns a canceller.
+func NewCanceller(store *sqlstore.Store, wms WMSCanceller, cfg CancellerConfig) *Canceller {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Published == nil {
+		cfg.Published = func() {}
+	}
+	return &Canceller{store: store, wms: wms, cfg: cfg}
+}
+
+// Cancel cancels every open fulfilment request of the order, at the WMS
+// first and then in Transload, and remembers the cancellation so no
+// request is created for the order afterwards. requestID and fingerprint
+// make the call idempotent; a retry continues where a failed call
+// stopped. It returns the order's requests after the call.
+//
+// Errors: fulfillment.ErrIdempotencyKeyReused; *fulfillment.RejectionError
+// with RejectAlreadyShipped (something was picked, packed or shipped, or
+// the WMS refused for that reason) or RejectWMSRejected; an error wrapping
+// fulfillment.ErrDependencyUnavailable when the WMS cannot be reached.
+func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string) ([]*fulfillment.Request, error) {
+	var open []*fulfillment.Request
+	err := c.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		open = nil
+		prev, ok, err := tx.Cancellation(ctx, requestID)
+		if err != nil {
+			return err
+		}
+		if ok && (prev.Fingerprint != fingerprint || prev.OrderID != orderID) {
+			return fulfillment.ErrIdempotencyKeyReused
+		}
+		reqs, err := tx.OrderRequests(ctx, orderID)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			if r.State == fulfillment.RequestCancelled {
+				continue
+			}
+			shipped, err := tx.RequestHasShipments(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			if shipped || r.State == fulfillment.RequestCompleted {
+				return &fulfillment.RejectionError{
+					Reason: fulfillment.RejectAlreadyShipped, Message: "part of the order has been picked, packed or shipped",
+					Metadata: map[string]string{"fulfillment_request_id": r.ID, "shipment_state": ""},
+				}
+			}
+			open = append(open, r)
+		}
+		if ok {
+			return nil
+		}
+		return tx.RecordCancellation(ctx, sqlstore.Cancellation{
+			RequestID: requestID, OrderID: orderID, Fingerprint: fingerprint, Reason: reason, CreateTime: c.cfg.Now(),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range open {
+		if err := c.cancelOne(ctx, r.ID, reason); err != nil {
+			return nil, err
+		}
+	}
+	var out []*fulfillment.Request
+	err = c.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		var err error
+		out, err = tx.OrderRequests(ctx, orderID)
+		return err
+	})
+	return out, err
+}
+
+// cancelOne cancels one request at the WMS, then in Transload with its
+// event.
+func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
+	err := c.wms.CancelShipmentRequest(ctx, id, reason)
+	var rej *fulfillment.DependencyRejectedError
+	switch {
+	case err == nil:
+	case errors.As(err, &rej) && rej.Reason == wmsv1.ErrorReason_ERROR_REASON_SHIPMENT_REQUEST_NOT_FOUND.String():
+		// Never created at the WMS: cancelling here is enough.
+	case errors.As(err, &rej) && (rej.Reason == wmsv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED.String() ||
+		rej.Reason == wmsv1.ErrorReason_ERROR_REASON_CANCELLATION_TOO_LATE.String()):
+		return &fulfillment.RejectionError{
+			Reason: fulfillment.RejectAlreadyShipped, Message: "the WMS can no longer cancel the request",
+			Metadata: map[string]string{"fulfillment_request_id": id, "shipment_state": ""},
+		}
+	case errors.As(err, &rej):
+		return &fulfillment.RejectionError{
+			Reason: fulfillment.RejectWMSRejected, Message: "the WMS refused the cancellation",
+			Metadata: map[string]string{"wms_code": rej.Reason, "wms_message": rej.Message},
+		}
+	default:
+		return fmt.Errorf("cancel %s at the WMS: %w", id, err)
+	}
+	published := false
+	err = c.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		published = false
+		r, err := tx.GetRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		prev := r.State
+		now := c.cfg.Now()
+		if !r.Cancel(reason, now) {
+			return nil
+		}
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		published = true
+		return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestCancelled, "", now,
+			func(md *commonv1.EventMetadata) proto.Message {
+				return &fulfillmentv1.FulfillmentRequestCancelledEvent{
+					Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
+					PreviousState: fulfillmentv1.FulfillmentRequest_State(prev),
+					Actor:         &commonv1.AuditActor{Kind: "service", Id: "order"},
+				}
+			})
+	})
+	if err != nil {
+		return err
+	}
+	if published {
+		c.cfg.Logger.InfoContext(ctx, "fulfillment request cancelled", slog.String("fulfillment_request_id", id))
+		c.cfg.Published()
+	}
+	return nil
+}
