@@ -208,12 +208,12 @@ type fakeOrders struct {
 	orderv1.UnimplementedOrderServiceServer
 	failer
 	createFail failer // CreateOrder only
-	mu        sync.Mutex
-	orders    map[string]*orderv1.Order
-	byRequest map[string]createRecord
-	creates   []*orderv1.CreateOrderRequest
-	actors    []string
-	next      int
+	mu         sync.Mutex
+	orders     map[string]*orderv1.Order
+	byRequest  map[string]createRecord
+	creates    []*orderv1.CreateOrderRequest
+	actors     []string
+	next       int
 }
 
 func newFakeOrders() *fakeOrders {
