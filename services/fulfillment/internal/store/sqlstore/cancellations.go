@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
@@ -62,7 +63,7 @@ func (t *Tx) OrderCancelled(ctx context.Context, orderID string) (bool, error) {
 // them on PostgreSQL.
 func (t *Tx) OrderRequests(ctx context.Context, orderID string) ([]*fulfillment.Request, error) {
 	q := `SELECT ` + requestColumns + ` FROM fulfillment_requests WHERE order_id = ? ORDER BY create_us, id`
-	if t.d.String() == "postgres" {
+	if t.d == sqldb.Postgres {
 		q += ` FOR UPDATE`
 	}
 	rows, err := t.tx.QueryContext(ctx, t.d.Rebind(q), orderID)

@@ -64,6 +64,7 @@ func TestStore(t *testing.T) {
 		t.Run("shipments", func(t *testing.T) { testShipments(t, s) })
 		t.Run("wms events and cursor", func(t *testing.T) { testWMS(t, s) })
 		t.Run("effects", func(t *testing.T) { testEffects(t, s) })
+		t.Run("cancellations", func(t *testing.T) { testCancellations(t, s) })
 	})
 }
 
@@ -416,5 +417,44 @@ func testEffects(t *testing.T, s *sqlstore.Store) {
 		if err != nil || n != want {
 			t.Fatalf("CountEffects(%s) = %d, %v; want %d", state, n, err, want)
 		}
+	}
+}
+
+func testCancellations(t *testing.T, s *sqlstore.Store) {
+	ctx := t.Context()
+	insert(t, s, request("O-CAN", "WH-HAM", t0))
+	insert(t, s, request("O-CAN", "WH-MUC", t0.Add(time.Second)))
+	err := s.InTx(ctx, func(tx *sqlstore.Tx) error {
+		if ok, err := tx.OrderCancelled(ctx, "O-CAN"); err != nil || ok {
+			return fmt.Errorf("cancelled before any record: %v %v", ok, err)
+		}
+		if _, ok, err := tx.Cancellation(ctx, "k1"); err != nil || ok {
+			return fmt.Errorf("unknown cancellation found: %v %v", ok, err)
+		}
+		if err := tx.RecordCancellation(ctx, sqlstore.Cancellation{RequestID: "k1", OrderID: "O-CAN", Fingerprint: "fp", Reason: "r", CreateTime: t0}); err != nil {
+			return err
+		}
+		c, ok, err := tx.Cancellation(ctx, "k1")
+		if err != nil || !ok || c.OrderID != "O-CAN" || c.Fingerprint != "fp" || !c.CreateTime.Equal(t0) {
+			return fmt.Errorf("cancellation %+v %v %v", c, ok, err)
+		}
+		if ok, err := tx.OrderCancelled(ctx, "O-CAN"); err != nil || !ok {
+			return fmt.Errorf("order not cancelled: %v %v", ok, err)
+		}
+		rs, err := tx.OrderRequests(ctx, "O-CAN")
+		if err != nil {
+			return err
+		}
+		if len(rs) != 2 || rs[0].WarehouseID != "WH-HAM" || rs[1].WarehouseID != "WH-MUC" {
+			return fmt.Errorf("order requests %v", rs)
+		}
+		has, err := tx.RequestHasShipments(ctx, rs[0].ID)
+		if err != nil || has {
+			return fmt.Errorf("shipments of a new request: %v %v", has, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
