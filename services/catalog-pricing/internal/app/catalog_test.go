@@ -1,15 +1,19 @@
 package app_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 )
 
 func validProduct(sku string) *catalogv1.Product {
@@ -159,5 +163,42 @@ func TestListAndBatchGetProducts(t *testing.T) {
 	_, err = in.pricing.GetCustomerContract(ctx, &catalogv1.GetCustomerContractRequest{Name: "customerContracts/X"})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("contracts: %v, want Unimplemented for now", err)
+	}
+}
+
+// TestAuditRecordsTheCaller: the actor the gateway names in
+// x-transload-actor is recorded with the publication; the ERP import is
+// recorded as the system.
+func TestAuditRecordsTheCaller(t *testing.T) {
+	t.Parallel()
+	erp := newFakeERP()
+	env := testEnv(t, nil)
+	in := start(t, env, serveERP(t, erp))
+	in.waitReady(t)
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-transload-actor", "api_key:ops-1", "x-correlation-id", "audit-test-1")
+	p := validProduct("AUD-1")
+	if _, err := in.catalog.ImportProducts(ctx, &catalogv1.ImportProductsRequest{RequestId: "a1", Source: "t",
+		Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: []*catalogv1.ProductImportRow{{RowNumber: 1, Product: p}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.catalog.PublishCatalog(ctx, &catalogv1.PublishCatalogRequest{RequestId: "a2"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqldb.Open(t.Context(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	audits, err := sqlstore.New(db).Catalog().AuditRecords(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := audits[len(audits)-1]
+	if last.Action != "catalog.publish" || last.Resource != "catalogVersions/2" || last.Actor.Kind != "api_key" ||
+		last.Actor.ID != "ops-1" || last.CorrelationID != "audit-test-1" {
+		t.Fatalf("last audit record = %+v", last)
+	}
+	if first := audits[0]; first.Actor.Kind != "system" || first.Actor.ID != "erp-sync" || !strings.HasPrefix(first.CorrelationID, "erp-sync-") {
+		t.Fatalf("first audit record = %+v; want the ERP sync", first)
 	}
 }

@@ -294,6 +294,8 @@ type ImportRequest struct {
 	Mode         ImportMode  `json:"mode"`
 	Rows         []ImportRow `json:"rows"`
 	ValidateOnly bool        `json:"validate_only"`
+	// Actor is who imports, for the audit trail.
+	Actor Actor `json:"-"`
 }
 
 // payloadHash fingerprints everything but the request id.
@@ -387,6 +389,15 @@ func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (Import
 			if err := tx.PutDraftProducts(puts); err != nil {
 				return err
 			}
+			changed := make([]string, 0, min(len(puts), 100))
+			for _, p := range puts[:min(len(puts), 100)] {
+				changed = append(changed, p.SKU)
+			}
+			if err := tx.AppendAudit(AuditRecord{Action: "catalog.import_products", Resource: VersionName(DraftVersion), Actor: req.Actor,
+				After: map[string]any{"request_id": req.RequestID, "source": req.Source, "created": res.Created, "updated": res.Updated,
+					"unchanged": res.Unchanged, "rejected": res.Rejected, "skus": changed, "skus_truncated": len(puts) > 100}}); err != nil {
+				return err
+			}
 		}
 		b, err := json.Marshal(res)
 		if err != nil {
@@ -458,11 +469,13 @@ func (s *Service) PublishCatalog(ctx context.Context, req PublishRequest) (Publi
 		}
 		checksum := Checksum(draft)
 		var prevDigests []Digest
+		var before any
 		if cur > 0 {
 			curV, err := tx.Version(cur)
 			if err != nil {
 				return err
 			}
+			before = versionSummary(curV)
 			if curV.Checksum == checksum {
 				res = PublishResult{Version: curV}
 				return s.savePublish(tx, req.RequestID, hash, res)
@@ -492,6 +505,10 @@ func (s *Service) PublishCatalog(ctx context.Context, req PublishRequest) (Publi
 		if err := tx.AppendPublished(ev); err != nil {
 			return err
 		}
+		if err := tx.AppendAudit(AuditRecord{Action: "catalog.publish", Resource: VersionName(v.Number), Actor: req.Publisher,
+			Before: before, After: versionSummary(v)}); err != nil {
+			return err
+		}
 		res = PublishResult{Version: v, Created: true}
 		return s.savePublish(tx, req.RequestID, hash, res)
 	})
@@ -507,4 +524,13 @@ func (s *Service) savePublish(tx Tx, id, hash string, res PublishResult) error {
 		return err
 	}
 	return tx.SaveRequest(Request{Kind: kindPublish, ID: id, PayloadHash: hash, Response: b})
+}
+
+// versionSummary is the audit snapshot of a version.
+func versionSummary(v Version) map[string]any {
+	return map[string]any{
+		"version": v.Number, "previous_version": v.PreviousVersion, "checksum": v.Checksum, "product_count": v.ProductCount,
+		"sellable_product_count": v.SellableCount, "added": v.AddedCount, "changed": v.ChangedCount, "removed": v.RemovedCount,
+		"note": v.Note,
+	}
 }

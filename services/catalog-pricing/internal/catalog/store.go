@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"time"
 )
 
 // ListQuery selects one page of products of one stored version.
@@ -36,6 +37,9 @@ type Store interface {
 	Products(ctx context.Context, v int64, skus []string) (map[string]Product, error)
 	// ListProducts returns the products matching q, ordered by SKU.
 	ListProducts(ctx context.Context, q ListQuery) ([]Product, error)
+	// AuditRecords returns up to limit audit records with ids above after,
+	// oldest first.
+	AuditRecords(ctx context.Context, after int64, limit int) ([]StoredAudit, error)
 	// InTx runs fn in one read-write transaction; fn may run more than
 	// once (retries) and must not have side effects outside tx.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
@@ -75,4 +79,29 @@ type Tx interface {
 	CreateVersion(v Version) error
 	// AppendPublished writes the CatalogPublished event to the outbox.
 	AppendPublished(ev PublishedEvent) error
+	// AppendAudit writes an audit record.
+	AppendAudit(r AuditRecord) error
+}
+
+// AuditRecord is one append-only audit entry of a state change: who did
+// what to which resource, with JSON snapshots before and after (nil when
+// the resource did not exist before or does not exist after). The store
+// adds the time and the correlation id of the request.
+type AuditRecord struct {
+	Action   string
+	Resource string
+	Actor    Actor
+	Before   any
+	After    any
+}
+
+// StoredAudit is an AuditRecord as read back.
+type StoredAudit struct {
+	ID            int64
+	OccurTime     time.Time
+	CorrelationID string
+	Action        string
+	Resource      string
+	Actor         Actor
+	Before, After string // JSON, "" when absent
 }

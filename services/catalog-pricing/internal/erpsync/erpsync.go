@@ -85,7 +85,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		chunk := ce.Products[i:min(i+importChunk, len(ce.Products))]
 		req := catalog.ImportRequest{
 			RequestID: "erp-sync:" + run + ":products:" + strconv.Itoa(i/importChunk),
-			Source:    "erp:" + ce.ExportID, Mode: catalog.ModeUpsert,
+			Source:    "erp:" + ce.ExportID, Mode: catalog.ModeUpsert, Actor: erpActor,
 		}
 		for j, p := range chunk {
 			req.Rows = append(req.Rows, catalog.ImportRow{RowNumber: int64(i + j + 1), Product: p})
@@ -119,7 +119,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	res.PriceExportID, res.PricesSkipped = pe.ExportID, pe.Skipped
 	for _, l := range pe.Lists {
 		if _, err := s.pricing.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{
-			RequestID: "erp-sync:" + run + ":list:" + l.ID, List: l, AllowMissing: true,
+			RequestID: "erp-sync:" + run + ":list:" + l.ID, List: l, AllowMissing: true, Actor: erpActor,
 		}); err != nil {
 			return res, err
 		}
@@ -180,7 +180,7 @@ func (s *Syncer) retireMissing(ctx context.Context, run string, ce erpclient.Cat
 	for i := 0; i < len(retire); i += importChunk {
 		r, err := s.catalog.ImportProducts(ctx, catalog.ImportRequest{
 			RequestID: "erp-sync:" + run + ":retire:" + strconv.Itoa(i/importChunk), Source: "erp:" + ce.ExportID,
-			Mode: catalog.ModeUpsert, Rows: retire[i:min(i+importChunk, len(retire))],
+			Mode: catalog.ModeUpsert, Rows: retire[i:min(i+importChunk, len(retire))], Actor: erpActor,
 		})
 		if err != nil {
 			return n, err
@@ -204,7 +204,7 @@ func (s *Syncer) importPrices(ctx context.Context, run, listID, exportID string,
 		chunk := rows[i:min(i+maxRows, len(rows))]
 		req := pricing.ImportPricesRequest{
 			RequestID: "erp-sync:" + run + ":prices:" + listID + ":" + strconv.Itoa(i/maxRows),
-			PriceList: listID, Source: "erp:" + exportID, Mode: mode, Rows: chunk,
+			PriceList: listID, Source: "erp:" + exportID, Mode: mode, Rows: chunk, Actor: erpActor,
 		}
 		r, err := s.pricing.ImportPrices(ctx, req)
 		if err != nil {

@@ -96,7 +96,7 @@ func (s *CatalogServer) ListProducts(ctx context.Context, req *catalogv1.ListPro
 func (s *CatalogServer) ImportProducts(ctx context.Context, req *catalogv1.ImportProductsRequest) (*catalogv1.ImportProductsResponse, error) {
 	in := catalog.ImportRequest{
 		RequestID: req.GetRequestId(), Source: req.GetSource(), Mode: importModeFromProto(req.GetMode()),
-		ValidateOnly: req.GetValidateOnly(),
+		ValidateOnly: req.GetValidateOnly(), Actor: actor(ctx),
 	}
 	for _, r := range req.GetRows() {
 		row := catalog.ImportRow{RowNumber: r.GetRowNumber()}
@@ -136,7 +136,7 @@ func rowViolation(err error) *catalog.FieldError {
 func (s *CatalogServer) PublishCatalog(ctx context.Context, req *catalogv1.PublishCatalogRequest) (*catalogv1.PublishCatalogResponse, error) {
 	res, err := s.svc.PublishCatalog(ctx, catalog.PublishRequest{
 		RequestID: req.GetRequestId(), Note: req.GetNote(), ExpectedCurrent: req.GetExpectedCurrentVersion(),
-		Publisher: catalog.Actor{Kind: "service", ID: "grpc"},
+		Publisher: actor(ctx),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

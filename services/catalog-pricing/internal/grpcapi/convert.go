@@ -1,9 +1,11 @@
 package grpcapi
 
 import (
+	"context"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
@@ -14,6 +16,22 @@ import (
 
 // Conversions between catalog.v1 messages and the domain types. Pure
 // functions; no validation beyond what the shape needs.
+
+// ActorHeader is the metadata key through which the gateway names the
+// authenticated caller ("kind:id", e.g. "api_key:k1") for the audit trail.
+const ActorHeader = "x-transload-actor"
+
+// actor returns the caller named in ActorHeader, or an unknown service.
+func actor(ctx context.Context) catalog.Actor {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(ActorHeader); len(v) > 0 {
+			if kind, id, ok := strings.Cut(v[0], ":"); ok && kind != "" && id != "" {
+				return catalog.Actor{Kind: kind, ID: id}
+			}
+		}
+	}
+	return catalog.Actor{Kind: "service", ID: "unknown"}
+}
 
 func skuFromName(name string) string { return strings.TrimPrefix(name, "products/") }
 

@@ -66,6 +66,7 @@ func (s *PricingServer) ImportPrices(ctx context.Context, req *catalogv1.ImportP
 	in := pricing.ImportPricesRequest{
 		RequestID: req.GetRequestId(), PriceList: strings.TrimPrefix(req.GetPriceList(), "priceLists/"),
 		Source: req.GetSource(), Mode: importModeFromProto(req.GetMode()), ValidateOnly: req.GetValidateOnly(),
+		Actor: actor(ctx),
 	}
 	for _, r := range req.GetRows() {
 		row := pricing.PriceRow{RowNumber: r.GetRowNumber(), SKU: r.GetSku(),
@@ -122,7 +123,7 @@ func (s *PricingServer) UpdatePriceList(ctx context.Context, req *catalogv1.Upda
 	}
 	l, err := s.svc.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{
 		RequestID: req.GetRequestId(), List: priceListFromProto(req.GetPriceList()), AllowMissing: req.GetAllowMissing(),
-		ValidateOnly: req.GetValidateOnly(), ExpectedEtag: req.GetPriceList().GetEtag(),
+		ValidateOnly: req.GetValidateOnly(), ExpectedEtag: req.GetPriceList().GetEtag(), Actor: actor(ctx),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -134,7 +135,7 @@ func (s *PricingServer) UpdatePriceList(ctx context.Context, req *catalogv1.Upda
 func (s *PricingServer) DeletePriceList(ctx context.Context, req *catalogv1.DeletePriceListRequest) (*emptypb.Empty, error) {
 	err := s.svc.DeletePriceList(ctx, pricing.DeletePriceListRequest{
 		RequestID: req.GetRequestId(), ID: strings.TrimPrefix(req.GetName(), "priceLists/"), ExpectedEtag: req.GetEtag(),
-		AllowMissing: req.GetAllowMissing(), Force: req.GetForce(),
+		AllowMissing: req.GetAllowMissing(), Force: req.GetForce(), Actor: actor(ctx),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

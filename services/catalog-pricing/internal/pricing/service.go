@@ -156,6 +156,8 @@ type UpsertPriceListRequest struct {
 	ValidateOnly bool      `json:"validate_only"`
 	// ExpectedEtag, when set, must equal the stored list's etag.
 	ExpectedEtag string `json:"etag"`
+	// Actor is who changes the list, for the audit trail.
+	Actor catalog.Actor `json:"-"`
 }
 
 // ErrConcurrentModification: the etag given with an update does not match.
@@ -233,6 +235,14 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 			RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
 			return err
 		}
+		var before any
+		if exists {
+			before = listSummary(old)
+		}
+		if err := tx.AppendAudit(catalog.AuditRecord{Action: "pricing.upsert_price_list", Resource: l.Name(), Actor: req.Actor,
+			Before: before, After: listSummary(l)}); err != nil {
+			return err
+		}
 		return tx.SaveRequest(saveReq)
 	})
 	if err != nil {
@@ -260,6 +270,8 @@ type ImportPricesRequest struct {
 	Mode         catalog.ImportMode `json:"mode"`
 	Rows         []PriceRow         `json:"rows"`
 	ValidateOnly bool               `json:"validate_only"`
+	// Actor is who imports, for the audit trail.
+	Actor catalog.Actor `json:"-"`
 }
 
 // ImportPricesResult is the outcome of an import.
@@ -385,6 +397,7 @@ func (s *Service) ImportPrices(ctx context.Context, req ImportPricesRequest) (Im
 			if err := tx.DeletePrices(list.ID, deletes); err != nil {
 				return err
 			}
+			oldCount := list.PriceCount
 			if list.PriceCount, err = tx.CountPrices(list.ID); err != nil {
 				return err
 			}
@@ -413,6 +426,12 @@ func (s *Service) ImportPrices(ctx context.Context, req ImportPricesRequest) (Im
 				ev.SKUs, ev.AllSKUs = nil, true
 			}
 			if err := tx.AppendPricesChanged(ev); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(catalog.AuditRecord{Action: "pricing.import_prices", Resource: list.Name(), Actor: req.Actor,
+				Before: map[string]any{"price_version": pv - 1, "price_count": oldCount},
+				After: map[string]any{"price_version": pv, "price_count": list.PriceCount, "request_id": req.RequestID, "source": req.Source,
+					"created": res.Created, "updated": res.Updated, "deleted": res.Deleted, "rejected": res.Rejected}}); err != nil {
 				return err
 			}
 		} else if res.PriceVersion, err = tx.PriceVersion(); err != nil {
@@ -556,6 +575,8 @@ type DeletePriceListRequest struct {
 	// Force also deletes the list's entries; without it a list with
 	// entries is not deleted (ErrPriceListNotEmpty).
 	Force bool `json:"force"`
+	// Actor is who deletes, for the audit trail.
+	Actor catalog.Actor `json:"-"`
 }
 
 // ErrPriceListNotEmpty: DeletePriceList without Force on a list that still
@@ -608,10 +629,22 @@ func (s *Service) DeletePriceList(ctx context.Context, req DeletePriceListReques
 			RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
 			return err
 		}
+		if err := tx.AppendAudit(catalog.AuditRecord{Action: "pricing.delete_price_list", Resource: l.Name(), Actor: req.Actor,
+			Before: listSummary(l)}); err != nil {
+			return err
+		}
 		return tx.SaveRequest(saveReq)
 	})
 	if err != nil {
 		return fmt.Errorf("delete price list %s: %w", req.ID, err)
 	}
 	return nil
+}
+
+// listSummary is the audit snapshot of a price list header.
+func listSummary(l PriceList) map[string]any {
+	return map[string]any{
+		"display_name": l.DisplayName, "currency_code": l.Currency, "channel": l.Channel, "priority": l.Priority,
+		"start_time": fmtTime(l.StartTime), "end_time": fmtTime(l.EndTime), "price_count": l.PriceCount, "etag": l.Etag,
+	}
 }

@@ -82,4 +82,6 @@ type Tx interface {
 	BumpPriceVersion() (int64, error)
 	// AppendPricesChanged writes the PricesChanged event to the outbox.
 	AppendPricesChanged(ev PricesChanged) error
+	// AppendAudit writes an audit record.
+	AppendAudit(r catalog.AuditRecord) error
 }

@@ -297,3 +297,24 @@ func channelsColumn(chs []string) string {
 	}
 	return "," + strings.Join(chs, ",") + ","
 }
+
+// AuditRecords implements catalog.Store.
+func (s *CatalogStore) AuditRecords(ctx context.Context, after int64, limit int) ([]catalog.StoredAudit, error) {
+	rows, err := s.pool(ctx).query(`SELECT id, occur_time, correlation_id, action, resource, actor_kind, actor_id, before_json, after_json
+		FROM audit_records WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit records: %w", err)
+	}
+	var out []catalog.StoredAudit
+	for rows.Next() {
+		var a catalog.StoredAudit
+		if err := rows.Scan(&a.ID, &a.OccurTime, &a.CorrelationID, &a.Action, &a.Resource, &a.Actor.Kind, &a.Actor.ID,
+			&a.Before, &a.After); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.OccurTime = a.OccurTime.UTC()
+		out = append(out, a)
+	}
+	return out, closeRows(rows)
+}

@@ -9,12 +9,14 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
 	"time"
 
+	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
@@ -218,6 +220,31 @@ func closeRows(rows *sql.Rows) error {
 		err = cerr
 	}
 	return err
+}
+
+// AppendAudit implements catalog.Tx and pricing.Tx.
+func (t *inTx) AppendAudit(r catalog.AuditRecord) error {
+	js := func(v any) (string, error) {
+		if v == nil {
+			return "", nil
+		}
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	before, err := js(r.Before)
+	if err != nil {
+		return fmt.Errorf("audit before: %w", err)
+	}
+	after, err := js(r.After)
+	if err != nil {
+		return fmt.Errorf("audit after: %w", err)
+	}
+	err = t.exec(`INSERT INTO audit_records (occur_time, correlation_id, action, resource, actor_kind, actor_id, before_json, after_json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, time.Now().UTC(), correlation.ID(t.ctx), r.Action, r.Resource, r.Actor.Kind, r.Actor.ID, before, after)
+	if err != nil {
+		return fmt.Errorf("append audit %s %s: %w", r.Action, r.Resource, err)
+	}
+	return nil
 }
 
 // writeEvent stores one outbox event in the transaction.

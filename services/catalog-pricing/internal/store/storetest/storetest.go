@@ -9,11 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/platform/correlation"
 
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -76,9 +79,12 @@ func services(s Stores) (*catalog.Service, *pricing.Service, *clock) {
 	return catalog.NewService(s.Catalog, c.now), pricing.NewService(s.Pricing, s.Catalog, pricing.WithClock(c.now)), c
 }
 
+var operator = catalog.Actor{Kind: "operator", ID: "alice"}
+
 func mustImport(t *testing.T, cat *catalog.Service, id string, ps ...catalog.Product) catalog.ImportResult {
 	t.Helper()
-	res, err := cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: id, Source: "test", Mode: catalog.ModeUpsert, Rows: rows(ps...)})
+	res, err := cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: id, Source: "test", Mode: catalog.ModeUpsert,
+		Rows: rows(ps...), Actor: operator})
 	if err != nil {
 		t.Fatalf("import %s: %v", id, err)
 	}
@@ -87,7 +93,7 @@ func mustImport(t *testing.T, cat *catalog.Service, id string, ps ...catalog.Pro
 
 func mustPublish(t *testing.T, cat *catalog.Service, id string) catalog.PublishResult {
 	t.Helper()
-	res, err := cat.PublishCatalog(t.Context(), catalog.PublishRequest{RequestID: id, Note: id})
+	res, err := cat.PublishCatalog(t.Context(), catalog.PublishRequest{RequestID: id, Note: id, Publisher: operator})
 	if err != nil {
 		t.Fatalf("publish %s: %v", id, err)
 	}
@@ -163,6 +169,42 @@ func testImportPublishRead(t *testing.T, s Stores) {
 	}
 	if n, err := s.Unpublished(ctx); err != nil || n != 2 {
 		t.Fatalf("outbox events = %d, %v; want 2 (one per created version)", n, err)
+	}
+
+	// Audit: one record per import that changed the draft and per created
+	// version (the no-op publish and the unchanged row leave none).
+	ctx = correlation.WithID(ctx, "corr-1")
+	audits, err := s.Catalog.AuditRecords(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, a := range audits {
+		trail = append(trail, a.Action+" "+a.Resource)
+		if a.Actor != operator || a.OccurTime.IsZero() || a.After == "" {
+			t.Errorf("audit record %+v lacks actor, time or after", a)
+		}
+	}
+	want := []string{"catalog.import_products catalogVersions/draft", "catalog.publish catalogVersions/1",
+		"catalog.import_products catalogVersions/draft", "catalog.publish catalogVersions/2"}
+	if diff := cmp.Diff(want, trail); diff != "" {
+		t.Fatalf("audit trail (-want +got):\n%s", diff)
+	}
+	if audits[1].Before != "" || !strings.Contains(audits[1].After, `"version":1`) ||
+		!strings.Contains(audits[3].Before, `"version":1`) || !strings.Contains(audits[3].After, `"changed":1`) {
+		t.Errorf("publish snapshots: v1 %q → %q, v2 %q → %q", audits[1].Before, audits[1].After, audits[3].Before, audits[3].After)
+	}
+	if later, err := s.Catalog.AuditRecords(ctx, audits[1].ID, 100); err != nil || len(later) != 2 {
+		t.Errorf("records after id %d = %d, %v; want 2", audits[1].ID, len(later), err)
+	}
+	// The correlation id of the request is recorded.
+	if _, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "i-corr", Source: "t", Mode: catalog.ModeUpsert,
+		Rows: rows(Product("Z-9")), Actor: operator}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.Catalog.AuditRecords(ctx, audits[3].ID, 10)
+	if err != nil || len(last) != 1 || last[0].CorrelationID != "corr-1" {
+		t.Fatalf("audit of a correlated import = %+v, %v; want correlation id corr-1", last, err)
 	}
 }
 
@@ -396,6 +438,23 @@ func testPrices(t *testing.T, s Stores) {
 	}
 	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d4", ID: "PL-EUR", AllowMissing: true}); err != nil {
 		t.Fatalf("delete a missing list with allow_missing: %v", err)
+	}
+	audits, err := s.Catalog.AuditRecords(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, a := range audits {
+		trail = append(trail, a.Action+" "+a.Resource)
+	}
+	wantTrail := []string{"catalog.import_products catalogVersions/draft", "catalog.publish catalogVersions/1",
+		"pricing.upsert_price_list priceLists/PL-EUR", "pricing.import_prices priceLists/PL-EUR",
+		"pricing.import_prices priceLists/PL-EUR", "pricing.delete_price_list priceLists/PL-EUR"}
+	if diff := cmp.Diff(wantTrail, trail); diff != "" {
+		t.Fatalf("audit trail (-want +got):\n%s", diff)
+	}
+	if imp := audits[4]; !strings.Contains(imp.Before, `"price_count":2`) || !strings.Contains(imp.After, `"deleted":1`) {
+		t.Errorf("replace-all audit %q → %q", imp.Before, imp.After)
 	}
 }
 

@@ -1,0 +1,12 @@
+-- Append-only audit trail of catalog publications and pricing changes.
+CREATE TABLE audit_records (
+    id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    occur_time     TIMESTAMPTZ NOT NULL,
+    correlation_id TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    resource       TEXT NOT NULL,
+    actor_kind     TEXT NOT NULL,
+    actor_id       TEXT NOT NULL,
+    before_json    TEXT NOT NULL,
+    after_json     TEXT NOT NULL
+);
