@@ -151,9 +151,6 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 		return nil, err
 	}
 
-	a.svc = inventory.NewService(sqlstore.New(a.db), inventory.WithLogger(logger),
-		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify))
-
 	erpOpts := []grpcclient.Option{
 		grpcclient.WithLogger(logger), grpcclient.WithRegistry(a.srv.Registry()),
 		grpcclient.WithDefaultTimeout(cfg.ERPTimeout),
@@ -166,6 +163,14 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 		return nil, err
 	}
 	erp := erpclient.New(a.erpConn, cfg.ERPTimeout, cfg.SnapshotTimeout)
+	a.svc = inventory.NewService(sqlstore.New(a.db), inventory.WithLogger(logger),
+		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify),
+		inventory.WithSnapshotReader(erp), inventory.WithReconciliationTimeout(cfg.SnapshotTimeout+5*time.Minute))
+	if n, err := a.svc.FailInterrupted(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		logger.WarnContext(ctx, "inventory: reconciliations interrupted by the last shutdown marked FAILED", slog.Int("count", n))
+	}
 	a.loader = inventory.NewLoader(sqlstore.New(a.db), erp, a.svc, cfg.LoadRetryMin, cfg.LoadRetryMax, logger)
 	if _, err := a.loader.CheckExisting(ctx); err != nil {
 		return nil, err
@@ -237,6 +242,9 @@ func (a *app) runRelay(ctx context.Context) {
 }
 
 func (a *app) close() {
+	if a.svc != nil {
+		a.svc.Close()
+	}
 	if a.erpConn != nil {
 		_ = a.erpConn.Close()
 	}

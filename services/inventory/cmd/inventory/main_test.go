@@ -372,8 +372,43 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 	if l, err := h.client.GetStockLevel(ctx, &inventoryv1.GetStockLevelRequest{Name: "warehouses/WH-BER/stockLevels/SKU-00001"}); err != nil || l.GetOnHand() != 425 {
 		t.Errorf("after receipt: %v, %v; want on_hand 425", l, err)
 	}
-	if _, err := h.client.StartReconciliation(ctx, &inventoryv1.StartReconciliationRequest{RequestId: "x", SnapshotSource: "erp"}); status.Code(err) != codes.Unimplemented {
-		t.Errorf("StartReconciliation: %v, want UNIMPLEMENTED", err)
+	// Reconciliation against the ERP adapter's snapshot: SKU-00500@WH-HAM
+	// shipped 4 (0 on hand, ERP still says 4) and SKU-00001@WH-BER got 25
+	// from the WMS; both are corrected to the ERP.
+	started, err := h.client.StartReconciliation(ctx, &inventoryv1.StartReconciliationRequest{
+		RequestId: "rec-1", SnapshotSource: "erp", ApplyCorrections: true,
+	})
+	if err != nil || started.GetReconciliation().GetState() != inventoryv1.Reconciliation_STATE_RUNNING {
+		t.Fatalf("StartReconciliation = %v, %v", started, err)
+	}
+	var run *inventoryv1.Reconciliation
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		run, err = h.client.GetReconciliation(ctx, &inventoryv1.GetReconciliationRequest{Name: started.GetReconciliation().GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.GetState() != inventoryv1.Reconciliation_STATE_RUNNING || time.Now().After(deadline) {
+			break
+		}
+	}
+	if run.GetState() != inventoryv1.Reconciliation_STATE_SUCCEEDED || run.GetComparedCount() != 6 || run.GetVarianceCount() != 2 ||
+		run.GetCorrectedCount() != 2 || run.GetAbsoluteVarianceTotal() != 29 {
+		t.Errorf("reconciliation = %v", run)
+	}
+	vs, err := h.client.ListReconciliationVariances(ctx, &inventoryv1.ListReconciliationVariancesRequest{
+		Parent: run.GetName(), Filter: "kind = QUANTITY_MISMATCH AND corrected = true", PageSize: 1,
+	})
+	if err != nil || len(vs.GetReconciliationVariances()) != 1 || vs.GetNextPageToken() == "" ||
+		vs.GetReconciliationVariances()[0].GetName() != run.GetName()+"/variances/SKU-00001@WH-BER" {
+		t.Errorf("ListReconciliationVariances = %v, %v", vs, err)
+	}
+	if l, err := h.client.GetStockLevel(ctx, &inventoryv1.GetStockLevelRequest{Name: "warehouses/WH-HAM/stockLevels/SKU-00500"}); err != nil || l.GetOnHand() != 4 {
+		t.Errorf("corrected SKU-00500@WH-HAM = %v, %v", l, err)
+	}
+	if _, err := h.client.GetReconciliationVariance(ctx, &inventoryv1.GetReconciliationVarianceRequest{
+		Name: run.GetName() + "/variances/SKU-00001@WH-MUC",
+	}); !apierr.HasReason(err, inventoryv1.ErrorReason_ERROR_REASON_RECONCILIATION_VARIANCE_NOT_FOUND) {
+		t.Errorf("GetReconciliationVariance(matched pair): %v", err)
 	}
 
 	// Business metrics.

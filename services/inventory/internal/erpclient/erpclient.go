@@ -44,7 +44,10 @@ type Client struct {
 	snapshotTimeout time.Duration
 }
 
-var _ inventory.ERP = (*Client)(nil)
+var (
+	_ inventory.ERP            = (*Client)(nil)
+	_ inventory.SnapshotReader = (*Client)(nil)
+)
 
 // New returns a client on conn; callTimeout bounds each unary call and
 // snapshotTimeout the whole snapshot stream.
@@ -106,9 +109,22 @@ func warehouseFromERP(w *erpv1.Warehouse) (inventory.Warehouse, error) {
 // stream without a trailer, or whose trailer does not match the rows
 // received, is rejected (the initial load must not use partial data).
 func (c *Client) StockSnapshot(ctx context.Context) (inventory.Snapshot, error) {
+	return c.snapshot(ctx, nil, nil)
+}
+
+// ScopedSnapshot implements inventory.SnapshotReader for source "erp":
+// a verified snapshot restricted to warehouses and SKUs (empty: all).
+func (c *Client) ScopedSnapshot(ctx context.Context, source string, warehouses, skus []string) (inventory.Snapshot, error) {
+	if source != "erp" {
+		return inventory.Snapshot{}, fmt.Errorf("no snapshot adapter for source %q: %w", source, inventory.ErrSnapshotUnavailable)
+	}
+	return c.snapshot(ctx, warehouses, skus)
+}
+
+func (c *Client) snapshot(ctx context.Context, warehouses, skus []string) (inventory.Snapshot, error) {
 	sctx, cancel := context.WithTimeout(ctx, c.snapshotTimeout)
 	defer cancel()
-	stream, err := c.erp.StreamStockSnapshot(sctx, &erpv1.StreamStockSnapshotRequest{})
+	stream, err := c.erp.StreamStockSnapshot(sctx, &erpv1.StreamStockSnapshotRequest{WarehouseCodes: warehouses, Skus: skus})
 	if err != nil {
 		return inventory.Snapshot{}, mapError("StreamStockSnapshot", err)
 	}

@@ -26,6 +26,8 @@ const (
 	SubjectReservationCommitted = "transload.inventory.reservation_committed"
 	SubjectReservationExpired   = "transload.inventory.reservation_expired"
 	SubjectVarianceDetected     = "transload.inventory.variance_detected"
+	SubjectReconciliationDone   = "transload.inventory.reconciliation_completed"
+	AggregateReconciliation     = "reconciliation"
 	AggregateStockLevel         = "stock_level"
 	AggregateReservation        = "reservation"
 	// AggregateVariance is the outbox aggregate type of variance events:
@@ -132,4 +134,34 @@ func NegativeStock(sku, warehouse, eventID string, implied, before, seq int64, a
 		StockEventId:    eventID,
 	}
 	return event(id, AggregateVariance, agg, SubjectVarianceDetected, msg)
+}
+
+// ReconciliationVariance builds the VarianceDetectedEvent of a variance a
+// reconciliation run found.
+func ReconciliationVariance(v inventory.Variance, run string, seq int64, corr string) outbox.Event {
+	id := newID()
+	agg := StockLevelAggregateID(v.SKU, v.WarehouseCode)
+	msg := &inventoryv1.VarianceDetectedEvent{
+		Metadata:        metadata(id, AggregateStockLevel, agg, seq, v.CreateTime, corr),
+		Sku:             v.SKU,
+		WarehouseCode:   v.WarehouseCode,
+		Source:          inventoryv1.VarianceDetectedEvent_SOURCE_RECONCILIATION,
+		Reconciliation:  run,
+		Kind:            inventoryv1.ReconciliationVariance_Kind(v.Kind),
+		ExpectedOnHand:  v.ExpectedOnHand,
+		TransloadOnHand: v.TransloadOnHand,
+		Variance:        v.Delta(),
+		Corrected:       v.Corrected,
+	}
+	return event(id, AggregateVariance, agg, SubjectVarianceDetected, msg)
+}
+
+// ReconciliationCompleted builds the event of a finished run.
+func ReconciliationCompleted(r inventory.Reconciliation, seq int64, corr string) outbox.Event {
+	id := newID()
+	msg := &inventoryv1.ReconciliationCompletedEvent{
+		Metadata:       metadata(id, AggregateReconciliation, r.ID, seq, r.EndTime, corr),
+		Reconciliation: inventorypb.Reconciliation(r),
+	}
+	return event(id, AggregateReconciliation, r.ID, SubjectReconciliationDone, msg)
 }

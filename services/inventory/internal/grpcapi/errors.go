@@ -18,12 +18,13 @@ import (
 
 // Metadata keys of ErrorInfo (see transload/inventory/v1/errors.proto).
 const (
-	metaSKU           = "sku"
-	metaWarehouseCode = "warehouse_code"
-	metaReservation   = "reservation"
-	metaRequested     = "requested"
-	metaAvailable     = "available"
-	metaOpen          = "open"
+	metaSKU            = "sku"
+	metaWarehouseCode  = "warehouse_code"
+	metaReservation    = "reservation"
+	metaRequested      = "requested"
+	metaAvailable      = "available"
+	metaOpen           = "open"
+	metaReconciliation = "reconciliation"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -44,6 +45,7 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 		overRelease  *inventory.ReleaseExceedsOpenError
 		ttl          *inventory.HoldTTLTooLongError
 		unknownField *inventory.UnknownFieldError
+		inProgress   *inventory.ReconciliationInProgressError
 		st           interface{ GRPCStatus() *status.Status }
 	)
 	pick := func(keys ...string) map[string]string {
@@ -101,6 +103,20 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 	case errors.Is(err, inventory.ErrConcurrentModification):
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
 			"the resource changed since it was read (etag mismatch); re-read and retry", pick(metaWarehouseCode))
+	case errors.As(err, &inProgress):
+		return apierr.Error(codes.FailedPrecondition, inventoryv1.ErrorReason_ERROR_REASON_RECONCILIATION_IN_PROGRESS,
+			inProgress.Error(), map[string]string{metaReconciliation: inProgress.Reconciliation})
+	case errors.Is(err, inventory.ErrReconciliationNotFound):
+		return apierr.Error(codes.NotFound, inventoryv1.ErrorReason_ERROR_REASON_RECONCILIATION_NOT_FOUND,
+			"reconciliation not found", pick(metaReconciliation))
+	case errors.Is(err, inventory.ErrVarianceNotFound):
+		return apierr.Error(codes.NotFound, inventoryv1.ErrorReason_ERROR_REASON_RECONCILIATION_VARIANCE_NOT_FOUND,
+			"reconciliation variance not found", pick(metaReconciliation, metaSKU, metaWarehouseCode))
+	case errors.Is(err, inventory.ErrSnapshotUnavailable):
+		return apierr.Error(codes.Unavailable, inventoryv1.ErrorReason_ERROR_REASON_SNAPSHOT_UNAVAILABLE,
+			"the snapshot source cannot be read", pick("snapshot_source"))
+	case errors.Is(err, inventory.ErrInvalidArgument):
+		return apierr.InvalidArgument(err.Error())
 	case errors.Is(err, inventory.ErrWarehouseNotFound):
 		return apierr.Error(codes.NotFound, inventoryv1.ErrorReason_ERROR_REASON_WAREHOUSE_NOT_FOUND,
 			"warehouse not found", pick(metaWarehouseCode))

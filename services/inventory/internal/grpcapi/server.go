@@ -17,9 +17,7 @@ import (
 	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
 
-// Server implements inventoryv1.InventoryServiceServer. The
-// reconciliation methods are not implemented yet and answer Unimplemented
-// through the embedded UnimplementedInventoryServiceServer.
+// Server implements inventoryv1.InventoryServiceServer.
 type Server struct {
 	inventoryv1.UnimplementedInventoryServiceServer
 	svc     *inventory.Service

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,14 @@ type Service struct {
 	// onChange runs after a committed change that wrote events (the outbox
 	// relay's Notify).
 	onChange func()
+	// snapshots reads adapter snapshots for reconciliation (nil: inline
+	// snapshots only).
+	snapshots    SnapshotReader
+	reconTimeout time.Duration
+	// bg tracks background reconciliation runs; stopBG cancels them.
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	stopBG context.CancelFunc
 }
 
 // Option configures a Service.
@@ -42,6 +51,14 @@ func WithMaxHoldTTL(d time.Duration) Option { return func(s *Service) { s.maxHol
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
 
+// WithSnapshotReader sets the adapter reconciliation reads snapshots from.
+func WithSnapshotReader(r SnapshotReader) Option { return func(s *Service) { s.snapshots = r } }
+
+// WithReconciliationTimeout bounds one reconciliation run (default 15m).
+func WithReconciliationTimeout(d time.Duration) Option {
+	return func(s *Service) { s.reconTimeout = d }
+}
+
 // WithChangeHook runs f after every committed change that wrote events.
 func WithChangeHook(f func()) Option { return func(s *Service) { s.onChange = f } }
 
@@ -49,17 +66,26 @@ func WithChangeHook(f func()) Option { return func(s *Service) { s.onChange = f 
 // MarkLoaded is called (by the Loader).
 func NewService(store Store, opts ...Option) *Service {
 	s := &Service{
-		store:      store,
-		now:        time.Now,
-		newID:      func() string { return uuid.Must(uuid.NewV7()).String() },
-		maxHoldTTL: 24 * time.Hour,
-		logger:     slog.Default(),
-		onChange:   func() {},
+		store:        store,
+		now:          time.Now,
+		newID:        func() string { return uuid.Must(uuid.NewV7()).String() },
+		maxHoldTTL:   24 * time.Hour,
+		logger:       slog.Default(),
+		onChange:     func() {},
+		reconTimeout: 15 * time.Minute,
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.bgCtx, s.stopBG = context.WithCancel(context.Background())
 	return s
+}
+
+// Close cancels background reconciliation runs and waits for them (they
+// end FAILED).
+func (s *Service) Close() {
+	s.stopBG()
+	s.bg.Wait()
 }
 
 // MarkLoaded records that the store holds the initial load.

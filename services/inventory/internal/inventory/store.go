@@ -75,6 +75,32 @@ type Store interface {
 	// it, it decrements on-hand like a plain SHIPMENT. Decrements below
 	// zero set on-hand to 0 and emit a VarianceDetectedEvent.
 	ApplyStockEvents(ctx context.Context, p ApplyStockEventsParams, now time.Time) ([]StockEventResult, error)
+	// CreateReconciliation stores a RUNNING run, idempotent on its request
+	// id (same fingerprint → the existing run with created false; another
+	// → ErrIdempotencyKeyReused). An overlapping RUNNING run fails with
+	// *ReconciliationInProgressError.
+	CreateReconciliation(ctx context.Context, run Reconciliation, fingerprint string) (Reconciliation, bool, error)
+	// SKUsInScope returns the SKUs with a stock level in the scope (empty
+	// lists: everything).
+	SKUsInScope(ctx context.Context, warehouses, skus []string) ([]string, error)
+	// ReconcileChunk compares the run's in-scope stock levels of skus with
+	// entries (the snapshot rows of those SKUs) in one transaction,
+	// records variances and counts, and with ApplyCorrections corrects
+	// on-hand and source sequence (except SKIPPED_SNAPSHOT_BEHIND),
+	// emitting StockChangedEvent and VarianceDetectedEvent.
+	ReconcileChunk(ctx context.Context, run Reconciliation, skus []string, entries []SnapshotEntry, now time.Time) error
+	// FinishReconciliation ends a run and emits ReconciliationCompletedEvent.
+	FinishReconciliation(ctx context.Context, id string, state ReconciliationState, errMsg string, snapshotTime, now time.Time) error
+	// FailRunningReconciliations ends every RUNNING run as FAILED with msg.
+	FailRunningReconciliations(ctx context.Context, msg string, now time.Time) (int, error)
+	// GetReconciliation returns a run or ErrReconciliationNotFound.
+	GetReconciliation(ctx context.Context, id string) (Reconciliation, error)
+	// ListReconciliations returns a page of runs, newest first.
+	ListReconciliations(ctx context.Context, q ReconciliationQuery) ([]Reconciliation, error)
+	// GetVariance returns one variance or ErrVarianceNotFound.
+	GetVariance(ctx context.Context, runID, sku, warehouse string) (Variance, error)
+	// ListVariances returns a page of variances by SKU, then warehouse.
+	ListVariances(ctx context.Context, q VarianceQuery) ([]Variance, error)
 	// DueHolds returns the ids of up to limit HELD reservations whose
 	// expiry is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)

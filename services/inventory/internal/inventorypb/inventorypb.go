@@ -142,3 +142,42 @@ func ReservationQuantities(qs []inventory.ReservationQuantity) []*inventoryv1.Re
 	}
 	return out
 }
+
+// Reconciliation converts a reconciliation run.
+func Reconciliation(r inventory.Reconciliation) *inventoryv1.Reconciliation {
+	return &inventoryv1.Reconciliation{
+		Name:                  r.Name(),
+		State:                 inventoryv1.Reconciliation_State(r.State),
+		SnapshotSource:        r.SnapshotSource,
+		SnapshotTime:          Timestamp(r.SnapshotTime),
+		ApplyCorrections:      r.ApplyCorrections,
+		WarehouseCodes:        r.WarehouseCodes,
+		Skus:                  r.SKUs,
+		ComparedCount:         r.Compared,
+		MatchedCount:          r.Matched,
+		VarianceCount:         r.Variances,
+		CorrectedCount:        r.Corrected,
+		SkippedCount:          r.Skipped,
+		AbsoluteVarianceTotal: r.AbsoluteVarianceTotal,
+		ErrorMessage:          r.ErrorMessage,
+		CreateTime:            Timestamp(r.CreateTime),
+		EndTime:               Timestamp(r.EndTime),
+	}
+}
+
+// Variance converts a reconciliation variance.
+func Variance(v inventory.Variance) *inventoryv1.ReconciliationVariance {
+	return &inventoryv1.ReconciliationVariance{
+		Name:              "reconciliations/" + v.ReconciliationID + "/variances/" + v.SKU + "@" + v.WarehouseCode,
+		Sku:               v.SKU,
+		WarehouseCode:     v.WarehouseCode,
+		Kind:              inventoryv1.ReconciliationVariance_Kind(v.Kind),
+		ExpectedOnHand:    v.ExpectedOnHand,
+		TransloadOnHand:   v.TransloadOnHand,
+		Variance:          v.Delta(),
+		SnapshotSequence:  v.SnapshotSequence,
+		TransloadSequence: v.TransloadSequence,
+		Corrected:         v.Corrected,
+		CreateTime:        Timestamp(v.CreateTime),
+	}
+}

@@ -160,6 +160,8 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("StockEvents", func(t *testing.T) { testStockEvents(t, newStore) })
 	t.Run("StockLossUnderReservations", func(t *testing.T) { testStockLoss(t, newStore) })
 	t.Run("ShipmentEventCommits", func(t *testing.T) { testShipmentEvent(t, newStore) })
+	t.Run("Reconciliation", func(t *testing.T) { testReconciliation(t, newStore) })
+	t.Run("ReconciliationInProgress", func(t *testing.T) { testReconciliationInProgress(t, newStore) })
 }
 
 func testInitialLoad(t *testing.T, newStore Factory) {
@@ -886,5 +888,137 @@ func testShipmentEvent(t *testing.T, newStore Factory) {
 	}
 	if got, _ := e.svc.GetReservation(ctx, r.ID); got.State != inventory.StateCommitted {
 		t.Errorf("state = %v, want COMMITTED", got.State)
+	}
+}
+
+func testReconciliation(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	p := inventory.StartReconciliationParams{
+		RequestID: "rec-1", SnapshotSource: "erp", ApplyCorrections: true, SKUs: []string{SKUB, SKUA},
+		SnapshotTime: e.clock.Now(),
+		Entries: []inventory.SnapshotEntry{
+			{SKU: SKUA, WarehouseCode: "WH-HAM", OnHand: 5, Sequence: 7},   // matches
+			{SKU: SKUA, WarehouseCode: "WH-MUC", OnHand: 6, Sequence: 8},   // 2 lost
+			{SKU: SKUA, WarehouseCode: "WH-BER", OnHand: 20, Sequence: 5},  // snapshot older than Transload
+			{SKU: SKUB, WarehouseCode: "WH-HAM", OnHand: 100, Sequence: 7}, // matches
+			{SKU: SKUB, WarehouseCode: "WH-BER", OnHand: 3, Sequence: 1},   // unknown to Transload
+			{SKU: SKUScarce, WarehouseCode: "WH-HAM", OnHand: 99},          // out of scope
+		},
+	}
+	run, err := e.svc.StartReconciliation(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.State != inventory.ReconRunning {
+		t.Errorf("started run state = %v, want RUNNING", run.State)
+	}
+	e.svc.Wait()
+	got, err := e.svc.GetReconciliation(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := inventory.ReconciliationCounts{Compared: 7, Matched: 3, Variances: 4, Corrected: 3, Skipped: 1, AbsoluteVarianceTotal: 55}
+	if diff := cmp.Diff(want, got.ReconciliationCounts); diff != "" || got.State != inventory.ReconSucceeded || got.EndTime.IsZero() {
+		t.Errorf("run %v (%s), counts (-want +got):\n%s", got.State, got.ErrorMessage, diff)
+	}
+	again, err := e.svc.StartReconciliation(ctx, p)
+	if err != nil || again.ID != run.ID {
+		t.Errorf("replayed start = %s, %v; want %s", again.ID, err, run.ID)
+	}
+	vs, err := e.svc.ListVariances(ctx, inventory.VarianceQuery{ReconciliationID: run.ID, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type vv struct {
+		Pair      string
+		Kind      inventory.VarianceKind
+		Delta     int64
+		Corrected bool
+	}
+	var gotV []vv
+	for _, v := range vs {
+		gotV = append(gotV, vv{v.SKU + "@" + v.WarehouseCode, v.Kind, v.Delta(), v.Corrected})
+	}
+	wantV := []vv{
+		{"SKU-A@WH-BER", inventory.KindSkippedSnapshotBehind, 0, false},
+		{"SKU-A@WH-MUC", inventory.KindQuantityMismatch, -2, true},
+		{"SKU-A@WH-OLD", inventory.KindMissingInSource, -50, true},
+		{"SKU-B@WH-BER", inventory.KindMissingInTransload, 3, true},
+	}
+	if diff := cmp.Diff(wantV, gotV); diff != "" {
+		t.Errorf("variances (-want +got):\n%s", diff)
+	}
+	if l := e.level(t, SKUA, "WH-MUC"); l.OnHand != 6 || l.Sequence != 8 || l.SourceSystem != "erp" {
+		t.Errorf("corrected SKU-A@WH-MUC = %+v", l)
+	}
+	if l := e.level(t, SKUA, "WH-OLD"); l.OnHand != 0 {
+		t.Errorf("corrected SKU-A@WH-OLD = %+v", l)
+	}
+	if l := e.level(t, SKUB, "WH-BER"); l.OnHand != 3 || l.Revision != 1 {
+		t.Errorf("created SKU-B@WH-BER = %+v", l)
+	}
+	if l := e.level(t, SKUScarce, "WH-HAM"); l.OnHand != 4 {
+		t.Errorf("out-of-scope level changed: %+v", l)
+	}
+	// ERP events continue after the corrected sequence.
+	res, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "after-rec", SourceSystem: "erp",
+		Events: []inventory.StockEvent{ev("m9", SKUA, "WH-MUC", 9, inventory.KindReceipt, 1)}})
+	if err != nil || res[0].Outcome != inventory.OutcomeApplied {
+		t.Errorf("event after correction = %+v, %v", res, err)
+	}
+	corrected := true
+	page, err := e.svc.ListVariances(ctx, inventory.VarianceQuery{ReconciliationID: run.ID, Corrected: &corrected, Limit: 1})
+	if err != nil || len(page) != 1 || page[0].WarehouseCode != "WH-MUC" {
+		t.Fatalf("corrected page 1 = %+v, %v", page, err)
+	}
+	page, err = e.svc.ListVariances(ctx, inventory.VarianceQuery{ReconciliationID: run.ID, Corrected: &corrected, Limit: 5,
+		AfterSKU: page[0].SKU, AfterWarehouse: page[0].WarehouseCode})
+	if err != nil || len(page) != 2 {
+		t.Errorf("corrected page 2 = %+v, %v", page, err)
+	}
+	if v, err := e.svc.GetVariance(ctx, run.ID, SKUB, "WH-BER"); err != nil || v.Kind != inventory.KindMissingInTransload {
+		t.Errorf("GetVariance = %+v, %v", v, err)
+	}
+	if _, err := e.svc.GetVariance(ctx, run.ID, SKUB, "WH-HAM"); !errors.Is(err, inventory.ErrVarianceNotFound) {
+		t.Errorf("GetVariance(matched pair) = %v", err)
+	}
+	if _, err := e.svc.GetReconciliation(ctx, "nope"); !errors.Is(err, inventory.ErrReconciliationNotFound) {
+		t.Errorf("GetReconciliation(unknown) = %v", err)
+	}
+	runs, err := e.svc.ListReconciliations(ctx, inventory.ReconciliationQuery{State: inventory.ReconSucceeded, Limit: 5})
+	if err != nil || len(runs) != 1 || runs[0].ID != run.ID {
+		t.Errorf("ListReconciliations = %+v, %v", runs, err)
+	}
+}
+
+func testReconciliationInProgress(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	base := inventory.Reconciliation{State: inventory.ReconRunning, SnapshotSource: "erp", CreateTime: e.clock.Now()}
+	a := base
+	a.ID, a.RequestID, a.SKUs = "run-a", "ra", []string{SKUA}
+	if _, created, err := e.store.CreateReconciliation(ctx, a, "fa"); err != nil || !created {
+		t.Fatalf("first run = %v, %v", created, err)
+	}
+	b := base
+	b.ID, b.RequestID, b.WarehouseCodes = "run-b", "rb", []string{"WH-HAM"} // all SKUs in HAM: overlaps SKU-A
+	var busy *inventory.ReconciliationInProgressError
+	if _, _, err := e.store.CreateReconciliation(ctx, b, "fb"); !errors.As(err, &busy) || busy.Reconciliation != "reconciliations/run-a" {
+		t.Errorf("overlapping run: %v", err)
+	}
+	c := base
+	c.ID, c.RequestID, c.SKUs = "run-c", "rc", []string{SKUB}
+	if _, created, err := e.store.CreateReconciliation(ctx, c, "fc"); err != nil || !created {
+		t.Errorf("disjoint run = %v, %v", created, err)
+	}
+	if _, _, err := e.store.CreateReconciliation(ctx, c, "other"); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
+		t.Errorf("reused request id: %v", err)
+	}
+	if n, err := e.svc.FailInterrupted(ctx); err != nil || n != 2 {
+		t.Fatalf("FailInterrupted = %d, %v; want 2", n, err)
+	}
+	if _, created, err := e.store.CreateReconciliation(ctx, b, "fb"); err != nil || !created {
+		t.Errorf("run after the others failed = %v, %v", created, err)
 	}
 }
