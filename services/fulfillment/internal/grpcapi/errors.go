@@ -20,6 +20,7 @@ type badFieldError struct {
 	field, reason, msg string
 }
 
+// Error names the field and the problem.
 func (e *badFieldError) Error() string { return e.field + ": " + e.msg }
 
 // toStatus is the one place domain errors become gRPC statuses. Unknown

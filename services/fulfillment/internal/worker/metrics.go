@@ -60,8 +60,10 @@ type effectCollector struct {
 	desc  *prometheus.GaugeVec
 }
 
+// Describe describes the queue gauges.
 func (c effectCollector) Describe(ch chan<- *prometheus.Desc) { c.desc.Describe(ch) }
 
+// Collect reads the queue depth per state.
 func (c effectCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
