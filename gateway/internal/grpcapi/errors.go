@@ -119,12 +119,13 @@ func (s *Server) dependencyError(ctx context.Context, dependency string, err err
 	code := status.Code(err)
 	switch code {
 	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded:
+		// CIRCUIT_OPEN may be the gateway's breaker or one inside the
+		// neighbour; either way the caller's advice is the same.
 		reason := commonv1.ErrorReason_ERROR_REASON_DEPENDENCY_UNAVAILABLE
-		msg := dependency + " is unavailable, retry later"
 		if apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
 			reason = commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN
-			msg = dependency + " is unavailable (circuit open), retry later"
 		}
+		msg := dependency + " is unavailable, retry later"
 		s.logger.WarnContext(ctx, "dependency unavailable", slog.String("dependency", dependency),
 			slog.String("grpc.code", code.String()), slog.String("error", status.Convert(err).Message()))
 		return statusWith(codes.Unavailable, reason, msg, map[string]string{"dependency": dependency},
