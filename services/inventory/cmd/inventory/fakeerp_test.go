@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 
 	"google.golang.org/genproto/googleapis/type/date"
@@ -22,6 +24,32 @@ type fakeERP struct {
 	down          bool
 	listCalls     int
 	snapshotCalls int
+	// events is the stock event feed; cursor "c<n>" is the position
+	// after n events.
+	events []*erpv1.StockEvent
+}
+
+func (f *fakeERP) appendEvents(evs ...*erpv1.StockEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, evs...)
+}
+
+func (f *fakeERP) ListStockEvents(_ context.Context, req *erpv1.ListStockEventsRequest) (*erpv1.ListStockEventsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "erp down")
+	}
+	from := 0
+	if c := req.GetCursor(); c != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "c"))
+		if err != nil || n > len(f.events) {
+			return nil, status.Error(codes.InvalidArgument, "bad cursor")
+		}
+		from = n
+	}
+	return &erpv1.ListStockEventsResponse{StockEvents: f.events[from:], NextCursor: "c" + strconv.Itoa(len(f.events))}, nil
 }
 
 func (f *fakeERP) setDown(down bool) {
@@ -81,7 +109,7 @@ func (f *fakeERP) StreamStockSnapshot(_ *erpv1.StreamStockSnapshotRequest, strea
 	}
 	msgs := []*erpv1.StreamStockSnapshotResponse{
 		{Part: &erpv1.StreamStockSnapshotResponse_Header{Header: &erpv1.StockSnapshotHeader{
-			SnapshotId: "snap-42", SnapshotTime: timestamppb.Now(), RowCount: int64(len(rows)),
+			SnapshotId: "snap-42", SnapshotTime: timestamppb.Now(), RowCount: int64(len(rows)), EventCursor: "c0",
 		}}},
 		{Part: &erpv1.StreamStockSnapshotResponse_Chunk{Chunk: &erpv1.StockSnapshotChunk{Rows: rows[:4]}}},
 		{Part: &erpv1.StreamStockSnapshotResponse_Chunk{Chunk: &erpv1.StockSnapshotChunk{Rows: rows[4:]}}},

@@ -98,6 +98,7 @@ type app struct {
 	srv     *grpcserver.Server
 	svc     *inventory.Service
 	loader  *inventory.Loader
+	feed    *inventory.FeedPoller
 	erpConn *grpc.ClientConn
 	nc      *nats.Conn
 	relay   *outbox.Relay
@@ -172,6 +173,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 		logger.WarnContext(ctx, "inventory: reconciliations interrupted by the last shutdown marked FAILED", slog.Int("count", n))
 	}
 	a.loader = inventory.NewLoader(sqlstore.New(a.db), erp, a.svc, cfg.LoadRetryMin, cfg.LoadRetryMax, logger)
+	if cfg.ERPFeedInterval > 0 {
+		a.feed = inventory.NewFeedPoller(a.svc, erp, "erp", cfg.ERPFeedInterval)
+	}
 	if _, err := a.loader.CheckExisting(ctx); err != nil {
 		return nil, err
 	}
@@ -206,6 +210,9 @@ func (a *app) run(ctx context.Context) error {
 	}
 	wg.Go(func() { a.svc.RunExpiry(bg, a.cfg.ExpiryInterval) })
 	wg.Go(func() { a.runRelay(bg) })
+	if a.feed != nil {
+		wg.Go(func() { a.feed.Run(bg) })
+	}
 
 	err := a.srv.Run(ctx)
 	stop()

@@ -43,13 +43,14 @@ type harness struct {
 func testConfig(t *testing.T, dbPath string, env map[string]string) config.Config {
 	t.Helper()
 	base := map[string]string{
-		"DATABASE_URL":              "sqlite://" + dbPath,
-		"NATS_URL":                  "nats://127.0.0.1:1", // unreachable unless a test sets one: not a hard dependency
-		"ERP_ADDR":                  "passthrough:///erp",
-		"INVENTORY_LOAD_RETRY_MIN":  "5ms",
-		"INVENTORY_LOAD_RETRY_MAX":  "20ms",
-		"INVENTORY_EXPIRY_INTERVAL": "50ms",
-		"LOG_LEVEL":                 "error",
+		"DATABASE_URL":                "sqlite://" + dbPath,
+		"NATS_URL":                    "nats://127.0.0.1:1", // unreachable unless a test sets one: not a hard dependency
+		"ERP_ADDR":                    "passthrough:///erp",
+		"INVENTORY_LOAD_RETRY_MIN":    "5ms",
+		"INVENTORY_LOAD_RETRY_MAX":    "20ms",
+		"INVENTORY_EXPIRY_INTERVAL":   "50ms",
+		"INVENTORY_ERP_FEED_INTERVAL": "0",
+		"LOG_LEVEL":                   "error",
 	}
 	for k, v := range env {
 		base[k] = v
@@ -448,3 +449,51 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestERPStockFeed: ERP stock events after the snapshot reach the stock
+// levels through the feed poller, once, also across a restart.
+func TestERPStockFeed(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "inventory.db")
+	erp := &fakeERP{}
+	cfg := testConfig(t, dbPath, map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "10ms"})
+	h := startHarness(t, cfg, erp)
+	h.waitReady()
+	erp.appendEvents(
+		&erpv1.StockEvent{EventId: "4900-1", Sku: "SKU-00001", WarehouseCode: "WH-HAM", Kind: erpv1.StockEvent_KIND_RECEIPT,
+			Quantity: 5, SourceSequence: 3, OccurTime: timestamppb.Now()},
+		&erpv1.StockEvent{EventId: "4900-2", Sku: "SKU-00001", WarehouseCode: "WH-MUC", Kind: erpv1.StockEvent_KIND_SHIPMENT,
+			Quantity: -7, SourceSequence: 2, OccurTime: timestamppb.Now()},
+	)
+	onHand := func(h *harness, wh string) int64 {
+		t.Helper()
+		l, err := h.client.GetStockLevel(ctxT(t), &inventoryv1.GetStockLevelRequest{Name: "warehouses/" + wh + "/stockLevels/SKU-00001"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.GetOnHand()
+	}
+	for deadline := time.Now().Add(10 * time.Second); onHand(h, "WH-HAM") != 205 || onHand(h, "WH-MUC") != 293; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("feed events not applied: HAM %d, MUC %d", onHand(h, "WH-HAM"), onHand(h, "WH-MUC"))
+		}
+	}
+	h.stop()
+
+	// After a restart the saved cursor is used: a new event is applied,
+	// the old ones are not read again.
+	erp.appendEvents(&erpv1.StockEvent{EventId: "4900-3", Sku: "SKU-00001", WarehouseCode: "WH-HAM", Kind: erpv1.StockEvent_KIND_ADJUSTMENT,
+		Quantity: -1, SourceSequence: 4, OccurTime: timestamppb.Now()})
+	h2 := startHarness(t, cfg, erp)
+	for deadline := time.Now().Add(10 * time.Second); onHand(h2, "WH-HAM") != 204; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("event after restart not applied: HAM %d", onHand(h2, "WH-HAM"))
+		}
+	}
+	if got := onHand(h2, "WH-MUC"); got != 293 {
+		t.Errorf("MUC = %d after restart, want 293 (applied once)", got)
+	}
+	l, err := h2.client.GetStockLevel(ctxT(t), &inventoryv1.GetStockLevelRequest{Name: "warehouses/WH-HAM/stockLevels/SKU-00001"})
+	if err != nil || l.GetSequence() != 4 || l.GetSourceSystem() != "erp" || l.GetRevision() != 3 {
+		t.Errorf("SKU-00001@WH-HAM = %v, %v; want sequence 4 from erp, revision 3", l, err)
+	}
+}

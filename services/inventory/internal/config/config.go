@@ -39,6 +39,9 @@ type Config struct {
 	LoadRetryMin time.Duration `env:"INVENTORY_LOAD_RETRY_MIN" default:"500ms"`
 	// LoadRetryMax is the longest pause between initial load attempts.
 	LoadRetryMax time.Duration `env:"INVENTORY_LOAD_RETRY_MAX" default:"30s"`
+	// ERPFeedInterval is how often the ERP stock event feed is polled when
+	// caught up; 0 disables the poller.
+	ERPFeedInterval time.Duration `env:"INVENTORY_ERP_FEED_INTERVAL" default:"5s"`
 	// ERPTimeout is the default deadline of ERP calls without their own.
 	ERPTimeout time.Duration `env:"INVENTORY_ERP_TIMEOUT" default:"5s"`
 	// SnapshotTimeout bounds one whole StreamStockSnapshot stream.
@@ -60,6 +63,9 @@ func (c *Config) Validate() error {
 	if c.LoadRetryMin <= 0 || c.LoadRetryMax < c.LoadRetryMin {
 		errs = append(errs, fmt.Errorf("INVENTORY_LOAD_RETRY_MIN (%s) must be positive and at most INVENTORY_LOAD_RETRY_MAX (%s)",
 			c.LoadRetryMin, c.LoadRetryMax))
+	}
+	if c.ERPFeedInterval < 0 {
+		errs = append(errs, fmt.Errorf("INVENTORY_ERP_FEED_INTERVAL must not be negative, got %s", c.ERPFeedInterval))
 	}
 	if c.ERPTimeout <= 0 || c.SnapshotTimeout <= 0 {
 		errs = append(errs, errors.New("INVENTORY_ERP_TIMEOUT and INVENTORY_SNAPSHOT_TIMEOUT must be positive"))

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 )
@@ -27,6 +28,7 @@ import (
 // so grpcclient may retry them.
 var IdempotentMethods = []string{
 	erpv1.ErpAdapterService_ListWarehouses_FullMethodName,
+	erpv1.ErpAdapterService_ListStockEvents_FullMethodName,
 	erpv1.ErpAdapterService_StreamStockSnapshot_FullMethodName,
 }
 
@@ -47,6 +49,7 @@ type Client struct {
 var (
 	_ inventory.ERP            = (*Client)(nil)
 	_ inventory.SnapshotReader = (*Client)(nil)
+	_ inventory.StockFeed      = (*Client)(nil)
 )
 
 // New returns a client on conn; callTimeout bounds each unary call and
@@ -148,6 +151,7 @@ func (c *Client) snapshot(ctx context.Context, warehouses, skus []string) (inven
 			h := msg.GetHeader()
 			header = true
 			snap.ID = h.GetSnapshotId()
+			snap.EventCursor = h.GetEventCursor()
 			snap.Time = h.GetSnapshotTime().AsTime()
 			rowCount = h.GetRowCount()
 		case msg.GetChunk() != nil:
@@ -208,4 +212,57 @@ func mapError(method string, err error) error {
 		return fmt.Errorf("erp %s: %s: %w", method, st.Message(), inventory.ErrDependencyUnavailable)
 	}
 	return fmt.Errorf("erp %s: %s %s", method, st.Code(), st.Message())
+}
+
+// StockEvents implements inventory.StockFeed on ListStockEvents. ERP kinds
+// map to inventory kinds; TRANSFER_OUT and SHIPMENT carry a negative
+// change in the ERP contract and a positive magnitude in inventory's.
+func (c *Client) StockEvents(ctx context.Context, cursor string, limit int) (inventory.FeedPage, error) {
+	cctx, cancel := context.WithTimeout(ctx, c.callTimeout)
+	defer cancel()
+	resp, err := c.erp.ListStockEvents(cctx, &erpv1.ListStockEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))})
+	if err != nil {
+		if apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED) || apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR) {
+			return inventory.FeedPage{}, fmt.Errorf("erp ListStockEvents: %w", inventory.ErrCursorExpired)
+		}
+		return inventory.FeedPage{}, mapError("ListStockEvents", err)
+	}
+	page := inventory.FeedPage{NextCursor: resp.GetNextCursor(), HasMore: resp.GetHasMore()}
+	for _, e := range resp.GetStockEvents() {
+		page.Events = append(page.Events, stockEventFromERP(e))
+	}
+	return page, nil
+}
+
+func stockEventFromERP(e *erpv1.StockEvent) inventory.StockEvent {
+	out := inventory.StockEvent{
+		EventID: e.GetEventId(), SKU: e.GetSku(), WarehouseCode: e.GetWarehouseCode(), Sequence: e.GetSourceSequence(),
+		Quantity: e.GetQuantity(), Reference: e.GetReference(), ReasonCode: e.GetReasonCode(),
+	}
+	if e.GetOccurTime() != nil {
+		out.OccurTime = e.GetOccurTime().AsTime()
+	}
+	switch e.GetKind() {
+	case erpv1.StockEvent_KIND_RECEIPT:
+		out.Kind = inventory.KindReceipt
+	case erpv1.StockEvent_KIND_ADJUSTMENT:
+		out.Kind = inventory.KindAdjustment
+	case erpv1.StockEvent_KIND_TRANSFER_IN:
+		out.Kind = inventory.KindTransferIn
+	case erpv1.StockEvent_KIND_TRANSFER_OUT:
+		out.Kind, out.Quantity = inventory.KindTransferOut, abs(e.GetQuantity())
+	case erpv1.StockEvent_KIND_SHIPMENT:
+		out.Kind, out.Quantity = inventory.KindShipment, abs(e.GetQuantity())
+	case erpv1.StockEvent_KIND_SET_ON_HAND:
+		out.Kind = inventory.KindSetOnHand
+	}
+	// KIND_UNSPECIFIED stays 0: ApplyStockEvents rejects it as invalid.
+	return out
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

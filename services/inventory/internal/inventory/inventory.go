@@ -154,6 +154,9 @@ type Snapshot struct {
 	Time time.Time
 	// Rows is one entry per SKU×warehouse.
 	Rows []InitialStock
+	// EventCursor is the source's stock event feed position at Time (the
+	// initial load resumes the feed from there).
+	EventCursor string
 }
 
 // StockChangeCause says why a stock level changed; values equal

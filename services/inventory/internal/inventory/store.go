@@ -15,9 +15,10 @@ type Store interface {
 	// HasWarehouses reports whether any warehouse exists, i.e. whether the
 	// initial load happened.
 	HasWarehouses(ctx context.Context) (bool, error)
-	// LoadInitial stores the warehouses and the snapshot's stock in one
-	// transaction, emitting a StockChangedEvent per stock level, unless the
-	// store already has warehouses; it reports whether it loaded.
+	// LoadInitial stores the warehouses and the snapshot's stock (and its
+	// event cursor as the "erp" feed position) in one transaction,
+	// emitting a StockChangedEvent per stock level, unless the store
+	// already has warehouses; it reports whether it loaded.
 	LoadInitial(ctx context.Context, ws []Warehouse, snap Snapshot, now time.Time) (bool, error)
 
 	// ListWarehouses returns every warehouse ordered by priority, then code.
@@ -101,6 +102,11 @@ type Store interface {
 	GetVariance(ctx context.Context, runID, sku, warehouse string) (Variance, error)
 	// ListVariances returns a page of variances by SKU, then warehouse.
 	ListVariances(ctx context.Context, q VarianceQuery) ([]Variance, error)
+	// FeedCursor returns the saved position of a stock event feed and
+	// whether there is one.
+	FeedCursor(ctx context.Context, feed string) (string, bool, error)
+	// SaveFeedCursor saves the position of a stock event feed.
+	SaveFeedCursor(ctx context.Context, feed, cursor string, now time.Time) error
 	// DueHolds returns the ids of up to limit HELD reservations whose
 	// expiry is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)

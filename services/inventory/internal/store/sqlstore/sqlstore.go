@@ -250,6 +250,11 @@ func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap 
 				return err
 			}
 		}
+		if snap.EventCursor != "" {
+			if err := s.saveFeedCursor(ctx, tx, "erp", snap.EventCursor, now); err != nil {
+				return err
+			}
+		}
 		loaded = true
 		return nil
 	})
@@ -559,4 +564,31 @@ func (s *Store) nextEventSeq(ctx context.Context, tx *sql.Tx, aggType, aggID str
 		return 0, fmt.Errorf("read event sequence of %s %s: %w", aggType, aggID, err)
 	}
 	return last + 1, nil
+}
+
+// FeedCursor implements inventory.Store.
+func (s *Store) FeedCursor(ctx context.Context, feed string) (string, bool, error) {
+	var cursor string
+	err := s.db.SQL().QueryRowContext(ctx, s.q(`SELECT cursor FROM feed_cursors WHERE feed = ?`), feed).Scan(&cursor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read %s feed cursor: %w", feed, err)
+	}
+	return cursor, true, nil
+}
+
+// SaveFeedCursor implements inventory.Store.
+func (s *Store) SaveFeedCursor(ctx context.Context, feed, cursor string, now time.Time) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error { return s.saveFeedCursor(ctx, tx, feed, cursor, now) })
+}
+
+func (s *Store) saveFeedCursor(ctx context.Context, tx *sql.Tx, feed, cursor string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO feed_cursors (feed, cursor, update_us) VALUES (?, ?, ?)
+		ON CONFLICT (feed) DO UPDATE SET cursor = excluded.cursor, update_us = excluded.update_us`), feed, cursor, micros(now))
+	if err != nil {
+		return fmt.Errorf("save %s feed cursor: %w", feed, err)
+	}
+	return nil
 }
