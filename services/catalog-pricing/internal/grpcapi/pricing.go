@@ -96,14 +96,9 @@ func (s *PricingServer) GetPriceList(ctx context.Context, req *catalogv1.GetPric
 	return priceListToProto(l), nil
 }
 
-// ListPriceLists implements PricingService.ListPriceLists (no filter yet:
-// a non-empty filter is rejected).
+// ListPriceLists implements PricingService.ListPriceLists.
 func (s *PricingServer) ListPriceLists(ctx context.Context, req *catalogv1.ListPriceListsRequest) (*catalogv1.ListPriceListsResponse, error) {
-	if req.GetFilter() != "" {
-		return nil, apierr.InvalidArgument("filter is not supported yet", apierr.FieldViolation{
-			Field: "filter", Reason: "UNSUPPORTED", Description: "ListPriceLists does not filter yet; send an empty filter"})
-	}
-	ls, next, err := s.svc.ListPriceLists(ctx, int(req.GetPageSize()), req.GetPageToken())
+	ls, next, err := s.svc.ListPriceLists(ctx, req.GetFilter(), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -154,13 +149,10 @@ func (s *PricingServer) GetPrice(ctx context.Context, req *catalogv1.GetPriceReq
 	return priceToProto(p), nil
 }
 
-// ListPrices implements PricingService.ListPrices (no filter yet).
+// ListPrices implements PricingService.ListPrices.
 func (s *PricingServer) ListPrices(ctx context.Context, req *catalogv1.ListPricesRequest) (*catalogv1.ListPricesResponse, error) {
-	if req.GetFilter() != "" {
-		return nil, apierr.InvalidArgument("filter is not supported yet", apierr.FieldViolation{
-			Field: "filter", Reason: "UNSUPPORTED", Description: "ListPrices does not filter yet; send an empty filter"})
-	}
-	ps, next, err := s.svc.ListPrices(ctx, strings.TrimPrefix(req.GetParent(), "priceLists/"), int(req.GetPageSize()), req.GetPageToken())
+	ps, next, err := s.svc.ListPrices(ctx, strings.TrimPrefix(req.GetParent(), "priceLists/"), req.GetFilter(),
+		int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

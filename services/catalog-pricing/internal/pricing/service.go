@@ -496,28 +496,38 @@ func (s *Service) GetPrice(ctx context.Context, listID, sku string) (Price, erro
 // PriceVersion returns the global price version.
 func (s *Service) PriceVersion(ctx context.Context) (int64, error) { return s.store.PriceVersion(ctx) }
 
-// ListPriceLists pages through price lists by id.
-func (s *Service) ListPriceLists(ctx context.Context, pageSize int, token string) ([]PriceList, string, error) {
-	after, err := decodeStringToken("lists", "", token)
+// ListPriceLists pages through the price lists matching filter by id.
+// The page token is bound to the filter.
+func (s *Service) ListPriceLists(ctx context.Context, filter string, pageSize int, token string) ([]PriceList, string, error) {
+	f, err := ParseListFilter(filter)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeStringToken("lists", filter, token)
 	if err != nil {
 		return nil, "", err
 	}
 	size := clamp(pageSize)
-	ls, err := s.store.ListPriceLists(ctx, after, size+1)
+	ls, err := s.store.ListPriceLists(ctx, f, after, size+1)
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
 	if len(ls) > size {
 		ls = ls[:size]
-		next = encodeStringToken("lists", "", ls[size-1].ID)
+		next = encodeStringToken("lists", filter, ls[size-1].ID)
 	}
 	return ls, next, nil
 }
 
-// ListPrices pages through the entries of a price list by SKU.
-func (s *Service) ListPrices(ctx context.Context, listID string, pageSize int, token string) ([]Price, string, error) {
-	after, err := decodeStringToken("prices", listID, token)
+// ListPrices pages through the entries of a price list matching filter by
+// SKU. The page token is bound to the list and the filter.
+func (s *Service) ListPrices(ctx context.Context, listID, filter string, pageSize int, token string) ([]Price, string, error) {
+	f, err := ParsePriceFilter(filter)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeStringToken("prices", listID+"\x01"+filter, token)
 	if err != nil {
 		return nil, "", err
 	}
@@ -525,14 +535,14 @@ func (s *Service) ListPrices(ctx context.Context, listID string, pageSize int, t
 		return nil, "", err
 	}
 	size := clamp(pageSize)
-	ps, err := s.store.ListPrices(ctx, listID, after, size+1)
+	ps, err := s.store.ListPrices(ctx, listID, f, after, size+1)
 	if err != nil {
 		return nil, "", err
 	}
 	next := ""
 	if len(ps) > size {
 		ps = ps[:size]
-		next = encodeStringToken("prices", listID, ps[size-1].SKU)
+		next = encodeStringToken("prices", listID+"\x01"+filter, ps[size-1].SKU)
 	}
 	return ps, next, nil
 }

@@ -32,13 +32,14 @@ type Store interface {
 	PricesFor(ctx context.Context, listIDs, skus []string) ([]Price, error)
 	// PriceList returns one list (ErrPriceListNotFound wrapped).
 	PriceList(ctx context.Context, id string) (PriceList, error)
-	// ListPriceLists returns up to limit lists with ids after after, by id.
-	ListPriceLists(ctx context.Context, after string, limit int) ([]PriceList, error)
+	// ListPriceLists returns up to limit lists matching f with ids after
+	// after, by id.
+	ListPriceLists(ctx context.Context, f ListFilter, after string, limit int) ([]PriceList, error)
 	// Price returns one entry (ErrPriceNotFound wrapped).
 	Price(ctx context.Context, listID, sku string) (Price, error)
 	// ListPrices returns up to limit entries of a list with SKUs after
 	// after, by SKU.
-	ListPrices(ctx context.Context, listID, after string, limit int) ([]Price, error)
+	ListPrices(ctx context.Context, listID string, f PriceFilter, after string, limit int) ([]Price, error)
 	// InTx runs fn in one read-write transaction (may be retried).
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 }

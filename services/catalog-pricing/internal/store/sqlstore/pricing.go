@@ -156,8 +156,23 @@ func (s *PricingStore) PriceList(ctx context.Context, id string) (pricing.PriceL
 }
 
 // ListPriceLists implements pricing.Store.
-func (s *PricingStore) ListPriceLists(ctx context.Context, after string, limit int) ([]pricing.PriceList, error) {
-	return scanLists(s.pool(ctx).query(`SELECT `+listColumns+` FROM price_lists WHERE id > ? ORDER BY id LIMIT ?`, after, limit))
+func (s *PricingStore) ListPriceLists(ctx context.Context, f pricing.ListFilter, after string, limit int) ([]pricing.PriceList, error) {
+	query := `SELECT ` + listColumns + ` FROM price_lists WHERE id > ?`
+	a := []any{after}
+	if f.Currency != "" {
+		query += ` AND currency = ?`
+		a = append(a, f.Currency)
+	}
+	if f.HasChannel {
+		query += ` AND channel = ?`
+		a = append(a, f.Channel)
+	}
+	if !f.ActiveTime.IsZero() {
+		query += ` AND (start_time IS NULL OR start_time <= ?) AND (end_time IS NULL OR end_time > ?)`
+		a = append(a, f.ActiveTime.UTC(), f.ActiveTime.UTC())
+	}
+	query += ` ORDER BY id LIMIT ?`
+	return scanLists(s.pool(ctx).query(query, append(a, limit)...))
 }
 
 // Price implements pricing.Store.
@@ -173,9 +188,19 @@ func (s *PricingStore) Price(ctx context.Context, listID, sku string) (pricing.P
 }
 
 // ListPrices implements pricing.Store.
-func (s *PricingStore) ListPrices(ctx context.Context, listID, after string, limit int) ([]pricing.Price, error) {
-	return scanPrices(s.pool(ctx).query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku > ?
-		ORDER BY sku LIMIT ?`, listID, after, limit))
+func (s *PricingStore) ListPrices(ctx context.Context, listID string, f pricing.PriceFilter, after string, limit int) ([]pricing.Price, error) {
+	query := `SELECT ` + priceColumns + ` FROM prices WHERE price_list_id = ? AND sku > ?`
+	a := []any{listID, after}
+	if f.SKU != "" {
+		query += ` AND sku = ?`
+		a = append(a, f.SKU)
+	}
+	if f.SKUPrefix != "" {
+		query += ` AND substr(sku, 1, ?) = ?`
+		a = append(a, len(f.SKUPrefix), f.SKUPrefix)
+	}
+	query += ` ORDER BY sku LIMIT ?`
+	return scanPrices(s.pool(ctx).query(query, append(a, limit)...))
 }
 
 // InTx implements pricing.Store.

@@ -72,6 +72,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStores(t)) })
 	t.Run("ConcurrentPublish", func(t *testing.T) { testConcurrentPublish(t, newStores(t)) })
 	t.Run("Prices", func(t *testing.T) { testPrices(t, newStores(t)) })
+	t.Run("PriceListFilters", func(t *testing.T) { testListFilters(t, newStores(t)) })
 }
 
 func services(s Stores) (*catalog.Service, *pricing.Service, *clock) {
@@ -409,6 +410,7 @@ func testPrices(t *testing.T, s Stores) {
 	if err != nil || len(lists) != 1 {
 		t.Fatalf("QuoteLists = %+v, %v", lists, err)
 	}
+
 	if curs, err := s.Pricing.Currencies(ctx); err != nil || !cmp.Equal(curs, []string{"EUR"}) {
 		t.Fatalf("Currencies = %v, %v", curs, err)
 	}
@@ -467,4 +469,74 @@ func cmpIgnore(fields ...string) cmp.Option {
 		}
 		return false
 	}, cmp.Ignore())
+}
+
+func testListFilters(t *testing.T, s Stores) {
+	ctx := t.Context()
+	cat, pr, clk := services(s)
+	now := clk.now()
+	mustImport(t, cat, "i", Product("P-1"), Product("P-2"))
+	for _, l := range []pricing.PriceList{
+		{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"},
+		{ID: "PL-B2B", DisplayName: "B2B", Currency: "EUR", Channel: "b2b", EndTime: now.Add(time.Hour)},
+		{ID: "PL-USD", DisplayName: "USD", Currency: "USD", StartTime: now.Add(time.Hour)},
+	} {
+		if _, err := pr.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{RequestID: "f-" + l.ID, List: l, AllowMissing: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		filter string
+		want   []string
+	}{
+		{"", []string{"PL-B2B", "PL-EUR", "PL-USD"}},
+		{`currency_code = "EUR"`, []string{"PL-B2B", "PL-EUR"}},
+		{`channel = ""`, []string{"PL-EUR", "PL-USD"}},
+		{`channel = "b2b" AND currency_code = "EUR"`, []string{"PL-B2B"}},
+		{`active_time = "` + now.Format(time.RFC3339) + `"`, []string{"PL-B2B", "PL-EUR"}},
+		{`active_time = "` + now.Add(2*time.Hour).Format(time.RFC3339) + `"`, []string{"PL-EUR", "PL-USD"}},
+	}
+	for _, c := range cases {
+		var got []string
+		token := ""
+		for {
+			ls, next, err := pr.ListPriceLists(ctx, c.filter, 1, token)
+			if err != nil {
+				t.Fatalf("%s: %v", c.filter, err)
+			}
+			for _, l := range ls {
+				got = append(got, l.ID)
+			}
+			if token = next; token == "" {
+				break
+			}
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("ListPriceLists(%s) (-want +got):\n%s", c.filter, diff)
+		}
+	}
+	_, next, err := pr.ListPriceLists(ctx, "", 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := pr.ListPriceLists(ctx, `currency_code = "EUR"`, 1, next); !errors.Is(err, pricing.ErrInvalidPageToken) {
+		t.Errorf("token reused with another filter: %v", err)
+	}
+	var fe *catalog.FieldError
+	if _, _, err := pr.ListPriceLists(ctx, `priority = 1`, 1, ""); !errors.As(err, &fe) || fe.Field != "filter" {
+		t.Errorf("unknown field: %v", err)
+	}
+	if _, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "fp", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1, Currency: "EUR"}, {RowNumber: 2, SKU: "P-2", UnitMinor: 2, Currency: "EUR"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for filter, want := range map[string]int{`sku = "P-2"`: 1, `sku:"P-*"`: 2, `sku:"Q*"`: 0, "": 2} {
+		ps, _, err := pr.ListPrices(ctx, "PL-EUR", filter, 10, "")
+		if err != nil || len(ps) != want {
+			t.Errorf("ListPrices(%s) = %d, %v; want %d", filter, len(ps), err, want)
+		}
+	}
+	if _, _, err := pr.ListPrices(ctx, "NOPE", "", 10, ""); !errors.Is(err, pricing.ErrPriceListNotFound) {
+		t.Errorf("ListPrices of a missing list: %v", err)
+	}
 }
