@@ -139,8 +139,8 @@ func TestRetryAfterBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_PENDING {
-		t.Fatalf("after retry: %s", r.GetState())
+	if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_PENDING || r.GetAttemptCount() != 0 {
+		t.Fatalf("after retry: %s, %d attempts", r.GetState(), r.GetAttemptCount())
 	}
 	eventually(t, "retried request acknowledged", func() error {
 		r, err := m.api.GetFulfillmentRequest(t.Context(), &fulfillmentv1.GetFulfillmentRequestRequest{Name: name})

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
@@ -25,6 +26,9 @@ func Classify(dep string, err error) error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w: %v", dep, fulfillment.ErrDependencyUnavailable, err)
+	}
+	if apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
+		return fmt.Errorf("%s: %w (%w)", dep, fulfillment.ErrDependencyUnavailable, fulfillment.ErrCircuitOpen)
 	}
 	st, ok := status.FromError(err)
 	if !ok {

@@ -45,6 +45,12 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%v) = %v, want rejection", err, got)
 		}
 	}
+	if got := depcall.Classify("wms", apierr.CircuitOpen("wms")); !errors.Is(got, fulfillment.ErrCircuitOpen) {
+		t.Errorf("circuit open not marked: %v", got)
+	}
+	if got := depcall.Classify("wms", status.Error(codes.Unavailable, "down")); errors.Is(got, fulfillment.ErrCircuitOpen) {
+		t.Errorf("plain unavailable marked as circuit open: %v", got)
+	}
 	var rej *fulfillment.DependencyRejectedError
 	errors.As(depcall.Classify("order", apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED, "x", nil)), &rej)
 	if rej.Reason != "ERROR_REASON_IDEMPOTENCY_KEY_REUSED" {

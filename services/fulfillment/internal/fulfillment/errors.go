@@ -72,6 +72,11 @@ func AsRejection(err error) *RejectionError {
 // not be reached or did not answer in time; the call is retried later.
 var ErrDependencyUnavailable = errors.New("dependency unavailable")
 
+// ErrCircuitOpen accompanies ErrDependencyUnavailable when the call was
+// refused locally by the neighbour's open circuit breaker: it never reached
+// the neighbour, so it does not count as a delivery attempt.
+var ErrCircuitOpen = errors.New("circuit breaker open")
+
 // DependencyRejectedError means a neighbour refused a call for a reason a
 // retry cannot fix (validation, business rule, idempotency key reuse).
 type DependencyRejectedError struct {

@@ -97,7 +97,8 @@ type Request struct {
 	Version int64
 }
 
-// Retry puts a FAILED request back to PENDING for another delivery, as
+// Retry puts a FAILED request back to PENDING for another delivery with a
+// fresh retry budget, as
 // the operator call keyed by requestID with payload fingerprint fp. A
 // repeated call with the same key and payload changes nothing and reports
 // replay; the same key with another payload fails with
@@ -116,6 +117,9 @@ func (r *Request) Retry(requestID, fp string, now time.Time) (replay bool, err e
 	}
 	r.State = RequestPending
 	r.NextAttemptTime = now
+	// A new retry budget: attempt_count counts the attempts since the
+	// last operator retry.
+	r.AttemptCount = 0
 	r.RetryRequestID, r.RetryFingerprint = requestID, fp
 	r.UpdateTime = now
 	return false, nil

@@ -116,8 +116,13 @@ func (d *Dispatcher) record(ctx context.Context, id string, res *wmsv1.CreateShi
 		}
 		now := d.cfg.Now()
 		prev := r.State
-		r.AttemptCount++
 		var rejected *fulfillment.DependencyRejectedError
+		if errors.Is(callErr, fulfillment.ErrCircuitOpen) {
+			// Refused locally: not an attempt, no budget spent.
+			r.DeliveryFailed(callErr.Error(), now, now.Add(d.cfg.Backoff.After(max(r.AttemptCount, 1))))
+			return tx.UpdateRequest(ctx, r)
+		}
+		r.AttemptCount++
 		switch {
 		case callErr != nil && errors.As(callErr, &rejected):
 			r.Fail("wms refused the request: "+rejected.Message, now)

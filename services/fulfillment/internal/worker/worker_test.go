@@ -404,3 +404,24 @@ func TestPushApplier(t *testing.T) {
 		t.Fatalf("%d effects, want commit and progress", len(effs))
 	}
 }
+
+func TestDispatcherCircuitOpenSpendsNoBudget(t *testing.T) {
+	s := newStore(t)
+	r := &fulfillment.Request{ID: "FR-O-6-WH-MUC", OrderID: "O-6", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
+		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
+	enqueueRequest(t, s, r)
+	now := t0
+	d := worker.NewDispatcher(s, wmsFunc(func(context.Context, *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
+		return nil, fmt.Errorf("wms: %w (%w)", fulfillment.ErrDependencyUnavailable, fulfillment.ErrCircuitOpen)
+	}), worker.DispatcherConfig{Now: func() time.Time { return now }, MaxAttempts: 1, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
+	for range 3 {
+		if _, err := d.RunOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+	}
+	got, _ := s.GetRequest(t.Context(), r.ID)
+	if got.State != fulfillment.RequestPending || got.AttemptCount != 0 || got.LastError == "" {
+		t.Fatalf("after circuit-open refusals: %+v", got)
+	}
+}
