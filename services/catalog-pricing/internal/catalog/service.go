@@ -330,6 +330,11 @@ func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (Import
 				return json.Unmarshal(prev.Response, &res)
 			}
 		}
+		// Serialise with publishes (and other imports), so a publish never
+		// freezes a half-applied import.
+		if _, err := tx.LockCurrentVersion(); err != nil {
+			return err
+		}
 		skus := make([]string, 0, len(req.Rows))
 		for _, r := range req.Rows {
 			skus = append(skus, r.Product.SKU)

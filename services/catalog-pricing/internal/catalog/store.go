@@ -66,8 +66,8 @@ type Tx interface {
 	// PutDraftProducts inserts or replaces draft products.
 	PutDraftProducts(ps []Product) error
 	// LockCurrentVersion returns the current published version number (0
-	// before the first publish) and serialises concurrent publishers until
-	// the transaction ends.
+	// before the first publish) and serialises the transactions that call
+	// it (publishes and imports) until the transaction ends.
 	LockCurrentVersion() (int64, error)
 	// Version returns published version n (ErrVersionNotFound wrapped).
 	Version(n int64) (Version, error)

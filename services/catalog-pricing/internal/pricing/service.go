@@ -178,6 +178,9 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 	now := s.now().UTC()
 	var out PriceList
 	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.Lock(); err != nil {
+			return err
+		}
 		if !req.ValidateOnly {
 			if prev, ok, err := tx.Request(kindUpsertPriceList, req.RequestID); err != nil {
 				return err
@@ -290,6 +293,9 @@ func (s *Service) ImportPrices(ctx context.Context, req ImportPricesRequest) (Im
 	now := s.now().UTC()
 	var res ImportPricesResult
 	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.Lock(); err != nil {
+			return err
+		}
 		res = ImportPricesResult{}
 		if !req.ValidateOnly {
 			if prev, ok, err := tx.Request(kindImportPrices, req.RequestID); err != nil {
@@ -602,6 +608,9 @@ func (s *Service) DeletePriceList(ctx context.Context, req DeletePriceListReques
 	hash := hashJSON(req)
 	now := s.now().UTC()
 	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.Lock(); err != nil {
+			return err
+		}
 		if prev, ok, err := tx.Request(kindDeletePriceList, req.RequestID); err != nil {
 			return err
 		} else if ok {

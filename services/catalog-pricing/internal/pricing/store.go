@@ -57,6 +57,9 @@ type PricesChanged struct {
 
 // Tx is the transactional part of Store.
 type Tx interface {
+	// Lock serialises pricing writers until the transaction ends, so
+	// per-row outcomes and the price version reflect one consistent state.
+	Lock() error
 	// Request and SaveRequest read and write idempotency records.
 	Request(kind, id string) (catalog.Request, bool, error)
 	SaveRequest(r catalog.Request) error

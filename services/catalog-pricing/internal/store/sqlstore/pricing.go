@@ -14,6 +14,7 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
@@ -213,6 +214,18 @@ func (s *PricingStore) InTx(ctx context.Context, fn func(tx pricing.Tx) error) e
 type pricingTx struct{ *inTx }
 
 var _ pricing.Tx = pricingTx{}
+
+// Lock implements pricing.Tx: a row lock on the state row on PostgreSQL;
+// SQLite write transactions are serialised already.
+func (t pricingTx) Lock() error {
+	if t.db.Dialect() != sqldb.Postgres {
+		return nil
+	}
+	if err := t.exec(`SELECT price_version FROM catalog_state WHERE id = 1 FOR UPDATE`); err != nil {
+		return fmt.Errorf("lock pricing: %w", err)
+	}
+	return nil
+}
 
 // PriceList implements pricing.Tx.
 func (t pricingTx) PriceList(id string) (pricing.PriceList, error) { return listByID(t.q, id) }

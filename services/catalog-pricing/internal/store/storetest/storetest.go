@@ -315,9 +315,13 @@ func testConcurrentPublish(t *testing.T, s Stores) {
 		wg.Go(func() {
 			// Each publisher changes the draft first, so every publish has
 			// something new to freeze.
-			p := Product("C-1")
-			p.Title = fmt.Sprintf("title %d", i)
-			_, errs[i] = cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: fmt.Sprintf("ci%d", i), Source: "t", Mode: catalog.ModeUpsert, Rows: rows(p)})
+			var ps []catalog.Product
+			for j := range 20 {
+				p := Product(fmt.Sprintf("C-%02d", j))
+				p.Title = fmt.Sprintf("title %d", i)
+				ps = append(ps, p)
+			}
+			_, errs[i] = cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: fmt.Sprintf("ci%d", i), Source: "t", Mode: catalog.ModeUpsert, Rows: rows(ps...)})
 			if errs[i] == nil {
 				results[i], errs[i] = cat.PublishCatalog(t.Context(), catalog.PublishRequest{RequestID: fmt.Sprintf("cp%d", i)})
 			}
@@ -344,6 +348,19 @@ func testConcurrentPublish(t *testing.T, s Stores) {
 	for i, v := range vs { // numbered without gaps, newest first
 		if v.Number != int64(len(vs)-i) {
 			t.Fatalf("versions %+v have a gap", vs)
+		}
+		// Each version holds exactly what its checksum says: no import
+		// slipped in between the publish's read and its copy.
+		res, err := cat.ListProducts(t.Context(), catalog.ListRequest{Ref: catalog.VersionRef{Kind: catalog.RefNumber, Number: v.Number}, PageSize: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds []catalog.Digest
+		for _, p := range res.Products {
+			ds = append(ds, catalog.Digest{SKU: p.SKU, Etag: p.Etag})
+		}
+		if got := catalog.Checksum(ds); got != v.Checksum {
+			t.Errorf("version %d: stored products have checksum %s, version says %s", v.Number, got, v.Checksum)
 		}
 	}
 }
