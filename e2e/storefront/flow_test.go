@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,6 +309,7 @@ func placeBurst(t *testing.T, prefix string, n, workers int) []string {
 	t.Helper()
 	names := make([]string, n)
 	var wg sync.WaitGroup
+	var failed atomic.Int64
 	next := make(chan int)
 	for range workers {
 		wg.Add(1)
@@ -316,7 +318,9 @@ func placeBurst(t *testing.T, prefix string, n, workers int) []string {
 			for i := range next {
 				r := placeOrder(t, launcher.DemoAPIKey, fmt.Sprintf("%s-%d", prefix, i), orderBody(fmt.Sprintf("C%04d", 1+i%10), line{fmt.Sprintf("SKU-%05d", 100+i%50), 1}))
 				if r.Status != http.StatusOK {
-					t.Errorf("order %d: %d %s", i, r.Status, r.Raw)
+					if failed.Add(1) <= 3 {
+						t.Errorf("order %d: %d %s", i, r.Status, r.Raw)
+					}
 					continue
 				}
 				names[i] = r.str("name")
@@ -328,8 +332,8 @@ func placeBurst(t *testing.T, prefix string, n, workers int) []string {
 	}
 	close(next)
 	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d of %d orders failed", f, n)
 	}
 	return names
 }
