@@ -12,6 +12,7 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/testharness/redistest"
 )
 
 func quoteReq(channel string, lines ...*catalogv1.QuoteRequestLine) *catalogv1.QuotePricesRequest {
@@ -236,4 +237,43 @@ func TestPublishAndPriceChangesInvalidateQuotes(t *testing.T) {
 	if status.Code(err) != codes.Aborted || apierr.ReasonOf(err) != "ERROR_REASON_CATALOG_VERSION_CONFLICT" {
 		t.Fatalf("stale publish: %v", err)
 	}
+}
+
+// TestQuotesCachedInRedis: with REDIS_ADDR set the service caches quotes
+// in Redis (the second identical quote is a hit) and keeps quoting while
+// Redis is down.
+func TestQuotesCachedInRedis(t *testing.T) {
+	t.Parallel()
+	redis := redistest.Start(t)
+	erp := newFakeERP()
+	in := start(t, testEnv(t, map[string]string{"REDIS_ADDR": redis.Addr(), "CACHE_NAMESPACE": "catalog-test:"}), serveERP(t, erp))
+	in.waitReady(t)
+	req := quoteReq("web", line(sku(1), 2))
+	for range 2 {
+		if _, err := in.pricing.QuotePrices(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metrics := in.get(t, "/metrics")
+	if !strings.Contains(metrics, `transload_cache_hits_total{cache="price-quote"} 1`) ||
+		!strings.Contains(metrics, `transload_cache_misses_total{cache="price-quote"} 1`) {
+		t.Fatalf("want 1 miss then 1 hit on price-quote in /metrics:\n%s", grepLines(metrics, "price-quote"))
+	}
+	redis.Stop()
+	for i := range 3 {
+		q, err := in.pricing.QuotePrices(t.Context(), req)
+		if err != nil || q.GetTotal().GetAmountMinor() != 2*standardPrice(1) {
+			t.Fatalf("quote %d with Redis down = %v, %v", i, q.GetTotal(), err)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
