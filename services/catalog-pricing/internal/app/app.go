@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -111,8 +112,17 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return fmt.Errorf("quote cache: %w", err)
 	}
 
+	// Committed events wake the relay at once instead of at its next poll.
+	var relay atomic.Pointer[outbox.Relay]
+	notify := func() {
+		if r := relay.Load(); r != nil {
+			r.Notify()
+		}
+	}
 	catSvc := catalog.NewService(store.Catalog(), nil)
-	priceSvc := pricing.NewService(store.Pricing(), store.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteTTL(cfg.QuoteTTL))
+	catSvc.OnEventsCommitted(notify)
+	priceSvc := pricing.NewService(store.Pricing(), store.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteTTL(cfg.QuoteTTL),
+		pricing.WithEventsCommitted(notify))
 	catAPI, err := grpcapi.NewCatalogServer(catSvc, log)
 	if err != nil {
 		_ = srv.Close()
@@ -160,7 +170,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}()
 	wg.Go(func() { _ = syncer.Run(bg, cfg.SyncInterval, deps.SyncTrigger) })
 	if cfg.NATSURL != "" {
-		wg.Go(func() { runRelay(bg, log, db, cfg.NATSURL, cfg.SyncRetryMin, cfg.SyncRetryMax, srv) })
+		wg.Go(func() { runRelay(bg, log, db, cfg.NATSURL, cfg.SyncRetryMin, cfg.SyncRetryMax, srv, &relay) })
 	} else {
 		log.Warn("NATS_URL empty: events stay in the outbox until a relay runs")
 	}
@@ -170,7 +180,8 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 // runRelay connects to NATS (retrying forever), creates the stream and
 // relays outbox rows until ctx ends.
-func runRelay(ctx context.Context, log *slog.Logger, db *sqldb.DB, url string, minDelay, maxDelay time.Duration, srv *grpcserver.Server) {
+func runRelay(ctx context.Context, log *slog.Logger, db *sqldb.DB, url string, minDelay, maxDelay time.Duration,
+	srv *grpcserver.Server, published *atomic.Pointer[outbox.Relay]) {
 	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.Name("catalog-pricing"))
 	if err != nil {
 		log.Error("nats connect", slog.Any("error", err))
@@ -207,6 +218,7 @@ func runRelay(ctx context.Context, log *slog.Logger, db *sqldb.DB, url string, m
 		log.Error("outbox relay", slog.Any("error", err))
 		return
 	}
+	published.Store(relay)
 	if err := relay.Run(ctx); err != nil {
 		log.Error("outbox relay stopped", slog.Any("error", err))
 	}

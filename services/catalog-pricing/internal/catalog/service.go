@@ -26,6 +26,19 @@ const (
 type Service struct {
 	store Store
 	now   func() time.Time
+	// committed is called after a transaction that wrote events commits
+	// (to wake the outbox relay).
+	committed func()
+}
+
+// OnEventsCommitted sets f to be called after every committed transaction
+// that wrote events, e.g. outbox.Relay.Notify. It must not block.
+func (s *Service) OnEventsCommitted(f func()) { s.committed = f }
+
+func (s *Service) eventsCommitted() {
+	if s.committed != nil {
+		s.committed()
+	}
 }
 
 // NewService returns a Service on store; now is the clock (nil: time.Now).
@@ -519,6 +532,9 @@ func (s *Service) PublishCatalog(ctx context.Context, req PublishRequest) (Publi
 	})
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("publish catalog: %w", err)
+	}
+	if res.Created {
+		s.eventsCommitted()
 	}
 	return res, nil
 }

@@ -25,11 +25,18 @@ type QuoteCache interface {
 
 // Service implements the pricing use cases.
 type Service struct {
-	store   Store
-	catalog Catalog
-	cache   QuoteCache
-	ttl     time.Duration
-	now     func() time.Time
+	store     Store
+	catalog   Catalog
+	cache     QuoteCache
+	ttl       time.Duration
+	now       func() time.Time
+	committed func()
+}
+
+func (s *Service) eventsCommitted() {
+	if s.committed != nil {
+		s.committed()
+	}
 }
 
 // Option configures a Service.
@@ -40,6 +47,11 @@ func WithCache(c QuoteCache) Option { return func(s *Service) { s.cache = c } }
 
 // WithQuoteTTL sets the longest quote validity (default DefaultQuoteTTL).
 func WithQuoteTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d } }
+
+// WithEventsCommitted sets f to be called after every committed
+// transaction that wrote events (e.g. outbox.Relay.Notify); it must not
+// block.
+func WithEventsCommitted(f func()) Option { return func(s *Service) { s.committed = f } }
 
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
@@ -251,6 +263,7 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 	if err != nil {
 		return PriceList{}, fmt.Errorf("upsert price list %s: %w", req.List.ID, err)
 	}
+	s.eventsCommitted()
 	return out, nil
 }
 
@@ -452,6 +465,7 @@ func (s *Service) ImportPrices(ctx context.Context, req ImportPricesRequest) (Im
 	if err != nil {
 		return ImportPricesResult{}, fmt.Errorf("import prices into %s: %w", req.PriceList, err)
 	}
+	s.eventsCommitted()
 	return res, nil
 }
 
@@ -657,6 +671,7 @@ func (s *Service) DeletePriceList(ctx context.Context, req DeletePriceListReques
 	if err != nil {
 		return fmt.Errorf("delete price list %s: %w", req.ID, err)
 	}
+	s.eventsCommitted()
 	return nil
 }
 
