@@ -34,6 +34,7 @@ import (
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/grpcapi"
 	"github.com/transload/transload/services/inventory/internal/inventory"
+	"github.com/transload/transload/services/inventory/internal/kpi"
 	"github.com/transload/transload/services/inventory/internal/store/sqlstore"
 )
 
@@ -185,6 +186,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 		return nil, err
 	}
 	a.srv.RegisterService(&inventoryv1.InventoryService_ServiceDesc, api)
+	if err := kpi.Register(a.srv.Registry(), a.svc, cfg.GapTimeout, logger); err != nil {
+		return nil, fmt.Errorf("register KPIs: %w", err)
+	}
 	a.srv.Admin().AddCheck("database", a.db.Ping)
 	a.srv.Admin().AddCheck("initial_load", func(context.Context) error {
 		if !a.svc.Loaded() {

@@ -425,6 +425,9 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 		`transload_inventory_reservations_total{outcome="replayed"} 1`,
 		`transload_inventory_reservations_total{outcome="ERROR_REASON_IDEMPOTENCY_KEY_REUSED"} 1`,
 		`transload_inventory_initial_load_done 1`,
+		`transload_inventory_open_reservations{state="CONFIRMED"} 1`,
+		`transload_inventory_oversold_units 0`,
+		`transload_inventory_stock_event_gaps_overdue 0`,
 	} {
 		if !strings.Contains(string(body), line+"\n") {
 			t.Errorf("/metrics lacks %q", line)

@@ -42,6 +42,9 @@ type Config struct {
 	// ERPFeedInterval is how often the ERP stock event feed is polled when
 	// caught up; 0 disables the poller.
 	ERPFeedInterval time.Duration `env:"INVENTORY_ERP_FEED_INTERVAL" default:"5s"`
+	// GapTimeout is how long a buffered (out-of-order) stock event may wait
+	// for its predecessor before the gap is reported as overdue.
+	GapTimeout time.Duration `env:"INVENTORY_STOCK_EVENT_GAP_TIMEOUT" default:"10m"`
 	// ERPTimeout is the default deadline of ERP calls without their own.
 	ERPTimeout time.Duration `env:"INVENTORY_ERP_TIMEOUT" default:"5s"`
 	// SnapshotTimeout bounds one whole StreamStockSnapshot stream.

@@ -482,3 +482,9 @@ func (s *Service) update(ctx context.Context, id string, op Operation, fn Update
 	}
 	return r, nil
 }
+
+// Stats returns operational figures; a buffered stock event older than
+// gapTimeout counts as overdue (an open sequence gap operators must look at).
+func (s *Service) Stats(ctx context.Context, gapTimeout time.Duration) (Stats, error) {
+	return s.store.Stats(ctx, s.now().UTC().Add(-gapTimeout))
+}

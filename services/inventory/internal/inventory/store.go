@@ -107,6 +107,9 @@ type Store interface {
 	FeedCursor(ctx context.Context, feed string) (string, bool, error)
 	// SaveFeedCursor saves the position of a stock event feed.
 	SaveFeedCursor(ctx context.Context, feed, cursor string, now time.Time) error
+	// Stats returns operational figures for metrics; gapBefore is the
+	// receive time before which a buffered event counts as overdue.
+	Stats(ctx context.Context, gapBefore time.Time) (Stats, error)
 	// DueHolds returns the ids of up to limit HELD reservations whose
 	// expiry is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)
@@ -173,4 +176,21 @@ type StockLevelQuery struct {
 	AfterWarehouse string
 	// Limit is the page size.
 	Limit int
+}
+
+// Stats are operational figures exported as metrics.
+type Stats struct {
+	// OversoldUnits is the reserved quantity not backed by on-hand, summed
+	// over all levels.
+	OversoldUnits int64
+	// BufferedEvents are stock events waiting for a missing predecessor;
+	// OverdueBufferedEvents those waiting longer than the gap timeout.
+	BufferedEvents        int64
+	OverdueBufferedEvents int64
+	// HeldReservations and ConfirmedReservations are open reservations.
+	HeldReservations      int64
+	ConfirmedReservations int64
+	// LastReconciliation is the latest finished successful run (zero ID
+	// when none).
+	LastReconciliation Reconciliation
 }

@@ -592,3 +592,30 @@ func (s *Store) saveFeedCursor(ctx context.Context, tx *sql.Tx, feed, cursor str
 	}
 	return nil
 }
+
+// Stats implements inventory.Store.
+func (s *Store) Stats(ctx context.Context, gapBefore time.Time) (inventory.Stats, error) {
+	var st inventory.Stats
+	db := s.db.SQL()
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(oversold), 0) FROM stock_levels`).Scan(&st.OversoldUnits); err != nil {
+		return st, fmt.Errorf("stats: oversold: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN received_us < ? THEN 1 ELSE 0 END), 0)
+		FROM stock_events WHERE applied = 0`), micros(gapBefore)).Scan(&st.BufferedEvents, &st.OverdueBufferedEvents); err != nil {
+		return st, fmt.Errorf("stats: buffered events: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, s.q(`SELECT COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) FROM reservations WHERE state IN (?, ?)`),
+		int(inventory.StateHeld), int(inventory.StateConfirmed), int(inventory.StateHeld), int(inventory.StateConfirmed)).
+		Scan(&st.HeldReservations, &st.ConfirmedReservations); err != nil {
+		return st, fmt.Errorf("stats: reservations: %w", err)
+	}
+	last, err := s.ListReconciliations(ctx, inventory.ReconciliationQuery{State: inventory.ReconSucceeded, Limit: 1})
+	if err != nil {
+		return st, err
+	}
+	if len(last) > 0 {
+		st.LastReconciliation = last[0]
+	}
+	return st, nil
+}

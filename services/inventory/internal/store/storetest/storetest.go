@@ -798,6 +798,17 @@ func testStockEvents(t *testing.T, newStore Factory) {
 	if _, err := e.svc.ApplyStockEvents(ctx, other); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
 		t.Errorf("reused batch id: %v", err)
 	}
+	// A gap: seq 12 waits for 11; it is overdue once older than the timeout.
+	if res, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "b-gap", SourceSystem: "erp",
+		Events: []inventory.StockEvent{ev("e12", SKUA, "WH-HAM", 12, inventory.KindReceipt, 1)}}); err != nil || res[0].Outcome != inventory.OutcomeBuffered {
+		t.Fatalf("gap event = %+v, %v", res, err)
+	}
+	if st, err := e.store.Stats(ctx, e.clock.Now()); err != nil || st.BufferedEvents != 1 || st.OverdueBufferedEvents != 0 {
+		t.Errorf("Stats with a fresh gap = %+v, %v", st, err)
+	}
+	if st, err := e.store.Stats(ctx, e.clock.Now().Add(time.Second)); err != nil || st.OverdueBufferedEvents != 1 {
+		t.Errorf("Stats with an overdue gap = %+v, %v", st, err)
+	}
 	// Another source has its own sequences; inbound schedules replace.
 	in := ev("w1", SKUA, "WH-HAM", 1, inventory.KindInboundSet, 0)
 	in.Inbound = []inventory.InboundSupply{{Quantity: 7, ExpectedDate: inventory.Date{Year: 2027, Month: 1, Day: 2}}}
@@ -822,6 +833,9 @@ func testStockLoss(t *testing.T, newStore Factory) {
 	l := e.level(t, SKUScarce, "WH-HAM")
 	if l.OnHand != 1 || l.Reserved != 4 || l.Available() != 0 || l.Oversold() != 3 {
 		t.Fatalf("after loss: %+v; want on_hand 1, reserved 4, oversold 3", l)
+	}
+	if st, err := e.store.Stats(ctx, e.clock.Now()); err != nil || st.OversoldUnits != 3 || st.ConfirmedReservations != 1 || st.HeldReservations != 0 {
+		t.Errorf("Stats after loss = %+v, %v", st, err)
 	}
 	// New reservations skip the oversold warehouse.
 	r2 := e.reserve(t, inventory.ReserveParams{RequestID: "after-loss", AllowSplit: true, Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 2}}})
