@@ -3,7 +3,6 @@ package grpcapi
 import (
 	"context"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -267,11 +266,4 @@ func priceToProto(p pricing.Price) *catalogv1.Price {
 		out.QuantityBreaks = append(out.QuantityBreaks, &catalogv1.QuantityBreak{MinQuantity: b.MinQuantity, UnitPrice: money(b.UnitMinor, p.Currency)})
 	}
 	return out
-}
-
-func tsOrZero(t *timestamppb.Timestamp) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.AsTime().UTC()
 }
