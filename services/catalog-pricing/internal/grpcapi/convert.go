@@ -80,13 +80,10 @@ func productToProto(p catalog.Product, version int64) *catalogv1.Product {
 }
 
 // productFromProto converts an import row's product; output-only fields are
-// ignored. A "name" that is not "products/{sku}" leaves SKU as sent so
-// Validate rejects it with field product.name.
+// ignored. The row's protovalidate check (ImportProducts) rejects a name
+// that is not "products/{sku}".
 func productFromProto(p *catalogv1.Product) catalog.Product {
-	sku, ok := strings.CutPrefix(p.GetName(), "products/")
-	if !ok {
-		sku = "/" + p.GetName() // never a valid SKU
-	}
+	sku := strings.TrimPrefix(p.GetName(), "products/")
 	out := catalog.Product{
 		SKU: sku, Title: p.GetTitle(), Description: p.GetDescription(), Brand: p.GetBrand(), Category: p.GetCategory(),
 		BaseUnit: p.GetBaseUnit(), PackSize: p.GetPackSize(), Status: statusFromProto(p.GetStatus()),
