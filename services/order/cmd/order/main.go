@@ -24,6 +24,7 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/breaker"
@@ -37,6 +38,7 @@ import (
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/config"
 	"github.com/transload/transload/services/order/internal/erpclient"
+	"github.com/transload/transload/services/order/internal/fulfillmentclient"
 	"github.com/transload/transload/services/order/internal/grpcapi"
 	"github.com/transload/transload/services/order/internal/inventoryclient"
 	"github.com/transload/transload/services/order/internal/metrics"
@@ -145,6 +147,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer inventoryConn.Close()
+	fulfillmentConn, err := dial(cfg.FulfillmentAddr, cfg.FulfillmentTimeout,
+		grpcclient.WithIdempotentMethods(fulfillmentv1.FulfillmentService_CancelFulfillment_FullMethodName))
+	if err != nil {
+		return err
+	}
+	defer fulfillmentConn.Close()
 
 	// NATS may be down at start: connect in the background and keep
 	// reconnecting; the outbox keeps events until the relay can publish.
@@ -171,7 +179,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, CustomerMaxStaleness: cfg.CustomerMaxStaleness,
 	}, order.Deps{
 		Store: store, Customers: erp, Pricer: catalogclient.New(catalogConn), Inventory: inventoryclient.New(inventoryConn),
-		Logger: log, Metrics: m,
+		Fulfillment: fulfillmentclient.New(fulfillmentConn), Logger: log, Metrics: m,
 		OnCommit: func() {
 			relay.Notify()
 			if worker != nil {

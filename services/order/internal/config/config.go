@@ -19,12 +19,15 @@ type Config struct {
 	ERPAddr       string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
 	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
 	InventoryAddr string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
+	// FulfillmentAddr is called to cancel fulfilment of confirmed orders.
+	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
 
 	// Neighbour call deadlines (the ERP contract's budgets).
-	ERPReadTimeout   time.Duration `env:"ORDER_ERP_READ_TIMEOUT" default:"2s"`
-	ERPSubmitTimeout time.Duration `env:"ORDER_ERP_SUBMIT_TIMEOUT" default:"10s"`
-	CatalogTimeout   time.Duration `env:"ORDER_CATALOG_TIMEOUT" default:"5s"`
-	InventoryTimeout time.Duration `env:"ORDER_INVENTORY_TIMEOUT" default:"5s"`
+	ERPReadTimeout     time.Duration `env:"ORDER_ERP_READ_TIMEOUT" default:"2s"`
+	ERPSubmitTimeout   time.Duration `env:"ORDER_ERP_SUBMIT_TIMEOUT" default:"10s"`
+	CatalogTimeout     time.Duration `env:"ORDER_CATALOG_TIMEOUT" default:"5s"`
+	InventoryTimeout   time.Duration `env:"ORDER_INVENTORY_TIMEOUT" default:"5s"`
+	FulfillmentTimeout time.Duration `env:"ORDER_FULFILLMENT_TIMEOUT" default:"10s"`
 
 	// Breaker for the ERP: trips after this many consecutive failures and
 	// stays open this long before a trial call.

@@ -15,6 +15,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/breaker"
@@ -24,6 +25,7 @@ import (
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/erpclient"
+	"github.com/transload/transload/services/order/internal/fulfillmentclient"
 	"github.com/transload/transload/services/order/internal/grpcapi"
 	"github.com/transload/transload/services/order/internal/inventoryclient"
 	"github.com/transload/transload/services/order/internal/neighbourfake"
@@ -37,6 +39,7 @@ type env struct {
 	erp       *neighbourfake.ERP
 	pricing   *neighbourfake.Pricing
 	inventory *neighbourfake.Inventory
+	fulfil    *neighbourfake.Fulfillment
 	db        *sqldb.DB
 	store     order.Store
 	svc       *order.Service
@@ -85,10 +88,12 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	e := &env{erp: neighbourfake.NewERP(), pricing: &neighbourfake.Pricing{}, inventory: neighbourfake.NewInventory()}
+	e := &env{erp: neighbourfake.NewERP(), pricing: &neighbourfake.Pricing{}, inventory: neighbourfake.NewInventory(),
+		fulfil: &neighbourfake.Fulfillment{}}
 	erpConn := dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }))
 	catConn := dialFake(t, "catalog", serve(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, e.pricing) }))
 	invConn := dialFake(t, "inventory", serve(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, e.inventory) }))
+	fulConn := dialFake(t, "fulfillment", serve(t, func(s *grpc.Server) { fulfillmentv1.RegisterFulfillmentServiceServer(s, e.fulfil) }))
 
 	e.db = sqldbtest.OpenSQLite(t, sqldb.WithLogger(quiet))
 	if err := sqlstore.Migrate(t.Context(), e.db); err != nil {
@@ -105,7 +110,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	e.svc = order.NewService(cfg, order.Deps{
 		Store: e.store, Customers: erp, Pricer: catalogclient.New(catConn), Inventory: inventoryclient.New(invConn),
-		Logger: quiet, OnCommit: func() {
+		Fulfillment: fulfillmentclient.New(fulConn), Logger: quiet, OnCommit: func() {
 			if e.worker != nil {
 				e.worker.Notify()
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
@@ -32,7 +33,7 @@ func progress(id, event, shipment, wh string, m orderv1.ShipmentMilestone, lines
 
 func TestRecordShipmentProgress(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, withoutWorker)
 	ctx := t.Context()
 	// Line 1: SKU-00500 x6 → WH-HAM 4, WH-MUC 2. Line 2: SKU-00001 x1 → WH-HAM.
 	res, err := e.client.CreateOrder(ctx, createReq("ship", "C0007", line{"SKU-00500", 6}, line{"SKU-00001", 1}))
@@ -41,12 +42,13 @@ func TestRecordShipmentProgress(t *testing.T) {
 	}
 	id := res.GetOrder().GetOrderId()
 
+	// Before the ERP confirmed the order, shipments are invalid transitions.
 	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-early", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 4}))
-	if res.GetOrder().GetState() == orderv1.Order_STATE_ACCEPTED_PENDING_ERP && err != nil {
-		// The order may already be confirmed by the worker; if not, a
-		// report before confirmation is an invalid transition.
-		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
+	md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
+	if md["from"] != "STATE_ACCEPTED_PENDING_ERP" || md["to"] != "STATE_SHIPPED" {
+		t.Errorf("metadata = %v", md)
 	}
+	e.worker.Pass(ctx)
 	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
 
 	ham := map[string]int64{"1": 4, "2": 1}
@@ -87,7 +89,7 @@ func TestRecordShipmentProgress(t *testing.T) {
 	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x1", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"3": 1}))
 	wantReason(t, err, codes.InvalidArgument, orderv1.ErrorReason_ERROR_REASON_UNKNOWN_LINE)
 	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x2", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 3}))
-	md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_QUANTITY_EXCEEDS_ALLOCATED)
+	md = wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_QUANTITY_EXCEEDS_ALLOCATED)
 	if md["requested"] != "3" || md["allowed"] != "2" || md["warehouse_id"] != "WH-MUC" {
 		t.Errorf("metadata = %v", md)
 	}
@@ -210,8 +212,34 @@ func TestCancelConfirmedOrderCancelsInERP(t *testing.T) {
 	if _, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c", Reason: "r"}); err != nil {
 		t.Fatal(err)
 	}
+	if !slices.Equal(e.fulfil.Cancels(), []string{id}) {
+		t.Errorf("fulfilment cancels = %v, want [%s]", e.fulfil.Cancels(), id)
+	}
 	eventually(t, "ERP cancellation", func() bool { return slices.Equal(e.erp.Cancels(), []string{id}) })
 	eventually(t, "release", func() bool { return len(e.inventory.Releases()) == 1 })
+
+	// Picked at the WMS: not cancellable; fulfillment down: UNAVAILABLE.
+	res2, err := e.client.CreateOrder(ctx, createReq("cc2", "C0008", line{"SKU-00002", 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2 := res2.GetOrder().GetOrderId()
+	e.waitState(t, id2, orderv1.Order_STATE_CONFIRMED)
+	e.fulfil.SetDown(true)
+	_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("fulfillment down: err = %v, want UNAVAILABLE", err)
+	}
+	e.fulfil.SetDown(false)
+	e.fulfil.SetPicked(id2)
+	eventually(t, "a definite answer from fulfillment", func() bool {
+		_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
+		return status.Code(err) != codes.Unavailable
+	})
+	wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE)
+	if st := e.get(t, id2).GetState(); st != orderv1.Order_STATE_CONFIRMED {
+		t.Errorf("state after refused cancel = %s", st)
+	}
 }
 
 func TestListOrders(t *testing.T) {
@@ -279,10 +307,19 @@ func TestListOrders(t *testing.T) {
 // that hangs (or dies) after reserving stock and before committing.
 type stuckStore struct {
 	order.Store
-	once    sync.Once
-	entered chan struct{}
-	release chan struct{}
+	once     sync.Once
+	entered  chan struct{}
+	release  chan struct{}
+	released sync.Once
 }
+
+func newStuckStore(t *testing.T) *stuckStore {
+	s := &stuckStore{entered: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(s.unblock) // a failing test must not leave a handler blocked
+	return s
+}
+
+func (s *stuckStore) unblock() { s.released.Do(func() { close(s.release) }) }
 
 func (s *stuckStore) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, ev order.Event) error {
 	first := false
@@ -296,9 +333,11 @@ func (s *stuckStore) CreateOrder(ctx context.Context, ref order.ClaimRef, o *ord
 
 func TestStuckOwnerRetryConverges(t *testing.T) {
 	t.Parallel()
-	stuck := &stuckStore{entered: make(chan struct{}), release: make(chan struct{})}
+	stuck := newStuckStore(t)
 	e := newEnv(t, withoutWorker, func(o *envOptions) {
-		o.cfg = order.Config{ClaimLease: 200 * time.Millisecond, ClaimWait: 50 * time.Millisecond}
+		// The lease is long enough for the in-progress check below even
+		// under the race detector.
+		o.cfg = order.Config{ClaimLease: time.Second, ClaimWait: 50 * time.Millisecond}
 		o.wrapStore = func(s order.Store) order.Store { stuck.Store = s; return stuck }
 	})
 	ctx := t.Context()
@@ -324,7 +363,7 @@ func TestStuckOwnerRetryConverges(t *testing.T) {
 		second, err = e.client.CreateOrder(ctx, req)
 		return err == nil
 	})
-	close(stuck.release)
+	stuck.unblock()
 	first := <-firstDone
 	if first.err != nil {
 		t.Fatalf("the stuck call: %v", first.err)
@@ -350,7 +389,7 @@ func TestStuckOwnerRetryConverges(t *testing.T) {
 // the reservation and frees the request id.
 func TestReaperReleasesAbandonedReservation(t *testing.T) {
 	t.Parallel()
-	stuck := &stuckStore{entered: make(chan struct{}), release: make(chan struct{})}
+	stuck := newStuckStore(t)
 	e := newEnv(t, withoutWorker, func(o *envOptions) {
 		o.cfg = order.Config{ClaimLease: 100 * time.Millisecond, ClaimWait: 50 * time.Millisecond, AbandonAfter: time.Millisecond}
 		o.wrapStore = func(s order.Store) order.Store { stuck.Store = s; return stuck }
@@ -376,7 +415,7 @@ func TestReaperReleasesAbandonedReservation(t *testing.T) {
 	}
 	// The vanished call wakes up: its claim is gone, so it must not store
 	// an order on the released reservation.
-	close(stuck.release)
+	stuck.unblock()
 	cancelCall()
 	<-done
 	list, err := e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{})

@@ -18,6 +18,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/platform/apierr"
 )
@@ -376,4 +377,52 @@ func (v *Inventory) ListReservations(_ context.Context, r *inventoryv1.ListReser
 		}
 	}
 	return out, nil
+}
+
+// Fulfillment is a fake FulfillmentService that only cancels fulfilment.
+type Fulfillment struct {
+	fulfillmentv1.UnimplementedFulfillmentServiceServer
+	mu      sync.Mutex
+	down    bool
+	picked  map[string]bool
+	cancels []string
+}
+
+// SetDown switches the fake's availability.
+func (f *Fulfillment) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+// SetPicked marks an order as picked at the WMS, so it cannot be cancelled.
+func (f *Fulfillment) SetPicked(orderID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.picked == nil {
+		f.picked = map[string]bool{}
+	}
+	f.picked[orderID] = true
+}
+
+// Cancels returns the order ids whose fulfilment was cancelled.
+func (f *Fulfillment) Cancels() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.cancels)
+}
+
+// CancelFulfillment implements fulfillmentv1.FulfillmentServiceServer.
+func (f *Fulfillment) CancelFulfillment(_ context.Context, r *fulfillmentv1.CancelFulfillmentRequest) (*fulfillmentv1.CancelFulfillmentResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "fulfillment is down")
+	}
+	id := strings.TrimPrefix(r.GetParent(), "orders/")
+	if f.picked[id] {
+		return nil, apierr.Error(codes.FailedPrecondition, fulfillmentv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED, "already picked", nil)
+	}
+	f.cancels = append(f.cancels, id)
+	return &fulfillmentv1.CancelFulfillmentResponse{}, nil
 }

@@ -326,3 +326,10 @@ type ERP interface {
 	// (ok=true, with note explaining).
 	CancelSalesOrder(ctx context.Context, orderID, reason string) (note string, err error)
 }
+
+// Fulfillment cancels an order's fulfilment at the WMS. CancelFulfillment
+// returns *NotCancellableError when something was already picked, packed or
+// shipped, and *DependencyError when fulfillment or the WMS cannot answer.
+type Fulfillment interface {
+	CancelFulfillment(ctx context.Context, orderID, requestID, reason string) error
+}

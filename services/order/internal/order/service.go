@@ -81,8 +81,11 @@ type Deps struct {
 	Customers Customers
 	Pricer    Pricer
 	Inventory Inventory
-	Logger    *slog.Logger
-	Metrics   Metrics
+	// Fulfillment cancels fulfilment of confirmed orders; nil refuses to
+	// cancel confirmed orders (only orders pending the ERP are cancelled).
+	Fulfillment Fulfillment
+	Logger      *slog.Logger
+	Metrics     Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnCommit is called after a transaction queued ERP work or events.
@@ -471,40 +474,68 @@ type CancelParams struct {
 	CorrelationID                    string
 }
 
-// CancelOrder cancels an order that has not shipped; the reservation is
-// released (durably, by the worker) and the ERP order cancelled through the
-// queue.
+// errRecheckCancel: the order was confirmed between the read and the
+// cancelling transaction, so fulfillment must be asked first.
+var errRecheckCancel = errors.New("order confirmed meanwhile")
+
+// CancelOrder cancels an order that has not shipped. A confirmed order's
+// fulfilment is cancelled at the WMS first (through fulfillment, which
+// refuses once anything was picked); then, in one transaction, the order
+// moves to CANCELLED with its event, its reservation release is queued for
+// the worker and the ERP order is cancelled through the ERP queue.
 func (s *Service) CancelOrder(ctx context.Context, p CancelParams) (*Order, error) {
 	hash := hashOf(p.OrderID, p.Reason, p.Etag)
 	key := &IdempotencyKey{Kind: "cancel_order", Key: p.RequestID, PayloadHash: hash}
-	o, err := s.d.Store.UpdateOrder(ctx, p.OrderID, key, func(o *Order) (Effects, error) {
-		if p.Etag != "" && p.Etag != o.Etag() {
-			return Effects{}, ErrConcurrentModification
+	for attempt := 0; ; attempt++ {
+		cur, err := s.d.Store.GetOrder(ctx, p.OrderID)
+		if err != nil {
+			return nil, err
 		}
-		if !cancellable(o) {
-			return Effects{}, &NotCancellableError{OrderID: o.ID, State: o.State}
+		fulfilmentCancelled := false
+		if cur.State == StateConfirmed && cancellable(cur) && (p.Etag == "" || p.Etag == cur.Etag()) {
+			if s.d.Fulfillment == nil {
+				return nil, &NotCancellableError{OrderID: cur.ID, State: cur.State}
+			}
+			if err := s.d.Fulfillment.CancelFulfillment(ctx, cur.ID, "cancel:"+p.RequestID, p.Reason); err != nil {
+				return nil, err
+			}
+			fulfilmentCancelled = true
 		}
-		prev := o.State
-		if err := o.transition(StateCancelled, s.now(), p.Actor, p.Reason, p.CorrelationID); err != nil {
-			return Effects{}, err
+		o, err := s.d.Store.UpdateOrder(ctx, p.OrderID, key, func(o *Order) (Effects, error) {
+			if p.Etag != "" && p.Etag != o.Etag() {
+				return Effects{}, ErrConcurrentModification
+			}
+			if !cancellable(o) {
+				return Effects{}, &NotCancellableError{OrderID: o.ID, State: o.State}
+			}
+			if o.State == StateConfirmed && !fulfilmentCancelled {
+				return Effects{}, errRecheckCancel
+			}
+			prev := o.State
+			if err := o.transition(StateCancelled, s.now(), p.Actor, p.Reason, p.CorrelationID); err != nil {
+				return Effects{}, err
+			}
+			return Effects{
+				Events:             []Event{{Type: EventCancelled, Order: o.Clone(), PreviousState: prev, Reason: p.Reason, Actor: p.Actor}},
+				ERPQueue:           QueueCancel,
+				ReleaseReservation: "order_cancelled",
+			}, nil
+		})
+		switch {
+		case errors.Is(err, errRecheckCancel) && attempt < 3:
+			continue
+		case errors.Is(err, ErrDuplicateEvent):
+			return s.d.Store.GetOrder(ctx, p.OrderID)
 		}
-		return Effects{
-			Events:             []Event{{Type: EventCancelled, Order: o.Clone(), PreviousState: prev, Reason: p.Reason, Actor: p.Actor}},
-			ERPQueue:           QueueCancel,
-			ReleaseReservation: "order_cancelled",
-		}, nil
-	})
-	if errors.Is(err, ErrDuplicateEvent) {
-		return s.d.Store.GetOrder(ctx, p.OrderID)
+		if reused := (*EventIDReusedError)(nil); errors.As(err, &reused) {
+			return nil, ErrIdempotencyKeyReused
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.tick()
+		return o, nil
 	}
-	if reused := (*EventIDReusedError)(nil); errors.As(err, &reused) {
-		return nil, ErrIdempotencyKeyReused
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.tick()
-	return o, nil
 }
 
 func cancellable(o *Order) bool {

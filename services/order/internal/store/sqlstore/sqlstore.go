@@ -811,14 +811,33 @@ func (s *Store) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueE
 	return out, rows.Err()
 }
 
+// lockQueueEntry locks the order of queue entry seq and then the entry,
+// the same order UpdateOrder locks in (order row, then queue rows), so the
+// worker and a concurrent cancellation never deadlock on PostgreSQL.
+func (s *Store) lockQueueEntry(ctx context.Context, tx *sql.Tx, seq int64) (orderID, action string, err error) {
+	err = tx.QueryRowContext(ctx, s.q(`SELECT order_id FROM erp_queue WHERE seq = ?`), seq).Scan(&orderID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", order.ErrNotFound
+	}
+	if err != nil {
+		return "", "", err
+	}
+	var id string
+	err = tx.QueryRowContext(ctx, s.q(`SELECT order_id FROM orders WHERE order_id = ?`+s.forUpdate()), orderID).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", "", err
+	}
+	err = tx.QueryRowContext(ctx, s.q(`SELECT action FROM erp_queue WHERE seq = ?`+s.forUpdate()), seq).Scan(&action)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", order.ErrNotFound
+	}
+	return orderID, action, err
+}
+
 // StartQueueAttempt implements order.Store.
 func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at time.Time) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var orderID, action string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT order_id, action FROM erp_queue WHERE seq = ?`+s.forUpdate()), seq).Scan(&orderID, &action)
-		if errors.Is(err, sql.ErrNoRows) {
-			return order.ErrNotFound
-		}
+		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
 		if err != nil {
 			return err
 		}
@@ -837,9 +856,8 @@ func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at time.Time) 
 func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string) error {
 	errText = truncate(errText, 1000)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var orderID, action string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT order_id, action FROM erp_queue WHERE seq = ?`+s.forUpdate()), seq).Scan(&orderID, &action)
-		if errors.Is(err, sql.ErrNoRows) {
+		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
+		if errors.Is(err, order.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
