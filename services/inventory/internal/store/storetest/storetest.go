@@ -161,6 +161,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("StockLossUnderReservations", func(t *testing.T) { testStockLoss(t, newStore) })
 	t.Run("ShipmentEventCommits", func(t *testing.T) { testShipmentEvent(t, newStore) })
 	t.Run("Reconciliation", func(t *testing.T) { testReconciliation(t, newStore) })
+	t.Run("ConcurrentMixedOperations", func(t *testing.T) { testConcurrentMixed(t, newStore) })
 	t.Run("ReconciliationInProgress", func(t *testing.T) { testReconciliationInProgress(t, newStore) })
 }
 
@@ -1034,5 +1035,157 @@ func testReconciliationInProgress(t *testing.T, newStore Factory) {
 	}
 	if _, created, err := e.store.CreateReconciliation(ctx, b, "fb"); err != nil || !created {
 		t.Errorf("run after the others failed = %v, %v", created, err)
+	}
+}
+
+// testConcurrentMixed runs reservations, releases, commits and stock events
+// concurrently on the same SKUs and then checks that every level's reserved
+// total equals the open allocations of the reservations, and that on-hand
+// moved exactly by the applied events and commits.
+func testConcurrentMixed(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	skus := []string{SKUA, SKUB, SKUScarce}
+	whs := []string{"WH-HAM", "WH-MUC", "WH-BER"}
+	type key struct{ sku, wh string }
+	before := map[key]int64{}
+	for _, sku := range skus {
+		levels, err := e.store.StockLevelsForSKUs(ctx, []string{sku})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range levels {
+			before[key{l.SKU, l.WarehouseCode}] = l.OnHand
+		}
+	}
+	const workers, rounds = 8, 25
+	var (
+		mu         sync.Mutex
+		delta      = map[key]int64{} // expected on-hand change (events and commits)
+		unexpected []error
+	)
+	expected := func(err error) bool {
+		var (
+			ise *inventory.InsufficientStockError
+			sce *inventory.StateConflictError
+			cea *inventory.CommitExceedsAllocationError
+		)
+		return errors.As(err, &ise) || errors.As(err, &sce) || errors.As(err, &cea)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			source := fmt.Sprintf("src-%d", w)
+			seq := map[key]int64{}
+			var mine []string
+			for i := range rounds {
+				var err error
+				switch op := (w + i) % 4; {
+				case op == 0 || len(mine) == 0:
+					var r inventory.Reservation
+					r, _, err = e.svc.Reserve(ctx, inventory.ReserveParams{
+						RequestID: fmt.Sprintf("m-%d-%d", w, i), ReferenceID: fmt.Sprintf("o-%d-%d", w, i), Channel: "web", AllowSplit: true,
+						Lines: []inventory.ReserveLine{{SKU: skus[(w+i)%3], Quantity: int64(1 + i%3)}},
+					})
+					if err == nil {
+						mine = append(mine, r.ID)
+					}
+				case op == 1:
+					_, err = e.svc.Release(ctx, inventory.ReleaseParams{ID: mine[i%len(mine)], RequestID: fmt.Sprintf("rel-%d-%d", w, i)})
+				case op == 2:
+					id := mine[(i/2)%len(mine)]
+					var r inventory.Reservation
+					if r, err = e.svc.GetReservation(ctx, id); err != nil {
+						break
+					}
+					l := r.Lines[0]
+					var a inventory.Allocation
+					for _, al := range l.Allocations {
+						if al.Open() > 0 {
+							a = al
+						}
+					}
+					if a.Open() == 0 {
+						break
+					}
+					_, err = e.svc.Commit(ctx, inventory.CommitParams{ID: id, RequestID: fmt.Sprintf("c-%d-%d", w, i),
+						WarehouseCode: a.WarehouseCode, ShipmentID: fmt.Sprintf("s-%d-%d", w, i),
+						Lines: []inventory.CommitLine{{SKU: l.SKU, Quantity: a.Open()}}})
+					if err == nil {
+						mu.Lock()
+						delta[key{l.SKU, a.WarehouseCode}] -= a.Open()
+						mu.Unlock()
+					}
+				default:
+					k := key{skus[i%3], whs[(w+i)%3]}
+					q := int64(1 + i%4)
+					kind := inventory.KindReceipt
+					if i%2 == 1 {
+						// Write-offs only where stock cannot reach zero, so the
+						// expected on-hand below is exact (a clamp at zero
+						// would depend on the interleaving).
+						k, kind, q = key{SKUB, "WH-HAM"}, inventory.KindAdjustment, -1
+					}
+					if _, known := before[k]; !known {
+						break
+					}
+					seq[k]++
+					var res []inventory.StockEventResult
+					res, err = e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{
+						RequestID: fmt.Sprintf("ev-%d-%d", w, i), SourceSystem: source,
+						Events: []inventory.StockEvent{ev(fmt.Sprintf("ev-%d-%d", w, i), k.sku, k.wh, seq[k], kind, q)},
+					})
+					if err == nil && res[0].Outcome != inventory.OutcomeApplied {
+						err = fmt.Errorf("event outcome %v: %s", res[0].Outcome, res[0].Message)
+					}
+					if err == nil {
+						mu.Lock()
+						delta[k] += q
+						mu.Unlock()
+					}
+				}
+				if err != nil && !expected(err) {
+					mu.Lock()
+					unexpected = append(unexpected, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(unexpected) > 0 {
+		t.Fatalf("unexpected errors: %v", unexpected)
+	}
+	open := map[key]int64{}
+	rs, err := e.svc.ListReservations(ctx, inventory.ReservationQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		for _, l := range r.Lines {
+			for _, a := range l.Allocations {
+				if a.Open() < 0 {
+					t.Errorf("reservation %s: negative open allocation %+v", r.ID, a)
+				}
+				if r.State.Open() {
+					open[key{l.SKU, a.WarehouseCode}] += a.Open()
+				} else if a.Open() != 0 {
+					t.Errorf("%v reservation %s keeps %d open", r.State, r.ID, a.Open())
+				}
+			}
+		}
+	}
+	for k, was := range before {
+		l := e.level(t, k.sku, k.wh)
+		if l.Reserved != open[k] {
+			t.Errorf("%s@%s: reserved %d, open allocations %d", k.sku, k.wh, l.Reserved, open[k])
+		}
+		if want := was + delta[k]; l.OnHand != want {
+			t.Errorf("%s@%s: on hand %d, want %d", k.sku, k.wh, l.OnHand, want)
+		}
+		if l.OnHand < 0 || l.Reserved < 0 {
+			t.Errorf("%s@%s negative: %+v", k.sku, k.wh, l)
+		}
 	}
 }
