@@ -26,6 +26,7 @@ const (
 	SubjectReservationCommitted = "transload.inventory.reservation_committed"
 	SubjectReservationExpired   = "transload.inventory.reservation_expired"
 	SubjectVarianceDetected     = "transload.inventory.variance_detected"
+	SubjectBackorderAllocated   = "transload.inventory.backorder_allocated"
 	SubjectReconciliationDone   = "transload.inventory.reconciliation_completed"
 	AggregateReconciliation     = "reconciliation"
 	AggregateStockLevel         = "stock_level"
@@ -107,6 +108,10 @@ func ReservationUpdated(r inventory.Reservation, out inventory.Outcome, seq int6
 	case inventory.EventCommitted:
 		return event(id, AggregateReservation, r.ID, SubjectReservationCommitted, &inventoryv1.ReservationCommittedEvent{
 			Metadata: md, Reservation: inventorypb.Reservation(r), ShipmentId: out.ShipmentID, Committed: qs,
+		}), true
+	case inventory.EventBackorderAllocated:
+		return event(id, AggregateReservation, r.ID, SubjectBackorderAllocated, &inventoryv1.BackorderAllocatedEvent{
+			Metadata: md, Reservation: inventorypb.Reservation(r), Allocated: qs,
 		}), true
 	case inventory.EventExpired:
 		return event(id, AggregateReservation, r.ID, SubjectReservationExpired, &inventoryv1.ReservationExpiredEvent{

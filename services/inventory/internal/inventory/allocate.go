@@ -192,3 +192,66 @@ func movementsOf(lines []ReservationLine) []Movement {
 	}
 	return mergeMovements(ms)
 }
+
+// AllocateBackorder allocates the backordered quantity of r's line for sku
+// from the available stock per warehouse (avail), in r's strategy order
+// among the active warehouses serving r's channel. Without AllowSplit the
+// backorder goes to the warehouse the line already uses, or to a single
+// warehouse (the first covering it, else the one with most available). It
+// reports false when nothing could be allocated.
+func AllocateBackorder(r *Reservation, sku string, ws []Warehouse, avail map[string]int64) (Outcome, bool) {
+	l := r.line(sku)
+	if l == nil || l.Backordered == 0 || !r.State.Open() {
+		return Outcome{}, false
+	}
+	cands := candidates(ReserveParams{Channel: r.Channel, Strategy: r.Strategy, DestinationRegion: r.DestinationRegion}, ws)
+	if !r.AllowSplit {
+		var only []Warehouse
+		for _, w := range cands {
+			if slices.ContainsFunc(l.Allocations, func(a Allocation) bool { return a.WarehouseCode == w.Code }) {
+				only = append(only, w)
+			}
+		}
+		if len(only) == 0 {
+			best := -1
+			for j, w := range cands {
+				if avail[w.Code] >= l.Backordered {
+					best = j
+					break
+				}
+				if avail[w.Code] > 0 && (best < 0 || avail[w.Code] > avail[cands[best].Code]) {
+					best = j
+				}
+			}
+			if best >= 0 {
+				only = []Warehouse{cands[best]}
+			}
+		}
+		cands = only[:min(len(only), 1)]
+	}
+	var (
+		moves []Movement
+		qs    []ReservationQuantity
+	)
+	for _, w := range cands {
+		n := min(l.Backordered, avail[w.Code])
+		if n <= 0 {
+			continue
+		}
+		l.Backordered -= n
+		if i := slices.IndexFunc(l.Allocations, func(a Allocation) bool { return a.WarehouseCode == w.Code }); i >= 0 {
+			l.Allocations[i].Quantity += n
+		} else {
+			l.Allocations = append(l.Allocations, Allocation{WarehouseCode: w.Code, Quantity: n})
+		}
+		moves = append(moves, Movement{SKU: sku, WarehouseCode: w.Code, Reserved: n, Cause: CauseReservation})
+		qs = append(qs, ReservationQuantity{SKU: sku, WarehouseCode: w.Code, Quantity: n})
+		if l.Backordered == 0 {
+			break
+		}
+	}
+	if len(moves) == 0 {
+		return Outcome{}, false
+	}
+	return Outcome{Changed: true, Movements: mergeMovements(moves), Event: EventBackorderAllocated, Quantities: qs}, true
+}

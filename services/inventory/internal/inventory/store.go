@@ -143,6 +143,7 @@ const (
 	EventReleased
 	EventCommitted
 	EventExpired
+	EventBackorderAllocated
 )
 
 // Outcome is what an UpdateFunc changed.

@@ -241,6 +241,11 @@ func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation
 					return err
 				}
 			}
+			if counts.Corrected > 0 {
+				if err := s.allocateBackorders(ctx, tx, locked, skus, "", now, corr); err != nil {
+					return err
+				}
+			}
 			_, err = tx.ExecContext(ctx, s.q(`UPDATE reconciliations SET compared_count = compared_count + ?,
 				matched_count = matched_count + ?, variance_count = variance_count + ?, corrected_count = corrected_count + ?,
 				skipped_count = skipped_count + ?, absolute_variance_total = absolute_variance_total + ? WHERE id = ?`),

@@ -316,6 +316,11 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.O
 					if err := s.finishUpdate(ctx, tx, locked, work, out, now, corr, changeMeta{}); err != nil {
 						return err
 					}
+					if out.Event == inventory.EventReleased || out.Event == inventory.EventExpired {
+						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, now, corr); err != nil {
+							return err
+						}
+					}
 					work.UpdateTime = now
 					work.Version++
 					res = work

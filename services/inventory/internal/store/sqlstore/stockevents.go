@@ -67,6 +67,15 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 					return fmt.Errorf("stock event %s: %w", e.EventID, err)
 				}
 			}
+			var touched []string
+			for i, e := range p.Events {
+				if results[i].Outcome == inventory.OutcomeApplied {
+					touched = append(touched, e.SKU)
+				}
+			}
+			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", now, b.corr); err != nil {
+				return err
+			}
 			for i, e := range p.Events {
 				if last := b.last[levelKey{e.SKU, e.WarehouseCode}]; last > 0 {
 					results[i].AppliedSequence = last

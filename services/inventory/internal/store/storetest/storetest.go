@@ -162,6 +162,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("ShipmentEventCommits", func(t *testing.T) { testShipmentEvent(t, newStore) })
 	t.Run("Reconciliation", func(t *testing.T) { testReconciliation(t, newStore) })
 	t.Run("ConcurrentMixedOperations", func(t *testing.T) { testConcurrentMixed(t, newStore) })
+	t.Run("Backorders", func(t *testing.T) { testBackorders(t, newStore) })
 	t.Run("ReconciliationInProgress", func(t *testing.T) { testReconciliationInProgress(t, newStore) })
 }
 
@@ -1086,7 +1087,8 @@ func testConcurrentMixed(t *testing.T, newStore Factory) {
 					var r inventory.Reservation
 					r, _, err = e.svc.Reserve(ctx, inventory.ReserveParams{
 						RequestID: fmt.Sprintf("m-%d-%d", w, i), ReferenceID: fmt.Sprintf("o-%d-%d", w, i), Channel: "web", AllowSplit: true,
-						Lines: []inventory.ReserveLine{{SKU: skus[(w+i)%3], Quantity: int64(1 + i%3)}},
+						Lines:           []inventory.ReserveLine{{SKU: skus[(w+i)%3], Quantity: int64(1 + i%3)}},
+						BackorderPolicy: []inventory.BackorderPolicy{inventory.BackorderReject, inventory.BackorderRemainder}[w%2],
 					})
 					if err == nil {
 						mine = append(mine, r.ID)
@@ -1187,5 +1189,49 @@ func testConcurrentMixed(t *testing.T, newStore Factory) {
 		if l.OnHand < 0 || l.Reserved < 0 {
 			t.Errorf("%s@%s negative: %+v", k.sku, k.wh, l)
 		}
+	}
+}
+
+// testBackorders: backordered quantity is allocated, oldest reservation
+// first, when stock arrives (stock event) or is released.
+func testBackorders(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	r1 := e.reserve(t, inventory.ReserveParams{RequestID: "bo-1", AllowSplit: true, BackorderPolicy: inventory.BackorderRemainder,
+		Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 12}}})
+	e.clock.Advance(time.Second)
+	r2 := e.reserve(t, inventory.ReserveParams{RequestID: "bo-2", BackorderPolicy: inventory.BackorderRemainder,
+		Lines: []inventory.ReserveLine{{SKU: SKUScarce, Quantity: 1}}})
+	if r1.Lines[0].Backordered != 2 || r2.Lines[0].Backordered != 1 || len(r2.Lines[0].Allocations) != 0 {
+		t.Fatalf("backorders = %+v / %+v", r1.Lines[0], r2.Lines[0])
+	}
+	// Two units arrive in MUC: the older reservation gets them.
+	if _, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "bo-rcpt", SourceSystem: "wms",
+		Events: []inventory.StockEvent{ev("bo-r1", SKUScarce, "WH-MUC", 1, inventory.KindReceipt, 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	got1, _ := e.svc.GetReservation(ctx, r1.ID)
+	want1 := []alloc{{WarehouseCode: "WH-HAM", Quantity: 4}, {WarehouseCode: "WH-MUC", Quantity: 5}, {WarehouseCode: "WH-BER", Quantity: 3}}
+	if diff := cmp.Diff(want1, got1.Lines[0].Allocations); diff != "" || got1.Lines[0].Backordered != 0 || !got1.FullyAllocated() {
+		t.Errorf("older reservation after receipt (backordered %d), allocations (-want +got):\n%s", got1.Lines[0].Backordered, diff)
+	}
+	if got2, _ := e.svc.GetReservation(ctx, r2.ID); got2.Lines[0].Backordered != 1 {
+		t.Errorf("younger reservation got stock first: %+v", got2.Lines[0])
+	}
+	// Releasing the older one frees stock for the younger one (no split:
+	// one warehouse).
+	if _, err := e.svc.Release(ctx, inventory.ReleaseParams{ID: r1.ID, RequestID: "bo-rel"}); err != nil {
+		t.Fatal(err)
+	}
+	got2, _ := e.svc.GetReservation(ctx, r2.ID)
+	if diff := cmp.Diff([]alloc{{WarehouseCode: "WH-HAM", Quantity: 1}}, got2.Lines[0].Allocations); diff != "" || got2.Lines[0].Backordered != 0 {
+		t.Errorf("younger reservation after release, allocations (-want +got):\n%s", diff)
+	}
+	var reserved int64
+	for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
+		reserved += e.level(t, SKUScarce, wh).Reserved
+	}
+	if reserved != 1 {
+		t.Errorf("reserved total = %d, want 1", reserved)
 	}
 }

@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+)
+
+// allocateBackorders gives stock that became available in the locked
+// levels of skus to open reservations with backordered quantity of those
+// SKUs, oldest reservation first (BackorderAllocatedEvent). The stock rows
+// are already locked; reservation rows are taken with SKIP LOCKED on
+// PostgreSQL, because this runs after stock locks (the reverse of the usual
+// order): a reservation busy in another transaction is skipped rather than
+// waited for, so no deadlock can arise, and it gets stock at the next
+// increase.
+//
+// exclude names a reservation that must not take the stock (the one whose
+// release freed it, so a release is not undone within the same call).
+func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked lockedLevels, skus []string, exclude string, now time.Time, corr string) error {
+	var withStock []string
+	for _, sku := range skus {
+		for k, l := range locked {
+			if k.sku == sku && l.Available() > 0 {
+				withStock = append(withStock, sku)
+				break
+			}
+		}
+	}
+	if len(withStock) == 0 {
+		return nil
+	}
+	slices.Sort(withStock)
+	withStock = slices.Compact(withStock)
+	ws, err := s.listWarehouses(ctx, tx)
+	if err != nil {
+		return err
+	}
+	lock := ""
+	if s.db.Dialect() == sqldb.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	for _, sku := range withStock {
+		// Lines are JSON written by encoding/json: {"sku":"X","req":N,"bo":M,...},
+		// "bo" only when non-zero. The pattern may over-match (another
+		// line's "bo"); AllocateBackorder checks the line itself.
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+reservationCols+` FROM reservations
+			WHERE state IN (1, 2) AND lines LIKE ? ESCAPE '\' AND lines LIKE '%"bo":%'
+			ORDER BY create_us, id`+lock), `%"sku":"`+likeEscaper.Replace(sku)+`"%`)
+		if err != nil {
+			return fmt.Errorf("backordered reservations of %s: %w", sku, err)
+		}
+		var cands []storedReservation
+		for rows.Next() {
+			r, err := scanReservation(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range cands {
+			if c.ID == exclude {
+				continue
+			}
+			avail := map[string]int64{}
+			for k, l := range locked {
+				if k.sku == sku {
+					avail[k.wh] = l.Available()
+				}
+			}
+			r := cloneReservation(c.Reservation)
+			out, ok := inventory.AllocateBackorder(&r, sku, ws, avail)
+			if !ok {
+				continue
+			}
+			if err := s.finishUpdate(ctx, tx, locked, r, out, now, corr, changeMeta{}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
