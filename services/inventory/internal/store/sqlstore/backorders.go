@@ -46,11 +46,12 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	for _, sku := range withStock {
-		// Lines are JSON written by encoding/json: {"sku":"X","req":N,"bo":M,...},
-		// "bo" only when non-zero. The pattern may over-match (another
-		// line's "bo"); AllocateBackorder checks the line itself.
+		// Candidates: open reservations with a backorder (partial index)
+		// and a line for the SKU (lines are JSON written by encoding/json,
+		// so the SKU appears as "sku":"X"). The backorder may be on another
+		// line; AllocateBackorder checks the SKU's line itself.
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+reservationCols+` FROM reservations
-			WHERE state IN (1, 2) AND lines LIKE ? ESCAPE '\' AND lines LIKE '%"bo":%'
+			WHERE backordered > 0 AND state IN (1, 2) AND lines LIKE ? ESCAPE '\'
 			ORDER BY create_us, id`+lock), `%"sku":"`+likeEscaper.Replace(sku)+`"%`)
 		if err != nil {
 			return fmt.Errorf("backordered reservations of %s: %w", sku, err)

@@ -94,11 +94,11 @@ func (s *Store) insertReservation(ctx context.Context, tx *sql.Tx, r inventory.R
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO reservations (`+reservationCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO reservations (`+reservationCols+`, backordered)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.RequestID, hash, r.ReferenceID, r.Channel, int(r.State), int(r.Strategy), boolInt(r.AllowSplit),
 		int(r.BackorderPolicy), r.DestinationRegion, string(lines), micros(r.ExpireTime), micros(r.CreateTime),
-		micros(r.UpdateTime), r.Version)
+		micros(r.UpdateTime), r.Version, backordered(r))
 	if err != nil {
 		return fmt.Errorf("insert reservation %s: %w", r.ID, err)
 	}
@@ -115,8 +115,8 @@ func (s *Store) saveReservation(ctx context.Context, tx *sql.Tx, r inventory.Res
 		expire = time.Time{}
 	}
 	_, err = tx.ExecContext(ctx, s.q(`UPDATE reservations SET reference_id = ?, state = ?, lines = ?, expire_us = ?,
-		update_us = ?, version = ? WHERE id = ?`),
-		r.ReferenceID, int(r.State), string(lines), micros(expire), micros(r.UpdateTime), r.Version, r.ID)
+		update_us = ?, version = ?, backordered = ? WHERE id = ?`),
+		r.ReferenceID, int(r.State), string(lines), micros(expire), micros(r.UpdateTime), r.Version, backordered(r), r.ID)
 	if err != nil {
 		if sqldb.IsUniqueViolation(err) {
 			return &inventory.ReservationExistsForReferenceError{ReferenceID: r.ReferenceID}
@@ -416,4 +416,13 @@ func (s *Store) ListReservations(ctx context.Context, q inventory.ReservationQue
 		out = append(out, r.Reservation)
 	}
 	return out, rows.Err()
+}
+
+// backordered is the total backordered quantity of r.
+func backordered(r inventory.Reservation) int64 {
+	var n int64
+	for _, l := range r.Lines {
+		n += l.Backordered
+	}
+	return n
 }
