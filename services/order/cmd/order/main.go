@@ -210,6 +210,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	background("stream", func(ctx context.Context) error { return ensureStream(ctx, js, log) })
 	background("outbox-relay", relay.Run)
 	background("erp-queue", worker.Run)
+	background("customer-sync", func(ctx context.Context) error { return svc.RunCustomerSync(ctx, cfg.CustomerSyncInterval) })
 
 	err = srv.Run(ctx)
 	cancel()

@@ -37,12 +37,15 @@ type Config struct {
 	// ERP queue worker.
 	QueuePollInterval time.Duration `env:"ORDER_QUEUE_POLL_INTERVAL" default:"1s"`
 	QueueBackoffBase  time.Duration `env:"ORDER_QUEUE_BACKOFF_BASE" default:"500ms"`
-	QueueBackoffMax   time.Duration `env:"ORDER_QUEUE_BACKOFF_MAX" default:"30s"`
+	QueueBackoffMax   time.Duration `env:"ORDER_QUEUE_BACKOFF_MAX" default:"10s"`
 
 	// Idempotency and the customer snapshot.
-	ClaimLease           time.Duration `env:"ORDER_CLAIM_LEASE" default:"60s"`
+	ClaimLease           time.Duration `env:"ORDER_CLAIM_LEASE" default:"10s"`
 	ClaimWait            time.Duration `env:"ORDER_CLAIM_WAIT" default:"15s"`
 	CustomerMaxStaleness time.Duration `env:"ORDER_CUSTOMER_MAX_STALENESS" default:"24h"`
+	// CustomerSyncInterval is how often the snapshots are refreshed from
+	// the ERP's ListCustomers (also once at start).
+	CustomerSyncInterval time.Duration `env:"ORDER_CUSTOMER_SYNC_INTERVAL" default:"10m"`
 
 	// Outbox relay.
 	RelayPollInterval time.Duration `env:"ORDER_OUTBOX_POLL_INTERVAL" default:"200ms"`
@@ -51,8 +54,11 @@ type Config struct {
 // Validate checks rules that span fields.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.ClaimLease <= 30*time.Second {
-		errs = append(errs, errors.New("ORDER_CLAIM_LEASE must be longer than 30s (the CreateOrder work budget)"))
+	if c.ClaimLease < time.Second {
+		errs = append(errs, errors.New("ORDER_CLAIM_LEASE must be at least 1s"))
+	}
+	if c.CustomerSyncInterval < time.Second {
+		errs = append(errs, errors.New("ORDER_CUSTOMER_SYNC_INTERVAL must be at least 1s"))
 	}
 	if c.GRPCAddr == "" {
 		errs = append(errs, errors.New("GRPC_ADDR is empty"))

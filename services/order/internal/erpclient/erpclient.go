@@ -7,6 +7,8 @@ package erpclient
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -51,6 +53,10 @@ func (c *Client) GetCustomer(ctx context.Context, id string) (order.Customer, er
 		}
 		return order.Customer{}, fmt.Errorf("erp GetCustomer %s: %w", id, err)
 	}
+	return customerFromProto(id, cu), nil
+}
+
+func customerFromProto(id string, cu *erpv1.Customer) order.Customer {
 	out := order.Customer{
 		ID: id, DisplayName: cu.GetDisplayName(), Account: order.AccountState(cu.GetAccountState()),
 		Currency: cu.GetDefaultCurrencyCode(), AllowedChannels: cu.GetAllowedChannels(),
@@ -61,7 +67,30 @@ func (c *Client) GetCustomer(ctx context.Context, id string) (order.Customer, er
 		out.CreditLimitMinor = lim.GetAmountMinor()
 		out.AvailableCreditMinor = cu.GetAvailableCredit().GetAmountMinor()
 	}
-	return out, nil
+	if cu.GetUpdateTime() != nil {
+		out.UpdatedAt = cu.GetUpdateTime().AsTime()
+	}
+	return out
+}
+
+// ListCustomers implements order.Customers.
+func (c *Client) ListCustomers(ctx context.Context, since time.Time, pageToken string) ([]order.Customer, string, error) {
+	req := &erpv1.ListCustomersRequest{PageSize: 500, PageToken: pageToken}
+	if !since.IsZero() {
+		req.MinUpdateTime = timestamppb.New(since)
+	}
+	res, err := c.c.ListCustomers(ctx, req)
+	if err != nil {
+		if d := rpcerr.Dependency(Target, err); d != nil {
+			return nil, "", d
+		}
+		return nil, "", fmt.Errorf("erp ListCustomers: %w", err)
+	}
+	out := make([]order.Customer, 0, len(res.GetCustomers()))
+	for _, cu := range res.GetCustomers() {
+		out = append(out, customerFromProto(strings.TrimPrefix(cu.GetName(), "customers/"), cu))
+	}
+	return out, res.GetNextPageToken(), nil
 }
 
 func money(v int64, cur string) *commonv1.Money {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/order/internal/order"
 )
 
 func wantReason(t *testing.T, err error, code codes.Code, reason apierr.Reason) map[string]string {
@@ -267,10 +269,18 @@ func TestERPDownQueuesAndDrainsInOrder(t *testing.T) {
 	}
 	e.waitState(t, warm.GetOrder().GetOrderId(), orderv1.Order_STATE_CONFIRMED)
 
+	// The snapshot sync covers customers that never ordered.
+	if n, err := e.svc.SyncCustomers(ctx); err != nil || n != 11 {
+		t.Fatalf("SyncCustomers = %d, %v; want 11 customers", n, err)
+	}
 	e.erp.SetDown(true)
-	var ids []string
+	head, err := e.client.CreateOrder(ctx, createReq("never-ordered", "C0010", line{"SKU-00009", 1}))
+	if err != nil {
+		t.Fatalf("order of a synced customer while the ERP is down: %v", err)
+	}
+	ids := []string{head.GetOrder().GetOrderId()}
 	for i := range 4 {
-		res, err := e.client.CreateOrder(ctx, createReq(fmt.Sprintf("down-%d", i), "C0005", line{fmt.Sprintf("SKU-%05d", i+1), 1}))
+		res, err := e.client.CreateOrder(ctx, createReq(fmt.Sprintf("down-%d", i), fmt.Sprintf("C000%d", 5+i%2), line{fmt.Sprintf("SKU-%05d", i+1), 1}))
 		if err != nil {
 			t.Fatalf("CreateOrder %d while the ERP is down: %v", i, err)
 		}
@@ -330,5 +340,43 @@ func TestERPRejectionReleasesReservation(t *testing.T) {
 	// Never retried: one submission only.
 	if calls := e.erp.SubmitCalls(); len(calls) != 1 {
 		t.Errorf("ERP submissions = %v, want exactly one", calls)
+	}
+}
+
+// TestSlowOwnerKeepsItsClaim: the owner renews its lease while a neighbour
+// is slow, so a concurrent duplicate waits for it instead of taking over.
+func TestSlowOwnerKeepsItsClaim(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withoutWorker, func(o *envOptions) {
+		o.cfg = order.Config{ClaimLease: 300 * time.Millisecond, ClaimWait: 5 * time.Second}
+	})
+	e.inventory.SetReserveDelay(time.Second)
+	ctx := t.Context()
+	req := createReq("slow", "C0001", line{"SKU-00001", 1})
+	var wg sync.WaitGroup
+	res := make([]*orderv1.CreateOrderResponse, 2)
+	for i := range res {
+		wg.Go(func() {
+			if i == 1 {
+				time.Sleep(50 * time.Millisecond) // let the first one claim
+			}
+			r, err := e.client.CreateOrder(ctx, req)
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+				return
+			}
+			res[i] = r
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if res[0].GetOrder().GetOrderId() != res[1].GetOrder().GetOrderId() || res[0].GetReplayed() || !res[1].GetReplayed() {
+		t.Errorf("first %s (replayed %v), second %s (replayed %v)", res[0].GetOrder().GetOrderId(), res[0].GetReplayed(),
+			res[1].GetOrder().GetOrderId(), res[1].GetReplayed())
+	}
+	if n := e.inventory.ReserveCalls(); n != 1 {
+		t.Errorf("%d ReserveStock calls, want 1 (no takeover of a live owner)", n)
 	}
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	acceptance prometheus.Histogram
 	depth      prometheus.Gauge
 	oldest     prometheus.Gauge
+	lastSync   prometheus.Gauge
 }
 
 var _ order.Metrics = (*Metrics)(nil)
@@ -24,6 +25,7 @@ var _ order.Metrics = (*Metrics)(nil)
 //	transload_order_acceptance_seconds          histogram of accepted CreateOrder latency
 //	transload_order_erp_queue_depth             orders and cancellations waiting for the ERP
 //	transload_order_erp_queue_oldest_age_seconds age of the oldest waiting entry (0 when empty)
+//	transload_order_customer_sync_timestamp_seconds time of the last successful customer snapshot sync
 func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		acceptance: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -39,8 +41,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "transload_order_erp_queue_oldest_age_seconds",
 			Help: "Age of the oldest ERP queue entry; 0 when the queue is empty.",
 		}),
+		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "transload_order_customer_sync_timestamp_seconds",
+			Help: "Unix time of the last successful sync of the ERP customer snapshots.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.acceptance, m.depth, m.oldest} {
+	for _, c := range []prometheus.Collector{m.acceptance, m.depth, m.oldest, m.lastSync} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -56,3 +62,6 @@ func (m *Metrics) SetERPQueue(depth int, oldest time.Duration) {
 	m.depth.Set(float64(depth))
 	m.oldest.Set(oldest.Seconds())
 }
+
+// ObserveCustomerSync implements order.Metrics.
+func (m *Metrics) ObserveCustomerSync(at time.Time) { m.lastSync.Set(float64(at.Unix())) }

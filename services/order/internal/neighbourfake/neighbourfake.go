@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -118,6 +119,36 @@ func (e *ERP) GetCustomer(_ context.Context, r *erpv1.GetCustomerRequest) (*erpv
 		return nil, apierr.Error(codes.NotFound, erpv1.ErrorReason_ERROR_REASON_CUSTOMER_NOT_FOUND, "no such customer", nil)
 	}
 	return c, nil
+}
+
+// ListCustomers implements erpv1.ErpAdapterServiceServer: pages of two,
+// ordered by name (all customers share one update time).
+func (e *ERP) ListCustomers(_ context.Context, r *erpv1.ListCustomersRequest) (*erpv1.ListCustomersResponse, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.down {
+		return nil, unavailable("erp")
+	}
+	var names []string
+	for _, c := range e.customers {
+		names = append(names, c.GetName())
+	}
+	slices.Sort(names)
+	start := 0
+	if r.GetPageToken() != "" {
+		start = slices.Index(names, r.GetPageToken())
+		if start < 0 {
+			return nil, status.Error(codes.InvalidArgument, "bad page token")
+		}
+	}
+	out := &erpv1.ListCustomersResponse{}
+	for i := start; i < len(names) && i < start+2; i++ {
+		out.Customers = append(out.Customers, e.customers[strings.TrimPrefix(names[i], "customers/")])
+	}
+	if start+2 < len(names) {
+		out.NextPageToken = names[start+2]
+	}
+	return out, nil
 }
 
 // SubmitSalesOrder implements erpv1.ErpAdapterServiceServer.
@@ -229,7 +260,23 @@ type Inventory struct {
 	reservations map[string]*inventoryv1.Reservation
 	releases     []string
 	reserveCalls int
+	reserveDelay time.Duration
 	n            int
+}
+
+// SetReserveDelay makes ReserveStock take d before answering (a slow
+// inventory).
+func (v *Inventory) SetReserveDelay(d time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.reserveDelay = d
+}
+
+// ReserveCalls returns how many ReserveStock calls arrived.
+func (v *Inventory) ReserveCalls() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.reserveCalls
 }
 
 // Warehouses in priority order.
@@ -284,10 +331,20 @@ func (v *Inventory) Available(sku, wh string) int64 {
 }
 
 // ReserveStock implements inventoryv1.InventoryServiceServer.
-func (v *Inventory) ReserveStock(_ context.Context, r *inventoryv1.ReserveStockRequest) (*inventoryv1.ReserveStockResponse, error) {
+func (v *Inventory) ReserveStock(ctx context.Context, r *inventoryv1.ReserveStockRequest) (*inventoryv1.ReserveStockResponse, error) {
+	v.mu.Lock()
+	v.reserveCalls++
+	delay := v.reserveDelay
+	v.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-time.After(delay):
+		}
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.reserveCalls++
 	if v.down {
 		return nil, status.Error(codes.Unavailable, "inventory is down")
 	}

@@ -154,6 +154,9 @@ type Customer struct {
 	CreditLimitMinor     int64
 	AvailableCreditMinor int64
 	FetchedAt            time.Time
+	// UpdatedAt is the ERP's last change of the record (sync watermark);
+	// not stored.
+	UpdatedAt time.Time
 }
 
 // AccountState mirrors erp.v1 Customer.AccountState.
@@ -244,9 +247,12 @@ type PendingClaim struct {
 
 // Customers reads customers from the ERP. GetCustomer returns
 // ErrCustomerNotFound (wrapped) for unknown customers and *DependencyError
-// when the ERP cannot answer.
+// when the ERP cannot answer. ListCustomers pages through customers changed
+// at or after since (zero: all), returning the next page token ("" on the
+// last page) and each customer's ERP update time in UpdatedAt.
 type Customers interface {
 	GetCustomer(ctx context.Context, id string) (Customer, error)
+	ListCustomers(ctx context.Context, since time.Time, pageToken string) ([]Customer, string, error)
 }
 
 // QuoteRequest asks for authoritative prices.

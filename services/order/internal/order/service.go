@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,9 +21,10 @@ const KindCreateOrder = "create_order"
 
 // Config tunes the service. Zero values take the defaults in NewService.
 type Config struct {
-	// ClaimLease is how long a CreateOrder call owns its request id before
-	// another call may take it over (default 60s). It must exceed
-	// CreateTimeout.
+	// ClaimLease is how long a CreateOrder call owns its request id
+	// without renewing it before another call may take it over (default
+	// 10s). The owner renews it every third of the lease while it works,
+	// so this bounds how long a crashed owner blocks its request id.
 	ClaimLease time.Duration
 	// CreateTimeout bounds the neighbour calls of one CreateOrder
 	// (default 30s).
@@ -49,7 +51,7 @@ func (c Config) withDefaults() Config {
 			*d = v
 		}
 	}
-	def(&c.ClaimLease, 60*time.Second)
+	def(&c.ClaimLease, 10*time.Second)
 	def(&c.CreateTimeout, 30*time.Second)
 	def(&c.ClaimWait, 15*time.Second)
 	def(&c.ClaimPoll, 20*time.Millisecond)
@@ -65,12 +67,15 @@ type Metrics interface {
 	// SetERPQueue records the ERP queue depth and the age of its oldest
 	// entry.
 	SetERPQueue(depth int, oldest time.Duration)
+	// ObserveCustomerSync records a successful customer snapshot sync.
+	ObserveCustomerSync(at time.Time)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) ObserveAcceptance(time.Duration) {}
 func (noMetrics) SetERPQueue(int, time.Duration)  {}
+func (noMetrics) ObserveCustomerSync(time.Time)   {}
 
 // Notifier is told when new work is committed (ERP queue, outbox).
 type Notifier func()
@@ -99,6 +104,9 @@ type Service struct {
 	log  *slog.Logger
 	now  func() time.Time
 	tick Notifier
+
+	syncMu        sync.Mutex
+	syncWatermark time.Time
 }
 
 // NewService returns a Service.
@@ -235,7 +243,11 @@ func (s *Service) placeClaimed(ctx context.Context, p CreateParams, ref ClaimRef
 	// half-way.
 	workCtx, cancel := context.WithTimeout(ctx, s.cfg.CreateTimeout)
 	defer cancel()
+	stopHeartbeat := s.heartbeat(ctx, ref, cancel)
 	o, reserveTried, err := s.place(workCtx, p, orderID)
+	// From here on the claim is settled explicitly; a late heartbeat must
+	// not revive a lease that abandon expired.
+	stopHeartbeat()
 	detached := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	}
@@ -269,6 +281,39 @@ func (s *Service) placeClaimed(ctx context.Context, p CreateParams, ref ClaimRef
 	}
 	s.tick()
 	return o, nil
+}
+
+// heartbeat extends ref's lease every third of ClaimLease while the call
+// works, so the lease can be short (a crashed owner's request id is free
+// again soon) without a slow but live owner losing its claim. If the claim
+// was taken over anyway, lost is called to stop the work. The returned
+// function stops the heartbeat and waits for it.
+func (s *Service) heartbeat(ctx context.Context, ref ClaimRef, lost func()) (stop func()) {
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.ClaimLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+			ectx, ecancel := context.WithTimeout(hctx, s.cfg.ClaimLease/3)
+			err := s.d.Store.ExtendClaim(ectx, ref, s.now().Add(s.cfg.ClaimLease))
+			ecancel()
+			if errors.Is(err, ErrClaimLost) {
+				lost()
+				return
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func isOutOfStock(err error) bool {

@@ -15,7 +15,7 @@ type WorkerConfig struct {
 	// (default 10s, the ERP contract's budget for SubmitSalesOrder).
 	CallTimeout time.Duration
 	// BackoffBase and BackoffMax bound the exponential backoff after
-	// failures (defaults 500ms and 30s).
+	// failures (defaults 500ms and 10s).
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	// BatchSize is how many queue entries one pass reads (default 100).
@@ -34,7 +34,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	def(&c.PollInterval, time.Second)
 	def(&c.CallTimeout, 10*time.Second)
 	def(&c.BackoffBase, 500*time.Millisecond)
-	def(&c.BackoffMax, 30*time.Second)
+	def(&c.BackoffMax, 10*time.Second)
 	def(&c.ReapInterval, 30*time.Second)
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
