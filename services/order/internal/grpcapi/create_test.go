@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -165,6 +166,17 @@ func TestCreateOrderRejections(t *testing.T) {
 		md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK)
 		if diff := cmp.Diff(map[string]string{"sku": "SKU-00500", "requested": "11", "available": "10"}, md); diff != "" {
 			t.Errorf("metadata (-want +got):\n%s", diff)
+		}
+		var subjects []string
+		for _, d := range status.Convert(err).Details() {
+			if pf, ok := d.(*errdetails.PreconditionFailure); ok {
+				for _, v := range pf.GetViolations() {
+					subjects = append(subjects, v.GetType()+":"+v.GetSubject())
+				}
+			}
+		}
+		if !slices.Equal(subjects, []string{"OUT_OF_STOCK:SKU-00500"}) {
+			t.Errorf("precondition failures = %v", subjects)
 		}
 	})
 	t.Run("unknown SKU", func(t *testing.T) {

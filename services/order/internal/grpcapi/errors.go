@@ -117,8 +117,14 @@ func (s *Server) toStatus(ctx context.Context, err error, orderID string) error 
 		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_PRICE_CHANGED, pc.Error(), meta(
 			"expected_minor", i64(pc.ExpectedMinor), "actual_minor", i64(pc.ActualMinor), "currency_code", pc.Currency))
 	case errors.As(err, &oos):
-		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, oos.Error(), meta(
+		st := apierr.New(fp, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, oos.Error(), meta(
 			"sku", oos.SKU, "requested", i64(oos.Requested), "available", i64(oos.Available)))
+		if withPF, derr := st.WithDetails(&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+			Type: "OUT_OF_STOCK", Subject: oos.SKU, Description: oos.Error(),
+		}}}); derr == nil {
+			st = withPF
+		}
+		return st.Err()
 	case errors.As(err, &it):
 		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION, it.Error(), meta(
 			"from", it.From.String(), "to", it.To.String()))
