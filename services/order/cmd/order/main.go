@@ -167,7 +167,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	relay, err := outbox.NewRelay(db, js, outbox.WithRegisterer(reg), outbox.WithLogger(log),
-		outbox.WithPollInterval(cfg.RelayPollInterval))
+		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention))
 	if err != nil {
 		return err
 	}
@@ -190,6 +190,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	worker = order.NewWorker(order.WorkerConfig{
 		PollInterval: cfg.QueuePollInterval, CallTimeout: cfg.ERPSubmitTimeout,
 		BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
+		LeaseTTL: cfg.QueueLeaseTTL, KeyRetention: cfg.IdempotencyRetention,
 	}, svc, erp)
 
 	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, log))

@@ -47,8 +47,17 @@ type Config struct {
 	// the ERP's ListCustomers (also once at start).
 	CustomerSyncInterval time.Duration `env:"ORDER_CUSTOMER_SYNC_INTERVAL" default:"10m"`
 
+	// QueueLeaseTTL is the ERP queue worker's singleton lease (one worker
+	// drains the queue when several replicas share a database).
+	QueueLeaseTTL time.Duration `env:"ORDER_QUEUE_LEASE_TTL" default:"15s"`
+	// IdempotencyRetention is how long finished request ids and event ids
+	// are remembered (the contract promises at least 24h).
+	IdempotencyRetention time.Duration `env:"ORDER_IDEMPOTENCY_RETENTION" default:"168h"`
+
 	// Outbox relay.
 	RelayPollInterval time.Duration `env:"ORDER_OUTBOX_POLL_INTERVAL" default:"200ms"`
+	// OutboxRetention is how long published outbox rows are kept.
+	OutboxRetention time.Duration `env:"ORDER_OUTBOX_RETENTION" default:"168h"`
 }
 
 // Validate checks rules that span fields.
@@ -59,6 +68,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CustomerSyncInterval < time.Second {
 		errs = append(errs, errors.New("ORDER_CUSTOMER_SYNC_INTERVAL must be at least 1s"))
+	}
+	if c.IdempotencyRetention < 24*time.Hour {
+		errs = append(errs, errors.New("ORDER_IDEMPOTENCY_RETENTION must be at least 24h (order.v1 idempotency contract)"))
 	}
 	if c.GRPCAddr == "" {
 		errs = append(errs, errors.New("GRPC_ADDR is empty"))

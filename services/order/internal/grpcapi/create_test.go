@@ -1,6 +1,7 @@
 package grpcapi_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/order/internal/erpclient"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -390,5 +392,37 @@ func TestSlowOwnerKeepsItsClaim(t *testing.T) {
 	}
 	if n := e.inventory.ReserveCalls(); n != 1 {
 		t.Errorf("%d ReserveStock calls, want 1 (no takeover of a live owner)", n)
+	}
+}
+
+// TestTwoWorkersOneLeader: two workers on one database (two replicas) drain
+// the queue through one lease holder: every order reaches the ERP once, in
+// creation order.
+func TestTwoWorkersOneLeader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	second := order.NewWorker(order.WorkerConfig{PollInterval: 20 * time.Millisecond, CallTimeout: 2 * time.Second,
+		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, e.svc, erpclient.New(e.erpConn))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = second.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var ids []string
+	for i := range 12 {
+		res, err := e.client.CreateOrder(t.Context(), createReq(fmt.Sprintf("two-%d", i), fmt.Sprintf("C%04d", 1+i%3), line{"SKU-00001", 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.GetOrder().GetOrderId())
+	}
+	for _, id := range ids {
+		e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+	}
+	if diff := cmp.Diff(ids, e.erp.Accepted()); diff != "" {
+		t.Errorf("ERP sales orders (-want +got):\n%s", diff)
+	}
+	if calls := e.erp.SubmitCalls(); len(calls) != len(ids) {
+		t.Errorf("%d submissions for %d orders: %v", len(calls), len(ids), calls)
 	}
 }

@@ -40,6 +40,7 @@ type env struct {
 	pricing   *neighbourfake.Pricing
 	inventory *neighbourfake.Inventory
 	fulfil    *neighbourfake.Fulfillment
+	erpConn   *grpc.ClientConn
 	db        *sqldb.DB
 	store     order.Store
 	svc       *order.Service
@@ -90,7 +91,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	e := &env{erp: neighbourfake.NewERP(), pricing: &neighbourfake.Pricing{}, inventory: neighbourfake.NewInventory(),
 		fulfil: &neighbourfake.Fulfillment{}}
-	erpConn := dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }))
+	e.erpConn = dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }))
 	catConn := dialFake(t, "catalog", serve(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, e.pricing) }))
 	invConn := dialFake(t, "inventory", serve(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, e.inventory) }))
 	fulConn := dialFake(t, "fulfillment", serve(t, func(s *grpc.Server) { fulfillmentv1.RegisterFulfillmentServiceServer(s, e.fulfil) }))
@@ -103,7 +104,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if o.wrapStore != nil {
 		e.store = o.wrapStore(e.store)
 	}
-	erp := erpclient.New(erpConn)
+	erp := erpclient.New(e.erpConn)
 	cfg := o.cfg
 	if cfg.ClaimWait == 0 {
 		cfg.ClaimWait = 10 * time.Second

@@ -233,6 +233,14 @@ type Store interface {
 	// RetryReleaseTask schedules a failed release again.
 	RetryReleaseTask(ctx context.Context, orderID string, next time.Time, errText string) error
 
+	// AcquireLease takes or renews the singleton lease name for holder
+	// until until; it reports whether holder holds it (another holder's
+	// lease that has not ended at now is left alone).
+	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// PurgeIdempotencyKeys deletes finished idempotency records last
+	// changed before before and returns how many.
+	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error)
+
 	// SaveCustomer stores the latest known snapshot of a customer.
 	SaveCustomer(ctx context.Context, c Customer) error
 	// GetCustomer returns the stored snapshot, ErrCustomerNotFound if none.

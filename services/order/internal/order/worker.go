@@ -23,6 +23,13 @@ type WorkerConfig struct {
 	// ReapInterval is how often abandoned CreateOrder claims are cleaned
 	// up (default 30s).
 	ReapInterval time.Duration
+	// LeaseTTL is the singleton lease of the worker (default 15s): with
+	// several replicas on one database only the holder works, and a dead
+	// holder's lease passes to another replica after LeaseTTL.
+	LeaseTTL time.Duration
+	// KeyRetention is how long finished idempotency records are kept
+	// (default 7 days; the contract promises at least 24 hours).
+	KeyRetention time.Duration
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -36,6 +43,8 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	def(&c.BackoffBase, 500*time.Millisecond)
 	def(&c.BackoffMax, 10*time.Second)
 	def(&c.ReapInterval, 30*time.Second)
+	def(&c.LeaseTTL, 15*time.Second)
+	def(&c.KeyRetention, 7*24*time.Hour)
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
 	}
@@ -57,11 +66,17 @@ type Worker struct {
 	haltUntil time.Time
 	failures  int
 	lastReap  time.Time
+	lastPurge time.Time
+	holder    string
+	leading   bool
 }
+
+// leaseName is the worker's singleton lease.
+const leaseName = "erp-queue"
 
 // NewWorker returns a worker for svc's store that talks to erp.
 func NewWorker(cfg WorkerConfig, svc *Service, erp ERP) *Worker {
-	return &Worker{cfg: cfg.withDefaults(), svc: svc, erp: erp, wake: make(chan struct{}, 1), log: svc.log}
+	return &Worker{cfg: cfg.withDefaults(), svc: svc, erp: erp, wake: make(chan struct{}, 1), log: svc.log, holder: newToken()}
 }
 
 // Notify wakes the worker for an early pass. It never blocks.
@@ -96,6 +111,9 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) Pass(ctx context.Context) time.Duration {
 	next := w.cfg.PollInterval
 	st := w.svc.d.Store
+	if !w.lead(ctx) {
+		return next
+	}
 	now := w.svc.now()
 	if now.Before(w.haltUntil) {
 		next = min(next, w.haltUntil.Sub(now))
@@ -109,6 +127,9 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 			}
 			if blocked[e.CustomerID] {
 				continue
+			}
+			if !w.lead(ctx) {
+				break // another replica took over; it continues in order
 			}
 			now = w.svc.now()
 			if e.NextAttemptAt.After(now) {
@@ -158,6 +179,14 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 			w.log.WarnContext(ctx, "reap abandoned claims", slog.Any("error", err))
 		}
 	}
+	if w.svc.now().Sub(w.lastPurge) >= time.Hour {
+		w.lastPurge = w.svc.now()
+		if n, err := st.PurgeIdempotencyKeys(ctx, w.svc.now().Add(-w.cfg.KeyRetention)); err != nil {
+			w.log.WarnContext(ctx, "purge idempotency keys", slog.Any("error", err))
+		} else if n > 0 {
+			w.log.InfoContext(ctx, "purged idempotency keys", slog.Int64("keys", n))
+		}
+	}
 	if stats, err := st.QueueStats(ctx); err == nil {
 		var age time.Duration
 		if stats.Depth > 0 {
@@ -166,6 +195,22 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 		w.svc.d.Metrics.SetERPQueue(stats.Depth, age)
 	}
 	return max(next, time.Millisecond)
+}
+
+// lead takes or renews the worker's singleton lease and reports whether this
+// worker holds it.
+func (w *Worker) lead(ctx context.Context) bool {
+	now := w.svc.now()
+	ok, err := w.svc.d.Store.AcquireLease(ctx, leaseName, w.holder, now, now.Add(w.cfg.LeaseTTL))
+	if err != nil {
+		w.log.WarnContext(ctx, "ERP queue lease", slog.Any("error", err))
+		return false
+	}
+	if ok != w.leading {
+		w.leading = ok
+		w.log.InfoContext(ctx, "ERP queue leadership changed", slog.Bool("leading", ok))
+	}
+	return ok
 }
 
 func (w *Worker) backoff(attempt int) time.Duration {

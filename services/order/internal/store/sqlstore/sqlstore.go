@@ -989,3 +989,30 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (order.Customer, err
 	c.FetchedAt = fromUS(fetched)
 	return c, nil
 }
+
+// --- singleton leases and retention ---
+
+// AcquireLease implements order.Store.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
+	var got string
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO worker_leases (name, holder, until_us) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_us = excluded.until_us
+			WHERE worker_leases.holder = excluded.holder OR worker_leases.until_us < ?`),
+			name, holder, us(until), us(now)); err != nil {
+			return fmt.Errorf("acquire lease %s: %w", name, err)
+		}
+		return tx.QueryRowContext(ctx, s.q(`SELECT holder FROM worker_leases WHERE name = ?`), name).Scan(&got)
+	})
+	return got == holder, err
+}
+
+// PurgeIdempotencyKeys implements order.Store.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.SQL().ExecContext(ctx, s.q(`DELETE FROM idempotency_keys WHERE status <> 'pending' AND updated_us < ?`), us(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return res.RowsAffected()
+}

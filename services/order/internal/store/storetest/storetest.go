@@ -42,6 +42,55 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Queue", func(t *testing.T) { t.Parallel(); testQueue(t, h) })
 	t.Run("Customers", func(t *testing.T) { t.Parallel(); testCustomers(t, h) })
 	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
+	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, h) })
+	t.Run("PurgeKeys", func(t *testing.T) { t.Parallel(); testPurge(t, h) })
+}
+
+func testLeases(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	acquire := func(holder string, now time.Time, want bool) {
+		t.Helper()
+		got, err := s.AcquireLease(ctx, "erp-queue", holder, now, now.Add(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("AcquireLease(%s at %v) = %v, want %v", holder, now.Sub(t0), got, want)
+		}
+	}
+	acquire("a", t0, true)
+	acquire("b", t0.Add(time.Second), false)    // a's lease runs
+	acquire("a", t0.Add(5*time.Second), true)   // a renews until +15s
+	acquire("b", t0.Add(12*time.Second), false) // still a's
+	acquire("b", t0.Add(16*time.Second), true)  // a's lease ended
+	acquire("a", t0.Add(17*time.Second), false) // now b's
+	if ok, err := s.AcquireLease(ctx, "other", "a", t0, t0.Add(time.Second)); err != nil || !ok {
+		t.Fatalf("independent lease: %v %v", ok, err)
+	}
+}
+
+func testPurge(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	create(t, s, NewOrder("O-p", "C0001", t0)) // completes claim req-O-p
+	pending := claim("still-running", "h", time.Now().Add(time.Hour))
+	mustClaim(t, s, pending)
+	n, err := s.PurgeIdempotencyKeys(ctx, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("purged %d keys, want 1 (the completed one)", n)
+	}
+	if res := mustClaim(t, s, pending); res.Status != order.ClaimPending {
+		t.Errorf("pending claim after purge = %+v", res)
+	}
+	c := claim("req-O-p", "h", time.Now().Add(time.Minute))
+	c.OrderID = "O-new"
+	if res := mustClaim(t, s, c); !res.Acquired || res.OrderID != "O-new" {
+		t.Errorf("purged key is not free again: %+v", res)
+	}
 }
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
