@@ -81,7 +81,11 @@ func TestCreateOrderHappyPath(t *testing.T) {
 
 func TestCreateOrderConcurrentSameRequestID(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	forEachEngine(t, testConcurrentSameRequestID)
+}
+
+func testConcurrentSameRequestID(t *testing.T, engine func(*envOptions)) {
+	e := newEnv(t, engine)
 	const n = 20
 	var (
 		wg       sync.WaitGroup
@@ -274,7 +278,11 @@ func TestCreateOrderDependencyDown(t *testing.T) {
 
 func TestERPDownQueuesAndDrainsInOrder(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	forEachEngine(t, testERPDownQueuesAndDrainsInOrder)
+}
+
+func testERPDownQueuesAndDrainsInOrder(t *testing.T, engine func(*envOptions)) {
+	e := newEnv(t, engine)
 	ctx := t.Context()
 	// A first order while the ERP is up leaves a customer snapshot.
 	warm, err := e.client.CreateOrder(ctx, createReq("warm", "C0005", line{"SKU-00001", 1}))
@@ -400,7 +408,11 @@ func TestSlowOwnerKeepsItsClaim(t *testing.T) {
 // creation order.
 func TestTwoWorkersOneLeader(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	forEachEngine(t, testTwoWorkersOneLeader)
+}
+
+func testTwoWorkersOneLeader(t *testing.T, engine func(*envOptions)) {
+	e := newEnv(t, engine)
 	second := order.NewWorker(order.WorkerConfig{PollInterval: 20 * time.Millisecond, CallTimeout: 2 * time.Second,
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, e.svc, erpclient.New(e.erpConn))
 	ctx, cancel := context.WithCancel(context.Background())

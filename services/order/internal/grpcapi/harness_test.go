@@ -23,6 +23,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/erpclient"
 	"github.com/transload/transload/services/order/internal/fulfillmentclient"
@@ -33,6 +34,8 @@ import (
 	"github.com/transload/transload/services/order/internal/orderpb"
 	"github.com/transload/transload/services/order/internal/store/sqlstore"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // env is the order service over bufconn with fake neighbours.
 type env struct {
@@ -49,6 +52,7 @@ type env struct {
 }
 
 type envOptions struct {
+	postgres  bool
 	noWorker  bool
 	cfg       order.Config
 	wrapStore func(order.Store) order.Store
@@ -96,7 +100,11 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	invConn := dialFake(t, "inventory", serve(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, e.inventory) }))
 	fulConn := dialFake(t, "fulfillment", serve(t, func(s *grpc.Server) { fulfillmentv1.RegisterFulfillmentServiceServer(s, e.fulfil) }))
 
-	e.db = sqldbtest.OpenSQLite(t, sqldb.WithLogger(quiet))
+	if o.postgres {
+		e.db = sqldbtest.OpenPostgres(t, sqldb.WithLogger(quiet))
+	} else {
+		e.db = sqldbtest.OpenSQLite(t, sqldb.WithLogger(quiet))
+	}
 	if err := sqlstore.Migrate(t.Context(), e.db); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +155,14 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 }
 
 func withoutWorker(o *envOptions) { o.noWorker = true }
+
+func onPostgres(o *envOptions) { o.postgres = true }
+
+// forEachEngine runs fn against SQLite and PostgreSQL stores.
+func forEachEngine(t *testing.T, fn func(t *testing.T, engine func(*envOptions))) {
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, func(*envOptions) {}) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, onPostgres) })
+}
 
 type line struct {
 	sku string
@@ -199,7 +215,7 @@ func (e *env) waitState(t *testing.T, id string, want orderv1.Order_State) *orde
 func (e *env) outboxSubjects(t *testing.T, id string) []string {
 	t.Helper()
 	rows, err := e.db.SQL().QueryContext(t.Context(),
-		`SELECT subject FROM outbox_events WHERE aggregate_id = ? ORDER BY aggregate_seq`, id)
+		e.db.Rebind(`SELECT subject FROM outbox_events WHERE aggregate_id = ? ORDER BY aggregate_seq`), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,11 @@ func progress(id, event, shipment, wh string, m orderv1.ShipmentMilestone, lines
 
 func TestRecordShipmentProgress(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withoutWorker)
+	forEachEngine(t, testRecordShipmentProgress)
+}
+
+func testRecordShipmentProgress(t *testing.T, engine func(*envOptions)) {
+	e := newEnv(t, withoutWorker, engine)
 	ctx := t.Context()
 	// Line 1: SKU-00500 x6 → WH-HAM 4, WH-MUC 2. Line 2: SKU-00001 x1 → WH-HAM.
 	res, err := e.client.CreateOrder(ctx, createReq("ship", "C0007", line{"SKU-00500", 6}, line{"SKU-00001", 1}))
@@ -201,7 +205,11 @@ func TestCancelOrder(t *testing.T) {
 
 func TestCancelConfirmedOrderCancelsInERP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	forEachEngine(t, testCancelConfirmedOrderCancelsInERP)
+}
+
+func testCancelConfirmedOrderCancelsInERP(t *testing.T, engine func(*envOptions)) {
+	e := newEnv(t, engine)
 	ctx := t.Context()
 	res, err := e.client.CreateOrder(ctx, createReq("cc", "C0008", line{"SKU-00001", 1}))
 	if err != nil {
