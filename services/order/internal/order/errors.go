@@ -43,6 +43,7 @@ type InvalidArgumentError struct {
 	Message string
 }
 
+// Error describes the failure.
 func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Message }
 
 // DependencyError means a neighbour (ERP, catalog-pricing, inventory) could
@@ -53,6 +54,7 @@ type DependencyError struct {
 	Err         error
 }
 
+// Error describes the failure.
 func (e *DependencyError) Error() string {
 	if e.CircuitOpen {
 		return e.Target + ": circuit open"
@@ -60,6 +62,7 @@ func (e *DependencyError) Error() string {
 	return fmt.Sprintf("%s unavailable: %v", e.Target, e.Err)
 }
 
+// Unwrap returns the cause.
 func (e *DependencyError) Unwrap() error { return e.Err }
 
 // IsDependencyError reports whether err is (or wraps) a DependencyError.
@@ -75,12 +78,15 @@ type CustomerError struct {
 	Err        error
 }
 
+// Error describes the failure.
 func (e *CustomerError) Error() string { return e.Err.Error() + ": " + e.CustomerID }
+// Unwrap returns the cause.
 func (e *CustomerError) Unwrap() error { return e.Err }
 
 // ChannelNotAllowedError: the customer may not order through the channel.
 type ChannelNotAllowedError struct{ CustomerID, Channel string }
 
+// Error describes the failure.
 func (e *ChannelNotAllowedError) Error() string {
 	return fmt.Sprintf("customer %s may not order through channel %s", e.CustomerID, e.Channel)
 }
@@ -88,6 +94,7 @@ func (e *ChannelNotAllowedError) Error() string {
 // CurrencyNotAllowedError: the customer may not order in the currency.
 type CurrencyNotAllowedError struct{ CustomerID, Currency string }
 
+// Error describes the failure.
 func (e *CurrencyNotAllowedError) Error() string {
 	return fmt.Sprintf("customer %s may not order in %s", e.CustomerID, e.Currency)
 }
@@ -99,6 +106,7 @@ type CreditLimitExceededError struct {
 	Currency                            string
 }
 
+// Error describes the failure.
 func (e *CreditLimitExceededError) Error() string {
 	return fmt.Sprintf("order total %d %s exceeds the available credit of customer %s", e.TotalMin, e.Currency, e.CustomerID)
 }
@@ -106,6 +114,7 @@ func (e *CreditLimitExceededError) Error() string {
 // DuplicateSKUError: a SKU appears on more than one request line.
 type DuplicateSKUError struct{ SKU string }
 
+// Error describes the failure.
 func (e *DuplicateSKUError) Error() string { return "SKU " + e.SKU + " appears on more than one line" }
 
 // UnknownSKUError: a SKU is not in the catalog or not sold on the channel.
@@ -114,11 +123,13 @@ type UnknownSKUError struct {
 	LineIndex int
 }
 
+// Error describes the failure.
 func (e *UnknownSKUError) Error() string { return "unknown SKU " + e.SKU }
 
 // PriceUnavailableError: no price for a SKU in the currency.
 type PriceUnavailableError struct{ SKU, Currency string }
 
+// Error describes the failure.
 func (e *PriceUnavailableError) Error() string {
 	return fmt.Sprintf("no price for SKU %s in %s", e.SKU, e.Currency)
 }
@@ -131,6 +142,7 @@ type InvalidQuantityError struct {
 	Message   string
 }
 
+// Error describes the failure.
 func (e *InvalidQuantityError) Error() string { return e.Message }
 
 // PriceChangedError: the client's expected total differs.
@@ -139,6 +151,7 @@ type PriceChangedError struct {
 	Currency                   string
 }
 
+// Error describes the failure.
 func (e *PriceChangedError) Error() string {
 	return fmt.Sprintf("expected total %d differs from the current total %d %s", e.ExpectedMinor, e.ActualMinor, e.Currency)
 }
@@ -149,6 +162,7 @@ type OutOfStockError struct {
 	Requested, Available int64
 }
 
+// Error describes the failure.
 func (e *OutOfStockError) Error() string {
 	return fmt.Sprintf("not enough stock for %s: requested %d, available %d", e.SKU, e.Requested, e.Available)
 }
@@ -156,6 +170,7 @@ func (e *OutOfStockError) Error() string {
 // InvalidTransitionError: the state machine does not allow from -> to.
 type InvalidTransitionError struct{ From, To State }
 
+// Error describes the failure.
 func (e *InvalidTransitionError) Error() string {
 	return fmt.Sprintf("order cannot move from %s to %s", e.From, e.To)
 }
@@ -166,6 +181,7 @@ type NotCancellableError struct {
 	State   State
 }
 
+// Error describes the failure.
 func (e *NotCancellableError) Error() string {
 	return fmt.Sprintf("order %s cannot be cancelled in %s", e.OrderID, e.State)
 }
@@ -173,11 +189,13 @@ func (e *NotCancellableError) Error() string {
 // UnknownLineError: a line id is not a line of the order.
 type UnknownLineError struct{ LineID string }
 
+// Error describes the failure.
 func (e *UnknownLineError) Error() string { return "unknown order line " + e.LineID }
 
 // WarehouseNotAllocatedError: the warehouse holds no allocation of the order.
 type WarehouseNotAllocatedError struct{ WarehouseID string }
 
+// Error describes the failure.
 func (e *WarehouseNotAllocatedError) Error() string {
 	return "warehouse " + e.WarehouseID + " holds no allocation of the order"
 }
@@ -188,6 +206,7 @@ type QuantityExceedsAllocatedError struct {
 	Requested, Allowed  int64
 }
 
+// Error describes the failure.
 func (e *QuantityExceedsAllocatedError) Error() string {
 	return fmt.Sprintf("line %s in %s: %d exceeds the allowed %d", e.LineID, e.WarehouseID, e.Requested, e.Allowed)
 }
@@ -195,6 +214,7 @@ func (e *QuantityExceedsAllocatedError) Error() string {
 // EventIDReusedError: an event id was applied before with other content.
 type EventIDReusedError struct{ EventID string }
 
+// Error describes the failure.
 func (e *EventIDReusedError) Error() string {
 	return "event id " + e.EventID + " reused with different content"
 }
