@@ -80,6 +80,7 @@ type CustomerError struct {
 
 // Error describes the failure.
 func (e *CustomerError) Error() string { return e.Err.Error() + ": " + e.CustomerID }
+
 // Unwrap returns the cause.
 func (e *CustomerError) Unwrap() error { return e.Err }
 
