@@ -380,7 +380,8 @@ func TestSlowOwnerKeepsItsClaim(t *testing.T) {
 	for i := range res {
 		wg.Go(func() {
 			if i == 1 {
-				time.Sleep(50 * time.Millisecond) // let the first one claim
+				// Start once the first call is inside the slow reservation.
+				eventually(t, "the first call reserving", func() bool { return e.inventory.ReserveCalls() == 1 })
 			}
 			r, err := e.client.CreateOrder(ctx, req)
 			if err != nil {
