@@ -274,19 +274,30 @@ func TestERPDownThenBack(t *testing.T) {
 // reaches the ERP exactly once.
 func TestOrderProcessKilledMidBurst(t *testing.T) {
 	var names []string
+	var succeeded atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		names = placeBurstTolerant(t, "e2e-kill", 100, 4)
+		names = placeBurstTolerant(t, "e2e-kill", 100, 4, &succeeded)
 	}()
-	time.Sleep(300 * time.Millisecond) // let the burst start; any moment would do
+	// Kill once a third of the burst has been acknowledged, so the crash
+	// lands in the middle of it with requests in flight.
+	eventually(t, 60*time.Second, "a third of the burst acknowledged", func() (bool, string) {
+		n := succeeded.Load()
+		return n >= 33, fmt.Sprintf("%d acknowledged", n)
+	})
 	mesh.Kill(launcher.Order)
+	atKill := succeeded.Load()
 	if err := mesh.Restart(t.Context(), launcher.Order); err != nil {
 		t.Fatal(err)
 	}
 	<-done
-	if len(names) == 0 {
-		t.Fatal("no order succeeded during the burst")
+	if atKill >= 100 {
+		t.Fatalf("the burst had finished before the kill (%d acknowledged)", atKill)
+	}
+	t.Logf("killed the order process with %d of 100 orders acknowledged; %d acknowledged in the end", atKill, len(names))
+	if len(names) != 100 {
+		t.Errorf("%d of 100 orders acknowledged after the restart, want all (retries with the same key)", len(names))
 	}
 	eventually(t, 120*time.Second, "every acknowledged order confirmed", func() (bool, string) {
 		for _, n := range names {
@@ -340,8 +351,9 @@ func placeBurst(t *testing.T, prefix string, n, workers int) []string {
 
 // placeBurstTolerant is placeBurst for a burst that crosses a crash: a
 // failed request is retried with the same Idempotency-Key until it succeeds
-// or 60s pass; it returns the orders that got a success answer.
-func placeBurstTolerant(t *testing.T, prefix string, n, workers int) []string {
+// or 60s pass; it returns the orders that got a success answer and counts
+// them in succeeded as they come.
+func placeBurstTolerant(t *testing.T, prefix string, n, workers int, succeeded *atomic.Int64) []string {
 	var mu sync.Mutex
 	var names []string
 	var wg sync.WaitGroup
@@ -359,6 +371,7 @@ func placeBurstTolerant(t *testing.T, prefix string, n, workers int) []string {
 						mu.Lock()
 						names = append(names, r.str("name"))
 						mu.Unlock()
+						succeeded.Add(1)
 						break
 					}
 					time.Sleep(100 * time.Millisecond)
