@@ -5,31 +5,18 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
-	platformconfig "github.com/transload/transload/platform/config"
-	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 
 	"github.com/transload/transload/gateway/internal/app"
 	"github.com/transload/transload/gateway/internal/config"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("gateway", run) }
 
 // run loads the configuration, starts the gateway and blocks until ctx ends.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -37,13 +24,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
+	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	logger := logging.New(stdout, cfg.ServiceName, level)
 	slog.SetDefault(logger)
-	logger.Info("gateway starting", slog.Any("config", platformconfig.Map(&cfg)))
+	svcmain.LogConfig(ctx, logger, "gateway starting", &cfg)
 
 	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
 	if err != nil {

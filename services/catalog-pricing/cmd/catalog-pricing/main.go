@@ -14,33 +14,25 @@ import (
 	"time"
 
 	pconfig "github.com/transload/transload/platform/config"
-	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/catalog-pricing/internal/app"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "catalog-pricing:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("catalog-pricing", run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg config.Config
 	if err := pconfig.Load(&cfg, getenv); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
+	log, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, cfg.ServiceName, level)
 	slog.SetDefault(log)
-	log.Info("starting", slog.Any("config", pconfig.Map(&cfg)))
+	svcmain.LogConfig(ctx, log, "starting", &cfg)
 
 	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
 	if err != nil {

@@ -11,16 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
-	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcserver"
-	"github.com/transload/transload/platform/logging"
-	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/erpsim/internal/config"
 	"github.com/transload/transload/services/erpsim/internal/control"
 	"github.com/transload/transload/services/erpsim/internal/erp"
@@ -30,14 +25,7 @@ import (
 	"github.com/transload/transload/services/erpsim/internal/store/sqlstore"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "erpsim:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("erpsim", run) }
 
 // run starts erpsim and serves until ctx ends (SIGTERM), then shuts down
 // gracefully.
@@ -57,24 +45,23 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	level, _ := logging.ParseLevel(cfg.LogLevel) // validated by config.Load
-	logger := logging.New(stdout, cfg.ServiceName, level)
-	logger.InfoContext(ctx, "erpsim starting", slog.Any("config", platformconfig.Map(&cfg)))
+	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	svcmain.LogConfig(ctx, logger, "erpsim starting", &cfg)
 
-	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	db, err := sqldb.Open(openCtx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := sqlstore.Migrate(openCtx, db); err != nil {
-		return err
-	}
 	store := sqlstore.New(db)
 	flt := faults.New()
 	svc := erp.NewService(store, erp.WithRejector(flt))
-	seeded, err := svc.SeedDemo(openCtx)
+	seedCtx, cancelSeed := context.WithTimeout(ctx, time.Minute)
+	seeded, err := svc.SeedDemo(seedCtx)
+	cancelSeed()
 	if err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
 	}

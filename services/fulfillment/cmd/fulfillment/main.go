@@ -11,10 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,13 +20,11 @@ import (
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/platform/breaker"
-	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/events"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
-	"github.com/transload/transload/platform/logging"
 	"github.com/transload/transload/platform/outbox"
-	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/fulfillment/internal/config"
 	"github.com/transload/transload/services/fulfillment/internal/grpcapi"
 	"github.com/transload/transload/services/fulfillment/internal/inventoryclient"
@@ -46,14 +41,7 @@ const (
 	StreamSubjects = "transload.fulfillment.>"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "fulfillment:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("fulfillment", run) }
 
 // run starts the service and serves until ctx ends (SIGTERM), then shuts
 // down gracefully.
@@ -73,20 +61,17 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	level, _ := logging.ParseLevel(cfg.LogLevel) // validated by config.Load
-	logger := logging.New(stdout, cfg.ServiceName, level)
-	logger.InfoContext(ctx, "fulfillment starting", slog.Any("config", platformconfig.Map(&cfg)))
+	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	svcmain.LogConfig(ctx, logger, "fulfillment starting", &cfg)
 
-	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	db, err := sqldb.Open(openCtx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := sqlstore.Migrate(openCtx, db); err != nil {
-		return err
-	}
 	store := sqlstore.New(db)
 
 	srv, err := grpcserver.New(

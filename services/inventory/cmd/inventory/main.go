@@ -11,10 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,9 +22,9 @@ import (
 	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
-	"github.com/transload/transload/platform/logging"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/inventory/internal/config"
 	"github.com/transload/transload/services/inventory/internal/erpclient"
@@ -38,14 +35,7 @@ import (
 	"github.com/transload/transload/services/inventory/internal/store/sqlstore"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "inventory:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("inventory", run) }
 
 // run loads the configuration from getenv, logs JSON to stdout and serves
 // until ctx ends.
@@ -54,11 +44,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err := platformconfig.Load(&cfg, getenv); err != nil {
 		return err
 	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
+	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	logger := logging.New(stdout, cfg.ServiceName, level)
 	logger.Info("starting", slog.String("config", platformconfig.Describe(&cfg)))
 
 	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
@@ -113,11 +102,8 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 			a.close()
 		}
 	}()
-	a.db, err = sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	a.db, err = svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
 	if err != nil {
-		return nil, err
-	}
-	if err := sqlstore.Migrate(ctx, a.db); err != nil {
 		return nil, err
 	}
 

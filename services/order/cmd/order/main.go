@@ -10,12 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,9 +26,8 @@ import (
 	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
-	"github.com/transload/transload/platform/logging"
 	"github.com/transload/transload/platform/outbox"
-	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/config"
@@ -47,25 +41,17 @@ import (
 	"github.com/transload/transload/services/order/internal/store/sqlstore"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "order:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("order", run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg config.Config
 	if err := platformconfig.Load(&cfg, getenv); err != nil {
 		return err
 	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
+	log, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, cfg.ServiceName, level)
 	slog.SetDefault(log)
 
 	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
@@ -82,17 +68,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		_ = shutdownTracing(sctx)
 	}()
 
-	if err := ensureSQLiteDir(cfg.DatabaseURL); err != nil {
-		return err
-	}
-	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(log))
+	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, log, sqlstore.Migrate)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		return err
-	}
 
 	srv, err := grpcserver.New(
 		grpcserver.WithLogger(log),
@@ -241,20 +221,4 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
-}
-
-// ensureSQLiteDir creates the folder of a SQLite database file.
-func ensureSQLiteDir(dsn string) error {
-	rest, ok := strings.CutPrefix(dsn, "sqlite://")
-	if !ok {
-		return nil
-	}
-	path, _, _ := strings.Cut(rest, "?")
-	if path == ":memory:" || path == "" {
-		return nil
-	}
-	if dir := filepath.Dir(path); dir != "." {
-		return os.MkdirAll(dir, 0o750)
-	}
-	return nil
 }

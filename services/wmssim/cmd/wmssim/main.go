@@ -11,16 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcserver"
-	"github.com/transload/transload/platform/logging"
-	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 	wmsconfig "github.com/transload/transload/services/wmssim/internal/config"
 	"github.com/transload/transload/services/wmssim/internal/control"
@@ -31,15 +27,7 @@ import (
 	"github.com/transload/transload/services/wmssim/internal/wms"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "wmssim:", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main("wmssim", run) }
 
 // run starts the simulator and serves until ctx ends.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -47,12 +35,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err := config.Load(&cfg, getenv); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	level, err := logging.ParseLevel(cfg.LogLevel)
+	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
 	if err != nil {
 		return fmt.Errorf("config: LOG_LEVEL: %w", err)
 	}
-	logger := logging.New(stdout, cfg.ServiceName, level)
-	logger.Info("starting", slog.Any("config", config.Map(&cfg)))
+	svcmain.LogConfig(ctx, logger, "starting", &cfg)
 
 	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
 	if err != nil {
@@ -70,14 +57,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 	}()
 
-	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(logger))
+	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 
 	faultSet := &faults.Set{}
 	// The admin routes are served here rather than by grpcserver so the

@@ -1,0 +1,96 @@
+// Package svcmain holds the start-up steps every Transload binary's main
+// package shares, so each main keeps only its own wiring (servers,
+// clients, workers):
+//
+//   - [Main] runs a binary's run function under a context cancelled by
+//     SIGINT or SIGTERM and turns its error into "name: error" on stderr
+//     and exit status 1;
+//   - [NewLogger] builds the service's JSON logger from the configured
+//     level, and [LogConfig] logs the configuration with secrets masked;
+//   - [OpenDB] opens and migrates the service's database within
+//     [OpenTimeout].
+package svcmain
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/sqldb"
+)
+
+// RunFunc is a binary's run function: it reads its configuration through
+// getenv, logs to stdout and serves until ctx ends. A nil error means a
+// clean shutdown.
+type RunFunc func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
+
+// Main calls run with a context that ends on SIGINT or SIGTERM, os.Getenv
+// and os.Stdout. When run fails it prints "name: error" to stderr and
+// exits with status 1; otherwise it exits with status 0. Only a main
+// function calls it: it never returns.
+func Main(name string, run RunFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := exitCode(ctx, name, run, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitCode runs run and returns the process exit status, reporting a
+// failure on stderr.
+func exitCode(ctx context.Context, name string, run RunFunc, getenv func(string) string, stdout, stderr io.Writer) int {
+	if err := run(ctx, getenv, stdout); err != nil {
+		// The binary's last word goes to stderr as plain text: the JSON
+		// logger may not exist yet (a configuration error).
+		_, _ = fmt.Fprintln(stderr, name+":", err)
+		return 1
+	}
+	return 0
+}
+
+// NewLogger returns the JSON logger of service (see [logging.New]) writing
+// to w at level, which is debug, info, warn or error (case-insensitive).
+// An unknown level is an error from [logging.ParseLevel].
+func NewLogger(w io.Writer, service, level string) (*slog.Logger, error) {
+	l, err := logging.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return logging.New(w, service, l), nil
+}
+
+// LogConfig logs msg at info level with the configuration struct cfg
+// (or a pointer to one) as the "config" attribute: a map from environment
+// variable to value, with secret fields masked by [config.Map].
+func LogConfig(ctx context.Context, logger *slog.Logger, msg string, cfg any) {
+	logger.InfoContext(ctx, msg, slog.Any("config", config.Map(cfg)))
+}
+
+// OpenTimeout bounds how long [OpenDB] may take to open the database and
+// run its migrations.
+const OpenTimeout = time.Minute
+
+// OpenDB opens the database named by dsn (see [sqldb.Open]) with logger
+// and brings its schema up to date with migrate, both within
+// [OpenTimeout] of ctx. Errors say which step failed; an unsupported DSN
+// wraps [sqldb.ErrUnsupportedDSN]. On error nothing is left open;
+// otherwise the caller closes the returned DB.
+func OpenDB(ctx context.Context, dsn string, logger *slog.Logger, migrate func(context.Context, *sqldb.DB) error) (*sqldb.DB, error) {
+	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
+	defer cancel()
+	db, err := sqldb.Open(ctx, dsn, sqldb.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return db, nil
+}
