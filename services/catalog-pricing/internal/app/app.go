@@ -25,6 +25,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
@@ -68,14 +69,11 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	db, err := sqldb.Open(ctx, cfg.DatabaseURL, sqldb.WithLogger(log))
+	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, log, sqlstore.Migrate)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
-	}
-	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db); err != nil {
 		return err
 	}
+	defer db.Close()
 	store := sqlstore.New(db)
 
 	srvOpts := []grpcserver.Option{grpcserver.WithLogger(log)}
