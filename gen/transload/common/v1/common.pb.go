@@ -56,6 +56,7 @@ const (
 	// One or more request fields are invalid; see google.rpc.BadRequest.
 	ErrorReason_ERROR_REASON_VALIDATION_FAILED ErrorReason = 1
 	// A request id (REST Idempotency-Key) was reused with a different payload.
+	// Comes with ALREADY_EXISTS (HTTP 409).
 	ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED ErrorReason = 2
 	// A request with the same request id is still being processed; retry later.
 	ErrorReason_ERROR_REASON_REQUEST_IN_PROGRESS ErrorReason = 3

@@ -130,7 +130,7 @@ const (
 // header, see CreateOrder). Repeating a request with the same id and the same
 // payload returns the original result without doing anything twice; the same
 // id with a different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED
-// (INVALID_ARGUMENT); while the first request is still running, a repeat
+// (ALREADY_EXISTS, HTTP 409); while the first request is still running, a repeat
 // fails with ERROR_REASON_REQUEST_IN_PROGRESS (ABORTED, retry later). Ids are
 // remembered for at least 24 hours.
 //
@@ -509,7 +509,7 @@ func (c *storefrontServiceClient) TestWebhookSubscription(ctx context.Context, i
 // header, see CreateOrder). Repeating a request with the same id and the same
 // payload returns the original result without doing anything twice; the same
 // id with a different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED
-// (INVALID_ARGUMENT); while the first request is still running, a repeat
+// (ALREADY_EXISTS, HTTP 409); while the first request is still running, a repeat
 // fails with ERROR_REASON_REQUEST_IN_PROGRESS (ABORTED, retry later). Ids are
 // remembered for at least 24 hours.
 //
