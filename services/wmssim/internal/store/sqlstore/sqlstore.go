@@ -190,40 +190,17 @@ func (s *Store) writeShipmentRequest(ctx context.Context, tx *sql.Tx, r wms.Ship
 
 // GetShipmentRequest implements wms.Store.
 func (s *Store) GetShipmentRequest(ctx context.Context, id string) (wms.ShipmentRequest, error) {
-	raw, found, err := s.loadRecord(ctx, s.db.SQL(), "shipment_requests", id, false)
-	if err != nil {
-		return wms.ShipmentRequest{}, err
-	}
-	if !found {
-		return wms.ShipmentRequest{}, wms.ErrShipmentRequestNotFound
-	}
-	return decode[wms.ShipmentRequest](raw)
+	return getRecord[wms.ShipmentRequest](ctx, s, "shipment_requests", id, wms.ErrShipmentRequestNotFound)
 }
 
 // UpdateShipmentRequest implements wms.Store.
 func (s *Store) UpdateShipmentRequest(ctx context.Context, id string, fn func(r *wms.ShipmentRequest) ([]wms.ShipmentEvent, error)) (wms.ShipmentRequest, error) {
-	var out wms.ShipmentRequest
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		raw, found, err := s.loadRecord(ctx, tx, "shipment_requests", id, true)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return wms.ErrShipmentRequestNotFound
-		}
-		r, err := decode[wms.ShipmentRequest](raw)
-		if err != nil {
-			return err
-		}
-		evs, err := fn(&r)
-		if err != nil {
-			return err
-		}
-		r.ID = id
-		if err := s.writeShipmentRequest(ctx, tx, r); err != nil {
-			return err
-		}
-		for _, ev := range evs {
+	return updateRecord(ctx, s, "shipment_requests", id, wms.ErrShipmentRequestNotFound, fn,
+		func(ctx context.Context, tx *sql.Tx, r *wms.ShipmentRequest) error {
+			r.ID = id
+			return s.writeShipmentRequest(ctx, tx, *r)
+		},
+		func(ctx context.Context, tx *sql.Tx, ev wms.ShipmentEvent) error {
 			pos, err := s.next(ctx, tx, counterShipmentEvents)
 			if err != nil {
 				return err
@@ -238,14 +215,8 @@ func (s *Store) UpdateShipmentRequest(ctx context.Context, id string, fn func(r 
 			if err != nil {
 				return fmt.Errorf("insert shipment event %s: %w", ev.EventID, err)
 			}
-		}
-		out = r
-		return nil
-	})
-	if err != nil {
-		return wms.ShipmentRequest{}, err
-	}
-	return out, nil
+			return nil
+		})
 }
 
 // ListShipmentRequests implements wms.Store.
@@ -365,40 +336,17 @@ func (s *Store) writeExpectedReturn(ctx context.Context, tx *sql.Tx, r wms.Expec
 
 // GetExpectedReturn implements wms.Store.
 func (s *Store) GetExpectedReturn(ctx context.Context, id string) (wms.ExpectedReturn, error) {
-	raw, found, err := s.loadRecord(ctx, s.db.SQL(), "expected_returns", id, false)
-	if err != nil {
-		return wms.ExpectedReturn{}, err
-	}
-	if !found {
-		return wms.ExpectedReturn{}, wms.ErrExpectedReturnNotFound
-	}
-	return decode[wms.ExpectedReturn](raw)
+	return getRecord[wms.ExpectedReturn](ctx, s, "expected_returns", id, wms.ErrExpectedReturnNotFound)
 }
 
 // UpdateExpectedReturn implements wms.Store.
 func (s *Store) UpdateExpectedReturn(ctx context.Context, id string, fn func(r *wms.ExpectedReturn) ([]wms.ReturnEvent, error)) (wms.ExpectedReturn, error) {
-	var out wms.ExpectedReturn
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		raw, found, err := s.loadRecord(ctx, tx, "expected_returns", id, true)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return wms.ErrExpectedReturnNotFound
-		}
-		r, err := decode[wms.ExpectedReturn](raw)
-		if err != nil {
-			return err
-		}
-		evs, err := fn(&r)
-		if err != nil {
-			return err
-		}
-		r.ID = id
-		if err := s.writeExpectedReturn(ctx, tx, r); err != nil {
-			return err
-		}
-		for _, ev := range evs {
+	return updateRecord(ctx, s, "expected_returns", id, wms.ErrExpectedReturnNotFound, fn,
+		func(ctx context.Context, tx *sql.Tx, r *wms.ExpectedReturn) error {
+			r.ID = id
+			return s.writeExpectedReturn(ctx, tx, *r)
+		},
+		func(ctx context.Context, tx *sql.Tx, ev wms.ReturnEvent) error {
 			pos, err := s.next(ctx, tx, counterReturnEvents)
 			if err != nil {
 				return err
@@ -413,12 +361,63 @@ func (s *Store) UpdateExpectedReturn(ctx context.Context, id string, fn func(r *
 			if err != nil {
 				return fmt.Errorf("insert return event %s: %w", ev.EventID, err)
 			}
+			return nil
+		})
+}
+
+// getRecord reads and decodes one JSON record of table by id; notFound is
+// returned when there is none.
+func getRecord[T any](ctx context.Context, s *Store, table, id string, notFound error) (T, error) {
+	var zero T
+	raw, found, err := s.loadRecord(ctx, s.db.SQL(), table, id, false)
+	if err != nil {
+		return zero, err
+	}
+	if !found {
+		return zero, notFound
+	}
+	return decode[T](raw)
+}
+
+// updateRecord is the one read-modify-write path for records that emit feed
+// events: in a single transaction it locks and decodes the record, lets fn
+// change it, writes it back and appends the events fn returned, so a
+// record's state and its feed never disagree.
+func updateRecord[T, E any](ctx context.Context, s *Store, table, id string, notFound error,
+	fn func(*T) ([]E, error),
+	write func(context.Context, *sql.Tx, *T) error,
+	appendEvent func(context.Context, *sql.Tx, E) error,
+) (T, error) {
+	var out, zero T
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		raw, found, err := s.loadRecord(ctx, tx, table, id, true)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return notFound
+		}
+		r, err := decode[T](raw)
+		if err != nil {
+			return err
+		}
+		evs, err := fn(&r)
+		if err != nil {
+			return err
+		}
+		if err := write(ctx, tx, &r); err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if err := appendEvent(ctx, tx, ev); err != nil {
+				return err
+			}
 		}
 		out = r
 		return nil
 	})
 	if err != nil {
-		return wms.ExpectedReturn{}, err
+		return zero, err
 	}
 	return out, nil
 }
