@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -65,6 +66,29 @@ func decodeToken(raw, wantScope string) (pageToken, error) {
 		return t, badToken()
 	}
 	return t, nil
+}
+
+// keysetPage trims items fetched with limit size+1 to one page and, when a
+// further page exists, returns the token that resumes after the page's last
+// item (its id and create time). Shared by every keyset-paged list.
+func keysetPage[T any](tok pageToken, size int, items []T, key func(T) (string, time.Time)) ([]T, string) {
+	if len(items) <= size {
+		return items, ""
+	}
+	items = items[:size]
+	id, created := key(items[size-1])
+	tok.ID, tok.Micros = id, created.UnixMicro()
+	return items, encodeToken(tok)
+}
+
+// filterState parses a `state = X` filter value (with or without the
+// STATE_ prefix) against a generated State enum's value map.
+func filterState(values map[string]int32, raw string) (int32, error) {
+	v, ok := values["STATE_"+strings.TrimPrefix(raw, "STATE_")]
+	if !ok || v == 0 {
+		return 0, badFilter("unknown state " + strconv.Quote(raw))
+	}
+	return v, nil
 }
 
 func badToken() error {

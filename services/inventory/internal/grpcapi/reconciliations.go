@@ -55,9 +55,9 @@ func (s *Server) ListReconciliations(ctx context.Context, req *inventoryv1.ListR
 		case t.Field == "snapshot_source":
 			q.SnapshotSource = t.Value
 		case t.Field == "state":
-			v, ok := inventoryv1.Reconciliation_State_value["STATE_"+strings.TrimPrefix(t.Value, "STATE_")]
-			if !ok || v == 0 {
-				return nil, badFilter("unknown state " + strconv.Quote(t.Value))
+			v, err := filterState(inventoryv1.Reconciliation_State_value, t.Value)
+			if err != nil {
+				return nil, err
 			}
 			q.State = inventory.ReconciliationState(v)
 		default:
@@ -78,12 +78,9 @@ func (s *Server) ListReconciliations(ctx context.Context, req *inventoryv1.ListR
 		return nil, s.toStatus(ctx, err, nil)
 	}
 	resp := &inventoryv1.ListReconciliationsResponse{}
-	if len(runs) > size {
-		runs = runs[:size]
-		last := runs[size-1]
-		tok.ID, tok.Micros = last.ID, last.CreateTime.UnixMicro()
-		resp.NextPageToken = encodeToken(tok)
-	}
+	runs, resp.NextPageToken = keysetPage(tok, size, runs, func(r inventory.Reconciliation) (string, time.Time) {
+		return r.ID, r.CreateTime
+	})
 	for _, r := range runs {
 		resp.Reconciliations = append(resp.Reconciliations, inventorypb.Reconciliation(r))
 	}

@@ -3,7 +3,6 @@ package grpcapi
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
@@ -29,9 +28,9 @@ func (s *Server) ListReservations(ctx context.Context, req *inventoryv1.ListRese
 		case t.Field == "sku":
 			q.SKU = t.Value
 		case t.Field == "state":
-			v, ok := inventoryv1.Reservation_State_value["STATE_"+strings.TrimPrefix(t.Value, "STATE_")]
-			if !ok || v == 0 {
-				return nil, badFilter("unknown state " + strconv.Quote(t.Value))
+			v, err := filterState(inventoryv1.Reservation_State_value, t.Value)
+			if err != nil {
+				return nil, err
 			}
 			q.State = inventory.ReservationState(v)
 		default:
@@ -52,12 +51,9 @@ func (s *Server) ListReservations(ctx context.Context, req *inventoryv1.ListRese
 		return nil, s.toStatus(ctx, err, nil)
 	}
 	resp := &inventoryv1.ListReservationsResponse{}
-	if len(rs) > size {
-		rs = rs[:size]
-		last := rs[size-1]
-		tok.ID, tok.Micros = last.ID, last.CreateTime.UnixMicro()
-		resp.NextPageToken = encodeToken(tok)
-	}
+	rs, resp.NextPageToken = keysetPage(tok, size, rs, func(r inventory.Reservation) (string, time.Time) {
+		return r.ID, r.CreateTime
+	})
 	for _, r := range rs {
 		resp.Reservations = append(resp.Reservations, inventorypb.Reservation(r))
 	}
