@@ -3,13 +3,16 @@
 // fails fast with codes.Unavailable and reason ERROR_REASON_CIRCUIT_OPEN,
 // and every state change is logged and exported to Prometheus.
 //
-// What counts as a failure (IsDependencyFailure): gRPC Unavailable,
-// DeadlineExceeded, ResourceExhausted and Internal, and non-gRPC errors
-// other than context.Canceled. Business answers (InvalidArgument, NotFound,
-// FailedPrecondition, AlreadyExists, Aborted, ...) prove the dependency is
-// up and count as successes. A call whose caller's own context was
-// cancelled or expired is not counted at all: the dependency was never given
-// the chance to answer.
+// What counts as a failure is Settings.IsFailure. The package knows
+// nothing of gRPC codes: its default, DefaultIsFailure, counts every error
+// but context.Canceled, which suits a dependency without business answers
+// (a cache, a socket). Breakers guarding gRPC calls take their predicate
+// from platform/grpcclient (grpcclient.IsTargetFailure, which grpcclient.Dial
+// installs), where the one classification of status codes lives: business
+// answers (InvalidArgument, NotFound, FailedPrecondition, Aborted, ...)
+// prove the dependency is up and count as successes. A call whose caller's
+// own context was cancelled or expired is not counted at all, whatever the
+// predicate: the dependency was never given the chance to answer.
 package breaker
 
 import (
@@ -56,10 +59,19 @@ type Settings struct {
 	// HalfOpenMaxRequests is how many trial requests may run while
 	// half-open; that many consecutive successes close the breaker.
 	HalfOpenMaxRequests uint32
+	// IsFailure reports whether an error returned by a guarded call
+	// counts against the dependency; any other error counts as a success,
+	// because an answer proves the dependency is up. It is never asked
+	// about nil, nor about errors after the caller's context ended. nil
+	// means DefaultIsFailure, except for the breakers grpcclient.Dial
+	// builds, which use grpcclient.IsTargetFailure.
+	IsFailure func(error) bool
 }
 
 // DefaultSettings trips after 5 consecutive failures or a 50% failure ratio
 // over at least 20 calls in 30s, stays open 10s, then allows 1 trial call.
+// IsFailure is left nil so that whoever builds the breaker picks the
+// predicate that fits the dependency.
 func DefaultSettings() Settings {
 	return Settings{
 		ConsecutiveFailures: 5,
@@ -99,15 +111,26 @@ func WithLogger(l *slog.Logger) Option { return func(b *Breaker) { b.logger = l 
 // WithMetrics exports state and transitions through m.
 func WithMetrics(m *Metrics) Option { return func(b *Breaker) { b.metrics = m } }
 
-// WithFailureClassifier replaces IsDependencyFailure, for non-gRPC
-// dependencies whose business rejections are plain Go errors. Caller
-// cancellation is still excluded before the classifier is consulted.
+// WithFailureClassifier overrides Settings.IsFailure.
+//
+// Deprecated: set Settings.IsFailure. Kept only until
+// gateway/internal/neighbours stops calling it.
 func WithFailureClassifier(f func(error) bool) Option { return func(b *Breaker) { b.isFailure = f } }
+
+// DefaultIsFailure is the failure predicate of a breaker whose Settings
+// leave IsFailure nil: every error counts except context.Canceled, which is
+// never a dependency's verdict.
+func DefaultIsFailure(err error) bool {
+	return err != nil && !errors.Is(err, context.Canceled)
+}
 
 // New returns a closed breaker for target (a dial target or a dependency
 // name such as "erp"); target labels its logs, metrics and errors.
 func New(target string, s Settings, opts ...Option) *Breaker {
-	b := &Breaker{target: target, logger: slog.Default(), isFailure: IsDependencyFailure}
+	b := &Breaker{target: target, logger: slog.Default(), isFailure: s.IsFailure}
+	if b.isFailure == nil {
+		b.isFailure = DefaultIsFailure
+	}
 	for _, o := range opts {
 		o(b)
 	}
@@ -118,7 +141,7 @@ func New(target string, s Settings, opts ...Option) *Breaker {
 		Timeout:       s.OpenTimeout,
 		ReadyToTrip:   s.readyToTrip,
 		OnStateChange: b.onStateChange,
-		IsSuccessful:  func(err error) bool { return !b.isFailure(err) },
+		IsSuccessful:  func(err error) bool { return err == nil || !b.isFailure(err) },
 		IsExcluded:    func(err error) bool { return errors.As(err, new(callerGone)) },
 	})
 	b.metrics.setState(target, StateClosed)
@@ -188,6 +211,11 @@ func (c callerGone) Error() string { return c.err.Error() }
 // IsDependencyFailure reports whether err says the dependency itself is
 // failing: gRPC Unavailable, DeadlineExceeded, ResourceExhausted or
 // Internal, or a non-gRPC error other than context.Canceled.
+//
+// Deprecated: use grpcclient.IsTargetFailure (for a breaker) or
+// grpcclient.Classify. This copy of the old code set is kept only because
+// gateway/internal/neighbours still calls it (platform/grpcclient imports
+// this package, so it cannot forward there); delete it with that call.
 func IsDependencyFailure(err error) bool {
 	if err == nil {
 		return false
@@ -206,7 +234,9 @@ func IsDependencyFailure(err error) bool {
 // UnaryClientInterceptor guards every unary call on a connection with b.
 // Install it outside any default-deadline interceptor so that a default
 // deadline expiring counts as a dependency failure while the caller's own
-// deadline expiring does not.
+// deadline expiring does not. b's Settings.IsFailure must read gRPC
+// statuses (grpcclient.IsTargetFailure): DefaultIsFailure would count
+// business answers too.
 func (b *Breaker) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		return b.Execute(ctx, func(ctx context.Context) error {

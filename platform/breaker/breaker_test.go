@@ -1,4 +1,4 @@
-package breaker
+package breaker_test
 
 import (
 	"bytes"
@@ -24,9 +24,113 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/breaker"
+	"github.com/transload/transload/platform/grpcclient"
 )
 
-func TestIsDependencyFailure(t *testing.T) {
+func TestDefaultIsFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"plain", errors.New("connection reset by peer"), true},
+		{"deadline", context.DeadlineExceeded, true},
+		{"cancelled", context.Canceled, false},
+		{"wrapped cancelled", fmt.Errorf("get: %w", context.Canceled), false},
+		// The default reads no status codes; gRPC breakers get theirs from grpcclient.
+		{"status", status.Error(codes.InvalidArgument, "x"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := breaker.DefaultIsFailure(tt.err); got != tt.want {
+				t.Errorf("DefaultIsFailure(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// grpcSettings are settings whose failures are counted by the platform's
+// classification, as grpcclient.Dial installs it.
+func grpcSettings(s breaker.Settings) breaker.Settings {
+	s.IsFailure = grpcclient.IsTargetFailure
+	return s
+}
+
+func TestClassesAgainstBreaker(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		err   error
+		class grpcclient.Class
+		trips bool
+	}{
+		{"unavailable", status.Error(codes.Unavailable, "x"), grpcclient.ClassTransient, true},
+		{"deadline", status.Error(codes.DeadlineExceeded, "x"), grpcclient.ClassTransient, true},
+		{"exhausted", status.Error(codes.ResourceExhausted, "x"), grpcclient.ClassTransient, true},
+		{"internal", status.Error(codes.Internal, "x"), grpcclient.ClassTransient, true},
+		{"unknown", status.Error(codes.Unknown, "x"), grpcclient.ClassTransient, true},
+		{"data loss", status.Error(codes.DataLoss, "x"), grpcclient.ClassTransient, true},
+		{"transport", errors.New("connection reset by peer"), grpcclient.ClassTransient, true},
+		{"invalid", status.Error(codes.InvalidArgument, "x"), grpcclient.ClassRejected, false},
+		{"not found", status.Error(codes.NotFound, "x"), grpcclient.ClassRejected, false},
+		{"exists", status.Error(codes.AlreadyExists, "x"), grpcclient.ClassRejected, false},
+		{"denied", status.Error(codes.PermissionDenied, "x"), grpcclient.ClassRejected, false},
+		{"unauthenticated", status.Error(codes.Unauthenticated, "x"), grpcclient.ClassRejected, false},
+		{"precondition", status.Error(codes.FailedPrecondition, "x"), grpcclient.ClassRejected, false},
+		{"out of range", status.Error(codes.OutOfRange, "x"), grpcclient.ClassRejected, false},
+		{"unimplemented", status.Error(codes.Unimplemented, "x"), grpcclient.ClassRejected, false},
+		{"aborted", status.Error(codes.Aborted, "x"), grpcclient.ClassConflict, false},
+		{"cancelled by callee", status.Error(codes.Canceled, "x"), grpcclient.ClassCallerGone, false},
+		{"target's own breaker", apierr.CircuitOpen("erp"), grpcclient.ClassCircuitOpen, false},
+		{"target's own dependency", apierr.DependencyUnavailable("erp", "erp down"), grpcclient.ClassTransient, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := grpcclient.Classify(tt.err); got != tt.class {
+				t.Fatalf("Classify = %v, want %v", got, tt.class)
+			}
+			b := breaker.New("dep", grpcSettings(breaker.Settings{ConsecutiveFailures: 3, OpenTimeout: time.Hour}),
+				breaker.WithLogger(slog.New(slog.DiscardHandler)))
+			for range 3 {
+				if err := b.Execute(context.Background(), func(context.Context) error { return tt.err }); !errors.Is(err, tt.err) {
+					t.Fatalf("Execute = %v, want %v passed through", err, tt.err)
+				}
+			}
+			want := breaker.StateClosed
+			if tt.trips {
+				want = breaker.StateOpen
+			}
+			if got := b.State(); got != want {
+				t.Fatalf("state after 3 × %v = %v, want %v", tt.err, got, want)
+			}
+		})
+	}
+}
+
+func TestIsFailureNeverSeesSuccess(t *testing.T) {
+	t.Parallel()
+	var asked []error
+	b := breaker.New("dep", breaker.Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour,
+		IsFailure: func(err error) bool { asked = append(asked, err); return true }},
+		breaker.WithLogger(slog.New(slog.DiscardHandler)))
+	for range 3 {
+		if err := b.Execute(context.Background(), func(context.Context) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(asked) != 0 || b.State() != breaker.StateClosed {
+		t.Fatalf("IsFailure asked about %v, state %v; want never asked, closed", asked, b.State())
+	}
+}
+
+// TestDeprecatedIsDependencyFailure pins the old code set for the one
+// caller left (gateway/internal/neighbours) until it moves to grpcclient.
+func TestDeprecatedIsDependencyFailure(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		err  error
@@ -50,7 +154,7 @@ func TestIsDependencyFailure(t *testing.T) {
 		{errors.New("connection reset by peer"), true},
 	}
 	for _, tt := range tests {
-		if got := IsDependencyFailure(tt.err); got != tt.want {
+		if got := breaker.IsDependencyFailure(tt.err); got != tt.want {
 			t.Errorf("IsDependencyFailure(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
@@ -64,13 +168,13 @@ func TestTripHalfOpenRecover(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		m, err := NewMetrics(reg)
+		m, err := breaker.NewMetrics(reg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var logs bytes.Buffer
-		b := New("erp", Settings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second, HalfOpenMaxRequests: 1},
-			WithMetrics(m), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+		b := breaker.New("erp", grpcSettings(breaker.Settings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second, HalfOpenMaxRequests: 1}),
+			breaker.WithMetrics(m), breaker.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 		ctx := context.Background()
 
 		// Business answers never trip, however many.
@@ -96,7 +200,7 @@ func TestTripHalfOpenRecover(t *testing.T) {
 			})
 			cancel()
 		}
-		if s := b.State(); s != StateClosed {
+		if s := b.State(); s != breaker.StateClosed {
 			t.Fatalf("state after non-dependency errors = %v, want closed", s)
 		}
 
@@ -105,11 +209,11 @@ func TestTripHalfOpenRecover(t *testing.T) {
 		for _, c := range []codes.Code{codes.Unavailable, codes.Internal, codes.NotFound, codes.DeadlineExceeded, codes.ResourceExhausted} {
 			_ = b.Execute(ctx, failWith(c))
 		}
-		if s := b.State(); s != StateClosed {
+		if s := b.State(); s != breaker.StateClosed {
 			t.Fatalf("state after reset = %v, want closed", s)
 		}
 		_ = b.Execute(ctx, failWith(codes.Unavailable))
-		if s := b.State(); s != StateOpen {
+		if s := b.State(); s != breaker.StateOpen {
 			t.Fatalf("state after 3 consecutive failures = %v, want open", s)
 		}
 
@@ -123,16 +227,16 @@ func TestTripHalfOpenRecover(t *testing.T) {
 
 		// Still open for the whole timeout, half-open once it has passed.
 		time.Sleep(10 * time.Second)
-		if s := b.State(); s != StateOpen {
+		if s := b.State(); s != breaker.StateOpen {
 			t.Fatalf("state at timeout = %v, want open", s)
 		}
 		time.Sleep(time.Nanosecond)
-		if s := b.State(); s != StateHalfOpen {
+		if s := b.State(); s != breaker.StateHalfOpen {
 			t.Fatalf("state after timeout = %v, want half-open", s)
 		}
 		// A failed trial reopens it.
 		_ = b.Execute(ctx, failWith(codes.Unavailable))
-		if s := b.State(); s != StateOpen {
+		if s := b.State(); s != breaker.StateOpen {
 			t.Fatalf("state after failed trial = %v, want open", s)
 		}
 		time.Sleep(10*time.Second + time.Nanosecond)
@@ -140,20 +244,23 @@ func TestTripHalfOpenRecover(t *testing.T) {
 		if err := b.Execute(ctx, func(context.Context) error { return nil }); err != nil {
 			t.Fatalf("trial call: %v", err)
 		}
-		if s := b.State(); s != StateClosed {
+		if s := b.State(); s != breaker.StateClosed {
 			t.Fatalf("state after successful trial = %v, want closed", s)
 		}
 
-		if got := testutil.ToFloat64(m.state.WithLabelValues("erp")); got != 0 {
-			t.Errorf("state gauge = %v, want 0 (closed)", got)
-		}
-		for _, tr := range []struct {
-			from, to string
-			want     float64
-		}{{"closed", "open", 1}, {"open", "half-open", 2}, {"half-open", "open", 1}, {"half-open", "closed", 1}} {
-			if got := testutil.ToFloat64(m.transitions.WithLabelValues("erp", tr.from, tr.to)); got != tr.want {
-				t.Errorf("transitions %s→%s = %v, want %v", tr.from, tr.to, got, tr.want)
-			}
+		want := `
+# HELP transload_breaker_state Circuit breaker state per target: 0 closed, 1 half-open, 2 open.
+# TYPE transload_breaker_state gauge
+transload_breaker_state{target="erp"} 0
+# HELP transload_breaker_transitions_total Circuit breaker state transitions per target.
+# TYPE transload_breaker_transitions_total counter
+transload_breaker_transitions_total{from="closed",target="erp",to="open"} 1
+transload_breaker_transitions_total{from="half-open",target="erp",to="closed"} 1
+transload_breaker_transitions_total{from="half-open",target="erp",to="open"} 1
+transload_breaker_transitions_total{from="open",target="erp",to="half-open"} 2
+`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "transload_breaker_state", "transload_breaker_transitions_total"); err != nil {
+			t.Error(err)
 		}
 		if n := strings.Count(logs.String(), "circuit breaker state changed"); n != 5 {
 			t.Errorf("logged %d state changes, want 5:\n%s", n, logs.String())
@@ -164,8 +271,8 @@ func TestTripHalfOpenRecover(t *testing.T) {
 func TestFailureRatio(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		b := New("pricing", Settings{FailureRatio: 0.5, MinRequests: 10, Interval: time.Minute, OpenTimeout: time.Second},
-			WithLogger(slog.New(slog.DiscardHandler)))
+		b := breaker.New("pricing", grpcSettings(breaker.Settings{FailureRatio: 0.5, MinRequests: 10, Interval: time.Minute, OpenTimeout: time.Second}),
+			breaker.WithLogger(slog.New(slog.DiscardHandler)))
 		ctx := context.Background()
 		// Alternate success and failure: never 2 in a row, ratio 50% at 10 calls.
 		for i := range 9 {
@@ -175,12 +282,12 @@ func TestFailureRatio(t *testing.T) {
 				_ = b.Execute(ctx, func(context.Context) error { return nil })
 			}
 		}
-		if s := b.State(); s != StateClosed {
+		if s := b.State(); s != breaker.StateClosed {
 			t.Fatalf("state below MinRequests = %v, want closed", s)
 		}
 		_ = b.Execute(ctx, func(context.Context) error { return nil })
 		_ = b.Execute(ctx, failWith(codes.Unavailable))
-		if s := b.State(); s != StateOpen {
+		if s := b.State(); s != breaker.StateOpen {
 			t.Fatalf("state at 6/11 failures = %v, want open", s)
 		}
 	})
@@ -189,42 +296,56 @@ func TestFailureRatio(t *testing.T) {
 func TestDoReturnsValueAndCustomClassifier(t *testing.T) {
 	t.Parallel()
 	errRejected := errors.New("erp rejected order")
-	b := New("erp-http", Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour},
-		WithLogger(slog.New(slog.DiscardHandler)),
-		WithFailureClassifier(func(err error) bool { return err != nil && !errors.Is(err, errRejected) }))
-	v, err := Do(context.Background(), b, func(context.Context) (int, error) { return 42, nil })
+	b := breaker.New("erp-http", breaker.Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour,
+		IsFailure: func(err error) bool { return !errors.Is(err, errRejected) }},
+		breaker.WithLogger(slog.New(slog.DiscardHandler)))
+	v, err := breaker.Do(context.Background(), b, func(context.Context) (int, error) { return 42, nil })
 	if v != 42 || err != nil {
 		t.Fatalf("Do = %v, %v", v, err)
 	}
-	if _, err := Do(context.Background(), b, func(context.Context) (int, error) { return 0, errRejected }); !errors.Is(err, errRejected) {
+	if _, err := breaker.Do(context.Background(), b, func(context.Context) (int, error) { return 0, errRejected }); !errors.Is(err, errRejected) {
 		t.Fatalf("Do = %v, want errRejected", err)
 	}
-	if b.State() != StateClosed {
+	if b.State() != breaker.StateClosed {
 		t.Fatal("business rejection tripped the breaker")
 	}
-	_, _ = Do(context.Background(), b, func(context.Context) (int, error) { return 0, errors.New("i/o timeout") })
-	v, err = Do(context.Background(), b, func(context.Context) (int, error) { return 7, nil })
+	_, _ = breaker.Do(context.Background(), b, func(context.Context) (int, error) { return 0, errors.New("i/o timeout") })
+	v, err = breaker.Do(context.Background(), b, func(context.Context) (int, error) { return 7, nil })
 	if v != 0 {
 		t.Fatalf("open breaker returned value %v", v)
 	}
 	assertCircuitOpen(t, err, "erp-http")
 }
 
+// TestDeprecatedWithFailureClassifier pins the option for the one caller
+// left (gateway/internal/neighbours): it wins over Settings.IsFailure.
+func TestDeprecatedWithFailureClassifier(t *testing.T) {
+	t.Parallel()
+	never := func(error) bool { return false }
+	b := breaker.New("dep", breaker.Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour, IsFailure: never},
+		breaker.WithLogger(slog.New(slog.DiscardHandler)),
+		breaker.WithFailureClassifier(func(error) bool { return true })) //nolint:staticcheck // the deprecated option under test
+	_ = b.Execute(context.Background(), func(context.Context) error { return errors.New("boom") })
+	if b.State() != breaker.StateOpen {
+		t.Fatalf("state = %v, want open: WithFailureClassifier did not override Settings.IsFailure", b.State())
+	}
+}
+
 func TestMetricsShareRegistry(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	m1, err := NewMetrics(reg)
+	m1, err := breaker.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := NewMetrics(reg)
+	m2, err := breaker.NewMetrics(reg)
 	if err != nil {
-		t.Fatalf("second NewMetrics on same registry: %v", err)
+		t.Fatalf("second breaker.NewMetrics on same registry: %v", err)
 	}
-	New("a", DefaultSettings(), WithMetrics(m1))
-	New("b", DefaultSettings(), WithMetrics(m2))
-	if n := testutil.CollectAndCount(m1.state); n != 2 {
-		t.Fatalf("state series = %d, want 2 (one per target)", n)
+	breaker.New("a", breaker.DefaultSettings(), breaker.WithMetrics(m1))
+	breaker.New("b", breaker.DefaultSettings(), breaker.WithMetrics(m2))
+	if n, err := testutil.GatherAndCount(reg, "transload_breaker_state"); err != nil || n != 2 {
+		t.Fatalf("state series = %d, %v; want 2 (one per target)", n, err)
 	}
 }
 
@@ -265,7 +386,7 @@ func TestUnaryInterceptorOverGRPC(t *testing.T) {
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 
-	b := New("inventory", Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}, WithLogger(slog.New(slog.DiscardHandler)))
+	b := breaker.New("inventory", grpcSettings(breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}), breaker.WithLogger(slog.New(slog.DiscardHandler)))
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -289,14 +410,14 @@ func TestUnaryInterceptorOverGRPC(t *testing.T) {
 			}
 		}
 	}
-	if b.State() != StateClosed {
+	if b.State() != breaker.StateClosed {
 		t.Fatal("business errors tripped the breaker")
 	}
 
 	h.code.Store(int64(codes.Unavailable))
 	_ = call()
 	_ = call()
-	if b.State() != StateOpen {
+	if b.State() != breaker.StateOpen {
 		t.Fatalf("state = %v after 2 Unavailable, want open", b.State())
 	}
 	before := h.calls.Load()
@@ -319,8 +440,8 @@ func TestHalfOpenRecoveryOverGRPC(t *testing.T) {
 		go func() { _ = srv.Serve(lis) }()
 		defer srv.Stop()
 
-		b := New("inventory", Settings{ConsecutiveFailures: 2, OpenTimeout: time.Minute, HalfOpenMaxRequests: 1},
-			WithLogger(slog.New(slog.DiscardHandler)))
+		b := breaker.New("inventory", grpcSettings(breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Minute, HalfOpenMaxRequests: 1}),
+			breaker.WithLogger(slog.New(slog.DiscardHandler)))
 		conn, err := grpc.NewClient("passthrough:///bufnet",
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -344,12 +465,12 @@ func TestHalfOpenRecoveryOverGRPC(t *testing.T) {
 				t.Fatalf("cancelled call = %v", err)
 			}
 		}
-		if b.State() != StateClosed {
+		if b.State() != breaker.StateClosed {
 			t.Fatal("cancelled calls tripped the breaker")
 		}
 		_ = call(context.Background())
 		_ = call(context.Background())
-		if b.State() != StateOpen {
+		if b.State() != breaker.StateOpen {
 			t.Fatalf("state = %v after 2 Unavailable, want open", b.State())
 		}
 
@@ -361,7 +482,7 @@ func TestHalfOpenRecoveryOverGRPC(t *testing.T) {
 			t.Fatal("open breaker let a call through")
 		}
 		time.Sleep(time.Nanosecond)
-		if b.State() != StateHalfOpen {
+		if b.State() != breaker.StateHalfOpen {
 			t.Fatalf("state after open timeout = %v, want half-open", b.State())
 		}
 		if err := call(context.Background()); err != nil {
@@ -370,7 +491,7 @@ func TestHalfOpenRecoveryOverGRPC(t *testing.T) {
 		if h.calls.Load() != before+1 {
 			t.Fatalf("trial call reached the server %d times, want 1", h.calls.Load()-before)
 		}
-		if b.State() != StateClosed {
+		if b.State() != breaker.StateClosed {
 			t.Fatalf("state after successful trial = %v, want closed", b.State())
 		}
 	})

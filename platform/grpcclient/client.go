@@ -17,6 +17,46 @@
 // default deadline, metrics. The breaker sits outside the default deadline
 // on purpose: a default deadline expiring is the dependency's slowness and
 // counts, the caller's own deadline expiring does not.
+//
+// # Classifying errors
+//
+// Classify is the one answer to "what does this error from a dependency
+// mean?"; client adapters map its Class to their domain errors and the
+// breakers Dial builds count failures with IsTargetFailure, so a service,
+// the gateway and a breaker never disagree about a code.
+//
+//	error                                     class            breaker  why
+//	nil                                       ClassNone        success
+//	UNAVAILABLE + reason CIRCUIT_OPEN         ClassCircuitOpen success  refused before it was sent (by our breaker, or relayed by the target about its own)
+//	UNAVAILABLE                               ClassTransient   failure  the target is down, restarting or unreachable
+//	DEADLINE_EXCEEDED                         ClassTransient   failure  the target was slower than the budget the client gave it (see ClassifyCtx)
+//	RESOURCE_EXHAUSTED                        ClassTransient   failure  overloaded or throttling us; backing off is what it asks for
+//	INTERNAL, UNKNOWN, DATA_LOSS              ClassTransient   failure  the target broke while handling a request it accepted
+//	OK (on a non-nil error), unknown codes    ClassTransient   failure  a broken peer; treated like UNKNOWN
+//	errors without a status                   ClassTransient   failure  transport, encoding or adapter failures
+//	ABORTED                                   ClassConflict    success  the target is up and lost a concurrency race (REQUEST_IN_PROGRESS, CONCURRENT_MODIFICATION); retry the operation
+//	INVALID_ARGUMENT, OUT_OF_RANGE            ClassRejected    success  a verdict about the request's content
+//	NOT_FOUND, ALREADY_EXISTS                 ClassRejected    success  a verdict about the resource named
+//	FAILED_PRECONDITION                       ClassRejected    success  a verdict about the state the request needs
+//	UNAUTHENTICATED, PERMISSION_DENIED        ClassRejected    success  a verdict about the caller's credentials; retrying cannot change it
+//	UNIMPLEMENTED                             ClassRejected    success  the target does not serve the method (version skew); it is up
+//	CANCELLED, context.Canceled               ClassCallerGone  success  the caller went away; nothing is known about the target
+//
+// "breaker" is IsTargetFailure; a success there resets the consecutive
+// failure count, because an answer proves the target is up. One refinement
+// on top of the table: an UNAVAILABLE carrying reason
+// DEPENDENCY_UNAVAILABLE is ClassTransient for the caller (it got no
+// answer it can use) but not a failure of the target, which answered to
+// say that its own dependency is down.
+//
+// DEADLINE_EXCEEDED has two owners. The breaker runs outside Dial's
+// default deadline and leaves out any call whose caller's context has
+// ended, so only a deadline the client imposed counts against the target.
+// A caller that holds its own context uses ClassifyCtx(ctx, err): an ended
+// ctx makes any error ClassCallerGone, while a per-call timeout the caller
+// derived from ctx expiring stays ClassTransient. Classify alone, with no
+// context, takes DEADLINE_EXCEEDED and context.DeadlineExceeded to be the
+// dependency's slowness.
 package grpcclient
 
 import (
@@ -137,13 +177,17 @@ func WithRetryThrottling(t RetryThrottling) Option { return func(o *options) { o
 func WithDefaultTimeout(d time.Duration) Option { return func(o *options) { o.defaultTimeout = d } }
 
 // WithBreakerSettings sets the thresholds of the connection's breaker
-// (default breaker.DefaultSettings()).
+// (default breaker.DefaultSettings()). When s.IsFailure is nil the breaker
+// counts failures with IsTargetFailure.
 func WithBreakerSettings(s breaker.Settings) Option {
 	return func(o *options) { o.breakerSettings = s }
 }
 
 // WithBreaker uses b instead of creating a breaker for the target, e.g. to
 // share one breaker between several connections to the same dependency.
+// b counts failures with its own Settings.IsFailure: build it with
+// IsFailure set to IsTargetFailure (or a refinement of it), since
+// breaker.New's default counts every error, business answers included.
 func WithBreaker(b *breaker.Breaker) Option { return func(o *options) { o.breaker = b } }
 
 // WithoutBreaker disables the breaker (for callers that must reach the
@@ -218,7 +262,11 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 				}
 				bopts = append(bopts, breaker.WithMetrics(m))
 			}
-			b = breaker.New(target, o.breakerSettings, bopts...)
+			s := o.breakerSettings
+			if s.IsFailure == nil {
+				s.IsFailure = IsTargetFailure
+			}
+			b = breaker.New(target, s, bopts...)
 		}
 		unary = append(unary, b.UnaryClientInterceptor())
 		stream = append(stream, b.StreamClientInterceptor())
