@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -31,9 +30,9 @@ func Example() {
 	}
 	defer db.Close()
 
-	sqliteFS, _ := fs.Sub(exampleMigrations, "testdata/migrations/sqlite")
-	postgresFS, _ := fs.Sub(exampleMigrations, "testdata/migrations/postgres")
-	if err := sqldb.MigrateDialect(ctx, db, "orders", sqliteFS, postgresFS); err != nil {
+	// One folder per engine under testdata/migrations; MigrateEmbedded
+	// picks the one for db.
+	if err := sqldb.MigrateEmbedded(ctx, db, "orders", exampleMigrations, "testdata/migrations"); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -52,10 +51,15 @@ func Example() {
 	fmt.Println(placeOrder("o-1", "req-1"))
 	fmt.Println(placeOrder("o-2", "req-1"))
 
+	ids, err := sqldb.QueryAll(ctx, db.SQL(), db.Rebind(`SELECT id FROM orders WHERE currency = ? ORDER BY id`),
+		[]any{"EUR"}, sqldb.ScanValue[string])
+	fmt.Println(ids, err)
+
 	v, _ := sqldb.MigrationVersion(ctx, db, "orders")
 	fmt.Println("orders schema version", v)
 	// Output:
 	// <nil>
 	// order already placed with this request id
+	// [o-1] <nil>
 	// orders schema version 1
 }

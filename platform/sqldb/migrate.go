@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -146,16 +147,54 @@ func Migrate(ctx context.Context, db *DB, set string, fsys fs.FS) error {
 	}
 }
 
-// MigrateDialect runs [Migrate] with the migrations for db's engine:
-// sqliteFS for SQLite, postgresFS for PostgreSQL. It fits the layout where
-// a store keeps engine-specific folders, for example
+// MigrationsFor returns the migrations for engine d in fsys: the folder
+// root/sqlite or root/postgres (root "" or "." is fsys itself). That is
+// the layout of every migration set in the tree: one folder of numbered
+// files per engine, embedded next to the store that owns the tables. A
+// missing folder is [ErrBadMigrations] wrapping fs.ErrNotExist.
+func MigrationsFor(fsys fs.FS, root string, d Dialect) (fs.FS, error) {
+	if d != SQLite && d != Postgres {
+		return nil, fmt.Errorf("sqldb: no migrations for dialect %s", d)
+	}
+	dir := path.Join(root, d.String())
+	info, err := fs.Stat(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no %s folder %q: %w", ErrBadMigrations, d, dir, err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("%w: %q is not a folder", ErrBadMigrations, dir)
+	}
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqldb: migrations folder %q: %w", dir, err)
+	}
+	return sub, nil
+}
+
+// MigrateEmbedded runs [Migrate] for set with the migrations for db's
+// engine found under root in fsys (see [MigrationsFor]), so a store's
+// migrate function is one call:
 //
 //	//go:embed migrations
 //	var migrations embed.FS
 //
-//	sqliteFS, _ := fs.Sub(migrations, "migrations/sqlite")
-//	postgresFS, _ := fs.Sub(migrations, "migrations/postgres")
-//	err := sqldb.MigrateDialect(ctx, db, "orders", sqliteFS, postgresFS)
+//	func Migrate(ctx context.Context, db *sqldb.DB) error {
+//		return sqldb.MigrateEmbedded(ctx, db, "orders", migrations, "migrations")
+//	}
+//
+// Errors name the set; a missing engine folder is [ErrBadMigrations].
+func MigrateEmbedded(ctx context.Context, db *DB, set string, fsys fs.FS, root string) error {
+	migs, err := MigrationsFor(fsys, root, db.dialect)
+	if err != nil {
+		return fmt.Errorf("sqldb: migration set %q: %w", set, err)
+	}
+	return Migrate(ctx, db, set, migs)
+}
+
+// MigrateDialect runs [Migrate] with the migrations for db's engine:
+// sqliteFS for SQLite, postgresFS for PostgreSQL.
+//
+// Deprecated: use [MigrateEmbedded], which also picks the engine's folder.
 func MigrateDialect(ctx context.Context, db *DB, set string, sqliteFS, postgresFS fs.FS) error {
 	switch db.dialect {
 	case SQLite:
@@ -229,36 +268,34 @@ func (db *DB) pendingMigration(ctx context.Context, tx *sql.Tx, set string, migs
 	if _, err := tx.ExecContext(ctx, createMigrationsTable[db.dialect]); err != nil {
 		return nil, fmt.Errorf("sqldb: create schema_migrations: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, db.Rebind(
-		`SELECT version, name, checksum FROM schema_migrations WHERE migration_set = ? ORDER BY version`), set)
+	type applied struct {
+		version        int
+		name, checksum string
+	}
+	done, err := QueryAll(ctx, tx, db.Rebind(
+		`SELECT version, name, checksum FROM schema_migrations WHERE migration_set = ? ORDER BY version`), []any{set},
+		func(sc Scanner) (applied, error) {
+			var a applied
+			err := sc.Scan(&a.version, &a.name, &a.checksum)
+			return a, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: read schema_migrations: %w", err)
 	}
-	defer rows.Close()
 	n := 0
-	for rows.Next() {
-		var (
-			v              int
-			name, checksum string
-		)
-		if err := rows.Scan(&v, &name, &checksum); err != nil {
-			return nil, fmt.Errorf("sqldb: read schema_migrations: %w", err)
-		}
-		if v > len(migs) || v < 1 {
+	for _, a := range done {
+		if a.version > len(migs) || a.version < 1 {
 			return nil, fmt.Errorf("%w: set %q is at version %d (%s) but the code only knows versions up to %d",
-				ErrUnknownMigration, set, v, name, len(migs))
+				ErrUnknownMigration, set, a.version, a.name, len(migs))
 		}
-		want := migs[v-1]
-		if checksum != want.Checksum {
-			return nil, fmt.Errorf("%w: set %q version %04d_%s", ErrChecksumMismatch, set, v, want.Name)
+		want := migs[a.version-1]
+		if a.checksum != want.Checksum {
+			return nil, fmt.Errorf("%w: set %q version %04d_%s", ErrChecksumMismatch, set, a.version, want.Name)
 		}
 		n++
-		if v != n {
-			return nil, fmt.Errorf("%w: set %q has version %d applied but not version %d", ErrUnknownMigration, set, v, n)
+		if a.version != n {
+			return nil, fmt.Errorf("%w: set %q has version %d applied but not version %d", ErrUnknownMigration, set, a.version, n)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqldb: read schema_migrations: %w", err)
 	}
 	if n == len(migs) {
 		return nil, nil

@@ -344,3 +344,80 @@ func TestEmbeddedEngineFolders(t *testing.T) {
 		}
 	})
 }
+
+func TestMigrateEmbedded(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		for range 2 {
+			if err := sqldb.MigrateEmbedded(t.Context(), db, "orders", exampleMigrations, "testdata/migrations"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := version(t, db, "orders"); v != 1 || !tableExists(t, db, "orders") {
+			t.Errorf("version %d, orders table exists %v; want 1 and true", v, tableExists(t, db, "orders"))
+		}
+		// The engine's own file ran: the SQLite one declares created_at
+		// TIMESTAMP, the PostgreSQL one TIMESTAMPTZ.
+		q := `SELECT type FROM pragma_table_info('orders') WHERE name = 'created_at'`
+		want := "TIMESTAMP"
+		if db.Dialect() == sqldb.Postgres {
+			q = `SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'created_at'`
+			want = "timestamp with time zone"
+		}
+		var got string
+		if err := db.SQL().QueryRowContext(t.Context(), q).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("created_at type %q, want %q from the %s folder", got, want, db.Dialect())
+		}
+	})
+}
+
+func TestMigrateEmbeddedMissingFolder(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		// Only the other engine's folder exists.
+		other := "postgres"
+		if db.Dialect() == sqldb.Postgres {
+			other = "sqlite"
+		}
+		fsys := fstest.MapFS{"migrations/" + other + "/0001_x.sql": {Data: []byte("CREATE TABLE x (id TEXT)")}}
+		err := sqldb.MigrateEmbedded(t.Context(), db, "x", fsys, "migrations")
+		if !errors.Is(err, sqldb.ErrBadMigrations) || !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("err %v, want ErrBadMigrations wrapping fs.ErrNotExist", err)
+		}
+		for _, s := range []string{`"x"`, "migrations/" + db.Dialect().String()} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("err %q does not name %s", err, s)
+			}
+		}
+		if v := version(t, db, "x"); v != 0 {
+			t.Errorf("version %d after the failure, want 0", v)
+		}
+	})
+}
+
+func TestMigrationsFor(t *testing.T) {
+	fsys := fstest.MapFS{
+		"sqlite/0001_a.sql":   {Data: []byte("SELECT 1")},
+		"postgres/0001_a.sql": {Data: []byte("SELECT 2")},
+	}
+	for _, tc := range []struct {
+		d    sqldb.Dialect
+		want string
+	}{{sqldb.SQLite, "SELECT 1"}, {sqldb.Postgres, "SELECT 2"}} {
+		sub, err := sqldb.MigrationsFor(fsys, ".", tc.d)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.d, err)
+		}
+		migs, err := sqldb.LoadMigrations(sub)
+		if err != nil || len(migs) != 1 || migs[0].SQL != tc.want {
+			t.Errorf("%s: migrations %+v, %v; want the one %q", tc.d, migs, err, tc.want)
+		}
+	}
+	if _, err := sqldb.MigrationsFor(fsys, ".", sqldb.Dialect(9)); err == nil {
+		t.Error("unknown dialect: no error")
+	}
+	if _, err := sqldb.MigrationsFor(fstest.MapFS{"x/sqlite": {Data: []byte("a file")}}, "x", sqldb.SQLite); !errors.Is(err, sqldb.ErrBadMigrations) {
+		t.Errorf("engine path is a file: err %v, want ErrBadMigrations", err)
+	}
+}
