@@ -3,9 +3,12 @@
 // (domain "transload.dev", reason = the name of an ErrorReason enum value)
 // and, for InvalidArgument, a google.rpc.BadRequest with field violations.
 //
-// Servers build errors with New/Error and the helpers below; clients read
-// them back with Reason, HasReason, Info and FieldViolations, so no
-// business code parses messages.
+// Servers build errors with New/Error and the helpers below, adding
+// BadRequest, PreconditionFailure or RetryInfo to a New status with
+// WithViolations, WithPreconditionFailure and WithRetryDelay; clients read
+// them back with ReasonOf, HasReason, Info, FieldViolations,
+// PreconditionViolations and RetryDelay, so no business code parses
+// messages or touches errdetails.
 package apierr
 
 import (
@@ -80,14 +83,59 @@ type FieldViolation struct {
 // ERROR_REASON_VALIDATION_FAILED and one BadRequest field violation per
 // entry of violations.
 func InvalidArgument(msg string, violations ...FieldViolation) error {
+	return WithViolations(New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, msg, nil),
+		violations...).Err()
+}
+
+// WithViolations returns st with a google.rpc.BadRequest detail holding
+// one field violation per entry of violations, for errors about request
+// fields whose reason is more specific than VALIDATION_FAILED (an unknown
+// SKU, an invalid page token) or whose code is not InvalidArgument. Build
+// st with New so that the BadRequest sits alongside its ErrorInfo; st must
+// carry an error code (a status with code OK takes no details and is
+// returned as it is).
+func WithViolations(st *status.Status, violations ...FieldViolation) *status.Status {
 	br := &errdetails.BadRequest{}
 	for _, v := range violations {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
 			Field: v.Field, Description: v.Description, Reason: v.Reason,
 		})
 	}
-	st := status.New(codes.InvalidArgument, msg)
-	return withDetails(st, errorInfo(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, nil), br).Err()
+	return withDetails(st, br)
+}
+
+// PreconditionViolation is one failed precondition of a request. Type is
+// an UPPER_SNAKE_CASE kind such as "OUT_OF_STOCK"; Subject names what
+// failed it, such as a SKU; Description is a human readable explanation.
+type PreconditionViolation struct {
+	Type        string
+	Subject     string
+	Description string
+}
+
+// WithPreconditionFailure returns st with a google.rpc.PreconditionFailure
+// detail holding violations, for FailedPrecondition errors that fail on
+// several subjects at once (every short line of an order). Build st with
+// New so that the detail sits alongside its ErrorInfo; a status with code
+// OK takes no details and is returned as it is.
+func WithPreconditionFailure(st *status.Status, violations ...PreconditionViolation) *status.Status {
+	pf := &errdetails.PreconditionFailure{}
+	for _, v := range violations {
+		pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{
+			Type: v.Type, Subject: v.Subject, Description: v.Description,
+		})
+	}
+	return withDetails(st, pf)
+}
+
+// WithRetryDelay returns st with a google.rpc.RetryInfo telling the caller
+// to wait d before trying again; d <= 0 returns st unchanged, since "retry
+// at once" is what a caller does without advice.
+func WithRetryDelay(st *status.Status, d time.Duration) *status.Status {
+	if d <= 0 {
+		return st
+	}
+	return withDetails(st, &errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
 }
 
 // FromValidationError converts a protovalidate validation error into
@@ -163,27 +211,31 @@ func PermissionDenied(msg string) error {
 // ERROR_REASON_RATE_LIMITED and, when retryAfter > 0, a google.rpc.RetryInfo
 // telling the caller when to try again.
 func RateLimited(msg string, retryAfter time.Duration) error {
-	st := status.New(codes.ResourceExhausted, msg)
-	details := []protoadapt.MessageV1{errorInfo(commonv1.ErrorReason_ERROR_REASON_RATE_LIMITED, nil)}
-	if retryAfter > 0 {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
-	}
-	return withDetails(st, details...).Err()
+	return WithRetryDelay(New(codes.ResourceExhausted, commonv1.ErrorReason_ERROR_REASON_RATE_LIMITED, msg, nil),
+		retryAfter).Err()
+}
+
+// canceledReason is the ErrorInfo reason of Canceled. common.v1 has no
+// CANCELLED reason yet; UNSPECIFIED is what the gateway's REST layer
+// already answers for a cancelled call. Replace it once the contract has
+// one.
+const canceledReason = commonv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+
+// Canceled returns Canceled, the answer to a call whose caller went away,
+// with an ErrorInfo like every other Transload error. The message is fixed:
+// the caller is gone and nobody reads it but the log.
+func Canceled() error {
+	return Error(codes.Canceled, canceledReason, "request cancelled", nil)
 }
 
 // Info returns the ErrorInfo detail of err (any error carrying a gRPC
 // status, wrapped or not) or nil when it has none.
 func Info(err error) *errdetails.ErrorInfo {
-	st, ok := statusOf(err)
-	if !ok {
+	infos := detailsOf[*errdetails.ErrorInfo](err)
+	if len(infos) == 0 {
 		return nil
 	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info
-		}
-	}
-	return nil
+	return infos[0]
 }
 
 // ReasonOf returns the ErrorInfo reason of err, or "" when err has none.
@@ -201,18 +253,22 @@ func HasReason(err error, reason Reason) bool {
 // FieldViolations returns the BadRequest field violations carried by err,
 // or nil.
 func FieldViolations(err error) []FieldViolation {
-	st, ok := statusOf(err)
-	if !ok {
-		return nil
-	}
 	var out []FieldViolation
-	for _, d := range st.Details() {
-		br, ok := d.(*errdetails.BadRequest)
-		if !ok {
-			continue
-		}
+	for _, br := range detailsOf[*errdetails.BadRequest](err) {
 		for _, fv := range br.GetFieldViolations() {
 			out = append(out, FieldViolation{Field: fv.GetField(), Description: fv.GetDescription(), Reason: fv.GetReason()})
+		}
+	}
+	return out
+}
+
+// PreconditionViolations returns the PreconditionFailure violations
+// carried by err, or nil.
+func PreconditionViolations(err error) []PreconditionViolation {
+	var out []PreconditionViolation
+	for _, pf := range detailsOf[*errdetails.PreconditionFailure](err) {
+		for _, v := range pf.GetViolations() {
+			out = append(out, PreconditionViolation{Type: v.GetType(), Subject: v.GetSubject(), Description: v.GetDescription()})
 		}
 	}
 	return out
@@ -221,16 +277,27 @@ func FieldViolations(err error) []FieldViolation {
 // RetryDelay returns the RetryInfo delay carried by err and whether there
 // was one.
 func RetryDelay(err error) (time.Duration, bool) {
-	st, ok := statusOf(err)
-	if !ok {
+	infos := detailsOf[*errdetails.RetryInfo](err)
+	if len(infos) == 0 {
 		return 0, false
 	}
+	return infos[0].GetRetryDelay().AsDuration(), true
+}
+
+// detailsOf returns the details of type T carried by err's status, in
+// order.
+func detailsOf[T any](err error) []T {
+	st, ok := statusOf(err)
+	if !ok {
+		return nil
+	}
+	var out []T
 	for _, d := range st.Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok {
-			return ri.GetRetryDelay().AsDuration(), true
+		if v, ok := d.(T); ok {
+			out = append(out, v)
 		}
 	}
-	return 0, false
+	return out
 }
 
 // statusOf finds a gRPC status in err's chain.
