@@ -68,24 +68,13 @@ var migrationFiles embed.FS
 
 // Migrations returns the processed-event migrations for dialect.
 func Migrations(d sqldb.Dialect) (fs.FS, error) {
-	switch d {
-	case sqldb.SQLite:
-		return fs.Sub(migrationFiles, "migrations/sqlite")
-	case sqldb.Postgres:
-		return fs.Sub(migrationFiles, "migrations/postgres")
-	default:
-		return nil, fmt.Errorf("events: no migrations for dialect %s", d)
-	}
+	return sqldb.MigrationsFor(migrationFiles, "migrations", d)
 }
 
 // Migrate creates or upgrades the processed-event table in db (migration
 // set [MigrationSet]).
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	fsys, err := Migrations(db.Dialect())
-	if err != nil {
-		return err
-	}
-	if err := sqldb.Migrate(ctx, db, MigrationSet, fsys); err != nil {
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrationFiles, "migrations"); err != nil {
 		return fmt.Errorf("events: migrate: %w", err)
 	}
 	return nil

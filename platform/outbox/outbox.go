@@ -92,14 +92,7 @@ var migrationFiles embed.FS
 // numbered .sql files), for services that run all their migrations
 // through one call.
 func Migrations(d sqldb.Dialect) (fs.FS, error) {
-	switch d {
-	case sqldb.SQLite:
-		return fs.Sub(migrationFiles, "migrations/sqlite")
-	case sqldb.Postgres:
-		return fs.Sub(migrationFiles, "migrations/postgres")
-	default:
-		return nil, fmt.Errorf("outbox: no migrations for dialect %s", d)
-	}
+	return sqldb.MigrationsFor(migrationFiles, "migrations", d)
 }
 
 // Event is an event to write to the outbox.
@@ -227,11 +220,7 @@ func ValidateSubject(s string) error {
 // Migrate creates or upgrades the outbox tables in db (migration set
 // [MigrationSet]).
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	fsys, err := Migrations(db.Dialect())
-	if err != nil {
-		return err
-	}
-	if err := sqldb.Migrate(ctx, db, MigrationSet, fsys); err != nil {
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrationFiles, "migrations"); err != nil {
 		return fmt.Errorf("outbox: migrate: %w", err)
 	}
 	return nil
