@@ -21,6 +21,7 @@ import (
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -209,15 +210,10 @@ func newConsumer(t testing.TB, db *sqldb.DB, js jetstream.JetStream, cfg events.
 	return c
 }
 
+// eventually is wait.Eventually for this package's boolean conditions.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Eventually(t, timeout, what, func() error { return wait.Check(cond(), "condition still false") })
 }
 
 // outcome returns transload_events_processed_total for consumer/outcome.

@@ -1,6 +1,7 @@
 package outbox_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 const (
@@ -75,22 +77,17 @@ func writeEvent(ctx context.Context, db *sqldb.DB, aggregate, value string) (out
 	return w, err
 }
 
-// eventually polls cond until it returns true or the deadline passes.
+// eventually is wait.Eventually for this package's conditions, which
+// report false with or without a reason.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for {
+	wait.Eventually(t, timeout, what, func() error {
 		ok, err := cond()
 		if ok {
-			return
+			return nil
 		}
-		lastErr = err
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return cmp.Or(err, errors.New("condition still false"))
+	})
 }
 
 // streamMsg is a message read back from the stream.
