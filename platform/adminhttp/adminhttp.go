@@ -2,6 +2,10 @@
 // Transload binary exposes next to its gRPC port: /metrics (Prometheus),
 // /healthz (liveness) and /readyz (readiness).
 //
+// A binary adds routes of its own to the same listener with
+// [Server.Handle] (the simulators' /control API), so it runs one admin
+// server rather than a second HTTP server around this one.
+//
 // Liveness answers 200 as long as the process can serve HTTP at all; it never
 // checks dependencies, so a database outage does not get pods restarted.
 // Readiness runs the registered checks for hard dependencies only (things
@@ -13,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +47,10 @@ type Server struct {
 	mu     sync.RWMutex
 	checks map[string]Check
 
+	// mux holds the built-in routes and those added by Handle; it is safe
+	// for registration while serving.
+	mux *http.ServeMux
+
 	draining atomic.Bool
 }
 
@@ -65,7 +74,32 @@ func New(g prometheus.Gatherer, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.mux = http.NewServeMux()
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorLog: slogPromLogger{s.logger}}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, Report{Status: StatusOK})
+	})
+	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	return s
+}
+
+// Handle adds a route of the binary's own (for example the simulators'
+// "/control/" API) next to /metrics, /healthz and /readyz. pattern is an
+// http.ServeMux pattern; a route may be added before or while the server
+// serves. An invalid pattern, a nil handler or a pattern that conflicts
+// with a registered route (the built-in ones included) is an error, not
+// the panic http.ServeMux raises.
+func (s *Server) Handle(pattern string, h http.Handler) (err error) {
+	if h == nil {
+		return fmt.Errorf("adminhttp: route %q: nil handler", pattern)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("adminhttp: route %q: %v", pattern, p)
+		}
+	}()
+	s.mux.Handle(pattern, h)
+	return nil
 }
 
 // AddCheck registers a readiness check under name, replacing any check of
@@ -81,16 +115,8 @@ func (s *Server) AddCheck(name string, c Check) {
 // answering 200 so the process is not killed before it drains.
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
-// Handler returns the admin routes.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorLog: slogPromLogger{s.logger}}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, Report{Status: StatusOK})
-	})
-	mux.HandleFunc("GET /readyz", s.serveReady)
-	return mux
-}
+// Handler returns the admin routes, including those added with Handle.
+func (s *Server) Handler() http.Handler { return s.mux }
 
 // Status values in a Report.
 const (

@@ -134,7 +134,8 @@ func TestServeStopsOnCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- New(prometheus.NewRegistry()).Serve(ctx, ln) }()
+	s := New(prometheus.NewRegistry())
+	go func() { done <- s.Serve(ctx, ln) }()
 
 	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
 	if err != nil {
@@ -145,11 +146,64 @@ func TestServeStopsOnCancel(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz over TCP = %d", resp.StatusCode)
 	}
+
+	// A route added while serving is served at once.
+	if err := s.Handle("POST /control/reset", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Post("http://"+ln.Addr().String()+"/control/reset", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("POST /control/reset = %d, want 204 from the route added while serving", resp.StatusCode)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Serve returned %v, want nil after cancel", err)
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("admin listener still serving after shutdown")
+	}
+}
+
+func TestHandleAddsRoutes(t *testing.T) {
+	t.Parallel()
+	s := New(prometheus.NewRegistry())
+	control := http.NewServeMux()
+	control.HandleFunc("GET /control/faults", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "no faults")
+	})
+	if err := s.Handle("/control/", control); err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	if code, body := get(t, h, "/control/faults"); code != http.StatusOK || body != "no faults" {
+		t.Errorf("GET /control/faults = %d %q, want 200 \"no faults\"", code, body)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, _ := get(t, h, path); code != http.StatusOK {
+			t.Errorf("GET %s = %d after adding a route, want 200", path, code)
+		}
+	}
+	if code, _ := get(t, h, "/elsewhere"); code != http.StatusNotFound {
+		t.Errorf("GET /elsewhere = %d, want 404", code)
+	}
+
+	// Mistakes are errors at wiring time, not panics.
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for name, add := range map[string]func() error{
+		"conflict with a built-in route": func() error { return s.Handle("GET /metrics", ok) },
+		"the same route twice":           func() error { return s.Handle("/control/", ok) },
+		"invalid pattern":                func() error { return s.Handle("GET /{", ok) },
+		"nil handler":                    func() error { return s.Handle("/other/", nil) },
+	} {
+		err := add()
+		if err == nil || !strings.HasPrefix(err.Error(), "adminhttp: route ") {
+			t.Errorf("%s: err %v, want an adminhttp route error", name, err)
+		}
 	}
 }
