@@ -73,6 +73,7 @@ type options struct {
 	lis             net.Listener
 	adminAddr       string
 	adminLis        net.Listener
+	admin           *adminhttp.Server
 	internalAddr    string
 	internalLis     net.Listener
 	auth            AuthFunc
@@ -116,6 +117,15 @@ func WithAdminAddr(addr string) Option { return func(o *options) { o.adminAddr =
 
 // WithAdminListener serves the admin HTTP routes on lis.
 func WithAdminListener(lis net.Listener) Option { return func(o *options) { o.adminLis = lis } }
+
+// WithAdmin serves admin on the admin listener, with the readiness checks
+// and extra routes its owner registers, instead of an admin server New
+// builds. svcmain uses it so that one admin server, made before the gRPC
+// server, carries the binary's readiness from start-up on. admin serves
+// the metrics of the gatherer it was made with: pass the same registry
+// with WithRegistry. WithReadinessCheckTimeout does not apply to it. Run
+// still marks it draining on shutdown.
+func WithAdmin(admin *adminhttp.Server) Option { return func(o *options) { o.admin = admin } }
 
 // WithInternalAddr enables a second gRPC listener, meant to be reachable only
 // from inside the cluster, that serves the same services plus server
@@ -223,7 +233,10 @@ func New(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grpcserver: protovalidate: %w", err)
 	}
-	s.admin = adminhttp.New(s.registry, adminhttp.WithLogger(s.logger), adminhttp.WithCheckTimeout(o.checkTimeout))
+	s.admin = o.admin
+	if s.admin == nil {
+		s.admin = adminhttp.New(s.registry, adminhttp.WithLogger(s.logger), adminhttp.WithCheckTimeout(o.checkTimeout))
+	}
 
 	serverOpts := s.serverOptions(validator)
 	s.grpc = grpc.NewServer(serverOpts...)

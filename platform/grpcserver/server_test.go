@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/adminhttp"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/grpcserver"
@@ -655,5 +657,56 @@ func TestNewFailsOnBusyPort(t *testing.T) {
 	if err == nil {
 		srv.Close()
 		t.Fatal("New bound a busy admin port")
+	}
+}
+
+func TestWithAdminServesTheGivenAdminServer(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	admin := adminhttp.New(reg)
+	admin.AddCheck("seed", func(context.Context) error { return nil })
+	if err := admin.Handle("GET /control/ping", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "pong")
+	})); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := grpcserver.New(
+		grpcserver.WithAddr("127.0.0.1:0"),
+		grpcserver.WithAdminAddr("127.0.0.1:0"),
+		grpcserver.WithLogger(slog.New(slog.DiscardHandler)),
+		grpcserver.WithRegistry(reg),
+		grpcserver.WithAdmin(admin),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Admin() != admin {
+		t.Fatal("Admin() is not the server given with WithAdmin")
+	}
+	grpcservertest.Register(srv, &grpcservertest.Probe{})
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- srv.Run(ctx) }()
+	if _, err := grpcservertest.NewClient(dial(t, srv.Addr().String())).Echo(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+
+	base := "http://" + srv.AdminAddr().String()
+	if code, body := httpGet(t, base+"/control/ping"); code != http.StatusOK || body != "pong" {
+		t.Errorf("/control/ping = %d %q, want the route added to the given admin server", code, body)
+	}
+	if code, body := httpGet(t, base+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"seed"`) {
+		t.Errorf("/readyz = %d %s, want 200 with the given server's check", code, body)
+	}
+	if code, body := httpGet(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, `grpc_server_handled_total{grpc_code="OK",grpc_method="Echo"`) {
+		t.Errorf("/metrics = %d without the server's gRPC metrics in the shared registry", code)
+	}
+
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep := admin.Ready(context.Background()); rep.Status != adminhttp.StatusDraining {
+		t.Errorf("after shutdown the given admin server reports %q, want %q", rep.Status, adminhttp.StatusDraining)
 	}
 }
