@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -24,10 +24,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/transload/transload/platform/config"
 )
 
-// Environment variables read by ConfigFromEnv (the standard OpenTelemetry
-// names).
+// Environment variables of [Settings] (the standard OpenTelemetry names).
 const (
 	EnvEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	EnvInsecure    = "OTEL_EXPORTER_OTLP_INSECURE"
@@ -52,28 +53,47 @@ type Config struct {
 	SampleRatio float64
 }
 
-// ConfigFromEnv reads the standard OTEL_* variables through getenv.
-// OTEL_SERVICE_NAME overrides service when set.
-func ConfigFromEnv(service string, getenv func(string) string) (Config, error) {
-	cfg := Config{ServiceName: service, Endpoint: strings.TrimSpace(getenv(EnvEndpoint)), SampleRatio: 1}
-	if name := strings.TrimSpace(getenv(EnvServiceName)); name != "" {
+// Settings is the tracing part of a binary's configuration, read by
+// platform/config from the standard OpenTelemetry variables (svcmain.Base
+// holds it), so the tracing settings are loaded, validated and logged
+// with the rest of the configuration.
+type Settings struct {
+	// Endpoint is the OTLP/gRPC collector (see [Config.Endpoint]); empty
+	// disables exporting.
+	Endpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	// Insecure uses plaintext for a host:port Endpoint.
+	Insecure bool `env:"OTEL_EXPORTER_OTLP_INSECURE" default:"false"`
+	// SampleRatio is the fraction of new traces sampled, 0 to 1.
+	SampleRatio float64 `env:"OTEL_TRACES_SAMPLER_ARG" default:"1"`
+	// ServiceName overrides the service name given to [Settings.Config].
+	ServiceName string `env:"OTEL_SERVICE_NAME"`
+}
+
+// Config returns the exporter configuration of s for service (replaced by
+// s.ServiceName when set). A SampleRatio outside 0..1 is an error naming
+// its variable.
+func (s Settings) Config(service string) (Config, error) {
+	if s.SampleRatio < 0 || s.SampleRatio > 1 || math.IsNaN(s.SampleRatio) {
+		return Config{}, fmt.Errorf("tracing: %s: want a ratio between 0 and 1, got %v", EnvSamplerArg, s.SampleRatio)
+	}
+	cfg := Config{ServiceName: service, Endpoint: strings.TrimSpace(s.Endpoint), Insecure: s.Insecure, SampleRatio: s.SampleRatio}
+	if name := strings.TrimSpace(s.ServiceName); name != "" {
 		cfg.ServiceName = name
 	}
-	if v := strings.TrimSpace(getenv(EnvInsecure)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("tracing: %s: invalid bool %q", EnvInsecure, v)
-		}
-		cfg.Insecure = b
-	}
-	if v := strings.TrimSpace(getenv(EnvSamplerArg)); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 || r > 1 {
-			return Config{}, fmt.Errorf("tracing: %s: want a ratio between 0 and 1, got %q", EnvSamplerArg, v)
-		}
-		cfg.SampleRatio = r
-	}
 	return cfg, nil
+}
+
+// ConfigFromEnv reads the standard OTEL_* variables of [Settings] through
+// getenv. OTEL_SERVICE_NAME overrides service when set.
+//
+// Deprecated: use svcmain.Start, which loads [Settings] with the rest of
+// the binary's configuration and sets tracing up.
+func ConfigFromEnv(service string, getenv func(string) string) (Config, error) {
+	var s Settings
+	if err := config.Load(&s, getenv); err != nil {
+		return Config{}, fmt.Errorf("tracing: %w", err)
+	}
+	return s.Config(service)
 }
 
 // Shutdown flushes pending spans and stops the exporter. It honours ctx's

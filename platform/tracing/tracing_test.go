@@ -2,57 +2,22 @@ package tracing
 
 import (
 	"context"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/grpc"
+
+	"github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/tracing/tracingtest"
 )
-
-// collector is a minimal OTLP/gRPC trace receiver.
-type collector struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans map[string]string // span name → service.name
-}
-
-func (c *collector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		service := ""
-		for _, kv := range rs.GetResource().GetAttributes() {
-			if kv.GetKey() == "service.name" {
-				service = kv.GetValue().GetStringValue()
-			}
-		}
-		for _, ss := range rs.GetScopeSpans() {
-			for _, sp := range ss.GetSpans() {
-				c.spans[sp.GetName()] = service
-			}
-		}
-	}
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
 
 // Tests in this file replace OpenTelemetry globals, so none run in parallel.
 
 func TestExportsToCollectorWhenEndpointSet(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := &collector{spans: map[string]string{}}
-	srv := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(srv, col)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-
-	env := map[string]string{EnvEndpoint: "http://" + lis.Addr().String()}
+	rcv := tracingtest.Start(t)
+	env := map[string]string{EnvEndpoint: rcv.Endpoint()}
 	cfg, err := ConfigFromEnv("inventory", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -74,11 +39,9 @@ func TestExportsToCollectorWhenEndpointSet(t *testing.T) {
 	if err := shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if got := col.spans["reserve-stock"]; got != "inventory" {
-		t.Fatalf("collector got spans %v, want reserve-stock from inventory", col.spans)
-	}
+	rcv.WaitFor(t, 10*time.Second, "reserve-stock from inventory", func(s tracingtest.Span) bool {
+		return s.Name == "reserve-stock" && s.Service == "inventory"
+	})
 }
 
 func TestNoopWithoutEndpointStillPropagates(t *testing.T) {
@@ -128,6 +91,38 @@ func TestConfigFromEnv(t *testing.T) {
 			return ""
 		}); err == nil {
 			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+}
+
+func TestSettingsLoadedByConfig(t *testing.T) {
+	var s Settings
+	if err := config.Load(&s, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.Config("order")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Config{ServiceName: "order", SampleRatio: 1}, cfg); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+
+	env := map[string]string{EnvEndpoint: " otel:4317 ", EnvInsecure: "true", EnvSamplerArg: "0.1", EnvServiceName: "order-eu"}
+	s = Settings{}
+	if err := config.Load(&s, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = s.Config("order"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Config{ServiceName: "order-eu", Endpoint: "otel:4317", Insecure: true, SampleRatio: 0.1}, cfg); diff != "" {
+		t.Errorf("from the environment (-want +got):\n%s", diff)
+	}
+
+	for _, r := range []float64{-0.1, 1.5} {
+		if _, err := (Settings{SampleRatio: r}).Config("order"); err == nil {
+			t.Errorf("sample ratio %v accepted", r)
 		}
 	}
 }
