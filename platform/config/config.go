@@ -5,7 +5,8 @@
 // Tags on exported fields:
 //
 //	env:"NAME"        the variable to read (fields without env are skipped,
-//	                  nested structs without env are walked)
+//	                  nested and embedded structs without env are walked,
+//	                  so a struct of common settings can be embedded)
 //	default:"x"       used when the variable is unset or empty
 //	required:"true"   unset/empty with no default is an error
 //	secret:"true"     masked by Describe

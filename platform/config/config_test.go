@@ -151,3 +151,36 @@ func TestDescribeMasksSecrets(t *testing.T) {
 		t.Fatalf("Map = %v", m)
 	}
 }
+
+// Common is the shape of a struct every binary's configuration embeds
+// (svcmain.Base): its fields are loaded and described like the outer ones.
+type Common struct {
+	LogLevel string `env:"LOG_LEVEL" default:"info"`
+	Token    string `env:"TOKEN" secret:"true"`
+	Tracing  struct {
+		Endpoint string `env:"OTEL_ENDPOINT"`
+	}
+}
+
+type embeddingConfig struct {
+	Common
+	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9005"`
+}
+
+func TestEmbeddedStruct(t *testing.T) {
+	t.Parallel()
+	var c embeddingConfig
+	if err := Load(&c, env(map[string]string{"TOKEN": "t0k3n", "OTEL_ENDPOINT": "otel:4317"})); err != nil {
+		t.Fatal(err)
+	}
+	if c.LogLevel != "info" || c.Token != "t0k3n" || c.Tracing.Endpoint != "otel:4317" || c.GRPCAddr != "127.0.0.1:9005" {
+		t.Fatalf("embedded fields not loaded: %+v", c)
+	}
+	want := "LOG_LEVEL=info\nTOKEN=" + Mask + "\nOTEL_ENDPOINT=otel:4317\nGRPC_ADDR=127.0.0.1:9005\n"
+	if diff := cmp.Diff(want, Describe(&c)); diff != "" {
+		t.Errorf("Describe (-want +got):\n%s", diff)
+	}
+	if err := Load(&c, env(map[string]string{"LOG_LEVEL": "x", "GRPC_ADDR": ":1"})); err != nil || c.LogLevel != "x" {
+		t.Errorf("override of an embedded field: %v, LOG_LEVEL=%q", err, c.LogLevel)
+	}
+}
