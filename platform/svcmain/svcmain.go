@@ -1,14 +1,16 @@
-// Package svcmain holds the start-up steps every Transload binary's main
-// package shares, so each main keeps only its own wiring (servers,
-// clients, workers):
+// Package svcmain is how every Transload binary starts, so each main keeps
+// only its own wiring (servers, clients, workers):
 //
 //   - [Main] runs a binary's run function under a context cancelled by
 //     SIGINT or SIGTERM and turns its error into "name: error" on stderr
 //     and exit status 1;
-//   - [NewLogger] builds the service's JSON logger from the configured
-//     level, and [LogConfig] logs the configuration with secrets masked;
-//   - [OpenDB] opens and migrates the service's database within
-//     [OpenTimeout].
+//   - [Start], called first by run, loads the configuration (a struct
+//     embedding [Base]), builds the JSON logger, logs the configuration
+//     with secrets masked, sets tracing up and returns the [Runtime]: the
+//     logger, tracer provider, Prometheus registry and admin HTTP server
+//     (readiness from the checks the binary registers, extra routes), the
+//     options that tie gRPC servers and clients to them, [Runtime.OpenDB]
+//     and Close.
 package svcmain
 
 import (
@@ -57,7 +59,13 @@ func exitCode(ctx context.Context, name string, run RunFunc, getenv func(string)
 // NewLogger returns the JSON logger of service (see [logging.New]) writing
 // to w at level, which is debug, info, warn or error (case-insensitive).
 // An unknown level is an error from [logging.ParseLevel].
+//
+// Deprecated: use [Start], which builds the logger from [Base].
 func NewLogger(w io.Writer, service, level string) (*slog.Logger, error) {
+	return newLogger(w, service, level)
+}
+
+func newLogger(w io.Writer, service, level string) (*slog.Logger, error) {
 	l, err := logging.ParseLevel(level)
 	if err != nil {
 		return nil, err
@@ -68,11 +76,17 @@ func NewLogger(w io.Writer, service, level string) (*slog.Logger, error) {
 // LogConfig logs msg at info level with the configuration struct cfg
 // (or a pointer to one) as the "config" attribute: a map from environment
 // variable to value, with secret fields masked by [config.Map].
+//
+// Deprecated: use [Start], which logs the configuration it loads.
 func LogConfig(ctx context.Context, logger *slog.Logger, msg string, cfg any) {
+	logConfig(ctx, logger, msg, cfg)
+}
+
+func logConfig(ctx context.Context, logger *slog.Logger, msg string, cfg any) {
 	logger.InfoContext(ctx, msg, slog.Any("config", config.Map(cfg)))
 }
 
-// OpenTimeout bounds how long [OpenDB] may take to open the database and
+// OpenTimeout bounds how long [Runtime.OpenDB] may take to open the database and
 // run its migrations.
 const OpenTimeout = time.Minute
 
@@ -81,7 +95,14 @@ const OpenTimeout = time.Minute
 // [OpenTimeout] of ctx. Errors say which step failed; an unsupported DSN
 // wraps [sqldb.ErrUnsupportedDSN]. On error nothing is left open;
 // otherwise the caller closes the returned DB.
+//
+// Deprecated: use [Runtime.OpenDB], which also registers the readiness
+// check and closes the database.
 func OpenDB(ctx context.Context, dsn string, logger *slog.Logger, migrate func(context.Context, *sqldb.DB) error) (*sqldb.DB, error) {
+	return openDB(ctx, dsn, logger, migrate)
+}
+
+func openDB(ctx context.Context, dsn string, logger *slog.Logger, migrate func(context.Context, *sqldb.DB) error) (*sqldb.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()
 	db, err := sqldb.Open(ctx, dsn, sqldb.WithLogger(logger))
