@@ -2,59 +2,52 @@ package grpcserver_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
+	"io"
 
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/grpcserver/grpcservertest"
-	"github.com/transload/transload/platform/logging"
-	"github.com/transload/transload/platform/tracing"
+	"github.com/transload/transload/platform/svcmain"
 )
 
-// Example shows how a service's run function wires a server and a client
-// to a neighbour. A real service registers its generated server
-// (inventoryv1.RegisterInventoryServiceServer(srv, api)) where this example
-// registers the test Probe service.
+// exampleConfig is a service's configuration: the common part from
+// svcmain, the addresses with the service's own defaults.
+type exampleConfig struct {
+	svcmain.Base
+	GRPCAddr    string `env:"GRPC_ADDR" default:"127.0.0.1:9004"`
+	AdminAddr   string `env:"ADMIN_ADDR" default:"127.0.0.1:9104"`
+	CatalogAddr string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
+}
+
+// Example shows how a service's run function (called by svcmain.Main)
+// wires a server and a client to a neighbour. A real service registers its
+// generated server (inventoryv1.RegisterInventoryServiceServer(srv, api))
+// where this example registers the test Probe service.
 func Example() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	logger := logging.New(os.Stdout, "inventory", slog.LevelInfo)
+	run := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		var cfg exampleConfig
+		rt, err := svcmain.Start(ctx, "inventory", getenv, stdout, &cfg)
+		if err != nil {
+			return err
+		}
+		defer rt.Close()
 
-	tcfg, err := tracing.ConfigFromEnv("inventory", os.Getenv)
-	if err != nil {
-		logger.Error("tracing config", slog.Any("error", err))
-		return
-	}
-	_, shutdownTracing, err := tracing.Setup(ctx, tcfg)
-	if err != nil {
-		logger.Error("tracing", slog.Any("error", err))
-		return
-	}
-	defer shutdownTracing(context.WithoutCancel(ctx))
+		srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr))
+		if err != nil {
+			return err
+		}
+		grpcservertest.Register(srv, &grpcservertest.Probe{})
+		rt.Admin().AddCheck("database", func(ctx context.Context) error { return nil /* db.Ping(ctx) */ })
 
-	srv, err := grpcserver.New(
-		grpcserver.WithAddr(":8080"), grpcserver.WithAdminAddr(":9090"), grpcserver.WithLogger(logger))
-	if err != nil {
-		logger.Error("grpc server", slog.Any("error", err))
-		return
-	}
-	grpcservertest.Register(srv, &grpcservertest.Probe{})
-	srv.Admin().AddCheck("database", func(ctx context.Context) error { return nil /* db.PingContext(ctx) */ })
+		conn, err := grpcclient.Dial(cfg.CatalogAddr, append(rt.ClientOptions(),
+			grpcclient.WithIdempotentMethods(grpcservertest.MethodGet))...)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = grpcservertest.NewClient(conn) // catalogv1.NewCatalogServiceClient(conn)
 
-	conn, err := grpcclient.Dial("dns:///catalog-pricing:8080",
-		grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
-		grpcclient.WithIdempotentMethods(grpcservertest.MethodGet))
-	if err != nil {
-		logger.Error("dial catalog-pricing", slog.Any("error", err))
-		return
+		return srv.Run(ctx)
 	}
-	defer conn.Close()
-	_ = grpcservertest.NewClient(conn) // catalogv1.NewCatalogServiceClient(conn)
-
-	if err := srv.Run(ctx); err != nil {
-		logger.Error("server stopped", slog.Any("error", err))
-	}
+	_ = run // in package main: func main() { svcmain.Main("inventory", run) }
 }
