@@ -215,17 +215,11 @@ func RateLimited(msg string, retryAfter time.Duration) error {
 		retryAfter).Err()
 }
 
-// canceledReason is the ErrorInfo reason of Canceled. common.v1 has no
-// CANCELLED reason yet; UNSPECIFIED is what the gateway's REST layer
-// already answers for a cancelled call. Replace it once the contract has
-// one.
-const canceledReason = commonv1.ErrorReason_ERROR_REASON_UNSPECIFIED
-
 // Canceled returns Canceled, the answer to a call whose caller went away,
 // with an ErrorInfo like every other Transload error. The message is fixed:
 // the caller is gone and nobody reads it but the log.
 func Canceled() error {
-	return Error(codes.Canceled, canceledReason, "request cancelled", nil)
+	return Error(codes.Canceled, commonv1.ErrorReason_ERROR_REASON_CANCELLED, "request cancelled", nil)
 }
 
 // Info returns the ErrorInfo detail of err (any error carrying a gRPC

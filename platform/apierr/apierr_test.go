@@ -99,7 +99,7 @@ func TestHelpers(t *testing.T) {
 		{"unauthenticated", Unauthenticated("no key"), codes.Unauthenticated, commonv1.ErrorReason_ERROR_REASON_UNAUTHENTICATED, ""},
 		{"denied", PermissionDenied("not admin"), codes.PermissionDenied, commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED, ""},
 		{"rate", RateLimited("slow down", 0), codes.ResourceExhausted, commonv1.ErrorReason_ERROR_REASON_RATE_LIMITED, ""},
-		{"canceled", Canceled(), codes.Canceled, canceledReason, ""},
+		{"canceled", Canceled(), codes.Canceled, commonv1.ErrorReason_ERROR_REASON_CANCELLED, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,7 +257,7 @@ func TestCanceled(t *testing.T) {
 	t.Parallel()
 	sent := Canceled()
 	for _, err := range []error{sent, overTheWire(t, sent)} {
-		wantInfo(t, err, codes.Canceled, canceledReason, nil)
+		wantInfo(t, err, codes.Canceled, commonv1.ErrorReason_ERROR_REASON_CANCELLED, nil)
 		if msg := status.Convert(err).Message(); msg != "request cancelled" {
 			t.Errorf("message = %q", msg)
 		}

@@ -85,6 +85,10 @@ const (
 	ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION ErrorReason = 14
 	// The currency code is well formed but not supported.
 	ErrorReason_ERROR_REASON_UNSUPPORTED_CURRENCY ErrorReason = 15
+	// The caller cancelled the request (or went away) before it completed;
+	// comes with CANCELLED (HTTP 499). Nothing the caller can fix: the reason
+	// exists so that every Transload error carries an ErrorInfo.
+	ErrorReason_ERROR_REASON_CANCELLED ErrorReason = 16
 )
 
 // Enum value maps for ErrorReason.
@@ -106,6 +110,7 @@ var (
 		13: "ERROR_REASON_INTERNAL",
 		14: "ERROR_REASON_CONCURRENT_MODIFICATION",
 		15: "ERROR_REASON_UNSUPPORTED_CURRENCY",
+		16: "ERROR_REASON_CANCELLED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":             0,
@@ -124,6 +129,7 @@ var (
 		"ERROR_REASON_INTERNAL":                13,
 		"ERROR_REASON_CONCURRENT_MODIFICATION": 14,
 		"ERROR_REASON_UNSUPPORTED_CURRENCY":    15,
+		"ERROR_REASON_CANCELLED":               16,
 	}
 )
 
@@ -549,7 +555,7 @@ const file_transload_common_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"AuditActor\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id*\xc0\x04\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id*\xdc\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_VALIDATION_FAILED\x10\x01\x12'\n" +
@@ -567,7 +573,8 @@ const file_transload_common_v1_common_proto_rawDesc = "" +
 	"\x1eERROR_REASON_PAYLOAD_TOO_LARGE\x10\f\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\r\x12(\n" +
 	"$ERROR_REASON_CONCURRENT_MODIFICATION\x10\x0e\x12%\n" +
-	"!ERROR_REASON_UNSUPPORTED_CURRENCY\x10\x0fB\xd5\x01\n" +
+	"!ERROR_REASON_UNSUPPORTED_CURRENCY\x10\x0f\x12\x1a\n" +
+	"\x16ERROR_REASON_CANCELLED\x10\x10B\xd5\x01\n" +
 	"\x17com.transload.common.v1B\vCommonProtoP\x01Z?github.com/transload/transload/gen/transload/common/v1;commonv1\xa2\x02\x03TCX\xaa\x02\x13Transload.Common.V1\xca\x02\x13Transload\\Common\\V1\xe2\x02\x1fTransload\\Common\\V1\\GPBMetadata\xea\x02\x15Transload::Common::V1b\x06proto3"
 
 var (
