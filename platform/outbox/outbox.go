@@ -18,12 +18,24 @@
 //     published only after JetStream acknowledged it. A crash between the
 //     acknowledgement and the mark republishes the row with the same
 //     Nats-Msg-Id (the event id), which JetStream drops inside the stream's
-//     duplicate window (see [EnsureStream]). Past that window consumers
-//     still apply an event once through their processed-event table
-//     (package events).
+//     duplicate window (eventstreams.Stream.DuplicateWindow). Past that
+//     window consumers still apply an event once through their
+//     processed-event table (package events).
 //
 // Run one relay per database. A second relay is safe (JetStream drops its
-// duplicates) but wastes work.
+// duplicates) but wastes work. Started with [WithStreams], the relay first
+// ensures the streams it publishes to, retrying while NATS is unreachable.
+//
+// # Event metadata
+//
+// Every Transload event message carries a transload.common.v1
+// EventMetadata whose sequence must equal the sequence the outbox stores
+// and relays. The outbox owns that number: an [Event] with a [Builder]
+// receives the metadata (event id, aggregate, sequence, occur time,
+// correlation id, producer) after the outbox took the sequence, inside the
+// writer's transaction, and the outbox checks that the built message
+// carries it. Nobody else reads the outbox's tables. [WriteBatch] writes
+// the several events of one change with consecutive sequences.
 //
 // # Wire format
 //
@@ -34,19 +46,25 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/sqldb"
 )
@@ -105,15 +123,41 @@ type Event struct {
 	// AggregateID identifies the aggregate instance; events of one
 	// (AggregateType, AggregateID) are sequenced and relayed in order.
 	AggregateID string
-	// Subject is the NATS subject to publish on, e.g.
-	// "transload.order.v1.accepted". It must be captured by a stream.
+	// Subject is the NATS subject to publish on, one of the subjects
+	// declared in package eventstreams, e.g. eventstreams.OrderAccepted.
+	// It must be captured by a stream.
 	Subject string
-	// Payload is the event message; it is stored protobuf-encoded with
-	// its full name.
+	// Build builds the event message from the metadata the outbox
+	// assigns (see [Builder]); set either Build or Payload.
+	Build Builder
+	// Payload is a ready-made event message, for events whose payload
+	// carries no EventMetadata; set either Payload or Build. The message
+	// is stored protobuf-encoded with its full name.
 	Payload proto.Message
+	// Producer is the service that raises the event, e.g. "order"; it is
+	// stamped into the metadata given to Build, which requires it. The
+	// outbox takes it from the event rather than from a writer option so
+	// that one transaction can write events on behalf of its service
+	// without a writer value threaded through the store.
+	Producer string
+	// OccurredAt is when the change happened, stamped (in UTC) into the
+	// metadata given to Build; zero means the time of the write.
+	OccurredAt time.Time
 	// CorrelationID defaults to the correlation id in ctx.
 	CorrelationID string
 }
+
+// Builder builds an event's message from md, the metadata the outbox
+// assigned to it: the event id, the aggregate type and id, the
+// per-aggregate sequence, the occur time, the correlation id and the
+// producer. The message must carry md in its EventMetadata field with the
+// event id and sequence unchanged (the outbox checks); a builder may
+// adjust the fields the outbox does not own, e.g. the aggregate type when
+// the outbox aggregate is a separate sequence of a domain aggregate.
+//
+// Build runs inside the writer's transaction after the sequence is taken,
+// so it must not do I/O; an error aborts the write (see [Write]).
+type Builder func(md *commonv1.EventMetadata) (proto.Message, error)
 
 // Written describes an event stored by [Write].
 type Written struct {
@@ -126,7 +170,8 @@ type Written struct {
 }
 
 // ErrInvalidEvent is wrapped by [Write] for an event missing a required
-// field or with a malformed subject.
+// field or with a malformed subject, and for a built message that does
+// not carry the metadata the outbox assigned.
 var ErrInvalidEvent = errors.New("outbox: invalid event")
 
 // Write stores ev in the outbox as part of tx, the caller's transaction,
@@ -134,60 +179,219 @@ var ErrInvalidEvent = errors.New("outbox: invalid event")
 // if tx commits. d is the engine behind tx. The W3C trace context of ctx
 // and its correlation id (unless ev sets one) are stored with the event.
 //
-// Write returns an error wrapping [ErrInvalidEvent] for a malformed event;
-// other errors come from the database (tx must then be rolled back).
+// For an event with a Build function, Write takes the next sequence of
+// the aggregate and then builds the message from the metadata carrying
+// it, in tx, so the payload's metadata and the stored sequence agree
+// without the caller ever reading the outbox's counters.
+//
+// Write returns an error wrapping [ErrInvalidEvent] for a malformed event.
+// A Build error (returned wrapped) or a malformed built message leaves tx
+// as it was: the sequence taken for the event is given back, so a caller
+// that carries on and commits leaves no gap. Other errors come from the
+// database (tx must then be rolled back).
 func Write(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, ev Event) (Written, error) {
-	return write(ctx, tx, d, ev, time.Now())
-}
-
-func write(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, ev Event, now time.Time) (Written, error) {
-	if err := validate(ev); err != nil {
+	ws, err := writeBatch(ctx, tx, d, []Event{ev}, time.Now())
+	if err != nil {
 		return Written{}, err
 	}
-	id := ev.ID
-	if id == "" {
-		u, err := uuid.NewV7()
+	return ws[0], nil
+}
+
+// WriteBatch is [Write] for several events of one transaction, e.g. the
+// events of one state change. Each aggregate's counter is advanced once
+// for all its events, which get consecutive sequence numbers in the order
+// of evs; the result has one [Written] per event, in that order. An
+// error of any event writes none of them (the same as Write otherwise).
+func WriteBatch(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, evs []Event) ([]Written, error) {
+	return writeBatch(ctx, tx, d, evs, time.Now())
+}
+
+// pendingEvent is an event of a batch on its way into the table.
+type pendingEvent struct {
+	Event
+	id          string
+	corr        string
+	seq         int64
+	payloadType string
+	payload     []byte
+}
+
+func writeBatch(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, evs []Event, now time.Time) ([]Written, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	// Stored with microsecond precision: truncate now so the metadata a
+	// builder gets equals the stored time and the relayed header.
+	now = time.UnixMicro(now.UnixMicro()).UTC()
+	pending := make([]pendingEvent, len(evs))
+	for i, ev := range evs {
+		p, err := prepare(ctx, ev)
 		if err != nil {
-			return Written{}, fmt.Errorf("outbox: new event id: %w", err)
+			return nil, err
 		}
-		id = u.String()
+		pending[i] = p
 	}
-	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev.Payload)
+	taken, err := takeSequences(ctx, tx, d, pending)
 	if err != nil {
-		return Written{}, fmt.Errorf("outbox: marshal %s: %w", ev.Payload.ProtoReflect().Descriptor().FullName(), err)
+		return nil, err
 	}
-	corr := ev.CorrelationID
-	if corr == "" {
-		corr = correlation.ID(ctx)
+	for i := range pending {
+		if err := pending[i].encode(now); err != nil {
+			if gerr := giveBackSequences(ctx, tx, d, taken); gerr != nil {
+				return nil, errors.Join(err, gerr)
+			}
+			return nil, err
+		}
 	}
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(ctx, carrier)
+	out := make([]Written, len(pending))
+	for i, p := range pending {
+		_, err := tx.ExecContext(ctx, d.Rebind(`
+			INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_seq, subject,
+				payload_type, payload, correlation_id, traceparent, tracestate, created_unix_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			p.id, p.AggregateType, p.AggregateID, p.seq, p.Subject, p.payloadType, p.payload, p.corr,
+			carrier.Get(HeaderTraceparent), carrier.Get(HeaderTracestate), now.UnixMicro())
+		if err != nil {
+			return nil, fmt.Errorf("outbox: insert event %s: %w", p.id, err)
+		}
+		out[i] = Written{ID: p.id, Sequence: p.seq, CreatedAt: now}
+	}
+	return out, nil
+}
 
-	var seq int64
-	// The upsert takes the counter row's write lock (PostgreSQL) or runs
-	// under the database write lock (SQLite); a concurrent writer of the
-	// same aggregate waits for this transaction and then sees its value.
-	err = tx.QueryRowContext(ctx, d.Rebind(`
-		INSERT INTO outbox_aggregate_seq (aggregate_type, aggregate_id, last_seq)
-		VALUES (?, ?, 1)
-		ON CONFLICT (aggregate_type, aggregate_id)
-		DO UPDATE SET last_seq = outbox_aggregate_seq.last_seq + 1
-		RETURNING last_seq`), ev.AggregateType, ev.AggregateID).Scan(&seq)
-	if err != nil {
-		return Written{}, fmt.Errorf("outbox: next sequence for %s %s: %w", ev.AggregateType, ev.AggregateID, err)
+// prepare validates ev and settles its id and correlation id.
+func prepare(ctx context.Context, ev Event) (pendingEvent, error) {
+	if err := validate(ev); err != nil {
+		return pendingEvent{}, err
 	}
-	now = now.UTC()
-	_, err = tx.ExecContext(ctx, d.Rebind(`
-		INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_seq, subject,
-			payload_type, payload, correlation_id, traceparent, tracestate, created_unix_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		id, ev.AggregateType, ev.AggregateID, seq, ev.Subject,
-		string(ev.Payload.ProtoReflect().Descriptor().FullName()), payload, corr,
-		carrier.Get(HeaderTraceparent), carrier.Get(HeaderTracestate), now.UnixMicro())
-	if err != nil {
-		return Written{}, fmt.Errorf("outbox: insert event %s: %w", id, err)
+	p := pendingEvent{Event: ev, id: ev.ID, corr: ev.CorrelationID}
+	if p.id == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			return pendingEvent{}, fmt.Errorf("outbox: new event id: %w", err)
+		}
+		p.id = u.String()
 	}
-	return Written{ID: id, Sequence: seq, CreatedAt: time.UnixMicro(now.UnixMicro()).UTC()}, nil
+	if p.corr == "" {
+		p.corr = correlation.ID(ctx)
+	}
+	return p, nil
+}
+
+// aggregateKey identifies one sequence counter.
+type aggregateKey struct{ typ, id string }
+
+// takeSequences advances each aggregate's counter by the number of its
+// events in pending, assigns the numbers in order, and returns how far
+// each counter moved.
+func takeSequences(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, pending []pendingEvent) (map[aggregateKey]int64, error) {
+	counts := map[aggregateKey]int64{}
+	for _, p := range pending {
+		counts[aggregateKey{p.AggregateType, p.AggregateID}]++
+	}
+	// Lock the counter rows in one order, so two batches that touch the
+	// same aggregates wait for each other instead of deadlocking.
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b aggregateKey) int {
+		return cmp.Or(strings.Compare(a.typ, b.typ), strings.Compare(a.id, b.id))
+	})
+	next := make(map[aggregateKey]int64, len(keys))
+	for _, k := range keys {
+		var last int64
+		// The upsert takes the counter row's write lock (PostgreSQL) or
+		// runs under the database write lock (SQLite); a concurrent writer
+		// of the same aggregate waits for this transaction and then sees
+		// its value.
+		err := tx.QueryRowContext(ctx, d.Rebind(`
+			INSERT INTO outbox_aggregate_seq (aggregate_type, aggregate_id, last_seq)
+			VALUES (?, ?, ?)
+			ON CONFLICT (aggregate_type, aggregate_id)
+			DO UPDATE SET last_seq = outbox_aggregate_seq.last_seq + excluded.last_seq
+			RETURNING last_seq`), k.typ, k.id, counts[k]).Scan(&last)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: next sequence for %s %s: %w", k.typ, k.id, err)
+		}
+		next[k] = last - counts[k] + 1
+	}
+	for i := range pending {
+		k := aggregateKey{pending[i].AggregateType, pending[i].AggregateID}
+		pending[i].seq = next[k]
+		next[k]++
+	}
+	return counts, nil
+}
+
+// giveBackSequences undoes takeSequences. The transaction still holds the
+// counter rows, so nobody took a number after these.
+func giveBackSequences(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, taken map[aggregateKey]int64) error {
+	for k, n := range taken {
+		if _, err := tx.ExecContext(ctx, d.Rebind(`
+			UPDATE outbox_aggregate_seq SET last_seq = last_seq - ?
+			WHERE aggregate_type = ? AND aggregate_id = ?`), n, k.typ, k.id); err != nil {
+			return fmt.Errorf("outbox: give back sequence of %s %s: %w", k.typ, k.id, err)
+		}
+	}
+	return nil
+}
+
+// encode builds the payload (when p has a builder) and marshals it.
+func (p *pendingEvent) encode(now time.Time) error {
+	msg := p.Payload
+	if p.Build != nil {
+		at := p.OccurredAt
+		if at.IsZero() {
+			at = now
+		}
+		md := &commonv1.EventMetadata{
+			EventId: p.id, AggregateType: p.AggregateType, AggregateId: p.AggregateID, Sequence: p.seq,
+			OccurTime: timestamppb.New(at.UTC()), CorrelationId: p.corr, Producer: p.Producer,
+		}
+		var err error
+		msg, err = p.Build(md)
+		if err != nil {
+			return fmt.Errorf("outbox: build event %s (%s %s #%d): %w", p.id, p.AggregateType, p.AggregateID, p.seq, err)
+		}
+		if err := checkMetadata(msg, p.id, p.seq); err != nil {
+			return fmt.Errorf("outbox: event %s (%s %s #%d): %w", p.id, p.AggregateType, p.AggregateID, p.seq, err)
+		}
+	}
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("outbox: marshal %s: %w", msg.ProtoReflect().Descriptor().FullName(), err)
+	}
+	p.payloadType, p.payload = string(msg.ProtoReflect().Descriptor().FullName()), payload
+	return nil
+}
+
+// metadataName is the full name of the metadata message every built
+// payload carries.
+var metadataName = (*commonv1.EventMetadata)(nil).ProtoReflect().Descriptor().FullName()
+
+// checkMetadata reports whether msg carries, in a singular field of type
+// EventMetadata, the event id and sequence the outbox assigned. The error
+// wraps [ErrInvalidEvent].
+func checkMetadata(msg proto.Message, id string, seq int64) error {
+	if msg == nil {
+		return fmt.Errorf("%w: Build returned no message", ErrInvalidEvent)
+	}
+	m := msg.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.Message() == nil || f.Message().FullName() != metadataName || f.Cardinality() == protoreflect.Repeated {
+			continue
+		}
+		md := m.Get(f).Message()
+		mf := md.Descriptor().Fields()
+		gotID, gotSeq := md.Get(mf.ByName("event_id")).String(), md.Get(mf.ByName("sequence")).Int()
+		if gotID != id || gotSeq != seq {
+			return fmt.Errorf("%w: %s metadata says event %q #%d, the outbox assigned %q #%d",
+				ErrInvalidEvent, m.Descriptor().FullName(), gotID, gotSeq, id, seq)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: %s has no %s field for the metadata", ErrInvalidEvent, m.Descriptor().FullName(), metadataName)
 }
 
 func validate(ev Event) error {
@@ -196,8 +400,12 @@ func validate(ev Event) error {
 		return fmt.Errorf("%w: aggregate type is empty", ErrInvalidEvent)
 	case ev.AggregateID == "":
 		return fmt.Errorf("%w: aggregate id is empty", ErrInvalidEvent)
-	case ev.Payload == nil:
+	case ev.Payload == nil && ev.Build == nil:
 		return fmt.Errorf("%w: payload is nil", ErrInvalidEvent)
+	case ev.Payload != nil && ev.Build != nil:
+		return fmt.Errorf("%w: both a payload and a builder", ErrInvalidEvent)
+	case ev.Build != nil && ev.Producer == "":
+		return fmt.Errorf("%w: a built event needs its producer", ErrInvalidEvent)
 	}
 	return ValidateSubject(ev.Subject)
 }
