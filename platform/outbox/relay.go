@@ -307,67 +307,104 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	return r.round(ctx, true)
 }
 
+// round runs one relay round under roundMu: mark held rows that are due,
+// read a batch, publish it, hold or mark what JetStream acknowledged, and
+// do the periodic upkeep. markAll marks every acknowledged row before it
+// returns (RunOnce); otherwise marks may wait for the mark interval.
 func (r *Relay) round(ctx context.Context, markAll bool) (int, error) {
 	r.roundMu.Lock()
 	defer r.roundMu.Unlock()
 
-	// Rows held back for a batched mark are still unpublished in the
-	// database: mark them first when they are due or crowd the batch.
-	if len(r.pending) > 0 && (len(r.pending) >= r.cfg.batchSize ||
-		r.cfg.now().Sub(r.pendingSince) >= r.cfg.markInterval) {
-		if err := r.flushLocked(ctx); err != nil {
-			return 0, err
-		}
+	if err := r.flushIfDue(ctx); err != nil {
+		return 0, err
 	}
 	rows, err := r.unpublished(ctx)
 	if err != nil {
 		return 0, err
 	}
-	var (
-		mu       sync.Mutex
-		done     []int64
-		firstErr error
-		aborted  bool
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
+	res := r.publishRows(ctx, rows)
+	if res.aborted {
+		// As if the relay died here: nothing of this round is marked.
+		return len(rows), res.firstErr
 	}
+	allDone := r.hold(rows, res.done)
+	// Finish with a context that outlives a cancelled ctx: the rows were
+	// acknowledged, and marking them now saves a republish after restart.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
+	defer cancel()
+	// A round with a failure leaves unpublished rows below the cursor:
+	// mark now so the next round scans from the start.
+	if markAll || !allDone || r.cfg.markInterval <= 0 || ctx.Err() != nil {
+		if err := r.flushLocked(fctx); err != nil {
+			return len(rows), err
+		}
+	}
+	if err := r.purgeIfDue(fctx); err != nil {
+		res.fail(err)
+	}
+	if err := r.refreshLag(fctx, markAll); err != nil {
+		res.fail(err)
+	}
+	if ctx.Err() != nil {
+		res.fail(ctx.Err())
+	}
+	return len(rows), res.firstErr
+}
 
+// flushIfDue marks the rows held back for a batched mark when they are
+// due or crowd the batch: they are still unpublished in the database.
+func (r *Relay) flushIfDue(ctx context.Context) error {
+	if len(r.pending) > 0 && (len(r.pending) >= r.cfg.batchSize ||
+		r.cfg.now().Sub(r.pendingSince) >= r.cfg.markInterval) {
+		return r.flushLocked(ctx)
+	}
+	return nil
+}
+
+// publishResult collects the outcome of publishing one batch from the
+// round's workers.
+type publishResult struct {
+	mu sync.Mutex
+	// done holds the ids of the rows JetStream acknowledged.
+	done     []int64
+	firstErr error
+	// aborted is set when the after-publish hook failed (tests only).
+	aborted bool
+}
+
+func (p *publishResult) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.firstErr == nil {
+		p.firstErr = err
+	}
+}
+
+func (p *publishResult) ack(pk int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = append(p.done, pk)
+}
+
+func (p *publishResult) abort(err error) {
+	p.mu.Lock()
+	p.aborted = true
+	p.mu.Unlock()
+	p.fail(err)
+}
+
+// publishRows publishes rows with up to the configured concurrency of
+// aggregates, each aggregate's rows one after the other in sequence
+// order.
+func (r *Relay) publishRows(ctx context.Context, rows []Row) *publishResult {
+	res := &publishResult{}
 	groups := groupByAggregate(rows)
 	work := make(chan []Row)
 	var wg sync.WaitGroup
 	for range min(r.cfg.concurrency, len(groups)) {
 		wg.Go(func() {
 			for g := range work {
-				for _, row := range g {
-					if ctx.Err() != nil {
-						return
-					}
-					if err := r.publish(ctx, row); err != nil {
-						r.m.failures.Inc()
-						fail(fmt.Errorf("outbox: publish event %s (%s %s #%d): %w",
-							row.EventID, row.AggregateType, row.AggregateID, row.Sequence, err))
-						// Later rows of this aggregate wait: publishing them
-						// now would reorder the aggregate's events.
-						break
-					}
-					if r.afterPublish != nil {
-						if err := r.afterPublish(ctx, row); err != nil {
-							mu.Lock()
-							aborted = true
-							mu.Unlock()
-							fail(err)
-							break
-						}
-					}
-					mu.Lock()
-					done = append(done, row.pk)
-					mu.Unlock()
-				}
+				r.publishAggregate(ctx, g, res)
 			}
 		})
 	}
@@ -382,53 +419,77 @@ func (r *Relay) round(ctx context.Context, markAll bool) (int, error) {
 	}
 	close(work)
 	wg.Wait()
+	return res
+}
 
-	if aborted {
-		// As if the relay died here: nothing of this round is marked.
-		return len(rows), firstErr
+// publishAggregate publishes one aggregate's rows in order and stops at
+// the first failure.
+func (r *Relay) publishAggregate(ctx context.Context, rows []Row, res *publishResult) {
+	for _, row := range rows {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := r.publish(ctx, row); err != nil {
+			r.m.failures.Inc()
+			res.fail(fmt.Errorf("outbox: publish event %s (%s %s #%d): %w",
+				row.EventID, row.AggregateType, row.AggregateID, row.Sequence, err))
+			// Later rows of this aggregate wait: publishing them now
+			// would reorder the aggregate's events.
+			return
+		}
+		if r.afterPublish != nil {
+			if err := r.afterPublish(ctx, row); err != nil {
+				res.abort(err)
+				return
+			}
+		}
+		res.ack(row.pk)
 	}
+}
+
+// hold adds the acknowledged rows to those waiting for a batched mark and
+// reports whether every row of the batch was acknowledged; then the scan
+// cursor moves past the batch.
+func (r *Relay) hold(rows []Row, done []int64) (allDone bool) {
 	if len(done) > 0 && len(r.pending) == 0 {
 		r.pendingSince = r.cfg.now()
 	}
 	for _, pk := range done {
 		r.pending[pk] = struct{}{}
 	}
-	allDone := len(done) == len(rows)
+	allDone = len(done) == len(rows)
 	if allDone && len(rows) > 0 {
 		r.cursor = max(r.cursor, rows[len(rows)-1].pk)
 	}
-	// Finish with a context that outlives a cancelled ctx: the rows were
-	// acknowledged, and marking them now saves a republish after restart.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
-	defer cancel()
-	// A round with a failure leaves unpublished rows below the cursor:
-	// mark now so the next round scans from the start.
-	if markAll || !allDone || r.cfg.markInterval <= 0 || ctx.Err() != nil {
-		if err := r.flushLocked(fctx); err != nil {
-			return len(rows), err
-		}
+	return allDone
+}
+
+// purgeIfDue deletes old published rows, at most once a minute.
+func (r *Relay) purgeIfDue(ctx context.Context) error {
+	if r.cfg.purgeAfter <= 0 || r.cfg.now().Sub(r.lastPurge) < min(time.Minute, r.cfg.purgeAfter) {
+		return nil
 	}
-	if r.cfg.purgeAfter > 0 && r.cfg.now().Sub(r.lastPurge) >= min(time.Minute, r.cfg.purgeAfter) {
-		r.lastPurge = r.cfg.now()
-		if _, err := Purge(fctx, r.db, r.cfg.now().Add(-r.cfg.purgeAfter)); err != nil {
-			fail(err)
-		}
+	r.lastPurge = r.cfg.now()
+	_, err := Purge(ctx, r.db, r.cfg.now().Add(-r.cfg.purgeAfter))
+	return err
+}
+
+// refreshLag updates the lag gauges. They are scraped every few seconds;
+// refreshing them on every round would add a query per event under load,
+// so it happens at most once per poll interval (capped at a second)
+// unless force.
+func (r *Relay) refreshLag(ctx context.Context, force bool) error {
+	if !force && r.cfg.now().Sub(r.lastLag) < min(r.cfg.pollInterval, time.Second) {
+		return nil
 	}
-	// The lag gauges are scraped every few seconds; refreshing them on
-	// every round would add a query per event under load.
-	if markAll || r.cfg.now().Sub(r.lastLag) >= min(r.cfg.pollInterval, time.Second) {
-		r.lastLag = r.cfg.now()
-		if lag, err := readLag(fctx, r.db, r.cfg.now(), r.pending); err == nil {
-			r.m.unpublished.Set(float64(lag.Unpublished))
-			r.m.oldestAge.Set(lag.OldestAge.Seconds())
-		} else {
-			fail(err)
-		}
+	r.lastLag = r.cfg.now()
+	lag, err := readLag(ctx, r.db, r.cfg.now(), r.pending)
+	if err != nil {
+		return err
 	}
-	if ctx.Err() != nil && firstErr == nil {
-		firstErr = ctx.Err()
-	}
-	return len(rows), firstErr
+	r.m.unpublished.Set(float64(lag.Unpublished))
+	r.m.oldestAge.Set(lag.OldestAge.Seconds())
+	return nil
 }
 
 // flush marks the rows held for a batched mark.
