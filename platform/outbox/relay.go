@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/sqldb"
 )
 
@@ -31,6 +32,8 @@ type Relay struct {
 	wake   chan struct{}
 	m      relayMetrics
 	logger *slog.Logger
+	// streams, when not nil, ensures the streams before the first round.
+	streams *eventstreams.Ensurer
 
 	// roundMu serialises rounds; pending is owned by the round holding it.
 	roundMu sync.Mutex
@@ -63,6 +66,8 @@ type relayConfig struct {
 	registerer     prometheus.Registerer
 	logger         *slog.Logger
 	now            func() time.Time
+	streams        []eventstreams.Stream
+	streamBackoff  eventstreams.Backoff
 }
 
 // RelayOption configures [NewRelay].
@@ -78,8 +83,8 @@ func WithPollInterval(d time.Duration) RelayOption {
 // 256). A full batch starts the next round at once.
 func WithBatchSize(n int) RelayOption { return func(c *relayConfig) { c.batchSize = n } }
 
-// WithPublishTimeout bounds each publish and its acknowledgement (default
-// 5s).
+// WithPublishTimeout bounds each publish and its acknowledgement, and
+// each attempt to ensure a stream of [WithStreams] (default 5s).
 func WithPublishTimeout(d time.Duration) RelayOption {
 	return func(c *relayConfig) { c.publishTimeout = d }
 }
@@ -116,6 +121,23 @@ func WithLogger(l *slog.Logger) RelayOption { return func(c *relayConfig) { c.lo
 // WithClock sets the clock used for publish times and lag (default
 // time.Now).
 func WithClock(now func() time.Time) RelayOption { return func(c *relayConfig) { c.now = now } }
+
+// WithStreams makes [Relay.Run] first ensure streams (create them, or
+// update them to their declaration), retrying with
+// eventstreams.DefaultBackoff while NATS is unreachable, and relay only
+// once they all exist: a publish to a subject no stream captures would
+// fail anyway. Each attempt is bounded by the publish timeout, logged
+// with the relay's logger and counted in the transload_eventstreams_*
+// metrics with its registerer.
+func WithStreams(streams ...eventstreams.Stream) RelayOption {
+	return func(c *relayConfig) { c.streams = append(c.streams, streams...) }
+}
+
+// WithStreamBackoff sets the pause schedule between attempts to ensure
+// the streams of [WithStreams] (default eventstreams.DefaultBackoff).
+func WithStreamBackoff(b eventstreams.Backoff) RelayOption {
+	return func(c *relayConfig) { c.streamBackoff = b }
+}
 
 type relayMetrics struct {
 	unpublished prometheus.Gauge
@@ -155,7 +177,8 @@ func (m relayMetrics) collectors() []prometheus.Collector {
 }
 
 // NewRelay returns a relay that reads db's outbox and publishes through js.
-// It fails only if registering metrics fails.
+// It fails if registering metrics fails or a stream of [WithStreams] does
+// not validate.
 func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay, error) {
 	cfg := relayConfig{
 		pollInterval:   500 * time.Millisecond,
@@ -165,6 +188,7 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 		markInterval:   50 * time.Millisecond,
 		logger:         slog.Default(),
 		now:            time.Now,
+		streamBackoff:  eventstreams.DefaultBackoff,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -190,6 +214,15 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 			}
 		}
 	}
+	if len(cfg.streams) > 0 {
+		var err error
+		r.streams, err = eventstreams.NewEnsurer(cfg.streams, eventstreams.WithBackoff(cfg.streamBackoff),
+			eventstreams.WithAttemptTimeout(cfg.publishTimeout), eventstreams.WithLogger(cfg.logger),
+			eventstreams.WithRegisterer(cfg.registerer))
+		if err != nil {
+			return nil, fmt.Errorf("outbox: relay streams: %w", err)
+		}
+	}
 	return r, nil
 }
 
@@ -204,10 +237,17 @@ func (r *Relay) Notify() {
 }
 
 // Run publishes rows until ctx is cancelled, then marks what it published
-// and returns nil. Errors of a round (database or NATS unavailable) are
-// logged and retried on the next round. Run and [Relay.RunOnce] must not
-// run at the same time on one relay.
+// and returns nil. With [WithStreams] it first ensures the streams,
+// retrying until NATS answers. Errors of a round (database or NATS
+// unavailable) are logged and retried on the next round. Run and
+// [Relay.RunOnce] must not run at the same time on one relay.
 func (r *Relay) Run(ctx context.Context) error {
+	if r.streams != nil {
+		if err := r.streams.Run(ctx, r.js); err != nil {
+			// Only ctx ends the wait: shutting down before NATS came up.
+			return nil
+		}
+	}
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
 		defer cancel()

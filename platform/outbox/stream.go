@@ -2,20 +2,23 @@ package outbox
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/transload/transload/platform/eventstreams"
 )
 
 // DefaultDuplicateWindow is the JetStream de-duplication window
-// [EnsureStream] sets when StreamConfig.DuplicateWindow is zero. A relay
-// that crashes after a publish and restarts within the window republishes
-// without creating a duplicate message.
-const DefaultDuplicateWindow = 10 * time.Minute
+// [EnsureStream] sets when StreamConfig.DuplicateWindow is zero.
+//
+// Deprecated: use eventstreams.DefaultDuplicateWindow.
+const DefaultDuplicateWindow = eventstreams.DefaultDuplicateWindow
 
 // StreamConfig describes a stream that captures outbox subjects.
+//
+// Deprecated: declare the stream in package eventstreams and ensure it
+// with [WithStreams].
 type StreamConfig struct {
 	// Name is the stream name, e.g. "ORDER".
 	Name string
@@ -35,31 +38,13 @@ type StreamConfig struct {
 }
 
 // EnsureStream creates the stream with file storage, or updates it when it
-// exists, and returns it. Updating keeps existing messages; it fails if the
-// change is one JetStream refuses (e.g. switching storage type).
+// exists, and returns it.
+//
+// Deprecated: use [WithStreams] on the relay (it retries until NATS
+// answers), or eventstreams.Ensure for one attempt.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
-	if cfg.Name == "" || len(cfg.Subjects) == 0 {
-		return nil, errors.New("outbox: stream needs a name and at least one subject")
-	}
-	window := cfg.DuplicateWindow
-	if window <= 0 {
-		window = DefaultDuplicateWindow
-	}
-	if cfg.MaxAge > 0 && window > cfg.MaxAge {
-		window = cfg.MaxAge
-	}
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        cfg.Name,
-		Description: cfg.Description,
-		Subjects:    cfg.Subjects,
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  window,
-		MaxAge:      cfg.MaxAge,
-		Replicas:    max(cfg.Replicas, 1),
+	return eventstreams.Ensure(ctx, js, eventstreams.Stream{
+		Name: cfg.Name, Subjects: cfg.Subjects, Description: cfg.Description,
+		DuplicateWindow: cfg.DuplicateWindow, MaxAge: cfg.MaxAge, Replicas: cfg.Replicas,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("outbox: ensure stream %s: %w", cfg.Name, err)
-	}
-	return s, nil
 }
