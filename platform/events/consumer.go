@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 )
@@ -68,6 +69,9 @@ type Consumer struct {
 	handler Handler
 	opts    consumerOptions
 	m       consumerMetrics
+	// streams, when not nil, makes sure the streams exist before the
+	// consumer binds.
+	streams *eventstreams.Ensurer
 }
 
 type consumerOptions struct {
@@ -77,6 +81,8 @@ type consumerOptions struct {
 	fetchWait  time.Duration
 	retryWait  time.Duration
 	opTimeout  time.Duration
+	streams    []eventstreams.Stream
+	backoff    eventstreams.Backoff
 }
 
 // ConsumerOption configures [NewConsumer].
@@ -113,9 +119,27 @@ func WithRetryWait(d time.Duration) ConsumerOption {
 	return func(o *consumerOptions) { o.retryWait = d }
 }
 
-// WithOperationTimeout bounds acks and dead-letter publishes (default 5s).
+// WithOperationTimeout bounds acks, dead-letter publishes and each attempt
+// to create a stream of [WithStreams] (default 5s).
 func WithOperationTimeout(d time.Duration) ConsumerOption {
 	return func(o *consumerOptions) { o.opTimeout = d }
+}
+
+// WithStreams makes [Consumer.Run] first create the streams that do not
+// exist yet, with their declared configuration, retrying with
+// eventstreams.DefaultBackoff while NATS is unreachable: a consumer may
+// start before the producer of the stream it binds to. A stream that
+// exists is left as its producer made it. When one of the streams is the
+// one the consumer binds to, [NewConsumer] also checks that the stream
+// captures every filter subject.
+func WithStreams(streams ...eventstreams.Stream) ConsumerOption {
+	return func(o *consumerOptions) { o.streams = append(o.streams, streams...) }
+}
+
+// WithStreamBackoff sets the pause schedule between attempts to create
+// the streams of [WithStreams] (default eventstreams.DefaultBackoff).
+func WithStreamBackoff(b eventstreams.Backoff) ConsumerOption {
+	return func(o *consumerOptions) { o.backoff = b }
 }
 
 type consumerMetrics struct {
@@ -201,21 +225,58 @@ func NewConsumer(db *sqldb.DB, js jetstream.JetStream, cfg ConsumerConfig, handl
 		fetchWait: 5 * time.Second,
 		retryWait: time.Second,
 		opTimeout: 5 * time.Second,
+		backoff:   eventstreams.DefaultBackoff,
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if err := checkFilters(cfg, o.streams); err != nil {
+		return nil, err
 	}
 	m, err := newConsumerMetrics(o.registerer)
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{db: db, js: js, cfg: cfg, handler: handler, opts: o, m: m}, nil
+	c := &Consumer{db: db, js: js, cfg: cfg, handler: handler, opts: o, m: m}
+	if len(o.streams) > 0 {
+		c.streams, err = eventstreams.NewEnsurer(o.streams, eventstreams.ExistsOnly(),
+			eventstreams.WithBackoff(o.backoff), eventstreams.WithAttemptTimeout(o.opTimeout),
+			eventstreams.WithLogger(o.logger), eventstreams.WithRegisterer(o.registerer))
+		if err != nil {
+			return nil, fmt.Errorf("events: consumer %s streams: %w", cfg.Name, err)
+		}
+	}
+	return c, nil
 }
 
-// Run consumes events until ctx is cancelled, then returns nil. It creates
-// (or updates) the durable consumer and the dead-letter stream, and keeps
+// checkFilters reports a filter subject that the declared stream the
+// consumer binds to does not capture: JetStream would refuse the
+// consumer, and a subject renamed on one side only must fail at start.
+func checkFilters(cfg ConsumerConfig, streams []eventstreams.Stream) error {
+	for _, s := range streams {
+		if s.Name != cfg.Stream {
+			continue
+		}
+		for _, f := range cfg.FilterSubjects {
+			if !s.Captures(f) {
+				return fmt.Errorf("events: consumer %s filters on %q, which stream %s does not capture", cfg.Name, f, s.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// Run consumes events until ctx is cancelled, then returns nil. With
+// [WithStreams] it first makes sure the streams exist. It creates (or
+// updates) the durable consumer and the dead-letter stream, and keeps
 // retrying while NATS is unavailable; a handler error never stops it.
 func (c *Consumer) Run(ctx context.Context) error {
+	if c.streams != nil {
+		if err := c.streams.Run(ctx, c.js); err != nil {
+			// Only ctx ends the wait: shutting down before NATS came up.
+			return nil
+		}
+	}
 	log := c.opts.logger.With(slog.String("consumer", c.cfg.Name))
 	for ctx.Err() == nil {
 		cons, err := c.setup(ctx)

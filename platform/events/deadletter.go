@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 )
 
@@ -60,7 +61,7 @@ func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream, name st
 		Subjects:    []string{DeadLetterSubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  outbox.DefaultDuplicateWindow,
+		Duplicates:  eventstreams.DefaultDuplicateWindow,
 		// Deleting replayed dead letters must be possible.
 		DenyDelete:  false,
 		AllowDirect: true,

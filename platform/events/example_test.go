@@ -8,9 +8,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/types/known/wrapperspb"
+	"google.golang.org/protobuf/proto"
 
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 )
@@ -36,11 +39,10 @@ func Example() {
 		return
 	}
 	js, _ := jetstream.New(nc)
-	_, _ = outbox.EnsureStream(ctx, js, outbox.StreamConfig{
-		Name: "ORDER", Subjects: []string{"transload.order.v1.>"},
-	})
 
-	relay, _ := outbox.NewRelay(orders, js)
+	// The relay creates (or updates) the order stream as declared, retrying
+	// until NATS answers, then publishes.
+	relay, _ := outbox.NewRelay(orders, js, outbox.WithStreams(eventstreams.Order))
 	go func() { _ = relay.Run(ctx) }()
 
 	err = orders.InTx(ctx, func(tx *sql.Tx) error {
@@ -48,8 +50,13 @@ func Example() {
 		_, err := outbox.Write(ctx, tx, orders.Dialect(), outbox.Event{
 			AggregateType: "order",
 			AggregateID:   "ord-42",
-			Subject:       "transload.order.v1.accepted",
-			Payload:       wrapperspb.String("ord-42"), // an order.v1 event message in real code
+			Subject:       eventstreams.OrderAccepted,
+			Producer:      "order",
+			// The outbox hands over the metadata with the sequence it
+			// assigned; the payload embeds it.
+			Build: func(md *commonv1.EventMetadata) (proto.Message, error) {
+				return &orderv1.OrderAcceptedEvent{Metadata: md, Order: &orderv1.Order{OrderId: "ord-42"}}, nil
+			},
 		})
 		return err
 	})
@@ -62,18 +69,21 @@ func Example() {
 	_ = events.Migrate(ctx, fulfillment)
 	consumer, _ := events.NewConsumer(fulfillment, js, events.ConsumerConfig{
 		Name:           "fulfillment-orders",
-		Stream:         "ORDER",
-		FilterSubjects: []string{"transload.order.v1.accepted"},
+		Stream:         eventstreams.Order.Name,
+		FilterSubjects: []string{eventstreams.OrderAccepted},
 		MaxDeliver:     5,
 		Backoff:        []time.Duration{time.Second, 10 * time.Second, time.Minute},
-	}, events.Typed(func(ctx context.Context, tx *sql.Tx, ev events.Event, msg *wrapperspb.StringValue) error {
+	}, events.Typed(func(ctx context.Context, tx *sql.Tx, ev events.Event, msg *orderv1.OrderAcceptedEvent) error {
 		// Apply the event through tx; it commits together with the
 		// processed-event row. Return events.Permanent(err) for errors a
 		// retry cannot fix.
 		_, err := tx.ExecContext(ctx, fulfillment.Rebind(
-			`INSERT INTO fulfilment_requests (order_id) VALUES (?)`), msg.GetValue())
+			`INSERT INTO fulfilment_requests (order_id) VALUES (?)`), msg.GetOrder().GetOrderId())
 		return err
-	}))
+	}),
+		// The consumer may start before the order service: it creates the
+		// order stream if it is missing, and leaves it alone otherwise.
+		events.WithStreams(eventstreams.Order))
 	go func() { _ = consumer.Run(ctx) }()
 
 	// Operator side (the ops API): inspect and replay dead letters.
