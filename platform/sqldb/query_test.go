@@ -17,7 +17,10 @@ type parcel struct {
 	Weight int64
 }
 
-func scanParcel(sc sqldb.Scanner) (parcel, error) {
+// scanParcel is written the way the stores write their scanners, against
+// the interface literal, which is the same type as sqldb.Scanner: it
+// serves QueryRowContext(...) and QueryAll alike.
+func scanParcel(sc interface{ Scan(...any) error }) (parcel, error) {
 	var p parcel
 	err := sc.Scan(&p.ID, &p.Weight)
 	return p, err
@@ -59,6 +62,12 @@ func TestQueryAll(t *testing.T) {
 		none, err := sqldb.QueryAll(ctx, db.SQL(), `SELECT id, weight FROM parcels WHERE weight < 0`, nil, scanParcel)
 		if err != nil || none != nil {
 			t.Errorf("no rows: %v, %v; want a nil slice and no error, like an append loop", none, err)
+		}
+
+		var one parcel
+		one, err = scanParcel(db.SQL().QueryRowContext(ctx, db.Rebind(`SELECT id, weight FROM parcels WHERE id = ?`), "P-1"))
+		if err != nil || one != (parcel{"P-1", 10}) {
+			t.Errorf("the same scanner on one row: %+v, %v", one, err)
 		}
 
 		// Inside a read transaction, with a single-column scan.
