@@ -17,6 +17,7 @@ import (
 
 	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
@@ -64,9 +65,7 @@ func openSQLite(t testing.TB) *sqldb.DB {
 
 func ensureStream(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
-	if _, err := outbox.EnsureStream(context.Background(), js, outbox.StreamConfig{
-		Name: testStream, Subjects: []string{"transload.test.>"},
-	}); err != nil {
+	if _, err := eventstreams.Ensure(context.Background(), js, testStreamDecl); err != nil {
 		t.Fatalf("ensure stream: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
@@ -51,10 +52,7 @@ func openSQLite(t testing.TB) *sqldb.DB {
 
 func ensureStream(t testing.TB, js jetstream.JetStream) jetstream.Stream {
 	t.Helper()
-	s, err := outbox.EnsureStream(context.Background(), js, outbox.StreamConfig{
-		Name:     testStream,
-		Subjects: []string{"transload.test.>"},
-	})
+	s, err := eventstreams.Ensure(context.Background(), js, testStreamDecl)
 	if err != nil {
 		t.Fatalf("ensure stream: %v", err)
 	}
