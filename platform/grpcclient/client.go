@@ -69,12 +69,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -369,7 +369,7 @@ func ServiceConfig(idempotent []string, p RetryPolicy, t RetryThrottling) (strin
 			BackoffMultiplier: p.BackoffMultiplier,
 		}}
 		for _, c := range p.RetryableCodes {
-			mc.RetryPolicy.RetryableStatusCodes = append(mc.RetryPolicy.RetryableStatusCodes, codeName(c))
+			mc.RetryPolicy.RetryableStatusCodes = append(mc.RetryPolicy.RetryableStatusCodes, code.Code_name[int32(c)])
 		}
 		methods := slices.Clone(idempotent)
 		slices.Sort(methods)
@@ -397,19 +397,6 @@ func ServiceConfig(idempotent []string, p RetryPolicy, t RetryThrottling) (strin
 
 func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
-}
-
-// codeName turns codes.DeadlineExceeded into "DEADLINE_EXCEEDED", the form
-// service configs use.
-func codeName(c codes.Code) string {
-	var b strings.Builder
-	for i, r := range c.String() {
-		if i > 0 && unicode.IsUpper(r) {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToUpper(r))
-	}
-	return b.String()
 }
 
 // outgoingWithCorrelation adds the context's correlation id (or a new one)
