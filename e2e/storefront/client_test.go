@@ -154,10 +154,11 @@ func orderBody(customer string, lines ...line) map[string]any {
 	}
 }
 
-// placeOrder posts an order with an Idempotency-Key.
-func placeOrder(t testing.TB, key, idem string, body map[string]any) response {
+// placeOrder posts an order with an Idempotency-Key and any extra
+// "Name: value" headers.
+func placeOrder(t testing.TB, key, idem string, body map[string]any, headers ...string) response {
 	t.Helper()
-	return call(t, http.MethodPost, "/v1/orders", key, body, "Idempotency-Key: "+idem)
+	return call(t, http.MethodPost, "/v1/orders", key, body, append(headers, "Idempotency-Key: "+idem)...)
 }
 
 // availability returns the total available quantity per SKU.
@@ -193,25 +194,6 @@ func toInt(v any) int64 {
 		return n
 	}
 	return 0
-}
-
-// eventually polls cond every 100ms until it returns true or the timeout
-// passes, then fails with the last description.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		last = desc
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s; last: %s", what, timeout, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // control posts a JSON body to a simulator's admin control API.

@@ -1,6 +1,7 @@
 package storefront
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // The scenarios share one mesh and run in file order (no t.Parallel): the
@@ -57,9 +59,9 @@ func TestOrderToDelivery(t *testing.T) {
 	if got := r.Header.Get("X-Correlation-Id"); got == "" {
 		t.Errorf("no X-Correlation-Id on the response")
 	}
-	eventually(t, 90*time.Second, "order delivered", func() (bool, string) {
+	wait.Eventually(t, 90*time.Second, "order delivered", func() error {
 		g := call(t, http.MethodGet, "/v1/"+name, launcher.DemoAPIKey, nil)
-		return g.str("state") == "STATE_DELIVERED", g.str("state")
+		return wait.Check(g.str("state") == "STATE_DELIVERED", "state %s", g.str("state"))
 	})
 	s := call(t, http.MethodGet, "/v1/"+name+"/shipments", launcher.DemoAPIKey, nil)
 	if s.Status != http.StatusOK {
@@ -257,14 +259,14 @@ func TestERPDownThenBack(t *testing.T) {
 		}
 	}
 	control(t, launcher.ERPSim, "/control/faults", map[string]any{"down": false})
-	eventually(t, 120*time.Second, "all 200 orders confirmed", func() (bool, string) {
+	wait.Eventually(t, 120*time.Second, "all 200 orders confirmed", func() error {
 		pending := 0
 		for _, n := range names {
 			if call(t, http.MethodGet, "/v1/"+n, launcher.DemoAPIKey, nil).str("state") == "STATE_ACCEPTED_PENDING_ERP" {
 				pending++
 			}
 		}
-		return pending == 0, fmt.Sprintf("%d still pending", pending)
+		return wait.Check(pending == 0, "%d still pending", pending)
 	})
 	assertOncePerOrder(t, names)
 }
@@ -282,9 +284,9 @@ func TestOrderProcessKilledMidBurst(t *testing.T) {
 	}()
 	// Kill once a third of the burst has been acknowledged, so the crash
 	// lands in the middle of it with requests in flight.
-	eventually(t, 60*time.Second, "a third of the burst acknowledged", func() (bool, string) {
+	wait.Eventually(t, 60*time.Second, "a third of the burst acknowledged", func() error {
 		n := succeeded.Load()
-		return n >= 33, fmt.Sprintf("%d acknowledged", n)
+		return wait.Check(n >= 33, "%d acknowledged", n)
 	})
 	mesh.Kill(launcher.Order)
 	atKill := succeeded.Load()
@@ -299,17 +301,17 @@ func TestOrderProcessKilledMidBurst(t *testing.T) {
 	if len(names) != 100 {
 		t.Errorf("%d of 100 orders acknowledged after the restart, want all (retries with the same key)", len(names))
 	}
-	eventually(t, 120*time.Second, "every acknowledged order confirmed", func() (bool, string) {
+	wait.Eventually(t, 120*time.Second, "every acknowledged order confirmed", func() error {
 		for _, n := range names {
 			g := call(t, http.MethodGet, "/v1/"+n, launcher.DemoAPIKey, nil)
 			if g.Status != http.StatusOK {
-				return false, fmt.Sprintf("%s: %d %s", n, g.Status, g.Raw)
+				return fmt.Errorf("%s: %d %s", n, g.Status, g.Raw)
 			}
 			if g.str("state") == "STATE_ACCEPTED_PENDING_ERP" {
-				return false, n + " pending"
+				return errors.New(n + " pending")
 			}
 		}
-		return true, ""
+		return nil
 	})
 	assertOncePerOrder(t, names)
 }

@@ -7,28 +7,26 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/platform/tracing/tracingtest"
 )
 
 // mesh is the running mesh every test in this package drives.
 var mesh *launcher.Mesh
+
+// traces receives the spans of every process of the mesh.
+var traces *tracingtest.Receiver
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
-	root, err := repoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
 	work, err := os.MkdirTemp("", "transload-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -41,13 +39,27 @@ func runMain(m *testing.M) int {
 		}
 	}()
 	bin := filepath.Join(work, "bin")
-	if err := buildBinaries(root, bin); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	if err := launcher.Build(ctx, bin); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build:", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	mesh, err = launcher.Start(ctx, launcher.Config{
+	// Every process exports its spans to one in-process OTLP receiver, so
+	// a test can follow a trace across the mesh (TestTraceCrossesTheMesh).
+	traces, err = tracingtest.NewReceiver()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: otlp receiver:", err)
+		return 1
+	}
+	defer traces.Close()
+	for _, kv := range traces.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	startCtx, startCancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer startCancel()
+	mesh, err = launcher.Start(startCtx, launcher.Config{
 		BinDir:    bin,
 		DataDir:   filepath.Join(work, "data"),
 		FreePorts: true,
@@ -71,41 +83,4 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: logs kept in", filepath.Join(work, "data", "logs"))
 	}
 	return code
-}
-
-// buildBinaries builds every cmd/ of every workspace module into dir, so the
-// suite always runs the code under test.
-func buildBinaries(root, dir string) error {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return fmt.Errorf("go list -m: %w", err)
-	}
-	for _, mod := range strings.Fields(string(out)) {
-		if _, err := os.Stat(filepath.Join(mod, "cmd")); err != nil {
-			continue
-		}
-		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/...")
-		cmd.Dir = mod
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %w\n%s", mod, err, b)
-		}
-	}
-	return nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("go.work not found")
-		}
-		dir = parent
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -368,4 +369,61 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// Binaries lists the service binaries the mesh runs (NATS excluded), by
+// process name.
+func Binaries() map[string]string {
+	out := make(map[string]string, len(binaries)-1)
+	for name, bin := range binaries {
+		if name != NATS {
+			out[name] = bin
+		}
+	}
+	return out
+}
+
+// RepoRoot returns the folder holding go.work, searched from the working
+// directory upwards: tests run from inside a module of the workspace.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("launcher: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("launcher: go.work not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build builds every cmd/ of every workspace module into dir, so that a
+// test always runs the code under test rather than a stale bin/.
+func Build(ctx context.Context, dir string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	list := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}")
+	list.Dir = root
+	out, err := list.Output()
+	if err != nil {
+		return fmt.Errorf("launcher: go list -m: %w", err)
+	}
+	for _, mod := range strings.Fields(string(out)) {
+		if _, err := os.Stat(filepath.Join(mod, "cmd")); err != nil {
+			continue
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/...")
+		cmd.Dir = mod
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("launcher: build %s: %w\n%s", mod, err, b)
+		}
+	}
+	return nil
 }
