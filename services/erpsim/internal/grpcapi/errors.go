@@ -81,7 +81,7 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return errTimeout()
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "the call was cancelled")
+		return apierr.Canceled()
 	}
 	logger.ErrorContext(ctx, "erpsim: internal error", slog.Any("error", err))
 	return apierr.Internal()

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/erpsim/internal/faults"
 )
 
@@ -40,7 +40,7 @@ func injectFault(ctx context.Context, f *faults.Faults, method string) error {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return errTimeout()
 		}
-		return status.FromContextError(ctx.Err()).Err()
+		return apierr.Canceled()
 	}
 }
 
