@@ -150,7 +150,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 	if err != nil {
 		return nil, err
 	}
-	erp := erpclient.New(a.erpConn, cfg.ERPTimeout, cfg.SnapshotTimeout)
+	erp := erpclient.New(a.erpConn, cfg.SnapshotTimeout)
 	a.svc = inventory.NewService(sqlstore.New(a.db), inventory.WithLogger(logger),
 		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify),
 		inventory.WithSnapshotReader(erp), inventory.WithReconciliationTimeout(cfg.SnapshotTimeout+5*time.Minute))

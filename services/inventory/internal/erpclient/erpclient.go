@@ -1,9 +1,9 @@
 // Package erpclient is the inventory service's outbound adapter to the ERP
 // system API (transload.erp.v1): warehouses and the stock snapshot for the
-// initial load. Every call has a deadline; connection-level resilience
-// (breaker, retries of idempotent reads) comes from platform/grpcclient.
-// ERP errors are mapped to domain errors here, so no business code
-// inspects gRPC codes.
+// initial load, and the stock event feed. Connection-level resilience
+// (default deadline, breaker, retries of idempotent reads) comes from
+// platform/grpcclient; ERP errors are mapped to domain errors here, so no
+// business code inspects gRPC codes.
 package erpclient
 
 import (
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
@@ -33,7 +32,10 @@ var IdempotentMethods = []string{
 }
 
 // Dial connects to the ERP adapter at addr with the platform client rules
-// (default deadline, breaker, retries for IdempotentMethods).
+// (default deadline, breaker, retries for IdempotentMethods). Pass the
+// unary call budget as grpcclient.WithDefaultTimeout: the adapter sets no
+// deadline of its own on unary calls, so a slow ERP fails inside the
+// connection's breaker and counts against it.
 func Dial(addr string, opts ...grpcclient.Option) (*grpc.ClientConn, error) {
 	opts = append([]grpcclient.Option{grpcclient.WithIdempotentMethods(IdempotentMethods...)}, opts...)
 	return grpcclient.Dial(addr, opts...)
@@ -42,7 +44,6 @@ func Dial(addr string, opts ...grpcclient.Option) (*grpc.ClientConn, error) {
 // Client implements inventory.ERP.
 type Client struct {
 	erp             erpv1.ErpAdapterServiceClient
-	callTimeout     time.Duration
 	snapshotTimeout time.Duration
 }
 
@@ -52,10 +53,12 @@ var (
 	_ inventory.StockFeed      = (*Client)(nil)
 )
 
-// New returns a client on conn; callTimeout bounds each unary call and
-// snapshotTimeout the whole snapshot stream.
-func New(conn grpc.ClientConnInterface, callTimeout, snapshotTimeout time.Duration) *Client {
-	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn), callTimeout: callTimeout, snapshotTimeout: snapshotTimeout}
+// New returns a client on conn (made by Dial). Unary calls take their
+// deadline from the connection; snapshotTimeout bounds the whole snapshot
+// stream, which the connection's default deadline does not cover (it
+// applies to unary calls only).
+func New(conn grpc.ClientConnInterface, snapshotTimeout time.Duration) *Client {
+	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn), snapshotTimeout: snapshotTimeout}
 }
 
 // ListWarehouses reads every page of ERP warehouses.
@@ -68,9 +71,7 @@ func (c *Client) ListWarehouses(ctx context.Context) ([]inventory.Warehouse, err
 		if page > 1000 {
 			return nil, fmt.Errorf("erp: ListWarehouses does not end: %w", inventory.ErrDependencyUnavailable)
 		}
-		cctx, cancel := context.WithTimeout(ctx, c.callTimeout)
-		resp, err := c.erp.ListWarehouses(cctx, &erpv1.ListWarehousesRequest{PageSize: 500, PageToken: token})
-		cancel()
+		resp, err := c.erp.ListWarehouses(ctx, &erpv1.ListWarehousesRequest{PageSize: 500, PageToken: token})
 		if err != nil {
 			return nil, mapError("ListWarehouses", err)
 		}
@@ -200,15 +201,16 @@ func protocolError(msg string) error {
 	return fmt.Errorf("erp: stock snapshot: %s: %w", msg, inventory.ErrDependencyUnavailable)
 }
 
-// mapError turns an ERP status into a domain error. Every failure of the
-// ERP to answer is ErrDependencyUnavailable (the loader retries); other
-// codes mean the adapter refused the request, which the loader also
-// retries, but they are reported as they are.
+// mapError turns an ERP status into a domain error. Whatever
+// grpcclient.Classify calls worth retrying (the ERP or the path to it
+// failing, an open circuit, a conflict, a cancelled call) is
+// ErrDependencyUnavailable; a request the adapter rejected is reported as
+// it is. The loader and the feed poller retry both. The status itself is
+// not wrapped, so the ERP's status can never reach a caller of this
+// service as its own.
 func mapError(method string, err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted,
-		codes.Internal, codes.Unknown, codes.Canceled:
+	st := status.Convert(err)
+	if grpcclient.Classify(err).Retryable() {
 		return fmt.Errorf("erp %s: %s: %w", method, st.Message(), inventory.ErrDependencyUnavailable)
 	}
 	return fmt.Errorf("erp %s: %s %s", method, st.Code(), st.Message())
@@ -218,9 +220,7 @@ func mapError(method string, err error) error {
 // map to inventory kinds; TRANSFER_OUT and SHIPMENT carry a negative
 // change in the ERP contract and a positive magnitude in inventory's.
 func (c *Client) StockEvents(ctx context.Context, cursor string, limit int) (inventory.FeedPage, error) {
-	cctx, cancel := context.WithTimeout(ctx, c.callTimeout)
-	defer cancel()
-	resp, err := c.erp.ListStockEvents(cctx, &erpv1.ListStockEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))})
+	resp, err := c.erp.ListStockEvents(ctx, &erpv1.ListStockEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))})
 	if err != nil {
 		if apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED) || apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR) {
 			return inventory.FeedPage{}, fmt.Errorf("erp ListStockEvents: %w", inventory.ErrCursorExpired)

@@ -55,7 +55,7 @@ func client(t *testing.T, srv erpv1.ErpAdapterServiceServer) *erpclient.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return erpclient.New(conn, 5*time.Second, 10*time.Second)
+	return erpclient.New(conn, 10*time.Second)
 }
 
 func header(rows int64) *erpv1.StreamStockSnapshotResponse {
@@ -116,10 +116,30 @@ func TestStockSnapshot(t *testing.T) {
 
 func TestListWarehousesErrors(t *testing.T) {
 	t.Parallel()
-	if _, err := client(t, &scriptedERP{err: status.Error(codes.Unavailable, "down")}).ListWarehouses(t.Context()); !errors.Is(err, inventory.ErrDependencyUnavailable) {
-		t.Errorf("ERP down: %v, want ErrDependencyUnavailable", err)
+	tests := []struct {
+		name        string
+		err         error
+		unavailable bool
+	}{
+		{"ERP down", status.Error(codes.Unavailable, "down"), true},
+		{"ERP too slow", status.Error(codes.DeadlineExceeded, "slow"), true},
+		{"ERP failing", status.Error(codes.Internal, "boom"), true},
+		{"ERP overloaded", status.Error(codes.ResourceExhausted, "busy"), true},
+		{"conflict", status.Error(codes.Aborted, "retry"), true},
+		{"rejected request", status.Error(codes.InvalidArgument, "bad page size"), false},
+		{"not allowed", status.Error(codes.PermissionDenied, "no"), false},
+		{"malformed warehouse name", nil, true},
 	}
-	if _, err := client(t, &scriptedERP{}).ListWarehouses(t.Context()); !errors.Is(err, inventory.ErrDependencyUnavailable) {
-		t.Errorf("malformed warehouse name: %v", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := client(t, &scriptedERP{err: tc.err}).ListWarehouses(t.Context())
+			if err == nil {
+				t.Fatal("ListWarehouses succeeded")
+			}
+			if got := errors.Is(err, inventory.ErrDependencyUnavailable); got != tc.unavailable {
+				t.Errorf("error %v: ErrDependencyUnavailable = %t, want %t", err, got, tc.unavailable)
+			}
+		})
 	}
 }

@@ -134,7 +134,7 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
+		return apierr.Canceled()
 	case errors.As(err, &st):
 		// Already a status (built by the handlers, e.g. bad filters).
 		return err

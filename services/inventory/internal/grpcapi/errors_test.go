@@ -67,6 +67,10 @@ func TestToStatus(t *testing.T) {
 			code: codes.Unavailable, reason: "ERROR_REASON_DEPENDENCY_UNAVAILABLE", meta: map[string]string{"target": "erp"},
 		},
 		{
+			name: "caller went away", err: fmt.Errorf("reserve: %w", context.Canceled),
+			code: codes.Canceled, reason: "ERROR_REASON_CANCELLED",
+		},
+		{
 			name: "unexpected error is internal without its message", err: errors.New("pq: secret table exploded"),
 			code: codes.Internal, reason: "ERROR_REASON_INTERNAL",
 		},
