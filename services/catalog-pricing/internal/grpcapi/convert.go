@@ -190,13 +190,6 @@ func quoteRequestFromProto(req *catalogv1.QuotePricesRequest) pricing.QuoteReque
 	return out
 }
 
-var lineErrorReasons = map[pricing.LineReason]catalogv1.ErrorReason{
-	pricing.LineProductNotFound: catalogv1.ErrorReason_ERROR_REASON_PRODUCT_NOT_FOUND,
-	pricing.LineNotSellable:     catalogv1.ErrorReason_ERROR_REASON_PRODUCT_NOT_SELLABLE,
-	pricing.LineNotPackMultiple: catalogv1.ErrorReason_ERROR_REASON_QUANTITY_NOT_PACK_MULTIPLE,
-	pricing.LinePriceNotFound:   catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND,
-}
-
 func quoteToProto(q pricing.Quote) *catalogv1.QuotePricesResponse {
 	out := &catalogv1.QuotePricesResponse{
 		ListTotal: money(q.ListTotal, q.Currency), Total: money(q.Total, q.Currency),
@@ -206,7 +199,7 @@ func quoteToProto(q pricing.Quote) *catalogv1.QuotePricesResponse {
 	for _, l := range q.Lines {
 		pl := &catalogv1.QuoteLine{LineIndex: int32(l.Index), Sku: l.SKU, Quantity: l.Quantity}
 		if l.Reason != pricing.LineOK {
-			pl.ErrorReason = lineErrorReasons[l.Reason]
+			pl.ErrorReason = lineReasons[l.Reason].reason
 			out.Lines = append(out.Lines, pl)
 			continue
 		}

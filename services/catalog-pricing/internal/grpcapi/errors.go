@@ -5,11 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
@@ -18,15 +17,9 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
-// withViolations returns st with a BadRequest detail naming fields.
-func withViolations(st *status.Status, vs ...*errdetails.BadRequest_FieldViolation) error {
-	out, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: vs})
-	if err != nil {
-		return st.Err()
-	}
-	return out.Err()
-}
-
+// lineReasons is the one table of what each unpriceable line means: the
+// status code a failed quote answers with and the ErrorReason of the call
+// (and, with allow_partial, of the line).
 var lineReasons = map[pricing.LineReason]struct {
 	code   codes.Code
 	reason catalogv1.ErrorReason
@@ -57,12 +50,12 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.As(err, &currency):
 		st := apierr.New(codes.InvalidArgument, catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH,
 			"no prices in the requested currency", map[string]string{
-				"expected_currency_code": joinComma(currency.Available), "currency_code": currency.Requested, "field": "currency_code",
+				"expected_currency_code": strings.Join(currency.Available, ","), "currency_code": currency.Requested, "field": "currency_code",
 			})
-		return withViolations(st, &errdetails.BadRequest_FieldViolation{
+		return apierr.WithViolations(st, apierr.FieldViolation{
 			Field: "currency_code", Reason: catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH.String(),
-			Description: "prices exist only in " + joinComma(currency.Available),
-		})
+			Description: "prices exist only in " + strings.Join(currency.Available, ","),
+		}).Err()
 	case errors.As(err, &overflow):
 		return apierr.InvalidArgument("amount too large", apierr.FieldViolation{
 			Field: "lines[" + strconv.Itoa(overflow.Index) + "].quantity", Reason: "AMOUNT_OVERFLOW",
@@ -87,10 +80,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			"request_id was already used with a different payload", nil)
 	case errors.Is(err, catalog.ErrInvalidPageToken), errors.Is(err, pricing.ErrInvalidPageToken):
 		st := apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN, "invalid page token", nil)
-		return withViolations(st, &errdetails.BadRequest_FieldViolation{
+		return apierr.WithViolations(st, apierr.FieldViolation{
 			Field: "page_token", Reason: commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN.String(),
 			Description: "malformed, or issued for another query",
-		})
+		}).Err()
 	case errors.As(err, &field):
 		return apierr.InvalidArgument(field.Message, apierr.FieldViolation{Field: field.Field, Description: field.Message, Reason: "INVALID"})
 	case errors.Is(err, pricing.ErrPriceListNotFound):
@@ -98,8 +91,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, pricing.ErrPriceListNotEmpty):
 		st := apierr.New(codes.FailedPrecondition, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED,
 			"the price list still has entries; delete with force", map[string]string{"field": "force"})
-		return withViolations(st, &errdetails.BadRequest_FieldViolation{
-			Field: "force", Reason: "PRICE_LIST_NOT_EMPTY", Description: "set force to delete the list's entries too"})
+		return apierr.WithViolations(st, apierr.FieldViolation{
+			Field: "force", Reason: "PRICE_LIST_NOT_EMPTY", Description: "set force to delete the list's entries too"}).Err()
 	case errors.Is(err, pricing.ErrPriceNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND, "price not found", nil)
 	case errors.Is(err, pricing.ErrInvalidEffectiveWindow):
@@ -112,7 +105,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return apierr.Error(codes.InvalidArgument, catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH,
 			"a price list's currency cannot change", map[string]string{"field": "price_list.currency_code"})
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
+		return apierr.Canceled()
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	}
@@ -141,18 +134,7 @@ func lineStatus(e *pricing.LineError) error {
 		md["currency_code"], md["channel"], md["price_time"] = e.Currency, e.Channel, e.PriceTime.UTC().Format(time.RFC3339)
 	}
 	st := apierr.New(m.code, m.reason, "line "+idx+" ("+e.SKU+"): "+e.Reason.String(), md)
-	return withViolations(st, &errdetails.BadRequest_FieldViolation{
+	return apierr.WithViolations(st, apierr.FieldViolation{
 		Field: field, Reason: m.reason.String(), Description: e.Reason.String(),
-	})
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
+	}).Err()
 }
