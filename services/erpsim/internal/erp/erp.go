@@ -36,8 +36,6 @@ var (
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different payload")
 	// ErrInvalidCursor: a stock event cursor this ERP did not produce.
 	ErrInvalidCursor = errors.New("invalid cursor")
-	// ErrInvalidPageToken: a page token this ERP did not produce.
-	ErrInvalidPageToken = errors.New("invalid page token")
 	// ErrInvalidStockEvent: a stock event that breaks the movement rules
 	// (wrong sign, negative resulting on-hand, unknown SKU or warehouse).
 	ErrInvalidStockEvent = errors.New("invalid stock event")
@@ -479,11 +477,16 @@ type JournalLookup interface {
 	NextDocumentNumber(ctx context.Context) (string, error)
 }
 
-// Page is one page of a listing: at most Size items after Token.
-type Page struct {
-	Size  int
-	Token string
+// CustomerCursor is where a customer listing resumes: after the customer
+// with this update time and id, in (update time, id) order. The zero
+// cursor is the start of the listing.
+type CustomerCursor struct {
+	UpdateTime time.Time
+	ID         string
 }
+
+// IsZero reports whether c is the start of the listing.
+func (c CustomerCursor) IsZero() bool { return c.ID == "" && c.UpdateTime.IsZero() }
 
 // Seed is the complete demo master data loaded into a fresh ERP.
 type Seed struct {
@@ -521,9 +524,9 @@ type Store interface {
 
 	// Customer returns a customer; *NotFoundError{ErrCustomerNotFound}.
 	Customer(ctx context.Context, id string) (Customer, error)
-	// Customers lists customers with update_time >= minUpdate by
-	// (update_time, id); ErrInvalidPageToken for foreign tokens.
-	Customers(ctx context.Context, minUpdate time.Time, page Page) ([]Customer, string, error)
+	// Customers lists up to limit customers with update_time >= minUpdate
+	// (zero: all) after the cursor, by (update_time, id).
+	Customers(ctx context.Context, minUpdate time.Time, after CustomerCursor, limit int) ([]Customer, error)
 
 	// SubmitSalesOrder records order unless a sales order with its id
 	// exists. For a new order it calls decide (possibly more than once, on

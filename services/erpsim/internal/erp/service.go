@@ -63,9 +63,10 @@ func (s *Service) Customer(ctx context.Context, id string) (Customer, error) {
 	return s.store.Customer(ctx, id)
 }
 
-// Customers lists customers for incremental sync.
-func (s *Service) Customers(ctx context.Context, minUpdate time.Time, page Page) ([]Customer, string, error) {
-	return s.store.Customers(ctx, minUpdate, page)
+// Customers lists up to limit customers updated at or after minUpdate,
+// after the cursor, for incremental sync.
+func (s *Service) Customers(ctx context.Context, minUpdate time.Time, after CustomerCursor, limit int) ([]Customer, error) {
+	return s.store.Customers(ctx, minUpdate, after, limit)
 }
 
 // CreditDecision is the answer of CheckCredit.

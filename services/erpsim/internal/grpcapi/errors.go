@@ -45,6 +45,8 @@ func errTimeout() error {
 // toStatus is the one place domain errors become gRPC statuses. Unknown
 // errors are logged and answered with a generic Internal.
 func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
+	// Errors that carry their status already (aip's page token errors,
+	// invalidField) pass as they are.
 	if _, ok := status.FromError(err); ok && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -68,9 +70,6 @@ func toStatus(ctx context.Context, logger *slog.Logger, err error) error {
 	case errors.Is(err, erp.ErrInvalidCursor):
 		return apierr.Error(codes.InvalidArgument, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR,
 			"the cursor was not issued by this ERP for this feed", map[string]string{"feed": "stock_events"})
-	case errors.Is(err, erp.ErrInvalidPageToken):
-		return apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
-			"the page token was not issued by this ERP", nil)
 	case errors.Is(err, erp.ErrSnapshotExpired):
 		id := ""
 		if se := (*erp.SnapshotExpiredError)(nil); errors.As(err, &se) {

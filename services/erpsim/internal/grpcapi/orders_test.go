@@ -5,12 +5,15 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/google/go-cmp/cmp"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
 
@@ -63,8 +66,23 @@ func TestListCustomers(t *testing.T) {
 	if len(names) != 20 || names[0] != "customers/C0001" || names[19] != "customers/C0020" {
 		t.Errorf("names = %v", names)
 	}
-	_, err := e.client.ListCustomers(callCtx(t), &erpv1.ListCustomersRequest{PageToken: "nope"})
-	wantStatus(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN)
+	// A token is good only for the listing that made it: not for another
+	// watermark, not for another list.
+	first, err := e.client.ListCustomers(callCtx(t), &erpv1.ListCustomersRequest{PageSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, req := range map[string]*erpv1.ListCustomersRequest{
+		"garbage":             {PageToken: "nope"},
+		"other watermark":     {PageToken: first.GetNextPageToken(), MinUpdateTime: timestampAfterSeed()},
+		"watermark added":     {PageToken: first.GetNextPageToken(), MinUpdateTime: timestamppb.New(erp.SeedTime)},
+		"ListWarehouses page": {PageToken: warehousesToken(t, e)},
+	} {
+		_, err := e.client.ListCustomers(callCtx(t), req)
+		if status.Code(err) != codes.InvalidArgument || !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN) {
+			t.Errorf("%s: err = %v, want INVALID_PAGE_TOKEN", name, err)
+		}
+	}
 
 	// An order changes the customer's open balance, so it shows up in an
 	// incremental sync from after the seed.

@@ -18,13 +18,14 @@ import (
 	"google.golang.org/grpc"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
 
-// Page sizes and chunk limits from the erp.v1 contract.
+// Stock feed page sizes and chunk limits from the erp.v1 contract.
 const (
-	defaultPageSize   = 50
 	defaultEventPage  = 100
+	maxEventPage      = 1000
 	snapshotChunkRows = 500
 	catalogChunkSize  = 200
 	priceChunkRecords = 500
@@ -58,20 +59,31 @@ func (s *Server) GetCustomer(ctx context.Context, req *erpv1.GetCustomerRequest)
 	return customerToProto(c), nil
 }
 
-// ListCustomers lists customers by update time, then name.
+// ListCustomers lists customers by update time, then name. Its page
+// tokens are bound to min_update_time: a token replayed with another
+// watermark is INVALID_PAGE_TOKEN, not a silently shifted listing.
 func (s *Server) ListCustomers(ctx context.Context, req *erpv1.ListCustomersRequest) (*erpv1.ListCustomersResponse, error) {
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultPageSize
-	}
-	var since time.Time
+	var (
+		since time.Time
+		param string
+	)
 	if req.GetMinUpdateTime() != nil {
 		since = req.GetMinUpdateTime().AsTime()
+		param = since.Format(time.RFC3339Nano)
 	}
-	cs, next, err := s.svc.Customers(ctx, since, erp.Page{Size: size, Token: req.GetPageToken()})
+	q := aip.Query{Method: erpv1.ErpAdapterService_ListCustomers_FullMethodName, Params: []string{param}}
+	var after erp.CustomerCursor
+	if err := aip.DecodePageToken(req.GetPageToken(), q, &after.UpdateTime, &after.ID); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	size := int(aip.ClampPageSize(req.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize))
+	cs, err := s.svc.Customers(ctx, since, after, size+1)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	cs, next := aip.KeysetPage(cs, size, q, func(c erp.Customer) []aip.Key {
+		return []aip.Key{aip.KeyOf(c.UpdateTime), aip.KeyOf(c.ID)}
+	})
 	out := &erpv1.ListCustomersResponse{NextPageToken: next}
 	for _, c := range cs {
 		out.Customers = append(out.Customers, customerToProto(c))
@@ -143,34 +155,22 @@ func (s *Server) GetWarehouse(ctx context.Context, req *erpv1.GetWarehouseReques
 	return warehouseToProto(w), nil
 }
 
-const warehouseTokenPrefix = "w1|"
-
-// ListWarehouses lists warehouses by priority, then code.
+// ListWarehouses lists warehouses by priority, then code. The handful of
+// warehouses is paged in memory.
 func (s *Server) ListWarehouses(ctx context.Context, req *erpv1.ListWarehousesRequest) (*erpv1.ListWarehousesResponse, error) {
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultPageSize
-	}
+	q := aip.Query{Method: erpv1.ErpAdapterService_ListWarehouses_FullMethodName}
 	offset := 0
-	if tok := req.GetPageToken(); tok != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(tok)
-		n, convErr := strconv.Atoi(strings.TrimPrefix(string(raw), warehouseTokenPrefix))
-		if err != nil || convErr != nil || !strings.HasPrefix(string(raw), warehouseTokenPrefix) || n < 0 {
-			return nil, s.fail(ctx, erp.ErrInvalidPageToken)
-		}
-		offset = n
+	if err := aip.DecodePageToken(req.GetPageToken(), q, &offset); err != nil {
+		return nil, s.fail(ctx, err)
 	}
 	whs, err := s.svc.Warehouses(ctx)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out := &erpv1.ListWarehousesResponse{}
-	end := min(offset+size, len(whs))
-	for _, w := range whs[min(offset, len(whs)):end] {
+	whs, next := aip.OffsetPage(whs, offset, int(aip.ClampPageSize(req.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize)), q)
+	out := &erpv1.ListWarehousesResponse{NextPageToken: next}
+	for _, w := range whs {
 		out.Warehouses = append(out.Warehouses, warehouseToProto(w))
-	}
-	if end < len(whs) {
-		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(warehouseTokenPrefix + strconv.Itoa(end)))
 	}
 	return out, nil
 }
@@ -204,10 +204,7 @@ func (s *Server) ListStockEvents(ctx context.Context, req *erpv1.ListStockEvents
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = defaultEventPage
-	}
+	size := int(aip.ClampPageSize(req.GetPageSize(), defaultEventPage, maxEventPage))
 	evs, head, err := s.svc.StockEvents(ctx, after, size)
 	if err != nil {
 		return nil, s.fail(ctx, err)

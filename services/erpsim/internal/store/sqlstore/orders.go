@@ -18,7 +18,7 @@ var orderCols = []string{"order_id", "seq", "customer_id", "channel", "currency"
 
 var orderSelect = "SELECT " + strings.Join(orderCols, ", ") + " FROM sales_orders"
 
-func scanOrder(sc scanner) (erp.SalesOrder, error) {
+func scanOrder(sc sqldb.Scanner) (erp.SalesOrder, error) {
 	var (
 		o                          erp.SalesOrder
 		seq, created, updated      int64

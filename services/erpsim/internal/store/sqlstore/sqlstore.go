@@ -8,12 +8,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -238,9 +236,7 @@ var customerCols = []string{"id", "display_name", "account_state", "has_credit_l
 
 var customerSelect = "SELECT " + strings.Join(customerCols, ", ") + " FROM customers"
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanCustomer(sc scanner) (erp.Customer, error) {
+func scanCustomer(sc sqldb.Scanner) (erp.Customer, error) {
 	var (
 		c                                  erp.Customer
 		state, hasLimit, netDays, prepay   int
@@ -285,74 +281,32 @@ func (s *Store) Customer(ctx context.Context, id string) (erp.Customer, error) {
 	return s.customer(ctx, s.db.SQL(), id, false)
 }
 
-const customerTokenPrefix = "c1|"
-
-func encodeCustomerToken(c erp.Customer) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(customerTokenPrefix + strconv.FormatInt(micros(c.UpdateTime), 10) + "|" + c.ID))
-}
-
-func decodeCustomerToken(tok string) (int64, string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !strings.HasPrefix(string(raw), customerTokenPrefix) {
-		return 0, "", erp.ErrInvalidPageToken
-	}
-	ts, id, ok := strings.Cut(strings.TrimPrefix(string(raw), customerTokenPrefix), "|")
-	if !ok {
-		return 0, "", erp.ErrInvalidPageToken
-	}
-	t, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return 0, "", erp.ErrInvalidPageToken
-	}
-	return t, id, nil
-}
-
-// Customers lists customers by (update_time, id) with keyset page tokens.
-func (s *Store) Customers(ctx context.Context, minUpdate time.Time, page erp.Page) ([]erp.Customer, string, error) {
+// Customers lists customers by (update_time, id) after the cursor.
+func (s *Store) Customers(ctx context.Context, minUpdate time.Time, after erp.CustomerCursor, limit int) ([]erp.Customer, error) {
 	query := customerSelect + " WHERE update_time >= ?"
 	args := []any{int64(0)}
 	if !minUpdate.IsZero() {
 		args[0] = micros(minUpdate)
 	}
-	if page.Token != "" {
-		t, id, err := decodeCustomerToken(page.Token)
-		if err != nil {
-			return nil, "", err
-		}
+	if !after.IsZero() {
+		t := micros(after.UpdateTime)
 		query += " AND (update_time > ? OR (update_time = ? AND id > ?))"
-		args = append(args, t, t, id)
+		args = append(args, t, t, after.ID)
 	}
 	query += " ORDER BY update_time, id LIMIT ?"
-	args = append(args, page.Size+1)
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(query), args...)
+	args = append(args, limit)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(query), args, scanCustomer)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlstore: list customers: %w", err)
+		return nil, fmt.Errorf("sqlstore: list customers: %w", err)
 	}
-	defer rows.Close()
-	var out []erp.Customer
-	for rows.Next() {
-		c, err := scanCustomer(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlstore: list customers: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlstore: list customers: %w", err)
-	}
-	next := ""
-	if len(out) > page.Size {
-		out = out[:page.Size]
-		next = encodeCustomerToken(out[len(out)-1])
-	}
-	return out, next, nil
+	return out, nil
 }
 
 // --- products and prices ---
 
 var productCols = []string{"sku", "title", "description", "attributes", "uom", "sales_state", "channels", "category", "gtin", "update_time"}
 
-func scanProduct(sc scanner) (erp.Product, error) {
+func scanProduct(sc sqldb.Scanner) (erp.Product, error) {
 	var (
 		p               erp.Product
 		attrs, channels string
