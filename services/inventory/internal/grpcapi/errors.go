@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 )
@@ -46,7 +46,8 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 		ttl          *inventory.HoldTTLTooLongError
 		unknownField *inventory.UnknownFieldError
 		inProgress   *inventory.ReconciliationInProgressError
-		st           interface{ GRPCStatus() *status.Status }
+		badFilter    *aip.FilterError
+		badToken     *aip.PageTokenError
 	)
 	pick := func(keys ...string) map[string]string {
 		m := map[string]string{}
@@ -135,9 +136,10 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	case errors.Is(err, context.Canceled):
 		return apierr.Canceled()
-	case errors.As(err, &st):
-		// Already a status (built by the handlers, e.g. bad filters).
-		return err
+	case errors.As(err, &badFilter):
+		return badFilter.GRPCStatus().Err()
+	case errors.As(err, &badToken):
+		return badToken.GRPCStatus().Err()
 	}
 	s.logger.ErrorContext(ctx, "inventory: internal error", slog.Any("error", err))
 	return apierr.Internal()

@@ -2,11 +2,10 @@ package grpcapi
 
 import (
 	"context"
-	"strconv"
 	"strings"
-	"time"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
@@ -43,47 +42,20 @@ func (s *Server) GetReconciliation(ctx context.Context, req *inventoryv1.GetReco
 
 // ListReconciliations implements InventoryService.ListReconciliations.
 func (s *Server) ListReconciliations(ctx context.Context, req *inventoryv1.ListReconciliationsRequest) (*inventoryv1.ListReconciliationsResponse, error) {
-	terms, err := parseFilter(req.GetFilter())
+	var after newestFirst
+	l, err := readList(req, inventoryv1.InventoryService_ListReconciliations_FullMethodName, reconciliationFilter, nil, after.dst()...)
 	if err != nil {
-		return nil, err
+		return nil, s.toStatus(ctx, err, nil)
 	}
-	q := inventory.ReconciliationQuery{}
-	for _, t := range terms {
-		switch {
-		case t.Op != "=":
-			return nil, badFilter("unsupported operator in " + strconv.Quote(t.Field+" "+t.Op+" "+t.Value))
-		case t.Field == "snapshot_source":
-			q.SnapshotSource = t.Value
-		case t.Field == "state":
-			v, err := filterState(inventoryv1.Reconciliation_State_value, t.Value)
-			if err != nil {
-				return nil, err
-			}
-			q.State = inventory.ReconciliationState(v)
-		default:
-			return nil, badFilter("unsupported field " + strconv.Quote(t.Field))
-		}
-	}
-	tok, err := decodeToken(req.GetPageToken(), scope("reconciliations", req.GetFilter()))
-	if err != nil {
-		return nil, err
-	}
-	size := pageSize(req.GetPageSize())
-	q.Limit = size + 1
-	if tok.ID != "" {
-		q.BeforeID, q.BeforeCreate = tok.ID, time.UnixMicro(tok.Micros).UTC()
-	}
-	runs, err := s.svc.ListReconciliations(ctx, q)
+	runs, err := s.svc.ListReconciliations(ctx, inventory.ReconciliationQuery{
+		SnapshotSource: l.eq("snapshot_source").Text, State: inventory.ReconciliationState(l.eq("state").Enum),
+		BeforeCreate: after.before, BeforeID: after.beforeID, Limit: l.limit(),
+	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err, nil)
 	}
 	resp := &inventoryv1.ListReconciliationsResponse{}
-	runs, resp.NextPageToken = keysetPage(tok, size, runs, func(r inventory.Reconciliation) (string, time.Time) {
-		return r.ID, r.CreateTime
-	})
-	for _, r := range runs {
-		resp.Reconciliations = append(resp.Reconciliations, inventorypb.Reconciliation(r))
-	}
+	resp.Reconciliations, resp.NextPageToken = keyset(l, runs, reconciliationCursor, inventorypb.Reconciliation)
 	return resp, nil
 }
 
@@ -102,51 +74,24 @@ func (s *Server) GetReconciliationVariance(ctx context.Context, req *inventoryv1
 
 // ListReconciliationVariances implements InventoryService.ListReconciliationVariances.
 func (s *Server) ListReconciliationVariances(ctx context.Context, req *inventoryv1.ListReconciliationVariancesRequest) (*inventoryv1.ListReconciliationVariancesResponse, error) {
-	terms, err := parseFilter(req.GetFilter())
+	var after bySKU
+	l, err := readList(req, inventoryv1.InventoryService_ListReconciliationVariances_FullMethodName, varianceFilter,
+		[]string{req.GetParent()}, after.dst()...)
 	if err != nil {
-		return nil, err
+		return nil, s.toStatus(ctx, err, nil)
 	}
-	q := inventory.VarianceQuery{ReconciliationID: reconciliationID(req.GetParent())}
-	for _, t := range terms {
-		switch {
-		case t.Op != "=":
-			return nil, badFilter("unsupported operator in " + strconv.Quote(t.Field+" "+t.Op+" "+t.Value))
-		case t.Field == "sku":
-			q.SKU = t.Value
-		case t.Field == "warehouse_code":
-			q.WarehouseCode = t.Value
-		case t.Field == "kind":
-			v, ok := inventoryv1.ReconciliationVariance_Kind_value["KIND_"+strings.TrimPrefix(t.Value, "KIND_")]
-			if !ok || v == 0 {
-				return nil, badFilter("unknown kind " + strconv.Quote(t.Value))
-			}
-			q.Kind = inventory.VarianceKind(v)
-		case t.Field == "corrected" && (t.Value == "true" || t.Value == "false"):
-			c := t.Value == "true"
-			q.Corrected = &c
-		default:
-			return nil, badFilter("unsupported term " + strconv.Quote(t.Field+" "+t.Op+" "+t.Value))
-		}
+	q := inventory.VarianceQuery{
+		ReconciliationID: reconciliationID(req.GetParent()), SKU: l.eq("sku").Text, WarehouseCode: l.eq("warehouse_code").Text,
+		Kind: inventory.VarianceKind(l.eq("kind").Enum), AfterSKU: after.sku, AfterWarehouse: after.warehouse, Limit: l.limit(),
 	}
-	tok, err := decodeToken(req.GetPageToken(), scope("variances", req.GetParent(), req.GetFilter()))
-	if err != nil {
-		return nil, err
+	if v, ok := l.filter.Find("corrected", aip.OpEq); ok {
+		q.Corrected = &v.Bool
 	}
-	size := pageSize(req.GetPageSize())
-	q.AfterSKU, q.AfterWarehouse, q.Limit = tok.SKU, tok.WH, size+1
 	vs, err := s.svc.ListVariances(ctx, q)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, map[string]string{metaReconciliation: req.GetParent()})
 	}
 	resp := &inventoryv1.ListReconciliationVariancesResponse{}
-	if len(vs) > size {
-		vs = vs[:size]
-		last := vs[size-1]
-		tok.SKU, tok.WH = last.SKU, last.WarehouseCode
-		resp.NextPageToken = encodeToken(tok)
-	}
-	for _, v := range vs {
-		resp.ReconciliationVariances = append(resp.ReconciliationVariances, inventorypb.Variance(v))
-	}
+	resp.ReconciliationVariances, resp.NextPageToken = keyset(l, vs, varianceCursor, inventorypb.Variance)
 	return resp, nil
 }

@@ -2,8 +2,6 @@ package grpcapi
 
 import (
 	"context"
-	"strconv"
-	"time"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -12,51 +10,21 @@ import (
 
 // ListReservations implements InventoryService.ListReservations.
 func (s *Server) ListReservations(ctx context.Context, req *inventoryv1.ListReservationsRequest) (*inventoryv1.ListReservationsResponse, error) {
-	terms, err := parseFilter(req.GetFilter())
+	var after newestFirst
+	l, err := readList(req, inventoryv1.InventoryService_ListReservations_FullMethodName, reservationFilter, nil, after.dst()...)
 	if err != nil {
-		return nil, err
+		return nil, s.toStatus(ctx, err, nil)
 	}
-	q := inventory.ReservationQuery{}
-	for _, t := range terms {
-		switch {
-		case t.Op != "=":
-			return nil, badFilter("unsupported operator in " + strconv.Quote(t.Field+" "+t.Op+" "+t.Value))
-		case t.Field == "reference_id":
-			q.ReferenceID = t.Value
-		case t.Field == "channel":
-			q.Channel = t.Value
-		case t.Field == "sku":
-			q.SKU = t.Value
-		case t.Field == "state":
-			v, err := filterState(inventoryv1.Reservation_State_value, t.Value)
-			if err != nil {
-				return nil, err
-			}
-			q.State = inventory.ReservationState(v)
-		default:
-			return nil, badFilter("unsupported field " + strconv.Quote(t.Field))
-		}
-	}
-	tok, err := decodeToken(req.GetPageToken(), scope("reservations", req.GetFilter()))
-	if err != nil {
-		return nil, err
-	}
-	size := pageSize(req.GetPageSize())
-	q.Limit = size + 1
-	if tok.ID != "" {
-		q.BeforeID, q.BeforeCreate = tok.ID, time.UnixMicro(tok.Micros).UTC()
-	}
-	rs, err := s.svc.ListReservations(ctx, q)
+	rs, err := s.svc.ListReservations(ctx, inventory.ReservationQuery{
+		ReferenceID: l.eq("reference_id").Text, Channel: l.eq("channel").Text, SKU: l.eq("sku").Text,
+		State:        inventory.ReservationState(l.eq("state").Enum),
+		BeforeCreate: after.before, BeforeID: after.beforeID, Limit: l.limit(),
+	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err, nil)
 	}
 	resp := &inventoryv1.ListReservationsResponse{}
-	rs, resp.NextPageToken = keysetPage(tok, size, rs, func(r inventory.Reservation) (string, time.Time) {
-		return r.ID, r.CreateTime
-	})
-	for _, r := range rs {
-		resp.Reservations = append(resp.Reservations, inventorypb.Reservation(r))
-	}
+	resp.Reservations, resp.NextPageToken = keyset(l, rs, reservationCursor, inventorypb.Reservation)
 	return resp, nil
 }
 

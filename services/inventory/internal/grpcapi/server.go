@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
@@ -37,53 +37,36 @@ func New(svc *inventory.Service, logger *slog.Logger, reg prometheus.Registerer)
 	return &Server{svc: svc, logger: logger, metrics: m}, nil
 }
 
-// ListWarehouses implements InventoryService.ListWarehouses.
+// ListWarehouses implements InventoryService.ListWarehouses. The few
+// warehouses are filtered and paged in memory.
 func (s *Server) ListWarehouses(ctx context.Context, req *inventoryv1.ListWarehousesRequest) (*inventoryv1.ListWarehousesResponse, error) {
-	terms, err := parseFilter(req.GetFilter())
+	var offset int
+	l, err := readList(req, inventoryv1.InventoryService_ListWarehouses_FullMethodName, warehouseFilter, nil, &offset)
 	if err != nil {
-		return nil, err
-	}
-	keep := func(inventory.Warehouse) bool { return true }
-	for _, t := range terms {
-		prev := keep
-		switch {
-		case t.Field == "channel" && t.Op == "=":
-			keep = func(w inventory.Warehouse) bool {
-				return prev(w) && (len(w.Channels) == 0 || slices.Contains(w.Channels, t.Value))
-			}
-		case t.Field == "active" && t.Op == "=" && (t.Value == "true" || t.Value == "false"):
-			want := t.Value == "true"
-			keep = func(w inventory.Warehouse) bool { return prev(w) && w.Active == want }
-		case t.Field == "region" && t.Op == "=":
-			keep = func(w inventory.Warehouse) bool { return prev(w) && w.Region == t.Value }
-		default:
-			return nil, badFilter("unsupported term " + strconv.Quote(t.Field+" "+t.Op+" "+t.Value))
-		}
-	}
-	tok, err := decodeToken(req.GetPageToken(), scope("warehouses", req.GetFilter()))
-	if err != nil {
-		return nil, err
+		return nil, s.toStatus(ctx, err, nil)
 	}
 	ws, err := s.svc.ListWarehouses(ctx)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, nil)
 	}
-	var matched []inventory.Warehouse
-	for _, w := range ws {
-		if keep(w) {
-			matched = append(matched, w)
-		}
+	ws = slices.DeleteFunc(ws, func(w inventory.Warehouse) bool { return !warehouseMatches(l, w) })
+	page, next := aip.OffsetPage(ws, offset, l.size, l.query)
+	return &inventoryv1.ListWarehousesResponse{Warehouses: convertAll(page, inventorypb.Warehouse), NextPageToken: next}, nil
+}
+
+// warehouseMatches reports whether w passes the list's filter. A warehouse
+// without channels serves every channel.
+func warehouseMatches(l list, w inventory.Warehouse) bool {
+	if v, ok := l.filter.Find("channel", aip.OpEq); ok && len(w.Channels) > 0 && !slices.Contains(w.Channels, v.Text) {
+		return false
 	}
-	resp := &inventoryv1.ListWarehousesResponse{}
-	size := pageSize(req.GetPageSize())
-	for i := tok.Offset; i < len(matched) && i < tok.Offset+size; i++ {
-		resp.Warehouses = append(resp.Warehouses, inventorypb.Warehouse(matched[i]))
+	if v, ok := l.filter.Find("active", aip.OpEq); ok && w.Active != v.Bool {
+		return false
 	}
-	if next := tok.Offset + size; next < len(matched) {
-		tok.Offset = next
-		resp.NextPageToken = encodeToken(tok)
+	if v, ok := l.filter.Find("region", aip.OpEq); ok && w.Region != v.Text {
+		return false
 	}
-	return resp, nil
+	return true
 }
 
 // GetWarehouse implements InventoryService.GetWarehouse.
@@ -108,46 +91,25 @@ func (s *Server) GetStockLevel(ctx context.Context, req *inventoryv1.GetStockLev
 
 // ListStockLevels implements InventoryService.ListStockLevels.
 func (s *Server) ListStockLevels(ctx context.Context, req *inventoryv1.ListStockLevelsRequest) (*inventoryv1.ListStockLevelsResponse, error) {
-	terms, err := parseFilter(req.GetFilter())
+	var after bySKU
+	l, err := readList(req, inventoryv1.InventoryService_ListStockLevels_FullMethodName, stockLevelFilter,
+		[]string{req.GetParent()}, after.dst()...)
 	if err != nil {
-		return nil, err
+		return nil, s.toStatus(ctx, err, nil)
 	}
-	q := inventory.StockLevelQuery{}
+	q := inventory.StockLevelQuery{
+		SKU: l.eq("sku").Text, AvailableOnly: l.has("available", aip.OpGt), OversoldOnly: l.has("oversold", aip.OpGt),
+		AfterSKU: after.sku, AfterWarehouse: after.warehouse, Limit: l.limit(),
+	}
 	if wh := warehouseCode(req.GetParent()); wh != "-" {
 		q.WarehouseCode = wh
 	}
-	for _, t := range terms {
-		switch {
-		case t.Field == "sku" && t.Op == "=":
-			q.SKU = t.Value
-		case t.Field == "available" && t.Op == ">" && t.Value == "0":
-			q.AvailableOnly = true
-		case t.Field == "oversold" && t.Op == ">" && t.Value == "0":
-			q.OversoldOnly = true
-		default:
-			return nil, badFilter("unsupported term " + strconv.Quote(t.Field+" "+t.Op+" "+t.Value))
-		}
-	}
-	tok, err := decodeToken(req.GetPageToken(), scope("stockLevels", req.GetParent(), req.GetFilter()))
-	if err != nil {
-		return nil, err
-	}
-	size := pageSize(req.GetPageSize())
-	q.AfterSKU, q.AfterWarehouse, q.Limit = tok.SKU, tok.WH, size+1
 	levels, err := s.svc.ListStockLevels(ctx, q)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, map[string]string{metaWarehouseCode: q.WarehouseCode})
 	}
 	resp := &inventoryv1.ListStockLevelsResponse{}
-	if len(levels) > size {
-		levels = levels[:size]
-		last := levels[size-1]
-		tok.SKU, tok.WH = last.SKU, last.WarehouseCode
-		resp.NextPageToken = encodeToken(tok)
-	}
-	for _, l := range levels {
-		resp.StockLevels = append(resp.StockLevels, inventorypb.StockLevel(l))
-	}
+	resp.StockLevels, resp.NextPageToken = keyset(l, levels, stockLevelCursor, inventorypb.StockLevel)
 	return resp, nil
 }
 
