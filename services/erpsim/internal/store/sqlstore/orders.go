@@ -193,20 +193,8 @@ func (s *Store) CancelSalesOrder(ctx context.Context, orderID, reason string, no
 
 // SalesOrders lists every sales order in submission order.
 func (s *Store) SalesOrders(ctx context.Context) ([]erp.SalesOrder, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, orderSelect+" ORDER BY seq")
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), orderSelect+" ORDER BY seq", nil, scanOrder)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list sales orders: %w", err)
-	}
-	defer rows.Close()
-	var out []erp.SalesOrder
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list sales orders: %w", err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: list sales orders: %w", err)
 	}
 	return out, nil

@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,15 +27,10 @@ const MigrationSet = "erpsim"
 
 // Migrate brings db's erpsim tables to the newest version.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		return fmt.Errorf("sqlstore: %w", err)
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrations, "migrations"); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	pgFS, err := fs.Sub(migrations, "migrations/postgres")
-	if err != nil {
-		return fmt.Errorf("sqlstore: %w", err)
-	}
-	return sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS)
+	return nil
 }
 
 // Store is the erp.Store on a sqldb.DB migrated with Migrate.
@@ -89,6 +84,16 @@ func fromJSON(s string, v any) error {
 		return fmt.Errorf("sqlstore: decode %T: %w", v, err)
 	}
 	return nil
+}
+
+// channelsFromJSON decodes a stored channel list; an empty one is nil,
+// which the domain reads as "every channel".
+func channelsFromJSON(s string) ([]string, error) {
+	var channels []string
+	if err := fromJSON(s, &channels); err != nil || len(channels) == 0 {
+		return nil, err
+	}
+	return channels, nil
 }
 
 func placeholders(n int) string {
@@ -306,6 +311,8 @@ func (s *Store) Customers(ctx context.Context, minUpdate time.Time, after erp.Cu
 
 var productCols = []string{"sku", "title", "description", "attributes", "uom", "sales_state", "channels", "category", "gtin", "update_time"}
 
+var productSelect = "SELECT " + strings.Join(productCols, ", ") + " FROM products"
+
 func scanProduct(sc sqldb.Scanner) (erp.Product, error) {
 	var (
 		p               erp.Product
@@ -317,16 +324,12 @@ func scanProduct(sc sqldb.Scanner) (erp.Product, error) {
 		return erp.Product{}, err
 	}
 	p.SalesState, p.UpdateTime = erp.SalesState(state), fromMicros(update)
-	if err := fromJSON(attrs, &p.Attributes); err != nil {
+	err := fromJSON(attrs, &p.Attributes)
+	if err != nil {
 		return erp.Product{}, err
 	}
-	if err := fromJSON(channels, &p.Channels); err != nil {
-		return erp.Product{}, err
-	}
-	if len(p.Channels) == 0 {
-		p.Channels = nil
-	}
-	return p, nil
+	p.Channels, err = channelsFromJSON(channels)
+	return p, err
 }
 
 // Products returns the products updated at or after minUpdate and
@@ -336,35 +339,14 @@ func (s *Store) Products(ctx context.Context, minUpdate time.Time, channel strin
 	if !minUpdate.IsZero() {
 		since = micros(minUpdate)
 	}
-	rows, err := s.db.SQL().QueryContext(ctx, s.q("SELECT "+strings.Join(productCols, ", ")+" FROM products WHERE update_time >= ? ORDER BY sku"), since)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(productSelect+" WHERE update_time >= ? ORDER BY sku"), []any{since}, scanProduct)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list products: %w", err)
 	}
-	defer rows.Close()
-	var out []erp.Product
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list products: %w", err)
-		}
-		if channel != "" && len(p.Channels) > 0 && !contains(p.Channels, channel) {
-			continue
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list products: %w", err)
+	if channel != "" {
+		out = slices.DeleteFunc(out, func(p erp.Product) bool { return len(p.Channels) > 0 && !slices.Contains(p.Channels, channel) })
 	}
 	return out, nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Store) productsBySKU(ctx context.Context, q querier, skus []string) (map[string]erp.Product, error) {
@@ -380,68 +362,58 @@ func (s *Store) productsBySKU(ctx context.Context, q querier, skus []string) (ma
 			list = append(list, sku)
 		}
 	}
-	rows, err := q.QueryContext(ctx, s.q("SELECT "+strings.Join(productCols, ", ")+" FROM products WHERE sku IN ("+placeholders(len(list))+")"), anySlice(list)...)
+	rows, err := q.QueryContext(ctx, s.q(productSelect+" WHERE sku IN ("+placeholders(len(list))+")"), anySlice(list)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read products: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		p, err := scanProduct(rows)
+	err = sqldb.Each(rows, func(sc sqldb.Scanner) error {
+		p, err := scanProduct(sc)
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: read products: %w", err)
+			return err
 		}
 		out[p.SKU] = p
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read products: %w", err)
 	}
 	return out, nil
 }
 
+func scanPriceList(sc sqldb.Scanner) (erp.PriceList, error) {
+	var (
+		pl       erp.PriceList
+		channels string
+	)
+	err := sc.Scan(&pl.ID, &pl.DisplayName, &pl.Currency, &channels)
+	if err != nil {
+		return erp.PriceList{}, err
+	}
+	pl.Channels, err = channelsFromJSON(channels)
+	return pl, err
+}
+
 // PriceLists returns the given price lists (all when ids is empty), by id.
 func (s *Store) PriceLists(ctx context.Context, ids []string) ([]erp.PriceList, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, display_name, currency, channels FROM price_lists ORDER BY id`)
+	all, err := sqldb.QueryAll(ctx, s.db.SQL(), `SELECT id, display_name, currency, channels FROM price_lists ORDER BY id`, nil, scanPriceList)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list price lists: %w", err)
-	}
-	defer rows.Close()
-	byID := map[string]erp.PriceList{}
-	var all []erp.PriceList
-	for rows.Next() {
-		var (
-			pl       erp.PriceList
-			channels string
-		)
-		if err := rows.Scan(&pl.ID, &pl.DisplayName, &pl.Currency, &channels); err != nil {
-			return nil, fmt.Errorf("sqlstore: list price lists: %w", err)
-		}
-		if err := fromJSON(channels, &pl.Channels); err != nil {
-			return nil, err
-		}
-		if len(pl.Channels) == 0 {
-			pl.Channels = nil
-		}
-		byID[pl.ID] = pl
-		all = append(all, pl)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: list price lists: %w", err)
 	}
 	if len(ids) == 0 {
 		return all, nil
 	}
-	var out []erp.PriceList
-	for _, pl := range all {
-		if contains(ids, pl.ID) {
-			out = append(out, pl)
-		}
-	}
 	for _, id := range ids {
-		if _, ok := byID[id]; !ok {
+		if !slices.ContainsFunc(all, func(pl erp.PriceList) bool { return pl.ID == id }) {
 			return nil, &erp.NotFoundError{Kind: erp.ErrPriceListNotFound, ID: id}
 		}
 	}
-	return out, nil
+	return slices.DeleteFunc(all, func(pl erp.PriceList) bool { return !slices.Contains(ids, pl.ID) }), nil
+}
+
+func scanListPrice(sc sqldb.Scanner) (erp.ListPrice, error) {
+	var lp erp.ListPrice
+	err := sc.Scan(&lp.PriceListID, &lp.SKU, &lp.UoM, &lp.UnitPriceMinor)
+	return lp, err
 }
 
 // ListPrices returns the list prices of the given price lists by price
@@ -450,21 +422,9 @@ func (s *Store) ListPrices(ctx context.Context, priceListIDs []string) ([]erp.Li
 	if len(priceListIDs) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT price_list_id, sku, uom, unit_price_minor FROM list_prices
-		WHERE price_list_id IN (`+placeholders(len(priceListIDs))+`) ORDER BY price_list_id, sku, uom`), anySlice(priceListIDs)...)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT price_list_id, sku, uom, unit_price_minor FROM list_prices
+		WHERE price_list_id IN (`+placeholders(len(priceListIDs))+`) ORDER BY price_list_id, sku, uom`), anySlice(priceListIDs), scanListPrice)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list prices: %w", err)
-	}
-	defer rows.Close()
-	var out []erp.ListPrice
-	for rows.Next() {
-		var lp erp.ListPrice
-		if err := rows.Scan(&lp.PriceListID, &lp.SKU, &lp.UoM, &lp.UnitPriceMinor); err != nil {
-			return nil, fmt.Errorf("sqlstore: list prices: %w", err)
-		}
-		out = append(out, lp)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: list prices: %w", err)
 	}
 	return out, nil

@@ -7,42 +7,45 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
 
+func scanWarehouse(sc sqldb.Scanner) (erp.Warehouse, error) {
+	var (
+		w              erp.Warehouse
+		addr, channels string
+		active         int
+	)
+	if err := sc.Scan(&w.Code, &w.DisplayName, &w.Region, &addr, &w.Priority, &channels, &active); err != nil {
+		return erp.Warehouse{}, err
+	}
+	w.Active = active == 1
+	if err := fromJSON(addr, &w.Address); err != nil {
+		return erp.Warehouse{}, err
+	}
+	var err error
+	w.Channels, err = channelsFromJSON(channels)
+	return w, err
+}
+
 // Warehouses lists warehouses by priority, then code.
 func (s *Store) Warehouses(ctx context.Context) ([]erp.Warehouse, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, `SELECT code, display_name, region, address, priority, channels, active FROM warehouses ORDER BY priority, code`)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), `SELECT code, display_name, region, address, priority, channels, active FROM warehouses ORDER BY priority, code`, nil, scanWarehouse)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list warehouses: %w", err)
 	}
-	defer rows.Close()
-	var out []erp.Warehouse
-	for rows.Next() {
-		var (
-			w              erp.Warehouse
-			addr, channels string
-			active         int
-		)
-		if err := rows.Scan(&w.Code, &w.DisplayName, &w.Region, &addr, &w.Priority, &channels, &active); err != nil {
-			return nil, fmt.Errorf("sqlstore: list warehouses: %w", err)
-		}
-		w.Active = active == 1
-		if err := fromJSON(addr, &w.Address); err != nil {
-			return nil, err
-		}
-		if err := fromJSON(channels, &w.Channels); err != nil {
-			return nil, err
-		}
-		if len(w.Channels) == 0 {
-			w.Channels = nil
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list warehouses: %w", err)
-	}
 	return out, nil
+}
+
+// feedHead returns the Seq of the newest stock event (0 for none), read in
+// tx so that it agrees with what tx reads next.
+func feedHead(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var head int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM stock_events`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("sqlstore: read feed head: %w", err)
+	}
+	return head, nil
 }
 
 // StockSnapshot reads the filtered stock rows and the feed position in one
@@ -50,10 +53,11 @@ func (s *Store) Warehouses(ctx context.Context) ([]erp.Warehouse, error) {
 func (s *Store) StockSnapshot(ctx context.Context, f erp.StockFilter) (erp.Snapshot, error) {
 	var snap erp.Snapshot
 	err := s.db.InReadTx(ctx, func(tx *sql.Tx) error {
-		snap = erp.Snapshot{}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM stock_events`).Scan(&snap.FeedSeq); err != nil {
-			return fmt.Errorf("sqlstore: read feed head: %w", err)
+		head, err := feedHead(ctx, tx)
+		if err != nil {
+			return err
 		}
+		snap = erp.Snapshot{FeedSeq: head}
 		query := `SELECT sku, warehouse_code, on_hand, uom, source_sequence FROM stock`
 		var (
 			where []string
@@ -71,21 +75,15 @@ func (s *Store) StockSnapshot(ctx context.Context, f erp.StockFilter) (erp.Snaps
 			query += " WHERE " + strings.Join(where, " AND ")
 		}
 		query += " ORDER BY sku, warehouse_code"
-		rows, err := tx.QueryContext(ctx, s.q(query), args...)
+		rows, err := sqldb.QueryAll(ctx, tx, s.q(query), args, func(sc sqldb.Scanner) (erp.StockRow, error) {
+			var r erp.StockRow
+			err := sc.Scan(&r.SKU, &r.WarehouseCode, &r.OnHand, &r.UoM, &r.SourceSequence)
+			return r, err
+		})
 		if err != nil {
 			return fmt.Errorf("sqlstore: read stock: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r erp.StockRow
-			if err := rows.Scan(&r.SKU, &r.WarehouseCode, &r.OnHand, &r.UoM, &r.SourceSequence); err != nil {
-				return fmt.Errorf("sqlstore: read stock: %w", err)
-			}
-			snap.Rows = append(snap.Rows, r)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlstore: read stock: %w", err)
-		}
+		snap.Rows = rows
 		return nil
 	})
 	return snap, err
@@ -93,6 +91,20 @@ func (s *Store) StockSnapshot(ctx context.Context, f erp.StockFilter) (erp.Snaps
 
 var eventCols = []string{"seq", "event_id", "sku", "warehouse_code", "kind", "quantity", "uom", "source_sequence",
 	"occur_time", "reference", "reason_code", "counterpart"}
+
+func scanStockEvent(sc sqldb.Scanner) (erp.StockEvent, error) {
+	var (
+		ev       erp.StockEvent
+		kind     int
+		occurred int64
+	)
+	if err := sc.Scan(&ev.Seq, &ev.EventID, &ev.SKU, &ev.WarehouseCode, &kind, &ev.Quantity, &ev.UoM,
+		&ev.SourceSequence, &occurred, &ev.Reference, &ev.ReasonCode, &ev.Counterpart); err != nil {
+		return erp.StockEvent{}, err
+	}
+	ev.Kind, ev.OccurTime = erp.StockEventKind(kind), fromMicros(occurred)
+	return ev, nil
+}
 
 // StockEvents returns up to limit events after position after, and the
 // feed head.
@@ -102,29 +114,15 @@ func (s *Store) StockEvents(ctx context.Context, after int64, limit int) ([]erp.
 		head int64
 	)
 	err := s.db.InReadTx(ctx, func(tx *sql.Tx) error {
-		out = nil
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM stock_events`).Scan(&head); err != nil {
-			return fmt.Errorf("sqlstore: read feed head: %w", err)
+		var err error
+		if head, err = feedHead(ctx, tx); err != nil {
+			return err
 		}
-		rows, err := tx.QueryContext(ctx, s.q("SELECT "+strings.Join(eventCols, ", ")+" FROM stock_events WHERE seq > ? ORDER BY seq LIMIT ?"), after, limit)
+		out, err = sqldb.QueryAll(ctx, tx, s.q("SELECT "+strings.Join(eventCols, ", ")+" FROM stock_events WHERE seq > ? ORDER BY seq LIMIT ?"), []any{after, limit}, scanStockEvent)
 		if err != nil {
 			return fmt.Errorf("sqlstore: read stock events: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				ev       erp.StockEvent
-				kind     int
-				occurred int64
-			)
-			if err := rows.Scan(&ev.Seq, &ev.EventID, &ev.SKU, &ev.WarehouseCode, &kind, &ev.Quantity, &ev.UoM,
-				&ev.SourceSequence, &occurred, &ev.Reference, &ev.ReasonCode, &ev.Counterpart); err != nil {
-				return fmt.Errorf("sqlstore: read stock events: %w", err)
-			}
-			ev.Kind, ev.OccurTime = erp.StockEventKind(kind), fromMicros(occurred)
-			out = append(out, ev)
-		}
-		return rows.Err()
+		return nil
 	})
 	return out, head, err
 }
