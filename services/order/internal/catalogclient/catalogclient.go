@@ -13,7 +13,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/order/internal/order"
-	"github.com/transload/transload/services/order/internal/rpcerr"
+	"github.com/transload/transload/services/order/internal/orderpb"
 )
 
 // Target names catalog-pricing in dependency errors.
@@ -54,7 +54,7 @@ func (c *Client) Quote(ctx context.Context, r order.QuoteRequest) (order.Quote, 
 	}
 	res, err := c.c.QuotePrices(ctx, req)
 	if err != nil {
-		if d := rpcerr.Dependency(Target, err); d != nil {
+		if d := orderpb.DependencyError(Target, err); d != nil {
 			return order.Quote{}, d
 		}
 		info := apierr.Info(err)

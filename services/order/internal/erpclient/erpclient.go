@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
@@ -19,7 +20,6 @@ import (
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
-	"github.com/transload/transload/services/order/internal/rpcerr"
 )
 
 // Target names the ERP in dependency errors.
@@ -45,10 +45,10 @@ func New(conn grpc.ClientConnInterface) *Client {
 func (c *Client) GetCustomer(ctx context.Context, id string) (order.Customer, error) {
 	cu, err := c.c.GetCustomer(ctx, &erpv1.GetCustomerRequest{Name: "customers/" + id})
 	if err != nil {
-		if d := rpcerr.Dependency(Target, err); d != nil {
+		if d := orderpb.DependencyError(Target, err); d != nil {
 			return order.Customer{}, d
 		}
-		if rpcerr.Code(err) == codes.NotFound || rpcerr.Code(err) == codes.InvalidArgument {
+		if status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument {
 			return order.Customer{}, &order.CustomerError{CustomerID: id, Err: order.ErrCustomerNotFound}
 		}
 		return order.Customer{}, fmt.Errorf("erp GetCustomer %s: %w", id, err)
@@ -81,7 +81,7 @@ func (c *Client) ListCustomers(ctx context.Context, since time.Time, pageToken s
 	}
 	res, err := c.c.ListCustomers(ctx, req)
 	if err != nil {
-		if d := rpcerr.Dependency(Target, err); d != nil {
+		if d := orderpb.DependencyError(Target, err); d != nil {
 			return nil, "", d
 		}
 		return nil, "", fmt.Errorf("erp ListCustomers: %w", err)
@@ -142,7 +142,7 @@ var rejectionReasons = map[erpv1.SalesOrderRejectionReason]order.RejectionReason
 func (c *Client) SubmitSalesOrder(ctx context.Context, o *order.Order) (order.SubmitOutcome, error) {
 	res, err := c.c.SubmitSalesOrder(ctx, &erpv1.SubmitSalesOrderRequest{SalesOrderId: o.ID, SalesOrder: SalesOrder(o)})
 	if err != nil {
-		if d := rpcerr.Dependency(Target, err); d != nil {
+		if d := orderpb.DependencyError(Target, err); d != nil {
 			return order.SubmitOutcome{}, d
 		}
 		return order.SubmitOutcome{}, fmt.Errorf("erp SubmitSalesOrder %s: %s (%w)", o.ID, apierr.ReasonOf(err), err)
@@ -172,10 +172,10 @@ func (c *Client) CancelSalesOrder(ctx context.Context, orderID, reason string) (
 	if err == nil {
 		return "", nil
 	}
-	if d := rpcerr.Dependency(Target, err); d != nil {
+	if d := orderpb.DependencyError(Target, err); d != nil {
 		return "", d
 	}
-	switch rpcerr.Code(err) {
+	switch status.Code(err) {
 	case codes.NotFound:
 		return "the ERP never received the order", nil
 	case codes.FailedPrecondition:

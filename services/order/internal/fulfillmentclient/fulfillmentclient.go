@@ -9,10 +9,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/services/order/internal/order"
-	"github.com/transload/transload/services/order/internal/rpcerr"
+	"github.com/transload/transload/services/order/internal/orderpb"
 )
 
 // Target names fulfillment in dependency errors.
@@ -38,10 +39,10 @@ func (c *Client) CancelFulfillment(ctx context.Context, orderID, requestID, reas
 	if err == nil {
 		return nil
 	}
-	if d := rpcerr.Dependency(Target, err); d != nil {
+	if d := orderpb.DependencyError(Target, err); d != nil {
 		return d
 	}
-	if rpcerr.Code(err) == codes.FailedPrecondition {
+	if status.Code(err) == codes.FailedPrecondition {
 		return &order.NotCancellableError{OrderID: orderID, State: order.StateConfirmed}
 	}
 	return fmt.Errorf("fulfillment CancelFulfillment %s: %w", orderID, err)

@@ -11,11 +11,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/order/internal/order"
-	"github.com/transload/transload/services/order/internal/rpcerr"
+	"github.com/transload/transload/services/order/internal/orderpb"
 )
 
 // Target names inventory in dependency errors.
@@ -63,7 +64,7 @@ func (c *Client) Reserve(ctx context.Context, r order.ReserveRequest) (order.Res
 	if err == nil {
 		return fromProto(res.GetReservation()), nil
 	}
-	if d := rpcerr.Dependency(Target, err); d != nil {
+	if d := orderpb.DependencyError(Target, err); d != nil {
 		return order.Reservation{}, d
 	}
 	md := apierr.Info(err).GetMetadata()
@@ -96,7 +97,7 @@ func (c *Client) Reserve(ctx context.Context, r order.ReserveRequest) (order.Res
 		}
 		got, gerr := c.c.GetReservation(ctx, &inventoryv1.GetReservationRequest{Name: name})
 		if gerr != nil {
-			if d := rpcerr.Dependency(Target, gerr); d != nil {
+			if d := orderpb.DependencyError(Target, gerr); d != nil {
 				return order.Reservation{}, d
 			}
 			return order.Reservation{}, fmt.Errorf("inventory GetReservation %s: %w", name, gerr)
@@ -115,10 +116,10 @@ func (c *Client) Release(ctx context.Context, id, requestID, reason string) erro
 	if err == nil {
 		return nil
 	}
-	if d := rpcerr.Dependency(Target, err); d != nil {
+	if d := orderpb.DependencyError(Target, err); d != nil {
 		return d
 	}
-	if rpcerr.Code(err) == codes.NotFound || apierr.HasReason(err, inventoryv1.ErrorReason_ERROR_REASON_RESERVATION_STATE_CONFLICT) {
+	if status.Code(err) == codes.NotFound || apierr.HasReason(err, inventoryv1.ErrorReason_ERROR_REASON_RESERVATION_STATE_CONFLICT) {
 		return nil
 	}
 	return fmt.Errorf("inventory ReleaseReservation %s: %w", id, err)
@@ -133,7 +134,7 @@ func (c *Client) OpenReservations(ctx context.Context, referenceID string) ([]st
 			PageSize: 100, PageToken: token, Filter: `reference_id = ` + strconv.Quote(referenceID),
 		})
 		if err != nil {
-			if d := rpcerr.Dependency(Target, err); d != nil {
+			if d := orderpb.DependencyError(Target, err); d != nil {
 				return nil, d
 			}
 			return nil, fmt.Errorf("inventory ListReservations: %w", err)

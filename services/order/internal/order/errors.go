@@ -228,95 +228,117 @@ type Failure struct {
 	Meta map[string]string `json:"meta,omitempty"`
 }
 
-// Failure kinds.
-const (
-	failCustomerNotFound   = "customer_not_found"
-	failCustomerOnHold     = "customer_on_credit_hold"
-	failChannelNotAllowed  = "channel_not_allowed"
-	failCurrencyNotAllowed = "currency_not_allowed"
-	failCreditLimit        = "credit_limit_exceeded"
-	failDuplicateSKU       = "duplicate_sku"
-	failUnknownSKU         = "unknown_sku"
-	failPriceUnavailable   = "price_unavailable"
-	failInvalidQuantity    = "invalid_quantity"
-	failPriceChanged       = "price_changed"
-	failOutOfStock         = "out_of_stock"
-)
+// failureCodec stores one kind of business failure: encode reports whether
+// err is that failure and returns its metadata; decode rebuilds the error.
+type failureCodec struct {
+	kind   string
+	encode func(err error) (map[string]string, bool)
+	decode func(m failureMeta) error
+}
+
+// codec is the failureCodec of the typed error E; enc may decline an E
+// (e.g. a CustomerError of the other kind).
+func codec[E error](kind string, enc func(e E) (map[string]string, bool), dec func(m failureMeta) E) failureCodec {
+	return failureCodec{
+		kind: kind,
+		encode: func(err error) (map[string]string, bool) {
+			var e E
+			if !errors.As(err, &e) {
+				return nil, false
+			}
+			return enc(e)
+		},
+		decode: func(m failureMeta) error { return dec(m) },
+	}
+}
+
+// failureMeta is a stored failure's metadata.
+type failureMeta map[string]string
+
+func (m failureMeta) int(k string) int64 { v, _ := strconv.ParseInt(m[k], 10, 64); return v }
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// failureCodecs is the one table of CreateOrder's storable failures, both
+// ways: the error stored with the request id, and the error a replay
+// rebuilds from it. Kinds and metadata keys are stored in idempotency
+// records: never rename them.
+var failureCodecs = []failureCodec{
+	codec("customer_not_found", func(e *CustomerError) (map[string]string, bool) {
+		return map[string]string{"customer_id": e.CustomerID}, errors.Is(e.Err, ErrCustomerNotFound)
+	}, func(m failureMeta) *CustomerError {
+		return &CustomerError{CustomerID: m["customer_id"], Err: ErrCustomerNotFound}
+	}),
+	codec("customer_on_credit_hold", func(e *CustomerError) (map[string]string, bool) {
+		return map[string]string{"customer_id": e.CustomerID}, errors.Is(e.Err, ErrCustomerOnCreditHold)
+	}, func(m failureMeta) *CustomerError {
+		return &CustomerError{CustomerID: m["customer_id"], Err: ErrCustomerOnCreditHold}
+	}),
+	codec("channel_not_allowed", func(e *ChannelNotAllowedError) (map[string]string, bool) {
+		return map[string]string{"customer_id": e.CustomerID, "channel": e.Channel}, true
+	}, func(m failureMeta) *ChannelNotAllowedError {
+		return &ChannelNotAllowedError{CustomerID: m["customer_id"], Channel: m["channel"]}
+	}),
+	codec("currency_not_allowed", func(e *CurrencyNotAllowedError) (map[string]string, bool) {
+		return map[string]string{"customer_id": e.CustomerID, "currency": e.Currency}, true
+	}, func(m failureMeta) *CurrencyNotAllowedError {
+		return &CurrencyNotAllowedError{CustomerID: m["customer_id"], Currency: m["currency"]}
+	}),
+	codec("credit_limit_exceeded", func(e *CreditLimitExceededError) (map[string]string, bool) {
+		return map[string]string{"customer_id": e.CustomerID, "limit": itoa(e.LimitMinor), "exposure": itoa(e.ExposureMinor),
+			"total": itoa(e.TotalMin), "currency": e.Currency}, true
+	}, func(m failureMeta) *CreditLimitExceededError {
+		return &CreditLimitExceededError{CustomerID: m["customer_id"], LimitMinor: m.int("limit"),
+			ExposureMinor: m.int("exposure"), TotalMin: m.int("total"), Currency: m["currency"]}
+	}),
+	codec("duplicate_sku", func(e *DuplicateSKUError) (map[string]string, bool) {
+		return map[string]string{"sku": e.SKU}, true
+	}, func(m failureMeta) *DuplicateSKUError { return &DuplicateSKUError{SKU: m["sku"]} }),
+	codec("unknown_sku", func(e *UnknownSKUError) (map[string]string, bool) {
+		return map[string]string{"sku": e.SKU, "line_index": strconv.Itoa(e.LineIndex)}, true
+	}, func(m failureMeta) *UnknownSKUError {
+		return &UnknownSKUError{SKU: m["sku"], LineIndex: int(m.int("line_index"))}
+	}),
+	codec("price_unavailable", func(e *PriceUnavailableError) (map[string]string, bool) {
+		return map[string]string{"sku": e.SKU, "currency": e.Currency}, true
+	}, func(m failureMeta) *PriceUnavailableError {
+		return &PriceUnavailableError{SKU: m["sku"], Currency: m["currency"]}
+	}),
+	codec("invalid_quantity", func(e *InvalidQuantityError) (map[string]string, bool) {
+		return map[string]string{"sku": e.SKU, "line_index": strconv.Itoa(e.LineIndex), "message": e.Message}, true
+	}, func(m failureMeta) *InvalidQuantityError {
+		return &InvalidQuantityError{SKU: m["sku"], LineIndex: int(m.int("line_index")), Message: m["message"]}
+	}),
+	codec("price_changed", func(e *PriceChangedError) (map[string]string, bool) {
+		return map[string]string{"expected": itoa(e.ExpectedMinor), "actual": itoa(e.ActualMinor), "currency": e.Currency}, true
+	}, func(m failureMeta) *PriceChangedError {
+		return &PriceChangedError{ExpectedMinor: m.int("expected"), ActualMinor: m.int("actual"), Currency: m["currency"]}
+	}),
+	codec("out_of_stock", func(e *OutOfStockError) (map[string]string, bool) {
+		return map[string]string{"sku": e.SKU, "requested": itoa(e.Requested), "available": itoa(e.Available)}, true
+	}, func(m failureMeta) *OutOfStockError {
+		return &OutOfStockError{SKU: m["sku"], Requested: m.int("requested"), Available: m.int("available")}
+	}),
+}
 
 // FailureFromError returns the storable failure for a business error of
 // CreateOrder, and false for errors that must not be stored (dependency
 // outages, internal errors): those leave the request id free to retry.
 func FailureFromError(err error) (Failure, bool) {
-	i := func(v int64) string { return strconv.FormatInt(v, 10) }
-	var (
-		ce  *CustomerError
-		cha *ChannelNotAllowedError
-		cur *CurrencyNotAllowedError
-		cl  *CreditLimitExceededError
-		ds  *DuplicateSKUError
-		us  *UnknownSKUError
-		pu  *PriceUnavailableError
-		iq  *InvalidQuantityError
-		pc  *PriceChangedError
-		oos *OutOfStockError
-	)
-	switch {
-	case errors.As(err, &ce) && errors.Is(err, ErrCustomerNotFound):
-		return Failure{Kind: failCustomerNotFound, Meta: map[string]string{"customer_id": ce.CustomerID}}, true
-	case errors.As(err, &ce) && errors.Is(err, ErrCustomerOnCreditHold):
-		return Failure{Kind: failCustomerOnHold, Meta: map[string]string{"customer_id": ce.CustomerID}}, true
-	case errors.As(err, &cha):
-		return Failure{Kind: failChannelNotAllowed, Meta: map[string]string{"customer_id": cha.CustomerID, "channel": cha.Channel}}, true
-	case errors.As(err, &cur):
-		return Failure{Kind: failCurrencyNotAllowed, Meta: map[string]string{"customer_id": cur.CustomerID, "currency": cur.Currency}}, true
-	case errors.As(err, &cl):
-		return Failure{Kind: failCreditLimit, Meta: map[string]string{
-			"customer_id": cl.CustomerID, "limit": i(cl.LimitMinor), "exposure": i(cl.ExposureMinor),
-			"total": i(cl.TotalMin), "currency": cl.Currency}}, true
-	case errors.As(err, &ds):
-		return Failure{Kind: failDuplicateSKU, Meta: map[string]string{"sku": ds.SKU}}, true
-	case errors.As(err, &us):
-		return Failure{Kind: failUnknownSKU, Meta: map[string]string{"sku": us.SKU, "line_index": strconv.Itoa(us.LineIndex)}}, true
-	case errors.As(err, &pu):
-		return Failure{Kind: failPriceUnavailable, Meta: map[string]string{"sku": pu.SKU, "currency": pu.Currency}}, true
-	case errors.As(err, &iq):
-		return Failure{Kind: failInvalidQuantity, Meta: map[string]string{"sku": iq.SKU, "line_index": strconv.Itoa(iq.LineIndex), "message": iq.Message}}, true
-	case errors.As(err, &pc):
-		return Failure{Kind: failPriceChanged, Meta: map[string]string{"expected": i(pc.ExpectedMinor), "actual": i(pc.ActualMinor), "currency": pc.Currency}}, true
-	case errors.As(err, &oos):
-		return Failure{Kind: failOutOfStock, Meta: map[string]string{"sku": oos.SKU, "requested": i(oos.Requested), "available": i(oos.Available)}}, true
+	for _, c := range failureCodecs {
+		if meta, ok := c.encode(err); ok {
+			return Failure{Kind: c.kind, Meta: meta}, true
+		}
 	}
 	return Failure{}, false
 }
 
 // Err rebuilds the domain error of a stored failure.
 func (f Failure) Err() error {
-	m := f.Meta
-	n := func(k string) int64 { v, _ := strconv.ParseInt(m[k], 10, 64); return v }
-	switch f.Kind {
-	case failCustomerNotFound:
-		return &CustomerError{CustomerID: m["customer_id"], Err: ErrCustomerNotFound}
-	case failCustomerOnHold:
-		return &CustomerError{CustomerID: m["customer_id"], Err: ErrCustomerOnCreditHold}
-	case failChannelNotAllowed:
-		return &ChannelNotAllowedError{CustomerID: m["customer_id"], Channel: m["channel"]}
-	case failCurrencyNotAllowed:
-		return &CurrencyNotAllowedError{CustomerID: m["customer_id"], Currency: m["currency"]}
-	case failCreditLimit:
-		return &CreditLimitExceededError{CustomerID: m["customer_id"], LimitMinor: n("limit"),
-			ExposureMinor: n("exposure"), TotalMin: n("total"), Currency: m["currency"]}
-	case failDuplicateSKU:
-		return &DuplicateSKUError{SKU: m["sku"]}
-	case failUnknownSKU:
-		return &UnknownSKUError{SKU: m["sku"], LineIndex: int(n("line_index"))}
-	case failPriceUnavailable:
-		return &PriceUnavailableError{SKU: m["sku"], Currency: m["currency"]}
-	case failInvalidQuantity:
-		return &InvalidQuantityError{SKU: m["sku"], LineIndex: int(n("line_index")), Message: m["message"]}
-	case failPriceChanged:
-		return &PriceChangedError{ExpectedMinor: n("expected"), ActualMinor: n("actual"), Currency: m["currency"]}
-	case failOutOfStock:
-		return &OutOfStockError{SKU: m["sku"], Requested: n("requested"), Available: n("available")}
+	for _, c := range failureCodecs {
+		if c.kind == f.Kind {
+			return c.decode(f.Meta)
+		}
 	}
 	return fmt.Errorf("stored failure of unknown kind %q", f.Kind)
 }

@@ -1,6 +1,8 @@
-// Package orderpb converts the order domain to the order.v1 contract types
-// (resources and events). It is pure: no I/O. grpcapi uses it for
-// responses and the store's outbox encoder for event payloads.
+// Package orderpb converts between the order domain and the wire: the
+// order.v1 contract types (resources and events) and the errors of the
+// neighbours' gRPC calls. It is pure: no I/O. grpcapi uses it for
+// responses, the store's outbox encoder for event payloads and the client
+// adapters for addresses and dependency errors.
 package orderpb
 
 import (
@@ -11,6 +13,7 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/services/order/internal/order"
 )
@@ -39,6 +42,21 @@ const (
 	SubjectShipped          = "transload.order.shipped"
 	SubjectDelivered        = "transload.order.delivered"
 )
+
+// DependencyError returns the *order.DependencyError for err, an error of a
+// call to the neighbour target, when grpcclient.Classify says the call may
+// succeed if repeated (the target was down, slow, overloaded, lost a race
+// or its breaker is open), so the domain retries or answers UNAVAILABLE
+// without inspecting gRPC codes. It returns nil for no error and for the
+// target's verdicts (rejected: NOT_FOUND, FAILED_PRECONDITION, ...), which
+// each adapter maps to its own domain errors.
+func DependencyError(target string, err error) error {
+	c := grpcclient.Classify(err)
+	if !c.Retryable() {
+		return nil
+	}
+	return &order.DependencyError{Target: target, CircuitOpen: c == grpcclient.ClassCircuitOpen, Err: err}
+}
 
 func ts(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
