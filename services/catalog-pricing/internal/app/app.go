@@ -148,16 +148,16 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 	bs := breaker.DefaultSettings()
 	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
-	erpConn, err := grpcclient.Dial(cfg.ERPAddr,
+	erpConn, err := grpcclient.Dial(cfg.ERPAddr, append([]grpcclient.Option{
 		grpcclient.WithLogger(log), grpcclient.WithRegistry(srv.Registry()),
 		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithBreakerSettings(bs),
-		grpcclient.WithIdempotentMethods(erpclient.Methods...), grpcclient.WithDialOptions(deps.ERPDialOptions...))
+		grpcclient.WithDialOptions(deps.ERPDialOptions...)}, erpclient.Options(cfg.ExportTimeout)...)...)
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("dial erp: %w", err)
 	}
 	defer erpConn.Close()
-	syncer := erpsync.New(erpclient.New(erpConn, cfg.ExportTimeout, cfg.DefaultChannels), catSvc, priceSvc, log,
+	syncer := erpsync.New(erpclient.New(erpConn, cfg.DefaultChannels), catSvc, priceSvc, log,
 		cfg.SyncRetryMin, cfg.SyncRetryMax)
 
 	bg, stopBG := context.WithCancel(ctx)

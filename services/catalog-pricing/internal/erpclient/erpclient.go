@@ -1,7 +1,9 @@
 // Package erpclient reads the product master and list prices from the ERP
 // adapter (transload.erp.v1 StreamCatalogExport and StreamPriceExport) and
-// maps them to the catalog and pricing domains. Transport failures become
-// domain errors here, so the importer never inspects gRPC codes.
+// converts them to the catalog and pricing domains: it implements
+// erpsync.Source. Transport failures become erpsync's errors here
+// (through grpcclient.Classify), so the importer never inspects gRPC
+// codes.
 package erpclient
 
 import (
@@ -16,24 +18,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
-)
-
-// Errors the client returns (wrapped with detail).
-var (
-	// ErrUnavailable: the ERP could not be reached, timed out, was
-	// throttled or its breaker is open; retry later.
-	ErrUnavailable = errors.New("erp unavailable")
-	// ErrIncomplete: an export stream ended without its trailer or with
-	// another item count than announced; it must not be imported.
-	ErrIncomplete = errors.New("erp export incomplete")
-	// ErrRejected: the ERP refused the request (a permanent answer).
-	ErrRejected = errors.New("erp rejected the request")
 )
 
 // Methods the client calls, for grpcclient.WithIdempotentMethods (both are
@@ -43,141 +33,185 @@ var Methods = []string{
 	erpv1.ErpAdapterService_StreamPriceExport_FullMethodName,
 }
 
+// Options are the grpcclient options of a connection to the ERP adapter:
+// its idempotent methods, and exportTimeout as the deadline of every
+// export stream opened without one. grpcclient.WithDefaultTimeout bounds
+// unary calls only (streams may be meant to stay open), and both calls of
+// this client are streams, so the connection carries their budget here
+// instead of each call taking its own.
+func Options(exportTimeout time.Duration) []grpcclient.Option {
+	return []grpcclient.Option{
+		grpcclient.WithIdempotentMethods(Methods...),
+		grpcclient.WithStreamInterceptors(streamDeadline(exportTimeout)),
+	}
+}
+
+// streamDeadline gives a stream opened without a deadline one of d. The
+// deadline is released when the stream ends (a receive fails, io.EOF
+// included) or the caller cancels its context.
+func streamDeadline(d time.Duration) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer,
+		opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if _, ok := ctx.Deadline(); ok || d <= 0 {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+		ctx, cancel := context.WithTimeout(ctx, d)
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &deadlineStream{ClientStream: cs, cancel: cancel}, nil
+	}
+}
+
+// deadlineStream releases its deadline when the stream ends.
+type deadlineStream struct {
+	grpc.ClientStream
+	cancel context.CancelFunc
+}
+
+func (s *deadlineStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil {
+		s.cancel()
+	}
+	return err
+}
+
 // Client reads exports from the ERP adapter.
 type Client struct {
 	erp             erpv1.ErpAdapterServiceClient
-	exportTimeout   time.Duration
 	defaultChannels []string
 }
 
-// New returns a Client on conn (dialed through platform/grpcclient).
-// exportTimeout bounds each whole export stream; defaultChannels is the
-// assortment of products the ERP lists for "all channels".
-func New(conn grpc.ClientConnInterface, exportTimeout time.Duration, defaultChannels []string) *Client {
-	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn), exportTimeout: exportTimeout, defaultChannels: defaultChannels}
+var _ erpsync.Source = (*Client)(nil)
+
+// New returns a Client on conn, dialed through platform/grpcclient with
+// Options (breaker, retries and the export deadline come from the
+// connection). defaultChannels is the assortment of products the ERP lists
+// for "all channels".
+func New(conn grpc.ClientConnInterface, defaultChannels []string) *Client {
+	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn), defaultChannels: defaultChannels}
 }
 
-// CatalogExport is a complete product export.
-type CatalogExport struct {
-	ExportID string
-	Products []catalog.Product
-}
-
-// PriceExport is a complete list price export: the price lists (one per
-// ERP list and channel) and the rows of each.
-type PriceExport struct {
-	ExportID string
-	Lists    []pricing.PriceList
-	Rows     map[string][]pricing.PriceRow
-	// Skipped counts ERP list prices the importer cannot represent yet
-	// (own channel or validity window differing from their list's).
-	Skipped int
-}
-
-// mapErr turns a gRPC error into a domain error.
-func mapErr(op string, err error) error {
-	if err == nil {
+// mapErr turns an error of a call made with ctx into erpsync's terms:
+// the caller's own end stays what it is, a verdict of the ERP is
+// ErrRejected, anything else (down, slow, throttled, breaker open,
+// broken) is ErrUnavailable.
+func mapErr(ctx context.Context, op string, err error) error {
+	switch grpcclient.ClassifyCtx(ctx, err) {
+	case grpcclient.ClassNone:
 		return nil
+	case grpcclient.ClassCallerGone:
+		return fmt.Errorf("%s: %w", op, err)
+	case grpcclient.ClassRejected:
+		return fmt.Errorf("%s: %w: %w", op, erpsync.ErrRejected, err)
+	case grpcclient.ClassTransient, grpcclient.ClassCircuitOpen, grpcclient.ClassConflict:
 	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
-		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w: %v", op, ErrRejected, err)
+	return fmt.Errorf("%s: %w: %w", op, erpsync.ErrUnavailable, err)
 }
 
-// FetchCatalog streams the full product export.
-func (c *Client) FetchCatalog(ctx context.Context) (CatalogExport, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.exportTimeout)
+// exportMessage is a message of an export stream: a header, a chunk or
+// the trailer.
+type exportMessage interface {
+	GetHeader() *erpv1.ExportHeader
+	GetTrailer() *erpv1.ExportTrailer
+}
+
+// readExport receives an export stream up to its trailer, handing every
+// chunk to chunk (which returns how many items it carried), and returns
+// the export id. An export is complete only when the header came first
+// and the header, the trailer and the items received agree on the count;
+// otherwise the error wraps erpsync.ErrIncomplete.
+func readExport[M exportMessage](ctx context.Context, op string, recv func() (M, error), chunk func(M) int64) (string, error) {
+	var id string
+	var announced, received int64
+	headerSeen := false
+	for {
+		msg, err := recv()
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("%s %s: %w: stream ended without trailer", op, id, erpsync.ErrIncomplete)
+		}
+		if err != nil {
+			return "", mapErr(ctx, op, err)
+		}
+		switch h, tr := msg.GetHeader(), msg.GetTrailer(); {
+		case h != nil:
+			headerSeen = true
+			id, announced = h.GetExportId(), h.GetItemCount()
+		case tr != nil:
+			if !headerSeen || tr.GetItemCount() != received || announced != received {
+				return "", fmt.Errorf("%s %s: %w: announced %d, trailer %d, received %d",
+					op, id, erpsync.ErrIncomplete, announced, tr.GetItemCount(), received)
+			}
+			return id, nil
+		default:
+			received += chunk(msg)
+		}
+	}
+}
+
+// FetchCatalog implements erpsync.Source: the full product export.
+func (c *Client) FetchCatalog(ctx context.Context) (erpsync.CatalogExport, error) {
+	// Ending the call early (an incomplete export) must end the stream.
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	const op = "catalog export"
 	stream, err := c.erp.StreamCatalogExport(ctx, &erpv1.StreamCatalogExportRequest{})
 	if err != nil {
-		return CatalogExport{}, mapErr("catalog export", err)
+		return erpsync.CatalogExport{}, mapErr(ctx, op, err)
 	}
-	var out CatalogExport
-	var announced, received int64
-	headerSeen := false
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return CatalogExport{}, fmt.Errorf("catalog export %s: %w: stream ended without trailer", out.ExportID, ErrIncomplete)
+	var out erpsync.CatalogExport
+	out.ExportID, err = readExport(ctx, op, stream.Recv, func(msg *erpv1.StreamCatalogExportResponse) int64 {
+		ps := msg.GetChunk().GetProducts()
+		for _, p := range ps {
+			out.Products = append(out.Products, c.product(p))
 		}
-		if err != nil {
-			return CatalogExport{}, mapErr("catalog export", err)
-		}
-		switch part := msg.GetPart().(type) {
-		case *erpv1.StreamCatalogExportResponse_Header:
-			headerSeen = true
-			out.ExportID, announced = part.Header.GetExportId(), part.Header.GetItemCount()
-		case *erpv1.StreamCatalogExportResponse_Chunk:
-			for _, p := range part.Chunk.GetProducts() {
-				out.Products = append(out.Products, c.product(p))
-				received++
-			}
-		case *erpv1.StreamCatalogExportResponse_Trailer:
-			if !headerSeen || part.Trailer.GetItemCount() != received || announced != received {
-				return CatalogExport{}, fmt.Errorf("catalog export %s: %w: announced %d, trailer %d, received %d",
-					out.ExportID, ErrIncomplete, announced, part.Trailer.GetItemCount(), received)
-			}
-			return out, nil
-		}
+		return int64(len(ps))
+	})
+	if err != nil {
+		return erpsync.CatalogExport{}, err
 	}
+	return out, nil
 }
 
-// FetchPrices streams the full list price export (no contracts,
-// promotions or channel rules yet).
-func (c *Client) FetchPrices(ctx context.Context) (PriceExport, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.exportTimeout)
+// FetchPrices implements erpsync.Source: the full list price export (no
+// contracts, promotions or channel rules yet).
+func (c *Client) FetchPrices(ctx context.Context) (erpsync.PriceExport, error) {
+	// Ending the call early (an incomplete export) must end the stream.
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	const op = "price export"
 	stream, err := c.erp.StreamPriceExport(ctx, &erpv1.StreamPriceExportRequest{})
 	if err != nil {
-		return PriceExport{}, mapErr("price export", err)
+		return erpsync.PriceExport{}, mapErr(ctx, op, err)
 	}
-	out := PriceExport{Rows: map[string][]pricing.PriceRow{}}
+	out := erpsync.PriceExport{Rows: map[string][]pricing.PriceRow{}}
 	erpLists := map[string]*erpv1.PriceList{}
-	var announced, received int64
-	headerSeen := false
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return PriceExport{}, fmt.Errorf("price export %s: %w: stream ended without trailer", out.ExportID, ErrIncomplete)
+	out.ExportID, err = readExport(ctx, op, stream.Recv, func(msg *erpv1.StreamPriceExportResponse) int64 {
+		ch := msg.GetChunk()
+		for _, l := range ch.GetPriceLists() {
+			erpLists[l.GetPriceListId()] = l
+			out.Lists = append(out.Lists, priceLists(l)...)
 		}
-		if err != nil {
-			return PriceExport{}, mapErr("price export", err)
+		for _, lp := range ch.GetListPrices() {
+			l, ok := erpLists[lp.GetPriceListId()]
+			if !ok || lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil {
+				out.Skipped++
+				continue
+			}
+			for _, pl := range priceLists(l) {
+				out.Rows[pl.ID] = append(out.Rows[pl.ID], priceRow(int64(len(out.Rows[pl.ID])+1), lp))
+			}
 		}
-		switch part := msg.GetPart().(type) {
-		case *erpv1.StreamPriceExportResponse_Header:
-			headerSeen = true
-			out.ExportID, announced = part.Header.GetExportId(), part.Header.GetItemCount()
-		case *erpv1.StreamPriceExportResponse_Chunk:
-			ch := part.Chunk
-			received += int64(len(ch.GetPriceLists()) + len(ch.GetListPrices()) + len(ch.GetContracts()) +
-				len(ch.GetPromotions()) + len(ch.GetChannelRules()))
-			for _, l := range ch.GetPriceLists() {
-				erpLists[l.GetPriceListId()] = l
-				out.Lists = append(out.Lists, priceLists(l)...)
-			}
-			for _, lp := range ch.GetListPrices() {
-				l, ok := erpLists[lp.GetPriceListId()]
-				if !ok || lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil {
-					out.Skipped++
-					continue
-				}
-				for _, pl := range priceLists(l) {
-					out.Rows[pl.ID] = append(out.Rows[pl.ID], priceRow(int64(len(out.Rows[pl.ID])+1), lp))
-				}
-			}
-		case *erpv1.StreamPriceExportResponse_Trailer:
-			if !headerSeen || part.Trailer.GetItemCount() != received || announced != received {
-				return PriceExport{}, fmt.Errorf("price export %s: %w: announced %d, trailer %d, received %d",
-					out.ExportID, ErrIncomplete, announced, part.Trailer.GetItemCount(), received)
-			}
-			return out, nil
-		}
+		return int64(len(ch.GetPriceLists()) + len(ch.GetListPrices()) + len(ch.GetContracts()) +
+			len(ch.GetPromotions()) + len(ch.GetChannelRules()))
+	})
+	if err != nil {
+		return erpsync.PriceExport{}, err
 	}
+	return out, nil
 }
 
 // priceLists maps one ERP price list to catalog price lists: one for all

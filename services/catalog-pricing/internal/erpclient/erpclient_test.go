@@ -10,59 +10,74 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
 // scriptedERP sends exactly the messages it is given, then ends the stream
-// with err.
+// with err; with hang set it sends nothing and waits for the call to end.
 type scriptedERP struct {
 	erpv1.UnimplementedErpAdapterServiceServer
 	catalog []*erpv1.StreamCatalogExportResponse
 	prices  []*erpv1.StreamPriceExportResponse
 	err     error
+	hang    bool
 }
 
 func (s *scriptedERP) StreamCatalogExport(_ *erpv1.StreamCatalogExportRequest, st grpc.ServerStreamingServer[erpv1.StreamCatalogExportResponse]) error {
-	for _, m := range s.catalog {
-		if err := st.Send(m); err != nil {
-			return err
-		}
-	}
-	return s.err
+	return s.send(st.Context(), len(s.catalog), func(i int) error { return st.Send(s.catalog[i]) })
 }
 
 func (s *scriptedERP) StreamPriceExport(_ *erpv1.StreamPriceExportRequest, st grpc.ServerStreamingServer[erpv1.StreamPriceExportResponse]) error {
-	for _, m := range s.prices {
-		if err := st.Send(m); err != nil {
+	return s.send(st.Context(), len(s.prices), func(i int) error { return st.Send(s.prices[i]) })
+}
+
+func (s *scriptedERP) send(ctx context.Context, n int, send func(i int) error) error {
+	if s.hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	for i := range n {
+		if err := send(i); err != nil {
 			return err
 		}
 	}
 	return s.err
 }
 
-func client(t *testing.T, erp *scriptedERP) *erpclient.Client {
+// exportTimeout is the stream budget of the test connections.
+const exportTimeout = 5 * time.Second
+
+// client serves erp over bufconn and returns a client on a connection
+// dialed as the service dials it, with the given export budget.
+func client(t *testing.T, erp *scriptedERP, budget ...time.Duration) *erpclient.Client {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
 	erpv1.RegisterErpAdapterServiceServer(srv, erp)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///erp", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	d := exportTimeout
+	if len(budget) > 0 {
+		d = budget[0]
+	}
+	opts := append(erpclient.Options(d), grpcclient.WithDialOptions(
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })))
+	conn, err := grpcclient.Dial("passthrough:///erp", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return erpclient.New(conn, 5*time.Second, []string{"web", "b2b"})
+	return erpclient.New(conn, []string{"web", "b2b"})
 }
 
 func catHeader(n int64) *erpv1.StreamCatalogExportResponse {
@@ -121,7 +136,7 @@ func TestFetchRejectsIncompleteExports(t *testing.T) {
 	for name, msgs := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := client(t, &scriptedERP{catalog: msgs}).FetchCatalog(t.Context())
-			if !errors.Is(err, erpclient.ErrIncomplete) {
+			if !errors.Is(err, erpsync.ErrIncomplete) {
 				t.Fatalf("err = %v, want ErrIncomplete", err)
 			}
 		})
@@ -133,12 +148,16 @@ func TestFetchMapsTransportErrors(t *testing.T) {
 		code codes.Code
 		want error
 	}{
-		{codes.Unavailable, erpclient.ErrUnavailable},
-		{codes.DeadlineExceeded, erpclient.ErrUnavailable},
-		{codes.ResourceExhausted, erpclient.ErrUnavailable},
-		{codes.Internal, erpclient.ErrUnavailable},
-		{codes.NotFound, erpclient.ErrRejected},
-		{codes.InvalidArgument, erpclient.ErrRejected},
+		{codes.Unavailable, erpsync.ErrUnavailable},
+		{codes.DeadlineExceeded, erpsync.ErrUnavailable},
+		{codes.ResourceExhausted, erpsync.ErrUnavailable},
+		{codes.Internal, erpsync.ErrUnavailable},
+		{codes.DataLoss, erpsync.ErrUnavailable},
+		{codes.Aborted, erpsync.ErrUnavailable},
+		{codes.NotFound, erpsync.ErrRejected},
+		{codes.InvalidArgument, erpsync.ErrRejected},
+		{codes.FailedPrecondition, erpsync.ErrRejected},
+		{codes.Unimplemented, erpsync.ErrRejected},
 	}
 	for _, c := range cases {
 		t.Run(c.code.String(), func(t *testing.T) {
@@ -153,6 +172,28 @@ func TestFetchMapsTransportErrors(t *testing.T) {
 	}
 }
 
+// TestExportDeadlineFromTheConnection: an ERP that never answers is cut
+// off by the connection's export budget and reported as unavailable,
+// while a caller that gives up gets its own cancellation back, not an ERP
+// verdict.
+func TestExportDeadlineFromTheConnection(t *testing.T) {
+	c := client(t, &scriptedERP{hang: true}, 100*time.Millisecond)
+	// No deadline of the caller's own (it would replace the connection's):
+	// a guard cancels the call if the budget never applies.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer time.AfterFunc(10*time.Second, cancel).Stop()
+	_, err := c.FetchCatalog(ctx)
+	if !errors.Is(err, erpsync.ErrUnavailable) || status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("hanging ERP: %v, want ErrUnavailable after DEADLINE_EXCEEDED", err)
+	}
+
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = client(t, &scriptedERP{hang: true}).FetchPrices(gone)
+	if errors.Is(err, erpsync.ErrUnavailable) || errors.Is(err, erpsync.ErrRejected) || status.Code(err) != codes.Canceled {
+		t.Fatalf("cancelled caller: %v, want its own cancellation, not an ERP verdict", err)
+	}
+}
 func eur(m int64) *commonv1.Money { return &commonv1.Money{AmountMinor: m, CurrencyCode: "EUR"} }
 
 func TestFetchPricesSplitsChannelsAndSkipsUnsupported(t *testing.T) {

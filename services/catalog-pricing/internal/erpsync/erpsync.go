@@ -19,15 +19,8 @@ import (
 	"github.com/transload/transload/platform/correlation"
 
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
-	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
-
-// Source is where exports come from; erpclient.Client implements it.
-type Source interface {
-	FetchCatalog(ctx context.Context) (erpclient.CatalogExport, error)
-	FetchPrices(ctx context.Context) (erpclient.PriceExport, error)
-}
 
 // Syncer runs ERP imports. Sync calls are serialised.
 type Syncer struct {
@@ -65,7 +58,7 @@ var erpActor = catalog.Actor{Kind: "system", ID: "erp-sync"}
 
 // Sync imports every product and list price from the ERP into the working
 // catalog and publishes it (no new version when nothing changed). Errors
-// wrap erpclient.ErrUnavailable / ErrIncomplete (retry) or the domain's.
+// wrap ErrUnavailable / ErrIncomplete (retry), ErrRejected or the domain's.
 func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -153,7 +146,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 // retireMissing sets every draft product that the full export no longer
 // lists to DISCONTINUED: full exports are authoritative, and products are
 // retired rather than deleted so existing orders still resolve.
-func (s *Syncer) retireMissing(ctx context.Context, run string, ce erpclient.CatalogExport) (int64, error) {
+func (s *Syncer) retireMissing(ctx context.Context, run string, ce CatalogExport) (int64, error) {
 	inExport := make(map[string]bool, len(ce.Products))
 	for _, p := range ce.Products {
 		inExport[p.SKU] = true
@@ -282,7 +275,7 @@ func (s *Syncer) retryUntilDone(ctx context.Context) bool {
 			return false
 		}
 		level := slog.LevelWarn
-		if !errors.Is(err, erpclient.ErrUnavailable) && !errors.Is(err, erpclient.ErrIncomplete) {
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrIncomplete) {
 			level = slog.LevelError
 		}
 		s.log.Log(ctx, level, "initial erp import failed; retrying", slog.Int("attempt", attempt),

@@ -12,7 +12,6 @@ import (
 
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
-	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
@@ -27,21 +26,21 @@ type fakeSource struct {
 	prices   map[string]int64 // SKU → PL-EUR price
 }
 
-func (f *fakeSource) FetchCatalog(context.Context) (erpclient.CatalogExport, error) {
+func (f *fakeSource) FetchCatalog(context.Context) (erpsync.CatalogExport, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.failures > 0 {
 		f.failures--
-		return erpclient.CatalogExport{}, fmt.Errorf("fetch: %w", erpclient.ErrUnavailable)
+		return erpsync.CatalogExport{}, fmt.Errorf("fetch: %w", erpsync.ErrUnavailable)
 	}
-	return erpclient.CatalogExport{ExportID: "e", Products: append([]catalog.Product(nil), f.products...)}, nil
+	return erpsync.CatalogExport{ExportID: "e", Products: append([]catalog.Product(nil), f.products...)}, nil
 }
 
-func (f *fakeSource) FetchPrices(context.Context) (erpclient.PriceExport, error) {
+func (f *fakeSource) FetchPrices(context.Context) (erpsync.PriceExport, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	pe := erpclient.PriceExport{ExportID: "p", Lists: []pricing.PriceList{{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"}},
+	pe := erpsync.PriceExport{ExportID: "p", Lists: []pricing.PriceList{{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"}},
 		Rows: map[string][]pricing.PriceRow{}}
 	n := int64(0)
 	for _, p := range f.products {
