@@ -1,8 +1,6 @@
 package grpcapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/fingerprint"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
 
@@ -93,11 +92,10 @@ func salesOrderFromProto(id string, so *erpv1.SalesOrder) (erp.SalesOrder, error
 	canon.RejectionReason = erpv1.SalesOrderRejectionReason_SALES_ORDER_REJECTION_REASON_UNSPECIFIED
 	canon.RejectionMessage = ""
 	canon.CreateTime, canon.UpdateTime = nil, nil
-	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(canon)
+	fp, payload, err := fingerprint.Proto(canon)
 	if err != nil {
-		return erp.SalesOrder{}, fmt.Errorf("marshal sales order: %w", err)
+		return erp.SalesOrder{}, err
 	}
-	sum := sha256.Sum256(payload)
 	o := erp.SalesOrder{
 		OrderID:         id,
 		CustomerID:      so.GetCustomerId(),
@@ -105,7 +103,7 @@ func salesOrderFromProto(id string, so *erpv1.SalesOrder) (erp.SalesOrder, error
 		Currency:        so.GetCurrencyCode(),
 		GrandTotalMinor: so.GetGrandTotal().GetAmountMinor(),
 		Payload:         payload,
-		Fingerprint:     hex.EncodeToString(sum[:]),
+		Fingerprint:     fp,
 	}
 	for _, l := range so.GetLines() {
 		o.Lines = append(o.Lines, erp.OrderLine{LineID: l.GetLineId(), SKU: l.GetSku(), Quantity: l.GetQuantity().GetValue()})
@@ -227,16 +225,15 @@ func journalBatchFromProto(id string, jb *erpv1.JournalBatch) (erp.JournalBatch,
 	canon := proto.CloneOf(jb)
 	canon.Name = "journalBatches/" + id
 	canon.Results, canon.CreateTime = nil, nil
-	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(canon)
+	fp, payload, err := fingerprint.Proto(canon)
 	if err != nil {
-		return erp.JournalBatch{}, fmt.Errorf("marshal journal batch: %w", err)
+		return erp.JournalBatch{}, err
 	}
-	sum := sha256.Sum256(payload)
 	b := erp.JournalBatch{
 		BatchID:     id,
 		Kind:        erp.JournalKind(jb.GetKind()),
 		Payload:     payload,
-		Fingerprint: hex.EncodeToString(sum[:]),
+		Fingerprint: fp,
 	}
 	for _, l := range jb.GetLines() {
 		b.Lines = append(b.Lines, erp.JournalLine{
