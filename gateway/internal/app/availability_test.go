@@ -292,3 +292,40 @@ func TestGatewayServesWhileNATSIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAvailabilityFallbackOnlyWhenInventoryCannotAnswer pins which inventory
+// errors turn into a snapshot answer (the dependency could not answer) and
+// which reach the storefront.
+func TestAvailabilityFallbackOnlyWhenInventoryCannotAnswer(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		err      error
+		snapshot bool
+		code     codes.Code
+	}{
+		"unavailable":        {status.Error(codes.Unavailable, "down"), true, codes.OK},
+		"deadline exceeded":  {status.Error(codes.DeadlineExceeded, "slow"), true, codes.OK},
+		"resource exhausted": {status.Error(codes.ResourceExhausted, "busy"), true, codes.OK},
+		"internal":           {status.Error(codes.Internal, "bug"), true, codes.OK},
+		"unknown":            {status.Error(codes.Unknown, "bug"), true, codes.OK},
+		"permission denied":  {status.Error(codes.PermissionDenied, "no"), false, codes.Internal},
+		"invalid argument":   {status.Error(codes.InvalidArgument, "bad sku"), false, codes.InvalidArgument},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			req := availabilityRequest(line("SKU-00001", 5))
+			if _, err := e.checkAvailability(t, keyWeb, req); err != nil {
+				t.Fatal(err)
+			}
+			e.inventory.set(tc.err)
+			resp, err := e.checkAvailability(t, keyWeb, req)
+			if status.Code(err) != tc.code {
+				t.Fatalf("code %v, want %v (%v)", status.Code(err), tc.code, err)
+			}
+			if got := resp.GetConfidence() == storefrontv1.Confidence_CONFIDENCE_LAST_PUBLISHED_SNAPSHOT; got != tc.snapshot {
+				t.Errorf("snapshot answer %v, want %v: %v", got, tc.snapshot, resp)
+			}
+		})
+	}
+}

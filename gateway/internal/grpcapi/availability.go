@@ -19,6 +19,7 @@ import (
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/grpcclient"
 
 	"github.com/transload/transload/gateway/internal/neighbours"
 )
@@ -359,7 +360,7 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 		a.storePrices(ctx, q, idx, resp, now, gen)
 		return resp.GetLines(), part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now, catalogVer: resp.GetCatalogVersion()}, nil
 	}
-	if !isDependencyDown(ctx, err) {
+	if !grpcclient.ClassifyCtx(ctx, err).DependencyFailure() {
 		if status.Code(err) == codes.InvalidArgument {
 			return nil, part{}, passInvalidArgument(err, "")
 		}
@@ -482,7 +483,7 @@ func (a *availability) stock(ctx context.Context, s *Server, channel string, sku
 		a.storeStock(ctx, channel, resp.GetSkus(), now)
 		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now}, nil
 	}
-	if !isDependencyDown(ctx, err) {
+	if !grpcclient.ClassifyCtx(ctx, err).DependencyFailure() {
 		switch {
 		case apierr.HasReason(err, inventoryv1.ErrorReason_ERROR_REASON_NO_WAREHOUSE_FOR_CHANNEL):
 			// No warehouse serves the channel: nothing is available.

@@ -7,11 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
@@ -27,31 +24,18 @@ import (
 // is unavailable.
 const dependencyRetryAfter = time.Second
 
-// statusWith builds a status with an ErrorInfo (reason, metadata) and the
-// extra details.
-func statusWith(code codes.Code, reason apierr.Reason, msg string, md map[string]string, extra ...protoadapt.MessageV1) error {
-	st := status.New(code, msg)
-	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason.String(), Domain: apierr.Domain, Metadata: md}}, extra...)
-	out, err := st.WithDetails(details...)
-	if err != nil {
-		return st.Err()
-	}
-	return out.Err()
-}
-
-// badRequest is a BadRequest detail with one violation per field/description pair.
-func badRequest(pairs ...string) *errdetails.BadRequest {
-	br := &errdetails.BadRequest{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: pairs[i], Description: pairs[i+1]})
-	}
-	return br
-}
-
 // invalidField is INVALID_ARGUMENT with reason (a business or common reason)
 // and one field violation.
 func invalidField(reason apierr.Reason, field, description string, md map[string]string) error {
-	return statusWith(codes.InvalidArgument, reason, field+": "+description, md, badRequest(field, description))
+	return apierr.WithViolations(apierr.New(codes.InvalidArgument, reason, field+": "+description, md),
+		apierr.FieldViolation{Field: field, Description: description}).Err()
+}
+
+// unavailable is UNAVAILABLE with reason naming dependency in the metadata
+// and the RetryInfo delay every dependency outage suggests.
+func unavailable(reason apierr.Reason, dependency, msg string) error {
+	return apierr.WithRetryDelay(apierr.New(codes.Unavailable, reason, msg, map[string]string{"dependency": dependency}),
+		dependencyRetryAfter).Err()
 }
 
 // errUnsupportedCurrency reports a well-formed but unsupported currency.
@@ -80,24 +64,8 @@ func errCustomerRequired(field string) error {
 
 // errNoSnapshot is returned when a dependency is down and no snapshot exists.
 func errNoSnapshot(dependency string) error {
-	return statusWith(codes.Unavailable, storefrontv1.ErrorReason_ERROR_REASON_NO_SNAPSHOT_AVAILABLE,
-		dependency+" is unavailable and no published snapshot exists for this request",
-		map[string]string{"dependency": dependency},
-		&errdetails.RetryInfo{RetryDelay: durationpb.New(dependencyRetryAfter)})
-}
-
-// isDependencyDown reports whether err means the dependency could not
-// answer (outage, breaker open, overload, timeout of the dependency
-// itself), as opposed to a business answer or the caller going away.
-func isDependencyDown(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal, codes.Unknown:
-		return true
-	}
-	return false
+	return unavailable(storefrontv1.ErrorReason_ERROR_REASON_NO_SNAPSHOT_AVAILABLE, dependency,
+		dependency+" is unavailable and no published snapshot exists for this request")
 }
 
 // dependencyError turns an error from dependency that the handler did not
@@ -111,7 +79,7 @@ func (s *Server) dependencyError(ctx context.Context, dependency string, err err
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
+		return apierr.Canceled()
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED,
 			"the request deadline expired", map[string]string{"dependency": dependency})
@@ -125,11 +93,9 @@ func (s *Server) dependencyError(ctx context.Context, dependency string, err err
 		if apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
 			reason = commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN
 		}
-		msg := dependency + " is unavailable, retry later"
 		s.logger.WarnContext(ctx, "dependency unavailable", slog.String("dependency", dependency),
 			slog.String("grpc.code", code.String()), slog.String("error", status.Convert(err).Message()))
-		return statusWith(codes.Unavailable, reason, msg, map[string]string{"dependency": dependency},
-			&errdetails.RetryInfo{RetryDelay: durationpb.New(dependencyRetryAfter)})
+		return unavailable(reason, dependency, dependency+" is unavailable, retry later")
 	}
 	s.logger.ErrorContext(ctx, "unexpected dependency error", slog.String("dependency", dependency),
 		slog.String("grpc.code", code.String()), slog.String("reason", apierr.ReasonOf(err)),

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -217,25 +216,20 @@ func quantityViolation(err error) string {
 	return ""
 }
 
+// violationOutOfStock is the PreconditionFailure type of a short line.
+const violationOutOfStock = "OUT_OF_STOCK"
+
 // outOfStockError is FAILED_PRECONDITION/OUT_OF_STOCK with the first short
 // line in the ErrorInfo and every short line in a PreconditionFailure.
 func outOfStockError(req *storefrontv1.CreateOrderRequest, err error, md map[string]string) error {
-	pf := &errdetails.PreconditionFailure{}
-	if st, ok := status.FromError(err); ok {
-		for _, d := range st.Details() {
-			if p, ok := d.(*errdetails.PreconditionFailure); ok {
-				for _, v := range p.GetViolations() {
-					pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{
-						Type: "OUT_OF_STOCK", Subject: v.GetSubject(), Description: v.GetDescription(),
-					})
-				}
-			}
-		}
+	vs := apierr.PreconditionViolations(err)
+	for i := range vs {
+		vs[i].Type = violationOutOfStock
 	}
 	sku := md["sku"]
-	if len(pf.Violations) == 0 {
-		pf.Violations = []*errdetails.PreconditionFailure_Violation{{
-			Type: "OUT_OF_STOCK", Subject: sku,
+	if len(vs) == 0 {
+		vs = []apierr.PreconditionViolation{{
+			Type: violationOutOfStock, Subject: sku,
 			Description: fmt.Sprintf("requested %s, available %s", md["requested"], md["available"]),
 		}}
 	}
@@ -244,12 +238,12 @@ func outOfStockError(req *storefrontv1.CreateOrderRequest, err error, md map[str
 		meta["lineIndex"] = strconv.Itoa(i)
 		meta["field"] = lineField(i, "quantity")
 	}
-	n := len(pf.Violations)
 	msg := "insufficient stock for 1 line"
-	if n > 1 {
+	if n := len(vs); n > 1 {
 		msg = fmt.Sprintf("insufficient stock for %d lines", n)
 	}
-	return statusWith(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, msg, meta, pf)
+	return apierr.WithPreconditionFailure(
+		apierr.New(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, msg, meta), vs...).Err()
 }
 
 // visibleOrder reads an order and checks that the caller may see it: same

@@ -14,11 +14,9 @@ import (
 	"google.golang.org/grpc"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
-	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
-	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/grpcclient"
 )
@@ -88,25 +86,16 @@ type Options struct {
 	Client []grpcclient.Option
 }
 
-// IsNeighbourFailure is the breakers' failure classifier: a dependency
-// failure as breaker.IsDependencyFailure defines it, except an UNAVAILABLE
-// answer in which the neighbour names a failing dependency of its own
-// (ERROR_REASON_DEPENDENCY_UNAVAILABLE or ERROR_REASON_CIRCUIT_OPEN, e.g.
-// the order service while the ERP is down). Such an answer proves the
-// neighbour is up and serving; opening the gateway's breaker on it would
-// also cut off the neighbour's calls that still work (order reads).
-func IsNeighbourFailure(err error) bool {
-	if !breaker.IsDependencyFailure(err) {
-		return false
-	}
-	return !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_DEPENDENCY_UNAVAILABLE) &&
-		!apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN)
-}
-
 // Dial creates one connection per target (catalog and pricing share the
-// catalog-pricing connection and its breaker), each with its own breaker
-// using IsNeighbourFailure. Like grpc.NewClient it does not connect until
-// the first call, so the gateway starts while neighbours are down.
+// catalog-pricing connection and its breaker), each with its own breaker.
+// The breakers count failures with grpcclient.IsTargetFailure: an
+// UNAVAILABLE answer in which a neighbour names a failing dependency of its
+// own (DEPENDENCY_UNAVAILABLE, or CIRCUIT_OPEN relayed from its breaker,
+// e.g. the order service while the ERP is down) proves the neighbour is up,
+// so it does not open the gateway's breaker and cut off the neighbour's
+// calls that still work (order reads). Like grpc.NewClient it does not
+// connect until the first call, so the gateway starts while neighbours are
+// down.
 func Dial(a Addrs, o Options) (*Clients, error) {
 	c := &Clients{}
 	if o.Logger == nil {
@@ -116,20 +105,11 @@ func Dial(a Addrs, o Options) (*Clients, error) {
 	if o.Breaker != nil {
 		settings = *o.Breaker
 	}
-	var bopts []breaker.Option
-	bopts = append(bopts, breaker.WithLogger(o.Logger), breaker.WithFailureClassifier(IsNeighbourFailure))
-	if o.Registry != nil {
-		m, err := breaker.NewMetrics(o.Registry)
-		if err != nil {
-			return nil, fmt.Errorf("neighbours: breaker metrics: %w", err)
-		}
-		bopts = append(bopts, breaker.WithMetrics(m))
-	}
 	dial := func(target string, idempotent []string) (*grpc.ClientConn, error) {
 		opts := []grpcclient.Option{
 			grpcclient.WithIdempotentMethods(idempotent...),
 			grpcclient.WithLogger(o.Logger),
-			grpcclient.WithBreaker(breaker.New(target, settings, bopts...)),
+			grpcclient.WithBreakerSettings(settings),
 		}
 		if o.Registry != nil {
 			opts = append(opts, grpcclient.WithRegistry(o.Registry))

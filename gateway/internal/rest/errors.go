@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -35,49 +35,24 @@ type Error struct {
 	CorrelationID string `json:"correlationId"`
 }
 
-// HTTPStatus maps a gRPC code to the HTTP status of a REST error.
-// FAILED_PRECONDITION is 400 like the storefront contract says: business
-// failures (out of stock, credit hold) are told apart by ErrorInfo.reason,
-// not by the status.
-func HTTPStatus(c codes.Code) int {
-	switch c {
-	case codes.OK:
-		return http.StatusOK
-	case codes.Canceled:
-		return 499
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	default:
-		return http.StatusInternalServerError
+// statusName is the JSON "status" of a REST error: google.rpc.Code's name
+// of c ("INVALID_ARGUMENT"). The one exception is Canceled, printed
+// "CANCELED" (grpc-go's spelling, which this API has always used) rather
+// than google.rpc's "CANCELLED", so no client sees the field change.
+// A code google.rpc does not name prints as "CODE(n)", as it always has.
+//
+// The HTTP status of a REST error is grpc-gateway's
+// runtime.HTTPStatusFromCode, which matches the storefront contract
+// (FAILED_PRECONDITION is 400: business failures are told apart by
+// ErrorInfo.reason; CANCELLED is 499).
+func statusName(c codes.Code) string {
+	if c == codes.Canceled {
+		return "CANCELED"
 	}
-}
-
-// codeName renders codes.InvalidArgument as "INVALID_ARGUMENT".
-func codeName(c codes.Code) string {
-	var b strings.Builder
-	for i, r := range c.String() {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
+	if n, ok := code.Code_name[int32(c)]; ok {
+		return n
 	}
-	return strings.ToUpper(b.String())
+	return strings.ToUpper(c.String())
 }
 
 // fallbackReason is the ErrorInfo reason added to errors that carry none.
@@ -116,15 +91,8 @@ func errPayloadTooLarge(limit int64) *status.Status {
 // into a proto message (malformed JSON, unknown field, bad path or query
 // parameter): INVALID_ARGUMENT with a field violation explaining it.
 func requestParseError(field, what, cause string) *status.Status {
-	st := status.New(codes.InvalidArgument, what)
-	out, err := st.WithDetails(
-		&errdetails.ErrorInfo{Reason: commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED.String(), Domain: apierr.Domain},
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: cause, Reason: "MALFORMED"}}},
-	)
-	if err != nil {
-		return st
-	}
-	return out
+	return apierr.WithViolations(apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, what, nil),
+		apierr.FieldViolation{Field: field, Description: cause, Reason: "MALFORMED"})
 }
 
 // cleanCause strips the protojson prefix from a decode error for display.
@@ -154,7 +122,7 @@ func (h *handler) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runti
 		}
 	}
 	if r.Context().Err() != nil && st.Code() == codes.Canceled {
-		st = status.New(codes.Canceled, "request cancelled")
+		st = status.Convert(apierr.Canceled())
 	}
 	writeError(w, r, st, 0, h.opts.Logger)
 }
@@ -172,34 +140,28 @@ func (h *handler) routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ 
 	writeError(w, r, st, httpStatus, h.opts.Logger)
 }
 
-func hasErrorInfo(st *status.Status) bool {
-	for _, d := range st.Details() {
-		if _, ok := d.(*errdetails.ErrorInfo); ok {
-			return true
-		}
-	}
-	return false
-}
+// hasErrorInfo reports whether st carries an ErrorInfo, i.e. came through
+// apierr (ours or a neighbour's) rather than from grpc-gateway or a bare
+// status.
+func hasErrorInfo(st *status.Status) bool { return apierr.Info(st.Err()) != nil }
 
 // writeError writes the one JSON error shape; httpStatus 0 derives it from
 // the code.
 func writeError(w http.ResponseWriter, r *http.Request, st *status.Status, httpStatus int, logger *slog.Logger) {
-	code := st.Code()
+	c := st.Code()
 	msg := st.Message()
-	if fallbackReason(code) == commonv1.ErrorReason_ERROR_REASON_INTERNAL && !hasErrorInfo(st) {
+	if fallbackReason(c) == commonv1.ErrorReason_ERROR_REASON_INTERNAL && !hasErrorInfo(st) {
 		// Errors that did not come through apierr may carry raw causes.
-		logger.ErrorContext(r.Context(), "internal error answered over REST", slog.String("grpc.code", code.String()), slog.String("error", msg))
+		logger.ErrorContext(r.Context(), "internal error answered over REST", slog.String("grpc.code", c.String()), slog.String("error", msg))
 		msg = "internal error"
 	}
 	if !hasErrorInfo(st) {
-		withInfo, err := status.New(code, msg).WithDetails(append([]protoadapt.MessageV1{
-			&errdetails.ErrorInfo{Reason: fallbackReason(code).String(), Domain: apierr.Domain},
-		}, detailsV1(st)...)...)
+		withInfo, err := apierr.New(c, fallbackReason(c), msg, nil).WithDetails(detailsV1(st)...)
 		if err == nil {
 			st = withInfo
 		}
 	}
-	body := Error{Code: int32(code), Status: codeName(code), Message: msg, Details: []json.RawMessage{}, CorrelationID: stateFrom(r.Context()).correlationID}
+	body := Error{Code: int32(c), Status: statusName(c), Message: msg, Details: []json.RawMessage{}, CorrelationID: stateFrom(r.Context()).correlationID}
 	if body.CorrelationID == "" {
 		body.CorrelationID = w.Header().Get(HeaderCorrelationID)
 	}
@@ -211,7 +173,7 @@ func writeError(w http.ResponseWriter, r *http.Request, st *status.Status, httpS
 		body.Details = append(body.Details, b)
 	}
 	if httpStatus == 0 {
-		httpStatus = HTTPStatus(code)
+		httpStatus = runtime.HTTPStatusFromCode(c)
 	}
 	if d, ok := apierr.RetryDelay(st.Err()); ok && d > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(max(int(d.Seconds()), 1)))

@@ -7,36 +7,45 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 )
 
-func TestHTTPStatusAndCodeName(t *testing.T) {
+// TestErrorStatusAndName pins the HTTP status and JSON "status" of every
+// gRPC code as the storefront contract states them.
+func TestErrorStatusAndName(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		code   codes.Code
 		status int
 		name   string
 	}{
+		{codes.Canceled, 499, "CANCELED"},
+		{codes.Unknown, 500, "UNKNOWN"},
 		{codes.InvalidArgument, 400, "INVALID_ARGUMENT"},
-		{codes.FailedPrecondition, 400, "FAILED_PRECONDITION"},
-		{codes.Unauthenticated, 401, "UNAUTHENTICATED"},
-		{codes.PermissionDenied, 403, "PERMISSION_DENIED"},
+		{codes.DeadlineExceeded, 504, "DEADLINE_EXCEEDED"},
 		{codes.NotFound, 404, "NOT_FOUND"},
 		{codes.AlreadyExists, 409, "ALREADY_EXISTS"},
-		{codes.Aborted, 409, "ABORTED"},
+		{codes.PermissionDenied, 403, "PERMISSION_DENIED"},
 		{codes.ResourceExhausted, 429, "RESOURCE_EXHAUSTED"},
-		{codes.Internal, 500, "INTERNAL"},
+		{codes.FailedPrecondition, 400, "FAILED_PRECONDITION"},
+		{codes.Aborted, 409, "ABORTED"},
+		{codes.OutOfRange, 400, "OUT_OF_RANGE"},
 		{codes.Unimplemented, 501, "UNIMPLEMENTED"},
+		{codes.Internal, 500, "INTERNAL"},
 		{codes.Unavailable, 503, "UNAVAILABLE"},
-		{codes.DeadlineExceeded, 504, "DEADLINE_EXCEEDED"},
-		{codes.Canceled, 499, "CANCELED"},
+		{codes.DataLoss, 500, "DATA_LOSS"},
+		{codes.Unauthenticated, 401, "UNAUTHENTICATED"},
+		{codes.Code(42), 500, "CODE(42)"},
 	} {
-		if got := HTTPStatus(tc.code); got != tc.status {
-			t.Errorf("%v: HTTP %d, want %d", tc.code, got, tc.status)
-		}
-		if got := codeName(tc.code); got != tc.name {
-			t.Errorf("%v: name %q, want %q", tc.code, got, tc.name)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runtime.HTTPStatusFromCode(tc.code); got != tc.status {
+				t.Errorf("HTTP %d, want %d", got, tc.status)
+			}
+			if got := statusName(tc.code); got != tc.name {
+				t.Errorf("name %q, want %q", got, tc.name)
+			}
+		})
 	}
 }
 
