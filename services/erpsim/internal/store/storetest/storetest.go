@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite every erp.Store passes. Run
-// it on a fresh, migrated store; the subtests share it and use distinct
-// ids and customers so they do not interfere.
+// it on a fresh, migrated store: Run seeds it with the demo data once, and
+// the sub-suites share it, each with its own order ids and customers so
+// that none depends on another's writes.
 package storetest
 
 import (
@@ -33,342 +34,434 @@ func order(id, customer string, total int64, skus ...string) erp.SalesOrder {
 
 // Run runs the suite against s, which must be freshly migrated and empty.
 func Run(t *testing.T, s erp.Store) {
-	ctx := t.Context()
-	seeded, err := s.Seed(ctx, erp.DemoSeed(), now)
+	seeded, err := s.Seed(t.Context(), erp.DemoSeed(), now)
 	if err != nil || !seeded {
 		t.Fatalf("Seed = %v, %v; want true, nil", seeded, err)
 	}
+	for _, sub := range []struct {
+		name string
+		test func(*testing.T, erp.Store)
+	}{
+		{"SeedOnce", testSeedOnce},
+		{"CustomerRoundTrip", testCustomerRoundTrip},
+		{"CustomersPaging", testCustomersPaging},
+		{"SubmitNewThenDuplicate", testSubmitNewThenDuplicate},
+		{"SubmitRejectedKeepsReason", testSubmitRejectedKeepsReason},
+		{"SubmitUnknownCustomer", testSubmitUnknownCustomer},
+		{"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"Cancel", testCancel},
+		{"SalesOrdersListed", testSalesOrdersListed},
+		{"StockSnapshotAndFeed", testStockSnapshotAndFeed},
+		{"ExportsMatchSeed", testExportsMatchSeed},
+		{"JournalBatch", testJournalBatch},
+		{"JournalLookup", testJournalLookup},
+	} {
+		t.Run(sub.name, func(t *testing.T) { sub.test(t, s) })
+	}
+}
 
-	t.Run("SeedOnce", func(t *testing.T) {
-		again, err := s.Seed(ctx, erp.DemoSeed(), now)
-		if err != nil || again {
-			t.Fatalf("second Seed = %v, %v; want false, nil", again, err)
-		}
-		ok, err := s.Seeded(ctx)
-		if err != nil || !ok {
-			t.Fatalf("Seeded = %v, %v", ok, err)
-		}
-	})
+// testSeedOnce: a second Seed changes nothing and says so.
+func testSeedOnce(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	again, err := s.Seed(ctx, erp.DemoSeed(), now)
+	if err != nil || again {
+		t.Fatalf("second Seed = %v, %v; want false, nil", again, err)
+	}
+	ok, err := s.Seeded(ctx)
+	if err != nil || !ok {
+		t.Fatalf("Seeded = %v, %v", ok, err)
+	}
+}
 
-	t.Run("CustomerRoundTrip", func(t *testing.T) {
-		want := erp.DemoSeed().Customers[0]
-		got, err := s.Customer(ctx, want.ID)
+// testCustomerRoundTrip: a seeded customer reads back as seeded; an
+// unknown id is a *NotFoundError.
+func testCustomerRoundTrip(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	want := erp.DemoSeed().Customers[0]
+	got, err := s.Customer(ctx, want.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("customer (-want +got):\n%s", diff)
+	}
+	_, err = s.Customer(ctx, "C9999")
+	var nf *erp.NotFoundError
+	if !errors.As(err, &nf) || !errors.Is(err, erp.ErrCustomerNotFound) || nf.ID != "C9999" {
+		t.Errorf("unknown customer: err = %v", err)
+	}
+}
+
+// testCustomersPaging: the (update time, id) cursor walks every customer
+// once, in order; min_update_time filters.
+func testCustomersPaging(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	var (
+		ids   []string
+		after erp.CustomerCursor
+	)
+	for range 10 {
+		page, err := s.Customers(ctx, time.Time{}, after, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("customer (-want +got):\n%s", diff)
+		for _, c := range page {
+			ids = append(ids, c.ID)
 		}
-		_, err = s.Customer(ctx, "C9999")
-		var nf *erp.NotFoundError
-		if !errors.As(err, &nf) || !errors.Is(err, erp.ErrCustomerNotFound) || nf.ID != "C9999" {
-			t.Errorf("unknown customer: err = %v", err)
+		if len(page) < 7 {
+			break
 		}
-	})
+		last := page[len(page)-1]
+		after = erp.CustomerCursor{UpdateTime: last.UpdateTime, ID: last.ID}
+	}
+	if len(ids) != erp.DemoCustomers || ids[0] != "C0001" || ids[19] != "C0020" {
+		t.Errorf("paged ids = %v", ids)
+	}
+	later, err := s.Customers(ctx, erp.SeedTime.Add(time.Second), erp.CustomerCursor{}, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range later {
+		if !c.UpdateTime.After(erp.SeedTime) {
+			t.Errorf("min_update_time filter returned %s updated %s", c.ID, c.UpdateTime)
+		}
+	}
+}
 
-	t.Run("CustomersPaging", func(t *testing.T) {
+// testSubmitNewThenDuplicate: a new order is decided once and books
+// credit; a resubmission counts but changes nothing; another payload under
+// the id is key reuse.
+func testSubmitNewThenDuplicate(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	before, _ := s.Customer(ctx, "C0002")
+	o := order("st-ord-1", "C0002", 12345, "SKU-00001", "SKU-00002")
+	var sawProducts int
+	got, dup, err := s.SubmitSalesOrder(ctx, o, now, func(in erp.DecisionInput) erp.Decision {
+		if in.Customer == nil || in.Customer.ID != "C0002" {
+			t.Errorf("decide: customer = %+v", in.Customer)
+		}
+		sawProducts = len(in.Products)
+		return erp.Decision{Accepted: true}
+	})
+	if err != nil || dup {
+		t.Fatalf("first submit: dup=%v err=%v", dup, err)
+	}
+	if sawProducts != 2 {
+		t.Errorf("decide saw %d products, want 2", sawProducts)
+	}
+	if got.State != erp.OrderAccepted || got.ERPOrderNumber == "" || got.Submissions != 1 {
+		t.Errorf("first submit = %+v", got)
+	}
+	after, _ := s.Customer(ctx, "C0002")
+	if after.OpenBalanceMinor != before.OpenBalanceMinor+12345 {
+		t.Errorf("open balance %d → %d, want +12345", before.OpenBalanceMinor, after.OpenBalanceMinor)
+	}
+	again, dup, err := s.SubmitSalesOrder(ctx, o, now.Add(time.Minute), func(erp.DecisionInput) erp.Decision {
+		t.Error("decide called for a duplicate")
+		return erp.Decision{}
+	})
+	if err != nil || !dup {
+		t.Fatalf("second submit: dup=%v err=%v", dup, err)
+	}
+	if again.ERPOrderNumber != got.ERPOrderNumber || again.Submissions != 2 || !again.CreateTime.Equal(got.CreateTime) {
+		t.Errorf("duplicate = %+v, want original with 2 submissions", again)
+	}
+	if c, _ := s.Customer(ctx, "C0002"); c.OpenBalanceMinor != after.OpenBalanceMinor {
+		t.Errorf("duplicate booked credit again: %d", c.OpenBalanceMinor)
+	}
+	reuse := o
+	reuse.Fingerprint = "other"
+	if _, _, err := s.SubmitSalesOrder(ctx, reuse, now, accept); !errors.Is(err, erp.ErrIdempotencyKeyReused) {
+		t.Errorf("different payload: err = %v, want ErrIdempotencyKeyReused", err)
+	}
+	stored, err := s.SalesOrder(ctx, "st-ord-1")
+	if err != nil || stored.Submissions != 2 || string(stored.Payload) != "payload-st-ord-1" {
+		t.Errorf("SalesOrder = %+v, %v", stored, err)
+	}
+}
+
+// testSubmitRejectedKeepsReason: a rejection is final for the order id.
+func testSubmitRejectedKeepsReason(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	o := order("st-ord-rej", "C0003", 100, "SKU-00003")
+	got, _, err := s.SubmitSalesOrder(ctx, o, now, func(erp.DecisionInput) erp.Decision {
+		return erp.Decision{Reason: erp.RejectCreditLimit, Message: "too much"}
+	})
+	if err != nil || got.State != erp.OrderRejected || got.RejectionReason != erp.RejectCreditLimit || got.ERPOrderNumber != "" {
+		t.Fatalf("rejected submit = %+v, %v", got, err)
+	}
+	again, dup, err := s.SubmitSalesOrder(ctx, o, now, accept)
+	if err != nil || !dup || again.State != erp.OrderRejected || again.RejectionMessage != "too much" {
+		t.Errorf("resubmit of rejected = %+v dup=%v err=%v", again, dup, err)
+	}
+}
+
+// testSubmitUnknownCustomer: decide sees no customer and no products.
+func testSubmitUnknownCustomer(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	var sawNil bool
+	got, _, err := s.SubmitSalesOrder(ctx, order("st-ord-nocust", "C9999", 1, "SKU-99999"), now, func(in erp.DecisionInput) erp.Decision {
+		sawNil = in.Customer == nil && len(in.Products) == 0
+		return erp.Decision{Reason: erp.RejectUnknownCustomer}
+	})
+	if err != nil || !sawNil || got.State != erp.OrderRejected {
+		t.Errorf("unknown customer: %+v sawNil=%v err=%v", got, sawNil, err)
+	}
+}
+
+// testConcurrentDuplicates: concurrent first submissions of one id record
+// one order, with and without a customer row to lock.
+func testConcurrentDuplicates(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	for _, customer := range []string{"C0004", "C9998"} { // known (row lock) and unknown customer
+		id := "st-ord-conc-" + customer
 		var (
-			ids   []string
-			after erp.CustomerCursor
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			numbers = map[string]int{}
+			dups    int
 		)
-		for range 10 {
-			page, err := s.Customers(ctx, time.Time{}, after, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range page {
-				ids = append(ids, c.ID)
-			}
-			if len(page) < 7 {
-				break
-			}
-			last := page[len(page)-1]
-			after = erp.CustomerCursor{UpdateTime: last.UpdateTime, ID: last.ID}
-		}
-		if len(ids) != erp.DemoCustomers || ids[0] != "C0001" || ids[19] != "C0020" {
-			t.Errorf("paged ids = %v", ids)
-		}
-		later, err := s.Customers(ctx, erp.SeedTime.Add(time.Second), erp.CustomerCursor{}, 50)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range later {
-			if !c.UpdateTime.After(erp.SeedTime) {
-				t.Errorf("min_update_time filter returned %s updated %s", c.ID, c.UpdateTime)
-			}
-		}
-	})
-
-	t.Run("SubmitNewThenDuplicate", func(t *testing.T) {
-		before, _ := s.Customer(ctx, "C0002")
-		o := order("st-ord-1", "C0002", 12345, "SKU-00001", "SKU-00002")
-		var sawProducts int
-		got, dup, err := s.SubmitSalesOrder(ctx, o, now, func(in erp.DecisionInput) erp.Decision {
-			if in.Customer == nil || in.Customer.ID != "C0002" {
-				t.Errorf("decide: customer = %+v", in.Customer)
-			}
-			sawProducts = len(in.Products)
-			return erp.Decision{Accepted: true}
-		})
-		if err != nil || dup {
-			t.Fatalf("first submit: dup=%v err=%v", dup, err)
-		}
-		if sawProducts != 2 {
-			t.Errorf("decide saw %d products, want 2", sawProducts)
-		}
-		if got.State != erp.OrderAccepted || got.ERPOrderNumber == "" || got.Submissions != 1 {
-			t.Errorf("first submit = %+v", got)
-		}
-		after, _ := s.Customer(ctx, "C0002")
-		if after.OpenBalanceMinor != before.OpenBalanceMinor+12345 {
-			t.Errorf("open balance %d → %d, want +12345", before.OpenBalanceMinor, after.OpenBalanceMinor)
-		}
-		again, dup, err := s.SubmitSalesOrder(ctx, o, now.Add(time.Minute), func(erp.DecisionInput) erp.Decision {
-			t.Error("decide called for a duplicate")
-			return erp.Decision{}
-		})
-		if err != nil || !dup {
-			t.Fatalf("second submit: dup=%v err=%v", dup, err)
-		}
-		if again.ERPOrderNumber != got.ERPOrderNumber || again.Submissions != 2 || !again.CreateTime.Equal(got.CreateTime) {
-			t.Errorf("duplicate = %+v, want original with 2 submissions", again)
-		}
-		if c, _ := s.Customer(ctx, "C0002"); c.OpenBalanceMinor != after.OpenBalanceMinor {
-			t.Errorf("duplicate booked credit again: %d", c.OpenBalanceMinor)
-		}
-		reuse := o
-		reuse.Fingerprint = "other"
-		if _, _, err := s.SubmitSalesOrder(ctx, reuse, now, accept); !errors.Is(err, erp.ErrIdempotencyKeyReused) {
-			t.Errorf("different payload: err = %v, want ErrIdempotencyKeyReused", err)
-		}
-		stored, err := s.SalesOrder(ctx, "st-ord-1")
-		if err != nil || stored.Submissions != 2 || string(stored.Payload) != "payload-st-ord-1" {
-			t.Errorf("SalesOrder = %+v, %v", stored, err)
-		}
-	})
-
-	t.Run("SubmitRejectedKeepsReason", func(t *testing.T) {
-		o := order("st-ord-rej", "C0003", 100, "SKU-00003")
-		got, _, err := s.SubmitSalesOrder(ctx, o, now, func(erp.DecisionInput) erp.Decision {
-			return erp.Decision{Reason: erp.RejectCreditLimit, Message: "too much"}
-		})
-		if err != nil || got.State != erp.OrderRejected || got.RejectionReason != erp.RejectCreditLimit || got.ERPOrderNumber != "" {
-			t.Fatalf("rejected submit = %+v, %v", got, err)
-		}
-		again, dup, err := s.SubmitSalesOrder(ctx, o, now, accept)
-		if err != nil || !dup || again.State != erp.OrderRejected || again.RejectionMessage != "too much" {
-			t.Errorf("resubmit of rejected = %+v dup=%v err=%v", again, dup, err)
-		}
-	})
-
-	t.Run("SubmitUnknownCustomer", func(t *testing.T) {
-		var sawNil bool
-		got, _, err := s.SubmitSalesOrder(ctx, order("st-ord-nocust", "C9999", 1, "SKU-99999"), now, func(in erp.DecisionInput) erp.Decision {
-			sawNil = in.Customer == nil && len(in.Products) == 0
-			return erp.Decision{Reason: erp.RejectUnknownCustomer}
-		})
-		if err != nil || !sawNil || got.State != erp.OrderRejected {
-			t.Errorf("unknown customer: %+v sawNil=%v err=%v", got, sawNil, err)
-		}
-	})
-
-	t.Run("ConcurrentDuplicates", func(t *testing.T) {
-		for _, customer := range []string{"C0004", "C9998"} { // known (row lock) and unknown customer
-			id := "st-ord-conc-" + customer
-			var (
-				wg      sync.WaitGroup
-				mu      sync.Mutex
-				numbers = map[string]int{}
-				dups    int
-			)
-			for range 20 {
-				wg.Go(func() {
-					got, dup, err := s.SubmitSalesOrder(ctx, order(id, customer, 500, "SKU-00004"), now, accept)
-					if err != nil {
-						t.Errorf("concurrent submit: %v", err)
-						return
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					numbers[got.ERPOrderNumber]++
-					if dup {
-						dups++
-					}
-				})
-			}
-			wg.Wait()
-			if len(numbers) != 1 || dups != 19 {
-				t.Errorf("%s: ERP numbers %v, duplicates %d; want one number and 19 duplicates", customer, numbers, dups)
-			}
-			stored, err := s.SalesOrder(ctx, id)
-			if err != nil || stored.Submissions != 20 {
-				t.Errorf("%s: stored %+v, %v; want 20 submissions", customer, stored, err)
-			}
-		}
-	})
-
-	t.Run("Cancel", func(t *testing.T) {
-		before, _ := s.Customer(ctx, "C0005")
-		if _, _, err := s.SubmitSalesOrder(ctx, order("st-ord-cancel", "C0005", 700, "SKU-00005"), now, accept); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.CancelSalesOrder(ctx, "st-ord-cancel", "customer request", now.Add(time.Hour))
-		if err != nil || got.State != erp.OrderCancelled {
-			t.Fatalf("cancel = %+v, %v", got, err)
-		}
-		if c, _ := s.Customer(ctx, "C0005"); c.OpenBalanceMinor != before.OpenBalanceMinor {
-			t.Errorf("open balance after cancel = %d, want %d", c.OpenBalanceMinor, before.OpenBalanceMinor)
-		}
-		again, err := s.CancelSalesOrder(ctx, "st-ord-cancel", "again", now.Add(2*time.Hour))
-		if err != nil || again.State != erp.OrderCancelled || !again.UpdateTime.Equal(got.UpdateTime) {
-			t.Errorf("second cancel = %+v, %v; want unchanged", again, err)
-		}
-		if _, err := s.CancelSalesOrder(ctx, "st-nope", "", now); !errors.Is(err, erp.ErrSalesOrderNotFound) {
-			t.Errorf("cancel unknown: err = %v", err)
-		}
-	})
-
-	t.Run("SalesOrdersListed", func(t *testing.T) {
-		all, err := s.SalesOrders(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]int{}
-		for _, o := range all {
-			seen[o.OrderID]++
-		}
-		for _, id := range []string{"st-ord-1", "st-ord-rej", "st-ord-conc-C0004"} {
-			if seen[id] != 1 {
-				t.Errorf("order %s listed %d times", id, seen[id])
-			}
-		}
-	})
-
-	t.Run("StockSnapshotAndFeed", func(t *testing.T) {
-		snap, err := s.StockSnapshot(ctx, erp.StockFilter{SKUs: []string{erp.ScarceSKU}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var total int64
-		for _, r := range snap.Rows {
-			total += r.OnHand
-		}
-		if total != erp.ScarceSKUTotal || len(snap.Rows) != 3 {
-			t.Errorf("scarce SKU rows %+v total %d", snap.Rows, total)
-		}
-		ev, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-00010", WarehouseCode: "WH-MUC", Kind: erp.StockReceipt, Quantity: 5, OccurTime: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.SourceSequence != 1 || ev.EventID == "" || ev.Seq != snap.FeedSeq+1 || ev.UoM != "EA" {
-			t.Errorf("recorded event = %+v", ev)
-		}
-		ev2, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-00010", WarehouseCode: "WH-MUC", Kind: erp.StockSetOnHand, Quantity: 7, OccurTime: now})
-		if err != nil || ev2.SourceSequence != 2 {
-			t.Fatalf("second event = %+v, %v", ev2, err)
-		}
-		if _, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-00010", WarehouseCode: "WH-MUC", Kind: erp.StockShipment, Quantity: -8, OccurTime: now}); !errors.Is(err, erp.ErrInvalidStockEvent) {
-			t.Errorf("negative on-hand: err = %v", err)
-		}
-		if _, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-X", WarehouseCode: "WH-MUC", Kind: erp.StockReceipt, Quantity: 1, OccurTime: now}); !errors.Is(err, erp.ErrInvalidStockEvent) {
-			t.Errorf("unknown SKU: err = %v", err)
-		}
-		evs, head, err := s.StockEvents(ctx, snap.FeedSeq, 1)
-		if err != nil || len(evs) != 1 || evs[0].EventID != ev.EventID || head != ev2.Seq {
-			t.Fatalf("StockEvents = %+v head %d, %v", evs, head, err)
-		}
-		if diff := cmp.Diff(ev, evs[0]); diff != "" {
-			t.Errorf("event read back (-recorded +read):\n%s", diff)
-		}
-		after, err := s.StockSnapshot(ctx, erp.StockFilter{SKUs: []string{"SKU-00010"}, Warehouses: []string{"WH-MUC"}})
-		if err != nil || len(after.Rows) != 1 || after.Rows[0].OnHand != 7 || after.Rows[0].SourceSequence != 2 || after.FeedSeq != ev2.Seq {
-			t.Errorf("snapshot after events = %+v, %v", after, err)
-		}
-	})
-
-	t.Run("ExportsMatchSeed", func(t *testing.T) {
-		seed := erp.DemoSeed()
-		products, err := s.Products(ctx, time.Time{}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(seed.Products, products); diff != "" {
-			t.Errorf("products (-seed +stored):\n%s", diff)
-		}
-		pls, err := s.PriceLists(ctx, nil)
-		if err != nil || len(pls) != 2 {
-			t.Fatalf("price lists = %+v, %v", pls, err)
-		}
-		lps, err := s.ListPrices(ctx, []string{erp.PriceListStandard})
-		if err != nil || len(lps) != erp.DemoSKUs || lps[0].UnitPriceMinor != erp.StandardPriceMinor(1) {
-			t.Errorf("standard list prices: %d rows, first %+v, %v", len(lps), lps[0], err)
-		}
-		if _, err := s.PriceLists(ctx, []string{"PL-NOPE"}); !errors.Is(err, erp.ErrPriceListNotFound) {
-			t.Errorf("unknown price list: err = %v", err)
-		}
-		whs, err := s.Warehouses(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(seed.Warehouses, whs); diff != "" {
-			t.Errorf("warehouses (-seed +stored):\n%s", diff)
-		}
-	})
-
-	t.Run("JournalBatch", func(t *testing.T) {
-		if _, _, err := s.SubmitSalesOrder(ctx, order("st-ord-fi", "C0006", 1000, "SKU-00006"), now, accept); err != nil {
-			t.Fatal(err)
-		}
-		batch := erp.JournalBatch{BatchID: "st-batch-1", Kind: erp.JournalInvoice, Payload: []byte("b1"), Fingerprint: "fp-b1",
-			Lines: []erp.JournalLine{{LineID: "1", DocumentID: "INV-1", OrderID: "st-ord-fi", CustomerID: "C0006", LineHash: "h1", AmountMinor: 1000, Currency: "EUR", TaxCurrency: "EUR", Account: "8400"}}}
-		post := func(ctx context.Context, lk erp.JournalLookup) ([]erp.JournalLineResult, error) {
-			ok, err := lk.CustomerExists(ctx, "C0006")
-			if err != nil || !ok {
-				return nil, fmt.Errorf("customer exists = %v, %v", ok, err)
-			}
-			cur, ok, err := lk.AcceptedOrderCurrency(ctx, "st-ord-fi")
-			if err != nil || !ok || cur != "EUR" {
-				return nil, fmt.Errorf("order currency = %q %v, %v", cur, ok, err)
-			}
-			if _, ok, _ := lk.AcceptedOrderCurrency(ctx, "st-ord-rej"); ok {
-				return nil, errors.New("rejected order counted as accepted")
-			}
-			num, err := lk.NextDocumentNumber(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return []erp.JournalLineResult{{LineID: "1", Outcome: erp.LinePosted, ERPDocumentNumber: num}}, nil
-		}
-		got, dup, err := s.PostJournalBatch(ctx, batch, now, post)
-		if err != nil || dup || len(got.Results) != 1 || got.Results[0].ERPDocumentNumber == "" {
-			t.Fatalf("post = %+v dup=%v err=%v", got, dup, err)
-		}
-		again, dup, err := s.PostJournalBatch(ctx, batch, now, func(context.Context, erp.JournalLookup) ([]erp.JournalLineResult, error) {
-			return nil, errors.New("post called for a duplicate batch")
-		})
-		if err != nil || !dup {
-			t.Fatalf("repost: dup=%v err=%v", dup, err)
-		}
-		if diff := cmp.Diff(got, again); diff != "" {
-			t.Errorf("repost (-original +repost):\n%s", diff)
-		}
-		var posted string
-		var found bool
-		_, _, err = s.PostJournalBatch(ctx, erp.JournalBatch{BatchID: "st-batch-2", Kind: erp.JournalInvoice, Payload: []byte("b2"), Fingerprint: "fp-b2", Lines: batch.Lines},
-			now, func(ctx context.Context, lk erp.JournalLookup) ([]erp.JournalLineResult, error) {
-				posted, found, err = lk.PostedLine(ctx, "h1")
-				return []erp.JournalLineResult{{LineID: "1", Outcome: erp.LineDuplicate, ERPDocumentNumber: posted}}, err
+		for range 20 {
+			wg.Go(func() {
+				got, dup, err := s.SubmitSalesOrder(ctx, order(id, customer, 500, "SKU-00004"), now, accept)
+				if err != nil {
+					t.Errorf("concurrent submit: %v", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				numbers[got.ERPOrderNumber]++
+				if dup {
+					dups++
+				}
 			})
-		if err != nil || !found || posted != got.Results[0].ERPDocumentNumber {
-			t.Errorf("posted line lookup = %q %v, %v", posted, found, err)
 		}
-		reuse := batch
-		reuse.Fingerprint = "other"
-		if _, _, err := s.PostJournalBatch(ctx, reuse, now, post); !errors.Is(err, erp.ErrIdempotencyKeyReused) {
-			t.Errorf("batch key reuse: err = %v", err)
+		wg.Wait()
+		if len(numbers) != 1 || dups != 19 {
+			t.Errorf("%s: ERP numbers %v, duplicates %d; want one number and 19 duplicates", customer, numbers, dups)
 		}
-		if _, err := s.JournalBatch(ctx, "st-nope"); !errors.Is(err, erp.ErrJournalBatchNotFound) {
-			t.Errorf("unknown batch: err = %v", err)
+		stored, err := s.SalesOrder(ctx, id)
+		if err != nil || stored.Submissions != 20 {
+			t.Errorf("%s: stored %+v, %v; want 20 submissions", customer, stored, err)
 		}
+	}
+}
+
+// testCancel: cancelling releases the credit once; unknown ids are not
+// found.
+func testCancel(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	before, _ := s.Customer(ctx, "C0005")
+	if _, _, err := s.SubmitSalesOrder(ctx, order("st-ord-cancel", "C0005", 700, "SKU-00005"), now, accept); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CancelSalesOrder(ctx, "st-ord-cancel", "customer request", now.Add(time.Hour))
+	if err != nil || got.State != erp.OrderCancelled {
+		t.Fatalf("cancel = %+v, %v", got, err)
+	}
+	if c, _ := s.Customer(ctx, "C0005"); c.OpenBalanceMinor != before.OpenBalanceMinor {
+		t.Errorf("open balance after cancel = %d, want %d", c.OpenBalanceMinor, before.OpenBalanceMinor)
+	}
+	again, err := s.CancelSalesOrder(ctx, "st-ord-cancel", "again", now.Add(2*time.Hour))
+	if err != nil || again.State != erp.OrderCancelled || !again.UpdateTime.Equal(got.UpdateTime) {
+		t.Errorf("second cancel = %+v, %v; want unchanged", again, err)
+	}
+	if _, err := s.CancelSalesOrder(ctx, "st-nope", "", now); !errors.Is(err, erp.ErrSalesOrderNotFound) {
+		t.Errorf("cancel unknown: err = %v", err)
+	}
+}
+
+// testSalesOrdersListed: every order once, in submission order.
+func testSalesOrdersListed(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	ids := []string{"st-list-1", "st-list-2", "st-list-3"}
+	for _, id := range ids {
+		if _, _, err := s.SubmitSalesOrder(ctx, order(id, "C0009", 10, "SKU-00009"), now, accept); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.SubmitSalesOrder(ctx, order(ids[0], "C0009", 10, "SKU-00009"), now, accept); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.SalesOrders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, o := range all {
+		if o.CustomerID == "C0009" {
+			listed = append(listed, o.OrderID)
+		}
+	}
+	if diff := cmp.Diff(ids, listed); diff != "" {
+		t.Errorf("sales orders of C0009, once each in submission order (-want +got):\n%s", diff)
+	}
+}
+
+// testStockSnapshotAndFeed: recorded movements change the stock, follow
+// the movement rules and appear in the feed after the snapshot position.
+func testStockSnapshotAndFeed(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	snap, err := s.StockSnapshot(ctx, erp.StockFilter{SKUs: []string{erp.ScarceSKU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, r := range snap.Rows {
+		total += r.OnHand
+	}
+	if total != erp.ScarceSKUTotal || len(snap.Rows) != 3 {
+		t.Errorf("scarce SKU rows %+v total %d", snap.Rows, total)
+	}
+	ev, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-00010", WarehouseCode: "WH-MUC", Kind: erp.StockReceipt, Quantity: 5, OccurTime: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.SourceSequence != 1 || ev.EventID == "" || ev.Seq != snap.FeedSeq+1 || ev.UoM != "EA" {
+		t.Errorf("recorded event = %+v", ev)
+	}
+	ev2, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-00010", WarehouseCode: "WH-MUC", Kind: erp.StockSetOnHand, Quantity: 7, OccurTime: now})
+	if err != nil || ev2.SourceSequence != 2 {
+		t.Fatalf("second event = %+v, %v", ev2, err)
+	}
+	if _, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-00010", WarehouseCode: "WH-MUC", Kind: erp.StockShipment, Quantity: -8, OccurTime: now}); !errors.Is(err, erp.ErrInvalidStockEvent) {
+		t.Errorf("negative on-hand: err = %v", err)
+	}
+	if _, err := s.RecordStockEvent(ctx, erp.StockEvent{SKU: "SKU-X", WarehouseCode: "WH-MUC", Kind: erp.StockReceipt, Quantity: 1, OccurTime: now}); !errors.Is(err, erp.ErrInvalidStockEvent) {
+		t.Errorf("unknown SKU: err = %v", err)
+	}
+	evs, head, err := s.StockEvents(ctx, snap.FeedSeq, 1)
+	if err != nil || len(evs) != 1 || evs[0].EventID != ev.EventID || head != ev2.Seq {
+		t.Fatalf("StockEvents = %+v head %d, %v", evs, head, err)
+	}
+	if diff := cmp.Diff(ev, evs[0]); diff != "" {
+		t.Errorf("event read back (-recorded +read):\n%s", diff)
+	}
+	after, err := s.StockSnapshot(ctx, erp.StockFilter{SKUs: []string{"SKU-00010"}, Warehouses: []string{"WH-MUC"}})
+	if err != nil || len(after.Rows) != 1 || after.Rows[0].OnHand != 7 || after.Rows[0].SourceSequence != 2 || after.FeedSeq != ev2.Seq {
+		t.Errorf("snapshot after events = %+v, %v", after, err)
+	}
+}
+
+// testExportsMatchSeed: products, prices and warehouses read back as
+// seeded.
+func testExportsMatchSeed(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	seed := erp.DemoSeed()
+	products, err := s.Products(ctx, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(seed.Products, products); diff != "" {
+		t.Errorf("products (-seed +stored):\n%s", diff)
+	}
+	pls, err := s.PriceLists(ctx, nil)
+	if err != nil || len(pls) != 2 {
+		t.Fatalf("price lists = %+v, %v", pls, err)
+	}
+	lps, err := s.ListPrices(ctx, []string{erp.PriceListStandard})
+	if err != nil || len(lps) != erp.DemoSKUs || lps[0].UnitPriceMinor != erp.StandardPriceMinor(1) {
+		t.Errorf("standard list prices: %d rows, first %+v, %v", len(lps), lps[0], err)
+	}
+	if _, err := s.PriceLists(ctx, []string{"PL-NOPE"}); !errors.Is(err, erp.ErrPriceListNotFound) {
+		t.Errorf("unknown price list: err = %v", err)
+	}
+	whs, err := s.Warehouses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(seed.Warehouses, whs); diff != "" {
+		t.Errorf("warehouses (-seed +stored):\n%s", diff)
+	}
+}
+
+// journalBatch is a one-line invoice batch for an order of customer.
+func journalBatch(id, orderID, customer, lineHash string) erp.JournalBatch {
+	return erp.JournalBatch{BatchID: id, Kind: erp.JournalInvoice, Payload: []byte("payload-" + id), Fingerprint: "fp-" + id,
+		Lines: []erp.JournalLine{{LineID: "1", DocumentID: "INV-" + id, OrderID: orderID, CustomerID: customer, LineHash: lineHash,
+			AmountMinor: 1000, Currency: erp.Currency, TaxCurrency: erp.Currency, Account: "8400"}}}
+}
+
+// postLine posts every line of a batch with a new document number.
+func postLine(ctx context.Context, lk erp.JournalLookup) ([]erp.JournalLineResult, error) {
+	num, err := lk.NextDocumentNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []erp.JournalLineResult{{LineID: "1", Outcome: erp.LinePosted, ERPDocumentNumber: num}}, nil
+}
+
+// testJournalBatch: a batch is posted once; a repost returns it without
+// posting again; another payload under its id is key reuse.
+func testJournalBatch(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	if _, _, err := s.SubmitSalesOrder(ctx, order("st-ord-fi", "C0006", 1000, "SKU-00006"), now, accept); err != nil {
+		t.Fatal(err)
+	}
+	batch := journalBatch("st-batch-1", "st-ord-fi", "C0006", "h1")
+	got, dup, err := s.PostJournalBatch(ctx, batch, now, postLine)
+	if err != nil || dup || len(got.Results) != 1 || got.Results[0].ERPDocumentNumber == "" {
+		t.Fatalf("post = %+v dup=%v err=%v", got, dup, err)
+	}
+	again, dup, err := s.PostJournalBatch(ctx, batch, now, func(context.Context, erp.JournalLookup) ([]erp.JournalLineResult, error) {
+		return nil, errors.New("post called for a duplicate batch")
 	})
+	if err != nil || !dup {
+		t.Fatalf("repost: dup=%v err=%v", dup, err)
+	}
+	if diff := cmp.Diff(got, again); diff != "" {
+		t.Errorf("repost (-original +repost):\n%s", diff)
+	}
+	if stored, err := s.JournalBatch(ctx, "st-batch-1"); err != nil || !cmp.Equal(got, stored) {
+		t.Errorf("JournalBatch = %+v, %v; want the posted batch", stored, err)
+	}
+	reuse := batch
+	reuse.Fingerprint = "other"
+	if _, _, err := s.PostJournalBatch(ctx, reuse, now, postLine); !errors.Is(err, erp.ErrIdempotencyKeyReused) {
+		t.Errorf("batch key reuse: err = %v", err)
+	}
+	if _, err := s.JournalBatch(ctx, "st-nope"); !errors.Is(err, erp.ErrJournalBatchNotFound) {
+		t.Errorf("unknown batch: err = %v", err)
+	}
+}
+
+// testJournalLookup: what the posting rules ask inside the transaction:
+// customers, accepted orders and lines an earlier batch posted.
+func testJournalLookup(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	if _, _, err := s.SubmitSalesOrder(ctx, order("st-ord-lk", "C0008", 1000, "SKU-00008"), now, accept); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SubmitSalesOrder(ctx, order("st-ord-lk-rej", "C0008", 1000, "SKU-00008"), now, func(erp.DecisionInput) erp.Decision {
+		return erp.Decision{Reason: erp.RejectOther}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := s.PostJournalBatch(ctx, journalBatch("st-batch-lk-1", "st-ord-lk", "C0008", "h-lk"), now, postLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.PostJournalBatch(ctx, journalBatch("st-batch-lk-2", "st-ord-lk", "C0008", "h-lk"), now,
+		func(ctx context.Context, lk erp.JournalLookup) ([]erp.JournalLineResult, error) {
+			if ok, err := lk.CustomerExists(ctx, "C0008"); err != nil || !ok {
+				return nil, fmt.Errorf("CustomerExists(C0008) = %v, %v", ok, err)
+			}
+			if ok, err := lk.CustomerExists(ctx, "C9999"); err != nil || ok {
+				return nil, fmt.Errorf("CustomerExists(C9999) = %v, %v", ok, err)
+			}
+			if cur, ok, err := lk.AcceptedOrderCurrency(ctx, "st-ord-lk"); err != nil || !ok || cur != erp.Currency {
+				return nil, fmt.Errorf("AcceptedOrderCurrency(accepted) = %q %v, %v", cur, ok, err)
+			}
+			if _, ok, err := lk.AcceptedOrderCurrency(ctx, "st-ord-lk-rej"); err != nil || ok {
+				return nil, fmt.Errorf("AcceptedOrderCurrency(rejected) = %v, %v; want not accepted", ok, err)
+			}
+			posted, found, err := lk.PostedLine(ctx, "h-lk")
+			if err != nil || !found || posted != first.Results[0].ERPDocumentNumber {
+				return nil, fmt.Errorf("PostedLine = %q %v, %v; want %s", posted, found, err, first.Results[0].ERPDocumentNumber)
+			}
+			return []erp.JournalLineResult{{LineID: "1", Outcome: erp.LineDuplicate, ERPDocumentNumber: posted}}, nil
+		})
+	if err != nil {
+		t.Error(err)
+	}
 }
