@@ -1,15 +1,10 @@
 package grpcapi
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"strings"
-	"time"
 
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
 )
@@ -48,153 +43,70 @@ func progressFromProto(r *orderv1.RecordShipmentProgressRequest, actor order.Act
 	return p
 }
 
+// listFilter declares the fields ListOrders filters on (order.v1
+// ListOrdersRequest.filter).
+var listFilter = aip.Schema{
+	{Name: "customer_id"},
+	{Name: "channel"},
+	{Name: "state", Kind: aip.KindEnum, Enum: orderv1.Order_State_value, EnumPrefix: "STATE_"},
+	{Name: "create_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
+}
+
 // listQuery is a parsed ListOrders request.
 type listQuery struct {
 	order.ListQuery
-	// fingerprint binds page tokens to the filter and ordering.
-	fingerprint string
+	// size is the page size; ListQuery.Limit asks for one more row, which
+	// tells whether there is a next page.
+	size int
+	// page is the query the page tokens are bound to.
+	page aip.Query
 }
 
-const defaultPageSize = 50
-
-// pageToken is the opaque cursor of ListOrders (base64url JSON).
-type pageToken struct {
-	Fingerprint string `json:"f"`
-	CreatedUS   int64  `json:"t"`
-	OrderID     string `json:"o"`
-}
-
-func encodePageToken(t pageToken) string {
-	b, _ := json.Marshal(t) // plain struct; cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func listFromProto(r *orderv1.ListOrdersRequest) (listQuery, error) {
-	var q listQuery
-	size := int(r.GetPageSize())
-	if size == 0 {
-		size = defaultPageSize
+// listFromProto parses the filter and decodes the page token of a
+// ListOrders request made by caller (errors are *aip.FilterError and
+// *aip.PageTokenError).
+func listFromProto(r *orderv1.ListOrdersRequest, caller string) (listQuery, error) {
+	f, err := listFilter.Parse(r.GetFilter())
+	if err != nil {
+		return listQuery{}, err
 	}
-	q.Limit = size
+	var q listQuery
+	if v, ok := f.Find("customer_id", aip.OpEq); ok {
+		q.CustomerID = v.Text
+	}
+	if v, ok := f.Find("channel", aip.OpEq); ok {
+		q.Channel = v.Text
+	}
+	if v, ok := f.Find("state", aip.OpEq); ok {
+		q.State = orderpb.StateFromProto(orderv1.Order_State(v.Enum))
+	}
+	if v, ok := f.Find("create_time", aip.OpGe); ok {
+		q.CreatedFrom = v.Time
+	}
+	if v, ok := f.Find("create_time", aip.OpLt); ok {
+		q.CreatedBefore = v.Time
+	}
+	// order_by is "", "create_time", "create_time asc" or "create_time
+	// desc" (protovalidate): newest first unless ascending is asked for.
 	ob := strings.TrimSpace(r.GetOrderBy())
 	q.Ascending = ob == "create_time" || ob == "create_time asc"
-	if err := parseFilter(r.GetFilter(), &q.ListQuery); err != nil {
-		return q, err
+	orderBy := "create_time desc"
+	if q.Ascending {
+		orderBy = "create_time"
 	}
-	sum := sha256.Sum256([]byte(r.GetFilter() + "\x00" + fmt.Sprint(q.Ascending)))
-	q.fingerprint = hex.EncodeToString(sum[:8])
-	if tok := r.GetPageToken(); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		var pt pageToken
-		if err != nil || json.Unmarshal(b, &pt) != nil || pt.Fingerprint != q.fingerprint || pt.OrderID == "" {
-			return q, order.ErrInvalidPageToken
-		}
-		q.AfterCreatedAt = time.UnixMicro(pt.CreatedUS).UTC()
-		q.AfterID = pt.OrderID
+	q.page = aip.Query{Method: orderv1.OrderService_ListOrders_FullMethodName, Caller: caller, Filter: f.String(), OrderBy: orderBy}
+	if err := aip.DecodePageToken(r.GetPageToken(), q.page, &q.AfterCreatedAt, &q.AfterID); err != nil {
+		return listQuery{}, err
 	}
+	q.size = int(aip.ClampPageSize(r.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize))
+	q.Limit = q.size + 1
 	return q, nil
 }
 
-// parseFilter parses the AIP-160 subset of ListOrders: comparisons joined
-// by AND; customer_id = "..", channel = "..", state = NAME,
-// create_time >= "RFC3339", create_time < "RFC3339".
-func parseFilter(f string, q *order.ListQuery) error {
-	toks, err := tokenize(f)
-	if err != nil {
-		return &order.InvalidArgumentError{Field: "filter", Message: err.Error()}
-	}
-	bad := func(msg string) error { return &order.InvalidArgumentError{Field: "filter", Message: msg} }
-	seen := map[string]bool{}
-	for i := 0; i < len(toks); {
-		if i > 0 {
-			if toks[i].text != "AND" || toks[i].quoted {
-				return bad("comparisons must be joined by AND")
-			}
-			i++
-		}
-		if i+3 > len(toks) {
-			return bad("incomplete comparison")
-		}
-		field, op, val := toks[i], toks[i+1], toks[i+2]
-		i += 3
-		key := field.text + op.text
-		if seen[key] {
-			return bad(field.text + " appears more than once")
-		}
-		seen[key] = true
-		switch {
-		case field.text == "customer_id" && op.text == "=" && val.quoted:
-			q.CustomerID = val.text
-		case field.text == "channel" && op.text == "=" && val.quoted:
-			q.Channel = val.text
-		case field.text == "state" && op.text == "=" && !val.quoted:
-			v, ok := orderv1.Order_State_value["STATE_"+val.text]
-			if !ok || v == 0 {
-				return bad("unknown state " + val.text)
-			}
-			q.State = order.State(v)
-		case field.text == "create_time" && (op.text == ">=" || op.text == "<") && val.quoted:
-			t, err := time.Parse(time.RFC3339Nano, val.text)
-			if err != nil {
-				return bad("create_time needs an RFC 3339 time")
-			}
-			if op.text == ">=" {
-				q.CreatedFrom = t.UTC()
-			} else {
-				q.CreatedBefore = t.UTC()
-			}
-		default:
-			return bad(fmt.Sprintf("unsupported comparison %s %s", field.text, op.text))
-		}
-	}
-	return nil
-}
-
-type token struct {
-	text   string
-	quoted bool
-}
-
-func tokenize(s string) ([]token, error) {
-	var out []token
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			i++
-		case c == '"':
-			j := i + 1
-			var b strings.Builder
-			for ; j < len(s) && s[j] != '"'; j++ {
-				if s[j] == '\\' && j+1 < len(s) {
-					j++
-				}
-				b.WriteByte(s[j])
-			}
-			if j >= len(s) {
-				return nil, fmt.Errorf("unterminated string")
-			}
-			out = append(out, token{text: b.String(), quoted: true})
-			i = j + 1
-		case c == '=':
-			out = append(out, token{text: "="})
-			i++
-		case c == '>' || c == '<':
-			if i+1 < len(s) && s[i+1] == '=' {
-				out = append(out, token{text: s[i : i+2]})
-				i += 2
-			} else {
-				out = append(out, token{text: s[i : i+1]})
-				i++
-			}
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" \t\n=<>\"", rune(s[j])) {
-				j++
-			}
-			out = append(out, token{text: s[i:j]})
-			i = j
-		}
-	}
-	return out, nil
+// listPage keeps the first q.size of orders (fetched with q.Limit) and
+// returns the token of the next page, "" on the last.
+func listPage(q listQuery, orders []*order.Order) ([]*order.Order, string) {
+	return aip.KeysetPage(orders, q.size, q.page, func(o *order.Order) []aip.Key {
+		return []aip.Key{aip.KeyOf(o.CreatedAt), aip.KeyOf(o.ID)}
+	})
 }

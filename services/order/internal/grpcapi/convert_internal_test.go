@@ -6,13 +6,21 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/aip"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
-func TestParseFilter(t *testing.T) {
+func TestListFilter(t *testing.T) {
 	t.Parallel()
+	if err := listFilter.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		filter  string
@@ -21,61 +29,79 @@ func TestParseFilter(t *testing.T) {
 	}{
 		{filter: ""},
 		{filter: `customer_id = "C0001"`, want: order.ListQuery{CustomerID: "C0001"}},
+		{filter: `customer_id = C0001`, want: order.ListQuery{CustomerID: "C0001"}},
 		{filter: `customer_id="C0001" AND channel = "web" AND state = SHIPPED`,
 			want: order.ListQuery{CustomerID: "C0001", Channel: "web", State: order.StateShipped}},
+		{filter: `state = STATE_CONFIRMED`, want: order.ListQuery{State: order.StateConfirmed}},
 		{filter: `create_time >= "2026-01-01T00:00:00Z" AND create_time < "2026-01-01T01:00:00+01:00"`,
 			want: order.ListQuery{CreatedFrom: from, CreatedBefore: from}},
 		{filter: `customer_id = "a \"quoted\" id"`, want: order.ListQuery{CustomerID: `a "quoted" id`}},
 		{filter: `state = BOGUS`, wantErr: true},
 		{filter: `state = UNSPECIFIED`, wantErr: true},
-		{filter: `customer_id = C0001`, wantErr: true},
 		{filter: `customer_id = "a" AND customer_id = "b"`, wantErr: true},
 		{filter: `customer_id = "a" OR channel = "web"`, wantErr: true},
+		{filter: `customer_id = "a" and channel = "web"`, wantErr: true},
 		{filter: `customer_id =`, wantErr: true},
+		{filter: `customer_id != "a"`, wantErr: true},
 		{filter: `total > 5`, wantErr: true},
+		{filter: `create_time > "2026-01-01T00:00:00Z"`, wantErr: true},
 		{filter: `create_time >= "yesterday"`, wantErr: true},
 		{filter: `customer_id = "unterminated`, wantErr: true},
 	} {
-		var got order.ListQuery
-		err := parseFilter(tc.filter, &got)
-		if tc.wantErr {
-			var ia *order.InvalidArgumentError
-			if !errors.As(err, &ia) || ia.Field != "filter" {
-				t.Errorf("%q: err = %v, want an InvalidArgumentError on filter", tc.filter, err)
+		t.Run(tc.filter, func(t *testing.T) {
+			t.Parallel()
+			got, err := listFromProto(&orderv1.ListOrdersRequest{Filter: tc.filter}, "")
+			if tc.wantErr {
+				if !errors.Is(err, aip.ErrInvalidFilter) || !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED) {
+					t.Errorf("err = %v, want an invalid filter (VALIDATION_FAILED)", err)
+				}
+				return
 			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tc.filter, err)
-			continue
-		}
-		if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("%q (-want +got):\n%s", tc.filter, diff)
-		}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.Limit = int(aip.DefaultPageSize) + 1
+			if diff := cmp.Diff(tc.want, got.ListQuery); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
+// TestPageTokenBoundToQuery: a token continues the query and caller that
+// made it, and nothing else.
 func TestPageTokenBoundToQuery(t *testing.T) {
 	t.Parallel()
-	q, err := listFromProto(&orderv1.ListOrdersRequest{Filter: `channel = "web"`})
+	first := &orderv1.ListOrdersRequest{Filter: `channel = "web"`, PageSize: 1}
+	q, err := listFromProto(first, "api_key:web-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := encodePageToken(pageToken{Fingerprint: q.fingerprint, CreatedUS: 1234, OrderID: "O-1"})
-	got, err := listFromProto(&orderv1.ListOrdersRequest{Filter: `channel = "web"`, PageToken: tok})
+	created := time.UnixMicro(1234).UTC()
+	page, tok := listPage(q, []*order.Order{{ID: "O-1", CreatedAt: created}, {ID: "O-2", CreatedAt: created}})
+	if len(page) != 1 || tok == "" {
+		t.Fatalf("page %d orders, token %q; want 1 and a token", len(page), tok)
+	}
+	next := &orderv1.ListOrdersRequest{Filter: `channel="web"`, PageSize: 1, PageToken: tok}
+	got, err := listFromProto(next, "api_key:web-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.AfterID != "O-1" || got.AfterCreatedAt.UnixMicro() != 1234 || got.Limit != defaultPageSize {
+	if got.AfterID != "O-1" || !got.AfterCreatedAt.Equal(created) || got.Limit != 2 {
 		t.Errorf("cursor = %+v", got.ListQuery)
 	}
-	for name, req := range map[string]*orderv1.ListOrdersRequest{
-		"other filter":   {Filter: `channel = "b2b"`, PageToken: tok},
-		"other ordering": {Filter: `channel = "web"`, OrderBy: "create_time", PageToken: tok},
-		"garbage":        {Filter: `channel = "web"`, PageToken: "not-a-token"},
+	for name, tc := range map[string]struct {
+		req    *orderv1.ListOrdersRequest
+		caller string
+	}{
+		"other filter":   {&orderv1.ListOrdersRequest{Filter: `channel = "b2b"`, PageToken: tok}, "api_key:web-1"},
+		"other ordering": {&orderv1.ListOrdersRequest{Filter: `channel = "web"`, OrderBy: "create_time", PageToken: tok}, "api_key:web-1"},
+		"other caller":   {&orderv1.ListOrdersRequest{Filter: `channel = "web"`, PageToken: tok}, "api_key:web-2"},
+		"garbage":        {&orderv1.ListOrdersRequest{Filter: `channel = "web"`, PageToken: "not-a-token"}, "api_key:web-1"},
 	} {
-		if _, err := listFromProto(req); !errors.Is(err, order.ErrInvalidPageToken) {
-			t.Errorf("%s: err = %v, want ErrInvalidPageToken", name, err)
+		_, err := listFromProto(tc.req, tc.caller)
+		if status.Code(err) != codes.InvalidArgument || !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN) {
+			t.Errorf("%s: err = %v, want INVALID_PAGE_TOKEN", name, err)
 		}
 	}
 }

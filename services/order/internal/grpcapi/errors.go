@@ -11,6 +11,7 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/order/internal/order"
 )
@@ -67,11 +68,9 @@ var statusRules = []statusRule{
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
 			"the order changed since it was read (etag mismatch); re-read and retry", meta())
 	}),
-	is(order.ErrInvalidPageToken, func(metaFunc) error {
-		return apierr.WithViolations(apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
-			"page_token is malformed or belongs to another query", nil),
-			apierr.FieldViolation{Field: "page_token", Description: "invalid page token", Reason: "INVALID_PAGE_TOKEN"}).Err()
-	}),
+	// Bad filters and page tokens of ListOrders carry their own status.
+	as(func(e *aip.FilterError, _ metaFunc) error { return e.GRPCStatus().Err() }),
+	as(func(e *aip.PageTokenError, _ metaFunc) error { return e.GRPCStatus().Err() }),
 	as(func(e *order.InvalidArgumentError, _ metaFunc) error {
 		return apierr.InvalidArgument(e.Error(), apierr.FieldViolation{Field: e.Field, Description: e.Message, Reason: "INVALID"})
 	}),

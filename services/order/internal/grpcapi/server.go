@@ -56,6 +56,16 @@ func actor(ctx context.Context, def order.Actor) order.Actor {
 	return def
 }
 
+// caller names the actor of the call ("kind:id", "" when the request names
+// none), for binding page tokens to who asked.
+func caller(ctx context.Context) string {
+	a := actor(ctx, order.Actor{})
+	if a == (order.Actor{}) {
+		return ""
+	}
+	return a.Kind + ":" + a.ID
+}
+
 // CreateOrder implements orderv1.OrderServiceServer.
 func (s *Server) CreateOrder(ctx context.Context, r *orderv1.CreateOrderRequest) (*orderv1.CreateOrderResponse, error) {
 	p := createFromProto(r, actor(ctx, order.Actor{Kind: "api_key", ID: r.GetChannel()}), correlation.ID(ctx))
@@ -81,24 +91,19 @@ func (s *Server) GetOrder(ctx context.Context, r *orderv1.GetOrderRequest) (*ord
 	return orderpb.Order(o), nil
 }
 
-// ListOrders implements orderv1.OrderServiceServer.
+// ListOrders implements orderv1.OrderServiceServer. Page tokens are bound
+// to the filter, the ordering and the calling actor.
 func (s *Server) ListOrders(ctx context.Context, r *orderv1.ListOrdersRequest) (*orderv1.ListOrdersResponse, error) {
-	q, err := listFromProto(r)
+	q, err := listFromProto(r, caller(ctx))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
-	want := q.Limit
-	q.Limit = want + 1 // one more tells whether there is a next page
 	orders, err := s.svc.ListOrders(ctx, q.ListQuery)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
-	resp := &orderv1.ListOrdersResponse{}
-	if len(orders) > want {
-		orders = orders[:want]
-		last := orders[len(orders)-1]
-		resp.NextPageToken = encodePageToken(pageToken{Fingerprint: q.fingerprint, CreatedUS: last.CreatedAt.UnixMicro(), OrderID: last.ID})
-	}
+	orders, next := listPage(q, orders)
+	resp := &orderv1.ListOrdersResponse{NextPageToken: next}
 	for _, o := range orders {
 		resp.Orders = append(resp.Orders, orderpb.Order(o))
 	}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
@@ -131,7 +132,7 @@ func (c *Client) OpenReservations(ctx context.Context, referenceID string) ([]st
 	token := ""
 	for {
 		res, err := c.c.ListReservations(ctx, &inventoryv1.ListReservationsRequest{
-			PageSize: 100, PageToken: token, Filter: `reference_id = ` + strconv.Quote(referenceID),
+			PageSize: 100, PageToken: token, Filter: `reference_id = ` + aip.Quote(referenceID),
 		})
 		if err != nil {
 			if d := orderpb.DependencyError(Target, err); d != nil {

@@ -7,6 +7,7 @@ package neighbourfake
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 )
 
@@ -129,24 +131,16 @@ func (e *ERP) ListCustomers(_ context.Context, r *erpv1.ListCustomersRequest) (*
 	if e.down {
 		return nil, unavailable("erp")
 	}
-	var names []string
-	for _, c := range e.customers {
-		names = append(names, c.GetName())
+	q := aip.Query{Method: erpv1.ErpAdapterService_ListCustomers_FullMethodName}
+	offset := 0
+	if err := aip.DecodePageToken(r.GetPageToken(), q, &offset); err != nil {
+		return nil, err
 	}
-	slices.Sort(names)
-	start := 0
-	if r.GetPageToken() != "" {
-		start = slices.Index(names, r.GetPageToken())
-		if start < 0 {
-			return nil, status.Error(codes.InvalidArgument, "bad page token")
-		}
-	}
-	out := &erpv1.ListCustomersResponse{}
-	for i := start; i < len(names) && i < start+2; i++ {
-		out.Customers = append(out.Customers, e.customers[strings.TrimPrefix(names[i], "customers/")])
-	}
-	if start+2 < len(names) {
-		out.NextPageToken = names[start+2]
+	ids := slices.Sorted(maps.Keys(e.customers))
+	page, next := aip.OffsetPage(ids, offset, 2, q)
+	out := &erpv1.ListCustomersResponse{NextPageToken: next}
+	for _, id := range page {
+		out.Customers = append(out.Customers, e.customers[id])
 	}
 	return out, nil
 }
@@ -419,17 +413,17 @@ func (v *Inventory) ListReservations(_ context.Context, r *inventoryv1.ListReser
 	if v.down {
 		return nil, status.Error(codes.Unavailable, "inventory is down")
 	}
-	ref, ok := strings.CutPrefix(r.GetFilter(), "reference_id = ")
-	if !ok {
-		return nil, status.Error(codes.InvalidArgument, "unsupported filter")
-	}
-	ref, err := strconv.Unquote(ref)
+	f, err := aip.ParseFilter(r.GetFilter())
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, "bad filter value")
+		return nil, err
+	}
+	ref, ok := f.Find("reference_id", aip.OpEq)
+	if !ok || len(f.Terms) != 1 {
+		return nil, status.Error(codes.InvalidArgument, "unsupported filter")
 	}
 	out := &inventoryv1.ListReservationsResponse{}
 	for _, res := range v.reservations {
-		if res.GetReferenceId() == ref {
+		if res.GetReferenceId() == ref.Text {
 			out.Reservations = append(out.Reservations, res)
 		}
 	}

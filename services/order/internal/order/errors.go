@@ -22,9 +22,6 @@ var (
 	ErrClaimLost = errors.New("idempotency claim no longer owned")
 	// ErrConcurrentModification: an etag did not match.
 	ErrConcurrentModification = errors.New("order was modified concurrently")
-	// ErrInvalidPageToken: the page token is malformed or belongs to
-	// another query.
-	ErrInvalidPageToken = errors.New("invalid page token")
 	// ErrCustomerNotFound: the customer is unknown to the ERP and to the
 	// snapshot.
 	ErrCustomerNotFound = errors.New("customer not found")
@@ -37,7 +34,7 @@ var (
 )
 
 // InvalidArgumentError is a request that is well formed per the contract's
-// shape rules but wrong in meaning (e.g. a bad filter expression).
+// shape rules but wrong in meaning (e.g. a shipment line reported twice).
 type InvalidArgumentError struct {
 	Field   string
 	Message string
