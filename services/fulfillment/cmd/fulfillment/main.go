@@ -133,21 +133,21 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return err
 	}
 	backoff := worker.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}
-	dispatcher := worker.NewDispatcher(store, wmsclient.New(wmsConn), worker.DispatcherConfig{
-		Interval: cfg.DispatchInterval, Backoff: backoff, MaxAttempts: cfg.WMSMaxAttempts,
-		Logger: logger, Published: relay.Notify,
-	})
+	wms := wmsclient.New(wmsConn)
 	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), worker.EffectRunnerConfig{
-		Interval: cfg.DispatchInterval, Backoff: backoff, Logger: logger,
+		Common: worker.Common{Logger: logger}, Interval: cfg.DispatchInterval, Backoff: backoff,
 	})
 	metrics, err := worker.NewMetrics(srv.Registry(), store)
 	if err != nil {
 		_ = srv.Close()
 		return err
 	}
-	poller := worker.NewPoller(store, wmsclient.New(wmsConn), worker.PollerConfig{
-		Source: cfg.WMSSource, Interval: cfg.WMSPollInterval, Logger: logger,
-		Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics,
+	common := worker.Common{Logger: logger, Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics}
+	dispatcher := worker.NewDispatcher(store, wms, worker.DispatcherConfig{
+		Common: common, Interval: cfg.DispatchInterval, Backoff: backoff, MaxAttempts: cfg.WMSMaxAttempts,
+	})
+	poller := worker.NewPoller(store, wms, worker.PollerConfig{
+		Common: common, Source: cfg.WMSSource, Interval: cfg.WMSPollInterval,
 	})
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
 		orderevents.Handler(store, nil, logger, dispatcher.Notify),
@@ -156,15 +156,9 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		_ = srv.Close()
 		return err
 	}
-
-	pusher := worker.NewPushApplier(store, worker.PushConfig{
-		Logger: logger, Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics,
-	})
 	fulfillmentv1.RegisterFulfillmentServiceServer(srv,
-		grpcapi.NewServer(store, dispatcher, srv.Logger(), grpcapi.WithPusher(pusher),
-			grpcapi.WithCanceller(worker.NewCanceller(store, wmsclient.New(wmsConn), worker.CancellerConfig{
-				Logger: logger, Published: relay.Notify,
-			}))))
+		grpcapi.NewServer(store, dispatcher, srv.Logger(), grpcapi.WithPusher(worker.NewPushApplier(store, common)),
+			grpcapi.WithCanceller(worker.NewCanceller(store, wms, common))))
 
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup

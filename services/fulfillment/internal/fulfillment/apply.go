@@ -232,20 +232,41 @@ func (s *Shipment) clone() *Shipment {
 	return &c
 }
 
-// CommitLines returns the shipment's quantities per SKU (inventory commits
-// per SKU), in first-seen order.
-func (s *Shipment) CommitLines() []ShipmentLine {
-	qty := map[string]int64{}
-	var order []string
-	for _, l := range s.Lines {
-		if _, ok := qty[l.SKU]; !ok {
-			order = append(order, l.SKU)
-		}
-		qty[l.SKU] += l.Quantity
+// Commit returns the inventory commit of the shipment's quantities, per
+// SKU in first-seen order. Its request id derives from the shipment id, so
+// the commit is idempotent per (reservation, shipment).
+func (s *Shipment) Commit() Commit {
+	return Commit{
+		ReservationID: s.ReservationID, RequestID: "commit-" + s.ID, WarehouseID: s.WarehouseID, ShipmentID: s.ID,
+		Lines: sumLines(s.Lines, func(l ShipmentLine) ShipmentLine { return ShipmentLine{SKU: l.SKU} }),
 	}
-	out := make([]ShipmentLine, 0, len(order))
-	for _, sku := range order {
-		out = append(out, ShipmentLine{SKU: sku, Quantity: qty[sku]})
+}
+
+// Progress returns the order service report that the shipment shipped (or
+// was delivered) at occur, with its quantities per order line in
+// first-seen order; eventID is the report's idempotency key.
+func (s *Shipment) Progress(delivered bool, eventID string, occur time.Time) Progress {
+	return Progress{
+		OrderID: s.OrderID, EventID: eventID, ShipmentID: s.ID, RequestID: s.RequestID, WarehouseID: s.WarehouseID,
+		Delivered: delivered, TrackingNumber: s.TrackingNumber, OccurTime: occur,
+		Lines: sumLines(s.Lines, func(l ShipmentLine) ShipmentLine { return ShipmentLine{OrderLineID: l.OrderLineID} }),
+	}
+}
+
+// sumLines adds up the quantities of lines with the same key (a line
+// without its quantity), in first-seen order.
+func sumLines(lines []ShipmentLine, key func(ShipmentLine) ShipmentLine) []ShipmentLine {
+	idx := map[ShipmentLine]int{}
+	out := []ShipmentLine{}
+	for _, l := range lines {
+		k := key(l)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, k)
+		}
+		out[i].Quantity += l.Quantity
 	}
 	return out
 }

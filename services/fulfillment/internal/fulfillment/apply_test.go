@@ -181,11 +181,22 @@ func TestApplyShipmentEventZeroAndRepeatedLines(t *testing.T) {
 	}
 }
 
-func TestCommitLinesPerSKU(t *testing.T) {
-	s := &Shipment{Lines: []ShipmentLine{{OrderLineID: "1", SKU: "A", Quantity: 1}, {OrderLineID: "2", SKU: "B", Quantity: 2}, {OrderLineID: "3", SKU: "A", Quantity: 3}}}
-	want := []ShipmentLine{{SKU: "A", Quantity: 4}, {SKU: "B", Quantity: 2}}
-	if diff := cmp.Diff(want, s.CommitLines()); diff != "" {
-		t.Fatalf("CommitLines (-want +got):\n%s", diff)
+func TestCommitAndProgressSumLines(t *testing.T) {
+	occur := t0.Add(time.Hour)
+	s := &Shipment{
+		ID: "S-1", OrderID: "O-1", RequestID: "FR-O-1-WH-HAM", WarehouseID: "WH-HAM", ReservationID: "R-1", TrackingNumber: "T",
+		Lines: []ShipmentLine{{OrderLineID: "1", SKU: "A", Quantity: 1}, {OrderLineID: "2", SKU: "B", Quantity: 2}, {OrderLineID: "1", SKU: "A", Quantity: 3}, {OrderLineID: "3", SKU: "A", Quantity: 1}},
+	}
+	wantCommit := Commit{ReservationID: "R-1", RequestID: "commit-S-1", WarehouseID: "WH-HAM", ShipmentID: "S-1",
+		Lines: []ShipmentLine{{SKU: "A", Quantity: 5}, {SKU: "B", Quantity: 2}}}
+	if diff := cmp.Diff(wantCommit, s.Commit()); diff != "" {
+		t.Fatalf("Commit (-want +got):\n%s", diff)
+	}
+	wantProgress := Progress{OrderID: "O-1", EventID: "ev-9", ShipmentID: "S-1", RequestID: "FR-O-1-WH-HAM", WarehouseID: "WH-HAM",
+		Delivered: true, TrackingNumber: "T", OccurTime: occur,
+		Lines: []ShipmentLine{{OrderLineID: "1", Quantity: 4}, {OrderLineID: "2", Quantity: 2}, {OrderLineID: "3", Quantity: 1}}}
+	if diff := cmp.Diff(wantProgress, s.Progress(true, "ev-9", occur)); diff != "" {
+		t.Fatalf("Progress (-want +got):\n%s", diff)
 	}
 }
 

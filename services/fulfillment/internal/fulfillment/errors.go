@@ -68,8 +68,10 @@ func AsRejection(err error) *RejectionError {
 	return nil
 }
 
-// ErrDependencyUnavailable means a neighbour (WMS, inventory, order) could
-// not be reached or did not answer in time; the call is retried later.
+// ErrDependencyUnavailable means a neighbour (WMS, inventory, order) gave
+// no usable answer: it could not be reached, was too slow, broke while
+// handling the call, or its breaker is open. The call is retried later.
+// Every *DependencyError that is not Rejected matches it under errors.Is.
 var ErrDependencyUnavailable = errors.New("dependency unavailable")
 
 // ErrCircuitOpen accompanies ErrDependencyUnavailable when the call was
@@ -77,18 +79,72 @@ var ErrDependencyUnavailable = errors.New("dependency unavailable")
 // the neighbour, so it does not count as a delivery attempt.
 var ErrCircuitOpen = errors.New("circuit breaker open")
 
-// DependencyRejectedError means a neighbour refused a call for a reason a
-// retry cannot fix (validation, business rule, idempotency key reuse).
-type DependencyRejectedError struct {
+// DependencyError is a call to a neighbour that did not succeed. The client
+// adapters build it from the call's status (grpcclient.Classify), so the
+// domain never looks at gRPC codes.
+type DependencyError struct {
 	// Dependency names the neighbour ("wms", "inventory", "order").
 	Dependency string
+	// Rejected means the neighbour answered with a verdict about the call
+	// (validation, business rule, idempotency key reuse) that a retry
+	// cannot change. Otherwise it gave no answer and the call may succeed
+	// later: the error matches ErrDependencyUnavailable.
+	Rejected bool
+	// CircuitOpen means the call was refused locally by the neighbour's
+	// open breaker: the error matches ErrCircuitOpen too.
+	CircuitOpen bool
 	// Reason is the neighbour's ErrorInfo reason, when it gave one.
 	Reason string
-	// Message is the neighbour's status message.
-	Message string
+	// Err is the call's error.
+	Err error
 }
 
-// Error describes the refusal.
-func (e *DependencyRejectedError) Error() string {
-	return fmt.Sprintf("%s rejected the call: %s %s", e.Dependency, e.Reason, e.Message)
+// Error describes the failure.
+func (e *DependencyError) Error() string {
+	switch {
+	case e.Rejected:
+		return fmt.Sprintf("%s rejected the call: %v", e.Dependency, e.Err)
+	case e.CircuitOpen:
+		return e.Dependency + ": circuit breaker open"
+	default:
+		return fmt.Sprintf("%s unavailable: %v", e.Dependency, e.Err)
+	}
 }
+
+// Unwrap returns the call's error.
+func (e *DependencyError) Unwrap() error { return e.Err }
+
+// Is makes a failure without an answer match ErrDependencyUnavailable and a
+// refusal by the open breaker ErrCircuitOpen.
+func (e *DependencyError) Is(target error) bool {
+	switch target {
+	case ErrDependencyUnavailable:
+		return !e.Rejected
+	case ErrCircuitOpen:
+		return e.CircuitOpen
+	}
+	return false
+}
+
+// AsRejectedDependency returns the *DependencyError in err's chain when a
+// neighbour rejected the call, or nil.
+func AsRejectedDependency(err error) *DependencyError {
+	var d *DependencyError
+	if errors.As(err, &d) && d.Rejected {
+		return d
+	}
+	return nil
+}
+
+// Answers of the WMS the service acts on; the WMS client returns them
+// wrapped together with the rejecting *DependencyError.
+var (
+	// ErrCursorRefused: the WMS no longer accepts the feed cursor
+	// (retention passed, or the adapter was replaced).
+	ErrCursorRefused = errors.New("wms refused the feed cursor")
+	// ErrUnknownAtWMS: the WMS has no shipment request with the id.
+	ErrUnknownAtWMS = errors.New("shipment request unknown at the wms")
+	// ErrTooLateToCancel: the WMS can no longer cancel the shipment
+	// request (already shipped, or past its cancellation cut-off).
+	ErrTooLateToCancel = errors.New("too late to cancel at the wms")
+)

@@ -165,6 +165,17 @@ func (r *Request) Acknowledge(wmsReference string, now time.Time) {
 	r.UpdateTime = now
 }
 
+// Answered applies the WMS's answer to the request: accepted, it is
+// acknowledged with the WMS's reference; refused, it is FAILED with the
+// WMS's reason.
+func (r *Request) Answered(a WMSAnswer, now time.Time) {
+	if a.Accepted {
+		r.Acknowledge(a.Reference, now)
+		return
+	}
+	r.Fail("WMS rejected the request: "+strings.TrimSpace(a.RejectionReason+" "+a.RejectionMessage), now)
+}
+
 // Fail moves the request to FAILED with a reason.
 func (r *Request) Fail(reason string, now time.Time) {
 	r.State = RequestFailed

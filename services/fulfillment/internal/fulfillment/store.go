@@ -49,17 +49,36 @@ const (
 )
 
 // Effect is an outbound call recorded in the same transaction as the
-// change that requires it and executed (with retries) afterwards.
+// change that requires it and executed (with retries) afterwards. Exactly
+// one of Commit and Progress is set, as Kind says.
 type Effect struct {
 	ID      int64
 	Kind    EffectKind
 	OrderID string
 	// Key identifies the effect (the idempotency key of the call).
 	Key string
-	// Payload is the encoded request of the call.
-	Payload       []byte
+	// Commit is the call of an EffectCommitReservation.
+	Commit *Commit
+	// Progress is the call of an EffectRecordShipmentProgress.
+	Progress *Progress
+	// Unreadable is set by the store, instead of the call, when the
+	// stored call cannot be read back (an unknown kind or payload): the
+	// runner parks such an effect as failed rather than retrying it.
+	Unreadable    error
 	Attempts      int
 	LastError     string
 	NextAttemptAt time.Time
 	CreateTime    time.Time
+}
+
+// CommitEffect returns the effect that commits c for order orderID, due at
+// now; it is keyed by the shipment, which is committed once.
+func CommitEffect(orderID string, c Commit, now time.Time) Effect {
+	return Effect{Kind: EffectCommitReservation, OrderID: orderID, Key: c.ShipmentID, Commit: &c, NextAttemptAt: now, CreateTime: now}
+}
+
+// ProgressEffect returns the effect that reports p, due at now; it is
+// keyed by the report's event id.
+func ProgressEffect(p Progress, now time.Time) Effect {
+	return Effect{Kind: EffectRecordShipmentProgress, OrderID: p.OrderID, Key: p.EventID, Progress: &p, NextAttemptAt: now, CreateTime: now}
 }

@@ -1,8 +1,9 @@
 // Package fulfillmentpb converts between the fulfilment domain and the
-// protobuf contracts the service speaks: fulfillment.v1 resources and
-// events, order.v1 OrderConfirmedEvent (input), wms.v1 shipment requests
-// and events, and the inventory.v1 and order.v1 calls shipments cause. The
-// functions are pure.
+// protobuf contracts the service speaks: fulfillment.v1 resources, events
+// and pushed WMS events, order.v1 OrderConfirmedEvent (input), wms.v1
+// shipment requests and feed events, the inventory.v1 and order.v1 calls
+// shipments cause, and the statuses of calls to those neighbours (the
+// domain's dependency errors). The functions are pure.
 package fulfillmentpb
 
 import (
@@ -14,9 +15,7 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
-	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
-	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
@@ -163,128 +162,4 @@ func RequestsFromOrder(o *orderv1.Order, eventID string, now time.Time) ([]*fulf
 		}
 	}
 	return out, nil
-}
-
-// ShipmentRequestToWMS builds the WMS CreateShipmentRequest call of r.
-func ShipmentRequestToWMS(r *fulfillment.Request) *wmsv1.CreateShipmentRequestRequest {
-	lines := make([]*wmsv1.ShipmentRequestLine, 0, len(r.Lines))
-	for _, l := range r.Lines {
-		lines = append(lines, &wmsv1.ShipmentRequestLine{LineId: l.OrderLineID, Sku: l.SKU, Quantity: l.Quantity})
-	}
-	return &wmsv1.CreateShipmentRequestRequest{
-		ShipmentRequestId: r.ID,
-		ShipmentRequest: &wmsv1.ShipmentRequest{
-			OrderId:           r.OrderID,
-			WarehouseCode:     r.WarehouseID,
-			ShipTo:            AddressToProto(r.ShipTo),
-			Lines:             lines,
-			CustomerReference: r.CustomerPO,
-		},
-	}
-}
-
-// ShipmentStateFromWMS maps a WMS milestone to a shipment state; ok is
-// false for states that are not shipment milestones (ACCEPTED, REJECTED,
-// CANCELLED).
-func ShipmentStateFromWMS(s wmsv1.ShipmentRequest_State) (fulfillment.ShipmentState, bool) {
-	switch s {
-	case wmsv1.ShipmentRequest_STATE_PICKED:
-		return fulfillment.ShipmentPicked, true
-	case wmsv1.ShipmentRequest_STATE_PACKED:
-		return fulfillment.ShipmentPacked, true
-	case wmsv1.ShipmentRequest_STATE_SHIPPED:
-		return fulfillment.ShipmentShipped, true
-	case wmsv1.ShipmentRequest_STATE_IN_TRANSIT:
-		return fulfillment.ShipmentInTransit, true
-	case wmsv1.ShipmentRequest_STATE_DELIVERED:
-		return fulfillment.ShipmentDelivered, true
-	case wmsv1.ShipmentRequest_STATE_EXCEPTION:
-		return fulfillment.ShipmentException, true
-	default:
-		return 0, false
-	}
-}
-
-// ShipmentEventFromWMS converts a WMS feed event whose state is a shipment
-// milestone (see ShipmentStateFromWMS).
-func ShipmentEventFromWMS(ev *wmsv1.ShipmentEvent, state fulfillment.ShipmentState) fulfillment.ShipmentEvent {
-	lines := make([]fulfillment.ShipmentLine, 0, len(ev.GetLines()))
-	for _, l := range ev.GetLines() {
-		lines = append(lines, fulfillment.ShipmentLine{OrderLineID: l.GetLineId(), SKU: l.GetSku(), Quantity: l.GetQuantity()})
-	}
-	detail := ev.GetExceptionMessage()
-	if c := ev.GetExceptionCode(); c != "" {
-		if detail != "" {
-			detail = c + ": " + detail
-		} else {
-			detail = c
-		}
-	}
-	var occur time.Time
-	if ev.GetOccurTime() != nil {
-		occur = ev.GetOccurTime().AsTime().UTC()
-	}
-	return fulfillment.ShipmentEvent{
-		EventID:        ev.GetEventId(),
-		RequestID:      ev.GetShipmentRequestId(),
-		WarehouseID:    ev.GetWarehouseCode(),
-		WMSReference:   ev.GetShipmentId(),
-		State:          state,
-		Carrier:        ev.GetCarrier(),
-		ServiceLevel:   ev.GetCarrierService(),
-		TrackingNumber: ev.GetTrackingNumber(),
-		TrackingURL:    ev.GetTrackingUrl(),
-		Lines:          lines,
-		Detail:         detail,
-		OccurTime:      occur,
-	}
-}
-
-// CommitRequest builds the inventory CommitReservation call of a shipped
-// shipment; the request id is derived from the shipment id, so the commit
-// is idempotent per (reservation, shipment).
-func CommitRequest(s *fulfillment.Shipment) *inventoryv1.CommitReservationRequest {
-	var lines []*inventoryv1.CommitLine
-	for _, l := range s.CommitLines() {
-		lines = append(lines, &inventoryv1.CommitLine{Sku: l.SKU, Quantity: l.Quantity})
-	}
-	return &inventoryv1.CommitReservationRequest{
-		Name:          "reservations/" + s.ReservationID,
-		RequestId:     "commit-" + s.ID,
-		WarehouseCode: s.WarehouseID,
-		ShipmentId:    s.ID,
-		Lines:         lines,
-	}
-}
-
-// ProgressRequest builds the order RecordShipmentProgress call for a
-// shipment milestone; eventID is its idempotency key.
-func ProgressRequest(s *fulfillment.Shipment, delivered bool, eventID string, occur time.Time) *orderv1.RecordShipmentProgressRequest {
-	milestone := orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED
-	if delivered {
-		milestone = orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED
-	}
-	qty := map[string]int64{}
-	var ids []string
-	for _, l := range s.Lines {
-		if _, ok := qty[l.OrderLineID]; !ok {
-			ids = append(ids, l.OrderLineID)
-		}
-		qty[l.OrderLineID] += l.Quantity
-	}
-	lines := make([]*orderv1.ShipmentLineQuantity, 0, len(ids))
-	for _, id := range ids {
-		lines = append(lines, &orderv1.ShipmentLineQuantity{LineId: id, Quantity: qty[id]})
-	}
-	return &orderv1.RecordShipmentProgressRequest{
-		Name:                 "orders/" + s.OrderID,
-		EventId:              eventID,
-		ShipmentId:           s.ID,
-		FulfillmentRequestId: s.RequestID,
-		WarehouseId:          s.WarehouseID,
-		Milestone:            milestone,
-		Lines:                lines,
-		TrackingNumber:       s.TrackingNumber,
-		OccurTime:            timestamppb.New(occur),
-	}
 }

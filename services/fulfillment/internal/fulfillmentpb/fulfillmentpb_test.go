@@ -1,13 +1,20 @@
 package fulfillmentpb_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
@@ -44,19 +51,174 @@ func TestRequestsFromOrder(t *testing.T) {
 	}
 }
 
-func TestProgressAndCommitRequests(t *testing.T) {
+func TestCallsRoundTripThroughTheirStoredForm(t *testing.T) {
+	occur := time.Date(2026, 11, 26, 12, 30, 0, 0, time.UTC)
 	sh := &fulfillment.Shipment{
 		ID: "S-1", OrderID: "O-1", RequestID: "FR-O-1-WH-HAM", WarehouseID: "WH-HAM", ReservationID: "R-1", TrackingNumber: "T",
 		Lines: []fulfillment.ShipmentLine{{OrderLineID: "1", SKU: "A", Quantity: 2}, {OrderLineID: "2", SKU: "A", Quantity: 1}},
 	}
-	c := fulfillmentpb.CommitRequest(sh)
+	c := fulfillmentpb.CommitToProto(sh.Commit())
 	if c.GetName() != "reservations/R-1" || c.GetShipmentId() != "S-1" || c.GetRequestId() != "commit-S-1" ||
 		len(c.GetLines()) != 1 || c.GetLines()[0].GetQuantity() != 3 {
 		t.Fatalf("commit = %v", c)
 	}
-	p := fulfillmentpb.ProgressRequest(sh, true, "ev-9", time.Unix(0, 0))
+	p := fulfillmentpb.ProgressToProto(sh.Progress(true, "ev-9", occur))
 	if p.GetName() != "orders/O-1" || p.GetMilestone() != orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED ||
 		p.GetEventId() != "ev-9" || len(p.GetLines()) != 2 || p.GetTrackingNumber() != "T" {
 		t.Fatalf("progress = %v", p)
+	}
+	for name, e := range map[string]fulfillment.Effect{
+		"commit":    fulfillment.CommitEffect("O-1", sh.Commit(), occur),
+		"shipped":   fulfillment.ProgressEffect(sh.Progress(false, "ev-1", occur), occur),
+		"delivered": fulfillment.ProgressEffect(sh.Progress(true, "ev-2", occur), occur),
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := fulfillmentpb.EncodeEffect(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fulfillment.Effect{Kind: e.Kind, OrderID: e.OrderID, Key: e.Key, NextAttemptAt: e.NextAttemptAt, CreateTime: e.CreateTime}
+			if err := fulfillmentpb.DecodeEffect(&got, b); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(e, got); diff != "" {
+				t.Fatalf("decoded effect (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := fulfillmentpb.EncodeEffect(fulfillment.Effect{Kind: fulfillment.EffectCommitReservation, Key: "S-1"}); err == nil {
+		t.Error("effect without its call encoded")
+	}
+	for _, e := range []fulfillment.Effect{{Kind: "carrier.book", Key: "x"}, {Kind: fulfillment.EffectCommitReservation, Key: "y"}} {
+		if err := fulfillmentpb.DecodeEffect(&e, []byte{0xff, 0xff}); err == nil {
+			t.Errorf("DecodeEffect(%s, garbage) = nil", e.Kind)
+		}
+	}
+}
+
+// TestStateParity fails when a proto state has no domain state of the same
+// number and name: the domain states are cast from and to the proto numbers.
+func TestStateParity(t *testing.T) {
+	for n, name := range fulfillmentv1.FulfillmentRequest_State_name {
+		if n == 0 {
+			continue
+		}
+		if got := "STATE_" + fulfillment.RequestState(n).String(); got != name {
+			t.Errorf("RequestState(%d) is %s, proto says %s", n, got, name)
+		}
+	}
+	for n, name := range fulfillmentv1.Shipment_State_name {
+		if n == 0 {
+			continue
+		}
+		if got := "STATE_" + fulfillment.ShipmentState(n).String(); got != name {
+			t.Errorf("ShipmentState(%d) is %s, proto says %s", n, got, name)
+		}
+	}
+}
+
+// TestRejectReasonParity holds the domain's reject reasons, which are
+// stored by name, and the contract's ErrorReason values together.
+func TestRejectReasonParity(t *testing.T) {
+	for _, r := range []fulfillment.RejectReason{
+		fulfillment.RejectUnknownRequest, fulfillment.RejectWarehouseMismatch, fulfillment.RejectUnknownOrderLine,
+		fulfillment.RejectQuantityExceedsRequested, fulfillment.RejectInvalidStateTransition, fulfillment.RejectEventIDReused,
+		fulfillment.RejectAlreadyShipped, fulfillment.RejectWMSRejected,
+	} {
+		if got := fulfillmentpb.RejectReasonToProto(r); got.String() != "ERROR_REASON_"+string(r) {
+			t.Errorf("RejectReasonToProto(%s) = %s", r, got)
+		}
+	}
+	if got := fulfillmentpb.RejectReasonToProto(fulfillment.RejectNotSupported); got != fulfillmentv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+		t.Errorf("RejectNotSupported maps to %s", got)
+	}
+}
+
+func TestFeedPageFromProto(t *testing.T) {
+	occur := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	shipped := &wmsv1.ShipmentEvent{
+		EventId: "E1", ShipmentRequestId: "FR-1", WarehouseCode: "WH-HAM", State: wmsv1.ShipmentRequest_STATE_SHIPPED,
+		ShipmentId: "P1", Carrier: "DHL", ExceptionCode: "X", ExceptionMessage: "late", OccurTime: timestamppb.New(occur),
+		Lines: []*wmsv1.ShipmentEventLine{{LineId: "1", Sku: "A", Quantity: 2}},
+	}
+	res := &wmsv1.ListShipmentEventsResponse{NextCursor: "c2", HasMore: true, ShipmentEvents: []*wmsv1.ShipmentEvent{
+		shipped,
+		{EventId: "E2", ShipmentRequestId: "FR-1", State: wmsv1.ShipmentRequest_STATE_CANCELLED},
+		{EventId: "E3", ShipmentRequestId: "FR-1", State: wmsv1.ShipmentRequest_STATE_ACCEPTED},
+	}}
+	page, err := fulfillmentpb.FeedPageFromProto(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.NextCursor != "c2" || !page.HasMore || len(page.Events) != 3 {
+		t.Fatalf("page = %+v", page)
+	}
+	var kinds []fulfillment.WMSEventKind
+	for _, ev := range page.Events {
+		kinds = append(kinds, ev.Kind)
+	}
+	if diff := cmp.Diff([]fulfillment.WMSEventKind{fulfillment.WMSEventShipment, fulfillment.WMSEventCancelled, fulfillment.WMSEventIgnored}, kinds); diff != "" {
+		t.Fatalf("kinds (-want +got):\n%s", diff)
+	}
+	want := fulfillment.ShipmentEvent{
+		EventID: "E1", RequestID: "FR-1", WarehouseID: "WH-HAM", WMSReference: "P1", State: fulfillment.ShipmentShipped,
+		Carrier: "DHL", Detail: "X: late", OccurTime: occur,
+		Lines: []fulfillment.ShipmentLine{{OrderLineID: "1", SKU: "A", Quantity: 2}},
+	}
+	if diff := cmp.Diff(want, page.Events[0].Shipment); diff != "" {
+		t.Fatalf("shipment event (-want +got):\n%s", diff)
+	}
+	// The fingerprint is the digest stored by earlier versions: SHA-256 of
+	// the deterministic encoding, which is also the stored payload.
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if got := page.Events[0]; got.Fingerprint != hex.EncodeToString(sum[:]) || !bytes.Equal(got.Payload, b) {
+		t.Fatalf("fingerprint %s, payload %x; want %x, %x", got.Fingerprint, got.Payload, sum, b)
+	}
+}
+
+func TestPushedEvents(t *testing.T) {
+	occur := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	update, err := fulfillmentpb.WMSEventFromPush(&fulfillmentv1.WmsEvent{EventId: "P-1", WarehouseId: "WH-HAM", OccurTime: timestamppb.New(occur),
+		Payload: &fulfillmentv1.WmsEvent_ShipmentUpdate{ShipmentUpdate: &fulfillmentv1.WmsShipmentUpdate{
+			FulfillmentRequestId: "FR-1", WmsShipmentReference: "P1", State: fulfillmentv1.Shipment_STATE_IN_TRANSIT, TrackingNumber: "T",
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if update.Kind != fulfillment.WMSEventShipment || update.RequestID != "FR-1" || update.Fingerprint == "" ||
+		update.Shipment.State != fulfillment.ShipmentInTransit || !update.Shipment.OccurTime.Equal(occur) {
+		t.Fatalf("shipment update = %+v", update)
+	}
+	ack, err := fulfillmentpb.WMSEventFromPush(&fulfillmentv1.WmsEvent{EventId: "P-2",
+		Payload: &fulfillmentv1.WmsEvent_FulfillmentAcknowledgement{FulfillmentAcknowledgement: &fulfillmentv1.WmsFulfillmentAcknowledgement{
+			FulfillmentRequestId: "FR-1", RejectionMessage: "no stock"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Kind != fulfillment.WMSEventAcknowledgement || ack.Answer.Accepted || ack.Answer.RejectionMessage != "no stock" {
+		t.Fatalf("acknowledgement = %+v", ack)
+	}
+
+	for _, tc := range []struct {
+		in   fulfillment.WMSEventResult
+		want *fulfillmentv1.WmsEventResult
+	}{
+		{fulfillment.WMSEventResult{EventID: "a", Outcome: fulfillment.WMSEventApplied, OrderID: "O-1", RequestID: "FR-1", ShipmentID: "S-1"},
+			&fulfillmentv1.WmsEventResult{EventId: "a", Outcome: fulfillmentv1.WmsEventResult_OUTCOME_APPLIED, Resource: "orders/O-1/shipments/S-1"}},
+		{fulfillment.WMSEventResult{EventID: "b", Outcome: fulfillment.WMSEventApplied, OrderID: "O-1", RequestID: "FR-1"},
+			&fulfillmentv1.WmsEventResult{EventId: "b", Outcome: fulfillmentv1.WmsEventResult_OUTCOME_APPLIED, Resource: "orders/O-1/fulfillmentRequests/FR-1"}},
+		{fulfillment.WMSEventResult{EventID: "c", Outcome: fulfillment.WMSEventDuplicate},
+			&fulfillmentv1.WmsEventResult{EventId: "c", Outcome: fulfillmentv1.WmsEventResult_OUTCOME_DUPLICATE}},
+		{fulfillment.WMSEventResult{EventID: "d", Outcome: fulfillment.WMSEventRejected, Reason: fulfillment.RejectEventIDReused, Message: "m"},
+			&fulfillmentv1.WmsEventResult{EventId: "d", Outcome: fulfillmentv1.WmsEventResult_OUTCOME_REJECTED,
+				ErrorReason: fulfillmentv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED, Message: "m"}},
+	} {
+		if got := fulfillmentpb.WMSEventResultToProto(tc.in); !proto.Equal(got, tc.want) {
+			t.Errorf("WMSEventResultToProto(%+v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
 
 // badFieldError marks an invalid request field found while converting a
@@ -26,7 +27,11 @@ func (e *badFieldError) Error() string { return e.field + ": " + e.msg }
 // toStatus is the one place domain errors become gRPC statuses. Unknown
 // errors are logged and answered with a generic Internal.
 func (s *Server) toStatus(ctx context.Context, err error, id string) error {
-	var bf *badFieldError
+	var (
+		bf  *badFieldError
+		rj  *fulfillment.RejectionError
+		dep *fulfillment.DependencyError
+	)
 	switch {
 	case err == nil:
 		return nil
@@ -38,12 +43,11 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 	case errors.Is(err, fulfillment.ErrIdempotencyKeyReused):
 		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
 			"request_id was used before with a different payload", nil)
-	case fulfillment.AsRejection(err) != nil:
-		rj := fulfillment.AsRejection(err)
-		return apierr.Error(codes.FailedPrecondition, reasonName("ERROR_REASON_"+string(rj.Reason)), rj.Message, rj.Metadata)
-	case errors.Is(err, fulfillment.ErrDependencyUnavailable):
+	case errors.As(err, &rj):
+		return apierr.Error(codes.FailedPrecondition, fulfillmentpb.RejectReasonToProto(rj.Reason), rj.Message, rj.Metadata)
+	case errors.As(err, &dep) && !dep.Rejected:
 		s.logger.WarnContext(ctx, "dependency unavailable", slog.Any("error", err))
-		return apierr.DependencyUnavailable("wms", "the WMS cannot be reached; retry with the same request_id")
+		return apierr.DependencyUnavailable(dep.Dependency, dep.Dependency+" cannot be reached; retry with the same request_id")
 	case errors.Is(err, fulfillment.ErrRequestNotFound):
 		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_FULFILLMENT_REQUEST_NOT_FOUND,
 			"fulfillment request not found", map[string]string{"fulfillment_request_id": id})
@@ -51,7 +55,7 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_SHIPMENT_NOT_FOUND,
 			"shipment not found", map[string]string{"shipment_id": id})
 	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request cancelled")
+		return apierr.Canceled()
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	default:
@@ -64,10 +68,3 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 func unimplemented(method string) error {
 	return status.Error(codes.Unimplemented, method+" is not implemented yet")
 }
-
-// reasonName is a fulfillment.v1 ErrorReason value name built from a
-// domain RejectReason (whose values are those names without the prefix).
-type reasonName string
-
-// String returns the name.
-func (r reasonName) String() string { return string(r) }

@@ -21,9 +21,11 @@ type Retrier interface {
 	Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string) (*fulfillment.Request, error)
 }
 
-// Pusher applies WMS events pushed by adapters (ApplyWmsEvents).
+// Pusher applies WMS events pushed by adapters (ApplyWmsEvents): one
+// result per event, and the cursor stored for source. An error means the
+// batch stopped part way (the events before it were applied).
 type Pusher interface {
-	Apply(ctx context.Context, source, cursor string, evs []*fulfillmentv1.WmsEvent) ([]*fulfillmentv1.WmsEventResult, string, error)
+	Apply(ctx context.Context, source, cursor string, evs []fulfillment.WMSEvent) ([]fulfillment.WMSEventResult, string, error)
 }
 
 // Canceller cancels the fulfilment of an order (CancelFulfillment).
@@ -178,9 +180,21 @@ func (s *Server) ApplyWmsEvents(ctx context.Context, req *fulfillmentv1.ApplyWms
 	if s.pusher == nil {
 		return nil, unimplemented("ApplyWmsEvents")
 	}
-	results, cursor, err := s.pusher.Apply(ctx, req.GetSource(), req.GetCursor(), req.GetEvents())
+	evs := make([]fulfillment.WMSEvent, 0, len(req.GetEvents()))
+	for _, pe := range req.GetEvents() {
+		ev, err := fulfillmentpb.WMSEventFromPush(pe)
+		if err != nil {
+			return nil, s.toStatus(ctx, err, "")
+		}
+		evs = append(evs, ev)
+	}
+	results, cursor, err := s.pusher.Apply(ctx, req.GetSource(), req.GetCursor(), evs)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
-	return &fulfillmentv1.ApplyWmsEventsResponse{Results: results, Cursor: cursor}, nil
+	out := &fulfillmentv1.ApplyWmsEventsResponse{Cursor: cursor}
+	for _, r := range results {
+		out.Results = append(out.Results, fulfillmentpb.WMSEventResultToProto(r))
+	}
+	return out, nil
 }

@@ -1,23 +1,24 @@
 // Package wmsclient is the fulfillment service's adapter to the WMS
-// (transload.wms.v1 WmsAdapterService): every call gets the contract's
-// deadline, and errors are mapped to the domain's dependency errors.
+// (transload.wms.v1 WmsAdapterService). The connection carries the
+// deadline (FULFILLMENT_WMS_TIMEOUT) and the breaker; errors are mapped to
+// the domain's dependency errors, with the wms.v1 reasons the service acts
+// on turned into domain errors.
 package wmsclient
 
 import (
 	"context"
-	"time"
+	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
-	"github.com/transload/transload/services/fulfillment/internal/depcall"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
 
-// Deadlines from the wms.v1 contract.
-const (
-	CreateTimeout = 10 * time.Second
-	ListTimeout   = 5 * time.Second
-)
+// Dependency names the WMS in dependency errors.
+const Dependency = "wms"
 
 // IdempotentMethods are the WMS methods grpcclient may retry.
 var IdempotentMethods = []string{
@@ -32,36 +33,58 @@ type Client struct {
 	c wmsv1.WmsAdapterServiceClient
 }
 
+var _ fulfillment.WMS = (*Client)(nil)
+
 // New returns a client over conn.
 func New(conn grpc.ClientConnInterface) *Client {
 	return &Client{c: wmsv1.NewWmsAdapterServiceClient(conn)}
 }
 
-// CreateShipmentRequest creates the WMS outbound order, idempotently on
-// the request id. A REJECTED outcome is an OK response, not an error.
-func (c *Client) CreateShipmentRequest(ctx context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, CreateTimeout)
-	defer cancel()
-	res, err := c.c.CreateShipmentRequest(ctx, req)
-	return res, depcall.Classify("wms", err)
+// reasons maps the wms.v1 refusals the service acts on to domain errors.
+var reasons = map[string]error{
+	wmsv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED.String():             fulfillment.ErrCursorRefused,
+	wmsv1.ErrorReason_ERROR_REASON_INVALID_CURSOR.String():             fulfillment.ErrCursorRefused,
+	wmsv1.ErrorReason_ERROR_REASON_SHIPMENT_REQUEST_NOT_FOUND.String(): fulfillment.ErrUnknownAtWMS,
+	wmsv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED.String():            fulfillment.ErrTooLateToCancel,
+	wmsv1.ErrorReason_ERROR_REASON_CANCELLATION_TOO_LATE.String():      fulfillment.ErrTooLateToCancel,
 }
 
-// ListShipmentEvents reads one page of the shipment event feed.
-func (c *Client) ListShipmentEvents(ctx context.Context, cursor string, pageSize int32) (*wmsv1.ListShipmentEventsResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, ListTimeout)
-	defer cancel()
-	res, err := c.c.ListShipmentEvents(ctx, &wmsv1.ListShipmentEventsRequest{Cursor: cursor, PageSize: pageSize})
-	return res, depcall.Classify("wms", err)
+// mapError returns the domain error of a WMS call: a
+// *fulfillment.DependencyError, wrapped together with the domain error of
+// reasons when the WMS refused for one of them.
+func mapError(err error) error {
+	err = fulfillmentpb.DependencyError(Dependency, err)
+	if d := fulfillment.AsRejectedDependency(err); d != nil && reasons[d.Reason] != nil {
+		return fmt.Errorf("%w: %w", reasons[d.Reason], err)
+	}
+	return err
 }
 
-// CancelShipmentRequest cancels the WMS outbound order of a fulfilment
-// request (idempotent by state).
+// CreateShipmentRequest implements fulfillment.WMS.
+func (c *Client) CreateShipmentRequest(ctx context.Context, r *fulfillment.Request) (fulfillment.WMSAnswer, error) {
+	res, err := c.c.CreateShipmentRequest(ctx, fulfillmentpb.ShipmentRequestToWMS(r))
+	if err != nil {
+		return fulfillment.WMSAnswer{}, mapError(err)
+	}
+	return fulfillmentpb.WMSAnswerFromProto(res), nil
+}
+
+// ShipmentEvents implements fulfillment.WMS.
+func (c *Client) ShipmentEvents(ctx context.Context, cursor string, pageSize int) (fulfillment.FeedPage, error) {
+	res, err := c.c.ListShipmentEvents(ctx, &wmsv1.ListShipmentEventsRequest{Cursor: cursor, PageSize: int32(min(pageSize, 1<<31-1))})
+	if err != nil {
+		return fulfillment.FeedPage{}, mapError(err)
+	}
+	return fulfillmentpb.FeedPageFromProto(res)
+}
+
+// CancelShipmentRequest implements fulfillment.WMS. The reason is cut to
+// the contract's 200 bytes (at a character boundary: proto strings must be
+// valid UTF-8).
 func (c *Client) CancelShipmentRequest(ctx context.Context, id, reason string) error {
-	ctx, cancel := context.WithTimeout(ctx, CreateTimeout)
-	defer cancel()
 	if len(reason) > 200 {
-		reason = reason[:200]
+		reason = strings.ToValidUTF8(reason[:200], "")
 	}
 	_, err := c.c.CancelShipmentRequest(ctx, &wmsv1.CancelShipmentRequestRequest{Name: "shipmentRequests/" + id, Reason: reason})
-	return depcall.Classify("wms", err)
+	return mapError(err)
 }

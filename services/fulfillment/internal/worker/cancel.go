@@ -5,15 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	commonv1 "github.com/transload/transload/gen/transload/common/v1"
-	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
-	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
@@ -21,41 +14,16 @@ import (
 // FulfillmentRequestCancelledEvent.
 const SubjectFulfillmentRequestCancelled = "transload.fulfillment.fulfillment_request_cancelled"
 
-// WMSCanceller cancels shipment requests at the WMS. Errors are the
-// domain's dependency errors (see package depcall).
-type WMSCanceller interface {
-	CancelShipmentRequest(ctx context.Context, id, reason string) error
-}
-
-// CancellerConfig configures a Canceller.
-type CancellerConfig struct {
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-	// Logger (default slog.Default()).
-	Logger *slog.Logger
-	// Published is called after commits that wrote outbox events.
-	Published func()
-}
-
 // Canceller cancels the fulfilment of orders (CancelFulfillment).
 type Canceller struct {
 	store *sqlstore.Store
-	wms   WMSCanceller
-	cfg   CancellerConfig
+	wms   fulfillment.WMS
+	cfg   Common
 }
 
 // NewCanceller returns a canceller.
-func NewCanceller(store *sqlstore.Store, wms WMSCanceller, cfg CancellerConfig) *Canceller {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Published == nil {
-		cfg.Published = func() {}
-	}
-	return &Canceller{store: store, wms: wms, cfg: cfg}
+func NewCanceller(store *sqlstore.Store, wms fulfillment.WMS, cfg Common) *Canceller {
+	return &Canceller{store: store, wms: wms, cfg: cfg.withDefaults()}
 }
 
 // Cancel cancels every open fulfilment request of the order, at the WMS
@@ -127,21 +95,19 @@ func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fing
 // event.
 func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
 	err := c.wms.CancelShipmentRequest(ctx, id, reason)
-	var rej *fulfillment.DependencyRejectedError
-	switch {
+	switch rej := fulfillment.AsRejectedDependency(err); {
 	case err == nil:
-	case errors.As(err, &rej) && rej.Reason == wmsv1.ErrorReason_ERROR_REASON_SHIPMENT_REQUEST_NOT_FOUND.String():
+	case errors.Is(err, fulfillment.ErrUnknownAtWMS):
 		// Never created at the WMS: cancelling here is enough.
-	case errors.As(err, &rej) && (rej.Reason == wmsv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED.String() ||
-		rej.Reason == wmsv1.ErrorReason_ERROR_REASON_CANCELLATION_TOO_LATE.String()):
+	case errors.Is(err, fulfillment.ErrTooLateToCancel):
 		return &fulfillment.RejectionError{
 			Reason: fulfillment.RejectAlreadyShipped, Message: "the WMS can no longer cancel the request",
 			Metadata: map[string]string{"fulfillment_request_id": id, "shipment_state": ""},
 		}
-	case errors.As(err, &rej):
+	case rej != nil:
 		return &fulfillment.RejectionError{
 			Reason: fulfillment.RejectWMSRejected, Message: "the WMS refused the cancellation",
-			Metadata: map[string]string{"wms_code": rej.Reason, "wms_message": rej.Message},
+			Metadata: map[string]string{"wms_code": rej.Reason, "wms_message": rej.Err.Error()},
 		}
 	default:
 		return fmt.Errorf("cancel %s at the WMS: %w", id, err)
@@ -162,14 +128,7 @@ func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
 			return err
 		}
 		published = true
-		return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestCancelled, "", now,
-			func(md *commonv1.EventMetadata) proto.Message {
-				return &fulfillmentv1.FulfillmentRequestCancelledEvent{
-					Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
-					PreviousState: fulfillmentv1.FulfillmentRequest_State(prev),
-					Actor:         &commonv1.AuditActor{Kind: "service", Id: "order"},
-				}
-			})
+		return writeRequestCancelled(ctx, tx, r, prev, now)
 	})
 	if err != nil {
 		return err

@@ -7,24 +7,13 @@ import (
 	"log/slog"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	commonv1 "github.com/transload/transload/gen/transload/common/v1"
-	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
-	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
-// WMS creates shipment requests at the WMS adapter. Errors are the
-// domain's dependency errors (see package depcall).
-type WMS interface {
-	CreateShipmentRequest(ctx context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error)
-}
-
 // DispatcherConfig configures a Dispatcher.
 type DispatcherConfig struct {
+	Common
 	// Interval is the pause between rounds when nothing wakes the
 	// dispatcher.
 	Interval time.Duration
@@ -34,24 +23,19 @@ type DispatcherConfig struct {
 	MaxAttempts int
 	// BatchSize bounds the requests one round sends (default 50).
 	BatchSize int
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-	// Logger (default slog.Default()).
-	Logger *slog.Logger
-	// Published is called after a commit that wrote outbox events.
-	Published func()
 }
 
 // Dispatcher sends fulfilment requests waiting for the WMS.
 type Dispatcher struct {
 	store *sqlstore.Store
-	wms   WMS
+	wms   fulfillment.WMS
 	cfg   DispatcherConfig
 	wake  chan struct{}
 }
 
 // NewDispatcher returns a dispatcher; run it with Run.
-func NewDispatcher(store *sqlstore.Store, wms WMS, cfg DispatcherConfig) *Dispatcher {
+func NewDispatcher(store *sqlstore.Store, wms fulfillment.WMS, cfg DispatcherConfig) *Dispatcher {
+	cfg.Common = cfg.withDefaults()
 	if cfg.Interval <= 0 {
 		cfg.Interval = 500 * time.Millisecond
 	}
@@ -60,15 +44,6 @@ func NewDispatcher(store *sqlstore.Store, wms WMS, cfg DispatcherConfig) *Dispat
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 50
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Published == nil {
-		cfg.Published = func() {}
 	}
 	return &Dispatcher{store: store, wms: wms, cfg: cfg, wake: make(chan struct{}, 1)}
 }
@@ -93,8 +68,8 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (more bool, err error) {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		res, callErr := d.wms.CreateShipmentRequest(ctx, fulfillmentpb.ShipmentRequestToWMS(r))
-		if err := d.record(ctx, r.ID, res, callErr); err != nil {
+		answer, callErr := d.wms.CreateShipmentRequest(ctx, r)
+		if err := d.record(ctx, r.ID, answer, callErr); err != nil {
 			return false, fmt.Errorf("record delivery of %s: %w", r.ID, err)
 		}
 	}
@@ -102,7 +77,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (more bool, err error) {
 }
 
 // record stores the outcome of one delivery attempt.
-func (d *Dispatcher) record(ctx context.Context, id string, res *wmsv1.CreateShipmentRequestResponse, callErr error) error {
+func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.WMSAnswer, callErr error) error {
 	log := d.cfg.Logger.With(slog.String("fulfillment_request_id", id))
 	published := false
 	err := d.store.InTx(ctx, func(tx *sqlstore.Tx) error {
@@ -116,26 +91,23 @@ func (d *Dispatcher) record(ctx context.Context, id string, res *wmsv1.CreateShi
 		}
 		now := d.cfg.Now()
 		prev := r.State
-		var rejected *fulfillment.DependencyRejectedError
 		if errors.Is(callErr, fulfillment.ErrCircuitOpen) {
 			// Refused locally: not an attempt, no budget spent.
 			r.DeliveryFailed(callErr.Error(), now, now.Add(d.cfg.Backoff.After(max(r.AttemptCount, 1))))
 			return tx.UpdateRequest(ctx, r)
 		}
 		r.AttemptCount++
-		switch {
-		case callErr != nil && errors.As(callErr, &rejected):
-			r.Fail("wms refused the request: "+rejected.Message, now)
+		switch rejected := fulfillment.AsRejectedDependency(callErr); {
+		case rejected != nil:
+			r.Fail("wms refused the request: "+rejected.Err.Error(), now)
 		case callErr != nil:
 			if d.cfg.MaxAttempts > 0 && r.AttemptCount >= d.cfg.MaxAttempts {
 				r.Fail(fmt.Sprintf("not delivered to the WMS after %d attempts: %v", r.AttemptCount, callErr), now)
 			} else {
 				r.DeliveryFailed(callErr.Error(), now, now.Add(d.cfg.Backoff.After(r.AttemptCount)))
 			}
-		case res.GetOutcome() == wmsv1.CreateShipmentRequestResponse_OUTCOME_ACCEPTED:
-			r.Acknowledge(res.GetWmsReference(), now)
 		default:
-			r.Fail(fmt.Sprintf("WMS rejected the request: %s %s", res.GetRejectionReason(), res.GetRejectionMessage()), now)
+			r.Answered(answer, now)
 		}
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
@@ -144,14 +116,7 @@ func (d *Dispatcher) record(ctx context.Context, id string, res *wmsv1.CreateShi
 			return nil
 		}
 		published = true
-		return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestFailed, "", now,
-			func(md *commonv1.EventMetadata) proto.Message {
-				return &fulfillmentv1.FulfillmentRequestFailedEvent{
-					Metadata:           md,
-					FulfillmentRequest: fulfillmentpb.RequestToProto(r),
-					PreviousState:      fulfillmentv1.FulfillmentRequest_State(prev),
-				}
-			})
+		return writeRequestFailed(ctx, tx, r, prev, now)
 	})
 	if err != nil {
 		return err
@@ -159,12 +124,12 @@ func (d *Dispatcher) record(ctx context.Context, id string, res *wmsv1.CreateShi
 	switch {
 	case callErr != nil:
 		log.WarnContext(ctx, "fulfillment request not delivered to the WMS", slog.Any("error", callErr))
-	case res.GetOutcome() == wmsv1.CreateShipmentRequestResponse_OUTCOME_ACCEPTED:
+	case answer.Accepted:
 		log.InfoContext(ctx, "fulfillment request acknowledged by the WMS",
-			slog.String("wms_reference", res.GetWmsReference()), slog.Bool("duplicate", res.GetDuplicate()))
+			slog.String("wms_reference", answer.Reference), slog.Bool("duplicate", answer.Duplicate))
 	default:
 		log.ErrorContext(ctx, "fulfillment request rejected by the WMS",
-			slog.String("reason", res.GetRejectionReason().String()), slog.String("message", res.GetRejectionMessage()))
+			slog.String("reason", answer.RejectionReason), slog.String("message", answer.RejectionMessage))
 	}
 	if published {
 		d.cfg.Published()

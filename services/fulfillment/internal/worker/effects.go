@@ -7,51 +7,33 @@ import (
 	"log/slog"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
-	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
-// Inventory commits reservations. Errors are the domain's dependency
-// errors (see package depcall).
-type Inventory interface {
-	CommitReservation(ctx context.Context, req *inventoryv1.CommitReservationRequest) error
-}
-
-// Orders records shipment progress on orders. Errors are the domain's
-// dependency errors (see package depcall).
-type Orders interface {
-	RecordShipmentProgress(ctx context.Context, req *orderv1.RecordShipmentProgressRequest) error
-}
-
 // EffectRunnerConfig configures an EffectRunner.
 type EffectRunnerConfig struct {
+	Common
 	// Interval is the pause between rounds when nothing wakes the runner.
 	Interval time.Duration
 	// Backoff spaces the attempts of one effect.
 	Backoff Backoff
 	// BatchSize bounds the effects one round reads (default 100).
 	BatchSize int
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-	// Logger (default slog.Default()).
-	Logger *slog.Logger
 }
 
 // EffectRunner executes the queued side effects.
 type EffectRunner struct {
 	store     *sqlstore.Store
-	inventory Inventory
-	orders    Orders
+	inventory fulfillment.Inventory
+	orders    fulfillment.Orders
 	cfg       EffectRunnerConfig
 	wake      chan struct{}
 }
 
 // NewEffectRunner returns a runner; run it with Run.
-func NewEffectRunner(store *sqlstore.Store, inventory Inventory, orders Orders, cfg EffectRunnerConfig) *EffectRunner {
+func NewEffectRunner(store *sqlstore.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, cfg EffectRunnerConfig) *EffectRunner {
+	cfg.Common = cfg.withDefaults()
 	if cfg.Interval <= 0 {
 		cfg.Interval = 500 * time.Millisecond
 	}
@@ -60,12 +42,6 @@ func NewEffectRunner(store *sqlstore.Store, inventory Inventory, orders Orders, 
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	return &EffectRunner{store: store, inventory: inventory, orders: orders, cfg: cfg, wake: make(chan struct{}, 1)}
 }
@@ -109,12 +85,11 @@ func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 		callErr := r.execute(ctx, e)
 		log := r.cfg.Logger.With(slog.String("effect", string(e.Kind)), slog.String("key", e.Key),
 			slog.String("order_id", e.OrderID), slog.Int("attempt", e.Attempts+1))
-		var rejected *fulfillment.DependencyRejectedError
 		switch {
 		case callErr == nil:
 			err = r.store.FinishEffect(ctx, e.ID, "", r.cfg.Now())
 			progressed = true
-		case errors.As(callErr, &rejected):
+		case errors.Is(callErr, errUnreadable) || fulfillment.AsRejectedDependency(callErr) != nil:
 			log.ErrorContext(ctx, "side effect refused; parked for operators", slog.Any("error", callErr))
 			err = r.store.FinishEffect(ctx, e.ID, callErr.Error(), r.cfg.Now())
 			progressed = true
@@ -130,21 +105,18 @@ func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 	return progressed && len(effs) == r.cfg.BatchSize, nil
 }
 
+// errUnreadable marks an effect whose call the store could not read back.
+var errUnreadable = errors.New("unreadable effect")
+
 func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error {
-	switch e.Kind {
-	case fulfillment.EffectCommitReservation:
-		var req inventoryv1.CommitReservationRequest
-		if err := proto.Unmarshal(e.Payload, &req); err != nil {
-			return &fulfillment.DependencyRejectedError{Dependency: "inventory", Message: "undecodable payload: " + err.Error()}
-		}
-		return r.inventory.CommitReservation(ctx, &req)
-	case fulfillment.EffectRecordShipmentProgress:
-		var req orderv1.RecordShipmentProgressRequest
-		if err := proto.Unmarshal(e.Payload, &req); err != nil {
-			return &fulfillment.DependencyRejectedError{Dependency: "order", Message: "undecodable payload: " + err.Error()}
-		}
-		return r.orders.RecordShipmentProgress(ctx, &req)
+	switch {
+	case e.Unreadable != nil:
+		return fmt.Errorf("%w: %w", errUnreadable, e.Unreadable)
+	case e.Commit != nil:
+		return r.inventory.CommitReservation(ctx, *e.Commit)
+	case e.Progress != nil:
+		return r.orders.RecordShipmentProgress(ctx, *e.Progress)
 	default:
-		return &fulfillment.DependencyRejectedError{Dependency: string(e.Kind), Message: fmt.Sprintf("unknown effect kind %q", e.Kind)}
+		return fmt.Errorf("%w: effect %s %q without its call", errUnreadable, e.Kind, e.Key)
 	}
 }

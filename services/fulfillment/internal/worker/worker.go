@@ -26,7 +26,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
@@ -39,6 +42,37 @@ const (
 
 // Producer is the EventMetadata.producer of the service's events.
 const Producer = "fulfillment"
+
+// Common is the configuration every worker shares.
+type Common struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Published is called after a commit that wrote outbox events.
+	Published func()
+	// EffectsQueued is called after a commit that queued side effects.
+	EffectsQueued func()
+	// Metrics records KPIs (optional).
+	Metrics *Metrics
+}
+
+// withDefaults fills in the defaults of the unset fields.
+func (c Common) withDefaults() Common {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Published == nil {
+		c.Published = func() {}
+	}
+	if c.EffectsQueued == nil {
+		c.EffectsQueued = func() {}
+	}
+	return c
+}
 
 // Backoff is an exponential retry schedule with jitter.
 type Backoff struct {
@@ -98,6 +132,43 @@ func writeEvent(ctx context.Context, tx *sqlstore.Tx, aggType, aggID, subject, i
 	return tx.WriteEvent(ctx, outbox.Event{
 		ID: id, AggregateType: aggType, AggregateID: aggID, Subject: subject, Payload: build(md),
 	})
+}
+
+// writeShipmentUpdated writes the ShipmentUpdatedEvent of a shipment
+// change caused by WMS event wmsEventID.
+func writeShipmentUpdated(ctx context.Context, tx *sqlstore.Tx, out fulfillment.ShipmentOutcome, eventID, wmsEventID string, now time.Time) error {
+	return writeEvent(ctx, tx, "shipment", out.Shipment.ID, SubjectShipmentUpdated, eventID, now,
+		func(md *commonv1.EventMetadata) proto.Message {
+			return &fulfillmentv1.ShipmentUpdatedEvent{
+				Metadata:      md,
+				Shipment:      fulfillmentpb.ShipmentToProto(out.Shipment),
+				PreviousState: fulfillmentv1.Shipment_State(out.PreviousState),
+				WmsEventId:    wmsEventID,
+			}
+		})
+}
+
+// writeRequestFailed writes the FulfillmentRequestFailedEvent of r.
+func writeRequestFailed(ctx context.Context, tx *sqlstore.Tx, r *fulfillment.Request, prev fulfillment.RequestState, now time.Time) error {
+	return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestFailed, "", now,
+		func(md *commonv1.EventMetadata) proto.Message {
+			return &fulfillmentv1.FulfillmentRequestFailedEvent{
+				Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
+				PreviousState: fulfillmentv1.FulfillmentRequest_State(prev),
+			}
+		})
+}
+
+// writeRequestCancelled writes the FulfillmentRequestCancelledEvent of r.
+func writeRequestCancelled(ctx context.Context, tx *sqlstore.Tx, r *fulfillment.Request, prev fulfillment.RequestState, now time.Time) error {
+	return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestCancelled, "", now,
+		func(md *commonv1.EventMetadata) proto.Message {
+			return &fulfillmentv1.FulfillmentRequestCancelledEvent{
+				Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
+				PreviousState: fulfillmentv1.FulfillmentRequest_State(prev),
+				Actor:         &commonv1.AuditActor{Kind: "service", Id: "order"},
+			}
+		})
 }
 
 // maxLoopBackoff caps the pause of a loop whose rounds keep failing.

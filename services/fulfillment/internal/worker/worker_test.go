@@ -2,21 +2,22 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
-	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
-	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 	"github.com/transload/transload/services/fulfillment/internal/worker"
 )
@@ -45,26 +46,36 @@ func newStore(t *testing.T) *sqlstore.Store {
 	return s
 }
 
-// feed is an in-memory WMS event feed with integer cursors.
-type feed struct {
+// fakeWMS is an in-memory WMS: an event feed with integer cursors, and
+// shipment requests answered by create.
+type fakeWMS struct {
 	mu     sync.Mutex
 	events []*wmsv1.ShipmentEvent
 	err    error
+	create func(*fulfillment.Request) (fulfillment.WMSAnswer, error)
 }
 
-func (f *feed) ListShipmentEvents(_ context.Context, cursor string, size int32) (*wmsv1.ListShipmentEventsResponse, error) {
+func (f *fakeWMS) ShipmentEvents(_ context.Context, cursor string, size int) (fulfillment.FeedPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return nil, f.err
+		return fulfillment.FeedPage{}, f.err
 	}
 	pos := 0
 	if cursor != "" {
 		pos, _ = strconv.Atoi(cursor)
 	}
-	end := min(pos+int(size), len(f.events))
-	return &wmsv1.ListShipmentEventsResponse{ShipmentEvents: f.events[pos:end], NextCursor: strconv.Itoa(end), HasMore: end < len(f.events)}, nil
+	end := min(pos+size, len(f.events))
+	return fulfillmentpb.FeedPageFromProto(&wmsv1.ListShipmentEventsResponse{
+		ShipmentEvents: f.events[pos:end], NextCursor: strconv.Itoa(end), HasMore: end < len(f.events),
+	})
 }
+
+func (f *fakeWMS) CreateShipmentRequest(_ context.Context, r *fulfillment.Request) (fulfillment.WMSAnswer, error) {
+	return f.create(r)
+}
+
+func (f *fakeWMS) CancelShipmentRequest(context.Context, string, string) error { return nil }
 
 func shipEvent(id, request string, state wmsv1.ShipmentRequest_State, qty int64) *wmsv1.ShipmentEvent {
 	return &wmsv1.ShipmentEvent{
@@ -76,14 +87,14 @@ func shipEvent(id, request string, state wmsv1.ShipmentRequest_State, qty int64)
 
 func TestPollerRecordsRejectionsAndMovesOn(t *testing.T) {
 	s := newStore(t)
-	f := &feed{events: []*wmsv1.ShipmentEvent{
+	f := &fakeWMS{events: []*wmsv1.ShipmentEvent{
 		shipEvent("E1", "FR-unknown", wmsv1.ShipmentRequest_STATE_SHIPPED, 1),
 		shipEvent("E2", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 5), // more than requested
 		shipEvent("E3", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 2),
 	}}
 	queued := 0
-	p := worker.NewPoller(s, f, worker.PollerConfig{Source: "wms", PageSize: 2, Now: func() time.Time { return t0 },
-		EffectsQueued: func() { queued++ }})
+	p := worker.NewPoller(s, f, worker.PollerConfig{Source: "wms", PageSize: 2,
+		Common: worker.Common{Now: func() time.Time { return t0 }, EffectsQueued: func() { queued++ }}})
 	for more := true; more; {
 		var err error
 		if more, err = p.PollOnce(t.Context()); err != nil {
@@ -130,7 +141,7 @@ func TestPollerRecordsRejectionsAndMovesOn(t *testing.T) {
 
 func TestPollerFeedDownKeepsCursor(t *testing.T) {
 	s := newStore(t)
-	f := &feed{err: fmt.Errorf("wms: %w", fulfillment.ErrDependencyUnavailable)}
+	f := &fakeWMS{err: &fulfillment.DependencyError{Dependency: "wms", Err: errors.New("down")}}
 	p := worker.NewPoller(s, f, worker.PollerConfig{})
 	if _, err := p.PollOnce(t.Context()); err == nil {
 		t.Fatal("PollOnce with the feed down returned nil")
@@ -147,7 +158,7 @@ type recorder struct {
 	progress                 []string
 }
 
-func (r *recorder) CommitReservation(_ context.Context, req *inventoryv1.CommitReservationRequest) error {
+func (r *recorder) CommitReservation(_ context.Context, c fulfillment.Commit) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.commitErrs) > 0 {
@@ -155,11 +166,11 @@ func (r *recorder) CommitReservation(_ context.Context, req *inventoryv1.CommitR
 		r.commitErrs = r.commitErrs[1:]
 		return err
 	}
-	r.commits = append(r.commits, req.GetShipmentId())
+	r.commits = append(r.commits, c.ShipmentID)
 	return nil
 }
 
-func (r *recorder) RecordShipmentProgress(_ context.Context, req *orderv1.RecordShipmentProgressRequest) error {
+func (r *recorder) RecordShipmentProgress(_ context.Context, p fulfillment.Progress) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.progressErrs) > 0 {
@@ -167,7 +178,7 @@ func (r *recorder) RecordShipmentProgress(_ context.Context, req *orderv1.Record
 		r.progressErrs = r.progressErrs[1:]
 		return err
 	}
-	r.progress = append(r.progress, req.GetEventId())
+	r.progress = append(r.progress, p.EventID)
 	return nil
 }
 
@@ -187,26 +198,25 @@ func enqueue(t *testing.T, s *sqlstore.Store, effs ...fulfillment.Effect) {
 }
 
 func progress(key, order string) fulfillment.Effect {
-	b, _ := proto.Marshal(&orderv1.RecordShipmentProgressRequest{EventId: key})
-	return fulfillment.Effect{Kind: fulfillment.EffectRecordShipmentProgress, Key: key, OrderID: order, Payload: b, NextAttemptAt: t0, CreateTime: t0}
+	return fulfillment.ProgressEffect(fulfillment.Progress{EventID: key, OrderID: order}, t0)
 }
 
 func commit(key, order string) fulfillment.Effect {
-	b, _ := proto.Marshal(&inventoryv1.CommitReservationRequest{ShipmentId: key})
-	return fulfillment.Effect{Kind: fulfillment.EffectCommitReservation, Key: key, OrderID: order, Payload: b, NextAttemptAt: t0, CreateTime: t0}
+	return fulfillment.CommitEffect(order, fulfillment.Commit{ShipmentID: key}, t0)
 }
 
 func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	s := newStore(t)
 	now := t0
-	unavailable := fmt.Errorf("order: %w", fulfillment.ErrDependencyUnavailable)
+	unavailable := &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}
 	rec := &recorder{
 		progressErrs: []error{unavailable},
-		commitErrs:   []error{&fulfillment.DependencyRejectedError{Dependency: "inventory", Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT"}},
+		commitErrs: []error{&fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
+			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")}},
 	}
 	enqueue(t, s, progress("shipped-A", "O-1"), progress("delivered-A", "O-1"), progress("shipped-B", "O-2"), commit("S-A", "O-1"))
 	r := worker.NewEffectRunner(s, rec, rec, worker.EffectRunnerConfig{
-		Backoff: worker.Backoff{Base: time.Second, Max: time.Second}, Now: func() time.Time { return now }})
+		Backoff: worker.Backoff{Base: time.Second, Max: time.Second}, Common: worker.Common{Now: func() time.Time { return now }}})
 
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
@@ -238,10 +248,10 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	}
 }
 
-type wmsFunc func(ctx context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error)
-
-func (f wmsFunc) CreateShipmentRequest(ctx context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
-	return f(ctx, req)
+// answering returns a WMS that answers every shipment request with answer
+// and err.
+func answering(answer fulfillment.WMSAnswer, err error) *fakeWMS {
+	return &fakeWMS{create: func(*fulfillment.Request) (fulfillment.WMSAnswer, error) { return answer, err }}
 }
 
 func TestDispatcherRejectionFailsRequest(t *testing.T) {
@@ -250,12 +260,8 @@ func TestDispatcherRejectionFailsRequest(t *testing.T) {
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
 	enqueueRequest(t, s, r)
 	published := 0
-	d := worker.NewDispatcher(s, wmsFunc(func(context.Context, *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
-		return &wmsv1.CreateShipmentRequestResponse{
-			Outcome:         wmsv1.CreateShipmentRequestResponse_OUTCOME_REJECTED,
-			RejectionReason: wmsv1.ShipmentRequestRejectionReason_SHIPMENT_REQUEST_REJECTION_REASON_UNKNOWN_SKU, RejectionMessage: "SKU-1 unknown",
-		}, nil
-	}), worker.DispatcherConfig{Now: func() time.Time { return t0 }, Published: func() { published++ }})
+	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{RejectionReason: "UNKNOWN_SKU", RejectionMessage: "SKU-1 unknown"}, nil),
+		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return t0 }, Published: func() { published++ }}})
 	if _, err := d.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -278,9 +284,8 @@ func TestDispatcherRetryBudget(t *testing.T) {
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
 	enqueueRequest(t, s, r)
 	now := t0
-	d := worker.NewDispatcher(s, wmsFunc(func(context.Context, *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
-		return nil, fmt.Errorf("wms: %w", fulfillment.ErrDependencyUnavailable)
-	}), worker.DispatcherConfig{Now: func() time.Time { return now }, MaxAttempts: 2, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
+	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", Err: errors.New("down")}),
+		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 2, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
 	for range 2 {
 		if _, err := d.RunOnce(t.Context()); err != nil {
 			t.Fatal(err)
@@ -317,13 +322,14 @@ func TestBackoffBounds(t *testing.T) {
 
 func TestPollerRestartsAnExpiredCursor(t *testing.T) {
 	s := newStore(t)
-	f := &feed{events: []*wmsv1.ShipmentEvent{shipEvent("E1", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 2)}}
+	f := &fakeWMS{events: []*wmsv1.ShipmentEvent{shipEvent("E1", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 2)}}
 	p := worker.NewPoller(s, f, worker.PollerConfig{Source: "wms"})
 	if _, err := p.PollOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
-	f.err = &fulfillment.DependencyRejectedError{Dependency: "wms", Reason: wmsv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED.String()}
+	f.err = fmt.Errorf("%w: %w", fulfillment.ErrCursorRefused, &fulfillment.DependencyError{Dependency: "wms", Rejected: true,
+		Reason: wmsv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED.String(), Err: errors.New("expired")})
 	f.mu.Unlock()
 	if more, err := p.PollOnce(t.Context()); err != nil || !more {
 		t.Fatalf("PollOnce on an expired cursor = %v, %v; want a restart", more, err)
@@ -351,7 +357,7 @@ func TestPushApplier(t *testing.T) {
 	pending := &fulfillment.Request{ID: "FR-O-5-WH-MUC", OrderID: "O-5", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
 	enqueueRequest(t, s, pending)
-	a := worker.NewPushApplier(s, worker.PushConfig{Now: func() time.Time { return t0 }})
+	a := worker.NewPushApplier(s, worker.Common{Now: func() time.Time { return t0 }})
 	ship := func(id, request string, qty int64) *fulfillmentv1.WmsEvent {
 		return &fulfillmentv1.WmsEvent{EventId: id, OccurTime: timestamppb.New(t0), WarehouseId: "WH-HAM",
 			Payload: &fulfillmentv1.WmsEvent_ShipmentUpdate{ShipmentUpdate: &fulfillmentv1.WmsShipmentUpdate{
@@ -370,31 +376,39 @@ func TestPushApplier(t *testing.T) {
 		{EventId: "P-4", OccurTime: timestamppb.New(t0), WarehouseId: "WH-MUC",
 			Payload: &fulfillmentv1.WmsEvent_ReturnReceipt{ReturnReceipt: &fulfillmentv1.WmsReturnReceipt{ReturnAuthorizationId: "RMA-1", OrderId: "O-1"}}},
 	}
-	res, cursor, err := a.Apply(t.Context(), "wms-push", "c-9", evs)
+	var domainEvs []fulfillment.WMSEvent
+	for _, ev := range evs {
+		dev, err := fulfillmentpb.WMSEventFromPush(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		domainEvs = append(domainEvs, dev)
+	}
+	res, cursor, err := a.Apply(t.Context(), "wms-push", "c-9", domainEvs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	type outcome struct {
-		Outcome fulfillmentv1.WmsEventResult_Outcome
-		Reason  fulfillmentv1.ErrorReason
+		Outcome fulfillment.WMSEventOutcome
+		Reason  fulfillment.RejectReason
 	}
 	var got []outcome
 	for _, r := range res {
-		got = append(got, outcome{r.GetOutcome(), r.GetErrorReason()})
+		got = append(got, outcome{r.Outcome, r.Reason})
 	}
 	want := []outcome{
-		{fulfillmentv1.WmsEventResult_OUTCOME_APPLIED, 0},
-		{fulfillmentv1.WmsEventResult_OUTCOME_DUPLICATE, 0},
-		{fulfillmentv1.WmsEventResult_OUTCOME_REJECTED, fulfillmentv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED},
-		{fulfillmentv1.WmsEventResult_OUTCOME_REJECTED, fulfillmentv1.ErrorReason_ERROR_REASON_FULFILLMENT_REQUEST_NOT_FOUND},
-		{fulfillmentv1.WmsEventResult_OUTCOME_APPLIED, 0},
-		{fulfillmentv1.WmsEventResult_OUTCOME_REJECTED, 0},
+		{fulfillment.WMSEventApplied, ""},
+		{fulfillment.WMSEventDuplicate, ""},
+		{fulfillment.WMSEventRejected, fulfillment.RejectEventIDReused},
+		{fulfillment.WMSEventRejected, fulfillment.RejectUnknownRequest},
+		{fulfillment.WMSEventApplied, ""},
+		{fulfillment.WMSEventRejected, fulfillment.RejectNotSupported},
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("outcomes %v, want %v", got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("outcomes (-want +got):\n%s", diff)
 	}
-	if cursor != "c-9" || res[0].GetResource() == "" || res[4].GetResource() != "orders/O-5/fulfillmentRequests/"+pending.ID {
-		t.Fatalf("cursor %q, resources %q %q", cursor, res[0].GetResource(), res[4].GetResource())
+	if cursor != "c-9" || res[0].ShipmentID == "" || res[4].RequestID != pending.ID || res[4].OrderID != "O-5" || res[4].ShipmentID != "" {
+		t.Fatalf("cursor %q, results %+v %+v", cursor, res[0], res[4])
 	}
 	r, _ := s.GetRequest(t.Context(), pending.ID)
 	if r.State != fulfillment.RequestAcknowledged || r.WMSReference != "W-5" {
@@ -411,9 +425,8 @@ func TestDispatcherCircuitOpenSpendsNoBudget(t *testing.T) {
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
 	enqueueRequest(t, s, r)
 	now := t0
-	d := worker.NewDispatcher(s, wmsFunc(func(context.Context, *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
-		return nil, fmt.Errorf("wms: %w (%w)", fulfillment.ErrDependencyUnavailable, fulfillment.ErrCircuitOpen)
-	}), worker.DispatcherConfig{Now: func() time.Time { return now }, MaxAttempts: 1, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
+	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", CircuitOpen: true}),
+		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 1, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
 	for range 3 {
 		if _, err := d.RunOnce(t.Context()); err != nil {
 			t.Fatal(err)

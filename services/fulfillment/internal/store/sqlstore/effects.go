@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
 
 // Effect states.
@@ -20,11 +21,15 @@ const (
 // with the same kind and key is recorded once (created reports whether this
 // call recorded it).
 func (t *Tx) EnqueueEffect(ctx context.Context, e fulfillment.Effect) (created bool, err error) {
+	payload, err := fulfillmentpb.EncodeEffect(e)
+	if err != nil {
+		return false, err
+	}
 	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`
 		INSERT INTO pending_effects (kind, effect_key, order_id, payload, state, attempts, last_error, next_attempt_us, create_us)
 		VALUES (?, ?, ?, ?, ?, 0, '', ?, ?)
 		ON CONFLICT (kind, effect_key) DO NOTHING`),
-		string(e.Kind), e.Key, e.OrderID, e.Payload, EffectPending, us(e.NextAttemptAt), us(e.CreateTime))
+		string(e.Kind), e.Key, e.OrderID, payload, EffectPending, us(e.NextAttemptAt), us(e.CreateTime))
 	if err != nil {
 		return false, fmt.Errorf("enqueue effect %s %s: %w", e.Kind, e.Key, err)
 	}
@@ -49,14 +54,16 @@ func (s *Store) PendingEffects(ctx context.Context, limit int) ([]fulfillment.Ef
 		var (
 			e              fulfillment.Effect
 			kind           string
+			payload        []byte
 			attempts       int64
 			next, createUS int64
 		)
-		if err := rows.Scan(&e.ID, &kind, &e.Key, &e.OrderID, &e.Payload, &attempts, &e.LastError, &next, &createUS); err != nil {
+		if err := rows.Scan(&e.ID, &kind, &e.Key, &e.OrderID, &payload, &attempts, &e.LastError, &next, &createUS); err != nil {
 			return nil, err
 		}
 		e.Kind, e.Attempts = fulfillment.EffectKind(kind), int(attempts)
 		e.NextAttemptAt, e.CreateTime = fromUS(next), fromUS(createUS)
+		e.Unreadable = fulfillmentpb.DecodeEffect(&e, payload)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -363,14 +363,14 @@ func testWMS(t *testing.T, s *sqlstore.Store) {
 
 func testEffects(t *testing.T, s *sqlstore.Store) {
 	ctx := t.Context()
+	commitS1 := fulfillment.CommitEffect("O-1", fulfillment.Commit{ReservationID: "R-1", RequestID: "commit-S-1", ShipmentID: "S-1",
+		Lines: []fulfillment.ShipmentLine{{SKU: "SKU-00001", Quantity: 2}}}, t0)
+	progress := fulfillment.ProgressEffect(fulfillment.Progress{OrderID: "O-1", EventID: "ev-1", ShipmentID: "S-1", OccurTime: t0,
+		Lines: []fulfillment.ShipmentLine{{OrderLineID: "1", Quantity: 2}}}, t0)
 	var created []bool
 	err := s.InTx(ctx, func(tx *sqlstore.Tx) error {
 		created = nil
-		for _, e := range []fulfillment.Effect{
-			{Kind: fulfillment.EffectCommitReservation, Key: "S-1", OrderID: "O-1", Payload: []byte("a"), NextAttemptAt: t0, CreateTime: t0},
-			{Kind: fulfillment.EffectRecordShipmentProgress, Key: "ev-1", OrderID: "O-1", Payload: []byte("b"), NextAttemptAt: t0, CreateTime: t0},
-			{Kind: fulfillment.EffectCommitReservation, Key: "S-1", OrderID: "O-1", Payload: []byte("a"), NextAttemptAt: t0, CreateTime: t0},
-		} {
+		for _, e := range []fulfillment.Effect{commitS1, progress, commitS1} {
 			ok, err := tx.EnqueueEffect(ctx, e)
 			if err != nil {
 				return err
@@ -389,11 +389,7 @@ func testEffects(t *testing.T, s *sqlstore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []fulfillment.Effect{
-		{Kind: fulfillment.EffectCommitReservation, Key: "S-1", OrderID: "O-1", Payload: []byte("a"), NextAttemptAt: t0, CreateTime: t0},
-		{Kind: fulfillment.EffectRecordShipmentProgress, Key: "ev-1", OrderID: "O-1", Payload: []byte("b"), NextAttemptAt: t0, CreateTime: t0},
-	}
-	if diff := cmp.Diff(want, pending, cmpopts.IgnoreFields(fulfillment.Effect{}, "ID")); diff != "" {
+	if diff := cmp.Diff([]fulfillment.Effect{commitS1, progress}, pending, cmpopts.IgnoreFields(fulfillment.Effect{}, "ID")); diff != "" {
 		t.Fatalf("pending (-want +got):\n%s", diff)
 	}
 	if err := s.RetryEffect(ctx, pending[0].ID, "inventory down", t0.Add(time.Minute)); err != nil {
