@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
@@ -33,65 +31,53 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	return runWithReady(ctx, getenv, stdout, nil)
 }
 
-// Addrs are the addresses erpsim listens on.
+// Addrs are the addresses erpsim listens on; Admin is empty when
+// ADMIN_ADDR disables the admin listener.
 type Addrs struct {
 	GRPC, Admin string
 }
 
+// seedTimeout bounds loading the demo data into a fresh database.
+const seedTimeout = time.Minute
+
 // runWithReady is run that calls ready, when not nil, with the bound
 // addresses once the simulator serves (tests use it with port 0).
 func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(Addrs)) error {
-	cfg, err := config.Load(getenv)
+	var cfg config.Config
+	rt, err := svcmain.Start(ctx, "erpsim", getenv, stdout, &cfg)
 	if err != nil {
 		return err
 	}
-	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	svcmain.LogConfig(ctx, logger, "erpsim starting", &cfg)
+	defer rt.Close()
 
-	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
+	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	store := sqlstore.New(db)
 	flt := faults.New()
 	svc := erp.NewService(store, erp.WithRejector(flt))
-	seedCtx, cancelSeed := context.WithTimeout(ctx, time.Minute)
+	seedCtx, cancelSeed := context.WithTimeout(ctx, seedTimeout)
 	seeded, err := svc.SeedDemo(seedCtx)
 	cancelSeed()
 	if err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
 	}
-	logger.InfoContext(ctx, "erpsim demo data", slog.Bool("seeded_now", seeded))
+	rt.Logger().InfoContext(ctx, "erpsim demo data", slog.Bool("seeded_now", seeded))
 
-	srv, err := grpcserver.New(
-		grpcserver.WithLogger(logger),
-		grpcserver.WithAddr(cfg.GRPCAddr),
-		grpcserver.WithAdminAddr(""), // served below, together with /control
-		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout),
-		grpcserver.WithUnaryInterceptors(grpcapi.UnaryFaults(flt)),
-		grpcserver.WithStreamInterceptors(grpcapi.StreamFaults(flt)),
-	)
+	metrics, err := grpcapi.NewMetrics(rt.Registry())
 	if err != nil {
 		return err
 	}
-	metrics, err := grpcapi.NewMetrics(srv.Registry())
-	if err != nil {
-		_ = srv.Close()
+	if err := faults.RegisterMetrics(rt.Registry(), flt); err != nil {
 		return err
 	}
-	if err := faults.RegisterMetrics(srv.Registry(), flt); err != nil {
-		_ = srv.Close()
-		return err
+	if err := rt.Admin().Handle("/control/", control.New(flt, svc, rt.Logger())); err != nil {
+		return fmt.Errorf("control API: %w", err)
 	}
-	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger(), metrics))
 	// Readiness covers the simulator itself (database, seed), never the
 	// simulated ERP's faults: a "down" ERP is still a ready simulator.
-	srv.Admin().AddCheck("database", db.Ping)
-	srv.Admin().AddCheck("seed", func(ctx context.Context) error {
+	rt.Admin().AddCheck("seed", func(ctx context.Context) error {
 		ok, err := store.Seeded(ctx)
 		if err == nil && !ok {
 			err = errors.New("demo data not seeded")
@@ -99,56 +85,37 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return err
 	})
 
-	adminLis, err := net.Listen("tcp", cfg.AdminAddr)
+	srv, err := rt.NewServer(
+		grpcserver.WithAddr(cfg.GRPCAddr),
+		grpcserver.WithAdminAddr(cfg.AdminAddr),
+		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout),
+		grpcserver.WithUnaryInterceptors(grpcapi.UnaryFaults(flt)),
+		grpcserver.WithStreamInterceptors(grpcapi.StreamFaults(flt)),
+	)
 	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("listen admin on %s: %w", cfg.AdminAddr, err)
+		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/control/", control.New(flt, svc, srv.Logger()))
-	mux.Handle("/", srv.Admin().Handler())
-	adminSrv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	adminErr := make(chan error, 1)
-	go func() { adminErr <- adminSrv.Serve(adminLis) }()
-	logger.InfoContext(ctx, "admin http listening", slog.String("addr", adminLis.Addr().String()))
+	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger(), metrics))
 
 	if ready != nil {
-		ready(Addrs{GRPC: srv.Addr().String(), Admin: adminLis.Addr().String()})
+		addrs := Addrs{GRPC: srv.Addr().String()}
+		if a := srv.AdminAddr(); a != nil {
+			addrs.Admin = a.String()
+		}
+		ready(addrs)
 	}
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Run(runCtx) }()
+	runCtx, stopGenerator := context.WithCancel(ctx)
+	defer stopGenerator()
 	genDone := make(chan struct{})
-	if cfg.StockEventInterval > 0 {
-		gen := stockgen.New(svc, cfg.StockEventSeed, srv.Logger())
-		go func() {
-			defer close(genDone)
-			_ = gen.Run(runCtx, cfg.StockEventInterval) // only fails for a non-positive interval
-		}()
-	} else {
-		close(genDone)
-	}
-
-	var errRun error
-	select {
-	case errRun = <-runErr:
-	case err := <-adminErr:
-		// The admin listener failed: stop the gRPC side too.
-		cancelRun()
-		<-runErr
-		errRun = fmt.Errorf("admin http: %w", err)
-	}
-	cancelRun()
+	go func() {
+		defer close(genDone)
+		if cfg.StockEventInterval > 0 {
+			// Run fails only for a non-positive interval.
+			_ = stockgen.New(svc, cfg.StockEventSeed, srv.Logger()).Run(runCtx, cfg.StockEventInterval)
+		}
+	}()
+	err = srv.Run(ctx)
+	stopGenerator()
 	<-genDone
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancelShutdown()
-	if err := adminSrv.Shutdown(shutdownCtx); err != nil && errRun == nil {
-		errRun = fmt.Errorf("admin http shutdown: %w", err)
-	}
-	return errRun
+	return err
 }

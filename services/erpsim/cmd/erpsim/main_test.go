@@ -20,6 +20,8 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/platform/tracing/tracingtest"
 )
 
 // syncBuffer is a log sink the server goroutines and the test share.
@@ -183,25 +185,37 @@ func TestRunGeneratesStockEvents(t *testing.T) {
 	t.Parallel()
 	addrs, _, _ := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"STOCK_EVENT_INTERVAL": "20ms"})
 	client := dial(t, addrs.GRPC)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var events []*erpv1.StockEvent
+	wait.Eventually(t, 15*time.Second, "three generated stock events", func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
 		res, err := client.ListStockEvents(ctx, &erpv1.ListStockEventsRequest{})
-		cancel()
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if n := len(res.GetStockEvents()); n >= 3 {
-			for _, ev := range res.GetStockEvents() {
-				if ev.GetSku() == "SKU-00500" || ev.GetEventId() == "" {
-					t.Errorf("generated event %v", ev)
-				}
-			}
-			return
+		events = res.GetStockEvents()
+		return wait.Check(len(events) >= 3, "%d events", len(events))
+	})
+	for _, ev := range events {
+		if ev.GetSku() == "SKU-00500" || ev.GetEventId() == "" {
+			t.Errorf("generated event %v", ev)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d generated stock events after 15s", len(res.GetStockEvents()))
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// erpsim exports its server spans when OTEL_EXPORTER_OTLP_ENDPOINT is set,
+// under its service name, so a trace that reaches the ERP shows it.
+func TestRunExportsTraces(t *testing.T) {
+	t.Parallel()
+	rcv := tracingtest.Start(t)
+	addrs, stop, _ := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.Endpoint()})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := dial(t, addrs.GRPC).GetCustomer(ctx, &erpv1.GetCustomerRequest{Name: "customers/C0001"}); err != nil {
+		t.Fatal(err)
+	}
+	stop() // flushes the batched spans
+	rcv.WaitFor(t, 10*time.Second, "erpsim's GetCustomer server span", func(s tracingtest.Span) bool {
+		return s.Service == "erpsim" && s.Name == erpv1.ErpAdapterService_GetCustomer_FullMethodName[1:]
+	})
 }

@@ -5,23 +5,21 @@ import (
 	"errors"
 	"time"
 
-	"github.com/transload/transload/platform/config"
-	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/svcmain"
 )
 
 // Config is erpsim's configuration; defaults let a bare binary start for
-// local development.
+// local development. svcmain.Base adds SERVICE_NAME, LOG_LEVEL and the
+// OTEL_* tracing variables.
 type Config struct {
-	// ServiceName labels logs and metrics.
-	ServiceName string `env:"SERVICE_NAME" default:"erpsim"`
+	svcmain.Base
 	// GRPCAddr is the gRPC listen address of ErpAdapterService.
 	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9001"`
-	// AdminAddr serves /metrics, /healthz, /readyz and /control/*.
+	// AdminAddr serves /metrics, /healthz, /readyz and /control/*; empty
+	// disables the admin listener (and with it the control API).
 	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9101"`
 	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
 	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://erpsim.db" secret:"true"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// StockEventInterval makes the ERP record a random stock movement
 	// (receipt or damage write-off, never SKU-00500) at this interval; 0
 	// turns the generator off, so stock only moves through the control API.
@@ -35,9 +33,6 @@ type Config struct {
 // Validate checks the rules spanning fields.
 func (c *Config) Validate() error {
 	var errs []error
-	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
-		errs = append(errs, err)
-	}
 	if c.StockEventInterval < 0 {
 		errs = append(errs, errors.New("STOCK_EVENT_INTERVAL must not be negative"))
 	}
@@ -45,13 +40,4 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
-}
-
-// Load reads the configuration from getenv.
-func Load(getenv func(string) string) (Config, error) {
-	var c Config
-	if err := config.Load(&c, getenv); err != nil {
-		return Config{}, err
-	}
-	return c, nil
 }

@@ -1,20 +1,29 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/services/erpsim/internal/config"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+func load(env map[string]string) (config.Config, error) {
+	var c config.Config
+	err := platformconfig.Load(&c, func(k string) string { return env[k] })
+	return c, err
+}
 
 func TestDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(nil))
+	c, err := load(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ServiceName != "erpsim" || c.DatabaseURL != "sqlite://erpsim.db" || c.StockEventInterval != 0 || c.ShutdownTimeout != 10*time.Second {
+	// The ports are erpsim's in docs/configuration.md (9001, admin 9101).
+	if c.GRPCAddr != "127.0.0.1:9001" || c.AdminAddr != "127.0.0.1:9101" || c.DatabaseURL != "sqlite://erpsim.db" ||
+		c.LogLevel != "info" || c.StockEventInterval != 0 || c.ShutdownTimeout != 10*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -25,13 +34,14 @@ func TestValidate(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"bad level":         {map[string]string{"LOG_LEVEL": "loud"}, "loud"},
 		"negative interval": {map[string]string{"STOCK_EVENT_INTERVAL": "-1s"}, "STOCK_EVENT_INTERVAL"},
 		"zero shutdown":     {map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT"},
 		"bad duration":      {map[string]string{"STOCK_EVENT_INTERVAL": "soon"}, "STOCK_EVENT_INTERVAL"},
+		"bad sample ratio":  {map[string]string{"OTEL_TRACES_SAMPLER_ARG": "often"}, "OTEL_TRACES_SAMPLER_ARG"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Load(env(tt.env))
+			t.Parallel()
+			_, err := load(tt.env)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load = %v, want an error naming %q", err, tt.want)
 			}
