@@ -10,9 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
-	"github.com/transload/transload/services/inventory/internal/events"
 )
 
 // TestStockChangedPublished runs the service against a real embedded NATS
@@ -37,12 +37,12 @@ func TestStockChangedPublished(t *testing.T) {
 	_, js := natstest.Connect(t, ns)
 	var stream jetstream.Stream
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		stream, err = js.Stream(ctx, events.StreamName)
+		stream, err = js.Stream(ctx, eventstreams.Inventory.Name)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().After(deadline) {
-			t.Fatalf("stream %s: %v", events.StreamName, err)
+			t.Fatalf("stream %s: %v", eventstreams.Inventory.Name, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -51,7 +51,7 @@ func TestStockChangedPublished(t *testing.T) {
 	}
 
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectStockChanged, events.SubjectReservationCreated},
+		FilterSubjects: []string{eventstreams.StockChanged, eventstreams.ReservationCreated},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestStockChangedPublished(t *testing.T) {
 			t.Fatalf("waiting for the reservation's events: %v", err)
 		}
 		switch msg.Subject() {
-		case events.SubjectStockChanged:
+		case eventstreams.StockChanged:
 			ev := &inventoryv1.StockChangedEvent{}
 			if err := proto.Unmarshal(msg.Data(), ev); err != nil {
 				t.Fatal(err)
@@ -80,7 +80,7 @@ func TestStockChangedPublished(t *testing.T) {
 					outbox.HeaderEventType:   msg.Headers().Get(outbox.HeaderEventType),
 				}
 			}
-		case events.SubjectReservationCreated:
+		case eventstreams.ReservationCreated:
 			created = &inventoryv1.ReservationCreatedEvent{}
 			if err := proto.Unmarshal(msg.Data(), created); err != nil {
 				t.Fatal(err)

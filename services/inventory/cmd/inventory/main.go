@@ -20,6 +20,7 @@ import (
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
@@ -28,7 +29,6 @@ import (
 	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/inventory/internal/config"
 	"github.com/transload/transload/services/inventory/internal/erpclient"
-	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/grpcapi"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 	"github.com/transload/transload/services/inventory/internal/kpi"
@@ -134,7 +134,9 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	a.relay, err = outbox.NewRelay(a.db, a.js, outbox.WithRegisterer(a.srv.Registry()), outbox.WithLogger(logger))
+	// The relay ensures the stream first, retrying until NATS answers.
+	a.relay, err = outbox.NewRelay(a.db, a.js, outbox.WithRegisterer(a.srv.Registry()), outbox.WithLogger(logger),
+		outbox.WithStreams(eventstreams.Inventory))
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +201,11 @@ func (a *app) run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { a.svc.RunExpiry(bg, a.cfg.ExpiryInterval) })
-	wg.Go(func() { a.runRelay(bg) })
+	wg.Go(func() {
+		if err := a.relay.Run(bg); err != nil {
+			a.logger.ErrorContext(bg, "inventory: outbox relay stopped", slog.Any("error", err))
+		}
+	})
 	if a.feed != nil {
 		wg.Go(func() { a.feed.Run(bg) })
 	}
@@ -208,34 +214,6 @@ func (a *app) run(ctx context.Context) error {
 	stop()
 	wg.Wait()
 	return err
-}
-
-// runRelay creates the stream once NATS answers, then relays the outbox.
-func (a *app) runRelay(ctx context.Context) {
-	pause := 250 * time.Millisecond
-	for {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := outbox.EnsureStream(sctx, a.js, events.StreamConfig())
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		a.logger.WarnContext(ctx, "inventory: create JetStream stream; retrying", slog.Any("error", err), slog.Duration("pause", pause))
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		pause = min(2*pause, 10*time.Second)
-	}
-	if err := a.relay.Run(ctx); err != nil {
-		a.logger.ErrorContext(ctx, "inventory: outbox relay stopped", slog.Any("error", err))
-	}
 }
 
 func (a *app) close() {

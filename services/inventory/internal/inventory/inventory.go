@@ -120,7 +120,7 @@ type StockLevel struct {
 	SourceSystem string
 	Sequence     int64
 	// Revision counts every change, starting at 1; it is the sequence of
-	// the latest StockChangedEvent of the level.
+	// the latest StockChangedEvent of the level (see package events).
 	Revision   int64
 	UpdateTime time.Time
 }
@@ -176,13 +176,11 @@ const (
 // StockChange is one committed change of a stock level, as announced by a
 // StockChangedEvent.
 type StockChange struct {
-	SKU           string
-	WarehouseCode string
-	Previous      Quantities
-	New           Quantities
-	Cause         StockChangeCause
-	// Revision is the level's revision after the change.
-	Revision       int64
+	SKU            string
+	WarehouseCode  string
+	Previous       Quantities
+	New            Quantities
+	Cause          StockChangeCause
 	SourceSystem   string
 	SourceSequence int64
 	// StockEventKind is the kind of the applied source event (cause

@@ -22,7 +22,7 @@ import (
 //
 // exclude names a reservation that must not take the stock (the one whose
 // release freed it, so a release is not undone within the same call).
-func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked lockedLevels, skus []string, exclude string, now time.Time, corr string) error {
+func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked lockedLevels, skus []string, exclude string, now time.Time) error {
 	var withStock []string
 	for _, sku := range skus {
 		for k, l := range locked {
@@ -84,7 +84,7 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 			if !ok {
 				continue
 			}
-			if err := s.finishUpdate(ctx, tx, locked, r, out, now, corr, changeMeta{}); err != nil {
+			if err := s.finishUpdate(ctx, tx, locked, r, out, now, changeMeta{}); err != nil {
 				return err
 			}
 		}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/transload/transload/platform/correlation"
-	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -165,7 +163,6 @@ func (s *Store) SKUsInScope(ctx context.Context, warehouses, skus []string) ([]s
 
 // ReconcileChunk implements inventory.Store.
 func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation, skus []string, entries []inventory.SnapshotEntry, now time.Time) error {
-	corr := correlation.ID(ctx)
 	for attempt := 1; ; attempt++ {
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			locked, err := s.lockLevels(ctx, tx, skus)
@@ -193,7 +190,7 @@ func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation
 			for k := range snap {
 				pairs[k] = true
 			}
-			batch := &eventBatch{s: s, tx: tx, source: run.SnapshotSource, now: now, corr: corr, locked: locked, last: map[levelKey]int64{}}
+			batch := &eventBatch{s: s, tx: tx, source: run.SnapshotSource, now: now, locked: locked, last: map[levelKey]int64{}}
 			var counts inventory.ReconciliationCounts
 			for _, k := range sortedKeys(pairs) {
 				l := locked[k]
@@ -233,16 +230,12 @@ func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation
 					v.TransloadSequence, boolInt(v.Corrected), micros(now)); err != nil {
 					return fmt.Errorf("record variance %s@%s: %w", v.SKU, v.WarehouseCode, err)
 				}
-				seq, err := s.nextEventSeq(ctx, tx, events.AggregateVariance, events.StockLevelAggregateID(v.SKU, v.WarehouseCode))
-				if err != nil {
-					return err
-				}
-				if _, err := outbox.Write(ctx, tx, s.db.Dialect(), events.ReconciliationVariance(v, run.Name(), seq, corr)); err != nil {
+				if err := s.writeEvents(ctx, tx, events.ReconciliationVariance(v, run.Name())); err != nil {
 					return err
 				}
 			}
 			if counts.Corrected > 0 {
-				if err := s.allocateBackorders(ctx, tx, locked, skus, "", now, corr); err != nil {
+				if err := s.allocateBackorders(ctx, tx, locked, skus, "", now); err != nil {
 					return err
 				}
 			}
@@ -304,12 +297,11 @@ func (s *Store) correct(ctx context.Context, b *eventBatch, run inventory.Reconc
 	if err := s.saveLevel(ctx, b.tx, l, next, nil, meta, b.now); err != nil {
 		return err
 	}
-	return s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseReconciliationCorrection, meta, b.corr)
+	return s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseReconciliationCorrection, meta)
 }
 
 // FinishReconciliation implements inventory.Store.
 func (s *Store) FinishReconciliation(ctx context.Context, id string, state inventory.ReconciliationState, msg string, snapshotTime, now time.Time) error {
-	corr := correlation.ID(ctx)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE reconciliations SET state = ?, error_message = ?, snapshot_us = ?, end_us = ?
 			WHERE id = ? AND state = ?`), int(state), msg, micros(snapshotTime), micros(now), id, int(inventory.ReconRunning)); err != nil {
@@ -319,8 +311,7 @@ func (s *Store) FinishReconciliation(ctx context.Context, id string, state inven
 		if err != nil {
 			return err
 		}
-		_, err = outbox.Write(ctx, tx, s.db.Dialect(), events.ReconciliationCompleted(r, 1, corr))
-		return err
+		return s.writeEvents(ctx, tx, events.ReconciliationCompleted(r))
 	})
 }
 

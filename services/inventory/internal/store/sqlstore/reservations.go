@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/transload/transload/platform/correlation"
-	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -157,7 +155,6 @@ const maxUniqueRetries = 3
 // Reserve implements inventory.Store.
 func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time.Time, build inventory.BuildFunc) (inventory.Reservation, bool, error) {
 	hash := p.Fingerprint()
-	corr := correlation.ID(ctx)
 	for attempt := 1; ; attempt++ {
 		var (
 			res     inventory.Reservation
@@ -205,7 +202,7 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 			}
 			if expiring != nil {
 				out := inventory.Expire(expiring)
-				if err := s.finishUpdate(ctx, tx, locked, *expiring, out, now, corr, changeMeta{}); err != nil {
+				if err := s.finishUpdate(ctx, tx, locked, *expiring, out, now, changeMeta{}); err != nil {
 					return err
 				}
 			}
@@ -223,7 +220,7 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 			if err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now, changeMeta{}); err != nil {
 				return err
 			}
-			if _, err := outbox.Write(ctx, tx, s.db.Dialect(), events.ReservationCreated(r, 1, corr)); err != nil {
+			if err := s.writeEvents(ctx, tx, events.ReservationCreated(r)); err != nil {
 				return err
 			}
 			res, created = r, true
@@ -246,7 +243,7 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 // bumped), applies the outcome's movements to the locked levels and writes
 // the reservation event.
 func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevels, r inventory.Reservation,
-	out inventory.Outcome, now time.Time, corr string, meta changeMeta,
+	out inventory.Outcome, now time.Time, meta changeMeta,
 ) error {
 	r.UpdateTime = now
 	r.Version++
@@ -256,21 +253,14 @@ func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevel
 	if err := s.applyMovements(ctx, tx, locked, out.Movements, r.Name(), now, meta); err != nil {
 		return err
 	}
-	seq, err := s.nextEventSeq(ctx, tx, events.AggregateReservation, r.ID)
-	if err != nil {
-		return err
-	}
-	if ev, ok := events.ReservationUpdated(r, out, seq, corr); ok {
-		if _, err := outbox.Write(ctx, tx, s.db.Dialect(), ev); err != nil {
-			return err
-		}
+	if ev, ok := events.ReservationUpdated(r, out); ok {
+		return s.writeEvents(ctx, tx, ev)
 	}
 	return nil
 }
 
 // UpdateReservation implements inventory.Store.
 func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.Operation, now time.Time, fn inventory.UpdateFunc) (inventory.Reservation, error) {
-	corr := correlation.ID(ctx)
 	for attempt := 1; ; attempt++ {
 		var res inventory.Reservation
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -313,11 +303,11 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.O
 					if err != nil {
 						return err
 					}
-					if err := s.finishUpdate(ctx, tx, locked, work, out, now, corr, changeMeta{}); err != nil {
+					if err := s.finishUpdate(ctx, tx, locked, work, out, now, changeMeta{}); err != nil {
 						return err
 					}
 					if out.Event == inventory.EventReleased || out.Event == inventory.EventExpired {
-						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, now, corr); err != nil {
+						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, now); err != nil {
 							return err
 						}
 					}

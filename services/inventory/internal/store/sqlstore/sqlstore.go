@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
@@ -198,7 +197,6 @@ func (s *Store) insertWarehouse(ctx context.Context, tx *sql.Tx, w inventory.War
 // LoadInitial implements inventory.Store.
 func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap inventory.Snapshot, now time.Time) (bool, error) {
 	loaded := false
-	corr := correlation.ID(ctx)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		loaded = false
 		var n int
@@ -240,13 +238,13 @@ func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap 
 					return fmt.Errorf("record source sequence of %s@%s: %w", r.SKU, r.WarehouseCode, err)
 				}
 			}
-			ev := events.StockChanged(inventory.StockChange{
+			// Revision 1 and the level's first StockChangedEvent.
+			if err := s.writeEvents(ctx, tx, events.StockChanged(inventory.StockChange{
 				SKU: r.SKU, WarehouseCode: r.WarehouseCode,
-				New:   inventory.Quantities{OnHand: r.OnHand, InboundTotal: inboundTotal},
-				Cause: inventory.CauseReconciliationCorrection, Revision: 1,
+				New:          inventory.Quantities{OnHand: r.OnHand, InboundTotal: inboundTotal},
+				Cause:        inventory.CauseReconciliationCorrection,
 				SourceSystem: "erp", SourceSequence: r.SourceSequence, Reference: ref, Time: now,
-			}, corr)
-			if _, err := outbox.Write(ctx, tx, s.db.Dialect(), ev); err != nil {
+			})); err != nil {
 				return err
 			}
 		}
@@ -451,7 +449,6 @@ type changeMeta struct {
 // Every other movement only lowers the reserved total or moves on-hand and
 // is written through saveLevel.
 func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLevels, ms []inventory.Movement, ref string, now time.Time, meta changeMeta) error {
-	corr := correlation.ID(ctx)
 	if meta.Reference == "" {
 		meta.Reference = ref
 	}
@@ -487,7 +484,7 @@ func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLev
 		} else if err := s.saveLevel(ctx, tx, l, next, nil, meta, now); err != nil {
 			return err
 		}
-		if err := s.writeStockChanged(ctx, tx, *l, prev, m.Cause, meta, corr); err != nil {
+		if err := s.writeStockChanged(ctx, tx, *l, prev, m.Cause, meta); err != nil {
 			return err
 		}
 	}
@@ -538,32 +535,23 @@ func (s *Store) saveLevel(ctx context.Context, tx *sql.Tx, l *inventory.StockLev
 	return nil
 }
 
-// writeStockChanged writes the StockChangedEvent of l's latest change.
+// writeStockChanged writes the StockChangedEvent of l's latest change, the
+// one event of the revision saveLevel or applyMovements just took.
 func (s *Store) writeStockChanged(ctx context.Context, tx *sql.Tx, l inventory.StockLevel, prev inventory.Quantities,
-	cause inventory.StockChangeCause, meta changeMeta, corr string,
+	cause inventory.StockChangeCause, meta changeMeta,
 ) error {
-	ev := events.StockChanged(inventory.StockChange{
+	return s.writeEvents(ctx, tx, events.StockChanged(inventory.StockChange{
 		SKU: l.SKU, WarehouseCode: l.WarehouseCode, Previous: prev, New: l.Quantities, Cause: cause,
-		Revision: l.Revision, SourceSystem: meta.SourceSystem, SourceSequence: meta.Sequence, StockEventKind: meta.Kind,
+		SourceSystem: meta.SourceSystem, SourceSequence: meta.Sequence, StockEventKind: meta.Kind,
 		Reference: meta.Reference, Time: l.UpdateTime,
-	}, corr)
-	_, err := outbox.Write(ctx, tx, s.db.Dialect(), ev)
-	return err
+	}))
 }
 
-// nextEventSeq is the sequence outbox.Write will assign to the next event
-// of the aggregate; the caller holds the aggregate's lock.
-func (s *Store) nextEventSeq(ctx context.Context, tx *sql.Tx, aggType, aggID string) (int64, error) {
-	var last int64
-	err := tx.QueryRowContext(ctx, s.q(`SELECT last_seq FROM outbox_aggregate_seq WHERE aggregate_type = ? AND aggregate_id = ?`),
-		aggType, aggID).Scan(&last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 1, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read event sequence of %s %s: %w", aggType, aggID, err)
-	}
-	return last + 1, nil
+// writeEvents writes evs to the outbox in tx, which stamps their metadata
+// (sequence, correlation id from ctx, producer).
+func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, evs ...outbox.Event) error {
+	_, err := outbox.WriteBatch(ctx, tx, s.db.Dialect(), evs)
+	return err
 }
 
 // FeedCursor implements inventory.Store.

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/transload/transload/platform/correlation"
-	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -25,7 +23,6 @@ type eventBatch struct {
 	tx     *sql.Tx
 	source string
 	now    time.Time
-	corr   string
 	locked lockedLevels
 	// warehouses holds the known warehouse codes.
 	warehouses map[string]bool
@@ -73,7 +70,7 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 					touched = append(touched, e.SKU)
 				}
 			}
-			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", now, b.corr); err != nil {
+			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", now); err != nil {
 				return err
 			}
 			for i, e := range p.Events {
@@ -119,7 +116,7 @@ func fingerprintOf(p inventory.ApplyStockEventsParams) string {
 // shipment events and then the stock levels of every SKU of the batch.
 func (s *Store) newEventBatch(ctx context.Context, tx *sql.Tx, p inventory.ApplyStockEventsParams, now time.Time) (*eventBatch, error) {
 	b := &eventBatch{
-		s: s, tx: tx, source: p.SourceSystem, now: now, corr: correlation.ID(ctx),
+		s: s, tx: tx, source: p.SourceSystem, now: now,
 		warehouses: map[string]bool{}, last: map[levelKey]int64{}, reservations: map[string]*storedReservation{},
 	}
 	ws, err := s.listWarehouses(ctx, tx)
@@ -333,18 +330,11 @@ func (b *eventBatch) apply(ctx context.Context, e inventory.StockEvent) error {
 	if err := b.s.saveLevel(ctx, b.tx, l, next, inbound, meta, b.now); err != nil {
 		return err
 	}
-	if err := b.s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseStockEvent, meta, b.corr); err != nil {
+	if err := b.s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseStockEvent, meta); err != nil {
 		return err
 	}
 	if implied < 0 {
-		seq, err := b.s.nextEventSeq(ctx, b.tx, events.AggregateVariance, events.StockLevelAggregateID(e.SKU, e.WarehouseCode))
-		if err != nil {
-			return err
-		}
-		ev := events.NegativeStock(e.SKU, e.WarehouseCode, e.EventID, implied, prev.OnHand, seq, b.now, b.corr)
-		if _, err := outbox.Write(ctx, b.tx, b.s.db.Dialect(), ev); err != nil {
-			return err
-		}
+		return b.s.writeEvents(ctx, b.tx, events.NegativeStock(e.SKU, e.WarehouseCode, e.EventID, implied, prev.OnHand, b.now))
 	}
 	return nil
 }
@@ -383,7 +373,7 @@ func (b *eventBatch) commitShipment(ctx context.Context, e inventory.StockEvent,
 		return false, nil
 	}
 	meta.Reference = ""
-	if err := b.s.finishUpdate(ctx, b.tx, b.locked, work, out, b.now, b.corr, meta); err != nil {
+	if err := b.s.finishUpdate(ctx, b.tx, b.locked, work, out, b.now, meta); err != nil {
 		return false, err
 	}
 	if _, err := b.tx.ExecContext(ctx, b.s.q(`INSERT INTO reservation_shipments (reservation_id, shipment_id, warehouse_code)
