@@ -24,6 +24,7 @@ import (
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/breaker"
 	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
@@ -42,6 +43,10 @@ import (
 )
 
 func main() { svcmain.Main("order", run) }
+
+// streamBackoff paces the relay's attempts to ensure TRANSLOAD_ORDER while
+// NATS is unreachable.
+var streamBackoff = eventstreams.Backoff{Base: 200 * time.Millisecond, Max: 5 * time.Second}
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg config.Config
@@ -147,7 +152,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	relay, err := outbox.NewRelay(db, js, outbox.WithRegisterer(reg), outbox.WithLogger(log),
-		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention))
+		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention),
+		outbox.WithStreams(eventstreams.Order), outbox.WithStreamBackoff(streamBackoff))
 	if err != nil {
 		return err
 	}
@@ -188,7 +194,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 			}
 		}()
 	}
-	background("stream", func(ctx context.Context) error { return ensureStream(ctx, js, log) })
 	background("outbox-relay", relay.Run)
 	background("erp-queue", worker.Run)
 	background("customer-sync", func(ctx context.Context) error { return svc.RunCustomerSync(ctx, cfg.CustomerSyncInterval) })
@@ -197,28 +202,4 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	cancel()
 	wg.Wait()
 	return err
-}
-
-// ensureStream creates the TRANSLOAD_ORDER stream, retrying until NATS is
-// reachable or ctx ends.
-func ensureStream(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
-	wait := 200 * time.Millisecond
-	for {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := outbox.EnsureStream(sctx, js, orderpb.Stream)
-		cancel()
-		if err == nil {
-			log.Info("jetstream stream ready", slog.String("stream", orderpb.Stream.Name))
-			return nil
-		}
-		log.Warn("jetstream stream not ready; retrying", slog.String("stream", orderpb.Stream.Name), slog.Any("error", err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
 }

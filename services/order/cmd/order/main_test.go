@@ -18,9 +18,9 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/services/order/internal/neighbourfake"
-	"github.com/transload/transload/services/order/internal/orderpb"
 )
 
 func serveTCP(t *testing.T, register func(*grpc.Server)) string {
@@ -117,7 +117,7 @@ func TestRun(t *testing.T) {
 		return err == nil && o.GetState() == orderv1.Order_STATE_CONFIRMED
 	})
 	poll("two events in TRANSLOAD_ORDER", func() bool {
-		s, err := js.Stream(t.Context(), orderpb.Stream.Name)
+		s, err := js.Stream(t.Context(), eventstreams.Order.Name)
 		if err != nil {
 			return false
 		}

@@ -10,9 +10,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
-	"github.com/transload/transload/services/order/internal/orderpb"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // TestEventsReachJetStream relays the outbox to a real NATS JetStream
@@ -23,11 +24,8 @@ func TestEventsReachJetStream(t *testing.T) {
 	ns := natstest.Start(t)
 	_, js := natstest.Connect(t, ns)
 	ctx := t.Context()
-	stream, err := outbox.EnsureStream(ctx, js, orderpb.Stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	relay, err := outbox.NewRelay(e.db, js, outbox.WithLogger(quiet), outbox.WithPollInterval(20*time.Millisecond))
+	relay, err := outbox.NewRelay(e.db, js, outbox.WithLogger(quiet), outbox.WithPollInterval(20*time.Millisecond),
+		outbox.WithStreams(eventstreams.Order))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +41,12 @@ func TestEventsReachJetStream(t *testing.T) {
 	id := res.GetOrder().GetOrderId()
 	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
 
+	// The relay ensures the stream before it relays anything.
+	var stream jetstream.Stream
+	wait.Eventually(t, 10*time.Second, "stream "+eventstreams.Order.Name, func() (err error) {
+		stream, err = js.Stream(ctx, eventstreams.Order.Name)
+		return err
+	})
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{FilterSubject: "transload.order.>", AckPolicy: jetstream.AckExplicitPolicy})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +65,7 @@ func TestEventsReachJetStream(t *testing.T) {
 	if len(msgs) != 2 {
 		t.Fatalf("got %d messages, want accepted and confirmed", len(msgs))
 	}
-	if msgs[0].Subject() != orderpb.SubjectAccepted || msgs[1].Subject() != orderpb.SubjectConfirmed {
+	if msgs[0].Subject() != eventstreams.OrderAccepted || msgs[1].Subject() != eventstreams.OrderConfirmed {
 		t.Fatalf("subjects %s, %s", msgs[0].Subject(), msgs[1].Subject())
 	}
 	var acc orderv1.OrderAcceptedEvent

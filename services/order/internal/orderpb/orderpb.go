@@ -9,39 +9,23 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
-// Producer is the EventMetadata.producer of order events.
+// Producer is the EventMetadata.producer of order events. Their stream and
+// subjects are declared in platform/eventstreams (Order, OrderAccepted, ...).
 const Producer = "order"
 
 // AggregateType is the outbox aggregate type of order events.
 const AggregateType = "order"
-
-// Stream is the JetStream stream the order service creates on start and
-// publishes its events to.
-var Stream = outbox.StreamConfig{
-	Name:        "TRANSLOAD_ORDER",
-	Subjects:    []string{"transload.order.>"},
-	Description: "Order events of the Transload order service",
-}
-
-// Subjects of the order events (see events.proto).
-const (
-	SubjectAccepted         = "transload.order.accepted"
-	SubjectConfirmed        = "transload.order.confirmed"
-	SubjectRejected         = "transload.order.rejected"
-	SubjectCancelled        = "transload.order.cancelled"
-	SubjectPartiallyShipped = "transload.order.partially_shipped"
-	SubjectShipped          = "transload.order.shipped"
-	SubjectDelivered        = "transload.order.delivered"
-)
 
 // DependencyError returns the *order.DependencyError for err, an error of a
 // call to the neighbour target, when grpcclient.Classify says the call may
@@ -175,47 +159,54 @@ func shipmentLines(ls []order.ShipmentLine) []*orderv1.ShipmentLineQuantity {
 	return out
 }
 
-// Meta is what the store knows about an event before writing it.
-type Meta struct {
-	EventID       string
-	Sequence      int64
-	OccurredAt    time.Time
-	CorrelationID string
-}
-
-// Event encodes a domain event as an outbox event with its contract payload.
-func Event(ev order.Event, m Meta) (outbox.Event, error) {
+// Event encodes a domain event as an outbox event. The outbox builds the
+// order.v1 event message once it has assigned the metadata (event id,
+// per-order sequence, occur time, correlation id), in the writing
+// transaction.
+func Event(ev order.Event) (outbox.Event, error) {
 	o := ev.Order
-	md := &commonv1.EventMetadata{
-		EventId: m.EventID, AggregateType: AggregateType, AggregateId: o.ID, Sequence: m.Sequence,
-		OccurTime: ts(m.OccurredAt), CorrelationId: m.CorrelationID, Producer: Producer,
-	}
 	po := Order(o)
 	prev := State(ev.PreviousState)
-	out := outbox.Event{ID: m.EventID, AggregateType: AggregateType, AggregateID: o.ID, CorrelationID: m.CorrelationID}
+	var (
+		subject string
+		build   func(md *commonv1.EventMetadata) proto.Message
+	)
 	switch ev.Type {
 	case order.EventAccepted:
-		out.Subject, out.Payload = SubjectAccepted, &orderv1.OrderAcceptedEvent{Metadata: md, Order: po}
+		subject, build = eventstreams.OrderAccepted, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderAcceptedEvent{Metadata: md, Order: po}
+		}
 	case order.EventConfirmed:
-		out.Subject, out.Payload = SubjectConfirmed, &orderv1.OrderConfirmedEvent{Metadata: md, Order: po,
-			PreviousState: prev, ErpOrderReference: o.ERPOrderRef}
+		subject, build = eventstreams.OrderConfirmed, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderConfirmedEvent{Metadata: md, Order: po, PreviousState: prev, ErpOrderReference: o.ERPOrderRef}
+		}
 	case order.EventRejected:
-		out.Subject, out.Payload = SubjectRejected, &orderv1.OrderRejectedEvent{Metadata: md, Order: po,
-			PreviousState: prev, Rejection: Rejection(o.Rejection)}
+		subject, build = eventstreams.OrderRejected, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderRejectedEvent{Metadata: md, Order: po, PreviousState: prev, Rejection: Rejection(o.Rejection)}
+		}
 	case order.EventCancelled:
-		out.Subject, out.Payload = SubjectCancelled, &orderv1.OrderCancelledEvent{Metadata: md, Order: po,
-			PreviousState: prev, Reason: ev.Reason, Actor: Actor(ev.Actor)}
+		subject, build = eventstreams.OrderCancelled, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderCancelledEvent{Metadata: md, Order: po, PreviousState: prev, Reason: ev.Reason, Actor: Actor(ev.Actor)}
+		}
 	case order.EventPartiallyShipped:
-		out.Subject, out.Payload = SubjectPartiallyShipped, &orderv1.OrderPartiallyShippedEvent{Metadata: md, Order: po,
-			PreviousState: prev, ShipmentId: ev.ShipmentID, WarehouseId: ev.WarehouseID, ShipmentLines: shipmentLines(ev.ShipmentLines)}
+		subject, build = eventstreams.OrderPartiallyShipped, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderPartiallyShippedEvent{Metadata: md, Order: po, PreviousState: prev,
+				ShipmentId: ev.ShipmentID, WarehouseId: ev.WarehouseID, ShipmentLines: shipmentLines(ev.ShipmentLines)}
+		}
 	case order.EventShipped:
-		out.Subject, out.Payload = SubjectShipped, &orderv1.OrderShippedEvent{Metadata: md, Order: po,
-			PreviousState: prev, ShipmentId: ev.ShipmentID, WarehouseId: ev.WarehouseID, ShipmentLines: shipmentLines(ev.ShipmentLines)}
+		subject, build = eventstreams.OrderShipped, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderShippedEvent{Metadata: md, Order: po, PreviousState: prev,
+				ShipmentId: ev.ShipmentID, WarehouseId: ev.WarehouseID, ShipmentLines: shipmentLines(ev.ShipmentLines)}
+		}
 	case order.EventDelivered:
-		out.Subject, out.Payload = SubjectDelivered, &orderv1.OrderDeliveredEvent{Metadata: md, Order: po,
-			PreviousState: prev, ShipmentId: ev.ShipmentID}
+		subject, build = eventstreams.OrderDelivered, func(md *commonv1.EventMetadata) proto.Message {
+			return &orderv1.OrderDeliveredEvent{Metadata: md, Order: po, PreviousState: prev, ShipmentId: ev.ShipmentID}
+		}
 	default:
 		return outbox.Event{}, fmt.Errorf("orderpb: unknown event type %d", ev.Type)
 	}
-	return out, nil
+	return outbox.Event{
+		AggregateType: AggregateType, AggregateID: o.ID, Subject: subject, Producer: Producer,
+		Build: func(md *commonv1.EventMetadata) (proto.Message, error) { return build(md), nil },
+	}, nil
 }

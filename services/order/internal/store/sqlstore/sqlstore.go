@@ -16,13 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/order/internal/order"
-	"github.com/transload/transload/services/order/internal/orderpb"
 )
 
 // MigrationSet is the name of the order tables' migration set.
@@ -47,9 +43,9 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 	return outbox.Migrate(ctx, db)
 }
 
-// Encoder turns a domain event into an outbox event (subject, payload);
-// orderpb.Event is the production encoder.
-type Encoder func(order.Event, orderpb.Meta) (outbox.Event, error)
+// Encoder turns a domain event into an outbox event (subject, payload
+// builder); orderpb.Event is the production encoder.
+type Encoder func(order.Event) (outbox.Event, error)
 
 // Store implements order.Store.
 type Store struct {
@@ -306,39 +302,22 @@ func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Or
 	})
 }
 
-// writeEvents writes evs to the outbox. The payload's metadata carries the
-// per-aggregate sequence the outbox assigns; it is known in advance because
-// every writer of an order's events holds the order (row lock on
-// PostgreSQL, the write lock on SQLite), and checked after the write.
+// writeEvents writes evs to the outbox in tx; the outbox gives them the
+// order's next sequence numbers and stamps them into each payload.
 func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, evs []order.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	var last int64
-	err := tx.QueryRowContext(ctx, s.q(`SELECT last_seq FROM outbox_aggregate_seq WHERE aggregate_type = ? AND aggregate_id = ?`),
-		orderpb.AggregateType, evs[0].Order.ID).Scan(&last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read event sequence: %w", err)
-	}
-	for i, ev := range evs {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return err
-		}
-		want := last + int64(i) + 1
-		oev, err := s.encode(ev, orderpb.Meta{
-			EventID: id.String(), Sequence: want, OccurredAt: time.Now().UTC(), CorrelationID: correlation.ID(ctx),
-		})
+	out := make([]outbox.Event, 0, len(evs))
+	for _, ev := range evs {
+		oev, err := s.encode(ev)
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		w, err := outbox.Write(ctx, tx, s.db.Dialect(), oev)
-		if err != nil {
-			return err
-		}
-		if w.Sequence != want {
-			return fmt.Errorf("event sequence of order %s: outbox assigned %d, payload says %d", ev.Order.ID, w.Sequence, want)
-		}
+		out = append(out, oev)
+	}
+	if _, err := outbox.WriteBatch(ctx, tx, s.db.Dialect(), out); err != nil {
+		return fmt.Errorf("write events of order %s: %w", evs[0].Order.ID, err)
 	}
 	return nil
 }
