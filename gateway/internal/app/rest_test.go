@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -211,5 +212,34 @@ func TestRESTRateLimitPerKey(t *testing.T) {
 	// Other keys have their own bucket.
 	if r := e.do("GET", "/v1/products/SKU-00001", keyC0001, ""); r.status != http.StatusOK {
 		t.Errorf("another key: %d %s", r.status, r.body)
+	}
+}
+
+func TestRESTListFilterAndTokenErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for name, tc := range map[string]struct {
+		path, reason, field string
+	}{
+		"unknown order state":   {"/v1/orders?filter=" + url.QueryEscape("state = STATE_LOST"), "ERROR_REASON_VALIDATION_FAILED", "filter"},
+		"unsupported field":     {"/v1/orders?filter=" + url.QueryEscape(`purchase_order_number = "x"`), "ERROR_REASON_VALIDATION_FAILED", "filter"},
+		"unterminated string":   {"/v1/orders?filter=" + url.QueryEscape(`customer_id = "C0002`), "ERROR_REASON_VALIDATION_FAILED", "filter"},
+		"garbage product token": {"/v1/products?pageToken=not-a-token", "ERROR_REASON_INVALID_PAGE_TOKEN", "page_token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.do("GET", tc.path, keyWeb, "")
+			if r.status != http.StatusBadRequest || r.reason(t) != tc.reason {
+				t.Fatalf("got %d %s, want 400 %s", r.status, r.body, tc.reason)
+			}
+			if fv := r.fieldViolations(t); fv[tc.field] == "" {
+				t.Errorf("violations %v, want one on %s", fv, tc.field)
+			}
+		})
+	}
+	// A well-formed filter reaches the order service scoped to the channel.
+	e.createOrder(keyWeb, "C0002", "k-filter")
+	r := e.do("GET", "/v1/orders?filter="+url.QueryEscape(`state = STATE_ACCEPTED_PENDING_ERP AND customer_id = "C0002"`), keyWeb, "")
+	if orders, _ := r.json(t)["orders"].([]any); r.status != http.StatusOK || len(orders) != 1 {
+		t.Errorf("filtered list: %d %s", r.status, r.body)
 	}
 }

@@ -13,9 +13,17 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/aip"
 )
 
 // Pure conversions between the process APIs and storefront.v1.
+
+// filterEq is the term `field = "value"` of a filter the gateway sends a
+// neighbour; quoted (aip.Quote, not strconv.Quote) so that the neighbour's
+// AIP-160 parser reads any value back as written.
+func filterEq(field, value string) aip.Term {
+	return aip.Term{Field: field, Op: aip.OpEq, Value: aip.Value{Text: value, Quoted: true}}
+}
 
 func cloneMoney(m *commonv1.Money) *commonv1.Money {
 	if m == nil {
@@ -197,14 +205,16 @@ func orderStateToProto(s orderv1.Order_State) storefrontv1.Order_State {
 	}
 }
 
-// orderStateFromName maps a storefront state name (filter value) to the
-// order service's name without the STATE_ prefix.
-func orderStateFromName(name string) (string, bool) {
-	v, ok := storefrontv1.Order_State_value[name]
-	if !ok || v == 0 {
-		return "", false
+// orderStateFilterValue is the order service's filter value for the
+// storefront state s (the order state orderStateToProto maps to s, without
+// its STATE_ prefix); "" for a state no order state maps to.
+func orderStateFilterValue(s storefrontv1.Order_State) string {
+	for n := range orderv1.Order_State_name {
+		if o := orderv1.Order_State(n); o != orderv1.Order_STATE_UNSPECIFIED && orderStateToProto(o) == s {
+			return strings.TrimPrefix(o.String(), "STATE_")
+		}
 	}
-	return strings.TrimPrefix(name, "STATE_"), true
+	return ""
 }
 
 func rejectionToProto(r orderv1.OrderRejection_Reason) storefrontv1.Order_RejectionReason {

@@ -15,6 +15,7 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 
 	"github.com/transload/transload/gateway/internal/auth"
@@ -286,56 +287,49 @@ func (s *Server) GetOrder(ctx context.Context, req *storefrontv1.GetOrderRequest
 	return orderToProto(o, nil), nil
 }
 
-var filterTerm = regexp.MustCompile(`^\s*([a-z_]+)\s*(!=|<=|>=|=|<|>)\s*(.+?)\s*$`)
-
-func errFilter(msg string) error {
-	return invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "filter", msg, nil)
-}
-
-func filterValue(v string) string {
-	if u, err := strconv.Unquote(v); err == nil {
-		return u
-	}
-	return v
+// listOrdersFilter is the storefront's ListOrders filter: state =,
+// customer_id = (channel keys; a bound key may only name its own
+// customer), create_time >= and <.
+var listOrdersFilter = aip.Schema{
+	{Name: "state", Kind: aip.KindEnum, Enum: storefrontv1.Order_State_value, Check: func(t aip.Term) error {
+		if orderStateFilterValue(storefrontv1.Order_State(t.Value.Enum)) == "" {
+			return fmt.Errorf("no order is ever in state %s", t.Value.Text)
+		}
+		return nil
+	}},
+	{Name: "customer_id"},
+	{Name: "create_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
 }
 
 // orderFilter translates a storefront ListOrders filter into the order
 // service's, always scoped to the caller's channel and (bound keys)
-// customer. Supported: state =, customer_id = (channel keys; a bound key
-// may only name its own customer), create_time >= and <.
+// customer. Its errors are the filter's (*aip.FilterError) or
+// CUSTOMER_MISMATCH.
 func orderFilter(p auth.Principal, filter string) (string, error) {
-	terms := []string{"channel = " + strconv.Quote(p.Channel)}
+	f, err := listOrdersFilter.Parse(filter)
+	if err != nil {
+		return "", err
+	}
+	out := aip.Filter{Terms: []aip.Term{filterEq("channel", p.Channel)}}
 	customer := p.CustomerID
-	if strings.TrimSpace(filter) != "" {
-		for _, t := range regexp.MustCompile(`(?i)\s+AND\s+`).Split(filter, -1) {
-			m := filterTerm.FindStringSubmatch(t)
-			if m == nil {
-				return "", errFilter("cannot parse " + strconv.Quote(strings.TrimSpace(t)) + `; use field op value joined by AND`)
+	for _, t := range f.Terms {
+		switch t.Field {
+		case "state":
+			out.Terms = append(out.Terms, aip.Term{Field: "state", Op: aip.OpEq,
+				Value: aip.Value{Text: orderStateFilterValue(storefrontv1.Order_State(t.Value.Enum))}})
+		case "customer_id":
+			if p.CustomerBound() && t.Value.Text != p.CustomerID {
+				return "", errCustomerMismatch(t.Value.Text)
 			}
-			field, op, val := m[1], m[2], filterValue(m[3])
-			switch {
-			case field == "state" && op == "=":
-				st, ok := orderStateFromName(val)
-				if !ok {
-					return "", errFilter("unknown state " + strconv.Quote(val))
-				}
-				terms = append(terms, "state = "+st)
-			case field == "customer_id" && op == "=":
-				if p.CustomerBound() && val != p.CustomerID {
-					return "", errCustomerMismatch(val)
-				}
-				customer = val
-			case field == "create_time" && (op == ">=" || op == "<"):
-				terms = append(terms, "create_time "+op+" "+strconv.Quote(val))
-			default:
-				return "", errFilter(fmt.Sprintf("%s %s is not supported; use state =, customer_id =, create_time >= or create_time <", field, op))
-			}
+			customer = t.Value.Text
+		case "create_time":
+			out.Terms = append(out.Terms, aip.Term{Field: t.Field, Op: t.Op, Value: aip.Value{Text: t.Value.Text, Quoted: true}})
 		}
 	}
 	if customer != "" {
-		terms = append(terms, "customer_id = "+strconv.Quote(customer))
+		out.Terms = append(out.Terms, filterEq("customer_id", customer))
 	}
-	return strings.Join(terms, " AND "), nil
+	return out.String(), nil
 }
 
 // ListOrders implements storefrontv1.StorefrontServiceServer.
@@ -359,7 +353,7 @@ func (s *Server) ListOrders(ctx context.Context, req *storefrontv1.ListOrdersReq
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN):
 		return nil, errInvalidPageToken()
 	case status.Code(err) == codes.InvalidArgument:
-		return nil, errFilter("the filter is not valid")
+		return nil, invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "filter", "the filter is not valid", nil)
 	case err != nil:
 		return nil, s.dependencyError(ctx, neighbours.Order, err)
 	}

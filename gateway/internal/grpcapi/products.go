@@ -3,10 +3,6 @@ package grpcapi
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -19,6 +15,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 
 	"github.com/transload/transload/gateway/internal/neighbours"
@@ -32,8 +29,6 @@ import (
 // pricing is unavailable or has no price).
 
 const (
-	defaultPageSize = 50
-	maxPageSize     = 500
 	// maxScanProducts bounds how much of the catalog ListProducts reads to
 	// filter and rank one search.
 	maxScanProducts = 20_000
@@ -75,7 +70,7 @@ func (s *Server) GetProduct(ctx context.Context, req *storefrontv1.GetProductReq
 func (s *Server) listPrices(ctx context.Context, channel string, products []*catalogv1.Product) map[string]*commonv1.Money {
 	req := &catalogv1.QuotePricesRequest{Channel: channel, CurrencyCode: s.defaultCur, AllowPartial: true}
 	for _, p := range products {
-		if sellableIn(p, channel) && len(req.Lines) < maxPageSize {
+		if sellableIn(p, channel) && len(req.Lines) < int(aip.MaxPageSize) {
 			req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: p.GetSku(), Quantity: max(p.GetPackSize(), 1)})
 		}
 	}
@@ -98,53 +93,47 @@ func (s *Server) listPrices(ctx context.Context, channel string, products []*cat
 	return out
 }
 
-// productPageToken is the opaque ListProducts token: the catalog version the
-// listing started on, the offset, and a digest of the query it belongs to.
-type productPageToken struct {
-	Version int64  `json:"v"`
-	Offset  int    `json:"o"`
-	Query   string `json:"q"`
-}
-
-func productQueryDigest(channel string, req *storefrontv1.ListProductsRequest) string {
-	h := sha256.Sum256([]byte(channel + "\x00" + req.GetQuery() + "\x00" + req.GetCategory()))
-	return hex.EncodeToString(h[:8])
-}
-
+// errInvalidPageToken is the answer to a page token that decoded but no
+// longer positions a listing (its catalog version is gone), or that a
+// neighbour refused.
 func errInvalidPageToken() error {
-	return invalidField(commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN, "page_token",
-		"the page token is malformed or belongs to another query", nil)
+	return (&aip.PageTokenError{Msg: "the page token is malformed or belongs to another query"}).GRPCStatus().Err()
 }
 
 // ListProducts implements storefrontv1.StorefrontServiceServer. It reads the
 // channel's assortment from one catalog version (pinned by the page token,
 // so pages stay consistent across a publication), filters by category and
 // free-text query, and ranks query matches (exact SKU, SKU prefix, title,
-// other fields) before SKU order.
+// other fields) before SKU order. The page token holds the catalog version
+// and the offset in the ranked list, bound to the channel, query and
+// category.
 func (s *Server) ListProducts(ctx context.Context, req *storefrontv1.ListProductsRequest) (*storefrontv1.ListProductsResponse, error) {
 	p, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	digest := productQueryDigest(p.Channel, req)
-	var tok productPageToken
-	if req.GetPageToken() != "" {
-		b, err := base64.RawURLEncoding.DecodeString(req.GetPageToken())
-		if err != nil || json.Unmarshal(b, &tok) != nil || tok.Query != digest || tok.Offset < 0 || tok.Version <= 0 {
-			return nil, errInvalidPageToken()
-		}
+	q := aip.Query{
+		Method: storefrontv1.StorefrontService_ListProducts_FullMethodName,
+		Caller: p.Channel,
+		Params: []string{req.GetQuery(), req.GetCategory()},
 	}
-	products, version, err := s.scanAssortment(ctx, p.Channel, req.GetCategory(), tok.Version)
+	var (
+		version int64
+		offset  int
+	)
+	if err := aip.DecodePageToken(req.GetPageToken(), q, &version, &offset); err != nil {
+		return nil, err
+	}
+	if req.GetPageToken() != "" && (version <= 0 || offset < 0) {
+		return nil, errInvalidPageToken()
+	}
+	products, version, err := s.scanAssortment(ctx, p.Channel, req.GetCategory(), version)
 	if err != nil {
 		return nil, err
 	}
 	matches := filterProducts(products, p.Channel, req.GetQuery())
-	size := int(req.GetPageSize())
-	if size <= 0 {
-		size = defaultPageSize
-	}
-	size = min(size, maxPageSize)
-	start := min(tok.Offset, len(matches))
+	size := int(aip.ClampPageSize(req.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize))
+	start := min(offset, len(matches))
 	end := min(start+size, len(matches))
 	page := matches[start:end]
 	prices := s.listPrices(ctx, p.Channel, page)
@@ -153,8 +142,8 @@ func (s *Server) ListProducts(ctx context.Context, req *storefrontv1.ListProduct
 		resp.Products = append(resp.Products, productToProto(prod, p.Channel, prices[prod.GetSku()]))
 	}
 	if end < len(matches) {
-		b, _ := json.Marshal(productPageToken{Version: version, Offset: end, Query: digest})
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
+		// Not aip.OffsetPage: the token pins the catalog version too.
+		resp.NextPageToken = aip.EncodePageToken(q, aip.KeyOf(version), aip.KeyOf(end))
 	}
 	return resp, nil
 }
@@ -162,11 +151,11 @@ func (s *Server) ListProducts(ctx context.Context, req *storefrontv1.ListProduct
 // scanAssortment reads every product of channel (optionally one category)
 // from catalog version (0 = current). It returns the version read.
 func (s *Server) scanAssortment(ctx context.Context, channel, category string, version int64) ([]*catalogv1.Product, int64, error) {
-	filter := "channel = " + strconv.Quote(channel)
+	filter := aip.Filter{Terms: []aip.Term{filterEq("channel", channel)}}
 	if category != "" {
-		filter += " AND category = " + strconv.Quote(category)
+		filter.Terms = append(filter.Terms, filterEq("category", category))
 	}
-	req := &catalogv1.ListProductsRequest{PageSize: maxPageSize, Filter: filter}
+	req := &catalogv1.ListProductsRequest{PageSize: aip.MaxPageSize, Filter: filter.String()}
 	if version > 0 {
 		req.CatalogVersion = "catalogVersions/" + strconv.FormatInt(version, 10)
 	}

@@ -17,6 +17,8 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/aip"
+	"github.com/transload/transload/platform/apierr"
 
 	"github.com/transload/transload/gateway/internal/auth"
 )
@@ -87,21 +89,39 @@ func TestOrderFilter(t *testing.T) {
 	}{
 		"empty channel key":  {channel, "", `channel = "web"`, codes.OK},
 		"empty bound key":    {bound, "", `channel = "web" AND customer_id = "C0001"`, codes.OK},
-		"state and customer": {channel, `state = STATE_SHIPPED and customer_id = "C0002"`, `channel = "web" AND state = SHIPPED AND customer_id = "C0002"`, codes.OK},
+		"state and customer": {channel, `state = STATE_SHIPPED AND customer_id = "C0002"`, `channel = "web" AND state = SHIPPED AND customer_id = "C0002"`, codes.OK},
+		"bare customer":      {channel, `customer_id = C0002`, `channel = "web" AND customer_id = "C0002"`, codes.OK},
+		"quotes in values":   {channel, `customer_id = "C\"1\\"`, `channel = "web" AND customer_id = "C\"1\\"`, codes.OK},
 		"time range":         {bound, `create_time >= "2026-01-01T00:00:00Z" AND create_time < "2026-02-01T00:00:00Z"`, `channel = "web" AND create_time >= "2026-01-01T00:00:00Z" AND create_time < "2026-02-01T00:00:00Z" AND customer_id = "C0001"`, codes.OK},
 		"own customer":       {bound, `customer_id = "C0001"`, `channel = "web" AND customer_id = "C0001"`, codes.OK},
 		"other customer":     {bound, `customer_id = "C0002"`, "", codes.PermissionDenied},
 		"unknown state":      {channel, `state = STATE_LOST`, "", codes.InvalidArgument},
 		"unsupported field":  {channel, `purchase_order_number = "x"`, "", codes.InvalidArgument},
 		"garbage":            {channel, `((`, "", codes.InvalidArgument},
+		"lower-case and":     {channel, `state = STATE_SHIPPED and customer_id = "C0002"`, "", codes.InvalidArgument},
+		"state twice":        {channel, `state = STATE_SHIPPED AND state = STATE_DELIVERED`, "", codes.InvalidArgument},
+		"not a time":         {channel, `create_time >= "yesterday"`, "", codes.InvalidArgument},
+		"time operator":      {channel, `create_time <= "2026-01-01T00:00:00Z"`, "", codes.InvalidArgument},
+		"unspecified state":  {channel, `state = STATE_UNSPECIFIED`, "", codes.InvalidArgument},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := orderFilter(tc.p, tc.filter)
 			if status.Code(err) != tc.code {
 				t.Fatalf("code %v, want %v (%v)", status.Code(err), tc.code, err)
 			}
+			if tc.code == codes.InvalidArgument {
+				if vs := apierr.FieldViolations(err); len(vs) != 1 || vs[0].Field != "filter" || apierr.ReasonOf(err) != "ERROR_REASON_VALIDATION_FAILED" {
+					t.Errorf("violations %v reason %q, want one on filter with VALIDATION_FAILED", vs, apierr.ReasonOf(err))
+				}
+			}
 			if got != tc.want {
 				t.Errorf("filter %q, want %q", got, tc.want)
+			}
+			if got != "" {
+				// The order service parses it with the same grammar.
+				if _, err := aip.ParseFilter(got); err != nil {
+					t.Errorf("the order filter %q does not parse: %v", got, err)
+				}
 			}
 		})
 	}
@@ -177,5 +197,43 @@ func TestOrderToProto(t *testing.T) {
 	got = orderToProto(o, nil)
 	if got.GetTax().GetAmountMinor() != 380 || got.GetTotal().GetAmountMinor() != 2380 || got.GetErpOrderNumber() != "SO-9" {
 		t.Errorf("confirmed: tax %v total %v", got.GetTax(), got.GetTotal())
+	}
+}
+
+// TestOrderStateParity fails when a state is added to order.v1 or
+// storefront.v1 without a mapping between them: the storefront shows every
+// order state, and a storefront state filter must name an order state.
+func TestOrderStateParity(t *testing.T) {
+	t.Parallel()
+	for n, name := range orderv1.Order_State_name {
+		if s := orderv1.Order_State(n); s != orderv1.Order_STATE_UNSPECIFIED && orderStateToProto(s) == storefrontv1.Order_STATE_UNSPECIFIED {
+			t.Errorf("order state %s has no storefront state", name)
+		}
+	}
+	for n, name := range storefrontv1.Order_State_name {
+		if s := storefrontv1.Order_State(n); s != storefrontv1.Order_STATE_UNSPECIFIED && orderStateFilterValue(s) == "" {
+			t.Errorf("storefront state %s has no order state to filter on", name)
+		}
+	}
+	if err := listOrdersFilter.Validate(); err != nil {
+		t.Errorf("ListOrders filter schema: %v", err)
+	}
+}
+
+// TestRejectionAndRuleKindParity fails when order.v1 adds a rejection
+// reason or catalog.v1 a rule kind that the storefront does not map.
+func TestRejectionAndRuleKindParity(t *testing.T) {
+	t.Parallel()
+	for n, name := range orderv1.OrderRejection_Reason_name {
+		r := orderv1.OrderRejection_Reason(n)
+		if got := rejectionToProto(r); r != orderv1.OrderRejection_REASON_UNSPECIFIED &&
+			(got == storefrontv1.Order_REJECTION_REASON_UNSPECIFIED || got == storefrontv1.Order_REJECTION_REASON_OTHER && r != orderv1.OrderRejection_REASON_OTHER) {
+			t.Errorf("rejection reason %s maps to %v", name, got)
+		}
+	}
+	for n, name := range catalogv1.RuleKind_name {
+		if k := catalogv1.RuleKind(n); k != catalogv1.RuleKind_RULE_KIND_UNSPECIFIED && ruleKindToProto(k) == storefrontv1.PriceExplanation_RULE_KIND_UNSPECIFIED {
+			t.Errorf("rule kind %s has no storefront rule kind", name)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package grpcapi
 
 import (
 	"context"
-	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -12,6 +11,7 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 
 	"github.com/transload/transload/gateway/internal/auth"
@@ -36,7 +36,7 @@ func (s *Server) ListShipments(ctx context.Context, req *storefrontv1.ListShipme
 		freq.Parent = "orders/-"
 		freq.OrderBy = "create_time desc"
 		if p.CustomerBound() {
-			freq.Filter = "customer_id = " + strconv.Quote(p.CustomerID)
+			freq.Filter = aip.Filter{Terms: []aip.Term{filterEq("customer_id", p.CustomerID)}}.String()
 		}
 	} else {
 		o, err := s.visibleOrder(ctx, p, req.GetParent())
