@@ -110,21 +110,15 @@ func TestListAndBatchGetProducts(t *testing.T) {
 	t.Parallel()
 	in, _ := startReady(t)
 	ctx := t.Context()
-	var skus []string
-	token := ""
-	for {
+	skus := pageAll(t, func(token string) ([]string, string, error) {
 		res, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{
 			PageSize: 2, PageToken: token, Filter: `channel = "web" AND status = ACTIVE AND category = "tools/power-tools"`})
-		if err != nil {
-			t.Fatal(err)
-		}
+		var skus []string
 		for _, p := range res.GetProducts() {
 			skus = append(skus, p.GetSku())
 		}
-		if token = res.GetNextPageToken(); token == "" {
-			break
-		}
-	}
+		return skus, res.GetNextPageToken(), err
+	})
 	if diff := cmp.Diff([]string{sku(1), sku(2), sku(4), sku(5)}, skus); diff != "" {
 		t.Fatalf("listed (-want +got):\n%s", diff)
 	}
@@ -163,6 +157,97 @@ func TestListAndBatchGetProducts(t *testing.T) {
 	_, err = in.pricing.GetCustomerContract(ctx, &catalogv1.GetCustomerContractRequest{Name: "customerContracts/X"})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("contracts: %v, want Unimplemented for now", err)
+	}
+}
+
+// TestListPagesAndTokens: the price lists page to the end with their
+// filters, and a page token continues only the query that made it (the
+// same list, filter, parent and catalog version).
+func TestListPagesAndTokens(t *testing.T) {
+	t.Parallel()
+	in, _ := startReady(t)
+	ctx := t.Context()
+	prices := pageAll(t, func(token string) ([]string, string, error) {
+		res, err := in.pricing.ListPrices(ctx, &catalogv1.ListPricesRequest{Parent: "priceLists/PL-EUR", Filter: `sku:"SKU-*"`,
+			PageSize: 2, PageToken: token})
+		var names []string
+		for _, p := range res.GetPrices() {
+			names = append(names, p.GetSku())
+		}
+		return names, res.GetNextPageToken(), err
+	})
+	if diff := cmp.Diff([]string{sku(1), sku(2), sku(3), sku(4), sku(5)}, prices); diff != "" {
+		t.Errorf("prices (-want +got):\n%s", diff)
+	}
+	lists := pageAll(t, func(token string) ([]string, string, error) {
+		res, err := in.pricing.ListPriceLists(ctx, &catalogv1.ListPriceListsRequest{Filter: `currency_code = "EUR"`, PageSize: 1, PageToken: token})
+		var names []string
+		for _, l := range res.GetPriceLists() {
+			names = append(names, l.GetName())
+		}
+		return names, res.GetNextPageToken(), err
+	})
+	if diff := cmp.Diff([]string{"priceLists/PL-B2B-EUR", "priceLists/PL-EUR"}, lists); diff != "" {
+		t.Errorf("price lists (-want +got):\n%s", diff)
+	}
+
+	products, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1,
+		CatalogVersion: "catalogVersions/current", PageToken: products.GetNextPageToken()}); err != nil {
+		t.Errorf("token with catalog_version spelled out as current: %v", err)
+	}
+	priceList, err := in.pricing.ListPrices(ctx, &catalogv1.ListPricesRequest{Parent: "priceLists/PL-EUR", PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, replay := range map[string]func() error{
+		"products with another filter": func() error {
+			_, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "b2b"`, PageToken: products.GetNextPageToken()})
+			return err
+		},
+		"products of the draft": func() error {
+			_, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`,
+				CatalogVersion: "catalogVersions/draft", PageToken: products.GetNextPageToken()})
+			return err
+		},
+		"prices of another list": func() error {
+			_, err := in.pricing.ListPrices(ctx, &catalogv1.ListPricesRequest{Parent: "priceLists/PL-B2B-EUR", PageToken: priceList.GetNextPageToken()})
+			return err
+		},
+		"a prices token for price lists": func() error {
+			_, err := in.pricing.ListPriceLists(ctx, &catalogv1.ListPriceListsRequest{PageToken: priceList.GetNextPageToken()})
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := replay(); status.Code(err) != codes.InvalidArgument || apierr.ReasonOf(err) != "ERROR_REASON_INVALID_PAGE_TOKEN" {
+				t.Fatalf("replayed token: %v, want INVALID_ARGUMENT / ERROR_REASON_INVALID_PAGE_TOKEN", err)
+			}
+		})
+	}
+}
+
+// pageAll calls list with each next page token until the last page and
+// returns everything listed.
+func pageAll(t *testing.T, list func(token string) ([]string, string, error)) []string {
+	t.Helper()
+	var all []string
+	token := ""
+	for page := 0; ; page++ {
+		names, next, err := list(token)
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		if page > 20 {
+			t.Fatalf("more than 20 pages: %v", all)
+		}
+		all = append(all, names...)
+		if token = next; token == "" {
+			return all
+		}
 	}
 }
 

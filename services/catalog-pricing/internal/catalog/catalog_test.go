@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -68,40 +69,25 @@ func TestEtag(t *testing.T) {
 	}
 }
 
-func TestParseFilter(t *testing.T) {
+func TestVersionRefAdmits(t *testing.T) {
 	cases := []struct {
-		in   string
-		want Filter
-		err  bool
+		ref     VersionRef
+		version int64
+		want    bool
 	}{
-		{"", Filter{}, false},
-		{`channel = "web"`, Filter{Channel: "web"}, false},
-		{`channel = "web" AND status = ACTIVE`, Filter{Channel: "web", Status: StatusActive}, false},
-		{`status = PRODUCT_STATUS_ON_HOLD AND category = "tools/drills" AND brand = "Acme AND Sons"`,
-			Filter{Status: StatusOnHold, Category: "tools/drills", Brand: "Acme AND Sons"}, false},
-		{`category=tools/drills`, Filter{Category: "tools/drills"}, false},
-		{`price > 3`, Filter{}, true},
-		{`colour = "red"`, Filter{}, true},
-		{`status = SOLD`, Filter{}, true},
-		{`channel = "web" OR channel = "b2b"`, Filter{}, true},
-		{`channel = "web" AND channel = "b2b"`, Filter{}, true},
-		{`brand = ""`, Filter{}, true},
+		{VersionRef{Kind: RefCurrent}, 3, true},
+		{VersionRef{Kind: RefCurrent}, DraftVersion, false},
+		{VersionRef{Kind: RefDraft}, DraftVersion, true},
+		{VersionRef{Kind: RefDraft}, 3, false},
+		{VersionRef{Kind: RefNumber, Number: 3}, 3, true},
+		{VersionRef{Kind: RefNumber, Number: 3}, 4, false},
 	}
 	for _, c := range cases {
-		got, err := ParseFilter(c.in)
-		if c.err {
-			if !errors.Is(err, ErrInvalidFilter) {
-				t.Errorf("ParseFilter(%q) = %v, want ErrInvalidFilter", c.in, err)
+		t.Run(fmt.Sprintf("%s on %d", c.ref, c.version), func(t *testing.T) {
+			if got := c.ref.Admits(c.version); got != c.want {
+				t.Errorf("Admits = %v, want %v", got, c.want)
 			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseFilter(%q): %v", c.in, err)
-			continue
-		}
-		if diff := cmp.Diff(c.want, got); diff != "" {
-			t.Errorf("ParseFilter(%q) (-want +got):\n%s", c.in, diff)
-		}
+		})
 	}
 }
 

@@ -18,11 +18,6 @@ var (
 	ErrVersionConflict = errors.New("catalog version conflict")
 	// ErrIdempotencyKeyReused: a request id was reused with another payload.
 	ErrIdempotencyKeyReused = errors.New("request id reused with a different payload")
-	// ErrInvalidPageToken: the page token is malformed or belongs to another
-	// query.
-	ErrInvalidPageToken = errors.New("invalid page token")
-	// ErrInvalidFilter: the list filter uses an unknown field or operator.
-	ErrInvalidFilter = errors.New("invalid filter")
 )
 
 // NotFoundError says which product or version was missing; it wraps
@@ -58,7 +53,7 @@ func (e *ConflictError) Error() string {
 func (e *ConflictError) Unwrap() error { return ErrVersionConflict }
 
 // FieldError is a validation problem of one field of an import row or a
-// request; Field is the path ("product.title", "filter").
+// request; Field is the path ("product.title", "catalog_version").
 type FieldError struct {
 	Field   string
 	Message string

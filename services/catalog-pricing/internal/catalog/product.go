@@ -153,6 +153,9 @@ func ValidSKU(sku string) bool { return skuPattern.MatchString(sku) }
 // ValidChannel reports whether ch is a well-formed channel code.
 func ValidChannel(ch string) bool { return channelPattern.MatchString(ch) }
 
+// ValidCategory reports whether cat is a well-formed category path.
+func ValidCategory(cat string) bool { return categoryPattern.MatchString(cat) }
+
 // Validate checks the product's fields and returns the first problem as a
 // *FieldError whose Field is the path within an import row (for example
 // "product.title"), or nil.

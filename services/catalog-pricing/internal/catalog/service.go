@@ -16,12 +16,6 @@ const (
 	kindPublish        = "publish_catalog"
 )
 
-// Page size bounds of the list methods.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 500
-)
-
 // Service implements the catalog use cases on a Store.
 type Service struct {
 	store Store
@@ -132,98 +126,49 @@ func (s *Service) BatchGetProducts(ctx context.Context, ref VersionRef, skus []s
 	return out, v, nil
 }
 
-// ListRequest is the input of ListProducts.
+// ListRequest selects one page of ListProducts.
 type ListRequest struct {
-	Ref       VersionRef
-	Filter    string
-	PageSize  int
-	PageToken string
+	Ref    VersionRef
+	Filter Filter
+	// Cursor continues a listing; nil starts one on the version Ref
+	// resolves to.
+	Cursor *Cursor
+	// Limit is the number of products to return at most.
+	Limit int
 }
 
-// ListResult is one page of products.
+// ListResult is one page of products and the version they are from.
 type ListResult struct {
-	Products      []Product
-	Version       Version
-	NextPageToken string
+	Products []Product
+	Version  Version
 }
 
-// ListProducts pages through the products of a version ordered by SKU. A
-// page token pins the version it was issued for, so paging across a
-// publish stays on one consistent version.
+// ListProducts returns up to req.Limit products of a version ordered by
+// SKU, after req.Cursor when set. The cursor's version (not Ref) is read,
+// so a listing begun before a publish ends on the version it began on.
 func (s *Service) ListProducts(ctx context.Context, req ListRequest) (ListResult, error) {
-	f, err := ParseFilter(req.Filter)
+	ref, after := req.Ref, ""
+	if c := req.Cursor; c != nil {
+		ref, after = VersionRef{Kind: RefNumber, Number: c.Version}, c.After
+		if c.Version == DraftVersion {
+			ref = VersionRef{Kind: RefDraft}
+		}
+	}
+	v, err := s.ResolveVersion(ctx, ref)
 	if err != nil {
 		return ListResult{}, err
 	}
-	size := clampPageSize(req.PageSize)
-	var v Version
-	after := ""
-	if req.PageToken != "" {
-		tok, err := decodeToken(req.PageToken)
-		if err != nil || tok.Filter != f {
-			return ListResult{}, ErrInvalidPageToken
-		}
-		if ref := req.Ref; ref.Kind == RefNumber && ref.Number != tok.Version ||
-			ref.Kind == RefDraft && tok.Version != DraftVersion ||
-			ref.Kind == RefCurrent && tok.Version == DraftVersion {
-			return ListResult{}, ErrInvalidPageToken
-		}
-		if tok.Version == DraftVersion {
-			v, err = s.draftVersion(ctx)
-		} else {
-			v, err = s.ResolveVersion(ctx, VersionRef{Kind: RefNumber, Number: tok.Version})
-		}
-		if err != nil {
-			return ListResult{}, err
-		}
-		after = tok.After
-	} else if v, err = s.ResolveVersion(ctx, req.Ref); err != nil {
-		return ListResult{}, err
-	}
-	ps, err := s.store.ListProducts(ctx, ListQuery{Version: v.Number, Filter: f, After: after, Limit: size + 1})
+	ps, err := s.store.ListProducts(ctx, ListQuery{Version: v.Number, Filter: req.Filter, After: after, Limit: req.Limit})
 	if err != nil {
 		return ListResult{}, err
 	}
-	res := ListResult{Version: v}
-	if len(ps) > size {
-		ps = ps[:size]
-		res.NextPageToken = encodeToken(pageToken{Version: v.Number, Filter: f, After: ps[size-1].SKU})
-	}
-	res.Products = ps
-	return res, nil
+	return ListResult{Products: ps, Version: v}, nil
 }
 
-func clampPageSize(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultPageSize
-	case n > MaxPageSize:
-		return MaxPageSize
-	}
-	return n
-}
-
-// ListVersions pages through published versions, newest first.
-func (s *Service) ListVersions(ctx context.Context, pageSize int, pageToken string) ([]Version, string, error) {
-	size := clampPageSize(pageSize)
-	var before int64
-	if pageToken != "" {
-		n, err := DecodeAfterToken("versions", pageToken)
-		if err != nil || n < 1 {
-			return nil, "", ErrInvalidPageToken
-		}
-		before = n
-	}
-	vs, err := s.store.ListVersions(ctx, before, size+1)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(vs) > size {
-		vs = vs[:size]
-		next = EncodeAfterToken("versions", vs[size-1].Number)
-	}
-	return vs, next, nil
+// ListVersions returns up to limit published versions numbered below
+// before (0: the newest), newest first.
+func (s *Service) ListVersions(ctx context.Context, before int64, limit int) ([]Version, error) {
+	return s.store.ListVersions(ctx, before, limit)
 }
 
 // ImportMode says how import rows are applied.

@@ -52,7 +52,12 @@ type Result struct {
 	PriceExportID   string
 }
 
-const importChunk = 1000
+// importChunk is the number of rows per import request, listPage the
+// number of draft products read per page.
+const (
+	importChunk = 1000
+	listPage    = 500
+)
 
 var erpActor = catalog.Actor{Kind: "system", ID: "erp-sync"}
 
@@ -152,10 +157,9 @@ func (s *Syncer) retireMissing(ctx context.Context, run string, ce CatalogExport
 		inExport[p.SKU] = true
 	}
 	var retire []catalog.ImportRow
-	token := ""
+	req := catalog.ListRequest{Ref: catalog.VersionRef{Kind: catalog.RefDraft}, Limit: listPage}
 	for {
-		page, err := s.catalog.ListProducts(ctx, catalog.ListRequest{Ref: catalog.VersionRef{Kind: catalog.RefDraft},
-			PageSize: catalog.MaxPageSize, PageToken: token})
+		page, err := s.catalog.ListProducts(ctx, req)
 		if err != nil {
 			return 0, err
 		}
@@ -165,9 +169,10 @@ func (s *Syncer) retireMissing(ctx context.Context, run string, ce CatalogExport
 				retire = append(retire, catalog.ImportRow{RowNumber: int64(len(retire) + 1), Product: p})
 			}
 		}
-		if token = page.NextPageToken; token == "" {
+		if len(page.Products) < listPage {
 			break
 		}
+		req.Cursor = &catalog.Cursor{Version: catalog.DraftVersion, After: page.Products[len(page.Products)-1].SKU}
 	}
 	var n int64
 	for i := 0; i < len(retire); i += importChunk {

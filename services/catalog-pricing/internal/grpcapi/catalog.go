@@ -12,6 +12,7 @@ import (
 	"buf.build/go/protovalidate"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 )
 
@@ -70,20 +71,40 @@ func (s *CatalogServer) BatchGetProducts(ctx context.Context, req *catalogv1.Bat
 	return out, nil
 }
 
-// ListProducts implements CatalogService.ListProducts.
+// ListProducts implements CatalogService.ListProducts: a keyset page by
+// SKU whose token also pins the version the first page resolved to.
 func (s *CatalogServer) ListProducts(ctx context.Context, req *catalogv1.ListProductsRequest) (*catalogv1.ListProductsResponse, error) {
 	ref, err := catalog.ParseVersionRef(req.GetCatalogVersion())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	res, err := s.svc.ListProducts(ctx, catalog.ListRequest{
-		Ref: ref, Filter: req.GetFilter(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
-	})
+	f, err := parseProductFilter(req.GetFilter())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out := &catalogv1.ListProductsResponse{NextPageToken: res.NextPageToken}
-	for _, p := range res.Products {
+	q := aip.Query{Method: catalogv1.CatalogService_ListProducts_FullMethodName, Filter: req.GetFilter(), Params: []string{ref.String()}}
+	in := catalog.ListRequest{Ref: ref, Filter: f}
+	if tok := req.GetPageToken(); tok != "" {
+		var c catalog.Cursor
+		if err := aip.DecodePageToken(tok, q, &c.Version, &c.After); err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if !ref.Admits(c.Version) {
+			return nil, s.fail(ctx, errOtherVersion)
+		}
+		in.Cursor = &c
+	}
+	size := pageSize(req.GetPageSize())
+	in.Limit = size + 1
+	res, err := s.svc.ListProducts(ctx, in)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	page, next := aip.KeysetPage(res.Products, size, q, func(p catalog.Product) []aip.Key {
+		return []aip.Key{aip.KeyOf(res.Version.Number), aip.KeyOf(p.SKU)}
+	})
+	out := &catalogv1.ListProductsResponse{NextPageToken: next}
+	for _, p := range page {
 		out.Products = append(out.Products, productToProto(p, res.Version.Number))
 	}
 	return out, nil
@@ -157,14 +178,22 @@ func (s *CatalogServer) GetCatalogVersion(ctx context.Context, req *catalogv1.Ge
 	return versionToProto(v), nil
 }
 
-// ListCatalogVersions implements CatalogService.ListCatalogVersions.
+// ListCatalogVersions implements CatalogService.ListCatalogVersions,
+// newest first.
 func (s *CatalogServer) ListCatalogVersions(ctx context.Context, req *catalogv1.ListCatalogVersionsRequest) (*catalogv1.ListCatalogVersionsResponse, error) {
-	vs, next, err := s.svc.ListVersions(ctx, int(req.GetPageSize()), req.GetPageToken())
+	q := aip.Query{Method: catalogv1.CatalogService_ListCatalogVersions_FullMethodName}
+	var before int64
+	if err := aip.DecodePageToken(req.GetPageToken(), q, &before); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	size := pageSize(req.GetPageSize())
+	vs, err := s.svc.ListVersions(ctx, before, size+1)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	page, next := aip.KeysetPage(vs, size, q, func(v catalog.Version) []aip.Key { return []aip.Key{aip.KeyOf(v.Number)} })
 	out := &catalogv1.ListCatalogVersionsResponse{NextPageToken: next}
-	for _, v := range vs {
+	for _, v := range page {
 		out.CatalogVersions = append(out.CatalogVersions, versionToProto(v))
 	}
 	return out, nil

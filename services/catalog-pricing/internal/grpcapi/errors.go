@@ -12,6 +12,7 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -43,6 +44,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		line     *pricing.LineError
 		currency *pricing.CurrencyMismatchError
 		overflow *pricing.OverflowError
+		filter   *aip.FilterError
+		token    *aip.PageTokenError
 	)
 	switch {
 	case errors.As(err, &line):
@@ -78,12 +81,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, catalog.ErrIdempotencyKeyReused), errors.Is(err, pricing.ErrIdempotencyKeyReused):
 		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
 			"request_id was already used with a different payload", nil)
-	case errors.Is(err, catalog.ErrInvalidPageToken), errors.Is(err, pricing.ErrInvalidPageToken):
-		st := apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN, "invalid page token", nil)
-		return apierr.WithViolations(st, apierr.FieldViolation{
-			Field: "page_token", Reason: commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN.String(),
-			Description: "malformed, or issued for another query",
-		}).Err()
+	case errors.As(err, &filter):
+		return filter.GRPCStatus().Err()
+	case errors.As(err, &token):
+		return token.GRPCStatus().Err()
 	case errors.As(err, &field):
 		return apierr.InvalidArgument(field.Message, apierr.FieldViolation{Field: field.Field, Description: field.Message, Reason: "INVALID"})
 	case errors.Is(err, pricing.ErrPriceListNotFound):

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
@@ -96,14 +97,26 @@ func (s *PricingServer) GetPriceList(ctx context.Context, req *catalogv1.GetPric
 	return priceListToProto(l), nil
 }
 
-// ListPriceLists implements PricingService.ListPriceLists.
+// ListPriceLists implements PricingService.ListPriceLists: a keyset page
+// by id.
 func (s *PricingServer) ListPriceLists(ctx context.Context, req *catalogv1.ListPriceListsRequest) (*catalogv1.ListPriceListsResponse, error) {
-	ls, next, err := s.svc.ListPriceLists(ctx, req.GetFilter(), int(req.GetPageSize()), req.GetPageToken())
+	f, err := parsePriceListFilter(req.GetFilter())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	q := aip.Query{Method: catalogv1.PricingService_ListPriceLists_FullMethodName, Filter: req.GetFilter()}
+	var after string
+	if err := aip.DecodePageToken(req.GetPageToken(), q, &after); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	size := pageSize(req.GetPageSize())
+	ls, err := s.svc.ListPriceLists(ctx, f, after, size+1)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	page, next := aip.KeysetPage(ls, size, q, func(l pricing.PriceList) []aip.Key { return []aip.Key{aip.KeyOf(l.ID)} })
 	out := &catalogv1.ListPriceListsResponse{NextPageToken: next}
-	for _, l := range ls {
+	for _, l := range page {
 		out.PriceLists = append(out.PriceLists, priceListToProto(l))
 	}
 	return out, nil
@@ -149,15 +162,27 @@ func (s *PricingServer) GetPrice(ctx context.Context, req *catalogv1.GetPriceReq
 	return priceToProto(p), nil
 }
 
-// ListPrices implements PricingService.ListPrices.
+// ListPrices implements PricingService.ListPrices: a keyset page by SKU
+// of one price list.
 func (s *PricingServer) ListPrices(ctx context.Context, req *catalogv1.ListPricesRequest) (*catalogv1.ListPricesResponse, error) {
-	ps, next, err := s.svc.ListPrices(ctx, strings.TrimPrefix(req.GetParent(), "priceLists/"), req.GetFilter(),
-		int(req.GetPageSize()), req.GetPageToken())
+	f, err := parsePriceFilter(req.GetFilter())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	listID := strings.TrimPrefix(req.GetParent(), "priceLists/")
+	q := aip.Query{Method: catalogv1.PricingService_ListPrices_FullMethodName, Filter: req.GetFilter(), Params: []string{listID}}
+	var after string
+	if err := aip.DecodePageToken(req.GetPageToken(), q, &after); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	size := pageSize(req.GetPageSize())
+	ps, err := s.svc.ListPrices(ctx, listID, f, after, size+1)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	page, next := aip.KeysetPage(ps, size, q, func(p pricing.Price) []aip.Key { return []aip.Key{aip.KeyOf(p.SKU)} })
 	out := &catalogv1.ListPricesResponse{NextPageToken: next}
-	for _, p := range ps {
+	for _, p := range page {
 		out.Prices = append(out.Prices, priceToProto(p))
 	}
 	return out, nil

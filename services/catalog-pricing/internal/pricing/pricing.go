@@ -25,9 +25,6 @@ var (
 	ErrIdempotencyKeyReused = errors.New("request id reused with a different payload")
 	// ErrInvalidEffectiveWindow: end_time is not after start_time.
 	ErrInvalidEffectiveWindow = errors.New("invalid effective window")
-	// ErrInvalidPageToken: the page token is malformed or belongs to
-	// another query.
-	ErrInvalidPageToken = errors.New("invalid page token")
 )
 
 // PriceList is a set of list prices in one currency, optionally for one

@@ -2,12 +2,10 @@ package pricing
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
@@ -516,84 +514,19 @@ func (s *Service) GetPrice(ctx context.Context, listID, sku string) (Price, erro
 // PriceVersion returns the global price version.
 func (s *Service) PriceVersion(ctx context.Context) (int64, error) { return s.store.PriceVersion(ctx) }
 
-// ListPriceLists pages through the price lists matching filter by id.
-// The page token is bound to the filter.
-func (s *Service) ListPriceLists(ctx context.Context, filter string, pageSize int, token string) ([]PriceList, string, error) {
-	f, err := ParseListFilter(filter)
-	if err != nil {
-		return nil, "", err
-	}
-	after, err := decodeStringToken("lists", filter, token)
-	if err != nil {
-		return nil, "", err
-	}
-	size := clamp(pageSize)
-	ls, err := s.store.ListPriceLists(ctx, f, after, size+1)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(ls) > size {
-		ls = ls[:size]
-		next = encodeStringToken("lists", filter, ls[size-1].ID)
-	}
-	return ls, next, nil
+// ListPriceLists returns up to limit price lists matching f with ids
+// after after, by id.
+func (s *Service) ListPriceLists(ctx context.Context, f ListFilter, after string, limit int) ([]PriceList, error) {
+	return s.store.ListPriceLists(ctx, f, after, limit)
 }
 
-// ListPrices pages through the entries of a price list matching filter by
-// SKU. The page token is bound to the list and the filter.
-func (s *Service) ListPrices(ctx context.Context, listID, filter string, pageSize int, token string) ([]Price, string, error) {
-	f, err := ParsePriceFilter(filter)
-	if err != nil {
-		return nil, "", err
-	}
-	after, err := decodeStringToken("prices", listID+"\x01"+filter, token)
-	if err != nil {
-		return nil, "", err
-	}
+// ListPrices returns up to limit entries of price list listID matching f
+// with SKUs after after, by SKU. ErrPriceListNotFound for an unknown list.
+func (s *Service) ListPrices(ctx context.Context, listID string, f PriceFilter, after string, limit int) ([]Price, error) {
 	if _, err := s.store.PriceList(ctx, listID); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	size := clamp(pageSize)
-	ps, err := s.store.ListPrices(ctx, listID, f, after, size+1)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(ps) > size {
-		ps = ps[:size]
-		next = encodeStringToken("prices", listID+"\x01"+filter, ps[size-1].SKU)
-	}
-	return ps, next, nil
-}
-
-func clamp(n int) int {
-	switch {
-	case n <= 0:
-		return catalog.DefaultPageSize
-	case n > catalog.MaxPageSize:
-		return catalog.MaxPageSize
-	}
-	return n
-}
-
-func encodeStringToken(kind, scope, after string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(kind + "\x00" + scope + "\x00" + after))
-}
-
-func decodeStringToken(kind, scope, token string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", ErrInvalidPageToken
-	}
-	parts := strings.SplitN(string(b), "\x00", 3)
-	if len(parts) != 3 || parts[0] != kind || parts[1] != scope || parts[2] == "" {
-		return "", ErrInvalidPageToken
-	}
-	return parts[2], nil
+	return s.store.ListPrices(ctx, listID, f, after, limit)
 }
 
 // DeletePriceListRequest is the input of DeletePriceList.

@@ -152,13 +152,13 @@ func testImportPublishRead(t *testing.T, s Stores) {
 	if diff := cmp.Diff(v2.Version, cur); diff != "" {
 		t.Errorf("stored version differs (-published +read):\n%s", diff)
 	}
-	vs, next, err := cat.ListVersions(ctx, 1, "")
-	if err != nil || len(vs) != 1 || vs[0].Number != 2 || next == "" {
-		t.Fatalf("ListVersions page 1 = %+v, %q, %v", vs, next, err)
+	vs, err := cat.ListVersions(ctx, 0, 1)
+	if err != nil || len(vs) != 1 || vs[0].Number != 2 {
+		t.Fatalf("ListVersions page 1 = %+v, %v", vs, err)
 	}
-	vs, next, err = cat.ListVersions(ctx, 1, next)
-	if err != nil || len(vs) != 1 || vs[0].Number != 1 || next != "" {
-		t.Fatalf("ListVersions page 2 = %+v, %q, %v", vs, next, err)
+	vs, err = cat.ListVersions(ctx, 2, 5)
+	if err != nil || len(vs) != 1 || vs[0].Number != 1 {
+		t.Fatalf("ListVersions before 2 = %+v, %v", vs, err)
 	}
 	_, _, err = cat.BatchGetProducts(ctx, catalog.VersionRef{}, []string{"A-1", "NOPE", "B-2"})
 	var nf *catalog.NotFoundError
@@ -231,48 +231,69 @@ func testList(t *testing.T, s Stores) {
 	mustImport(t, cat, "i", ps...)
 	mustPublish(t, cat, "p")
 	cases := []struct {
-		filter string
+		filter catalog.Filter
 		want   []string
 	}{
-		{`channel = "b2b"`, []string{"SKU-00", "SKU-01", "SKU-03", "SKU-04", "SKU-06", "SKU-07", "SKU-09", "SKU-10"}},
-		{`channel = "web" AND status = ACTIVE`, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
-		{`category = "tools/drills"`, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
-		{`status = ON_HOLD AND brand = "Acme"`, []string{"SKU-01", "SKU-04", "SKU-07", "SKU-10"}},
-		{`brand = "Other" AND channel = "b2b"`, nil},
-		{`channel = "b_b"`, nil}, // '_' is a literal, not a LIKE wildcard
+		{catalog.Filter{Channel: "b2b"}, []string{"SKU-00", "SKU-01", "SKU-03", "SKU-04", "SKU-06", "SKU-07", "SKU-09", "SKU-10"}},
+		{catalog.Filter{Channel: "web", Status: catalog.StatusActive}, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
+		{catalog.Filter{Category: "tools/drills"}, []string{"SKU-00", "SKU-02", "SKU-03", "SKU-05", "SKU-06", "SKU-08", "SKU-09", "SKU-11"}},
+		{catalog.Filter{Status: catalog.StatusOnHold, Brand: "Acme"}, []string{"SKU-01", "SKU-04", "SKU-07", "SKU-10"}},
+		{catalog.Filter{Brand: "Other", Channel: "b2b"}, nil},
+		{catalog.Filter{Channel: "b_b"}, nil}, // '_' is a literal, not a LIKE wildcard
 	}
 	for _, c := range cases {
-		var got []string
-		token := ""
-		for page := 0; ; page++ {
-			res, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: c.filter, PageSize: 3, PageToken: token})
-			if err != nil {
-				t.Fatalf("%s: %v", c.filter, err)
+		got := keysetAll(t, 3, func(after string, limit int) ([]string, error) {
+			req := catalog.ListRequest{Filter: c.filter, Limit: limit}
+			if after != "" {
+				req.Cursor = &catalog.Cursor{Version: 1, After: after}
 			}
-			if len(res.Products) > 3 || page > 5 {
-				t.Fatalf("%s: page %d has %d products", c.filter, page, len(res.Products))
-			}
-			for _, p := range res.Products {
-				got = append(got, p.SKU)
-			}
-			if token = res.NextPageToken; token == "" {
-				break
-			}
-		}
+			res, err := cat.ListProducts(ctx, req)
+			return skus(res.Products), err
+		})
 		if diff := cmp.Diff(c.want, got); diff != "" {
-			t.Errorf("filter %s (-want +got):\n%s", c.filter, diff)
+			t.Errorf("filter %+v (-want +got):\n%s", c.filter, diff)
 		}
 	}
-	res, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: `channel = "web"`, PageSize: 2})
-	if err != nil {
-		t.Fatal(err)
+	// A cursor keeps reading its version after a publish.
+	p := Product("SKU-00")
+	p.Title = "Changed"
+	mustImport(t, cat, "i2", p)
+	mustPublish(t, cat, "p2")
+	res, err := cat.ListProducts(ctx, catalog.ListRequest{Cursor: &catalog.Cursor{Version: 1, After: ""}, Limit: 1})
+	if err != nil || res.Version.Number != 1 || len(res.Products) != 1 || res.Products[0].Title == "Changed" {
+		t.Fatalf("page of version 1 after publishing 2 = %+v, %v", res, err)
 	}
-	if _, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: `channel = "b2b"`, PageToken: res.NextPageToken}); !errors.Is(err, catalog.ErrInvalidPageToken) {
-		t.Errorf("token reused with another filter: %v, want ErrInvalidPageToken", err)
+}
+
+// keysetAll pages through a keyset listing the way the API does, asking
+// list for size+1 items after the last key of the previous page, and
+// returns every key listed.
+func keysetAll(t *testing.T, size int, list func(after string, limit int) ([]string, error)) []string {
+	t.Helper()
+	var all []string
+	after := ""
+	for page := 0; ; page++ {
+		keys, err := list(after, size+1)
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		if page > 20 {
+			t.Fatalf("more than 20 pages: %v", all)
+		}
+		if len(keys) <= size {
+			return append(all, keys...)
+		}
+		all = append(all, keys[:size]...)
+		after = keys[size-1]
 	}
-	if _, err := cat.ListProducts(ctx, catalog.ListRequest{Filter: `colour = "red"`}); !errors.Is(err, catalog.ErrInvalidFilter) {
-		t.Errorf("unknown filter field: %v, want ErrInvalidFilter", err)
+}
+
+func skus(ps []catalog.Product) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.SKU)
 	}
+	return out
 }
 
 func testIdempotency(t *testing.T, s Stores) {
@@ -341,7 +362,7 @@ func testConcurrentPublish(t *testing.T, s Stores) {
 		}
 		seen[results[i].Version.Number] = true
 	}
-	vs, _, err := cat.ListVersions(t.Context(), 50, "")
+	vs, err := cat.ListVersions(t.Context(), 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +372,7 @@ func testConcurrentPublish(t *testing.T, s Stores) {
 		}
 		// Each version holds exactly what its checksum says: no import
 		// slipped in between the publish's read and its copy.
-		res, err := cat.ListProducts(t.Context(), catalog.ListRequest{Ref: catalog.VersionRef{Kind: catalog.RefNumber, Number: v.Number}, PageSize: 500})
+		res, err := cat.ListProducts(t.Context(), catalog.ListRequest{Ref: catalog.VersionRef{Kind: catalog.RefNumber, Number: v.Number}, Limit: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -503,57 +524,49 @@ func testListFilters(t *testing.T, s Stores) {
 		}
 	}
 	cases := []struct {
-		filter string
+		filter pricing.ListFilter
 		want   []string
 	}{
-		{"", []string{"PL-B2B", "PL-EUR", "PL-USD"}},
-		{`currency_code = "EUR"`, []string{"PL-B2B", "PL-EUR"}},
-		{`channel = ""`, []string{"PL-EUR", "PL-USD"}},
-		{`channel = "b2b" AND currency_code = "EUR"`, []string{"PL-B2B"}},
-		{`active_time = "` + now.Format(time.RFC3339) + `"`, []string{"PL-B2B", "PL-EUR"}},
-		{`active_time = "` + now.Add(2*time.Hour).Format(time.RFC3339) + `"`, []string{"PL-EUR", "PL-USD"}},
+		{pricing.ListFilter{}, []string{"PL-B2B", "PL-EUR", "PL-USD"}},
+		{pricing.ListFilter{Currency: "EUR"}, []string{"PL-B2B", "PL-EUR"}},
+		{pricing.ListFilter{HasChannel: true}, []string{"PL-EUR", "PL-USD"}},
+		{pricing.ListFilter{Channel: "b2b", HasChannel: true, Currency: "EUR"}, []string{"PL-B2B"}},
+		{pricing.ListFilter{ActiveTime: now}, []string{"PL-B2B", "PL-EUR"}},
+		{pricing.ListFilter{ActiveTime: now.Add(2 * time.Hour)}, []string{"PL-EUR", "PL-USD"}},
 	}
 	for _, c := range cases {
-		var got []string
-		token := ""
-		for {
-			ls, next, err := pr.ListPriceLists(ctx, c.filter, 1, token)
-			if err != nil {
-				t.Fatalf("%s: %v", c.filter, err)
-			}
+		got := keysetAll(t, 1, func(after string, limit int) ([]string, error) {
+			ls, err := pr.ListPriceLists(ctx, c.filter, after, limit)
+			var ids []string
 			for _, l := range ls {
-				got = append(got, l.ID)
+				ids = append(ids, l.ID)
 			}
-			if token = next; token == "" {
-				break
-			}
-		}
+			return ids, err
+		})
 		if diff := cmp.Diff(c.want, got); diff != "" {
-			t.Errorf("ListPriceLists(%s) (-want +got):\n%s", c.filter, diff)
+			t.Errorf("ListPriceLists(%+v) (-want +got):\n%s", c.filter, diff)
 		}
-	}
-	_, next, err := pr.ListPriceLists(ctx, "", 1, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := pr.ListPriceLists(ctx, `currency_code = "EUR"`, 1, next); !errors.Is(err, pricing.ErrInvalidPageToken) {
-		t.Errorf("token reused with another filter: %v", err)
-	}
-	var fe *catalog.FieldError
-	if _, _, err := pr.ListPriceLists(ctx, `priority = 1`, 1, ""); !errors.As(err, &fe) || fe.Field != "filter" {
-		t.Errorf("unknown field: %v", err)
 	}
 	if _, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "fp", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
 		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1, Currency: "EUR"}, {RowNumber: 2, SKU: "P-2", UnitMinor: 2, Currency: "EUR"}}}); err != nil {
 		t.Fatal(err)
 	}
-	for filter, want := range map[string]int{`sku = "P-2"`: 1, `sku:"P-*"`: 2, `sku:"Q*"`: 0, "": 2} {
-		ps, _, err := pr.ListPrices(ctx, "PL-EUR", filter, 10, "")
-		if err != nil || len(ps) != want {
-			t.Errorf("ListPrices(%s) = %d, %v; want %d", filter, len(ps), err, want)
+	for _, c := range []struct {
+		filter pricing.PriceFilter
+		want   int
+	}{
+		{pricing.PriceFilter{SKU: "P-2"}, 1},
+		{pricing.PriceFilter{SKUPrefix: "P-"}, 2},
+		{pricing.PriceFilter{SKUPrefix: "Q"}, 0},
+		{pricing.PriceFilter{SKU: "P-2", SKUPrefix: "Q"}, 0},
+		{pricing.PriceFilter{}, 2},
+	} {
+		ps, err := pr.ListPrices(ctx, "PL-EUR", c.filter, "", 10)
+		if err != nil || len(ps) != c.want {
+			t.Errorf("ListPrices(%+v) = %d, %v; want %d", c.filter, len(ps), err, c.want)
 		}
 	}
-	if _, _, err := pr.ListPrices(ctx, "NOPE", "", 10, ""); !errors.Is(err, pricing.ErrPriceListNotFound) {
+	if _, err := pr.ListPrices(ctx, "NOPE", pricing.PriceFilter{}, "", 10); !errors.Is(err, pricing.ErrPriceListNotFound) {
 		t.Errorf("ListPrices of a missing list: %v", err)
 	}
 }
