@@ -12,9 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/testharness/natstest"
-
-	"github.com/transload/transload/gateway/internal/catalogevents"
 )
 
 func (e *env) checkAvailability(t *testing.T, key string, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
@@ -254,7 +253,7 @@ func TestAvailabilityPriceCacheDroppedOnCatalogEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	for _, subject := range []string{catalogevents.SubjectPricesChanged, catalogevents.SubjectCatalogPublished} {
+	for _, subject := range []string{eventstreams.PricesChanged, eventstreams.CatalogPublished} {
 		if err := nc.Publish(subject, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,9 @@
 // the catalog and price versions it saw the moment they change, instead of
 // at the end of its freshness window.
 //
-// It is a plain (at-most-once) NATS subscription, not a durable consumer: a
+// The subjects are platform/eventstreams' CatalogPublished and PricesChanged,
+// the declarations catalog-pricing publishes on. It is a plain
+// (at-most-once) NATS subscription, not a durable consumer: a
 // missed event only costs staleness up to AVAILABILITY_FRESH_FOR, never
 // correctness, so no state or acknowledgement is needed. The connection
 // retries in the background; the gateway starts and serves while NATS is
@@ -16,12 +18,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-)
 
-// Subjects the listener subscribes to (see catalog.v1 events.proto).
-const (
-	SubjectCatalogPublished = "transload.catalog.catalog_published"
-	SubjectPricesChanged    = "transload.catalog.prices_changed"
+	"github.com/transload/transload/platform/eventstreams"
 )
 
 // Listener is a running subscription.
@@ -52,7 +50,7 @@ func Listen(url, name string, onChange func(subject string), logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	for _, subj := range []string{SubjectCatalogPublished, SubjectPricesChanged} {
+	for _, subj := range []string{eventstreams.CatalogPublished, eventstreams.PricesChanged} {
 		if _, err := nc.Subscribe(subj, func(m *nats.Msg) { onChange(m.Subject) }); err != nil {
 			nc.Close()
 			return nil, err
