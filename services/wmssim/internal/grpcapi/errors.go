@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
@@ -14,8 +13,30 @@ import (
 	"github.com/transload/transload/services/wmssim/internal/wms"
 )
 
-// wmsSystem names this backend in ERROR_REASON_WMS_UNAVAILABLE metadata.
-const wmsSystem = "wmssim"
+const (
+	// wmsSystem names this backend in ERROR_REASON_WMS_UNAVAILABLE metadata.
+	wmsSystem = "wmssim"
+	// violationInvalidCursor is the BadRequest violation reason on
+	// "cursor", next to ErrorInfo reason ERROR_REASON_INVALID_CURSOR (as
+	// aip's INVALID_PAGE_TOKEN sits next to ERROR_REASON_INVALID_PAGE_TOKEN).
+	violationInvalidCursor = "INVALID_CURSOR"
+)
+
+// errUnavailable is what every adapter call answers while the WMS is down.
+func errUnavailable() error {
+	return apierr.Error(codes.Unavailable, wmsv1.ErrorReason_ERROR_REASON_WMS_UNAVAILABLE,
+		"the WMS is unavailable", map[string]string{"wms_system": wmsSystem})
+}
+
+// contextError answers a call whose context ended: the WMS timing out
+// when the deadline passed, Canceled when the caller went away.
+func contextError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apierr.Error(codes.DeadlineExceeded, wmsv1.ErrorReason_ERROR_REASON_WMS_TIMEOUT,
+			"the WMS did not answer in time", map[string]string{"wms_system": wmsSystem})
+	}
+	return apierr.Canceled()
+}
 
 // toStatus is the one place domain errors become gRPC statuses. id is the
 // resource id the call was about, for error metadata.
@@ -45,21 +66,15 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 		return apierr.Error(codes.FailedPrecondition, wmsv1.ErrorReason_ERROR_REASON_RETURN_ALREADY_RECEIVED,
 			"goods were already received against the expected return", map[string]string{"return_authorization_id": received.ID})
 	case errors.As(err, &cursor):
-		st := apierr.New(codes.InvalidArgument, wmsv1.ErrorReason_ERROR_REASON_INVALID_CURSOR,
-			"the cursor is not valid for this feed", map[string]string{"feed": cursor.Feed})
-		if withBR, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-			Field: "cursor", Description: "not a cursor of the " + cursor.Feed + " feed", Reason: "INVALID_CURSOR",
-		}}}); derr == nil {
-			st = withBR
-		}
-		return st.Err()
+		return apierr.WithViolations(
+			apierr.New(codes.InvalidArgument, wmsv1.ErrorReason_ERROR_REASON_INVALID_CURSOR,
+				"the cursor is not valid for this feed", map[string]string{"feed": cursor.Feed}),
+			apierr.FieldViolation{Field: "cursor", Description: "not a cursor of the " + cursor.Feed + " feed", Reason: violationInvalidCursor},
+		).Err()
 	case errors.As(err, &receipt):
 		return apierr.InvalidArgument(receipt.Error(), apierr.FieldViolation{Field: "lines", Description: receipt.Reason, Reason: "INVALID_RECEIPT"})
-	case errors.Is(err, context.DeadlineExceeded):
-		return apierr.Error(codes.DeadlineExceeded, wmsv1.ErrorReason_ERROR_REASON_WMS_TIMEOUT,
-			"the WMS did not answer in time", map[string]string{"wms_system": wmsSystem})
-	case errors.Is(err, context.Canceled):
-		return apierr.Error(codes.Canceled, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "call cancelled", nil)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return contextError(err)
 	default:
 		s.logger.ErrorContext(ctx, "wms call failed", slog.Any("error", err))
 		return apierr.Internal()

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
-	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/wmssim/internal/faults"
 )
 
@@ -17,7 +15,8 @@ import (
 // service's calls (health and other services are left alone): when down,
 // every call fails with UNAVAILABLE / ERROR_REASON_WMS_UNAVAILABLE; when
 // slow, every call waits first and fails with DEADLINE_EXCEEDED /
-// ERROR_REASON_WMS_TIMEOUT if its deadline passes meanwhile.
+// ERROR_REASON_WMS_TIMEOUT if its deadline passes meanwhile (Canceled if
+// its caller goes away).
 func FaultInterceptor(set *faults.Set) grpc.UnaryServerInterceptor {
 	prefix := "/" + wmsv1.WmsAdapterService_ServiceDesc.ServiceName + "/"
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -31,13 +30,11 @@ func FaultInterceptor(set *faults.Set) grpc.UnaryServerInterceptor {
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return nil, apierr.Error(codes.DeadlineExceeded, wmsv1.ErrorReason_ERROR_REASON_WMS_TIMEOUT,
-					"the WMS did not answer in time", map[string]string{"wms_system": wmsSystem})
+				return nil, contextError(ctx.Err())
 			}
 		}
 		if f.Down {
-			return nil, apierr.Error(codes.Unavailable, wmsv1.ErrorReason_ERROR_REASON_WMS_UNAVAILABLE,
-				"the WMS is unavailable", map[string]string{"wms_system": wmsSystem})
+			return nil, errUnavailable()
 		}
 		return handler(ctx, req)
 	}

@@ -330,6 +330,9 @@ func TestInvalidCursor(t *testing.T) {
 		if md := apierr.Info(err).GetMetadata(); md["feed"] != "shipment_events" {
 			t.Fatalf("%s: metadata %v", name, md)
 		}
+		if v := apierr.FieldViolations(err); len(v) != 1 || v[0].Field != "cursor" || v[0].Reason != "INVALID_CURSOR" {
+			t.Fatalf("%s: violations %+v, want one on cursor", name, v)
+		}
 	}
 	_, err = e.client.ListReturnEvents(callCtx(t), &wmsv1.ListReturnEventsRequest{Cursor: shipRes.GetNextCursor()})
 	wantStatus(t, err, codes.InvalidArgument, wmsv1.ErrorReason_ERROR_REASON_INVALID_CURSOR)
