@@ -3,6 +3,8 @@ package wms
 import (
 	"fmt"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // ReturnState is the lifecycle state of an expected return, named like the
@@ -37,7 +39,7 @@ type ReturnNotice struct {
 }
 
 // Fingerprint is a stable hash of the notice payload.
-func (n ReturnNotice) Fingerprint() string { return fingerprint(n) }
+func (n ReturnNotice) Fingerprint() string { return fingerprint.Of(n) }
 
 // ExpectedReturn is an expected customer return as the simulated WMS holds
 // it.

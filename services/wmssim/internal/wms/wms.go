@@ -8,12 +8,11 @@
 package wms
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // State is the lifecycle state of a shipment request, named like the
@@ -118,19 +117,9 @@ type ShipmentOrder struct {
 	CustomerReference string `json:"customerReference,omitempty"`
 }
 
-// Fingerprint is a stable hash of the order payload.
-func (o ShipmentOrder) Fingerprint() string { return fingerprint(o) }
-
-func fingerprint(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only plain structs of strings and numbers are hashed; Marshal
-		// cannot fail on them.
-		panic(fmt.Sprintf("wms: fingerprint: %v", err))
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
+// Fingerprint is a stable hash of the order payload (stored with the
+// request: new fields need omitempty or omitzero to keep old digests).
+func (o ShipmentOrder) Fingerprint() string { return fingerprint.Of(o) }
 
 // ShipmentRequest is a shipment request as the simulated WMS holds it.
 type ShipmentRequest struct {
