@@ -214,19 +214,10 @@ func (e *env) waitState(t *testing.T, id string, want orderv1.Order_State) *orde
 // outboxSubjects returns the subjects of the outbox rows of an order.
 func (e *env) outboxSubjects(t *testing.T, id string) []string {
 	t.Helper()
-	rows, err := e.db.SQL().QueryContext(t.Context(),
-		e.db.Rebind(`SELECT subject FROM outbox_events WHERE aggregate_id = ? ORDER BY aggregate_seq`), id)
+	subjects, err := sqldb.QueryAll(t.Context(), e.db.SQL(),
+		e.db.Rebind(`SELECT subject FROM outbox_events WHERE aggregate_id = ? ORDER BY aggregate_seq`), []any{id}, sqldb.ScanValue[string])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return subjects
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -29,15 +28,7 @@ var migrations embed.FS
 
 // Migrate creates or upgrades the order tables and the outbox tables.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		return err
-	}
-	pgFS, err := fs.Sub(migrations, "migrations/postgres")
-	if err != nil {
-		return err
-	}
-	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrations, "migrations"); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	return outbox.Migrate(ctx, db)
@@ -236,25 +227,21 @@ func (s *Store) FailClaim(ctx context.Context, ref order.ClaimRef, f order.Failu
 
 // AbandonedClaims implements order.Store.
 func (s *Store) AbandonedClaims(ctx context.Context, kind string, before time.Time, limit int) ([]order.PendingClaim, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
 		SELECT request_id, owner, order_id, lease_until_us FROM idempotency_keys
 		WHERE kind = ? AND status = 'pending' AND lease_until_us < ?
-		ORDER BY lease_until_us LIMIT ?`), kind, us(before), limit)
+		ORDER BY lease_until_us LIMIT ?`), []any{kind, us(before), limit},
+		func(sc sqldb.Scanner) (order.PendingClaim, error) {
+			c := order.PendingClaim{Kind: kind}
+			var lease int64
+			err := sc.Scan(&c.RequestID, &c.Owner, &c.OrderID, &lease)
+			c.LeaseUntil = fromUS(lease)
+			return c, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("list abandoned claims: %w", err)
 	}
-	defer rows.Close()
-	var out []order.PendingClaim
-	for rows.Next() {
-		c := order.PendingClaim{Kind: kind}
-		var lease int64
-		if err := rows.Scan(&c.RequestID, &c.Owner, &c.OrderID, &lease); err != nil {
-			return nil, err
-		}
-		c.LeaseUntil = fromUS(lease)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // StealClaim implements order.Store.
@@ -381,8 +368,9 @@ func (s *Store) insertHistory(ctx context.Context, tx *sql.Tx, o *order.Order, f
 	return nil
 }
 
+// querier reads inside or outside a transaction.
 type querier interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	sqldb.Querier
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
@@ -391,9 +379,7 @@ const orderColumns = `order_id, customer_id, channel, currency, ship_to, subtota
 	reservation_id, notes, erp_attempts, erp_last_attempt_us, erp_next_attempt_us, erp_last_error,
 	created_us, updated_us, confirmed_us, version`
 
-type scanner interface{ Scan(...any) error }
-
-func scanOrder(sc scanner) (*order.Order, error) {
+func scanOrder(sc sqldb.Scanner) (*order.Order, error) {
 	var (
 		o                                                     order.Order
 		shipTo                                                string
@@ -421,36 +407,24 @@ func scanOrder(sc scanner) (*order.Order, error) {
 
 // loadParts fills lines, allocations, shipments and history of o.
 func (s *Store) loadParts(ctx context.Context, q querier, o *order.Order) error {
-	rows, err := q.QueryContext(ctx, s.q(`
+	var err error
+	o.Lines, err = sqldb.QueryAll(ctx, q, s.q(`
 		SELECT line_id, sku, quantity, unit, unit_price_minor, extended_minor, price_rule_id, price_quote_id,
 			shipped, delivered, returned
-		FROM order_lines WHERE order_id = ? ORDER BY line_no`), o.ID)
+		FROM order_lines WHERE order_id = ? ORDER BY line_no`), []any{o.ID}, scanLine)
 	if err != nil {
 		return fmt.Errorf("read lines: %w", err)
 	}
-	for rows.Next() {
-		var l order.Line
-		if err := rows.Scan(&l.ID, &l.SKU, &l.Quantity, &l.Unit, &l.UnitPriceMinor, &l.ExtendedMinor, &l.PriceRuleID,
-			&l.PriceQuoteID, &l.Shipped, &l.Delivered, &l.Returned); err != nil {
-			rows.Close()
-			return err
-		}
-		o.Lines = append(o.Lines, l)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = q.QueryContext(ctx, s.q(`
+	rows, err := q.QueryContext(ctx, s.q(`
 		SELECT line_id, warehouse_id, allocated, shipped, delivered
 		FROM order_allocations WHERE order_id = ? ORDER BY line_id, alloc_no`), o.ID)
 	if err != nil {
 		return fmt.Errorf("read allocations: %w", err)
 	}
-	for rows.Next() {
+	if err := sqldb.Each(rows, func(sc sqldb.Scanner) error {
 		var lineID string
 		var a order.Allocation
-		if err := rows.Scan(&lineID, &a.WarehouseID, &a.Allocated, &a.Shipped, &a.Delivered); err != nil {
-			rows.Close()
+		if err := sc.Scan(&lineID, &a.WarehouseID, &a.Allocated, &a.Shipped, &a.Delivered); err != nil {
 			return err
 		}
 		for i := range o.Lines {
@@ -458,62 +432,55 @@ func (s *Store) loadParts(ctx context.Context, q querier, o *order.Order) error 
 				o.Lines[i].Allocations = append(o.Lines[i].Allocations, a)
 			}
 		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read allocations: %w", err)
 	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = q.QueryContext(ctx, s.q(`
+	o.Shipments, err = sqldb.QueryAll(ctx, q, s.q(`
 		SELECT shipment_id, fulfillment_request_id, warehouse_id, tracking_number, delivered, lines, updated_us
-		FROM order_shipments WHERE order_id = ? ORDER BY ship_no`), o.ID)
+		FROM order_shipments WHERE order_id = ? ORDER BY ship_no`), []any{o.ID}, scanShipment)
 	if err != nil {
 		return fmt.Errorf("read shipments: %w", err)
 	}
-	for rows.Next() {
-		var sh order.Shipment
-		var delivered int
-		var lines string
-		var updated int64
-		if err := rows.Scan(&sh.ID, &sh.FulfillmentRequestID, &sh.WarehouseID, &sh.TrackingNumber, &delivered, &lines, &updated); err != nil {
-			rows.Close()
-			return err
-		}
-		sh.Delivered = delivered != 0
-		sh.UpdatedAt = fromUS(updated)
-		if err := json.Unmarshal([]byte(lines), &sh.Lines); err != nil {
-			rows.Close()
-			return fmt.Errorf("decode shipment lines: %w", err)
-		}
-		o.Shipments = append(o.Shipments, sh)
-	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = q.QueryContext(ctx, s.q(`
+	o.History, err = sqldb.QueryAll(ctx, q, s.q(`
 		SELECT from_state, to_state, at_us, actor_kind, actor_id, reason, correlation_id
-		FROM order_history WHERE order_id = ? ORDER BY seq`), o.ID)
+		FROM order_history WHERE order_id = ? ORDER BY seq`), []any{o.ID}, scanHistory)
 	if err != nil {
 		return fmt.Errorf("read history: %w", err)
 	}
-	for rows.Next() {
-		var h order.StateChange
-		var from, to int
-		var at int64
-		if err := rows.Scan(&from, &to, &at, &h.Actor.Kind, &h.Actor.ID, &h.Reason, &h.CorrelationID); err != nil {
-			rows.Close()
-			return err
-		}
-		h.From, h.To, h.At = order.State(from), order.State(to), fromUS(at)
-		o.History = append(o.History, h)
-	}
-	return closeRows(rows)
+	return nil
 }
 
-func closeRows(rows *sql.Rows) error {
-	err := rows.Err()
-	if cerr := rows.Close(); err == nil {
-		err = cerr
+func scanLine(sc sqldb.Scanner) (order.Line, error) {
+	var l order.Line
+	err := sc.Scan(&l.ID, &l.SKU, &l.Quantity, &l.Unit, &l.UnitPriceMinor, &l.ExtendedMinor, &l.PriceRuleID,
+		&l.PriceQuoteID, &l.Shipped, &l.Delivered, &l.Returned)
+	return l, err
+}
+
+func scanShipment(sc sqldb.Scanner) (order.Shipment, error) {
+	var sh order.Shipment
+	var delivered int
+	var lines string
+	var updated int64
+	if err := sc.Scan(&sh.ID, &sh.FulfillmentRequestID, &sh.WarehouseID, &sh.TrackingNumber, &delivered, &lines, &updated); err != nil {
+		return sh, err
 	}
-	return err
+	sh.Delivered = delivered != 0
+	sh.UpdatedAt = fromUS(updated)
+	if err := json.Unmarshal([]byte(lines), &sh.Lines); err != nil {
+		return sh, fmt.Errorf("decode shipment lines: %w", err)
+	}
+	return sh, nil
+}
+
+func scanHistory(sc sqldb.Scanner) (order.StateChange, error) {
+	var h order.StateChange
+	var from, to int
+	var at int64
+	err := sc.Scan(&from, &to, &at, &h.Actor.Kind, &h.Actor.ID, &h.Reason, &h.CorrelationID)
+	h.From, h.To, h.At = order.State(from), order.State(to), fromUS(at)
+	return h, err
 }
 
 // GetOrder implements order.Store.
@@ -587,21 +554,10 @@ func (s *Store) ListOrders(ctx context.Context, lq order.ListQuery) ([]*order.Or
 	args = append(args, lq.Limit)
 	var out []*order.Order
 	err := s.db.InReadTx(ctx, func(tx *sql.Tx) error {
-		out = nil
-		rows, err := tx.QueryContext(ctx, s.q(query), args...)
+		var err error
+		out, err = sqldb.QueryAll(ctx, tx, s.q(query), args, scanOrder)
 		if err != nil {
 			return fmt.Errorf("list orders: %w", err)
-		}
-		for rows.Next() {
-			o, err := scanOrder(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, o)
-		}
-		if err := closeRows(rows); err != nil {
-			return err
 		}
 		for _, o := range out {
 			if err := s.loadParts(ctx, tx, o); err != nil {
@@ -768,26 +724,22 @@ func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op
 
 // NextQueueEntries implements order.Store.
 func (s *Store) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueEntry, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
 		SELECT seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us
-		FROM erp_queue ORDER BY seq LIMIT ?`), limit)
+		FROM erp_queue ORDER BY seq LIMIT ?`), []any{limit},
+		func(sc sqldb.Scanner) (order.QueueEntry, error) {
+			var e order.QueueEntry
+			var action string
+			var next, created int64
+			err := sc.Scan(&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created)
+			e.Action = order.QueueAction(action)
+			e.NextAttemptAt, e.CreatedAt = fromUS(next), fromUS(created)
+			return e, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("read erp queue: %w", err)
 	}
-	defer rows.Close()
-	var out []order.QueueEntry
-	for rows.Next() {
-		var e order.QueueEntry
-		var action string
-		var next, created int64
-		if err := rows.Scan(&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created); err != nil {
-			return nil, err
-		}
-		e.Action = order.QueueAction(action)
-		e.NextAttemptAt, e.CreatedAt = fromUS(next), fromUS(created)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // lockQueueEntry locks the order of queue entry seq and then the entry,
@@ -881,24 +833,20 @@ func (s *Store) QueueStats(ctx context.Context) (order.QueueStats, error) {
 
 // NextReleaseTasks implements order.Store.
 func (s *Store) NextReleaseTasks(ctx context.Context, now time.Time, limit int) ([]order.ReleaseTask, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
 		SELECT order_id, reservation_id, reason, attempts, next_attempt_us FROM reservation_releases
-		WHERE next_attempt_us <= ? ORDER BY created_us LIMIT ?`), us(now), limit)
+		WHERE next_attempt_us <= ? ORDER BY created_us LIMIT ?`), []any{us(now), limit},
+		func(sc sqldb.Scanner) (order.ReleaseTask, error) {
+			var t order.ReleaseTask
+			var next int64
+			err := sc.Scan(&t.OrderID, &t.ReservationID, &t.Reason, &t.Attempts, &next)
+			t.NextAttemptAt = fromUS(next)
+			return t, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("read releases: %w", err)
 	}
-	defer rows.Close()
-	var out []order.ReleaseTask
-	for rows.Next() {
-		var t order.ReleaseTask
-		var next int64
-		if err := rows.Scan(&t.OrderID, &t.ReservationID, &t.Reason, &t.Attempts, &next); err != nil {
-			return nil, err
-		}
-		t.NextAttemptAt = fromUS(next)
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // CompleteReleaseTask implements order.Store.

@@ -43,24 +43,17 @@ func TestStore(t *testing.T) {
 					mu.Lock()
 					db := dbs[s]
 					mu.Unlock()
-					rows, err := db.SQL().QueryContext(t.Context(), db.Rebind(
-						`SELECT subject, aggregate_seq FROM outbox_events WHERE aggregate_type = 'order' AND aggregate_id = ? ORDER BY aggregate_seq`), orderID)
+					evs, err := sqldb.QueryAll(t.Context(), db.SQL(), db.Rebind(
+						`SELECT subject, aggregate_seq FROM outbox_events WHERE aggregate_type = 'order' AND aggregate_id = ? ORDER BY aggregate_seq`),
+						[]any{orderID}, func(sc sqldb.Scanner) (storetest.Event, error) {
+							var e storetest.Event
+							err := sc.Scan(&e.Subject, &e.Sequence)
+							return e, err
+						})
 					if err != nil {
 						t.Fatal(err)
 					}
-					defer rows.Close()
-					var out []storetest.Event
-					for rows.Next() {
-						var e storetest.Event
-						if err := rows.Scan(&e.Subject, &e.Sequence); err != nil {
-							t.Fatal(err)
-						}
-						out = append(out, e)
-					}
-					if err := rows.Err(); err != nil {
-						t.Fatal(err)
-					}
-					return out
+					return evs
 				},
 			})
 		})
