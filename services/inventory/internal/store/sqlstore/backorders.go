@@ -47,27 +47,13 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 	}
 	for _, sku := range withStock {
 		// Candidates: open reservations with a backorder (partial index)
-		// and a line for the SKU (lines are JSON written by encoding/json,
-		// so the SKU appears as "sku":"X"). The backorder may be on another
-		// line; AllocateBackorder checks the SKU's line itself.
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+reservationCols+` FROM reservations
+		// and a line for the SKU. The backorder may be on another line;
+		// AllocateBackorder checks the SKU's line itself.
+		cands, err := sqldb.QueryAll(ctx, tx, s.q(`SELECT `+reservationCols+` FROM reservations
 			WHERE backordered > 0 AND state IN (1, 2) AND lines LIKE ? ESCAPE '\'
-			ORDER BY create_us, id`+lock), `%"sku":"`+likeEscaper.Replace(sku)+`"%`)
+			ORDER BY create_us, id`+lock), []any{lineSKUPattern(sku)}, scanReservation)
 		if err != nil {
 			return fmt.Errorf("backordered reservations of %s: %w", sku, err)
-		}
-		var cands []storedReservation
-		for rows.Next() {
-			r, err := scanReservation(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			cands = append(cands, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, c := range cands {
 			if c.ID == exclude {

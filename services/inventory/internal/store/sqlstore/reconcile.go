@@ -19,7 +19,7 @@ const reconCols = `id, request_id, request_hash, state, snapshot_source, snapsho
 	compared_count, matched_count, variance_count, corrected_count, skipped_count, absolute_variance_total,
 	error_message, create_us, end_us`
 
-func scanRecon(sc interface{ Scan(...any) error }) (inventory.Reconciliation, string, error) {
+func scanRecon(sc sqldb.Scanner) (inventory.Reconciliation, string, error) {
 	var (
 		r                       inventory.Reconciliation
 		hash, whs, skus         string
@@ -89,20 +89,11 @@ func (s *Store) CreateReconciliation(ctx context.Context, run inventory.Reconcil
 					return fmt.Errorf("lock reconciliations: %w", err)
 				}
 			}
-			rows, err := tx.QueryContext(ctx, s.q(`SELECT `+reconCols+` FROM reconciliations WHERE state = ?`), int(inventory.ReconRunning))
+			running, err := sqldb.QueryAll(ctx, tx, s.q(`SELECT `+reconCols+` FROM reconciliations WHERE state = ?`),
+				[]any{int(inventory.ReconRunning)}, scanReconOnly)
 			if err != nil {
 				return fmt.Errorf("running reconciliations: %w", err)
 			}
-			var running []inventory.Reconciliation
-			for rows.Next() {
-				r, _, err := scanRecon(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				running = append(running, r)
-			}
-			rows.Close()
 			for _, r := range running {
 				if r.Overlaps(run) {
 					return &inventory.ReconciliationInProgressError{Reconciliation: r.Name()}
@@ -125,40 +116,17 @@ func (s *Store) CreateReconciliation(ctx context.Context, run inventory.Reconcil
 	}
 }
 
-func inClause(col string, vals []string, where *[]string, args *[]any) {
-	if len(vals) == 0 {
-		return
-	}
-	*where = append(*where, col+` IN (`+placeholders(len(vals))+`)`)
-	*args = append(*args, anys(vals)...)
-}
-
 // SKUsInScope implements inventory.Store.
 func (s *Store) SKUsInScope(ctx context.Context, warehouses, skus []string) ([]string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	inClause("warehouse_code", warehouses, &where, &args)
-	inClause("sku", skus, &where, &args)
-	query := `SELECT DISTINCT sku FROM stock_levels`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(query+` ORDER BY sku`), args...)
+	var w where
+	w.in("warehouse_code", warehouses)
+	w.in("sku", skus)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT DISTINCT sku FROM stock_levels`+w.sql()+` ORDER BY sku`),
+		w.args, sqldb.ScanValue[string])
 	if err != nil {
 		return nil, fmt.Errorf("SKUs in scope: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var sku string
-		if err := rows.Scan(&sku); err != nil {
-			return nil, err
-		}
-		out = append(out, sku)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ReconcileChunk implements inventory.Store.
@@ -337,48 +305,28 @@ func (s *Store) GetReconciliation(ctx context.Context, id string) (inventory.Rec
 
 // ListReconciliations implements inventory.Store.
 func (s *Store) ListReconciliations(ctx context.Context, q inventory.ReconciliationQuery) ([]inventory.Reconciliation, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if q.State != 0 {
-		where = append(where, "state = ?")
-		args = append(args, int(q.State))
-	}
-	if q.SnapshotSource != "" {
-		where = append(where, "snapshot_source = ?")
-		args = append(args, q.SnapshotSource)
-	}
-	if q.BeforeID != "" {
-		us := micros(q.BeforeCreate)
-		where = append(where, "(create_us < ? OR (create_us = ? AND id < ?))")
-		args = append(args, us, us, q.BeforeID)
-	}
-	query := `SELECT ` + reconCols + ` FROM reconciliations`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, max(q.Limit, 1))
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(query+` ORDER BY create_us DESC, id DESC LIMIT ?`), args...)
+	var w where
+	w.addIf(q.State != 0, "state = ?", int(q.State))
+	w.addIf(q.SnapshotSource != "", "snapshot_source = ?", q.SnapshotSource)
+	us := micros(q.BeforeCreate)
+	w.addIf(q.BeforeID != "", "(create_us < ? OR (create_us = ? AND id < ?))", us, us, q.BeforeID)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+reconCols+` FROM reconciliations`+w.sql()+
+		` ORDER BY create_us DESC, id DESC LIMIT ?`), append(w.args, max(q.Limit, 1)), scanReconOnly)
 	if err != nil {
 		return nil, fmt.Errorf("list reconciliations: %w", err)
 	}
-	defer rows.Close()
-	var out []inventory.Reconciliation
-	for rows.Next() {
-		r, _, err := scanRecon(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list reconciliations: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
+}
+
+func scanReconOnly(sc sqldb.Scanner) (inventory.Reconciliation, error) {
+	r, _, err := scanRecon(sc)
+	return r, err
 }
 
 const varianceCols = `reconciliation_id, sku, warehouse_code, kind, expected_on_hand, transload_on_hand, snapshot_sequence,
 	transload_sequence, corrected, create_us`
 
-func scanVariance(sc interface{ Scan(...any) error }) (inventory.Variance, error) {
+func scanVariance(sc sqldb.Scanner) (inventory.Variance, error) {
 	var (
 		v         inventory.Variance
 		corrected int
@@ -405,42 +353,19 @@ func (s *Store) GetVariance(ctx context.Context, runID, sku, wh string) (invento
 
 // ListVariances implements inventory.Store.
 func (s *Store) ListVariances(ctx context.Context, q inventory.VarianceQuery) ([]inventory.Variance, error) {
-	where := []string{"reconciliation_id = ?"}
-	args := []any{q.ReconciliationID}
-	if q.SKU != "" {
-		where = append(where, "sku = ?")
-		args = append(args, q.SKU)
-	}
-	if q.WarehouseCode != "" {
-		where = append(where, "warehouse_code = ?")
-		args = append(args, q.WarehouseCode)
-	}
-	if q.Kind != 0 {
-		where = append(where, "kind = ?")
-		args = append(args, int(q.Kind))
-	}
+	var w where
+	w.add("reconciliation_id = ?", q.ReconciliationID)
+	w.addIf(q.SKU != "", "sku = ?", q.SKU)
+	w.addIf(q.WarehouseCode != "", "warehouse_code = ?", q.WarehouseCode)
+	w.addIf(q.Kind != 0, "kind = ?", int(q.Kind))
 	if q.Corrected != nil {
-		where = append(where, "corrected = ?")
-		args = append(args, boolInt(*q.Corrected))
+		w.add("corrected = ?", boolInt(*q.Corrected))
 	}
-	if q.AfterSKU != "" {
-		where = append(where, "(sku > ? OR (sku = ? AND warehouse_code > ?))")
-		args = append(args, q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
-	}
-	args = append(args, max(q.Limit, 1))
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT `+varianceCols+` FROM reconciliation_variances WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY sku, warehouse_code LIMIT ?`), args...)
+	w.addIf(q.AfterSKU != "", "(sku > ? OR (sku = ? AND warehouse_code > ?))", q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+varianceCols+` FROM reconciliation_variances`+w.sql()+
+		` ORDER BY sku, warehouse_code LIMIT ?`), append(w.args, max(q.Limit, 1)), scanVariance)
 	if err != nil {
 		return nil, fmt.Errorf("list variances: %w", err)
 	}
-	defer rows.Close()
-	var out []inventory.Variance
-	for rows.Next() {
-		v, err := scanVariance(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list variances: %w", err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -24,7 +24,7 @@ type storedReservation struct {
 	hash string
 }
 
-func scanReservation(sc interface{ Scan(...any) error }) (storedReservation, error) {
+func scanReservation(sc sqldb.Scanner) (storedReservation, error) {
 	var (
 		r                            storedReservation
 		split                        int
@@ -70,21 +70,12 @@ func (s *Store) GetReservation(ctx context.Context, id string) (inventory.Reserv
 
 // DueHolds implements inventory.Store.
 func (s *Store) DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT id FROM reservations WHERE state = ? AND expire_us <= ?
-		ORDER BY expire_us, id LIMIT ?`), int(inventory.StateHeld), micros(now), limit)
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT id FROM reservations WHERE state = ? AND expire_us <= ?
+		ORDER BY expire_us, id LIMIT ?`), []any{int(inventory.StateHeld), micros(now), limit}, sqldb.ScanValue[string])
 	if err != nil {
 		return nil, fmt.Errorf("due holds: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("due holds: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 func (s *Store) insertReservation(ctx context.Context, tx *sql.Tx, r inventory.Reservation, hash string) error {
@@ -359,53 +350,31 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // ListReservations implements inventory.Store.
 func (s *Store) ListReservations(ctx context.Context, q inventory.ReservationQuery) ([]inventory.Reservation, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if q.ReferenceID != "" {
-		where = append(where, "reference_id = ?")
-		args = append(args, q.ReferenceID)
-	}
-	if q.State != 0 {
-		where = append(where, "state = ?")
-		args = append(args, int(q.State))
-	}
-	if q.Channel != "" {
-		where = append(where, "channel = ?")
-		args = append(args, q.Channel)
-	}
-	if q.SKU != "" {
-		// Lines are stored as JSON written by encoding/json, so a line's
-		// SKU appears exactly as "sku":"<sku>" (SKUs need no escaping).
-		where = append(where, `lines LIKE ? ESCAPE '\'`)
-		args = append(args, `%"sku":"`+likeEscaper.Replace(q.SKU)+`"%`)
-	}
-	if q.BeforeID != "" {
-		where = append(where, "(create_us < ? OR (create_us = ? AND id < ?))")
-		us := micros(q.BeforeCreate)
-		args = append(args, us, us, q.BeforeID)
-	}
-	query := `SELECT ` + reservationCols + ` FROM reservations`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY create_us DESC, id DESC LIMIT ?`
-	args = append(args, max(q.Limit, 1))
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(query), args...)
+	var w where
+	w.addIf(q.ReferenceID != "", "reference_id = ?", q.ReferenceID)
+	w.addIf(q.State != 0, "state = ?", int(q.State))
+	w.addIf(q.Channel != "", "channel = ?", q.Channel)
+	w.addIf(q.SKU != "", `lines LIKE ? ESCAPE '\'`, lineSKUPattern(q.SKU))
+	us := micros(q.BeforeCreate)
+	w.addIf(q.BeforeID != "", "(create_us < ? OR (create_us = ? AND id < ?))", us, us, q.BeforeID)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+reservationCols+` FROM reservations`+w.sql()+
+		` ORDER BY create_us DESC, id DESC LIMIT ?`), append(w.args, max(q.Limit, 1)), scanReservationOnly)
 	if err != nil {
 		return nil, fmt.Errorf("list reservations: %w", err)
 	}
-	defer rows.Close()
-	var out []inventory.Reservation
-	for rows.Next() {
-		r, err := scanReservation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list reservations: %w", err)
-		}
-		out = append(out, r.Reservation)
-	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// lineSKUPattern is the LIKE pattern (ESCAPE '\') of reservations with a
+// line for sku. Lines are stored as JSON written by encoding/json, so a
+// line's SKU appears exactly as "sku":"<sku>" (SKUs need no escaping).
+func lineSKUPattern(sku string) string {
+	return `%"sku":"` + likeEscaper.Replace(sku) + `"%`
+}
+
+func scanReservationOnly(sc sqldb.Scanner) (inventory.Reservation, error) {
+	r, err := scanReservation(sc)
+	return r.Reservation, err
 }
 
 // backordered is the total backordered quantity of r.

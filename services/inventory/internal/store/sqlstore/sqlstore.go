@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -29,23 +28,12 @@ const MigrationSet = "inventory"
 //go:embed migrations
 var migrations embed.FS
 
-// Migrate creates or upgrades the outbox and inventory tables.
+// Migrate creates or upgrades the inventory and outbox tables.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	if err := outbox.Migrate(ctx, db); err != nil {
-		return err
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrations, "migrations"); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		return fmt.Errorf("inventory migrations: %w", err)
-	}
-	pgFS, err := fs.Sub(migrations, "migrations/postgres")
-	if err != nil {
-		return fmt.Errorf("inventory migrations: %w", err)
-	}
-	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
-		return fmt.Errorf("inventory migrations: %w", err)
-	}
-	return nil
+	return outbox.Migrate(ctx, db)
 }
 
 // Store implements inventory.Store.
@@ -58,10 +46,10 @@ var _ inventory.Store = (*Store)(nil)
 // New returns a Store over db (migrated with Migrate).
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what *sql.DB and *sql.Tx have in common: the reads of
+// sqldb.Querier and single-row reads.
 type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	sqldb.Querier
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
@@ -78,6 +66,38 @@ func (s *Store) forUpdate() string {
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// where collects the conditions of a WHERE clause and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond with its arguments.
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// addIf adds cond, with its arguments, when ok.
+func (w *where) addIf(ok bool, cond string, args ...any) {
+	if ok {
+		w.add(cond, args...)
+	}
+}
+
+// in adds `col IN (vals)` unless vals is empty.
+func (w *where) in(col string, vals []string) {
+	w.addIf(len(vals) > 0, col+` IN (`+placeholders(len(vals))+`)`, anys(vals)...)
+}
+
+// sql returns " WHERE c1 AND c2 ...", or "" without conditions.
+func (w where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
 func micros(t time.Time) int64 {
@@ -114,7 +134,7 @@ func (s *Store) HasWarehouses(ctx context.Context) (bool, error) {
 
 const warehouseCols = `code, display_name, region, address, priority, channels, active, create_us, update_us`
 
-func scanWarehouse(sc interface{ Scan(...any) error }) (inventory.Warehouse, error) {
+func scanWarehouse(sc sqldb.Scanner) (inventory.Warehouse, error) {
 	var (
 		w                  inventory.Warehouse
 		addr, chans        string
@@ -135,21 +155,9 @@ func scanWarehouse(sc interface{ Scan(...any) error }) (inventory.Warehouse, err
 	return w, nil
 }
 
-func (s *Store) listWarehouses(ctx context.Context, q querier) ([]inventory.Warehouse, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+warehouseCols+` FROM warehouses ORDER BY priority, code`)
+func (s *Store) listWarehouses(ctx context.Context, q sqldb.Querier) ([]inventory.Warehouse, error) {
+	out, err := sqldb.QueryAll(ctx, q, `SELECT `+warehouseCols+` FROM warehouses ORDER BY priority, code`, nil, scanWarehouse)
 	if err != nil {
-		return nil, fmt.Errorf("list warehouses: %w", err)
-	}
-	defer rows.Close()
-	var out []inventory.Warehouse
-	for rows.Next() {
-		w, err := scanWarehouse(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list warehouses: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list warehouses: %w", err)
 	}
 	return out, nil
@@ -173,21 +181,22 @@ func (s *Store) GetWarehouse(ctx context.Context, code string) (inventory.Wareho
 	return w, nil
 }
 
-func (s *Store) insertWarehouse(ctx context.Context, tx *sql.Tx, w inventory.Warehouse, now time.Time) error {
-	addr, err := json.Marshal(w.Address)
+// warehouseJSON encodes the address and channels columns of w.
+func warehouseJSON(w inventory.Warehouse) (addr, channels string, err error) {
+	a, err := json.Marshal(w.Address)
 	if err != nil {
-		return err
+		return "", "", fmt.Errorf("encode address of %s: %w", w.Code, err)
 	}
-	chans := w.Channels
-	if chans == nil {
-		chans = []string{}
-	}
-	ch, err := json.Marshal(chans)
+	return string(a), jsonList(w.Channels), nil
+}
+
+func (s *Store) insertWarehouse(ctx context.Context, tx *sql.Tx, w inventory.Warehouse, now time.Time) error {
+	addr, chans, err := warehouseJSON(w)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO warehouses (`+warehouseCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		w.Code, w.DisplayName, w.Region, string(addr), w.Priority, string(ch), boolInt(w.Active), micros(now), micros(now))
+		w.Code, w.DisplayName, w.Region, addr, w.Priority, chans, boolInt(w.Active), micros(now), micros(now))
 	if err != nil {
 		return fmt.Errorf("insert warehouse %s: %w", w.Code, err)
 	}
@@ -269,7 +278,7 @@ func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap 
 // migration 0003), so the domain's Reserved is their sum.
 const stockCols = `sku, warehouse_code, on_hand, reserved, oversold, inbound, inbound_total, source_system, source_sequence, revision, update_us`
 
-func scanStockLevel(sc interface{ Scan(...any) error }) (inventory.StockLevel, error) {
+func scanStockLevel(sc sqldb.Scanner) (inventory.StockLevel, error) {
 	var (
 		l        inventory.StockLevel
 		oversold int64
@@ -288,19 +297,6 @@ func scanStockLevel(sc interface{ Scan(...any) error }) (inventory.StockLevel, e
 	return l, nil
 }
 
-func collectLevels(rows *sql.Rows) ([]inventory.StockLevel, error) {
-	defer rows.Close()
-	var out []inventory.StockLevel
-	for rows.Next() {
-		l, err := scanStockLevel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
-}
-
 // GetStockLevel implements inventory.Store.
 func (s *Store) GetStockLevel(ctx context.Context, sku, warehouse string) (inventory.StockLevel, error) {
 	l, err := scanStockLevel(s.db.SQL().QueryRowContext(ctx,
@@ -316,39 +312,14 @@ func (s *Store) GetStockLevel(ctx context.Context, sku, warehouse string) (inven
 
 // ListStockLevels implements inventory.Store.
 func (s *Store) ListStockLevels(ctx context.Context, q inventory.StockLevelQuery) ([]inventory.StockLevel, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if q.WarehouseCode != "" {
-		where = append(where, "warehouse_code = ?")
-		args = append(args, q.WarehouseCode)
-	}
-	if q.SKU != "" {
-		where = append(where, "sku = ?")
-		args = append(args, q.SKU)
-	}
-	if q.AvailableOnly {
-		where = append(where, "on_hand > reserved")
-	}
-	if q.OversoldOnly {
-		where = append(where, "oversold > 0")
-	}
-	if q.AfterSKU != "" {
-		where = append(where, "(sku > ? OR (sku = ? AND warehouse_code > ?))")
-		args = append(args, q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
-	}
-	query := `SELECT ` + stockCols + ` FROM stock_levels`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY sku, warehouse_code LIMIT ?`
-	args = append(args, max(q.Limit, 1))
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list stock levels: %w", err)
-	}
-	out, err := collectLevels(rows)
+	var w where
+	w.addIf(q.WarehouseCode != "", "warehouse_code = ?", q.WarehouseCode)
+	w.addIf(q.SKU != "", "sku = ?", q.SKU)
+	w.addIf(q.AvailableOnly, "on_hand > reserved")
+	w.addIf(q.OversoldOnly, "oversold > 0")
+	w.addIf(q.AfterSKU != "", "(sku > ? OR (sku = ? AND warehouse_code > ?))", q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+stockCols+` FROM stock_levels`+w.sql()+
+		` ORDER BY sku, warehouse_code LIMIT ?`), append(w.args, max(q.Limit, 1)), scanStockLevel)
 	if err != nil {
 		return nil, fmt.Errorf("list stock levels: %w", err)
 	}
@@ -357,15 +328,17 @@ func (s *Store) ListStockLevels(ctx context.Context, q inventory.StockLevelQuery
 
 // StockLevelsForSKUs implements inventory.Store.
 func (s *Store) StockLevelsForSKUs(ctx context.Context, skus []string) ([]inventory.StockLevel, error) {
+	return s.levelsOf(ctx, s.db.SQL(), skus, "")
+}
+
+// levelsOf reads every stock level of skus in SKU, then warehouse order,
+// the row-lock clause lock appended.
+func (s *Store) levelsOf(ctx context.Context, q sqldb.Querier, skus []string, lock string) ([]inventory.StockLevel, error) {
 	if len(skus) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT `+stockCols+` FROM stock_levels WHERE sku IN (`+
-		placeholders(len(skus))+`) ORDER BY sku, warehouse_code`), anys(skus)...)
-	if err != nil {
-		return nil, fmt.Errorf("stock levels of %d SKUs: %w", len(skus), err)
-	}
-	out, err := collectLevels(rows)
+	out, err := sqldb.QueryAll(ctx, q, s.q(`SELECT `+stockCols+` FROM stock_levels WHERE sku IN (`+
+		placeholders(len(skus))+`) ORDER BY sku, warehouse_code`+lock), anys(skus), scanStockLevel)
 	if err != nil {
 		return nil, fmt.Errorf("stock levels of %d SKUs: %w", len(skus), err)
 	}
@@ -390,19 +363,11 @@ type lockedLevels map[levelKey]*inventory.StockLevel
 // warehouse order on every engine and in every transaction, so two
 // writers always take row locks in the same order.
 func (s *Store) lockLevels(ctx context.Context, tx *sql.Tx, skus []string) (lockedLevels, error) {
+	levels, err := s.levelsOf(ctx, tx, skus, s.forUpdate())
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
 	locked := lockedLevels{}
-	if len(skus) == 0 {
-		return locked, nil
-	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+stockCols+` FROM stock_levels WHERE sku IN (`+
-		placeholders(len(skus))+`) ORDER BY sku, warehouse_code`+s.forUpdate()), anys(skus)...)
-	if err != nil {
-		return nil, fmt.Errorf("lock stock levels: %w", err)
-	}
-	levels, err := collectLevels(rows)
-	if err != nil {
-		return nil, fmt.Errorf("lock stock levels: %w", err)
-	}
 	for i := range levels {
 		l := levels[i]
 		locked[levelKey{l.SKU, l.WarehouseCode}] = &l

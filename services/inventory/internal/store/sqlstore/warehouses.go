@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -38,21 +37,13 @@ func (s *Store) UpsertWarehouse(ctx context.Context, code, requestID, fp string,
 		}
 		w.Code = code
 		if exists {
-			addr, err := json.Marshal(w.Address)
-			if err != nil {
-				return err
-			}
-			chans := w.Channels
-			if chans == nil {
-				chans = []string{}
-			}
-			ch, err := json.Marshal(chans)
+			addr, chans, err := warehouseJSON(w)
 			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE warehouses SET display_name = ?, region = ?, address = ?, priority = ?,
 				channels = ?, active = ?, update_us = ? WHERE code = ?`),
-				w.DisplayName, w.Region, string(addr), w.Priority, string(ch), boolInt(w.Active), micros(w.UpdateTime), code); err != nil {
+				w.DisplayName, w.Region, addr, w.Priority, chans, boolInt(w.Active), micros(w.UpdateTime), code); err != nil {
 				return fmt.Errorf("update warehouse %s: %w", code, err)
 			}
 		} else if err := s.insertWarehouse(ctx, tx, w, w.CreateTime); err != nil {
