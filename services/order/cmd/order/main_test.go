@@ -20,6 +20,7 @@ import (
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/testharness/natstest"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/order/internal/neighbourfake"
 )
 
@@ -79,23 +80,14 @@ func TestRun(t *testing.T) {
 		}
 	}()
 
-	poll := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	poll("readyz", func() bool {
+	const timeout = 15 * time.Second
+	wait.Eventually(t, timeout, "readyz", func() error {
 		res, err := http.Get("http://" + env["ADMIN_ADDR"] + "/readyz")
 		if err != nil {
-			return false
+			return err
 		}
 		res.Body.Close()
-		return res.StatusCode == http.StatusOK
+		return wait.Check(res.StatusCode == http.StatusOK, "status %d", res.StatusCode)
 	})
 	conn, err := grpc.NewClient(env["GRPC_ADDR"], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -112,17 +104,23 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := res.GetOrder().GetOrderId()
-	poll("order confirmed", func() bool {
+	wait.Eventually(t, timeout, "order confirmed", func() error {
 		o, err := c.GetOrder(t.Context(), &orderv1.GetOrderRequest{Name: "orders/" + id})
-		return err == nil && o.GetState() == orderv1.Order_STATE_CONFIRMED
+		if err != nil {
+			return err
+		}
+		return wait.Check(o.GetState() == orderv1.Order_STATE_CONFIRMED, "state %s", o.GetState())
 	})
-	poll("two events in TRANSLOAD_ORDER", func() bool {
+	wait.Eventually(t, timeout, "two events in "+eventstreams.Order.Name, func() error {
 		s, err := js.Stream(t.Context(), eventstreams.Order.Name)
 		if err != nil {
-			return false
+			return err
 		}
 		info, err := s.Info(t.Context())
-		return err == nil && info.State.Msgs == 2
+		if err != nil {
+			return err
+		}
+		return wait.Check(info.State.Msgs == 2, "%d messages", info.State.Msgs)
 	})
 	metrics, err := http.Get("http://" + env["ADMIN_ADDR"] + "/metrics")
 	if err != nil {

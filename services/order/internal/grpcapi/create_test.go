@@ -19,6 +19,8 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/order/internal/erpclient"
 	"github.com/transload/transload/services/order/internal/order"
 )
@@ -71,9 +73,7 @@ func TestCreateOrderHappyPath(t *testing.T) {
 	if diff := cmp.Diff([]string{o.GetOrderId()}, e.erp.Accepted()); diff != "" {
 		t.Errorf("ERP sales orders (-want +got):\n%s", diff)
 	}
-	eventually(t, "accepted and confirmed events", func() bool {
-		return slices.Equal(e.outboxSubjects(t, o.GetOrderId()), []string{"transload.order.accepted", "transload.order.confirmed"})
-	})
+	e.waitSubjects(t, o.GetOrderId(), eventstreams.OrderAccepted, eventstreams.OrderConfirmed)
 	if n := len(confirmed.GetStateHistory()); n != 2 {
 		t.Errorf("history has %d entries, want 2", n)
 	}
@@ -235,12 +235,9 @@ func TestCreateOrderDependencyDown(t *testing.T) {
 	}
 	e.erp.SetDown(false)
 	// The request id was not used up by the outage.
-	eventually(t, "a retry after the ERP came back", func() bool {
+	retryWhileUnavailable(t, "a retry after the ERP came back", func() error {
 		_, err := e.client.CreateOrder(ctx, createReq("cold", "C0004", line{"SKU-00001", 1}))
-		if err != nil && status.Code(err) != codes.Unavailable {
-			t.Fatalf("retry: %v", err)
-		}
-		return err == nil
+		return err
 	})
 
 	// Inventory down: UNAVAILABLE and no reservation stays.
@@ -253,12 +250,9 @@ func TestCreateOrderDependencyDown(t *testing.T) {
 	// The failures opened inventory's breaker; retry until it lets calls
 	// through again.
 	var res *orderv1.CreateOrderResponse
-	eventually(t, "a retry after inventory came back", func() bool {
+	retryWhileUnavailable(t, "a retry after inventory came back", func() error {
 		res, err = e.client.CreateOrder(ctx, createReq("inv-down", "C0004", line{"SKU-00001", 1}))
-		if err != nil && status.Code(err) != codes.Unavailable {
-			t.Fatalf("retry: %v", err)
-		}
-		return err == nil
+		return err
 	})
 	if res.GetReplayed() {
 		t.Error("the retry after an outage must create the order, not replay")
@@ -312,8 +306,9 @@ func testERPDownQueuesAndDrainsInOrder(t *testing.T, engine func(*envOptions)) {
 		ids = append(ids, res.GetOrder().GetOrderId())
 	}
 	// The worker keeps failing; the orders stay pending and record it.
-	eventually(t, "a failed ERP attempt on the first pending order", func() bool {
-		return e.get(t, ids[0]).GetErpSubmission().GetAttemptCount() > 0
+	wait.Eventually(t, waitTimeout, "a failed ERP attempt on the first pending order", func() error {
+		n := e.get(t, ids[0]).GetErpSubmission().GetAttemptCount()
+		return wait.Check(n > 0, "%d attempts", n)
 	})
 	for _, id := range ids {
 		if st := e.get(t, id).GetState(); st != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
@@ -350,15 +345,11 @@ func TestERPRejectionReleasesReservation(t *testing.T) {
 		r.GetErpCode() != "SALES_ORDER_REJECTION_REASON_CREDIT_LIMIT" {
 		t.Errorf("rejection = %+v", r)
 	}
-	eventually(t, "reservation released", func() bool {
-		return slices.Equal(e.inventory.Releases(), []string{res.GetOrder().GetReservationId()})
-	})
+	waitEqual(t, "reservation released", e.inventory.Releases, []string{res.GetOrder().GetReservationId()})
 	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != before {
 		t.Errorf("available after release = %d, want %d", got, before)
 	}
-	eventually(t, "rejected event", func() bool {
-		return slices.Equal(e.outboxSubjects(t, id), []string{"transload.order.accepted", "transload.order.rejected"})
-	})
+	e.waitSubjects(t, id, eventstreams.OrderAccepted, eventstreams.OrderRejected)
 	// Never retried: one submission only.
 	if calls := e.erp.SubmitCalls(); len(calls) != 1 {
 		t.Errorf("ERP submissions = %v, want exactly one", calls)
@@ -381,7 +372,7 @@ func TestSlowOwnerKeepsItsClaim(t *testing.T) {
 		wg.Go(func() {
 			if i == 1 {
 				// Start once the first call is inside the slow reservation.
-				eventually(t, "the first call reserving", func() bool { return e.inventory.ReserveCalls() == 1 })
+				waitEqual(t, "the first call reserving", e.inventory.ReserveCalls, 1)
 			}
 			r, err := e.client.CreateOrder(ctx, req)
 			if err != nil {

@@ -4,12 +4,16 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
@@ -24,6 +28,7 @@ import (
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/erpclient"
 	"github.com/transload/transload/services/order/internal/fulfillmentclient"
@@ -180,16 +185,29 @@ func createReq(requestID, customer string, lines ...line) *orderv1.CreateOrderRe
 	return r
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+// waitTimeout bounds every wait of the component tests.
+const waitTimeout = 10 * time.Second
+
+// waitEqual waits until get returns want.
+func waitEqual[T any](t *testing.T, what string, get func() T, want T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	wait.Eventually(t, waitTimeout, what, func() error {
+		got := get()
+		return wait.Check(cmp.Equal(got, want), "got %v, want %v", got, want)
+	})
+}
+
+// retryWhileUnavailable repeats call while it fails with UNAVAILABLE (a
+// neighbour still down); any other error fails the test.
+func retryWhileUnavailable(t *testing.T, what string, call func() error) {
+	t.Helper()
+	wait.Eventually(t, waitTimeout, what, func() error {
+		err := call()
+		if err != nil && status.Code(err) != codes.Unavailable {
+			t.Fatalf("%s: %v", what, err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 func (e *env) get(t *testing.T, id string) *orderv1.Order {
@@ -204,11 +222,18 @@ func (e *env) get(t *testing.T, id string) *orderv1.Order {
 func (e *env) waitState(t *testing.T, id string, want orderv1.Order_State) *orderv1.Order {
 	t.Helper()
 	var o *orderv1.Order
-	eventually(t, id+" in "+want.String(), func() bool {
+	wait.Eventually(t, waitTimeout, id+" in "+want.String(), func() error {
 		o = e.get(t, id)
-		return o.GetState() == want
+		return wait.Check(o.GetState() == want, "state %s", o.GetState())
 	})
 	return o
+}
+
+// waitSubjects waits until the outbox holds exactly the events with subjects
+// want for order id.
+func (e *env) waitSubjects(t *testing.T, id string, want ...string) {
+	t.Helper()
+	waitEqual(t, "events "+strings.Join(want, ", "), func() []string { return e.outboxSubjects(t, id) }, want)
 }
 
 // outboxSubjects returns the subjects of the outbox rows of an order.

@@ -15,6 +15,7 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -223,8 +224,8 @@ func testCancelConfirmedOrderCancelsInERP(t *testing.T, engine func(*envOptions)
 	if !slices.Equal(e.fulfil.Cancels(), []string{id}) {
 		t.Errorf("fulfilment cancels = %v, want [%s]", e.fulfil.Cancels(), id)
 	}
-	eventually(t, "ERP cancellation", func() bool { return slices.Equal(e.erp.Cancels(), []string{id}) })
-	eventually(t, "release", func() bool { return len(e.inventory.Releases()) == 1 })
+	waitEqual(t, "ERP cancellation", e.erp.Cancels, []string{id})
+	waitEqual(t, "release", func() int { return len(e.inventory.Releases()) }, 1)
 
 	// Picked at the WMS: not cancellable; fulfillment down: UNAVAILABLE.
 	res2, err := e.client.CreateOrder(ctx, createReq("cc2", "C0008", line{"SKU-00002", 1}))
@@ -240,9 +241,9 @@ func testCancelConfirmedOrderCancelsInERP(t *testing.T, engine func(*envOptions)
 	}
 	e.fulfil.SetDown(false)
 	e.fulfil.SetPicked(id2)
-	eventually(t, "a definite answer from fulfillment", func() bool {
+	wait.Eventually(t, waitTimeout, "a definite answer from fulfillment", func() error {
 		_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
-		return status.Code(err) != codes.Unavailable
+		return wait.Check(status.Code(err) != codes.Unavailable, "%v", err)
 	})
 	wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE)
 	if st := e.get(t, id2).GetState(); st != orderv1.Order_STATE_CONFIRMED {
@@ -367,9 +368,9 @@ func TestStuckOwnerRetryConverges(t *testing.T) {
 	// After the lease a retry takes over and converges on the same order
 	// id and the same reservation.
 	var second *orderv1.CreateOrderResponse
-	eventually(t, "a retry taking over the expired claim", func() bool {
+	wait.Eventually(t, waitTimeout, "a retry taking over the expired claim", func() error {
 		second, err = e.client.CreateOrder(ctx, req)
-		return err == nil
+		return err
 	})
 	stuck.unblock()
 	first := <-firstDone
@@ -412,12 +413,12 @@ func TestReaperReleasesAbandonedReservation(t *testing.T) {
 		t.Fatalf("available while reserved = %d, want 1", got)
 	}
 	// Let the lease and the abandon period pass, then reap.
-	eventually(t, "the reaper releasing the reservation", func() bool {
+	waitEqual(t, "the reaper releasing the reservation", func() int {
 		if err := e.svc.ReapAbandonedClaims(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return len(e.inventory.Releases()) == 1
-	})
+		return len(e.inventory.Releases())
+	}, 1)
 	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 4 {
 		t.Errorf("available after reaping = %d, want 4", got)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // Milestone is what a shipment progress report records.
@@ -38,7 +40,7 @@ func (p ProgressParams) hash() string {
 	for _, l := range p.Lines {
 		parts = append(parts, l.LineID, strconv.FormatInt(l.Quantity, 10))
 	}
-	return hashOf(parts...)
+	return fingerprint.Of(parts)
 }
 
 // ProgressResult is the outcome of RecordShipmentProgress.

@@ -3,10 +3,8 @@ package order
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // KindCreateOrder scopes CreateOrder request ids.
@@ -148,7 +148,9 @@ type CreateParams struct {
 // payloadHash is the idempotency fingerprint of a request: everything
 // the client sent except the request id itself.
 func (p CreateParams) payloadHash() string {
-	v := struct {
+	// Stored in idempotency_keys: field names and order are part of the
+	// digest, so never change them (see platform/fingerprint).
+	return fingerprint.Of(struct {
 		CustomerID, Channel, Currency string
 		ShipTo                        Address
 		Lines                         []QuoteLine
@@ -157,10 +159,7 @@ func (p CreateParams) payloadHash() string {
 		Expected                      int64
 		ExpectedCurrency              string
 	}{p.CustomerID, p.Channel, p.Currency, p.ShipTo, p.Lines, p.CustomerPONumber, p.Notes,
-		p.HasExpectedTotal, p.ExpectedTotalMinor, p.ExpectedCurrency}
-	b, _ := json.Marshal(v) // plain structs of strings and ints cannot fail
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+		p.HasExpectedTotal, p.ExpectedTotalMinor, p.ExpectedCurrency})
 }
 
 // CreateResult is the outcome of CreateOrder.
@@ -519,6 +518,10 @@ type CancelParams struct {
 	CorrelationID                    string
 }
 
+// hash is the idempotency fingerprint of a cancellation (stored in
+// idempotency_keys: never change it).
+func (p CancelParams) hash() string { return fingerprint.Of([]string{p.OrderID, p.Reason, p.Etag}) }
+
 // errRecheckCancel: the order was confirmed between the read and the
 // cancelling transaction, so fulfillment must be asked first.
 var errRecheckCancel = errors.New("order confirmed meanwhile")
@@ -529,8 +532,7 @@ var errRecheckCancel = errors.New("order confirmed meanwhile")
 // moves to CANCELLED with its event, its reservation release is queued for
 // the worker and the ERP order is cancelled through the ERP queue.
 func (s *Service) CancelOrder(ctx context.Context, p CancelParams) (*Order, error) {
-	hash := hashOf(p.OrderID, p.Reason, p.Etag)
-	key := &IdempotencyKey{Kind: "cancel_order", Key: p.RequestID, PayloadHash: hash}
+	key := &IdempotencyKey{Kind: "cancel_order", Key: p.RequestID, PayloadHash: p.hash()}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.d.Store.GetOrder(ctx, p.OrderID)
 		if err != nil {
@@ -596,12 +598,6 @@ func cancellable(o *Order) bool {
 		return len(o.Shipments) == 0
 	}
 	return false
-}
-
-func hashOf(parts ...string) string {
-	b, _ := json.Marshal(parts)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 var idEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
