@@ -11,16 +11,16 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
@@ -34,13 +34,6 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 )
-
-// Stream is the JetStream stream catalog-pricing publishes to.
-var Stream = outbox.StreamConfig{
-	Name:        "TRANSLOAD_CATALOG",
-	Subjects:    []string{"transload.catalog.>"},
-	Description: "catalog-pricing events: catalog published, prices changed",
-}
 
 // QuoteCacheName names the quote cache (key prefix and metric label).
 const QuoteCacheName = "price-quote"
@@ -110,12 +103,16 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return fmt.Errorf("quote cache: %w", err)
 	}
 
+	relay, closeNATS, err := newRelay(cfg.NATSURL, db, log, srv.Registry())
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	defer closeNATS()
 	// Committed events wake the relay at once instead of at its next poll.
-	var relay atomic.Pointer[outbox.Relay]
-	notify := func() {
-		if r := relay.Load(); r != nil {
-			r.Notify()
-		}
+	notify := func() {}
+	if relay != nil {
+		notify = relay.Notify
 	}
 	catSvc := catalog.NewService(store.Catalog(), nil)
 	catSvc.OnEventsCommitted(notify)
@@ -167,8 +164,12 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		wg.Wait()
 	}()
 	wg.Go(func() { _ = syncer.Run(bg, cfg.SyncInterval, deps.SyncTrigger) })
-	if cfg.NATSURL != "" {
-		wg.Go(func() { runRelay(bg, log, db, cfg.NATSURL, cfg.SyncRetryMin, cfg.SyncRetryMax, srv, &relay) })
+	if relay != nil {
+		wg.Go(func() {
+			if err := relay.Run(bg); err != nil {
+				log.Error("outbox relay stopped", slog.Any("error", err))
+			}
+		})
 	} else {
 		log.Warn("NATS_URL empty: events stay in the outbox until a relay runs")
 	}
@@ -176,48 +177,28 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	return srv.Run(ctx)
 }
 
-// runRelay connects to NATS (retrying forever), creates the stream and
-// relays outbox rows until ctx ends.
-func runRelay(ctx context.Context, log *slog.Logger, db *sqldb.DB, url string, minDelay, maxDelay time.Duration,
-	srv *grpcserver.Server, published *atomic.Pointer[outbox.Relay]) {
+// newRelay returns the outbox relay to the NATS server at url, or nil
+// for an empty url, and what closes its connection. The connection is
+// made in the background and retried forever, and the relay ensures its
+// stream (eventstreams.Catalog) before it publishes, so a NATS that is
+// down at start delays events but not the service.
+func newRelay(url string, db *sqldb.DB, log *slog.Logger, reg prometheus.Registerer) (*outbox.Relay, func(), error) {
+	if url == "" {
+		return nil, func() {}, nil
+	}
 	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.Name("catalog-pricing"))
 	if err != nil {
-		log.Error("nats connect", slog.Any("error", err))
-		return
+		return nil, nil, fmt.Errorf("nats %s: %w", url, err)
 	}
-	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		log.Error("jetstream", slog.Any("error", err))
-		return
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	delay := minDelay
-	for {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := outbox.EnsureStream(sctx, js, Stream)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("create stream failed; retrying", slog.String("stream", Stream.Name), slog.Any("error", err),
-			slog.Duration("retry_in", delay))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, maxDelay)
-	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(srv.Registry()))
+	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg), outbox.WithStreams(eventstreams.Catalog))
 	if err != nil {
-		log.Error("outbox relay", slog.Any("error", err))
-		return
+		nc.Close()
+		return nil, nil, fmt.Errorf("outbox relay: %w", err)
 	}
-	published.Store(relay)
-	if err := relay.Run(ctx); err != nil {
-		log.Error("outbox relay stopped", slog.Any("error", err))
-	}
+	return relay, nc.Close, nil
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,14 +12,28 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
-	"github.com/transload/transload/services/catalog-pricing/internal/app"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
+// relayed is one event read from the stream: its metadata, the number it
+// announces (catalog version or price version) and its sequence header.
+type relayed struct {
+	md        *commonv1.EventMetadata
+	announces int64
+	header    string
+}
+
 // TestEventsReachJetStream: the service creates TRANSLOAD_CATALOG and the
-// outbox relay publishes CatalogPublishedEvent and PricesChangedEvent for
-// the initial import, and another CatalogPublishedEvent for a publish.
+// outbox relays CatalogPublishedEvent and PricesChangedEvent for the
+// initial import and for later changes, and nothing for calls that change
+// nothing. Each event's metadata sequence, which the outbox assigns per
+// aggregate, equals the catalog version or price version it announces:
+// every version and every price version is taken in the transaction that
+// writes its one event.
 func TestEventsReachJetStream(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
@@ -26,83 +41,127 @@ func TestEventsReachJetStream(t *testing.T) {
 	erp := newFakeERP()
 	in := start(t, testEnv(t, map[string]string{"NATS_URL": ns.ClientURL()}), serveERP(t, erp))
 	in.waitReady(t)
-
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	var stream jetstream.Stream
-	eventually(t, "stream "+app.Stream.Name, 20*time.Second, func() bool {
-		s, err := js.Stream(ctx, app.Stream.Name)
-		stream = s
-		return err == nil
-	})
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := func() jetstream.Msg {
-		t.Helper()
-		msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
-		if err != nil {
-			t.Fatalf("next event: %v", err)
-		}
-		return msg
-	}
-	var published *catalogv1.CatalogPublishedEvent
-	priceEvents := 0
-	// Aggregates are relayed independently: pricing events may come before
-	// or after the catalog event.
-	for published == nil || priceEvents < 4 {
-		msg := next()
-		switch typ := msg.Headers().Get(outbox.HeaderEventType); typ {
-		case "transload.catalog.v1.CatalogPublishedEvent":
-			if msg.Subject() != "transload.catalog.catalog_published" {
-				t.Fatalf("subject %s", msg.Subject())
-			}
-			published = &catalogv1.CatalogPublishedEvent{}
-			if err := proto.Unmarshal(msg.Data(), published); err != nil {
-				t.Fatal(err)
-			}
-		case "transload.catalog.v1.PricesChangedEvent":
-			if msg.Subject() != "transload.catalog.prices_changed" {
-				t.Fatalf("subject %s", msg.Subject())
-			}
-			priceEvents++
-		default:
-			t.Fatalf("unexpected event type %q", typ)
-		}
-	}
-	if published.GetVersion() != 1 || published.GetProductCount() != nProducts || published.GetAddedCount() != nProducts ||
-		len(published.GetChangedSkus()) != nProducts || published.GetMetadata().GetProducer() != "catalog" ||
-		published.GetMetadata().GetSequence() != 1 || published.GetMetadata().GetEventId() == "" {
-		t.Fatalf("catalog published event = %v", published)
-	}
-	// Two lists upserted and two lists filled: exactly four price events.
-	if priceEvents != 4 {
-		t.Fatalf("%d PricesChanged events; want 4", priceEvents)
+
+	// The initial import published version 1 and made four price changes
+	// (two lists upserted, two lists filled).
+	events := readEvents(ctx, t, js, 1, 4)
+	if first := events[eventstreams.CatalogPublished][0]; first.md.GetProducer() != "catalog" || first.md.GetEventId() == "" ||
+		first.md.GetAggregateType() != "catalog" {
+		t.Fatalf("first catalog event metadata = %v", first.md)
 	}
 
+	// Changes: one new version, two price changes. Calls that change
+	// nothing take no number and write no event.
 	p, err := in.catalog.GetProduct(ctx, &catalogv1.GetProductRequest{Name: "products/" + sku(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Title = "Renamed"
-	if _, err := in.catalog.ImportProducts(ctx, &catalogv1.ImportProductsRequest{RequestId: "rename", Source: "t",
-		Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: []*catalogv1.ProductImportRow{{RowNumber: 1, Product: p}}}); err != nil {
+	must(t)(in.catalog.ImportProducts(ctx, &catalogv1.ImportProductsRequest{RequestId: "rename", Source: "t",
+		Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: []*catalogv1.ProductImportRow{{RowNumber: 1, Product: p}}}))
+	for _, id := range []string{"pub", "pub", "pub-unchanged"} {
+		must(t)(in.catalog.PublishCatalog(ctx, &catalogv1.PublishCatalogRequest{RequestId: id}))
+	}
+	pl, err := in.pricing.GetPriceList(ctx, &catalogv1.GetPriceListRequest{Name: "priceLists/PL-EUR"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.catalog.PublishCatalog(ctx, &catalogv1.PublishCatalogRequest{RequestId: "pub"}); err != nil {
+	must(t)(in.pricing.UpdatePriceList(ctx, &catalogv1.UpdatePriceListRequest{RequestId: "same-list", PriceList: pl}))
+	row := func(currency string, minor int64) []*catalogv1.PriceImportRow {
+		return []*catalogv1.PriceImportRow{{RowNumber: 1, Sku: sku(1), UnitPrice: &commonv1.Money{AmountMinor: minor, CurrencyCode: currency}}}
+	}
+	for _, req := range []*catalogv1.ImportPricesRequest{
+		{RequestId: "rejected", Mode: catalogv1.ImportMode_IMPORT_MODE_REPLACE_ALL, Rows: row("USD", 1)},
+		{RequestId: "validate", Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: row("EUR", 999), ValidateOnly: true},
+		{RequestId: "reprice", Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: row("EUR", 999)},
+		{RequestId: "reprice", Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: row("EUR", 999)},
+	} {
+		req.PriceList, req.Source = "priceLists/PL-EUR", "t"
+		must(t)(in.pricing.ImportPrices(ctx, req))
+	}
+	must(t)(in.pricing.DeletePriceList(ctx, &catalogv1.DeletePriceListRequest{RequestId: "del", Name: "priceLists/PL-B2B-EUR", Force: true}))
+
+	events = readEvents(ctx, t, js, 2, 6)
+	v2 := events[eventstreams.CatalogPublished][1]
+	if ev := v2.md; ev.GetSequence() != 2 {
+		t.Fatalf("second catalog event metadata = %v", ev)
+	}
+	cur, err := in.catalog.GetCatalogVersion(ctx, &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/current"})
+	if err != nil || cur.GetVersion() != 2 {
+		t.Fatalf("current version = %v, %v; want 2", cur, err)
+	}
+}
+
+// readEvents reads the stream from its start until it holds catalog
+// CatalogPublished and prices PricesChanged events, checks that each
+// announces the number of its sequence (1, 2, … per aggregate, also in the
+// sequence header) and that no further event follows, and returns them by
+// subject.
+func readEvents(ctx context.Context, t *testing.T, js jetstream.JetStream, catalog, prices int) map[string][]relayed {
+	t.Helper()
+	var stream jetstream.Stream
+	wait.Eventually(t, 20*time.Second, "stream "+eventstreams.Catalog.Name, func() error {
+		s, err := js.Stream(ctx, eventstreams.Catalog.Name)
+		stream = s
+		return err
+	})
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	msg := next()
-	ev := &catalogv1.CatalogPublishedEvent{}
-	if err := proto.Unmarshal(msg.Data(), ev); err != nil {
-		t.Fatal(err)
+	out := map[string][]relayed{}
+	for len(out[eventstreams.CatalogPublished]) < catalog || len(out[eventstreams.PricesChanged]) < prices {
+		msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("next event after %d catalog and %d price events: %v", len(out[eventstreams.CatalogPublished]),
+				len(out[eventstreams.PricesChanged]), err)
+		}
+		out[msg.Subject()] = append(out[msg.Subject()], decode(t, msg))
 	}
-	if ev.GetVersion() != 2 || ev.GetPreviousVersion() != 1 || ev.GetChangedCount() != 1 ||
-		len(ev.GetChangedSkus()) != 1 || ev.GetChangedSkus()[0] != sku(5) || ev.GetMetadata().GetSequence() != 2 {
-		t.Fatalf("second catalog published event = %v", ev)
+	if msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		t.Fatalf("extra event %v: %v", msg, err)
 	}
-	if _, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
-		t.Fatalf("extra event after the publish: %v", err)
+	for subject, evs := range out {
+		for i, ev := range evs {
+			if seq := int64(i + 1); ev.md.GetSequence() != seq || ev.announces != seq || ev.header != strconv.FormatInt(seq, 10) {
+				t.Errorf("%s event %d: metadata sequence %d, header %q, announces %d; want all %d",
+					subject, i, ev.md.GetSequence(), ev.header, ev.announces, seq)
+			}
+		}
+	}
+	return out
+}
+
+func decode(t *testing.T, msg jetstream.Msg) relayed {
+	t.Helper()
+	r := relayed{header: msg.Headers().Get(outbox.HeaderSequence)}
+	switch msg.Subject() {
+	case eventstreams.CatalogPublished:
+		ev := &catalogv1.CatalogPublishedEvent{}
+		if err := proto.Unmarshal(msg.Data(), ev); err != nil {
+			t.Fatal(err)
+		}
+		r.md, r.announces = ev.GetMetadata(), ev.GetVersion()
+	case eventstreams.PricesChanged:
+		ev := &catalogv1.PricesChangedEvent{}
+		if err := proto.Unmarshal(msg.Data(), ev); err != nil {
+			t.Fatal(err)
+		}
+		r.md, r.announces = ev.GetMetadata(), ev.GetPriceVersion()
+	default:
+		t.Fatalf("unexpected subject %s", msg.Subject())
+	}
+	return r
+}
+
+// must fails the test on a call's error.
+func must(t *testing.T) func(any, error) {
+	return func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

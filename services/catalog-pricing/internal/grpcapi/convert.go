@@ -10,6 +10,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalogpb"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
@@ -157,14 +158,6 @@ func money(minor int64, currency string) *commonv1.Money {
 	return &commonv1.Money{AmountMinor: minor, CurrencyCode: currency}
 }
 
-var ruleKindsToProto = map[pricing.RuleKind]catalogv1.RuleKind{
-	pricing.RuleListPrice:        catalogv1.RuleKind_RULE_KIND_LIST_PRICE,
-	pricing.RuleQuantityBreak:    catalogv1.RuleKind_RULE_KIND_QUANTITY_BREAK,
-	pricing.RuleCustomerContract: catalogv1.RuleKind_RULE_KIND_CUSTOMER_CONTRACT,
-	pricing.RuleChannelRule:      catalogv1.RuleKind_RULE_KIND_CHANNEL_RULE,
-	pricing.RulePromotion:        catalogv1.RuleKind_RULE_KIND_PROMOTION,
-}
-
 var outcomesToProto = map[pricing.Outcome]catalogv1.PriceCandidate_Outcome{
 	pricing.OutcomeWon:           catalogv1.PriceCandidate_OUTCOME_WON,
 	pricing.OutcomeApplied:       catalogv1.PriceCandidate_OUTCOME_APPLIED,
@@ -173,7 +166,7 @@ var outcomesToProto = map[pricing.Outcome]catalogv1.PriceCandidate_Outcome{
 }
 
 func ruleToProto(r pricing.Rule) *catalogv1.PriceRule {
-	return &catalogv1.PriceRule{Kind: ruleKindsToProto[r.Kind], Rule: r.Name, Explanation: r.Explanation}
+	return &catalogv1.PriceRule{Kind: catalogpb.RuleKind(r.Kind), Rule: r.Name, Explanation: r.Explanation}
 }
 
 func quoteRequestFromProto(req *catalogv1.QuotePricesRequest) pricing.QuoteRequest {

@@ -8,22 +8,26 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/proto"
 
-	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
-	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalogpb"
 )
 
-// Event subjects and aggregates (see catalog.v1 events.proto).
+// Producer names catalog-pricing in the metadata of its events.
+const Producer = "catalog"
+
+// The outbox aggregates of the two events. Each has one event per number
+// it counts (catalog versions, price versions), written in the
+// transaction that takes the number under the catalog_state row lock, so
+// the sequence the outbox assigns equals that number.
 const (
-	SubjectCatalogPublished = "transload.catalog.catalog_published"
-	SubjectPricesChanged    = "transload.catalog.prices_changed"
-	producer                = "catalog"
+	aggregateCatalog = "catalog"
+	aggregatePricing = "pricing"
 )
 
 const versionColumns = `version, previous_version, publish_time, product_count, sellable_count,
@@ -270,20 +274,13 @@ func (t catalogTx) CreateVersion(v catalog.Version) error {
 
 // AppendPublished implements catalog.Tx.
 func (t catalogTx) AppendPublished(ev catalog.PublishedEvent) error {
-	v := ev.Version
-	id := uuid.NewString()
-	msg := &catalogv1.CatalogPublishedEvent{
-		Metadata: &commonv1.EventMetadata{
-			EventId: id, AggregateType: "catalog", AggregateId: "catalog", Sequence: v.Number,
-			OccurTime: timestamppb.New(v.PublishTime), CorrelationId: correlation.ID(t.ctx), Producer: producer,
+	return t.writeEvent(outbox.Event{
+		AggregateType: aggregateCatalog, AggregateID: aggregateCatalog, Subject: eventstreams.CatalogPublished,
+		Producer: Producer, OccurredAt: ev.Version.PublishTime,
+		Build: func(md *commonv1.EventMetadata) (proto.Message, error) {
+			return catalogpb.CatalogPublished(md, ev), nil
 		},
-		Version: v.Number, PreviousVersion: v.PreviousVersion, PublishTime: timestamppb.New(v.PublishTime),
-		ProductCount: v.ProductCount, SellableProductCount: v.SellableCount, AddedCount: v.AddedCount,
-		ChangedCount: v.ChangedCount, RemovedCount: v.RemovedCount, Checksum: v.Checksum,
-		ChangedSkus: ev.ChangedSKUs, ChangedSkusTruncated: ev.Truncated,
-	}
-	return t.writeEvent(outbox.Event{ID: id, AggregateType: "catalog", AggregateID: "catalog",
-		Subject: SubjectCatalogPublished, Payload: msg})
+	})
 }
 
 // likeEscaper escapes LIKE wildcards ('_' is legal in channel codes).

@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/proto"
 
-	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
-	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalogpb"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
@@ -333,28 +332,10 @@ func (t pricingTx) BumpPriceVersion() (int64, error) {
 	return priceVersion(t.q)
 }
 
-var ruleKinds = map[pricing.RuleKind]catalogv1.RuleKind{
-	pricing.RuleListPrice:        catalogv1.RuleKind_RULE_KIND_LIST_PRICE,
-	pricing.RuleQuantityBreak:    catalogv1.RuleKind_RULE_KIND_QUANTITY_BREAK,
-	pricing.RuleCustomerContract: catalogv1.RuleKind_RULE_KIND_CUSTOMER_CONTRACT,
-	pricing.RuleChannelRule:      catalogv1.RuleKind_RULE_KIND_CHANNEL_RULE,
-	pricing.RulePromotion:        catalogv1.RuleKind_RULE_KIND_PROMOTION,
-}
-
 // AppendPricesChanged implements pricing.Tx.
 func (t pricingTx) AppendPricesChanged(ev pricing.PricesChanged) error {
-	id := uuid.NewString()
-	msg := &catalogv1.PricesChangedEvent{
-		Metadata: &commonv1.EventMetadata{
-			EventId: id, AggregateType: "pricing", AggregateId: "pricing", Sequence: ev.PriceVersion,
-			OccurTime: timestamppb.Now(), CorrelationId: correlation.ID(t.ctx), Producer: producer,
-		},
-		PriceVersion: ev.PriceVersion, EffectiveTime: timestamppb.New(ev.EffectiveTime),
-		Rules: ev.Rules, Skus: ev.SKUs, AllSkus: ev.AllSKUs,
-	}
-	for _, k := range ev.RuleKinds {
-		msg.RuleKinds = append(msg.RuleKinds, ruleKinds[k])
-	}
-	return t.writeEvent(outbox.Event{ID: id, AggregateType: "pricing", AggregateID: "pricing",
-		Subject: SubjectPricesChanged, Payload: msg})
+	return t.writeEvent(outbox.Event{
+		AggregateType: aggregatePricing, AggregateID: aggregatePricing, Subject: eventstreams.PricesChanged, Producer: Producer,
+		Build: func(md *commonv1.EventMetadata) (proto.Message, error) { return catalogpb.PricesChanged(md, ev), nil },
+	})
 }
