@@ -1,11 +1,10 @@
 package inventory
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // ReserveLine is one SKU and quantity to reserve.
@@ -38,10 +37,12 @@ func (p ReserveParams) withDefaults() ReserveParams {
 	return p
 }
 
-// Fingerprint identifies the payload of p (everything but the request id),
-// so a replayed request id can be told apart from a reused one.
+// Fingerprint identifies the payload of p (everything but the request id,
+// server defaults filled in), so a replayed request id can be told apart
+// from a reused one. It is stored with the reservation: the JSON names of
+// the params are part of it.
 func (p ReserveParams) Fingerprint() string {
-	return fingerprint(p.withDefaults())
+	return fingerprint.Of(p.withDefaults())
 }
 
 // SKUs returns the SKUs of p's lines.
@@ -51,16 +52,6 @@ func (p ReserveParams) SKUs() []string {
 		out = append(out, l.SKU)
 	}
 	return out
-}
-
-func fingerprint(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only plain values are fingerprinted; Marshal cannot fail on them.
-		panic("inventory: fingerprint: " + err.Error())
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // Allocate decides the lines of a reservation for p given every warehouse

@@ -2,12 +2,12 @@ package inventory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // ErrCursorExpired means a feed cursor points before the oldest event the
@@ -96,9 +96,8 @@ func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if len(page.Events) > 0 {
-		sum := sha256.Sum256([]byte(cursor + "\x00" + page.NextCursor))
 		res, err := p.svc.ApplyStockEvents(ctx, ApplyStockEventsParams{
-			RequestID:    "feed:" + p.source + ":" + hex.EncodeToString(sum[:20]),
+			RequestID:    feedRequestID(p.source, cursor, page.NextCursor),
 			SourceSystem: p.source,
 			Events:       page.Events,
 		})
@@ -118,6 +117,13 @@ func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 		}
 	}
 	return page.HasMore, nil
+}
+
+// feedRequestID is the ApplyStockEvents request id of the page read from
+// cursor to next: the same page read again (after a crash before the cursor
+// was saved) replays the stored batch. It is stored, so its spelling stays.
+func feedRequestID(source, cursor, next string) string {
+	return "feed:" + source + ":" + fingerprint.Bytes([]byte(cursor + "\x00" + next))[:40]
 }
 
 func (p *FeedPoller) resync(ctx context.Context) {

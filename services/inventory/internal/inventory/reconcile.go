@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // ReconciliationState is the state of a run; values equal
@@ -196,7 +198,7 @@ func (s *Service) StartReconciliation(ctx context.Context, p StartReconciliation
 		WarehouseCodes: slices.Sorted(slices.Values(p.WarehouseCodes)), SKUs: slices.Sorted(slices.Values(p.SKUs)),
 		CreateTime: now,
 	}
-	got, created, err := s.store.CreateReconciliation(ctx, run, fingerprint(p))
+	got, created, err := s.store.CreateReconciliation(ctx, run, fingerprint.Of(p))
 	if err != nil {
 		return Reconciliation{}, err
 	}

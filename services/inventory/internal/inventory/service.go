@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // Service implements the inventory use cases on a Store.
@@ -296,7 +298,7 @@ func (s *Service) Release(ctx context.Context, p ReleaseParams) (Reservation, er
 	if err := s.checkLoaded(); err != nil {
 		return Reservation{}, err
 	}
-	op := Operation{Kind: "release", RequestID: p.RequestID, Fingerprint: fingerprint(p)}
+	op := Operation{Kind: "release", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p)}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		switch r.State {
 		case StateReleased, StateExpired:
@@ -327,7 +329,7 @@ func (s *Service) Commit(ctx context.Context, p CommitParams) (Reservation, erro
 	if err := s.checkLoaded(); err != nil {
 		return Reservation{}, err
 	}
-	op := Operation{Kind: "commit", RequestID: p.RequestID, Fingerprint: fingerprint(p), ShipmentID: p.ShipmentID}
+	op := Operation{Kind: "commit", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p), ShipmentID: p.ShipmentID}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		return CommitShipment(r, p.WarehouseCode, p.ShipmentID, p.Lines)
 	})
@@ -347,7 +349,7 @@ func (s *Service) Confirm(ctx context.Context, p ConfirmParams) (Reservation, er
 		return Reservation{}, err
 	}
 	now := s.now().UTC()
-	op := Operation{Kind: "confirm", RequestID: p.RequestID, Fingerprint: fingerprint(p)}
+	op := Operation{Kind: "confirm", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p)}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		switch {
 		case r.State == StateConfirmed && (p.ReferenceID == "" || p.ReferenceID == r.ReferenceID):
@@ -382,7 +384,7 @@ func (s *Service) Extend(ctx context.Context, p ExtendParams) (Reservation, erro
 		return Reservation{}, &HoldTTLTooLongError{Max: s.maxHoldTTL}
 	}
 	now := s.now().UTC()
-	op := Operation{Kind: "extend", RequestID: p.RequestID, Fingerprint: fingerprint(p)}
+	op := Operation{Kind: "extend", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p)}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		switch {
 		case r.State == StateExpired || (r.State == StateHeld && !now.Before(r.ExpireTime)):

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // ErrConcurrentModification means an etag did not match the current
@@ -118,7 +120,7 @@ func (s *Service) UpdateWarehouse(ctx context.Context, p UpdateWarehouseParams) 
 		}
 		return apply(cur, exists)
 	}
-	return s.store.UpsertWarehouse(ctx, in.Code, p.RequestID, fingerprint(p), apply)
+	return s.store.UpsertWarehouse(ctx, in.Code, p.RequestID, fingerprint.Of(p), apply)
 }
 
 // ReservationQuery selects a page of reservations, newest first.

@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/transload/transload/platform/fingerprint"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -35,7 +34,7 @@ type eventBatch struct {
 
 // ApplyStockEvents implements inventory.Store.
 func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEventsParams, now time.Time) ([]inventory.StockEventResult, error) {
-	hash := fingerprintOf(p)
+	hash := fingerprint.Of(p)
 	for attempt := 1; ; attempt++ {
 		var results []inventory.StockEventResult
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -98,18 +97,6 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 		}
 		return results, nil
 	}
-}
-
-// fingerprintOf identifies the payload of a batch (everything but the
-// request id).
-func fingerprintOf(p inventory.ApplyStockEventsParams) string {
-	b, err := json.Marshal(p)
-	if err != nil {
-		// Plain values only; Marshal cannot fail on them.
-		panic("sqlstore: fingerprint stock events: " + err.Error())
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // newEventBatch locks, in the global lock order, the reservations named by
