@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/wmssim/internal/wms"
 )
 
@@ -74,9 +75,19 @@ func (s *Server) CancelShipmentRequest(ctx context.Context, req *wmsv1.CancelShi
 	return requestToProto(r), nil
 }
 
+// Feed page sizes from the wms.v1 contract.
+const (
+	defaultEventPage = 100
+	maxEventPage     = 1000
+)
+
+func eventPageSize(requested int32) int {
+	return int(aip.ClampPageSize(requested, defaultEventPage, maxEventPage))
+}
+
 // ListShipmentEvents implements wmsv1.WmsAdapterServiceServer.
 func (s *Server) ListShipmentEvents(ctx context.Context, req *wmsv1.ListShipmentEventsRequest) (*wmsv1.ListShipmentEventsResponse, error) {
-	page, err := s.svc.ListShipmentEvents(ctx, req.GetCursor(), int(req.GetPageSize()))
+	page, err := s.svc.ListShipmentEvents(ctx, req.GetCursor(), eventPageSize(req.GetPageSize()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
@@ -89,7 +100,7 @@ func (s *Server) ListShipmentEvents(ctx context.Context, req *wmsv1.ListShipment
 
 // ListReturnEvents implements wmsv1.WmsAdapterServiceServer.
 func (s *Server) ListReturnEvents(ctx context.Context, req *wmsv1.ListReturnEventsRequest) (*wmsv1.ListReturnEventsResponse, error) {
-	page, err := s.svc.ListReturnEvents(ctx, req.GetCursor(), int(req.GetPageSize()))
+	page, err := s.svc.ListReturnEvents(ctx, req.GetCursor(), eventPageSize(req.GetPageSize()))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}

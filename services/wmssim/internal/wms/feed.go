@@ -8,12 +8,6 @@ import (
 	"strings"
 )
 
-// Page sizes of the event feeds.
-const (
-	DefaultPageSize = 100
-	MaxPageSize     = 1000
-)
-
 // Cursor prefixes per feed: a cursor of one feed is invalid for the other.
 const (
 	shipmentCursorPrefix = "wmssim.se.v1:"
@@ -45,86 +39,68 @@ func decodeCursor(cursor, prefix, feed string, head int64) (int64, error) {
 	return pos, nil
 }
 
-func pageSize(n int) int {
-	switch {
-	case n <= 0:
-		return DefaultPageSize
-	case n > MaxPageSize:
-		return MaxPageSize
-	default:
-		return n
-	}
+// EventPage is one page of an event feed.
+type EventPage[E any] struct {
+	Events     []E
+	NextCursor string
+	HasMore    bool
 }
 
 // ShipmentEventPage is one page of the shipment event feed.
-type ShipmentEventPage struct {
-	Events     []ShipmentEvent
-	NextCursor string
-	HasMore    bool
-}
-
-// ListShipmentEvents returns up to size events after cursor ("" = the
-// oldest) oldest first. NextCursor is never empty; an invalid cursor fails
-// with *InvalidCursorError.
-func (s *Service) ListShipmentEvents(ctx context.Context, cursor string, size int) (ShipmentEventPage, error) {
-	head, err := s.store.ShipmentEventHead(ctx)
-	if err != nil {
-		return ShipmentEventPage{}, fmt.Errorf("shipment event head: %w", err)
-	}
-	after, err := decodeCursor(cursor, shipmentCursorPrefix, FeedShipmentEvents, head)
-	if err != nil {
-		return ShipmentEventPage{}, err
-	}
-	size = pageSize(size)
-	evs, err := s.store.ShipmentEvents(ctx, after, size+1)
-	if err != nil {
-		return ShipmentEventPage{}, fmt.Errorf("shipment events: %w", err)
-	}
-	p := ShipmentEventPage{}
-	if len(evs) > size {
-		evs, p.HasMore = evs[:size], true
-	}
-	if len(evs) > 0 {
-		after = evs[len(evs)-1].Position
-		if s.faults.TakeDuplicate() {
-			// Injected at-least-once delivery: the next read starts
-			// with this page's last event again.
-			after--
-			p.HasMore = true
-		}
-	}
-	p.Events, p.NextCursor = evs, encodeCursor(shipmentCursorPrefix, after)
-	return p, nil
-}
+type ShipmentEventPage = EventPage[ShipmentEvent]
 
 // ReturnEventPage is one page of the return event feed.
-type ReturnEventPage struct {
-	Events     []ReturnEvent
-	NextCursor string
-	HasMore    bool
+type ReturnEventPage = EventPage[ReturnEvent]
+
+// feedEvent is an event of a feed: it knows its feed position.
+type feedEvent interface {
+	ShipmentEvent | ReturnEvent
+	feedPosition() int64
+}
+
+func (ev ShipmentEvent) feedPosition() int64 { return ev.Position }
+
+func (ev ReturnEvent) feedPosition() int64 { return ev.Position }
+
+// feed is how the service reads one event feed from the store.
+type feed[E feedEvent] struct {
+	name, prefix string
+	head         func(context.Context) (int64, error)
+	read         func(ctx context.Context, after int64, limit int) ([]E, error)
+}
+
+// ListShipmentEvents returns up to size (at least 1) events after cursor
+// ("" = the oldest), oldest first. NextCursor is never empty; an invalid
+// cursor fails with *InvalidCursorError.
+func (s *Service) ListShipmentEvents(ctx context.Context, cursor string, size int) (ShipmentEventPage, error) {
+	return listEvents(ctx, s, feed[ShipmentEvent]{FeedShipmentEvents, shipmentCursorPrefix, s.store.ShipmentEventHead, s.store.ShipmentEvents}, cursor, size)
 }
 
 // ListReturnEvents is ListShipmentEvents for the return feed.
 func (s *Service) ListReturnEvents(ctx context.Context, cursor string, size int) (ReturnEventPage, error) {
-	head, err := s.store.ReturnEventHead(ctx)
+	return listEvents(ctx, s, feed[ReturnEvent]{FeedReturnEvents, returnCursorPrefix, s.store.ReturnEventHead, s.store.ReturnEvents}, cursor, size)
+}
+
+func listEvents[E feedEvent](ctx context.Context, s *Service, f feed[E], cursor string, size int) (EventPage[E], error) {
+	head, err := f.head(ctx)
 	if err != nil {
-		return ReturnEventPage{}, fmt.Errorf("return event head: %w", err)
+		return EventPage[E]{}, fmt.Errorf("%s head: %w", f.name, err)
 	}
-	after, err := decodeCursor(cursor, returnCursorPrefix, FeedReturnEvents, head)
+	after, err := decodeCursor(cursor, f.prefix, f.name, head)
 	if err != nil {
-		return ReturnEventPage{}, err
+		return EventPage[E]{}, err
 	}
-	size = pageSize(size)
-	evs, err := s.store.ReturnEvents(ctx, after, size+1)
+	size = max(size, 1)
+	evs, err := f.read(ctx, after, size+1)
 	if err != nil {
-		return ReturnEventPage{}, fmt.Errorf("return events: %w", err)
+		return EventPage[E]{}, fmt.Errorf("%s: %w", f.name, err)
 	}
-	p := ReturnEventPage{}
+	p := EventPage[E]{}
 	if len(evs) > size {
 		evs, p.HasMore = evs[:size], true
 	}
 	if len(evs) > 0 {
-		after = evs[len(evs)-1].Position
+		after = evs[len(evs)-1].feedPosition()
 		if s.faults.TakeDuplicate() {
 			// Injected at-least-once delivery: the next read starts
 			// with this page's last event again.
@@ -132,6 +108,6 @@ func (s *Service) ListReturnEvents(ctx context.Context, cursor string, size int)
 			p.HasMore = true
 		}
 	}
-	p.Events, p.NextCursor = evs, encodeCursor(returnCursorPrefix, after)
+	p.Events, p.NextCursor = evs, encodeCursor(f.prefix, after)
 	return p, nil
 }

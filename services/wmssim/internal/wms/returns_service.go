@@ -2,7 +2,6 @@ package wms
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -32,26 +31,13 @@ func (s *Service) RegisterExpectedReturn(ctx context.Context, id string, notice 
 		}
 		return r, nil
 	}
-	var (
-		r       ExpectedReturn
-		created bool
-		err     error
-	)
-	for attempt := 0; attempt < 3; attempt++ {
-		r, created, err = s.store.CreateExpectedReturn(ctx, id, build)
-		if !errors.Is(err, ErrDuplicateKey) {
-			break
-		}
-	}
+	r, created, err := createOnce(ctx, id, fp, s.store.CreateExpectedReturn, build, func(r ExpectedReturn) string { return r.Fingerprint })
 	if err != nil {
 		return RegisterResult{}, fmt.Errorf("register expected return %s: %w", id, err)
 	}
 	if created {
 		s.logger.InfoContext(ctx, "expected return registered", slog.String("expected_return_id", id), slog.String("state", string(r.State)))
 		return RegisterResult{Return: r}, nil
-	}
-	if r.Fingerprint != fp {
-		return RegisterResult{}, fmt.Errorf("register expected return %s: %w", id, ErrKeyReused)
 	}
 	return RegisterResult{Return: r, Duplicate: true}, nil
 }

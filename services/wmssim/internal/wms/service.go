@@ -154,17 +154,7 @@ func (s *Service) CreateShipmentRequest(ctx context.Context, id string, order Sh
 		}
 		return r, nil
 	}
-	var (
-		r       ShipmentRequest
-		created bool
-		err     error
-	)
-	for attempt := 0; attempt < 3; attempt++ {
-		r, created, err = s.store.CreateShipmentRequest(ctx, id, build)
-		if !errors.Is(err, ErrDuplicateKey) {
-			break
-		}
-	}
+	r, created, err := createOnce(ctx, id, fp, s.store.CreateShipmentRequest, build, func(r ShipmentRequest) string { return r.Fingerprint })
 	if err != nil {
 		return CreateResult{}, fmt.Errorf("create shipment request %s: %w", id, err)
 	}
@@ -177,10 +167,35 @@ func (s *Service) CreateShipmentRequest(ctx context.Context, id string, order Sh
 			slog.String("state", string(r.State)), slog.String("warehouse", order.Warehouse))
 		return CreateResult{Request: r}, nil
 	}
-	if r.Fingerprint != fp {
-		return CreateResult{}, fmt.Errorf("create shipment request %s: %w", id, ErrKeyReused)
-	}
 	return CreateResult{Request: r, Duplicate: true}, nil
+}
+
+// createAttempts bounds how often a creation that lost a race on its id
+// (another process inserting it) is run again; the rerun finds the row.
+const createAttempts = 3
+
+// createOnce is the idempotent creation of a record under id: it calls
+// create (a Store's Create method) until it does not lose a race on the
+// id, and tells a replay of the same payload (created = false) from an id
+// reused with another one (ErrKeyReused), by the stored fingerprint.
+func createOnce[T any](ctx context.Context, id, fp string,
+	create func(context.Context, string, func(int64) (T, error)) (T, bool, error),
+	build func(int64) (T, error), fingerprint func(T) string,
+) (T, bool, error) {
+	var (
+		r       T
+		created bool
+		err     error
+	)
+	for range createAttempts {
+		if r, created, err = create(ctx, id, build); !errors.Is(err, ErrDuplicateKey) {
+			break
+		}
+	}
+	if err == nil && !created && fingerprint(r) != fp {
+		err = ErrKeyReused
+	}
+	return r, created, err
 }
 
 // GetShipmentRequest returns the request with id or

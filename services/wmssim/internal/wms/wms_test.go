@@ -41,15 +41,6 @@ func TestCursorRejects(t *testing.T) {
 	}
 }
 
-func TestPageSize(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[int]int{-1: DefaultPageSize, 0: DefaultPageSize, 1: 1, 1000: 1000, 5000: MaxPageSize} {
-		if got := pageSize(in); got != want {
-			t.Errorf("pageSize(%d) = %d, want %d", in, got, want)
-		}
-	}
-}
-
 func TestChooseCarrier(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
