@@ -33,7 +33,7 @@ const (
 const versionColumns = `version, previous_version, publish_time, product_count, sellable_count,
 	added_count, changed_count, removed_count, checksum, note, publisher_kind, publisher_id`
 
-func scanVersion(sc interface{ Scan(...any) error }) (catalog.Version, error) {
+func scanVersion(sc sqldb.Scanner) (catalog.Version, error) {
 	var v catalog.Version
 	err := sc.Scan(&v.Number, &v.PreviousVersion, &v.PublishTime, &v.ProductCount, &v.SellableCount,
 		&v.AddedCount, &v.ChangedCount, &v.RemovedCount, &v.Checksum, &v.Note, &v.Publisher.Kind, &v.Publisher.ID)
@@ -79,20 +79,11 @@ func (s *CatalogStore) ListVersions(ctx context.Context, before int64, limit int
 		a = append(a, before)
 	}
 	query += ` ORDER BY version DESC LIMIT ?`
-	rows, err := s.pool(ctx).query(query, append(a, limit)...)
+	vs, err := all(s.pool(ctx), scanVersion, query, append(a, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list versions: %w", err)
 	}
-	var out []catalog.Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, closeRows(rows)
+	return vs, nil
 }
 
 // DraftDigests implements catalog.Store.
@@ -101,48 +92,37 @@ func (s *CatalogStore) DraftDigests(ctx context.Context) ([]catalog.Digest, erro
 }
 
 func digests(x q, v int64) ([]catalog.Digest, error) {
-	rows, err := x.query(`SELECT sku, etag, status, channels FROM products WHERE version = ? ORDER BY sku`, v)
+	ds, err := all(x, scanDigest, `SELECT sku, etag, status, channels FROM products WHERE version = ? ORDER BY sku`, v)
 	if err != nil {
 		return nil, fmt.Errorf("digests of %d: %w", v, err)
 	}
-	var out []catalog.Digest
-	for rows.Next() {
-		var d catalog.Digest
-		var status int
-		var channels string
-		if err := rows.Scan(&d.SKU, &d.Etag, &status, &channels); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		d.Sellable = catalog.Status(status) == catalog.StatusActive && channels != ""
-		out = append(out, d)
-	}
-	return out, closeRows(rows)
+	return ds, nil
+}
+
+func scanDigest(sc sqldb.Scanner) (catalog.Digest, error) {
+	var d catalog.Digest
+	var status int
+	var channels string
+	err := sc.Scan(&d.SKU, &d.Etag, &status, &channels)
+	d.Sellable = catalog.Status(status) == catalog.StatusActive && channels != ""
+	return d, err
 }
 
 func products(x q, v int64, skus []string) (map[string]catalog.Product, error) {
 	out := make(map[string]catalog.Product, len(skus))
 	for _, c := range chunks(skus, 500) {
-		rows, err := x.query(`SELECT data FROM products WHERE version = ? AND sku IN (`+placeholders(len(c))+`)`, args(c, v)...)
+		ps, err := all(x, scanProduct, `SELECT data FROM products WHERE version = ? AND sku IN (`+placeholders(len(c))+`)`, args(c, v)...)
 		if err != nil {
 			return nil, fmt.Errorf("read products: %w", err)
 		}
-		for rows.Next() {
-			p, err := scanProduct(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, p := range ps {
 			out[p.SKU] = p
-		}
-		if err := closeRows(rows); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func scanProduct(sc interface{ Scan(...any) error }) (catalog.Product, error) {
+func scanProduct(sc sqldb.Scanner) (catalog.Product, error) {
 	var data string
 	if err := sc.Scan(&data); err != nil {
 		return catalog.Product{}, err
@@ -182,20 +162,11 @@ func (s *CatalogStore) ListProducts(ctx context.Context, lq catalog.ListQuery) (
 		a = append(a, f.Brand)
 	}
 	query += ` ORDER BY sku LIMIT ?`
-	rows, err := s.pool(ctx).query(query, append(a, lq.Limit)...)
+	ps, err := all(s.pool(ctx), scanProduct, query, append(a, lq.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
-	var out []catalog.Product
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, closeRows(rows)
+	return ps, nil
 }
 
 // InTx implements catalog.Store.
@@ -297,21 +268,17 @@ func channelsColumn(chs []string) string {
 
 // AuditRecords implements catalog.Store.
 func (s *CatalogStore) AuditRecords(ctx context.Context, after int64, limit int) ([]catalog.StoredAudit, error) {
-	rows, err := s.pool(ctx).query(`SELECT id, occur_time, correlation_id, action, resource, actor_kind, actor_id, before_json, after_json
-		FROM audit_records WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	as, err := all(s.pool(ctx), scanAudit, `SELECT id, occur_time, correlation_id, action, resource, actor_kind, actor_id,
+		before_json, after_json FROM audit_records WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit records: %w", err)
 	}
-	var out []catalog.StoredAudit
-	for rows.Next() {
-		var a catalog.StoredAudit
-		if err := rows.Scan(&a.ID, &a.OccurTime, &a.CorrelationID, &a.Action, &a.Resource, &a.Actor.Kind, &a.Actor.ID,
-			&a.Before, &a.After); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		a.OccurTime = a.OccurTime.UTC()
-		out = append(out, a)
-	}
-	return out, closeRows(rows)
+	return as, nil
+}
+
+func scanAudit(sc sqldb.Scanner) (catalog.StoredAudit, error) {
+	var a catalog.StoredAudit
+	err := sc.Scan(&a.ID, &a.OccurTime, &a.CorrelationID, &a.Action, &a.Resource, &a.Actor.Kind, &a.Actor.ID, &a.Before, &a.After)
+	a.OccurTime = a.OccurTime.UTC()
+	return a, err
 }

@@ -19,7 +19,7 @@ import (
 
 const listColumns = `id, display_name, currency, channel, priority, start_time, end_time, price_count, etag, create_time, update_time`
 
-func scanList(sc interface{ Scan(...any) error }) (pricing.PriceList, error) {
+func scanList(sc sqldb.Scanner) (pricing.PriceList, error) {
 	var l pricing.PriceList
 	var start, end sql.NullTime
 	err := sc.Scan(&l.ID, &l.DisplayName, &l.Currency, &l.Channel, &l.Priority, &start, &end, &l.PriceCount,
@@ -40,25 +40,9 @@ func listByID(x q, id string) (pricing.PriceList, error) {
 	return l, nil
 }
 
-func scanLists(rows *sql.Rows, err error) ([]pricing.PriceList, error) {
-	if err != nil {
-		return nil, fmt.Errorf("read price lists: %w", err)
-	}
-	var out []pricing.PriceList
-	for rows.Next() {
-		l, err := scanList(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, closeRows(rows)
-}
-
 const priceColumns = `price_list_id, sku, unit_minor, currency, breaks, etag, update_time`
 
-func scanPrice(sc interface{ Scan(...any) error }) (pricing.Price, error) {
+func scanPrice(sc sqldb.Scanner) (pricing.Price, error) {
 	var p pricing.Price
 	var breaks string
 	if err := sc.Scan(&p.PriceList, &p.SKU, &p.UnitMinor, &p.Currency, &breaks, &p.Etag, &p.UpdateTime); err != nil {
@@ -69,22 +53,6 @@ func scanPrice(sc interface{ Scan(...any) error }) (pricing.Price, error) {
 		return p, fmt.Errorf("decode breaks of %s/%s: %w", p.PriceList, p.SKU, err)
 	}
 	return p, nil
-}
-
-func scanPrices(rows *sql.Rows, err error) ([]pricing.Price, error) {
-	if err != nil {
-		return nil, fmt.Errorf("read prices: %w", err)
-	}
-	var out []pricing.Price
-	for rows.Next() {
-		p, err := scanPrice(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, closeRows(rows)
 }
 
 // PriceVersion implements pricing.Store.
@@ -111,26 +79,34 @@ func (s *PricingStore) Versions(ctx context.Context) (int64, int64, error) {
 
 // Currencies implements pricing.Store.
 func (s *PricingStore) Currencies(ctx context.Context) ([]string, error) {
-	rows, err := s.pool(ctx).query(`SELECT DISTINCT currency FROM price_lists ORDER BY currency`)
+	curs, err := all(s.pool(ctx), sqldb.ScanValue[string], `SELECT DISTINCT currency FROM price_lists ORDER BY currency`)
 	if err != nil {
 		return nil, fmt.Errorf("read currencies: %w", err)
 	}
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, closeRows(rows)
+	return curs, nil
 }
 
 // QuoteLists implements pricing.Store.
 func (s *PricingStore) QuoteLists(ctx context.Context, currency, channel string) ([]pricing.PriceList, error) {
-	return scanLists(s.pool(ctx).query(`SELECT `+listColumns+` FROM price_lists
-		WHERE currency = ? AND (channel = '' OR channel = ?) ORDER BY id`, currency, channel))
+	return lists(s.pool(ctx), `SELECT `+listColumns+` FROM price_lists
+		WHERE currency = ? AND (channel = '' OR channel = ?) ORDER BY id`, currency, channel)
+}
+
+// lists and prices run a query for price lists or entries.
+func lists(x q, query string, a ...any) ([]pricing.PriceList, error) {
+	ls, err := all(x, scanList, query, a...)
+	if err != nil {
+		return nil, fmt.Errorf("read price lists: %w", err)
+	}
+	return ls, nil
+}
+
+func prices(x q, query string, a ...any) ([]pricing.Price, error) {
+	ps, err := all(x, scanPrice, query, a...)
+	if err != nil {
+		return nil, fmt.Errorf("read prices: %w", err)
+	}
+	return ps, nil
 }
 
 // PricesFor implements pricing.Store.
@@ -140,8 +116,8 @@ func (s *PricingStore) PricesFor(ctx context.Context, listIDs, skus []string) ([
 	for _, c := range chunks(skus, 500) {
 		a := args(listIDs)
 		a = append(a, args(c)...)
-		ps, err := scanPrices(x.query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id IN (`+
-			placeholders(len(listIDs))+`) AND sku IN (`+placeholders(len(c))+`) ORDER BY sku, price_list_id`, a...))
+		ps, err := prices(x, `SELECT `+priceColumns+` FROM prices WHERE price_list_id IN (`+
+			placeholders(len(listIDs))+`) AND sku IN (`+placeholders(len(c))+`) ORDER BY sku, price_list_id`, a...)
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +148,7 @@ func (s *PricingStore) ListPriceLists(ctx context.Context, f pricing.ListFilter,
 		a = append(a, f.ActiveTime.UTC(), f.ActiveTime.UTC())
 	}
 	query += ` ORDER BY id LIMIT ?`
-	return scanLists(s.pool(ctx).query(query, append(a, limit)...))
+	return lists(s.pool(ctx), query, append(a, limit)...)
 }
 
 // Price implements pricing.Store.
@@ -200,7 +176,7 @@ func (s *PricingStore) ListPrices(ctx context.Context, listID string, f pricing.
 		a = append(a, len(f.SKUPrefix), f.SKUPrefix)
 	}
 	query += ` ORDER BY sku LIMIT ?`
-	return scanPrices(s.pool(ctx).query(query, append(a, limit)...))
+	return prices(s.pool(ctx), query, append(a, limit)...)
 }
 
 // InTx implements pricing.Store.
@@ -258,22 +234,23 @@ func (t pricingTx) DeletePriceList(id string) error {
 // Prices implements pricing.Tx.
 func (t pricingTx) Prices(listID string, skus []string) (map[string]pricing.Price, error) {
 	out := map[string]pricing.Price{}
-	if skus == nil {
-		ps, err := scanPrices(t.query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ?`, listID))
+	keep := func(ps []pricing.Price) {
 		for _, p := range ps {
 			out[p.SKU] = p
 		}
+	}
+	if skus == nil {
+		ps, err := prices(t.q, `SELECT `+priceColumns+` FROM prices WHERE price_list_id = ?`, listID)
+		keep(ps)
 		return out, err
 	}
 	for _, c := range chunks(skus, 500) {
-		ps, err := scanPrices(t.query(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku IN (`+
-			placeholders(len(c))+`)`, args(c, listID)...))
+		ps, err := prices(t.q, `SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku IN (`+
+			placeholders(len(c))+`)`, args(c, listID)...)
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range ps {
-			out[p.SKU] = p
-		}
+		keep(ps)
 	}
 	return out, nil
 }

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -31,21 +30,10 @@ const MigrationSet = "catalog_pricing"
 
 // Migrate brings the service tables and the outbox tables up to date.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	sqliteFS, err := fs.Sub(migrations, "migrations/sqlite")
-	if err != nil {
-		return err
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrations, "migrations"); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	pgFS, err := fs.Sub(migrations, "migrations/postgres")
-	if err != nil {
-		return err
-	}
-	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
-		return fmt.Errorf("migrate %s: %w", MigrationSet, err)
-	}
-	if err := outbox.Migrate(ctx, db); err != nil {
-		return fmt.Errorf("migrate outbox: %w", err)
-	}
-	return nil
+	return outbox.Migrate(ctx, db)
 }
 
 // Store is the service's database; Catalog and Pricing are its views for
@@ -96,8 +84,9 @@ type q struct {
 
 func (s *Store) pool(ctx context.Context) q { return q{ctx: ctx, db: s.db, x: s.db.SQL()} }
 
-func (x q) query(query string, args ...any) (*sql.Rows, error) {
-	return x.x.QueryContext(x.ctx, x.db.Rebind(query), args...)
+// all runs query through x and collects its rows with scan.
+func all[T any](x q, scan func(sqldb.Scanner) (T, error), query string, args ...any) ([]T, error) {
+	return sqldb.QueryAll(x.ctx, x.x, x.db.Rebind(query), args, scan)
 }
 
 func (x q) row(query string, args ...any) *sql.Row {
@@ -194,32 +183,16 @@ func (t *inTx) SaveRequest(r catalog.Request) error {
 func (t *inTx) DraftSKUs(skus []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, c := range chunks(skus, 500) {
-		rows, err := t.query(`SELECT sku FROM products WHERE version = ? AND sku IN (`+placeholders(len(c))+`)`,
-			args(c, catalog.DraftVersion)...)
+		found, err := all(t.q, sqldb.ScanValue[string],
+			`SELECT sku FROM products WHERE version = ? AND sku IN (`+placeholders(len(c))+`)`, args(c, catalog.DraftVersion)...)
 		if err != nil {
 			return nil, fmt.Errorf("draft skus: %w", err)
 		}
-		for rows.Next() {
-			var sku string
-			if err := rows.Scan(&sku); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, sku := range found {
 			out[sku] = true
-		}
-		if err := closeRows(rows); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil
-}
-
-func closeRows(rows *sql.Rows) error {
-	err := rows.Err()
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // AppendAudit implements catalog.Tx and pricing.Tx.
