@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"maps"
@@ -24,36 +23,17 @@ import (
 	"github.com/transload/transload/platform/tracing/tracingtest"
 )
 
-// syncBuffer is a log sink the server goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs erpsim on free ports and the given database until the test
 // (or stop) ends it.
-func start(t *testing.T, dsn string, extra map[string]string) (addrs Addrs, stop func(), logs *syncBuffer) {
+func start(t *testing.T, dsn string, extra map[string]string) (addrs Addrs, stop func()) {
 	t.Helper()
 	env := map[string]string{"DATABASE_URL": dsn, "GRPC_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn"}
 	maps.Copy(env, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Addrs, 1)
 	done := make(chan error, 1)
-	logs = &syncBuffer{}
 	go func() {
-		done <- runWithReady(ctx, func(k string) string { return env[k] }, logs, func(a Addrs) { ready <- a })
+		done <- runWithReady(ctx, func(k string) string { return env[k] }, io.Discard, func(a Addrs) { ready <- a })
 	}()
 	select {
 	case addrs = <-ready:
@@ -74,7 +54,7 @@ func start(t *testing.T, dsn string, extra map[string]string) (addrs Addrs, stop
 		})
 	}
 	t.Cleanup(stop)
-	return addrs, stop, logs
+	return addrs, stop
 }
 
 func httpDo(t *testing.T, method, url, body string) (int, string) {
@@ -108,7 +88,7 @@ func eur(m int64) *commonv1.Money { return &commonv1.Money{AmountMinor: m, Curre
 func TestRunServesControlsAndKeepsState(t *testing.T) {
 	t.Parallel()
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "erpsim.db")
-	addrs, stop, _ := start(t, dsn, nil)
+	addrs, stop := start(t, dsn, nil)
 	admin := "http://" + addrs.Admin
 
 	if code, body := httpDo(t, http.MethodGet, admin+"/readyz", ""); code != http.StatusOK {
@@ -153,7 +133,7 @@ func TestRunServesControlsAndKeepsState(t *testing.T) {
 
 	// A restart on the same database keeps the sales order and does not
 	// seed again.
-	addrs2, _, _ := start(t, dsn, nil)
+	addrs2, _ := start(t, dsn, nil)
 	client2 := dial(t, addrs2.GRPC)
 	again, err := client2.SubmitSalesOrder(ctx, &erpv1.SubmitSalesOrderRequest{SalesOrderId: "ord-restart", SalesOrder: so})
 	if err != nil || !again.GetDuplicate() || again.GetErpOrderNumber() != first.GetErpOrderNumber() {
@@ -183,7 +163,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 
 func TestRunGeneratesStockEvents(t *testing.T) {
 	t.Parallel()
-	addrs, _, _ := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"STOCK_EVENT_INTERVAL": "20ms"})
+	addrs, _ := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"STOCK_EVENT_INTERVAL": "20ms"})
 	client := dial(t, addrs.GRPC)
 	var events []*erpv1.StockEvent
 	wait.Eventually(t, 15*time.Second, "three generated stock events", func() error {
@@ -208,7 +188,7 @@ func TestRunGeneratesStockEvents(t *testing.T) {
 func TestRunExportsTraces(t *testing.T) {
 	t.Parallel()
 	rcv := tracingtest.Start(t)
-	addrs, stop, _ := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.Endpoint()})
+	addrs, stop := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"), map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.Endpoint()})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if _, err := dial(t, addrs.GRPC).GetCustomer(ctx, &erpv1.GetCustomerRequest{Name: "customers/C0001"}); err != nil {
