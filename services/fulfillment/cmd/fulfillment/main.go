@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
@@ -33,12 +33,6 @@ import (
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 	"github.com/transload/transload/services/fulfillment/internal/wmsclient"
 	"github.com/transload/transload/services/fulfillment/internal/worker"
-)
-
-// Stream the service publishes its events to (fulfillment.v1 events.proto).
-const (
-	Stream         = "TRANSLOAD_FULFILLMENT"
-	StreamSubjects = "transload.fulfillment.>"
 )
 
 func main() { svcmain.Main("fulfillment", run) }
@@ -127,7 +121,8 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return fmt.Errorf("jetstream: %w", err)
 	}
 
-	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(logger), outbox.WithRegisterer(srv.Registry()))
+	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(eventstreams.Fulfillment),
+		outbox.WithLogger(logger), outbox.WithRegisterer(srv.Registry()))
 	if err != nil {
 		_ = srv.Close()
 		return err
@@ -150,7 +145,7 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		Common: common, Source: cfg.WMSSource, Interval: cfg.WMSPollInterval,
 	})
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
-		orderevents.Handler(store, nil, logger, dispatcher.Notify),
+		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify), events.WithStreams(eventstreams.Order),
 		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(srv.Registry()))
 	if err != nil {
 		_ = srv.Close()
@@ -162,7 +157,6 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 
 	bgCtx, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { ensureStreams(bgCtx, js, logger) })
 	wg.Go(func() { _ = relay.Run(bgCtx) })
 	wg.Go(func() { _ = consumer.Run(bgCtx) })
 	wg.Go(func() { dispatcher.Run(bgCtx) })
@@ -177,26 +171,4 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		ready(Addrs{GRPC: srv.Addr().String(), Admin: srv.AdminAddr().String()})
 	}
 	return srv.Run(ctx)
-}
-
-// ensureStreams creates the service's own stream and, when the order
-// service has not yet, the order stream it consumes, retrying until NATS
-// answers.
-func ensureStreams(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) {
-	for ctx.Err() == nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := outbox.EnsureStream(sctx, js, outbox.StreamConfig{Name: Stream, Subjects: []string{StreamSubjects}})
-		if err == nil {
-			err = orderevents.EnsureStream(sctx, js)
-		}
-		cancel()
-		if err == nil {
-			return
-		}
-		logger.WarnContext(ctx, "ensure NATS streams failed; retrying", slog.Any("error", err))
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
 }

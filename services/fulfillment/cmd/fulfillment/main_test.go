@@ -21,6 +21,7 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/services/fulfillment/internal/orderevents"
@@ -150,7 +151,7 @@ func (m *mesh) publish(t *testing.T, ev *orderv1.OrderConfirmedEvent, eventID, m
 	t.Helper()
 	ctx := t.Context()
 	eventually(t, "order stream exists", func() error {
-		_, err := m.js.Stream(ctx, orderevents.Stream)
+		_, err := m.js.Stream(ctx, eventstreams.Order.Name)
 		return err
 	})
 	ev = proto.Clone(ev).(*orderv1.OrderConfirmedEvent)
@@ -161,7 +162,7 @@ func (m *mesh) publish(t *testing.T, ev *orderv1.OrderConfirmedEvent, eventID, m
 	}
 	msg := outbox.Row{
 		EventID: eventID, AggregateType: "order", AggregateID: ev.GetOrder().GetOrderId(), Sequence: 2,
-		Subject: orderevents.SubjectConfirmed, PayloadType: string(proto.MessageName(ev)), Payload: data,
+		Subject: eventstreams.OrderConfirmed, PayloadType: string(proto.MessageName(ev)), Payload: data,
 		CreatedAt: time.Now().UTC(),
 	}.Message()
 	if msgID != "" {
@@ -179,7 +180,7 @@ func (m *mesh) publish(t *testing.T, ev *orderv1.OrderConfirmedEvent, eventID, m
 func (m *mesh) waitConsumed(t *testing.T, seq uint64) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("consumer acked stream sequence %d", seq), func() error {
-		c, err := m.js.Consumer(t.Context(), orderevents.Stream, orderevents.ConsumerName)
+		c, err := m.js.Consumer(t.Context(), eventstreams.Order.Name, orderevents.ConsumerName)
 		if err != nil {
 			return err
 		}
@@ -398,7 +399,7 @@ func TestOrderToDelivery(t *testing.T) {
 
 	// ShipmentUpdatedEvent: one per applied milestone (4 per shipment).
 	eventually(t, "shipment events published", func() error {
-		s, err := m.js.Stream(t.Context(), Stream)
+		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
 		if err != nil {
 			return err
 		}
@@ -407,7 +408,7 @@ func TestOrderToDelivery(t *testing.T) {
 			return err
 		}
 		if info.State.Msgs != 8 {
-			return fmt.Errorf("%d messages on %s", info.State.Msgs, Stream)
+			return fmt.Errorf("%d messages on %s", info.State.Msgs, eventstreams.Fulfillment.Name)
 		}
 		return nil
 	})

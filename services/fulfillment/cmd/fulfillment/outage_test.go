@@ -11,6 +11,7 @@ import (
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/eventstreams"
 )
 
 // TestWMSDownAtFirst: requests created while the WMS is down stay PENDING
@@ -119,7 +120,7 @@ func TestRetryAfterBudget(t *testing.T) {
 		return nil
 	})
 	eventually(t, "failure events published", func() error {
-		s, err := m.js.Stream(t.Context(), Stream)
+		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
 		if err != nil {
 			return err
 		}

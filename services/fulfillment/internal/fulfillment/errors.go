@@ -19,6 +19,9 @@ var (
 	// ErrInvalidArgument: a request parameter is malformed (for example an
 	// unsupported filter).
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrConflict: a row changed between read and update (optimistic
+	// concurrency); the caller retries from a fresh read.
+	ErrConflict = errors.New("concurrent modification")
 )
 
 // RejectReason classifies why a WMS event or a change was refused. The

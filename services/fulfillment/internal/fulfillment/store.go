@@ -1,6 +1,115 @@
 package fulfillment
 
-import "time"
+import (
+	"context"
+	"time"
+)
+
+// Store persists the service's state: fulfilment requests, shipments,
+// the WMS events seen with their outcomes, the WMS feed cursors, the
+// cancellations and the queue of outbound side effects. It is safe for
+// concurrent use. Methods outside InTx read committed data; errors not
+// named are the database's, wrapped with what was being done.
+type Store interface {
+	// InTx runs fn in a read-write transaction and commits it when fn
+	// returns nil; fn's error rolls it back and is returned. fn may run
+	// more than once (a transaction the database aborted is retried), so
+	// it must not have effects outside tx.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// GetRequest returns a request; ErrRequestNotFound when absent.
+	GetRequest(ctx context.Context, id string) (*Request, error)
+	// ListRequests returns one page of the requests f selects and the
+	// token of the next page ("" on the last page); ErrInvalidPageToken
+	// for a token not issued for f.
+	ListRequests(ctx context.Context, f RequestFilter) ([]*Request, string, error)
+	// DueRequests returns up to limit requests waiting for delivery to
+	// the WMS (PENDING or SENT_TO_WMS) whose next attempt is due at now,
+	// the longest due first.
+	DueRequests(ctx context.Context, now time.Time, limit int) ([]*Request, error)
+	// GetShipment returns a shipment; ErrShipmentNotFound when absent.
+	GetShipment(ctx context.Context, id string) (*Shipment, error)
+	// ListShipments returns one page of the shipments f selects and the
+	// token of the next page ("" on the last page); ErrInvalidPageToken
+	// for a token not issued for f.
+	ListShipments(ctx context.Context, f ShipmentFilter) ([]*Shipment, string, error)
+	// Cursor returns the stored feed cursor of source ("" when none).
+	Cursor(ctx context.Context, source string) (string, error)
+	// RejectedWMSEvents lists the rejected WMS events (the exception
+	// desk's view), oldest first, at most limit; without payloads.
+	RejectedWMSEvents(ctx context.Context, limit int) ([]WMSEventRecord, error)
+	// PendingEffects returns up to limit effects not yet done, in queue
+	// order. Effects whose next attempt is in the future are included so
+	// the caller can keep one order's effects in sequence.
+	PendingEffects(ctx context.Context, limit int) ([]Effect, error)
+	// CountEffects returns how many effects are in state.
+	CountEffects(ctx context.Context, state EffectState) (int, error)
+	// FinishEffect marks effect id done (failure "") or permanently
+	// failed with failure, counting the attempt.
+	FinishEffect(ctx context.Context, id int64, failure string, now time.Time) error
+	// RetryEffect records a failed attempt of effect id and when to try
+	// again.
+	RetryEffect(ctx context.Context, id int64, failure string, next time.Time) error
+}
+
+// Tx is a read-write transaction of the Store (see Store.InTx). Reads lock
+// the rows they return until the transaction ends where the engine has row
+// locks (PostgreSQL); SQLite runs one writer at a time.
+type Tx interface {
+	// InsertRequest creates r unless a request with its id exists;
+	// created reports which, and a created r gets Version 1.
+	InsertRequest(ctx context.Context, r *Request) (created bool, err error)
+	// GetRequest reads and locks a request; ErrRequestNotFound when
+	// absent.
+	GetRequest(ctx context.Context, id string) (*Request, error)
+	// UpdateRequest writes r if its Version is still the stored one and
+	// increments r.Version; ErrConflict otherwise.
+	UpdateRequest(ctx context.Context, r *Request) error
+	// OrderRequests reads and locks every request of an order, oldest
+	// first.
+	OrderRequests(ctx context.Context, orderID string) ([]*Request, error)
+	// RequestHasShipments reports whether any shipment was recorded for
+	// the request (something was picked, packed or shipped).
+	RequestHasShipments(ctx context.Context, requestID string) (bool, error)
+	// FindShipment reads and locks the shipment of request requestID with
+	// WMS reference ref ("" for the one not packed yet);
+	// ErrShipmentNotFound when there is none.
+	FindShipment(ctx context.Context, requestID, ref string) (*Shipment, error)
+	// LatestShipment reads and locks the most recently created shipment
+	// of a request; ErrShipmentNotFound when there is none.
+	LatestShipment(ctx context.Context, requestID string) (*Shipment, error)
+	// InsertShipment creates s with Version 1. A second shipment of the
+	// request with the same WMS reference (or a second unpacked one)
+	// violates a unique key.
+	InsertShipment(ctx context.Context, s *Shipment) error
+	// UpdateShipment writes s if its Version is still the stored one and
+	// increments s.Version; ErrConflict otherwise.
+	UpdateShipment(ctx context.Context, s *Shipment) error
+	// LookupWMSEvent returns the recorded event (source, eventID) and
+	// whether there is one.
+	LookupWMSEvent(ctx context.Context, source, eventID string) (WMSEventRecord, bool, error)
+	// RecordWMSEvent records a WMS event with its outcome; recording
+	// (source, event id) twice violates a unique key.
+	RecordWMSEvent(ctx context.Context, ev WMSEventRecord) error
+	// Cursor returns the stored feed cursor of source ("" when none).
+	Cursor(ctx context.Context, source string) (string, error)
+	// SetCursor stores the feed cursor of source.
+	SetCursor(ctx context.Context, source, cursor string, now time.Time) error
+	// EnqueueEffect queues e; an effect with the same kind and key is
+	// queued once (created reports whether this call queued it).
+	// ErrInvalidArgument for an effect without its call.
+	EnqueueEffect(ctx context.Context, e Effect) (created bool, err error)
+	// Cancellation returns the cancellation recorded under requestID and
+	// whether there is one.
+	Cancellation(ctx context.Context, requestID string) (Cancellation, bool, error)
+	// RecordCancellation stores a cancellation.
+	RecordCancellation(ctx context.Context, c Cancellation) error
+	// OrderCancelled reports whether the fulfilment of the order was
+	// cancelled.
+	OrderCancelled(ctx context.Context, orderID string) (bool, error)
+	// WriteEvent writes ev to the outbox, to be published once the
+	// transaction commits.
+	WriteEvent(ctx context.Context, ev Event) error
+}
 
 // RequestFilter selects fulfilment requests for listing.
 type RequestFilter struct {
@@ -35,6 +144,45 @@ type ShipmentFilter struct {
 	PageSize     int
 	PageToken    string
 }
+
+// WMSEventRecord is a WMS event as recorded: its identity and fingerprint
+// (de-duplication), its outcome and, for the exception desk, why it was
+// rejected and what it said.
+type WMSEventRecord struct {
+	Source      string
+	EventID     string
+	Fingerprint string
+	RequestID   string
+	// Outcome is WMSEventApplied or WMSEventRejected (a duplicate is not
+	// recorded again).
+	Outcome WMSEventOutcome
+	// Reason and Detail say why a rejected event was refused.
+	Reason     string
+	Detail     string
+	Payload    []byte
+	RecordTime time.Time
+}
+
+// Cancellation is a recorded CancelFulfillment call.
+type Cancellation struct {
+	// RequestID is the call's idempotency key.
+	RequestID string
+	OrderID   string
+	// Fingerprint digests the call's payload.
+	Fingerprint string
+	Reason      string
+	CreateTime  time.Time
+}
+
+// EffectState is where an effect is in the queue.
+type EffectState string
+
+// Effect states.
+const (
+	EffectPending EffectState = "PENDING"
+	EffectDone    EffectState = "DONE"
+	EffectFailed  EffectState = "FAILED"
+)
 
 // EffectKind names a side effect driven from the durable effects queue.
 type EffectKind string

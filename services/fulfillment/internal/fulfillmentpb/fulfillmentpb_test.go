@@ -15,6 +15,7 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
@@ -219,6 +220,50 @@ func TestPushedEvents(t *testing.T) {
 	} {
 		if got := fulfillmentpb.WMSEventResultToProto(tc.in); !proto.Equal(got, tc.want) {
 			t.Errorf("WMSEventResultToProto(%+v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	r := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestCancelled}
+	sh := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentShipped}
+	md := &commonv1.EventMetadata{EventId: "ev-1", Sequence: 3}
+	for _, tc := range []struct {
+		ev                 fulfillment.Event
+		subject, aggregate string
+		want               proto.Message
+	}{
+		{fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, PreviousShipmentState: fulfillment.ShipmentPacked, WMSEventID: "E1"},
+			eventstreams.ShipmentUpdated, "shipment/S-1",
+			&fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh), PreviousState: fulfillmentv1.Shipment_STATE_PACKED, WmsEventId: "E1"}},
+		{fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: fulfillment.RequestPending},
+			eventstreams.FulfillmentRequestFailed, "fulfillment_request/FR-O-1-WH-HAM",
+			&fulfillmentv1.FulfillmentRequestFailedEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r), PreviousState: fulfillmentv1.FulfillmentRequest_STATE_PENDING}},
+		{fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequestState: fulfillment.RequestAcknowledged},
+			eventstreams.FulfillmentRequestCancelled, "fulfillment_request/FR-O-1-WH-HAM",
+			&fulfillmentv1.FulfillmentRequestCancelledEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
+				PreviousState: fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED, Actor: &commonv1.AuditActor{Kind: "service", Id: "order"}}},
+	} {
+		t.Run(tc.subject, func(t *testing.T) {
+			out, err := fulfillmentpb.Event(tc.ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Subject != tc.subject || out.AggregateType+"/"+out.AggregateID != tc.aggregate || out.Producer != fulfillmentpb.Producer {
+				t.Fatalf("event = %+v", out)
+			}
+			got, err := out.Build(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, tc.want) {
+				t.Fatalf("built %v, want %v", got, tc.want)
+			}
+		})
+	}
+	for _, ev := range []fulfillment.Event{{}, {Type: fulfillment.EventShipmentUpdated}, {Type: fulfillment.EventRequestCancelled}} {
+		if _, err := fulfillmentpb.Event(ev); err == nil {
+			t.Errorf("Event(%+v) = nil error", ev)
 		}
 	}
 }

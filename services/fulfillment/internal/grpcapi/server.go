@@ -11,7 +11,6 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
 // Retrier puts failed fulfilment requests back to PENDING (the
@@ -38,7 +37,7 @@ type Canceller interface {
 // Server implements fulfillmentv1.FulfillmentServiceServer.
 type Server struct {
 	fulfillmentv1.UnimplementedFulfillmentServiceServer
-	store     *sqlstore.Store
+	store     fulfillment.Store
 	retrier   Retrier
 	pusher    Pusher
 	canceller Canceller
@@ -59,7 +58,7 @@ var _ fulfillmentv1.FulfillmentServiceServer = (*Server)(nil)
 
 // NewServer returns the gRPC API over store; retrier serves
 // RetryFulfillmentRequest (nil: Unimplemented).
-func NewServer(store *sqlstore.Store, retrier Retrier, logger *slog.Logger, opts ...Option) *Server {
+func NewServer(store fulfillment.Store, retrier Retrier, logger *slog.Logger, opts ...Option) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}

@@ -59,7 +59,7 @@ func start(t *testing.T) (fulfillmentv1.FulfillmentServiceClient, *sqlstore.Stor
 
 func seed(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
-	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
+	err := s.InTx(t.Context(), func(tx fulfillment.Tx) error {
 		for i, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
 			at := t0.Add(time.Duration(i) * time.Minute)
 			r := &fulfillment.Request{

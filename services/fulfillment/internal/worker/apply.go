@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
 // applyResult is the outcome of one WMS event with what its commit must
@@ -62,7 +61,7 @@ func (c Common) count(outcome string) {
 // duplicate (reused with other content: rejected as EVENT_ID_REUSED,
 // nothing changed); a business refusal is recorded as REJECTED and
 // returned in the result, not as an error, so it does not block the feed.
-func applyEvent(ctx context.Context, tx *sqlstore.Tx, log *slog.Logger, source string, ev fulfillment.WMSEvent, now time.Time) (applyResult, error) {
+func applyEvent(ctx context.Context, tx fulfillment.Tx, log *slog.Logger, source string, ev fulfillment.WMSEvent, now time.Time) (applyResult, error) {
 	res := applyResult{WMSEventResult: fulfillment.WMSEventResult{EventID: ev.ID, Outcome: fulfillment.WMSEventApplied}}
 	seen, ok, err := tx.LookupWMSEvent(ctx, source, ev.ID)
 	if err != nil {
@@ -79,13 +78,13 @@ func applyEvent(ctx context.Context, tx *sqlstore.Tx, log *slog.Logger, source s
 		res.Outcome = fulfillment.WMSEventDuplicate
 		return res, nil
 	}
-	rec := sqlstore.WMSEvent{
+	rec := fulfillment.WMSEventRecord{
 		Source: source, EventID: ev.ID, Fingerprint: ev.Fingerprint, RequestID: ev.RequestID,
-		Outcome: sqlstore.OutcomeApplied, Payload: ev.Payload, RecordTime: now,
+		Outcome: fulfillment.WMSEventApplied, Payload: ev.Payload, RecordTime: now,
 	}
 	err = applyKind(ctx, tx, source, ev, now, &res)
 	if rj := fulfillment.AsRejection(err); rj != nil {
-		rec.Outcome, rec.Reason, rec.Detail = sqlstore.OutcomeRejected, string(rj.Reason), rj.Message
+		rec.Outcome, rec.Reason, rec.Detail = fulfillment.WMSEventRejected, string(rj.Reason), rj.Message
 		res = applyResult{WMSEventResult: fulfillment.WMSEventResult{
 			EventID: ev.ID, Outcome: fulfillment.WMSEventRejected, Reason: rj.Reason, Message: rj.Message,
 		}}
@@ -96,7 +95,7 @@ func applyEvent(ctx context.Context, tx *sqlstore.Tx, log *slog.Logger, source s
 }
 
 // applyKind applies what ev reports to res's request or shipment.
-func applyKind(ctx context.Context, tx *sqlstore.Tx, source string, ev fulfillment.WMSEvent, now time.Time, res *applyResult) error {
+func applyKind(ctx context.Context, tx fulfillment.Tx, source string, ev fulfillment.WMSEvent, now time.Time, res *applyResult) error {
 	switch ev.Kind {
 	case fulfillment.WMSEventIgnored:
 		return nil
@@ -121,7 +120,7 @@ func applyKind(ctx context.Context, tx *sqlstore.Tx, source string, ev fulfillme
 			return err
 		}
 		res.published = true
-		return writeRequestFailed(ctx, tx, r, prev, now)
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now})
 	case fulfillment.WMSEventReturnReceipt:
 		return &fulfillment.RejectionError{Reason: fulfillment.RejectNotSupported, Message: "return receipts are not supported yet"}
 	default:
@@ -139,7 +138,7 @@ func unknownRequest(id string) error {
 // updateRequest applies change to request id inside tx and stores the
 // request when change reports a change; an unknown id is a
 // RejectUnknownRequest. res names the request.
-func updateRequest(ctx context.Context, tx *sqlstore.Tx, id string, res *applyResult, change func(*fulfillment.Request) bool) (*fulfillment.Request, bool, error) {
+func updateRequest(ctx context.Context, tx fulfillment.Tx, id string, res *applyResult, change func(*fulfillment.Request) bool) (*fulfillment.Request, bool, error) {
 	r, err := tx.GetRequest(ctx, id)
 	if errors.Is(err, fulfillment.ErrRequestNotFound) {
 		return nil, false, unknownRequest(id)
@@ -156,7 +155,7 @@ func updateRequest(ctx context.Context, tx *sqlstore.Tx, id string, res *applyRe
 
 // applyMilestone applies a shipment milestone of ev.RequestID inside tx:
 // shipment and request rows, ShipmentUpdatedEvent and side effects.
-func applyMilestone(ctx context.Context, tx *sqlstore.Tx, source string, ev fulfillment.ShipmentEvent, now time.Time, res *applyResult) error {
+func applyMilestone(ctx context.Context, tx fulfillment.Tx, source string, ev fulfillment.ShipmentEvent, now time.Time, res *applyResult) error {
 	req, err := tx.GetRequest(ctx, ev.RequestID)
 	if errors.Is(err, fulfillment.ErrRequestNotFound) {
 		return unknownRequest(ev.RequestID)
@@ -192,7 +191,11 @@ func applyMilestone(ctx context.Context, tx *sqlstore.Tx, source string, ev fulf
 	eventID := derivedEventID(source, ev.EventID)
 	if out.Created || !out.Stale {
 		res.published = true
-		if err := writeShipmentUpdated(ctx, tx, out, eventID, ev.EventID, now); err != nil {
+		err := tx.WriteEvent(ctx, fulfillment.Event{
+			Type: fulfillment.EventShipmentUpdated, ID: eventID, Shipment: out.Shipment,
+			PreviousShipmentState: out.PreviousState, WMSEventID: ev.EventID, OccurTime: now,
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -210,7 +213,7 @@ func applyMilestone(ctx context.Context, tx *sqlstore.Tx, source string, ev fulf
 // that was recorded before packing (no reference yet); an event without a
 // reference goes to that unpacked shipment, else to the request's latest
 // shipment, else starts a new one (nil).
-func findShipment(ctx context.Context, tx *sqlstore.Tx, requestID, ref string) (*fulfillment.Shipment, error) {
+func findShipment(ctx context.Context, tx fulfillment.Tx, requestID, ref string) (*fulfillment.Shipment, error) {
 	sh, err := tx.FindShipment(ctx, requestID, ref)
 	if err == nil || !errors.Is(err, fulfillment.ErrShipmentNotFound) {
 		return sh, err

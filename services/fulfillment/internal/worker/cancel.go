@@ -7,22 +7,17 @@ import (
 	"log/slog"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
-
-// SubjectFulfillmentRequestCancelled is the subject of
-// FulfillmentRequestCancelledEvent.
-const SubjectFulfillmentRequestCancelled = "transload.fulfillment.fulfillment_request_cancelled"
 
 // Canceller cancels the fulfilment of orders (CancelFulfillment).
 type Canceller struct {
-	store *sqlstore.Store
+	store fulfillment.Store
 	wms   fulfillment.WMS
 	cfg   Common
 }
 
 // NewCanceller returns a canceller.
-func NewCanceller(store *sqlstore.Store, wms fulfillment.WMS, cfg Common) *Canceller {
+func NewCanceller(store fulfillment.Store, wms fulfillment.WMS, cfg Common) *Canceller {
 	return &Canceller{store: store, wms: wms, cfg: cfg.withDefaults()}
 }
 
@@ -38,7 +33,7 @@ func NewCanceller(store *sqlstore.Store, wms fulfillment.WMS, cfg Common) *Cance
 // fulfillment.ErrDependencyUnavailable when the WMS cannot be reached.
 func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string) ([]*fulfillment.Request, error) {
 	var open []*fulfillment.Request
-	err := c.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err := c.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		open = nil
 		prev, ok, err := tx.Cancellation(ctx, requestID)
 		if err != nil {
@@ -70,7 +65,7 @@ func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fing
 		if ok {
 			return nil
 		}
-		return tx.RecordCancellation(ctx, sqlstore.Cancellation{
+		return tx.RecordCancellation(ctx, fulfillment.Cancellation{
 			RequestID: requestID, OrderID: orderID, Fingerprint: fingerprint, Reason: reason, CreateTime: c.cfg.Now(),
 		})
 	})
@@ -83,7 +78,7 @@ func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fing
 		}
 	}
 	var out []*fulfillment.Request
-	err = c.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err = c.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		var err error
 		out, err = tx.OrderRequests(ctx, orderID)
 		return err
@@ -113,7 +108,7 @@ func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
 		return fmt.Errorf("cancel %s at the WMS: %w", id, err)
 	}
 	published := false
-	err = c.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err = c.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		published = false
 		r, err := tx.GetRequest(ctx, id)
 		if err != nil {
@@ -128,7 +123,7 @@ func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
 			return err
 		}
 		published = true
-		return writeRequestCancelled(ctx, tx, r, prev, now)
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequestState: prev, OccurTime: now})
 	})
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
 // DispatcherConfig configures a Dispatcher.
@@ -27,14 +26,14 @@ type DispatcherConfig struct {
 
 // Dispatcher sends fulfilment requests waiting for the WMS.
 type Dispatcher struct {
-	store *sqlstore.Store
+	store fulfillment.Store
 	wms   fulfillment.WMS
 	cfg   DispatcherConfig
 	wake  chan struct{}
 }
 
 // NewDispatcher returns a dispatcher; run it with Run.
-func NewDispatcher(store *sqlstore.Store, wms fulfillment.WMS, cfg DispatcherConfig) *Dispatcher {
+func NewDispatcher(store fulfillment.Store, wms fulfillment.WMS, cfg DispatcherConfig) *Dispatcher {
 	cfg.Common = cfg.withDefaults()
 	if cfg.Interval <= 0 {
 		cfg.Interval = 500 * time.Millisecond
@@ -80,7 +79,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (more bool, err error) {
 func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.WMSAnswer, callErr error) error {
 	log := d.cfg.Logger.With(slog.String("fulfillment_request_id", id))
 	published := false
-	err := d.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err := d.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		published = false
 		r, err := tx.GetRequest(ctx, id)
 		if err != nil {
@@ -116,7 +115,7 @@ func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.W
 			return nil
 		}
 		published = true
-		return writeRequestFailed(ctx, tx, r, prev, now)
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now})
 	})
 	if err != nil {
 		return err
@@ -147,7 +146,7 @@ func (d *Dispatcher) Retry(ctx context.Context, orderID, id, requestID, fingerpr
 		out    *fulfillment.Request
 		replay bool
 	)
-	err := d.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err := d.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		r, err := tx.GetRequest(ctx, id)
 		if err != nil {
 			return err

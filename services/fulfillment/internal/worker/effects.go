@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
 // EffectRunnerConfig configures an EffectRunner.
@@ -24,7 +23,7 @@ type EffectRunnerConfig struct {
 
 // EffectRunner executes the queued side effects.
 type EffectRunner struct {
-	store     *sqlstore.Store
+	store     fulfillment.Store
 	inventory fulfillment.Inventory
 	orders    fulfillment.Orders
 	cfg       EffectRunnerConfig
@@ -32,7 +31,7 @@ type EffectRunner struct {
 }
 
 // NewEffectRunner returns a runner; run it with Run.
-func NewEffectRunner(store *sqlstore.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, cfg EffectRunnerConfig) *EffectRunner {
+func NewEffectRunner(store fulfillment.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, cfg EffectRunnerConfig) *EffectRunner {
 	cfg.Common = cfg.withDefaults()
 	if cfg.Interval <= 0 {
 		cfg.Interval = 500 * time.Millisecond

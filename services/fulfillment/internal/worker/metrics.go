@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
 // Metrics are the fulfilment KPIs the workers record.
@@ -24,7 +24,7 @@ type Metrics struct {
 // NewMetrics creates the worker metrics and registers them, together with
 // gauges of the side-effect queue read from store, with reg (nil: not
 // registered).
-func NewMetrics(reg prometheus.Registerer, store *sqlstore.Store) (*Metrics, error) {
+func NewMetrics(reg prometheus.Registerer, store fulfillment.Store) (*Metrics, error) {
 	prop := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "transload_fulfillment_shipment_status_propagation_seconds",
 		Help:    "Time from a WMS shipment milestone to its recording in Transload.",
@@ -56,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer, store *sqlstore.Store) (*Metrics, err
 
 // effectCollector reads the side-effect queue's depth on scrape.
 type effectCollector struct {
-	store *sqlstore.Store
+	store fulfillment.Store
 	desc  *prometheus.GaugeVec
 }
 
@@ -67,12 +67,12 @@ func (c effectCollector) Describe(ch chan<- *prometheus.Desc) { c.desc.Describe(
 func (c effectCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, state := range []string{sqlstore.EffectPending, sqlstore.EffectFailed} {
+	for _, state := range []fulfillment.EffectState{fulfillment.EffectPending, fulfillment.EffectFailed} {
 		n, err := c.store.CountEffects(ctx, state)
 		if err != nil {
 			continue
 		}
-		c.desc.WithLabelValues(state).Set(float64(n))
+		c.desc.WithLabelValues(string(state)).Set(float64(n))
 	}
 	c.desc.Collect(ch)
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
 // PollerConfig configures a Poller.
@@ -24,13 +23,13 @@ type PollerConfig struct {
 
 // Poller applies the WMS shipment event feed.
 type Poller struct {
-	store *sqlstore.Store
+	store fulfillment.Store
 	wms   fulfillment.WMS
 	cfg   PollerConfig
 }
 
 // NewPoller returns a poller; run it with Run.
-func NewPoller(store *sqlstore.Store, wms fulfillment.WMS, cfg PollerConfig) *Poller {
+func NewPoller(store fulfillment.Store, wms fulfillment.WMS, cfg PollerConfig) *Poller {
 	cfg.Common = cfg.withDefaults()
 	if cfg.Source == "" {
 		cfg.Source = "wms"
@@ -66,7 +65,7 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		// applied are skipped by their ids.
 		p.cfg.Logger.ErrorContext(ctx, "wms feed cursor refused; restarting the feed from the oldest retained event",
 			slog.String("source", p.cfg.Source), slog.Any("error", err))
-		return true, p.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		return true, p.store.InTx(ctx, func(tx fulfillment.Tx) error {
 			return tx.SetCursor(ctx, p.cfg.Source, "", p.cfg.Now())
 		})
 	}
@@ -77,7 +76,7 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		return false, nil
 	}
 	var results []applyResult
-	err = p.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err = p.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		results = nil
 		stored, err := tx.Cursor(ctx, p.cfg.Source)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
 
 // PushApplier applies WMS events pushed by an adapter (ApplyWmsEvents)
@@ -12,12 +11,12 @@ import (
 // transaction with its outbox events and side effects, de-duplicated on
 // (source, event id).
 type PushApplier struct {
-	store *sqlstore.Store
+	store fulfillment.Store
 	cfg   Common
 }
 
 // NewPushApplier returns a push applier.
-func NewPushApplier(store *sqlstore.Store, cfg Common) *PushApplier {
+func NewPushApplier(store fulfillment.Store, cfg Common) *PushApplier {
 	return &PushApplier{store: store, cfg: cfg.withDefaults()}
 }
 
@@ -29,7 +28,7 @@ func (a *PushApplier) Apply(ctx context.Context, source, cursor string, evs []fu
 	results := make([]fulfillment.WMSEventResult, 0, len(evs))
 	for _, ev := range evs {
 		var res applyResult
-		err := a.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		err := a.store.InTx(ctx, func(tx fulfillment.Tx) error {
 			var err error
 			res, err = applyEvent(ctx, tx, a.cfg.Logger, source, ev, a.cfg.Now())
 			return err
@@ -41,7 +40,7 @@ func (a *PushApplier) Apply(ctx context.Context, source, cursor string, evs []fu
 		results = append(results, res.WMSEventResult)
 	}
 	if cursor != "" {
-		err := a.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.SetCursor(ctx, source, cursor, a.cfg.Now()) })
+		err := a.store.InTx(ctx, func(tx fulfillment.Tx) error { return tx.SetCursor(ctx, source, cursor, a.cfg.Now()) })
 		if err != nil {
 			return results, "", err
 		}

@@ -15,33 +15,12 @@ package worker
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
-	commonv1 "github.com/transload/transload/gen/transload/common/v1"
-	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
-	"github.com/transload/transload/platform/outbox"
-	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
-	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 )
-
-// Subjects of the events the service publishes (fulfillment.v1
-// events.proto), captured by stream TRANSLOAD_FULFILLMENT.
-const (
-	SubjectShipmentUpdated          = "transload.fulfillment.shipment_updated"
-	SubjectFulfillmentRequestFailed = "transload.fulfillment.fulfillment_request_failed"
-)
-
-// Producer is the EventMetadata.producer of the service's events.
-const Producer = "fulfillment"
 
 // Common is the configuration every worker shares.
 type Common struct {
@@ -109,66 +88,6 @@ var eventNamespace = uuid.MustParse("6f1d5f53-4f43-4b7e-9a53-9b0f8c6e2a10")
 // event: stable across re-polls, so downstream idempotency holds.
 func derivedEventID(source, wmsEventID string) string {
 	return uuid.NewSHA1(eventNamespace, []byte(source+"/"+wmsEventID)).String()
-}
-
-// writeEvent writes an event with its envelope to the outbox as part of
-// tx. The envelope's sequence is the next of the aggregate, read under the
-// aggregate's lock (the caller holds the aggregate's row).
-func writeEvent(ctx context.Context, tx *sqlstore.Tx, aggType, aggID, subject, id string, now time.Time,
-	build func(md *commonv1.EventMetadata) proto.Message) error {
-	if id == "" {
-		id = uuid.Must(uuid.NewV7()).String()
-	}
-	var last int64
-	err := tx.SQL().QueryRowContext(ctx, tx.Dialect().Rebind(
-		`SELECT last_seq FROM outbox_aggregate_seq WHERE aggregate_type = ? AND aggregate_id = ?`), aggType, aggID).Scan(&last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	md := &commonv1.EventMetadata{
-		EventId: id, AggregateType: aggType, AggregateId: aggID, Sequence: last + 1,
-		OccurTime: timestamppb.New(now), Producer: Producer,
-	}
-	return tx.WriteEvent(ctx, outbox.Event{
-		ID: id, AggregateType: aggType, AggregateID: aggID, Subject: subject, Payload: build(md),
-	})
-}
-
-// writeShipmentUpdated writes the ShipmentUpdatedEvent of a shipment
-// change caused by WMS event wmsEventID.
-func writeShipmentUpdated(ctx context.Context, tx *sqlstore.Tx, out fulfillment.ShipmentOutcome, eventID, wmsEventID string, now time.Time) error {
-	return writeEvent(ctx, tx, "shipment", out.Shipment.ID, SubjectShipmentUpdated, eventID, now,
-		func(md *commonv1.EventMetadata) proto.Message {
-			return &fulfillmentv1.ShipmentUpdatedEvent{
-				Metadata:      md,
-				Shipment:      fulfillmentpb.ShipmentToProto(out.Shipment),
-				PreviousState: fulfillmentv1.Shipment_State(out.PreviousState),
-				WmsEventId:    wmsEventID,
-			}
-		})
-}
-
-// writeRequestFailed writes the FulfillmentRequestFailedEvent of r.
-func writeRequestFailed(ctx context.Context, tx *sqlstore.Tx, r *fulfillment.Request, prev fulfillment.RequestState, now time.Time) error {
-	return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestFailed, "", now,
-		func(md *commonv1.EventMetadata) proto.Message {
-			return &fulfillmentv1.FulfillmentRequestFailedEvent{
-				Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
-				PreviousState: fulfillmentv1.FulfillmentRequest_State(prev),
-			}
-		})
-}
-
-// writeRequestCancelled writes the FulfillmentRequestCancelledEvent of r.
-func writeRequestCancelled(ctx context.Context, tx *sqlstore.Tx, r *fulfillment.Request, prev fulfillment.RequestState, now time.Time) error {
-	return writeEvent(ctx, tx, "fulfillment_request", r.ID, SubjectFulfillmentRequestCancelled, "", now,
-		func(md *commonv1.EventMetadata) proto.Message {
-			return &fulfillmentv1.FulfillmentRequestCancelledEvent{
-				Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
-				PreviousState: fulfillmentv1.FulfillmentRequest_State(prev),
-				Actor:         &commonv1.AuditActor{Kind: "service", Id: "order"},
-			}
-		})
 }
 
 // maxLoopBackoff caps the pause of a loop whose rounds keep failing.

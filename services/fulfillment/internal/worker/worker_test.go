@@ -19,12 +19,13 @@ import (
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
+	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
 	"github.com/transload/transload/services/fulfillment/internal/worker"
 )
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func newStore(t *testing.T) *sqlstore.Store {
+func newStore(t *testing.T) fulfillment.Store {
 	t.Helper()
 	db := sqldbtest.OpenSQLite(t)
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {
@@ -36,13 +37,7 @@ func newStore(t *testing.T) *sqlstore.Store {
 		State: fulfillment.RequestAcknowledged, CreateTime: t0, UpdateTime: t0,
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 2}},
 	}
-	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
-		_, err := tx.InsertRequest(t.Context(), r)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.Insert(t, s, r)
 	return s
 }
 
@@ -182,9 +177,9 @@ func (r *recorder) RecordShipmentProgress(_ context.Context, p fulfillment.Progr
 	return nil
 }
 
-func enqueue(t *testing.T, s *sqlstore.Store, effs ...fulfillment.Effect) {
+func enqueue(t *testing.T, s fulfillment.Store, effs ...fulfillment.Effect) {
 	t.Helper()
-	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
+	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
 		for _, e := range effs {
 			if _, err := tx.EnqueueEffect(t.Context(), e); err != nil {
 				return err
@@ -192,9 +187,6 @@ func enqueue(t *testing.T, s *sqlstore.Store, effs ...fulfillment.Effect) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func progress(key, order string) fulfillment.Effect {
@@ -226,7 +218,7 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	if fmt.Sprint(rec.progress) != "[shipped-B]" || len(rec.commits) != 0 {
 		t.Fatalf("after round 1: progress %v commits %v", rec.progress, rec.commits)
 	}
-	if n, _ := s.CountEffects(t.Context(), sqlstore.EffectFailed); n != 1 {
+	if n, _ := s.CountEffects(t.Context(), fulfillment.EffectFailed); n != 1 {
 		t.Fatalf("%d failed effects, want 1", n)
 	}
 	// Not due yet: nothing happens.
@@ -243,7 +235,7 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	if fmt.Sprint(rec.progress) != "[shipped-B shipped-A delivered-A]" {
 		t.Fatalf("after retry: %v", rec.progress)
 	}
-	if n, _ := s.CountEffects(t.Context(), sqlstore.EffectPending); n != 0 {
+	if n, _ := s.CountEffects(t.Context(), fulfillment.EffectPending); n != 0 {
 		t.Fatalf("%d effects still pending", n)
 	}
 }
@@ -258,7 +250,7 @@ func TestDispatcherRejectionFailsRequest(t *testing.T) {
 	s := newStore(t)
 	r := &fulfillment.Request{ID: "FR-O-2-WH-MUC", OrderID: "O-2", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	enqueueRequest(t, s, r)
+	storetest.Insert(t, s, r)
 	published := 0
 	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{RejectionReason: "UNKNOWN_SKU", RejectionMessage: "SKU-1 unknown"}, nil),
 		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return t0 }, Published: func() { published++ }}})
@@ -282,7 +274,7 @@ func TestDispatcherRetryBudget(t *testing.T) {
 	s := newStore(t)
 	r := &fulfillment.Request{ID: "FR-O-3-WH-MUC", OrderID: "O-3", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	enqueueRequest(t, s, r)
+	storetest.Insert(t, s, r)
 	now := t0
 	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", Err: errors.New("down")}),
 		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 2, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
@@ -295,17 +287,6 @@ func TestDispatcherRetryBudget(t *testing.T) {
 	got, _ := s.GetRequest(t.Context(), r.ID)
 	if got.State != fulfillment.RequestFailed || got.AttemptCount != 2 {
 		t.Fatalf("after the budget: %+v", got)
-	}
-}
-
-func enqueueRequest(t *testing.T, s *sqlstore.Store, r *fulfillment.Request) {
-	t.Helper()
-	err := s.InTx(t.Context(), func(tx *sqlstore.Tx) error {
-		_, err := tx.InsertRequest(t.Context(), r)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -356,7 +337,7 @@ func TestPushApplier(t *testing.T) {
 	s := newStore(t)
 	pending := &fulfillment.Request{ID: "FR-O-5-WH-MUC", OrderID: "O-5", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	enqueueRequest(t, s, pending)
+	storetest.Insert(t, s, pending)
 	a := worker.NewPushApplier(s, worker.Common{Now: func() time.Time { return t0 }})
 	ship := func(id, request string, qty int64) *fulfillmentv1.WmsEvent {
 		return &fulfillmentv1.WmsEvent{EventId: id, OccurTime: timestamppb.New(t0), WarehouseId: "WH-HAM",
@@ -423,7 +404,7 @@ func TestDispatcherCircuitOpenSpendsNoBudget(t *testing.T) {
 	s := newStore(t)
 	r := &fulfillment.Request{ID: "FR-O-6-WH-MUC", OrderID: "O-6", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	enqueueRequest(t, s, r)
+	storetest.Insert(t, s, r)
 	now := t0
 	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", CircuitOpen: true}),
 		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 1, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})

@@ -17,7 +17,7 @@ const requestColumns = `id, order_id, customer_id, warehouse_id, ship_to, lines,
 	attempt_count, last_error, reservation_id, source_event_id, cancel_reason, customer_po,
 	create_us, update_us, acknowledge_us, next_attempt_us, retry_request_id, retry_fingerprint, version`
 
-func scanRequest(row interface{ Scan(...any) error }) (*fulfillment.Request, error) {
+func scanRequest(row sqldb.Scanner) (*fulfillment.Request, error) {
 	var (
 		r                                 fulfillment.Request
 		shipTo, lines                     string
@@ -43,14 +43,43 @@ func scanRequest(row interface{ Scan(...any) error }) (*fulfillment.Request, err
 	return &r, nil
 }
 
-// InsertRequest creates r unless a request with its id exists; created
-// reports which. Version is set to 1.
+// GetRequest implements fulfillment.Store and fulfillment.Tx (which locks
+// the row).
+func (c conn) GetRequest(ctx context.Context, id string) (*fulfillment.Request, error) {
+	r, err := scanRequest(c.queryRow(ctx, `SELECT `+requestColumns+` FROM fulfillment_requests WHERE id = ?`+c.lock, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", fulfillment.ErrRequestNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get fulfillment request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// listRequests returns the requests of a query with "?" placeholders.
+func (c conn) listRequests(ctx context.Context, what, query string, args ...any) ([]*fulfillment.Request, error) {
+	rs, err := sqldb.QueryAll(ctx, c.q, c.d.Rebind(query), args, scanRequest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return rs, nil
+}
+
+// InsertRequest implements fulfillment.Tx.
 func (t *Tx) InsertRequest(ctx context.Context, r *fulfillment.Request) (created bool, err error) {
-	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`
+	shipTo, err := encodeJSON(r.ShipTo)
+	if err != nil {
+		return false, err
+	}
+	lines, err := encodeJSON(r.Lines)
+	if err != nil {
+		return false, err
+	}
+	res, err := t.exec(ctx, `
 		INSERT INTO fulfillment_requests (`+requestColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-		ON CONFLICT (id) DO NOTHING`),
-		r.ID, r.OrderID, r.CustomerID, r.WarehouseID, mustJSON(r.ShipTo), mustJSON(r.Lines), int64(r.State),
+		ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.OrderID, r.CustomerID, r.WarehouseID, shipTo, lines, int64(r.State),
 		r.WMSReference, r.AttemptCount, r.LastError, r.ReservationID, r.SourceEventID, r.CancelReason, r.CustomerPO,
 		us(r.CreateTime), us(r.UpdateTime), us(r.AcknowledgeTime), us(r.NextAttemptTime), r.RetryRequestID, r.RetryFingerprint)
 	if err != nil {
@@ -66,133 +95,74 @@ func (t *Tx) InsertRequest(ctx context.Context, r *fulfillment.Request) (created
 	return n == 1, nil
 }
 
-// GetRequest reads a request inside the transaction, locking its row on
-// PostgreSQL. It returns fulfillment.ErrRequestNotFound when absent.
-func (t *Tx) GetRequest(ctx context.Context, id string) (*fulfillment.Request, error) {
-	q := `SELECT ` + requestColumns + ` FROM fulfillment_requests WHERE id = ?`
-	if t.d == sqldb.Postgres {
-		q += ` FOR UPDATE`
-	}
-	return getRequest(ctx, t.tx, t.d, q, id)
-}
-
-// GetRequest reads a request; fulfillment.ErrRequestNotFound when absent.
-func (s *Store) GetRequest(ctx context.Context, id string) (*fulfillment.Request, error) {
-	return getRequest(ctx, s.db.SQL(), s.db.Dialect(),
-		`SELECT `+requestColumns+` FROM fulfillment_requests WHERE id = ?`, id)
-}
-
-func getRequest(ctx context.Context, q querier, d sqldb.Dialect, query, id string) (*fulfillment.Request, error) {
-	r, err := scanRequest(q.QueryRowContext(ctx, d.Rebind(query), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", fulfillment.ErrRequestNotFound, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get fulfillment request %s: %w", id, err)
-	}
-	return r, nil
-}
-
-// UpdateRequest writes r if its Version is still the stored one and
-// increments Version; otherwise ErrConflict.
+// UpdateRequest implements fulfillment.Tx.
 func (t *Tx) UpdateRequest(ctx context.Context, r *fulfillment.Request) error {
-	res, err := t.tx.ExecContext(ctx, t.d.Rebind(`
+	lines, err := encodeJSON(r.Lines)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `
 		UPDATE fulfillment_requests SET lines = ?, state = ?, wms_reference = ?, attempt_count = ?, last_error = ?,
 			cancel_reason = ?, update_us = ?, acknowledge_us = ?, next_attempt_us = ?, retry_request_id = ?,
 			retry_fingerprint = ?, version = version + 1
-		WHERE id = ? AND version = ?`),
-		mustJSON(r.Lines), int64(r.State), r.WMSReference, r.AttemptCount, r.LastError,
+		WHERE id = ? AND version = ?`,
+		lines, int64(r.State), r.WMSReference, r.AttemptCount, r.LastError,
 		r.CancelReason, us(r.UpdateTime), us(r.AcknowledgeTime), us(r.NextAttemptTime), r.RetryRequestID,
 		r.RetryFingerprint, r.ID, r.Version)
 	if err != nil {
 		return fmt.Errorf("update fulfillment request %s: %w", r.ID, err)
 	}
+	return versioned(res, &r.Version, "fulfillment request", r.ID)
+}
+
+// versioned checks that an optimistic update changed its row and then
+// increments the caller's version.
+func versioned(res sql.Result, version *int64, what, id string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err
 	}
 	if n != 1 {
-		return fmt.Errorf("%w: fulfillment request %s version %d", ErrConflict, r.ID, r.Version)
+		return fmt.Errorf("%w: %s %s version %d", fulfillment.ErrConflict, what, id, *version)
 	}
-	r.Version++
+	*version++
 	return nil
 }
 
-// DueRequests returns up to limit requests waiting for delivery to the WMS
-// (PENDING or SENT_TO_WMS) whose next attempt is due at now, oldest first.
-func (s *Store) DueRequests(ctx context.Context, now time.Time, limit int) ([]*fulfillment.Request, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, s.db.Rebind(`
-		SELECT `+requestColumns+` FROM fulfillment_requests
-		WHERE state IN (?, ?) AND next_attempt_us <= ?
-		ORDER BY next_attempt_us, create_us, id LIMIT ?`),
-		int64(fulfillment.RequestPending), int64(fulfillment.RequestSentToWMS), us(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("due fulfillment requests: %w", err)
-	}
-	defer rows.Close()
-	var out []*fulfillment.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+// OrderRequests implements fulfillment.Tx.
+func (t *Tx) OrderRequests(ctx context.Context, orderID string) ([]*fulfillment.Request, error) {
+	return t.listRequests(ctx, "requests of order "+orderID,
+		`SELECT `+requestColumns+` FROM fulfillment_requests WHERE order_id = ? ORDER BY create_us, id`+t.lock, orderID)
 }
 
-// ListRequests returns one page of requests matching f and the token of
-// the next page ("" on the last page).
+// DueRequests implements fulfillment.Store.
+func (s *Store) DueRequests(ctx context.Context, now time.Time, limit int) ([]*fulfillment.Request, error) {
+	return s.listRequests(ctx, "due fulfillment requests", `
+		SELECT `+requestColumns+` FROM fulfillment_requests
+		WHERE state IN (?, ?) AND next_attempt_us <= ?
+		ORDER BY next_attempt_us, create_us, id LIMIT ?`,
+		int64(fulfillment.RequestPending), int64(fulfillment.RequestSentToWMS), us(now), limit)
+}
+
+// ListRequests implements fulfillment.Store.
 func (s *Store) ListRequests(ctx context.Context, f fulfillment.RequestFilter) ([]*fulfillment.Request, string, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
-	if f.OrderID != "" {
-		add("order_id = ?", f.OrderID)
-	}
-	if f.State != 0 {
-		add("state = ?", int64(f.State))
-	}
-	if f.WarehouseID != "" {
-		add("warehouse_id = ?", f.WarehouseID)
-	}
-	if f.CustomerID != "" {
-		add("customer_id = ?", f.CustomerID)
-	}
-	if !f.CreatedFrom.IsZero() {
-		add("create_us >= ?", us(f.CreatedFrom))
-	}
-	if !f.CreatedBefore.IsZero() {
-		add("create_us < ?", us(f.CreatedBefore))
-	}
+	var w where
+	w.add(f.OrderID != "", "order_id = ?", f.OrderID)
+	w.add(f.State != 0, "state = ?", int64(f.State))
+	w.add(f.WarehouseID != "", "warehouse_id = ?", f.WarehouseID)
+	w.add(f.CustomerID != "", "customer_id = ?", f.CustomerID)
+	w.add(!f.CreatedFrom.IsZero(), "create_us >= ?", us(f.CreatedFrom))
+	w.add(!f.CreatedBefore.IsZero(), "create_us < ?", us(f.CreatedBefore))
 	fp := fingerprint("requests", f.OrderID, f.State, f.WarehouseID, f.CustomerID, us(f.CreatedFrom), us(f.CreatedBefore), f.Desc)
-	page, err := startPage(f.PageToken, fp, f.Desc, "create_us", &where, &args)
+	page, err := startPage(f.PageToken, fp, f.Desc, "create_us", &w.conds, &w.args)
 	if err != nil {
 		return nil, "", err
 	}
 	size := pageSize(f.PageSize)
-	q := `SELECT ` + requestColumns + ` FROM fulfillment_requests`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY create_us ` + page.dir + `, id ` + page.dir + ` LIMIT ?`
-	args = append(args, size+1)
-	rows, err := s.db.SQL().QueryContext(ctx, s.db.Rebind(q), args...)
+	out, err := s.listRequests(ctx, "list fulfillment requests",
+		`SELECT `+requestColumns+` FROM fulfillment_requests`+w.sql()+
+			` ORDER BY create_us `+page.dir+`, id `+page.dir+` LIMIT ?`, append(w.args, size+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list fulfillment requests: %w", err)
-	}
-	defer rows.Close()
-	var out []*fulfillment.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	next := ""
@@ -202,4 +172,26 @@ func (s *Store) ListRequests(ctx context.Context, f fulfillment.RequestFilter) (
 		next = encodeToken(fp, us(last.CreateTime), last.ID)
 	}
 	return out, next, nil
+}
+
+// where collects the conditions of a list query.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond with its args when ok.
+func (w *where) add(ok bool, cond string, args ...any) {
+	if ok {
+		w.conds = append(w.conds, cond)
+		w.args = append(w.args, args...)
+	}
+}
+
+// sql returns the WHERE clause ("" without conditions).
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(w.conds, " AND ")
 }

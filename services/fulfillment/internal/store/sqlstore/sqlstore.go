@@ -1,8 +1,9 @@
 // Package sqlstore stores the fulfillment service's data in its own SQL
 // database (SQLite or PostgreSQL through platform/sqldb): fulfilment
 // requests, shipments, the WMS events seen with their outcomes, the WMS
-// feed cursors and the durable queue of outbound side effects. The same
-// SQL runs on both engines; times are stored as UTC Unix microseconds.
+// feed cursors, the cancellations and the durable queue of outbound side
+// effects. The same SQL runs on both engines; times are stored as UTC Unix
+// microseconds.
 package sqlstore
 
 import (
@@ -10,34 +11,26 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/transload/transload/platform/events"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
 
 // MigrationSet is the migration set of the fulfillment tables.
 const MigrationSet = "fulfillment"
 
 //go:embed migrations
-var migrationFiles embed.FS
+var migrations embed.FS
 
 // Migrate creates or upgrades every table the service needs: its own, the
 // outbox's and the processed-event table of platform/events.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
-	sqliteFS, err := fs.Sub(migrationFiles, "migrations/sqlite")
-	if err != nil {
-		return err
-	}
-	pgFS, err := fs.Sub(migrationFiles, "migrations/postgres")
-	if err != nil {
-		return err
-	}
-	if err := sqldb.MigrateDialect(ctx, db, MigrationSet, sqliteFS, pgFS); err != nil {
+	if err := sqldb.MigrateEmbedded(ctx, db, MigrationSet, migrations, "migrations"); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	if err := outbox.Migrate(ctx, db); err != nil {
@@ -46,53 +39,83 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 	return events.Migrate(ctx, db)
 }
 
-// ErrConflict means a row changed between read and update (optimistic
-// concurrency); the caller retries from a fresh read.
-var ErrConflict = errors.New("sqlstore: concurrent modification")
+// querier is what reads and writes go through: the *sql.DB of a Store or
+// the *sql.Tx of a Tx.
+type querier interface {
+	sqldb.Querier
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// conn holds the reads a Store and a Tx share; inside a PostgreSQL
+// transaction they lock the rows they return (lock is " FOR UPDATE").
+type conn struct {
+	q    querier
+	d    sqldb.Dialect
+	lock string
+}
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.q.QueryRowContext(ctx, c.d.Rebind(query), args...)
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.q.ExecContext(ctx, c.d.Rebind(query), args...)
+}
 
 // Store is the fulfillment store. It is safe for concurrent use.
 type Store struct {
+	conn
 	db *sqldb.DB
 }
 
-// New returns a store over db (migrated with Migrate).
-func New(db *sqldb.DB) *Store { return &Store{db: db} }
+var _ fulfillment.Store = (*Store)(nil)
 
-// DB returns the underlying database.
-func (s *Store) DB() *sqldb.DB { return s.db }
+// New returns a store over db (migrated with Migrate).
+func New(db *sqldb.DB) *Store {
+	return &Store{conn: conn{q: db.SQL(), d: db.Dialect()}, db: db}
+}
 
 // Tx is a read-write transaction of the store.
 type Tx struct {
+	conn
 	tx *sql.Tx
-	d  sqldb.Dialect
 }
 
-// InTx runs fn in a read-write transaction (see sqldb.DB.InTx: fn may run
-// more than once and must not have outside effects).
-func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+var _ fulfillment.Tx = (*Tx)(nil)
+
+// InTx implements fulfillment.Store (see sqldb.DB.InTx for the retries).
+func (s *Store) InTx(ctx context.Context, fn func(tx fulfillment.Tx) error) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error { return fn(s.Bind(tx)) })
 }
 
-// Bind wraps a transaction opened elsewhere (an events consumer's) on the
-// store's database.
-func (s *Store) Bind(tx *sql.Tx) *Tx { return &Tx{tx: tx, d: s.db.Dialect()} }
+// Bind returns the store's view of a transaction opened elsewhere on its
+// database (an events consumer's).
+func (s *Store) Bind(tx *sql.Tx) fulfillment.Tx {
+	lock := ""
+	if s.d == sqldb.Postgres {
+		lock = " FOR UPDATE"
+	}
+	return &Tx{conn: conn{q: tx, d: s.d, lock: lock}, tx: tx}
+}
 
-// SQL returns the raw transaction.
-func (t *Tx) SQL() *sql.Tx { return t.tx }
-
-// Dialect returns the engine of the transaction.
-func (t *Tx) Dialect() sqldb.Dialect { return t.d }
-
-// WriteEvent stores ev in the outbox as part of the transaction.
-func (t *Tx) WriteEvent(ctx context.Context, ev outbox.Event) error {
-	_, err := outbox.Write(ctx, t.tx, t.d, ev)
+// WriteEvent implements fulfillment.Tx.
+func (t *Tx) WriteEvent(ctx context.Context, ev fulfillment.Event) error {
+	oe, err := fulfillmentpb.Event(ev)
+	if err != nil {
+		return err
+	}
+	_, err = outbox.Write(ctx, t.tx, t.d, oe)
 	return err
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+// inTx runs one statement in its own transaction, so SQLite writers queue
+// on the in-process writer lock.
+func (s *Store) inTx(ctx context.Context, query string, args ...any) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.db.Rebind(query), args...)
+		return err
+	})
 }
 
 func us(t time.Time) int64 {
@@ -109,11 +132,11 @@ func fromUS(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
-func mustJSON(v any) string {
+// encodeJSON returns v as JSON text for a column.
+func encodeJSON(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		// Only plain structs and slices are marshalled here.
-		panic(fmt.Sprintf("sqlstore: marshal %T: %v", v, err))
+		return "", fmt.Errorf("sqlstore: encode %T: %w", v, err)
 	}
-	return string(b)
+	return string(b), nil
 }

@@ -1,0 +1,507 @@
+// Package storetest is the conformance suite every fulfillment.Store
+// implementation passes: requests, shipments, the WMS event record and
+// cursors, the effect queue, cancellations and outbox events, read and
+// written the way the workers and the API use them.
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+)
+
+// Factory returns a new, empty, migrated store for one test.
+type Factory func(t *testing.T) fulfillment.Store
+
+// Run runs the whole suite, each test on a store of its own.
+func Run(t *testing.T, newStore Factory) {
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, fulfillment.Store)
+	}{
+		{"Requests", testRequests},
+		{"ListRequests", testListRequests},
+		{"Shipments", testShipments},
+		{"WMSEventsAndCursor", testWMS},
+		{"Effects", testEffects},
+		{"Cancellations", testCancellations},
+		{"Events", testEvents},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
+	}
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// Request returns a fixture request of order for warehouse wh created at.
+func Request(order, wh string, at time.Time) *fulfillment.Request {
+	return &fulfillment.Request{
+		ID: fulfillment.RequestID(order, wh), OrderID: order, CustomerID: "C0001", WarehouseID: wh,
+		ShipTo: fulfillment.Address{Recipient: "Ada", Lines: []string{"Street 1"}, Locality: "Hamburg", PostalCode: "20095", RegionCode: "DE"},
+		Lines:  []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-00001", Quantity: 3}, {OrderLineID: "2", SKU: "SKU-00002", Quantity: 1}},
+		State:  fulfillment.RequestPending, ReservationID: "R-1", SourceEventID: "ev-1",
+		CreateTime: at, UpdateTime: at, NextAttemptTime: at,
+	}
+}
+
+// Insert inserts rs in one transaction, failing t on an error, and
+// reports which were created.
+func Insert(t *testing.T, s fulfillment.Store, rs ...*fulfillment.Request) []bool {
+	t.Helper()
+	var created []bool
+	InTx(t, s, func(tx fulfillment.Tx) error {
+		created = nil
+		for _, r := range rs {
+			ok, err := tx.InsertRequest(t.Context(), r)
+			if err != nil {
+				return err
+			}
+			created = append(created, ok)
+		}
+		return nil
+	})
+	return created
+}
+
+// InTx runs fn in a transaction of s, failing t on an error.
+func InTx(t *testing.T, s fulfillment.Store, fn func(tx fulfillment.Tx) error) {
+	t.Helper()
+	if err := s.InTx(t.Context(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testRequests(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	r := Request("O-REQ", "WH-HAM", t0)
+	if !Insert(t, s, r)[0] {
+		t.Fatal("first insert did not create")
+	}
+	if Insert(t, s, Request("O-REQ", "WH-HAM", t0.Add(time.Hour)))[0] {
+		t.Fatal("second insert of the same id created a row")
+	}
+	got, err := s.GetRequest(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Fatalf("GetRequest (-want +got):\n%s", diff)
+	}
+	if _, err := s.GetRequest(ctx, "FR-nope"); !errors.Is(err, fulfillment.ErrRequestNotFound) {
+		t.Fatalf("GetRequest(unknown) = %v, want ErrRequestNotFound", err)
+	}
+
+	due, err := s.DueRequests(ctx, t0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsRequest(due, r.ID) {
+		t.Fatalf("DueRequests at t0 misses %s", r.ID)
+	}
+
+	// Acknowledge through the optimistic update.
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error {
+		cur, err := tx.GetRequest(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		cur.AttemptCount++
+		cur.Acknowledge("WMS-1", t0.Add(time.Second))
+		return tx.UpdateRequest(ctx, cur)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetRequest(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != fulfillment.RequestAcknowledged || got.WMSReference != "WMS-1" || got.AttemptCount != 1 ||
+		!got.AcknowledgeTime.Equal(t0.Add(time.Second)) || got.Version != 2 {
+		t.Fatalf("after acknowledge: %+v", got)
+	}
+	due, err = s.DueRequests(ctx, t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if containsRequest(due, r.ID) {
+		t.Fatal("acknowledged request is still due")
+	}
+
+	// A stale version is refused.
+	stale := *got
+	stale.Version = 1
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error { return tx.UpdateRequest(ctx, &stale) })
+	if !errors.Is(err, fulfillment.ErrConflict) {
+		t.Fatalf("stale update = %v, want ErrConflict", err)
+	}
+}
+
+func containsRequest(rs []*fulfillment.Request, id string) bool {
+	for _, r := range rs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func testListRequests(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	var want []string
+	for i := range 5 {
+		r := Request("O-LIST", fmt.Sprintf("WH-%d", i), t0.Add(time.Duration(i)*time.Minute))
+		Insert(t, s, r)
+		want = append(want, r.ID)
+	}
+	Insert(t, s, Request("O-OTHER", "WH-HAM", t0))
+
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		rs, next, err := s.ListRequests(ctx, fulfillment.RequestFilter{OrderID: "O-LIST", PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			got = append(got, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("paged list (-want +got):\n%s", diff)
+	}
+
+	rs, _, err := s.ListRequests(ctx, fulfillment.RequestFilter{OrderID: "O-LIST", Desc: true, PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ID != want[4] {
+		t.Fatalf("desc first = %v, want %s", rs, want[4])
+	}
+	rs, _, err = s.ListRequests(ctx, fulfillment.RequestFilter{WarehouseID: "WH-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ID != want[2] {
+		t.Fatalf("warehouse filter = %v", rs)
+	}
+	rs, _, err = s.ListRequests(ctx, fulfillment.RequestFilter{OrderID: "O-LIST", CreatedFrom: t0.Add(3 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("create_time filter: %d requests, want 2", len(rs))
+	}
+
+	// A token of another listing is refused.
+	_, next, err := s.ListRequests(ctx, fulfillment.RequestFilter{OrderID: "O-LIST", PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{next, "garbage!"} {
+		_, _, err = s.ListRequests(ctx, fulfillment.RequestFilter{OrderID: "O-OTHER", PageToken: bad})
+		if !errors.Is(err, fulfillment.ErrInvalidPageToken) {
+			t.Fatalf("foreign token %q: %v, want ErrInvalidPageToken", bad, err)
+		}
+	}
+}
+
+func testShipments(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	r := Request("O-SHIP", "WH-MUC", t0)
+	Insert(t, s, r)
+	sh := &fulfillment.Shipment{
+		ID: "S-1", OrderID: r.OrderID, CustomerID: r.CustomerID, RequestID: r.ID, WarehouseID: r.WarehouseID,
+		Lines: []fulfillment.ShipmentLine{{OrderLineID: "1", SKU: "SKU-00001", Quantity: 3}},
+		State: fulfillment.ShipmentPicked, MaxProgress: fulfillment.ShipmentPicked,
+		History:       []fulfillment.StateChange{{State: fulfillment.ShipmentPicked, OccurTime: t0, RecordTime: t0, WMSEventID: "E1"}},
+		ReservationID: "R-1", CreateTime: t0, UpdateTime: t0,
+	}
+	err := s.InTx(ctx, func(tx fulfillment.Tx) error { return tx.InsertShipment(ctx, sh) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One unpacked shipment per request.
+	dup := *sh
+	dup.ID = "S-2"
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error { return tx.InsertShipment(ctx, &dup) })
+	if err == nil {
+		t.Fatal("second unpacked shipment of a request inserted")
+	}
+
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error {
+		cur, err := tx.FindShipment(ctx, r.ID, "")
+		if err != nil {
+			return err
+		}
+		cur.WMSReference, cur.State, cur.Carrier = "PCL-1", fulfillment.ShipmentShipped, "DHL"
+		cur.ShipTime, cur.UpdateTime = t0.Add(time.Hour), t0.Add(time.Hour)
+		cur.History = append(cur.History, fulfillment.StateChange{State: fulfillment.ShipmentShipped, OccurTime: t0.Add(time.Hour), RecordTime: t0.Add(time.Hour), WMSEventID: "E2"})
+		return tx.UpdateShipment(ctx, cur)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetShipment(ctx, "S-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.WMSReference != "PCL-1" || got.State != fulfillment.ShipmentShipped || len(got.History) != 2 ||
+		!got.ShipTime.Equal(t0.Add(time.Hour)) || got.Version != 2 {
+		t.Fatalf("after update: %+v", got)
+	}
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error {
+		byRef, err := tx.FindShipment(ctx, r.ID, "PCL-1")
+		if err != nil {
+			return err
+		}
+		latest, err := tx.LatestShipment(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if byRef.ID != "S-1" || latest.ID != "S-1" {
+			return fmt.Errorf("found %s and %s, want S-1", byRef.ID, latest.ID)
+		}
+		if _, err := tx.FindShipment(ctx, r.ID, ""); !errors.Is(err, fulfillment.ErrShipmentNotFound) {
+			return fmt.Errorf("unpacked shipment after adoption: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetShipment(ctx, "S-none"); !errors.Is(err, fulfillment.ErrShipmentNotFound) {
+		t.Fatalf("GetShipment(unknown) = %v", err)
+	}
+
+	list, next, err := s.ListShipments(ctx, fulfillment.ShipmentFilter{OrderID: "O-SHIP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || next != "" || list[0].ID != "S-1" {
+		t.Fatalf("ListShipments = %v, %q", list, next)
+	}
+	if diff := cmp.Diff(got, list[0]); diff != "" {
+		t.Fatalf("listed shipment differs (-get +list):\n%s", diff)
+	}
+	for _, f := range []fulfillment.ShipmentFilter{
+		{State: fulfillment.ShipmentShipped, TrackingNumber: ""},
+		{RequestID: r.ID, ByUpdateTime: true, Desc: true},
+		{WarehouseID: "WH-MUC", UpdatedFrom: t0.Add(time.Minute)},
+	} {
+		list, _, err := s.ListShipments(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 0 {
+			t.Fatalf("filter %+v found nothing", f)
+		}
+	}
+	list, _, err = s.ListShipments(ctx, fulfillment.ShipmentFilter{UpdatedBefore: t0.Add(time.Minute), OrderID: "O-SHIP"})
+	if err != nil || len(list) != 0 {
+		t.Fatalf("update_time < filter: %v, %v", list, err)
+	}
+}
+
+func testWMS(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	err := s.InTx(ctx, func(tx fulfillment.Tx) error {
+		if c, err := tx.Cursor(ctx, "wms"); err != nil || c != "" {
+			return fmt.Errorf("initial cursor %q, %v", c, err)
+		}
+		if err := tx.SetCursor(ctx, "wms", "c1", t0); err != nil {
+			return err
+		}
+		if err := tx.SetCursor(ctx, "wms", "c2", t0); err != nil {
+			return err
+		}
+		if _, ok, err := tx.LookupWMSEvent(ctx, "wms", "E1"); err != nil || ok {
+			return fmt.Errorf("unseen event found: %v %v", ok, err)
+		}
+		for _, ev := range []fulfillment.WMSEventRecord{
+			{Source: "wms", EventID: "E1", Fingerprint: "f1", Outcome: fulfillment.WMSEventApplied, RecordTime: t0, Payload: []byte{1}},
+			{Source: "wms", EventID: "E2", Fingerprint: "f2", Outcome: fulfillment.WMSEventRejected, Reason: "UNKNOWN_ORDER_LINE", RecordTime: t0},
+		} {
+			if err := tx.RecordWMSEvent(ctx, ev); err != nil {
+				return err
+			}
+		}
+		ev, ok, err := tx.LookupWMSEvent(ctx, "wms", "E1")
+		if err != nil || !ok || ev.Fingerprint != "f1" {
+			return fmt.Errorf("lookup E1: %+v %v %v", ev, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Cursor(ctx, "wms"); err != nil || c != "c2" {
+		t.Fatalf("cursor = %q, %v; want c2", c, err)
+	}
+	if c, err := s.Cursor(ctx, "other"); err != nil || c != "" {
+		t.Fatalf("other source cursor = %q, %v", c, err)
+	}
+	rej, err := s.RejectedWMSEvents(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rej) != 1 || rej[0].EventID != "E2" || rej[0].Reason != "UNKNOWN_ORDER_LINE" {
+		t.Fatalf("rejected = %+v", rej)
+	}
+	// Recording the same event twice is refused by the key.
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error {
+		return tx.RecordWMSEvent(ctx, fulfillment.WMSEventRecord{Source: "wms", EventID: "E1", Fingerprint: "f1", Outcome: fulfillment.WMSEventApplied, RecordTime: t0})
+	})
+	if err == nil {
+		t.Fatal("an event recorded twice")
+	}
+}
+
+func testEffects(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	commitS1 := fulfillment.CommitEffect("O-1", fulfillment.Commit{ReservationID: "R-1", RequestID: "commit-S-1", ShipmentID: "S-1",
+		Lines: []fulfillment.ShipmentLine{{SKU: "SKU-00001", Quantity: 2}}}, t0)
+	progress := fulfillment.ProgressEffect(fulfillment.Progress{OrderID: "O-1", EventID: "ev-1", ShipmentID: "S-1", OccurTime: t0,
+		Lines: []fulfillment.ShipmentLine{{OrderLineID: "1", Quantity: 2}}}, t0)
+	var created []bool
+	err := s.InTx(ctx, func(tx fulfillment.Tx) error {
+		created = nil
+		for _, e := range []fulfillment.Effect{commitS1, progress, commitS1} {
+			ok, err := tx.EnqueueEffect(ctx, e)
+			if err != nil {
+				return err
+			}
+			created = append(created, ok)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bool{true, true, false}, created); diff != "" {
+		t.Fatalf("enqueue created (-want +got):\n%s", diff)
+	}
+	pending, err := s.PendingEffects(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fulfillment.Effect{commitS1, progress}, pending, cmpopts.IgnoreFields(fulfillment.Effect{}, "ID")); diff != "" {
+		t.Fatalf("pending (-want +got):\n%s", diff)
+	}
+	if err := s.RetryEffect(ctx, pending[0].ID, "inventory down", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishEffect(ctx, pending[1].ID, "", t0); err != nil {
+		t.Fatal(err)
+	}
+	pending, err = s.PendingEffects(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 1 || pending[0].Attempts != 1 || pending[0].LastError != "inventory down" || !pending[0].NextAttemptAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after retry: %+v", pending)
+	}
+	if err := s.FinishEffect(ctx, pending[0].ID, "refused", t0); err != nil {
+		t.Fatal(err)
+	}
+	for state, want := range map[fulfillment.EffectState]int{fulfillment.EffectPending: 0, fulfillment.EffectDone: 1, fulfillment.EffectFailed: 1} {
+		n, err := s.CountEffects(ctx, state)
+		if err != nil || n != want {
+			t.Fatalf("CountEffects(%s) = %d, %v; want %d", state, n, err, want)
+		}
+	}
+}
+
+func testCancellations(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	Insert(t, s, Request("O-CAN", "WH-HAM", t0))
+	Insert(t, s, Request("O-CAN", "WH-MUC", t0.Add(time.Second)))
+	err := s.InTx(ctx, func(tx fulfillment.Tx) error {
+		if ok, err := tx.OrderCancelled(ctx, "O-CAN"); err != nil || ok {
+			return fmt.Errorf("cancelled before any record: %v %v", ok, err)
+		}
+		if _, ok, err := tx.Cancellation(ctx, "k1"); err != nil || ok {
+			return fmt.Errorf("unknown cancellation found: %v %v", ok, err)
+		}
+		if err := tx.RecordCancellation(ctx, fulfillment.Cancellation{RequestID: "k1", OrderID: "O-CAN", Fingerprint: "fp", Reason: "r", CreateTime: t0}); err != nil {
+			return err
+		}
+		c, ok, err := tx.Cancellation(ctx, "k1")
+		if err != nil || !ok || c.OrderID != "O-CAN" || c.Fingerprint != "fp" || !c.CreateTime.Equal(t0) {
+			return fmt.Errorf("cancellation %+v %v %v", c, ok, err)
+		}
+		if ok, err := tx.OrderCancelled(ctx, "O-CAN"); err != nil || !ok {
+			return fmt.Errorf("order not cancelled: %v %v", ok, err)
+		}
+		rs, err := tx.OrderRequests(ctx, "O-CAN")
+		if err != nil {
+			return err
+		}
+		if len(rs) != 2 || rs[0].WarehouseID != "WH-HAM" || rs[1].WarehouseID != "WH-MUC" {
+			return fmt.Errorf("order requests %v", rs)
+		}
+		has, err := tx.RequestHasShipments(ctx, rs[0].ID)
+		if err != nil || has {
+			return fmt.Errorf("shipments of a new request: %v %v", has, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testEvents(t *testing.T, s fulfillment.Store) {
+	ctx := t.Context()
+	r := Request("O-EV", "WH-HAM", t0)
+	Insert(t, s, r)
+	sh := &fulfillment.Shipment{ID: "S-EV", OrderID: r.OrderID, RequestID: r.ID, WarehouseID: r.WarehouseID,
+		State: fulfillment.ShipmentPicked, CreateTime: t0, UpdateTime: t0}
+	InTx(t, s, func(tx fulfillment.Tx) error {
+		for _, ev := range []fulfillment.Event{
+			{Type: fulfillment.EventShipmentUpdated, ID: "0190a3c4-0000-7000-8000-000000000001", Shipment: sh, WMSEventID: "E1", OccurTime: t0},
+			{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: fulfillment.RequestPending, OccurTime: t0},
+			{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequestState: fulfillment.RequestFailed},
+		} {
+			if err := tx.WriteEvent(ctx, ev); err != nil {
+				return fmt.Errorf("event type %d: %w", ev.Type, err)
+			}
+		}
+		return nil
+	})
+	for _, ev := range []fulfillment.Event{{}, {Type: fulfillment.EventShipmentUpdated}, {Type: fulfillment.EventRequestFailed}} {
+		err := s.InTx(ctx, func(tx fulfillment.Tx) error { return tx.WriteEvent(ctx, ev) })
+		if err == nil {
+			t.Errorf("WriteEvent(%+v) = nil, want an error", ev)
+		}
+	}
+
+	// A failing transaction leaves nothing behind.
+	boom := errors.New("boom")
+	other := Request("O-EV", "WH-MUC", t0)
+	err := s.InTx(ctx, func(tx fulfillment.Tx) error {
+		if _, err := tx.InsertRequest(ctx, other); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want the callback's error", err)
+	}
+	if _, err := s.GetRequest(ctx, other.ID); !errors.Is(err, fulfillment.ErrRequestNotFound) {
+		t.Fatalf("request of a rolled back transaction: %v", err)
+	}
+}
