@@ -1,12 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +23,8 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/platform/tracing/tracingtest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -32,77 +37,91 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// started is a wmssim run on free ports.
+type started struct {
+	client wmsv1.WmsAdapterServiceClient
+	admin  string // http://host:port
+	// logs is the file run logs to: os.File writes are safe for the
+	// server's goroutines, and the test reads it once run has returned.
+	logs string
+	stop func() error
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// eventually polls cond every 10ms until it holds or the deadline passes.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// start runs wmssim with env over free addresses and a fresh SQLite
+// database and waits until /readyz answers; stop cancels run and returns
+// its error (the test's end stops it too).
+func start(t *testing.T, env map[string]string) *started {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func TestRunServesAdapterAndControlAPI(t *testing.T) {
 	grpcAddr, adminAddr := freeAddr(t), freeAddr(t)
-	env := map[string]string{
-		"GRPC_ADDR":    grpcAddr,
-		"ADMIN_ADDR":   adminAddr,
-		"DATABASE_URL": sqldbtest.SQLiteDSN(t),
-		"WMSSIM_STEP":  "20ms",
-		"LOG_LEVEL":    "debug",
+	s := &started{admin: "http://" + adminAddr, logs: filepath.Join(t.TempDir(), "wmssim.log")}
+	full := map[string]string{"GRPC_ADDR": grpcAddr, "ADMIN_ADDR": adminAddr, "DATABASE_URL": sqldbtest.SQLiteDSN(t)}
+	maps.Copy(full, env)
+	logs, err := os.Create(s.logs)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = logs.Close() })
+
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs) }()
-
-	admin := "http://" + adminAddr
-	get := func(path string, out any) int {
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", admin+path, nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0
-		}
-		defer res.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(res.Body).Decode(out)
-		} else {
-			_, _ = io.Copy(io.Discard, res.Body)
-		}
-		return res.StatusCode
+	go func() { done <- run(ctx, func(k string) string { return full[k] }, logs) }()
+	var (
+		once   sync.Once
+		runErr error
+	)
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				runErr = errors.New("run did not stop within 30s")
+			}
+		})
+		return runErr
 	}
-	eventually(t, "readyz", 10*time.Second, func() bool { return get("/readyz", nil) == 200 })
+	t.Cleanup(func() { _ = s.stop() })
 
+	wait.Eventually(t, 10*time.Second, "wmssim ready", func() error {
+		code, err := httpGet(t, s.admin+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		return wait.Check(code == http.StatusOK, "/readyz %d", code)
+	})
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	client := wmsv1.NewWmsAdapterServiceClient(conn)
+	t.Cleanup(func() { _ = conn.Close() })
+	s.client = wmsv1.NewWmsAdapterServiceClient(conn)
+	return s
+}
+
+// httpGet GETs url and decodes a JSON body into out (when not nil).
+func httpGet(t *testing.T, url string, out any) (int, error) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if out != nil {
+		err = json.NewDecoder(res.Body).Decode(out)
+	} else {
+		_, err = io.Copy(io.Discard, res.Body)
+	}
+	return res.StatusCode, err
+}
+
+func TestRunServesAdapterAndControlAPI(t *testing.T) {
+	s := start(t, map[string]string{"WMSSIM_STEP": "20ms", "LOG_LEVEL": "debug"})
 	call, callCancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer callCancel()
-	_, err = client.CreateShipmentRequest(call, &wmsv1.CreateShipmentRequestRequest{
+	_, err := s.client.CreateShipmentRequest(call, &wmsv1.CreateShipmentRequestRequest{
 		ShipmentRequestId: "FR-1",
 		ShipmentRequest: &wmsv1.ShipmentRequest{
 			OrderId: "O-1", WarehouseCode: "WH-HAM",
@@ -116,16 +135,16 @@ func TestRunServesAdapterAndControlAPI(t *testing.T) {
 
 	// The real ticker drives the request to DELIVERED.
 	var states []wmsv1.ShipmentRequest_State
-	eventually(t, "delivery", 10*time.Second, func() bool {
-		res, err := client.ListShipmentEvents(call, &wmsv1.ListShipmentEventsRequest{})
+	wait.Eventually(t, 10*time.Second, "delivery", func() error {
+		res, err := s.client.ListShipmentEvents(call, &wmsv1.ListShipmentEventsRequest{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		states = states[:0]
 		for _, ev := range res.GetShipmentEvents() {
 			states = append(states, ev.GetState())
 		}
-		return len(states) == 4
+		return wait.Check(len(states) == 4, "states %v", states)
 	})
 	if states[3] != wmsv1.ShipmentRequest_STATE_DELIVERED {
 		t.Fatalf("states = %v", states)
@@ -139,11 +158,11 @@ func TestRunServesAdapterAndControlAPI(t *testing.T) {
 			Submissions int    `json:"submissions"`
 		} `json:"requests"`
 	}
-	if code := get("/control/shipment-requests", &list); code != 200 || list.Count != 1 || list.Requests[0].State != "DELIVERED" {
-		t.Fatalf("control list: %d %+v", code, list)
+	if code, err := httpGet(t, s.admin+"/control/shipment-requests", &list); err != nil || code != 200 || list.Count != 1 || list.Requests[0].State != "DELIVERED" {
+		t.Fatalf("control list: %d %v %+v", code, err, list)
 	}
 
-	metricsReq, _ := http.NewRequestWithContext(t.Context(), "GET", admin+"/metrics", nil)
+	metricsReq, _ := http.NewRequestWithContext(t.Context(), "GET", s.admin+"/metrics", nil)
 	metricsRes, err := http.DefaultClient.Do(metricsReq)
 	if err != nil {
 		t.Fatal(err)
@@ -160,28 +179,45 @@ func TestRunServesAdapterAndControlAPI(t *testing.T) {
 		}
 	}
 
-	req, _ := http.NewRequestWithContext(t.Context(), "POST", admin+"/control/faults", strings.NewReader(`{"down":true}`))
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", s.admin+"/control/faults", strings.NewReader(`{"down":true}`))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("set faults: %v %v", res, err)
 	}
 	res.Body.Close()
-	if _, err := client.GetShipmentRequest(call, &wmsv1.GetShipmentRequestRequest{Name: "shipmentRequests/FR-1"}); status.Code(err) != codes.Unavailable {
+	if _, err := s.client.GetShipmentRequest(call, &wmsv1.GetShipmentRequestRequest{Name: "shipmentRequests/FR-1"}); status.Code(err) != codes.Unavailable {
 		t.Fatalf("get while down: %v", err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v\n%s", err, logs)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop")
+	if err := s.stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+	logs, err := os.ReadFile(s.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(logs), `"msg":"stopped"`) {
 		t.Fatalf("no stop log:\n%s", logs)
 	}
+}
+
+// wmssim exports its server spans when OTEL_EXPORTER_OTLP_ENDPOINT is set,
+// under its service name, so fulfilment's traces show the WMS.
+func TestRunExportsTraces(t *testing.T) {
+	rcv := tracingtest.Start(t)
+	s := start(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.Endpoint()})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := s.client.GetShipmentRequest(ctx, &wmsv1.GetShipmentRequestRequest{Name: "shipmentRequests/none"})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("GetShipmentRequest: %v, want NotFound", err)
+	}
+	if err := s.stop(); err != nil { // flushes the batched spans
+		t.Fatal(err)
+	}
+	rcv.WaitFor(t, 10*time.Second, "wmssim's GetShipmentRequest server span", func(sp tracingtest.Span) bool {
+		return sp.Service == "wmssim" && sp.Name == wmsv1.WmsAdapterService_GetShipmentRequest_FullMethodName[1:]
+	})
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {

@@ -4,18 +4,22 @@ package config
 import (
 	"errors"
 	"time"
+
+	"github.com/transload/transload/platform/svcmain"
 )
 
-// Config is read from the environment with platform/config.
+// Config is read from the environment by svcmain.Start; defaults let a
+// bare binary start for local development. svcmain.Base adds
+// SERVICE_NAME, LOG_LEVEL and the OTEL_* tracing variables.
 type Config struct {
-	ServiceName string `env:"SERVICE_NAME" default:"wmssim"`
+	svcmain.Base
 	// GRPCAddr is where WmsAdapterService listens.
 	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9002"`
-	// AdminAddr serves /metrics, /healthz, /readyz and the /control API.
+	// AdminAddr serves /metrics, /healthz, /readyz and the /control API;
+	// empty disables the admin listener (and with it the control API).
 	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9102"`
 	// DatabaseURL is a sqldb DSN: sqlite://... or postgres://...
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/wmssim.db" secret:"true"`
-	LogLevel    string `env:"LOG_LEVEL" default:"info"`
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://wmssim.db" secret:"true"`
 	// Step is the time between two milestones of a shipment request
 	// (picked, packed, shipped, delivered).
 	Step time.Duration `env:"WMSSIM_STEP" default:"2s"`

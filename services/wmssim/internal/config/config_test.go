@@ -21,7 +21,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Step != 2*time.Second || c.GRPCAddr == "" || c.AdminAddr == "" || c.DatabaseURL == "" || c.ServiceName != "wmssim" {
+	// The ports are wmssim's in docs/configuration.md (9002, admin 9102).
+	if c.Step != 2*time.Second || c.GRPCAddr != "127.0.0.1:9002" || c.AdminAddr != "127.0.0.1:9102" ||
+		c.DatabaseURL != "sqlite://wmssim.db" || c.LogLevel != "info" {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if got := c.TickInterval(); got != 500*time.Millisecond {

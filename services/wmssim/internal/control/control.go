@@ -23,11 +23,12 @@ import (
 // maxBody bounds control request bodies.
 const maxBody = 1 << 20
 
-// Handler serves the control routes.
+// Handler serves the control routes, all under /control/.
 type Handler struct {
 	svc    *wms.Service
 	faults *faults.Set
 	logger *slog.Logger
+	mux    *http.ServeMux
 }
 
 // New returns the control API on svc and set.
@@ -35,16 +36,16 @@ func New(svc *wms.Service, set *faults.Set, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Handler{svc: svc, faults: set, logger: logger}
+	h := &Handler{svc: svc, faults: set, logger: logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /control/faults", h.getFaults)
+	h.mux.HandleFunc("POST /control/faults", h.setFaults)
+	h.mux.HandleFunc("GET /control/shipment-requests", h.listShipmentRequests)
+	h.mux.HandleFunc("POST /control/returns/{action}", h.receiveReturn)
+	return h
 }
 
-// Register adds the control routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /control/faults", h.getFaults)
-	mux.HandleFunc("POST /control/faults", h.setFaults)
-	mux.HandleFunc("GET /control/shipment-requests", h.listShipmentRequests)
-	mux.HandleFunc("POST /control/returns/{action}", h.receiveReturn)
-}
+// ServeHTTP dispatches to the control routes; mount h on "/control/".
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 type errorBody struct {
 	Error string `json:"error"`

@@ -34,9 +34,7 @@ func newFixture(t *testing.T) *fixture {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	set := &faults.Set{}
 	svc := wms.NewService(sqlstore.New(db), wms.WithFaults(set), wms.WithLogger(logger))
-	mux := http.NewServeMux()
-	control.New(svc, set, logger).Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(control.New(svc, set, logger))
 	t.Cleanup(srv.Close)
 	return &fixture{svc: svc, faults: set, url: srv.URL}
 }
