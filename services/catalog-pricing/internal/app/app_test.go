@@ -19,6 +19,7 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	pconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/catalog-pricing/internal/app"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
 )
@@ -132,21 +133,12 @@ func (in *instance) get(t *testing.T, path string) string {
 	return string(b)
 }
 
-// eventually polls cond every 5ms until it holds or the deadline passes.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (in *instance) waitReady(t *testing.T) {
 	t.Helper()
-	eventually(t, "/readyz 200", 20*time.Second, func() bool { return in.readyStatus(t) == http.StatusOK })
+	wait.Eventually(t, 20*time.Second, "/readyz 200", func() error {
+		code := in.readyStatus(t)
+		return wait.Check(code == http.StatusOK, "/readyz is %d", code)
+	})
 }
 
 // startReady starts a service with a healthy fake ERP and waits until it
@@ -167,7 +159,10 @@ func TestImportAtStartRetriesWhileERPIsDown(t *testing.T) {
 
 	// While the ERP is down the service serves but is not ready, and it
 	// keeps retrying in the background.
-	eventually(t, "three import attempts", 20*time.Second, func() bool { return erp.catalogCalls.Load() >= 3 })
+	wait.Eventually(t, 20*time.Second, "three import attempts", func() error {
+		n := erp.catalogCalls.Load()
+		return wait.Check(n >= 3, "%d attempts", n)
+	})
 	if got := in.readyStatus(t); got != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while the ERP is down = %d, want 503", got)
 	}
@@ -244,9 +239,12 @@ func TestOnDemandSync(t *testing.T) {
 	erp.mu.Unlock()
 	trigger <- struct{}{}
 
-	eventually(t, "catalog version 2", 20*time.Second, func() bool {
+	wait.Eventually(t, 20*time.Second, "catalog version 2", func() error {
 		v, err := in.catalog.GetCatalogVersion(t.Context(), &catalogv1.GetCatalogVersionRequest{Name: "catalogVersions/current"})
-		return err == nil && v.GetVersion() == 2
+		if err != nil {
+			return err
+		}
+		return wait.Check(v.GetVersion() == 2, "current version is %d", v.GetVersion())
 	})
 	p, err := in.catalog.GetProduct(t.Context(), &catalogv1.GetProductRequest{Name: "products/" + sku(5)})
 	if err != nil || p.GetStatus() != catalogv1.ProductStatus_PRODUCT_STATUS_DISCONTINUED {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 func valid() Product {
@@ -121,5 +124,25 @@ func TestChecksumAndDiff(t *testing.T) {
 	}
 	if Checksum(prev) == Checksum(next) {
 		t.Error("different contents, same checksum")
+	}
+}
+
+// TestDigestsAreStable pins the digests clients hold (product etags,
+// version checksums) and the request hashes stored in the idempotency
+// table to the values computed before they moved to platform/fingerprint:
+// a change here breaks etag checks and replays across a deploy.
+func TestDigestsAreStable(t *testing.T) {
+	p := Product{SKU: "SKU-1", Title: "Drill", BaseUnit: "EA", Status: StatusActive, Channels: []string{"web", "b2b"},
+		Category: "tools/drills", Attributes: []Attribute{{Key: "colour", Value: "red"}}, UpdateTime: time.Unix(5, 0)}
+	import1 := ImportRequest{RequestID: "r", Source: "s", Mode: ModeUpsert, Rows: []ImportRow{{RowNumber: 1, Product: p}}}
+	for name, c := range map[string]struct{ got, want string }{
+		"product etag": {p.ComputeEtag(), "c1f283e5aca8f7c0759d89ed8453bba2"},
+		"import hash":  {fingerprint.Of(import1), "e871271721cbb3f19884bbff6a9a28c0d701a298da3ad7f49dd00d3d087e5d2c"},
+		"version checksum": {Checksum([]Digest{{SKU: "B", Etag: "2"}, {SKU: "A", Etag: "1"}}),
+			"9e77383b43b40c89898e1371657a89957bbcd62c6d8f3fcece62af59623ef3d1"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", name, c.got, c.want)
+		}
 	}
 }

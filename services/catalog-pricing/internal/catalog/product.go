@@ -5,15 +5,14 @@
 package catalog
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // Status is the lifecycle status of a product.
@@ -108,13 +107,9 @@ func (p Product) ComputeEtag() string {
 	if c.PackSize == 0 {
 		c.PackSize = 1
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		// A struct of strings and integers always marshals.
-		panic(fmt.Sprintf("catalog: marshal product: %v", err))
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	// The first 128 bits of the fingerprint: the etag clients hold and the
+	// stores keep have always been 32 hex digits.
+	return fingerprint.Of(c)[:32]
 }
 
 // Normalize fills server-maintained defaults (pack size 1) and the etag.

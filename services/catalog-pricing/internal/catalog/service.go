@@ -2,12 +2,12 @@ package catalog
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // Import and publish request kinds in the idempotency table.
@@ -256,22 +256,12 @@ type ImportRequest struct {
 	Actor Actor `json:"-"`
 }
 
-// payloadHash fingerprints everything but the request id.
-func payloadHash(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("catalog: marshal request: %v", err))
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // ImportProducts applies product rows to the working catalog one by one:
 // invalid rows are REJECTED and do not stop the others. The same request
 // id with the same payload returns the first response without re-applying;
 // with another payload it fails with ErrIdempotencyKeyReused.
 func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (ImportResult, error) {
-	hash := payloadHash(req)
+	hash := fingerprint.Of(req) // everything but the request id and actor (json:"-")
 	now := s.now().UTC()
 	var res ImportResult
 	err := s.store.InTx(ctx, func(tx Tx) error {
@@ -400,7 +390,7 @@ type publishRecord struct {
 // Concurrent publishes are serialised by the store. Errors: *ConflictError
 // (ErrVersionConflict), ErrIdempotencyKeyReused.
 func (s *Service) PublishCatalog(ctx context.Context, req PublishRequest) (PublishResult, error) {
-	hash := payloadHash(req)
+	hash := fingerprint.Of(req) // everything but the request id and actor (json:"-")
 	now := s.now().UTC()
 	var res PublishResult
 	err := s.store.InTx(ctx, func(tx Tx) error {

@@ -1,13 +1,12 @@
 package catalog
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // Actor identifies who caused a change (audit trail, CatalogVersion.publisher).
@@ -111,11 +110,11 @@ type Digest struct {
 func Checksum(ds []Digest) string {
 	sorted := append([]Digest(nil), ds...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].SKU < sorted[j].SKU })
-	h := sha256.New()
+	var b strings.Builder
 	for _, d := range sorted {
-		fmt.Fprintf(h, "%s:%s\n", d.SKU, d.Etag)
+		b.WriteString(d.SKU + ":" + d.Etag + "\n")
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return fingerprint.Bytes([]byte(b.String()))
 }
 
 // Diff compares the products of a new version with the previous one and

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -130,19 +131,11 @@ func TestRunStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- syncer.Run(ctx, 0, nil) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.Eventually(t, 10*time.Second, "Run retrying", func() error {
 		src.mu.Lock()
-		calls := src.calls
-		src.mu.Unlock()
-		if calls >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not retry")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer src.mu.Unlock()
+		return wait.Check(src.calls >= 2, "%d export attempts", src.calls)
+	})
 	cancel()
 	select {
 	case err := <-done:

@@ -1,8 +1,6 @@
 package pricing
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"sort"
@@ -10,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transload/transload/platform/fingerprint"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 )
 
@@ -344,11 +343,10 @@ func cacheKey(req QuoteRequest, catalogVersion, priceVersion int64) string {
 	for _, l := range req.Lines {
 		b.WriteString("|" + l.SKU + "*" + strconv.FormatInt(l.Quantity, 10))
 	}
-	sum := sha256.Sum256([]byte(b.String()))
-	return fmt.Sprintf("v%d.%d:%s", catalogVersion, priceVersion, hex.EncodeToString(sum[:]))
+	return fmt.Sprintf("v%d.%d:%s", catalogVersion, priceVersion, fingerprint.Bytes([]byte(b.String())))
 }
 
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:16])
-}
+// shortHash is the first 128 bits of the fingerprint of s: the etags and
+// request hashes pricing hands out and stores have always been 32 hex
+// digits.
+func shortHash(s string) string { return fingerprint.Bytes([]byte(s))[:32] }

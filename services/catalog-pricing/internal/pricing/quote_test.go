@@ -240,3 +240,27 @@ func TestValidateBreaks(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestsAreStable pins the etags clients hold (price lists, prices,
+// quotes), the request hashes stored in the idempotency table and the
+// cache key to the values computed before they moved to
+// platform/fingerprint: a change here breaks etag checks and replays
+// across a deploy.
+func TestDigestsAreStable(t *testing.T) {
+	l := PriceList{ID: "PL", DisplayName: "Std", Currency: "EUR", Channel: "web", Priority: 2, StartTime: time.Unix(100, 0)}
+	p := Price{UnitMinor: 1299, Currency: "EUR", Breaks: []Break{{MinQuantity: 10, UnitMinor: 1199}}}
+	imp := ImportPricesRequest{RequestID: "r", PriceList: "PL", Mode: catalog.ModeUpsert,
+		Rows: []PriceRow{{RowNumber: 1, SKU: "A", UnitMinor: 5, Currency: "EUR"}}}
+	q := QuoteRequest{Channel: "web", Currency: "EUR", Lines: []QuoteRequestLine{{SKU: "A", Quantity: 2}}}
+	for name, c := range map[string]struct{ got, want string }{
+		"price list etag": {l.ComputeEtag(), "986ddce67825c14057ee6696b2e4190f"},
+		"price etag":      {p.ComputeEtag(), "618e281a472ccd0c83f771d041432532"},
+		"import hash":     {hashJSON(imp), "0628b370cdaa0b50c2fcc6cd373597eb"},
+		"cache key":       {cacheKey(q, 3, 4), "v3.4:ecc87498f9c759406f5b781c7e1d37fe7946c453fac960127416adcef0a67505"},
+		"quote etag":      {shortHash("abc"), "ba7816bf8f01cfea414140de5dae2223"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", name, c.got, c.want)
+		}
+	}
+}

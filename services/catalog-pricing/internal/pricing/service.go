@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/transload/transload/platform/fingerprint"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 )
 
@@ -490,13 +491,9 @@ func containsKind(ks []RuleKind, k RuleKind) bool {
 	return false
 }
 
-func hashJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("pricing: marshal request: %v", err))
-	}
-	return shortHash(string(b))
-}
+// hashJSON fingerprints a request but its request id and actor (json:"-"),
+// shortened like the hashes stored before platform/fingerprint existed.
+func hashJSON(v any) string { return fingerprint.Of(v)[:32] }
 
 // GetPriceList returns one price list.
 func (s *Service) GetPriceList(ctx context.Context, id string) (PriceList, error) {
