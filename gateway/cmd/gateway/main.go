@@ -7,10 +7,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/transload/transload/platform/svcmain"
-	"github.com/transload/transload/platform/tracing"
 
 	"github.com/transload/transload/gateway/internal/app"
 	"github.com/transload/transload/gateway/internal/config"
@@ -20,38 +18,18 @@ func main() { svcmain.Main("gateway", run) }
 
 // run loads the configuration, starts the gateway and blocks until ctx ends.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
+	var cfg config.Config
+	rt, err := svcmain.Start(ctx, "gateway", getenv, stdout, &cfg)
 	if err != nil {
 		return err
 	}
-	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(logger)
-	svcmain.LogConfig(ctx, logger, "gateway starting", &cfg)
+	defer func() { _ = rt.Close() }() // Close logs what it could not release
 
-	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
+	g, err := app.New(ctx, cfg, rt, app.Deps{})
 	if err != nil {
 		return err
 	}
-	tp, shutdownTracing, err := tracing.Setup(ctx, tcfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := shutdownTracing(sctx); err != nil {
-			logger.Warn("tracing shutdown", slog.Any("error", err))
-		}
-	}()
-
-	g, err := app.New(ctx, cfg, app.Deps{Logger: logger, TracerProvider: tp})
-	if err != nil {
-		return err
-	}
-	logger.Info("gateway ready to serve",
+	rt.Logger().InfoContext(ctx, "gateway ready to serve",
 		slog.String("grpc", g.GRPCAddr().String()), slog.String("rest", g.HTTPAddr().String()))
 	return g.Run(ctx)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // syncBuffer is a goroutine-safe log sink.
@@ -53,34 +55,24 @@ func TestRunServesAndStopsWithoutLoggingSecrets(t *testing.T) {
 	}
 	var out syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, &out) }()
 
-	deadline := time.Now().Add(10 * time.Second)
 	var admin, rest string
-	for admin == "" || rest == "" {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("gateway did not start:\n%s", out.String())
-		}
+	wait.Eventually(t, 10*time.Second, "the gateway logs its listeners", func() error {
 		admin = logField(out.String(), "admin http listening", "addr")
 		rest = logField(out.String(), "gateway ready to serve", "rest")
-		time.Sleep(10 * time.Millisecond)
-	}
-	for {
+		return wait.Check(admin != "" && rest != "", "logs so far:\n%s", out.String())
+	})
+	wait.Eventually(t, 10*time.Second, "the gateway ready", func() error {
 		resp, err := http.Get("http://" + admin + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("not ready: %v\n%s", err, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		_ = resp.Body.Close()
+		return wait.Check(resp.StatusCode == http.StatusOK, "/readyz answers %d", resp.StatusCode)
+	})
 	// One authenticated call, so the key passes through the logging chain.
 	req, _ := http.NewRequest("GET", "http://"+rest+"/v1/orders/O-1", nil)
 	req.Header.Set("Authorization", "Bearer "+secret)

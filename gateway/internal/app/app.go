@@ -1,8 +1,8 @@
-// Package app wires the gateway: the gRPC server (platform/grpcserver with
-// the standard chain, API-key auth and protovalidate) serving
-// storefront.v1, the REST side (grpc-gateway dialing the gRPC listener),
-// the neighbour clients and the availability cache, and runs them until
-// the context ends.
+// Package app wires the gateway on the runtime svcmain.Start returned: the
+// gRPC server (platform/grpcserver with the standard chain, API-key auth and
+// protovalidate) serving storefront.v1, the REST side (grpc-gateway dialing
+// the gRPC listener), the neighbour clients and the availability cache, and
+// runs them until the context ends.
 package app
 
 import (
@@ -15,10 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -27,6 +24,7 @@ import (
 	"github.com/transload/transload/platform/cache"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/svcmain"
 
 	"github.com/transload/transload/gateway/internal/auth"
 	"github.com/transload/transload/gateway/internal/catalogevents"
@@ -39,8 +37,6 @@ import (
 // Deps are optional overrides, mostly for tests: ready listeners (bufconn),
 // how the REST side and the neighbour clients dial, a cache store, a clock.
 type Deps struct {
-	Logger         *slog.Logger
-	TracerProvider trace.TracerProvider
 	// GRPCListener, AdminListener and HTTPListener replace listening on
 	// the configured addresses.
 	GRPCListener, AdminListener, HTTPListener net.Listener
@@ -71,12 +67,10 @@ type Gateway struct {
 	serving atomic.Bool
 }
 
-// New wires the gateway and binds its listeners.
-func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error) {
-	logger := d.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+// New wires the gateway on rt (its logger, registry, tracing and admin
+// server) and binds its listeners.
+func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_ *Gateway, err error) {
+	logger := rt.Logger()
 	keys, err := auth.ParseKeys(cfg.APIKeys)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: API_KEYS: %w", err)
@@ -91,17 +85,11 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 		}
 	}()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := rt.Registry()
 	sopts := []grpcserver.Option{
-		grpcserver.WithLogger(logger),
-		grpcserver.WithRegistry(reg),
 		grpcserver.WithAuth(auth.NewRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, nil).Limit(keys.AuthFunc())),
 		// Outermost, so Idempotency-Key fills request_id before validation.
 		grpcserver.WithServerOptions(grpc.UnaryInterceptor(grpcapi.RequestIDUnaryInterceptor())),
-	}
-	if d.TracerProvider != nil {
-		sopts = append(sopts, grpcserver.WithTracerProvider(d.TracerProvider))
 	}
 	if d.GRPCListener != nil {
 		sopts = append(sopts, grpcserver.WithListener(d.GRPCListener))
@@ -113,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 	} else {
 		sopts = append(sopts, grpcserver.WithAdminAddr(cfg.AdminAddr))
 	}
-	if g.srv, err = grpcserver.New(sopts...); err != nil {
+	if g.srv, err = rt.NewServer(sopts...); err != nil {
 		return nil, err
 	}
 
@@ -128,13 +116,12 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 		}
 	}
 
-	nopts := append([]grpcclient.Option{grpcclient.WithDefaultTimeout(cfg.NeighbourTimeout)}, d.NeighbourOptions...)
-	if d.TracerProvider != nil {
-		nopts = append(nopts, grpcclient.WithTracerProvider(d.TracerProvider))
-	}
-	if g.clients, err = neighbours.Dial(neighbours.Addrs{
-		Catalog: cfg.CatalogAddr, Inventory: cfg.InventoryAddr, Order: cfg.OrderAddr, Fulfillment: cfg.FulfillmentAddr,
-	}, neighbours.Options{Registry: reg, Logger: logger, Client: nopts}); err != nil {
+	if g.clients, err = neighbours.Dial(neighbours.Targets{
+		Catalog:     neighbours.Target{Addr: cfg.CatalogAddr, Timeout: cfg.CatalogTimeout},
+		Inventory:   neighbours.Target{Addr: cfg.InventoryAddr, Timeout: cfg.InventoryTimeout},
+		Order:       neighbours.Target{Addr: cfg.OrderAddr, Timeout: cfg.OrderTimeout},
+		Fulfillment: neighbours.Target{Addr: cfg.FulfillmentAddr, Timeout: cfg.FulfillmentTimeout},
+	}, append(rt.ClientOptions(), d.NeighbourOptions...)...); err != nil {
 		return nil, err
 	}
 
@@ -169,11 +156,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 	} else {
 		target = loopbackTarget(g.srv.Addr())
 	}
-	otelOpts := []otelgrpc.Option{}
-	if d.TracerProvider != nil {
-		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(d.TracerProvider))
-	}
-	dialOpts = append(dialOpts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelOpts...)))
+	dialOpts = append(dialOpts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(rt.TracerProvider()))))
 	if g.self, err = grpc.NewClient(target, dialOpts...); err != nil {
 		return nil, fmt.Errorf("gateway: dial own gRPC listener: %w", err)
 	}
@@ -199,7 +182,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 	}
 
 	health := healthpb.NewHealthClient(g.self)
-	g.srv.Admin().AddCheck("grpc", func(ctx context.Context) error {
+	rt.Admin().AddCheck("grpc", func(ctx context.Context) error {
 		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: storefrontv1.StorefrontService_ServiceDesc.ServiceName})
 		if err != nil {
 			return fmt.Errorf("own gRPC listener: %w", err)
@@ -209,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (_ *Gateway, err error)
 		}
 		return nil
 	})
-	g.srv.Admin().AddCheck("rest", func(context.Context) error {
+	rt.Admin().AddCheck("rest", func(context.Context) error {
 		if !g.serving.Load() {
 			return errors.New("REST listener not serving")
 		}

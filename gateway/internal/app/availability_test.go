@@ -14,6 +14,7 @@ import (
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/testharness/natstest"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 func (e *env) checkAvailability(t *testing.T, key string, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
@@ -261,20 +262,13 @@ func TestAvailabilityPriceCacheDroppedOnCatalogEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Delivery is asynchronous: poll until a live quote shows up.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		wait.Eventually(t, 10*time.Second, subject+" drops the cached prices", func() error {
 			resp, err := e.checkAvailability(t, keyWeb, req)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
-			if resp.GetConfidence() == storefrontv1.Confidence_CONFIDENCE_LIVE {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: prices still served from cache", subject)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return wait.Check(resp.GetConfidence() == storefrontv1.Confidence_CONFIDENCE_LIVE, "confidence %v", resp.GetConfidence())
+		})
 		// And the versions seen by that live quote are trusted again.
 		if resp, err := e.checkAvailability(t, keyWeb, req); err != nil || resp.GetConfidence() != storefrontv1.Confidence_CONFIDENCE_CACHED {
 			t.Fatalf("%s: after the live quote: %v %v", subject, resp.GetConfidence(), err)

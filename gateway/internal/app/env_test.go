@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -25,6 +24,8 @@ import (
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/cache"
 	"github.com/transload/transload/platform/grpcclient"
+	"github.com/transload/transload/platform/svcmain"
+	"github.com/transload/transload/platform/testharness/wait"
 
 	"github.com/transload/transload/gateway/internal/app"
 	"github.com/transload/transload/gateway/internal/config"
@@ -70,6 +71,9 @@ type env struct {
 	inventory   *fakeInventory
 	orders      *fakeOrders
 	fulfillment *fakeFulfillment
+	// stop shuts the gateway down and flushes its traces; the test's
+	// cleanup calls it too.
+	stop func()
 }
 
 func newEnv(t *testing.T, extraEnv ...string) *env {
@@ -103,9 +107,10 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
+	var cfg config.Config
+	rt, err := svcmain.Start(context.Background(), "gateway", func(k string) string { return vars[k] }, io.Discard, &cfg)
 	if err != nil {
-		t.Fatalf("config: %v", err)
+		t.Fatalf("start: %v", err)
 	}
 
 	glis := bufconn.Listen(1 << 20)
@@ -118,8 +123,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g, err := app.New(ctx, cfg, app.Deps{
-		Logger:          slog.New(slog.DiscardHandler),
+	g, err := app.New(ctx, cfg, rt, app.Deps{
 		GRPCListener:    glis,
 		AdminListener:   adminLis,
 		HTTPListener:    httpLis,
@@ -131,16 +135,22 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 	})
 	if err != nil {
 		cancel()
+		_ = rt.Close()
 		t.Fatalf("app.New: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway Run: %v", err)
-		}
-	})
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("gateway Run: %v", err)
+			}
+			_ = rt.Close()
+		})
+	}
+	t.Cleanup(e.stop)
 	e.baseURL = "http://" + g.HTTPAddr().String()
 
 	e.conn, err = grpc.NewClient("passthrough:///gateway",
@@ -153,20 +163,14 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 	e.client = storefrontv1.NewStorefrontServiceClient(e.conn)
 
 	// Wait until the admin readiness endpoint says the gateway serves.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.Eventually(t, 10*time.Second, "gateway ready", func() error {
 		resp, err := http.Get("http://" + g.AdminAddr().String() + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not ready: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		_ = resp.Body.Close()
+		return wait.Check(resp.StatusCode == http.StatusOK, "/readyz answers %d", resp.StatusCode)
+	})
 	return e
 }
 

@@ -5,6 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/transload/transload/platform/tracing/tracingtest"
 )
 
 func TestRESTMalformedJSONHasTheErrorShape(t *testing.T) {
@@ -241,5 +246,32 @@ func TestRESTListFilterAndTokenErrors(t *testing.T) {
 	r := e.do("GET", "/v1/orders?filter="+url.QueryEscape(`state = STATE_ACCEPTED_PENDING_ERP AND customer_id = "C0002"`), keyWeb, "")
 	if orders, _ := r.json(t)["orders"].([]any); r.status != http.StatusOK || len(orders) != 1 {
 		t.Errorf("filtered list: %d %s", r.status, r.body)
+	}
+}
+
+// TestRESTCallIsOneTrace checks that trace context flows from the REST side
+// through the gateway's gRPC server to the neighbour it calls.
+func TestRESTCallIsOneTrace(t *testing.T) {
+	t.Parallel()
+	rcv := tracingtest.Start(t)
+	e := newEnv(t, "OTEL_EXPORTER_OTLP_ENDPOINT="+rcv.Endpoint())
+	if r := e.do("GET", "/v1/products/SKU-00001", keyWeb, ""); r.status != http.StatusOK {
+		t.Fatalf("get product: %d %s", r.status, r.body)
+	}
+	e.stop() // flushes the exporter
+	server := rcv.WaitFor(t, 10*time.Second, "the gateway's GetProduct server span", func(s tracingtest.Span) bool {
+		return s.Service == "gateway" && s.Kind == tracepb.Span_SPAN_KIND_SERVER &&
+			s.Name == "transload.storefront.v1.StorefrontService/GetProduct"
+	})
+	if server.ParentSpanID == "" {
+		t.Error("the gRPC server span has no parent: the REST side did not propagate its trace")
+	}
+	client := rcv.WaitFor(t, 10*time.Second, "the gateway's catalog GetProduct client span", func(s tracingtest.Span) bool {
+		return s.Service == "gateway" && s.Kind == tracepb.Span_SPAN_KIND_CLIENT &&
+			s.Name == "transload.catalog.v1.CatalogService/GetProduct"
+	})
+	if client.TraceID != server.TraceID || client.ParentSpanID != server.SpanID {
+		t.Errorf("neighbour call in trace %s under span %s, want trace %s under the server span %s",
+			client.TraceID, client.ParentSpanID, server.TraceID, server.SpanID)
 	}
 }

@@ -1,7 +1,7 @@
 // Package config holds the gateway's configuration, loaded from environment
-// variables with platform/config. Every field has a default so a bare
-// binary starts for local development; API_KEYS has none (without keys every
-// call is rejected as unauthenticated).
+// variables by svcmain.Start (platform/config). Every field has a default so
+// a bare binary starts for local development; API_KEYS has none (without
+// keys every call is rejected as unauthenticated).
 package config
 
 import (
@@ -12,15 +12,16 @@ import (
 	"time"
 
 	"github.com/transload/transload/platform/cache"
-	"github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
 
 	"github.com/transload/transload/gateway/internal/auth"
 )
 
 // Config is the gateway's configuration.
 type Config struct {
-	// ServiceName labels logs, traces and metrics.
-	ServiceName string `env:"SERVICE_NAME" default:"gateway"`
+	// Base holds SERVICE_NAME, LOG_LEVEL and the OTEL_* tracing settings.
+	svcmain.Base
+
 	// GRPCAddr is the gRPC listen address (storefront.v1 over gRPC; the REST
 	// side dials it too, so one interceptor chain covers both).
 	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9007"`
@@ -28,16 +29,19 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" default:"127.0.0.1:8080"`
 	// AdminAddr serves /metrics, /healthz and /readyz.
 	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9107"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"LOG_LEVEL" default:"info"`
 
 	// Neighbour addresses (plaintext gRPC host:port).
 	CatalogAddr     string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
 	InventoryAddr   string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
 	OrderAddr       string `env:"ORDER_ADDR" default:"127.0.0.1:9005"`
 	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
-	// NeighbourTimeout is the default deadline of calls to neighbours.
-	NeighbourTimeout time.Duration `env:"NEIGHBOUR_TIMEOUT" default:"5s"`
+	// Per-neighbour deadlines, set on each connection: a call whose caller
+	// gave no deadline gets this one, and when it expires the neighbour's
+	// breaker counts the slow answer.
+	CatalogTimeout     time.Duration `env:"CATALOG_TIMEOUT" default:"5s"`
+	InventoryTimeout   time.Duration `env:"INVENTORY_TIMEOUT" default:"5s"`
+	OrderTimeout       time.Duration `env:"ORDER_TIMEOUT" default:"5s"`
+	FulfillmentTimeout time.Duration `env:"FULFILLMENT_TIMEOUT" default:"5s"`
 
 	// APIKeys lists `key:channel[:customer]` and `key:ops:admin` entries,
 	// comma separated. Secret: never logged.
@@ -105,20 +109,14 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))
 	}
-	if c.RequestTimeout <= 0 || c.NeighbourTimeout <= 0 || c.AvailabilityDependencyTimeout <= 0 {
-		errs = append(errs, errors.New("HTTP_REQUEST_TIMEOUT, NEIGHBOUR_TIMEOUT and AVAILABILITY_DEPENDENCY_TIMEOUT must be positive"))
+	if c.RequestTimeout <= 0 || c.AvailabilityDependencyTimeout <= 0 {
+		errs = append(errs, errors.New("HTTP_REQUEST_TIMEOUT and AVAILABILITY_DEPENDENCY_TIMEOUT must be positive"))
+	}
+	if c.CatalogTimeout <= 0 || c.InventoryTimeout <= 0 || c.OrderTimeout <= 0 || c.FulfillmentTimeout <= 0 {
+		errs = append(errs, errors.New("CATALOG_TIMEOUT, INVENTORY_TIMEOUT, ORDER_TIMEOUT and FULFILLMENT_TIMEOUT must be positive"))
 	}
 	if c.AvailabilityFreshFor < 0 || c.AvailabilitySnapshotTTL <= 0 {
 		errs = append(errs, errors.New("AVAILABILITY_FRESH_FOR must not be negative and AVAILABILITY_SNAPSHOT_TTL must be positive"))
 	}
 	return errors.Join(errs...)
-}
-
-// Load reads the configuration through getenv and validates it.
-func Load(getenv func(string) string) (Config, error) {
-	var c Config
-	if err := config.Load(&c, getenv); err != nil {
-		return Config{}, err
-	}
-	return c, nil
 }

@@ -4,19 +4,35 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transload/transload/platform/config"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// load is what svcmain.Start does with the configuration.
+func load(getenv func(string) string) (Config, error) {
+	var c Config
+	err := config.Load(&c, getenv)
+	return c, err
+}
+
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := Load(env(nil))
+	c, err := load(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GRPCAddr == "" || c.HTTPAddr == "" || c.AdminAddr == "" || c.DefaultCurrency != "EUR" ||
-		c.MaxBodyBytes != 1<<20 || c.AvailabilityFreshFor != 2*time.Second || len(c.Currencies) < 4 {
+	if c.GRPCAddr != "127.0.0.1:9007" || c.AdminAddr != "127.0.0.1:9107" || c.HTTPAddr != "127.0.0.1:8080" ||
+		c.DefaultCurrency != "EUR" || c.MaxBodyBytes != 1<<20 || c.AvailabilityFreshFor != 2*time.Second || len(c.Currencies) < 4 ||
+		c.LogLevel != "info" {
 		t.Errorf("defaults: %+v", c)
+	}
+	for name, d := range map[string]time.Duration{"catalog": c.CatalogTimeout, "inventory": c.InventoryTimeout,
+		"order": c.OrderTimeout, "fulfillment": c.FulfillmentTimeout} {
+		if d != 5*time.Second {
+			t.Errorf("%s timeout %v, want 5s", name, d)
+		}
 	}
 }
 
@@ -30,9 +46,10 @@ func TestLoadRejects(t *testing.T) {
 		"bad currency":       {map[string]string{"SUPPORTED_CURRENCIES": "EUR,euro"}, "SUPPORTED_CURRENCIES"},
 		"default not listed": {map[string]string{"DEFAULT_CURRENCY": "JPY"}, "DEFAULT_CURRENCY"},
 		"zero body limit":    {map[string]string{"HTTP_MAX_BODY_BYTES": "0"}, "HTTP_MAX_BODY_BYTES"},
+		"zero order timeout": {map[string]string{"ORDER_TIMEOUT": "0s"}, "ORDER_TIMEOUT"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := Load(env(tc.vars))
+			_, err := load(env(tc.vars))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one naming %s", err, tc.want)
 			}

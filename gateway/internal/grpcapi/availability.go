@@ -47,7 +47,15 @@ import (
 //     ERROR_REASON_NO_SNAPSHOT_AVAILABLE.
 //
 // Each live call is bounded by DependencyTimeout so a slow dependency turns
-// into a snapshot answer instead of a slow page.
+// into a snapshot answer instead of a slow page. That budget is this call
+// site's latency target, not a verdict on the neighbour, so it is applied
+// by the caller (context.WithTimeout around the call), which the breaker
+// leaves out: a quote slower than 1.5s must not open the catalog-pricing
+// breaker that also guards GetProduct and ListProducts. The neighbours' own
+// deadlines (CATALOG_TIMEOUT, INVENTORY_TIMEOUT) sit on the connections and
+// do count. The fallback decision is grpcclient.ClassifyCtx on the
+// handler's context, so the caller's own deadline or cancellation is never
+// answered from a snapshot.
 
 // skuPattern is what pricing and inventory accept as a SKU; other SKUs are
 // answered as LINE_ISSUE_UNKNOWN_SKU without asking them.

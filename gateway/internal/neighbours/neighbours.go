@@ -1,23 +1,23 @@
 // Package neighbours dials the process APIs the gateway composes
 // (catalog-pricing, inventory, order, fulfillment) through
-// platform/grpcclient: a default deadline on every call, one circuit breaker
-// per target, and retries only for reads and for mutations carrying a
-// request id the callee de-duplicates on.
+// platform/grpcclient: each target's own default deadline (from the
+// configuration), one circuit breaker per target, and retries only for
+// reads and for mutations carrying a request id the callee de-duplicates
+// on.
 package neighbours
 
 import (
 	"errors"
 	"fmt"
-	"log/slog"
+	"slices"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
-	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/grpcclient"
 )
 
@@ -57,9 +57,16 @@ var (
 	}
 )
 
-// Addrs are the dial targets.
-type Addrs struct {
-	Catalog, Inventory, Order, Fulfillment string
+// Target is one neighbour: where to dial it and the deadline of calls
+// whose caller set none.
+type Target struct {
+	Addr    string
+	Timeout time.Duration
+}
+
+// Targets are the neighbours to dial.
+type Targets struct {
+	Catalog, Inventory, Order, Fulfillment Target
 }
 
 // Clients are the stubs of every neighbour.
@@ -73,22 +80,11 @@ type Clients struct {
 	conns []*grpc.ClientConn
 }
 
-// Options are what every connection shares.
-type Options struct {
-	// Registry receives client and breaker metrics (optional).
-	Registry prometheus.Registerer
-	// Logger logs breaker state changes (default slog.Default()).
-	Logger *slog.Logger
-	// Breaker sets the breakers' thresholds (default breaker.DefaultSettings()).
-	Breaker *breaker.Settings
-	// Client are extra grpcclient options for every connection (deadline,
-	// dialer, tracing).
-	Client []grpcclient.Option
-}
-
 // Dial creates one connection per target (catalog and pricing share the
-// catalog-pricing connection and its breaker), each with its own breaker.
-// The breakers count failures with grpcclient.IsTargetFailure: an
+// catalog-pricing connection and its breaker) with opts (typically the
+// runtime's logger, registry and tracing and, in tests, a dialer). Each has
+// its own breaker with grpcclient's default thresholds, counting failures
+// with grpcclient.IsTargetFailure: an
 // UNAVAILABLE answer in which a neighbour names a failing dependency of its
 // own (DEPENDENCY_UNAVAILABLE, or CIRCUIT_OPEN relayed from its breaker,
 // e.g. the order service while the ERP is down) proves the neighbour is up,
@@ -96,25 +92,13 @@ type Options struct {
 // calls that still work (order reads). Like grpc.NewClient it does not
 // connect until the first call, so the gateway starts while neighbours are
 // down.
-func Dial(a Addrs, o Options) (*Clients, error) {
+func Dial(t Targets, opts ...grpcclient.Option) (*Clients, error) {
 	c := &Clients{}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	settings := breaker.DefaultSettings()
-	if o.Breaker != nil {
-		settings = *o.Breaker
-	}
-	dial := func(target string, idempotent []string) (*grpc.ClientConn, error) {
-		opts := []grpcclient.Option{
+	dial := func(target Target, idempotent []string) (*grpc.ClientConn, error) {
+		conn, err := grpcclient.Dial(target.Addr, append(slices.Clone(opts),
 			grpcclient.WithIdempotentMethods(idempotent...),
-			grpcclient.WithLogger(o.Logger),
-			grpcclient.WithBreakerSettings(settings),
-		}
-		if o.Registry != nil {
-			opts = append(opts, grpcclient.WithRegistry(o.Registry))
-		}
-		conn, err := grpcclient.Dial(target, append(opts, o.Client...)...)
+			grpcclient.WithDefaultTimeout(target.Timeout),
+		)...)
 		if err != nil {
 			return nil, err
 		}
@@ -128,16 +112,16 @@ func Dial(a Addrs, o Options) (*Clients, error) {
 		}
 	}()
 	var cat, inv, ord, ful *grpc.ClientConn
-	if cat, err = dial(a.Catalog, catalogIdempotent); err != nil {
+	if cat, err = dial(t.Catalog, catalogIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: catalog: %w", err)
 	}
-	if inv, err = dial(a.Inventory, inventoryIdempotent); err != nil {
+	if inv, err = dial(t.Inventory, inventoryIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: inventory: %w", err)
 	}
-	if ord, err = dial(a.Order, orderIdempotent); err != nil {
+	if ord, err = dial(t.Order, orderIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: order: %w", err)
 	}
-	if ful, err = dial(a.Fulfillment, fulfillmentIdempotent); err != nil {
+	if ful, err = dial(t.Fulfillment, fulfillmentIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: fulfillment: %w", err)
 	}
 	c.Catalog = catalogv1.NewCatalogServiceClient(cat)
