@@ -1,7 +1,9 @@
 // Command order runs the Transload order service: the order.v1 OrderService
-// over gRPC, the durable ERP submission queue worker and the outbox relay to
-// the NATS JetStream stream TRANSLOAD_ORDER. Configuration comes from the
-// environment (see internal/config and the service README).
+// over gRPC, the durable ERP submission queue worker, the customer snapshot
+// sync and the outbox relay to the NATS JetStream stream TRANSLOAD_ORDER.
+// Configuration comes from the environment (see internal/config and the
+// service README); with none at all it starts on its default ports and
+// keeps retrying neighbours and NATS in the background.
 package main
 
 import (
@@ -23,13 +25,12 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/breaker"
-	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/svcmain"
-	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/config"
 	"github.com/transload/transload/services/order/internal/erpclient"
@@ -44,161 +45,187 @@ import (
 
 func main() { svcmain.Main("order", run) }
 
-// streamBackoff paces the relay's attempts to ensure TRANSLOAD_ORDER while
-// NATS is unreachable.
-var streamBackoff = eventstreams.Backoff{Base: 200 * time.Millisecond, Max: 5 * time.Second}
-
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg config.Config
-	if err := platformconfig.Load(&cfg, getenv); err != nil {
-		return err
-	}
-	log, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
+	rt, err := svcmain.Start(ctx, "order", getenv, stdout, &cfg)
 	if err != nil {
 		return err
 	}
-	slog.SetDefault(log)
+	defer rt.Close()
+	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
+	if err != nil {
+		return err
+	}
+	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr))
+	if err != nil {
+		return err
+	}
+	n, err := dialNeighbours(rt, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	nc, err := connectNATS(cfg)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	relay, err := newRelay(rt, cfg, db, nc)
+	if err != nil {
+		return err
+	}
+	m, err := metrics.New(rt.Registry())
+	if err != nil {
+		return err
+	}
+	svc, worker := newService(cfg, db, n, relay, m, rt.Logger())
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, rt.Logger()))
+	return serve(ctx, srv, rt.Logger(), map[string]func(context.Context) error{
+		"outbox-relay": relay.Run,
+		"erp-queue":    worker.Run,
+		"customer-sync": func(ctx context.Context) error {
+			return svc.RunCustomerSync(ctx, cfg.CustomerSyncInterval)
+		},
+	})
+}
 
-	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
-	if err != nil {
-		return err
-	}
-	tp, shutdownTracing, err := tracing.Setup(ctx, tcfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(sctx)
-	}()
+// neighbours are the connections to the services order calls. The ERP has
+// two, one per budget (ERP_READ_TIMEOUT for customer reads,
+// ERP_SUBMIT_TIMEOUT for the queue's submissions and cancellations), behind
+// one breaker.
+type neighbours struct {
+	erpRead, erpQueue, catalog, inventory, fulfillment *grpc.ClientConn
+}
 
-	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, log, sqlstore.Migrate)
+// dialNeighbours dials every neighbour with its deadline from cfg; calls
+// start failing fast (and retrying in the background) while one is down.
+func dialNeighbours(rt *svcmain.Runtime, cfg config.Config) (*neighbours, error) {
+	dial := func(addr string, timeout time.Duration, opts ...grpcclient.Option) (*grpc.ClientConn, error) {
+		return grpcclient.Dial(addr, append(append(rt.ClientOptions(), grpcclient.WithDefaultTimeout(timeout)), opts...)...)
+	}
+	erpBreaker, err := newERPBreaker(rt, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
-
-	srv, err := grpcserver.New(
-		grpcserver.WithLogger(log),
-		grpcserver.WithAddr(cfg.GRPCAddr),
-		grpcserver.WithAdminAddr(cfg.AdminAddr),
-		grpcserver.WithTracerProvider(tp),
-	)
-	if err != nil {
-		return err
-	}
-	reg := srv.Registry()
-	m, err := metrics.New(reg)
-	if err != nil {
-		return err
-	}
-
-	dial := func(addr string, timeout time.Duration, extra ...grpcclient.Option) (*grpc.ClientConn, error) {
-		opts := append([]grpcclient.Option{
-			grpcclient.WithRegistry(reg), grpcclient.WithLogger(log),
-			grpcclient.WithDefaultTimeout(timeout), grpcclient.WithTracerProvider(tp),
-		}, extra...)
-		return grpcclient.Dial(addr, opts...)
-	}
-	bs := breaker.DefaultSettings()
-	bs.ConsecutiveFailures = uint32(cfg.ERPBreakerFailures)
-	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
-	erpConn, err := dial(cfg.ERPAddr, cfg.ERPReadTimeout,
-		grpcclient.WithBreakerSettings(bs),
+	n := &neighbours{}
+	var errs [5]error
+	n.erpRead, errs[0] = dial(cfg.ERPAddr, cfg.ERPReadTimeout, grpcclient.WithBreaker(erpBreaker),
 		grpcclient.WithIdempotentMethods(
 			erpv1.ErpAdapterService_GetCustomer_FullMethodName,
+			erpv1.ErpAdapterService_ListCustomers_FullMethodName,
+		))
+	n.erpQueue, errs[1] = dial(cfg.ERPAddr, cfg.ERPSubmitTimeout, grpcclient.WithBreaker(erpBreaker),
+		grpcclient.WithIdempotentMethods(
 			erpv1.ErpAdapterService_SubmitSalesOrder_FullMethodName,
 			erpv1.ErpAdapterService_CancelSalesOrder_FullMethodName,
 		))
-	if err != nil {
-		return err
-	}
-	defer erpConn.Close()
-	catalogConn, err := dial(cfg.CatalogAddr, cfg.CatalogTimeout,
+	n.catalog, errs[2] = dial(cfg.CatalogAddr, cfg.CatalogTimeout,
 		grpcclient.WithIdempotentMethods(catalogv1.PricingService_QuotePrices_FullMethodName))
-	if err != nil {
-		return err
-	}
-	defer catalogConn.Close()
-	inventoryConn, err := dial(cfg.InventoryAddr, cfg.InventoryTimeout,
+	n.inventory, errs[3] = dial(cfg.InventoryAddr, cfg.InventoryTimeout,
 		grpcclient.WithIdempotentMethods(
 			inventoryv1.InventoryService_ReserveStock_FullMethodName,
 			inventoryv1.InventoryService_ReleaseReservation_FullMethodName,
 			inventoryv1.InventoryService_ListReservations_FullMethodName,
 			inventoryv1.InventoryService_GetReservation_FullMethodName,
 		))
-	if err != nil {
-		return err
-	}
-	defer inventoryConn.Close()
-	fulfillmentConn, err := dial(cfg.FulfillmentAddr, cfg.FulfillmentTimeout,
+	n.fulfillment, errs[4] = dial(cfg.FulfillmentAddr, cfg.FulfillmentTimeout,
 		grpcclient.WithIdempotentMethods(fulfillmentv1.FulfillmentService_CancelFulfillment_FullMethodName))
-	if err != nil {
-		return err
+	if err := errors.Join(errs[:]...); err != nil {
+		n.close()
+		return nil, err
 	}
-	defer fulfillmentConn.Close()
+	return n, nil
+}
 
-	// NATS may be down at start: connect in the background and keep
-	// reconnecting; the outbox keeps events until the relay can publish.
+// newERPBreaker is the one breaker of both ERP connections, tuned by
+// ORDER_ERP_BREAKER_*.
+func newERPBreaker(rt *svcmain.Runtime, cfg config.Config) (*breaker.Breaker, error) {
+	bm, err := breaker.NewMetrics(rt.Registry())
+	if err != nil {
+		return nil, err
+	}
+	bs := breaker.DefaultSettings()
+	bs.ConsecutiveFailures = uint32(min(cfg.ERPBreakerFailures, 1<<32-1))
+	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
+	bs.IsFailure = grpcclient.IsTargetFailure
+	return breaker.New(cfg.ERPAddr, bs, breaker.WithLogger(rt.Logger()), breaker.WithMetrics(bm)), nil
+}
+
+func (n *neighbours) close() {
+	for _, c := range []*grpc.ClientConn{n.erpRead, n.erpQueue, n.catalog, n.inventory, n.fulfillment} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// connectNATS connects in the background and keeps reconnecting: NATS may
+// be down at start, and the outbox keeps events until the relay can
+// publish.
+func connectNATS(cfg config.Config) (*nats.Conn, error) {
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
-		return fmt.Errorf("nats: %w", err)
+		return nil, fmt.Errorf("nats: %w", err)
 	}
-	defer nc.Close()
+	return nc, nil
+}
+
+// streamBackoff paces the relay's attempts to ensure TRANSLOAD_ORDER while
+// NATS is unreachable.
+var streamBackoff = eventstreams.Backoff{Base: 200 * time.Millisecond, Max: 5 * time.Second}
+
+// newRelay is the outbox relay to TRANSLOAD_ORDER, which it ensures first.
+func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Conn) (*outbox.Relay, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithRegisterer(reg), outbox.WithLogger(log),
+	return outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(rt.Logger()),
 		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention),
 		outbox.WithStreams(eventstreams.Order), outbox.WithStreamBackoff(streamBackoff))
-	if err != nil {
-		return err
-	}
+}
 
-	store := sqlstore.New(db, orderpb.Event)
-	erp := erpclient.New(erpConn)
+// newService wires the domain to the store and the neighbours' adapters;
+// a commit that queued events or ERP work wakes the relay and the worker.
+func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Relay, m *metrics.Metrics, log *slog.Logger) (*order.Service, *order.Worker) {
 	var worker *order.Worker
 	svc := order.NewService(order.Config{
 		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, CustomerMaxStaleness: cfg.CustomerMaxStaleness,
 	}, order.Deps{
-		Store: store, Customers: erp, Pricer: catalogclient.New(catalogConn), Inventory: inventoryclient.New(inventoryConn),
-		Fulfillment: fulfillmentclient.New(fulfillmentConn), Logger: log, Metrics: m,
+		Store:       sqlstore.New(db, orderpb.Event),
+		Customers:   erpclient.New(n.erpRead),
+		Pricer:      catalogclient.New(n.catalog),
+		Inventory:   inventoryclient.New(n.inventory),
+		Fulfillment: fulfillmentclient.New(n.fulfillment),
+		Logger:      log,
+		Metrics:     m,
 		OnCommit: func() {
 			relay.Notify()
-			if worker != nil {
-				worker.Notify()
-			}
+			worker.Notify()
 		},
 	})
 	worker = order.NewWorker(order.WorkerConfig{
-		PollInterval: cfg.QueuePollInterval, CallTimeout: cfg.ERPSubmitTimeout,
-		BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
+		PollInterval: cfg.QueuePollInterval, BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
 		LeaseTTL: cfg.QueueLeaseTTL, KeyRetention: cfg.IdempotencyRetention,
-	}, svc, erp)
+	}, svc, erpclient.New(n.erpQueue))
+	return svc, worker
+}
 
-	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, log))
-	srv.Admin().AddCheck("database", db.Ping)
-
-	runCtx, cancel := context.WithCancel(ctx)
+// serve runs srv until ctx ends, with tasks beside it; it stops the tasks
+// and waits for them before it returns srv's error.
+func serve(ctx context.Context, srv *grpcserver.Server, log *slog.Logger, tasks map[string]func(context.Context) error) error {
+	taskCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	background := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+	for name, task := range tasks {
+		wg.Go(func() {
+			if err := task(taskCtx); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("background task stopped", slog.String("task", name), slog.Any("error", err))
 			}
-		}()
+		})
 	}
-	background("outbox-relay", relay.Run)
-	background("erp-queue", worker.Run)
-	background("customer-sync", func(ctx context.Context) error { return svc.RunCustomerSync(ctx, cfg.CustomerSyncInterval) })
-
-	err = srv.Run(ctx)
+	err := srv.Run(ctx)
 	cancel()
 	wg.Wait()
 	return err

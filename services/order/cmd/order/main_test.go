@@ -19,8 +19,10 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/platform/tracing/tracingtest"
 	"github.com/transload/transload/services/order/internal/neighbourfake"
 )
 
@@ -47,28 +49,14 @@ func freeAddr(t *testing.T) string {
 	return lis.Addr().String()
 }
 
-// TestRun starts the real binary's run() against fake neighbours and a real
-// NATS server: it becomes ready, accepts an order, confirms it through the
-// ERP queue, publishes the events to TRANSLOAD_ORDER and shuts down cleanly.
-func TestRun(t *testing.T) {
-	erp := neighbourfake.NewERP()
-	ns := natstest.Start(t)
-	_, js := natstest.Connect(t, ns)
-	env := map[string]string{
-		"GRPC_ADDR":                 freeAddr(t),
-		"ADMIN_ADDR":                freeAddr(t),
-		"DATABASE_URL":              "sqlite://" + filepath.Join(t.TempDir(), "data", "order.db"),
-		"NATS_URL":                  ns.ClientURL(),
-		"LOG_LEVEL":                 "warn",
-		"ERP_ADDR":                  serveTCP(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, erp) }),
-		"CATALOG_ADDR":              serveTCP(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, &neighbourfake.Pricing{}) }),
-		"INVENTORY_ADDR":            serveTCP(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, neighbourfake.NewInventory()) }),
-		"ORDER_QUEUE_POLL_INTERVAL": "50ms",
-	}
+// startRun runs run() with env until the test ends, when it cancels run
+// and expects a clean return, and waits until the admin server says ready.
+func startRun(t *testing.T, env map[string]string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, io.Discard) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -78,17 +66,67 @@ func TestRun(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Error("run did not return after cancel")
 		}
-	}()
-
-	const timeout = 15 * time.Second
-	wait.Eventually(t, timeout, "readyz", func() error {
-		res, err := http.Get("http://" + env["ADMIN_ADDR"] + "/readyz")
-		if err != nil {
-			return err
-		}
-		res.Body.Close()
-		return wait.Check(res.StatusCode == http.StatusOK, "status %d", res.StatusCode)
 	})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		wait.Eventually(t, 15*time.Second, path, func() error {
+			res, err := http.Get("http://" + env["ADMIN_ADDR"] + path)
+			if err != nil {
+				return err
+			}
+			res.Body.Close()
+			return wait.Check(res.StatusCode == http.StatusOK, "status %d", res.StatusCode)
+		})
+	}
+}
+
+// TestRunWithoutNeighbours starts run() with only its listen addresses and
+// database set: no ERP, catalog, inventory, fulfillment or NATS answer on
+// their defaults. It must still serve and be ready (only the database is a
+// hard dependency), answer what needs no neighbour, and stop cleanly.
+func TestRunWithoutNeighbours(t *testing.T) {
+	env := map[string]string{
+		"GRPC_ADDR":    freeAddr(t),
+		"ADMIN_ADDR":   freeAddr(t),
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "order.db"),
+		"LOG_LEVEL":    "error",
+	}
+	startRun(t, env)
+	conn, err := grpc.NewClient(env["GRPC_ADDR"], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res, err := orderv1.NewOrderServiceClient(conn).ListOrders(t.Context(), &orderv1.ListOrdersRequest{})
+	if err != nil || len(res.GetOrders()) != 0 {
+		t.Fatalf("ListOrders = %v, %v; want an empty list", res, err)
+	}
+}
+
+// TestRun starts the real binary's run() against fake neighbours, a real
+// NATS server and an OTLP receiver: it becomes ready, accepts an order in
+// one trace (server span, neighbour client spans, the event's traceparent),
+// confirms it through the ERP queue, publishes the events to
+// TRANSLOAD_ORDER and shuts down cleanly.
+func TestRun(t *testing.T) {
+	rcv := tracingtest.Start(t)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100") // read by the OpenTelemetry SDK itself
+	erp := neighbourfake.NewERP()
+	ns := natstest.Start(t)
+	_, js := natstest.Connect(t, ns)
+	env := map[string]string{
+		"GRPC_ADDR":                   freeAddr(t),
+		"ADMIN_ADDR":                  freeAddr(t),
+		"DATABASE_URL":                "sqlite://" + filepath.Join(t.TempDir(), "data", "order.db"),
+		"NATS_URL":                    ns.ClientURL(),
+		"LOG_LEVEL":                   "warn",
+		"ERP_ADDR":                    serveTCP(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, erp) }),
+		"CATALOG_ADDR":                serveTCP(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, &neighbourfake.Pricing{}) }),
+		"INVENTORY_ADDR":              serveTCP(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, neighbourfake.NewInventory()) }),
+		"ORDER_QUEUE_POLL_INTERVAL":   "50ms",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.Endpoint(),
+	}
+	startRun(t, env)
+	const timeout = 15 * time.Second
 	conn, err := grpc.NewClient(env["GRPC_ADDR"], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +160,23 @@ func TestRun(t *testing.T) {
 		}
 		return wait.Check(info.State.Msgs == 2, "%d messages", info.State.Msgs)
 	})
+	create := rcv.WaitFor(t, timeout, "order's CreateOrder span", func(s tracingtest.Span) bool {
+		return s.Service == "order" && s.Name == orderv1.OrderService_CreateOrder_FullMethodName[1:]
+	})
+	rcv.WaitFor(t, timeout, "order's QuotePrices client span in the CreateOrder trace", func(s tracingtest.Span) bool {
+		return s.TraceID == create.TraceID && s.Name == catalogv1.PricingService_QuotePrices_FullMethodName[1:]
+	})
+	s, err := js.Stream(t.Context(), eventstreams.Order.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := s.GetMsg(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp := accepted.Header.Get(outbox.HeaderTraceparent); !strings.Contains(tp, create.TraceID) {
+		t.Errorf("accepted event traceparent %q, want trace %s", tp, create.TraceID)
+	}
 	metrics, err := http.Get("http://" + env["ADMIN_ADDR"] + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -4,17 +4,20 @@ package config
 import (
 	"errors"
 	"time"
+
+	"github.com/transload/transload/platform/svcmain"
 )
 
-// Config is read from the environment with platform/config. Defaults let a
-// bare binary start for local development (ports of `make run`).
+// Config is read from the environment by svcmain.Start (platform/config).
+// Defaults let a bare binary start for local development (the ports of
+// docs/configuration.md and `make run`).
 type Config struct {
-	ServiceName string `env:"SERVICE_NAME" default:"order"`
+	// Base is SERVICE_NAME, LOG_LEVEL and the OTEL_* tracing settings.
+	svcmain.Base
 	GRPCAddr    string `env:"GRPC_ADDR" default:"127.0.0.1:9005"`
 	AdminAddr   string `env:"ADMIN_ADDR" default:"127.0.0.1:9105"`
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/order.db" secret:"true"`
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://order.db" secret:"true"`
 	NATSURL     string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
-	LogLevel    string `env:"LOG_LEVEL" default:"info"`
 
 	ERPAddr       string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
 	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
@@ -22,7 +25,9 @@ type Config struct {
 	// FulfillmentAddr is called to cancel fulfilment of confirmed orders.
 	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
 
-	// Neighbour call deadlines (the ERP contract's budgets).
+	// Neighbour call deadlines (the ERP contract's budgets), set on each
+	// connection: ERP reads (customers) and the ERP queue's submissions and
+	// cancellations have their own budgets.
 	ERPReadTimeout     time.Duration `env:"ORDER_ERP_READ_TIMEOUT" default:"2s"`
 	ERPSubmitTimeout   time.Duration `env:"ORDER_ERP_SUBMIT_TIMEOUT" default:"10s"`
 	CatalogTimeout     time.Duration `env:"ORDER_CATALOG_TIMEOUT" default:"5s"`

@@ -405,8 +405,7 @@ func TestTwoWorkersOneLeader(t *testing.T) {
 
 func testTwoWorkersOneLeader(t *testing.T, engine func(*envOptions)) {
 	e := newEnv(t, engine)
-	second := order.NewWorker(order.WorkerConfig{PollInterval: 20 * time.Millisecond, CallTimeout: 2 * time.Second,
-		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, e.svc, erpclient.New(e.erpConn))
+	second := order.NewWorker(workerConfig, e.svc, erpclient.New(e.erpConn))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = second.Run(ctx) }()

@@ -65,6 +65,11 @@ type envOptions struct {
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// workerConfig makes the ERP queue workers of the tests quick to retry.
+var workerConfig = order.WorkerConfig{
+	PollInterval: 20 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+}
+
 // serve serves register's service on a bufconn listener until t ends and
 // returns a dialer for it.
 func serve(t *testing.T, register func(*grpc.Server)) func(context.Context, string) (net.Conn, error) {
@@ -130,10 +135,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 			}
 		},
 	})
-	e.worker = order.NewWorker(order.WorkerConfig{
-		PollInterval: 20 * time.Millisecond, CallTimeout: 2 * time.Second,
-		BackoffBase: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-	}, e.svc, erp)
+	e.worker = order.NewWorker(workerConfig, e.svc, erp)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

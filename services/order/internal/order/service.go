@@ -46,18 +46,20 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.ClaimLease, 10*time.Second)
-	def(&c.CreateTimeout, 30*time.Second)
-	def(&c.ClaimWait, 15*time.Second)
-	def(&c.ClaimPoll, 20*time.Millisecond)
-	def(&c.CustomerMaxStaleness, 24*time.Hour)
-	def(&c.AbandonAfter, 2*time.Minute)
+	orDefault(&c.ClaimLease, 10*time.Second)
+	orDefault(&c.CreateTimeout, 30*time.Second)
+	orDefault(&c.ClaimWait, 15*time.Second)
+	orDefault(&c.ClaimPoll, 20*time.Millisecond)
+	orDefault(&c.CustomerMaxStaleness, 24*time.Hour)
+	orDefault(&c.AbandonAfter, 2*time.Minute)
 	return c
+}
+
+// orDefault sets *d to def when it is not positive.
+func orDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
 }
 
 // Metrics receives the service's business measurements.

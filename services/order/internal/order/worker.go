@@ -11,9 +11,6 @@ import (
 type WorkerConfig struct {
 	// PollInterval is the longest pause between passes (default 1s).
 	PollInterval time.Duration
-	// CallTimeout is the deadline of each ERP or inventory call
-	// (default 10s, the ERP contract's budget for SubmitSalesOrder).
-	CallTimeout time.Duration
 	// BackoffBase and BackoffMax bound the exponential backoff after
 	// failures (defaults 500ms and 10s).
 	BackoffBase time.Duration
@@ -33,25 +30,21 @@ type WorkerConfig struct {
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.PollInterval, time.Second)
-	def(&c.CallTimeout, 10*time.Second)
-	def(&c.BackoffBase, 500*time.Millisecond)
-	def(&c.BackoffMax, 10*time.Second)
-	def(&c.ReapInterval, 30*time.Second)
-	def(&c.LeaseTTL, 15*time.Second)
-	def(&c.KeyRetention, 7*24*time.Hour)
+	orDefault(&c.PollInterval, time.Second)
+	orDefault(&c.BackoffBase, 500*time.Millisecond)
+	orDefault(&c.BackoffMax, 10*time.Second)
+	orDefault(&c.ReapInterval, 30*time.Second)
+	orDefault(&c.LeaseTTL, 15*time.Second)
+	orDefault(&c.KeyRetention, 7*24*time.Hour)
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
 	}
 	return c
 }
 
-// Worker drains the durable ERP queue: it submits accepted orders to the
+// Worker drains the durable ERP queue (each ERP and inventory call within
+// the deadline its connection sets, so the neighbour's breaker counts a slow
+// answer): it submits accepted orders to the
 // ERP in creation order (a transport failure halts the whole queue, so no
 // order overtakes an earlier one while the ERP is down), applies the ERP's
 // answer (CONFIRMED or REJECTED) together with its event, sends
@@ -232,9 +225,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 			}
 			return err
 		}
-		cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
-		note, err := w.erp.CancelSalesOrder(cctx, e.OrderID, "cancelled in Transload")
-		cancel()
+		note, err := w.erp.CancelSalesOrder(ctx, e.OrderID, "cancelled in Transload")
 		if err != nil {
 			return err
 		}
@@ -263,9 +254,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 		}
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
-	out, err := w.erp.SubmitSalesOrder(cctx, o)
-	cancel()
+	out, err := w.erp.SubmitSalesOrder(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -330,9 +319,7 @@ func (w *Worker) releases(ctx context.Context) (time.Duration, bool) {
 			_ = st.CompleteReleaseTask(ctx, t.OrderID)
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
-		err := w.svc.d.Inventory.Release(cctx, t.ReservationID, "release:"+t.OrderID, t.Reason)
-		cancel()
+		err := w.svc.d.Inventory.Release(ctx, t.ReservationID, "release:"+t.OrderID, t.Reason)
 		if err != nil {
 			wait := w.backoff(t.Attempts + 1)
 			w.log.WarnContext(ctx, "release reservation failed; retrying", slog.String("order_id", t.OrderID),

@@ -1,0 +1,56 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
+	"github.com/transload/transload/platform/tracing"
+	"github.com/transload/transload/services/order/internal/config"
+)
+
+// TestDefaults: with no environment at all the configuration is valid and
+// matches docs/configuration.md (order on 9005/9105, sqlite://order.db).
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	var got config.Config
+	if err := platformconfig.Load(&got, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		Base:        svcmain.Base{LogLevel: "info", Tracing: tracing.Settings{SampleRatio: 1}},
+		GRPCAddr:    "127.0.0.1:9005",
+		AdminAddr:   "127.0.0.1:9105",
+		DatabaseURL: "sqlite://order.db",
+		NATSURL:     "nats://127.0.0.1:4222",
+		ERPAddr:     "127.0.0.1:9001", CatalogAddr: "127.0.0.1:9003", InventoryAddr: "127.0.0.1:9004", FulfillmentAddr: "127.0.0.1:9006",
+		ERPReadTimeout: 2 * time.Second, ERPSubmitTimeout: 10 * time.Second,
+		CatalogTimeout: 5 * time.Second, InventoryTimeout: 5 * time.Second, FulfillmentTimeout: 10 * time.Second,
+		ERPBreakerFailures: 5, ERPBreakerOpenTimeout: 5 * time.Second,
+		QueuePollInterval: time.Second, QueueBackoffBase: 500 * time.Millisecond, QueueBackoffMax: 10 * time.Second,
+		ClaimLease: 10 * time.Second, ClaimWait: 15 * time.Second, CustomerMaxStaleness: 24 * time.Hour,
+		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
+		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for name, env := range map[string]map[string]string{
+		"short claim lease":   {"ORDER_CLAIM_LEASE": "500ms"},
+		"fast customer sync":  {"ORDER_CUSTOMER_SYNC_INTERVAL": "10ms"},
+		"short key retention": {"ORDER_IDEMPOTENCY_RETENTION": "1h"},
+		"bad duration":        {"ORDER_CATALOG_TIMEOUT": "soon"},
+	} {
+		var cfg config.Config
+		if err := platformconfig.Load(&cfg, func(k string) string { return env[k] }); err == nil {
+			t.Errorf("%s: loaded without error", name)
+		}
+	}
+}
