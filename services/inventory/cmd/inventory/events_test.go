@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // TestStockChangedPublished runs the service against a real embedded NATS
@@ -21,8 +21,7 @@ import (
 // outbox relay.
 func TestStockChangedPublished(t *testing.T) {
 	ns := natstest.Start(t)
-	cfg := testConfig(t, filepath.Join(t.TempDir(), "inventory.db"), map[string]string{"NATS_URL": ns.ClientURL()})
-	h := startHarness(t, cfg, &fakeERP{})
+	h := startHarness(t, testEnv(filepath.Join(t.TempDir(), "inventory.db"), map[string]string{"NATS_URL": ns.ClientURL()}), &fakeERP{})
 	h.waitReady()
 	ctx := ctxT(t)
 
@@ -36,16 +35,10 @@ func TestStockChangedPublished(t *testing.T) {
 
 	_, js := natstest.Connect(t, ns)
 	var stream jetstream.Stream
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	wait.Eventually(t, 10*time.Second, "stream "+eventstreams.Inventory.Name+" created", func() error {
 		stream, err = js.Stream(ctx, eventstreams.Inventory.Name)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().After(deadline) {
-			t.Fatalf("stream %s: %v", eventstreams.Inventory.Name, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err
+	})
 	if info, err := stream.Info(ctx); err != nil || info.Config.Subjects[0] != "transload.inventory.>" {
 		t.Fatalf("stream info = %v, %v", info, err)
 	}

@@ -19,14 +19,11 @@ import (
 	"google.golang.org/grpc"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
-	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
-	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/svcmain"
-	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/inventory/internal/config"
 	"github.com/transload/transload/services/inventory/internal/erpclient"
 	"github.com/transload/transload/services/inventory/internal/grpcapi"
@@ -41,30 +38,12 @@ func main() { svcmain.Main("inventory", run) }
 // until ctx ends.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg config.Config
-	if err := platformconfig.Load(&cfg, getenv); err != nil {
-		return err
-	}
-	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
+	rt, err := svcmain.Start(ctx, "inventory", getenv, stdout, &cfg)
 	if err != nil {
 		return err
 	}
-	logger.Info("starting", slog.String("config", platformconfig.Describe(&cfg)))
-
-	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
-	if err != nil {
-		return err
-	}
-	_, shutdownTracing, err := tracing.Setup(ctx, tcfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(sctx)
-	}()
-
-	a, err := newApp(ctx, cfg, logger, deps{})
+	defer rt.Close()
+	a, err := newApp(ctx, rt, cfg, deps{})
 	if err != nil {
 		return err
 	}
@@ -80,11 +59,11 @@ type deps struct {
 	erpDialOptions []grpc.DialOption
 }
 
-// app is the wired service.
+// app is the wired service. The runtime (rt) owns the logger, registry,
+// admin server and database; the app closes what it opened itself.
 type app struct {
 	cfg     config.Config
 	logger  *slog.Logger
-	db      *sqldb.DB
 	srv     *grpcserver.Server
 	svc     *inventory.Service
 	loader  *inventory.Loader
@@ -92,68 +71,58 @@ type app struct {
 	erpConn *grpc.ClientConn
 	nc      *nats.Conn
 	relay   *outbox.Relay
-	js      jetstream.JetStream
 }
 
-func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps) (a *app, err error) {
+func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps) (a *app, err error) {
+	logger := rt.Logger()
 	a = &app{cfg: cfg, logger: logger}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	a.db, err = svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
+	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
 	if err != nil {
 		return nil, err
 	}
 
-	srvOpts := []grpcserver.Option{grpcserver.WithLogger(logger)}
+	listen := []grpcserver.Option{grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr)}
 	if d.grpcListener != nil {
-		srvOpts = append(srvOpts, grpcserver.WithListener(d.grpcListener))
-	} else {
-		srvOpts = append(srvOpts, grpcserver.WithAddr(cfg.GRPCAddr))
+		listen[0] = grpcserver.WithListener(d.grpcListener)
 	}
 	if d.adminListener != nil {
-		srvOpts = append(srvOpts, grpcserver.WithAdminListener(d.adminListener))
-	} else {
-		srvOpts = append(srvOpts, grpcserver.WithAdminAddr(cfg.AdminAddr))
+		listen[1] = grpcserver.WithAdminListener(d.adminListener)
 	}
-	a.srv, err = grpcserver.New(srvOpts...)
+	a.srv, err = rt.NewServer(listen...)
 	if err != nil {
 		return nil, err
 	}
 
 	// NATS is not a hard dependency: events wait in the outbox while it is
-	// down, so the connection retries in the background.
+	// down, so the connection retries in the background, and the relay
+	// ensures the stream once NATS answers.
 	a.nc, err = nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
 	}
-	a.js, err = jetstream.New(a.nc)
+	js, err := jetstream.New(a.nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	// The relay ensures the stream first, retrying until NATS answers.
-	a.relay, err = outbox.NewRelay(a.db, a.js, outbox.WithRegisterer(a.srv.Registry()), outbox.WithLogger(logger),
+	a.relay, err = outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(logger),
 		outbox.WithStreams(eventstreams.Inventory))
 	if err != nil {
 		return nil, err
 	}
 
-	erpOpts := []grpcclient.Option{
-		grpcclient.WithLogger(logger), grpcclient.WithRegistry(a.srv.Registry()),
-		grpcclient.WithDefaultTimeout(cfg.ERPTimeout),
-	}
-	if len(d.erpDialOptions) > 0 {
-		erpOpts = append(erpOpts, grpcclient.WithDialOptions(d.erpDialOptions...))
-	}
-	a.erpConn, err = erpclient.Dial(cfg.ERPAddr, erpOpts...)
+	a.erpConn, err = erpclient.Dial(cfg.ERPAddr, append(rt.ClientOptions(),
+		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithDialOptions(d.erpDialOptions...))...)
 	if err != nil {
 		return nil, err
 	}
 	erp := erpclient.New(a.erpConn, cfg.SnapshotTimeout)
-	a.svc = inventory.NewService(sqlstore.New(a.db), inventory.WithLogger(logger),
+	a.svc = inventory.NewService(sqlstore.New(db), inventory.WithLogger(logger),
 		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify),
 		inventory.WithSnapshotReader(erp), inventory.WithReconciliationTimeout(cfg.SnapshotTimeout+5*time.Minute))
 	if n, err := a.svc.FailInterrupted(ctx); err != nil {
@@ -161,7 +130,7 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 	} else if n > 0 {
 		logger.WarnContext(ctx, "inventory: reconciliations interrupted by the last shutdown marked FAILED", slog.Int("count", n))
 	}
-	a.loader = inventory.NewLoader(sqlstore.New(a.db), erp, a.svc, cfg.LoadRetryMin, cfg.LoadRetryMax, logger)
+	a.loader = inventory.NewLoader(sqlstore.New(db), erp, a.svc, cfg.LoadRetryMin, cfg.LoadRetryMax, logger)
 	if cfg.ERPFeedInterval > 0 {
 		a.feed = inventory.NewFeedPoller(a.svc, erp, "erp", cfg.ERPFeedInterval)
 	}
@@ -169,16 +138,15 @@ func newApp(ctx context.Context, cfg config.Config, logger *slog.Logger, d deps)
 		return nil, err
 	}
 
-	api, err := grpcapi.New(a.svc, logger, a.srv.Registry())
+	api, err := grpcapi.New(a.svc, logger, rt.Registry())
 	if err != nil {
 		return nil, err
 	}
 	a.srv.RegisterService(&inventoryv1.InventoryService_ServiceDesc, api)
-	if err := kpi.Register(a.srv.Registry(), a.svc, cfg.GapTimeout, logger); err != nil {
+	if err := kpi.Register(rt.Registry(), a.svc, cfg.GapTimeout, logger); err != nil {
 		return nil, fmt.Errorf("register KPIs: %w", err)
 	}
-	a.srv.Admin().AddCheck("database", a.db.Ping)
-	a.srv.Admin().AddCheck("initial_load", func(context.Context) error {
+	rt.Admin().AddCheck("initial_load", func(context.Context) error {
 		if !a.svc.Loaded() {
 			return errors.New("initial stock load from the ERP not finished")
 		}
@@ -228,8 +196,5 @@ func (a *app) close() {
 	}
 	if a.srv != nil {
 		_ = a.srv.Close()
-	}
-	if a.db != nil {
-		_ = a.db.Close()
 	}
 }

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
-	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +30,8 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/platform/apierr"
-	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/inventory/internal/config"
 )
 
@@ -40,8 +45,9 @@ type harness struct {
 	stop   func()
 }
 
-func testConfig(t *testing.T, dbPath string, env map[string]string) config.Config {
-	t.Helper()
+// testEnv is the environment of a test app on the SQLite database at
+// dbPath, with env on top.
+func testEnv(dbPath string, env map[string]string) func(string) string {
 	base := map[string]string{
 		"DATABASE_URL":                "sqlite://" + dbPath,
 		"NATS_URL":                    "nats://127.0.0.1:1", // unreachable unless a test sets one: not a hard dependency
@@ -52,17 +58,11 @@ func testConfig(t *testing.T, dbPath string, env map[string]string) config.Confi
 		"INVENTORY_ERP_FEED_INTERVAL": "0",
 		"LOG_LEVEL":                   "error",
 	}
-	for k, v := range env {
-		base[k] = v
-	}
-	var cfg config.Config
-	if err := platformconfig.Load(&cfg, func(k string) string { return base[k] }); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	maps.Copy(base, env)
+	return func(k string) string { return base[k] }
 }
 
-func startHarness(t *testing.T, cfg config.Config, erp *fakeERP) *harness {
+func startHarness(t *testing.T, getenv func(string) string, erp *fakeERP) *harness {
 	t.Helper()
 	erpLis := bufconn.Listen(1 << 20)
 	erpSrv := grpc.NewServer()
@@ -74,9 +74,14 @@ func startHarness(t *testing.T, cfg config.Config, erp *fakeERP) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, logger, deps{
+	var cfg config.Config
+	rt, err := svcmain.Start(ctx, "inventory", getenv, io.Discard, &cfg)
+	if err != nil {
+		cancel()
+		t.Fatalf("svcmain.Start: %v", err)
+	}
+	a, err := newApp(ctx, rt, cfg, deps{
 		grpcListener:  grpcLis,
 		adminListener: adminLis,
 		erpDialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
@@ -85,6 +90,7 @@ func startHarness(t *testing.T, cfg config.Config, erp *fakeERP) *harness {
 	})
 	if err != nil {
 		cancel()
+		_ = rt.Close()
 		t.Fatalf("newApp: %v", err)
 	}
 	done := make(chan error, 1)
@@ -105,18 +111,27 @@ func startHarness(t *testing.T, cfg config.Config, erp *fakeERP) *harness {
 		stopped = true
 		_ = conn.Close()
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("app did not stop")
+		awaitStop(t, done, "app.run")
+		if err := rt.Close(); err != nil {
+			t.Errorf("runtime close: %v", err)
 		}
 		erpSrv.Stop()
 	}
 	t.Cleanup(h.stop)
 	return h
+}
+
+// awaitStop waits for the result of a run whose context was cancelled.
+func awaitStop(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("%s did not return after cancel", what)
+	}
 }
 
 func (h *harness) readyStatus() int {
@@ -132,13 +147,10 @@ func (h *harness) readyStatus() int {
 // waitReady polls /readyz until it answers 200.
 func (h *harness) waitReady() {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for h.readyStatus() != http.StatusOK {
-		if time.Now().After(deadline) {
-			h.t.Fatal("/readyz did not turn 200")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Eventually(h.t, 20*time.Second, "/readyz 200", func() error {
+		got := h.readyStatus()
+		return wait.Check(got == http.StatusOK, "/readyz answers %d", got)
+	})
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -150,18 +162,15 @@ func ctxT(t *testing.T) context.Context {
 func TestStartupLoadReadinessAndReservations(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "inventory.db")
 	erp := &fakeERP{down: true}
-	h := startHarness(t, testConfig(t, dbPath, nil), erp)
+	h := startHarness(t, testEnv(dbPath, nil), erp)
 	ctx := ctxT(t)
 
 	// While the ERP is down the service is up but not ready, and refuses
 	// to answer availability it cannot know.
-	deadline := time.Now().Add(10 * time.Second)
-	for list, _ := erp.calls(); list < 3; list, _ = erp.calls() {
-		if time.Now().After(deadline) {
-			t.Fatal("loader did not retry ListWarehouses")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.Eventually(t, 10*time.Second, "loader retries ListWarehouses", func() error {
+		list, _ := erp.calls()
+		return wait.Check(list >= 3, "%d ListWarehouses calls", list)
+	})
 	if got := h.readyStatus(); got != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz before the load = %d, want 503", got)
 	}
@@ -383,15 +392,13 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 		t.Fatalf("StartReconciliation = %v, %v", started, err)
 	}
 	var run *inventoryv1.Reconciliation
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	wait.Eventually(t, 10*time.Second, "reconciliation finished", func() error {
 		run, err = h.client.GetReconciliation(ctx, &inventoryv1.GetReconciliationRequest{Name: started.GetReconciliation().GetName()})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if run.GetState() != inventoryv1.Reconciliation_STATE_RUNNING || time.Now().After(deadline) {
-			break
-		}
-	}
+		return wait.Check(run.GetState() != inventoryv1.Reconciliation_STATE_RUNNING, "state %v", run.GetState())
+	})
 	if run.GetState() != inventoryv1.Reconciliation_STATE_SUCCEEDED || run.GetComparedCount() != 6 || run.GetVarianceCount() != 2 ||
 		run.GetCorrectedCount() != 2 || run.GetAbsoluteVarianceTotal() != 29 {
 		t.Errorf("reconciliation = %v", run)
@@ -438,7 +445,7 @@ func TestStartupLoadReadinessAndReservations(t *testing.T) {
 	// kept, no second load.
 	h.stop()
 	erp2 := &fakeERP{down: true}
-	h2 := startHarness(t, testConfig(t, dbPath, nil), erp2)
+	h2 := startHarness(t, testEnv(dbPath, nil), erp2)
 	if got := h2.readyStatus(); got != http.StatusOK {
 		t.Errorf("/readyz after restart = %d, want 200", got)
 	}
@@ -458,8 +465,8 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestERPStockFeed(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "inventory.db")
 	erp := &fakeERP{}
-	cfg := testConfig(t, dbPath, map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "10ms"})
-	h := startHarness(t, cfg, erp)
+	env := testEnv(dbPath, map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "10ms"})
+	h := startHarness(t, env, erp)
 	h.waitReady()
 	erp.appendEvents(
 		&erpv1.StockEvent{EventId: "4900-1", Sku: "SKU-00001", WarehouseCode: "WH-HAM", Kind: erpv1.StockEvent_KIND_RECEIPT,
@@ -467,36 +474,106 @@ func TestERPStockFeed(t *testing.T) {
 		&erpv1.StockEvent{EventId: "4900-2", Sku: "SKU-00001", WarehouseCode: "WH-MUC", Kind: erpv1.StockEvent_KIND_SHIPMENT,
 			Quantity: -7, SourceSequence: 2, OccurTime: timestamppb.Now()},
 	)
-	onHand := func(h *harness, wh string) int64 {
+	// onHand waits until SKU-00001 has want on hand in each warehouse.
+	onHand := func(h *harness, what string, want map[string]int64) {
 		t.Helper()
-		l, err := h.client.GetStockLevel(ctxT(t), &inventoryv1.GetStockLevelRequest{Name: "warehouses/" + wh + "/stockLevels/SKU-00001"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l.GetOnHand()
+		wait.Eventually(t, 10*time.Second, what, func() error {
+			for wh, n := range want {
+				l, err := h.client.GetStockLevel(ctxT(t), &inventoryv1.GetStockLevelRequest{Name: "warehouses/" + wh + "/stockLevels/SKU-00001"})
+				if err != nil {
+					return err
+				}
+				if l.GetOnHand() != n {
+					return fmt.Errorf("%s has %d on hand, want %d", wh, l.GetOnHand(), n)
+				}
+			}
+			return nil
+		})
 	}
-	for deadline := time.Now().Add(10 * time.Second); onHand(h, "WH-HAM") != 205 || onHand(h, "WH-MUC") != 293; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("feed events not applied: HAM %d, MUC %d", onHand(h, "WH-HAM"), onHand(h, "WH-MUC"))
-		}
-	}
+	onHand(h, "feed events applied", map[string]int64{"WH-HAM": 205, "WH-MUC": 293})
 	h.stop()
 
 	// After a restart the saved cursor is used: a new event is applied,
 	// the old ones are not read again.
 	erp.appendEvents(&erpv1.StockEvent{EventId: "4900-3", Sku: "SKU-00001", WarehouseCode: "WH-HAM", Kind: erpv1.StockEvent_KIND_ADJUSTMENT,
 		Quantity: -1, SourceSequence: 4, OccurTime: timestamppb.Now()})
-	h2 := startHarness(t, cfg, erp)
-	for deadline := time.Now().Add(10 * time.Second); onHand(h2, "WH-HAM") != 204; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("event after restart not applied: HAM %d", onHand(h2, "WH-HAM"))
-		}
-	}
-	if got := onHand(h2, "WH-MUC"); got != 293 {
-		t.Errorf("MUC = %d after restart, want 293 (applied once)", got)
-	}
+	h2 := startHarness(t, env, erp)
+	// MUC stays at 293: the events before the cursor are applied once.
+	onHand(h2, "event after restart applied", map[string]int64{"WH-HAM": 204, "WH-MUC": 293})
 	l, err := h2.client.GetStockLevel(ctxT(t), &inventoryv1.GetStockLevelRequest{Name: "warehouses/WH-HAM/stockLevels/SKU-00001"})
 	if err != nil || l.GetSequence() != 4 || l.GetSourceSystem() != "erp" || l.GetRevision() != 3 {
 		t.Errorf("SKU-00001@WH-HAM = %v, %v; want sequence 4 from erp, revision 3", l, err)
 	}
+}
+
+// TestRunWithoutEnvironment starts the binary as a developer would, with no
+// environment at all and neither the ERP nor NATS running: it logs its
+// configuration (the DSN masked) once, listens on inventory's default
+// ports from docs/configuration.md, answers /healthz while it keeps
+// retrying its dependencies in the background, and stops cleanly.
+func TestRunWithoutEnvironment(t *testing.T) {
+	t.Chdir(t.TempDir()) // the default DATABASE_URL is sqlite://inventory.db here
+	var out lockedBuffer
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(string) string { return "" }, &out) }()
+
+	wait.Eventually(t, 20*time.Second, "/healthz on 127.0.0.1:9104", func() error {
+		resp, err := http.Get("http://127.0.0.1:9104/healthz")
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		return wait.Check(resp.StatusCode == http.StatusOK, "status %d", resp.StatusCode)
+	})
+	conn, err := net.Dial("tcp", "127.0.0.1:9004")
+	if err != nil {
+		t.Fatalf("gRPC port: %v", err)
+	}
+	_ = conn.Close()
+	cancel()
+	awaitStop(t, done, "run")
+
+	var started []map[string]any
+	for line := range strings.Lines(out.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if rec["msg"] == "starting" {
+			started = append(started, rec)
+		}
+	}
+	if len(started) != 1 {
+		t.Fatalf("%d starting lines, want 1:\n%s", len(started), out.String())
+	}
+	cfg, _ := started[0]["config"].(map[string]any)
+	for k, want := range map[string]string{"GRPC_ADDR": "127.0.0.1:9004", "ADMIN_ADDR": "127.0.0.1:9104", "SERVICE_NAME": "inventory"} {
+		if cfg[k] != want {
+			t.Errorf("logged %s = %v, want %s", k, cfg[k], want)
+		}
+	}
+	if dsn, ok := cfg["DATABASE_URL"].(string); !ok || strings.Contains(dsn, "inventory.db") {
+		t.Errorf("DATABASE_URL logged as %q, want it masked", cfg["DATABASE_URL"])
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the app's goroutines may log to while
+// the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -7,26 +7,25 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/svcmain"
 )
 
 // Config is the inventory service configuration. Defaults let a bare binary
-// start for local development.
+// start for local development, on the ports docs/configuration.md assigns
+// to inventory.
 type Config struct {
-	// ServiceName names the service in logs, traces and event metadata.
-	ServiceName string `env:"SERVICE_NAME" default:"inventory"`
+	// Base is what every binary shares: SERVICE_NAME, LOG_LEVEL, OTEL_*.
+	svcmain.Base
 	// GRPCAddr is the gRPC listen address.
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9003"`
+	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9004"`
 	// AdminAddr is the admin HTTP listen address (/metrics, /healthz, /readyz).
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9103"`
+	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9104"`
 	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
 	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://inventory.db" secret:"true"`
 	// NATSURL is the NATS server the outbox relay publishes to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).
 	ERPAddr string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"LOG_LEVEL" default:"info"`
 
 	// MaxHoldTTL is the longest checkout hold ReserveStock and
 	// ExtendReservation accept.
@@ -45,7 +44,8 @@ type Config struct {
 	// GapTimeout is how long a buffered (out-of-order) stock event may wait
 	// for its predecessor before the gap is reported as overdue.
 	GapTimeout time.Duration `env:"INVENTORY_STOCK_EVENT_GAP_TIMEOUT" default:"10m"`
-	// ERPTimeout is the default deadline of ERP calls without their own.
+	// ERPTimeout is the deadline of each unary ERP call (one page), set on
+	// the connection so its breaker counts a slow ERP.
 	ERPTimeout time.Duration `env:"INVENTORY_ERP_TIMEOUT" default:"5s"`
 	// SnapshotTimeout bounds one whole StreamStockSnapshot stream.
 	SnapshotTimeout time.Duration `env:"INVENTORY_SNAPSHOT_TIMEOUT" default:"10m"`
@@ -54,9 +54,6 @@ type Config struct {
 // Validate checks rules spanning fields and value ranges.
 func (c *Config) Validate() error {
 	var errs []error
-	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
-		errs = append(errs, err)
-	}
 	if c.MaxHoldTTL <= 0 {
 		errs = append(errs, fmt.Errorf("INVENTORY_MAX_HOLD_TTL must be positive, got %s", c.MaxHoldTTL))
 	}
