@@ -1,11 +1,11 @@
 package grpcapi_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -90,32 +90,26 @@ func TestConcurrentDuplicateCreatesCreateOne(t *testing.T) {
 
 func concurrentDuplicates(t *testing.T, e *env) {
 	const n = 16
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		fresh int
-		refs  = map[string]bool{}
-	)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := e.client.CreateShipmentRequest(callCtx(t), &wmsv1.CreateShipmentRequestRequest{
+	answers := make([]*wmsv1.CreateShipmentRequestResponse, n)
+	var g errgroup.Group
+	for i := range answers {
+		g.Go(func() (err error) {
+			answers[i], err = e.client.CreateShipmentRequest(callCtx(t), &wmsv1.CreateShipmentRequestRequest{
 				ShipmentRequestId: "FR-C", ShipmentRequest: shipmentRequest("O-C", "WH-MUC"),
 			})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if !res.GetDuplicate() {
-				fresh++
-			}
-			refs[res.GetWmsReference()] = true
-		}()
+			return err
+		})
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, refs := 0, map[string]bool{}
+	for _, res := range answers {
+		if !res.GetDuplicate() {
+			fresh++
+		}
+		refs[res.GetWmsReference()] = true
+	}
 	if fresh != 1 || len(refs) != 1 {
 		t.Fatalf("%d non-duplicate answers, references %v; want exactly one creation", fresh, refs)
 	}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/transload/transload/services/wmssim/internal/wms"
 )
@@ -181,40 +181,35 @@ func testFailedUpdate(t *testing.T, s wms.Store) {
 // submission.
 func testConcurrentCreates(t *testing.T, s wms.Store) {
 	const n = 8
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		created int
-		numbers = map[int64]bool{}
-	)
-	for range n {
-		wg.Go(func() {
-			var (
-				r   wms.ShipmentRequest
-				c   bool
-				err error
-			)
+	type answer struct {
+		r       wms.ShipmentRequest
+		created bool
+	}
+	answers := make([]answer, n)
+	var g errgroup.Group
+	for i := range answers {
+		g.Go(func() (err error) {
 			for range 3 {
-				r, c, err = s.CreateShipmentRequest(t.Context(), "FR-C", func(num int64) (wms.ShipmentRequest, error) {
+				answers[i].r, answers[i].created, err = s.CreateShipmentRequest(t.Context(), "FR-C", func(num int64) (wms.ShipmentRequest, error) {
 					return request("FR-C", num), nil
 				})
 				if !errors.Is(err, wms.ErrDuplicateKey) {
 					break
 				}
 			}
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			numbers[r.Number] = true
-			if c {
-				created++
-			}
+			return err
 		})
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	created, numbers := 0, map[int64]bool{}
+	for _, a := range answers {
+		numbers[a.r.Number] = true
+		if a.created {
+			created++
+		}
+	}
 	if created != 1 || len(numbers) != 1 {
 		t.Fatalf("created %d times with numbers %v, want once", created, numbers)
 	}
