@@ -1,7 +1,6 @@
 package grpcapi_test
 
 import (
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -10,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
@@ -184,31 +184,27 @@ func TestSubmitSalesOrderConcurrentDuplicates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	so := salesOrder("C0003", "web", line{"SKU-00042", 3, erp.StandardPriceMinor(42)})
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		numbers = map[string]int{}
-		firsts  int
-	)
-	for range 20 {
-		wg.Go(func() {
-			res, err := e.client.SubmitSalesOrder(callCtx(t), &erpv1.SubmitSalesOrderRequest{SalesOrderId: "ord-burst", SalesOrder: so})
-			if err != nil {
-				t.Errorf("submit: %v", err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			numbers[res.GetErpOrderNumber()]++
-			if !res.GetDuplicate() {
-				firsts++
-			}
-			if res.GetOutcome() != erpv1.SubmitSalesOrderResponse_OUTCOME_ACCEPTED {
-				t.Errorf("outcome = %v", res.GetOutcome())
-			}
+	answers := make([]*erpv1.SubmitSalesOrderResponse, 20)
+	var g errgroup.Group
+	for i := range answers {
+		g.Go(func() (err error) {
+			answers[i], err = e.client.SubmitSalesOrder(callCtx(t), &erpv1.SubmitSalesOrderRequest{SalesOrderId: "ord-burst", SalesOrder: so})
+			return err
 		})
 	}
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	numbers, firsts := map[string]int{}, 0
+	for _, res := range answers {
+		numbers[res.GetErpOrderNumber()]++
+		if !res.GetDuplicate() {
+			firsts++
+		}
+		if res.GetOutcome() != erpv1.SubmitSalesOrderResponse_OUTCOME_ACCEPTED {
+			t.Errorf("outcome = %v", res.GetOutcome())
+		}
+	}
 	if len(numbers) != 1 || firsts != 1 {
 		t.Errorf("ERP order numbers %v, non-duplicate answers %d; want one number, one original", numbers, firsts)
 	}

@@ -8,11 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
@@ -215,28 +215,25 @@ func testConcurrentDuplicates(t *testing.T, s erp.Store) {
 	ctx := t.Context()
 	for _, customer := range []string{"C0004", "C9998"} { // known (row lock) and unknown customer
 		id := "st-ord-conc-" + customer
-		var (
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			numbers = map[string]int{}
-			dups    int
-		)
-		for range 20 {
-			wg.Go(func() {
-				got, dup, err := s.SubmitSalesOrder(ctx, order(id, customer, 500, "SKU-00004"), now, accept)
-				if err != nil {
-					t.Errorf("concurrent submit: %v", err)
-					return
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				numbers[got.ERPOrderNumber]++
-				if dup {
-					dups++
-				}
+		submitted := make([]erp.SalesOrder, 20)
+		dup := make([]bool, len(submitted))
+		var g errgroup.Group
+		for i := range submitted {
+			g.Go(func() (err error) {
+				submitted[i], dup[i], err = s.SubmitSalesOrder(ctx, order(id, customer, 500, "SKU-00004"), now, accept)
+				return err
 			})
 		}
-		wg.Wait()
+		if err := g.Wait(); err != nil {
+			t.Fatalf("%s: concurrent submit: %v", customer, err)
+		}
+		numbers, dups := map[string]int{}, 0
+		for i, o := range submitted {
+			numbers[o.ERPOrderNumber]++
+			if dup[i] {
+				dups++
+			}
+		}
 		if len(numbers) != 1 || dups != 19 {
 			t.Errorf("%s: ERP numbers %v, duplicates %d; want one number and 19 duplicates", customer, numbers, dups)
 		}
