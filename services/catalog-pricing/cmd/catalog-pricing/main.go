@@ -5,17 +5,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	pconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/svcmain"
-	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/catalog-pricing/internal/app"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
 )
@@ -24,30 +19,12 @@ func main() { svcmain.Main("catalog-pricing", run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg config.Config
-	if err := pconfig.Load(&cfg, getenv); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	log, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
+	rt, err := svcmain.Start(ctx, "catalog-pricing", getenv, stdout, &cfg)
 	if err != nil {
 		return err
 	}
-	slog.SetDefault(log)
-	svcmain.LogConfig(ctx, log, "starting", &cfg)
-
-	tcfg, err := tracing.ConfigFromEnv(cfg.ServiceName, getenv)
-	if err != nil {
-		return fmt.Errorf("tracing config: %w", err)
-	}
-	_, shutdownTracing, err := tracing.Setup(ctx, tcfg)
-	if err != nil {
-		return fmt.Errorf("tracing: %w", err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(sctx)
-	}()
-	return app.Run(ctx, cfg, app.Deps{Logger: log, SyncTrigger: hangups(ctx)})
+	defer rt.Close()
+	return app.Run(ctx, cfg, app.Deps{Runtime: rt, SyncTrigger: hangups(ctx)})
 }
 
 // hangups turns SIGHUP into on-demand ERP syncs (`kill -HUP <pid>`); a

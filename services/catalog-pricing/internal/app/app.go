@@ -1,7 +1,8 @@
-// Package app wires the catalog-pricing service: database and migrations,
-// domains, cache, gRPC server with readiness checks, the ERP importer and
-// the outbox relay to NATS JetStream. cmd/catalog-pricing calls Run; the
-// component tests call it too, with in-memory listeners and a fake ERP.
+// Package app wires the catalog-pricing service on the runtime svcmain
+// gives every binary: database and migrations, domains, cache, the gRPC
+// server with its readiness checks, the ERP importer and the outbox relay
+// to NATS JetStream. cmd/catalog-pricing calls Run; the component tests
+// call it too, with in-memory listeners and a fake ERP.
 package app
 
 import (
@@ -38,11 +39,13 @@ import (
 // QuoteCacheName names the quote cache (key prefix and metric label).
 const QuoteCacheName = "price-quote"
 
-// Deps are optional replacements for what Run would otherwise create from
-// the configuration; tests use them for in-memory listeners.
+// Deps is what Run takes besides the configuration: the runtime, and
+// replacements tests use for what Run would otherwise make from it.
 type Deps struct {
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
+	// Runtime is the binary's svcmain runtime (required): its logger,
+	// registry, tracer provider and admin server serve the gRPC server and
+	// the ERP client, and it opens (and at Close closes) the database.
+	Runtime *svcmain.Runtime
 	// GRPCListener replaces listening on cfg.GRPCAddr.
 	GRPCListener net.Listener
 	// AdminListener replaces listening on cfg.AdminAddr.
@@ -58,54 +61,24 @@ type Deps struct {
 // be down: the importer and the relay retry in the background and the
 // cache fails open; only the database is required to start.
 func Run(ctx context.Context, cfg config.Config, deps Deps) error {
-	log := deps.Logger
-	if log == nil {
-		log = slog.Default()
+	rt := deps.Runtime
+	if rt == nil {
+		return errors.New("app: Deps.Runtime is required")
 	}
-	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, log, sqlstore.Migrate)
+	log := rt.Logger()
+	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	store := sqlstore.New(db)
 
-	srvOpts := []grpcserver.Option{grpcserver.WithLogger(log)}
-	if deps.GRPCListener != nil {
-		srvOpts = append(srvOpts, grpcserver.WithListener(deps.GRPCListener))
-	} else {
-		srvOpts = append(srvOpts, grpcserver.WithAddr(cfg.GRPCAddr))
-	}
-	if deps.AdminListener != nil {
-		srvOpts = append(srvOpts, grpcserver.WithAdminListener(deps.AdminListener))
-	} else {
-		srvOpts = append(srvOpts, grpcserver.WithAdminAddr(cfg.AdminAddr))
-	}
-	srv, err := grpcserver.New(srvOpts...)
+	quotes, closeCache, err := newQuoteCache(cfg.Cache, log, rt.Registry())
 	if err != nil {
-		return fmt.Errorf("grpc server: %w", err)
+		return err
 	}
-
-	cacheMetrics, err := cache.NewMetrics(srv.Registry())
+	defer closeCache()
+	relay, closeNATS, err := newRelay(cfg.NATSURL, db, log, rt.Registry())
 	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("cache metrics: %w", err)
-	}
-	cacheStore, err := cache.New(cfg.Cache, cache.WithLogger(log), cache.WithMetrics(cacheMetrics))
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("cache: %w", err)
-	}
-	defer cacheStore.Close()
-	quotes, err := cache.NewCache(cacheStore, QuoteCacheName, cache.JSONCodec[pricing.Quote](),
-		cache.WithLogger(log), cache.WithMetrics(cacheMetrics))
-	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("quote cache: %w", err)
-	}
-
-	relay, closeNATS, err := newRelay(cfg.NATSURL, db, log, srv.Registry())
-	if err != nil {
-		_ = srv.Close()
 		return err
 	}
 	defer closeNATS()
@@ -120,19 +93,13 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		pricing.WithEventsCommitted(notify))
 	catAPI, err := grpcapi.NewCatalogServer(catSvc, log)
 	if err != nil {
-		_ = srv.Close()
 		return err
 	}
-	catalogv1.RegisterCatalogServiceServer(srv, catAPI)
-	priceAPI, err := grpcapi.NewPricingServer(priceSvc, log, srv.Registry())
+	priceAPI, err := grpcapi.NewPricingServer(priceSvc, log, rt.Registry())
 	if err != nil {
-		_ = srv.Close()
 		return err
 	}
-	catalogv1.RegisterPricingServiceServer(srv, priceAPI)
-
-	srv.Admin().AddCheck("database", db.Ping)
-	srv.Admin().AddCheck("published_catalog", func(ctx context.Context) error {
+	rt.Admin().AddCheck("published_catalog", func(ctx context.Context) error {
 		ok, err := catSvc.HasPublished(ctx)
 		if err != nil {
 			return err
@@ -145,17 +112,21 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 	bs := breaker.DefaultSettings()
 	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
-	erpConn, err := grpcclient.Dial(cfg.ERPAddr, append([]grpcclient.Option{
-		grpcclient.WithLogger(log), grpcclient.WithRegistry(srv.Registry()),
+	erpConn, err := grpcclient.Dial(cfg.ERPAddr, append(append(rt.ClientOptions(),
 		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithBreakerSettings(bs),
-		grpcclient.WithDialOptions(deps.ERPDialOptions...)}, erpclient.Options(cfg.ExportTimeout)...)...)
+		grpcclient.WithDialOptions(deps.ERPDialOptions...)), erpclient.Options(cfg.ExportTimeout)...)...)
 	if err != nil {
-		_ = srv.Close()
 		return fmt.Errorf("dial erp: %w", err)
 	}
 	defer erpConn.Close()
-	syncer := erpsync.New(erpclient.New(erpConn, cfg.DefaultChannels), catSvc, priceSvc, log,
-		cfg.SyncRetryMin, cfg.SyncRetryMax)
+	syncer := erpsync.New(erpclient.New(erpConn, cfg.DefaultChannels), catSvc, priceSvc, log, cfg.SyncRetryMin, cfg.SyncRetryMax)
+
+	srv, err := rt.NewServer(listen(cfg, deps)...)
+	if err != nil {
+		return fmt.Errorf("grpc server: %w", err)
+	}
+	catalogv1.RegisterCatalogServiceServer(srv, catAPI)
+	catalogv1.RegisterPricingServiceServer(srv, priceAPI)
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -175,6 +146,38 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	log.Info("catalog-pricing serving", slog.String("grpc", srv.Addr().String()))
 	return srv.Run(ctx)
+}
+
+// listen returns the server's listen options: the test's listeners when
+// given, else the configured addresses.
+func listen(cfg config.Config, deps Deps) []grpcserver.Option {
+	opts := []grpcserver.Option{grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr)}
+	if deps.GRPCListener != nil {
+		opts[0] = grpcserver.WithListener(deps.GRPCListener)
+	}
+	if deps.AdminListener != nil {
+		opts[1] = grpcserver.WithAdminListener(deps.AdminListener)
+	}
+	return opts
+}
+
+// newQuoteCache returns the quote cache (Redis or in-process, as cfg
+// says) and what closes its store.
+func newQuoteCache(cfg cache.Config, log *slog.Logger, reg prometheus.Registerer) (pricing.QuoteCache, func(), error) {
+	m, err := cache.NewMetrics(reg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache metrics: %w", err)
+	}
+	st, err := cache.New(cfg, cache.WithLogger(log), cache.WithMetrics(m))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache: %w", err)
+	}
+	quotes, err := cache.NewCache(st, QuoteCacheName, cache.JSONCodec[pricing.Quote](), cache.WithLogger(log), cache.WithMetrics(m))
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, fmt.Errorf("quote cache: %w", err)
+	}
+	return quotes, func() { _ = st.Close() }, nil
 }
 
 // newRelay returns the outbox relay to the NATS server at url, or nil

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -17,8 +16,8 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
-	pconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/catalog-pricing/internal/app"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
@@ -51,12 +50,20 @@ func testEnv(t *testing.T, extra map[string]string) map[string]string {
 	return env
 }
 
-// start runs app.Run with in-memory gRPC, a loopback admin listener and the
-// fake ERP; stop (also run at cleanup) shuts it down and waits.
+// start runs the service as main does (svcmain.Start, then app.Run) with
+// in-memory gRPC, a loopback admin listener and the fake ERP; stop (also
+// run at cleanup) shuts it down, waits and closes the runtime.
 func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...chan struct{}) *instance {
 	t.Helper()
+	var logs io.Writer = io.Discard
+	if testing.Verbose() {
+		logs = &testWriter{t}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	var cfg config.Config
-	if err := pconfig.Load(&cfg, func(k string) string { return env[k] }); err != nil {
+	rt, err := svcmain.Start(ctx, "catalog-pricing", func(k string) string { return env[k] }, logs, &cfg)
+	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	grpcLis := bufconn.Listen(1 << 20)
@@ -64,13 +71,8 @@ func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
-	}
-	deps := app.Deps{Logger: log, GRPCListener: grpcLis, AdminListener: adminLis, ERPDialOptions: []grpc.DialOption{erp}}
+	deps := app.Deps{Runtime: rt, GRPCListener: grpcLis, AdminListener: adminLis, ERPDialOptions: []grpc.DialOption{erp}}
 	if len(trigger) > 0 {
 		deps.SyncTrigger = trigger[0]
 	}
@@ -89,6 +91,9 @@ func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...
 			}
 		case <-time.After(15 * time.Second):
 			t.Error("app.Run did not return after cancel")
+		}
+		if err := rt.Close(); err != nil {
+			t.Errorf("runtime close: %v", err)
 		}
 	}
 	t.Cleanup(stop)

@@ -8,27 +8,25 @@ import (
 	"time"
 
 	"github.com/transload/transload/platform/cache"
-	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/svcmain"
 )
 
 // Config is the catalog-pricing configuration. Defaults let a bare binary
-// start for local development (the launcher's port for catalog-pricing).
+// start (the ports of docs/configuration.md); SERVICE_NAME, LOG_LEVEL and
+// the OTEL_* variables are svcmain.Base's.
 type Config struct {
-	// ServiceName names the service in logs, traces and metrics.
-	ServiceName string `env:"SERVICE_NAME" default:"catalog-pricing"`
+	svcmain.Base
 	// GRPCAddr is the gRPC listen address.
 	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9003"`
 	// AdminAddr is the admin HTTP listen address (/metrics, /healthz, /readyz).
 	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9103"`
 	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/catalog-pricing.db" secret:"true"`
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://catalog-pricing.db" secret:"true"`
 	// NATSURL is the NATS server the outbox relay publishes to; empty
 	// disables the relay (events stay in the outbox).
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).
 	ERPAddr string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"LOG_LEVEL" default:"info"`
 
 	// Cache selects Redis (REDIS_ADDR) or the in-process cache.
 	Cache cache.Config
@@ -46,9 +44,11 @@ type Config struct {
 	// SyncInterval re-imports from the ERP periodically; 0 imports only at
 	// start when no catalog is published.
 	SyncInterval time.Duration `env:"CATALOG_SYNC_INTERVAL" default:"0s"`
-	// ERPTimeout is the default deadline of unary ERP calls.
+	// ERPTimeout is the default deadline of unary ERP calls (set on the
+	// connection).
 	ERPTimeout time.Duration `env:"CATALOG_ERP_TIMEOUT" default:"5s"`
-	// ExportTimeout bounds one whole ERP export stream.
+	// ExportTimeout bounds one whole ERP export stream (set on the
+	// connection for streams opened without a deadline).
 	ExportTimeout time.Duration `env:"CATALOG_EXPORT_TIMEOUT" default:"2m"`
 	// ERPBreakerOpenTimeout is how long the ERP breaker stays open.
 	ERPBreakerOpenTimeout time.Duration `env:"CATALOG_ERP_BREAKER_OPEN_TIMEOUT" default:"10s"`
@@ -57,9 +57,6 @@ type Config struct {
 // Validate checks rules spanning fields and value ranges.
 func (c *Config) Validate() error {
 	var errs []error
-	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
-		errs = append(errs, err)
-	}
 	if c.SyncRetryMin <= 0 || c.SyncRetryMax < c.SyncRetryMin {
 		errs = append(errs, fmt.Errorf("CATALOG_SYNC_RETRY_MIN (%s) must be positive and at most CATALOG_SYNC_RETRY_MAX (%s)",
 			c.SyncRetryMin, c.SyncRetryMax))
