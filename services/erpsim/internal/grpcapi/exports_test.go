@@ -7,7 +7,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
@@ -212,21 +211,4 @@ func TestWarehouses(t *testing.T) {
 	}
 	_, err = e.client.GetWarehouse(callCtx(t), &erpv1.GetWarehouseRequest{Name: "warehouses/WH-XXX"})
 	wantStatus(t, err, codes.NotFound, erpv1.ErrorReason_ERROR_REASON_WAREHOUSE_NOT_FOUND)
-
-	customers, err := e.client.ListCustomers(callCtx(t), &erpv1.ListCustomersRequest{PageSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.client.ListWarehouses(callCtx(t), &erpv1.ListWarehousesRequest{PageToken: customers.GetNextPageToken()})
-	wantStatus(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN)
-}
-
-// warehousesToken returns the token of ListWarehouses' second page.
-func warehousesToken(t *testing.T, e *env) string {
-	t.Helper()
-	res, err := e.client.ListWarehouses(callCtx(t), &erpv1.ListWarehousesRequest{PageSize: 1})
-	if err != nil || res.GetNextPageToken() == "" {
-		t.Fatalf("ListWarehouses = %v, %v; want a next page", res, err)
-	}
-	return res.GetNextPageToken()
 }
