@@ -141,11 +141,7 @@ type part struct {
 
 // CheckAvailability implements storefrontv1.StorefrontServiceServer.
 func (s *Server) CheckAvailability(ctx context.Context, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
-	p, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	customer, err := customerFor(p, req.GetCustomerId())
+	p, customer, err := s.callerFor(ctx, req.GetCustomerId())
 	if err != nil {
 		return nil, err
 	}

@@ -36,21 +36,18 @@ func money(amount int64, currency string) *commonv1.Money {
 	return &commonv1.Money{AmountMinor: amount, CurrencyCode: currency}
 }
 
+// sameName maps an enum value to the value of the same name in an enum
+// that mirrors its names, such as storefront.v1's copies of order.v1 and
+// catalog.v1 enums, whose numbers differ; values is the target's generated
+// _value map. A name the target lacks maps to 0, its UNSPECIFIED. The
+// parity tests fail when two mirrored enums drift apart.
+func sameName[T ~int32](values map[string]int32, v fmt.Stringer) T {
+	return T(values[v.String()])
+}
+
+// ruleKindToProto maps a pricing rule kind to the storefront's.
 func ruleKindToProto(k catalogv1.RuleKind) storefrontv1.PriceExplanation_RuleKind {
-	switch k {
-	case catalogv1.RuleKind_RULE_KIND_LIST_PRICE:
-		return storefrontv1.PriceExplanation_RULE_KIND_LIST_PRICE
-	case catalogv1.RuleKind_RULE_KIND_QUANTITY_BREAK:
-		return storefrontv1.PriceExplanation_RULE_KIND_QUANTITY_BREAK
-	case catalogv1.RuleKind_RULE_KIND_CUSTOMER_CONTRACT:
-		return storefrontv1.PriceExplanation_RULE_KIND_CUSTOMER_CONTRACT
-	case catalogv1.RuleKind_RULE_KIND_CHANNEL_RULE:
-		return storefrontv1.PriceExplanation_RULE_KIND_CHANNEL_RULE
-	case catalogv1.RuleKind_RULE_KIND_PROMOTION:
-		return storefrontv1.PriceExplanation_RULE_KIND_PROMOTION
-	default:
-		return storefrontv1.PriceExplanation_RULE_KIND_UNSPECIFIED
-	}
+	return sameName[storefrontv1.PriceExplanation_RuleKind](storefrontv1.PriceExplanation_RuleKind_value, k)
 }
 
 // explanationToProto explains a priced line: the winning rule, and the
@@ -184,37 +181,20 @@ func productToProto(p *catalogv1.Product, channel string, listPrice *commonv1.Mo
 	return out
 }
 
+// orderStateToProto maps an order state to the storefront's.
 func orderStateToProto(s orderv1.Order_State) storefrontv1.Order_State {
-	switch s {
-	case orderv1.Order_STATE_ACCEPTED_PENDING_ERP:
-		return storefrontv1.Order_STATE_ACCEPTED_PENDING_ERP
-	case orderv1.Order_STATE_CONFIRMED:
-		return storefrontv1.Order_STATE_CONFIRMED
-	case orderv1.Order_STATE_REJECTED:
-		return storefrontv1.Order_STATE_REJECTED
-	case orderv1.Order_STATE_PARTIALLY_SHIPPED:
-		return storefrontv1.Order_STATE_PARTIALLY_SHIPPED
-	case orderv1.Order_STATE_SHIPPED:
-		return storefrontv1.Order_STATE_SHIPPED
-	case orderv1.Order_STATE_DELIVERED:
-		return storefrontv1.Order_STATE_DELIVERED
-	case orderv1.Order_STATE_CANCELLED:
-		return storefrontv1.Order_STATE_CANCELLED
-	default:
-		return storefrontv1.Order_STATE_UNSPECIFIED
-	}
+	return sameName[storefrontv1.Order_State](storefrontv1.Order_State_value, s)
 }
 
 // orderStateFilterValue is the order service's filter value for the
-// storefront state s (the order state orderStateToProto maps to s, without
-// its STATE_ prefix); "" for a state no order state maps to.
+// storefront state s (the order state of the same name without its STATE_
+// prefix); "" for a state the order service does not have.
 func orderStateFilterValue(s storefrontv1.Order_State) string {
-	for n := range orderv1.Order_State_name {
-		if o := orderv1.Order_State(n); o != orderv1.Order_STATE_UNSPECIFIED && orderStateToProto(o) == s {
-			return strings.TrimPrefix(o.String(), "STATE_")
-		}
+	o := sameName[orderv1.Order_State](orderv1.Order_State_value, s)
+	if o == orderv1.Order_STATE_UNSPECIFIED {
+		return ""
 	}
-	return ""
+	return strings.TrimPrefix(o.String(), "STATE_")
 }
 
 func rejectionToProto(r orderv1.OrderRejection_Reason) storefrontv1.Order_RejectionReason {

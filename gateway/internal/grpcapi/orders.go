@@ -46,12 +46,8 @@ var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // request (channel keys), and the order service does the rest idempotently
 // on request_id.
 func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderRequest) (*storefrontv1.Order, error) {
-	p, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	o := req.GetOrder()
-	customer, err := customerFor(p, o.GetCustomerId())
+	p, customer, err := s.callerFor(ctx, o.GetCustomerId())
 	if err != nil {
 		return nil, err
 	}
@@ -274,13 +270,20 @@ func orderVisible(p auth.Principal, o *orderv1.Order) bool {
 	return !p.CustomerBound() || o.GetCustomerId() == p.CustomerID
 }
 
-// GetOrder implements storefrontv1.StorefrontServiceServer.
-func (s *Server) GetOrder(ctx context.Context, req *storefrontv1.GetOrderRequest) (*storefrontv1.Order, error) {
+// callerOrder returns the caller and the order name names, read by
+// visibleOrder.
+func (s *Server) callerOrder(ctx context.Context, name string) (auth.Principal, *orderv1.Order, error) {
 	p, err := s.caller(ctx)
 	if err != nil {
-		return nil, err
+		return auth.Principal{}, nil, err
 	}
-	o, err := s.visibleOrder(ctx, p, req.GetName())
+	o, err := s.visibleOrder(ctx, p, name)
+	return p, o, err
+}
+
+// GetOrder implements storefrontv1.StorefrontServiceServer.
+func (s *Server) GetOrder(ctx context.Context, req *storefrontv1.GetOrderRequest) (*storefrontv1.Order, error) {
+	_, o, err := s.callerOrder(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -368,11 +371,7 @@ func (s *Server) ListOrders(ctx context.Context, req *storefrontv1.ListOrdersReq
 
 // CancelOrder implements storefrontv1.StorefrontServiceServer.
 func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderRequest) (*storefrontv1.Order, error) {
-	p, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o, err := s.visibleOrder(ctx, p, req.GetName())
+	p, o, err := s.callerOrder(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}

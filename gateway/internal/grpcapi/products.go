@@ -245,11 +245,7 @@ func matchRank(p *catalogv1.Product, q string) (int, bool) {
 // from pricing (no snapshot fallback), lines that cannot be priced carry an
 // issue.
 func (s *Server) QuotePrices(ctx context.Context, req *storefrontv1.QuotePricesRequest) (*storefrontv1.QuotePricesResponse, error) {
-	p, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	customer, err := customerFor(p, req.GetCustomerId())
+	p, customer, err := s.callerFor(ctx, req.GetCustomerId())
 	if err != nil {
 		return nil, err
 	}

@@ -126,17 +126,20 @@ func (s *Server) caller(ctx context.Context) (auth.Principal, error) {
 	return p, nil
 }
 
-// customerFor resolves the customer a request acts for: the key's customer
-// when the key is bound (another requested customer is CUSTOMER_MISMATCH),
-// else the requested one (may be empty).
-func customerFor(p auth.Principal, requested string) (string, error) {
-	if p.CustomerBound() {
-		if requested != "" && requested != p.CustomerID {
-			return "", errCustomerMismatch(requested)
-		}
-		return p.CustomerID, nil
+// callerFor returns the caller and the customer a request acts for: the
+// key's customer when the key is bound (another requested customer is
+// CUSTOMER_MISMATCH), else the requested one (may be empty).
+func (s *Server) callerFor(ctx context.Context, requested string) (auth.Principal, string, error) {
+	p, err := s.caller(ctx)
+	switch {
+	case err != nil:
+		return auth.Principal{}, "", err
+	case !p.CustomerBound():
+		return p, requested, nil
+	case requested != "" && requested != p.CustomerID:
+		return auth.Principal{}, "", errCustomerMismatch(requested)
 	}
-	return requested, nil
+	return p, p.CustomerID, nil
 }
 
 // checkCurrency rejects currencies outside the configured set; field is
