@@ -233,6 +233,16 @@ func (o *Order) transition(to State, at time.Time, actor Actor, reason, correlat
 	return nil
 }
 
+// allocation returns the line's allocation in warehouse wh, or nil.
+func (l *Line) allocation(wh string) *Allocation {
+	for i := range l.Allocations {
+		if l.Allocations[i].WarehouseID == wh {
+			return &l.Allocations[i]
+		}
+	}
+	return nil
+}
+
 // line returns the line with id, or nil.
 func (o *Order) line(id string) *Line {
 	for i := range o.Lines {

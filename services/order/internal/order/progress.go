@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -61,23 +62,7 @@ func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) 
 		if err != nil {
 			return Effects{}, err
 		}
-		var evs []Event
-		prev := o.History[len(o.History)-len(entered):]
-		for i, st := range entered {
-			from := prev[i].From
-			snap := snapshotAt(o, st)
-			switch st {
-			case StatePartiallyShipped:
-				evs = append(evs, Event{Type: EventPartiallyShipped, Order: snap, PreviousState: from,
-					ShipmentID: p.ShipmentID, WarehouseID: p.WarehouseID, ShipmentLines: p.Lines})
-			case StateShipped:
-				evs = append(evs, Event{Type: EventShipped, Order: snap, PreviousState: from,
-					ShipmentID: p.ShipmentID, WarehouseID: p.WarehouseID, ShipmentLines: p.Lines})
-			case StateDelivered:
-				evs = append(evs, Event{Type: EventDelivered, Order: snap, PreviousState: from, ShipmentID: p.ShipmentID})
-			}
-		}
-		return Effects{Events: evs}, nil
+		return Effects{Events: progressEvents(o, p, entered)}, nil
 	})
 	if errors.Is(err, ErrDuplicateEvent) {
 		o, err := s.d.Store.GetOrder(ctx, p.OrderID)
@@ -93,6 +78,27 @@ func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) 
 		s.tick()
 	}
 	return ProgressResult{Order: o, Entered: entered}, nil
+}
+
+// progressEventTypes are the events of the states a shipment report enters.
+var progressEventTypes = map[State]EventType{
+	StatePartiallyShipped: EventPartiallyShipped,
+	StateShipped:          EventShipped,
+	StateDelivered:        EventDelivered,
+}
+
+// progressEvents are the events of the states a report made o enter, one
+// per state, each with the order as it was right after entering it.
+func progressEvents(o *Order, p ProgressParams, entered []State) []Event {
+	var evs []Event
+	prev := o.History[len(o.History)-len(entered):]
+	for i, st := range entered {
+		if typ, ok := progressEventTypes[st]; ok {
+			evs = append(evs, Event{Type: typ, Order: snapshotAt(o, st), PreviousState: prev[i].From,
+				ShipmentID: p.ShipmentID, WarehouseID: p.WarehouseID, ShipmentLines: p.Lines})
+		}
+	}
+	return evs
 }
 
 // snapshotAt returns a copy of o as it was right after entering st: the
@@ -112,49 +118,58 @@ func snapshotAt(o *Order, st State) *Order {
 // applyProgress records the shipment's absolute quantities on o and moves it
 // through the states they imply. It returns the states entered, in order.
 func applyProgress(o *Order, p ProgressParams, now time.Time) ([]State, error) {
-	target := StateShipped
-	if p.Milestone == MilestoneDelivered {
-		target = StateDelivered
+	if err := checkProgress(o, p); err != nil {
+		return nil, err
 	}
+	if err := recordShipment(o, p, now); err != nil {
+		return nil, err
+	}
+	if err := sumShipments(o); err != nil {
+		return nil, err
+	}
+	o.UpdatedAt = now
+	return advance(o, p, now)
+}
+
+// checkProgress rejects a report o cannot take: o is not shipping, the
+// warehouse holds none of it, or a line is unknown or reported twice.
+func checkProgress(o *Order, p ProgressParams) error {
 	switch o.State {
 	case StateConfirmed, StatePartiallyShipped, StateShipped:
 	default:
-		return nil, &InvalidTransitionError{From: o.State, To: target}
-	}
-	allocatedHere := false
-	for _, l := range o.Lines {
-		for _, a := range l.Allocations {
-			if a.WarehouseID == p.WarehouseID {
-				allocatedHere = true
-			}
+		target := StateShipped
+		if p.Milestone == MilestoneDelivered {
+			target = StateDelivered
 		}
+		return &InvalidTransitionError{From: o.State, To: target}
 	}
-	if !allocatedHere {
-		return nil, &WarehouseNotAllocatedError{WarehouseID: p.WarehouseID}
+	if !slices.ContainsFunc(o.Lines, func(l Line) bool { return l.allocation(p.WarehouseID) != nil }) {
+		return &WarehouseNotAllocatedError{WarehouseID: p.WarehouseID}
 	}
 	seen := map[string]bool{}
 	for _, l := range p.Lines {
 		if o.line(l.LineID) == nil {
-			return nil, &UnknownLineError{LineID: l.LineID}
+			return &UnknownLineError{LineID: l.LineID}
 		}
 		if seen[l.LineID] {
-			return nil, &InvalidArgumentError{Field: "lines", Message: "line " + l.LineID + " appears more than once"}
+			return &InvalidArgumentError{Field: "lines", Message: "line " + l.LineID + " appears more than once"}
 		}
 		seen[l.LineID] = true
 	}
-	idx := -1
-	for i, sh := range o.Shipments {
-		if sh.ID == p.ShipmentID {
-			idx = i
-		}
-	}
+	return nil
+}
+
+// recordShipment keeps the report as its shipment's latest content; a
+// shipment stays in the warehouse that first reported it.
+func recordShipment(o *Order, p ProgressParams, now time.Time) error {
+	idx := slices.IndexFunc(o.Shipments, func(sh Shipment) bool { return sh.ID == p.ShipmentID })
 	if idx < 0 {
 		o.Shipments = append(o.Shipments, Shipment{ID: p.ShipmentID, WarehouseID: p.WarehouseID})
 		idx = len(o.Shipments) - 1
 	}
 	sh := &o.Shipments[idx]
 	if sh.WarehouseID != p.WarehouseID {
-		return nil, &InvalidArgumentError{Field: "warehouse_id",
+		return &InvalidArgumentError{Field: "warehouse_id",
 			Message: fmt.Sprintf("shipment %s was reported from warehouse %s", p.ShipmentID, sh.WarehouseID)}
 	}
 	sh.FulfillmentRequestID = p.FulfillmentRequestID
@@ -164,87 +179,77 @@ func applyProgress(o *Order, p ProgressParams, now time.Time) ([]State, error) {
 	sh.Lines = append([]ShipmentLine(nil), p.Lines...)
 	sh.Delivered = sh.Delivered || p.Milestone == MilestoneDelivered
 	sh.UpdatedAt = now
+	return nil
+}
 
-	// Recompute per line and warehouse from all shipments.
+// sumShipments recomputes the shipped and delivered quantities of every
+// line and allocation from all shipments' latest reports; no warehouse may
+// ship more of a line than it holds.
+func sumShipments(o *Order) error {
 	for i := range o.Lines {
 		l := &o.Lines[i]
-		l.Shipped, l.Delivered = 0, 0
-		for j := range l.Allocations {
-			a := &l.Allocations[j]
-			a.Shipped, a.Delivered = 0, 0
-		}
-		shippedBy := map[string]int64{}
-		deliveredBy := map[string]int64{}
+		shipped, delivered := map[string]int64{}, map[string]int64{}
 		for _, s := range o.Shipments {
 			for _, sl := range s.Lines {
 				if sl.LineID != l.ID {
 					continue
 				}
-				shippedBy[s.WarehouseID] += sl.Quantity
+				shipped[s.WarehouseID] += sl.Quantity
 				if s.Delivered {
-					deliveredBy[s.WarehouseID] += sl.Quantity
+					delivered[s.WarehouseID] += sl.Quantity
 				}
 			}
 		}
-		for wh, q := range shippedBy {
-			var a *Allocation
-			for j := range l.Allocations {
-				if l.Allocations[j].WarehouseID == wh {
-					a = &l.Allocations[j]
-				}
-			}
+		for wh, q := range shipped {
+			a := l.allocation(wh)
 			if a == nil {
-				return nil, &QuantityExceedsAllocatedError{LineID: l.ID, WarehouseID: wh, Requested: q, Allowed: 0}
+				return &QuantityExceedsAllocatedError{LineID: l.ID, WarehouseID: wh, Requested: q, Allowed: 0}
 			}
 			if q > a.Allocated {
-				return nil, &QuantityExceedsAllocatedError{LineID: l.ID, WarehouseID: wh, Requested: q, Allowed: a.Allocated}
+				return &QuantityExceedsAllocatedError{LineID: l.ID, WarehouseID: wh, Requested: q, Allowed: a.Allocated}
 			}
-			a.Shipped = q
-			a.Delivered = deliveredBy[wh]
-			l.Shipped += q
+		}
+		l.Shipped, l.Delivered = 0, 0
+		for j := range l.Allocations {
+			a := &l.Allocations[j]
+			a.Shipped, a.Delivered = shipped[a.WarehouseID], delivered[a.WarehouseID]
+			l.Shipped += a.Shipped
 			l.Delivered += a.Delivered
 		}
 	}
-	o.UpdatedAt = now
+	return nil
+}
 
+// advance moves o through the states its quantities imply (several in one
+// report when needed) and returns the states entered, in order.
+func advance(o *Order, p ProgressParams, now time.Time) ([]State, error) {
 	anyShipped, allShipped, allDelivered := false, true, true
 	for _, l := range o.Lines {
-		if l.Shipped > 0 {
-			anyShipped = true
-		}
-		if l.Shipped < l.Quantity {
-			allShipped = false
-		}
-		if l.Delivered < l.Quantity {
-			allDelivered = false
-		}
+		anyShipped = anyShipped || l.Shipped > 0
+		allShipped = allShipped && l.Shipped >= l.Quantity
+		allDelivered = allDelivered && l.Delivered >= l.Quantity
 	}
 	reason := "shipment " + p.ShipmentID
 	if p.TrackingNumber != "" {
 		reason += " tracking " + p.TrackingNumber
 	}
 	var entered []State
-	step := func(to State) error {
-		if err := o.transition(to, now, p.Actor, reason, p.CorrelationID); err != nil {
-			return err
+	for _, step := range []struct {
+		from []State
+		to   State
+		when bool
+	}{
+		{[]State{StateConfirmed}, StatePartiallyShipped, anyShipped && !allShipped},
+		{[]State{StateConfirmed, StatePartiallyShipped}, StateShipped, allShipped},
+		{[]State{StateShipped}, StateDelivered, allDelivered},
+	} {
+		if !step.when || !slices.Contains(step.from, o.State) {
+			continue
 		}
-		entered = append(entered, to)
-		return nil
-	}
-	if o.State == StateConfirmed && anyShipped && !allShipped {
-		if err := step(StatePartiallyShipped); err != nil {
+		if err := o.transition(step.to, now, p.Actor, reason, p.CorrelationID); err != nil {
 			return nil, err
 		}
-	}
-	if (o.State == StateConfirmed || o.State == StatePartiallyShipped) && allShipped {
-		if err := step(StateShipped); err != nil {
-			return nil, err
-		}
-	}
-	if o.State == StateShipped && allDelivered {
-		if err := step(StateDelivered); err != nil {
-			return nil, err
-		}
+		entered = append(entered, step.to)
 	}
 	return entered, nil
 }

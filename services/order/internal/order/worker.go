@@ -103,69 +103,96 @@ func (w *Worker) Run(ctx context.Context) error {
 // long to wait before the next one.
 func (w *Worker) Pass(ctx context.Context) time.Duration {
 	next := w.cfg.PollInterval
-	st := w.svc.d.Store
 	if !w.lead(ctx) {
 		return next
 	}
-	now := w.svc.now()
-	if now.Before(w.haltUntil) {
+	if now := w.svc.now(); now.Before(w.haltUntil) {
 		next = min(next, w.haltUntil.Sub(now))
-	} else if entries, err := st.NextQueueEntries(ctx, w.cfg.BatchSize); err != nil {
-		w.log.ErrorContext(ctx, "read ERP queue", slog.Any("error", err))
 	} else {
-		blocked := map[string]bool{}
-		for _, e := range entries {
-			if ctx.Err() != nil {
-				break
-			}
-			if blocked[e.CustomerID] {
-				continue
-			}
-			if !w.lead(ctx) {
-				break // another replica took over; it continues in order
-			}
-			now = w.svc.now()
-			if e.NextAttemptAt.After(now) {
-				// A permanently failing entry waits for its backoff and
-				// holds back later orders of the same customer only.
-				blocked[e.CustomerID] = true
-				next = min(next, e.NextAttemptAt.Sub(now))
-				continue
-			}
-			err := w.handle(ctx, e)
-			if err == nil {
-				w.failures = 0
-				continue
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			attempts := e.Attempts + 1
-			if IsDependencyError(err) {
-				w.failures++
-				wait := w.backoff(w.failures)
-				w.haltUntil = w.svc.now().Add(wait)
-				next = min(next, wait)
-				w.log.WarnContext(ctx, "ERP unavailable; queue halted", slog.String("order_id", e.OrderID),
-					slog.Duration("retry_in", wait), slog.Any("error", err))
-				if rerr := st.RecordQueueFailure(ctx, e.Seq, w.haltUntil, err.Error()); rerr != nil {
-					w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
-				}
-				break
-			}
-			wait := w.backoff(attempts + 4)
-			blocked[e.CustomerID] = true
-			next = min(next, wait)
-			w.log.ErrorContext(ctx, "ERP queue entry failed; retrying later", slog.String("order_id", e.OrderID),
-				slog.String("action", string(e.Action)), slog.Duration("retry_in", wait), slog.Any("error", err))
-			if rerr := st.RecordQueueFailure(ctx, e.Seq, w.svc.now().Add(wait), err.Error()); rerr != nil {
-				w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
-			}
-		}
+		next = min(next, w.drain(ctx))
 	}
 	if d, ok := w.releases(ctx); ok {
 		next = min(next, d)
 	}
+	w.housekeep(ctx)
+	return max(next, time.Millisecond)
+}
+
+// drain handles the due queue entries in creation order and returns the
+// wait until an entry it skipped or failed is due. A dependency failure
+// halts the whole queue; any other failure holds back only that customer's
+// later entries (the ERP orders submissions per customer).
+func (w *Worker) drain(ctx context.Context) time.Duration {
+	next := w.cfg.PollInterval
+	entries, err := w.svc.d.Store.NextQueueEntries(ctx, w.cfg.BatchSize)
+	if err != nil {
+		w.log.ErrorContext(ctx, "read ERP queue", slog.Any("error", err))
+		return next
+	}
+	blocked := map[string]bool{}
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			break
+		}
+		if blocked[e.CustomerID] {
+			continue
+		}
+		if !w.lead(ctx) {
+			break // another replica took over; it continues in order
+		}
+		if now := w.svc.now(); e.NextAttemptAt.After(now) {
+			// A permanently failing entry waits for its backoff and
+			// holds back later orders of the same customer only.
+			blocked[e.CustomerID] = true
+			next = min(next, e.NextAttemptAt.Sub(now))
+			continue
+		}
+		err := w.handle(ctx, e)
+		if err == nil {
+			w.failures = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wait, halt := w.failed(ctx, e, err)
+		next = min(next, wait)
+		if halt {
+			break
+		}
+		blocked[e.CustomerID] = true
+	}
+	return next
+}
+
+// failed records a failed attempt on e and returns when to try again, and
+// whether the whole queue halts (the ERP could not answer).
+func (w *Worker) failed(ctx context.Context, e QueueEntry, err error) (wait time.Duration, halt bool) {
+	halt = IsDependencyError(err)
+	if halt {
+		w.failures++
+		wait = w.backoff(w.failures)
+		w.log.WarnContext(ctx, "ERP unavailable; queue halted", slog.String("order_id", e.OrderID),
+			slog.Duration("retry_in", wait), slog.Any("error", err))
+	} else {
+		wait = w.backoff(e.Attempts + 5)
+		w.log.ErrorContext(ctx, "ERP queue entry failed; retrying later", slog.String("order_id", e.OrderID),
+			slog.String("action", string(e.Action)), slog.Duration("retry_in", wait), slog.Any("error", err))
+	}
+	until := w.svc.now().Add(wait)
+	if halt {
+		w.haltUntil = until
+	}
+	if rerr := w.svc.d.Store.RecordQueueFailure(ctx, e.Seq, until, err.Error()); rerr != nil {
+		w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
+	}
+	return wait, halt
+}
+
+// housekeep reaps abandoned claims, purges old idempotency records and
+// exports the queue's depth and age, each at its own pace.
+func (w *Worker) housekeep(ctx context.Context) {
+	st := w.svc.d.Store
 	if w.svc.now().Sub(w.lastReap) >= w.cfg.ReapInterval {
 		w.lastReap = w.svc.now()
 		if err := w.svc.ReapAbandonedClaims(ctx); err != nil {
@@ -187,7 +214,6 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 		}
 		w.svc.d.Metrics.SetERPQueue(stats.Depth, age)
 	}
-	return max(next, time.Millisecond)
 }
 
 // lead takes or renews the worker's singleton lease and reports whether this
