@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 )
 
@@ -52,56 +51,51 @@ func (s *Store) JournalBatch(ctx context.Context, batchID string) (erp.JournalBa
 // erp.Store.
 func (s *Store) PostJournalBatch(ctx context.Context, batch erp.JournalBatch, now time.Time,
 	post func(context.Context, erp.JournalLookup) ([]erp.JournalLineResult, error)) (erp.JournalBatch, bool, error) {
-	for attempt := 1; ; attempt++ {
-		var (
-			out erp.JournalBatch
-			dup bool
-		)
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			out, dup = erp.JournalBatch{}, false
-			existing, found, err := s.journalBatch(ctx, tx, batch.BatchID)
-			if err != nil {
-				return err
-			}
-			if found {
-				if existing.Fingerprint != batch.Fingerprint {
-					return fmt.Errorf("journal batch %s: %w", batch.BatchID, erp.ErrIdempotencyKeyReused)
-				}
-				out, dup = existing, true
-				return nil
-			}
-			results, err := post(ctx, journalLookup{s: s, tx: tx})
-			if err != nil {
-				return err
-			}
-			rec := batch
-			rec.Results, rec.CreateTime = results, now.UTC()
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO journal_batches (batch_id, kind, lines, payload, fingerprint, results, create_time) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				rec.BatchID, int(rec.Kind), toJSON(rec.Lines), rec.Payload, rec.Fingerprint, toJSON(rec.Results), micros(rec.CreateTime)); err != nil {
-				return fmt.Errorf("sqlstore: insert journal batch %s: %w", rec.BatchID, err)
-			}
-			for i, r := range results {
-				if r.Outcome != erp.LinePosted {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO posted_journal_lines (line_hash, erp_document_number, batch_id) VALUES (?, ?, ?)`),
-					rec.Lines[i].LineHash, r.ERPDocumentNumber, rec.BatchID); err != nil {
-					return fmt.Errorf("sqlstore: record posted line %s: %w", rec.Lines[i].LineID, err)
-				}
-			}
-			out = rec
-			return nil
-		})
-		if err != nil && sqldb.IsUniqueViolation(err) && attempt < uniqueRetries {
-			// A concurrent posting of the same batch or line hash won (no
-			// row to lock beforehand); the rerun sees its rows.
-			continue
-		}
+	var (
+		out erp.JournalBatch
+		dup bool
+	)
+	// A concurrent posting of the same batch or line hash (no row to lock
+	// beforehand) may win the insert; the rerun sees its rows.
+	err := s.inTxRetryingUnique(ctx, func(tx *sql.Tx) error {
+		out, dup = erp.JournalBatch{}, false
+		existing, found, err := s.journalBatch(ctx, tx, batch.BatchID)
 		if err != nil {
-			return erp.JournalBatch{}, false, err
+			return err
 		}
-		return out, dup, nil
+		if found {
+			if existing.Fingerprint != batch.Fingerprint {
+				return fmt.Errorf("journal batch %s: %w", batch.BatchID, erp.ErrIdempotencyKeyReused)
+			}
+			out, dup = existing, true
+			return nil
+		}
+		results, err := post(ctx, journalLookup{s: s, tx: tx})
+		if err != nil {
+			return err
+		}
+		rec := batch
+		rec.Results, rec.CreateTime = results, now.UTC()
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO journal_batches (batch_id, kind, lines, payload, fingerprint, results, create_time) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			rec.BatchID, int(rec.Kind), toJSON(rec.Lines), rec.Payload, rec.Fingerprint, toJSON(rec.Results), micros(rec.CreateTime)); err != nil {
+			return fmt.Errorf("sqlstore: insert journal batch %s: %w", rec.BatchID, err)
+		}
+		for i, r := range results {
+			if r.Outcome != erp.LinePosted {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO posted_journal_lines (line_hash, erp_document_number, batch_id) VALUES (?, ?, ?)`),
+				rec.Lines[i].LineHash, r.ERPDocumentNumber, rec.BatchID); err != nil {
+				return fmt.Errorf("sqlstore: record posted line %s: %w", rec.Lines[i].LineID, err)
+			}
+		}
+		out = rec
+		return nil
+	})
+	if err != nil {
+		return erp.JournalBatch{}, false, err
 	}
+	return out, dup, nil
 }
 
 type journalLookup struct {

@@ -56,87 +56,82 @@ func (s *Store) salesOrder(ctx context.Context, q querier, orderID string, lock 
 // SubmitSalesOrder records a new sales order or counts a duplicate
 // submission; see erp.Store.
 func (s *Store) SubmitSalesOrder(ctx context.Context, order erp.SalesOrder, now time.Time, decide func(erp.DecisionInput) erp.Decision) (erp.SalesOrder, bool, error) {
-	for attempt := 1; ; attempt++ {
-		var (
-			out erp.SalesOrder
-			dup bool
-		)
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			out, dup = erp.SalesOrder{}, false
-			// Lock the customer first (PostgreSQL): submissions, duplicates
-			// and cancellations of one customer queue here, so credit is
-			// consumed one order at a time and a duplicate sees the original.
-			var cust *erp.Customer
-			c, err := s.customer(ctx, tx, order.CustomerID, true)
-			switch {
-			case err == nil:
-				cust = &c
-			case !errors.Is(err, erp.ErrCustomerNotFound):
-				return err
-			}
-			existing, found, err := s.salesOrder(ctx, tx, order.OrderID, true)
-			if err != nil {
-				return err
-			}
-			if found {
-				if existing.Fingerprint != order.Fingerprint {
-					return fmt.Errorf("sales order %s: %w", order.OrderID, erp.ErrIdempotencyKeyReused)
-				}
-				if _, err := tx.ExecContext(ctx, s.q(`UPDATE sales_orders SET submissions = submissions + 1 WHERE order_id = ?`), order.OrderID); err != nil {
-					return fmt.Errorf("sqlstore: count submission %s: %w", order.OrderID, err)
-				}
-				existing.Submissions++
-				out, dup = existing, true
-				return nil
-			}
-			skus := make([]string, len(order.Lines))
-			for i, l := range order.Lines {
-				skus[i] = l.SKU
-			}
-			products, err := s.productsBySKU(ctx, tx, skus)
-			if err != nil {
-				return err
-			}
-			d := decide(erp.DecisionInput{Customer: cust, Products: products})
-			rec := order
-			rec.Submissions, rec.CreateTime, rec.UpdateTime = 1, now.UTC(), now.UTC()
-			rec.ERPOrderNumber, rec.RejectionReason, rec.RejectionMessage = "", erp.RejectNone, ""
-			if d.Accepted {
-				num, err := s.nextCounter(ctx, tx, "erp_order_number")
-				if err != nil {
-					return err
-				}
-				rec.State, rec.ERPOrderNumber = erp.OrderAccepted, fmt.Sprintf("SO%08d", 40000000+num)
-				if _, err := tx.ExecContext(ctx, s.q(`UPDATE customers SET open_balance_minor = open_balance_minor + ?, update_time = ? WHERE id = ?`),
-					rec.GrandTotalMinor, micros(now), rec.CustomerID); err != nil {
-					return fmt.Errorf("sqlstore: book credit for %s: %w", rec.OrderID, err)
-				}
-			} else {
-				rec.State, rec.RejectionReason, rec.RejectionMessage = erp.OrderRejected, d.Reason, d.Message
-			}
-			seq, err := s.nextCounter(ctx, tx, "sales_order")
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, s.q("INSERT INTO sales_orders ("+strings.Join(orderCols, ", ")+") VALUES ("+placeholders(len(orderCols))+")"),
-				rec.OrderID, seq, rec.CustomerID, rec.Channel, rec.Currency, rec.GrandTotalMinor, toJSON(rec.Lines),
-				rec.Payload, rec.Fingerprint, int(rec.State), rec.ERPOrderNumber, int(rec.RejectionReason), rec.RejectionMessage,
-				"", rec.Submissions, micros(rec.CreateTime), micros(rec.UpdateTime)); err != nil {
-				return fmt.Errorf("sqlstore: insert sales order %s: %w", rec.OrderID, err)
-			}
-			out = rec
-			return nil
-		})
-		if err != nil && sqldb.IsUniqueViolation(err) && attempt < uniqueRetries {
-			// A concurrent first submission of the same id (unknown
-			// customer, so no row lock) won; the rerun returns its row.
-			continue
+	var (
+		out erp.SalesOrder
+		dup bool
+	)
+	// A concurrent first submission of the same id (unknown customer, so
+	// no row lock) may win the insert; the rerun returns its row.
+	err := s.inTxRetryingUnique(ctx, func(tx *sql.Tx) error {
+		out, dup = erp.SalesOrder{}, false
+		// Lock the customer first (PostgreSQL): submissions, duplicates
+		// and cancellations of one customer queue here, so credit is
+		// consumed one order at a time and a duplicate sees the original.
+		var cust *erp.Customer
+		c, err := s.customer(ctx, tx, order.CustomerID, true)
+		switch {
+		case err == nil:
+			cust = &c
+		case !errors.Is(err, erp.ErrCustomerNotFound):
+			return err
 		}
+		existing, found, err := s.salesOrder(ctx, tx, order.OrderID, true)
 		if err != nil {
-			return erp.SalesOrder{}, false, err
+			return err
 		}
-		return out, dup, nil
+		if found {
+			if existing.Fingerprint != order.Fingerprint {
+				return fmt.Errorf("sales order %s: %w", order.OrderID, erp.ErrIdempotencyKeyReused)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE sales_orders SET submissions = submissions + 1 WHERE order_id = ?`), order.OrderID); err != nil {
+				return fmt.Errorf("sqlstore: count submission %s: %w", order.OrderID, err)
+			}
+			existing.Submissions++
+			out, dup = existing, true
+			return nil
+		}
+		skus := make([]string, len(order.Lines))
+		for i, l := range order.Lines {
+			skus[i] = l.SKU
+		}
+		products, err := s.productsBySKU(ctx, tx, skus)
+		if err != nil {
+			return err
+		}
+		d := decide(erp.DecisionInput{Customer: cust, Products: products})
+		rec := order
+		rec.Submissions, rec.CreateTime, rec.UpdateTime = 1, now.UTC(), now.UTC()
+		rec.ERPOrderNumber, rec.RejectionReason, rec.RejectionMessage = "", erp.RejectNone, ""
+		if d.Accepted {
+			num, err := s.nextCounter(ctx, tx, "erp_order_number")
+			if err != nil {
+				return err
+			}
+			rec.State, rec.ERPOrderNumber = erp.OrderAccepted, fmt.Sprintf("SO%08d", 40000000+num)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE customers SET open_balance_minor = open_balance_minor + ?, update_time = ? WHERE id = ?`),
+				rec.GrandTotalMinor, micros(now), rec.CustomerID); err != nil {
+				return fmt.Errorf("sqlstore: book credit for %s: %w", rec.OrderID, err)
+			}
+		} else {
+			rec.State, rec.RejectionReason, rec.RejectionMessage = erp.OrderRejected, d.Reason, d.Message
+		}
+		seq, err := s.nextCounter(ctx, tx, "sales_order")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO sales_orders ("+strings.Join(orderCols, ", ")+") VALUES ("+placeholders(len(orderCols))+")"),
+			rec.OrderID, seq, rec.CustomerID, rec.Channel, rec.Currency, rec.GrandTotalMinor, toJSON(rec.Lines),
+			rec.Payload, rec.Fingerprint, int(rec.State), rec.ERPOrderNumber, int(rec.RejectionReason), rec.RejectionMessage,
+			"", rec.Submissions, micros(rec.CreateTime), micros(rec.UpdateTime)); err != nil {
+			return fmt.Errorf("sqlstore: insert sales order %s: %w", rec.OrderID, err)
+		}
+		out = rec
+		return nil
+	})
+	if err != nil {
+		return erp.SalesOrder{}, false, err
 	}
+	return out, dup, nil
 }
 
 // SalesOrder returns a sales order.

@@ -48,6 +48,18 @@ func New(db *sqldb.DB) *Store { return &Store{db: db} }
 // finds the winner's row.
 const uniqueRetries = 3
 
+// inTxRetryingUnique runs fn in a transaction, again (up to uniqueRetries
+// times in all) when it lost a race on a unique key: a concurrent first
+// write of the same natural key with no row to lock beforehand.
+func (s *Store) inTxRetryingUnique(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.db.InTx(ctx, fn)
+		if err == nil || !sqldb.IsUniqueViolation(err) || attempt == uniqueRetries {
+			return err
+		}
+	}
+}
+
 func (s *Store) q(query string) string { return s.db.Rebind(query) }
 
 // forUpdate is the row-lock suffix; SQLite has one writer and no FOR UPDATE.
