@@ -21,6 +21,7 @@ import (
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/services/inventory/internal/inventory"
+	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
 
 // IdempotentMethods are the ERP methods this client calls; all are reads,
@@ -183,18 +184,10 @@ func (c *Client) snapshot(ctx context.Context, warehouses, skus []string) (inven
 }
 
 func rowFromERP(r *erpv1.StockSnapshotRow) inventory.InitialStock {
-	row := inventory.InitialStock{
+	return inventory.InitialStock{
 		SKU: r.GetSku(), WarehouseCode: r.GetWarehouseCode(), OnHand: r.GetOnHand(), SourceSequence: r.GetSourceSequence(),
+		Inbound: inventorypb.InboundFromProto(r.GetInbound()),
 	}
-	for _, in := range r.GetInbound() {
-		d := in.GetExpectedDate()
-		row.Inbound = append(row.Inbound, inventory.InboundSupply{
-			Quantity:     in.GetQuantity(),
-			ExpectedDate: inventory.Date{Year: int(d.GetYear()), Month: int(d.GetMonth()), Day: int(d.GetDay())},
-			Reference:    in.GetReference(),
-		})
-	}
-	return row
 }
 
 func protocolError(msg string) error {

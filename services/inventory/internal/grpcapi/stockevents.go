@@ -9,6 +9,7 @@ import (
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/services/inventory/internal/inventory"
+	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
 
 // ApplyStockEvents implements InventoryService.ApplyStockEvents. Each event
@@ -72,17 +73,10 @@ func stockEventFromProto(pe *inventoryv1.StockEvent) inventory.StockEvent {
 		EventID: pe.GetEventId(), SKU: pe.GetSku(), WarehouseCode: pe.GetWarehouseCode(), Sequence: pe.GetSequence(),
 		Kind: inventory.StockEventKind(pe.GetKind()), Quantity: pe.GetQuantity(), Reference: pe.GetReference(),
 		ReasonCode: pe.GetReasonCode(), ReservationID: reservationID(pe.GetReservation()), ShipmentID: pe.GetShipmentId(),
+		Inbound: inventorypb.InboundFromProto(pe.GetInbound()),
 	}
 	if pe.GetOccurTime() != nil {
 		e.OccurTime = pe.GetOccurTime().AsTime()
-	}
-	for _, in := range pe.GetInbound() {
-		d := in.GetExpectedDate()
-		e.Inbound = append(e.Inbound, inventory.InboundSupply{
-			Quantity:     in.GetQuantity(),
-			ExpectedDate: inventory.Date{Year: int(d.GetYear()), Month: int(d.GetMonth()), Day: int(d.GetDay())},
-			Reference:    in.GetReference(),
-		})
 	}
 	return e
 }

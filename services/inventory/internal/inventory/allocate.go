@@ -111,22 +111,10 @@ func Allocate(p ReserveParams, warehouses []Warehouse, levels []StockLevel) ([]R
 					left -= n
 				}
 			}
-		} else {
-			best := -1
-			for j, w := range cands {
-				if a[w.Code] >= l.Quantity {
-					best = j
-					break
-				}
-				if a[w.Code] > 0 && (best < 0 || a[w.Code] > a[cands[best].Code]) {
-					best = j
-				}
-			}
-			if best >= 0 {
-				n := min(left, a[cands[best].Code])
-				allocs = append(allocs, Allocation{WarehouseCode: cands[best].Code, Quantity: n})
-				left -= n
-			}
+		} else if best := bestSingle(cands, a, l.Quantity); best >= 0 {
+			n := min(left, a[cands[best].Code])
+			allocs = append(allocs, Allocation{WarehouseCode: cands[best].Code, Quantity: n})
+			left -= n
 		}
 		if left > 0 {
 			switch p.BackorderPolicy {
@@ -148,6 +136,22 @@ func Allocate(p ReserveParams, warehouses []Warehouse, levels []StockLevel) ([]R
 		lines[i].Allocations = allocs
 	}
 	return lines, movementsOf(lines), nil
+}
+
+// bestSingle returns the index in cands of the one warehouse a line that
+// may not split takes need from: the first (in strategy order) with need
+// available, else the one with most available; -1 when none has any.
+func bestSingle(cands []Warehouse, avail map[string]int64, need int64) int {
+	best := -1
+	for j, w := range cands {
+		if avail[w.Code] >= need {
+			return j
+		}
+		if avail[w.Code] > 0 && (best < 0 || avail[w.Code] > avail[cands[best].Code]) {
+			best = j
+		}
+	}
+	return best
 }
 
 // candidates returns the warehouses p may allocate from, in strategy order.
@@ -204,17 +208,7 @@ func AllocateBackorder(r *Reservation, sku string, ws []Warehouse, avail map[str
 			}
 		}
 		if len(only) == 0 {
-			best := -1
-			for j, w := range cands {
-				if avail[w.Code] >= l.Backordered {
-					best = j
-					break
-				}
-				if avail[w.Code] > 0 && (best < 0 || avail[w.Code] > avail[cands[best].Code]) {
-					best = j
-				}
-			}
-			if best >= 0 {
+			if best := bestSingle(cands, avail, l.Backordered); best >= 0 {
 				only = []Warehouse{cands[best]}
 			}
 		}

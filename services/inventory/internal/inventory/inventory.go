@@ -6,7 +6,9 @@
 package inventory
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -52,19 +54,7 @@ type Address struct {
 // SortWarehouses orders ws by priority, then code (allocation order).
 func SortWarehouses(ws []Warehouse) {
 	slices.SortFunc(ws, func(a, b Warehouse) int {
-		if a.Priority != b.Priority {
-			if a.Priority < b.Priority {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case a.Code < b.Code:
-			return -1
-		case a.Code > b.Code:
-			return 1
-		}
-		return 0
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), strings.Compare(a.Code, b.Code))
 	})
 }
 

@@ -1,8 +1,10 @@
 package inventory
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -343,18 +345,6 @@ func mergeMovements(ms []Movement) []Movement {
 // SortMovements orders ms by SKU, then warehouse code.
 func SortMovements(ms []Movement) {
 	slices.SortStableFunc(ms, func(a, b Movement) int {
-		if a.SKU != b.SKU {
-			if a.SKU < b.SKU {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case a.WarehouseCode < b.WarehouseCode:
-			return -1
-		case a.WarehouseCode > b.WarehouseCode:
-			return 1
-		}
-		return 0
+		return cmp.Or(strings.Compare(a.SKU, b.SKU), strings.Compare(a.WarehouseCode, b.WarehouseCode))
 	})
 }

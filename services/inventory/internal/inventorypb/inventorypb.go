@@ -1,7 +1,8 @@
 // Package inventorypb converts inventory domain values to their
-// transload.inventory.v1 messages. It is pure and shared by the gRPC API
-// and the event builders, so a resource looks the same in a response and
-// in an event.
+// transload.inventory.v1 messages, and the inbound schedules that arrive in
+// messages back. It is pure and shared by the gRPC API, the event builders
+// and the ERP client, so a resource looks the same in a response and in an
+// event, and an inbound schedule reads the same from every contract.
 package inventorypb
 
 import (
@@ -57,6 +58,28 @@ func Warehouse(w inventory.Warehouse) *inventoryv1.Warehouse {
 			Recipient: a.Recipient, Lines: a.Lines, Locality: a.Locality,
 			AdministrativeArea: a.AdministrativeArea, PostalCode: a.PostalCode, RegionCode: a.RegionCode,
 		}
+	}
+	return out
+}
+
+// inboundMessage is an inbound supply of either contract that carries one:
+// erp.v1 and inventory.v1 spell it alike.
+type inboundMessage interface {
+	GetQuantity() int64
+	GetExpectedDate() *date.Date
+	GetReference() string
+}
+
+// InboundFromProto converts a received inbound schedule; nil for none.
+func InboundFromProto[M inboundMessage](in []M) []inventory.InboundSupply {
+	var out []inventory.InboundSupply
+	for _, s := range in {
+		d := s.GetExpectedDate()
+		out = append(out, inventory.InboundSupply{
+			Quantity:     s.GetQuantity(),
+			ExpectedDate: inventory.Date{Year: int(d.GetYear()), Month: int(d.GetMonth()), Day: int(d.GetDay())},
+			Reference:    s.GetReference(),
+		})
 	}
 	return out
 }

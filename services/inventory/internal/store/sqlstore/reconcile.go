@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -232,17 +234,9 @@ func abs(n int64) int64 {
 }
 
 func sortedKeys(m map[levelKey]bool) []levelKey {
-	out := make([]levelKey, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b levelKey) int {
-		if c := strings.Compare(a.sku, b.sku); c != 0 {
-			return c
-		}
-		return strings.Compare(a.wh, b.wh)
+	return slices.SortedFunc(maps.Keys(m), func(a, b levelKey) int {
+		return cmp.Or(strings.Compare(a.sku, b.sku), strings.Compare(a.wh, b.wh))
 	})
-	return out
 }
 
 // correct sets the level's on-hand (and, when the snapshot names one, its
@@ -308,8 +302,7 @@ func (s *Store) ListReconciliations(ctx context.Context, q inventory.Reconciliat
 	var w where
 	w.addIf(q.State != 0, "state = ?", int(q.State))
 	w.addIf(q.SnapshotSource != "", "snapshot_source = ?", q.SnapshotSource)
-	us := micros(q.BeforeCreate)
-	w.addIf(q.BeforeID != "", "(create_us < ? OR (create_us = ? AND id < ?))", us, us, q.BeforeID)
+	w.newestBefore(q.BeforeCreate, q.BeforeID)
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+reconCols+` FROM reconciliations`+w.sql()+
 		` ORDER BY create_us DESC, id DESC LIMIT ?`), append(w.args, max(q.Limit, 1)), scanReconOnly)
 	if err != nil {
@@ -361,7 +354,7 @@ func (s *Store) ListVariances(ctx context.Context, q inventory.VarianceQuery) ([
 	if q.Corrected != nil {
 		w.add("corrected = ?", boolInt(*q.Corrected))
 	}
-	w.addIf(q.AfterSKU != "", "(sku > ? OR (sku = ? AND warehouse_code > ?))", q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
+	w.pairAfter(q.AfterSKU, q.AfterWarehouse)
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+varianceCols+` FROM reconciliation_variances`+w.sql()+
 		` ORDER BY sku, warehouse_code LIMIT ?`), append(w.args, max(q.Limit, 1)), scanVariance)
 	if err != nil {

@@ -355,8 +355,7 @@ func (s *Store) ListReservations(ctx context.Context, q inventory.ReservationQue
 	w.addIf(q.State != 0, "state = ?", int(q.State))
 	w.addIf(q.Channel != "", "channel = ?", q.Channel)
 	w.addIf(q.SKU != "", `lines LIKE ? ESCAPE '\'`, lineSKUPattern(q.SKU))
-	us := micros(q.BeforeCreate)
-	w.addIf(q.BeforeID != "", "(create_us < ? OR (create_us = ? AND id < ?))", us, us, q.BeforeID)
+	w.newestBefore(q.BeforeCreate, q.BeforeID)
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+reservationCols+` FROM reservations`+w.sql()+
 		` ORDER BY create_us DESC, id DESC LIMIT ?`), append(w.args, max(q.Limit, 1)), scanReservationOnly)
 	if err != nil {

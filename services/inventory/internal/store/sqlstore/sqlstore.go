@@ -92,6 +92,21 @@ func (w *where) in(col string, vals []string) {
 	w.addIf(len(vals) > 0, col+` IN (`+placeholders(len(vals))+`)`, anys(vals)...)
 }
 
+// newestBefore adds the keyset condition of a list ordered by create time,
+// then id, newest first, resuming after the row (at, id); nothing for the
+// first page (id "").
+func (w *where) newestBefore(at time.Time, id string) {
+	us := micros(at)
+	w.addIf(id != "", "(create_us < ? OR (create_us = ? AND id < ?))", us, us, id)
+}
+
+// pairAfter adds the keyset condition of a list ordered by SKU, then
+// warehouse code, resuming after sku@warehouse; nothing for the first page
+// (sku "").
+func (w *where) pairAfter(sku, warehouse string) {
+	w.addIf(sku != "", "(sku > ? OR (sku = ? AND warehouse_code > ?))", sku, sku, warehouse)
+}
+
 // sql returns " WHERE c1 AND c2 ...", or "" without conditions.
 func (w where) sql() string {
 	if len(w.conds) == 0 {
@@ -317,7 +332,7 @@ func (s *Store) ListStockLevels(ctx context.Context, q inventory.StockLevelQuery
 	w.addIf(q.SKU != "", "sku = ?", q.SKU)
 	w.addIf(q.AvailableOnly, "on_hand > reserved")
 	w.addIf(q.OversoldOnly, "oversold > 0")
-	w.addIf(q.AfterSKU != "", "(sku > ? OR (sku = ? AND warehouse_code > ?))", q.AfterSKU, q.AfterSKU, q.AfterWarehouse)
+	w.pairAfter(q.AfterSKU, q.AfterWarehouse)
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+stockCols+` FROM stock_levels`+w.sql()+
 		` ORDER BY sku, warehouse_code LIMIT ?`), append(w.args, max(q.Limit, 1)), scanStockLevel)
 	if err != nil {
