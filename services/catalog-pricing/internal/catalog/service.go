@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -222,7 +221,8 @@ type ImportResult struct {
 	Created, Updated, Unchanged, Rejected int64
 }
 
-func (r *ImportResult) add(rr RowResult) {
+// Add appends rr and counts its outcome.
+func (r *ImportResult) Add(rr RowResult) {
 	r.Results = append(r.Results, rr)
 	switch rr.Outcome {
 	case RowCreated:
@@ -267,15 +267,8 @@ func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (Import
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		res = ImportResult{}
 		if !req.ValidateOnly {
-			prev, ok, err := tx.Request(kindImportProducts, req.RequestID)
-			if err != nil {
+			if done, err := Replay(tx, kindImportProducts, req.RequestID, hash, &res); done || err != nil {
 				return err
-			}
-			if ok {
-				if prev.PayloadHash != hash {
-					return ErrIdempotencyKeyReused
-				}
-				return json.Unmarshal(prev.Response, &res)
 			}
 		}
 		// Serialise with publishes (and other imports), so a publish never
@@ -313,7 +306,7 @@ func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (Import
 			}
 			seenRow[r.RowNumber] = true
 			if rr.Outcome == RowRejected {
-				res.add(rr)
+				res.Add(rr)
 				continue
 			}
 			seenSKU[p.SKU] = true
@@ -333,7 +326,7 @@ func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (Import
 				p.UpdateTime = now
 				puts = append(puts, p)
 			}
-			res.add(rr)
+			res.Add(rr)
 		}
 		if req.ValidateOnly {
 			return nil
@@ -352,11 +345,7 @@ func (s *Service) ImportProducts(ctx context.Context, req ImportRequest) (Import
 				return err
 			}
 		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			return err
-		}
-		return tx.SaveRequest(Request{Kind: kindImportProducts, ID: req.RequestID, PayloadHash: hash, Response: b})
+		return Remember(tx, kindImportProducts, req.RequestID, hash, res)
 	})
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("import products: %w", err)
@@ -395,16 +384,10 @@ func (s *Service) PublishCatalog(ctx context.Context, req PublishRequest) (Publi
 	var res PublishResult
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		res = PublishResult{}
-		if prev, ok, err := tx.Request(kindPublish, req.RequestID); err != nil {
+		var rec publishRecord
+		if done, err := Replay(tx, kindPublish, req.RequestID, hash, &rec); err != nil {
 			return err
-		} else if ok {
-			if prev.PayloadHash != hash {
-				return ErrIdempotencyKeyReused
-			}
-			var rec publishRecord
-			if err := json.Unmarshal(prev.Response, &rec); err != nil {
-				return err
-			}
+		} else if done {
 			v, err := tx.Version(rec.Version)
 			res = PublishResult{Version: v, Created: rec.Created}
 			return err
@@ -475,11 +458,7 @@ func (s *Service) PublishCatalog(ctx context.Context, req PublishRequest) (Publi
 }
 
 func (s *Service) savePublish(tx Tx, id, hash string, res PublishResult) error {
-	b, err := json.Marshal(publishRecord{Version: res.Version.Number, Created: res.Created})
-	if err != nil {
-		return err
-	}
-	return tx.SaveRequest(Request{Kind: kindPublish, ID: id, PayloadHash: hash, Response: b})
+	return Remember(tx, kindPublish, id, hash, publishRecord{Version: res.Version.Number, Created: res.Created})
 }
 
 // versionSummary is the audit snapshot of a version.

@@ -56,11 +56,7 @@ type Request struct {
 
 // Tx is the transactional part of Store.
 type Tx interface {
-	// Request returns the idempotency record (kind, id) and whether it
-	// exists.
-	Request(kind, id string) (Request, bool, error)
-	// SaveRequest stores an idempotency record.
-	SaveRequest(r Request) error
+	Requests
 	// DraftProducts returns the draft products with the given SKUs.
 	DraftProducts(skus []string) (map[string]Product, error)
 	// PutDraftProducts inserts or replaces draft products.

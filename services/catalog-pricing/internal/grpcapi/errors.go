@@ -78,7 +78,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			"the current catalog version is not the expected one", map[string]string{
 				"expected_version": strconv.FormatInt(conflict.Expected, 10), "current_version": strconv.FormatInt(conflict.Current, 10),
 			})
-	case errors.Is(err, catalog.ErrIdempotencyKeyReused), errors.Is(err, pricing.ErrIdempotencyKeyReused):
+	case errors.Is(err, catalog.ErrIdempotencyKeyReused): // pricing.ErrIdempotencyKeyReused is the same error
 		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
 			"request_id was already used with a different payload", nil)
 	case errors.As(err, &filter):

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 )
 
 // Sentinel errors of the pricing domain; grpcapi/errors.go maps them.
@@ -21,8 +23,10 @@ var (
 	// ErrCatalogNotPublished: no catalog version exists yet, so nothing can
 	// be quoted.
 	ErrCatalogNotPublished = errors.New("no published catalog version")
-	// ErrIdempotencyKeyReused: a request id was reused with another payload.
-	ErrIdempotencyKeyReused = errors.New("request id reused with a different payload")
+	// ErrIdempotencyKeyReused: a request id was reused with another
+	// payload. It is catalog.ErrIdempotencyKeyReused: both domains keep
+	// their idempotency records alike (catalog.Replay).
+	ErrIdempotencyKeyReused = catalog.ErrIdempotencyKeyReused
 	// ErrInvalidEffectiveWindow: end_time is not after start_time.
 	ErrInvalidEffectiveWindow = errors.New("invalid effective window")
 )

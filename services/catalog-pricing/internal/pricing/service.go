@@ -2,9 +2,9 @@ package pricing
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -109,7 +109,7 @@ func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, n
 		if err != nil {
 			return Quote{}, fmt.Errorf("quote: %w", err)
 		}
-		if len(curs) > 0 && !contains(curs, req.Currency) {
+		if len(curs) > 0 && !slices.Contains(curs, req.Currency) {
 			return Quote{}, &CurrencyMismatchError{Requested: req.Currency, Available: curs}
 		}
 	}
@@ -142,15 +142,6 @@ func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, n
 		}
 	}
 	return compute(req, in, priceTime, now, s.ttl)
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 const (
@@ -193,14 +184,10 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 			return err
 		}
 		if !req.ValidateOnly {
-			if prev, ok, err := tx.Request(kindUpsertPriceList, req.RequestID); err != nil {
+			if done, err := catalog.Replay(tx, kindUpsertPriceList, req.RequestID, hash, nil); err != nil {
 				return err
-			} else if ok {
-				if prev.PayloadHash != hash {
-					return ErrIdempotencyKeyReused
-				}
-				l, err := tx.PriceList(req.List.ID)
-				out = l
+			} else if done {
+				out, err = tx.PriceList(req.List.ID)
 				return err
 			}
 		}
@@ -228,25 +215,16 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 		if req.ValidateOnly {
 			return nil
 		}
-		saveReq := catalog.Request{Kind: kindUpsertPriceList, ID: req.RequestID, PayloadHash: hash}
 		if exists && old.Etag == l.Etag {
-			return tx.SaveRequest(saveReq)
+			return catalog.Remember(tx, kindUpsertPriceList, req.RequestID, hash, nil)
 		}
 		l.UpdateTime = now
 		out = l
 		if err := tx.PutPriceList(l); err != nil {
 			return err
 		}
-		pv, err := tx.BumpPriceVersion()
-		if err != nil {
-			return err
-		}
-		eff := now
-		if l.StartTime.After(now) {
-			eff = l.StartTime
-		}
-		if err := tx.AppendPricesChanged(PricesChanged{PriceVersion: pv, EffectiveTime: eff,
-			RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
+		if _, err := announce(tx, PricesChanged{EffectiveTime: effectiveFrom(l, now), RuleKinds: []RuleKind{RuleListPrice},
+			Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
 			return err
 		}
 		var before any
@@ -257,7 +235,7 @@ func (s *Service) UpsertPriceList(ctx context.Context, req UpsertPriceListReques
 			Before: before, After: listSummary(l)}); err != nil {
 			return err
 		}
-		return tx.SaveRequest(saveReq)
+		return catalog.Remember(tx, kindUpsertPriceList, req.RequestID, hash, nil)
 	})
 	if err != nil {
 		return PriceList{}, fmt.Errorf("upsert price list %s: %w", req.List.ID, err)
@@ -310,156 +288,26 @@ func (s *Service) ImportPrices(ctx context.Context, req ImportPricesRequest) (Im
 		}
 		res = ImportPricesResult{}
 		if !req.ValidateOnly {
-			if prev, ok, err := tx.Request(kindImportPrices, req.RequestID); err != nil {
+			if done, err := catalog.Replay(tx, kindImportPrices, req.RequestID, hash, &res); done || err != nil {
 				return err
-			} else if ok {
-				if prev.PayloadHash != hash {
-					return ErrIdempotencyKeyReused
-				}
-				return json.Unmarshal(prev.Response, &res)
 			}
 		}
 		list, err := tx.PriceList(req.PriceList)
 		if err != nil {
 			return err
 		}
-		skus := make([]string, 0, len(req.Rows))
-		for _, r := range req.Rows {
-			skus = append(skus, r.SKU)
-		}
-		existing, err := tx.Prices(list.ID, nil)
+		plan, err := planImport(tx, list, req, now)
 		if err != nil {
 			return err
 		}
-		inCatalog, err := tx.DraftSKUs(skus)
-		if err != nil {
-			return err
-		}
-		var puts []Price
-		seenSKU, seenRow := map[string]bool{}, map[int64]bool{}
-		for _, r := range req.Rows {
-			rr := catalog.RowResult{RowNumber: r.RowNumber, SKU: r.SKU}
-			reject := func(reason catalog.RowReason, field, msg string) {
-				rr.Outcome, rr.Reason, rr.Field, rr.Message = catalog.RowRejected, reason, field, msg
-			}
-			switch {
-			case seenRow[r.RowNumber]:
-				reject(catalog.ReasonRowInvalid, "row_number", "row number appears twice in the request")
-			case !catalog.ValidSKU(r.SKU):
-				reject(catalog.ReasonRowInvalid, "sku", "must be 1..64 letters, digits, '.', '_' or '-'")
-			case seenSKU[r.SKU]:
-				reject(catalog.ReasonRowInvalid, "sku", "SKU appears twice in the request")
-			case r.Currency != list.Currency:
-				reject(catalog.ReasonCurrencyMismatch, "unit_price.currency_code",
-					fmt.Sprintf("price list %s is in %s, row is in %s", list.ID, list.Currency, r.Currency))
-			case r.UnitMinor < 0:
-				reject(catalog.ReasonRowInvalid, "unit_price.amount_minor", "amount must not be negative")
-			case len(r.Breaks) > 20:
-				reject(catalog.ReasonRowInvalid, "quantity_breaks", "at most 20 quantity breaks")
-			case !inCatalog[r.SKU]:
-				reject(catalog.ReasonProductNotFound, "sku", "SKU is not in the working catalog")
-			}
-			for i, c := range r.BreakCurrencies {
-				if rr.Outcome == 0 && c != list.Currency {
-					reject(catalog.ReasonCurrencyMismatch, fmt.Sprintf("quantity_breaks[%d].unit_price.currency_code", i),
-						fmt.Sprintf("price list %s is in %s, break is in %s", list.ID, list.Currency, c))
-				}
-			}
-			if i := ValidateBreaks(r.UnitMinor, r.Breaks); rr.Outcome == 0 && i >= 0 {
-				reject(catalog.ReasonInvalidQuantityBreaks, fmt.Sprintf("quantity_breaks[%d]", i),
-					"breaks must start at 2, strictly increase in min_quantity and not increase in price")
-			}
-			seenRow[r.RowNumber] = true
-			if rr.Outcome == catalog.RowRejected {
-				res.addRow(rr)
-				continue
-			}
-			seenSKU[r.SKU] = true
-			p := Price{PriceList: list.ID, SKU: r.SKU, UnitMinor: r.UnitMinor, Currency: list.Currency, Breaks: r.Breaks}
-			p.Etag = p.ComputeEtag()
-			old, ok := existing[r.SKU]
-			switch {
-			case ok && old.Etag == p.Etag:
-				rr.Outcome = catalog.RowUnchanged
-			case ok:
-				rr.Outcome = catalog.RowUpdated
-			default:
-				rr.Outcome = catalog.RowCreated
-			}
-			if rr.Outcome != catalog.RowUnchanged {
-				p.UpdateTime = now
-				puts = append(puts, p)
-			}
-			res.addRow(rr)
-		}
-		var deletes []string
-		if req.Mode == catalog.ModeReplaceAll {
-			for sku := range existing {
-				if !seenSKU[sku] {
-					deletes = append(deletes, sku)
-				}
-			}
-			sort.Strings(deletes)
-			if res.Rejected > 0 {
-				puts, deletes = nil, nil
-			}
-		}
-		res.Deleted = int64(len(deletes))
+		res.ImportResult, res.Deleted = plan.result, int64(len(plan.deletes))
 		if req.ValidateOnly {
 			return nil
 		}
-		if len(puts) > 0 || len(deletes) > 0 {
-			if err := tx.PutPrices(puts); err != nil {
-				return err
-			}
-			if err := tx.DeletePrices(list.ID, deletes); err != nil {
-				return err
-			}
-			oldCount := list.PriceCount
-			if list.PriceCount, err = tx.CountPrices(list.ID); err != nil {
-				return err
-			}
-			list.UpdateTime = now
-			if err := tx.PutPriceList(list); err != nil {
-				return err
-			}
-			pv, err := tx.BumpPriceVersion()
-			if err != nil {
-				return err
-			}
-			res.PriceVersion = pv
-			ev := PricesChanged{PriceVersion: pv, EffectiveTime: now, RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{list.Name()}}
-			if list.StartTime.After(now) {
-				ev.EffectiveTime = list.StartTime
-			}
-			for _, p := range puts {
-				ev.SKUs = append(ev.SKUs, p.SKU)
-				if len(p.Breaks) > 0 && !containsKind(ev.RuleKinds, RuleQuantityBreak) {
-					ev.RuleKinds = append(ev.RuleKinds, RuleQuantityBreak)
-				}
-			}
-			ev.SKUs = append(ev.SKUs, deletes...)
-			sort.Strings(ev.SKUs)
-			if len(ev.SKUs) > 1000 {
-				ev.SKUs, ev.AllSKUs = nil, true
-			}
-			if err := tx.AppendPricesChanged(ev); err != nil {
-				return err
-			}
-			if err := tx.AppendAudit(catalog.AuditRecord{Action: "pricing.import_prices", Resource: list.Name(), Actor: req.Actor,
-				Before: map[string]any{"price_version": pv - 1, "price_count": oldCount},
-				After: map[string]any{"price_version": pv, "price_count": list.PriceCount, "request_id": req.RequestID, "source": req.Source,
-					"created": res.Created, "updated": res.Updated, "deleted": res.Deleted, "rejected": res.Rejected}}); err != nil {
-				return err
-			}
-		} else if res.PriceVersion, err = tx.PriceVersion(); err != nil {
+		if res.PriceVersion, err = applyImport(tx, list, req, plan, now); err != nil {
 			return err
 		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			return err
-		}
-		return tx.SaveRequest(catalog.Request{Kind: kindImportPrices, ID: req.RequestID, PayloadHash: hash, Response: b})
+		return catalog.Remember(tx, kindImportPrices, req.RequestID, hash, res)
 	})
 	if err != nil {
 		return ImportPricesResult{}, fmt.Errorf("import prices into %s: %w", req.PriceList, err)
@@ -468,27 +316,180 @@ func (s *Service) ImportPrices(ctx context.Context, req ImportPricesRequest) (Im
 	return res, nil
 }
 
-func (r *ImportPricesResult) addRow(rr catalog.RowResult) {
-	r.Results = append(r.Results, rr)
-	switch rr.Outcome {
-	case catalog.RowCreated:
-		r.Created++
-	case catalog.RowUpdated:
-		r.Updated++
-	case catalog.RowUnchanged:
-		r.Unchanged++
-	case catalog.RowRejected:
-		r.Rejected++
-	}
+// importPlan is what an import would do to a price list: the outcome of
+// every row, the entries to write and the SKUs whose entries to delete.
+type importPlan struct {
+	result  catalog.ImportResult
+	puts    []Price
+	deletes []string
 }
 
-func containsKind(ks []RuleKind, k RuleKind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
+// planImport judges every row of req against list, its entries and the
+// working catalog, without writing anything.
+func planImport(tx Tx, list PriceList, req ImportPricesRequest, now time.Time) (importPlan, error) {
+	existing, err := tx.Prices(list.ID, nil)
+	if err != nil {
+		return importPlan{}, err
+	}
+	skus := make([]string, 0, len(req.Rows))
+	for _, r := range req.Rows {
+		skus = append(skus, r.SKU)
+	}
+	inCatalog, err := tx.DraftSKUs(skus)
+	if err != nil {
+		return importPlan{}, err
+	}
+	var plan importPlan
+	seenSKU, seenRow := map[string]bool{}, map[int64]bool{}
+	for _, r := range req.Rows {
+		rr := catalog.RowResult{RowNumber: r.RowNumber, SKU: r.SKU}
+		if reason, field, msg := rejectRow(r, list, seenRow[r.RowNumber], seenSKU[r.SKU], inCatalog[r.SKU]); reason != catalog.ReasonNone {
+			rr.Outcome, rr.Reason, rr.Field, rr.Message = catalog.RowRejected, reason, field, msg
+		}
+		seenRow[r.RowNumber] = true
+		if rr.Outcome == catalog.RowRejected {
+			plan.result.Add(rr)
+			continue
+		}
+		seenSKU[r.SKU] = true
+		p := Price{PriceList: list.ID, SKU: r.SKU, UnitMinor: r.UnitMinor, Currency: list.Currency, Breaks: r.Breaks}
+		p.Etag = p.ComputeEtag()
+		old, ok := existing[r.SKU]
+		switch {
+		case ok && old.Etag == p.Etag:
+			rr.Outcome = catalog.RowUnchanged
+		case ok:
+			rr.Outcome = catalog.RowUpdated
+		default:
+			rr.Outcome = catalog.RowCreated
+		}
+		if rr.Outcome != catalog.RowUnchanged {
+			p.UpdateTime = now
+			plan.puts = append(plan.puts, p)
+		}
+		plan.result.Add(rr)
+	}
+	if req.Mode == catalog.ModeReplaceAll {
+		for sku := range existing {
+			if !seenSKU[sku] {
+				plan.deletes = append(plan.deletes, sku)
+			}
+		}
+		sort.Strings(plan.deletes)
+		if plan.result.Rejected > 0 {
+			plan.puts, plan.deletes = nil, nil
 		}
 	}
-	return false
+	return plan, nil
+}
+
+// rejectRow returns why row r cannot go into list (ReasonNone if it can):
+// the first problem of its row number, SKU, currencies, amounts, quantity
+// breaks and presence in the working catalog.
+func rejectRow(r PriceRow, list PriceList, rowSeen, skuSeen, inCatalog bool) (catalog.RowReason, string, string) {
+	switch {
+	case rowSeen:
+		return catalog.ReasonRowInvalid, "row_number", "row number appears twice in the request"
+	case !catalog.ValidSKU(r.SKU):
+		return catalog.ReasonRowInvalid, "sku", "must be 1..64 letters, digits, '.', '_' or '-'"
+	case skuSeen:
+		return catalog.ReasonRowInvalid, "sku", "SKU appears twice in the request"
+	case r.Currency != list.Currency:
+		return catalog.ReasonCurrencyMismatch, "unit_price.currency_code",
+			fmt.Sprintf("price list %s is in %s, row is in %s", list.ID, list.Currency, r.Currency)
+	case r.UnitMinor < 0:
+		return catalog.ReasonRowInvalid, "unit_price.amount_minor", "amount must not be negative"
+	case len(r.Breaks) > 20:
+		return catalog.ReasonRowInvalid, "quantity_breaks", "at most 20 quantity breaks"
+	case !inCatalog:
+		return catalog.ReasonProductNotFound, "sku", "SKU is not in the working catalog"
+	}
+	for i, c := range r.BreakCurrencies {
+		if c != list.Currency {
+			return catalog.ReasonCurrencyMismatch, fmt.Sprintf("quantity_breaks[%d].unit_price.currency_code", i),
+				fmt.Sprintf("price list %s is in %s, break is in %s", list.ID, list.Currency, c)
+		}
+	}
+	if i := ValidateBreaks(r.UnitMinor, r.Breaks); i >= 0 {
+		return catalog.ReasonInvalidQuantityBreaks, fmt.Sprintf("quantity_breaks[%d]", i),
+			"breaks must start at 2, strictly increase in min_quantity and not increase in price"
+	}
+	return catalog.ReasonNone, "", ""
+}
+
+// applyImport writes plan into list: the entries, the list's count, the
+// new price version with its PricesChanged event and the audit record. It
+// returns the price version after the import (unchanged when the plan
+// changes nothing).
+func applyImport(tx Tx, list PriceList, req ImportPricesRequest, plan importPlan, now time.Time) (int64, error) {
+	if len(plan.puts) == 0 && len(plan.deletes) == 0 {
+		return tx.PriceVersion()
+	}
+	if err := tx.PutPrices(plan.puts); err != nil {
+		return 0, err
+	}
+	if err := tx.DeletePrices(list.ID, plan.deletes); err != nil {
+		return 0, err
+	}
+	oldCount := list.PriceCount
+	var err error
+	if list.PriceCount, err = tx.CountPrices(list.ID); err != nil {
+		return 0, err
+	}
+	list.UpdateTime = now
+	if err := tx.PutPriceList(list); err != nil {
+		return 0, err
+	}
+	pv, err := announce(tx, importEvent(list, plan, now))
+	if err != nil {
+		return 0, err
+	}
+	res := plan.result
+	return pv, tx.AppendAudit(catalog.AuditRecord{Action: "pricing.import_prices", Resource: list.Name(), Actor: req.Actor,
+		Before: map[string]any{"price_version": pv - 1, "price_count": oldCount},
+		After: map[string]any{"price_version": pv, "price_count": list.PriceCount, "request_id": req.RequestID, "source": req.Source,
+			"created": res.Created, "updated": res.Updated, "deleted": len(plan.deletes), "rejected": res.Rejected}})
+}
+
+// importEvent is the PricesChanged of an import: the SKUs written or
+// deleted (all SKUs past 1000), and quantity breaks among the rule kinds
+// when an entry written has them.
+func importEvent(list PriceList, plan importPlan, now time.Time) PricesChanged {
+	ev := PricesChanged{EffectiveTime: effectiveFrom(list, now), RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{list.Name()}}
+	for _, p := range plan.puts {
+		ev.SKUs = append(ev.SKUs, p.SKU)
+		if len(p.Breaks) > 0 && !slices.Contains(ev.RuleKinds, RuleQuantityBreak) {
+			ev.RuleKinds = append(ev.RuleKinds, RuleQuantityBreak)
+		}
+	}
+	ev.SKUs = append(ev.SKUs, plan.deletes...)
+	sort.Strings(ev.SKUs)
+	if len(ev.SKUs) > 1000 {
+		ev.SKUs, ev.AllSKUs = nil, true
+	}
+	return ev
+}
+
+// announce takes the next price version and writes the PricesChanged
+// event announcing it, always together: one event per price version is
+// what makes the outbox sequence of the pricing aggregate equal the price
+// version the event carries.
+func announce(tx Tx, ev PricesChanged) (int64, error) {
+	pv, err := tx.BumpPriceVersion()
+	if err != nil {
+		return 0, err
+	}
+	ev.PriceVersion = pv
+	return pv, tx.AppendPricesChanged(ev)
+}
+
+// effectiveFrom is when a change to list takes effect: now, or the start
+// of its window when that lies ahead.
+func effectiveFrom(l PriceList, now time.Time) time.Time {
+	if l.StartTime.After(now) {
+		return l.StartTime
+	}
+	return now
 }
 
 // hashJSON fingerprints a request but its request id and actor (json:"-"),
@@ -555,18 +556,12 @@ func (s *Service) DeletePriceList(ctx context.Context, req DeletePriceListReques
 		if err := tx.Lock(); err != nil {
 			return err
 		}
-		if prev, ok, err := tx.Request(kindDeletePriceList, req.RequestID); err != nil {
+		if done, err := catalog.Replay(tx, kindDeletePriceList, req.RequestID, hash, nil); done || err != nil {
 			return err
-		} else if ok {
-			if prev.PayloadHash != hash {
-				return ErrIdempotencyKeyReused
-			}
-			return nil
 		}
-		saveReq := catalog.Request{Kind: kindDeletePriceList, ID: req.RequestID, PayloadHash: hash}
 		l, err := tx.PriceList(req.ID)
 		if errors.Is(err, ErrPriceListNotFound) && req.AllowMissing {
-			return tx.SaveRequest(saveReq)
+			return catalog.Remember(tx, kindDeletePriceList, req.RequestID, hash, nil)
 		}
 		if err != nil {
 			return err
@@ -584,19 +579,15 @@ func (s *Service) DeletePriceList(ctx context.Context, req DeletePriceListReques
 		if err := tx.DeletePriceList(l.ID); err != nil {
 			return err
 		}
-		pv, err := tx.BumpPriceVersion()
-		if err != nil {
-			return err
-		}
-		if err := tx.AppendPricesChanged(PricesChanged{PriceVersion: pv, EffectiveTime: now,
-			RuleKinds: []RuleKind{RuleListPrice}, Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
+		if _, err := announce(tx, PricesChanged{EffectiveTime: now, RuleKinds: []RuleKind{RuleListPrice},
+			Rules: []string{l.Name()}, AllSKUs: true}); err != nil {
 			return err
 		}
 		if err := tx.AppendAudit(catalog.AuditRecord{Action: "pricing.delete_price_list", Resource: l.Name(), Actor: req.Actor,
 			Before: listSummary(l)}); err != nil {
 			return err
 		}
-		return tx.SaveRequest(saveReq)
+		return catalog.Remember(tx, kindDeletePriceList, req.RequestID, hash, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("delete price list %s: %w", req.ID, err)

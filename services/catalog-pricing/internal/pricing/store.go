@@ -60,9 +60,9 @@ type Tx interface {
 	// Lock serialises pricing writers until the transaction ends, so
 	// per-row outcomes and the price version reflect one consistent state.
 	Lock() error
-	// Request and SaveRequest read and write idempotency records.
-	Request(kind, id string) (catalog.Request, bool, error)
-	SaveRequest(r catalog.Request) error
+	// Requests reads and writes idempotency records (shared with the
+	// catalog).
+	catalog.Requests
 	// PriceList returns one list (ErrPriceListNotFound wrapped).
 	PriceList(id string) (PriceList, error)
 	// PutPriceList inserts or replaces a list header.
