@@ -1,0 +1,72 @@
+package grpcapi
+
+import (
+	"strings"
+	"testing"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// The parity tests fail when catalog.v1 gains an enum value the domain
+// has no mapping for, instead of the value falling into a default.
+
+func TestProductStatusParity(t *testing.T) {
+	for n, name := range catalogv1.ProductStatus_name {
+		pb := catalogv1.ProductStatus(n)
+		s := statusFromProto(pb)
+		if pb == catalogv1.ProductStatus_PRODUCT_STATUS_UNSPECIFIED {
+			if s != catalog.StatusUnspecified {
+				t.Errorf("%s maps to %s", name, s)
+			}
+			continue
+		}
+		if s.String() != strings.TrimPrefix(name, "PRODUCT_STATUS_") || statusToProto(s) != pb {
+			t.Errorf("%s maps to %s, which maps back to %s", name, s, statusToProto(s))
+		}
+	}
+}
+
+func TestImportModeParity(t *testing.T) {
+	seen := map[catalog.ImportMode]string{}
+	for n, name := range catalogv1.ImportMode_name {
+		m := importModeFromProto(catalogv1.ImportMode(n))
+		if catalogv1.ImportMode(n) == catalogv1.ImportMode_IMPORT_MODE_UNSPECIFIED {
+			if m != catalog.ModeUpsert {
+				t.Errorf("%s maps to %d, want the default upsert", name, m)
+			}
+			continue
+		}
+		if other, dup := seen[m]; dup {
+			t.Errorf("%s and %s both map to mode %d", name, other, m)
+		}
+		seen[m] = name
+	}
+}
+
+func TestOutcomeParity(t *testing.T) {
+	covered := func(values map[int32]string, mapped map[int32]bool) {
+		t.Helper()
+		for n, name := range values {
+			if n != 0 && !mapped[n] {
+				t.Errorf("%s has no domain value", name)
+			}
+		}
+	}
+	rows := map[int32]bool{}
+	for _, pb := range rowOutcomes {
+		rows[int32(pb)] = true
+	}
+	covered(catalogv1.ImportRowOutcome_name, rows)
+	candidates := map[int32]bool{}
+	for _, pb := range outcomesToProto {
+		candidates[int32(pb)] = true
+	}
+	covered(catalogv1.PriceCandidate_Outcome_name, candidates)
+	for r := pricing.LineProductNotFound; r <= pricing.LinePriceNotFound; r++ {
+		if _, ok := lineReasons[r]; !ok {
+			t.Errorf("line reason %s has no status", r)
+		}
+	}
+}
