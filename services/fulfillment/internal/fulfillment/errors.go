@@ -11,8 +11,6 @@ var (
 	ErrRequestNotFound = errors.New("fulfillment request not found")
 	// ErrShipmentNotFound: no shipment has the id.
 	ErrShipmentNotFound = errors.New("shipment not found")
-	// ErrInvalidPageToken: a page token was not issued for this listing.
-	ErrInvalidPageToken = errors.New("invalid page token")
 	// ErrIdempotencyKeyReused: a request id was used before with another
 	// payload.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different payload")

@@ -18,20 +18,18 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 	// GetRequest returns a request; ErrRequestNotFound when absent.
 	GetRequest(ctx context.Context, id string) (*Request, error)
-	// ListRequests returns one page of the requests f selects and the
-	// token of the next page ("" on the last page); ErrInvalidPageToken
-	// for a token not issued for f.
-	ListRequests(ctx context.Context, f RequestFilter) ([]*Request, string, error)
+	// ListRequests returns up to q.Limit requests q selects, in create
+	// time order (then id), after q's cursor.
+	ListRequests(ctx context.Context, q RequestQuery) ([]*Request, error)
 	// DueRequests returns up to limit requests waiting for delivery to
 	// the WMS (PENDING or SENT_TO_WMS) whose next attempt is due at now,
 	// the longest due first.
 	DueRequests(ctx context.Context, now time.Time, limit int) ([]*Request, error)
 	// GetShipment returns a shipment; ErrShipmentNotFound when absent.
 	GetShipment(ctx context.Context, id string) (*Shipment, error)
-	// ListShipments returns one page of the shipments f selects and the
-	// token of the next page ("" on the last page); ErrInvalidPageToken
-	// for a token not issued for f.
-	ListShipments(ctx context.Context, f ShipmentFilter) ([]*Shipment, string, error)
+	// ListShipments returns up to q.Limit shipments q selects, in create
+	// or update time order (then id), after q's cursor.
+	ListShipments(ctx context.Context, q ShipmentQuery) ([]*Shipment, error)
 	// Cursor returns the stored feed cursor of source ("" when none).
 	Cursor(ctx context.Context, source string) (string, error)
 	// RejectedWMSEvents lists the rejected WMS events (the exception
@@ -111,8 +109,23 @@ type Tx interface {
 	WriteEvent(ctx context.Context, ev Event) error
 }
 
-// RequestFilter selects fulfilment requests for listing.
-type RequestFilter struct {
+// Page is the keyset position and size of a list: the rows after
+// (AfterTime, AfterID) in the list's order, at most Limit of them.
+type Page struct {
+	// Limit is the most rows to return.
+	Limit int
+	// AfterTime and AfterID are the sort key and id of the last row of
+	// the previous page; AfterID is empty on the first page.
+	AfterTime time.Time
+	AfterID   string
+	// Desc lists newest first.
+	Desc bool
+}
+
+// RequestQuery selects fulfilment requests for listing, in create time
+// order.
+type RequestQuery struct {
+	Page
 	// OrderID restricts to one order; empty means all orders.
 	OrderID     string
 	State       RequestState
@@ -121,13 +134,12 @@ type RequestFilter struct {
 	// CreatedFrom and CreatedBefore bound create_time (zero: unbounded).
 	CreatedFrom   time.Time
 	CreatedBefore time.Time
-	Desc          bool
-	PageSize      int
-	PageToken     string
 }
 
-// ShipmentFilter selects shipments for listing.
-type ShipmentFilter struct {
+// ShipmentQuery selects shipments for listing, in create time order (or
+// update time order).
+type ShipmentQuery struct {
+	Page
 	// OrderID restricts to one order; empty means all orders.
 	OrderID        string
 	State          ShipmentState
@@ -138,11 +150,9 @@ type ShipmentFilter struct {
 	// UpdatedFrom and UpdatedBefore bound update_time (zero: unbounded).
 	UpdatedFrom   time.Time
 	UpdatedBefore time.Time
-	// ByUpdateTime orders by update_time instead of create_time.
+	// ByUpdateTime orders by update_time instead of create_time (and
+	// Page.AfterTime is an update time).
 	ByUpdateTime bool
-	Desc         bool
-	PageSize     int
-	PageToken    string
 }
 
 // WMSEventRecord is a WMS event as recorded: its identity and fingerprint

@@ -1,12 +1,11 @@
 package grpcapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"time"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
@@ -33,160 +32,130 @@ func parseName(name string) (order, id string) {
 	return order, id
 }
 
-// clause is one `field op value` comparison of an AIP-160 filter.
-type clause struct {
-	field, op, value string
-}
-
-// parseFilter parses the supported AIP-160 subset: comparisons (=, >=, <)
-// joined by AND; values are bare words or double-quoted strings.
-func parseFilter(filter string) ([]clause, error) {
-	filter = strings.TrimSpace(filter)
-	if filter == "" {
-		return nil, nil
+// The filters of the two lists, as the proto documents them.
+var (
+	requestSchema = aip.Schema{
+		{Name: "state", Kind: aip.KindEnum, Enum: fulfillmentv1.FulfillmentRequest_State_value, EnumPrefix: "STATE_"},
+		{Name: "warehouse_id"},
+		{Name: "customer_id"},
+		{Name: "create_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
 	}
-	var out []clause
-	for _, part := range splitAnd(filter) {
-		part = strings.TrimSpace(part)
-		var c clause
-		for _, op := range []string{">=", "<=", "!=", "=", "<", ">"} {
-			if i := strings.Index(part, op); i > 0 {
-				c = clause{field: strings.TrimSpace(part[:i]), op: op, value: strings.TrimSpace(part[i+len(op):])}
-				break
-			}
-		}
-		if c.field == "" || c.value == "" {
-			return nil, &badFieldError{field: "filter", reason: "INVALID_FILTER", msg: "cannot parse filter term " + quote(part)}
-		}
-		if len(c.value) >= 2 && c.value[0] == '"' && c.value[len(c.value)-1] == '"' {
-			c.value = c.value[1 : len(c.value)-1]
-		}
-		out = append(out, c)
+	shipmentSchema = aip.Schema{
+		{Name: "state", Kind: aip.KindEnum, Enum: fulfillmentv1.Shipment_State_value, EnumPrefix: "STATE_"},
+		{Name: "warehouse_id"},
+		{Name: "customer_id"},
+		{Name: "fulfillment_request_id"},
+		{Name: "tracking_number"},
+		{Name: "update_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
 	}
-	return out, nil
+)
+
+// listRequest is what every list request carries.
+type listRequest interface {
+	GetParent() string
+	GetPageSize() int32
+	GetPageToken() string
+	GetFilter() string
+	GetOrderBy() string
 }
 
-// splitAnd splits on the AND keyword outside double quotes.
-func splitAnd(s string) []string {
-	var parts []string
-	inQuote := false
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '"':
-			inQuote = !inQuote
-		case !inQuote && i+5 <= len(s) && s[i:i+5] == " AND ":
-			parts = append(parts, s[start:i])
-			start = i + 5
-			i += 4
-		}
-	}
-	return append(parts, s[start:])
+// list is a list request read: its filter, the query its page tokens are
+// bound to, and the page it asks for (Limit is one more than the page
+// size, so KeysetPage sees whether a next page exists).
+type list struct {
+	filter aip.Filter
+	query  aip.Query
+	page   fulfillment.Page
 }
 
-func quote(s string) string { return `"` + s + `"` }
+// size is the number of items on the page.
+func (l list) size() int { return l.page.Limit - 1 }
 
-func unsupported(c clause) error {
-	return &badFieldError{field: "filter", reason: "UNSUPPORTED_FILTER",
-		msg: "unsupported filter term " + quote(c.field+" "+c.op+" "+c.value)}
-}
-
-func parseTime(c clause) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, c.value)
+// readList parses req's filter with schema and decodes its page token,
+// bound to method and the request's parent, filter and ordering. Errors
+// are *aip.FilterError and *aip.PageTokenError.
+func readList(method string, schema aip.Schema, req listRequest) (list, error) {
+	f, err := schema.Parse(req.GetFilter())
 	if err != nil {
-		return time.Time{}, &badFieldError{field: "filter", reason: "INVALID_FILTER", msg: c.field + " needs an RFC 3339 time"}
+		return list{}, err
 	}
-	return t.UTC(), nil
+	l := list{
+		filter: f,
+		query:  aip.Query{Method: method, Filter: req.GetFilter(), OrderBy: req.GetOrderBy(), Params: []string{req.GetParent()}},
+		page: fulfillment.Page{
+			Limit: int(aip.ClampPageSize(req.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize)) + 1,
+			Desc:  strings.HasSuffix(req.GetOrderBy(), " desc"),
+		},
+	}
+	if err := aip.DecodePageToken(req.GetPageToken(), l.query, &l.page.AfterTime, &l.page.AfterID); err != nil {
+		return list{}, err
+	}
+	return l, nil
 }
 
-func requestFilterFromProto(req *fulfillmentv1.ListFulfillmentRequestsRequest) (fulfillment.RequestFilter, error) {
-	f := fulfillment.RequestFilter{
-		OrderID:   parseParent(req.GetParent()),
-		PageSize:  int(req.GetPageSize()),
-		PageToken: req.GetPageToken(),
-		Desc:      strings.HasSuffix(req.GetOrderBy(), " desc"),
+// text sets *dst to the value of the filter's `field = value` term, if any.
+func (l list) text(field string, dst *string) {
+	if v, ok := l.filter.Find(field, aip.OpEq); ok {
+		*dst = v.Text
 	}
-	clauses, err := parseFilter(req.GetFilter())
+}
+
+// time sets *dst to the value of the filter's `field op value` term, if
+// any.
+func (l list) time(field string, op aip.Op, dst *time.Time) {
+	if v, ok := l.filter.Find(field, op); ok {
+		*dst = v.Time
+	}
+}
+
+// enum returns the number of the filter's `field = NAME` term (0 without).
+func (l list) enum(field string) int32 {
+	v, _ := l.filter.Find(field, aip.OpEq)
+	return v.Enum
+}
+
+func requestQueryFromProto(req *fulfillmentv1.ListFulfillmentRequestsRequest) (fulfillment.RequestQuery, list, error) {
+	l, err := readList(fulfillmentv1.FulfillmentService_ListFulfillmentRequests_FullMethodName, requestSchema, req)
 	if err != nil {
-		return f, err
+		return fulfillment.RequestQuery{}, list{}, err
 	}
-	for _, c := range clauses {
-		switch {
-		case c.field == "state" && c.op == "=":
-			v, ok := fulfillmentv1.FulfillmentRequest_State_value["STATE_"+c.value]
-			if !ok || v == 0 {
-				return f, unsupported(c)
-			}
-			f.State = fulfillment.RequestState(v)
-		case c.field == "warehouse_id" && c.op == "=":
-			f.WarehouseID = c.value
-		case c.field == "customer_id" && c.op == "=":
-			f.CustomerID = c.value
-		case c.field == "create_time" && c.op == ">=":
-			if f.CreatedFrom, err = parseTime(c); err != nil {
-				return f, err
-			}
-		case c.field == "create_time" && c.op == "<":
-			if f.CreatedBefore, err = parseTime(c); err != nil {
-				return f, err
-			}
-		default:
-			return f, unsupported(c)
-		}
-	}
-	return f, nil
+	q := fulfillment.RequestQuery{Page: l.page, OrderID: parseParent(req.GetParent()), State: fulfillment.RequestState(l.enum("state"))}
+	l.text("warehouse_id", &q.WarehouseID)
+	l.text("customer_id", &q.CustomerID)
+	l.time("create_time", aip.OpGe, &q.CreatedFrom)
+	l.time("create_time", aip.OpLt, &q.CreatedBefore)
+	return q, l, nil
 }
 
-func shipmentFilterFromProto(req *fulfillmentv1.ListShipmentsRequest) (fulfillment.ShipmentFilter, error) {
-	f := fulfillment.ShipmentFilter{
-		OrderID:      parseParent(req.GetParent()),
-		PageSize:     int(req.GetPageSize()),
-		PageToken:    req.GetPageToken(),
-		Desc:         strings.HasSuffix(req.GetOrderBy(), " desc"),
+func shipmentQueryFromProto(req *fulfillmentv1.ListShipmentsRequest) (fulfillment.ShipmentQuery, list, error) {
+	l, err := readList(fulfillmentv1.FulfillmentService_ListShipments_FullMethodName, shipmentSchema, req)
+	if err != nil {
+		return fulfillment.ShipmentQuery{}, list{}, err
+	}
+	q := fulfillment.ShipmentQuery{
+		Page: l.page, OrderID: parseParent(req.GetParent()), State: fulfillment.ShipmentState(l.enum("state")),
 		ByUpdateTime: strings.HasPrefix(req.GetOrderBy(), "update_time"),
 	}
-	clauses, err := parseFilter(req.GetFilter())
-	if err != nil {
-		return f, err
-	}
-	for _, c := range clauses {
-		switch {
-		case c.field == "state" && c.op == "=":
-			v, ok := fulfillmentv1.Shipment_State_value["STATE_"+c.value]
-			if !ok || v == 0 {
-				return f, unsupported(c)
-			}
-			f.State = fulfillment.ShipmentState(v)
-		case c.field == "warehouse_id" && c.op == "=":
-			f.WarehouseID = c.value
-		case c.field == "customer_id" && c.op == "=":
-			f.CustomerID = c.value
-		case c.field == "fulfillment_request_id" && c.op == "=":
-			f.RequestID = c.value
-		case c.field == "tracking_number" && c.op == "=":
-			f.TrackingNumber = c.value
-		case c.field == "update_time" && c.op == ">=":
-			if f.UpdatedFrom, err = parseTime(c); err != nil {
-				return f, err
-			}
-		case c.field == "update_time" && c.op == "<":
-			if f.UpdatedBefore, err = parseTime(c); err != nil {
-				return f, err
-			}
-		default:
-			return f, unsupported(c)
-		}
-	}
-	return f, nil
+	l.text("warehouse_id", &q.WarehouseID)
+	l.text("customer_id", &q.CustomerID)
+	l.text("fulfillment_request_id", &q.RequestID)
+	l.text("tracking_number", &q.TrackingNumber)
+	l.time("update_time", aip.OpGe, &q.UpdatedFrom)
+	l.time("update_time", aip.OpLt, &q.UpdatedBefore)
+	return q, l, nil
 }
 
-// fingerprint is a short hash of a mutation's payload, stored with its
-// idempotency key.
-func fingerprint(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+// requestKey and shipmentKey are the keyset of a listed item: its sort
+// time and id.
+func requestKey(r *fulfillment.Request) []aip.Key {
+	return []aip.Key{aip.KeyOf(r.CreateTime), aip.KeyOf(r.ID)}
+}
+
+func shipmentKey(byUpdateTime bool) func(*fulfillment.Shipment) []aip.Key {
+	return func(s *fulfillment.Shipment) []aip.Key {
+		if byUpdateTime {
+			return []aip.Key{aip.KeyOf(s.UpdateTime), aip.KeyOf(s.ID)}
+		}
+		return []aip.Key{aip.KeyOf(s.CreateTime), aip.KeyOf(s.ID)}
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
 }

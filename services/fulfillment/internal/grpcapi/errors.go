@@ -10,36 +10,28 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
 
-// badFieldError marks an invalid request field found while converting a
-// request (filter, page token).
-type badFieldError struct {
-	field, reason, msg string
-}
-
-// Error names the field and the problem.
-func (e *badFieldError) Error() string { return e.field + ": " + e.msg }
-
 // toStatus is the one place domain errors become gRPC statuses. Unknown
 // errors are logged and answered with a generic Internal.
 func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 	var (
-		bf  *badFieldError
+		fe  *aip.FilterError
+		pe  *aip.PageTokenError
 		rj  *fulfillment.RejectionError
 		dep *fulfillment.DependencyError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &bf):
-		return apierr.InvalidArgument(bf.msg, apierr.FieldViolation{Field: bf.field, Reason: bf.reason, Description: bf.msg})
-	case errors.Is(err, fulfillment.ErrInvalidPageToken):
-		return apierr.Error(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
-			"page_token was not issued for this listing", nil)
+	case errors.As(err, &fe):
+		return fe.GRPCStatus().Err()
+	case errors.As(err, &pe):
+		return pe.GRPCStatus().Err()
 	case errors.Is(err, fulfillment.ErrIdempotencyKeyReused):
 		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
 			"request_id was used before with a different payload", nil)

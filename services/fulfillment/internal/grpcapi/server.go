@@ -9,6 +9,8 @@ import (
 	"log/slog"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/platform/aip"
+	"github.com/transload/transload/platform/fingerprint"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
@@ -85,14 +87,15 @@ func (s *Server) GetFulfillmentRequest(ctx context.Context, req *fulfillmentv1.G
 // ListFulfillmentRequests lists the fulfilment requests of an order or of
 // all orders.
 func (s *Server) ListFulfillmentRequests(ctx context.Context, req *fulfillmentv1.ListFulfillmentRequestsRequest) (*fulfillmentv1.ListFulfillmentRequestsResponse, error) {
-	f, err := requestFilterFromProto(req)
+	q, l, err := requestQueryFromProto(req)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
-	rs, next, err := s.store.ListRequests(ctx, f)
+	rs, err := s.store.ListRequests(ctx, q)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
+	rs, next := aip.KeysetPage(rs, l.size(), l.query, requestKey)
 	out := &fulfillmentv1.ListFulfillmentRequestsResponse{NextPageToken: next}
 	for _, r := range rs {
 		out.FulfillmentRequests = append(out.FulfillmentRequests, fulfillmentpb.RequestToProto(r))
@@ -115,14 +118,15 @@ func (s *Server) GetShipment(ctx context.Context, req *fulfillmentv1.GetShipment
 
 // ListShipments lists the shipments of an order or of all orders.
 func (s *Server) ListShipments(ctx context.Context, req *fulfillmentv1.ListShipmentsRequest) (*fulfillmentv1.ListShipmentsResponse, error) {
-	f, err := shipmentFilterFromProto(req)
+	q, l, err := shipmentQueryFromProto(req)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
-	ss, next, err := s.store.ListShipments(ctx, f)
+	ss, err := s.store.ListShipments(ctx, q)
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}
+	ss, next := aip.KeysetPage(ss, l.size(), l.query, shipmentKey(q.ByUpdateTime))
 	out := &fulfillmentv1.ListShipmentsResponse{NextPageToken: next}
 	for _, sh := range ss {
 		out.Shipments = append(out.Shipments, fulfillmentpb.ShipmentToProto(sh))
@@ -137,7 +141,7 @@ func (s *Server) RetryFulfillmentRequest(ctx context.Context, req *fulfillmentv1
 		return nil, unimplemented("RetryFulfillmentRequest")
 	}
 	order, id := parseName(req.GetName())
-	fp := fingerprint(req.GetName(), req.GetNote())
+	fp := fingerprint.Of([]string{req.GetName(), req.GetNote()})
 	r, err := s.retrier.Retry(ctx, order, id, req.GetRequestId(), fp, req.GetNote())
 	if err != nil {
 		return nil, s.toStatus(ctx, err, id)
@@ -152,7 +156,8 @@ func (s *Server) CancelFulfillment(ctx context.Context, req *fulfillmentv1.Cance
 		return nil, unimplemented("CancelFulfillment")
 	}
 	order := parseParent(req.GetParent())
-	rs, err := s.canceller.Cancel(ctx, order, req.GetRequestId(), req.GetReason(), fingerprint(req.GetParent(), req.GetReason()))
+	rs, err := s.canceller.Cancel(ctx, order, req.GetRequestId(), req.GetReason(),
+		fingerprint.Of([]string{req.GetParent(), req.GetReason()}))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}

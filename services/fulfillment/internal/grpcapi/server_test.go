@@ -15,6 +15,7 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
@@ -148,6 +149,36 @@ func TestListPagingAndFilters(t *testing.T) {
 	if fmt.Sprint(ids) != "[S-0 S-1 S-2]" {
 		t.Fatalf("paged shipments = %v", ids)
 	}
+	// Newest first by update time, one per page; a token resumes only the
+	// listing that issued it.
+	ids = nil
+	first := &fulfillmentv1.ListShipmentsRequest{Parent: "orders/-", PageSize: 1, OrderBy: "update_time desc"}
+	for req := first; ; {
+		res, err := api.ListShipments(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range res.GetShipments() {
+			ids = append(ids, s.GetShipmentId())
+		}
+		if res.GetNextPageToken() == "" {
+			break
+		}
+		for _, other := range []*fulfillmentv1.ListShipmentsRequest{
+			{Parent: "orders/O-1", PageSize: 1, OrderBy: "update_time desc", PageToken: res.GetNextPageToken()},
+			{Parent: "orders/-", PageSize: 1, OrderBy: "update_time", PageToken: res.GetNextPageToken()},
+			{Parent: "orders/-", PageSize: 1, OrderBy: "update_time desc", Filter: "state = SHIPPED", PageToken: res.GetNextPageToken()},
+		} {
+			_, err := api.ListShipments(ctx, other)
+			wantStatus(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN.String())
+		}
+		_, err = api.ListFulfillmentRequests(ctx, &fulfillmentv1.ListFulfillmentRequestsRequest{Parent: "orders/-", PageToken: res.GetNextPageToken()})
+		wantStatus(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN.String())
+		req = &fulfillmentv1.ListShipmentsRequest{Parent: "orders/-", PageSize: 1, OrderBy: "update_time desc", PageToken: res.GetNextPageToken()}
+	}
+	if fmt.Sprint(ids) != "[S-2 S-1 S-0]" {
+		t.Fatalf("shipments by update time desc = %v", ids)
+	}
 	res, err := api.ListShipments(ctx, &fulfillmentv1.ListShipmentsRequest{Parent: "orders/-", OrderBy: "update_time desc",
 		Filter: `state = SHIPPED AND warehouse_id = "WH-BER" AND update_time >= "2026-11-26T11:00:00Z"`})
 	if err != nil {
@@ -168,9 +199,13 @@ func TestListPagingAndFilters(t *testing.T) {
 		t.Fatalf("other order: %v, %v", rs, err)
 	}
 
-	for _, f := range []string{"state = NOPE", "colour = red", "create_time >= yesterday", "state"} {
+	for _, f := range []string{"state = NOPE", "colour = red", "create_time >= yesterday", "state", "warehouse_id != WH-HAM",
+		"state = PENDING AND state = FAILED", `customer_id = "C0001" OR customer_id = "C2"`} {
 		_, err := api.ListFulfillmentRequests(ctx, &fulfillmentv1.ListFulfillmentRequestsRequest{Parent: "orders/-", Filter: f})
 		wantStatus(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED.String())
+		if v := apierr.FieldViolations(err); len(v) != 1 || v[0].Field != "filter" || v[0].Reason != aip.ViolationInvalidFilter {
+			t.Errorf("filter %q: violations %+v", f, v)
+		}
 	}
 	_, err = api.ListShipments(ctx, &fulfillmentv1.ListShipmentsRequest{Parent: "orders/-", PageToken: "bm9wZQ"})
 	wantStatus(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN.String())

@@ -41,6 +41,11 @@ func newStore(t *testing.T) fulfillment.Store {
 	return s
 }
 
+// shipments lists the shipments of an order.
+func shipments(t *testing.T, s fulfillment.Store, order string) ([]*fulfillment.Shipment, error) {
+	return s.ListShipments(t.Context(), fulfillment.ShipmentQuery{OrderID: order, Page: fulfillment.Page{Limit: 100}})
+}
+
 // fakeWMS is an in-memory WMS: an event feed with integer cursors, and
 // shipment requests answered by create.
 type fakeWMS struct {
@@ -106,7 +111,7 @@ func TestPollerRecordsRejectionsAndMovesOn(t *testing.T) {
 	if len(rej) != 2 || rej[0].Reason != string(fulfillment.RejectUnknownRequest) || rej[1].Reason != string(fulfillment.RejectQuantityExceedsRequested) {
 		t.Fatalf("rejected = %+v", rej)
 	}
-	list, _, err := s.ListShipments(t.Context(), fulfillment.ShipmentFilter{OrderID: "O-1"})
+	list, err := shipments(t, s, "O-1")
 	if err != nil || len(list) != 1 || list[0].State != fulfillment.ShipmentShipped {
 		t.Fatalf("shipments = %+v, %v", list, err)
 	}
@@ -125,7 +130,7 @@ func TestPollerRecordsRejectionsAndMovesOn(t *testing.T) {
 	if _, err := p.PollOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	list, _, _ = s.ListShipments(t.Context(), fulfillment.ShipmentFilter{OrderID: "O-1"})
+	list, _ = shipments(t, s, "O-1")
 	if list[0].State != fulfillment.ShipmentShipped || len(list[0].History) != 1 {
 		t.Fatalf("shipment changed by a reused or repeated event id: %+v", list[0])
 	}
@@ -324,7 +329,7 @@ func TestPollerRestartsAnExpiredCursor(t *testing.T) {
 	if _, err := p.PollOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	list, _, _ := s.ListShipments(t.Context(), fulfillment.ShipmentFilter{OrderID: "O-1"})
+	list, _ := shipments(t, s, "O-1")
 	if len(list) != 1 || len(list[0].History) != 1 {
 		t.Fatalf("replayed feed applied again: %+v", list)
 	}

@@ -145,33 +145,16 @@ func (s *Store) DueRequests(ctx context.Context, now time.Time, limit int) ([]*f
 }
 
 // ListRequests implements fulfillment.Store.
-func (s *Store) ListRequests(ctx context.Context, f fulfillment.RequestFilter) ([]*fulfillment.Request, string, error) {
+func (s *Store) ListRequests(ctx context.Context, q fulfillment.RequestQuery) ([]*fulfillment.Request, error) {
 	var w where
-	w.add(f.OrderID != "", "order_id = ?", f.OrderID)
-	w.add(f.State != 0, "state = ?", int64(f.State))
-	w.add(f.WarehouseID != "", "warehouse_id = ?", f.WarehouseID)
-	w.add(f.CustomerID != "", "customer_id = ?", f.CustomerID)
-	w.add(!f.CreatedFrom.IsZero(), "create_us >= ?", us(f.CreatedFrom))
-	w.add(!f.CreatedBefore.IsZero(), "create_us < ?", us(f.CreatedBefore))
-	fp := fingerprint("requests", f.OrderID, f.State, f.WarehouseID, f.CustomerID, us(f.CreatedFrom), us(f.CreatedBefore), f.Desc)
-	page, err := startPage(f.PageToken, fp, f.Desc, "create_us", &w.conds, &w.args)
-	if err != nil {
-		return nil, "", err
-	}
-	size := pageSize(f.PageSize)
-	out, err := s.listRequests(ctx, "list fulfillment requests",
-		`SELECT `+requestColumns+` FROM fulfillment_requests`+w.sql()+
-			` ORDER BY create_us `+page.dir+`, id `+page.dir+` LIMIT ?`, append(w.args, size+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = encodeToken(fp, us(last.CreateTime), last.ID)
-	}
-	return out, next, nil
+	w.add(q.OrderID != "", "order_id = ?", q.OrderID)
+	w.add(q.State != 0, "state = ?", int64(q.State))
+	w.add(q.WarehouseID != "", "warehouse_id = ?", q.WarehouseID)
+	w.add(q.CustomerID != "", "customer_id = ?", q.CustomerID)
+	w.add(!q.CreatedFrom.IsZero(), "create_us >= ?", us(q.CreatedFrom))
+	w.add(!q.CreatedBefore.IsZero(), "create_us < ?", us(q.CreatedBefore))
+	return s.listRequests(ctx, "list fulfillment requests",
+		`SELECT `+requestColumns+` FROM fulfillment_requests`+w.page(q.Page, "create_us"), w.args...)
 }
 
 // where collects the conditions of a list query.
@@ -188,10 +171,19 @@ func (w *where) add(ok bool, cond string, args ...any) {
 	}
 }
 
-// sql returns the WHERE clause ("" without conditions).
-func (w *where) sql() string {
-	if len(w.conds) == 0 {
-		return ""
+// page returns the WHERE, ORDER BY and LIMIT clauses of a keyset page
+// sorted on column (a time in microseconds), then id.
+func (w *where) page(p fulfillment.Page, column string) string {
+	dir, cmp := "ASC", ">"
+	if p.Desc {
+		dir, cmp = "DESC", "<"
 	}
-	return ` WHERE ` + strings.Join(w.conds, " AND ")
+	w.add(p.AfterID != "", fmt.Sprintf("(%[1]s %[2]s ? OR (%[1]s = ? AND id %[2]s ?))", column, cmp),
+		us(p.AfterTime), us(p.AfterTime), p.AfterID)
+	clause := ""
+	if len(w.conds) > 0 {
+		clause = ` WHERE ` + strings.Join(w.conds, " AND ")
+	}
+	w.args = append(w.args, p.Limit)
+	return clause + ` ORDER BY ` + column + ` ` + dir + `, id ` + dir + ` LIMIT ?`
 }

@@ -135,41 +135,23 @@ func (t *Tx) UpdateShipment(ctx context.Context, s *fulfillment.Shipment) error 
 }
 
 // ListShipments implements fulfillment.Store.
-func (s *Store) ListShipments(ctx context.Context, f fulfillment.ShipmentFilter) ([]*fulfillment.Shipment, string, error) {
+func (s *Store) ListShipments(ctx context.Context, q fulfillment.ShipmentQuery) ([]*fulfillment.Shipment, error) {
 	var w where
-	w.add(f.OrderID != "", "order_id = ?", f.OrderID)
-	w.add(f.State != 0, "state = ?", int64(f.State))
-	w.add(f.WarehouseID != "", "warehouse_id = ?", f.WarehouseID)
-	w.add(f.CustomerID != "", "customer_id = ?", f.CustomerID)
-	w.add(f.RequestID != "", "request_id = ?", f.RequestID)
-	w.add(f.TrackingNumber != "", "tracking_number = ?", f.TrackingNumber)
-	w.add(!f.UpdatedFrom.IsZero(), "update_us >= ?", us(f.UpdatedFrom))
-	w.add(!f.UpdatedBefore.IsZero(), "update_us < ?", us(f.UpdatedBefore))
+	w.add(q.OrderID != "", "order_id = ?", q.OrderID)
+	w.add(q.State != 0, "state = ?", int64(q.State))
+	w.add(q.WarehouseID != "", "warehouse_id = ?", q.WarehouseID)
+	w.add(q.CustomerID != "", "customer_id = ?", q.CustomerID)
+	w.add(q.RequestID != "", "request_id = ?", q.RequestID)
+	w.add(q.TrackingNumber != "", "tracking_number = ?", q.TrackingNumber)
+	w.add(!q.UpdatedFrom.IsZero(), "update_us >= ?", us(q.UpdatedFrom))
+	w.add(!q.UpdatedBefore.IsZero(), "update_us < ?", us(q.UpdatedBefore))
 	column := "create_us"
-	if f.ByUpdateTime {
+	if q.ByUpdateTime {
 		column = "update_us"
 	}
-	fp := fingerprint("shipments", f.OrderID, f.State, f.WarehouseID, f.CustomerID, f.RequestID, f.TrackingNumber,
-		us(f.UpdatedFrom), us(f.UpdatedBefore), column, f.Desc)
-	page, err := startPage(f.PageToken, fp, f.Desc, column, &w.conds, &w.args)
+	out, err := sqldb.QueryAll(ctx, s.q, s.d.Rebind(`SELECT `+shipmentColumns+` FROM shipments`+w.page(q.Page, column)), w.args, scanShipment)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("list shipments: %w", err)
 	}
-	size := pageSize(f.PageSize)
-	out, err := sqldb.QueryAll(ctx, s.q, s.d.Rebind(`SELECT `+shipmentColumns+` FROM shipments`+w.sql()+
-		` ORDER BY `+column+` `+page.dir+`, id `+page.dir+` LIMIT ?`), append(w.args, size+1), scanShipment)
-	if err != nil {
-		return nil, "", fmt.Errorf("list shipments: %w", err)
-	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		key := us(last.CreateTime)
-		if f.ByUpdateTime {
-			key = us(last.UpdateTime)
-		}
-		next = encodeToken(fp, key, last.ID)
-	}
-	return out, next, nil
+	return out, nil
 }
