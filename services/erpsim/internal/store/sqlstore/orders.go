@@ -170,6 +170,8 @@ func (s *Store) CancelSalesOrder(ctx context.Context, orderID, reason string, no
 			return nil
 		case erp.OrderCompleted:
 			return &erp.NotCancellableError{OrderID: o.OrderID, ERPOrderNumber: o.ERPOrderNumber, State: o.State}
+		case erp.OrderAccepted:
+			// Cancelled below.
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sales_orders SET state = ?, cancel_reason = ?, update_time = ? WHERE order_id = ?`),
 			int(erp.OrderCancelled), reason, micros(now), orderID); err != nil {

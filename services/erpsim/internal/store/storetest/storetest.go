@@ -441,20 +441,20 @@ func testJournalLookup(t *testing.T, s erp.Store) {
 	_, _, err = s.PostJournalBatch(ctx, journalBatch("st-batch-lk-2", "st-ord-lk", "C0008", "h-lk"), now,
 		func(ctx context.Context, lk erp.JournalLookup) ([]erp.JournalLineResult, error) {
 			if ok, err := lk.CustomerExists(ctx, "C0008"); err != nil || !ok {
-				return nil, fmt.Errorf("CustomerExists(C0008) = %v, %v", ok, err)
+				return nil, fmt.Errorf("CustomerExists(C0008) = %v, %w", ok, err)
 			}
 			if ok, err := lk.CustomerExists(ctx, "C9999"); err != nil || ok {
-				return nil, fmt.Errorf("CustomerExists(C9999) = %v, %v", ok, err)
+				return nil, fmt.Errorf("CustomerExists(C9999) = %v, %w", ok, err)
 			}
 			if cur, ok, err := lk.AcceptedOrderCurrency(ctx, "st-ord-lk"); err != nil || !ok || cur != erp.Currency {
-				return nil, fmt.Errorf("AcceptedOrderCurrency(accepted) = %q %v, %v", cur, ok, err)
+				return nil, fmt.Errorf("AcceptedOrderCurrency(accepted) = %q %v, %w", cur, ok, err)
 			}
 			if _, ok, err := lk.AcceptedOrderCurrency(ctx, "st-ord-lk-rej"); err != nil || ok {
-				return nil, fmt.Errorf("AcceptedOrderCurrency(rejected) = %v, %v; want not accepted", ok, err)
+				return nil, fmt.Errorf("AcceptedOrderCurrency(rejected) = %v, %w; want not accepted", ok, err)
 			}
 			posted, found, err := lk.PostedLine(ctx, "h-lk")
 			if err != nil || !found || posted != first.Results[0].ERPDocumentNumber {
-				return nil, fmt.Errorf("PostedLine = %q %v, %v; want %s", posted, found, err, first.Results[0].ERPDocumentNumber)
+				return nil, fmt.Errorf("PostedLine = %q %v, %w; want %s", posted, found, err, first.Results[0].ERPDocumentNumber)
 			}
 			return []erp.JournalLineResult{{LineID: "1", Outcome: erp.LineDuplicate, ERPDocumentNumber: posted}}, nil
 		})
