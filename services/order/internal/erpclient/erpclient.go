@@ -93,10 +93,6 @@ func (c *Client) ListCustomers(ctx context.Context, since time.Time, pageToken s
 	return out, res.GetNextPageToken(), nil
 }
 
-func money(v int64, cur string) *commonv1.Money {
-	return &commonv1.Money{AmountMinor: v, CurrencyCode: cur}
-}
-
 // SalesOrder builds the ERP sales order of o; the same order always gives
 // the same message, so resubmissions are recognised as duplicates.
 func SalesOrder(o *order.Order) *erpv1.SalesOrder {
@@ -106,9 +102,9 @@ func SalesOrder(o *order.Order) *erpv1.SalesOrder {
 		Channel:             o.Channel,
 		CurrencyCode:        o.Currency,
 		ShipTo:              orderpb.Address(o.ShipTo),
-		Subtotal:            money(o.SubtotalMinor, o.Currency),
-		TaxTotal:            money(o.TaxMinor, o.Currency),
-		GrandTotal:          money(o.TotalMinor, o.Currency),
+		Subtotal:            orderpb.Money(o.SubtotalMinor, o.Currency),
+		TaxTotal:            orderpb.Money(o.TaxMinor, o.Currency),
+		GrandTotal:          orderpb.Money(o.TotalMinor, o.Currency),
 		PurchaseOrderNumber: o.CustomerPONumber,
 		PlaceTime:           timestamppb.New(o.CreatedAt),
 	}
@@ -117,8 +113,8 @@ func SalesOrder(o *order.Order) *erpv1.SalesOrder {
 			LineId:    l.ID,
 			Sku:       l.SKU,
 			Quantity:  &commonv1.Quantity{Value: l.Quantity, Unit: l.Unit},
-			UnitPrice: money(l.UnitPriceMinor, o.Currency),
-			NetAmount: money(l.ExtendedMinor, o.Currency),
+			UnitPrice: orderpb.Money(l.UnitPriceMinor, o.Currency),
+			NetAmount: orderpb.Money(l.ExtendedMinor, o.Currency),
 		}
 		for _, a := range l.Allocations {
 			sl.Allocations = append(sl.Allocations, &erpv1.WarehouseAllocation{WarehouseCode: a.WarehouseID, Quantity: a.Allocated})

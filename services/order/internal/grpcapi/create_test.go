@@ -81,49 +81,42 @@ func TestCreateOrderHappyPath(t *testing.T) {
 
 func TestCreateOrderConcurrentSameRequestID(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, testConcurrentSameRequestID)
-}
-
-func testConcurrentSameRequestID(t *testing.T, engine func(*envOptions)) {
-	e := newEnv(t, engine)
-	const n = 20
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		ids      = map[string]int{}
-		replayed int
-		headers  int
-	)
-	for range n {
-		wg.Go(func() {
-			var hdr metadata.MD
-			res, err := e.client.CreateOrder(t.Context(), createReq("same-key", "C0002", line{"SKU-00010", 1}), grpc.Header(&hdr))
-			if err != nil {
-				t.Errorf("CreateOrder: %v", err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			ids[res.GetOrder().GetOrderId()]++
-			if res.GetReplayed() {
-				replayed++
-			}
-			if slices.Equal(hdr.Get("idempotent-replayed"), []string{"true"}) {
-				headers++
-			}
-		})
-	}
-	wg.Wait()
-	if len(ids) != 1 || replayed != n-1 || headers != n-1 {
-		t.Fatalf("order ids %v, %d replayed, %d replay headers; want one order, %d replays", ids, replayed, headers, n-1)
-	}
-	list, err := e.client.ListOrders(t.Context(), &orderv1.ListOrdersRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list.GetOrders()) != 1 || e.inventory.ReservationCount() != 1 {
-		t.Fatalf("%d orders and %d reservations exist, want 1 and 1", len(list.GetOrders()), e.inventory.ReservationCount())
-	}
+	forEachEngine(t, func(t *testing.T, e *env) {
+		const n = 20
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			ids      = map[string]int{}
+			replayed int
+			headers  int
+		)
+		for range n {
+			wg.Go(func() {
+				var hdr metadata.MD
+				res, err := e.client.CreateOrder(t.Context(), createReq("same-key", "C0002", line{"SKU-00010", 1}), grpc.Header(&hdr))
+				if err != nil {
+					t.Errorf("CreateOrder: %v", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ids[res.GetOrder().GetOrderId()]++
+				if res.GetReplayed() {
+					replayed++
+				}
+				if slices.Equal(hdr.Get("idempotent-replayed"), []string{"true"}) {
+					headers++
+				}
+			})
+		}
+		wg.Wait()
+		if len(ids) != 1 || replayed != n-1 || headers != n-1 {
+			t.Fatalf("order ids %v, %d replayed, %d replay headers; want one order, %d replays", ids, replayed, headers, n-1)
+		}
+		if orders, reservations := e.counts(t); orders != 1 || reservations != 1 {
+			t.Fatalf("%d orders and %d reservations exist, want 1 and 1", orders, reservations)
+		}
+	})
 }
 
 func TestCreateOrderIdempotency(t *testing.T) {
@@ -213,12 +206,8 @@ func TestCreateOrderRejections(t *testing.T) {
 		_, err := e.client.CreateOrder(ctx, createReq("", "C0001", line{"SKU-00001", 0}))
 		wantReason(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED)
 	})
-	list, err := e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list.GetOrders()) != 0 || e.inventory.ReservationCount() != 0 {
-		t.Errorf("rejected requests left %d orders and %d reservations", len(list.GetOrders()), e.inventory.ReservationCount())
+	if orders, reservations := e.counts(t); orders != 0 || reservations != 0 {
+		t.Errorf("rejected requests left %d orders and %d reservations", orders, reservations)
 	}
 }
 
@@ -272,62 +261,50 @@ func TestCreateOrderDependencyDown(t *testing.T) {
 
 func TestERPDownQueuesAndDrainsInOrder(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, testERPDownQueuesAndDrainsInOrder)
-}
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		// A first order while the ERP is up leaves a customer snapshot.
+		warm := e.createConfirmed(t, createReq("warm", "C0005", line{"SKU-00001", 1}))
 
-func testERPDownQueuesAndDrainsInOrder(t *testing.T, engine func(*envOptions)) {
-	e := newEnv(t, engine)
-	ctx := t.Context()
-	// A first order while the ERP is up leaves a customer snapshot.
-	warm, err := e.client.CreateOrder(ctx, createReq("warm", "C0005", line{"SKU-00001", 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitState(t, warm.GetOrder().GetOrderId(), orderv1.Order_STATE_CONFIRMED)
-
-	// The snapshot sync covers customers that never ordered.
-	if n, err := e.svc.SyncCustomers(ctx); err != nil || n != 11 {
-		t.Fatalf("SyncCustomers = %d, %v; want 11 customers", n, err)
-	}
-	e.erp.SetDown(true)
-	head, err := e.client.CreateOrder(ctx, createReq("never-ordered", "C0010", line{"SKU-00009", 1}))
-	if err != nil {
-		t.Fatalf("order of a synced customer while the ERP is down: %v", err)
-	}
-	ids := []string{head.GetOrder().GetOrderId()}
-	for i := range 4 {
-		res, err := e.client.CreateOrder(ctx, createReq(fmt.Sprintf("down-%d", i), fmt.Sprintf("C000%d", 5+i%2), line{fmt.Sprintf("SKU-%05d", i+1), 1}))
-		if err != nil {
-			t.Fatalf("CreateOrder %d while the ERP is down: %v", i, err)
+		// The snapshot sync covers customers that never ordered.
+		if n, err := e.svc.SyncCustomers(ctx); err != nil || n != 11 {
+			t.Fatalf("SyncCustomers = %d, %v; want 11 customers", n, err)
 		}
-		if res.GetOrder().GetState() != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
-			t.Fatalf("state = %s", res.GetOrder().GetState())
+		e.erp.SetDown(true)
+		// A customer who never ordered, then four more orders, all while the
+		// ERP is down.
+		ids := []string{e.create(t, createReq("never-ordered", "C0010", line{"SKU-00009", 1})).GetOrderId()}
+		for i := range 4 {
+			o := e.create(t, createReq(fmt.Sprintf("down-%d", i), fmt.Sprintf("C000%d", 5+i%2), line{fmt.Sprintf("SKU-%05d", i+1), 1}))
+			if o.GetState() != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
+				t.Fatalf("state = %s", o.GetState())
+			}
+			ids = append(ids, o.GetOrderId())
 		}
-		ids = append(ids, res.GetOrder().GetOrderId())
-	}
-	// The worker keeps failing; the orders stay pending and record it.
-	wait.Eventually(t, waitTimeout, "a failed ERP attempt on the first pending order", func() error {
-		n := e.get(t, ids[0]).GetErpSubmission().GetAttemptCount()
-		return wait.Check(n > 0, "%d attempts", n)
+		// The worker keeps failing; the orders stay pending and record it.
+		wait.Eventually(t, waitTimeout, "a failed ERP attempt on the first pending order", func() error {
+			n := e.get(t, ids[0]).GetErpSubmission().GetAttemptCount()
+			return wait.Check(n > 0, "%d attempts", n)
+		})
+		for _, id := range ids {
+			if st := e.get(t, id).GetState(); st != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
+				t.Fatalf("%s is %s while the ERP is down", id, st)
+			}
+		}
+		e.erp.SetDown(false)
+		for _, id := range ids {
+			e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+		}
+		want := append([]string{warm}, ids...)
+		if diff := cmp.Diff(want, e.erp.Accepted()); diff != "" {
+			t.Errorf("ERP sales orders, in creation order, once each (-want +got):\n%s", diff)
+		}
+		for _, id := range ids {
+			if n := slices.Index(e.erp.SubmitCalls(), id); n < 0 {
+				t.Errorf("%s never reached the ERP", id)
+			}
+		}
 	})
-	for _, id := range ids {
-		if st := e.get(t, id).GetState(); st != orderv1.Order_STATE_ACCEPTED_PENDING_ERP {
-			t.Fatalf("%s is %s while the ERP is down", id, st)
-		}
-	}
-	e.erp.SetDown(false)
-	for _, id := range ids {
-		e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
-	}
-	want := append([]string{warm.GetOrder().GetOrderId()}, ids...)
-	if diff := cmp.Diff(want, e.erp.Accepted()); diff != "" {
-		t.Errorf("ERP sales orders, in creation order, once each (-want +got):\n%s", diff)
-	}
-	for _, id := range ids {
-		if n := slices.Index(e.erp.SubmitCalls(), id); n < 0 {
-			t.Errorf("%s never reached the ERP", id)
-		}
-	}
 }
 
 func TestERPRejectionReleasesReservation(t *testing.T) {
@@ -400,32 +377,29 @@ func TestSlowOwnerKeepsItsClaim(t *testing.T) {
 // creation order.
 func TestTwoWorkersOneLeader(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, testTwoWorkersOneLeader)
-}
+	forEachEngine(t, func(t *testing.T, e *env) {
+		second := order.NewWorker(workerConfig, e.svc, erpclient.New(e.erpConn))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = second.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
 
-func testTwoWorkersOneLeader(t *testing.T, engine func(*envOptions)) {
-	e := newEnv(t, engine)
-	second := order.NewWorker(workerConfig, e.svc, erpclient.New(e.erpConn))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = second.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	var ids []string
-	for i := range 12 {
-		res, err := e.client.CreateOrder(t.Context(), createReq(fmt.Sprintf("two-%d", i), fmt.Sprintf("C%04d", 1+i%3), line{"SKU-00001", 1}))
-		if err != nil {
-			t.Fatal(err)
+		var ids []string
+		for i := range 12 {
+			res, err := e.client.CreateOrder(t.Context(), createReq(fmt.Sprintf("two-%d", i), fmt.Sprintf("C%04d", 1+i%3), line{"SKU-00001", 1}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, res.GetOrder().GetOrderId())
 		}
-		ids = append(ids, res.GetOrder().GetOrderId())
-	}
-	for _, id := range ids {
-		e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
-	}
-	if diff := cmp.Diff(ids, e.erp.Accepted()); diff != "" {
-		t.Errorf("ERP sales orders (-want +got):\n%s", diff)
-	}
-	if calls := e.erp.SubmitCalls(); len(calls) != len(ids) {
-		t.Errorf("%d submissions for %d orders: %v", len(calls), len(ids), calls)
-	}
+		for _, id := range ids {
+			e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+		}
+		if diff := cmp.Diff(ids, e.erp.Accepted()); diff != "" {
+			t.Errorf("ERP sales orders (-want +got):\n%s", diff)
+		}
+		if calls := e.erp.SubmitCalls(); len(calls) != len(ids) {
+			t.Errorf("%d submissions for %d orders: %v", len(calls), len(ids), calls)
+		}
+	})
 }

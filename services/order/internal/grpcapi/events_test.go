@@ -34,12 +34,7 @@ func TestEventsReachJetStream(t *testing.T) {
 	wg.Go(func() { _ = relay.Run(rctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
-	res, err := e.client.CreateOrder(ctx, createReq("nats", "C0001", line{"SKU-00500", 5}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := res.GetOrder().GetOrderId()
-	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+	id := e.createConfirmed(t, createReq("nats", "C0001", line{"SKU-00500", 5}))
 
 	// The relay ensures the stream before it relays anything.
 	var stream jetstream.Stream

@@ -165,10 +165,11 @@ func withoutWorker(o *envOptions) { o.noWorker = true }
 
 func onPostgres(o *envOptions) { o.postgres = true }
 
-// forEachEngine runs fn against SQLite and PostgreSQL stores.
-func forEachEngine(t *testing.T, fn func(t *testing.T, engine func(*envOptions))) {
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, func(*envOptions) {}) })
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, onPostgres) })
+// forEachEngine runs fn on an env with opts over a SQLite and over a
+// PostgreSQL store.
+func forEachEngine(t *testing.T, fn func(t *testing.T, e *env), opts ...func(*envOptions)) {
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, newEnv(t, opts...)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, newEnv(t, append(opts, onPostgres)...)) })
 }
 
 type line struct {
@@ -210,6 +211,36 @@ func retryWhileUnavailable(t *testing.T, what string, call func() error) {
 		}
 		return err
 	})
+}
+
+// create places r and fails the test if that fails.
+func (e *env) create(t *testing.T, r *orderv1.CreateOrderRequest) *orderv1.Order {
+	t.Helper()
+	res, err := e.client.CreateOrder(t.Context(), r)
+	if err != nil {
+		t.Fatalf("CreateOrder(%s): %v", r.GetRequestId(), err)
+	}
+	return res.GetOrder()
+}
+
+// createConfirmed places r, waits until the ERP confirmed it and returns
+// its id.
+func (e *env) createConfirmed(t *testing.T, r *orderv1.CreateOrderRequest) string {
+	t.Helper()
+	id := e.create(t, r).GetOrderId()
+	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+	return id
+}
+
+// counts returns how many orders the service lists (first page) and how
+// many reservations inventory made.
+func (e *env) counts(t *testing.T) (orders, reservations int) {
+	t.Helper()
+	list, err := e.client.ListOrders(t.Context(), &orderv1.ListOrdersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list.GetOrders()), e.inventory.ReservationCount()
 }
 
 func (e *env) get(t *testing.T, id string) *orderv1.Order {

@@ -34,120 +34,108 @@ func progress(id, event, shipment, wh string, m orderv1.ShipmentMilestone, lines
 
 func TestRecordShipmentProgress(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, testRecordShipmentProgress)
-}
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		// Line 1: SKU-00500 x6 → WH-HAM 4, WH-MUC 2. Line 2: SKU-00001 x1 → WH-HAM.
+		id := e.create(t, createReq("ship", "C0007", line{"SKU-00500", 6}, line{"SKU-00001", 1})).GetOrderId()
 
-func testRecordShipmentProgress(t *testing.T, engine func(*envOptions)) {
-	e := newEnv(t, withoutWorker, engine)
-	ctx := t.Context()
-	// Line 1: SKU-00500 x6 → WH-HAM 4, WH-MUC 2. Line 2: SKU-00001 x1 → WH-HAM.
-	res, err := e.client.CreateOrder(ctx, createReq("ship", "C0007", line{"SKU-00500", 6}, line{"SKU-00001", 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := res.GetOrder().GetOrderId()
-
-	// Before the ERP confirmed the order, shipments are invalid transitions.
-	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-early", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 4}))
-	md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
-	if md["from"] != "STATE_ACCEPTED_PENDING_ERP" || md["to"] != "STATE_SHIPPED" {
-		t.Errorf("metadata = %v", md)
-	}
-	e.worker.Pass(ctx)
-	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
-
-	ham := map[string]int64{"1": 4, "2": 1}
-	r1, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-1", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, ham))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r1.GetDuplicate() || !slices.Equal(r1.GetEnteredStates(), []orderv1.Order_State{orderv1.Order_STATE_PARTIALLY_SHIPPED}) {
-		t.Fatalf("first shipment: duplicate=%v entered=%v", r1.GetDuplicate(), r1.GetEnteredStates())
-	}
-	if l := r1.GetOrder().GetLines()[0]; l.GetShippedQuantity() != 4 || l.GetAllocations()[0].GetShippedQuantity() != 4 || l.GetAllocations()[1].GetShippedQuantity() != 0 {
-		t.Errorf("line 1 after S1: %+v", l)
-	}
-
-	// Same event again: duplicate, nothing changes.
-	dup, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-1", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, ham))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !dup.GetDuplicate() || len(dup.GetEnteredStates()) != 0 || dup.GetOrder().GetEtag() != r1.GetOrder().GetEtag() {
-		t.Errorf("replayed event: duplicate=%v entered=%v etag %s vs %s", dup.GetDuplicate(), dup.GetEnteredStates(),
-			dup.GetOrder().GetEtag(), r1.GetOrder().GetEtag())
-	}
-	// Same event id, other content.
-	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-1", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 3}))
-	wantReason(t, err, codes.AlreadyExists, orderv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED)
-	// A re-sent report for the same shipment under a new event id never
-	// double counts (absolute quantities).
-	again, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-1b", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, ham))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.GetOrder().GetLines()[0].GetShippedQuantity() != 4 || len(again.GetEnteredStates()) != 0 {
-		t.Errorf("re-sent shipment counted twice: %+v", again.GetOrder().GetLines()[0])
-	}
-
-	// Errors.
-	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x1", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"3": 1}))
-	wantReason(t, err, codes.InvalidArgument, orderv1.ErrorReason_ERROR_REASON_UNKNOWN_LINE)
-	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x2", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 3}))
-	md = wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_QUANTITY_EXCEEDS_ALLOCATED)
-	if md["requested"] != "3" || md["allowed"] != "2" || md["warehouse_id"] != "WH-MUC" {
-		t.Errorf("metadata = %v", md)
-	}
-	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x3", "S3", "WH-BER", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 1}))
-	wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_WAREHOUSE_NOT_ALLOCATED)
-	_, err = e.client.RecordShipmentProgress(ctx, progress("O-NOPE", "ev-x4", "S3", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 1}))
-	wantReason(t, err, codes.NotFound, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_FOUND)
-
-	// The rest is reported delivered before its ship event: SHIPPED only,
-	// since S1 is not delivered yet.
-	r2, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-2", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, map[string]int64{"1": 2}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(r2.GetEnteredStates(), []orderv1.Order_State{orderv1.Order_STATE_SHIPPED}) {
-		t.Fatalf("S2 delivered: entered %v, want [SHIPPED]", r2.GetEnteredStates())
-	}
-	r3, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-3", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, ham))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(r3.GetEnteredStates(), []orderv1.Order_State{orderv1.Order_STATE_DELIVERED}) || r3.GetOrder().GetState() != orderv1.Order_STATE_DELIVERED {
-		t.Fatalf("S1 delivered: entered %v state %s", r3.GetEnteredStates(), r3.GetOrder().GetState())
-	}
-	for _, l := range r3.GetOrder().GetLines() {
-		if l.GetDeliveredQuantity() != l.GetQuantity() || l.GetShippedQuantity() != l.GetQuantity() {
-			t.Errorf("line %s: shipped %d delivered %d of %d", l.GetLineId(), l.GetShippedQuantity(), l.GetDeliveredQuantity(), l.GetQuantity())
+		// Before the ERP confirmed the order, shipments are invalid transitions.
+		_, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-early", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 4}))
+		md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
+		if md["from"] != "STATE_ACCEPTED_PENDING_ERP" || md["to"] != "STATE_SHIPPED" {
+			t.Errorf("metadata = %v", md)
 		}
-	}
-	// Terminal: further reports are invalid transitions.
-	_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-4", "S9", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"2": 1}))
-	wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
+		e.worker.Pass(ctx)
+		e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
 
-	want := []string{"transload.order.accepted", "transload.order.confirmed", "transload.order.partially_shipped",
-		"transload.order.shipped", "transload.order.delivered"}
-	if diff := cmp.Diff(want, e.outboxSubjects(t, id)); diff != "" {
-		t.Errorf("events (-want +got):\n%s", diff)
-	}
-	// Cancelling a shipped order is refused.
-	_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c", Reason: "too late"})
-	wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE)
+		ham := map[string]int64{"1": 4, "2": 1}
+		r1, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-1", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, ham))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r1.GetDuplicate() || !slices.Equal(r1.GetEnteredStates(), []orderv1.Order_State{orderv1.Order_STATE_PARTIALLY_SHIPPED}) {
+			t.Fatalf("first shipment: duplicate=%v entered=%v", r1.GetDuplicate(), r1.GetEnteredStates())
+		}
+		if l := r1.GetOrder().GetLines()[0]; l.GetShippedQuantity() != 4 || l.GetAllocations()[0].GetShippedQuantity() != 4 || l.GetAllocations()[1].GetShippedQuantity() != 0 {
+			t.Errorf("line 1 after S1: %+v", l)
+		}
+
+		// Same event again: duplicate, nothing changes.
+		dup, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-1", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, ham))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dup.GetDuplicate() || len(dup.GetEnteredStates()) != 0 || dup.GetOrder().GetEtag() != r1.GetOrder().GetEtag() {
+			t.Errorf("replayed event: duplicate=%v entered=%v etag %s vs %s", dup.GetDuplicate(), dup.GetEnteredStates(),
+				dup.GetOrder().GetEtag(), r1.GetOrder().GetEtag())
+		}
+		// Same event id, other content.
+		_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-1", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 3}))
+		wantReason(t, err, codes.AlreadyExists, orderv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED)
+		// A re-sent report for the same shipment under a new event id never
+		// double counts (absolute quantities).
+		again, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-1b", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, ham))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.GetOrder().GetLines()[0].GetShippedQuantity() != 4 || len(again.GetEnteredStates()) != 0 {
+			t.Errorf("re-sent shipment counted twice: %+v", again.GetOrder().GetLines()[0])
+		}
+
+		// Errors.
+		_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x1", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"3": 1}))
+		wantReason(t, err, codes.InvalidArgument, orderv1.ErrorReason_ERROR_REASON_UNKNOWN_LINE)
+		_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x2", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 3}))
+		md = wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_QUANTITY_EXCEEDS_ALLOCATED)
+		if md["requested"] != "3" || md["allowed"] != "2" || md["warehouse_id"] != "WH-MUC" {
+			t.Errorf("metadata = %v", md)
+		}
+		_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-x3", "S3", "WH-BER", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 1}))
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_WAREHOUSE_NOT_ALLOCATED)
+		_, err = e.client.RecordShipmentProgress(ctx, progress("O-NOPE", "ev-x4", "S3", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 1}))
+		wantReason(t, err, codes.NotFound, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_FOUND)
+
+		// The rest is reported delivered before its ship event: SHIPPED only,
+		// since S1 is not delivered yet.
+		r2, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-2", "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, map[string]int64{"1": 2}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(r2.GetEnteredStates(), []orderv1.Order_State{orderv1.Order_STATE_SHIPPED}) {
+			t.Fatalf("S2 delivered: entered %v, want [SHIPPED]", r2.GetEnteredStates())
+		}
+		r3, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev-3", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, ham))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(r3.GetEnteredStates(), []orderv1.Order_State{orderv1.Order_STATE_DELIVERED}) || r3.GetOrder().GetState() != orderv1.Order_STATE_DELIVERED {
+			t.Fatalf("S1 delivered: entered %v state %s", r3.GetEnteredStates(), r3.GetOrder().GetState())
+		}
+		for _, l := range r3.GetOrder().GetLines() {
+			if l.GetDeliveredQuantity() != l.GetQuantity() || l.GetShippedQuantity() != l.GetQuantity() {
+				t.Errorf("line %s: shipped %d delivered %d of %d", l.GetLineId(), l.GetShippedQuantity(), l.GetDeliveredQuantity(), l.GetQuantity())
+			}
+		}
+		// Terminal: further reports are invalid transitions.
+		_, err = e.client.RecordShipmentProgress(ctx, progress(id, "ev-4", "S9", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"2": 1}))
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
+
+		want := []string{"transload.order.accepted", "transload.order.confirmed", "transload.order.partially_shipped",
+			"transload.order.shipped", "transload.order.delivered"}
+		if diff := cmp.Diff(want, e.outboxSubjects(t, id)); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		// Cancelling a shipped order is refused.
+		_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c", Reason: "too late"})
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE)
+	}, withoutWorker)
 }
 
 func TestShipAndDeliverInOneReport(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
-	res, err := e.client.CreateOrder(ctx, createReq("one-go", "C0007", line{"SKU-00001", 2}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := res.GetOrder().GetOrderId()
-	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+	id := e.createConfirmed(t, createReq("one-go", "C0007", line{"SKU-00001", 2}))
 	r, err := e.client.RecordShipmentProgress(ctx, progress(id, "ev", "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, map[string]int64{"1": 2}))
 	if err != nil {
 		t.Fatal(err)
@@ -161,25 +149,22 @@ func TestCancelOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, withoutWorker)
 	ctx := t.Context()
-	res, err := e.client.CreateOrder(ctx, createReq("to-cancel", "C0008", line{"SKU-00500", 3}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := res.GetOrder().GetOrderId()
+	placed := e.create(t, createReq("to-cancel", "C0008", line{"SKU-00500", 3}))
+	id := placed.GetOrderId()
 	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 1 {
 		t.Fatalf("available after reserving = %d, want 1", got)
 	}
-	_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: "W/\"99\""})
+	_, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: "W/\"99\""})
 	wantReason(t, err, codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION)
 
-	o, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: res.GetOrder().GetEtag()})
+	o, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: placed.GetEtag()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.GetState() != orderv1.Order_STATE_CANCELLED {
 		t.Fatalf("state = %s", o.GetState())
 	}
-	again, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: res.GetOrder().GetEtag()})
+	again, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: placed.GetEtag()})
 	if err != nil || again.GetEtag() != o.GetEtag() {
 		t.Fatalf("same cancel again: %v (etag %s vs %s)", err, again.GetEtag(), o.GetEtag())
 	}
@@ -190,7 +175,7 @@ func TestCancelOrder(t *testing.T) {
 
 	// The worker releases the stock and never sends the order to the ERP.
 	e.worker.Pass(ctx)
-	if !slices.Equal(e.inventory.Releases(), []string{res.GetOrder().GetReservationId()}) {
+	if !slices.Equal(e.inventory.Releases(), []string{placed.GetReservationId()}) {
 		t.Errorf("releases = %v", e.inventory.Releases())
 	}
 	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 4 {
@@ -206,49 +191,36 @@ func TestCancelOrder(t *testing.T) {
 
 func TestCancelConfirmedOrderCancelsInERP(t *testing.T) {
 	t.Parallel()
-	forEachEngine(t, testCancelConfirmedOrderCancelsInERP)
-}
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		id := e.createConfirmed(t, createReq("cc", "C0008", line{"SKU-00001", 1}))
+		if _, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c", Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(e.fulfil.Cancels(), []string{id}) {
+			t.Errorf("fulfilment cancels = %v, want [%s]", e.fulfil.Cancels(), id)
+		}
+		waitEqual(t, "ERP cancellation", e.erp.Cancels, []string{id})
+		waitEqual(t, "release", func() int { return len(e.inventory.Releases()) }, 1)
 
-func testCancelConfirmedOrderCancelsInERP(t *testing.T, engine func(*envOptions)) {
-	e := newEnv(t, engine)
-	ctx := t.Context()
-	res, err := e.client.CreateOrder(ctx, createReq("cc", "C0008", line{"SKU-00001", 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := res.GetOrder().GetOrderId()
-	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
-	if _, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c", Reason: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(e.fulfil.Cancels(), []string{id}) {
-		t.Errorf("fulfilment cancels = %v, want [%s]", e.fulfil.Cancels(), id)
-	}
-	waitEqual(t, "ERP cancellation", e.erp.Cancels, []string{id})
-	waitEqual(t, "release", func() int { return len(e.inventory.Releases()) }, 1)
-
-	// Picked at the WMS: not cancellable; fulfillment down: UNAVAILABLE.
-	res2, err := e.client.CreateOrder(ctx, createReq("cc2", "C0008", line{"SKU-00002", 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id2 := res2.GetOrder().GetOrderId()
-	e.waitState(t, id2, orderv1.Order_STATE_CONFIRMED)
-	e.fulfil.SetDown(true)
-	_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
-	if status.Code(err) != codes.Unavailable {
-		t.Errorf("fulfillment down: err = %v, want UNAVAILABLE", err)
-	}
-	e.fulfil.SetDown(false)
-	e.fulfil.SetPicked(id2)
-	wait.Eventually(t, waitTimeout, "a definite answer from fulfillment", func() error {
-		_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
-		return wait.Check(status.Code(err) != codes.Unavailable, "%v", err)
+		// Picked at the WMS: not cancellable; fulfillment down: UNAVAILABLE.
+		id2 := e.createConfirmed(t, createReq("cc2", "C0008", line{"SKU-00002", 1}))
+		e.fulfil.SetDown(true)
+		_, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("fulfillment down: err = %v, want UNAVAILABLE", err)
+		}
+		e.fulfil.SetDown(false)
+		e.fulfil.SetPicked(id2)
+		wait.Eventually(t, waitTimeout, "a definite answer from fulfillment", func() error {
+			_, err = e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id2, RequestId: "c2", Reason: "r"})
+			return wait.Check(status.Code(err) != codes.Unavailable, "%v", err)
+		})
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE)
+		if st := e.get(t, id2).GetState(); st != orderv1.Order_STATE_CONFIRMED {
+			t.Errorf("state after refused cancel = %s", st)
+		}
 	})
-	wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE)
-	if st := e.get(t, id2).GetState(); st != orderv1.Order_STATE_CONFIRMED {
-		t.Errorf("state after refused cancel = %s", st)
-	}
 }
 
 func TestListOrders(t *testing.T) {
@@ -265,11 +237,7 @@ func TestListOrders(t *testing.T) {
 		if i == 4 {
 			r.Channel = "b2b"
 		}
-		res, err := e.client.CreateOrder(ctx, r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, res.GetOrder().GetOrderId())
+		ids = append(ids, e.create(t, r).GetOrderId())
 	}
 	page := func(req *orderv1.ListOrdersRequest) []string {
 		t.Helper()

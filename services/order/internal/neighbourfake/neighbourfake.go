@@ -26,6 +26,27 @@ import (
 	"github.com/transload/transload/platform/apierr"
 )
 
+// switchable is the lock and the availability switch of every fake: a fake
+// that is down answers each call with UNAVAILABLE.
+type switchable struct {
+	mu   sync.Mutex
+	down bool
+}
+
+// SetDown switches the fake's availability.
+func (s *switchable) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// locked returns get() read under the fake's lock.
+func locked[T any](s *switchable, get func() T) T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return get()
+}
+
 func unavailable(what string) error {
 	return apierr.Error(codes.Unavailable, erpv1.ErrorReason_ERROR_REASON_ERP_UNAVAILABLE, what+" is down", nil)
 }
@@ -34,8 +55,7 @@ func unavailable(what string) error {
 type ERP struct {
 	erpv1.UnimplementedErpAdapterServiceServer
 
-	mu        sync.Mutex
-	down      bool
+	switchable
 	customers map[string]*erpv1.Customer
 	// reject makes SubmitSalesOrder reject orders of these customers.
 	reject map[string]erpv1.SalesOrderRejectionReason
@@ -71,13 +91,6 @@ func (e *ERP) AddCustomer(id string, state erpv1.Customer_AccountState) {
 	}
 }
 
-// SetDown switches the fake's availability.
-func (e *ERP) SetDown(down bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.down = down
-}
-
 // RejectCustomer makes submissions of the customer's orders rejected.
 func (e *ERP) RejectCustomer(id string, r erpv1.SalesOrderRejectionReason) {
 	e.mu.Lock()
@@ -89,24 +102,18 @@ func (e *ERP) RejectCustomer(id string, r erpv1.SalesOrderRejectionReason) {
 // creation order (each at most once by construction of the fake's
 // idempotency).
 func (e *ERP) Accepted() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.accepted)
+	return locked(&e.switchable, func() []string { return slices.Clone(e.accepted) })
 }
 
 // SubmitCalls returns the order id of every SubmitSalesOrder call that
 // reached the ERP while it was up, duplicates included.
 func (e *ERP) SubmitCalls() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.submitCalls)
+	return locked(&e.switchable, func() []string { return slices.Clone(e.submitCalls) })
 }
 
 // Cancels returns the cancelled order ids.
 func (e *ERP) Cancels() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.cancels)
+	return locked(&e.switchable, func() []string { return slices.Clone(e.cancels) })
 }
 
 // GetCustomer implements erpv1.ErpAdapterServiceServer.
@@ -191,16 +198,8 @@ func (e *ERP) CancelSalesOrder(_ context.Context, r *erpv1.CancelSalesOrderReque
 // costs 100 × nnnnn EUR cents; others are unknown.
 type Pricing struct {
 	catalogv1.UnimplementedPricingServiceServer
-	mu    sync.Mutex
-	down  bool
+	switchable
 	calls int
-}
-
-// SetDown switches the fake's availability.
-func (p *Pricing) SetDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
 }
 
 // PriceOf returns the fake's unit price of sku and whether it is known.
@@ -247,8 +246,7 @@ func (p *Pricing) QuotePrices(_ context.Context, r *catalogv1.QuotePricesRequest
 // WH-HAM, WH-MUC, WH-BER, idempotent on request ids.
 type Inventory struct {
 	inventoryv1.UnimplementedInventoryServiceServer
-	mu           sync.Mutex
-	down         bool
+	switchable
 	stock        map[string]map[string]int64
 	byRequest    map[string]*inventoryv1.Reservation
 	reservations map[string]*inventoryv1.Reservation
@@ -268,9 +266,7 @@ func (v *Inventory) SetReserveDelay(d time.Duration) {
 
 // ReserveCalls returns how many ReserveStock calls arrived.
 func (v *Inventory) ReserveCalls() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.reserveCalls
+	return locked(&v.switchable, func() int { return v.reserveCalls })
 }
 
 // Warehouses in priority order.
@@ -296,32 +292,19 @@ func (v *Inventory) available(sku, wh string) int64 {
 	return m[wh]
 }
 
-// SetDown switches the fake's availability.
-func (v *Inventory) SetDown(down bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.down = down
-}
-
 // Releases returns the released reservation ids, in call order.
 func (v *Inventory) Releases() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return slices.Clone(v.releases)
+	return locked(&v.switchable, func() []string { return slices.Clone(v.releases) })
 }
 
 // ReservationCount returns how many distinct reservations were created.
 func (v *Inventory) ReservationCount() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return len(v.reservations)
+	return locked(&v.switchable, func() int { return len(v.reservations) })
 }
 
 // Available returns the fake's free stock of sku in wh.
 func (v *Inventory) Available(sku, wh string) int64 {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.available(sku, wh)
+	return locked(&v.switchable, func() int64 { return v.available(sku, wh) })
 }
 
 // ReserveStock implements inventoryv1.InventoryServiceServer.
@@ -433,17 +416,9 @@ func (v *Inventory) ListReservations(_ context.Context, r *inventoryv1.ListReser
 // Fulfillment is a fake FulfillmentService that only cancels fulfilment.
 type Fulfillment struct {
 	fulfillmentv1.UnimplementedFulfillmentServiceServer
-	mu      sync.Mutex
-	down    bool
+	switchable
 	picked  map[string]bool
 	cancels []string
-}
-
-// SetDown switches the fake's availability.
-func (f *Fulfillment) SetDown(down bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.down = down
 }
 
 // SetPicked marks an order as picked at the WMS, so it cannot be cancelled.
@@ -458,9 +433,7 @@ func (f *Fulfillment) SetPicked(orderID string) {
 
 // Cancels returns the order ids whose fulfilment was cancelled.
 func (f *Fulfillment) Cancels() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.cancels)
+	return locked(&f.switchable, func() []string { return slices.Clone(f.cancels) })
 }
 
 // CancelFulfillment implements fulfillmentv1.FulfillmentServiceServer.

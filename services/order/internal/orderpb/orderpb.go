@@ -49,7 +49,8 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func money(v int64, cur string) *commonv1.Money {
+// Money converts an amount in minor units of currency cur.
+func Money(v int64, cur string) *commonv1.Money {
 	return &commonv1.Money{AmountMinor: v, CurrencyCode: cur}
 }
 
@@ -108,9 +109,9 @@ func Order(o *order.Order) *orderv1.Order {
 		ReservationId:     o.ReservationID,
 		Notes:             o.Notes,
 		Totals: &orderv1.OrderTotals{
-			Subtotal: money(o.SubtotalMinor, o.Currency),
-			Tax:      money(o.TaxMinor, o.Currency),
-			Total:    money(o.TotalMinor, o.Currency),
+			Subtotal: Money(o.SubtotalMinor, o.Currency),
+			Tax:      Money(o.TaxMinor, o.Currency),
+			Total:    Money(o.TotalMinor, o.Currency),
 		},
 		ErpSubmission: &orderv1.ErpSubmission{
 			AttemptCount:    int32(min(o.ERP.Attempts, 1<<31-1)),
@@ -128,8 +129,8 @@ func Order(o *order.Order) *orderv1.Order {
 	for _, l := range o.Lines {
 		pl := &orderv1.OrderLine{
 			LineId: l.ID, Sku: l.SKU, Quantity: l.Quantity, Unit: l.Unit,
-			UnitPrice:       money(l.UnitPriceMinor, o.Currency),
-			ExtendedPrice:   money(l.ExtendedMinor, o.Currency),
+			UnitPrice:       Money(l.UnitPriceMinor, o.Currency),
+			ExtendedPrice:   Money(l.ExtendedMinor, o.Currency),
 			PriceRuleId:     l.PriceRuleID,
 			PriceQuoteId:    l.PriceQuoteID,
 			ShippedQuantity: l.Shipped, DeliveredQuantity: l.Delivered, ReturnedQuantity: l.Returned,
