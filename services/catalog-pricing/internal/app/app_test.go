@@ -21,6 +21,7 @@ import (
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/catalog-pricing/internal/app"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
+	"github.com/transload/transload/services/catalog-pricing/internal/erptest"
 )
 
 // instance is one running service under test.
@@ -151,7 +152,7 @@ func (in *instance) waitReady(t *testing.T) {
 func startReady(t *testing.T) (*instance, *fakeERP) {
 	t.Helper()
 	erp := newFakeERP()
-	in := start(t, testEnv(t, nil), serveERP(t, erp))
+	in := start(t, testEnv(t, nil), erptest.Serve(t, erp))
 	in.waitReady(t)
 	return in, erp
 }
@@ -160,7 +161,7 @@ func TestImportAtStartRetriesWhileERPIsDown(t *testing.T) {
 	t.Parallel()
 	erp := newFakeERP()
 	erp.down.Store(true)
-	in := start(t, testEnv(t, nil), serveERP(t, erp))
+	in := start(t, testEnv(t, nil), erptest.Serve(t, erp))
 
 	// While the ERP is down the service serves but is not ready, and it
 	// keeps retrying in the background.
@@ -201,13 +202,13 @@ func TestRestartWithPublishedCatalogIsReadyWithoutERP(t *testing.T) {
 	t.Parallel()
 	erp := newFakeERP()
 	env := testEnv(t, nil)
-	first := start(t, env, serveERP(t, erp))
+	first := start(t, env, erptest.Serve(t, erp))
 	first.waitReady(t)
 	first.stop()
 
 	down := newFakeERP()
 	down.down.Store(true)
-	second := start(t, env, serveERP(t, down))
+	second := start(t, env, erptest.Serve(t, down))
 	if got := second.readyStatus(t); got != http.StatusOK {
 		t.Fatalf("readyz after restart on a loaded database = %d, want 200 at once", got)
 	}
@@ -235,7 +236,7 @@ func TestOnDemandSync(t *testing.T) {
 	t.Parallel()
 	erp := newFakeERP()
 	trigger := make(chan struct{})
-	in := start(t, testEnv(t, nil), serveERP(t, erp), trigger)
+	in := start(t, testEnv(t, nil), erptest.Serve(t, erp), trigger)
 	in.waitReady(t)
 
 	erp.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/catalog-pricing/internal/erptest"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 )
 
@@ -170,25 +171,36 @@ func TestListPagesAndTokens(t *testing.T) {
 	prices := pageAll(t, func(token string) ([]string, string, error) {
 		res, err := in.pricing.ListPrices(ctx, &catalogv1.ListPricesRequest{Parent: "priceLists/PL-EUR", Filter: `sku:"SKU-*"`,
 			PageSize: 2, PageToken: token})
-		var names []string
-		for _, p := range res.GetPrices() {
-			names = append(names, p.GetSku())
-		}
-		return names, res.GetNextPageToken(), err
+		return names(res.GetPrices()), res.GetNextPageToken(), err
 	})
-	if diff := cmp.Diff([]string{sku(1), sku(2), sku(3), sku(4), sku(5)}, prices); diff != "" {
+	var want []string
+	for n := 1; n <= nProducts; n++ {
+		want = append(want, "priceLists/PL-EUR/prices/"+sku(n))
+	}
+	if diff := cmp.Diff(want, prices); diff != "" {
 		t.Errorf("prices (-want +got):\n%s", diff)
 	}
 	lists := pageAll(t, func(token string) ([]string, string, error) {
 		res, err := in.pricing.ListPriceLists(ctx, &catalogv1.ListPriceListsRequest{Filter: `currency_code = "EUR"`, PageSize: 1, PageToken: token})
-		var names []string
-		for _, l := range res.GetPriceLists() {
-			names = append(names, l.GetName())
-		}
-		return names, res.GetNextPageToken(), err
+		return names(res.GetPriceLists()), res.GetNextPageToken(), err
 	})
 	if diff := cmp.Diff([]string{"priceLists/PL-B2B-EUR", "priceLists/PL-EUR"}, lists); diff != "" {
 		t.Errorf("price lists (-want +got):\n%s", diff)
+	}
+
+	if _, err := in.catalog.ImportProducts(ctx, &catalogv1.ImportProductsRequest{RequestId: "v2", Source: "t",
+		Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: []*catalogv1.ProductImportRow{{RowNumber: 1, Product: validProduct("V2-1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.catalog.PublishCatalog(ctx, &catalogv1.PublishCatalogRequest{RequestId: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	versions := pageAll(t, func(token string) ([]string, string, error) {
+		res, err := in.catalog.ListCatalogVersions(ctx, &catalogv1.ListCatalogVersionsRequest{PageSize: 1, PageToken: token})
+		return names(res.GetCatalogVersions()), res.GetNextPageToken(), err
+	})
+	if diff := cmp.Diff([]string{"catalogVersions/2", "catalogVersions/1"}, versions); diff != "" {
+		t.Errorf("versions, newest first (-want +got):\n%s", diff)
 	}
 
 	products, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1})
@@ -230,6 +242,15 @@ func TestListPagesAndTokens(t *testing.T) {
 	}
 }
 
+// names returns the resource names of ms.
+func names[M interface{ GetName() string }](ms []M) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.GetName())
+	}
+	return out
+}
+
 // pageAll calls list with each next page token until the last page and
 // returns everything listed.
 func pageAll(t *testing.T, list func(token string) ([]string, string, error)) []string {
@@ -258,7 +279,7 @@ func TestAuditRecordsTheCaller(t *testing.T) {
 	t.Parallel()
 	erp := newFakeERP()
 	env := testEnv(t, nil)
-	in := start(t, env, serveERP(t, erp))
+	in := start(t, env, erptest.Serve(t, erp))
 	in.waitReady(t)
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-transload-actor", "api_key:ops-1", "x-correlation-id", "audit-test-1")
 	p := validProduct("AUD-1")

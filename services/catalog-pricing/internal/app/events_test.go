@@ -17,6 +17,7 @@ import (
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/services/catalog-pricing/internal/erptest"
 )
 
 // relayed is one event read from the stream: its metadata, the number it
@@ -39,7 +40,7 @@ func TestEventsReachJetStream(t *testing.T) {
 	ns := natstest.Start(t)
 	_, js := natstest.Connect(t, ns)
 	erp := newFakeERP()
-	in := start(t, testEnv(t, map[string]string{"NATS_URL": ns.ClientURL()}), serveERP(t, erp))
+	in := start(t, testEnv(t, map[string]string{"NATS_URL": ns.ClientURL()}), erptest.Serve(t, erp))
 	in.waitReady(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()

@@ -114,17 +114,6 @@ func (f *fakeERP) StreamPriceExport(_ *erpv1.StreamPriceExportRequest, stream gr
 		Trailer: &erpv1.ExportTrailer{ItemCount: n}}})
 }
 
-// serveERP serves f over bufconn and returns the dial option reaching it.
-func serveERP(t *testing.T, f *fakeERP) grpc.DialOption {
-	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	erpv1.RegisterErpAdapterServiceServer(srv, f)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })
-}
-
 // dialBuf returns a client connection to a bufconn listener.
 func dialBuf(t *testing.T, lis *bufconn.Listener) *grpc.ClientConn {
 	t.Helper()

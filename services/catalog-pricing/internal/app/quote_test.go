@@ -13,6 +13,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/testharness/redistest"
+	"github.com/transload/transload/services/catalog-pricing/internal/erptest"
 )
 
 func quoteReq(channel string, lines ...*catalogv1.QuoteRequestLine) *catalogv1.QuotePricesRequest {
@@ -246,7 +247,7 @@ func TestQuotesCachedInRedis(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
 	erp := newFakeERP()
-	in := start(t, testEnv(t, map[string]string{"REDIS_ADDR": redis.Addr(), "CACHE_NAMESPACE": "catalog-test:"}), serveERP(t, erp))
+	in := start(t, testEnv(t, map[string]string{"REDIS_ADDR": redis.Addr(), "CACHE_NAMESPACE": "catalog-test:"}), erptest.Serve(t, erp))
 	in.waitReady(t)
 	req := quoteReq("web", line(sku(1), 2))
 	for range 2 {

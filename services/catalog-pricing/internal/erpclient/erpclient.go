@@ -119,17 +119,31 @@ type exportMessage interface {
 	GetTrailer() *erpv1.ExportTrailer
 }
 
-// readExport receives an export stream up to its trailer, handing every
-// chunk to chunk (which returns how many items it carried), and returns
-// the export id. An export is complete only when the header came first
-// and the header, the trailer and the items received agree on the count;
-// otherwise the error wraps erpsync.ErrIncomplete.
-func readExport[M exportMessage](ctx context.Context, op string, recv func() (M, error), chunk func(M) int64) (string, error) {
+// exportStream is the receiving side of an export stream.
+type exportStream[M exportMessage] interface {
+	Recv() (M, error)
+}
+
+// readExport opens an export stream with open and receives it up to its
+// trailer, handing every chunk to chunk (which returns how many items it
+// carried), and returns the export id. An export is complete only when
+// the header came first and the header, the trailer and the items
+// received agree on the count; otherwise the error wraps
+// erpsync.ErrIncomplete.
+func readExport[M exportMessage](ctx context.Context, op string, open func(context.Context) (exportStream[M], error),
+	chunk func(M) int64) (string, error) {
+	// Returning early (an incomplete export) must end the stream.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := open(ctx)
+	if err != nil {
+		return "", mapErr(ctx, op, err)
+	}
 	var id string
 	var announced, received int64
 	headerSeen := false
 	for {
-		msg, err := recv()
+		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("%s %s: %w: stream ended without trailer", op, id, erpsync.ErrIncomplete)
 		}
@@ -154,63 +168,57 @@ func readExport[M exportMessage](ctx context.Context, op string, recv func() (M,
 
 // FetchCatalog implements erpsync.Source: the full product export.
 func (c *Client) FetchCatalog(ctx context.Context) (erpsync.CatalogExport, error) {
-	// Ending the call early (an incomplete export) must end the stream.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	const op = "catalog export"
-	stream, err := c.erp.StreamCatalogExport(ctx, &erpv1.StreamCatalogExportRequest{})
-	if err != nil {
-		return erpsync.CatalogExport{}, mapErr(ctx, op, err)
-	}
 	var out erpsync.CatalogExport
-	out.ExportID, err = readExport(ctx, op, stream.Recv, func(msg *erpv1.StreamCatalogExportResponse) int64 {
-		ps := msg.GetChunk().GetProducts()
-		for _, p := range ps {
-			out.Products = append(out.Products, c.product(p))
-		}
-		return int64(len(ps))
-	})
+	id, err := readExport(ctx, "catalog export",
+		func(ctx context.Context) (exportStream[*erpv1.StreamCatalogExportResponse], error) {
+			return c.erp.StreamCatalogExport(ctx, &erpv1.StreamCatalogExportRequest{})
+		},
+		func(msg *erpv1.StreamCatalogExportResponse) int64 {
+			ps := msg.GetChunk().GetProducts()
+			for _, p := range ps {
+				out.Products = append(out.Products, c.product(p))
+			}
+			return int64(len(ps))
+		})
 	if err != nil {
 		return erpsync.CatalogExport{}, err
 	}
+	out.ExportID = id
 	return out, nil
 }
 
 // FetchPrices implements erpsync.Source: the full list price export (no
 // contracts, promotions or channel rules yet).
 func (c *Client) FetchPrices(ctx context.Context) (erpsync.PriceExport, error) {
-	// Ending the call early (an incomplete export) must end the stream.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	const op = "price export"
-	stream, err := c.erp.StreamPriceExport(ctx, &erpv1.StreamPriceExportRequest{})
-	if err != nil {
-		return erpsync.PriceExport{}, mapErr(ctx, op, err)
-	}
 	out := erpsync.PriceExport{Rows: map[string][]pricing.PriceRow{}}
 	erpLists := map[string]*erpv1.PriceList{}
-	out.ExportID, err = readExport(ctx, op, stream.Recv, func(msg *erpv1.StreamPriceExportResponse) int64 {
-		ch := msg.GetChunk()
-		for _, l := range ch.GetPriceLists() {
-			erpLists[l.GetPriceListId()] = l
-			out.Lists = append(out.Lists, priceLists(l)...)
-		}
-		for _, lp := range ch.GetListPrices() {
-			l, ok := erpLists[lp.GetPriceListId()]
-			if !ok || lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil {
-				out.Skipped++
-				continue
+	id, err := readExport(ctx, "price export",
+		func(ctx context.Context) (exportStream[*erpv1.StreamPriceExportResponse], error) {
+			return c.erp.StreamPriceExport(ctx, &erpv1.StreamPriceExportRequest{})
+		},
+		func(msg *erpv1.StreamPriceExportResponse) int64 {
+			ch := msg.GetChunk()
+			for _, l := range ch.GetPriceLists() {
+				erpLists[l.GetPriceListId()] = l
+				out.Lists = append(out.Lists, priceLists(l)...)
 			}
-			for _, pl := range priceLists(l) {
-				out.Rows[pl.ID] = append(out.Rows[pl.ID], priceRow(int64(len(out.Rows[pl.ID])+1), lp))
+			for _, lp := range ch.GetListPrices() {
+				l, ok := erpLists[lp.GetPriceListId()]
+				if !ok || lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil {
+					out.Skipped++
+					continue
+				}
+				for _, pl := range priceLists(l) {
+					out.Rows[pl.ID] = append(out.Rows[pl.ID], priceRow(int64(len(out.Rows[pl.ID])+1), lp))
+				}
 			}
-		}
-		return int64(len(ch.GetPriceLists()) + len(ch.GetListPrices()) + len(ch.GetContracts()) +
-			len(ch.GetPromotions()) + len(ch.GetChannelRules()))
-	})
+			return int64(len(ch.GetPriceLists()) + len(ch.GetListPrices()) + len(ch.GetContracts()) +
+				len(ch.GetPromotions()) + len(ch.GetChannelRules()))
+		})
 	if err != nil {
 		return erpsync.PriceExport{}, err
 	}
+	out.ExportID = id
 	return out, nil
 }
 

@@ -3,7 +3,6 @@ package erpclient_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
@@ -20,6 +18,7 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpclient"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
+	"github.com/transload/transload/services/catalog-pricing/internal/erptest"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
@@ -61,17 +60,11 @@ const exportTimeout = 5 * time.Second
 // dialed as the service dials it, with the given export budget.
 func client(t *testing.T, erp *scriptedERP, budget ...time.Duration) *erpclient.Client {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	erpv1.RegisterErpAdapterServiceServer(srv, erp)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
 	d := exportTimeout
 	if len(budget) > 0 {
 		d = budget[0]
 	}
-	opts := append(erpclient.Options(d), grpcclient.WithDialOptions(
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })))
+	opts := append(erpclient.Options(d), grpcclient.WithDialOptions(erptest.Serve(t, erp)))
 	conn, err := grpcclient.Dial("passthrough:///erp", opts...)
 	if err != nil {
 		t.Fatal(err)

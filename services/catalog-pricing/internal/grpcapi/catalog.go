@@ -182,18 +182,15 @@ func (s *CatalogServer) GetCatalogVersion(ctx context.Context, req *catalogv1.Ge
 // newest first.
 func (s *CatalogServer) ListCatalogVersions(ctx context.Context, req *catalogv1.ListCatalogVersionsRequest) (*catalogv1.ListCatalogVersionsResponse, error) {
 	q := aip.Query{Method: catalogv1.CatalogService_ListCatalogVersions_FullMethodName}
-	var before int64
-	if err := aip.DecodePageToken(req.GetPageToken(), q, &before); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	size := pageSize(req.GetPageSize())
-	vs, err := s.svc.ListVersions(ctx, before, size+1)
+	vs, next, err := keysetList(q, req.GetPageToken(), req.GetPageSize(), func(v catalog.Version) int64 { return v.Number },
+		func(before int64, limit int) ([]catalog.Version, error) {
+			return s.svc.ListVersions(ctx, before, limit)
+		})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	page, next := aip.KeysetPage(vs, size, q, func(v catalog.Version) []aip.Key { return []aip.Key{aip.KeyOf(v.Number)} })
 	out := &catalogv1.ListCatalogVersionsResponse{NextPageToken: next}
-	for _, v := range page {
+	for _, v := range vs {
 		out.CatalogVersions = append(out.CatalogVersions, versionToProto(v))
 	}
 	return out, nil

@@ -35,31 +35,22 @@ func actor(ctx context.Context) catalog.Actor {
 
 func skuFromName(name string) string { return strings.TrimPrefix(name, "products/") }
 
-func statusToProto(s catalog.Status) catalogv1.ProductStatus {
-	switch s {
-	case catalog.StatusDraft:
-		return catalogv1.ProductStatus_PRODUCT_STATUS_DRAFT
-	case catalog.StatusActive:
-		return catalogv1.ProductStatus_PRODUCT_STATUS_ACTIVE
-	case catalog.StatusOnHold:
-		return catalogv1.ProductStatus_PRODUCT_STATUS_ON_HOLD
-	case catalog.StatusDiscontinued:
-		return catalogv1.ProductStatus_PRODUCT_STATUS_DISCONTINUED
-	}
-	return catalogv1.ProductStatus_PRODUCT_STATUS_UNSPECIFIED
+// statuses is the one table of product statuses between the catalog and
+// catalog.v1 (both directions read it; UNSPECIFIED is the zero of both).
+var statuses = map[catalog.Status]catalogv1.ProductStatus{
+	catalog.StatusDraft:        catalogv1.ProductStatus_PRODUCT_STATUS_DRAFT,
+	catalog.StatusActive:       catalogv1.ProductStatus_PRODUCT_STATUS_ACTIVE,
+	catalog.StatusOnHold:       catalogv1.ProductStatus_PRODUCT_STATUS_ON_HOLD,
+	catalog.StatusDiscontinued: catalogv1.ProductStatus_PRODUCT_STATUS_DISCONTINUED,
 }
 
-func statusFromProto(s catalogv1.ProductStatus) catalog.Status {
-	switch s {
-	case catalogv1.ProductStatus_PRODUCT_STATUS_DRAFT:
-		return catalog.StatusDraft
-	case catalogv1.ProductStatus_PRODUCT_STATUS_ACTIVE:
-		return catalog.StatusActive
-	case catalogv1.ProductStatus_PRODUCT_STATUS_ON_HOLD:
-		return catalog.StatusOnHold
-	case catalogv1.ProductStatus_PRODUCT_STATUS_DISCONTINUED:
-		return catalog.StatusDiscontinued
-	case catalogv1.ProductStatus_PRODUCT_STATUS_UNSPECIFIED:
+func statusToProto(s catalog.Status) catalogv1.ProductStatus { return statuses[s] }
+
+func statusFromProto(pb catalogv1.ProductStatus) catalog.Status {
+	for s, p := range statuses {
+		if p == pb {
+			return s
+		}
 	}
 	return catalog.StatusUnspecified
 }

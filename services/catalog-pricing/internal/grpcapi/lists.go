@@ -65,48 +65,50 @@ func skuPrefix(value string) (string, bool) {
 // parseProductFilter reads ListProducts' filter. Errors are
 // *aip.FilterError.
 func parseProductFilter(s string) (catalog.Filter, error) {
-	f, err := productFilter.Parse(s)
-	if err != nil {
-		return catalog.Filter{}, err
-	}
-	var out catalog.Filter
-	out.Channel = text(f, "channel")
-	out.Category = text(f, "category")
-	out.Brand = text(f, "brand")
-	if v, ok := f.Find("status", aip.OpEq); ok {
-		out.Status = statusFromProto(catalogv1.ProductStatus(v.Enum))
-	}
-	return out, nil
+	return parse(productFilter, s, func(f aip.Filter) catalog.Filter {
+		out := catalog.Filter{Channel: text(f, "channel"), Category: text(f, "category"), Brand: text(f, "brand")}
+		if v, ok := f.Find("status", aip.OpEq); ok {
+			out.Status = statusFromProto(catalogv1.ProductStatus(v.Enum))
+		}
+		return out
+	})
 }
 
 // parsePriceListFilter reads ListPriceLists' filter. Errors are
 // *aip.FilterError.
 func parsePriceListFilter(s string) (pricing.ListFilter, error) {
-	f, err := priceListFilter.Parse(s)
-	if err != nil {
-		return pricing.ListFilter{}, err
-	}
-	out := pricing.ListFilter{Currency: text(f, "currency_code")}
-	if v, ok := f.Find("channel", aip.OpEq); ok {
-		out.Channel, out.HasChannel = v.Text, true
-	}
-	if v, ok := f.Find("active_time", aip.OpEq); ok {
-		out.ActiveTime = v.Time
-	}
-	return out, nil
+	return parse(priceListFilter, s, func(f aip.Filter) pricing.ListFilter {
+		out := pricing.ListFilter{Currency: text(f, "currency_code")}
+		if v, ok := f.Find("channel", aip.OpEq); ok {
+			out.Channel, out.HasChannel = v.Text, true
+		}
+		if v, ok := f.Find("active_time", aip.OpEq); ok {
+			out.ActiveTime = v.Time
+		}
+		return out
+	})
 }
 
 // parsePriceFilter reads ListPrices' filter. Errors are *aip.FilterError.
 func parsePriceFilter(s string) (pricing.PriceFilter, error) {
-	f, err := priceFilter.Parse(s)
+	return parse(priceFilter, s, func(f aip.Filter) pricing.PriceFilter {
+		out := pricing.PriceFilter{SKU: text(f, "sku")}
+		if v, ok := f.Find("sku", aip.OpHas); ok {
+			out.SKUPrefix, _ = skuPrefix(v.Text)
+		}
+		return out
+	})
+}
+
+// parse parses filter against schema and reads the result into the
+// domain's filter F.
+func parse[F any](schema aip.Schema, filter string, read func(aip.Filter) F) (F, error) {
+	f, err := schema.Parse(filter)
 	if err != nil {
-		return pricing.PriceFilter{}, err
+		var zero F
+		return zero, err
 	}
-	out := pricing.PriceFilter{SKU: text(f, "sku")}
-	if v, ok := f.Find("sku", aip.OpHas); ok {
-		out.SKUPrefix, _ = skuPrefix(v.Text)
-	}
-	return out, nil
+	return read(f), nil
 }
 
 // text returns the value of the `field = value` term of f, "" if none.
@@ -118,6 +120,25 @@ func text(f aip.Filter, field string) string {
 // pageSize is the number of items a list returns for page_size.
 func pageSize(requested int32) int {
 	return int(aip.ClampPageSize(requested, aip.DefaultPageSize, aip.MaxPageSize))
+}
+
+// keysetList is a list ordered by one unique key K of its items T: it
+// decodes the page token of q (the key to continue after, zero on the
+// first page), asks list for one item more than the page holds, and
+// returns the page and the next token.
+func keysetList[T any, K aip.KeyValue](q aip.Query, token string, size int32, key func(T) K,
+	list func(after K, limit int) ([]T, error)) ([]T, string, error) {
+	var after K
+	if err := aip.DecodePageToken(token, q, &after); err != nil {
+		return nil, "", err
+	}
+	n := pageSize(size)
+	items, err := list(after, n+1)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := aip.KeysetPage(items, n, q, func(x T) []aip.Key { return []aip.Key{aip.KeyOf(key(x))} })
+	return page, next, nil
 }
 
 // errOtherVersion rejects a page token whose version the request's

@@ -105,18 +105,15 @@ func (s *PricingServer) ListPriceLists(ctx context.Context, req *catalogv1.ListP
 		return nil, s.fail(ctx, err)
 	}
 	q := aip.Query{Method: catalogv1.PricingService_ListPriceLists_FullMethodName, Filter: req.GetFilter()}
-	var after string
-	if err := aip.DecodePageToken(req.GetPageToken(), q, &after); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	size := pageSize(req.GetPageSize())
-	ls, err := s.svc.ListPriceLists(ctx, f, after, size+1)
+	ls, next, err := keysetList(q, req.GetPageToken(), req.GetPageSize(), func(l pricing.PriceList) string { return l.ID },
+		func(after string, limit int) ([]pricing.PriceList, error) {
+			return s.svc.ListPriceLists(ctx, f, after, limit)
+		})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	page, next := aip.KeysetPage(ls, size, q, func(l pricing.PriceList) []aip.Key { return []aip.Key{aip.KeyOf(l.ID)} })
 	out := &catalogv1.ListPriceListsResponse{NextPageToken: next}
-	for _, l := range page {
+	for _, l := range ls {
 		out.PriceLists = append(out.PriceLists, priceListToProto(l))
 	}
 	return out, nil
@@ -171,18 +168,15 @@ func (s *PricingServer) ListPrices(ctx context.Context, req *catalogv1.ListPrice
 	}
 	listID := strings.TrimPrefix(req.GetParent(), "priceLists/")
 	q := aip.Query{Method: catalogv1.PricingService_ListPrices_FullMethodName, Filter: req.GetFilter(), Params: []string{listID}}
-	var after string
-	if err := aip.DecodePageToken(req.GetPageToken(), q, &after); err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	size := pageSize(req.GetPageSize())
-	ps, err := s.svc.ListPrices(ctx, listID, f, after, size+1)
+	ps, next, err := keysetList(q, req.GetPageToken(), req.GetPageSize(), func(p pricing.Price) string { return p.SKU },
+		func(after string, limit int) ([]pricing.Price, error) {
+			return s.svc.ListPrices(ctx, listID, f, after, limit)
+		})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	page, next := aip.KeysetPage(ps, size, q, func(p pricing.Price) []aip.Key { return []aip.Key{aip.KeyOf(p.SKU)} })
 	out := &catalogv1.ListPricesResponse{NextPageToken: next}
-	for _, p := range page {
+	for _, p := range ps {
 		out.Prices = append(out.Prices, priceToProto(p))
 	}
 	return out, nil

@@ -41,14 +41,7 @@ func seeded(t testing.TB) (*sqlstore.Store, *catalog.Service) {
 	st := sqlstore.New(db)
 	cat := catalog.NewService(st.Catalog(), nil)
 	pr := pricing.NewService(st.Pricing(), st.Catalog())
-	p := catalog.Product{SKU: "SKU-1", Title: "Drill", BaseUnit: "EA", Status: catalog.StatusActive, Channels: []string{"web"}}
-	if _, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "i", Source: "t", Mode: catalog.ModeUpsert,
-		Rows: []catalog.ImportRow{{RowNumber: 1, Product: p}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "p"}); err != nil {
-		t.Fatal(err)
-	}
+	publish(t, cat, "1", "Drill")
 	if _, err := pr.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{RequestID: "l", AllowMissing: true,
 		List: pricing.PriceList{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"}}); err != nil {
 		t.Fatal(err)
@@ -58,6 +51,20 @@ func seeded(t testing.TB) (*sqlstore.Store, *catalog.Service) {
 		t.Fatal(err)
 	}
 	return st, cat
+}
+
+// publish imports SKU-1 (web) with title into the draft and publishes
+// it; run names the request ids.
+func publish(t testing.TB, cat *catalog.Service, run, title string) {
+	t.Helper()
+	p := catalog.Product{SKU: "SKU-1", Title: title, BaseUnit: "EA", Status: catalog.StatusActive, Channels: []string{"web"}}
+	if _, err := cat.ImportProducts(t.Context(), catalog.ImportRequest{RequestID: "i" + run, Source: "t", Mode: catalog.ModeUpsert,
+		Rows: []catalog.ImportRow{{RowNumber: 1, Product: p}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.PublishCatalog(t.Context(), catalog.PublishRequest{RequestID: "p" + run}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var quoteReq = pricing.QuoteRequest{Channel: "web", Currency: "EUR", CustomerID: "C0001",
@@ -107,14 +114,7 @@ func TestQuoteCacheRedis(t *testing.T) {
 	}
 
 	// Publishing a new catalog version changes the key: a miss.
-	p := catalog.Product{SKU: "SKU-1", Title: "Drill v2", BaseUnit: "EA", Status: catalog.StatusActive, Channels: []string{"web"}}
-	if _, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "i2", Source: "t", Mode: catalog.ModeUpsert,
-		Rows: []catalog.ImportRow{{RowNumber: 1, Product: p}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "p2"}); err != nil {
-		t.Fatal(err)
-	}
+	publish(t, cat, "2", "Drill v2")
 	q3, err := svc.Quote(ctx, quoteReq)
 	if err != nil || q3.CatalogVersion != 2 || counting.loads.Load() != 3 {
 		t.Fatalf("quote after publish = version %d, %v after %d loads; want version 2 computed afresh", q3.CatalogVersion, err,

@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -42,14 +40,8 @@ func scanVersion(sc sqldb.Scanner) (catalog.Version, error) {
 }
 
 func versionByNumber(x q, n int64) (catalog.Version, error) {
-	v, err := scanVersion(x.row(`SELECT `+versionColumns+` FROM catalog_versions WHERE version = ?`, n))
-	if errors.Is(err, sql.ErrNoRows) {
-		return catalog.Version{}, fmt.Errorf("version %d: %w", n, catalog.ErrVersionNotFound)
-	}
-	if err != nil {
-		return catalog.Version{}, fmt.Errorf("read version %d: %w", n, err)
-	}
-	return v, nil
+	return one(x, scanVersion, fmt.Sprintf("version %d", n), catalog.ErrVersionNotFound,
+		`SELECT `+versionColumns+` FROM catalog_versions WHERE version = ?`, n)
 }
 
 // CurrentVersion implements catalog.Store.

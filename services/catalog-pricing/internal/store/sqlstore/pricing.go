@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -30,14 +29,7 @@ func scanList(sc sqldb.Scanner) (pricing.PriceList, error) {
 }
 
 func listByID(x q, id string) (pricing.PriceList, error) {
-	l, err := scanList(x.row(`SELECT `+listColumns+` FROM price_lists WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return pricing.PriceList{}, fmt.Errorf("%s: %w", id, pricing.ErrPriceListNotFound)
-	}
-	if err != nil {
-		return pricing.PriceList{}, fmt.Errorf("read price list %s: %w", id, err)
-	}
-	return l, nil
+	return one(x, scanList, "price list "+id, pricing.ErrPriceListNotFound, `SELECT `+listColumns+` FROM price_lists WHERE id = ?`, id)
 }
 
 const priceColumns = `price_list_id, sku, unit_minor, currency, breaks, etag, update_time`
@@ -153,14 +145,8 @@ func (s *PricingStore) ListPriceLists(ctx context.Context, f pricing.ListFilter,
 
 // Price implements pricing.Store.
 func (s *PricingStore) Price(ctx context.Context, listID, sku string) (pricing.Price, error) {
-	p, err := scanPrice(s.pool(ctx).row(`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku = ?`, listID, sku))
-	if errors.Is(err, sql.ErrNoRows) {
-		return pricing.Price{}, fmt.Errorf("%s/%s: %w", listID, sku, pricing.ErrPriceNotFound)
-	}
-	if err != nil {
-		return pricing.Price{}, fmt.Errorf("read price %s/%s: %w", listID, sku, err)
-	}
-	return p, nil
+	return one(s.pool(ctx), scanPrice, "price "+listID+"/"+sku, pricing.ErrPriceNotFound,
+		`SELECT `+priceColumns+` FROM prices WHERE price_list_id = ? AND sku = ?`, listID, sku)
 }
 
 // ListPrices implements pricing.Store.

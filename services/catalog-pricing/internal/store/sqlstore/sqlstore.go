@@ -84,6 +84,21 @@ type q struct {
 
 func (s *Store) pool(ctx context.Context) q { return q{ctx: ctx, db: s.db, x: s.db.SQL()} }
 
+// one reads the single row of query through x with scan. No row is
+// missing, wrapped with what; other errors say that reading what failed.
+func one[T any](x q, scan func(sqldb.Scanner) (T, error), what string, missing error, query string, args ...any) (T, error) {
+	v, err := scan(x.row(query, args...))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		var zero T
+		return zero, fmt.Errorf("%s: %w", what, missing)
+	case err != nil:
+		var zero T
+		return zero, fmt.Errorf("read %s: %w", what, err)
+	}
+	return v, nil
+}
+
 // all runs query through x and collects its rows with scan.
 func all[T any](x q, scan func(sqldb.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	return sqldb.QueryAll(x.ctx, x.x, x.db.Rebind(query), args, scan)

@@ -175,13 +175,8 @@ func testImportPublishRead(t *testing.T, s Stores) {
 	// Audit: one record per import that changed the draft and per created
 	// version (the no-op publish and the unchanged row leave none).
 	ctx = correlation.WithID(ctx, "corr-1")
-	audits, err := s.Catalog.AuditRecords(ctx, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var trail []string
+	audits, trail := auditTrail(ctx, t, s)
 	for _, a := range audits {
-		trail = append(trail, a.Action+" "+a.Resource)
 		if a.Actor != operator || a.OccurTime.IsZero() || a.After == "" {
 			t.Errorf("audit record %+v lacks actor, time or after", a)
 		}
@@ -479,14 +474,7 @@ func testPrices(t *testing.T, s Stores) {
 	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d4", ID: "PL-EUR", AllowMissing: true}); err != nil {
 		t.Fatalf("delete a missing list with allow_missing: %v", err)
 	}
-	audits, err := s.Catalog.AuditRecords(ctx, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var trail []string
-	for _, a := range audits {
-		trail = append(trail, a.Action+" "+a.Resource)
-	}
+	audits, trail := auditTrail(ctx, t, s)
 	wantTrail := []string{"catalog.import_products catalogVersions/draft", "catalog.publish catalogVersions/1",
 		"pricing.upsert_price_list priceLists/PL-EUR", "pricing.import_prices priceLists/PL-EUR",
 		"pricing.import_prices priceLists/PL-EUR", "pricing.delete_price_list priceLists/PL-EUR"}
@@ -496,6 +484,20 @@ func testPrices(t *testing.T, s Stores) {
 	if imp := audits[4]; !strings.Contains(imp.Before, `"price_count":2`) || !strings.Contains(imp.After, `"deleted":1`) {
 		t.Errorf("replace-all audit %q → %q", imp.Before, imp.After)
 	}
+}
+
+// auditTrail returns the audit records and, for each, "action resource".
+func auditTrail(ctx context.Context, t *testing.T, s Stores) ([]catalog.StoredAudit, []string) {
+	t.Helper()
+	audits, err := s.Catalog.AuditRecords(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail := make([]string, 0, len(audits))
+	for _, a := range audits {
+		trail = append(trail, a.Action+" "+a.Resource)
+	}
+	return audits, trail
 }
 
 func cmpIgnore(fields ...string) cmp.Option {
