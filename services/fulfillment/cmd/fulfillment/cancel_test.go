@@ -11,6 +11,7 @@ import (
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 func wantCode(t *testing.T, err error, code codes.Code, reason string) {
@@ -39,7 +40,7 @@ func TestCancelFulfillment(t *testing.T) {
 	// down at first makes the call fail and a retry finish it.
 	seq = m.publish(t, confirmedOrder("O-C2"), "ev-c2", "")
 	m.waitConsumed(t, seq)
-	eventually(t, "requests acknowledged", func() error {
+	wait.Eventually(t, patience, "requests acknowledged", func() error {
 		rs := m.requests(t, "O-C2")
 		if len(rs) != 2 || rs[0].GetState() != fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED || rs[1].GetState() != fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED {
 			return fmt.Errorf("requests %v", rs)
@@ -52,7 +53,7 @@ func TestCancelFulfillment(t *testing.T) {
 	wantCode(t, err, codes.Unavailable, "ERROR_REASON_DEPENDENCY_UNAVAILABLE")
 	m.wms.setDown(false)
 	var cres *fulfillmentv1.CancelFulfillmentResponse
-	eventually(t, "cancel succeeds once the WMS is back", func() error {
+	wait.Eventually(t, patience, "cancel succeeds once the WMS is back", func() error {
 		var err error
 		cres, err = m.api.CancelFulfillment(ctx, cancel)
 		return err
@@ -79,14 +80,14 @@ func TestCancelFulfillment(t *testing.T) {
 	// Once something was picked the order can no longer be cancelled.
 	seq = m.publish(t, confirmedOrder("O-C3"), "ev-c3", "")
 	m.waitConsumed(t, seq)
-	eventually(t, "O-C3 at the WMS", func() error {
+	wait.Eventually(t, patience, "O-C3 at the WMS", func() error {
 		if _, ok := m.wms.createdRequests()["FR-O-C3-WH-HAM"]; !ok {
 			return fmt.Errorf("not yet")
 		}
 		return nil
 	})
 	m.wms.emit("FR-O-C3-WH-HAM", wmsv1.ShipmentRequest_STATE_PICKED, "", true)
-	eventually(t, "pick recorded", func() error {
+	wait.Eventually(t, patience, "pick recorded", func() error {
 		if n := len(m.shipments(t, "orders/O-C3")); n != 1 {
 			return fmt.Errorf("%d shipments", n)
 		}

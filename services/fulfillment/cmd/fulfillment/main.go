@@ -50,91 +50,83 @@ type Addrs struct {
 
 // runWithReady is run that calls ready, when not nil, with the bound
 // addresses once the service serves (tests use it with port 0).
+//
+// Only the database is a hard dependency (readiness "database", from
+// Runtime.OpenDB). The neighbours and NATS may be absent at start: the
+// connections are lazy, and the relay, the consumer and the workers keep
+// retrying in the background.
 func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(Addrs)) error {
-	cfg, err := config.Load(getenv)
+	var cfg config.Config
+	rt, err := svcmain.Start(ctx, "fulfillment", getenv, stdout, &cfg)
 	if err != nil {
 		return err
 	}
-	logger, err := svcmain.NewLogger(stdout, cfg.ServiceName, cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	svcmain.LogConfig(ctx, logger, "fulfillment starting", &cfg)
+	defer rt.Close()
+	logger := rt.Logger()
 
-	db, err := svcmain.OpenDB(ctx, cfg.DatabaseURL, logger, sqlstore.Migrate)
+	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	store := sqlstore.New(db)
-
-	srv, err := grpcserver.New(
-		grpcserver.WithLogger(logger),
-		grpcserver.WithAddr(cfg.GRPCAddr),
-		grpcserver.WithAdminAddr(cfg.AdminAddr),
-		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout),
-	)
-	if err != nil {
-		return err
-	}
-	// Readiness covers the hard dependency only: the database (opened and
-	// migrated above). Neighbours and NATS are retried in the background.
-	srv.Admin().AddCheck("database", db.Ping)
 
 	breakerSettings := breaker.DefaultSettings()
 	breakerSettings.OpenTimeout = cfg.BreakerOpenTimeout
-	dial := func(addr string, methods []string) (*grpc.ClientConn, error) {
-		return grpcclient.Dial(addr, grpcclient.WithRegistry(srv.Registry()), grpcclient.WithLogger(logger),
-			grpcclient.WithBreakerSettings(breakerSettings), grpcclient.WithIdempotentMethods(methods...))
+	var conns []*grpc.ClientConn
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	// dial connects to a neighbour with its deadline on the connection, so
+	// a slow neighbour counts against its breaker.
+	dial := func(name, addr string, timeout time.Duration, methods []string) (*grpc.ClientConn, error) {
+		c, err := grpcclient.Dial(addr, append(rt.ClientOptions(), grpcclient.WithDefaultTimeout(timeout),
+			grpcclient.WithBreakerSettings(breakerSettings), grpcclient.WithIdempotentMethods(methods...))...)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s: %w", name, err)
+		}
+		conns = append(conns, c)
+		return c, nil
 	}
-	wmsConn, err := dial(cfg.WMSAddr, wmsclient.IdempotentMethods)
+	wmsConn, err := dial(wmsclient.Dependency, cfg.WMSAddr, cfg.WMSTimeout, wmsclient.IdempotentMethods)
 	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("dial wms: %w", err)
+		return err
 	}
-	defer wmsConn.Close()
-	invConn, err := dial(cfg.InventoryAddr, inventoryclient.IdempotentMethods)
+	invConn, err := dial(inventoryclient.Dependency, cfg.InventoryAddr, cfg.InventoryTimeout, inventoryclient.IdempotentMethods)
 	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("dial inventory: %w", err)
+		return err
 	}
-	defer invConn.Close()
-	orderConn, err := dial(cfg.OrderAddr, orderclient.IdempotentMethods)
+	orderConn, err := dial(orderclient.Dependency, cfg.OrderAddr, cfg.OrderTimeout, orderclient.IdempotentMethods)
 	if err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("dial order: %w", err)
+		return err
 	}
-	defer orderConn.Close()
 
 	// NATS may be down at start: connect in the background and keep
 	// reconnecting; the consumer and relay retry until it is there.
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name(cfg.ServiceName), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
-		_ = srv.Close()
 		return fmt.Errorf("nats: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		_ = srv.Close()
 		return fmt.Errorf("jetstream: %w", err)
 	}
-
 	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(eventstreams.Fulfillment),
-		outbox.WithLogger(logger), outbox.WithRegisterer(srv.Registry()))
+		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()))
 	if err != nil {
-		_ = srv.Close()
 		return err
 	}
+
 	backoff := worker.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}
 	wms := wmsclient.New(wmsConn)
 	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), worker.EffectRunnerConfig{
 		Common: worker.Common{Logger: logger}, Interval: cfg.DispatchInterval, Backoff: backoff,
 	})
-	metrics, err := worker.NewMetrics(srv.Registry(), store)
+	metrics, err := worker.NewMetrics(rt.Registry(), store)
 	if err != nil {
-		_ = srv.Close()
 		return err
 	}
 	common := worker.Common{Logger: logger, Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics}
@@ -144,15 +136,22 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	poller := worker.NewPoller(store, wms, worker.PollerConfig{
 		Common: common, Source: cfg.WMSSource, Interval: cfg.WMSPollInterval,
 	})
+	// The consumer continues the trace each order event carries
+	// (platform/events), so a trace runs from the order into fulfillment.
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
 		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify), events.WithStreams(eventstreams.Order),
-		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(srv.Registry()))
+		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
 	if err != nil {
-		_ = srv.Close()
+		return err
+	}
+
+	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr),
+		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout))
+	if err != nil {
 		return err
 	}
 	fulfillmentv1.RegisterFulfillmentServiceServer(srv,
-		grpcapi.NewServer(store, dispatcher, srv.Logger(), grpcapi.WithPusher(worker.NewPushApplier(store, common)),
+		grpcapi.NewServer(store, dispatcher, logger, grpcapi.WithPusher(worker.NewPushApplier(store, common)),
 			grpcapi.WithCanceller(worker.NewCanceller(store, wms, common))))
 
 	bgCtx, stopBG := context.WithCancel(ctx)

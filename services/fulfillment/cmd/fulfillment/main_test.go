@@ -24,6 +24,7 @@ import (
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/natstest"
+	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/fulfillment/internal/orderevents"
 )
 
@@ -38,6 +39,9 @@ type mesh struct {
 	admin     string
 	// env overrides the service's environment (set by a setup function).
 	env map[string]string
+	// traceparent, when set, is the W3C trace context publish puts on the
+	// events, as the order service's relay does.
+	traceparent string
 }
 
 func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
@@ -70,6 +74,16 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 	for k, v := range m.env {
 		env[k] = v
 	}
+	var a Addrs
+	a, m.api = startService(t, env)
+	m.admin = a.Admin
+	return m
+}
+
+// startService runs the service with env until the test ends and returns
+// its addresses and a client of its API.
+func startService(t *testing.T, env map[string]string) (Addrs, fulfillmentv1.FulfillmentServiceClient) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan Addrs, 1)
 	done := make(chan error, 1)
@@ -82,9 +96,9 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 	case err := <-done:
 		cancel()
 		t.Fatalf("service stopped before serving: %v", err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(patience):
 		cancel()
-		t.Fatal("service did not start within 30s")
+		t.Fatalf("service did not start within %v", patience)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -93,8 +107,8 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 			if err != nil {
 				t.Errorf("run: %v", err)
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("service did not stop within 30s")
+		case <-time.After(patience):
+			t.Errorf("service did not stop within %v", patience)
 		}
 	})
 	conn, err := grpc.NewClient(a.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -102,26 +116,11 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	m.api = fulfillmentv1.NewFulfillmentServiceClient(conn)
-	m.admin = a.Admin
-	return m
+	return a, fulfillmentv1.NewFulfillmentServiceClient(conn)
 }
 
-// eventually polls cond until it returns nil or the deadline passes.
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after 20s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// patience bounds every wait for the service to get something done.
+const patience = 20 * time.Second
 
 func confirmedOrder(orderID string) *orderv1.OrderConfirmedEvent {
 	return &orderv1.OrderConfirmedEvent{
@@ -150,7 +149,7 @@ func confirmedOrder(orderID string) *orderv1.OrderConfirmedEvent {
 func (m *mesh) publish(t *testing.T, ev *orderv1.OrderConfirmedEvent, eventID, msgID string) uint64 {
 	t.Helper()
 	ctx := t.Context()
-	eventually(t, "order stream exists", func() error {
+	wait.Eventually(t, patience, "order stream exists", func() error {
 		_, err := m.js.Stream(ctx, eventstreams.Order.Name)
 		return err
 	})
@@ -163,7 +162,7 @@ func (m *mesh) publish(t *testing.T, ev *orderv1.OrderConfirmedEvent, eventID, m
 	msg := outbox.Row{
 		EventID: eventID, AggregateType: "order", AggregateID: ev.GetOrder().GetOrderId(), Sequence: 2,
 		Subject: eventstreams.OrderConfirmed, PayloadType: string(proto.MessageName(ev)), Payload: data,
-		CreatedAt: time.Now().UTC(),
+		CreatedAt: time.Now().UTC(), Traceparent: m.traceparent,
 	}.Message()
 	if msgID != "" {
 		msg.Header.Set(outbox.HeaderMsgID, msgID)
@@ -179,7 +178,7 @@ func (m *mesh) publish(t *testing.T, ev *orderv1.OrderConfirmedEvent, eventID, m
 // sequence seq.
 func (m *mesh) waitConsumed(t *testing.T, seq uint64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("consumer acked stream sequence %d", seq), func() error {
+	wait.Eventually(t, patience, fmt.Sprintf("consumer acked stream sequence %d", seq), func() error {
 		c, err := m.js.Consumer(t.Context(), eventstreams.Order.Name, orderevents.ConsumerName)
 		if err != nil {
 			return err
@@ -244,7 +243,7 @@ func TestOrderToDelivery(t *testing.T) {
 	m.waitConsumed(t, seq)
 
 	hamID, mucID := "FR-O-T1-WH-HAM", "FR-O-T1-WH-MUC"
-	eventually(t, "both requests acknowledged", func() error {
+	wait.Eventually(t, patience, "both requests acknowledged", func() error {
 		rs := m.requests(t, orderID)
 		if len(rs) != 2 {
 			return fmt.Errorf("%d requests", len(rs))
@@ -281,7 +280,7 @@ func TestOrderToDelivery(t *testing.T) {
 		shipped := m.wms.emit(id, wmsv1.ShipmentRequest_STATE_SHIPPED, parcel, true)
 		m.wms.redeliver(shipped)
 	}
-	eventually(t, "both shipments shipped", func() error {
+	wait.Eventually(t, patience, "both shipments shipped", func() error {
 		if n := len(m.orders.calls()); n != 2 {
 			return fmt.Errorf("%d progress calls", n)
 		}
@@ -290,7 +289,7 @@ func TestOrderToDelivery(t *testing.T) {
 	for _, id := range []string{hamID, mucID} {
 		m.wms.emit(id, wmsv1.ShipmentRequest_STATE_DELIVERED, "PCL-"+id, false)
 	}
-	eventually(t, "both shipments delivered", func() error {
+	wait.Eventually(t, patience, "both shipments delivered", func() error {
 		for _, sh := range m.shipments(t, "orders/"+orderID) {
 			if sh.GetState() != fulfillmentv1.Shipment_STATE_DELIVERED {
 				return fmt.Errorf("%s is %s", sh.GetShipmentId(), sh.GetState())
@@ -398,7 +397,7 @@ func TestOrderToDelivery(t *testing.T) {
 	}
 
 	// ShipmentUpdatedEvent: one per applied milestone (4 per shipment).
-	eventually(t, "shipment events published", func() error {
+	wait.Eventually(t, patience, "shipment events published", func() error {
 		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
 		if err != nil {
 			return err

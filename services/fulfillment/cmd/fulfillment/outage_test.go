@@ -12,6 +12,7 @@ import (
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // TestWMSDownAtFirst: requests created while the WMS is down stay PENDING
@@ -21,7 +22,7 @@ func TestWMSDownAtFirst(t *testing.T) {
 	seq := m.publish(t, confirmedOrder("O-T2"), "ev-t2", "")
 	m.waitConsumed(t, seq)
 
-	eventually(t, "failed deliveries recorded", func() error {
+	wait.Eventually(t, patience, "failed deliveries recorded", func() error {
 		rs := m.requests(t, "O-T2")
 		if len(rs) != 2 {
 			return fmt.Errorf("%d requests", len(rs))
@@ -41,7 +42,7 @@ func TestWMSDownAtFirst(t *testing.T) {
 	}
 
 	m.wms.setDown(false)
-	eventually(t, "requests delivered after the WMS came back", func() error {
+	wait.Eventually(t, patience, "requests delivered after the WMS came back", func() error {
 		for _, r := range m.requests(t, "O-T2") {
 			if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED || r.GetLastError() != "" {
 				return fmt.Errorf("%s: %s (%q)", r.GetFulfillmentRequestId(), r.GetState(), r.GetLastError())
@@ -62,7 +63,7 @@ func TestOrderServiceDown(t *testing.T) {
 	seq := m.publish(t, confirmedOrder("O-T3"), "ev-t3", "")
 	m.waitConsumed(t, seq)
 	id := "FR-O-T3-WH-MUC"
-	eventually(t, "request acknowledged", func() error {
+	wait.Eventually(t, patience, "request acknowledged", func() error {
 		if _, ok := m.wms.createdRequests()[id]; !ok {
 			return fmt.Errorf("%s not at the WMS", id)
 		}
@@ -71,7 +72,7 @@ func TestOrderServiceDown(t *testing.T) {
 	m.wms.emit(id, wmsv1.ShipmentRequest_STATE_SHIPPED, "PCL-1", true)
 	m.wms.emit(id, wmsv1.ShipmentRequest_STATE_DELIVERED, "PCL-1", false)
 
-	eventually(t, "shipment delivered and committed", func() error {
+	wait.Eventually(t, patience, "shipment delivered and committed", func() error {
 		ss := m.shipments(t, "orders/O-T3")
 		if len(ss) != 1 || ss[0].GetState() != fulfillmentv1.Shipment_STATE_DELIVERED {
 			return fmt.Errorf("shipments %v", ss)
@@ -86,7 +87,7 @@ func TestOrderServiceDown(t *testing.T) {
 	}
 
 	m.orders.setDown(false)
-	eventually(t, "progress delivered after the order service came back", func() error {
+	wait.Eventually(t, patience, "progress delivered after the order service came back", func() error {
 		calls := m.orders.calls()
 		if len(calls) != 2 {
 			return fmt.Errorf("%d progress calls", len(calls))
@@ -109,7 +110,7 @@ func TestRetryAfterBudget(t *testing.T) {
 	seq := m.publish(t, confirmedOrder("O-T4"), "ev-t4", "")
 	m.waitConsumed(t, seq)
 	name := "orders/O-T4/fulfillmentRequests/FR-O-T4-WH-MUC"
-	eventually(t, "request failed after its budget", func() error {
+	wait.Eventually(t, patience, "request failed after its budget", func() error {
 		r, err := m.api.GetFulfillmentRequest(t.Context(), &fulfillmentv1.GetFulfillmentRequestRequest{Name: name})
 		if err != nil {
 			return err
@@ -119,7 +120,7 @@ func TestRetryAfterBudget(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "failure events published", func() error {
+	wait.Eventually(t, patience, "failure events published", func() error {
 		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
 		if err != nil {
 			return err
@@ -143,7 +144,7 @@ func TestRetryAfterBudget(t *testing.T) {
 	if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_PENDING || r.GetAttemptCount() != 0 {
 		t.Fatalf("after retry: %s, %d attempts", r.GetState(), r.GetAttemptCount())
 	}
-	eventually(t, "retried request acknowledged", func() error {
+	wait.Eventually(t, patience, "retried request acknowledged", func() error {
 		r, err := m.api.GetFulfillmentRequest(t.Context(), &fulfillmentv1.GetFulfillmentRequestRequest{Name: name})
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // TestApplyWmsEventsPush: a push adapter reports milestones through
@@ -21,7 +22,7 @@ func TestApplyWmsEventsPush(t *testing.T) {
 	seq := m.publish(t, confirmedOrder("O-T5"), "ev-t5", "")
 	m.waitConsumed(t, seq)
 	id := "FR-O-T5-WH-MUC"
-	eventually(t, "request at the WMS", func() error {
+	wait.Eventually(t, patience, "request at the WMS", func() error {
 		if _, ok := m.wms.createdRequests()[id]; !ok {
 			return fmt.Errorf("%s not created", id)
 		}
@@ -51,7 +52,7 @@ func TestApplyWmsEventsPush(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "order told shipped then delivered", func() error {
+	wait.Eventually(t, patience, "order told shipped then delivered", func() error {
 		calls := m.orders.calls()
 		if len(calls) != 2 {
 			return fmt.Errorf("%d progress calls", len(calls))

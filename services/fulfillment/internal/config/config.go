@@ -6,32 +6,38 @@ import (
 	"errors"
 	"time"
 
-	"github.com/transload/transload/platform/config"
-	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/svcmain"
 )
 
 // Config is the fulfillment service's configuration; defaults let a bare
-// binary start for local development.
+// binary start for local development (docs/configuration.md).
 type Config struct {
-	// ServiceName labels logs and metrics.
-	ServiceName string `env:"SERVICE_NAME" default:"fulfillment"`
+	// Base is the configuration every binary shares: SERVICE_NAME,
+	// LOG_LEVEL and the OTEL_* tracing variables.
+	svcmain.Base
 	// GRPCAddr is the gRPC listen address of FulfillmentService.
 	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9006"`
 	// AdminAddr serves /metrics, /healthz and /readyz.
 	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9106"`
 	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://data/fulfillment.db" secret:"true"`
+	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://fulfillment.db" secret:"true"`
 	// NATSURL is the NATS server the service consumes order events from and
 	// publishes its own events to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// WMSAddr is the WMS adapter (wms.v1 WmsAdapterService).
 	WMSAddr string `env:"WMS_ADDR" default:"127.0.0.1:9002"`
 	// InventoryAddr is the inventory service.
 	InventoryAddr string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
 	// OrderAddr is the order service.
 	OrderAddr string `env:"ORDER_ADDR" default:"127.0.0.1:9005"`
+	// WMSTimeout is the deadline of a call to the WMS adapter; the wms.v1
+	// contract's budget for CreateShipmentRequest and
+	// CancelShipmentRequest is 10s.
+	WMSTimeout time.Duration `env:"FULFILLMENT_WMS_TIMEOUT" default:"10s"`
+	// InventoryTimeout is the deadline of a CommitReservation call.
+	InventoryTimeout time.Duration `env:"FULFILLMENT_INVENTORY_TIMEOUT" default:"5s"`
+	// OrderTimeout is the deadline of a RecordShipmentProgress call.
+	OrderTimeout time.Duration `env:"FULFILLMENT_ORDER_TIMEOUT" default:"5s"`
 	// WMSSource names the WMS feed the poller reads; WMS event ids are
 	// unique per source and the feed cursor is stored under it.
 	WMSSource string `env:"FULFILLMENT_WMS_SOURCE" default:"wms"`
@@ -57,41 +63,27 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
 }
 
-// Validate checks the rules spanning fields.
+// Validate checks the rules spanning fields (svcmain.Start calls it).
 func (c *Config) Validate() error {
 	var errs []error
-	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
-		errs = append(errs, err)
+	positive := func(d time.Duration, name string) {
+		if d <= 0 {
+			errs = append(errs, errors.New(name+" must be positive"))
+		}
 	}
-	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT must be positive"))
-	}
-	if c.WMSPollInterval <= 0 {
-		errs = append(errs, errors.New("FULFILLMENT_WMS_POLL_INTERVAL must be positive"))
-	}
-	if c.DispatchInterval <= 0 {
-		errs = append(errs, errors.New("FULFILLMENT_DISPATCH_INTERVAL must be positive"))
-	}
+	positive(c.ShutdownTimeout, "SHUTDOWN_TIMEOUT")
+	positive(c.WMSTimeout, "FULFILLMENT_WMS_TIMEOUT")
+	positive(c.InventoryTimeout, "FULFILLMENT_INVENTORY_TIMEOUT")
+	positive(c.OrderTimeout, "FULFILLMENT_ORDER_TIMEOUT")
+	positive(c.WMSPollInterval, "FULFILLMENT_WMS_POLL_INTERVAL")
+	positive(c.DispatchInterval, "FULFILLMENT_DISPATCH_INTERVAL")
+	positive(c.RetryBackoffMax, "FULFILLMENT_RETRY_BACKOFF_MAX")
+	positive(c.BreakerOpenTimeout, "FULFILLMENT_BREAKER_OPEN_TIMEOUT")
 	if c.RetryBackoffBase <= 0 || c.RetryBackoffBase > c.RetryBackoffMax {
 		errs = append(errs, errors.New("FULFILLMENT_RETRY_BACKOFF_BASE must be positive and at most FULFILLMENT_RETRY_BACKOFF_MAX"))
-	}
-	if c.RetryBackoffMax <= 0 {
-		errs = append(errs, errors.New("FULFILLMENT_RETRY_BACKOFF_MAX must be positive"))
-	}
-	if c.BreakerOpenTimeout <= 0 {
-		errs = append(errs, errors.New("FULFILLMENT_BREAKER_OPEN_TIMEOUT must be positive"))
 	}
 	if c.WMSMaxAttempts < 0 {
 		errs = append(errs, errors.New("FULFILLMENT_WMS_MAX_ATTEMPTS must not be negative"))
 	}
 	return errors.Join(errs...)
-}
-
-// Load reads the configuration from getenv.
-func Load(getenv func(string) string) (Config, error) {
-	var c Config
-	if err := config.Load(&c, getenv); err != nil {
-		return Config{}, err
-	}
-	return c, nil
 }

@@ -4,23 +4,51 @@ import (
 	"testing"
 	"time"
 
+	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/services/fulfillment/internal/config"
 )
 
-func TestLoad(t *testing.T) {
-	c, err := config.Load(func(string) string { return "" })
+func load(env map[string]string) (config.Config, error) {
+	var c config.Config
+	err := platformconfig.Load(&c, func(k string) string { return env[k] })
+	return c, err
+}
+
+// TestDefaults holds the defaults to docs/configuration.md: a bare binary
+// listens on its own ports and keeps its database in the working folder.
+func TestDefaults(t *testing.T) {
+	c, err := load(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.WMSPollInterval != 500*time.Millisecond || c.GRPCAddr == "" || c.WMSMaxAttempts != 0 {
-		t.Fatalf("defaults = %+v", c)
+	for name, got := range map[string][2]string{
+		"GRPC_ADDR":    {c.GRPCAddr, "127.0.0.1:9006"},
+		"ADMIN_ADDR":   {c.AdminAddr, "127.0.0.1:9106"},
+		"DATABASE_URL": {c.DatabaseURL, "sqlite://fulfillment.db"},
+		"LOG_LEVEL":    {c.LogLevel, "info"},
+	} {
+		if got[0] != got[1] {
+			t.Errorf("%s = %q, want %q", name, got[0], got[1])
+		}
 	}
-	env := map[string]string{"FULFILLMENT_WMS_POLL_INTERVAL": "0s"}
-	if _, err := config.Load(func(k string) string { return env[k] }); err == nil {
-		t.Fatal("zero poll interval accepted")
+	if c.WMSTimeout != 10*time.Second || c.InventoryTimeout != 5*time.Second || c.OrderTimeout != 5*time.Second {
+		t.Errorf("neighbour timeouts = %v, %v, %v", c.WMSTimeout, c.InventoryTimeout, c.OrderTimeout)
 	}
-	env = map[string]string{"FULFILLMENT_RETRY_BACKOFF_BASE": "1m", "FULFILLMENT_RETRY_BACKOFF_MAX": "1s"}
-	if _, err := config.Load(func(k string) string { return env[k] }); err == nil {
-		t.Fatal("base above max accepted")
+	if c.WMSPollInterval != 500*time.Millisecond || c.WMSMaxAttempts != 0 {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"zero poll interval":     {"FULFILLMENT_WMS_POLL_INTERVAL": "0s"},
+		"backoff base above max": {"FULFILLMENT_RETRY_BACKOFF_BASE": "1m", "FULFILLMENT_RETRY_BACKOFF_MAX": "1s"},
+		"zero wms timeout":       {"FULFILLMENT_WMS_TIMEOUT": "0s"},
+		"negative budget":        {"FULFILLMENT_WMS_MAX_ATTEMPTS": "-1"},
+		"bad duration":           {"FULFILLMENT_ORDER_TIMEOUT": "soon"},
+	} {
+		if _, err := load(env); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
