@@ -56,7 +56,7 @@ func testEnv(t *testing.T, extra map[string]string) map[string]string {
 // run at cleanup) shuts it down, waits and closes the runtime.
 func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...chan struct{}) *instance {
 	t.Helper()
-	var logs io.Writer = io.Discard
+	logs := io.Writer(io.Discard)
 	if testing.Verbose() {
 		logs = &testWriter{t}
 	}

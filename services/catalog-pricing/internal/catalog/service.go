@@ -49,18 +49,20 @@ func (s *Service) ResolveVersion(ctx context.Context, ref VersionRef) (Version, 
 	case RefDraft:
 		return s.draftVersion(ctx)
 	case RefNumber:
-		v, err := s.store.Version(ctx, ref.Number)
-		if errors.Is(err, ErrVersionNotFound) {
-			return Version{}, &NotFoundError{Err: ErrVersionNotFound, Version: ref.String()}
-		}
-		return v, err
-	default:
-		v, err := s.store.CurrentVersion(ctx)
-		if errors.Is(err, ErrVersionNotFound) {
-			return Version{}, &NotFoundError{Err: ErrVersionNotFound, Version: ref.String()}
-		}
-		return v, err
+		return s.storedVersion(ref, func() (Version, error) { return s.store.Version(ctx, ref.Number) })
+	case RefCurrent:
 	}
+	return s.storedVersion(ref, func() (Version, error) { return s.store.CurrentVersion(ctx) })
+}
+
+// storedVersion reads a published version with read, naming ref when it
+// does not exist.
+func (s *Service) storedVersion(ref VersionRef, read func() (Version, error)) (Version, error) {
+	v, err := read()
+	if errors.Is(err, ErrVersionNotFound) {
+		return Version{}, &NotFoundError{Err: ErrVersionNotFound, Version: ref.String()}
+	}
+	return v, err
 }
 
 func (s *Service) draftVersion(ctx context.Context) (Version, error) {

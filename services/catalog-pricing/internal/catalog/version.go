@@ -60,9 +60,9 @@ func (r VersionRef) String() string {
 		return "catalogVersions/draft"
 	case RefNumber:
 		return VersionName(r.Number)
-	default:
-		return "catalogVersions/current"
+	case RefCurrent:
 	}
+	return "catalogVersions/current"
 }
 
 // VersionName returns the resource name of version n ("catalogVersions/7";

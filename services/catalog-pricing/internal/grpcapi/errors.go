@@ -133,6 +133,7 @@ func lineStatus(e *pricing.LineError) error {
 		field = "lines[" + idx + "].quantity"
 	case pricing.LinePriceNotFound:
 		md["currency_code"], md["channel"], md["price_time"] = e.Currency, e.Channel, e.PriceTime.UTC().Format(time.RFC3339)
+	case pricing.LineOK:
 	}
 	st := apierr.New(m.code, m.reason, "line "+idx+" ("+e.SKU+"): "+e.Reason.String(), md)
 	return apierr.WithViolations(st, apierr.FieldViolation{

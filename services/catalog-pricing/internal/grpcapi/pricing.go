@@ -122,7 +122,7 @@ func (s *PricingServer) ListPriceLists(ctx context.Context, req *catalogv1.ListP
 // UpdatePriceList implements PricingService.UpdatePriceList as a full
 // replacement (empty or "*" mask); partial masks are rejected.
 func (s *PricingServer) UpdatePriceList(ctx context.Context, req *catalogv1.UpdatePriceListRequest) (*catalogv1.PriceList, error) {
-	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 && !(len(paths) == 1 && paths[0] == "*") {
+	if paths := req.GetUpdateMask().GetPaths(); len(paths) > 0 && (len(paths) != 1 || paths[0] != "*") {
 		return nil, apierr.InvalidArgument("only full replacement is supported", apierr.FieldViolation{
 			Field: "update_mask", Reason: "UNSUPPORTED", Description: `send an empty mask or "*"`})
 	}

@@ -141,6 +141,7 @@ func (r LineReason) String() string {
 		return "quantity not a multiple of the pack size"
 	case LinePriceNotFound:
 		return "no price"
+	case LineOK:
 	}
 	return "ok"
 }
