@@ -80,12 +80,7 @@ func TestCancelFulfillment(t *testing.T) {
 	// Once something was picked the order can no longer be cancelled.
 	seq = m.publish(t, confirmedOrder("O-C3"), "ev-c3", "")
 	m.waitConsumed(t, seq)
-	wait.Eventually(t, patience, "O-C3 at the WMS", func() error {
-		if _, ok := m.wms.createdRequests()["FR-O-C3-WH-HAM"]; !ok {
-			return fmt.Errorf("not yet")
-		}
-		return nil
-	})
+	m.waitAtWMS(t, "FR-O-C3-WH-HAM")
 	m.wms.emit("FR-O-C3-WH-HAM", wmsv1.ShipmentRequest_STATE_PICKED, "", true)
 	wait.Eventually(t, patience, "pick recorded", func() error {
 		if n := len(m.shipments(t, "orders/O-C3")); n != 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,38 +40,79 @@ func serve(t *testing.T, reg func(*grpc.Server)) string {
 
 var errDown = status.Error(codes.Unavailable, "fake neighbour is down")
 
-// fakeWMS is an in-process WMS adapter: it records shipment requests and
-// serves a shipment event feed the test appends to.
+// neighbour is what every fake neighbour has: a switch that takes it down,
+// and the requests it took.
+type neighbour[T any] struct {
+	mu      sync.Mutex
+	down    bool
+	refused int
+	took    []T
+}
+
+func (n *neighbour[T]) setDown(down bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.down = down
+}
+
+// downErr, called with mu held, refuses a call while the neighbour is
+// down, counting it.
+func (n *neighbour[T]) downErr() error {
+	if !n.down {
+		return nil
+	}
+	n.refused++
+	return errDown
+}
+
+// take records req unless the neighbour is down.
+func (n *neighbour[T]) take(req T) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.downErr(); err != nil {
+		return err
+	}
+	n.took = append(n.took, req)
+	return nil
+}
+
+// calls returns the requests taken so far.
+func (n *neighbour[T]) calls() []T {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.took)
+}
+
+// refusals returns how many calls were refused while down.
+func (n *neighbour[T]) refusals() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.refused
+}
+
+// fakeWMS is an in-process WMS adapter: it records shipment requests (the
+// ids of the CreateShipmentRequest calls it took) and serves a shipment
+// event feed the test appends to.
 type fakeWMS struct {
 	wmsv1.UnimplementedWmsAdapterServiceServer
-	mu          sync.Mutex
-	down        bool
-	failedCalls int
-	creates     []string
-	requests    map[string]*wmsv1.ShipmentRequest
-	events      []*wmsv1.ShipmentEvent
-	seq         map[string]int64
-	cancelled   []string
+	neighbour[string]
+	requests  map[string]*wmsv1.ShipmentRequest
+	events    []*wmsv1.ShipmentEvent
+	seq       map[string]int64
+	cancelled []string
 }
 
 func newFakeWMS() *fakeWMS {
 	return &fakeWMS{requests: map[string]*wmsv1.ShipmentRequest{}, seq: map[string]int64{}}
 }
 
-func (f *fakeWMS) setDown(down bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.down = down
-}
-
 func (f *fakeWMS) CreateShipmentRequest(_ context.Context, req *wmsv1.CreateShipmentRequestRequest) (*wmsv1.CreateShipmentRequestResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.down {
-		f.failedCalls++
-		return nil, errDown
+	if err := f.downErr(); err != nil {
+		return nil, err
 	}
-	f.creates = append(f.creates, req.GetShipmentRequestId())
+	f.took = append(f.took, req.GetShipmentRequestId())
 	ref := "WMS-" + req.GetShipmentRequestId()
 	if prev, ok := f.requests[req.GetShipmentRequestId()]; ok {
 		if !proto.Equal(prev, req.GetShipmentRequest()) {
@@ -85,9 +127,8 @@ func (f *fakeWMS) CreateShipmentRequest(_ context.Context, req *wmsv1.CreateShip
 func (f *fakeWMS) ListShipmentEvents(_ context.Context, req *wmsv1.ListShipmentEventsRequest) (*wmsv1.ListShipmentEventsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.down {
-		f.failedCalls++
-		return nil, errDown
+	if err := f.downErr(); err != nil {
+		return nil, err
 	}
 	pos := 0
 	if req.GetCursor() != "" {
@@ -117,12 +158,6 @@ func (f *fakeWMS) createdRequests() map[string]*wmsv1.ShipmentRequest {
 		out[k] = v
 	}
 	return out
-}
-
-func (f *fakeWMS) failed() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.failedCalls
 }
 
 // emit appends a milestone of request id to the feed and returns the event.
@@ -166,63 +201,34 @@ func (f *fakeWMS) redeliver(ev *wmsv1.ShipmentEvent) {
 // fakeInventory records CommitReservation calls.
 type fakeInventory struct {
 	inventoryv1.UnimplementedInventoryServiceServer
-	mu      sync.Mutex
-	down    bool
-	commits []*inventoryv1.CommitReservationRequest
+	neighbour[*inventoryv1.CommitReservationRequest]
 }
 
 func (f *fakeInventory) CommitReservation(_ context.Context, req *inventoryv1.CommitReservationRequest) (*inventoryv1.Reservation, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return nil, errDown
+	if err := f.take(req); err != nil {
+		return nil, err
 	}
-	f.commits = append(f.commits, req)
 	return &inventoryv1.Reservation{Name: req.GetName()}, nil
-}
-
-func (f *fakeInventory) calls() []*inventoryv1.CommitReservationRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*inventoryv1.CommitReservationRequest(nil), f.commits...)
 }
 
 // fakeOrders records RecordShipmentProgress calls.
 type fakeOrders struct {
 	orderv1.UnimplementedOrderServiceServer
-	mu       sync.Mutex
-	down     bool
-	progress []*orderv1.RecordShipmentProgressRequest
-}
-
-func (f *fakeOrders) setDown(down bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.down = down
+	neighbour[*orderv1.RecordShipmentProgressRequest]
 }
 
 func (f *fakeOrders) RecordShipmentProgress(_ context.Context, req *orderv1.RecordShipmentProgressRequest) (*orderv1.RecordShipmentProgressResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return nil, errDown
+	if err := f.take(req); err != nil {
+		return nil, err
 	}
-	f.progress = append(f.progress, req)
 	return &orderv1.RecordShipmentProgressResponse{}, nil
-}
-
-func (f *fakeOrders) calls() []*orderv1.RecordShipmentProgressRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*orderv1.RecordShipmentProgressRequest(nil), f.progress...)
 }
 
 func (f *fakeWMS) CancelShipmentRequest(_ context.Context, req *wmsv1.CancelShipmentRequestRequest) (*wmsv1.ShipmentRequest, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.down {
-		f.failedCalls++
-		return nil, errDown
+	if err := f.downErr(); err != nil {
+		return nil, err
 	}
 	id := strings.TrimPrefix(req.GetName(), "shipmentRequests/")
 	r, ok := f.requests[id]

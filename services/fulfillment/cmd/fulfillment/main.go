@@ -120,10 +120,10 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 		return err
 	}
 
-	backoff := worker.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}
+	schedule := worker.Schedule{Interval: cfg.DispatchInterval, Backoff: worker.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}}
 	wms := wmsclient.New(wmsConn)
 	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), worker.EffectRunnerConfig{
-		Common: worker.Common{Logger: logger}, Interval: cfg.DispatchInterval, Backoff: backoff,
+		Common: worker.Common{Logger: logger}, Schedule: schedule,
 	})
 	metrics, err := worker.NewMetrics(rt.Registry(), store)
 	if err != nil {
@@ -131,7 +131,7 @@ func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Wri
 	}
 	common := worker.Common{Logger: logger, Published: relay.Notify, EffectsQueued: effects.Notify, Metrics: metrics}
 	dispatcher := worker.NewDispatcher(store, wms, worker.DispatcherConfig{
-		Common: common, Interval: cfg.DispatchInterval, Backoff: backoff, MaxAttempts: cfg.WMSMaxAttempts,
+		Common: common, Schedule: schedule, MaxAttempts: cfg.WMSMaxAttempts,
 	})
 	poller := worker.NewPoller(store, wms, worker.PollerConfig{
 		Common: common, Source: cfg.WMSSource, Interval: cfg.WMSPollInterval,

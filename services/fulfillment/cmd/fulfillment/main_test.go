@@ -194,6 +194,31 @@ func (m *mesh) waitConsumed(t *testing.T, seq uint64) {
 	})
 }
 
+// waitAtWMS waits until the WMS took fulfilment request id.
+func (m *mesh) waitAtWMS(t *testing.T, id string) {
+	t.Helper()
+	wait.Eventually(t, patience, id+" at the WMS", func() error {
+		_, ok := m.wms.createdRequests()[id]
+		return wait.Check(ok, "WMS has %d requests", len(m.wms.createdRequests()))
+	})
+}
+
+// waitPublished waits until the service's stream holds n events.
+func (m *mesh) waitPublished(t *testing.T, n uint64) {
+	t.Helper()
+	wait.Eventually(t, patience, fmt.Sprintf("%d events published", n), func() error {
+		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		return wait.Check(info.State.Msgs == n, "%d messages on %s", info.State.Msgs, eventstreams.Fulfillment.Name)
+	})
+}
+
 func (m *mesh) requests(t *testing.T, orderID string) []*fulfillmentv1.FulfillmentRequest {
 	t.Helper()
 	res, err := m.api.ListFulfillmentRequests(t.Context(), &fulfillmentv1.ListFulfillmentRequestsRequest{Parent: "orders/" + orderID})
@@ -397,18 +422,5 @@ func TestOrderToDelivery(t *testing.T) {
 	}
 
 	// ShipmentUpdatedEvent: one per applied milestone (4 per shipment).
-	wait.Eventually(t, patience, "shipment events published", func() error {
-		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(t.Context())
-		if err != nil {
-			return err
-		}
-		if info.State.Msgs != 8 {
-			return fmt.Errorf("%d messages on %s", info.State.Msgs, eventstreams.Fulfillment.Name)
-		}
-		return nil
-	})
+	m.waitPublished(t, 8)
 }

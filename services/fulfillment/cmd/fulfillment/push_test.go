@@ -22,12 +22,7 @@ func TestApplyWmsEventsPush(t *testing.T) {
 	seq := m.publish(t, confirmedOrder("O-T5"), "ev-t5", "")
 	m.waitConsumed(t, seq)
 	id := "FR-O-T5-WH-MUC"
-	wait.Eventually(t, patience, "request at the WMS", func() error {
-		if _, ok := m.wms.createdRequests()[id]; !ok {
-			return fmt.Errorf("%s not created", id)
-		}
-		return nil
-	})
+	m.waitAtWMS(t, id)
 	update := func(eventID string, state fulfillmentv1.Shipment_State) *fulfillmentv1.WmsEvent {
 		return &fulfillmentv1.WmsEvent{EventId: eventID, OccurTime: timestamppb.New(time.Now()), WarehouseId: "WH-MUC",
 			Payload: &fulfillmentv1.WmsEvent_ShipmentUpdate{ShipmentUpdate: &fulfillmentv1.WmsShipmentUpdate{

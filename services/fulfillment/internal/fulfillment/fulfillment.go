@@ -26,24 +26,18 @@ const (
 	RequestCompleted    RequestState = 6
 )
 
+var requestStateNames = map[RequestState]string{RequestPending: "PENDING", RequestSentToWMS: "SENT_TO_WMS",
+	RequestAcknowledged: "ACKNOWLEDGED", RequestFailed: "FAILED", RequestCancelled: "CANCELLED", RequestCompleted: "COMPLETED"}
+
 // String returns the state's proto value name without the STATE_ prefix.
-func (s RequestState) String() string {
-	switch s {
-	case RequestPending:
-		return "PENDING"
-	case RequestSentToWMS:
-		return "SENT_TO_WMS"
-	case RequestAcknowledged:
-		return "ACKNOWLEDGED"
-	case RequestFailed:
-		return "FAILED"
-	case RequestCancelled:
-		return "CANCELLED"
-	case RequestCompleted:
-		return "COMPLETED"
-	default:
-		return "UNSPECIFIED"
+func (s RequestState) String() string { return stateName(requestStateNames, s) }
+
+// stateName returns the name of state s, or UNSPECIFIED for an unknown s.
+func stateName[S comparable](names map[S]string, s S) string {
+	if n, ok := names[s]; ok {
+		return n
 	}
+	return "UNSPECIFIED"
 }
 
 // Open reports whether the request still waits to be delivered to the WMS.
@@ -206,25 +200,11 @@ const (
 	ShipmentException ShipmentState = 6
 )
 
+var shipmentStateNames = map[ShipmentState]string{ShipmentPicked: "PICKED", ShipmentPacked: "PACKED",
+	ShipmentShipped: "SHIPPED", ShipmentInTransit: "IN_TRANSIT", ShipmentDelivered: "DELIVERED", ShipmentException: "EXCEPTION"}
+
 // String returns the state's proto value name without the STATE_ prefix.
-func (s ShipmentState) String() string {
-	switch s {
-	case ShipmentPicked:
-		return "PICKED"
-	case ShipmentPacked:
-		return "PACKED"
-	case ShipmentShipped:
-		return "SHIPPED"
-	case ShipmentInTransit:
-		return "IN_TRANSIT"
-	case ShipmentDelivered:
-		return "DELIVERED"
-	case ShipmentException:
-		return "EXCEPTION"
-	default:
-		return "UNSPECIFIED"
-	}
-}
+func (s ShipmentState) String() string { return stateName(shipmentStateNames, s) }
 
 // progress orders the non-exception states; EXCEPTION has none.
 func (s ShipmentState) progress() int {

@@ -5,23 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
-// DispatcherConfig configures a Dispatcher.
+// DispatcherConfig configures a Dispatcher. Schedule.BatchSize bounds the
+// requests one round sends (default 50).
 type DispatcherConfig struct {
 	Common
-	// Interval is the pause between rounds when nothing wakes the
-	// dispatcher.
-	Interval time.Duration
-	// Backoff spaces the delivery attempts of one request.
-	Backoff Backoff
+	Schedule
 	// MaxAttempts is the retry budget per request; 0 retries forever.
 	MaxAttempts int
-	// BatchSize bounds the requests one round sends (default 50).
-	BatchSize int
 }
 
 // Dispatcher sends fulfilment requests waiting for the WMS.
@@ -34,16 +28,8 @@ type Dispatcher struct {
 
 // NewDispatcher returns a dispatcher; run it with Run.
 func NewDispatcher(store fulfillment.Store, wms fulfillment.WMS, cfg DispatcherConfig) *Dispatcher {
-	cfg.Common = cfg.withDefaults()
-	if cfg.Interval <= 0 {
-		cfg.Interval = 500 * time.Millisecond
-	}
-	if cfg.Backoff.Base <= 0 {
-		cfg.Backoff = DefaultBackoff
-	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 50
-	}
+	cfg.Common = cfg.Common.withDefaults()
+	cfg.Schedule = cfg.Schedule.withDefaults(50)
 	return &Dispatcher{store: store, wms: wms, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 

@@ -5,20 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
-// EffectRunnerConfig configures an EffectRunner.
+// EffectRunnerConfig configures an EffectRunner. Schedule.BatchSize
+// bounds the effects one round reads (default 100).
 type EffectRunnerConfig struct {
 	Common
-	// Interval is the pause between rounds when nothing wakes the runner.
-	Interval time.Duration
-	// Backoff spaces the attempts of one effect.
-	Backoff Backoff
-	// BatchSize bounds the effects one round reads (default 100).
-	BatchSize int
+	Schedule
 }
 
 // EffectRunner executes the queued side effects.
@@ -32,16 +27,8 @@ type EffectRunner struct {
 
 // NewEffectRunner returns a runner; run it with Run.
 func NewEffectRunner(store fulfillment.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, cfg EffectRunnerConfig) *EffectRunner {
-	cfg.Common = cfg.withDefaults()
-	if cfg.Interval <= 0 {
-		cfg.Interval = 500 * time.Millisecond
-	}
-	if cfg.Backoff.Base <= 0 {
-		cfg.Backoff = DefaultBackoff
-	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 100
-	}
+	cfg.Common = cfg.Common.withDefaults()
+	cfg.Schedule = cfg.Schedule.withDefaults(100)
 	return &EffectRunner{store: store, inventory: inventory, orders: orders, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 

@@ -53,6 +53,32 @@ func (c Common) withDefaults() Common {
 	return c
 }
 
+// Schedule is how a queue worker paces itself.
+type Schedule struct {
+	// Interval is the pause between rounds when nothing wakes the worker
+	// (default 500ms).
+	Interval time.Duration
+	// Backoff spaces the attempts of one item (default DefaultBackoff).
+	Backoff Backoff
+	// BatchSize bounds the items one round takes.
+	BatchSize int
+}
+
+// withDefaults fills in the defaults of the unset fields, batch for
+// BatchSize.
+func (s Schedule) withDefaults(batch int) Schedule {
+	if s.Interval <= 0 {
+		s.Interval = 500 * time.Millisecond
+	}
+	if s.Backoff.Base <= 0 {
+		s.Backoff = DefaultBackoff
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = batch
+	}
+	return s
+}
+
 // Backoff is an exponential retry schedule with jitter.
 type Backoff struct {
 	// Base is the pause after the first failure.

@@ -151,35 +151,36 @@ func TestPollerFeedDownKeepsCursor(t *testing.T) {
 	}
 }
 
+// recorder is the inventory and the order service: each call fails with
+// the next of its lane's errors, then succeeds and is recorded by id.
 type recorder struct {
-	mu                       sync.Mutex
-	commitErrs, progressErrs []error
-	commits                  []string
-	progress                 []string
+	mu                sync.Mutex
+	commits, progress lane
+}
+
+type lane struct {
+	errs []error
+	ids  []string
+}
+
+func (r *recorder) take(l *lane, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		return err
+	}
+	l.ids = append(l.ids, id)
+	return nil
 }
 
 func (r *recorder) CommitReservation(_ context.Context, c fulfillment.Commit) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.commitErrs) > 0 {
-		err := r.commitErrs[0]
-		r.commitErrs = r.commitErrs[1:]
-		return err
-	}
-	r.commits = append(r.commits, c.ShipmentID)
-	return nil
+	return r.take(&r.commits, c.ShipmentID)
 }
 
 func (r *recorder) RecordShipmentProgress(_ context.Context, p fulfillment.Progress) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.progressErrs) > 0 {
-		err := r.progressErrs[0]
-		r.progressErrs = r.progressErrs[1:]
-		return err
-	}
-	r.progress = append(r.progress, p.EventID)
-	return nil
+	return r.take(&r.progress, p.EventID)
 }
 
 func enqueue(t *testing.T, s fulfillment.Store, effs ...fulfillment.Effect) {
@@ -207,21 +208,21 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	now := t0
 	unavailable := &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}
 	rec := &recorder{
-		progressErrs: []error{unavailable},
-		commitErrs: []error{&fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
-			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")}},
+		progress: lane{errs: []error{unavailable}},
+		commits: lane{errs: []error{&fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
+			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")}}},
 	}
 	enqueue(t, s, progress("shipped-A", "O-1"), progress("delivered-A", "O-1"), progress("shipped-B", "O-2"), commit("S-A", "O-1"))
 	r := worker.NewEffectRunner(s, rec, rec, worker.EffectRunnerConfig{
-		Backoff: worker.Backoff{Base: time.Second, Max: time.Second}, Common: worker.Common{Now: func() time.Time { return now }}})
+		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return now }}})
 
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// O-1's first progress failed: its DELIVERED waits; O-2 and the commit
 	// lane went ahead; the refused commit is parked, not retried.
-	if fmt.Sprint(rec.progress) != "[shipped-B]" || len(rec.commits) != 0 {
-		t.Fatalf("after round 1: progress %v commits %v", rec.progress, rec.commits)
+	if fmt.Sprint(rec.progress.ids) != "[shipped-B]" || len(rec.commits.ids) != 0 {
+		t.Fatalf("after round 1: progress %v commits %v", rec.progress.ids, rec.commits.ids)
 	}
 	if n, _ := s.CountEffects(t.Context(), fulfillment.EffectFailed); n != 1 {
 		t.Fatalf("%d failed effects, want 1", n)
@@ -230,20 +231,32 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.progress) != 1 {
-		t.Fatalf("retried before the backoff: %v", rec.progress)
+	if len(rec.progress.ids) != 1 {
+		t.Fatalf("retried before the backoff: %v", rec.progress.ids)
 	}
 	now = now.Add(2 * time.Second)
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(rec.progress) != "[shipped-B shipped-A delivered-A]" {
-		t.Fatalf("after retry: %v", rec.progress)
+	if fmt.Sprint(rec.progress.ids) != "[shipped-B shipped-A delivered-A]" {
+		t.Fatalf("after retry: %v", rec.progress.ids)
 	}
 	if n, _ := s.CountEffects(t.Context(), fulfillment.EffectPending); n != 0 {
 		t.Fatalf("%d effects still pending", n)
 	}
 }
+
+// pendingRequest stores a PENDING request of order at WH-MUC, due at t0.
+func pendingRequest(t *testing.T, s fulfillment.Store, order string) *fulfillment.Request {
+	t.Helper()
+	r := &fulfillment.Request{ID: fulfillment.RequestID(order, "WH-MUC"), OrderID: order, WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
+		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
+	storetest.Insert(t, s, r)
+	return r
+}
+
+// oneSecond retries after a second, always.
+var oneSecond = worker.Schedule{Backoff: worker.Backoff{Base: time.Second, Max: time.Second}}
 
 // answering returns a WMS that answers every shipment request with answer
 // and err.
@@ -253,9 +266,7 @@ func answering(answer fulfillment.WMSAnswer, err error) *fakeWMS {
 
 func TestDispatcherRejectionFailsRequest(t *testing.T) {
 	s := newStore(t)
-	r := &fulfillment.Request{ID: "FR-O-2-WH-MUC", OrderID: "O-2", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
-		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	storetest.Insert(t, s, r)
+	r := pendingRequest(t, s, "O-2")
 	published := 0
 	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{RejectionReason: "UNKNOWN_SKU", RejectionMessage: "SKU-1 unknown"}, nil),
 		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return t0 }, Published: func() { published++ }}})
@@ -277,12 +288,10 @@ func TestDispatcherRejectionFailsRequest(t *testing.T) {
 
 func TestDispatcherRetryBudget(t *testing.T) {
 	s := newStore(t)
-	r := &fulfillment.Request{ID: "FR-O-3-WH-MUC", OrderID: "O-3", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
-		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	storetest.Insert(t, s, r)
+	r := pendingRequest(t, s, "O-3")
 	now := t0
 	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", Err: errors.New("down")}),
-		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 2, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
+		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 2, Schedule: oneSecond})
 	for range 2 {
 		if _, err := d.RunOnce(t.Context()); err != nil {
 			t.Fatal(err)
@@ -340,9 +349,7 @@ func TestPollerRestartsAnExpiredCursor(t *testing.T) {
 
 func TestPushApplier(t *testing.T) {
 	s := newStore(t)
-	pending := &fulfillment.Request{ID: "FR-O-5-WH-MUC", OrderID: "O-5", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
-		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	storetest.Insert(t, s, pending)
+	pending := pendingRequest(t, s, "O-5")
 	a := worker.NewPushApplier(s, worker.Common{Now: func() time.Time { return t0 }})
 	ship := func(id, request string, qty int64) *fulfillmentv1.WmsEvent {
 		return &fulfillmentv1.WmsEvent{EventId: id, OccurTime: timestamppb.New(t0), WarehouseId: "WH-HAM",
@@ -407,12 +414,10 @@ func TestPushApplier(t *testing.T) {
 
 func TestDispatcherCircuitOpenSpendsNoBudget(t *testing.T) {
 	s := newStore(t)
-	r := &fulfillment.Request{ID: "FR-O-6-WH-MUC", OrderID: "O-6", WarehouseID: "WH-MUC", State: fulfillment.RequestPending,
-		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 1}}, CreateTime: t0, UpdateTime: t0, NextAttemptTime: t0}
-	storetest.Insert(t, s, r)
+	r := pendingRequest(t, s, "O-6")
 	now := t0
 	d := worker.NewDispatcher(s, answering(fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", CircuitOpen: true}),
-		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 1, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}})
+		worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return now }}, MaxAttempts: 1, Schedule: oneSecond})
 	for range 3 {
 		if _, err := d.RunOnce(t.Context()); err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,11 +29,8 @@ func scanRequest(row sqldb.Scanner) (*fulfillment.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(shipTo), &r.ShipTo); err != nil {
-		return nil, fmt.Errorf("decode ship_to of %s: %w", r.ID, err)
-	}
-	if err := json.Unmarshal([]byte(lines), &r.Lines); err != nil {
-		return nil, fmt.Errorf("decode lines of %s: %w", r.ID, err)
+	if err := decodeJSON("request "+r.ID, jsonColumn{"ship_to", shipTo, &r.ShipTo}, jsonColumn{"lines", lines, &r.Lines}); err != nil {
+		return nil, err
 	}
 	r.State = fulfillment.RequestState(state)
 	r.AttemptCount = int(attempts)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -28,11 +27,8 @@ func scanShipment(row sqldb.Scanner) (*fulfillment.Shipment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(lines), &s.Lines); err != nil {
-		return nil, fmt.Errorf("decode lines of shipment %s: %w", s.ID, err)
-	}
-	if err := json.Unmarshal([]byte(history), &s.History); err != nil {
-		return nil, fmt.Errorf("decode history of shipment %s: %w", s.ID, err)
+	if err := decodeJSON("shipment "+s.ID, jsonColumn{"lines", lines, &s.Lines}, jsonColumn{"history", history, &s.History}); err != nil {
+		return nil, err
 	}
 	s.State, s.MaxProgress = fulfillment.ShipmentState(state), fulfillment.ShipmentState(maxProgress)
 	s.ShipTime, s.DeliveryTime = fromUS(shipUS), fromUS(delUS)

@@ -140,3 +140,19 @@ func encodeJSON(v any) (string, error) {
 	}
 	return string(b), nil
 }
+
+// jsonColumn is a JSON text column read into dst.
+type jsonColumn struct {
+	name, text string
+	dst        any
+}
+
+// decodeJSON decodes the JSON columns of row.
+func decodeJSON(row string, cols ...jsonColumn) error {
+	for _, c := range cols {
+		if err := json.Unmarshal([]byte(c.text), c.dst); err != nil {
+			return fmt.Errorf("decode %s of %s: %w", c.name, row, err)
+		}
+	}
+	return nil
+}
