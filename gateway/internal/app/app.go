@@ -271,7 +271,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Warn("rest shutdown", slog.Any("error", err))
 		}
 		scancel()
-		<-httpDone
+		if err := <-httpDone; err != nil && runErr == nil {
+			runErr = fmt.Errorf("gateway: rest listener: %w", err)
+		}
 	}
 	if !grpcFinished {
 		if err := <-grpcDone; err != nil && runErr == nil {

@@ -230,10 +230,8 @@ func minTime(a, b time.Time) time.Time {
 // not asked (invalid) and sa nil when inventory did not report the SKU.
 func lineAvailability(l *storefrontv1.RequestedLine, ql *catalogv1.QuoteLine, sa *inventoryv1.SkuAvailability, breakdown bool, now time.Time) *storefrontv1.LineAvailability {
 	out := &storefrontv1.LineAvailability{Sku: l.GetSku(), RequestedQuantity: l.GetQuantity()}
-	switch {
-	case ql == nil:
-		out.Issue = storefrontv1.LineIssue_LINE_ISSUE_UNKNOWN_SKU
-	default:
+	out.Issue = storefrontv1.LineIssue_LINE_ISSUE_UNKNOWN_SKU
+	if ql != nil {
 		out.Issue = lineIssueFromPricing(ql.GetErrorReason())
 	}
 	if out.Issue == storefrontv1.LineIssue_LINE_ISSUE_UNSPECIFIED {

@@ -68,7 +68,12 @@ func explanationToProto(rule *catalogv1.PriceRule, listUnit *commonv1.Money) *st
 }
 
 // lineIssueFromPricing maps a pricing line failure to the storefront issue.
+// catalog.v1's ErrorReason also names call failures (import rows, price
+// lists, publications) that never stand on a quote line, so the switch
+// looks at the line reasons only; any other reason, a line reason pricing
+// adds later included, means the line has no usable price.
 func lineIssueFromPricing(r catalogv1.ErrorReason) storefrontv1.LineIssue {
+	//exhaustive:ignore
 	switch r {
 	case catalogv1.ErrorReason_ERROR_REASON_UNSPECIFIED:
 		return storefrontv1.LineIssue_LINE_ISSUE_UNSPECIFIED
@@ -78,8 +83,9 @@ func lineIssueFromPricing(r catalogv1.ErrorReason) storefrontv1.LineIssue {
 		return storefrontv1.LineIssue_LINE_ISSUE_NOT_AVAILABLE_IN_CHANNEL
 	case catalogv1.ErrorReason_ERROR_REASON_QUANTITY_NOT_PACK_MULTIPLE:
 		return storefrontv1.LineIssue_LINE_ISSUE_QUANTITY_NOT_ORDERABLE
+	case catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND, catalogv1.ErrorReason_ERROR_REASON_CURRENCY_MISMATCH:
+		return storefrontv1.LineIssue_LINE_ISSUE_PRICE_NOT_FOUND
 	default:
-		// PRICE_NOT_FOUND, CURRENCY_MISMATCH and anything newer: no usable price.
 		return storefrontv1.LineIssue_LINE_ISSUE_PRICE_NOT_FOUND
 	}
 }
@@ -211,6 +217,8 @@ func rejectionToProto(r orderv1.OrderRejection_Reason) storefrontv1.Order_Reject
 		return storefrontv1.Order_REJECTION_REASON_PRICE_MISMATCH
 	case orderv1.OrderRejection_REASON_INVALID_SHIP_TO:
 		return storefrontv1.Order_REJECTION_REASON_INVALID_SHIP_TO
+	case orderv1.OrderRejection_REASON_OTHER:
+		return storefrontv1.Order_REJECTION_REASON_OTHER
 	default:
 		return storefrontv1.Order_REJECTION_REASON_OTHER
 	}
@@ -235,6 +243,8 @@ func ruleKindFromRuleName(name string) storefrontv1.PriceExplanation_RuleKind {
 
 func stateMessage(o *orderv1.Order) string {
 	switch o.GetState() {
+	case orderv1.Order_STATE_UNSPECIFIED:
+		return ""
 	case orderv1.Order_STATE_ACCEPTED_PENDING_ERP:
 		return "Accepted, pending ERP confirmation"
 	case orderv1.Order_STATE_CONFIRMED:
@@ -341,6 +351,8 @@ func shipmentStateToProto(s fulfillmentv1.Shipment_State) storefrontv1.Shipment_
 		return storefrontv1.Shipment_STATE_DELIVERED
 	case fulfillmentv1.Shipment_STATE_EXCEPTION:
 		return storefrontv1.Shipment_STATE_DELIVERY_EXCEPTION
+	case fulfillmentv1.Shipment_STATE_UNSPECIFIED:
+		return storefrontv1.Shipment_STATE_PENDING
 	default:
 		return storefrontv1.Shipment_STATE_PENDING
 	}
