@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/transload/transload/services/wmssim/internal/faults"
@@ -28,7 +29,7 @@ func TestSet(t *testing.T) {
 	if s.Get().Slow().Milliseconds() != 1500 {
 		t.Fatalf("slow = %v", s.Get().Slow())
 	}
-	if !s.TakeDuplicate() || !s.TakeDuplicate() || s.TakeDuplicate() {
-		t.Fatal("duplicateNext 2 did not yield exactly two duplicates")
+	if got := []bool{s.TakeDuplicate(), s.TakeDuplicate(), s.TakeDuplicate()}; !slices.Equal(got, []bool{true, true, false}) {
+		t.Fatalf("duplicateNext 2 yielded %v, want exactly two duplicates", got)
 	}
 }

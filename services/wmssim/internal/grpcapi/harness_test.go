@@ -2,7 +2,6 @@ package grpcapi_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -201,5 +200,3 @@ func allEvents(t *testing.T, e *env, cursor string, size int32) ([]*wmsv1.Shipme
 		}
 	}
 }
-
-func id(format string, a ...any) string { return fmt.Sprintf(format, a...) }

@@ -59,6 +59,8 @@ func (s *Service) CancelExpectedReturn(ctx context.Context, id, reason string) (
 			return nil, nil
 		case ReturnPartiallyReceived, ReturnReceived:
 			return nil, &ReturnAlreadyReceivedError{ID: r.ID}
+		case ReturnExpected:
+			// Cancelled below.
 		}
 		r.State = ReturnCancelled
 		r.CancelReason = reason

@@ -49,9 +49,10 @@ func (s State) next() State {
 		return StateShipped
 	case StateShipped:
 		return StateDelivered
-	default:
+	case StateDelivered, StateRejected, StateCancelled, StateInTransit, StateException:
 		return ""
 	}
+	return ""
 }
 
 // RejectionReason says why the simulator refused a shipment request or an
@@ -223,6 +224,8 @@ func (r *ShipmentRequest) advance(now time.Time, step time.Duration) (ShipmentEv
 		State:             next,
 		OccurTime:         at,
 	}
+	// Only these milestones set fields of the request.
+	//exhaustive:ignore
 	switch next {
 	case StatePacked:
 		r.ShipmentID = fmt.Sprintf("PCL-%08d-1", r.Number)
@@ -240,7 +243,7 @@ func (r *ShipmentRequest) advance(now time.Time, step time.Duration) (ShipmentEv
 	}
 	if next == StatePicked || next == StatePacked || next == StateShipped {
 		for _, l := range r.Order.Lines {
-			ev.Lines = append(ev.Lines, EventLine{LineID: l.LineID, SKU: l.SKU, Quantity: l.Quantity})
+			ev.Lines = append(ev.Lines, EventLine(l))
 		}
 	}
 	if next.next() == "" {
