@@ -188,12 +188,26 @@ func TestListPagesAndTokens(t *testing.T) {
 		t.Errorf("price lists (-want +got):\n%s", diff)
 	}
 
+	products, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := in.catalog.ImportProducts(ctx, &catalogv1.ImportProductsRequest{RequestId: "v2", Source: "t",
 		Mode: catalogv1.ImportMode_IMPORT_MODE_UPSERT, Rows: []*catalogv1.ProductImportRow{{RowNumber: 1, Product: validProduct("V2-1")}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := in.catalog.PublishCatalog(ctx, &catalogv1.PublishCatalogRequest{RequestId: "v2"}); err != nil {
 		t.Fatal(err)
+	}
+	// The first page read version 1, then current. After version 2 is
+	// published the listing goes on on version 1 whether the next request
+	// says current or, as the gateway does, names that version.
+	for _, ref := range []string{"", "catalogVersions/current", "catalogVersions/1"} {
+		res, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1,
+			CatalogVersion: ref, PageToken: products.GetNextPageToken()})
+		if err != nil || len(res.GetProducts()) != 1 || res.GetProducts()[0].GetCatalogVersion() != "catalogVersions/1" {
+			t.Errorf("second page with catalog_version %q = %v, %v; want version 1", ref, res, err)
+		}
 	}
 	versions := pageAll(t, func(token string) ([]string, string, error) {
 		res, err := in.catalog.ListCatalogVersions(ctx, &catalogv1.ListCatalogVersionsRequest{PageSize: 1, PageToken: token})
@@ -203,14 +217,6 @@ func TestListPagesAndTokens(t *testing.T) {
 		t.Errorf("versions, newest first (-want +got):\n%s", diff)
 	}
 
-	products, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`, PageSize: 1,
-		CatalogVersion: "catalogVersions/current", PageToken: products.GetNextPageToken()}); err != nil {
-		t.Errorf("token with catalog_version spelled out as current: %v", err)
-	}
 	priceList, err := in.pricing.ListPrices(ctx, &catalogv1.ListPricesRequest{Parent: "priceLists/PL-EUR", PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +224,11 @@ func TestListPagesAndTokens(t *testing.T) {
 	for name, replay := range map[string]func() error{
 		"products with another filter": func() error {
 			_, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "b2b"`, PageToken: products.GetNextPageToken()})
+			return err
+		},
+		"products of another version": func() error {
+			_, err := in.catalog.ListProducts(ctx, &catalogv1.ListProductsRequest{Filter: `channel = "web"`,
+				CatalogVersion: "catalogVersions/2", PageToken: products.GetNextPageToken()})
 			return err
 		},
 		"products of the draft": func() error {

@@ -82,7 +82,11 @@ func (s *CatalogServer) ListProducts(ctx context.Context, req *catalogv1.ListPro
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	q := aip.Query{Method: catalogv1.CatalogService_ListProducts_FullMethodName, Filter: req.GetFilter(), Params: []string{ref.String()}}
+	// The token carries the version it pins rather than being bound to
+	// catalog_version as sent: a client may continue a listing of current
+	// by naming the version the first page came from (the gateway does);
+	// Admits checks that the reference can continue on it.
+	q := aip.Query{Method: catalogv1.CatalogService_ListProducts_FullMethodName, Filter: req.GetFilter()}
 	in := catalog.ListRequest{Ref: ref, Filter: f}
 	if tok := req.GetPageToken(); tok != "" {
 		var c catalog.Cursor
