@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -78,17 +77,9 @@ func (e *PageTokenError) Is(target error) bool { return target == ErrInvalidPage
 // ERROR_REASON_INVALID_PAGE_TOKEN and a BadRequest violation on
 // "page_token", as the common.v1 pagination convention documents.
 func (e *PageTokenError) GRPCStatus() *status.Status {
-	st := apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN,
-		"page_token is invalid: "+e.Msg, nil)
-	// TODO(issue 7): use apierr.WithViolations once platform/apierr has it.
-	out, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-		Field: "page_token", Description: e.Msg, Reason: ViolationInvalidPageToken,
-	}}})
-	if err != nil {
-		// BadRequest always marshals; keep code, reason and message anyway.
-		return st
-	}
-	return out
+	return apierr.WithViolations(
+		apierr.New(codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN, "page_token is invalid: "+e.Msg, nil),
+		apierr.FieldViolation{Field: "page_token", Description: e.Msg, Reason: ViolationInvalidPageToken})
 }
 
 func tokenError(format string, args ...any) error {

@@ -58,16 +58,17 @@ func KeysetPage[T any](rows []T, size int, q Query, key func(T) []Key) ([]T, str
 
 // OffsetPage pages a list held in memory (a handful of warehouses, a
 // ranked search): it returns items[offset:offset+size] and the token of
-// the next page, which carries the next offset as its one key. Decode it
-// with DecodePageToken(token, q, &offset). An offset outside the list
-// (only a forged token has one) gives an empty last page. A size below 1
-// is taken as 1.
-func OffsetPage[T any](items []T, offset, size int, q Query) ([]T, string) {
+// the next page, which carries the pin keys, if any, then the next offset.
+// Decode it with DecodePageToken(token, q, &offset), or with the pins
+// first: DecodePageToken(token, q, &version, &offset) for a list pinned to
+// the version it was read at. An offset outside the list (only a forged
+// token has one) gives an empty last page. A size below 1 is taken as 1.
+func OffsetPage[T any](items []T, offset, size int, q Query, pin ...Key) ([]T, string) {
 	size = max(size, 1)
 	start := min(max(offset, 0), len(items))
 	end := start + min(size, len(items)-start)
 	if end == len(items) {
 		return items[start:end], ""
 	}
-	return items[start:end], EncodePageToken(q, KeyOf(end))
+	return items[start:end], EncodePageToken(q, append(pin, KeyOf(end))...)
 }

@@ -1,6 +1,7 @@
 package aip
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -157,5 +158,23 @@ func TestOffsetPageBounds(t *testing.T) {
 				t.Errorf("OffsetPage(%d, %d) next %q, want next %v; items (-want +got):\n%s", tt.offset, tt.size, next, tt.wantNext, diff)
 			}
 		})
+	}
+}
+
+func TestOffsetPageCarriesItsPins(t *testing.T) {
+	t.Parallel()
+	items := rows(5)
+	_, token := OffsetPage(items, 0, 2, baseQuery, KeyOf(int64(42)))
+	var version int64
+	var offset int
+	if err := DecodePageToken(token, baseQuery, &version, &offset); err != nil {
+		t.Fatal(err)
+	}
+	if version != 42 || offset != 2 {
+		t.Errorf("decoded version %d offset %d, want 42 and 2", version, offset)
+	}
+	// A decoder that forgets the pin does not fit this token.
+	if err := DecodePageToken(token, baseQuery, &offset); !errors.Is(err, ErrInvalidPageToken) {
+		t.Errorf("decode without the pin: %v, want ErrInvalidPageToken", err)
 	}
 }

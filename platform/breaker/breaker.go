@@ -24,8 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/transload/transload/platform/apierr"
 )
@@ -110,12 +108,6 @@ func WithLogger(l *slog.Logger) Option { return func(b *Breaker) { b.logger = l 
 
 // WithMetrics exports state and transitions through m.
 func WithMetrics(m *Metrics) Option { return func(b *Breaker) { b.metrics = m } }
-
-// WithFailureClassifier overrides Settings.IsFailure.
-//
-// Deprecated: set Settings.IsFailure. Kept only until
-// gateway/internal/neighbours stops calling it.
-func WithFailureClassifier(f func(error) bool) Option { return func(b *Breaker) { b.isFailure = f } }
 
 // DefaultIsFailure is the failure predicate of a breaker whose Settings
 // leave IsFailure nil: every error counts except context.Canceled, which is
@@ -207,29 +199,6 @@ type callerGone struct{ err error }
 
 // Error returns the wrapped error's message.
 func (c callerGone) Error() string { return c.err.Error() }
-
-// IsDependencyFailure reports whether err says the dependency itself is
-// failing: gRPC Unavailable, DeadlineExceeded, ResourceExhausted or
-// Internal, or a non-gRPC error other than context.Canceled.
-//
-// Deprecated: use grpcclient.IsTargetFailure (for a breaker) or
-// grpcclient.Classify. This copy of the old code set is kept only because
-// gateway/internal/neighbours still calls it (platform/grpcclient imports
-// this package, so it cannot forward there); delete it with that call.
-func IsDependencyFailure(err error) bool {
-	if err == nil {
-		return false
-	}
-	if st, ok := status.FromError(err); ok {
-		switch st.Code() {
-		case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal:
-			return true
-		default:
-			return false
-		}
-	}
-	return !errors.Is(err, context.Canceled)
-}
 
 // UnaryClientInterceptor guards every unary call on a connection with b.
 // Install it outside any default-deadline interceptor so that a default

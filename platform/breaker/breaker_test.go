@@ -128,38 +128,6 @@ func TestIsFailureNeverSeesSuccess(t *testing.T) {
 	}
 }
 
-// TestDeprecatedIsDependencyFailure pins the old code set for the one
-// caller left (gateway/internal/neighbours) until it moves to grpcclient.
-func TestDeprecatedIsDependencyFailure(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{status.Error(codes.Unavailable, "x"), true},
-		{status.Error(codes.DeadlineExceeded, "x"), true},
-		{status.Error(codes.ResourceExhausted, "x"), true},
-		{status.Error(codes.Internal, "x"), true},
-		{fmt.Errorf("wrapped: %w", status.Error(codes.Unavailable, "x")), true},
-		{status.Error(codes.InvalidArgument, "x"), false},
-		{status.Error(codes.NotFound, "x"), false},
-		{status.Error(codes.FailedPrecondition, "x"), false},
-		{status.Error(codes.AlreadyExists, "x"), false},
-		{status.Error(codes.Aborted, "x"), false},
-		{status.Error(codes.Canceled, "x"), false},
-		{status.Error(codes.PermissionDenied, "x"), false},
-		{context.Canceled, false},
-		{context.DeadlineExceeded, true},
-		{errors.New("connection reset by peer"), true},
-	}
-	for _, tt := range tests {
-		if got := breaker.IsDependencyFailure(tt.err); got != tt.want {
-			t.Errorf("IsDependencyFailure(%v) = %v, want %v", tt.err, got, tt.want)
-		}
-	}
-}
-
 func failWith(c codes.Code) func(context.Context) error {
 	return func(context.Context) error { return status.Error(c, c.String()) }
 }
@@ -315,20 +283,6 @@ func TestDoReturnsValueAndCustomClassifier(t *testing.T) {
 		t.Fatalf("open breaker returned value %v", v)
 	}
 	assertCircuitOpen(t, err, "erp-http")
-}
-
-// TestDeprecatedWithFailureClassifier pins the option for the one caller
-// left (gateway/internal/neighbours): it wins over Settings.IsFailure.
-func TestDeprecatedWithFailureClassifier(t *testing.T) {
-	t.Parallel()
-	never := func(error) bool { return false }
-	b := breaker.New("dep", breaker.Settings{ConsecutiveFailures: 1, OpenTimeout: time.Hour, IsFailure: never},
-		breaker.WithLogger(slog.New(slog.DiscardHandler)),
-		breaker.WithFailureClassifier(func(error) bool { return true })) //nolint:staticcheck // the deprecated option under test
-	_ = b.Execute(context.Background(), func(context.Context) error { return errors.New("boom") })
-	if b.State() != breaker.StateOpen {
-		t.Fatalf("state = %v, want open: WithFailureClassifier did not override Settings.IsFailure", b.State())
-	}
 }
 
 func TestMetricsShareRegistry(t *testing.T) {

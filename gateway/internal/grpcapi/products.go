@@ -133,18 +133,13 @@ func (s *Server) ListProducts(ctx context.Context, req *storefrontv1.ListProduct
 	}
 	matches := filterProducts(products, p.Channel, req.GetQuery())
 	size := int(aip.ClampPageSize(req.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize))
-	start := min(offset, len(matches))
-	end := min(start+size, len(matches))
-	page := matches[start:end]
+	page, next := aip.OffsetPage(matches, offset, size, q, aip.KeyOf(version))
 	prices := s.listPrices(ctx, p.Channel, page)
 	resp := &storefrontv1.ListProductsResponse{TotalSize: int32(min(len(matches), 1<<31-1))}
 	for _, prod := range page {
 		resp.Products = append(resp.Products, productToProto(prod, p.Channel, prices[prod.GetSku()]))
 	}
-	if end < len(matches) {
-		// Not aip.OffsetPage: the token pins the catalog version too.
-		resp.NextPageToken = aip.EncodePageToken(q, aip.KeyOf(version), aip.KeyOf(end))
-	}
+	resp.NextPageToken = next // pins the catalog version the pages are read at
 	return resp, nil
 }
 
