@@ -248,8 +248,9 @@ func stockEventFromERP(e *erpv1.StockEvent) inventory.StockEvent {
 		out.Kind, out.Quantity = inventory.KindShipment, abs(e.GetQuantity())
 	case erpv1.StockEvent_KIND_SET_ON_HAND:
 		out.Kind = inventory.KindSetOnHand
+	case erpv1.StockEvent_KIND_UNSPECIFIED:
+		// Stays 0: ApplyStockEvents rejects the event as invalid.
 	}
-	// KIND_UNSPECIFIED stays 0: ApplyStockEvents rejects it as invalid.
 	return out
 }
 

@@ -46,6 +46,7 @@ func (s *Server) ApplyStockEvents(ctx context.Context, req *inventoryv1.ApplySto
 			AppliedSequence: r.AppliedSequence,
 		}
 		switch r.Reason {
+		case inventory.RejectNone:
 		case inventory.RejectInvalid:
 			pr.Reason = inventoryv1.ErrorReason_ERROR_REASON_STOCK_EVENT_INVALID
 		case inventory.RejectStale:

@@ -122,7 +122,9 @@ func Allocate(p ReserveParams, warehouses []Warehouse, levels []StockLevel) ([]R
 				lines[i].Backordered = left
 			case BackorderPartial:
 				lines[i].Unfulfilled = left
-			default:
+			case BackorderReject:
+				fallthrough
+			default: // a policy this code does not know refuses, like REJECT
 				var total int64
 				for _, w := range cands {
 					total += a[w.Code]

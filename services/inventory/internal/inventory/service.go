@@ -305,6 +305,8 @@ func (s *Service) Release(ctx context.Context, p ReleaseParams) (Reservation, er
 			return Outcome{}, nil
 		case StateCommitted:
 			return Outcome{}, &StateConflictError{Reservation: r.Name(), State: r.State, Operation: "release"}
+		case StateHeld, StateConfirmed:
+			// Open: released below.
 		}
 		moves, released, err := r.release(p.Lines)
 		if err != nil {

@@ -131,6 +131,8 @@ func ImpliedOnHand(e StockEvent, onHand int64) int64 {
 		return onHand + e.Quantity
 	case KindSetOnHand:
 		return e.Quantity
+	case KindInboundSet:
+		return onHand
 	}
 	return onHand
 }
