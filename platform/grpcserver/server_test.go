@@ -1,9 +1,7 @@
 package grpcserver_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -32,42 +30,12 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/grpcserver/grpcservertest"
 	"github.com/transload/transload/platform/logging"
+	"github.com/transload/transload/platform/testharness/harness"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Records returns every JSON log record written so far.
-func (b *syncBuffer) Records(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(b.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 type testServer struct {
 	srv    *grpcserver.Server
-	logs   *syncBuffer
+	logs   *harness.Buffer
 	conn   *grpc.ClientConn
 	client *grpcservertest.Client
 	cancel context.CancelFunc
@@ -78,7 +46,7 @@ type testServer struct {
 // connected to it; cleanup shuts it down and checks Run's result.
 func start(t *testing.T, probe *grpcservertest.Probe, opts ...grpcserver.Option) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &harness.Buffer{}
 	base := []grpcserver.Option{
 		grpcserver.WithAddr("127.0.0.1:0"),
 		grpcserver.WithAdminAddr("127.0.0.1:0"),
@@ -504,7 +472,7 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	logs := &syncBuffer{}
+	logs := &harness.Buffer{}
 	srv, err := grpcserver.New(
 		grpcserver.WithAddr("127.0.0.1:0"),
 		grpcserver.WithAdminAddr("127.0.0.1:0"),

@@ -2,35 +2,16 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/transload/transload/platform/testharness/harness"
 	"github.com/transload/transload/platform/testharness/wait"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // logField returns field of the first JSON log line whose msg is msg.
 func logField(logs, msg, field string) string {
@@ -53,7 +34,7 @@ func TestRunServesAndStopsWithoutLoggingSecrets(t *testing.T) {
 		"CATALOG_ADDR": "127.0.0.1:1", "INVENTORY_ADDR": "127.0.0.1:1", "ORDER_ADDR": "127.0.0.1:1", "FULFILLMENT_ADDR": "127.0.0.1:1",
 		"NATS_URL": "", "LOG_LEVEL": "debug",
 	}
-	var out syncBuffer
+	var out harness.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan error, 1)
@@ -108,7 +89,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 			return "tiny"
 		}
 		return ""
-	}, &syncBuffer{})
+	}, &harness.Buffer{})
 	if err == nil || strings.Contains(err.Error(), "tiny") {
 		t.Fatalf("err %v: want a config error that does not echo the key", err)
 	}

@@ -219,3 +219,21 @@ func TestShortTempDir(t *testing.T) {
 		t.Fatalf("ShortTempDir %q: %v", d, err)
 	}
 }
+
+func TestBufferConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	var b Buffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = b.Write([]byte("x"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(b.String()); got != 800 {
+		t.Fatalf("len = %d, want 800", got)
+	}
+}

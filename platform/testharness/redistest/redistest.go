@@ -10,7 +10,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +48,7 @@ type Server struct {
 
 type process struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *harness.Buffer
 	exited chan struct{}
 }
 
@@ -118,7 +117,7 @@ func (s *Server) start() error {
 	if s.proc != nil {
 		return errors.New("already running")
 	}
-	out := &syncBuffer{}
+	out := &harness.Buffer{}
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -185,22 +184,4 @@ func ping(ctx context.Context, addr string) error {
 		return fmt.Errorf("unexpected PING reply %q", line)
 	}
 	return nil
-}
-
-// syncBuffer collects the server's output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

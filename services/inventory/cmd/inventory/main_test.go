@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +29,7 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/svcmain"
+	testharness "github.com/transload/transload/platform/testharness/harness"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/inventory/internal/config"
 )
@@ -513,7 +512,7 @@ func TestERPStockFeed(t *testing.T) {
 // retrying its dependencies in the background, and stops cleanly.
 func TestRunWithoutEnvironment(t *testing.T) {
 	t.Chdir(t.TempDir()) // the default DATABASE_URL is sqlite://inventory.db here
-	var out lockedBuffer
+	var out testharness.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
@@ -557,23 +556,4 @@ func TestRunWithoutEnvironment(t *testing.T) {
 	if dsn, ok := cfg["DATABASE_URL"].(string); !ok || strings.Contains(dsn, "inventory.db") {
 		t.Errorf("DATABASE_URL logged as %q, want it masked", cfg["DATABASE_URL"])
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the app's goroutines may log to while
-// the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
