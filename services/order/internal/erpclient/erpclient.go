@@ -158,6 +158,7 @@ func (c *Client) SubmitSalesOrder(ctx context.Context, o *order.Order) (order.Su
 		return order.SubmitOutcome{Rejection: order.Rejection{
 			Reason: reason, Message: msg, ERPCode: res.GetRejectionReason().String(),
 		}}, nil
+	case erpv1.SubmitSalesOrderResponse_OUTCOME_UNSPECIFIED:
 	}
 	return order.SubmitOutcome{}, fmt.Errorf("erp SubmitSalesOrder %s: unexpected outcome %s", o.ID, res.GetOutcome())
 }

@@ -144,6 +144,9 @@ func (c *Client) OpenReservations(ctx context.Context, referenceID string) ([]st
 			switch r.GetState() {
 			case inventoryv1.Reservation_STATE_HELD, inventoryv1.Reservation_STATE_CONFIRMED:
 				ids = append(ids, reservationID(r.GetName()))
+			case inventoryv1.Reservation_STATE_UNSPECIFIED, inventoryv1.Reservation_STATE_RELEASED,
+				inventoryv1.Reservation_STATE_COMMITTED, inventoryv1.Reservation_STATE_EXPIRED:
+				// Nothing left to release.
 			}
 		}
 		token = res.GetNextPageToken()

@@ -134,9 +134,7 @@ func applyProgress(o *Order, p ProgressParams, now time.Time) ([]State, error) {
 // checkProgress rejects a report o cannot take: o is not shipping, the
 // warehouse holds none of it, or a line is unknown or reported twice.
 func checkProgress(o *Order, p ProgressParams) error {
-	switch o.State {
-	case StateConfirmed, StatePartiallyShipped, StateShipped:
-	default:
+	if !slices.Contains([]State{StateConfirmed, StatePartiallyShipped, StateShipped}, o.State) {
 		target := StateShipped
 		if p.Milestone == MilestoneDelivered {
 			target = StateDelivered

@@ -400,6 +400,7 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 	switch cust.Account {
 	case AccountCreditHold, AccountBlocked, AccountClosed:
 		return nil, false, &CustomerError{CustomerID: p.CustomerID, Err: ErrCustomerOnCreditHold}
+	case AccountActive, AccountUnspecified:
 	}
 	if len(cust.AllowedChannels) > 0 && !slices.Contains(cust.AllowedChannels, p.Channel) {
 		return nil, false, &ChannelNotAllowedError{CustomerID: p.CustomerID, Channel: p.Channel}
@@ -598,6 +599,7 @@ func cancellable(o *Order) bool {
 			}
 		}
 		return len(o.Shipments) == 0
+	case StateUnspecified, StateRejected, StatePartiallyShipped, StateShipped, StateDelivered, StateCancelled:
 	}
 	return false
 }

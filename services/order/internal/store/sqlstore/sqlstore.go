@@ -686,6 +686,7 @@ func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, o *order.Order, histB
 
 func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op order.QueueOp) error {
 	switch op {
+	case order.QueueNone:
 	case order.QueueRemove:
 		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE order_id = ? AND action = ?`), o.ID, string(order.ActionSubmit))
 		return err
