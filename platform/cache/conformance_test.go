@@ -1,36 +1,19 @@
 package cache_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/transload/transload/platform/cache"
 	"github.com/transload/transload/platform/cache/cachetest"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/platform/testharness/redistest"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func TestMemoryStoreConformance(t *testing.T) {
 	t.Parallel()
 	cachetest.Run(t, func(t *testing.T) cachetest.Env {
-		clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+		clk := fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 		s := cache.NewMemoryStore(1000, 1<<20, cache.WithClock(clk.Now))
 		return cachetest.Env{Store: s, Advance: clk.Advance}
 	})

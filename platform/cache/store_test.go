@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/platform/testharness/redistest"
 )
 
@@ -46,7 +47,7 @@ func TestRedisStoreSetsTTL(t *testing.T) {
 
 func TestMemoryStoreExpiresExactlyAtTTL(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	s := NewMemoryStore(10, 1<<10, WithClock(clk.Now))
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v"), 10*time.Second); err != nil {

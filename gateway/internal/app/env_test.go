@@ -25,6 +25,7 @@ import (
 	"github.com/transload/transload/platform/cache"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/svcmain"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/platform/testharness/wait"
 
 	"github.com/transload/transload/gateway/internal/app"
@@ -40,24 +41,6 @@ const (
 	testAPIKey = keyWeb + ":web," + keyC0001 + ":web:C0001," + keyB2B + ":b2b," + keyAdmin + ":ops:admin"
 )
 
-// fakeClock is the availability cache's clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a running gateway (gRPC over bufconn, REST over loopback TCP) with
 // fake neighbours over bufconn.
 type env struct {
@@ -65,7 +48,7 @@ type env struct {
 	baseURL     string
 	conn        *grpc.ClientConn
 	client      storefrontv1.StorefrontServiceClient
-	clock       *fakeClock
+	clock       *fakeclock.Clock
 	catalog     *fakeCatalog
 	pricing     *fakePricing
 	inventory   *fakeInventory
@@ -79,7 +62,7 @@ type env struct {
 func newEnv(t *testing.T, extraEnv ...string) *env {
 	t.Helper()
 	e := &env{
-		t: t, clock: &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)},
+		t: t, clock: fakeclock.New(fakeclock.Start),
 		catalog: newFakeCatalog(), pricing: newFakePricing(), inventory: newFakeInventory(),
 		orders: newFakeOrders(), fulfillment: &fakeFulfillment{},
 	}

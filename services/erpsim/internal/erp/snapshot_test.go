@@ -4,28 +4,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/services/erpsim/internal/erp"
 	"github.com/transload/transload/services/erpsim/internal/store/sqlstore"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newStore(t *testing.T) erp.Store {
 	t.Helper()
@@ -50,8 +37,8 @@ func move(t *testing.T, svc *erp.Service) {
 func TestResumeStockSnapshot(t *testing.T) {
 	t.Parallel()
 	store := newStore(t)
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
-	svc := erp.NewService(store, erp.WithClock(clock.now))
+	clock := fakeclock.New(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
+	svc := erp.NewService(store, erp.WithClock(clock.Now))
 	f := erp.StockFilter{SKUs: []string{"SKU-00001"}}
 
 	snap, err := svc.StockSnapshot(t.Context(), f)
@@ -59,12 +46,12 @@ func TestResumeStockSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	move(t, svc)
-	clock.add(20 * time.Minute)
+	clock.Advance(20 * time.Minute)
 	held, err := svc.ResumeStockSnapshot(t.Context(), snap.ID, f)
 	if err != nil || held.Rows[0].OnHand != snap.Rows[0].OnHand || !held.AsOf.Equal(snap.AsOf) {
 		t.Fatalf("resume after 20 min = %+v, %v; want the original rows", held, err)
 	}
-	clock.add(11 * time.Minute)
+	clock.Advance(11 * time.Minute)
 	if _, err := svc.ResumeStockSnapshot(t.Context(), snap.ID, f); !errors.Is(err, erp.ErrSnapshotExpired) {
 		t.Errorf("resume after %s: err = %v, want ErrSnapshotExpired", erp.SnapshotTTL+time.Minute, err)
 	}
@@ -75,7 +62,7 @@ func TestResumeStockSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	restarted := erp.NewService(store, erp.WithClock(clock.now))
+	restarted := erp.NewService(store, erp.WithClock(clock.Now))
 	got, err := restarted.ResumeStockSnapshot(t.Context(), snap2.ID, f)
 	if err != nil || got.ID != snap2.ID || !got.AsOf.Equal(snap2.AsOf) || got.Rows[0].OnHand != snap2.Rows[0].OnHand {
 		t.Errorf("resume after restart = %+v, %v", got, err)

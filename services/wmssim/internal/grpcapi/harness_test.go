@@ -18,6 +18,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/services/wmssim/internal/faults"
 	"github.com/transload/transload/services/wmssim/internal/grpcapi"
@@ -28,31 +29,9 @@ import (
 // step is the milestone interval of the simulated warehouse in these tests.
 const step = time.Second
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is one running simulator over bufconn.
 type env struct {
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 	faults *faults.Set
 	svc    *wms.Service
 	client wmsv1.WmsAdapterServiceClient
@@ -62,7 +41,7 @@ type env struct {
 
 // start runs the simulator on the database at dsn (a new SQLite file when
 // empty) with clock, and stops it when the test ends.
-func start(t *testing.T, dsn string, clock *fakeClock) *env {
+func start(t *testing.T, dsn string, clock *fakeclock.Clock) *env {
 	t.Helper()
 	if dsn == "" {
 		dsn = sqldbtest.SQLiteDSN(t)
@@ -80,10 +59,10 @@ func start(t *testing.T, dsn string, clock *fakeClock) *env {
 
 // startOn runs the simulator on db (migrating it) with clock; the caller
 // owns db.
-func startOn(t *testing.T, db *sqldb.DB, clock *fakeClock) *env {
+func startOn(t *testing.T, db *sqldb.DB, clock *fakeclock.Clock) *env {
 	t.Helper()
 	if clock == nil {
-		clock = newFakeClock()
+		clock = fakeclock.New(fakeclock.Start)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 )
 
 func wantStatus(t *testing.T, err error, code codes.Code, reason apierr.Reason) {
@@ -390,7 +391,7 @@ func cancelRules(t *testing.T, e *env) {
 func TestRestartResumesProgression(t *testing.T) {
 	t.Parallel()
 	dsn := sqldbtestDSN(t)
-	clock := newFakeClock()
+	clock := fakeclock.New(fakeclock.Start)
 	created := clock.Now()
 
 	first := start(t, dsn, clock)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -28,24 +29,6 @@ type Stores struct {
 	Pricing pricing.Store
 	// Unpublished returns the number of outbox events not yet relayed.
 	Unpublished func(ctx context.Context) (int64, error)
-}
-
-// Clock is a settable clock for the services.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // Product returns a valid ACTIVE product on channel web.
@@ -75,9 +58,9 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("PriceListFilters", func(t *testing.T) { testListFilters(t, newStores(t)) })
 }
 
-func services(s Stores) (*catalog.Service, *pricing.Service, *clock) {
-	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	return catalog.NewService(s.Catalog, c.now), pricing.NewService(s.Pricing, s.Catalog, pricing.WithClock(c.now)), c
+func services(s Stores) (*catalog.Service, *pricing.Service, *fakeclock.Clock) {
+	c := fakeclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	return catalog.NewService(s.Catalog, c.Now), pricing.NewService(s.Pricing, s.Catalog, pricing.WithClock(c.Now)), c
 }
 
 var operator = catalog.Actor{Kind: "operator", ID: "alice"}
@@ -118,11 +101,11 @@ func testImportPublishRead(t *testing.T, s Stores) {
 	}
 	v1 := mustPublish(t, cat, "p1")
 	if !v1.Created || v1.Version.Number != 1 || v1.Version.ProductCount != 2 || v1.Version.SellableCount != 1 ||
-		v1.Version.AddedCount != 2 || !v1.Version.PublishTime.Equal(clk.now()) || v1.Version.Note != "p1" {
+		v1.Version.AddedCount != 2 || !v1.Version.PublishTime.Equal(clk.Now()) || v1.Version.Note != "p1" {
 		t.Fatalf("first publish = %+v", v1)
 	}
 	// Changing the draft leaves version 1 untouched.
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	a2 := a
 	a2.Title = "Changed"
 	if r := mustImport(t, cat, "i2", a2, b); r.Updated != 1 || r.Unchanged != 1 {
@@ -133,7 +116,7 @@ func testImportPublishRead(t *testing.T, s Stores) {
 		t.Fatalf("version 1 product = %+v, %v; want the original title", got, err)
 	}
 	draft, _, err := cat.GetProduct(ctx, catalog.VersionRef{Kind: catalog.RefDraft}, "A-1")
-	if err != nil || draft.Title != "Changed" || !draft.UpdateTime.Equal(clk.now()) {
+	if err != nil || draft.Title != "Changed" || !draft.UpdateTime.Equal(clk.Now()) {
 		t.Fatalf("draft product = %+v, %v", draft, err)
 	}
 	v2 := mustPublish(t, cat, "p2")
@@ -397,7 +380,7 @@ func testPrices(t *testing.T, s Stores) {
 	if !errors.Is(err, pricing.ErrPriceListNotFound) {
 		t.Fatalf("import into a missing list: %v", err)
 	}
-	start := clk.now().Add(-time.Hour)
+	start := clk.Now().Add(-time.Hour)
 	l, err := pr.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{RequestID: "l1", AllowMissing: true,
 		List: pricing.PriceList{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR", StartTime: start}})
 	if err != nil || l.Etag == "" || !l.StartTime.Equal(start) {
@@ -514,7 +497,7 @@ func cmpIgnore(fields ...string) cmp.Option {
 func testListFilters(t *testing.T, s Stores) {
 	ctx := t.Context()
 	cat, pr, clk := services(s)
-	now := clk.now()
+	now := clk.Now()
 	mustImport(t, cat, "i", Product("P-1"), Product("P-2"))
 	for _, l := range []pricing.PriceList{
 		{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"},

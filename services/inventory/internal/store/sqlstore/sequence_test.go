@@ -15,6 +15,7 @@ import (
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -34,7 +35,7 @@ func TestStockChangedSequenceIsRevision(t *testing.T) {
 	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
 		st := open(t, db)
 		ctx := t.Context()
-		clock := storetest.NewClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+		clock := fakeclock.New(fakeclock.Start)
 		svc := inventory.NewService(st, inventory.WithClock(clock.Now), inventory.WithMaxHoldTTL(time.Hour))
 		t.Cleanup(svc.Close)
 		if _, err := st.LoadInitial(ctx, storetest.Warehouses(), storetest.Snapshot(), clock.Now()); err != nil {

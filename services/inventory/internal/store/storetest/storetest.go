@@ -15,31 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/transload/transload/platform/testharness/fakeclock"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 )
-
-// Clock is a settable clock for tests.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // Warehouses are the fixture warehouses: three active ones serving web and
 // b2b in priority order HAM, MUC, BER, and an inactive one with the best
@@ -84,13 +62,13 @@ type Factory func(t *testing.T) inventory.Store
 type env struct {
 	store inventory.Store
 	svc   *inventory.Service
-	clock *Clock
+	clock *fakeclock.Clock
 }
 
 func setup(t *testing.T, newStore Factory) env {
 	t.Helper()
 	st := newStore(t)
-	clock := NewClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(fakeclock.Start)
 	n := 0
 	var mu sync.Mutex
 	svc := inventory.NewService(st, inventory.WithClock(clock.Now), inventory.WithMaxHoldTTL(time.Hour),
