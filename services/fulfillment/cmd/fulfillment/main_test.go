@@ -408,17 +408,17 @@ func TestOrderToDelivery(t *testing.T) {
 	}
 
 	// KPIs: 8 applied milestones, the 2 redelivered ones counted as
-	// duplicates, a propagation time per applied milestone.
-	metrics := scrape(t, m.admin)
+	// duplicates, a propagation time per applied milestone. The counters
+	// move after the commit that the states above show, so wait for them.
 	for _, want := range []string{
 		`transload_fulfillment_wms_events_total{outcome="applied"} 8`,
 		`transload_fulfillment_wms_events_total{outcome="duplicate"} 2`,
 		`transload_fulfillment_shipment_status_propagation_seconds_count 8`,
 		`transload_fulfillment_side_effects{state="PENDING"} 0`,
 	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
+		wait.Eventually(t, patience, "/metrics has "+want, func() error {
+			return wait.Check(strings.Contains(scrape(t, m.admin), want), "not yet")
+		})
 	}
 
 	// ShipmentUpdatedEvent: one per applied milestone (4 per shipment).

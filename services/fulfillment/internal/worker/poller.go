@@ -30,7 +30,7 @@ type Poller struct {
 
 // NewPoller returns a poller; run it with Run.
 func NewPoller(store fulfillment.Store, wms fulfillment.WMS, cfg PollerConfig) *Poller {
-	cfg.Common = cfg.Common.withDefaults()
+	cfg.Common = cfg.withDefaults()
 	if cfg.Source == "" {
 		cfg.Source = "wms"
 	}

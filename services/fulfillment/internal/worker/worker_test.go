@@ -429,3 +429,27 @@ func TestDispatcherCircuitOpenSpendsNoBudget(t *testing.T) {
 		t.Fatalf("after circuit-open refusals: %+v", got)
 	}
 }
+
+// unreadable is a store whose queued calls cannot be read back.
+type unreadable struct{ fulfillment.Store }
+
+func (u unreadable) PendingEffects(ctx context.Context, limit int) ([]fulfillment.Effect, error) {
+	effs, err := u.Store.PendingEffects(ctx, limit)
+	for i := range effs {
+		effs[i].Commit, effs[i].Progress, effs[i].Unreadable = nil, nil, errors.New("unknown payload")
+	}
+	return effs, err
+}
+
+func TestEffectRunnerParksUnreadableEffects(t *testing.T) {
+	s := newStore(t)
+	enqueue(t, s, progress("shipped-A", "O-1"))
+	rec := &recorder{}
+	r := worker.NewEffectRunner(unreadable{s}, rec, rec, worker.EffectRunnerConfig{Common: worker.Common{Now: func() time.Time { return t0 }}})
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountEffects(t.Context(), fulfillment.EffectFailed); n != 1 || len(rec.progress.ids) != 0 {
+		t.Fatalf("%d failed effects, calls %v; want the effect parked, not sent", n, rec.progress.ids)
+	}
+}

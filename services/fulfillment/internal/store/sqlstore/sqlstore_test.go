@@ -59,3 +59,34 @@ func TestEventsGoToTheOutbox(t *testing.T) {
 		}
 	})
 }
+
+// TestUnreadableEffect: a queued call the store cannot read back (a kind
+// or payload this version does not know) comes back marked Unreadable for
+// the runner to park, without failing the read of the queue.
+func TestUnreadableEffect(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		s := migrated(t, db)
+		t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+		good := fulfillment.ProgressEffect(fulfillment.Progress{OrderID: "O-1", EventID: "ev-1", OccurTime: t0,
+			Lines: []fulfillment.ShipmentLine{}}, t0)
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+			_, err := tx.EnqueueEffect(t.Context(), good)
+			return err
+		})
+		for _, row := range [][]any{{"carrier.book", "k1"}, {string(fulfillment.EffectCommitReservation), "k2"}} {
+			_, err := db.SQL().ExecContext(t.Context(), db.Rebind(`
+				INSERT INTO pending_effects (kind, effect_key, order_id, payload, state, attempts, last_error, next_attempt_us, create_us)
+				VALUES (?, ?, 'O-1', ?, 'PENDING', 0, '', 0, 0)`), row[0], row[1], []byte{0xff, 0xff})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		effs, err := s.PendingEffects(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(effs) != 3 || effs[0].Unreadable != nil || effs[0].Progress == nil || effs[1].Unreadable == nil || effs[2].Unreadable == nil {
+			t.Fatalf("effects = %+v", effs)
+		}
+	})
+}

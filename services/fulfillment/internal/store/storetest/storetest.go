@@ -286,7 +286,7 @@ func testShipments(t *testing.T, s fulfillment.Store) {
 			return fmt.Errorf("found %s and %s, want S-1", byRef.ID, latest.ID)
 		}
 		if _, err := tx.FindShipment(ctx, r.ID, ""); !errors.Is(err, fulfillment.ErrShipmentNotFound) {
-			return fmt.Errorf("unpacked shipment after adoption: %v", err)
+			return fmt.Errorf("unpacked shipment after adoption: %w", err)
 		}
 		return nil
 	})
@@ -338,7 +338,7 @@ func testWMS(t *testing.T, s fulfillment.Store) {
 	ctx := t.Context()
 	err := s.InTx(ctx, func(tx fulfillment.Tx) error {
 		if c, err := tx.Cursor(ctx, "wms"); err != nil || c != "" {
-			return fmt.Errorf("initial cursor %q, %v", c, err)
+			return fmt.Errorf("initial cursor %q, %w", c, err)
 		}
 		if err := tx.SetCursor(ctx, "wms", "c1", t0); err != nil {
 			return err
@@ -347,7 +347,7 @@ func testWMS(t *testing.T, s fulfillment.Store) {
 			return err
 		}
 		if _, ok, err := tx.LookupWMSEvent(ctx, "wms", "E1"); err != nil || ok {
-			return fmt.Errorf("unseen event found: %v %v", ok, err)
+			return fmt.Errorf("unseen event found: %v %w", ok, err)
 		}
 		for _, ev := range []fulfillment.WMSEventRecord{
 			{Source: "wms", EventID: "E1", Fingerprint: "f1", Outcome: fulfillment.WMSEventApplied, RecordTime: t0, Payload: []byte{1}},
@@ -359,7 +359,7 @@ func testWMS(t *testing.T, s fulfillment.Store) {
 		}
 		ev, ok, err := tx.LookupWMSEvent(ctx, "wms", "E1")
 		if err != nil || !ok || ev.Fingerprint != "f1" {
-			return fmt.Errorf("lookup E1: %+v %v %v", ev, ok, err)
+			return fmt.Errorf("lookup E1: %+v %v %w", ev, ok, err)
 		}
 		return nil
 	})
@@ -449,20 +449,20 @@ func testCancellations(t *testing.T, s fulfillment.Store) {
 	Insert(t, s, Request("O-CAN", "WH-MUC", t0.Add(time.Second)))
 	err := s.InTx(ctx, func(tx fulfillment.Tx) error {
 		if ok, err := tx.OrderCancelled(ctx, "O-CAN"); err != nil || ok {
-			return fmt.Errorf("cancelled before any record: %v %v", ok, err)
+			return fmt.Errorf("cancelled before any record: %v %w", ok, err)
 		}
 		if _, ok, err := tx.Cancellation(ctx, "k1"); err != nil || ok {
-			return fmt.Errorf("unknown cancellation found: %v %v", ok, err)
+			return fmt.Errorf("unknown cancellation found: %v %w", ok, err)
 		}
 		if err := tx.RecordCancellation(ctx, fulfillment.Cancellation{RequestID: "k1", OrderID: "O-CAN", Fingerprint: "fp", Reason: "r", CreateTime: t0}); err != nil {
 			return err
 		}
 		c, ok, err := tx.Cancellation(ctx, "k1")
 		if err != nil || !ok || c.OrderID != "O-CAN" || c.Fingerprint != "fp" || !c.CreateTime.Equal(t0) {
-			return fmt.Errorf("cancellation %+v %v %v", c, ok, err)
+			return fmt.Errorf("cancellation %+v %v %w", c, ok, err)
 		}
 		if ok, err := tx.OrderCancelled(ctx, "O-CAN"); err != nil || !ok {
-			return fmt.Errorf("order not cancelled: %v %v", ok, err)
+			return fmt.Errorf("order not cancelled: %v %w", ok, err)
 		}
 		rs, err := tx.OrderRequests(ctx, "O-CAN")
 		if err != nil {
@@ -473,7 +473,7 @@ func testCancellations(t *testing.T, s fulfillment.Store) {
 		}
 		has, err := tx.RequestHasShipments(ctx, rs[0].ID)
 		if err != nil || has {
-			return fmt.Errorf("shipments of a new request: %v %v", has, err)
+			return fmt.Errorf("shipments of a new request: %v %w", has, err)
 		}
 		return nil
 	})
