@@ -1,7 +1,9 @@
 // Package grpcclient dials the gRPC connections Transload services use to
 // call each other, with the platform's resilience rules built in:
 //
-//   - every call has a deadline (the caller's, else WithDefaultTimeout);
+//   - every unary call has a deadline: the caller's, capped by the
+//     connection's timeout (WithDefaultTimeout), whichever comes first, so
+//     a neighbour's configured budget holds even inside a long request;
 //   - retries with exponential backoff, only on UNAVAILABLE and only for the
 //     methods listed as idempotent (reads, and mutations carrying a request
 //     id), through gRPC's own retry support in the service config, bounded by
@@ -172,8 +174,11 @@ func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry =
 // WithRetryThrottling replaces DefaultRetryThrottling.
 func WithRetryThrottling(t RetryThrottling) Option { return func(o *options) { o.throttling = t } }
 
-// WithDefaultTimeout sets the deadline for calls whose context has none
-// (default DefaultTimeout).
+// WithDefaultTimeout sets the connection's per-call budget (default
+// DefaultTimeout): every unary call ends at the earlier of the caller's
+// deadline and d from its start. A call cut by d counts against the
+// breaker (the dependency was slow); a call cut by the caller's own
+// deadline does not. Zero leaves calls with the caller's deadline only.
 func WithDefaultTimeout(d time.Duration) Option { return func(o *options) { o.defaultTimeout = d } }
 
 // WithBreakerSettings sets the thresholds of the connection's breaker
@@ -417,11 +422,12 @@ func correlationStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Clie
 	return streamer(outgoingWithCorrelation(ctx), desc, cc, method, opts...)
 }
 
-// deadlineUnary applies the default timeout to calls without a deadline.
-// Streams are left alone: they are often meant to stay open.
+// deadlineUnary caps every unary call at d (context.WithTimeout keeps an
+// earlier caller deadline). Streams are left alone: they are often meant
+// to stay open.
 func deadlineUnary(d time.Duration) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		if _, ok := ctx.Deadline(); !ok && d > 0 {
+		if d > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, d)
 			defer cancel()

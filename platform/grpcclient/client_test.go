@@ -239,6 +239,43 @@ func TestDefaultTimeoutExpiryTripsBreaker(t *testing.T) {
 	}
 }
 
+// TestTimeoutCapsALongerCallerDeadline: the connection's budget holds
+// inside a caller with a generous deadline (a REST request, CreateOrder),
+// and the breaker counts the slow dependency; a caller whose own deadline
+// is the shorter one keeps it and does not count against the dependency.
+func TestTimeoutCapsALongerCallerDeadline(t *testing.T) {
+	t.Parallel()
+	hang := &grpcservertest.Probe{Unary: func(ctx context.Context, _ string, _ *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	c := dial(t, serve(t, hang),
+		grpcclient.WithDefaultTimeout(50*time.Millisecond),
+		grpcclient.WithBreakerSettings(breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}))
+
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	for range 3 { // the caller's deadline: never counted
+		if _, err := c.Echo(short, "x"); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("Echo with a 20ms caller deadline = %v, want DeadlineExceeded", err)
+		}
+	}
+	long, cancelLong := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelLong()
+	for range 2 {
+		start := time.Now()
+		if _, err := c.Echo(long, "x"); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("Echo with a 1m caller deadline = %v, want DeadlineExceeded from the 50ms budget", err)
+		}
+		if took := time.Since(start); took > 30*time.Second {
+			t.Fatalf("call took %v: the connection's budget did not cap the caller's deadline", took)
+		}
+	}
+	if _, err := c.Echo(long, "x"); !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
+		t.Fatalf("after 2 budget expiries (and 3 caller expiries): %v, want CIRCUIT_OPEN", err)
+	}
+}
+
 func TestBreakerPerTargetAndMetrics(t *testing.T) {
 	t.Parallel()
 	f := newFlaky(1<<30, codes.Unavailable)

@@ -35,12 +35,14 @@ type Config struct {
 	InventoryAddr   string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
 	OrderAddr       string `env:"ORDER_ADDR" default:"127.0.0.1:9005"`
 	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
-	// Per-neighbour deadlines, set on each connection: a call whose caller
-	// gave no deadline gets this one, and when it expires the neighbour's
-	// breaker counts the slow answer.
+	// Per-neighbour budgets, set on each connection: every call ends at the
+	// earlier of the request's deadline and this budget, and when the budget
+	// expires the neighbour's breaker counts the slow answer. ORDER_TIMEOUT
+	// is as long as a REST request because CreateOrder may wait up to the
+	// order service's ORDER_CLAIM_WAIT (15s) for a concurrent duplicate.
 	CatalogTimeout     time.Duration `env:"CATALOG_TIMEOUT" default:"5s"`
 	InventoryTimeout   time.Duration `env:"INVENTORY_TIMEOUT" default:"5s"`
-	OrderTimeout       time.Duration `env:"ORDER_TIMEOUT" default:"5s"`
+	OrderTimeout       time.Duration `env:"ORDER_TIMEOUT" default:"15s"`
 	FulfillmentTimeout time.Duration `env:"FULFILLMENT_TIMEOUT" default:"5s"`
 
 	// APIKeys lists `key:channel[:customer]` and `key:ops:admin` entries,

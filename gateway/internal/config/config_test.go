@@ -28,10 +28,11 @@ func TestLoadDefaults(t *testing.T) {
 		c.LogLevel != "info" {
 		t.Errorf("defaults: %+v", c)
 	}
-	for name, d := range map[string]time.Duration{"catalog": c.CatalogTimeout, "inventory": c.InventoryTimeout,
-		"order": c.OrderTimeout, "fulfillment": c.FulfillmentTimeout} {
-		if d != 5*time.Second {
-			t.Errorf("%s timeout %v, want 5s", name, d)
+	for name, want := range map[string][2]time.Duration{"catalog": {c.CatalogTimeout, 5 * time.Second},
+		"inventory": {c.InventoryTimeout, 5 * time.Second}, "order": {c.OrderTimeout, 15 * time.Second},
+		"fulfillment": {c.FulfillmentTimeout, 5 * time.Second}} {
+		if want[0] != want[1] {
+			t.Errorf("%s timeout %v, want %v", name, want[0], want[1])
 		}
 	}
 }
