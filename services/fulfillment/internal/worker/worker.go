@@ -8,9 +8,16 @@
 //     applies each event once (de-duplicated on the event id), recording
 //     shipments, their outbox events and the side effects they require in
 //     the same transaction that advances the cursor.
+//   - PushApplier applies the events a push adapter sends
+//     (ApplyWmsEvents) by the same rules as the poller.
 //   - EffectRunner executes those side effects (inventory
 //     CommitReservation, order RecordShipmentProgress) with retries, in
 //     order per order and kind.
+//   - Canceller cancels an order's requests at the WMS and here
+//     (CancelFulfillment).
+//
+// The workers see the domain only: the fulfillment.Store and the WMS,
+// Inventory and Orders ports, never a proto or the SQL store.
 package worker
 
 import (
