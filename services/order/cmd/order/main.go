@@ -31,6 +31,7 @@ import (
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/svcmain"
+	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/order/internal/catalogclient"
 	"github.com/transload/transload/services/order/internal/config"
 	"github.com/transload/transload/services/order/internal/erpclient"
@@ -208,6 +209,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 	worker = order.NewWorker(order.WorkerConfig{
 		PollInterval: cfg.QueuePollInterval, BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
 		LeaseTTL: cfg.QueueLeaseTTL, KeyRetention: cfg.IdempotencyRetention,
+		ResumeTrace: tracing.WithTraceparent,
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker
 }

@@ -108,6 +108,9 @@ type QueueEntry struct {
 	NextAttemptAt time.Time
 	LastError     string
 	CreatedAt     time.Time
+	// Traceparent is the W3C trace context of the request that queued the
+	// entry ("" when it was not traced); the worker resumes it.
+	Traceparent string
 }
 
 // QueueStats summarises the ERP queue for metrics.

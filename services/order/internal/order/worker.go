@@ -27,6 +27,10 @@ type WorkerConfig struct {
 	// KeyRetention is how long finished idempotency records are kept
 	// (default 7 days; the contract promises at least 24 hours).
 	KeyRetention time.Duration
+	// ResumeTrace returns ctx joined to the trace of an entry's
+	// Traceparent, so the ERP call and the events the answer writes belong
+	// to the trace of the order's placement (default: ctx unchanged).
+	ResumeTrace func(ctx context.Context, traceparent string) context.Context
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -38,6 +42,9 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	orDefault(&c.KeyRetention, 7*24*time.Hour)
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
+	}
+	if c.ResumeTrace == nil {
+		c.ResumeTrace = func(ctx context.Context, _ string) context.Context { return ctx }
 	}
 	return c
 }
@@ -147,7 +154,7 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 			next = min(next, e.NextAttemptAt.Sub(now))
 			continue
 		}
-		err := w.handle(ctx, e)
+		err := w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e)
 		if err == nil {
 			w.failures = 0
 			continue

@@ -17,6 +17,7 @@ import (
 
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -273,8 +274,8 @@ func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Or
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO erp_queue (order_id, customer_id, action, next_attempt_us, created_us) VALUES (?, ?, ?, ?, ?)`),
-			o.ID, o.CustomerID, string(order.ActionSubmit), us(o.CreatedAt), us(o.CreatedAt)); err != nil {
+			INSERT INTO erp_queue (order_id, customer_id, action, next_attempt_us, created_us, traceparent) VALUES (?, ?, ?, ?, ?, ?)`),
+			o.ID, o.CustomerID, string(order.ActionSubmit), us(o.CreatedAt), us(o.CreatedAt), tracing.Traceparent(ctx)); err != nil {
 			return fmt.Errorf("queue order: %w", err)
 		}
 		ev.Order.Version = o.Version
@@ -701,9 +702,9 @@ func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op
 				return nil // the ERP never heard of the order
 			}
 			_, err = tx.ExecContext(ctx, s.q(`
-				INSERT INTO erp_queue (order_id, customer_id, action, next_attempt_us, created_us) VALUES (?, ?, ?, ?, ?)
+				INSERT INTO erp_queue (order_id, customer_id, action, next_attempt_us, created_us, traceparent) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (order_id, action) DO NOTHING`),
-				o.ID, o.CustomerID, string(order.ActionCancel), us(time.Now()), us(time.Now()))
+				o.ID, o.CustomerID, string(order.ActionCancel), us(time.Now()), us(time.Now()), tracing.Traceparent(ctx))
 			return err
 		case err != nil:
 			return err
@@ -726,13 +727,13 @@ func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op
 // NextQueueEntries implements order.Store.
 func (s *Store) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueEntry, error) {
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
-		SELECT seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us
+		SELECT seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us, traceparent
 		FROM erp_queue ORDER BY seq LIMIT ?`), []any{limit},
 		func(sc sqldb.Scanner) (order.QueueEntry, error) {
 			var e order.QueueEntry
 			var action string
 			var next, created int64
-			err := sc.Scan(&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created)
+			err := sc.Scan(&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created, &e.Traceparent)
 			e.Action = order.QueueAction(action)
 			e.NextAttemptAt, e.CreatedAt = fromUS(next), fromUS(created)
 			return e, err

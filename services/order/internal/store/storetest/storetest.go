@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/transload/transload/services/order/internal/order"
 )
@@ -40,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("List", func(t *testing.T) { t.Parallel(); testList(t, h) })
 	t.Run("UpdateOrder", func(t *testing.T) { t.Parallel(); testUpdate(t, h) })
 	t.Run("Queue", func(t *testing.T) { t.Parallel(); testQueue(t, h) })
+	t.Run("QueueKeepsTrace", func(t *testing.T) { t.Parallel(); testQueueKeepsTrace(t, h) })
 	t.Run("Customers", func(t *testing.T) { t.Parallel(); testCustomers(t, h) })
 	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, h) })
@@ -132,6 +134,12 @@ func mustClaim(t *testing.T, s order.Store, c order.Claim) order.ClaimResult {
 // create claims and stores o.
 func create(t *testing.T, s order.Store, o *order.Order) {
 	t.Helper()
+	createIn(t.Context(), t, s, o)
+}
+
+// createIn creates o with ctx, e.g. one carrying the request's span.
+func createIn(ctx context.Context, t *testing.T, s order.Store, o *order.Order) {
+	t.Helper()
 	c := claim(o.CreateRequestID, "h", time.Now().Add(time.Minute))
 	c.OrderID = o.ID
 	res := mustClaim(t, s, c)
@@ -139,7 +147,7 @@ func create(t *testing.T, s order.Store, o *order.Order) {
 		t.Fatalf("claim for %s not acquired: %+v", o.ID, res)
 	}
 	ref := order.ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: c.Owner}
-	if err := s.CreateOrder(t.Context(), ref, o, order.Event{Type: order.EventAccepted, Order: o.Clone()}); err != nil {
+	if err := s.CreateOrder(ctx, ref, o, order.Event{Type: order.EventAccepted, Order: o.Clone()}); err != nil {
 		t.Fatalf("CreateOrder(%s): %v", o.ID, err)
 	}
 }
@@ -276,6 +284,26 @@ func testCreateAndGet(t *testing.T, h Harness) {
 	}
 	if evs := h.Events(t, s, "O-1"); len(evs) != 1 || evs[0].Subject != "transload.order.accepted" || evs[0].Sequence != 1 {
 		t.Errorf("events after create = %+v, want one transload.order.accepted with sequence 1", evs)
+	}
+}
+
+// testQueueKeepsTrace: the ERP queue entry remembers the trace of the
+// request that accepted the order, so the worker can continue it.
+func testQueueKeepsTrace(t *testing.T, h Harness) {
+	s := h.New(t)
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(t.Context(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	createIn(ctx, t, s, NewOrder("O-T", "C0001", t0))
+	create(t, s, NewOrder("O-U", "C0002", t0.Add(time.Second))) // not traced
+	q, err := s.NextQueueEntries(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""}
+	if len(q) != 2 || q[0].Traceparent != want[0] || q[1].Traceparent != want[1] {
+		t.Errorf("queue traceparents = %+v, want %q", q, want)
 	}
 }
 
