@@ -1,5 +1,9 @@
 # Transload — run `make help` for the targets.
 SHELL := /bin/bash
+# Every recipe line runs with -e (a failing command fails the target), -u (an
+# unset variable is an error, not an empty string) and pipefail (a failing
+# step inside a pipe, such as `go test | tee`, fails the target too).
+.SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
 BIN        := $(CURDIR)/bin
@@ -14,6 +18,20 @@ GOOGLE_PROTOS := $(addprefix google/api/,annotations.proto http.proto field_beha
 	$(addprefix google/rpc/,status.proto error_details.proto code.proto) google/type/date.proto
 # Every Go module of the workspace (go.work), as directories.
 GO_MODULES = $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
+# The modules golangci-lint checks: all of go.work but gen (generated code).
+LINT_MODULES = $(filter-out $(CURDIR)/gen,$(GO_MODULES))
+GOLANGCI_LINT := $(BIN)/golangci-lint
+# Extra flags for golangci-lint run, e.g. GOLANGCI_LINT_FLAGS=--concurrency=1.
+GOLANGCI_LINT_FLAGS ?=
+GOVULNCHECK := $(BIN)/govulncheck
+# The Go vulnerability database, offline. vuln.go.dev is not reachable from
+# these machines, but the module proxy is: the golang.org/x/vulndb module,
+# pinned in tools/go.mod (its cmd/indexdb is a tool there, so one version pins
+# both the data and the indexer), ships the OSV entries as data/osv/*.json
+# without the v1 index. indexdb writes the v1 layout (index/db.json,
+# index/modules.json, ID/<id>.json) that `govulncheck -db file://` reads.
+# Newer advisories: `cd tools && go get -tool golang.org/x/vulndb/cmd/indexdb@<version>`.
+VULNDB     := $(CURDIR)/build/vulndb
 BASELINE   := proto/baseline.binpb
 TMP_GEN    := $(CURDIR)/build/check-generate
 GO_TEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=15m
@@ -27,9 +45,12 @@ tools: $(BIN)/.stamp ## Build the pinned tools (tools/go.mod) into bin/.
 $(BIN)/.stamp: tools/go.mod tools/go.sum
 	cd tools && GOWORK=off go build -o $(BIN)/ \
 		github.com/bufbuild/buf/cmd/buf \
+		github.com/golangci/golangci-lint/v2/cmd/golangci-lint \
 		github.com/googleapis/api-linter/v2/cmd/api-linter \
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
+		golang.org/x/vuln/cmd/govulncheck \
+		golang.org/x/vulndb/cmd/indexdb \
 		google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 		google.golang.org/protobuf/cmd/protoc-gen-go
 	touch $@
@@ -60,8 +81,14 @@ check-generate: tools protodeps ## Regenerate into a scratch folder and fail on 
 	@diff -r $(TMP_GEN)/gen/transload gen/transload && diff -r $(TMP_GEN)/gen/openapi gen/openapi \
 		|| { echo "gen/ is out of date with proto/: run 'make generate' and commit the result"; exit 1; }
 
+# Single tools for the Go-only gates, so lint-go does not wait for buf.
+$(GOLANGCI_LINT) $(GOVULNCHECK) $(BIN)/indexdb: tools/go.mod tools/go.sum
+	cd tools && GOWORK=off go build -o $(BIN)/ $(filter %/$(notdir $@),github.com/golangci/golangci-lint/v2/cmd/golangci-lint \
+		golang.org/x/vuln/cmd/govulncheck golang.org/x/vulndb/cmd/indexdb)
+	touch $@
+
 .PHONY: lint
-lint: tools protodeps ## buf lint (STANDARD), buf format check, api-linter (AIP), gofmt, go vet.
+lint: tools protodeps tidy-check lint-go vulncheck ## tidy-check, lint-go, vulncheck, then buf lint, buf format, api-linter (AIP), gofmt, go vet.
 	$(BUF) lint proto
 	$(BUF) format --diff --exit-code proto
 	cd proto && $(BIN)/api-linter --config api-linter.yaml -I . -I $(PROTODEPS) \
@@ -69,6 +96,30 @@ lint: tools protodeps ## buf lint (STANDARD), buf format check, api-linter (AIP)
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	for m in $(GO_MODULES); do (cd $$m && go vet ./...) || exit 1; done
+
+.PHONY: lint-go
+lint-go: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml: layer rules, errorlint, ...) in each go.work module but gen; needs only Go.
+	@fail=0; for m in $(LINT_MODULES); do echo "== golangci-lint $${m#$(CURDIR)/}"; \
+		(cd $$m && $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml $(GOLANGCI_LINT_FLAGS) ./...) || fail=1; \
+	done; exit $$fail
+
+.PHONY: tidy-check
+tidy-check: ## Fail if a go.work module's go.mod or go.sum is not tidy (go mod tidy -diff, module by module).
+	@fail=0; for m in $(GO_MODULES); do echo "== go mod tidy -diff $${m#$(CURDIR)/}"; \
+		(cd $$m && go mod tidy -diff) || fail=1; \
+	done; exit $$fail
+
+.PHONY: vulncheck
+vulncheck: $(GOVULNCHECK) $(VULNDB)/.stamp ## govulncheck in each go.work module against the pinned offline database (build/vulndb).
+	@fail=0; for m in $(GO_MODULES); do echo "== govulncheck $${m#$(CURDIR)/}"; \
+		(cd $$m && $(GOVULNCHECK) -db file://$(VULNDB) ./...) || fail=1; \
+	done; exit $$fail
+
+$(VULNDB)/.stamp: $(BIN)/indexdb tools/go.mod tools/go.sum
+	rm -rf $(VULNDB)
+	osv=$$(cd tools && GOWORK=off go mod download -json golang.org/x/vulndb | sed -n 's/.*"Dir": "\(.*\)",/\1/p')/data/osv && \
+		test -d $$osv && $(BIN)/indexdb -vulns $$osv -out $(VULNDB)
+	touch $@
 
 .PHONY: breaking
 breaking: tools protodeps ## Fail if proto/ breaks the released contracts (baseline image, WIRE_JSON rules).
