@@ -11,10 +11,10 @@ import (
 
 // TestLintGate proves the layer rules of .golangci.yml bite: in a temporary
 // workspace holding a copy of the inventory service (gen and platform linked
-// from the real tree), a grpcapi file that imports the SQL store and a domain
-// file that imports generated code each fail golangci-lint's depguard, while
-// the unchanged copy, and a grpcapi test that wires the SQL store into a
-// component harness, pass.
+// from the real tree), a grpcapi file or any other non-wiring package that
+// imports the SQL store, and a domain file that imports generated code, each
+// fail golangci-lint's depguard, while the unchanged copy, and a grpcapi test
+// that wires the SQL store into a component harness, pass.
 func TestLintGate(t *testing.T) {
 	root := repoRoot(t)
 	lint := tool(t, "golangci-lint")
@@ -50,6 +50,13 @@ func TestLintGate(t *testing.T) {
 			wantText: []string{"depguard", module + "/gen/transload/inventory/v1", "'domain'"},
 		},
 		{
+			name:     "another package imports the SQL store",
+			file:     "internal/lintgateworker/worker.go",
+			src:      "package lintgateworker\n\nimport _ \"" + module + "/" + service + "/internal/store/sqlstore\"\n",
+			wantFail: true,
+			wantText: []string{"depguard", "internal/store/sqlstore", "'store-wiring'"},
+		},
+		{
 			name: "grpcapi test wires the SQL store",
 			file: "internal/grpcapi/zz_lintgate_test.go",
 			src:  "package grpcapi\n\nimport _ \"" + module + "/" + service + "/internal/store/sqlstore\"\n",
@@ -60,7 +67,11 @@ func TestLintGate(t *testing.T) {
 			t.Parallel()
 			dir := lintWorkspace(t, root, service)
 			if tt.file != "" {
-				if err := os.WriteFile(filepath.Join(dir, service, filepath.FromSlash(tt.file)), []byte(tt.src), 0o644); err != nil {
+				path := filepath.Join(dir, service, filepath.FromSlash(tt.file))
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(tt.src), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
