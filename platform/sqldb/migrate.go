@@ -191,21 +191,6 @@ func MigrateEmbedded(ctx context.Context, db *DB, set string, fsys fs.FS, root s
 	return Migrate(ctx, db, set, migs)
 }
 
-// MigrateDialect runs [Migrate] with the migrations for db's engine:
-// sqliteFS for SQLite, postgresFS for PostgreSQL.
-//
-// Deprecated: use [MigrateEmbedded], which also picks the engine's folder.
-func MigrateDialect(ctx context.Context, db *DB, set string, sqliteFS, postgresFS fs.FS) error {
-	switch db.dialect {
-	case SQLite:
-		return Migrate(ctx, db, set, sqliteFS)
-	case Postgres:
-		return Migrate(ctx, db, set, postgresFS)
-	default:
-		return fmt.Errorf("sqldb: migrate: unsupported dialect %s", db.dialect)
-	}
-}
-
 // MigrationVersion returns the highest applied version of migration set
 // set, or 0 when none is applied (including when schema_migrations does
 // not exist yet).

@@ -256,23 +256,6 @@ func TestMigrateConcurrentCallers(t *testing.T) {
 	})
 }
 
-func TestMigrateDialectPicksEngineFolder(t *testing.T) {
-	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
-		sqliteFS := migrations(map[string]string{"0001_init.sql": `CREATE TABLE from_sqlite (id INTEGER PRIMARY KEY AUTOINCREMENT)`})
-		postgresFS := migrations(map[string]string{"0001_init.sql": `CREATE TABLE from_postgres (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY)`})
-		if err := sqldb.MigrateDialect(t.Context(), db, "svc", sqliteFS, postgresFS); err != nil {
-			t.Fatal(err)
-		}
-		wantTable, otherTable := "from_sqlite", "from_postgres"
-		if db.Dialect() == sqldb.Postgres {
-			wantTable, otherTable = otherTable, wantTable
-		}
-		if !tableExists(t, db, wantTable) || tableExists(t, db, otherTable) {
-			t.Errorf("want only %s to exist", wantTable)
-		}
-	})
-}
-
 func TestLoadMigrationsRejectsBadFiles(t *testing.T) {
 	t.Parallel()
 	tests := map[string]map[string]string{
@@ -320,29 +303,6 @@ func TestMigrateEmptySetName(t *testing.T) {
 	if err := sqldb.Migrate(context.Background(), db, "", migrations(ordersV2)); err == nil {
 		t.Error("Migrate with an empty set name succeeded")
 	}
-}
-
-// TestEmbeddedEngineFolders runs the example's embedded per-engine folders
-// on both engines, so the PostgreSQL variant is exercised too.
-func TestEmbeddedEngineFolders(t *testing.T) {
-	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
-		sqliteFS, err := fs.Sub(exampleMigrations, "testdata/migrations/sqlite")
-		if err != nil {
-			t.Fatal(err)
-		}
-		postgresFS, err := fs.Sub(exampleMigrations, "testdata/migrations/postgres")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range 2 {
-			if err := sqldb.MigrateDialect(t.Context(), db, "orders", sqliteFS, postgresFS); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if v := version(t, db, "orders"); v != 1 || !tableExists(t, db, "orders") {
-			t.Errorf("version %d, orders table exists %v; want 1 and true", v, tableExists(t, db, "orders"))
-		}
-	})
 }
 
 func TestMigrateEmbedded(t *testing.T) {

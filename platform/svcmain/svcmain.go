@@ -56,30 +56,12 @@ func exitCode(ctx context.Context, name string, run RunFunc, getenv func(string)
 	return 0
 }
 
-// NewLogger returns the JSON logger of service (see [logging.New]) writing
-// to w at level, which is debug, info, warn or error (case-insensitive).
-// An unknown level is an error from [logging.ParseLevel].
-//
-// Deprecated: use [Start], which builds the logger from [Base].
-func NewLogger(w io.Writer, service, level string) (*slog.Logger, error) {
-	return newLogger(w, service, level)
-}
-
 func newLogger(w io.Writer, service, level string) (*slog.Logger, error) {
 	l, err := logging.ParseLevel(level)
 	if err != nil {
 		return nil, err
 	}
 	return logging.New(w, service, l), nil
-}
-
-// LogConfig logs msg at info level with the configuration struct cfg
-// (or a pointer to one) as the "config" attribute: a map from environment
-// variable to value, with secret fields masked by [config.Map].
-//
-// Deprecated: use [Start], which logs the configuration it loads.
-func LogConfig(ctx context.Context, logger *slog.Logger, msg string, cfg any) {
-	logConfig(ctx, logger, msg, cfg)
 }
 
 func logConfig(ctx context.Context, logger *slog.Logger, msg string, cfg any) {
@@ -90,18 +72,10 @@ func logConfig(ctx context.Context, logger *slog.Logger, msg string, cfg any) {
 // run its migrations.
 const OpenTimeout = time.Minute
 
-// OpenDB opens the database named by dsn (see [sqldb.Open]) with logger
+// openDB opens the database named by dsn (see [sqldb.Open]) with logger
 // and brings its schema up to date with migrate, both within
 // [OpenTimeout] of ctx. Errors say which step failed; an unsupported DSN
-// wraps [sqldb.ErrUnsupportedDSN]. On error nothing is left open;
-// otherwise the caller closes the returned DB.
-//
-// Deprecated: use [Runtime.OpenDB], which also registers the readiness
-// check and closes the database.
-func OpenDB(ctx context.Context, dsn string, logger *slog.Logger, migrate func(context.Context, *sqldb.DB) error) (*sqldb.DB, error) {
-	return openDB(ctx, dsn, logger, migrate)
-}
-
+// wraps [sqldb.ErrUnsupportedDSN]. On error nothing is left open.
 func openDB(ctx context.Context, dsn string, logger *slog.Logger, migrate func(context.Context, *sqldb.DB) error) (*sqldb.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, OpenTimeout)
 	defer cancel()

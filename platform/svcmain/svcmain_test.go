@@ -131,7 +131,7 @@ func logLines(t *testing.T, b *bytes.Buffer) []map[string]any {
 
 func TestNewLogger(t *testing.T) {
 	var buf bytes.Buffer
-	logger, err := NewLogger(&buf, "inventory", "WARN")
+	logger, err := newLogger(&buf, "inventory", "WARN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestNewLogger(t *testing.T) {
 		t.Errorf("logs %v, want only the warning, with service=inventory", lines)
 	}
 
-	if _, err := NewLogger(io.Discard, "inventory", "chatty"); err == nil || !strings.Contains(err.Error(), "chatty") {
+	if _, err := newLogger(io.Discard, "inventory", "chatty"); err == nil || !strings.Contains(err.Error(), "chatty") {
 		t.Errorf("level chatty: err %v, want one naming the level", err)
 	}
 }
@@ -162,11 +162,11 @@ func TestLogConfigMasksSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	logger, err := NewLogger(&buf, "inventory", "info")
+	logger, err := newLogger(&buf, "inventory", "info")
 	if err != nil {
 		t.Fatal(err)
 	}
-	LogConfig(t.Context(), logger, "starting", &cfg)
+	logConfig(t.Context(), logger, "starting", &cfg)
 
 	if strings.Contains(buf.String(), "hunter2") {
 		t.Fatalf("the secret is logged: %s", buf.String())
@@ -198,7 +198,7 @@ func migrateParcels(ctx context.Context, db *sqldb.DB) error {
 func TestOpenDBMigrates(t *testing.T) {
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "data", "parcels.db")
 	var deadline time.Time
-	db, err := OpenDB(t.Context(), dsn, quietLogger(), func(ctx context.Context, db *sqldb.DB) error {
+	db, err := openDB(t.Context(), dsn, quietLogger(), func(ctx context.Context, db *sqldb.DB) error {
 		deadline, _ = ctx.Deadline()
 		return migrateParcels(ctx, db)
 	})
@@ -223,7 +223,7 @@ func TestOpenDBMigrates(t *testing.T) {
 
 func TestOpenDBRejectsUnsupportedScheme(t *testing.T) {
 	migrated := false
-	_, err := OpenDB(t.Context(), "mysql://app@db/inventory", quietLogger(), func(context.Context, *sqldb.DB) error {
+	_, err := openDB(t.Context(), "mysql://app@db/inventory", quietLogger(), func(context.Context, *sqldb.DB) error {
 		migrated = true
 		return nil
 	})
@@ -241,7 +241,7 @@ func TestOpenDBRejectsUnsupportedScheme(t *testing.T) {
 func TestOpenDBClosesOnMigrationFailure(t *testing.T) {
 	errBroken := errors.New("broken migration")
 	var opened *sqldb.DB
-	db, err := OpenDB(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "x.db"), quietLogger(), func(_ context.Context, db *sqldb.DB) error {
+	db, err := openDB(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "x.db"), quietLogger(), func(_ context.Context, db *sqldb.DB) error {
 		opened = db
 		return errBroken
 	})

@@ -24,8 +24,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/transload/transload/platform/config"
 )
 
 // Environment variables of [Settings] (the standard OpenTelemetry names).
@@ -81,19 +79,6 @@ func (s Settings) Config(service string) (Config, error) {
 		cfg.ServiceName = name
 	}
 	return cfg, nil
-}
-
-// ConfigFromEnv reads the standard OTEL_* variables of [Settings] through
-// getenv. OTEL_SERVICE_NAME overrides service when set.
-//
-// Deprecated: use svcmain.Start, which loads [Settings] with the rest of
-// the binary's configuration and sets tracing up.
-func ConfigFromEnv(service string, getenv func(string) string) (Config, error) {
-	var s Settings
-	if err := config.Load(&s, getenv); err != nil {
-		return Config{}, fmt.Errorf("tracing: %w", err)
-	}
-	return s.Config(service)
 }
 
 // Shutdown flushes pending spans and stops the exporter. It honours ctx's

@@ -18,7 +18,7 @@ import (
 func TestExportsToCollectorWhenEndpointSet(t *testing.T) {
 	rcv := tracingtest.Start(t)
 	env := map[string]string{EnvEndpoint: rcv.Endpoint()}
-	cfg, err := ConfigFromEnv("inventory", func(k string) string { return env[k] })
+	cfg, err := settings(env).Config("inventory")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestExportsToCollectorWhenEndpointSet(t *testing.T) {
 }
 
 func TestNoopWithoutEndpointStillPropagates(t *testing.T) {
-	cfg, err := ConfigFromEnv("order", func(string) string { return "" })
+	cfg, err := settings(nil).Config("order")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,9 +73,18 @@ func TestNoopWithoutEndpointStillPropagates(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
+// settings loads Settings from env as svcmain.Start does.
+func settings(env map[string]string) Settings {
+	var s Settings
+	if err := config.Load(&s, func(k string) string { return env[k] }); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func TestSettingsFromEnv(t *testing.T) {
 	env := map[string]string{EnvEndpoint: "otel:4317", EnvInsecure: "true", EnvSamplerArg: "0.25", EnvServiceName: "renamed"}
-	cfg, err := ConfigFromEnv("svc", func(k string) string { return env[k] })
+	cfg, err := settings(env).Config("svc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +93,17 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("cfg = %+v, want %+v", cfg, want)
 	}
 	for k, v := range map[string]string{EnvInsecure: "maybe", EnvSamplerArg: "2"} {
-		if _, err := ConfigFromEnv("svc", func(key string) string {
+		var s Settings
+		err := config.Load(&s, func(key string) string {
 			if key == k {
 				return v
 			}
 			return ""
-		}); err == nil {
+		})
+		if err == nil {
+			_, err = s.Config("svc")
+		}
+		if err == nil {
 			t.Errorf("%s=%s accepted", k, v)
 		}
 	}
