@@ -18,6 +18,8 @@ GOOGLE_PROTOS := $(addprefix google/api/,annotations.proto http.proto field_beha
 	$(addprefix google/rpc/,status.proto error_details.proto code.proto) google/type/date.proto
 # Every Go module of the workspace (go.work), as directories.
 GO_MODULES = $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
+# Their module paths.
+GO_MODULE_PATHS = $(shell go list -m 2>/dev/null)
 # The modules golangci-lint checks: all of go.work but gen (generated code).
 LINT_MODULES = $(filter-out $(CURDIR)/gen,$(GO_MODULES))
 GOLANGCI_LINT := $(BIN)/golangci-lint
@@ -109,11 +111,16 @@ tidy-check: ## Fail if a go.work module's go.mod or go.sum is not tidy (go mod t
 		(cd $$m && go mod tidy -diff) || fail=1; \
 	done; exit $$fail
 
+# One govulncheck run over the packages of every go.work module (<module>/...
+# for each), not one run per module: in the workspace every module builds
+# with the same dependency versions, so the findings are the same (their
+# union), and the traces name each file; one run analyses the standard
+# library and the shared dependencies once (about 1.5 minutes here, against
+# 23 for eleven runs). govulncheck wants a go.mod in its folder: any module
+# of the workspace will do.
 .PHONY: vulncheck
-vulncheck: $(GOVULNCHECK) $(VULNDB)/.stamp ## govulncheck in each go.work module against the pinned offline database (build/vulndb).
-	@fail=0; for m in $(GO_MODULES); do echo "== govulncheck $${m#$(CURDIR)/}"; \
-		(cd $$m && $(GOVULNCHECK) -db file://$(VULNDB) ./...) || fail=1; \
-	done; exit $$fail
+vulncheck: $(GOVULNCHECK) $(VULNDB)/.stamp ## govulncheck over every go.work module against the pinned offline database (build/vulndb).
+	cd $(firstword $(GO_MODULES)) && $(GOVULNCHECK) -db file://$(VULNDB) $(addsuffix /...,$(GO_MODULE_PATHS))
 
 $(VULNDB)/.stamp: $(BIN)/indexdb tools/go.mod tools/go.sum
 	rm -rf $(VULNDB)
