@@ -37,6 +37,7 @@ VULNDB     := $(CURDIR)/build/vulndb
 BASELINE   := proto/baseline.binpb
 TMP_GEN    := $(CURDIR)/build/check-generate
 GO_TEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=15m
+FUZZTIME ?= 10s
 
 .PHONY: help
 help: ## List the targets.
@@ -144,8 +145,13 @@ test-servers: ## Install redis-server and PostgreSQL for the integration tests w
 go-test: ## go test (race, shuffle) of every Go module in go.work.
 	for m in $(GO_MODULES); do echo "== go test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
+.PHONY: fuzz-short
+fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token decoder); FUZZTIME=10s each.
+	cd platform && for target in FuzzParseFilter FuzzDecodePageToken; do \
+		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./aip/ || exit 1; done
+
 .PHONY: test
-test: tools protodeps test-servers check-generate lint breaking build go-test ## Everything that proves it works (what CI runs).
+test: tools protodeps test-servers check-generate lint breaking build go-test fuzz-short ## Everything that proves it works (what CI runs).
 
 .PHONY: build
 build: ## Build every package, and every binary (cmd/*) into bin/.
