@@ -21,43 +21,6 @@ import (
 	"github.com/transload/transload/platform/tracing"
 )
 
-// Base is the configuration every binary shares. A binary's
-// configuration struct embeds it by value, next to its own fields
-// (addresses, DSN, tuning) whose defaults are the binary's own:
-//
-//	type Config struct {
-//		svcmain.Base
-//		GRPCAddr  string `env:"GRPC_ADDR" default:"127.0.0.1:9005"`
-//		AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9105"`
-//		...
-//	}
-//
-// The embedding struct must not declare SERVICE_NAME, LOG_LEVEL or the
-// OTEL_* variables again.
-type Base struct {
-	// ServiceName names the binary in logs, metrics and traces; empty
-	// means the name given to [Start].
-	ServiceName string `env:"SERVICE_NAME"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `env:"LOG_LEVEL" default:"info"`
-	// Tracing says where spans are exported (the standard OTEL_*
-	// variables); without an endpoint nothing is exported, but trace
-	// context still propagates.
-	Tracing tracing.Settings
-}
-
-// BaseConfig returns b. Promoted through embedding, it is how [Start]
-// finds the Base inside a binary's configuration struct.
-func (b *Base) BaseConfig() *Base { return b }
-
-// Config is a pointer to a binary's configuration struct that embeds
-// [Base] (so the compiler, not a run, rejects a struct without it).
-// [Start] loads it with platform/config, so its fields carry env tags and
-// it may implement config.Validator.
-type Config interface {
-	BaseConfig() *Base
-}
-
 // CloseTimeout bounds [Runtime.Close]: flushing spans and closing the
 // database.
 const CloseTimeout = 5 * time.Second
@@ -81,8 +44,10 @@ type Runtime struct {
 
 // Start does what every binary does before its own wiring, in one call:
 //
-//  1. loads cfg from getenv (platform/config: defaults, required fields,
-//     Validate), an empty SERVICE_NAME becoming name;
+//  1. loads cfg from getenv with [LoadConfig]: GRPC_ADDR, ADMIN_ADDR and
+//     DATABASE_URL default from name's place in the mesh's port plan,
+//     the other fields from their tags (platform/config: required
+//     fields, Validate), an empty SERVICE_NAME becoming name;
 //  2. builds the JSON logger on stdout at LOG_LEVEL and makes it
 //     slog's default, so libraries that log through slog.Default are
 //     structured too;
@@ -109,18 +74,15 @@ type Runtime struct {
 //		return srv.Run(ctx)
 //	}
 //
-// Configuration errors are returned as platform/config reports them
-// (*config.FieldError, or the Validate error), before anything is
-// logged; [Main] prints them on stderr. On error nothing is left to
-// close.
+// Configuration errors are returned as [LoadConfig] reports them (a
+// name outside the port plan wraps [ErrUnknownService]; otherwise
+// *config.FieldError or the Validate error), before anything is logged;
+// [Main] prints them on stderr. On error nothing is left to close.
 func Start(ctx context.Context, name string, getenv func(string) string, stdout io.Writer, cfg Config) (*Runtime, error) {
-	if err := config.Load(cfg, getenv); err != nil {
+	if err := LoadConfig(name, getenv, cfg); err != nil {
 		return nil, err
 	}
 	base := cfg.BaseConfig()
-	if base.ServiceName == "" {
-		base.ServiceName = name
-	}
 	logger, err := newLogger(stdout, base.ServiceName, base.LogLevel)
 	if err != nil {
 		return nil, &config.FieldError{Var: "LOG_LEVEL", Err: err}

@@ -31,10 +31,8 @@ import (
 // serviceConfig is a binary's configuration as the services write it.
 type serviceConfig struct {
 	Base
-	GRPCAddr    string `env:"GRPC_ADDR" default:"127.0.0.1:0"`
-	AdminAddr   string `env:"ADMIN_ADDR" default:"127.0.0.1:0"`
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://:memory:" secret:"true"`
-	Workers     int    `env:"WORKERS" default:"2"`
+	Database
+	Workers int `env:"WORKERS" default:"2"`
 }
 
 // start calls Start with env, logging to out, and closes the runtime
@@ -124,7 +122,7 @@ func TestStartWithAnEmptyEnvironment(t *testing.T) {
 	got, _ := lines[0]["config"].(map[string]any)
 	for k, v := range map[string]string{
 		"SERVICE_NAME": "order", "LOG_LEVEL": "info", "OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_TRACES_SAMPLER_ARG": "1",
-		"GRPC_ADDR": "127.0.0.1:0", "DATABASE_URL": config.Mask, "WORKERS": "2",
+		"GRPC_ADDR": "127.0.0.1:9005", "ADMIN_ADDR": "127.0.0.1:9105", "DATABASE_URL": config.Mask, "WORKERS": "2",
 	} {
 		if got[k] != v {
 			t.Errorf("logged config[%s] = %v, want %q", k, got[k], v)
@@ -182,18 +180,20 @@ func TestStartErrors(t *testing.T) {
 	prev := slog.Default()
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want string
+		name    string
+		service string
+		env     map[string]string
+		want    string
 	}{
-		{"unknown log level", map[string]string{"LOG_LEVEL": "chatty"}, "LOG_LEVEL"},
-		{"sample ratio out of range", map[string]string{"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"},
-		{"malformed field", map[string]string{"WORKERS": "many"}, "WORKERS"},
+		{"unknown log level", "order", map[string]string{"LOG_LEVEL": "chatty"}, "LOG_LEVEL"},
+		{"sample ratio out of range", "order", map[string]string{"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"},
+		{"malformed field", "order", map[string]string{"WORKERS": "many"}, "WORKERS"},
+		{"service outside the port plan", "invoicing", nil, `unknown service "invoicing"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			var cfg serviceConfig
-			rt, err := Start(t.Context(), "order", func(k string) string { return tc.env[k] }, &out, &cfg)
+			rt, err := Start(t.Context(), tc.service, func(k string) string { return tc.env[k] }, &out, &cfg)
 			if rt != nil || err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Start = %v, %v; want an error naming %s", rt, err, tc.want)
 			}

@@ -5,12 +5,15 @@
 //     SIGINT or SIGTERM and turns its error into "name: error" on stderr
 //     and exit status 1;
 //   - [Start], called first by run, loads the configuration (a struct
-//     embedding [Base]), builds the JSON logger, logs the configuration
-//     with secrets masked, sets tracing up and returns the [Runtime]: the
-//     logger, tracer provider, Prometheus registry and admin HTTP server
-//     (readiness from the checks the binary registers, extra routes), the
-//     options that tie gRPC servers and clients to them, [Runtime.OpenDB]
-//     and Close.
+//     embedding [Base], and [Database] when the binary has one), builds
+//     the JSON logger, logs the configuration with secrets masked, sets
+//     tracing up and returns the [Runtime]: the logger, tracer provider,
+//     Prometheus registry and admin HTTP server (readiness from the
+//     checks the binary registers, extra routes), the options that tie
+//     gRPC servers and clients to them, [Runtime.OpenDB] and Close;
+//   - [LoadConfig] is Start's first step alone, with the listen addresses
+//     and database defaulting from the mesh's port plan ([DefaultsFor]),
+//     so a configuration test sees the defaults without starting anything.
 package svcmain
 
 import (

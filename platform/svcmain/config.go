@@ -1,0 +1,170 @@
+package svcmain
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/tracing"
+)
+
+// Base is the configuration every binary shares. A binary's
+// configuration struct embeds it by value, next to its own fields
+// (neighbours, tuning), and embeds [Database] too when it keeps state in a
+// SQL database:
+//
+//	type Config struct {
+//		svcmain.Base
+//		svcmain.Database
+//		NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+//		...
+//	}
+//
+// The embedding struct must not declare SERVICE_NAME, LOG_LEVEL,
+// GRPC_ADDR, ADMIN_ADDR, DATABASE_URL or the OTEL_* variables again.
+// GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
+// defaults come from the binary's place in the port plan
+// ([DefaultsFor]), so that one table, not seven, says which binary
+// listens where.
+type Base struct {
+	// ServiceName names the binary in logs, metrics and traces; empty
+	// means the name given to [Start].
+	ServiceName string `env:"SERVICE_NAME"`
+	// GRPCAddr is the gRPC listen address (host:port). Empty takes the
+	// binary's port in the mesh's port plan ([DefaultsFor]).
+	GRPCAddr string `env:"GRPC_ADDR"`
+	// AdminAddr is the admin HTTP listen address: /metrics, /healthz,
+	// /readyz and the routes a binary adds (the simulators' /control API).
+	// Empty takes the binary's admin port in the port plan, so the admin
+	// listener cannot be switched off through the environment.
+	AdminAddr string `env:"ADMIN_ADDR"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" default:"info"`
+	// Tracing says where spans are exported (the standard OTEL_*
+	// variables); without an endpoint nothing is exported, but trace
+	// context still propagates.
+	Tracing tracing.Settings
+}
+
+// BaseConfig returns b. Promoted through embedding, it is how [Start]
+// finds the Base inside a binary's configuration struct.
+func (b *Base) BaseConfig() *Base { return b }
+
+// Database is the configuration of a binary that keeps its state in a SQL
+// database (every service but the gateway). Embed it next to [Base].
+type Database struct {
+	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
+	// Empty takes sqlite://<name>.db in the working directory, name being
+	// the one given to [Start]. Secret: a PostgreSQL URL carries a
+	// password, so the logged configuration masks it.
+	DatabaseURL string `env:"DATABASE_URL" secret:"true"`
+}
+
+// Config is a pointer to a binary's configuration struct that embeds
+// [Base] (so the compiler, not a run, rejects a struct without it).
+// [LoadConfig] loads it with platform/config, so its fields carry env tags
+// and it may implement config.Validator.
+type Config interface {
+	BaseConfig() *Base
+}
+
+// place is one binary's place in the port plan.
+type place struct {
+	grpc, admin int
+	database    bool // it embeds Database
+}
+
+// portPlan is the mesh's port plan, the one docs/configuration.md
+// documents: every binary has its own gRPC port (90xx) and admin port
+// (91xx), so that all seven start side by side on one host with no
+// environment at all, and each one with a database keeps it in its own
+// file. Keyed by the name each main passes to [Start].
+var portPlan = map[string]place{
+	"erpsim":          {9001, 9101, true},
+	"wmssim":          {9002, 9102, true},
+	"catalog-pricing": {9003, 9103, true},
+	"inventory":       {9004, 9104, true},
+	"order":           {9005, 9105, true},
+	"fulfillment":     {9006, 9106, true},
+	"gateway":         {9007, 9107, false},
+}
+
+// ErrUnknownService is the cause of the error [DefaultsFor],
+// [LoadConfig] and [Start] return for a name that has no place in the
+// port plan: picking some port for it would collide with a neighbour.
+var ErrUnknownService = errors.New("svcmain: unknown service")
+
+// Defaults are the values the shared fields of a binary's configuration
+// take when the environment leaves them empty.
+type Defaults struct {
+	// GRPCAddr is GRPC_ADDR's default: loopback on the binary's gRPC port.
+	GRPCAddr string
+	// AdminAddr is ADMIN_ADDR's default: loopback on its admin port.
+	AdminAddr string
+	// DatabaseURL is DATABASE_URL's default: sqlite://<name>.db for a
+	// binary with a database, empty for the gateway.
+	DatabaseURL string
+}
+
+// DefaultsFor returns the defaults of the binary called name (as passed
+// to [Start], e.g. "catalog-pricing") from the mesh's port plan. A name
+// outside the plan is an error wrapping [ErrUnknownService].
+func DefaultsFor(name string) (Defaults, error) {
+	p, ok := portPlan[name]
+	if !ok {
+		return Defaults{}, fmt.Errorf("%w %q (the port plan has %s)",
+			ErrUnknownService, name, strings.Join(slices.Sorted(maps.Keys(portPlan)), ", "))
+	}
+	d := Defaults{
+		GRPCAddr:  fmt.Sprintf("127.0.0.1:%d", p.grpc),
+		AdminAddr: fmt.Sprintf("127.0.0.1:%d", p.admin),
+	}
+	if p.database {
+		d.DatabaseURL = "sqlite://" + name + ".db"
+	}
+	return d, nil
+}
+
+// under returns getenv with d beneath it: a shared variable that getenv
+// leaves empty (or blank, which platform/config treats as unset) reads as
+// its default, before platform/config parses and validates, so Validate
+// sees the values the binary will use.
+func (d Defaults) under(getenv func(string) string) func(string) string {
+	defaults := map[string]string{
+		"GRPC_ADDR":    d.GRPCAddr,
+		"ADMIN_ADDR":   d.AdminAddr,
+		"DATABASE_URL": d.DatabaseURL,
+	}
+	return func(key string) string {
+		if v := getenv(key); strings.TrimSpace(v) != "" {
+			return v
+		}
+		return defaults[key]
+	}
+}
+
+// LoadConfig loads cfg as [Start] does, without starting anything (a
+// service's configuration test calls it to see its defaults): the shared
+// fields default from name's place in the port plan ([DefaultsFor]), the
+// others from their tags, then platform/config checks required fields and
+// calls cfg's Validate; an empty SERVICE_NAME becomes name.
+//
+// Errors: one wrapping [ErrUnknownService] for a name outside the plan,
+// otherwise what platform/config reports (*config.FieldError, or the
+// Validate error wrapped).
+func LoadConfig(name string, getenv func(string) string, cfg Config) error {
+	d, err := DefaultsFor(name)
+	if err != nil {
+		return err
+	}
+	if err := config.Load(cfg, d.under(getenv)); err != nil {
+		return err
+	}
+	if base := cfg.BaseConfig(); base.ServiceName == "" {
+		base.ServiceName = name
+	}
+	return nil
+}
