@@ -1,5 +1,5 @@
 // Package config holds the gateway's configuration, loaded from environment
-// variables by svcmain.Start (platform/config). Every field has a default so
+// variables by svcmain.LoadConfig (platform/config). Every field has a default so
 // a bare binary starts for local development; API_KEYS has none (without
 // keys every call is rejected as unauthenticated).
 package config
@@ -19,16 +19,14 @@ import (
 
 // Config is the gateway's configuration.
 type Config struct {
-	// Base holds SERVICE_NAME, LOG_LEVEL and the OTEL_* tracing settings.
+	// Base holds SERVICE_NAME, GRPC_ADDR, ADMIN_ADDR, LOG_LEVEL and the
+	// OTEL_* tracing settings, the addresses from svcmain's port plan.
+	// GRPC_ADDR serves storefront.v1 over gRPC; the REST side dials it
+	// too, so one interceptor chain covers both.
 	svcmain.Base
 
-	// GRPCAddr is the gRPC listen address (storefront.v1 over gRPC; the REST
-	// side dials it too, so one interceptor chain covers both).
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9007"`
 	// HTTPAddr is the REST (grpc-gateway) listen address.
 	HTTPAddr string `env:"HTTP_ADDR" default:"127.0.0.1:8080"`
-	// AdminAddr serves /metrics, /healthz and /readyz.
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9107"`
 
 	// Neighbour addresses (plaintext gRPC host:port).
 	CatalogAddr     string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -13,7 +13,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 // load is what svcmain.Start does with the configuration.
 func load(getenv func(string) string) (Config, error) {
 	var c Config
-	err := platformconfig.Load(&c, getenv)
+	err := svcmain.LoadConfig("gateway", getenv, &c)
 	return c, err
 }
 

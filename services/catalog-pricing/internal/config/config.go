@@ -12,16 +12,13 @@ import (
 )
 
 // Config is the catalog-pricing configuration. Defaults let a bare binary
-// start (the ports of docs/configuration.md); SERVICE_NAME, LOG_LEVEL and
-// the OTEL_* variables are svcmain.Base's.
+// start (docs/configuration.md); svcmain.LoadConfig loads it.
 type Config struct {
+	// Base is SERVICE_NAME, GRPC_ADDR, ADMIN_ADDR, LOG_LEVEL and the
+	// OTEL_* variables, the addresses from svcmain's port plan.
 	svcmain.Base
-	// GRPCAddr is the gRPC listen address.
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9003"`
-	// AdminAddr is the admin HTTP listen address (/metrics, /healthz, /readyz).
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9103"`
-	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://catalog-pricing.db" secret:"true"`
+	// Database is DATABASE_URL (default sqlite://catalog-pricing.db).
+	svcmain.Database
 	// NATSURL is the NATS server the outbox relay publishes to; empty
 	// disables the relay (events stay in the outbox).
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`

@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
-	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/catalog-pricing/internal/config"
 )
 
+// load is what svcmain.Start does with the configuration.
 func load(env map[string]string) (config.Config, error) {
 	var cfg config.Config
-	err := platformconfig.Load(&cfg, func(k string) string { return env[k] })
+	err := svcmain.LoadConfig("catalog-pricing", func(k string) string { return env[k] }, &cfg)
 	return cfg, err
 }
 

@@ -9,17 +9,14 @@ import (
 )
 
 // Config is erpsim's configuration; defaults let a bare binary start for
-// local development. svcmain.Base adds SERVICE_NAME, LOG_LEVEL and the
-// OTEL_* tracing variables.
+// local development. svcmain.LoadConfig loads it.
 type Config struct {
+	// Base is SERVICE_NAME, GRPC_ADDR (ErpAdapterService), ADMIN_ADDR
+	// (which also serves /control/*), LOG_LEVEL and the OTEL_* tracing
+	// variables, the addresses from svcmain's port plan.
 	svcmain.Base
-	// GRPCAddr is the gRPC listen address of ErpAdapterService.
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9001"`
-	// AdminAddr serves /metrics, /healthz, /readyz and /control/*; empty
-	// disables the admin listener (and with it the control API).
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9101"`
-	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://erpsim.db" secret:"true"`
+	// Database is DATABASE_URL (default sqlite://erpsim.db).
+	svcmain.Database
 	// StockEventInterval makes the ERP record a random stock movement
 	// (receipt or damage write-off, never SKU-00500) at this interval; 0
 	// turns the generator off, so stock only moves through the control API.

@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
-	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/erpsim/internal/config"
 )
 
+// load is what svcmain.Start does with the configuration.
 func load(env map[string]string) (config.Config, error) {
 	var c config.Config
-	err := platformconfig.Load(&c, func(k string) string { return env[k] })
+	err := svcmain.LoadConfig("erpsim", func(k string) string { return env[k] }, &c)
 	return c, err
 }
 

@@ -13,14 +13,11 @@ import (
 // binary start for local development (docs/configuration.md).
 type Config struct {
 	// Base is the configuration every binary shares: SERVICE_NAME,
-	// LOG_LEVEL and the OTEL_* tracing variables.
+	// GRPC_ADDR (FulfillmentService), ADMIN_ADDR, LOG_LEVEL and the OTEL_*
+	// tracing variables, the addresses from svcmain's port plan.
 	svcmain.Base
-	// GRPCAddr is the gRPC listen address of FulfillmentService.
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9006"`
-	// AdminAddr serves /metrics, /healthz and /readyz.
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9106"`
-	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://fulfillment.db" secret:"true"`
+	// Database is DATABASE_URL (default sqlite://fulfillment.db).
+	svcmain.Database
 	// NATSURL is the NATS server the service consumes order events from and
 	// publishes its own events to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
@@ -63,7 +60,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
 }
 
-// Validate checks the rules spanning fields (svcmain.Start calls it).
+// Validate checks the rules spanning fields (svcmain.LoadConfig calls it).
 func (c *Config) Validate() error {
 	var errs []error
 	positive := func(d time.Duration, name string) {

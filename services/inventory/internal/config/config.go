@@ -12,16 +12,13 @@ import (
 
 // Config is the inventory service configuration. Defaults let a bare binary
 // start for local development, on the ports docs/configuration.md assigns
-// to inventory.
+// to inventory; svcmain.LoadConfig loads it.
 type Config struct {
-	// Base is what every binary shares: SERVICE_NAME, LOG_LEVEL, OTEL_*.
+	// Base is what every binary shares: SERVICE_NAME, GRPC_ADDR,
+	// ADMIN_ADDR, LOG_LEVEL, OTEL_*; the addresses from svcmain's port plan.
 	svcmain.Base
-	// GRPCAddr is the gRPC listen address.
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9004"`
-	// AdminAddr is the admin HTTP listen address (/metrics, /healthz, /readyz).
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9104"`
-	// DatabaseURL is the sqldb DSN (sqlite://... or postgres://...).
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://inventory.db" secret:"true"`
+	// Database is DATABASE_URL (default sqlite://inventory.db).
+	svcmain.Database
 	// NATSURL is the NATS server the outbox relay publishes to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).

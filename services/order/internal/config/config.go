@@ -8,16 +8,16 @@ import (
 	"github.com/transload/transload/platform/svcmain"
 )
 
-// Config is read from the environment by svcmain.Start (platform/config).
+// Config is read from the environment by svcmain.LoadConfig (platform/config).
 // Defaults let a bare binary start for local development (the ports of
 // docs/configuration.md and `make run`).
 type Config struct {
-	// Base is SERVICE_NAME, LOG_LEVEL and the OTEL_* tracing settings.
+	// Base is SERVICE_NAME, GRPC_ADDR, ADMIN_ADDR, LOG_LEVEL and the OTEL_*
+	// tracing settings, the addresses from svcmain's port plan.
 	svcmain.Base
-	GRPCAddr    string `env:"GRPC_ADDR" default:"127.0.0.1:9005"`
-	AdminAddr   string `env:"ADMIN_ADDR" default:"127.0.0.1:9105"`
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://order.db" secret:"true"`
-	NATSURL     string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Database is DATABASE_URL (default sqlite://order.db).
+	svcmain.Database
+	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 
 	ERPAddr       string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
 	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/order/internal/config"
@@ -17,16 +16,17 @@ import (
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	var got config.Config
-	if err := platformconfig.Load(&got, func(string) string { return "" }); err != nil {
+	if err := svcmain.LoadConfig("order", func(string) string { return "" }, &got); err != nil {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Base:        svcmain.Base{LogLevel: "info", Tracing: tracing.Settings{SampleRatio: 1}},
-		GRPCAddr:    "127.0.0.1:9005",
-		AdminAddr:   "127.0.0.1:9105",
-		DatabaseURL: "sqlite://order.db",
-		NATSURL:     "nats://127.0.0.1:4222",
-		ERPAddr:     "127.0.0.1:9001", CatalogAddr: "127.0.0.1:9003", InventoryAddr: "127.0.0.1:9004", FulfillmentAddr: "127.0.0.1:9006",
+		Base: svcmain.Base{
+			ServiceName: "order", GRPCAddr: "127.0.0.1:9005", AdminAddr: "127.0.0.1:9105",
+			LogLevel: "info", Tracing: tracing.Settings{SampleRatio: 1},
+		},
+		Database: svcmain.Database{DatabaseURL: "sqlite://order.db"},
+		NATSURL:  "nats://127.0.0.1:4222",
+		ERPAddr:  "127.0.0.1:9001", CatalogAddr: "127.0.0.1:9003", InventoryAddr: "127.0.0.1:9004", FulfillmentAddr: "127.0.0.1:9006",
 		ERPReadTimeout: 2 * time.Second, ERPSubmitTimeout: 10 * time.Second,
 		CatalogTimeout: 5 * time.Second, InventoryTimeout: 5 * time.Second, FulfillmentTimeout: 10 * time.Second,
 		ERPBreakerFailures: 5, ERPBreakerOpenTimeout: 5 * time.Second,
@@ -49,7 +49,7 @@ func TestValidate(t *testing.T) {
 		"bad duration":        {"ORDER_CATALOG_TIMEOUT": "soon"},
 	} {
 		var cfg config.Config
-		if err := platformconfig.Load(&cfg, func(k string) string { return env[k] }); err == nil {
+		if err := svcmain.LoadConfig("order", func(k string) string { return env[k] }, &cfg); err == nil {
 			t.Errorf("%s: loaded without error", name)
 		}
 	}

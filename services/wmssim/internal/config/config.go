@@ -8,18 +8,15 @@ import (
 	"github.com/transload/transload/platform/svcmain"
 )
 
-// Config is read from the environment by svcmain.Start; defaults let a
-// bare binary start for local development. svcmain.Base adds
-// SERVICE_NAME, LOG_LEVEL and the OTEL_* tracing variables.
+// Config is read from the environment by svcmain.LoadConfig; defaults let
+// a bare binary start for local development.
 type Config struct {
+	// Base is SERVICE_NAME, GRPC_ADDR (WmsAdapterService), ADMIN_ADDR
+	// (which also serves the /control API), LOG_LEVEL and the OTEL_*
+	// tracing variables, the addresses from svcmain's port plan.
 	svcmain.Base
-	// GRPCAddr is where WmsAdapterService listens.
-	GRPCAddr string `env:"GRPC_ADDR" default:"127.0.0.1:9002"`
-	// AdminAddr serves /metrics, /healthz, /readyz and the /control API;
-	// empty disables the admin listener (and with it the control API).
-	AdminAddr string `env:"ADMIN_ADDR" default:"127.0.0.1:9102"`
-	// DatabaseURL is a sqldb DSN: sqlite://... or postgres://...
-	DatabaseURL string `env:"DATABASE_URL" default:"sqlite://wmssim.db" secret:"true"`
+	// Database is DATABASE_URL (default sqlite://wmssim.db).
+	svcmain.Database
 	// Step is the time between two milestones of a shipment request
 	// (picked, packed, shipped, delivered).
 	Step time.Duration `env:"WMSSIM_STEP" default:"2s"`

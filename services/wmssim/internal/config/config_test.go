@@ -4,14 +4,15 @@ import (
 	"testing"
 	"time"
 
-	platformconfig "github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/wmssim/internal/config"
 )
 
+// load is what svcmain.Start does with the configuration.
 func load(t *testing.T, env map[string]string) (config.Config, error) {
 	t.Helper()
 	var c config.Config
-	err := platformconfig.Load(&c, func(k string) string { return env[k] })
+	err := svcmain.LoadConfig("wmssim", func(k string) string { return env[k] }, &c)
 	return c, err
 }
 
