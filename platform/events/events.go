@@ -183,14 +183,14 @@ func Decode(subject string, header nats.Header, data []byte) (Event, error) {
 	if s := header.Get(outbox.HeaderSequence); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return ev, fmt.Errorf("%w: %s %q: %v", ErrMalformedEvent, outbox.HeaderSequence, s, err)
+			return ev, fmt.Errorf("%w: %s %q: %w", ErrMalformedEvent, outbox.HeaderSequence, s, err)
 		}
 		ev.Sequence = n
 	}
 	if s := header.Get(outbox.HeaderOccurredAt); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return ev, fmt.Errorf("%w: %s %q: %v", ErrMalformedEvent, outbox.HeaderOccurredAt, s, err)
+			return ev, fmt.Errorf("%w: %s %q: %w", ErrMalformedEvent, outbox.HeaderOccurredAt, s, err)
 		}
 		ev.OccurredAt = t.UTC()
 	}
@@ -199,11 +199,11 @@ func Decode(subject string, header nats.Header, data []byte) (Event, error) {
 	}
 	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(ev.Type))
 	if err != nil {
-		return ev, fmt.Errorf("%w: payload type %s is not registered (is its gen package imported?): %v", ErrMalformedEvent, ev.Type, err)
+		return ev, fmt.Errorf("%w: payload type %s is not registered (is its gen package imported?): %w", ErrMalformedEvent, ev.Type, err)
 	}
 	msg := mt.New().Interface()
 	if err := proto.Unmarshal(data, msg); err != nil {
-		return ev, fmt.Errorf("%w: decode %s: %v", ErrMalformedEvent, ev.Type, err)
+		return ev, fmt.Errorf("%w: decode %s: %w", ErrMalformedEvent, ev.Type, err)
 	}
 	ev.Payload = msg
 	return ev, nil

@@ -225,7 +225,7 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 	}
 	user, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sqlite DSN query: %v", ErrUnsupportedDSN, err)
+		return nil, fmt.Errorf("%w: sqlite DSN query: %w", ErrUnsupportedDSN, err)
 	}
 	params := url.Values{
 		"_busy_timeout": {strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)},
