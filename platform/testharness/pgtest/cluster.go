@@ -161,13 +161,15 @@ func (c *cluster) startPostgres(bin string, cred *syscall.Credential) error {
 	case err := <-ready:
 		if err != nil {
 			_ = c.kill()
-			return fmt.Errorf("%w\n%v", err, c.logTail())
+			return errors.Join(err, c.logTail())
 		}
 		return nil
 	case <-c.exited:
 		cancel()
-		<-ready
-		return fmt.Errorf("postgres exited: %v", c.logTail())
+		// Wait for the dial loop to end; cancel just ended it, so its error
+		// (context canceled) says nothing that the exit does not.
+		_ = <-ready
+		return fmt.Errorf("postgres exited: %w", c.logTail())
 	}
 }
 
@@ -228,7 +230,7 @@ func serverCredential() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("running as root: PostgreSQL refuses to run as root and there is no postgres OS user to run it as (%v); install the postgresql package, which creates it, or run the tests as another user", err)
+		return nil, fmt.Errorf("running as root: PostgreSQL refuses to run as root and there is no postgres OS user to run it as (%w); install the postgresql package, which creates it, or run the tests as another user", err)
 	}
 	uid, err := strconv.ParseUint(u.Uid, 10, 32)
 	if err != nil {
