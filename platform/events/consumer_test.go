@@ -453,7 +453,9 @@ func TestNATSRestartPipelineResumes(t *testing.T) {
 			return len(readApplied(t, consumerDB, "pipeline")) >= n
 		})
 		cancel()
-		<-relayDone
+		if err := <-relayDone; err != nil {
+			t.Fatalf("relay Run: %v", err)
+		}
 		rows := readApplied(t, consumerDB, "pipeline")
 		if len(rows) != n {
 			t.Fatalf("applied %d events, want exactly %d", len(rows), n)

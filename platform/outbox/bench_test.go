@@ -77,7 +77,9 @@ func BenchmarkOutbox(b *testing.B) {
 		go func() { done <- relay.Run(ctx) }()
 		defer func() {
 			cancel()
-			<-done
+			if err := <-done; err != nil {
+				b.Errorf("Run: %v", err)
+			}
 		}()
 
 		b.ReportAllocs()

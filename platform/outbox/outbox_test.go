@@ -516,7 +516,9 @@ func TestNATSRestartRelayResumes(t *testing.T) {
 		return unpublishedCount(t, db) == 0, nil
 	})
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 	msgs := readStream(t, js)
 	if len(msgs) != 20 {
 		t.Fatalf("stream has %d messages, want 20", len(msgs))
@@ -653,7 +655,9 @@ func TestLateCommittedLowerIDIsPublished(t *testing.T) {
 		return len(readStream(t, js)) == 2, nil
 	})
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 	var got []string
 	for _, m := range readStream(t, js) {
 		got = append(got, m.Value)
