@@ -179,8 +179,12 @@ func testConcurrent(t *testing.T, e Env) {
 					return
 				}
 				got, ok, err := e.Store.Get(c, key)
-				if err != nil || !ok || !bytes.Equal(got, val) {
-					errs <- fmt.Errorf("Get(%q) = %q, %v, %v; want %q", key, got, ok, err, val)
+				if err != nil {
+					errs <- fmt.Errorf("Get(%q): %w", key, err)
+					return
+				}
+				if !ok || !bytes.Equal(got, val) {
+					errs <- fmt.Errorf("Get(%q) = %q, %v; want %q, true", key, got, ok, val)
 					return
 				}
 				if i%7 == 0 {
