@@ -200,8 +200,11 @@ func MigrationVersion(ctx context.Context, db *DB, set string) (int, error) {
 	switch db.dialect {
 	case SQLite:
 		q = `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`
-	default:
+	case Postgres:
 		q = `SELECT to_regclass('schema_migrations') IS NOT NULL`
+	default:
+		// Only a DB built outside Open has no dialect.
+		return 0, fmt.Errorf("sqldb: migration version on %s", db.dialect)
 	}
 	if err := db.sql.QueryRowContext(ctx, q).Scan(&exists); err != nil {
 		return 0, fmt.Errorf("sqldb: look for schema_migrations: %w", err)
