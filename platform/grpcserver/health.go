@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc/codes"
-	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 )
@@ -19,7 +18,7 @@ import (
 // stream, so watch streams that never end would hold shutdown for its whole
 // timeout and cut off the real in-flight calls with it.
 type Health struct {
-	healthgrpc.UnimplementedHealthServer
+	healthpb.UnimplementedHealthServer
 
 	mu       sync.Mutex
 	shutdown bool
@@ -27,7 +26,7 @@ type Health struct {
 	watchers map[string]map[chan healthpb.HealthCheckResponse_ServingStatus]struct{}
 }
 
-var _ healthgrpc.HealthServer = (*Health)(nil)
+var _ healthpb.HealthServer = (*Health)(nil)
 
 // NewHealth returns a Health reporting the overall server ("") as SERVING.
 func NewHealth() *Health {
@@ -107,7 +106,7 @@ func (h *Health) List(context.Context, *healthpb.HealthListRequest) (*healthpb.H
 
 // Watch streams the status of a service: the current one, then each
 // change. After Shutdown it sends NOT_SERVING and returns.
-func (h *Health) Watch(req *healthpb.HealthCheckRequest, stream healthgrpc.Health_WatchServer) error {
+func (h *Health) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
 	service := req.GetService()
 	ch := make(chan healthpb.HealthCheckResponse_ServingStatus, 1)
 	h.mu.Lock()

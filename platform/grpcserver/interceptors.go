@@ -128,7 +128,7 @@ type correlationServerStream struct {
 func (s *correlationServerStream) setHeader() {
 	// Fails only if headers already went out; the id is then in the trailer
 	// path's hands.
-	s.once.Do(func() { _ = s.ServerStream.SetHeader(s.md) })
+	s.once.Do(func() { _ = s.SetHeader(s.md) })
 }
 
 // SendHeader adds the correlation header, then sends md.

@@ -37,7 +37,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
@@ -240,14 +239,14 @@ func New(opts ...Option) (*Server, error) {
 
 	serverOpts := s.serverOptions(validator)
 	s.grpc = grpc.NewServer(serverOpts...)
-	healthgrpc.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
 
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
 	if s.internalLis != nil {
 		s.internal = grpc.NewServer(serverOpts...)
-		healthgrpc.RegisterHealthServer(s.internal, s.health)
+		healthpb.RegisterHealthServer(s.internal, s.health)
 		reflection.Register(s.internal)
 	}
 	return s, nil
