@@ -14,6 +14,8 @@ type dbConfig struct {
 	MaxConns int    `env:"DB_MAX_CONNS" default:"10"`
 }
 
+// testConfig has fields of several kinds, a nested struct, and an
+// unexported field that Load must skip (it cannot set it) and leave as it was.
 type testConfig struct {
 	Addr       string        `env:"ADDR" default:":8080"`
 	Debug      bool          `env:"DEBUG"`
@@ -38,13 +40,14 @@ func env(m map[string]string) func(string) string {
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
-	var c testConfig
+	c := testConfig{unexported: "kept"}
 	if err := Load(&c, env(map[string]string{"DB_URL": "postgres://u:p@h/db"})); err != nil {
 		t.Fatal(err)
 	}
 	want := testConfig{
 		Addr: ":8080", Timeout: 5 * time.Second, Brokers: []string{"a:1", "b:2"}, Ratio: 0.5,
-		DB: dbConfig{URL: "postgres://u:p@h/db", MaxConns: 10},
+		DB:         dbConfig{URL: "postgres://u:p@h/db", MaxConns: 10},
+		unexported: "kept",
 	}
 	if diff := cmp.Diff(want, c, cmp.AllowUnexported(testConfig{})); diff != "" {
 		t.Fatalf("config (-want +got):\n%s", diff)

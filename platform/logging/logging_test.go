@@ -93,11 +93,23 @@ func TestWithContextIDsIsIdempotent(t *testing.T) {
 
 func TestParseLevel(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]slog.Level{"debug": slog.LevelDebug, "INFO": slog.LevelInfo, " warn ": slog.LevelWarn, "error": slog.LevelError} {
-		got, err := ParseLevel(in)
-		if err != nil || got != want {
-			t.Errorf("ParseLevel(%q) = %v, %v; want %v", in, got, err, want)
-		}
+	tests := []struct {
+		name, in string
+		want     slog.Level
+	}{
+		{"lower case", "debug", slog.LevelDebug},
+		{"upper case", "INFO", slog.LevelInfo},
+		{"surrounding spaces trimmed", " warn ", slog.LevelWarn},
+		{"error", "error", slog.LevelError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseLevel(tt.in)
+			if err != nil || got != tt.want {
+				t.Errorf("ParseLevel(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+		})
 	}
 	if _, err := ParseLevel("loud"); err == nil {
 		t.Error("ParseLevel(loud) succeeded")
