@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/transload/transload/platform/config"
+	platformconfig "github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/logging"
 	"github.com/transload/transload/platform/natsembed"
 )
@@ -29,8 +29,10 @@ type Config struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	err := run(ctx, os.Getenv, os.Stdout)
+	// Not deferred: os.Exit skips deferred calls.
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "transload-nats:", err)
 		os.Exit(1)
 	}
@@ -38,7 +40,7 @@ func main() {
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	var cfg Config
-	if err := config.Load(&cfg, getenv); err != nil {
+	if err := platformconfig.Load(&cfg, getenv); err != nil {
 		return err
 	}
 	host, portText, err := net.SplitHostPort(cfg.Addr)

@@ -21,8 +21,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	// Not deferred: os.Exit skips deferred calls.
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "transload-run:", err)
 		os.Exit(1)
 	}
