@@ -21,6 +21,7 @@ import (
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/grpcserver/grpcservertest"
+	"github.com/transload/transload/platform/testharness/harness"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/platform/tracing/tracingtest"
 )
@@ -285,5 +286,42 @@ func TestAdminServesExtraRoutesAndReadiness(t *testing.T) {
 	}
 	if err := db.Ping(context.Background()); err == nil {
 		t.Error("the database is still open after Close")
+	}
+}
+
+func TestBindLoadsStartsServesAndCloses(t *testing.T) {
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	var (
+		got    *serviceConfig
+		gotRT  *Runtime
+		logged harness.Buffer
+	)
+	run := Bind("order", func(ctx context.Context, rt *Runtime, cfg *serviceConfig) error {
+		got, gotRT = cfg, rt
+		return errors.New("served")
+	})
+	env := map[string]string{"GRPC_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0"}
+	err := run(t.Context(), func(k string) string { return env[k] }, &logged)
+	if err == nil || err.Error() != "served" {
+		t.Fatalf("run = %v, want serve's error", err)
+	}
+	if got == nil || gotRT == nil || got.GRPCAddr != "127.0.0.1:0" || got.ServiceName != "order" {
+		t.Fatalf("serve got config %+v and runtime %v, want the loaded configuration", got, gotRT)
+	}
+	if recs := logged.Records(t); len(recs) == 0 || recs[0]["msg"] != "starting" {
+		t.Fatalf("logs %v, want the starting line first", recs)
+	}
+	bad := Bind("order", func(context.Context, *Runtime, *serviceConfig) error {
+		t.Fatal("serve called despite a configuration error")
+		return nil
+	})
+	if err := bad(t.Context(), func(k string) string {
+		if k == "LOG_LEVEL" {
+			return "chatty"
+		}
+		return ""
+	}, io.Discard); err == nil {
+		t.Fatal("run with LOG_LEVEL=chatty succeeded")
 	}
 }

@@ -92,3 +92,30 @@ func openDB(ctx context.Context, dsn string, logger *slog.Logger, migrate func(c
 	}
 	return db, nil
 }
+
+// Bind returns the RunFunc of the binary name whose configuration type is
+// C: it loads and logs the configuration and starts the runtime with
+// [Start], calls serve, and closes the runtime when serve returns. Every
+// main reads the same:
+//
+//	func main() { svcmain.Main("order", run) }
+//
+//	var run = svcmain.Bind("order", serve)
+//
+//	func serve(ctx context.Context, rt *svcmain.Runtime, cfg *config.Config) error { ... }
+//
+// Tests call run with their own environment and output.
+func Bind[C any, P interface {
+	*C
+	Config
+}](name string, serve func(ctx context.Context, rt *Runtime, cfg *C) error) RunFunc {
+	return func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		cfg := new(C)
+		rt, err := Start(ctx, name, getenv, stdout, P(cfg))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rt.Close() }() // Close logs what it could not release
+		return serve(ctx, rt, cfg)
+	}
+}

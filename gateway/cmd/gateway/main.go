@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 
 	"github.com/transload/transload/platform/svcmain"
@@ -16,14 +15,13 @@ import (
 
 func main() { svcmain.Main("gateway", run) }
 
-// run loads the configuration, starts the gateway and blocks until ctx ends.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "gateway", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = rt.Close() }() // Close logs what it could not release
+// run is the binary: svcmain loads and logs the configuration and starts
+// the runtime (logger, tracing, metrics, admin server), then runService runs.
+var run = svcmain.Bind("gateway", runService)
+
+// runService wires the service and serves until ctx ends.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config) error {
+	cfg := *loaded
 
 	g, err := app.New(ctx, cfg, rt, app.Deps{})
 	if err != nil {

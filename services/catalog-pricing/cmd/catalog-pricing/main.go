@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,13 +16,13 @@ import (
 
 func main() { svcmain.Main("catalog-pricing", run) }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "catalog-pricing", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+// run is the binary: svcmain loads and logs the configuration and starts
+// the runtime (logger, tracing, metrics, admin server), then runService runs.
+var run = svcmain.Bind("catalog-pricing", runService)
+
+// runService wires the service and serves until ctx ends.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config) error {
+	cfg := *loaded
 	return app.Run(ctx, cfg, app.Deps{Runtime: rt, SyncTrigger: hangups(ctx)})
 }
 

@@ -31,8 +31,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	return runWithReady(ctx, getenv, stdout, nil)
 }
 
-// Addrs are the addresses erpsim listens on; Admin is empty when
-// ADMIN_ADDR disables the admin listener.
+// Addrs are the addresses erpsim listens on.
 type Addrs struct {
 	GRPC, Admin string
 }
@@ -43,12 +42,15 @@ const seedTimeout = time.Minute
 // runWithReady is run that calls ready, when not nil, with the bound
 // addresses once the simulator serves (tests use it with port 0).
 func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(Addrs)) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "erpsim", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+	return svcmain.Bind("erpsim", func(ctx context.Context, rt *svcmain.Runtime, cfg *config.Config) error {
+		return runService(ctx, rt, cfg, ready)
+	})(ctx, getenv, stdout)
+}
+
+// runService wires the service and serves until ctx ends, calling ready,
+// when not nil, once it listens.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config, ready func(Addrs)) error {
+	cfg := *loaded
 
 	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
 	if err != nil {

@@ -56,12 +56,15 @@ type Addrs struct {
 // connections are lazy, and the relay, the consumer and the workers keep
 // retrying in the background.
 func runWithReady(ctx context.Context, getenv func(string) string, stdout io.Writer, ready func(Addrs)) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "fulfillment", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+	return svcmain.Bind("fulfillment", func(ctx context.Context, rt *svcmain.Runtime, cfg *config.Config) error {
+		return runService(ctx, rt, cfg, ready)
+	})(ctx, getenv, stdout)
+}
+
+// runService wires the service and serves until ctx ends, calling ready,
+// when not nil, once it listens.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config, ready func(Addrs)) error {
+	cfg := *loaded
 	logger := rt.Logger()
 
 	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)

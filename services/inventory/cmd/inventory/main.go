@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -34,15 +33,13 @@ import (
 
 func main() { svcmain.Main("inventory", run) }
 
-// run loads the configuration from getenv, logs JSON to stdout and serves
-// until ctx ends.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "inventory", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+// run is the binary: svcmain loads and logs the configuration and starts
+// the runtime (logger, tracing, metrics, admin server), then runService runs.
+var run = svcmain.Bind("inventory", runService)
+
+// runService wires the service and serves until ctx ends.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config) error {
+	cfg := *loaded
 	a, err := newApp(ctx, rt, cfg, deps{})
 	if err != nil {
 		return err

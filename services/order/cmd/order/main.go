@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -46,13 +45,13 @@ import (
 
 func main() { svcmain.Main("order", run) }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "order", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+// run is the binary: svcmain loads and logs the configuration and starts
+// the runtime (logger, tracing, metrics, admin server), then runService runs.
+var run = svcmain.Bind("order", runService)
+
+// runService wires the service and serves until ctx ends.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config) error {
+	cfg := *loaded
 	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
 	if err != nil {
 		return err

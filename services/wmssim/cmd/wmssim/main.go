@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
@@ -23,14 +22,13 @@ import (
 
 func main() { svcmain.Main("wmssim", run) }
 
-// run starts the simulator and serves until ctx ends.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	var cfg config.Config
-	rt, err := svcmain.Start(ctx, "wmssim", getenv, stdout, &cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+// run is the binary: svcmain loads and logs the configuration and starts
+// the runtime (logger, tracing, metrics, admin server), then runService runs.
+var run = svcmain.Bind("wmssim", runService)
+
+// runService wires the service and serves until ctx ends.
+func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config) error {
+	cfg := *loaded
 	logger := rt.Logger()
 
 	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
