@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,8 +51,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout)
+	// Not deferred: os.Exit skips deferred calls.
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "transload-bench:", err)
 		os.Exit(1)
 	}
@@ -488,8 +491,10 @@ func platformRatios(out string) string {
 		if !ok {
 			continue
 		}
-		var ns float64
-		fmt.Sscan(f[2], &ns)
+		ns, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			continue // not a result line after all
+		}
 		p, ok := groups[group]
 		if !ok {
 			p = &pair{}
