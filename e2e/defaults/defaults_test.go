@@ -140,7 +140,10 @@ func (p *proc) output() string { return p.out.String() }
 // stop sends SIGTERM and wants a clean exit (status 0) within timeout.
 func (p *proc) stop(timeout time.Duration) error {
 	if p.exited() {
-		return fmt.Errorf("had already exited: %v", p.err)
+		if p.err != nil {
+			return fmt.Errorf("had already exited: %w", p.err)
+		}
+		return errors.New("had already exited (status 0)")
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return err

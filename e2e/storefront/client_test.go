@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,17 +79,6 @@ func (r response) reason() string {
 		}
 	}
 	return ""
-}
-
-// metadata returns the ErrorInfo metadata of an error body.
-func (r response) metadata() map[string]any {
-	for _, d := range r.details() {
-		if strings.HasSuffix(fmt.Sprint(d["@type"]), "google.rpc.ErrorInfo") {
-			m, _ := d["metadata"].(map[string]any)
-			return m
-		}
-	}
-	return nil
 }
 
 // violatedFields returns the BadRequest field violations' field paths.
@@ -179,20 +169,29 @@ func availability(t testing.TB, customer string, skus ...string) map[string]int6
 	ls, _ := r.Body["lines"].([]any)
 	for _, l := range ls {
 		m, _ := l.(map[string]any)
-		out[fmt.Sprint(m["sku"])] = toInt(m["availableQuantity"])
+		out[fmt.Sprint(m["sku"])] = toInt(t, m["availableQuantity"])
 	}
 	return out
 }
 
-func toInt(v any) int64 {
+// toInt reads an integer field of a JSON body: a number, or a string for
+// int64 fields (proto3 JSON), or absent for zero (proto3 JSON omits it).
+// Anything else fails the test rather than reading as 0.
+func toInt(t testing.TB, v any) int64 {
+	t.Helper()
 	switch x := v.(type) {
+	case nil:
+		return 0
 	case float64:
 		return int64(x)
 	case string:
-		var n int64
-		fmt.Sscan(x, &n)
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			t.Fatalf("integer field %q: %v", x, err)
+		}
 		return n
 	}
+	t.Fatalf("integer field is a %T (%v), want a number or a string", v, v)
 	return 0
 }
 

@@ -41,9 +41,9 @@ func TestOrderToDelivery(t *testing.T) {
 	}
 	for _, l := range qlines {
 		m := l.(map[string]any)
-		unit := toInt(m["unitPrice"].(map[string]any)["amountMinor"])
-		ext := toInt(m["extendedPrice"].(map[string]any)["amountMinor"])
-		if unit <= 0 || ext != unit*toInt(m["quantity"]) {
+		unit := toInt(t, m["unitPrice"].(map[string]any)["amountMinor"])
+		ext := toInt(t, m["extendedPrice"].(map[string]any)["amountMinor"])
+		if unit <= 0 || ext != unit*toInt(t, m["quantity"]) {
 			t.Fatalf("quote line %v: extended %d != unit %d × quantity", m["sku"], ext, unit)
 		}
 	}
@@ -80,7 +80,7 @@ func TestOrderToDelivery(t *testing.T) {
 		ls, _ := m["lines"].([]any)
 		for _, l := range ls {
 			lm := l.(map[string]any)
-			shipped[fmt.Sprint(lm["sku"])] += toInt(lm["quantity"])
+			shipped[fmt.Sprint(lm["sku"])] += toInt(t, lm["quantity"])
 		}
 	}
 	want := map[string]int64{skus[0]: 2, skus[1]: 1, skus[2]: 3}
