@@ -165,11 +165,10 @@ func (c *cluster) startPostgres(bin string, cred *syscall.Credential) error {
 		}
 		return nil
 	case <-c.exited:
+		// Stop the dial loop and wait for it; its error carries the last
+		// dial failure, which goes with the log tail as in waitReady.
 		cancel()
-		// Wait for the dial loop to end; cancel just ended it, so its error
-		// (context canceled) says nothing that the exit does not.
-		_ = <-ready
-		return fmt.Errorf("postgres exited: %w", c.logTail())
+		return fmt.Errorf("postgres exited: %w", errors.Join(<-ready, c.logTail()))
 	}
 }
 
