@@ -31,10 +31,9 @@ type GetProductRequest struct {
 	// Catalog version to read: "catalogVersions/current" (default when
 	// empty), "catalogVersions/{number}" or "catalogVersions/draft".
 	// (-- api-linter: core::0131::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: products are read from an immutable catalog
-	//	version chosen by the caller; the version is not part of the
-	//	product's name because channels address products by SKU. --)
+	//     aip.dev/not-precedent: products are read from an immutable catalog
+	//     version chosen by the caller; the version is not part of the
+	//     product's name because channels address products by SKU. --)
 	CatalogVersion string `protobuf:"bytes,2,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -93,9 +92,8 @@ type BatchGetProductsRequest struct {
 	// Catalog version to read, as in GetProductRequest.catalog_version; all
 	// products come from the same version.
 	// (-- api-linter: core::0231::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: products are read from an immutable catalog
-	//	version chosen by the caller; see GetProductRequest. --)
+	//     aip.dev/not-precedent: products are read from an immutable catalog
+	//     version chosen by the caller; see GetProductRequest. --)
 	CatalogVersion string `protobuf:"bytes,2,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -200,21 +198,18 @@ type ListProductsRequest struct {
 	// same filter and catalog version.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	channel = "web"              products listed in the channel
-	//	status = ACTIVE              products with the status (enum value name
-	//	                             without the PRODUCT_STATUS_ prefix)
-	//	category = "tools/drills"    products in the category or below it
-	//	brand = "Acme Tools"         products of the brand
-	//
+	//   channel = "web"              products listed in the channel
+	//   status = ACTIVE              products with the status (enum value name
+	//                                without the PRODUCT_STATUS_ prefix)
+	//   category = "tools/drills"    products in the category or below it
+	//   brand = "Acme Tools"         products of the brand
 	// e.g. `channel = "web" AND status = ACTIVE`. Empty lists all products.
 	// Other fields or operators fail with INVALID_ARGUMENT.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Catalog version to read, as in GetProductRequest.catalog_version.
 	// (-- api-linter: core::0132::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: products are read from an immutable catalog
-	//	version chosen by the caller; see GetProductRequest. --)
+	//     aip.dev/not-precedent: products are read from an immutable catalog
+	//     version chosen by the caller; see GetProductRequest. --)
 	CatalogVersion string `protobuf:"bytes,4,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -341,10 +336,9 @@ type ImportProductsRequest struct {
 	// original response without re-applying; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1), not only
-	//	UUID4. --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1), not only
+	//     UUID4. --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Name of the feeding system or feed, for the audit trail, e.g. "erp",
 	// "pim:akeneo", "file:products-2026-11-26.csv".
@@ -585,9 +579,8 @@ type PublishCatalogRequest struct {
 	// returns the version the first call created; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Free-text note stored on the version, e.g. "weekly ERP sync".
 	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`

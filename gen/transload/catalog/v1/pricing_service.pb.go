@@ -438,9 +438,8 @@ type ImportPricesRequest struct {
 	// returns the original response without re-applying; the same id with a
 	// different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Price list the rows belong to, "priceLists/{price_list}". Errors:
 	// NOT_FOUND with ERROR_REASON_PRICE_LIST_NOT_FOUND.
@@ -945,12 +944,10 @@ type ListPriceListsRequest struct {
 	// same filter.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	currency_code = "EUR"          lists in the currency
-	//	channel = "web"                lists of the channel (use channel = ""
-	//	                               for all-channel lists)
-	//	active_time = "2026-11-27T00:00:00Z"  effective at that instant
-	//
+	//   currency_code = "EUR"          lists in the currency
+	//   channel = "web"                lists of the channel (use channel = ""
+	//                                  for all-channel lists)
+	//   active_time = "2026-11-27T00:00:00Z"  effective at that instant
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1081,14 +1078,11 @@ type UpdatePriceListRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0134::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: request_id is required on every Transload
-	//	mutation (idempotency convention, AIP-155). --)
-	//
+	//     aip.dev/not-precedent: request_id is required on every Transload
+	//     mutation (idempotency convention, AIP-155). --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1179,9 +1173,8 @@ type DeletePriceListRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Also delete the list's Price entries; without it a list that still
 	// has entries fails with FAILED_PRECONDITION.
@@ -1310,11 +1303,9 @@ type ListCustomerContractsRequest struct {
 	// same filter.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	customer_id = "C-1042"         contracts of the customer
-	//	currency_code = "EUR"          contracts in the currency
-	//	active_time = "2026-11-27T00:00:00Z"  effective at that instant
-	//
+	//   customer_id = "C-1042"         contracts of the customer
+	//   currency_code = "EUR"          contracts in the currency
+	//   active_time = "2026-11-27T00:00:00Z"  effective at that instant
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1445,14 +1436,11 @@ type UpdateCustomerContractRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0134::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: request_id is required on every Transload
-	//	mutation (idempotency convention, AIP-155). --)
-	//
+	//     aip.dev/not-precedent: request_id is required on every Transload
+	//     mutation (idempotency convention, AIP-155). --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1543,9 +1531,8 @@ type DeleteCustomerContractRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1664,10 +1651,8 @@ type ListChannelRulesRequest struct {
 	// same filter.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	channel = "web"                rules of the channel
-	//	active_time = "2026-11-27T00:00:00Z"  effective at that instant
-	//
+	//   channel = "web"                rules of the channel
+	//   active_time = "2026-11-27T00:00:00Z"  effective at that instant
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1798,14 +1783,11 @@ type UpdateChannelRuleRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0134::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: request_id is required on every Transload
-	//	mutation (idempotency convention, AIP-155). --)
-	//
+	//     aip.dev/not-precedent: request_id is required on every Transload
+	//     mutation (idempotency convention, AIP-155). --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1896,9 +1878,8 @@ type DeleteChannelRuleRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2017,12 +1998,10 @@ type ListPromotionsRequest struct {
 	// same filter.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	code = "BF2026"                promotion with the code
-	//	channel = "web"                promotions applying in the channel
-	//	trigger = AUTOMATIC            promotions with the trigger
-	//	active_time = "2026-11-27T00:00:00Z"  effective at that instant
-	//
+	//   code = "BF2026"                promotion with the code
+	//   channel = "web"                promotions applying in the channel
+	//   trigger = AUTOMATIC            promotions with the trigger
+	//   active_time = "2026-11-27T00:00:00Z"  effective at that instant
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2153,14 +2132,11 @@ type UpdatePromotionRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0134::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: request_id is required on every Transload
-	//	mutation (idempotency convention, AIP-155). --)
-	//
+	//     aip.dev/not-precedent: request_id is required on every Transload
+	//     mutation (idempotency convention, AIP-155). --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2251,9 +2227,8 @@ type DeletePromotionRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -225,9 +225,8 @@ type ListCustomersRequest struct {
 	// are returned again and de-duplicated by the caller. Unset lists all
 	// customers.
 	// (-- api-linter: core::0132::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a typed watermark is simpler for ERP integrators to
-	//	implement than an AIP-160 filter grammar. --)
+	//     aip.dev/not-precedent: a typed watermark is simpler for ERP integrators to
+	//     implement than an AIP-160 filter grammar. --)
 	MinUpdateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=min_update_time,json=minUpdateTime,proto3" json:"min_update_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -750,9 +749,8 @@ type ListStockEventsRequest struct {
 	// Position to read from: next_cursor of the previous response, or
 	// StockSnapshotHeader.event_cursor; empty for the oldest retained event.
 	// (-- api-linter: core::0132::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a change feed is read from a persisted cursor that never
-	//	ends, unlike an AIP-158 page token. --)
+	//     aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+	//     ends, unlike an AIP-158 page token. --)
 	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Maximum number of events to return: 0 means 100, at most 1000.
 	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -817,15 +815,13 @@ type ListStockEventsResponse struct {
 	// returned it equals the request cursor (or the feed head for an empty
 	// request cursor). Save it only after the events are applied.
 	// (-- api-linter: core::0132::response-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
+	//     aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
 	NextCursor string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	// True when more events are available right now (poll again immediately);
 	// false when the consumer is caught up (poll again after its interval).
 	// (-- api-linter: core::0132::response-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
-	//	"caught up" signal. --)
+	//     aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
+	//     "caught up" signal. --)
 	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

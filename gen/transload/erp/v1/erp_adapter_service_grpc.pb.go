@@ -167,10 +167,9 @@ type ErpAdapterServiceClient interface {
 	// processed now, and duplicate is true only when the first attempt had
 	// completed.
 	// (-- api-linter: core::0133::synonyms=disabled
-	//
-	//	aip.dev/not-precedent: "post" is the accounting operation integrators map to
-	//	their ERP's posting API; it returns per-line outcomes and a duplicate flag,
-	//	which a standard Create cannot express. --)
+	//     aip.dev/not-precedent: "post" is the accounting operation integrators map to
+	//     their ERP's posting API; it returns per-line outcomes and a duplicate flag,
+	//     which a standard Create cannot express. --)
 	PostJournalBatch(ctx context.Context, in *PostJournalBatchRequest, opts ...grpc.CallOption) (*PostJournalBatchResponse, error)
 	// Gets a posted journal batch with its per-line results. Fails with
 	// NOT_FOUND / ERROR_REASON_JOURNAL_BATCH_NOT_FOUND if it was never posted.
@@ -474,10 +473,9 @@ type ErpAdapterServiceServer interface {
 	// processed now, and duplicate is true only when the first attempt had
 	// completed.
 	// (-- api-linter: core::0133::synonyms=disabled
-	//
-	//	aip.dev/not-precedent: "post" is the accounting operation integrators map to
-	//	their ERP's posting API; it returns per-line outcomes and a duplicate flag,
-	//	which a standard Create cannot express. --)
+	//     aip.dev/not-precedent: "post" is the accounting operation integrators map to
+	//     their ERP's posting API; it returns per-line outcomes and a duplicate flag,
+	//     which a standard Create cannot express. --)
 	PostJournalBatch(context.Context, *PostJournalBatchRequest) (*PostJournalBatchResponse, error)
 	// Gets a posted journal batch with its per-line results. Fails with
 	// NOT_FOUND / ERROR_REASON_JOURNAL_BATCH_NOT_FOUND if it was never posted.

@@ -1044,9 +1044,8 @@ type WmsShipmentUpdate struct {
 	WmsShipmentReference string `protobuf:"bytes,2,opt,name=wms_shipment_reference,json=wmsShipmentReference,proto3" json:"wms_shipment_reference,omitempty"`
 	// New shipment state as the WMS reports it.
 	// (-- api-linter: core::0216::state-field-output-only=disabled
-	//
-	//	aip.dev/not-precedent: this is the input a WMS adapter reports, not
-	//	the state field of a resource. --)
+	//     aip.dev/not-precedent: this is the input a WMS adapter reports, not
+	//     the state field of a resource. --)
 	State Shipment_State `protobuf:"varint,3,opt,name=state,proto3,enum=transload.fulfillment.v1.Shipment_State" json:"state,omitempty"`
 	// Carrier code; optional, kept from earlier events when empty.
 	Carrier string `protobuf:"bytes,4,opt,name=carrier,proto3" json:"carrier,omitempty"`

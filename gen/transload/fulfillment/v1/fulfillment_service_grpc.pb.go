@@ -107,12 +107,12 @@ type FulfillmentServiceClient interface {
 	// Events are applied in request order, each in its own transaction with
 	// its outbox events, and each gets an outcome:
 	//
-	//   - APPLIED: the event changed state (or was recorded as stale history).
-	//   - DUPLICATE: (source, event_id) was applied before with the same
-	//     content; nothing changed.
-	//   - REJECTED: the event is invalid for the current data (unknown
-	//     request, warehouse, line, quantity too high ...); it was recorded on
-	//     the exception desk for replay and does not block later events.
+	// - APPLIED: the event changed state (or was recorded as stale history).
+	// - DUPLICATE: (source, event_id) was applied before with the same
+	//   content; nothing changed.
+	// - REJECTED: the event is invalid for the current data (unknown
+	//   request, warehouse, line, quantity too high ...); it was recorded on
+	//   the exception desk for replay and does not block later events.
 	//
 	// After the batch, `cursor` (if set) is stored for the source. If the
 	// call fails as a whole (e.g. UNAVAILABLE), some events may have been
@@ -292,12 +292,12 @@ type FulfillmentServiceServer interface {
 	// Events are applied in request order, each in its own transaction with
 	// its outbox events, and each gets an outcome:
 	//
-	//   - APPLIED: the event changed state (or was recorded as stale history).
-	//   - DUPLICATE: (source, event_id) was applied before with the same
-	//     content; nothing changed.
-	//   - REJECTED: the event is invalid for the current data (unknown
-	//     request, warehouse, line, quantity too high ...); it was recorded on
-	//     the exception desk for replay and does not block later events.
+	// - APPLIED: the event changed state (or was recorded as stale history).
+	// - DUPLICATE: (source, event_id) was applied before with the same
+	//   content; nothing changed.
+	// - REJECTED: the event is invalid for the current data (unknown
+	//   request, warehouse, line, quantity too high ...); it was recorded on
+	//   the exception desk for replay and does not block later events.
 	//
 	// After the batch, `cursor` (if set) is stored for the source. If the
 	// call fails as a whole (e.g. UNAVAILABLE), some events may have been

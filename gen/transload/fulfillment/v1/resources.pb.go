@@ -280,9 +280,8 @@ type FulfillmentRequest struct {
 	WarehouseId string `protobuf:"bytes,5,opt,name=warehouse_id,json=warehouseId,proto3" json:"warehouse_id,omitempty"`
 	// Address to ship to, copied from the order.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "ship-to" is the established order-to-cash
-	//	term, not a preposition. --)
+	//     aip.dev/not-precedent: "ship-to" is the established order-to-cash
+	//     term, not a preposition. --)
 	ShipTo *v1.Address `protobuf:"bytes,6,opt,name=ship_to,json=shipTo,proto3" json:"ship_to,omitempty"`
 	// Lines to ship from this warehouse (the order lines' allocations to it).
 	Lines []*FulfillmentLine `protobuf:"bytes,7,rep,name=lines,proto3" json:"lines,omitempty"`

@@ -98,11 +98,9 @@ type ListWarehousesRequest struct {
 	// same filter.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	channel = "web"      warehouses serving the channel
-	//	active = true        active (or inactive) warehouses
-	//	region = "de-north"  warehouses in the region
-	//
+	//   channel = "web"      warehouses serving the channel
+	//   active = true        active (or inactive) warehouses
+	//   region = "de-north"  warehouses in the region
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -279,14 +277,11 @@ type UpdateWarehouseRequest struct {
 	// returns the original result; the same id with a different payload fails
 	// with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0134::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: request_id is required on every Transload
-	//	mutation (idempotency convention, AIP-155). --)
-	//
+	//     aip.dev/not-precedent: request_id is required on every Transload
+	//     mutation (idempotency convention, AIP-155). --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -415,11 +410,9 @@ type ListStockLevelsRequest struct {
 	// same parent and filter.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	sku = "DRL-18V-001"   one SKU (with "warehouses/-": in every warehouse)
-	//	available > 0         levels with available stock
-	//	oversold > 0          levels reserved beyond on-hand
-	//
+	//   sku = "DRL-18V-001"   one SKU (with "warehouses/-": in every warehouse)
+	//   available > 0         levels with available stock
+	//   oversold > 0          levels reserved beyond on-hand
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -855,9 +848,8 @@ type ReserveStockRequest struct {
 	// reservation the first call created, whatever its state now; the same id
 	// with a different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// What the stock is reserved for: the order id, or a cart/checkout id for
 	// holds (1..128 characters).
@@ -1148,13 +1140,11 @@ type ListReservationsRequest struct {
 	// same filter.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	reference_id = "ORD-1001"   reservations of the reference
-	//	state = HELD                reservations in the state (value name
-	//	                            without the STATE_ prefix)
-	//	channel = "web"             reservations of the channel
-	//	sku = "DRL-18V-001"         reservations with a line for the SKU
-	//
+	//   reference_id = "ORD-1001"   reservations of the reference
+	//   state = HELD                reservations in the state (value name
+	//                               without the STATE_ prefix)
+	//   channel = "web"             reservations of the channel
+	//   sku = "DRL-18V-001"         reservations with a line for the SKU
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1277,9 +1267,8 @@ type ConfirmReservationRequest struct {
 	// payload returns the original result; the same id with a different
 	// payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// New reference id, e.g. the order id replacing the cart id of the hold;
 	// empty keeps the current one.
@@ -1349,9 +1338,8 @@ type ExtendReservationRequest struct {
 	// call); the same id with a different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// New time to live counted from now; the new expire_time is now + ttl
 	// (it may be earlier than the current one).
@@ -1421,9 +1409,8 @@ type ReleaseReservationRequest struct {
 	// payload returns the original result without releasing twice; the same
 	// id with a different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Quantities to release; empty releases everything open (and drops all
 	// backorders).
@@ -1569,9 +1556,8 @@ type CommitReservationRequest struct {
 	// id with a different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (The commit is also idempotent per shipment_id.)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Warehouse the shipment left from.
 	WarehouseCode string `protobuf:"bytes,3,opt,name=warehouse_code,json=warehouseCode,proto3" json:"warehouse_code,omitempty"`
@@ -1714,9 +1700,8 @@ type ApplyStockEventsRequest struct {
 	// Individual events are additionally de-duplicated by event_id, so
 	// re-sending an event in another batch is safe.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Source system of every event in the batch, e.g. "erp" or "wms".
 	// Sequences are tracked per source system.
@@ -1956,9 +1941,8 @@ type StartReconciliationRequest struct {
 	// payload returns the run the first call started; the same id with a
 	// different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: Transload request ids are any client-unique
-	//	string of 1..128 characters (see transload.common.v1). --)
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// System of record to compare with, e.g. "erp" or "wms" (its source
 	// sequences are the ones compared).
@@ -2413,11 +2397,9 @@ type ListReconciliationVariancesRequest struct {
 	// same parent and filter.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter over a fixed set of fields, terms joined with AND:
-	//
-	//	sku = "DRL-18V-001", warehouse_code = "WH-BER",
-	//	kind = QUANTITY_MISMATCH (value name without the KIND_ prefix),
-	//	corrected = true.
-	//
+	//   sku = "DRL-18V-001", warehouse_code = "WH-BER",
+	//   kind = QUANTITY_MISMATCH (value name without the KIND_ prefix),
+	//   corrected = true.
 	// Empty lists all. Other fields or operators fail with INVALID_ARGUMENT.
 	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -134,19 +134,17 @@ type InventoryServiceClient interface {
 	// ApplyStockEvents applies a batch of stock events from an ERP or WMS.
 	// Per (source system, SKU, warehouse) source sequences must increase by
 	// exactly 1; each event gets its own outcome:
-	//
-	//	APPLIED               sequence = last + 1 (or the first event seen for
-	//	                      the pair); applied, and any buffered successors
-	//	                      are applied right after it;
-	//	DUPLICATE             event id already applied or buffered; nothing
-	//	                      changes;
-	//	OUT_OF_ORDER_BUFFERED sequence > last + 1; kept until the gap closes
-	//	                      (gaps open longer than a server-configured time,
-	//	                      10 minutes by default, are raised as exceptions
-	//	                      for operators);
-	//	REJECTED              malformed for its kind, or stale (sequence <=
-	//	                      last with an unknown event id); see reason.
-	//
+	//   APPLIED               sequence = last + 1 (or the first event seen for
+	//                         the pair); applied, and any buffered successors
+	//                         are applied right after it;
+	//   DUPLICATE             event id already applied or buffered; nothing
+	//                         changes;
+	//   OUT_OF_ORDER_BUFFERED sequence > last + 1; kept until the gap closes
+	//                         (gaps open longer than a server-configured time,
+	//                         10 minutes by default, are raised as exceptions
+	//                         for operators);
+	//   REJECTED              malformed for its kind, or stale (sequence <=
+	//                         last with an unknown event id); see reason.
 	// Decrements larger than on_hand set it to 0 and emit
 	// VarianceDetectedEvent. Events are applied in request order; one event's
 	// rejection does not affect the others.
@@ -464,19 +462,17 @@ type InventoryServiceServer interface {
 	// ApplyStockEvents applies a batch of stock events from an ERP or WMS.
 	// Per (source system, SKU, warehouse) source sequences must increase by
 	// exactly 1; each event gets its own outcome:
-	//
-	//	APPLIED               sequence = last + 1 (or the first event seen for
-	//	                      the pair); applied, and any buffered successors
-	//	                      are applied right after it;
-	//	DUPLICATE             event id already applied or buffered; nothing
-	//	                      changes;
-	//	OUT_OF_ORDER_BUFFERED sequence > last + 1; kept until the gap closes
-	//	                      (gaps open longer than a server-configured time,
-	//	                      10 minutes by default, are raised as exceptions
-	//	                      for operators);
-	//	REJECTED              malformed for its kind, or stale (sequence <=
-	//	                      last with an unknown event id); see reason.
-	//
+	//   APPLIED               sequence = last + 1 (or the first event seen for
+	//                         the pair); applied, and any buffered successors
+	//                         are applied right after it;
+	//   DUPLICATE             event id already applied or buffered; nothing
+	//                         changes;
+	//   OUT_OF_ORDER_BUFFERED sequence > last + 1; kept until the gap closes
+	//                         (gaps open longer than a server-configured time,
+	//                         10 minutes by default, are raised as exceptions
+	//                         for operators);
+	//   REJECTED              malformed for its kind, or stale (sequence <=
+	//                         last with an unknown event id); see reason.
 	// Decrements larger than on_hand set it to 0 and emit
 	// VarianceDetectedEvent. Events are applied in request order; one event's
 	// rejection does not affect the others.

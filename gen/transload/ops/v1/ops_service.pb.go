@@ -271,9 +271,8 @@ type AcknowledgeExceptionRequest struct {
 	// returns the original result, a different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -332,9 +331,8 @@ type ResolveExceptionRequest struct {
 	// returns the original result, a different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// What was done and why, 1..2000 characters; stored as `resolution_note`
 	// and in the audit trail.
@@ -570,9 +568,8 @@ type ReplayDeadLettersRequest struct {
 	// which are not remembered). Same id + same payload returns the original
 	// result; a different payload fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Selects dead letters with the ListDeadLetters filter syntax. Only
 	// dead letters in STATE_PENDING are replayed unless the filter names a
@@ -583,9 +580,8 @@ type ReplayDeadLettersRequest struct {
 	Names []string `protobuf:"bytes,3,rep,name=names,proto3" json:"names,omitempty"`
 	// When true nothing is replayed; the response lists what would be.
 	// (-- api-linter: core::0163::synonyms=disabled
-	//
-	//	aip.dev/not-precedent: a dry run reports the per-dead-letter outcome
-	//	of a replay, more than request validation. --)
+	//     aip.dev/not-precedent: a dry run reports the per-dead-letter outcome
+	//     of a replay, more than request validation. --)
 	DryRun bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// Upper bound on dead letters handled in this call, 0..10000; 0 means
 	// 1000. When more match, `truncated` is set; call again to continue.
@@ -664,8 +660,7 @@ type ReplayDeadLettersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Echo of the request's `dry_run`.
 	// (-- api-linter: core::0163::synonyms=disabled
-	//
-	//	aip.dev/not-precedent: echoes the request's dry_run field. --)
+	//     aip.dev/not-precedent: echoes the request's dry_run field. --)
 	DryRun bool `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// Dead letters selected (at most the request's limit).
 	MatchedCount int64 `protobuf:"varint,2,opt,name=matched_count,json=matchedCount,proto3" json:"matched_count,omitempty"`
@@ -861,9 +856,8 @@ type TriggerReconciliationRequest struct {
 	// returns the run started by the first request, a different payload fails
 	// with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Warehouse codes to reconcile, up to 100; empty means all.
 	Warehouses []string `protobuf:"bytes,2,rep,name=warehouses,proto3" json:"warehouses,omitempty"`

@@ -103,15 +103,11 @@ type OpsServiceClient interface {
 	// (action "dead_letter.replay").
 	ReplayDeadLetters(ctx context.Context, in *ReplayDeadLettersRequest, opts ...grpc.CallOption) (*ReplayDeadLettersResponse, error)
 	// (-- api-linter: core::0136::http-uri-suffix=disabled
-	//
-	//	aip.dev/not-precedent: collection-level custom method on
-	//	/v1/ops/reconciliations; ":trigger" reads as the operator action. --)
-	//
+	//     aip.dev/not-precedent: collection-level custom method on
+	//     /v1/ops/reconciliations; ":trigger" reads as the operator action. --)
 	// (-- api-linter: core::0136::response-message-name=disabled
-	//
-	//	aip.dev/not-precedent: the run is a Reconciliation resource that is
-	//	created and returned, like a Create method. --)
-	//
+	//     aip.dev/not-precedent: the run is a Reconciliation resource that is
+	//     created and returned, like a Create method. --)
 	// TriggerReconciliation starts a stock reconciliation against a fresh ERP
 	// snapshot and returns it in state PENDING or RUNNING; poll
 	// GetReconciliation until SUCCEEDED or FAILED. Fails with
@@ -123,14 +119,10 @@ type OpsServiceClient interface {
 	// ListReconciliations lists reconciliation runs, newest first.
 	ListReconciliations(ctx context.Context, in *ListReconciliationsRequest, opts ...grpc.CallOption) (*ListReconciliationsResponse, error)
 	// (-- api-linter: core::0131::http-uri-name=disabled
-	//
-	//	aip.dev/not-precedent: a computed, global view with exactly one
-	//	instance; a fixed path keeps the REST route and OpenAPI simple. --)
-	//
+	//     aip.dev/not-precedent: a computed, global view with exactly one
+	//     instance; a fixed path keeps the REST route and OpenAPI simple. --)
 	// (-- api-linter: core::0131::method-signature=disabled
-	//
-	//	aip.dev/not-precedent: the request has no name; see above. --)
-	//
+	//     aip.dev/not-precedent: the request has no name; see above. --)
 	// GetKpis computes the business and health KPIs over a window ending now.
 	GetKpis(ctx context.Context, in *GetKpisRequest, opts ...grpc.CallOption) (*Kpis, error)
 	// ListAuditRecords lists audit records, newest first.
@@ -138,14 +130,10 @@ type OpsServiceClient interface {
 	// GetAuditRecord returns one audit record.
 	GetAuditRecord(ctx context.Context, in *GetAuditRecordRequest, opts ...grpc.CallOption) (*AuditRecord, error)
 	// (-- api-linter: core::0131::http-uri-name=disabled
-	//
-	//	aip.dev/not-precedent: a computed, global view with exactly one
-	//	instance; a fixed path keeps the REST route and OpenAPI simple. --)
-	//
+	//     aip.dev/not-precedent: a computed, global view with exactly one
+	//     instance; a fixed path keeps the REST route and OpenAPI simple. --)
 	// (-- api-linter: core::0131::method-signature=disabled
-	//
-	//	aip.dev/not-precedent: the request has no name; see above. --)
-	//
+	//     aip.dev/not-precedent: the request has no name; see above. --)
 	// GetErpQueueStatus returns the state of the ERP submission queue.
 	GetErpQueueStatus(ctx context.Context, in *GetErpQueueStatusRequest, opts ...grpc.CallOption) (*ErpQueueStatus, error)
 	// ListErpSubmissions lists the orders waiting in the ERP submission queue,
@@ -389,15 +377,11 @@ type OpsServiceServer interface {
 	// (action "dead_letter.replay").
 	ReplayDeadLetters(context.Context, *ReplayDeadLettersRequest) (*ReplayDeadLettersResponse, error)
 	// (-- api-linter: core::0136::http-uri-suffix=disabled
-	//
-	//	aip.dev/not-precedent: collection-level custom method on
-	//	/v1/ops/reconciliations; ":trigger" reads as the operator action. --)
-	//
+	//     aip.dev/not-precedent: collection-level custom method on
+	//     /v1/ops/reconciliations; ":trigger" reads as the operator action. --)
 	// (-- api-linter: core::0136::response-message-name=disabled
-	//
-	//	aip.dev/not-precedent: the run is a Reconciliation resource that is
-	//	created and returned, like a Create method. --)
-	//
+	//     aip.dev/not-precedent: the run is a Reconciliation resource that is
+	//     created and returned, like a Create method. --)
 	// TriggerReconciliation starts a stock reconciliation against a fresh ERP
 	// snapshot and returns it in state PENDING or RUNNING; poll
 	// GetReconciliation until SUCCEEDED or FAILED. Fails with
@@ -409,14 +393,10 @@ type OpsServiceServer interface {
 	// ListReconciliations lists reconciliation runs, newest first.
 	ListReconciliations(context.Context, *ListReconciliationsRequest) (*ListReconciliationsResponse, error)
 	// (-- api-linter: core::0131::http-uri-name=disabled
-	//
-	//	aip.dev/not-precedent: a computed, global view with exactly one
-	//	instance; a fixed path keeps the REST route and OpenAPI simple. --)
-	//
+	//     aip.dev/not-precedent: a computed, global view with exactly one
+	//     instance; a fixed path keeps the REST route and OpenAPI simple. --)
 	// (-- api-linter: core::0131::method-signature=disabled
-	//
-	//	aip.dev/not-precedent: the request has no name; see above. --)
-	//
+	//     aip.dev/not-precedent: the request has no name; see above. --)
 	// GetKpis computes the business and health KPIs over a window ending now.
 	GetKpis(context.Context, *GetKpisRequest) (*Kpis, error)
 	// ListAuditRecords lists audit records, newest first.
@@ -424,14 +404,10 @@ type OpsServiceServer interface {
 	// GetAuditRecord returns one audit record.
 	GetAuditRecord(context.Context, *GetAuditRecordRequest) (*AuditRecord, error)
 	// (-- api-linter: core::0131::http-uri-name=disabled
-	//
-	//	aip.dev/not-precedent: a computed, global view with exactly one
-	//	instance; a fixed path keeps the REST route and OpenAPI simple. --)
-	//
+	//     aip.dev/not-precedent: a computed, global view with exactly one
+	//     instance; a fixed path keeps the REST route and OpenAPI simple. --)
 	// (-- api-linter: core::0131::method-signature=disabled
-	//
-	//	aip.dev/not-precedent: the request has no name; see above. --)
-	//
+	//     aip.dev/not-precedent: the request has no name; see above. --)
 	// GetErpQueueStatus returns the state of the ERP submission queue.
 	GetErpQueueStatus(context.Context, *GetErpQueueStatusRequest) (*ErpQueueStatus, error)
 	// ListErpSubmissions lists the orders waiting in the ERP submission queue,

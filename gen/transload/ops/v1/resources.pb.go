@@ -1602,15 +1602,13 @@ type AuditRecord struct {
 	CorrelationId string `protobuf:"bytes,6,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	// The changed fields before the change (JSON object); unset for creations.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: before/after is the audit-trail convention
-	//	operators and tools expect. --)
+	//     aip.dev/not-precedent: before/after is the audit-trail convention
+	//     operators and tools expect. --)
 	Before *structpb.Struct `protobuf:"bytes,7,opt,name=before,proto3" json:"before,omitempty"`
 	// The changed fields after the change (JSON object); unset for deletions.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: before/after is the audit-trail convention
-	//	operators and tools expect. --)
+	//     aip.dev/not-precedent: before/after is the audit-trail convention
+	//     operators and tools expect. --)
 	After *structpb.Struct `protobuf:"bytes,8,opt,name=after,proto3" json:"after,omitempty"`
 	// When the change happened (UTC).
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
@@ -1719,8 +1717,7 @@ type ErpQueueStatus struct {
 	Depth int64 `protobuf:"varint,1,opt,name=depth,proto3" json:"depth,omitempty"`
 	// Submissions currently being sent to the ERP.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "in flight" is the established queueing term. --)
+	//     aip.dev/not-precedent: "in flight" is the established queueing term. --)
 	InFlight int64 `protobuf:"varint,2,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
 	// Age of the oldest waiting order; zero when the queue is empty.
 	OldestPendingAge *durationpb.Duration `protobuf:"bytes,3,opt,name=oldest_pending_age,json=oldestPendingAge,proto3" json:"oldest_pending_age,omitempty"`

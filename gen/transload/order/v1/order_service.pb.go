@@ -138,9 +138,8 @@ type CreateOrderRequest struct {
 	CurrencyCode string `protobuf:"bytes,4,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
 	// Address to ship to.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "ship-to" is the established order-to-cash
-	//	term, not a preposition. --)
+	//     aip.dev/not-precedent: "ship-to" is the established order-to-cash
+	//     term, not a preposition. --)
 	ShipTo *v1.Address `protobuf:"bytes,5,opt,name=ship_to,json=shipTo,proto3" json:"ship_to,omitempty"`
 	// Requested lines, 1..500, each SKU at most once.
 	Lines []*CreateOrderRequest_Line `protobuf:"bytes,6,rep,name=lines,proto3" json:"lines,omitempty"`

@@ -93,9 +93,8 @@ type OrderServiceClient interface {
 	// is down (no order is created, no stock stays reserved).
 	//
 	// (-- api-linter: core::0133::response-message-name=disabled
-	//
-	//	aip.dev/not-precedent: the response also says whether the call was
-	//	an idempotent replay, which the bare resource cannot carry. --)
+	//     aip.dev/not-precedent: the response also says whether the call was
+	//     an idempotent replay, which the bare resource cannot carry. --)
 	CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*CreateOrderResponse, error)
 	// GetOrder returns one order.
 	//
@@ -431,9 +430,8 @@ type OrderServiceServer interface {
 	// is down (no order is created, no stock stays reserved).
 	//
 	// (-- api-linter: core::0133::response-message-name=disabled
-	//
-	//	aip.dev/not-precedent: the response also says whether the call was
-	//	an idempotent replay, which the bare resource cannot carry. --)
+	//     aip.dev/not-precedent: the response also says whether the call was
+	//     an idempotent replay, which the bare resource cannot carry. --)
 	CreateOrder(context.Context, *CreateOrderRequest) (*CreateOrderResponse, error)
 	// GetOrder returns one order.
 	//

@@ -695,9 +695,8 @@ type Order struct {
 	CurrencyCode string `protobuf:"bytes,5,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
 	// Address the goods are shipped to.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "ship-to" is the established order-to-cash
-	//	term, not a preposition. --)
+	//     aip.dev/not-precedent: "ship-to" is the established order-to-cash
+	//     term, not a preposition. --)
 	ShipTo *v1.Address `protobuf:"bytes,6,opt,name=ship_to,json=shipTo,proto3" json:"ship_to,omitempty"`
 	// Order lines in the order the client sent them.
 	Lines []*OrderLine `protobuf:"bytes,7,rep,name=lines,proto3" json:"lines,omitempty"`

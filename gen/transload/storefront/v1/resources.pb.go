@@ -965,9 +965,8 @@ type Order struct {
 	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// Where the goods are delivered.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "ship-to" is the established order-management
-	//	term (ship-to address, ship-to party). --)
+	//     aip.dev/not-precedent: "ship-to" is the established order-management
+	//     term (ship-to address, ship-to party). --)
 	ShipTo *v1.Address `protobuf:"bytes,3,opt,name=ship_to,json=shipTo,proto3" json:"ship_to,omitempty"`
 	// The buyer's purchase order number, printed on documents; up to 64 characters.
 	PurchaseOrderNumber string `protobuf:"bytes,4,opt,name=purchase_order_number,json=purchaseOrderNumber,proto3" json:"purchase_order_number,omitempty"`
@@ -2070,10 +2069,8 @@ type WebhookDelivery_Shipment struct {
 
 type WebhookDelivery_Return struct {
 	// (-- api-linter: core::0140::reserved-words=disabled
-	//
-	//	aip.dev/not-precedent: the field is named after the Return resource
-	//	it carries, like `order` and `shipment`. --)
-	//
+	//     aip.dev/not-precedent: the field is named after the Return resource
+	//     it carries, like `order` and `shipment`. --)
 	// The return after the change, for WEBHOOK_EVENT_TYPE_RETURN_STATUS_CHANGED.
 	Return *Return `protobuf:"bytes,12,opt,name=return,proto3,oneof"`
 }

@@ -341,9 +341,8 @@ type CheckAvailabilityRequest struct {
 	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// Destination of the goods.
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "ship-to" is the established order-management
-	//	term, as on the Order resource. --)
+	//     aip.dev/not-precedent: "ship-to" is the established order-management
+	//     term, as on the Order resource. --)
 	ShipTo *ShipToLocation `protobuf:"bytes,2,opt,name=ship_to,json=shipTo,proto3" json:"ship_to,omitempty"`
 	// ISO 4217 currency for prices, e.g. "EUR".
 	CurrencyCode string `protobuf:"bytes,3,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
@@ -693,10 +692,8 @@ type CheckAvailabilityResponse struct {
 	// unless `stale`.
 	DegradedDependencies []string `protobuf:"bytes,4,rep,name=degraded_dependencies,json=degradedDependencies,proto3" json:"degraded_dependencies,omitempty"`
 	// (-- api-linter: core::0140::prepositions=disabled
-	//
-	//	aip.dev/not-precedent: "as of" is the standard term for the point in
-	//	time cached or snapshot data reflects. --)
-	//
+	//     aip.dev/not-precedent: "as of" is the standard term for the point in
+	//     time cached or snapshot data reflects. --)
 	// Time the underlying data reflects (UTC): now for live answers, the
 	// snapshot time for snapshot answers.
 	AsOfTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=as_of_time,json=asOfTime,proto3" json:"as_of_time,omitempty"`
@@ -1244,14 +1241,11 @@ type CreateOrderRequest struct {
 	// `Idempotent-Replayed: true`); same id + different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0133::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: Transload requires a client request id on every
-	//	retryable mutation so a retry can never create a duplicate. --)
-	//
+	//     aip.dev/not-precedent: Transload requires a client request id on every
+	//     retryable mutation so a retry can never create a duplicate. --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1491,9 +1485,8 @@ type CancelOrderRequest struct {
 	// returns the original answer; different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Why the buyer cancels, up to 500 characters; stored on the order as `cancel_reason`.
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1729,23 +1722,19 @@ type CreateReturnRequest struct {
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// The return to request: lines, resolution and optional customer_note.
 	// (-- api-linter: core::0140::reserved-words=disabled
-	//
-	//	aip.dev/not-precedent: AIP-133 names the field after the resource
-	//	(`return`); Go and JSON handle it, and the REST path is /returns. --)
+	//     aip.dev/not-precedent: AIP-133 names the field after the resource
+	//     (`return`); Go and JSON handle it, and the REST path is /returns. --)
 	Return *Return `protobuf:"bytes,2,opt,name=return,proto3" json:"return,omitempty"`
 	// Client idempotency key, 1..128 characters (REST: `Idempotency-Key`
 	// header, copied by the gateway when not set). Same id + same payload
 	// returns the original return; different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0133::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: Transload requires a client request id on every
-	//	retryable mutation so a retry can never create a duplicate. --)
-	//
+	//     aip.dev/not-precedent: Transload requires a client request id on every
+	//     retryable mutation so a retry can never create a duplicate. --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1993,14 +1982,11 @@ type CreateWebhookSubscriptionRequest struct {
 	// returns the original subscription; different payload fails with
 	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
 	// (-- api-linter: core::0133::request-required-fields=disabled
-	//
-	//	aip.dev/not-precedent: Transload requires a client request id on every
-	//	retryable mutation so a retry can never create a duplicate. --)
-	//
+	//     aip.dev/not-precedent: Transload requires a client request id on every
+	//     retryable mutation so a retry can never create a duplicate. --)
 	// (-- api-linter: core::0155::request-id-format=disabled
-	//
-	//	aip.dev/not-precedent: the id is the REST Idempotency-Key, any
-	//	client-unique string of 1..128 characters, not only a UUID4. --)
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -350,9 +350,8 @@ type ListShipmentEventsRequest struct {
 	// Position to read from: next_cursor of the previous response; empty for
 	// the oldest retained event.
 	// (-- api-linter: core::0132::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a change feed is read from a persisted cursor that never
-	//	ends, unlike an AIP-158 page token. --)
+	//     aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+	//     ends, unlike an AIP-158 page token. --)
 	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Maximum number of events to return: 0 means 100, at most 1000.
 	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -415,14 +414,12 @@ type ListShipmentEventsResponse struct {
 	// Cursor for the next call. Never empty: when no events were returned it
 	// equals the request cursor (or the feed head for an empty request cursor).
 	// (-- api-linter: core::0132::response-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
+	//     aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
 	NextCursor string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	// True when more events are available right now (poll again immediately).
 	// (-- api-linter: core::0132::response-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
-	//	"caught up" signal. --)
+	//     aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
+	//     "caught up" signal. --)
 	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -490,9 +487,8 @@ type ListReturnEventsRequest struct {
 	// Position to read from: next_cursor of the previous response; empty for
 	// the oldest retained event.
 	// (-- api-linter: core::0132::request-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a change feed is read from a persisted cursor that never
-	//	ends, unlike an AIP-158 page token. --)
+	//     aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+	//     ends, unlike an AIP-158 page token. --)
 	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// Maximum number of events to return: 0 means 100, at most 1000.
 	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -554,14 +550,12 @@ type ListReturnEventsResponse struct {
 	ReturnEvents []*ReturnEvent `protobuf:"bytes,1,rep,name=return_events,json=returnEvents,proto3" json:"return_events,omitempty"`
 	// Cursor for the next call. Never empty (see ListShipmentEventsResponse).
 	// (-- api-linter: core::0132::response-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
+	//     aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
 	NextCursor string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	// True when more events are available right now (poll again immediately).
 	// (-- api-linter: core::0132::response-unknown-fields=disabled
-	//
-	//	aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
-	//	"caught up" signal. --)
+	//     aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
+	//     "caught up" signal. --)
 	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

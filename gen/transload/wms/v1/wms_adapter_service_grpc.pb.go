@@ -105,9 +105,8 @@ type WmsAdapterServiceClient interface {
 	// that id: creating it again returns the same rejection with duplicate =
 	// true.
 	// (-- api-linter: core::0133::response-message-name=disabled
-	//
-	//	aip.dev/not-precedent: the response must carry the outcome, rejection reason and
-	//	duplicate flag besides the resource. --)
+	//     aip.dev/not-precedent: the response must carry the outcome, rejection reason and
+	//     duplicate flag besides the resource. --)
 	CreateShipmentRequest(ctx context.Context, in *CreateShipmentRequestRequest, opts ...grpc.CallOption) (*CreateShipmentRequestResponse, error)
 	// Gets a shipment request with its current state; used to reconcile
 	// creations whose answer was lost and requests whose events were missed.
@@ -299,9 +298,8 @@ type WmsAdapterServiceServer interface {
 	// that id: creating it again returns the same rejection with duplicate =
 	// true.
 	// (-- api-linter: core::0133::response-message-name=disabled
-	//
-	//	aip.dev/not-precedent: the response must carry the outcome, rejection reason and
-	//	duplicate flag besides the resource. --)
+	//     aip.dev/not-precedent: the response must carry the outcome, rejection reason and
+	//     duplicate flag besides the resource. --)
 	CreateShipmentRequest(context.Context, *CreateShipmentRequestRequest) (*CreateShipmentRequestResponse, error)
 	// Gets a shipment request with its current state; used to reconcile
 	// creations whose answer was lost and requests whose events were missed.
