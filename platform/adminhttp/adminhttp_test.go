@@ -207,3 +207,37 @@ func TestHandleAddsRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestServeStopsDespiteASilentConnection: a client connection that never
+// sends a request (an HTTP client's spare keep-alive connection) must not
+// turn a clean stop into an error.
+func TestServeStopsDespiteASilentConnection(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(prometheus.NewRegistry()).Serve(ctx, ln) }()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// The request proves the server accepted connections before the stop.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v, want nil: a silent connection is not a request in flight", err)
+		}
+	case <-time.After(3 * ShutdownTimeout):
+		t.Fatal("Serve did not return")
+	}
+}
