@@ -2,7 +2,6 @@ package grpcserver_test
 
 import (
 	"context"
-	"io"
 
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
@@ -10,28 +9,20 @@ import (
 	"github.com/transload/transload/platform/svcmain"
 )
 
-// exampleConfig is a service's configuration: the common part from
-// svcmain, the addresses with the service's own defaults.
+// exampleConfig is a service's configuration: what every binary shares
+// (GRPC_ADDR, ADMIN_ADDR, LOG_LEVEL, OTEL_*, with defaults from the mesh's
+// port plan) from svcmain, then the service's own settings.
 type exampleConfig struct {
 	svcmain.Base
-	GRPCAddr    string `env:"GRPC_ADDR" default:"127.0.0.1:9004"`
-	AdminAddr   string `env:"ADMIN_ADDR" default:"127.0.0.1:9104"`
 	CatalogAddr string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`
 }
 
-// Example shows how a service's run function (called by svcmain.Main)
-// wires a server and a client to a neighbour. A real service registers its
+// Example shows how a service's runService (bound by svcmain.Bind) wires a
+// server and a client to a neighbour. A real service registers its
 // generated server (inventoryv1.RegisterInventoryServiceServer(srv, api))
 // where this example registers the test Probe service.
 func Example() {
-	run := func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-		var cfg exampleConfig
-		rt, err := svcmain.Start(ctx, "inventory", getenv, stdout, &cfg)
-		if err != nil {
-			return err
-		}
-		defer rt.Close()
-
+	runService := func(ctx context.Context, rt *svcmain.Runtime, cfg *exampleConfig) error {
 		srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr))
 		if err != nil {
 			return err
@@ -49,5 +40,6 @@ func Example() {
 
 		return srv.Run(ctx)
 	}
+	run := svcmain.Bind("inventory", runService)
 	_ = run // in package main: func main() { svcmain.Main("inventory", run) }
 }

@@ -100,11 +100,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger(), metrics))
 
 	if ready != nil {
-		addrs := Addrs{GRPC: srv.Addr().String()}
-		if a := srv.AdminAddr(); a != nil {
-			addrs.Admin = a.String()
-		}
-		ready(addrs)
+		ready(Addrs{GRPC: srv.Addr().String(), Admin: srv.AdminAddr().String()})
 	}
 	runCtx, stopGenerator := context.WithCancel(ctx)
 	defer stopGenerator()
