@@ -147,6 +147,7 @@ type options struct {
 	retry           RetryPolicy
 	throttling      RetryThrottling
 	defaultTimeout  time.Duration
+	streamTimeout   time.Duration
 	breakerSettings breaker.Settings
 	breaker         *breaker.Breaker
 	noBreaker       bool
@@ -180,6 +181,12 @@ func WithRetryThrottling(t RetryThrottling) Option { return func(o *options) { o
 // breaker (the dependency was slow); a call cut by the caller's own
 // deadline does not. Zero leaves calls with the caller's deadline only.
 func WithDefaultTimeout(d time.Duration) Option { return func(o *options) { o.defaultTimeout = d } }
+
+// WithStreamTimeout sets the connection's budget for a whole stream
+// (default none: streams are often meant to stay open): a stream ends at
+// the earlier of the caller's deadline and d from its opening. The budget
+// is released when the stream ends (a receive fails, io.EOF included).
+func WithStreamTimeout(d time.Duration) Option { return func(o *options) { o.streamTimeout = d } }
 
 // WithBreakerSettings sets the thresholds of the connection's breaker
 // (default breaker.DefaultSettings()). When s.IsFailure is nil the breaker
@@ -277,6 +284,9 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 		stream = append(stream, b.StreamClientInterceptor())
 	}
 	unary = append(unary, deadlineUnary(o.defaultTimeout))
+	if o.streamTimeout > 0 {
+		stream = append(stream, deadlineStream(o.streamTimeout))
+	}
 	if o.registry != nil {
 		m, err := clientMetrics(o.registry)
 		if err != nil {
@@ -420,6 +430,36 @@ func correlationUnary(ctx context.Context, method string, req, reply any, cc *gr
 
 func correlationStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return streamer(outgoingWithCorrelation(ctx), desc, cc, method, opts...)
+}
+
+// deadlineStream caps every stream at d from its opening (WithStreamTimeout).
+func deadlineStream(d time.Duration) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer,
+		opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &budgetedStream{ClientStream: cs, cancel: cancel}, nil
+	}
+}
+
+// budgetedStream releases its stream's deadline when the stream ends.
+type budgetedStream struct {
+	grpc.ClientStream
+	cancel context.CancelFunc
+}
+
+// RecvMsg receives the next message; an error (io.EOF included) ends the
+// stream and releases its deadline.
+func (s *budgetedStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil {
+		s.cancel()
+	}
+	return err
 }
 
 // deadlineUnary caps every unary call at d (context.WithTimeout keeps an

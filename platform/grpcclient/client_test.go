@@ -390,3 +390,31 @@ func TestStreamsGetCorrelation(t *testing.T) {
 		t.Fatalf("server saw correlation %q", id)
 	}
 }
+
+// TestStreamTimeoutCapsAStream: WithStreamTimeout bounds a whole stream
+// inside a caller with a longer deadline; without it a stream keeps the
+// caller's deadline only.
+func TestStreamTimeoutCapsAStream(t *testing.T) {
+	t.Parallel()
+	budgets := make(chan time.Duration, 2)
+	addr := serve(t, &grpcservertest.Probe{Repeat: func(in *wrapperspb.StringValue, s grpc.ServerStreamingServer[wrapperspb.StringValue]) error {
+		dl, _ := s.Context().Deadline()
+		budgets <- time.Until(dl)
+		return s.Send(in)
+	}}, grpcserver.WithDefaultDeadline(0))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	if _, err := dial(t, addr, grpcclient.WithStreamTimeout(2*time.Second)).Repeat(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-budgets; b <= 0 || b > 2*time.Second {
+		t.Errorf("stream budget with WithStreamTimeout(2s) = %v, want (0, 2s]", b)
+	}
+	if _, err := dial(t, addr).Repeat(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-budgets; b <= 30*time.Second {
+		t.Errorf("stream budget without a stream timeout = %v, want the caller's minute", b)
+	}
+}

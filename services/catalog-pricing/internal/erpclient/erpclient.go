@@ -42,41 +42,8 @@ var Methods = []string{
 func Options(exportTimeout time.Duration) []grpcclient.Option {
 	return []grpcclient.Option{
 		grpcclient.WithIdempotentMethods(Methods...),
-		grpcclient.WithStreamInterceptors(streamDeadline(exportTimeout)),
+		grpcclient.WithStreamTimeout(exportTimeout),
 	}
-}
-
-// streamDeadline gives a stream opened without a deadline one of d. The
-// deadline is released when the stream ends (a receive fails, io.EOF
-// included) or the caller cancels its context.
-func streamDeadline(d time.Duration) grpc.StreamClientInterceptor {
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer,
-		opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		if _, ok := ctx.Deadline(); ok || d <= 0 {
-			return streamer(ctx, desc, cc, method, opts...)
-		}
-		ctx, cancel := context.WithTimeout(ctx, d)
-		cs, err := streamer(ctx, desc, cc, method, opts...)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		return &deadlineStream{ClientStream: cs, cancel: cancel}, nil
-	}
-}
-
-// deadlineStream releases its deadline when the stream ends.
-type deadlineStream struct {
-	grpc.ClientStream
-	cancel context.CancelFunc
-}
-
-func (s *deadlineStream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	if err != nil {
-		s.cancel()
-	}
-	return err
 }
 
 // Client reads exports from the ERP adapter.

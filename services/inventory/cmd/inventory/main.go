@@ -114,11 +114,12 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 	}
 
 	a.erpConn, err = erpclient.Dial(cfg.ERPAddr, append(rt.ClientOptions(),
-		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithDialOptions(d.erpDialOptions...))...)
+		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithStreamTimeout(cfg.SnapshotTimeout),
+		grpcclient.WithDialOptions(d.erpDialOptions...))...)
 	if err != nil {
 		return nil, err
 	}
-	erp := erpclient.New(a.erpConn, cfg.SnapshotTimeout)
+	erp := erpclient.New(a.erpConn)
 	a.svc = inventory.NewService(sqlstore.New(db), inventory.WithLogger(logger),
 		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify),
 		inventory.WithSnapshotReader(erp), inventory.WithReconciliationTimeout(cfg.SnapshotTimeout+5*time.Minute))

@@ -44,7 +44,8 @@ type Config struct {
 	// ERPTimeout is the deadline of each unary ERP call (one page), set on
 	// the connection so its breaker counts a slow ERP.
 	ERPTimeout time.Duration `env:"INVENTORY_ERP_TIMEOUT" default:"5s"`
-	// SnapshotTimeout bounds one whole StreamStockSnapshot stream.
+	// SnapshotTimeout bounds one whole StreamStockSnapshot stream (set on
+	// the ERP connection with grpcclient.WithStreamTimeout).
 	SnapshotTimeout time.Duration `env:"INVENTORY_SNAPSHOT_TIMEOUT" default:"10m"`
 }
 

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -44,8 +43,7 @@ func Dial(addr string, opts ...grpcclient.Option) (*grpc.ClientConn, error) {
 
 // Client implements inventory.ERP.
 type Client struct {
-	erp             erpv1.ErpAdapterServiceClient
-	snapshotTimeout time.Duration
+	erp erpv1.ErpAdapterServiceClient
 }
 
 var (
@@ -54,12 +52,12 @@ var (
 	_ inventory.StockFeed      = (*Client)(nil)
 )
 
-// New returns a client on conn (made by Dial). Unary calls take their
-// deadline from the connection; snapshotTimeout bounds the whole snapshot
-// stream, which the connection's default deadline does not cover (it
-// applies to unary calls only).
-func New(conn grpc.ClientConnInterface, snapshotTimeout time.Duration) *Client {
-	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn), snapshotTimeout: snapshotTimeout}
+// New returns a client on conn (made by Dial). Every call takes its
+// budget from the connection: unary calls from WithDefaultTimeout, the
+// whole snapshot stream from WithStreamTimeout, so the ERP's breaker
+// counts a slow answer.
+func New(conn grpc.ClientConnInterface) *Client {
+	return &Client{erp: erpv1.NewErpAdapterServiceClient(conn)}
 }
 
 // ListWarehouses reads every page of ERP warehouses.
@@ -127,9 +125,7 @@ func (c *Client) ScopedSnapshot(ctx context.Context, source string, warehouses, 
 }
 
 func (c *Client) snapshot(ctx context.Context, warehouses, skus []string) (inventory.Snapshot, error) {
-	sctx, cancel := context.WithTimeout(ctx, c.snapshotTimeout)
-	defer cancel()
-	stream, err := c.erp.StreamStockSnapshot(sctx, &erpv1.StreamStockSnapshotRequest{WarehouseCodes: warehouses, Skus: skus})
+	stream, err := c.erp.StreamStockSnapshot(ctx, &erpv1.StreamStockSnapshotRequest{WarehouseCodes: warehouses, Skus: skus})
 	if err != nil {
 		return inventory.Snapshot{}, mapError("StreamStockSnapshot", err)
 	}

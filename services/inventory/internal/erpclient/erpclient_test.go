@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -55,7 +54,7 @@ func client(t *testing.T, srv erpv1.ErpAdapterServiceServer) *erpclient.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return erpclient.New(conn, 10*time.Second)
+	return erpclient.New(conn)
 }
 
 func header(rows int64) *erpv1.StreamStockSnapshotResponse {
