@@ -45,6 +45,9 @@ func TestDeclarationsArePinned(t *testing.T) {
 		{"TRANSLOAD_CATALOG", []string{"transload.catalog.>"}, []string{
 			"transload.catalog.catalog_published", "transload.catalog.prices_changed",
 		}},
+		{"TRANSLOAD_OPS", []string{"transload.ops.>"}, []string{
+			"transload.ops.exception_raised", "transload.ops.audit_recorded",
+		}},
 	}
 	var got []decl
 	for _, s := range eventstreams.All() {

@@ -77,5 +77,23 @@ var Catalog = Stream{
 	Events:      []string{CatalogPublished, PricesChanged},
 }
 
+// Subjects of the operations events every service writes through its own
+// outbox (transload/ops/v1/events.proto).
+const (
+	ExceptionRaised = "transload.ops.exception_raised"
+	AuditRecorded   = "transload.ops.audit_recorded"
+)
+
+// Ops is the stream of operations events: exceptions raised and audit
+// records written by every service, projected by the ops service into the
+// exception desk and the audit index. Every service's relay publishes to
+// it, next to its own domain stream.
+var Ops = Stream{
+	Name:        "TRANSLOAD_OPS",
+	Subjects:    []string{"transload.ops.>"},
+	Description: "Transload operations events: exceptions raised and audit records, from every service",
+	Events:      []string{ExceptionRaised, AuditRecorded},
+}
+
 // All returns every declared stream.
-func All() []Stream { return []Stream{Order, Inventory, Fulfillment, Catalog} }
+func All() []Stream { return []Stream{Order, Inventory, Fulfillment, Catalog, Ops} }

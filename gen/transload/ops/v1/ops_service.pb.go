@@ -92,9 +92,10 @@ type ListExceptionsRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Page token from a previous response; filter and order_by must match.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Filter on `state`, `kind`, `severity`, `source_service`,
-	// `aggregate_type`, `aggregate_id`, `correlation_id` and `create_time`,
-	// e.g. `state = STATE_OPEN AND kind = KIND_ERP_REJECTION`. Empty lists all.
+	// Filter on `state`, `kind`, `severity`, `domain`, `source_service`,
+	// `resource`, `aggregate_type`, `aggregate_id`, `correlation_id`,
+	// `create_time` and `last_occur_time`, e.g.
+	// `state = STATE_OPEN AND kind = KIND_ERP_REJECTION`. Empty lists all.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Sort order: `create_time desc` (default), `create_time`,
 	// `update_time desc` or `severity desc` (then newest first).
@@ -1526,6 +1527,66 @@ func (x *GetErpSubmissionRequest) GetName() string {
 	return ""
 }
 
+// RetryErpSubmissionRequest names the queued submission to retry now.
+type RetryErpSubmissionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Submission resource name, `erpSubmissions/{erp_submission}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Client idempotency key, 1..128 characters; same id + same payload
+	// returns the original result, a different payload fails with
+	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryErpSubmissionRequest) Reset() {
+	*x = RetryErpSubmissionRequest{}
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryErpSubmissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryErpSubmissionRequest) ProtoMessage() {}
+
+func (x *RetryErpSubmissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryErpSubmissionRequest.ProtoReflect.Descriptor instead.
+func (*RetryErpSubmissionRequest) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RetryErpSubmissionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RetryErpSubmissionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_transload_ops_v1_ops_service_proto protoreflect.FileDescriptor
 
 const file_transload_ops_v1_ops_service_proto_rawDesc = "" +
@@ -1643,7 +1704,12 @@ const file_transload_ops_v1_ops_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"z\n" +
 	"\x17GetErpSubmissionRequest\x12_\n" +
 	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA!\n" +
-	"\x1fops.transload.dev/ErpSubmission\xbaH!r\x1f\x18O2\x1b^erpSubmissions/[^/]{1,64}$R\x04name2\xac\x11\n" +
+	"\x1fops.transload.dev/ErpSubmission\xbaH!r\x1f\x18O2\x1b^erpSubmissions/[^/]{1,64}$R\x04name\"\xaa\x01\n" +
+	"\x19RetryErpSubmissionRequest\x12_\n" +
+	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA!\n" +
+	"\x1fops.transload.dev/ErpSubmission\xbaH!r\x1f\x18O2\x1b^erpSubmissions/[^/]{1,64}$R\x04name\x12,\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId2\xc3\x12\n" +
 	"\n" +
 	"OpsService\x12\x7f\n" +
 	"\x0eListExceptions\x12'.transload.ops.v1.ListExceptionsRequest\x1a(.transload.ops.v1.ListExceptionsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/ops/exceptions\x12~\n" +
@@ -1661,7 +1727,8 @@ const file_transload_ops_v1_ops_service_proto_rawDesc = "" +
 	"\x0eGetAuditRecord\x12'.transload.ops.v1.GetAuditRecordRequest\x1a\x1d.transload.ops.v1.AuditRecord\",\xdaA\x04name\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/ops/{name=auditRecords/*}\x12\x81\x01\n" +
 	"\x11GetErpQueueStatus\x12*.transload.ops.v1.GetErpQueueStatusRequest\x1a .transload.ops.v1.ErpQueueStatus\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/ops/erpQueueStatus\x12\x8f\x01\n" +
 	"\x12ListErpSubmissions\x12+.transload.ops.v1.ListErpSubmissionsRequest\x1a,.transload.ops.v1.ListErpSubmissionsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/ops/erpSubmissions\x12\x8e\x01\n" +
-	"\x10GetErpSubmission\x12).transload.ops.v1.GetErpSubmissionRequest\x1a\x1f.transload.ops.v1.ErpSubmission\".\xdaA\x04name\x82\xd3\xe4\x93\x02!\x12\x1f/v1/ops/{name=erpSubmissions/*}B\xc4\x01\n" +
+	"\x10GetErpSubmission\x12).transload.ops.v1.GetErpSubmissionRequest\x1a\x1f.transload.ops.v1.ErpSubmission\".\xdaA\x04name\x82\xd3\xe4\x93\x02!\x12\x1f/v1/ops/{name=erpSubmissions/*}\x12\x94\x01\n" +
+	"\x12RetryErpSubmission\x12+.transload.ops.v1.RetryErpSubmissionRequest\x1a\x1f.transload.ops.v1.ErpSubmission\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/ops/{name=erpSubmissions/*}:retryB\xc4\x01\n" +
 	"\x14com.transload.ops.v1B\x0fOpsServiceProtoP\x01Z9github.com/transload/transload/gen/transload/ops/v1;opsv1\xa2\x02\x03TOX\xaa\x02\x10Transload.Ops.V1\xca\x02\x10Transload\\Ops\\V1\xe2\x02\x1cTransload\\Ops\\V1\\GPBMetadata\xea\x02\x12Transload::Ops::V1b\x06proto3"
 
 var (
@@ -1677,7 +1744,7 @@ func file_transload_ops_v1_ops_service_proto_rawDescGZIP() []byte {
 }
 
 var file_transload_ops_v1_ops_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_transload_ops_v1_ops_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_transload_ops_v1_ops_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_transload_ops_v1_ops_service_proto_goTypes = []any{
 	(ReplayResult_Outcome)(0),            // 0: transload.ops.v1.ReplayResult.Outcome
 	(*ListExceptionsRequest)(nil),        // 1: transload.ops.v1.ListExceptionsRequest
@@ -1703,24 +1770,25 @@ var file_transload_ops_v1_ops_service_proto_goTypes = []any{
 	(*ListErpSubmissionsRequest)(nil),    // 21: transload.ops.v1.ListErpSubmissionsRequest
 	(*ListErpSubmissionsResponse)(nil),   // 22: transload.ops.v1.ListErpSubmissionsResponse
 	(*GetErpSubmissionRequest)(nil),      // 23: transload.ops.v1.GetErpSubmissionRequest
-	(*Exception)(nil),                    // 24: transload.ops.v1.Exception
-	(*DeadLetter)(nil),                   // 25: transload.ops.v1.DeadLetter
-	(*Reconciliation)(nil),               // 26: transload.ops.v1.Reconciliation
-	(*durationpb.Duration)(nil),          // 27: google.protobuf.Duration
-	(*AuditRecord)(nil),                  // 28: transload.ops.v1.AuditRecord
-	(*ErpSubmission)(nil),                // 29: transload.ops.v1.ErpSubmission
-	(*Kpis)(nil),                         // 30: transload.ops.v1.Kpis
-	(*ErpQueueStatus)(nil),               // 31: transload.ops.v1.ErpQueueStatus
+	(*RetryErpSubmissionRequest)(nil),    // 24: transload.ops.v1.RetryErpSubmissionRequest
+	(*Exception)(nil),                    // 25: transload.ops.v1.Exception
+	(*DeadLetter)(nil),                   // 26: transload.ops.v1.DeadLetter
+	(*Reconciliation)(nil),               // 27: transload.ops.v1.Reconciliation
+	(*durationpb.Duration)(nil),          // 28: google.protobuf.Duration
+	(*AuditRecord)(nil),                  // 29: transload.ops.v1.AuditRecord
+	(*ErpSubmission)(nil),                // 30: transload.ops.v1.ErpSubmission
+	(*Kpis)(nil),                         // 31: transload.ops.v1.Kpis
+	(*ErpQueueStatus)(nil),               // 32: transload.ops.v1.ErpQueueStatus
 }
 var file_transload_ops_v1_ops_service_proto_depIdxs = []int32{
-	24, // 0: transload.ops.v1.ListExceptionsResponse.exceptions:type_name -> transload.ops.v1.Exception
-	25, // 1: transload.ops.v1.ListDeadLettersResponse.dead_letters:type_name -> transload.ops.v1.DeadLetter
+	25, // 0: transload.ops.v1.ListExceptionsResponse.exceptions:type_name -> transload.ops.v1.Exception
+	26, // 1: transload.ops.v1.ListDeadLettersResponse.dead_letters:type_name -> transload.ops.v1.DeadLetter
 	11, // 2: transload.ops.v1.ReplayDeadLettersResponse.results:type_name -> transload.ops.v1.ReplayResult
 	0,  // 3: transload.ops.v1.ReplayResult.outcome:type_name -> transload.ops.v1.ReplayResult.Outcome
-	26, // 4: transload.ops.v1.ListReconciliationsResponse.reconciliations:type_name -> transload.ops.v1.Reconciliation
-	27, // 5: transload.ops.v1.GetKpisRequest.window:type_name -> google.protobuf.Duration
-	28, // 6: transload.ops.v1.ListAuditRecordsResponse.audit_records:type_name -> transload.ops.v1.AuditRecord
-	29, // 7: transload.ops.v1.ListErpSubmissionsResponse.erp_submissions:type_name -> transload.ops.v1.ErpSubmission
+	27, // 4: transload.ops.v1.ListReconciliationsResponse.reconciliations:type_name -> transload.ops.v1.Reconciliation
+	28, // 5: transload.ops.v1.GetKpisRequest.window:type_name -> google.protobuf.Duration
+	29, // 6: transload.ops.v1.ListAuditRecordsResponse.audit_records:type_name -> transload.ops.v1.AuditRecord
+	30, // 7: transload.ops.v1.ListErpSubmissionsResponse.erp_submissions:type_name -> transload.ops.v1.ErpSubmission
 	1,  // 8: transload.ops.v1.OpsService.ListExceptions:input_type -> transload.ops.v1.ListExceptionsRequest
 	3,  // 9: transload.ops.v1.OpsService.GetException:input_type -> transload.ops.v1.GetExceptionRequest
 	4,  // 10: transload.ops.v1.OpsService.AcknowledgeException:input_type -> transload.ops.v1.AcknowledgeExceptionRequest
@@ -1737,24 +1805,26 @@ var file_transload_ops_v1_ops_service_proto_depIdxs = []int32{
 	20, // 21: transload.ops.v1.OpsService.GetErpQueueStatus:input_type -> transload.ops.v1.GetErpQueueStatusRequest
 	21, // 22: transload.ops.v1.OpsService.ListErpSubmissions:input_type -> transload.ops.v1.ListErpSubmissionsRequest
 	23, // 23: transload.ops.v1.OpsService.GetErpSubmission:input_type -> transload.ops.v1.GetErpSubmissionRequest
-	2,  // 24: transload.ops.v1.OpsService.ListExceptions:output_type -> transload.ops.v1.ListExceptionsResponse
-	24, // 25: transload.ops.v1.OpsService.GetException:output_type -> transload.ops.v1.Exception
-	24, // 26: transload.ops.v1.OpsService.AcknowledgeException:output_type -> transload.ops.v1.Exception
-	24, // 27: transload.ops.v1.OpsService.ResolveException:output_type -> transload.ops.v1.Exception
-	7,  // 28: transload.ops.v1.OpsService.ListDeadLetters:output_type -> transload.ops.v1.ListDeadLettersResponse
-	25, // 29: transload.ops.v1.OpsService.GetDeadLetter:output_type -> transload.ops.v1.DeadLetter
-	10, // 30: transload.ops.v1.OpsService.ReplayDeadLetters:output_type -> transload.ops.v1.ReplayDeadLettersResponse
-	26, // 31: transload.ops.v1.OpsService.TriggerReconciliation:output_type -> transload.ops.v1.Reconciliation
-	26, // 32: transload.ops.v1.OpsService.GetReconciliation:output_type -> transload.ops.v1.Reconciliation
-	15, // 33: transload.ops.v1.OpsService.ListReconciliations:output_type -> transload.ops.v1.ListReconciliationsResponse
-	30, // 34: transload.ops.v1.OpsService.GetKpis:output_type -> transload.ops.v1.Kpis
-	18, // 35: transload.ops.v1.OpsService.ListAuditRecords:output_type -> transload.ops.v1.ListAuditRecordsResponse
-	28, // 36: transload.ops.v1.OpsService.GetAuditRecord:output_type -> transload.ops.v1.AuditRecord
-	31, // 37: transload.ops.v1.OpsService.GetErpQueueStatus:output_type -> transload.ops.v1.ErpQueueStatus
-	22, // 38: transload.ops.v1.OpsService.ListErpSubmissions:output_type -> transload.ops.v1.ListErpSubmissionsResponse
-	29, // 39: transload.ops.v1.OpsService.GetErpSubmission:output_type -> transload.ops.v1.ErpSubmission
-	24, // [24:40] is the sub-list for method output_type
-	8,  // [8:24] is the sub-list for method input_type
+	24, // 24: transload.ops.v1.OpsService.RetryErpSubmission:input_type -> transload.ops.v1.RetryErpSubmissionRequest
+	2,  // 25: transload.ops.v1.OpsService.ListExceptions:output_type -> transload.ops.v1.ListExceptionsResponse
+	25, // 26: transload.ops.v1.OpsService.GetException:output_type -> transload.ops.v1.Exception
+	25, // 27: transload.ops.v1.OpsService.AcknowledgeException:output_type -> transload.ops.v1.Exception
+	25, // 28: transload.ops.v1.OpsService.ResolveException:output_type -> transload.ops.v1.Exception
+	7,  // 29: transload.ops.v1.OpsService.ListDeadLetters:output_type -> transload.ops.v1.ListDeadLettersResponse
+	26, // 30: transload.ops.v1.OpsService.GetDeadLetter:output_type -> transload.ops.v1.DeadLetter
+	10, // 31: transload.ops.v1.OpsService.ReplayDeadLetters:output_type -> transload.ops.v1.ReplayDeadLettersResponse
+	27, // 32: transload.ops.v1.OpsService.TriggerReconciliation:output_type -> transload.ops.v1.Reconciliation
+	27, // 33: transload.ops.v1.OpsService.GetReconciliation:output_type -> transload.ops.v1.Reconciliation
+	15, // 34: transload.ops.v1.OpsService.ListReconciliations:output_type -> transload.ops.v1.ListReconciliationsResponse
+	31, // 35: transload.ops.v1.OpsService.GetKpis:output_type -> transload.ops.v1.Kpis
+	18, // 36: transload.ops.v1.OpsService.ListAuditRecords:output_type -> transload.ops.v1.ListAuditRecordsResponse
+	29, // 37: transload.ops.v1.OpsService.GetAuditRecord:output_type -> transload.ops.v1.AuditRecord
+	32, // 38: transload.ops.v1.OpsService.GetErpQueueStatus:output_type -> transload.ops.v1.ErpQueueStatus
+	22, // 39: transload.ops.v1.OpsService.ListErpSubmissions:output_type -> transload.ops.v1.ListErpSubmissionsResponse
+	30, // 40: transload.ops.v1.OpsService.GetErpSubmission:output_type -> transload.ops.v1.ErpSubmission
+	30, // 41: transload.ops.v1.OpsService.RetryErpSubmission:output_type -> transload.ops.v1.ErpSubmission
+	25, // [25:42] is the sub-list for method output_type
+	8,  // [8:25] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1772,7 +1842,7 @@ func file_transload_ops_v1_ops_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_ops_v1_ops_service_proto_rawDesc), len(file_transload_ops_v1_ops_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

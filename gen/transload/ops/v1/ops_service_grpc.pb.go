@@ -35,6 +35,7 @@ const (
 	OpsService_GetErpQueueStatus_FullMethodName     = "/transload.ops.v1.OpsService/GetErpQueueStatus"
 	OpsService_ListErpSubmissions_FullMethodName    = "/transload.ops.v1.OpsService/ListErpSubmissions"
 	OpsService_GetErpSubmission_FullMethodName      = "/transload.ops.v1.OpsService/GetErpSubmission"
+	OpsService_RetryErpSubmission_FullMethodName    = "/transload.ops.v1.OpsService/RetryErpSubmission"
 )
 
 // OpsServiceClient is the client API for OpsService service.
@@ -46,13 +47,15 @@ const (
 // audit trail and the ERP submission queue. The gateway serves it as gRPC
 // and as REST/JSON under `/v1/ops/...`.
 //
-// Authorization: every method requires an admin principal (an operator API
-// key with the admin role, or an OIDC token with the admin scope when JWT is
-// configured), sent as `Authorization: Bearer <credential>` (gRPC metadata
-// `authorization`). Storefront channel and customer keys get
-// PERMISSION_DENIED (ERROR_REASON_PERMISSION_DENIED), missing or unknown
-// credentials UNAUTHENTICATED. Every mutation is recorded in the audit trail
-// with the operator as actor.
+// Authorization: every method requires an operator principal, an operator
+// API key sent as `Authorization: Bearer <credential>` (gRPC metadata
+// `authorization`). Operator keys have a role: `viewer` may call the read
+// methods (Get*, List*), `operator` (and `admin`, its alias) every method.
+// A viewer calling a mutation, and storefront channel and customer keys
+// calling anything here, get PERMISSION_DENIED
+// (ERROR_REASON_PERMISSION_DENIED); missing or unknown credentials get
+// UNAUTHENTICATED. Every mutation is recorded in the audit trail with the
+// operator as actor (kind "operator", id the key id).
 //
 // Errors use the same JSON shape as the storefront API: a google.rpc.Status
 // (`code`, `message`, `details` with a google.rpc.ErrorInfo whose `reason` is
@@ -141,6 +144,13 @@ type OpsServiceClient interface {
 	ListErpSubmissions(ctx context.Context, in *ListErpSubmissionsRequest, opts ...grpc.CallOption) (*ListErpSubmissionsResponse, error)
 	// GetErpSubmission returns one queued ERP submission.
 	GetErpSubmission(ctx context.Context, in *GetErpSubmissionRequest, opts ...grpc.CallOption) (*ErpSubmission, error)
+	// RetryErpSubmission makes a queued submission due now: its backoff is
+	// cleared and the queue worker sends it on its next pass (the breaker
+	// still applies). It answers with the submission as it stands; an order
+	// that already left the queue fails with NOT_FOUND. Recorded in the audit
+	// trail (action "erp_submission.retry") and in the history of the
+	// exception raised for the order, if any.
+	RetryErpSubmission(ctx context.Context, in *RetryErpSubmissionRequest, opts ...grpc.CallOption) (*ErpSubmission, error)
 }
 
 type opsServiceClient struct {
@@ -311,6 +321,16 @@ func (c *opsServiceClient) GetErpSubmission(ctx context.Context, in *GetErpSubmi
 	return out, nil
 }
 
+func (c *opsServiceClient) RetryErpSubmission(ctx context.Context, in *RetryErpSubmissionRequest, opts ...grpc.CallOption) (*ErpSubmission, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErpSubmission)
+	err := c.cc.Invoke(ctx, OpsService_RetryErpSubmission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OpsServiceServer is the server API for OpsService service.
 // All implementations must embed UnimplementedOpsServiceServer
 // for forward compatibility.
@@ -320,13 +340,15 @@ func (c *opsServiceClient) GetErpSubmission(ctx context.Context, in *GetErpSubmi
 // audit trail and the ERP submission queue. The gateway serves it as gRPC
 // and as REST/JSON under `/v1/ops/...`.
 //
-// Authorization: every method requires an admin principal (an operator API
-// key with the admin role, or an OIDC token with the admin scope when JWT is
-// configured), sent as `Authorization: Bearer <credential>` (gRPC metadata
-// `authorization`). Storefront channel and customer keys get
-// PERMISSION_DENIED (ERROR_REASON_PERMISSION_DENIED), missing or unknown
-// credentials UNAUTHENTICATED. Every mutation is recorded in the audit trail
-// with the operator as actor.
+// Authorization: every method requires an operator principal, an operator
+// API key sent as `Authorization: Bearer <credential>` (gRPC metadata
+// `authorization`). Operator keys have a role: `viewer` may call the read
+// methods (Get*, List*), `operator` (and `admin`, its alias) every method.
+// A viewer calling a mutation, and storefront channel and customer keys
+// calling anything here, get PERMISSION_DENIED
+// (ERROR_REASON_PERMISSION_DENIED); missing or unknown credentials get
+// UNAUTHENTICATED. Every mutation is recorded in the audit trail with the
+// operator as actor (kind "operator", id the key id).
 //
 // Errors use the same JSON shape as the storefront API: a google.rpc.Status
 // (`code`, `message`, `details` with a google.rpc.ErrorInfo whose `reason` is
@@ -415,6 +437,13 @@ type OpsServiceServer interface {
 	ListErpSubmissions(context.Context, *ListErpSubmissionsRequest) (*ListErpSubmissionsResponse, error)
 	// GetErpSubmission returns one queued ERP submission.
 	GetErpSubmission(context.Context, *GetErpSubmissionRequest) (*ErpSubmission, error)
+	// RetryErpSubmission makes a queued submission due now: its backoff is
+	// cleared and the queue worker sends it on its next pass (the breaker
+	// still applies). It answers with the submission as it stands; an order
+	// that already left the queue fails with NOT_FOUND. Recorded in the audit
+	// trail (action "erp_submission.retry") and in the history of the
+	// exception raised for the order, if any.
+	RetryErpSubmission(context.Context, *RetryErpSubmissionRequest) (*ErpSubmission, error)
 	mustEmbedUnimplementedOpsServiceServer()
 }
 
@@ -472,6 +501,9 @@ func (UnimplementedOpsServiceServer) ListErpSubmissions(context.Context, *ListEr
 }
 func (UnimplementedOpsServiceServer) GetErpSubmission(context.Context, *GetErpSubmissionRequest) (*ErpSubmission, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetErpSubmission not implemented")
+}
+func (UnimplementedOpsServiceServer) RetryErpSubmission(context.Context, *RetryErpSubmissionRequest) (*ErpSubmission, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryErpSubmission not implemented")
 }
 func (UnimplementedOpsServiceServer) mustEmbedUnimplementedOpsServiceServer() {}
 func (UnimplementedOpsServiceServer) testEmbeddedByValue()                    {}
@@ -782,6 +814,24 @@ func _OpsService_GetErpSubmission_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OpsService_RetryErpSubmission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryErpSubmissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpsServiceServer).RetryErpSubmission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpsService_RetryErpSubmission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpsServiceServer).RetryErpSubmission(ctx, req.(*RetryErpSubmissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OpsService_ServiceDesc is the grpc.ServiceDesc for OpsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -852,6 +902,10 @@ var OpsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetErpSubmission",
 			Handler:    _OpsService_GetErpSubmission_Handler,
+		},
+		{
+			MethodName: "RetryErpSubmission",
+			Handler:    _OpsService_RetryErpSubmission_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

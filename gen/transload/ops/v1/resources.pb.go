@@ -117,20 +117,30 @@ const (
 	// A storefront webhook subscription was disabled after repeated
 	// delivery failures. Details: "webhookSubscription", "lastError".
 	Exception_KIND_WEBHOOK_DISABLED Exception_Kind = 8
+	// A stock event for a SKU × warehouse arrived with a sequence number
+	// beyond the next expected one and the missing events did not arrive in
+	// time. Details: "sku", "warehouse", "expectedSequence", "receivedSequence".
+	Exception_KIND_STOCK_SEQUENCE_GAP Exception_Kind = 9
+	// An order placement claimed an idempotency key and never finished (its
+	// caller or process died); the claim was reaped so the key can be used
+	// again. Details: "requestId", "claimedAt".
+	Exception_KIND_ORDER_CLAIM_REAPED Exception_Kind = 10
 )
 
 // Enum value maps for Exception_Kind.
 var (
 	Exception_Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_ERP_REJECTION",
-		2: "KIND_ERP_SUBMISSION_FAILED",
-		3: "KIND_POSTING_LINE_REJECTED",
-		4: "KIND_DEAD_LETTER",
-		5: "KIND_INVENTORY_VARIANCE",
-		6: "KIND_WMS_REJECTION",
-		7: "KIND_SHIPMENT_MISMATCH",
-		8: "KIND_WEBHOOK_DISABLED",
+		0:  "KIND_UNSPECIFIED",
+		1:  "KIND_ERP_REJECTION",
+		2:  "KIND_ERP_SUBMISSION_FAILED",
+		3:  "KIND_POSTING_LINE_REJECTED",
+		4:  "KIND_DEAD_LETTER",
+		5:  "KIND_INVENTORY_VARIANCE",
+		6:  "KIND_WMS_REJECTION",
+		7:  "KIND_SHIPMENT_MISMATCH",
+		8:  "KIND_WEBHOOK_DISABLED",
+		9:  "KIND_STOCK_SEQUENCE_GAP",
+		10: "KIND_ORDER_CLAIM_REAPED",
 	}
 	Exception_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":           0,
@@ -142,6 +152,8 @@ var (
 		"KIND_WMS_REJECTION":         6,
 		"KIND_SHIPMENT_MISMATCH":     7,
 		"KIND_WEBHOOK_DISABLED":      8,
+		"KIND_STOCK_SEQUENCE_GAP":    9,
+		"KIND_ORDER_CLAIM_REAPED":    10,
 	}
 )
 
@@ -170,6 +182,133 @@ func (x Exception_Kind) Number() protoreflect.EnumNumber {
 // Deprecated: Use Exception_Kind.Descriptor instead.
 func (Exception_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 0}
+}
+
+// Domain is the business domain that owns an exception's handling.
+type Exception_Domain int32
+
+const (
+	// Not used.
+	Exception_DOMAIN_UNSPECIFIED Exception_Domain = 0
+	// Orders, pricing and storefront integration (order claims, dead
+	// letters of commerce consumers, webhooks).
+	Exception_DOMAIN_COMMERCE Exception_Domain = 1
+	// The ERP link: rejections and submissions that keep failing.
+	Exception_DOMAIN_ERP Exception_Domain = 2
+	// Warehouses, stock and shipments: WMS refusals, variances, gaps.
+	Exception_DOMAIN_FULFILLMENT Exception_Domain = 3
+	// Invoices, credit memos and journal postings.
+	Exception_DOMAIN_FINANCE Exception_Domain = 4
+)
+
+// Enum value maps for Exception_Domain.
+var (
+	Exception_Domain_name = map[int32]string{
+		0: "DOMAIN_UNSPECIFIED",
+		1: "DOMAIN_COMMERCE",
+		2: "DOMAIN_ERP",
+		3: "DOMAIN_FULFILLMENT",
+		4: "DOMAIN_FINANCE",
+	}
+	Exception_Domain_value = map[string]int32{
+		"DOMAIN_UNSPECIFIED": 0,
+		"DOMAIN_COMMERCE":    1,
+		"DOMAIN_ERP":         2,
+		"DOMAIN_FULFILLMENT": 3,
+		"DOMAIN_FINANCE":     4,
+	}
+)
+
+func (x Exception_Domain) Enum() *Exception_Domain {
+	p := new(Exception_Domain)
+	*p = x
+	return p
+}
+
+func (x Exception_Domain) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Exception_Domain) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_ops_v1_resources_proto_enumTypes[2].Descriptor()
+}
+
+func (Exception_Domain) Type() protoreflect.EnumType {
+	return &file_transload_ops_v1_resources_proto_enumTypes[2]
+}
+
+func (x Exception_Domain) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Exception_Domain.Descriptor instead.
+func (Exception_Domain) EnumDescriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 1}
+}
+
+// Action is something an operator can do about an exception.
+type Exception_Action int32
+
+const (
+	// Not used.
+	Exception_ACTION_UNSPECIFIED Exception_Action = 0
+	// AcknowledgeException.
+	Exception_ACTION_ACKNOWLEDGE Exception_Action = 1
+	// ResolveException.
+	Exception_ACTION_RESOLVE Exception_Action = 2
+	// ReplayDeadLetters for the dead letter in `details.deadLetter`.
+	Exception_ACTION_REPLAY_DEAD_LETTER Exception_Action = 3
+	// RetryErpSubmission for the order in `details.order`.
+	Exception_ACTION_RETRY_ERP_SUBMISSION Exception_Action = 4
+	// TriggerReconciliation for the warehouse in `details.warehouse`.
+	Exception_ACTION_TRIGGER_RECONCILIATION Exception_Action = 5
+)
+
+// Enum value maps for Exception_Action.
+var (
+	Exception_Action_name = map[int32]string{
+		0: "ACTION_UNSPECIFIED",
+		1: "ACTION_ACKNOWLEDGE",
+		2: "ACTION_RESOLVE",
+		3: "ACTION_REPLAY_DEAD_LETTER",
+		4: "ACTION_RETRY_ERP_SUBMISSION",
+		5: "ACTION_TRIGGER_RECONCILIATION",
+	}
+	Exception_Action_value = map[string]int32{
+		"ACTION_UNSPECIFIED":            0,
+		"ACTION_ACKNOWLEDGE":            1,
+		"ACTION_RESOLVE":                2,
+		"ACTION_REPLAY_DEAD_LETTER":     3,
+		"ACTION_RETRY_ERP_SUBMISSION":   4,
+		"ACTION_TRIGGER_RECONCILIATION": 5,
+	}
+)
+
+func (x Exception_Action) Enum() *Exception_Action {
+	p := new(Exception_Action)
+	*p = x
+	return p
+}
+
+func (x Exception_Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Exception_Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_ops_v1_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (Exception_Action) Type() protoreflect.EnumType {
+	return &file_transload_ops_v1_resources_proto_enumTypes[3]
+}
+
+func (x Exception_Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Exception_Action.Descriptor instead.
+func (Exception_Action) EnumDescriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 2}
 }
 
 // Severity is how urgently an exception needs attention.
@@ -213,11 +352,11 @@ func (x Exception_Severity) String() string {
 }
 
 func (Exception_Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_ops_v1_resources_proto_enumTypes[2].Descriptor()
+	return file_transload_ops_v1_resources_proto_enumTypes[4].Descriptor()
 }
 
 func (Exception_Severity) Type() protoreflect.EnumType {
-	return &file_transload_ops_v1_resources_proto_enumTypes[2]
+	return &file_transload_ops_v1_resources_proto_enumTypes[4]
 }
 
 func (x Exception_Severity) Number() protoreflect.EnumNumber {
@@ -226,7 +365,7 @@ func (x Exception_Severity) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Exception_Severity.Descriptor instead.
 func (Exception_Severity) EnumDescriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 1}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 3}
 }
 
 // State is the handling state of an exception.
@@ -270,11 +409,11 @@ func (x Exception_State) String() string {
 }
 
 func (Exception_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_ops_v1_resources_proto_enumTypes[3].Descriptor()
+	return file_transload_ops_v1_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (Exception_State) Type() protoreflect.EnumType {
-	return &file_transload_ops_v1_resources_proto_enumTypes[3]
+	return &file_transload_ops_v1_resources_proto_enumTypes[5]
 }
 
 func (x Exception_State) Number() protoreflect.EnumNumber {
@@ -283,7 +422,7 @@ func (x Exception_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Exception_State.Descriptor instead.
 func (Exception_State) EnumDescriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 2}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{0, 4}
 }
 
 // State says whether a dead letter still needs handling.
@@ -324,11 +463,11 @@ func (x DeadLetter_State) String() string {
 }
 
 func (DeadLetter_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_ops_v1_resources_proto_enumTypes[4].Descriptor()
+	return file_transload_ops_v1_resources_proto_enumTypes[6].Descriptor()
 }
 
 func (DeadLetter_State) Type() protoreflect.EnumType {
-	return &file_transload_ops_v1_resources_proto_enumTypes[4]
+	return &file_transload_ops_v1_resources_proto_enumTypes[6]
 }
 
 func (x DeadLetter_State) Number() protoreflect.EnumNumber {
@@ -337,7 +476,7 @@ func (x DeadLetter_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DeadLetter_State.Descriptor instead.
 func (DeadLetter_State) EnumDescriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{1, 0}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{2, 0}
 }
 
 // State is the progress of a reconciliation run.
@@ -386,11 +525,11 @@ func (x Reconciliation_State) String() string {
 }
 
 func (Reconciliation_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_ops_v1_resources_proto_enumTypes[5].Descriptor()
+	return file_transload_ops_v1_resources_proto_enumTypes[7].Descriptor()
 }
 
 func (Reconciliation_State) Type() protoreflect.EnumType {
-	return &file_transload_ops_v1_resources_proto_enumTypes[5]
+	return &file_transload_ops_v1_resources_proto_enumTypes[7]
 }
 
 func (x Reconciliation_State) Number() protoreflect.EnumNumber {
@@ -399,7 +538,7 @@ func (x Reconciliation_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Reconciliation_State.Descriptor instead.
 func (Reconciliation_State) EnumDescriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{2, 0}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{3, 0}
 }
 
 // State is where a queued submission is in its cycle.
@@ -443,11 +582,11 @@ func (x ErpSubmission_State) String() string {
 }
 
 func (ErpSubmission_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_ops_v1_resources_proto_enumTypes[6].Descriptor()
+	return file_transload_ops_v1_resources_proto_enumTypes[8].Descriptor()
 }
 
 func (ErpSubmission_State) Type() protoreflect.EnumType {
-	return &file_transload_ops_v1_resources_proto_enumTypes[6]
+	return &file_transload_ops_v1_resources_proto_enumTypes[8]
 }
 
 func (x ErpSubmission_State) Number() protoreflect.EnumNumber {
@@ -456,7 +595,7 @@ func (x ErpSubmission_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErpSubmission_State.Descriptor instead.
 func (ErpSubmission_State) EnumDescriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{11, 0}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{13, 0}
 }
 
 // Exception is an item on the operators' exception desk: something the
@@ -506,7 +645,21 @@ type Exception struct {
 	// When the exception last changed, including new occurrences (UTC).
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// When the exception was resolved (UTC); unset unless `RESOLVED`.
-	ResolveTime   *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	ResolveTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=resolve_time,json=resolveTime,proto3" json:"resolve_time,omitempty"`
+	// Business domain that owns the handling (the seed's domain-level
+	// ownership): commerce, ERP, fulfillment or finance.
+	Domain Exception_Domain `protobuf:"varint,18,opt,name=domain,proto3,enum=transload.ops.v1.Exception_Domain" json:"domain,omitempty"`
+	// Resource name of the affected resource as its owning service names it,
+	// e.g. "orders/8f2c" or "deadLetters/42"; with `kind` the key under which
+	// occurrences are deduplicated.
+	Resource string `protobuf:"bytes,19,opt,name=resource,proto3" json:"resource,omitempty"`
+	// When the problem last occurred (UTC); `create_time` is when it first did.
+	LastOccurTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=last_occur_time,json=lastOccurTime,proto3" json:"last_occur_time,omitempty"`
+	// What an operator can do about the exception in its current state.
+	AllowedActions []Exception_Action `protobuf:"varint,21,rep,packed,name=allowed_actions,json=allowedActions,proto3,enum=transload.ops.v1.Exception_Action" json:"allowed_actions,omitempty"`
+	// What happened to the exception, oldest first: occurrences, operator
+	// actions and their outcomes. Filled by GetException; left empty in lists.
+	History       []*ExceptionHistoryEntry `protobuf:"bytes,22,rep,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -660,6 +813,126 @@ func (x *Exception) GetResolveTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Exception) GetDomain() Exception_Domain {
+	if x != nil {
+		return x.Domain
+	}
+	return Exception_DOMAIN_UNSPECIFIED
+}
+
+func (x *Exception) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *Exception) GetLastOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastOccurTime
+	}
+	return nil
+}
+
+func (x *Exception) GetAllowedActions() []Exception_Action {
+	if x != nil {
+		return x.AllowedActions
+	}
+	return nil
+}
+
+func (x *Exception) GetHistory() []*ExceptionHistoryEntry {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+// ExceptionHistoryEntry is one step in an exception's life.
+type ExceptionHistoryEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened: "raised", "occurred_again", "acknowledged", "resolved",
+	// "dead_letter.replay", "dead_letter.replay_dry_run",
+	// "erp_submission.retry", "reconciliation.trigger".
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// Who did it: the raising service for occurrences, the operator for actions.
+	Actor *v1.AuditActor `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The operator's note, or the occurrence's message.
+	Note string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	// Outcome of an action, e.g. "replayed 1, skipped 0, failed 0"; empty for
+	// occurrences.
+	Outcome string `protobuf:"bytes,4,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// When it happened (UTC).
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExceptionHistoryEntry) Reset() {
+	*x = ExceptionHistoryEntry{}
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExceptionHistoryEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExceptionHistoryEntry) ProtoMessage() {}
+
+func (x *ExceptionHistoryEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExceptionHistoryEntry.ProtoReflect.Descriptor instead.
+func (*ExceptionHistoryEntry) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExceptionHistoryEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ExceptionHistoryEntry) GetActor() *v1.AuditActor {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+func (x *ExceptionHistoryEntry) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ExceptionHistoryEntry) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *ExceptionHistoryEntry) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 // DeadLetter is an event that a consumer could not process within its
 // redelivery limit, parked on the dead-letter stream for inspection and
 // replay.
@@ -710,7 +983,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[1]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +995,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[1]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1008,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{1}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DeadLetter) GetName() string {
@@ -903,7 +1176,7 @@ type Reconciliation struct {
 
 func (x *Reconciliation) Reset() {
 	*x = Reconciliation{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[2]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1188,7 @@ func (x *Reconciliation) String() string {
 func (*Reconciliation) ProtoMessage() {}
 
 func (x *Reconciliation) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[2]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1201,7 @@ func (x *Reconciliation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconciliation.ProtoReflect.Descriptor instead.
 func (*Reconciliation) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{2}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Reconciliation) GetName() string {
@@ -1043,7 +1316,7 @@ type ReconciliationSummary struct {
 
 func (x *ReconciliationSummary) Reset() {
 	*x = ReconciliationSummary{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[3]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1328,7 @@ func (x *ReconciliationSummary) String() string {
 func (*ReconciliationSummary) ProtoMessage() {}
 
 func (x *ReconciliationSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[3]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1341,7 @@ func (x *ReconciliationSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconciliationSummary.ProtoReflect.Descriptor instead.
 func (*ReconciliationSummary) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{3}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ReconciliationSummary) GetPositionsCompared() int64 {
@@ -1127,7 +1400,7 @@ type StockVariance struct {
 
 func (x *StockVariance) Reset() {
 	*x = StockVariance{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[4]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1412,7 @@ func (x *StockVariance) String() string {
 func (*StockVariance) ProtoMessage() {}
 
 func (x *StockVariance) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[4]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1425,7 @@ func (x *StockVariance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockVariance.ProtoReflect.Descriptor instead.
 func (*StockVariance) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{4}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StockVariance) GetSku() string {
@@ -1241,7 +1514,7 @@ type Kpis struct {
 
 func (x *Kpis) Reset() {
 	*x = Kpis{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[5]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1526,7 @@ func (x *Kpis) String() string {
 func (*Kpis) ProtoMessage() {}
 
 func (x *Kpis) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[5]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1539,7 @@ func (x *Kpis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kpis.ProtoReflect.Descriptor instead.
 func (*Kpis) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{5}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Kpis) GetWindow() *durationpb.Duration {
@@ -1396,7 +1669,7 @@ type LatencySummary struct {
 
 func (x *LatencySummary) Reset() {
 	*x = LatencySummary{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[6]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1681,7 @@ func (x *LatencySummary) String() string {
 func (*LatencySummary) ProtoMessage() {}
 
 func (x *LatencySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[6]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1694,7 @@ func (x *LatencySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencySummary.ProtoReflect.Descriptor instead.
 func (*LatencySummary) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{6}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LatencySummary) GetP50() *durationpb.Duration {
@@ -1460,7 +1733,7 @@ type OutboxLag struct {
 
 func (x *OutboxLag) Reset() {
 	*x = OutboxLag{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1745,7 @@ func (x *OutboxLag) String() string {
 func (*OutboxLag) ProtoMessage() {}
 
 func (x *OutboxLag) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1758,7 @@ func (x *OutboxLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxLag.ProtoReflect.Descriptor instead.
 func (*OutboxLag) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OutboxLag) GetService() string {
@@ -1526,7 +1799,7 @@ type BreakerStatus struct {
 
 func (x *BreakerStatus) Reset() {
 	*x = BreakerStatus{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1811,7 @@ func (x *BreakerStatus) String() string {
 func (*BreakerStatus) ProtoMessage() {}
 
 func (x *BreakerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1824,7 @@ func (x *BreakerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BreakerStatus.ProtoReflect.Descriptor instead.
 func (*BreakerStatus) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BreakerStatus) GetService() string {
@@ -1618,7 +1891,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1903,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1916,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AuditRecord) GetName() string {
@@ -1731,13 +2004,16 @@ type ErpQueueStatus struct {
 	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
 	// Submissions that succeeded in the last hour.
 	SubmittedLastHour int64 `protobuf:"varint,8,opt,name=submitted_last_hour,json=submittedLastHour,proto3" json:"submitted_last_hour,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Per customer, the submission at the head of its queue when it has
+	// failed at least once: everything else of that customer waits behind it.
+	CustomerBlockers []*ErpQueueBlocker `protobuf:"bytes,9,rep,name=customer_blockers,json=customerBlockers,proto3" json:"customer_blockers,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ErpQueueStatus) Reset() {
 	*x = ErpQueueStatus{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +2025,7 @@ func (x *ErpQueueStatus) String() string {
 func (*ErpQueueStatus) ProtoMessage() {}
 
 func (x *ErpQueueStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +2038,7 @@ func (x *ErpQueueStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErpQueueStatus.ProtoReflect.Descriptor instead.
 func (*ErpQueueStatus) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ErpQueueStatus) GetDepth() int64 {
@@ -1821,6 +2097,104 @@ func (x *ErpQueueStatus) GetSubmittedLastHour() int64 {
 	return 0
 }
 
+func (x *ErpQueueStatus) GetCustomerBlockers() []*ErpQueueBlocker {
+	if x != nil {
+		return x.CustomerBlockers
+	}
+	return nil
+}
+
+// ErpQueueBlocker is a customer's failing head-of-line ERP submission.
+type ErpQueueBlocker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customer account number.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// The blocking submission, `erpSubmissions/{erp_submission}`.
+	ErpSubmission string `protobuf:"bytes,2,opt,name=erp_submission,json=erpSubmission,proto3" json:"erp_submission,omitempty"`
+	// Attempts made for it so far.
+	AttemptCount int32 `protobuf:"varint,3,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	// Its last error.
+	LastError string `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Submissions of the same customer waiting behind it.
+	WaitingCount int64 `protobuf:"varint,5,opt,name=waiting_count,json=waitingCount,proto3" json:"waiting_count,omitempty"`
+	// When it entered the queue (UTC).
+	EnqueueTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=enqueue_time,json=enqueueTime,proto3" json:"enqueue_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErpQueueBlocker) Reset() {
+	*x = ErpQueueBlocker{}
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErpQueueBlocker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErpQueueBlocker) ProtoMessage() {}
+
+func (x *ErpQueueBlocker) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErpQueueBlocker.ProtoReflect.Descriptor instead.
+func (*ErpQueueBlocker) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ErpQueueBlocker) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ErpQueueBlocker) GetErpSubmission() string {
+	if x != nil {
+		return x.ErpSubmission
+	}
+	return ""
+}
+
+func (x *ErpQueueBlocker) GetAttemptCount() int32 {
+	if x != nil {
+		return x.AttemptCount
+	}
+	return 0
+}
+
+func (x *ErpQueueBlocker) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ErpQueueBlocker) GetWaitingCount() int64 {
+	if x != nil {
+		return x.WaitingCount
+	}
+	return 0
+}
+
+func (x *ErpQueueBlocker) GetEnqueueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EnqueueTime
+	}
+	return nil
+}
+
 // ErpSubmission is one order waiting in the ERP submission queue. Orders
 // leave the queue when the ERP confirms or rejects them.
 type ErpSubmission struct {
@@ -1849,7 +2223,7 @@ type ErpSubmission struct {
 
 func (x *ErpSubmission) Reset() {
 	*x = ErpSubmission{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2235,7 @@ func (x *ErpSubmission) String() string {
 func (*ErpSubmission) ProtoMessage() {}
 
 func (x *ErpSubmission) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2248,7 @@ func (x *ErpSubmission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErpSubmission.ProtoReflect.Descriptor instead.
 func (*ErpSubmission) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ErpSubmission) GetName() string {
@@ -1944,7 +2318,7 @@ var File_transload_ops_v1_resources_proto protoreflect.FileDescriptor
 
 const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" transload/ops/v1/resources.proto\x12\x10transload.ops.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\x9f\v\n" +
+	" transload/ops/v1/resources.proto\x12\x10transload.ops.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\xc3\x10\n" +
 	"\tException\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x129\n" +
 	"\x04kind\x18\x02 \x01(\x0e2 .transload.ops.v1.Exception.KindB\x03\xe0A\x03R\x04kind\x12E\n" +
@@ -1965,7 +2339,12 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12B\n" +
-	"\fresolve_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vresolveTime\"\xf6\x01\n" +
+	"\fresolve_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vresolveTime\x12?\n" +
+	"\x06domain\x18\x12 \x01(\x0e2\".transload.ops.v1.Exception.DomainB\x03\xe0A\x03R\x06domain\x12\x1f\n" +
+	"\bresource\x18\x13 \x01(\tB\x03\xe0A\x03R\bresource\x12G\n" +
+	"\x0flast_occur_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rlastOccurTime\x12P\n" +
+	"\x0fallowed_actions\x18\x15 \x03(\x0e2\".transload.ops.v1.Exception.ActionB\x03\xe0A\x03R\x0eallowedActions\x12F\n" +
+	"\ahistory\x18\x16 \x03(\v2'.transload.ops.v1.ExceptionHistoryEntryB\x03\xe0A\x03R\ahistory\"\xb0\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12KIND_ERP_REJECTION\x10\x01\x12\x1e\n" +
@@ -1975,7 +2354,24 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\x17KIND_INVENTORY_VARIANCE\x10\x05\x12\x16\n" +
 	"\x12KIND_WMS_REJECTION\x10\x06\x12\x1a\n" +
 	"\x16KIND_SHIPMENT_MISMATCH\x10\a\x12\x19\n" +
-	"\x15KIND_WEBHOOK_DISABLED\x10\b\"^\n" +
+	"\x15KIND_WEBHOOK_DISABLED\x10\b\x12\x1b\n" +
+	"\x17KIND_STOCK_SEQUENCE_GAP\x10\t\x12\x1b\n" +
+	"\x17KIND_ORDER_CLAIM_REAPED\x10\n" +
+	"\"q\n" +
+	"\x06Domain\x12\x16\n" +
+	"\x12DOMAIN_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fDOMAIN_COMMERCE\x10\x01\x12\x0e\n" +
+	"\n" +
+	"DOMAIN_ERP\x10\x02\x12\x16\n" +
+	"\x12DOMAIN_FULFILLMENT\x10\x03\x12\x12\n" +
+	"\x0eDOMAIN_FINANCE\x10\x04\"\xaf\x01\n" +
+	"\x06Action\x12\x16\n" +
+	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12ACTION_ACKNOWLEDGE\x10\x01\x12\x12\n" +
+	"\x0eACTION_RESOLVE\x10\x02\x12\x1d\n" +
+	"\x19ACTION_REPLAY_DEAD_LETTER\x10\x03\x12\x1f\n" +
+	"\x1bACTION_RETRY_ERP_SUBMISSION\x10\x04\x12!\n" +
+	"\x1dACTION_TRIGGER_RECONCILIATION\x10\x05\"^\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSEVERITY_LOW\x10\x01\x12\x13\n" +
@@ -1988,7 +2384,14 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\x12STATE_ACKNOWLEDGED\x10\x02\x12\x12\n" +
 	"\x0eSTATE_RESOLVED\x10\x03:O\xeaAL\n" +
 	"\x1bops.transload.dev/Exception\x12\x16exceptions/{exception}*\n" +
-	"exceptions2\texception\"\xe2\a\n" +
+	"exceptions2\texception\"\xea\x01\n" +
+	"\x15ExceptionHistoryEntry\x12\x1b\n" +
+	"\x06action\x18\x01 \x01(\tB\x03\xe0A\x03R\x06action\x12:\n" +
+	"\x05actor\x18\x02 \x01(\v2\x1f.transload.common.v1.AuditActorB\x03\xe0A\x03R\x05actor\x12\x17\n" +
+	"\x04note\x18\x03 \x01(\tB\x03\xe0A\x03R\x04note\x12\x1d\n" +
+	"\aoutcome\x18\x04 \x01(\tB\x03\xe0A\x03R\aoutcome\x12@\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xe2\a\n" +
 	"\n" +
 	"DeadLetter\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1f\n" +
@@ -2101,7 +2504,7 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\x05after\x18\b \x01(\v2\x17.google.protobuf.StructB\x03\xe0A\x03R\x05after\x12@\n" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime:Z\xeaAW\n" +
-	"\x1dops.transload.dev/AuditRecord\x12\x1bauditRecords/{audit_record}*\fauditRecords2\vauditRecord\"\xd4\x03\n" +
+	"\x1dops.transload.dev/AuditRecord\x12\x1bauditRecords/{audit_record}*\fauditRecords2\vauditRecord\"\xa9\x04\n" +
 	"\x0eErpQueueStatus\x12\x19\n" +
 	"\x05depth\x18\x01 \x01(\x03B\x03\xe0A\x03R\x05depth\x12 \n" +
 	"\tin_flight\x18\x02 \x01(\x03B\x03\xe0A\x03R\binFlight\x12L\n" +
@@ -2111,7 +2514,18 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"last_error\x18\x05 \x01(\tB\x03\xe0A\x03R\tlastError\x12G\n" +
 	"\x0flast_error_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rlastErrorTime\x12K\n" +
 	"\x11last_success_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0flastSuccessTime\x123\n" +
-	"\x13submitted_last_hour\x18\b \x01(\x03B\x03\xe0A\x03R\x11submittedLastHour\"\x9c\x05\n" +
+	"\x13submitted_last_hour\x18\b \x01(\x03B\x03\xe0A\x03R\x11submittedLastHour\x12S\n" +
+	"\x11customer_blockers\x18\t \x03(\v2!.transload.ops.v1.ErpQueueBlockerB\x03\xe0A\x03R\x10customerBlockers\"\xc3\x02\n" +
+	"\x0fErpQueueBlocker\x12$\n" +
+	"\vcustomer_id\x18\x01 \x01(\tB\x03\xe0A\x03R\n" +
+	"customerId\x12N\n" +
+	"\x0eerp_submission\x18\x02 \x01(\tB'\xe0A\x03\xfaA!\n" +
+	"\x1fops.transload.dev/ErpSubmissionR\rerpSubmission\x12(\n" +
+	"\rattempt_count\x18\x03 \x01(\x05B\x03\xe0A\x03R\fattemptCount\x12\"\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tB\x03\xe0A\x03R\tlastError\x12(\n" +
+	"\rwaiting_count\x18\x05 \x01(\x03B\x03\xe0A\x03R\fwaitingCount\x12B\n" +
+	"\fenqueue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\venqueueTime\"\x9c\x05\n" +
 	"\rErpSubmission\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x19\n" +
 	"\x05order\x18\x02 \x01(\tB\x03\xe0A\x03R\x05order\x12$\n" +
@@ -2149,85 +2563,97 @@ func file_transload_ops_v1_resources_proto_rawDescGZIP() []byte {
 	return file_transload_ops_v1_resources_proto_rawDescData
 }
 
-var file_transload_ops_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_transload_ops_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_transload_ops_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_transload_ops_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_transload_ops_v1_resources_proto_goTypes = []any{
 	(BreakerState)(0),             // 0: transload.ops.v1.BreakerState
 	(Exception_Kind)(0),           // 1: transload.ops.v1.Exception.Kind
-	(Exception_Severity)(0),       // 2: transload.ops.v1.Exception.Severity
-	(Exception_State)(0),          // 3: transload.ops.v1.Exception.State
-	(DeadLetter_State)(0),         // 4: transload.ops.v1.DeadLetter.State
-	(Reconciliation_State)(0),     // 5: transload.ops.v1.Reconciliation.State
-	(ErpSubmission_State)(0),      // 6: transload.ops.v1.ErpSubmission.State
-	(*Exception)(nil),             // 7: transload.ops.v1.Exception
-	(*DeadLetter)(nil),            // 8: transload.ops.v1.DeadLetter
-	(*Reconciliation)(nil),        // 9: transload.ops.v1.Reconciliation
-	(*ReconciliationSummary)(nil), // 10: transload.ops.v1.ReconciliationSummary
-	(*StockVariance)(nil),         // 11: transload.ops.v1.StockVariance
-	(*Kpis)(nil),                  // 12: transload.ops.v1.Kpis
-	(*LatencySummary)(nil),        // 13: transload.ops.v1.LatencySummary
-	(*OutboxLag)(nil),             // 14: transload.ops.v1.OutboxLag
-	(*BreakerStatus)(nil),         // 15: transload.ops.v1.BreakerStatus
-	(*AuditRecord)(nil),           // 16: transload.ops.v1.AuditRecord
-	(*ErpQueueStatus)(nil),        // 17: transload.ops.v1.ErpQueueStatus
-	(*ErpSubmission)(nil),         // 18: transload.ops.v1.ErpSubmission
-	(*structpb.Struct)(nil),       // 19: google.protobuf.Struct
-	(*v1.AuditActor)(nil),         // 20: transload.common.v1.AuditActor
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
+	(Exception_Domain)(0),         // 2: transload.ops.v1.Exception.Domain
+	(Exception_Action)(0),         // 3: transload.ops.v1.Exception.Action
+	(Exception_Severity)(0),       // 4: transload.ops.v1.Exception.Severity
+	(Exception_State)(0),          // 5: transload.ops.v1.Exception.State
+	(DeadLetter_State)(0),         // 6: transload.ops.v1.DeadLetter.State
+	(Reconciliation_State)(0),     // 7: transload.ops.v1.Reconciliation.State
+	(ErpSubmission_State)(0),      // 8: transload.ops.v1.ErpSubmission.State
+	(*Exception)(nil),             // 9: transload.ops.v1.Exception
+	(*ExceptionHistoryEntry)(nil), // 10: transload.ops.v1.ExceptionHistoryEntry
+	(*DeadLetter)(nil),            // 11: transload.ops.v1.DeadLetter
+	(*Reconciliation)(nil),        // 12: transload.ops.v1.Reconciliation
+	(*ReconciliationSummary)(nil), // 13: transload.ops.v1.ReconciliationSummary
+	(*StockVariance)(nil),         // 14: transload.ops.v1.StockVariance
+	(*Kpis)(nil),                  // 15: transload.ops.v1.Kpis
+	(*LatencySummary)(nil),        // 16: transload.ops.v1.LatencySummary
+	(*OutboxLag)(nil),             // 17: transload.ops.v1.OutboxLag
+	(*BreakerStatus)(nil),         // 18: transload.ops.v1.BreakerStatus
+	(*AuditRecord)(nil),           // 19: transload.ops.v1.AuditRecord
+	(*ErpQueueStatus)(nil),        // 20: transload.ops.v1.ErpQueueStatus
+	(*ErpQueueBlocker)(nil),       // 21: transload.ops.v1.ErpQueueBlocker
+	(*ErpSubmission)(nil),         // 22: transload.ops.v1.ErpSubmission
+	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
+	(*v1.AuditActor)(nil),         // 24: transload.common.v1.AuditActor
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
 }
 var file_transload_ops_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: transload.ops.v1.Exception.kind:type_name -> transload.ops.v1.Exception.Kind
-	2,  // 1: transload.ops.v1.Exception.severity:type_name -> transload.ops.v1.Exception.Severity
-	3,  // 2: transload.ops.v1.Exception.state:type_name -> transload.ops.v1.Exception.State
-	19, // 3: transload.ops.v1.Exception.details:type_name -> google.protobuf.Struct
-	20, // 4: transload.ops.v1.Exception.acknowledger:type_name -> transload.common.v1.AuditActor
-	20, // 5: transload.ops.v1.Exception.resolver:type_name -> transload.common.v1.AuditActor
-	21, // 6: transload.ops.v1.Exception.create_time:type_name -> google.protobuf.Timestamp
-	21, // 7: transload.ops.v1.Exception.update_time:type_name -> google.protobuf.Timestamp
-	21, // 8: transload.ops.v1.Exception.resolve_time:type_name -> google.protobuf.Timestamp
-	21, // 9: transload.ops.v1.DeadLetter.publish_time:type_name -> google.protobuf.Timestamp
-	21, // 10: transload.ops.v1.DeadLetter.dead_letter_time:type_name -> google.protobuf.Timestamp
-	4,  // 11: transload.ops.v1.DeadLetter.state:type_name -> transload.ops.v1.DeadLetter.State
-	21, // 12: transload.ops.v1.DeadLetter.last_replay_time:type_name -> google.protobuf.Timestamp
-	5,  // 13: transload.ops.v1.Reconciliation.state:type_name -> transload.ops.v1.Reconciliation.State
-	20, // 14: transload.ops.v1.Reconciliation.requester:type_name -> transload.common.v1.AuditActor
-	21, // 15: transload.ops.v1.Reconciliation.snapshot_time:type_name -> google.protobuf.Timestamp
-	10, // 16: transload.ops.v1.Reconciliation.summary:type_name -> transload.ops.v1.ReconciliationSummary
-	11, // 17: transload.ops.v1.Reconciliation.top_variances:type_name -> transload.ops.v1.StockVariance
-	21, // 18: transload.ops.v1.Reconciliation.create_time:type_name -> google.protobuf.Timestamp
-	21, // 19: transload.ops.v1.Reconciliation.start_time:type_name -> google.protobuf.Timestamp
-	21, // 20: transload.ops.v1.Reconciliation.end_time:type_name -> google.protobuf.Timestamp
-	22, // 21: transload.ops.v1.Kpis.window:type_name -> google.protobuf.Duration
-	21, // 22: transload.ops.v1.Kpis.compute_time:type_name -> google.protobuf.Timestamp
-	13, // 23: transload.ops.v1.Kpis.order_acceptance_latency:type_name -> transload.ops.v1.LatencySummary
-	22, // 24: transload.ops.v1.Kpis.oldest_pending_erp_order_age:type_name -> google.protobuf.Duration
-	14, // 25: transload.ops.v1.Kpis.outbox_lags:type_name -> transload.ops.v1.OutboxLag
-	21, // 26: transload.ops.v1.Kpis.last_reconciliation_time:type_name -> google.protobuf.Timestamp
-	15, // 27: transload.ops.v1.Kpis.breakers:type_name -> transload.ops.v1.BreakerStatus
-	13, // 28: transload.ops.v1.Kpis.shipment_propagation_latency:type_name -> transload.ops.v1.LatencySummary
-	22, // 29: transload.ops.v1.LatencySummary.p50:type_name -> google.protobuf.Duration
-	22, // 30: transload.ops.v1.LatencySummary.p99:type_name -> google.protobuf.Duration
-	22, // 31: transload.ops.v1.OutboxLag.oldest_pending_age:type_name -> google.protobuf.Duration
-	0,  // 32: transload.ops.v1.BreakerStatus.state:type_name -> transload.ops.v1.BreakerState
-	21, // 33: transload.ops.v1.BreakerStatus.change_time:type_name -> google.protobuf.Timestamp
-	20, // 34: transload.ops.v1.AuditRecord.actor:type_name -> transload.common.v1.AuditActor
-	19, // 35: transload.ops.v1.AuditRecord.before:type_name -> google.protobuf.Struct
-	19, // 36: transload.ops.v1.AuditRecord.after:type_name -> google.protobuf.Struct
-	21, // 37: transload.ops.v1.AuditRecord.create_time:type_name -> google.protobuf.Timestamp
-	22, // 38: transload.ops.v1.ErpQueueStatus.oldest_pending_age:type_name -> google.protobuf.Duration
-	0,  // 39: transload.ops.v1.ErpQueueStatus.breaker_state:type_name -> transload.ops.v1.BreakerState
-	21, // 40: transload.ops.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	21, // 41: transload.ops.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	6,  // 42: transload.ops.v1.ErpSubmission.state:type_name -> transload.ops.v1.ErpSubmission.State
-	21, // 43: transload.ops.v1.ErpSubmission.enqueue_time:type_name -> google.protobuf.Timestamp
-	21, // 44: transload.ops.v1.ErpSubmission.last_attempt_time:type_name -> google.protobuf.Timestamp
-	21, // 45: transload.ops.v1.ErpSubmission.next_attempt_time:type_name -> google.protobuf.Timestamp
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	4,  // 1: transload.ops.v1.Exception.severity:type_name -> transload.ops.v1.Exception.Severity
+	5,  // 2: transload.ops.v1.Exception.state:type_name -> transload.ops.v1.Exception.State
+	23, // 3: transload.ops.v1.Exception.details:type_name -> google.protobuf.Struct
+	24, // 4: transload.ops.v1.Exception.acknowledger:type_name -> transload.common.v1.AuditActor
+	24, // 5: transload.ops.v1.Exception.resolver:type_name -> transload.common.v1.AuditActor
+	25, // 6: transload.ops.v1.Exception.create_time:type_name -> google.protobuf.Timestamp
+	25, // 7: transload.ops.v1.Exception.update_time:type_name -> google.protobuf.Timestamp
+	25, // 8: transload.ops.v1.Exception.resolve_time:type_name -> google.protobuf.Timestamp
+	2,  // 9: transload.ops.v1.Exception.domain:type_name -> transload.ops.v1.Exception.Domain
+	25, // 10: transload.ops.v1.Exception.last_occur_time:type_name -> google.protobuf.Timestamp
+	3,  // 11: transload.ops.v1.Exception.allowed_actions:type_name -> transload.ops.v1.Exception.Action
+	10, // 12: transload.ops.v1.Exception.history:type_name -> transload.ops.v1.ExceptionHistoryEntry
+	24, // 13: transload.ops.v1.ExceptionHistoryEntry.actor:type_name -> transload.common.v1.AuditActor
+	25, // 14: transload.ops.v1.ExceptionHistoryEntry.create_time:type_name -> google.protobuf.Timestamp
+	25, // 15: transload.ops.v1.DeadLetter.publish_time:type_name -> google.protobuf.Timestamp
+	25, // 16: transload.ops.v1.DeadLetter.dead_letter_time:type_name -> google.protobuf.Timestamp
+	6,  // 17: transload.ops.v1.DeadLetter.state:type_name -> transload.ops.v1.DeadLetter.State
+	25, // 18: transload.ops.v1.DeadLetter.last_replay_time:type_name -> google.protobuf.Timestamp
+	7,  // 19: transload.ops.v1.Reconciliation.state:type_name -> transload.ops.v1.Reconciliation.State
+	24, // 20: transload.ops.v1.Reconciliation.requester:type_name -> transload.common.v1.AuditActor
+	25, // 21: transload.ops.v1.Reconciliation.snapshot_time:type_name -> google.protobuf.Timestamp
+	13, // 22: transload.ops.v1.Reconciliation.summary:type_name -> transload.ops.v1.ReconciliationSummary
+	14, // 23: transload.ops.v1.Reconciliation.top_variances:type_name -> transload.ops.v1.StockVariance
+	25, // 24: transload.ops.v1.Reconciliation.create_time:type_name -> google.protobuf.Timestamp
+	25, // 25: transload.ops.v1.Reconciliation.start_time:type_name -> google.protobuf.Timestamp
+	25, // 26: transload.ops.v1.Reconciliation.end_time:type_name -> google.protobuf.Timestamp
+	26, // 27: transload.ops.v1.Kpis.window:type_name -> google.protobuf.Duration
+	25, // 28: transload.ops.v1.Kpis.compute_time:type_name -> google.protobuf.Timestamp
+	16, // 29: transload.ops.v1.Kpis.order_acceptance_latency:type_name -> transload.ops.v1.LatencySummary
+	26, // 30: transload.ops.v1.Kpis.oldest_pending_erp_order_age:type_name -> google.protobuf.Duration
+	17, // 31: transload.ops.v1.Kpis.outbox_lags:type_name -> transload.ops.v1.OutboxLag
+	25, // 32: transload.ops.v1.Kpis.last_reconciliation_time:type_name -> google.protobuf.Timestamp
+	18, // 33: transload.ops.v1.Kpis.breakers:type_name -> transload.ops.v1.BreakerStatus
+	16, // 34: transload.ops.v1.Kpis.shipment_propagation_latency:type_name -> transload.ops.v1.LatencySummary
+	26, // 35: transload.ops.v1.LatencySummary.p50:type_name -> google.protobuf.Duration
+	26, // 36: transload.ops.v1.LatencySummary.p99:type_name -> google.protobuf.Duration
+	26, // 37: transload.ops.v1.OutboxLag.oldest_pending_age:type_name -> google.protobuf.Duration
+	0,  // 38: transload.ops.v1.BreakerStatus.state:type_name -> transload.ops.v1.BreakerState
+	25, // 39: transload.ops.v1.BreakerStatus.change_time:type_name -> google.protobuf.Timestamp
+	24, // 40: transload.ops.v1.AuditRecord.actor:type_name -> transload.common.v1.AuditActor
+	23, // 41: transload.ops.v1.AuditRecord.before:type_name -> google.protobuf.Struct
+	23, // 42: transload.ops.v1.AuditRecord.after:type_name -> google.protobuf.Struct
+	25, // 43: transload.ops.v1.AuditRecord.create_time:type_name -> google.protobuf.Timestamp
+	26, // 44: transload.ops.v1.ErpQueueStatus.oldest_pending_age:type_name -> google.protobuf.Duration
+	0,  // 45: transload.ops.v1.ErpQueueStatus.breaker_state:type_name -> transload.ops.v1.BreakerState
+	25, // 46: transload.ops.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	25, // 47: transload.ops.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	21, // 48: transload.ops.v1.ErpQueueStatus.customer_blockers:type_name -> transload.ops.v1.ErpQueueBlocker
+	25, // 49: transload.ops.v1.ErpQueueBlocker.enqueue_time:type_name -> google.protobuf.Timestamp
+	8,  // 50: transload.ops.v1.ErpSubmission.state:type_name -> transload.ops.v1.ErpSubmission.State
+	25, // 51: transload.ops.v1.ErpSubmission.enqueue_time:type_name -> google.protobuf.Timestamp
+	25, // 52: transload.ops.v1.ErpSubmission.last_attempt_time:type_name -> google.protobuf.Timestamp
+	25, // 53: transload.ops.v1.ErpSubmission.next_attempt_time:type_name -> google.protobuf.Timestamp
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_transload_ops_v1_resources_proto_init() }
@@ -2240,8 +2666,8 @@ func file_transload_ops_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_ops_v1_resources_proto_rawDesc), len(file_transload_ops_v1_resources_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   12,
+			NumEnums:      9,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

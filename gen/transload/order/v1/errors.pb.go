@@ -123,6 +123,10 @@ const (
 	// The order is not in a state that allows returns (nothing shipped yet).
 	// Code: FAILED_PRECONDITION. Metadata: "order_id", "state".
 	ErrorReason_ERROR_REASON_ORDER_NOT_RETURNABLE ErrorReason = 24
+	// The order has no entry in the ERP submission queue (never queued, or
+	// already confirmed, rejected or cancelled at the ERP).
+	// Code: NOT_FOUND. Metadata: "erp_queue_entry".
+	ErrorReason_ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND ErrorReason = 25
 )
 
 // Enum value maps for ErrorReason.
@@ -153,6 +157,7 @@ var (
 		22: "ERROR_REASON_NOTHING_TO_POST",
 		23: "ERROR_REASON_POSTING_LINE_NOT_RETRYABLE",
 		24: "ERROR_REASON_ORDER_NOT_RETURNABLE",
+		25: "ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                     0,
@@ -180,6 +185,7 @@ var (
 		"ERROR_REASON_NOTHING_TO_POST":                 22,
 		"ERROR_REASON_POSTING_LINE_NOT_RETRYABLE":      23,
 		"ERROR_REASON_ORDER_NOT_RETURNABLE":            24,
+		"ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND":       25,
 	}
 )
 
@@ -214,7 +220,7 @@ var File_transload_order_v1_errors_proto protoreflect.FileDescriptor
 
 const file_transload_order_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1ftransload/order/v1/errors.proto\x12\x12transload.order.v1*\xbd\a\n" +
+	"\x1ftransload/order/v1/errors.proto\x12\x12transload.order.v1*\xe9\a\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fERROR_REASON_CUSTOMER_NOT_FOUND\x10\x01\x12(\n" +
@@ -241,7 +247,8 @@ const file_transload_order_v1_errors_proto_rawDesc = "" +
 	"\x1cERROR_REASON_EVENT_ID_REUSED\x10\x15\x12 \n" +
 	"\x1cERROR_REASON_NOTHING_TO_POST\x10\x16\x12+\n" +
 	"'ERROR_REASON_POSTING_LINE_NOT_RETRYABLE\x10\x17\x12%\n" +
-	"!ERROR_REASON_ORDER_NOT_RETURNABLE\x10\x18B\xce\x01\n" +
+	"!ERROR_REASON_ORDER_NOT_RETURNABLE\x10\x18\x12*\n" +
+	"&ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND\x10\x19B\xce\x01\n" +
 	"\x16com.transload.order.v1B\vErrorsProtoP\x01Z=github.com/transload/transload/gen/transload/order/v1;orderv1\xa2\x02\x03TOX\xaa\x02\x12Transload.Order.V1\xca\x02\x12Transload\\Order\\V1\xe2\x02\x1eTransload\\Order\\V1\\GPBMetadata\xea\x02\x14Transload::Order::V1b\x06proto3"
 
 var (

@@ -94,6 +94,610 @@ func (ShipmentMilestone) EnumDescriptor() ([]byte, []int) {
 	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{0}
 }
 
+// State is where a queued entry is in its cycle.
+type ErpQueueEntry_State int32
+
+const (
+	// Not used.
+	ErpQueueEntry_STATE_UNSPECIFIED ErpQueueEntry_State = 0
+	// Waiting for its turn.
+	ErpQueueEntry_STATE_PENDING ErpQueueEntry_State = 1
+	// Being sent to the ERP now (a worker holds its lease).
+	ErpQueueEntry_STATE_IN_FLIGHT ErpQueueEntry_State = 2
+	// Failed technically; waiting for `next_attempt_time`.
+	ErpQueueEntry_STATE_BACKING_OFF ErpQueueEntry_State = 3
+)
+
+// Enum value maps for ErpQueueEntry_State.
+var (
+	ErpQueueEntry_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_PENDING",
+		2: "STATE_IN_FLIGHT",
+		3: "STATE_BACKING_OFF",
+	}
+	ErpQueueEntry_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_PENDING":     1,
+		"STATE_IN_FLIGHT":   2,
+		"STATE_BACKING_OFF": 3,
+	}
+)
+
+func (x ErpQueueEntry_State) Enum() *ErpQueueEntry_State {
+	p := new(ErpQueueEntry_State)
+	*p = x
+	return p
+}
+
+func (x ErpQueueEntry_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErpQueueEntry_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_order_v1_order_service_proto_enumTypes[1].Descriptor()
+}
+
+func (ErpQueueEntry_State) Type() protoreflect.EnumType {
+	return &file_transload_order_v1_order_service_proto_enumTypes[1]
+}
+
+func (x ErpQueueEntry_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErpQueueEntry_State.Descriptor instead.
+func (ErpQueueEntry_State) EnumDescriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{3, 0}
+}
+
+// GetErpQueueStatusRequest asks for the ERP queue status.
+// (-- api-linter: core::0131::request-name-required=disabled
+//
+//	aip.dev/not-precedent: the queue status is a computed view with
+//	exactly one instance, so there is no name to pass. --)
+type GetErpQueueStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetErpQueueStatusRequest) Reset() {
+	*x = GetErpQueueStatusRequest{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetErpQueueStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetErpQueueStatusRequest) ProtoMessage() {}
+
+func (x *GetErpQueueStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetErpQueueStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetErpQueueStatusRequest) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{0}
+}
+
+// ErpQueueStatus is the state of the durable ERP submission queue.
+type ErpQueueStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries waiting, including in-flight ones.
+	Depth int64 `protobuf:"varint,1,opt,name=depth,proto3" json:"depth,omitempty"`
+	// Entries being sent now.
+	// (-- api-linter: core::0140::prepositions=disabled
+	//     aip.dev/not-precedent: "in flight" is the established queueing term. --)
+	InFlight int64 `protobuf:"varint,2,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	// When the oldest waiting entry was queued (UTC); unset when empty.
+	OldestEnqueueTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=oldest_enqueue_time,json=oldestEnqueueTime,proto3" json:"oldest_enqueue_time,omitempty"`
+	// State of the breaker guarding the ERP adapter: "closed", "open" or
+	// "half-open".
+	BreakerState string `protobuf:"bytes,4,opt,name=breaker_state,json=breakerState,proto3" json:"breaker_state,omitempty"`
+	// Last technical error from the ERP; empty if none since the process started.
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When `last_error` happened (UTC).
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// When the last submission succeeded (UTC).
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	// Submissions that succeeded in the last hour.
+	SubmittedLastHour int64 `protobuf:"varint,8,opt,name=submitted_last_hour,json=submittedLastHour,proto3" json:"submitted_last_hour,omitempty"`
+	// Per customer, the head-of-line entry when it has failed at least once.
+	CustomerBlockers []*ErpQueueBlocker `protobuf:"bytes,9,rep,name=customer_blockers,json=customerBlockers,proto3" json:"customer_blockers,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ErpQueueStatus) Reset() {
+	*x = ErpQueueStatus{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErpQueueStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErpQueueStatus) ProtoMessage() {}
+
+func (x *ErpQueueStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErpQueueStatus.ProtoReflect.Descriptor instead.
+func (*ErpQueueStatus) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ErpQueueStatus) GetDepth() int64 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+func (x *ErpQueueStatus) GetInFlight() int64 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *ErpQueueStatus) GetOldestEnqueueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestEnqueueTime
+	}
+	return nil
+}
+
+func (x *ErpQueueStatus) GetBreakerState() string {
+	if x != nil {
+		return x.BreakerState
+	}
+	return ""
+}
+
+func (x *ErpQueueStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ErpQueueStatus) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *ErpQueueStatus) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *ErpQueueStatus) GetSubmittedLastHour() int64 {
+	if x != nil {
+		return x.SubmittedLastHour
+	}
+	return 0
+}
+
+func (x *ErpQueueStatus) GetCustomerBlockers() []*ErpQueueBlocker {
+	if x != nil {
+		return x.CustomerBlockers
+	}
+	return nil
+}
+
+// ErpQueueBlocker is a customer's failing head-of-line queue entry.
+type ErpQueueBlocker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The blocking entry.
+	Entry *ErpQueueEntry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Entries of the same customer waiting behind it.
+	WaitingCount  int64 `protobuf:"varint,2,opt,name=waiting_count,json=waitingCount,proto3" json:"waiting_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErpQueueBlocker) Reset() {
+	*x = ErpQueueBlocker{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErpQueueBlocker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErpQueueBlocker) ProtoMessage() {}
+
+func (x *ErpQueueBlocker) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErpQueueBlocker.ProtoReflect.Descriptor instead.
+func (*ErpQueueBlocker) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ErpQueueBlocker) GetEntry() *ErpQueueEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *ErpQueueBlocker) GetWaitingCount() int64 {
+	if x != nil {
+		return x.WaitingCount
+	}
+	return 0
+}
+
+// ErpQueueEntry is one entry of the ERP submission queue.
+type ErpQueueEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `erpQueueEntries/{erp_queue_entry}`; the id is the order id.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The order, `orders/{order}`.
+	Order string `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"`
+	// Customer account number of the order.
+	CustomerId string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// What the entry asks the ERP to do: "submit" or "cancel".
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// Where the entry is in its cycle.
+	State ErpQueueEntry_State `protobuf:"varint,5,opt,name=state,proto3,enum=transload.order.v1.ErpQueueEntry_State" json:"state,omitempty"`
+	// Attempts so far.
+	AttemptCount int32 `protobuf:"varint,6,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	// Error of the last failed attempt; empty before the first failure.
+	LastError string `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the entry was queued (UTC).
+	EnqueueTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=enqueue_time,json=enqueueTime,proto3" json:"enqueue_time,omitempty"`
+	// When the next attempt is due (UTC); unset while pending or in flight.
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ErpQueueEntry) Reset() {
+	*x = ErpQueueEntry{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErpQueueEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErpQueueEntry) ProtoMessage() {}
+
+func (x *ErpQueueEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErpQueueEntry.ProtoReflect.Descriptor instead.
+func (*ErpQueueEntry) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ErpQueueEntry) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ErpQueueEntry) GetOrder() string {
+	if x != nil {
+		return x.Order
+	}
+	return ""
+}
+
+func (x *ErpQueueEntry) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ErpQueueEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ErpQueueEntry) GetState() ErpQueueEntry_State {
+	if x != nil {
+		return x.State
+	}
+	return ErpQueueEntry_STATE_UNSPECIFIED
+}
+
+func (x *ErpQueueEntry) GetAttemptCount() int32 {
+	if x != nil {
+		return x.AttemptCount
+	}
+	return 0
+}
+
+func (x *ErpQueueEntry) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ErpQueueEntry) GetEnqueueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EnqueueTime
+	}
+	return nil
+}
+
+func (x *ErpQueueEntry) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+// ListErpQueueEntriesRequest pages through the ERP submission queue.
+type ListErpQueueEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of entries to return, 0..500; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque token from a previous response's next_page_token.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Optional AIP-160 filter on `state`, `customer_id` and `enqueue_time`,
+	// e.g. `state = STATE_BACKING_OFF AND customer_id = "C0001"`.
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListErpQueueEntriesRequest) Reset() {
+	*x = ListErpQueueEntriesRequest{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListErpQueueEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListErpQueueEntriesRequest) ProtoMessage() {}
+
+func (x *ListErpQueueEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListErpQueueEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListErpQueueEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListErpQueueEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListErpQueueEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListErpQueueEntriesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+// ListErpQueueEntriesResponse is one page of queue entries.
+type ListErpQueueEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries on this page, in queue order.
+	ErpQueueEntries []*ErpQueueEntry `protobuf:"bytes,1,rep,name=erp_queue_entries,json=erpQueueEntries,proto3" json:"erp_queue_entries,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListErpQueueEntriesResponse) Reset() {
+	*x = ListErpQueueEntriesResponse{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListErpQueueEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListErpQueueEntriesResponse) ProtoMessage() {}
+
+func (x *ListErpQueueEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListErpQueueEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListErpQueueEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListErpQueueEntriesResponse) GetErpQueueEntries() []*ErpQueueEntry {
+	if x != nil {
+		return x.ErpQueueEntries
+	}
+	return nil
+}
+
+func (x *ListErpQueueEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetErpQueueEntryRequest names the queue entry to read.
+type GetErpQueueEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `erpQueueEntries/{erp_queue_entry}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetErpQueueEntryRequest) Reset() {
+	*x = GetErpQueueEntryRequest{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetErpQueueEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetErpQueueEntryRequest) ProtoMessage() {}
+
+func (x *GetErpQueueEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetErpQueueEntryRequest.ProtoReflect.Descriptor instead.
+func (*GetErpQueueEntryRequest) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetErpQueueEntryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// RetryErpQueueEntryRequest names the queue entry to make due now.
+type RetryErpQueueEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `erpQueueEntries/{erp_queue_entry}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryErpQueueEntryRequest) Reset() {
+	*x = RetryErpQueueEntryRequest{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryErpQueueEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryErpQueueEntryRequest) ProtoMessage() {}
+
+func (x *RetryErpQueueEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryErpQueueEntryRequest.ProtoReflect.Descriptor instead.
+func (*RetryErpQueueEntryRequest) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RetryErpQueueEntryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // CreateOrderRequest places an order.
 //
 // (-- api-linter: core::0133::request-id-field=disabled
@@ -158,7 +762,7 @@ type CreateOrderRequest struct {
 
 func (x *CreateOrderRequest) Reset() {
 	*x = CreateOrderRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[0]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -170,7 +774,7 @@ func (x *CreateOrderRequest) String() string {
 func (*CreateOrderRequest) ProtoMessage() {}
 
 func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[0]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -183,7 +787,7 @@ func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrderRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{0}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateOrderRequest) GetRequestId() string {
@@ -263,7 +867,7 @@ type CreateOrderResponse struct {
 
 func (x *CreateOrderResponse) Reset() {
 	*x = CreateOrderResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[1]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +879,7 @@ func (x *CreateOrderResponse) String() string {
 func (*CreateOrderResponse) ProtoMessage() {}
 
 func (x *CreateOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[1]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +892,7 @@ func (x *CreateOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderResponse.ProtoReflect.Descriptor instead.
 func (*CreateOrderResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{1}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateOrderResponse) GetOrder() *Order {
@@ -316,7 +920,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[2]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +932,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[2]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +945,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{2}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetOrderRequest) GetName() string {
@@ -375,7 +979,7 @@ type ListOrdersRequest struct {
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[3]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +991,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[3]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +1004,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{3}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListOrdersRequest) GetPageSize() int32 {
@@ -444,7 +1048,7 @@ type ListOrdersResponse struct {
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[4]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +1060,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[4]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +1073,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{4}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -507,7 +1111,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[5]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +1123,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[5]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +1136,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{5}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelOrderRequest) GetName() string {
@@ -576,7 +1180,7 @@ type ShipmentLineQuantity struct {
 
 func (x *ShipmentLineQuantity) Reset() {
 	*x = ShipmentLineQuantity{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[6]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +1192,7 @@ func (x *ShipmentLineQuantity) String() string {
 func (*ShipmentLineQuantity) ProtoMessage() {}
 
 func (x *ShipmentLineQuantity) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[6]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +1205,7 @@ func (x *ShipmentLineQuantity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShipmentLineQuantity.ProtoReflect.Descriptor instead.
 func (*ShipmentLineQuantity) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{6}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ShipmentLineQuantity) GetLineId() string {
@@ -648,7 +1252,7 @@ type RecordShipmentProgressRequest struct {
 
 func (x *RecordShipmentProgressRequest) Reset() {
 	*x = RecordShipmentProgressRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[7]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +1264,7 @@ func (x *RecordShipmentProgressRequest) String() string {
 func (*RecordShipmentProgressRequest) ProtoMessage() {}
 
 func (x *RecordShipmentProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[7]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +1277,7 @@ func (x *RecordShipmentProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordShipmentProgressRequest.ProtoReflect.Descriptor instead.
 func (*RecordShipmentProgressRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{7}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RecordShipmentProgressRequest) GetName() string {
@@ -755,7 +1359,7 @@ type RecordShipmentProgressResponse struct {
 
 func (x *RecordShipmentProgressResponse) Reset() {
 	*x = RecordShipmentProgressResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[8]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +1371,7 @@ func (x *RecordShipmentProgressResponse) String() string {
 func (*RecordShipmentProgressResponse) ProtoMessage() {}
 
 func (x *RecordShipmentProgressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[8]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +1384,7 @@ func (x *RecordShipmentProgressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordShipmentProgressResponse.ProtoReflect.Descriptor instead.
 func (*RecordShipmentProgressResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{8}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecordShipmentProgressResponse) GetOrder() *Order {
@@ -834,7 +1438,7 @@ type CreateReturnAuthorizationRequest struct {
 
 func (x *CreateReturnAuthorizationRequest) Reset() {
 	*x = CreateReturnAuthorizationRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[9]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +1450,7 @@ func (x *CreateReturnAuthorizationRequest) String() string {
 func (*CreateReturnAuthorizationRequest) ProtoMessage() {}
 
 func (x *CreateReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[9]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +1463,7 @@ func (x *CreateReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*CreateReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{9}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateReturnAuthorizationRequest) GetParent() string {
@@ -896,7 +1500,7 @@ type GetReturnAuthorizationRequest struct {
 
 func (x *GetReturnAuthorizationRequest) Reset() {
 	*x = GetReturnAuthorizationRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[10]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1512,7 @@ func (x *GetReturnAuthorizationRequest) String() string {
 func (*GetReturnAuthorizationRequest) ProtoMessage() {}
 
 func (x *GetReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[10]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1525,7 @@ func (x *GetReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*GetReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{10}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetReturnAuthorizationRequest) GetName() string {
@@ -952,7 +1556,7 @@ type ListReturnAuthorizationsRequest struct {
 
 func (x *ListReturnAuthorizationsRequest) Reset() {
 	*x = ListReturnAuthorizationsRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[11]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1568,7 @@ func (x *ListReturnAuthorizationsRequest) String() string {
 func (*ListReturnAuthorizationsRequest) ProtoMessage() {}
 
 func (x *ListReturnAuthorizationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[11]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1581,7 @@ func (x *ListReturnAuthorizationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReturnAuthorizationsRequest.ProtoReflect.Descriptor instead.
 func (*ListReturnAuthorizationsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{11}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListReturnAuthorizationsRequest) GetParent() string {
@@ -1028,7 +1632,7 @@ type ListReturnAuthorizationsResponse struct {
 
 func (x *ListReturnAuthorizationsResponse) Reset() {
 	*x = ListReturnAuthorizationsResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[12]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1644,7 @@ func (x *ListReturnAuthorizationsResponse) String() string {
 func (*ListReturnAuthorizationsResponse) ProtoMessage() {}
 
 func (x *ListReturnAuthorizationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[12]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1657,7 @@ func (x *ListReturnAuthorizationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReturnAuthorizationsResponse.ProtoReflect.Descriptor instead.
 func (*ListReturnAuthorizationsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{12}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListReturnAuthorizationsResponse) GetReturnAuthorizations() []*ReturnAuthorization {
@@ -1085,7 +1689,7 @@ type ApproveReturnAuthorizationRequest struct {
 
 func (x *ApproveReturnAuthorizationRequest) Reset() {
 	*x = ApproveReturnAuthorizationRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[13]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1701,7 @@ func (x *ApproveReturnAuthorizationRequest) String() string {
 func (*ApproveReturnAuthorizationRequest) ProtoMessage() {}
 
 func (x *ApproveReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[13]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1714,7 @@ func (x *ApproveReturnAuthorizationRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ApproveReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*ApproveReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{13}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ApproveReturnAuthorizationRequest) GetName() string {
@@ -1149,7 +1753,7 @@ type RejectReturnAuthorizationRequest struct {
 
 func (x *RejectReturnAuthorizationRequest) Reset() {
 	*x = RejectReturnAuthorizationRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[14]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1765,7 @@ func (x *RejectReturnAuthorizationRequest) String() string {
 func (*RejectReturnAuthorizationRequest) ProtoMessage() {}
 
 func (x *RejectReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[14]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1778,7 @@ func (x *RejectReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*RejectReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{14}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RejectReturnAuthorizationRequest) GetName() string {
@@ -1213,7 +1817,7 @@ type ReceivedReturnLine struct {
 
 func (x *ReceivedReturnLine) Reset() {
 	*x = ReceivedReturnLine{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[15]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1829,7 @@ func (x *ReceivedReturnLine) String() string {
 func (*ReceivedReturnLine) ProtoMessage() {}
 
 func (x *ReceivedReturnLine) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[15]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1842,7 @@ func (x *ReceivedReturnLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceivedReturnLine.ProtoReflect.Descriptor instead.
 func (*ReceivedReturnLine) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{15}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReceivedReturnLine) GetLineId() string {
@@ -1284,7 +1888,7 @@ type RecordReturnReceiptRequest struct {
 
 func (x *RecordReturnReceiptRequest) Reset() {
 	*x = RecordReturnReceiptRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[16]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1900,7 @@ func (x *RecordReturnReceiptRequest) String() string {
 func (*RecordReturnReceiptRequest) ProtoMessage() {}
 
 func (x *RecordReturnReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[16]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1913,7 @@ func (x *RecordReturnReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReturnReceiptRequest.ProtoReflect.Descriptor instead.
 func (*RecordReturnReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{16}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RecordReturnReceiptRequest) GetName() string {
@@ -1367,7 +1971,7 @@ type RecordReturnReceiptResponse struct {
 
 func (x *RecordReturnReceiptResponse) Reset() {
 	*x = RecordReturnReceiptResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[17]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1983,7 @@ func (x *RecordReturnReceiptResponse) String() string {
 func (*RecordReturnReceiptResponse) ProtoMessage() {}
 
 func (x *RecordReturnReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[17]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1996,7 @@ func (x *RecordReturnReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReturnReceiptResponse.ProtoReflect.Descriptor instead.
 func (*RecordReturnReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{17}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordReturnReceiptResponse) GetReturnAuthorization() *ReturnAuthorization {
@@ -1436,7 +2040,7 @@ type CreatePostingBatchRequest struct {
 
 func (x *CreatePostingBatchRequest) Reset() {
 	*x = CreatePostingBatchRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[18]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +2052,7 @@ func (x *CreatePostingBatchRequest) String() string {
 func (*CreatePostingBatchRequest) ProtoMessage() {}
 
 func (x *CreatePostingBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[18]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +2065,7 @@ func (x *CreatePostingBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostingBatchRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostingBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{18}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreatePostingBatchRequest) GetRequestId() string {
@@ -1492,7 +2096,7 @@ type SubmitPostingBatchRequest struct {
 
 func (x *SubmitPostingBatchRequest) Reset() {
 	*x = SubmitPostingBatchRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[19]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +2108,7 @@ func (x *SubmitPostingBatchRequest) String() string {
 func (*SubmitPostingBatchRequest) ProtoMessage() {}
 
 func (x *SubmitPostingBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[19]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +2121,7 @@ func (x *SubmitPostingBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPostingBatchRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPostingBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{19}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SubmitPostingBatchRequest) GetName() string {
@@ -1545,7 +2149,7 @@ type GetPostingBatchRequest struct {
 
 func (x *GetPostingBatchRequest) Reset() {
 	*x = GetPostingBatchRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[20]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +2161,7 @@ func (x *GetPostingBatchRequest) String() string {
 func (*GetPostingBatchRequest) ProtoMessage() {}
 
 func (x *GetPostingBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[20]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +2174,7 @@ func (x *GetPostingBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostingBatchRequest.ProtoReflect.Descriptor instead.
 func (*GetPostingBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{20}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPostingBatchRequest) GetName() string {
@@ -1601,7 +2205,7 @@ type ListPostingBatchesRequest struct {
 
 func (x *ListPostingBatchesRequest) Reset() {
 	*x = ListPostingBatchesRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[21]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +2217,7 @@ func (x *ListPostingBatchesRequest) String() string {
 func (*ListPostingBatchesRequest) ProtoMessage() {}
 
 func (x *ListPostingBatchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[21]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +2230,7 @@ func (x *ListPostingBatchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingBatchesRequest.ProtoReflect.Descriptor instead.
 func (*ListPostingBatchesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{21}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListPostingBatchesRequest) GetPageSize() int32 {
@@ -1670,7 +2274,7 @@ type ListPostingBatchesResponse struct {
 
 func (x *ListPostingBatchesResponse) Reset() {
 	*x = ListPostingBatchesResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[22]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +2286,7 @@ func (x *ListPostingBatchesResponse) String() string {
 func (*ListPostingBatchesResponse) ProtoMessage() {}
 
 func (x *ListPostingBatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[22]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +2299,7 @@ func (x *ListPostingBatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingBatchesResponse.ProtoReflect.Descriptor instead.
 func (*ListPostingBatchesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{22}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListPostingBatchesResponse) GetPostingBatches() []*PostingBatch {
@@ -1730,7 +2334,7 @@ type RetryPostingLinesRequest struct {
 
 func (x *RetryPostingLinesRequest) Reset() {
 	*x = RetryPostingLinesRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +2346,7 @@ func (x *RetryPostingLinesRequest) String() string {
 func (*RetryPostingLinesRequest) ProtoMessage() {}
 
 func (x *RetryPostingLinesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +2359,7 @@ func (x *RetryPostingLinesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPostingLinesRequest.ProtoReflect.Descriptor instead.
 func (*RetryPostingLinesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{23}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RetryPostingLinesRequest) GetName() string {
@@ -1799,7 +2403,7 @@ type CreateOrderRequest_Line struct {
 
 func (x *CreateOrderRequest_Line) Reset() {
 	*x = CreateOrderRequest_Line{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +2415,7 @@ func (x *CreateOrderRequest_Line) String() string {
 func (*CreateOrderRequest_Line) ProtoMessage() {}
 
 func (x *CreateOrderRequest_Line) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +2428,7 @@ func (x *CreateOrderRequest_Line) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderRequest_Line.ProtoReflect.Descriptor instead.
 func (*CreateOrderRequest_Line) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{0, 0}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{8, 0}
 }
 
 func (x *CreateOrderRequest_Line) GetSku() string {
@@ -1845,7 +2449,55 @@ var File_transload_order_v1_order_service_proto protoreflect.FileDescriptor
 
 const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\n" +
-	"&transload/order/v1/order_service.proto\x12\x12transload.order.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\x1a\"transload/order/v1/resources.proto\"\xf9\x04\n" +
+	"&transload/order/v1/order_service.proto\x12\x12transload.order.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\x1a\"transload/order/v1/resources.proto\"\x1a\n" +
+	"\x18GetErpQueueStatusRequest\"\x8e\x04\n" +
+	"\x0eErpQueueStatus\x12\x19\n" +
+	"\x05depth\x18\x01 \x01(\x03B\x03\xe0A\x03R\x05depth\x12 \n" +
+	"\tin_flight\x18\x02 \x01(\x03B\x03\xe0A\x03R\binFlight\x12O\n" +
+	"\x13oldest_enqueue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x11oldestEnqueueTime\x12(\n" +
+	"\rbreaker_state\x18\x04 \x01(\tB\x03\xe0A\x03R\fbreakerState\x12\"\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tB\x03\xe0A\x03R\tlastError\x12G\n" +
+	"\x0flast_error_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rlastErrorTime\x12K\n" +
+	"\x11last_success_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0flastSuccessTime\x123\n" +
+	"\x13submitted_last_hour\x18\b \x01(\x03B\x03\xe0A\x03R\x11submittedLastHour\x12U\n" +
+	"\x11customer_blockers\x18\t \x03(\v2#.transload.order.v1.ErpQueueBlockerB\x03\xe0A\x03R\x10customerBlockers\"y\n" +
+	"\x0fErpQueueBlocker\x12<\n" +
+	"\x05entry\x18\x01 \x01(\v2!.transload.order.v1.ErpQueueEntryB\x03\xe0A\x03R\x05entry\x12(\n" +
+	"\rwaiting_count\x18\x02 \x01(\x03B\x03\xe0A\x03R\fwaitingCount\"\x85\x05\n" +
+	"\rErpQueueEntry\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x121\n" +
+	"\x05order\x18\x02 \x01(\tB\x1b\xe0A\x03\xfaA\x15\n" +
+	"\x13transload.dev/OrderR\x05order\x12$\n" +
+	"\vcustomer_id\x18\x03 \x01(\tB\x03\xe0A\x03R\n" +
+	"customerId\x12\x1b\n" +
+	"\x06action\x18\x04 \x01(\tB\x03\xe0A\x03R\x06action\x12B\n" +
+	"\x05state\x18\x05 \x01(\x0e2'.transload.order.v1.ErpQueueEntry.StateB\x03\xe0A\x03R\x05state\x12(\n" +
+	"\rattempt_count\x18\x06 \x01(\x05B\x03\xe0A\x03R\fattemptCount\x12\"\n" +
+	"\n" +
+	"last_error\x18\a \x01(\tB\x03\xe0A\x03R\tlastError\x12B\n" +
+	"\fenqueue_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\venqueueTime\x12K\n" +
+	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\"]\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATE_PENDING\x10\x01\x12\x13\n" +
+	"\x0fSTATE_IN_FLIGHT\x10\x02\x12\x15\n" +
+	"\x11STATE_BACKING_OFF\x10\x03:c\xeaA`\n" +
+	"\x1btransload.dev/ErpQueueEntry\x12!erpQueueEntries/{erp_queue_entry}*\x0ferpQueueEntries2\rerpQueueEntry\"\x99\x01\n" +
+	"\x1aListErpQueueEntriesRequest\x12*\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12*\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x10R\tpageToken\x12#\n" +
+	"\x06filter\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06filter\"\x94\x01\n" +
+	"\x1bListErpQueueEntriesResponse\x12M\n" +
+	"\x11erp_queue_entries\x18\x01 \x03(\v2!.transload.order.v1.ErpQueueEntryR\x0ferpQueueEntries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"w\n" +
+	"\x17GetErpQueueEntryRequest\x12\\\n" +
+	"\x04name\x18\x01 \x01(\tBH\xe0A\x02\xfaA\x1d\n" +
+	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"y\n" +
+	"\x19RetryErpQueueEntryRequest\x12\\\n" +
+	"\x04name\x18\x01 \x01(\tBH\xe0A\x02\xfaA\x1d\n" +
+	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"\xf9\x04\n" +
 	"\x12CreateOrderRequest\x12,\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12-\n" +
@@ -1984,7 +2636,7 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x11ShipmentMilestone\x12\"\n" +
 	"\x1eSHIPMENT_MILESTONE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSHIPMENT_MILESTONE_SHIPPED\x10\x01\x12 \n" +
-	"\x1cSHIPMENT_MILESTONE_DELIVERED\x10\x022\xb8\x0e\n" +
+	"\x1cSHIPMENT_MILESTONE_DELIVERED\x10\x022\xec\x11\n" +
 	"\fOrderService\x12^\n" +
 	"\vCreateOrder\x12&.transload.order.v1.CreateOrderRequest\x1a'.transload.order.v1.CreateOrderResponse\x12S\n" +
 	"\bGetOrder\x12#.transload.order.v1.GetOrderRequest\x1a\x19.transload.order.v1.Order\"\a\xdaA\x04name\x12[\n" +
@@ -2002,7 +2654,11 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x12SubmitPostingBatch\x12-.transload.order.v1.SubmitPostingBatchRequest\x1a .transload.order.v1.PostingBatch\x12h\n" +
 	"\x0fGetPostingBatch\x12*.transload.order.v1.GetPostingBatchRequest\x1a .transload.order.v1.PostingBatch\"\a\xdaA\x04name\x12s\n" +
 	"\x12ListPostingBatches\x12-.transload.order.v1.ListPostingBatchesRequest\x1a..transload.order.v1.ListPostingBatchesResponse\x12c\n" +
-	"\x11RetryPostingLines\x12,.transload.order.v1.RetryPostingLinesRequest\x1a .transload.order.v1.PostingBatchB\xd4\x01\n" +
+	"\x11RetryPostingLines\x12,.transload.order.v1.RetryPostingLinesRequest\x1a .transload.order.v1.PostingBatch\x12e\n" +
+	"\x11GetErpQueueStatus\x12,.transload.order.v1.GetErpQueueStatusRequest\x1a\".transload.order.v1.ErpQueueStatus\x12v\n" +
+	"\x13ListErpQueueEntries\x12..transload.order.v1.ListErpQueueEntriesRequest\x1a/.transload.order.v1.ListErpQueueEntriesResponse\x12k\n" +
+	"\x10GetErpQueueEntry\x12+.transload.order.v1.GetErpQueueEntryRequest\x1a!.transload.order.v1.ErpQueueEntry\"\a\xdaA\x04name\x12f\n" +
+	"\x12RetryErpQueueEntry\x12-.transload.order.v1.RetryErpQueueEntryRequest\x1a!.transload.order.v1.ErpQueueEntryB\xd4\x01\n" +
 	"\x16com.transload.order.v1B\x11OrderServiceProtoP\x01Z=github.com/transload/transload/gen/transload/order/v1;orderv1\xa2\x02\x03TOX\xaa\x02\x12Transload.Order.V1\xca\x02\x12Transload\\Order\\V1\xe2\x02\x1eTransload\\Order\\V1\\GPBMetadata\xea\x02\x14Transload::Order::V1b\x06proto3"
 
 var (
@@ -2017,100 +2673,126 @@ func file_transload_order_v1_order_service_proto_rawDescGZIP() []byte {
 	return file_transload_order_v1_order_service_proto_rawDescData
 }
 
-var file_transload_order_v1_order_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_transload_order_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_transload_order_v1_order_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_transload_order_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_transload_order_v1_order_service_proto_goTypes = []any{
 	(ShipmentMilestone)(0),                    // 0: transload.order.v1.ShipmentMilestone
-	(*CreateOrderRequest)(nil),                // 1: transload.order.v1.CreateOrderRequest
-	(*CreateOrderResponse)(nil),               // 2: transload.order.v1.CreateOrderResponse
-	(*GetOrderRequest)(nil),                   // 3: transload.order.v1.GetOrderRequest
-	(*ListOrdersRequest)(nil),                 // 4: transload.order.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),                // 5: transload.order.v1.ListOrdersResponse
-	(*CancelOrderRequest)(nil),                // 6: transload.order.v1.CancelOrderRequest
-	(*ShipmentLineQuantity)(nil),              // 7: transload.order.v1.ShipmentLineQuantity
-	(*RecordShipmentProgressRequest)(nil),     // 8: transload.order.v1.RecordShipmentProgressRequest
-	(*RecordShipmentProgressResponse)(nil),    // 9: transload.order.v1.RecordShipmentProgressResponse
-	(*CreateReturnAuthorizationRequest)(nil),  // 10: transload.order.v1.CreateReturnAuthorizationRequest
-	(*GetReturnAuthorizationRequest)(nil),     // 11: transload.order.v1.GetReturnAuthorizationRequest
-	(*ListReturnAuthorizationsRequest)(nil),   // 12: transload.order.v1.ListReturnAuthorizationsRequest
-	(*ListReturnAuthorizationsResponse)(nil),  // 13: transload.order.v1.ListReturnAuthorizationsResponse
-	(*ApproveReturnAuthorizationRequest)(nil), // 14: transload.order.v1.ApproveReturnAuthorizationRequest
-	(*RejectReturnAuthorizationRequest)(nil),  // 15: transload.order.v1.RejectReturnAuthorizationRequest
-	(*ReceivedReturnLine)(nil),                // 16: transload.order.v1.ReceivedReturnLine
-	(*RecordReturnReceiptRequest)(nil),        // 17: transload.order.v1.RecordReturnReceiptRequest
-	(*RecordReturnReceiptResponse)(nil),       // 18: transload.order.v1.RecordReturnReceiptResponse
-	(*CreatePostingBatchRequest)(nil),         // 19: transload.order.v1.CreatePostingBatchRequest
-	(*SubmitPostingBatchRequest)(nil),         // 20: transload.order.v1.SubmitPostingBatchRequest
-	(*GetPostingBatchRequest)(nil),            // 21: transload.order.v1.GetPostingBatchRequest
-	(*ListPostingBatchesRequest)(nil),         // 22: transload.order.v1.ListPostingBatchesRequest
-	(*ListPostingBatchesResponse)(nil),        // 23: transload.order.v1.ListPostingBatchesResponse
-	(*RetryPostingLinesRequest)(nil),          // 24: transload.order.v1.RetryPostingLinesRequest
-	(*CreateOrderRequest_Line)(nil),           // 25: transload.order.v1.CreateOrderRequest.Line
-	(*v1.Address)(nil),                        // 26: transload.common.v1.Address
-	(*v1.Money)(nil),                          // 27: transload.common.v1.Money
-	(*Order)(nil),                             // 28: transload.order.v1.Order
-	(*timestamppb.Timestamp)(nil),             // 29: google.protobuf.Timestamp
-	(Order_State)(0),                          // 30: transload.order.v1.Order.State
-	(*ReturnAuthorization)(nil),               // 31: transload.order.v1.ReturnAuthorization
-	(Disposition)(0),                          // 32: transload.order.v1.Disposition
-	(*PostingBatch)(nil),                      // 33: transload.order.v1.PostingBatch
+	(ErpQueueEntry_State)(0),                  // 1: transload.order.v1.ErpQueueEntry.State
+	(*GetErpQueueStatusRequest)(nil),          // 2: transload.order.v1.GetErpQueueStatusRequest
+	(*ErpQueueStatus)(nil),                    // 3: transload.order.v1.ErpQueueStatus
+	(*ErpQueueBlocker)(nil),                   // 4: transload.order.v1.ErpQueueBlocker
+	(*ErpQueueEntry)(nil),                     // 5: transload.order.v1.ErpQueueEntry
+	(*ListErpQueueEntriesRequest)(nil),        // 6: transload.order.v1.ListErpQueueEntriesRequest
+	(*ListErpQueueEntriesResponse)(nil),       // 7: transload.order.v1.ListErpQueueEntriesResponse
+	(*GetErpQueueEntryRequest)(nil),           // 8: transload.order.v1.GetErpQueueEntryRequest
+	(*RetryErpQueueEntryRequest)(nil),         // 9: transload.order.v1.RetryErpQueueEntryRequest
+	(*CreateOrderRequest)(nil),                // 10: transload.order.v1.CreateOrderRequest
+	(*CreateOrderResponse)(nil),               // 11: transload.order.v1.CreateOrderResponse
+	(*GetOrderRequest)(nil),                   // 12: transload.order.v1.GetOrderRequest
+	(*ListOrdersRequest)(nil),                 // 13: transload.order.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),                // 14: transload.order.v1.ListOrdersResponse
+	(*CancelOrderRequest)(nil),                // 15: transload.order.v1.CancelOrderRequest
+	(*ShipmentLineQuantity)(nil),              // 16: transload.order.v1.ShipmentLineQuantity
+	(*RecordShipmentProgressRequest)(nil),     // 17: transload.order.v1.RecordShipmentProgressRequest
+	(*RecordShipmentProgressResponse)(nil),    // 18: transload.order.v1.RecordShipmentProgressResponse
+	(*CreateReturnAuthorizationRequest)(nil),  // 19: transload.order.v1.CreateReturnAuthorizationRequest
+	(*GetReturnAuthorizationRequest)(nil),     // 20: transload.order.v1.GetReturnAuthorizationRequest
+	(*ListReturnAuthorizationsRequest)(nil),   // 21: transload.order.v1.ListReturnAuthorizationsRequest
+	(*ListReturnAuthorizationsResponse)(nil),  // 22: transload.order.v1.ListReturnAuthorizationsResponse
+	(*ApproveReturnAuthorizationRequest)(nil), // 23: transload.order.v1.ApproveReturnAuthorizationRequest
+	(*RejectReturnAuthorizationRequest)(nil),  // 24: transload.order.v1.RejectReturnAuthorizationRequest
+	(*ReceivedReturnLine)(nil),                // 25: transload.order.v1.ReceivedReturnLine
+	(*RecordReturnReceiptRequest)(nil),        // 26: transload.order.v1.RecordReturnReceiptRequest
+	(*RecordReturnReceiptResponse)(nil),       // 27: transload.order.v1.RecordReturnReceiptResponse
+	(*CreatePostingBatchRequest)(nil),         // 28: transload.order.v1.CreatePostingBatchRequest
+	(*SubmitPostingBatchRequest)(nil),         // 29: transload.order.v1.SubmitPostingBatchRequest
+	(*GetPostingBatchRequest)(nil),            // 30: transload.order.v1.GetPostingBatchRequest
+	(*ListPostingBatchesRequest)(nil),         // 31: transload.order.v1.ListPostingBatchesRequest
+	(*ListPostingBatchesResponse)(nil),        // 32: transload.order.v1.ListPostingBatchesResponse
+	(*RetryPostingLinesRequest)(nil),          // 33: transload.order.v1.RetryPostingLinesRequest
+	(*CreateOrderRequest_Line)(nil),           // 34: transload.order.v1.CreateOrderRequest.Line
+	(*timestamppb.Timestamp)(nil),             // 35: google.protobuf.Timestamp
+	(*v1.Address)(nil),                        // 36: transload.common.v1.Address
+	(*v1.Money)(nil),                          // 37: transload.common.v1.Money
+	(*Order)(nil),                             // 38: transload.order.v1.Order
+	(Order_State)(0),                          // 39: transload.order.v1.Order.State
+	(*ReturnAuthorization)(nil),               // 40: transload.order.v1.ReturnAuthorization
+	(Disposition)(0),                          // 41: transload.order.v1.Disposition
+	(*PostingBatch)(nil),                      // 42: transload.order.v1.PostingBatch
 }
 var file_transload_order_v1_order_service_proto_depIdxs = []int32{
-	26, // 0: transload.order.v1.CreateOrderRequest.ship_to:type_name -> transload.common.v1.Address
-	25, // 1: transload.order.v1.CreateOrderRequest.lines:type_name -> transload.order.v1.CreateOrderRequest.Line
-	27, // 2: transload.order.v1.CreateOrderRequest.expected_total:type_name -> transload.common.v1.Money
-	28, // 3: transload.order.v1.CreateOrderResponse.order:type_name -> transload.order.v1.Order
-	28, // 4: transload.order.v1.ListOrdersResponse.orders:type_name -> transload.order.v1.Order
-	0,  // 5: transload.order.v1.RecordShipmentProgressRequest.milestone:type_name -> transload.order.v1.ShipmentMilestone
-	7,  // 6: transload.order.v1.RecordShipmentProgressRequest.lines:type_name -> transload.order.v1.ShipmentLineQuantity
-	29, // 7: transload.order.v1.RecordShipmentProgressRequest.occur_time:type_name -> google.protobuf.Timestamp
-	28, // 8: transload.order.v1.RecordShipmentProgressResponse.order:type_name -> transload.order.v1.Order
-	30, // 9: transload.order.v1.RecordShipmentProgressResponse.entered_states:type_name -> transload.order.v1.Order.State
-	31, // 10: transload.order.v1.CreateReturnAuthorizationRequest.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
-	31, // 11: transload.order.v1.ListReturnAuthorizationsResponse.return_authorizations:type_name -> transload.order.v1.ReturnAuthorization
-	32, // 12: transload.order.v1.ReceivedReturnLine.disposition:type_name -> transload.order.v1.Disposition
-	16, // 13: transload.order.v1.RecordReturnReceiptRequest.lines:type_name -> transload.order.v1.ReceivedReturnLine
-	29, // 14: transload.order.v1.RecordReturnReceiptRequest.receive_time:type_name -> google.protobuf.Timestamp
-	31, // 15: transload.order.v1.RecordReturnReceiptResponse.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
-	33, // 16: transload.order.v1.CreatePostingBatchRequest.posting_batch:type_name -> transload.order.v1.PostingBatch
-	33, // 17: transload.order.v1.ListPostingBatchesResponse.posting_batches:type_name -> transload.order.v1.PostingBatch
-	1,  // 18: transload.order.v1.OrderService.CreateOrder:input_type -> transload.order.v1.CreateOrderRequest
-	3,  // 19: transload.order.v1.OrderService.GetOrder:input_type -> transload.order.v1.GetOrderRequest
-	4,  // 20: transload.order.v1.OrderService.ListOrders:input_type -> transload.order.v1.ListOrdersRequest
-	6,  // 21: transload.order.v1.OrderService.CancelOrder:input_type -> transload.order.v1.CancelOrderRequest
-	8,  // 22: transload.order.v1.OrderService.RecordShipmentProgress:input_type -> transload.order.v1.RecordShipmentProgressRequest
-	10, // 23: transload.order.v1.OrderService.CreateReturnAuthorization:input_type -> transload.order.v1.CreateReturnAuthorizationRequest
-	11, // 24: transload.order.v1.OrderService.GetReturnAuthorization:input_type -> transload.order.v1.GetReturnAuthorizationRequest
-	12, // 25: transload.order.v1.OrderService.ListReturnAuthorizations:input_type -> transload.order.v1.ListReturnAuthorizationsRequest
-	14, // 26: transload.order.v1.OrderService.ApproveReturnAuthorization:input_type -> transload.order.v1.ApproveReturnAuthorizationRequest
-	15, // 27: transload.order.v1.OrderService.RejectReturnAuthorization:input_type -> transload.order.v1.RejectReturnAuthorizationRequest
-	17, // 28: transload.order.v1.OrderService.RecordReturnReceipt:input_type -> transload.order.v1.RecordReturnReceiptRequest
-	19, // 29: transload.order.v1.OrderService.CreatePostingBatch:input_type -> transload.order.v1.CreatePostingBatchRequest
-	20, // 30: transload.order.v1.OrderService.SubmitPostingBatch:input_type -> transload.order.v1.SubmitPostingBatchRequest
-	21, // 31: transload.order.v1.OrderService.GetPostingBatch:input_type -> transload.order.v1.GetPostingBatchRequest
-	22, // 32: transload.order.v1.OrderService.ListPostingBatches:input_type -> transload.order.v1.ListPostingBatchesRequest
-	24, // 33: transload.order.v1.OrderService.RetryPostingLines:input_type -> transload.order.v1.RetryPostingLinesRequest
-	2,  // 34: transload.order.v1.OrderService.CreateOrder:output_type -> transload.order.v1.CreateOrderResponse
-	28, // 35: transload.order.v1.OrderService.GetOrder:output_type -> transload.order.v1.Order
-	5,  // 36: transload.order.v1.OrderService.ListOrders:output_type -> transload.order.v1.ListOrdersResponse
-	28, // 37: transload.order.v1.OrderService.CancelOrder:output_type -> transload.order.v1.Order
-	9,  // 38: transload.order.v1.OrderService.RecordShipmentProgress:output_type -> transload.order.v1.RecordShipmentProgressResponse
-	31, // 39: transload.order.v1.OrderService.CreateReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	31, // 40: transload.order.v1.OrderService.GetReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	13, // 41: transload.order.v1.OrderService.ListReturnAuthorizations:output_type -> transload.order.v1.ListReturnAuthorizationsResponse
-	31, // 42: transload.order.v1.OrderService.ApproveReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	31, // 43: transload.order.v1.OrderService.RejectReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	18, // 44: transload.order.v1.OrderService.RecordReturnReceipt:output_type -> transload.order.v1.RecordReturnReceiptResponse
-	33, // 45: transload.order.v1.OrderService.CreatePostingBatch:output_type -> transload.order.v1.PostingBatch
-	33, // 46: transload.order.v1.OrderService.SubmitPostingBatch:output_type -> transload.order.v1.PostingBatch
-	33, // 47: transload.order.v1.OrderService.GetPostingBatch:output_type -> transload.order.v1.PostingBatch
-	23, // 48: transload.order.v1.OrderService.ListPostingBatches:output_type -> transload.order.v1.ListPostingBatchesResponse
-	33, // 49: transload.order.v1.OrderService.RetryPostingLines:output_type -> transload.order.v1.PostingBatch
-	34, // [34:50] is the sub-list for method output_type
-	18, // [18:34] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	35, // 0: transload.order.v1.ErpQueueStatus.oldest_enqueue_time:type_name -> google.protobuf.Timestamp
+	35, // 1: transload.order.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	35, // 2: transload.order.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	4,  // 3: transload.order.v1.ErpQueueStatus.customer_blockers:type_name -> transload.order.v1.ErpQueueBlocker
+	5,  // 4: transload.order.v1.ErpQueueBlocker.entry:type_name -> transload.order.v1.ErpQueueEntry
+	1,  // 5: transload.order.v1.ErpQueueEntry.state:type_name -> transload.order.v1.ErpQueueEntry.State
+	35, // 6: transload.order.v1.ErpQueueEntry.enqueue_time:type_name -> google.protobuf.Timestamp
+	35, // 7: transload.order.v1.ErpQueueEntry.next_attempt_time:type_name -> google.protobuf.Timestamp
+	5,  // 8: transload.order.v1.ListErpQueueEntriesResponse.erp_queue_entries:type_name -> transload.order.v1.ErpQueueEntry
+	36, // 9: transload.order.v1.CreateOrderRequest.ship_to:type_name -> transload.common.v1.Address
+	34, // 10: transload.order.v1.CreateOrderRequest.lines:type_name -> transload.order.v1.CreateOrderRequest.Line
+	37, // 11: transload.order.v1.CreateOrderRequest.expected_total:type_name -> transload.common.v1.Money
+	38, // 12: transload.order.v1.CreateOrderResponse.order:type_name -> transload.order.v1.Order
+	38, // 13: transload.order.v1.ListOrdersResponse.orders:type_name -> transload.order.v1.Order
+	0,  // 14: transload.order.v1.RecordShipmentProgressRequest.milestone:type_name -> transload.order.v1.ShipmentMilestone
+	16, // 15: transload.order.v1.RecordShipmentProgressRequest.lines:type_name -> transload.order.v1.ShipmentLineQuantity
+	35, // 16: transload.order.v1.RecordShipmentProgressRequest.occur_time:type_name -> google.protobuf.Timestamp
+	38, // 17: transload.order.v1.RecordShipmentProgressResponse.order:type_name -> transload.order.v1.Order
+	39, // 18: transload.order.v1.RecordShipmentProgressResponse.entered_states:type_name -> transload.order.v1.Order.State
+	40, // 19: transload.order.v1.CreateReturnAuthorizationRequest.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
+	40, // 20: transload.order.v1.ListReturnAuthorizationsResponse.return_authorizations:type_name -> transload.order.v1.ReturnAuthorization
+	41, // 21: transload.order.v1.ReceivedReturnLine.disposition:type_name -> transload.order.v1.Disposition
+	25, // 22: transload.order.v1.RecordReturnReceiptRequest.lines:type_name -> transload.order.v1.ReceivedReturnLine
+	35, // 23: transload.order.v1.RecordReturnReceiptRequest.receive_time:type_name -> google.protobuf.Timestamp
+	40, // 24: transload.order.v1.RecordReturnReceiptResponse.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
+	42, // 25: transload.order.v1.CreatePostingBatchRequest.posting_batch:type_name -> transload.order.v1.PostingBatch
+	42, // 26: transload.order.v1.ListPostingBatchesResponse.posting_batches:type_name -> transload.order.v1.PostingBatch
+	10, // 27: transload.order.v1.OrderService.CreateOrder:input_type -> transload.order.v1.CreateOrderRequest
+	12, // 28: transload.order.v1.OrderService.GetOrder:input_type -> transload.order.v1.GetOrderRequest
+	13, // 29: transload.order.v1.OrderService.ListOrders:input_type -> transload.order.v1.ListOrdersRequest
+	15, // 30: transload.order.v1.OrderService.CancelOrder:input_type -> transload.order.v1.CancelOrderRequest
+	17, // 31: transload.order.v1.OrderService.RecordShipmentProgress:input_type -> transload.order.v1.RecordShipmentProgressRequest
+	19, // 32: transload.order.v1.OrderService.CreateReturnAuthorization:input_type -> transload.order.v1.CreateReturnAuthorizationRequest
+	20, // 33: transload.order.v1.OrderService.GetReturnAuthorization:input_type -> transload.order.v1.GetReturnAuthorizationRequest
+	21, // 34: transload.order.v1.OrderService.ListReturnAuthorizations:input_type -> transload.order.v1.ListReturnAuthorizationsRequest
+	23, // 35: transload.order.v1.OrderService.ApproveReturnAuthorization:input_type -> transload.order.v1.ApproveReturnAuthorizationRequest
+	24, // 36: transload.order.v1.OrderService.RejectReturnAuthorization:input_type -> transload.order.v1.RejectReturnAuthorizationRequest
+	26, // 37: transload.order.v1.OrderService.RecordReturnReceipt:input_type -> transload.order.v1.RecordReturnReceiptRequest
+	28, // 38: transload.order.v1.OrderService.CreatePostingBatch:input_type -> transload.order.v1.CreatePostingBatchRequest
+	29, // 39: transload.order.v1.OrderService.SubmitPostingBatch:input_type -> transload.order.v1.SubmitPostingBatchRequest
+	30, // 40: transload.order.v1.OrderService.GetPostingBatch:input_type -> transload.order.v1.GetPostingBatchRequest
+	31, // 41: transload.order.v1.OrderService.ListPostingBatches:input_type -> transload.order.v1.ListPostingBatchesRequest
+	33, // 42: transload.order.v1.OrderService.RetryPostingLines:input_type -> transload.order.v1.RetryPostingLinesRequest
+	2,  // 43: transload.order.v1.OrderService.GetErpQueueStatus:input_type -> transload.order.v1.GetErpQueueStatusRequest
+	6,  // 44: transload.order.v1.OrderService.ListErpQueueEntries:input_type -> transload.order.v1.ListErpQueueEntriesRequest
+	8,  // 45: transload.order.v1.OrderService.GetErpQueueEntry:input_type -> transload.order.v1.GetErpQueueEntryRequest
+	9,  // 46: transload.order.v1.OrderService.RetryErpQueueEntry:input_type -> transload.order.v1.RetryErpQueueEntryRequest
+	11, // 47: transload.order.v1.OrderService.CreateOrder:output_type -> transload.order.v1.CreateOrderResponse
+	38, // 48: transload.order.v1.OrderService.GetOrder:output_type -> transload.order.v1.Order
+	14, // 49: transload.order.v1.OrderService.ListOrders:output_type -> transload.order.v1.ListOrdersResponse
+	38, // 50: transload.order.v1.OrderService.CancelOrder:output_type -> transload.order.v1.Order
+	18, // 51: transload.order.v1.OrderService.RecordShipmentProgress:output_type -> transload.order.v1.RecordShipmentProgressResponse
+	40, // 52: transload.order.v1.OrderService.CreateReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	40, // 53: transload.order.v1.OrderService.GetReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	22, // 54: transload.order.v1.OrderService.ListReturnAuthorizations:output_type -> transload.order.v1.ListReturnAuthorizationsResponse
+	40, // 55: transload.order.v1.OrderService.ApproveReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	40, // 56: transload.order.v1.OrderService.RejectReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	27, // 57: transload.order.v1.OrderService.RecordReturnReceipt:output_type -> transload.order.v1.RecordReturnReceiptResponse
+	42, // 58: transload.order.v1.OrderService.CreatePostingBatch:output_type -> transload.order.v1.PostingBatch
+	42, // 59: transload.order.v1.OrderService.SubmitPostingBatch:output_type -> transload.order.v1.PostingBatch
+	42, // 60: transload.order.v1.OrderService.GetPostingBatch:output_type -> transload.order.v1.PostingBatch
+	32, // 61: transload.order.v1.OrderService.ListPostingBatches:output_type -> transload.order.v1.ListPostingBatchesResponse
+	42, // 62: transload.order.v1.OrderService.RetryPostingLines:output_type -> transload.order.v1.PostingBatch
+	3,  // 63: transload.order.v1.OrderService.GetErpQueueStatus:output_type -> transload.order.v1.ErpQueueStatus
+	7,  // 64: transload.order.v1.OrderService.ListErpQueueEntries:output_type -> transload.order.v1.ListErpQueueEntriesResponse
+	5,  // 65: transload.order.v1.OrderService.GetErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
+	5,  // 66: transload.order.v1.OrderService.RetryErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
+	47, // [47:67] is the sub-list for method output_type
+	27, // [27:47] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_transload_order_v1_order_service_proto_init() }
@@ -2124,8 +2806,8 @@ func file_transload_order_v1_order_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_order_v1_order_service_proto_rawDesc), len(file_transload_order_v1_order_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   25,
+			NumEnums:      2,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,6 +50,10 @@ const (
 	OrderService_GetPostingBatch_FullMethodName            = "/transload.order.v1.OrderService/GetPostingBatch"
 	OrderService_ListPostingBatches_FullMethodName         = "/transload.order.v1.OrderService/ListPostingBatches"
 	OrderService_RetryPostingLines_FullMethodName          = "/transload.order.v1.OrderService/RetryPostingLines"
+	OrderService_GetErpQueueStatus_FullMethodName          = "/transload.order.v1.OrderService/GetErpQueueStatus"
+	OrderService_ListErpQueueEntries_FullMethodName        = "/transload.order.v1.OrderService/ListErpQueueEntries"
+	OrderService_GetErpQueueEntry_FullMethodName           = "/transload.order.v1.OrderService/GetErpQueueEntry"
+	OrderService_RetryErpQueueEntry_FullMethodName         = "/transload.order.v1.OrderService/RetryErpQueueEntry"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -219,6 +223,33 @@ type OrderServiceClient interface {
 	// INVALID_ARGUMENT with ERROR_REASON_UNKNOWN_LINE; UNAVAILABLE when the
 	// ERP cannot be reached.
 	RetryPostingLines(ctx context.Context, in *RetryPostingLinesRequest, opts ...grpc.CallOption) (*PostingBatch, error)
+	// (-- api-linter: core::0131::method-signature=disabled
+	//     aip.dev/not-precedent: the request has no name; see above. --)
+	// GetErpQueueStatus returns the state of the durable ERP submission queue:
+	// depth, in-flight entries, oldest age, the breaker guarding the ERP,
+	// the last error and success, and per customer the failing entry at the
+	// head of its queue. The ops service serves it to operators.
+	GetErpQueueStatus(ctx context.Context, in *GetErpQueueStatusRequest, opts ...grpc.CallOption) (*ErpQueueStatus, error)
+	// ListErpQueueEntries lists the entries of the ERP submission queue in
+	// queue order (oldest first).
+	//
+	// Errors: INVALID_ARGUMENT with ERROR_REASON_INVALID_FILTER or
+	// ERROR_REASON_INVALID_PAGE_TOKEN.
+	ListErpQueueEntries(ctx context.Context, in *ListErpQueueEntriesRequest, opts ...grpc.CallOption) (*ListErpQueueEntriesResponse, error)
+	// GetErpQueueEntry returns one queued submission.
+	//
+	// Errors: NOT_FOUND with ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND when the
+	// order is not (or no longer) queued.
+	GetErpQueueEntry(ctx context.Context, in *GetErpQueueEntryRequest, opts ...grpc.CallOption) (*ErpQueueEntry, error)
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the retried submission is the natural answer,
+	//     as for a Get. --)
+	// RetryErpQueueEntry makes a queued submission due now (clears its
+	// backoff) and wakes the queue worker; the breaker still applies.
+	// Recorded in the audit trail with the actor from `x-transload-actor`.
+	//
+	// Errors: NOT_FOUND with ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND.
+	RetryErpQueueEntry(ctx context.Context, in *RetryErpQueueEntryRequest, opts ...grpc.CallOption) (*ErpQueueEntry, error)
 }
 
 type orderServiceClient struct {
@@ -383,6 +414,46 @@ func (c *orderServiceClient) RetryPostingLines(ctx context.Context, in *RetryPos
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PostingBatch)
 	err := c.cc.Invoke(ctx, OrderService_RetryPostingLines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) GetErpQueueStatus(ctx context.Context, in *GetErpQueueStatusRequest, opts ...grpc.CallOption) (*ErpQueueStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErpQueueStatus)
+	err := c.cc.Invoke(ctx, OrderService_GetErpQueueStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) ListErpQueueEntries(ctx context.Context, in *ListErpQueueEntriesRequest, opts ...grpc.CallOption) (*ListErpQueueEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListErpQueueEntriesResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListErpQueueEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) GetErpQueueEntry(ctx context.Context, in *GetErpQueueEntryRequest, opts ...grpc.CallOption) (*ErpQueueEntry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErpQueueEntry)
+	err := c.cc.Invoke(ctx, OrderService_GetErpQueueEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) RetryErpQueueEntry(ctx context.Context, in *RetryErpQueueEntryRequest, opts ...grpc.CallOption) (*ErpQueueEntry, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErpQueueEntry)
+	err := c.cc.Invoke(ctx, OrderService_RetryErpQueueEntry_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -556,6 +627,33 @@ type OrderServiceServer interface {
 	// INVALID_ARGUMENT with ERROR_REASON_UNKNOWN_LINE; UNAVAILABLE when the
 	// ERP cannot be reached.
 	RetryPostingLines(context.Context, *RetryPostingLinesRequest) (*PostingBatch, error)
+	// (-- api-linter: core::0131::method-signature=disabled
+	//     aip.dev/not-precedent: the request has no name; see above. --)
+	// GetErpQueueStatus returns the state of the durable ERP submission queue:
+	// depth, in-flight entries, oldest age, the breaker guarding the ERP,
+	// the last error and success, and per customer the failing entry at the
+	// head of its queue. The ops service serves it to operators.
+	GetErpQueueStatus(context.Context, *GetErpQueueStatusRequest) (*ErpQueueStatus, error)
+	// ListErpQueueEntries lists the entries of the ERP submission queue in
+	// queue order (oldest first).
+	//
+	// Errors: INVALID_ARGUMENT with ERROR_REASON_INVALID_FILTER or
+	// ERROR_REASON_INVALID_PAGE_TOKEN.
+	ListErpQueueEntries(context.Context, *ListErpQueueEntriesRequest) (*ListErpQueueEntriesResponse, error)
+	// GetErpQueueEntry returns one queued submission.
+	//
+	// Errors: NOT_FOUND with ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND when the
+	// order is not (or no longer) queued.
+	GetErpQueueEntry(context.Context, *GetErpQueueEntryRequest) (*ErpQueueEntry, error)
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the retried submission is the natural answer,
+	//     as for a Get. --)
+	// RetryErpQueueEntry makes a queued submission due now (clears its
+	// backoff) and wakes the queue worker; the breaker still applies.
+	// Recorded in the audit trail with the actor from `x-transload-actor`.
+	//
+	// Errors: NOT_FOUND with ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND.
+	RetryErpQueueEntry(context.Context, *RetryErpQueueEntryRequest) (*ErpQueueEntry, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -613,6 +711,18 @@ func (UnimplementedOrderServiceServer) ListPostingBatches(context.Context, *List
 }
 func (UnimplementedOrderServiceServer) RetryPostingLines(context.Context, *RetryPostingLinesRequest) (*PostingBatch, error) {
 	return nil, status.Error(codes.Unimplemented, "method RetryPostingLines not implemented")
+}
+func (UnimplementedOrderServiceServer) GetErpQueueStatus(context.Context, *GetErpQueueStatusRequest) (*ErpQueueStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetErpQueueStatus not implemented")
+}
+func (UnimplementedOrderServiceServer) ListErpQueueEntries(context.Context, *ListErpQueueEntriesRequest) (*ListErpQueueEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListErpQueueEntries not implemented")
+}
+func (UnimplementedOrderServiceServer) GetErpQueueEntry(context.Context, *GetErpQueueEntryRequest) (*ErpQueueEntry, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetErpQueueEntry not implemented")
+}
+func (UnimplementedOrderServiceServer) RetryErpQueueEntry(context.Context, *RetryErpQueueEntryRequest) (*ErpQueueEntry, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryErpQueueEntry not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -923,6 +1033,78 @@ func _OrderService_RetryPostingLines_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_GetErpQueueStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetErpQueueStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).GetErpQueueStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_GetErpQueueStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).GetErpQueueStatus(ctx, req.(*GetErpQueueStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_ListErpQueueEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListErpQueueEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListErpQueueEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListErpQueueEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListErpQueueEntries(ctx, req.(*ListErpQueueEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_GetErpQueueEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetErpQueueEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).GetErpQueueEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_GetErpQueueEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).GetErpQueueEntry(ctx, req.(*GetErpQueueEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_RetryErpQueueEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryErpQueueEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RetryErpQueueEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RetryErpQueueEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RetryErpQueueEntry(ctx, req.(*RetryErpQueueEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -993,6 +1175,22 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RetryPostingLines",
 			Handler:    _OrderService_RetryPostingLines_Handler,
+		},
+		{
+			MethodName: "GetErpQueueStatus",
+			Handler:    _OrderService_GetErpQueueStatus_Handler,
+		},
+		{
+			MethodName: "ListErpQueueEntries",
+			Handler:    _OrderService_ListErpQueueEntries_Handler,
+		},
+		{
+			MethodName: "GetErpQueueEntry",
+			Handler:    _OrderService_GetErpQueueEntry_Handler,
+		},
+		{
+			MethodName: "RetryErpQueueEntry",
+			Handler:    _OrderService_RetryErpQueueEntry_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
