@@ -1,6 +1,6 @@
 // Package launcher starts the whole Transload mesh on one machine as
 // separate processes: an embedded NATS JetStream node, the ERP and WMS
-// simulators, the four process services and the gateway. `make run` and the
+// simulators, the four process services, the gateway and the ops service. `make run` and the
 // end-to-end suite both use it, so what the tests drive is what a newcomer
 // runs.
 package launcher
@@ -33,10 +33,13 @@ const (
 	Order       = "order"
 	Fulfillment = "fulfillment"
 	Gateway     = "gateway"
+	Ops         = "ops"
 )
 
 // StartOrder lists the processes in dependency order; Stop goes in reverse.
-var StartOrder = []string{NATS, ERPSim, WMSSim, Catalog, Inventory, Order, Fulfillment, Gateway}
+// The ops service comes last so the fixed ports of the others keep their
+// place in the port plan (ops is 9008/9108); the gateway reaches it lazily.
+var StartOrder = []string{NATS, ERPSim, WMSSim, Catalog, Inventory, Order, Fulfillment, Gateway, Ops}
 
 // binaries maps a process to the binary `make build` puts into bin/.
 var binaries = map[string]string{
@@ -48,6 +51,7 @@ var binaries = map[string]string{
 	Order:       "order",
 	Fulfillment: "fulfillment",
 	Gateway:     "gateway",
+	Ops:         "ops",
 }
 
 // DefaultBasePort is where `make run` starts numbering ports: process i gets
@@ -59,10 +63,13 @@ const (
 
 // DemoAPIKey is the storefront key `make run` configures for channel "web",
 // not bound to a customer. DemoCustomerAPIKey is bound to customer C0001.
+// DemoOperatorAPIKey is an operator key (role operator: read and act on the
+// ops API and console); DemoViewerAPIKey may only read it.
 const (
 	DemoAPIKey         = "demo-web-key"
 	DemoCustomerAPIKey = "demo-c0001-key"
-	DemoAdminAPIKey    = "demo-admin-key"
+	DemoOperatorAPIKey = "demo-admin-key"
+	DemoViewerAPIKey   = "demo-viewer-key"
 )
 
 // Config says where binaries and data live and how ports are chosen.
@@ -191,12 +198,32 @@ func (m *Mesh) sharedEnv() []string {
 		"INVENTORY_ADDR=" + m.procs[Inventory].GRPCAddr,
 		"ORDER_ADDR=" + m.procs[Order].GRPCAddr,
 		"FULFILLMENT_ADDR=" + m.procs[Fulfillment].GRPCAddr,
+		"OPS_ADDR=" + m.procs[Ops].GRPCAddr,
+		"METRICS_TARGETS=" + m.metricsTargets(),
 		"REDIS_ADDR=" + m.cfg.RedisAddr,
-		"API_KEYS=" + DemoAPIKey + ":web," + DemoCustomerAPIKey + ":web:C0001," + DemoAdminAPIKey + ":ops:admin",
+		"API_KEYS=" + DemoAPIKey + ":web," + DemoCustomerAPIKey + ":web:C0001," +
+			DemoOperatorAPIKey + ":ops:operator," + DemoViewerAPIKey + ":ops:viewer",
 		"LOG_LEVEL=info",
 	}
 	return env
 }
+
+// metricsTargets lists every service's metrics endpoint for the ops
+// service's KPI scrape, as METRICS_TARGETS wants it: service=URL, comma
+// separated.
+func (m *Mesh) metricsTargets() string {
+	var ts []string
+	for _, name := range StartOrder {
+		if name == NATS {
+			continue
+		}
+		ts = append(ts, name+"=http://"+m.procs[name].AdminAddr+"/metrics")
+	}
+	return strings.Join(ts, ",")
+}
+
+// ConsoleURL is the ops console's address on the gateway.
+func (m *Mesh) ConsoleURL() string { return m.RESTURL() + "/console/" }
 
 func (m *Mesh) start(ctx context.Context, name string) error {
 	p := m.procs[name]

@@ -67,6 +67,11 @@ Transload is running.
   logs          : %[4]s/logs/
   cache         : %[5]s
 
+Operators:
+  console       : %[6]s  (sign in with the operator key %[7]s; %[8]s may only read)
+  ops REST      : curl -s -H 'Authorization: Bearer %[7]s' %[1]s/v1/ops/exceptions
+  KPIs          : curl -s -H 'Authorization: Bearer %[7]s' %[1]s/v1/ops/kpis
+
 Try:
   curl -s -H 'Authorization: Bearer %[2]s' -X POST %[1]s/v1/availability:check \
     -d '{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[{"sku":"SKU-00001","quantity":2},{"sku":"SKU-00002","quantity":1}]}'
@@ -77,7 +82,8 @@ Try:
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/v1/orders?customerId=C0001
 
 Press Ctrl-C to stop.
-`, base, launcher.DemoAPIKey, launcher.DemoCustomerAPIKey, data, cacheMode(redisAddr))
+`, base, launcher.DemoAPIKey, launcher.DemoCustomerAPIKey, data, cacheMode(redisAddr),
+		mesh.ConsoleURL(), launcher.DemoOperatorAPIKey, launcher.DemoViewerAPIKey)
 	<-ctx.Done()
 	return nil
 }
