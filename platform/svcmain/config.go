@@ -27,7 +27,7 @@ import (
 // GRPC_ADDR, ADMIN_ADDR, DATABASE_URL or the OTEL_* variables again.
 // GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
 // defaults come from the binary's place in the port plan
-// ([DefaultsFor]), so that one table, not seven, says which binary
+// ([DefaultsFor]), so that one table, not one per binary, says which binary
 // listens where.
 type Base struct {
 	// ServiceName names the binary in logs, metrics and traces; empty
@@ -79,7 +79,7 @@ type place struct {
 
 // portPlan is the mesh's port plan, the one docs/configuration.md
 // documents: every binary has its own gRPC port (90xx) and admin port
-// (91xx), so that all seven start side by side on one host with no
+// (91xx), so that all eight start side by side on one host with no
 // environment at all, and each one with a database keeps it in its own
 // file. Keyed by the name each main passes to [Start].
 var portPlan = map[string]place{
@@ -90,6 +90,7 @@ var portPlan = map[string]place{
 	"order":           {9005, 9105, true},
 	"fulfillment":     {9006, 9106, true},
 	"gateway":         {9007, 9107, false},
+	"ops":             {9008, 9108, true},
 }
 
 // ErrUnknownService is the cause of the error [DefaultsFor],

@@ -19,6 +19,7 @@ var meshPlan = map[string]Defaults{
 	"order":           {GRPCAddr: "127.0.0.1:9005", AdminAddr: "127.0.0.1:9105", DatabaseURL: "sqlite://order.db"},
 	"fulfillment":     {GRPCAddr: "127.0.0.1:9006", AdminAddr: "127.0.0.1:9106", DatabaseURL: "sqlite://fulfillment.db"},
 	"gateway":         {GRPCAddr: "127.0.0.1:9007", AdminAddr: "127.0.0.1:9107"}, // no database
+	"ops":             {GRPCAddr: "127.0.0.1:9008", AdminAddr: "127.0.0.1:9108", DatabaseURL: "sqlite://ops.db"},
 }
 
 // dbConfig is the configuration of a service with a database; gwConfig
@@ -65,7 +66,7 @@ func TestDefaultsForEveryService(t *testing.T) {
 	}
 }
 
-// TestPortPlanHasNoCollisions: the seven binaries start side by side on
+// TestPortPlanHasNoCollisions: the binaries of the plan start side by side on
 // one host with no environment, so no two listen addresses are the same.
 func TestPortPlanHasNoCollisions(t *testing.T) {
 	t.Parallel()
