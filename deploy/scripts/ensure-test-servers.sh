@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ensure-test-servers.sh makes sure the server binaries that Transload's
-# integration tests start for themselves are installed: redis-server and the
-# PostgreSQL server tools (initdb, pg_ctl, postgres).
+# integration tests start for themselves are installed: redis-server, the
+# PostgreSQL server tools (initdb, pg_ctl, postgres) and Chromium (the ops
+# console's browser test drives /usr/bin/chromium headless with chromedp).
 #
 # The tests start their own throw-away instances on free loopback ports, so
 # this script installs binaries only: it never leaves the distribution's
@@ -34,12 +35,17 @@ pg_bindir() {
 
 have_pg() { pg_bindir >/dev/null; }
 
+# Debian's chromium package installs /usr/bin/chromium; the browser test
+# looks for exactly that name.
+have_chromium() { command -v chromium >/dev/null 2>&1; }
+
 missing=()
 have_redis || missing+=(redis-server)
 have_pg || missing+=(postgresql)
+have_chromium || missing+=(chromium)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-	log "ok: redis-server ($(command -v redis-server)), PostgreSQL ($(pg_bindir))"
+	log "ok: redis-server ($(command -v redis-server)), PostgreSQL ($(pg_bindir)), chromium ($(command -v chromium))"
 	exit 0
 fi
 
@@ -47,7 +53,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	log "missing test servers: ${missing[*]}"
 	log "install them as root, for example:"
 	log "  sudo apt-get install -y --no-install-recommends ${missing[*]}"
-	log "  (or: brew install redis postgresql on macOS)"
+	log "  (or: brew install redis postgresql and a Chromium on macOS)"
 	log "then run this script again, or run the tests with CI unset to skip the integration tests that need them."
 	exit 1
 fi
@@ -123,8 +129,9 @@ stop_services
 still=()
 have_redis || still+=(redis-server)
 have_pg || still+=(postgresql)
+have_chromium || still+=(chromium)
 if [[ ${#still[@]} -ne 0 ]]; then
 	log "installation finished but still missing: ${still[*]}"
 	exit 1
 fi
-log "installed: redis-server ($(command -v redis-server)), PostgreSQL ($(pg_bindir))"
+log "installed: redis-server ($(command -v redis-server)), PostgreSQL ($(pg_bindir)), chromium ($(command -v chromium))"
