@@ -2,11 +2,16 @@
 // resulting Principal in the request context.
 //
 // Keys are configured as `key:channel[:customer]` (a storefront key bound
-// to a sales channel and optionally to one customer) or `key:ops:admin` (an
-// operator key for ops.v1). Callers present them as `Authorization: Bearer
-// <key>` (gRPC metadata `authorization`) or `X-Api-Key: <key>`. Keys are
-// held only as SHA-256 digests; the Principal carries a short digest-based
-// KeyID that is safe to log. The key itself is never logged.
+// to a sales channel and optionally to one customer) or `key:ops:<role>`
+// (an operator key for ops.v1 with the role viewer, operator, or admin, an
+// alias of operator). Callers present them as `Authorization: Bearer <key>`
+// (gRPC metadata `authorization`) or `X-Api-Key: <key>`. Keys are held only
+// as SHA-256 digests; the Principal carries a short digest-based KeyID that
+// is safe to log. The key itself is never logged.
+//
+// Who may call what ([Keyring.AuthFunc]): storefront keys call
+// storefront.v1 only; operator keys call ops.v1 only, a viewer its read
+// methods ([OpsRead]) and an operator every method.
 package auth
 
 import (
@@ -34,12 +39,39 @@ type Principal struct {
 	Channel string
 	// CustomerID is set when the key is bound to one customer.
 	CustomerID string
-	// Admin marks an operator key (ops.v1).
-	Admin bool
+	// Role is the role of an operator key (ops.v1); empty for storefront
+	// keys.
+	Role Role
 }
 
 // CustomerBound reports whether the key acts for exactly one customer.
 func (p Principal) CustomerBound() bool { return p.CustomerID != "" }
+
+// Operator reports whether the key is an operator key (any role).
+func (p Principal) Operator() bool { return p.Role != "" }
+
+// Role is what an operator key may do on ops.v1.
+type Role string
+
+// Operator roles. The zero Role is a storefront key's.
+const (
+	// RoleViewer may call the read methods of ops.v1 ([OpsRead]).
+	RoleViewer Role = "viewer"
+	// RoleOperator may call every method of ops.v1.
+	RoleOperator Role = "operator"
+)
+
+// opsChannel is the reserved second field of an operator key entry,
+// `key:ops:<role>`; no storefront channel may be called "ops".
+const opsChannel = "ops"
+
+// roleNames maps the role field of `key:ops:<role>` to its Role. "admin"
+// is kept as an alias of operator for configurations written before roles.
+var roleNames = map[string]Role{
+	"viewer":   RoleViewer,
+	"operator": RoleOperator,
+	"admin":    RoleOperator,
+}
 
 // MinKeyLength is the shortest accepted API key.
 const MinKeyLength = 8
@@ -62,7 +94,7 @@ func ParseKeys(specs []string) (*Keyring, error) {
 	for i, spec := range specs {
 		parts := strings.Split(strings.TrimSpace(spec), ":")
 		if len(parts) < 2 || len(parts) > 3 {
-			errs = append(errs, fmt.Errorf("entry %d: want key:channel[:customer] or key:ops:admin", i+1))
+			errs = append(errs, fmt.Errorf("entry %d: want key:channel[:customer] or key:ops:viewer|operator|admin", i+1))
 			continue
 		}
 		key := parts[0]
@@ -73,8 +105,13 @@ func ParseKeys(specs []string) (*Keyring, error) {
 		d := sha256.Sum256([]byte(key))
 		p := Principal{KeyID: "key-" + hex.EncodeToString(d[:6])}
 		switch {
-		case len(parts) == 3 && parts[1] == "ops" && parts[2] == "admin":
-			p.Admin = true
+		case parts[1] == opsChannel:
+			role, ok := roleNames[parts[len(parts)-1]]
+			if len(parts) != 3 || !ok {
+				errs = append(errs, fmt.Errorf("entry %d: an operator key is key:ops:viewer, key:ops:operator or key:ops:admin (%q is reserved, not a channel)", i+1, opsChannel))
+				continue
+			}
+			p.Role = role
 		case !channelPattern.MatchString(parts[1]):
 			errs = append(errs, fmt.Errorf("entry %d: channel must match %s", i+1, channelPattern))
 			continue
@@ -138,9 +175,49 @@ const (
 	opsPrefix        = "/transload.ops.v1."
 )
 
+// OpsRead reports whether fullMethod ("/transload.ops.v1.OpsService/X") is
+// one of the read methods a viewer may call: the ops.v1 methods whose name
+// starts with Get or List. The contract names every read that way and
+// every mutation otherwise (the tests pin each method's class, so a new
+// method is classified on purpose).
+func OpsRead(fullMethod string) bool {
+	rest, ok := strings.CutPrefix(fullMethod, opsPrefix)
+	if !ok {
+		return false
+	}
+	_, method, ok := strings.Cut(rest, "/")
+	return ok && (strings.HasPrefix(method, "Get") || strings.HasPrefix(method, "List"))
+}
+
+// allowed says why p may not call fullMethod, or "" when it may.
+func allowed(p Principal, fullMethod string) string {
+	switch {
+	case strings.HasPrefix(fullMethod, opsPrefix):
+		switch p.Role {
+		case RoleOperator:
+			return ""
+		case RoleViewer:
+			if OpsRead(fullMethod) {
+				return ""
+			}
+			return "the viewer role may only read; this method needs an operator key with the operator role"
+		}
+		return "the operator API needs an operator key"
+	case strings.HasPrefix(fullMethod, storefrontPrefix):
+		if p.Operator() {
+			return "operator keys cannot call the storefront API"
+		}
+		return ""
+	}
+	// The gateway serves nothing else; a service registered later gets
+	// no caller until its rule is written here.
+	return "no API key may call this method"
+}
+
 // AuthFunc returns the grpcserver authentication hook: missing or unknown
-// keys fail with UNAUTHENTICATED; operator keys may only call ops.v1 and
-// storefront keys only storefront.v1 (PERMISSION_DENIED otherwise).
+// keys fail with UNAUTHENTICATED; storefront keys may only call
+// storefront.v1, operator keys only ops.v1 and viewers only its reads
+// (PERMISSION_DENIED otherwise).
 func (k *Keyring) AuthFunc() grpcserver.AuthFunc {
 	return func(ctx context.Context, fullMethod string) (context.Context, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
@@ -152,11 +229,8 @@ func (k *Keyring) AuthFunc() grpcserver.AuthFunc {
 		if !ok {
 			return nil, apierr.Unauthenticated("invalid API key")
 		}
-		switch {
-		case strings.HasPrefix(fullMethod, opsPrefix) && !p.Admin:
-			return nil, apierr.PermissionDenied("the operator API needs an operator key")
-		case strings.HasPrefix(fullMethod, storefrontPrefix) && p.Admin:
-			return nil, apierr.PermissionDenied("operator keys cannot call the storefront API")
+		if why := allowed(p, fullMethod); why != "" {
+			return nil, apierr.PermissionDenied(why)
 		}
 		return WithPrincipal(ctx, p), nil
 	}
