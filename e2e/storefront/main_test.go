@@ -1,6 +1,6 @@
 // Package storefront is the end-to-end suite: it builds the binaries, starts
 // the whole mesh as separate processes through the same launcher `make run`
-// uses, and drives it over REST as a storefront would.
+// uses, and drives it over REST as a storefront and an operator would.
 package storefront
 
 import (
@@ -68,6 +68,9 @@ func runMain(m *testing.M) int {
 			// Shipments move one WMS step every 150ms so an order is
 			// delivered within seconds.
 			launcher.WMSSim: {"WMSSIM_STEP=150ms"},
+			// The demo warehouses only: TestOperationsDesk's poison event
+			// allocates to one more, which an operator then adds.
+			launcher.Fulfillment: {"WMS_WAREHOUSES=WH-HAM,WH-MUC,WH-BER"},
 		},
 	})
 	if err != nil {

@@ -332,9 +332,14 @@ func (m *Mesh) Kill(name string) {
 }
 
 // Restart starts the named process again with the same ports, data and
-// environment, and waits until it is ready.
-func (m *Mesh) Restart(ctx context.Context, name string) error {
+// environment, and waits until it is ready. env, when given, is added to the
+// process's environment from now on (a later entry of a variable wins), as
+// an operator changing a deployment's configuration would.
+func (m *Mesh) Restart(ctx context.Context, name string, env ...string) error {
 	p := m.Proc(name)
+	p.mu.Lock()
+	p.env = append(p.env, env...)
+	p.mu.Unlock()
 	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[name])); err != nil {
 		return err
 	}
