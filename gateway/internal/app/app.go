@@ -1,8 +1,9 @@
 // Package app wires the gateway on the runtime svcmain.Start returned: the
 // gRPC server (platform/grpcserver with the standard chain, API-key auth and
-// protovalidate) serving storefront.v1, the REST side (grpc-gateway dialing
-// the gRPC listener), the neighbour clients and the availability cache, and
-// runs them until the context ends.
+// protovalidate) serving storefront.v1 and ops.v1, the REST side
+// (grpc-gateway dialing the gRPC listener), the neighbour clients (the ops
+// service among them) and the availability cache, and runs them until the
+// context ends.
 package app
 
 import (
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/cache"
 	"github.com/transload/transload/platform/grpcclient"
@@ -121,6 +123,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		Inventory:   neighbours.Target{Addr: cfg.InventoryAddr, Timeout: cfg.InventoryTimeout},
 		Order:       neighbours.Target{Addr: cfg.OrderAddr, Timeout: cfg.OrderTimeout},
 		Fulfillment: neighbours.Target{Addr: cfg.FulfillmentAddr, Timeout: cfg.FulfillmentTimeout},
+		Ops:         neighbours.Target{Addr: cfg.OpsAddr, Timeout: cfg.OpsTimeout},
 	}, append(rt.ClientOptions(), d.NeighbourOptions...)...); err != nil {
 		return nil, err
 	}
@@ -140,6 +143,13 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		return nil, err
 	}
 	storefrontv1.RegisterStorefrontServiceServer(g.srv, api)
+	ops, err := grpcapi.NewOps(g.clients.Ops, logger)
+	if err != nil {
+		return nil, err
+	}
+	// Readiness does not look at the ops service: the operators' plane
+	// being down must not take the storefront out of rotation.
+	opsv1.RegisterOpsServiceServer(g.srv, ops)
 	if cfg.NATSURL != "" {
 		if g.events, err = catalogevents.Listen(cfg.NATSURL, cfg.ServiceName, func(subject string) {
 			logger.Debug("catalog changed; price cache versions dropped", slog.String("subject", subject))

@@ -5,6 +5,8 @@
 package config
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -33,6 +35,8 @@ type Config struct {
 	InventoryAddr   string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
 	OrderAddr       string `env:"ORDER_ADDR" default:"127.0.0.1:9005"`
 	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
+	// OpsAddr is the ops service, which serves ops.v1 behind the gateway.
+	OpsAddr string `env:"OPS_ADDR" default:"127.0.0.1:9008"`
 	// Per-neighbour budgets, set on each connection: every call ends at the
 	// earlier of the request's deadline and this budget, and when the budget
 	// expires the neighbour's breaker counts the slow answer. ORDER_TIMEOUT
@@ -42,10 +46,19 @@ type Config struct {
 	InventoryTimeout   time.Duration `env:"INVENTORY_TIMEOUT" default:"5s"`
 	OrderTimeout       time.Duration `env:"ORDER_TIMEOUT" default:"15s"`
 	FulfillmentTimeout time.Duration `env:"FULFILLMENT_TIMEOUT" default:"5s"`
+	// OpsTimeout is longer than a read needs because a replay of many dead
+	// letters or a reconciliation trigger does its work inside the call.
+	OpsTimeout time.Duration `env:"OPS_TIMEOUT" default:"10s"`
 
-	// APIKeys lists `key:channel[:customer]` and `key:ops:admin` entries,
-	// comma separated. Secret: never logged.
+	// APIKeys lists `key:channel[:customer]` (storefront) and
+	// `key:ops:viewer|operator|admin` (operator) entries, comma separated.
+	// Secret: never logged.
 	APIKeys []string `env:"API_KEYS" secret:"true"`
+
+	// ConsoleSessionKey signs the operator console's session cookies: 32
+	// bytes, hex or base64. Empty means a random key per process, so
+	// sessions end with the process and do not span replicas. Secret.
+	ConsoleSessionKey string `env:"CONSOLE_SESSION_KEY" secret:"true"`
 
 	// Currencies are the ISO 4217 codes the storefront accepts; a
 	// well-formed code outside this set fails with UNSUPPORTED_CURRENCY.
@@ -112,11 +125,40 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout <= 0 || c.AvailabilityDependencyTimeout <= 0 {
 		errs = append(errs, errors.New("HTTP_REQUEST_TIMEOUT and AVAILABILITY_DEPENDENCY_TIMEOUT must be positive"))
 	}
-	if c.CatalogTimeout <= 0 || c.InventoryTimeout <= 0 || c.OrderTimeout <= 0 || c.FulfillmentTimeout <= 0 {
-		errs = append(errs, errors.New("CATALOG_TIMEOUT, INVENTORY_TIMEOUT, ORDER_TIMEOUT and FULFILLMENT_TIMEOUT must be positive"))
+	if c.CatalogTimeout <= 0 || c.InventoryTimeout <= 0 || c.OrderTimeout <= 0 || c.FulfillmentTimeout <= 0 || c.OpsTimeout <= 0 {
+		errs = append(errs, errors.New("CATALOG_TIMEOUT, INVENTORY_TIMEOUT, ORDER_TIMEOUT, FULFILLMENT_TIMEOUT and OPS_TIMEOUT must be positive"))
+	}
+	if _, _, err := c.SessionKey(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AvailabilityFreshFor < 0 || c.AvailabilitySnapshotTTL <= 0 {
 		errs = append(errs, errors.New("AVAILABILITY_FRESH_FOR must not be negative and AVAILABILITY_SNAPSHOT_TTL must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// SessionKeySize is the length of CONSOLE_SESSION_KEY once decoded.
+const SessionKeySize = 32
+
+// SessionKey decodes CONSOLE_SESSION_KEY (hex, or base64 in the standard
+// or URL alphabet, padded or not) into its SessionKeySize bytes; set is
+// false when it is empty. The error never contains the value.
+func (c *Config) SessionKey() (key []byte, set bool, err error) {
+	if c.ConsoleSessionKey == "" {
+		return nil, false, nil
+	}
+	decoders := []func(string) ([]byte, error){
+		hex.DecodeString,
+		base64.StdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString,
+		base64.RawStdEncoding.DecodeString,
+		base64.RawURLEncoding.DecodeString,
+	}
+	for _, decode := range decoders {
+		if b, err := decode(c.ConsoleSessionKey); err == nil && len(b) == SessionKeySize {
+			return b, true, nil
+		}
+	}
+	return nil, false, fmt.Errorf("CONSOLE_SESSION_KEY: want %d bytes in hex (%d digits) or base64; generate one with `openssl rand -hex %d`",
+		SessionKeySize, 2*SessionKeySize, SessionKeySize)
 }

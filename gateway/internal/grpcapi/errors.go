@@ -74,6 +74,12 @@ func errNoSnapshot(dependency string) error {
 // DEADLINE_EXCEEDED, a cancelled call CANCELLED; anything else is a gateway
 // bug or contract drift and becomes INTERNAL, with the cause logged.
 func (s *Server) dependencyError(ctx context.Context, dependency string, err error) error {
+	return dependencyError(ctx, s.logger, dependency, err)
+}
+
+// dependencyError is Server.dependencyError for any server of this
+// package, logging to logger.
+func dependencyError(ctx context.Context, logger *slog.Logger, dependency string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -93,11 +99,11 @@ func (s *Server) dependencyError(ctx context.Context, dependency string, err err
 		if apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
 			reason = commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN
 		}
-		s.logger.WarnContext(ctx, "dependency unavailable", slog.String("dependency", dependency),
+		logger.WarnContext(ctx, "dependency unavailable", slog.String("dependency", dependency),
 			slog.String("grpc.code", code.String()), slog.String("error", status.Convert(err).Message()))
 		return unavailable(reason, dependency, dependency+" is unavailable, retry later")
 	}
-	s.logger.ErrorContext(ctx, "unexpected dependency error", slog.String("dependency", dependency),
+	logger.ErrorContext(ctx, "unexpected dependency error", slog.String("dependency", dependency),
 		slog.String("grpc.code", code.String()), slog.String("reason", apierr.ReasonOf(err)),
 		slog.String("error", status.Convert(err).Message()))
 	return apierr.Internal()

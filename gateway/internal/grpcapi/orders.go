@@ -17,6 +17,7 @@ import (
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/opsevents"
 
 	"github.com/transload/transload/gateway/internal/auth"
 	"github.com/transload/transload/gateway/internal/neighbours"
@@ -26,14 +27,11 @@ import (
 // an idempotent replay; REST serves it as `Idempotent-Replayed: true`.
 const MetadataReplayed = "idempotent-replayed"
 
-// MetadataActor names who acts on order mutations ("api_key:<key id>"),
-// recorded by the order service in the state history and audit trail.
-const MetadataActor = "x-transload-actor"
-
-// withActor tells the order service which API key acts (its digest id,
-// never the key).
+// withActor tells the order service which API key acts ("api_key:<key
+// id>", its digest id, never the key), recorded in the order's state
+// history and the audit trail.
 func withActor(ctx context.Context, p auth.Principal) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, MetadataActor, "api_key:"+p.KeyID)
+	return opsevents.AppendActor(ctx, opsevents.Actor{Kind: opsevents.ActorAPIKey, ID: p.KeyID})
 }
 
 // defaultCancelReason is recorded when the buyer gives none.

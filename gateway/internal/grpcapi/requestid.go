@@ -16,7 +16,9 @@ import (
 // header is forwarded in.
 const MetadataIdempotencyKey = "idempotency-key"
 
-// requestIDField is the field every idempotent storefront mutation carries.
+// requestIDField is the field every idempotent storefront and ops mutation
+// carries; the interceptor finds it by name, so a new mutation of either
+// API is covered without a list.
 const requestIDField protoreflect.Name = "request_id"
 
 // RequestIDUnaryInterceptor copies the idempotency-key metadata into an

@@ -1,12 +1,14 @@
 // Package grpcapi implements transload.storefront.v1.StorefrontService by
 // composing the process APIs (catalog-pricing, inventory, order,
-// fulfillment). The same implementation serves gRPC callers and, through
+// fulfillment), and transload.ops.v1.OpsService by forwarding it to the ops
+// service. The same implementations serve gRPC callers and, through
 // grpc-gateway dialing the gateway's own listener, REST callers.
 //
-// Files: one per resource (availability.go, products.go, orders.go,
-// shipments.go), convert.go (process API ↔ storefront messages, pure),
-// errors.go (the one place errors are built and mapped) and requestid.go
-// (the Idempotency-Key → request_id interceptor).
+// Files: one per storefront resource (availability.go, products.go,
+// orders.go, shipments.go), ops.go (the ops.v1 forwarder), convert.go
+// (process API ↔ storefront messages, pure), errors.go (the one place
+// errors are built and mapped) and requestid.go (the Idempotency-Key →
+// request_id interceptor, for storefront and ops mutations alike).
 package grpcapi
 
 import (

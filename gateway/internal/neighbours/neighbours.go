@@ -1,5 +1,6 @@
 // Package neighbours dials the process APIs the gateway composes
-// (catalog-pricing, inventory, order, fulfillment) through
+// (catalog-pricing, inventory, order, fulfillment) and the ops service it
+// forwards ops.v1 to, through
 // platform/grpcclient: each target's own default deadline (from the
 // configuration), one circuit breaker per target, and retries only for
 // reads and for mutations carrying a request id the callee de-duplicates
@@ -17,6 +18,7 @@ import (
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/grpcclient"
 )
@@ -30,6 +32,7 @@ const (
 	Inventory   = "inventory"
 	Order       = "order"
 	Fulfillment = "fulfillment"
+	Ops         = "ops"
 )
 
 // Idempotent methods per target: safe to retry on UNAVAILABLE. CreateOrder
@@ -55,7 +58,19 @@ var (
 		fulfillmentv1.FulfillmentService_GetShipment_FullMethodName,
 		fulfillmentv1.FulfillmentService_ListShipments_FullMethodName,
 	}
+	// Every ops.v1 method is a read or a mutation carrying a request_id
+	// the ops service de-duplicates on (a test holds each mutation to it).
+	opsIdempotent = fullMethods(&opsv1.OpsService_ServiceDesc)
 )
+
+// fullMethods lists the full names of sd's unary methods.
+func fullMethods(sd *grpc.ServiceDesc) []string {
+	out := make([]string, 0, len(sd.Methods))
+	for _, m := range sd.Methods {
+		out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
+	}
+	return out
+}
 
 // Target is one neighbour: where to dial it and the deadline of calls
 // whose caller set none.
@@ -66,7 +81,7 @@ type Target struct {
 
 // Targets are the neighbours to dial.
 type Targets struct {
-	Catalog, Inventory, Order, Fulfillment Target
+	Catalog, Inventory, Order, Fulfillment, Ops Target
 }
 
 // Clients are the stubs of every neighbour.
@@ -76,6 +91,7 @@ type Clients struct {
 	Inventory   inventoryv1.InventoryServiceClient
 	Orders      orderv1.OrderServiceClient
 	Fulfillment fulfillmentv1.FulfillmentServiceClient
+	Ops         opsv1.OpsServiceClient
 
 	conns []*grpc.ClientConn
 }
@@ -111,7 +127,7 @@ func Dial(t Targets, opts ...grpcclient.Option) (*Clients, error) {
 			_ = c.Close()
 		}
 	}()
-	var cat, inv, ord, ful *grpc.ClientConn
+	var cat, inv, ord, ful, ops *grpc.ClientConn
 	if cat, err = dial(t.Catalog, catalogIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: catalog: %w", err)
 	}
@@ -124,11 +140,15 @@ func Dial(t Targets, opts ...grpcclient.Option) (*Clients, error) {
 	if ful, err = dial(t.Fulfillment, fulfillmentIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: fulfillment: %w", err)
 	}
+	if ops, err = dial(t.Ops, opsIdempotent); err != nil {
+		return nil, fmt.Errorf("neighbours: ops: %w", err)
+	}
 	c.Catalog = catalogv1.NewCatalogServiceClient(cat)
 	c.Pricing = catalogv1.NewPricingServiceClient(cat)
 	c.Inventory = inventoryv1.NewInventoryServiceClient(inv)
 	c.Orders = orderv1.NewOrderServiceClient(ord)
 	c.Fulfillment = fulfillmentv1.NewFulfillmentServiceClient(ful)
+	c.Ops = opsv1.NewOpsServiceClient(ops)
 	return c, nil
 }
 

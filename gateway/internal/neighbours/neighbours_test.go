@@ -3,19 +3,24 @@ package neighbours
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/grpcclient"
+
+	"github.com/transload/transload/gateway/internal/auth"
 )
 
 // deadlines records how much time the caller left each call, by method.
@@ -53,7 +58,7 @@ func TestDialGivesEachNeighbourItsOwnDeadline(t *testing.T) {
 
 	target := func(timeout time.Duration) Target { return Target{Addr: "passthrough:///neighbour", Timeout: timeout} }
 	c, err := Dial(Targets{Catalog: target(10 * time.Second), Inventory: target(20 * time.Second),
-		Order: target(30 * time.Second), Fulfillment: target(40 * time.Second)},
+		Order: target(30 * time.Second), Fulfillment: target(40 * time.Second), Ops: target(50 * time.Second)},
 		grpcclient.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })))
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +75,8 @@ func TestDialGivesEachNeighbourItsOwnDeadline(t *testing.T) {
 	calls = append(calls, err)
 	_, err = c.Fulfillment.GetShipment(ctx, &fulfillmentv1.GetShipmentRequest{})
 	calls = append(calls, err)
+	_, err = c.Ops.GetKpis(ctx, &opsv1.GetKpisRequest{})
+	calls = append(calls, err)
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err = c.Pricing.QuotePrices(short, &catalogv1.QuotePricesRequest{})
@@ -84,6 +91,7 @@ func TestDialGivesEachNeighbourItsOwnDeadline(t *testing.T) {
 		inventoryv1.InventoryService_CheckAvailability_FullMethodName: 20 * time.Second,
 		orderv1.OrderService_GetOrder_FullMethodName:                  30 * time.Second,
 		fulfillmentv1.FulfillmentService_GetShipment_FullMethodName:   40 * time.Second,
+		opsv1.OpsService_GetKpis_FullMethodName:                       50 * time.Second,
 		catalogv1.PricingService_QuotePrices_FullMethodName:           2 * time.Second, // the caller's deadline
 	}
 	d.mu.Lock()
@@ -92,6 +100,31 @@ func TestDialGivesEachNeighbourItsOwnDeadline(t *testing.T) {
 		// The deadline travels as grpc-timeout; allow for the time the call took.
 		if got := d.left[name]; got > want || got < want-5*time.Second {
 			t.Errorf("%s: the call had %v left, want about %v", name, got, want)
+		}
+	}
+}
+
+// TestOpsMethodsAreSafeToRetry holds the reason every ops.v1 method is in
+// opsIdempotent: it only reads (auth.OpsRead) or its request carries a
+// request_id the ops service de-duplicates on.
+func TestOpsMethodsAreSafeToRetry(t *testing.T) {
+	t.Parallel()
+	svc := opsv1.File_transload_ops_v1_ops_service_proto.Services().ByName("OpsService")
+	if svc == nil {
+		t.Fatal("no OpsService in the ops.v1 descriptor")
+	}
+	methods := svc.Methods()
+	if methods.Len() != len(opsIdempotent) {
+		t.Errorf("OpsService has %d methods, opsIdempotent %d", methods.Len(), len(opsIdempotent))
+	}
+	for i := range methods.Len() {
+		m := methods.Get(i)
+		full := "/" + string(svc.FullName()) + "/" + string(m.Name())
+		if !slices.Contains(opsIdempotent, full) {
+			t.Errorf("%s is not retried", full)
+		}
+		if fd := m.Input().Fields().ByName("request_id"); !auth.OpsRead(full) && (fd == nil || fd.Kind() != protoreflect.StringKind) {
+			t.Errorf("%s is a mutation without a request_id: retrying it could apply it twice", full)
 		}
 	}
 }

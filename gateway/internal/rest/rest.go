@@ -1,7 +1,7 @@
-// Package rest serves storefront.v1 as REST/JSON through grpc-gateway,
-// dialing the gateway's own gRPC listener so every REST call runs through
-// the same interceptor chain (auth, validation, logging, metrics) as a
-// gRPC call.
+// Package rest serves storefront.v1 and ops.v1 as REST/JSON through one
+// grpc-gateway mux, dialing the gateway's own gRPC listener so every REST
+// call runs through the same interceptor chain (auth, validation, logging,
+// metrics) as a gRPC call.
 //
 // On top of grpc-gateway it adds:
 //   - the correlation id: `X-Correlation-Id` is taken from the request when
@@ -9,7 +9,8 @@
 //     every response, success or error;
 //   - forwarded request headers: Authorization (grpc-gateway forwards it),
 //     X-Api-Key, Idempotency-Key and X-Correlation-Id;
-//   - `Idempotent-Replayed: true` on replayed CreateOrder answers;
+//   - `Idempotent-Replayed: true` on replayed answers (CreateOrder, and ops
+//     mutations when the ops service says so);
 //   - a request body limit (413 PAYLOAD_TOO_LARGE) and a request deadline;
 //   - ONE JSON error shape for every error (see Error), including malformed
 //     JSON, unknown routes and body-size violations.
@@ -18,6 +19,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/correlation"
 )
@@ -51,8 +54,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// NewHandler returns the REST handler for storefront.v1 over conn (a
-// connection to the gateway's own gRPC listener).
+// NewHandler returns the REST handler for storefront.v1 and ops.v1 over
+// conn (a connection to the gateway's own gRPC listener). Both APIs share
+// the mux, so the header matchers, the body limit, the deadline and the
+// error shape are the same for both.
 func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
@@ -73,14 +78,16 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Han
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler()),
 	)
 	if err := storefrontv1.RegisterStorefrontServiceHandler(ctx, mux, conn); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rest: storefront routes: %w", err)
+	}
+	if err := opsv1.RegisterOpsServiceHandler(ctx, mux, conn); err != nil {
+		return nil, fmt.Errorf("rest: ops routes: %w", err)
 	}
 	h.mux = mux
 	return h, nil
 }
 
-// incomingHeader forwards the headers the storefront needs as gRPC
-// metadata. Authorization is forwarded by grpc-gateway itself.
+// incomingHeader forwards the headers both APIs need as gRPC metadata. Authorization is forwarded by grpc-gateway itself.
 func incomingHeader(key string) (string, bool) {
 	switch textproto.CanonicalMIMEHeaderKey(key) {
 	case HeaderIdempotencyKey:
@@ -93,7 +100,8 @@ func incomingHeader(key string) (string, bool) {
 	return "", false
 }
 
-// outgoingHeader exposes only the replay marker; the correlation id is set
+// outgoingHeader exposes only the replay marker (CreateOrder's, and any an
+// ops mutation relays); the correlation id is set
 // by the middleware so it is present on every response.
 func outgoingHeader(key string) (string, bool) {
 	if key == "idempotent-replayed" {
