@@ -108,7 +108,7 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	a.relay, err = outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(logger),
-		outbox.WithStreams(eventstreams.Inventory))
+		outbox.WithStreams(eventstreams.Inventory, eventstreams.Ops))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,8 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 	erp := erpclient.New(a.erpConn)
 	a.svc = inventory.NewService(sqlstore.New(db), inventory.WithLogger(logger),
 		inventory.WithMaxHoldTTL(cfg.MaxHoldTTL), inventory.WithChangeHook(a.relay.Notify),
-		inventory.WithSnapshotReader(erp), inventory.WithReconciliationTimeout(cfg.SnapshotTimeout+5*time.Minute))
+		inventory.WithSnapshotReader(erp), inventory.WithReconciliationTimeout(cfg.SnapshotTimeout+5*time.Minute),
+		inventory.WithGapTimeout(cfg.GapTimeout), inventory.WithVarianceExceptionThreshold(cfg.ReconciliationExceptionThreshold))
 	if n, err := a.svc.FailInterrupted(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -153,8 +154,9 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 	return a, nil
 }
 
-// run serves until ctx ends, with the initial load, hold expiry and the
-// outbox relay in the background.
+// run serves until ctx ends, with the initial load, housekeeping (hold
+// expiry, overdue stock event gaps) and the outbox relay in the
+// background.
 func (a *app) run(ctx context.Context) error {
 	defer a.close()
 	bg, stop := context.WithCancel(ctx)
@@ -166,7 +168,7 @@ func (a *app) run(ctx context.Context) error {
 			}
 		})
 	}
-	wg.Go(func() { a.svc.RunExpiry(bg, a.cfg.ExpiryInterval) })
+	wg.Go(func() { a.svc.RunHousekeeping(bg, a.cfg.ExpiryInterval) })
 	wg.Go(func() {
 		if err := a.relay.Run(bg); err != nil {
 			a.logger.ErrorContext(bg, "inventory: outbox relay stopped", slog.Any("error", err))

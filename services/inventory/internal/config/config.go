@@ -41,6 +41,10 @@ type Config struct {
 	// GapTimeout is how long a buffered (out-of-order) stock event may wait
 	// for its predecessor before the gap is reported as overdue.
 	GapTimeout time.Duration `env:"INVENTORY_STOCK_EVENT_GAP_TIMEOUT" default:"10m"`
+	// ReconciliationExceptionThreshold is the smallest variance, in units
+	// either way, that a reconciliation raises as an INVENTORY_VARIANCE
+	// exception (HIGH from ten times it, MEDIUM below).
+	ReconciliationExceptionThreshold int64 `env:"RECONCILIATION_EXCEPTION_THRESHOLD" default:"1"`
 	// ERPTimeout is the deadline of each unary ERP call (one page), set on
 	// the connection so its breaker counts a slow ERP.
 	ERPTimeout time.Duration `env:"INVENTORY_ERP_TIMEOUT" default:"5s"`
@@ -64,6 +68,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ERPFeedInterval < 0 {
 		errs = append(errs, fmt.Errorf("INVENTORY_ERP_FEED_INTERVAL must not be negative, got %s", c.ERPFeedInterval))
+	}
+	if c.GapTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("INVENTORY_STOCK_EVENT_GAP_TIMEOUT must be positive, got %s", c.GapTimeout))
+	}
+	if c.ReconciliationExceptionThreshold < 1 {
+		errs = append(errs, fmt.Errorf("RECONCILIATION_EXCEPTION_THRESHOLD must be at least 1 unit, got %d", c.ReconciliationExceptionThreshold))
 	}
 	if c.ERPTimeout <= 0 || c.SnapshotTimeout <= 0 {
 		errs = append(errs, errors.New("INVENTORY_ERP_TIMEOUT and INVENTORY_SNAPSHOT_TIMEOUT must be positive"))

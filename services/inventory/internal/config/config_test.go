@@ -41,6 +41,9 @@ func TestDefaults(t *testing.T) {
 	if c.MaxHoldTTL != 24*time.Hour || c.ERPTimeout != 5*time.Second || c.SnapshotTimeout != 10*time.Minute {
 		t.Errorf("MaxHoldTTL, ERPTimeout, SnapshotTimeout = %s, %s, %s; want 24h, 5s, 10m", c.MaxHoldTTL, c.ERPTimeout, c.SnapshotTimeout)
 	}
+	if c.GapTimeout != 10*time.Minute || c.ReconciliationExceptionThreshold != 1 {
+		t.Errorf("GapTimeout, ReconciliationExceptionThreshold = %s, %d; want 10m, 1", c.GapTimeout, c.ReconciliationExceptionThreshold)
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -49,12 +52,16 @@ func TestValidate(t *testing.T) {
 		env  map[string]string
 		want string // part of the error
 	}{
-		"zero hold ttl":        {map[string]string{"INVENTORY_MAX_HOLD_TTL": "0s"}, "INVENTORY_MAX_HOLD_TTL"},
-		"zero expiry interval": {map[string]string{"INVENTORY_EXPIRY_INTERVAL": "0s"}, "INVENTORY_EXPIRY_INTERVAL"},
-		"retry min above max":  {map[string]string{"INVENTORY_LOAD_RETRY_MIN": "1m", "INVENTORY_LOAD_RETRY_MAX": "1s"}, "INVENTORY_LOAD_RETRY_MIN"},
-		"negative feed":        {map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "-1s"}, "INVENTORY_ERP_FEED_INTERVAL"},
-		"zero erp timeout":     {map[string]string{"INVENTORY_ERP_TIMEOUT": "0s"}, "INVENTORY_ERP_TIMEOUT"},
-		"bad duration":         {map[string]string{"INVENTORY_STOCK_EVENT_GAP_TIMEOUT": "soon"}, "INVENTORY_STOCK_EVENT_GAP_TIMEOUT"},
+		"zero hold ttl":          {map[string]string{"INVENTORY_MAX_HOLD_TTL": "0s"}, "INVENTORY_MAX_HOLD_TTL"},
+		"zero expiry interval":   {map[string]string{"INVENTORY_EXPIRY_INTERVAL": "0s"}, "INVENTORY_EXPIRY_INTERVAL"},
+		"retry min above max":    {map[string]string{"INVENTORY_LOAD_RETRY_MIN": "1m", "INVENTORY_LOAD_RETRY_MAX": "1s"}, "INVENTORY_LOAD_RETRY_MIN"},
+		"negative feed":          {map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "-1s"}, "INVENTORY_ERP_FEED_INTERVAL"},
+		"zero erp timeout":       {map[string]string{"INVENTORY_ERP_TIMEOUT": "0s"}, "INVENTORY_ERP_TIMEOUT"},
+		"bad duration":           {map[string]string{"INVENTORY_STOCK_EVENT_GAP_TIMEOUT": "soon"}, "INVENTORY_STOCK_EVENT_GAP_TIMEOUT"},
+		"zero gap timeout":       {map[string]string{"INVENTORY_STOCK_EVENT_GAP_TIMEOUT": "0s"}, "INVENTORY_STOCK_EVENT_GAP_TIMEOUT"},
+		"zero threshold":         {map[string]string{"RECONCILIATION_EXCEPTION_THRESHOLD": "0"}, "RECONCILIATION_EXCEPTION_THRESHOLD"},
+		"negative threshold":     {map[string]string{"RECONCILIATION_EXCEPTION_THRESHOLD": "-3"}, "RECONCILIATION_EXCEPTION_THRESHOLD"},
+		"threshold not a number": {map[string]string{"RECONCILIATION_EXCEPTION_THRESHOLD": "ten"}, "RECONCILIATION_EXCEPTION_THRESHOLD"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

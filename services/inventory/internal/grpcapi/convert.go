@@ -1,15 +1,24 @@
 package grpcapi
 
 import (
+	"context"
 	"strings"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 	"github.com/transload/transload/services/inventory/internal/inventorypb"
 )
 
 // Request shapes (patterns, ranges, uniqueness) are enforced by the
 // protovalidate interceptor before these run; the conversions only map.
+
+// actor is who calls, for the audit trail: the principal the gateway (or a
+// calling service) names in the actor header, else the inventory service
+// itself.
+func actor(ctx context.Context) inventory.Actor {
+	return inventory.Actor(opsevents.ActorFromIncoming(ctx, opsevents.Actor(inventory.ServiceActor)))
+}
 
 func reservationID(name string) string { return strings.TrimPrefix(name, "reservations/") }
 
@@ -22,8 +31,9 @@ func stockLevelKey(name string) (sku, wh string) {
 	return sku, wh
 }
 
-func reserveFromProto(req *inventoryv1.ReserveStockRequest) inventory.ReserveParams {
+func reserveFromProto(ctx context.Context, req *inventoryv1.ReserveStockRequest) inventory.ReserveParams {
 	p := inventory.ReserveParams{
+		Actor:             actor(ctx),
 		RequestID:         req.GetRequestId(),
 		ReferenceID:       req.GetReferenceId(),
 		Channel:           req.GetChannel(),
@@ -41,17 +51,17 @@ func reserveFromProto(req *inventoryv1.ReserveStockRequest) inventory.ReservePar
 	return p
 }
 
-func releaseFromProto(req *inventoryv1.ReleaseReservationRequest) inventory.ReleaseParams {
-	p := inventory.ReleaseParams{ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), Reason: req.GetReason()}
+func releaseFromProto(ctx context.Context, req *inventoryv1.ReleaseReservationRequest) inventory.ReleaseParams {
+	p := inventory.ReleaseParams{ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), Reason: req.GetReason(), Actor: actor(ctx)}
 	for _, l := range req.GetLines() {
 		p.Lines = append(p.Lines, inventory.ReleaseLine{SKU: l.GetSku(), Quantity: l.GetQuantity(), WarehouseCode: l.GetWarehouseCode()})
 	}
 	return p
 }
 
-func commitFromProto(req *inventoryv1.CommitReservationRequest) inventory.CommitParams {
+func commitFromProto(ctx context.Context, req *inventoryv1.CommitReservationRequest) inventory.CommitParams {
 	p := inventory.CommitParams{
-		ID: reservationID(req.GetName()), RequestID: req.GetRequestId(),
+		ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), Actor: actor(ctx),
 		WarehouseCode: req.GetWarehouseCode(), ShipmentID: req.GetShipmentId(),
 	}
 	for _, l := range req.GetLines() {

@@ -16,7 +16,7 @@ func reconciliationID(name string) string { return strings.TrimPrefix(name, "rec
 func (s *Server) StartReconciliation(ctx context.Context, req *inventoryv1.StartReconciliationRequest) (*inventoryv1.StartReconciliationResponse, error) {
 	p := inventory.StartReconciliationParams{
 		RequestID: req.GetRequestId(), SnapshotSource: req.GetSnapshotSource(), ApplyCorrections: req.GetApplyCorrections(),
-		WarehouseCodes: req.GetWarehouseCodes(), SKUs: req.GetSkus(),
+		WarehouseCodes: req.GetWarehouseCodes(), SKUs: req.GetSkus(), Actor: actor(ctx),
 	}
 	if req.GetSnapshotTime() != nil {
 		p.SnapshotTime = req.GetSnapshotTime().AsTime()

@@ -130,7 +130,7 @@ func (s *Server) CheckAvailability(ctx context.Context, req *inventoryv1.CheckAv
 
 // ReserveStock implements InventoryService.ReserveStock.
 func (s *Server) ReserveStock(ctx context.Context, req *inventoryv1.ReserveStockRequest) (*inventoryv1.ReserveStockResponse, error) {
-	r, created, err := s.svc.Reserve(ctx, reserveFromProto(req))
+	r, created, err := s.svc.Reserve(ctx, reserveFromProto(ctx, req))
 	if err != nil {
 		st := s.toStatus(ctx, err, nil)
 		s.metrics.reserved(false, st)
@@ -151,7 +151,7 @@ func (s *Server) GetReservation(ctx context.Context, req *inventoryv1.GetReserva
 
 // ReleaseReservation implements InventoryService.ReleaseReservation.
 func (s *Server) ReleaseReservation(ctx context.Context, req *inventoryv1.ReleaseReservationRequest) (*inventoryv1.Reservation, error) {
-	r, err := s.svc.Release(ctx, releaseFromProto(req))
+	r, err := s.svc.Release(ctx, releaseFromProto(ctx, req))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, map[string]string{metaReservation: req.GetName()})
 	}
@@ -160,7 +160,7 @@ func (s *Server) ReleaseReservation(ctx context.Context, req *inventoryv1.Releas
 
 // CommitReservation implements InventoryService.CommitReservation.
 func (s *Server) CommitReservation(ctx context.Context, req *inventoryv1.CommitReservationRequest) (*inventoryv1.Reservation, error) {
-	r, err := s.svc.Commit(ctx, commitFromProto(req))
+	r, err := s.svc.Commit(ctx, commitFromProto(ctx, req))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, map[string]string{metaReservation: req.GetName()})
 	}
@@ -170,7 +170,7 @@ func (s *Server) CommitReservation(ctx context.Context, req *inventoryv1.CommitR
 // ConfirmReservation implements InventoryService.ConfirmReservation.
 func (s *Server) ConfirmReservation(ctx context.Context, req *inventoryv1.ConfirmReservationRequest) (*inventoryv1.Reservation, error) {
 	r, err := s.svc.Confirm(ctx, inventory.ConfirmParams{
-		ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), ReferenceID: req.GetReferenceId(),
+		ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), ReferenceID: req.GetReferenceId(), Actor: actor(ctx),
 	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err, map[string]string{metaReservation: req.GetName()})
@@ -181,7 +181,7 @@ func (s *Server) ConfirmReservation(ctx context.Context, req *inventoryv1.Confir
 // ExtendReservation implements InventoryService.ExtendReservation.
 func (s *Server) ExtendReservation(ctx context.Context, req *inventoryv1.ExtendReservationRequest) (*inventoryv1.Reservation, error) {
 	r, err := s.svc.Extend(ctx, inventory.ExtendParams{
-		ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), TTL: req.GetTtl().AsDuration(),
+		ID: reservationID(req.GetName()), RequestID: req.GetRequestId(), TTL: req.GetTtl().AsDuration(), Actor: actor(ctx),
 	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err, map[string]string{metaReservation: req.GetName()})

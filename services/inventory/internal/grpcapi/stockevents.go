@@ -17,7 +17,9 @@ import (
 // interceptor skips them on purpose) so one malformed event is REJECTED
 // with ERROR_REASON_STOCK_EVENT_INVALID without failing the batch.
 func (s *Server) ApplyStockEvents(ctx context.Context, req *inventoryv1.ApplyStockEventsRequest) (*inventoryv1.ApplyStockEventsResponse, error) {
-	p := inventory.ApplyStockEventsParams{RequestID: req.GetRequestId(), SourceSystem: req.GetSourceSystem(), Invalid: map[int]string{}}
+	p := inventory.ApplyStockEventsParams{
+		RequestID: req.GetRequestId(), SourceSystem: req.GetSourceSystem(), Invalid: map[int]string{}, Actor: actor(ctx),
+	}
 	for i, pe := range req.GetEvents() {
 		if err := protovalidate.Validate(pe); err != nil {
 			var verr *protovalidate.ValidationError

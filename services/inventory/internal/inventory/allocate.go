@@ -24,6 +24,8 @@ type ReserveParams struct {
 	BackorderPolicy   BackorderPolicy `json:"bo"`
 	HoldTTL           time.Duration   `json:"ttl"`
 	DestinationRegion string          `json:"region"`
+	// Actor is who reserves (audit trail; ServiceActor when unset).
+	Actor Actor `json:"-"`
 }
 
 // withDefaults applies the server defaults for unset enums.

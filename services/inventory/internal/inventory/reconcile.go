@@ -173,6 +173,9 @@ type StartReconciliationParams struct {
 	SKUs             []string        `json:"skus"`
 	Entries          []SnapshotEntry `json:"entries"`
 	SnapshotTime     time.Time       `json:"at"`
+	// Actor is who starts the run; the start and the run's corrections
+	// are audited as theirs (ServiceActor when unset).
+	Actor Actor `json:"-"`
 }
 
 // ReconcileChunkSize is how many SKUs one reconciliation transaction
@@ -198,7 +201,7 @@ func (s *Service) StartReconciliation(ctx context.Context, p StartReconciliation
 		WarehouseCodes: slices.Sorted(slices.Values(p.WarehouseCodes)), SKUs: slices.Sorted(slices.Values(p.SKUs)),
 		CreateTime: now,
 	}
-	got, created, err := s.store.CreateReconciliation(ctx, run, fingerprint.Of(p))
+	got, created, err := s.store.CreateReconciliation(ctx, run, fingerprint.Of(p), p.Actor)
 	if err != nil {
 		return Reconciliation{}, err
 	}
@@ -206,7 +209,7 @@ func (s *Service) StartReconciliation(ctx context.Context, p StartReconciliation
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
-			s.runReconciliation(context.WithoutCancel(ctx), got, p.Entries)
+			s.runReconciliation(context.WithoutCancel(ctx), got, p.Actor, p.Entries)
 		}()
 	}
 	return got, nil
@@ -215,11 +218,11 @@ func (s *Service) StartReconciliation(ctx context.Context, p StartReconciliation
 // Wait blocks until background reconciliation runs have finished.
 func (s *Service) Wait() { s.bg.Wait() }
 
-func (s *Service) runReconciliation(ctx context.Context, run Reconciliation, entries []SnapshotEntry) {
+func (s *Service) runReconciliation(ctx context.Context, run Reconciliation, actor Actor, entries []SnapshotEntry) {
 	ctx, cancel := context.WithTimeout(ctx, s.reconTimeout)
 	defer cancel()
 	defer context.AfterFunc(s.bgCtx, cancel)()
-	err := s.reconcile(ctx, &run, entries)
+	err := s.reconcile(ctx, &run, actor, entries)
 	state, msg := ReconSucceeded, ""
 	if err != nil {
 		state, msg = ReconFailed, err.Error()
@@ -233,7 +236,7 @@ func (s *Service) runReconciliation(ctx context.Context, run Reconciliation, ent
 	s.onChange()
 }
 
-func (s *Service) reconcile(ctx context.Context, run *Reconciliation, entries []SnapshotEntry) error {
+func (s *Service) reconcile(ctx context.Context, run *Reconciliation, actor Actor, entries []SnapshotEntry) error {
 	if len(entries) == 0 {
 		snap, err := s.snapshots.ScopedSnapshot(ctx, run.SnapshotSource, run.WarehouseCodes, run.SKUs)
 		if err != nil {
@@ -265,7 +268,8 @@ func (s *Service) reconcile(ctx context.Context, run *Reconciliation, entries []
 		for _, sku := range chunk {
 			chunkEntries = append(chunkEntries, bySKU[sku]...)
 		}
-		if err := s.store.ReconcileChunk(ctx, *run, chunk, chunkEntries, s.now().UTC()); err != nil {
+		p := ReconcileChunkParams{Run: *run, Actor: actor, SKUs: chunk, Entries: chunkEntries, ExceptionThreshold: s.varianceThreshold}
+		if err := s.store.ReconcileChunk(ctx, p, s.now().UTC()); err != nil {
 			return err
 		}
 	}

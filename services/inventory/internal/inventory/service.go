@@ -32,6 +32,12 @@ type Service struct {
 	// snapshots only).
 	snapshots    SnapshotReader
 	reconTimeout time.Duration
+	// gapTimeout is how long a buffered stock event may wait before its
+	// gap is raised as an exception.
+	gapTimeout time.Duration
+	// varianceThreshold is the smallest |variance| (units) a
+	// reconciliation raises as an exception.
+	varianceThreshold int64
 	// bg tracks background reconciliation runs; stopBG cancels them.
 	bg     sync.WaitGroup
 	bgCtx  context.Context
@@ -61,6 +67,17 @@ func WithReconciliationTimeout(d time.Duration) Option {
 	return func(s *Service) { s.reconTimeout = d }
 }
 
+// WithGapTimeout sets how long a buffered stock event may wait for its
+// predecessor before RaiseOverdueGaps raises the gap (default 10m).
+func WithGapTimeout(d time.Duration) Option { return func(s *Service) { s.gapTimeout = d } }
+
+// WithVarianceExceptionThreshold sets the smallest variance, in units
+// either way, that a reconciliation raises as an INVENTORY_VARIANCE
+// exception (default 1: every real variance).
+func WithVarianceExceptionThreshold(units int64) Option {
+	return func(s *Service) { s.varianceThreshold = units }
+}
+
 // WithChangeHook runs f after every committed change that wrote events.
 func WithChangeHook(f func()) Option { return func(s *Service) { s.onChange = f } }
 
@@ -68,13 +85,15 @@ func WithChangeHook(f func()) Option { return func(s *Service) { s.onChange = f 
 // MarkLoaded is called (by the Loader).
 func NewService(store Store, opts ...Option) *Service {
 	s := &Service{
-		store:        store,
-		now:          time.Now,
-		newID:        func() string { return uuid.Must(uuid.NewV7()).String() },
-		maxHoldTTL:   24 * time.Hour,
-		logger:       slog.Default(),
-		onChange:     func() {},
-		reconTimeout: 15 * time.Minute,
+		store:             store,
+		now:               time.Now,
+		newID:             func() string { return uuid.Must(uuid.NewV7()).String() },
+		maxHoldTTL:        24 * time.Hour,
+		logger:            slog.Default(),
+		onChange:          func() {},
+		reconTimeout:      15 * time.Minute,
+		gapTimeout:        10 * time.Minute,
+		varianceThreshold: 1,
 	}
 	for _, o := range opts {
 		o(s)
@@ -289,6 +308,8 @@ type ReleaseParams struct {
 	RequestID string        `json:"-"`
 	Lines     []ReleaseLine `json:"lines"`
 	Reason    string        `json:"reason"`
+	// Actor is who releases (audit trail; ServiceActor when unset).
+	Actor Actor `json:"-"`
 }
 
 // Release gives open quantities of a reservation back to available;
@@ -298,7 +319,7 @@ func (s *Service) Release(ctx context.Context, p ReleaseParams) (Reservation, er
 	if err := s.checkLoaded(); err != nil {
 		return Reservation{}, err
 	}
-	op := Operation{Kind: "release", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p)}
+	op := Operation{Kind: "release", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p), Actor: p.Actor}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		switch r.State {
 		case StateReleased, StateExpired:
@@ -323,6 +344,8 @@ type CommitParams struct {
 	WarehouseCode string       `json:"wh"`
 	ShipmentID    string       `json:"shipment"`
 	Lines         []CommitLine `json:"lines"`
+	// Actor is who commits (audit trail; ServiceActor when unset).
+	Actor Actor `json:"-"`
 }
 
 // Commit records a shipment against a reservation, idempotent per
@@ -331,7 +354,7 @@ func (s *Service) Commit(ctx context.Context, p CommitParams) (Reservation, erro
 	if err := s.checkLoaded(); err != nil {
 		return Reservation{}, err
 	}
-	op := Operation{Kind: "commit", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p), ShipmentID: p.ShipmentID}
+	op := Operation{Kind: "commit", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p), ShipmentID: p.ShipmentID, Actor: p.Actor}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		return CommitShipment(r, p.WarehouseCode, p.ShipmentID, p.Lines)
 	})
@@ -342,6 +365,8 @@ type ConfirmParams struct {
 	ID          string `json:"-"`
 	RequestID   string `json:"-"`
 	ReferenceID string `json:"ref"`
+	// Actor is who confirms (audit trail; ServiceActor when unset).
+	Actor Actor `json:"-"`
 }
 
 // Confirm turns a HELD reservation into a CONFIRMED one (no-op when already
@@ -351,7 +376,7 @@ func (s *Service) Confirm(ctx context.Context, p ConfirmParams) (Reservation, er
 		return Reservation{}, err
 	}
 	now := s.now().UTC()
-	op := Operation{Kind: "confirm", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p)}
+	op := Operation{Kind: "confirm", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p), Actor: p.Actor}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		switch {
 		case r.State == StateConfirmed && (p.ReferenceID == "" || p.ReferenceID == r.ReferenceID):
@@ -375,6 +400,8 @@ type ExtendParams struct {
 	ID        string        `json:"-"`
 	RequestID string        `json:"-"`
 	TTL       time.Duration `json:"ttl"`
+	// Actor is who extends (audit trail; ServiceActor when unset).
+	Actor Actor `json:"-"`
 }
 
 // Extend sets a HELD reservation's expiry to now + TTL.
@@ -386,7 +413,7 @@ func (s *Service) Extend(ctx context.Context, p ExtendParams) (Reservation, erro
 		return Reservation{}, &HoldTTLTooLongError{Max: s.maxHoldTTL}
 	}
 	now := s.now().UTC()
-	op := Operation{Kind: "extend", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p)}
+	op := Operation{Kind: "extend", RequestID: p.RequestID, Fingerprint: fingerprint.Of(p), Actor: p.Actor}
 	return s.update(ctx, p.ID, op, func(r *Reservation) (Outcome, error) {
 		switch {
 		case r.State == StateExpired || (r.State == StateHeld && !now.Before(r.ExpireTime)):
@@ -410,7 +437,7 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	n := 0
 	for _, id := range ids {
 		expired := false
-		_, err := s.update(ctx, id, Operation{Kind: "expire"}, func(r *Reservation) (Outcome, error) {
+		_, err := s.update(ctx, id, Operation{Kind: "expire", Actor: ServiceActor}, func(r *Reservation) (Outcome, error) {
 			expired = HoldDue(r, now)
 			if !expired {
 				return Outcome{}, nil
@@ -440,33 +467,22 @@ func Expire(r *Reservation) Outcome {
 	return Outcome{Changed: true, Movements: moves, Event: EventExpired, Quantities: released}
 }
 
-// RunExpiry expires due holds every interval until ctx ends.
-func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// expireAllDue expires due holds in batches until none is left (or an
+// error, logged).
+func (s *Service) expireAllDue(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
+		n, err := s.ExpireDue(ctx, 100)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "inventory: expire holds", slog.Any("error", err))
+			}
 			return
-		case <-t.C:
 		}
-		if !s.loaded.Load() {
-			continue
+		if n > 0 {
+			s.logger.InfoContext(ctx, "inventory: expired holds", slog.Int("count", n))
 		}
-		for {
-			n, err := s.ExpireDue(ctx, 100)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.logger.WarnContext(ctx, "inventory: expire holds", slog.Any("error", err))
-				}
-				break
-			}
-			if n > 0 {
-				s.logger.InfoContext(ctx, "inventory: expired holds", slog.Int("count", n))
-			}
-			if n < 100 {
-				break
-			}
+		if n < 100 {
+			return
 		}
 	}
 }

@@ -83,6 +83,9 @@ type ApplyStockEventsParams struct {
 	// rules (checked by the API layer against the proto constraints); such
 	// events are REJECTED without touching anything.
 	Invalid map[int]string `json:"invalid,omitempty"`
+	// Actor is who reports the events (audit trail; ServiceActor when
+	// unset, e.g. for the feed poller).
+	Actor Actor `json:"-"`
 }
 
 // ValidateStockEvent checks the kind-specific rules of e (the shape rules

@@ -47,7 +47,8 @@ type Store interface {
 	// past its expiry, which is expired first. build receives every
 	// warehouse and the locked stock levels of p's SKUs and returns the new
 	// reservation and the movements to apply; its error is returned
-	// unchanged and nothing is written.
+	// unchanged and nothing is written. A created reservation is audited
+	// ("reservation.create" by p.Actor) in its transaction.
 	Reserve(ctx context.Context, p ReserveParams, now time.Time, build BuildFunc) (r Reservation, created bool, err error)
 	// GetReservation returns one reservation or ErrReservationNotFound.
 	GetReservation(ctx context.Context, id string) (Reservation, error)
@@ -58,7 +59,10 @@ type Store interface {
 	// or reservation fails with ErrIdempotencyKeyReused. fn's movements
 	// are applied to the locked stock levels and its changes saved with
 	// their events. fn's error is returned unchanged and nothing is
-	// written. Unknown ids fail with ErrReservationNotFound.
+	// written. Unknown ids fail with ErrReservationNotFound. A change is
+	// audited (see Operation.Actor) in its transaction, and so is every
+	// backorder it lets another reservation take
+	// ("reservation.allocate_backorder").
 	UpdateReservation(ctx context.Context, id string, op Operation, now time.Time, fn UpdateFunc) (Reservation, error)
 	// ListReservations returns a page of reservations ordered by create
 	// time, then id, newest first.
@@ -74,22 +78,28 @@ type Store interface {
 	// naming a reservation and shipment commits the reservation like
 	// CommitReservation (once per shipment); if the reservation cannot take
 	// it, it decrements on-hand like a plain SHIPMENT. Decrements below
-	// zero set on-hand to 0 and emit a VarianceDetectedEvent.
+	// zero set on-hand to 0 and emit a VarianceDetectedEvent. Every stock
+	// level the call changed is audited once ("stock_level.apply" by
+	// p.Actor, before and after the call) in its transaction.
 	ApplyStockEvents(ctx context.Context, p ApplyStockEventsParams, now time.Time) ([]StockEventResult, error)
 	// CreateReconciliation stores a RUNNING run, idempotent on its request
 	// id (same fingerprint → the existing run with created false; another
 	// → ErrIdempotencyKeyReused). An overlapping RUNNING run fails with
-	// *ReconciliationInProgressError.
-	CreateReconciliation(ctx context.Context, run Reconciliation, fingerprint string) (Reconciliation, bool, error)
+	// *ReconciliationInProgressError. A created run is audited
+	// ("reconciliation.start" by actor) in its transaction.
+	CreateReconciliation(ctx context.Context, run Reconciliation, fingerprint string, actor Actor) (Reconciliation, bool, error)
 	// SKUsInScope returns the SKUs with a stock level in the scope (empty
 	// lists: everything).
 	SKUsInScope(ctx context.Context, warehouses, skus []string) ([]string, error)
-	// ReconcileChunk compares the run's in-scope stock levels of skus with
-	// entries (the snapshot rows of those SKUs) in one transaction,
+	// ReconcileChunk compares the run's in-scope stock levels of p.SKUs
+	// with p.Entries (the snapshot rows of those SKUs) in one transaction,
 	// records variances and counts, and with ApplyCorrections corrects
 	// on-hand and source sequence (except SKIPPED_SNAPSHOT_BEHIND),
-	// emitting StockChangedEvent and VarianceDetectedEvent.
-	ReconcileChunk(ctx context.Context, run Reconciliation, skus []string, entries []SnapshotEntry, now time.Time) error
+	// emitting StockChangedEvent and VarianceDetectedEvent, auditing each
+	// correction ("stock_level.correct" by p.Actor) and raising an
+	// INVENTORY_VARIANCE exception for each variance out of tolerance
+	// (Variance.OutOfTolerance with p.ExceptionThreshold).
+	ReconcileChunk(ctx context.Context, p ReconcileChunkParams, now time.Time) error
 	// FinishReconciliation ends a run and emits ReconciliationCompletedEvent.
 	FinishReconciliation(ctx context.Context, id string, state ReconciliationState, errMsg string, snapshotTime, now time.Time) error
 	// FailRunningReconciliations ends every RUNNING run as FAILED with msg.
@@ -113,6 +123,25 @@ type Store interface {
 	// DueHolds returns the ids of up to limit HELD reservations whose
 	// expiry is at or before now.
 	DueHolds(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// RaiseSequenceGaps raises a STOCK_SEQUENCE_GAP exception for every
+	// open SequenceGap whose oldest buffered event was received before
+	// overdueBefore, and remembers it in the same transaction, so each gap
+	// (source, SKU, warehouse, expected sequence) is raised once, also
+	// across restarts and concurrent callers. It returns how many it
+	// raised; errors are the database's.
+	RaiseSequenceGaps(ctx context.Context, overdueBefore, now time.Time) (int, error)
+}
+
+// ReconcileChunkParams is one chunk of a reconciliation run.
+type ReconcileChunkParams struct {
+	Run Reconciliation
+	// Actor started the run; its corrections are audited as theirs.
+	Actor Actor
+	// SKUs are compared; Entries are the snapshot rows of those SKUs.
+	SKUs    []string
+	Entries []SnapshotEntry
+	// ExceptionThreshold is the threshold of Variance.OutOfTolerance.
+	ExceptionThreshold int64
 }
 
 // BuildFunc builds a reservation from every warehouse and the locked stock
@@ -132,6 +161,9 @@ type Operation struct {
 	Fingerprint string
 	// ShipmentID makes a commit idempotent per (reservation, shipment).
 	ShipmentID string
+	// Actor is who operates; the change is audited as
+	// "reservation.<Kind>" by them (ServiceActor when unset).
+	Actor Actor
 }
 
 // ReservationEvent names the reservation event an update emits.

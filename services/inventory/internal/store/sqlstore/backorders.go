@@ -21,8 +21,12 @@ import (
 // increase.
 //
 // exclude names a reservation that must not take the stock (the one whose
-// release freed it, so a release is not undone within the same call).
-func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked lockedLevels, skus []string, exclude string, now time.Time) error {
+// release freed it, so a release is not undone within the same call). Each
+// allocation is audited ("reservation.allocate_backorder") as by actor, who
+// made the change that freed the stock.
+func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked lockedLevels, skus []string, exclude string,
+	actor inventory.Actor, now time.Time,
+) error {
 	var withStock []string
 	for _, sku := range skus {
 		for k, l := range locked {
@@ -70,7 +74,8 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 			if !ok {
 				continue
 			}
-			if err := s.finishUpdate(ctx, tx, locked, r, out, now, changeMeta{}); err != nil {
+			change := reservationChange{before: c.Reservation, after: r, out: out, verb: "allocate_backorder", actor: actor}
+			if err := s.finishUpdate(ctx, tx, locked, change, now, changeMeta{}); err != nil {
 				return err
 			}
 		}

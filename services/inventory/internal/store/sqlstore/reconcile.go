@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -65,7 +66,7 @@ func jsonList(ss []string) string {
 }
 
 // CreateReconciliation implements inventory.Store.
-func (s *Store) CreateReconciliation(ctx context.Context, run inventory.Reconciliation, fp string) (inventory.Reconciliation, bool, error) {
+func (s *Store) CreateReconciliation(ctx context.Context, run inventory.Reconciliation, fp string, actor inventory.Actor) (inventory.Reconciliation, bool, error) {
 	var (
 		res     inventory.Reconciliation
 		created bool
@@ -108,6 +109,13 @@ func (s *Store) CreateReconciliation(ctx context.Context, run inventory.Reconcil
 			if err != nil {
 				return fmt.Errorf("insert reconciliation: %w", err)
 			}
+			audit, err := events.ReconciliationStarted(actor, run)
+			if err != nil {
+				return err
+			}
+			if err := s.writeEvents(ctx, tx, audit); err != nil {
+				return err
+			}
 			res, created = run, true
 			return nil
 		})
@@ -132,7 +140,8 @@ func (s *Store) SKUsInScope(ctx context.Context, warehouses, skus []string) ([]s
 }
 
 // ReconcileChunk implements inventory.Store.
-func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation, skus []string, entries []inventory.SnapshotEntry, now time.Time) error {
+func (s *Store) ReconcileChunk(ctx context.Context, p inventory.ReconcileChunkParams, now time.Time) error {
+	run, skus := p.Run, p.SKUs
 	for attempt := 1; ; attempt++ {
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			locked, err := s.lockLevels(ctx, tx, skus)
@@ -148,7 +157,7 @@ func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation
 				known[w.Code] = true
 			}
 			snap := map[levelKey]inventory.SnapshotEntry{}
-			for _, e := range entries {
+			for _, e := range p.Entries {
 				snap[levelKey{e.SKU, e.WarehouseCode}] = e
 			}
 			pairs := map[levelKey]bool{}
@@ -186,8 +195,13 @@ func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation
 				} else {
 					counts.AbsoluteVarianceTotal += abs(v.Delta())
 				}
+				// The pair's events go out in one outbox batch: the
+				// correction and its audit record, the variance, and the
+				// exception when it is out of tolerance.
+				var evs []outbox.Event
 				if run.ApplyCorrections && v.Kind != inventory.KindSkippedSnapshotBehind && known[k.wh] {
-					if err := s.correct(ctx, batch, run, k, v); err != nil {
+					evs, err = s.correct(ctx, batch, run, p.Actor, k, v)
+					if err != nil {
 						return err
 					}
 					v.Corrected = true
@@ -200,12 +214,20 @@ func (s *Store) ReconcileChunk(ctx context.Context, run inventory.Reconciliation
 					v.TransloadSequence, boolInt(v.Corrected), micros(now)); err != nil {
 					return fmt.Errorf("record variance %s@%s: %w", v.SKU, v.WarehouseCode, err)
 				}
-				if err := s.writeEvents(ctx, tx, events.ReconciliationVariance(v, run.Name())); err != nil {
+				evs = append(evs, events.ReconciliationVariance(v, run.Name()))
+				if out, severe := v.OutOfTolerance(p.ExceptionThreshold); out {
+					ev, err := events.VarianceException(v, run.Name(), severe)
+					if err != nil {
+						return err
+					}
+					evs = append(evs, ev)
+				}
+				if err := s.writeEvents(ctx, tx, evs...); err != nil {
 					return err
 				}
 			}
 			if counts.Corrected > 0 {
-				if err := s.allocateBackorders(ctx, tx, locked, skus, "", now); err != nil {
+				if err := s.allocateBackorders(ctx, tx, locked, skus, "", p.Actor, now); err != nil {
 					return err
 				}
 			}
@@ -240,26 +262,39 @@ func sortedKeys(m map[levelKey]bool) []levelKey {
 }
 
 // correct sets the level's on-hand (and, when the snapshot names one, its
-// source sequence) to the system of record's.
-func (s *Store) correct(ctx context.Context, b *eventBatch, run inventory.Reconciliation, k levelKey, v inventory.Variance) error {
+// source sequence) to the system of record's and returns the events to
+// write next: its StockChangedEvent and its audit record
+// ("stock_level.correct" by actor).
+func (s *Store) correct(ctx context.Context, b *eventBatch, run inventory.Reconciliation, actor inventory.Actor, k levelKey,
+	v inventory.Variance,
+) ([]outbox.Event, error) {
 	l, err := b.level(ctx, k)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var before *inventory.StockLevel
+	if l.Revision > 0 { // revision 0: b.level created it just now
+		prev := *l
+		before = &prev
 	}
 	meta := changeMeta{Reference: run.Name()}
 	if v.SnapshotSequence > 0 {
 		meta.SourceSystem, meta.Sequence = run.SnapshotSource, v.SnapshotSequence
 		if err := b.setLast(ctx, k, v.SnapshotSequence); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	prev := l.Quantities
 	next := prev
 	next.OnHand = v.ExpectedOnHand
 	if err := s.saveLevel(ctx, b.tx, l, next, nil, meta, b.now); err != nil {
-		return err
+		return nil, err
 	}
-	return s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseReconciliationCorrection, meta)
+	audit, err := events.StockLevelAudit("correct", actor, before, *l)
+	if err != nil {
+		return nil, err
+	}
+	return []outbox.Event{stockChanged(*l, prev, inventory.CauseReconciliationCorrection, meta), audit}, nil
 }
 
 // FinishReconciliation implements inventory.Store.

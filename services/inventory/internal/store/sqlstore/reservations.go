@@ -192,8 +192,10 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 				return err
 			}
 			if expiring != nil {
+				before := cloneReservation(*expiring)
 				out := inventory.Expire(expiring)
-				if err := s.finishUpdate(ctx, tx, locked, *expiring, out, now, changeMeta{}); err != nil {
+				c := reservationChange{before: before, after: *expiring, out: out, verb: "expire", actor: inventory.ServiceActor}
+				if err := s.finishUpdate(ctx, tx, locked, c, now, changeMeta{}); err != nil {
 					return err
 				}
 			}
@@ -211,7 +213,11 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 			if err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now, changeMeta{}); err != nil {
 				return err
 			}
-			if err := s.writeEvents(ctx, tx, events.ReservationCreated(r)); err != nil {
+			audit, err := events.ReservationAudit("create", p.Actor, nil, r)
+			if err != nil {
+				return err
+			}
+			if err := s.writeEvents(ctx, tx, events.ReservationCreated(r), audit); err != nil {
 				return err
 			}
 			res, created = r, true
@@ -230,24 +236,38 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 	}
 }
 
+// reservationChange is a change of a locked reservation: the reservation
+// before and after it (after's version and update time not bumped yet),
+// what the change did, and who did it (audited as "reservation.<verb>").
+type reservationChange struct {
+	before, after inventory.Reservation
+	out           inventory.Outcome
+	verb          string
+	actor         inventory.Actor
+}
+
 // finishUpdate saves a changed reservation (version and update time
 // bumped), applies the outcome's movements to the locked levels and writes
-// the reservation event.
-func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevels, r inventory.Reservation,
-	out inventory.Outcome, now time.Time, meta changeMeta,
-) error {
+// the reservation event with the change's audit record, in one outbox
+// batch.
+func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevels, c reservationChange, now time.Time, meta changeMeta) error {
+	r := c.after
 	r.UpdateTime = now
 	r.Version++
 	if err := s.saveReservation(ctx, tx, r); err != nil {
 		return err
 	}
-	if err := s.applyMovements(ctx, tx, locked, out.Movements, r.Name(), now, meta); err != nil {
+	if err := s.applyMovements(ctx, tx, locked, c.out.Movements, r.Name(), now, meta); err != nil {
 		return err
 	}
-	if ev, ok := events.ReservationUpdated(r, out); ok {
-		return s.writeEvents(ctx, tx, ev)
+	audit, err := events.ReservationAudit(c.verb, c.actor, &c.before, r)
+	if err != nil {
+		return err
 	}
-	return nil
+	if ev, ok := events.ReservationUpdated(r, c.out); ok {
+		return s.writeEvents(ctx, tx, ev, audit)
+	}
+	return s.writeEvents(ctx, tx, audit)
 }
 
 // UpdateReservation implements inventory.Store.
@@ -294,11 +314,12 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.O
 					if err != nil {
 						return err
 					}
-					if err := s.finishUpdate(ctx, tx, locked, work, out, now, changeMeta{}); err != nil {
+					c := reservationChange{before: cur.Reservation, after: work, out: out, verb: op.Kind, actor: op.Actor}
+					if err := s.finishUpdate(ctx, tx, locked, c, now, changeMeta{}); err != nil {
 						return err
 					}
 					if out.Event == inventory.EventReleased || out.Event == inventory.EventExpired {
-						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, now); err != nil {
+						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, op.Actor, now); err != nil {
 							return err
 						}
 					}

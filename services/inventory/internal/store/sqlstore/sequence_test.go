@@ -140,6 +140,10 @@ func relayed(t *testing.T, db *sqldb.DB) ([]*inventoryv1.StockChangedEvent, []*i
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The audit records and exceptions go to the ops stream.
+	if _, err := eventstreams.Ensure(ctx, js, eventstreams.Ops); err != nil {
+		t.Fatal(err)
+	}
 	relay, err := outbox.NewRelay(db, js)
 	if err != nil {
 		t.Fatal(err)

@@ -520,11 +520,18 @@ func (s *Store) saveLevel(ctx context.Context, tx *sql.Tx, l *inventory.StockLev
 func (s *Store) writeStockChanged(ctx context.Context, tx *sql.Tx, l inventory.StockLevel, prev inventory.Quantities,
 	cause inventory.StockChangeCause, meta changeMeta,
 ) error {
-	return s.writeEvents(ctx, tx, events.StockChanged(inventory.StockChange{
+	return s.writeEvents(ctx, tx, stockChanged(l, prev, cause, meta))
+}
+
+// stockChanged is the StockChangedEvent of l's latest change, for a caller
+// that writes it in one batch with other events of the change (and before
+// any later change of l).
+func stockChanged(l inventory.StockLevel, prev inventory.Quantities, cause inventory.StockChangeCause, meta changeMeta) outbox.Event {
+	return events.StockChanged(inventory.StockChange{
 		SKU: l.SKU, WarehouseCode: l.WarehouseCode, Previous: prev, New: l.Quantities, Cause: cause,
 		SourceSystem: meta.SourceSystem, SourceSequence: meta.Sequence, StockEventKind: meta.Kind,
 		Reference: meta.Reference, Time: l.UpdateTime,
-	}))
+	})
 }
 
 // writeEvents writes evs to the outbox in tx, which stamps their metadata

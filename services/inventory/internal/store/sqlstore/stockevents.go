@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/transload/transload/platform/fingerprint"
+	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/events"
 	"github.com/transload/transload/services/inventory/internal/inventory"
@@ -30,6 +31,10 @@ type eventBatch struct {
 	last map[levelKey]int64
 	// reservations are the reservations named by SHIPMENT events, locked.
 	reservations map[string]*storedReservation
+	// actor reports the events; before holds the locked levels as they
+	// were before the batch (for its audit records).
+	actor  inventory.Actor
+	before map[levelKey]inventory.StockLevel
 }
 
 // ApplyStockEvents implements inventory.Store.
@@ -69,7 +74,10 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 					touched = append(touched, e.SKU)
 				}
 			}
-			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", now); err != nil {
+			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", p.Actor, now); err != nil {
+				return err
+			}
+			if err := b.auditLevels(ctx); err != nil {
 				return err
 			}
 			for i, e := range p.Events {
@@ -103,8 +111,9 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 // shipment events and then the stock levels of every SKU of the batch.
 func (s *Store) newEventBatch(ctx context.Context, tx *sql.Tx, p inventory.ApplyStockEventsParams, now time.Time) (*eventBatch, error) {
 	b := &eventBatch{
-		s: s, tx: tx, source: p.SourceSystem, now: now,
+		s: s, tx: tx, source: p.SourceSystem, now: now, actor: p.Actor,
 		warehouses: map[string]bool{}, last: map[levelKey]int64{}, reservations: map[string]*storedReservation{},
+		before: map[levelKey]inventory.StockLevel{},
 	}
 	ws, err := s.listWarehouses(ctx, tx)
 	if err != nil {
@@ -139,7 +148,38 @@ func (s *Store) newEventBatch(ctx context.Context, tx *sql.Tx, p inventory.Apply
 	if err != nil {
 		return nil, err
 	}
+	for k, l := range b.locked {
+		b.before[k] = *l
+	}
 	return b, nil
+}
+
+// auditLevels writes, in one outbox batch, a "stock_level.apply" audit
+// record for every stock level the batch changed (created it, or moved its
+// revision or source sequence), from before the batch to after it: one
+// record per level however many of the batch's events touched it.
+func (b *eventBatch) auditLevels(ctx context.Context) error {
+	changed := map[levelKey]bool{}
+	for k, l := range b.locked {
+		prev, existed := b.before[k]
+		changed[k] = !existed || prev.Revision != l.Revision || prev.Sequence != l.Sequence || prev.SourceSystem != l.SourceSystem
+	}
+	var evs []outbox.Event
+	for _, k := range sortedKeys(changed) {
+		if !changed[k] {
+			continue
+		}
+		var before *inventory.StockLevel
+		if prev, existed := b.before[k]; existed {
+			before = &prev
+		}
+		ev, err := events.StockLevelAudit("apply", b.actor, before, *b.locked[k])
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
+	}
+	return b.s.writeEvents(ctx, b.tx, evs...)
 }
 
 // lastSequence returns the last applied sequence of the pair, or -1.
@@ -360,7 +400,8 @@ func (b *eventBatch) commitShipment(ctx context.Context, e inventory.StockEvent,
 		return false, nil
 	}
 	meta.Reference = ""
-	if err := b.s.finishUpdate(ctx, b.tx, b.locked, work, out, b.now, meta); err != nil {
+	c := reservationChange{before: r.Reservation, after: work, out: out, verb: "commit", actor: b.actor}
+	if err := b.s.finishUpdate(ctx, b.tx, b.locked, c, b.now, meta); err != nil {
 		return false, err
 	}
 	if _, err := b.tx.ExecContext(ctx, b.s.q(`INSERT INTO reservation_shipments (reservation_id, shipment_id, warehouse_code)
@@ -371,4 +412,82 @@ func (b *eventBatch) commitShipment(ctx context.Context, e inventory.StockEvent,
 	work.Version++
 	r.Reservation = work
 	return true, nil
+}
+
+// RaiseSequenceGaps implements inventory.Store. The gaps are read outside
+// a transaction (usually there are none, and on SQLite a write
+// transaction would take the database lock every round); each is then
+// claimed in stock_sequence_gaps with its exception in one transaction,
+// where ON CONFLICT DO NOTHING lets only one caller raise it.
+func (s *Store) RaiseSequenceGaps(ctx context.Context, overdueBefore, now time.Time) (int, error) {
+	// A gap of a pair: buffered events above the last applied sequence,
+	// the oldest received before overdueBefore, not raised yet.
+	gaps, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT e.source_system, e.sku, e.warehouse_code,
+			s.last_sequence + 1, MIN(e.sequence)
+		FROM stock_events e JOIN stock_sources s
+			ON s.source_system = e.source_system AND s.sku = e.sku AND s.warehouse_code = e.warehouse_code
+		WHERE e.applied = 0 AND e.sequence > s.last_sequence AND NOT EXISTS (SELECT 1 FROM stock_sequence_gaps g
+			WHERE g.source_system = e.source_system AND g.sku = e.sku AND g.warehouse_code = e.warehouse_code
+				AND g.expected_sequence = s.last_sequence + 1)
+		GROUP BY e.source_system, e.sku, e.warehouse_code, s.last_sequence
+		HAVING MIN(e.received_us) < ?
+		ORDER BY e.source_system, e.sku, e.warehouse_code`), []any{micros(overdueBefore)},
+		func(sc sqldb.Scanner) (inventory.SequenceGap, error) {
+			var g inventory.SequenceGap
+			err := sc.Scan(&g.SourceSystem, &g.SKU, &g.WarehouseCode, &g.ExpectedSequence, &g.ReceivedSequence)
+			return g, err
+		})
+	if err != nil {
+		return 0, fmt.Errorf("overdue stock event gaps: %w", err)
+	}
+	if len(gaps) == 0 {
+		return 0, nil
+	}
+	raised := 0
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		raised = 0
+		// Gaps that closed since they were raised are forgotten: sequences
+		// only grow, so their expected sequence cannot open again.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM stock_sequence_gaps WHERE EXISTS (SELECT 1 FROM stock_sources s
+			WHERE s.source_system = stock_sequence_gaps.source_system AND s.sku = stock_sequence_gaps.sku
+				AND s.warehouse_code = stock_sequence_gaps.warehouse_code
+				AND s.last_sequence >= stock_sequence_gaps.expected_sequence)`); err != nil {
+			return fmt.Errorf("forget closed stock event gaps: %w", err)
+		}
+		var evs []outbox.Event
+		for _, g := range gaps {
+			var last int64
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT last_sequence FROM stock_sources
+				WHERE source_system = ? AND sku = ? AND warehouse_code = ?`), g.SourceSystem, g.SKU, g.WarehouseCode).Scan(&last); err != nil {
+				return fmt.Errorf("read source sequence of %s@%s: %w", g.SKU, g.WarehouseCode, err)
+			}
+			if last+1 != g.ExpectedSequence {
+				continue // the gap moved or closed since it was read
+			}
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO stock_sequence_gaps (source_system, sku, warehouse_code,
+				expected_sequence, received_sequence, raised_us) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+				g.SourceSystem, g.SKU, g.WarehouseCode, g.ExpectedSequence, g.ReceivedSequence, micros(now))
+			if err != nil {
+				return fmt.Errorf("record stock event gap %s@%s: %w", g.SKU, g.WarehouseCode, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				// Raised meanwhile by another caller.
+				if err != nil {
+					return fmt.Errorf("record stock event gap %s@%s: %w", g.SKU, g.WarehouseCode, err)
+				}
+				continue
+			}
+			ev, err := events.SequenceGapException(g, now)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+		}
+		raised = len(evs)
+		return s.writeEvents(ctx, tx, evs...)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("raise stock event gaps: %w", err)
+	}
+	return raised, nil
 }

@@ -992,27 +992,27 @@ func testReconciliationInProgress(t *testing.T, newStore Factory) {
 	base := inventory.Reconciliation{State: inventory.ReconRunning, SnapshotSource: "erp", CreateTime: e.clock.Now()}
 	a := base
 	a.ID, a.RequestID, a.SKUs = "run-a", "ra", []string{SKUA}
-	if _, created, err := e.store.CreateReconciliation(ctx, a, "fa"); err != nil || !created {
+	if _, created, err := e.store.CreateReconciliation(ctx, a, "fa", inventory.ServiceActor); err != nil || !created {
 		t.Fatalf("first run = %v, %v", created, err)
 	}
 	b := base
 	b.ID, b.RequestID, b.WarehouseCodes = "run-b", "rb", []string{"WH-HAM"} // all SKUs in HAM: overlaps SKU-A
 	var busy *inventory.ReconciliationInProgressError
-	if _, _, err := e.store.CreateReconciliation(ctx, b, "fb"); !errors.As(err, &busy) || busy.Reconciliation != "reconciliations/run-a" {
+	if _, _, err := e.store.CreateReconciliation(ctx, b, "fb", inventory.ServiceActor); !errors.As(err, &busy) || busy.Reconciliation != "reconciliations/run-a" {
 		t.Errorf("overlapping run: %v", err)
 	}
 	c := base
 	c.ID, c.RequestID, c.SKUs = "run-c", "rc", []string{SKUB}
-	if _, created, err := e.store.CreateReconciliation(ctx, c, "fc"); err != nil || !created {
+	if _, created, err := e.store.CreateReconciliation(ctx, c, "fc", inventory.ServiceActor); err != nil || !created {
 		t.Errorf("disjoint run = %v, %v", created, err)
 	}
-	if _, _, err := e.store.CreateReconciliation(ctx, c, "other"); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
+	if _, _, err := e.store.CreateReconciliation(ctx, c, "other", inventory.ServiceActor); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
 		t.Errorf("reused request id: %v", err)
 	}
 	if n, err := e.svc.FailInterrupted(ctx); err != nil || n != 2 {
 		t.Fatalf("FailInterrupted = %d, %v; want 2", n, err)
 	}
-	if _, created, err := e.store.CreateReconciliation(ctx, b, "fb"); err != nil || !created {
+	if _, created, err := e.store.CreateReconciliation(ctx, b, "fb", inventory.ServiceActor); err != nil || !created {
 		t.Errorf("run after the others failed = %v, %v", created, err)
 	}
 }
