@@ -237,6 +237,13 @@ func (d *DeadLetters) List(ctx context.Context, f DeadLetterFilter) ([]DeadLette
 	return out, nil
 }
 
+// ParseDeadLetter reads a message of the dead-letter stream as [DeadLetters.List]
+// does, for a consumer of that stream (the ops service's projection) that
+// holds the message rather than the stream: raw.Sequence is its
+// dead-letter stream sequence, raw.Time its store time (the dead-letter
+// time when the header lacks it).
+func ParseDeadLetter(raw *jetstream.RawStreamMsg) DeadLetter { return parseDeadLetter(raw) }
+
 func parseDeadLetter(raw *jetstream.RawStreamMsg) DeadLetter {
 	h := raw.Header
 	dl := DeadLetter{
