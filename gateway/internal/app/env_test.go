@@ -34,18 +34,26 @@ import (
 
 // API keys of the test gateway.
 const (
-	keyWeb     = "test-web-key-0001"   // channel web, any customer
-	keyC0001   = "test-c0001-key-0001" // channel web, bound to C0001
-	keyB2B     = "test-b2b-key-0001"   // channel b2b
-	keyAdmin   = "test-admin-key-0001" // operator
-	testAPIKey = keyWeb + ":web," + keyC0001 + ":web:C0001," + keyB2B + ":b2b," + keyAdmin + ":ops:admin"
+	keyWeb      = "test-web-key-0001"      // channel web, any customer
+	keyC0001    = "test-c0001-key-0001"    // channel web, bound to C0001
+	keyB2B      = "test-b2b-key-0001"      // channel b2b
+	keyAdmin    = "test-admin-key-0001"    // operator, through the admin alias
+	keyOperator = "test-operator-key-0001" // operator
+	keyViewer   = "test-viewer-key-0001"   // operator with the viewer role
+	testAPIKey  = keyWeb + ":web," + keyC0001 + ":web:C0001," + keyB2B + ":b2b," + keyAdmin + ":ops:admin," +
+		keyOperator + ":ops:operator," + keyViewer + ":ops:viewer"
 )
+
+// opsDownAddr is an OPS_ADDR the test dialer refuses, as if the ops
+// service were not running.
+const opsDownAddr = "passthrough:///ops-down"
 
 // env is a running gateway (gRPC over bufconn, REST over loopback TCP) with
 // fake neighbours over bufconn.
 type env struct {
 	t           *testing.T
 	baseURL     string
+	adminURL    string
 	conn        *grpc.ClientConn
 	client      storefrontv1.StorefrontServiceClient
 	clock       *fakeclock.Clock
@@ -54,6 +62,7 @@ type env struct {
 	inventory   *fakeInventory
 	orders      *fakeOrders
 	fulfillment *fakeFulfillment
+	ops         *fakeOps
 	// stop shuts the gateway down and flushes its traces; the test's
 	// cleanup calls it too.
 	stop func()
@@ -64,7 +73,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 	e := &env{
 		t: t, clock: fakeclock.New(fakeclock.Start),
 		catalog: newFakeCatalog(), pricing: newFakePricing(), inventory: newFakeInventory(),
-		orders: newFakeOrders(), fulfillment: &fakeFulfillment{},
+		orders: newFakeOrders(), fulfillment: &fakeFulfillment{}, ops: &fakeOps{},
 	}
 
 	nlis := bufconn.Listen(1 << 20)
@@ -74,6 +83,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 	inventoryv1.RegisterInventoryServiceServer(ns, e.inventory)
 	orderv1.RegisterOrderServiceServer(ns, e.orders)
 	fulfillmentv1.RegisterFulfillmentServiceServer(ns, e.fulfillment)
+	e.ops.register(ns)
 	go func() { _ = ns.Serve(nlis) }()
 	t.Cleanup(ns.Stop)
 
@@ -83,6 +93,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 		"INVENTORY_ADDR":   "passthrough:///inventory",
 		"ORDER_ADDR":       "passthrough:///order",
 		"FULFILLMENT_ADDR": "passthrough:///fulfillment",
+		"OPS_ADDR":         "passthrough:///ops",
 		"LOG_LEVEL":        "error",
 		"NATS_URL":         "",
 	}
@@ -112,7 +123,12 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 		HTTPListener:    httpLis,
 		SelfDialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return glis.DialContext(ctx) })},
 		NeighbourOptions: []grpcclient.Option{grpcclient.WithDialOptions(grpc.WithContextDialer(
-			func(ctx context.Context, _ string) (net.Conn, error) { return nlis.DialContext(ctx) }))},
+			func(ctx context.Context, addr string) (net.Conn, error) {
+				if "passthrough:///"+addr == opsDownAddr {
+					return nil, errors.New("connection refused")
+				}
+				return nlis.DialContext(ctx)
+			}))},
 		CacheStore: cache.NewMemoryStore(10_000, 16<<20),
 		Now:        e.clock.Now,
 	})
@@ -135,6 +151,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 	}
 	t.Cleanup(e.stop)
 	e.baseURL = "http://" + g.HTTPAddr().String()
+	e.adminURL = "http://" + g.AdminAddr().String()
 
 	e.conn, err = grpc.NewClient("passthrough:///gateway",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -147,7 +164,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 
 	// Wait until the admin readiness endpoint says the gateway serves.
 	wait.Eventually(t, 10*time.Second, "gateway ready", func() error {
-		resp, err := http.Get("http://" + g.AdminAddr().String() + "/readyz")
+		resp, err := http.Get(e.adminURL + "/readyz")
 		if err != nil {
 			return err
 		}

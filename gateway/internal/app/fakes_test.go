@@ -8,16 +8,20 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/apierr"
 )
@@ -362,4 +366,86 @@ func (f *fakeFulfillment) GetShipment(_ context.Context, req *fulfillmentv1.GetS
 		}
 	}
 	return nil, status.Error(codes.NotFound, "shipment not found")
+}
+
+// opsCall is one call the fake ops service received.
+type opsCall struct {
+	method         string
+	actors         []string // x-transload-actor values
+	correlationIDs []string // x-correlation-id values
+	req            proto.Message
+}
+
+// fakeOps serves every ops.v1 method with an empty response of the
+// method's type (or the error set with set), recording each call and
+// sending header with every answer. Its handlers are built from the
+// service descriptor, so a method added to the contract is served, and
+// covered by the tests that enumerate the contract, without a change here.
+type fakeOps struct {
+	failer
+	mu     sync.Mutex
+	calls  []opsCall
+	header metadata.MD
+}
+
+// register serves the fake on s as transload.ops.v1.OpsService.
+func (f *fakeOps) register(s *grpc.Server) {
+	sd := opsv1.OpsService_ServiceDesc
+	svc := opsv1.File_transload_ops_v1_ops_service_proto.Services().ByName(protoreflect.FullName(sd.ServiceName).Name())
+	desc := grpc.ServiceDesc{ServiceName: sd.ServiceName, HandlerType: (*any)(nil), Metadata: sd.Metadata}
+	for _, m := range sd.Methods {
+		md := svc.Methods().ByName(protoreflect.Name(m.MethodName))
+		full := "/" + sd.ServiceName + "/" + m.MethodName
+		desc.Methods = append(desc.Methods, grpc.MethodDesc{
+			MethodName: m.MethodName,
+			Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				in, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+				if err != nil {
+					return nil, err
+				}
+				out, err := protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
+				if err != nil {
+					return nil, err
+				}
+				req := in.New().Interface()
+				if err := dec(req); err != nil {
+					return nil, err
+				}
+				return f.handle(ctx, full, req, out.New().Interface())
+			},
+		})
+	}
+	s.RegisterService(&desc, f)
+}
+
+func (f *fakeOps) handle(ctx context.Context, method string, req, resp proto.Message) (proto.Message, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	f.mu.Lock()
+	f.calls = append(f.calls, opsCall{method: method, actors: md.Get("x-transload-actor"),
+		correlationIDs: md.Get("x-correlation-id"), req: req})
+	header := f.header
+	f.mu.Unlock()
+	if err := f.get(); err != nil {
+		return nil, err
+	}
+	if header != nil {
+		if err := grpc.SetHeader(ctx, header); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// setHeader makes every answer carry md.
+func (f *fakeOps) setHeader(md metadata.MD) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.header = md
+}
+
+// received returns the calls so far.
+func (f *fakeOps) received() []opsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
