@@ -1,6 +1,7 @@
 // Command order runs the Transload order service: the order.v1 OrderService
 // over gRPC, the durable ERP submission queue worker, the customer snapshot
-// sync and the outbox relay to the NATS JetStream stream TRANSLOAD_ORDER.
+// sync and the outbox relay to the NATS JetStream streams TRANSLOAD_ORDER
+// (order events) and TRANSLOAD_OPS (exceptions and audit records).
 // Configuration comes from the environment (see internal/config and the
 // service README); with none at all it starts on its default ports and
 // keeps retrying neighbours and NATS in the background.
@@ -79,7 +80,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 		return err
 	}
 	svc, worker := newService(cfg, db, n, relay, m, rt.Logger())
-	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, rt.Logger()))
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, worker, rt.Logger()))
 	return serve(ctx, srv, rt.Logger(), map[string]func(context.Context) error{
 		"outbox-relay": relay.Run,
 		"erp-queue":    worker.Run,
@@ -95,6 +96,8 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 // one breaker.
 type neighbours struct {
 	erpRead, erpQueue, catalog, inventory, fulfillment *grpc.ClientConn
+	// erpBreaker guards both ERP connections; the queue status shows it.
+	erpBreaker *breaker.Breaker
 }
 
 // dialNeighbours dials every neighbour with its deadline from cfg; calls
@@ -107,7 +110,7 @@ func dialNeighbours(rt *svcmain.Runtime, cfg config.Config) (*neighbours, error)
 	if err != nil {
 		return nil, err
 	}
-	n := &neighbours{}
+	n := &neighbours{erpBreaker: erpBreaker}
 	var errs [5]error
 	n.erpRead, errs[0] = dial(cfg.ERPAddr, cfg.ERPReadTimeout, grpcclient.WithBreaker(erpBreaker),
 		grpcclient.WithIdempotentMethods(
@@ -175,7 +178,8 @@ func connectNATS(cfg config.Config) (*nats.Conn, error) {
 // NATS is unreachable.
 var streamBackoff = eventstreams.Backoff{Base: 200 * time.Millisecond, Max: 5 * time.Second}
 
-// newRelay is the outbox relay to TRANSLOAD_ORDER, which it ensures first.
+// newRelay is the outbox relay to TRANSLOAD_ORDER (order events) and
+// TRANSLOAD_OPS (exceptions and audit records), which it ensures first.
 func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Conn) (*outbox.Relay, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -183,7 +187,7 @@ func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Con
 	}
 	return outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(rt.Logger()),
 		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention),
-		outbox.WithStreams(eventstreams.Order), outbox.WithStreamBackoff(streamBackoff))
+		outbox.WithStreams(eventstreams.Order, eventstreams.Ops), outbox.WithStreamBackoff(streamBackoff))
 }
 
 // newService wires the domain to the store and the neighbours' adapters;
@@ -193,7 +197,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 	svc := order.NewService(order.Config{
 		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, CustomerMaxStaleness: cfg.CustomerMaxStaleness,
 	}, order.Deps{
-		Store:       sqlstore.New(db, orderpb.Event),
+		Store:       sqlstore.New(db, orderpb.Encoder{}),
 		Customers:   erpclient.New(n.erpRead),
 		Pricer:      catalogclient.New(n.catalog),
 		Inventory:   inventoryclient.New(n.inventory),
@@ -208,7 +212,8 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 	worker = order.NewWorker(order.WorkerConfig{
 		PollInterval: cfg.QueuePollInterval, BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
 		LeaseTTL: cfg.QueueLeaseTTL, KeyRetention: cfg.IdempotencyRetention,
-		ResumeTrace: tracing.WithTraceparent,
+		ResumeTrace: tracing.WithTraceparent, FailureExceptionAfter: cfg.ERPFailureExceptionAfter,
+		BreakerState: func() string { return n.erpBreaker.State().String() },
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker
 }

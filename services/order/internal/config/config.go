@@ -43,6 +43,10 @@ type Config struct {
 	QueuePollInterval time.Duration `env:"ORDER_QUEUE_POLL_INTERVAL" default:"1s"`
 	QueueBackoffBase  time.Duration `env:"ORDER_QUEUE_BACKOFF_BASE" default:"500ms"`
 	QueueBackoffMax   time.Duration `env:"ORDER_QUEUE_BACKOFF_MAX" default:"10s"`
+	// ERPFailureExceptionAfter is how many failed attempts of one ERP queue
+	// entry raise an ERP_SUBMISSION_FAILED exception for operators (again
+	// at every further multiple).
+	ERPFailureExceptionAfter int `env:"ERP_FAILURE_EXCEPTION_AFTER" default:"5"`
 
 	// Idempotency and the customer snapshot.
 	ClaimLease           time.Duration `env:"ORDER_CLAIM_LEASE" default:"10s"`
@@ -76,6 +80,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IdempotencyRetention < 24*time.Hour {
 		errs = append(errs, errors.New("ORDER_IDEMPOTENCY_RETENTION must be at least 24h (order.v1 idempotency contract)"))
+	}
+	if c.ERPFailureExceptionAfter < 1 {
+		errs = append(errs, errors.New("ERP_FAILURE_EXCEPTION_AFTER must be at least 1"))
 	}
 	if c.GRPCAddr == "" {
 		errs = append(errs, errors.New("GRPC_ADDR is empty"))

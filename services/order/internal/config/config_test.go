@@ -31,7 +31,8 @@ func TestDefaults(t *testing.T) {
 		CatalogTimeout: 5 * time.Second, InventoryTimeout: 5 * time.Second, FulfillmentTimeout: 10 * time.Second,
 		ERPBreakerFailures: 5, ERPBreakerOpenTimeout: 5 * time.Second,
 		QueuePollInterval: time.Second, QueueBackoffBase: 500 * time.Millisecond, QueueBackoffMax: 10 * time.Second,
-		ClaimLease: 10 * time.Second, ClaimWait: 15 * time.Second, CustomerMaxStaleness: 24 * time.Hour,
+		ERPFailureExceptionAfter: 5,
+		ClaimLease:               10 * time.Second, ClaimWait: 15 * time.Second, CustomerMaxStaleness: 24 * time.Hour,
 		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
 		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
 	}
@@ -43,10 +44,11 @@ func TestDefaults(t *testing.T) {
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	for name, env := range map[string]map[string]string{
-		"short claim lease":   {"ORDER_CLAIM_LEASE": "500ms"},
-		"fast customer sync":  {"ORDER_CUSTOMER_SYNC_INTERVAL": "10ms"},
-		"short key retention": {"ORDER_IDEMPOTENCY_RETENTION": "1h"},
-		"bad duration":        {"ORDER_CATALOG_TIMEOUT": "soon"},
+		"short claim lease":    {"ORDER_CLAIM_LEASE": "500ms"},
+		"fast customer sync":   {"ORDER_CUSTOMER_SYNC_INTERVAL": "10ms"},
+		"short key retention":  {"ORDER_IDEMPOTENCY_RETENTION": "1h"},
+		"bad duration":         {"ORDER_CATALOG_TIMEOUT": "soon"},
+		"no failure exception": {"ERP_FAILURE_EXCEPTION_AFTER": "0"},
 	} {
 		var cfg config.Config
 		if err := svcmain.LoadConfig("order", func(k string) string { return env[k] }, &cfg); err == nil {

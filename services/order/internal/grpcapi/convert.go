@@ -95,12 +95,19 @@ func listFromProto(r *orderv1.ListOrdersRequest, caller string) (listQuery, erro
 		orderBy = "create_time"
 	}
 	q.page = aip.Query{Method: orderv1.OrderService_ListOrders_FullMethodName, Caller: caller, Filter: f.String(), OrderBy: orderBy}
-	if err := aip.DecodePageToken(r.GetPageToken(), q.page, &q.AfterCreatedAt, &q.AfterID); err != nil {
-		return listQuery{}, err
+	q.size, q.Limit, err = pageWindow(r.GetPageToken(), r.GetPageSize(), q.page, &q.AfterCreatedAt, &q.AfterID)
+	return q, err
+}
+
+// pageWindow decodes a page token bound to page into the cursor fields
+// and returns the page size and the row limit to fetch (one more, which
+// tells whether there is a next page).
+func pageWindow(token string, pageSize int32, page aip.Query, cursor ...any) (size, limit int, err error) {
+	if err := aip.DecodePageToken(token, page, cursor...); err != nil {
+		return 0, 0, err
 	}
-	q.size = int(aip.ClampPageSize(r.GetPageSize(), aip.DefaultPageSize, aip.MaxPageSize))
-	q.Limit = q.size + 1
-	return q, nil
+	size = int(aip.ClampPageSize(pageSize, aip.DefaultPageSize, aip.MaxPageSize))
+	return size, size + 1, nil
 }
 
 // listPage keeps the first q.size of orders (fetched with q.Limit) and
@@ -108,5 +115,61 @@ func listFromProto(r *orderv1.ListOrdersRequest, caller string) (listQuery, erro
 func listPage(q listQuery, orders []*order.Order) ([]*order.Order, string) {
 	return aip.KeysetPage(orders, q.size, q.page, func(o *order.Order) []aip.Key {
 		return []aip.Key{aip.KeyOf(o.CreatedAt), aip.KeyOf(o.ID)}
+	})
+}
+
+// queueEntryIDFromName returns the {erp_queue_entry} (the order id) of
+// "erpQueueEntries/{erp_queue_entry}" (the pattern is enforced by
+// protovalidate).
+func queueEntryIDFromName(name string) string { return strings.TrimPrefix(name, "erpQueueEntries/") }
+
+// queueFilter declares the fields ListErpQueueEntries filters on (order.v1
+// ListErpQueueEntriesRequest.filter).
+var queueFilter = aip.Schema{
+	{Name: "state", Kind: aip.KindEnum, Enum: orderv1.ErpQueueEntry_State_value, EnumPrefix: "STATE_"},
+	{Name: "customer_id"},
+	{Name: "enqueue_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
+}
+
+// queueListQuery is a parsed ListErpQueueEntries request.
+type queueListQuery struct {
+	order.QueueQuery
+	// size is the page size; QueueQuery.Limit asks for one more row.
+	size int
+	// page is the query the page tokens are bound to.
+	page aip.Query
+}
+
+// queueListFromProto parses the filter and decodes the page token of a
+// ListErpQueueEntries request made by caller (errors are *aip.FilterError
+// and *aip.PageTokenError).
+func queueListFromProto(r *orderv1.ListErpQueueEntriesRequest, caller string) (queueListQuery, error) {
+	f, err := queueFilter.Parse(r.GetFilter())
+	if err != nil {
+		return queueListQuery{}, err
+	}
+	var q queueListQuery
+	if v, ok := f.Find("state", aip.OpEq); ok {
+		q.State = orderpb.QueueEntryStateFromProto(orderv1.ErpQueueEntry_State(v.Enum))
+	}
+	if v, ok := f.Find("customer_id", aip.OpEq); ok {
+		q.CustomerID = v.Text
+	}
+	if v, ok := f.Find("enqueue_time", aip.OpGe); ok {
+		q.EnqueuedFrom = v.Time
+	}
+	if v, ok := f.Find("enqueue_time", aip.OpLt); ok {
+		q.EnqueuedBefore = v.Time
+	}
+	q.page = aip.Query{Method: orderv1.OrderService_ListErpQueueEntries_FullMethodName, Caller: caller, Filter: f.String()}
+	q.size, q.Limit, err = pageWindow(r.GetPageToken(), r.GetPageSize(), q.page, &q.AfterSeq)
+	return q, err
+}
+
+// queueListPage keeps the first q.size of entries (fetched with q.Limit)
+// and returns the token of the next page, "" on the last.
+func queueListPage(q queueListQuery, entries []order.QueueEntry) ([]order.QueueEntry, string) {
+	return aip.KeysetPage(entries, q.size, q.page, func(e order.QueueEntry) []aip.Key {
+		return []aip.Key{aip.KeyOf(e.Seq)}
 	})
 }

@@ -56,6 +56,14 @@ var statusRules = []statusRule{
 	is(order.ErrNotFound, func(meta metaFunc) error {
 		return apierr.Error(codes.NotFound, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_FOUND, "order not found", meta())
 	}),
+	is(order.ErrQueueEntryNotFound, func(meta metaFunc) error {
+		m := meta()
+		if id := m["order_id"]; id != "" {
+			m["erp_queue_entry"] = order.QueueEntryName(id)
+		}
+		return apierr.Error(codes.NotFound, orderv1.ErrorReason_ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND,
+			"the order has no ERP queue entry (never queued, or the ERP already answered)", m)
+	}),
 	is(order.ErrIdempotencyKeyReused, func(meta metaFunc) error {
 		return apierr.Error(codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED,
 			"request_id was already used with a different payload", meta())
@@ -68,7 +76,7 @@ var statusRules = []statusRule{
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
 			"the order changed since it was read (etag mismatch); re-read and retry", meta())
 	}),
-	// Bad filters and page tokens of ListOrders carry their own status.
+	// Bad filters and page tokens of the lists carry their own status.
 	as(func(e *aip.FilterError, _ metaFunc) error { return e.GRPCStatus().Err() }),
 	as(func(e *aip.PageTokenError, _ metaFunc) error { return e.GRPCStatus().Err() }),
 	as(func(e *order.InvalidArgumentError, _ metaFunc) error {

@@ -56,6 +56,10 @@ func TestToStatus(t *testing.T) {
 	}{
 		{order.ErrNotFound, wireError{Code: codes.NotFound, Reason: reason(orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_FOUND),
 			Message: "order not found", Metadata: oid(nil)}},
+		{fmt.Errorf("retry: %w", order.ErrQueueEntryNotFound), wireError{Code: codes.NotFound,
+			Reason:   reason(orderv1.ErrorReason_ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND),
+			Message:  "the order has no ERP queue entry (never queued, or the ERP already answered)",
+			Metadata: oid(map[string]string{"erp_queue_entry": "erpQueueEntries/O-1"})}},
 		{fmt.Errorf("load: %w", order.ErrIdempotencyKeyReused), wireError{Code: codes.AlreadyExists,
 			Reason:  reason(commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED),
 			Message: "request_id was already used with a different payload", Metadata: oid(nil)}},
@@ -136,7 +140,7 @@ func TestToStatus(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%T/%v", tc.err, tc.err), func(t *testing.T) {
 			t.Parallel()
-			s := New(nil, slog.New(slog.DiscardHandler))
+			s := New(nil, nil, slog.New(slog.DiscardHandler))
 			got := wireOf(s.toStatus(t.Context(), tc.err, "O-1"))
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("toStatus(%v) (-want +got):\n%s", tc.err, diff)

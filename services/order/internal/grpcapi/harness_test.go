@@ -118,7 +118,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if err := sqlstore.Migrate(t.Context(), e.db); err != nil {
 		t.Fatal(err)
 	}
-	e.store = sqlstore.New(e.db, orderpb.Event)
+	e.store = sqlstore.New(e.db, orderpb.Encoder{})
 	if o.wrapStore != nil {
 		e.store = o.wrapStore(e.store)
 	}
@@ -149,7 +149,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(e.svc, quiet))
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(e.svc, e.worker, quiet))
 	wg.Go(func() { _ = srv.Run(ctx) })
 	conn, err := grpc.NewClient("passthrough:///order", grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))

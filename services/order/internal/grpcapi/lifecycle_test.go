@@ -298,14 +298,14 @@ func newStuckStore(t *testing.T) *stuckStore {
 
 func (s *stuckStore) unblock() { s.released.Do(func() { close(s.release) }) }
 
-func (s *stuckStore) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, ev order.Event) error {
+func (s *stuckStore) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, eff order.Effects) error {
 	first := false
 	s.once.Do(func() { first = true })
 	if first {
 		close(s.entered)
 		<-s.release
 	}
-	return s.Store.CreateOrder(ctx, ref, o, ev)
+	return s.Store.CreateOrder(ctx, ref, o, eff)
 }
 
 func TestStuckOwnerRetryConverges(t *testing.T) {

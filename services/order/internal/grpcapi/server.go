@@ -2,19 +2,20 @@
 // order domain: each handler converts the request (convert.go), calls the
 // service and converts the result; every error goes through toStatus
 // (errors.go). Returns (RMA) and financial posting RPCs are not implemented
-// yet and answer UNIMPLEMENTED.
+// yet and answer UNIMPLEMENTED. The caller's identity comes from the
+// platform/opsevents actor header, read in one place (actor).
 package grpcapi
 
 import (
 	"context"
 	"log/slog"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
 )
@@ -24,46 +25,42 @@ import (
 // Idempotent-Replayed header.
 const ReplayedHeader = "idempotent-replayed"
 
-// ActorHeader is the request metadata key naming who acts, "kind:id"
-// (e.g. "api_key:web-1", set by the gateway; "service:fulfillment").
-const ActorHeader = "x-transload-actor"
-
 // Server implements orderv1.OrderServiceServer.
 type Server struct {
 	orderv1.UnimplementedOrderServiceServer
-	svc *order.Service
-	log *slog.Logger
+	svc   *order.Service
+	queue *order.Worker
+	log   *slog.Logger
 }
 
 var _ orderv1.OrderServiceServer = (*Server)(nil)
 
-// New returns a Server for svc.
-func New(svc *order.Service, log *slog.Logger) *Server {
+// New returns a Server for svc whose ERP queue RPCs read and retry queue,
+// the worker draining svc's queue.
+func New(svc *order.Service, queue *order.Worker, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{svc: svc, log: log}
+	return &Server{svc: svc, queue: queue, log: log}
 }
 
+// actor is who acts on the call: the principal the request metadata names
+// in the opsevents.ActorHeader (the gateway's "api_key:<id>" or
+// "operator:<id>", a calling service's "service:<name>"), else def. It
+// names the actor of the state history and of the audit trail alike.
 func actor(ctx context.Context, def order.Actor) order.Actor {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(ActorHeader); len(v) > 0 {
-			if kind, id, ok := strings.Cut(v[0], ":"); ok && kind != "" {
-				return order.Actor{Kind: kind, ID: id}
-			}
-		}
-	}
-	return def
+	a := opsevents.ActorFromIncoming(ctx, opsevents.Actor{Kind: def.Kind, ID: def.ID})
+	return order.Actor{Kind: a.Kind, ID: a.ID}
 }
 
 // caller names the actor of the call ("kind:id", "" when the request names
 // none), for binding page tokens to who asked.
 func caller(ctx context.Context) string {
-	a := actor(ctx, order.Actor{})
-	if a == (order.Actor{}) {
+	a := opsevents.ActorFromIncoming(ctx, opsevents.Actor{})
+	if a.IsZero() {
 		return ""
 	}
-	return a.Kind + ":" + a.ID
+	return a.String()
 }
 
 // CreateOrder implements orderv1.OrderServiceServer.

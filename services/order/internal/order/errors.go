@@ -11,6 +11,9 @@ import (
 var (
 	// ErrNotFound: the order does not exist.
 	ErrNotFound = errors.New("order not found")
+	// ErrQueueEntryNotFound: the order has no ERP queue entry (never
+	// queued, or the ERP already answered).
+	ErrQueueEntryNotFound = errors.New("ERP queue entry not found")
 	// ErrIdempotencyKeyReused: a request id was used before with a
 	// different payload.
 	ErrIdempotencyKeyReused = errors.New("request id reused with a different payload")

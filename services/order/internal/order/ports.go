@@ -69,6 +69,11 @@ type Effects struct {
 	// ReleaseReservation queues a durable release of the order's
 	// reservation with this reason ("" = none).
 	ReleaseReservation string
+	// Exceptions are raised for the operators' desk, in order.
+	Exceptions []Exception
+	// Audits are recorded in the audit trail, in order. An *Order in
+	// After is stored with the order's new version.
+	Audits []Audit
 }
 
 // ErrNoChange may be returned by an UpdateOrder callback to leave the order
@@ -111,12 +116,62 @@ type QueueEntry struct {
 	// Traceparent is the W3C trace context of the request that queued the
 	// entry ("" when it was not traced); the worker resumes it.
 	Traceparent string
+	// LeaseUntil is set while a worker is sending the entry to the ERP:
+	// until then the entry is in flight (a worker that died while sending
+	// leaves a lease that simply runs out).
+	LeaseUntil time.Time
 }
 
-// QueueStats summarises the ERP queue for metrics.
+// QueueEntryState is where a queue entry is in its cycle; the values
+// match order.v1 ErpQueueEntry.State.
+type QueueEntryState int
+
+// Queue entry states.
+const (
+	QueueEntryPending    QueueEntryState = 1
+	QueueEntryInFlight   QueueEntryState = 2
+	QueueEntryBackingOff QueueEntryState = 3
+)
+
+// State returns the entry's state at now: in flight while leased, backing
+// off while a failed entry waits for its next attempt, pending otherwise.
+func (e QueueEntry) State(now time.Time) QueueEntryState {
+	switch {
+	case e.LeaseUntil.After(now):
+		return QueueEntryInFlight
+	case e.Attempts > 0 && e.NextAttemptAt.After(now):
+		return QueueEntryBackingOff
+	}
+	return QueueEntryPending
+}
+
+// QueueStats summarises the ERP queue for metrics and the queue status.
 type QueueStats struct {
 	Depth          int
+	InFlight       int
 	OldestCreateAt time.Time
+}
+
+// QueueBlocker is a customer's head-of-line queue entry that has failed at
+// least once, holding back the customer's later entries.
+type QueueBlocker struct {
+	Entry QueueEntry
+	// Waiting is how many entries of the customer wait behind it.
+	Waiting int
+}
+
+// QueueQuery selects a page of ERP queue entries in queue order. Zero
+// fields do not filter.
+type QueueQuery struct {
+	CustomerID string
+	// State filters on the state at Now.
+	State          QueueEntryState
+	Now            time.Time
+	EnqueuedFrom   time.Time // inclusive
+	EnqueuedBefore time.Time // exclusive
+	// AfterSeq continues after this entry (0: from the start).
+	AfterSeq int64
+	Limit    int
 }
 
 // ReleaseTask is a durable "release this reservation" job.
@@ -199,10 +254,16 @@ type Store interface {
 	// claim changed owner, finished, or its lease has not expired.
 	StealClaim(ctx context.Context, c PendingClaim, newOwner string, until time.Time) error
 
+	// ReapClaim deletes a pending claim owned by ref, as DeleteClaim does,
+	// and raises ex in the same transaction. ErrClaimLost if ref no longer
+	// owns a pending claim (nothing is raised then).
+	ReapClaim(ctx context.Context, ref ClaimRef, ex Exception) error
+
 	// CreateOrder stores a new order together with its ERP queue entry and
-	// its OrderAccepted event, and completes the claim ref, in one
+	// the events, exceptions and audit records of eff (its ERPQueue and
+	// ReleaseReservation are ignored), and completes the claim ref, in one
 	// transaction. ErrClaimLost if ref no longer owns a pending claim.
-	CreateOrder(ctx context.Context, ref ClaimRef, o *Order, ev Event) error
+	CreateOrder(ctx context.Context, ref ClaimRef, o *Order, eff Effects) error
 	// GetOrder returns ErrNotFound for an unknown id.
 	GetOrder(ctx context.Context, id string) (*Order, error)
 	// ListOrders returns up to q.Limit orders.
@@ -218,16 +279,36 @@ type Store interface {
 	// NextQueueEntries returns up to limit queue entries in creation order.
 	NextQueueEntries(ctx context.Context, limit int) ([]QueueEntry, error)
 	// StartQueueAttempt counts an attempt on the entry (and on the order's
-	// ERP submission state) before the ERP is called. ErrNotFound when the
-	// entry is gone (e.g. the order was cancelled before any attempt).
-	StartQueueAttempt(ctx context.Context, seq int64, at time.Time) error
+	// ERP submission state) before the ERP is called, and leases the entry
+	// until leaseUntil (in flight). ErrNotFound when the entry is gone
+	// (e.g. the order was cancelled before any attempt).
+	StartQueueAttempt(ctx context.Context, seq int64, at, leaseUntil time.Time) error
 	// RecordQueueFailure stores a failed attempt's error and the time of
-	// the next one.
-	RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string) error
+	// the next one and ends the entry's lease; in the same transaction it
+	// raises the exceptions raise returns for the entry as updated (raise
+	// may be nil; it must be pure). An entry that is gone is no error.
+	RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string, raise func(QueueEntry) []Exception) error
 	// DeleteQueueEntry removes a finished entry.
 	DeleteQueueEntry(ctx context.Context, seq int64) error
-	// QueueStats returns depth and oldest entry of the ERP queue.
-	QueueStats(ctx context.Context) (QueueStats, error)
+	// QueueStats returns depth, in-flight count (leases running at now) and
+	// oldest entry of the ERP queue.
+	QueueStats(ctx context.Context, now time.Time) (QueueStats, error)
+	// QueueBlockers returns, oldest first and at most limit, each
+	// customer's head-of-line entry that has failed at least once (an
+	// attempt with a recorded error; a first attempt still in flight is
+	// not one), with how many of the customer's entries wait behind it.
+	QueueBlockers(ctx context.Context, limit int) ([]QueueBlocker, error)
+	// ListQueueEntries returns up to q.Limit entries in queue order.
+	ListQueueEntries(ctx context.Context, q QueueQuery) ([]QueueEntry, error)
+	// GetQueueEntry returns the order's first queue entry;
+	// ErrQueueEntryNotFound when the order has none.
+	GetQueueEntry(ctx context.Context, orderID string) (QueueEntry, error)
+	// RetryQueueEntry makes the order's first queue entry due at at
+	// (clearing its backoff) and records the audit record audit returns for
+	// the entry before and after, in one transaction (audit must be pure).
+	// It returns the entry after. ErrQueueEntryNotFound when the order has
+	// no entry.
+	RetryQueueEntry(ctx context.Context, orderID string, at time.Time, audit func(before, after QueueEntry) Audit) (QueueEntry, error)
 
 	// NextReleaseTasks returns due reservation releases.
 	NextReleaseTasks(ctx context.Context, now time.Time, limit int) ([]ReleaseTask, error)
@@ -254,6 +335,8 @@ type Store interface {
 type PendingClaim struct {
 	Kind, RequestID, Owner, OrderID string
 	LeaseUntil                      time.Time
+	// CreatedAt is when the request id was first claimed.
+	CreatedAt time.Time
 }
 
 // Customers reads customers from the ERP. GetCustomer returns

@@ -57,12 +57,16 @@ func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) 
 	var entered []State
 	key := &IdempotencyKey{Kind: "shipment_progress", Key: p.EventID, PayloadHash: p.hash()}
 	o, err := s.d.Store.UpdateOrder(ctx, p.OrderID, key, func(o *Order) (Effects, error) {
+		before, now := o.Clone(), s.now()
 		var err error
-		entered, err = applyProgress(o, p, s.now())
+		entered, err = applyProgress(o, p, now)
 		if err != nil {
 			return Effects{}, err
 		}
-		return Effects{Events: progressEvents(o, p, entered)}, nil
+		return Effects{
+			Events: progressEvents(o, p, entered),
+			Audits: []Audit{orderAudit(AuditOrderShip, p.Actor, before, o.Clone(), now)},
+		}, nil
 	})
 	if errors.Is(err, ErrDuplicateEvent) {
 		o, err := s.d.Store.GetOrder(ctx, p.OrderID)
@@ -74,9 +78,12 @@ func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) 
 	if err != nil {
 		return ProgressResult{}, err
 	}
-	if len(entered) > 0 {
-		s.tick()
+	// The report is visible on the order from here on: the propagation
+	// time runs from the WMS event (the report's occur time).
+	if !p.OccurredAt.IsZero() {
+		s.d.Metrics.ObserveShipmentPropagation(max(s.now().Sub(p.OccurredAt), 0))
 	}
+	s.tick()
 	return ProgressResult{Order: o, Entered: entered}, nil
 }
 

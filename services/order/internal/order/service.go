@@ -71,13 +71,33 @@ type Metrics interface {
 	SetERPQueue(depth int, oldest time.Duration)
 	// ObserveCustomerSync records a successful customer snapshot sync.
 	ObserveCustomerSync(at time.Time)
+	// CountDecision counts an order of channel accepted or rejected, at
+	// placement (by Transload) or by the ERP.
+	CountDecision(channel string, stage DecisionStage, accepted bool)
+	// ObserveShipmentPropagation records how long a shipment milestone
+	// took from the WMS event to the order showing it.
+	ObserveShipmentPropagation(d time.Duration)
 }
+
+// DecisionStage says who decided about an order.
+type DecisionStage string
+
+// Decision stages.
+const (
+	// StagePlacement: CreateOrder accepted the order or refused it for a
+	// business reason (stored with the request id).
+	StagePlacement DecisionStage = "placement"
+	// StageERP: the ERP confirmed or rejected the order.
+	StageERP DecisionStage = "erp"
+)
 
 type noMetrics struct{}
 
-func (noMetrics) ObserveAcceptance(time.Duration) {}
-func (noMetrics) SetERPQueue(int, time.Duration)  {}
-func (noMetrics) ObserveCustomerSync(time.Time)   {}
+func (noMetrics) ObserveAcceptance(time.Duration)           {}
+func (noMetrics) SetERPQueue(int, time.Duration)            {}
+func (noMetrics) ObserveCustomerSync(time.Time)             {}
+func (noMetrics) CountDecision(string, DecisionStage, bool) {}
+func (noMetrics) ObserveShipmentPropagation(time.Duration)  {}
 
 // Notifier is told when new work is committed (ERP queue, outbox).
 type Notifier func()
@@ -215,6 +235,7 @@ func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult
 				return CreateResult{}, err
 			}
 			s.d.Metrics.ObserveAcceptance(s.now().Sub(start))
+			s.d.Metrics.CountDecision(p.Channel, StagePlacement, true)
 			return CreateResult{Order: o}, nil
 		case res.Status == ClaimCompleted:
 			o, err := s.d.Store.GetOrder(ctx, res.OrderID)
@@ -262,6 +283,7 @@ func (s *Service) placeClaimed(ctx context.Context, p CreateParams, ref ClaimRef
 				}
 				s.log.ErrorContext(ctx, "store CreateOrder failure", slog.Any("error", ferr))
 			}
+			s.d.Metrics.CountDecision(p.Channel, StagePlacement, false)
 			return nil, err
 		}
 		s.abandon(sctx, ref, orderID, reserveTried)
@@ -269,8 +291,11 @@ func (s *Service) placeClaimed(ctx context.Context, p CreateParams, ref ClaimRef
 	}
 	sctx, scancel := detached()
 	defer scancel()
-	ev := Event{Type: EventAccepted, Order: o.Clone(), PreviousState: StateUnspecified}
-	if err := s.d.Store.CreateOrder(sctx, ref, o, ev); err != nil {
+	eff := Effects{
+		Events: []Event{{Type: EventAccepted, Order: o.Clone(), PreviousState: StateUnspecified}},
+		Audits: []Audit{orderAudit(AuditOrderCreate, p.Actor, nil, o.Clone(), o.CreatedAt)},
+	}
+	if err := s.d.Store.CreateOrder(sctx, ref, o, eff); err != nil {
 		if errors.Is(err, ErrClaimLost) {
 			return nil, errRetryClaim
 		}
@@ -365,7 +390,9 @@ func (s *Service) releaseAll(ctx context.Context, orderID, reason string) error 
 }
 
 // ReapAbandonedClaims cleans up CreateOrder claims whose owner died after
-// reserving stock and that no retry picked up within AbandonAfter.
+// reserving stock and that no retry picked up within AbandonAfter; each
+// reap raises ExceptionClaimReaped with it, since a caller never learned
+// what became of its order.
 func (s *Service) ReapAbandonedClaims(ctx context.Context) error {
 	claims, err := s.d.Store.AbandonedClaims(ctx, KindCreateOrder, s.now().Add(-s.cfg.AbandonAfter), 50)
 	if err != nil {
@@ -381,13 +408,24 @@ func (s *Service) ReapAbandonedClaims(ctx context.Context) error {
 			_ = s.d.Store.ExtendClaim(ctx, ref, s.now())
 			return err
 		}
-		if err := s.d.Store.DeleteClaim(ctx, ref); err != nil && !errors.Is(err, ErrClaimLost) {
+		if err := s.d.Store.ReapClaim(ctx, ref, reapedException(c, s.now())); err != nil && !errors.Is(err, ErrClaimLost) {
 			return err
 		}
 		s.log.InfoContext(ctx, "reaped abandoned CreateOrder claim",
 			slog.String("request_id", c.RequestID), slog.String("order_id", c.OrderID))
 	}
 	return nil
+}
+
+// reapedException is the desk's record of reaping c. It names the request
+// id (a client's retry key, not a secret) and never the payload.
+func reapedException(c PendingClaim, now time.Time) Exception {
+	return Exception{
+		Kind: ExceptionClaimReaped, Resource: "orders:claims/" + c.RequestID,
+		Message:    fmt.Sprintf("CreateOrder request %q was abandoned by its caller; its claim was reaped and its stock released", c.RequestID),
+		Details:    map[string]string{"requestId": c.RequestID, "claimedAt": c.CreatedAt.UTC().Format(time.RFC3339Nano)},
+		OccurredAt: now,
+	}
 }
 
 // place validates, prices and reserves, and builds the order. reserveTried
@@ -561,14 +599,15 @@ func (s *Service) CancelOrder(ctx context.Context, p CancelParams) (*Order, erro
 			if o.State == StateConfirmed && !fulfilmentCancelled {
 				return Effects{}, errRecheckCancel
 			}
-			prev := o.State
-			if err := o.transition(StateCancelled, s.now(), p.Actor, p.Reason, p.CorrelationID); err != nil {
+			before, now := o.Clone(), s.now()
+			if err := o.transition(StateCancelled, now, p.Actor, p.Reason, p.CorrelationID); err != nil {
 				return Effects{}, err
 			}
 			return Effects{
-				Events:             []Event{{Type: EventCancelled, Order: o.Clone(), PreviousState: prev, Reason: p.Reason, Actor: p.Actor}},
+				Events:             []Event{{Type: EventCancelled, Order: o.Clone(), PreviousState: before.State, Reason: p.Reason, Actor: p.Actor}},
 				ERPQueue:           QueueCancel,
 				ReleaseReservation: "order_cancelled",
+				Audits:             []Audit{orderAudit(AuditOrderCancel, p.Actor, before, o.Clone(), now)},
 			}, nil
 		})
 		switch {

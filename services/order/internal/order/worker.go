@@ -3,7 +3,10 @@ package order
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +34,14 @@ type WorkerConfig struct {
 	// Traceparent, so the ERP call and the events the answer writes belong
 	// to the trace of the order's placement (default: ctx unchanged).
 	ResumeTrace func(ctx context.Context, traceparent string) context.Context
+	// FailureExceptionAfter is how many failed attempts of one queue entry
+	// raise ExceptionERPSubmissionFailed; it is raised again at every
+	// further multiple (default 5).
+	FailureExceptionAfter int
+	// BreakerState reports the state of the breaker guarding the ERP
+	// ("closed", "open" or "half-open") for the queue status (default:
+	// "closed", for a worker whose ERP has no breaker).
+	BreakerState func() string
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -45,6 +56,12 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	}
 	if c.ResumeTrace == nil {
 		c.ResumeTrace = func(ctx context.Context, _ string) context.Context { return ctx }
+	}
+	if c.FailureExceptionAfter <= 0 {
+		c.FailureExceptionAfter = 5
+	}
+	if c.BreakerState == nil {
+		c.BreakerState = func() string { return "closed" }
 	}
 	return c
 }
@@ -69,6 +86,56 @@ type Worker struct {
 	lastPurge time.Time
 	holder    string
 	leading   bool
+	// expedite is set by RetryQueueEntry: the next pass ignores the halt
+	// of a queue that waits for the ERP (its breaker still decides).
+	expedite atomic.Bool
+	activity activity
+}
+
+// activity is what the worker saw of the ERP, for the queue status; it is
+// kept in memory (each replica tells its own).
+type activity struct {
+	mu            sync.Mutex
+	lastError     string
+	lastErrorAt   time.Time
+	lastSuccessAt time.Time
+	// perMinute counts answered submissions per minute of the last hour,
+	// indexed by unix minute modulo 60.
+	perMinute [60]struct {
+		minute int64
+		n      int
+	}
+}
+
+func (a *activity) failed(at time.Time, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastError, a.lastErrorAt = err.Error(), at
+}
+
+func (a *activity) submitted(at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastSuccessAt = at
+	m := at.Unix() / 60
+	slot := &a.perMinute[m%60]
+	if slot.minute != m {
+		slot.minute, slot.n = m, 0
+	}
+	slot.n++
+}
+
+// read fills the in-memory fields of st as of now.
+func (a *activity) read(now time.Time, st *QueueStatus) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st.LastError, st.LastErrorAt, st.LastSuccessAt = a.lastError, a.lastErrorAt, a.lastSuccessAt
+	cur := now.Unix() / 60
+	for _, slot := range a.perMinute {
+		if slot.minute > cur-60 && slot.minute <= cur {
+			st.SubmittedLastHour += slot.n
+		}
+	}
 }
 
 // leaseName is the worker's singleton lease.
@@ -112,6 +179,9 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 	next := w.cfg.PollInterval
 	if !w.lead(ctx) {
 		return next
+	}
+	if w.expedite.Swap(false) {
+		w.haltUntil = time.Time{}
 	}
 	if now := w.svc.now(); now.Before(w.haltUntil) {
 		next = min(next, w.haltUntil.Sub(now))
@@ -186,14 +256,31 @@ func (w *Worker) failed(ctx context.Context, e QueueEntry, err error) (wait time
 		w.log.ErrorContext(ctx, "ERP queue entry failed; retrying later", slog.String("order_id", e.OrderID),
 			slog.String("action", string(e.Action)), slog.Duration("retry_in", wait), slog.Any("error", err))
 	}
-	until := w.svc.now().Add(wait)
+	now := w.svc.now()
+	w.activity.failed(now, err)
+	until := now.Add(wait)
 	if halt {
 		w.haltUntil = until
 	}
-	if rerr := w.svc.d.Store.RecordQueueFailure(ctx, e.Seq, until, err.Error()); rerr != nil {
+	raise := func(e QueueEntry) []Exception { return w.submissionFailed(e, now) }
+	if rerr := w.svc.d.Store.RecordQueueFailure(ctx, e.Seq, until, err.Error(), raise); rerr != nil {
 		w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
 	}
 	return wait, halt
+}
+
+// submissionFailed returns the exception e raises after a failed attempt:
+// one when its attempts reach FailureExceptionAfter and at each further
+// multiple (the desk counts the repeats), none otherwise.
+func (w *Worker) submissionFailed(e QueueEntry, now time.Time) []Exception {
+	if e.Attempts <= 0 || e.Attempts%w.cfg.FailureExceptionAfter != 0 {
+		return nil
+	}
+	return []Exception{{
+		Kind: ExceptionERPSubmissionFailed, Resource: OrderName(e.OrderID), OrderID: e.OrderID,
+		Message: fmt.Sprintf("ERP %s of order %s failed %d times; it stays queued: %s", e.Action, e.OrderID, e.Attempts, e.LastError),
+		Details: map[string]string{"order": OrderName(e.OrderID), "lastError": e.LastError}, OccurredAt: now,
+	}}
 }
 
 // housekeep reaps abandoned claims, purges old idempotency records and
@@ -214,7 +301,7 @@ func (w *Worker) housekeep(ctx context.Context) {
 			w.log.InfoContext(ctx, "purged idempotency keys", slog.Int64("keys", n))
 		}
 	}
-	if stats, err := st.QueueStats(ctx); err == nil {
+	if stats, err := st.QueueStats(ctx, w.svc.now()); err == nil {
 		var age time.Duration
 		if stats.Depth > 0 {
 			age = max(w.svc.now().Sub(stats.OldestCreateAt), 0)
@@ -252,7 +339,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	st := w.svc.d.Store
 	switch e.Action {
 	case ActionCancel:
-		if err := st.StartQueueAttempt(ctx, e.Seq, w.svc.now()); err != nil {
+		if err := w.startAttempt(ctx, e); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
@@ -281,7 +368,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	if o.State != StateAcceptedPendingERP {
 		return st.DeleteQueueEntry(ctx, e.Seq)
 	}
-	if err := st.StartQueueAttempt(ctx, e.Seq, w.svc.now()); err != nil {
+	if err := w.startAttempt(ctx, e); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil // cancelled before the first attempt
 		}
@@ -291,13 +378,13 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	if err != nil {
 		return err
 	}
+	w.activity.submitted(w.svc.now())
 	if out.Accepted {
 		_, err = st.UpdateOrder(ctx, o.ID, nil, func(o *Order) (Effects, error) {
 			if o.State != StateAcceptedPendingERP {
 				return Effects{}, ErrNoChange // cancelled meanwhile; the cancel entry follows
 			}
-			now := w.svc.now()
-			prev := o.State
+			before, now := o.Clone(), w.svc.now()
 			if err := o.transition(StateConfirmed, now, SystemActor, "ERP order "+out.ERPOrderRef, ""); err != nil {
 				return Effects{}, err
 			}
@@ -305,7 +392,11 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 			o.ConfirmedAt = now
 			o.ERP.LastError = ""
 			o.ERP.NextAttemptAt = time.Time{}
-			return Effects{Events: []Event{{Type: EventConfirmed, Order: o.Clone(), PreviousState: prev}}, ERPQueue: QueueRemove}, nil
+			return Effects{
+				Events:   []Event{{Type: EventConfirmed, Order: o.Clone(), PreviousState: before.State}},
+				ERPQueue: QueueRemove,
+				Audits:   []Audit{orderAudit(AuditOrderConfirm, ServiceActor, before, o.Clone(), now)},
+			}, nil
 		})
 	} else {
 		rej := out.Rejection
@@ -313,17 +404,19 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 			if o.State != StateAcceptedPendingERP {
 				return Effects{}, ErrNoChange
 			}
-			prev := o.State
-			if err := o.transition(StateRejected, w.svc.now(), SystemActor, rej.Message, ""); err != nil {
+			before, now := o.Clone(), w.svc.now()
+			if err := o.transition(StateRejected, now, SystemActor, rej.Message, ""); err != nil {
 				return Effects{}, err
 			}
 			o.Rejection = &rej
 			o.ERP.LastError = ""
 			o.ERP.NextAttemptAt = time.Time{}
 			return Effects{
-				Events:             []Event{{Type: EventRejected, Order: o.Clone(), PreviousState: prev}},
+				Events:             []Event{{Type: EventRejected, Order: o.Clone(), PreviousState: before.State}},
 				ERPQueue:           QueueRemove,
 				ReleaseReservation: "erp_rejected",
+				Exceptions:         []Exception{rejectionException(o, now)},
+				Audits:             []Audit{orderAudit(AuditOrderReject, ServiceActor, before, o.Clone(), now)},
 			}, nil
 		})
 		w.log.WarnContext(ctx, "ERP rejected order", slog.String("order_id", o.ID),
@@ -332,8 +425,30 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	if err != nil && !errors.Is(err, ErrNoChange) {
 		return err
 	}
+	if err == nil {
+		w.svc.d.Metrics.CountDecision(o.Channel, StageERP, out.Accepted)
+	}
 	w.svc.tick()
 	return nil
+}
+
+// startAttempt counts an attempt on e and leases it for as long as the
+// worker's own lease runs: if this worker dies mid-call, the entry stops
+// showing in flight when another worker may take over.
+func (w *Worker) startAttempt(ctx context.Context, e QueueEntry) error {
+	now := w.svc.now()
+	return w.svc.d.Store.StartQueueAttempt(ctx, e.Seq, now, now.Add(w.cfg.LeaseTTL))
+}
+
+// rejectionException is the desk's record of the ERP rejecting o.
+func rejectionException(o *Order, now time.Time) Exception {
+	rej := o.Rejection
+	return Exception{
+		Kind: ExceptionERPRejection, Resource: OrderName(o.ID), OrderID: o.ID,
+		Message:    fmt.Sprintf("ERP rejected order %s of customer %s: %s", o.ID, o.CustomerID, rej.Message),
+		Details:    map[string]string{"order": OrderName(o.ID), "erpCode": rej.ERPCode, "erpMessage": rej.Message},
+		OccurredAt: now,
+	}
 }
 
 // releases runs due reservation releases; it returns the wait until the

@@ -35,9 +35,14 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 	return outbox.Migrate(ctx, db)
 }
 
-// Encoder turns a domain event into an outbox event (subject, payload
-// builder); orderpb.Event is the production encoder.
-type Encoder func(order.Event) (outbox.Event, error)
+// Encoder turns what the domain writes to the outbox (order events,
+// exceptions for the desk, audit records) into outbox events (subject,
+// payload builder); orderpb.Encoder is the production encoder.
+type Encoder interface {
+	Event(order.Event) (outbox.Event, error)
+	Exception(order.Exception) (outbox.Event, error)
+	Audit(order.Audit) (outbox.Event, error)
+}
 
 // Store implements order.Store.
 type Store struct {
@@ -199,13 +204,26 @@ func (s *Store) ExtendClaim(ctx context.Context, ref order.ClaimRef, until time.
 
 // DeleteClaim implements order.Store.
 func (s *Store) DeleteClaim(ctx context.Context, ref order.ClaimRef) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error { return s.deleteClaim(ctx, tx, ref) })
+}
+
+// ReapClaim implements order.Store.
+func (s *Store) ReapClaim(ctx context.Context, ref order.ClaimRef, ex order.Exception) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := s.ownClaim(ctx, tx, ref); err != nil {
+		if err := s.deleteClaim(ctx, tx, ref); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM idempotency_keys WHERE kind = ? AND request_id = ?`), ref.Kind, ref.RequestID)
-		return err
+		return s.writeOutbox(ctx, tx, nil, []order.Exception{ex}, nil)
 	})
+}
+
+// deleteClaim deletes the pending claim ref owns, in tx.
+func (s *Store) deleteClaim(ctx context.Context, tx *sql.Tx, ref order.ClaimRef) error {
+	if err := s.ownClaim(ctx, tx, ref); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`DELETE FROM idempotency_keys WHERE kind = ? AND request_id = ?`), ref.Kind, ref.RequestID)
+	return err
 }
 
 // FailClaim implements order.Store.
@@ -229,14 +247,14 @@ func (s *Store) FailClaim(ctx context.Context, ref order.ClaimRef, f order.Failu
 // AbandonedClaims implements order.Store.
 func (s *Store) AbandonedClaims(ctx context.Context, kind string, before time.Time, limit int) ([]order.PendingClaim, error) {
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
-		SELECT request_id, owner, order_id, lease_until_us FROM idempotency_keys
+		SELECT request_id, owner, order_id, lease_until_us, created_us FROM idempotency_keys
 		WHERE kind = ? AND status = 'pending' AND lease_until_us < ?
 		ORDER BY lease_until_us LIMIT ?`), []any{kind, us(before), limit},
 		func(sc sqldb.Scanner) (order.PendingClaim, error) {
 			c := order.PendingClaim{Kind: kind}
-			var lease int64
-			err := sc.Scan(&c.RequestID, &c.Owner, &c.OrderID, &lease)
-			c.LeaseUntil = fromUS(lease)
+			var lease, created int64
+			err := sc.Scan(&c.RequestID, &c.Owner, &c.OrderID, &lease, &created)
+			c.LeaseUntil, c.CreatedAt = fromUS(lease), fromUS(created)
 			return c, err
 		})
 	if err != nil {
@@ -264,7 +282,7 @@ func (s *Store) StealClaim(ctx context.Context, c order.PendingClaim, newOwner s
 // --- orders ---
 
 // CreateOrder implements order.Store.
-func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, ev order.Event) error {
+func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, eff order.Effects) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.ownClaim(ctx, tx, ref); err != nil {
 			return err
@@ -278,8 +296,7 @@ func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Or
 			o.ID, o.CustomerID, string(order.ActionSubmit), us(o.CreatedAt), us(o.CreatedAt), tracing.Traceparent(ctx)); err != nil {
 			return fmt.Errorf("queue order: %w", err)
 		}
-		ev.Order.Version = o.Version
-		if err := s.writeEvents(ctx, tx, []order.Event{ev}); err != nil {
+		if err := s.writeEffects(ctx, tx, o, eff); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.q(`
@@ -290,22 +307,55 @@ func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Or
 	})
 }
 
-// writeEvents writes evs to the outbox in tx; the outbox gives them the
-// order's next sequence numbers and stamps them into each payload.
-func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, evs []order.Event) error {
-	if len(evs) == 0 {
-		return nil
+// writeEffects writes the events, exceptions and audit records of a change
+// of o to the outbox in tx, the order snapshots they carry stamped with o's
+// version; the outbox gives each aggregate its next sequence numbers and
+// stamps them into each payload.
+func (s *Store) writeEffects(ctx context.Context, tx *sql.Tx, o *order.Order, eff order.Effects) error {
+	for i := range eff.Events {
+		eff.Events[i].Order.Version = o.Version
 	}
-	out := make([]outbox.Event, 0, len(evs))
+	for _, a := range eff.Audits {
+		if after, ok := a.After.(*order.Order); ok && after.ID == o.ID {
+			after.Version = o.Version
+		}
+	}
+	if err := s.writeOutbox(ctx, tx, eff.Events, eff.Exceptions, eff.Audits); err != nil {
+		return fmt.Errorf("order %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// writeOutbox encodes and writes events, exceptions and audit records to
+// the outbox in tx, in that order.
+func (s *Store) writeOutbox(ctx context.Context, tx *sql.Tx, evs []order.Event, exs []order.Exception, audits []order.Audit) error {
+	out := make([]outbox.Event, 0, len(evs)+len(exs)+len(audits))
 	for _, ev := range evs {
-		oev, err := s.encode(ev)
+		oev, err := s.encode.Event(ev)
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
 		out = append(out, oev)
 	}
+	for _, ex := range exs {
+		oev, err := s.encode.Exception(ex)
+		if err != nil {
+			return fmt.Errorf("encode exception: %w", err)
+		}
+		out = append(out, oev)
+	}
+	for _, a := range audits {
+		oev, err := s.encode.Audit(a)
+		if err != nil {
+			return fmt.Errorf("encode audit record: %w", err)
+		}
+		out = append(out, oev)
+	}
+	if len(out) == 0 {
+		return nil
+	}
 	if _, err := outbox.WriteBatch(ctx, tx, s.db.Dialect(), out); err != nil {
-		return fmt.Errorf("write events of order %s: %w", evs[0].Order.ID, err)
+		return fmt.Errorf("write outbox events: %w", err)
 	}
 	return nil
 }
@@ -612,10 +662,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, key *order.Idempoten
 				return fmt.Errorf("queue release: %w", err)
 			}
 		}
-		for i := range eff.Events {
-			eff.Events[i].Order.Version = o.Version
-		}
-		if err := s.writeEvents(ctx, tx, eff.Events); err != nil {
+		if err := s.writeEffects(ctx, tx, o, eff); err != nil {
 			return err
 		}
 		if key != nil {
@@ -724,24 +771,117 @@ func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op
 
 // --- ERP queue ---
 
+// queueColumns are the erp_queue columns scanQueueEntry reads.
+const queueColumns = `seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us, traceparent, lease_until_us`
+
+func scanQueueEntry(sc sqldb.Scanner) (order.QueueEntry, error) { return scanQueueEntryAnd(sc) }
+
+// scanQueueEntryAnd scans queueColumns and then extra, the columns a
+// query selects after them.
+func scanQueueEntryAnd(sc sqldb.Scanner, extra ...any) (order.QueueEntry, error) {
+	var e order.QueueEntry
+	var action string
+	var next, created, lease int64
+	dst := append([]any{&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created, &e.Traceparent, &lease}, extra...)
+	err := sc.Scan(dst...)
+	e.Action = order.QueueAction(action)
+	e.NextAttemptAt, e.CreatedAt, e.LeaseUntil = fromUS(next), fromUS(created), fromUS(lease)
+	return e, err
+}
+
 // NextQueueEntries implements order.Store.
 func (s *Store) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueEntry, error) {
-	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
-		SELECT seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us, traceparent
-		FROM erp_queue ORDER BY seq LIMIT ?`), []any{limit},
-		func(sc sqldb.Scanner) (order.QueueEntry, error) {
-			var e order.QueueEntry
-			var action string
-			var next, created int64
-			err := sc.Scan(&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created, &e.Traceparent)
-			e.Action = order.QueueAction(action)
-			e.NextAttemptAt, e.CreatedAt = fromUS(next), fromUS(created)
-			return e, err
-		})
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+queueColumns+` FROM erp_queue ORDER BY seq LIMIT ?`), []any{limit}, scanQueueEntry)
 	if err != nil {
 		return nil, fmt.Errorf("read erp queue: %w", err)
 	}
 	return out, nil
+}
+
+// ListQueueEntries implements order.Store.
+func (s *Store) ListQueueEntries(ctx context.Context, q order.QueueQuery) ([]order.QueueEntry, error) {
+	var (
+		where = []string{"seq > ?"}
+		args  = []any{q.AfterSeq}
+	)
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if q.CustomerID != "" {
+		add("customer_id = ?", q.CustomerID)
+	}
+	if !q.EnqueuedFrom.IsZero() {
+		add("created_us >= ?", us(q.EnqueuedFrom))
+	}
+	if !q.EnqueuedBefore.IsZero() {
+		add("created_us < ?", us(q.EnqueuedBefore))
+	}
+	// The states of order.QueueEntry.State, as of q.Now.
+	now := us(q.Now)
+	switch q.State {
+	case order.QueueEntryInFlight:
+		add("lease_until_us > ?", now)
+	case order.QueueEntryBackingOff:
+		add("lease_until_us <= ? AND attempts > 0 AND next_attempt_us > ?", now, now)
+	case order.QueueEntryPending:
+		add("lease_until_us <= ? AND (attempts = 0 OR next_attempt_us <= ?)", now, now)
+	}
+	query := `SELECT ` + queueColumns + ` FROM erp_queue WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq LIMIT ?`
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(query), append(args, q.Limit), scanQueueEntry)
+	if err != nil {
+		return nil, fmt.Errorf("list erp queue: %w", err)
+	}
+	return out, nil
+}
+
+// getQueueEntry reads the order's first queue entry in q, locked for
+// update when lock is set.
+func (s *Store) getQueueEntry(ctx context.Context, q querier, orderID string, lock bool) (order.QueueEntry, error) {
+	query := `SELECT ` + queueColumns + ` FROM erp_queue WHERE order_id = ? ORDER BY seq LIMIT 1`
+	if lock {
+		query += s.forUpdate()
+	}
+	e, err := scanQueueEntry(q.QueryRowContext(ctx, s.q(query), orderID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return order.QueueEntry{}, order.ErrQueueEntryNotFound
+	}
+	if err != nil {
+		return order.QueueEntry{}, fmt.Errorf("read erp queue entry of %s: %w", orderID, err)
+	}
+	return e, nil
+}
+
+// GetQueueEntry implements order.Store.
+func (s *Store) GetQueueEntry(ctx context.Context, orderID string) (order.QueueEntry, error) {
+	return s.getQueueEntry(ctx, s.db.SQL(), orderID, false)
+}
+
+// RetryQueueEntry implements order.Store.
+func (s *Store) RetryQueueEntry(ctx context.Context, orderID string, at time.Time, audit func(before, after order.QueueEntry) order.Audit) (order.QueueEntry, error) {
+	var after order.QueueEntry
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The order first, then its queue rows: the lock order of
+		// UpdateOrder and lockQueueEntry.
+		var id string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT order_id FROM orders WHERE order_id = ?`+s.forUpdate()), orderID).Scan(&id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("lock order %s: %w", orderID, err)
+		}
+		before, err := s.getQueueEntry(ctx, tx, orderID, true)
+		if err != nil {
+			return err
+		}
+		after = before
+		after.NextAttemptAt = at
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ? WHERE seq = ?`), us(at), before.Seq); err != nil {
+			return fmt.Errorf("retry erp queue entry: %w", err)
+		}
+		if before.Action == order.ActionSubmit {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE orders SET erp_next_attempt_us = ? WHERE order_id = ?`), us(at), orderID); err != nil {
+				return fmt.Errorf("retry erp submission: %w", err)
+			}
+		}
+		return s.writeOutbox(ctx, tx, nil, nil, []order.Audit{audit(before, after)})
+	})
+	return after, err
 }
 
 // lockQueueEntry locks the order of queue entry seq and then the entry,
@@ -768,13 +908,14 @@ func (s *Store) lockQueueEntry(ctx context.Context, tx *sql.Tx, seq int64) (orde
 }
 
 // StartQueueAttempt implements order.Store.
-func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at time.Time) error {
+func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at, leaseUntil time.Time) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET attempts = attempts + 1 WHERE seq = ?`), seq); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET attempts = attempts + 1, lease_until_us = ? WHERE seq = ?`),
+			us(leaseUntil), seq); err != nil {
 			return err
 		}
 		if action == string(order.ActionSubmit) {
@@ -786,7 +927,7 @@ func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at time.Time) 
 }
 
 // RecordQueueFailure implements order.Store.
-func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string) error {
+func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string, raise func(order.QueueEntry) []order.Exception) error {
 	errText = truncate(errText, 1000)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
@@ -796,15 +937,24 @@ func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Tim
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ?, last_error = ? WHERE seq = ?`),
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ?, last_error = ?, lease_until_us = 0 WHERE seq = ?`),
 			us(next), errText, seq); err != nil {
 			return err
 		}
 		if action == string(order.ActionSubmit) {
-			_, err = tx.ExecContext(ctx, s.q(`
-				UPDATE orders SET erp_next_attempt_us = ?, erp_last_error = ? WHERE order_id = ?`), us(next), errText, orderID)
+			if _, err := tx.ExecContext(ctx, s.q(`
+				UPDATE orders SET erp_next_attempt_us = ?, erp_last_error = ? WHERE order_id = ?`), us(next), errText, orderID); err != nil {
+				return err
+			}
 		}
-		return err
+		if raise == nil {
+			return nil
+		}
+		e, err := scanQueueEntry(tx.QueryRowContext(ctx, s.q(`SELECT `+queueColumns+` FROM erp_queue WHERE seq = ?`), seq))
+		if err != nil {
+			return fmt.Errorf("read erp queue entry %d: %w", seq, err)
+		}
+		return s.writeOutbox(ctx, tx, nil, raise(e), nil)
 	})
 }
 
@@ -822,13 +972,45 @@ func (s *Store) DeleteQueueEntry(ctx context.Context, seq int64) error {
 }
 
 // QueueStats implements order.Store.
-func (s *Store) QueueStats(ctx context.Context) (order.QueueStats, error) {
-	var n int
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (order.QueueStats, error) {
+	var n, inFlight int
 	var oldest sql.NullInt64
-	if err := s.db.SQL().QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_us) FROM erp_queue`).Scan(&n, &oldest); err != nil {
-		return order.QueueStats{}, err
+	if err := s.db.SQL().QueryRowContext(ctx, s.q(`
+		SELECT COUNT(*), COALESCE(SUM(CASE WHEN lease_until_us > ? THEN 1 ELSE 0 END), 0), MIN(created_us) FROM erp_queue`),
+		us(now)).Scan(&n, &inFlight, &oldest); err != nil {
+		return order.QueueStats{}, fmt.Errorf("erp queue stats: %w", err)
 	}
-	return order.QueueStats{Depth: n, OldestCreateAt: fromUS(oldest.Int64)}, nil
+	return order.QueueStats{Depth: n, InFlight: inFlight, OldestCreateAt: fromUS(oldest.Int64)}, nil
+}
+
+// QueueBlockers implements order.Store.
+func (s *Store) QueueBlockers(ctx context.Context, limit int) ([]order.QueueBlocker, error) {
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
+		SELECT `+qualified("h", queueColumns)+`,
+			(SELECT COUNT(*) FROM erp_queue w WHERE w.customer_id = h.customer_id AND w.seq > h.seq)
+		FROM erp_queue h
+		WHERE h.attempts > 0 AND h.last_error <> ''
+			AND h.seq = (SELECT MIN(f.seq) FROM erp_queue f WHERE f.customer_id = h.customer_id)
+		ORDER BY h.seq LIMIT ?`), []any{limit},
+		func(sc sqldb.Scanner) (order.QueueBlocker, error) {
+			var b order.QueueBlocker
+			var err error
+			b.Entry, err = scanQueueEntryAnd(sc, &b.Waiting)
+			return b, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("erp queue blockers: %w", err)
+	}
+	return out, nil
+}
+
+// qualified prefixes each column of a comma-separated list with alias.
+func qualified(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // --- reservation releases ---

@@ -4,9 +4,12 @@ import (
 	"sync"
 	"testing"
 
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
+	"github.com/transload/transload/services/order/internal/opsoutboxtest"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
 	"github.com/transload/transload/services/order/internal/store/sqlstore"
@@ -33,7 +36,7 @@ func TestStore(t *testing.T) {
 					if err := sqlstore.Migrate(t.Context(), db); err != nil {
 						t.Fatal(err)
 					}
-					s := sqlstore.New(db, orderpb.Event)
+					s := sqlstore.New(db, orderpb.Encoder{})
 					mu.Lock()
 					dbs[s] = db
 					mu.Unlock()
@@ -54,6 +57,21 @@ func TestStore(t *testing.T) {
 						t.Fatal(err)
 					}
 					return evs
+				},
+				OpsEvents: func(t *testing.T, s order.Store) []storetest.OpsEvent {
+					mu.Lock()
+					db := dbs[s]
+					mu.Unlock()
+					var out []storetest.OpsEvent
+					for _, m := range opsoutboxtest.Read(t, db).All {
+						switch ev := m.(type) {
+						case *opsv1.ExceptionRaisedEvent:
+							out = append(out, storetest.OpsEvent{Subject: eventstreams.ExceptionRaised, Key: ev.GetResource(), What: ev.GetKind().String()})
+						case *opsv1.AuditRecordedEvent:
+							out = append(out, storetest.OpsEvent{Subject: eventstreams.AuditRecorded, Key: ev.GetTarget(), What: ev.GetAction()})
+						}
+					}
+					return out
 				},
 			})
 		})

@@ -24,12 +24,28 @@ type Harness struct {
 	// Events returns the subjects of the outbox events stored for an
 	// order, in sequence order, with their per-aggregate sequences.
 	Events func(t *testing.T, s order.Store, orderID string) []Event
+	// OpsEvents returns the exceptions and audit records stored in the
+	// outbox, in write order.
+	OpsEvents func(t *testing.T, s order.Store) []OpsEvent
 }
 
 // Event is an outbox row as the suite sees it.
 type Event struct {
 	Subject  string
 	Sequence int64
+}
+
+// OpsEvent is an exception or audit record in the outbox as the suite sees
+// it.
+type OpsEvent struct {
+	// Subject is transload.ops.exception_raised or
+	// transload.ops.audit_recorded.
+	Subject string
+	// Key is the exception's resource or the audit record's target.
+	Key string
+	// What is the exception's kind (e.g. "KIND_ERP_REJECTION") or the
+	// audit record's action.
+	What string
 }
 
 // Run runs the suite.
@@ -46,6 +62,10 @@ func Run(t *testing.T, h Harness) {
 	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, h) })
 	t.Run("PurgeKeys", func(t *testing.T) { t.Parallel(); testPurge(t, h) })
+	t.Run("OpsEventsWithChanges", func(t *testing.T) { t.Parallel(); testOpsEvents(t, h) })
+	t.Run("ReapClaim", func(t *testing.T) { t.Parallel(); testReapClaim(t, h) })
+	t.Run("QueueOperations", func(t *testing.T) { t.Parallel(); testQueueOperations(t, h) })
+	t.Run("QueueFailureRaises", func(t *testing.T) { t.Parallel(); testQueueFailureRaises(t, h) })
 }
 
 func testLeases(t *testing.T, h Harness) {
@@ -147,8 +167,18 @@ func createIn(ctx context.Context, t *testing.T, s order.Store, o *order.Order) 
 		t.Fatalf("claim for %s not acquired: %+v", o.ID, res)
 	}
 	ref := order.ClaimRef{Kind: c.Kind, RequestID: c.RequestID, Owner: c.Owner}
-	if err := s.CreateOrder(ctx, ref, o, order.Event{Type: order.EventAccepted, Order: o.Clone()}); err != nil {
+	if err := s.CreateOrder(ctx, ref, o, accepted(o)); err != nil {
 		t.Fatalf("CreateOrder(%s): %v", o.ID, err)
+	}
+}
+
+// accepted is the effects of creating o: its OrderAccepted event and its
+// order.create audit record.
+func accepted(o *order.Order) order.Effects {
+	return order.Effects{
+		Events: []order.Event{{Type: order.EventAccepted, Order: o.Clone()}},
+		Audits: []order.Audit{{Actor: order.Actor{Kind: "api_key", ID: "web"}, Action: order.AuditOrderCreate,
+			Target: order.OrderName(o.ID), After: o.Clone(), OccurredAt: o.CreatedAt}},
 	}
 }
 
@@ -320,7 +350,7 @@ func testCreateLostClaim(t *testing.T, h Harness) {
 	thief.Owner = "thief"
 	mustClaim(t, s, thief)
 	o := NewOrder("O-lost", "C0001", t0)
-	if err := s.CreateOrder(ctx, ref, o, order.Event{Type: order.EventAccepted, Order: o.Clone()}); !errors.Is(err, order.ErrClaimLost) {
+	if err := s.CreateOrder(ctx, ref, o, accepted(o)); !errors.Is(err, order.ErrClaimLost) {
 		t.Fatalf("CreateOrder with a lost claim: err = %v, want ErrClaimLost", err)
 	}
 	if _, err := s.GetOrder(ctx, "O-lost"); !errors.Is(err, order.ErrNotFound) {
@@ -328,6 +358,9 @@ func testCreateLostClaim(t *testing.T, h Harness) {
 	}
 	if evs := h.Events(t, s, "O-lost"); len(evs) != 0 {
 		t.Errorf("events stored despite a lost claim: %+v", evs)
+	}
+	if evs := h.OpsEvents(t, s); len(evs) != 0 {
+		t.Errorf("audit records stored despite a lost claim: %+v", evs)
 	}
 }
 
@@ -485,7 +518,7 @@ func testUpdate(t *testing.T, h Harness) {
 	if len(q) != 1 || q[0].OrderID != "O-tried" {
 		t.Fatalf("queue = %+v, want only O-tried (O-never's untried submission dropped)", q)
 	}
-	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0); err != nil {
+	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0, t0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.UpdateOrder(ctx, "O-tried", nil, cancel); err != nil {
@@ -540,23 +573,29 @@ func testQueue(t *testing.T, h Harness) {
 	if len(q) != 3 || q[0].OrderID != "O-q0" || q[1].OrderID != "O-q1" || q[2].OrderID != "O-q2" {
 		t.Fatalf("queue = %+v, want O-q0..2 in creation order", q)
 	}
-	st, err := s.QueueStats(ctx)
+	st, err := s.QueueStats(ctx, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Depth != 3 || !st.OldestCreateAt.Equal(t0) {
-		t.Errorf("stats = %+v, want depth 3 oldest %v", st, t0)
+	if st.Depth != 3 || st.InFlight != 0 || !st.OldestCreateAt.Equal(t0) {
+		t.Errorf("stats = %+v, want depth 3 none in flight oldest %v", st, t0)
 	}
-	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0.Add(time.Minute)); err != nil {
+	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0.Add(time.Minute), t0.Add(time.Minute+15*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	if st, _ := s.QueueStats(ctx, t0.Add(time.Minute)); st.InFlight != 1 {
+		t.Errorf("stats while an attempt runs = %+v, want 1 in flight", st)
+	}
+	if st, _ := s.QueueStats(ctx, t0.Add(time.Minute+15*time.Second)); st.InFlight != 0 {
+		t.Errorf("stats after the attempt's lease ran out = %+v, want none in flight", st)
+	}
 	next := t0.Add(2 * time.Minute)
-	if err := s.RecordQueueFailure(ctx, q[0].Seq, next, "erp: unavailable"); err != nil {
+	if err := s.RecordQueueFailure(ctx, q[0].Seq, next, "erp: unavailable", nil); err != nil {
 		t.Fatal(err)
 	}
 	q, _ = s.NextQueueEntries(ctx, 1)
-	if len(q) != 1 || q[0].Attempts != 1 || !q[0].NextAttemptAt.Equal(next) || q[0].LastError != "erp: unavailable" {
-		t.Errorf("entry after failure = %+v", q)
+	if len(q) != 1 || q[0].Attempts != 1 || !q[0].NextAttemptAt.Equal(next) || q[0].LastError != "erp: unavailable" || !q[0].LeaseUntil.IsZero() {
+		t.Errorf("entry after failure = %+v, want attempt 1, next %v, the error and no lease", q, next)
 	}
 	o, _ := s.GetOrder(ctx, "O-q0")
 	if o.ERP.Attempts != 1 || !o.ERP.LastAttemptAt.Equal(t0.Add(time.Minute)) || !o.ERP.NextAttemptAt.Equal(next) || o.ERP.LastError != "erp: unavailable" {
@@ -565,10 +604,13 @@ func testQueue(t *testing.T, h Harness) {
 	if err := s.DeleteQueueEntry(ctx, q[0].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0); !errors.Is(err, order.ErrNotFound) {
+	if err := s.StartQueueAttempt(ctx, q[0].Seq, t0, t0); !errors.Is(err, order.ErrNotFound) {
 		t.Errorf("attempt on deleted entry: err = %v, want ErrNotFound", err)
 	}
-	if st, _ := s.QueueStats(ctx); st.Depth != 2 || !st.OldestCreateAt.Equal(t0.Add(time.Second)) {
+	if err := s.RecordQueueFailure(ctx, q[0].Seq, next, "late", nil); err != nil {
+		t.Errorf("failure of a deleted entry: err = %v, want none", err)
+	}
+	if st, _ := s.QueueStats(ctx, t0); st.Depth != 2 || !st.OldestCreateAt.Equal(t0.Add(time.Second)) {
 		t.Errorf("stats after delete = %+v", st)
 	}
 }
@@ -616,6 +658,9 @@ func testAbandoned(t *testing.T, h Harness) {
 	}
 	if len(got) != 1 || got[0].RequestID != "ab" || got[0].OrderID != "O-ab" || got[0].Owner != c.Owner {
 		t.Fatalf("abandoned = %+v, want the expired claim only", got)
+	}
+	if age := time.Since(got[0].CreatedAt); got[0].CreatedAt.IsZero() || age < 0 || age > time.Minute {
+		t.Errorf("abandoned claim created at %v, want when it was claimed (just now)", got[0].CreatedAt)
 	}
 	if err := s.StealClaim(ctx, got[0], "reaper", time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
