@@ -117,7 +117,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(eventstreams.Fulfillment),
+	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(eventstreams.Fulfillment, eventstreams.Ops),
 		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()))
 	if err != nil {
 		return err

@@ -206,8 +206,14 @@ func (m *mesh) waitAtWMS(t *testing.T, id string) {
 // waitPublished waits until the service's stream holds n events.
 func (m *mesh) waitPublished(t *testing.T, n uint64) {
 	t.Helper()
-	wait.Eventually(t, patience, fmt.Sprintf("%d events published", n), func() error {
-		s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
+	m.waitStream(t, eventstreams.Fulfillment, n)
+}
+
+// waitStream waits until stream holds n messages.
+func (m *mesh) waitStream(t *testing.T, stream eventstreams.Stream, n uint64) {
+	t.Helper()
+	wait.Eventually(t, patience, fmt.Sprintf("%d events on %s", n, stream.Name), func() error {
+		s, err := m.js.Stream(t.Context(), stream.Name)
 		if err != nil {
 			return err
 		}
@@ -215,7 +221,7 @@ func (m *mesh) waitPublished(t *testing.T, n uint64) {
 		if err != nil {
 			return err
 		}
-		return wait.Check(info.State.Msgs == n, "%d messages on %s", info.State.Msgs, eventstreams.Fulfillment.Name)
+		return wait.Check(info.State.Msgs == n, "%d messages on %s", info.State.Msgs, stream.Name)
 	})
 }
 

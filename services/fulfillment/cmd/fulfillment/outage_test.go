@@ -5,12 +5,15 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/platform/testharness/wait"
 )
 
@@ -115,13 +118,17 @@ func TestRetryAfterBudget(t *testing.T) {
 		return nil
 	})
 	m.waitPublished(t, 2)
+	// Each failure raised an exception on the operations stream.
+	m.waitStream(t, eventstreams.Ops, 2)
 
 	m.wms.setDown(false)
 	retry := &fulfillmentv1.RetryFulfillmentRequestRequest{Name: name, RequestId: "ops-1", Note: "WMS fixed"}
-	r, err := m.api.RetryFulfillmentRequest(t.Context(), retry)
+	r, err := m.api.RetryFulfillmentRequest(metadata.AppendToOutgoingContext(t.Context(), opsevents.ActorHeader, "operator:key-ops"), retry)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The retry's audit record follows them.
+	m.waitStream(t, eventstreams.Ops, 3)
 	if r.GetState() != fulfillmentv1.FulfillmentRequest_STATE_PENDING || r.GetAttemptCount() != 0 {
 		t.Fatalf("after retry: %s, %d attempts", r.GetState(), r.GetAttemptCount())
 	}

@@ -60,7 +60,20 @@ type ShipmentOutcome struct {
 // for a shipment not seen before) at now. It returns copies; req and sh are
 // not modified. A *RejectionError means the event does not fit the request
 // (warehouse, lines, quantities, cancelled request); nothing changed then.
+// When the lines do not match the allocation its Mismatch says how.
 func ApplyShipmentEvent(req *Request, sh *Shipment, ev ShipmentEvent, now time.Time) (ShipmentOutcome, error) {
+	out, err := applyShipmentEvent(req, sh, ev, now)
+	if rj := AsRejection(err); rj != nil && rj.Mismatch != nil {
+		m := rj.Mismatch
+		m.RequestID, m.OrderID, m.WMSReference = req.ID, req.OrderID, ev.WMSReference
+		if sh != nil {
+			m.ShipmentID = sh.ID
+		}
+	}
+	return out, err
+}
+
+func applyShipmentEvent(req *Request, sh *Shipment, ev ShipmentEvent, now time.Time) (ShipmentOutcome, error) {
 	if ev.WarehouseID != "" && ev.WarehouseID != req.WarehouseID {
 		return ShipmentOutcome{}, reject(RejectWarehouseMismatch, "event warehouse differs from the request's",
 			map[string]string{"fulfillment_request_id": req.ID, "expected_warehouse_id": req.WarehouseID, "warehouse_id": ev.WarehouseID})
@@ -140,12 +153,14 @@ func ApplyShipmentEvent(req *Request, sh *Shipment, ev ShipmentEvent, now time.T
 		for _, sl := range s.Lines {
 			l := r.line(sl.OrderLineID)
 			if l.ShippedQuantity+sl.Quantity > l.Quantity {
-				return ShipmentOutcome{}, reject(RejectQuantityExceedsRequested, "shipment exceeds the requested quantity",
+				rj := reject(RejectQuantityExceedsRequested, "shipment exceeds the requested quantity",
 					map[string]string{
 						"fulfillment_request_id": r.ID, "order_line_id": sl.OrderLineID,
 						"requested": strconv.FormatInt(l.ShippedQuantity+sl.Quantity, 10),
 						"allowed":   strconv.FormatInt(l.Quantity, 10),
 					})
+				rj.Mismatch = &ShipmentMismatch{OrderLineID: sl.OrderLineID, SKU: sl.SKU, Expected: l.Quantity, Reported: l.ShippedQuantity + sl.Quantity}
+				return ShipmentOutcome{}, rj
 			}
 			l.ShippedQuantity += sl.Quantity
 		}
@@ -199,8 +214,10 @@ func normalizeLines(req *Request, in []ShipmentLine) ([]ShipmentLine, error) {
 		}
 		rl := req.line(l.OrderLineID)
 		if rl == nil || (l.SKU != "" && l.SKU != rl.SKU) {
-			return nil, reject(RejectUnknownOrderLine, "event line is not part of the request",
+			rj := reject(RejectUnknownOrderLine, "event line is not part of the request",
 				map[string]string{"order_line_id": l.OrderLineID, "sku": l.SKU})
+			rj.Mismatch = &ShipmentMismatch{OrderLineID: l.OrderLineID, SKU: l.SKU, Reported: l.Quantity}
+			return nil, rj
 		}
 		if i, ok := idx[l.OrderLineID]; ok {
 			out[i].Quantity += l.Quantity

@@ -49,6 +49,30 @@ type RejectionError struct {
 	Reason   RejectReason
 	Message  string
 	Metadata map[string]string
+	// Mismatch is set when a shipment report does not match the
+	// request's allocation (unknown order line or SKU, over-shipment):
+	// such a report is an exception for operators, not only a refusal.
+	Mismatch *ShipmentMismatch
+}
+
+// ShipmentMismatch is a WMS shipment report that does not match the
+// allocation of its fulfilment request.
+type ShipmentMismatch struct {
+	RequestID string
+	OrderID   string
+	// ShipmentID is the recorded shipment the report is about; empty when
+	// the report would have created it.
+	ShipmentID string
+	// WMSReference is the WMS's parcel id the report names, if any.
+	WMSReference string
+	// OrderLineID and SKU are the line as the WMS reported it.
+	OrderLineID string
+	SKU         string
+	// Expected is the quantity the request allocates to the line (0 for
+	// an order line or SKU it does not have); Reported is the quantity
+	// the line would have shipped in total with the report.
+	Expected int64
+	Reported int64
 }
 
 // Error describes the refusal.

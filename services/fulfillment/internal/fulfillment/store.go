@@ -104,8 +104,9 @@ type Tx interface {
 	// OrderCancelled reports whether the fulfilment of the order was
 	// cancelled.
 	OrderCancelled(ctx context.Context, orderID string) (bool, error)
-	// WriteEvent writes ev to the outbox, to be published once the
-	// transaction commits.
+	// WriteEvent writes ev to the outbox, with the exception or audit
+	// record it carries (see Event), to be published once the transaction
+	// commits. ErrInvalidArgument for an event without its resource.
 	WriteEvent(ctx context.Context, ev Event) error
 }
 

@@ -8,11 +8,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/eventstreams"
@@ -224,46 +228,144 @@ func TestPushedEvents(t *testing.T) {
 	}
 }
 
+// asStruct is m as the audit trail stores it: its protobuf JSON.
+func asStruct(t *testing.T, m proto.Message) *structpb.Struct {
+	t.Helper()
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &structpb.Struct{}
+	if err := protojson.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func details(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestEvents: each domain event becomes its fulfillment.v1 event and what
+// it tells the operations plane, in one batch for the same transaction.
 func TestEvents(t *testing.T) {
+	occur := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	failed := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestFailed, LastError: "WMS rejected the request: NO_STOCK none left"}
+	pending := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestPending}
 	r := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestCancelled}
-	sh := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentShipped}
-	md := &commonv1.EventMetadata{EventId: "ev-1", Sequence: 3}
-	for _, tc := range []struct {
-		ev                 fulfillment.Event
+	packed := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentPacked}
+	sh := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentShipped, TrackingNumber: "T1"}
+	tracked := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentShipped}
+	md := &commonv1.EventMetadata{EventId: "ev-1", Sequence: 3, OccurTime: timestamppb.New(occur)}
+	service := &commonv1.AuditActor{Kind: "service", Id: "fulfillment"}
+	order := &commonv1.AuditActor{Kind: "service", Id: "order"}
+	operator := fulfillment.Actor{Kind: "operator", ID: "key-ops"}
+	type built struct {
 		subject, aggregate string
-		want               proto.Message
+		msg                proto.Message
+	}
+	audit := func(actor *commonv1.AuditActor, action, target string, before, after proto.Message) built {
+		ev := &opsv1.AuditRecordedEvent{Metadata: md, Actor: actor, Action: action, Target: target, Service: "fulfillment", After: asStruct(t, after)}
+		if before != nil {
+			ev.Before = asStruct(t, before)
+		}
+		return built{eventstreams.AuditRecorded, "audit/" + target, ev}
+	}
+	for _, tc := range []struct {
+		name string
+		ev   fulfillment.Event
+		want []built
 	}{
-		{fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, PreviousShipmentState: fulfillment.ShipmentPacked, WMSEventID: "E1"},
-			eventstreams.ShipmentUpdated, "shipment/S-1",
-			&fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh), PreviousState: fulfillmentv1.Shipment_STATE_PACKED, WmsEventId: "E1"}},
-		{fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: fulfillment.RequestPending},
-			eventstreams.FulfillmentRequestFailed, "fulfillment_request/FR-O-1-WH-HAM",
-			&fulfillmentv1.FulfillmentRequestFailedEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r), PreviousState: fulfillmentv1.FulfillmentRequest_STATE_PENDING}},
-		{fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequestState: fulfillment.RequestAcknowledged},
-			eventstreams.FulfillmentRequestCancelled, "fulfillment_request/FR-O-1-WH-HAM",
-			&fulfillmentv1.FulfillmentRequestCancelledEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
-				PreviousState: fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED, Actor: &commonv1.AuditActor{Kind: "service", Id: "order"}}},
+		{"new shipment", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, WMSEventID: "E1"}, []built{
+			{eventstreams.ShipmentUpdated, "shipment/S-1", &fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh), WmsEventId: "E1"}},
+			audit(service, "shipment.update", "orders/O-1/shipments/S-1", nil, fulfillmentpb.ShipmentToProto(sh)),
+		}},
+		{"shipment state change", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, PreviousShipment: packed,
+			PreviousShipmentState: fulfillment.ShipmentPacked, WMSEventID: "E2"}, []built{
+			{eventstreams.ShipmentUpdated, "shipment/S-1", &fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh),
+				PreviousState: fulfillmentv1.Shipment_STATE_PACKED, WmsEventId: "E2"}},
+			audit(service, "shipment.update", "orders/O-1/shipments/S-1", fulfillmentpb.ShipmentToProto(packed), fulfillmentpb.ShipmentToProto(sh)),
+		}},
+		{"tracking only", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, PreviousShipment: tracked,
+			PreviousShipmentState: fulfillment.ShipmentShipped, WMSEventID: "E3"}, []built{
+			{eventstreams.ShipmentUpdated, "shipment/S-1", &fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh),
+				PreviousState: fulfillmentv1.Shipment_STATE_SHIPPED, WmsEventId: "E3"}},
+		}},
+		{"request failed", fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: failed, PreviousRequestState: fulfillment.RequestPending,
+			WMSCode: "NO_STOCK", WMSMessage: "none left"}, []built{
+			{eventstreams.FulfillmentRequestFailed, "fulfillment_request/FR-O-1-WH-HAM",
+				&fulfillmentv1.FulfillmentRequestFailedEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(failed), PreviousState: fulfillmentv1.FulfillmentRequest_STATE_PENDING}},
+			{eventstreams.ExceptionRaised, "ops_exception/fulfillmentRequests/FR-O-1-WH-HAM", &opsv1.ExceptionRaisedEvent{
+				Metadata: md, Kind: opsv1.Exception_KIND_WMS_REJECTION, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_FULFILLMENT,
+				Resource: "fulfillmentRequests/FR-O-1-WH-HAM", AggregateType: "fulfillment_request", AggregateId: "FR-O-1-WH-HAM",
+				Message: "fulfillment request FR-O-1-WH-HAM failed: WMS rejected the request: NO_STOCK none left",
+				Details: details(t, map[string]any{"fulfillmentRequest": "orders/O-1/fulfillmentRequests/FR-O-1-WH-HAM", "order": "orders/O-1",
+					"wmsCode": "NO_STOCK", "wmsMessage": "none left"}),
+				OccurTime: md.GetOccurTime(),
+			}},
+		}},
+		{"cancelled by the order service", fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequest: pending,
+			PreviousRequestState: fulfillment.RequestAcknowledged}, []built{
+			{eventstreams.FulfillmentRequestCancelled, "fulfillment_request/FR-O-1-WH-HAM",
+				&fulfillmentv1.FulfillmentRequestCancelledEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
+					PreviousState: fulfillmentv1.FulfillmentRequest_STATE_ACKNOWLEDGED, Actor: order}},
+			audit(order, "fulfillment_request.cancel", "orders/O-1/fulfillmentRequests/FR-O-1-WH-HAM", fulfillmentpb.RequestToProto(pending), fulfillmentpb.RequestToProto(r)),
+		}},
+		{"cancelled by an operator", fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequest: pending,
+			PreviousRequestState: fulfillment.RequestPending, Actor: operator}, []built{
+			{eventstreams.FulfillmentRequestCancelled, "fulfillment_request/FR-O-1-WH-HAM",
+				&fulfillmentv1.FulfillmentRequestCancelledEvent{Metadata: md, FulfillmentRequest: fulfillmentpb.RequestToProto(r),
+					PreviousState: fulfillmentv1.FulfillmentRequest_STATE_PENDING, Actor: &commonv1.AuditActor{Kind: "operator", Id: "key-ops"}}},
+			audit(&commonv1.AuditActor{Kind: "operator", Id: "key-ops"}, "fulfillment_request.cancel", "orders/O-1/fulfillmentRequests/FR-O-1-WH-HAM",
+				fulfillmentpb.RequestToProto(pending), fulfillmentpb.RequestToProto(r)),
+		}},
+		{"retried", fulfillment.Event{Type: fulfillment.EventRequestRetried, Request: pending, PreviousRequest: failed, Actor: operator}, []built{
+			audit(&commonv1.AuditActor{Kind: "operator", Id: "key-ops"}, "fulfillment_request.retry", "orders/O-1/fulfillmentRequests/FR-O-1-WH-HAM",
+				fulfillmentpb.RequestToProto(failed), fulfillmentpb.RequestToProto(pending)),
+		}},
+		{"shipment mismatch", fulfillment.Event{Type: fulfillment.EventShipmentMismatch, WMSEventID: "E9", Mismatch: &fulfillment.ShipmentMismatch{
+			RequestID: "FR-O-1-WH-HAM", OrderID: "O-1", ShipmentID: "S-1", WMSReference: "P1", OrderLineID: "1", SKU: "SKU-1", Expected: 2, Reported: 5,
+		}}, []built{
+			{eventstreams.ExceptionRaised, "ops_exception/fulfillmentRequests/FR-O-1-WH-HAM", &opsv1.ExceptionRaisedEvent{
+				Metadata: md, Kind: opsv1.Exception_KIND_SHIPMENT_MISMATCH, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_FULFILLMENT,
+				Resource: "fulfillmentRequests/FR-O-1-WH-HAM", AggregateType: "fulfillment_request", AggregateId: "FR-O-1-WH-HAM",
+				Message: `WMS shipment report for fulfillment request FR-O-1-WH-HAM reports 5 of SKU "SKU-1" (order line "1"), the request allocates 2`,
+				Details: details(t, map[string]any{"shipment": "orders/O-1/shipments/S-1", "fulfillmentRequest": "orders/O-1/fulfillmentRequests/FR-O-1-WH-HAM",
+					"order": "orders/O-1", "orderLine": "1", "wmsEvent": "E9", "sku": "SKU-1", "expected": 2, "reported": 5}),
+				OccurTime: md.GetOccurTime(),
+			}},
+		}},
 	} {
-		t.Run(tc.subject, func(t *testing.T) {
-			out, err := fulfillmentpb.Event(tc.ev)
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := fulfillmentpb.Events(tc.ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out.Subject != tc.subject || out.AggregateType+"/"+out.AggregateID != tc.aggregate || out.Producer != fulfillmentpb.Producer {
-				t.Fatalf("event = %+v", out)
+			var got []built
+			for _, oe := range out {
+				if oe.Producer != fulfillmentpb.Producer {
+					t.Errorf("%s: producer %q", oe.Subject, oe.Producer)
+				}
+				m, err := oe.Build(md)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, built{oe.Subject, oe.AggregateType + "/" + oe.AggregateID, m})
 			}
-			got, err := out.Build(md)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !proto.Equal(got, tc.want) {
-				t.Fatalf("built %v, want %v", got, tc.want)
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(built{}), protocmp.Transform()); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
 			}
 		})
 	}
-	for _, ev := range []fulfillment.Event{{}, {Type: fulfillment.EventShipmentUpdated}, {Type: fulfillment.EventRequestCancelled}} {
-		if _, err := fulfillmentpb.Event(ev); err == nil {
-			t.Errorf("Event(%+v) = nil error", ev)
+	for _, ev := range []fulfillment.Event{{}, {Type: fulfillment.EventShipmentUpdated}, {Type: fulfillment.EventRequestCancelled},
+		{Type: fulfillment.EventRequestRetried}, {Type: fulfillment.EventShipmentMismatch}} {
+		if _, err := fulfillmentpb.Events(ev); err == nil {
+			t.Errorf("Events(%+v) = nil error", ev)
 		}
 	}
 }

@@ -1,13 +1,22 @@
 package grpcapi
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	"github.com/transload/transload/platform/aip"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
+
+// caller returns who makes the call, as the gateway names it in the
+// opsevents.ActorHeader, or the service def when the call names nobody.
+func caller(ctx context.Context, def string) fulfillment.Actor {
+	a := opsevents.ActorFromIncoming(ctx, opsevents.Service(def))
+	return fulfillment.Actor{Kind: a.Kind, ID: a.ID}
+}
 
 // parseParent returns the order id of "orders/{order}" ("" for "orders/-").
 // The shape is enforced by protovalidate.

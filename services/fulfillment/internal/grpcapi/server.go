@@ -16,10 +16,11 @@ import (
 )
 
 // Retrier puts failed fulfilment requests back to PENDING (the
-// dispatcher). Errors: fulfillment.ErrRequestNotFound,
-// fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError.
+// dispatcher), recording actor as who retried. Errors:
+// fulfillment.ErrRequestNotFound, fulfillment.ErrIdempotencyKeyReused,
+// *fulfillment.RejectionError.
 type Retrier interface {
-	Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string) (*fulfillment.Request, error)
+	Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string, actor fulfillment.Actor) (*fulfillment.Request, error)
 }
 
 // Pusher applies WMS events pushed by adapters (ApplyWmsEvents): one
@@ -29,11 +30,12 @@ type Pusher interface {
 	Apply(ctx context.Context, source, cursor string, evs []fulfillment.WMSEvent) ([]fulfillment.WMSEventResult, string, error)
 }
 
-// Canceller cancels the fulfilment of an order (CancelFulfillment).
-// Errors: fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError,
-// errors wrapping fulfillment.ErrDependencyUnavailable.
+// Canceller cancels the fulfilment of an order (CancelFulfillment),
+// recording actor as who cancelled. Errors:
+// fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError, errors
+// wrapping fulfillment.ErrDependencyUnavailable.
 type Canceller interface {
-	Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string) ([]*fulfillment.Request, error)
+	Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string, actor fulfillment.Actor) ([]*fulfillment.Request, error)
 }
 
 // Server implements fulfillmentv1.FulfillmentServiceServer.
@@ -142,7 +144,7 @@ func (s *Server) RetryFulfillmentRequest(ctx context.Context, req *fulfillmentv1
 	}
 	order, id := parseName(req.GetName())
 	fp := fingerprint.Of([]string{req.GetName(), req.GetNote()})
-	r, err := s.retrier.Retry(ctx, order, id, req.GetRequestId(), fp, req.GetNote())
+	r, err := s.retrier.Retry(ctx, order, id, req.GetRequestId(), fp, req.GetNote(), caller(ctx, fulfillmentpb.Producer))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, id)
 	}
@@ -156,8 +158,10 @@ func (s *Server) CancelFulfillment(ctx context.Context, req *fulfillmentv1.Cance
 		return nil, unimplemented("CancelFulfillment")
 	}
 	order := parseParent(req.GetParent())
+	// The order service cancels fulfilment when an order is cancelled, so
+	// a call that names nobody is its own.
 	rs, err := s.canceller.Cancel(ctx, order, req.GetRequestId(), req.GetReason(),
-		fingerprint.Of([]string{req.GetParent(), req.GetReason()}))
+		fingerprint.Of([]string{req.GetParent(), req.GetReason()}), caller(ctx, "order"))
 	if err != nil {
 		return nil, s.toStatus(ctx, err, "")
 	}

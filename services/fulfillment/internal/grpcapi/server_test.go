@@ -26,7 +26,7 @@ import (
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func start(t *testing.T) (fulfillmentv1.FulfillmentServiceClient, *sqlstore.Store) {
+func start(t *testing.T, retrier grpcapi.Retrier, opts ...grpcapi.Option) (fulfillmentv1.FulfillmentServiceClient, *sqlstore.Store) {
 	t.Helper()
 	db := sqldbtest.OpenSQLite(t)
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {
@@ -38,7 +38,7 @@ func start(t *testing.T) (fulfillmentv1.FulfillmentServiceClient, *sqlstore.Stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, nil, nil))
+	fulfillmentv1.RegisterFulfillmentServiceServer(srv, grpcapi.NewServer(store, retrier, nil, opts...))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
@@ -99,7 +99,7 @@ func wantStatus(t *testing.T, err error, code codes.Code, reason string) {
 }
 
 func TestGetAndNotFound(t *testing.T) {
-	api, store := start(t)
+	api, store := start(t, nil)
 	seed(t, store)
 	ctx := t.Context()
 	for _, name := range []string{"orders/O-1/fulfillmentRequests/FR-O-1-WH-HAM", "orders/-/fulfillmentRequests/FR-O-1-WH-HAM"} {
@@ -129,7 +129,7 @@ func TestGetAndNotFound(t *testing.T) {
 }
 
 func TestListPagingAndFilters(t *testing.T) {
-	api, store := start(t)
+	api, store := start(t, nil)
 	seed(t, store)
 	ctx := t.Context()
 	var ids []string
@@ -214,7 +214,7 @@ func TestListPagingAndFilters(t *testing.T) {
 }
 
 func TestNotYetImplemented(t *testing.T) {
-	api, _ := start(t)
+	api, _ := start(t, nil)
 	_, err := api.CancelFulfillment(t.Context(), &fulfillmentv1.CancelFulfillmentRequest{Parent: "orders/O-1", RequestId: "r1", Reason: "x"})
 	wantStatus(t, err, codes.Unimplemented, "")
 }

@@ -88,6 +88,15 @@ func applyEvent(ctx context.Context, tx fulfillment.Tx, log *slog.Logger, source
 		res = applyResult{WMSEventResult: fulfillment.WMSEventResult{
 			EventID: ev.ID, Outcome: fulfillment.WMSEventRejected, Reason: rj.Reason, Message: rj.Message,
 		}}
+		if rj.Mismatch != nil {
+			// Recorded with the refusal, so the desk hears of it once.
+			res.published = true
+			err := tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventShipmentMismatch, Mismatch: rj.Mismatch,
+				WMSEventID: ev.ID, OccurTime: now})
+			if err != nil {
+				return applyResult{}, err
+			}
+		}
 	} else if err != nil {
 		return applyResult{}, err
 	}
@@ -120,7 +129,8 @@ func applyKind(ctx context.Context, tx fulfillment.Tx, source string, ev fulfill
 			return err
 		}
 		res.published = true
-		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now})
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev,
+			WMSCode: ev.Answer.RejectionReason, WMSMessage: ev.Answer.RejectionMessage, OccurTime: now})
 	case fulfillment.WMSEventReturnReceipt:
 		return &fulfillment.RejectionError{Reason: fulfillment.RejectNotSupported, Message: "return receipts are not supported yet"}
 	default:
@@ -192,7 +202,7 @@ func applyMilestone(ctx context.Context, tx fulfillment.Tx, source string, ev fu
 	if out.Created || !out.Stale {
 		res.published = true
 		err := tx.WriteEvent(ctx, fulfillment.Event{
-			Type: fulfillment.EventShipmentUpdated, ID: eventID, Shipment: out.Shipment,
+			Type: fulfillment.EventShipmentUpdated, ID: eventID, Shipment: out.Shipment, PreviousShipment: sh,
 			PreviousShipmentState: out.PreviousState, WMSEventID: ev.EventID, OccurTime: now,
 		})
 		if err != nil {

@@ -25,13 +25,14 @@ func NewCanceller(store fulfillment.Store, wms fulfillment.WMS, cfg Common) *Can
 // first and then in Transload, and remembers the cancellation so no
 // request is created for the order afterwards. requestID and fingerprint
 // make the call idempotent; a retry continues where a failed call
-// stopped. It returns the order's requests after the call.
+// stopped. Each cancelled request is recorded for the audit trail as
+// actor's. It returns the order's requests after the call.
 //
 // Errors: fulfillment.ErrIdempotencyKeyReused; *fulfillment.RejectionError
 // with RejectAlreadyShipped (something was picked, packed or shipped, or
 // the WMS refused for that reason) or RejectWMSRejected; an error wrapping
 // fulfillment.ErrDependencyUnavailable when the WMS cannot be reached.
-func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string) ([]*fulfillment.Request, error) {
+func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fingerprint string, actor fulfillment.Actor) ([]*fulfillment.Request, error) {
 	var open []*fulfillment.Request
 	err := c.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		open = nil
@@ -73,7 +74,7 @@ func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fing
 		return nil, err
 	}
 	for _, r := range open {
-		if err := c.cancelOne(ctx, r.ID, reason); err != nil {
+		if err := c.cancelOne(ctx, r.ID, reason, actor); err != nil {
 			return nil, err
 		}
 	}
@@ -87,8 +88,8 @@ func (c *Canceller) Cancel(ctx context.Context, orderID, requestID, reason, fing
 }
 
 // cancelOne cancels one request at the WMS, then in Transload with its
-// event.
-func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
+// event and audit record.
+func (c *Canceller) cancelOne(ctx context.Context, id, reason string, actor fulfillment.Actor) error {
 	err := c.wms.CancelShipmentRequest(ctx, id, reason)
 	switch rej := fulfillment.AsRejectedDependency(err); {
 	case err == nil:
@@ -114,7 +115,7 @@ func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
 		if err != nil {
 			return err
 		}
-		prev := r.State
+		before := *r
 		now := c.cfg.Now()
 		if !r.Cancel(reason, now) {
 			return nil
@@ -123,7 +124,8 @@ func (c *Canceller) cancelOne(ctx context.Context, id, reason string) error {
 			return err
 		}
 		published = true
-		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r, PreviousRequestState: prev, OccurTime: now})
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestCancelled, Request: r,
+			PreviousRequestState: before.State, PreviousRequest: &before, Actor: actor, OccurTime: now})
 	})
 	if err != nil {
 		return err

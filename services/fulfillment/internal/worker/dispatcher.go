@@ -82,17 +82,21 @@ func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.W
 			return tx.UpdateRequest(ctx, r)
 		}
 		r.AttemptCount++
+		failed := fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now}
 		switch rejected := fulfillment.AsRejectedDependency(callErr); {
 		case rejected != nil:
 			r.Fail("wms refused the request: "+rejected.Err.Error(), now)
+			failed.WMSCode, failed.WMSMessage = rejected.Reason, rejected.Err.Error()
 		case callErr != nil:
 			if d.cfg.MaxAttempts > 0 && r.AttemptCount >= d.cfg.MaxAttempts {
 				r.Fail(fmt.Sprintf("not delivered to the WMS after %d attempts: %v", r.AttemptCount, callErr), now)
+				failed.WMSMessage = callErr.Error()
 			} else {
 				r.DeliveryFailed(callErr.Error(), now, now.Add(d.cfg.Backoff.After(r.AttemptCount)))
 			}
 		default:
 			r.Answered(answer, now)
+			failed.WMSCode, failed.WMSMessage = answer.RejectionReason, answer.RejectionMessage
 		}
 		if err := tx.UpdateRequest(ctx, r); err != nil {
 			return err
@@ -101,7 +105,7 @@ func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.W
 			return nil
 		}
 		published = true
-		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now})
+		return tx.WriteEvent(ctx, failed)
 	})
 	if err != nil {
 		return err
@@ -123,11 +127,12 @@ func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.W
 }
 
 // Retry puts a FAILED request back to PENDING (RetryFulfillmentRequest,
-// operator) and wakes the dispatcher. orderID, when not empty, must be the
-// request's order. requestID and fingerprint make the call idempotent (see
+// operator) and wakes the dispatcher; the retry is recorded for the audit
+// trail as actor's. orderID, when not empty, must be the request's order.
+// requestID and fingerprint make the call idempotent (see
 // fulfillment.Request.Retry). Errors: fulfillment.ErrRequestNotFound,
 // fulfillment.ErrIdempotencyKeyReused, *fulfillment.RejectionError.
-func (d *Dispatcher) Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string) (*fulfillment.Request, error) {
+func (d *Dispatcher) Retry(ctx context.Context, orderID, id, requestID, fingerprint, note string, actor fulfillment.Actor) (*fulfillment.Request, error) {
 	var (
 		out    *fulfillment.Request
 		replay bool
@@ -140,16 +145,20 @@ func (d *Dispatcher) Retry(ctx context.Context, orderID, id, requestID, fingerpr
 		if orderID != "" && r.OrderID != orderID {
 			return fmt.Errorf("%w: %s", fulfillment.ErrRequestNotFound, id)
 		}
-		if replay, err = r.Retry(requestID, fingerprint, d.cfg.Now()); err != nil {
+		before := *r
+		now := d.cfg.Now()
+		if replay, err = r.Retry(requestID, fingerprint, now); err != nil {
 			return err
 		}
-		if !replay {
-			if err := tx.UpdateRequest(ctx, r); err != nil {
-				return err
-			}
-		}
 		out = r
-		return nil
+		if replay {
+			return nil
+		}
+		if err := tx.UpdateRequest(ctx, r); err != nil {
+			return err
+		}
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestRetried, Request: r, PreviousRequest: &before,
+			Actor: actor, OccurTime: now})
 	})
 	if err != nil {
 		return nil, err
@@ -157,6 +166,7 @@ func (d *Dispatcher) Retry(ctx context.Context, orderID, id, requestID, fingerpr
 	if !replay {
 		d.cfg.Logger.InfoContext(ctx, "fulfillment request retried by an operator",
 			slog.String("fulfillment_request_id", id), slog.String("request_id", requestID), slog.String("note", note))
+		d.cfg.Published()
 		d.Notify()
 	}
 	return out, nil

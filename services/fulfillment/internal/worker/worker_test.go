@@ -15,6 +15,7 @@ import (
 
 	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
@@ -27,6 +28,14 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func newStore(t *testing.T) fulfillment.Store {
 	t.Helper()
+	s, _ := newStoreDB(t)
+	return s
+}
+
+// newStoreDB returns a store holding request FR-O-1-WH-HAM (2 × SKU-1 on
+// order line 1, acknowledged) and its database.
+func newStoreDB(t *testing.T) (fulfillment.Store, *sqldb.DB) {
+	t.Helper()
 	db := sqldbtest.OpenSQLite(t)
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
@@ -38,7 +47,7 @@ func newStore(t *testing.T) fulfillment.Store {
 		Lines: []fulfillment.Line{{OrderLineID: "1", SKU: "SKU-1", Quantity: 2}},
 	}
 	storetest.Insert(t, s, r)
-	return s
+	return s, db
 }
 
 // shipments lists the shipments of an order.

@@ -99,13 +99,14 @@ func (s *Store) Bind(tx *sql.Tx) fulfillment.Tx {
 	return &Tx{conn: conn{q: tx, d: s.d, lock: lock}, tx: tx}
 }
 
-// WriteEvent implements fulfillment.Tx.
+// WriteEvent implements fulfillment.Tx: the event and what it tells the
+// operations plane (fulfillmentpb.Events) go to the outbox together.
 func (t *Tx) WriteEvent(ctx context.Context, ev fulfillment.Event) error {
-	oe, err := fulfillmentpb.Event(ev)
+	oes, err := fulfillmentpb.Events(ev)
 	if err != nil {
 		return err
 	}
-	_, err = outbox.Write(ctx, t.tx, t.d, oe)
+	_, err = outbox.WriteBatch(ctx, t.tx, t.d, oes)
 	return err
 }
 

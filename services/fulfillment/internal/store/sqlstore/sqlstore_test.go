@@ -4,11 +4,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/transload/transload/platform/outbox"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/outboxtest"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
 )
@@ -35,7 +38,8 @@ func TestStore(t *testing.T) {
 }
 
 // TestEventsGoToTheOutbox checks what storetest cannot see: the events a
-// transaction writes are outbox rows once it commits, and only then.
+// transaction writes are outbox rows once it commits, and only then, each
+// with the exception or audit record it carries.
 func TestEventsGoToTheOutbox(t *testing.T) {
 	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
 		s := migrated(t, db)
@@ -43,19 +47,32 @@ func TestEventsGoToTheOutbox(t *testing.T) {
 		r := storetest.Request("O-1", "WH-HAM", t0)
 		storetest.Insert(t, s, r)
 		failed := fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, OccurTime: t0}
+		retried := fulfillment.Event{Type: fulfillment.EventRequestRetried, Request: r, PreviousRequest: r, OccurTime: t0,
+			Actor: fulfillment.Actor{Kind: "operator", ID: "key-1"}}
 		_ = s.InTx(t.Context(), func(tx fulfillment.Tx) error {
-			if err := tx.WriteEvent(t.Context(), failed); err != nil {
-				t.Fatal(err)
+			for _, ev := range []fulfillment.Event{failed, retried} {
+				if err := tx.WriteEvent(t.Context(), ev); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return fulfillment.ErrConflict // roll back
 		})
-		storetest.InTx(t, s, func(tx fulfillment.Tx) error { return tx.WriteEvent(t.Context(), failed) })
-		lag, err := outbox.ReadLag(t.Context(), db, t0)
-		if err != nil {
-			t.Fatal(err)
+		if rows := outboxtest.Read(t, db); len(rows) != 0 {
+			t.Fatalf("outbox after a rollback: %+v", rows)
 		}
-		if lag.Unpublished != 1 {
-			t.Fatalf("%d outbox rows, want the committed event only", lag.Unpublished)
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error { return tx.WriteEvent(t.Context(), failed) })
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error { return tx.WriteEvent(t.Context(), retried) })
+		var got []string
+		for _, row := range outboxtest.Read(t, db) {
+			got = append(got, row.Subject+" "+row.AggregateType+"/"+row.AggregateID)
+		}
+		want := []string{
+			eventstreams.FulfillmentRequestFailed + " fulfillment_request/" + r.ID,
+			eventstreams.ExceptionRaised + " ops_exception/fulfillmentRequests/" + r.ID,
+			eventstreams.AuditRecorded + " audit/orders/O-1/fulfillmentRequests/" + r.ID,
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("outbox (-want +got):\n%s", diff)
 		}
 	})
 }
