@@ -138,6 +138,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("StockEvents", func(t *testing.T) { testStockEvents(t, newStore) })
 	t.Run("StockLossUnderReservations", func(t *testing.T) { testStockLoss(t, newStore) })
 	t.Run("ShipmentEventCommits", func(t *testing.T) { testShipmentEvent(t, newStore) })
+	t.Run("SequenceGapsRaisedOnce", func(t *testing.T) { testSequenceGaps(t, newStore) })
 	t.Run("Reconciliation", func(t *testing.T) { testReconciliation(t, newStore) })
 	t.Run("ConcurrentMixedOperations", func(t *testing.T) { testConcurrentMixed(t, newStore) })
 	t.Run("Backorders", func(t *testing.T) { testBackorders(t, newStore) })
@@ -840,6 +841,51 @@ func testStockLoss(t *testing.T, newStore Factory) {
 	if l := e.level(t, SKUScarce, "WH-HAM"); l.OnHand != 3 || l.Reserved != 0 || l.Available() != 3 {
 		t.Errorf("after release: %+v", l)
 	}
+}
+
+// testSequenceGaps: a stock event gap is raised once it is overdue, once
+// per gap (source, SKU, warehouse, expected sequence), however often the
+// check runs and however many events wait behind it; a new gap of the same
+// pair, or a gap of another source, is raised on its own.
+func testSequenceGaps(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	apply := func(id, source string, events ...inventory.StockEvent) {
+		t.Helper()
+		if _, err := e.svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: id, SourceSystem: source, Events: events}); err != nil {
+			t.Fatalf("ApplyStockEvents(%s): %v", id, err)
+		}
+	}
+	raise := func(want int) {
+		t.Helper()
+		if n, err := e.svc.RaiseOverdueGaps(ctx); err != nil || n != want {
+			t.Errorf("RaiseOverdueGaps = %d, %v; want %d", n, err, want)
+		}
+	}
+	// The snapshot left SKU-A@WH-HAM at erp sequence 7: 9 waits for 8.
+	apply("g1", "erp", ev("e9", SKUA, "WH-HAM", 9, inventory.KindReceipt, 1))
+	raise(0) // not overdue yet
+	e.clock.Advance(9 * time.Minute)
+	apply("g2", "erp", ev("e10", SKUA, "WH-HAM", 10, inventory.KindReceipt, 1))
+	raise(0)
+	e.clock.Advance(2 * time.Minute) // e9 waited 11m > the 10m default
+	raise(1)
+	raise(0)
+	e.clock.Advance(time.Hour) // e10 is overdue too: still the same gap
+	raise(0)
+	// A wms gap of the same pair is another gap.
+	apply("g3", "wms", ev("w1", SKUA, "WH-HAM", 1, inventory.KindReceipt, 1), ev("w5", SKUA, "WH-HAM", 5, inventory.KindReceipt, 1))
+	raise(0)
+	e.clock.Advance(11 * time.Minute)
+	raise(1)
+	// 8 closes the erp gap (8, 9, 10 applied); 12 opens a new one.
+	apply("g4", "erp", ev("e8", SKUA, "WH-HAM", 8, inventory.KindReceipt, 1), ev("e12", SKUA, "WH-HAM", 12, inventory.KindReceipt, 1))
+	if l := e.level(t, SKUA, "WH-HAM"); l.SourceSystem != "erp" || l.Sequence != 10 {
+		t.Fatalf("after closing the gap: %+v; want erp sequence 10", l)
+	}
+	e.clock.Advance(11 * time.Minute)
+	raise(1)
+	raise(0)
 }
 
 func testShipmentEvent(t *testing.T, newStore Factory) {
