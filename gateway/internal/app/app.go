@@ -1,9 +1,9 @@
 // Package app wires the gateway on the runtime svcmain.Start returned: the
 // gRPC server (platform/grpcserver with the standard chain, API-key auth and
 // protovalidate) serving storefront.v1 and ops.v1, the REST side
-// (grpc-gateway dialing the gRPC listener), the neighbour clients (the ops
-// service among them) and the availability cache, and runs them until the
-// context ends.
+// (grpc-gateway dialing the gRPC listener) with the operator console
+// mounted beside it, the neighbour clients (the ops service among them)
+// and the availability cache, and runs them until the context ends.
 package app
 
 import (
@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/transload/transload/gateway/internal/auth"
 	"github.com/transload/transload/gateway/internal/catalogevents"
 	"github.com/transload/transload/gateway/internal/config"
+	"github.com/transload/transload/gateway/internal/console"
 	"github.com/transload/transload/gateway/internal/grpcapi"
 	"github.com/transload/transload/gateway/internal/neighbours"
 	"github.com/transload/transload/gateway/internal/rest"
@@ -175,8 +177,23 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	}); err != nil {
 		return nil, fmt.Errorf("gateway: rest: %w", err)
 	}
+	sessionKey, set, err := cfg.SessionKey()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if !set {
+		logger.Warn("CONSOLE_SESSION_KEY is not set: console sessions are sealed with a random key of this process, " +
+			"so they end when it restarts and are not recognized by other gateway replicas")
+	}
+	// The console calls ops.v1 on the gateway's own listener, like REST,
+	// so the operator's key goes through the same authentication, roles
+	// and audit actor as any other caller's.
+	consoleHandler, err := console.New(opsv1.NewOpsServiceClient(g.self), console.Options{Logger: logger, SessionKey: sessionKey})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: console: %w", err)
+	}
 	g.http = &http.Server{
-		Handler:           g.rest,
+		Handler:           withConsole(consoleHandler, g.rest),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
@@ -211,6 +228,27 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	return g, nil
 }
 
+// consolePath is where the operator console is mounted on the REST
+// listener.
+const consolePath = "/console/"
+
+// withConsole serves the console under consolePath and everything else
+// with rest. It matches the prefix itself rather than through
+// http.ServeMux, which would redirect unclean REST paths instead of
+// letting grpc-gateway answer them in the JSON error shape.
+func withConsole(console, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, consolePath):
+			console.ServeHTTP(w, r)
+		case r.URL.Path == strings.TrimSuffix(consolePath, "/"):
+			http.Redirect(w, r, consolePath, http.StatusMovedPermanently)
+		default:
+			rest.ServeHTTP(w, r)
+		}
+	})
+}
+
 // loopbackTarget turns a listener address into a dial target, replacing an
 // unspecified host (0.0.0.0, ::) with loopback.
 func loopbackTarget(a net.Addr) string {
@@ -238,8 +276,9 @@ func (g *Gateway) HTTPAddr() net.Addr { return g.httpLis.Addr() }
 // AdminAddr is the admin listener's address (nil when disabled).
 func (g *Gateway) AdminAddr() net.Addr { return g.srv.AdminAddr() }
 
-// RESTHandler is the REST handler, for tests that drive it without a listener.
-func (g *Gateway) RESTHandler() http.Handler { return g.rest }
+// RESTHandler is what the REST listener serves (REST and the console), for
+// tests that drive it without a listener.
+func (g *Gateway) RESTHandler() http.Handler { return g.http.Handler }
 
 // Run serves gRPC, admin and REST until ctx ends or a listener fails, then
 // shuts everything down gracefully.
