@@ -95,10 +95,11 @@ func TestBoundedHistory(t *testing.T) {
 	s := NewStore(Options{})
 	const interval = 15 * time.Second
 	end := t0.Add(8 * 24 * time.Hour)
-	n := 0
+	fams := parseText(t, counterText("c_total", 0))
+	c := fams[0].GetMetric()[0].GetCounter()
 	for at := t0; !at.After(end); at = at.Add(interval) {
-		s.Ingest("order", at, parseText(t, counterText("c_total", float64(n))))
-		n++
+		s.Ingest("order", at, fams)
+		*c.Value++
 	}
 	sr := s.byName["c_total"][0]
 	if max := int(DefaultFullResolution/interval) + 1; len(sr.recent) > max {

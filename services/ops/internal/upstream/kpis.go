@@ -1,0 +1,245 @@
+package upstream
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/ops/internal/kpi"
+)
+
+// KPI windows of the ops contract.
+const (
+	DefaultWindow = 15 * time.Minute
+	MinWindow     = time.Minute
+	MaxWindow     = 7 * 24 * time.Hour
+)
+
+// The service metrics the KPIs read, by family name.
+const (
+	// order: histogram of accepted CreateOrder latency.
+	metricAcceptance = "transload_order_acceptance_seconds"
+	// order: counter of placement outcomes per channel, outcome
+	// "accepted", "rejected" (refused at placement) or "erp_rejected".
+	metricOrders = "transload_order_orders_total"
+	// order: ERP queue gauges.
+	metricERPDepth  = "transload_order_erp_queue_depth"
+	metricERPOldest = "transload_order_erp_queue_oldest_age_seconds"
+	// order: histogram of WMS event time → order state visible; preferred
+	// over fulfillment's (WMS event → recorded in fulfillment) when scraped.
+	metricOrderPropagation       = "transload_order_shipment_propagation_seconds"
+	metricFulfillmentPropagation = "transload_fulfillment_shipment_status_propagation_seconds"
+	// catalog-pricing: QuotePrices calls by result ("ok" or the reason).
+	metricQuotes = "transload_catalog_quotes_total"
+	// inventory: |variance| of the latest successful reconciliation.
+	metricVariance = "transload_inventory_reconciliation_absolute_variance_units"
+	// platform/outbox, per service.
+	metricOutboxPending = "transload_outbox_unpublished_events"
+	metricOutboxAge     = "transload_outbox_oldest_unpublished_age_seconds"
+	// platform/breaker, per service and target: 0 closed, 1 half-open, 2 open.
+	metricBreaker = "transload_breaker_state"
+)
+
+// Order outcomes of metricOrders.
+const (
+	outcomeAccepted    = "accepted"
+	outcomeRejected    = "rejected"
+	outcomeERPRejected = "erp_rejected"
+)
+
+var keptFamilies = map[string]bool{
+	metricAcceptance: true, metricOrders: true, metricERPDepth: true, metricERPOldest: true,
+	metricOrderPropagation: true, metricFulfillmentPropagation: true, metricQuotes: true,
+	metricVariance: true, metricOutboxPending: true, metricOutboxAge: true, metricBreaker: true,
+}
+
+func keepFamily(name string) bool { return keptFamilies[name] }
+
+// GetKpis implements OpsService.GetKpis over the request's window
+// (DefaultWindow when unset, MinWindow to MaxWindow), ending now.
+func (u *Upstream) GetKpis(ctx context.Context, req *opsv1.GetKpisRequest) (*opsv1.Kpis, error) {
+	window := DefaultWindow
+	if w := req.GetWindow(); w != nil {
+		if err := w.CheckValid(); err != nil {
+			return nil, invalidArgument([]apierr.FieldViolation{{Field: "window", Description: "is not a valid duration", Reason: "DURATION_VALID"}})
+		}
+		window = w.AsDuration()
+		if window < MinWindow || window > MaxWindow {
+			return nil, invalidArgument([]apierr.FieldViolation{{Field: "window", Description: "must be between 60s and 604800s", Reason: "DURATION_RANGE"}})
+		}
+	}
+	open, err := u.desk.OpenExceptions(ctx)
+	if err != nil {
+		u.logger.ErrorContext(ctx, "ops: count open exceptions", slog.Any("error", err))
+		return nil, apierr.Internal()
+	}
+	pending, err := u.desk.PendingDeadLetters(ctx)
+	if err != nil {
+		u.logger.ErrorContext(ctx, "ops: count pending dead letters", slog.Any("error", err))
+		return nil, apierr.Internal()
+	}
+	now := u.now()
+	k := u.scraped(now, window)
+	k.OpenExceptions = sum(open)
+	k.DeadLetterDepth = sum(pending)
+	return k, nil
+}
+
+func sum[K comparable](m map[K]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// scraped computes the KPIs that come from the scraped metrics and the
+// latest reconciliation.
+func (u *Upstream) scraped(now time.Time, window time.Duration) *opsv1.Kpis {
+	from := now.Add(-window)
+	s := u.store
+	k := &opsv1.Kpis{
+		Window:                   durationpb.New(window),
+		ComputeTime:              timestamppb.New(now),
+		OrderAcceptanceLatency:   latency(s.Histogram(metricAcceptance, from, now, nil)),
+		OldestPendingErpOrderAge: durationpb.New(0),
+	}
+
+	if s.Has(metricOrders) {
+		for _, v := range s.Increase(metricOrders, from, now) {
+			switch v.Label("outcome") {
+			case outcomeAccepted:
+				k.OrdersAccepted += int64(v.Value)
+			case outcomeRejected, outcomeERPRejected:
+				k.OrdersRejected += int64(v.Value)
+			}
+		}
+	} else {
+		// Without the outcome counter, every observed acceptance is an order accepted.
+		k.OrdersAccepted = int64(s.Histogram(metricAcceptance, from, now, nil).Count)
+	}
+
+	for _, v := range s.Latest(metricERPDepth, now) {
+		k.ErpQueueDepth += int64(v.Value)
+	}
+	var oldest float64
+	for _, v := range s.Latest(metricERPOldest, now) {
+		oldest = max(oldest, v.Value)
+	}
+	k.OldestPendingErpOrderAge = seconds(oldest)
+
+	prop := metricFulfillmentPropagation
+	if s.Has(metricOrderPropagation + "_bucket") {
+		prop = metricOrderPropagation
+	}
+	k.ShipmentPropagationLatency = latency(s.Histogram(prop, from, now, nil))
+
+	for _, v := range s.Increase(metricQuotes, from, now) {
+		k.PricingCalls += int64(v.Value)
+		if v.Label("result") != "ok" {
+			k.FailedPricingCalls += int64(v.Value)
+		}
+	}
+
+	k.OutboxLags = outboxLags(s, now)
+	k.Breakers = breakers(s, now)
+
+	u.mu.Lock()
+	last := u.lastReco
+	u.mu.Unlock()
+	if last != nil {
+		k.InventoryVarianceUnits = last.GetAbsoluteVarianceTotal()
+		k.LastReconciliationTime = last.GetEndTime()
+	} else {
+		for _, v := range s.Latest(metricVariance, now) {
+			k.InventoryVarianceUnits += int64(v.Value)
+		}
+	}
+	return k
+}
+
+func latency(d kpi.Distribution) *opsv1.LatencySummary {
+	out := &opsv1.LatencySummary{Count: int64(d.Count)}
+	if out.Count == 0 {
+		return out
+	}
+	out.P50 = seconds(d.Quantile(0.5))
+	out.P99 = seconds(d.Quantile(0.99))
+	return out
+}
+
+// seconds converts a metric's seconds to a Duration; nil for NaN and
+// infinities, which have no Duration.
+func seconds(v float64) *durationpb.Duration {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return durationpb.New(time.Duration(v * float64(time.Second)))
+}
+
+func outboxLags(s *kpi.Store, now time.Time) []*opsv1.OutboxLag {
+	byService := map[string]*opsv1.OutboxLag{}
+	get := func(service string) *opsv1.OutboxLag {
+		l := byService[service]
+		if l == nil {
+			l = &opsv1.OutboxLag{Service: service, OldestPendingAge: durationpb.New(0)}
+			byService[service] = l
+		}
+		return l
+	}
+	for _, v := range s.Latest(metricOutboxPending, now) {
+		get(v.Target).PendingEvents += int64(v.Value)
+	}
+	for _, v := range s.Latest(metricOutboxAge, now) {
+		l := get(v.Target)
+		if d := seconds(v.Value); d != nil && d.AsDuration() > l.GetOldestPendingAge().AsDuration() {
+			l.OldestPendingAge = d
+		}
+	}
+	out := make([]*opsv1.OutboxLag, 0, len(byService))
+	for _, l := range byService {
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b *opsv1.OutboxLag) int { return cmp.Compare(a.GetService(), b.GetService()) })
+	return out
+}
+
+func breakers(s *kpi.Store, now time.Time) []*opsv1.BreakerStatus {
+	var out []*opsv1.BreakerStatus
+	for _, v := range s.Latest(metricBreaker, now) {
+		b := &opsv1.BreakerStatus{Service: v.Target, Dependency: v.Label("target"), State: breakerFromGauge(v.Value)}
+		if !v.ChangeTime.IsZero() {
+			b.ChangeTime = timestamppb.New(v.ChangeTime)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// breakerFromGauge reads platform/breaker's state gauge.
+func breakerFromGauge(v float64) opsv1.BreakerState {
+	switch v {
+	case 0:
+		return opsv1.BreakerState_BREAKER_STATE_CLOSED
+	case 1:
+		return opsv1.BreakerState_BREAKER_STATE_HALF_OPEN
+	case 2:
+		return opsv1.BreakerState_BREAKER_STATE_OPEN
+	}
+	return opsv1.BreakerState_BREAKER_STATE_UNSPECIFIED
+}
+
+// labelValue renders an enum value for a metric label: lower case, without
+// the enum's prefix ("DOMAIN_ERP" → "erp").
+func labelValue(name, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(name, prefix))
+}
