@@ -85,6 +85,13 @@ func TestStats(t *testing.T) {
 		if diff := cmp.Diff(map[opsv1.Exception_Domain]int64{opsv1.Exception_DOMAIN_ERP: 2, opsv1.Exception_DOMAIN_FULFILLMENT: 1}, open); diff != "" {
 			t.Errorf("OpenExceptions (-want +got):\n%s", diff)
 		}
+		bySeverity, err := s.OpenExceptionsBySeverity(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[opsv1.Exception_Severity]int64{opsv1.Exception_SEVERITY_MEDIUM: 3}, bySeverity); diff != "" {
+			t.Errorf("OpenExceptionsBySeverity (-want +got):\n%s", diff)
+		}
 		pending, err := s.PendingDeadLetters(ctx)
 		if err != nil {
 			t.Fatal(err)
