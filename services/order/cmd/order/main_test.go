@@ -149,17 +149,28 @@ func TestRun(t *testing.T) {
 		}
 		return wait.Check(o.GetState() == orderv1.Order_STATE_CONFIRMED, "state %s", o.GetState())
 	})
-	wait.Eventually(t, timeout, "two events in "+eventstreams.Order.Name, func() error {
-		s, err := js.Stream(t.Context(), eventstreams.Order.Name)
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(t.Context())
-		if err != nil {
-			return err
-		}
-		return wait.Check(info.State.Msgs == 2, "%d messages", info.State.Msgs)
-	})
+	// The order's two events, and the audit records of both changes on the
+	// operations stream.
+	for _, stream := range []string{eventstreams.Order.Name, eventstreams.Ops.Name} {
+		wait.Eventually(t, timeout, "two messages in "+stream, func() error {
+			s, err := js.Stream(t.Context(), stream)
+			if err != nil {
+				return err
+			}
+			info, err := s.Info(t.Context())
+			if err != nil {
+				return err
+			}
+			return wait.Check(info.State.Msgs == 2, "%d messages", info.State.Msgs)
+		})
+	}
+	st, err := c.GetErpQueueStatus(t.Context(), &orderv1.GetErpQueueStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetBreakerState() != "closed" || st.GetDepth() != 0 || st.GetSubmittedLastHour() != 1 || st.GetLastSuccessTime() == nil {
+		t.Errorf("ERP queue status = %v, want an empty queue behind a closed breaker after one submission", st)
+	}
 	create := rcv.WaitFor(t, timeout, "order's CreateOrder span", func(s tracingtest.Span) bool {
 		return s.Service == "order" && s.Name == orderv1.OrderService_CreateOrder_FullMethodName[1:]
 	})
@@ -183,7 +194,9 @@ func TestRun(t *testing.T) {
 	}
 	body, _ := io.ReadAll(metrics.Body)
 	metrics.Body.Close()
-	for _, name := range []string{"transload_order_erp_queue_depth", "transload_order_erp_queue_oldest_age_seconds", "transload_order_acceptance_seconds_count 1"} {
+	for _, name := range []string{"transload_order_erp_queue_depth", "transload_order_erp_queue_oldest_age_seconds", "transload_order_acceptance_seconds_count 1",
+		`transload_order_orders_accepted_total{channel="web",stage="placement"} 1`, `transload_order_orders_accepted_total{channel="web",stage="erp"} 1`,
+		"transload_order_shipment_propagation_seconds_count 0"} {
 		if !containsLine(string(body), name) {
 			t.Errorf("metrics lack %q", name)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,11 +50,14 @@ type env struct {
 	inventory *neighbourfake.Inventory
 	fulfil    *neighbourfake.Fulfillment
 	erpConn   *grpc.ClientConn
-	db        *sqldb.DB
-	store     order.Store
-	svc       *order.Service
-	worker    *order.Worker
-	client    orderv1.OrderServiceClient
+	// erpBreaker guards the ERP connection; the queue status reports it.
+	erpBreaker *breaker.Breaker
+	metrics    *recordingMetrics
+	db         *sqldb.DB
+	store      order.Store
+	svc        *order.Service
+	worker     *order.Worker
+	client     orderv1.OrderServiceClient
 }
 
 type envOptions struct {
@@ -61,6 +65,8 @@ type envOptions struct {
 	noWorker  bool
 	cfg       order.Config
 	wrapStore func(order.Store) order.Store
+	// failureExceptionAfter overrides the worker's default (5).
+	failureExceptionAfter int
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -82,14 +88,22 @@ func serve(t *testing.T, register func(*grpc.Server)) func(context.Context, stri
 	return func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }
 }
 
-func dialFake(t *testing.T, name string, dialer func(context.Context, string) (net.Conn, error)) *grpc.ClientConn {
-	t.Helper()
+// fakeBreaker trips after two failures and retries after 50ms, so tests
+// see it open and close quickly.
+func fakeBreaker(name string) *breaker.Breaker {
 	bs := breaker.DefaultSettings()
 	bs.ConsecutiveFailures = 2
 	bs.OpenTimeout = 50 * time.Millisecond
-	conn, err := grpcclient.Dial("passthrough:///"+name, grpcclient.WithLogger(quiet),
-		grpcclient.WithBreakerSettings(bs), grpcclient.WithDefaultTimeout(2*time.Second),
-		grpcclient.WithDialOptions(grpc.WithContextDialer(dialer)))
+	return breaker.New(name, bs, breaker.WithLogger(quiet))
+}
+
+func dialFake(t *testing.T, name string, dialer func(context.Context, string) (net.Conn, error), opts ...grpcclient.Option) *grpc.ClientConn {
+	t.Helper()
+	if len(opts) == 0 {
+		opts = []grpcclient.Option{grpcclient.WithBreaker(fakeBreaker(name))}
+	}
+	conn, err := grpcclient.Dial("passthrough:///"+name, append([]grpcclient.Option{grpcclient.WithLogger(quiet),
+		grpcclient.WithDefaultTimeout(2 * time.Second), grpcclient.WithDialOptions(grpc.WithContextDialer(dialer))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +118,9 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		f(&o)
 	}
 	e := &env{erp: neighbourfake.NewERP(), pricing: &neighbourfake.Pricing{}, inventory: neighbourfake.NewInventory(),
-		fulfil: &neighbourfake.Fulfillment{}}
-	e.erpConn = dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }))
+		fulfil: &neighbourfake.Fulfillment{}, erpBreaker: fakeBreaker("erp"), metrics: &recordingMetrics{}}
+	e.erpConn = dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }),
+		grpcclient.WithBreaker(e.erpBreaker))
 	catConn := dialFake(t, "catalog", serve(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, e.pricing) }))
 	invConn := dialFake(t, "inventory", serve(t, func(s *grpc.Server) { inventoryv1.RegisterInventoryServiceServer(s, e.inventory) }))
 	fulConn := dialFake(t, "fulfillment", serve(t, func(s *grpc.Server) { fulfillmentv1.RegisterFulfillmentServiceServer(s, e.fulfil) }))
@@ -129,13 +144,16 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	e.svc = order.NewService(cfg, order.Deps{
 		Store: e.store, Customers: erp, Pricer: catalogclient.New(catConn), Inventory: inventoryclient.New(invConn),
-		Fulfillment: fulfillmentclient.New(fulConn), Logger: quiet, OnCommit: func() {
+		Fulfillment: fulfillmentclient.New(fulConn), Logger: quiet, Metrics: e.metrics, OnCommit: func() {
 			if e.worker != nil {
 				e.worker.Notify()
 			}
 		},
 	})
-	e.worker = order.NewWorker(workerConfig, e.svc, erp)
+	wcfg := workerConfig
+	wcfg.FailureExceptionAfter = o.failureExceptionAfter
+	wcfg.BreakerState = func() string { return e.erpBreaker.State().String() }
+	e.worker = order.NewWorker(wcfg, e.svc, erp)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -278,4 +296,53 @@ func (e *env) outboxSubjects(t *testing.T, id string) []string {
 		t.Fatal(err)
 	}
 	return subjects
+}
+
+// recordingMetrics is an order.Metrics that remembers the decisions and
+// propagation times it was told about.
+type recordingMetrics struct {
+	mu          sync.Mutex
+	decisions   map[string]int // "channel/stage/accepted|rejected"
+	propagation []time.Duration
+}
+
+func (m *recordingMetrics) ObserveAcceptance(time.Duration) {}
+func (m *recordingMetrics) SetERPQueue(int, time.Duration)  {}
+func (m *recordingMetrics) ObserveCustomerSync(time.Time)   {}
+func (m *recordingMetrics) ObserveShipmentPropagation(d time.Duration) {
+	m.with(func() { m.propagation = append(m.propagation, d) })
+}
+
+func (m *recordingMetrics) CountDecision(channel string, stage order.DecisionStage, accepted bool) {
+	outcome := "rejected"
+	if accepted {
+		outcome = "accepted"
+	}
+	m.with(func() {
+		if m.decisions == nil {
+			m.decisions = map[string]int{}
+		}
+		m.decisions[channel+"/"+string(stage)+"/"+outcome]++
+	})
+}
+
+func (m *recordingMetrics) with(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f()
+}
+
+// decisionCount returns how often CountDecision was told key
+// ("channel/stage/accepted|rejected").
+func (m *recordingMetrics) decisionCount(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.decisions[key]
+}
+
+// propagations returns the observed shipment propagation times.
+func (m *recordingMetrics) propagations() []time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.propagation)
 }

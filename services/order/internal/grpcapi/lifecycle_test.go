@@ -14,8 +14,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/services/order/internal/opsoutboxtest"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -389,6 +391,18 @@ func TestReaperReleasesAbandonedReservation(t *testing.T) {
 	}, 1)
 	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 4 {
 		t.Errorf("available after reaping = %d, want 4", got)
+	}
+	// Operators hear of it: the reap raised ORDER_CLAIM_REAPED with it.
+	exs := opsoutboxtest.Read(t, e.db).Exceptions
+	if len(exs) != 1 {
+		t.Fatalf("exceptions after reaping = %v, want one", exs)
+	}
+	details := exs[0].GetDetails().AsMap()
+	claimedAt, err := time.Parse(time.RFC3339Nano, fmt.Sprint(details["claimedAt"]))
+	if exs[0].GetKind() != opsv1.Exception_KIND_ORDER_CLAIM_REAPED || exs[0].GetSeverity() != opsv1.Exception_SEVERITY_LOW ||
+		exs[0].GetDomain() != opsv1.Exception_DOMAIN_COMMERCE || exs[0].GetResource() != "orders:claims/vanish" ||
+		details["requestId"] != "vanish" || len(details) != 2 || err != nil || time.Since(claimedAt) > time.Minute {
+		t.Errorf("exception = %v (claimedAt parse error %v)", exs[0], err)
 	}
 	// The vanished call wakes up: its claim is gone, so it must not store
 	// an order on the released reservation.

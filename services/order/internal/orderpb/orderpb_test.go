@@ -114,6 +114,15 @@ func TestEnumParity(t *testing.T) {
 			"SHIPMENT_MILESTONE_DELIVERED":   order.MilestoneDelivered,
 		})
 	})
+	t.Run("ErpQueueEntry.State", func(t *testing.T) {
+		t.Parallel()
+		parity(t, "ErpQueueEntry.State", orderv1.ErpQueueEntry_State_name, map[string]order.QueueEntryState{
+			"STATE_UNSPECIFIED": 0,
+			"STATE_PENDING":     order.QueueEntryPending,
+			"STATE_IN_FLIGHT":   order.QueueEntryInFlight,
+			"STATE_BACKING_OFF": order.QueueEntryBackingOff,
+		})
+	})
 	// erpclient casts the ERP's account state.
 	t.Run("erp Customer.AccountState", func(t *testing.T) {
 		t.Parallel()
