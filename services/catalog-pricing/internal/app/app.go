@@ -183,7 +183,8 @@ func newQuoteCache(cfg cache.Config, log *slog.Logger, reg prometheus.Registerer
 // newRelay returns the outbox relay to the NATS server at url, or nil
 // for an empty url, and what closes its connection. The connection is
 // made in the background and retried forever, and the relay ensures its
-// stream (eventstreams.Catalog) before it publishes, so a NATS that is
+// streams (eventstreams.Catalog, and eventstreams.Ops for the audit
+// trail) before it publishes, so a NATS that is
 // down at start delays events but not the service.
 func newRelay(url string, db *sqldb.DB, log *slog.Logger, reg prometheus.Registerer) (*outbox.Relay, func(), error) {
 	if url == "" {
@@ -198,7 +199,7 @@ func newRelay(url string, db *sqldb.DB, log *slog.Logger, reg prometheus.Registe
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg), outbox.WithStreams(eventstreams.Catalog))
+	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg), outbox.WithStreams(eventstreams.Catalog, eventstreams.Ops))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("outbox relay: %w", err)

@@ -15,9 +15,11 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/catalog-pricing/internal/erptest"
+	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 )
 
 // relayed is one event read from the stream: its metadata, the number it
@@ -40,7 +42,8 @@ func TestEventsReachJetStream(t *testing.T) {
 	ns := natstest.Start(t)
 	_, js := natstest.Connect(t, ns)
 	erp := newFakeERP()
-	in := start(t, testEnv(t, map[string]string{"NATS_URL": ns.ClientURL()}), erptest.Serve(t, erp))
+	env := testEnv(t, map[string]string{"NATS_URL": ns.ClientURL()})
+	in := start(t, env, erptest.Serve(t, erp))
 	in.waitReady(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -93,6 +96,28 @@ func TestEventsReachJetStream(t *testing.T) {
 	if err != nil || cur.GetVersion() != 2 {
 		t.Fatalf("current version = %v, %v; want 2", cur, err)
 	}
+
+	// Every audit record reaches the operations stream too.
+	db, err := sqldb.Open(ctx, env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	audits, err := sqlstore.New(db).Catalog().AuditRecords(ctx, 0, 100)
+	if err != nil || len(audits) == 0 {
+		t.Fatalf("audit records = %d, %v", len(audits), err)
+	}
+	wait.Eventually(t, 20*time.Second, "audit records on "+eventstreams.Ops.Name, func() error {
+		s, err := js.Stream(ctx, eventstreams.Ops.Name)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		return wait.Check(info.State.Msgs == uint64(len(audits)), "%d messages, %d audit records", info.State.Msgs, len(audits))
+	})
 }
 
 // readEvents reads the stream from its start until it holds catalog

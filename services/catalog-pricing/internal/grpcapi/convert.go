@@ -4,11 +4,11 @@ import (
 	"context"
 	"strings"
 
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalogpb"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -17,20 +17,18 @@ import (
 // Conversions between catalog.v1 messages and the domain types. Pure
 // functions; no validation beyond what the shape needs.
 
-// ActorHeader is the metadata key through which the gateway names the
-// authenticated caller ("kind:id", e.g. "api_key:k1") for the audit trail.
-const ActorHeader = "x-transload-actor"
+// unknownCaller is the actor of a call that names nobody.
+var unknownCaller = opsevents.Service("unknown")
 
-// actor returns the caller named in ActorHeader, or an unknown service.
+// actor returns the caller the gateway names in opsevents.ActorHeader
+// ("kind:id", e.g. "api_key:k1") for the audit trail, or an unknown
+// service. A caller without an id names nobody the trail could find.
 func actor(ctx context.Context) catalog.Actor {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(ActorHeader); len(v) > 0 {
-			if kind, id, ok := strings.Cut(v[0], ":"); ok && kind != "" && id != "" {
-				return catalog.Actor{Kind: kind, ID: id}
-			}
-		}
+	a := opsevents.ActorFromIncoming(ctx, unknownCaller)
+	if a.ID == "" {
+		a = unknownCaller
 	}
-	return catalog.Actor{Kind: "service", ID: "unknown"}
+	return catalog.Actor{Kind: a.Kind, ID: a.ID}
 }
 
 func skuFromName(name string) string { return strings.TrimPrefix(name, "products/") }

@@ -4,7 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/metadata"
+
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
@@ -68,5 +71,35 @@ func TestOutcomeParity(t *testing.T) {
 		if _, ok := lineReasons[r]; !ok {
 			t.Errorf("line reason %s has no status", r)
 		}
+	}
+}
+
+// TestActor: the audit trail names the caller of the actor header, and an
+// unknown service when there is none or it names nobody.
+func TestActor(t *testing.T) {
+	unknown := catalog.Actor{Kind: "service", ID: "unknown"}
+	for _, tc := range []struct {
+		name   string
+		values []string
+		want   catalog.Actor
+	}{
+		{"api key", []string{"api_key:k1"}, catalog.Actor{Kind: "api_key", ID: "k1"}},
+		{"operator", []string{"operator:key-ops"}, catalog.Actor{Kind: "operator", ID: "key-ops"}},
+		{"no header", nil, unknown},
+		{"no colon", []string{"k1"}, unknown},
+		{"no kind", []string{":k1"}, unknown},
+		{"no id", []string{"api_key:"}, unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			if tc.values != nil {
+				md := metadata.MD{}
+				md.Append(opsevents.ActorHeader, tc.values...)
+				ctx = metadata.NewIncomingContext(ctx, md)
+			}
+			if got := actor(ctx); got != tc.want {
+				t.Errorf("actor = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
@@ -210,8 +211,44 @@ func (t *inTx) DraftSKUs(skus []string) (map[string]bool, error) {
 	return out, nil
 }
 
-// AppendAudit implements catalog.Tx and pricing.Tx.
+// trailActions names this store's audit actions as the operations audit
+// trail does ("<resource type>.<verb>"); the audit_records table keeps the
+// names it has always had.
+var trailActions = map[string]string{
+	"catalog.publish":           "catalog.publish",
+	"catalog.import_products":   "products.import",
+	"pricing.import_prices":     "prices.import",
+	"pricing.upsert_price_list": "price_list.upsert",
+	"pricing.delete_price_list": "price_list.delete",
+}
+
+// serviceActor is who changes the catalog when a record names nobody.
+var serviceActor = opsevents.Service(Producer)
+
+// AppendAudit implements catalog.Tx and pricing.Tx: the record goes to
+// the audit_records table and, as an AuditRecordedEvent, to the outbox for
+// the operations audit trail, both in the transaction of the change.
 func (t *inTx) AppendAudit(r catalog.AuditRecord) error {
+	if err := t.appendAuditRow(r); err != nil {
+		return err
+	}
+	action, ok := trailActions[r.Action]
+	if !ok {
+		action = r.Action
+	}
+	actor := opsevents.Actor{Kind: r.Actor.Kind, ID: r.Actor.ID}
+	if actor.IsZero() {
+		actor = serviceActor
+	}
+	ev, err := opsevents.Record(Producer, opsevents.Audit{Actor: actor, Action: action, Target: r.Resource, Before: r.Before, After: r.After})
+	if err != nil {
+		return fmt.Errorf("audit %s %s: %w", r.Action, r.Resource, err)
+	}
+	return t.writeEvent(ev)
+}
+
+// appendAuditRow writes r to the audit_records table.
+func (t *inTx) appendAuditRow(r catalog.AuditRecord) error {
 	js := func(v any) (string, error) {
 		if v == nil {
 			return "", nil

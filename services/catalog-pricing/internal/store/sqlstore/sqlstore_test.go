@@ -2,13 +2,21 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/storetest"
 )
@@ -47,6 +55,110 @@ func TestMigrateTwice(t *testing.T) {
 			if err := sqlstore.Migrate(t.Context(), db); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// auditEvents returns the AuditRecordedEvents in the outbox of db, in the
+// order they were written.
+func auditEvents(t *testing.T, db *sqldb.DB) []*opsv1.AuditRecordedEvent {
+	t.Helper()
+	payloads, err := sqldb.QueryAll(t.Context(), db.SQL(), db.Rebind(`SELECT payload FROM outbox_events WHERE subject = ? ORDER BY id`),
+		[]any{eventstreams.AuditRecorded}, sqldb.ScanValue[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]*opsv1.AuditRecordedEvent, len(payloads))
+	for i, p := range payloads {
+		out[i] = &opsv1.AuditRecordedEvent{}
+		if err := proto.Unmarshal(p, out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestAuditRecordsGoToTheOutbox: every audit record is also an
+// AuditRecordedEvent for the operations audit trail, named as the trail
+// names actions, written in the transaction of the change: a change that
+// rolls back leaves neither.
+func TestAuditRecordsGoToTheOutbox(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		if err := sqlstore.Migrate(t.Context(), db); err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		s := sqlstore.New(db)
+		operator := catalog.Actor{Kind: "operator", ID: "key-ops"}
+
+		boom := errors.New("boom")
+		err := s.Catalog().InTx(ctx, func(tx catalog.Tx) error {
+			if err := tx.AppendAudit(catalog.AuditRecord{Action: "catalog.publish", Resource: "catalogVersions/9", Actor: operator,
+				After: map[string]any{"version": 9}}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v, want the callback's error", err)
+		}
+		if evs := auditEvents(t, db); len(evs) != 0 {
+			t.Fatalf("audit events after a rollback: %v", evs)
+		}
+		if rows, err := s.Catalog().AuditRecords(ctx, 0, 10); err != nil || len(rows) != 0 {
+			t.Fatalf("audit records after a rollback: %+v, %v", rows, err)
+		}
+
+		cat := catalog.NewService(s.Catalog(), time.Now)
+		pr := pricing.NewService(s.Pricing(), s.Catalog())
+		if _, err := cat.ImportProducts(ctx, catalog.ImportRequest{RequestID: "i1", Source: "t", Mode: catalog.ModeUpsert,
+			Rows: []catalog.ImportRow{{RowNumber: 1, Product: storetest.Product("P-1")}}, Actor: operator}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cat.PublishCatalog(ctx, catalog.PublishRequest{RequestID: "p1", Note: "first", Publisher: operator}); err != nil {
+			t.Fatal(err)
+		}
+		// No actor: the service's own change.
+		if _, err := pr.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{RequestID: "l1", AllowMissing: true,
+			List: pricing.PriceList{ID: "PL-EUR", DisplayName: "Standard", Currency: "EUR"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r1", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
+			Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1299, Currency: "EUR"}}, Actor: operator}); err != nil {
+			t.Fatal(err)
+		}
+		if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d1", ID: "PL-EUR", Force: true, Actor: operator}); err != nil {
+			t.Fatal(err)
+		}
+
+		type summary struct{ Action, Target, Actor, Service string }
+		var got []summary
+		evs := auditEvents(t, db)
+		for _, ev := range evs {
+			got = append(got, summary{ev.GetAction(), ev.GetTarget(), ev.GetActor().GetKind() + ":" + ev.GetActor().GetId(), ev.GetService()})
+		}
+		want := []summary{
+			{"products.import", "catalogVersions/draft", "operator:key-ops", "catalog"},
+			{"catalog.publish", "catalogVersions/1", "operator:key-ops", "catalog"},
+			{"price_list.upsert", "priceLists/PL-EUR", "service:catalog", "catalog"},
+			{"prices.import", "priceLists/PL-EUR", "operator:key-ops", "catalog"},
+			{"price_list.delete", "priceLists/PL-EUR", "operator:key-ops", "catalog"},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("audit events (-want +got):\n%s", diff)
+		}
+		publish := evs[1]
+		if publish.GetBefore() != nil || publish.GetAfter().AsMap()["version"] != float64(1) || publish.GetAfter().AsMap()["note"] != "first" {
+			t.Errorf("publish before %v, after %v", publish.GetBefore(), publish.GetAfter())
+		}
+		if imp := evs[3]; imp.GetBefore().AsMap()["price_count"] != float64(0) || imp.GetAfter().AsMap()["created"] != float64(1) {
+			t.Errorf("price import before %v, after %v", imp.GetBefore(), imp.GetAfter())
+		}
+		if del := evs[4]; del.GetBefore() == nil || del.GetAfter() != nil {
+			t.Errorf("price list delete before %v, after %v", del.GetBefore(), del.GetAfter())
+		}
+		if rows, err := s.Catalog().AuditRecords(ctx, 0, 10); err != nil || len(rows) != len(evs) {
+			t.Errorf("%d audit records, %d audit events (%v); want one event per record", len(rows), len(evs), err)
 		}
 	})
 }

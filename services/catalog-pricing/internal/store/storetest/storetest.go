@@ -27,7 +27,8 @@ import (
 type Stores struct {
 	Catalog catalog.Store
 	Pricing pricing.Store
-	// Unpublished returns the number of outbox events not yet relayed.
+	// Unpublished returns the number of outbox events not yet relayed:
+	// the domain events and an AuditRecordedEvent per audit record.
 	Unpublished func(ctx context.Context) (int64, error)
 }
 
@@ -151,8 +152,8 @@ func testImportPublishRead(t *testing.T, s Stores) {
 	if _, err := cat.ResolveVersion(ctx, catalog.VersionRef{Kind: catalog.RefNumber, Number: 9}); !errors.Is(err, catalog.ErrVersionNotFound) {
 		t.Fatalf("version 9: %v", err)
 	}
-	if n, err := s.Unpublished(ctx); err != nil || n != 2 {
-		t.Fatalf("outbox events = %d, %v; want 2 (one per created version)", n, err)
+	if n, err := s.Unpublished(ctx); err != nil || n != 2+4 {
+		t.Fatalf("outbox events = %d, %v; want 6 (one per created version, one per audit record)", n, err)
 	}
 
 	// Audit: one record per import that changed the draft and per created
@@ -430,9 +431,10 @@ func testPrices(t *testing.T, s Stores) {
 	if curs, err := s.Pricing.Currencies(ctx); err != nil || !cmp.Equal(curs, []string{"EUR"}) {
 		t.Fatalf("Currencies = %v, %v", curs, err)
 	}
-	// 1 publish + list upsert + 2 price changes.
-	if n, err := s.Unpublished(ctx); err != nil || n != 4 {
-		t.Fatalf("outbox events = %d, %v; want 4", n, err)
+	// 1 publish + list upsert + 2 price changes, and one per audit record
+	// (import, publish, list upsert, 2 price imports).
+	if n, err := s.Unpublished(ctx); err != nil || n != 4+5 {
+		t.Fatalf("outbox events = %d, %v; want 9", n, err)
 	}
 
 	// Deleting a list with entries needs force; then it stops applying.
