@@ -70,7 +70,7 @@ func runMain(m *testing.M) int {
 			launcher.WMSSim: {"WMSSIM_STEP=150ms"},
 			// The demo warehouses only: TestOperationsDesk's poison event
 			// allocates to one more, which an operator then adds.
-			launcher.Fulfillment: {"WMS_WAREHOUSES=WH-HAM,WH-MUC,WH-BER"},
+			launcher.Fulfillment: {"FULFILLMENT_WMS_WAREHOUSES=WH-HAM,WH-MUC,WH-BER"},
 		},
 	})
 	if err != nil {

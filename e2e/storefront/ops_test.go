@@ -38,7 +38,7 @@ import (
 const deskLatency = 2 * time.Second
 
 // newWarehouse is allocated by the poison event; fulfillment starts without
-// a WMS route for it (WMS_WAREHOUSES in main_test.go), so the event cannot
+// a WMS route for it (FULFILLMENT_WMS_WAREHOUSES in main_test.go), so the event cannot
 // be fulfilled until an operator adds the route and replays it.
 const newWarehouse = "WH-NEW"
 
@@ -140,7 +140,7 @@ func TestOperationsDesk(t *testing.T) {
 	// The fix: fulfillment gets a WMS route for the new warehouse. Then the
 	// replay applies the event once, and a second replay skips it.
 	mesh.Kill(launcher.Fulfillment)
-	if err := mesh.Restart(t.Context(), launcher.Fulfillment, "WMS_WAREHOUSES=WH-HAM,WH-MUC,WH-BER,"+newWarehouse); err != nil {
+	if err := mesh.Restart(t.Context(), launcher.Fulfillment, "FULFILLMENT_WMS_WAREHOUSES=WH-HAM,WH-MUC,WH-BER,"+newWarehouse); err != nil {
 		t.Fatal(err)
 	}
 	real := replay(t, "e2e-ops-replay-1", map[string]any{"names": []string{deadLetter}}, false)

@@ -142,7 +142,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	// The consumer continues the trace each order event carries
 	// (platform/events), so a trace runs from the order into fulfillment.
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
-		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify), events.WithStreams(eventstreams.Order),
+		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify, orderevents.NewRoutes(cfg.WMSWarehouses)), events.WithStreams(eventstreams.Order),
 		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
 	if err != nil {
 		return err

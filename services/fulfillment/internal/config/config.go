@@ -35,6 +35,10 @@ type Config struct {
 	InventoryTimeout time.Duration `env:"FULFILLMENT_INVENTORY_TIMEOUT" default:"5s"`
 	// OrderTimeout is the deadline of a RecordShipmentProgress call.
 	OrderTimeout time.Duration `env:"FULFILLMENT_ORDER_TIMEOUT" default:"5s"`
+	// WMSWarehouses lists the warehouse codes the WMS adapter serves; an
+	// order allocated to another warehouse is dead-lettered for an
+	// operator to route and replay. Empty means every warehouse.
+	WMSWarehouses []string `env:"FULFILLMENT_WMS_WAREHOUSES"`
 	// WMSSource names the WMS feed the poller reads; WMS event ids are
 	// unique per source and the feed cursor is stored under it.
 	WMSSource string `env:"FULFILLMENT_WMS_SOURCE" default:"wms"`

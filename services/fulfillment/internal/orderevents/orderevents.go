@@ -9,6 +9,7 @@ package orderevents
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -35,11 +36,36 @@ func ConsumerConfig() events.ConsumerConfig {
 	}
 }
 
+// Routes says which warehouses the WMS adapter serves; the zero value (no
+// warehouses listed) routes every warehouse to it.
+type Routes struct{ warehouses map[string]bool }
+
+// NewRoutes returns the routes of FULFILLMENT_WMS_WAREHOUSES; empty serves
+// every warehouse.
+func NewRoutes(warehouses []string) Routes {
+	r := Routes{}
+	for _, w := range warehouses {
+		if r.warehouses == nil {
+			r.warehouses = map[string]bool{}
+		}
+		r.warehouses[w] = true
+	}
+	return r
+}
+
+// Serves reports whether the WMS adapter serves warehouse.
+func (r Routes) Serves(warehouse string) bool { return r.warehouses == nil || r.warehouses[warehouse] }
+
 // Handler returns the handler of OrderConfirmedEvent. bind gives the
 // store's view of the consumer's transaction. created is called (inside
 // the transaction, before commit) when requests were created, to wake the
 // dispatcher.
-func Handler(bind func(*sql.Tx) fulfillment.Tx, now func() time.Time, logger *slog.Logger, created func()) events.Handler {
+//
+// An order allocated to a warehouse routes does not serve is a
+// configuration gap, not something a retry mends: the event is
+// dead-lettered at once, with nothing created for any of its warehouses, so
+// an operator adds the route and replays it from the exception desk.
+func Handler(bind func(*sql.Tx) fulfillment.Tx, now func() time.Time, logger *slog.Logger, created func(), routes Routes) events.Handler {
 	if now == nil {
 		now = time.Now
 	}
@@ -50,6 +76,12 @@ func Handler(bind func(*sql.Tx) fulfillment.Tx, now func() time.Time, logger *sl
 		reqs, err := fulfillmentpb.RequestsFromOrder(msg.GetOrder(), ev.ID, now().UTC())
 		if err != nil {
 			return events.Permanent(err)
+		}
+		for _, r := range reqs {
+			if !routes.Serves(r.WarehouseID) {
+				return events.Permanent(fmt.Errorf("%w: order %s is allocated to warehouse %s, which no WMS route serves (FULFILLMENT_WMS_WAREHOUSES)",
+					fulfillment.ErrInvalidArgument, r.OrderID, r.WarehouseID))
+			}
 		}
 		tx := bind(sqlTx)
 		orderID := msg.GetOrder().GetOrderId()
