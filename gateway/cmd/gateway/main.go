@@ -1,6 +1,8 @@
-// Command gateway serves the storefront experience API (storefront.v1) over
-// gRPC (GRPC_ADDR) and REST/JSON (HTTP_ADDR), composing the catalog-pricing,
-// inventory, order and fulfillment services. See gateway/README.md.
+// Command gateway serves the storefront experience API (storefront.v1),
+// composing the catalog-pricing, inventory, order and fulfillment services,
+// and the operators' API (ops.v1), forwarded to the ops service, over gRPC
+// (GRPC_ADDR) and REST/JSON (HTTP_ADDR), with the operator console at
+// /console/ on the REST listener. See gateway/README.md.
 package main
 
 import (
