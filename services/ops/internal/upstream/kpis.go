@@ -28,9 +28,11 @@ const (
 const (
 	// order: histogram of accepted CreateOrder latency.
 	metricAcceptance = "transload_order_acceptance_seconds"
-	// order: counter of placement outcomes per channel, outcome
-	// "accepted", "rejected" (refused at placement) or "erp_rejected".
-	metricOrders = "transload_order_orders_total"
+	// order: counters of decisions per channel and stage, "placement"
+	// (accepted pending ERP / refused for a business reason) or "erp"
+	// (confirmed / rejected by the ERP).
+	metricOrdersAccepted = "transload_order_orders_accepted_total"
+	metricOrdersRejected = "transload_order_orders_rejected_total"
 	// order: ERP queue gauges.
 	metricERPDepth  = "transload_order_erp_queue_depth"
 	metricERPOldest = "transload_order_erp_queue_oldest_age_seconds"
@@ -49,15 +51,11 @@ const (
 	metricBreaker = "transload_breaker_state"
 )
 
-// Order outcomes of metricOrders.
-const (
-	outcomeAccepted    = "accepted"
-	outcomeRejected    = "rejected"
-	outcomeERPRejected = "erp_rejected"
-)
+// stagePlacement is the stage label of a decision made at CreateOrder.
+const stagePlacement = "placement"
 
 var keptFamilies = map[string]bool{
-	metricAcceptance: true, metricOrders: true, metricERPDepth: true, metricERPOldest: true,
+	metricAcceptance: true, metricOrdersAccepted: true, metricOrdersRejected: true, metricERPDepth: true, metricERPOldest: true,
 	metricOrderPropagation: true, metricFulfillmentPropagation: true, metricQuotes: true,
 	metricVariance: true, metricOutboxPending: true, metricOutboxAge: true, metricBreaker: true,
 }
@@ -114,18 +112,22 @@ func (u *Upstream) scraped(now time.Time, window time.Duration) *opsv1.Kpis {
 		OldestPendingErpOrderAge: durationpb.New(0),
 	}
 
-	if s.Has(metricOrders) {
-		for _, v := range s.Increase(metricOrders, from, now) {
-			switch v.Label("outcome") {
-			case outcomeAccepted:
+	// Accepted: the ACCEPTED answers at placement (the ERP's confirmations
+	// come later and are not new orders). Rejected: refused at placement
+	// plus rejected by the ERP.
+	if s.Has(metricOrdersAccepted) {
+		for _, v := range s.Increase(metricOrdersAccepted, from, now) {
+			if v.Label("stage") == stagePlacement {
 				k.OrdersAccepted += int64(v.Value)
-			case outcomeRejected, outcomeERPRejected:
-				k.OrdersRejected += int64(v.Value)
 			}
 		}
 	} else {
-		// Without the outcome counter, every observed acceptance is an order accepted.
+		// An order service without the decision counters: every observed
+		// acceptance is an order accepted.
 		k.OrdersAccepted = int64(s.Histogram(metricAcceptance, from, now, nil).Count)
+	}
+	for _, v := range s.Increase(metricOrdersRejected, from, now) {
+		k.OrdersRejected += int64(v.Value)
 	}
 
 	for _, v := range s.Latest(metricERPDepth, now) {

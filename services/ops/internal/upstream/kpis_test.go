@@ -25,7 +25,8 @@ import (
 // endpoints, with the metrics the services register.
 type mesh struct {
 	acceptance  prometheus.Histogram
-	orders      *prometheus.CounterVec
+	accepted    *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
 	erpDepth    prometheus.Gauge
 	erpOldest   prometheus.Gauge
 	breaker     *prometheus.GaugeVec
@@ -42,7 +43,8 @@ func newMesh(t *testing.T) *mesh {
 	m := &mesh{
 		acceptance: prometheus.NewHistogram(prometheus.HistogramOpts{Name: metricAcceptance, Help: "h",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
-		orders:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricOrders, Help: "h"}, []string{"channel", "outcome"}),
+		accepted:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricOrdersAccepted, Help: "h"}, []string{"channel", "stage"}),
+		rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricOrdersRejected, Help: "h"}, []string{"channel", "stage"}),
 		erpDepth:    prometheus.NewGauge(prometheus.GaugeOpts{Name: metricERPDepth, Help: "h"}),
 		erpOldest:   prometheus.NewGauge(prometheus.GaugeOpts{Name: metricERPOldest, Help: "h"}),
 		breaker:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricBreaker, Help: "h"}, []string{"target"}),
@@ -61,7 +63,7 @@ func newMesh(t *testing.T) *mesh {
 		t.Cleanup(srv.Close)
 		m.targets[name] = srv.URL + "/metrics"
 	}
-	serve("order", m.acceptance, m.orders, m.erpDepth, m.erpOldest, m.breaker, m.outboxOrder, m.outboxAge)
+	serve("order", m.acceptance, m.accepted, m.rejected, m.erpDepth, m.erpOldest, m.breaker, m.outboxOrder, m.outboxAge)
 	serve("catalog-pricing", m.quotes)
 	serve("fulfillment", m.propagation)
 	serve("inventory", m.variance)
@@ -85,7 +87,7 @@ func TestGetKpisFromScrapes(t *testing.T) {
 	for range 50 {
 		m.acceptance.Observe(3)
 	}
-	m.orders.WithLabelValues("web", "accepted").Add(50)
+	m.accepted.WithLabelValues("web", "placement").Add(50)
 	m.quotes.WithLabelValues("ok").Add(100)
 	m.breaker.WithLabelValues("erp").Set(0)
 	f.u.round(ctx)
@@ -96,10 +98,11 @@ func TestGetKpisFromScrapes(t *testing.T) {
 	}
 	m.acceptance.Observe(0.7)
 	m.acceptance.Observe(0.7)
-	m.orders.WithLabelValues("web", "accepted").Add(60)
-	m.orders.WithLabelValues("app", "accepted").Add(40) // new series: counts whole
-	m.orders.WithLabelValues("web", "rejected").Add(4)
-	m.orders.WithLabelValues("web", "erp_rejected").Add(1)
+	m.accepted.WithLabelValues("web", "placement").Add(60)
+	m.accepted.WithLabelValues("app", "placement").Add(40) // new series: counts whole
+	m.accepted.WithLabelValues("web", "erp").Add(70)       // confirmations are not new orders
+	m.rejected.WithLabelValues("web", "placement").Add(4)
+	m.rejected.WithLabelValues("web", "erp").Add(1)
 	m.quotes.WithLabelValues("ok").Add(20)
 	m.quotes.WithLabelValues("ERROR_REASON_DEPENDENCY_UNAVAILABLE").Add(5)
 	m.erpDepth.Set(6)
@@ -361,5 +364,28 @@ func TestNew(t *testing.T) {
 				t.Errorf("New error = %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestGetKpisWithoutDecisionCounters(t *testing.T) {
+	t.Parallel()
+	acceptance := prometheus.NewHistogram(prometheus.HistogramOpts{Name: metricAcceptance, Help: "h", Buckets: []float64{1}})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(acceptance)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	f := newFixture(t, func(c *Config) { c.Targets = map[string]string{"order": srv.URL} })
+	f.u.round(context.Background())
+	f.clock.Advance(time.Minute)
+	for range 3 {
+		acceptance.Observe(0.1)
+	}
+	f.u.round(context.Background())
+	got, err := f.u.GetKpis(context.Background(), &opsv1.GetKpisRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetOrdersAccepted() != 3 || got.GetOrdersRejected() != 0 {
+		t.Errorf("accepted %d, rejected %d; want 3 from the acceptance histogram, 0", got.GetOrdersAccepted(), got.GetOrdersRejected())
 	}
 }
