@@ -91,16 +91,8 @@ func (u *Upstream) ListErpSubmissions(ctx context.Context, req *opsv1.ListErpSub
 	if err != nil {
 		return nil, err
 	}
-	for i, t := range f.Terms {
-		switch t.Field {
-		case "state":
-			f.Terms[i].Value.Text, f.Terms[i].Value.Quoted = opsv1.ErpSubmission_State(t.Value.Enum).String(), false
-		case "enqueue_time":
-			f.Terms[i].Value.Text, f.Terms[i].Value.Quoted = t.Value.Time.Format(time.RFC3339Nano), true
-		}
-	}
 	resp, err := u.order.ListErpQueueEntries(u.outgoing(ctx), &orderv1.ListErpQueueEntriesRequest{
-		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: f.String(),
+		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: orderQueueFilter(f),
 	})
 	if err != nil {
 		return nil, u.neighbourError(ctx, depOrder, "", err)
@@ -110,6 +102,63 @@ func (u *Upstream) ListErpSubmissions(ctx context.Context, req *opsv1.ListErpSub
 		out.ErpSubmissions = append(out.ErpSubmissions, submissionToOps(e))
 	}
 	return out, nil
+}
+
+// orderQueueFilter renders an ops ListErpSubmissions filter for order:
+// state with its full enum name, and the enqueue_time bounds as the one
+// `>=` and one `<` order accepts (times are discrete, so `> t` is `>= t+1ns`
+// and `<= t` is `< t+1ns`; several bounds on a side keep the tightest).
+func orderQueueFilter(f aip.Filter) string {
+	var (
+		out          aip.Filter
+		lower, upper time.Time
+	)
+	for _, t := range f.Terms {
+		switch t.Field {
+		case "state":
+			t.Value.Text, t.Value.Quoted = opsv1.ErpSubmission_State(t.Value.Enum).String(), false
+			out.Terms = append(out.Terms, t)
+		case "enqueue_time":
+			switch v := t.Value.Time; t.Op {
+			case aip.OpGe:
+				lower = later(lower, v)
+			case aip.OpGt:
+				lower = later(lower, v.Add(time.Nanosecond))
+			case aip.OpLt:
+				upper = earlier(upper, v)
+			case aip.OpLe:
+				upper = earlier(upper, v.Add(time.Nanosecond))
+			case aip.OpEq, aip.OpNe, aip.OpHas:
+				// Not declared for enqueue_time.
+			}
+		default:
+			out.Terms = append(out.Terms, t)
+		}
+	}
+	bound := func(op aip.Op, v time.Time) aip.Term {
+		return aip.Term{Field: "enqueue_time", Op: op, Value: aip.Value{Text: v.UTC().Format(time.RFC3339Nano), Quoted: true}}
+	}
+	if !lower.IsZero() {
+		out.Terms = append(out.Terms, bound(aip.OpGe, lower))
+	}
+	if !upper.IsZero() {
+		out.Terms = append(out.Terms, bound(aip.OpLt, upper))
+	}
+	return out.String()
+}
+
+func later(a, b time.Time) time.Time {
+	if a.IsZero() || b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // GetErpSubmission implements OpsService.GetErpSubmission.

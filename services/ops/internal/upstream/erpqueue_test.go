@@ -124,8 +124,37 @@ func TestListErpSubmissions(t *testing.T) {
 
 	_, err = f.u.ListErpSubmissions(context.Background(), &opsv1.ListErpSubmissionsRequest{Filter: "order = x"})
 	wantStatus(t, err, codes.InvalidArgument, opsv1.ErrorReason_ERROR_REASON_INVALID_FILTER)
+	_, err = f.u.ListErpSubmissions(context.Background(), &opsv1.ListErpSubmissionsRequest{Filter: `enqueue_time = "2026-11-27T09:00:00Z"`})
+	wantStatus(t, err, codes.InvalidArgument, opsv1.ErrorReason_ERROR_REASON_INVALID_FILTER)
 	if vs := apierr.FieldViolations(err); len(vs) != 1 || vs[0].Field != "filter" {
 		t.Errorf("violations = %v, want one on filter", vs)
+	}
+}
+
+func TestOrderQueueFilter(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{`customer_id = "C 1"`, `customer_id = "C 1"`},
+		{`state = STATE_PENDING`, `state = STATE_PENDING`},
+		{`enqueue_time > "2026-11-27T09:00:00Z"`, `enqueue_time >= "2026-11-27T09:00:00.000000001Z"`},
+		{`enqueue_time <= "2026-11-27T09:00:00Z"`, `enqueue_time < "2026-11-27T09:00:00.000000001Z"`},
+		{
+			`enqueue_time >= "2026-11-27T08:00:00Z" AND enqueue_time > "2026-11-27T09:00:00Z" AND enqueue_time < "2026-11-27T12:00:00Z" AND enqueue_time <= "2026-11-27T10:00:00Z"`,
+			`enqueue_time >= "2026-11-27T09:00:00.000000001Z" AND enqueue_time < "2026-11-27T10:00:00.000000001Z"`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
+			f, err := erpSubmissionFilter.Parse(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := orderQueueFilter(f); got != tc.want {
+				t.Errorf("orderQueueFilter(%s) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
