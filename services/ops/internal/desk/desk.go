@@ -191,6 +191,10 @@ func (e *Exception) AllowedActions() []Action {
 		out = append(out, ActionRetryERPSubmission)
 	case KindInventoryVariance, KindStockSequenceGap:
 		out = append(out, ActionTriggerReconciliation)
+	case KindERPRejection, KindPostingLineRejected, KindWMSRejection, KindShipmentMismatch, KindWebhookDisabled,
+		KindOrderClaimReaped:
+		// Nothing on the desk fixes these; the operator acts in the
+		// owning system and resolves.
 	}
 	return out
 }

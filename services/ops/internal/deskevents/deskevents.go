@@ -19,6 +19,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -123,6 +125,7 @@ func firstOf(a, b string) string {
 // Replayer replays dead letters through the platform's dead-letter
 // stream handle; it is the desk's DeadLetterStream.
 type Replayer struct {
+	js  jetstream.JetStream
 	dls *events.DeadLetters
 }
 
@@ -131,17 +134,62 @@ var _ desk.DeadLetterStream = (*Replayer)(nil)
 // NewReplayer returns the replayer of dead-letter stream (empty:
 // events.DefaultDeadLetterStream).
 func NewReplayer(js jetstream.JetStream, stream string) *Replayer {
-	return &Replayer{dls: events.NewDeadLetters(js, stream)}
+	return &Replayer{js: js, dls: events.NewDeadLetters(js, stream)}
 }
 
 // Replay implements desk.DeadLetterStream with events.DeadLetters.Replay,
 // which republishes each dead letter with its event id to its original
 // subject and removes it from the stream.
+//
+// On error, events.DeadLetters.Replay returns either the dead letters it
+// republished before the failure or, when listing the stream failed, some
+// it never republished; which ones were replayed is read back from the
+// stream (a replayed dead letter is gone from it). When that read fails
+// too, none is reported replayed: they stay PENDING, and replaying them
+// again is harmless because consumers skip an event id they applied.
+//
+// While the connection to NATS is down it fails at once rather than wait
+// for a reconnection the operator's request cannot wait for; a call is
+// bounded by ReplayTimeout.
 func (r *Replayer) Replay(ctx context.Context, seqs []uint64, dryRun bool) ([]uint64, error) {
-	dls, err := r.dls.Replay(ctx, events.DeadLetterFilter{Seqs: seqs, Limit: len(seqs)}, dryRun)
+	if nc := r.js.Conn(); nc != nil && !nc.IsConnected() {
+		return nil, errNotConnected
+	}
+	ctx, cancel := context.WithTimeout(ctx, ReplayTimeout)
+	defer cancel()
+	f := events.DeadLetterFilter{Seqs: seqs, Limit: len(seqs)}
+	dls, err := r.dls.Replay(ctx, f, dryRun)
+	if err != nil && dryRun {
+		return nil, err
+	}
+	out := seqsOf(dls)
+	if err == nil || len(out) == 0 {
+		return out, err
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listTimeout)
+	defer cancel()
+	left, lerr := r.dls.List(lctx, events.DeadLetterFilter{Seqs: out, Limit: len(out)})
+	if lerr != nil {
+		return nil, err
+	}
+	still := seqsOf(left)
+	return slices.DeleteFunc(out, func(s uint64) bool { return slices.Contains(still, s) }), err
+}
+
+// ReplayTimeout bounds one replay: reading the dead-letter stream and
+// republishing up to the contract's 10000 dead letters.
+const ReplayTimeout = time.Minute
+
+var errNotConnected = errors.New("deskevents: not connected to NATS")
+
+// listTimeout bounds the read-back after a failed replay, which runs even
+// when the caller gave up, so the desk records what was republished.
+const listTimeout = 5 * time.Second
+
+func seqsOf(dls []events.DeadLetter) []uint64 {
 	out := make([]uint64, len(dls))
 	for i, dl := range dls {
 		out[i] = dl.Seq
 	}
-	return out, err
+	return out
 }

@@ -74,7 +74,8 @@ func conds(f aip.Filter) []desk.Cond {
 			c.Value = t.Value.Enum
 		case aip.KindTime:
 			c.Value = t.Value.Time
-		default:
+		case aip.KindString, aip.KindInt, aip.KindBool:
+			// The schemas declare no integer or bool field.
 			c.Value = t.Value.Text
 		}
 		out = append(out, c)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,6 +24,7 @@ import (
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/natsembed"
 	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/natstest"
@@ -34,6 +36,8 @@ import (
 // rig is the ops API over bufconn on a real desk (SQLite, real NATS)
 // with a fake upstream.
 type rig struct {
+	nats     *natsembed.Server
+	nc       *nats.Conn
 	api      opsv1.OpsServiceClient
 	ops      *opstest.Ops
 	upstream *fakeUpstream
@@ -42,7 +46,7 @@ type rig struct {
 func start(t *testing.T) (*rig, *opstest.Producer, *opstest.Poison) {
 	t.Helper()
 	srv := natstest.Start(t)
-	_, js := natstest.Connect(t, srv)
+	nc, js := natstest.Connect(t, srv)
 	ops := opstest.StartOps(t, js, sqldbtest.SQLiteDSN(t))
 	up := &fakeUpstream{}
 	lis := bufconn.Listen(1 << 20)
@@ -68,7 +72,7 @@ func start(t *testing.T) (*rig, *opstest.Producer, *opstest.Poison) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &rig{api: opsv1.NewOpsServiceClient(conn), ops: ops, upstream: up},
+	return &rig{nats: srv, nc: nc, api: opsv1.NewOpsServiceClient(conn), ops: ops, upstream: up},
 		opstest.NewProducer(t, js, "order"), opstest.StartPoison(t, js)
 }
 
@@ -645,4 +649,45 @@ func (f *fakeUpstream) RetryErpSubmission(_ context.Context, req *opsv1.RetryErp
 
 func (f *fakeUpstream) GetKpis(context.Context, *opsv1.GetKpisRequest) (*opsv1.Kpis, error) {
 	return &opsv1.Kpis{OpenExceptions: 1}, f.called("GetKpis")
+}
+
+// TestReplayWithoutNATS: with NATS down a dry run answers UNAVAILABLE and
+// a replay reports every dead letter FAILED and still PENDING, without
+// remembering the request, so the same request id replays them once NATS
+// is back.
+func TestReplayWithoutNATS(t *testing.T) {
+	r, _, poison := start(t)
+	op := as(t, "key-ann")
+	poison.Publish(t, "p1")
+	dl := deadLetterNames(t, r, 1)[0]
+	poison.Fix()
+
+	r.nats.Shutdown()
+	opstest.Eventually(t, "the client noticed", func() error { return wait.Check(!r.nc.IsConnected(), "still connected") })
+	_, err := r.api.ReplayDeadLetters(op, &opsv1.ReplayDeadLettersRequest{RequestId: "r1", Names: []string{dl}, DryRun: true})
+	wantStatus(t, err, codes.Unavailable, commonv1.ErrorReason_ERROR_REASON_DEPENDENCY_UNAVAILABLE)
+	res, err := r.api.ReplayDeadLetters(op, &opsv1.ReplayDeadLettersRequest{RequestId: "r1", Names: []string{dl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{dl + " OUTCOME_FAILED"}, outcomes(res)); diff != "" || res.GetFailedCount() != 1 {
+		t.Fatalf("replay without NATS = %v (-want +got):\n%s", res, diff)
+	}
+	got, err := r.api.GetDeadLetter(t.Context(), &opsv1.GetDeadLetterRequest{Name: dl})
+	if err != nil || got.GetState() != opsv1.DeadLetter_STATE_PENDING || got.GetReplayCount() != 0 {
+		t.Fatalf("dead letter after the failed replay = %v, %v", got, err)
+	}
+
+	natstest.Restart(t, r.nats)
+	opstest.Eventually(t, "the client reconnected", func() error { return wait.Check(r.nc.IsConnected(), "not connected") })
+	opstest.Eventually(t, "the replay with the same request id", func() error {
+		res, err := r.api.ReplayDeadLetters(op, &opsv1.ReplayDeadLettersRequest{RequestId: "r1", Names: []string{dl}})
+		if err != nil {
+			return err
+		}
+		return wait.Check(cmp.Equal(outcomes(res), []string{dl + " OUTCOME_REPLAYED"}), "outcomes %v", outcomes(res))
+	})
+	opstest.Eventually(t, "the event applied", func() error {
+		return wait.Check(len(poison.Applied(t)) == 1, "applied %v", poison.Applied(t))
+	})
 }

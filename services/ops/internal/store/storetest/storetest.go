@@ -120,7 +120,7 @@ func testExceptions(t *testing.T, h Harness) {
 	})
 	InTx(t, s, func(tx desk.Tx) error {
 		if _, err := tx.OpenException(ctx, desk.KindERPRejection, "orders/O-1"); !errors.Is(err, desk.ErrNotFound) {
-			return fmt.Errorf("OpenException after resolve = %v, want ErrNotFound", err)
+			return fmt.Errorf("OpenException after resolve = %w, want ErrNotFound", err)
 		}
 		// Resolved, the key is free for a new occurrence.
 		return tx.InsertException(ctx, Exception("x4", desk.KindERPRejection, "orders/O-1", t0.Add(2*time.Hour)))
@@ -128,7 +128,7 @@ func testExceptions(t *testing.T, h Harness) {
 	InTx(t, s, func(tx desk.Tx) error {
 		latest, err := tx.LatestException(ctx, desk.KindERPRejection, "orders/O-1")
 		if err != nil || latest.ID != "x4" {
-			return fmt.Errorf("LatestException = %v, %v; want x4", latest, err)
+			return fmt.Errorf("LatestException = %v, %w; want x4", latest, err)
 		}
 		un, err := tx.UnresolvedExceptions(ctx, "orders/O-1")
 		if err != nil {
@@ -138,10 +138,10 @@ func testExceptions(t *testing.T, h Harness) {
 			return fmt.Errorf("UnresolvedExceptions = %v, want [x3 x4]", ids)
 		}
 		if _, err := tx.LatestException(ctx, desk.KindDeadLetter, "orders/O-1"); !errors.Is(err, desk.ErrNotFound) {
-			return fmt.Errorf("LatestException(other kind) = %v, want ErrNotFound", err)
+			return fmt.Errorf("LatestException(other kind) = %w, want ErrNotFound", err)
 		}
 		if err := tx.UpdateException(ctx, Exception("nope", desk.KindERPRejection, "r", t0)); !errors.Is(err, desk.ErrNotFound) {
-			return fmt.Errorf("UpdateException(unknown) = %v, want ErrNotFound", err)
+			return fmt.Errorf("UpdateException(unknown) = %w, want ErrNotFound", err)
 		}
 		return nil
 	})
@@ -333,7 +333,7 @@ func testDeadLetters(t *testing.T, h Harness) {
 			return err
 		}
 		if err := tx.UpdateDeadLetter(ctx, DeadLetter(98, "c", t0)); !errors.Is(err, desk.ErrNotFound) {
-			return fmt.Errorf("UpdateDeadLetter(unknown) = %v, want ErrNotFound", err)
+			return fmt.Errorf("UpdateDeadLetter(unknown) = %w, want ErrNotFound", err)
 		}
 		return nil
 	})
@@ -532,7 +532,7 @@ func testRemembered(t *testing.T, h Harness) {
 	}
 	InTx(t, s, func(tx desk.Tx) error {
 		if _, ok, err := tx.Remembered(ctx, "operator:k1", "r1"); err != nil || !ok {
-			return fmt.Errorf("Tx.Remembered = %v, %v", ok, err)
+			return fmt.Errorf("Tx.Remembered = %v, %w", ok, err)
 		}
 		return nil
 	})
