@@ -18,11 +18,9 @@ import (
 // of operator actions on the desk.
 const Service = "ops"
 
-// Actor kinds the desk writes itself.
-const (
-	ActorService  = "service"
-	ActorOperator = "operator"
-)
+// ActorService is the actor kind of the service that raised an
+// occurrence.
+const ActorService = "service"
 
 // ErrUnavailable is wrapped when the dead-letter stream cannot be reached.
 var ErrUnavailable = errors.New("desk: dead-letter stream unavailable")

@@ -98,9 +98,6 @@ func (s *Store) Bind(tx *sql.Tx) desk.Tx {
 	return &Tx{conn: conn{q: tx, d: s.d, lock: lock}}
 }
 
-// Ping checks that the database answers (the readiness check).
-func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
-
 func us(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
