@@ -165,7 +165,12 @@ fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token de
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./aip/ || exit 1; done
 
 .PHONY: test
-test: tools protodeps test-servers check-generate lint breaking build go-test fuzz-short ## Everything that proves it works (what CI runs).
+test: tools protodeps test-servers check-generate lint breaking build observability-check go-test fuzz-short ## Everything that proves it works (what CI runs).
+
+.PHONY: observability-check
+observability-check: $(GOLANGCI_LINT) ## Alert rules and dashboard queries through Prometheus's own parsers (deploy/observability, a module outside go.work so prometheus/prometheus stays out of the services' build list).
+	cd deploy/observability && GOWORK=off go mod tidy -diff && GOWORK=off go vet ./... && \
+		GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: build
 build: ## Build every package, and every binary (cmd/*) into bin/.

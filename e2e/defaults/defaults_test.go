@@ -44,6 +44,7 @@ var defaults = []struct {
 	{launcher.Order, 9005, 9105, 0},
 	{launcher.Fulfillment, 9006, 9106, 0},
 	{launcher.Gateway, 9007, 9107, 8080},
+	{launcher.Ops, 9008, 9108, 0},
 }
 
 func TestEveryBinaryStartsWithDefaultsAlone(t *testing.T) {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +221,44 @@ func TestOperationsDesk(t *testing.T) {
 	}
 	if len(items(opsGet(t, "/v1/ops/auditRecords", "filter", `target = "`+deadLetter+`"`), "auditRecords")) != 1 {
 		t.Errorf("the replay's audit record is gone after the restarts")
+	}
+}
+
+// TestDashboardMetricsExist checks deploy/observability's Grafana dashboard
+// against the running mesh: every metric a panel queries is in a scrape of
+// some process. The check is the dashboard module's own (Prometheus's PromQL
+// parser), run as a command because that module stays outside go.work.
+// Labelled counters appear at their first increment, so the test first makes
+// the traffic they count: a quote, an accepted and a rejected order.
+func TestDashboardMetricsExist(t *testing.T) {
+	if q := call(t, http.MethodPost, "/v1/prices:quote", launcher.DemoAPIKey, map[string]any{
+		"customerId": "C0001", "currencyCode": "EUR", "lines": linesJSON([]line{{"SKU-00051", 1}}),
+	}); q.Status != http.StatusOK {
+		t.Fatalf("quote: %d %s", q.Status, q.Raw)
+	}
+	// The rejection first: the ERP simulator rejects the next submission,
+	// whichever order that is.
+	placeRejectedOrder(t, "e2e-dashboard-2")
+	if r := placeOrder(t, launcher.DemoAPIKey, "e2e-dashboard-1", orderBody("C0001", line{"SKU-00052", 1})); r.Status != http.StatusOK {
+		t.Fatalf("create order: %d %s", r.Status, r.Raw)
+	}
+
+	root, err := launcher.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "./cmd/metricscheck"}
+	for _, name := range mesh.Names() {
+		if name != launcher.NATS {
+			args = append(args, "http://"+mesh.Proc(name).AdminAddr+"/metrics")
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), "go", args...)
+	cmd.Dir = filepath.Join(root, "deploy", "observability")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dashboard metrics missing from the mesh's scrapes (go %s): %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
