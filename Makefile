@@ -152,7 +152,7 @@ baseline: tools protodeps ## Release step: move the breaking baseline to the cur
 	$(BUF) build proto --exclude-source-info -o $(BASELINE)
 
 .PHONY: test-servers
-test-servers: ## Install redis-server and PostgreSQL for the integration tests when missing (Debian, root).
+test-servers: ## Install redis-server, PostgreSQL and Chromium for the integration and browser tests when missing (Debian, root).
 	deploy/scripts/ensure-test-servers.sh
 
 .PHONY: go-test
