@@ -402,7 +402,7 @@ type ListDeadLettersRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Filter on `consumer`, `subject`, `event_id`, `aggregate_type`,
 	// `aggregate_id`, `correlation_id`, `state` and `dead_letter_time`, e.g.
-	// `consumer = "fulfillment.order_confirmed" AND state = STATE_PENDING AND
+	// `consumer = "fulfillment-order-confirmed" AND state = STATE_PENDING AND
 	// dead_letter_time >= "2026-11-26T00:00:00Z"`. Empty lists all.
 	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields

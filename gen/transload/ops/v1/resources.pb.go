@@ -595,7 +595,7 @@ func (x ErpSubmission_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErpSubmission_State.Descriptor instead.
 func (ErpSubmission_State) EnumDescriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{13, 0}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{16, 0}
 }
 
 // Exception is an item on the operators' exception desk: something the
@@ -940,7 +940,7 @@ type DeadLetter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, `deadLetters/{dead_letter}`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Durable consumer that failed, e.g. "fulfillment.order_confirmed".
+	// Durable consumer that failed, e.g. "fulfillment-order-confirmed".
 	Consumer string `protobuf:"bytes,2,opt,name=consumer,proto3" json:"consumer,omitempty"`
 	// NATS subject the event was published on, e.g. "transload.order.order_confirmed".
 	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
@@ -1508,8 +1508,19 @@ type Kpis struct {
 	PricingCalls int64 `protobuf:"varint,15,opt,name=pricing_calls,json=pricingCalls,proto3" json:"pricing_calls,omitempty"`
 	// Exceptions in state OPEN or ACKNOWLEDGED now.
 	OpenExceptions int64 `protobuf:"varint,16,opt,name=open_exceptions,json=openExceptions,proto3" json:"open_exceptions,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Orders per sales channel in the window: accepted at placement, still
+	// pending ERP confirmation, rejected (at placement or by the ERP).
+	ChannelOrders []*ChannelOrders `protobuf:"bytes,17,rep,name=channel_orders,json=channelOrders,proto3" json:"channel_orders,omitempty"`
+	// SKU × warehouse positions out of tolerance in the latest successful
+	// reconciliation (the count behind `inventory_variance_units`).
+	InventoryVariancePositions int64 `protobuf:"varint,18,opt,name=inventory_variance_positions,json=inventoryVariancePositions,proto3" json:"inventory_variance_positions,omitempty"`
+	// Dead letters in state PENDING now, per consumer (the consumer names
+	// the stream it reads, e.g. "fulfillment-order-confirmed").
+	DeadLetterDepths []*DeadLetterDepth `protobuf:"bytes,19,rep,name=dead_letter_depths,json=deadLetterDepths,proto3" json:"dead_letter_depths,omitempty"`
+	// Exceptions in state OPEN or ACKNOWLEDGED now, per owning domain.
+	DomainExceptions []*DomainExceptions `protobuf:"bytes,20,rep,name=domain_exceptions,json=domainExceptions,proto3" json:"domain_exceptions,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Kpis) Reset() {
@@ -1654,6 +1665,218 @@ func (x *Kpis) GetOpenExceptions() int64 {
 	return 0
 }
 
+func (x *Kpis) GetChannelOrders() []*ChannelOrders {
+	if x != nil {
+		return x.ChannelOrders
+	}
+	return nil
+}
+
+func (x *Kpis) GetInventoryVariancePositions() int64 {
+	if x != nil {
+		return x.InventoryVariancePositions
+	}
+	return 0
+}
+
+func (x *Kpis) GetDeadLetterDepths() []*DeadLetterDepth {
+	if x != nil {
+		return x.DeadLetterDepths
+	}
+	return nil
+}
+
+func (x *Kpis) GetDomainExceptions() []*DomainExceptions {
+	if x != nil {
+		return x.DomainExceptions
+	}
+	return nil
+}
+
+// ChannelOrders counts one sales channel's orders over a KPI window.
+type ChannelOrders struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sales channel, e.g. "web".
+	Channel string `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	// Orders accepted at placement in the window.
+	Accepted int64 `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Orders accepted in the window and not yet confirmed or rejected by the
+	// ERP (accepted minus decided by the ERP, not below zero).
+	PendingErp int64 `protobuf:"varint,3,opt,name=pending_erp,json=pendingErp,proto3" json:"pending_erp,omitempty"`
+	// Orders rejected in the window, at placement or by the ERP.
+	Rejected      int64 `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelOrders) Reset() {
+	*x = ChannelOrders{}
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelOrders) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelOrders) ProtoMessage() {}
+
+func (x *ChannelOrders) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelOrders.ProtoReflect.Descriptor instead.
+func (*ChannelOrders) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ChannelOrders) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *ChannelOrders) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *ChannelOrders) GetPendingErp() int64 {
+	if x != nil {
+		return x.PendingErp
+	}
+	return 0
+}
+
+func (x *ChannelOrders) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+// DeadLetterDepth is the number of pending dead letters of one consumer.
+type DeadLetterDepth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Durable consumer that dead-lettered the events.
+	Consumer string `protobuf:"bytes,1,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Dead letters in state PENDING.
+	Pending       int64 `protobuf:"varint,2,opt,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetterDepth) Reset() {
+	*x = DeadLetterDepth{}
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetterDepth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetterDepth) ProtoMessage() {}
+
+func (x *DeadLetterDepth) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetterDepth.ProtoReflect.Descriptor instead.
+func (*DeadLetterDepth) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeadLetterDepth) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *DeadLetterDepth) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+// DomainExceptions is the number of unresolved exceptions of one domain.
+type DomainExceptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Owning domain.
+	Domain Exception_Domain `protobuf:"varint,1,opt,name=domain,proto3,enum=transload.ops.v1.Exception_Domain" json:"domain,omitempty"`
+	// Exceptions in state OPEN or ACKNOWLEDGED.
+	Open          int64 `protobuf:"varint,2,opt,name=open,proto3" json:"open,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DomainExceptions) Reset() {
+	*x = DomainExceptions{}
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DomainExceptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DomainExceptions) ProtoMessage() {}
+
+func (x *DomainExceptions) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DomainExceptions.ProtoReflect.Descriptor instead.
+func (*DomainExceptions) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DomainExceptions) GetDomain() Exception_Domain {
+	if x != nil {
+		return x.Domain
+	}
+	return Exception_DOMAIN_UNSPECIFIED
+}
+
+func (x *DomainExceptions) GetOpen() int64 {
+	if x != nil {
+		return x.Open
+	}
+	return 0
+}
+
 // LatencySummary is a latency distribution over a window.
 type LatencySummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1669,7 +1892,7 @@ type LatencySummary struct {
 
 func (x *LatencySummary) Reset() {
 	*x = LatencySummary{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1904,7 @@ func (x *LatencySummary) String() string {
 func (*LatencySummary) ProtoMessage() {}
 
 func (x *LatencySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[7]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1917,7 @@ func (x *LatencySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatencySummary.ProtoReflect.Descriptor instead.
 func (*LatencySummary) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{7}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LatencySummary) GetP50() *durationpb.Duration {
@@ -1733,7 +1956,7 @@ type OutboxLag struct {
 
 func (x *OutboxLag) Reset() {
 	*x = OutboxLag{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1968,7 @@ func (x *OutboxLag) String() string {
 func (*OutboxLag) ProtoMessage() {}
 
 func (x *OutboxLag) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[8]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1981,7 @@ func (x *OutboxLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxLag.ProtoReflect.Descriptor instead.
 func (*OutboxLag) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{8}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *OutboxLag) GetService() string {
@@ -1799,7 +2022,7 @@ type BreakerStatus struct {
 
 func (x *BreakerStatus) Reset() {
 	*x = BreakerStatus{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +2034,7 @@ func (x *BreakerStatus) String() string {
 func (*BreakerStatus) ProtoMessage() {}
 
 func (x *BreakerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[9]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +2047,7 @@ func (x *BreakerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BreakerStatus.ProtoReflect.Descriptor instead.
 func (*BreakerStatus) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{9}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BreakerStatus) GetService() string {
@@ -1891,7 +2114,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2126,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[10]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2139,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{10}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AuditRecord) GetName() string {
@@ -2013,7 +2236,7 @@ type ErpQueueStatus struct {
 
 func (x *ErpQueueStatus) Reset() {
 	*x = ErpQueueStatus{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2248,7 @@ func (x *ErpQueueStatus) String() string {
 func (*ErpQueueStatus) ProtoMessage() {}
 
 func (x *ErpQueueStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[11]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2261,7 @@ func (x *ErpQueueStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErpQueueStatus.ProtoReflect.Descriptor instead.
 func (*ErpQueueStatus) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{11}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ErpQueueStatus) GetDepth() int64 {
@@ -2125,7 +2348,7 @@ type ErpQueueBlocker struct {
 
 func (x *ErpQueueBlocker) Reset() {
 	*x = ErpQueueBlocker{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[12]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2360,7 @@ func (x *ErpQueueBlocker) String() string {
 func (*ErpQueueBlocker) ProtoMessage() {}
 
 func (x *ErpQueueBlocker) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[12]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2373,7 @@ func (x *ErpQueueBlocker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErpQueueBlocker.ProtoReflect.Descriptor instead.
 func (*ErpQueueBlocker) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{12}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ErpQueueBlocker) GetCustomerId() string {
@@ -2223,7 +2446,7 @@ type ErpSubmission struct {
 
 func (x *ErpSubmission) Reset() {
 	*x = ErpSubmission{}
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[13]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2458,7 @@ func (x *ErpSubmission) String() string {
 func (*ErpSubmission) ProtoMessage() {}
 
 func (x *ErpSubmission) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_ops_v1_resources_proto_msgTypes[13]
+	mi := &file_transload_ops_v1_resources_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2471,7 @@ func (x *ErpSubmission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErpSubmission.ProtoReflect.Descriptor instead.
 func (*ErpSubmission) Descriptor() ([]byte, []int) {
-	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{13}
+	return file_transload_ops_v1_resources_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ErpSubmission) GetName() string {
@@ -2457,7 +2680,8 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\verp_on_hand\x18\x03 \x01(\x03B\x03\xe0A\x03R\terpOnHand\x12/\n" +
 	"\x11transload_on_hand\x18\x04 \x01(\x03B\x03\xe0A\x03R\x0ftransloadOnHand\x12*\n" +
 	"\x0evariance_units\x18\x05 \x01(\x03B\x03\xe0A\x03R\rvarianceUnits\x12!\n" +
-	"\tcorrected\x18\x06 \x01(\bB\x03\xe0A\x03R\tcorrected\"\x94\b\n" +
+	"\tcorrected\x18\x06 \x01(\bB\x03\xe0A\x03R\tcorrected\"\xd4\n" +
+	"\n" +
 	"\x04Kpis\x126\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationB\x03\xe0A\x03R\x06window\x12B\n" +
 	"\fcompute_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vcomputeTime\x12_\n" +
@@ -2476,7 +2700,23 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\x1cshipment_propagation_latency\x18\r \x01(\v2 .transload.ops.v1.LatencySummaryB\x03\xe0A\x03R\x1ashipmentPropagationLatency\x125\n" +
 	"\x14failed_pricing_calls\x18\x0e \x01(\x03B\x03\xe0A\x03R\x12failedPricingCalls\x12(\n" +
 	"\rpricing_calls\x18\x0f \x01(\x03B\x03\xe0A\x03R\fpricingCalls\x12,\n" +
-	"\x0fopen_exceptions\x18\x10 \x01(\x03B\x03\xe0A\x03R\x0eopenExceptions\"\x8f\x01\n" +
+	"\x0fopen_exceptions\x18\x10 \x01(\x03B\x03\xe0A\x03R\x0eopenExceptions\x12K\n" +
+	"\x0echannel_orders\x18\x11 \x03(\v2\x1f.transload.ops.v1.ChannelOrdersB\x03\xe0A\x03R\rchannelOrders\x12E\n" +
+	"\x1cinventory_variance_positions\x18\x12 \x01(\x03B\x03\xe0A\x03R\x1ainventoryVariancePositions\x12T\n" +
+	"\x12dead_letter_depths\x18\x13 \x03(\v2!.transload.ops.v1.DeadLetterDepthB\x03\xe0A\x03R\x10deadLetterDepths\x12T\n" +
+	"\x11domain_exceptions\x18\x14 \x03(\v2\".transload.ops.v1.DomainExceptionsB\x03\xe0A\x03R\x10domainExceptions\"\x96\x01\n" +
+	"\rChannelOrders\x12\x1d\n" +
+	"\achannel\x18\x01 \x01(\tB\x03\xe0A\x03R\achannel\x12\x1f\n" +
+	"\baccepted\x18\x02 \x01(\x03B\x03\xe0A\x03R\baccepted\x12$\n" +
+	"\vpending_erp\x18\x03 \x01(\x03B\x03\xe0A\x03R\n" +
+	"pendingErp\x12\x1f\n" +
+	"\brejected\x18\x04 \x01(\x03B\x03\xe0A\x03R\brejected\"Q\n" +
+	"\x0fDeadLetterDepth\x12\x1f\n" +
+	"\bconsumer\x18\x01 \x01(\tB\x03\xe0A\x03R\bconsumer\x12\x1d\n" +
+	"\apending\x18\x02 \x01(\x03B\x03\xe0A\x03R\apending\"l\n" +
+	"\x10DomainExceptions\x12?\n" +
+	"\x06domain\x18\x01 \x01(\x0e2\".transload.ops.v1.Exception.DomainB\x03\xe0A\x03R\x06domain\x12\x17\n" +
+	"\x04open\x18\x02 \x01(\x03B\x03\xe0A\x03R\x04open\"\x8f\x01\n" +
 	"\x0eLatencySummary\x120\n" +
 	"\x03p50\x18\x01 \x01(\v2\x19.google.protobuf.DurationB\x03\xe0A\x03R\x03p50\x120\n" +
 	"\x03p99\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x03\xe0A\x03R\x03p99\x12\x19\n" +
@@ -2564,7 +2804,7 @@ func file_transload_ops_v1_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_transload_ops_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_transload_ops_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_transload_ops_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_transload_ops_v1_resources_proto_goTypes = []any{
 	(BreakerState)(0),             // 0: transload.ops.v1.BreakerState
 	(Exception_Kind)(0),           // 1: transload.ops.v1.Exception.Kind
@@ -2582,78 +2822,85 @@ var file_transload_ops_v1_resources_proto_goTypes = []any{
 	(*ReconciliationSummary)(nil), // 13: transload.ops.v1.ReconciliationSummary
 	(*StockVariance)(nil),         // 14: transload.ops.v1.StockVariance
 	(*Kpis)(nil),                  // 15: transload.ops.v1.Kpis
-	(*LatencySummary)(nil),        // 16: transload.ops.v1.LatencySummary
-	(*OutboxLag)(nil),             // 17: transload.ops.v1.OutboxLag
-	(*BreakerStatus)(nil),         // 18: transload.ops.v1.BreakerStatus
-	(*AuditRecord)(nil),           // 19: transload.ops.v1.AuditRecord
-	(*ErpQueueStatus)(nil),        // 20: transload.ops.v1.ErpQueueStatus
-	(*ErpQueueBlocker)(nil),       // 21: transload.ops.v1.ErpQueueBlocker
-	(*ErpSubmission)(nil),         // 22: transload.ops.v1.ErpSubmission
-	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
-	(*v1.AuditActor)(nil),         // 24: transload.common.v1.AuditActor
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
+	(*ChannelOrders)(nil),         // 16: transload.ops.v1.ChannelOrders
+	(*DeadLetterDepth)(nil),       // 17: transload.ops.v1.DeadLetterDepth
+	(*DomainExceptions)(nil),      // 18: transload.ops.v1.DomainExceptions
+	(*LatencySummary)(nil),        // 19: transload.ops.v1.LatencySummary
+	(*OutboxLag)(nil),             // 20: transload.ops.v1.OutboxLag
+	(*BreakerStatus)(nil),         // 21: transload.ops.v1.BreakerStatus
+	(*AuditRecord)(nil),           // 22: transload.ops.v1.AuditRecord
+	(*ErpQueueStatus)(nil),        // 23: transload.ops.v1.ErpQueueStatus
+	(*ErpQueueBlocker)(nil),       // 24: transload.ops.v1.ErpQueueBlocker
+	(*ErpSubmission)(nil),         // 25: transload.ops.v1.ErpSubmission
+	(*structpb.Struct)(nil),       // 26: google.protobuf.Struct
+	(*v1.AuditActor)(nil),         // 27: transload.common.v1.AuditActor
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
 }
 var file_transload_ops_v1_resources_proto_depIdxs = []int32{
 	1,  // 0: transload.ops.v1.Exception.kind:type_name -> transload.ops.v1.Exception.Kind
 	4,  // 1: transload.ops.v1.Exception.severity:type_name -> transload.ops.v1.Exception.Severity
 	5,  // 2: transload.ops.v1.Exception.state:type_name -> transload.ops.v1.Exception.State
-	23, // 3: transload.ops.v1.Exception.details:type_name -> google.protobuf.Struct
-	24, // 4: transload.ops.v1.Exception.acknowledger:type_name -> transload.common.v1.AuditActor
-	24, // 5: transload.ops.v1.Exception.resolver:type_name -> transload.common.v1.AuditActor
-	25, // 6: transload.ops.v1.Exception.create_time:type_name -> google.protobuf.Timestamp
-	25, // 7: transload.ops.v1.Exception.update_time:type_name -> google.protobuf.Timestamp
-	25, // 8: transload.ops.v1.Exception.resolve_time:type_name -> google.protobuf.Timestamp
+	26, // 3: transload.ops.v1.Exception.details:type_name -> google.protobuf.Struct
+	27, // 4: transload.ops.v1.Exception.acknowledger:type_name -> transload.common.v1.AuditActor
+	27, // 5: transload.ops.v1.Exception.resolver:type_name -> transload.common.v1.AuditActor
+	28, // 6: transload.ops.v1.Exception.create_time:type_name -> google.protobuf.Timestamp
+	28, // 7: transload.ops.v1.Exception.update_time:type_name -> google.protobuf.Timestamp
+	28, // 8: transload.ops.v1.Exception.resolve_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: transload.ops.v1.Exception.domain:type_name -> transload.ops.v1.Exception.Domain
-	25, // 10: transload.ops.v1.Exception.last_occur_time:type_name -> google.protobuf.Timestamp
+	28, // 10: transload.ops.v1.Exception.last_occur_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: transload.ops.v1.Exception.allowed_actions:type_name -> transload.ops.v1.Exception.Action
 	10, // 12: transload.ops.v1.Exception.history:type_name -> transload.ops.v1.ExceptionHistoryEntry
-	24, // 13: transload.ops.v1.ExceptionHistoryEntry.actor:type_name -> transload.common.v1.AuditActor
-	25, // 14: transload.ops.v1.ExceptionHistoryEntry.create_time:type_name -> google.protobuf.Timestamp
-	25, // 15: transload.ops.v1.DeadLetter.publish_time:type_name -> google.protobuf.Timestamp
-	25, // 16: transload.ops.v1.DeadLetter.dead_letter_time:type_name -> google.protobuf.Timestamp
+	27, // 13: transload.ops.v1.ExceptionHistoryEntry.actor:type_name -> transload.common.v1.AuditActor
+	28, // 14: transload.ops.v1.ExceptionHistoryEntry.create_time:type_name -> google.protobuf.Timestamp
+	28, // 15: transload.ops.v1.DeadLetter.publish_time:type_name -> google.protobuf.Timestamp
+	28, // 16: transload.ops.v1.DeadLetter.dead_letter_time:type_name -> google.protobuf.Timestamp
 	6,  // 17: transload.ops.v1.DeadLetter.state:type_name -> transload.ops.v1.DeadLetter.State
-	25, // 18: transload.ops.v1.DeadLetter.last_replay_time:type_name -> google.protobuf.Timestamp
+	28, // 18: transload.ops.v1.DeadLetter.last_replay_time:type_name -> google.protobuf.Timestamp
 	7,  // 19: transload.ops.v1.Reconciliation.state:type_name -> transload.ops.v1.Reconciliation.State
-	24, // 20: transload.ops.v1.Reconciliation.requester:type_name -> transload.common.v1.AuditActor
-	25, // 21: transload.ops.v1.Reconciliation.snapshot_time:type_name -> google.protobuf.Timestamp
+	27, // 20: transload.ops.v1.Reconciliation.requester:type_name -> transload.common.v1.AuditActor
+	28, // 21: transload.ops.v1.Reconciliation.snapshot_time:type_name -> google.protobuf.Timestamp
 	13, // 22: transload.ops.v1.Reconciliation.summary:type_name -> transload.ops.v1.ReconciliationSummary
 	14, // 23: transload.ops.v1.Reconciliation.top_variances:type_name -> transload.ops.v1.StockVariance
-	25, // 24: transload.ops.v1.Reconciliation.create_time:type_name -> google.protobuf.Timestamp
-	25, // 25: transload.ops.v1.Reconciliation.start_time:type_name -> google.protobuf.Timestamp
-	25, // 26: transload.ops.v1.Reconciliation.end_time:type_name -> google.protobuf.Timestamp
-	26, // 27: transload.ops.v1.Kpis.window:type_name -> google.protobuf.Duration
-	25, // 28: transload.ops.v1.Kpis.compute_time:type_name -> google.protobuf.Timestamp
-	16, // 29: transload.ops.v1.Kpis.order_acceptance_latency:type_name -> transload.ops.v1.LatencySummary
-	26, // 30: transload.ops.v1.Kpis.oldest_pending_erp_order_age:type_name -> google.protobuf.Duration
-	17, // 31: transload.ops.v1.Kpis.outbox_lags:type_name -> transload.ops.v1.OutboxLag
-	25, // 32: transload.ops.v1.Kpis.last_reconciliation_time:type_name -> google.protobuf.Timestamp
-	18, // 33: transload.ops.v1.Kpis.breakers:type_name -> transload.ops.v1.BreakerStatus
-	16, // 34: transload.ops.v1.Kpis.shipment_propagation_latency:type_name -> transload.ops.v1.LatencySummary
-	26, // 35: transload.ops.v1.LatencySummary.p50:type_name -> google.protobuf.Duration
-	26, // 36: transload.ops.v1.LatencySummary.p99:type_name -> google.protobuf.Duration
-	26, // 37: transload.ops.v1.OutboxLag.oldest_pending_age:type_name -> google.protobuf.Duration
-	0,  // 38: transload.ops.v1.BreakerStatus.state:type_name -> transload.ops.v1.BreakerState
-	25, // 39: transload.ops.v1.BreakerStatus.change_time:type_name -> google.protobuf.Timestamp
-	24, // 40: transload.ops.v1.AuditRecord.actor:type_name -> transload.common.v1.AuditActor
-	23, // 41: transload.ops.v1.AuditRecord.before:type_name -> google.protobuf.Struct
-	23, // 42: transload.ops.v1.AuditRecord.after:type_name -> google.protobuf.Struct
-	25, // 43: transload.ops.v1.AuditRecord.create_time:type_name -> google.protobuf.Timestamp
-	26, // 44: transload.ops.v1.ErpQueueStatus.oldest_pending_age:type_name -> google.protobuf.Duration
-	0,  // 45: transload.ops.v1.ErpQueueStatus.breaker_state:type_name -> transload.ops.v1.BreakerState
-	25, // 46: transload.ops.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	25, // 47: transload.ops.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
-	21, // 48: transload.ops.v1.ErpQueueStatus.customer_blockers:type_name -> transload.ops.v1.ErpQueueBlocker
-	25, // 49: transload.ops.v1.ErpQueueBlocker.enqueue_time:type_name -> google.protobuf.Timestamp
-	8,  // 50: transload.ops.v1.ErpSubmission.state:type_name -> transload.ops.v1.ErpSubmission.State
-	25, // 51: transload.ops.v1.ErpSubmission.enqueue_time:type_name -> google.protobuf.Timestamp
-	25, // 52: transload.ops.v1.ErpSubmission.last_attempt_time:type_name -> google.protobuf.Timestamp
-	25, // 53: transload.ops.v1.ErpSubmission.next_attempt_time:type_name -> google.protobuf.Timestamp
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	28, // 24: transload.ops.v1.Reconciliation.create_time:type_name -> google.protobuf.Timestamp
+	28, // 25: transload.ops.v1.Reconciliation.start_time:type_name -> google.protobuf.Timestamp
+	28, // 26: transload.ops.v1.Reconciliation.end_time:type_name -> google.protobuf.Timestamp
+	29, // 27: transload.ops.v1.Kpis.window:type_name -> google.protobuf.Duration
+	28, // 28: transload.ops.v1.Kpis.compute_time:type_name -> google.protobuf.Timestamp
+	19, // 29: transload.ops.v1.Kpis.order_acceptance_latency:type_name -> transload.ops.v1.LatencySummary
+	29, // 30: transload.ops.v1.Kpis.oldest_pending_erp_order_age:type_name -> google.protobuf.Duration
+	20, // 31: transload.ops.v1.Kpis.outbox_lags:type_name -> transload.ops.v1.OutboxLag
+	28, // 32: transload.ops.v1.Kpis.last_reconciliation_time:type_name -> google.protobuf.Timestamp
+	21, // 33: transload.ops.v1.Kpis.breakers:type_name -> transload.ops.v1.BreakerStatus
+	19, // 34: transload.ops.v1.Kpis.shipment_propagation_latency:type_name -> transload.ops.v1.LatencySummary
+	16, // 35: transload.ops.v1.Kpis.channel_orders:type_name -> transload.ops.v1.ChannelOrders
+	17, // 36: transload.ops.v1.Kpis.dead_letter_depths:type_name -> transload.ops.v1.DeadLetterDepth
+	18, // 37: transload.ops.v1.Kpis.domain_exceptions:type_name -> transload.ops.v1.DomainExceptions
+	2,  // 38: transload.ops.v1.DomainExceptions.domain:type_name -> transload.ops.v1.Exception.Domain
+	29, // 39: transload.ops.v1.LatencySummary.p50:type_name -> google.protobuf.Duration
+	29, // 40: transload.ops.v1.LatencySummary.p99:type_name -> google.protobuf.Duration
+	29, // 41: transload.ops.v1.OutboxLag.oldest_pending_age:type_name -> google.protobuf.Duration
+	0,  // 42: transload.ops.v1.BreakerStatus.state:type_name -> transload.ops.v1.BreakerState
+	28, // 43: transload.ops.v1.BreakerStatus.change_time:type_name -> google.protobuf.Timestamp
+	27, // 44: transload.ops.v1.AuditRecord.actor:type_name -> transload.common.v1.AuditActor
+	26, // 45: transload.ops.v1.AuditRecord.before:type_name -> google.protobuf.Struct
+	26, // 46: transload.ops.v1.AuditRecord.after:type_name -> google.protobuf.Struct
+	28, // 47: transload.ops.v1.AuditRecord.create_time:type_name -> google.protobuf.Timestamp
+	29, // 48: transload.ops.v1.ErpQueueStatus.oldest_pending_age:type_name -> google.protobuf.Duration
+	0,  // 49: transload.ops.v1.ErpQueueStatus.breaker_state:type_name -> transload.ops.v1.BreakerState
+	28, // 50: transload.ops.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	28, // 51: transload.ops.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	24, // 52: transload.ops.v1.ErpQueueStatus.customer_blockers:type_name -> transload.ops.v1.ErpQueueBlocker
+	28, // 53: transload.ops.v1.ErpQueueBlocker.enqueue_time:type_name -> google.protobuf.Timestamp
+	8,  // 54: transload.ops.v1.ErpSubmission.state:type_name -> transload.ops.v1.ErpSubmission.State
+	28, // 55: transload.ops.v1.ErpSubmission.enqueue_time:type_name -> google.protobuf.Timestamp
+	28, // 56: transload.ops.v1.ErpSubmission.last_attempt_time:type_name -> google.protobuf.Timestamp
+	28, // 57: transload.ops.v1.ErpSubmission.next_attempt_time:type_name -> google.protobuf.Timestamp
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_transload_ops_v1_resources_proto_init() }
@@ -2667,7 +2914,7 @@ func file_transload_ops_v1_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_ops_v1_resources_proto_rawDesc), len(file_transload_ops_v1_resources_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
