@@ -209,6 +209,7 @@ const (
 	HistoryResolved         = "resolved"
 	HistoryDeadLetterReplay = "dead_letter.replay"
 	HistoryERPRetry         = "erp_submission.retry"
+	HistoryReconciliation   = "reconciliation.trigger"
 )
 
 // HistoryEntry is one step in an exception's life.

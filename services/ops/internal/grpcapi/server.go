@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/aip"
@@ -220,9 +222,62 @@ func (s *Server) GetAuditRecord(ctx context.Context, req *opsv1.GetAuditRecordRe
 	return auditToProto(r), nil
 }
 
-// TriggerReconciliation starts a reconciliation in the inventory service.
+// TriggerReconciliation starts a reconciliation in the inventory service
+// and notes the run in the history of the unresolved stock exceptions
+// (variances, sequence gaps) in its scope, so the desk shows what an
+// operator did about them. The run stands even if the note cannot be
+// written; that is logged.
 func (s *Server) TriggerReconciliation(ctx context.Context, req *opsv1.TriggerReconciliationRequest) (*opsv1.Reconciliation, error) {
-	return s.upstream.TriggerReconciliation(ctx, req)
+	run, err := s.upstream.TriggerReconciliation(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.noteReconciliation(ctx, req, run); err != nil {
+		s.logger.WarnContext(ctx, "ops: noting the reconciliation on the desk failed", slog.String("reconciliation", run.GetName()), slog.Any("error", err))
+	}
+	return run, nil
+}
+
+// maxNotedExceptions bounds the stock exceptions one reconciliation notes.
+const maxNotedExceptions = 1000
+
+func (s *Server) noteReconciliation(ctx context.Context, req *opsv1.TriggerReconciliationRequest, run *opsv1.Reconciliation) error {
+	h := desk.HistoryEntry{
+		Action: desk.HistoryReconciliation, Actor: actor(ctx),
+		Outcome:   "started " + run.GetName(),
+		DedupeKey: "reconciliation.trigger:" + actor(ctx).String() + ":" + req.GetRequestId(),
+	}
+	noted := map[string]bool{}
+	for _, kind := range []desk.Kind{desk.KindInventoryVariance, desk.KindStockSequenceGap} {
+		es, err := s.store.ListExceptions(ctx, desk.ExceptionQuery{Conds: []desk.Cond{
+			{Field: "kind", Op: desk.OpEq, Value: int32(kind)},
+			{Field: "state", Op: desk.OpNe, Value: int32(desk.StateResolved)},
+		}, Limit: maxNotedExceptions})
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if noted[e.Resource] || !inReconciliationScope(e.Resource, req.GetWarehouses(), req.GetSkus()) {
+				continue
+			}
+			noted[e.Resource] = true
+			if err := s.desk.RecordAction(ctx, e.Resource, h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// inReconciliationScope reports whether a stock level resource,
+// "stockLevels/{SKU}@{WAREHOUSE}", is in a run's scope (empty lists mean
+// all).
+func inReconciliationScope(resource string, warehouses, skus []string) bool {
+	sku, warehouse, ok := strings.Cut(strings.TrimPrefix(resource, "stockLevels/"), "@")
+	if !ok {
+		return false
+	}
+	return (len(warehouses) == 0 || slices.Contains(warehouses, warehouse)) && (len(skus) == 0 || slices.Contains(skus, sku))
 }
 
 // GetReconciliation returns a reconciliation run.

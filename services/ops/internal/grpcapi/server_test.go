@@ -335,6 +335,49 @@ func TestExceptions(t *testing.T) {
 			t.Fatalf("upstream calls = %v", got)
 		}
 	})
+
+	t.Run("a reconciliation is noted on the stock exceptions in its scope", func(t *testing.T) {
+		order.Raise(t, raise(opsv1.Exception_KIND_INVENTORY_VARIANCE, opsv1.Exception_SEVERITY_MEDIUM, opsv1.Exception_DOMAIN_FULFILLMENT, "stockLevels/SKU-1@WH-HAM"))
+		order.Raise(t, raise(opsv1.Exception_KIND_STOCK_SEQUENCE_GAP, opsv1.Exception_SEVERITY_MEDIUM, opsv1.Exception_DOMAIN_FULFILLMENT, "stockLevels/SKU-2@WH-MUC"))
+		history := func(resource string) []*opsv1.ExceptionHistoryEntry {
+			t.Helper()
+			var e *opsv1.Exception
+			opstest.Eventually(t, "exception on "+resource, func() error {
+				l, err := r.api.ListExceptions(ctx, &opsv1.ListExceptionsRequest{Filter: `resource = "` + resource + `"`})
+				if err != nil {
+					return err
+				}
+				if len(l.GetExceptions()) != 1 {
+					return fmt.Errorf("%d exceptions", len(l.GetExceptions()))
+				}
+				e = l.GetExceptions()[0]
+				return nil
+			})
+			full, err := r.api.GetException(ctx, &opsv1.GetExceptionRequest{Name: e.GetName()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return full.GetHistory()
+		}
+		last := func(h []*opsv1.ExceptionHistoryEntry) string { return h[len(h)-1].GetAction() }
+		history("stockLevels/SKU-1@WH-HAM")
+		history("stockLevels/SKU-2@WH-MUC")
+		if _, err := r.api.TriggerReconciliation(as(t, "key-ann"), &opsv1.TriggerReconciliationRequest{RequestId: "recon-1", Warehouses: []string{"WH-HAM"}}); err != nil {
+			t.Fatal(err)
+		}
+		if h := history("stockLevels/SKU-1@WH-HAM"); last(h) != "reconciliation.trigger" || h[len(h)-1].GetOutcome() != "started reconciliations/r1" {
+			t.Errorf("in scope: history = %v", h)
+		}
+		if h := history("stockLevels/SKU-2@WH-MUC"); last(h) == "reconciliation.trigger" {
+			t.Errorf("out of scope (WH-MUC): history = %v", h)
+		}
+		if _, err := r.api.TriggerReconciliation(as(t, "key-ann"), &opsv1.TriggerReconciliationRequest{RequestId: "recon-2"}); err != nil {
+			t.Fatal(err)
+		}
+		if h := history("stockLevels/SKU-2@WH-MUC"); last(h) != "reconciliation.trigger" {
+			t.Errorf("a run over everything: history = %v", h)
+		}
+	})
 }
 
 func TestInvalidFilters(t *testing.T) {
