@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/ops/internal/kpi"
@@ -42,8 +44,10 @@ const (
 	metricFulfillmentPropagation = "transload_fulfillment_shipment_status_propagation_seconds"
 	// catalog-pricing: QuotePrices calls by result ("ok" or the reason).
 	metricQuotes = "transload_catalog_quotes_total"
-	// inventory: |variance| of the latest successful reconciliation.
-	metricVariance = "transload_inventory_reconciliation_absolute_variance_units"
+	// inventory: |variance| of the latest successful reconciliation, and
+	// how many variances it found.
+	metricVariance          = "transload_inventory_reconciliation_absolute_variance_units"
+	metricVariancePositions = "transload_inventory_reconciliation_variances"
 	// platform/outbox, per service.
 	metricOutboxPending = "transload_outbox_unpublished_events"
 	metricOutboxAge     = "transload_outbox_oldest_unpublished_age_seconds"
@@ -51,13 +55,17 @@ const (
 	metricBreaker = "transload_breaker_state"
 )
 
-// stagePlacement is the stage label of a decision made at CreateOrder.
-const stagePlacement = "placement"
+// The stage label of the decision counters: a decision made at
+// CreateOrder, or the ERP's confirmation or rejection.
+const (
+	stagePlacement = "placement"
+	stageERP       = "erp"
+)
 
 var keptFamilies = map[string]bool{
 	metricAcceptance: true, metricOrdersAccepted: true, metricOrdersRejected: true, metricERPDepth: true, metricERPOldest: true,
 	metricOrderPropagation: true, metricFulfillmentPropagation: true, metricQuotes: true,
-	metricVariance: true, metricOutboxPending: true, metricOutboxAge: true, metricBreaker: true,
+	metricVariance: true, metricVariancePositions: true, metricOutboxPending: true, metricOutboxAge: true, metricBreaker: true,
 }
 
 func keepFamily(name string) bool { return keptFamilies[name] }
@@ -89,6 +97,12 @@ func (u *Upstream) GetKpis(ctx context.Context, req *opsv1.GetKpisRequest) (*ops
 	k := u.scraped(now, window)
 	k.OpenExceptions = sum(open)
 	k.DeadLetterDepth = sum(pending)
+	for _, d := range domains {
+		k.DomainExceptions = append(k.DomainExceptions, &opsv1.DomainExceptions{Domain: d, Open: open[d]})
+	}
+	for _, c := range slices.Sorted(maps.Keys(pending)) {
+		k.DeadLetterDepths = append(k.DeadLetterDepths, &opsv1.DeadLetterDepth{Consumer: c, Pending: pending[c]})
+	}
 	return k, nil
 }
 
@@ -112,22 +126,15 @@ func (u *Upstream) scraped(now time.Time, window time.Duration) *opsv1.Kpis {
 		OldestPendingErpOrderAge: durationpb.New(0),
 	}
 
-	// Accepted: the ACCEPTED answers at placement (the ERP's confirmations
-	// come later and are not new orders). Rejected: refused at placement
-	// plus rejected by the ERP.
-	if s.Has(metricOrdersAccepted) {
-		for _, v := range s.Increase(metricOrdersAccepted, from, now) {
-			if v.Label("stage") == stagePlacement {
-				k.OrdersAccepted += int64(v.Value)
-			}
-		}
-	} else {
+	k.ChannelOrders = channelOrders(s, from, now)
+	for _, c := range k.ChannelOrders {
+		k.OrdersAccepted += c.GetAccepted()
+		k.OrdersRejected += c.GetRejected()
+	}
+	if !s.Has(metricOrdersAccepted) {
 		// An order service without the decision counters: every observed
 		// acceptance is an order accepted.
 		k.OrdersAccepted = int64(s.Histogram(metricAcceptance, from, now, nil).Count)
-	}
-	for _, v := range s.Increase(metricOrdersRejected, from, now) {
-		k.OrdersRejected += int64(v.Value)
 	}
 
 	for _, v := range s.Latest(metricERPDepth, now) {
@@ -160,13 +167,78 @@ func (u *Upstream) scraped(now time.Time, window time.Duration) *opsv1.Kpis {
 	u.mu.Unlock()
 	if last != nil {
 		k.InventoryVarianceUnits = last.GetAbsoluteVarianceTotal()
+		k.InventoryVariancePositions = variancePositions(last)
 		k.LastReconciliationTime = last.GetEndTime()
 	} else {
+		// inventory unreachable over gRPC (or not read yet): its gauges of
+		// the same run. The positions gauge also counts the pairs skipped
+		// as SKIPPED_SNAPSHOT_BEHIND, which the run's fields leave out.
 		for _, v := range s.Latest(metricVariance, now) {
 			k.InventoryVarianceUnits += int64(v.Value)
 		}
+		for _, v := range s.Latest(metricVariancePositions, now) {
+			k.InventoryVariancePositions += int64(v.Value)
+		}
 	}
 	return k
+}
+
+// variancePositions counts the positions behind a run's absolute variance
+// total: its variances but those skipped because the snapshot was behind
+// Transload's stock, whose difference is no lost or found stock (inventory
+// leaves them out of the total and never raises an exception for them).
+func variancePositions(r *inventoryv1.Reconciliation) int64 {
+	return max(r.GetVarianceCount()-r.GetSkippedCount(), 0)
+}
+
+// channelOrders counts each sales channel's orders between from and to
+// from order's decision counters, summed over the order replicas, sorted
+// by channel. Every channel with a decision counter is listed, at zero
+// when it had no order in the window.
+//
+// Accepted are the ACCEPTED answers at placement (the ERP's later
+// confirmations are not new orders); rejected are the refusals at
+// placement plus the ERP's rejections; pending ERP is accepted minus
+// decided by the ERP (confirmed or rejected) in the window, not below
+// zero: a window can see the ERP decide orders accepted before it.
+func channelOrders(s *kpi.Store, from, to time.Time) []*opsv1.ChannelOrders {
+	type counts struct{ accepted, rejected, decidedByERP int64 }
+	byChannel := map[string]*counts{}
+	get := func(v kpi.Value) *counts {
+		c := byChannel[v.Label("channel")]
+		if c == nil {
+			c = &counts{}
+			byChannel[v.Label("channel")] = c
+		}
+		return c
+	}
+	for _, v := range s.Increase(metricOrdersAccepted, from, to) {
+		c := get(v)
+		switch v.Label("stage") {
+		case stagePlacement:
+			c.accepted += int64(v.Value)
+		case stageERP:
+			c.decidedByERP += int64(v.Value)
+		}
+	}
+	for _, v := range s.Increase(metricOrdersRejected, from, to) {
+		c := get(v)
+		c.rejected += int64(v.Value)
+		if v.Label("stage") == stageERP {
+			c.decidedByERP += int64(v.Value)
+		}
+	}
+	out := make([]*opsv1.ChannelOrders, 0, len(byChannel))
+	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
+		c := byChannel[ch]
+		out = append(out, &opsv1.ChannelOrders{
+			Channel:    ch,
+			Accepted:   c.accepted,
+			PendingErp: max(c.accepted-c.decidedByERP, 0),
+			Rejected:   c.rejected,
+		})
+	}
+	return out
 }
 
 func latency(d kpi.Distribution) *opsv1.LatencySummary {

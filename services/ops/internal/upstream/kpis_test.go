@@ -3,12 +3,14 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -76,10 +78,13 @@ func TestGetKpisFromScrapes(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	f := newFixture(t, func(c *Config) { c.Targets = m.targets; c.Registry = reg })
 	f.desk.open = map[opsv1.Exception_Domain]int64{opsv1.Exception_DOMAIN_ERP: 2, opsv1.Exception_DOMAIN_FULFILLMENT: 1}
-	f.desk.pending = map[string]int64{"fulfillment.order_confirmed": 3}
+	f.desk.pending = map[string]int64{"inventory-order-cancelled": 1, "fulfillment-order-confirmed": 3}
 	f.inv.runs = []*inventoryv1.Reconciliation{
-		{Name: "reconciliations/r-2", State: inventoryv1.Reconciliation_STATE_FAILED},
-		{Name: "reconciliations/r-1", State: inventoryv1.Reconciliation_STATE_SUCCEEDED, AbsoluteVarianceTotal: 17, EndTime: tspb(t0.Add(-time.Hour))},
+		{Name: "reconciliations/r-2", State: inventoryv1.Reconciliation_STATE_FAILED, VarianceCount: 50},
+		{
+			Name: "reconciliations/r-1", State: inventoryv1.Reconciliation_STATE_SUCCEEDED, AbsoluteVarianceTotal: 17,
+			VarianceCount: 6, SkippedCount: 2, EndTime: tspb(t0.Add(-time.Hour)),
+		},
 	}
 	ctx := context.Background()
 
@@ -136,7 +141,7 @@ func TestGetKpisFromScrapes(t *testing.T) {
 		ErpQueueDepth:            6,
 		OldestPendingErpOrderAge: durationpb.New(125 * time.Second),
 		OutboxLags:               []*opsv1.OutboxLag{{Service: "order", PendingEvents: 9, OldestPendingAge: durationpb.New(1500 * time.Millisecond)}},
-		DeadLetterDepth:          3,
+		DeadLetterDepth:          4,
 		InventoryVarianceUnits:   17,
 		LastReconciliationTime:   tspb(t0.Add(-time.Hour)),
 		Breakers: []*opsv1.BreakerStatus{{
@@ -146,6 +151,24 @@ func TestGetKpisFromScrapes(t *testing.T) {
 		FailedPricingCalls:         5,
 		PricingCalls:               25,
 		OpenExceptions:             3,
+		// web: 60 accepted, 70 confirmed + 1 rejected by the ERP → none
+		// pending; app: its first 40 orders, none decided yet.
+		ChannelOrders: []*opsv1.ChannelOrders{
+			{Channel: "app", Accepted: 40, PendingErp: 40},
+			{Channel: "web", Accepted: 60, Rejected: 5},
+		},
+		// The run's 6 variances but the 2 skipped (snapshot behind).
+		InventoryVariancePositions: 4,
+		DeadLetterDepths: []*opsv1.DeadLetterDepth{
+			{Consumer: "fulfillment-order-confirmed", Pending: 3},
+			{Consumer: "inventory-order-cancelled", Pending: 1},
+		},
+		DomainExceptions: []*opsv1.DomainExceptions{
+			{Domain: opsv1.Exception_DOMAIN_COMMERCE},
+			{Domain: opsv1.Exception_DOMAIN_ERP, Open: 2},
+			{Domain: opsv1.Exception_DOMAIN_FULFILLMENT, Open: 1},
+			{Domain: opsv1.Exception_DOMAIN_FINANCE},
+		},
 	}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("KPIs (-want +got):\n%s", diff)
@@ -173,10 +196,11 @@ func TestGetKpisFromScrapes(t *testing.T) {
 	wantMetrics := `
 # HELP transload_ops_dead_letter_depth Dead letters waiting for replay (state PENDING), all consumers.
 # TYPE transload_ops_dead_letter_depth gauge
-transload_ops_dead_letter_depth 3
+transload_ops_dead_letter_depth 4
 # HELP transload_ops_dead_letters_pending Dead letters waiting for replay (state PENDING), by consumer.
 # TYPE transload_ops_dead_letters_pending gauge
-transload_ops_dead_letters_pending{consumer="fulfillment.order_confirmed"} 3
+transload_ops_dead_letters_pending{consumer="fulfillment-order-confirmed"} 3
+transload_ops_dead_letters_pending{consumer="inventory-order-cancelled"} 1
 # HELP transload_ops_last_reconciliation_timestamp_seconds Unix time the latest successful stock reconciliation finished.
 # TYPE transload_ops_last_reconciliation_timestamp_seconds gauge
 transload_ops_last_reconciliation_timestamp_seconds 1.7957772e+09
@@ -186,6 +210,10 @@ transload_ops_open_exceptions{domain="commerce"} 0
 transload_ops_open_exceptions{domain="erp"} 2
 transload_ops_open_exceptions{domain="finance"} 0
 transload_ops_open_exceptions{domain="fulfillment"} 1
+# HELP transload_ops_orders_pending_erp Orders accepted at placement in the last 15 minutes minus those the ERP confirmed or rejected in them, not below zero, by channel.
+# TYPE transload_ops_orders_pending_erp gauge
+transload_ops_orders_pending_erp{channel="app"} 0
+transload_ops_orders_pending_erp{channel="web"} 0
 # HELP transload_ops_scrape_up 1 when the ops service's last scrape of a service's metrics succeeded, else 0.
 # TYPE transload_ops_scrape_up gauge
 transload_ops_scrape_up{service="catalog-pricing"} 1
@@ -387,5 +415,219 @@ func TestGetKpisWithoutDecisionCounters(t *testing.T) {
 	}
 	if got.GetOrdersAccepted() != 3 || got.GetOrdersRejected() != 0 {
 		t.Errorf("accepted %d, rejected %d; want 3 from the acceptance histogram, 0", got.GetOrdersAccepted(), got.GetOrdersRejected())
+	}
+}
+
+// orderReplica is one order process's decision counters behind its own
+// /metrics endpoint.
+type orderReplica struct {
+	accepted, rejected *prometheus.CounterVec
+}
+
+func newOrderReplica(t *testing.T) (*orderReplica, string) {
+	t.Helper()
+	r := &orderReplica{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricOrdersAccepted, Help: "h"}, []string{"channel", "stage"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricOrdersRejected, Help: "h"}, []string{"channel", "stage"}),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.accepted, r.rejected)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	return r, srv.URL + "/metrics"
+}
+
+func TestGetKpisChannelOrders(t *testing.T) {
+	t.Parallel()
+	a, aURL := newOrderReplica(t)
+	b, bURL := newOrderReplica(t)
+	reg := prometheus.NewRegistry()
+	f := newFixture(t, func(c *Config) { c.Targets = map[string]string{"order": aURL, "order-2": bURL}; c.Registry = reg })
+	ctx := context.Background()
+	type orders = []*opsv1.ChannelOrders
+	// The steps run in order on one history; each advances the clock,
+	// counts decisions, scrapes and reads the 15-minute and hour windows.
+	steps := []struct {
+		name            string
+		advance         time.Duration
+		act             func()
+		want15m, want1h orders
+	}{
+		{
+			name:    "history before ops started does not count",
+			act:     func() { a.accepted.WithLabelValues("web", stagePlacement).Add(50) },
+			want15m: orders{{Channel: "web"}},
+			want1h:  orders{{Channel: "web"}},
+		},
+		{
+			name:    "decisions in the window, summed over replicas",
+			advance: time.Minute,
+			act: func() {
+				a.accepted.WithLabelValues("web", stagePlacement).Add(6)
+				b.accepted.WithLabelValues("web", stagePlacement).Add(4)
+				a.accepted.WithLabelValues("web", stageERP).Add(4)
+				b.rejected.WithLabelValues("web", stageERP).Add(2)
+				a.rejected.WithLabelValues("web", stagePlacement).Add(1)
+				// app: the ERP confirms more than the window accepted.
+				a.accepted.WithLabelValues("app", stagePlacement).Add(3)
+				b.accepted.WithLabelValues("app", stageERP).Add(5)
+				// pos: refusals only.
+				b.rejected.WithLabelValues("pos", stagePlacement).Add(2)
+			},
+			// web pending: 10 accepted − 4 confirmed − 2 rejected by the ERP.
+			want15m: orders{{Channel: "app", Accepted: 3}, {Channel: "pos", Rejected: 2}, {Channel: "web", Accepted: 10, PendingErp: 4, Rejected: 3}},
+			want1h:  orders{{Channel: "app", Accepted: 3}, {Channel: "pos", Rejected: 2}, {Channel: "web", Accepted: 10, PendingErp: 4, Rejected: 3}},
+		},
+		{
+			name:    "a quiet window lists every channel at zero",
+			advance: 20 * time.Minute,
+			act:     func() {},
+			want15m: orders{{Channel: "app"}, {Channel: "pos"}, {Channel: "web"}},
+			want1h:  orders{{Channel: "app", Accepted: 3}, {Channel: "pos", Rejected: 2}, {Channel: "web", Accepted: 10, PendingErp: 4, Rejected: 3}},
+		},
+		{
+			name:    "the ERP deciding orders accepted before the window is not below zero",
+			advance: time.Minute,
+			act:     func() { b.accepted.WithLabelValues("web", stageERP).Add(6) },
+			want15m: orders{{Channel: "app"}, {Channel: "pos"}, {Channel: "web"}},
+			// 10 accepted − 10 confirmed − 2 rejected by the ERP.
+			want1h: orders{{Channel: "app", Accepted: 3}, {Channel: "pos", Rejected: 2}, {Channel: "web", Accepted: 10, Rejected: 3}},
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			f.clock.Advance(st.advance)
+			st.act()
+			f.u.round(ctx)
+			for _, w := range []struct {
+				window time.Duration
+				want   orders
+			}{{DefaultWindow, st.want15m}, {time.Hour, st.want1h}} {
+				got, err := f.u.GetKpis(ctx, &opsv1.GetKpisRequest{Window: durationpb.New(w.window)})
+				if err != nil {
+					t.Fatalf("GetKpis: %v", err)
+				}
+				if diff := cmp.Diff(w.want, got.GetChannelOrders(), protocmp.Transform()); diff != "" {
+					t.Errorf("%v window: channel orders (-want +got):\n%s", w.window, diff)
+				}
+				var accepted, rejected int64
+				for _, c := range w.want {
+					accepted += c.GetAccepted()
+					rejected += c.GetRejected()
+				}
+				if got.GetOrdersAccepted() != accepted || got.GetOrdersRejected() != rejected {
+					t.Errorf("%v window: totals %d accepted, %d rejected; want the channels' sums %d, %d",
+						w.window, got.GetOrdersAccepted(), got.GetOrdersRejected(), accepted, rejected)
+				}
+			}
+			// The ops metric is the default window's pending ERP.
+			var want strings.Builder
+			want.WriteString("# HELP transload_ops_orders_pending_erp " + pendingERPHelp + "\n# TYPE transload_ops_orders_pending_erp gauge\n")
+			for _, c := range st.want15m {
+				fmt.Fprintf(&want, "transload_ops_orders_pending_erp{channel=%q} %d\n", c.GetChannel(), c.GetPendingErp())
+			}
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "transload_ops_orders_pending_erp"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestGetKpisDeskFigures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		open        map[opsv1.Exception_Domain]int64
+		pending     map[string]int64
+		wantDomains []*opsv1.DomainExceptions
+		wantDepths  []*opsv1.DeadLetterDepth
+	}{
+		{
+			name: "empty desk lists every domain at zero",
+			wantDomains: []*opsv1.DomainExceptions{
+				{Domain: opsv1.Exception_DOMAIN_COMMERCE}, {Domain: opsv1.Exception_DOMAIN_ERP},
+				{Domain: opsv1.Exception_DOMAIN_FULFILLMENT}, {Domain: opsv1.Exception_DOMAIN_FINANCE},
+			},
+		},
+		{
+			name: "enum order, UNSPECIFIED left out, consumers sorted",
+			open: map[opsv1.Exception_Domain]int64{
+				opsv1.Exception_DOMAIN_FINANCE: 7, opsv1.Exception_DOMAIN_COMMERCE: 1, opsv1.Exception_DOMAIN_UNSPECIFIED: 2,
+			},
+			pending: map[string]int64{"posting-journal": 2, "fulfillment-order-confirmed": 5, "inventory-order-cancelled": 1},
+			wantDomains: []*opsv1.DomainExceptions{
+				{Domain: opsv1.Exception_DOMAIN_COMMERCE, Open: 1}, {Domain: opsv1.Exception_DOMAIN_ERP},
+				{Domain: opsv1.Exception_DOMAIN_FULFILLMENT}, {Domain: opsv1.Exception_DOMAIN_FINANCE, Open: 7},
+			},
+			wantDepths: []*opsv1.DeadLetterDepth{
+				{Consumer: "fulfillment-order-confirmed", Pending: 5},
+				{Consumer: "inventory-order-cancelled", Pending: 1},
+				{Consumer: "posting-journal", Pending: 2},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			f.desk.open, f.desk.pending = tc.open, tc.pending
+			got, err := f.u.GetKpis(context.Background(), &opsv1.GetKpisRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantDomains, got.GetDomainExceptions(), protocmp.Transform()); diff != "" {
+				t.Errorf("domain exceptions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantDepths, got.GetDeadLetterDepths(), protocmp.Transform(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("dead-letter depths (-want +got):\n%s", diff)
+			}
+			if got.GetOpenExceptions() != sum(tc.open) || got.GetDeadLetterDepth() != sum(tc.pending) {
+				t.Errorf("totals %d open, %d pending; want %d, %d", got.GetOpenExceptions(), got.GetDeadLetterDepth(), sum(tc.open), sum(tc.pending))
+			}
+		})
+	}
+}
+
+func TestGetKpisVariancePositions(t *testing.T) {
+	t.Parallel()
+	succeeded := func(variances, skipped int64) *inventoryv1.Reconciliation {
+		return &inventoryv1.Reconciliation{
+			Name: "reconciliations/r-1", State: inventoryv1.Reconciliation_STATE_SUCCEEDED,
+			VarianceCount: variances, SkippedCount: skipped, AbsoluteVarianceTotal: 40, EndTime: tspb(t0),
+		}
+	}
+	tests := []struct {
+		name      string
+		runs      []*inventoryv1.Reconciliation
+		gauge     float64 // inventory's transload_inventory_reconciliation_variances
+		wantUnits int64
+		want      int64
+	}{
+		{"latest successful run", []*inventoryv1.Reconciliation{succeeded(12, 0)}, 99, 40, 12},
+		{"skipped pairs are not out of tolerance", []*inventoryv1.Reconciliation{succeeded(12, 5)}, 99, 40, 7},
+		{"inconsistent run is not below zero", []*inventoryv1.Reconciliation{succeeded(1, 3)}, 99, 40, 0},
+		{"failed runs do not count", []*inventoryv1.Reconciliation{{Name: "reconciliations/r-2", State: inventoryv1.Reconciliation_STATE_FAILED, VarianceCount: 8}}, 3, 0, 3},
+		{"no run read: inventory's gauge", nil, 3, 0, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricVariancePositions, Help: "h"})
+			gauge.Set(tc.gauge)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(gauge)
+			srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			t.Cleanup(srv.Close)
+			f := newFixture(t, func(c *Config) { c.Targets = map[string]string{"inventory": srv.URL} })
+			f.inv.runs = tc.runs
+			f.u.round(context.Background())
+			got, err := f.u.GetKpis(context.Background(), &opsv1.GetKpisRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetInventoryVariancePositions() != tc.want || got.GetInventoryVarianceUnits() != tc.wantUnits {
+				t.Errorf("positions %d, units %d; want %d, %d", got.GetInventoryVariancePositions(), got.GetInventoryVarianceUnits(), tc.want, tc.wantUnits)
+			}
+		})
 	}
 }
