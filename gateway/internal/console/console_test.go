@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -431,35 +432,52 @@ func TestCallErrorsRender(t *testing.T) {
 		err        error
 		wantStatus int
 		want       []string
+		// The failing method, the page that calls it and the page's
+		// heading; empty means GetException and its page.
+		method, path, heading string
 	}{
 		{
 			"failed precondition with reason",
 			apierr.Error(codes.FailedPrecondition, opsv1.ErrorReason_ERROR_REASON_EXCEPTION_ALREADY_RESOLVED, "exception is resolved", nil),
 			http.StatusBadRequest,
 			[]string{"FAILED_PRECONDITION", "ERROR_REASON_EXCEPTION_ALREADY_RESOLVED", "exception is resolved", "not possible in the current state"},
+			"", "", "",
 		},
 		{
 			"invalid argument with violations",
 			apierr.InvalidArgument("bad request", apierr.FieldViolation{Field: "name", Description: "must match <pattern>"}),
 			http.StatusBadRequest,
 			[]string{"INVALID_ARGUMENT", "ERROR_REASON_VALIDATION_FAILED", "<code>name</code>: must match &lt;pattern&gt;"},
+			"", "", "",
 		},
-		{"unavailable", status.Error(codes.Unavailable, "ops down"), http.StatusServiceUnavailable, []string{"UNAVAILABLE", "try again shortly"}},
-		{"not found", status.Error(codes.NotFound, "exceptions/x not found"), http.StatusNotFound, []string{"NOT_FOUND", "exceptions/x not found"}},
+		{"unavailable", status.Error(codes.Unavailable, "ops down"), http.StatusServiceUnavailable, []string{"UNAVAILABLE", "try again shortly"}, "", "", ""},
+		{"not found", status.Error(codes.NotFound, "exceptions/x not found"), http.StatusNotFound, []string{"NOT_FOUND", "exceptions/x not found"}, "", "", ""},
+		{
+			"overview without KPIs", status.Error(codes.Unavailable, "ops down"), http.StatusServiceUnavailable, []string{"UNAVAILABLE"},
+			"GetKpis", "/console/", "Could not read the KPIs",
+		},
+		{
+			"overview without the newest exceptions", status.Error(codes.Unavailable, "ops down"), http.StatusServiceUnavailable, []string{"UNAVAILABLE"},
+			"ListExceptions", "/console/", "Could not list the open exceptions",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			method, path, heading := tt.method, tt.path, tt.heading
+			if method == "" {
+				method, path, heading = "GetException", "/console/exceptions/exc-erp-1", "Could not read the exception"
+			}
 			h := newHarness(t)
 			b := h.signedIn(consoletest.OperatorKey)
 			h.fake.Mu.Lock()
-			h.fake.Fail = map[string]error{"GetException": tt.err}
+			h.fake.Fail = map[string]error{method: tt.err}
 			h.fake.Mu.Unlock()
-			p := b.get("/console/exceptions/exc-erp-1")
+			p := b.get(path)
 			if p.Status != tt.wantStatus {
 				t.Errorf("status %d, want %d", p.Status, tt.wantStatus)
 			}
-			mustContain(t, p.Body, append([]string{"Could not read the exception"}, tt.want...)...)
+			mustContain(t, p.Body, append([]string{heading}, tt.want...)...)
 		})
 	}
 }
@@ -582,4 +600,72 @@ func TestListFiltersReachTheAPI(t *testing.T) {
 	if len(h.fake.CallsTo("ListExceptions")) != len(calls) {
 		t.Error("a bad filter was sent to the API")
 	}
+}
+
+func TestOverviewCountsFromKpis(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	// More unresolved exceptions than one page of a list holds: the
+	// overview shows the ops service's exact counts.
+	h.fake.Mu.Lock()
+	for i := range 600 {
+		h.fake.Exceptions = append(h.fake.Exceptions, &opsv1.Exception{
+			Name: fmt.Sprintf("exceptions/exc-bulk-%d", i), Kind: opsv1.Exception_KIND_ERP_REJECTION,
+			Domain: opsv1.Exception_DOMAIN_ERP, State: opsv1.Exception_STATE_OPEN, Message: "bulk",
+		})
+	}
+	h.fake.Exceptions = append(h.fake.Exceptions, &opsv1.Exception{
+		Name: "exceptions/exc-claim-1", Kind: opsv1.Exception_KIND_ORDER_CLAIM_REAPED,
+		Domain: opsv1.Exception_DOMAIN_COMMERCE, State: opsv1.Exception_STATE_ACKNOWLEDGED, Message: "claim reaped",
+	})
+	h.fake.Mu.Unlock()
+	b := h.signedIn(consoletest.OperatorKey)
+	signInLists := len(h.fake.CallsTo("ListExceptions")) // the sign-in's key check
+
+	p := b.get("/console/")
+	if p.Status != http.StatusOK {
+		t.Fatalf("overview: %d\n%s", p.Status, p.Body)
+	}
+	mustContain(t, p.Body,
+		"<dt>Open exceptions</dt><dd>603</dd>",
+		// Per domain, in enum order, zero included, acknowledged counted.
+		`<tr><th scope="row">commerce</th><td>1</td>`,
+		`<tr><th scope="row">erp</th><td>601</td><td><a href="/console/exceptions?domain=DOMAIN_ERP&amp;state=STATE_OPEN">open</a>, <a href="/console/exceptions?domain=DOMAIN_ERP&amp;state=STATE_ACKNOWLEDGED">acknowledged</a></td></tr>`,
+		`<tr><th scope="row">fulfillment</th><td>1</td>`,
+		`<tr><th scope="row">finance</th><td>0</td>`,
+		// Orders per channel.
+		"<caption>Orders per sales channel</caption>",
+		`<tr><th scope="row">app</th><td>38</td><td>1</td><td>1</td></tr>`,
+		`<tr><th scope="row">web</th><td>80</td><td>2</td><td>1</td></tr>`,
+		// Pending dead letters per consumer, linked to their list.
+		`<tr><th scope="row">fulfillment.order_confirmed</th><td><a href="/console/dead-letters?consumer=fulfillment.order_confirmed&amp;state=STATE_PENDING">1</a></td></tr>`,
+		"<dt>Positions out of tolerance</dt><dd>1</dd>",
+	)
+	if i, j := strings.Index(p.Body, `scope="row">commerce<`), strings.Index(p.Body, `scope="row">finance<`); i < 0 || j < i {
+		t.Error("domains are not in the contract's order")
+	}
+	if strings.Contains(p.Body, "there are more") {
+		t.Error("the overview still says its counts are truncated")
+	}
+	if n := len(h.fake.CallsTo("GetKpis")); n != 1 {
+		t.Errorf("%d GetKpis calls, want 1", n)
+	}
+	lists := h.fake.CallsTo("ListExceptions")[signInLists:]
+	if len(lists) != 1 {
+		t.Fatalf("%d ListExceptions calls, want 1 (the newest open exceptions)", len(lists))
+	}
+	if req := lists[0].Request.(*opsv1.ListExceptionsRequest); req.GetPageSize() != recentOpen || req.GetFilter() != "state = STATE_OPEN" {
+		t.Errorf("ListExceptions page size %d, filter %q; want %d, %q", req.GetPageSize(), req.GetFilter(), recentOpen, "state = STATE_OPEN")
+	}
+	if n := strings.Count(p.Body, `href="/console/exceptions/`); n != recentOpen {
+		t.Errorf("%d exceptions listed as newest, want %d", n, recentOpen)
+	}
+
+	// The counts follow the desk.
+	h.fake.Mu.Lock()
+	h.fake.Exceptions[0].State = opsv1.Exception_STATE_RESOLVED
+	h.fake.DeadLetters[0].State = opsv1.DeadLetter_STATE_REPLAYED
+	h.fake.Mu.Unlock()
+	p = b.get("/console/")
+	mustContain(t, p.Body, `<tr><th scope="row">erp</th><td>600</td>`, "No dead letter is waiting for replay.")
 }

@@ -14,9 +14,6 @@ import (
 // listPageSize is the page size of every list page.
 const listPageSize = 50
 
-// overviewScan is how many open exceptions per state the overview counts.
-const overviewScan = 500
-
 // The enum names the filter forms offer and the filter builder accepts.
 var (
 	exceptionStates     = opsv1.Exception_State_value
@@ -81,24 +78,36 @@ func nextURL(path string, q url.Values, token string, fields ...string) string {
 	return path + "?" + next.Encode()
 }
 
-// domainCount is one row of the overview's open exceptions per domain.
-type domainCount struct {
-	Domain       opsv1.Exception_Domain
-	Open         int
-	Acknowledged int
-	OpenURL      string
+// recentOpen is how many of the newest open exceptions the overview lists.
+const recentOpen = 10
+
+// domainRow is one row of the overview's unresolved exceptions per domain.
+type domainRow struct {
+	Domain opsv1.Exception_Domain
+	// Unresolved counts the exceptions in state OPEN or ACKNOWLEDGED.
+	Unresolved               int64
+	OpenURL, AcknowledgedURL string
+}
+
+// consumerRow is one row of the overview's pending dead letters per
+// consumer.
+type consumerRow struct {
+	Consumer string
+	Pending  int64
+	URL      string
 }
 
 // overviewPage is the data of the overview.
 type overviewPage struct {
-	Kpis      *opsv1.Kpis
-	Domains   []domainCount
-	Truncated bool
-	Recent    []*opsv1.Exception
+	Kpis        *opsv1.Kpis
+	Domains     []domainRow
+	DeadLetters []consumerRow
+	Recent      []*opsv1.Exception
 }
 
-// overview shows the KPIs and the open exceptions per domain, counted from
-// one page of OPEN and one of ACKNOWLEDGED exceptions.
+// overview shows the KPIs, with the unresolved exceptions per domain and
+// the pending dead letters per consumer the ops service counts (exact, not
+// counted from a page of a list), and the newest open exceptions.
 func (c *console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx, cancel := callCtx(r, s)
 	defer cancel()
@@ -107,40 +116,29 @@ func (c *console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		c.renderCallError(w, r, s, "read the KPIs", err)
 		return
 	}
-	p := overviewPage{Kpis: kpis}
-	byDomain := map[opsv1.Exception_Domain]*domainCount{}
-	for _, d := range domainOptions {
-		dom := opsv1.Exception_Domain(exceptionDomains[d.Value])
-		dc := &domainCount{Domain: dom, OpenURL: "/console/exceptions?" + url.Values{"state": {"STATE_OPEN"}, "domain": {d.Value}}.Encode()}
-		byDomain[dom] = dc
+	recent, err := c.client.ListExceptions(ctx, &opsv1.ListExceptionsRequest{
+		PageSize: recentOpen,
+		Filter:   "state = " + opsv1.Exception_STATE_OPEN.String(),
+	})
+	if err != nil {
+		c.renderCallError(w, r, s, "list the open exceptions", err)
+		return
 	}
-	for _, state := range []opsv1.Exception_State{opsv1.Exception_STATE_OPEN, opsv1.Exception_STATE_ACKNOWLEDGED} {
-		res, err := c.client.ListExceptions(ctx, &opsv1.ListExceptionsRequest{
-			PageSize: overviewScan,
-			Filter:   "state = " + state.String(),
+	p := overviewPage{Kpis: kpis, Recent: recent.GetExceptions()[:min(recentOpen, len(recent.GetExceptions()))]}
+	for _, d := range kpis.GetDomainExceptions() {
+		list := func(state opsv1.Exception_State) string {
+			return "/console/exceptions?" + url.Values{"state": {state.String()}, "domain": {d.GetDomain().String()}}.Encode()
+		}
+		p.Domains = append(p.Domains, domainRow{
+			Domain: d.GetDomain(), Unresolved: d.GetOpen(),
+			OpenURL: list(opsv1.Exception_STATE_OPEN), AcknowledgedURL: list(opsv1.Exception_STATE_ACKNOWLEDGED),
 		})
-		if err != nil {
-			c.renderCallError(w, r, s, "list the open exceptions", err)
-			return
-		}
-		p.Truncated = p.Truncated || res.GetNextPageToken() != ""
-		for _, e := range res.GetExceptions() {
-			dc, ok := byDomain[e.GetDomain()]
-			if !ok {
-				continue
-			}
-			if state == opsv1.Exception_STATE_OPEN {
-				dc.Open++
-			} else {
-				dc.Acknowledged++
-			}
-		}
-		if state == opsv1.Exception_STATE_OPEN {
-			p.Recent = res.GetExceptions()[:min(10, len(res.GetExceptions()))]
-		}
 	}
-	for _, d := range domainOptions {
-		p.Domains = append(p.Domains, *byDomain[opsv1.Exception_Domain(exceptionDomains[d.Value])])
+	for _, d := range kpis.GetDeadLetterDepths() {
+		p.DeadLetters = append(p.DeadLetters, consumerRow{
+			Consumer: d.GetConsumer(), Pending: d.GetPending(),
+			URL: "/console/dead-letters?" + url.Values{"consumer": {d.GetConsumer()}, "state": {opsv1.DeadLetter_STATE_PENDING.String()}}.Encode(),
+		})
 	}
 	c.render(w, r, s, http.StatusOK, "overview", "Overview", "overview", p)
 }

@@ -9,6 +9,7 @@ package consoletest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -373,10 +374,46 @@ func (f *Ops) ListReconciliations(ctx context.Context, in *opsv1.ListReconciliat
 	})
 }
 
-// GetKpis returns Kpis.
+// GetKpis returns Kpis with the desk's figures counted from Exceptions
+// and DeadLetters, as the ops service counts them from its desk: open
+// exceptions (OPEN or ACKNOWLEDGED) in total and per domain (every domain
+// but UNSPECIFIED, in enum order, zero included), pending dead letters in
+// total and per consumer (sorted). So an acknowledge, resolve or replay
+// shows on the overview.
 func (f *Ops) GetKpis(ctx context.Context, in *opsv1.GetKpisRequest, _ ...grpc.CallOption) (*opsv1.Kpis, error) {
 	return serve(ctx, f, "GetKpis", in, false, func(string) (*opsv1.Kpis, error) {
-		return proto.CloneOf(f.Kpis), nil
+		k := &opsv1.Kpis{}
+		if f.Kpis != nil {
+			k = proto.CloneOf(f.Kpis)
+		}
+		open := map[opsv1.Exception_Domain]int64{}
+		k.OpenExceptions = 0
+		for _, e := range f.Exceptions {
+			if e.GetState() == opsv1.Exception_STATE_OPEN || e.GetState() == opsv1.Exception_STATE_ACKNOWLEDGED {
+				open[e.GetDomain()]++
+				k.OpenExceptions++
+			}
+		}
+		k.DomainExceptions = nil
+		domains := opsv1.Exception_DOMAIN_UNSPECIFIED.Descriptor().Values()
+		for i := range domains.Len() {
+			if d := opsv1.Exception_Domain(domains.Get(i).Number()); d != opsv1.Exception_DOMAIN_UNSPECIFIED {
+				k.DomainExceptions = append(k.DomainExceptions, &opsv1.DomainExceptions{Domain: d, Open: open[d]})
+			}
+		}
+		pending := map[string]int64{}
+		k.DeadLetterDepth = 0
+		for _, d := range f.DeadLetters {
+			if d.GetState() == opsv1.DeadLetter_STATE_PENDING {
+				pending[d.GetConsumer()]++
+				k.DeadLetterDepth++
+			}
+		}
+		k.DeadLetterDepths = nil
+		for _, c := range slices.Sorted(maps.Keys(pending)) {
+			k.DeadLetterDepths = append(k.DeadLetterDepths, &opsv1.DeadLetterDepth{Consumer: c, Pending: pending[c]})
+		}
+		return k, nil
 	})
 }
 
@@ -445,11 +482,16 @@ func Seed(now time.Time) *Ops {
 	f := &Ops{
 		Keys: map[string]Role{OperatorKey: RoleOperator, ViewerKey: RoleViewer, StorefrontKey: RoleNone},
 		Now:  func() time.Time { return now },
+		// GetKpis adds the desk's figures.
 		Kpis: &opsv1.Kpis{
 			Window: durationpb.New(15 * time.Minute), ComputeTime: ts(0),
 			OrderAcceptanceLatency: &opsv1.LatencySummary{P50: durationpb.New(42 * time.Millisecond), P99: durationpb.New(180 * time.Millisecond), Count: 120},
 			OrdersAccepted:         118, OrdersRejected: 2, ErpQueueDepth: 3, OldestPendingErpOrderAge: durationpb.New(95 * time.Second),
-			DeadLetterDepth: 1, InventoryVarianceUnits: 7, LastReconciliationTime: ts(time.Hour), OpenExceptions: 2,
+			ChannelOrders: []*opsv1.ChannelOrders{
+				{Channel: "app", Accepted: 38, PendingErp: 1, Rejected: 1},
+				{Channel: "web", Accepted: 80, PendingErp: 2, Rejected: 1},
+			},
+			InventoryVarianceUnits: 7, InventoryVariancePositions: 1, LastReconciliationTime: ts(time.Hour),
 			PricingCalls: 300, FailedPricingCalls: 1,
 			OutboxLags: []*opsv1.OutboxLag{{Service: "order", PendingEvents: 0, OldestPendingAge: durationpb.New(0)}},
 			Breakers:   []*opsv1.BreakerStatus{{Service: "order", Dependency: "erp", State: opsv1.BreakerState_BREAKER_STATE_CLOSED, ChangeTime: ts(time.Hour)}},
