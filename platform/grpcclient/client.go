@@ -62,6 +62,7 @@
 package grpcclient
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,6 +155,7 @@ type options struct {
 	registry        prometheus.Registerer
 	tracerProvider  trace.TracerProvider
 	creds           credentials.TransportCredentials
+	dependency      string
 	unary           []grpc.UnaryClientInterceptor
 	stream          []grpc.StreamClientInterceptor
 	dialOpts        []grpc.DialOption
@@ -241,9 +243,17 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOpts = append(o.dialOpts, opts...) }
 }
 
+// WithDependency names the dependency the connection reaches, e.g. "erp"
+// or "inventory": its breaker, the breaker's metrics and logs, and the
+// CIRCUIT_OPEN errors it returns carry this name instead of the dial
+// target, because operators read "erp" on a dashboard, not an address
+// (which also changes between environments).
+func WithDependency(name string) Option { return func(o *options) { o.dependency = name } }
+
 // Dial returns a client connection to target (any grpc.NewClient target,
 // e.g. "dns:///inventory:8080" or "127.0.0.1:8080"). Like grpc.NewClient it
-// does not connect until the first call. The breaker is named after target.
+// does not connect until the first call. The breaker is named after the
+// dependency (WithDependency), or after target when none is named.
 func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	o := options{
 		logger:          slog.Default(),
@@ -278,7 +288,7 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 			if s.IsFailure == nil {
 				s.IsFailure = IsTargetFailure
 			}
-			b = breaker.New(target, s, bopts...)
+			b = breaker.New(cmp.Or(o.dependency, target), s, bopts...)
 		}
 		unary = append(unary, b.UnaryClientInterceptor())
 		stream = append(stream, b.StreamClientInterceptor())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -285,9 +286,11 @@ func TestBreakerPerTargetAndMetrics(t *testing.T) {
 		grpcclient.WithRegistry(reg),
 		grpcclient.WithBreakerSettings(breaker.Settings{ConsecutiveFailures: 3, OpenTimeout: time.Hour}),
 	}
-	c := dial(t, addr, opts...)
+	// A connection named after its dependency: breaker, metrics and
+	// CIRCUIT_OPEN say "erp", not the address.
+	c := dial(t, addr, append(slices.Clone(opts), grpcclient.WithDependency("erp"))...)
 	// A second connection on the same registry must not fail on metric
-	// registration, and has its own breaker.
+	// registration, and has its own breaker, named after its target.
 	other := dial(t, "passthrough:///"+addr, opts...)
 
 	for range 3 {
@@ -298,8 +301,8 @@ func TestBreakerPerTargetAndMetrics(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || !apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CIRCUIT_OPEN) {
 		t.Fatalf("4th call = %v, want Unavailable/CIRCUIT_OPEN", err)
 	}
-	if got := apierr.Info(err).GetMetadata()[apierr.MetaTarget]; got != addr {
-		t.Fatalf("CIRCUIT_OPEN target %q, want %q", got, addr)
+	if got := apierr.Info(err).GetMetadata()[apierr.MetaTarget]; got != "erp" {
+		t.Fatalf("CIRCUIT_OPEN target %q, want the dependency's name %q", got, "erp")
 	}
 	if after := f.attempts[grpcservertest.MethodCreate].Load(); after != before {
 		t.Fatal("open breaker let the call reach the server")
@@ -311,7 +314,7 @@ func TestBreakerPerTargetAndMetrics(t *testing.T) {
 	expected := `
 # HELP transload_breaker_state Circuit breaker state per target: 0 closed, 1 half-open, 2 open.
 # TYPE transload_breaker_state gauge
-transload_breaker_state{target="` + addr + `"} 2
+transload_breaker_state{target="erp"} 2
 transload_breaker_state{target="passthrough:///` + addr + `"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), "transload_breaker_state"); err != nil {

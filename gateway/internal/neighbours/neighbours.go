@@ -110,8 +110,9 @@ type Clients struct {
 // down.
 func Dial(t Targets, opts ...grpcclient.Option) (*Clients, error) {
 	c := &Clients{}
-	dial := func(target Target, idempotent []string) (*grpc.ClientConn, error) {
+	dial := func(name string, target Target, idempotent []string) (*grpc.ClientConn, error) {
 		conn, err := grpcclient.Dial(target.Addr, append(slices.Clone(opts),
+			grpcclient.WithDependency(name),
 			grpcclient.WithIdempotentMethods(idempotent...),
 			grpcclient.WithDefaultTimeout(target.Timeout),
 		)...)
@@ -128,19 +129,19 @@ func Dial(t Targets, opts ...grpcclient.Option) (*Clients, error) {
 		}
 	}()
 	var cat, inv, ord, ful, ops *grpc.ClientConn
-	if cat, err = dial(t.Catalog, catalogIdempotent); err != nil {
+	if cat, err = dial(Catalog, t.Catalog, catalogIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: catalog: %w", err)
 	}
-	if inv, err = dial(t.Inventory, inventoryIdempotent); err != nil {
+	if inv, err = dial(Inventory, t.Inventory, inventoryIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: inventory: %w", err)
 	}
-	if ord, err = dial(t.Order, orderIdempotent); err != nil {
+	if ord, err = dial(Order, t.Order, orderIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: order: %w", err)
 	}
-	if ful, err = dial(t.Fulfillment, fulfillmentIdempotent); err != nil {
+	if ful, err = dial(Fulfillment, t.Fulfillment, fulfillmentIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: fulfillment: %w", err)
 	}
-	if ops, err = dial(t.Ops, opsIdempotent); err != nil {
+	if ops, err = dial(Ops, t.Ops, opsIdempotent); err != nil {
 		return nil, fmt.Errorf("neighbours: ops: %w", err)
 	}
 	c.Catalog = catalogv1.NewCatalogServiceClient(cat)

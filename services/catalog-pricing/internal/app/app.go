@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	bs := breaker.DefaultSettings()
 	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
 	erpConn, err := grpcclient.Dial(cfg.ERPAddr, append(append(rt.ClientOptions(),
-		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithBreakerSettings(bs),
+		grpcclient.WithDefaultTimeout(cfg.ERPTimeout), grpcclient.WithBreakerSettings(bs), grpcclient.WithDependency("erp"),
 		grpcclient.WithDialOptions(deps.ERPDialOptions...)), erpclient.Options(cfg.ExportTimeout)...)...)
 	if err != nil {
 		return fmt.Errorf("dial erp: %w", err)

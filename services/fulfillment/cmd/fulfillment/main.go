@@ -85,7 +85,8 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	// a slow neighbour counts against its breaker.
 	dial := func(name, addr string, timeout time.Duration, methods []string) (*grpc.ClientConn, error) {
 		c, err := grpcclient.Dial(addr, append(rt.ClientOptions(), grpcclient.WithDefaultTimeout(timeout),
-			grpcclient.WithBreakerSettings(breakerSettings), grpcclient.WithIdempotentMethods(methods...))...)
+			grpcclient.WithBreakerSettings(breakerSettings), grpcclient.WithIdempotentMethods(methods...),
+			grpcclient.WithDependency(name))...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", name, err)
 		}

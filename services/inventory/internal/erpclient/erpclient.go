@@ -37,7 +37,7 @@ var IdempotentMethods = []string{
 // deadline of its own on unary calls, so a slow ERP fails inside the
 // connection's breaker and counts against it.
 func Dial(addr string, opts ...grpcclient.Option) (*grpc.ClientConn, error) {
-	opts = append([]grpcclient.Option{grpcclient.WithIdempotentMethods(IdempotentMethods...)}, opts...)
+	opts = append([]grpcclient.Option{grpcclient.WithIdempotentMethods(IdempotentMethods...), grpcclient.WithDependency("erp")}, opts...)
 	return grpcclient.Dial(addr, opts...)
 }
 

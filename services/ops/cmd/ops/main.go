@@ -123,7 +123,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	// so a slow neighbour counts against its breaker.
 	dial := func(name, addr string, timeout time.Duration, reads []string) (*grpc.ClientConn, error) {
 		c, err := grpcclient.Dial(addr, append(rt.ClientOptions(), grpcclient.WithDefaultTimeout(timeout),
-			grpcclient.WithIdempotentMethods(reads...))...)
+			grpcclient.WithIdempotentMethods(reads...), grpcclient.WithDependency(name))...)
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", name, err)
 		}

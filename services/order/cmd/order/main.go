@@ -122,16 +122,16 @@ func dialNeighbours(rt *svcmain.Runtime, cfg config.Config) (*neighbours, error)
 			erpv1.ErpAdapterService_SubmitSalesOrder_FullMethodName,
 			erpv1.ErpAdapterService_CancelSalesOrder_FullMethodName,
 		))
-	n.catalog, errs[2] = dial(cfg.CatalogAddr, cfg.CatalogTimeout,
+	n.catalog, errs[2] = dial(cfg.CatalogAddr, cfg.CatalogTimeout, grpcclient.WithDependency("catalog-pricing"),
 		grpcclient.WithIdempotentMethods(catalogv1.PricingService_QuotePrices_FullMethodName))
-	n.inventory, errs[3] = dial(cfg.InventoryAddr, cfg.InventoryTimeout,
+	n.inventory, errs[3] = dial(cfg.InventoryAddr, cfg.InventoryTimeout, grpcclient.WithDependency("inventory"),
 		grpcclient.WithIdempotentMethods(
 			inventoryv1.InventoryService_ReserveStock_FullMethodName,
 			inventoryv1.InventoryService_ReleaseReservation_FullMethodName,
 			inventoryv1.InventoryService_ListReservations_FullMethodName,
 			inventoryv1.InventoryService_GetReservation_FullMethodName,
 		))
-	n.fulfillment, errs[4] = dial(cfg.FulfillmentAddr, cfg.FulfillmentTimeout,
+	n.fulfillment, errs[4] = dial(cfg.FulfillmentAddr, cfg.FulfillmentTimeout, grpcclient.WithDependency("fulfillment"),
 		grpcclient.WithIdempotentMethods(fulfillmentv1.FulfillmentService_CancelFulfillment_FullMethodName))
 	if err := errors.Join(errs[:]...); err != nil {
 		n.close()
@@ -151,7 +151,7 @@ func newERPBreaker(rt *svcmain.Runtime, cfg config.Config) (*breaker.Breaker, er
 	bs.ConsecutiveFailures = uint32(min(cfg.ERPBreakerFailures, 1<<32-1))
 	bs.OpenTimeout = cfg.ERPBreakerOpenTimeout
 	bs.IsFailure = grpcclient.IsTargetFailure
-	return breaker.New(cfg.ERPAddr, bs, breaker.WithLogger(rt.Logger()), breaker.WithMetrics(bm)), nil
+	return breaker.New("erp", bs, breaker.WithLogger(rt.Logger()), breaker.WithMetrics(bm)), nil
 }
 
 func (n *neighbours) close() {
