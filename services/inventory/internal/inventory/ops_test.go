@@ -43,3 +43,21 @@ func TestActorOr(t *testing.T) {
 		t.Errorf("operator.Or(service) = %+v", got)
 	}
 }
+
+func TestOutOfToleranceLeavesSkippedPositionsOut(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		variances, skipped, want int64
+	}{
+		{0, 0, 0},
+		{5, 0, 5},
+		{5, 2, 3},
+		{2, 2, 0},
+		{1, 3, 0}, // inconsistent counts never go below zero
+	} {
+		c := ReconciliationCounts{Variances: tc.variances, Skipped: tc.skipped}
+		if got := c.OutOfTolerance(); got != tc.want {
+			t.Errorf("%d variances, %d skipped: OutOfTolerance = %d, want %d", tc.variances, tc.skipped, got, tc.want)
+		}
+	}
+}

@@ -64,6 +64,11 @@ type ReconciliationCounts struct {
 	AbsoluteVarianceTotal int64
 }
 
+// OutOfTolerance is the number of positions whose variance counts: the
+// variances less those skipped because the snapshot was behind our stock
+// (they mean nothing, and AbsoluteVarianceTotal leaves them out too).
+func (c ReconciliationCounts) OutOfTolerance() int64 { return max(c.Variances-c.Skipped, 0) }
+
 // Add adds o to c.
 func (c *ReconciliationCounts) Add(o ReconciliationCounts) {
 	c.Compared += o.Compared

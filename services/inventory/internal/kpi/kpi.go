@@ -28,7 +28,7 @@ var (
 	varianceDesc = prometheus.NewDesc("transload_inventory_reconciliation_absolute_variance_units",
 		"Sum of |variance| of the latest successful reconciliation run (inventory variance KPI).", nil, nil)
 	varianceCountDesc = prometheus.NewDesc("transload_inventory_reconciliation_variances",
-		"Number of variances of the latest successful reconciliation run.", nil, nil)
+		"SKU × warehouse positions out of tolerance in the latest successful reconciliation run: its variances minus those skipped because the snapshot was behind (the count behind the absolute variance units).", nil, nil)
 )
 
 type collector struct {
@@ -66,5 +66,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(st.HeldReservations), "HELD")
 	ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(st.ConfirmedReservations), "CONFIRMED")
 	ch <- prometheus.MustNewConstMetric(varianceDesc, prometheus.GaugeValue, float64(st.LastReconciliation.AbsoluteVarianceTotal))
-	ch <- prometheus.MustNewConstMetric(varianceCountDesc, prometheus.GaugeValue, float64(st.LastReconciliation.Variances))
+	ch <- prometheus.MustNewConstMetric(varianceCountDesc, prometheus.GaugeValue,
+		float64(st.LastReconciliation.OutOfTolerance()))
 }
