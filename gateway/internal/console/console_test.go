@@ -392,14 +392,14 @@ func TestReplayDryRunListsExactlyWouldReplay(t *testing.T) {
 	extra.Name, extra.EventId = "deadLetters/9", "event-9"
 	h.fake.DeadLetters = append(h.fake.DeadLetters, extra)
 	b := h.signedIn(consoletest.OperatorKey)
-	list := b.get("/console/dead-letters?consumer=fulfillment.order_confirmed&state=STATE_PENDING")
+	list := b.get("/console/dead-letters?consumer=fulfillment-order-confirmed&state=STATE_PENDING")
 	form := formFields(t, list.Body, "/console/dead-letters/replay")
 	dry := b.post("/console/dead-letters/replay", form)
 	if dry.Status != http.StatusOK {
 		t.Fatalf("dry run: %d\n%s", dry.Status, dry.Body)
 	}
 	req := h.fake.CallsTo("ReplayDeadLetters")[0].Request.(*opsv1.ReplayDeadLettersRequest)
-	if want := `consumer = "fulfillment.order_confirmed" AND state = STATE_PENDING`; req.GetFilter() != want || len(req.GetNames()) != 0 {
+	if want := `consumer = "fulfillment-order-confirmed" AND state = STATE_PENDING`; req.GetFilter() != want || len(req.GetNames()) != 0 {
 		t.Errorf("dry run selected filter %q names %v, want filter %q", req.GetFilter(), req.GetNames(), want)
 	}
 	confirm := formFields(t, dry.Body, "/console/dead-letters/replay/confirm")
@@ -638,7 +638,7 @@ func TestOverviewCountsFromKpis(t *testing.T) {
 		`<tr><th scope="row">app</th><td>38</td><td>1</td><td>1</td></tr>`,
 		`<tr><th scope="row">web</th><td>80</td><td>2</td><td>1</td></tr>`,
 		// Pending dead letters per consumer, linked to their list.
-		`<tr><th scope="row">fulfillment.order_confirmed</th><td><a href="/console/dead-letters?consumer=fulfillment.order_confirmed&amp;state=STATE_PENDING">1</a></td></tr>`,
+		`<tr><th scope="row">fulfillment-order-confirmed</th><td><a href="/console/dead-letters?consumer=fulfillment-order-confirmed&amp;state=STATE_PENDING">1</a></td></tr>`,
 		"<dt>Positions out of tolerance</dt><dd>1</dd>",
 	)
 	if i, j := strings.Index(p.Body, `scope="row">commerce<`), strings.Index(p.Body, `scope="row">finance<`); i < 0 || j < i {

@@ -28,8 +28,8 @@ func TestFilterBuilding(t *testing.T) {
 		{"unspecified enum", exceptionFilter, url.Values{"state": {"STATE_UNSPECIFIED"}}, "", true},
 		{"surrounding space trimmed", exceptionFilter, url.Values{"resource": {" orders/1\n"}}, `resource = "orders/1"`, false},
 		{"too long", exceptionFilter, url.Values{"resource": {string(make([]byte, maxFieldLen+1))}}, "", true},
-		{"dead letters", deadLetterFilter, url.Values{"consumer": {"fulfillment.order_confirmed"}, "state": {"STATE_PENDING"}},
-			`consumer = "fulfillment.order_confirmed" AND state = STATE_PENDING`, false},
+		{"dead letters", deadLetterFilter, url.Values{"consumer": {"fulfillment-order-confirmed"}, "state": {"STATE_PENDING"}},
+			`consumer = "fulfillment-order-confirmed" AND state = STATE_PENDING`, false},
 		{"audit", auditFilter, url.Values{
 			"target": {"deadLetters/7"}, "action": {"dead_letter.replay"}, "actor_kind": {"operator"}, "actor_id": {"key-1"},
 			"from": {"2026-11-26T10:00"}, "to": {"2026-11-27T00:00:00Z"},

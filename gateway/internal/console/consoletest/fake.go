@@ -509,15 +509,15 @@ func Seed(now time.Time) *Ops {
 			{
 				Name: "exceptions/exc-dl-7", Kind: opsv1.Exception_KIND_DEAD_LETTER, Severity: opsv1.Exception_SEVERITY_HIGH,
 				Domain: opsv1.Exception_DOMAIN_FULFILLMENT, SourceService: "ops", AggregateType: "order", AggregateId: "ord-1002",
-				Resource: "deadLetters/7", Message: "fulfillment.order_confirmed dead-lettered transload.order.confirmed", State: opsv1.Exception_STATE_OPEN,
+				Resource: "deadLetters/7", Message: "fulfillment-order-confirmed dead-lettered transload.order.confirmed", State: opsv1.Exception_STATE_OPEN,
 				CorrelationId: "corr-dl-7", OccurrenceCount: 1, CreateTime: ts(5 * time.Minute), UpdateTime: ts(5 * time.Minute), LastOccurTime: ts(5 * time.Minute),
-				Details:        details(map[string]any{"deadLetter": "deadLetters/7", "consumer": "fulfillment.order_confirmed", "subject": "transload.order.confirmed"}),
+				Details:        details(map[string]any{"deadLetter": "deadLetters/7", "consumer": "fulfillment-order-confirmed", "subject": "transload.order.confirmed"}),
 				AllowedActions: []opsv1.Exception_Action{opsv1.Exception_ACTION_ACKNOWLEDGE, opsv1.Exception_ACTION_RESOLVE, opsv1.Exception_ACTION_REPLAY_DEAD_LETTER},
 			},
 		},
 		DeadLetters: []*opsv1.DeadLetter{
 			{
-				Name: "deadLetters/7", Consumer: "fulfillment.order_confirmed", Subject: "transload.order.confirmed",
+				Name: "deadLetters/7", Consumer: "fulfillment-order-confirmed", Subject: "transload.order.confirmed",
 				EventId: "0190c0de-0000-7000-8000-000000000007", AggregateType: "order", AggregateId: "ord-1002", AggregateSequence: 2,
 				CorrelationId: "corr-dl-7", Error: "events: malformed event: decode transload.order.v1.OrderConfirmedEvent", DeliveryCount: 1,
 				PublishTime: ts(6 * time.Minute), DeadLetterTime: ts(5 * time.Minute), PayloadType: "transload.order.v1.OrderConfirmedEvent",
