@@ -49,9 +49,6 @@ type Event struct {
 	// PreviousRequest is the request before a retry or a cancellation,
 	// for the audit trail.
 	PreviousRequest *Request
-	// PreviousShipment is the shipment before the change (nil for a new
-	// shipment), for the audit trail.
-	PreviousShipment *Shipment
 	// WMSEventID is the WMS event that caused a shipment change.
 	WMSEventID string
 	// WMSCode and WMSMessage are the WMS's refusal of a failed request

@@ -28,7 +28,6 @@ const (
 const (
 	AuditRequestRetry  = "fulfillment_request.retry"
 	AuditRequestCancel = "fulfillment_request.cancel"
-	AuditShipmentState = "shipment.update"
 )
 
 // orderService is who cancels fulfilment when the call names nobody:
@@ -39,15 +38,19 @@ var orderService = fulfillment.Actor{Kind: opsevents.ActorService, ID: "order"}
 // fulfillment.v1 event with its subject from platform/eventstreams and a
 // builder that wraps the metadata the outbox assigns, and what ev tells
 // the operations plane (opsevents): the exception a failed request or a
-// mismatching shipment report raises, and the audit record of a retry, a
-// cancellation or a shipment state change.
+// mismatching shipment report raises, and the audit record of a retry or a
+// cancellation. Shipment changes are not audited: the WMS is the system of
+// record for shipments and reports them (ShipmentUpdatedEvent carries each);
+// what they change in Transload's own data, the order's progress, is
+// audited by the order service (order.ship). At about four WMS reports per
+// shipment they were also 40% of the audit trail's volume.
 func Events(ev fulfillment.Event) ([]outbox.Event, error) {
 	switch ev.Type {
 	case fulfillment.EventShipmentUpdated:
 		if ev.Shipment == nil {
 			break
 		}
-		out := []outbox.Event{{ID: ev.ID, Producer: Producer, OccurredAt: ev.OccurTime,
+		return []outbox.Event{{ID: ev.ID, Producer: Producer, OccurredAt: ev.OccurTime,
 			AggregateType: AggregateShipment, AggregateID: ev.Shipment.ID, Subject: eventstreams.ShipmentUpdated,
 			Build: func(md *commonv1.EventMetadata) (proto.Message, error) {
 				return &fulfillmentv1.ShipmentUpdatedEvent{
@@ -56,15 +59,7 @@ func Events(ev fulfillment.Event) ([]outbox.Event, error) {
 					PreviousState: fulfillmentv1.Shipment_State(ev.PreviousShipmentState),
 					WmsEventId:    ev.WMSEventID,
 				}, nil
-			}}}
-		if ev.PreviousShipment != nil && ev.PreviousShipment.State == ev.Shipment.State {
-			return out, nil // tracking or quantities only: not a state change
-		}
-		var before proto.Message
-		if ev.PreviousShipment != nil {
-			before = ShipmentToProto(ev.PreviousShipment)
-		}
-		return withAudit(out, ev, AuditShipmentState, ShipmentName(ev.Shipment.OrderID, ev.Shipment.ID), before, ShipmentToProto(ev.Shipment))
+			}}}, nil
 	case fulfillment.EventRequestFailed:
 		if ev.Request == nil {
 			break

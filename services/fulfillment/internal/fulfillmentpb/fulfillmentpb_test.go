@@ -258,11 +258,8 @@ func TestEvents(t *testing.T) {
 	failed := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestFailed, LastError: "WMS rejected the request: NO_STOCK none left"}
 	pending := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestPending}
 	r := &fulfillment.Request{ID: "FR-O-1-WH-HAM", OrderID: "O-1", State: fulfillment.RequestCancelled}
-	packed := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentPacked}
 	sh := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentShipped, TrackingNumber: "T1"}
-	tracked := &fulfillment.Shipment{ID: "S-1", OrderID: "O-1", State: fulfillment.ShipmentShipped}
 	md := &commonv1.EventMetadata{EventId: "ev-1", Sequence: 3, OccurTime: timestamppb.New(occur)}
-	service := &commonv1.AuditActor{Kind: "service", Id: "fulfillment"}
 	order := &commonv1.AuditActor{Kind: "service", Id: "order"}
 	operator := fulfillment.Actor{Kind: "operator", ID: "key-ops"}
 	type built struct {
@@ -283,18 +280,12 @@ func TestEvents(t *testing.T) {
 	}{
 		{"new shipment", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, WMSEventID: "E1"}, []built{
 			{eventstreams.ShipmentUpdated, "shipment/S-1", &fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh), WmsEventId: "E1"}},
-			audit(service, "shipment.update", "orders/O-1/shipments/S-1", nil, fulfillmentpb.ShipmentToProto(sh)),
 		}},
-		{"shipment state change", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, PreviousShipment: packed,
+		// Shipments are the WMS's record: a state change is published, not audited.
+		{"shipment state change", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh,
 			PreviousShipmentState: fulfillment.ShipmentPacked, WMSEventID: "E2"}, []built{
 			{eventstreams.ShipmentUpdated, "shipment/S-1", &fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh),
 				PreviousState: fulfillmentv1.Shipment_STATE_PACKED, WmsEventId: "E2"}},
-			audit(service, "shipment.update", "orders/O-1/shipments/S-1", fulfillmentpb.ShipmentToProto(packed), fulfillmentpb.ShipmentToProto(sh)),
-		}},
-		{"tracking only", fulfillment.Event{Type: fulfillment.EventShipmentUpdated, Shipment: sh, PreviousShipment: tracked,
-			PreviousShipmentState: fulfillment.ShipmentShipped, WMSEventID: "E3"}, []built{
-			{eventstreams.ShipmentUpdated, "shipment/S-1", &fulfillmentv1.ShipmentUpdatedEvent{Metadata: md, Shipment: fulfillmentpb.ShipmentToProto(sh),
-				PreviousState: fulfillmentv1.Shipment_STATE_SHIPPED, WmsEventId: "E3"}},
 		}},
 		{"request failed", fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: failed, PreviousRequestState: fulfillment.RequestPending,
 			WMSCode: "NO_STOCK", WMSMessage: "none left"}, []built{

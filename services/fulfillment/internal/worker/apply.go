@@ -202,7 +202,7 @@ func applyMilestone(ctx context.Context, tx fulfillment.Tx, source string, ev fu
 	if out.Created || !out.Stale {
 		res.published = true
 		err := tx.WriteEvent(ctx, fulfillment.Event{
-			Type: fulfillment.EventShipmentUpdated, ID: eventID, Shipment: out.Shipment, PreviousShipment: sh,
+			Type: fulfillment.EventShipmentUpdated, ID: eventID, Shipment: out.Shipment,
 			PreviousShipmentState: out.PreviousState, WMSEventID: ev.EventID, OccurTime: now,
 		})
 		if err != nil {

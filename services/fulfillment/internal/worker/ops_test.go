@@ -226,12 +226,11 @@ type cursorFailsTx struct{ fulfillment.Tx }
 
 func (cursorFailsTx) SetCursor(context.Context, string, string, time.Time) error { return errCursor }
 
-// TestShipmentReportsAreAuditedAndMismatchesRaised: a shipment state
-// change from the WMS feed is recorded for the audit trail (not a change
-// of tracking alone), and a report that does not match the allocation
-// raises SHIPMENT_MISMATCH, both in the transaction that applies the
-// page: when it rolls back, neither is written.
-func TestShipmentReportsAreAuditedAndMismatchesRaised(t *testing.T) {
+// TestShipmentMismatchesRaisedNotAudited: a report that does not match the
+// allocation raises SHIPMENT_MISMATCH in the transaction that applies the
+// page (when it rolls back, nothing is written); shipment changes
+// themselves are the WMS's record and write no audit record.
+func TestShipmentMismatchesRaisedNotAudited(t *testing.T) {
 	s, db := newStoreDB(t)
 	picked := shipEvent("E1", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_PICKED, 2)
 	over := shipEvent("E2", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 5)
@@ -271,11 +270,7 @@ func TestShipmentReportsAreAuditedAndMismatchesRaised(t *testing.T) {
 	if diff := cmp.Diff([]exceptionSummary{mismatch("E2", "SKU-1", 2, 5), mismatch("E3", "SKU-X", 0, 1)}, summarize(excs)); diff != "" {
 		t.Errorf("exceptions (-want +got):\n%s", diff)
 	}
-	wantAudits := []auditSummary{
-		{Action: "shipment.update", Target: sh, Actor: "service:fulfillment", After: "STATE_PICKED"},
-		{Action: "shipment.update", Target: sh, Actor: "service:fulfillment", Before: "STATE_PICKED", After: "STATE_SHIPPED"},
-	}
-	if diff := cmp.Diff(wantAudits, summarizeAudits(audits)); diff != "" {
-		t.Errorf("audit records (-want +got):\n%s", diff)
+	if got := summarizeAudits(audits); len(got) != 0 {
+		t.Errorf("shipment reports wrote audit records: %+v", got)
 	}
 }
