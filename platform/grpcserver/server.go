@@ -3,6 +3,8 @@
 // metrics, tracing, limits and keepalive; Run serves the gRPC listener, the
 // admin HTTP listener (see adminhttp) and an optional internal listener with
 // reflection, and shuts all of them down gracefully when its context ends.
+// WithReflection serves reflection on the gRPC listener itself, so grpcurl
+// and `buf curl` work against a binary with no proto files at hand.
 //
 // The unary chain, outermost first:
 //
@@ -41,6 +43,12 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	// Linked for their descriptors: reflection resolves names from
+	// protoregistry.GlobalFiles, and a status's details are Any messages of
+	// these types, which clients can only decode if reflection serves them.
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+	_ "google.golang.org/genproto/googleapis/rpc/status"
+
 	"github.com/transload/transload/platform/adminhttp"
 	"github.com/transload/transload/platform/logging"
 )
@@ -75,6 +83,7 @@ type options struct {
 	admin           *adminhttp.Server
 	internalAddr    string
 	internalLis     net.Listener
+	reflection      bool
 	auth            AuthFunc
 	defaultDeadline time.Duration
 	maxRecv         int
@@ -133,6 +142,16 @@ func WithInternalAddr(addr string) Option { return func(o *options) { o.internal
 
 // WithInternalListener is WithInternalAddr with a ready listener.
 func WithInternalListener(lis net.Listener) Option { return func(o *options) { o.internalLis = lis } }
+
+// WithReflection serves gRPC server reflection (grpc.reflection.v1 and
+// v1alpha, for old clients) on the gRPC listener when on is true; off by
+// default, so a production port does not describe its API to whoever
+// asks. Reflection calls bypass WithAuth, as health checks do, so tools
+// can list and describe before holding a key. The descriptors it serves
+// include google.rpc.Status, the google.rpc error details
+// (ErrorInfo, BadRequest, RetryInfo, PreconditionFailure, ...) and
+// grpc.health.v1, so a client decodes error details without proto files.
+func WithReflection(on bool) Option { return func(o *options) { o.reflection = on } }
 
 // WithAuth installs the authentication hook.
 func WithAuth(f AuthFunc) Option { return func(o *options) { o.auth = f } }
@@ -240,6 +259,9 @@ func New(opts ...Option) (*Server, error) {
 	serverOpts := s.serverOptions(validator)
 	s.grpc = grpc.NewServer(serverOpts...)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if o.reflection {
+		reflection.Register(s.grpc)
+	}
 
 	if err := s.listen(); err != nil {
 		return nil, err

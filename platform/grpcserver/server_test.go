@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
-	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -427,26 +427,78 @@ func TestMaxMessageSize(t *testing.T) {
 
 func listServices(t *testing.T, conn *grpc.ClientConn) ([]string, error) {
 	t.Helper()
-	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	return grpcservertest.ListServices(t.Context(), conn)
+}
+
+func TestReflectionOnThePublicListener(t *testing.T) {
+	t.Parallel()
+	// Reflection must work without credentials, as grpcurl list does
+	// before the user has a key.
+	denyAll := func(context.Context, string) (context.Context, error) {
+		return nil, status.Error(codes.Unauthenticated, "no key")
+	}
+	ts := start(t, &grpcservertest.Probe{}, grpcserver.WithReflection(true), grpcserver.WithAuth(denyAll))
+
+	names, err := listServices(t, ts.conn)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
-		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
-	}); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+	slices.Sort(names)
+	want := []string{
+		"grpc.health.v1.Health",
+		"grpc.reflection.v1.ServerReflection",
+		"grpc.reflection.v1alpha.ServerReflection",
+		grpcservertest.ServiceName,
 	}
-	// On io.EOF from Send the real status comes from Recv.
-	resp, err := stream.Recv()
-	if err != nil {
-		return nil, err
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("listed services (-want +got):\n%s", diff)
 	}
-	_ = stream.CloseSend()
-	var names []string
-	for _, s := range resp.GetListServicesResponse().GetService() {
-		names = append(names, s.GetName())
+
+	// The types a client meets in error details and health checks resolve
+	// from the server alone.
+	for _, tc := range []struct{ symbol, file string }{
+		{"google.rpc.Status", "google/rpc/status.proto"},
+		{"google.rpc.ErrorInfo", "google/rpc/error_details.proto"},
+		{"google.rpc.BadRequest", "google/rpc/error_details.proto"},
+		{"google.rpc.RetryInfo", "google/rpc/error_details.proto"},
+		{"google.rpc.PreconditionFailure", "google/rpc/error_details.proto"},
+		{"grpc.health.v1.Health", "grpc/health/v1/health.proto"},
+		{"grpc.health.v1.HealthCheckResponse", "grpc/health/v1/health.proto"},
+	} {
+		t.Run(tc.symbol, func(t *testing.T) {
+			file, err := grpcservertest.FileDeclaring(t.Context(), ts.conn, tc.symbol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if file != tc.file {
+				t.Errorf("%s is declared in %q, want %q", tc.symbol, file, tc.file)
+			}
+		})
 	}
-	return names, nil
+	if _, err := grpcservertest.FileDeclaring(t.Context(), ts.conn, "google.rpc.NoSuchDetail"); status.Code(err) != codes.NotFound {
+		t.Errorf("unknown symbol: %v, want NotFound", err)
+	}
+
+	// Reflection bypasses auth; the services behind it do not.
+	if _, err := ts.client.Echo(context.Background(), "x"); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Echo without a key: %v, want Unauthenticated", err)
+	}
+}
+
+func TestReflectionOffByDefault(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]grpcserver.Option{
+		"no option":             nil,
+		"WithReflection(false)": {grpcserver.WithReflection(false)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := start(t, &grpcservertest.Probe{}, opts...)
+			if _, err := listServices(t, ts.conn); status.Code(err) != codes.Unimplemented {
+				t.Errorf("list services: %v, want Unimplemented", err)
+			}
+		})
+	}
 }
 
 func TestReflectionOnlyOnInternalListener(t *testing.T) {

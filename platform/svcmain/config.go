@@ -24,7 +24,8 @@ import (
 //	}
 //
 // The embedding struct must not declare SERVICE_NAME, LOG_LEVEL,
-// GRPC_ADDR, ADMIN_ADDR, DATABASE_URL or the OTEL_* variables again.
+// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, DATABASE_URL or the OTEL_*
+// variables again.
 // GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
 // defaults come from the binary's place in the port plan
 // ([DefaultsFor]), so that one table, not one per binary, says which binary
@@ -41,6 +42,12 @@ type Base struct {
 	// Empty takes the binary's admin port in the port plan, so the admin
 	// listener cannot be switched off through the environment.
 	AdminAddr string `env:"ADMIN_ADDR"`
+	// Reflection serves gRPC server reflection on the gRPC listener
+	// (grpcserver.WithReflection), so grpcurl and `buf curl` list,
+	// describe and call the binary's services and decode error details
+	// without proto files. Off by default: `make run` turns it on, a
+	// production port does not describe its API to whoever asks.
+	Reflection bool `env:"GRPC_REFLECTION" default:"false"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// Tracing says where spans are exported (the standard OTEL_*

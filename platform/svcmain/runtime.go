@@ -35,6 +35,8 @@ type Runtime struct {
 	tp       trace.TracerProvider
 	registry *prometheus.Registry
 	admin    *adminhttp.Server
+	// reflection is GRPC_REFLECTION, applied to every server rt makes.
+	reflection bool
 
 	mu      sync.Mutex
 	closers []func(context.Context) error // run in reverse order
@@ -106,11 +108,12 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		return nil, errors.Join(fmt.Errorf("svcmain: register runtime metrics: %w", err), shutdownTracing(context.WithoutCancel(ctx)))
 	}
 	return &Runtime{
-		logger:   logger,
-		tp:       tp,
-		registry: reg,
-		admin:    adminhttp.New(reg, adminhttp.WithLogger(logger)),
-		closers:  []func(context.Context) error{shutdownTracing},
+		logger:     logger,
+		tp:         tp,
+		registry:   reg,
+		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger)),
+		reflection: base.Reflection,
+		closers:    []func(context.Context) error{shutdownTracing},
 	}, nil
 }
 
@@ -132,14 +135,16 @@ func (rt *Runtime) Registry() *prometheus.Registry { return rt.registry }
 func (rt *Runtime) Admin() *adminhttp.Server { return rt.admin }
 
 // ServerOptions returns the grpcserver options that tie a gRPC server to
-// rt: its logger, registry, tracer provider and admin server. Add the
-// listen addresses and the binary's own options after them.
+// rt: its logger, registry, tracer provider and admin server, and server
+// reflection when GRPC_REFLECTION is true. Add the listen addresses and
+// the binary's own options after them.
 func (rt *Runtime) ServerOptions() []grpcserver.Option {
 	return []grpcserver.Option{
 		grpcserver.WithLogger(rt.logger),
 		grpcserver.WithRegistry(rt.registry),
 		grpcserver.WithTracerProvider(rt.tp),
 		grpcserver.WithAdmin(rt.admin),
+		grpcserver.WithReflection(rt.reflection),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/transload/transload/platform/adminhttp"
 	"github.com/transload/transload/platform/config"
@@ -124,6 +129,7 @@ func TestStartWithAnEmptyEnvironment(t *testing.T) {
 	for k, v := range map[string]string{
 		"SERVICE_NAME": "order", "LOG_LEVEL": "info", "OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_TRACES_SAMPLER_ARG": "1",
 		"GRPC_ADDR": "127.0.0.1:9005", "ADMIN_ADDR": "127.0.0.1:9105", "DATABASE_URL": config.Mask, "WORKERS": "2",
+		"GRPC_REFLECTION": "false",
 	} {
 		if got[k] != v {
 			t.Errorf("logged config[%s] = %v, want %q", k, got[k], v)
@@ -177,6 +183,36 @@ func TestStartLogsTheConfigurationWithSecretsMasked(t *testing.T) {
 	}
 }
 
+func TestGRPCReflectionSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want codes.Code // of a reflection call to the server rt makes
+	}{
+		{"off by default", nil, codes.Unimplemented},
+		{"off", map[string]string{"GRPC_REFLECTION": "false"}, codes.Unimplemented},
+		{"on", map[string]string{"GRPC_REFLECTION": "true"}, codes.OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg serviceConfig
+			rt := start(t, tc.env, io.Discard, &cfg)
+			srv, _ := serve(t, rt)
+			conn, err := grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			names, err := grpcservertest.ListServices(t.Context(), conn)
+			if status.Code(err) != tc.want {
+				t.Fatalf("list services: %v, want %v", err, tc.want)
+			}
+			if tc.want == codes.OK && !slices.Contains(names, grpcservertest.ServiceName) {
+				t.Errorf("reflection lists %v, want %s among them", names, grpcservertest.ServiceName)
+			}
+		})
+	}
+}
+
 func TestStartErrors(t *testing.T) {
 	prev := slog.Default()
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -189,6 +225,7 @@ func TestStartErrors(t *testing.T) {
 		{"unknown log level", "order", map[string]string{"LOG_LEVEL": "chatty"}, "LOG_LEVEL"},
 		{"sample ratio out of range", "order", map[string]string{"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"},
 		{"malformed field", "order", map[string]string{"WORKERS": "many"}, "WORKERS"},
+		{"malformed GRPC_REFLECTION", "order", map[string]string{"GRPC_REFLECTION": "on"}, "GRPC_REFLECTION"},
 		{"service outside the port plan", "invoicing", nil, `unknown service "invoicing"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

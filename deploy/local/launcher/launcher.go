@@ -204,6 +204,7 @@ func (m *Mesh) sharedEnv() []string {
 		"API_KEYS=" + DemoAPIKey + ":web," + DemoCustomerAPIKey + ":web:C0001," +
 			DemoOperatorAPIKey + ":ops:operator," + DemoViewerAPIKey + ":ops:viewer",
 		"LOG_LEVEL=info",
+		"GRPC_REFLECTION=true", // grpcurl and buf curl work against every port of make run
 	}
 	return env
 }
