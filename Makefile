@@ -46,6 +46,12 @@ GOVULNCHECK := $(BIN)/govulncheck
 # Newer advisories: `cd tools && go get -tool golang.org/x/vulndb/cmd/indexdb@<version>`.
 VULNDB     := $(CURDIR)/build/vulndb
 BASELINE   := proto/baseline.binpb
+# The OpenAPI post-processing step (tools/openapi, a module outside go.work):
+# reads protoc-gen-openapiv2's output in a gen folder, writes the published
+# documents (openapi/*.json, openapi3/*.json) and the reference pages.
+OPENAPI_POST = cd $(CURDIR)/tools/openapi && GOWORK=off go run . -gen
+# Pinned Node tools (tools/npm: @redocly/cli), installed by npm ci.
+NPM_TOOLS  := $(CURDIR)/tools/npm/node_modules/.stamp
 TMP_GEN    := $(CURDIR)/build/check-generate
 GO_TEST_FLAGS ?= -race -shuffle=on -count=1 -timeout=15m
 FUZZTIME ?= 10s
@@ -86,16 +92,19 @@ $(PROTODEPS)/.stamp: Makefile
 
 .PHONY: generate
 generate: tools protodeps ## Clean and regenerate gen/ (Go, gRPC, grpc-gateway, OpenAPI) from proto/.
-	rm -rf gen/transload gen/openapi
+	rm -rf gen/transload gen/openapi gen/openapi3
 	$(BUF) generate
 	$(BUF) generate --template buf.gen.openapi.yaml
+	$(OPENAPI_POST) $(CURDIR)/gen
 
 .PHONY: check-generate
 check-generate: tools protodeps ## Regenerate into a scratch folder and fail on any difference with gen/.
 	rm -rf $(TMP_GEN) && mkdir -p $(TMP_GEN)
 	$(BUF) generate -o $(TMP_GEN)
 	$(BUF) generate --template buf.gen.openapi.yaml -o $(TMP_GEN)
+	$(OPENAPI_POST) $(TMP_GEN)/gen
 	@diff -r $(TMP_GEN)/gen/transload gen/transload && diff -r $(TMP_GEN)/gen/openapi gen/openapi \
+		&& diff -r $(TMP_GEN)/gen/openapi3 gen/openapi3 \
 		|| { echo "gen/ is out of date with proto/: run 'make generate' and commit the result"; exit 1; }
 
 # Single tools for the Go-only gates, so lint-go does not wait for buf.
@@ -105,7 +114,7 @@ $(GOLANGCI_LINT) $(GOVULNCHECK) $(BIN)/indexdb: tools/go.mod tools/go.sum $(TOOL
 	touch $@
 
 .PHONY: lint
-lint: tools protodeps tidy-check lint-go vulncheck ## tidy-check, lint-go, vulncheck, then buf lint, buf format, api-linter (AIP), gofmt, go vet.
+lint: tools protodeps tidy-check lint-go vulncheck lint-openapi ## tidy-check, lint-go, vulncheck, lint-openapi, then buf lint, buf format, api-linter (AIP), gofmt, go vet.
 	$(BUF) lint proto
 	$(BUF) format --diff --exit-code proto
 	cd proto && $(BIN)/api-linter --config api-linter.yaml -I . -I $(PROTODEPS) \
@@ -113,6 +122,16 @@ lint: tools protodeps tidy-check lint-go vulncheck ## tidy-check, lint-go, vulnc
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	for m in $(GO_MODULES); do (cd $$m && go vet ./...) || exit 1; done
+
+# Redocly (recommended-strict rules, so a warning fails too) on the published
+# OpenAPI 3 and Swagger 2 documents listed in .redocly.yaml.
+.PHONY: lint-openapi
+lint-openapi: $(NPM_TOOLS) ## redocly lint (.redocly.yaml) on the published OpenAPI documents; needs only Node.
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true tools/npm/node_modules/.bin/redocly lint --config .redocly.yaml
+
+$(NPM_TOOLS): tools/npm/package.json tools/npm/package-lock.json
+	cd tools/npm && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 .PHONY: lint-go
 lint-go: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml: layer rules, errorlint, ...) in each go.work module but gen; needs only Go.
@@ -165,11 +184,16 @@ fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token de
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./aip/ || exit 1; done
 
 .PHONY: test
-test: tools protodeps test-servers check-generate lint breaking build observability-check go-test fuzz-short ## Everything that proves it works (what CI runs).
+test: tools protodeps test-servers check-generate lint breaking build observability-check openapi-check go-test fuzz-short ## Everything that proves it works (what CI runs).
 
 .PHONY: observability-check
 observability-check: $(GOLANGCI_LINT) ## Alert rules and dashboard queries through Prometheus's own parsers (deploy/observability, a module outside go.work so prometheus/prometheus stays out of the services' build list).
 	cd deploy/observability && GOWORK=off go mod tidy -diff && GOWORK=off go vet ./... && \
+		GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: openapi-check
+openapi-check: $(GOLANGCI_LINT) ## tools/openapi (outside go.work): tidy, vet, golangci-lint, and its tests of the published OpenAPI documents.
+	cd tools/openapi && GOWORK=off go mod tidy -diff && GOWORK=off go vet ./... && \
 		GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: build
