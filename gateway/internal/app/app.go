@@ -174,6 +174,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	}
 	if g.rest, err = rest.NewHandler(ctx, g.self, rest.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, Logger: logger,
+		AllowedOrigins: cfg.CORSAllowedOrigins,
 	}); err != nil {
 		return nil, fmt.Errorf("gateway: rest: %w", err)
 	}
@@ -200,6 +201,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Protocols:         restProtocols(),
 	}
 	g.httpLis = d.HTTPListener
 	if g.httpLis == nil {
@@ -226,6 +228,18 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		return nil
 	})
 	return g, nil
+}
+
+// restProtocols are the REST listener's protocols: HTTP/1.1 and HTTP/2
+// over cleartext (h2c with prior knowledge, as `curl --http2-prior-knowledge`
+// and gRPC-style clients speak it), so one connection multiplexes a
+// storefront's calls without TLS inside the cluster. TLS, and with it
+// negotiated HTTP/2, is the ingress's job.
+func restProtocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &p
 }
 
 // consolePath is where the operator console is mounted on the REST

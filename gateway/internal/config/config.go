@@ -17,6 +17,7 @@ import (
 	"github.com/transload/transload/platform/svcmain"
 
 	"github.com/transload/transload/gateway/internal/auth"
+	"github.com/transload/transload/gateway/internal/rest"
 )
 
 // Config is the gateway's configuration.
@@ -70,6 +71,11 @@ type Config struct {
 	MaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES" default:"1048576"`
 	// RequestTimeout is the deadline of one REST request end to end.
 	RequestTimeout time.Duration `env:"HTTP_REQUEST_TIMEOUT" default:"15s"`
+	// CORSAllowedOrigins are the browser origins (exact
+	// scheme://host[:port], comma separated) whose scripts may call the
+	// REST API; empty means no CORS headers, so browsers allow only
+	// same-origin pages.
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS"`
 
 	// AvailabilityFreshFor is how long CheckAvailability trusts the catalog,
 	// price and stock versions it last saw to serve answers from the
@@ -121,6 +127,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if _, err := rest.ParseOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %w", err))
+		}
 	}
 	if c.RequestTimeout <= 0 || c.AvailabilityDependencyTimeout <= 0 {
 		errs = append(errs, errors.New("HTTP_REQUEST_TIMEOUT and AVAILABILITY_DEPENDENCY_TIMEOUT must be positive"))

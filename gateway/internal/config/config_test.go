@@ -27,8 +27,12 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.GRPCAddr != "127.0.0.1:9007" || c.AdminAddr != "127.0.0.1:9107" || c.HTTPAddr != "127.0.0.1:8080" ||
 		c.DefaultCurrency != "EUR" || c.MaxBodyBytes != 1<<20 || c.AvailabilityFreshFor != 2*time.Second || len(c.Currencies) < 4 ||
-		c.LogLevel != "info" {
+		c.LogLevel != "info" || len(c.CORSAllowedOrigins) != 0 {
 		t.Errorf("defaults: %+v", c)
+	}
+	c, err = load(env(map[string]string{"CORS_ALLOWED_ORIGINS": "https://shop.example,http://127.0.0.1:5173"}))
+	if err != nil || len(c.CORSAllowedOrigins) != 2 {
+		t.Errorf("two origins: %v %v", c.CORSAllowedOrigins, err)
 	}
 	for name, want := range map[string][2]time.Duration{"catalog": {c.CatalogTimeout, 5 * time.Second},
 		"inventory": {c.InventoryTimeout, 5 * time.Second}, "order": {c.OrderTimeout, 15 * time.Second},
@@ -97,6 +101,8 @@ func TestLoadRejects(t *testing.T) {
 		"bad currency":       {map[string]string{"SUPPORTED_CURRENCIES": "EUR,euro"}, "SUPPORTED_CURRENCIES"},
 		"default not listed": {map[string]string{"DEFAULT_CURRENCY": "JPY"}, "DEFAULT_CURRENCY"},
 		"zero body limit":    {map[string]string{"HTTP_MAX_BODY_BYTES": "0"}, "HTTP_MAX_BODY_BYTES"},
+		"origin with a path": {map[string]string{"CORS_ALLOWED_ORIGINS": "https://shop.example,https://b.example/app"}, "CORS_ALLOWED_ORIGINS"},
+		"wildcard origin":    {map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"},
 		"zero order timeout": {map[string]string{"ORDER_TIMEOUT": "0s"}, "ORDER_TIMEOUT"},
 		"zero ops timeout":   {map[string]string{"OPS_TIMEOUT": "0s"}, "OPS_TIMEOUT"},
 		"short session key":  {map[string]string{"CONSOLE_SESSION_KEY": hex.EncodeToString([]byte("topsecretkey"))}, "CONSOLE_SESSION_KEY"},

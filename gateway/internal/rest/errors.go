@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -107,6 +108,12 @@ func (h *handler) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runti
 	state.mu.Lock()
 	tooLarge, decodeErr := state.tooLarge, state.decodeErr
 	state.mu.Unlock()
+	if errors.Is(err, errNotModified) {
+		// The ETag and the other headers stay; a 304 has no body.
+		w.Header().Del("Content-Type")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	if tooLarge {
 		writeError(w, r, errPayloadTooLarge(h.opts.MaxBodyBytes), http.StatusRequestEntityTooLarge, h.opts.Logger)
 		return
@@ -124,7 +131,12 @@ func (h *handler) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runti
 	if r.Context().Err() != nil && st.Code() == codes.Canceled {
 		st = status.Convert(apierr.Canceled())
 	}
-	writeError(w, r, st, 0, h.opts.Logger)
+	httpStatus := 0
+	if state.ifMatch != "" && isConcurrentModification(st) {
+		// The caller stated a precondition (If-Match) and it failed.
+		httpStatus = http.StatusPreconditionFailed
+	}
+	writeError(w, r, st, httpStatus, h.opts.Logger)
 }
 
 func (h *handler) routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
@@ -133,6 +145,12 @@ func (h *handler) routingErrorHandler(_ context.Context, _ *runtime.ServeMux, _ 
 	case http.StatusNotFound:
 		st = apierr.New(codes.NotFound, commonv1.ErrorReason_ERROR_REASON_NOT_FOUND, "no route for "+r.Method+" "+r.URL.Path, nil)
 	case http.StatusMethodNotAllowed:
+		// The route table answers these before the mux; this is the
+		// fallback should grpc-gateway match a path it does not know.
+		if routes := h.routes.forPath(r.URL.Path); len(routes) > 0 {
+			h.methodNotAllowed(w, r, routes)
+			return
+		}
 		st = apierr.New(codes.Unimplemented, commonv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "method "+r.Method+" not allowed on "+r.URL.Path, nil)
 	default:
 		st = requestParseError("path", "invalid request path", http.StatusText(httpStatus))

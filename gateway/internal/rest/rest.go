@@ -13,7 +13,13 @@
 //     mutations when the ops service says so);
 //   - a request body limit (413 PAYLOAD_TOO_LARGE) and a request deadline;
 //   - ONE JSON error shape for every error (see Error), including malformed
-//     JSON, unknown routes and body-size violations.
+//     JSON, unknown routes and body-size violations;
+//   - the conventions web clients expect: unknown query parameters refused
+//     (400 naming them, the allowed ones read from each route's
+//     google.api.http binding), CORS for configured origins, OPTIONS and
+//     405 with Allow, ETag / If-None-Match (304) on single-resource GETs,
+//     If-Match (412 when stale), gzip above DefaultCompressMinBytes, and
+//     zero Money amounts written out ("amountMinor": "0").
 package rest
 
 import (
@@ -52,6 +58,13 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// AllowedOrigins are the browser origins (scheme://host[:port]) CORS
+	// admits; empty means no CORS headers at all.
+	AllowedOrigins []string
+	// CompressMinBytes is the response size from which answers are
+	// gzipped when the client accepts it (default
+	// DefaultCompressMinBytes; negative disables compression).
+	CompressMinBytes int
 }
 
 // NewHandler returns the REST handler for storefront.v1 and ops.v1 over
@@ -68,7 +81,19 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Han
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	h := &handler{opts: o}
+	if o.CompressMinBytes == 0 {
+		o.CompressMinBytes = DefaultCompressMinBytes
+	}
+	cors, err := newCORSPolicy(o.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("rest: allowed origins: %w", err)
+	}
+	routes, err := Routes(storefrontv1.File_transload_storefront_v1_storefront_service_proto.Services().Get(0),
+		opsv1.File_transload_ops_v1_ops_service_proto.Services().Get(0))
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{opts: o, cors: cors, routes: routes}
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -76,6 +101,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Han
 		runtime.WithErrorHandler(h.errorHandler),
 		runtime.WithRoutingErrorHandler(h.routingErrorHandler),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler()),
+		runtime.WithForwardResponseOption(etagResponse),
 	)
 	if err := storefrontv1.RegisterStorefrontServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("rest: storefront routes: %w", err)
@@ -96,6 +122,10 @@ func incomingHeader(key string) (string, bool) {
 		return correlation.MetadataKey, true
 	case HeaderAPIKey:
 		return "x-api-key", true
+	case "If-Match":
+		// For the handlers whose neighbour call takes an etag; the REST
+		// side checks the precondition itself as well (checkIfMatch).
+		return "if-match", true
 	}
 	return "", false
 }
@@ -111,13 +141,20 @@ func outgoingHeader(key string) (string, bool) {
 }
 
 type handler struct {
-	opts Options
-	mux  *runtime.ServeMux
+	opts   Options
+	mux    *runtime.ServeMux
+	cors   corsPolicy
+	routes routeTable
 }
 
 // reqState is per-request state the error handler needs.
 type reqState struct {
 	correlationID string
+	// method and the conditional headers of the request, for the ETag
+	// response option and the 412 mapping.
+	method      string
+	ifNoneMatch string
+	ifMatch     string
 
 	mu        sync.Mutex
 	tooLarge  bool
@@ -133,8 +170,9 @@ func stateFrom(ctx context.Context) *reqState {
 	return &reqState{}
 }
 
-// ServeHTTP adds the correlation id, body limit and deadline around the
-// grpc-gateway mux.
+// ServeHTTP adds the correlation id, the REST conventions (OPTIONS and
+// CORS, 405, unknown query parameters, If-Match, gzip), the body limit
+// and the deadline around the grpc-gateway mux.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get(HeaderCorrelationID)
 	if !correlation.Valid(id) {
@@ -142,14 +180,49 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Header.Set(HeaderCorrelationID, id)
 	w.Header().Set(HeaderCorrelationID, id)
-	st := &reqState{correlationID: id}
+	st := &reqState{correlationID: id, method: r.Method,
+		ifNoneMatch: r.Header.Get("If-None-Match"), ifMatch: r.Header.Get("If-Match")}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), h.opts.RequestTimeout)
 	defer cancel()
 	ctx = correlation.WithID(ctx, id)
 	r = r.WithContext(ctx)
+
+	h.cors.vary(w)
+	routes := h.routes.forPath(r.URL.Path)
+	if len(routes) > 0 {
+		if r.Method == http.MethodOptions {
+			h.cors.options(w, r, methods(routes))
+			return
+		}
+		h.cors.actual(w, r)
+		same := routesFor(routes, r.Method)
+		if len(same) == 0 {
+			h.methodNotAllowed(w, r, routes)
+			return
+		}
+		if st := unknownQuery(same, r); st != nil {
+			writeError(w, r, st, 0, h.opts.Logger)
+			return
+		}
+	}
+	if h.opts.CompressMinBytes > 0 {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			gw := newGzipWriter(w, h.opts.CompressMinBytes)
+			defer func() {
+				if err := gw.finish(); err != nil {
+					h.opts.Logger.DebugContext(ctx, "finish gzip response", slog.Any("error", err))
+				}
+			}()
+			w = gw
+		}
+	}
 	if r.ContentLength > h.opts.MaxBodyBytes {
 		st.tooLarge = true
 		writeError(w, r, errPayloadTooLarge(h.opts.MaxBodyBytes), http.StatusRequestEntityTooLarge, h.opts.Logger)
+		return
+	}
+	if st.ifMatch != "" && r.Method != http.MethodGet && !h.checkIfMatch(w, r) {
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -196,6 +269,14 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // failures, so they are reported as malformed bodies.
 type marshaler struct {
 	*runtime.JSONPb
+}
+
+// Marshal implements runtime.Marshaler, writing zero Money amounts out
+// (see withZeroAmounts): EmitUnpopulated or EmitDefaultValues would do
+// it for every field, turning each unset string, list and enum of every
+// answer into noise, while a money type's zero is a value clients read.
+func (m *marshaler) Marshal(v any) ([]byte, error) {
+	return marshalWithZeroAmounts(v, m.JSONPb.Marshal)
 }
 
 func newMarshaler() *marshaler {
