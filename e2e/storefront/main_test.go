@@ -71,6 +71,8 @@ func runMain(m *testing.M) int {
 			// The demo warehouses only: TestOperationsDesk's poison event
 			// allocates to one more, which an operator then adds.
 			launcher.Fulfillment: {"FULFILLMENT_WMS_WAREHOUSES=WH-HAM,WH-MUC,WH-BER"},
+			// The page of TestBrowserCrossOriginFetch may call the REST API.
+			launcher.Gateway: {corsAllowedOriginEnv()},
 		},
 	})
 	if err != nil {
