@@ -68,6 +68,7 @@ $(TOOLCHAIN_STAMP):
 $(BIN)/.stamp: tools/go.mod tools/go.sum $(TOOLCHAIN_STAMP)
 	cd tools && GOWORK=off go build -o $(BIN)/ \
 		github.com/bufbuild/buf/cmd/buf \
+		github.com/fullstorydev/grpcurl/cmd/grpcurl \
 		github.com/golangci/golangci-lint/v2/cmd/golangci-lint \
 		github.com/googleapis/api-linter/v2/cmd/api-linter \
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
