@@ -29,6 +29,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/svcmain"
 
+	"github.com/transload/transload/gateway/internal/apidocs"
 	"github.com/transload/transload/gateway/internal/auth"
 	"github.com/transload/transload/gateway/internal/catalogevents"
 	"github.com/transload/transload/gateway/internal/config"
@@ -194,7 +195,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		return nil, fmt.Errorf("gateway: console: %w", err)
 	}
 	g.http = &http.Server{
-		Handler:           withConsole(consoleHandler, g.rest),
+		Handler:           withConsole(consoleHandler, apidocs.Handler(), g.rest),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
@@ -246,17 +247,20 @@ func restProtocols() *http.Protocols {
 // listener.
 const consolePath = "/console/"
 
-// withConsole serves the console under consolePath and everything else
-// with rest. It matches the prefix itself rather than through
-// http.ServeMux, which would redirect unclean REST paths instead of
-// letting grpc-gateway answer them in the JSON error shape.
-func withConsole(console, rest http.Handler) http.Handler {
+// withConsole serves the console under consolePath, the API documents
+// and reference page (apidocs: /openapi/, /docs/) and everything else with
+// rest. It matches the prefixes itself rather than through http.ServeMux,
+// which would redirect unclean REST paths instead of letting grpc-gateway
+// answer them in the JSON error shape.
+func withConsole(console, docs, rest http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, consolePath):
 			console.ServeHTTP(w, r)
 		case r.URL.Path == strings.TrimSuffix(consolePath, "/"):
 			http.Redirect(w, r, consolePath, http.StatusMovedPermanently)
+		case apidocs.Owns(r.URL.Path):
+			docs.ServeHTTP(w, r)
 		default:
 			rest.ServeHTTP(w, r)
 		}

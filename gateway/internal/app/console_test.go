@@ -131,3 +131,29 @@ func TestConsoleSessionKey(t *testing.T) {
 		t.Errorf("gateway with a random key: %d, want a redirect to sign in", resp.StatusCode)
 	}
 }
+
+// TestAPIDocumentsAreMounted: the OpenAPI documents and the reference page
+// are served beside REST without an API key, and a REST path next to them
+// keeps REST's own answers.
+func TestAPIDocumentsAreMounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBrowser(t)
+	for path, contentType := range map[string]string{
+		"/openapi/storefront.v1.json":    "application/json",
+		"/openapi/ops.v1.json":           "application/json",
+		"/openapi/v2/storefront.v1.json": "application/json",
+		"/docs/":                         "text/html",
+	} {
+		resp, body := b.get(e.baseURL + path)
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), contentType) || len(body) == 0 {
+			t.Errorf("%s: %d %q (%d bytes), want 200 %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), contentType)
+		}
+	}
+	if !strings.Contains(func() string { _, b := b.get(e.baseURL + "/openapi/storefront.v1.json"); return b }(), `"openapi"`) {
+		t.Error("/openapi/storefront.v1.json is not an OpenAPI 3 document")
+	}
+	if r := e.do("GET", "/v1/orders", keyWeb, ""); r.status != http.StatusOK {
+		t.Errorf("REST beside the documents: %d %s", r.status, r.body)
+	}
+}
