@@ -12,9 +12,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
+	"github.com/transload/transload/platform/apierr"
 
 	"github.com/transload/transload/gateway/internal/rest"
 )
@@ -246,6 +251,15 @@ func TestRESTETagAndConditionalRequests(t *testing.T) {
 	r = e.do("POST", "/v1/orders/O-9999:cancel", keyWeb, `{}`, "Idempotency-Key", "k-c2", "If-Match", `"e1"`)
 	if r.status != http.StatusNotFound {
 		t.Errorf("If-Match on a missing order: %d %s", r.status, r.body)
+	}
+	// Over gRPC the gateway does not read the order first: the tag goes
+	// to the order service, which compares it in the cancel's own
+	// transaction, so a change between a check and the cancel cannot slip
+	// through.
+	stale := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+keyWeb, "if-match", `"e0"`)
+	if _, err := e.client.CancelOrder(stale, &storefrontv1.CancelOrderRequest{Name: name, RequestId: "k-c4"}); status.Code(err) != codes.Aborted ||
+		!apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION) {
+		t.Fatalf("gRPC cancel with a stale if-match: %v, want ABORTED CONCURRENT_MODIFICATION", err)
 	}
 	r = e.do("POST", cancelPath, keyWeb, `{"reason":"x"}`, "Idempotency-Key", "k-c3", "If-Match", `"e1"`)
 	if r.status != http.StatusOK || r.json(t)["state"] != "STATE_CANCELLED" {

@@ -316,6 +316,9 @@ func (f *fakeOrders) CancelOrder(_ context.Context, req *orderv1.CancelOrderRequ
 	if !ok {
 		return nil, apierr.Error(codes.NotFound, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_FOUND, "order not found", nil)
 	}
+	if req.GetEtag() != "" && req.GetEtag() != o.GetEtag() { // as the order service checks it, in its transaction
+		return nil, apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION, "etag mismatch", nil)
+	}
 	if o.GetState() != orderv1.Order_STATE_ACCEPTED_PENDING_ERP && o.GetState() != orderv1.Order_STATE_CONFIRMED {
 		return nil, apierr.Error(codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_CANCELLABLE, "not cancellable",
 			map[string]string{"order_id": o.GetOrderId(), "state": o.GetState().String()})

@@ -367,6 +367,27 @@ func (s *Server) ListOrders(ctx context.Context, req *storefrontv1.ListOrdersReq
 	return out, nil
 }
 
+// MetadataIfMatch carries a caller's If-Match (REST forwards the header as
+// this metadata; gRPC callers may send it themselves).
+const MetadataIfMatch = "if-match"
+
+// ifMatch returns the strong entity tag the caller's If-Match names, without
+// its quotes, for the order service to compare in the same transaction as
+// the change (the REST side's own check before the call is not atomic). A
+// weak tag, "*" or a list names no single strong tag and gives "".
+func ifMatch(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	v := md.Get(MetadataIfMatch)
+	if len(v) != 1 {
+		return ""
+	}
+	tag := strings.TrimSpace(v[0])
+	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' || strings.Contains(tag[1:len(tag)-1], `"`) {
+		return ""
+	}
+	return tag[1 : len(tag)-1]
+}
+
 // CancelOrder implements storefrontv1.StorefrontServiceServer.
 func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderRequest) (*storefrontv1.Order, error) {
 	p, o, err := s.callerOrder(ctx, req.GetName())
@@ -377,7 +398,9 @@ func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderR
 	if strings.TrimSpace(reason) == "" {
 		reason = defaultCancelReason
 	}
-	out, err := s.n.Orders.CancelOrder(withActor(ctx, p), &orderv1.CancelOrderRequest{Name: o.GetName(), RequestId: req.GetRequestId(), Reason: reason})
+	out, err := s.n.Orders.CancelOrder(withActor(ctx, p), &orderv1.CancelOrderRequest{
+		Name: o.GetName(), RequestId: req.GetRequestId(), Reason: reason, Etag: ifMatch(ctx),
+	})
 	if err == nil {
 		return orderToProto(out, nil), nil
 	}

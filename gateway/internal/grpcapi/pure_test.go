@@ -237,3 +237,28 @@ func TestRejectionAndRuleKindParity(t *testing.T) {
 		}
 	}
 }
+
+func TestIfMatchNamesOneStrongTag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		values []string
+		want   string
+	}{
+		{nil, ""},
+		{[]string{`"e1"`}, "e1"},
+		{[]string{` "e1" `}, "e1"},
+		{[]string{`W/"e1"`}, ""},
+		{[]string{`*`}, ""},
+		{[]string{`"e1", "e2"`}, ""},
+		{[]string{`e1`}, ""},
+		{[]string{`"e1"`, `"e2"`}, ""},
+	} {
+		md := metadata.MD{}
+		for _, v := range tc.values {
+			md.Append(MetadataIfMatch, v)
+		}
+		if got := ifMatch(metadata.NewIncomingContext(context.Background(), md)); got != tc.want {
+			t.Errorf("If-Match %q: %q, want %q", tc.values, got, tc.want)
+		}
+	}
+}
