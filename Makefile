@@ -92,11 +92,12 @@ $(PROTODEPS)/.stamp: Makefile
 	touch $@
 
 .PHONY: generate
-generate: tools protodeps ## Clean and regenerate gen/ (Go, gRPC, grpc-gateway, OpenAPI) from proto/.
+generate: tools protodeps ## Clean and regenerate gen/ (Go, gRPC, grpc-gateway, OpenAPI) from proto/, and the TypeScript client's types.
 	rm -rf gen/transload gen/openapi gen/openapi3
 	$(BUF) generate
 	$(BUF) generate --template buf.gen.openapi.yaml
 	$(OPENAPI_POST) $(CURDIR)/gen
+	cd clients/typescript && npm ci --no-audit --no-fund --ignore-scripts && npm run generate
 
 .PHONY: check-generate
 check-generate: tools protodeps ## Regenerate into a scratch folder and fail on any difference with gen/.

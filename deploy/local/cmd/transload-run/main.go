@@ -79,7 +79,7 @@ Try:
   curl -s -H 'Authorization: Bearer %[2]s' -H 'Idempotency-Key: demo-order-1' -X POST %[1]s/v1/orders \
     -d '{"customerId":"C0001","currencyCode":"EUR","lines":[{"sku":"SKU-00001","quantity":2}],"shipTo":{"recipient":"Demo GmbH","lines":["Hafenstr. 1"],"locality":"Hamburg","postalCode":"20457","regionCode":"DE"}}'
 
-  curl -s -H 'Authorization: Bearer %[2]s' %[1]s/v1/orders?customerId=C0001
+  curl -s -G -H 'Authorization: Bearer %[2]s' %[1]s/v1/orders --data-urlencode 'filter=customer_id = "C0001"'
 
 Press Ctrl-C to stop.
 `, base, launcher.DemoAPIKey, launcher.DemoCustomerAPIKey, data, cacheMode(redisAddr),
