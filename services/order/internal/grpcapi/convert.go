@@ -1,7 +1,9 @@
 package grpcapi
 
 import (
+	"errors"
 	"strings"
+	"time"
 
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/aip"
@@ -43,13 +45,36 @@ func progressFromProto(r *orderv1.RecordShipmentProgressRequest, actor order.Act
 	return p
 }
 
+// timeOps are the comparisons the time fields of a filter allow.
+var timeOps = []aip.Op{aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}
+
 // listFilter declares the fields ListOrders filters on (order.v1
-// ListOrdersRequest.filter).
+// ListOrdersRequest.filter, and what the storefront's filter promises).
 var listFilter = aip.Schema{
 	{Name: "customer_id"},
 	{Name: "channel"},
-	{Name: "state", Kind: aip.KindEnum, Enum: orderv1.Order_State_value, EnumPrefix: "STATE_"},
-	{Name: "create_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
+	{Name: "state", Kind: aip.KindEnum, Enum: orderv1.Order_State_value, EnumPrefix: "STATE_", Ops: []aip.Op{aip.OpEq, aip.OpNe}},
+	{Name: "purchase_order_number", Check: func(t aip.Term) error {
+		// An empty value would read as "no filter" and list every order.
+		if t.Value.Text == "" {
+			return errors.New("purchase_order_number must not be empty")
+		}
+		return nil
+	}},
+	{Name: "create_time", Kind: aip.KindTime, Ops: timeOps},
+	{Name: "update_time", Kind: aip.KindTime, Ops: timeOps},
+}
+
+// listOrderBy maps the accepted ListOrders order_by values to their
+// canonical form (the one page tokens are bound to).
+var listOrderBy = map[string]string{
+	"":                 "create_time desc",
+	"create_time desc": "create_time desc",
+	"create_time asc":  "create_time",
+	"create_time":      "create_time",
+	"update_time desc": "update_time desc",
+	"update_time asc":  "update_time",
+	"update_time":      "update_time",
 }
 
 // listQuery is a parsed ListOrders request.
@@ -62,9 +87,9 @@ type listQuery struct {
 	page aip.Query
 }
 
-// listFromProto parses the filter and decodes the page token of a
-// ListOrders request made by caller (errors are *aip.FilterError and
-// *aip.PageTokenError).
+// listFromProto parses the filter and order_by and decodes the page token
+// of a ListOrders request made by caller (errors are *aip.FilterError,
+// *aip.PageTokenError and *order.InvalidArgumentError for order_by).
 func listFromProto(r *orderv1.ListOrdersRequest, caller string) (listQuery, error) {
 	f, err := listFilter.Parse(r.GetFilter())
 	if err != nil {
@@ -80,23 +105,36 @@ func listFromProto(r *orderv1.ListOrdersRequest, caller string) (listQuery, erro
 	if v, ok := f.Find("state", aip.OpEq); ok {
 		q.State = orderpb.StateFromProto(orderv1.Order_State(v.Enum))
 	}
-	if v, ok := f.Find("create_time", aip.OpGe); ok {
-		q.CreatedFrom = v.Time
+	if v, ok := f.Find("state", aip.OpNe); ok {
+		q.NotState = orderpb.StateFromProto(orderv1.Order_State(v.Enum))
 	}
-	if v, ok := f.Find("create_time", aip.OpLt); ok {
-		q.CreatedBefore = v.Time
+	if v, ok := f.Find("purchase_order_number", aip.OpEq); ok {
+		q.PurchaseOrderNumber = v.Text
 	}
-	// order_by is "", "create_time", "create_time asc" or "create_time
-	// desc" (protovalidate): newest first unless ascending is asked for.
-	ob := strings.TrimSpace(r.GetOrderBy())
-	q.Ascending = ob == "create_time" || ob == "create_time asc"
-	orderBy := "create_time desc"
-	if q.Ascending {
-		orderBy = "create_time"
+	q.Created = timeBounds(f, "create_time")
+	q.Updated = timeBounds(f, "update_time")
+	orderBy, ok := listOrderBy[strings.Join(strings.Fields(r.GetOrderBy()), " ")]
+	if !ok {
+		return listQuery{}, &order.InvalidArgumentError{Field: "order_by",
+			Message: "use create_time desc (the default), create_time, update_time desc or update_time"}
 	}
+	q.ByUpdateTime = strings.HasPrefix(orderBy, "update_time")
+	q.Ascending = !strings.HasSuffix(orderBy, " desc")
 	q.page = aip.Query{Method: orderv1.OrderService_ListOrders_FullMethodName, Caller: caller, Filter: f.String(), OrderBy: orderBy}
-	q.size, q.Limit, err = pageWindow(r.GetPageToken(), r.GetPageSize(), q.page, &q.AfterCreatedAt, &q.AfterID)
+	q.size, q.Limit, err = pageWindow(r.GetPageToken(), r.GetPageSize(), q.page, &q.AfterTime, &q.AfterID)
 	return q, err
+}
+
+// timeBounds collects the comparisons of a parsed filter on the time
+// field.
+func timeBounds(f aip.Filter, field string) order.TimeBounds {
+	var b order.TimeBounds
+	for op, dst := range map[aip.Op]*time.Time{aip.OpGe: &b.From, aip.OpGt: &b.After, aip.OpLt: &b.Before, aip.OpLe: &b.Through} {
+		if v, ok := f.Find(field, op); ok {
+			*dst = v.Time
+		}
+	}
+	return b
 }
 
 // pageWindow decodes a page token bound to page into the cursor fields
@@ -114,7 +152,11 @@ func pageWindow(token string, pageSize int32, page aip.Query, cursor ...any) (si
 // returns the token of the next page, "" on the last.
 func listPage(q listQuery, orders []*order.Order) ([]*order.Order, string) {
 	return aip.KeysetPage(orders, q.size, q.page, func(o *order.Order) []aip.Key {
-		return []aip.Key{aip.KeyOf(o.CreatedAt), aip.KeyOf(o.ID)}
+		at := o.CreatedAt
+		if q.ByUpdateTime {
+			at = o.UpdatedAt
+		}
+		return []aip.Key{aip.KeyOf(at), aip.KeyOf(o.ID)}
 	})
 }
 

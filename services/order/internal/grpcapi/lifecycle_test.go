@@ -239,6 +239,7 @@ func TestListOrders(t *testing.T) {
 		if i == 4 {
 			r.Channel = "b2b"
 		}
+		r.CustomerPoNumber = fmt.Sprintf("PO-%d", i)
 		ids = append(ids, e.create(t, r).GetOrderId())
 	}
 	page := func(req *orderv1.ListOrdersRequest) []string {
@@ -272,9 +273,35 @@ func TestListOrders(t *testing.T) {
 	if got := page(&orderv1.ListOrdersRequest{Filter: `state = CONFIRMED`}); len(got) != 0 {
 		t.Errorf("no order is confirmed without a worker, got %v", got)
 	}
+	if diff := cmp.Diff([]string{ids[3]}, page(&orderv1.ListOrdersRequest{Filter: `purchase_order_number = "PO-3"`})); diff != "" {
+		t.Errorf("purchase order number filter (-want +got):\n%s", diff)
+	}
+	if got := page(&orderv1.ListOrdersRequest{Filter: `state != ACCEPTED_PENDING_ERP`}); len(got) != 0 {
+		t.Errorf("every order is pending without a worker, got %v", got)
+	}
+	// order_by update_time is refused by order.v1's own validation
+	// (its pattern allows create_time only); TestListOrderBy and the store
+	// tests cover it.
+	if diff := cmp.Diff(ids, page(&orderv1.ListOrdersRequest{PageSize: 2, OrderBy: "create_time",
+		Filter: `update_time > "2000-01-01T00:00:00Z" AND create_time <= "2999-01-01T00:00:00Z"`})); diff != "" {
+		t.Errorf("time filters, oldest first (-want +got):\n%s", diff)
+	}
+	if got := page(&orderv1.ListOrdersRequest{Filter: `update_time < "2000-01-01T00:00:00Z"`}); len(got) != 0 {
+		t.Errorf("no order was updated before 2000, got %v", got)
+	}
 	res, err := e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
+	}
+	_, err = e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{PageSize: 1, PageToken: res.GetNextPageToken(), OrderBy: "create_time"})
+	wantReason(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN)
+	for _, f := range []string{`purchase_order_number != "PO-3"`, `update_time = "2026-01-01T00:00:00Z"`, `state > CONFIRMED`} {
+		_, err = e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{Filter: f})
+		wantReason(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED)
+	}
+	_, err = e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{OrderBy: "total desc"})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("order_by total desc: err = %v, want InvalidArgument", err)
 	}
 	_, err = e.client.ListOrders(ctx, &orderv1.ListOrdersRequest{PageSize: 1, PageToken: res.GetNextPageToken(), Filter: `customer_id = "C0001"`})
 	wantReason(t, err, codes.InvalidArgument, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN)

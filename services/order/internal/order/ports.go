@@ -186,16 +186,34 @@ type ReleaseTask struct {
 // ListQuery selects a page of orders. Cursor fields are zero for the first
 // page.
 type ListQuery struct {
-	CustomerID    string
-	Channel       string
-	State         State
-	CreatedFrom   time.Time // inclusive, zero = unbounded
-	CreatedBefore time.Time // exclusive, zero = unbounded
-	Ascending     bool
-	Limit         int
-	// AfterCreatedAt/AfterID continue after this row in the sort order.
-	AfterCreatedAt time.Time
-	AfterID        string
+	CustomerID string
+	Channel    string
+	// State keeps orders in this state; NotState drops orders in that one.
+	// StateUnspecified leaves either unused.
+	State    State
+	NotState State
+	// PurchaseOrderNumber keeps orders with this customer PO number; ""
+	// leaves it unused.
+	PurchaseOrderNumber string
+	Created             TimeBounds
+	Updated             TimeBounds
+	// ByUpdateTime sorts by last update instead of creation, then by id.
+	ByUpdateTime bool
+	Ascending    bool
+	Limit        int
+	// AfterTime/AfterID continue after this row in the sort order;
+	// AfterTime is the row's sort time (created or updated).
+	AfterTime time.Time
+	AfterID   string
+}
+
+// TimeBounds restricts a timestamp; each zero field leaves its bound
+// unused, and set ones all apply.
+type TimeBounds struct {
+	From    time.Time // >= (inclusive)
+	After   time.Time // > (exclusive)
+	Before  time.Time // < (exclusive)
+	Through time.Time // <= (inclusive)
 }
 
 // Customer is the order service's snapshot of an ERP customer.

@@ -579,11 +579,27 @@ func (s *Store) ListOrders(ctx context.Context, lq order.ListQuery) ([]*order.Or
 	if lq.State != order.StateUnspecified {
 		add("state = ?", int(lq.State))
 	}
-	if !lq.CreatedFrom.IsZero() {
-		add("created_us >= ?", us(lq.CreatedFrom))
+	if lq.NotState != order.StateUnspecified {
+		add("state <> ?", int(lq.NotState))
 	}
-	if !lq.CreatedBefore.IsZero() {
-		add("created_us < ?", us(lq.CreatedBefore))
+	if lq.PurchaseOrderNumber != "" {
+		add("customer_po = ?", lq.PurchaseOrderNumber)
+	}
+	timeBounds := func(col string, b order.TimeBounds) {
+		for _, c := range []struct {
+			op string
+			t  time.Time
+		}{{">=", b.From}, {">", b.After}, {"<", b.Before}, {"<=", b.Through}} {
+			if !c.t.IsZero() {
+				add(col+" "+c.op+" ?", us(c.t))
+			}
+		}
+	}
+	timeBounds("created_us", lq.Created)
+	timeBounds("updated_us", lq.Updated)
+	sortCol := "created_us"
+	if lq.ByUpdateTime {
+		sortCol = "updated_us"
 	}
 	dir := "DESC"
 	if lq.Ascending {
@@ -594,14 +610,14 @@ func (s *Store) ListOrders(ctx context.Context, lq order.ListQuery) ([]*order.Or
 		if lq.Ascending {
 			op = ">"
 		}
-		c := us(lq.AfterCreatedAt)
-		add("(created_us "+op+" ? OR (created_us = ? AND order_id "+op+" ?))", c, c, lq.AfterID)
+		c := us(lq.AfterTime)
+		add("("+sortCol+" "+op+" ? OR ("+sortCol+" = ? AND order_id "+op+" ?))", c, c, lq.AfterID)
 	}
 	query := `SELECT ` + orderColumns + ` FROM orders`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY created_us " + dir + ", order_id " + dir + " LIMIT ?"
+	query += " ORDER BY " + sortCol + " " + dir + ", order_id " + dir + " LIMIT ?"
 	args = append(args, lq.Limit)
 	var out []*order.Order
 	err := s.db.InReadTx(ctx, func(tx *sql.Tx) error {

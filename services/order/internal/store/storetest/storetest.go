@@ -367,18 +367,24 @@ func testCreateLostClaim(t *testing.T, h Harness) {
 func testList(t *testing.T, h Harness) {
 	s := h.New(t)
 	ctx := t.Context()
-	var all []string
 	for i := range 7 {
 		cust := "C0001"
 		if i%2 == 1 {
 			cust = "C0002"
 		}
 		o := NewOrder(fmt.Sprintf("O-%02d", i), cust, t0.Add(time.Duration(i/2)*time.Second)) // pairs share a create time
-		if i == 6 {
+		// Updates run the other way round, pairs (1,2), (3,4), (5,6) sharing
+		// an update time: O-00 was updated last.
+		o.UpdatedAt = t0.Add(time.Minute + time.Duration((6-i)/2)*time.Second)
+		switch i {
+		case 3:
+			o.CustomerPONumber = "PO-3"
+		case 4:
+			o.State = order.StateConfirmed
+		case 6:
 			o.Channel = "b2b"
 		}
 		create(t, s, o)
-		all = append(all, o.ID)
 	}
 	ids := func(os []*order.Order) []string {
 		var out []string
@@ -387,45 +393,84 @@ func testList(t *testing.T, h Harness) {
 		}
 		return out
 	}
-	// Page through everything newest first, two at a time.
-	var got []string
-	q := order.ListQuery{Limit: 2}
-	for {
-		page, err := s.ListOrders(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, ids(page)...)
-		if len(page) < q.Limit {
-			break
-		}
-		last := page[len(page)-1]
-		q.AfterCreatedAt, q.AfterID = last.CreatedAt, last.ID
-	}
-	want := []string{"O-06", "O-05", "O-04", "O-03", "O-02", "O-01", "O-00"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("paged newest first (-want +got):\n%s", diff)
-	}
+	// Page through everything two at a time in each order, continuing
+	// after the last row's sort time and id as the page token does.
 	for _, tc := range []struct {
 		name string
 		q    order.ListQuery
 		want []string
 	}{
-		{"customer ascending", order.ListQuery{CustomerID: "C0002", Ascending: true, Limit: 10}, []string{"O-01", "O-03", "O-05"}},
-		{"channel", order.ListQuery{Channel: "b2b", Limit: 10}, []string{"O-06"}},
-		{"state", order.ListQuery{State: order.StateConfirmed, Limit: 10}, nil},
-		{"time window", order.ListQuery{CreatedFrom: t0.Add(time.Second), CreatedBefore: t0.Add(2 * time.Second), Ascending: true, Limit: 10}, []string{"O-02", "O-03"}},
-		{"after cursor ascending", order.ListQuery{Ascending: true, Limit: 2, AfterCreatedAt: t0.Add(time.Second), AfterID: "O-02"}, []string{"O-03", "O-04"}},
+		{"newest first", order.ListQuery{}, []string{"O-06", "O-05", "O-04", "O-03", "O-02", "O-01", "O-00"}},
+		{"oldest first", order.ListQuery{Ascending: true}, []string{"O-00", "O-01", "O-02", "O-03", "O-04", "O-05", "O-06"}},
+		{"last updated first", order.ListQuery{ByUpdateTime: true}, []string{"O-00", "O-02", "O-01", "O-04", "O-03", "O-06", "O-05"}},
+		{"least recently updated first", order.ListQuery{ByUpdateTime: true, Ascending: true}, []string{"O-05", "O-06", "O-03", "O-04", "O-01", "O-02", "O-00"}},
+		{"update order filtered", order.ListQuery{ByUpdateTime: true, CustomerID: "C0002"}, []string{"O-01", "O-03", "O-05"}},
 	} {
-		page, err := s.ListOrders(ctx, tc.q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(tc.want, ids(page), cmpopts.EquateEmpty()); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			q := tc.q
+			q.Limit = 2
+			for {
+				page, err := s.ListOrders(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, ids(page)...)
+				if len(page) < q.Limit {
+					break
+				}
+				last := page[len(page)-1]
+				q.AfterTime, q.AfterID = last.CreatedAt, last.ID
+				if q.ByUpdateTime {
+					q.AfterTime = last.UpdatedAt
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("paged (-want +got):\n%s", diff)
+			}
+		})
 	}
-	_ = all
+	at := func(d time.Duration) time.Time { return t0.Add(d * time.Second) }
+	upd := func(d time.Duration) time.Time { return t0.Add(time.Minute + d*time.Second) }
+	for _, tc := range []struct {
+		name string
+		q    order.ListQuery
+		want []string
+	}{
+		{"customer ascending", order.ListQuery{CustomerID: "C0002", Ascending: true}, []string{"O-01", "O-03", "O-05"}},
+		{"channel", order.ListQuery{Channel: "b2b"}, []string{"O-06"}},
+		{"state", order.ListQuery{State: order.StateConfirmed}, []string{"O-04"}},
+		{"state none", order.ListQuery{State: order.StateShipped}, nil},
+		{"not state", order.ListQuery{NotState: order.StateAcceptedPendingERP}, []string{"O-04"}},
+		{"state and not state", order.ListQuery{State: order.StateConfirmed, NotState: order.StateConfirmed}, nil},
+		{"purchase order number", order.ListQuery{PurchaseOrderNumber: "PO-3"}, []string{"O-03"}},
+		{"purchase order number none", order.ListQuery{PurchaseOrderNumber: "PO-9"}, nil},
+		{"created from before", order.ListQuery{Created: order.TimeBounds{From: at(1), Before: at(2)}, Ascending: true}, []string{"O-02", "O-03"}},
+		{"created after through", order.ListQuery{Created: order.TimeBounds{After: at(1), Through: at(3)}, Ascending: true}, []string{"O-04", "O-05", "O-06"}},
+		{"created after", order.ListQuery{Created: order.TimeBounds{After: at(2)}}, []string{"O-06"}},
+		{"created through", order.ListQuery{Created: order.TimeBounds{Through: at(0)}}, []string{"O-01", "O-00"}},
+		{"updated from", order.ListQuery{Updated: order.TimeBounds{From: upd(2)}}, []string{"O-02", "O-01", "O-00"}},
+		{"updated from ordered", order.ListQuery{Updated: order.TimeBounds{From: upd(2)}, ByUpdateTime: true}, []string{"O-00", "O-02", "O-01"}},
+		{"updated after", order.ListQuery{Updated: order.TimeBounds{After: upd(2)}}, []string{"O-00"}},
+		{"updated before", order.ListQuery{Updated: order.TimeBounds{Before: upd(1)}, Ascending: true}, []string{"O-05", "O-06"}},
+		{"updated through", order.ListQuery{Updated: order.TimeBounds{Through: upd(1)}, Ascending: true}, []string{"O-03", "O-04", "O-05", "O-06"}},
+		{"created and updated", order.ListQuery{Created: order.TimeBounds{From: at(2)}, Updated: order.TimeBounds{Through: upd(1)}, Ascending: true}, []string{"O-04", "O-05", "O-06"}},
+		{"after cursor ascending", order.ListQuery{Ascending: true, Limit: 2, AfterTime: at(1), AfterID: "O-02"}, []string{"O-03", "O-04"}},
+		{"after cursor by update", order.ListQuery{ByUpdateTime: true, Limit: 2, AfterTime: upd(2), AfterID: "O-01"}, []string{"O-04", "O-03"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.q.Limit == 0 {
+				tc.q.Limit = 10
+			}
+			page, err := s.ListOrders(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ids(page), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func testUpdate(t *testing.T, h Harness) {
