@@ -33,6 +33,20 @@ var idempotentOperations = map[string][]string{
 	},
 }
 
+// conditionalGets are the GETs of a resource with an etag, the ones that
+// must declare ETag, If-None-Match and 304; ifMatchOperations are the
+// mutations of such a resource, the ones that must declare If-Match and
+// 412. Listed, as idempotentOperations, so that a detection that finds
+// none fails (ops.v1 has no resource with an etag).
+var (
+	conditionalGets = map[string][]string{
+		"storefront.v1": {"StorefrontService_GetOrder"},
+	}
+	ifMatchOperations = map[string][]string{
+		"storefront.v1": {"StorefrontService_CancelOrder"},
+	}
+)
+
 // outputOnly are fields the contracts mark OUTPUT_ONLY whose schema is a
 // $ref, the case protoc-gen-openapiv2 loses: each must be readOnly.
 var outputOnly = map[string][]string{
@@ -112,7 +126,7 @@ func TestDocumentFrame(t *testing.T) {
 }
 
 func TestEveryOperation(t *testing.T) {
-	wantStatuses := []string{"400", "401", "403", "404", "409", "412", "413", "429", "500", "503"}
+	wantStatuses := []string{"400", "401", "403", "404", "405", "409", "413", "429", "500", "503"}
 	for _, a := range apis {
 		doc, _ := loadV3(t, a.ID)
 		ops := operations(doc)
@@ -155,6 +169,13 @@ func TestEveryOperation(t *testing.T) {
 					if retry := r.Value.Headers[headerRetryAfter] != nil; retry != (status == "429" || status == "503") {
 						t.Errorf("%s response declares Retry-After: %v", status, retry)
 					}
+					if allow := r.Value.Headers[headerAllow] != nil; allow != (status == "405") {
+						t.Errorf("%s response declares Allow: %v", status, allow)
+					}
+				}
+				if d := o.op.Responses.Value("400").Value.Description; d == nil || !strings.Contains(*d, "unknown query parameter") ||
+					!strings.Contains(*d, "UNKNOWN_PARAMETER") {
+					t.Error("the 400 response does not say that an unknown query parameter is refused")
 				}
 				for _, p := range o.op.Parameters {
 					if p.Value.In == "path" && p.Value.Description == "" {
@@ -268,5 +289,88 @@ func TestOutputOnlyFieldsAreReadOnly(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// hasETagField reports whether the 200 response of op is a resource with an
+// etag field, which the gateway sends as ETag on a GET.
+func hasETagField(op *openapi3.Operation) bool {
+	s := op.Responses.Value("200").Value.Content.Get("application/json").Schema
+	return s != nil && s.Value.Properties["etag"] != nil
+}
+
+func TestConditionalRequests(t *testing.T) {
+	for _, a := range apis {
+		doc, _ := loadV3(t, a.ID)
+		var gets, mutations []string
+		for _, o := range operations(doc) {
+			ok := o.op.Responses.Value("200").Value
+			ifNoneMatch := o.op.Parameters.GetByInAndName("header", headerIfNoneMatch)
+			ifMatch := o.op.Parameters.GetByInAndName("header", headerIfMatch)
+			notMod, failed := o.op.Responses.Value("304"), o.op.Responses.Value("412")
+			isGet := slices.Contains(conditionalGets[a.ID], o.op.OperationID)
+			isMutation := slices.Contains(ifMatchOperations[a.ID], o.op.OperationID)
+			if ifNoneMatch != nil || notMod != nil || ok.Headers[headerETag] != nil {
+				gets = append(gets, o.op.OperationID)
+			}
+			if ifMatch != nil || failed != nil {
+				mutations = append(mutations, o.op.OperationID)
+			}
+			t.Run(a.ID+"/"+o.op.OperationID, func(t *testing.T) {
+				if o.method == "GET" && hasETagField(o.op) != isGet {
+					t.Errorf("a GET whose resource has an etag: %v, listed in conditionalGets: %v", hasETagField(o.op), isGet)
+				}
+				if !isGet {
+					if ifNoneMatch != nil || notMod != nil || ok.Headers[headerETag] != nil {
+						t.Error("declares If-None-Match, 304 or ETag but does not GET a resource with an etag")
+					}
+				} else {
+					if ok.Headers[headerETag] == nil {
+						t.Errorf("the 200 response declares no %s header", headerETag)
+					}
+					if ifNoneMatch == nil || ifNoneMatch.Required {
+						t.Errorf("%s = %+v, want an optional header parameter", headerIfNoneMatch, ifNoneMatch)
+					}
+					if notMod == nil || notMod.Value == nil {
+						t.Fatal("no 304 response")
+					}
+					if len(notMod.Value.Content) != 0 {
+						t.Errorf("the 304 response declares a body: %v", notMod.Value.Content)
+					}
+					for _, h := range []string{headerETag, headerCorrelationID} {
+						if notMod.Value.Headers[h] == nil {
+							t.Errorf("the 304 response declares no %s header", h)
+						}
+					}
+				}
+				if !isMutation {
+					if ifMatch != nil || failed != nil {
+						t.Error("declares If-Match or 412 but is no listed mutation of a resource with an etag")
+					}
+					return
+				}
+				if o.method == "GET" {
+					t.Error("a GET listed as an If-Match mutation")
+				}
+				if ifMatch == nil || ifMatch.Required {
+					t.Errorf("%s = %+v, want an optional header parameter", headerIfMatch, ifMatch)
+				}
+				if failed == nil || failed.Value == nil {
+					t.Fatal("no 412 response")
+				}
+				if ref := failed.Value.Content.Get("application/json").Schema.Ref; ref != "#/components/schemas/"+errorSchema {
+					t.Errorf("412 response schema = %q, want the %s schema", ref, errorSchema)
+				}
+				if failed.Value.Headers[headerCorrelationID] == nil {
+					t.Errorf("the 412 response declares no %s header", headerCorrelationID)
+				}
+			})
+		}
+		if diff := cmp.Diff(conditionalGets[a.ID], gets); diff != "" {
+			t.Errorf("%s: operations declaring ETag, If-None-Match or 304 (-want +got):\n%s", a.ID, diff)
+		}
+		if diff := cmp.Diff(ifMatchOperations[a.ID], mutations); diff != "" {
+			t.Errorf("%s: operations declaring If-Match or 412 (-want +got):\n%s", a.ID, diff)
+		}
 	}
 }

@@ -82,6 +82,101 @@ func TestFixSwaggerRequestID(t *testing.T) {
 	}
 }
 
+func TestFixSwaggerConditionalRequests(t *testing.T) {
+	const withETag = `{"swagger":"2.0","paths":{
+	  "/v1/things/{thing}":{"get":{"operationId":"S_Get","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/Thing"}}}}},
+	  "/v1/things/{thing}:cancel":{"post":{"operationId":"S_Cancel","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/Thing"}}}}},
+	  "/v1/plain/{plain}":{"get":{"operationId":"S_GetPlain","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/Plain"}}}}},
+	  "/v1/plain/{plain}:poke":{"post":{"operationId":"S_Poke","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/Plain"}}}}},
+	  "/v1/loose:run":{"post":{"operationId":"S_Run","responses":{"200":{"description":"ok"}}}}},
+	  "definitions":{"Thing":{"type":"object","properties":{"etag":{"type":"string"}}},
+	    "Plain":{"type":"object","properties":{"name":{"type":"string"}}}}}`
+	const withoutETag = `{"swagger":"2.0","paths":{
+	  "/v1/plain/{plain}":{"get":{"operationId":"S_GetPlain","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/Plain"}}}}}},
+	  "definitions":{"Plain":{"type":"object","properties":{"name":{"type":"string"}}}}}`
+	type want struct{ etag, ifNoneMatch, notModified, ifMatch, failed bool }
+	tests := []struct {
+		name, doc string
+		ops       map[string]want
+		// components: the shared parameters and responses that must be
+		// there (true) or pruned (false).
+		components map[string]bool
+	}{
+		{"resource with an etag", withETag, map[string]want{
+			"/v1/things/{thing} get":         {etag: true, ifNoneMatch: true, notModified: true},
+			"/v1/things/{thing}:cancel post": {ifMatch: true, failed: true},
+			"/v1/plain/{plain} get":          {},
+			"/v1/plain/{plain}:poke post":    {},
+			"/v1/loose:run post":             {},
+		}, map[string]bool{"parameters/" + ifNoneMatchParam: true, "parameters/" + ifMatchParam: true,
+			"responses/" + notModified: true, "responses/" + preconditionFailed: true, "responses/MethodNotAllowed": true}},
+		{"no etag anywhere", withoutETag, map[string]want{"/v1/plain/{plain} get": {}},
+			map[string]bool{"parameters/" + ifNoneMatchParam: false, "parameters/" + ifMatchParam: false,
+				"responses/" + notModified: false, "responses/" + preconditionFailed: false, "responses/MethodNotAllowed": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decode(t, tt.doc).(obj)
+			if err := fixSwagger(d, apis[0]); err != nil {
+				t.Fatal(err)
+			}
+			for key, w := range tt.ops {
+				path, method, _ := strings.Cut(key, " ")
+				op := objAt(objAt(objAt(d, "paths"), path), method)
+				responses := objAt(op, "responses")
+				params := map[any]bool{}
+				for _, p := range anySlice(op["parameters"]) {
+					params[p.(obj)["$ref"]] = true
+				}
+				got := want{
+					etag:        objAt(objAt(responses, "200"), "headers")[headerETag] != nil,
+					ifNoneMatch: params["#/parameters/"+ifNoneMatchParam],
+					notModified: cmp.Equal(responses["304"], ref("responses", notModified)),
+					ifMatch:     params["#/parameters/"+ifMatchParam],
+					failed:      cmp.Equal(responses["412"], ref("responses", preconditionFailed)),
+				}
+				if got != w {
+					t.Errorf("%s: got %+v, want %+v", key, got, w)
+				}
+				if !cmp.Equal(responses["405"], ref("responses", "MethodNotAllowed")) {
+					t.Errorf("%s: 405 = %v, want the MethodNotAllowed response", key, responses["405"])
+				}
+			}
+			for c, want := range tt.components {
+				section, name, _ := strings.Cut(c, "/")
+				if _, got := objAt(d, section)[name]; got != want {
+					t.Errorf("%s present: %v, want %v", c, got, want)
+				}
+			}
+			if h := objAt(objAt(objAt(d, "responses"), "MethodNotAllowed"), "headers"); h[headerAllow] == nil {
+				t.Errorf("the 405 response declares no %s header", headerAllow)
+			}
+			if _, body := objAt(objAt(d, "responses"), notModified)["schema"]; body {
+				t.Error("the 304 response declares a body")
+			}
+		})
+	}
+}
+
+func TestResourcePath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/v1/orders/{order}:cancel", "/v1/orders/{order}"},
+		{"/v1/orders/{order}", "/v1/orders/{order}"},
+		{"/v1/availability:check", "/v1/availability"},
+		{"/v1/orders", "/v1/orders"},
+		{"orders:cancel", "orders:cancel"},
+		{"/v1/a:b/c", "/v1/a:b/c"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := resourcePath(tt.in); got != tt.want {
+				t.Errorf("resourcePath(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestFixSwaggerRefusesSharedBody(t *testing.T) {
 	const doc = `{"swagger":"2.0","paths":{
 	  "/a":{"post":{"responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/Body"}}},

@@ -26,6 +26,15 @@ const (
 	headerCorrelationID  = "X-Correlation-Id"
 	headerReplayed       = "Idempotent-Replayed"
 	headerRetryAfter     = "Retry-After"
+	headerAllow          = "Allow"
+	headerETag           = "ETag"
+	headerIfNoneMatch    = "If-None-Match"
+	headerIfMatch        = "If-Match"
+	ifNoneMatchParam     = "IfNoneMatch"
+	ifMatchParam         = "IfMatch"
+	notModified          = "NotModified"
+	preconditionFailed   = "PreconditionFailed"
+	etagField            = "etag"
 	schemeBearer         = "BearerAuth"
 	schemeAPIKey         = "ApiKeyAuth"
 	requestIDField       = "requestId"
@@ -33,27 +42,38 @@ const (
 
 // errorResponse is one declared error status: the HTTP status grpc-gateway
 // derives from the gRPC codes that produce it (runtime.HTTPStatusFromCode)
-// or the gateway's own (413).
+// or the gateway's own (405, 412, 413).
 type errorResponse struct {
 	Status      string
 	Name        string
 	Description string
 	RetryAfter  bool
+	// Allow: the response carries the Allow header (405).
+	Allow bool
 }
 
 // errorResponses are the error statuses every operation declares.
 var errorResponses = []errorResponse{
-	{"400", "BadRequest", "INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: invalid input (a google.rpc.BadRequest lists the fields) or a business rule refused the request (ErrorInfo.reason says which).", false},
-	{"401", "Unauthenticated", "UNAUTHENTICATED: no API key, or an unknown one.", false},
-	{"403", "PermissionDenied", "PERMISSION_DENIED: the key may not call this method or see this resource.", false},
-	{"404", "NotFound", "NOT_FOUND: the resource does not exist or belongs to another customer.", false},
-	{"409", "Conflict", "ALREADY_EXISTS or ABORTED: the Idempotency-Key was used with another payload, a request with it is still running, or a concurrent change won.", false},
-	{"412", "PreconditionFailed", "The `If-Match` precondition failed: the resource changed since the ETag was read.", false},
-	{"413", "PayloadTooLarge", "The request body exceeds the gateway's limit (ERROR_REASON_PAYLOAD_TOO_LARGE).", false},
-	{"429", "TooManyRequests", "RESOURCE_EXHAUSTED: the key's rate limit (ERROR_REASON_RATE_LIMITED); retry after `Retry-After` seconds.", true},
-	{"500", "Internal", "INTERNAL, UNKNOWN or DATA_LOSS: a fault on Transload's side; the body names no cause, quote the correlation id.", false},
-	{"503", "Unavailable", "UNAVAILABLE: a dependency is down; retry after `Retry-After` seconds when given.", true},
+	{Status: "400", Name: "BadRequest", Description: "INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: invalid input (a google.rpc.BadRequest lists the fields) " +
+		"or a business rule refused the request (ErrorInfo.reason says which). An unknown query parameter is invalid input too: " +
+		"the gateway refuses any query parameter the operation does not declare (ERROR_REASON_VALIDATION_FAILED, one violation " +
+		"with reason `UNKNOWN_PARAMETER` per parameter) rather than ignore it."},
+	{Status: "401", Name: "Unauthenticated", Description: "UNAUTHENTICATED: no API key, or an unknown one."},
+	{Status: "403", Name: "PermissionDenied", Description: "PERMISSION_DENIED: the key may not call this method or see this resource."},
+	{Status: "404", Name: "NotFound", Description: "NOT_FOUND: the resource does not exist or belongs to another customer."},
+	{Status: "405", Name: "MethodNotAllowed", Description: "The path is served, but not for this HTTP method (status UNIMPLEMENTED): `Allow` lists the methods it serves.", Allow: true},
+	{Status: "409", Name: "Conflict", Description: "ALREADY_EXISTS or ABORTED: the Idempotency-Key was used with another payload, a request with it is still running, or a concurrent change won."},
+	{Status: "413", Name: "PayloadTooLarge", Description: "The request body exceeds the gateway's limit (ERROR_REASON_PAYLOAD_TOO_LARGE)."},
+	{Status: "429", Name: "TooManyRequests", Description: "RESOURCE_EXHAUSTED: the key's rate limit (ERROR_REASON_RATE_LIMITED); retry after `Retry-After` seconds.", RetryAfter: true},
+	{Status: "500", Name: "Internal", Description: "INTERNAL, UNKNOWN or DATA_LOSS: a fault on Transload's side; the body names no cause, quote the correlation id."},
+	{Status: "503", Name: "Unavailable", Description: "UNAVAILABLE: a dependency is down; retry after `Retry-After` seconds when given.", RetryAfter: true},
 }
+
+// preconditionFailedResponse is declared only by the operations that take
+// If-Match: the gateway answers 412 only when the request sent one.
+var preconditionFailedResponse = errorResponse{Status: "412", Name: preconditionFailed,
+	Description: "The `If-Match` precondition failed (ABORTED, ERROR_REASON_CONCURRENT_MODIFICATION): the resource's ETag is not one " +
+		"listed, so it changed since it was read; GET it again and retry with its new ETag."}
 
 // loadPackage merges the package's per-file documents (dir/*.swagger.json)
 // into one: the service's file (the one with paths) gives the frame and
@@ -125,15 +145,27 @@ func fixSwagger(doc obj, a api) error {
 		"description": "Client idempotency key, 1..128 characters (e.g. a UUID per attempt): the gateway copies it into `requestId` " +
 			"when the request does not set it. Send it (or `requestId`) on every call of this operation; retrying with the same key " +
 			"and payload is safe.",
-	}}
+	},
+		ifNoneMatchParam: obj{"name": headerIfNoneMatch, "in": "header", "required": false, "type": "string",
+			"description": "The `ETag` of a copy the client holds (a comma-separated list, weak tags allowed, or `*`): when one matches " +
+				"the resource's current ETag the answer is 304 without a body."},
+		ifMatchParam: obj{"name": headerIfMatch, "in": "header", "required": false, "type": "string",
+			"description": "The `ETag` from a GET of the resource (a comma-separated list, or `*`): the change is made only while the " +
+				"resource's ETag is one listed (strong comparison), else the answer is 412 and nothing changes."},
+	}
 	responses := obj{}
-	for _, e := range errorResponses {
+	for _, e := range append(slices.Clone(errorResponses), preconditionFailedResponse) {
 		headers := obj{headerCorrelationID: correlationHeader()}
 		if e.RetryAfter {
 			headers[headerRetryAfter] = obj{"type": "integer", "description": "Seconds to wait before retrying (from google.rpc.RetryInfo)."}
 		}
+		if e.Allow {
+			headers[headerAllow] = obj{"type": "string", "description": "The methods the path serves, comma-separated (e.g. `GET, OPTIONS`)."}
+		}
 		responses[e.Name] = obj{"description": e.Description, "schema": ref("definitions", errorSchema), "headers": headers}
 	}
+	responses[notModified] = obj{"description": "`If-None-Match` named the resource's current ETag: the copy the client holds is current. No body.",
+		"headers": obj{headerCorrelationID: correlationHeader(), headerETag: etagHeader()}}
 	responses["Default"] = obj{"description": "Any other error (e.g. 499 CANCELLED, 501 UNIMPLEMENTED, 504 DEADLINE_EXCEEDED), in the same shape.",
 		"schema": ref("definitions", errorSchema), "headers": obj{headerCorrelationID: correlationHeader()}}
 	doc["responses"] = responses
@@ -153,13 +185,15 @@ func fixSwagger(doc obj, a api) error {
 	for _, name := range sortedKeys(defs) {
 		fixSchema(defs[name])
 	}
-	pruneDefinitions(doc)
+	pruneComponents(doc)
 	return nil
 }
 
 // fixOperation declares security, the error responses, the response
-// headers and, for a mutation with a request id, the Idempotency-Key
-// header with the request id optional.
+// headers, for a mutation with a request id the Idempotency-Key header
+// with the request id optional, and the conditional requests the gateway
+// serves: ETag, If-None-Match and 304 on a GET of a resource with an etag,
+// If-Match and 412 on a mutation of such a resource.
 func fixOperation(doc obj, path, method string, op obj, security []any) error {
 	op["security"] = security
 	responses := objAt(op, "responses")
@@ -181,6 +215,15 @@ func fixOperation(doc obj, path, method string, op obj, security []any) error {
 	for _, e := range errorResponses {
 		responses[e.Status] = ref("responses", e.Name)
 	}
+	switch {
+	case method == "get" && hasETag(doc, ok):
+		headers[headerETag] = etagHeader()
+		op["parameters"] = append(anySlice(op["parameters"]), ref("parameters", ifNoneMatchParam))
+		responses["304"] = ref("responses", notModified)
+	case method != "get" && hasETag(doc, objAt(objAt(objAt(objAt(objAt(doc, "paths"), resourcePath(path)), "get"), "responses"), "200")):
+		op["parameters"] = append(anySlice(op["parameters"]), ref("parameters", ifMatchParam))
+		responses[preconditionFailedResponse.Status] = ref("responses", preconditionFailedResponse.Name)
+	}
 	responses["default"] = ref("responses", "Default")
 	for _, prm := range anySlice(op["parameters"]) {
 		p, _ := prm.(obj)
@@ -189,6 +232,31 @@ func fixOperation(doc obj, path, method string, op obj, security []any) error {
 		}
 	}
 	return nil
+}
+
+// hasETag reports whether the response res (a Swagger 2 response object)
+// is a resource with an etag field, which the gateway copies into the ETag
+// header of a GET.
+func hasETag(doc obj, res obj) bool {
+	s := resolve(doc, objAt(res, "schema"))
+	p := objAt(objAt(s, "properties"), etagField)
+	return p != nil && p["type"] == "string"
+}
+
+// resourcePath is the path of the resource a custom method acts on
+// (/v1/orders/{order}:cancel acts on /v1/orders/{order}), the one the
+// gateway GETs to check If-Match; other paths are their own resource.
+// As the gateway's checkIfMatch, it looks for the verb only in the last
+// segment, after a "/".
+func resourcePath(path string) string {
+	i := strings.LastIndex(path, "/")
+	if i < 0 {
+		return path
+	}
+	if j := strings.LastIndex(path[i:], ":"); j > 0 {
+		return path[:i+j]
+	}
+	return path
 }
 
 // usesRequestID reports whether op takes a request id, as a query parameter
@@ -277,22 +345,27 @@ func fixSchema(s any) {
 	})
 }
 
-// pruneDefinitions removes the definitions nothing references (the default
-// error's google.rpc.Status): unused components only confuse readers.
-func pruneDefinitions(doc obj) {
-	defs := objAt(doc, "definitions")
+// pruneComponents removes the definitions, shared parameters and shared
+// responses nothing references (the default error's google.rpc.Status,
+// the conditional-request parts of an API without etags): unused
+// components only confuse readers.
+func pruneComponents(doc obj) {
+	sections := []string{"definitions", "parameters", "responses"}
 	for {
 		used := map[string]bool{}
 		walk(doc, func(o obj) {
 			if r, ok := o["$ref"].(string); ok {
-				used[strings.TrimPrefix(r, "#/definitions/")] = true
+				used[r] = true
 			}
 		})
 		removed := false
-		for name := range defs {
-			if !used[name] {
-				delete(defs, name)
-				removed = true
+		for _, section := range sections {
+			components := objAt(doc, section)
+			for name := range components {
+				if !used["#/"+section+"/"+name] {
+					delete(components, name)
+					removed = true
+				}
 			}
 		}
 		if !removed {
@@ -320,6 +393,11 @@ func errorDefinition() obj {
 			"correlationId": obj{"type": "string", "description": "The request's correlation id, also in the `X-Correlation-Id` header."},
 		},
 	}
+}
+
+func etagHeader() obj {
+	return obj{"type": "string", "description": "The resource's `etag` field as a strong entity tag (in double quotes): " +
+		"send it back in `If-None-Match` to revalidate a copy, or in `If-Match` to change the resource only if it is unchanged."}
 }
 
 func correlationHeader() obj {

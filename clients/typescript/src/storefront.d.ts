@@ -1274,7 +1274,7 @@ export interface components {
         v1WebhookSubscriptionState: "STATE_UNSPECIFIED" | "STATE_ACTIVE" | "STATE_DISABLED";
     };
     responses: {
-        /** @description INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: invalid input (a google.rpc.BadRequest lists the fields) or a business rule refused the request (ErrorInfo.reason says which). */
+        /** @description INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: invalid input (a google.rpc.BadRequest lists the fields) or a business rule refused the request (ErrorInfo.reason says which). An unknown query parameter is invalid input too: the gateway refuses any query parameter the operation does not declare (ERROR_REASON_VALIDATION_FAILED, one violation with reason `UNKNOWN_PARAMETER` per parameter) rather than ignore it. */
         BadRequest: {
             headers: {
                 /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
@@ -1318,6 +1318,19 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The path is served, but not for this HTTP method (status UNIMPLEMENTED): `Allow` lists the methods it serves. */
+        MethodNotAllowed: {
+            headers: {
+                /** @description The methods the path serves, comma-separated (e.g. `GET, OPTIONS`). */
+                Allow?: string;
+                /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                "X-Correlation-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description NOT_FOUND: the resource does not exist or belongs to another customer. */
         NotFound: {
             headers: {
@@ -1328,6 +1341,17 @@ export interface components {
             content: {
                 "application/json": components["schemas"]["Error"];
             };
+        };
+        /** @description `If-None-Match` named the resource's current ETag: the copy the client holds is current. No body. */
+        NotModified: {
+            headers: {
+                /** @description The resource's `etag` field as a strong entity tag (in double quotes): send it back in `If-None-Match` to revalidate a copy, or in `If-Match` to change the resource only if it is unchanged. */
+                ETag?: string;
+                /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                "X-Correlation-Id"?: string;
+                [name: string]: unknown;
+            };
+            content?: never;
         };
         /** @description The request body exceeds the gateway's limit (ERROR_REASON_PAYLOAD_TOO_LARGE). */
         PayloadTooLarge: {
@@ -1351,7 +1375,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description The `If-Match` precondition failed: the resource changed since the ETag was read. */
+        /** @description The `If-Match` precondition failed (ABORTED, ERROR_REASON_CONCURRENT_MODIFICATION): the resource's ETag is not one listed, so it changed since it was read; GET it again and retry with its new ETag. */
         PreconditionFailed: {
             headers: {
                 /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
@@ -1403,6 +1427,10 @@ export interface components {
     parameters: {
         /** @description Client idempotency key, 1..128 characters (e.g. a UUID per attempt): the gateway copies it into `requestId` when the request does not set it. Send it (or `requestId`) on every call of this operation; retrying with the same key and payload is safe. */
         IdempotencyKey: string;
+        /** @description The `ETag` from a GET of the resource (a comma-separated list, or `*`): the change is made only while the resource's ETag is one listed (strong comparison), else the answer is 412 and nothing changes. */
+        IfMatch: string;
+        /** @description The `ETag` of a copy the client holds (a comma-separated list, weak tags allowed, or `*`): when one matches the resource's current ETag the answer is 304 without a body. */
+        IfNoneMatch: string;
     };
     requestBodies: never;
     headers: never;
@@ -1439,8 +1467,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1491,8 +1519,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1547,8 +1575,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1559,7 +1587,10 @@ export interface operations {
     StorefrontService_GetOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of a copy the client holds (a comma-separated list, weak tags allowed, or `*`): when one matches the resource's current ETag the answer is 304 without a body. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The `{order}` segment of the resource name, as in `/v1/orders/{order}`. */
                 order: string;
@@ -1571,6 +1602,8 @@ export interface operations {
             /** @description A successful response. */
             200: {
                 headers: {
+                    /** @description The resource's `etag` field as a strong entity tag (in double quotes): send it back in `If-None-Match` to revalidate a copy, or in `If-Match` to change the resource only if it is unchanged. */
+                    ETag?: string;
                     /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
                     "X-Correlation-Id"?: string;
                     [name: string]: unknown;
@@ -1579,12 +1612,13 @@ export interface operations {
                     "application/json": components["schemas"]["v1Order"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1630,8 +1664,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1684,8 +1718,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1722,8 +1756,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1763,8 +1797,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1801,8 +1835,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1816,6 +1850,8 @@ export interface operations {
             header?: {
                 /** @description Client idempotency key, 1..128 characters (e.g. a UUID per attempt): the gateway copies it into `requestId` when the request does not set it. Send it (or `requestId`) on every call of this operation; retrying with the same key and payload is safe. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description The `ETag` from a GET of the resource (a comma-separated list, or `*`): the change is made only while the resource's ETag is one listed (strong comparison), else the answer is 412 and nothing changes. */
+                "If-Match"?: components["parameters"]["IfMatch"];
             };
             path: {
                 /** @description The `{order}` segment of the resource name, as in `/v1/orders/{order}:cancel`. */
@@ -1846,6 +1882,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1884,8 +1921,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1929,8 +1966,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -1965,8 +2002,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -2003,8 +2040,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -2054,8 +2091,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -2090,8 +2127,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -2126,8 +2163,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
@@ -2166,8 +2203,8 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
-            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
