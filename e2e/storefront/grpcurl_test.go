@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -365,4 +366,43 @@ func orderNameIn(out string) string {
 		}
 	}
 	return ""
+}
+
+// TestREADMERecipesAreTested keeps the README honest: every grpcurl and
+// buf curl command it shows in a code block is one of the recipes above,
+// which TestGrpcurlRecipes runs against the mesh, so a README recipe that
+// stops working, or one edited without its test, fails here.
+func TestREADMERecipesAreTested(t *testing.T) {
+	root, err := launcher.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := map[string]bool{}
+	for _, rc := range append(slices.Clone(grpcurlRecipes), bufCurlRecipes...) {
+		tested[rc.cmd] = true
+	}
+	shown, inBlock := 0, false
+	for line := range strings.Lines(string(readme)) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "```") {
+			inBlock = !inBlock
+			continue
+		}
+		cmd := strings.TrimPrefix(line, "$ ")
+		isRecipe := strings.HasPrefix(cmd, "grpcurl ") || strings.HasPrefix(cmd, "buf curl ")
+		if !inBlock || !isRecipe {
+			continue
+		}
+		shown++
+		if !tested[cmd] {
+			t.Errorf("README shows a recipe no test runs (add it to grpcurlRecipes or bufCurlRecipes):\n%s", cmd)
+		}
+	}
+	if shown < len(grpcurlRecipes)/2 {
+		t.Errorf("found only %d grpcurl/buf curl commands in README.md's code blocks; did the section move?", shown)
+	}
 }

@@ -228,7 +228,7 @@ func TestRESTListFilterAndTokenErrors(t *testing.T) {
 		path, reason, field string
 	}{
 		"unknown order state":   {"/v1/orders?filter=" + url.QueryEscape("state = STATE_LOST"), "ERROR_REASON_VALIDATION_FAILED", "filter"},
-		"unsupported field":     {"/v1/orders?filter=" + url.QueryEscape(`purchase_order_number = "x"`), "ERROR_REASON_VALIDATION_FAILED", "filter"},
+		"unsupported field":     {"/v1/orders?filter=" + url.QueryEscape(`total_amount = "x"`), "ERROR_REASON_VALIDATION_FAILED", "filter"},
 		"unterminated string":   {"/v1/orders?filter=" + url.QueryEscape(`customer_id = "C0002`), "ERROR_REASON_VALIDATION_FAILED", "filter"},
 		"garbage product token": {"/v1/products?pageToken=not-a-token", "ERROR_REASON_INVALID_PAGE_TOKEN", "page_token"},
 	} {

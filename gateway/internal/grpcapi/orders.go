@@ -288,18 +288,24 @@ func (s *Server) GetOrder(ctx context.Context, req *storefrontv1.GetOrderRequest
 	return orderToProto(o, nil), nil
 }
 
-// listOrdersFilter is the storefront's ListOrders filter: state =,
-// customer_id = (channel keys; a bound key may only name its own
-// customer), create_time >= and <.
+// timeRange are the comparisons a time field of a list filter takes.
+var timeRange = []aip.Op{aip.OpLt, aip.OpLe, aip.OpGt, aip.OpGe}
+
+// listOrdersFilter is the storefront's ListOrders filter, as its contract
+// comment lists it: state = and !=, customer_id = (channel keys; a bound
+// key may only name its own customer), purchase_order_number =,
+// create_time and update_time with <, <=, >, >=.
 var listOrdersFilter = aip.Schema{
-	{Name: "state", Kind: aip.KindEnum, Enum: storefrontv1.Order_State_value, Check: func(t aip.Term) error {
+	{Name: "state", Kind: aip.KindEnum, Enum: storefrontv1.Order_State_value, Ops: []aip.Op{aip.OpEq, aip.OpNe}, Check: func(t aip.Term) error {
 		if orderStateFilterValue(storefrontv1.Order_State(t.Value.Enum)) == "" {
 			return fmt.Errorf("no order is ever in state %s", t.Value.Text)
 		}
 		return nil
 	}},
 	{Name: "customer_id"},
-	{Name: "create_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
+	{Name: "purchase_order_number"},
+	{Name: "create_time", Kind: aip.KindTime, Ops: timeRange},
+	{Name: "update_time", Kind: aip.KindTime, Ops: timeRange},
 }
 
 // orderFilter translates a storefront ListOrders filter into the order
@@ -316,14 +322,16 @@ func orderFilter(p auth.Principal, filter string) (string, error) {
 	for _, t := range f.Terms {
 		switch t.Field {
 		case "state":
-			out.Terms = append(out.Terms, aip.Term{Field: "state", Op: aip.OpEq,
+			out.Terms = append(out.Terms, aip.Term{Field: "state", Op: t.Op,
 				Value: aip.Value{Text: orderStateFilterValue(storefrontv1.Order_State(t.Value.Enum))}})
+		case "purchase_order_number":
+			out.Terms = append(out.Terms, filterEq(t.Field, t.Value.Text))
 		case "customer_id":
 			if p.CustomerBound() && t.Value.Text != p.CustomerID {
 				return "", errCustomerMismatch(t.Value.Text)
 			}
 			customer = t.Value.Text
-		case "create_time":
+		case "create_time", "update_time":
 			out.Terms = append(out.Terms, aip.Term{Field: t.Field, Op: t.Op, Value: aip.Value{Text: t.Value.Text, Quoted: true}})
 		}
 	}
@@ -343,16 +351,16 @@ func (s *Server) ListOrders(ctx context.Context, req *storefrontv1.ListOrdersReq
 	if err != nil {
 		return nil, err
 	}
-	orderBy := req.GetOrderBy()
-	if strings.HasPrefix(orderBy, "update_time") {
-		return nil, invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "order_by", "update_time ordering is not supported yet", nil)
-	}
 	resp, err := s.n.Orders.ListOrders(ctx, &orderv1.ListOrdersRequest{
-		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: filter, OrderBy: orderBy,
+		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), Filter: filter, OrderBy: req.GetOrderBy(),
 	})
 	switch {
 	case apierr.HasReason(err, commonv1.ErrorReason_ERROR_REASON_INVALID_PAGE_TOKEN):
 		return nil, errInvalidPageToken()
+	case status.Code(err) == codes.InvalidArgument && len(apierr.FieldViolations(err)) > 0:
+		// The order service names the field (filter or order_by); the
+		// storefront request's fields have the same names.
+		return nil, passInvalidArgument(err, "")
 	case status.Code(err) == codes.InvalidArgument:
 		return nil, invalidField(commonv1.ErrorReason_ERROR_REASON_VALIDATION_FAILED, "filter", "the filter is not valid", nil)
 	case err != nil:

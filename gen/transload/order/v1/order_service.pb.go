@@ -963,15 +963,17 @@ type ListOrdersRequest struct {
 	// Opaque token from a previous response's next_page_token; the other
 	// request fields must be unchanged.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Optional AIP-160 filter: comparisons joined by AND, each field at most
-	// once. Supported: `customer_id = "C-100"`, `channel = "web"`,
-	// `state = SHIPPED` (enum value name without the STATE_ prefix),
-	// `create_time >= "2026-01-01T00:00:00Z"` and `create_time <
-	// "..."` (RFC 3339). Example:
+	// Optional AIP-160 filter: comparisons joined by AND. Supported:
+	// `customer_id = "C-100"`, `channel = "web"`, `state = SHIPPED` and
+	// `state != CANCELLED` (enum value name without the STATE_ prefix),
+	// `purchase_order_number = "PO-1"` (not empty), `create_time` and
+	// `update_time` with `<`, `<=`, `>`, `>=` against an RFC 3339 string
+	// (a lower and an upper bound may be combined). Example:
 	// `customer_id = "C-100" AND state = CONFIRMED`. A caller bound to a
 	// customer always gets its own customer_id added.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
-	// Optional ordering: "create_time desc" (default) or "create_time".
+	// Optional ordering: "create_time desc" (default), "create_time",
+	// "update_time desc" or "update_time" (" asc" is accepted for ascending).
 	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2520,13 +2522,13 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\"t\n" +
 	"\x0fGetOrderRequest\x12a\n" +
 	"\x04name\x18\x01 \x01(\tBM\xe0A\x02\xfaA\x15\n" +
-	"\x13transload.dev/Order\xbaH/r-\x18\x80\x012(^orders/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\"\xd6\x01\n" +
+	"\x13transload.dev/Order\xbaH/r-\x18\x80\x012(^orders/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\"\xdf\x01\n" +
 	"\x11ListOrdersRequest\x12*\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12*\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12#\n" +
-	"\x06filter\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06filter\x12D\n" +
-	"\border_by\x18\x04 \x01(\tB)\xe0A\x01\xbaH#r!\x18@2\x1d^(create_time( desc| asc)?)?$R\aorderBy\"o\n" +
+	"\x06filter\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06filter\x12M\n" +
+	"\border_by\x18\x04 \x01(\tB2\xe0A\x01\xbaH,r*\x18@2&^((create|update)_time( desc| asc)?)?$R\aorderBy\"o\n" +
 	"\x12ListOrdersResponse\x121\n" +
 	"\x06orders\x18\x01 \x03(\v2\x19.transload.order.v1.OrderR\x06orders\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
