@@ -145,6 +145,35 @@ test("cancel an order", async () => {
   assert.equal(data?.cancelReason, "changed my mind");
 });
 
+test("a method a path does not serve is a 405 with Allow", async () => {
+  // The document has no PUT to type, so a typed GET is sent as a PUT: the
+  // validator checks the answer against the 405 every operation of the path
+  // declares.
+  const { error, response } = await client.GET("/v1/orders", {
+    fetch: (request) => fetch(new Request(request, { method: "PUT" })),
+  });
+  assert.equal(response.status, 405, JSON.stringify(error));
+  const allow = (response.headers.get("Allow") ?? "").split(",").map((m) => m.trim());
+  for (const m of ["GET", "POST"]) assert.ok(allow.includes(m), `Allow: ${allow} lists ${m}`);
+});
+
+test("an unknown query parameter is a 400 naming it", async () => {
+  // customerId is a filter term, not a query parameter: the typed query
+  // cannot hold it, so the query string is written by hand.
+  const { data, error, response } = await client.GET("/v1/orders", {
+    querySerializer: () => `customerId=${encodeURIComponent(customerId)}`,
+  });
+  assert.equal(data, undefined);
+  assert.equal(response.status, 400);
+  assert.equal(error?.code, 3);
+  const badRequest = error?.details?.find((d) => d["@type"] === "type.googleapis.com/google.rpc.BadRequest");
+  const violations = badRequest?.fieldViolations as { field: string; reason?: string }[] | undefined;
+  assert.deepEqual(
+    violations?.map((v) => [v.field, v.reason]),
+    [["customerId", "UNKNOWN_PARAMETER"]],
+  );
+});
+
 test("an unknown SKU is a 400 with the error shape", async () => {
   const { data, error, response } = await placeOrder(randomUUID(), `PO-${run}-3`, "SKU-99999");
   assert.equal(data, undefined);
