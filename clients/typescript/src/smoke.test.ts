@@ -101,6 +101,20 @@ test("get the order", async () => {
   placedAt = data?.createTime ?? "";
 });
 
+test("get the order again with If-None-Match: 304 without a body", async () => {
+  const first = await client.GET("/v1/orders/{order}", { params: { path: { order: orderId(placed) } } });
+  assert.equal(first.response.status, 200, JSON.stringify(first.error));
+  const etag = first.response.headers.get("ETag");
+  assert.ok(etag, `GET of an order answers its ETag (its etag field is ${JSON.stringify(first.data?.etag)})`);
+  const { data, error, response } = await client.GET("/v1/orders/{order}", {
+    params: { path: { order: orderId(placed) }, header: { "If-None-Match": etag } },
+  });
+  // The validator fails a 304 that carries a body.
+  assert.equal(response.status, 304, JSON.stringify(error));
+  assert.equal(data, undefined);
+  assert.ok(!error, `no error body: ${JSON.stringify(error)}`);
+});
+
 test("list orders with a filter", async () => {
   assert.ok(placedAt, "the order has a create time");
   const { data, error, response } = await client.GET("/v1/orders", {
@@ -133,13 +147,30 @@ test("shipments of the order", async () => {
   }
 });
 
-test("cancel an order", async () => {
+test("cancel an order: a stale If-Match is a 412 and changes nothing, its ETag cancels it", async () => {
   const order = await placeOrder(randomUUID(), `PO-${run}-2`);
   assert.equal(order.response.status, 200, JSON.stringify(order.error));
-  const { data, error, response } = await client.POST("/v1/orders/{order}:cancel", {
-    params: { path: { order: orderId(order.data?.name) }, header: { "Idempotency-Key": randomUUID() } },
-    body: { reason: "changed my mind" },
-  });
+  const path = { order: orderId(order.data?.name) };
+  const cancel = (ifMatch: string) =>
+    client.POST("/v1/orders/{order}:cancel", {
+      params: { path, header: { "Idempotency-Key": randomUUID(), "If-Match": ifMatch } },
+      body: { reason: "changed my mind" },
+    });
+
+  const stale = await cancel('"stale"');
+  assert.equal(stale.data, undefined);
+  assert.equal(stale.response.status, 412);
+  assert.equal(stale.error?.code, 10);
+  const info = stale.error?.details?.find((d) => d["@type"] === "type.googleapis.com/google.rpc.ErrorInfo");
+  assert.equal(info?.reason, "ERROR_REASON_CONCURRENT_MODIFICATION");
+
+  const current = await client.GET("/v1/orders/{order}", { params: { path } });
+  assert.equal(current.response.status, 200, JSON.stringify(current.error));
+  assert.notEqual(current.data?.state, "STATE_CANCELLED", "a failed precondition changes nothing");
+  const etag = current.response.headers.get("ETag");
+  assert.ok(etag, `GET of an order answers its ETag (its etag field is ${JSON.stringify(current.data?.etag)})`);
+
+  const { data, error, response } = await cancel(etag);
   assert.equal(response.status, 200, JSON.stringify(error));
   assert.equal(data?.state, "STATE_CANCELLED");
   assert.equal(data?.cancelReason, "changed my mind");

@@ -156,7 +156,7 @@ func TestCancelOrder(t *testing.T) {
 	if got := e.inventory.Available("SKU-00500", "WH-HAM"); got != 1 {
 		t.Fatalf("available after reserving = %d, want 1", got)
 	}
-	_, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: "W/\"99\""})
+	_, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: "99"})
 	wantReason(t, err, codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION)
 
 	o, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "c1", Reason: "changed mind", Etag: placed.GetEtag()})

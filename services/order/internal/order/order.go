@@ -7,6 +7,7 @@ package order
 
 import (
 	"fmt"
+	"strconv"
 	"slices"
 	"time"
 )
@@ -104,8 +105,11 @@ type Order struct {
 	Shipments []Shipment
 }
 
-// Etag is the order's opaque version tag.
-func (o *Order) Etag() string { return fmt.Sprintf("W/\"%d\"", o.Version) }
+// Etag is the order's opaque version tag: a strong validator (one
+// version has one representation), bare, so the gateway can send it as the
+// entity tag `"<etag>"` and a client's If-Match, which HTTP compares
+// strongly, can match it.
+func (o *Order) Etag() string { return strconv.FormatInt(o.Version, 10) }
 
 // Line is one SKU of an order.
 type Line struct {
