@@ -7,8 +7,8 @@ package order
 
 import (
 	"fmt"
-	"strconv"
 	"slices"
+	"strconv"
 	"time"
 )
 
