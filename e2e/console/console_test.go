@@ -28,13 +28,11 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/e2e/internal/browser"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/testharness/wait"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // consoleDemoPkg is the local console server the first test drives.
 const consoleDemoPkg = "github.com/transload/transload/gateway/internal/console/consoletest/consoledemo"
@@ -57,7 +55,7 @@ const screenshotDir = "testdata/out"
 // audit search shows the record.
 func TestConsoleInBrowserLocal(t *testing.T) {
 	base := startConsoleDemo(t)
-	ctx := newBrowser(t)
+	ctx := browser.New(t, chromedp.WindowSize(1280, 1400))
 
 	signIn(t, ctx, base, demoOperatorKey)
 	mustText(t, ctx, base+"exceptions?kind=KIND_ERP_REJECTION", "main", "ERP rejected order: customer on credit hold", "exc-erp-1")
@@ -102,7 +100,7 @@ func TestConsoleAgainstMesh(t *testing.T) {
 	if status := httpStatus(t, base+"sign-in"); status != http.StatusOK {
 		t.Fatalf("GET %ssign-in answered %d: the gateway does not serve the console (mount console.New at /console/ on the REST listener)", base, status)
 	}
-	ctx := newBrowser(t)
+	ctx := browser.New(t, chromedp.WindowSize(1280, 1400))
 	signIn(t, ctx, base, launcher.DemoOperatorAPIKey)
 
 	// An order the ERP rejects shows up as an ERP_REJECTION exception.
@@ -355,34 +353,6 @@ func httpStatus(t *testing.T, u string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// newBrowser starts headless Chromium for the test. A missing browser
-// fails the test: `make test-servers` installs it.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium not found at %s (%v): install it with `make test-servers` (deploy/scripts/ensure-test-servers.sh)", chromiumPath, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		// The tests run as root in CI, where Chromium's sandbox cannot start.
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 1400),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// Start the browser now, so that a browser that cannot start fails
-	// here with its own error.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
 }
 
 // stepTimeout bounds one group of browser steps.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/e2e/internal/browser"
 )
 
 // The page of TestBrowserCrossOriginFetch is served from a loopback port
@@ -37,10 +37,6 @@ func corsAllowedOriginEnv() string {
 	}
 	return "CORS_ALLOWED_ORIGINS=http://" + corsPageListener.Addr().String()
 }
-
-// chromiumPath is where Debian's chromium package puts the browser
-// (`make test-servers` installs it).
-const chromiumPath = "/usr/bin/chromium"
 
 // corsPage is a storefront page whose script calls the gateway.
 const corsPage = `<!doctype html><html><head><meta charset="utf-8"><title>shop</title></head><body>shop</body></html>`
@@ -81,7 +77,7 @@ func TestBrowserCrossOriginFetch(t *testing.T) {
 	other := httptest.NewServer(page)
 	t.Cleanup(other.Close)
 
-	ctx := newBrowser(t)
+	ctx := browser.New(t)
 	for _, tc := range []struct {
 		name    string
 		pageURL string
@@ -135,29 +131,4 @@ func TestBrowserCrossOriginFetch(t *testing.T) {
 		resp.Header.Get("Access-Control-Allow-Methods") != "POST" {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
-}
-
-// newBrowser starts headless Chromium for the test. A missing browser
-// fails the test.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Chromium not found at %s (%v): install it with `make test-servers`", chromiumPath, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		// The tests run as root in CI, where Chromium's sandbox cannot start.
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
 }
