@@ -21,6 +21,7 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
+	"github.com/transload/transload/platform/testharness/wait"
 )
 
 // mesh is a set of service registries served over HTTP like the admin
@@ -329,19 +330,13 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.u.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wait.Eventually(t, 5*time.Second, "Run scraped every target", func() error {
 		f.u.mu.Lock()
-		up := len(f.u.up) == len(m.targets)
+		up := len(f.u.up)
 		f.u.mu.Unlock()
-		if up && f.u.store.Has(metricERPDepth) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not scrape every target within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return wait.Check(up == len(m.targets) && f.u.store.Has(metricERPDepth),
+			"%d of %d targets up, ERP depth stored %t", up, len(m.targets), f.u.store.Has(metricERPDepth))
+	})
 	cancel()
 	select {
 	case err := <-done:
