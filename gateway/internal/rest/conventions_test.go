@@ -12,6 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
@@ -300,5 +303,28 @@ func TestCORSOptionsWithoutPreflight(t *testing.T) {
 	p.options(rec, req, []string{"GET"})
 	if rec.Code != http.StatusNoContent || rec.Header().Get("Allow") != "GET, OPTIONS" || rec.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("status %d headers %v", rec.Code, rec.Header())
+	}
+}
+
+func TestReachesMoney(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		msg  proto.Message
+		want bool
+	}{
+		"money itself":            {msg: &commonv1.Money{}, want: true},
+		"field holds money":       {msg: &storefrontv1.Order{}, want: true},
+		"list of such messages":   {msg: &storefrontv1.ListOrdersResponse{}, want: true},
+		"well-known type":         {msg: &timestamppb.Timestamp{}, want: false},
+		"recursive without money": {msg: &structpb.Struct{}, want: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// Twice: the second answer comes from the cache.
+			for range 2 {
+				if got := reachesMoney(tc.msg.ProtoReflect().Descriptor()); got != tc.want {
+					t.Errorf("reachesMoney(%T) = %v, want %v", tc.msg, got, tc.want)
+				}
+			}
+		})
 	}
 }

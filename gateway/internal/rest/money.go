@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -18,11 +19,49 @@ var moneyName = (&commonv1.Money{}).ProtoReflect().Descriptor().FullName()
 // moneyAmountKey is Money.amount_minor's JSON name.
 const moneyAmountKey = "amountMinor"
 
+// moneyReach caches, per message type, whether its fields can reach a
+// Money at all: the answer depends only on the type, so each type is
+// worked out once instead of every response being walked.
+var moneyReach sync.Map // protoreflect.FullName → bool
+
+// reachesMoney reports whether a message of type md can hold a Money.
+func reachesMoney(md protoreflect.MessageDescriptor) bool {
+	if v, ok := moneyReach.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	r := reachesMoneyFrom(md, map[protoreflect.FullName]bool{})
+	moneyReach.Store(md.FullName(), r)
+	return r
+}
+
+// reachesMoneyFrom is reachesMoney without the cache; seen stops
+// recursive types. A map field's message is its entry, whose value
+// field is followed like any other.
+func reachesMoneyFrom(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if md.FullName() == moneyName {
+		return true
+	}
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if m := fields.Get(i).Message(); m != nil && reachesMoneyFrom(m, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 // hasZeroMoney reports whether m holds a Money whose amount_minor is zero
 // (protojson leaves such an amount out).
 func hasZeroMoney(m protoreflect.Message) bool {
 	if m.Descriptor().FullName() == moneyName {
 		return m.Get(m.Descriptor().Fields().ByNumber(1)).Int() == 0
+	}
+	if !reachesMoney(m.Descriptor()) {
+		return false
 	}
 	found := false
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
