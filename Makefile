@@ -188,15 +188,21 @@ fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token de
 .PHONY: test
 test: tools protodeps test-servers check-generate lint breaking build observability-check openapi-check go-test fuzz-short ## Everything that proves it works (what CI runs).
 
+# check-outside-module runs the gates of a module kept outside go.work
+# (its dependencies must not join the services' build list): tidy, vet,
+# golangci-lint and its tests.
+define check-outside-module
+	cd $(1) && GOWORK=off go mod tidy -diff && GOWORK=off go vet ./... && \
+		GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
+endef
+
 .PHONY: observability-check
 observability-check: $(GOLANGCI_LINT) ## Alert rules and dashboard queries through Prometheus's own parsers (deploy/observability, a module outside go.work so prometheus/prometheus stays out of the services' build list).
-	cd deploy/observability && GOWORK=off go mod tidy -diff && GOWORK=off go vet ./... && \
-		GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
+	$(call check-outside-module,deploy/observability)
 
 .PHONY: openapi-check
 openapi-check: $(GOLANGCI_LINT) ## tools/openapi (outside go.work): tidy, vet, golangci-lint, and its tests of the published OpenAPI documents.
-	cd tools/openapi && GOWORK=off go mod tidy -diff && GOWORK=off go vet ./... && \
-		GOWORK=off $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yml ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
+	$(call check-outside-module,tools/openapi)
 
 .PHONY: build
 build: ## Build every package, and every binary (cmd/*) into bin/.
