@@ -11,6 +11,8 @@ package desk
 
 import (
 	"time"
+
+	"github.com/transload/transload/platform/opsevents"
 )
 
 // Kind is the category of an exception (ops.v1 Exception.Kind).
@@ -118,18 +120,9 @@ func (s DeadLetterState) String() string {
 	return "STATE_UNSPECIFIED"
 }
 
-// Actor is who caused a change: kind "api_key", "operator", "service" or
-// "system", and the key id or service name.
-type Actor struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
-}
-
-// IsZero reports whether a names nobody.
-func (a Actor) IsZero() bool { return a == Actor{} }
-
-// String renders a as "kind:id", the scope of its idempotency keys.
-func (a Actor) String() string { return a.Kind + ":" + a.ID }
+// Actor is who caused a change: the platform's opsevents.Actor, whose
+// String "kind:id" scopes an actor's idempotency keys.
+type Actor = opsevents.Actor
 
 // Exception is one item of the desk.
 type Exception struct {

@@ -11,16 +11,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/transload/transload/platform/fingerprint"
+	"github.com/transload/transload/platform/opsevents"
 )
 
 // Service is the ops service's name: the source of the exceptions the
 // desk raises itself (dead letters) and the service of the audit records
 // of operator actions on the desk.
 const Service = "ops"
-
-// ActorService is the actor kind of the service that raised an
-// occurrence.
-const ActorService = "service"
 
 // ErrUnavailable is wrapped when the dead-letter stream cannot be reached.
 var ErrUnavailable = errors.New("desk: dead-letter stream unavailable")
@@ -111,7 +108,7 @@ func (d *Desk) Raise(ctx context.Context, tx Tx, o Occurrence) error {
 	if o.OccurTime.IsZero() {
 		at = now
 	}
-	h := HistoryEntry{Actor: Actor{Kind: ActorService, ID: o.Producer}, Note: o.Message, CreateTime: at, DedupeKey: "event:" + o.EventID}
+	h := HistoryEntry{Actor: opsevents.Service(o.Producer), Note: o.Message, CreateTime: at, DedupeKey: "event:" + o.EventID}
 	e, err := tx.OpenException(ctx, o.Kind, o.Resource)
 	switch {
 	case err == nil:

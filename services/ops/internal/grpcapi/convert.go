@@ -135,7 +135,7 @@ func actorToProto(a desk.Actor) *commonv1.AuditActor {
 	if a.IsZero() {
 		return nil
 	}
-	return &commonv1.AuditActor{Kind: a.Kind, Id: a.ID}
+	return a.Proto()
 }
 
 // structOf renders a JSON object as a Struct; nil stays nil, and an

@@ -57,8 +57,7 @@ func NewServer(d *desk.Desk, store desk.Store, upstream Upstream, logger *slog.L
 
 // actor is who calls, from the actor header the gateway sets.
 func actor(ctx context.Context) desk.Actor {
-	a := opsevents.ActorFromIncoming(ctx, unknownActor)
-	return desk.Actor{Kind: a.Kind, ID: a.ID}
+	return opsevents.ActorFromIncoming(ctx, unknownActor)
 }
 
 // pageSize is the number of items on a page.
