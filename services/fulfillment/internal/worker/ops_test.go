@@ -13,9 +13,9 @@ import (
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/outbox/outboxtest"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/outboxtest"
 	"github.com/transload/transload/services/fulfillment/internal/worker"
 )
 

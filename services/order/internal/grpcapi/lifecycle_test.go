@@ -16,8 +16,8 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/opsevents/opseventstest"
 	"github.com/transload/transload/platform/testharness/wait"
-	"github.com/transload/transload/services/order/internal/opsoutboxtest"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -420,7 +420,7 @@ func TestReaperReleasesAbandonedReservation(t *testing.T) {
 		t.Errorf("available after reaping = %d, want 4", got)
 	}
 	// Operators hear of it: the reap raised ORDER_CLAIM_REAPED with it.
-	exs := opsoutboxtest.Read(t, e.db).Exceptions
+	exs := opseventstest.Read(t, e.db).Exceptions
 	if len(exs) != 1 {
 		t.Fatalf("exceptions after reaping = %v, want one", exs)
 	}

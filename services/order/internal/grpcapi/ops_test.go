@@ -19,9 +19,9 @@ import (
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/opsevents"
+	"github.com/transload/transload/platform/opsevents/opseventstest"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/testharness/wait"
-	"github.com/transload/transload/services/order/internal/opsoutboxtest"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -61,7 +61,7 @@ func (e *env) outboxRows(t *testing.T) []outboxRow {
 func (e *env) auditsOf(t *testing.T, target string) []*opsv1.AuditRecordedEvent {
 	t.Helper()
 	var out []*opsv1.AuditRecordedEvent
-	for _, a := range opsoutboxtest.Read(t, e.db).Audits {
+	for _, a := range opseventstest.Read(t, e.db).Audits {
 		if a.GetTarget() == target {
 			out = append(out, a)
 		}
@@ -115,7 +115,7 @@ func TestERPRejectionRaisesExceptionInTheSameTransaction(t *testing.T) {
 			}
 		}
 
-		ops := opsoutboxtest.Read(t, e.db)
+		ops := opseventstest.Read(t, e.db)
 		if len(ops.Exceptions) != 1 {
 			t.Fatalf("exceptions = %v, want one", ops.Exceptions)
 		}
@@ -237,7 +237,7 @@ func TestRepeatedERPFailureRaisesAtThreshold(t *testing.T) {
 
 	var exs []*opsv1.ExceptionRaisedEvent
 	wait.Eventually(t, waitTimeout, "two ERP_SUBMISSION_FAILED exceptions", func() error {
-		exs = opsoutboxtest.Read(t, e.db).Exceptions
+		exs = opseventstest.Read(t, e.db).Exceptions
 		return wait.Check(len(exs) >= 2, "%d exceptions", len(exs))
 	})
 	for i, ex := range exs[:2] {

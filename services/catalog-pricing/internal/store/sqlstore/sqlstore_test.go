@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/proto"
 
-	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
-	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/opsevents/opseventstest"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
@@ -59,25 +57,6 @@ func TestMigrateTwice(t *testing.T) {
 	})
 }
 
-// auditEvents returns the AuditRecordedEvents in the outbox of db, in the
-// order they were written.
-func auditEvents(t *testing.T, db *sqldb.DB) []*opsv1.AuditRecordedEvent {
-	t.Helper()
-	payloads, err := sqldb.QueryAll(t.Context(), db.SQL(), db.Rebind(`SELECT payload FROM outbox_events WHERE subject = ? ORDER BY id`),
-		[]any{eventstreams.AuditRecorded}, sqldb.ScanValue[[]byte])
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]*opsv1.AuditRecordedEvent, len(payloads))
-	for i, p := range payloads {
-		out[i] = &opsv1.AuditRecordedEvent{}
-		if err := proto.Unmarshal(p, out[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // TestAuditRecordsGoToTheOutbox: every audit record is also an
 // AuditRecordedEvent for the operations audit trail, named as the trail
 // names actions, written in the transaction of the change: a change that
@@ -102,7 +81,7 @@ func TestAuditRecordsGoToTheOutbox(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatalf("InTx = %v, want the callback's error", err)
 		}
-		if evs := auditEvents(t, db); len(evs) != 0 {
+		if evs := opseventstest.Read(t, db).Audits; len(evs) != 0 {
 			t.Fatalf("audit events after a rollback: %v", evs)
 		}
 		if rows, err := s.Catalog().AuditRecords(ctx, 0, 10); err != nil || len(rows) != 0 {
@@ -133,7 +112,7 @@ func TestAuditRecordsGoToTheOutbox(t *testing.T) {
 
 		type summary struct{ Action, Target, Actor, Service string }
 		var got []summary
-		evs := auditEvents(t, db)
+		evs := opseventstest.Read(t, db).Audits
 		for _, ev := range evs {
 			got = append(got, summary{ev.GetAction(), ev.GetTarget(), ev.GetActor().GetKind() + ":" + ev.GetActor().GetId(), ev.GetService()})
 		}

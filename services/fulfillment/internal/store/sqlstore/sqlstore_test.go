@@ -7,11 +7,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/outbox/outboxtest"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
-	"github.com/transload/transload/services/fulfillment/internal/outboxtest"
 	"github.com/transload/transload/services/fulfillment/internal/store/sqlstore"
 	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
 )

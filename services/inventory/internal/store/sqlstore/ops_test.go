@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/outbox/outboxtest"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/fakeclock"
@@ -37,37 +37,21 @@ var (
 // outboxRow is a row of the outbox table with its decoded ops event, if it
 // is one.
 type outboxRow struct {
-	subject, aggregateType, aggregateID string
-	createdUS                           int64
-	audit                               *opsv1.AuditRecordedEvent
-	exception                           *opsv1.ExceptionRaisedEvent
+	outboxtest.Row
+	audit     *opsv1.AuditRecordedEvent
+	exception *opsv1.ExceptionRaisedEvent
 }
 
 func outboxRows(t *testing.T, db *sqldb.DB) []outboxRow {
 	t.Helper()
-	rows, err := sqldb.QueryAll(t.Context(), db.SQL(), `SELECT subject, aggregate_type, aggregate_id, created_unix_us, payload
-		FROM outbox_events ORDER BY id`, nil, func(sc sqldb.Scanner) (outboxRow, error) {
-		var (
-			r       outboxRow
-			payload []byte
-		)
-		if err := sc.Scan(&r.subject, &r.aggregateType, &r.aggregateID, &r.createdUS, &payload); err != nil {
-			return r, err
-		}
-		switch r.subject {
-		case eventstreams.AuditRecorded:
-			r.audit = &opsv1.AuditRecordedEvent{}
-			return r, proto.Unmarshal(payload, r.audit)
-		case eventstreams.ExceptionRaised:
-			r.exception = &opsv1.ExceptionRaisedEvent{}
-			return r, proto.Unmarshal(payload, r.exception)
-		}
-		return r, nil
-	})
-	if err != nil {
-		t.Fatalf("read outbox: %v", err)
+	var out []outboxRow
+	for _, r := range outboxtest.Read(t, db) {
+		row := outboxRow{Row: r}
+		row.audit, _ = r.Message.(*opsv1.AuditRecordedEvent)
+		row.exception, _ = r.Message.(*opsv1.ExceptionRaisedEvent)
+		out = append(out, row)
 	}
-	return rows
+	return out
 }
 
 // audit is the gist of an audit record: action, target, actor and the
@@ -124,9 +108,9 @@ func value(s *structpb.Struct, field string) string {
 // an outbox batch stamps one creation time on all its rows.
 func sameBatch(t *testing.T, rows []outboxRow, i int, typ, id string) {
 	t.Helper()
-	if i < 1 || rows[i-1].aggregateType != typ || rows[i-1].aggregateID != id || rows[i-1].createdUS != rows[i].createdUS {
-		t.Errorf("outbox row %d (%s %s) is not in one batch with a %s %s event before it: %+v", i, rows[i].subject,
-			rows[i].aggregateID, typ, id, rows[max(i-1, 0)])
+	if i < 1 || rows[i-1].AggregateType != typ || rows[i-1].AggregateID != id || rows[i-1].CreatedUnixUS != rows[i].CreatedUnixUS {
+		t.Errorf("outbox row %d (%s %s) is not in one batch with a %s %s event before it: %+v", i, rows[i].Subject,
+			rows[i].AggregateID, typ, id, rows[max(i-1, 0)].Row)
 	}
 }
 

@@ -6,10 +6,10 @@ import (
 
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/opsevents/opseventstest"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
-	"github.com/transload/transload/services/order/internal/opsoutboxtest"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
 	"github.com/transload/transload/services/order/internal/store/sqlstore"
@@ -63,7 +63,7 @@ func TestStore(t *testing.T) {
 					db := dbs[s]
 					mu.Unlock()
 					var out []storetest.OpsEvent
-					for _, m := range opsoutboxtest.Read(t, db).All {
+					for _, m := range opseventstest.Read(t, db).All {
 						switch ev := m.(type) {
 						case *opsv1.ExceptionRaisedEvent:
 							out = append(out, storetest.OpsEvent{Subject: eventstreams.ExceptionRaised, Key: ev.GetResource(), What: ev.GetKind().String()})

@@ -1,7 +1,7 @@
-// Package outboxtest reads back, in tests, the events the service's
+// Package outboxtest reads back, in tests, the events a service's
 // transactions wrote to the platform outbox, so a test can prove that an
-// exception or audit record was written with the change that caused it
-// (and not at all when the change rolled back).
+// event was written with the change that caused it (and not at all when
+// the change rolled back) without running a relay.
 package outboxtest
 
 import (
@@ -19,6 +19,9 @@ type Row struct {
 	Subject       string
 	AggregateType string
 	AggregateID   string
+	// CreatedUnixUS is the write time; the events of one outbox.WriteBatch
+	// share it.
+	CreatedUnixUS int64
 	// Message is the decoded payload.
 	Message proto.Message
 }
@@ -31,13 +34,14 @@ func Read(t testing.TB, db *sqldb.DB, subjects ...string) []Row {
 	t.Helper()
 	type raw struct {
 		subject, aggType, aggID, payloadType string
+		createdUS                            int64
 		payload                              []byte
 	}
 	rows, err := sqldb.QueryAll(t.Context(), db.SQL(),
-		`SELECT subject, aggregate_type, aggregate_id, payload_type, payload FROM outbox_events ORDER BY id`, nil,
+		`SELECT subject, aggregate_type, aggregate_id, payload_type, created_unix_us, payload FROM outbox_events ORDER BY id`, nil,
 		func(sc sqldb.Scanner) (raw, error) {
 			var r raw
-			err := sc.Scan(&r.subject, &r.aggType, &r.aggID, &r.payloadType, &r.payload)
+			err := sc.Scan(&r.subject, &r.aggType, &r.aggID, &r.payloadType, &r.createdUS, &r.payload)
 			return r, err
 		})
 	if err != nil {
@@ -60,7 +64,8 @@ func Read(t testing.TB, db *sqldb.DB, subjects ...string) []Row {
 		if err := proto.Unmarshal(r.payload, m); err != nil {
 			t.Fatalf("outbox event %s: decode %s: %v", r.subject, r.payloadType, err)
 		}
-		out = append(out, Row{Subject: r.subject, AggregateType: r.aggType, AggregateID: r.aggID, Message: m})
+		out = append(out, Row{Subject: r.subject, AggregateType: r.aggType, AggregateID: r.aggID,
+			CreatedUnixUS: r.createdUS, Message: m})
 	}
 	return out
 }
