@@ -49,6 +49,8 @@ func TestRoutesMatchAndMethods(t *testing.T) {
 		{"/v1/orders/O-1/extra", nil},
 		{"/v2/orders", nil},
 		{"v1/orders", nil},
+		{"/v1/orders/O-1:cancel/x", nil},
+		{"/v1/orders/O-1:refund", []string{"GET"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, methods(table.forPath(tc.path))); diff != "" {

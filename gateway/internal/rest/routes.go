@@ -132,24 +132,40 @@ func toSegment(s string) segment {
 	return segment{literal: s}
 }
 
-// Match reports whether path (unescaped, as in URL.Path) fits the
-// route's template, whatever the method.
-func (r *Route) Match(path string) bool {
+// pathParts splits a path into its segments, once per request for all
+// routes; ok is false when it does not start with "/".
+func pathParts(path string) (parts []string, ok bool) {
 	rest, ok := strings.CutPrefix(path, "/")
 	if !ok {
-		return false
+		return nil, false
 	}
+	return strings.Split(rest, "/"), true
+}
+
+// match reports whether a path, split by pathParts (unescaped, as in
+// URL.Path), fits the route's template, whatever the method. The verb,
+// which the grammar keeps free of "/", ends the last segment.
+func (r *Route) match(parts []string) bool {
+	last := len(parts) - 1
+	lastPart := parts[last]
 	if r.verb != "" {
-		if rest, ok = strings.CutSuffix(rest, ":"+r.verb); !ok {
+		var ok bool
+		if lastPart, ok = strings.CutSuffix(lastPart, ":"+r.verb); !ok {
 			return false
 		}
 	}
-	parts := strings.Split(rest, "/")
 	for i, s := range r.segments {
 		if s.wild == "**" {
 			return true
 		}
-		if i >= len(parts) || parts[i] == "" || (s.wild == "" && parts[i] != s.literal) {
+		if i > last {
+			return false
+		}
+		p := parts[i]
+		if i == last {
+			p = lastPart
+		}
+		if p == "" || (s.wild == "" && p != s.literal) {
 			return false
 		}
 	}
@@ -230,9 +246,13 @@ type routeTable []Route
 // left out, so GET on it is 405 rather than a read of a resource named
 // "x:cancel".
 func (t routeTable) forPath(path string) []*Route {
+	parts, ok := pathParts(path)
+	if !ok {
+		return nil
+	}
 	var out, verbs []*Route
 	for i := range t {
-		if t[i].Match(path) {
+		if t[i].match(parts) {
 			out = append(out, &t[i])
 			if t[i].verb != "" {
 				verbs = append(verbs, &t[i])
