@@ -229,7 +229,17 @@ var serviceActor = opsevents.Service(Producer)
 // the audit_records table and, as an AuditRecordedEvent, to the outbox for
 // the operations audit trail, both in the transaction of the change.
 func (t *inTx) AppendAudit(r catalog.AuditRecord) error {
-	if err := t.appendAuditRow(r); err != nil {
+	// Before and after are marshalled once, here, for both the row and the
+	// event: this runs inside the change's write transaction.
+	before, err := auditJSON(r.Before)
+	if err != nil {
+		return fmt.Errorf("audit before: %w", err)
+	}
+	after, err := auditJSON(r.After)
+	if err != nil {
+		return fmt.Errorf("audit after: %w", err)
+	}
+	if err := t.appendAuditRow(r, string(before), string(after)); err != nil {
 		return err
 	}
 	action, ok := trailActions[r.Action]
@@ -240,31 +250,36 @@ func (t *inTx) AppendAudit(r catalog.AuditRecord) error {
 	if actor.IsZero() {
 		actor = serviceActor
 	}
-	ev, err := opsevents.Record(Producer, opsevents.Audit{Actor: actor, Action: action, Target: r.Resource, Before: r.Before, After: r.After})
+	ev, err := opsevents.Record(Producer, opsevents.Audit{Actor: actor, Action: action, Target: r.Resource, Before: orNil(before), After: orNil(after)})
 	if err != nil {
 		return fmt.Errorf("audit %s %s: %w", r.Action, r.Resource, err)
 	}
 	return t.writeEvent(ev)
 }
 
-// appendAuditRow writes r to the audit_records table.
-func (t *inTx) appendAuditRow(r catalog.AuditRecord) error {
-	js := func(v any) (string, error) {
-		if v == nil {
-			return "", nil
-		}
-		b, err := json.Marshal(v)
-		return string(b), err
+// auditJSON renders an audit record's before or after as JSON; nil (no
+// resource) stays nil, which opsevents.Record and the audit_records row
+// ("") both read as absent.
+func auditJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
 	}
-	before, err := js(r.Before)
-	if err != nil {
-		return fmt.Errorf("audit before: %w", err)
+	return json.Marshal(v)
+}
+
+// orNil returns raw as Record expects it: an untyped nil for no resource,
+// since a nil json.RawMessage in an interface would render as JSON null.
+func orNil(raw json.RawMessage) any {
+	if raw == nil {
+		return nil
 	}
-	after, err := js(r.After)
-	if err != nil {
-		return fmt.Errorf("audit after: %w", err)
-	}
-	err = t.exec(`INSERT INTO audit_records (occur_time, correlation_id, action, resource, actor_kind, actor_id, before_json, after_json)
+	return raw
+}
+
+// appendAuditRow writes r to the audit_records table with its before and
+// after already rendered as JSON.
+func (t *inTx) appendAuditRow(r catalog.AuditRecord, before, after string) error {
+	err := t.exec(`INSERT INTO audit_records (occur_time, correlation_id, action, resource, actor_kind, actor_id, before_json, after_json)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, time.Now().UTC(), correlation.ID(t.ctx), r.Action, r.Resource, r.Actor.Kind, r.Actor.ID, before, after)
 	if err != nil {
 		return fmt.Errorf("append audit %s %s: %w", r.Action, r.Resource, err)
