@@ -16,6 +16,7 @@
 package deskevents
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -81,7 +82,7 @@ func occurrence(ev events.Event, msg *opsv1.ExceptionRaisedEvent) desk.Occurrenc
 		EventID: ev.ID, Producer: md.GetProducer(),
 		Kind: desk.Kind(msg.GetKind()), Severity: desk.Severity(msg.GetSeverity()), Domain: desk.Domain(msg.GetDomain()),
 		Resource: msg.GetResource(), AggregateType: msg.GetAggregateType(), AggregateID: msg.GetAggregateId(),
-		Message: msg.GetMessage(), CorrelationID: firstOf(md.GetCorrelationId(), ev.CorrelationID),
+		Message: msg.GetMessage(), CorrelationID: cmp.Or(md.GetCorrelationId(), ev.CorrelationID),
 		OccurTime: ev.OccurredAt,
 	}
 	if msg.GetDetails() != nil {
@@ -100,8 +101,8 @@ func auditRecord(ev events.Event, msg *opsv1.AuditRecordedEvent) desk.AuditRecor
 	md := msg.GetMetadata()
 	r := desk.AuditRecord{
 		ID: ev.ID, Actor: desk.Actor{Kind: msg.GetActor().GetKind(), ID: msg.GetActor().GetId()},
-		Action: msg.GetAction(), Target: msg.GetTarget(), Service: firstOf(msg.GetService(), md.GetProducer()),
-		CorrelationID: firstOf(md.GetCorrelationId(), ev.CorrelationID), CreateTime: ev.OccurredAt,
+		Action: msg.GetAction(), Target: msg.GetTarget(), Service: cmp.Or(msg.GetService(), md.GetProducer()),
+		CorrelationID: cmp.Or(md.GetCorrelationId(), ev.CorrelationID), CreateTime: ev.OccurredAt,
 	}
 	if md.GetOccurTime() != nil {
 		r.CreateTime = md.GetOccurTime().AsTime()
@@ -113,13 +114,6 @@ func auditRecord(ev events.Event, msg *opsv1.AuditRecordedEvent) desk.AuditRecor
 		r.After = msg.GetAfter().AsMap()
 	}
 	return r
-}
-
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Replayer replays dead letters through the platform's dead-letter
