@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/transload/transload/platform/aip"
+	"github.com/transload/transload/platform/opsevents"
 )
 
 // maxFilterLen is the longest filter the ops.v1 list methods accept.
@@ -125,7 +126,7 @@ func auditFilter(q url.Values) (string, error) {
 	b.str("target", aip.OpEq, "target", q.Get("target"))
 	b.str("action", aip.OpEq, "action", q.Get("action"))
 	if k := strings.TrimSpace(q.Get("actor_kind")); k != "" && !validActorKind(k) {
-		return "", fmt.Errorf("actor kind: %q is not one of operator, api_key, service, system", k)
+		return "", fmt.Errorf("actor kind: %q is not one of %s", k, strings.Join(actorKinds, ", "))
 	}
 	b.str("actor.kind", aip.OpEq, "actor kind", q.Get("actor_kind"))
 	b.str("actor.id", aip.OpEq, "actor id", q.Get("actor_id"))
@@ -134,7 +135,7 @@ func auditFilter(q url.Values) (string, error) {
 	return b.String()
 }
 
-// actorKinds are the principal kinds of the audit trail (opsevents).
-var actorKinds = []string{"operator", "api_key", "service", "system"}
+// actorKinds are the principal kinds of the audit trail.
+var actorKinds = []string{opsevents.ActorOperator, opsevents.ActorAPIKey, opsevents.ActorService, opsevents.ActorSystem}
 
 func validActorKind(k string) bool { return slices.Contains(actorKinds, k) }
