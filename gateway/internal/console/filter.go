@@ -20,11 +20,12 @@ const maxFilterLen = 1024
 const maxFieldLen = 256
 
 // filterBuilder assembles an AIP-160 conjunction from form fields. Each
-// field of a form is one term; strings are quoted with aip.Quote, enum
-// values are checked against the enum's names and written bare, times are
-// normalised to RFC 3339 UTC. The first bad field stops the build.
+// field of a form is one term, written by aip.Filter: strings quoted,
+// enum values checked against the enum's names and written bare, times
+// normalised to RFC 3339 UTC and quoted. The first bad field stops the
+// build.
 type filterBuilder struct {
-	terms []string
+	terms []aip.Term
 	err   error
 }
 
@@ -38,7 +39,7 @@ func (b *filterBuilder) str(field string, op aip.Op, label, value string) {
 		b.err = fmt.Errorf("%s: at most %d characters of text, no control characters", label, maxFieldLen)
 		return
 	}
-	b.terms = append(b.terms, field+" "+string(op)+" "+aip.Quote(value))
+	b.terms = append(b.terms, aip.Term{Field: field, Op: op, Value: aip.Value{Text: value, Quoted: true}})
 }
 
 // enum adds `field = VALUE` when value is not blank; value must be one of
@@ -52,7 +53,7 @@ func (b *filterBuilder) enum(field, label, value string, names map[string]int32)
 		b.err = fmt.Errorf("%s: %q is not a known value", label, value)
 		return
 	}
-	b.terms = append(b.terms, field+" = "+value)
+	b.terms = append(b.terms, aip.Term{Field: field, Op: aip.OpEq, Value: aip.Value{Text: value}})
 }
 
 // time adds `field op "RFC 3339"` when value is not blank; value is what a
@@ -67,7 +68,7 @@ func (b *filterBuilder) time(field string, op aip.Op, label, value string) {
 		b.err = fmt.Errorf("%s: %w", label, err)
 		return
 	}
-	b.terms = append(b.terms, field+" "+string(op)+" "+aip.Quote(t.Format(time.RFC3339)))
+	b.terms = append(b.terms, aip.Term{Field: field, Op: op, Value: aip.Value{Text: t.Format(time.RFC3339), Quoted: true}})
 }
 
 // String returns the filter, or the first field's error.
@@ -75,7 +76,7 @@ func (b *filterBuilder) String() (string, error) {
 	if b.err != nil {
 		return "", b.err
 	}
-	f := strings.Join(b.terms, " AND ")
+	f := aip.Filter{Terms: b.terms}.String()
 	if len(f) > maxFilterLen {
 		return "", fmt.Errorf("the filter is %d characters long, at most %d are allowed: use fewer or shorter fields", len(f), maxFilterLen)
 	}
