@@ -294,10 +294,6 @@ func (g *Gateway) HTTPAddr() net.Addr { return g.httpLis.Addr() }
 // AdminAddr is the admin listener's address (nil when disabled).
 func (g *Gateway) AdminAddr() net.Addr { return g.srv.AdminAddr() }
 
-// RESTHandler is what the REST listener serves (REST and the console), for
-// tests that drive it without a listener.
-func (g *Gateway) RESTHandler() http.Handler { return g.http.Handler }
-
 // Run serves gRPC, admin and REST until ctx ends or a listener fails, then
 // shuts everything down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
