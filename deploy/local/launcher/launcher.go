@@ -161,13 +161,20 @@ func Start(ctx context.Context, cfg Config) (*Mesh, error) {
 }
 
 func (m *Mesh) assignPorts() error {
+	// Every free port of the mesh in one call: freePorts holds each
+	// listener until it has them all, so no two processes get the same
+	// port (separate calls could hand a released port out again).
+	var free []int
+	if m.cfg.FreePorts {
+		var err error
+		if free, err = freePorts(3 * len(StartOrder)); err != nil {
+			return err
+		}
+	}
 	for i, name := range StartOrder {
 		p := &Proc{Name: name, LogPath: filepath.Join(m.cfg.DataDir, "logs", name+".log")}
 		if m.cfg.FreePorts {
-			ports, err := freePorts(3)
-			if err != nil {
-				return err
-			}
+			ports := free[3*i : 3*i+3]
 			p.GRPCAddr, p.AdminAddr = loopback(ports[0]), loopback(ports[1])
 			if name == Gateway {
 				p.HTTPAddr = loopback(ports[2])
