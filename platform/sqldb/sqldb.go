@@ -96,6 +96,10 @@ type DB struct {
 	writeSem chan struct{}
 	retry    retryPolicy
 	logger   *slog.Logger
+	// group batches concurrent InTx calls of an SQLite file into one
+	// transaction (see [WithGroupCommit]); nil when off.
+	group *groupCommit
+	stats commitStats
 }
 
 // SQL returns the underlying connection pool for queries outside a
@@ -127,6 +131,7 @@ type config struct {
 	busyTimeout     time.Duration
 	retry           retryPolicy
 	logger          *slog.Logger
+	groupMaxBatch   int
 }
 
 // WithMaxOpenConns caps the pool size. Defaults: PostgreSQL 10; SQLite

@@ -121,5 +121,9 @@ func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqldb: commit %s transaction: %w", db.dialect, err)
 	}
+	if !opts.ReadOnly {
+		db.stats.commits.Add(1)
+		db.stats.txs.Add(1)
+	}
 	return nil
 }
