@@ -50,6 +50,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/status"
 
 	"github.com/transload/transload/platform/adminhttp"
+	"github.com/transload/transload/platform/listen"
 	"github.com/transload/transload/platform/logging"
 )
 
@@ -113,14 +114,16 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracerProvider = tp }
 }
 
-// WithAddr sets the gRPC listen address (default ":8080").
+// WithAddr sets the gRPC listen address (default ":8080"). A socket for
+// addr inherited from the parent process is used when there is one
+// (platform/listen), else New listens on addr.
 func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
 
 // WithListener serves gRPC on lis instead of listening on an address.
 func WithListener(lis net.Listener) Option { return func(o *options) { o.lis = lis } }
 
 // WithAdminAddr sets the admin HTTP listen address (default ":9090"); ""
-// disables the admin listener.
+// disables the admin listener. Inherited sockets count as for WithAddr.
 func WithAdminAddr(addr string) Option { return func(o *options) { o.adminAddr = addr } }
 
 // WithAdminListener serves the admin HTTP routes on lis.
@@ -326,7 +329,9 @@ func (s *Server) listen() error {
 		if given != nil || addr == "" {
 			return given, nil
 		}
-		lis, err := net.Listen("tcp", addr)
+		// An inherited socket for addr (the local launcher binds every
+		// port before starting the process), else a new listener.
+		lis, err := listen.TCP(addr)
 		if err != nil {
 			return nil, fmt.Errorf("grpcserver: listen %s on %s: %w", what, addr, err)
 		}

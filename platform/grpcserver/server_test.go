@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/transload/transload/platform/correlation"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/grpcserver/grpcservertest"
+	"github.com/transload/transload/platform/listen"
 	"github.com/transload/transload/platform/logging"
 	"github.com/transload/transload/platform/testharness/harness"
 )
@@ -677,6 +680,69 @@ func TestNewFailsOnBusyPort(t *testing.T) {
 	if err == nil {
 		srv.Close()
 		t.Fatal("New bound a busy admin port")
+	}
+}
+
+// TestNewUsesInheritedListeners: sockets a launcher handed over under
+// listen.EnvVar serve the gRPC and admin addresses. The test process holds
+// both ports through the handed-over descriptors only, so a new
+// net.Listen on them would fail: New succeeding and serving proves it
+// took the inherited sockets.
+func TestNewUsesInheritedListeners(t *testing.T) {
+	var pairs []string
+	var addrs []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := l.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := syscall.Dup(int(f.Fd())) // owned by no os.File, as in a child
+		f.Close()
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		pairs = append(pairs, l.Addr().String()+"="+strconv.Itoa(fd))
+	}
+	t.Setenv(listen.EnvVar, strings.Join(pairs, ","))
+	srv, err := grpcserver.New(grpcserver.WithAddr(addrs[0]), grpcserver.WithAdminAddr(addrs[1]))
+	if err != nil {
+		t.Fatalf("New on inherited sockets: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	if srv.Addr().String() != addrs[0] || srv.AdminAddr().String() != addrs[1] {
+		t.Fatalf("serving on %s and %s, want %s and %s", srv.Addr(), srv.AdminAddr(), addrs[0], addrs[1])
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addrs[1] + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin /healthz = %d", resp.StatusCode)
+	}
+	conn, err := grpc.NewClient(addrs[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer hcancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(hctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("gRPC health on the inherited listener: %v", err)
 	}
 }
 
