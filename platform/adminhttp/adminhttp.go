@@ -6,6 +6,11 @@
 // [Server.Handle] (the simulators' /control API), so it runs one admin
 // server rather than a second HTTP server around this one.
 //
+// With [WithProfiling] the listener also serves net/http/pprof's CPU,
+// heap, goroutine and trace profiles under /debug/pprof/ (svcmain turns it
+// on with PPROF_ENABLED; off by default, since a profile reveals the
+// binary's internals and a CPU profile costs CPU while it runs).
+//
 // Liveness answers 200 as long as the process can serve HTTP at all; it never
 // checks dependencies, so a database outage does not get pods restarted.
 // Readiness runs the registered checks for hard dependencies only (things
@@ -21,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,6 +49,7 @@ type Server struct {
 	gatherer     prometheus.Gatherer
 	logger       *slog.Logger
 	checkTimeout time.Duration
+	profiling    bool
 
 	mu     sync.RWMutex
 	checks map[string]Check
@@ -67,6 +74,15 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *Server) { s.logger = l }
 }
 
+// WithProfiling serves net/http/pprof under /debug/pprof/ when on: the
+// index, the named profiles (heap, allocs, goroutine, block, mutex,
+// threadcreate), profile (CPU, ?seconds=N), trace, cmdline and symbol.
+// Only on this Server's routes: net/http/pprof's registration on
+// http.DefaultServeMux is never served by a Transload binary.
+func WithProfiling(on bool) Option {
+	return func(s *Server) { s.profiling = on }
+}
+
 // New returns a Server exposing the metrics gathered by g (typically the
 // service's *prometheus.Registry).
 func New(g prometheus.Gatherer, opts ...Option) *Server {
@@ -80,6 +96,14 @@ func New(g prometheus.Gatherer, opts ...Option) *Server {
 		writeJSON(w, http.StatusOK, Report{Status: StatusOK})
 	})
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	if s.profiling {
+		s.mux.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles
+		s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return s
 }
 

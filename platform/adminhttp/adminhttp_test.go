@@ -1,9 +1,12 @@
 package adminhttp
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -240,4 +243,70 @@ func TestServeStopsDespiteASilentConnection(t *testing.T) {
 	case <-time.After(3 * ShutdownTimeout):
 		t.Fatal("Serve did not return")
 	}
+}
+
+func TestProfiling(t *testing.T) {
+	t.Parallel()
+	t.Run("off by default", func(t *testing.T) {
+		t.Parallel()
+		h := New(prometheus.NewRegistry()).Handler()
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap"} {
+			if code, _ := get(t, h, path); code != http.StatusNotFound {
+				t.Errorf("GET %s = %d, want 404", path, code)
+			}
+		}
+	})
+	t.Run("on", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(New(prometheus.NewRegistry(), WithProfiling(true)).Handler())
+		defer srv.Close()
+		code, body := fetch(t, srv.URL+"/debug/pprof/")
+		if code != http.StatusOK || !strings.Contains(body, "heap") || !strings.Contains(body, "profile") {
+			t.Fatalf("GET /debug/pprof/ = %d %.200q, want the index", code, body)
+		}
+		for path, sampleType := range map[string]string{
+			"/debug/pprof/profile?seconds=1": "cpu",
+			"/debug/pprof/heap":              "inuse_space",
+		} {
+			code, body := fetch(t, srv.URL+path)
+			if code != http.StatusOK {
+				t.Fatalf("GET %s = %d %.200q", path, code, body)
+			}
+			if err := isProfile([]byte(body), sampleType); err != nil {
+				t.Errorf("GET %s: %v", path, err)
+			}
+		}
+	})
+}
+
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// isProfile checks b is a pprof profile: a gzip-compressed protobuf whose
+// string table holds sampleType.
+func isProfile(b []byte, sampleType string) error {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("not gzip (%d bytes): %w", len(b), err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return fmt.Errorf("gzip body: %w", err)
+	}
+	if !bytes.Contains(raw, []byte(sampleType)) {
+		return fmt.Errorf("no sample type %q in the profile (%d bytes)", sampleType, len(raw))
+	}
+	return nil
 }

@@ -24,7 +24,7 @@ import (
 //	}
 //
 // The embedding struct must not declare SERVICE_NAME, LOG_LEVEL,
-// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, DATABASE_URL or the OTEL_*
+// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, PPROF_ENABLED, DATABASE_URL or the OTEL_*
 // variables again.
 // GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
 // defaults come from the binary's place in the port plan
@@ -48,6 +48,13 @@ type Base struct {
 	// without proto files. Off by default: `make run` turns it on, a
 	// production port does not describe its API to whoever asks.
 	Reflection bool `env:"GRPC_REFLECTION" default:"false"`
+	// Profiling serves net/http/pprof's CPU, heap, goroutine and trace
+	// profiles under /debug/pprof/ on the admin listener
+	// (adminhttp.WithProfiling). Off by default: a profile shows the
+	// binary's internals to whoever reaches the admin port, and a CPU
+	// profile costs CPU while it runs. The benchmark harness turns it on
+	// to save profiles; keep it off in production.
+	Profiling bool `env:"PPROF_ENABLED" default:"false"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// Tracing says where spans are exported (the standard OTEL_*

@@ -58,7 +58,13 @@ type Runtime struct {
 //     exporting over OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT is
 //     set;
 //  5. makes the Prometheus registry (with Go and process collectors) and
-//     the admin HTTP server that serves it.
+//     the admin HTTP server that serves it, with /debug/pprof/ when
+//     PPROF_ENABLED is true.
+//
+// The gRPC and admin listeners of the servers rt makes use the sockets
+// a launcher handed over for their addresses when there are some
+// (platform/listen), so a port bound by the launcher cannot be lost
+// between its pick and the binary's start.
 //
 // A main then reads:
 //
@@ -111,7 +117,7 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		logger:     logger,
 		tp:         tp,
 		registry:   reg,
-		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger)),
+		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger), adminhttp.WithProfiling(base.Profiling)),
 		reflection: base.Reflection,
 		closers:    []func(context.Context) error{shutdownTracing},
 	}, nil

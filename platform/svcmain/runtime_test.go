@@ -2,6 +2,7 @@ package svcmain
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -129,7 +130,7 @@ func TestStartWithAnEmptyEnvironment(t *testing.T) {
 	for k, v := range map[string]string{
 		"SERVICE_NAME": "order", "LOG_LEVEL": "info", "OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_TRACES_SAMPLER_ARG": "1",
 		"GRPC_ADDR": "127.0.0.1:9005", "ADMIN_ADDR": "127.0.0.1:9105", "DATABASE_URL": config.Mask, "WORKERS": "2",
-		"GRPC_REFLECTION": "false",
+		"GRPC_REFLECTION": "false", "PPROF_ENABLED": "false",
 	} {
 		if got[k] != v {
 			t.Errorf("logged config[%s] = %v, want %q", k, got[k], v)
@@ -213,6 +214,47 @@ func TestGRPCReflectionSetting(t *testing.T) {
 	}
 }
 
+// TestProfilingSetting: PPROF_ENABLED mounts net/http/pprof on the admin
+// listener of the server rt makes, and only then.
+func TestProfilingSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int // status of GET /debug/pprof/
+	}{
+		{"off by default", nil, http.StatusNotFound},
+		{"off", map[string]string{"PPROF_ENABLED": "false"}, http.StatusNotFound},
+		{"on", map[string]string{"PPROF_ENABLED": "true"}, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg serviceConfig
+			rt := start(t, tc.env, io.Discard, &cfg)
+			srv, _ := serve(t, rt)
+			base := "http://" + srv.AdminAddr().String()
+			if code, body := httpGet(t, base+"/debug/pprof/"); code != tc.want {
+				t.Fatalf("GET /debug/pprof/ = %d %.200q, want %d", code, body, tc.want)
+			}
+			if tc.want != http.StatusOK {
+				return
+			}
+			code, body := httpGet(t, base+"/debug/pprof/profile?seconds=1")
+			if code != http.StatusOK || !isGzip(body) {
+				t.Fatalf("GET /debug/pprof/profile?seconds=1 = %d, %d bytes (gzip %v), want a CPU profile", code, len(body), isGzip(body))
+			}
+		})
+	}
+}
+
+// isGzip reports whether b is gzip data, as a pprof profile is.
+func isGzip(b string) bool {
+	zr, err := gzip.NewReader(strings.NewReader(b))
+	if err != nil {
+		return false
+	}
+	n, err := io.Copy(io.Discard, zr)
+	return err == nil && n > 0
+}
+
 func TestStartErrors(t *testing.T) {
 	prev := slog.Default()
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -226,6 +268,7 @@ func TestStartErrors(t *testing.T) {
 		{"sample ratio out of range", "order", map[string]string{"OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"},
 		{"malformed field", "order", map[string]string{"WORKERS": "many"}, "WORKERS"},
 		{"malformed GRPC_REFLECTION", "order", map[string]string{"GRPC_REFLECTION": "on"}, "GRPC_REFLECTION"},
+		{"malformed PPROF_ENABLED", "order", map[string]string{"PPROF_ENABLED": "yes"}, "PPROF_ENABLED"},
 		{"service outside the port plan", "invoicing", nil, `unknown service "invoicing"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
