@@ -51,7 +51,7 @@ const opsDownAddr = "passthrough:///ops-down"
 // env is a running gateway (gRPC over bufconn, REST over loopback TCP) with
 // fake neighbours over bufconn.
 type env struct {
-	t           *testing.T
+	t           testing.TB
 	baseURL     string
 	adminURL    string
 	conn        *grpc.ClientConn
@@ -68,7 +68,10 @@ type env struct {
 	stop func()
 }
 
-func newEnv(t *testing.T, extraEnv ...string) *env {
+// newEnv starts the gateway; extraEnv are KEY=value settings. With
+// REDIS_ADDR among them the gateway builds its Redis cache store from the
+// configuration, otherwise it uses an in-process store.
+func newEnv(t testing.TB, extraEnv ...string) *env {
 	t.Helper()
 	e := &env{
 		t: t, clock: fakeclock.New(fakeclock.Start),
@@ -116,6 +119,10 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var store cache.Store
+	if vars["REDIS_ADDR"] == "" {
+		store = cache.NewMemoryStore(10_000, 16<<20)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g, err := app.New(ctx, cfg, rt, app.Deps{
 		GRPCListener:    glis,
@@ -129,7 +136,7 @@ func newEnv(t *testing.T, extraEnv ...string) *env {
 				}
 				return nlis.DialContext(ctx)
 			}))},
-		CacheStore: cache.NewMemoryStore(10_000, 16<<20),
+		CacheStore: store,
 		Now:        e.clock.Now,
 	})
 	if err != nil {
@@ -181,7 +188,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
