@@ -27,6 +27,7 @@ import (
 	"github.com/transload/transload/platform/cache"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/listen"
 	"github.com/transload/transload/platform/svcmain"
 
 	"github.com/transload/transload/gateway/internal/apidocs"
@@ -206,7 +207,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	}
 	g.httpLis = d.HTTPListener
 	if g.httpLis == nil {
-		if g.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		if g.httpLis, err = listen.TCP(cfg.HTTPAddr); err != nil { // the launcher's socket when it handed one over
 			return nil, fmt.Errorf("gateway: listen rest on %s: %w", cfg.HTTPAddr, err)
 		}
 	}
