@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/transload/transload/deploy/local/launcher"
+)
+
+func TestDrainSKUs(t *testing.T) {
+	t.Parallel()
+	skus := drainSKUs()
+	if len(skus) != drainSKUCount {
+		t.Fatalf("%d SKUs, want %d", len(skus), drainSKUCount)
+	}
+	price := func(sku string) int {
+		n, err := strconv.Atoi(sku[len("SKU-"):])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 999 + (n*7919)%500*100
+	}
+	highest := 0
+	for _, s := range skus {
+		if s == "SKU-00500" || s == freshnessSKU {
+			t.Errorf("%s is reserved for another scenario", s)
+		}
+		highest = max(highest, price(s))
+	}
+	// The cheapest 16 of PL-EUR: one per price step of 1 EUR above 9.99
+	// (SKU-00500 alone costs 9.99).
+	if highest != 999+drainSKUCount*100 {
+		t.Errorf("most expensive drain SKU costs %d cents, want %d", highest, 999+drainSKUCount*100)
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(skus)))) != len(skus) {
+		t.Errorf("duplicate SKUs: %v", skus)
+	}
+}
+
+// TestScenariosOnMesh runs the freshness, backlog-drain and oversold
+// scenarios against a real mesh built by `make build` (bin/ at the
+// repository root). It takes minutes, so it runs only when
+// TRANSLOAD_BENCH_MESH is set: TRANSLOAD_BENCH_MESH=1 go test
+// ./cmd/transload-bench -run TestScenariosOnMesh -v. TRANSLOAD_BENCH_DRAIN_N
+// sets the backlog size (default 500).
+func TestScenariosOnMesh(t *testing.T) {
+	if os.Getenv("TRANSLOAD_BENCH_MESH") == "" {
+		t.Skip("set TRANSLOAD_BENCH_MESH=1 to run against a real mesh (make build first)")
+	}
+	root, err := launcher.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	drainN := 500
+	if v := os.Getenv("TRANSLOAD_BENCH_DRAIN_N"); v != "" {
+		if drainN, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Minute)
+	defer cancel()
+	data := t.TempDir()
+	mesh, err := launcher.Start(ctx, launcher.Config{
+		BinDir: filepath.Join(root, "bin"), DataDir: data, FreePorts: true, Log: os.Stderr,
+		ExtraEnv: map[string][]string{launcher.Gateway: {"RATE_LIMIT_RPS=0"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mesh.Stop()
+
+	fresh, err := measureFreshness(ctx, mesh, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(fresh)
+	drain, err := measureBacklogDrain(ctx, mesh, drainN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(drain)
+	if drain.Orders+drain.PlaceErrors != drainN {
+		t.Errorf("%d placed + %d failed of %d", drain.Orders, drain.PlaceErrors, drainN)
+	}
+	over, err := checkOversoldStores(ctx, filepath.Join(data, launcher.Inventory+".db"), filepath.Join(data, launcher.Order+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(over)
+	if over.Count != 0 {
+		t.Error(fmt.Sprint(over))
+	}
+	if over.Orders < drain.Orders {
+		t.Errorf("the check saw %d accepted orders, the drain placed %d", over.Orders, drain.Orders)
+	}
+}
