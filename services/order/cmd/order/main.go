@@ -191,7 +191,8 @@ func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Con
 }
 
 // newService wires the domain to the store and the neighbours' adapters;
-// a commit that queued events or ERP work wakes the relay and the worker.
+// a commit that queued ERP work wakes the worker and the relay, one that
+// wrote events only wakes the relay.
 func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Relay, m *metrics.Metrics, log *slog.Logger) (*order.Service, *order.Worker) {
 	var worker *order.Worker
 	svc := order.NewService(order.Config{
@@ -208,6 +209,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 			relay.Notify()
 			worker.Notify()
 		},
+		OnPublish: relay.Notify,
 	})
 	worker = order.NewWorker(order.WorkerConfig{
 		PollInterval: cfg.QueuePollInterval, BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,

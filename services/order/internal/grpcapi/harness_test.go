@@ -67,6 +67,8 @@ type envOptions struct {
 	wrapStore func(order.Store) order.Store
 	// failureExceptionAfter overrides the worker's default (5).
 	failureExceptionAfter int
+	// now is the service's clock (default time.Now).
+	now func() time.Time
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -144,11 +146,12 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	e.svc = order.NewService(cfg, order.Deps{
 		Store: e.store, Customers: erp, Pricer: catalogclient.New(catConn), Inventory: inventoryclient.New(invConn),
-		Fulfillment: fulfillmentclient.New(fulConn), Logger: quiet, Metrics: e.metrics, OnCommit: func() {
+		Fulfillment: fulfillmentclient.New(fulConn), Logger: quiet, Metrics: e.metrics, Now: o.now, OnCommit: func() {
 			if e.worker != nil {
 				e.worker.Notify()
 			}
 		},
+		OnPublish: func() {}, // no relay here
 	})
 	wcfg := workerConfig
 	wcfg.FailureExceptionAfter = o.failureExceptionAfter

@@ -28,6 +28,7 @@ func (s *Service) SyncCustomers(ctx context.Context) (int, error) {
 			if err := s.d.Store.SaveCustomer(ctx, c); err != nil {
 				return n, err
 			}
+			s.snapshots.put(c)
 			n++
 			if c.UpdatedAt.After(newest) {
 				newest = c.UpdatedAt

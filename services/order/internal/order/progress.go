@@ -83,7 +83,7 @@ func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) 
 	if !p.OccurredAt.IsZero() {
 		s.d.Metrics.ObserveShipmentPropagation(max(s.now().Sub(p.OccurredAt), 0))
 	}
-	s.tick()
+	s.published()
 	return ProgressResult{Order: o, Entered: entered}, nil
 }
 

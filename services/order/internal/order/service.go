@@ -115,20 +115,29 @@ type Deps struct {
 	Metrics     Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// OnCommit is called after a transaction queued ERP work or events.
+	// OnCommit is called after a transaction queued ERP work (and maybe
+	// events): it wakes the ERP queue worker and the outbox relay.
 	OnCommit Notifier
+	// OnPublish is called after a transaction that wrote events only (an
+	// ERP answer applied, a shipment report): it wakes the relay but not
+	// the ERP queue worker, which has nothing new to do (default
+	// OnCommit).
+	OnPublish Notifier
 }
 
 // Service implements the order use cases.
 type Service struct {
-	cfg  Config
-	d    Deps
-	log  *slog.Logger
-	now  func() time.Time
-	tick Notifier
+	cfg Config
+	d   Deps
+	log *slog.Logger
+	now func() time.Time
+	// tick wakes the ERP queue worker and the relay; published the relay
+	// only.
+	tick, published Notifier
 
 	syncMu        sync.Mutex
 	syncWatermark time.Time
+	snapshots     snapshots
 }
 
 // NewService returns a Service.
@@ -145,7 +154,11 @@ func NewService(cfg Config, d Deps) *Service {
 	if d.OnCommit == nil {
 		d.OnCommit = func() {}
 	}
-	return &Service{cfg: cfg.withDefaults(), d: d, log: d.Logger, now: func() time.Time { return d.Now().UTC() }, tick: d.OnCommit}
+	if d.OnPublish == nil {
+		d.OnPublish = d.OnCommit
+	}
+	return &Service{cfg: cfg.withDefaults(), d: d, log: d.Logger, now: func() time.Time { return d.Now().UTC() },
+		tick: d.OnCommit, published: d.OnPublish}
 }
 
 // CreateParams is a CreateOrder request in domain terms.
@@ -511,16 +524,14 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 	return o, true, nil
 }
 
-// customer reads the customer from the ERP and refreshes the snapshot; while
-// the ERP cannot answer it falls back to a snapshot younger than
-// CustomerMaxStaleness.
+// customer reads the customer from the ERP and refreshes the snapshot when
+// the record changed (saveSnapshot); while the ERP cannot answer it falls
+// back to a snapshot younger than CustomerMaxStaleness.
 func (s *Service) customer(ctx context.Context, id string) (Customer, error) {
 	c, err := s.d.Customers.GetCustomer(ctx, id)
 	if err == nil {
 		c.FetchedAt = s.now()
-		if serr := s.d.Store.SaveCustomer(ctx, c); serr != nil {
-			s.log.WarnContext(ctx, "save customer snapshot", slog.String("customer_id", id), slog.Any("error", serr))
-		}
+		s.saveSnapshot(ctx, c)
 		return c, nil
 	}
 	if !IsDependencyError(err) {

@@ -25,7 +25,8 @@ type WorkerConfig struct {
 	ReapInterval time.Duration
 	// LeaseTTL is the singleton lease of the worker (default 15s): with
 	// several replicas on one database only the holder works, and a dead
-	// holder's lease passes to another replica after LeaseTTL.
+	// holder's lease passes to another replica after LeaseTTL. The holder
+	// writes it on acquisition and every third of LeaseTTL (see lead).
 	LeaseTTL time.Duration
 	// KeyRetention is how long finished idempotency records are kept
 	// (default 7 days; the contract promises at least 24 hours).
@@ -86,6 +87,12 @@ type Worker struct {
 	lastPurge time.Time
 	holder    string
 	leading   bool
+	// renewAt is when the worker renews the lease it holds (a third of
+	// LeaseTTL after taking or renewing it), validUntil when it stops
+	// counting on it: two thirds of LeaseTTL after the write, so a holder
+	// whose renewals fail stops a third of LeaseTTL before another
+	// replica may take over. Both are zero while it does not lead.
+	renewAt, validUntil time.Time
 	// expedite is set by RetryQueueEntry: the next pass ignores the halt
 	// of a queue that waits for the ERP (its breaker still decides).
 	expedite atomic.Bool
@@ -310,20 +317,42 @@ func (w *Worker) housekeep(ctx context.Context) {
 	}
 }
 
-// lead takes or renews the worker's singleton lease and reports whether this
-// worker holds it.
+// lead reports whether this worker holds its singleton lease. It writes
+// only to take the lease and to renew it every third of LeaseTTL, never per
+// pass or queue entry; between renewals it trusts the lease it wrote. A
+// renewal that fails leaves the lease trusted until two thirds of LeaseTTL
+// after the last good write, then the worker stops, a third of LeaseTTL
+// before the lease can pass to another replica.
 func (w *Worker) lead(ctx context.Context) bool {
 	now := w.svc.now()
+	if w.leading && now.Before(w.renewAt) {
+		return true
+	}
 	ok, err := w.svc.d.Store.AcquireLease(ctx, leaseName, w.holder, now, now.Add(w.cfg.LeaseTTL))
 	if err != nil {
 		w.log.WarnContext(ctx, "ERP queue lease", slog.Any("error", err))
-		return false
+		ok = w.leading && now.Before(w.validUntil)
+		if !ok {
+			w.setLeading(ctx, false)
+		}
+		return ok
+	}
+	if ok {
+		w.renewAt, w.validUntil = now.Add(w.cfg.LeaseTTL/3), now.Add(w.cfg.LeaseTTL*2/3)
+	}
+	w.setLeading(ctx, ok)
+	return ok
+}
+
+// setLeading records whether the worker leads, logging a change.
+func (w *Worker) setLeading(ctx context.Context, ok bool) {
+	if !ok {
+		w.renewAt, w.validUntil = time.Time{}, time.Time{}
 	}
 	if ok != w.leading {
 		w.leading = ok
 		w.log.InfoContext(ctx, "ERP queue leadership changed", slog.Bool("leading", ok))
 	}
-	return ok
 }
 
 func (w *Worker) backoff(attempt int) time.Duration {
@@ -428,7 +457,9 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	if err == nil {
 		w.svc.d.Metrics.CountDecision(o.Channel, StageERP, out.Accepted)
 	}
-	w.svc.tick()
+	// Events only: the relay has work, this worker does not (a rejection's
+	// reservation release runs later in this pass).
+	w.svc.published()
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -659,13 +660,13 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, key *order.Idempoten
 				return order.ErrDuplicateEvent
 			}
 		}
-		histBefore := len(o.History)
+		before := o.Clone()
 		eff, err := fn(o)
 		if err != nil {
 			return err
 		}
 		o.Version++
-		if err := s.saveOrder(ctx, tx, o, histBefore); err != nil {
+		if err := s.saveOrder(ctx, tx, before, o); err != nil {
 			return err
 		}
 		if err := s.applyQueueOp(ctx, tx, o, eff.ERPQueue); err != nil {
@@ -696,7 +697,12 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, key *order.Idempoten
 	return out, err
 }
 
-func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, o *order.Order, histBefore int) error {
+// saveOrder writes what a change made of before into o: the order row,
+// and only the lines, allocations and shipments whose stored columns
+// changed (a shipment report touches one shipment and the lines it
+// carries, not the whole order), plus the new history entries. Lines and
+// allocations are fixed at placement; a change of them is refused.
+func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, before, o *order.Order) error {
 	rej := o.Rejection
 	if rej == nil {
 		rej = &order.Rejection{}
@@ -711,13 +717,41 @@ func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, o *order.Order, histB
 		us(o.UpdatedAt), us(o.ConfirmedAt), o.Version, o.ID); err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}
-	for _, l := range o.Lines {
-		if _, err := tx.ExecContext(ctx, s.q(`
-			UPDATE order_lines SET shipped = ?, delivered = ?, returned = ? WHERE order_id = ? AND line_id = ?`),
-			l.Shipped, l.Delivered, l.Returned, o.ID, l.ID); err != nil {
-			return fmt.Errorf("update line: %w", err)
+	if err := s.saveLines(ctx, tx, before, o); err != nil {
+		return err
+	}
+	if err := s.saveShipments(ctx, tx, before, o); err != nil {
+		return err
+	}
+	return s.insertHistory(ctx, tx, o, len(before.History))
+}
+
+// saveLines updates the lines and allocations of o whose quantities differ
+// from before.
+func (s *Store) saveLines(ctx context.Context, tx *sql.Tx, before, o *order.Order) error {
+	if len(o.Lines) != len(before.Lines) {
+		return fmt.Errorf("order %s: lines are fixed at placement (%d, now %d)", o.ID, len(before.Lines), len(o.Lines))
+	}
+	for i, l := range o.Lines {
+		prev := before.Lines[i]
+		if l.ID != prev.ID || len(l.Allocations) != len(prev.Allocations) {
+			return fmt.Errorf("order %s: line %s and its allocations are fixed at placement", o.ID, prev.ID)
 		}
-		for _, a := range l.Allocations {
+		if l.Shipped != prev.Shipped || l.Delivered != prev.Delivered || l.Returned != prev.Returned {
+			if _, err := tx.ExecContext(ctx, s.q(`
+				UPDATE order_lines SET shipped = ?, delivered = ?, returned = ? WHERE order_id = ? AND line_id = ?`),
+				l.Shipped, l.Delivered, l.Returned, o.ID, l.ID); err != nil {
+				return fmt.Errorf("update line: %w", err)
+			}
+		}
+		for j, a := range l.Allocations {
+			pa := prev.Allocations[j]
+			if a.WarehouseID != pa.WarehouseID || a.Allocated != pa.Allocated {
+				return fmt.Errorf("order %s: allocations of line %s are fixed at placement", o.ID, l.ID)
+			}
+			if a.Shipped == pa.Shipped && a.Delivered == pa.Delivered {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, s.q(`
 				UPDATE order_allocations SET shipped = ?, delivered = ? WHERE order_id = ? AND line_id = ? AND warehouse_id = ?`),
 				a.Shipped, a.Delivered, o.ID, l.ID, a.WarehouseID); err != nil {
@@ -725,10 +759,22 @@ func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, o *order.Order, histB
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM order_shipments WHERE order_id = ?`), o.ID); err != nil {
-		return fmt.Errorf("rewrite shipments: %w", err)
+	return nil
+}
+
+// saveShipments inserts the shipments o has and before had not, updates
+// those that changed and deletes those o no longer has.
+func (s *Store) saveShipments(ctx context.Context, tx *sql.Tx, before, o *order.Order) error {
+	prev := make(map[string]int, len(before.Shipments))
+	for i, sh := range before.Shipments {
+		prev[sh.ID] = i
 	}
 	for i, sh := range o.Shipments {
+		j, existed := prev[sh.ID]
+		delete(prev, sh.ID)
+		if existed && j == i && sameShipment(before.Shipments[j], sh) {
+			continue
+		}
 		lines, err := json.Marshal(sh.Lines)
 		if err != nil {
 			return err
@@ -737,15 +783,32 @@ func (s *Store) saveOrder(ctx context.Context, tx *sql.Tx, o *order.Order, histB
 		if sh.Delivered {
 			delivered = 1
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO order_shipments (order_id, shipment_id, ship_no, fulfillment_request_id, warehouse_id, tracking_number,
-				delivered, lines, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			o.ID, sh.ID, i, sh.FulfillmentRequestID, sh.WarehouseID, sh.TrackingNumber, delivered, string(lines), us(sh.UpdatedAt)); err != nil {
-			return fmt.Errorf("insert shipment: %w", err)
+		query := `INSERT INTO order_shipments (ship_no, fulfillment_request_id, warehouse_id, tracking_number,
+				delivered, lines, updated_us, order_id, shipment_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if existed {
+			query = `UPDATE order_shipments SET ship_no = ?, fulfillment_request_id = ?, warehouse_id = ?, tracking_number = ?,
+				delivered = ?, lines = ?, updated_us = ?
+			WHERE order_id = ? AND shipment_id = ?`
+		}
+		if _, err := tx.ExecContext(ctx, s.q(query),
+			i, sh.FulfillmentRequestID, sh.WarehouseID, sh.TrackingNumber, delivered, string(lines), us(sh.UpdatedAt), o.ID, sh.ID); err != nil {
+			return fmt.Errorf("save shipment: %w", err)
 		}
 	}
-	return s.insertHistory(ctx, tx, o, histBefore)
+	for id := range prev {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM order_shipments WHERE order_id = ? AND shipment_id = ?`), o.ID, id); err != nil {
+			return fmt.Errorf("delete shipment: %w", err)
+		}
+	}
+	return nil
+}
+
+// sameShipment reports whether a and b store the same row.
+func sameShipment(a, b order.Shipment) bool {
+	return a.ID == b.ID && a.FulfillmentRequestID == b.FulfillmentRequestID && a.WarehouseID == b.WarehouseID &&
+		a.TrackingNumber == b.TrackingNumber && a.Delivered == b.Delivered && slices.Equal(a.Lines, b.Lines) &&
+		us(a.UpdatedAt) == us(b.UpdatedAt)
 }
 
 func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op order.QueueOp) error {

@@ -1,0 +1,387 @@
+package grpcapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/order/internal/order"
+)
+
+// countingStore counts the store's write transactions by method, so a test
+// can state what one order costs over its whole life.
+type countingStore struct {
+	order.Store
+	mu sync.Mutex
+	n  map[string]int
+	// failLease makes AcquireLease fail (the database unreachable).
+	failLease atomic.Bool
+}
+
+func (s *countingStore) count(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	s.n[method]++
+}
+
+func (s *countingStore) counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range s.n {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *countingStore) ClaimRequest(ctx context.Context, c order.Claim) (order.ClaimResult, error) {
+	s.count("ClaimRequest")
+	return s.Store.ClaimRequest(ctx, c)
+}
+
+func (s *countingStore) ExtendClaim(ctx context.Context, ref order.ClaimRef, until time.Time) error {
+	s.count("ExtendClaim")
+	return s.Store.ExtendClaim(ctx, ref, until)
+}
+
+func (s *countingStore) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, eff order.Effects) error {
+	s.count("CreateOrder")
+	return s.Store.CreateOrder(ctx, ref, o, eff)
+}
+
+func (s *countingStore) UpdateOrder(ctx context.Context, id string, key *order.IdempotencyKey, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
+	s.count("UpdateOrder")
+	return s.Store.UpdateOrder(ctx, id, key, fn)
+}
+
+func (s *countingStore) StartQueueAttempt(ctx context.Context, seq int64, at, leaseUntil time.Time) error {
+	s.count("StartQueueAttempt")
+	return s.Store.StartQueueAttempt(ctx, seq, at, leaseUntil)
+}
+
+func (s *countingStore) DeleteQueueEntry(ctx context.Context, seq int64) error {
+	s.count("DeleteQueueEntry")
+	return s.Store.DeleteQueueEntry(ctx, seq)
+}
+
+func (s *countingStore) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
+	s.count("AcquireLease")
+	if s.failLease.Load() {
+		return false, errors.New("database unreachable")
+	}
+	return s.Store.AcquireLease(ctx, name, holder, now, until)
+}
+
+func (s *countingStore) SaveCustomer(ctx context.Context, c order.Customer) error {
+	s.count("SaveCustomer")
+	return s.Store.SaveCustomer(ctx, c)
+}
+
+func (s *countingStore) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueEntry, error) {
+	s.count("NextQueueEntries (read)")
+	return s.Store.NextQueueEntries(ctx, limit)
+}
+
+// countedTables are the tables whose row writes the cost test counts.
+var countedTables = []string{"orders", "order_lines", "order_allocations", "order_shipments", "order_history",
+	"customers", "worker_leases", "erp_queue", "idempotency_keys"}
+
+// countRowWrites installs SQLite triggers that count every row inserted,
+// updated or deleted in countedTables, and returns a reader of the counts.
+func countRowWrites(t *testing.T, db *sqldb.DB) func() map[string]int {
+	t.Helper()
+	ctx := t.Context()
+	stmts := []string{`CREATE TABLE row_writes (tbl TEXT PRIMARY KEY, n INTEGER NOT NULL)`}
+	for _, tbl := range countedTables {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO row_writes VALUES ('%s', 0)`, tbl))
+		for _, op := range []string{"INSERT", "UPDATE", "DELETE"} {
+			stmts = append(stmts, fmt.Sprintf(`CREATE TRIGGER count_%s_%s AFTER %s ON %s
+				BEGIN UPDATE row_writes SET n = n + 1 WHERE tbl = '%s'; END`, tbl, strings.ToLower(op), op, tbl, tbl))
+		}
+	}
+	for _, s := range stmts {
+		if _, err := db.SQL().ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return func() map[string]int {
+		rows, err := db.SQL().QueryContext(ctx, `SELECT tbl, n FROM row_writes`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		if err := sqldb.Each(rows, func(sc sqldb.Scanner) error {
+			var tbl string
+			var n int
+			err := sc.Scan(&tbl, &n)
+			out[tbl] = n
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
+
+// diff returns after - before per key.
+func diff(before, after map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+func format(m map[string]int, n int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%.2f", k, float64(m[k])/float64(n))
+	}
+	return b.String()
+}
+
+// TestCostPerOrder follows orders through their whole life in the order
+// service (placed, confirmed by the ERP queue worker, two shipments shipped
+// and delivered) and counts, per order, the store's write transactions and
+// the rows written. It pins the savings of issue #12: the worker does not
+// renew its lease per queue entry, a shipment report does not rewrite the
+// order's unchanged lines, allocations and shipments, and a customer whose
+// ERP record did not change is not written again.
+func TestCostPerOrder(t *testing.T) {
+	t.Parallel()
+	var cs *countingStore
+	e := newEnv(t, func(o *envOptions) {
+		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
+	})
+	rows := countRowWrites(t, e.db)
+	ctx := t.Context()
+	// One order first, so the customer's snapshot exists and the worker
+	// holds its lease: the counts below are the steady state.
+	e.createConfirmed(t, createReq("warm-up", "C0007", line{"SKU-00001", 1}))
+
+	const n = 10
+	calls0, rows0 := cs.counts(), rows()
+	for i := range n {
+		// Line 1: 104 of a SKU of its own → WH-HAM 100, WH-MUC 4. Line 2:
+		// SKU-00001 x1 → WH-HAM.
+		sku := fmt.Sprintf("SKU-%05d", 100+i)
+		id := e.createConfirmed(t, createReq(fmt.Sprint("cost-", i), "C0007", line{sku, 104}, line{"SKU-00001", 1}))
+		for j, r := range []*orderv1.RecordShipmentProgressRequest{
+			progress(id, "s1"+id, "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 100, "2": 1}),
+			progress(id, "s2"+id, "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 4}),
+			progress(id, "d1"+id, "S1", "WH-HAM", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, map[string]int64{"1": 100, "2": 1}),
+			progress(id, "d2"+id, "S2", "WH-MUC", orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, map[string]int64{"1": 4}),
+		} {
+			if _, err := e.client.RecordShipmentProgress(ctx, r); err != nil {
+				t.Fatalf("order %d report %d: %v", i, j, err)
+			}
+		}
+		e.waitState(t, id, orderv1.Order_STATE_DELIVERED)
+	}
+	calls, written := diff(calls0, cs.counts()), diff(rows0, rows())
+	t.Logf("store calls per order:%s", format(calls, n))
+	t.Logf("rows written per order:%s", format(written, n))
+
+	// Per order: one claim, one order transaction, one attempt and one
+	// confirmation in the worker, four shipment reports. The lease is
+	// renewed every third of its TTL (15s), not per entry or pass.
+	for method, most := range map[string]int{
+		"ClaimRequest": n, "CreateOrder": n, "StartQueueAttempt": n, "UpdateOrder": 5 * n,
+		"AcquireLease": 2, "SaveCustomer": 0,
+	} {
+		if got := calls[method]; got > most {
+			t.Errorf("%s: %d calls for %d orders, want at most %d", method, got, n, most)
+		}
+	}
+	// Rows: the order is inserted with 2 lines, 3 allocations and its first
+	// history entry; its ERP attempt and each of its 5 updates write the
+	// order row; the 4 reports write only the allocations, lines and
+	// shipments whose quantities they change (S1 ships 2 lines from WH-HAM,
+	// S2 one line from WH-MUC; each is delivered as shipped).
+	for tbl, most := range map[string]int{
+		"orders": 7 * n, "order_lines": 8 * n, "order_allocations": 9 * n, "order_shipments": 4 * n,
+		"customers": 0, "worker_leases": 2,
+	} {
+		if got := written[tbl]; got > most {
+			t.Errorf("%s: %d rows written for %d orders, want at most %d", tbl, got, n, most)
+		}
+	}
+}
+
+// TestWorkerLeaseRenewal: the ERP queue worker writes its lease when it
+// takes it and then every third of its TTL, however many entries and
+// passes it runs; a worker whose renewals fail keeps working on the lease
+// it holds only until two thirds of the TTL after its last good write, so
+// it stops before another replica may take the lease over.
+func TestWorkerLeaseRenewal(t *testing.T) {
+	t.Parallel()
+	var (
+		cs    *countingStore
+		mu    sync.Mutex
+		clock = time.Now()
+	)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); clock = clock.Add(d) }
+	e := newEnv(t, withoutWorker, func(o *envOptions) {
+		o.now = now
+		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
+	})
+	ctx := t.Context()
+	const ttl = 15 * time.Second // the worker's default LeaseTTL
+	place := func(n int, prefix string) []string {
+		var ids []string
+		for i := range n {
+			ids = append(ids, e.create(t, createReq(fmt.Sprint(prefix, i), "C0001", line{"SKU-00001", 1})).GetOrderId())
+		}
+		return ids
+	}
+	confirmed := func(ids []string) int {
+		n := 0
+		for _, id := range ids {
+			if e.get(t, id).GetState() == orderv1.Order_STATE_CONFIRMED {
+				n++
+			}
+		}
+		return n
+	}
+
+	// 20 entries over 4 passes within a third of the TTL: one write, the
+	// acquisition.
+	ids := place(20, "lease-a-")
+	for range 4 {
+		e.worker.Pass(ctx)
+		advance(ttl / 20)
+	}
+	if got := confirmed(ids); got != 20 {
+		t.Fatalf("%d of 20 orders confirmed", got)
+	}
+	if got := cs.counts()["AcquireLease"]; got != 1 {
+		t.Errorf("%d lease writes for 20 entries in 4 passes within TTL/3, want 1", got)
+	}
+	// A third of the TTL after the acquisition: renewed once.
+	advance(ttl / 3)
+	e.worker.Pass(ctx)
+	e.worker.Pass(ctx)
+	if got := cs.counts()["AcquireLease"]; got != 2 {
+		t.Errorf("%d lease writes after TTL/3, want 2", got)
+	}
+
+	// The renewals fail from now on (last good write at t0). The worker
+	// keeps the lease it holds until t0 + 2/3 TTL, then stops.
+	cs.failLease.Store(true)
+	advance(ttl / 3)
+	ids = place(1, "lease-b-")
+	e.worker.Pass(ctx)
+	if got := confirmed(ids); got != 1 {
+		t.Errorf("an entry before 2/3 TTL after the last renewal was not sent")
+	}
+	advance(ttl / 3)
+	ids = place(1, "lease-c-")
+	e.worker.Pass(ctx)
+	if got := confirmed(ids); got != 0 {
+		t.Errorf("a worker that could not renew its lease for 2/3 TTL still sent an entry")
+	}
+	// The database is back: it takes the lease again and drains.
+	cs.failLease.Store(false)
+	e.worker.Pass(ctx)
+	if got := confirmed(ids); got != 1 {
+		t.Errorf("the worker did not resume after its lease came back")
+	}
+}
+
+// TestCustomerSnapshotWrittenOnChange: CreateOrder writes the customer
+// snapshot when the ERP's record differs from the stored one or the stored
+// fetch time is an hour old (1/24 of the default 24h staleness), and not
+// otherwise.
+func TestCustomerSnapshotWrittenOnChange(t *testing.T) {
+	t.Parallel()
+	var (
+		cs    *countingStore
+		mu    sync.Mutex
+		clock = time.Now()
+	)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); clock = clock.Add(d) }
+	e := newEnv(t, withoutWorker, func(o *envOptions) {
+		o.now = now
+		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
+	})
+	ctx := t.Context()
+	step := 0
+	place := func() error {
+		step++
+		_, err := e.client.CreateOrder(ctx, createReq(fmt.Sprint("snap-", step), "C0003", line{"SKU-00001", 1}))
+		return err
+	}
+	saves := func(want int, what string) {
+		t.Helper()
+		if got := cs.counts()["SaveCustomer"]; got != want {
+			t.Errorf("%s: %d snapshot writes in all, want %d", what, got, want)
+		}
+	}
+	stored := func() order.Customer {
+		t.Helper()
+		c, err := e.store.GetCustomer(ctx, "C0003")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := place(); err != nil {
+		t.Fatal(err)
+	}
+	saves(1, "first order")
+	for range 3 {
+		advance(10 * time.Minute)
+		if err := place(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	saves(1, "three more orders, same record, within the hour")
+
+	e.erp.AddCustomer("C0003", erpv1.Customer_ACCOUNT_STATE_CREDIT_HOLD)
+	if err := place(); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("order of a customer on credit hold: %v", err)
+	}
+	saves(2, "the ERP put the customer on credit hold")
+	if c := stored(); c.Account != order.AccountCreditHold {
+		t.Errorf("stored snapshot account %v, want credit hold", c.Account)
+	}
+	e.erp.AddCustomer("C0003", erpv1.Customer_ACCOUNT_STATE_ACTIVE)
+	if err := place(); err != nil {
+		t.Fatal(err)
+	}
+	saves(3, "the hold lifted")
+
+	// Same record an hour later: the fetch time is refreshed.
+	advance(time.Hour)
+	if err := place(); err != nil {
+		t.Fatal(err)
+	}
+	saves(4, "same record an hour after the last write")
+	if c := stored(); !c.FetchedAt.Equal(now().UTC().Truncate(time.Microsecond)) {
+		t.Errorf("stored fetch time %v, want %v", c.FetchedAt, now().UTC())
+	}
+}
