@@ -41,9 +41,10 @@ type Store interface {
 	PendingEffects(ctx context.Context, limit int) ([]Effect, error)
 	// CountEffects returns how many effects are in state.
 	CountEffects(ctx context.Context, state EffectState) (int, error)
-	// FinishEffect marks effect id done (failure "") or permanently
-	// failed with failure, counting the attempt.
-	FinishEffect(ctx context.Context, id int64, failure string, now time.Time) error
+	// FinishEffects marks each effect of results done (Failure "") or
+	// permanently failed with its Failure, counting the attempt, all in one
+	// transaction.
+	FinishEffects(ctx context.Context, results []EffectResult, now time.Time) error
 	// RetryEffect records a failed attempt of effect id and when to try
 	// again.
 	RetryEffect(ctx context.Context, id int64, failure string, next time.Time) error
@@ -228,6 +229,13 @@ type Effect struct {
 	LastError     string
 	NextAttemptAt time.Time
 	CreateTime    time.Time
+}
+
+// EffectResult is the outcome of an executed effect: done when Failure is
+// empty, else permanently failed with it.
+type EffectResult struct {
+	ID      int64
+	Failure string
 }
 
 // CommitEffect returns the effect that commits c for order orderID, due at

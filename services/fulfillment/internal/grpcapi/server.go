@@ -24,8 +24,8 @@ type Retrier interface {
 }
 
 // Pusher applies WMS events pushed by adapters (ApplyWmsEvents): one
-// result per event, and the cursor stored for source. An error means the
-// batch stopped part way (the events before it were applied).
+// result per event, and the cursor stored for source. The batch applies in
+// one transaction: an error means none of it was applied.
 type Pusher interface {
 	Apply(ctx context.Context, source, cursor string, evs []fulfillment.WMSEvent) ([]fulfillment.WMSEventResult, string, error)
 }
@@ -182,8 +182,8 @@ func (s *Server) ListReturnReceipts(context.Context, *fulfillmentv1.ListReturnRe
 	return nil, unimplemented("ListReturnReceipts")
 }
 
-// ApplyWmsEvents applies a batch of WMS events pushed by an adapter, each
-// with its own outcome.
+// ApplyWmsEvents applies a batch of WMS events pushed by an adapter in one
+// transaction, each event with its own outcome.
 func (s *Server) ApplyWmsEvents(ctx context.Context, req *fulfillmentv1.ApplyWmsEventsRequest) (*fulfillmentv1.ApplyWmsEventsResponse, error) {
 	if s.pusher == nil {
 		return nil, unimplemented("ApplyWmsEvents")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
@@ -43,18 +44,31 @@ func (r *EffectRunner) Run(ctx context.Context) {
 // RunOnce executes the due effects once each. Effects of one order and
 // kind run in the order they were queued: while one waits for a retry,
 // the later ones wait too (so the order service sees SHIPPED before
-// DELIVERED), but other orders and kinds go ahead.
+// DELIVERED), but other orders and kinds go ahead. The effects a round
+// finished (done or refused) are recorded together in one transaction at
+// its end, also when it stops early; a crash before that repeats their
+// calls, which are idempotent on the effect's key.
 func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 	effs, err := r.store.PendingEffects(ctx, r.cfg.BatchSize)
 	if err != nil {
 		return false, err
 	}
+	var finished []fulfillment.EffectResult
+	defer func() {
+		if len(finished) == 0 {
+			return
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if ferr := r.store.FinishEffects(fctx, finished, r.cfg.Now()); ferr != nil {
+			more, err = false, errors.Join(err, ferr)
+		}
+	}()
 	type lane struct {
 		kind  fulfillment.EffectKind
 		order string
 	}
 	blocked := map[lane]bool{}
-	progressed := false
 	for _, e := range effs {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -73,23 +87,24 @@ func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 			slog.String("order_id", e.OrderID), slog.Int("attempt", e.Attempts+1))
 		switch {
 		case callErr == nil:
-			err = r.store.FinishEffect(ctx, e.ID, "", r.cfg.Now())
-			progressed = true
+			finished = append(finished, fulfillment.EffectResult{ID: e.ID})
 		case errors.Is(callErr, errUnreadable) || fulfillment.AsRejectedDependency(callErr) != nil:
 			log.ErrorContext(ctx, "side effect refused; parked for operators", slog.Any("error", callErr))
-			err = r.store.FinishEffect(ctx, e.ID, callErr.Error(), r.cfg.Now())
-			progressed = true
+			finished = append(finished, fulfillment.EffectResult{ID: e.ID, Failure: callErr.Error()})
 		default:
 			blocked[l] = true
 			log.WarnContext(ctx, "side effect failed; will retry", slog.Any("error", callErr))
-			err = r.store.RetryEffect(ctx, e.ID, callErr.Error(), now.Add(r.cfg.Backoff.After(e.Attempts+1)))
-		}
-		if err != nil {
-			return false, err
+			if err := r.store.RetryEffect(ctx, e.ID, callErr.Error(), now.Add(r.cfg.Backoff.After(e.Attempts+1))); err != nil {
+				return false, err
+			}
 		}
 	}
-	return progressed && len(effs) == r.cfg.BatchSize, nil
+	return len(finished) > 0 && len(effs) == r.cfg.BatchSize, nil
 }
+
+// finishTimeout bounds the write that records a round's finished effects,
+// which runs even when the round's context ended.
+const finishTimeout = 5 * time.Second
 
 // errUnreadable marks an effect whose call the store could not read back.
 var errUnreadable = errors.New("unreadable effect")

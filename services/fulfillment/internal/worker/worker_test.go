@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,10 +357,69 @@ func TestPollerRestartsAnExpiredCursor(t *testing.T) {
 	}
 }
 
+// txCounter counts the store's write transactions.
+type txCounter struct {
+	fulfillment.Store
+	n atomic.Int64
+}
+
+func (c *txCounter) InTx(ctx context.Context, fn func(tx fulfillment.Tx) error) error {
+	c.n.Add(1)
+	return c.Store.InTx(ctx, fn)
+}
+
+func (c *txCounter) FinishEffects(ctx context.Context, results []fulfillment.EffectResult, now time.Time) error {
+	c.n.Add(1)
+	return c.Store.FinishEffects(ctx, results, now)
+}
+
+func (c *txCounter) RetryEffect(ctx context.Context, id int64, failure string, next time.Time) error {
+	c.n.Add(1)
+	return c.Store.RetryEffect(ctx, id, failure, next)
+}
+
+// TestEffectRunnerFinishesARoundInOneTransaction: the effects a round
+// executed are marked done (or parked) in one write, not one per effect;
+// only a retry is written on its own.
+func TestEffectRunnerFinishesARoundInOneTransaction(t *testing.T) {
+	s := newStore(t)
+	txs := &txCounter{Store: s}
+	rec := &recorder{
+		progress: lane{errs: []error{nil, nil, &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}}},
+		commits: lane{errs: []error{&fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
+			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")}}},
+	}
+	var effs []fulfillment.Effect
+	for i := range 4 {
+		order := fmt.Sprint("O-", i)
+		effs = append(effs, commit("S-"+order, order), progress("shipped-"+order, order), progress("delivered-"+order, order))
+	}
+	enqueue(t, s, effs...)
+	r := worker.NewEffectRunner(txs, rec, rec, worker.EffectRunnerConfig{
+		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return t0 }}})
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// O-1's SHIPPED failed and holds its DELIVERED back; the first commit
+	// was refused and parked; the other 10 effects ran.
+	if n := txs.n.Load(); n != 2 {
+		t.Errorf("%d writes for a round of 12 effects with one retry, want 2 (the retry, then the finished ones)", n)
+	}
+	for state, want := range map[fulfillment.EffectState]int{fulfillment.EffectPending: 2, fulfillment.EffectDone: 9, fulfillment.EffectFailed: 1} {
+		if n, err := s.CountEffects(t.Context(), state); err != nil || n != want {
+			t.Errorf("CountEffects(%s) = %d, %v; want %d", state, n, err, want)
+		}
+	}
+}
+
+// TestPushApplier: a pushed batch applies in one transaction, cursor
+// included; a duplicate, a reused id and refused events inside it are
+// recorded with their outcomes and do not fail the good ones.
 func TestPushApplier(t *testing.T) {
 	s := newStore(t)
 	pending := pendingRequest(t, s, "O-5")
-	a := worker.NewPushApplier(s, worker.Common{Now: func() time.Time { return t0 }})
+	txs := &txCounter{Store: s}
+	a := worker.NewPushApplier(txs, worker.Common{Now: func() time.Time { return t0 }})
 	ship := func(id, request string, qty int64) *fulfillmentv1.WmsEvent {
 		return &fulfillmentv1.WmsEvent{EventId: id, OccurTime: timestamppb.New(t0), WarehouseId: "WH-HAM",
 			Payload: &fulfillmentv1.WmsEvent_ShipmentUpdate{ShipmentUpdate: &fulfillmentv1.WmsShipmentUpdate{
@@ -408,6 +468,9 @@ func TestPushApplier(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("outcomes (-want +got):\n%s", diff)
+	}
+	if n := txs.n.Load(); n != 1 {
+		t.Errorf("%d transactions for a batch of %d events, want 1", n, len(evs))
 	}
 	if cursor != "c-9" || res[0].ShipmentID == "" || res[4].RequestID != pending.ID || res[4].OrderID != "O-5" || res[4].ShipmentID != "" {
 		t.Fatalf("cursor %q, results %+v %+v", cursor, res[0], res[4])

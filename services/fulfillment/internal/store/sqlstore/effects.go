@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -68,17 +69,27 @@ func (s *Store) CountEffects(ctx context.Context, state fulfillment.EffectState)
 	return n, nil
 }
 
-// FinishEffect implements fulfillment.Store.
-func (s *Store) FinishEffect(ctx context.Context, id int64, failure string, now time.Time) error {
-	state := fulfillment.EffectDone
-	if failure != "" {
-		state = fulfillment.EffectFailed
+// FinishEffects implements fulfillment.Store.
+func (s *Store) FinishEffects(ctx context.Context, results []fulfillment.EffectResult, now time.Time) error {
+	if len(results) == 0 {
+		return nil
 	}
-	err := s.inTx(ctx, `
-		UPDATE pending_effects SET state = ?, attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?`,
-		string(state), failure, us(now), id)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range results {
+			state := fulfillment.EffectDone
+			if r.Failure != "" {
+				state = fulfillment.EffectFailed
+			}
+			if _, err := tx.ExecContext(ctx, s.d.Rebind(`
+				UPDATE pending_effects SET state = ?, attempts = attempts + 1, last_error = ?, done_us = ? WHERE id = ?`),
+				string(state), r.Failure, us(now), r.ID); err != nil {
+				return fmt.Errorf("effect %d: %w", r.ID, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("finish effect %d: %w", id, err)
+		return fmt.Errorf("finish effects: %w", err)
 	}
 	return nil
 }

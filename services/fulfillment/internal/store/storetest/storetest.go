@@ -422,7 +422,7 @@ func testEffects(t *testing.T, s fulfillment.Store) {
 	if err := s.RetryEffect(ctx, pending[0].ID, "inventory down", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishEffect(ctx, pending[1].ID, "", t0); err != nil {
+	if err := s.FinishEffects(ctx, []fulfillment.EffectResult{{ID: pending[1].ID}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	pending, err = s.PendingEffects(ctx, 10)
@@ -432,10 +432,32 @@ func testEffects(t *testing.T, s fulfillment.Store) {
 	if len(pending) != 1 || pending[0].Attempts != 1 || pending[0].LastError != "inventory down" || !pending[0].NextAttemptAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("after retry: %+v", pending)
 	}
-	if err := s.FinishEffect(ctx, pending[0].ID, "refused", t0); err != nil {
+	// One call finishes several effects, each with its own outcome.
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error {
+		for _, key := range []string{"ev-2", "ev-3"} {
+			p := progress
+			p.Key, p.Progress = key, &fulfillment.Progress{OrderID: "O-1", EventID: key, ShipmentID: "S-1", OccurTime: t0}
+			if _, err := tx.EnqueueEffect(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for state, want := range map[fulfillment.EffectState]int{fulfillment.EffectPending: 0, fulfillment.EffectDone: 1, fulfillment.EffectFailed: 1} {
+	pending, err = s.PendingEffects(ctx, 10)
+	if err != nil || len(pending) != 3 {
+		t.Fatalf("pending = %d, %v; want 3", len(pending), err)
+	}
+	if err := s.FinishEffects(ctx, []fulfillment.EffectResult{{ID: pending[0].ID, Failure: "refused"}, {ID: pending[1].ID},
+		{ID: pending[2].ID, Failure: "refused too"}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishEffects(ctx, nil, t0); err != nil {
+		t.Fatalf("finish nothing: %v", err)
+	}
+	for state, want := range map[fulfillment.EffectState]int{fulfillment.EffectPending: 0, fulfillment.EffectDone: 2, fulfillment.EffectFailed: 2} {
 		n, err := s.CountEffects(ctx, state)
 		if err != nil || n != want {
 			t.Fatalf("CountEffects(%s) = %d, %v; want %d", state, n, err, want)
