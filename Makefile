@@ -214,6 +214,10 @@ build: ## Build every package, and every binary (cmd/*) into bin/.
 run: build ## Build and start the whole mesh locally on embedded defaults (Ctrl-C stops it).
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data
 
+.PHONY: chaos
+chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed.
+	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher
+
 .PHONY: bench
 bench: build test-servers ## Benchmarks and load harness (not part of make test): writes docs/benchmarks.md.
 	@mkdir -p build

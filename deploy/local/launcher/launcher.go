@@ -3,6 +3,21 @@
 // simulators, the four process services, the gateway and the ops service. `make run` and the
 // end-to-end suite both use it, so what the tests drive is what a newcomer
 // runs.
+//
+// The launcher binds every listener of the services itself before it
+// starts anything — each gRPC and admin listener and the gateway's REST
+// listener, on free ports (Config.FreePorts) or the fixed port plan — and
+// hands each process its sockets (exec.Cmd.ExtraFiles, named by address in
+// TRANSLOAD_LISTEN_FDS; platform/listen takes them on the other side). A
+// port picked for a process therefore cannot be taken by anyone else
+// before the process binds it, which made about one mesh start in fifteen
+// fail. The launcher keeps its copy of every socket until Stop, so a
+// process killed and restarted (Kill, Restart) serves the same socket
+// again; while it is down, connections to its ports wait in the socket's
+// backlog instead of being refused. NATS binds its own client port
+// (nats-server cannot take a socket): the launcher holds that port until
+// it spawns NATS, checks that the NATS protocol answers there, and with
+// FreePorts moves NATS to another port when it lost the one picked.
 package launcher
 
 import (
@@ -15,12 +30,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/transload/transload/platform/listen"
 )
 
 // Names of the processes the mesh runs, in start order.
@@ -84,7 +102,11 @@ type Config struct {
 	// RedisAddr is used by the services for caching when set; empty means
 	// each service uses its in-process cache.
 	RedisAddr string
-	// ExtraEnv adds or overrides environment variables per process name.
+	// Env adds or overrides environment variables of every process
+	// (KEY=value), e.g. PPROF_ENABLED=true for the benchmark's profiles.
+	Env []string
+	// ExtraEnv adds or overrides environment variables per process name;
+	// it comes after Env, so it wins over it.
 	ExtraEnv map[string][]string
 	// ReadyTimeout bounds the wait for each process to become ready.
 	ReadyTimeout time.Duration
@@ -102,8 +124,15 @@ type Proc struct {
 	LogPath  string
 
 	env []string
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	// listeners are the sockets of GRPCAddr, AdminAddr and HTTPAddr the
+	// launcher bound, in that order; every spawn hands them over as fds
+	// 3, 4, ... and the launcher keeps them open until Stop.
+	listeners []*os.File
+	// hold keeps NATS's client port taken until NATS is spawned and
+	// binds it itself.
+	hold net.Listener
+	mu   sync.Mutex
+	cmd  *exec.Cmd
 	// done is closed when the current process has exited.
 	done chan struct{}
 }
@@ -128,9 +157,24 @@ func (m *Mesh) Proc(name string) *Proc {
 // RESTURL is the storefront REST base URL, e.g. http://127.0.0.1:8080.
 func (m *Mesh) RESTURL() string { return "http://" + m.procs[Gateway].HTTPAddr }
 
-// Start launches every process in dependency order and waits for each to be
-// ready. On error it stops what it started.
+// Start binds the listeners of every process, launches the processes in
+// dependency order and waits for each to be ready. On error it stops what
+// it started and releases the ports.
 func Start(ctx context.Context, cfg Config) (*Mesh, error) {
+	m, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.startAll(ctx); err != nil {
+		m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// prepare checks the binaries, makes the data folders and binds every
+// port of the mesh; nothing runs yet.
+func prepare(cfg Config) (*Mesh, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 60 * time.Second
 	}
@@ -147,51 +191,136 @@ func Start(ctx context.Context, cfg Config) (*Mesh, error) {
 	}
 	m := &Mesh{cfg: cfg, procs: map[string]*Proc{}}
 	if err := m.assignPorts(); err != nil {
+		m.closeListeners()
 		return nil, err
-	}
-	m.env = m.sharedEnv()
-	for _, name := range StartOrder {
-		if err := m.start(ctx, name); err != nil {
-			m.Stop()
-			return nil, err
-		}
-		fmt.Fprintf(cfg.Log, "launcher: %-16s ready  grpc=%s admin=%s\n", name, m.procs[name].GRPCAddr, m.procs[name].AdminAddr)
 	}
 	return m, nil
 }
 
-func (m *Mesh) assignPorts() error {
-	// Every free port of the mesh in one call: freePorts holds each
-	// listener until it has them all, so no two processes get the same
-	// port (separate calls could hand a released port out again).
-	var free []int
-	if m.cfg.FreePorts {
+// startAll starts every process in StartOrder and waits for each.
+func (m *Mesh) startAll(ctx context.Context) error {
+	for _, name := range StartOrder {
 		var err error
-		if free, err = freePorts(3 * len(StartOrder)); err != nil {
+		if name == NATS {
+			err = m.startNATS(ctx)
+		} else {
+			err = m.start(ctx, name)
+		}
+		if err != nil {
 			return err
 		}
-	}
-	for i, name := range StartOrder {
-		p := &Proc{Name: name, LogPath: filepath.Join(m.cfg.DataDir, "logs", name+".log")}
-		if m.cfg.FreePorts {
-			ports := free[3*i : 3*i+3]
-			p.GRPCAddr, p.AdminAddr = loopback(ports[0]), loopback(ports[1])
-			if name == Gateway {
-				p.HTTPAddr = loopback(ports[2])
-			}
-		} else {
-			p.GRPCAddr = loopback(DefaultBasePort + i)
-			p.AdminAddr = loopback(DefaultBasePort + 100 + i)
-			if name == NATS {
-				p.GRPCAddr = loopback(4222)
-			}
-			if name == Gateway {
-				p.HTTPAddr = loopback(DefaultRESTPort)
-			}
+		if name == NATS { // no admin listener
+			fmt.Fprintf(m.cfg.Log, "launcher: %-16s ready  client=%s\n", name, m.procs[name].GRPCAddr)
+			continue
 		}
-		m.procs[name] = p
+		fmt.Fprintf(m.cfg.Log, "launcher: %-16s ready  grpc=%s admin=%s\n", name, m.procs[name].GRPCAddr, m.procs[name].AdminAddr)
 	}
 	return nil
+}
+
+// natsAttempts bounds how often NATS is moved to another free port when
+// the one picked was taken before it could bind.
+const natsAttempts = 5
+
+// startNATS starts NATS first of all, so that when its port was lost
+// nothing knows the old address yet: the shared environment is made
+// again for each attempt.
+func (m *Mesh) startNATS(ctx context.Context) error {
+	p := m.procs[NATS]
+	for attempt := 1; ; attempt++ {
+		m.env = m.sharedEnv()
+		err := m.start(ctx, NATS)
+		if err == nil || !m.cfg.FreePorts || attempt == natsAttempts || !errors.Is(err, errExited) {
+			return err
+		}
+		fmt.Fprintf(m.cfg.Log, "launcher: nats could not serve on %s (%v); trying another port\n", p.GRPCAddr, err)
+		if p.hold, err = net.Listen("tcp", loopback(0)); err != nil {
+			return fmt.Errorf("launcher: nats port: %w", err)
+		}
+		p.GRPCAddr = p.hold.Addr().String()
+	}
+}
+
+// assignPorts binds every listener of the mesh: loopback port 0 for each
+// with FreePorts (the kernel picks distinct free ports, and since all stay
+// bound, none is handed out twice), else the fixed port plan, where a
+// port in use is reported now, naming its process.
+func (m *Mesh) assignPorts() error {
+	for i, name := range StartOrder {
+		p := &Proc{Name: name, LogPath: filepath.Join(m.cfg.DataDir, "logs", name+".log")}
+		m.procs[name] = p
+		grpcAddr, adminAddr, httpAddr := loopback(0), loopback(0), loopback(0)
+		if !m.cfg.FreePorts {
+			grpcAddr = loopback(DefaultBasePort + i)
+			adminAddr = loopback(DefaultBasePort + 100 + i)
+			httpAddr = loopback(DefaultRESTPort)
+		}
+		if name == NATS {
+			if !m.cfg.FreePorts {
+				grpcAddr = loopback(4222)
+			}
+			l, err := net.Listen("tcp", grpcAddr)
+			if err != nil {
+				return fmt.Errorf("launcher: nats client port: %w", err)
+			}
+			p.hold, p.GRPCAddr = l, l.Addr().String()
+			continue
+		}
+		var err error
+		if p.GRPCAddr, err = p.bind(grpcAddr, "grpc"); err != nil {
+			return err
+		}
+		if p.AdminAddr, err = p.bind(adminAddr, "admin"); err != nil {
+			return err
+		}
+		if name == Gateway {
+			if p.HTTPAddr, err = p.bind(httpAddr, "rest"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bind listens on addr and keeps the socket as p's next listener,
+// returning its address.
+func (p *Proc) bind(addr, what string) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("launcher: %s %s listener: %w", p.Name, what, err)
+	}
+	defer l.Close() // the dup below keeps the socket
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		return "", fmt.Errorf("launcher: %s %s listener: %w", p.Name, what, err)
+	}
+	p.listeners = append(p.listeners, f)
+	return l.Addr().String(), nil
+}
+
+// listenFDs is TRANSLOAD_LISTEN_FDS for p: each listener's address and
+// the fd it has in the child (ExtraFiles start at 3).
+func (p *Proc) listenFDs() string {
+	addrs := slices.DeleteFunc([]string{p.GRPCAddr, p.AdminAddr, p.HTTPAddr}, func(a string) bool { return a == "" })
+	pairs := make([]string, len(addrs))
+	for i, a := range addrs {
+		pairs[i] = a + "=" + strconv.Itoa(3+i)
+	}
+	return strings.Join(pairs, ",")
+}
+
+// closeListeners releases every port the launcher holds.
+func (m *Mesh) closeListeners() {
+	for _, p := range m.procs {
+		for _, f := range p.listeners {
+			_ = f.Close()
+		}
+		p.listeners = nil
+		if p.hold != nil {
+			_ = p.hold.Close()
+			p.hold = nil
+		}
+	}
 }
 
 // sharedEnv is the environment every process gets: the addresses of all its
@@ -235,6 +364,24 @@ func (m *Mesh) ConsoleURL() string { return m.RESTURL() + "/console/" }
 
 func (m *Mesh) start(ctx context.Context, name string) error {
 	p := m.procs[name]
+	p.env = m.processEnv(name)
+	if p.hold != nil {
+		// NATS binds the port itself: free it at the last moment.
+		_ = p.hold.Close()
+		p.hold = nil
+	}
+	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[name])); err != nil {
+		return err
+	}
+	return p.waitReady(ctx, m.cfg.ReadyTimeout)
+}
+
+// processEnv is the environment of the named process: the launcher's own,
+// the shared neighbours, the process's addresses and data, Config.Env,
+// its ExtraEnv, and last the sockets handed over (TRANSLOAD_LISTEN_FDS),
+// which nothing may override.
+func (m *Mesh) processEnv(name string) []string {
+	p := m.procs[name]
 	env := append(os.Environ(), m.env...)
 	env = append(env,
 		"SERVICE_NAME="+name,
@@ -248,12 +395,12 @@ func (m *Mesh) start(ctx context.Context, name string) error {
 	if p.HTTPAddr != "" {
 		env = append(env, "HTTP_ADDR="+p.HTTPAddr)
 	}
+	env = append(env, m.cfg.Env...)
 	env = append(env, m.cfg.ExtraEnv[name]...)
-	p.env = env
-	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[name])); err != nil {
-		return err
+	if len(p.listeners) > 0 {
+		env = append(env, listen.EnvVar+"="+p.listenFDs())
 	}
-	return p.waitReady(ctx, m.cfg.ReadyTimeout)
+	return env
 }
 
 func (p *Proc) spawn(bin string) error {
@@ -264,6 +411,7 @@ func (p *Proc) spawn(bin string) error {
 	cmd := exec.Command(bin)
 	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = p.listeners // fds 3, 4, ... as listenFDs names them
 	// Own process group: Ctrl-C reaches the launcher only, which stops the
 	// mesh in reverse dependency order. Pdeathsig stops a child whose
 	// launcher died without cleaning up.
@@ -284,8 +432,12 @@ func (p *Proc) spawn(bin string) error {
 	return nil
 }
 
-// waitReady polls the admin /readyz endpoint (a TCP connect for NATS) until
-// it answers 200, the process exits, or the timeout passes.
+// errExited is the cause of waitReady's error for a process that exited
+// before it was ready.
+var errExited = errors.New("exited during start")
+
+// waitReady polls the admin /readyz endpoint (the NATS greeting for NATS)
+// until it answers 200, the process exits, or the timeout passes.
 func (p *Proc) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -296,7 +448,7 @@ func (p *Proc) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("launcher: %s exited during start; see %s", p.Name, p.LogPath)
+			return fmt.Errorf("launcher: %s %w; see %s", p.Name, errExited, p.LogPath)
 		case <-ctx.Done():
 			return fmt.Errorf("launcher: %s not ready after %s; see %s", p.Name, timeout, p.LogPath)
 		case <-time.After(100 * time.Millisecond):
@@ -306,12 +458,7 @@ func (p *Proc) waitReady(ctx context.Context, timeout time.Duration) error {
 
 func (p *Proc) ready(ctx context.Context, client *http.Client) bool {
 	if p.Name == NATS {
-		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", p.GRPCAddr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
+		return natsGreets(ctx, p.GRPCAddr)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.AdminAddr+"/readyz", nil)
 	if err != nil {
@@ -323,6 +470,21 @@ func (p *Proc) ready(ctx context.Context, client *http.Client) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// natsGreets reports whether a NATS server answers on addr: it sends its
+// INFO line first. A bare TCP connect would also succeed against whatever
+// else took the port.
+func natsGreets(ctx context.Context, addr string) bool {
+	c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 5)
+	_, err = io.ReadFull(c, buf)
+	return err == nil && string(buf) == "INFO "
 }
 
 // Kill sends SIGKILL to the named process and waits until it is gone (crash
@@ -340,7 +502,9 @@ func (m *Mesh) Kill(name string) {
 }
 
 // Restart starts the named process again with the same ports, data and
-// environment, and waits until it is ready. env, when given, is added to the
+// environment, and waits until it is ready. A service gets the same
+// listening sockets again (the launcher kept them); NATS binds its port
+// anew. env, when given, is added to the
 // process's environment from now on (a later entry of a variable wins), as
 // an operator changing a deployment's configuration would.
 func (m *Mesh) Restart(ctx context.Context, name string, env ...string) error {
@@ -355,8 +519,10 @@ func (m *Mesh) Restart(ctx context.Context, name string, env ...string) error {
 }
 
 // Stop terminates every process in reverse start order: SIGTERM, then
-// SIGKILL for a process still running after 15 seconds.
+// SIGKILL for a process still running after 15 seconds; then it releases
+// the ports the launcher held.
 func (m *Mesh) Stop() {
+	defer m.closeListeners()
 	for i := len(StartOrder) - 1; i >= 0; i-- {
 		p, ok := m.procs[StartOrder[i]]
 		if !ok {
@@ -389,27 +555,6 @@ func (m *Mesh) Names() []string {
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// freePorts reserves n distinct free loopback ports by listening on port 0
-// and releasing them together.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, errors.Join(errors.New("launcher: no free port"), err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
 
 // Binaries lists the service binaries the mesh runs (NATS excluded), by
 // process name.
@@ -444,7 +589,22 @@ func RepoRoot() (string, error) {
 
 // Build builds every cmd/ of every workspace module into dir, so that a
 // test always runs the code under test rather than a stale bin/.
-func Build(ctx context.Context, dir string) error {
+func Build(ctx context.Context, dir string) error { return build(ctx, dir, nil) }
+
+// BuildMesh builds only the binaries the mesh runs into dir: what a test
+// of the launcher itself needs, without the other commands of the
+// workspace.
+func BuildMesh(ctx context.Context, dir string) error {
+	want := map[string]bool{}
+	for _, bin := range binaries {
+		want[bin] = true
+	}
+	return build(ctx, dir, want)
+}
+
+// build builds the cmd/ packages of every workspace module into dir: all
+// of them when only is nil, else those whose folder name only holds.
+func build(ctx context.Context, dir string, only map[string]bool) error {
 	root, err := RepoRoot()
 	if err != nil {
 		return err
@@ -456,10 +616,23 @@ func Build(ctx context.Context, dir string) error {
 		return fmt.Errorf("launcher: go list -m: %w", err)
 	}
 	for _, mod := range strings.Fields(string(out)) {
-		if _, err := os.Stat(filepath.Join(mod, "cmd")); err != nil {
+		cmds, err := os.ReadDir(filepath.Join(mod, "cmd"))
+		if err != nil {
 			continue
 		}
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/...")
+		pkgs := []string{"./cmd/..."}
+		if only != nil {
+			pkgs = pkgs[:0]
+			for _, c := range cmds {
+				if c.IsDir() && only[c.Name()] {
+					pkgs = append(pkgs, "./cmd/"+c.Name())
+				}
+			}
+			if len(pkgs) == 0 {
+				continue
+			}
+		}
+		cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
 		cmd.Dir = mod
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("launcher: build %s: %w\n%s", mod, err, b)

@@ -51,6 +51,16 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("GRPC_ADDR %q: %w", cfg.Addr, err)
 	}
+	// nats-server only logs a port it cannot bind and then waits out its
+	// ready timeout; fail at once instead, so the launcher can move NATS
+	// to another free port quickly.
+	probe, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("GRPC_ADDR %q: %w", cfg.Addr, err)
+	}
+	if err := probe.Close(); err != nil {
+		return fmt.Errorf("GRPC_ADDR %q: %w", cfg.Addr, err)
+	}
 	log := logging.New(stdout, "nats", slog.LevelInfo)
 	return natsembed.Run(ctx, natsembed.Options{StoreDir: cfg.StoreDir, Host: host, Port: port, Logger: log})
 }
