@@ -27,8 +27,8 @@
 // the write lock when it starts instead of failing with SQLITE_BUSY when it
 // tries to upgrade a read lock. WAL lets readers run concurrently with the
 // single writer, so the pool keeps several connections open for reads
-// while [DB.InTx] serialises this process's writers on an in-process lock:
-// writers queue in Go instead of spinning in SQLite's busy handler, and
+// while [DB.InTx] serialises this process's writers in process: writers
+// queue in Go instead of spinning in SQLite's busy handler, and
 // busy_timeout plus the InTx retry only have to cover writers in other
 // processes. time.Time values are written as UTC text
 // "2006-01-02 15:04:05.999999999+00:00" (sortable, understood by SQLite's
@@ -39,6 +39,35 @@
 // An in-memory database lives in one connection, so "sqlite://:memory:"
 // pools exactly one connection: a read issued through [DB.SQL] while a
 // transaction is open on the same DB waits for that transaction.
+//
+// # Group commit (SQLite files)
+//
+// A commit with synchronous=FULL costs an fsync, and SQLite has one
+// writer, so one transaction per write caps a busy service at one write
+// per fsync. By default (see [WithGroupCommit], 64) concurrent [DB.InTx]
+// calls on an SQLite file share one transaction and one COMMIT: the first
+// waiting writer begins it (BEGIN IMMEDIATE), then the waiting writers
+// take turns on it, each fn running in its caller's goroutine inside its
+// own SAVEPOINT; when nobody else waits, or the batch is full, it commits.
+// Guarantees per InTx call are those of a transaction of its own:
+//
+//   - durability: InTx returns nil only after the COMMIT that holds its
+//     writes returned (with synchronous=FULL, after the fsync);
+//   - isolation: members run one after another, each seeing the writes of
+//     the members before it, as if the calls had been serialised;
+//   - atomicity: a member whose fn returns an error, panics or calls
+//     runtime.Goexit is rolled back to its savepoint and leaves no trace;
+//     the others commit;
+//   - a batch whose transaction breaks (a statement that rolls back the
+//     whole transaction, such as an interrupted one or INSERT OR
+//     ROLLBACK, a failed savepoint or COMMIT) acknowledges nobody: its
+//     members run fn again in a new transaction ([DB.InTx] already allows
+//     fn to run more than once).
+//
+// The cost is latency for the first members of a batch, which wait for the
+// later ones before their commit. [DB.CommitStats] reports commits and
+// acknowledged InTx calls. PostgreSQL, in-memory SQLite and
+// WithGroupCommit(1) run one transaction per InTx.
 package sqldb
 
 import (
@@ -288,13 +317,21 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		sqlDB.SetConnMaxLifetime(cfg.connMaxLifetime)
 		sqlDB.SetConnMaxIdleTime(cfg.connMaxIdleTime)
 	}
-	return &DB{
+	db := &DB{
 		sql:      sqlDB,
 		dialect:  SQLite,
 		writeSem: make(chan struct{}, 1),
 		retry:    cfg.retry,
 		logger:   cfg.logger,
-	}, nil
+	}
+	maxBatch := cfg.groupMaxBatch
+	if maxBatch == 0 {
+		maxBatch = defaultGroupMaxBatch
+	}
+	if maxBatch > 1 && !memory {
+		db.group = &groupCommit{db: db, maxBatch: maxBatch}
+	}
+	return db, nil
 }
 
 // checkSQLite verifies that the pragmas took effect: a DSN parameter that

@@ -41,10 +41,15 @@ func (p retryPolicy) backoff(attempt int) time.Duration {
 // overwrites on every run.
 //
 // On SQLite, read-write transactions of one DB are serialised in process
-// (BEGIN IMMEDIATE allows one writer anyway): do not call InTx on the same
-// DB from inside fn, and do not use db.SQL() from inside fn on an in-memory
-// database; use tx. ctx bounds the wait for the write lock, the transaction
-// and the backoff.
+// (BEGIN IMMEDIATE allows one writer anyway), and on an SQLite file
+// concurrent calls share one transaction and one commit (group commit, see
+// the package documentation and [WithGroupCommit]); fn runs in the
+// caller's goroutine either way. Do not call InTx on the same DB from
+// inside fn (it waits for the turn fn holds until its ctx ends), and do
+// not use db.SQL() from inside fn on an in-memory database; use tx. ctx
+// bounds the wait for the write lock, fn's statements and the backoff; a
+// shared transaction is bounded on its own (30s), not by any one caller's
+// ctx.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.inTx(ctx, &sql.TxOptions{}, fn)
 }
@@ -87,6 +92,9 @@ func (db *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx)
 func (db *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqldb: begin %s transaction: %w", db.dialect, err)
+	}
+	if !opts.ReadOnly && db.group != nil {
+		return db.group.run(ctx, fn)
 	}
 	if !opts.ReadOnly && db.writeSem != nil {
 		select {
