@@ -258,9 +258,8 @@ func TestProfiling(t *testing.T) {
 	})
 	t.Run("on", func(t *testing.T) {
 		t.Parallel()
-		srv := httptest.NewServer(New(prometheus.NewRegistry(), WithProfiling(true)).Handler())
-		defer srv.Close()
-		code, body := fetch(t, srv.URL+"/debug/pprof/")
+		h := New(prometheus.NewRegistry(), WithProfiling(true)).Handler()
+		code, body := get(t, h, "/debug/pprof/")
 		if code != http.StatusOK || !strings.Contains(body, "heap") || !strings.Contains(body, "profile") {
 			t.Fatalf("GET /debug/pprof/ = %d %.200q, want the index", code, body)
 		}
@@ -268,7 +267,7 @@ func TestProfiling(t *testing.T) {
 			"/debug/pprof/profile?seconds=1": "cpu",
 			"/debug/pprof/heap":              "inuse_space",
 		} {
-			code, body := fetch(t, srv.URL+path)
+			code, body := get(t, h, path)
 			if code != http.StatusOK {
 				t.Fatalf("GET %s = %d %.200q", path, code, body)
 			}
@@ -277,21 +276,6 @@ func TestProfiling(t *testing.T) {
 			}
 		}
 	})
-}
-
-func fetch(t *testing.T, url string) (int, string) {
-	t.Helper()
-	c := &http.Client{Timeout: 30 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
 }
 
 // isProfile checks b is a pprof profile: a gzip-compressed protobuf whose
