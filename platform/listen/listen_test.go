@@ -22,13 +22,14 @@ func handOver(t *testing.T) (string, int) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().String(), dupFD(t, l.(*net.TCPListener))
+	return l.Addr().String(), dupFD(t, l.(*net.TCPListener).File)
 }
 
-// dupFD returns a descriptor of c's socket that no os.File owns.
-func dupFD(t *testing.T, c interface{ File() (*os.File, error) }) int {
+// dupFD returns a descriptor of the file open returns (closed again)
+// that no os.File owns.
+func dupFD(t *testing.T, open func() (*os.File, error)) int {
 	t.Helper()
-	f, err := c.File()
+	f, err := open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,16 +135,9 @@ func TestMalformedEnvIsAnError(t *testing.T) {
 
 func TestInheritedDescriptorMustBeTheListener(t *testing.T) {
 	t.Run("a file", func(t *testing.T) {
-		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		fd, err := syscall.Dup(int(f.Fd()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := TCPEnv(env(map[string]string{EnvVar: "127.0.0.1:9000=" + strconv.Itoa(fresh(fd))}), "127.0.0.1:9000"); err == nil {
+		path := filepath.Join(t.TempDir(), "f")
+		fd := dupFD(t, func() (*os.File, error) { return os.Create(path) })
+		if _, err := TCPEnv(env(map[string]string{EnvVar: "127.0.0.1:9000=" + strconv.Itoa(fd)}), "127.0.0.1:9000"); err == nil {
 			t.Fatal("a regular file was accepted as a listener")
 		}
 	})
@@ -167,7 +161,7 @@ func TestInheritedDescriptorMustBeTheListener(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		fd := dupFD(t, c.(*net.TCPConn))
+		fd := dupFD(t, c.(*net.TCPConn).File)
 		local := c.LocalAddr().String()
 		_, err = TCPEnv(env(map[string]string{EnvVar: local + "=" + strconv.Itoa(fd)}), local)
 		if err == nil || !strings.Contains(err.Error(), "not listening") {
