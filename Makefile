@@ -219,8 +219,8 @@ chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on
 	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher
 
 .PHONY: bench
-bench: build test-servers ## Benchmarks and load harness (not part of make test): writes docs/benchmarks.md.
+bench: build test-servers ## Benchmarks and load harness (not part of make test): writes docs/benchmarks.md; BENCH_FLAGS="-profile build/profiles" adds CPU profiles.
 	@mkdir -p build
 	cd platform && go test -run '^$$' -bench 'BenchmarkUnaryChain|BenchmarkCacheGetHit|BenchmarkOutbox' \
 		-benchtime 2s -count 3 ./grpcserver ./cache ./outbox | tee $(CURDIR)/build/platform-bench.txt
-	$(BIN)/transload-bench -bin $(BIN) -out docs/benchmarks.md -gobench build/platform-bench.txt
+	$(BIN)/transload-bench -bin $(BIN) -out docs/benchmarks.md -gobench build/platform-bench.txt $(BENCH_FLAGS)
