@@ -764,8 +764,13 @@ type WarehouseAvailability struct {
 	InboundTotal int64 `protobuf:"varint,5,opt,name=inbound_total,json=inboundTotal,proto3" json:"inbound_total,omitempty"`
 	// Earliest expected inbound date; unset when nothing is inbound.
 	NextInboundDate *date.Date `protobuf:"bytes,6,opt,name=next_inbound_date,json=nextInboundDate,proto3" json:"next_inbound_date,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The stock level's revision: the metadata.sequence of the last
+	// StockChangedEvent of this SKU×warehouse that this answer reflects. A
+	// reader keeping a projection of those events can seed it from this
+	// answer and tell whether the projection is at least as new.
+	Revision      int64 `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WarehouseAvailability) Reset() {
@@ -838,6 +843,13 @@ func (x *WarehouseAvailability) GetNextInboundDate() *date.Date {
 		return x.NextInboundDate
 	}
 	return nil
+}
+
+func (x *WarehouseAvailability) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // ReserveStockRequest is the request of InventoryService.ReserveStock.
@@ -2573,14 +2585,15 @@ const file_transload_inventory_v1_inventory_service_proto_rawDesc = "" +
 	"\n" +
 	"warehouses\x18\x05 \x03(\v2-.transload.inventory.v1.WarehouseAvailabilityR\n" +
 	"warehouses\x12%\n" +
-	"\x0estock_sequence\x18\x06 \x01(\x03R\rstockSequence\"\xf5\x01\n" +
+	"\x0estock_sequence\x18\x06 \x01(\x03R\rstockSequence\"\x91\x02\n" +
 	"\x15WarehouseAvailability\x12%\n" +
 	"\x0ewarehouse_code\x18\x01 \x01(\tR\rwarehouseCode\x12\x1c\n" +
 	"\tavailable\x18\x02 \x01(\x03R\tavailable\x12\x17\n" +
 	"\aon_hand\x18\x03 \x01(\x03R\x06onHand\x12\x1a\n" +
 	"\breserved\x18\x04 \x01(\x03R\breserved\x12#\n" +
 	"\rinbound_total\x18\x05 \x01(\x03R\finboundTotal\x12=\n" +
-	"\x11next_inbound_date\x18\x06 \x01(\v2\x11.google.type.DateR\x0fnextInboundDate\"\x85\x06\n" +
+	"\x11next_inbound_date\x18\x06 \x01(\v2\x11.google.type.DateR\x0fnextInboundDate\x12\x1a\n" +
+	"\brevision\x18\a \x01(\x03R\brevision\"\x85\x06\n" +
 	"\x13ReserveStockRequest\x12,\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x120\n" +

@@ -82,6 +82,7 @@ func availabilityToProto(a inventory.SKUAvailability) *inventoryv1.SkuAvailabili
 			Reserved:        w.Quantities.Reserved,
 			InboundTotal:    w.Quantities.InboundTotal,
 			NextInboundDate: inventorypb.Date(w.NextInboundDate),
+			Revision:        w.Revision,
 		})
 	}
 	return out

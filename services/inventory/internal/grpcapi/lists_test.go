@@ -189,3 +189,16 @@ func TestToStatusListErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAvailabilityCarriesRevision: each warehouse of an availability answer
+// carries its level's revision, which the gateway's stock projection seeds
+// from.
+func TestAvailabilityCarriesRevision(t *testing.T) {
+	got := availabilityToProto(inventory.SKUAvailability{SKU: "S", Known: true, Warehouses: []inventory.WarehouseAvailability{
+		{WarehouseCode: "WH-A", Quantities: inventory.Quantities{OnHand: 5}, Revision: 7},
+		{WarehouseCode: "WH-B", Revision: 2},
+	}})
+	if ws := got.GetWarehouses(); len(ws) != 2 || ws[0].GetRevision() != 7 || ws[1].GetRevision() != 2 || ws[0].GetAvailable() != 5 {
+		t.Errorf("warehouses %v", ws)
+	}
+}

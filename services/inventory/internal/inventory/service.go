@@ -38,6 +38,8 @@ type Service struct {
 	// varianceThreshold is the smallest |variance| (units) a
 	// reconciliation raises as an exception.
 	varianceThreshold int64
+	// warehouses caches the warehouse table for availability reads.
+	warehouses warehouseCache
 	// bg tracks background reconciliation runs; stopBG cancels them.
 	bg     sync.WaitGroup
 	bgCtx  context.Context
@@ -110,7 +112,10 @@ func (s *Service) Close() {
 }
 
 // MarkLoaded records that the store holds the initial load.
-func (s *Service) MarkLoaded() { s.loaded.Store(true) }
+func (s *Service) MarkLoaded() {
+	s.warehouses.invalidate()
+	s.loaded.Store(true)
+}
 
 // Loaded reports whether the initial load is done.
 func (s *Service) Loaded() bool { return s.loaded.Load() }
@@ -194,15 +199,20 @@ type WarehouseAvailability struct {
 	WarehouseCode   string
 	Quantities      Quantities
 	NextInboundDate Date
+	// Revision is the level's revision (the sequence of its last
+	// StockChangedEvent), so readers projecting those events can tell
+	// whether they are as new as this answer.
+	Revision int64
 }
 
 // CheckAvailability returns the availability of each requested SKU, in
-// request order, and the read time.
+// request order, and the read time. The warehouse table comes from the
+// warehouse cache (see warehouseCache); the stock levels are read live.
 func (s *Service) CheckAvailability(ctx context.Context, q AvailabilityQuery) ([]SKUAvailability, time.Time, error) {
 	if err := s.checkLoaded(); err != nil {
 		return nil, time.Time{}, err
 	}
-	ws, err := s.store.ListWarehouses(ctx)
+	ws, err := s.warehouses.list(ctx, s.store)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -240,7 +250,7 @@ func (s *Service) CheckAvailability(ctx context.Context, q AvailabilityQuery) ([
 			a.TotalAvailable += l.Available()
 			a.TotalInbound += l.InboundTotal
 			a.Warehouses = append(a.Warehouses, WarehouseAvailability{
-				WarehouseCode: w.Code, Quantities: l.Quantities, NextInboundDate: l.NextInboundDate(),
+				WarehouseCode: w.Code, Quantities: l.Quantities, NextInboundDate: l.NextInboundDate(), Revision: l.Revision,
 			})
 		}
 		out = append(out, a)

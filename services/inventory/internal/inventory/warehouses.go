@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/transload/transload/platform/fingerprint"
@@ -120,7 +121,58 @@ func (s *Service) UpdateWarehouse(ctx context.Context, p UpdateWarehouseParams) 
 		}
 		return apply(cur, exists)
 	}
-	return s.store.UpsertWarehouse(ctx, in.Code, p.RequestID, fingerprint.Of(p), apply)
+	w, err := s.store.UpsertWarehouse(ctx, in.Code, p.RequestID, fingerprint.Of(p), apply)
+	s.warehouses.invalidate()
+	return w, err
+}
+
+// warehouseCacheTTL bounds how long the warehouse cache trusts a read. A
+// change through this process's UpdateWarehouse drops the cache at once;
+// the TTL only bounds how late a change made by another replica sharing
+// the database shows in availability answers. Reservations never use the
+// cache: they read the warehouses in their own transaction.
+const warehouseCacheTTL = 2 * time.Second
+
+// warehouseCache holds the warehouse table for availability reads, which
+// otherwise re-read the static table on every call.
+type warehouseCache struct {
+	mu     sync.Mutex
+	ws     []Warehouse
+	readAt time.Time // zero: nothing cached
+	// gen counts invalidations: a read that started before one must not
+	// fill the cache with what it read.
+	gen uint64
+}
+
+// list returns the cached table, reading it from store when it is missing
+// or older than warehouseCacheTTL. The slice is shared: callers must not
+// modify it.
+func (c *warehouseCache) list(ctx context.Context, store Store) ([]Warehouse, error) {
+	c.mu.Lock()
+	ws, at, gen := c.ws, c.readAt, c.gen
+	c.mu.Unlock()
+	now := time.Now()
+	if !at.IsZero() && now.Sub(at) < warehouseCacheTTL {
+		return ws, nil
+	}
+	ws, err := store.ListWarehouses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.ws, c.readAt = ws, now
+	}
+	c.mu.Unlock()
+	return ws, nil
+}
+
+// invalidate drops the cached table.
+func (c *warehouseCache) invalidate() {
+	c.mu.Lock()
+	c.ws, c.readAt = nil, time.Time{}
+	c.gen++
+	c.mu.Unlock()
 }
 
 // ReservationQuery selects a page of reservations, newest first.

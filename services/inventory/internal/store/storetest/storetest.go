@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +135,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("HoldExpiry", func(t *testing.T) { testHoldExpiry(t, newStore) })
 	t.Run("Oversell", func(t *testing.T) { testOversell(t, newStore) })
 	t.Run("UpdateWarehouse", func(t *testing.T) { testUpdateWarehouse(t, newStore) })
+	t.Run("WarehouseCache", func(t *testing.T) { testWarehouseCache(t, newStore) })
 	t.Run("ListReservations", func(t *testing.T) { testListReservations(t, newStore) })
 	t.Run("StockEvents", func(t *testing.T) { testStockEvents(t, newStore) })
 	t.Run("StockLossUnderReservations", func(t *testing.T) { testStockLoss(t, newStore) })
@@ -642,6 +644,67 @@ func testUpdateWarehouse(t *testing.T, newStore Factory) {
 	var unknown *inventory.UnknownFieldError
 	if _, err := e.svc.UpdateWarehouse(ctx, inventory.UpdateWarehouseParams{RequestID: "uw-5", Warehouse: inventory.Warehouse{Code: "WH-HAM"}, Fields: []string{"code"}}); !errors.As(err, &unknown) {
 		t.Errorf("unknown mask field: %v", err)
+	}
+}
+
+// countingStore counts ListWarehouses calls.
+type countingStore struct {
+	inventory.Store
+	listWarehouses atomic.Int64
+}
+
+func (c *countingStore) ListWarehouses(ctx context.Context) ([]inventory.Warehouse, error) {
+	c.listWarehouses.Add(1)
+	return c.Store.ListWarehouses(ctx)
+}
+
+// testWarehouseCache: availability reads the warehouse table once, not on
+// every call, and a warehouse change shows in the next answer.
+func testWarehouseCache(t *testing.T, newStore Factory) {
+	st := &countingStore{Store: newStore(t)}
+	ctx := t.Context()
+	clock := fakeclock.New(fakeclock.Start)
+	svc := inventory.NewService(st, inventory.WithClock(clock.Now))
+	if loaded, err := st.LoadInitial(ctx, Warehouses(), Snapshot(), clock.Now()); err != nil || !loaded {
+		t.Fatalf("LoadInitial = %v, %v", loaded, err)
+	}
+	svc.MarkLoaded()
+	total := func() int64 {
+		t.Helper()
+		res, _, err := svc.CheckAvailability(ctx, inventory.AvailabilityQuery{SKUs: []string{SKUScarce}, Channel: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].TotalAvailable
+	}
+	for range 20 {
+		if got := total(); got != 10 {
+			t.Fatalf("available %d, want 10", got)
+		}
+	}
+	if n := st.listWarehouses.Load(); n != 1 {
+		t.Errorf("20 availability checks read the warehouse table %d times, want 1", n)
+	}
+	// Each warehouse carries its level's revision (the gateway's stock
+	// projection seeds from it).
+	res, _, err := svc.CheckAvailability(ctx, inventory.AvailabilityQuery{SKUs: []string{SKUScarce}, Channel: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res[0].Warehouses {
+		l, err := st.GetStockLevel(ctx, SKUScarce, w.WarehouseCode)
+		if err != nil || w.Revision != l.Revision || w.Revision == 0 {
+			t.Errorf("%s: revision %d, level revision %d (%v)", w.WarehouseCode, w.Revision, l.Revision, err)
+		}
+	}
+	// Deactivating WH-BER (3 of SKU-SCARCE) drops it from the next answer.
+	if _, err := svc.UpdateWarehouse(ctx, inventory.UpdateWarehouseParams{
+		RequestID: "wc-1", Warehouse: inventory.Warehouse{Code: "WH-BER"}, Fields: []string{inventory.FieldActive},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(); got != 7 {
+		t.Errorf("available after deactivating WH-BER: %d, want 7", got)
 	}
 }
 
