@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
@@ -15,6 +16,9 @@ import (
 type EffectRunnerConfig struct {
 	Common
 	Schedule
+	// Lanes bounds how many lanes (order × kind) run at once in a round
+	// (default 8); the effects of one lane always run one after the other.
+	Lanes int
 }
 
 // EffectRunner executes the queued side effects.
@@ -30,6 +34,9 @@ type EffectRunner struct {
 func NewEffectRunner(store fulfillment.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, cfg EffectRunnerConfig) *EffectRunner {
 	cfg.Common = cfg.Common.withDefaults()
 	cfg.Schedule = cfg.Schedule.withDefaults(100)
+	if cfg.Lanes <= 0 {
+		cfg.Lanes = 8
+	}
 	return &EffectRunner{store: store, inventory: inventory, orders: orders, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
@@ -41,46 +48,84 @@ func (r *EffectRunner) Run(ctx context.Context) {
 	loop(ctx, r.cfg.Logger, "side effect runner", r.cfg.Interval, r.wake, r.RunOnce)
 }
 
+// lane is the sequence effects keep: one order's effects of one kind.
+type lane struct {
+	kind  fulfillment.EffectKind
+	order string
+}
+
 // RunOnce executes the due effects once each. Effects of one order and
-// kind run in the order they were queued: while one waits for a retry,
-// the later ones wait too (so the order service sees SHIPPED before
-// DELIVERED), but other orders and kinds go ahead. The effects a round
-// finished (done or refused) are recorded together in one transaction at
-// its end, also when it stops early; a crash before that repeats their
-// calls, which are idempotent on the effect's key.
+// kind (a lane) run in the order they were queued: while one waits for a
+// retry, the later ones wait too (so the order service sees SHIPPED before
+// DELIVERED), but other lanes go ahead; up to Lanes lanes run at once, so
+// the neighbours can share their commits between the calls. The effects a
+// round finished (done or refused) are recorded together in one
+// transaction at its end, also when it stops early; a crash before that
+// repeats their calls, which are idempotent on the effect's key.
 func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 	effs, err := r.store.PendingEffects(ctx, r.cfg.BatchSize)
 	if err != nil {
 		return false, err
 	}
-	var finished []fulfillment.EffectResult
-	defer func() {
-		if len(finished) == 0 {
-			return
+	lanes := map[lane][]fulfillment.Effect{}
+	var order []lane
+	for _, e := range effs {
+		l := lane{e.Kind, e.OrderID}
+		if _, ok := lanes[l]; !ok {
+			order = append(order, l)
 		}
+		lanes[l] = append(lanes[l], e)
+	}
+	var (
+		mu       sync.Mutex
+		finished []fulfillment.EffectResult
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, r.cfg.Lanes)
+	for _, l := range order {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			done, err := r.runLane(ctx, lanes[l])
+			mu.Lock()
+			defer mu.Unlock()
+			finished = append(finished, done...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	errs = append(errs, ctx.Err())
+	if len(finished) > 0 {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
-		if ferr := r.store.FinishEffects(fctx, finished, r.cfg.Now()); ferr != nil {
-			more, err = false, errors.Join(err, ferr)
+		if err := r.store.FinishEffects(fctx, finished, r.cfg.Now()); err != nil {
+			errs = append(errs, err)
 		}
-	}()
-	type lane struct {
-		kind  fulfillment.EffectKind
-		order string
 	}
-	blocked := map[lane]bool{}
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	return len(finished) > 0 && len(effs) == r.cfg.BatchSize, nil
+}
+
+// runLane executes the due effects of one lane in order until one fails
+// and waits for a retry (recorded at once), and returns those it
+// finished.
+func (r *EffectRunner) runLane(ctx context.Context, effs []fulfillment.Effect) ([]fulfillment.EffectResult, error) {
+	var finished []fulfillment.EffectResult
 	for _, e := range effs {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		l := lane{e.Kind, e.OrderID}
-		if blocked[l] {
-			continue
-		}
 		now := r.cfg.Now()
-		if e.NextAttemptAt.After(now) {
-			blocked[l] = true
-			continue
+		if ctx.Err() != nil || e.NextAttemptAt.After(now) {
+			return finished, nil
 		}
 		callErr := r.execute(ctx, e)
 		log := r.cfg.Logger.With(slog.String("effect", string(e.Kind)), slog.String("key", e.Key),
@@ -92,14 +137,11 @@ func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 			log.ErrorContext(ctx, "side effect refused; parked for operators", slog.Any("error", callErr))
 			finished = append(finished, fulfillment.EffectResult{ID: e.ID, Failure: callErr.Error()})
 		default:
-			blocked[l] = true
 			log.WarnContext(ctx, "side effect failed; will retry", slog.Any("error", callErr))
-			if err := r.store.RetryEffect(ctx, e.ID, callErr.Error(), now.Add(r.cfg.Backoff.After(e.Attempts+1))); err != nil {
-				return false, err
-			}
+			return finished, r.store.RetryEffect(ctx, e.ID, callErr.Error(), now.Add(r.cfg.Backoff.After(e.Attempts+1)))
 		}
 	}
-	return len(finished) > 0 && len(effs) == r.cfg.BatchSize, nil
+	return finished, nil
 }
 
 // finishTimeout bounds the write that records a round's finished effects,

@@ -12,7 +12,7 @@
 //     (ApplyWmsEvents) by the same rules as the poller.
 //   - EffectRunner executes those side effects (inventory
 //     CommitReservation, order RecordShipmentProgress) with retries, in
-//     order per order and kind.
+//     order per order and kind, several orders at once.
 //   - Canceller cancels an order's requests at the WMS and here
 //     (CancelFulfillment).
 //

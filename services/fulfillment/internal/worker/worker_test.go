@@ -525,3 +525,58 @@ func TestEffectRunnerParksUnreadableEffects(t *testing.T) {
 		t.Fatalf("%d failed effects, calls %v; want the effect parked, not sent", n, rec.progress.ids)
 	}
 }
+
+// barrierOrders is an order service whose calls return only once want
+// calls are in flight together (or fail after a timeout), and which
+// records the reports per order in call order.
+type barrierOrders struct {
+	mu      sync.Mutex
+	want    int
+	waiting int
+	release chan struct{}
+	byOrder map[string][]string
+}
+
+func (b *barrierOrders) RecordShipmentProgress(_ context.Context, p fulfillment.Progress) error {
+	b.mu.Lock()
+	b.byOrder[p.OrderID] = append(b.byOrder[p.OrderID], p.EventID)
+	b.waiting++
+	if b.waiting == b.want {
+		close(b.release)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.release:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("calls were not concurrent")
+	}
+}
+
+// TestEffectRunnerRunsLanesConcurrently: the lanes of different orders
+// run at the same time (the barrier needs three calls in flight), while
+// each order's reports keep their queue order.
+func TestEffectRunnerRunsLanesConcurrently(t *testing.T) {
+	s := newStore(t)
+	orders := &barrierOrders{want: 3, release: make(chan struct{}), byOrder: map[string][]string{}}
+	var effs []fulfillment.Effect
+	for i := range 3 {
+		order := fmt.Sprint("O-", i)
+		effs = append(effs, progress("shipped-"+order, order), progress("delivered-"+order, order))
+	}
+	enqueue(t, s, effs...)
+	r := worker.NewEffectRunner(s, &recorder{}, orders, worker.EffectRunnerConfig{
+		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return t0 }}})
+	if _, err := r.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountEffects(t.Context(), fulfillment.EffectDone); n != 6 {
+		t.Fatalf("%d effects done, want 6 (calls were not concurrent)", n)
+	}
+	for i := range 3 {
+		order := fmt.Sprint("O-", i)
+		if got := fmt.Sprint(orders.byOrder[order]); got != fmt.Sprintf("[shipped-%s delivered-%s]", order, order) {
+			t.Errorf("reports of %s in order %s", order, got)
+		}
+	}
+}
