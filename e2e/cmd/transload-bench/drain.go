@@ -47,9 +47,17 @@ type DrainResult struct {
 	// QueuedAtUp is the ERP queue depth when the ERP came back.
 	QueuedAtUp int64
 	// Drain is the time from the ERP coming back until the queue was
-	// empty; Rate is Orders / Drain.
-	Drain time.Duration
-	Rate  float64
+	// empty; Rate is Orders / Drain. FirstOut is the time until the
+	// first entry left the queue (the worker's retry backoff and the
+	// breaker's open time), so Drain − FirstOut is the sending itself.
+	// Both are read every drainPoll.
+	Drain, FirstOut time.Duration
+	Rate            float64
+	// StatusReads counts the GetErpQueueStatus calls during the drain
+	// (the probe competes with the drain for the order service) and
+	// StatusTime sums their latency.
+	StatusReads int
+	StatusTime  time.Duration
 	// Confirmed and Rejected count the ERP's outcome of the placed orders
 	// (GET /control/sales-orders); Resubmitted those that reached the ERP
 	// more than once (idempotent, so still one sales order each).
@@ -64,10 +72,17 @@ func (d DrainResult) String() string {
 	if d.PlaceErrors > 0 {
 		fmt.Fprintf(&b, ", %d failed, first: %s", d.PlaceErrors, d.FirstPlaceError)
 	}
-	fmt.Fprintf(&b, "); ERP queue depth %d when the ERP came back, empty %s later: %.0f orders/s; the ERP confirmed %d and rejected %d",
-		d.QueuedAtUp, d.Drain.Round(time.Millisecond), d.Rate, d.Confirmed, d.Rejected)
+	fmt.Fprintf(&b, "); ERP queue depth %d when the ERP came back, empty %s later: %.0f orders/s (the first entry left after %s",
+		d.QueuedAtUp, d.Drain.Round(time.Millisecond), d.Rate, d.FirstOut.Round(time.Millisecond))
+	if send := d.Drain - d.FirstOut; send > 0 {
+		fmt.Fprintf(&b, ", then %.0f orders/s", float64(d.Orders)/send.Seconds())
+	}
+	fmt.Fprintf(&b, "); the ERP confirmed %d and rejected %d", d.Confirmed, d.Rejected)
 	if d.Resubmitted > 0 {
 		fmt.Fprintf(&b, "; %d reached it more than once", d.Resubmitted)
+	}
+	if d.StatusReads > 0 {
+		fmt.Fprintf(&b, "; %d queue status reads, %s each on average", d.StatusReads, (d.StatusTime / time.Duration(d.StatusReads)).Round(10*time.Microsecond))
 	}
 	return b.String()
 }
@@ -90,7 +105,7 @@ func (d DrainResult) String() string {
 //     the ERP never got is an error.
 //
 // The ERP is brought back on every return path. The wait for the empty
-// queue is bounded by 2 min + 20 ms per order (a timeout is an error).
+// queue is bounded by 2 min + 50 ms per order (a timeout is an error).
 func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainResult, error) {
 	var res DrainResult
 	if n < 1 {
@@ -107,10 +122,13 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 	depth := func() (int64, error) {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		t0 := time.Now()
 		st, err := orders.GetErpQueueStatus(cctx, &orderv1.GetErpQueueStatusRequest{})
 		if err != nil {
 			return 0, fmt.Errorf("ERP queue status: %w", err)
 		}
+		res.StatusReads++
+		res.StatusTime += time.Since(t0)
 		return st.GetDepth(), nil
 	}
 	setDown := func(ctx context.Context, down bool) error {
@@ -120,7 +138,7 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 	if err := setDown(ctx, false); err != nil {
 		return res, fmt.Errorf("drain: bring the ERP up: %w", err)
 	}
-	if _, err := waitDepthZero(ctx, depth, drainSettle); err != nil {
+	if _, _, err := waitDepthZero(ctx, depth, drainSettle); err != nil {
 		return res, fmt.Errorf("drain: before the outage: %w", err)
 	}
 	skus := drainSKUs()
@@ -157,15 +175,18 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 		return res, fmt.Errorf("drain: %d orders placed while the ERP was down but the ERP queue holds %d", len(ids), res.QueuedAtUp)
 	}
 
+	res.StatusReads, res.StatusTime = 0, 0 // count the drain's reads only
 	upAt := time.Now()
 	if err := setDown(ctx, false); err != nil {
 		return res, fmt.Errorf("drain: bring the ERP back: %w", err)
 	}
 	up = true
-	if _, err := waitDepthZero(ctx, depth, 2*time.Minute+time.Duration(n)*20*time.Millisecond); err != nil {
+	firstOut, empty, err := waitDepthZero(ctx, depth, 2*time.Minute+time.Duration(n)*50*time.Millisecond)
+	if err != nil {
 		return res, fmt.Errorf("drain: after the outage: %w", err)
 	}
-	res.Drain = time.Since(upAt) // from just before the ERP came back
+	// Both from just before the ERP came back.
+	res.FirstOut, res.Drain = firstOut.Sub(upAt), empty.Sub(upAt)
 	res.Rate = float64(len(ids)) / res.Drain.Seconds()
 
 	var so struct {
@@ -207,22 +228,34 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 }
 
 // waitDepthZero reads the ERP queue depth every drainPoll until it is zero
-// and returns how long that took; after timeout it fails naming the depth.
-func waitDepthZero(ctx context.Context, depth func() (int64, error), timeout time.Duration) (time.Duration, error) {
+// and returns the time of the first read below the first one (zero if
+// none) and of the read that saw zero; after timeout it fails naming the
+// depth.
+func waitDepthZero(ctx context.Context, depth func() (int64, error), timeout time.Duration) (firstOut, empty time.Time, err error) {
 	start := time.Now()
+	initial := int64(-1)
 	for {
 		d, err := depth()
 		if err != nil {
-			return 0, err
+			return firstOut, empty, err
+		}
+		now := time.Now()
+		if initial < 0 {
+			initial = d
+		} else if d < initial && firstOut.IsZero() {
+			firstOut = now
 		}
 		if d == 0 {
-			return time.Since(start), nil
+			if firstOut.IsZero() {
+				firstOut = now
+			}
+			return firstOut, now, nil
 		}
-		if time.Since(start) > timeout {
-			return 0, fmt.Errorf("ERP queue still holds %d entries after %s", d, timeout)
+		if now.Sub(start) > timeout {
+			return firstOut, empty, fmt.Errorf("ERP queue still holds %d entries after %s", d, timeout)
 		}
 		if err := sleepCtx(ctx, drainPoll); err != nil {
-			return 0, err
+			return firstOut, empty, err
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -47,8 +48,9 @@ func TestDrainSKUs(t *testing.T) {
 // scenarios against a real mesh built by `make build` (bin/ at the
 // repository root). It takes minutes, so it runs only when
 // TRANSLOAD_BENCH_MESH is set: TRANSLOAD_BENCH_MESH=1 go test
-// ./cmd/transload-bench -run TestScenariosOnMesh -v. TRANSLOAD_BENCH_DRAIN_N
-// sets the backlog size (default 500).
+// ./cmd/transload-bench -run TestScenariosOnMesh -v. TRANSLOAD_BENCH_BIN
+// names another folder of binaries, TRANSLOAD_BENCH_DRAIN_N the backlog
+// size (default 500).
 func TestScenariosOnMesh(t *testing.T) {
 	if os.Getenv("TRANSLOAD_BENCH_MESH") == "" {
 		t.Skip("set TRANSLOAD_BENCH_MESH=1 to run against a real mesh (make build first)")
@@ -57,6 +59,7 @@ func TestScenariosOnMesh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bin := cmp.Or(os.Getenv("TRANSLOAD_BENCH_BIN"), filepath.Join(root, "bin"))
 	drainN := 500
 	if v := os.Getenv("TRANSLOAD_BENCH_DRAIN_N"); v != "" {
 		if drainN, err = strconv.Atoi(v); err != nil {
@@ -67,7 +70,7 @@ func TestScenariosOnMesh(t *testing.T) {
 	defer cancel()
 	data := t.TempDir()
 	mesh, err := launcher.Start(ctx, launcher.Config{
-		BinDir: filepath.Join(root, "bin"), DataDir: data, FreePorts: true, Log: os.Stderr,
+		BinDir: bin, DataDir: data, FreePorts: true, Log: os.Stderr,
 		ExtraEnv: map[string][]string{launcher.Gateway: {"RATE_LIMIT_RPS=0"}},
 	})
 	if err != nil {
@@ -88,11 +91,12 @@ func TestScenariosOnMesh(t *testing.T) {
 	if drain.Orders+drain.PlaceErrors != drainN {
 		t.Errorf("%d placed + %d failed of %d", drain.Orders, drain.PlaceErrors, drainN)
 	}
+	checkStart := time.Now()
 	over, err := checkOversoldStores(ctx, filepath.Join(data, launcher.Inventory+".db"), filepath.Join(data, launcher.Order+".db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Log(over)
+	t.Logf("%v (read in %s)", over, time.Since(checkStart).Round(time.Millisecond))
 	if over.Count != 0 {
 		t.Error(fmt.Sprint(over))
 	}
