@@ -42,88 +42,122 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	loop(ctx, d.cfg.Logger, "fulfillment dispatcher", d.cfg.Interval, d.wake, d.RunOnce)
 }
 
-// RunOnce sends the requests that are due; more reports that a full batch
-// was processed.
+// delivery is the outcome of one delivery attempt of a round.
+type delivery struct {
+	id      string
+	answer  fulfillment.WMSAnswer
+	callErr error
+}
+
+// RunOnce sends the requests that are due and records the outcomes of the
+// round in one transaction (a crash before it repeats the calls, which the
+// WMS de-duplicates on the request id); more reports that a full batch was
+// processed.
 func (d *Dispatcher) RunOnce(ctx context.Context) (more bool, err error) {
 	due, err := d.store.DueRequests(ctx, d.cfg.Now(), d.cfg.BatchSize)
 	if err != nil {
 		return false, err
 	}
+	out := make([]delivery, 0, len(due))
 	for _, r := range due {
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			break
 		}
 		answer, callErr := d.wms.CreateShipmentRequest(ctx, r)
-		if err := d.record(ctx, r.ID, answer, callErr); err != nil {
-			return false, fmt.Errorf("record delivery of %s: %w", r.ID, err)
-		}
+		out = append(out, delivery{r.ID, answer, callErr})
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if err := d.record(rctx, out); err != nil {
+		return false, fmt.Errorf("record deliveries: %w", err)
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
 	}
 	return len(due) == d.cfg.BatchSize, nil
 }
 
-// record stores the outcome of one delivery attempt.
-func (d *Dispatcher) record(ctx context.Context, id string, answer fulfillment.WMSAnswer, callErr error) error {
-	log := d.cfg.Logger.With(slog.String("fulfillment_request_id", id))
+// record stores the outcomes of a round's delivery attempts in one
+// transaction, then logs them.
+func (d *Dispatcher) record(ctx context.Context, out []delivery) error {
+	if len(out) == 0 {
+		return nil
+	}
 	published := false
 	err := d.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		published = false
-		r, err := tx.GetRequest(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !r.State.Open() {
-			return nil // changed meanwhile (acknowledged, cancelled)
-		}
-		now := d.cfg.Now()
-		prev := r.State
-		if errors.Is(callErr, fulfillment.ErrCircuitOpen) {
-			// Refused locally: not an attempt, no budget spent.
-			r.DeliveryFailed(callErr.Error(), now, now.Add(d.cfg.Backoff.After(max(r.AttemptCount, 1))))
-			return tx.UpdateRequest(ctx, r)
-		}
-		r.AttemptCount++
-		failed := fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now}
-		switch rejected := fulfillment.AsRejectedDependency(callErr); {
-		case rejected != nil:
-			r.Fail("wms refused the request: "+rejected.Err.Error(), now)
-			failed.WMSCode, failed.WMSMessage = rejected.Reason, rejected.Err.Error()
-		case callErr != nil:
-			if d.cfg.MaxAttempts > 0 && r.AttemptCount >= d.cfg.MaxAttempts {
-				r.Fail(fmt.Sprintf("not delivered to the WMS after %d attempts: %v", r.AttemptCount, callErr), now)
-				failed.WMSMessage = callErr.Error()
-			} else {
-				r.DeliveryFailed(callErr.Error(), now, now.Add(d.cfg.Backoff.After(r.AttemptCount)))
+		for _, o := range out {
+			p, err := d.recordOne(ctx, tx, o)
+			if err != nil {
+				return fmt.Errorf("%s: %w", o.id, err)
 			}
-		default:
-			r.Answered(answer, now)
-			failed.WMSCode, failed.WMSMessage = answer.RejectionReason, answer.RejectionMessage
+			published = published || p
 		}
-		if err := tx.UpdateRequest(ctx, r); err != nil {
-			return err
-		}
-		if r.State != fulfillment.RequestFailed {
-			return nil
-		}
-		published = true
-		return tx.WriteEvent(ctx, failed)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	switch {
-	case callErr != nil:
-		log.WarnContext(ctx, "fulfillment request not delivered to the WMS", slog.Any("error", callErr))
-	case answer.Accepted:
-		log.InfoContext(ctx, "fulfillment request acknowledged by the WMS",
-			slog.String("wms_reference", answer.Reference), slog.Bool("duplicate", answer.Duplicate))
-	default:
-		log.ErrorContext(ctx, "fulfillment request rejected by the WMS",
-			slog.String("reason", answer.RejectionReason), slog.String("message", answer.RejectionMessage))
+	for _, o := range out {
+		log := d.cfg.Logger.With(slog.String("fulfillment_request_id", o.id))
+		switch {
+		case o.callErr != nil:
+			log.WarnContext(ctx, "fulfillment request not delivered to the WMS", slog.Any("error", o.callErr))
+		case o.answer.Accepted:
+			log.InfoContext(ctx, "fulfillment request acknowledged by the WMS",
+				slog.String("wms_reference", o.answer.Reference), slog.Bool("duplicate", o.answer.Duplicate))
+		default:
+			log.ErrorContext(ctx, "fulfillment request rejected by the WMS",
+				slog.String("reason", o.answer.RejectionReason), slog.String("message", o.answer.RejectionMessage))
+		}
 	}
 	if published {
 		d.cfg.Published()
 	}
 	return nil
+}
+
+// recordOne stores the outcome of one delivery attempt in tx and reports
+// whether it wrote an event.
+func (d *Dispatcher) recordOne(ctx context.Context, tx fulfillment.Tx, o delivery) (published bool, err error) {
+	r, err := tx.GetRequest(ctx, o.id)
+	if err != nil {
+		return false, err
+	}
+	if !r.State.Open() {
+		return false, nil // changed meanwhile (acknowledged, cancelled)
+	}
+	now := d.cfg.Now()
+	prev := r.State
+	if errors.Is(o.callErr, fulfillment.ErrCircuitOpen) {
+		// Refused locally: not an attempt, no budget spent.
+		r.DeliveryFailed(o.callErr.Error(), now, now.Add(d.cfg.Backoff.After(max(r.AttemptCount, 1))))
+		return false, tx.UpdateRequest(ctx, r)
+	}
+	r.AttemptCount++
+	failed := fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev, OccurTime: now}
+	switch rejected := fulfillment.AsRejectedDependency(o.callErr); {
+	case rejected != nil:
+		r.Fail("wms refused the request: "+rejected.Err.Error(), now)
+		failed.WMSCode, failed.WMSMessage = rejected.Reason, rejected.Err.Error()
+	case o.callErr != nil:
+		if d.cfg.MaxAttempts > 0 && r.AttemptCount >= d.cfg.MaxAttempts {
+			r.Fail(fmt.Sprintf("not delivered to the WMS after %d attempts: %v", r.AttemptCount, o.callErr), now)
+			failed.WMSMessage = o.callErr.Error()
+		} else {
+			r.DeliveryFailed(o.callErr.Error(), now, now.Add(d.cfg.Backoff.After(r.AttemptCount)))
+		}
+	default:
+		r.Answered(o.answer, now)
+		failed.WMSCode, failed.WMSMessage = o.answer.RejectionReason, o.answer.RejectionMessage
+	}
+	if err := tx.UpdateRequest(ctx, r); err != nil {
+		return false, err
+	}
+	if r.State != fulfillment.RequestFailed {
+		return false, nil
+	}
+	return true, tx.WriteEvent(ctx, failed)
 }
 
 // Retry puts a FAILED request back to PENDING (RetryFulfillmentRequest,

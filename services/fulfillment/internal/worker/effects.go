@@ -144,8 +144,9 @@ func (r *EffectRunner) runLane(ctx context.Context, effs []fulfillment.Effect) (
 	return finished, nil
 }
 
-// finishTimeout bounds the write that records a round's finished effects,
-// which runs even when the round's context ended.
+// finishTimeout bounds the write that records what a round of the effect
+// runner or the dispatcher did, which runs even when the round's context
+// ended.
 const finishTimeout = 5 * time.Second
 
 // errUnreadable marks an effect whose call the store could not read back.

@@ -296,6 +296,43 @@ func TestDispatcherRejectionFailsRequest(t *testing.T) {
 	}
 }
 
+// TestDispatcherRecordsARoundInOneTransaction: the answers of a round's
+// deliveries (accepted, rejected, unavailable) are recorded in one
+// transaction, each request with its own outcome.
+func TestDispatcherRecordsARoundInOneTransaction(t *testing.T) {
+	s := newStore(t)
+	txs := &txCounter{Store: s}
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, pendingRequest(t, s, fmt.Sprint("O-D", i)).ID)
+	}
+	answers := map[string]func() (fulfillment.WMSAnswer, error){
+		ids[0]: func() (fulfillment.WMSAnswer, error) {
+			return fulfillment.WMSAnswer{Accepted: true, Reference: "W-0"}, nil
+		},
+		ids[1]: func() (fulfillment.WMSAnswer, error) {
+			return fulfillment.WMSAnswer{RejectionReason: "UNKNOWN_SKU", RejectionMessage: "no"}, nil
+		},
+		ids[2]: func() (fulfillment.WMSAnswer, error) {
+			return fulfillment.WMSAnswer{}, &fulfillment.DependencyError{Dependency: "wms", Err: errors.New("down")}
+		},
+	}
+	wms := &fakeWMS{create: func(r *fulfillment.Request) (fulfillment.WMSAnswer, error) { return answers[r.ID]() }}
+	d := worker.NewDispatcher(txs, wms, worker.DispatcherConfig{Common: worker.Common{Now: func() time.Time { return t0 }}})
+	if _, err := d.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := txs.n.Load(); n != 1 {
+		t.Errorf("%d transactions for a round of 3 deliveries, want 1", n)
+	}
+	for i, want := range []fulfillment.RequestState{fulfillment.RequestAcknowledged, fulfillment.RequestFailed, fulfillment.RequestPending} {
+		got, err := s.GetRequest(t.Context(), ids[i])
+		if err != nil || got.State != want || got.AttemptCount != 1 {
+			t.Errorf("request %s = %+v, %v; want %s after one attempt", ids[i], got, err, want)
+		}
+	}
+}
+
 func TestDispatcherRetryBudget(t *testing.T) {
 	s := newStore(t)
 	r := pendingRequest(t, s, "O-3")
