@@ -330,6 +330,10 @@ func runSustained(ctx context.Context, f flags, mesh *launcher.Mesh, w cpuWatch,
 	}
 	s := sustainedRun(ctx, mesh, w, tracker, rate, f.sustained, f.profile, fn)
 	s.Probes = probes
+	if s.DeliveryP50 > f.probe/2 {
+		notes = append(notes, fmt.Sprintf("An order took %s (p50) from acceptance to DELIVERED, more than half a probe (%s): the probes' second halves began before the pipeline had filled, so the rate search may have judged a sustainable rate unbounded; use a longer -probe.",
+			fmtDur(s.DeliveryP50), f.probe))
+	}
 	return s, notes, nil
 }
 
@@ -434,11 +438,15 @@ func saveProfiles(ctx context.Context, mesh *launcher.Mesh, dir string, seconds 
 	var files []string
 	var wg sync.WaitGroup
 	for _, name := range launcher.StartOrder {
+		admin := mesh.Proc(name).AdminAddr
+		if admin == "" {
+			continue // NATS has no admin listener
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			path := filepath.Join(dir, name+".cpu.pprof")
-			if err := fetchProfile(ctx, "http://"+mesh.Proc(name).AdminAddr, seconds, path); err != nil {
+			if err := fetchProfile(ctx, "http://"+admin, seconds, path); err != nil {
 				fmt.Fprintf(os.Stderr, "transload-bench: profile of %s: %v\n", name, err)
 				return
 			}
