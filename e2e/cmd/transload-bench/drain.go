@@ -27,9 +27,12 @@ const (
 	// spread over (the cheapest of erpsim's price list, so ten thousand
 	// orders stay within the demo customers' credit).
 	drainSKUCount = 16
-	// drainPoll is the pause between reads of the ERP queue depth: the
-	// drain time's resolution.
-	drainPoll = 100 * time.Millisecond
+	// The pause between reads of the ERP queue depth is a fortieth of the
+	// time waited so far, within these bounds, so the drain time is read
+	// to within 2.5 % + drainPollMin while a long drain is not slowed by
+	// the probe (each read costs the order service a queue scan).
+	drainPollMin = 50 * time.Millisecond
+	drainPollMax = 500 * time.Millisecond
 	// drainSettle bounds the waits before the outage: for the queue other
 	// scenarios left to empty and for topped-up stock to show.
 	drainSettle = 5 * time.Minute
@@ -50,7 +53,7 @@ type DrainResult struct {
 	// empty; Rate is Orders / Drain. FirstOut is the time until the
 	// first entry left the queue (the worker's retry backoff and the
 	// breaker's open time), so Drain − FirstOut is the sending itself.
-	// Both are read every drainPoll.
+	// Both are read to within 2.5 % + drainPollMin.
 	Drain, FirstOut time.Duration
 	Rate            float64
 	// StatusReads counts the GetErpQueueStatus calls during the drain
@@ -99,7 +102,8 @@ func (d DrainResult) String() string {
 //     are accepted pending the ERP and queue for it;
 //  3. brings the ERP back and reads the ERP queue depth from the order
 //     service (GetErpQueueStatus; an entry leaves the queue once the ERP
-//     answered it) every drainPoll until it is zero: Drain and Rate;
+//     answered it), more often early than late, until it is zero: Drain
+//     and Rate;
 //  4. checks with the ERP (GET /control/sales-orders) that every placed
 //     order reached it, counting confirmed and rejected; a placed order
 //     the ERP never got is an error.
@@ -227,7 +231,8 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 	return res, nil
 }
 
-// waitDepthZero reads the ERP queue depth every drainPoll until it is zero
+// waitDepthZero reads the ERP queue depth until it is zero, pausing a
+// fortieth of the time waited so far (drainPollMin..drainPollMax),
 // and returns the time of the first read below the first one (zero if
 // none) and of the read that saw zero; after timeout it fails naming the
 // depth.
@@ -254,7 +259,7 @@ func waitDepthZero(ctx context.Context, depth func() (int64, error), timeout tim
 		if now.Sub(start) > timeout {
 			return firstOut, empty, fmt.Errorf("ERP queue still holds %d entries after %s", d, timeout)
 		}
-		if err := sleepCtx(ctx, drainPoll); err != nil {
+		if err := sleepCtx(ctx, min(max(now.Sub(start)/40, drainPollMin), drainPollMax)); err != nil {
 			return firstOut, empty, err
 		}
 	}

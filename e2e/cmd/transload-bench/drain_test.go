@@ -3,11 +3,13 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +44,50 @@ func TestDrainSKUs(t *testing.T) {
 	if len(slices.Compact(slices.Sorted(slices.Values(skus)))) != len(skus) {
 		t.Errorf("duplicate SKUs: %v", skus)
 	}
+}
+
+func TestWaitDepthZero(t *testing.T) {
+	t.Parallel()
+	t.Run("first out and empty", func(t *testing.T) {
+		t.Parallel()
+		depths := []int64{5, 5, 3, 1, 0}
+		var reads []time.Time
+		depth := func() (int64, error) {
+			reads = append(reads, time.Now())
+			d := depths[0]
+			depths = depths[1:]
+			return d, nil
+		}
+		firstOut, empty, err := waitDepthZero(t.Context(), depth, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reads) != 5 {
+			t.Fatalf("%d reads, want 5", len(reads))
+		}
+		// Each time is taken just after its read returned.
+		if firstOut.Before(reads[2]) || !firstOut.Before(reads[3]) || empty.Before(reads[4]) {
+			t.Fatalf("first out %v (want after the 3rd read %v, before the 4th %v), empty %v (want after the 5th %v)",
+				firstOut, reads[2], reads[3], empty, reads[4])
+		}
+		if gap := reads[1].Sub(reads[0]); gap < drainPollMin {
+			t.Errorf("read again after %s, want at least %s", gap, drainPollMin)
+		}
+	})
+	t.Run("a queue that never empties is an error", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := waitDepthZero(t.Context(), func() (int64, error) { return 7, nil }, 120*time.Millisecond)
+		if err == nil || !strings.Contains(err.Error(), "still holds 7 entries") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("a failed read is an error", func(t *testing.T) {
+		t.Parallel()
+		_, _, err := waitDepthZero(t.Context(), func() (int64, error) { return 0, errors.New("unavailable") }, time.Minute)
+		if err == nil {
+			t.Fatal("no error")
+		}
+	})
 }
 
 // TestScenariosOnMesh runs the freshness, backlog-drain and oversold

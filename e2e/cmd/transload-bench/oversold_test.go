@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,12 +34,13 @@ func newScratchStores(t *testing.T) *scratchStores {
 	ctx := t.Context()
 	dir := t.TempDir()
 	s := &scratchStores{invPath: filepath.Join(dir, "inventory.db"), ordPath: filepath.Join(dir, "order.db")}
+	quiet := sqldb.WithLogger(slog.New(slog.DiscardHandler))
 	var err error
-	if s.inv, err = sqldb.Open(ctx, "sqlite://"+s.invPath); err != nil {
+	if s.inv, err = sqldb.Open(ctx, "sqlite://"+s.invPath, quiet); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.inv.Close() })
-	if s.ord, err = sqldb.Open(ctx, "sqlite://"+s.ordPath); err != nil {
+	if s.ord, err = sqldb.Open(ctx, "sqlite://"+s.ordPath, quiet); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.ord.Close() })
