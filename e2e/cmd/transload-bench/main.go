@@ -118,6 +118,7 @@ var benchEnv = map[string][]string{
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
+	began := time.Now()
 	f, err := parseFlags(args)
 	if err != nil {
 		return err
@@ -274,6 +275,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		rep.Platform = platformRatios(string(b))
 	}
+	rep.Elapsed = time.Since(began)
 	text := render(rep)
 	if err := os.WriteFile(f.out, []byte(text), 0o644); err != nil {
 		return err

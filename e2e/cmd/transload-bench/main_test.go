@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -337,5 +341,80 @@ func TestRender(t *testing.T) {
 	empty := render(report{})
 	if !strings.Contains(empty, "| — | **not measured** |") || !strings.Contains(empty, "Oversold check (stores): **not measured**") {
 		t.Errorf("render of an empty run does not say not measured:\n%s", empty)
+	}
+}
+
+// TestOrderTrackerFollowsThroughTheList serves GET /v1/orders from a fake:
+// the tracker pages through, keeps only the orders the harness placed,
+// keeps an order's first terminal state, and asks again from a second
+// before the newest update_time it read (commits land after their
+// update_time is taken).
+func TestOrderTrackerFollowsThroughTheList(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	type row struct {
+		Name       string    `json:"name"`
+		UpdateTime time.Time `json:"updateTime"`
+	}
+	var mu sync.Mutex
+	var filters []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+launcher.DemoAPIKey || r.URL.Query().Get("orderBy") != "update_time" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		filter := r.URL.Query().Get("filter")
+		mu.Lock()
+		filters = append(filters, filter)
+		mu.Unlock()
+		var page struct {
+			Orders        []row  `json:"orders"`
+			NextPageToken string `json:"nextPageToken"`
+		}
+		switch {
+		case strings.HasPrefix(filter, "state = STATE_DELIVERED") && r.URL.Query().Get("pageToken") == "":
+			page.Orders = []row{{"orders/a", t0.Add(time.Second)}, {"orders/not-ours", t0.Add(2 * time.Second)}}
+			page.NextPageToken = "p2"
+		case strings.HasPrefix(filter, "state = STATE_DELIVERED"):
+			page.Orders = []row{{"orders/b", t0.Add(3 * time.Second)}}
+		case strings.HasPrefix(filter, "state = STATE_REJECTED"):
+			page.Orders = []row{{"orders/c", t0.Add(time.Second)}, {"orders/a", t0.Add(4 * time.Second)}}
+		}
+		_ = json.NewEncoder(w).Encode(page)
+	}))
+	defer srv.Close()
+
+	tr := newOrderTracker(srv.URL, t0)
+	for _, n := range []string{"orders/a", "orders/b", "orders/c", "orders/d"} {
+		tr.accept(n, t0)
+	}
+	if err := tr.poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []finished{{At: t0.Add(time.Second), Delivered: true}, {At: t0.Add(3 * time.Second), Delivered: true}, {At: t0.Add(time.Second)}}
+	if diff := cmp.Diff(want, tr.outcome([]string{"orders/a", "orders/b", "orders/c", "orders/d"})); diff != "" {
+		t.Errorf("outcome (-want +got):\n%s", diff)
+	}
+	if n := tr.open(); n != 1 {
+		t.Errorf("open = %d, want 1 (orders/d)", n)
+	}
+	if got := tr.deliveryTimes([]string{"orders/a", "orders/b", "orders/c"}); !slices.Equal(got, []time.Duration{time.Second, 3 * time.Second}) {
+		t.Errorf("deliveryTimes = %v, want [1s 3s]", got)
+	}
+	if err := tr.poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// First poll from the start minus the overlap; the second from the
+	// newest delivered update_time read (3s) minus the overlap.
+	for _, want := range []string{
+		`state = STATE_DELIVERED AND update_time >= "2026-01-01T11:59:59Z"`,
+		`state = STATE_DELIVERED AND update_time >= "2026-01-01T12:00:02Z"`,
+		`state = STATE_REJECTED AND update_time >= "2026-01-01T12:00:03Z"`,
+	} {
+		if !slices.Contains(filters, want) {
+			t.Errorf("no list asked with filter %s; asked: %q", want, filters)
+		}
 	}
 }

@@ -52,6 +52,8 @@ type report struct {
 	// Notes are lines the run adds to its results (what was skipped, what
 	// did not settle).
 	Notes []string
+	// Elapsed is the harness's whole run (not the platform benchmarks).
+	Elapsed time.Duration
 }
 
 // freshnessFigures is what the budgets read from the freshness scenario.
@@ -204,6 +206,9 @@ func render(r report) string {
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nProduced by `make bench` on %s (%s, %d CPUs, %s) at %s.\n\n",
 		host, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format(time.RFC3339))
+	if r.Elapsed > 0 {
+		fmt.Fprintf(&b, "The load harness ran for %s.\n\n", r.Elapsed.Round(time.Second))
+	}
 	b.WriteString("These machines are shared and noisy: read the **ratios** against the baselines measured in the same run and the **CPU per unit**, not the absolute rates. How each figure is taken is explained [below](#how-to-read-this).\n\n")
 
 	b.WriteString("## Budgets (issue #12)\n\n| budget | target | this run | |\n|---|---|---|---|\n")
