@@ -3,7 +3,8 @@
 // protovalidate) serving storefront.v1 and ops.v1, the REST side
 // (grpc-gateway dialing the gRPC listener) with the operator console
 // mounted beside it, the neighbour clients (the ops service among them)
-// and the availability cache, and runs them until the context ends.
+// and the availability cache and stock projection (stockview, fed by
+// inventory's stock events), and runs them until the context ends.
 package app
 
 import (
@@ -38,6 +39,7 @@ import (
 	"github.com/transload/transload/gateway/internal/grpcapi"
 	"github.com/transload/transload/gateway/internal/neighbours"
 	"github.com/transload/transload/gateway/internal/rest"
+	"github.com/transload/transload/gateway/internal/stockview"
 )
 
 // Deps are optional overrides, mostly for tests: ready listeners (bufconn),
@@ -68,6 +70,7 @@ type Gateway struct {
 	store   cache.Store
 	rest    http.Handler
 	events  *catalogevents.Listener
+	stock   *stockview.Feed
 	http    *http.Server
 	httpLis net.Listener
 	serving atomic.Bool
@@ -132,6 +135,11 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		return nil, err
 	}
 
+	view, feed, err := startStockFeed(cfg, g.clients.Inventory, logger)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: stock events: %w", err)
+	}
+	g.stock = feed
 	api, err := grpcapi.New(g.clients, g.store, grpcapi.Options{
 		Currencies:        cfg.Currencies,
 		DefaultCurrency:   cfg.DefaultCurrency,
@@ -142,6 +150,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		Logger:            logger,
 		CacheMetrics:      cacheMetrics,
 		Registry:          reg,
+		StockView:         view,
 	})
 	if err != nil {
 		return nil, err
@@ -366,6 +375,7 @@ func (g *Gateway) closeAll() {
 
 func (g *Gateway) closeClients() {
 	g.events.Close()
+	g.stock.Close()
 	if g.self != nil {
 		_ = g.self.Close()
 	}

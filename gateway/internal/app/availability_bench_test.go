@@ -21,15 +21,17 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/platform/testharness/redistest"
 )
 
 // BenchmarkAvailability drives REST checkout availability (hot cache) on a
 // gateway using real Redis, next to the REST→gRPC→Redis anchor of `make
 // bench` (a grpc-gateway mux calling a gRPC health Check that reads one
-// Redis key), at concurrency 1 and 16, in one run so the two can be
-// compared as a ratio. Besides ns/op each sub-benchmark reports:
+// Redis key), at concurrency 1 and 16, in one run so they can be compared
+// as ratios. "availability" has the stock projection fed by NATS (the
+// default); "availability-live-stock" turns it off
+// (AVAILABILITY_STOCK_PROJECTION=false), so stock is read from the (fake)
+// inventory on every call. Besides ns/op each sub-benchmark reports:
 //
 //   - inventory-rpcs/op: CheckAvailability calls the fake inventory got;
 //   - redis-cmds/op: commands Redis processed (its INFO counter);
@@ -39,23 +41,26 @@ import (
 // Run: go test ./internal/app -run '^$' -bench Availability -benchtime 2s
 func BenchmarkAvailability(b *testing.B) {
 	rs := redistest.Start(b)
-	ns := natstest.Start(b)
-	e := newEnv(b, "REDIS_ADDR="+rs.Addr(), "NATS_URL="+ns.ClientURL(),
-		"RATE_LIMIT_RPS=1000000", "RATE_LIMIT_BURST=1000000")
+	settings := []string{"REDIS_ADDR=" + rs.Addr(), "RATE_LIMIT_RPS=1000000", "RATE_LIMIT_BURST=1000000"}
+	e := projectionEnv(b, settings...)
+	live := newEnv(b, append(settings, "AVAILABILITY_STOCK_PROJECTION=false")...)
 	anchorURL := startAnchor(b, rs.Addr())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	b.Cleanup(client.CloseIdleConnections)
 
 	const availBody = `{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE"},"lines":[{"sku":"SKU-00001","quantity":1},{"sku":"SKU-00002","quantity":1},{"sku":"SKU-00500","quantity":1}]}`
-	avail := func() error {
-		req, err := http.NewRequest(http.MethodPost, e.baseURL+"/v1/availability:check", strings.NewReader(availBody))
-		if err != nil {
-			return err
+	availOn := func(e *env) func() error {
+		return func() error {
+			req, err := http.NewRequest(http.MethodPost, e.baseURL+"/v1/availability:check", strings.NewReader(availBody))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+keyC0001)
+			req.Header.Set("Content-Type", "application/json")
+			return doDiscard(client, req)
 		}
-		req.Header.Set("Authorization", "Bearer "+keyC0001)
-		req.Header.Set("Content-Type", "application/json")
-		return doDiscard(client, req)
 	}
+	avail, availLive := availOn(e), availOn(live)
 	anchor := func() error {
 		req, err := http.NewRequest(http.MethodGet, anchorURL, nil)
 		if err != nil {
@@ -63,19 +68,20 @@ func BenchmarkAvailability(b *testing.B) {
 		}
 		return doDiscard(client, req)
 	}
-	// Warm: prices cached, stock known.
+	// Warm: prices cached, stock in the projection.
 	for range 3 {
-		if err := avail(); err != nil {
+		if err := availLive(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	warmProjection(b, e, keyC0001, availabilityRequest(line("SKU-00001", 1), line("SKU-00002", 1), line("SKU-00500", 1)))
 	for _, c := range []int{1, 16} {
 		for _, tc := range []struct {
 			name string
 			call func() error
-		}{{"anchor", anchor}, {"availability", avail}} {
+		}{{"anchor", anchor}, {"availability", avail}, {"availability-live-stock", availLive}} {
 			b.Run(fmt.Sprintf("%s/c=%d", tc.name, c), func(b *testing.B) {
-				inv0 := e.inventory.calls.Load()
+				inv0 := e.inventory.calls.Load() + live.inventory.calls.Load()
 				cmds0, rcpu0 := redisStats(b, rs.Addr())
 				cpu0 := processCPU()
 				b.ResetTimer()
@@ -99,7 +105,7 @@ func BenchmarkAvailability(b *testing.B) {
 				b.StopTimer()
 				cmds1, rcpu1 := redisStats(b, rs.Addr())
 				n := float64(b.N)
-				b.ReportMetric(float64(e.inventory.calls.Load()-inv0)/n, "inventory-rpcs/op")
+				b.ReportMetric(float64(e.inventory.calls.Load()+live.inventory.calls.Load()-inv0)/n, "inventory-rpcs/op")
 				b.ReportMetric(float64(cmds1-cmds0-1)/n, "redis-cmds/op") // -1: the INFO of the first redisStats
 				b.ReportMetric(((processCPU()-cpu0)+(rcpu1-rcpu0)).Seconds()*1e6/n, "cpu-µs/op")
 			})

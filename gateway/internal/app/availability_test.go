@@ -17,7 +17,7 @@ import (
 	"github.com/transload/transload/platform/testharness/wait"
 )
 
-func (e *env) checkAvailability(t *testing.T, key string, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
+func (e *env) checkAvailability(t testing.TB, key string, req *storefrontv1.CheckAvailabilityRequest) (*storefrontv1.CheckAvailabilityResponse, error) {
 	t.Helper()
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
 	return e.client.CheckAvailability(ctx, req)

@@ -158,11 +158,22 @@ type fakeInventory struct {
 	mu    sync.Mutex
 	stock map[string][]*inventoryv1.WarehouseAvailability
 	seq   int64
+	// publish, when set, receives the StockChangedEvent of every change
+	// made by setAvailable (as inventory's outbox would publish it).
+	publish func(*inventoryv1.StockChangedEvent)
+}
+
+// fakeWarehouses are the fake's warehouses in allocation priority order;
+// every level below is in them.
+var fakeWarehouses = []*inventoryv1.Warehouse{
+	{Name: "warehouses/WH-HAM", Code: "WH-HAM", Priority: 1, Channels: []string{"b2b", "web"}, Active: true},
+	{Name: "warehouses/WH-MUC", Code: "WH-MUC", Priority: 2, Channels: []string{"b2b", "web"}, Active: true},
+	{Name: "warehouses/WH-BER", Code: "WH-BER", Priority: 3, Channels: []string{"b2b", "web"}, Active: true},
 }
 
 func newFakeInventory() *fakeInventory {
 	wh := func(code string, n int64) *inventoryv1.WarehouseAvailability {
-		return &inventoryv1.WarehouseAvailability{WarehouseCode: code, Available: n, OnHand: n}
+		return &inventoryv1.WarehouseAvailability{WarehouseCode: code, Available: n, OnHand: n, Revision: 1}
 	}
 	return &fakeInventory{seq: 1, stock: map[string][]*inventoryv1.WarehouseAvailability{
 		"SKU-00001": {wh("WH-HAM", 300), wh("WH-MUC", 200), wh("WH-BER", 100)},
@@ -171,16 +182,35 @@ func newFakeInventory() *fakeInventory {
 	}}
 }
 
-// setAvailable changes one warehouse's stock and bumps the sequence.
+// setAvailable changes one warehouse's stock, bumps its revision and the
+// sequence, and publishes the change when a publisher is set.
 func (f *fakeInventory) setAvailable(sku, warehouse string, n int64) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.seq++
+	var ev *inventoryv1.StockChangedEvent
 	for _, w := range f.stock[sku] {
 		if w.GetWarehouseCode() == warehouse {
 			w.Available, w.OnHand = n, n
+			w.Revision++
+			ev = &inventoryv1.StockChangedEvent{
+				Metadata: &commonv1.EventMetadata{Sequence: w.GetRevision(), AggregateType: "stock_level", AggregateId: sku + "@" + warehouse},
+				Sku:      sku, WarehouseCode: warehouse,
+				NewQuantities: &inventoryv1.StockQuantities{OnHand: n, Available: n},
+			}
 		}
 	}
+	publish := f.publish
+	f.mu.Unlock()
+	if publish != nil && ev != nil {
+		publish(ev)
+	}
+}
+
+func (f *fakeInventory) ListWarehouses(context.Context, *inventoryv1.ListWarehousesRequest) (*inventoryv1.ListWarehousesResponse, error) {
+	if err := f.get(); err != nil {
+		return nil, err
+	}
+	return &inventoryv1.ListWarehousesResponse{Warehouses: fakeWarehouses}, nil
 }
 
 func (f *fakeInventory) CheckAvailability(_ context.Context, req *inventoryv1.CheckAvailabilityRequest) (*inventoryv1.CheckAvailabilityResponse, error) {
@@ -215,9 +245,12 @@ type fakeOrders struct {
 	mu         sync.Mutex
 	orders     map[string]*orderv1.Order
 	byRequest  map[string]createRecord
-	creates    []*orderv1.CreateOrderRequest
-	actors     []string
-	next       int
+	// onCreate, when set, runs inside every CreateOrder (as the order
+	// service reserves stock before it answers).
+	onCreate func(*orderv1.CreateOrderRequest)
+	creates  []*orderv1.CreateOrderRequest
+	actors   []string
+	next     int
 }
 
 func newFakeOrders() *fakeOrders {
@@ -233,6 +266,9 @@ func (f *fakeOrders) CreateOrder(ctx context.Context, req *orderv1.CreateOrderRe
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.onCreate != nil {
+		f.onCreate(req)
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	f.actors = append(f.actors, strings.Join(md.Get("x-transload-actor"), ","))
 	f.creates = append(f.creates, proto.Clone(req).(*orderv1.CreateOrderRequest))

@@ -102,6 +102,16 @@ type Config struct {
 	// AVAILABILITY_FRESH_FOR alone).
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 
+	// AvailabilityStockProjection answers CheckAvailability's stock from a
+	// projection of inventory's StockChangedEvents (read from NATS_URL)
+	// for the SKUs it holds, instead of calling inventory on every call.
+	// It needs NATS_URL; false reads stock live on every call.
+	AvailabilityStockProjection bool `env:"AVAILABILITY_STOCK_PROJECTION" default:"true"`
+	// AvailabilityWarehousesRefresh is how often the projection re-reads
+	// inventory's warehouse table (which warehouses are active and serve
+	// which channel); a changed table clears the projection.
+	AvailabilityWarehousesRefresh time.Duration `env:"AVAILABILITY_WAREHOUSES_REFRESH" default:"10s"`
+
 	// Cache selects Redis (REDIS_ADDR) or the in-process store.
 	Cache cache.Config
 }
@@ -124,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(c.Currencies, c.DefaultCurrency) {
 		errs = append(errs, fmt.Errorf("DEFAULT_CURRENCY: %q is not in SUPPORTED_CURRENCIES", c.DefaultCurrency))
+	}
+	if c.AvailabilityWarehousesRefresh <= 0 {
+		errs = append(errs, errors.New("AVAILABILITY_WAREHOUSES_REFRESH: must be positive"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))

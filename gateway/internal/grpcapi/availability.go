@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"sync"
 	"time"
@@ -22,27 +23,34 @@ import (
 	"github.com/transload/transload/platform/grpcclient"
 
 	"github.com/transload/transload/gateway/internal/neighbours"
+	"github.com/transload/transload/gateway/internal/stockview"
 )
 
 // CheckAvailability is the checkout hot path. Prices and stock come from
 // different sources, and the weakest source used sets the response's
 // confidence:
 //
-//   - stock is read live from inventory on every call: one batched,
-//     read-only query whose answer must reflect the caller's own orders
-//     immediately (read-your-writes after CreateOrder), and whose per-SKU
-//     stock_sequence keys the snapshot;
-//   - prices come from cache entries keyed by catalog version and price
-//     version (CONFIDENCE_CACHED) while the versions seen on the last live
-//     quote are younger than FreshFor, so a publication or price change is
-//     a new key once seen: invalidation by construction, staleness bounded
-//     by FreshFor; otherwise live from pricing (QuotePrices, allow_partial)
-//     and the cache is refreshed;
+//   - stock comes from the stock projection (package stockview: a read
+//     model of inventory's StockChangedEvents, CONFIDENCE_CACHED) for the
+//     SKUs it holds for every warehouse the channel counts, and live from
+//     inventory for the others (one batched, read-only query whose answer
+//     also seeds the projection). Read-your-writes after CreateOrder and
+//     CancelOrder: those drop the order's SKUs from the projection before
+//     answering, so the caller's next availability reads them live. Without
+//     a projection (no NATS) every call reads stock live;
+//   - prices come from an in-process cache keyed by catalog version and
+//     price version (CONFIDENCE_CACHED) while the versions seen on the last
+//     live quote are younger than FreshFor, so a publication or price
+//     change is a new key once seen: invalidation by construction,
+//     staleness bounded by FreshFor; otherwise live from pricing
+//     (QuotePrices, allow_partial) and the cache is refreshed;
 //   - when pricing or inventory is down (UNAVAILABLE, breaker open, its own
 //     timeout), the last good answer per line comes from the snapshot cache
 //     (platform/cache, Redis when configured, so it survives gateway
-//     restarts) with stale = true and CONFIDENCE_LAST_PUBLISHED_SNAPSHOT; a
-//     price falls back to the SKU's last unit price at any quantity. Only
+//     restarts; protobuf wire bytes, written when the value changed and
+//     otherwise at most once a minute, so its observe time can be up to a
+//     minute older than the last live answer with that value) with stale = true and CONFIDENCE_LAST_PUBLISHED_SNAPSHOT;
+//     a price falls back to the SKU's last unit price at any quantity. Only
 //     when a line has no snapshot does the call fail with
 //     ERROR_REASON_NO_SNAPSHOT_AVAILABLE.
 //
@@ -70,15 +78,31 @@ const liveEntryTTL = 10 * time.Minute
 
 // snapshotEntry is a last-good answer with the time it was observed.
 type snapshotEntry struct {
-	Data           []byte    `json:"data"` // proto wire bytes
-	CatalogVersion int64     `json:"catalogVersion,omitempty"`
-	ObserveTime    time.Time `json:"observeTime"`
+	Data           []byte // proto wire bytes
+	CatalogVersion int64
+	ObserveTime    time.Time
 }
+
+// snapshotRewriteEvery is how often an unchanged snapshot value is written
+// again, which restores it after a Redis outage or restart lost it.
+const snapshotRewriteEvery = time.Minute
+
+// Price entries live in process: they are keyed by versions, so sharing
+// them between replicas through Redis saved one quote per replica and
+// version at the cost of a Redis round trip per line on every call.
+const (
+	priceMemoryEntries = 100_000
+	priceMemoryBytes   = 64 << 20
+)
 
 type availability struct {
 	priceLive *cache.Cache[*catalogv1.QuoteLine]
 	priceSnap *cache.Cache[snapshotEntry]
 	stockSnap *cache.Cache[snapshotEntry]
+	// written remembers the snapshot values this process wrote.
+	written *snapshotMemo
+	// view is the stock projection; nil reads stock live on every call.
+	view *stockview.View
 
 	freshFor, snapTTL, depTimeout time.Duration
 	now                           func() time.Time
@@ -110,16 +134,20 @@ func newAvailability(store cache.Store, o Options) (*availability, error) {
 	copts = append(copts, cache.WithLogger(o.Logger))
 	a := &availability{
 		freshFor: o.FreshFor, snapTTL: o.SnapshotTTL, depTimeout: o.DependencyTimeout,
-		now: o.Now, logger: o.Logger,
+		now: o.Now, logger: o.Logger, view: o.StockView,
+		written: newSnapshotMemo(min(o.SnapshotTTL/2, snapshotRewriteEvery)),
 	}
 	var err error
-	if a.priceLive, err = cache.NewCache(store, "gw-price", cache.ProtoCodec[*catalogv1.QuoteLine](), copts...); err != nil {
+	if a.priceLive, err = cache.NewCache(cache.NewMemoryStore(priceMemoryEntries, priceMemoryBytes), "gw-price",
+		cache.ProtoCodec[*catalogv1.QuoteLine](), copts...); err != nil {
 		return nil, err
 	}
-	if a.priceSnap, err = cache.NewCache(store, "gw-price-snapshot", cache.JSONCodec[snapshotEntry](), copts...); err != nil {
+	// The snapshot caches' names changed with their encoding (JSON before),
+	// so old entries are never misread.
+	if a.priceSnap, err = cache.NewCache(store, "gw-price-snap", snapshotCodec{}, copts...); err != nil {
 		return nil, err
 	}
-	if a.stockSnap, err = cache.NewCache(store, "gw-stock-snapshot", cache.JSONCodec[snapshotEntry](), copts...); err != nil {
+	if a.stockSnap, err = cache.NewCache(store, "gw-stock-snap", snapshotCodec{}, copts...); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -430,13 +458,16 @@ func (a *availability) storePrices(ctx context.Context, q availQuery, idx []int,
 		if ql.GetErrorReason() != catalogv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 			continue
 		}
-		b, err := proto.Marshal(ql)
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ql)
 		if err != nil {
 			continue
 		}
 		e := snapshotEntry{Data: b, CatalogVersion: cv, ObserveTime: now}
-		a.setLog(ctx, a.priceSnap.Set(ctx, priceSnapKey(q, l.GetSku(), l.GetQuantity()), e, a.snapTTL))
-		a.setLog(ctx, a.priceSnap.Set(ctx, priceSnapAnyQtyKey(q, l.GetSku()), e, a.snapTTL))
+		for _, key := range []string{priceSnapKey(q, l.GetSku(), l.GetQuantity()), priceSnapAnyQtyKey(q, l.GetSku())} {
+			if !a.written.unchanged(a.priceSnap.Name()+key, b, cv, now) {
+				a.setLog(ctx, a.priceSnap.Set(ctx, key, e, a.snapTTL))
+			}
+		}
 	}
 }
 
@@ -472,8 +503,29 @@ func (a *availability) snapshotPrice(ctx context.Context, q availQuery, sku stri
 
 func stockSnapKey(channel, sku string) string { return channel + "|" + sku }
 
-// stock returns the availability per SKU.
+// stock returns the availability per SKU: from the projection for the SKUs
+// it can answer, live from inventory for the rest.
 func (a *availability) stock(ctx context.Context, s *Server, channel string, skus []string, now time.Time) (map[string]*inventoryv1.SkuAvailability, part, error) {
+	if a.view == nil {
+		return a.liveStock(ctx, s, channel, skus, now, nil)
+	}
+	found, missing, tok := a.view.Lookup(channel, skus)
+	cached := part{confidence: storefrontv1.Confidence_CONFIDENCE_CACHED, asOf: now}
+	if len(missing) == 0 {
+		return found, cached, nil
+	}
+	live, pt, err := a.liveStock(ctx, s, channel, missing, now, &tok)
+	if err != nil || len(found) == 0 {
+		return live, pt, err
+	}
+	maps.Copy(found, live)
+	pt.confidence = max(pt.confidence, cached.confidence)
+	return found, pt, nil
+}
+
+// liveStock asks inventory (seeding the projection with the answer when
+// tok is set), falling back to snapshots when it cannot answer.
+func (a *availability) liveStock(ctx context.Context, s *Server, channel string, skus []string, now time.Time, tok *stockview.Token) (map[string]*inventoryv1.SkuAvailability, part, error) {
 	cctx, cancel := context.WithTimeout(ctx, a.depTimeout)
 	resp, err := s.n.Inventory.CheckAvailability(cctx, &inventoryv1.CheckAvailabilityRequest{Skus: skus, Channel: channel})
 	cancel()
@@ -481,6 +533,9 @@ func (a *availability) stock(ctx context.Context, s *Server, channel string, sku
 		out := make(map[string]*inventoryv1.SkuAvailability, len(skus))
 		for _, sa := range resp.GetSkus() {
 			out[sa.GetSku()] = sa
+		}
+		if tok != nil {
+			a.view.Seed(channel, *tok, resp.GetSkus())
 		}
 		a.storeStock(ctx, channel, resp.GetSkus(), now)
 		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now}, nil
@@ -515,10 +570,15 @@ func (a *availability) storeStock(ctx context.Context, channel string, skus []*i
 		if !sa.GetKnown() {
 			continue
 		}
-		b, err := proto.Marshal(sa)
+		// Deterministic, so an unchanged answer has the same bytes.
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(sa)
 		if err != nil {
 			continue
 		}
-		a.setLog(ctx, a.stockSnap.Set(ctx, stockSnapKey(channel, sa.GetSku()), snapshotEntry{Data: b, ObserveTime: now}, a.snapTTL))
+		key := stockSnapKey(channel, sa.GetSku())
+		if a.written.unchanged(a.stockSnap.Name()+key, b, 0, now) {
+			continue
+		}
+		a.setLog(ctx, a.stockSnap.Set(ctx, key, snapshotEntry{Data: b, ObserveTime: now}, a.snapTTL))
 	}
 }

@@ -72,6 +72,7 @@ func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderR
 		}
 	}
 	resp, err := s.n.Orders.CreateOrder(withActor(ctx, p), oreq)
+	s.invalidateStock(orderSKUs(oreq.GetLines()))
 	if err != nil {
 		return nil, s.createOrderError(ctx, req, err)
 	}
@@ -81,6 +82,15 @@ func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderR
 		_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataReplayed, "true"))
 	}
 	return orderToProto(resp.GetOrder(), expected), nil
+}
+
+// orderSKUs returns the SKUs of order lines (anything with GetSku).
+func orderSKUs[L interface{ GetSku() string }](lines []L) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, l.GetSku())
+	}
+	return out
 }
 
 // lineIndex finds the request line of sku (first occurrence, or the
@@ -409,6 +419,7 @@ func (s *Server) CancelOrder(ctx context.Context, req *storefrontv1.CancelOrderR
 	out, err := s.n.Orders.CancelOrder(withActor(ctx, p), &orderv1.CancelOrderRequest{
 		Name: o.GetName(), RequestId: req.GetRequestId(), Reason: reason, Etag: ifMatch(ctx),
 	})
+	s.invalidateStock(orderSKUs(o.GetLines()))
 	if err == nil {
 		return orderToProto(out, nil), nil
 	}

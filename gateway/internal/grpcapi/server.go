@@ -26,6 +26,7 @@ import (
 
 	"github.com/transload/transload/gateway/internal/auth"
 	"github.com/transload/transload/gateway/internal/neighbours"
+	"github.com/transload/transload/gateway/internal/stockview"
 )
 
 // Options tune a Server; zero values take the defaults noted.
@@ -52,6 +53,9 @@ type Options struct {
 	CacheMetrics *cache.Metrics
 	// Registry receives the gateway's own metrics when set.
 	Registry prometheus.Registerer
+	// StockView, when set, answers CheckAvailability's stock for the SKUs
+	// it holds (see package stockview); nil reads stock live on every call.
+	StockView *stockview.View
 }
 
 // Server implements storefrontv1.StorefrontServiceServer. Returns and
@@ -116,6 +120,18 @@ func New(n *neighbours.Clients, store cache.Store, o Options) (*Server, error) {
 // instead of trusting the catalog and price versions it last saw; the
 // gateway calls it on CatalogPublished and PricesChanged events.
 func (s *Server) InvalidatePrices() { s.avail.invalidatePrices() }
+
+// invalidateStock drops skus from the stock projection, so the next
+// availability answer for them is read live from inventory. CreateOrder
+// and CancelOrder call it before answering, whatever the outcome (an
+// order can be reserved even when its answer is lost): the caller's next
+// availability then reflects its own order (read-your-writes), however
+// late the stock events are. It holds per gateway process.
+func (s *Server) invalidateStock(skus []string) {
+	if s.avail.view != nil && len(skus) > 0 {
+		s.avail.view.Invalidate(skus)
+	}
+}
 
 // caller returns the authenticated storefront principal. The AuthFunc
 // guarantees one; its absence is a wiring bug.
