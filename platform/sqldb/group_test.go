@@ -627,19 +627,7 @@ func BenchmarkOrderShapedInTx(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					id := "o" + strconv.FormatInt(seq.Add(1), 10)
-					err := db.InTx(ctx, func(tx *sql.Tx) error {
-						if err := insertAccount(ctx, db, tx, id, id+"@example.com"); err != nil {
-							return err
-						}
-						for range 3 {
-							if _, err := tx.ExecContext(ctx, `INSERT INTO postings (account_id) VALUES (?)`, id); err != nil {
-								return err
-							}
-						}
-						_, err := tx.ExecContext(ctx, `UPDATE counters SET n = n + 1 WHERE id = 1`)
-						return err
-					})
-					if err != nil {
+					if err := orderShapedTx(ctx, db, id); err != nil {
 						b.Error(err)
 						return
 					}
@@ -652,4 +640,21 @@ func BenchmarkOrderShapedInTx(b *testing.B) {
 			}
 		})
 	}
+}
+
+// orderShapedTx writes what an order placement writes, in miniature: a
+// header, three lines and a stock counter update, in one InTx.
+func orderShapedTx(ctx context.Context, db *sqldb.DB, id string) error {
+	return db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := insertAccount(ctx, db, tx, id, id+"@example.com"); err != nil {
+			return err
+		}
+		for range 3 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO postings (account_id) VALUES (?)`, id); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE counters SET n = n + 1 WHERE id = 1`)
+		return err
+	})
 }

@@ -68,6 +68,21 @@
 // later ones before their commit. [DB.CommitStats] reports commits and
 // acknowledged InTx calls. PostgreSQL, in-memory SQLite and
 // WithGroupCommit(1) run one transaction per InTx.
+//
+// # Prepared statements
+//
+// Stores pass SQL text to ExecContext/QueryContext; compiling it on every
+// call is a large share of a write's CPU on SQLite. Each SQLite connection
+// therefore keeps the statements it compiled, by query text, in a bounded
+// LRU (see [WithStatementCache], 256 per connection): the connection
+// wrapper makes database/sql prepare every call and hands out the cached
+// statement, whose Close keeps it. A statement still busy with open rows
+// (the same query run again while iterating it) is not handed out twice:
+// that call gets a fresh statement. Multi-statement scripts (migrations)
+// are not cached. SQLite recompiles a cached statement by itself when the
+// schema changes. [DB.StatementStats] counts compilations and reuses.
+// PostgreSQL needs none of this: pgx caches prepared statements per
+// connection already.
 package sqldb
 
 import (
@@ -86,7 +101,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 )
 
 // Dialect identifies the SQL engine behind a [DB].
@@ -129,6 +144,7 @@ type DB struct {
 	// transaction (see [WithGroupCommit]); nil when off.
 	group *groupCommit
 	stats commitStats
+	stmts stmtStats
 }
 
 // SQL returns the underlying connection pool for queries outside a
@@ -161,6 +177,7 @@ type config struct {
 	retry           retryPolicy
 	logger          *slog.Logger
 	groupMaxBatch   int
+	stmtCacheSize   int
 }
 
 // WithMaxOpenConns caps the pool size. Defaults: PostgreSQL 10; SQLite
@@ -291,10 +308,30 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 			return nil, fmt.Errorf("sqldb: create the folder of %s: %w", path, err)
 		}
 	}
-	sqlDB, err := sql.Open("sqlite", path+"?"+params.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+	db := &DB{
+		dialect:  SQLite,
+		writeSem: make(chan struct{}, 1),
+		retry:    cfg.retry,
+		logger:   cfg.logger,
 	}
+	cacheSize := cfg.stmtCacheSize
+	if cacheSize == 0 {
+		cacheSize = defaultStmtCacheSize
+	}
+	var sqlDB *sql.DB
+	if cacheSize > 0 {
+		base, err := sqlite.NewConnector(path + "?" + params.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+		}
+		sqlDB = sql.OpenDB(&stmtCacheConnector{base: base, size: cacheSize, stats: &db.stmts})
+	} else {
+		var err error
+		if sqlDB, err = sql.Open("sqlite", path+"?"+params.Encode()); err != nil {
+			return nil, fmt.Errorf("sqldb: open sqlite %s: %w", path, err)
+		}
+	}
+	db.sql = sqlDB
 
 	maxOpen := cfg.maxOpenConns
 	if maxOpen <= 0 {
@@ -316,13 +353,6 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 	} else {
 		sqlDB.SetConnMaxLifetime(cfg.connMaxLifetime)
 		sqlDB.SetConnMaxIdleTime(cfg.connMaxIdleTime)
-	}
-	db := &DB{
-		sql:      sqlDB,
-		dialect:  SQLite,
-		writeSem: make(chan struct{}, 1),
-		retry:    cfg.retry,
-		logger:   cfg.logger,
 	}
 	maxBatch := cfg.groupMaxBatch
 	if maxBatch == 0 {

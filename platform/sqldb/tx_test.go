@@ -173,7 +173,7 @@ func TestInTxRetries(t *testing.T) {
 	})
 }
 
-func openDSN(t *testing.T, dsn string, opts ...sqldb.Option) *sqldb.DB {
+func openDSN(t testing.TB, dsn string, opts ...sqldb.Option) *sqldb.DB {
 	t.Helper()
 	db, err := sqldb.Open(t.Context(), dsn, opts...)
 	if err != nil {
