@@ -214,6 +214,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := topUpStock(ctx, base, "http://"+mesh.Proc(launcher.ERPSim).AdminAddr, orderSKUs, orderStock); err != nil {
 		return fmt.Errorf("order load: %w", err)
 	}
+	// The mesh at rest: what its tickers and pollers cost per second, the
+	// fixed part of every CPU-per-unit figure below.
+	idle := meshWatch.snapshot()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(idleWindow):
+	}
+	rep.Idle = meshWatch.perUnit(cpuDelta(idle, meshWatch.snapshot()), int(idleWindow/time.Second))
 	availBody := `{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[{"sku":"SKU-00041","quantity":1},{"sku":"SKU-00042","quantity":1},{"sku":"SKU-00043","quantity":1}]}`
 	for _, c := range levels {
 		_ = post(base+"/v1/availability:check", availBody, "") // warm the cache
@@ -295,6 +304,9 @@ func measureCPU(ctx context.Context, w cpuWatch, name string, conc int, d time.D
 	r.CPU = w.perUnit(cpuDelta(before, w.snapshot()), r.Requests)
 	return r
 }
+
+// idleWindow is how long the harness watches the mesh at rest.
+const idleWindow = 5 * time.Second
 
 // followEvery is how often the order follower lists the terminal orders.
 const followEvery = 500 * time.Millisecond

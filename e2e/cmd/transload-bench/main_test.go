@@ -320,6 +320,7 @@ func TestRender(t *testing.T) {
 	r := figures()
 	r.Procs = []string{"gateway", "order", harnessProc}
 	r.Results[2].CPU.PerProc[launcher.WMSSim] = 50 * time.Microsecond
+	r.Idle = cpuCost{PerProc: map[string]time.Duration{"order": 20 * time.Millisecond}, Total: 20 * time.Millisecond, Units: 5}
 	r.Sustained.Probes = []probeResult{{Rate: 20, Duration: 10 * time.Second, Sent: 200, Bounded: true}}
 	r.Oversold = &Oversold{Levels: 3, Orders: 10}
 	out := render(r)
@@ -331,6 +332,7 @@ func TestRender(t *testing.T) {
 		// The simulators' CPU is shown beside the counted total, not in it.
 		"| ≤ 0.4 ms | 300 µs (350 µs with the simulators) | **PASS** |",
 		"0 oversell violations (3 SKU×warehouse levels, 10 accepted orders checked)",
+		"| mesh at rest, per second of wall time | — | 20.00 ms | 20.00 ms |",
 		"## How to read this",
 		"## Reproduce",
 	} {

@@ -52,6 +52,9 @@ type report struct {
 	// Notes are lines the run adds to its results (what was skipped, what
 	// did not settle).
 	Notes []string
+	// Idle is the mesh's CPU per second of wall time at rest, before the
+	// load (Units counts the seconds).
+	Idle cpuCost
 	// Elapsed is the harness's whole run (not the platform benchmarks).
 	Elapsed time.Duration
 }
@@ -260,6 +263,9 @@ func render(r report) string {
 
 	b.WriteString("\n### CPU per request by process\n\n")
 	b.WriteString(cpuTable(r.Procs, func(yield func(string, cpuCost) bool) {
+		if r.Idle.measured() && !yield("mesh at rest, per second of wall time", r.Idle) {
+			return
+		}
 		for _, x := range r.Results {
 			if x.CPU.measured() && !yield(fmt.Sprintf("%s, c=%d", x.Name, x.Concurrency), x.CPU) {
 				return
@@ -372,7 +378,7 @@ const aboutScenarios = `## How to read this
 
 **The bench mesh.** ` + "`launcher.Start`" + ` with free ports and a Redis the harness starts. Settings that differ from the defaults: the gateway's ` + "`RATE_LIMIT_RPS=0`" + ` (the harness measures capacity, not the per-key limit policy) and the WMS simulator's ` + "`WMSSIM_STEP=50ms`" + ` (a shipment passes picked, packed, shipped and delivered in 200 ms instead of 8 s; the simulator stands in for a warehouse, so its pace is not Transload's). Transload's own services keep their defaults, so their intervals are part of what is measured: the order service's ERP queue worker passes over at most 100 entries and then waits ` + "`ORDER_QUEUE_POLL_INTERVAL`" + ` (1 s) unless a new order wakes it, which bounds a drain without new orders to 100 orders/s; fulfillment polls the WMS feed every ` + "`FULFILLMENT_WMS_POLL_INTERVAL`" + ` (500 ms) when caught up and dispatches every ` + "`FULFILLMENT_DISPATCH_INTERVAL`" + ` (500 ms) when nothing wakes it; the order relay polls every ` + "`ORDER_OUTBOX_POLL_INTERVAL`" + ` (200 ms). The order load uses customers C0001–C0018 (C0019 has a small credit limit, C0020 is on credit hold) and the 48 cheapest SKUs (at most 56.99 EUR; seeded 200–999 units per warehouse), so a full run stays within the customers' credit limits and the stock.
 
-**CPU.** Before and after each measurement the harness reads utime + stime of every process from ` + "`/proc/<pid>/stat`" + ` in clock ticks of 1/100 s (USER_HZ, which Linux fixes at 100; ` + "`sysconf(_SC_CLK_TCK)`" + `), so a process's figure is exact to ±10 ms over the measurement. For the mesh scenarios the **counted** processes are Transload's seven (NATS, catalog-pricing, inventory, order, fulfillment, gateway, ops) and Redis (its cache); the ERP and WMS simulators stand in for external systems, so their CPU is shown per process and beside each CPU budget ("with the simulators") but not counted, and the harness's own CPU (load generation, JSON, following orders) is shown apart and not counted. For the in-process baselines a, a2, b and b2 the server runs inside the harness, so the counted processes are the harness (server and load generator together, an upper bound) and Redis. **Memory**: each mesh process's peak RSS (VmHWM from ` + "`/proc/<pid>/status`" + `), reset by writing 5 to ` + "`/proc/<pid>/clear_refs`" + ` when the sustained run starts, so it is the peak during that run.
+**CPU.** Before and after each measurement the harness reads utime + stime of every process from ` + "`/proc/<pid>/stat`" + ` in clock ticks of 1/100 s (USER_HZ, which Linux fixes at 100; ` + "`sysconf(_SC_CLK_TCK)`" + `), so a process's figure is exact to ±10 ms over the measurement. For the mesh scenarios the **counted** processes are Transload's seven (NATS, catalog-pricing, inventory, order, fulfillment, gateway, ops) and Redis (its cache); the ERP and WMS simulators stand in for external systems, so their CPU is shown per process and beside each CPU budget ("with the simulators") but not counted, and the harness's own CPU (load generation, JSON, following orders) is shown apart and not counted. For the in-process baselines a, a2, b and b2 the server runs inside the harness, so the counted processes are the harness (server and load generator together, an upper bound) and Redis. The first row of the per-process table is the mesh at rest (five seconds before any load, per second of wall time): tickers, pollers and lease renewals, which every per-unit figure includes, so at low rates they weigh more. **Memory**: each mesh process's peak RSS (VmHWM from ` + "`/proc/<pid>/status`" + `), reset by writing 5 to ` + "`/proc/<pid>/clear_refs`" + ` when the sustained run starts, so it is the peak during that run.
 
 **Ratios.** Throughput ratios are subject / baseline in the same run (higher is better); p99 ratios are subject / baseline (lower is better). Absolute figures move with whatever else the machine runs; ratios and CPU per unit move much less.
 
@@ -387,5 +393,5 @@ bin/transload-bench -bin bin -out /tmp/bench.md -duration 2s -sustained 20s -pro
 bin/transload-bench -bin bin -out /tmp/bench.md -profile /tmp/prof                     # and save CPU profiles
 ` + "```" + `
 
-Flags: ` + "`-duration`" + ` (each request scenario and concurrency, 8 s), ` + "`-sustained`" + ` (the sustained run, 60 s; 0 skips the rate search and the run), ` + "`-probe`" + ` (each rate-search probe, 10 s), ` + "`-start-rate`" + ` (first probe, 20 orders/s), ` + "`-max-rate`" + ` (500 orders/s), ` + "`-drain-orders`" + ` (orders queued for the drain scenario), ` + "`-profile DIR`" + `: start the mesh with ` + "`PPROF_ENABLED=true`" + ` (net/http/pprof on each process's admin listener) and save a CPU profile of every process during the sustained run as ` + "`DIR/<process>.cpu.pprof`" + ` (read with ` + "`go tool pprof -top bin/<binary> DIR/<process>.cpu.pprof`" + `). The whole run takes about ten minutes.
+Flags: ` + "`-duration`" + ` (each request scenario and concurrency, 8 s), ` + "`-sustained`" + ` (the sustained run, 60 s; 0 skips the rate search and the run), ` + "`-probe`" + ` (each rate-search probe, 10 s), ` + "`-start-rate`" + ` (first probe, 20 orders/s), ` + "`-max-rate`" + ` (500 orders/s), ` + "`-freshness-changes`" + ` (ERP stock changes timed to availability, 20; 0 skips), ` + "`-drain-orders`" + ` (orders queued while the ERP is down, 10,000; 0 skips), ` + "`-profile DIR`" + `: start the mesh with ` + "`PPROF_ENABLED=true`" + ` (net/http/pprof on each process's admin listener) and save a CPU profile of every process during the sustained run as ` + "`DIR/<process>.cpu.pprof`" + ` (read with ` + "`go tool pprof -top bin/<binary> DIR/<process>.cpu.pprof`" + `). The whole run takes about ten minutes.
 `
