@@ -80,8 +80,15 @@ type View struct {
 	maxSKUs    int
 	// epoch is bumped whenever the whole view is cleared.
 	epoch uint64
-	stats Stats
+	// recent is the newest event seen per "sku@warehouse", tracked or not,
+	// so a live answer read before an event that arrived before the answer
+	// was merged does not reseed the older state.
+	recent map[string]level
+	stats  Stats
 }
+
+// recentMax bounds recent; past it recent starts over.
+const recentMax = 100_000
 
 // Stats counts what the view did, for tests and metrics.
 type Stats struct {
@@ -94,7 +101,7 @@ func New(maxSKUs int) *View {
 	if maxSKUs <= 0 {
 		maxSKUs = DefaultMaxSKUs
 	}
-	return &View{skus: map[string]*skuState{}, maxSKUs: maxSKUs}
+	return &View{skus: map[string]*skuState{}, maxSKUs: maxSKUs, recent: map[string]level{}}
 }
 
 // Stats returns the counters so far.
@@ -222,7 +229,7 @@ func (v *View) Seed(channel string, tok Token, skus []*inventoryv1.SkuAvailabili
 			continue // invalidated while inventory was asked
 		}
 		seed, ok := v.seedLevels(channel, sa)
-		if !ok {
+		if !ok || !v.catchUpLocked(sa.GetSku(), seed) {
 			continue
 		}
 		if st == nil {
@@ -276,10 +283,29 @@ func (v *View) seedLevels(channel string, sa *inventoryv1.SkuAvailability) (map[
 	return out, len(listed) == 0 && len(out) > 0
 }
 
+// catchUpLocked moves seeded levels to newer events that arrived while
+// the live answer was on its way; false when one cannot be used (its
+// inbound total differs, so its next inbound date is unknown).
+func (v *View) catchUpLocked(sku string, seed map[string]level) bool {
+	for code, l := range seed {
+		r, ok := v.recent[sku+"@"+code]
+		if !ok || r.rev <= l.rev {
+			continue
+		}
+		if r.inbound != l.inbound {
+			return false
+		}
+		r.nextInbound = l.nextInbound
+		seed[code] = r
+	}
+	return true
+}
+
 // Apply applies one StockChangedEvent.
 func (v *View) Apply(ev *inventoryv1.StockChangedEvent) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.remember(ev)
 	st := v.skus[ev.GetSku()]
 	if st == nil || st.levels == nil {
 		v.stats.Ignored++
@@ -311,6 +337,21 @@ func (v *View) Apply(ev *inventoryv1.StockChangedEvent) {
 	}
 	st.known = true
 	v.stats.Applied++
+}
+
+// remember records ev as the newest event of its level.
+func (v *View) remember(ev *inventoryv1.StockChangedEvent) {
+	key, seq := ev.GetSku()+"@"+ev.GetWarehouseCode(), ev.GetMetadata().GetSequence()
+	if r, ok := v.recent[key]; ok && r.rev >= seq {
+		return
+	}
+	if len(v.recent) >= recentMax {
+		clear(v.recent)
+	}
+	q := ev.GetNewQuantities()
+	v.recent[key] = level{
+		rev: seq, exists: true, available: q.GetAvailable(), onHand: q.GetOnHand(), reserved: q.GetReserved(), inbound: q.GetInboundTotal(),
+	}
 }
 
 // Invalidate drops skus from the view: their next Lookup reports them

@@ -192,3 +192,21 @@ func TestSeedRefusesUntrustedAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestEventDuringLiveReadIsNotLost: an event that arrives after inventory
+// answered but before the answer is merged is not overwritten by it.
+func TestEventDuringLiveReadIsNotLost(t *testing.T) {
+	v := readyView(t)
+	_, _, tok := v.Lookup("web", []string{"SKU-1"})
+	v.Apply(stockEvent("SKU-1", "WH-HAM", 4, 10, 4, 0)) // after the read, before the merge
+	v.Apply(stockEvent("SKU-1", "WH-MUC", 1, 2, 0, 0))  // a level created meanwhile
+	v.Seed("web", tok, []*inventoryv1.SkuAvailability{{Sku: "SKU-1", Known: true, Warehouses: []*inventoryv1.WarehouseAvailability{wa("WH-HAM", 10, 3)}}})
+	if n, ok := available(t, v, "web", "SKU-1"); !ok || n != 8 {
+		t.Errorf("%d %v, want 6 (HAM after the event) + 2 (MUC) = 8", n, ok)
+	}
+	// Later events continue from there.
+	v.Apply(stockEvent("SKU-1", "WH-HAM", 5, 10, 5, 0))
+	if n, ok := available(t, v, "web", "SKU-1"); !ok || n != 7 {
+		t.Errorf("%d %v, want 7", n, ok)
+	}
+}
