@@ -9,6 +9,9 @@
 //     that carries the level's revision (WarehouseAvailability.revision,
 //     the StockChangedEvent sequence it reflects), or, for a warehouse the
 //     answer counted but listed no level for, as "no level" at revision 0.
+//     Events that arrived while that answer was on its way (the newest
+//     event per level is remembered, tracked or not) move the seeded level
+//     on, so an answer read before an event never hides it.
 //   - An event of sequence revision+1 is applied; one at or below the
 //     revision is a duplicate or out of order and ignored; one further
 //     ahead is a gap: the level is dropped, so the next call for the SKU
