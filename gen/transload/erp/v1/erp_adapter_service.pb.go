@@ -878,6 +878,117 @@ func (x *ListStockEventsResponse) GetHasMore() bool {
 	return false
 }
 
+// WatchStockEventsRequest is the request of WatchStockEvents.
+type WatchStockEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position to stream from, as for ListStockEventsRequest.cursor: the last
+	// saved next_cursor (of either method), or StockSnapshotHeader.event_cursor;
+	// empty for the oldest retained event.
+	// (-- api-linter: core::0132::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+	//     ends, unlike an AIP-158 page token. --)
+	Cursor        string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStockEventsRequest) Reset() {
+	*x = WatchStockEventsRequest{}
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStockEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStockEventsRequest) ProtoMessage() {}
+
+func (x *WatchStockEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStockEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchStockEventsRequest) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WatchStockEventsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// WatchStockEventsResponse is one message of a WatchStockEvents stream: the
+// events after the previous message's next_cursor (or the request cursor for
+// the first message), oldest first, at most 1000.
+type WatchStockEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events after the previous position, oldest first; empty only in the
+	// first message when there is no backlog.
+	StockEvents []*StockEvent `protobuf:"bytes,1,rep,name=stock_events,json=stockEvents,proto3" json:"stock_events,omitempty"`
+	// Cursor after these events, interchangeable with ListStockEvents cursors.
+	// Never empty. Save it only after the events are applied; resume from it
+	// with WatchStockEvents or ListStockEvents.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStockEventsResponse) Reset() {
+	*x = WatchStockEventsResponse{}
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStockEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStockEventsResponse) ProtoMessage() {}
+
+func (x *WatchStockEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStockEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatchStockEventsResponse) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchStockEventsResponse) GetStockEvents() []*StockEvent {
+	if x != nil {
+		return x.StockEvents
+	}
+	return nil
+}
+
+func (x *WatchStockEventsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 // StreamStockSnapshotRequest is the request of StreamStockSnapshot.
 type StreamStockSnapshotRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -901,7 +1012,7 @@ type StreamStockSnapshotRequest struct {
 
 func (x *StreamStockSnapshotRequest) Reset() {
 	*x = StreamStockSnapshotRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[11]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1024,7 @@ func (x *StreamStockSnapshotRequest) String() string {
 func (*StreamStockSnapshotRequest) ProtoMessage() {}
 
 func (x *StreamStockSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[11]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1037,7 @@ func (x *StreamStockSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStockSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*StreamStockSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{11}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StreamStockSnapshotRequest) GetWarehouseCodes() []string {
@@ -976,7 +1087,7 @@ type StreamStockSnapshotResponse struct {
 
 func (x *StreamStockSnapshotResponse) Reset() {
 	*x = StreamStockSnapshotResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[12]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1099,7 @@ func (x *StreamStockSnapshotResponse) String() string {
 func (*StreamStockSnapshotResponse) ProtoMessage() {}
 
 func (x *StreamStockSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[12]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1112,7 @@ func (x *StreamStockSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStockSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*StreamStockSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{12}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StreamStockSnapshotResponse) GetPart() isStreamStockSnapshotResponse_Part {
@@ -1074,7 +1185,7 @@ type GetWarehouseRequest struct {
 
 func (x *GetWarehouseRequest) Reset() {
 	*x = GetWarehouseRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1197,7 @@ func (x *GetWarehouseRequest) String() string {
 func (*GetWarehouseRequest) ProtoMessage() {}
 
 func (x *GetWarehouseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1210,7 @@ func (x *GetWarehouseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWarehouseRequest.ProtoReflect.Descriptor instead.
 func (*GetWarehouseRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{13}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetWarehouseRequest) GetName() string {
@@ -1122,7 +1233,7 @@ type ListWarehousesRequest struct {
 
 func (x *ListWarehousesRequest) Reset() {
 	*x = ListWarehousesRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1245,7 @@ func (x *ListWarehousesRequest) String() string {
 func (*ListWarehousesRequest) ProtoMessage() {}
 
 func (x *ListWarehousesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1258,7 @@ func (x *ListWarehousesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWarehousesRequest.ProtoReflect.Descriptor instead.
 func (*ListWarehousesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{14}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListWarehousesRequest) GetPageSize() int32 {
@@ -1177,7 +1288,7 @@ type ListWarehousesResponse struct {
 
 func (x *ListWarehousesResponse) Reset() {
 	*x = ListWarehousesResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1300,7 @@ func (x *ListWarehousesResponse) String() string {
 func (*ListWarehousesResponse) ProtoMessage() {}
 
 func (x *ListWarehousesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1313,7 @@ func (x *ListWarehousesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWarehousesResponse.ProtoReflect.Descriptor instead.
 func (*ListWarehousesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{15}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListWarehousesResponse) GetWarehouses() []*Warehouse {
@@ -1234,7 +1345,7 @@ type StreamCatalogExportRequest struct {
 
 func (x *StreamCatalogExportRequest) Reset() {
 	*x = StreamCatalogExportRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1357,7 @@ func (x *StreamCatalogExportRequest) String() string {
 func (*StreamCatalogExportRequest) ProtoMessage() {}
 
 func (x *StreamCatalogExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1370,7 @@ func (x *StreamCatalogExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCatalogExportRequest.ProtoReflect.Descriptor instead.
 func (*StreamCatalogExportRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{16}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamCatalogExportRequest) GetMinUpdateTime() *timestamppb.Timestamp {
@@ -1295,7 +1406,7 @@ type StreamCatalogExportResponse struct {
 
 func (x *StreamCatalogExportResponse) Reset() {
 	*x = StreamCatalogExportResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1418,7 @@ func (x *StreamCatalogExportResponse) String() string {
 func (*StreamCatalogExportResponse) ProtoMessage() {}
 
 func (x *StreamCatalogExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1431,7 @@ func (x *StreamCatalogExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCatalogExportResponse.ProtoReflect.Descriptor instead.
 func (*StreamCatalogExportResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{17}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamCatalogExportResponse) GetPart() isStreamCatalogExportResponse_Part {
@@ -1393,7 +1504,7 @@ type CatalogExportChunk struct {
 
 func (x *CatalogExportChunk) Reset() {
 	*x = CatalogExportChunk{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1516,7 @@ func (x *CatalogExportChunk) String() string {
 func (*CatalogExportChunk) ProtoMessage() {}
 
 func (x *CatalogExportChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1529,7 @@ func (x *CatalogExportChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogExportChunk.ProtoReflect.Descriptor instead.
 func (*CatalogExportChunk) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{18}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CatalogExportChunk) GetProducts() []*Product {
@@ -1450,7 +1561,7 @@ type StreamPriceExportRequest struct {
 
 func (x *StreamPriceExportRequest) Reset() {
 	*x = StreamPriceExportRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1573,7 @@ func (x *StreamPriceExportRequest) String() string {
 func (*StreamPriceExportRequest) ProtoMessage() {}
 
 func (x *StreamPriceExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1586,7 @@ func (x *StreamPriceExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPriceExportRequest.ProtoReflect.Descriptor instead.
 func (*StreamPriceExportRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{19}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamPriceExportRequest) GetPriceListIds() []string {
@@ -1532,7 +1643,7 @@ type StreamPriceExportResponse struct {
 
 func (x *StreamPriceExportResponse) Reset() {
 	*x = StreamPriceExportResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1655,7 @@ func (x *StreamPriceExportResponse) String() string {
 func (*StreamPriceExportResponse) ProtoMessage() {}
 
 func (x *StreamPriceExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1668,7 @@ func (x *StreamPriceExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPriceExportResponse.ProtoReflect.Descriptor instead.
 func (*StreamPriceExportResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{20}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StreamPriceExportResponse) GetPart() isStreamPriceExportResponse_Part {
@@ -1640,7 +1751,7 @@ type PriceExportChunk struct {
 
 func (x *PriceExportChunk) Reset() {
 	*x = PriceExportChunk{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1763,7 @@ func (x *PriceExportChunk) String() string {
 func (*PriceExportChunk) ProtoMessage() {}
 
 func (x *PriceExportChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1776,7 @@ func (x *PriceExportChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceExportChunk.ProtoReflect.Descriptor instead.
 func (*PriceExportChunk) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{21}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PriceExportChunk) GetPriceLists() []*PriceList {
@@ -1717,7 +1828,7 @@ type PostJournalBatchRequest struct {
 
 func (x *PostJournalBatchRequest) Reset() {
 	*x = PostJournalBatchRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1840,7 @@ func (x *PostJournalBatchRequest) String() string {
 func (*PostJournalBatchRequest) ProtoMessage() {}
 
 func (x *PostJournalBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1853,7 @@ func (x *PostJournalBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostJournalBatchRequest.ProtoReflect.Descriptor instead.
 func (*PostJournalBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{22}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PostJournalBatchRequest) GetJournalBatchId() string {
@@ -1778,7 +1889,7 @@ type PostJournalBatchResponse struct {
 
 func (x *PostJournalBatchResponse) Reset() {
 	*x = PostJournalBatchResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1901,7 @@ func (x *PostJournalBatchResponse) String() string {
 func (*PostJournalBatchResponse) ProtoMessage() {}
 
 func (x *PostJournalBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1914,7 @@ func (x *PostJournalBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostJournalBatchResponse.ProtoReflect.Descriptor instead.
 func (*PostJournalBatchResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{23}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PostJournalBatchResponse) GetJournalBatch() *JournalBatch {
@@ -1852,7 +1963,7 @@ type GetJournalBatchRequest struct {
 
 func (x *GetJournalBatchRequest) Reset() {
 	*x = GetJournalBatchRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1975,7 @@ func (x *GetJournalBatchRequest) String() string {
 func (*GetJournalBatchRequest) ProtoMessage() {}
 
 func (x *GetJournalBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +1988,7 @@ func (x *GetJournalBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJournalBatchRequest.ProtoReflect.Descriptor instead.
 func (*GetJournalBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{24}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetJournalBatchRequest) GetName() string {
@@ -1944,7 +2055,13 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"\fstock_events\x18\x01 \x03(\v2\x1c.transload.erp.v1.StockEventR\vstockEvents\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
 	"nextCursor\x12\x19\n" +
-	"\bhas_more\x18\x03 \x01(\bR\ahasMore\"\xee\x01\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\">\n" +
+	"\x17WatchStockEventsRequest\x12#\n" +
+	"\x06cursor\x18\x01 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06cursor\"|\n" +
+	"\x18WatchStockEventsResponse\x12?\n" +
+	"\fstock_events\x18\x01 \x03(\v2\x1c.transload.erp.v1.StockEventR\vstockEvents\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\xee\x01\n" +
 	"\x1aStreamStockSnapshotRequest\x12>\n" +
 	"\x0fwarehouse_codes\x18\x01 \x03(\tB\x15\xe0A\x01\xbaH\x0f\x92\x01\f\x10d\x18\x01\"\x06r\x04\x10\x01\x18 R\x0ewarehouseCodes\x12*\n" +
 	"\x04skus\x18\x02 \x03(\tB\x16\xe0A\x01\xbaH\x10\x92\x01\r\x10\xe8\a\x18\x01\"\x06r\x04\x10\x01\x18@R\x04skus\x12,\n" +
@@ -2022,7 +2139,7 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"&CREDIT_DECISION_REASON_ACCOUNT_BLOCKED\x10\x05\x12)\n" +
 	"%CREDIT_DECISION_REASON_ACCOUNT_CLOSED\x10\x06\x12.\n" +
 	"*CREDIT_DECISION_REASON_PREPAYMENT_REQUIRED\x10\a\x121\n" +
-	"-CREDIT_DECISION_REASON_CURRENCY_NOT_SUPPORTED\x10\b2\x86\v\n" +
+	"-CREDIT_DECISION_REASON_CURRENCY_NOT_SUPPORTED\x10\b2\xf3\v\n" +
 	"\x11ErpAdapterService\x12O\n" +
 	"\vGetCustomer\x12$.transload.erp.v1.GetCustomerRequest\x1a\x1a.transload.erp.v1.Customer\x12`\n" +
 	"\rListCustomers\x12&.transload.erp.v1.ListCustomersRequest\x1a'.transload.erp.v1.ListCustomersResponse\x12Z\n" +
@@ -2030,7 +2147,8 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"\x10SubmitSalesOrder\x12).transload.erp.v1.SubmitSalesOrderRequest\x1a*.transload.erp.v1.SubmitSalesOrderResponse\x12U\n" +
 	"\rGetSalesOrder\x12&.transload.erp.v1.GetSalesOrderRequest\x1a\x1c.transload.erp.v1.SalesOrder\x12[\n" +
 	"\x10CancelSalesOrder\x12).transload.erp.v1.CancelSalesOrderRequest\x1a\x1c.transload.erp.v1.SalesOrder\x12f\n" +
-	"\x0fListStockEvents\x12(.transload.erp.v1.ListStockEventsRequest\x1a).transload.erp.v1.ListStockEventsResponse\x12t\n" +
+	"\x0fListStockEvents\x12(.transload.erp.v1.ListStockEventsRequest\x1a).transload.erp.v1.ListStockEventsResponse\x12k\n" +
+	"\x10WatchStockEvents\x12).transload.erp.v1.WatchStockEventsRequest\x1a*.transload.erp.v1.WatchStockEventsResponse0\x01\x12t\n" +
 	"\x13StreamStockSnapshot\x12,.transload.erp.v1.StreamStockSnapshotRequest\x1a-.transload.erp.v1.StreamStockSnapshotResponse0\x01\x12R\n" +
 	"\fGetWarehouse\x12%.transload.erp.v1.GetWarehouseRequest\x1a\x1b.transload.erp.v1.Warehouse\x12c\n" +
 	"\x0eListWarehouses\x12'.transload.erp.v1.ListWarehousesRequest\x1a(.transload.erp.v1.ListWarehousesResponse\x12t\n" +
@@ -2053,7 +2171,7 @@ func file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP() []byte {
 }
 
 var file_transload_erp_v1_erp_adapter_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_transload_erp_v1_erp_adapter_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_transload_erp_v1_erp_adapter_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_transload_erp_v1_erp_adapter_service_proto_goTypes = []any{
 	(CreditDecisionReason)(0),             // 0: transload.erp.v1.CreditDecisionReason
 	(SubmitSalesOrderResponse_Outcome)(0), // 1: transload.erp.v1.SubmitSalesOrderResponse.Outcome
@@ -2068,105 +2186,110 @@ var file_transload_erp_v1_erp_adapter_service_proto_goTypes = []any{
 	(*CancelSalesOrderRequest)(nil),       // 10: transload.erp.v1.CancelSalesOrderRequest
 	(*ListStockEventsRequest)(nil),        // 11: transload.erp.v1.ListStockEventsRequest
 	(*ListStockEventsResponse)(nil),       // 12: transload.erp.v1.ListStockEventsResponse
-	(*StreamStockSnapshotRequest)(nil),    // 13: transload.erp.v1.StreamStockSnapshotRequest
-	(*StreamStockSnapshotResponse)(nil),   // 14: transload.erp.v1.StreamStockSnapshotResponse
-	(*GetWarehouseRequest)(nil),           // 15: transload.erp.v1.GetWarehouseRequest
-	(*ListWarehousesRequest)(nil),         // 16: transload.erp.v1.ListWarehousesRequest
-	(*ListWarehousesResponse)(nil),        // 17: transload.erp.v1.ListWarehousesResponse
-	(*StreamCatalogExportRequest)(nil),    // 18: transload.erp.v1.StreamCatalogExportRequest
-	(*StreamCatalogExportResponse)(nil),   // 19: transload.erp.v1.StreamCatalogExportResponse
-	(*CatalogExportChunk)(nil),            // 20: transload.erp.v1.CatalogExportChunk
-	(*StreamPriceExportRequest)(nil),      // 21: transload.erp.v1.StreamPriceExportRequest
-	(*StreamPriceExportResponse)(nil),     // 22: transload.erp.v1.StreamPriceExportResponse
-	(*PriceExportChunk)(nil),              // 23: transload.erp.v1.PriceExportChunk
-	(*PostJournalBatchRequest)(nil),       // 24: transload.erp.v1.PostJournalBatchRequest
-	(*PostJournalBatchResponse)(nil),      // 25: transload.erp.v1.PostJournalBatchResponse
-	(*GetJournalBatchRequest)(nil),        // 26: transload.erp.v1.GetJournalBatchRequest
-	(*timestamppb.Timestamp)(nil),         // 27: google.protobuf.Timestamp
-	(*Customer)(nil),                      // 28: transload.erp.v1.Customer
-	(*v1.Money)(nil),                      // 29: transload.common.v1.Money
-	(*SalesOrder)(nil),                    // 30: transload.erp.v1.SalesOrder
-	(SalesOrderRejectionReason)(0),        // 31: transload.erp.v1.SalesOrderRejectionReason
-	(*StockEvent)(nil),                    // 32: transload.erp.v1.StockEvent
-	(*StockSnapshotHeader)(nil),           // 33: transload.erp.v1.StockSnapshotHeader
-	(*StockSnapshotChunk)(nil),            // 34: transload.erp.v1.StockSnapshotChunk
-	(*StockSnapshotTrailer)(nil),          // 35: transload.erp.v1.StockSnapshotTrailer
-	(*Warehouse)(nil),                     // 36: transload.erp.v1.Warehouse
-	(*ExportHeader)(nil),                  // 37: transload.erp.v1.ExportHeader
-	(*ExportTrailer)(nil),                 // 38: transload.erp.v1.ExportTrailer
-	(*Product)(nil),                       // 39: transload.erp.v1.Product
-	(*PriceList)(nil),                     // 40: transload.erp.v1.PriceList
-	(*ListPrice)(nil),                     // 41: transload.erp.v1.ListPrice
-	(*CustomerContract)(nil),              // 42: transload.erp.v1.CustomerContract
-	(*Promotion)(nil),                     // 43: transload.erp.v1.Promotion
-	(*ChannelPriceRule)(nil),              // 44: transload.erp.v1.ChannelPriceRule
-	(*JournalBatch)(nil),                  // 45: transload.erp.v1.JournalBatch
+	(*WatchStockEventsRequest)(nil),       // 13: transload.erp.v1.WatchStockEventsRequest
+	(*WatchStockEventsResponse)(nil),      // 14: transload.erp.v1.WatchStockEventsResponse
+	(*StreamStockSnapshotRequest)(nil),    // 15: transload.erp.v1.StreamStockSnapshotRequest
+	(*StreamStockSnapshotResponse)(nil),   // 16: transload.erp.v1.StreamStockSnapshotResponse
+	(*GetWarehouseRequest)(nil),           // 17: transload.erp.v1.GetWarehouseRequest
+	(*ListWarehousesRequest)(nil),         // 18: transload.erp.v1.ListWarehousesRequest
+	(*ListWarehousesResponse)(nil),        // 19: transload.erp.v1.ListWarehousesResponse
+	(*StreamCatalogExportRequest)(nil),    // 20: transload.erp.v1.StreamCatalogExportRequest
+	(*StreamCatalogExportResponse)(nil),   // 21: transload.erp.v1.StreamCatalogExportResponse
+	(*CatalogExportChunk)(nil),            // 22: transload.erp.v1.CatalogExportChunk
+	(*StreamPriceExportRequest)(nil),      // 23: transload.erp.v1.StreamPriceExportRequest
+	(*StreamPriceExportResponse)(nil),     // 24: transload.erp.v1.StreamPriceExportResponse
+	(*PriceExportChunk)(nil),              // 25: transload.erp.v1.PriceExportChunk
+	(*PostJournalBatchRequest)(nil),       // 26: transload.erp.v1.PostJournalBatchRequest
+	(*PostJournalBatchResponse)(nil),      // 27: transload.erp.v1.PostJournalBatchResponse
+	(*GetJournalBatchRequest)(nil),        // 28: transload.erp.v1.GetJournalBatchRequest
+	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
+	(*Customer)(nil),                      // 30: transload.erp.v1.Customer
+	(*v1.Money)(nil),                      // 31: transload.common.v1.Money
+	(*SalesOrder)(nil),                    // 32: transload.erp.v1.SalesOrder
+	(SalesOrderRejectionReason)(0),        // 33: transload.erp.v1.SalesOrderRejectionReason
+	(*StockEvent)(nil),                    // 34: transload.erp.v1.StockEvent
+	(*StockSnapshotHeader)(nil),           // 35: transload.erp.v1.StockSnapshotHeader
+	(*StockSnapshotChunk)(nil),            // 36: transload.erp.v1.StockSnapshotChunk
+	(*StockSnapshotTrailer)(nil),          // 37: transload.erp.v1.StockSnapshotTrailer
+	(*Warehouse)(nil),                     // 38: transload.erp.v1.Warehouse
+	(*ExportHeader)(nil),                  // 39: transload.erp.v1.ExportHeader
+	(*ExportTrailer)(nil),                 // 40: transload.erp.v1.ExportTrailer
+	(*Product)(nil),                       // 41: transload.erp.v1.Product
+	(*PriceList)(nil),                     // 42: transload.erp.v1.PriceList
+	(*ListPrice)(nil),                     // 43: transload.erp.v1.ListPrice
+	(*CustomerContract)(nil),              // 44: transload.erp.v1.CustomerContract
+	(*Promotion)(nil),                     // 45: transload.erp.v1.Promotion
+	(*ChannelPriceRule)(nil),              // 46: transload.erp.v1.ChannelPriceRule
+	(*JournalBatch)(nil),                  // 47: transload.erp.v1.JournalBatch
 }
 var file_transload_erp_v1_erp_adapter_service_proto_depIdxs = []int32{
-	27, // 0: transload.erp.v1.ListCustomersRequest.min_update_time:type_name -> google.protobuf.Timestamp
-	28, // 1: transload.erp.v1.ListCustomersResponse.customers:type_name -> transload.erp.v1.Customer
-	29, // 2: transload.erp.v1.CheckCreditRequest.order_amount:type_name -> transload.common.v1.Money
+	29, // 0: transload.erp.v1.ListCustomersRequest.min_update_time:type_name -> google.protobuf.Timestamp
+	30, // 1: transload.erp.v1.ListCustomersResponse.customers:type_name -> transload.erp.v1.Customer
+	31, // 2: transload.erp.v1.CheckCreditRequest.order_amount:type_name -> transload.common.v1.Money
 	0,  // 3: transload.erp.v1.CheckCreditResponse.reason:type_name -> transload.erp.v1.CreditDecisionReason
-	29, // 4: transload.erp.v1.CheckCreditResponse.available_credit:type_name -> transload.common.v1.Money
-	27, // 5: transload.erp.v1.CheckCreditResponse.check_time:type_name -> google.protobuf.Timestamp
-	30, // 6: transload.erp.v1.SubmitSalesOrderRequest.sales_order:type_name -> transload.erp.v1.SalesOrder
+	31, // 4: transload.erp.v1.CheckCreditResponse.available_credit:type_name -> transload.common.v1.Money
+	29, // 5: transload.erp.v1.CheckCreditResponse.check_time:type_name -> google.protobuf.Timestamp
+	32, // 6: transload.erp.v1.SubmitSalesOrderRequest.sales_order:type_name -> transload.erp.v1.SalesOrder
 	1,  // 7: transload.erp.v1.SubmitSalesOrderResponse.outcome:type_name -> transload.erp.v1.SubmitSalesOrderResponse.Outcome
-	31, // 8: transload.erp.v1.SubmitSalesOrderResponse.rejection_reason:type_name -> transload.erp.v1.SalesOrderRejectionReason
-	30, // 9: transload.erp.v1.SubmitSalesOrderResponse.sales_order:type_name -> transload.erp.v1.SalesOrder
-	32, // 10: transload.erp.v1.ListStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
-	33, // 11: transload.erp.v1.StreamStockSnapshotResponse.header:type_name -> transload.erp.v1.StockSnapshotHeader
-	34, // 12: transload.erp.v1.StreamStockSnapshotResponse.chunk:type_name -> transload.erp.v1.StockSnapshotChunk
-	35, // 13: transload.erp.v1.StreamStockSnapshotResponse.trailer:type_name -> transload.erp.v1.StockSnapshotTrailer
-	36, // 14: transload.erp.v1.ListWarehousesResponse.warehouses:type_name -> transload.erp.v1.Warehouse
-	27, // 15: transload.erp.v1.StreamCatalogExportRequest.min_update_time:type_name -> google.protobuf.Timestamp
-	37, // 16: transload.erp.v1.StreamCatalogExportResponse.header:type_name -> transload.erp.v1.ExportHeader
-	20, // 17: transload.erp.v1.StreamCatalogExportResponse.chunk:type_name -> transload.erp.v1.CatalogExportChunk
-	38, // 18: transload.erp.v1.StreamCatalogExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
-	39, // 19: transload.erp.v1.CatalogExportChunk.products:type_name -> transload.erp.v1.Product
-	27, // 20: transload.erp.v1.StreamPriceExportRequest.min_effective_end_time:type_name -> google.protobuf.Timestamp
-	37, // 21: transload.erp.v1.StreamPriceExportResponse.header:type_name -> transload.erp.v1.ExportHeader
-	23, // 22: transload.erp.v1.StreamPriceExportResponse.chunk:type_name -> transload.erp.v1.PriceExportChunk
-	38, // 23: transload.erp.v1.StreamPriceExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
-	40, // 24: transload.erp.v1.PriceExportChunk.price_lists:type_name -> transload.erp.v1.PriceList
-	41, // 25: transload.erp.v1.PriceExportChunk.list_prices:type_name -> transload.erp.v1.ListPrice
-	42, // 26: transload.erp.v1.PriceExportChunk.contracts:type_name -> transload.erp.v1.CustomerContract
-	43, // 27: transload.erp.v1.PriceExportChunk.promotions:type_name -> transload.erp.v1.Promotion
-	44, // 28: transload.erp.v1.PriceExportChunk.channel_rules:type_name -> transload.erp.v1.ChannelPriceRule
-	45, // 29: transload.erp.v1.PostJournalBatchRequest.journal_batch:type_name -> transload.erp.v1.JournalBatch
-	45, // 30: transload.erp.v1.PostJournalBatchResponse.journal_batch:type_name -> transload.erp.v1.JournalBatch
-	2,  // 31: transload.erp.v1.ErpAdapterService.GetCustomer:input_type -> transload.erp.v1.GetCustomerRequest
-	3,  // 32: transload.erp.v1.ErpAdapterService.ListCustomers:input_type -> transload.erp.v1.ListCustomersRequest
-	5,  // 33: transload.erp.v1.ErpAdapterService.CheckCredit:input_type -> transload.erp.v1.CheckCreditRequest
-	7,  // 34: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:input_type -> transload.erp.v1.SubmitSalesOrderRequest
-	9,  // 35: transload.erp.v1.ErpAdapterService.GetSalesOrder:input_type -> transload.erp.v1.GetSalesOrderRequest
-	10, // 36: transload.erp.v1.ErpAdapterService.CancelSalesOrder:input_type -> transload.erp.v1.CancelSalesOrderRequest
-	11, // 37: transload.erp.v1.ErpAdapterService.ListStockEvents:input_type -> transload.erp.v1.ListStockEventsRequest
-	13, // 38: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:input_type -> transload.erp.v1.StreamStockSnapshotRequest
-	15, // 39: transload.erp.v1.ErpAdapterService.GetWarehouse:input_type -> transload.erp.v1.GetWarehouseRequest
-	16, // 40: transload.erp.v1.ErpAdapterService.ListWarehouses:input_type -> transload.erp.v1.ListWarehousesRequest
-	18, // 41: transload.erp.v1.ErpAdapterService.StreamCatalogExport:input_type -> transload.erp.v1.StreamCatalogExportRequest
-	21, // 42: transload.erp.v1.ErpAdapterService.StreamPriceExport:input_type -> transload.erp.v1.StreamPriceExportRequest
-	24, // 43: transload.erp.v1.ErpAdapterService.PostJournalBatch:input_type -> transload.erp.v1.PostJournalBatchRequest
-	26, // 44: transload.erp.v1.ErpAdapterService.GetJournalBatch:input_type -> transload.erp.v1.GetJournalBatchRequest
-	28, // 45: transload.erp.v1.ErpAdapterService.GetCustomer:output_type -> transload.erp.v1.Customer
-	4,  // 46: transload.erp.v1.ErpAdapterService.ListCustomers:output_type -> transload.erp.v1.ListCustomersResponse
-	6,  // 47: transload.erp.v1.ErpAdapterService.CheckCredit:output_type -> transload.erp.v1.CheckCreditResponse
-	8,  // 48: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:output_type -> transload.erp.v1.SubmitSalesOrderResponse
-	30, // 49: transload.erp.v1.ErpAdapterService.GetSalesOrder:output_type -> transload.erp.v1.SalesOrder
-	30, // 50: transload.erp.v1.ErpAdapterService.CancelSalesOrder:output_type -> transload.erp.v1.SalesOrder
-	12, // 51: transload.erp.v1.ErpAdapterService.ListStockEvents:output_type -> transload.erp.v1.ListStockEventsResponse
-	14, // 52: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:output_type -> transload.erp.v1.StreamStockSnapshotResponse
-	36, // 53: transload.erp.v1.ErpAdapterService.GetWarehouse:output_type -> transload.erp.v1.Warehouse
-	17, // 54: transload.erp.v1.ErpAdapterService.ListWarehouses:output_type -> transload.erp.v1.ListWarehousesResponse
-	19, // 55: transload.erp.v1.ErpAdapterService.StreamCatalogExport:output_type -> transload.erp.v1.StreamCatalogExportResponse
-	22, // 56: transload.erp.v1.ErpAdapterService.StreamPriceExport:output_type -> transload.erp.v1.StreamPriceExportResponse
-	25, // 57: transload.erp.v1.ErpAdapterService.PostJournalBatch:output_type -> transload.erp.v1.PostJournalBatchResponse
-	45, // 58: transload.erp.v1.ErpAdapterService.GetJournalBatch:output_type -> transload.erp.v1.JournalBatch
-	45, // [45:59] is the sub-list for method output_type
-	31, // [31:45] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	33, // 8: transload.erp.v1.SubmitSalesOrderResponse.rejection_reason:type_name -> transload.erp.v1.SalesOrderRejectionReason
+	32, // 9: transload.erp.v1.SubmitSalesOrderResponse.sales_order:type_name -> transload.erp.v1.SalesOrder
+	34, // 10: transload.erp.v1.ListStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
+	34, // 11: transload.erp.v1.WatchStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
+	35, // 12: transload.erp.v1.StreamStockSnapshotResponse.header:type_name -> transload.erp.v1.StockSnapshotHeader
+	36, // 13: transload.erp.v1.StreamStockSnapshotResponse.chunk:type_name -> transload.erp.v1.StockSnapshotChunk
+	37, // 14: transload.erp.v1.StreamStockSnapshotResponse.trailer:type_name -> transload.erp.v1.StockSnapshotTrailer
+	38, // 15: transload.erp.v1.ListWarehousesResponse.warehouses:type_name -> transload.erp.v1.Warehouse
+	29, // 16: transload.erp.v1.StreamCatalogExportRequest.min_update_time:type_name -> google.protobuf.Timestamp
+	39, // 17: transload.erp.v1.StreamCatalogExportResponse.header:type_name -> transload.erp.v1.ExportHeader
+	22, // 18: transload.erp.v1.StreamCatalogExportResponse.chunk:type_name -> transload.erp.v1.CatalogExportChunk
+	40, // 19: transload.erp.v1.StreamCatalogExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
+	41, // 20: transload.erp.v1.CatalogExportChunk.products:type_name -> transload.erp.v1.Product
+	29, // 21: transload.erp.v1.StreamPriceExportRequest.min_effective_end_time:type_name -> google.protobuf.Timestamp
+	39, // 22: transload.erp.v1.StreamPriceExportResponse.header:type_name -> transload.erp.v1.ExportHeader
+	25, // 23: transload.erp.v1.StreamPriceExportResponse.chunk:type_name -> transload.erp.v1.PriceExportChunk
+	40, // 24: transload.erp.v1.StreamPriceExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
+	42, // 25: transload.erp.v1.PriceExportChunk.price_lists:type_name -> transload.erp.v1.PriceList
+	43, // 26: transload.erp.v1.PriceExportChunk.list_prices:type_name -> transload.erp.v1.ListPrice
+	44, // 27: transload.erp.v1.PriceExportChunk.contracts:type_name -> transload.erp.v1.CustomerContract
+	45, // 28: transload.erp.v1.PriceExportChunk.promotions:type_name -> transload.erp.v1.Promotion
+	46, // 29: transload.erp.v1.PriceExportChunk.channel_rules:type_name -> transload.erp.v1.ChannelPriceRule
+	47, // 30: transload.erp.v1.PostJournalBatchRequest.journal_batch:type_name -> transload.erp.v1.JournalBatch
+	47, // 31: transload.erp.v1.PostJournalBatchResponse.journal_batch:type_name -> transload.erp.v1.JournalBatch
+	2,  // 32: transload.erp.v1.ErpAdapterService.GetCustomer:input_type -> transload.erp.v1.GetCustomerRequest
+	3,  // 33: transload.erp.v1.ErpAdapterService.ListCustomers:input_type -> transload.erp.v1.ListCustomersRequest
+	5,  // 34: transload.erp.v1.ErpAdapterService.CheckCredit:input_type -> transload.erp.v1.CheckCreditRequest
+	7,  // 35: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:input_type -> transload.erp.v1.SubmitSalesOrderRequest
+	9,  // 36: transload.erp.v1.ErpAdapterService.GetSalesOrder:input_type -> transload.erp.v1.GetSalesOrderRequest
+	10, // 37: transload.erp.v1.ErpAdapterService.CancelSalesOrder:input_type -> transload.erp.v1.CancelSalesOrderRequest
+	11, // 38: transload.erp.v1.ErpAdapterService.ListStockEvents:input_type -> transload.erp.v1.ListStockEventsRequest
+	13, // 39: transload.erp.v1.ErpAdapterService.WatchStockEvents:input_type -> transload.erp.v1.WatchStockEventsRequest
+	15, // 40: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:input_type -> transload.erp.v1.StreamStockSnapshotRequest
+	17, // 41: transload.erp.v1.ErpAdapterService.GetWarehouse:input_type -> transload.erp.v1.GetWarehouseRequest
+	18, // 42: transload.erp.v1.ErpAdapterService.ListWarehouses:input_type -> transload.erp.v1.ListWarehousesRequest
+	20, // 43: transload.erp.v1.ErpAdapterService.StreamCatalogExport:input_type -> transload.erp.v1.StreamCatalogExportRequest
+	23, // 44: transload.erp.v1.ErpAdapterService.StreamPriceExport:input_type -> transload.erp.v1.StreamPriceExportRequest
+	26, // 45: transload.erp.v1.ErpAdapterService.PostJournalBatch:input_type -> transload.erp.v1.PostJournalBatchRequest
+	28, // 46: transload.erp.v1.ErpAdapterService.GetJournalBatch:input_type -> transload.erp.v1.GetJournalBatchRequest
+	30, // 47: transload.erp.v1.ErpAdapterService.GetCustomer:output_type -> transload.erp.v1.Customer
+	4,  // 48: transload.erp.v1.ErpAdapterService.ListCustomers:output_type -> transload.erp.v1.ListCustomersResponse
+	6,  // 49: transload.erp.v1.ErpAdapterService.CheckCredit:output_type -> transload.erp.v1.CheckCreditResponse
+	8,  // 50: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:output_type -> transload.erp.v1.SubmitSalesOrderResponse
+	32, // 51: transload.erp.v1.ErpAdapterService.GetSalesOrder:output_type -> transload.erp.v1.SalesOrder
+	32, // 52: transload.erp.v1.ErpAdapterService.CancelSalesOrder:output_type -> transload.erp.v1.SalesOrder
+	12, // 53: transload.erp.v1.ErpAdapterService.ListStockEvents:output_type -> transload.erp.v1.ListStockEventsResponse
+	14, // 54: transload.erp.v1.ErpAdapterService.WatchStockEvents:output_type -> transload.erp.v1.WatchStockEventsResponse
+	16, // 55: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:output_type -> transload.erp.v1.StreamStockSnapshotResponse
+	38, // 56: transload.erp.v1.ErpAdapterService.GetWarehouse:output_type -> transload.erp.v1.Warehouse
+	19, // 57: transload.erp.v1.ErpAdapterService.ListWarehouses:output_type -> transload.erp.v1.ListWarehousesResponse
+	21, // 58: transload.erp.v1.ErpAdapterService.StreamCatalogExport:output_type -> transload.erp.v1.StreamCatalogExportResponse
+	24, // 59: transload.erp.v1.ErpAdapterService.StreamPriceExport:output_type -> transload.erp.v1.StreamPriceExportResponse
+	27, // 60: transload.erp.v1.ErpAdapterService.PostJournalBatch:output_type -> transload.erp.v1.PostJournalBatchResponse
+	47, // 61: transload.erp.v1.ErpAdapterService.GetJournalBatch:output_type -> transload.erp.v1.JournalBatch
+	47, // [47:62] is the sub-list for method output_type
+	32, // [32:47] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_transload_erp_v1_erp_adapter_service_proto_init() }
@@ -2177,17 +2300,17 @@ func file_transload_erp_v1_erp_adapter_service_proto_init() {
 	file_transload_erp_v1_exports_proto_init()
 	file_transload_erp_v1_resources_proto_init()
 	file_transload_erp_v1_stock_proto_init()
-	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[12].OneofWrappers = []any{
+	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14].OneofWrappers = []any{
 		(*StreamStockSnapshotResponse_Header)(nil),
 		(*StreamStockSnapshotResponse_Chunk)(nil),
 		(*StreamStockSnapshotResponse_Trailer)(nil),
 	}
-	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17].OneofWrappers = []any{
+	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19].OneofWrappers = []any{
 		(*StreamCatalogExportResponse_Header)(nil),
 		(*StreamCatalogExportResponse_Chunk)(nil),
 		(*StreamCatalogExportResponse_Trailer)(nil),
 	}
-	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20].OneofWrappers = []any{
+	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22].OneofWrappers = []any{
 		(*StreamPriceExportResponse_Header)(nil),
 		(*StreamPriceExportResponse_Chunk)(nil),
 		(*StreamPriceExportResponse_Trailer)(nil),
@@ -2198,7 +2321,7 @@ func file_transload_erp_v1_erp_adapter_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_erp_v1_erp_adapter_service_proto_rawDesc), len(file_transload_erp_v1_erp_adapter_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,6 +36,7 @@ const (
 	ErpAdapterService_GetSalesOrder_FullMethodName       = "/transload.erp.v1.ErpAdapterService/GetSalesOrder"
 	ErpAdapterService_CancelSalesOrder_FullMethodName    = "/transload.erp.v1.ErpAdapterService/CancelSalesOrder"
 	ErpAdapterService_ListStockEvents_FullMethodName     = "/transload.erp.v1.ErpAdapterService/ListStockEvents"
+	ErpAdapterService_WatchStockEvents_FullMethodName    = "/transload.erp.v1.ErpAdapterService/WatchStockEvents"
 	ErpAdapterService_StreamStockSnapshot_FullMethodName = "/transload.erp.v1.ErpAdapterService/StreamStockSnapshot"
 	ErpAdapterService_GetWarehouse_FullMethodName        = "/transload.erp.v1.ErpAdapterService/GetWarehouse"
 	ErpAdapterService_ListWarehouses_FullMethodName      = "/transload.erp.v1.ErpAdapterService/ListWarehouses"
@@ -88,10 +89,14 @@ const (
 // GetCustomer, CheckCredit, GetSalesOrder, GetJournalBatch: 2 s;
 // ListCustomers, ListWarehouses, ListStockEvents (per page): 5 s;
 // SubmitSalesOrder, CancelSalesOrder: 10 s; PostJournalBatch: 30 s;
-// streaming exports and snapshots: 10 min for the whole stream.
+// streaming exports and snapshots: 10 min for the whole stream;
+// WatchStockEvents: the caller bounds each stream's lifetime (a few
+// minutes) and reopens it from its cursor, so no stream is open forever.
 //
-// Events: the adapter publishes nothing (no NATS, no webhooks). Transload
-// polls it: ListStockEvents for stock changes, ListCustomers with
+// Events: the adapter publishes nothing on a bus (no NATS, no webhooks).
+// Transload reads it: WatchStockEvents pushes stock changes as the ERP
+// records them where the adapter can (ListStockEvents stays the fallback and
+// the only way for adapters that cannot push), ListCustomers with
 // min_update_time for customer changes, GetSalesOrder for reconciliation, and
 // the streaming exports on a schedule.
 //
@@ -136,6 +141,37 @@ type ErpAdapterServiceClient interface {
 	// for the cursor contract. Delivery is at least once: consumers
 	// de-duplicate on StockEvent.event_id and order on source_sequence.
 	ListStockEvents(ctx context.Context, in *ListStockEventsRequest, opts ...grpc.CallOption) (*ListStockEventsResponse, error)
+	// Pushes the stock movement feed from a cursor as the ERP records events:
+	// the push form of ListStockEvents over the same feed, with the same
+	// cursors and the same StockEvent messages. The stream first carries the
+	// backlog after the request cursor, then each new event soon after the ERP
+	// has durably recorded it; it never ends on its own while the adapter is
+	// healthy.
+	//
+	// Contract (adapter obligations, in addition to the cursor contract of
+	// ListStockEventsRequest):
+	//   - Order: events arrive in exactly the order ListStockEvents returns
+	//     them from the same cursor, each message continuing where the previous
+	//     one's next_cursor points; nothing is skipped.
+	//   - At least once: after a reconnect the consumer resumes from the last
+	//     next_cursor it saved (after applying that message's events), so it
+	//     may receive events again; it de-duplicates on event_id and
+	//     source_sequence exactly as for ListStockEvents.
+	//   - The first message is sent at once, even when there is no backlog
+	//     (then with no events and next_cursor equal to the request cursor, or
+	//     the feed head for an empty cursor), so the consumer knows the stream
+	//     is established.
+	//   - The adapter may end the stream at any time (restart, outage,
+	//     shutdown: UNAVAILABLE); the consumer reconnects with backoff from its
+	//     saved cursor. Cursor errors are those of ListStockEvents.
+	//   - Deadlines: the consumer sets a deadline on each stream (a bounded
+	//     lifetime of a few minutes) and reconnects when it passes; both sides
+	//     keep the connection checked with HTTP/2 keepalive pings.
+	//
+	// An adapter whose ERP cannot notify it need not implement this method:
+	// UNIMPLEMENTED tells the consumer to poll ListStockEvents only, so stock
+	// changes then arrive within the consumer's poll interval.
+	WatchStockEvents(ctx context.Context, in *WatchStockEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStockEventsResponse], error)
 	// Streams a consistent point-in-time snapshot of stock per SKU×warehouse
 	// for reconciliation: one header, then row chunks, then one trailer. An
 	// interrupted stream can be resumed with the header's snapshot_id.
@@ -254,9 +290,28 @@ func (c *erpAdapterServiceClient) ListStockEvents(ctx context.Context, in *ListS
 	return out, nil
 }
 
+func (c *erpAdapterServiceClient) WatchStockEvents(ctx context.Context, in *WatchStockEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStockEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[0], ErpAdapterService_WatchStockEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchStockEventsRequest, WatchStockEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErpAdapterService_WatchStockEventsClient = grpc.ServerStreamingClient[WatchStockEventsResponse]
+
 func (c *erpAdapterServiceClient) StreamStockSnapshot(ctx context.Context, in *StreamStockSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamStockSnapshotResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[0], ErpAdapterService_StreamStockSnapshot_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[1], ErpAdapterService_StreamStockSnapshot_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +350,7 @@ func (c *erpAdapterServiceClient) ListWarehouses(ctx context.Context, in *ListWa
 
 func (c *erpAdapterServiceClient) StreamCatalogExport(ctx context.Context, in *StreamCatalogExportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamCatalogExportResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[1], ErpAdapterService_StreamCatalogExport_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[2], ErpAdapterService_StreamCatalogExport_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +369,7 @@ type ErpAdapterService_StreamCatalogExportClient = grpc.ServerStreamingClient[St
 
 func (c *erpAdapterServiceClient) StreamPriceExport(ctx context.Context, in *StreamPriceExportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamPriceExportResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[2], ErpAdapterService_StreamPriceExport_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[3], ErpAdapterService_StreamPriceExport_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -394,10 +449,14 @@ func (c *erpAdapterServiceClient) GetJournalBatch(ctx context.Context, in *GetJo
 // GetCustomer, CheckCredit, GetSalesOrder, GetJournalBatch: 2 s;
 // ListCustomers, ListWarehouses, ListStockEvents (per page): 5 s;
 // SubmitSalesOrder, CancelSalesOrder: 10 s; PostJournalBatch: 30 s;
-// streaming exports and snapshots: 10 min for the whole stream.
+// streaming exports and snapshots: 10 min for the whole stream;
+// WatchStockEvents: the caller bounds each stream's lifetime (a few
+// minutes) and reopens it from its cursor, so no stream is open forever.
 //
-// Events: the adapter publishes nothing (no NATS, no webhooks). Transload
-// polls it: ListStockEvents for stock changes, ListCustomers with
+// Events: the adapter publishes nothing on a bus (no NATS, no webhooks).
+// Transload reads it: WatchStockEvents pushes stock changes as the ERP
+// records them where the adapter can (ListStockEvents stays the fallback and
+// the only way for adapters that cannot push), ListCustomers with
 // min_update_time for customer changes, GetSalesOrder for reconciliation, and
 // the streaming exports on a schedule.
 //
@@ -442,6 +501,37 @@ type ErpAdapterServiceServer interface {
 	// for the cursor contract. Delivery is at least once: consumers
 	// de-duplicate on StockEvent.event_id and order on source_sequence.
 	ListStockEvents(context.Context, *ListStockEventsRequest) (*ListStockEventsResponse, error)
+	// Pushes the stock movement feed from a cursor as the ERP records events:
+	// the push form of ListStockEvents over the same feed, with the same
+	// cursors and the same StockEvent messages. The stream first carries the
+	// backlog after the request cursor, then each new event soon after the ERP
+	// has durably recorded it; it never ends on its own while the adapter is
+	// healthy.
+	//
+	// Contract (adapter obligations, in addition to the cursor contract of
+	// ListStockEventsRequest):
+	//   - Order: events arrive in exactly the order ListStockEvents returns
+	//     them from the same cursor, each message continuing where the previous
+	//     one's next_cursor points; nothing is skipped.
+	//   - At least once: after a reconnect the consumer resumes from the last
+	//     next_cursor it saved (after applying that message's events), so it
+	//     may receive events again; it de-duplicates on event_id and
+	//     source_sequence exactly as for ListStockEvents.
+	//   - The first message is sent at once, even when there is no backlog
+	//     (then with no events and next_cursor equal to the request cursor, or
+	//     the feed head for an empty cursor), so the consumer knows the stream
+	//     is established.
+	//   - The adapter may end the stream at any time (restart, outage,
+	//     shutdown: UNAVAILABLE); the consumer reconnects with backoff from its
+	//     saved cursor. Cursor errors are those of ListStockEvents.
+	//   - Deadlines: the consumer sets a deadline on each stream (a bounded
+	//     lifetime of a few minutes) and reconnects when it passes; both sides
+	//     keep the connection checked with HTTP/2 keepalive pings.
+	//
+	// An adapter whose ERP cannot notify it need not implement this method:
+	// UNIMPLEMENTED tells the consumer to poll ListStockEvents only, so stock
+	// changes then arrive within the consumer's poll interval.
+	WatchStockEvents(*WatchStockEventsRequest, grpc.ServerStreamingServer[WatchStockEventsResponse]) error
 	// Streams a consistent point-in-time snapshot of stock per SKU×warehouse
 	// for reconciliation: one header, then row chunks, then one trailer. An
 	// interrupted stream can be resumed with the header's snapshot_id.
@@ -510,6 +600,9 @@ func (UnimplementedErpAdapterServiceServer) CancelSalesOrder(context.Context, *C
 }
 func (UnimplementedErpAdapterServiceServer) ListStockEvents(context.Context, *ListStockEventsRequest) (*ListStockEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStockEvents not implemented")
+}
+func (UnimplementedErpAdapterServiceServer) WatchStockEvents(*WatchStockEventsRequest, grpc.ServerStreamingServer[WatchStockEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchStockEvents not implemented")
 }
 func (UnimplementedErpAdapterServiceServer) StreamStockSnapshot(*StreamStockSnapshotRequest, grpc.ServerStreamingServer[StreamStockSnapshotResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamStockSnapshot not implemented")
@@ -679,6 +772,17 @@ func _ErpAdapterService_ListStockEvents_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ErpAdapterService_WatchStockEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchStockEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErpAdapterServiceServer).WatchStockEvents(m, &grpc.GenericServerStream[WatchStockEventsRequest, WatchStockEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErpAdapterService_WatchStockEventsServer = grpc.ServerStreamingServer[WatchStockEventsResponse]
+
 func _ErpAdapterService_StreamStockSnapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(StreamStockSnapshotRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -837,6 +941,11 @@ var ErpAdapterService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchStockEvents",
+			Handler:       _ErpAdapterService_WatchStockEvents_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "StreamStockSnapshot",
 			Handler:       _ErpAdapterService_StreamStockSnapshot_Handler,
