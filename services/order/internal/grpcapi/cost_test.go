@@ -230,6 +230,29 @@ func TestCostPerOrder(t *testing.T) {
 	}
 }
 
+// testClock is a clock tests move by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *testClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// newClockedEnv returns an env without a running worker whose service runs
+// on a clock the test moves, over a counting store.
+func newClockedEnv(t *testing.T) (*env, *countingStore, *testClock) {
+	t.Helper()
+	var cs *countingStore
+	clock := &testClock{t: time.Now()}
+	e := newEnv(t, withoutWorker, func(o *envOptions) {
+		o.now = clock.now
+		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
+	})
+	return e, cs, clock
+}
+
 // TestWorkerLeaseRenewal: the ERP queue worker writes its lease when it
 // takes it and then every third of its TTL, however many entries and
 // passes it runs; a worker whose renewals fail keeps working on the lease
@@ -237,17 +260,8 @@ func TestCostPerOrder(t *testing.T) {
 // it stops before another replica may take the lease over.
 func TestWorkerLeaseRenewal(t *testing.T) {
 	t.Parallel()
-	var (
-		cs    *countingStore
-		mu    sync.Mutex
-		clock = time.Now()
-	)
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); clock = clock.Add(d) }
-	e := newEnv(t, withoutWorker, func(o *envOptions) {
-		o.now = now
-		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
-	})
+	e, cs, clock := newClockedEnv(t)
+	advance := clock.advance
 	ctx := t.Context()
 	const ttl = 15 * time.Second // the worker's default LeaseTTL
 	place := func(n int, prefix string) []string {
@@ -317,17 +331,8 @@ func TestWorkerLeaseRenewal(t *testing.T) {
 // otherwise.
 func TestCustomerSnapshotWrittenOnChange(t *testing.T) {
 	t.Parallel()
-	var (
-		cs    *countingStore
-		mu    sync.Mutex
-		clock = time.Now()
-	)
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); clock = clock.Add(d) }
-	e := newEnv(t, withoutWorker, func(o *envOptions) {
-		o.now = now
-		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
-	})
+	e, cs, clock := newClockedEnv(t)
+	now, advance := clock.now, clock.advance
 	ctx := t.Context()
 	step := 0
 	place := func() error {
