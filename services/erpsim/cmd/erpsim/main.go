@@ -97,7 +97,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return err
 	}
-	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger(), metrics))
+	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, srv.Logger(), metrics, grpcapi.WithStopping(ctx.Done())))
 
 	if ready != nil {
 		ready(Addrs{GRPC: srv.Addr().String(), Admin: srv.AdminAddr().String()})

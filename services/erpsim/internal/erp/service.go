@@ -28,6 +28,7 @@ type Service struct {
 	now       func() time.Time
 	rejector  Rejector
 	snapshots snapshotCache
+	feed      feedSignal
 }
 
 // Option configures a Service.
@@ -227,7 +228,8 @@ func (s *Service) StockEvents(ctx context.Context, after int64, limit int) ([]St
 }
 
 // RecordStockEvent applies a stock movement (the simulator's way to make
-// the ERP's stock change) after checking the movement rules.
+// the ERP's stock change) after checking the movement rules, and once it
+// is committed wakes the feed's watchers (StockFeedChanged).
 func (s *Service) RecordStockEvent(ctx context.Context, ev StockEvent) (StockEvent, error) {
 	switch ev.Kind {
 	case StockReceipt, StockTransferIn:
@@ -253,7 +255,12 @@ func (s *Service) RecordStockEvent(ctx context.Context, ev StockEvent) (StockEve
 		ev.OccurTime = s.clock()
 	}
 	ev.OccurTime = ev.OccurTime.UTC().Truncate(time.Microsecond)
-	return s.store.RecordStockEvent(ctx, ev)
+	rec, err := s.store.RecordStockEvent(ctx, ev)
+	if err == nil {
+		// Committed: wake the WatchStockEvents streams.
+		s.feed.broadcast()
+	}
+	return rec, err
 }
 
 // Products returns the catalogue export content.

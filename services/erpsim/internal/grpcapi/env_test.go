@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,8 @@ type env struct {
 	faults *faults.Faults
 	svc    *erp.Service
 	reg    *prometheus.Registry
+	// stopWatches ends the WatchStockEvents streams (grpcapi.WithStopping).
+	stopWatches func()
 }
 
 // counter returns the value of the counter name with the one label value
@@ -63,7 +66,7 @@ func (e *env) counter(t *testing.T, name, labelValue string) float64 {
 	return 0
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -91,7 +94,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, logger, metrics))
+	stopping := make(chan struct{})
+	erpv1.RegisterErpAdapterServiceServer(srv, grpcapi.NewServer(svc, logger, metrics, grpcapi.WithStopping(stopping)))
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()
@@ -101,14 +105,17 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopWatches := sync.OnceFunc(func() { close(stopping) })
 	t.Cleanup(func() {
+		stopWatches()
 		_ = conn.Close()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server Run: %v", err)
 		}
 	})
-	return &env{client: erpv1.NewErpAdapterServiceClient(conn), conn: conn, faults: f, svc: svc, reg: srv.Registry()}
+	return &env{client: erpv1.NewErpAdapterServiceClient(conn), conn: conn, faults: f, svc: svc, reg: srv.Registry(),
+		stopWatches: stopWatches}
 }
 
 // callCtx bounds one test call.

@@ -36,6 +36,12 @@ func errUnavailable() error {
 		"the ERP is unavailable (erpsim fault: down)", map[string]string{"erp_system": ERPSystem})
 }
 
+// errStopping ends a WatchStockEvents stream when the simulator stops.
+func errStopping() error {
+	return apierr.Error(codes.Unavailable, erpv1.ErrorReason_ERROR_REASON_ERP_UNAVAILABLE,
+		"the ERP simulator is shutting down; reconnect and resume from the last cursor", map[string]string{"erp_system": ERPSystem})
+}
+
 // errTimeout is what an RPC returns when its deadline passes inside the ERP.
 func errTimeout() error {
 	return apierr.Error(codes.DeadlineExceeded, erpv1.ErrorReason_ERROR_REASON_ERP_TIMEOUT,

@@ -55,12 +55,31 @@ func UnaryFaults(f *faults.Faults) grpc.UnaryServerInterceptor {
 }
 
 // StreamFaults returns the stream interceptor that injects f's faults when
-// a stream starts.
+// a stream starts. A WatchStockEvents stream, which stays open, also
+// fails with UNAVAILABLE at its next push once the ERP is down, as a real
+// adapter's would when it loses the ERP.
 func StreamFaults(f *faults.Faults) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if err := injectFault(ss.Context(), f, info.FullMethod); err != nil {
 			return err
 		}
+		if info.FullMethod == erpv1.ErpAdapterService_WatchStockEvents_FullMethodName {
+			ss = &downAwareStream{ServerStream: ss, faults: f}
+		}
 		return handler(srv, ss)
 	}
+}
+
+// downAwareStream fails each send while the "down" fault is on.
+type downAwareStream struct {
+	grpc.ServerStream
+	faults *faults.Faults
+}
+
+// SendMsg sends m unless the simulated ERP is down.
+func (s *downAwareStream) SendMsg(m any) error {
+	if s.faults.Get().Down {
+		return errUnavailable()
+	}
+	return s.ServerStream.SendMsg(m)
 }

@@ -38,14 +38,32 @@ type Server struct {
 	svc     *erp.Service
 	logger  *slog.Logger
 	metrics *Metrics
+	// stopping ends the WatchStockEvents streams (nil: only their callers
+	// end them).
+	stopping <-chan struct{}
 }
 
 var _ erpv1.ErpAdapterServiceServer = (*Server)(nil)
 
+// ServerOption configures a Server.
+type ServerOption func(*Server)
+
+// WithStopping ends every WatchStockEvents stream with UNAVAILABLE once
+// stopping is closed (pass the run context's Done), so a graceful shutdown
+// is not held up by streams that never end on their own; the consumers
+// reconnect and resume from their cursors.
+func WithStopping(stopping <-chan struct{}) ServerOption {
+	return func(s *Server) { s.stopping = stopping }
+}
+
 // NewServer returns the gRPC server of the simulated ERP; metrics may be
 // nil.
-func NewServer(svc *erp.Service, logger *slog.Logger, metrics *Metrics) *Server {
-	return &Server{svc: svc, logger: logger, metrics: metrics}
+func NewServer(svc *erp.Service, logger *slog.Logger, metrics *Metrics, opts ...ServerOption) *Server {
+	s := &Server{svc: svc, logger: logger, metrics: metrics}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Server) fail(ctx context.Context, err error) error { return toStatus(ctx, s.logger, err) }
@@ -223,6 +241,54 @@ func (s *Server) ListStockEvents(ctx context.Context, req *erpv1.ListStockEvents
 	out.NextCursor = encodeCursor(last)
 	out.HasMore = last < head
 	return out, nil
+}
+
+// WatchStockEvents pushes the stock feed from a cursor: the backlog in
+// messages of up to 1000 events, then each event as soon as it is
+// committed. It waits on the service's commit signal (taken before each
+// read, so no commit is missed), never on a timer; the stream ends only
+// when the caller goes away (its deadline: consumers bound each stream's
+// lifetime), on a read error, or with UNAVAILABLE when the simulator
+// stops (WithStopping) or the "down" fault is on (StreamFaults).
+func (s *Server) WatchStockEvents(req *erpv1.WatchStockEventsRequest, stream grpc.ServerStreamingServer[erpv1.WatchStockEventsResponse]) error {
+	ctx := stream.Context()
+	after, err := decodeCursor(req.GetCursor())
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	first := true
+	for {
+		changed := s.svc.StockFeedChanged()
+		evs, head, err := s.svc.StockEvents(ctx, after, maxEventPage)
+		if err != nil {
+			return s.fail(ctx, err)
+		}
+		if after > head {
+			return s.fail(ctx, erp.ErrInvalidCursor)
+		}
+		if len(evs) > 0 || first {
+			out := &erpv1.WatchStockEventsResponse{StockEvents: make([]*erpv1.StockEvent, 0, len(evs))}
+			for _, ev := range evs {
+				out.StockEvents = append(out.StockEvents, stockEventToProto(ev))
+				after = ev.Seq
+			}
+			out.NextCursor = encodeCursor(after)
+			if err := stream.Send(out); err != nil {
+				return err
+			}
+			first = false
+		}
+		if after < head {
+			continue // more backlog right now
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return s.fail(ctx, ctx.Err())
+		case <-s.stopping:
+			return errStopping()
+		}
+	}
 }
 
 // StreamStockSnapshot streams a consistent stock snapshot: header, chunks
