@@ -27,29 +27,98 @@ type fakeERP struct {
 	// events is the stock event feed; cursor "c<n>" is the position
 	// after n events.
 	events []*erpv1.StockEvent
+	// push makes WatchStockEvents stream the feed; without it the method
+	// is UNIMPLEMENTED, as for an adapter that cannot push.
+	push bool
+	// changed is closed (and replaced) by appendEvents, waking watchers.
+	changed chan struct{}
+	// listEventCalls counts ListStockEvents calls; watchCursors holds the
+	// cursor of every WatchStockEvents call.
+	listEventCalls int
+	watchCursors   []string
 }
 
 func (f *fakeERP) appendEvents(evs ...*erpv1.StockEvent) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, evs...)
+	if f.changed != nil {
+		close(f.changed)
+		f.changed = nil
+	}
+}
+
+// from parses a feed cursor (the caller holds mu).
+func (f *fakeERP) from(cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(cursor, "c"))
+	if err != nil || n > len(f.events) {
+		return 0, status.Error(codes.InvalidArgument, "bad cursor")
+	}
+	return n, nil
 }
 
 func (f *fakeERP) ListStockEvents(_ context.Context, req *erpv1.ListStockEventsRequest) (*erpv1.ListStockEventsResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.listEventCalls++
 	if f.down {
 		return nil, status.Error(codes.Unavailable, "erp down")
 	}
-	from := 0
-	if c := req.GetCursor(); c != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(c, "c"))
-		if err != nil || n > len(f.events) {
-			return nil, status.Error(codes.InvalidArgument, "bad cursor")
-		}
-		from = n
+	from, err := f.from(req.GetCursor())
+	if err != nil {
+		return nil, err
 	}
 	return &erpv1.ListStockEventsResponse{StockEvents: f.events[from:], NextCursor: "c" + strconv.Itoa(len(f.events))}, nil
+}
+
+// WatchStockEvents pushes the feed from the cursor: the backlog (or an
+// empty message) at once, then each append, until the caller goes away.
+func (f *fakeERP) WatchStockEvents(req *erpv1.WatchStockEventsRequest, stream grpc.ServerStreamingServer[erpv1.WatchStockEventsResponse]) error {
+	f.mu.Lock()
+	f.watchCursors = append(f.watchCursors, req.GetCursor())
+	push, down := f.push, f.down
+	pos, err := f.from(req.GetCursor())
+	f.mu.Unlock()
+	switch {
+	case !push:
+		return status.Error(codes.Unimplemented, "method WatchStockEvents not implemented")
+	case down:
+		return status.Error(codes.Unavailable, "erp down")
+	case err != nil:
+		return err
+	}
+	first := true
+	for {
+		f.mu.Lock()
+		if f.changed == nil {
+			f.changed = make(chan struct{})
+		}
+		changed, evs := f.changed, f.events[pos:]
+		f.mu.Unlock()
+		if len(evs) > 0 || first {
+			pos += len(evs)
+			if err := stream.Send(&erpv1.WatchStockEventsResponse{StockEvents: evs, NextCursor: "c" + strconv.Itoa(pos)}); err != nil {
+				return err
+			}
+			first = false
+		}
+		select {
+		case <-changed:
+		case <-stream.Context().Done():
+			return status.FromContextError(stream.Context().Err()).Err()
+		}
+	}
+}
+
+// feedCalls reports the ListStockEvents calls and the cursors of the
+// WatchStockEvents calls so far.
+func (f *fakeERP) feedCalls() (list int, watches []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listEventCalls, append([]string(nil), f.watchCursors...)
 }
 
 func (f *fakeERP) setDown(down bool) {

@@ -65,6 +65,7 @@ type app struct {
 	svc     *inventory.Service
 	loader  *inventory.Loader
 	feed    *inventory.FeedPoller
+	watch   *inventory.FeedWatcher
 	erpConn *grpc.ClientConn
 	nc      *nats.Conn
 	relay   *outbox.Relay
@@ -130,8 +131,13 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 		logger.WarnContext(ctx, "inventory: reconciliations interrupted by the last shutdown marked FAILED", slog.Int("count", n))
 	}
 	a.loader = inventory.NewLoader(sqlstore.New(db), erp, a.svc, cfg.LoadRetryMin, cfg.LoadRetryMax, logger)
-	if cfg.ERPFeedInterval > 0 {
+	if cfg.ERPFeedInterval > 0 || cfg.ERPFeedPush {
+		// The watcher applies through the poller (one apply path, one
+		// cursor); the poller itself runs only with an interval.
 		a.feed = inventory.NewFeedPoller(a.svc, erp, "erp", cfg.ERPFeedInterval)
+	}
+	if cfg.ERPFeedPush {
+		a.watch = inventory.NewFeedWatcher(a.feed, erp, cfg.ERPFeedStreamLifetime)
 	}
 	if _, err := a.loader.CheckExisting(ctx); err != nil {
 		return nil, err
@@ -174,8 +180,11 @@ func (a *app) run(ctx context.Context) error {
 			a.logger.ErrorContext(bg, "inventory: outbox relay stopped", slog.Any("error", err))
 		}
 	})
-	if a.feed != nil {
+	if a.feed != nil && a.cfg.ERPFeedInterval > 0 {
 		wg.Go(func() { a.feed.Run(bg) })
+	}
+	if a.watch != nil {
+		wg.Go(func() { a.watch.Run(bg) })
 	}
 
 	err := a.srv.Run(ctx)

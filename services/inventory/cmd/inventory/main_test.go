@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,11 +38,43 @@ import (
 // harness runs the wired app with its gRPC server and a fake ERP on
 // bufconn listeners, and its admin HTTP on a loopback port.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	erp    *fakeERP
 	client inventoryv1.InventoryServiceClient
 	admin  string
 	stop   func()
+
+	// erpMu guards the fake ERP's server and listener, which stopERP and
+	// startERP replace (an ERP restart).
+	erpMu  sync.Mutex
+	erpLis *bufconn.Listener
+	erpSrv *grpc.Server
+}
+
+// startERP serves the fake ERP on a new listener; the app's connection
+// dials whichever listener is current.
+func (h *harness) startERP() {
+	h.erpMu.Lock()
+	defer h.erpMu.Unlock()
+	h.erpLis = bufconn.Listen(1 << 20)
+	h.erpSrv = grpc.NewServer()
+	erpv1.RegisterErpAdapterServiceServer(h.erpSrv, h.erp)
+	go func(srv *grpc.Server, lis net.Listener) { _ = srv.Serve(lis) }(h.erpSrv, h.erpLis)
+}
+
+// stopERP stops the fake ERP's server, ending its open streams and
+// connections; dialing fails until startERP.
+func (h *harness) stopERP() {
+	h.erpMu.Lock()
+	defer h.erpMu.Unlock()
+	h.erpSrv.Stop()
+}
+
+func (h *harness) dialERP(ctx context.Context, _ string) (net.Conn, error) {
+	h.erpMu.Lock()
+	lis := h.erpLis
+	h.erpMu.Unlock()
+	return lis.DialContext(ctx)
 }
 
 // testEnv is the environment of a test app on the SQLite database at
@@ -61,12 +94,10 @@ func testEnv(dbPath string, env map[string]string) func(string) string {
 	return func(k string) string { return base[k] }
 }
 
-func startHarness(t *testing.T, getenv func(string) string, erp *fakeERP) *harness {
+func startHarness(t testing.TB, getenv func(string) string, erp *fakeERP) *harness {
 	t.Helper()
-	erpLis := bufconn.Listen(1 << 20)
-	erpSrv := grpc.NewServer()
-	erpv1.RegisterErpAdapterServiceServer(erpSrv, erp)
-	go func() { _ = erpSrv.Serve(erpLis) }()
+	h := &harness{t: t, erp: erp}
+	h.startERP()
 
 	grpcLis := bufconn.Listen(1 << 20)
 	adminLis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,11 +112,9 @@ func startHarness(t *testing.T, getenv func(string) string, erp *fakeERP) *harne
 		t.Fatalf("svcmain.Start: %v", err)
 	}
 	a, err := newApp(ctx, rt, cfg, deps{
-		grpcListener:  grpcLis,
-		adminListener: adminLis,
-		erpDialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return erpLis.DialContext(ctx)
-		})},
+		grpcListener:   grpcLis,
+		adminListener:  adminLis,
+		erpDialOptions: []grpc.DialOption{grpc.WithContextDialer(h.dialERP)},
 	})
 	if err != nil {
 		cancel()
@@ -101,7 +130,7 @@ func startHarness(t *testing.T, getenv func(string) string, erp *fakeERP) *harne
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, erp: erp, client: inventoryv1.NewInventoryServiceClient(conn), admin: "http://" + adminLis.Addr().String()}
+	h.client, h.admin = inventoryv1.NewInventoryServiceClient(conn), "http://"+adminLis.Addr().String()
 	stopped := false
 	h.stop = func() {
 		if stopped {
@@ -114,14 +143,14 @@ func startHarness(t *testing.T, getenv func(string) string, erp *fakeERP) *harne
 		if err := rt.Close(); err != nil {
 			t.Errorf("runtime close: %v", err)
 		}
-		erpSrv.Stop()
+		h.stopERP()
 	}
 	t.Cleanup(h.stop)
 	return h
 }
 
 // awaitStop waits for the result of a run whose context was cancelled.
-func awaitStop(t *testing.T, done <-chan error, what string) {
+func awaitStop(t testing.TB, done <-chan error, what string) {
 	t.Helper()
 	select {
 	case err := <-done:
@@ -152,7 +181,7 @@ func (h *harness) waitReady() {
 	})
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx

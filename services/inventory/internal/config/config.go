@@ -38,6 +38,16 @@ type Config struct {
 	// ERPFeedInterval is how often the ERP stock event feed is polled when
 	// caught up; 0 disables the poller.
 	ERPFeedInterval time.Duration `env:"INVENTORY_ERP_FEED_INTERVAL" default:"5s"`
+	// ERPFeedPush subscribes to the ERP's WatchStockEvents stream so stock
+	// changes apply as the ERP records them (milliseconds, not a poll
+	// interval); the poll stays as the fallback, at most every minute while
+	// the stream is live. An ERP adapter without the method is polled only
+	// (logged once). false polls only.
+	ERPFeedPush bool `env:"INVENTORY_ERP_FEED_PUSH" default:"true"`
+	// ERPFeedStreamLifetime is the deadline of one WatchStockEvents stream;
+	// the watcher then reopens it from its saved cursor. At most
+	// INVENTORY_SNAPSHOT_TIMEOUT, the connection's cap on any stream.
+	ERPFeedStreamLifetime time.Duration `env:"INVENTORY_ERP_FEED_STREAM_LIFETIME" default:"5m"`
 	// GapTimeout is how long a buffered (out-of-order) stock event may wait
 	// for its predecessor before the gap is reported as overdue.
 	GapTimeout time.Duration `env:"INVENTORY_STOCK_EVENT_GAP_TIMEOUT" default:"10m"`
@@ -68,6 +78,10 @@ func (c *Config) Validate() error {
 	}
 	if c.ERPFeedInterval < 0 {
 		errs = append(errs, fmt.Errorf("INVENTORY_ERP_FEED_INTERVAL must not be negative, got %s", c.ERPFeedInterval))
+	}
+	if c.ERPFeedStreamLifetime <= 0 || c.ERPFeedStreamLifetime > c.SnapshotTimeout {
+		errs = append(errs, fmt.Errorf("INVENTORY_ERP_FEED_STREAM_LIFETIME (%s) must be positive and at most INVENTORY_SNAPSHOT_TIMEOUT (%s)",
+			c.ERPFeedStreamLifetime, c.SnapshotTimeout))
 	}
 	if c.GapTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("INVENTORY_STOCK_EVENT_GAP_TIMEOUT must be positive, got %s", c.GapTimeout))

@@ -41,6 +41,9 @@ func TestDefaults(t *testing.T) {
 	if c.MaxHoldTTL != 24*time.Hour || c.ERPTimeout != 5*time.Second || c.SnapshotTimeout != 10*time.Minute {
 		t.Errorf("MaxHoldTTL, ERPTimeout, SnapshotTimeout = %s, %s, %s; want 24h, 5s, 10m", c.MaxHoldTTL, c.ERPTimeout, c.SnapshotTimeout)
 	}
+	if !c.ERPFeedPush || c.ERPFeedStreamLifetime != 5*time.Minute || c.ERPFeedInterval != 5*time.Second {
+		t.Errorf("ERPFeedPush, ERPFeedStreamLifetime, ERPFeedInterval = %t, %s, %s; want true, 5m, 5s", c.ERPFeedPush, c.ERPFeedStreamLifetime, c.ERPFeedInterval)
+	}
 	if c.GapTimeout != 10*time.Minute || c.ReconciliationExceptionThreshold != 1 {
 		t.Errorf("GapTimeout, ReconciliationExceptionThreshold = %s, %d; want 10m, 1", c.GapTimeout, c.ReconciliationExceptionThreshold)
 	}
@@ -57,6 +60,9 @@ func TestValidate(t *testing.T) {
 		"retry min above max":    {map[string]string{"INVENTORY_LOAD_RETRY_MIN": "1m", "INVENTORY_LOAD_RETRY_MAX": "1s"}, "INVENTORY_LOAD_RETRY_MIN"},
 		"negative feed":          {map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "-1s"}, "INVENTORY_ERP_FEED_INTERVAL"},
 		"zero erp timeout":       {map[string]string{"INVENTORY_ERP_TIMEOUT": "0s"}, "INVENTORY_ERP_TIMEOUT"},
+		"zero stream lifetime":   {map[string]string{"INVENTORY_ERP_FEED_STREAM_LIFETIME": "0s"}, "INVENTORY_ERP_FEED_STREAM_LIFETIME"},
+		"stream above snapshot":  {map[string]string{"INVENTORY_ERP_FEED_STREAM_LIFETIME": "11m"}, "INVENTORY_ERP_FEED_STREAM_LIFETIME"},
+		"push not a bool":        {map[string]string{"INVENTORY_ERP_FEED_PUSH": "sometimes"}, "INVENTORY_ERP_FEED_PUSH"},
 		"bad duration":           {map[string]string{"INVENTORY_STOCK_EVENT_GAP_TIMEOUT": "soon"}, "INVENTORY_STOCK_EVENT_GAP_TIMEOUT"},
 		"zero gap timeout":       {map[string]string{"INVENTORY_STOCK_EVENT_GAP_TIMEOUT": "0s"}, "INVENTORY_STOCK_EVENT_GAP_TIMEOUT"},
 		"zero threshold":         {map[string]string{"RECONCILIATION_EXCEPTION_THRESHOLD": "0"}, "RECONCILIATION_EXCEPTION_THRESHOLD"},

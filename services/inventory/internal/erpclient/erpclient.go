@@ -1,6 +1,7 @@
 // Package erpclient is the inventory service's outbound adapter to the ERP
 // system API (transload.erp.v1): warehouses and the stock snapshot for the
-// initial load, and the stock event feed. Connection-level resilience
+// initial load, and the stock event feed (polled with ListStockEvents and
+// pushed with WatchStockEvents). Connection-level resilience
 // (default deadline, breaker, retries of idempotent reads) comes from
 // platform/grpcclient; ERP errors are mapped to domain errors here, so no
 // business code inspects gRPC codes.
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
@@ -24,11 +26,12 @@ import (
 )
 
 // IdempotentMethods are the ERP methods this client calls; all are reads,
-// so grpcclient may retry them.
+// so grpcclient may retry them (a stream only until its first message).
 var IdempotentMethods = []string{
 	erpv1.ErpAdapterService_ListWarehouses_FullMethodName,
 	erpv1.ErpAdapterService_ListStockEvents_FullMethodName,
 	erpv1.ErpAdapterService_StreamStockSnapshot_FullMethodName,
+	erpv1.ErpAdapterService_WatchStockEvents_FullMethodName,
 }
 
 // Dial connects to the ERP adapter at addr with the platform client rules
@@ -50,6 +53,7 @@ var (
 	_ inventory.ERP            = (*Client)(nil)
 	_ inventory.SnapshotReader = (*Client)(nil)
 	_ inventory.StockFeed      = (*Client)(nil)
+	_ inventory.StockPush      = (*Client)(nil)
 )
 
 // New returns a client on conn (made by Dial). Every call takes its
@@ -211,16 +215,64 @@ func mapError(method string, err error) error {
 func (c *Client) StockEvents(ctx context.Context, cursor string, limit int) (inventory.FeedPage, error) {
 	resp, err := c.erp.ListStockEvents(ctx, &erpv1.ListStockEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))})
 	if err != nil {
-		if apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED) || apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR) {
-			return inventory.FeedPage{}, fmt.Errorf("erp ListStockEvents: %w", inventory.ErrCursorExpired)
-		}
-		return inventory.FeedPage{}, mapError("ListStockEvents", err)
+		return inventory.FeedPage{}, feedError("ListStockEvents", err)
 	}
 	page := inventory.FeedPage{NextCursor: resp.GetNextCursor(), HasMore: resp.GetHasMore()}
 	for _, e := range resp.GetStockEvents() {
 		page.Events = append(page.Events, stockEventFromERP(e))
 	}
 	return page, nil
+}
+
+// WatchStockEvents implements inventory.StockPush on WatchStockEvents:
+// it opens the stream at cursor and hands every message, in order, to
+// deliver until the stream ends, ctx ends or deliver fails (that error is
+// returned as it is). The stream's deadline is ctx's (the caller bounds the
+// lifetime); the connection's breaker guards opening it and its keepalive
+// pings detect a dead peer. An adapter without the method is
+// inventory.ErrPushUnsupported; cursor errors are as for StockEvents.
+func (c *Client) WatchStockEvents(ctx context.Context, cursor string, deliver func(inventory.FeedPage) error) error {
+	stream, err := c.erp.WatchStockEvents(ctx, &erpv1.WatchStockEventsRequest{Cursor: cursor})
+	if err != nil {
+		return watchError(err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("erp WatchStockEvents: stream ended: %w", inventory.ErrDependencyUnavailable)
+		}
+		if err != nil {
+			return watchError(err)
+		}
+		page := inventory.FeedPage{NextCursor: msg.GetNextCursor()}
+		if page.NextCursor == "" {
+			return fmt.Errorf("erp WatchStockEvents: message without next_cursor: %w", inventory.ErrDependencyUnavailable)
+		}
+		for _, e := range msg.GetStockEvents() {
+			page.Events = append(page.Events, stockEventFromERP(e))
+		}
+		if err := deliver(page); err != nil {
+			return err
+		}
+	}
+}
+
+// watchError maps an error of WatchStockEvents: an adapter without the
+// method is inventory.ErrPushUnsupported, the rest as for ListStockEvents.
+func watchError(err error) error {
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("erp WatchStockEvents: %w", inventory.ErrPushUnsupported)
+	}
+	return feedError("WatchStockEvents", err)
+}
+
+// feedError maps an error of a stock feed method: cursor errors are
+// inventory.ErrCursorExpired, the rest as mapError.
+func feedError(method string, err error) error {
+	if apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED) || apierr.HasReason(err, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR) {
+		return fmt.Errorf("erp %s: %w", method, inventory.ErrCursorExpired)
+	}
+	return mapError(method, err)
 }
 
 func stockEventFromERP(e *erpv1.StockEvent) inventory.StockEvent {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/inventory/internal/erpclient"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 )
@@ -140,5 +142,81 @@ func TestListWarehousesErrors(t *testing.T) {
 				t.Errorf("error %v: ErrDependencyUnavailable = %t, want %t", err, got, tc.unavailable)
 			}
 		})
+	}
+}
+
+// watchERP pushes fixed messages on WatchStockEvents, then ends with err,
+// or with hold waits for the caller to go away.
+type watchERP struct {
+	erpv1.UnimplementedErpAdapterServiceServer
+	msgs []*erpv1.WatchStockEventsResponse
+	err  error
+	hold bool
+}
+
+func (w *watchERP) WatchStockEvents(_ *erpv1.WatchStockEventsRequest, stream grpc.ServerStreamingServer[erpv1.WatchStockEventsResponse]) error {
+	for _, m := range w.msgs {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+	if w.hold {
+		<-stream.Context().Done()
+		return stream.Context().Err()
+	}
+	return w.err
+}
+
+func TestWatchStockEvents(t *testing.T) {
+	t.Parallel()
+	shipped := &erpv1.StockEvent{EventId: "e2", Sku: "A", WarehouseCode: "W", Kind: erpv1.StockEvent_KIND_SHIPMENT, Quantity: -3, SourceSequence: 2}
+	msgs := []*erpv1.WatchStockEventsResponse{
+		{NextCursor: "c0"},
+		{StockEvents: []*erpv1.StockEvent{{EventId: "e1", Sku: "A", WarehouseCode: "W", Kind: erpv1.StockEvent_KIND_RECEIPT, Quantity: 5, SourceSequence: 1}, shipped}, NextCursor: "c2"},
+	}
+	expired := apierr.Error(codes.FailedPrecondition, erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED, "expired", nil)
+	tests := []struct {
+		name    string
+		erp     *watchERP
+		pages   int
+		wantErr error
+	}{
+		{"delivered until the stream breaks", &watchERP{msgs: msgs, err: status.Error(codes.Unavailable, "restart")}, 2, inventory.ErrDependencyUnavailable},
+		{"open until the caller's deadline", &watchERP{msgs: msgs, hold: true}, 2, inventory.ErrDependencyUnavailable},
+		{"an end without error is a failure", &watchERP{msgs: msgs}, 2, inventory.ErrDependencyUnavailable},
+		{"cannot push", &watchERP{err: status.Error(codes.Unimplemented, "no")}, 0, inventory.ErrPushUnsupported},
+		{"cursor expired", &watchERP{err: expired}, 0, inventory.ErrCursorExpired},
+		{"message without cursor", &watchERP{msgs: []*erpv1.WatchStockEventsResponse{{}}}, 0, inventory.ErrDependencyUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			defer cancel()
+			var pages []inventory.FeedPage
+			err := client(t, tc.erp).WatchStockEvents(ctx, "c0", func(p inventory.FeedPage) error {
+				pages = append(pages, p)
+				return nil
+			})
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("error = %v, want %v", err, tc.wantErr)
+			}
+			if len(pages) != tc.pages {
+				t.Fatalf("%d pages delivered, want %d", len(pages), tc.pages)
+			}
+			if tc.pages == 2 {
+				got := pages[1]
+				if got.NextCursor != "c2" || len(got.Events) != 2 || got.Events[1].Kind != inventory.KindShipment || got.Events[1].Quantity != 3 {
+					t.Errorf("second page = %+v; want cursor c2 and the shipment as a positive magnitude", got)
+				}
+			}
+		})
+	}
+
+	// deliver's error ends the stream and is returned as it is.
+	stop := errors.New("stop")
+	err := client(t, &watchERP{msgs: msgs, hold: true}).WatchStockEvents(t.Context(), "c0", func(inventory.FeedPage) error { return stop })
+	if !errors.Is(err, stop) {
+		t.Errorf("error = %v, want deliver's", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transload/transload/platform/fingerprint"
@@ -30,22 +32,42 @@ type StockFeed interface {
 	StockEvents(ctx context.Context, cursor string, limit int) (FeedPage, error)
 }
 
+// PushPollInterval is the poll interval while a FeedWatcher's stream of
+// the same feed is live (at least the configured interval): the poll is
+// then only the fallback that catches what a silently stuck stream would
+// miss, so it runs rarely.
+const PushPollInterval = time.Minute
+
 // FeedPoller applies a source's stock event feed through ApplyStockEvents:
 // it reads from the saved cursor, applies the page as one idempotent batch
 // and only then saves the next cursor, so a crash in between re-reads the
 // page and the batch (same request id, same events) changes nothing twice.
+//
+// A FeedWatcher may push the same feed (NewFeedWatcher): both apply
+// through applyAt, which applies a page only if the saved cursor is still
+// the one it was read from, so the two never apply the same page twice
+// and the saved cursor only moves forward. While the watcher's stream is
+// live the poller waits PushPollInterval between reads instead of its
+// interval, and it polls at once when the stream fails.
 type FeedPoller struct {
 	svc      *Service
 	feed     StockFeed
 	source   string
 	interval time.Duration
 	pageSize int
+
+	// mu serialises compare, apply and save of the cursor (applyAt).
+	mu sync.Mutex
+	// pushLive is set while a FeedWatcher's stream delivers.
+	pushLive atomic.Bool
+	// wake makes a waiting Run poll now (buffered, one pending wake-up).
+	wake chan struct{}
 }
 
 // NewFeedPoller returns a poller of feed for source (e.g. "erp") that waits
 // interval between reads when caught up.
 func NewFeedPoller(svc *Service, feed StockFeed, source string, interval time.Duration) *FeedPoller {
-	return &FeedPoller{svc: svc, feed: feed, source: source, interval: interval, pageSize: 500}
+	return &FeedPoller{svc: svc, feed: feed, source: source, interval: interval, pageSize: 500, wake: make(chan struct{}, 1)}
 }
 
 // Run polls until ctx ends. It waits for the initial load, backs off on
@@ -61,6 +83,8 @@ func (p *FeedPoller) Run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-p.wake:
+			t.Stop()
 		}
 		if !p.svc.Loaded() {
 			pause = p.interval
@@ -79,13 +103,34 @@ func (p *FeedPoller) Run(ctx context.Context) {
 		case more:
 			pause = 0
 		default:
-			pause = p.interval
+			pause = p.idleInterval()
+		}
+	}
+}
+
+// idleInterval is the wait between reads when caught up.
+func (p *FeedPoller) idleInterval() time.Duration {
+	if p.pushLive.Load() {
+		return max(p.interval, PushPollInterval)
+	}
+	return p.interval
+}
+
+// setPushLive records whether a FeedWatcher's stream is live; when it
+// stops being live, Run polls at once to catch up whatever the stream did
+// not deliver.
+func (p *FeedPoller) setPushLive(live bool) {
+	if p.pushLive.Swap(live) && !live {
+		select {
+		case p.wake <- struct{}{}:
+		default:
 		}
 	}
 }
 
 // PollOnce reads and applies one page and reports whether more events are
-// waiting.
+// waiting (also when the page was dropped because a FeedWatcher moved the
+// cursor meanwhile: the next read starts from there).
 func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 	cursor, _, err := p.svc.store.FeedCursor(ctx, p.source)
 	if err != nil {
@@ -95,6 +140,29 @@ func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	applied, err := p.applyAt(ctx, cursor, page)
+	if err != nil {
+		return false, err
+	}
+	return page.HasMore || !applied, nil
+}
+
+// applyAt applies page, read from cursor, as one idempotent batch and then
+// saves its next cursor, unless the saved cursor is no longer cursor (the
+// other reader of this feed got there first): then it changes nothing and
+// reports false. The read of the cursor is not held across the ERP call,
+// only across compare, apply and save.
+func (p *FeedPoller) applyAt(ctx context.Context, cursor string, page FeedPage) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	saved, _, err := p.svc.store.FeedCursor(ctx, p.source)
+	if err != nil {
+		return false, err
+	}
+	if saved != cursor {
+		return false, nil
+	}
+
 	if len(page.Events) > 0 {
 		res, err := p.svc.ApplyStockEvents(ctx, ApplyStockEventsParams{
 			RequestID:    feedRequestID(p.source, cursor, page.NextCursor),
@@ -116,7 +184,7 @@ func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	return page.HasMore, nil
+	return true, nil
 }
 
 // feedRequestID is the ApplyStockEvents request id of the page read from
@@ -130,7 +198,10 @@ func (p *FeedPoller) resync(ctx context.Context) {
 	now := p.svc.now().UTC()
 	p.svc.logger.WarnContext(ctx, "inventory: stock event feed cursor expired; restarting from the oldest retained event and reconciling",
 		slog.String("source", p.source))
-	if err := p.svc.store.SaveFeedCursor(ctx, p.source, "", now); err != nil {
+	p.mu.Lock()
+	err := p.svc.store.SaveFeedCursor(ctx, p.source, "", now)
+	p.mu.Unlock()
+	if err != nil {
 		p.svc.logger.WarnContext(ctx, "inventory: reset feed cursor", slog.Any("error", err))
 		return
 	}
