@@ -144,29 +144,21 @@ func (g *groupCommit) acquire(ctx context.Context) error {
 // turn to the first waiter, who will begin a new batch.
 func (g *groupCommit) endTurn() {
 	g.mu.Lock()
-	b := g.cur
-	if b != nil && b.broken == nil && b.turns < g.maxBatch && len(g.queue) > 0 {
-		next := g.queue[0]
-		g.queue = g.queue[1:]
+	if b := g.cur; b != nil && (b.broken != nil || b.turns >= g.maxBatch || len(g.queue) == 0) {
+		g.cur = nil
 		g.mu.Unlock()
-		next <- struct{}{}
-		return
-	}
-	g.cur = nil
-	g.mu.Unlock()
-	if b != nil {
 		g.finish(b)
+		g.mu.Lock()
 	}
-	g.mu.Lock()
-	if len(g.queue) > 0 {
-		next := g.queue[0]
-		g.queue = g.queue[1:]
+	if len(g.queue) == 0 {
+		g.busy = false
 		g.mu.Unlock()
-		next <- struct{}{}
 		return
 	}
-	g.busy = false
+	next := g.queue[0]
+	g.queue = g.queue[1:]
 	g.mu.Unlock()
+	next <- struct{}{}
 }
 
 // finish commits b, or rolls it back when it is broken or nobody's work
