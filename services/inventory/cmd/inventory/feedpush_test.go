@@ -16,6 +16,15 @@ import (
 	"github.com/transload/transload/platform/testharness/wait"
 )
 
+// feedHarness starts the app over erp on a fresh database with env and
+// waits until it is ready.
+func feedHarness(t testing.TB, erp *fakeERP, env map[string]string) *harness {
+	t.Helper()
+	h := startHarness(t, testEnv(filepath.Join(t.TempDir(), "inventory.db"), env), erp)
+	h.waitReady()
+	return h
+}
+
 // stockLevel reads SKU-00001's stock level in warehouse wh.
 func (h *harness) stockLevel(wh string) (*inventoryv1.StockLevel, error) {
 	return h.client.GetStockLevel(ctxT(h.t), &inventoryv1.GetStockLevelRequest{Name: "warehouses/" + wh + "/stockLevels/SKU-00001"})
@@ -51,11 +60,10 @@ func receipt(seq, qty int64) *erpv1.StockEvent {
 // lifetime ends.
 func TestERPStockPush(t *testing.T) {
 	erp := &fakeERP{push: true}
-	h := startHarness(t, testEnv(filepath.Join(t.TempDir(), "inventory.db"), map[string]string{
+	h := feedHarness(t, erp, map[string]string{
 		"INVENTORY_ERP_FEED_INTERVAL":        "1h",
 		"INVENTORY_ERP_FEED_STREAM_LIFETIME": "300ms",
-	}), erp)
-	h.waitReady()
+	})
 
 	erp.appendEvents(receipt(3, 5))
 	h.waitStock("pushed event applied", "WH-HAM", 205, 3)
@@ -116,10 +124,9 @@ func cursorsForward(t *testing.T, watches []string) {
 // the watcher does not keep asking.
 func TestERPStockPushUnsupported(t *testing.T) {
 	erp := &fakeERP{}
-	h := startHarness(t, testEnv(filepath.Join(t.TempDir(), "inventory.db"), map[string]string{
+	h := feedHarness(t, erp, map[string]string{
 		"INVENTORY_ERP_FEED_INTERVAL": "20ms",
-	}), erp)
-	h.waitReady()
+	})
 	erp.appendEvents(receipt(3, 5))
 	h.waitStock("polled event applied", "WH-HAM", 205, 3)
 	time.Sleep(300 * time.Millisecond)
@@ -133,11 +140,10 @@ func TestERPStockPushUnsupported(t *testing.T) {
 // stream; the poll applies the events.
 func TestERPStockPushDisabled(t *testing.T) {
 	erp := &fakeERP{push: true}
-	h := startHarness(t, testEnv(filepath.Join(t.TempDir(), "inventory.db"), map[string]string{
+	h := feedHarness(t, erp, map[string]string{
 		"INVENTORY_ERP_FEED_INTERVAL": "20ms",
 		"INVENTORY_ERP_FEED_PUSH":     "false",
-	}), erp)
-	h.waitReady()
+	})
 	erp.appendEvents(receipt(3, 5))
 	h.waitStock("polled event applied", "WH-HAM", 205, 3)
 	if _, watches := erp.feedCalls(); len(watches) != 0 {
@@ -167,9 +173,7 @@ func BenchmarkERPStockEventToApplied(b *testing.B) {
 
 func benchFreshness(b *testing.B, env map[string]string, push bool) {
 	erp := &fakeERP{push: push}
-	h := startHarness(b, testEnv(filepath.Join(b.TempDir(), "inventory.db"), env), erp)
-	defer h.stop()
-	h.waitReady()
+	h := feedHarness(b, erp, env)
 	var (
 		lat []time.Duration
 		seq int64 = 2
@@ -204,11 +208,10 @@ func benchFreshness(b *testing.B, env map[string]string, push bool) {
 // the other reader has moved on from is dropped, not applied.
 func TestERPStockPushAndPoll(t *testing.T) {
 	erp := &fakeERP{push: true}
-	h := startHarness(t, testEnv(filepath.Join(t.TempDir(), "inventory.db"), map[string]string{
+	h := feedHarness(t, erp, map[string]string{
 		"INVENTORY_ERP_FEED_INTERVAL":        "5ms",
 		"INVENTORY_ERP_FEED_STREAM_LIFETIME": "20ms",
-	}), erp)
-	h.waitReady()
+	})
 	const n = 30
 	for i := range int64(n) {
 		erp.appendEvents(receipt(3+i, 1))

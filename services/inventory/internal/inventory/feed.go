@@ -77,14 +77,8 @@ func NewFeedPoller(svc *Service, feed StockFeed, source string, interval time.Du
 func (p *FeedPoller) Run(ctx context.Context) {
 	pause := p.interval
 	for {
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !waitFor(ctx, pause, p.wake) {
 			return
-		case <-t.C:
-		case <-p.wake:
-			t.Stop()
 		}
 		if !p.svc.Loaded() {
 			pause = p.interval
@@ -106,6 +100,20 @@ func (p *FeedPoller) Run(ctx context.Context) {
 			pause = p.idleInterval()
 		}
 	}
+}
+
+// waitFor waits d, or until wake (nil: never) receives, and reports
+// false when ctx ended first.
+func waitFor(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
 }
 
 // idleInterval is the wait between reads when caught up.

@@ -86,14 +86,8 @@ func (w *FeedWatcher) Run(ctx context.Context) {
 	)
 	defer p.setPushLive(false)
 	for {
-		if pause > 0 {
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if pause > 0 && !waitFor(ctx, pause, nil) {
+			return
 		}
 		if !p.svc.Loaded() {
 			pause = w.retryMin
