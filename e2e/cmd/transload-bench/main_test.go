@@ -103,9 +103,13 @@ func TestProcCPUOfSelf(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after time.Duration
+	deadline := time.Now().Add(10 * time.Second)
 	for x := 0; after-before < 20*time.Millisecond; x++ {
 		if after, err = procCPU(os.Getpid()); err != nil {
 			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time read from /proc stayed at %s after 10s of spinning", after)
 		}
 		_ = fmt.Sprint(x) // burn CPU until the ticks move
 	}
