@@ -74,6 +74,16 @@ func (s *countingStore) StartQueueAttempt(ctx context.Context, seq int64, at, le
 	return s.Store.StartQueueAttempt(ctx, seq, at, leaseUntil)
 }
 
+func (s *countingStore) StartSubmission(ctx context.Context, seq int64, at, leaseUntil time.Time) (*order.Order, error) {
+	s.count("StartSubmission")
+	return s.Store.StartSubmission(ctx, seq, at, leaseUntil)
+}
+
+func (s *countingStore) GetOrder(ctx context.Context, id string) (*order.Order, error) {
+	s.count("GetOrder (read)")
+	return s.Store.GetOrder(ctx, id)
+}
+
 func (s *countingStore) DeleteQueueEntry(ctx context.Context, seq int64) error {
 	s.count("DeleteQueueEntry")
 	return s.Store.DeleteQueueEntry(ctx, seq)
@@ -208,7 +218,7 @@ func TestCostPerOrder(t *testing.T) {
 	// confirmation in the worker, four shipment reports. The lease is
 	// renewed every third of its TTL (15s), not per entry or pass.
 	for method, most := range map[string]int{
-		"ClaimRequest": n, "CreateOrder": n, "StartQueueAttempt": n, "UpdateOrder": 5 * n,
+		"ClaimRequest": n, "CreateOrder": n, "StartSubmission": n, "UpdateOrder": 5 * n,
 		"AcquireLease": 2, "SaveCustomer": 0,
 	} {
 		if got := calls[method]; got > most {
@@ -388,5 +398,28 @@ func TestCustomerSnapshotWrittenOnChange(t *testing.T) {
 	saves(4, "same record an hour after the last write")
 	if c := stored(); !c.FetchedAt.Equal(now().UTC().Truncate(time.Microsecond)) {
 		t.Errorf("stored fetch time %v, want %v", c.FetchedAt, now().UTC())
+	}
+}
+
+// TestWorkerReadsEachOrderInItsAttempt: the worker reads the order it
+// submits in the transaction that counts the attempt (StartSubmission),
+// not in a read transaction of its own before it.
+func TestWorkerReadsEachOrderInItsAttempt(t *testing.T) {
+	t.Parallel()
+	e, cs, _ := newClockedEnv(t)
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, e.create(t, createReq(fmt.Sprint("read-", i), "C0001", line{"SKU-00001", 1})).GetOrderId())
+	}
+	before := cs.counts()
+	e.worker.Pass(t.Context())
+	calls := diff(before, cs.counts())
+	if calls["GetOrder (read)"] != 0 || calls["StartSubmission"] != len(ids) {
+		t.Errorf("worker pass over %d entries: %v; want one StartSubmission each and no GetOrder", len(ids), calls)
+	}
+	for _, id := range ids {
+		if st := e.get(t, id).GetState(); st != orderv1.Order_STATE_CONFIRMED {
+			t.Errorf("%s is %s after the pass", id, st)
+		}
 	}
 }

@@ -301,6 +301,14 @@ type Store interface {
 	// until leaseUntil (in flight). ErrNotFound when the entry is gone
 	// (e.g. the order was cancelled before any attempt).
 	StartQueueAttempt(ctx context.Context, seq int64, at, leaseUntil time.Time) error
+	// StartSubmission starts an attempt of submit entry seq in one
+	// transaction with reading its order: when the order still waits for
+	// the ERP it counts the attempt as StartQueueAttempt does and returns
+	// the order as updated; when the order is gone or no longer waits, it
+	// deletes the entry and returns a nil order. An entry that became a
+	// cancellation meanwhile is left as it is (nil order). ErrNotFound when
+	// the entry is gone (e.g. the order was cancelled before any attempt).
+	StartSubmission(ctx context.Context, seq int64, at, leaseUntil time.Time) (*Order, error)
 	// RecordQueueFailure stores a failed attempt's error and the time of
 	// the next one and ends the entry's lease; in the same transaction it
 	// raises the exceptions raise returns for the entry as updated (raise

@@ -387,20 +387,14 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 		w.log.ErrorContext(ctx, "unknown ERP queue action; dropping", slog.String("action", string(e.Action)))
 		return st.DeleteQueueEntry(ctx, e.Seq)
 	}
-	o, err := st.GetOrder(ctx, e.OrderID)
+	// One transaction reads the order and counts the attempt; an order
+	// that no longer waits for the ERP has its entry dropped there.
+	now := w.svc.now()
+	o, err := st.StartSubmission(ctx, e.Seq, now, now.Add(w.cfg.LeaseTTL))
 	if errors.Is(err, ErrNotFound) {
-		return st.DeleteQueueEntry(ctx, e.Seq)
+		return nil // cancelled before the first attempt
 	}
-	if err != nil {
-		return err
-	}
-	if o.State != StateAcceptedPendingERP {
-		return st.DeleteQueueEntry(ctx, e.Seq)
-	}
-	if err := w.startAttempt(ctx, e); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil // cancelled before the first attempt
-		}
+	if err != nil || o == nil {
 		return err
 	}
 	out, err := w.erp.SubmitSalesOrder(ctx, o)
@@ -463,9 +457,10 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	return nil
 }
 
-// startAttempt counts an attempt on e and leases it for as long as the
-// worker's own lease runs: if this worker dies mid-call, the entry stops
-// showing in flight when another worker may take over.
+// startAttempt counts an attempt on cancellation entry e and leases it for
+// as long as the worker's own lease runs: if this worker dies mid-call, the
+// entry stops showing in flight when another worker may take over (a
+// submission starts with StartSubmission, leased the same way).
 func (w *Worker) startAttempt(ctx context.Context, e QueueEntry) error {
 	now := w.svc.now()
 	return w.svc.d.Store.StartQueueAttempt(ctx, e.Seq, now, now.Add(w.cfg.LeaseTTL))

@@ -1005,6 +1005,42 @@ func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at, leaseUntil
 	})
 }
 
+// StartSubmission implements order.Store.
+func (s *Store) StartSubmission(ctx context.Context, seq int64, at, leaseUntil time.Time) (*order.Order, error) {
+	var out *order.Order
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
+		if err != nil {
+			return err
+		}
+		if action != string(order.ActionSubmit) {
+			return nil // became a cancellation meanwhile: the next pass sends it
+		}
+		o, err := s.getOrder(ctx, tx, orderID, false) // locked by lockQueueEntry
+		if err != nil && !errors.Is(err, order.ErrNotFound) {
+			return err
+		}
+		if o == nil || o.State != order.StateAcceptedPendingERP {
+			_, err := tx.ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE seq = ?`), seq)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET attempts = attempts + 1, lease_until_us = ? WHERE seq = ?`),
+			us(leaseUntil), seq); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`
+			UPDATE orders SET erp_attempts = erp_attempts + 1, erp_last_attempt_us = ? WHERE order_id = ?`), us(at), orderID); err != nil {
+			return err
+		}
+		o.ERP.Attempts++
+		o.ERP.LastAttemptAt = fromUS(us(at))
+		out = o
+		return nil
+	})
+	return out, err
+}
+
 // RecordQueueFailure implements order.Store.
 func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string, raise func(order.QueueEntry) []order.Exception) error {
 	errText = truncate(errText, 1000)

@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("UpdateOrder", func(t *testing.T) { t.Parallel(); testUpdate(t, h) })
 	t.Run("Queue", func(t *testing.T) { t.Parallel(); testQueue(t, h) })
 	t.Run("QueueKeepsTrace", func(t *testing.T) { t.Parallel(); testQueueKeepsTrace(t, h) })
+	t.Run("StartSubmission", func(t *testing.T) { t.Parallel(); testStartSubmission(t, h) })
 	t.Run("Customers", func(t *testing.T) { t.Parallel(); testCustomers(t, h) })
 	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, h) })
@@ -314,6 +315,64 @@ func testCreateAndGet(t *testing.T, h Harness) {
 	}
 	if evs := h.Events(t, s, "O-1"); len(evs) != 1 || evs[0].Subject != "transload.order.accepted" || evs[0].Sequence != 1 {
 		t.Errorf("events after create = %+v, want one transload.order.accepted with sequence 1", evs)
+	}
+}
+
+// testStartSubmission: starting a submission counts the attempt and
+// returns the order in one transaction; an order that no longer waits for
+// the ERP has its entry dropped, an entry that became a cancellation is
+// left alone, and a gone entry is ErrNotFound.
+func testStartSubmission(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	for _, id := range []string{"O-s1", "O-s2", "O-s3"} {
+		create(t, s, NewOrder(id, "C0001", t0))
+	}
+	q, err := s.NextQueueEntries(ctx, 10)
+	if err != nil || len(q) != 3 {
+		t.Fatalf("queue = %+v, %v", q, err)
+	}
+	at := t0.Add(time.Minute)
+	o, err := s.StartSubmission(ctx, q[0].Seq, at, at.Add(15*time.Second))
+	if err != nil || o == nil || o.ID != "O-s1" || len(o.Lines) == 0 || o.ERP.Attempts != 1 || !o.ERP.LastAttemptAt.Equal(at) {
+		t.Fatalf("StartSubmission = %+v, %v; want O-s1 with its lines after 1 attempt at %v", o, err, at)
+	}
+	stored, _ := s.GetOrder(ctx, "O-s1")
+	e, _ := s.GetQueueEntry(ctx, "O-s1")
+	if stored.ERP.Attempts != 1 || !stored.ERP.LastAttemptAt.Equal(at) || e.Attempts != 1 || !e.LeaseUntil.Equal(at.Add(15*time.Second)) {
+		t.Errorf("after StartSubmission: order %+v, entry %+v", stored.ERP, e)
+	}
+	// O-s2 was confirmed by an earlier answer: its entry goes.
+	confirm := func(o *order.Order) (order.Effects, error) {
+		o.State = order.StateConfirmed
+		return order.Effects{}, nil
+	}
+	if _, err := s.UpdateOrder(ctx, "O-s2", nil, confirm); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.StartSubmission(ctx, q[1].Seq, at, at); o != nil || err != nil {
+		t.Errorf("StartSubmission of a confirmed order = %+v, %v; want nil, nil", o, err)
+	}
+	if _, err := s.GetQueueEntry(ctx, "O-s2"); !errors.Is(err, order.ErrQueueEntryNotFound) {
+		t.Errorf("entry of a confirmed order: %v, want it dropped", err)
+	}
+	if _, err := s.StartSubmission(ctx, q[1].Seq, at, at); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("StartSubmission of a gone entry: %v, want ErrNotFound", err)
+	}
+	// O-s1, tried once, is cancelled: its entry becomes a cancellation,
+	// which StartSubmission leaves to the cancellation path.
+	cancel := func(o *order.Order) (order.Effects, error) {
+		o.State = order.StateCancelled
+		return order.Effects{ERPQueue: order.QueueCancel}, nil
+	}
+	if _, err := s.UpdateOrder(ctx, "O-s1", nil, cancel); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.StartSubmission(ctx, q[0].Seq, at, at); o != nil || err != nil {
+		t.Errorf("StartSubmission of an entry turned cancellation = %+v, %v; want nil, nil", o, err)
+	}
+	if e, err := s.GetQueueEntry(ctx, "O-s1"); err != nil || e.Action != order.ActionCancel || e.Attempts != 1 {
+		t.Errorf("cancellation entry = %+v, %v; want it kept with its 1 attempt", e, err)
 	}
 }
 
