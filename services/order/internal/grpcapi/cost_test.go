@@ -17,6 +17,7 @@ import (
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/services/order/internal/erpclient"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -421,5 +422,32 @@ func TestWorkerReadsEachOrderInItsAttempt(t *testing.T) {
 		if st := e.get(t, id).GetState(); st != orderv1.Order_STATE_CONFIRMED {
 			t.Errorf("%s is %s after the pass", id, st)
 		}
+	}
+}
+
+// TestWorkerDrainsFullBatchesBackToBack: after a full batch that made
+// progress the worker's next pass is due at once (a backlog drains at the
+// ERP's pace, not one batch per poll interval); after a partial batch, or
+// a full one that halted because the ERP is down, it waits.
+func TestWorkerDrainsFullBatchesBackToBack(t *testing.T) {
+	t.Parallel()
+	e, _, _ := newClockedEnv(t)
+	ctx := t.Context()
+	w := order.NewWorker(order.WorkerConfig{BatchSize: 3, PollInterval: time.Second, BackoffBase: 500 * time.Millisecond},
+		e.svc, erpclient.New(e.erpConn))
+	for i := range 7 {
+		e.create(t, createReq(fmt.Sprint("drain-", i), "C0001", line{"SKU-00001", 1}))
+	}
+	for i, want := range []time.Duration{time.Millisecond, time.Millisecond, time.Second} {
+		if got := w.Pass(ctx); got != want {
+			t.Errorf("pass %d over 3, 3, 1 entries: next in %v, want %v", i+1, got, want)
+		}
+	}
+	for i := range 3 {
+		e.create(t, createReq(fmt.Sprint("drain-down-", i), "C0001", line{"SKU-00001", 1}))
+	}
+	e.erp.SetDown(true)
+	if got := w.Pass(ctx); got < 100*time.Millisecond {
+		t.Errorf("full batch halted by the ERP outage: next in %v, want the backoff", got)
 	}
 }

@@ -203,9 +203,11 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 }
 
 // drain handles the due queue entries in creation order and returns the
-// wait until an entry it skipped or failed is due. A dependency failure
-// halts the whole queue; any other failure holds back only that customer's
-// later entries (the ERP orders submissions per customer).
+// wait until an entry it skipped or failed is due, or none after a full
+// batch that made progress without a halt (the queue may hold more, so a
+// backlog drains without waiting PollInterval per batch). A dependency
+// failure halts the whole queue; any other failure holds back only that
+// customer's later entries (the ERP orders submissions per customer).
 func (w *Worker) drain(ctx context.Context) time.Duration {
 	next := w.cfg.PollInterval
 	entries, err := w.svc.d.Store.NextQueueEntries(ctx, w.cfg.BatchSize)
@@ -213,6 +215,7 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 		w.log.ErrorContext(ctx, "read ERP queue", slog.Any("error", err))
 		return next
 	}
+	progressed, halted := false, false
 	blocked := map[string]bool{}
 	for _, e := range entries {
 		if ctx.Err() != nil {
@@ -234,17 +237,23 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 		err := w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e)
 		if err == nil {
 			w.failures = 0
+			progressed = true
 			continue
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		wait, halt := w.failed(ctx, e, err)
-		next = min(next, wait)
+		retryIn, halt := w.failed(ctx, e, err)
+		next = min(next, retryIn)
 		if halt {
+			halted = true
 			break
 		}
 		blocked[e.CustomerID] = true
+	}
+	if len(entries) == w.cfg.BatchSize && progressed && !halted {
+		// A full batch that made progress: more may wait behind it.
+		return 0
 	}
 	return next
 }
