@@ -101,26 +101,41 @@ func (f *Feed) run(ctx context.Context, o FeedOptions, reconnected <-chan struct
 			cc.Stop()
 		}
 	}()
-	tablesKnown := false
+	tablesKnown, failing := false, false
 	refresh := func() {
 		rctx, cancel := context.WithTimeout(ctx, o.Refresh)
 		ws, err := o.Warehouses(rctx)
 		cancel()
 		if err != nil {
+			// One warning per failure streak; the rest at debug.
 			if ctx.Err() == nil {
-				o.Logger.Warn("stock events: warehouse table refresh failed", slog.Any("error", err))
+				level := slog.LevelWarn
+				if failing {
+					level = slog.LevelDebug
+				}
+				o.Logger.Log(ctx, level, "stock events: warehouse table refresh failed; the projection keeps the last table", slog.Any("error", err))
 			}
+			failing = true
 			return
 		}
+		failing = false
 		f.view.SetWarehouses(ws)
 		tablesKnown = true
 	}
+	consumeFailing := false
 	for cc == nil {
-		refresh()
-		if tablesKnown && f.nc.IsConnected() {
-			var err error
-			if cc, err = f.consume(ctx, o.Logger); err != nil && ctx.Err() == nil {
-				o.Logger.Warn("stock events: cannot consume the inventory stream yet", slog.Any("error", err))
+		// Nothing is asked of inventory while NATS is down: the view
+		// could not be used anyway.
+		if f.nc.IsConnected() {
+			if !tablesKnown {
+				refresh()
+			}
+			if tablesKnown {
+				var err error
+				if cc, err = f.consume(ctx, o.Logger); err != nil && ctx.Err() == nil && !consumeFailing {
+					o.Logger.Warn("stock events: cannot consume the inventory stream yet; availability asks inventory", slog.Any("error", err))
+					consumeFailing = true
+				}
 			}
 		}
 		if cc != nil {
