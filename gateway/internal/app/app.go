@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		return nil, err
 	}
 
-	view, feed, err := startStockFeed(cfg, g.clients.Inventory, logger)
+	view, feed, err := startStockFeed(cfg, g.clients.Inventory, reg, logger)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: stock events: %w", err)
 	}

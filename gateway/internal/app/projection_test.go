@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +102,10 @@ func TestAvailabilityFromStockProjection(t *testing.T) {
 	if got := e.inventory.calls.Load(); got != calls {
 		t.Errorf("inventory asked %d times while events kept the projection current", got-calls)
 	}
+	if m := e.metrics(t); !strings.Contains(m, `transload_gateway_stock_projection_events_total{outcome="applied"} 1`) ||
+		!strings.Contains(m, "transload_gateway_stock_projection_seeds_total") {
+		t.Errorf("projection metrics missing:\n%s", grepLines(m, "stock_projection"))
+	}
 
 	// A gap (an event lost between) makes the SKU ask inventory again,
 	// whose answer reseeds it.
@@ -121,6 +128,34 @@ func TestAvailabilityFromStockProjection(t *testing.T) {
 			"inventory calls +%d, SKU-00500 available %d", e.inventory.calls.Load()-before, resp.GetLines()[1].GetAvailableQuantity())
 	})
 	warmProjection(t, e, keyWeb, req)
+	if m := e.metrics(t); !strings.Contains(m, `transload_gateway_stock_projection_events_total{outcome="gap"} 1`) {
+		t.Errorf("gap not counted:\n%s", grepLines(m, "stock_projection"))
+	}
+}
+
+// metrics returns the admin listener's /metrics text.
+func (e *env) metrics(t testing.TB) string {
+	t.Helper()
+	resp, err := http.Get(e.adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestAvailabilityReadsOwnOrder: after a storefront's order, its next

@@ -3,8 +3,11 @@ package app
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 
@@ -15,11 +18,14 @@ import (
 // startStockFeed starts the stock projection's feed when configured
 // (AVAILABILITY_STOCK_PROJECTION and NATS_URL); it returns nil view and
 // feed otherwise, and CheckAvailability then reads stock live.
-func startStockFeed(cfg config.Config, inv inventoryv1.InventoryServiceClient, logger *slog.Logger) (*stockview.View, *stockview.Feed, error) {
+func startStockFeed(cfg config.Config, inv inventoryv1.InventoryServiceClient, reg prometheus.Registerer, logger *slog.Logger) (*stockview.View, *stockview.Feed, error) {
 	if !cfg.AvailabilityStockProjection || cfg.NATSURL == "" {
 		return nil, nil, nil
 	}
 	view := stockview.New(0)
+	if err := registerStockMetrics(reg, view); err != nil {
+		return nil, nil, err
+	}
 	feed, err := stockview.Start(view, stockview.FeedOptions{
 		URL: cfg.NATSURL, Name: cfg.ServiceName + "-stock",
 		Warehouses: warehouseSource(inv),
@@ -30,6 +36,37 @@ func startStockFeed(cfg config.Config, inv inventoryv1.InventoryServiceClient, l
 		return nil, nil, err
 	}
 	return view, feed, nil
+}
+
+// registerStockMetrics exports the projection's counters:
+//
+//	transload_gateway_stock_projection_events_total{outcome}  stock events applied, ignored (duplicate, late, untracked) or gap (level dropped)
+//	transload_gateway_stock_projection_seeds_total            SKUs seeded from live inventory answers
+func registerStockMetrics(reg prometheus.Registerer, view *stockview.View) error {
+	if reg == nil {
+		return nil
+	}
+	events := func(outcome string, f func(stockview.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "transload_gateway_stock_projection_events_total",
+			Help:        "Stock events the availability projection applied, ignored (duplicate, late or untracked level) or found after a gap (level dropped, read live again).",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(f(view.Stats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		events("applied", func(s stockview.Stats) int64 { return s.Applied }),
+		events("ignored", func(s stockview.Stats) int64 { return s.Ignored }),
+		events("gap", func(s stockview.Stats) int64 { return s.Gaps }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "transload_gateway_stock_projection_seeds_total",
+			Help: "SKUs the availability projection seeded from live inventory answers.",
+		}, func() float64 { return float64(view.Stats().Seeded) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("stock projection metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // warehouseSource reads inventory's warehouse table (every page), in
