@@ -183,6 +183,44 @@ func TestRunGeneratesStockEvents(t *testing.T) {
 	}
 }
 
+// TestRunPushesAndEndsWatchStreams: generated stock events are pushed on
+// an open WatchStockEvents stream, and a shutdown ends the stream with the
+// simulator's UNAVAILABLE at once instead of waiting SHUTDOWN_TIMEOUT for
+// a stream that never ends on its own.
+func TestRunPushesAndEndsWatchStreams(t *testing.T) {
+	t.Parallel()
+	addrs, stop := start(t, "sqlite://"+filepath.Join(t.TempDir(), "erpsim.db"),
+		map[string]string{"STOCK_EVENT_INTERVAL": "30ms", "SHUTDOWN_TIMEOUT": "20s"})
+	stream, err := dial(t, addrs.GRPC).WatchStockEvents(t.Context(), &erpv1.WatchStockEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushed int
+	for pushed < 3 {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("after %d pushed events: %v", pushed, err)
+		}
+		pushed += len(m.GetStockEvents())
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	for {
+		_, err = stream.Recv()
+		if err != nil {
+			break
+		}
+	}
+	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "shutting down") {
+		t.Errorf("stream ended with %v; want the simulator's UNAVAILABLE (shutting down)", err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(15 * time.Second):
+		t.Error("shutdown waited for the open stream")
+	}
+}
+
 // erpsim exports its server spans when OTEL_EXPORTER_OTLP_ENDPOINT is set,
 // under its service name, so a trace that reaches the ERP shows it.
 func TestRunExportsTraces(t *testing.T) {
