@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 )
 
 // fakeERP serves the two ERP methods the initial load uses from fixed
@@ -55,7 +56,7 @@ func (f *fakeERP) from(cursor string) (int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(cursor, "c"))
 	if err != nil || n > len(f.events) {
-		return 0, status.Error(codes.InvalidArgument, "bad cursor")
+		return 0, apierr.Error(codes.InvalidArgument, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR, "bad cursor", nil)
 	}
 	return n, nil
 }

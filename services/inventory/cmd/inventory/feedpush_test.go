@@ -104,6 +104,35 @@ func TestERPStockPush(t *testing.T) {
 	}
 }
 
+// TestERPStockPushOnlyResyncs: with the poller off, a cursor the ERP no
+// longer knows (its feed was reset) makes the watcher restart the feed from
+// the oldest event and start a reconciliation, which the poller would do
+// otherwise.
+func TestERPStockPushOnlyResyncs(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "inventory.db")
+	env := testEnv(dbPath, map[string]string{"INVENTORY_ERP_FEED_INTERVAL": "0"})
+	erp := &fakeERP{push: true}
+	h := startHarness(t, env, erp)
+	h.waitReady()
+	erp.appendEvents(receipt(3, 5), receipt(4, 1))
+	h.waitStock("pushed events applied", "WH-HAM", 206, 4)
+	h.stop()
+
+	// The ERP's feed starts again from nothing: the saved c2 is unknown.
+	reset := &fakeERP{push: true}
+	h2 := startHarness(t, env, reset)
+	wait.Eventually(t, 10*time.Second, "stream reopened from the oldest event after a reconciliation", func() error {
+		_, watches := reset.feedCalls()
+		_, snapshots := reset.calls()
+		return wait.Check(len(watches) >= 2 && watches[0] == "c2" && slices.Contains(watches[1:], "") && snapshots > 0,
+			"streams opened at %v, %d snapshot reads", watches, snapshots)
+	})
+	list, err := h2.client.ListReconciliations(ctxT(t), &inventoryv1.ListReconciliationsRequest{})
+	if err != nil || len(list.GetReconciliations()) != 1 {
+		t.Errorf("reconciliations = %v, %v; want the one started by the resync", list, err)
+	}
+}
+
 // cursorsForward fails the test unless the streams were opened at
 // cursors that never move back: each at the saved cursor, which only
 // moves forward.

@@ -114,6 +114,11 @@ func (w *FeedWatcher) Run(ctx context.Context) {
 					slog.Duration("poll_interval", p.interval))
 			}
 			pause = unsupportedRetry
+		case errors.Is(err, ErrCursorExpired) && p.interval <= 0:
+			// No poller runs to restart the feed and reconcile: do it here.
+			p.setPushLive(false)
+			p.resync(ctx)
+			pause = w.retryMin
 		default:
 			// ErrCursorExpired included: the poller, woken now, resyncs.
 			p.setPushLive(false)
