@@ -161,24 +161,25 @@ func TestPollerFeedDownKeepsCursor(t *testing.T) {
 	}
 }
 
-// recorder is the inventory and the order service: each call fails with
-// the next of its lane's errors, then succeeds and is recorded by id.
+// recorder is the inventory and the order service: the first call of each
+// key in failOnce fails with its error (lanes run concurrently, so a
+// failure meant for one effect is keyed, not taken in call order); other
+// calls succeed and are recorded by id.
 type recorder struct {
 	mu                sync.Mutex
 	commits, progress lane
+	failOnce          map[string]error
 }
 
 type lane struct {
-	errs []error
-	ids  []string
+	ids []string
 }
 
 func (r *recorder) take(l *lane, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(l.errs) > 0 {
-		err := l.errs[0]
-		l.errs = l.errs[1:]
+	if err, ok := r.failOnce[id]; ok {
+		delete(r.failOnce, id)
 		return err
 	}
 	l.ids = append(l.ids, id)
@@ -217,11 +218,11 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 	s := newStore(t)
 	now := t0
 	unavailable := &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}
-	rec := &recorder{
-		progress: lane{errs: []error{unavailable}},
-		commits: lane{errs: []error{&fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
-			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")}}},
-	}
+	rec := &recorder{failOnce: map[string]error{
+		"shipped-A": unavailable,
+		"S-A": &fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
+			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")},
+	}}
 	enqueue(t, s, progress("shipped-A", "O-1"), progress("delivered-A", "O-1"), progress("shipped-B", "O-2"), commit("S-A", "O-1"))
 	r := worker.NewEffectRunner(s, rec, rec, worker.EffectRunnerConfig{
 		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return now }}})
@@ -421,11 +422,11 @@ func (c *txCounter) RetryEffect(ctx context.Context, id int64, failure string, n
 func TestEffectRunnerFinishesARoundInOneTransaction(t *testing.T) {
 	s := newStore(t)
 	txs := &txCounter{Store: s}
-	rec := &recorder{
-		progress: lane{errs: []error{nil, nil, &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}}},
-		commits: lane{errs: []error{&fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
-			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")}}},
-	}
+	rec := &recorder{failOnce: map[string]error{
+		"shipped-O-1": &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")},
+		"S-O-0": &fulfillment.DependencyError{Dependency: "inventory", Rejected: true,
+			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")},
+	}}
 	var effs []fulfillment.Effect
 	for i := range 4 {
 		order := fmt.Sprint("O-", i)
