@@ -16,6 +16,7 @@ import (
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/natsembed"
 	"github.com/transload/transload/platform/testharness/natstest"
 	"github.com/transload/transload/platform/testharness/wait"
 )
@@ -23,6 +24,13 @@ import (
 // projectionEnv is a gateway with the stock projection on, fed by the fake
 // inventory's StockChangedEvents through a real NATS JetStream.
 func projectionEnv(t testing.TB, extraEnv ...string) *env {
+	t.Helper()
+	e, _ := projectionEnvNATS(t, extraEnv...)
+	return e
+}
+
+// projectionEnvNATS is projectionEnv that also returns the NATS server.
+func projectionEnvNATS(t testing.TB, extraEnv ...string) (*env, *natsembed.Server) {
 	t.Helper()
 	ns := natstest.Start(t)
 	nc, err := nats.Connect(ns.ClientURL())
@@ -54,7 +62,7 @@ func projectionEnv(t testing.TB, extraEnv ...string) *env {
 		}
 	}
 	e.inventory.mu.Unlock()
-	return e
+	return e, ns
 }
 
 // warmProjection calls availability until an answer needs no inventory
@@ -131,6 +139,29 @@ func TestAvailabilityFromStockProjection(t *testing.T) {
 	if m := e.metrics(t); !strings.Contains(m, `transload_gateway_stock_projection_events_total{outcome="gap"} 1`) {
 		t.Errorf("gap not counted:\n%s", grepLines(m, "stock_projection"))
 	}
+}
+
+// TestAvailabilityAsksInventoryWhileNATSIsDown: without the event feed the
+// projection could miss changes, so it stops answering.
+func TestAvailabilityAsksInventoryWhileNATSIsDown(t *testing.T) {
+	t.Parallel()
+	e, ns := projectionEnvNATS(t)
+	req := availabilityRequest(line("SKU-00001", 5))
+	warmProjection(t, e, keyWeb, req)
+	ns.Shutdown()
+	e.inventory.mu.Lock()
+	e.inventory.publish = nil // no event can reach the gateway
+	e.inventory.mu.Unlock()
+	e.inventory.setAvailable("SKU-00001", "WH-HAM", 0)
+	wait.Eventually(t, 10*time.Second, "availability read live once NATS is down", func() error {
+		before := e.inventory.calls.Load()
+		resp, err := e.checkAvailability(t, keyWeb, req)
+		if err != nil {
+			return err
+		}
+		return wait.Check(e.inventory.calls.Load() == before+1 && resp.GetLines()[0].GetAvailableQuantity() == 300,
+			"inventory calls +%d, available %d", e.inventory.calls.Load()-before, resp.GetLines()[0].GetAvailableQuantity())
+	})
 }
 
 // metrics returns the admin listener's /metrics text.
