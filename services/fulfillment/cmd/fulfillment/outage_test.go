@@ -67,6 +67,15 @@ func TestOrderServiceDown(t *testing.T) {
 	id := "FR-O-T3-WH-MUC"
 	m.waitAtWMS(t, id)
 	m.wms.emit(id, wmsv1.ShipmentRequest_STATE_SHIPPED, "PCL-1", true)
+	// Delivered in a later page: a delivery in the same page would replace
+	// the shipped report (one DELIVERED call, TestPollerFoldsShippedIntoDelivered).
+	wait.Eventually(t, patience, "shipment shipped", func() error {
+		ss := m.shipments(t, "orders/O-T3")
+		if len(ss) != 1 || ss[0].GetState() != fulfillmentv1.Shipment_STATE_SHIPPED {
+			return fmt.Errorf("shipments %v", ss)
+		}
+		return nil
+	})
 	m.wms.emit(id, wmsv1.ShipmentRequest_STATE_DELIVERED, "PCL-1", false)
 
 	wait.Eventually(t, patience, "shipment delivered and committed", func() error {

@@ -97,6 +97,10 @@ type Tx interface {
 	// queued once (created reports whether this call queued it).
 	// ErrInvalidArgument for an effect without its call.
 	EnqueueEffect(ctx context.Context, e Effect) (created bool, err error)
+	// DropPendingEffect deletes the effect of kind and key while it is
+	// still PENDING (queued and never executed); dropped reports whether
+	// there was one.
+	DropPendingEffect(ctx context.Context, kind EffectKind, key string) (dropped bool, err error)
 	// Cancellation returns the cancellation recorded under requestID and
 	// whether there is one.
 	Cancellation(ctx context.Context, requestID string) (Cancellation, bool, error)

@@ -56,12 +56,23 @@ func (c Common) count(outcome string) {
 	}
 }
 
+// batch is what the transaction applying a page or push of WMS events
+// remembers across its events: the SHIPPED progress reports it queued, per
+// shipment, so a delivery later in the same transaction replaces its
+// shipment's report (DELIVERED implies shipped, and the order service
+// moves through both states in one call) instead of adding a second call.
+type batch struct {
+	shippedReport map[string]string // shipment id → effect key
+}
+
+func newBatch() *batch { return &batch{shippedReport: map[string]string{}} }
+
 // applyEvent applies one WMS event from source inside tx unless it was
 // seen before, and records it with its outcome. A repeated event is a
 // duplicate (reused with other content: rejected as EVENT_ID_REUSED,
 // nothing changed); a business refusal is recorded as REJECTED and
 // returned in the result, not as an error, so it does not block the feed.
-func applyEvent(ctx context.Context, tx fulfillment.Tx, log *slog.Logger, source string, ev fulfillment.WMSEvent, now time.Time) (applyResult, error) {
+func applyEvent(ctx context.Context, tx fulfillment.Tx, b *batch, log *slog.Logger, source string, ev fulfillment.WMSEvent, now time.Time) (applyResult, error) {
 	res := applyResult{WMSEventResult: fulfillment.WMSEventResult{EventID: ev.ID, Outcome: fulfillment.WMSEventApplied}}
 	seen, ok, err := tx.LookupWMSEvent(ctx, source, ev.ID)
 	if err != nil {
@@ -82,7 +93,7 @@ func applyEvent(ctx context.Context, tx fulfillment.Tx, log *slog.Logger, source
 		Source: source, EventID: ev.ID, Fingerprint: ev.Fingerprint, RequestID: ev.RequestID,
 		Outcome: fulfillment.WMSEventApplied, Payload: ev.Payload, RecordTime: now,
 	}
-	err = applyKind(ctx, tx, source, ev, now, &res)
+	err = applyKind(ctx, tx, b, source, ev, now, &res)
 	if rj := fulfillment.AsRejection(err); rj != nil {
 		rec.Outcome, rec.Reason, rec.Detail = fulfillment.WMSEventRejected, string(rj.Reason), rj.Message
 		res = applyResult{WMSEventResult: fulfillment.WMSEventResult{
@@ -104,12 +115,12 @@ func applyEvent(ctx context.Context, tx fulfillment.Tx, log *slog.Logger, source
 }
 
 // applyKind applies what ev reports to res's request or shipment.
-func applyKind(ctx context.Context, tx fulfillment.Tx, source string, ev fulfillment.WMSEvent, now time.Time, res *applyResult) error {
+func applyKind(ctx context.Context, tx fulfillment.Tx, b *batch, source string, ev fulfillment.WMSEvent, now time.Time, res *applyResult) error {
 	switch ev.Kind {
 	case fulfillment.WMSEventIgnored:
 		return nil
 	case fulfillment.WMSEventShipment:
-		return applyMilestone(ctx, tx, source, ev.Shipment, now, res)
+		return applyMilestone(ctx, tx, b, source, ev.Shipment, now, res)
 	case fulfillment.WMSEventCancelled:
 		_, _, err := updateRequest(ctx, tx, ev.RequestID, res, func(r *fulfillment.Request) bool {
 			return r.CancelByWMS("cancelled by the WMS", now)
@@ -165,7 +176,7 @@ func updateRequest(ctx context.Context, tx fulfillment.Tx, id string, res *apply
 
 // applyMilestone applies a shipment milestone of ev.RequestID inside tx:
 // shipment and request rows, ShipmentUpdatedEvent and side effects.
-func applyMilestone(ctx context.Context, tx fulfillment.Tx, source string, ev fulfillment.ShipmentEvent, now time.Time, res *applyResult) error {
+func applyMilestone(ctx context.Context, tx fulfillment.Tx, b *batch, source string, ev fulfillment.ShipmentEvent, now time.Time, res *applyResult) error {
 	req, err := tx.GetRequest(ctx, ev.RequestID)
 	if errors.Is(err, fulfillment.ErrRequestNotFound) {
 		return unknownRequest(ev.RequestID)
@@ -210,10 +221,33 @@ func applyMilestone(ctx context.Context, tx fulfillment.Tx, source string, ev fu
 		}
 	}
 	for _, e := range shipmentEffects(out, eventID, ev.OccurTime, now) {
-		if _, err := tx.EnqueueEffect(ctx, e); err != nil {
+		if err := b.enqueue(ctx, tx, e); err != nil {
 			return err
 		}
 		res.queued = true
+	}
+	return nil
+}
+
+// enqueue queues e in tx; a DELIVERED report first drops the SHIPPED
+// report of its shipment queued earlier in the same transaction, which was
+// never sent.
+func (b *batch) enqueue(ctx context.Context, tx fulfillment.Tx, e fulfillment.Effect) error {
+	p := e.Progress
+	if p != nil && p.Delivered {
+		if key, ok := b.shippedReport[p.ShipmentID]; ok {
+			delete(b.shippedReport, p.ShipmentID)
+			if _, err := tx.DropPendingEffect(ctx, e.Kind, key); err != nil {
+				return err
+			}
+		}
+	}
+	created, err := tx.EnqueueEffect(ctx, e)
+	if err != nil {
+		return err
+	}
+	if p != nil && !p.Delivered && created {
+		b.shippedReport[p.ShipmentID] = e.Key
 	}
 	return nil
 }

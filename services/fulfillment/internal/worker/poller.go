@@ -85,8 +85,9 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		if stored != cur {
 			return errCursorMoved // another poller applied this page
 		}
+		b := newBatch()
 		for _, ev := range page.Events {
-			r, err := applyEvent(ctx, tx, p.cfg.Logger, p.cfg.Source, ev, p.cfg.Now())
+			r, err := applyEvent(ctx, tx, b, p.cfg.Logger, p.cfg.Source, ev, p.cfg.Now())
 			if err != nil {
 				return fmt.Errorf("apply wms event %s: %w", ev.ID, err)
 			}

@@ -33,9 +33,9 @@ func (a *PushApplier) Apply(ctx context.Context, source, cursor string, evs []fu
 	)
 	err := a.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		applied = make([]applyResult, 0, len(evs))
-		now := a.cfg.Now()
+		now, b := a.cfg.Now(), newBatch()
 		for _, ev := range evs {
-			res, err := applyEvent(ctx, tx, a.cfg.Logger, source, ev, now)
+			res, err := applyEvent(ctx, tx, b, a.cfg.Logger, source, ev, now)
 			if err != nil {
 				return fmt.Errorf("apply wms event %s: %w", ev.ID, err)
 			}

@@ -95,6 +95,56 @@ func shipEvent(id, request string, state wmsv1.ShipmentRequest_State, qty int64)
 	}
 }
 
+// TestPollerFoldsShippedIntoDelivered: a shipment shipped and delivered in
+// one page of the feed is one DELIVERED report to the order service (it
+// implies shipped), not a SHIPPED and a DELIVERED call; the inventory
+// commit stays. Shipped in one page and delivered in the next, it is two
+// reports, in order.
+func TestPollerFoldsShippedIntoDelivered(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		pageSize int
+		want     []bool // Delivered of the pending progress reports, in queue order
+	}{
+		{"one page", 10, []bool{true}},
+		{"two pages", 1, []bool{false, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			delivered := shipEvent("E2", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_DELIVERED, 2)
+			f := &fakeWMS{events: []*wmsv1.ShipmentEvent{shipEvent("E1", "FR-O-1-WH-HAM", wmsv1.ShipmentRequest_STATE_SHIPPED, 2), delivered}}
+			p := worker.NewPoller(s, f, worker.PollerConfig{Source: "wms", PageSize: tc.pageSize,
+				Common: worker.Common{Now: func() time.Time { return t0 }}})
+			for more := true; more; {
+				var err error
+				if more, err = p.PollOnce(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			effs, err := s.PendingEffects(t.Context(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var commits int
+			var reports []bool
+			for _, e := range effs {
+				switch {
+				case e.Commit != nil:
+					commits++
+				case e.Progress != nil:
+					reports = append(reports, e.Progress.Delivered)
+					if len(e.Progress.Lines) != 1 || e.Progress.Lines[0].Quantity != 2 {
+						t.Errorf("report lines %+v, want line 1 x 2", e.Progress.Lines)
+					}
+				}
+			}
+			if commits != 1 || fmt.Sprint(reports) != fmt.Sprint(tc.want) {
+				t.Errorf("%d commits, progress reports (delivered?) %v; want 1 commit and %v", commits, reports, tc.want)
+			}
+		})
+	}
+}
+
 func TestPollerRecordsRejectionsAndMovesOn(t *testing.T) {
 	s := newStore(t)
 	f := &fakeWMS{events: []*wmsv1.ShipmentEvent{

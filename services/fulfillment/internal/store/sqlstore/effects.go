@@ -30,6 +30,17 @@ func (t *Tx) EnqueueEffect(ctx context.Context, e fulfillment.Effect) (created b
 	return n == 1, err
 }
 
+// DropPendingEffect implements fulfillment.Tx.
+func (t *Tx) DropPendingEffect(ctx context.Context, kind fulfillment.EffectKind, key string) (bool, error) {
+	res, err := t.exec(ctx, `DELETE FROM pending_effects WHERE kind = ? AND effect_key = ? AND state = ?`,
+		string(kind), key, string(fulfillment.EffectPending))
+	if err != nil {
+		return false, fmt.Errorf("drop effect %s %s: %w", kind, key, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 func scanEffect(row sqldb.Scanner) (fulfillment.Effect, error) {
 	var (
 		e              fulfillment.Effect

@@ -463,6 +463,29 @@ func testEffects(t *testing.T, s fulfillment.Store) {
 			t.Fatalf("CountEffects(%s) = %d, %v; want %d", state, n, err, want)
 		}
 	}
+	// Only a pending effect can be dropped; a done one stays.
+	err = s.InTx(ctx, func(tx fulfillment.Tx) error {
+		p := progress
+		p.Key, p.Progress = "ev-4", &fulfillment.Progress{OrderID: "O-1", EventID: "ev-4", ShipmentID: "S-1", OccurTime: t0}
+		if _, err := tx.EnqueueEffect(ctx, p); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			key  string
+			want bool
+		}{{"ev-4", true}, {"ev-4", false}, {"ev-2", false}} {
+			if dropped, err := tx.DropPendingEffect(ctx, fulfillment.EffectRecordShipmentProgress, c.key); err != nil || dropped != c.want {
+				t.Errorf("DropPendingEffect(%s) = %v, %v; want %v", c.key, dropped, err, c.want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountEffects(ctx, fulfillment.EffectDone); n != 2 {
+		t.Errorf("%d done effects after the drops, want 2", n)
+	}
 }
 
 func testCancellations(t *testing.T, s fulfillment.Store) {
