@@ -194,6 +194,7 @@ func TestCostPerOrder(t *testing.T) {
 
 	const n = 10
 	calls0, rows0 := cs.counts(), rows()
+	commits0, _ := e.db.CommitStats()
 	for i := range n {
 		// Line 1: 104 of a SKU of its own → WH-HAM 100, WH-MUC 4. Line 2:
 		// SKU-00001 x1 → WH-HAM.
@@ -214,6 +215,13 @@ func TestCostPerOrder(t *testing.T) {
 	calls, written := diff(calls0, cs.counts()), diff(rows0, rows())
 	t.Logf("store calls per order:%s", format(calls, n))
 	t.Logf("rows written per order:%s", format(written, n))
+	commits, _ := e.db.CommitStats()
+	t.Logf("database commits per order: %.2f", float64(commits-commits0)/float64(n))
+	// Claim, order, attempt, confirmation and four reports: 8 (16 before
+	// issue #12 with this test's 20 ms worker poll).
+	if got := commits - commits0; got > 8*n {
+		t.Errorf("%d commits for %d orders, want at most %d", got, n, 8*n)
+	}
 
 	// Per order: one claim, one order transaction, one attempt and one
 	// confirmation in the worker, four shipment reports. The lease is
