@@ -197,6 +197,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 	var worker *order.Worker
 	svc := order.NewService(order.Config{
 		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, CustomerMaxStaleness: cfg.CustomerMaxStaleness,
+		CustomerLocalMaxAge: cfg.CustomerLocalMaxAge,
 	}, order.Deps{
 		Store:       sqlstore.New(db, orderpb.Encoder{}),
 		Customers:   erpclient.New(n.erpRead),

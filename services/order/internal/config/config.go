@@ -55,6 +55,11 @@ type Config struct {
 	// CustomerSyncInterval is how often the snapshots are refreshed from
 	// the ERP's ListCustomers (also once at start).
 	CustomerSyncInterval time.Duration `env:"ORDER_CUSTOMER_SYNC_INTERVAL" default:"10m"`
+	// CustomerLocalMaxAge, when positive, makes CreateOrder read a known
+	// customer from its local snapshot instead of the ERP while the last
+	// complete customer sync started at most this long ago (0: always ask
+	// the ERP).
+	CustomerLocalMaxAge time.Duration `env:"ORDER_CUSTOMER_LOCAL_MAX_AGE" default:"0s"`
 
 	// QueueLeaseTTL is the ERP queue worker's singleton lease (one worker
 	// drains the queue when several replicas share a database).
@@ -77,6 +82,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CustomerSyncInterval < time.Second {
 		errs = append(errs, errors.New("ORDER_CUSTOMER_SYNC_INTERVAL must be at least 1s"))
+	}
+	if c.CustomerLocalMaxAge < 0 || c.CustomerLocalMaxAge > c.CustomerMaxStaleness {
+		errs = append(errs, errors.New("ORDER_CUSTOMER_LOCAL_MAX_AGE must be between 0 and ORDER_CUSTOMER_MAX_STALENESS"))
 	}
 	if c.IdempotencyRetention < 24*time.Hour {
 		errs = append(errs, errors.New("ORDER_IDEMPOTENCY_RETENTION must be at least 24h (order.v1 idempotency contract)"))

@@ -44,11 +44,13 @@ func TestDefaults(t *testing.T) {
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	for name, env := range map[string]map[string]string{
-		"short claim lease":    {"ORDER_CLAIM_LEASE": "500ms"},
-		"fast customer sync":   {"ORDER_CUSTOMER_SYNC_INTERVAL": "10ms"},
-		"short key retention":  {"ORDER_IDEMPOTENCY_RETENTION": "1h"},
-		"bad duration":         {"ORDER_CATALOG_TIMEOUT": "soon"},
-		"no failure exception": {"ERP_FAILURE_EXCEPTION_AFTER": "0"},
+		"short claim lease":     {"ORDER_CLAIM_LEASE": "500ms"},
+		"fast customer sync":    {"ORDER_CUSTOMER_SYNC_INTERVAL": "10ms"},
+		"negative local age":    {"ORDER_CUSTOMER_LOCAL_MAX_AGE": "-1s"},
+		"local age > staleness": {"ORDER_CUSTOMER_LOCAL_MAX_AGE": "25h"},
+		"short key retention":   {"ORDER_IDEMPOTENCY_RETENTION": "1h"},
+		"bad duration":          {"ORDER_CATALOG_TIMEOUT": "soon"},
+		"no failure exception":  {"ERP_FAILURE_EXCEPTION_AFTER": "0"},
 	} {
 		var cfg config.Config
 		if err := svcmain.LoadConfig("order", func(k string) string { return env[k] }, &cfg); err == nil {

@@ -261,14 +261,14 @@ func (c *testClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock();
 
 // newClockedEnv returns an env without a running worker whose service runs
 // on a clock the test moves, over a counting store.
-func newClockedEnv(t *testing.T) (*env, *countingStore, *testClock) {
+func newClockedEnv(t *testing.T, opts ...func(*envOptions)) (*env, *countingStore, *testClock) {
 	t.Helper()
 	var cs *countingStore
 	clock := &testClock{t: time.Now()}
-	e := newEnv(t, withoutWorker, func(o *envOptions) {
+	e := newEnv(t, append([]func(*envOptions){withoutWorker, func(o *envOptions) {
 		o.now = clock.now
 		o.wrapStore = func(s order.Store) order.Store { cs = &countingStore{Store: s}; return cs }
-	})
+	}}, opts...)...)
 	return e, cs, clock
 }
 
@@ -458,4 +458,66 @@ func TestWorkerDrainsFullBatchesBackToBack(t *testing.T) {
 	if got := w.Pass(ctx); got < 100*time.Millisecond {
 		t.Errorf("full batch halted by the ERP outage: next in %v, want the backoff", got)
 	}
+}
+
+// TestCustomerReadLocallyAfterSync: with CustomerLocalMaxAge set, a
+// placement within that age of the last complete customer sync reads a
+// known customer from its snapshot, without the ERP hop; a customer
+// without a snapshot, or a placement after the sync aged out, asks the ERP.
+// The snapshot follows the ERP through the sync (a credit hold refuses).
+func TestCustomerReadLocallyAfterSync(t *testing.T) {
+	t.Parallel()
+	e, cs, clock := newClockedEnv(t, func(o *envOptions) { o.cfg.CustomerLocalMaxAge = time.Minute })
+	ctx := t.Context()
+	step := 0
+	place := func(customer string) error {
+		step++
+		_, err := e.client.CreateOrder(ctx, createReq(fmt.Sprint("local-", step), customer, line{"SKU-00001", 1}))
+		return err
+	}
+	reads := func(want int, what string) {
+		t.Helper()
+		if got := e.erp.CustomerReads(); got != want {
+			t.Errorf("%s: %d ERP customer reads in all, want %d", what, got, want)
+		}
+	}
+	if err := place("C0004"); err != nil {
+		t.Fatal(err)
+	}
+	reads(1, "before any sync")
+	if _, err := e.svc.SyncCustomers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	saves := cs.counts()["SaveCustomer"]
+	for range 3 {
+		clock.advance(10 * time.Second)
+		if err := place("C0004"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads(1, "three orders within a minute of the sync")
+	if got := cs.counts()["SaveCustomer"]; got != saves {
+		t.Errorf("local reads wrote %d snapshots", got-saves)
+	}
+
+	e.erp.AddCustomer("C0004", erpv1.Customer_ACCOUNT_STATE_CREDIT_HOLD)
+	if _, err := e.svc.SyncCustomers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := place("C0004"); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("customer on credit hold since the last sync: %v, want FAILED_PRECONDITION", err)
+	}
+	reads(1, "credit hold seen through the sync")
+
+	e.erp.AddCustomer("C0030", erpv1.Customer_ACCOUNT_STATE_ACTIVE)
+	if err := place("C0030"); err != nil {
+		t.Fatal(err)
+	}
+	reads(2, "a customer without a snapshot")
+
+	clock.advance(2 * time.Minute)
+	if err := place("C0005"); err != nil {
+		t.Fatal(err)
+	}
+	reads(3, "a placement two minutes after the last sync")
 }

@@ -65,6 +65,8 @@ type ERP struct {
 	submitCalls []string
 	cancels     []string
 	next        int
+	// customerReads counts GetCustomer calls.
+	customerReads int
 }
 
 // NewERP returns a fake ERP knowing customers C0001..C0010 (active, EUR,
@@ -116,10 +118,16 @@ func (e *ERP) Cancels() []string {
 	return locked(&e.switchable, func() []string { return slices.Clone(e.cancels) })
 }
 
+// CustomerReads returns how many GetCustomer calls arrived.
+func (e *ERP) CustomerReads() int {
+	return locked(&e.switchable, func() int { return e.customerReads })
+}
+
 // GetCustomer implements erpv1.ErpAdapterServiceServer.
 func (e *ERP) GetCustomer(_ context.Context, r *erpv1.GetCustomerRequest) (*erpv1.Customer, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.customerReads++
 	if e.down {
 		return nil, unavailable("erp")
 	}

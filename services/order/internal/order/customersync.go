@@ -13,6 +13,7 @@ import (
 func (s *Service) SyncCustomers(ctx context.Context) (int, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	started := s.now()
 	since := s.syncWatermark
 	token := ""
 	n := 0
@@ -42,6 +43,7 @@ func (s *Service) SyncCustomers(ctx context.Context) (int, error) {
 	// Customers updated exactly at the watermark come again next time
 	// (the ERP contract says so); saving them twice is harmless.
 	s.syncWatermark = newest
+	s.syncedAt.Store(started.UnixNano())
 	return n, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transload/transload/platform/fingerprint"
@@ -39,6 +40,14 @@ type Config struct {
 	// CustomerMaxStaleness bounds the age of the customer snapshot used
 	// while the ERP is down (default 24h).
 	CustomerMaxStaleness time.Duration
+	// CustomerLocalMaxAge, when positive, makes CreateOrder read a
+	// customer that has a snapshot from the snapshot, without calling the
+	// ERP, while the last complete customer sync started at most this
+	// long ago: the snapshots are then the ERP's records as of that sync.
+	// The ERP still decides at submission (a customer put on credit hold
+	// or over the limit since the sync is rejected there). 0 (default)
+	// asks the ERP on every placement.
+	CustomerLocalMaxAge time.Duration
 	// AbandonAfter is how long after its lease ended a pending claim is
 	// cleaned up by the reaper: its reservation released and the claim
 	// dropped (default 2m).
@@ -138,6 +147,9 @@ type Service struct {
 	syncMu        sync.Mutex
 	syncWatermark time.Time
 	snapshots     snapshots
+	// syncedAt is when the last complete customer sync started (unix
+	// nanoseconds; 0 before the first).
+	syncedAt atomic.Int64
 }
 
 // NewService returns a Service.
@@ -528,6 +540,9 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 // the record changed (saveSnapshot); while the ERP cannot answer it falls
 // back to a snapshot younger than CustomerMaxStaleness.
 func (s *Service) customer(ctx context.Context, id string) (Customer, error) {
+	if c, ok := s.localCustomer(ctx, id); ok {
+		return c, nil
+	}
 	c, err := s.d.Customers.GetCustomer(ctx, id)
 	if err == nil {
 		c.FetchedAt = s.now()

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -70,4 +71,28 @@ func sameCustomer(a, b Customer) bool {
 		slices.Equal(a.AllowedChannels, b.AllowedChannels) && a.HasCreditLimit == b.HasCreditLimit &&
 		a.CreditCurrency == b.CreditCurrency && a.CreditLimitMinor == b.CreditLimitMinor &&
 		a.AvailableCreditMinor == b.AvailableCreditMinor
+}
+
+// localCustomer returns the customer's snapshot when CustomerLocalMaxAge
+// allows reading it instead of the ERP: the last complete sync started at
+// most that long ago, so the snapshot is the ERP's record as of then. A
+// customer without a snapshot is not found here (the ERP is asked).
+func (s *Service) localCustomer(ctx context.Context, id string) (Customer, bool) {
+	maxAge := s.cfg.CustomerLocalMaxAge
+	synced := s.syncedAt.Load()
+	if maxAge <= 0 || synced == 0 || s.now().Sub(time.Unix(0, synced)) > maxAge {
+		return Customer{}, false
+	}
+	if c, ok := s.snapshots.get(id); ok {
+		return c, true
+	}
+	c, err := s.d.Store.GetCustomer(ctx, id)
+	if err != nil {
+		if !errors.Is(err, ErrCustomerNotFound) {
+			s.log.WarnContext(ctx, "read customer snapshot", slog.String("customer_id", id), slog.Any("error", err))
+		}
+		return Customer{}, false
+	}
+	s.snapshots.put(c)
+	return c, true
 }
