@@ -56,6 +56,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -245,20 +246,97 @@ func writeBatch(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, evs []Event, n
 	}
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(ctx, carrier)
+	if err := insertEvents(ctx, tx, d, pending, carrier.Get(HeaderTraceparent), carrier.Get(HeaderTracestate), now); err != nil {
+		return nil, err
+	}
 	out := make([]Written, len(pending))
 	for i, p := range pending {
-		_, err := tx.ExecContext(ctx, d.Rebind(`
-			INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_seq, subject,
-				payload_type, payload, correlation_id, traceparent, tracestate, created_unix_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			p.id, p.AggregateType, p.AggregateID, p.seq, p.Subject, p.payloadType, p.payload, p.corr,
-			carrier.Get(HeaderTraceparent), carrier.Get(HeaderTracestate), now.UnixMicro())
-		if err != nil {
-			return nil, fmt.Errorf("outbox: insert event %s: %w", p.id, err)
-		}
 		out[i] = Written{ID: p.id, Sequence: p.seq, CreatedAt: now}
 	}
 	return out, nil
+}
+
+// Rows per statement of a batch: one multi-row INSERT (or UPSERT) per
+// chunk instead of one statement per event (or aggregate). The chunks
+// keep the bound parameters (11 per event, 3 per aggregate) far below
+// both engines' limits, and the distinct query texts few, so they stay in
+// the statement caches.
+const (
+	insertChunk = 32
+	seqChunk    = 64
+)
+
+// batchQuery is the text of a multi-row statement: head, then n copies of
+// row separated by commas, then tail, rebound per dialect and row count
+// once (up to max rows) and kept.
+type batchQuery struct {
+	head, row, tail string
+	once            [3][max(insertChunk, seqChunk) + 1]sync.Once
+	text            [3][max(insertChunk, seqChunk) + 1]string
+}
+
+// For returns the statement for n rows in dialect d.
+func (q *batchQuery) For(d sqldb.Dialect, n int) string {
+	if d < 0 || int(d) >= len(q.once) || n >= len(q.once[d]) {
+		return q.build(d, n)
+	}
+	q.once[d][n].Do(func() { q.text[d][n] = q.build(d, n) })
+	return q.text[d][n]
+}
+
+func (q *batchQuery) build(d sqldb.Dialect, n int) string {
+	var b strings.Builder
+	b.WriteString(q.head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q.row)
+	}
+	b.WriteString(q.tail)
+	return d.Rebind(b.String())
+}
+
+var (
+	insertEventsQuery = &batchQuery{
+		head: `INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_seq, subject,
+			payload_type, payload, correlation_id, traceparent, tracestate, created_unix_us) VALUES `,
+		row: `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	}
+	// The upsert takes the counter rows' write locks (PostgreSQL, in the
+	// order of the VALUES rows) or runs under the database write lock
+	// (SQLite); a concurrent writer of the same aggregate waits for this
+	// transaction and then sees its value. RETURNING names the key of
+	// each row, since neither engine promises the rows' order.
+	takeSequencesQuery = &batchQuery{
+		head: `INSERT INTO outbox_aggregate_seq (aggregate_type, aggregate_id, last_seq) VALUES `,
+		row:  `(?, ?, ?)`,
+		tail: `
+			ON CONFLICT (aggregate_type, aggregate_id)
+			DO UPDATE SET last_seq = outbox_aggregate_seq.last_seq + excluded.last_seq
+			RETURNING aggregate_type, aggregate_id, last_seq`,
+	}
+)
+
+// insertEvents inserts pending in order (ids follow the batch order), one
+// statement per insertChunk events.
+func insertEvents(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, pending []pendingEvent, traceparent, tracestate string, now time.Time) error {
+	for start := 0; start < len(pending); start += insertChunk {
+		part := pending[start:min(start+insertChunk, len(pending))]
+		q := insertEventsQuery.For(d, len(part))
+		args := make([]any, 0, 11*len(part))
+		for _, p := range part {
+			args = append(args, p.id, p.AggregateType, p.AggregateID, p.seq, p.Subject, p.payloadType, p.payload,
+				p.corr, traceparent, tracestate, now.UnixMicro())
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if len(part) == 1 {
+				return fmt.Errorf("outbox: insert event %s: %w", part[0].id, err)
+			}
+			return fmt.Errorf("outbox: insert events %s..%s: %w", part[0].id, part[len(part)-1].id, err)
+		}
+	}
+	return nil
 }
 
 // prepare validates ev and settles its id and correlation id.
@@ -297,22 +375,22 @@ func takeSequences(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, pending []p
 		return cmp.Or(strings.Compare(a.typ, b.typ), strings.Compare(a.id, b.id))
 	})
 	next := make(map[aggregateKey]int64, len(keys))
-	for _, k := range keys {
-		var last int64
-		// The upsert takes the counter row's write lock (PostgreSQL) or
-		// runs under the database write lock (SQLite); a concurrent writer
-		// of the same aggregate waits for this transaction and then sees
-		// its value.
-		err := tx.QueryRowContext(ctx, d.Rebind(`
-			INSERT INTO outbox_aggregate_seq (aggregate_type, aggregate_id, last_seq)
-			VALUES (?, ?, ?)
-			ON CONFLICT (aggregate_type, aggregate_id)
-			DO UPDATE SET last_seq = outbox_aggregate_seq.last_seq + excluded.last_seq
-			RETURNING last_seq`), k.typ, k.id, counts[k]).Scan(&last)
-		if err != nil {
-			return nil, fmt.Errorf("outbox: next sequence for %s %s: %w", k.typ, k.id, err)
+	for start := 0; start < len(keys); start += seqChunk {
+		part := keys[start:min(start+seqChunk, len(keys))]
+		// One upsert advances the chunk's counters (see takeSequencesQuery).
+		q := takeSequencesQuery.For(d, len(part))
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, k.typ, k.id, counts[k])
 		}
-		next[k] = last - counts[k] + 1
+		if err := takeChunk(ctx, tx, q, args, counts, next); err != nil {
+			return nil, err
+		}
+		for _, k := range part {
+			if _, ok := next[k]; !ok {
+				return nil, fmt.Errorf("outbox: next sequence for %s %s: the counter upsert returned no row for it", k.typ, k.id)
+			}
+		}
 	}
 	for i := range pending {
 		k := aggregateKey{pending[i].AggregateType, pending[i].AggregateID}
@@ -320,6 +398,30 @@ func takeSequences(ctx context.Context, tx *sql.Tx, d sqldb.Dialect, pending []p
 		next[k]++
 	}
 	return counts, nil
+}
+
+// takeChunk runs one counter upsert and records, for each aggregate it
+// returns, the first sequence the batch gets.
+func takeChunk(ctx context.Context, tx *sql.Tx, q string, args []any, counts, next map[aggregateKey]int64) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("outbox: next sequences: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k    aggregateKey
+			last int64
+		)
+		if err := rows.Scan(&k.typ, &k.id, &last); err != nil {
+			return fmt.Errorf("outbox: next sequences: %w", err)
+		}
+		next[k] = last - counts[k] + 1
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("outbox: next sequences: %w", err)
+	}
+	return nil
 }
 
 // giveBackSequences undoes takeSequences. The transaction still holds the
