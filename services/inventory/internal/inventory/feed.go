@@ -39,9 +39,11 @@ type StockFeed interface {
 const PushPollInterval = time.Minute
 
 // FeedPoller applies a source's stock event feed through ApplyStockEvents:
-// it reads from the saved cursor, applies the page as one idempotent batch
-// and only then saves the next cursor, so a crash in between re-reads the
-// page and the batch (same request id, same events) changes nothing twice.
+// it reads from the saved cursor and applies the page as one idempotent
+// batch that saves the next cursor in its own transaction, so a page is
+// applied and the cursor moved past it together or not at all (the batch
+// stays idempotent on its request id, derived from the cursor pair, for a
+// page read again by another replica).
 //
 // A FeedWatcher may push the same feed (NewFeedWatcher): both apply
 // through applyAt, which applies a page only if the saved cursor is still
@@ -155,8 +157,9 @@ func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 	return page.HasMore || !applied, nil
 }
 
-// applyAt applies page, read from cursor, as one idempotent batch and then
-// saves its next cursor, unless the saved cursor is no longer cursor (the
+// applyAt applies page, read from cursor, as one idempotent batch and
+// saves its next cursor in the batch's transaction (a page without events
+// saves only the cursor), unless the saved cursor is no longer cursor (the
 // other reader of this feed got there first): then it changes nothing and
 // reports false. The read of the cursor is not held across the ERP call,
 // only across compare, apply and save.
@@ -171,12 +174,19 @@ func (p *FeedPoller) applyAt(ctx context.Context, cursor string, page FeedPage) 
 		return false, nil
 	}
 
+	moved := page.NextCursor != "" && page.NextCursor != cursor
 	if len(page.Events) > 0 {
-		res, err := p.svc.ApplyStockEvents(ctx, ApplyStockEventsParams{
+		params := ApplyStockEventsParams{
 			RequestID:    feedRequestID(p.source, cursor, page.NextCursor),
 			SourceSystem: p.source,
 			Events:       page.Events,
-		})
+		}
+		if moved {
+			// Saved with the batch, in its transaction.
+			params.Cursor = &FeedCursorUpdate{Feed: p.source, Next: page.NextCursor}
+			moved = false
+		}
+		res, err := p.svc.ApplyStockEvents(ctx, params)
 		if err != nil {
 			return false, fmt.Errorf("apply %d feed events: %w", len(page.Events), err)
 		}
@@ -187,7 +197,7 @@ func (p *FeedPoller) applyAt(ctx context.Context, cursor string, page FeedPage) 
 			}
 		}
 	}
-	if page.NextCursor != "" && page.NextCursor != cursor {
+	if moved {
 		if err := p.svc.store.SaveFeedCursor(ctx, p.source, page.NextCursor, p.svc.now().UTC()); err != nil {
 			return false, err
 		}

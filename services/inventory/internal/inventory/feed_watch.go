@@ -50,8 +50,8 @@ var (
 // FeedWatcher applies a source's pushed stock events as they arrive,
 // through its FeedPoller's apply path (same idempotent batches, same
 // cursor, compare-and-apply so poller and watcher never apply a page
-// twice). It opens the stream at the saved cursor, saves each message's
-// next cursor after applying its events, and reopens it from the saved
+// twice). It opens the stream at the saved cursor, applies each message's
+// events and saves its next cursor in one transaction, and reopens it from the saved
 // cursor after the stream's lifetime, a failure (with backoff; the
 // connection's circuit breaker fails opens fast while the source is down)
 // or a restart of the source, so nothing is skipped or applied twice.

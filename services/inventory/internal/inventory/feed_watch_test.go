@@ -37,6 +37,10 @@ func (s *cursorStore) ApplyStockEvents(_ context.Context, p ApplyStockEventsPara
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.applied = append(s.applied, p.RequestID)
+	if p.Cursor != nil {
+		// Like the real store: the cursor moves with the batch.
+		s.cursor = p.Cursor.Next
+	}
 	return nil, nil
 }
 

@@ -86,6 +86,16 @@ type ApplyStockEventsParams struct {
 	// Actor is who reports the events (audit trail; ServiceActor when
 	// unset, e.g. for the feed poller).
 	Actor Actor `json:"-"`
+	// Cursor, when set, is the feed position saved in the batch's
+	// transaction (also for a replayed batch): the page's events and the
+	// cursor after them are applied together or not at all. Not part of
+	// the request fingerprint.
+	Cursor *FeedCursorUpdate `json:"-"`
+}
+
+// FeedCursorUpdate saves Next as the position of stock event feed Feed.
+type FeedCursorUpdate struct {
+	Feed, Next string
 }
 
 // ValidateStockEvent checks the kind-specific rules of e (the shape rules

@@ -153,38 +153,30 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 		)
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 			created = false
-			existing, err := s.reservationWhere(ctx, tx, `request_id = ?`, false, p.RequestID)
-			if err == nil {
+			existing, open, err := s.reservationsFor(ctx, tx, p.RequestID, p.ReferenceID)
+			if err != nil {
+				return err
+			}
+			if existing != nil {
+				// Stored before, or by a concurrent call with this request
+				// id that committed first (a concurrent insert this call
+				// cannot see yet makes its own insert fail on a unique key
+				// and the retry below finds it here).
 				if existing.hash != hash {
 					return inventory.ErrIdempotencyKeyReused
 				}
 				res = existing.Reservation
 				return nil
 			}
-			if !errors.Is(err, inventory.ErrReservationNotFound) {
-				return err
-			}
 
 			skus := p.SKUs()
-			open, err := s.reservationWhere(ctx, tx, `reference_id = ? AND state IN (1, 2)`, true, p.ReferenceID)
 			var expiring *inventory.Reservation
-			switch {
-			case err == nil && open.RequestID == p.RequestID:
-				// A concurrent call with this request id committed after
-				// the lookup above (PostgreSQL READ COMMITTED).
-				if open.hash != hash {
-					return inventory.ErrIdempotencyKeyReused
-				}
-				res = open.Reservation
-				return nil
-			case err == nil:
+			if open != nil {
 				if !inventory.HoldDue(&open.Reservation, now) {
 					return &inventory.ReservationExistsForReferenceError{ReferenceID: p.ReferenceID, Reservation: open.Name()}
 				}
 				expiring = &open.Reservation
 				skus = union(skus, skusOf(open.Reservation))
-			case !errors.Is(err, inventory.ErrReservationNotFound):
-				return err
 			}
 
 			locked, err := s.lockLevels(ctx, tx, skus)
@@ -236,6 +228,29 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 	}
 }
 
+// reservationsFor reads, in one statement, the reservation stored under
+// requestID and the open (HELD/CONFIRMED) reservation of referenceID,
+// locking them on PostgreSQL; either is nil when there is none (they may
+// be the same row, then only existing is set). The two lookups were two
+// statements; one is a statement less per reservation (SQLite uses both
+// indexes: request_id's unique one and the partial open-reference one).
+func (s *Store) reservationsFor(ctx context.Context, tx *sql.Tx, requestID, referenceID string) (existing, open *storedReservation, err error) {
+	rows, err := sqldb.QueryAll(ctx, tx, s.q(`SELECT `+reservationCols+` FROM reservations
+		WHERE request_id = ? OR (reference_id = ? AND state IN (1, 2))`+s.forUpdate()),
+		[]any{requestID, referenceID}, scanReservation)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read reservations of request %s / reference %s: %w", requestID, referenceID, err)
+	}
+	for i := range rows {
+		if rows[i].RequestID == requestID {
+			existing = &rows[i]
+		} else {
+			open = &rows[i]
+		}
+	}
+	return existing, open, nil
+}
+
 // reservationChange is a change of a locked reservation: the reservation
 // before and after it (after's version and update time not bumped yet),
 // what the change did, and who did it (audited as "reservation.<verb>").
@@ -270,38 +285,92 @@ func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevel
 	return s.writeEvents(ctx, tx, audit)
 }
 
+// priorRequest is the stored record of an update's request id.
+type priorRequest struct{ hash, reservationID string }
+
+// extraScanner scans a row's leading columns into the destinations its
+// caller passes and its trailing columns into extra.
+type extraScanner struct {
+	sc    sqldb.Scanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.sc.Scan(append(dest, e.extra...)...) }
+
+// lockReservation reads and locks reservation id for op and returns what
+// op's request id (when set) was recorded as, nil when it is new, and
+// whether op's shipment (when set) was already committed against it.
+//
+// On SQLite this is one statement: the transaction holds the database's
+// write lock, so the request and shipment lookups can ride along as
+// subqueries (two statements less per update). On PostgreSQL they stay
+// statements of their own after the row lock: a subquery would read the
+// snapshot taken before waiting for the lock and miss what a concurrent
+// duplicate committed meanwhile.
+func (s *Store) lockReservation(ctx context.Context, tx *sql.Tx, id string, op inventory.Operation) (storedReservation, *priorRequest, bool, error) {
+	if s.db.Dialect() == sqldb.SQLite {
+		var (
+			hash, rid sql.NullString
+			shipped   bool
+		)
+		r, err := scanReservation(extraScanner{sc: tx.QueryRowContext(ctx, `SELECT `+reservationCols+`,
+			(SELECT request_hash FROM reservation_requests WHERE operation = ? AND request_id = ?),
+			(SELECT reservation_id FROM reservation_requests WHERE operation = ? AND request_id = ?),
+			EXISTS (SELECT 1 FROM reservation_shipments WHERE reservation_id = ? AND shipment_id = ?)
+			FROM reservations WHERE id = ?`, op.Kind, op.RequestID, op.Kind, op.RequestID, id, op.ShipmentID, id),
+			extra: []any{&hash, &rid, &shipped}})
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return r, nil, false, inventory.ErrReservationNotFound
+		case err != nil:
+			return r, nil, false, fmt.Errorf("read reservation: %w", err)
+		case op.RequestID != "" && hash.Valid:
+			return r, &priorRequest{hash: hash.String, reservationID: rid.String}, false, nil
+		}
+		return r, nil, op.ShipmentID != "" && shipped, nil
+	}
+	r, err := s.reservationWhere(ctx, tx, `id = ?`, true, id)
+	if err != nil {
+		return r, nil, false, err
+	}
+	if op.RequestID != "" {
+		var p priorRequest
+		err := tx.QueryRowContext(ctx, s.q(`SELECT request_hash, reservation_id FROM reservation_requests
+			WHERE operation = ? AND request_id = ?`), op.Kind, op.RequestID).Scan(&p.hash, &p.reservationID)
+		switch {
+		case err == nil:
+			return r, &p, false, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return r, nil, false, fmt.Errorf("read request %s: %w", op.RequestID, err)
+		}
+	}
+	shipped := false
+	if op.ShipmentID != "" {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM reservation_shipments
+			WHERE reservation_id = ? AND shipment_id = ?`), id, op.ShipmentID).Scan(&n); err != nil {
+			return r, nil, false, fmt.Errorf("read shipment %s: %w", op.ShipmentID, err)
+		}
+		shipped = n > 0
+	}
+	return r, nil, shipped, nil
+}
+
 // UpdateReservation implements inventory.Store.
 func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.Operation, now time.Time, fn inventory.UpdateFunc) (inventory.Reservation, error) {
 	for attempt := 1; ; attempt++ {
 		var res inventory.Reservation
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			cur, err := s.reservationWhere(ctx, tx, `id = ?`, true, id)
+			cur, prior, done, err := s.lockReservation(ctx, tx, id, op)
 			if err != nil {
 				return err
 			}
 			res = cur.Reservation
-			if op.RequestID != "" {
-				var hash, rid string
-				err := tx.QueryRowContext(ctx, s.q(`SELECT request_hash, reservation_id FROM reservation_requests
-					WHERE operation = ? AND request_id = ?`), op.Kind, op.RequestID).Scan(&hash, &rid)
-				switch {
-				case err == nil:
-					if hash != op.Fingerprint || rid != id {
-						return inventory.ErrIdempotencyKeyReused
-					}
-					return nil
-				case !errors.Is(err, sql.ErrNoRows):
-					return fmt.Errorf("read request %s: %w", op.RequestID, err)
+			if prior != nil {
+				if prior.hash != op.Fingerprint || prior.reservationID != id {
+					return inventory.ErrIdempotencyKeyReused
 				}
-			}
-			done := false
-			if op.ShipmentID != "" {
-				var n int
-				if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM reservation_shipments
-					WHERE reservation_id = ? AND shipment_id = ?`), id, op.ShipmentID).Scan(&n); err != nil {
-					return fmt.Errorf("read shipment %s: %w", op.ShipmentID, err)
-				}
-				done = n > 0
+				return nil
 			}
 			if !done {
 				work := cloneReservation(cur.Reservation)

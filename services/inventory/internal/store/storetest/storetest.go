@@ -145,6 +145,92 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("ConcurrentMixedOperations", func(t *testing.T) { testConcurrentMixed(t, newStore) })
 	t.Run("Backorders", func(t *testing.T) { testBackorders(t, newStore) })
 	t.Run("ReconciliationInProgress", func(t *testing.T) { testReconciliationInProgress(t, newStore) })
+	t.Run("ConcurrentDuplicateCommits", func(t *testing.T) { testConcurrentDuplicateCommits(t, newStore) })
+	t.Run("FeedCursorWithBatch", func(t *testing.T) { testFeedCursorWithBatch(t, newStore) })
+}
+
+// testConcurrentDuplicateCommits sends the same shipment commit (same
+// request id, then same shipment under other request ids) from many
+// goroutines at once: every call succeeds with the same reservation and
+// on-hand moves once.
+func testConcurrentDuplicateCommits(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	r := e.reserve(t, inventory.ReserveParams{RequestID: "dc", Lines: []inventory.ReserveLine{{SKU: SKUB, Quantity: 10}}})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			req := "ship-req"
+			if i%2 == 1 {
+				req = fmt.Sprintf("ship-req-%d", i)
+			}
+			got, err := e.svc.Commit(ctx, inventory.CommitParams{ID: r.ID, RequestID: req, WarehouseCode: "WH-HAM",
+				ShipmentID: "ship-1", Lines: []inventory.CommitLine{{SKU: SKUB, Quantity: 10}}})
+			if err == nil && got.State != inventory.StateCommitted {
+				err = fmt.Errorf("state %v after the commit", got.State)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("duplicate commit: %v", err)
+		}
+	}
+	if l := e.level(t, SKUB, "WH-HAM"); l.OnHand != 90 || l.Reserved != 0 {
+		t.Errorf("SKU-B@HAM = on_hand %d reserved %d, want 90 and 0 (committed once)", l.OnHand, l.Reserved)
+	}
+}
+
+// testFeedCursorWithBatch: a batch with a cursor saves it in its
+// transaction, also as a replay, and a refused batch saves nothing.
+func testFeedCursorWithBatch(t *testing.T, newStore Factory) {
+	e := setup(t, newStore)
+	ctx := t.Context()
+	ev := inventory.StockEvent{EventID: "f-1", SKU: SKUB, WarehouseCode: "WH-HAM", Sequence: 8, Kind: inventory.KindReceipt,
+		Quantity: 3, OccurTime: e.clock.Now()}
+	p := inventory.ApplyStockEventsParams{RequestID: "feed-b1", SourceSystem: "erp", Events: []inventory.StockEvent{ev},
+		Cursor: &inventory.FeedCursorUpdate{Feed: "erp", Next: "cur-1"}}
+	cursor := func() string {
+		t.Helper()
+		c, _, err := e.store.FeedCursor(ctx, "erp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := e.svc.ApplyStockEvents(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if c := cursor(); c != "cur-1" {
+		t.Errorf("cursor after the batch = %q, want cur-1", c)
+	}
+	// Replayed with another cursor (another replica's read): the stored
+	// results, the cursor saved.
+	p.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", Next: "cur-2"}
+	if _, err := e.svc.ApplyStockEvents(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if c := cursor(); c != "cur-2" {
+		t.Errorf("cursor after the replay = %q, want cur-2", c)
+	}
+	// The same request id with other events is refused: nothing saved.
+	bad := p
+	bad.Events = []inventory.StockEvent{{EventID: "f-2", SKU: SKUB, WarehouseCode: "WH-HAM", Sequence: 9,
+		Kind: inventory.KindReceipt, Quantity: 1, OccurTime: e.clock.Now()}}
+	bad.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", Next: "cur-3"}
+	if _, err := e.svc.ApplyStockEvents(ctx, bad); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
+		t.Errorf("reused request id error = %v", err)
+	}
+	if c := cursor(); c != "cur-2" {
+		t.Errorf("cursor after a refused batch = %q, want cur-2", c)
+	}
+	if l := e.level(t, SKUB, "WH-HAM"); l.OnHand != 103 {
+		t.Errorf("SKU-B@HAM on_hand %d, want 103 (the event applied once)", l.OnHand)
+	}
 }
 
 func testInitialLoad(t *testing.T, newStore Factory) {

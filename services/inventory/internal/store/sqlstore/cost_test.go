@@ -1,0 +1,141 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/services/inventory/internal/inventory"
+	"github.com/transload/transload/services/inventory/internal/store/sqlstore"
+	"github.com/transload/transload/services/inventory/internal/store/storetest"
+)
+
+// cost is what one operation cost the database: SQL statements run
+// (compiled or served from the statement cache) and read-write
+// transactions committed.
+type cost struct{ statements, commits uint64 }
+
+// measure runs fn and returns its cost on db (SQLite: sqldb's
+// StatementStats and CommitStats; nothing else uses db meanwhile).
+func measure(t *testing.T, db *sqldb.DB, fn func()) cost {
+	t.Helper()
+	p0, r0 := db.StatementStats()
+	c0, _ := db.CommitStats()
+	fn()
+	p1, r1 := db.StatementStats()
+	c1, _ := db.CommitStats()
+	return cost{statements: p1 + r1 - p0 - r0, commits: c1 - c0}
+}
+
+// oneFeedPage is a StockFeed that serves its events once from cursor
+// "c0", then nothing from "c1".
+type oneFeedPage struct{ events []inventory.StockEvent }
+
+func (f oneFeedPage) StockEvents(_ context.Context, cursor string, _ int) (inventory.FeedPage, error) {
+	if cursor == "c0" {
+		return inventory.FeedPage{Events: f.events, NextCursor: "c1"}, nil
+	}
+	return inventory.FeedPage{NextCursor: cursor}, nil
+}
+
+// TestCostPerOperation counts the statements and commits of the inventory
+// operations of an order's life on SQLite: the reservation of a two-line
+// order (order's ReserveStock), the commit of its shipment with a request
+// id (fulfillment's CommitReservation), a release (a cancelled order) and
+// one pushed ERP feed message (one event, then the cursor). The bounds are
+// the counts this store reached; more fails, so a change that adds a
+// statement or a transaction to these paths has to say so here.
+//
+// Before issue #12's inventory pass the same run counted: reserve 15
+// statements, commit 17, release 18 (each one commit), feed message 23
+// statements in 2 commits (the cursor saved in a transaction of its own).
+func TestCostPerOperation(t *testing.T) {
+	ctx := t.Context()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	st := sqlstore.New(db)
+	snap := inventory.Snapshot{ID: "cost", EventCursor: "c0"}
+	for _, sku := range []string{"SKU-1", "SKU-2", "SKU-3"} {
+		for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
+			snap.Rows = append(snap.Rows, inventory.InitialStock{SKU: sku, WarehouseCode: wh, OnHand: 100, SourceSequence: 1})
+		}
+	}
+	if _, err := st.LoadInitial(ctx, storetest.Warehouses(), snap, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	svc := inventory.NewService(st)
+	svc.MarkLoaded()
+
+	reserve := func(i int) inventory.Reservation {
+		t.Helper()
+		r, created, err := svc.Reserve(ctx, inventory.ReserveParams{
+			RequestID: fmt.Sprintf("req-%d", i), ReferenceID: fmt.Sprintf("order-%d", i), Channel: "web", AllowSplit: true,
+			Lines: []inventory.ReserveLine{{SKU: "SKU-1", Quantity: 1}, {SKU: "SKU-2", Quantity: 2}},
+		})
+		if err != nil || !created {
+			t.Fatalf("reserve %d: created %v, %v", i, created, err)
+		}
+		return r
+	}
+	// Warm the statement cache and the outbox counters' pages.
+	warm := reserve(0)
+	if _, err := svc.Release(ctx, inventory.ReleaseParams{ID: warm.ID, RequestID: "warm-rel"}); err != nil {
+		t.Fatal(err)
+	}
+
+	var r inventory.Reservation
+	got := map[string]cost{}
+	got["reserve"] = measure(t, db, func() { r = reserve(1) })
+	got["commit"] = measure(t, db, func() {
+		if _, err := svc.Commit(ctx, inventory.CommitParams{
+			ID: r.ID, RequestID: "commit-1", WarehouseCode: "WH-HAM", ShipmentID: "ship-1",
+			Lines: []inventory.CommitLine{{SKU: "SKU-1", Quantity: 1}, {SKU: "SKU-2", Quantity: 2}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r2 := reserve(2)
+	got["release"] = measure(t, db, func() {
+		if _, err := svc.Release(ctx, inventory.ReleaseParams{ID: r2.ID, RequestID: "rel-2"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	poller := inventory.NewFeedPoller(svc, oneFeedPage{events: []inventory.StockEvent{{
+		EventID: "erp-1", SKU: "SKU-3", WarehouseCode: "WH-HAM", Sequence: 2, Kind: inventory.KindReceipt, Quantity: 5,
+		OccurTime: time.Now(),
+	}}}, "erp", time.Hour)
+	got["feed message"] = measure(t, db, func() {
+		if _, err := poller.PollOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// The effects all happened once.
+	if l, err := st.GetStockLevel(ctx, "SKU-3", "WH-HAM"); err != nil || l.OnHand != 105 {
+		t.Fatalf("feed event not applied: %+v, %v", l, err)
+	}
+	if cur, _, err := st.FeedCursor(ctx, "erp"); err != nil || cur != "c1" {
+		t.Fatalf("feed cursor %q, %v; want c1", cur, err)
+	}
+	if l, err := st.GetStockLevel(ctx, "SKU-1", "WH-HAM"); err != nil || l.OnHand != 99 || l.Reserved != 0 {
+		t.Fatalf("SKU-1@WH-HAM after commit: %+v, %v", l, err)
+	}
+
+	limits := map[string]cost{
+		"reserve":      {statements: 14, commits: 1},
+		"commit":       {statements: 15, commits: 1},
+		"release":      {statements: 15, commits: 1},
+		"feed message": {statements: 20, commits: 1},
+	}
+	for op, c := range got {
+		t.Logf("%-12s %2d statements, %d commits", op, c.statements, c.commits)
+		if lim := limits[op]; c.statements > lim.statements || c.commits > lim.commits {
+			t.Errorf("%s: %d statements and %d commits, want at most %d and %d", op, c.statements, c.commits, lim.statements, lim.commits)
+		}
+	}
+}
