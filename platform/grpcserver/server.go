@@ -8,6 +8,7 @@
 //
 // The unary chain, outermost first:
 //
+//  0. interceptors added with WithFirstUnaryInterceptors
 //  1. panic recovery (any panic in the chain → Internal, generic message, stack logged)
 //  2. correlation id (x-correlation-id from metadata or new; in ctx, logs and span; sent back in the
 //     response header, or in the trailer when the call fails so failures stay retryable)
@@ -21,6 +22,10 @@
 //
 // OpenTelemetry tracing is an otelgrpc stats handler, which gRPC runs around
 // the whole chain. Streams get the same chain except the default deadline.
+//
+// LocalConn calls the registered services in process through the same
+// unary chain, for a front end in the same binary (the gateway's REST
+// side) that would otherwise dial its own listener.
 package grpcserver
 
 import (
@@ -30,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -92,6 +98,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	drainDelay      time.Duration
 	checkTimeout    time.Duration
+	firstUnary      []grpc.UnaryServerInterceptor
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
 	serverOpts      []grpc.ServerOption
@@ -190,6 +197,14 @@ func WithUnaryInterceptors(i ...grpc.UnaryServerInterceptor) Option {
 	return func(o *options) { o.unary = append(o.unary, i...) }
 }
 
+// WithFirstUnaryInterceptors puts interceptors before the standard
+// chain (outermost, before panic recovery), e.g. one that fills request
+// fields from metadata before validation. Unlike a grpc.UnaryInterceptor
+// passed with WithServerOptions, they also run for LocalConn calls.
+func WithFirstUnaryInterceptors(i ...grpc.UnaryServerInterceptor) Option {
+	return func(o *options) { o.firstUnary = append(o.firstUnary, i...) }
+}
+
 // WithStreamInterceptors appends stream interceptors after the standard chain.
 func WithStreamInterceptors(i ...grpc.StreamServerInterceptor) Option {
 	return func(o *options) { o.stream = append(o.stream, i...) }
@@ -215,6 +230,14 @@ type Server struct {
 	registry *prometheus.Registry
 
 	lis, adminLis, internalLis net.Listener
+
+	// unaryChain is the unary chain as one interceptor, for LocalConn;
+	// local holds the registered unary methods by full name.
+	unaryChain grpc.UnaryServerInterceptor
+	localMu    sync.RWMutex
+	local      map[string]localMethod
+	// stopping is set when shutdown starts; LocalConn refuses calls then.
+	stopping atomic.Bool
 
 	mu  sync.Mutex
 	ran bool
@@ -262,6 +285,7 @@ func New(opts ...Option) (*Server, error) {
 	serverOpts := s.serverOptions(validator)
 	s.grpc = grpc.NewServer(serverOpts...)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.registerLocal(&healthpb.Health_ServiceDesc, s.health)
 	if o.reflection {
 		reflection.Register(s.grpc)
 	}
@@ -283,14 +307,14 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 	if o.tracerProvider != nil {
 		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(o.tracerProvider))
 	}
-	unary := []grpc.UnaryServerInterceptor{
+	unary := append(o.firstUnary[:len(o.firstUnary):len(o.firstUnary)],
 		recoverUnary(s.logger),
 		correlationUnary(),
 		deadlineUnary(o.defaultDeadline),
 		accessLogUnary(s.logger),
 		s.metrics.UnaryServerInterceptor(),
 		recoverUnary(s.logger),
-	}
+	)
 	stream := []grpc.StreamServerInterceptor{
 		recoverStream(s.logger),
 		correlationStream(),
@@ -306,6 +330,7 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 	stream = append(stream, validateStream(s.logger, v))
 	unary = append(unary, o.unary...)
 	stream = append(stream, o.stream...)
+	s.unaryChain = chainUnary(unary)
 
 	return append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelOpts...)),
@@ -364,9 +389,11 @@ func (s *Server) closeListeners() {
 }
 
 // RegisterService registers a service implementation on the gRPC (and
-// internal) listener and marks it SERVING in the health service.
+// internal) listener and for LocalConn, and marks it SERVING in the health
+// service.
 func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	s.grpc.RegisterService(desc, impl)
+	s.registerLocal(desc, impl)
 	if s.internal != nil {
 		s.internal.RegisterService(desc, impl)
 	}
@@ -494,6 +521,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) shutdown() {
+	s.stopping.Store(true)
 	s.health.Shutdown()
 	s.admin.SetDraining()
 	if d := s.opts.drainDelay; d > 0 {
@@ -524,5 +552,22 @@ func (s *Server) shutdown() {
 			srv.Stop()
 		}
 		<-done
+	}
+}
+
+// chainUnary runs interceptors in order, outermost first, as
+// grpc.ChainUnaryInterceptor does.
+func chainUnary(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		var next func(i int) grpc.UnaryHandler
+		next = func(i int) grpc.UnaryHandler {
+			if i == len(interceptors) {
+				return handler
+			}
+			return func(ctx context.Context, req any) (any, error) {
+				return interceptors[i](ctx, req, info, next(i+1))
+			}
+		}
+		return next(0)(ctx, req)
 	}
 }

@@ -1,7 +1,8 @@
 // Package app wires the gateway on the runtime svcmain.Start returned: the
 // gRPC server (platform/grpcserver with the standard chain, API-key auth and
 // protovalidate) serving storefront.v1 and ops.v1, the REST side
-// (grpc-gateway dialing the gRPC listener) with the operator console
+// (grpc-gateway calling the same services in process through the same
+// interceptor chain, grpcserver.LocalConn) with the operator console
 // mounted beside it, the neighbour clients (the ops service among them)
 // and the availability cache and stock projection (stockview, fed by
 // inventory's stock events), and runs them until the context ends.
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	sopts := []grpcserver.Option{
 		grpcserver.WithAuth(auth.NewRateLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, nil).Limit(keys.AuthFunc())),
 		// Outermost, so Idempotency-Key fills request_id before validation.
-		grpcserver.WithServerOptions(grpc.UnaryInterceptor(grpcapi.RequestIDUnaryInterceptor())),
+		grpcserver.WithFirstUnaryInterceptors(grpcapi.RequestIDUnaryInterceptor()),
 	}
 	if d.GRPCListener != nil {
 		sopts = append(sopts, grpcserver.WithListener(d.GRPCListener))
@@ -183,7 +184,11 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	if g.self, err = grpc.NewClient(target, dialOpts...); err != nil {
 		return nil, fmt.Errorf("gateway: dial own gRPC listener: %w", err)
 	}
-	if g.rest, err = rest.NewHandler(ctx, g.self, rest.Options{
+	// REST calls the services in process: the same interceptor chain
+	// (request id, recovery, correlation, deadline, access log, metrics,
+	// auth and rate limit, validation) and error statuses as a call on
+	// the listener, without a loopback gRPC hop per request.
+	if g.rest, err = rest.NewHandler(ctx, g.srv.LocalConn(), rest.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, Logger: logger,
 		AllowedOrigins: cfg.CORSAllowedOrigins,
 	}); err != nil {

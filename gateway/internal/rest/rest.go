@@ -1,7 +1,8 @@
 // Package rest serves storefront.v1 and ops.v1 as REST/JSON through one
-// grpc-gateway mux, dialing the gateway's own gRPC listener so every REST
-// call runs through the same interceptor chain (auth, validation, logging,
-// metrics) as a gRPC call.
+// grpc-gateway mux over a connection to the gateway's own gRPC server (in
+// the binary, its grpcserver.LocalConn, which calls the services in
+// process), so every REST call runs through the same interceptor chain
+// (auth, validation, logging, metrics) as a gRPC call.
 //
 // On top of grpc-gateway it adds:
 //   - the correlation id: `X-Correlation-Id` is taken from the request when
@@ -68,10 +69,10 @@ type Options struct {
 }
 
 // NewHandler returns the REST handler for storefront.v1 and ops.v1 over
-// conn (a connection to the gateway's own gRPC listener). Both APIs share
-// the mux, so the header matchers, the body limit, the deadline and the
-// error shape are the same for both.
-func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Handler, error) {
+// conn (a connection to the gateway's own gRPC server: its listener or
+// grpcserver.LocalConn). Both APIs share the mux, so the header matchers,
+// the body limit, the deadline and the error shape are the same for both.
+func NewHandler(ctx context.Context, conn grpc.ClientConnInterface, o Options) (http.Handler, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
@@ -103,10 +104,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, o Options) (http.Han
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMarshaler()),
 		runtime.WithForwardResponseOption(etagResponse),
 	)
-	if err := storefrontv1.RegisterStorefrontServiceHandler(ctx, mux, conn); err != nil {
+	if err := storefrontv1.RegisterStorefrontServiceHandlerClient(ctx, mux, storefrontv1.NewStorefrontServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("rest: storefront routes: %w", err)
 	}
-	if err := opsv1.RegisterOpsServiceHandler(ctx, mux, conn); err != nil {
+	if err := opsv1.RegisterOpsServiceHandlerClient(ctx, mux, opsv1.NewOpsServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("rest: ops routes: %w", err)
 	}
 	h.mux = mux
