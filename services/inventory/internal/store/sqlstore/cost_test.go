@@ -127,9 +127,9 @@ func TestCostPerOperation(t *testing.T) {
 	}
 
 	limits := map[string]cost{
-		"reserve":      {statements: 14, commits: 1},
-		"commit":       {statements: 15, commits: 1},
-		"release":      {statements: 15, commits: 1},
+		"reserve":      {statements: 10, commits: 1},
+		"commit":       {statements: 11, commits: 1},
+		"release":      {statements: 11, commits: 1},
 		"feed message": {statements: 20, commits: 1},
 	}
 	for op, c := range got {

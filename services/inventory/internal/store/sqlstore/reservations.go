@@ -202,14 +202,15 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 			if err := s.insertReservation(ctx, tx, r, hash); err != nil {
 				return err
 			}
-			if err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now, changeMeta{}); err != nil {
+			evs, err := s.applyMovements(ctx, tx, locked, moves, r.Name(), now, changeMeta{})
+			if err != nil {
 				return err
 			}
 			audit, err := events.ReservationAudit("create", p.Actor, nil, r)
 			if err != nil {
 				return err
 			}
-			if err := s.writeEvents(ctx, tx, events.ReservationCreated(r), audit); err != nil {
+			if err := s.writeEvents(ctx, tx, append(evs, events.ReservationCreated(r), audit)...); err != nil {
 				return err
 			}
 			res, created = r, true
@@ -263,8 +264,8 @@ type reservationChange struct {
 
 // finishUpdate saves a changed reservation (version and update time
 // bumped), applies the outcome's movements to the locked levels and writes
-// the reservation event with the change's audit record, in one outbox
-// batch.
+// their StockChangedEvents, the reservation event and the change's audit
+// record in one outbox batch.
 func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevels, c reservationChange, now time.Time, meta changeMeta) error {
 	r := c.after
 	r.UpdateTime = now
@@ -272,7 +273,8 @@ func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevel
 	if err := s.saveReservation(ctx, tx, r); err != nil {
 		return err
 	}
-	if err := s.applyMovements(ctx, tx, locked, c.out.Movements, r.Name(), now, meta); err != nil {
+	evs, err := s.applyMovements(ctx, tx, locked, c.out.Movements, r.Name(), now, meta)
+	if err != nil {
 		return err
 	}
 	audit, err := events.ReservationAudit(c.verb, c.actor, &c.before, r)
@@ -280,9 +282,9 @@ func (s *Store) finishUpdate(ctx context.Context, tx *sql.Tx, locked lockedLevel
 		return err
 	}
 	if ev, ok := events.ReservationUpdated(r, c.out); ok {
-		return s.writeEvents(ctx, tx, ev, audit)
+		evs = append(evs, ev)
 	}
-	return s.writeEvents(ctx, tx, audit)
+	return s.writeEvents(ctx, tx, append(evs, audit)...)
 }
 
 // priorRequest is the stored record of an update's request id.

@@ -421,32 +421,39 @@ type changeMeta struct {
 }
 
 // applyMovements applies ms (sorted by SKU, then warehouse) to locked
-// levels, bumping each level's revision and writing its StockChangedEvent.
+// levels, bumping each level's revision, and returns the StockChangedEvent
+// of each revision, in order, for the caller to write in one outbox batch
+// with the change's other events before any later change of these levels
+// (the batch gives an aggregate's events consecutive sequences in order,
+// so each event's sequence stays its level's revision). One batch instead
+// of one per level saves the outbox's per-call work on every reservation,
+// commit and release.
 //
 // A reservation is applied as a relative increment of `reserved` on a row
 // without oversold quantity, so even a lost lock could not overwrite
 // another writer's change, and the CHECK constraints refuse an oversell.
 // Every other movement only lowers the reserved total or moves on-hand and
 // is written through saveLevel.
-func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLevels, ms []inventory.Movement, ref string, now time.Time, meta changeMeta) error {
+func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLevels, ms []inventory.Movement, ref string, now time.Time, meta changeMeta) ([]outbox.Event, error) {
 	if meta.Reference == "" {
 		meta.Reference = ref
 	}
+	evs := make([]outbox.Event, 0, len(ms)+2)
 	for _, m := range ms {
 		l := locked[levelKey{m.SKU, m.WarehouseCode}]
 		if l == nil {
-			return fmt.Errorf("%w: no locked stock level %s@%s", errInvariant, m.SKU, m.WarehouseCode)
+			return nil, fmt.Errorf("%w: no locked stock level %s@%s", errInvariant, m.SKU, m.WarehouseCode)
 		}
 		prev := l.Quantities
 		next := prev
 		next.OnHand += m.OnHand
 		next.Reserved += m.Reserved
 		if next.OnHand < 0 || next.Reserved < 0 {
-			return fmt.Errorf("%w: %s@%s on_hand %d reserved %d", errInvariant, m.SKU, m.WarehouseCode, next.OnHand, next.Reserved)
+			return nil, fmt.Errorf("%w: %s@%s on_hand %d reserved %d", errInvariant, m.SKU, m.WarehouseCode, next.OnHand, next.Reserved)
 		}
 		if m.Cause == inventory.CauseReservation {
 			if m.OnHand != 0 || m.Reserved < 0 || next.Reserved > next.OnHand {
-				return fmt.Errorf("%w: reservation of %d %s@%s beyond available", errInvariant, m.Reserved, m.SKU, m.WarehouseCode)
+				return nil, fmt.Errorf("%w: reservation of %d %s@%s beyond available", errInvariant, m.Reserved, m.SKU, m.WarehouseCode)
 			}
 			var onHand, reserved, revision int64
 			err := tx.QueryRowContext(ctx, s.q(`UPDATE stock_levels
@@ -455,20 +462,18 @@ func (s *Store) applyMovements(ctx context.Context, tx *sql.Tx, locked lockedLev
 				RETURNING on_hand, reserved, revision`),
 				m.Reserved, micros(now), m.SKU, m.WarehouseCode).Scan(&onHand, &reserved, &revision)
 			if err != nil {
-				return fmt.Errorf("reserve stock level %s@%s: %w", m.SKU, m.WarehouseCode, err)
+				return nil, fmt.Errorf("reserve stock level %s@%s: %w", m.SKU, m.WarehouseCode, err)
 			}
 			if onHand != next.OnHand || reserved != next.Reserved {
-				return fmt.Errorf("%w: %s@%s changed under its lock", errInvariant, m.SKU, m.WarehouseCode)
+				return nil, fmt.Errorf("%w: %s@%s changed under its lock", errInvariant, m.SKU, m.WarehouseCode)
 			}
 			l.Quantities, l.Revision, l.UpdateTime = next, revision, now
 		} else if err := s.saveLevel(ctx, tx, l, next, nil, meta, now); err != nil {
-			return err
+			return nil, err
 		}
-		if err := s.writeStockChanged(ctx, tx, *l, prev, m.Cause, meta); err != nil {
-			return err
-		}
+		evs = append(evs, stockChanged(*l, prev, m.Cause, meta))
 	}
-	return nil
+	return evs, nil
 }
 
 // saveLevel writes next (and inbound, when not nil, and the source
