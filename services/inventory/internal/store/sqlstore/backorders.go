@@ -49,12 +49,12 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 	// backorder of these SKUs that a committed transaction recorded.
 	var w where
 	w.add("backordered > 0 AND state IN (1, 2)")
-	likes := make([]string, len(withStock))
+	has := make([]string, len(withStock))
 	for i, sku := range withStock {
-		likes[i] = `lines LIKE ? ESCAPE '\'`
-		w.args = append(w.args, lineSKUPattern(sku))
+		has[i] = s.linesHaveSKU()
+		w.args = append(w.args, lineSKUNeedle(sku))
 	}
-	w.add("(" + strings.Join(likes, " OR ") + ")")
+	w.add("(" + strings.Join(has, " OR ") + ")")
 	var n int
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM reservations`+w.sql()+` LIMIT 1) b`),
 		w.args...).Scan(&n); err != nil {
@@ -76,8 +76,8 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 		// and a line for the SKU. The backorder may be on another line;
 		// AllocateBackorder checks the SKU's line itself.
 		cands, err := sqldb.QueryAll(ctx, tx, s.q(`SELECT `+reservationCols+` FROM reservations
-			WHERE backordered > 0 AND state IN (1, 2) AND lines LIKE ? ESCAPE '\'
-			ORDER BY create_us, id`+lock), []any{lineSKUPattern(sku)}, scanReservation)
+			WHERE backordered > 0 AND state IN (1, 2) AND `+s.linesHaveSKU()+`
+			ORDER BY create_us, id`+lock), []any{lineSKUNeedle(sku)}, scanReservation)
 		if err != nil {
 			return fmt.Errorf("backordered reservations of %s: %w", sku, err)
 		}
@@ -104,3 +104,19 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 	}
 	return nil
 }
+
+// linesHaveSKU is the condition "the reservation has a line for the SKU
+// bound to its one parameter (lineSKUNeedle)": a plain substring search.
+// Not LIKE with a bound pattern: SQLite re-compiles such a statement on
+// every run (the LIKE optimisation depends on the pattern), which cost
+// about 100 µs per release in BenchmarkReserveRelease.
+func (s *Store) linesHaveSKU() string {
+	if s.db.Dialect() == sqldb.Postgres {
+		return "strpos(lines, ?) > 0"
+	}
+	return "instr(lines, ?) > 0"
+}
+
+// lineSKUNeedle is the text of a line for sku in the lines column, which
+// encoding/json writes as "sku":"<sku>" (SKUs need no escaping).
+func lineSKUNeedle(sku string) string { return `"sku":"` + sku + `"` }
