@@ -226,22 +226,32 @@ func Record(service string, a Audit) (outbox.Event, error) {
 
 // toStruct renders v as a JSON object: protobuf JSON for a message,
 // encoding/json otherwise. nil stays nil.
+//
+// A message is converted directly (messageStruct) to the Struct its
+// protobuf JSON reads back as; what that does not render itself takes the
+// JSON round trip (jsonStruct), so the result is the same either way.
 func toStruct(v any) (*structpb.Struct, error) {
-	var raw []byte
-	var err error
 	switch m := v.(type) {
 	case nil:
 		return nil, nil
 	case *structpb.Struct:
 		return m, nil
 	case proto.Message:
-		if !m.ProtoReflect().IsValid() {
+		pm := m.ProtoReflect()
+		if !pm.IsValid() {
 			return nil, nil
 		}
-		raw, err = protojson.Marshal(m)
+		if s, ok := messageStruct(pm); ok {
+			return s, nil
+		}
+		return jsonStruct(protojson.Marshal(m))
 	default:
-		raw, err = json.Marshal(m)
+		return jsonStruct(json.Marshal(m))
 	}
+}
+
+// jsonStruct reads the JSON object raw as a Struct, or returns err.
+func jsonStruct(raw []byte, err error) (*structpb.Struct, error) {
 	if err != nil {
 		return nil, err
 	}
