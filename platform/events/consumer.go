@@ -72,6 +72,9 @@ type Consumer struct {
 	// streams, when not nil, makes sure the streams exist before the
 	// consumer binds.
 	streams *eventstreams.Ensurer
+	// held are the messages a batch consumer pulled and has not resolved,
+	// in stream order (only Run's goroutine touches them).
+	held []*heldMsg
 }
 
 type consumerOptions struct {
@@ -83,6 +86,7 @@ type consumerOptions struct {
 	opTimeout  time.Duration
 	streams    []eventstreams.Stream
 	backoff    eventstreams.Backoff
+	batch      int
 }
 
 // ConsumerOption configures [NewConsumer].
@@ -318,7 +322,9 @@ func (c *Consumer) setup(ctx context.Context) (jetstream.Consumer, error) {
 		// the server never drops a message on its own.
 		MaxDeliver: -1,
 		// One message in flight: strict stream order, see the package doc.
-		MaxAckPending: 1,
+		// A batch consumer ([WithBatch]) lets up to n be in flight and
+		// keeps the order itself, see batch.go.
+		MaxAckPending: max(c.opts.batch, 1),
 	}
 	switch len(c.cfg.FilterSubjects) {
 	case 0:
@@ -336,6 +342,9 @@ func (c *Consumer) setup(ctx context.Context) (jetstream.Consumer, error) {
 
 // consume pulls and handles messages until ctx ends or a pull fails.
 func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
+	if c.opts.batch > 1 {
+		return c.consumeBatches(ctx, cons)
+	}
 	for ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(ctx, c.opts.fetchWait)
 		// Batch 1: with MaxAckPending 1 the server hands out one message
@@ -361,18 +370,28 @@ func (c *Consumer) consume(ctx context.Context, cons jetstream.Consumer) error {
 // errDuplicate aborts the transaction of an already-processed event.
 var errDuplicate = errors.New("events: event already processed")
 
-func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
-	start := time.Now()
-	defer func() {
-		c.m.duration.WithLabelValues(c.cfg.Name).Observe(time.Since(start).Seconds())
-	}()
+// delivery is a received message with its decoded event and the context,
+// span and logger its handler runs with.
+type delivery struct {
+	msg       jetstream.Msg
+	md        *jetstream.MsgMetadata
+	ev        Event
+	decodeErr error
+	ctx       context.Context
+	span      trace.Span
+	log       *slog.Logger
+}
+
+// prepare decodes msg and starts its span; ok is false for a message
+// without JetStream metadata (logged; nothing to ack).
+func (c *Consumer) prepare(ctx context.Context, msg jetstream.Msg) (d delivery, ok bool) {
 	log := c.opts.logger.With(slog.String("consumer", c.cfg.Name), slog.String("subject", msg.Subject()))
 
 	md, err := msg.Metadata()
 	if err != nil {
 		// Not a JetStream message; nothing to ack.
 		log.ErrorContext(ctx, "events: message without JetStream metadata", slog.Any("err", err))
-		return
+		return d, false
 	}
 	ev, decodeErr := Decode(msg.Subject(), msg.Headers(), msg.Data())
 	ev.Delivery = md.NumDelivered
@@ -399,9 +418,22 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 			attribute.String("messaging.message.id", ev.ID),
 			attribute.Int64("messaging.delivery.count", int64(md.NumDelivered)),
 		))
-	defer span.End()
 	log = log.With(slog.String("event_id", ev.ID), slog.String("correlation_id", ev.CorrelationID),
 		slog.Uint64("delivery", md.NumDelivered))
+	return delivery{msg: msg, md: md, ev: ev, decodeErr: decodeErr, ctx: hctx, span: span, log: log}, true
+}
+
+func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
+	start := time.Now()
+	defer func() {
+		c.m.duration.WithLabelValues(c.cfg.Name).Observe(time.Since(start).Seconds())
+	}()
+	d, ok := c.prepare(ctx, msg)
+	if !ok {
+		return
+	}
+	defer d.span.End()
+	hctx, log, md, ev, decodeErr, span := d.ctx, d.log, d.md, d.ev, d.decodeErr, d.span
 
 	if decodeErr != nil {
 		span.SetStatus(codes.Error, decodeErr.Error())
@@ -409,7 +441,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
-	err = c.apply(hctx, ev)
+	hooks, err := c.apply(hctx, ev)
 	switch {
 	case err == nil || errors.Is(err, errDuplicate):
 		outcome := outcomeApplied
@@ -417,6 +449,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 			outcome = outcomeDuplicate
 			log.DebugContext(hctx, "events: skipping already processed event")
 		}
+		hooks.run(hctx, log)
 		actx, cancel := context.WithTimeout(context.WithoutCancel(hctx), c.opts.opTimeout)
 		defer cancel()
 		if aerr := msg.DoubleAck(actx); aerr != nil {
@@ -452,56 +485,83 @@ func (c *Consumer) backoff(delivered uint64) time.Duration {
 }
 
 // apply runs the handler and records the event as processed in one
-// transaction. A handler panic is turned into an error so one bad event
-// cannot crash the service.
-func (c *Consumer) apply(ctx context.Context, ev Event) (err error) {
+// transaction, and returns the [AfterCommit] hooks the handler registered
+// (nil unless it committed). A handler panic is turned into an error so one
+// bad event cannot crash the service.
+func (c *Consumer) apply(ctx context.Context, ev Event) (hooks *afterCommit, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("events: handler panicked: %v", r)
+			hooks, err = nil, fmt.Errorf("events: handler panicked: %v", r)
 		}
 	}()
-	return c.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, c.db.Rebind(`
-			INSERT INTO events_processed (consumer, event_id, subject, event_type, aggregate_type,
-				aggregate_id, aggregate_seq, processed_unix_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (consumer, event_id) DO NOTHING`),
-			c.cfg.Name, ev.ID, ev.Subject, ev.Type, ev.AggregateType, ev.AggregateID, ev.Sequence,
-			c.opts.now().UTC().UnixMicro())
-		if err != nil {
-			return fmt.Errorf("events: record processed event: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("events: record processed event: %w", err)
-		}
-		if n == 0 {
-			return errDuplicate
-		}
-		return c.handler(ctx, tx, ev)
+	err = c.db.InTx(ctx, func(tx *sql.Tx) error {
+		// InTx may run this again: only the last run's hooks count.
+		var herr error
+		hooks, herr = c.applyIn(ctx, tx, ev)
+		return herr
 	})
+	if err != nil {
+		return nil, err
+	}
+	return hooks, nil
+}
+
+// applyIn records ev as processed and runs the handler in tx. It returns
+// errDuplicate (and runs nothing) for an event already recorded.
+func (c *Consumer) applyIn(ctx context.Context, tx *sql.Tx, ev Event) (*afterCommit, error) {
+	res, err := tx.ExecContext(ctx, c.db.Rebind(`
+		INSERT INTO events_processed (consumer, event_id, subject, event_type, aggregate_type,
+			aggregate_id, aggregate_seq, processed_unix_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (consumer, event_id) DO NOTHING`),
+		c.cfg.Name, ev.ID, ev.Subject, ev.Type, ev.AggregateType, ev.AggregateID, ev.Sequence,
+		c.opts.now().UTC().UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("events: record processed event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, fmt.Errorf("events: record processed event: %w", err)
+	}
+	if n == 0 {
+		return nil, errDuplicate
+	}
+	hooks := &afterCommit{}
+	if err := c.handler(withAfterCommit(ctx, hooks), tx, ev); err != nil {
+		return nil, err
+	}
+	return hooks, nil
 }
 
 // deadLetter moves msg to the dead-letter stream and terminates it. If the
 // dead letter cannot be stored the message is redelivered later instead,
 // so it is never lost.
 func (c *Consumer) deadLetter(ctx context.Context, log *slog.Logger, msg jetstream.Msg, md *jetstream.MsgMetadata, cause error) {
-	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.opTimeout)
-	defer cancel()
-	dl := newDeadLetterMsg(c.cfg.Name, md.Stream, md.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data(),
-		cause, md.NumDelivered, c.opts.now())
-	if _, err := c.js.PublishMsg(octx, dl); err != nil {
-		log.ErrorContext(ctx, "events: storing dead letter failed; redelivering", slog.Any("err", err), slog.Any("cause", cause))
+	if err := c.storeDeadLetter(ctx, log, msg, md, cause, md.NumDelivered); err != nil {
 		if nerr := msg.NakWithDelay(c.backoff(md.NumDelivered)); nerr != nil {
 			log.WarnContext(ctx, "events: nak failed", slog.Any("err", nerr))
 		}
-		return
+	}
+}
+
+// storeDeadLetter publishes msg to the dead-letter stream and terminates
+// it. It returns an error, and leaves msg pending, when the dead letter
+// could not be stored.
+func (c *Consumer) storeDeadLetter(ctx context.Context, log *slog.Logger, msg jetstream.Msg, md *jetstream.MsgMetadata, cause error, deliveries uint64) error {
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.opTimeout)
+	defer cancel()
+	dl := newDeadLetterMsg(c.cfg.Name, md.Stream, md.Sequence.Stream, msg.Subject(), msg.Headers(), msg.Data(),
+		cause, deliveries, c.opts.now())
+	if _, err := c.js.PublishMsg(octx, dl); err != nil {
+		log.ErrorContext(ctx, "events: storing dead letter failed; redelivering", slog.Any("err", err), slog.Any("cause", cause))
+		return err
 	}
 	log.ErrorContext(ctx, "events: event dead-lettered", slog.Any("err", cause))
 	if err := msg.TermWithReason("dead-lettered"); err != nil {
 		log.WarnContext(ctx, "events: term failed; the event may be dead-lettered again (de-duplicated)", slog.Any("err", err))
 	}
 	c.m.outcomes.WithLabelValues(c.cfg.Name, outcomeDeadLettered).Inc()
+	return nil
 }
 
 // PruneProcessed deletes processed-event rows older than before, across

@@ -20,6 +20,12 @@
 //     throughput (one round trip per event) and head-of-line blocking
 //     while an event is retried; a service that needs more parallelism
 //     runs several consumers on disjoint subject filters.
+//   - Batched (opt-in, [WithBatch]): a busy consumer applies up to n events
+//     in one transaction, each in its own savepoint, with one commit for
+//     the batch and the same guarantees (order included, see WithBatch).
+//   - After-commit effects: a handler that must act outside the database
+//     once its changes are visible (wake a worker) registers it with
+//     [AfterCommit]; it runs after the commit, never after a rollback.
 //   - Bounded redelivery: a failing handler's event is redelivered after
 //     the configured backoff (Nak with delay) up to MaxDeliver deliveries;
 //     then, or at once for an error wrapped with [Permanent] or an
@@ -119,7 +125,10 @@ type Event struct {
 // leads to a redelivery, or to a dead letter once the deliveries are used
 // up or when the error is wrapped with [Permanent]. The handler may run
 // again for the same event after a rollback, so it must not have effects
-// outside tx.
+// outside tx; register those with [AfterCommit]. With [WithBatch], tx is
+// shared with the other events of the batch, each handler running inside
+// its own savepoint: it must not commit, roll back or release savepoints
+// it did not create.
 type Handler func(ctx context.Context, tx *sql.Tx, ev Event) error
 
 // Typed adapts a handler for one payload type. An event with another

@@ -186,7 +186,8 @@ func runConsumer(t testing.TB, c *events.Consumer) {
 	})
 }
 
-func newConsumer(t testing.TB, db *sqldb.DB, js jetstream.JetStream, cfg events.ConsumerConfig, h events.Handler, reg *prometheus.Registry) *events.Consumer {
+func newConsumer(t testing.TB, db *sqldb.DB, js jetstream.JetStream, cfg events.ConsumerConfig, h events.Handler,
+	reg *prometheus.Registry, extra ...events.ConsumerOption) *events.Consumer {
 	t.Helper()
 	if cfg.Stream == "" {
 		cfg.Stream = testStream
@@ -202,7 +203,7 @@ func newConsumer(t testing.TB, db *sqldb.DB, js jetstream.JetStream, cfg events.
 	if reg != nil {
 		opts = append(opts, events.WithConsumerRegisterer(reg))
 	}
-	c, err := events.NewConsumer(db, js, cfg, h, opts...)
+	c, err := events.NewConsumer(db, js, cfg, h, append(opts, extra...)...)
 	if err != nil {
 		t.Fatalf("NewConsumer: %v", err)
 	}
