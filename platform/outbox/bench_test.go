@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,4 +231,114 @@ func runBatched(b *testing.B, db *sqldb.DB, perTx int, fn func(tx *sql.Tx, i int
 			b.Fatal(err)
 		}
 	}
+}
+
+// relayShapes are the rounds BenchmarkRelay measures: 256 rows (one
+// batch) spread over that many aggregates.
+var relayShapes = []struct {
+	name       string
+	aggregates int
+}{
+	{"256agg", 256},
+	{"64agg", 64},
+	{"8agg", 8},
+}
+
+// BenchmarkRelay measures a relay round per row: publishing a batch of
+// 256 rows to JetStream and marking them published, in wall time and in
+// CPU time of the process (cpu-ns/op, which includes the embedded NATS
+// server's work). The baseline publishes the same messages with one
+// synchronous PublishMsg each, one after the other, without the
+// database; compare subject/baseline ratios across versions.
+func BenchmarkRelay(b *testing.B) {
+	const batch = 256
+	for _, shape := range relayShapes {
+		b.Run(shape.name+"/baseline", func(b *testing.B) {
+			ctx := context.Background()
+			s := natstest.Start(b)
+			_, js := natstest.Connect(b, s)
+			ensureStream(b, js)
+			payload, err := proto.Marshal(benchPayload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var cpu cpuMeter
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu.start()
+			for i := range b.N {
+				row := outbox.Row{EventID: fmt.Sprintf("00000000-0000-7000-8000-%012d", i), AggregateType: "thing",
+					AggregateID: fmt.Sprintf("agg-%d", i%shape.aggregates), Sequence: int64(i/shape.aggregates + 1),
+					Subject: testSubject, PayloadType: "google.protobuf.StringValue", Payload: payload, CreatedAt: time.Now()}
+				if _, err := js.PublishMsg(ctx, row.Message()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.stop()
+			b.StopTimer()
+			cpu.report(b)
+		})
+		b.Run(shape.name+"/subject", func(b *testing.B) {
+			ctx := context.Background()
+			db := openUnsyncedSQLite(b)
+			if err := outbox.Migrate(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+			s := natstest.Start(b)
+			_, js := natstest.Connect(b, s)
+			ensureStream(b, js)
+			relay, err := outbox.NewRelay(db, js, outbox.WithLogger(discardLogger()), outbox.WithBatchSize(batch))
+			if err != nil {
+				b.Fatal(err)
+			}
+			evs := make([]outbox.Event, 0, batch)
+			var cpu cpuMeter
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += batch {
+				b.StopTimer()
+				evs = evs[:0]
+				for i := range min(batch, b.N-done) {
+					evs = append(evs, outbox.Event{AggregateType: "thing", AggregateID: fmt.Sprintf("agg-%d", i%shape.aggregates),
+						Subject: testSubject, Payload: benchPayload})
+				}
+				if err := db.InTx(ctx, func(tx *sql.Tx) error {
+					_, err := outbox.WriteBatch(ctx, tx, db.Dialect(), evs)
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				cpu.start()
+				n, err := relay.RunOnce(ctx)
+				cpu.stop()
+				if err != nil || n != len(evs) {
+					b.Fatalf("RunOnce = %d, %v; want %d rows", n, err, len(evs))
+				}
+			}
+			b.StopTimer()
+			cpu.report(b)
+		})
+	}
+}
+
+// cpuMeter adds up the process's CPU time (user and system) over the
+// measured sections of a benchmark.
+type cpuMeter struct {
+	total, since time.Duration
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (c *cpuMeter) start() { c.since = processCPU() }
+func (c *cpuMeter) stop()  { c.total += processCPU() - c.since }
+
+func (c *cpuMeter) report(b *testing.B) {
+	b.ReportMetric(float64(c.total.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

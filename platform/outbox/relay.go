@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -25,6 +26,12 @@ import (
 
 // Relay publishes committed outbox rows to JetStream and marks them
 // published. Create it with [NewRelay] and start it with [Relay.Run].
+//
+// It publishes with JetStream async publishes (see [WithConcurrency]).
+// When a wave's acknowledgements time out it calls CleanupPublisher on
+// its JetStream context, failing any other async publish pending there:
+// give the relay a context of its own if something else publishes
+// asynchronously through it.
 type Relay struct {
 	db     *sqldb.DB
 	js     jetstream.JetStream
@@ -83,15 +90,21 @@ func WithPollInterval(d time.Duration) RelayOption {
 // 256). A full batch starts the next round at once.
 func WithBatchSize(n int) RelayOption { return func(c *relayConfig) { c.batchSize = n } }
 
-// WithPublishTimeout bounds each publish and its acknowledgement, and
-// each attempt to ensure a stream of [WithStreams] (default 5s).
+// WithPublishTimeout bounds the wait for the acknowledgements of each
+// wave of publishes (see [WithConcurrency]), and each attempt to ensure a
+// stream of [WithStreams] (default 5s). Rows not acknowledged in time stay
+// unpublished and are sent again in a later round with the same
+// Nats-Msg-Id.
 func WithPublishTimeout(d time.Duration) RelayOption {
 	return func(c *relayConfig) { c.publishTimeout = d }
 }
 
-// WithConcurrency sets how many aggregates are published in parallel
-// within a round (default 16). One aggregate's events are always published
-// one after the other.
+// WithConcurrency sets how many rows one wave of a round publishes before
+// waiting for their acknowledgements (default 256). A wave holds at most
+// one row per aggregate: an aggregate's next row is published only after
+// JetStream acknowledged the previous one, so the stream keeps every
+// aggregate in sequence order; a round with rows of many aggregates costs
+// a round trip per wave instead of one per row.
 func WithConcurrency(n int) RelayOption { return func(c *relayConfig) { c.concurrency = n } }
 
 // WithMarkInterval sets how long [Relay.Run] may hold acknowledged rows
@@ -184,7 +197,7 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 		pollInterval:   500 * time.Millisecond,
 		batchSize:      256,
 		publishTimeout: 5 * time.Second,
-		concurrency:    16,
+		concurrency:    256,
 		markInterval:   50 * time.Millisecond,
 		logger:         slog.Default(),
 		now:            time.Now,
@@ -433,58 +446,142 @@ func (p *publishResult) abort(err error) {
 	p.fail(err)
 }
 
-// publishRows publishes rows with up to the configured concurrency of
-// aggregates, each aggregate's rows one after the other in sequence
-// order.
+// publishRows publishes rows in waves of JetStream async publishes: a
+// wave sends the next row of every aggregate whose previous row was
+// acknowledged (up to the configured concurrency at once) and then waits
+// for all their acknowledgements, so a round costs one round trip per
+// wave, not one per row. A row is sent only after its aggregate's
+// previous row was acknowledged, which keeps each aggregate in sequence
+// order in the stream even when a publish fails or NATS restarts (a
+// pipelined later row could be stored while the earlier one is lost); an
+// aggregate stops at its first failure and its later rows wait for the
+// next round.
 func (r *Relay) publishRows(ctx context.Context, rows []Row) *publishResult {
 	res := &publishResult{}
-	groups := groupByAggregate(rows)
-	work := make(chan []Row)
-	var wg sync.WaitGroup
-	for range min(r.cfg.concurrency, len(groups)) {
-		wg.Go(func() {
-			for g := range work {
-				r.publishAggregate(ctx, g, res)
+	queues := groupByAggregate(rows)
+	for len(queues) > 0 && ctx.Err() == nil && !res.aborted {
+		heads := make([]Row, 0, min(len(queues), r.cfg.concurrency))
+		next := queues[:0:0]
+		for start := 0; start < len(queues) && ctx.Err() == nil && !res.aborted; start += r.cfg.concurrency {
+			part := queues[start:min(start+r.cfg.concurrency, len(queues))]
+			heads = heads[:0]
+			for _, q := range part {
+				heads = append(heads, q[0])
 			}
-		})
-	}
-	for _, g := range groups {
-		select {
-		case work <- g:
-		case <-ctx.Done():
+			acked := r.publishWave(ctx, heads, res)
+			for i, q := range part {
+				if acked[i] && len(q) > 1 {
+					next = append(next, q[1:])
+				}
+			}
 		}
-		if ctx.Err() != nil {
-			break
-		}
+		queues = next
 	}
-	close(work)
-	wg.Wait()
 	return res
 }
 
-// publishAggregate publishes one aggregate's rows in order and stops at
-// the first failure.
-func (r *Relay) publishAggregate(ctx context.Context, rows []Row, res *publishResult) {
-	for _, row := range rows {
-		if ctx.Err() != nil {
-			return
+// inflight is a row published asynchronously, waiting for its
+// acknowledgement.
+type inflight struct {
+	row  Row
+	ack  jetstream.PubAckFuture
+	span trace.Span
+}
+
+// publishWave publishes rows (at most one per aggregate) asynchronously,
+// waits for their acknowledgements, at most the publish timeout in all,
+// and reports which rows JetStream acknowledged (and the after-publish
+// hook accepted).
+func (r *Relay) publishWave(ctx context.Context, rows []Row, res *publishResult) []bool {
+	acked := make([]bool, len(rows))
+	sent := make([]inflight, len(rows))
+	failed := func(i int, err error) {
+		row := sent[i].row
+		if sent[i].span != nil {
+			sent[i].span.SetStatus(codes.Error, err.Error())
+			sent[i].span.End()
 		}
-		if err := r.publish(ctx, row); err != nil {
+		if ctx.Err() == nil {
 			r.m.failures.Inc()
-			res.fail(fmt.Errorf("outbox: publish event %s (%s %s #%d): %w",
-				row.EventID, row.AggregateType, row.AggregateID, row.Sequence, err))
-			// Later rows of this aggregate wait: publishing them now
-			// would reorder the aggregate's events.
-			return
 		}
-		if r.afterPublish != nil {
-			if err := r.afterPublish(ctx, row); err != nil {
-				res.abort(err)
-				return
+		res.fail(fmt.Errorf("outbox: publish event %s (%s %s #%d): %w",
+			row.EventID, row.AggregateType, row.AggregateID, row.Sequence, err))
+	}
+	for i, row := range rows {
+		msg, span := r.message(ctx, row)
+		sent[i] = inflight{row: row, span: span}
+		f, err := r.js.PublishMsgAsync(msg)
+		if err != nil {
+			failed(i, err)
+			continue
+		}
+		sent[i].ack = f
+	}
+	timer := time.NewTimer(r.cfg.publishTimeout)
+	defer timer.Stop()
+	expired := false
+	for i := range sent {
+		f := sent[i].ack
+		if f == nil {
+			continue
+		}
+		var (
+			ack *jetstream.PubAck
+			err error
+		)
+		if expired || ctx.Err() != nil {
+			// Past the deadline (or once ctx is done) only the answers
+			// that already arrived count; the other rows stay unpublished
+			// and are sent again (with the same Nats-Msg-Id) in a later
+			// round.
+			select {
+			case ack = <-f.Ok():
+			case err = <-f.Err():
+			default:
+				err = cmp.Or(ctx.Err(), error(jetstream.ErrAsyncPublishTimeout))
+			}
+		} else {
+			select {
+			case ack = <-f.Ok():
+			case err = <-f.Err():
+			case <-timer.C:
+				expired = true
+				err = jetstream.ErrAsyncPublishTimeout
+			case <-ctx.Done():
+				err = ctx.Err()
 			}
 		}
-		res.ack(row.pk)
+		if err == nil && ack == nil {
+			err = jetstream.ErrInvalidJSAck
+		}
+		if err != nil {
+			failed(i, err)
+			continue
+		}
+		sent[i].span.End()
+		if ack.Duplicate {
+			r.m.duplicates.Inc()
+		}
+		acked[i] = true
 	}
+	if expired {
+		// An acknowledgement that never comes would keep its publish
+		// pending in the JetStream context for good; drop them.
+		r.js.CleanupPublisher()
+	}
+	for i, ok := range acked {
+		if !ok {
+			continue
+		}
+		if r.afterPublish != nil {
+			if err := r.afterPublish(ctx, sent[i].row); err != nil {
+				res.abort(err)
+				return make([]bool, len(rows))
+			}
+		}
+		res.ack(sent[i].row.pk)
+	}
+	return acked
 }
 
 // hold adds the acknowledged rows to those waiting for a batched mark and
@@ -556,10 +653,11 @@ func (r *Relay) flushLocked(ctx context.Context) error {
 	return nil
 }
 
-func (r *Relay) publish(ctx context.Context, row Row) error {
-	// The publish span continues the trace of the transaction that wrote
-	// the event, and the message carries the publish span's context, so
-	// the consumer's span hangs below it.
+// message builds row's JetStream message inside a producer span that
+// continues the trace of the transaction that wrote the event; the
+// message carries the publish span's context, so the consumer's span
+// hangs below it. The caller ends the span when the publish is settled.
+func (r *Relay) message(ctx context.Context, row Row) (*nats.Msg, trace.Span) {
 	carrier := propagation.MapCarrier{}
 	if row.Traceparent != "" {
 		carrier[HeaderTraceparent] = row.Traceparent
@@ -576,7 +674,6 @@ func (r *Relay) publish(ctx context.Context, row Row) error {
 			attribute.String("messaging.destination.name", row.Subject),
 			attribute.String("messaging.message.id", row.EventID),
 		))
-	defer span.End()
 	msg := row.Message()
 	out := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(tctx, out)
@@ -586,18 +683,7 @@ func (r *Relay) publish(ctx context.Context, row Row) error {
 			msg.Header.Set(HeaderTracestate, ts)
 		}
 	}
-
-	pctx, cancel := context.WithTimeout(ctx, r.cfg.publishTimeout)
-	defer cancel()
-	ack, err := r.js.PublishMsg(pctx, msg)
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-		return err
-	}
-	if ack.Duplicate {
-		r.m.duplicates.Inc()
-	}
-	return nil
+	return msg, span
 }
 
 // groupByAggregate splits rows (in id order) into per-aggregate slices in
