@@ -217,6 +217,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 		LeaseTTL: cfg.QueueLeaseTTL, KeyRetention: cfg.IdempotencyRetention,
 		ResumeTrace: tracing.WithTraceparent, FailureExceptionAfter: cfg.ERPFailureExceptionAfter,
 		BreakerState: func() string { return n.erpBreaker.State().String() },
+		Concurrency:  cfg.QueueConcurrency,
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker
 }

@@ -3,6 +3,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/transload/transload/platform/svcmain"
@@ -36,13 +37,20 @@ type Config struct {
 
 	// Breaker for the ERP: trips after this many consecutive failures and
 	// stays open this long before a trial call.
-	ERPBreakerFailures    uint          `env:"ORDER_ERP_BREAKER_FAILURES" default:"5"`
-	ERPBreakerOpenTimeout time.Duration `env:"ORDER_ERP_BREAKER_OPEN_TIMEOUT" default:"5s"`
+	ERPBreakerFailures uint `env:"ORDER_ERP_BREAKER_FAILURES" default:"5"`
+	// The open time bounds how soon a halted ERP queue resumes after the
+	// ERP is back (the worker sends its probe when the breaker half-opens);
+	// a down ERP sees one trial call per open time.
+	ERPBreakerOpenTimeout time.Duration `env:"ORDER_ERP_BREAKER_OPEN_TIMEOUT" default:"1s"`
 
 	// ERP queue worker.
 	QueuePollInterval time.Duration `env:"ORDER_QUEUE_POLL_INTERVAL" default:"1s"`
 	QueueBackoffBase  time.Duration `env:"ORDER_QUEUE_BACKOFF_BASE" default:"500ms"`
 	QueueBackoffMax   time.Duration `env:"ORDER_QUEUE_BACKOFF_MAX" default:"10s"`
+	// QueueConcurrency is how many customers' ERP queue entries are sent
+	// to the ERP at once (each customer's still one at a time, in queue
+	// order); 1 sends one entry at a time in queue order.
+	QueueConcurrency int `env:"ORDER_QUEUE_CONCURRENCY" default:"16"`
 	// ERPFailureExceptionAfter is how many failed attempts of one ERP queue
 	// entry raise an ERP_SUBMISSION_FAILED exception for operators (again
 	// at every further multiple).
@@ -74,6 +82,10 @@ type Config struct {
 	OutboxRetention time.Duration `env:"ORDER_OUTBOX_RETENTION" default:"168h"`
 }
 
+// maxQueueConcurrency bounds ORDER_QUEUE_CONCURRENCY: each lane holds a
+// database transaction at a time and an ERP call.
+const maxQueueConcurrency = 256
+
 // Validate checks rules that span fields.
 func (c *Config) Validate() error {
 	var errs []error
@@ -88,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IdempotencyRetention < 24*time.Hour {
 		errs = append(errs, errors.New("ORDER_IDEMPOTENCY_RETENTION must be at least 24h (order.v1 idempotency contract)"))
+	}
+	if c.QueueConcurrency < 1 || c.QueueConcurrency > maxQueueConcurrency {
+		errs = append(errs, fmt.Errorf("ORDER_QUEUE_CONCURRENCY must be between 1 and %d", maxQueueConcurrency))
 	}
 	if c.ERPFailureExceptionAfter < 1 {
 		errs = append(errs, errors.New("ERP_FAILURE_EXCEPTION_AFTER must be at least 1"))

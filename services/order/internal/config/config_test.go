@@ -29,8 +29,9 @@ func TestDefaults(t *testing.T) {
 		ERPAddr:  "127.0.0.1:9001", CatalogAddr: "127.0.0.1:9003", InventoryAddr: "127.0.0.1:9004", FulfillmentAddr: "127.0.0.1:9006",
 		ERPReadTimeout: 2 * time.Second, ERPSubmitTimeout: 10 * time.Second,
 		CatalogTimeout: 5 * time.Second, InventoryTimeout: 5 * time.Second, FulfillmentTimeout: 10 * time.Second,
-		ERPBreakerFailures: 5, ERPBreakerOpenTimeout: 5 * time.Second,
+		ERPBreakerFailures: 5, ERPBreakerOpenTimeout: time.Second,
 		QueuePollInterval: time.Second, QueueBackoffBase: 500 * time.Millisecond, QueueBackoffMax: 10 * time.Second,
+		QueueConcurrency:         16,
 		ERPFailureExceptionAfter: 5,
 		ClaimLease:               10 * time.Second, ClaimWait: 15 * time.Second, CustomerMaxStaleness: 24 * time.Hour,
 		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
@@ -51,6 +52,8 @@ func TestValidate(t *testing.T) {
 		"short key retention":   {"ORDER_IDEMPOTENCY_RETENTION": "1h"},
 		"bad duration":          {"ORDER_CATALOG_TIMEOUT": "soon"},
 		"no failure exception":  {"ERP_FAILURE_EXCEPTION_AFTER": "0"},
+		"no queue lanes":        {"ORDER_QUEUE_CONCURRENCY": "0"},
+		"too many queue lanes":  {"ORDER_QUEUE_CONCURRENCY": "257"},
 	} {
 		var cfg config.Config
 		if err := svcmain.LoadConfig("order", func(k string) string { return env[k] }, &cfg); err == nil {

@@ -259,6 +259,10 @@ func TestCreateOrderDependencyDown(t *testing.T) {
 	}
 }
 
+// TestERPDownQueuesAndDrainsInOrder: orders placed while the ERP is down
+// queue and reach it once each when it is back; with one lane
+// (ORDER_QUEUE_CONCURRENCY=1, the behaviour before the lanes) in creation
+// order across customers.
 func TestERPDownQueuesAndDrainsInOrder(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e *env) {
@@ -304,7 +308,10 @@ func TestERPDownQueuesAndDrainsInOrder(t *testing.T) {
 				t.Errorf("%s never reached the ERP", id)
 			}
 		}
-	})
+		if n, _ := e.erp.Concurrency(); n != 1 {
+			t.Errorf("%d ERP calls at once with one lane", n)
+		}
+	}, withQueueConcurrency(1))
 }
 
 func TestERPRejectionReleasesReservation(t *testing.T) {
@@ -373,8 +380,8 @@ func TestSlowOwnerKeepsItsClaim(t *testing.T) {
 }
 
 // TestTwoWorkersOneLeader: two workers on one database (two replicas) drain
-// the queue through one lease holder: every order reaches the ERP once, in
-// creation order.
+// the queue through one lease holder: every order reaches the ERP once,
+// each customer's in creation order.
 func TestTwoWorkersOneLeader(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e *env) {
@@ -385,18 +392,21 @@ func TestTwoWorkersOneLeader(t *testing.T) {
 		t.Cleanup(func() { cancel(); <-done })
 
 		var ids []string
+		want := map[string][]string{}
 		for i := range 12 {
-			res, err := e.client.CreateOrder(t.Context(), createReq(fmt.Sprintf("two-%d", i), fmt.Sprintf("C%04d", 1+i%3), line{"SKU-00001", 1}))
+			customer := fmt.Sprintf("C%04d", 1+i%3)
+			res, err := e.client.CreateOrder(t.Context(), createReq(fmt.Sprintf("two-%d", i), customer, line{"SKU-00001", 1}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, res.GetOrder().GetOrderId())
+			want[customer] = append(want[customer], "submit:"+res.GetOrder().GetOrderId())
 		}
 		for _, id := range ids {
 			e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
 		}
-		if diff := cmp.Diff(ids, e.erp.Accepted()); diff != "" {
-			t.Errorf("ERP sales orders (-want +got):\n%s", diff)
+		if diff := cmp.Diff(want, e.erp.CallsByCustomer()); diff != "" {
+			t.Errorf("ERP calls per customer (-want +got):\n%s", diff)
 		}
 		if calls := e.erp.SubmitCalls(); len(calls) != len(ids) {
 			t.Errorf("%d submissions for %d orders: %v", len(calls), len(ids), calls)

@@ -69,6 +69,10 @@ type envOptions struct {
 	failureExceptionAfter int
 	// now is the service's clock (default time.Now).
 	now func() time.Time
+	// queueConcurrency overrides the worker's lanes (default 16).
+	queueConcurrency int
+	// worker adjusts the worker's configuration.
+	worker func(*order.WorkerConfig)
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -155,6 +159,10 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	})
 	wcfg := workerConfig
 	wcfg.FailureExceptionAfter = o.failureExceptionAfter
+	wcfg.Concurrency = o.queueConcurrency
+	if o.worker != nil {
+		o.worker(&wcfg)
+	}
 	wcfg.BreakerState = func() string { return e.erpBreaker.State().String() }
 	e.worker = order.NewWorker(wcfg, e.svc, erp)
 
@@ -183,6 +191,11 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 }
 
 func withoutWorker(o *envOptions) { o.noWorker = true }
+
+// withQueueConcurrency sets the worker's lanes.
+func withQueueConcurrency(n int) func(*envOptions) {
+	return func(o *envOptions) { o.queueConcurrency = n }
+}
 
 func onPostgres(o *envOptions) { o.postgres = true }
 

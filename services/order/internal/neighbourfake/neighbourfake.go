@@ -67,13 +67,31 @@ type ERP struct {
 	next        int
 	// customerReads counts GetCustomer calls.
 	customerReads int
+	// fail makes SubmitSalesOrder of these customers fail with the code.
+	fail map[string]codes.Code
+	// delay, when set, is how long each SubmitSalesOrder and
+	// CancelSalesOrder waits before it answers, outside the lock.
+	delay func() time.Duration
+	// calls logs per customer the queue calls ("submit:id", "cancel:id")
+	// in the order they started; customerOf maps submitted order ids to
+	// customers (for cancellations).
+	calls      map[string][]string
+	customerOf map[string]string
+	// inFlight counts queue calls being answered, per customer and in
+	// all; maxInFlight is the most at once; overlaps counts calls that
+	// started while a call of the same customer was in flight.
+	inFlight    map[string]int
+	inFlightAll int
+	maxInFlight int
+	overlaps    int
 }
 
 // NewERP returns a fake ERP knowing customers C0001..C0010 (active, EUR,
 // web and b2b) and C0020 (credit hold).
 func NewERP() *ERP {
 	e := &ERP{customers: map[string]*erpv1.Customer{}, reject: map[string]erpv1.SalesOrderRejectionReason{},
-		outcomes: map[string]*erpv1.SubmitSalesOrderResponse{}}
+		outcomes: map[string]*erpv1.SubmitSalesOrderResponse{}, fail: map[string]codes.Code{},
+		calls: map[string][]string{}, customerOf: map[string]string{}, inFlight: map[string]int{}}
 	for i := 1; i <= 10; i++ {
 		e.AddCustomer(fmt.Sprintf("C%04d", i), erpv1.Customer_ACCOUNT_STATE_ACTIVE)
 	}
@@ -98,6 +116,85 @@ func (e *ERP) RejectCustomer(id string, r erpv1.SalesOrderRejectionReason) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.reject[id] = r
+}
+
+// FailCustomer makes submissions of the customer's orders fail with code
+// (codes.OK: succeed again).
+func (e *ERP) FailCustomer(id string, code codes.Code) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if code == codes.OK {
+		delete(e.fail, id)
+		return
+	}
+	e.fail[id] = code
+}
+
+// SetDelay makes each SubmitSalesOrder and CancelSalesOrder wait delay()
+// before it answers (nil: answer at once), without holding the fake's
+// lock, so concurrent calls overlap.
+func (e *ERP) SetDelay(delay func() time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.delay = delay
+}
+
+// CallsByCustomer returns per customer the submissions ("submit:<order
+// id>") and cancellations ("cancel:<order id>") that reached the ERP while
+// it was up, in the order they started.
+func (e *ERP) CallsByCustomer() map[string][]string {
+	return locked(&e.switchable, func() map[string][]string {
+		out := make(map[string][]string, len(e.calls))
+		for c, calls := range e.calls {
+			out[c] = slices.Clone(calls)
+		}
+		return out
+	})
+}
+
+// Concurrency returns the most submissions and cancellations that were
+// being answered at once, and how many started while another call of the
+// same customer was being answered.
+func (e *ERP) Concurrency() (maxInFlight, sameCustomerOverlaps int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.maxInFlight, e.overlaps
+}
+
+// begin records the start of a queue call of customer (under e.mu) and
+// returns the delay to wait outside the lock and the func that records
+// its end.
+func (e *ERP) begin(customer, call string) (time.Duration, func()) {
+	e.calls[customer] = append(e.calls[customer], call)
+	if e.inFlight[customer] > 0 {
+		e.overlaps++
+	}
+	e.inFlight[customer]++
+	e.inFlightAll++
+	e.maxInFlight = max(e.maxInFlight, e.inFlightAll)
+	var d time.Duration
+	if e.delay != nil {
+		d = e.delay()
+	}
+	return d, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.inFlight[customer]--
+		e.inFlightAll--
+	}
+}
+
+// pause waits d unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // Accepted returns the order ids the ERP created sales orders for, in
@@ -161,14 +258,24 @@ func (e *ERP) ListCustomers(_ context.Context, r *erpv1.ListCustomersRequest) (*
 }
 
 // SubmitSalesOrder implements erpv1.ErpAdapterServiceServer.
-func (e *ERP) SubmitSalesOrder(_ context.Context, r *erpv1.SubmitSalesOrderRequest) (*erpv1.SubmitSalesOrderResponse, error) {
+func (e *ERP) SubmitSalesOrder(ctx context.Context, r *erpv1.SubmitSalesOrderRequest) (*erpv1.SubmitSalesOrderResponse, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.down {
+		e.mu.Unlock()
 		return nil, unavailable("erp")
 	}
-	id := r.GetSalesOrderId()
+	id, customer := r.GetSalesOrderId(), r.GetSalesOrder().GetCustomerId()
+	e.customerOf[id] = customer
+	d, end := e.begin(customer, "submit:"+id)
+	e.mu.Unlock()
+	defer end()
+	pause(ctx, d)
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.submitCalls = append(e.submitCalls, id)
+	if code, ok := e.fail[customer]; ok {
+		return nil, status.Error(code, "the fake ERP refuses orders of "+customer)
+	}
 	if prev, ok := e.outcomes[id]; ok {
 		return &erpv1.SubmitSalesOrderResponse{Outcome: prev.GetOutcome(), RejectionReason: prev.GetRejectionReason(),
 			RejectionMessage: prev.GetRejectionMessage(), ErpOrderNumber: prev.GetErpOrderNumber(), Duplicate: true}, nil
@@ -188,13 +295,19 @@ func (e *ERP) SubmitSalesOrder(_ context.Context, r *erpv1.SubmitSalesOrderReque
 }
 
 // CancelSalesOrder implements erpv1.ErpAdapterServiceServer.
-func (e *ERP) CancelSalesOrder(_ context.Context, r *erpv1.CancelSalesOrderRequest) (*erpv1.SalesOrder, error) {
+func (e *ERP) CancelSalesOrder(ctx context.Context, r *erpv1.CancelSalesOrderRequest) (*erpv1.SalesOrder, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.down {
+		e.mu.Unlock()
 		return nil, unavailable("erp")
 	}
 	id := strings.TrimPrefix(r.GetName(), "salesOrders/")
+	d, end := e.begin(e.customerOf[id], "cancel:"+id)
+	e.mu.Unlock()
+	defer end()
+	pause(ctx, d)
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if _, ok := e.outcomes[id]; !ok {
 		return nil, apierr.Error(codes.NotFound, erpv1.ErrorReason_ERROR_REASON_SALES_ORDER_NOT_FOUND, "never submitted", nil)
 	}

@@ -40,9 +40,22 @@ type WorkerConfig struct {
 	// further multiple (default 5).
 	FailureExceptionAfter int
 	// BreakerState reports the state of the breaker guarding the ERP
-	// ("closed", "open" or "half-open") for the queue status (default:
-	// "closed", for a worker whose ERP has no breaker).
+	// ("closed", "open" or "half-open") for the queue status and the halt
+	// (default: "closed", for a worker whose ERP has no breaker).
 	BreakerState func() string
+	// Concurrency is how many queue entries of different customers are
+	// with the ERP at once (default 16). A customer's entries are still
+	// sent one after the other in queue order, each only after the one
+	// before it was answered (the ERP orders submissions per customer); 1
+	// sends one entry at a time in queue order across customers.
+	Concurrency int
+	// BreakerPoll is how often a queue halted while the ERP's breaker is
+	// open looks at the breaker (default 100ms; an in-memory read). The
+	// halt ends as soon as the breaker lets a trial call through, so the
+	// queue resumes within about the breaker's open time of the ERP
+	// coming back, however long its backoff has grown, and nothing is
+	// attempted (nor counted) while the breaker would refuse the call.
+	BreakerPoll time.Duration
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -62,19 +75,32 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 		c.FailureExceptionAfter = 5
 	}
 	if c.BreakerState == nil {
-		c.BreakerState = func() string { return "closed" }
+		c.BreakerState = func() string { return breakerClosed }
 	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultQueueConcurrency
+	}
+	orDefault(&c.BreakerPoll, 100*time.Millisecond)
 	return c
 }
 
+// DefaultQueueConcurrency is WorkerConfig.Concurrency's default.
+const DefaultQueueConcurrency = 16
+
+// The breaker states WorkerConfig.BreakerState reports.
+const (
+	breakerClosed = "closed"
+	breakerOpen   = "open"
+)
+
 // Worker drains the durable ERP queue (each ERP and inventory call within
 // the deadline its connection sets, so the neighbour's breaker counts a slow
-// answer): it submits accepted orders to the
-// ERP in creation order (a transport failure halts the whole queue, so no
-// order overtakes an earlier one while the ERP is down), applies the ERP's
-// answer (CONFIRMED or REJECTED) together with its event, sends
-// cancellations, and releases reservations of rejected and cancelled
-// orders.
+// answer): it submits accepted orders to the ERP, each customer's in
+// creation order, up to Concurrency customers at once (a transport failure
+// halts the whole queue, so no customer's order overtakes an earlier one
+// while the ERP is down), applies the ERP's answer (CONFIRMED or REJECTED)
+// together with its event, sends cancellations in their customer's order,
+// and releases reservations of rejected and cancelled orders.
 type Worker struct {
 	cfg       WorkerConfig
 	svc       *Service
@@ -82,6 +108,17 @@ type Worker struct {
 	wake      chan struct{}
 	log       *slog.Logger
 	haltUntil time.Time
+	// haltOnBreaker is set while the queue is halted and the ERP's
+	// breaker was seen open since: the halt then lasts while the breaker
+	// is open and ends as soon as it is not, backoff or not.
+	haltOnBreaker bool
+	// haltRetryAt is the latest next attempt time a halt wrote on the
+	// entries it failed: their wait is the halt's, so once the halt ends
+	// (perhaps early, on the breaker) they are due, not backing off.
+	haltRetryAt time.Time
+	// failures counts the passes in a row that a dependency failure
+	// halted; after one, the next pass sends a single entry (a probe of
+	// the ERP) before it fans out to Concurrency lanes.
 	failures  int
 	lastReap  time.Time
 	lastPurge time.Time
@@ -161,22 +198,45 @@ func (w *Worker) Notify() {
 	}
 }
 
-// Run processes the queue until ctx ends; it returns nil then.
+// Run processes the queue until ctx ends; it returns nil then. While the
+// queue is halted on an open breaker it looks at the breaker every
+// BreakerPoll and runs the next pass as soon as the breaker is not open.
 func (w *Worker) Run(ctx context.Context) error {
 	for {
 		next := w.Pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		t := time.NewTimer(next)
+		if !w.waitNext(ctx, next) {
+			return nil
+		}
+	}
+}
+
+// waitNext waits next, a wake-up or, while the queue is halted on an open
+// breaker, the breaker leaving the open state; false when ctx ended.
+func (w *Worker) waitNext(ctx context.Context, next time.Duration) bool {
+	t := time.NewTimer(next)
+	defer t.Stop()
+	var poll <-chan time.Time
+	if w.haltOnBreaker {
+		tk := time.NewTicker(w.cfg.BreakerPoll)
+		defer tk.Stop()
+		poll = tk.C
+	}
+	for {
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return nil
+			return false
 		case <-w.wake:
+			return true
 		case <-t.C:
+			return true
+		case <-poll:
+			if w.cfg.BreakerState() != breakerOpen {
+				return true
+			}
 		}
-		t.Stop()
 	}
 }
 
@@ -188,10 +248,10 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 		return next
 	}
 	if w.expedite.Swap(false) {
-		w.haltUntil = time.Time{}
+		w.haltUntil, w.haltOnBreaker = time.Time{}, false
 	}
-	if now := w.svc.now(); now.Before(w.haltUntil) {
-		next = min(next, w.haltUntil.Sub(now))
+	if wait, halted := w.halted(); halted {
+		next = min(next, wait)
 	} else {
 		next = min(next, w.drain(ctx))
 	}
@@ -202,12 +262,54 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 	return max(next, time.Millisecond)
 }
 
-// drain handles the due queue entries in creation order and returns the
-// wait until an entry it skipped or failed is due, or none after a full
-// batch that made progress without a halt (the queue may hold more, so a
-// backlog drains without waiting PollInterval per batch). A dependency
-// failure halts the whole queue; any other failure holds back only that
-// customer's later entries (the ERP orders submissions per customer).
+// halted reports whether the queue is halted after a dependency failure,
+// and for how long at most. A halt lasts its backoff, except that it lasts
+// while the ERP's breaker is open (a call would be refused unsent) and
+// ends as soon as a breaker seen open is not any more (the breaker lets a
+// trial through: the ERP may be back).
+func (w *Worker) halted() (time.Duration, bool) {
+	if w.haltUntil.IsZero() {
+		return 0, false
+	}
+	switch state := w.cfg.BreakerState(); {
+	case state == breakerOpen:
+		w.haltOnBreaker = true
+		return max(w.haltUntil.Sub(w.svc.now()), w.cfg.PollInterval), true
+	case w.haltOnBreaker:
+		// Open before, half-open or closed now.
+	case w.svc.now().Before(w.haltUntil):
+		return w.haltUntil.Sub(w.svc.now()), true
+	}
+	w.haltUntil, w.haltOnBreaker = time.Time{}, false
+	return 0, false
+}
+
+// laneResult is what one lane reports of the entry it handled.
+type laneResult struct {
+	e   QueueEntry
+	err error
+	// retryIn, retryAt and halt are failed's verdict on err.
+	retryIn time.Duration
+	retryAt time.Time
+	halt    bool
+}
+
+// drain handles the due queue entries of one batch and returns the wait
+// until an entry it skipped or failed is due, or none after a full batch
+// that made progress without a halt (the queue may hold more, so a backlog
+// drains without waiting PollInterval per batch).
+//
+// Entries go out in queue order to up to Concurrency lanes, at most one
+// entry per customer at a time: a customer's entry is handed out only
+// after the customer's earlier entries were answered, so the ERP gets
+// each customer's submissions and cancellations in queue order while
+// different customers' entries overlap. With Concurrency 1 that is strict
+// queue order. A dependency failure halts the whole queue: no further
+// entry is handed out and the pass ends when the lanes in flight have
+// answered. Any other failure holds back only that customer's later
+// entries (the ERP orders submissions per customer). After a halt, one
+// entry goes out alone first; the lanes open when it succeeds. The lease
+// is checked before each entry is handed out.
 func (w *Worker) drain(ctx context.Context) time.Duration {
 	next := w.cfg.PollInterval
 	entries, err := w.svc.d.Store.NextQueueEntries(ctx, w.cfg.BatchSize)
@@ -215,56 +317,106 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 		w.log.ErrorContext(ctx, "read ERP queue", slog.Any("error", err))
 		return next
 	}
-	progressed, halted := false, false
-	blocked := map[string]bool{}
-	for _, e := range entries {
-		if ctx.Err() != nil {
-			break
-		}
-		if blocked[e.CustomerID] {
-			continue
-		}
-		if !w.lead(ctx) {
-			break // another replica took over; it continues in order
-		}
-		if now := w.svc.now(); e.NextAttemptAt.After(now) {
-			// A permanently failing entry waits for its backoff and
-			// holds back later orders of the same customer only.
-			blocked[e.CustomerID] = true
-			next = min(next, e.NextAttemptAt.Sub(now))
-			continue
-		}
-		err := w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e)
-		if err == nil {
-			w.failures = 0
-			progressed = true
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		retryIn, halt := w.failed(ctx, e, err)
-		next = min(next, retryIn)
-		if halt {
-			halted = true
-			break
-		}
-		blocked[e.CustomerID] = true
+	lanes := w.cfg.Concurrency
+	if w.failures > 0 {
+		lanes = 1 // probe the ERP with one entry before fanning out
 	}
-	if len(entries) == w.cfg.BatchSize && progressed && !halted {
+	var (
+		// failures is w.failures as the lanes see it: reset by a success
+		// within the pass, as if the entries had gone out one by one.
+		failures atomic.Int64
+		done     = make(chan laneResult)
+		busy     = map[string]bool{}
+		blocked  = map[string]bool{}
+		handed   = make([]bool, len(entries))
+		inFlight = 0
+
+		progressed, halted, stopped = false, false, false
+	)
+	failures.Store(int64(w.failures))
+	// dispatch hands out the first due entry whose customer is neither
+	// busy nor blocked; false when there is none.
+	dispatch := func() bool {
+		for i, e := range entries {
+			if handed[i] || busy[e.CustomerID] {
+				continue
+			}
+			if blocked[e.CustomerID] {
+				handed[i] = true // skipped for this pass
+				continue
+			}
+			if now := w.svc.now(); e.NextAttemptAt.After(now) && e.NextAttemptAt.After(w.haltRetryAt) {
+				// A permanently failing entry waits for its backoff and
+				// holds back later orders of the same customer only.
+				handed[i], blocked[e.CustomerID] = true, true
+				next = min(next, e.NextAttemptAt.Sub(now))
+				continue
+			}
+			if !w.lead(ctx) {
+				stopped = true // another replica took over; it continues in order
+				return false
+			}
+			handed[i], busy[e.CustomerID] = true, true
+			inFlight++
+			go func() {
+				r := laneResult{e: e, err: w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e)}
+				if r.err != nil && ctx.Err() == nil {
+					r.retryIn, r.retryAt, r.halt = w.failed(ctx, e, r.err, w.backoff(int(failures.Load())+1))
+				}
+				done <- r
+			}()
+			return true
+		}
+		return false
+	}
+	for {
+		for !halted && !stopped && inFlight < lanes && ctx.Err() == nil && dispatch() {
+		}
+		if inFlight == 0 {
+			break
+		}
+		r := <-done
+		inFlight--
+		busy[r.e.CustomerID] = false
+		switch {
+		case r.err == nil:
+			failures.Store(0)
+			progressed = true
+			lanes = w.cfg.Concurrency
+		case ctx.Err() != nil:
+		case r.halt:
+			halted = true
+			next = min(next, r.retryIn)
+			if r.retryAt.After(w.haltRetryAt) {
+				w.haltRetryAt = r.retryAt
+			}
+		default:
+			blocked[r.e.CustomerID] = true
+			next = min(next, r.retryIn)
+		}
+	}
+	w.failures = int(failures.Load())
+	if halted {
+		w.failures++
+		w.haltUntil = w.svc.now().Add(w.backoff(w.failures))
+		w.haltOnBreaker = w.cfg.BreakerState() == breakerOpen
+		return next
+	}
+	if len(entries) == w.cfg.BatchSize && progressed {
 		// A full batch that made progress: more may wait behind it.
 		return 0
 	}
 	return next
 }
 
-// failed records a failed attempt on e and returns when to try again, and
-// whether the whole queue halts (the ERP could not answer).
-func (w *Worker) failed(ctx context.Context, e QueueEntry, err error) (wait time.Duration, halt bool) {
+// failed records a failed attempt on e and returns when to try again (in
+// and at), and whether the whole queue halts (the ERP could not answer);
+// haltWait is the halt's backoff. It is safe for concurrent use by the
+// lanes.
+func (w *Worker) failed(ctx context.Context, e QueueEntry, err error, haltWait time.Duration) (wait time.Duration, until time.Time, halt bool) {
 	halt = IsDependencyError(err)
 	if halt {
-		w.failures++
-		wait = w.backoff(w.failures)
+		wait = haltWait
 		w.log.WarnContext(ctx, "ERP unavailable; queue halted", slog.String("order_id", e.OrderID),
 			slog.Duration("retry_in", wait), slog.Any("error", err))
 	} else {
@@ -274,15 +426,12 @@ func (w *Worker) failed(ctx context.Context, e QueueEntry, err error) (wait time
 	}
 	now := w.svc.now()
 	w.activity.failed(now, err)
-	until := now.Add(wait)
-	if halt {
-		w.haltUntil = until
-	}
+	until = now.Add(wait)
 	raise := func(e QueueEntry) []Exception { return w.submissionFailed(e, now) }
 	if rerr := w.svc.d.Store.RecordQueueFailure(ctx, e.Seq, until, err.Error(), raise); rerr != nil {
 		w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
 	}
-	return wait, halt
+	return wait, until, halt
 }
 
 // submissionFailed returns the exception e raises after a failed attempt:
