@@ -93,7 +93,7 @@ func plainMessage(m protoreflect.Message, depth int) (*structpb.Struct, bool) {
 	if ms, isSet := m.Descriptor().(interface{ IsMessageSet() bool }); isSet && ms.IsMessageSet() {
 		return nil, false
 	}
-	fields := make(map[string]*structpb.Value)
+	fields := make(map[string]*structpb.Value, m.Descriptor().Fields().Len())
 	ok, n := true, 0
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.IsExtension() {
@@ -133,7 +133,7 @@ func listValue(l protoreflect.List, fd protoreflect.FieldDescriptor, depth int) 
 		}
 		vals[i] = v
 	}
-	return structpb.NewListValue(&structpb.ListValue{Values: vals}), true
+	return listOf(&structpb.ListValue{Values: vals}), true
 }
 
 func mapValue(mp protoreflect.Map, fd protoreflect.FieldDescriptor, depth int) (*structpb.Value, bool) {
@@ -141,7 +141,7 @@ func mapValue(mp protoreflect.Map, fd protoreflect.FieldDescriptor, depth int) (
 	if !ok {
 		return nil, false
 	}
-	return structpb.NewStructValue(s), true
+	return structValue(s), true
 }
 
 // mapStruct renders a map as protojson does: an object keyed by the keys'
@@ -177,36 +177,36 @@ func mapStruct(mp protoreflect.Map, fd protoreflect.FieldDescriptor, depth int) 
 func singular(v protoreflect.Value, fd protoreflect.FieldDescriptor, depth int) (*structpb.Value, bool) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
-		return structpb.NewBoolValue(v.Bool()), true
+		return boolValue(v.Bool()), true
 	case protoreflect.StringKind:
 		s := v.String()
 		if !utf8.ValidString(s) {
 			return nil, false
 		}
-		return structpb.NewStringValue(s), true
+		return stringValue(s), true
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		return structpb.NewNumberValue(float64(v.Int())), true
+		return numberValue(float64(v.Int())), true
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return structpb.NewNumberValue(float64(v.Uint())), true
+		return numberValue(float64(v.Uint())), true
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return structpb.NewStringValue(strconv.FormatInt(v.Int(), 10)), true
+		return stringValue(strconv.FormatInt(v.Int(), 10)), true
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return structpb.NewStringValue(strconv.FormatUint(v.Uint(), 10)), true
+		return stringValue(strconv.FormatUint(v.Uint(), 10)), true
 	case protoreflect.FloatKind:
 		return floatValue(v.Float(), 32), true
 	case protoreflect.DoubleKind:
 		return floatValue(v.Float(), 64), true
 	case protoreflect.BytesKind:
-		return structpb.NewStringValue(base64.StdEncoding.EncodeToString(v.Bytes())), true
+		return stringValue(base64.StdEncoding.EncodeToString(v.Bytes())), true
 	case protoreflect.EnumKind:
 		ed := fd.Enum()
 		if ed.FullName() == "google.protobuf.NullValue" {
-			return structpb.NewNullValue(), true
+			return nullValue(), true
 		}
 		if d := ed.Values().ByNumber(v.Enum()); d != nil {
-			return structpb.NewStringValue(string(d.Name())), true
+			return stringValue(string(d.Name())), true
 		}
-		return structpb.NewNumberValue(float64(v.Enum())), true
+		return numberValue(float64(v.Enum())), true
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		return messageValue(v.Message(), depth)
 	}
@@ -219,17 +219,17 @@ func singular(v protoreflect.Value, fd protoreflect.FieldDescriptor, depth int) 
 func floatValue(f float64, bits int) *structpb.Value {
 	switch {
 	case math.IsNaN(f):
-		return structpb.NewStringValue("NaN")
+		return stringValue("NaN")
 	case math.IsInf(f, 1):
-		return structpb.NewStringValue("Infinity")
+		return stringValue("Infinity")
 	case math.IsInf(f, -1):
-		return structpb.NewStringValue("-Infinity")
+		return stringValue("-Infinity")
 	}
 	if bits == 32 {
 		var buf [32]byte
 		f, _ = strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], f, 'g', -1, 32)), 64)
 	}
-	return structpb.NewNumberValue(f)
+	return numberValue(f)
 }
 
 // messageValue renders a message field's value: a well-known type in its
@@ -242,10 +242,10 @@ func messageValue(m protoreflect.Message, depth int) (*structpb.Value, bool) {
 	switch wellKnown(m.Descriptor().FullName()) {
 	case wktTimestamp:
 		s, ok := timestampString(m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int())
-		return structpb.NewStringValue(s), ok
+		return stringValue(s), ok
 	case wktDuration:
 		s, ok := durationString(m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int())
-		return structpb.NewStringValue(s), ok
+		return stringValue(s), ok
 	case wktWrapper:
 		fd := fds.ByNumber(1)
 		return singular(m.Get(fd), fd, depth)
@@ -272,7 +272,7 @@ func messageValue(m protoreflect.Message, depth int) (*structpb.Value, bool) {
 	if !ok {
 		return nil, false
 	}
-	return structpb.NewStructValue(s), true
+	return structValue(s), true
 }
 
 // Ranges protojson accepts for Timestamp and Duration.
@@ -315,4 +315,61 @@ func trimFraction(x string) string {
 	x = strings.TrimSuffix(x, "000")
 	x = strings.TrimSuffix(x, "000")
 	return strings.TrimSuffix(x, ".000")
+}
+
+// The Values are allocated with their kinds, one allocation each instead of
+// structpb.New*Value's two.
+
+func stringValue(s string) *structpb.Value {
+	p := &struct {
+		v structpb.Value
+		k structpb.Value_StringValue
+	}{k: structpb.Value_StringValue{StringValue: s}}
+	p.v.Kind = &p.k
+	return &p.v
+}
+
+func numberValue(f float64) *structpb.Value {
+	p := &struct {
+		v structpb.Value
+		k structpb.Value_NumberValue
+	}{k: structpb.Value_NumberValue{NumberValue: f}}
+	p.v.Kind = &p.k
+	return &p.v
+}
+
+func boolValue(b bool) *structpb.Value {
+	p := &struct {
+		v structpb.Value
+		k structpb.Value_BoolValue
+	}{k: structpb.Value_BoolValue{BoolValue: b}}
+	p.v.Kind = &p.k
+	return &p.v
+}
+
+func nullValue() *structpb.Value {
+	p := &struct {
+		v structpb.Value
+		k structpb.Value_NullValue
+	}{}
+	p.v.Kind = &p.k
+	return &p.v
+}
+
+func structValue(s *structpb.Struct) *structpb.Value {
+	p := &struct {
+		v structpb.Value
+		k structpb.Value_StructValue
+	}{k: structpb.Value_StructValue{StructValue: s}}
+	p.v.Kind = &p.k
+	return &p.v
+}
+
+func listOf(l *structpb.ListValue) *structpb.Value {
+	p := &struct {
+		v structpb.Value
+		k structpb.Value_ListValue
+	}{k: structpb.Value_ListValue{ListValue: l}}
+	p.v.Kind = &p.k
+	return &p.v
 }
