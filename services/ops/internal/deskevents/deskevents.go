@@ -39,6 +39,14 @@ const (
 	DeadLetterConsumer = "ops_deadletters"
 )
 
+// ConsumerBatch is how many events the desk and audit consumers apply per
+// transaction (events.WithBatch). Every order change brings an audit
+// event, so one transaction and one fsync per event was most of the
+// service's CPU under load; a batch keeps the consumers' order, once-only
+// and dead-letter guarantees and pays one commit for up to this many
+// events. Run both consumers with it.
+const ConsumerBatch = 64
+
 // Binder returns the store's view of a consumer's transaction
 // (sqlstore.Store.Bind).
 type Binder func(*sql.Tx) desk.Tx
