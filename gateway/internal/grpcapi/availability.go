@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -87,16 +88,14 @@ type snapshotEntry struct {
 // again, which restores it after a Redis outage or restart lost it.
 const snapshotRewriteEvery = time.Minute
 
-// Price entries live in process: they are keyed by versions, so sharing
-// them between replicas through Redis saved one quote per replica and
-// version at the cost of a Redis round trip per line on every call.
-const (
-	priceMemoryEntries = 100_000
-	priceMemoryBytes   = 64 << 20
-)
+// Price entries live in process (quoteMemo): they are keyed by versions,
+// so sharing them between replicas through Redis saved one quote per
+// replica and version at the cost of a Redis round trip per line on every
+// call.
+const priceMemoryEntries = 100_000
 
 type availability struct {
-	priceLive *cache.Cache[*catalogv1.QuoteLine]
+	priceLive *quoteMemo
 	priceSnap *cache.Cache[snapshotEntry]
 	stockSnap *cache.Cache[snapshotEntry]
 	// written remembers the snapshot values this process wrote.
@@ -135,13 +134,10 @@ func newAvailability(store cache.Store, o Options) (*availability, error) {
 	a := &availability{
 		freshFor: o.FreshFor, snapTTL: o.SnapshotTTL, depTimeout: o.DependencyTimeout,
 		now: o.Now, logger: o.Logger, view: o.StockView,
-		written: newSnapshotMemo(min(o.SnapshotTTL/2, snapshotRewriteEvery)),
+		written:   newSnapshotMemo(min(o.SnapshotTTL/2, snapshotRewriteEvery)),
+		priceLive: newQuoteMemo(priceMemoryEntries),
 	}
 	var err error
-	if a.priceLive, err = cache.NewCache(cache.NewMemoryStore(priceMemoryEntries, priceMemoryBytes), "gw-price",
-		cache.ProtoCodec[*catalogv1.QuoteLine](), copts...); err != nil {
-		return nil, err
-	}
 	// The snapshot caches' names changed with their encoding (JSON before),
 	// so old entries are never misread.
 	if a.priceSnap, err = cache.NewCache(store, "gw-price-snap", snapshotCodec{}, copts...); err != nil {
@@ -353,8 +349,20 @@ func shipDate(now time.Time) *date.Date {
 
 // --- pricing part ---
 
+// priceLiveKey is "cv|pv|channel|customer|currency|sku|qty", built
+// without fmt: it is made for every line of every hot call.
 func priceLiveKey(cv, pv int64, q availQuery, sku string, qty int64) string {
-	return fmt.Sprintf("%d|%d|%s|%s|%s|%s|%d", cv, pv, q.channel, q.customer, q.currency, sku, qty)
+	b := make([]byte, 0, 48+len(q.channel)+len(q.customer)+len(q.currency)+len(sku))
+	b = strconv.AppendInt(b, cv, 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, pv, 10)
+	for _, s := range []string{q.channel, q.customer, q.currency, sku} {
+		b = append(b, '|')
+		b = append(b, s...)
+	}
+	b = append(b, '|')
+	b = strconv.AppendInt(b, qty, 10)
+	return string(b)
 }
 
 func priceSnapKey(q availQuery, sku string, qty int64) string {
@@ -427,7 +435,7 @@ func (a *availability) cachedPrices(ctx context.Context, q availQuery, idx []int
 	out := make([]*catalogv1.QuoteLine, len(idx))
 	for k, i := range idx {
 		l := q.lines[i]
-		ql, ok := a.priceLive.Get(ctx, priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()))
+		ql, ok := a.priceLive.get(priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()))
 		if !ok {
 			return nil, 0, false
 		}
@@ -452,9 +460,8 @@ func (a *availability) storePrices(ctx context.Context, q availQuery, idx []int,
 	a.mu.Unlock()
 	for k, i := range idx {
 		l, ql := q.lines[i], resp.GetLines()[k]
-		if ttl > 0 {
-			a.setLog(ctx, a.priceLive.Set(ctx, priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()), ql, ttl))
-		}
+		// ql is also in this call's answer, which only reads it.
+		a.priceLive.set(priceLiveKey(cv, pv, q, l.GetSku(), l.GetQuantity()), ql, ttl)
 		if ql.GetErrorReason() != catalogv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 			continue
 		}
