@@ -24,9 +24,11 @@ import (
 // exclude names a reservation that must not take the stock (the one whose
 // release freed it, so a release is not undone within the same call). Each
 // allocation is audited ("reservation.allocate_backorder") as by actor, who
-// made the change that freed the stock.
+// made the change that freed the stock. before, when not nil, runs once
+// before the first allocation writes anything (a caller holding unwritten
+// events of these levels writes them there, keeping revision order).
 func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked lockedLevels, skus []string, exclude string,
-	actor inventory.Actor, now time.Time,
+	actor inventory.Actor, now time.Time, before func(context.Context) error,
 ) error {
 	var withStock []string
 	for _, sku := range skus {
@@ -97,6 +99,12 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 				continue
 			}
 			change := reservationChange{before: c.Reservation, after: r, out: out, verb: "allocate_backorder", actor: actor}
+			if before != nil {
+				if err := before(ctx); err != nil {
+					return err
+				}
+				before = nil
+			}
 			if err := s.finishUpdate(ctx, tx, locked, change, now, changeMeta{}); err != nil {
 				return err
 			}

@@ -227,7 +227,7 @@ func (s *Store) ReconcileChunk(ctx context.Context, p inventory.ReconcileChunkPa
 				}
 			}
 			if counts.Corrected > 0 {
-				if err := s.allocateBackorders(ctx, tx, locked, skus, "", p.Actor, now); err != nil {
+				if err := s.allocateBackorders(ctx, tx, locked, skus, "", p.Actor, now, nil); err != nil {
 					return err
 				}
 			}

@@ -390,7 +390,7 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, op inventory.O
 						return err
 					}
 					if out.Event == inventory.EventReleased || out.Event == inventory.EventExpired {
-						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, op.Actor, now); err != nil {
+						if err := s.allocateBackorders(ctx, tx, locked, movementSKUs(out.Movements), id, op.Actor, now, nil); err != nil {
 							return err
 						}
 					}

@@ -69,13 +69,20 @@ func TestStockChangedSequenceIsRevision(t *testing.T) {
 		_, _, err = svc.Reserve(ctx, inventory.ReserveParams{RequestID: "bo", ReferenceID: "o2", Channel: "web", AllowSplit: true,
 			BackorderPolicy: inventory.BackorderRemainder, Lines: line(storetest.SKUScarce, 12)})
 		must("reserve with backorder", err)
+		shipped, _, err := svc.Reserve(ctx, inventory.ReserveParams{RequestID: "r3", ReferenceID: "o3", Channel: "web",
+			Lines: line(storetest.SKUB, 2)})
+		must("reserve for a shipment event", err)
 		stockEvent := func(id, sku, wh string, seq int64, kind inventory.StockEventKind, q int64) inventory.StockEvent {
 			return inventory.StockEvent{EventID: id, SKU: sku, WarehouseCode: wh, Sequence: seq, Kind: kind, Quantity: q, OccurTime: clock.Now()}
 		}
+		shipment := stockEvent("e5", storetest.SKUB, "WH-HAM", 2, inventory.KindShipment, 2) // commits the reservation
+		shipment.ReservationID, shipment.ShipmentID = shipped.ID, "s-ev"
 		_, err = svc.ApplyStockEvents(ctx, inventory.ApplyStockEventsParams{RequestID: "se1", SourceSystem: "wms", Events: []inventory.StockEvent{
 			stockEvent("e1", storetest.SKUScarce, "WH-MUC", 1, inventory.KindReceipt, 2), // allocates the backorder
 			stockEvent("e2", "SKU-NEW", "WH-BER", 1, inventory.KindReceipt, 4),           // creates a level
 			stockEvent("e3", storetest.SKUB, "WH-MUC", 1, inventory.KindShipment, 3),     // below zero: variance
+			stockEvent("e4", storetest.SKUB, "WH-HAM", 1, inventory.KindReceipt, 1),      // then, same level:
+			shipment,
 		}})
 		must("stock events", err)
 		_, err = svc.StartReconciliation(ctx, inventory.StartReconciliationParams{
@@ -91,12 +98,23 @@ func TestStockChangedSequenceIsRevision(t *testing.T) {
 		stockChanged, variances := relayed(t, db)
 		causes := map[inventoryv1.StockChangeCause]bool{}
 		seqs := map[string][]int64{}
+		// In stream (sequence) order each event of a level starts from the
+		// quantities the previous one ended at: the payload of sequence n
+		// is the change to revision n, also for changes written in one
+		// outbox batch.
+		latest := map[string]*inventoryv1.StockQuantities{}
 		for _, ev := range stockChanged {
 			md := ev.GetMetadata()
 			if md.GetAggregateType() != events.AggregateStockLevel || md.GetAggregateId() != ev.GetSku()+"@"+ev.GetWarehouseCode() {
 				t.Errorf("StockChangedEvent metadata %v for %s@%s", md, ev.GetSku(), ev.GetWarehouseCode())
 			}
-			seqs[md.GetAggregateId()] = append(seqs[md.GetAggregateId()], md.GetSequence())
+			id := md.GetAggregateId()
+			if prev, ok := latest[id]; ok && !proto.Equal(prev, ev.GetPreviousQuantities()) {
+				t.Errorf("%s sequence %d starts from %v, the previous event ended at %v", id, md.GetSequence(),
+					ev.GetPreviousQuantities(), prev)
+			}
+			latest[id] = ev.GetNewQuantities()
+			seqs[id] = append(seqs[id], md.GetSequence())
 			causes[ev.GetCause()] = true
 		}
 		for c := range inventoryv1.StockChangeCause_name {

@@ -520,14 +520,6 @@ func (s *Store) saveLevel(ctx context.Context, tx *sql.Tx, l *inventory.StockLev
 	return nil
 }
 
-// writeStockChanged writes the StockChangedEvent of l's latest change, the
-// one event of the revision saveLevel or applyMovements just took.
-func (s *Store) writeStockChanged(ctx context.Context, tx *sql.Tx, l inventory.StockLevel, prev inventory.Quantities,
-	cause inventory.StockChangeCause, meta changeMeta,
-) error {
-	return s.writeEvents(ctx, tx, stockChanged(l, prev, cause, meta))
-}
-
 // stockChanged is the StockChangedEvent of l's latest change, for a caller
 // that writes it in one batch with other events of the change (and before
 // any later change of l).

@@ -35,6 +35,21 @@ type eventBatch struct {
 	// were before the batch (for its audit records).
 	actor  inventory.Actor
 	before map[levelKey]inventory.StockLevel
+	// pending are the batch's StockChangedEvents and variance events not
+	// written yet: written with the audit records in one outbox batch, or
+	// earlier (flush) when a reservation change of a locked level is about
+	// to write its own, so each level's events stay in revision order.
+	pending []outbox.Event
+}
+
+// flush writes the pending events.
+func (b *eventBatch) flush(ctx context.Context) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	err := b.s.writeEvents(ctx, b.tx, b.pending...)
+	b.pending = nil
+	return err
 }
 
 // ApplyStockEvents implements inventory.Store.
@@ -81,7 +96,7 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 					touched = append(touched, e.SKU)
 				}
 			}
-			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", p.Actor, now); err != nil {
+			if err := s.allocateBackorders(ctx, tx, b.locked, touched, "", p.Actor, now, b.flush); err != nil {
 				return err
 			}
 			if err := b.auditLevels(ctx); err != nil {
@@ -161,17 +176,19 @@ func (s *Store) newEventBatch(ctx context.Context, tx *sql.Tx, p inventory.Apply
 	return b, nil
 }
 
-// auditLevels writes, in one outbox batch, a "stock_level.apply" audit
-// record for every stock level the batch changed (created it, or moved its
-// revision or source sequence), from before the batch to after it: one
-// record per level however many of the batch's events touched it.
+// auditLevels writes, in one outbox batch with the pending events, a
+// "stock_level.apply" audit record for every stock level the batch changed
+// (created it, or moved its revision or source sequence), from before the
+// batch to after it: one record per level however many of the batch's
+// events touched it.
 func (b *eventBatch) auditLevels(ctx context.Context) error {
 	changed := map[levelKey]bool{}
 	for k, l := range b.locked {
 		prev, existed := b.before[k]
 		changed[k] = !existed || prev.Revision != l.Revision || prev.Sequence != l.Sequence || prev.SourceSystem != l.SourceSystem
 	}
-	var evs []outbox.Event
+	evs := b.pending
+	b.pending = nil
 	for _, k := range sortedKeys(changed) {
 		if !changed[k] {
 			continue
@@ -364,11 +381,9 @@ func (b *eventBatch) apply(ctx context.Context, e inventory.StockEvent) error {
 	if err := b.s.saveLevel(ctx, b.tx, l, next, inbound, meta, b.now); err != nil {
 		return err
 	}
-	if err := b.s.writeStockChanged(ctx, b.tx, *l, prev, inventory.CauseStockEvent, meta); err != nil {
-		return err
-	}
+	b.pending = append(b.pending, stockChanged(*l, prev, inventory.CauseStockEvent, meta))
 	if implied < 0 {
-		return b.s.writeEvents(ctx, b.tx, events.NegativeStock(e.SKU, e.WarehouseCode, e.EventID, implied, prev.OnHand, b.now))
+		b.pending = append(b.pending, events.NegativeStock(e.SKU, e.WarehouseCode, e.EventID, implied, prev.OnHand, b.now))
 	}
 	return nil
 }
@@ -408,6 +423,9 @@ func (b *eventBatch) commitShipment(ctx context.Context, e inventory.StockEvent,
 	}
 	meta.Reference = ""
 	c := reservationChange{before: r.Reservation, after: work, out: out, verb: "commit", actor: b.actor}
+	if err := b.flush(ctx); err != nil {
+		return false, err
+	}
 	if err := b.s.finishUpdate(ctx, b.tx, b.locked, c, b.now, meta); err != nil {
 		return false, err
 	}
