@@ -57,9 +57,11 @@ func NewRoutes(warehouses []string) Routes {
 func (r Routes) Serves(warehouse string) bool { return r.warehouses == nil || r.warehouses[warehouse] }
 
 // Handler returns the handler of OrderConfirmedEvent. bind gives the
-// store's view of the consumer's transaction. created is called (inside
-// the transaction, before commit) when requests were created, to wake the
-// dispatcher.
+// store's view of the consumer's transaction. created is called when
+// requests were created, to wake the dispatcher: after the consumer's
+// transaction committed (events.AfterCommit), so the dispatcher finds
+// them instead of waking early, finding nothing and waiting for its next
+// round; never when the transaction rolled back.
 //
 // An order allocated to a warehouse routes does not serve is a
 // configuration gap, not something a retry mends: the event is
@@ -107,7 +109,7 @@ func Handler(bind func(*sql.Tx) fulfillment.Tx, now func() time.Time, logger *sl
 		logger.InfoContext(ctx, "order confirmed: fulfilment requests created",
 			slog.String("order_id", orderID), slog.Int("created", n), slog.Int("warehouses", len(reqs)))
 		if n > 0 {
-			created()
+			events.AfterCommit(ctx, created)
 		}
 		return nil
 	})
