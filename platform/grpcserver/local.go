@@ -148,14 +148,21 @@ func (c *LocalConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc
 // startSpan starts the span otelgrpc's client or server handler would:
 // named after the method without its leading slash, with the rpc.*
 // attributes.
+// The attributes are added only to a recording span, so calls with
+// tracing off (the no-op provider) or not sampled pay for no attribute
+// slice.
 func (c *LocalConn) startSpan(ctx context.Context, method string, kind trace.SpanKind) (context.Context, trace.Span) {
 	name := strings.TrimPrefix(method, "/")
-	service, m, _ := strings.Cut(name, "/")
-	return c.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(
-		attribute.String("rpc.system", "grpc"),
-		attribute.String("rpc.service", service),
-		attribute.String("rpc.method", m),
-	))
+	ctx, span := c.tracer.Start(ctx, name, trace.WithSpanKind(kind))
+	if span.IsRecording() {
+		service, m, _ := strings.Cut(name, "/")
+		span.SetAttributes(
+			attribute.String("rpc.system", "grpc"),
+			attribute.String("rpc.service", service),
+			attribute.String("rpc.method", m),
+		)
+	}
+	return ctx, span
 }
 
 func endSpan(span trace.Span, err error) {
