@@ -305,7 +305,11 @@ func scanStockLevel(sc sqldb.Scanner) (inventory.StockLevel, error) {
 		return l, err
 	}
 	l.Reserved += oversold
-	if err := json.Unmarshal([]byte(inbound), &l.Inbound); err != nil {
+	if inbound == "[]" {
+		// Most levels: no inbound schedule; spare the JSON decoder, which
+		// every availability read and stock lock runs per level.
+		l.Inbound = []inventory.InboundSupply{}
+	} else if err := json.Unmarshal([]byte(inbound), &l.Inbound); err != nil {
 		return l, fmt.Errorf("decode inbound of %s@%s: %w", l.SKU, l.WarehouseCode, err)
 	}
 	l.UpdateTime = fromMicros(updateUS)
