@@ -18,10 +18,10 @@ import (
 )
 
 // recordingJS passes publishes to a real JetStream context and records
-// them: sync publishes, async publishes per row, how many rows were in
-// flight at once, how many waves (in-flight count rising from zero) a
-// round took, and any row sent while a row of its aggregate was still
-// waiting for its acknowledgement. Rows named in fail get a failed
+// them: sync publishes, async publishes per row, how many waves a round
+// took (a wave ends when the relay starts waiting for an acknowledgement)
+// and the largest, and any row sent while a row of its aggregate was
+// still waiting for its acknowledgement. Rows named in fail get a failed
 // publish instead (once), rows named in hang a publish that is never
 // answered.
 type recordingJS struct {
@@ -31,8 +31,10 @@ type recordingJS struct {
 	syncPubs     int
 	published    []string
 	inflight     map[string]string // aggregate -> row in flight
-	maxInflight  int
+	maxInflight  int               // most publishes in one wave
 	waves        int
+	wave         int  // publishes in the current wave
+	waited       bool // the relay asked a future for its answer
 	cleanups     int
 	violations   []string
 	fail         map[string]bool // row -> fail with an error future
@@ -75,13 +77,15 @@ func (r *recordingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt)
 	if prev, ok := r.inflight[agg]; ok {
 		r.violations = append(r.violations, fmt.Sprintf("%s sent while %s waited for its ack", key, prev))
 	}
-	if len(r.inflight) == 0 {
+	if r.waves == 0 || r.waited {
 		r.waves++
+		r.wave, r.waited = 0, false
 	}
+	r.wave++
 	r.inflight[agg] = key
-	r.maxInflight = max(r.maxInflight, len(r.inflight))
+	r.maxInflight = max(r.maxInflight, r.wave)
 	r.published = append(r.published, key)
-	f := &fakeFuture{msg: m, ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+	f := &fakeFuture{rec: r, msg: m, ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
 	switch {
 	case r.hang[key]:
 		delete(r.hang, key)
@@ -137,18 +141,25 @@ func (r *recordingJS) snapshot() (syncPubs int, published []string, maxInflight,
 func (r *recordingJS) resetCounts() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.published, r.maxInflight, r.waves = nil, 0, 0
+	r.published, r.maxInflight, r.waves, r.wave, r.waited = nil, 0, 0, 0, false
 }
 
 type fakeFuture struct {
+	rec *recordingJS
 	msg *nats.Msg
 	ok  chan *jetstream.PubAck
 	err chan error
 }
 
-func (f *fakeFuture) Ok() <-chan *jetstream.PubAck { return f.ok }
-func (f *fakeFuture) Err() <-chan error            { return f.err }
+func (f *fakeFuture) Ok() <-chan *jetstream.PubAck { f.waiting(); return f.ok }
+func (f *fakeFuture) Err() <-chan error            { f.waiting(); return f.err }
 func (f *fakeFuture) Msg() *nats.Msg               { return f.msg }
+
+func (f *fakeFuture) waiting() {
+	f.rec.mu.Lock()
+	defer f.rec.mu.Unlock()
+	f.rec.waited = true
+}
 
 // TestRelayPublishesInWaves: a round of 10 aggregates with 3 rows each
 // costs 3 waves of async publishes (every aggregate's next row in flight
@@ -182,7 +193,7 @@ func TestRelayPublishesInWaves(t *testing.T) {
 		t.Errorf("%d sync and %d async publishes, want 0 and %d", syncPubs, len(published), aggregates*perAggregate)
 	}
 	if waves != perAggregate || maxInflight != aggregates {
-		t.Errorf("%d waves with up to %d rows in flight, want %d waves of %d", waves, maxInflight, perAggregate, aggregates)
+		t.Errorf("%d waves of up to %d publishes, want %d waves of %d", waves, maxInflight, perAggregate, aggregates)
 	}
 	if len(violations) > 0 {
 		t.Errorf("rows sent before their aggregate's previous ack: %v", violations)
