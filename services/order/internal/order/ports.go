@@ -293,6 +293,13 @@ type Store interface {
 	// without calling fn. ErrNotFound for an unknown id; fn's error is
 	// returned unchanged and nothing is stored.
 	UpdateOrder(ctx context.Context, id string, key *IdempotencyKey, fn func(o *Order) (Effects, error)) (*Order, error)
+	// UpdateOrderFrom is UpdateOrder (without a key) for a caller that
+	// holds o as an earlier transaction of its own read it: when the stored
+	// order's version is still o.Version, fn gets a copy of o and the order
+	// is not read again (its ERP attempt columns, which change without a
+	// version bump, are taken from o); otherwise it is read as UpdateOrder
+	// reads it.
+	UpdateOrderFrom(ctx context.Context, o *Order, fn func(o *Order) (Effects, error)) (*Order, error)
 
 	// NextQueueEntries returns up to limit queue entries in creation order.
 	NextQueueEntries(ctx context.Context, limit int) ([]QueueEntry, error)

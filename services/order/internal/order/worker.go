@@ -546,7 +546,9 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 		return st.DeleteQueueEntry(ctx, e.Seq)
 	}
 	// One transaction reads the order and counts the attempt; an order
-	// that no longer waits for the ERP has its entry dropped there.
+	// that no longer waits for the ERP has its entry dropped there. The
+	// answer is applied to the order as read there unless it changed
+	// since (UpdateOrderFrom), so it is read once per attempt.
 	now := w.svc.now()
 	o, err := st.StartSubmission(ctx, e.Seq, now, now.Add(w.cfg.LeaseTTL))
 	if errors.Is(err, ErrNotFound) {
@@ -561,7 +563,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	}
 	w.activity.submitted(w.svc.now())
 	if out.Accepted {
-		_, err = st.UpdateOrder(ctx, o.ID, nil, func(o *Order) (Effects, error) {
+		_, err = st.UpdateOrderFrom(ctx, o, func(o *Order) (Effects, error) {
 			if o.State != StateAcceptedPendingERP {
 				return Effects{}, ErrNoChange // cancelled meanwhile; the cancel entry follows
 			}
@@ -581,7 +583,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 		})
 	} else {
 		rej := out.Rejection
-		_, err = st.UpdateOrder(ctx, o.ID, nil, func(o *Order) (Effects, error) {
+		_, err = st.UpdateOrderFrom(ctx, o, func(o *Order) (Effects, error) {
 			if o.State != StateAcceptedPendingERP {
 				return Effects{}, ErrNoChange
 			}

@@ -639,12 +639,26 @@ func (s *Store) ListOrders(ctx context.Context, lq order.ListQuery) ([]*order.Or
 
 // UpdateOrder implements order.Store.
 func (s *Store) UpdateOrder(ctx context.Context, id string, key *order.IdempotencyKey, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
+	return s.updateOrder(ctx, id, key, nil, fn)
+}
+
+// UpdateOrderFrom implements order.Store.
+func (s *Store) UpdateOrderFrom(ctx context.Context, o *order.Order, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
+	return s.updateOrder(ctx, o.ID, nil, o, fn)
+}
+
+// updateOrder is UpdateOrder, starting from held when that is non-nil and
+// still the stored version.
+func (s *Store) updateOrder(ctx context.Context, id string, key *order.IdempotencyKey, held *order.Order, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
 	var out *order.Order
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		// Lock the order first: concurrent calls with the same key then
 		// check the key one after the other.
-		o, err := s.getOrder(ctx, tx, id, true)
+		o, err := s.heldOrder(ctx, tx, held)
+		if o == nil && err == nil {
+			o, err = s.getOrder(ctx, tx, id, true)
+		}
 		if err != nil {
 			return err
 		}
@@ -695,6 +709,27 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, key *order.Idempoten
 		return nil
 	})
 	return out, err
+}
+
+// heldOrder locks the order held was read from and returns a copy of held
+// when the stored version is still held's; nil (and no error) when held is
+// nil or outdated.
+func (s *Store) heldOrder(ctx context.Context, tx *sql.Tx, held *order.Order) (*order.Order, error) {
+	if held == nil {
+		return nil, nil
+	}
+	var version int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT version FROM orders WHERE order_id = ?`+s.forUpdate()), held.ID).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, order.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock order %s: %w", held.ID, err)
+	}
+	if version != held.Version {
+		return nil, nil
+	}
+	return held.Clone(), nil
 }
 
 // saveOrder writes what a change made of before into o: the order row,

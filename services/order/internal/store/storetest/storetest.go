@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Queue", func(t *testing.T) { t.Parallel(); testQueue(t, h) })
 	t.Run("QueueKeepsTrace", func(t *testing.T) { t.Parallel(); testQueueKeepsTrace(t, h) })
 	t.Run("StartSubmission", func(t *testing.T) { t.Parallel(); testStartSubmission(t, h) })
+	t.Run("UpdateOrderFrom", func(t *testing.T) { t.Parallel(); testUpdateOrderFrom(t, h) })
 	t.Run("Customers", func(t *testing.T) { t.Parallel(); testCustomers(t, h) })
 	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, h) })
@@ -378,6 +379,64 @@ func testStartSubmission(t *testing.T, h Harness) {
 
 // testQueueKeepsTrace: the ERP queue entry remembers the trace of the
 // request that accepted the order, so the worker can continue it.
+// testUpdateOrderFrom: an update from an order read earlier applies to that
+// order while its version is current (and stores what a fresh read would
+// give), and to the stored order once another change bumped the version;
+// an unknown order is ErrNotFound.
+func testUpdateOrderFrom(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	create(t, s, NewOrder("O-f", "C0001", t0))
+	create(t, s, NewOrder("O-g", "C0001", t0))
+	at := t0.Add(time.Minute)
+	confirm := func(o *order.Order) (order.Effects, error) {
+		if o.State != order.StateAcceptedPendingERP {
+			return order.Effects{}, order.ErrNoChange
+		}
+		o.History = append(o.History, order.StateChange{From: o.State, To: order.StateConfirmed, At: at, Actor: order.SystemActor})
+		o.State, o.ERPOrderRef, o.ConfirmedAt, o.UpdatedAt = order.StateConfirmed, "ERP-1", at, at
+		return order.Effects{ERPQueue: order.QueueRemove}, nil
+	}
+	held, err := s.GetOrder(ctx, "O-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UpdateOrderFrom(ctx, held, confirm)
+	if err != nil || got.State != order.StateConfirmed || got.Version != held.Version+1 {
+		t.Fatalf("UpdateOrderFrom a current order = %+v, %v; want it confirmed at version %d", got, err, held.Version+1)
+	}
+	stored, err := s.GetOrder(ctx, "O-f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, stored, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("stored after UpdateOrderFrom (-returned +stored):\n%s", diff)
+	}
+
+	// Cancelled after it was read: the update sees the cancellation.
+	held, err = s.GetOrder(ctx, "O-g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateOrder(ctx, "O-g", nil, func(o *order.Order) (order.Effects, error) {
+		o.State = order.StateCancelled
+		return order.Effects{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateOrderFrom(ctx, held, confirm); !errors.Is(err, order.ErrNoChange) {
+		t.Errorf("UpdateOrderFrom an outdated order: %v, want the callback to see the cancellation (ErrNoChange)", err)
+	}
+	if o, _ := s.GetOrder(ctx, "O-g"); o.State != order.StateCancelled {
+		t.Errorf("outdated update stored state %s", o.State)
+	}
+	gone := held.Clone()
+	gone.ID = "O-unknown"
+	if _, err := s.UpdateOrderFrom(ctx, gone, confirm); !errors.Is(err, order.ErrNotFound) {
+		t.Errorf("UpdateOrderFrom an unknown order: %v, want ErrNotFound", err)
+	}
+}
+
 func testQueueKeepsTrace(t *testing.T, h Harness) {
 	s := h.New(t)
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
