@@ -407,8 +407,15 @@ func TestNewConsumerValidates(t *testing.T) {
 
 // TestNATSRestartPipelineResumes runs the whole path (outbox write, relay,
 // consumer) across a NATS restart and checks every event is applied
-// exactly once, in order per aggregate.
+// exactly once, in order per aggregate, one event per transaction and in
+// batches.
 func TestNATSRestartPipelineResumes(t *testing.T) {
+	for _, batch := range []int{1, 16} {
+		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) { testNATSRestartPipeline(t, batch) })
+	}
+}
+
+func testNATSRestartPipeline(t *testing.T, batch int) {
 	forEachEngine(t, func(t *testing.T, consumerDB *sqldb.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -428,7 +435,7 @@ func TestNATSRestartPipelineResumes(t *testing.T) {
 		relayDone := make(chan error, 1)
 		go func() { relayDone <- relay.Run(ctx) }()
 		c := newConsumer(t, consumerDB, js, events.ConsumerConfig{Name: "pipeline", AckWait: 2 * time.Second},
-			recordingHandler(consumerDB.Dialect(), "pipeline", nil), nil)
+			recordingHandler(consumerDB.Dialect(), "pipeline", nil), nil, events.WithBatch(batch))
 		runConsumer(t, c)
 
 		const n = 40
