@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/testharness/natstest"
 )
 
@@ -161,26 +162,37 @@ func (f *fakeFuture) waiting() {
 	f.rec.waited = true
 }
 
+// recordedOutbox returns an SQLite outbox holding perAggregate events of
+// each aggregate, written round-robin in their own transactions, a NATS
+// server with the test stream, and a recorder in front of it.
+func recordedOutbox(t *testing.T, aggregates []string, perAggregate int) (*sqldb.DB, jetstream.JetStream, *recordingJS) {
+	t.Helper()
+	db := openSQLite(t)
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+	for range perAggregate {
+		for _, agg := range aggregates {
+			if _, err := writeEvent(t.Context(), db, agg, agg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return db, js, newRecordingJS(js)
+}
+
 // TestRelayPublishesInWaves: a round of 10 aggregates with 3 rows each
 // costs 3 waves of async publishes (every aggregate's next row in flight
 // together), not 30 sequential round trips, and no row is sent before
 // its aggregate's previous row was acknowledged.
 func TestRelayPublishesInWaves(t *testing.T) {
-	db := openSQLite(t)
-	ctx := t.Context()
-	s := natstest.Start(t)
-	_, js := natstest.Connect(t, s)
-	ensureStream(t, js)
-	rec := newRecordingJS(js)
-
 	const aggregates, perAggregate = 10, 3
-	for range perAggregate {
-		for a := range aggregates {
-			if _, err := writeEvent(ctx, db, fmt.Sprintf("agg-%d", a), "v"); err != nil {
-				t.Fatal(err)
-			}
-		}
+	var names []string
+	for a := range aggregates {
+		names = append(names, fmt.Sprintf("agg-%d", a))
 	}
+	db, js, rec := recordedOutbox(t, names, perAggregate)
+	ctx := t.Context()
 	relay, err := outbox.NewRelay(db, rec, outbox.WithLogger(discardLogger()))
 	if err != nil {
 		t.Fatal(err)
@@ -232,19 +244,8 @@ func TestRelayPublishesInWaves(t *testing.T) {
 func TestRelayFailedAsyncPublishHoldsAggregate(t *testing.T) {
 	for _, mode := range []string{"ack error", "publish error", "no answer"} {
 		t.Run(mode, func(t *testing.T) {
-			db := openSQLite(t)
+			db, js, rec := recordedOutbox(t, []string{"a", "b", "c"}, 3)
 			ctx := t.Context()
-			s := natstest.Start(t)
-			_, js := natstest.Connect(t, s)
-			ensureStream(t, js)
-			rec := newRecordingJS(js)
-			for range 3 {
-				for _, agg := range []string{"a", "b", "c"} {
-					if _, err := writeEvent(ctx, db, agg, agg); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
 			switch mode {
 			case "ack error":
 				rec.fail["b#2"] = true
