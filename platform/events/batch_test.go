@@ -342,3 +342,41 @@ func TestAfterCommitRunsOnlyAfterCommit(t *testing.T) {
 		t.Error("AfterCommit registered outside a handler")
 	}
 }
+
+// BenchmarkConsumerBacklog applies a backlog of b.N events one per
+// transaction and in batches of 64 (SQLite file, synchronous=FULL), and
+// reports commits per event; compare the two in one run.
+func BenchmarkConsumerBacklog(b *testing.B) {
+	for _, batch := range []int{1, 64} {
+		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) {
+			db := openSQLite(b)
+			s := natstest.Start(b)
+			_, js := natstest.Connect(b, s)
+			ensureStream(b, js)
+			publishSeq(b, js, 1, b.N)
+			c0, _ := db.CommitStats()
+			c := newBatchConsumer(b, db, js, events.ConsumerConfig{Name: "bench"}, recordingHandler(db.Dialect(), "bench", nil), nil, batch)
+			b.ResetTimer()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			for {
+				var n int
+				if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM applied`).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				if n >= b.N {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			c1, _ := db.CommitStats()
+			b.ReportMetric(float64(c1-c0)/float64(b.N), "commits/event")
+		})
+	}
+}
