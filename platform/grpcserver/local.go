@@ -36,9 +36,10 @@ import (
 // caller gets a copy of the response, and the header and trailer through
 // grpc.Header and grpc.Trailer call options. Tracing has the two spans the
 // otelgrpc client and server handlers make (a client span and a server
-// span under it, named after the method). Once the server's shutdown
-// starts, calls fail with Unavailable, as new calls on a draining
-// listener do. Streams are not supported (Unimplemented).
+// span under it, named after the method). Once the server stops taking
+// new calls (after the drain delay of its shutdown), calls fail with
+// Unavailable, as new calls on a stopping listener do; calls already
+// running finish. Streams are not supported (Unimplemented).
 type LocalConn struct {
 	s      *Server
 	tracer trace.Tracer
@@ -85,7 +86,8 @@ func (s *Server) localMethod(fullMethod string) (localMethod, bool) {
 	return m, ok
 }
 
-// errShuttingDown is what LocalConn answers once shutdown started.
+// errShuttingDown is what LocalConn answers once the server stops taking
+// new calls.
 var errShuttingDown = status.Error(codes.Unavailable, "grpcserver: the server is shutting down")
 
 // Invoke runs the unary method through the server's chain; see LocalConn.

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -187,5 +188,44 @@ func TestLocalConnMatchesTheListener(t *testing.T) {
 	_, err := grpcservertest.NewClient(local).Echo(metadata.AppendToOutgoingContext(context.Background(), "x-api-key", "good"), "x")
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("after shutdown: %v, want Unavailable", err)
+	}
+}
+
+// TestLocalConnServesThroughTheDrainDelay: during the drain delay the
+// listener still takes calls, so LocalConn does too; once shutdown
+// stops taking new calls LocalConn answers Unavailable.
+func TestLocalConnServesThroughTheDrainDelay(t *testing.T) {
+	t.Parallel()
+	ts := start(t, &grpcservertest.Probe{}, grpcserver.WithDrainDelay(2*time.Second))
+	client := grpcservertest.NewClient(ts.srv.LocalConn())
+	if _, err := client.Echo(context.Background(), "before"); err != nil {
+		t.Fatalf("before shutdown: %v", err)
+	}
+	ts.cancel()
+	// Shutdown has begun when the health service turns NOT_SERVING.
+	deadline := time.Now().Add(time.Second)
+	health := healthpb.NewHealthClient(ts.srv.LocalConn())
+	for {
+		resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: grpcservertest.ServiceName})
+		if err != nil {
+			t.Fatalf("health through LocalConn: %v", err)
+		}
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("shutdown did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, err := client.Echo(context.Background(), "draining"); err != nil || got != "draining" {
+		t.Fatalf("during the drain delay: %q, %v", got, err)
+	}
+	if err := <-ts.done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	ts.done <- nil // for the cleanup
+	if _, err := client.Echo(context.Background(), "after"); status.Code(err) != codes.Unavailable {
+		t.Fatalf("after shutdown: %v, want Unavailable", err)
 	}
 }

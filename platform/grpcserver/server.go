@@ -236,7 +236,8 @@ type Server struct {
 	unaryChain grpc.UnaryServerInterceptor
 	localMu    sync.RWMutex
 	local      map[string]localMethod
-	// stopping is set when shutdown starts; LocalConn refuses calls then.
+	// stopping is set when shutdown stops taking new calls (after the drain
+	// delay); LocalConn refuses calls from then on.
 	stopping atomic.Bool
 
 	mu  sync.Mutex
@@ -521,13 +522,15 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) shutdown() {
-	s.stopping.Store(true)
 	s.health.Shutdown()
 	s.admin.SetDraining()
 	if d := s.opts.drainDelay; d > 0 {
 		s.logger.Info("draining before closing listeners", slog.Duration("delay", d))
 		time.Sleep(d)
 	}
+	// LocalConn serves through the drain delay like the listener, and
+	// refuses new calls from here on like GracefulStop does.
+	s.stopping.Store(true)
 	servers := []*grpc.Server{s.grpc}
 	if s.internal != nil {
 		servers = append(servers, s.internal)
