@@ -28,6 +28,30 @@ func newBatchConsumer(t testing.TB, db *sqldb.DB, js jetstream.JetStream, cfg ev
 	return newConsumer(t, db, js, cfg, h, reg, events.WithBatch(n))
 }
 
+// runUntil runs c until holding is closed, then stops it and waits for
+// Run to return.
+func runUntil(t testing.TB, c *events.Consumer, holding <-chan struct{}) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-holding
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startStream starts a NATS server and returns a JetStream client with
+// the test stream.
+func startStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	s := natstest.Start(t)
+	_, js := natstest.Connect(t, s)
+	ensureStream(t, js)
+	return js
+}
+
 // publishSeq publishes events e<from>..e<to> of aggregate a, value = seq.
 func publishSeq(t testing.TB, js jetstream.JetStream, from, to int) {
 	t.Helper()
@@ -48,9 +72,7 @@ func wantSeq(from, to int) string {
 // consumer, against one commit per event without batching.
 func TestBatchAppliesBacklogWithOneCommit(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *sqldb.DB) {
-		s := natstest.Start(t)
-		_, js := natstest.Connect(t, s)
-		ensureStream(t, js)
+		js := startStream(t)
 		const n = 50
 		publishSeq(t, js, 1, n)
 
@@ -89,9 +111,7 @@ func TestBatchAppliesBacklogWithOneCommit(t *testing.T) {
 // before it succeeds, and the prefix before it is committed.
 func TestBatchKeepsOrderAroundAFailingEvent(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *sqldb.DB) {
-		s := natstest.Start(t)
-		_, js := natstest.Connect(t, s)
-		ensureStream(t, js)
+		js := startStream(t)
 		reg := prometheus.NewRegistry()
 		publishSeq(t, js, 1, 20)
 
@@ -124,9 +144,7 @@ func TestBatchKeepsOrderAroundAFailingEvent(t *testing.T) {
 // The same event delivered twice within one batch is applied once.
 func TestBatchSkipsDuplicatesWithinABatch(t *testing.T) {
 	db := openSQLite(t)
-	s := natstest.Start(t)
-	_, js := natstest.Connect(t, s)
-	ensureStream(t, js)
+	js := startStream(t)
 	reg := prometheus.NewRegistry()
 	publish(t, js, testEvent{ID: "e1", Aggregate: "a", Seq: 1, Value: "1"}, "m1")
 	publish(t, js, testEvent{ID: "e1", Aggregate: "a", Seq: 1, Value: "1"}, "m2")
@@ -155,9 +173,7 @@ func TestBatchSkipsDuplicatesWithinABatch(t *testing.T) {
 func TestBatchDeadLettersPoisonAndContinuesInOrder(t *testing.T) {
 	db := openSQLite(t)
 	ctx := context.Background()
-	s := natstest.Start(t)
-	_, js := natstest.Connect(t, s)
-	ensureStream(t, js)
+	js := startStream(t)
 	reg := prometheus.NewRegistry()
 	publishSeq(t, js, 1, 10)
 
@@ -252,9 +268,7 @@ func TestBatchCrashBeforeCommitIsRedeliveredInOrderOnce(t *testing.T) {
 // once, in order.
 func TestBatchShutdownReleasesBatchInOrder(t *testing.T) {
 	db := openSQLite(t)
-	s := natstest.Start(t)
-	_, js := natstest.Connect(t, s)
-	ensureStream(t, js)
+	js := startStream(t)
 	publishSeq(t, js, 1, 10)
 	rec := recordingHandler(db.Dialect(), "stop", nil)
 	holding := make(chan struct{})
@@ -269,15 +283,7 @@ func TestBatchShutdownReleasesBatchInOrder(t *testing.T) {
 	}
 	// MaxDeliver 1: a failure caused by the shutdown must not dead-letter.
 	cfg := events.ConsumerConfig{Name: "stop", AckWait: 30 * time.Second, MaxDeliver: 1}
-	first := newBatchConsumer(t, db, js, cfg, h, nil, 50)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- first.Run(ctx) }()
-	<-holding
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runUntil(t, newBatchConsumer(t, db, js, cfg, h, nil, 50), holding)
 	publishSeq(t, js, 11, 12)
 	// The released messages come back at once (not after the 30s ack
 	// wait), ahead of the new ones.
@@ -296,9 +302,7 @@ func TestAfterCommitRunsOnlyAfterCommit(t *testing.T) {
 	for _, batch := range []int{1, 10} {
 		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
 			db := openSQLite(t)
-			s := natstest.Start(t)
-			_, js := natstest.Connect(t, s)
-			ensureStream(t, js)
+			js := startStream(t)
 			reg := prometheus.NewRegistry()
 			publishSeq(t, js, 1, 3)
 			publish(t, js, testEvent{ID: "e1", Aggregate: "a", Seq: 1, Value: "1"}, "dup")
@@ -350,9 +354,7 @@ func BenchmarkConsumerBacklog(b *testing.B) {
 	for _, batch := range []int{1, 64} {
 		b.Run(fmt.Sprint("batch=", batch), func(b *testing.B) {
 			db := openSQLite(b)
-			s := natstest.Start(b)
-			_, js := natstest.Connect(b, s)
-			ensureStream(b, js)
+			js := startStream(b)
 			publishSeq(b, js, 1, b.N)
 			c0, _ := db.CommitStats()
 			c := newBatchConsumer(b, db, js, events.ConsumerConfig{Name: "bench"}, recordingHandler(db.Dialect(), "bench", nil), nil, batch)

@@ -489,7 +489,6 @@ func TestConsumerRestartResumesWithoutLossOrRepeat(t *testing.T) {
 
 	// The first consumer applies events 1..10 and is stopped while it
 	// handles event 11 (its handler holds 11 until the stop).
-	ctx, stop := context.WithCancel(context.Background())
 	holding := make(chan struct{})
 	var once sync.Once
 	firstHandler := func(hctx context.Context, tx *sql.Tx, ev events.Event) error {
@@ -502,14 +501,7 @@ func TestConsumerRestartResumesWithoutLossOrRepeat(t *testing.T) {
 	}
 	// MaxDeliver 1: a failure caused by the shutdown must not dead-letter
 	// event 11.
-	first := newConsumer(t, db, js, events.ConsumerConfig{Name: "restart", AckWait: time.Second, MaxDeliver: 1}, firstHandler, nil)
-	done := make(chan error, 1)
-	go func() { done <- first.Run(ctx) }()
-	<-holding
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runUntil(t, newConsumer(t, db, js, events.ConsumerConfig{Name: "restart", AckWait: time.Second, MaxDeliver: 1}, firstHandler, nil), holding)
 	if n := len(readApplied(t, db, "restart")); n != 10 {
 		t.Fatalf("first consumer applied %d events, want 10", n)
 	}

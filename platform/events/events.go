@@ -14,7 +14,8 @@
 //   - Acknowledged after commit: the message is acked only once the
 //     transaction committed, so a crash in between redelivers it (and the
 //     processed-event row turns the redelivery into a skip).
-//   - Ordered: the consumer runs with MaxAckPending 1, so one message is
+//   - Ordered: the consumer runs with MaxAckPending 1 (a batch consumer
+//     with n and its own ordering, see [WithBatch]), so one message is
 //     in flight at a time and events are handled in stream order, which
 //     keeps every aggregate's events in sequence order. The price is
 //     throughput (one round trip per event) and head-of-line blocking
