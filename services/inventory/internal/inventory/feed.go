@@ -16,6 +16,10 @@ import (
 // adapter retains.
 var ErrCursorExpired = errors.New("feed cursor expired")
 
+// ErrFeedCursorMoved means a feed page's batch was not applied because the
+// saved cursor is no longer the one the page was read from.
+var ErrFeedCursorMoved = errors.New("feed cursor moved")
+
 // FeedPage is one read of a stock event feed.
 type FeedPage struct {
 	Events []StockEvent
@@ -161,45 +165,46 @@ func (p *FeedPoller) PollOnce(ctx context.Context) (bool, error) {
 // saves its next cursor in the batch's transaction (a page without events
 // saves only the cursor), unless the saved cursor is no longer cursor (the
 // other reader of this feed got there first): then it changes nothing and
-// reports false. The read of the cursor is not held across the ERP call,
-// only across compare, apply and save.
+// reports false. The comparison is the batch's compare-and-set of the
+// cursor (FeedCursorUpdate), in its transaction; p.mu only keeps this
+// process's poller and watcher from racing for it.
 func (p *FeedPoller) applyAt(ctx context.Context, cursor string, page FeedPage) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	saved, _, err := p.svc.store.FeedCursor(ctx, p.source)
-	if err != nil {
-		return false, err
+	next := page.NextCursor
+	if next == "" {
+		next = cursor
 	}
-	if saved != cursor {
-		return false, nil
-	}
-
-	moved := page.NextCursor != "" && page.NextCursor != cursor
-	if len(page.Events) > 0 {
-		params := ApplyStockEventsParams{
-			RequestID:    feedRequestID(p.source, cursor, page.NextCursor),
-			SourceSystem: p.source,
-			Events:       page.Events,
+	if len(page.Events) == 0 {
+		saved, _, err := p.svc.store.FeedCursor(ctx, p.source)
+		if err != nil || saved != cursor {
+			return false, err
 		}
-		if moved {
-			// Saved with the batch, in its transaction.
-			params.Cursor = &FeedCursorUpdate{Feed: p.source, Next: page.NextCursor}
-			moved = false
-		}
-		res, err := p.svc.ApplyStockEvents(ctx, params)
-		if err != nil {
-			return false, fmt.Errorf("apply %d feed events: %w", len(page.Events), err)
-		}
-		for _, r := range res {
-			if r.Outcome == OutcomeRejected || r.Outcome == OutcomeBuffered {
-				p.svc.logger.WarnContext(ctx, "inventory: feed event not applied", slog.String("source", p.source),
-					slog.String("event_id", r.EventID), slog.Int("outcome", int(r.Outcome)), slog.String("message", r.Message))
+		if next != cursor {
+			if err := p.svc.store.SaveFeedCursor(ctx, p.source, next, p.svc.now().UTC()); err != nil {
+				return false, err
 			}
 		}
+		return true, nil
 	}
-	if moved {
-		if err := p.svc.store.SaveFeedCursor(ctx, p.source, page.NextCursor, p.svc.now().UTC()); err != nil {
-			return false, err
+	// The comparison and the cursor's move ride in the batch's
+	// transaction, so they also hold against another replica.
+	res, err := p.svc.ApplyStockEvents(ctx, ApplyStockEventsParams{
+		RequestID:    feedRequestID(p.source, cursor, page.NextCursor),
+		SourceSystem: p.source,
+		Events:       page.Events,
+		Cursor:       &FeedCursorUpdate{Feed: p.source, From: cursor, Next: next},
+	})
+	if errors.Is(err, ErrFeedCursorMoved) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("apply %d feed events: %w", len(page.Events), err)
+	}
+	for _, r := range res {
+		if r.Outcome == OutcomeRejected || r.Outcome == OutcomeBuffered {
+			p.svc.logger.WarnContext(ctx, "inventory: feed event not applied", slog.String("source", p.source),
+				slog.String("event_id", r.EventID), slog.Int("outcome", int(r.Outcome)), slog.String("message", r.Message))
 		}
 	}
 	return true, nil

@@ -36,11 +36,15 @@ func (s *cursorStore) SaveFeedCursor(_ context.Context, _, cursor string, _ time
 func (s *cursorStore) ApplyStockEvents(_ context.Context, p ApplyStockEventsParams, _ time.Time) ([]StockEventResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.applied = append(s.applied, p.RequestID)
 	if p.Cursor != nil {
-		// Like the real store: the cursor moves with the batch.
+		// Like the real store: compare-and-set, the cursor moves with
+		// the batch.
+		if s.cursor != p.Cursor.From {
+			return nil, ErrFeedCursorMoved
+		}
 		s.cursor = p.Cursor.Next
 	}
+	s.applied = append(s.applied, p.RequestID)
 	return nil, nil
 }
 

@@ -86,16 +86,20 @@ type ApplyStockEventsParams struct {
 	// Actor is who reports the events (audit trail; ServiceActor when
 	// unset, e.g. for the feed poller).
 	Actor Actor `json:"-"`
-	// Cursor, when set, is the feed position saved in the batch's
+	// Cursor, when set, moves a feed's saved position in the batch's
 	// transaction (also for a replayed batch): the page's events and the
 	// cursor after them are applied together or not at all. Not part of
 	// the request fingerprint.
 	Cursor *FeedCursorUpdate `json:"-"`
 }
 
-// FeedCursorUpdate saves Next as the position of stock event feed Feed.
+// FeedCursorUpdate moves the saved position of stock event feed Feed from
+// From (the cursor the page was read from; "" for none saved) to Next,
+// compare-and-set: when the saved cursor is no longer From (another
+// reader of the feed moved it), the call fails with ErrFeedCursorMoved and
+// applies nothing.
 type FeedCursorUpdate struct {
-	Feed, Next string
+	Feed, From, Next string
 }
 
 // ValidateStockEvent checks the kind-specific rules of e (the shape rules

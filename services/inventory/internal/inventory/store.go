@@ -81,8 +81,9 @@ type Store interface {
 	// zero set on-hand to 0 and emit a VarianceDetectedEvent. Every stock
 	// level the call changed is audited once ("stock_level.apply" by
 	// p.Actor, before and after the call) in its transaction. With
-	// p.Cursor the feed cursor is saved in the same transaction, also when
-	// the batch is a replay.
+	// p.Cursor the feed cursor is moved (compare-and-set, else
+	// ErrFeedCursorMoved and nothing applied) in the same transaction, also
+	// when the batch is a replay.
 	ApplyStockEvents(ctx context.Context, p ApplyStockEventsParams, now time.Time) ([]StockEventResult, error)
 	// CreateReconciliation stores a RUNNING run, idempotent on its request
 	// id (same fingerprint → the existing run with created false; another

@@ -130,7 +130,7 @@ func TestCostPerOperation(t *testing.T) {
 		"reserve":      {statements: 10, commits: 1},
 		"commit":       {statements: 11, commits: 1},
 		"release":      {statements: 11, commits: 1},
-		"feed message": {statements: 18, commits: 1},
+		"feed message": {statements: 17, commits: 1},
 	}
 	for op, c := range got {
 		t.Logf("%-12s %2d statements, %d commits", op, c.statements, c.commits)

@@ -569,6 +569,35 @@ func (s *Store) saveFeedCursor(ctx context.Context, tx *sql.Tx, feed, cursor str
 	return nil
 }
 
+// moveFeedCursor moves c.Feed's cursor from c.From to c.Next in one
+// statement, compare-and-set (on PostgreSQL the UPDATE waits for a
+// concurrent mover and re-checks the row it then sees), or fails with
+// inventory.ErrFeedCursorMoved. From "" also matches a feed without a
+// saved cursor.
+func (s *Store) moveFeedCursor(ctx context.Context, tx *sql.Tx, c inventory.FeedCursorUpdate, now time.Time) error {
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE feed_cursors SET cursor = ?, update_us = ? WHERE feed = ? AND cursor = ?`),
+		c.Next, micros(now), c.Feed, c.From)
+	if err != nil {
+		return fmt.Errorf("move %s feed cursor: %w", c.Feed, err)
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 && c.From == "" {
+		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO feed_cursors (feed, cursor, update_us) VALUES (?, ?, ?)
+			ON CONFLICT (feed) DO NOTHING`), c.Feed, c.Next, micros(now))
+		if err != nil {
+			return fmt.Errorf("save %s feed cursor: %w", c.Feed, err)
+		}
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		return fmt.Errorf("move %s feed cursor: %w", c.Feed, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%s feed at %q: %w", c.Feed, c.From, inventory.ErrFeedCursorMoved)
+	}
+	return nil
+}
+
 // Stats implements inventory.Store.
 func (s *Store) Stats(ctx context.Context, gapBefore time.Time) (inventory.Stats, error) {
 	var st inventory.Stats

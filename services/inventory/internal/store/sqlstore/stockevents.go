@@ -61,7 +61,7 @@ func (s *Store) ApplyStockEvents(ctx context.Context, p inventory.ApplyStockEven
 			if p.Cursor != nil {
 				// The feed position moves in the batch's transaction: one
 				// commit (and fsync) per feed page instead of two.
-				if err := s.saveFeedCursor(ctx, tx, p.Cursor.Feed, p.Cursor.Next, now); err != nil {
+				if err := s.moveFeedCursor(ctx, tx, *p.Cursor, now); err != nil {
 					return err
 				}
 			}

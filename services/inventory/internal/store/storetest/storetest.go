@@ -185,15 +185,16 @@ func testConcurrentDuplicateCommits(t *testing.T, newStore Factory) {
 	}
 }
 
-// testFeedCursorWithBatch: a batch with a cursor saves it in its
-// transaction, also as a replay, and a refused batch saves nothing.
+// testFeedCursorWithBatch: a batch with a cursor moves it in its
+// transaction, compare-and-set, also as a replay; a refused batch or one
+// read from a cursor that is no longer saved changes nothing.
 func testFeedCursorWithBatch(t *testing.T, newStore Factory) {
 	e := setup(t, newStore)
 	ctx := t.Context()
 	ev := inventory.StockEvent{EventID: "f-1", SKU: SKUB, WarehouseCode: "WH-HAM", Sequence: 8, Kind: inventory.KindReceipt,
 		Quantity: 3, OccurTime: e.clock.Now()}
 	p := inventory.ApplyStockEventsParams{RequestID: "feed-b1", SourceSystem: "erp", Events: []inventory.StockEvent{ev},
-		Cursor: &inventory.FeedCursorUpdate{Feed: "erp", Next: "cur-1"}}
+		Cursor: &inventory.FeedCursorUpdate{Feed: "erp", From: "", Next: "cur-1"}}
 	cursor := func() string {
 		t.Helper()
 		c, _, err := e.store.FeedCursor(ctx, "erp")
@@ -210,7 +211,7 @@ func testFeedCursorWithBatch(t *testing.T, newStore Factory) {
 	}
 	// Replayed with another cursor (another replica's read): the stored
 	// results, the cursor saved.
-	p.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", Next: "cur-2"}
+	p.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", From: "cur-1", Next: "cur-2"}
 	if _, err := e.svc.ApplyStockEvents(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -221,12 +222,27 @@ func testFeedCursorWithBatch(t *testing.T, newStore Factory) {
 	bad := p
 	bad.Events = []inventory.StockEvent{{EventID: "f-2", SKU: SKUB, WarehouseCode: "WH-HAM", Sequence: 9,
 		Kind: inventory.KindReceipt, Quantity: 1, OccurTime: e.clock.Now()}}
-	bad.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", Next: "cur-3"}
+	bad.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", From: "cur-2", Next: "cur-3"}
 	if _, err := e.svc.ApplyStockEvents(ctx, bad); !errors.Is(err, inventory.ErrIdempotencyKeyReused) {
 		t.Errorf("reused request id error = %v", err)
 	}
 	if c := cursor(); c != "cur-2" {
 		t.Errorf("cursor after a refused batch = %q, want cur-2", c)
+	}
+	// A page read from a cursor the feed has moved on from: not applied.
+	stale := bad
+	stale.RequestID = "feed-b2"
+	stale.Cursor = &inventory.FeedCursorUpdate{Feed: "erp", From: "cur-1", Next: "cur-9"}
+	if _, err := e.svc.ApplyStockEvents(ctx, stale); !errors.Is(err, inventory.ErrFeedCursorMoved) {
+		t.Errorf("stale cursor error = %v, want ErrFeedCursorMoved", err)
+	}
+	// Nor on a feed with no cursor saved when the page claims one.
+	stale.Cursor = &inventory.FeedCursorUpdate{Feed: "wms", From: "w-1", Next: "w-2"}
+	if _, err := e.svc.ApplyStockEvents(ctx, stale); !errors.Is(err, inventory.ErrFeedCursorMoved) {
+		t.Errorf("cursor of an unsaved feed: error = %v, want ErrFeedCursorMoved", err)
+	}
+	if c := cursor(); c != "cur-2" {
+		t.Errorf("cursor after a stale page = %q, want cur-2", c)
 	}
 	if l := e.level(t, SKUB, "WH-HAM"); l.OnHand != 103 {
 		t.Errorf("SKU-B@HAM on_hand %d, want 103 (the event applied once)", l.OnHand)
