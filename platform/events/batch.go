@@ -66,6 +66,17 @@ func WithBatch(n int) ConsumerOption {
 	return func(o *consumerOptions) { o.batch = n }
 }
 
+// WithBatchLinger makes a batch consumer ([WithBatch]) that finds nothing
+// more queued behind the first message of a batch wait up to d for more
+// before applying it (default 0: apply what is there). A consumer that
+// keeps up with its stream otherwise sees one event per pull, and so one
+// commit per event; a linger trades up to d of latency per batch for
+// fewer commits. A backlog is never delayed: the wait only happens when
+// nothing else was pending.
+func WithBatchLinger(d time.Duration) ConsumerOption {
+	return func(o *consumerOptions) { o.linger = d }
+}
+
 // heldMsg is a message a batch consumer pulled and has not resolved
 // (acknowledged, dead-lettered or released).
 type heldMsg struct {
@@ -123,15 +134,25 @@ func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer) error {
 	// message when it was delivered: none means nothing new to top up
 	// with, unless the consumer is waiting for redeliveries (it holds
 	// others), which pending does not count.
-	if room := c.opts.batch - len(c.held); room > 0 && (pending > 0 || len(c.held) > got) {
-		more, err := cons.FetchNoWait(room)
-		if err != nil {
-			return err
-		}
-		_, _, err = c.take(ctx, more)
+	room := c.opts.batch - len(c.held)
+	var more jetstream.MessageBatch
+	switch {
+	case room <= 0:
+		return nil
+	case pending > 0 || len(c.held) > got:
+		more, err = cons.FetchNoWait(room)
+	case c.opts.linger > 0:
+		lctx, cancel := context.WithTimeout(ctx, c.opts.linger)
+		defer cancel()
+		more, err = cons.Fetch(room, jetstream.FetchContext(lctx))
+	default:
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	return nil
+	_, _, err = c.take(ctx, more)
+	return err
 }
 
 // take adds the messages of b to c.held, in stream order. A redelivery of

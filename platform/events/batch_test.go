@@ -382,3 +382,31 @@ func BenchmarkConsumerBacklog(b *testing.B) {
 		})
 	}
 }
+
+// With a linger, events published while the batch consumer waits after
+// the first one are applied with it, in one commit.
+func TestBatchLingerGathersEventsArrivingAfterTheFirst(t *testing.T) {
+	db := openSQLite(t)
+	js := startStream(t)
+	publishSeq(t, js, 1, 1)
+	c0, _ := db.CommitStats()
+	c := newConsumer(t, db, js, events.ConsumerConfig{Name: "linger"}, recordingHandler(db.Dialect(), "linger", nil), nil,
+		events.WithBatch(64), events.WithBatchLinger(3*time.Second))
+	runConsumer(t, c)
+	eventually(t, 10*time.Second, "first event in hand", func() bool {
+		cons, err := js.Consumer(t.Context(), testStream, "linger")
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumAckPending == 1
+	})
+	publishSeq(t, js, 2, 10)
+	eventually(t, 10*time.Second, "10 applied", func() bool { return len(readApplied(t, db, "linger")) >= 10 })
+	if got := values(readApplied(t, db, "linger")); got != wantSeq(1, 10) {
+		t.Fatalf("applied = %s", got)
+	}
+	if c1, _ := db.CommitStats(); c1-c0 != 1 {
+		t.Errorf("commits = %d, want 1: the events published during the linger joined the first", c1-c0)
+	}
+}

@@ -87,6 +87,7 @@ type consumerOptions struct {
 	streams    []eventstreams.Stream
 	backoff    eventstreams.Backoff
 	batch      int
+	linger     time.Duration
 }
 
 // ConsumerOption configures [NewConsumer].
