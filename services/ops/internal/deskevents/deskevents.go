@@ -44,8 +44,18 @@ const (
 // event, so one transaction and one fsync per event was most of the
 // service's CPU under load; a batch keeps the consumers' order, once-only
 // and dead-letter guarantees and pays one commit for up to this many
-// events. Run both consumers with it.
+// events. Run both consumers with it and with ConsumerLinger.
 const ConsumerBatch = 64
+
+// ConsumerLinger is how long the desk and audit consumers wait for more
+// events after the first of a batch when nothing else is queued
+// (events.WithBatchLinger). Keeping up with a steady stream they would
+// otherwise commit almost every event alone; 20 ms more before an
+// exception or audit record shows is nothing to an operator and gathers
+// several events per commit (at ~700 events/s: 0.15 commits per event
+// against 0.58 without it and 1 without batches,
+// platform/events measurements).
+const ConsumerLinger = 20 * time.Millisecond
 
 // Binder returns the store's view of a consumer's transaction
 // (sqlstore.Store.Bind).

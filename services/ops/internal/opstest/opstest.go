@@ -74,7 +74,7 @@ func StartOps(t testing.TB, js jetstream.JetStream, dsn string, opts ...desk.Opt
 	copts := []events.ConsumerOption{
 		events.WithFetchWait(200 * time.Millisecond), events.WithRetryWait(50 * time.Millisecond),
 		events.WithConsumerLogger(quiet()), events.WithStreams(eventstreams.Ops),
-		events.WithBatch(deskevents.ConsumerBatch),
+		events.WithBatch(deskevents.ConsumerBatch), events.WithBatchLinger(deskevents.ConsumerLinger),
 	}
 	deskCons, err := events.NewConsumer(db, js, deskevents.DeskConfig(), deskevents.DeskHandler(d, store.Bind), copts...)
 	if err != nil {
