@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -358,6 +359,7 @@ func BenchmarkConsumerBacklog(b *testing.B) {
 			publishSeq(b, js, 1, b.N)
 			c0, _ := db.CommitStats()
 			c := newBatchConsumer(b, db, js, events.ConsumerConfig{Name: "bench"}, recordingHandler(db.Dialect(), "bench", nil), nil, batch)
+			cpu0 := processCPU(b)
 			b.ResetTimer()
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -377,8 +379,12 @@ func BenchmarkConsumerBacklog(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			cpu := processCPU(b) - cpu0
 			c1, _ := db.CommitStats()
 			b.ReportMetric(float64(c1-c0)/float64(b.N), "commits/event")
+			// The process holds the consumer, the embedded NATS server and
+			// SQLite: the CPU of the whole event path.
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
 		})
 	}
 }
@@ -409,4 +415,14 @@ func TestBatchLingerGathersEventsArrivingAfterTheFirst(t *testing.T) {
 	if c1, _ := db.CommitStats(); c1-c0 != 1 {
 		t.Errorf("commits = %d, want 1: the events published during the linger joined the first", c1-c0)
 	}
+}
+
+// processCPU returns the user and system CPU time of this process so far.
+func processCPU(t testing.TB) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
