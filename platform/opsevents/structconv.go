@@ -321,55 +321,37 @@ func trimFraction(x string) string {
 // structpb.New*Value's two.
 
 func stringValue(s string) *structpb.Value {
-	p := &struct {
-		v structpb.Value
-		k structpb.Value_StringValue
-	}{k: structpb.Value_StringValue{StringValue: s}}
-	p.v.Kind = &p.k
-	return &p.v
+	return withKind(structpb.Value_StringValue{StringValue: s}, func(v *structpb.Value, k *structpb.Value_StringValue) { v.Kind = k })
 }
 
 func numberValue(f float64) *structpb.Value {
-	p := &struct {
-		v structpb.Value
-		k structpb.Value_NumberValue
-	}{k: structpb.Value_NumberValue{NumberValue: f}}
-	p.v.Kind = &p.k
-	return &p.v
+	return withKind(structpb.Value_NumberValue{NumberValue: f}, func(v *structpb.Value, k *structpb.Value_NumberValue) { v.Kind = k })
 }
 
 func boolValue(b bool) *structpb.Value {
-	p := &struct {
-		v structpb.Value
-		k structpb.Value_BoolValue
-	}{k: structpb.Value_BoolValue{BoolValue: b}}
-	p.v.Kind = &p.k
-	return &p.v
+	return withKind(structpb.Value_BoolValue{BoolValue: b}, func(v *structpb.Value, k *structpb.Value_BoolValue) { v.Kind = k })
 }
 
 func nullValue() *structpb.Value {
-	p := &struct {
-		v structpb.Value
-		k structpb.Value_NullValue
-	}{}
-	p.v.Kind = &p.k
-	return &p.v
+	return withKind(structpb.Value_NullValue{}, func(v *structpb.Value, k *structpb.Value_NullValue) { v.Kind = k })
 }
 
 func structValue(s *structpb.Struct) *structpb.Value {
-	p := &struct {
-		v structpb.Value
-		k structpb.Value_StructValue
-	}{k: structpb.Value_StructValue{StructValue: s}}
-	p.v.Kind = &p.k
-	return &p.v
+	return withKind(structpb.Value_StructValue{StructValue: s}, func(v *structpb.Value, k *structpb.Value_StructValue) { v.Kind = k })
 }
 
 func listOf(l *structpb.ListValue) *structpb.Value {
+	return withKind(structpb.Value_ListValue{ListValue: l}, func(v *structpb.Value, k *structpb.Value_ListValue) { v.Kind = k })
+}
+
+// withKind returns a Value allocated together with its kind k; set links
+// them (Value.Kind's interface type is unexported, so it cannot be a type
+// constraint).
+func withKind[K any](k K, set func(*structpb.Value, *K)) *structpb.Value {
 	p := &struct {
 		v structpb.Value
-		k structpb.Value_ListValue
-	}{k: structpb.Value_ListValue{ListValue: l}}
-	p.v.Kind = &p.k
+		k K
+	}{k: k}
+	set(&p.v, &p.k)
 	return &p.v
 }
