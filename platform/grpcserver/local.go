@@ -195,24 +195,20 @@ var errHeaderSent = errors.New("grpcserver: header already sent")
 
 func (s *localStream) Method() string { return s.method }
 
-func (s *localStream) SetHeader(md metadata.MD) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.headersSent {
-		return errHeaderSent
-	}
-	s.header = metadata.Join(s.header, md)
-	return nil
-}
+func (s *localStream) SetHeader(md metadata.MD) error { return s.addHeader(md, false) }
 
-func (s *localStream) SendHeader(md metadata.MD) error {
+func (s *localStream) SendHeader(md metadata.MD) error { return s.addHeader(md, true) }
+
+// addHeader adds md to the header unless it was sent already; send marks
+// it sent.
+func (s *localStream) addHeader(md metadata.MD, send bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.headersSent {
 		return errHeaderSent
 	}
 	s.header = metadata.Join(s.header, md)
-	s.headersSent = true
+	s.headersSent = send
 	return nil
 }
 
