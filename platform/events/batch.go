@@ -353,7 +353,10 @@ func (c *Consumer) applyBatch(ctx context.Context, items []*heldMsg) batchResult
 				res.failed = d.decodeErr
 				return nil
 			}
-			hooks, err := c.applySavepoint(d.ctx, tx, d.ev)
+			// A retry in process is an attempt the server did not count.
+			ev := d.ev
+			ev.Delivery = max(ev.Delivery, h.failures+1)
+			hooks, err := c.applySavepoint(d.ctx, tx, ev)
 			switch {
 			case errors.Is(err, errBatchBroken):
 				res.brokenAt = i

@@ -118,7 +118,14 @@ func TestBatchKeepsOrderAroundAFailingEvent(t *testing.T) {
 
 		var attempts atomic.Int32
 		fail := func(ev events.Event) error {
-			if ev.ID == "e7" && attempts.Add(1) <= 2 {
+			if ev.ID != "e7" {
+				return nil
+			}
+			n := attempts.Add(1)
+			if ev.Delivery != uint64(n) {
+				t.Errorf("e7 attempt %d: Delivery = %d", n, ev.Delivery)
+			}
+			if n <= 2 {
 				return errors.New("not yet")
 			}
 			return nil

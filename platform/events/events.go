@@ -113,7 +113,8 @@ type Event struct {
 	Data []byte
 	// Header holds every header of the message.
 	Header nats.Header
-	// Delivery is the delivery attempt, 1 for the first.
+	// Delivery is the delivery attempt, 1 for the first (for a batch
+	// consumer, which retries in process, the attempt).
 	Delivery uint64
 	// StreamSequence is the message's sequence in its stream.
 	StreamSequence uint64
