@@ -40,9 +40,12 @@ import (
 // the one-at-a-time path does: JetStream keeps order only for what it has
 // not delivered yet. With MaxAckPending n a Nak'ed (or, after a crash,
 // expired) message goes to the redelivery queue when its own delay runs
-// out, independently of the other pending messages, and the server hands
-// out new messages whenever fewer than n are pending. A NakWithDelay on k
-// with k+1.. pending would let k+1.. (and newer messages) overtake k. So
+// out, independently of the other pending messages (nats-server v2.15
+// consumer.go: processNak resets only that message's timestamp;
+// checkPending queues what expired in one pass, sorted, but a batch can
+// expire over several passes), and getNextMsg hands out new messages
+// whenever fewer than n are pending. A NakWithDelay on k with k+1..
+// pending would let k+1.. (and newer messages) overtake k. So
 // the consumer never hands a message back while it runs: it holds k and
 // the rest (extending their ack wait while it backs off), retries in
 // process, and only Naks what it holds, in stream order, when it shuts
@@ -61,7 +64,17 @@ import (
 // may be applied; otherwise only a held message right above the ack floor
 // may be, and the consumer waits for the older ones' redelivery. A crash
 // before the commit therefore redelivers the batch, in order, and the
-// processed-event rows skip whatever a commit did cover.
+// processed-event rows skip whatever a commit did cover. Several replicas
+// of one batch consumer stay correct but mostly wait on each other's
+// pending messages; run one.
+//
+// Cost per batch: a pull (two when more is queued), the consumer-info
+// request, the acks (only the last one waits for the server) and one
+// commit, against a pull, an ack round trip and a commit per event.
+// A transaction that breaks (a savepoint statement fails) commits
+// nothing: the members before the one that broke it are applied again on
+// their own, and that one counts a failed attempt; a dead letter that
+// cannot be stored keeps k held and is tried again after the backoff.
 func WithBatch(n int) ConsumerOption {
 	return func(o *consumerOptions) { o.batch = n }
 }
