@@ -55,6 +55,15 @@ func TestLocalConnMatchesTheListener(t *testing.T) {
 				panic("boom")
 			case "header":
 				_ = grpc.SetHeader(ctx, metadata.Pairs("idempotent-replayed", "true"))
+			case "sendheader":
+				// Sent headers are final: the correlation header the chain
+				// adds later and this SetHeader are refused.
+				if err := grpc.SendHeader(ctx, metadata.Pairs("idempotent-replayed", "sent")); err != nil {
+					return nil, err
+				}
+				if grpc.SetHeader(ctx, metadata.Pairs("idempotent-replayed", "late")) == nil {
+					return wrapperspb.String("late header accepted"), nil
+				}
 			}
 			return wrapperspb.String("echo:" + v), nil
 		},
@@ -119,6 +128,7 @@ func TestLocalConnMatchesTheListener(t *testing.T) {
 	}{
 		{"ok", metadata.Pairs("x-api-key", "good", correlation.MetadataKey, "c-ok", "idempotency-key", "k1"), "hello"},
 		{"header", metadata.Pairs("x-api-key", "good", correlation.MetadataKey, "c-header"), "header"},
+		{"sendheader", metadata.Pairs("x-api-key", "good", correlation.MetadataKey, "c-send"), "sendheader"},
 		{"unauthenticated", metadata.Pairs(correlation.MetadataKey, "c-unauth"), "hello"},
 		{"status error", metadata.Pairs("x-api-key", "good", correlation.MetadataKey, "c-status"), "status"},
 		{"plain error", metadata.Pairs("x-api-key", "good", correlation.MetadataKey, "c-plain"), "plain"},
@@ -169,8 +179,8 @@ func TestLocalConnMatchesTheListener(t *testing.T) {
 	if logged != 2 {
 		t.Errorf("access log has %d records of the c-ok call, want 2 (listener and LocalConn)", logged)
 	}
-	if _, m := httpGet(t, "http://"+ts.srv.AdminAddr().String()+"/metrics"); !strings.Contains(m, `grpc_server_handled_total{grpc_code="OK",grpc_method="Echo",grpc_service="transload.platformtest.v1.Probe",grpc_type="unary"} 4`) {
-		t.Errorf("metrics do not count 4 OK Echo calls (ok and header, both ways)")
+	if _, m := httpGet(t, "http://"+ts.srv.AdminAddr().String()+"/metrics"); !strings.Contains(m, `grpc_server_handled_total{grpc_code="OK",grpc_method="Echo",grpc_service="transload.platformtest.v1.Probe",grpc_type="unary"} 6`) {
+		t.Errorf("metrics do not count 6 OK Echo calls (ok, header and sendheader, both ways)")
 	}
 
 	// Unknown methods and streams.
