@@ -137,12 +137,14 @@ func (s *Store) newEventBatch(ctx context.Context, tx *sql.Tx, p inventory.Apply
 		warehouses: map[string]bool{}, last: map[levelKey]int64{}, reservations: map[string]*storedReservation{},
 		before: map[levelKey]inventory.StockLevel{},
 	}
-	ws, err := s.listWarehouses(ctx, tx)
+	// Only the codes: spares decoding every warehouse's address and
+	// channels per batch.
+	codes, err := sqldb.QueryAll(ctx, tx, `SELECT code FROM warehouses`, nil, sqldb.ScanValue[string])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list warehouse codes: %w", err)
 	}
-	for _, w := range ws {
-		b.warehouses[w.Code] = true
+	for _, c := range codes {
+		b.warehouses[c] = true
 	}
 	var resIDs, skus []string
 	for i, e := range p.Events {
