@@ -188,9 +188,13 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 	// (request id, recovery, correlation, deadline, access log, metrics,
 	// auth and rate limit, validation) and error statuses as a call on
 	// the listener, without a loopback gRPC hop per request.
+	compressMin := cfg.CompressMinBytes
+	if compressMin == 0 {
+		compressMin = -1 // rest.Options: negative turns gzip off, 0 is its default
+	}
 	if g.rest, err = rest.NewHandler(ctx, g.srv.LocalConn(), rest.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout, Logger: logger,
-		AllowedOrigins: cfg.CORSAllowedOrigins,
+		AllowedOrigins: cfg.CORSAllowedOrigins, CompressMinBytes: compressMin,
 	}); err != nil {
 		return nil, fmt.Errorf("gateway: rest: %w", err)
 	}

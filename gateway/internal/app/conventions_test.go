@@ -325,6 +325,32 @@ func TestRESTGzip(t *testing.T) {
 	}
 }
 
+// TestRESTGzipOff: HTTP_COMPRESS_MIN_BYTES=0 sends even a large answer
+// plain to a client that asks for gzip, and drops the Vary it would need.
+func TestRESTGzipOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "HTTP_COMPRESS_MIN_BYTES=0")
+	for i := range 4 {
+		e.createOrder(keyWeb, "C0002", fmt.Sprint("k-gz-off", i))
+	}
+	req, _ := http.NewRequest("GET", e.baseURL+"/v1/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+keyWeb)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) < rest.DefaultCompressMinBytes || resp.Header.Get("Content-Encoding") != "" || !json.Valid(body) ||
+		slices.Contains(resp.Header.Values("Vary"), "Accept-Encoding") {
+		t.Errorf("gzip off: %d bytes, Content-Encoding %q, Vary %q", len(body), resp.Header.Get("Content-Encoding"), resp.Header.Values("Vary"))
+	}
+}
+
 func TestRESTServesH2C(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -101,6 +101,7 @@ func TestLoadRejects(t *testing.T) {
 		"bad currency":       {map[string]string{"SUPPORTED_CURRENCIES": "EUR,euro"}, "SUPPORTED_CURRENCIES"},
 		"default not listed": {map[string]string{"DEFAULT_CURRENCY": "JPY"}, "DEFAULT_CURRENCY"},
 		"zero body limit":    {map[string]string{"HTTP_MAX_BODY_BYTES": "0"}, "HTTP_MAX_BODY_BYTES"},
+		"negative gzip size": {map[string]string{"HTTP_COMPRESS_MIN_BYTES": "-1"}, "HTTP_COMPRESS_MIN_BYTES"},
 		"origin with a path": {map[string]string{"CORS_ALLOWED_ORIGINS": "https://shop.example,https://b.example/app"}, "CORS_ALLOWED_ORIGINS"},
 		"wildcard origin":    {map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"},
 		"zero order timeout": {map[string]string{"ORDER_TIMEOUT": "0s"}, "ORDER_TIMEOUT"},
