@@ -49,9 +49,10 @@ type Deps struct {
 	// GRPCListener, AdminListener and HTTPListener replace listening on
 	// the configured addresses.
 	GRPCListener, AdminListener, HTTPListener net.Listener
-	// SelfDialOptions, when set, are used by the REST side to reach the
-	// gRPC listener (e.g. a bufconn dialer); the target is then
-	// "passthrough:///self".
+	// SelfDialOptions, when set, are used by the console and the
+	// readiness check to reach the gRPC listener (e.g. a bufconn dialer);
+	// the target is then "passthrough:///self". REST calls the services
+	// in process (grpcserver.LocalConn) and does not dial.
 	SelfDialOptions []grpc.DialOption
 	// NeighbourOptions are added to every neighbour connection.
 	NeighbourOptions []grpcclient.Option
