@@ -1,9 +1,11 @@
 package grpcapi_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,4 +202,69 @@ func TestQueueHaltEndsWhenTheBreakerLetsATrialThrough(t *testing.T) {
 	})
 	e.erp.SetDown(false)
 	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
+}
+
+// answerGate is a store whose UpdateOrderFrom (the worker storing the
+// ERP's answer) waits until the attempt of another order started, or a
+// second.
+type answerGate struct {
+	order.Store
+	started chan string
+	// overlapped counts answers stored while a later submission started.
+	overlapped atomic.Int32
+}
+
+func (s *answerGate) StartSubmission(ctx context.Context, seq int64, at, leaseUntil time.Time) (*order.Order, error) {
+	o, err := s.Store.StartSubmission(ctx, seq, at, leaseUntil)
+	if o != nil {
+		s.started <- o.ID
+	}
+	return o, err
+}
+
+func (s *answerGate) UpdateOrderFrom(ctx context.Context, o *order.Order, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
+	timeout := time.After(time.Second)
+wait:
+	for {
+		select {
+		case id := <-s.started:
+			if id != o.ID {
+				s.overlapped.Add(1)
+				break wait
+			}
+		case <-timeout:
+			break wait
+		}
+	}
+	return s.Store.UpdateOrderFrom(ctx, o, fn)
+}
+
+// TestQueueLaneSendsNextWhileStoringAnswer: once the ERP answered a
+// customer's entry, the customer's next entry starts while the answer is
+// being stored (the two commits can share a sync), still after the ERP's
+// answer; with one lane it waits until the answer is stored.
+func TestQueueLaneSendsNextWhileStoringAnswer(t *testing.T) {
+	t.Parallel()
+	for _, lanes := range []int{2, 1} {
+		t.Run(fmt.Sprint(lanes, " lanes"), func(t *testing.T) {
+			t.Parallel()
+			gate := &answerGate{started: make(chan string, 4)}
+			e := newEnv(t, withoutWorker, withQueueConcurrency(lanes), func(o *envOptions) {
+				o.wrapStore = func(s order.Store) order.Store { gate.Store = s; return gate }
+			})
+			a := e.create(t, createReq("gate-a", "C0001", line{"SKU-00001", 1})).GetOrderId()
+			b := e.create(t, createReq("gate-b", "C0001", line{"SKU-00001", 1})).GetOrderId()
+			e.worker.Pass(t.Context())
+			if calls := e.erp.CallsByCustomer()["C0001"]; !slices.Equal(calls, []string{"submit:" + a, "submit:" + b}) {
+				t.Errorf("ERP calls = %v", calls)
+			}
+			want := int32(0)
+			if lanes > 1 {
+				want = 1 // a's answer stored while b started; b's alone
+			}
+			if got := gate.overlapped.Load(); got != want {
+				t.Errorf("%d answers stored while the next submission started, want %d", got, want)
+			}
+		})
+	}
 }

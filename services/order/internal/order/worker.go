@@ -284,10 +284,14 @@ func (w *Worker) halted() (time.Duration, bool) {
 	return 0, false
 }
 
-// laneResult is what one lane reports of the entry it handled.
+// laneResult is what one lane reports of the entry it handled: that the
+// ERP answered it (answer set, sent before the answer is stored, so the
+// customer's next entry may go out while it is), then that the entry is
+// done (answered tells whether the answer message came first).
 type laneResult struct {
-	e   QueueEntry
-	err error
+	e                QueueEntry
+	answer, answered bool
+	err              error
 	// retryIn, retryAt and halt are failed's verdict on err.
 	retryIn time.Duration
 	retryAt time.Time
@@ -359,7 +363,11 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 			handed[i], busy[e.CustomerID] = true, true
 			inFlight++
 			go func() {
-				r := laneResult{e: e, err: w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e)}
+				r := laneResult{e: e}
+				r.err = w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e, func() {
+					done <- laneResult{e: e, answer: true}
+					r.answered = true
+				})
 				if r.err != nil && ctx.Err() == nil {
 					r.retryIn, r.retryAt, r.halt = w.failed(ctx, e, r.err, w.backoff(int(failures.Load())+1))
 				}
@@ -376,8 +384,17 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 			break
 		}
 		r := <-done
+		if r.answer {
+			// The ERP answered: the customer's next entry may go out
+			// while this answer is stored (their commits can share a
+			// sync). It holds its lane until it is done.
+			busy[r.e.CustomerID] = false
+			continue
+		}
 		inFlight--
-		busy[r.e.CustomerID] = false
+		if !r.answered {
+			busy[r.e.CustomerID] = false
+		}
 		switch {
 		case r.err == nil:
 			failures.Store(0)
@@ -521,8 +538,9 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	return min(d, w.cfg.BackoffMax)
 }
 
-// handle processes one due queue entry.
-func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
+// handle processes one due queue entry; it calls answered once the ERP
+// has answered it, before the answer is stored.
+func (w *Worker) handle(ctx context.Context, e QueueEntry, answered func()) error {
 	st := w.svc.d.Store
 	switch e.Action {
 	case ActionCancel:
@@ -536,6 +554,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 		if err != nil {
 			return err
 		}
+		answered()
 		if note != "" {
 			w.log.InfoContext(ctx, "ERP cancellation done", slog.String("order_id", e.OrderID), slog.String("note", note))
 		}
@@ -561,6 +580,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry) error {
 	if err != nil {
 		return err
 	}
+	answered()
 	w.activity.submitted(w.svc.now())
 	if out.Accepted {
 		_, err = st.UpdateOrderFrom(ctx, o, func(o *Order) (Effects, error) {
