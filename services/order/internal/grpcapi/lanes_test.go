@@ -183,11 +183,11 @@ func TestQueueDependencyFailureHaltsAllLanes(t *testing.T) {
 }
 
 // TestQueueHaltEndsWhenTheBreakerLetsATrialThrough: a queue halted by an
-// ERP outage tries again as soon as the ERP's breaker half-opens (50ms in
-// these tests), not when its backoff (here a minute) runs out: while the
-// ERP is down, a second attempt follows the first within the test's
-// timeout only through the breaker; once the ERP is back, the order is
-// confirmed without waiting the minute.
+// ERP outage probes the ERP with a customer read whenever its breaker
+// half-opens (50ms in these tests) instead of waiting out its backoff
+// (here a minute): while the ERP is down the probes neither attempt the
+// entry nor count attempts; once the ERP is back, the order is confirmed
+// without waiting the minute.
 func TestQueueHaltEndsWhenTheBreakerLetsATrialThrough(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) {
@@ -196,10 +196,15 @@ func TestQueueHaltEndsWhenTheBreakerLetsATrialThrough(t *testing.T) {
 	e.createConfirmed(t, createReq("snap", "C0003", line{"SKU-00001", 1}))
 	e.erp.SetDown(true)
 	id := e.create(t, createReq("halted", "C0003", line{"SKU-00001", 1})).GetOrderId()
-	wait.Eventually(t, waitTimeout, "a second attempt while the ERP is down", func() error {
-		n := e.get(t, id).GetErpSubmission().GetAttemptCount()
-		return wait.Check(n >= 2, "%d attempts", n)
+	waitEqual(t, "the first attempt", func() int32 { return e.get(t, id).GetErpSubmission().GetAttemptCount() }, 1)
+	reads := e.erp.CustomerReads()
+	wait.Eventually(t, waitTimeout, "probes while the ERP is down", func() error {
+		n := e.erp.CustomerReads() - reads
+		return wait.Check(n >= 3, "%d customer reads", n)
 	})
+	if n := e.get(t, id).GetErpSubmission().GetAttemptCount(); n != 1 {
+		t.Errorf("%d attempts while the queue probed a down ERP, want 1", n)
+	}
 	e.erp.SetDown(false)
 	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
 }

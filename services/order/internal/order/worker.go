@@ -112,6 +112,10 @@ type Worker struct {
 	// breaker was seen open since: the halt then lasts while the breaker
 	// is open and ends as soon as it is not, backoff or not.
 	haltOnBreaker bool
+	// probe is set when a halt ended early, on the breaker: the next pass
+	// asks the ERP for the head entry's customer (a read, no attempt
+	// counted, nothing written) and stays halted if it cannot answer.
+	probe bool
 	// haltRetryAt is the latest next attempt time a halt wrote on the
 	// entries it failed: their wait is the halt's, so once the halt ends
 	// (perhaps early, on the breaker) they are due, not backing off.
@@ -248,7 +252,7 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 		return next
 	}
 	if w.expedite.Swap(false) {
-		w.haltUntil, w.haltOnBreaker = time.Time{}, false
+		w.haltUntil, w.haltOnBreaker, w.probe = time.Time{}, false, false
 	}
 	if wait, halted := w.halted(); halted {
 		next = min(next, wait)
@@ -265,23 +269,38 @@ func (w *Worker) Pass(ctx context.Context) time.Duration {
 // halted reports whether the queue is halted after a dependency failure,
 // and for how long at most. A halt lasts its backoff, except that it lasts
 // while the ERP's breaker is open (a call would be refused unsent) and
-// ends as soon as a breaker seen open is not any more (the breaker lets a
-// trial through: the ERP may be back).
+// ends early as soon as a breaker seen open is not any more (the breaker
+// lets a trial through: the ERP may be back); the pass after an early end
+// probes the ERP before it attempts an entry (see drain), so a down ERP
+// gets one cheap read per breaker open time and entries are attempted
+// (and their attempts counted) only as the backoff allows.
 func (w *Worker) halted() (time.Duration, bool) {
 	if w.haltUntil.IsZero() {
 		return 0, false
 	}
+	now := w.svc.now()
 	switch state := w.cfg.BreakerState(); {
 	case state == breakerOpen:
 		w.haltOnBreaker = true
-		return max(w.haltUntil.Sub(w.svc.now()), w.cfg.PollInterval), true
+		return max(w.haltUntil.Sub(now), w.cfg.PollInterval), true
+	case !now.Before(w.haltUntil):
+		w.probe = false // the backoff ran out: an entry is the trial
 	case w.haltOnBreaker:
-		// Open before, half-open or closed now.
-	case w.svc.now().Before(w.haltUntil):
-		return w.haltUntil.Sub(w.svc.now()), true
+		w.probe = true // open before, half-open or closed now
+	default:
+		return w.haltUntil.Sub(now), true
 	}
-	w.haltUntil, w.haltOnBreaker = time.Time{}, false
 	return 0, false
+}
+
+// probeERP asks the ERP for customer (a read through the same breaker)
+// and reports whether it answered; not found counts as an answer.
+func (w *Worker) probeERP(ctx context.Context, customer string) bool {
+	if w.svc.d.Customers == nil {
+		return true
+	}
+	_, err := w.svc.d.Customers.GetCustomer(ctx, customer)
+	return !IsDependencyError(err)
 }
 
 // laneResult is what one lane reports of the entry it handled: that the
@@ -321,6 +340,14 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 		w.log.ErrorContext(ctx, "read ERP queue", slog.Any("error", err))
 		return next
 	}
+	if w.probe && len(entries) > 0 && !w.probeERP(ctx, entries[0].CustomerID) {
+		// Still down (or the breaker's trial slot taken): stay halted
+		// without attempting an entry; look again when the breaker lets
+		// the next trial through, or when the backoff ends.
+		w.haltOnBreaker = true
+		return min(next, max(w.haltUntil.Sub(w.svc.now()), w.cfg.BreakerPoll))
+	}
+	w.haltUntil, w.haltOnBreaker, w.probe = time.Time{}, false, false
 	lanes := w.cfg.Concurrency
 	if w.failures > 0 {
 		lanes = 1 // probe the ERP with one entry before fanning out
