@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,14 +309,14 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 	if o.tracerProvider != nil {
 		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(o.tracerProvider))
 	}
-	unary := append(o.firstUnary[:len(o.firstUnary):len(o.firstUnary)],
+	unary := slices.Concat(o.firstUnary, []grpc.UnaryServerInterceptor{
 		recoverUnary(s.logger),
 		correlationUnary(),
 		deadlineUnary(o.defaultDeadline),
 		accessLogUnary(s.logger),
 		s.metrics.UnaryServerInterceptor(),
 		recoverUnary(s.logger),
-	)
+	})
 	stream := []grpc.StreamServerInterceptor{
 		recoverStream(s.logger),
 		correlationStream(),

@@ -267,6 +267,7 @@ func messageValue(m protoreflect.Message, depth int) (*structpb.Value, bool) {
 		return singular(v, fd, depth)
 	case wktOther:
 		return nil, false
+	case wktNone:
 	}
 	s, ok := plainMessage(m, depth)
 	if !ok {

@@ -509,6 +509,7 @@ func (f *filler) value(fd protoreflect.FieldDescriptor, newMsg func() protorefle
 			return protoreflect.ValueOfEnum(protoreflect.EnumNumber(r.IntN(200) - 100))
 		}
 		return protoreflect.ValueOfEnum(vals.Get(r.IntN(vals.Len())).Number())
+	case protoreflect.MessageKind, protoreflect.GroupKind:
 	}
 	v := newMsg()
 	f.fill(v.Message(), depth+1)

@@ -484,6 +484,7 @@ func TestGroupCommitCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -494,7 +495,6 @@ func TestGroupCommitCrash(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	_ = rows.Close()
 	lost := 0
 	for id := range acked {
 		if !present[id] {

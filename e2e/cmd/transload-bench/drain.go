@@ -170,7 +170,7 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 		res.FirstPlaceError = firstErr.Error()
 	}
 	if len(ids) == 0 {
-		return res, fmt.Errorf("drain: no order placed while the ERP was down (%d failed, first: %v)", errs, firstErr)
+		return res, fmt.Errorf("drain: no order placed while the ERP was down (%d failed, first: %w)", errs, firstErr)
 	}
 	if res.QueuedAtUp, err = depth(); err != nil {
 		return res, fmt.Errorf("drain: %w", err)

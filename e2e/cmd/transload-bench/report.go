@@ -25,8 +25,10 @@ func (v verdict) String() string {
 		return "PASS"
 	case miss:
 		return "MISS"
-	default:
+	case notMeasured:
 		return "not measured"
+	default:
+		return fmt.Sprintf("verdict(%d)", int(v))
 	}
 }
 
