@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,29 +90,29 @@ func TestWaitDepthZero(t *testing.T) {
 }
 
 // TestScenariosOnMesh runs the freshness, backlog-drain and oversold
-// scenarios against a real mesh built by `make build` (bin/ at the
-// repository root). It takes minutes, so it runs only when
-// TRANSLOAD_BENCH_MESH is set: TRANSLOAD_BENCH_MESH=1 go test
-// ./cmd/transload-bench -run TestScenariosOnMesh -v. TRANSLOAD_BENCH_BIN
-// names another folder of binaries, TRANSLOAD_BENCH_DRAIN_N the backlog
-// size (default 500).
+// scenarios against a real mesh, so the functions `make bench` relies on
+// are proven end to end in `make test` too: at a small size by default
+// (3 stock changes, 60 queued orders), with binaries it builds itself.
+// TRANSLOAD_BENCH_BIN names a folder of prebuilt binaries instead and
+// TRANSLOAD_BENCH_DRAIN_N the backlog size, for a larger manual run.
 func TestScenariosOnMesh(t *testing.T) {
-	if os.Getenv("TRANSLOAD_BENCH_MESH") == "" {
-		t.Skip("set TRANSLOAD_BENCH_MESH=1 to run against a real mesh (make build first)")
-	}
-	root, err := launcher.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := cmp.Or(os.Getenv("TRANSLOAD_BENCH_BIN"), filepath.Join(root, "bin"))
-	drainN := 500
-	if v := os.Getenv("TRANSLOAD_BENCH_DRAIN_N"); v != "" {
-		if drainN, err = strconv.Atoi(v); err != nil {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Minute)
+	defer cancel()
+	bin := os.Getenv("TRANSLOAD_BENCH_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "bin")
+		if err := launcher.BuildMesh(ctx, bin); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Minute)
-	defer cancel()
+	drainN, freshN := 60, 3
+	if v := os.Getenv("TRANSLOAD_BENCH_DRAIN_N"); v != "" {
+		var err error
+		if drainN, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+		freshN = 10
+	}
 	data := t.TempDir()
 	mesh, err := launcher.Start(ctx, launcher.Config{
 		BinDir: bin, DataDir: data, FreePorts: true, Log: os.Stderr,
@@ -124,7 +123,7 @@ func TestScenariosOnMesh(t *testing.T) {
 	}
 	defer mesh.Stop()
 
-	fresh, err := measureFreshness(ctx, mesh, 10)
+	fresh, err := measureFreshness(ctx, mesh, freshN)
 	if err != nil {
 		t.Fatal(err)
 	}
