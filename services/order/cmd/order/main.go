@@ -216,7 +216,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 		PollInterval: cfg.QueuePollInterval, BackoffBase: cfg.QueueBackoffBase, BackoffMax: cfg.QueueBackoffMax,
 		LeaseTTL: cfg.QueueLeaseTTL, KeyRetention: cfg.IdempotencyRetention,
 		ResumeTrace: tracing.WithTraceparent, FailureExceptionAfter: cfg.ERPFailureExceptionAfter,
-		BreakerState: func() string { return n.erpBreaker.State().String() },
+		BreakerState: erpclient.BreakerState(n.erpBreaker),
 		Concurrency:  cfg.QueueConcurrency,
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker

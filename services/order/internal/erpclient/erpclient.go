@@ -18,6 +18,7 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
 )
@@ -179,4 +180,22 @@ func (c *Client) CancelSalesOrder(ctx context.Context, orderID, reason string) (
 		return "the ERP order can no longer be cancelled: " + apierr.ReasonOf(err), nil
 	}
 	return "", fmt.Errorf("erp CancelSalesOrder %s: %w", orderID, err)
+}
+
+// BreakerState returns the order.WorkerConfig.BreakerState of b: its state
+// as one of the order package's breaker states, mapped state by state
+// rather than through the breaker library's display string.
+func BreakerState(b *breaker.Breaker) func() string {
+	return func() string {
+		switch b.State() {
+		case breaker.StateOpen:
+			return order.BreakerOpen
+		case breaker.StateHalfOpen:
+			return order.BreakerHalfOpen
+		case breaker.StateClosed:
+			return order.BreakerClosed
+		default:
+			return order.BreakerClosed
+		}
+	}
 }

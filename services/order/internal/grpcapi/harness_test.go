@@ -163,7 +163,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if o.worker != nil {
 		o.worker(&wcfg)
 	}
-	wcfg.BreakerState = func() string { return e.erpBreaker.State().String() }
+	wcfg.BreakerState = erpclient.BreakerState(e.erpBreaker)
 	e.worker = order.NewWorker(wcfg, e.svc, erp)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -40,7 +40,8 @@ type WorkerConfig struct {
 	// further multiple (default 5).
 	FailureExceptionAfter int
 	// BreakerState reports the state of the breaker guarding the ERP
-	// ("closed", "open" or "half-open") for the queue status and the halt
+	// (BreakerClosed, BreakerOpen or BreakerHalfOpen) for the queue status
+	// and the halt
 	// (default: "closed", for a worker whose ERP has no breaker).
 	BreakerState func() string
 	// Concurrency is how many queue entries of different customers are
@@ -75,7 +76,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 		c.FailureExceptionAfter = 5
 	}
 	if c.BreakerState == nil {
-		c.BreakerState = func() string { return breakerClosed }
+		c.BreakerState = func() string { return BreakerClosed }
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultQueueConcurrency
@@ -87,10 +88,14 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 // DefaultQueueConcurrency is WorkerConfig.Concurrency's default.
 const DefaultQueueConcurrency = 16
 
-// The breaker states WorkerConfig.BreakerState reports.
+// The breaker states WorkerConfig.BreakerState reports; the halt decides
+// on BreakerOpen. The ERP adapter maps its breaker's states onto these
+// (erpclient.BreakerState), so no decision rests on a library's display
+// string.
 const (
-	breakerClosed = "closed"
-	breakerOpen   = "open"
+	BreakerClosed   = "closed"
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half-open"
 )
 
 // Worker drains the durable ERP queue (each ERP and inventory call within
@@ -237,7 +242,7 @@ func (w *Worker) waitNext(ctx context.Context, next time.Duration) bool {
 		case <-t.C:
 			return true
 		case <-poll:
-			if w.cfg.BreakerState() != breakerOpen {
+			if w.cfg.BreakerState() != BreakerOpen {
 				return true
 			}
 		}
@@ -280,7 +285,7 @@ func (w *Worker) halted() (time.Duration, bool) {
 	}
 	now := w.svc.now()
 	switch state := w.cfg.BreakerState(); {
-	case state == breakerOpen:
+	case state == BreakerOpen:
 		w.haltOnBreaker = true
 		return max(w.haltUntil.Sub(now), w.cfg.PollInterval), true
 	case !now.Before(w.haltUntil):
@@ -443,7 +448,7 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 	if halted {
 		w.failures++
 		w.haltUntil = w.svc.now().Add(w.backoff(w.failures))
-		w.haltOnBreaker = w.cfg.BreakerState() == breakerOpen
+		w.haltOnBreaker = w.cfg.BreakerState() == BreakerOpen
 		return next
 	}
 	if len(entries) == w.cfg.BatchSize && progressed {
