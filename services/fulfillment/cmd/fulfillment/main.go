@@ -144,8 +144,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	// (platform/events), so a trace runs from the order into fulfillment.
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
 		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify, orderevents.NewRoutes(cfg.WMSWarehouses)), events.WithStreams(eventstreams.Order),
-		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()),
-		events.WithBatch(orderevents.ConsumerBatch), events.WithBatchLinger(orderevents.ConsumerLinger))
+		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
 	if err != nil {
 		return err
 	}

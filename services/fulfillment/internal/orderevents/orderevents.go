@@ -24,19 +24,6 @@ import (
 // order stream.
 const ConsumerName = "fulfillment-order-confirmed"
 
-// ConsumerBatch and ConsumerLinger are the consumer's batching
-// (events.WithBatch, events.WithBatchLinger): every order brings a
-// confirmation event, and one transaction with its own fsync per event was
-// a commit per order on top of the dispatcher's; a batch keeps the
-// consumer's order, once-only and dead-letter guarantees and pays one
-// commit for up to ConsumerBatch events. The linger (only when nothing
-// else is queued) lets a steady stream gather into batches at the price
-// of at most that much delay before a shipment is requested.
-const (
-	ConsumerBatch  = 64
-	ConsumerLinger = 10 * time.Millisecond
-)
-
 // ConsumerConfig is the durable consumer's configuration. Run it with
 // events.WithStreams(eventstreams.Order) so the service may start before
 // the order service has created its stream.
