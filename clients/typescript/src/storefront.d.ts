@@ -321,6 +321,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhookSubscriptions/{webhookSubscription}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListWebhookDeliveries lists a subscription's delivery log, newest
+         *     first: every delivery with its state and attempts (time, status code,
+         *     latency, error).
+         */
+        get: operations["StorefrontService_ListWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhookSubscriptions/{webhookSubscription}/deliveries/{deliverie}:redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RedeliverWebhookDelivery queues one delivery again, whatever its state,
+         *     with the same `webhook-id` and body; it goes out after the earlier
+         *     pending deliveries of the same order.
+         */
+        post: operations["StorefrontService_RedeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhookSubscriptions/{webhookSubscription}:enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * EnableWebhookSubscription re-enables a `DISABLED` subscription; the
+         *     deliveries that waited go out in order. Enabling an active subscription
+         *     changes nothing.
+         */
+        post: operations["StorefrontService_EnableWebhookSubscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhookSubscriptions/{webhookSubscription}:rotateSecret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RotateWebhookSubscriptionSecret generates a new signing secret and
+         *     returns it (the only time it is returned); the old secret keeps signing
+         *     for `gracePeriod` (default 24 h), during which every delivery carries
+         *     both signatures in `webhook-signature`.
+         */
+        post: operations["StorefrontService_RotateWebhookSubscriptionSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhookSubscriptions/{webhookSubscription}:test": {
         parameters: {
             query?: never;
@@ -441,6 +526,15 @@ export interface components {
              *     ERROR_REASON_IDEMPOTENCY_KEY_REUSED. Over REST prefer the `Idempotency-Key` header; set this only to the same value or not at all.
              */
             requestId?: string;
+        };
+        /** @description EnableWebhookSubscriptionRequest names the subscription to re-enable. */
+        StorefrontServiceEnableWebhookSubscriptionBody: Record<string, never>;
+        /** @description RedeliverWebhookDeliveryRequest names the delivery to send again. */
+        StorefrontServiceRedeliverWebhookDeliveryBody: Record<string, never>;
+        /** @description RotateWebhookSubscriptionSecretRequest replaces a subscription's secret. */
+        StorefrontServiceRotateWebhookSubscriptionSecretBody: {
+            /** @description How long the old secret keeps signing too, 0..7 days; 0 means 24 h. */
+            gracePeriod?: string;
         };
         /** @description TestWebhookSubscriptionRequest asks for one test delivery. */
         StorefrontServiceTestWebhookSubscriptionBody: {
@@ -673,6 +767,13 @@ export interface components {
             nextPageToken?: string;
             /** @description Shipments on this page. */
             shipments?: components["schemas"]["v1Shipment"][];
+        };
+        /** @description ListWebhookDeliveriesResponse is one page of the delivery log. */
+        v1ListWebhookDeliveriesResponse: {
+            /** @description Deliveries on this page, newest first. */
+            deliveries?: components["schemas"]["v1WebhookDeliveryRecord"][];
+            /** @description Token for the next page; empty on the last page. */
+            nextPageToken?: string;
         };
         /** @description ListWebhookSubscriptionsResponse is one page of subscriptions. */
         v1ListWebhookSubscriptionsResponse: {
@@ -1137,7 +1238,7 @@ export interface components {
             httpStatusCode?: $Read<number>;
             /** @description Time from sending the request to receiving the response status. */
             latency?: $Read<string>;
-            /** @description True when the target answered 2xx within 10 seconds. */
+            /** @description True when the target answered 2xx within 5 seconds. */
             success?: $Read<boolean>;
         };
         /** @description WarehouseAvailability is the available quantity of a SKU in one warehouse. */
@@ -1160,16 +1261,21 @@ export interface components {
         v1WebhookDelivery: {
             /**
              * Format: int32
-             * @description Attempt number, 1 for the first attempt.
+             * @description Not set: the body is identical on every attempt, so that the
+             *     `webhook-id` always names the same payload. The attempts are in the
+             *     delivery log (ListWebhookDeliveries).
              */
             attempt?: $Read<number>;
             /** @description Correlation id of the request that caused the change, for support. */
             correlationId?: $Read<string>;
             /**
-             * @description Unique id of this delivery (UUID). It stays the same across retries of
-             *     the delivery: receivers de-duplicate on it.
+             * @description Id of this delivery, equal to the `webhook-id` header: stable per event
+             *     and subscription, the same across retries and redeliveries, so
+             *     receivers de-duplicate on it.
              */
             deliveryId?: $Read<string>;
+            /** @description Id of the event that caused this delivery (unique per change). */
+            eventId?: $Read<string>;
             /**
              * Format: date-time
              * @description When the change happened (UTC); may be earlier than the delivery.
@@ -1188,6 +1294,81 @@ export interface components {
             /** @description True for deliveries sent by TestWebhookSubscription with sample data. */
             test?: $Read<boolean>;
         };
+        /** @description WebhookDeliveryAttempt is one HTTP attempt of a delivery. */
+        v1WebhookDeliveryAttempt: {
+            /**
+             * Format: int32
+             * @description Attempt number, 1 for the first.
+             */
+            attempt?: number;
+            /**
+             * Format: date-time
+             * @description When the attempt started (UTC).
+             */
+            attemptTime?: string;
+            /** @description Connection error, timeout or refused address; empty when a response came. */
+            error?: string;
+            /** @description Time until the response headers arrived. */
+            latency?: string;
+            /**
+             * Format: int32
+             * @description HTTP status code the target answered; 0 when no response was received.
+             */
+            statusCode?: number;
+        };
+        /**
+         * @description WebhookDeliveryRecord is one entry of a subscription's delivery log: an
+         *     event queued for the subscription and the attempts made to deliver it.
+         */
+        v1WebhookDeliveryRecord: {
+            /** @description Attempts, oldest first (at most the last 50). */
+            attempts?: $Read<components["schemas"]["v1WebhookDeliveryAttempt"][]>;
+            /**
+             * Format: date-time
+             * @description When the delivery was queued (UTC).
+             */
+            createTime?: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When the receiver acknowledged it with 2xx (UTC).
+             */
+            deliverTime?: $Read<string>;
+            /** @description Id of the event that caused the delivery. */
+            eventId?: $Read<string>;
+            /**
+             * Format: date-time
+             * @description When the change happened (UTC).
+             */
+            eventTime?: $Read<string>;
+            /** @description What happened. */
+            eventType?: $Read<components["schemas"]["v1WebhookEventType"]>;
+            /**
+             * @description Resource name, `webhookSubscriptions/{webhook_subscription}/deliveries/{delivery}`;
+             *     the delivery id is the `webhook-id` header value.
+             */
+            name?: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due (UTC); unset unless `PENDING`.
+             */
+            nextAttemptTime?: $Read<string>;
+            /** @description The changed resource's name, e.g. `orders/O-1`. */
+            resource?: $Read<string>;
+            /** @description Delivery state. */
+            state?: $Read<components["schemas"]["v1WebhookDeliveryRecordState"]>;
+        };
+        /**
+         * @description State of a delivery.
+         *
+         *      - STATE_UNSPECIFIED: Not used.
+         *      - STATE_PENDING: Queued or being retried.
+         *      - STATE_DELIVERED: Acknowledged with 2xx.
+         *      - STATE_FAILED: Given up (a 4xx other than 408/429, or the retry horizon passed); an
+         *     exception was raised. RedeliverWebhookDelivery sends it again.
+         * @default STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        v1WebhookDeliveryRecordState: "STATE_UNSPECIFIED" | "STATE_PENDING" | "STATE_DELIVERED" | "STATE_FAILED";
         /**
          * @description WebhookEventType is a kind of change a webhook subscription can receive.
          *
@@ -1202,7 +1383,9 @@ export interface components {
         v1WebhookEventType: "WEBHOOK_EVENT_TYPE_UNSPECIFIED" | "WEBHOOK_EVENT_TYPE_ORDER_STATUS_CHANGED" | "WEBHOOK_EVENT_TYPE_SHIPMENT_STATUS_CHANGED" | "WEBHOOK_EVENT_TYPE_RETURN_STATUS_CHANGED";
         /**
          * @description WebhookSubscription asks Transload to POST change notifications to an
-         *     https endpoint of the caller.
+         *     endpoint of the caller. Deliveries follow the Standard Webhooks
+         *     convention (https://www.standardwebhooks.com), so receivers can verify
+         *     them with off-the-shelf libraries.
          *
          *     Delivery: for every matching change Transload POSTs a WebhookDelivery as
          *     JSON (`Content-Type: application/json`, lowerCamelCase field names, the
@@ -1211,25 +1394,32 @@ export interface components {
          *     with a channel key receives all of the channel's.
          *
          *     Request headers on every delivery:
-         *     - `Transload-Signature: t=<unix seconds>,v1=<hex>` where `<hex>` is the
-         *       lower-case hex HMAC-SHA256, keyed with the subscription `secret`, of the
-         *       string `<t>.<raw request body>` (the decimal timestamp, a dot, then the
-         *       exact body bytes). Verify by recomputing it with a constant-time compare,
-         *       and reject deliveries whose `t` is more than 5 minutes from your clock
-         *       (replay protection).
-         *     - `Transload-Delivery-Id`: the delivery id (same as `deliveryId` in the body).
-         *     - `Transload-Event-Type`: the event type name, e.g. `WEBHOOK_EVENT_TYPE_ORDER_STATUS_CHANGED`.
+         *     - `webhook-id`: the delivery id, stable per event and subscription and the
+         *       same on every retry and redelivery (same as `deliveryId` in the body):
+         *       receivers de-duplicate on it.
+         *     - `webhook-timestamp`: the attempt's time, decimal Unix seconds.
+         *     - `webhook-signature`: space-separated signatures `v1,<base64>`, each the
+         *       standard base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<raw
+         *       body>`, keyed with the base64-decoded part of the secret after
+         *       `whsec_`. During a secret rotation's grace period two signatures are
+         *       sent (new and old secret); accept the delivery if any matches. Compare
+         *       in constant time and reject timestamps more than 5 minutes from your
+         *       clock (replay protection).
          *
-         *     Acknowledge with any 2xx status within 10 seconds. Anything else (other
-         *     status, timeout, connection error) is retried with exponential backoff:
-         *     attempt n+1 is made 30s × 2^(n-1) after attempt n (30s, 1m, 2m, 4m, 8m,
-         *     16m, 32m) with ±10% jitter, up to 8 attempts in total, then the delivery is
-         *     dropped. Every attempt carries the same delivery id and body (with a fresh
-         *     signature timestamp), so receivers must de-duplicate on the delivery id.
-         *     Deliveries for the same order are sent in the order the changes happened;
-         *     deliveries for different orders may interleave. After 5 consecutive
-         *     deliveries that exhausted all attempts, the subscription becomes
-         *     `DISABLED`; delete it and create a new one to resume.
+         *     Acknowledge with any 2xx status within 5 seconds (responses are read up
+         *     to 64 KiB; redirects are not followed). Timeouts, connection errors, 408,
+         *     429 (honouring `Retry-After`) and 5xx are retried with exponential
+         *     backoff and jitter for up to 24 hours after the change (the service's
+         *     horizon); other 4xx fail the delivery at once. A failed or given-up
+         *     delivery is never silently dropped: it stays in the delivery log
+         *     (ListWebhookDeliveries) as `FAILED`, an exception is raised for the
+         *     operators, and RedeliverWebhookDelivery sends it again. Deliveries for
+         *     the same order (order and shipment changes) are sent in the order the
+         *     changes happened, a later one only after the earlier one succeeded or was
+         *     given up; deliveries for different orders may interleave. After a number
+         *     of consecutive failed attempts (the service's threshold) the subscription
+         *     becomes `DISABLED`: nothing is dropped, deliveries wait, and
+         *     EnableWebhookSubscription resumes them in order.
          */
         v1WebhookSubscription: {
             /**
@@ -1251,15 +1441,24 @@ export interface components {
             /** @description Resource name, `webhookSubscriptions/{webhook_subscription}`; the id is assigned by Transload. */
             name?: string;
             /**
-             * @description Shared secret for the `Transload-Signature` HMAC-SHA256, 32..256
-             *     characters; generate it randomly. Write-only: never returned and never logged.
+             * @description Signing secret, `whsec_` followed by the base64 of 32 random bytes,
+             *     generated by Transload. Returned only in the answers of
+             *     CreateWebhookSubscription and RotateWebhookSubscriptionSecret, never
+             *     again, and never logged. Leave it empty when creating; a value sent is
+             *     ignored.
              */
-            secret: string;
+            secret?: $Read<string>;
             /** @description Whether deliveries are being made. */
             state?: $Read<components["schemas"]["v1WebhookSubscriptionState"]>;
             /** @description Why the subscription is `DISABLED`, e.g. the last delivery error. */
             stateMessage?: $Read<string>;
-            /** @description Absolute https URI deliveries are POSTed to, up to 2048 characters. */
+            /**
+             * @description Absolute https URI deliveries are POSTed to, up to 2048 characters.
+             *     No user info (credentials) and no fragment; the host must resolve to
+             *     public addresses only (re-checked at every delivery), else
+             *     INVALID_ARGUMENT. Plain http and loopback/private hosts are accepted
+             *     only when the deployment allows them (local development).
+             */
             targetUri: string;
         };
         /**
@@ -1267,7 +1466,8 @@ export interface components {
          *
          *      - STATE_UNSPECIFIED: Not used.
          *      - STATE_ACTIVE: Deliveries are made.
-         *      - STATE_DISABLED: Deliveries stopped after repeated failures; see `state_message`.
+         *      - STATE_DISABLED: Deliveries paused after repeated failures; see `state_message`.
+         *     Pending deliveries are kept; EnableWebhookSubscription resumes them.
          * @default STATE_UNSPECIFIED
          * @enum {string}
          */
@@ -2067,7 +2267,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description The subscription: target_uri, event_types, secret and optional display_name. */
+        /**
+         * @description The subscription: target_uri, event_types and optional display_name.
+         *     The secret is generated by Transload and returned in the answer.
+         */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["v1WebhookSubscription"];
@@ -2157,6 +2360,169 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Default"];
+        };
+    };
+    StorefrontService_ListWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Maximum number of deliveries to return, 0..500; 0 means 50. */
+                pageSize?: number;
+                /** @description Opaque token from a previous response's next_page_token. */
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The `{webhookSubscription}` segment of the resource name, as in `/v1/webhookSubscriptions/{webhookSubscription}/deliveries`. */
+                webhookSubscription: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                    "X-Correlation-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListWebhookDeliveriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Default"];
+        };
+    };
+    StorefrontService_RedeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `{webhookSubscription}` segment of the resource name, as in `/v1/webhookSubscriptions/{webhookSubscription}/deliveries/{deliverie}:redeliver`. */
+                webhookSubscription: string;
+                /** @description The `{deliverie}` segment of the resource name, as in `/v1/webhookSubscriptions/{webhookSubscription}/deliveries/{deliverie}:redeliver`. */
+                deliverie: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StorefrontServiceRedeliverWebhookDeliveryBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                    "X-Correlation-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1WebhookDeliveryRecord"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Default"];
+        };
+    };
+    StorefrontService_EnableWebhookSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `{webhookSubscription}` segment of the resource name, as in `/v1/webhookSubscriptions/{webhookSubscription}:enable`. */
+                webhookSubscription: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StorefrontServiceEnableWebhookSubscriptionBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                    "X-Correlation-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1WebhookSubscription"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Default"];
+        };
+    };
+    StorefrontService_RotateWebhookSubscriptionSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The `{webhookSubscription}` segment of the resource name, as in `/v1/webhookSubscriptions/{webhookSubscription}:rotateSecret`. */
+                webhookSubscription: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StorefrontServiceRotateWebhookSubscriptionSecretBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                    "X-Correlation-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1WebhookSubscription"];
                 };
             };
             400: components["responses"]["BadRequest"];

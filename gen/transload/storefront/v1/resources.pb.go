@@ -17,6 +17,7 @@ import (
 	date "google.golang.org/genproto/googleapis/type/date"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -635,7 +636,8 @@ const (
 	WebhookSubscription_STATE_UNSPECIFIED WebhookSubscription_State = 0
 	// Deliveries are made.
 	WebhookSubscription_STATE_ACTIVE WebhookSubscription_State = 1
-	// Deliveries stopped after repeated failures; see `state_message`.
+	// Deliveries paused after repeated failures; see `state_message`.
+	// Pending deliveries are kept; EnableWebhookSubscription resumes them.
 	WebhookSubscription_STATE_DISABLED WebhookSubscription_State = 2
 )
 
@@ -678,6 +680,64 @@ func (x WebhookSubscription_State) Number() protoreflect.EnumNumber {
 // Deprecated: Use WebhookSubscription_State.Descriptor instead.
 func (WebhookSubscription_State) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{8, 0}
+}
+
+// State of a delivery.
+type WebhookDeliveryRecord_State int32
+
+const (
+	// Not used.
+	WebhookDeliveryRecord_STATE_UNSPECIFIED WebhookDeliveryRecord_State = 0
+	// Queued or being retried.
+	WebhookDeliveryRecord_STATE_PENDING WebhookDeliveryRecord_State = 1
+	// Acknowledged with 2xx.
+	WebhookDeliveryRecord_STATE_DELIVERED WebhookDeliveryRecord_State = 2
+	// Given up (a 4xx other than 408/429, or the retry horizon passed); an
+	// exception was raised. RedeliverWebhookDelivery sends it again.
+	WebhookDeliveryRecord_STATE_FAILED WebhookDeliveryRecord_State = 3
+)
+
+// Enum value maps for WebhookDeliveryRecord_State.
+var (
+	WebhookDeliveryRecord_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_PENDING",
+		2: "STATE_DELIVERED",
+		3: "STATE_FAILED",
+	}
+	WebhookDeliveryRecord_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_PENDING":     1,
+		"STATE_DELIVERED":   2,
+		"STATE_FAILED":      3,
+	}
+)
+
+func (x WebhookDeliveryRecord_State) Enum() *WebhookDeliveryRecord_State {
+	p := new(WebhookDeliveryRecord_State)
+	*p = x
+	return p
+}
+
+func (x WebhookDeliveryRecord_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WebhookDeliveryRecord_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_storefront_v1_resources_proto_enumTypes[10].Descriptor()
+}
+
+func (WebhookDeliveryRecord_State) Type() protoreflect.EnumType {
+	return &file_transload_storefront_v1_resources_proto_enumTypes[10]
+}
+
+func (x WebhookDeliveryRecord_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WebhookDeliveryRecord_State.Descriptor instead.
+func (WebhookDeliveryRecord_State) EnumDescriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{10, 0}
 }
 
 // Product is a sellable item as the caller's sales channel sees it: only
@@ -1751,7 +1811,9 @@ func (x *ReturnLine) GetDisposition() ReturnLine_Disposition {
 }
 
 // WebhookSubscription asks Transload to POST change notifications to an
-// https endpoint of the caller.
+// endpoint of the caller. Deliveries follow the Standard Webhooks
+// convention (https://www.standardwebhooks.com), so receivers can verify
+// them with off-the-shelf libraries.
 //
 // Delivery: for every matching change Transload POSTs a WebhookDelivery as
 // JSON (`Content-Type: application/json`, lowerCamelCase field names, the
@@ -1760,35 +1822,49 @@ func (x *ReturnLine) GetDisposition() ReturnLine_Disposition {
 // with a channel key receives all of the channel's.
 //
 // Request headers on every delivery:
-//   - `Transload-Signature: t=<unix seconds>,v1=<hex>` where `<hex>` is the
-//     lower-case hex HMAC-SHA256, keyed with the subscription `secret`, of the
-//     string `<t>.<raw request body>` (the decimal timestamp, a dot, then the
-//     exact body bytes). Verify by recomputing it with a constant-time compare,
-//     and reject deliveries whose `t` is more than 5 minutes from your clock
-//     (replay protection).
-//   - `Transload-Delivery-Id`: the delivery id (same as `deliveryId` in the body).
-//   - `Transload-Event-Type`: the event type name, e.g. `WEBHOOK_EVENT_TYPE_ORDER_STATUS_CHANGED`.
+//   - `webhook-id`: the delivery id, stable per event and subscription and the
+//     same on every retry and redelivery (same as `deliveryId` in the body):
+//     receivers de-duplicate on it.
+//   - `webhook-timestamp`: the attempt's time, decimal Unix seconds.
+//   - `webhook-signature`: space-separated signatures `v1,<base64>`, each the
+//     standard base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<raw
+//     body>`, keyed with the base64-decoded part of the secret after
+//     `whsec_`. During a secret rotation's grace period two signatures are
+//     sent (new and old secret); accept the delivery if any matches. Compare
+//     in constant time and reject timestamps more than 5 minutes from your
+//     clock (replay protection).
 //
-// Acknowledge with any 2xx status within 10 seconds. Anything else (other
-// status, timeout, connection error) is retried with exponential backoff:
-// attempt n+1 is made 30s × 2^(n-1) after attempt n (30s, 1m, 2m, 4m, 8m,
-// 16m, 32m) with ±10% jitter, up to 8 attempts in total, then the delivery is
-// dropped. Every attempt carries the same delivery id and body (with a fresh
-// signature timestamp), so receivers must de-duplicate on the delivery id.
-// Deliveries for the same order are sent in the order the changes happened;
-// deliveries for different orders may interleave. After 5 consecutive
-// deliveries that exhausted all attempts, the subscription becomes
-// `DISABLED`; delete it and create a new one to resume.
+// Acknowledge with any 2xx status within 5 seconds (responses are read up
+// to 64 KiB; redirects are not followed). Timeouts, connection errors, 408,
+// 429 (honouring `Retry-After`) and 5xx are retried with exponential
+// backoff and jitter for up to 24 hours after the change (the service's
+// horizon); other 4xx fail the delivery at once. A failed or given-up
+// delivery is never silently dropped: it stays in the delivery log
+// (ListWebhookDeliveries) as `FAILED`, an exception is raised for the
+// operators, and RedeliverWebhookDelivery sends it again. Deliveries for
+// the same order (order and shipment changes) are sent in the order the
+// changes happened, a later one only after the earlier one succeeded or was
+// given up; deliveries for different orders may interleave. After a number
+// of consecutive failed attempts (the service's threshold) the subscription
+// becomes `DISABLED`: nothing is dropped, deliveries wait, and
+// EnableWebhookSubscription resumes them in order.
 type WebhookSubscription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, `webhookSubscriptions/{webhook_subscription}`; the id is assigned by Transload.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Absolute https URI deliveries are POSTed to, up to 2048 characters.
+	// No user info (credentials) and no fragment; the host must resolve to
+	// public addresses only (re-checked at every delivery), else
+	// INVALID_ARGUMENT. Plain http and loopback/private hosts are accepted
+	// only when the deployment allows them (local development).
 	TargetUri string `protobuf:"bytes,2,opt,name=target_uri,json=targetUri,proto3" json:"target_uri,omitempty"`
 	// Event types to deliver, at least one, each at most once.
 	EventTypes []WebhookEventType `protobuf:"varint,3,rep,packed,name=event_types,json=eventTypes,proto3,enum=transload.storefront.v1.WebhookEventType" json:"event_types,omitempty"`
-	// Shared secret for the `Transload-Signature` HMAC-SHA256, 32..256
-	// characters; generate it randomly. Write-only: never returned and never logged.
+	// Signing secret, `whsec_` followed by the base64 of 32 random bytes,
+	// generated by Transload. Returned only in the answers of
+	// CreateWebhookSubscription and RotateWebhookSubscriptionSecret, never
+	// again, and never logged. Leave it empty when creating; a value sent is
+	// ignored.
 	Secret string `protobuf:"bytes,4,opt,name=secret,proto3" json:"secret,omitempty"`
 	// Optional human-readable label, up to 200 characters.
 	DisplayName string `protobuf:"bytes,5,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
@@ -1913,8 +1989,9 @@ func (x *WebhookSubscription) GetLastSuccessTime() *timestamppb.Timestamp {
 // after the change.
 type WebhookDelivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Unique id of this delivery (UUID). It stays the same across retries of
-	// the delivery: receivers de-duplicate on it.
+	// Id of this delivery, equal to the `webhook-id` header: stable per event
+	// and subscription, the same across retries and redeliveries, so
+	// receivers de-duplicate on it.
 	DeliveryId string `protobuf:"bytes,1,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
 	// What happened.
 	EventType WebhookEventType `protobuf:"varint,2,opt,name=event_type,json=eventType,proto3,enum=transload.storefront.v1.WebhookEventType" json:"event_type,omitempty"`
@@ -1922,12 +1999,16 @@ type WebhookDelivery struct {
 	EventTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
 	// Subscription this delivery belongs to, `webhookSubscriptions/{webhook_subscription}`.
 	Subscription string `protobuf:"bytes,4,opt,name=subscription,proto3" json:"subscription,omitempty"`
-	// Attempt number, 1 for the first attempt.
+	// Not set: the body is identical on every attempt, so that the
+	// `webhook-id` always names the same payload. The attempts are in the
+	// delivery log (ListWebhookDeliveries).
 	Attempt int32 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	// True for deliveries sent by TestWebhookSubscription with sample data.
 	Test bool `protobuf:"varint,6,opt,name=test,proto3" json:"test,omitempty"`
 	// Correlation id of the request that caused the change, for support.
 	CorrelationId string `protobuf:"bytes,7,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// Id of the event that caused this delivery (unique per change).
+	EventId string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The changed resource.
 	//
 	// Types that are valid to be assigned to Resource:
@@ -2019,6 +2100,13 @@ func (x *WebhookDelivery) GetCorrelationId() string {
 	return ""
 }
 
+func (x *WebhookDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
 func (x *WebhookDelivery) GetResource() isWebhookDelivery_Resource {
 	if x != nil {
 		return x.Resource
@@ -2081,11 +2169,222 @@ func (*WebhookDelivery_Shipment) isWebhookDelivery_Resource() {}
 
 func (*WebhookDelivery_Return) isWebhookDelivery_Resource() {}
 
+// WebhookDeliveryRecord is one entry of a subscription's delivery log: an
+// event queued for the subscription and the attempts made to deliver it.
+type WebhookDeliveryRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `webhookSubscriptions/{webhook_subscription}/deliveries/{delivery}`;
+	// the delivery id is the `webhook-id` header value.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Id of the event that caused the delivery.
+	EventId string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// What happened.
+	EventType WebhookEventType `protobuf:"varint,3,opt,name=event_type,json=eventType,proto3,enum=transload.storefront.v1.WebhookEventType" json:"event_type,omitempty"`
+	// The changed resource's name, e.g. `orders/O-1`.
+	Resource string `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Delivery state.
+	State WebhookDeliveryRecord_State `protobuf:"varint,5,opt,name=state,proto3,enum=transload.storefront.v1.WebhookDeliveryRecord_State" json:"state,omitempty"`
+	// When the change happened (UTC).
+	EventTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=event_time,json=eventTime,proto3" json:"event_time,omitempty"`
+	// When the delivery was queued (UTC).
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the next attempt is due (UTC); unset unless `PENDING`.
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	// When the receiver acknowledged it with 2xx (UTC).
+	DeliverTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=deliver_time,json=deliverTime,proto3" json:"deliver_time,omitempty"`
+	// Attempts, oldest first (at most the last 50).
+	Attempts      []*WebhookDeliveryAttempt `protobuf:"bytes,10,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDeliveryRecord) Reset() {
+	*x = WebhookDeliveryRecord{}
+	mi := &file_transload_storefront_v1_resources_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDeliveryRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDeliveryRecord) ProtoMessage() {}
+
+func (x *WebhookDeliveryRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_storefront_v1_resources_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDeliveryRecord.ProtoReflect.Descriptor instead.
+func (*WebhookDeliveryRecord) Descriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WebhookDeliveryRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WebhookDeliveryRecord) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WebhookDeliveryRecord) GetEventType() WebhookEventType {
+	if x != nil {
+		return x.EventType
+	}
+	return WebhookEventType_WEBHOOK_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *WebhookDeliveryRecord) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *WebhookDeliveryRecord) GetState() WebhookDeliveryRecord_State {
+	if x != nil {
+		return x.State
+	}
+	return WebhookDeliveryRecord_STATE_UNSPECIFIED
+}
+
+func (x *WebhookDeliveryRecord) GetEventTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EventTime
+	}
+	return nil
+}
+
+func (x *WebhookDeliveryRecord) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *WebhookDeliveryRecord) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *WebhookDeliveryRecord) GetDeliverTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliverTime
+	}
+	return nil
+}
+
+func (x *WebhookDeliveryRecord) GetAttempts() []*WebhookDeliveryAttempt {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+// WebhookDeliveryAttempt is one HTTP attempt of a delivery.
+type WebhookDeliveryAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Attempt number, 1 for the first.
+	Attempt int32 `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// When the attempt started (UTC).
+	AttemptTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=attempt_time,json=attemptTime,proto3" json:"attempt_time,omitempty"`
+	// HTTP status code the target answered; 0 when no response was received.
+	StatusCode int32 `protobuf:"varint,3,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Time until the response headers arrived.
+	Latency *durationpb.Duration `protobuf:"bytes,4,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Connection error, timeout or refused address; empty when a response came.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDeliveryAttempt) Reset() {
+	*x = WebhookDeliveryAttempt{}
+	mi := &file_transload_storefront_v1_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDeliveryAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDeliveryAttempt) ProtoMessage() {}
+
+func (x *WebhookDeliveryAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_storefront_v1_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDeliveryAttempt.ProtoReflect.Descriptor instead.
+func (*WebhookDeliveryAttempt) Descriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WebhookDeliveryAttempt) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WebhookDeliveryAttempt) GetAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AttemptTime
+	}
+	return nil
+}
+
+func (x *WebhookDeliveryAttempt) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *WebhookDeliveryAttempt) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *WebhookDeliveryAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_transload_storefront_v1_resources_proto protoreflect.FileDescriptor
 
 const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"'transload/storefront/v1/resources.proto\x12\x17transload.storefront.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a transload/common/v1/common.proto\"\xb8\x06\n" +
+	"'transload/storefront/v1/resources.proto\x12\x17transload.storefront.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a transload/common/v1/common.proto\"\xb8\x06\n" +
 	"\aProduct\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03sku\x18\x02 \x01(\tB\x03\xe0A\x03R\x03sku\x12&\n" +
@@ -2267,14 +2566,14 @@ const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"\x17DISPOSITION_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13DISPOSITION_RESTOCK\x10\x01\x12\x1a\n" +
 	"\x16DISPOSITION_QUARANTINE\x10\x02\x12\x15\n" +
-	"\x11DISPOSITION_SCRAP\x10\x03\"\xb1\x06\n" +
+	"\x11DISPOSITION_SCRAP\x10\x03\"\x9f\x06\n" +
 	"\x13WebhookSubscription\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12:\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x120\n" +
 	"\n" +
-	"target_uri\x18\x02 \x01(\tB\x1b\xe0A\x02\xe0A\x05\xbaH\x12r\x10\x18\x80\x10:\bhttps://\x88\x01\x01R\ttargetUri\x12g\n" +
+	"target_uri\x18\x02 \x01(\tB\x11\xe0A\x02\xe0A\x05\xbaH\br\x06\x18\x80\x10\x88\x01\x01R\ttargetUri\x12g\n" +
 	"\vevent_types\x18\x03 \x03(\x0e2).transload.storefront.v1.WebhookEventTypeB\x1b\xe0A\x02\xe0A\x05\xbaH\x12\x92\x01\x0f\b\x01\x10\x03\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\n" +
-	"eventTypes\x12+\n" +
-	"\x06secret\x18\x04 \x01(\tB\x13\xe0A\x02\xe0A\x04\xe0A\x05\xbaH\ar\x05\x10 \x18\x80\x02R\x06secret\x12.\n" +
+	"eventTypes\x12#\n" +
+	"\x06secret\x18\x04 \x01(\tB\v\xe0A\x03\xbaH\x05r\x03\x18\x80\x02R\x06secret\x12.\n" +
 	"\fdisplay_name\x18\x05 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12M\n" +
 	"\x05state\x18\x06 \x01(\x0e22.transload.storefront.v1.WebhookSubscription.StateB\x03\xe0A\x03R\x05state\x12(\n" +
 	"\rstate_message\x18\a \x01(\tB\x03\xe0A\x03R\fstateMessage\x12$\n" +
@@ -2288,7 +2587,7 @@ const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x01\x12\x12\n" +
 	"\x0eSTATE_DISABLED\x10\x02:\x8a\x01\xeaA\x86\x01\n" +
-	",storefront.transload.dev/WebhookSubscription\x12+webhookSubscriptions/{webhook_subscription}*\x14webhookSubscriptions2\x13webhookSubscription\"\xc4\x04\n" +
+	",storefront.transload.dev/WebhookSubscription\x12+webhookSubscriptions/{webhook_subscription}*\x14webhookSubscriptions2\x13webhookSubscription\"\xe4\x04\n" +
 	"\x0fWebhookDelivery\x12$\n" +
 	"\vdelivery_id\x18\x01 \x01(\tB\x03\xe0A\x03R\n" +
 	"deliveryId\x12M\n" +
@@ -2300,13 +2599,42 @@ const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	",storefront.transload.dev/WebhookSubscriptionR\fsubscription\x12\x1d\n" +
 	"\aattempt\x18\x05 \x01(\x05B\x03\xe0A\x03R\aattempt\x12\x17\n" +
 	"\x04test\x18\x06 \x01(\bB\x03\xe0A\x03R\x04test\x12*\n" +
-	"\x0ecorrelation_id\x18\a \x01(\tB\x03\xe0A\x03R\rcorrelationId\x126\n" +
+	"\x0ecorrelation_id\x18\a \x01(\tB\x03\xe0A\x03R\rcorrelationId\x12\x1e\n" +
+	"\bevent_id\x18\b \x01(\tB\x03\xe0A\x03R\aeventId\x126\n" +
 	"\x05order\x18\n" +
 	" \x01(\v2\x1e.transload.storefront.v1.OrderH\x00R\x05order\x12?\n" +
 	"\bshipment\x18\v \x01(\v2!.transload.storefront.v1.ShipmentH\x00R\bshipment\x129\n" +
 	"\x06return\x18\f \x01(\v2\x1f.transload.storefront.v1.ReturnH\x00R\x06returnB\n" +
 	"\n" +
-	"\bresource*\xc1\x01\n" +
+	"\bresource\"\xf9\x06\n" +
+	"\x15WebhookDeliveryRecord\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1e\n" +
+	"\bevent_id\x18\x02 \x01(\tB\x03\xe0A\x03R\aeventId\x12M\n" +
+	"\n" +
+	"event_type\x18\x03 \x01(\x0e2).transload.storefront.v1.WebhookEventTypeB\x03\xe0A\x03R\teventType\x12\x1f\n" +
+	"\bresource\x18\x04 \x01(\tB\x03\xe0A\x03R\bresource\x12O\n" +
+	"\x05state\x18\x05 \x01(\x0e24.transload.storefront.v1.WebhookDeliveryRecord.StateB\x03\xe0A\x03R\x05state\x12>\n" +
+	"\n" +
+	"event_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\teventTime\x12@\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12K\n" +
+	"\x11next_attempt_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\x12B\n" +
+	"\fdeliver_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdeliverTime\x12P\n" +
+	"\battempts\x18\n" +
+	" \x03(\v2/.transload.storefront.v1.WebhookDeliveryAttemptB\x03\xe0A\x03R\battempts\"X\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATE_PENDING\x10\x01\x12\x13\n" +
+	"\x0fSTATE_DELIVERED\x10\x02\x12\x10\n" +
+	"\fSTATE_FAILED\x10\x03:\xa6\x01\xeaA\xa2\x01\n" +
+	".storefront.transload.dev/WebhookDeliveryRecord\x12AwebhookSubscriptions/{webhook_subscription}/deliveries/{delivery}*\x16webhookDeliveryRecords2\x15webhookDeliveryRecord\"\xdd\x01\n" +
+	"\x16WebhookDeliveryAttempt\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12=\n" +
+	"\fattempt_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vattemptTime\x12\x1f\n" +
+	"\vstatus_code\x18\x03 \x01(\x05R\n" +
+	"statusCode\x123\n" +
+	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error*\xc1\x01\n" +
 	"\x10WebhookEventType\x12\"\n" +
 	"\x1eWEBHOOK_EVENT_TYPE_UNSPECIFIED\x10\x00\x12+\n" +
 	"'WEBHOOK_EVENT_TYPE_ORDER_STATUS_CHANGED\x10\x01\x12.\n" +
@@ -2326,85 +2654,98 @@ func file_transload_storefront_v1_resources_proto_rawDescGZIP() []byte {
 	return file_transload_storefront_v1_resources_proto_rawDescData
 }
 
-var file_transload_storefront_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_transload_storefront_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_transload_storefront_v1_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_transload_storefront_v1_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_transload_storefront_v1_resources_proto_goTypes = []any{
-	(WebhookEventType)(0),          // 0: transload.storefront.v1.WebhookEventType
-	(PriceExplanation_RuleKind)(0), // 1: transload.storefront.v1.PriceExplanation.RuleKind
-	(Order_State)(0),               // 2: transload.storefront.v1.Order.State
-	(Order_RejectionReason)(0),     // 3: transload.storefront.v1.Order.RejectionReason
-	(Shipment_State)(0),            // 4: transload.storefront.v1.Shipment.State
-	(Return_State)(0),              // 5: transload.storefront.v1.Return.State
-	(Return_Resolution)(0),         // 6: transload.storefront.v1.Return.Resolution
-	(ReturnLine_Reason)(0),         // 7: transload.storefront.v1.ReturnLine.Reason
-	(ReturnLine_Disposition)(0),    // 8: transload.storefront.v1.ReturnLine.Disposition
-	(WebhookSubscription_State)(0), // 9: transload.storefront.v1.WebhookSubscription.State
-	(*Product)(nil),                // 10: transload.storefront.v1.Product
-	(*PriceExplanation)(nil),       // 11: transload.storefront.v1.PriceExplanation
-	(*Order)(nil),                  // 12: transload.storefront.v1.Order
-	(*OrderLine)(nil),              // 13: transload.storefront.v1.OrderLine
-	(*Shipment)(nil),               // 14: transload.storefront.v1.Shipment
-	(*ShipmentLine)(nil),           // 15: transload.storefront.v1.ShipmentLine
-	(*Return)(nil),                 // 16: transload.storefront.v1.Return
-	(*ReturnLine)(nil),             // 17: transload.storefront.v1.ReturnLine
-	(*WebhookSubscription)(nil),    // 18: transload.storefront.v1.WebhookSubscription
-	(*WebhookDelivery)(nil),        // 19: transload.storefront.v1.WebhookDelivery
-	nil,                            // 20: transload.storefront.v1.Product.AttributesEntry
-	(*v1.Money)(nil),               // 21: transload.common.v1.Money
-	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
-	(*v1.Address)(nil),             // 23: transload.common.v1.Address
-	(*date.Date)(nil),              // 24: google.type.Date
+	(WebhookEventType)(0),            // 0: transload.storefront.v1.WebhookEventType
+	(PriceExplanation_RuleKind)(0),   // 1: transload.storefront.v1.PriceExplanation.RuleKind
+	(Order_State)(0),                 // 2: transload.storefront.v1.Order.State
+	(Order_RejectionReason)(0),       // 3: transload.storefront.v1.Order.RejectionReason
+	(Shipment_State)(0),              // 4: transload.storefront.v1.Shipment.State
+	(Return_State)(0),                // 5: transload.storefront.v1.Return.State
+	(Return_Resolution)(0),           // 6: transload.storefront.v1.Return.Resolution
+	(ReturnLine_Reason)(0),           // 7: transload.storefront.v1.ReturnLine.Reason
+	(ReturnLine_Disposition)(0),      // 8: transload.storefront.v1.ReturnLine.Disposition
+	(WebhookSubscription_State)(0),   // 9: transload.storefront.v1.WebhookSubscription.State
+	(WebhookDeliveryRecord_State)(0), // 10: transload.storefront.v1.WebhookDeliveryRecord.State
+	(*Product)(nil),                  // 11: transload.storefront.v1.Product
+	(*PriceExplanation)(nil),         // 12: transload.storefront.v1.PriceExplanation
+	(*Order)(nil),                    // 13: transload.storefront.v1.Order
+	(*OrderLine)(nil),                // 14: transload.storefront.v1.OrderLine
+	(*Shipment)(nil),                 // 15: transload.storefront.v1.Shipment
+	(*ShipmentLine)(nil),             // 16: transload.storefront.v1.ShipmentLine
+	(*Return)(nil),                   // 17: transload.storefront.v1.Return
+	(*ReturnLine)(nil),               // 18: transload.storefront.v1.ReturnLine
+	(*WebhookSubscription)(nil),      // 19: transload.storefront.v1.WebhookSubscription
+	(*WebhookDelivery)(nil),          // 20: transload.storefront.v1.WebhookDelivery
+	(*WebhookDeliveryRecord)(nil),    // 21: transload.storefront.v1.WebhookDeliveryRecord
+	(*WebhookDeliveryAttempt)(nil),   // 22: transload.storefront.v1.WebhookDeliveryAttempt
+	nil,                              // 23: transload.storefront.v1.Product.AttributesEntry
+	(*v1.Money)(nil),                 // 24: transload.common.v1.Money
+	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
+	(*v1.Address)(nil),               // 26: transload.common.v1.Address
+	(*date.Date)(nil),                // 27: google.type.Date
+	(*durationpb.Duration)(nil),      // 28: google.protobuf.Duration
 }
 var file_transload_storefront_v1_resources_proto_depIdxs = []int32{
-	21, // 0: transload.storefront.v1.Product.list_price:type_name -> transload.common.v1.Money
-	20, // 1: transload.storefront.v1.Product.attributes:type_name -> transload.storefront.v1.Product.AttributesEntry
-	22, // 2: transload.storefront.v1.Product.update_time:type_name -> google.protobuf.Timestamp
+	24, // 0: transload.storefront.v1.Product.list_price:type_name -> transload.common.v1.Money
+	23, // 1: transload.storefront.v1.Product.attributes:type_name -> transload.storefront.v1.Product.AttributesEntry
+	25, // 2: transload.storefront.v1.Product.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: transload.storefront.v1.PriceExplanation.rule_kind:type_name -> transload.storefront.v1.PriceExplanation.RuleKind
-	21, // 4: transload.storefront.v1.PriceExplanation.list_unit_price:type_name -> transload.common.v1.Money
-	23, // 5: transload.storefront.v1.Order.ship_to:type_name -> transload.common.v1.Address
-	13, // 6: transload.storefront.v1.Order.lines:type_name -> transload.storefront.v1.OrderLine
+	24, // 4: transload.storefront.v1.PriceExplanation.list_unit_price:type_name -> transload.common.v1.Money
+	26, // 5: transload.storefront.v1.Order.ship_to:type_name -> transload.common.v1.Address
+	14, // 6: transload.storefront.v1.Order.lines:type_name -> transload.storefront.v1.OrderLine
 	2,  // 7: transload.storefront.v1.Order.state:type_name -> transload.storefront.v1.Order.State
 	3,  // 8: transload.storefront.v1.Order.rejection_reason:type_name -> transload.storefront.v1.Order.RejectionReason
-	21, // 9: transload.storefront.v1.Order.subtotal:type_name -> transload.common.v1.Money
-	21, // 10: transload.storefront.v1.Order.shipping_charge:type_name -> transload.common.v1.Money
-	21, // 11: transload.storefront.v1.Order.tax:type_name -> transload.common.v1.Money
-	21, // 12: transload.storefront.v1.Order.total:type_name -> transload.common.v1.Money
-	22, // 13: transload.storefront.v1.Order.create_time:type_name -> google.protobuf.Timestamp
-	22, // 14: transload.storefront.v1.Order.update_time:type_name -> google.protobuf.Timestamp
-	21, // 15: transload.storefront.v1.OrderLine.expected_unit_price:type_name -> transload.common.v1.Money
-	21, // 16: transload.storefront.v1.OrderLine.unit_price:type_name -> transload.common.v1.Money
-	21, // 17: transload.storefront.v1.OrderLine.extended_price:type_name -> transload.common.v1.Money
-	11, // 18: transload.storefront.v1.OrderLine.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
-	24, // 19: transload.storefront.v1.OrderLine.promised_ship_date:type_name -> google.type.Date
+	24, // 9: transload.storefront.v1.Order.subtotal:type_name -> transload.common.v1.Money
+	24, // 10: transload.storefront.v1.Order.shipping_charge:type_name -> transload.common.v1.Money
+	24, // 11: transload.storefront.v1.Order.tax:type_name -> transload.common.v1.Money
+	24, // 12: transload.storefront.v1.Order.total:type_name -> transload.common.v1.Money
+	25, // 13: transload.storefront.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	25, // 14: transload.storefront.v1.Order.update_time:type_name -> google.protobuf.Timestamp
+	24, // 15: transload.storefront.v1.OrderLine.expected_unit_price:type_name -> transload.common.v1.Money
+	24, // 16: transload.storefront.v1.OrderLine.unit_price:type_name -> transload.common.v1.Money
+	24, // 17: transload.storefront.v1.OrderLine.extended_price:type_name -> transload.common.v1.Money
+	12, // 18: transload.storefront.v1.OrderLine.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
+	27, // 19: transload.storefront.v1.OrderLine.promised_ship_date:type_name -> google.type.Date
 	4,  // 20: transload.storefront.v1.Shipment.state:type_name -> transload.storefront.v1.Shipment.State
-	15, // 21: transload.storefront.v1.Shipment.lines:type_name -> transload.storefront.v1.ShipmentLine
-	22, // 22: transload.storefront.v1.Shipment.ship_time:type_name -> google.protobuf.Timestamp
-	24, // 23: transload.storefront.v1.Shipment.estimated_delivery_date:type_name -> google.type.Date
-	22, // 24: transload.storefront.v1.Shipment.delivery_time:type_name -> google.protobuf.Timestamp
-	22, // 25: transload.storefront.v1.Shipment.create_time:type_name -> google.protobuf.Timestamp
-	22, // 26: transload.storefront.v1.Shipment.update_time:type_name -> google.protobuf.Timestamp
-	17, // 27: transload.storefront.v1.Return.lines:type_name -> transload.storefront.v1.ReturnLine
+	16, // 21: transload.storefront.v1.Shipment.lines:type_name -> transload.storefront.v1.ShipmentLine
+	25, // 22: transload.storefront.v1.Shipment.ship_time:type_name -> google.protobuf.Timestamp
+	27, // 23: transload.storefront.v1.Shipment.estimated_delivery_date:type_name -> google.type.Date
+	25, // 24: transload.storefront.v1.Shipment.delivery_time:type_name -> google.protobuf.Timestamp
+	25, // 25: transload.storefront.v1.Shipment.create_time:type_name -> google.protobuf.Timestamp
+	25, // 26: transload.storefront.v1.Shipment.update_time:type_name -> google.protobuf.Timestamp
+	18, // 27: transload.storefront.v1.Return.lines:type_name -> transload.storefront.v1.ReturnLine
 	6,  // 28: transload.storefront.v1.Return.resolution:type_name -> transload.storefront.v1.Return.Resolution
 	5,  // 29: transload.storefront.v1.Return.state:type_name -> transload.storefront.v1.Return.State
-	21, // 30: transload.storefront.v1.Return.refund_amount:type_name -> transload.common.v1.Money
-	22, // 31: transload.storefront.v1.Return.create_time:type_name -> google.protobuf.Timestamp
-	22, // 32: transload.storefront.v1.Return.update_time:type_name -> google.protobuf.Timestamp
+	24, // 30: transload.storefront.v1.Return.refund_amount:type_name -> transload.common.v1.Money
+	25, // 31: transload.storefront.v1.Return.create_time:type_name -> google.protobuf.Timestamp
+	25, // 32: transload.storefront.v1.Return.update_time:type_name -> google.protobuf.Timestamp
 	7,  // 33: transload.storefront.v1.ReturnLine.reason:type_name -> transload.storefront.v1.ReturnLine.Reason
 	8,  // 34: transload.storefront.v1.ReturnLine.disposition:type_name -> transload.storefront.v1.ReturnLine.Disposition
 	0,  // 35: transload.storefront.v1.WebhookSubscription.event_types:type_name -> transload.storefront.v1.WebhookEventType
 	9,  // 36: transload.storefront.v1.WebhookSubscription.state:type_name -> transload.storefront.v1.WebhookSubscription.State
-	22, // 37: transload.storefront.v1.WebhookSubscription.create_time:type_name -> google.protobuf.Timestamp
-	22, // 38: transload.storefront.v1.WebhookSubscription.last_success_time:type_name -> google.protobuf.Timestamp
+	25, // 37: transload.storefront.v1.WebhookSubscription.create_time:type_name -> google.protobuf.Timestamp
+	25, // 38: transload.storefront.v1.WebhookSubscription.last_success_time:type_name -> google.protobuf.Timestamp
 	0,  // 39: transload.storefront.v1.WebhookDelivery.event_type:type_name -> transload.storefront.v1.WebhookEventType
-	22, // 40: transload.storefront.v1.WebhookDelivery.event_time:type_name -> google.protobuf.Timestamp
-	12, // 41: transload.storefront.v1.WebhookDelivery.order:type_name -> transload.storefront.v1.Order
-	14, // 42: transload.storefront.v1.WebhookDelivery.shipment:type_name -> transload.storefront.v1.Shipment
-	16, // 43: transload.storefront.v1.WebhookDelivery.return:type_name -> transload.storefront.v1.Return
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	25, // 40: transload.storefront.v1.WebhookDelivery.event_time:type_name -> google.protobuf.Timestamp
+	13, // 41: transload.storefront.v1.WebhookDelivery.order:type_name -> transload.storefront.v1.Order
+	15, // 42: transload.storefront.v1.WebhookDelivery.shipment:type_name -> transload.storefront.v1.Shipment
+	17, // 43: transload.storefront.v1.WebhookDelivery.return:type_name -> transload.storefront.v1.Return
+	0,  // 44: transload.storefront.v1.WebhookDeliveryRecord.event_type:type_name -> transload.storefront.v1.WebhookEventType
+	10, // 45: transload.storefront.v1.WebhookDeliveryRecord.state:type_name -> transload.storefront.v1.WebhookDeliveryRecord.State
+	25, // 46: transload.storefront.v1.WebhookDeliveryRecord.event_time:type_name -> google.protobuf.Timestamp
+	25, // 47: transload.storefront.v1.WebhookDeliveryRecord.create_time:type_name -> google.protobuf.Timestamp
+	25, // 48: transload.storefront.v1.WebhookDeliveryRecord.next_attempt_time:type_name -> google.protobuf.Timestamp
+	25, // 49: transload.storefront.v1.WebhookDeliveryRecord.deliver_time:type_name -> google.protobuf.Timestamp
+	22, // 50: transload.storefront.v1.WebhookDeliveryRecord.attempts:type_name -> transload.storefront.v1.WebhookDeliveryAttempt
+	25, // 51: transload.storefront.v1.WebhookDeliveryAttempt.attempt_time:type_name -> google.protobuf.Timestamp
+	28, // 52: transload.storefront.v1.WebhookDeliveryAttempt.latency:type_name -> google.protobuf.Duration
+	53, // [53:53] is the sub-list for method output_type
+	53, // [53:53] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_transload_storefront_v1_resources_proto_init() }
@@ -2422,8 +2763,8 @@ func file_transload_storefront_v1_resources_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_storefront_v1_resources_proto_rawDesc), len(file_transload_storefront_v1_resources_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   11,
+			NumEnums:      11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -24,24 +24,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	StorefrontService_CheckAvailability_FullMethodName         = "/transload.storefront.v1.StorefrontService/CheckAvailability"
-	StorefrontService_GetProduct_FullMethodName                = "/transload.storefront.v1.StorefrontService/GetProduct"
-	StorefrontService_ListProducts_FullMethodName              = "/transload.storefront.v1.StorefrontService/ListProducts"
-	StorefrontService_QuotePrices_FullMethodName               = "/transload.storefront.v1.StorefrontService/QuotePrices"
-	StorefrontService_CreateOrder_FullMethodName               = "/transload.storefront.v1.StorefrontService/CreateOrder"
-	StorefrontService_GetOrder_FullMethodName                  = "/transload.storefront.v1.StorefrontService/GetOrder"
-	StorefrontService_ListOrders_FullMethodName                = "/transload.storefront.v1.StorefrontService/ListOrders"
-	StorefrontService_CancelOrder_FullMethodName               = "/transload.storefront.v1.StorefrontService/CancelOrder"
-	StorefrontService_ListShipments_FullMethodName             = "/transload.storefront.v1.StorefrontService/ListShipments"
-	StorefrontService_GetShipment_FullMethodName               = "/transload.storefront.v1.StorefrontService/GetShipment"
-	StorefrontService_CreateReturn_FullMethodName              = "/transload.storefront.v1.StorefrontService/CreateReturn"
-	StorefrontService_GetReturn_FullMethodName                 = "/transload.storefront.v1.StorefrontService/GetReturn"
-	StorefrontService_ListReturns_FullMethodName               = "/transload.storefront.v1.StorefrontService/ListReturns"
-	StorefrontService_CreateWebhookSubscription_FullMethodName = "/transload.storefront.v1.StorefrontService/CreateWebhookSubscription"
-	StorefrontService_GetWebhookSubscription_FullMethodName    = "/transload.storefront.v1.StorefrontService/GetWebhookSubscription"
-	StorefrontService_ListWebhookSubscriptions_FullMethodName  = "/transload.storefront.v1.StorefrontService/ListWebhookSubscriptions"
-	StorefrontService_DeleteWebhookSubscription_FullMethodName = "/transload.storefront.v1.StorefrontService/DeleteWebhookSubscription"
-	StorefrontService_TestWebhookSubscription_FullMethodName   = "/transload.storefront.v1.StorefrontService/TestWebhookSubscription"
+	StorefrontService_CheckAvailability_FullMethodName               = "/transload.storefront.v1.StorefrontService/CheckAvailability"
+	StorefrontService_GetProduct_FullMethodName                      = "/transload.storefront.v1.StorefrontService/GetProduct"
+	StorefrontService_ListProducts_FullMethodName                    = "/transload.storefront.v1.StorefrontService/ListProducts"
+	StorefrontService_QuotePrices_FullMethodName                     = "/transload.storefront.v1.StorefrontService/QuotePrices"
+	StorefrontService_CreateOrder_FullMethodName                     = "/transload.storefront.v1.StorefrontService/CreateOrder"
+	StorefrontService_GetOrder_FullMethodName                        = "/transload.storefront.v1.StorefrontService/GetOrder"
+	StorefrontService_ListOrders_FullMethodName                      = "/transload.storefront.v1.StorefrontService/ListOrders"
+	StorefrontService_CancelOrder_FullMethodName                     = "/transload.storefront.v1.StorefrontService/CancelOrder"
+	StorefrontService_ListShipments_FullMethodName                   = "/transload.storefront.v1.StorefrontService/ListShipments"
+	StorefrontService_GetShipment_FullMethodName                     = "/transload.storefront.v1.StorefrontService/GetShipment"
+	StorefrontService_CreateReturn_FullMethodName                    = "/transload.storefront.v1.StorefrontService/CreateReturn"
+	StorefrontService_GetReturn_FullMethodName                       = "/transload.storefront.v1.StorefrontService/GetReturn"
+	StorefrontService_ListReturns_FullMethodName                     = "/transload.storefront.v1.StorefrontService/ListReturns"
+	StorefrontService_CreateWebhookSubscription_FullMethodName       = "/transload.storefront.v1.StorefrontService/CreateWebhookSubscription"
+	StorefrontService_GetWebhookSubscription_FullMethodName          = "/transload.storefront.v1.StorefrontService/GetWebhookSubscription"
+	StorefrontService_ListWebhookSubscriptions_FullMethodName        = "/transload.storefront.v1.StorefrontService/ListWebhookSubscriptions"
+	StorefrontService_DeleteWebhookSubscription_FullMethodName       = "/transload.storefront.v1.StorefrontService/DeleteWebhookSubscription"
+	StorefrontService_TestWebhookSubscription_FullMethodName         = "/transload.storefront.v1.StorefrontService/TestWebhookSubscription"
+	StorefrontService_ListWebhookDeliveries_FullMethodName           = "/transload.storefront.v1.StorefrontService/ListWebhookDeliveries"
+	StorefrontService_RedeliverWebhookDelivery_FullMethodName        = "/transload.storefront.v1.StorefrontService/RedeliverWebhookDelivery"
+	StorefrontService_EnableWebhookSubscription_FullMethodName       = "/transload.storefront.v1.StorefrontService/EnableWebhookSubscription"
+	StorefrontService_RotateWebhookSubscriptionSecret_FullMethodName = "/transload.storefront.v1.StorefrontService/RotateWebhookSubscriptionSecret"
 )
 
 // StorefrontServiceClient is the client API for StorefrontService service.
@@ -233,6 +237,23 @@ type StorefrontServiceClient interface {
 	// (`test = true`) to the subscription's target right now, without retries,
 	// and reports how the target answered. Use it to verify signature checking.
 	TestWebhookSubscription(ctx context.Context, in *TestWebhookSubscriptionRequest, opts ...grpc.CallOption) (*TestWebhookSubscriptionResponse, error)
+	// ListWebhookDeliveries lists a subscription's delivery log, newest
+	// first: every delivery with its state and attempts (time, status code,
+	// latency, error).
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// RedeliverWebhookDelivery queues one delivery again, whatever its state,
+	// with the same `webhook-id` and body; it goes out after the earlier
+	// pending deliveries of the same order.
+	RedeliverWebhookDelivery(ctx context.Context, in *RedeliverWebhookDeliveryRequest, opts ...grpc.CallOption) (*WebhookDeliveryRecord, error)
+	// EnableWebhookSubscription re-enables a `DISABLED` subscription; the
+	// deliveries that waited go out in order. Enabling an active subscription
+	// changes nothing.
+	EnableWebhookSubscription(ctx context.Context, in *EnableWebhookSubscriptionRequest, opts ...grpc.CallOption) (*WebhookSubscription, error)
+	// RotateWebhookSubscriptionSecret generates a new signing secret and
+	// returns it (the only time it is returned); the old secret keeps signing
+	// for `gracePeriod` (default 24 h), during which every delivery carries
+	// both signatures in `webhook-signature`.
+	RotateWebhookSubscriptionSecret(ctx context.Context, in *RotateWebhookSubscriptionSecretRequest, opts ...grpc.CallOption) (*WebhookSubscription, error)
 }
 
 type storefrontServiceClient struct {
@@ -417,6 +438,46 @@ func (c *storefrontServiceClient) TestWebhookSubscription(ctx context.Context, i
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(TestWebhookSubscriptionResponse)
 	err := c.cc.Invoke(ctx, StorefrontService_TestWebhookSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storefrontServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, StorefrontService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storefrontServiceClient) RedeliverWebhookDelivery(ctx context.Context, in *RedeliverWebhookDeliveryRequest, opts ...grpc.CallOption) (*WebhookDeliveryRecord, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookDeliveryRecord)
+	err := c.cc.Invoke(ctx, StorefrontService_RedeliverWebhookDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storefrontServiceClient) EnableWebhookSubscription(ctx context.Context, in *EnableWebhookSubscriptionRequest, opts ...grpc.CallOption) (*WebhookSubscription, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookSubscription)
+	err := c.cc.Invoke(ctx, StorefrontService_EnableWebhookSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storefrontServiceClient) RotateWebhookSubscriptionSecret(ctx context.Context, in *RotateWebhookSubscriptionSecretRequest, opts ...grpc.CallOption) (*WebhookSubscription, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookSubscription)
+	err := c.cc.Invoke(ctx, StorefrontService_RotateWebhookSubscriptionSecret_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -612,6 +673,23 @@ type StorefrontServiceServer interface {
 	// (`test = true`) to the subscription's target right now, without retries,
 	// and reports how the target answered. Use it to verify signature checking.
 	TestWebhookSubscription(context.Context, *TestWebhookSubscriptionRequest) (*TestWebhookSubscriptionResponse, error)
+	// ListWebhookDeliveries lists a subscription's delivery log, newest
+	// first: every delivery with its state and attempts (time, status code,
+	// latency, error).
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// RedeliverWebhookDelivery queues one delivery again, whatever its state,
+	// with the same `webhook-id` and body; it goes out after the earlier
+	// pending deliveries of the same order.
+	RedeliverWebhookDelivery(context.Context, *RedeliverWebhookDeliveryRequest) (*WebhookDeliveryRecord, error)
+	// EnableWebhookSubscription re-enables a `DISABLED` subscription; the
+	// deliveries that waited go out in order. Enabling an active subscription
+	// changes nothing.
+	EnableWebhookSubscription(context.Context, *EnableWebhookSubscriptionRequest) (*WebhookSubscription, error)
+	// RotateWebhookSubscriptionSecret generates a new signing secret and
+	// returns it (the only time it is returned); the old secret keeps signing
+	// for `gracePeriod` (default 24 h), during which every delivery carries
+	// both signatures in `webhook-signature`.
+	RotateWebhookSubscriptionSecret(context.Context, *RotateWebhookSubscriptionSecretRequest) (*WebhookSubscription, error)
 	mustEmbedUnimplementedStorefrontServiceServer()
 }
 
@@ -675,6 +753,18 @@ func (UnimplementedStorefrontServiceServer) DeleteWebhookSubscription(context.Co
 }
 func (UnimplementedStorefrontServiceServer) TestWebhookSubscription(context.Context, *TestWebhookSubscriptionRequest) (*TestWebhookSubscriptionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TestWebhookSubscription not implemented")
+}
+func (UnimplementedStorefrontServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedStorefrontServiceServer) RedeliverWebhookDelivery(context.Context, *RedeliverWebhookDeliveryRequest) (*WebhookDeliveryRecord, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeliverWebhookDelivery not implemented")
+}
+func (UnimplementedStorefrontServiceServer) EnableWebhookSubscription(context.Context, *EnableWebhookSubscriptionRequest) (*WebhookSubscription, error) {
+	return nil, status.Error(codes.Unimplemented, "method EnableWebhookSubscription not implemented")
+}
+func (UnimplementedStorefrontServiceServer) RotateWebhookSubscriptionSecret(context.Context, *RotateWebhookSubscriptionSecretRequest) (*WebhookSubscription, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSubscriptionSecret not implemented")
 }
 func (UnimplementedStorefrontServiceServer) mustEmbedUnimplementedStorefrontServiceServer() {}
 func (UnimplementedStorefrontServiceServer) testEmbeddedByValue()                           {}
@@ -1021,6 +1111,78 @@ func _StorefrontService_TestWebhookSubscription_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorefrontService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorefrontServiceServer).ListWebhookDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorefrontService_ListWebhookDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorefrontServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorefrontService_RedeliverWebhookDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverWebhookDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorefrontServiceServer).RedeliverWebhookDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorefrontService_RedeliverWebhookDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorefrontServiceServer).RedeliverWebhookDelivery(ctx, req.(*RedeliverWebhookDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorefrontService_EnableWebhookSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnableWebhookSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorefrontServiceServer).EnableWebhookSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorefrontService_EnableWebhookSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorefrontServiceServer).EnableWebhookSubscription(ctx, req.(*EnableWebhookSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorefrontService_RotateWebhookSubscriptionSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSubscriptionSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorefrontServiceServer).RotateWebhookSubscriptionSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorefrontService_RotateWebhookSubscriptionSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorefrontServiceServer).RotateWebhookSubscriptionSecret(ctx, req.(*RotateWebhookSubscriptionSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StorefrontService_ServiceDesc is the grpc.ServiceDesc for StorefrontService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1099,6 +1261,22 @@ var StorefrontService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TestWebhookSubscription",
 			Handler:    _StorefrontService_TestWebhookSubscription_Handler,
+		},
+		{
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _StorefrontService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "RedeliverWebhookDelivery",
+			Handler:    _StorefrontService_RedeliverWebhookDelivery_Handler,
+		},
+		{
+			MethodName: "EnableWebhookSubscription",
+			Handler:    _StorefrontService_EnableWebhookSubscription_Handler,
+		},
+		{
+			MethodName: "RotateWebhookSubscriptionSecret",
+			Handler:    _StorefrontService_RotateWebhookSubscriptionSecret_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
