@@ -1,0 +1,40 @@
+package order
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// Refund is the refund for returning qty more units of an order line of
+// lineQty units that was paid paidMinor in total (its extended price, the
+// authoritative price of the order), when refundedQty units of the line were
+// refunded before.
+//
+// The refund is pro-rata and cumulative: the first n units of a line are
+// worth floor(paidMinor × n / lineQty), and a refund is the worth of the
+// units refunded after it minus the worth before. So a refund is never
+// negative, never above what was paid for the line (all lineQty units are
+// worth exactly paidMinor), and refunds of parts in any split sum to the
+// refund of the whole: rounding never loses or invents a minor unit.
+//
+// Errors: a non-positive lineQty, a negative paid amount or quantity, or
+// refundedQty+qty above lineQty.
+func Refund(paidMinor, lineQty, refundedQty, qty int64) (int64, error) {
+	switch {
+	case lineQty <= 0:
+		return 0, fmt.Errorf("refund: line quantity %d is not positive", lineQty)
+	case paidMinor < 0 || refundedQty < 0 || qty < 0:
+		return 0, fmt.Errorf("refund: negative amount or quantity (paid %d, refunded %d, qty %d)", paidMinor, refundedQty, qty)
+	case refundedQty > lineQty || qty > lineQty-refundedQty:
+		return 0, fmt.Errorf("refund: %d more units after %d refunded exceed the line's %d", qty, refundedQty, lineQty)
+	}
+	return worth(paidMinor, lineQty, refundedQty+qty) - worth(paidMinor, lineQty, refundedQty), nil
+}
+
+// worth is floor(paid × n / lineQty) for 0 <= n <= lineQty, computed in 128
+// bits so that no product overflows; the result is at most paid.
+func worth(paid, lineQty, n int64) int64 {
+	hi, lo := bits.Mul64(uint64(paid), uint64(n))
+	q, _ := bits.Div64(hi, lo, uint64(lineQty)) // hi < lineQty since n <= lineQty
+	return int64(q)
+}
