@@ -74,6 +74,10 @@ type Effects struct {
 	// Audits are recorded in the audit trail, in order. An *Order in
 	// After is stored with the order's new version.
 	Audits []Audit
+	// Documents (invoices, credit memos) are stored in the same
+	// transaction as the change; a document id stored before is left as it
+	// was (see sqlstore's writeDocuments).
+	Documents []Document
 }
 
 // ErrNoChange may be returned by an UpdateOrder callback to leave the order

@@ -310,8 +310,9 @@ func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Or
 
 // writeEffects writes the events, exceptions and audit records of a change
 // of o to the outbox in tx, the order snapshots they carry stamped with o's
-// version; the outbox gives each aggregate its next sequence numbers and
-// stamps them into each payload.
+// version (the outbox gives each aggregate its next sequence numbers and
+// stamps them into each payload), and the change's documents
+// (writeDocuments).
 func (s *Store) writeEffects(ctx context.Context, tx *sql.Tx, o *order.Order, eff order.Effects) error {
 	for i := range eff.Events {
 		eff.Events[i].Order.Version = o.Version
@@ -324,7 +325,7 @@ func (s *Store) writeEffects(ctx context.Context, tx *sql.Tx, o *order.Order, ef
 	if err := s.writeOutbox(ctx, tx, eff.Events, eff.Exceptions, eff.Audits); err != nil {
 		return fmt.Errorf("order %s: %w", o.ID, err)
 	}
-	return nil
+	return s.writeDocuments(ctx, tx, eff.Documents)
 }
 
 // writeOutbox encodes and writes events, exceptions and audit records to

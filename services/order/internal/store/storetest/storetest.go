@@ -68,6 +68,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ReapClaim", func(t *testing.T) { t.Parallel(); testReapClaim(t, h) })
 	t.Run("QueueOperations", func(t *testing.T) { t.Parallel(); testQueueOperations(t, h) })
 	t.Run("QueueFailureRaises", func(t *testing.T) { t.Parallel(); testQueueFailureRaises(t, h) })
+	runPosting(t, h)
 }
 
 func testLeases(t *testing.T, h Harness) {
