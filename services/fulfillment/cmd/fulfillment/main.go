@@ -126,7 +126,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 
 	schedule := worker.Schedule{Interval: cfg.DispatchInterval, Backoff: worker.Backoff{Base: cfg.RetryBackoffBase, Max: cfg.RetryBackoffMax}}
 	wms := wmsclient.New(wmsConn)
-	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), worker.EffectRunnerConfig{
+	effects := worker.NewEffectRunner(store, inventoryclient.New(invConn), orderclient.New(orderConn), wms, worker.EffectRunnerConfig{
 		Common: worker.Common{Logger: logger}, Schedule: schedule,
 	})
 	metrics, err := worker.NewMetrics(rt.Registry(), store)
@@ -148,6 +148,12 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return err
 	}
+	returnsConsumer, err := events.NewConsumer(db, js, orderevents.ReturnsConsumerConfig(),
+		orderevents.ReturnsHandler(store.Bind, nil, logger, effects.Notify), events.WithStreams(eventstreams.Order),
+		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
+	if err != nil {
+		return err
+	}
 
 	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr),
 		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout))
@@ -162,6 +168,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = relay.Run(bgCtx) })
 	wg.Go(func() { _ = consumer.Run(bgCtx) })
+	wg.Go(func() { _ = returnsConsumer.Run(bgCtx) })
 	wg.Go(func() { dispatcher.Run(bgCtx) })
 	wg.Go(func() { poller.Run(bgCtx) })
 	wg.Go(func() { effects.Run(bgCtx) })

@@ -23,6 +23,9 @@ type WMS interface {
 	// id. ErrUnknownAtWMS when the WMS never created it;
 	// ErrTooLateToCancel when it shipped or is past its cut-off.
 	CancelShipmentRequest(ctx context.Context, id, reason string) error
+	// RegisterExpectedReturn announces er to its warehouse, idempotently
+	// on er.ID. A refusal is an answer (Accepted false), not an error.
+	RegisterExpectedReturn(ctx context.Context, er ExpectedReturn) (WMSAnswer, error)
 }
 
 // Inventory commits the reservations of shipped goods.

@@ -54,6 +54,12 @@ type Store interface {
 // the rows they return until the transaction ends where the engine has row
 // locks (PostgreSQL); SQLite runs one writer at a time.
 type Tx interface {
+	// InsertExpectedReturn records er (the expected return the WMS is
+	// told about) unless one with its id exists; created reports which.
+	InsertExpectedReturn(ctx context.Context, er ExpectedReturn) (created bool, err error)
+	// ExpectedReturn returns the expected return recorded under id and
+	// whether there is one.
+	ExpectedReturn(ctx context.Context, id string) (ExpectedReturn, bool, error)
 	// InsertRequest creates r unless a request with its id exists;
 	// created reports which, and a created r gets Version 1.
 	InsertRequest(ctx context.Context, r *Request) (created bool, err error)
@@ -210,11 +216,14 @@ const (
 	// EffectRecordShipmentProgress tells the order service a shipment
 	// shipped or was delivered.
 	EffectRecordShipmentProgress EffectKind = "order.record_shipment_progress"
+	// EffectRegisterExpectedReturn announces an authorized return to the
+	// WMS (wms.v1 RegisterExpectedReturn).
+	EffectRegisterExpectedReturn EffectKind = "wms.register_expected_return"
 )
 
 // Effect is an outbound call recorded in the same transaction as the
 // change that requires it and executed (with retries) afterwards. Exactly
-// one of Commit and Progress is set, as Kind says.
+// one of Commit, Progress and Return is set, as Kind says.
 type Effect struct {
 	ID      int64
 	Kind    EffectKind
@@ -225,6 +234,8 @@ type Effect struct {
 	Commit *Commit
 	// Progress is the call of an EffectRecordShipmentProgress.
 	Progress *Progress
+	// Return is the expected return of an EffectRegisterExpectedReturn.
+	Return *ExpectedReturn
 	// Unreadable is set by the store, instead of the call, when the
 	// stored call cannot be read back (an unknown kind or payload): the
 	// runner parks such an effect as failed rather than retrying it.

@@ -1,6 +1,7 @@
 package fulfillmentpb
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -78,13 +79,17 @@ func ProgressFromProto(req *orderv1.RecordShipmentProgressRequest) fulfillment.P
 }
 
 // EncodeEffect returns the stored form of an effect's call: the protobuf
-// encoding of the neighbour's request, as every version has stored it.
+// encoding of the neighbour's request, as every version has stored it; an
+// expected return is stored as the domain's JSON, which keeps the order
+// line ids the wms.v1 request has no field for.
 func EncodeEffect(e fulfillment.Effect) ([]byte, error) {
 	switch {
 	case e.Kind == fulfillment.EffectCommitReservation && e.Commit != nil:
 		return proto.Marshal(CommitToProto(*e.Commit))
 	case e.Kind == fulfillment.EffectRecordShipmentProgress && e.Progress != nil:
 		return proto.Marshal(ProgressToProto(*e.Progress))
+	case e.Kind == fulfillment.EffectRegisterExpectedReturn && e.Return != nil:
+		return json.Marshal(e.Return)
 	default:
 		return nil, fmt.Errorf("%w: effect %s %q without its call", fulfillment.ErrInvalidArgument, e.Kind, e.Key)
 	}
@@ -107,6 +112,12 @@ func DecodeEffect(e *fulfillment.Effect, payload []byte) error {
 		}
 		p := ProgressFromProto(&req)
 		e.Progress = &p
+	case fulfillment.EffectRegisterExpectedReturn:
+		var er fulfillment.ExpectedReturn
+		if err := json.Unmarshal(payload, &er); err != nil {
+			return fmt.Errorf("decode %s effect %q: %w", e.Kind, e.Key, err)
+		}
+		e.Return = &er
 	default:
 		return fmt.Errorf("unknown effect kind %q", e.Kind)
 	}

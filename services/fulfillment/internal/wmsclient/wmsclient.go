@@ -26,6 +26,8 @@ var IdempotentMethods = []string{
 	wmsv1.WmsAdapterService_ListShipmentEvents_FullMethodName,
 	wmsv1.WmsAdapterService_GetShipmentRequest_FullMethodName,
 	wmsv1.WmsAdapterService_CancelShipmentRequest_FullMethodName,
+	wmsv1.WmsAdapterService_RegisterExpectedReturn_FullMethodName,
+	wmsv1.WmsAdapterService_ListReturnEvents_FullMethodName,
 }
 
 // Client calls the WMS adapter.
@@ -87,4 +89,13 @@ func (c *Client) CancelShipmentRequest(ctx context.Context, id, reason string) e
 	}
 	_, err := c.c.CancelShipmentRequest(ctx, &wmsv1.CancelShipmentRequestRequest{Name: "shipmentRequests/" + id, Reason: reason})
 	return mapError(err)
+}
+
+// RegisterExpectedReturn implements fulfillment.WMS.
+func (c *Client) RegisterExpectedReturn(ctx context.Context, er fulfillment.ExpectedReturn) (fulfillment.WMSAnswer, error) {
+	res, err := c.c.RegisterExpectedReturn(ctx, fulfillmentpb.ExpectedReturnToWMS(er))
+	if err != nil {
+		return fulfillment.WMSAnswer{}, mapError(err)
+	}
+	return fulfillmentpb.RegisterAnswerFromProto(res), nil
 }

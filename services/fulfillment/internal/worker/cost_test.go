@@ -74,7 +74,7 @@ func TestCommitsPerOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := worker.NewEffectRunner(s, nb, nb, worker.EffectRunnerConfig{Common: common})
+	r := worker.NewEffectRunner(s, nb, nb, nil, worker.EffectRunnerConfig{Common: common})
 	for more := true; more; {
 		var err error
 		if more, err = r.RunOnce(ctx); err != nil {

@@ -26,18 +26,20 @@ type EffectRunner struct {
 	store     fulfillment.Store
 	inventory fulfillment.Inventory
 	orders    fulfillment.Orders
+	wms       fulfillment.WMS
 	cfg       EffectRunnerConfig
 	wake      chan struct{}
 }
 
-// NewEffectRunner returns a runner; run it with Run.
-func NewEffectRunner(store fulfillment.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, cfg EffectRunnerConfig) *EffectRunner {
+// NewEffectRunner returns a runner; run it with Run. wms registers
+// expected returns.
+func NewEffectRunner(store fulfillment.Store, inventory fulfillment.Inventory, orders fulfillment.Orders, wms fulfillment.WMS, cfg EffectRunnerConfig) *EffectRunner {
 	cfg.Common = cfg.Common.withDefaults()
 	cfg.Schedule = cfg.Schedule.withDefaults(100)
 	if cfg.Lanes <= 0 {
 		cfg.Lanes = 8
 	}
-	return &EffectRunner{store: store, inventory: inventory, orders: orders, cfg: cfg, wake: make(chan struct{}, 1)}
+	return &EffectRunner{store: store, inventory: inventory, orders: orders, wms: wms, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the runner for an early round. It never blocks.
@@ -160,7 +162,27 @@ func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error 
 		return r.inventory.CommitReservation(ctx, *e.Commit)
 	case e.Progress != nil:
 		return r.orders.RecordShipmentProgress(ctx, *e.Progress)
+	case e.Return != nil:
+		return r.registerReturn(ctx, *e.Return)
 	default:
 		return fmt.Errorf("%w: effect %s %q without its call", errUnreadable, e.Kind, e.Key)
 	}
+}
+
+// registerReturn announces an expected return to the WMS. A refusal is
+// final for its id at the WMS (wms.v1), so it is parked for operators like
+// a refused call.
+func (r *EffectRunner) registerReturn(ctx context.Context, er fulfillment.ExpectedReturn) error {
+	a, err := r.wms.RegisterExpectedReturn(ctx, er)
+	if err != nil {
+		return err
+	}
+	if !a.Accepted {
+		return &fulfillment.DependencyError{Dependency: "wms", Rejected: true, Reason: a.RejectionReason,
+			Err: fmt.Errorf("expected return %s refused by the WMS: %s %s", er.ID, a.RejectionReason, a.RejectionMessage)}
+	}
+	r.cfg.Logger.InfoContext(ctx, "expected return registered with the WMS", slog.String("expected_return_id", er.ID),
+		slog.String("return_authorization_id", er.ReturnAuthorizationID), slog.String("warehouse", er.WarehouseID),
+		slog.String("wms_reference", a.Reference), slog.Bool("duplicate", a.Duplicate))
+	return nil
 }

@@ -65,6 +65,11 @@ type fakeWMS struct {
 	create func(*fulfillment.Request) (fulfillment.WMSAnswer, error)
 }
 
+// RegisterExpectedReturn accepts every expected return.
+func (f *fakeWMS) RegisterExpectedReturn(context.Context, fulfillment.ExpectedReturn) (fulfillment.WMSAnswer, error) {
+	return fulfillment.WMSAnswer{Accepted: true}, nil
+}
+
 func (f *fakeWMS) ShipmentEvents(_ context.Context, cursor string, size int) (fulfillment.FeedPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -274,7 +279,7 @@ func TestEffectRunnerOrderRetryAndRefusal(t *testing.T) {
 			Reason: "ERROR_REASON_RESERVATION_STATE_CONFLICT", Err: errors.New("conflict")},
 	}}
 	enqueue(t, s, progress("shipped-A", "O-1"), progress("delivered-A", "O-1"), progress("shipped-B", "O-2"), commit("S-A", "O-1"))
-	r := worker.NewEffectRunner(s, rec, rec, worker.EffectRunnerConfig{
+	r := worker.NewEffectRunner(s, rec, rec, nil, worker.EffectRunnerConfig{
 		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return now }}})
 
 	if _, err := r.RunOnce(t.Context()); err != nil {
@@ -483,7 +488,7 @@ func TestEffectRunnerFinishesARoundInOneTransaction(t *testing.T) {
 		effs = append(effs, commit("S-"+order, order), progress("shipped-"+order, order), progress("delivered-"+order, order))
 	}
 	enqueue(t, s, effs...)
-	r := worker.NewEffectRunner(txs, rec, rec, worker.EffectRunnerConfig{
+	r := worker.NewEffectRunner(txs, rec, rec, nil, worker.EffectRunnerConfig{
 		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return t0 }}})
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
@@ -605,7 +610,7 @@ func TestEffectRunnerParksUnreadableEffects(t *testing.T) {
 	s := newStore(t)
 	enqueue(t, s, progress("shipped-A", "O-1"))
 	rec := &recorder{}
-	r := worker.NewEffectRunner(unreadable{s}, rec, rec, worker.EffectRunnerConfig{Common: worker.Common{Now: func() time.Time { return t0 }}})
+	r := worker.NewEffectRunner(unreadable{s}, rec, rec, nil, worker.EffectRunnerConfig{Common: worker.Common{Now: func() time.Time { return t0 }}})
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -653,7 +658,7 @@ func TestEffectRunnerRunsLanesConcurrently(t *testing.T) {
 		effs = append(effs, progress("shipped-"+order, order), progress("delivered-"+order, order))
 	}
 	enqueue(t, s, effs...)
-	r := worker.NewEffectRunner(s, &recorder{}, orders, worker.EffectRunnerConfig{
+	r := worker.NewEffectRunner(s, &recorder{}, orders, nil, worker.EffectRunnerConfig{
 		Schedule: oneSecond, Common: worker.Common{Now: func() time.Time { return t0 }}})
 	if _, err := r.RunOnce(t.Context()); err != nil {
 		t.Fatal(err)

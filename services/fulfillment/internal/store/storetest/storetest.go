@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Effects", testEffects},
 		{"Cancellations", testCancellations},
 		{"Events", testEvents},
+		{"ExpectedReturns", testExpectedReturns},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}

@@ -1,0 +1,91 @@
+package orderevents
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
+)
+
+// ReturnAuthorizedSubject is the subject of order.v1 ReturnAuthorizedEvent
+// on the order stream (which captures transload.order.>). It belongs in
+// platform/eventstreams next to OrderConfirmed once the order service
+// publishes the event; until then it is named here.
+const ReturnAuthorizedSubject = "transload.order.return_authorized"
+
+// ReturnsConsumerName is the durable consumer of the fulfillment service
+// for authorized returns.
+const ReturnsConsumerName = "fulfillment-return-authorized"
+
+// ReturnsConsumerConfig is the durable consumer of ReturnAuthorizedEvent;
+// run it with events.WithStreams(eventstreams.Order) like ConsumerConfig.
+func ReturnsConsumerConfig() events.ConsumerConfig {
+	return events.ConsumerConfig{
+		Name:           ReturnsConsumerName,
+		Stream:         eventstreams.Order.Name,
+		FilterSubjects: []string{ReturnAuthorizedSubject},
+		MaxDeliver:     10,
+	}
+}
+
+// ReturnsHandler returns the handler of ReturnAuthorizedEvent: in the
+// consumer's transaction, with the processed-event row, it records one
+// expected return per warehouse that shipped the returned order lines and
+// queues its registration with the WMS (an effect, executed with retries
+// through the WMS breaker and deadline by the effect runner). A
+// redelivered event, or a second authorization event of the same return,
+// queues nothing new: the expected return and its effect are keyed by
+// its id. queued wakes the effect runner once the transaction committed.
+//
+// A return whose lines no fulfilment request ships (the order is unknown
+// here, or the line was never allocated) cannot be routed to a warehouse:
+// it is dead-lettered at once for the exception desk.
+func ReturnsHandler(bind func(*sql.Tx) fulfillment.Tx, now func() time.Time, logger *slog.Logger, queued func()) events.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	if queued == nil {
+		queued = func() {}
+	}
+	return events.Typed(func(ctx context.Context, sqlTx *sql.Tx, _ events.Event, msg *orderv1.ReturnAuthorizedEvent) error {
+		rma := msg.GetReturnAuthorization()
+		tx := bind(sqlTx)
+		reqs, err := tx.OrderRequests(ctx, rma.GetOrderId())
+		if err != nil {
+			return err
+		}
+		t := now().UTC()
+		ers, err := fulfillment.ExpectedReturnsFor(rma.GetReturnAuthorizationId(), rma.GetOrderId(),
+			fulfillmentpb.ReturnLinesFromAuthorization(rma), reqs, t)
+		if err != nil {
+			return events.Permanent(err)
+		}
+		n := 0
+		for _, er := range ers {
+			created, err := tx.InsertExpectedReturn(ctx, er)
+			if err != nil {
+				return err
+			}
+			if !created {
+				continue
+			}
+			if _, err := tx.EnqueueEffect(ctx, fulfillment.RegisterReturnEffect(er, t)); err != nil {
+				return err
+			}
+			n++
+		}
+		logger.InfoContext(ctx, "return authorized: expected returns queued for the WMS",
+			slog.String("return_authorization_id", rma.GetReturnAuthorizationId()), slog.String("order_id", rma.GetOrderId()),
+			slog.Int("queued", n), slog.Int("warehouses", len(ers)))
+		if n > 0 {
+			events.AfterCommit(ctx, queued)
+		}
+		return nil
+	})
+}
