@@ -60,6 +60,7 @@ type Faults struct {
 	SlowMS       int64  `json:"slowMs"`
 	RejectNext   int    `json:"rejectNext"`
 	RejectReason string `json:"rejectReason"`
+	LoseAnswers  int    `json:"loseAnswers,omitempty"`
 }
 
 // FaultsPatch is the body of POST /control/faults; omitted fields keep
@@ -69,10 +70,12 @@ type FaultsPatch struct {
 	SlowMS       *int64  `json:"slowMs"`
 	RejectNext   *int    `json:"rejectNext"`
 	RejectReason *string `json:"rejectReason"`
+	LoseAnswers  *int    `json:"loseAnswers"`
 }
 
 func faultsJSON(st faults.State) Faults {
-	return Faults{Down: st.Down, SlowMS: st.Slow.Milliseconds(), RejectNext: st.RejectNext, RejectReason: st.RejectReason.String()}
+	return Faults{Down: st.Down, SlowMS: st.Slow.Milliseconds(), RejectNext: st.RejectNext, RejectReason: st.RejectReason.String(),
+		LoseAnswers: st.LoseAnswers}
 }
 
 // Error is the JSON body of every 4xx/5xx answer.
@@ -127,6 +130,13 @@ func (h *Handler) postFaults(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		st.RejectNext = *p.RejectNext
+	}
+	if p.LoseAnswers != nil {
+		if *p.LoseAnswers < 0 {
+			badRequest(w, "loseAnswers must be >= 0")
+			return
+		}
+		st.LoseAnswers = *p.LoseAnswers
 	}
 	if p.RejectReason != nil {
 		reason, err := erp.ParseRejectionReason(*p.RejectReason)

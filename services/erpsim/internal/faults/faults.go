@@ -1,5 +1,6 @@
 // Package faults holds the simulator's switchable failure modes: the
-// simulated ERP down, slow, or rejecting the next new sales orders. The
+// simulated ERP down, slow, rejecting the next new sales orders, or
+// committing the next ones and losing the answer. The
 // state lives in memory (a restart clears it) and is flipped at runtime
 // through the control API.
 package faults
@@ -24,6 +25,11 @@ type State struct {
 	RejectNext int
 	// RejectReason is the reason those orders are rejected with.
 	RejectReason erp.RejectionReason
+	// LoseAnswers is how many of the next sales order submissions the ERP
+	// commits but whose answer is lost: the caller gets DEADLINE_EXCEEDED
+	// (ERP_TIMEOUT) as if the answer timed out on the way, while the
+	// sales order exists. A resubmission is then answered as a duplicate.
+	LoseAnswers int
 }
 
 // DefaultRejectReason is used when RejectNext is set without a reason.
@@ -55,6 +61,7 @@ func (f *Faults) Set(st State) {
 	}
 	st.RejectNext = max(0, st.RejectNext)
 	st.Slow = max(0, st.Slow)
+	st.LoseAnswers = max(0, st.LoseAnswers)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st = st
@@ -69,6 +76,25 @@ func (f *Faults) TakeRejection() (erp.RejectionReason, bool) {
 	}
 	f.st.RejectNext--
 	return f.st.RejectReason, true
+}
+
+// TakeLostAnswer consumes one pending lost answer.
+func (f *Faults) TakeLostAnswer() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.LoseAnswers <= 0 {
+		return false
+	}
+	f.st.LoseAnswers--
+	return true
+}
+
+// ReturnLostAnswer puts back a lost answer that was taken for a
+// submission that failed anyway (nothing was committed to lose).
+func (f *Faults) ReturnLostAnswer() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.LoseAnswers++
 }
 
 // ReturnRejection puts back a rejection that was taken but not used.

@@ -50,8 +50,23 @@ func UnaryFaults(f *faults.Faults) grpc.UnaryServerInterceptor {
 		if err := injectFault(ctx, f, info.FullMethod); err != nil {
 			return nil, err
 		}
+		if info.FullMethod == erpv1.ErpAdapterService_SubmitSalesOrder_FullMethodName && f.TakeLostAnswer() {
+			return loseAnswer(ctx, req, handler, f)
+		}
 		return handler(ctx, req)
 	}
+}
+
+// loseAnswer runs a submission whose answer the "loseAnswers" fault loses:
+// the sales order is committed, then the caller gets DEADLINE_EXCEEDED
+// (ERP_TIMEOUT) instead of the answer. A submission that fails anyway
+// committed nothing; its error goes out and the fault stays pending.
+func loseAnswer(ctx context.Context, req any, handler grpc.UnaryHandler, f *faults.Faults) (any, error) {
+	if _, err := handler(ctx, req); err != nil {
+		f.ReturnLostAnswer()
+		return nil, err
+	}
+	return nil, errTimeout()
 }
 
 // StreamFaults returns the stream interceptor that injects f's faults when
