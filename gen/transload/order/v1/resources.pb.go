@@ -1576,7 +1576,13 @@ type ReturnAuthorization struct {
 	// Opaque version tag; changes on every update.
 	Etag string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Every state change of the return, oldest first (append-only).
-	StateHistory  []*ReturnStateChange `protobuf:"bytes,18,rep,name=state_history,json=stateHistory,proto3" json:"state_history,omitempty"`
+	StateHistory []*ReturnStateChange `protobuf:"bytes,18,rep,name=state_history,json=stateHistory,proto3" json:"state_history,omitempty"`
+	// The refund the REFUND lines are worth at their requested quantities,
+	// computed when the return is requested from the order's authoritative
+	// line prices (pro-rata of what was paid per line, never above it); the
+	// credit actually issued follows the received quantities (`credit_total`).
+	// Order currency; zero when no line asks for a refund.
+	RefundTotal   *v1.Money `protobuf:"bytes,19,opt,name=refund_total,json=refundTotal,proto3" json:"refund_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1733,6 +1739,13 @@ func (x *ReturnAuthorization) GetEtag() string {
 func (x *ReturnAuthorization) GetStateHistory() []*ReturnStateChange {
 	if x != nil {
 		return x.StateHistory
+	}
+	return nil
+}
+
+func (x *ReturnAuthorization) GetRefundTotal() *v1.Money {
+	if x != nil {
+		return x.RefundTotal
 	}
 	return nil
 }
@@ -2470,7 +2483,7 @@ const file_transload_order_v1_resources_proto_rawDesc = "" +
 	"occur_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\toccurTime\x12:\n" +
 	"\x05actor\x18\x04 \x01(\v2\x1f.transload.common.v1.AuditActorB\x03\xe0A\x03R\x05actor\x12\x1b\n" +
 	"\x06reason\x18\x05 \x01(\tB\x03\xe0A\x03R\x06reason\x12*\n" +
-	"\x0ecorrelation_id\x18\x06 \x01(\tB\x03\xe0A\x03R\rcorrelationId\"\xb2\n" +
+	"\x0ecorrelation_id\x18\x06 \x01(\tB\x03\xe0A\x03R\rcorrelationId\"\xf6\n" +
 	"\n" +
 	"\x13ReturnAuthorization\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12;\n" +
@@ -2495,7 +2508,8 @@ const file_transload_order_v1_resources_proto_rawDesc = "" +
 	"\vcredit_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"creditTime\x12\x17\n" +
 	"\x04etag\x18\x11 \x01(\tB\x03\xe0A\x03R\x04etag\x12O\n" +
-	"\rstate_history\x18\x12 \x03(\v2%.transload.order.v1.ReturnStateChangeB\x03\xe0A\x03R\fstateHistory\"\x97\x01\n" +
+	"\rstate_history\x18\x12 \x03(\v2%.transload.order.v1.ReturnStateChangeB\x03\xe0A\x03R\fstateHistory\x12B\n" +
+	"\frefund_total\x18\x13 \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x03R\vrefundTotal\"\x97\x01\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTATE_REQUESTED\x10\x01\x12\x14\n" +
@@ -2691,30 +2705,31 @@ var file_transload_order_v1_resources_proto_depIdxs = []int32{
 	23, // 32: transload.order.v1.ReturnAuthorization.receive_time:type_name -> google.protobuf.Timestamp
 	23, // 33: transload.order.v1.ReturnAuthorization.credit_time:type_name -> google.protobuf.Timestamp
 	16, // 34: transload.order.v1.ReturnAuthorization.state_history:type_name -> transload.order.v1.ReturnStateChange
-	2,  // 35: transload.order.v1.ReturnLine.reason:type_name -> transload.order.v1.ReturnReason
-	0,  // 36: transload.order.v1.ReturnLine.requested_disposition:type_name -> transload.order.v1.Disposition
-	1,  // 37: transload.order.v1.ReturnLine.resolution:type_name -> transload.order.v1.Resolution
-	19, // 38: transload.order.v1.ReturnLine.received:type_name -> transload.order.v1.DispositionQuantity
-	24, // 39: transload.order.v1.ReturnLine.credit_amount:type_name -> transload.common.v1.Money
-	0,  // 40: transload.order.v1.DispositionQuantity.disposition:type_name -> transload.order.v1.Disposition
-	6,  // 41: transload.order.v1.PostingBatch.kind:type_name -> transload.order.v1.PostingBatch.Kind
-	23, // 42: transload.order.v1.PostingBatch.cutoff_time:type_name -> google.protobuf.Timestamp
-	7,  // 43: transload.order.v1.PostingBatch.state:type_name -> transload.order.v1.PostingBatch.State
-	21, // 44: transload.order.v1.PostingBatch.lines:type_name -> transload.order.v1.PostingLine
-	24, // 45: transload.order.v1.PostingBatch.total_amount:type_name -> transload.common.v1.Money
-	24, // 46: transload.order.v1.PostingBatch.total_tax:type_name -> transload.common.v1.Money
-	23, // 47: transload.order.v1.PostingBatch.create_time:type_name -> google.protobuf.Timestamp
-	23, // 48: transload.order.v1.PostingBatch.update_time:type_name -> google.protobuf.Timestamp
-	23, // 49: transload.order.v1.PostingBatch.submit_time:type_name -> google.protobuf.Timestamp
-	24, // 50: transload.order.v1.PostingLine.amount:type_name -> transload.common.v1.Money
-	24, // 51: transload.order.v1.PostingLine.tax:type_name -> transload.common.v1.Money
-	8,  // 52: transload.order.v1.PostingLine.state:type_name -> transload.order.v1.PostingLine.State
-	23, // 53: transload.order.v1.PostingLine.post_time:type_name -> google.protobuf.Timestamp
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	24, // 35: transload.order.v1.ReturnAuthorization.refund_total:type_name -> transload.common.v1.Money
+	2,  // 36: transload.order.v1.ReturnLine.reason:type_name -> transload.order.v1.ReturnReason
+	0,  // 37: transload.order.v1.ReturnLine.requested_disposition:type_name -> transload.order.v1.Disposition
+	1,  // 38: transload.order.v1.ReturnLine.resolution:type_name -> transload.order.v1.Resolution
+	19, // 39: transload.order.v1.ReturnLine.received:type_name -> transload.order.v1.DispositionQuantity
+	24, // 40: transload.order.v1.ReturnLine.credit_amount:type_name -> transload.common.v1.Money
+	0,  // 41: transload.order.v1.DispositionQuantity.disposition:type_name -> transload.order.v1.Disposition
+	6,  // 42: transload.order.v1.PostingBatch.kind:type_name -> transload.order.v1.PostingBatch.Kind
+	23, // 43: transload.order.v1.PostingBatch.cutoff_time:type_name -> google.protobuf.Timestamp
+	7,  // 44: transload.order.v1.PostingBatch.state:type_name -> transload.order.v1.PostingBatch.State
+	21, // 45: transload.order.v1.PostingBatch.lines:type_name -> transload.order.v1.PostingLine
+	24, // 46: transload.order.v1.PostingBatch.total_amount:type_name -> transload.common.v1.Money
+	24, // 47: transload.order.v1.PostingBatch.total_tax:type_name -> transload.common.v1.Money
+	23, // 48: transload.order.v1.PostingBatch.create_time:type_name -> google.protobuf.Timestamp
+	23, // 49: transload.order.v1.PostingBatch.update_time:type_name -> google.protobuf.Timestamp
+	23, // 50: transload.order.v1.PostingBatch.submit_time:type_name -> google.protobuf.Timestamp
+	24, // 51: transload.order.v1.PostingLine.amount:type_name -> transload.common.v1.Money
+	24, // 52: transload.order.v1.PostingLine.tax:type_name -> transload.common.v1.Money
+	8,  // 53: transload.order.v1.PostingLine.state:type_name -> transload.order.v1.PostingLine.State
+	23, // 54: transload.order.v1.PostingLine.post_time:type_name -> google.protobuf.Timestamp
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_transload_order_v1_resources_proto_init() }
