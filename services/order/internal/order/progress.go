@@ -52,7 +52,8 @@ type ProgressResult struct {
 }
 
 // RecordShipmentProgress applies a shipment report idempotently on
-// p.EventID; see the order.v1 contract.
+// p.EventID; see the order.v1 contract. The first report of a shipment
+// stores the shipment's invoice in the same transaction (shipmentInvoice).
 func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) (ProgressResult, error) {
 	var entered []State
 	key := &IdempotencyKey{Kind: "shipment_progress", Key: p.EventID, PayloadHash: p.hash()}
@@ -63,9 +64,14 @@ func (s *Service) RecordShipmentProgress(ctx context.Context, p ProgressParams) 
 		if err != nil {
 			return Effects{}, err
 		}
+		docs, err := shipmentInvoice(before, o, p, now)
+		if err != nil {
+			return Effects{}, err
+		}
 		return Effects{
-			Events: progressEvents(o, p, entered),
-			Audits: []Audit{orderAudit(AuditOrderShip, p.Actor, before, o.Clone(), now)},
+			Events:    progressEvents(o, p, entered),
+			Audits:    []Audit{orderAudit(AuditOrderShip, p.Actor, before, o.Clone(), now)},
+			Documents: docs,
 		}, nil
 	})
 	if errors.Is(err, ErrDuplicateEvent) {
@@ -257,4 +263,35 @@ func advance(o *Order, p ProgressParams, now time.Time) ([]State, error) {
 		entered = append(entered, step.to)
 	}
 	return entered, nil
+}
+
+// shipmentInvoice returns the invoice of the shipment p reports when this
+// report is the shipment's first (before, o: the order before and after
+// applying it): one line per order line shipped, with the quantity, unit
+// price and tax share as on the order. Later reports of the same shipment
+// (delivered, repeated) issue nothing; a repeated report with the same
+// event id never reaches here, and the invoice id (InvoiceID) is a
+// function of the shipment, so even a re-derived invoice is stored once.
+// A later report that changes a shipment's quantities is not invoiced
+// again: corrections go through credit memos (order.v1 PostingLine).
+func shipmentInvoice(before, o *Order, p ProgressParams, now time.Time) ([]Document, error) {
+	if slices.ContainsFunc(before.Shipments, func(sh Shipment) bool { return sh.ID == p.ShipmentID }) {
+		return nil, nil
+	}
+	d := Document{ID: InvoiceID(o.ID, p.ShipmentID), Kind: DocumentInvoice, OrderID: o.ID, CustomerID: o.CustomerID,
+		SourceID: p.ShipmentID, Currency: o.Currency, CreatedAt: now}
+	for _, sl := range p.Lines {
+		if sl.Quantity <= 0 {
+			continue
+		}
+		l, err := NewInvoiceLine(o, *o.line(sl.LineID), sl.Quantity)
+		if err != nil {
+			return nil, fmt.Errorf("invoice of shipment %s: %w", p.ShipmentID, err)
+		}
+		d.Lines = append(d.Lines, l)
+	}
+	if len(d.Lines) == 0 {
+		return nil, nil
+	}
+	return []Document{d}, nil
 }
