@@ -40,7 +40,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 		return fmt.Errorf("metrics: %w", err)
 	}
 	faultSet := &faults.Set{}
-	svc := wms.NewService(sqlstore.New(db), wms.WithStep(cfg.Step), wms.WithFaults(faultSet),
+	svc := wms.NewService(sqlstore.New(db), wms.WithStep(cfg.Step), wms.WithReturnReceiptDelay(cfg.ReturnReceiptDelay), wms.WithFaults(faultSet),
 		wms.WithObserver(observer), wms.WithLogger(logger))
 	if err := rt.Admin().Handle("/control/", control.New(svc, faultSet, logger)); err != nil {
 		return fmt.Errorf("control API: %w", err)

@@ -23,6 +23,10 @@ type Config struct {
 	// Tick is how often due milestones are looked for; 0 derives it from
 	// Step (a quarter of it, between 10ms and 1s).
 	Tick time.Duration `env:"WMSSIM_TICK" default:"0s"`
+	// ReturnReceiptDelay is how long after its registration an expected
+	// return is received on its own (everything outstanding, condition
+	// NEW, disposition RESTOCK); 0 leaves receipts to the control API.
+	ReturnReceiptDelay time.Duration `env:"WMSSIM_RETURN_RECEIPT_DELAY" default:"5s"`
 }
 
 // Validate checks rules spanning fields.
@@ -30,6 +34,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Step <= 0 {
 		errs = append(errs, errors.New("WMSSIM_STEP must be positive"))
+	}
+	if c.ReturnReceiptDelay < 0 {
+		errs = append(errs, errors.New("WMSSIM_RETURN_RECEIPT_DELAY must not be negative"))
 	}
 	if c.Tick < 0 {
 		errs = append(errs, errors.New("WMSSIM_TICK must not be negative"))

@@ -58,6 +58,10 @@ type ExpectedReturn struct {
 	CancelReason     string           `json:"cancelReason,omitempty"`
 	EventCount       int64            `json:"eventCount"`
 	Submissions      int64            `json:"submissions"`
+	// ReceiveAt is when the simulated warehouse receives everything still
+	// outstanding on its own (NEW, RESTOCK); zero when it waits for the
+	// control API. Any receipt clears it.
+	ReceiveAt time.Time `json:"receiveAt,omitzero"`
 	CreateTime       time.Time        `json:"createTime"`
 	UpdateTime       time.Time        `json:"updateTime"`
 }

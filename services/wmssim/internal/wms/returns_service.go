@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // RegisterResult is the outcome of RegisterExpectedReturn.
@@ -24,7 +25,11 @@ func (s *Service) RegisterExpectedReturn(ctx context.Context, id string, notice 
 			ID: id, Number: number, Notice: notice, Fingerprint: fp,
 			State: ReturnExpected, CreateTime: now, UpdateTime: now,
 		}
+		if s.receiptDelay > 0 {
+			r.ReceiveAt = now.Add(s.receiptDelay)
+		}
 		if _, known := findWarehouse(notice.Warehouse); !known {
+			r.ReceiveAt = time.Time{}
 			r.State = ReturnRejected
 			r.RejectionReason = RejectionUnknownWarehouse
 			r.RejectionMessage = fmt.Sprintf("warehouse %q is not operated by this WMS", notice.Warehouse)
@@ -63,6 +68,7 @@ func (s *Service) CancelExpectedReturn(ctx context.Context, id, reason string) (
 			// Cancelled below.
 		}
 		r.State = ReturnCancelled
+		r.ReceiveAt = time.Time{}
 		r.CancelReason = reason
 		r.UpdateTime = now
 		return nil, nil
@@ -74,10 +80,21 @@ func (s *Service) CancelExpectedReturn(ctx context.Context, id, reason string) (
 // as new and restocked. A line names its expected line by LineID (or SKU);
 // Condition defaults to NEW and Disposition to RESTOCK. Receipts that do not
 // fit fail with *InvalidReceiptError.
+// A receipt through the control API ends the automatic receipt of the
+// return: the caller drives it from then on.
 func (s *Service) ReceiveReturn(ctx context.Context, id string, lines []ReceiptLine) (ReturnEvent, error) {
+	return s.receive(ctx, id, lines, false)
+}
+
+// receive is ReceiveReturn; auto receives at the return's due ReceiveAt
+// and stamps the receipt with that time.
+func (s *Service) receive(ctx context.Context, id string, lines []ReceiptLine, auto bool) (ReturnEvent, error) {
 	now := s.now()
 	var out ReturnEvent
 	_, err := s.store.UpdateExpectedReturn(ctx, id, func(r *ExpectedReturn) ([]ReturnEvent, error) {
+		if auto && (r.ReceiveAt.IsZero() || r.ReceiveAt.After(now)) {
+			return nil, &InvalidReceiptError{Reason: "automatic receipt not due"}
+		}
 		if r.State != ReturnExpected && r.State != ReturnPartiallyReceived {
 			return nil, &InvalidReceiptError{Reason: fmt.Sprintf("expected return is %s", r.State)}
 		}
@@ -128,6 +145,11 @@ func (s *Service) ReceiveReturn(ctx context.Context, id string, lines []ReceiptL
 				complete = false
 			}
 		}
+		occur := now
+		if auto && !r.ReceiveAt.IsZero() {
+			occur = r.ReceiveAt
+		}
+		r.ReceiveAt = time.Time{}
 		r.Received = received
 		r.EventCount++
 		r.UpdateTime = now
@@ -144,7 +166,7 @@ func (s *Service) ReceiveReturn(ctx context.Context, id string, lines []ReceiptL
 			Lines:           got,
 			WMSReference:    fmt.Sprintf("%s-R%d", r.WMSReference(), r.EventCount),
 			ReceiptComplete: complete,
-			OccurTime:       now,
+			OccurTime:       occur,
 		}
 		return []ReturnEvent{out}, nil
 	})

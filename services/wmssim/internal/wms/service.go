@@ -68,6 +68,11 @@ func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
 // WithStep sets the time between two milestones (default DefaultStep).
 func WithStep(d time.Duration) Option { return func(s *Service) { s.step = d } }
 
+// WithReturnReceiptDelay sets how long after its registration an expected
+// return is received on its own (everything outstanding, NEW, RESTOCK);
+// 0 (the default) leaves receipts to the control API.
+func WithReturnReceiptDelay(d time.Duration) Option { return func(s *Service) { s.receiptDelay = d } }
+
 // WithFaults sets where injected rejections come from (default: none).
 func WithFaults(f FaultSource) Option { return func(s *Service) { s.faults = f } }
 
@@ -83,7 +88,10 @@ type Service struct {
 	store    Store
 	clock    Clock
 	step     time.Duration
-	faults   FaultSource
+	// receiptDelay is the time from registration to the automatic receipt
+	// of an expected return; 0 turns automatic receipts off.
+	receiptDelay time.Duration
+	faults       FaultSource
 	observer Observer
 	logger   *slog.Logger
 
@@ -265,6 +273,44 @@ func (s *Service) ProcessDue(ctx context.Context) (int, error) {
 				s.observer.MilestoneReached(ev.Warehouse, ev.State)
 			}
 			total += len(evs)
+		}
+		if len(ids) < dueBatch {
+			n, err := s.receiveDue(ctx, now)
+			return total + n, err
+		}
+	}
+}
+
+// receiveDue receives every expected return whose automatic receipt is due
+// by now (everything outstanding, NEW, RESTOCK), stamped with the time it
+// was due, and returns how many receipts it appended. A return that can
+// no longer be received (cancelled, or received in full meanwhile) only
+// loses its due time.
+func (s *Service) receiveDue(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		ids, err := s.store.DueExpectedReturns(ctx, now, dueBatch)
+		if err != nil {
+			return total, fmt.Errorf("due expected returns: %w", err)
+		}
+		for _, id := range ids {
+			ev, err := s.receive(ctx, id, nil, true)
+			var invalid *InvalidReceiptError
+			if errors.As(err, &invalid) {
+				if _, err := s.store.UpdateExpectedReturn(ctx, id, func(r *ExpectedReturn) ([]ReturnEvent, error) {
+					r.ReceiveAt = time.Time{}
+					return nil, nil
+				}); err != nil {
+					return total, fmt.Errorf("clear receipt of expected return %s: %w", id, err)
+				}
+				continue
+			}
+			if err != nil {
+				return total, err
+			}
+			s.logger.InfoContext(ctx, "expected return received automatically", slog.String("expected_return_id", id),
+				slog.String("event_id", ev.EventID))
+			total++
 		}
 		if len(ids) < dueBatch {
 			return total, nil

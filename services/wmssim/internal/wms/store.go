@@ -47,6 +47,9 @@ type Store interface {
 	// and the return event feed; ErrExpectedReturnNotFound when id is
 	// unknown.
 	UpdateExpectedReturn(ctx context.Context, id string, fn func(r *ExpectedReturn) ([]ReturnEvent, error)) (ExpectedReturn, error)
+	// DueExpectedReturns returns up to limit ids of expected returns whose
+	// ReceiveAt is set and not after now, earliest first.
+	DueExpectedReturns(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// ReturnEvents returns up to limit return events with Position > after.
 	ReturnEvents(ctx context.Context, after int64, limit int) ([]ReturnEvent, error)
 	// ReturnEventHead returns the highest return event Position (0 when

@@ -75,9 +75,9 @@ var (
 	}
 	expectedReturns = recordKind[wms.ExpectedReturn]{
 		table: "expected_returns", counter: "expected_returns", notFound: wms.ErrExpectedReturnNotFound,
-		cols: []string{"state", "update_time"},
+		cols: []string{"state", "receive_at", "update_time"},
 		values: func(r *wms.ExpectedReturn) []any {
-			return []any{string(r.State), r.UpdateTime.UTC()}
+			return []any{string(r.State), nullTime(r.ReceiveAt), r.UpdateTime.UTC()}
 		},
 		head: func(r *wms.ExpectedReturn) recordHead {
 			return recordHead{ID: &r.ID, Number: &r.Number, Submissions: &r.Submissions, CreateTime: r.CreateTime}
@@ -151,6 +151,17 @@ func (s *Store) GetExpectedReturn(ctx context.Context, id string) (wms.ExpectedR
 // UpdateExpectedReturn implements wms.Store.
 func (s *Store) UpdateExpectedReturn(ctx context.Context, id string, fn func(r *wms.ExpectedReturn) ([]wms.ReturnEvent, error)) (wms.ExpectedReturn, error) {
 	return updateRecord(ctx, s, expectedReturns, returnEvents, id, fn)
+}
+
+// DueExpectedReturns implements wms.Store.
+func (s *Store) DueExpectedReturns(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.db.Rebind(`SELECT id FROM expected_returns
+		WHERE receive_at IS NOT NULL AND receive_at <= ? ORDER BY receive_at, number LIMIT ?`),
+		[]any{now.UTC(), limit}, sqldb.ScanValue[string])
+	if err != nil {
+		return nil, fmt.Errorf("due expected returns: %w", err)
+	}
+	return ids, nil
 }
 
 // ReturnEvents implements wms.Store.
