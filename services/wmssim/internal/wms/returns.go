@@ -61,9 +61,9 @@ type ExpectedReturn struct {
 	// ReceiveAt is when the simulated warehouse receives everything still
 	// outstanding on its own (NEW, RESTOCK); zero when it waits for the
 	// control API. Any receipt clears it.
-	ReceiveAt time.Time `json:"receiveAt,omitzero"`
-	CreateTime       time.Time        `json:"createTime"`
-	UpdateTime       time.Time        `json:"updateTime"`
+	ReceiveAt  time.Time `json:"receiveAt,omitzero"`
+	CreateTime time.Time `json:"createTime"`
+	UpdateTime time.Time `json:"updateTime"`
 }
 
 // WMSReference is the WMS's inbound (ASN) number, "" when rejected.

@@ -85,15 +85,15 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l 
 // Service is the simulated WMS: the use cases behind the adapter API and
 // the control API.
 type Service struct {
-	store    Store
-	clock    Clock
-	step     time.Duration
+	store Store
+	clock Clock
+	step  time.Duration
 	// receiptDelay is the time from registration to the automatic receipt
 	// of an expected return; 0 turns automatic receipts off.
 	receiptDelay time.Duration
 	faults       FaultSource
-	observer Observer
-	logger   *slog.Logger
+	observer     Observer
+	logger       *slog.Logger
 
 	// createMu serialises creations in this process so an injected
 	// rejection is used by exactly one new request; the Store keeps
