@@ -12,6 +12,7 @@ require (
 	github.com/transload/transload/platform v0.0.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
+	pgregory.net/rapid v1.3.0
 )
 
 require (

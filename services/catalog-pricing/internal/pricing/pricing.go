@@ -1,8 +1,10 @@
 // Package pricing is the pricing domain of the catalog-pricing service:
 // price lists and their entries (list prices with quantity breaks), the
-// global price version, and the quote engine that prices lines and explains
-// which rule won. Customer contracts, channel rules and promotions are part
-// of the contract (catalog.v1) but not yet of this engine.
+// global price version, customer contracts, channel rules and promotions,
+// and the quote engine that prices lines through one deterministic pipeline
+// (base → contract → channel rule → promotion → rounding → floor, see
+// engine.go and the service README) and explains which rule won and why
+// every other one lost.
 package pricing
 
 import (
@@ -83,11 +85,15 @@ type Break struct {
 // Price is the entry of one SKU in a price list; amounts are in the list's
 // currency.
 type Price struct {
-	PriceList  string
-	SKU        string
-	UnitMinor  int64
-	Currency   string
-	Breaks     []Break
+	PriceList string
+	SKU       string
+	UnitMinor int64
+	Currency  string
+	Breaks    []Break
+	// CostMinor is the cost price of one unit when HasCost; channel rules
+	// with a margin floor keep prices above it.
+	CostMinor  int64
+	HasCost    bool
 	Etag       string
 	UpdateTime time.Time
 }
@@ -101,6 +107,9 @@ func (p Price) ComputeEtag() string {
 	fmt.Fprintf(&b, "%d|%s", p.UnitMinor, p.Currency)
 	for _, br := range p.Breaks {
 		fmt.Fprintf(&b, "|%d:%d", br.MinQuantity, br.UnitMinor)
+	}
+	if p.HasCost {
+		fmt.Fprintf(&b, "|cost=%d", p.CostMinor)
 	}
 	return shortHash(b.String())
 }

@@ -51,6 +51,8 @@ type Candidate struct {
 	HasPrice  bool    `json:"h"`
 	UnitMinor int64   `json:"u"`
 	Outcome   Outcome `json:"o"`
+	// Lost says why a BEATEN or NOT_APPLICABLE candidate did not win.
+	Lost LossReason `json:"lr,omitempty"`
 }
 
 // LineReason says why a line could not be priced.
@@ -73,7 +75,10 @@ type QuoteRequestLine struct {
 
 // QuoteRequest is the input of Quote.
 type QuoteRequest struct {
-	CustomerID     string
+	CustomerID string
+	// CustomerGroup, when set, also applies the group's contracts after
+	// the customer's own.
+	CustomerGroup  string
 	Channel        string
 	Currency       string
 	Lines          []QuoteRequestLine
@@ -94,6 +99,8 @@ type QuoteLine struct {
 	Winning    Rule        `json:"w"`
 	Candidates []Candidate `json:"c,omitempty"`
 	Reason     LineReason  `json:"r,omitempty"`
+	// Promotions are the ids of the promotions that lowered the line.
+	Promotions []string `json:"pr,omitempty"`
 }
 
 // Quote is a priced set of lines; all amounts are minor units of Currency.
@@ -107,6 +114,11 @@ type Quote struct {
 	Etag           string      `json:"etag"`
 	PriceTime      time.Time   `json:"pt"`
 	ExpireTime     time.Time   `json:"et"`
+	// Promotions are the ids of every promotion applied to a line, in
+	// first-use order: what an order placed at this quote redeems.
+	Promotions []string `json:"pr,omitempty"`
+	// CodeIssues are the entered codes that did not apply and why.
+	CodeIssues []CodeIssue `json:"ci,omitempty"`
 }
 
 // LineError fails a whole quote (without AllowPartial) because line Index
@@ -120,6 +132,9 @@ type LineError struct {
 	Quantity int64
 	PackSize int64
 	Currency string
+	// ExcludedBy is the channel rule that excludes the SKU from the
+	// channel's assortment (LineNotSellable), if that is why.
+	ExcludedBy string
 	// CatalogVersion is the version the SKU was looked up in.
 	CatalogVersion int64
 	PriceTime      time.Time
@@ -173,34 +188,68 @@ type quoteInput struct {
 	lists          []PriceList          // lists in the currency for the channel or all channels
 	prices         map[string][]Price   // by SKU, entries of lists
 	listByID       map[string]PriceList // lists by id
+	rules          *RuleSet             // contracts, channel rules, promotions (nil: none)
+	usage          map[string]Usage     // redemptions by promotion id
 }
 
 // compute prices req at priceTime; now is the server clock for expire_time.
+// Per line it runs the pipeline base → contract → channel rule → line
+// promotions; then order promotions over all lines; then rounding and the
+// floor per line (see engine.go).
 func compute(req QuoteRequest, in quoteInput, priceTime, now time.Time, ttl time.Duration) (Quote, error) {
 	q := Quote{
 		Currency: req.Currency, PriceVersion: in.priceVersion, CatalogVersion: in.catalogVersion,
 		PriceTime: priceTime, ExpireTime: now.Add(ttl),
 	}
-	// Window boundaries after the pricing time of any list that could price
-	// a line bound the quote's validity.
-	for _, l := range in.lists {
-		for _, b := range []time.Time{l.StartTime, l.EndTime} {
+	// Window boundaries after the pricing time of any list or rule that
+	// could price a line bound the quote's validity.
+	bound := func(ts ...time.Time) {
+		for _, b := range ts {
 			if !b.IsZero() && b.After(priceTime) && b.Before(q.ExpireTime) {
 				q.ExpireTime = b
 			}
 		}
 	}
+	for _, l := range in.lists {
+		bound(l.StartTime, l.EndTime)
+	}
+	for _, c := range in.rules.contracts(req.CustomerID, req.CustomerGroup) {
+		bound(c.Window.Start, c.Window.End)
+	}
+	for _, r := range in.rules.channelRules(req.Channel) {
+		bound(r.Window.Start, r.Window.End)
+	}
+	promos, issues := judgePromotions(req, in, priceTime)
+	for _, ps := range promos {
+		bound(ps.p.Window.Start, ps.p.Window.End)
+	}
+	q.CodeIssues = issues
+	states := make([]*lineState, len(req.Lines))
+	var failed []QuoteLine
 	for i, rl := range req.Lines {
-		line, lerr := priceLine(req, in, i, rl, priceTime)
+		st, lerr := priceLine(req, in, i, rl, priceTime)
 		if lerr != nil {
 			if !req.AllowPartial {
 				return Quote{}, lerr
 			}
-			q.Lines = append(q.Lines, QuoteLine{Index: i, SKU: rl.SKU, Quantity: rl.Quantity, Reason: lerr.Reason})
+			failed = append(failed, QuoteLine{Index: i, SKU: rl.SKU, Quantity: rl.Quantity, Reason: lerr.Reason})
 			continue
 		}
-		ext, ok := mul(line.UnitMinor, rl.Quantity)
-		lt, ok2 := mul(line.ListMinor, rl.Quantity)
+		stepPromotions(st, req, promos)
+		states[i] = st
+	}
+	stepOrderPromotions(states, req, promos)
+	applied := map[string]bool{}
+	for i, st := range states {
+		if st == nil {
+			q.Lines = append(q.Lines, failed[0])
+			failed = failed[1:]
+			continue
+		}
+		stepRoundAndFloor(st, req)
+		line := st.line
+		ext, ok := mul(line.UnitMinor, line.Quantity)
+		lt, ok2 := mul(line.ListMinor, line.Quantity)
 		if !ok || !ok2 {
 			return Quote{}, &OverflowError{Index: i}
 		}
@@ -211,9 +260,42 @@ func compute(req QuoteRequest, in quoteInput, priceTime, now time.Time, ttl time
 		if q.ListTotal, ok = add(q.ListTotal, lt); !ok {
 			return Quote{}, &OverflowError{Index: i}
 		}
+		for _, id := range line.Promotions {
+			if !applied[id] {
+				applied[id] = true
+				q.Promotions = append(q.Promotions, id)
+			}
+		}
 		q.Lines = append(q.Lines, line)
 	}
+	// An entered code that is valid but lowered no line does not apply.
+	for _, c := range uniqueUpper(req.PromotionCodes) {
+		if p, ok := in.rules.byCode(c); ok && !applied[p.ID] && !hasIssue(q.CodeIssues, c) {
+			q.CodeIssues = append(q.CodeIssues, CodeIssue{Code: c, Reason: CodeNotApplicable})
+		}
+	}
 	return q, nil
+}
+
+func hasIssue(is []CodeIssue, code string) bool {
+	for _, i := range is {
+		if i.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// uniqueUpper returns the codes upper-cased, without repeats, in order.
+func uniqueUpper(codes []string) []string {
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		c = strings.ToUpper(c)
+		if !contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func mul(a, b int64) (int64, bool) {
@@ -233,27 +315,34 @@ func add(a, b int64) (int64, bool) {
 	return a + b, true
 }
 
-// priceLine runs the pricing steps implemented so far: sellability, then
-// the list price of the winning price list (with quantity breaks).
-func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t time.Time) (QuoteLine, *LineError) {
+// priceLine checks sellability (status, channel, assortment exclusions of
+// channel rules, pack size), takes the base price of the winning price
+// list (step 1, with quantity breaks), then runs the contract (2) and
+// channel rule (3) steps.
+func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t time.Time) (*lineState, *LineError) {
 	lerr := func(r LineReason) *LineError {
 		return &LineError{Index: i, SKU: rl.SKU, Reason: r, Channel: req.Channel, Quantity: rl.Quantity,
 			Currency: req.Currency, CatalogVersion: in.catalogVersion, PriceTime: t}
 	}
 	p, ok := in.products[rl.SKU]
 	if !ok {
-		return QuoteLine{}, lerr(LineProductNotFound)
+		return nil, lerr(LineProductNotFound)
 	}
 	if !p.SellableIn(req.Channel) {
 		e := lerr(LineNotSellable)
 		e.Status = p.Status.String()
-		return QuoteLine{}, e
+		return nil, e
+	}
+	if r, excluded := excludedBy(in.rules.channelRules(req.Channel), p, t); excluded {
+		e := lerr(LineNotSellable)
+		e.Status, e.ExcludedBy = p.Status.String(), r.Name()
+		return nil, e
 	}
 	pack := max(p.PackSize, 1)
 	if rl.Quantity%pack != 0 {
 		e := lerr(LineNotPackMultiple)
 		e.PackSize = pack
-		return QuoteLine{}, e
+		return nil, e
 	}
 
 	// Step 2: every entry of a list in the currency for the channel (or all
@@ -269,7 +358,7 @@ func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t ti
 		}
 	}
 	if len(effective) == 0 {
-		return QuoteLine{}, lerr(LinePriceNotFound)
+		return nil, lerr(LinePriceNotFound)
 	}
 	sort.SliceStable(effective, func(a, b int) bool {
 		la, lb := in.listByID[effective[a].PriceList], in.listByID[effective[b].PriceList]
@@ -309,7 +398,7 @@ func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t ti
 			Rule: Rule{Kind: RuleListPrice, Name: e.Name(), Explanation: fmt.Sprintf(
 				"List price %s from price list %s (%s), beaten by %s (priority %d vs %d)",
 				FormatMoney(e.UnitMinor, req.Currency), l.ID, l.DisplayName, wl.ID, wl.Priority, l.Priority)},
-			HasPrice: true, UnitMinor: e.UnitMinor, Outcome: OutcomeBeaten,
+			HasPrice: true, UnitMinor: e.UnitMinor, Outcome: OutcomeBeaten, Lost: LostLowerPriority,
 		})
 	}
 	for _, e := range inactive {
@@ -317,10 +406,13 @@ func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t ti
 		line.Candidates = append(line.Candidates, Candidate{
 			Rule: Rule{Kind: RuleListPrice, Name: e.Name(), Explanation: fmt.Sprintf(
 				"Price list %s (%s) is not effective at %s", l.ID, l.DisplayName, t.UTC().Format(time.RFC3339))},
-			Outcome: OutcomeNotApplicable,
+			Outcome: OutcomeNotApplicable, Lost: LostNotEffective,
 		})
 	}
-	return line, nil
+	st := &lineState{line: line, product: p, base: line.UnitMinor, cost: win.CostMinor, hasCost: win.HasCost}
+	cPrice, cWin, forced := stepContract(st, req, in, t)
+	stepChannel(st, req, in, t, cPrice, cWin, forced)
+	return st, nil
 }
 
 // cacheKey identifies a quote: both versions, the customer, channel,
