@@ -80,7 +80,11 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 		return err
 	}
 	svc, worker := newService(cfg, db, n, relay, m, rt.Logger())
-	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, worker, rt.Logger()))
+	returns, err := newReturns(cfg, db, svc)
+	if err != nil {
+		return err
+	}
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, worker, rt.Logger()).WithReturns(returns))
 	return serve(ctx, srv, rt.Logger(), map[string]func(context.Context) error{
 		"outbox-relay": relay.Run,
 		"erp-queue":    worker.Run,
@@ -220,6 +224,19 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 		Concurrency:  cfg.QueueConcurrency,
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker
+}
+
+// newReturns wires the return (RMA) use cases with the ORDER_RETURN_*
+// policy, over the same database as the orders.
+func newReturns(cfg config.Config, db *sqldb.DB, svc *order.Service) (*order.Returns, error) {
+	windows, err := cfg.ReturnChannelWindows()
+	if err != nil {
+		return nil, err
+	}
+	return order.NewReturns(svc, sqlstore.New(db, orderpb.Encoder{}), order.ReturnConfig{
+		Window: cfg.ReturnWindow, ChannelWindows: windows, AllowShipped: cfg.ReturnAllowShipped,
+		AutoApproveMaxMinor: cfg.ReturnAutoApproveMaxMinor,
+	}), nil
 }
 
 // serve runs srv until ctx ends, with tasks beside it; it stops the tasks

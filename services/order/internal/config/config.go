@@ -4,6 +4,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/transload/transload/platform/svcmain"
@@ -80,6 +81,39 @@ type Config struct {
 	RelayPollInterval time.Duration `env:"ORDER_OUTBOX_POLL_INTERVAL" default:"200ms"`
 	// OutboxRetention is how long published outbox rows are kept.
 	OutboxRetention time.Duration `env:"ORDER_OUTBOX_RETENTION" default:"168h"`
+
+	// Returns (RMA) policy. ReturnWindow is how long after delivery goods
+	// may be returned; ReturnWindowsByChannel overrides it per sales
+	// channel as "channel=duration" pairs separated by commas (e.g.
+	// "marketplace-acme=336h,sales-app=1440h").
+	ReturnWindow           time.Duration `env:"ORDER_RETURN_WINDOW" default:"720h"`
+	ReturnWindowsByChannel string        `env:"ORDER_RETURN_WINDOWS_BY_CHANNEL" default:""`
+	// ReturnAllowShipped lets shipped, not yet delivered goods be returned
+	// (the window then runs from shipment).
+	ReturnAllowShipped bool `env:"ORDER_RETURN_ALLOW_SHIPPED" default:"false"`
+	// ReturnAutoApproveMaxMinor authorizes a return that passes the rules
+	// at once when its goods are worth at most this many minor units of
+	// the order currency; above it an operator approves or rejects. -1
+	// sends every return to an operator.
+	ReturnAutoApproveMaxMinor int64 `env:"ORDER_RETURN_AUTO_APPROVE_MAX_MINOR" default:"100000"`
+}
+
+// ReturnChannelWindows parses ORDER_RETURN_WINDOWS_BY_CHANNEL.
+func (c *Config) ReturnChannelWindows() (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, pair := range strings.Split(c.ReturnWindowsByChannel, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		ch, d, ok := strings.Cut(pair, "=")
+		w, err := time.ParseDuration(strings.TrimSpace(d))
+		if !ok || strings.TrimSpace(ch) == "" || err != nil || w <= 0 {
+			return nil, fmt.Errorf("ORDER_RETURN_WINDOWS_BY_CHANNEL: %q is not channel=duration with a positive duration", pair)
+		}
+		out[strings.TrimSpace(ch)] = w
+	}
+	return out, nil
 }
 
 // maxQueueConcurrency bounds ORDER_QUEUE_CONCURRENCY: each lane holds a
@@ -106,6 +140,15 @@ func (c *Config) Validate() error {
 	}
 	if c.ERPFailureExceptionAfter < 1 {
 		errs = append(errs, errors.New("ERP_FAILURE_EXCEPTION_AFTER must be at least 1"))
+	}
+	if c.ReturnWindow <= 0 {
+		errs = append(errs, errors.New("ORDER_RETURN_WINDOW must be positive"))
+	}
+	if _, err := c.ReturnChannelWindows(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ReturnAutoApproveMaxMinor < -1 {
+		errs = append(errs, errors.New("ORDER_RETURN_AUTO_APPROVE_MAX_MINOR must be -1 (never) or at least 0"))
 	}
 	if c.GRPCAddr == "" {
 		errs = append(errs, errors.New("GRPC_ADDR is empty"))

@@ -36,6 +36,7 @@ func TestDefaults(t *testing.T) {
 		ClaimLease:               10 * time.Second, ClaimWait: 15 * time.Second, CustomerMaxStaleness: 24 * time.Hour,
 		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
 		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
+		ReturnWindow: 720 * time.Hour, ReturnAutoApproveMaxMinor: 100000,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -54,6 +55,9 @@ func TestValidate(t *testing.T) {
 		"no failure exception":  {"ERP_FAILURE_EXCEPTION_AFTER": "0"},
 		"no queue lanes":        {"ORDER_QUEUE_CONCURRENCY": "0"},
 		"too many queue lanes":  {"ORDER_QUEUE_CONCURRENCY": "257"},
+		"no return window":      {"ORDER_RETURN_WINDOW": "0s"},
+		"bad channel window":    {"ORDER_RETURN_WINDOWS_BY_CHANNEL": "web=soon"},
+		"bad auto-approval":     {"ORDER_RETURN_AUTO_APPROVE_MAX_MINOR": "-2"},
 	} {
 		var cfg config.Config
 		if err := svcmain.LoadConfig("order", func(k string) string { return env[k] }, &cfg); err == nil {

@@ -1,9 +1,11 @@
 // Package grpcapi implements transload.order.v1.OrderService on top of the
 // order domain: each handler converts the request (convert.go), calls the
 // service and converts the result; every error goes through toStatus
-// (errors.go). Returns (RMA) and financial posting RPCs are not implemented
-// yet and answer UNIMPLEMENTED. The caller's identity comes from the
-// platform/opsevents actor header, read in one place (actor).
+// (errors.go). The return (RMA) RPCs are in returns.go (UNIMPLEMENTED
+// until WithReturns gives them their use cases); financial posting RPCs
+// are not implemented yet and answer UNIMPLEMENTED. The caller's identity
+// comes from the platform/opsevents actor header, read in one place
+// (actor).
 package grpcapi
 
 import (
@@ -31,6 +33,9 @@ type Server struct {
 	svc   *order.Service
 	queue *order.Worker
 	log   *slog.Logger
+	// returns serves the return (RMA) RPCs (returns.go); nil answers
+	// UNIMPLEMENTED.
+	returns *order.Returns
 }
 
 var _ orderv1.OrderServiceServer = (*Server)(nil)

@@ -30,9 +30,9 @@ const returnColumns = `return_id, order_id, customer_id, channel, currency, stat
 
 func scanReturn(sc sqldb.Scanner) (*order.Return, error) {
 	var (
-		r                                            order.Return
-		lines, history                               string
-		state                                        int
+		r                                             order.Return
+		lines, history                                string
+		state                                         int
 		created, updated, received, credited, version int64
 	)
 	if err := sc.Scan(&r.ID, &r.OrderID, &r.CustomerID, &r.Channel, &r.Currency, &state, &r.Comment, &r.RejectionMessage,

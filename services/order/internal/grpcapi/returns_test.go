@@ -1,0 +1,387 @@
+package grpcapi_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/order/internal/grpcapi"
+	"github.com/transload/transload/services/order/internal/order"
+)
+
+// returnsEnv is the order service with returns served under policy cfg,
+// on a clock the test moves.
+type returnsEnv struct {
+	*env
+	clock *testClock
+	rc    orderv1.OrderServiceClient
+}
+
+func newReturnsEnv(t *testing.T, cfg order.ReturnConfig, opts ...func(*envOptions)) *returnsEnv {
+	t.Helper()
+	clock := &testClock{t: time.Now()}
+	e := newEnv(t, append([]func(*envOptions){func(o *envOptions) { o.now = clock.now }}, opts...)...)
+	rs := order.NewReturns(e.svc, e.store.(order.ReturnStore), cfg)
+	dialer := serve(t, func(s *grpc.Server) {
+		orderv1.RegisterOrderServiceServer(s, grpcapi.New(e.svc, e.worker, quiet).WithReturns(rs))
+	})
+	conn, err := grpc.NewClient("passthrough:///order-returns", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return dialer(ctx, "") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &returnsEnv{env: e, clock: clock, rc: orderv1.NewOrderServiceClient(conn)}
+}
+
+func forEachReturnsEngine(t *testing.T, cfg order.ReturnConfig, fn func(t *testing.T, e *returnsEnv)) {
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, newReturnsEnv(t, cfg)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, newReturnsEnv(t, cfg, onPostgres)) })
+}
+
+// rl is a return line request.
+type rl struct {
+	orderLine  string
+	qty        int64
+	resolution orderv1.Resolution
+}
+
+func returnReq(orderID, requestID string, lines ...rl) *orderv1.CreateReturnAuthorizationRequest {
+	ra := &orderv1.ReturnAuthorization{CustomerComment: "test"}
+	for _, l := range lines {
+		ra.Lines = append(ra.Lines, &orderv1.ReturnLine{
+			OrderLineId: l.orderLine, Quantity: l.qty, Reason: orderv1.ReturnReason_RETURN_REASON_DEFECTIVE,
+			RequestedDisposition: orderv1.Disposition_DISPOSITION_RESTOCK, Resolution: l.resolution,
+		})
+	}
+	return &orderv1.CreateReturnAuthorizationRequest{Parent: "orders/" + orderID, RequestId: requestID, ReturnAuthorization: ra}
+}
+
+const refund = orderv1.Resolution_RESOLUTION_REFUND
+
+// deliveredOrder places an order of SKU-00500 x6 (WH-HAM 4, WH-MUC 2) and
+// SKU-00001 x1 (WH-HAM) for customer, has it confirmed and delivers the
+// WH-HAM shipment (line 1: 4, line 2: 1).
+func (e *returnsEnv) deliveredOrder(t *testing.T, requestID, customer string) string {
+	t.Helper()
+	id := e.createConfirmed(t, createReq(requestID, customer, line{"SKU-00500", 6}, line{"SKU-00001", 1}))
+	if _, err := e.client.RecordShipmentProgress(t.Context(), progress(id, requestID+"-dlv", "S1", "WH-HAM",
+		orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_DELIVERED, map[string]int64{"1": 4, "2": 1})); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (e *returnsEnv) returnsOf(t *testing.T, orderID string) []*orderv1.ReturnAuthorization {
+	t.Helper()
+	res, err := e.rc.ListReturnAuthorizations(t.Context(), &orderv1.ListReturnAuthorizationsRequest{Parent: "orders/" + orderID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.GetReturnAuthorizations()
+}
+
+// wantRule checks a refused return: FAILED_PRECONDITION with reason and a
+// PreconditionFailure naming subject.
+func wantRule(t *testing.T, err error, reason apierr.Reason, subject string) map[string]string {
+	t.Helper()
+	md := wantReason(t, err, codes.FailedPrecondition, reason)
+	vs := apierr.PreconditionViolations(err)
+	if len(vs) != 1 || vs[0].Subject != subject {
+		t.Errorf("%s: precondition violations %+v, want one on %s", reason, vs, subject)
+	}
+	return md
+}
+
+// TestReturnRules: each rule in the issue's order refuses with its reason
+// and the offending line, and creates nothing; a return that passes is
+// authorized by policy with its refund from the order's prices; a customer
+// on credit hold may still return.
+func TestReturnRules(t *testing.T) {
+	t.Parallel()
+	forEachReturnsEngine(t, order.ReturnConfig{AutoApproveMaxMinor: 1_000_000}, func(t *testing.T, e *returnsEnv) {
+		ctx := t.Context()
+		// Confirmed, nothing delivered: not returnable.
+		undelivered := e.createConfirmed(t, createReq("undelivered", "C0001", line{"SKU-00002", 1}))
+		_, err := e.rc.CreateReturnAuthorization(ctx, returnReq(undelivered, "r-undelivered", rl{"1", 1, refund}))
+		md := wantRule(t, err, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_RETURNABLE, "orders/"+undelivered)
+		if md["state"] != "STATE_CONFIRMED" {
+			t.Errorf("not returnable metadata = %v", md)
+		}
+		// Shipped but not delivered: still not returnable (delivery required).
+		if _, err := e.client.RecordShipmentProgress(ctx, progress(undelivered, "ship-u", "S1", "WH-HAM",
+			orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 1})); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.rc.CreateReturnAuthorization(ctx, returnReq(undelivered, "r-undelivered", rl{"1", 1, refund}))
+		wantRule(t, err, orderv1.ErrorReason_ERROR_REASON_ORDER_NOT_RETURNABLE, "orders/"+undelivered)
+
+		id := e.deliveredOrder(t, "delivered", "C0001")
+		// More than delivered (4 of line 1 delivered, 6 ordered).
+		_, err = e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-too-many", rl{"2", 1, refund}, rl{"1", 5, refund}))
+		md = wantRule(t, err, orderv1.ErrorReason_ERROR_REASON_RETURN_QUANTITY_EXCEEDS_SHIPPED, "orders/"+id+"/lines/1")
+		if md["requested"] != "5" || md["returnable"] != "4" || md["order_line_id"] != "1" {
+			t.Errorf("quantity metadata = %v", md)
+		}
+		_, err = e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-unknown", rl{"9", 1, refund}))
+		wantReason(t, err, codes.InvalidArgument, orderv1.ErrorReason_ERROR_REASON_UNKNOWN_LINE)
+		if n := len(e.returnsOf(t, id)) + len(e.returnsOf(t, undelivered)); n != 0 {
+			t.Fatalf("%d returns after refusals, want none", n)
+		}
+
+		// The customer is put on credit hold: returns are still accepted.
+		e.erp.AddCustomer("C0001", erpv1.Customer_ACCOUNT_STATE_CREDIT_HOLD)
+		ra, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-ok", rl{"1", 3, refund}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra.GetState() != orderv1.ReturnAuthorization_STATE_AUTHORIZED || ra.GetCustomerId() != "C0001" || ra.GetLines()[0].GetSku() != "SKU-00500" {
+			t.Errorf("return = state %s customer %s", ra.GetState(), ra.GetCustomerId())
+		}
+		if got := ra.GetRefundTotal().GetAmountMinor(); got != 3*50_000 {
+			t.Errorf("refund total = %d, want 3 × 500.00", got)
+		}
+		if h := ra.GetStateHistory(); len(h) != 2 || h[1].GetActor().GetId() != "return-policy" {
+			t.Errorf("history = %v", h)
+		}
+		// Replay and reuse of the request id.
+		again, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-ok", rl{"1", 3, refund}))
+		if err != nil || again.GetReturnAuthorizationId() != ra.GetReturnAuthorizationId() {
+			t.Fatalf("replay = %v, %v", again.GetReturnAuthorizationId(), err)
+		}
+		_, err = e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-ok", rl{"1", 2, refund}))
+		wantReason(t, err, codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED)
+		// The open return holds 3 of the 4 delivered: 1 is left.
+		_, err = e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-second", rl{"1", 2, refund}))
+		md = wantRule(t, err, orderv1.ErrorReason_ERROR_REASON_RETURN_QUANTITY_EXCEEDS_SHIPPED, "orders/"+id+"/lines/1")
+		if md["returnable"] != "1" {
+			t.Errorf("returnable after an open return = %v", md)
+		}
+
+		// 31 days after delivery the 30-day window has ended.
+		e.clock.advance(31 * 24 * time.Hour)
+		_, err = e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-late", rl{"2", 1, refund}))
+		md = wantRule(t, err, orderv1.ErrorReason_ERROR_REASON_RETURN_WINDOW_EXPIRED, "orders/"+id+"/lines/2")
+		if md["window_days"] != "30" || md["returnable_until"] == "" {
+			t.Errorf("window metadata = %v", md)
+		}
+		if got := e.returnsOf(t, id); len(got) != 1 {
+			t.Fatalf("%d returns, want only r-ok", len(got))
+		}
+		wantSubjects(t, e, ra.GetReturnAuthorizationId(), "transload.order.return_requested", "transload.order.return_authorized")
+	})
+}
+
+// TestReturnWindowPerChannel: a channel's own window replaces the default.
+func TestReturnWindowPerChannel(t *testing.T) {
+	t.Parallel()
+	e := newReturnsEnv(t, order.ReturnConfig{AutoApproveMaxMinor: 1_000_000, ChannelWindows: map[string]time.Duration{"web": 7 * 24 * time.Hour}})
+	id := e.deliveredOrder(t, "w", "C0002")
+	e.clock.advance(8 * 24 * time.Hour)
+	_, err := e.rc.CreateReturnAuthorization(t.Context(), returnReq(id, "r-w", rl{"2", 1, refund}))
+	md := wantRule(t, err, orderv1.ErrorReason_ERROR_REASON_RETURN_WINDOW_EXPIRED, "orders/"+id+"/lines/2")
+	if md["window_days"] != "7" {
+		t.Errorf("metadata = %v", md)
+	}
+}
+
+// TestReturnApprovalAndReceipt: over the threshold a return waits for an
+// operator; reject and approve follow the state machine; receipts add up
+// by disposition, credit refund lines at the order's price, count on the
+// order lines, refuse more than the return holds and are idempotent on
+// their event id.
+func TestReturnApprovalAndReceipt(t *testing.T) {
+	t.Parallel()
+	forEachReturnsEngine(t, order.ReturnConfig{AutoApproveMaxMinor: 50_000}, func(t *testing.T, e *returnsEnv) {
+		ctx := t.Context()
+		id := e.deliveredOrder(t, "approve", "C0003")
+		// 2 × 500.00 is above the 500.00 threshold.
+		ra, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-big", rl{"1", 2, refund}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra.GetState() != orderv1.ReturnAuthorization_STATE_REQUESTED {
+			t.Fatalf("state = %s, want REQUESTED", ra.GetState())
+		}
+		other, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-other", rl{"1", 2, refund}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rej, err := e.rc.RejectReturnAuthorization(ctx, &orderv1.RejectReturnAuthorizationRequest{
+			Name: other.GetName(), RequestId: "rej-1", Message: "not eligible"})
+		if err != nil || rej.GetState() != orderv1.ReturnAuthorization_STATE_REJECTED || rej.GetRejectionMessage() != "not eligible" {
+			t.Fatalf("reject = %s %q, %v", rej.GetState(), rej.GetRejectionMessage(), err)
+		}
+		_, err = e.rc.ApproveReturnAuthorization(ctx, &orderv1.ApproveReturnAuthorizationRequest{Name: other.GetName(), RequestId: "app-x"})
+		md := wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION)
+		if md["from"] != "STATE_REJECTED" || md["to"] != "STATE_AUTHORIZED" {
+			t.Errorf("transition metadata = %v", md)
+		}
+		// A rejected return frees its quantity: a third return of 2 fits.
+		if _, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-third", rl{"1", 2, refund})); err != nil {
+			t.Errorf("return after a rejection: %v", err)
+		}
+		app, err := e.rc.ApproveReturnAuthorization(ctx, &orderv1.ApproveReturnAuthorizationRequest{Name: ra.GetName(), RequestId: "app-1", Note: "ok"})
+		if err != nil || app.GetState() != orderv1.ReturnAuthorization_STATE_AUTHORIZED {
+			t.Fatalf("approve = %s, %v", app.GetState(), err)
+		}
+		// The same approval again answers the return as it is.
+		if again, err := e.rc.ApproveReturnAuthorization(ctx, &orderv1.ApproveReturnAuthorizationRequest{Name: ra.GetName(), RequestId: "app-1", Note: "ok"}); err != nil || again.GetEtag() != app.GetEtag() {
+			t.Errorf("repeated approve = %v, %v", again.GetEtag(), err)
+		}
+		// Named under another order: NOT_FOUND.
+		_, err = e.rc.GetReturnAuthorization(ctx, &orderv1.GetReturnAuthorizationRequest{Name: "orders/O-other/returnAuthorizations/" + ra.GetReturnAuthorizationId()})
+		wantReason(t, err, codes.NotFound, orderv1.ErrorReason_ERROR_REASON_RETURN_NOT_FOUND)
+
+		receipt := func(event string, qty int64, d orderv1.Disposition) (*orderv1.RecordReturnReceiptResponse, error) {
+			return e.rc.RecordReturnReceipt(ctx, &orderv1.RecordReturnReceiptRequest{
+				Name: ra.GetName(), EventId: event, WarehouseId: "WH-HAM", ReceiveTime: timestamppb.New(e.clock.now()),
+				Lines: []*orderv1.ReceivedReturnLine{{LineId: "1", ReceivedQuantity: qty, Disposition: d}},
+			})
+		}
+		_, err = receipt("rcv-too-many", 3, orderv1.Disposition_DISPOSITION_RESTOCK)
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_RECEIPT_QUANTITY_EXCEEDS_RETURN)
+		r1, err := receipt("rcv-1", 1, orderv1.Disposition_DISPOSITION_RESTOCK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r1.GetReturnAuthorization()
+		if got.GetState() != orderv1.ReturnAuthorization_STATE_RECEIVED || got.GetCreditTotal().GetAmountMinor() != 50_000 ||
+			got.GetLines()[0].GetReceivedQuantity() != 1 || got.GetReceiveTime() == nil {
+			t.Fatalf("after first receipt: %s credit %d received %d", got.GetState(), got.GetCreditTotal().GetAmountMinor(), got.GetLines()[0].GetReceivedQuantity())
+		}
+		dup, err := receipt("rcv-1", 1, orderv1.Disposition_DISPOSITION_RESTOCK)
+		if err != nil || !dup.GetDuplicate() || dup.GetReturnAuthorization().GetEtag() != got.GetEtag() {
+			t.Fatalf("repeated receipt: duplicate %v, %v", dup.GetDuplicate(), err)
+		}
+		_, err = receipt("rcv-1", 1, orderv1.Disposition_DISPOSITION_SCRAP)
+		wantReason(t, err, codes.AlreadyExists, orderv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED)
+		r2, err := receipt("rcv-2", 1, orderv1.Disposition_DISPOSITION_SCRAP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = r2.GetReturnAuthorization()
+		if got.GetCreditTotal().GetAmountMinor() != 100_000 || len(got.GetLines()[0].GetReceived()) != 2 {
+			t.Errorf("after second receipt: credit %d, by disposition %v", got.GetCreditTotal().GetAmountMinor(), got.GetLines()[0].GetReceived())
+		}
+		if l := e.get(t, id).GetLines()[0]; l.GetReturnedQuantity() != 2 {
+			t.Errorf("order line returned quantity = %d, want 2", l.GetReturnedQuantity())
+		}
+		wantSubjects(t, e, ra.GetReturnAuthorizationId(), "transload.order.return_requested", "transload.order.return_authorized",
+			"transload.order.return_received", "transload.order.return_received")
+	})
+}
+
+// TestReturnWithoutRefundCloses: a fully received return with nothing to
+// credit is closed.
+func TestReturnWithoutRefundCloses(t *testing.T) {
+	t.Parallel()
+	e := newReturnsEnv(t, order.ReturnConfig{AutoApproveMaxMinor: 1_000_000})
+	id := e.deliveredOrder(t, "norefund", "C0004")
+	ra, err := e.rc.CreateReturnAuthorization(t.Context(), returnReq(id, "r-nr", rl{"2", 1, orderv1.Resolution_RESOLUTION_NO_REFUND}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.rc.RecordReturnReceipt(t.Context(), &orderv1.RecordReturnReceiptRequest{
+		Name: ra.GetName(), EventId: "rcv-nr", WarehouseId: "WH-HAM", ReceiveTime: timestamppb.Now(),
+		Lines: []*orderv1.ReceivedReturnLine{{LineId: "1", ReceivedQuantity: 1, Disposition: orderv1.Disposition_DISPOSITION_QUARANTINE}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.GetReturnAuthorization(); got.GetState() != orderv1.ReturnAuthorization_STATE_CLOSED || got.GetCreditTotal().GetAmountMinor() != 0 {
+		t.Errorf("return = %s credit %d, want CLOSED without credit", got.GetState(), got.GetCreditTotal().GetAmountMinor())
+	}
+	wantSubjects(t, e, ra.GetReturnAuthorizationId(), "transload.order.return_requested", "transload.order.return_authorized",
+		"transload.order.return_received", "transload.order.return_closed")
+}
+
+// TestReturnReplacementPlacedOnce: the receipt of a REPLACEMENT return
+// places one replacement order through the normal placement path, also
+// when the receipt is repeated or pricing was down at the first attempt.
+func TestReturnReplacementPlacedOnce(t *testing.T) {
+	t.Parallel()
+	forEachReturnsEngine(t, order.ReturnConfig{AutoApproveMaxMinor: 1_000_000}, func(t *testing.T, e *returnsEnv) {
+		ctx := t.Context()
+		id := e.deliveredOrder(t, "repl", "C0005")
+		ra, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-repl", rl{"1", 2, orderv1.Resolution_RESOLUTION_REPLACEMENT}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := e.counts(t)
+		req := &orderv1.RecordReturnReceiptRequest{
+			Name: ra.GetName(), EventId: "rcv-repl", WarehouseId: "WH-HAM", ReceiveTime: timestamppb.Now(),
+			Lines: []*orderv1.ReceivedReturnLine{{LineId: "1", ReceivedQuantity: 2, Disposition: orderv1.Disposition_DISPOSITION_RESTOCK}},
+		}
+		// Pricing down: the receipt is stored, the replacement cannot be
+		// placed yet and the caller is told to retry.
+		e.pricing.SetDown(true)
+		_, err = e.rc.RecordReturnReceipt(ctx, req)
+		wantReason(t, err, codes.Unavailable, commonv1.ErrorReason_ERROR_REASON_DEPENDENCY_UNAVAILABLE)
+		e.pricing.SetDown(false)
+		var replacement string
+		for i := range 3 {
+			res, err := e.rc.RecordReturnReceipt(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.GetReturnAuthorization()
+			if !res.GetDuplicate() || got.GetReplacementOrderId() == "" || got.GetCreditTotal().GetAmountMinor() != 0 {
+				t.Fatalf("retry %d: duplicate %v replacement %q credit %d", i, res.GetDuplicate(), got.GetReplacementOrderId(), got.GetCreditTotal().GetAmountMinor())
+			}
+			if replacement != "" && got.GetReplacementOrderId() != replacement {
+				t.Fatalf("retry %d placed another replacement %s (first %s)", i, got.GetReplacementOrderId(), replacement)
+			}
+			replacement = got.GetReplacementOrderId()
+		}
+		after, _ := e.counts(t)
+		if after != before+1 {
+			t.Errorf("orders %d → %d, want exactly one replacement", before, after)
+		}
+		o := e.get(t, replacement)
+		if o.GetCustomerId() != "C0005" || len(o.GetLines()) != 1 || o.GetLines()[0].GetSku() != "SKU-00500" || o.GetLines()[0].GetQuantity() != 2 ||
+			o.GetCreateRequestId() != order.ReplacementRequestID(ra.GetReturnAuthorizationId()) {
+			t.Errorf("replacement order = %v", o)
+		}
+	})
+}
+
+// wantSubjects checks the outbox events of a return, in order.
+func wantSubjects(t *testing.T, e *returnsEnv, returnID string, want ...string) {
+	t.Helper()
+	rows, err := e.db.SQL().QueryContext(t.Context(), e.db.Rebind(
+		`SELECT subject FROM outbox_events WHERE aggregate_type = 'return_authorization' AND aggregate_id = ? ORDER BY aggregate_seq`), returnID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("return %s events %v, want %v", returnID, got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("return %s events %v, want %v", returnID, got, want)
+		}
+	}
+}
