@@ -99,6 +99,13 @@ const (
 	// published version (someone else published in between).
 	// Code: ABORTED. Metadata: "expected_version", "current_version".
 	ErrorReason_ERROR_REASON_CATALOG_VERSION_CONFLICT ErrorReason = 17
+	// RollbackPriceRules named a price version that published no rule set
+	// (or there is no earlier rule set to go back to).
+	// Code: NOT_FOUND. Metadata: "price_version".
+	ErrorReason_ERROR_REASON_PRICE_VERSION_NOT_FOUND ErrorReason = 18
+	// The rule draft or a rule is inconsistent (e.g. two effective
+	// promotions share a code). Code: FAILED_PRECONDITION. Metadata: "rule".
+	ErrorReason_ERROR_REASON_RULE_CONFLICT ErrorReason = 19
 )
 
 // Enum value maps for ErrorReason.
@@ -122,6 +129,8 @@ var (
 		15: "ERROR_REASON_PUBLISH_IN_PROGRESS",
 		16: "ERROR_REASON_QUANTITY_NOT_PACK_MULTIPLE",
 		17: "ERROR_REASON_CATALOG_VERSION_CONFLICT",
+		18: "ERROR_REASON_PRICE_VERSION_NOT_FOUND",
+		19: "ERROR_REASON_RULE_CONFLICT",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                 0,
@@ -142,6 +151,8 @@ var (
 		"ERROR_REASON_PUBLISH_IN_PROGRESS":         15,
 		"ERROR_REASON_QUANTITY_NOT_PACK_MULTIPLE":  16,
 		"ERROR_REASON_CATALOG_VERSION_CONFLICT":    17,
+		"ERROR_REASON_PRICE_VERSION_NOT_FOUND":     18,
+		"ERROR_REASON_RULE_CONFLICT":               19,
 	}
 )
 
@@ -176,7 +187,7 @@ var File_transload_catalog_v1_errors_proto protoreflect.FileDescriptor
 
 const file_transload_catalog_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"!transload/catalog/v1/errors.proto\x12\x14transload.catalog.v1*\xd6\x05\n" +
+	"!transload/catalog/v1/errors.proto\x12\x14transload.catalog.v1*\xa0\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_PRODUCT_NOT_FOUND\x10\x01\x12%\n" +
@@ -196,7 +207,9 @@ const file_transload_catalog_v1_errors_proto_rawDesc = "" +
 	"$ERROR_REASON_INVALID_QUANTITY_BREAKS\x10\x0e\x12$\n" +
 	" ERROR_REASON_PUBLISH_IN_PROGRESS\x10\x0f\x12+\n" +
 	"'ERROR_REASON_QUANTITY_NOT_PACK_MULTIPLE\x10\x10\x12)\n" +
-	"%ERROR_REASON_CATALOG_VERSION_CONFLICT\x10\x11B\xdc\x01\n" +
+	"%ERROR_REASON_CATALOG_VERSION_CONFLICT\x10\x11\x12(\n" +
+	"$ERROR_REASON_PRICE_VERSION_NOT_FOUND\x10\x12\x12\x1e\n" +
+	"\x1aERROR_REASON_RULE_CONFLICT\x10\x13B\xdc\x01\n" +
 	"\x18com.transload.catalog.v1B\vErrorsProtoP\x01ZAgithub.com/transload/transload/gen/transload/catalog/v1;catalogv1\xa2\x02\x03TCX\xaa\x02\x14Transload.Catalog.V1\xca\x02\x14Transload\\Catalog\\V1\xe2\x02 Transload\\Catalog\\V1\\GPBMetadata\xea\x02\x16Transload::Catalog::V1b\x06proto3"
 
 var (

@@ -95,6 +95,61 @@ func (RuleKind) EnumDescriptor() ([]byte, []int) {
 	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{0}
 }
 
+// Rounding is how the channel rounds the prices it sets (never contract
+// prices). Both modes round down: rounding never raises a price.
+type ChannelRule_Rounding int32
+
+const (
+	// No rounding.
+	ChannelRule_ROUNDING_UNSPECIFIED ChannelRule_Rounding = 0
+	// The largest amount ending in 99 minor units not above the price
+	// (12.34 → 11.99); prices below 0.99 stay.
+	ChannelRule_ROUNDING_NINETY_NINE ChannelRule_Rounding = 1
+	// The largest multiple of 5 minor units not above the price.
+	ChannelRule_ROUNDING_FIVE_MINOR ChannelRule_Rounding = 2
+)
+
+// Enum value maps for ChannelRule_Rounding.
+var (
+	ChannelRule_Rounding_name = map[int32]string{
+		0: "ROUNDING_UNSPECIFIED",
+		1: "ROUNDING_NINETY_NINE",
+		2: "ROUNDING_FIVE_MINOR",
+	}
+	ChannelRule_Rounding_value = map[string]int32{
+		"ROUNDING_UNSPECIFIED": 0,
+		"ROUNDING_NINETY_NINE": 1,
+		"ROUNDING_FIVE_MINOR":  2,
+	}
+)
+
+func (x ChannelRule_Rounding) Enum() *ChannelRule_Rounding {
+	p := new(ChannelRule_Rounding)
+	*p = x
+	return p
+}
+
+func (x ChannelRule_Rounding) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChannelRule_Rounding) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[1].Descriptor()
+}
+
+func (ChannelRule_Rounding) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[1]
+}
+
+func (x ChannelRule_Rounding) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChannelRule_Rounding.Descriptor instead.
+func (ChannelRule_Rounding) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{5, 0}
+}
+
 // Trigger says how a promotion becomes applicable to a quote.
 type Promotion_Trigger int32
 
@@ -132,11 +187,11 @@ func (x Promotion_Trigger) String() string {
 }
 
 func (Promotion_Trigger) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[1].Descriptor()
+	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[2].Descriptor()
 }
 
 func (Promotion_Trigger) Type() protoreflect.EnumType {
-	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[1]
+	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[2]
 }
 
 func (x Promotion_Trigger) Number() protoreflect.EnumNumber {
@@ -146,6 +201,114 @@ func (x Promotion_Trigger) Number() protoreflect.EnumNumber {
 // Deprecated: Use Promotion_Trigger.Descriptor instead.
 func (Promotion_Trigger) EnumDescriptor() ([]byte, []int) {
 	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{6, 0}
+}
+
+// Level says what a percentage or amount promotion discounts.
+type Promotion_Level int32
+
+const (
+	// Each unit of every matching line (default).
+	Promotion_LEVEL_UNSPECIFIED Promotion_Level = 0
+	// The subtotal of the matching lines, allocated back to them in
+	// proportion to their extended price (rounded down per unit).
+	Promotion_LEVEL_ORDER Promotion_Level = 1
+)
+
+// Enum value maps for Promotion_Level.
+var (
+	Promotion_Level_name = map[int32]string{
+		0: "LEVEL_UNSPECIFIED",
+		1: "LEVEL_ORDER",
+	}
+	Promotion_Level_value = map[string]int32{
+		"LEVEL_UNSPECIFIED": 0,
+		"LEVEL_ORDER":       1,
+	}
+)
+
+func (x Promotion_Level) Enum() *Promotion_Level {
+	p := new(Promotion_Level)
+	*p = x
+	return p
+}
+
+func (x Promotion_Level) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Promotion_Level) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[3].Descriptor()
+}
+
+func (Promotion_Level) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[3]
+}
+
+func (x Promotion_Level) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Promotion_Level.Descriptor instead.
+func (Promotion_Level) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{6, 1}
+}
+
+// Combinability says how a promotion combines with the others of its
+// level (line or order).
+type Promotion_Combinability int32
+
+const (
+	// BEST_OF, or STACKABLE when `stackable` is set.
+	Promotion_COMBINABILITY_UNSPECIFIED Promotion_Combinability = 0
+	// Applies alone or not at all.
+	Promotion_COMBINABILITY_EXCLUSIVE Promotion_Combinability = 1
+	// Competes with the other best-of promotions; the lowest price wins.
+	Promotion_COMBINABILITY_BEST_OF Promotion_Combinability = 2
+	// Applied on top of the best-of winner, in `priority` order.
+	Promotion_COMBINABILITY_STACKABLE Promotion_Combinability = 3
+)
+
+// Enum value maps for Promotion_Combinability.
+var (
+	Promotion_Combinability_name = map[int32]string{
+		0: "COMBINABILITY_UNSPECIFIED",
+		1: "COMBINABILITY_EXCLUSIVE",
+		2: "COMBINABILITY_BEST_OF",
+		3: "COMBINABILITY_STACKABLE",
+	}
+	Promotion_Combinability_value = map[string]int32{
+		"COMBINABILITY_UNSPECIFIED": 0,
+		"COMBINABILITY_EXCLUSIVE":   1,
+		"COMBINABILITY_BEST_OF":     2,
+		"COMBINABILITY_STACKABLE":   3,
+	}
+)
+
+func (x Promotion_Combinability) Enum() *Promotion_Combinability {
+	p := new(Promotion_Combinability)
+	*p = x
+	return p
+}
+
+func (x Promotion_Combinability) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Promotion_Combinability) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[4].Descriptor()
+}
+
+func (Promotion_Combinability) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[4]
+}
+
+func (x Promotion_Combinability) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Promotion_Combinability.Descriptor instead.
+func (Promotion_Combinability) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{6, 2}
 }
 
 // Outcome says what the engine did with a candidate.
@@ -198,11 +361,11 @@ func (x PriceCandidate_Outcome) String() string {
 }
 
 func (PriceCandidate_Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[2].Descriptor()
+	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[5].Descriptor()
 }
 
 func (PriceCandidate_Outcome) Type() protoreflect.EnumType {
-	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[2]
+	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[5]
 }
 
 func (x PriceCandidate_Outcome) Number() protoreflect.EnumNumber {
@@ -211,7 +374,76 @@ func (x PriceCandidate_Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PriceCandidate_Outcome.Descriptor instead.
 func (PriceCandidate_Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{8, 0}
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{11, 0}
+}
+
+// LossReason says why a candidate did not set the price.
+type PriceCandidate_LossReason int32
+
+const (
+	// The candidate won or was applied.
+	PriceCandidate_LOSS_REASON_UNSPECIFIED PriceCandidate_LossReason = 0
+	// Outside its effective window.
+	PriceCandidate_LOSS_REASON_NOT_EFFECTIVE PriceCandidate_LossReason = 1
+	// A rule of lower priority number won.
+	PriceCandidate_LOSS_REASON_LOWER_PRIORITY PriceCandidate_LossReason = 2
+	// Excluded by an exclusive promotion or another combination.
+	PriceCandidate_LOSS_REASON_NOT_COMBINABLE PriceCandidate_LossReason = 3
+	// Its usage limit is reached.
+	PriceCandidate_LOSS_REASON_LIMIT_REACHED PriceCandidate_LossReason = 4
+	// Another candidate gave a lower price.
+	PriceCandidate_LOSS_REASON_HIGHER_PRICE PriceCandidate_LossReason = 5
+	// Other channel, currency or scope.
+	PriceCandidate_LOSS_REASON_NOT_APPLICABLE PriceCandidate_LossReason = 6
+)
+
+// Enum value maps for PriceCandidate_LossReason.
+var (
+	PriceCandidate_LossReason_name = map[int32]string{
+		0: "LOSS_REASON_UNSPECIFIED",
+		1: "LOSS_REASON_NOT_EFFECTIVE",
+		2: "LOSS_REASON_LOWER_PRIORITY",
+		3: "LOSS_REASON_NOT_COMBINABLE",
+		4: "LOSS_REASON_LIMIT_REACHED",
+		5: "LOSS_REASON_HIGHER_PRICE",
+		6: "LOSS_REASON_NOT_APPLICABLE",
+	}
+	PriceCandidate_LossReason_value = map[string]int32{
+		"LOSS_REASON_UNSPECIFIED":    0,
+		"LOSS_REASON_NOT_EFFECTIVE":  1,
+		"LOSS_REASON_LOWER_PRIORITY": 2,
+		"LOSS_REASON_NOT_COMBINABLE": 3,
+		"LOSS_REASON_LIMIT_REACHED":  4,
+		"LOSS_REASON_HIGHER_PRICE":   5,
+		"LOSS_REASON_NOT_APPLICABLE": 6,
+	}
+)
+
+func (x PriceCandidate_LossReason) Enum() *PriceCandidate_LossReason {
+	p := new(PriceCandidate_LossReason)
+	*p = x
+	return p
+}
+
+func (x PriceCandidate_LossReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PriceCandidate_LossReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_resources_proto_enumTypes[6].Descriptor()
+}
+
+func (PriceCandidate_LossReason) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_resources_proto_enumTypes[6]
+}
+
+func (x PriceCandidate_LossReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PriceCandidate_LossReason.Descriptor instead.
+func (PriceCandidate_LossReason) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{11, 1}
 }
 
 // PriceList is a set of list prices for one currency, optionally limited to
@@ -378,7 +610,10 @@ type Price struct {
 	// Opaque checksum of the entry's content.
 	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the entry last changed (UTC).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Cost price of one base unit when the feed sent one (for channel
+	// margin floors); unset otherwise.
+	CostPrice     *v1.Money `protobuf:"bytes,7,opt,name=cost_price,json=costPrice,proto3" json:"cost_price,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +690,13 @@ func (x *Price) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Price) GetCostPrice() *v1.Money {
+	if x != nil {
+		return x.CostPrice
+	}
+	return nil
+}
+
 // QuantityBreak is a lower unit price that applies when the line quantity
 // reaches `min_quantity`. For a line, the break with the largest
 // `min_quantity` not above the line quantity applies.
@@ -523,7 +765,8 @@ type CustomerContract struct {
 	// Resource name "customerContracts/{customer_contract}"; the id is the
 	// ERP's contract number (1..64 letters, digits, '.', '_', '-').
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// ERP customer id the contract belongs to.
+	// ERP customer id the contract belongs to, or "*" for a contract of
+	// `customer_group`.
 	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// ISO 4217 currency of the contract's fixed prices; the contract only
 	// applies to quotes in this currency.
@@ -545,7 +788,11 @@ type CustomerContract struct {
 	// When the contract was created in Transload (UTC).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the contract last changed (UTC).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// ERP customer group the contract belongs to when `customer_id` is the
+	// group's placeholder "*": it then applies to every customer of the group
+	// (QuotePricesRequest.customer_group), after the customer's own contracts.
+	CustomerGroup string `protobuf:"bytes,11,opt,name=customer_group,json=customerGroup,proto3" json:"customer_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -650,6 +897,13 @@ func (x *CustomerContract) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CustomerContract) GetCustomerGroup() string {
+	if x != nil {
+		return x.CustomerGroup
+	}
+	return ""
+}
+
 // ContractTerm is one negotiated price of a customer contract.
 type ContractTerm struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -669,9 +923,12 @@ type ContractTerm struct {
 	Pricing isContractTerm_Pricing `protobuf_oneof:"pricing"`
 	// Smallest line quantity (base units) the term applies to; 0 or 1 means
 	// any quantity.
-	MinQuantity   int64 `protobuf:"varint,5,opt,name=min_quantity,json=minQuantity,proto3" json:"min_quantity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MinQuantity int64 `protobuf:"varint,5,opt,name=min_quantity,json=minQuantity,proto3" json:"min_quantity,omitempty"`
+	// Lets a fixed `unit_price` above the list price apply (and win over a
+	// lower channel price); without it the term is capped at the list price.
+	AllowAboveList bool `protobuf:"varint,6,opt,name=allow_above_list,json=allowAboveList,proto3" json:"allow_above_list,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ContractTerm) Reset() {
@@ -761,6 +1018,13 @@ func (x *ContractTerm) GetMinQuantity() int64 {
 	return 0
 }
 
+func (x *ContractTerm) GetAllowAboveList() bool {
+	if x != nil {
+		return x.AllowAboveList
+	}
+	return false
+}
+
 type isContractTerm_Scope interface {
 	isContractTerm_Scope()
 }
@@ -831,9 +1095,28 @@ type ChannelRule struct {
 	// Concurrency token, as in PriceList.etag.
 	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the rule last changed (UTC).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// SKUs the rule is limited to, in addition to `categories` and `brands`;
+	// all three empty applies to every product.
+	Skus []string `protobuf:"bytes,11,rep,name=skus,proto3" json:"skus,omitempty"`
+	// Brands the rule is limited to (see `skus`).
+	Brands []string `protobuf:"bytes,12,rep,name=brands,proto3" json:"brands,omitempty"`
+	// Rounding applied after promotions.
+	Rounding ChannelRule_Rounding `protobuf:"varint,13,opt,name=rounding,proto3,enum=transload.catalog.v1.ChannelRule_Rounding" json:"rounding,omitempty"`
+	// Minimum margin floor in basis points over the cost price of the
+	// winning price entry, when it has one: non-contract prices stay at or
+	// above cost × (10000 + min_margin_bps) / 10000 (never above the
+	// undiscounted price). Unset disables the floor; 0 floors at cost.
+	MinMarginBps *int32 `protobuf:"varint,14,opt,name=min_margin_bps,json=minMarginBps,proto3,oneof" json:"min_margin_bps,omitempty"`
+	// SKUs taken out of the channel's assortment while the rule is
+	// effective (whatever its scope): lines fail PRODUCT_NOT_SELLABLE.
+	ExcludedSkus []string `protobuf:"bytes,15,rep,name=excluded_skus,json=excludedSkus,proto3" json:"excluded_skus,omitempty"`
+	// Category paths (with everything below them) excluded like `excluded_skus`.
+	ExcludedCategories []string `protobuf:"bytes,16,rep,name=excluded_categories,json=excludedCategories,proto3" json:"excluded_categories,omitempty"`
+	// Brands excluded like `excluded_skus`.
+	ExcludedBrands []string `protobuf:"bytes,17,rep,name=excluded_brands,json=excludedBrands,proto3" json:"excluded_brands,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ChannelRule) Reset() {
@@ -936,6 +1219,55 @@ func (x *ChannelRule) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChannelRule) GetSkus() []string {
+	if x != nil {
+		return x.Skus
+	}
+	return nil
+}
+
+func (x *ChannelRule) GetBrands() []string {
+	if x != nil {
+		return x.Brands
+	}
+	return nil
+}
+
+func (x *ChannelRule) GetRounding() ChannelRule_Rounding {
+	if x != nil {
+		return x.Rounding
+	}
+	return ChannelRule_ROUNDING_UNSPECIFIED
+}
+
+func (x *ChannelRule) GetMinMarginBps() int32 {
+	if x != nil && x.MinMarginBps != nil {
+		return *x.MinMarginBps
+	}
+	return 0
+}
+
+func (x *ChannelRule) GetExcludedSkus() []string {
+	if x != nil {
+		return x.ExcludedSkus
+	}
+	return nil
+}
+
+func (x *ChannelRule) GetExcludedCategories() []string {
+	if x != nil {
+		return x.ExcludedCategories
+	}
+	return nil
+}
+
+func (x *ChannelRule) GetExcludedBrands() []string {
+	if x != nil {
+		return x.ExcludedBrands
+	}
+	return nil
+}
+
 // Promotion is a time-boxed discount, applied automatically or when the
 // buyer enters its code.
 type Promotion struct {
@@ -969,6 +1301,8 @@ type Promotion struct {
 	//
 	//	*Promotion_DiscountBps
 	//	*Promotion_UnitDiscount
+	//	*Promotion_BuyXGetY
+	//	*Promotion_SpendTiers
 	Discount isPromotion_Discount `protobuf_oneof:"discount"`
 	// When true the promotion is applied on top of whatever price won
 	// (contract, list, other promotions); when false it competes with the
@@ -984,9 +1318,21 @@ type Promotion struct {
 	// Concurrency token, as in PriceList.etag.
 	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
 	// When the promotion last changed (UTC).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// What `discount_bps` / `unit_discount` discount; ignored for
+	// buy_x_get_y (line) and spend_tiers (order).
+	Level Promotion_Level `protobuf:"varint,19,opt,name=level,proto3,enum=transload.catalog.v1.Promotion_Level" json:"level,omitempty"`
+	// How the promotion combines; overrides `stackable` when set.
+	Combinability Promotion_Combinability `protobuf:"varint,20,opt,name=combinability,proto3,enum=transload.catalog.v1.Promotion_Combinability" json:"combinability,omitempty"`
+	// Redemptions allowed per customer; 0 is unlimited. Enforced atomically
+	// when orders reserve the promotion.
+	PerCustomerLimit int64 `protobuf:"varint,21,opt,name=per_customer_limit,json=perCustomerLimit,proto3" json:"per_customer_limit,omitempty"`
+	// Redemptions allowed in total; 0 is unlimited.
+	TotalLimit int64 `protobuf:"varint,22,opt,name=total_limit,json=totalLimit,proto3" json:"total_limit,omitempty"`
+	// Redemptions so far (reserved or committed).
+	RedemptionCount int64 `protobuf:"varint,23,opt,name=redemption_count,json=redemptionCount,proto3" json:"redemption_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Promotion) Reset() {
@@ -1100,6 +1446,24 @@ func (x *Promotion) GetUnitDiscount() *v1.Money {
 	return nil
 }
 
+func (x *Promotion) GetBuyXGetY() *BuyXGetY {
+	if x != nil {
+		if x, ok := x.Discount.(*Promotion_BuyXGetY); ok {
+			return x.BuyXGetY
+		}
+	}
+	return nil
+}
+
+func (x *Promotion) GetSpendTiers() *SpendTiers {
+	if x != nil {
+		if x, ok := x.Discount.(*Promotion_SpendTiers); ok {
+			return x.SpendTiers
+		}
+	}
+	return nil
+}
+
 func (x *Promotion) GetStackable() bool {
 	if x != nil {
 		return x.Stackable
@@ -1142,6 +1506,41 @@ func (x *Promotion) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Promotion) GetLevel() Promotion_Level {
+	if x != nil {
+		return x.Level
+	}
+	return Promotion_LEVEL_UNSPECIFIED
+}
+
+func (x *Promotion) GetCombinability() Promotion_Combinability {
+	if x != nil {
+		return x.Combinability
+	}
+	return Promotion_COMBINABILITY_UNSPECIFIED
+}
+
+func (x *Promotion) GetPerCustomerLimit() int64 {
+	if x != nil {
+		return x.PerCustomerLimit
+	}
+	return 0
+}
+
+func (x *Promotion) GetTotalLimit() int64 {
+	if x != nil {
+		return x.TotalLimit
+	}
+	return 0
+}
+
+func (x *Promotion) GetRedemptionCount() int64 {
+	if x != nil {
+		return x.RedemptionCount
+	}
+	return 0
+}
+
 type isPromotion_Discount interface {
 	isPromotion_Discount()
 }
@@ -1158,9 +1557,223 @@ type Promotion_UnitDiscount struct {
 	UnitDiscount *v1.Money `protobuf:"bytes,10,opt,name=unit_discount,json=unitDiscount,proto3,oneof"`
 }
 
+type Promotion_BuyXGetY struct {
+	// Buy X get Y free of the same SKU (line level).
+	BuyXGetY *BuyXGetY `protobuf:"bytes,17,opt,name=buy_x_get_y,json=buyXGetY,proto3,oneof"`
+}
+
+type Promotion_SpendTiers struct {
+	// Tiered spend off the eligible order subtotal (order level).
+	SpendTiers *SpendTiers `protobuf:"bytes,18,opt,name=spend_tiers,json=spendTiers,proto3,oneof"`
+}
+
 func (*Promotion_DiscountBps) isPromotion_Discount() {}
 
 func (*Promotion_UnitDiscount) isPromotion_Discount() {}
+
+func (*Promotion_BuyXGetY) isPromotion_Discount() {}
+
+func (*Promotion_SpendTiers) isPromotion_Discount() {}
+
+// BuyXGetY: of every `buy_quantity` + `get_quantity` units of a line,
+// `get_quantity` are free; the line's unit price is the paid amount spread
+// over all units, rounded up to a whole minor unit.
+type BuyXGetY struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Units to pay for, 1..1000.
+	BuyQuantity int64 `protobuf:"varint,1,opt,name=buy_quantity,json=buyQuantity,proto3" json:"buy_quantity,omitempty"`
+	// Units free, 1..1000.
+	GetQuantity   int64 `protobuf:"varint,2,opt,name=get_quantity,json=getQuantity,proto3" json:"get_quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BuyXGetY) Reset() {
+	*x = BuyXGetY{}
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuyXGetY) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuyXGetY) ProtoMessage() {}
+
+func (x *BuyXGetY) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuyXGetY.ProtoReflect.Descriptor instead.
+func (*BuyXGetY) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BuyXGetY) GetBuyQuantity() int64 {
+	if x != nil {
+		return x.BuyQuantity
+	}
+	return 0
+}
+
+func (x *BuyXGetY) GetGetQuantity() int64 {
+	if x != nil {
+		return x.GetQuantity
+	}
+	return 0
+}
+
+// SpendTiers: the tier with the largest `min_spend` not above the eligible
+// subtotal applies.
+type SpendTiers struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tiers, 1..20.
+	Tiers         []*SpendTier `protobuf:"bytes,1,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpendTiers) Reset() {
+	*x = SpendTiers{}
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpendTiers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpendTiers) ProtoMessage() {}
+
+func (x *SpendTiers) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpendTiers.ProtoReflect.Descriptor instead.
+func (*SpendTiers) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SpendTiers) GetTiers() []*SpendTier {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
+// SpendTier is one tier of a tiered-spend promotion.
+type SpendTier struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Smallest eligible subtotal, non-negative, in the promotion's currency.
+	MinSpend *v1.Money `protobuf:"bytes,1,opt,name=min_spend,json=minSpend,proto3" json:"min_spend,omitempty"`
+	// The discount of the tier.
+	//
+	// Types that are valid to be assigned to Discount:
+	//
+	//	*SpendTier_DiscountBps
+	//	*SpendTier_AmountOff
+	Discount      isSpendTier_Discount `protobuf_oneof:"discount"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpendTier) Reset() {
+	*x = SpendTier{}
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpendTier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpendTier) ProtoMessage() {}
+
+func (x *SpendTier) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpendTier.ProtoReflect.Descriptor instead.
+func (*SpendTier) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SpendTier) GetMinSpend() *v1.Money {
+	if x != nil {
+		return x.MinSpend
+	}
+	return nil
+}
+
+func (x *SpendTier) GetDiscount() isSpendTier_Discount {
+	if x != nil {
+		return x.Discount
+	}
+	return nil
+}
+
+func (x *SpendTier) GetDiscountBps() int32 {
+	if x != nil {
+		if x, ok := x.Discount.(*SpendTier_DiscountBps); ok {
+			return x.DiscountBps
+		}
+	}
+	return 0
+}
+
+func (x *SpendTier) GetAmountOff() *v1.Money {
+	if x != nil {
+		if x, ok := x.Discount.(*SpendTier_AmountOff); ok {
+			return x.AmountOff
+		}
+	}
+	return nil
+}
+
+type isSpendTier_Discount interface {
+	isSpendTier_Discount()
+}
+
+type SpendTier_DiscountBps struct {
+	// Basis points off the subtotal, 1..10000.
+	DiscountBps int32 `protobuf:"varint,2,opt,name=discount_bps,json=discountBps,proto3,oneof"`
+}
+
+type SpendTier_AmountOff struct {
+	// Amount off the subtotal, positive, in the currency of `min_spend`.
+	AmountOff *v1.Money `protobuf:"bytes,3,opt,name=amount_off,json=amountOff,proto3,oneof"`
+}
+
+func (*SpendTier_DiscountBps) isSpendTier_Discount() {}
+
+func (*SpendTier_AmountOff) isSpendTier_Discount() {}
 
 // PriceRule identifies the pricing rule that set a quote line's price.
 type PriceRule struct {
@@ -1182,7 +1795,7 @@ type PriceRule struct {
 
 func (x *PriceRule) Reset() {
 	*x = PriceRule{}
-	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[7]
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1807,7 @@ func (x *PriceRule) String() string {
 func (*PriceRule) ProtoMessage() {}
 
 func (x *PriceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[7]
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1820,7 @@ func (x *PriceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceRule.ProtoReflect.Descriptor instead.
 func (*PriceRule) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{7}
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PriceRule) GetKind() RuleKind {
@@ -1241,14 +1854,16 @@ type PriceCandidate struct {
 	// rule was not applicable.
 	UnitPrice *v1.Money `protobuf:"bytes,2,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
 	// What the engine did with the candidate.
-	Outcome       PriceCandidate_Outcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=transload.catalog.v1.PriceCandidate_Outcome" json:"outcome,omitempty"`
+	Outcome PriceCandidate_Outcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=transload.catalog.v1.PriceCandidate_Outcome" json:"outcome,omitempty"`
+	// Why a BEATEN or NOT_APPLICABLE candidate lost.
+	LossReason    PriceCandidate_LossReason `protobuf:"varint,4,opt,name=loss_reason,json=lossReason,proto3,enum=transload.catalog.v1.PriceCandidate_LossReason" json:"loss_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PriceCandidate) Reset() {
 	*x = PriceCandidate{}
-	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[8]
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1875,7 @@ func (x *PriceCandidate) String() string {
 func (*PriceCandidate) ProtoMessage() {}
 
 func (x *PriceCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[8]
+	mi := &file_transload_catalog_v1_pricing_resources_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1888,7 @@ func (x *PriceCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceCandidate.ProtoReflect.Descriptor instead.
 func (*PriceCandidate) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{8}
+	return file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PriceCandidate) GetRule() *PriceRule {
@@ -1295,6 +1910,13 @@ func (x *PriceCandidate) GetOutcome() PriceCandidate_Outcome {
 		return x.Outcome
 	}
 	return PriceCandidate_OUTCOME_UNSPECIFIED
+}
+
+func (x *PriceCandidate) GetLossReason() PriceCandidate_LossReason {
+	if x != nil {
+		return x.LossReason
+	}
+	return PriceCandidate_LOSS_REASON_UNSPECIFIED
 }
 
 var File_transload_catalog_v1_pricing_resources_proto protoreflect.FileDescriptor
@@ -1321,7 +1943,7 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime:L\xeaAI\n" +
 	"\x17transload.dev/PriceList\x12\x17priceLists/{price_list}*\n" +
-	"priceLists2\tpriceList\"\xf6\x02\n" +
+	"priceLists2\tpriceList\"\xb6\x03\n" +
 	"\x05Price\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03sku\x18\x02 \x01(\tB\x03\xe0A\x03R\x03sku\x12>\n" +
@@ -1330,17 +1952,19 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"\x0fquantity_breaks\x18\x04 \x03(\v2#.transload.catalog.v1.QuantityBreakB\x03\xe0A\x03R\x0equantityBreaks\x12\x17\n" +
 	"\x04etag\x18\x05 \x01(\tB\x03\xe0A\x03R\x04etag\x12@\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime:O\xeaAL\n" +
+	"updateTime\x12>\n" +
+	"\n" +
+	"cost_price\x18\a \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x03R\tcostPrice:O\xeaAL\n" +
 	"\x13transload.dev/Price\x12&priceLists/{price_list}/prices/{price}*\x06prices2\x05price\"\xd1\x01\n" +
 	"\rQuantityBreak\x12-\n" +
 	"\fmin_quantity\x18\x01 \x01(\x03B\n" +
 	"\xe0A\x02\xbaH\x04\"\x02(\x02R\vminQuantity\x12\x90\x01\n" +
 	"\n" +
 	"unit_price\x18\x02 \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
-	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\tunitPrice\"\xee\x05\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\tunitPrice\"\xca\x06\n" +
 	"\x10CustomerContract\x12Q\n" +
-	"\x04name\x18\x01 \x01(\tB=\xe0A\b\xbaH7r523^customerContracts/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12L\n" +
-	"\vcustomer_id\x18\x02 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\n" +
+	"\x04name\x18\x01 \x01(\tB=\xe0A\b\xbaH7r523^customerContracts/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12Q\n" +
+	"\vcustomer_id\x18\x02 \x01(\tB0\xe0A\x02\xbaH*r(2&^([A-Za-z0-9][A-Za-z0-9._-]{0,63}|\\*)$R\n" +
 	"customerId\x129\n" +
 	"\rcurrency_code\x18\x03 \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\fcurrencyCode\x12*\n" +
@@ -1354,8 +1978,9 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime:o\xeaAl\n" +
-	"\x1etransload.dev/CustomerContract\x12%customerContracts/{customer_contract}*\x11customerContracts2\x10customerContract\"\x87\x03\n" +
+	"updateTime\x12U\n" +
+	"\x0ecustomer_group\x18\v \x01(\tB.\xe0A\x01\xbaH(\xd8\x01\x01r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\rcustomerGroup:o\xeaAl\n" +
+	"\x1etransload.dev/CustomerContract\x12%customerContracts/{customer_contract}*\x11customerContracts2\x10customerContract\"\xb6\x03\n" +
 	"\fContractTerm\x12<\n" +
 	"\x03sku\x18\x01 \x01(\tB(\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$H\x00R\x03sku\x12(\n" +
 	"\bcategory\x18\x02 \x01(\tB\n" +
@@ -1366,9 +1991,10 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"\fdiscount_bps\x18\x04 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\x90N(\x01H\x01R\vdiscountBps\x12-\n" +
 	"\fmin_quantity\x18\x05 \x01(\x03B\n" +
-	"\xe0A\x01\xbaH\x04\"\x02(\x00R\vminQuantityB\x0e\n" +
+	"\xe0A\x01\xbaH\x04\"\x02(\x00R\vminQuantity\x12-\n" +
+	"\x10allow_above_list\x18\x06 \x01(\bB\x03\xe0A\x01R\x0eallowAboveListB\x0e\n" +
 	"\x05scope\x12\x05\xbaH\x02\b\x01B\x10\n" +
-	"\apricing\x12\x05\xbaH\x02\b\x01\"\xa0\x05\n" +
+	"\apricing\x12\x05\xbaH\x02\b\x01\"\xf3\t\n" +
 	"\vChannelRule\x12L\n" +
 	"\x04name\x18\x01 \x01(\tB8\xe0A\b\xbaH2r02.^channelRules/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12>\n" +
 	"\achannel\x18\x02 \x01(\tB$\xe0A\x02\xbaH\x1er\x1c2\x1a^[a-z0-9][a-z0-9_-]{0,31}$R\achannel\x124\n" +
@@ -1384,8 +2010,20 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"\x04etag\x18\t \x01(\tB\x03\xe0A\x01R\x04etag\x12@\n" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime:V\xeaAS\n" +
-	"\x19transload.dev/ChannelRule\x12\x1bchannelRules/{channel_rule}*\fchannelRules2\vchannelRule\"\xa4\t\n" +
+	"updateTime\x12G\n" +
+	"\x04skus\x18\v \x03(\tB3\xe0A\x01\xbaH-\x92\x01*\x10\x88'\"%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04skus\x12,\n" +
+	"\x06brands\x18\f \x03(\tB\x14\xe0A\x01\xbaH\x0e\x92\x01\v\x10d\"\ar\x05\x10\x01\x18\xc8\x01R\x06brands\x12S\n" +
+	"\brounding\x18\r \x01(\x0e2*.transload.catalog.v1.ChannelRule.RoundingB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\brounding\x129\n" +
+	"\x0emin_margin_bps\x18\x0e \x01(\x05B\x0e\xe0A\x01\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00H\x00R\fminMarginBps\x88\x01\x01\x12X\n" +
+	"\rexcluded_skus\x18\x0f \x03(\tB3\xe0A\x01\xbaH-\x92\x01*\x10\x88'\"%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\fexcludedSkus\x12E\n" +
+	"\x13excluded_categories\x18\x10 \x03(\tB\x14\xe0A\x01\xbaH\x0e\x92\x01\v\x10d\"\ar\x05\x10\x01\x18\xc8\x01R\x12excludedCategories\x12=\n" +
+	"\x0fexcluded_brands\x18\x11 \x03(\tB\x14\xe0A\x01\xbaH\x0e\x92\x01\v\x10d\"\ar\x05\x10\x01\x18\xc8\x01R\x0eexcludedBrands\"W\n" +
+	"\bRounding\x12\x18\n" +
+	"\x14ROUNDING_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ROUNDING_NINETY_NINE\x10\x01\x12\x17\n" +
+	"\x13ROUNDING_FIVE_MINOR\x10\x02:V\xeaAS\n" +
+	"\x19transload.dev/ChannelRule\x12\x1bchannelRules/{channel_rule}*\fchannelRules2\vchannelRuleB\x11\n" +
+	"\x0f_min_margin_bps\"\xa4\x0e\n" +
 	"\tPromotion\x12J\n" +
 	"\x04name\x18\x01 \x01(\tB6\xe0A\b\xbaH0r.2,^promotions/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x120\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x12P\n" +
@@ -1402,7 +2040,10 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"\xbaH\a\x1a\x05\x18\x90N(\x01H\x00R\vdiscountBps\x12\x89\x01\n" +
 	"\runit_discount\x18\n" +
 	" \x01(\v2\x1a.transload.common.v1.MoneyBF\xbaHC\xba\x01@\n" +
-	"\x0emoney.positive\x12\x17amount must be positive\x1a\x15this.amount_minor > 0H\x00R\funitDiscount\x12!\n" +
+	"\x0emoney.positive\x12\x17amount must be positive\x1a\x15this.amount_minor > 0H\x00R\funitDiscount\x12?\n" +
+	"\vbuy_x_get_y\x18\x11 \x01(\v2\x1e.transload.catalog.v1.BuyXGetYH\x00R\bbuyXGetY\x12C\n" +
+	"\vspend_tiers\x18\x12 \x01(\v2 .transload.catalog.v1.SpendTiersH\x00R\n" +
+	"spendTiers\x12!\n" +
 	"\tstackable\x18\v \x01(\bB\x03\xe0A\x01R\tstackable\x12*\n" +
 	"\bpriority\x18\f \x01(\x05B\x0e\xe0A\x01\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\bpriority\x12D\n" +
 	"\n" +
@@ -1410,29 +2051,71 @@ const file_transload_catalog_v1_pricing_resources_proto_rawDesc = "" +
 	"\bend_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x01R\aendTime\x12\x17\n" +
 	"\x04etag\x18\x0f \x01(\tB\x03\xe0A\x01R\x04etag\x12@\n" +
 	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"K\n" +
+	"updateTime\x12H\n" +
+	"\x05level\x18\x13 \x01(\x0e2%.transload.catalog.v1.Promotion.LevelB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05level\x12`\n" +
+	"\rcombinability\x18\x14 \x01(\x0e2-.transload.catalog.v1.Promotion.CombinabilityB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\rcombinability\x128\n" +
+	"\x12per_customer_limit\x18\x15 \x01(\x03B\n" +
+	"\xe0A\x01\xbaH\x04\"\x02(\x00R\x10perCustomerLimit\x12+\n" +
+	"\vtotal_limit\x18\x16 \x01(\x03B\n" +
+	"\xe0A\x01\xbaH\x04\"\x02(\x00R\n" +
+	"totalLimit\x12.\n" +
+	"\x10redemption_count\x18\x17 \x01(\x03B\x03\xe0A\x03R\x0fredemptionCount\"K\n" +
 	"\aTrigger\x12\x17\n" +
 	"\x13TRIGGER_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fTRIGGER_CODE\x10\x01\x12\x15\n" +
-	"\x11TRIGGER_AUTOMATIC\x10\x02:K\xeaAH\n" +
+	"\x11TRIGGER_AUTOMATIC\x10\x02\"/\n" +
+	"\x05Level\x12\x15\n" +
+	"\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vLEVEL_ORDER\x10\x01\"\x83\x01\n" +
+	"\rCombinability\x12\x1d\n" +
+	"\x19COMBINABILITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17COMBINABILITY_EXCLUSIVE\x10\x01\x12\x19\n" +
+	"\x15COMBINABILITY_BEST_OF\x10\x02\x12\x1b\n" +
+	"\x17COMBINABILITY_STACKABLE\x10\x03:K\xeaAH\n" +
 	"\x17transload.dev/Promotion\x12\x16promotions/{promotion}*\n" +
 	"promotions2\tpromotionB\x11\n" +
+	"\bdiscount\x12\x05\xbaH\x02\b\x01\"n\n" +
+	"\bBuyXGetY\x120\n" +
+	"\fbuy_quantity\x18\x01 \x01(\x03B\r\xe0A\x02\xbaH\a\"\x05\x18\xe8\a(\x01R\vbuyQuantity\x120\n" +
+	"\fget_quantity\x18\x02 \x01(\x03B\r\xe0A\x02\xbaH\a\"\x05\x18\xe8\a(\x01R\vgetQuantity\"R\n" +
+	"\n" +
+	"SpendTiers\x12D\n" +
+	"\x05tiers\x18\x01 \x03(\v2\x1f.transload.catalog.v1.SpendTierB\r\xe0A\x02\xbaH\a\x92\x01\x04\b\x01\x10\x14R\x05tiers\"\xe6\x02\n" +
+	"\tSpendTier\x12\x8e\x01\n" +
+	"\tmin_spend\x18\x01 \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\bminSpend\x12/\n" +
+	"\fdiscount_bps\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x01H\x00R\vdiscountBps\x12\x83\x01\n" +
+	"\n" +
+	"amount_off\x18\x03 \x01(\v2\x1a.transload.common.v1.MoneyBF\xbaHC\xba\x01@\n" +
+	"\x0emoney.positive\x12\x17amount must be positive\x1a\x15this.amount_minor > 0H\x00R\tamountOffB\x11\n" +
 	"\bdiscount\x12\x05\xbaH\x02\b\x01\"u\n" +
 	"\tPriceRule\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.transload.catalog.v1.RuleKindR\x04kind\x12\x12\n" +
 	"\x04rule\x18\x02 \x01(\tR\x04rule\x12 \n" +
-	"\vexplanation\x18\x03 \x01(\tR\vexplanation\"\xc2\x02\n" +
+	"\vexplanation\x18\x03 \x01(\tR\vexplanation\"\xfc\x04\n" +
 	"\x0ePriceCandidate\x123\n" +
 	"\x04rule\x18\x01 \x01(\v2\x1f.transload.catalog.v1.PriceRuleR\x04rule\x129\n" +
 	"\n" +
 	"unit_price\x18\x02 \x01(\v2\x1a.transload.common.v1.MoneyR\tunitPrice\x12F\n" +
-	"\aoutcome\x18\x03 \x01(\x0e2,.transload.catalog.v1.PriceCandidate.OutcomeR\aoutcome\"x\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2,.transload.catalog.v1.PriceCandidate.OutcomeR\aoutcome\x12P\n" +
+	"\vloss_reason\x18\x04 \x01(\x0e2/.transload.catalog.v1.PriceCandidate.LossReasonR\n" +
+	"lossReason\"x\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vOUTCOME_WON\x10\x01\x12\x13\n" +
 	"\x0fOUTCOME_APPLIED\x10\x02\x12\x12\n" +
 	"\x0eOUTCOME_BEATEN\x10\x03\x12\x1a\n" +
-	"\x16OUTCOME_NOT_APPLICABLE\x10\x04*\xb3\x01\n" +
+	"\x16OUTCOME_NOT_APPLICABLE\x10\x04\"\xe5\x01\n" +
+	"\n" +
+	"LossReason\x12\x1b\n" +
+	"\x17LOSS_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19LOSS_REASON_NOT_EFFECTIVE\x10\x01\x12\x1e\n" +
+	"\x1aLOSS_REASON_LOWER_PRIORITY\x10\x02\x12\x1e\n" +
+	"\x1aLOSS_REASON_NOT_COMBINABLE\x10\x03\x12\x1d\n" +
+	"\x19LOSS_REASON_LIMIT_REACHED\x10\x04\x12\x1c\n" +
+	"\x18LOSS_REASON_HIGHER_PRICE\x10\x05\x12\x1e\n" +
+	"\x1aLOSS_REASON_NOT_APPLICABLE\x10\x06*\xb3\x01\n" +
 	"\bRuleKind\x12\x19\n" +
 	"\x15RULE_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14RULE_KIND_LIST_PRICE\x10\x01\x12\x1c\n" +
@@ -1454,56 +2137,73 @@ func file_transload_catalog_v1_pricing_resources_proto_rawDescGZIP() []byte {
 	return file_transload_catalog_v1_pricing_resources_proto_rawDescData
 }
 
-var file_transload_catalog_v1_pricing_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_transload_catalog_v1_pricing_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_transload_catalog_v1_pricing_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_transload_catalog_v1_pricing_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_transload_catalog_v1_pricing_resources_proto_goTypes = []any{
-	(RuleKind)(0),                 // 0: transload.catalog.v1.RuleKind
-	(Promotion_Trigger)(0),        // 1: transload.catalog.v1.Promotion.Trigger
-	(PriceCandidate_Outcome)(0),   // 2: transload.catalog.v1.PriceCandidate.Outcome
-	(*PriceList)(nil),             // 3: transload.catalog.v1.PriceList
-	(*Price)(nil),                 // 4: transload.catalog.v1.Price
-	(*QuantityBreak)(nil),         // 5: transload.catalog.v1.QuantityBreak
-	(*CustomerContract)(nil),      // 6: transload.catalog.v1.CustomerContract
-	(*ContractTerm)(nil),          // 7: transload.catalog.v1.ContractTerm
-	(*ChannelRule)(nil),           // 8: transload.catalog.v1.ChannelRule
-	(*Promotion)(nil),             // 9: transload.catalog.v1.Promotion
-	(*PriceRule)(nil),             // 10: transload.catalog.v1.PriceRule
-	(*PriceCandidate)(nil),        // 11: transload.catalog.v1.PriceCandidate
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*v1.Money)(nil),              // 13: transload.common.v1.Money
+	(RuleKind)(0),                  // 0: transload.catalog.v1.RuleKind
+	(ChannelRule_Rounding)(0),      // 1: transload.catalog.v1.ChannelRule.Rounding
+	(Promotion_Trigger)(0),         // 2: transload.catalog.v1.Promotion.Trigger
+	(Promotion_Level)(0),           // 3: transload.catalog.v1.Promotion.Level
+	(Promotion_Combinability)(0),   // 4: transload.catalog.v1.Promotion.Combinability
+	(PriceCandidate_Outcome)(0),    // 5: transload.catalog.v1.PriceCandidate.Outcome
+	(PriceCandidate_LossReason)(0), // 6: transload.catalog.v1.PriceCandidate.LossReason
+	(*PriceList)(nil),              // 7: transload.catalog.v1.PriceList
+	(*Price)(nil),                  // 8: transload.catalog.v1.Price
+	(*QuantityBreak)(nil),          // 9: transload.catalog.v1.QuantityBreak
+	(*CustomerContract)(nil),       // 10: transload.catalog.v1.CustomerContract
+	(*ContractTerm)(nil),           // 11: transload.catalog.v1.ContractTerm
+	(*ChannelRule)(nil),            // 12: transload.catalog.v1.ChannelRule
+	(*Promotion)(nil),              // 13: transload.catalog.v1.Promotion
+	(*BuyXGetY)(nil),               // 14: transload.catalog.v1.BuyXGetY
+	(*SpendTiers)(nil),             // 15: transload.catalog.v1.SpendTiers
+	(*SpendTier)(nil),              // 16: transload.catalog.v1.SpendTier
+	(*PriceRule)(nil),              // 17: transload.catalog.v1.PriceRule
+	(*PriceCandidate)(nil),         // 18: transload.catalog.v1.PriceCandidate
+	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
+	(*v1.Money)(nil),               // 20: transload.common.v1.Money
 }
 var file_transload_catalog_v1_pricing_resources_proto_depIdxs = []int32{
-	12, // 0: transload.catalog.v1.PriceList.start_time:type_name -> google.protobuf.Timestamp
-	12, // 1: transload.catalog.v1.PriceList.end_time:type_name -> google.protobuf.Timestamp
-	12, // 2: transload.catalog.v1.PriceList.create_time:type_name -> google.protobuf.Timestamp
-	12, // 3: transload.catalog.v1.PriceList.update_time:type_name -> google.protobuf.Timestamp
-	13, // 4: transload.catalog.v1.Price.unit_price:type_name -> transload.common.v1.Money
-	5,  // 5: transload.catalog.v1.Price.quantity_breaks:type_name -> transload.catalog.v1.QuantityBreak
-	12, // 6: transload.catalog.v1.Price.update_time:type_name -> google.protobuf.Timestamp
-	13, // 7: transload.catalog.v1.QuantityBreak.unit_price:type_name -> transload.common.v1.Money
-	12, // 8: transload.catalog.v1.CustomerContract.start_time:type_name -> google.protobuf.Timestamp
-	12, // 9: transload.catalog.v1.CustomerContract.end_time:type_name -> google.protobuf.Timestamp
-	7,  // 10: transload.catalog.v1.CustomerContract.terms:type_name -> transload.catalog.v1.ContractTerm
-	12, // 11: transload.catalog.v1.CustomerContract.create_time:type_name -> google.protobuf.Timestamp
-	12, // 12: transload.catalog.v1.CustomerContract.update_time:type_name -> google.protobuf.Timestamp
-	13, // 13: transload.catalog.v1.ContractTerm.unit_price:type_name -> transload.common.v1.Money
-	12, // 14: transload.catalog.v1.ChannelRule.start_time:type_name -> google.protobuf.Timestamp
-	12, // 15: transload.catalog.v1.ChannelRule.end_time:type_name -> google.protobuf.Timestamp
-	12, // 16: transload.catalog.v1.ChannelRule.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 17: transload.catalog.v1.Promotion.trigger:type_name -> transload.catalog.v1.Promotion.Trigger
-	13, // 18: transload.catalog.v1.Promotion.unit_discount:type_name -> transload.common.v1.Money
-	12, // 19: transload.catalog.v1.Promotion.start_time:type_name -> google.protobuf.Timestamp
-	12, // 20: transload.catalog.v1.Promotion.end_time:type_name -> google.protobuf.Timestamp
-	12, // 21: transload.catalog.v1.Promotion.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 22: transload.catalog.v1.PriceRule.kind:type_name -> transload.catalog.v1.RuleKind
-	10, // 23: transload.catalog.v1.PriceCandidate.rule:type_name -> transload.catalog.v1.PriceRule
-	13, // 24: transload.catalog.v1.PriceCandidate.unit_price:type_name -> transload.common.v1.Money
-	2,  // 25: transload.catalog.v1.PriceCandidate.outcome:type_name -> transload.catalog.v1.PriceCandidate.Outcome
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	19, // 0: transload.catalog.v1.PriceList.start_time:type_name -> google.protobuf.Timestamp
+	19, // 1: transload.catalog.v1.PriceList.end_time:type_name -> google.protobuf.Timestamp
+	19, // 2: transload.catalog.v1.PriceList.create_time:type_name -> google.protobuf.Timestamp
+	19, // 3: transload.catalog.v1.PriceList.update_time:type_name -> google.protobuf.Timestamp
+	20, // 4: transload.catalog.v1.Price.unit_price:type_name -> transload.common.v1.Money
+	9,  // 5: transload.catalog.v1.Price.quantity_breaks:type_name -> transload.catalog.v1.QuantityBreak
+	19, // 6: transload.catalog.v1.Price.update_time:type_name -> google.protobuf.Timestamp
+	20, // 7: transload.catalog.v1.Price.cost_price:type_name -> transload.common.v1.Money
+	20, // 8: transload.catalog.v1.QuantityBreak.unit_price:type_name -> transload.common.v1.Money
+	19, // 9: transload.catalog.v1.CustomerContract.start_time:type_name -> google.protobuf.Timestamp
+	19, // 10: transload.catalog.v1.CustomerContract.end_time:type_name -> google.protobuf.Timestamp
+	11, // 11: transload.catalog.v1.CustomerContract.terms:type_name -> transload.catalog.v1.ContractTerm
+	19, // 12: transload.catalog.v1.CustomerContract.create_time:type_name -> google.protobuf.Timestamp
+	19, // 13: transload.catalog.v1.CustomerContract.update_time:type_name -> google.protobuf.Timestamp
+	20, // 14: transload.catalog.v1.ContractTerm.unit_price:type_name -> transload.common.v1.Money
+	19, // 15: transload.catalog.v1.ChannelRule.start_time:type_name -> google.protobuf.Timestamp
+	19, // 16: transload.catalog.v1.ChannelRule.end_time:type_name -> google.protobuf.Timestamp
+	19, // 17: transload.catalog.v1.ChannelRule.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 18: transload.catalog.v1.ChannelRule.rounding:type_name -> transload.catalog.v1.ChannelRule.Rounding
+	2,  // 19: transload.catalog.v1.Promotion.trigger:type_name -> transload.catalog.v1.Promotion.Trigger
+	20, // 20: transload.catalog.v1.Promotion.unit_discount:type_name -> transload.common.v1.Money
+	14, // 21: transload.catalog.v1.Promotion.buy_x_get_y:type_name -> transload.catalog.v1.BuyXGetY
+	15, // 22: transload.catalog.v1.Promotion.spend_tiers:type_name -> transload.catalog.v1.SpendTiers
+	19, // 23: transload.catalog.v1.Promotion.start_time:type_name -> google.protobuf.Timestamp
+	19, // 24: transload.catalog.v1.Promotion.end_time:type_name -> google.protobuf.Timestamp
+	19, // 25: transload.catalog.v1.Promotion.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 26: transload.catalog.v1.Promotion.level:type_name -> transload.catalog.v1.Promotion.Level
+	4,  // 27: transload.catalog.v1.Promotion.combinability:type_name -> transload.catalog.v1.Promotion.Combinability
+	16, // 28: transload.catalog.v1.SpendTiers.tiers:type_name -> transload.catalog.v1.SpendTier
+	20, // 29: transload.catalog.v1.SpendTier.min_spend:type_name -> transload.common.v1.Money
+	20, // 30: transload.catalog.v1.SpendTier.amount_off:type_name -> transload.common.v1.Money
+	0,  // 31: transload.catalog.v1.PriceRule.kind:type_name -> transload.catalog.v1.RuleKind
+	17, // 32: transload.catalog.v1.PriceCandidate.rule:type_name -> transload.catalog.v1.PriceRule
+	20, // 33: transload.catalog.v1.PriceCandidate.unit_price:type_name -> transload.common.v1.Money
+	5,  // 34: transload.catalog.v1.PriceCandidate.outcome:type_name -> transload.catalog.v1.PriceCandidate.Outcome
+	6,  // 35: transload.catalog.v1.PriceCandidate.loss_reason:type_name -> transload.catalog.v1.PriceCandidate.LossReason
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_transload_catalog_v1_pricing_resources_proto_init() }
@@ -1517,17 +2217,24 @@ func file_transload_catalog_v1_pricing_resources_proto_init() {
 		(*ContractTerm_UnitPrice)(nil),
 		(*ContractTerm_DiscountBps)(nil),
 	}
+	file_transload_catalog_v1_pricing_resources_proto_msgTypes[5].OneofWrappers = []any{}
 	file_transload_catalog_v1_pricing_resources_proto_msgTypes[6].OneofWrappers = []any{
 		(*Promotion_DiscountBps)(nil),
 		(*Promotion_UnitDiscount)(nil),
+		(*Promotion_BuyXGetY)(nil),
+		(*Promotion_SpendTiers)(nil),
+	}
+	file_transload_catalog_v1_pricing_resources_proto_msgTypes[9].OneofWrappers = []any{
+		(*SpendTier_DiscountBps)(nil),
+		(*SpendTier_AmountOff)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_catalog_v1_pricing_resources_proto_rawDesc), len(file_transload_catalog_v1_pricing_resources_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   9,
+			NumEnums:      7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,124 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Reason says why the code did not apply.
+type PromotionCodeIssue_Reason int32
+
+const (
+	// Not used.
+	PromotionCodeIssue_REASON_UNSPECIFIED PromotionCodeIssue_Reason = 0
+	// No promotion has the code.
+	PromotionCodeIssue_REASON_UNKNOWN PromotionCodeIssue_Reason = 1
+	// The promotion is outside its effective window.
+	PromotionCodeIssue_REASON_NOT_EFFECTIVE PromotionCodeIssue_Reason = 2
+	// The promotion's usage limit (per customer or total) is reached.
+	PromotionCodeIssue_REASON_EXHAUSTED PromotionCodeIssue_Reason = 3
+	// Other channel or currency, or no line qualifies.
+	PromotionCodeIssue_REASON_NOT_APPLICABLE PromotionCodeIssue_Reason = 4
+)
+
+// Enum value maps for PromotionCodeIssue_Reason.
+var (
+	PromotionCodeIssue_Reason_name = map[int32]string{
+		0: "REASON_UNSPECIFIED",
+		1: "REASON_UNKNOWN",
+		2: "REASON_NOT_EFFECTIVE",
+		3: "REASON_EXHAUSTED",
+		4: "REASON_NOT_APPLICABLE",
+	}
+	PromotionCodeIssue_Reason_value = map[string]int32{
+		"REASON_UNSPECIFIED":    0,
+		"REASON_UNKNOWN":        1,
+		"REASON_NOT_EFFECTIVE":  2,
+		"REASON_EXHAUSTED":      3,
+		"REASON_NOT_APPLICABLE": 4,
+	}
+)
+
+func (x PromotionCodeIssue_Reason) Enum() *PromotionCodeIssue_Reason {
+	p := new(PromotionCodeIssue_Reason)
+	*p = x
+	return p
+}
+
+func (x PromotionCodeIssue_Reason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PromotionCodeIssue_Reason) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_service_proto_enumTypes[0].Descriptor()
+}
+
+func (PromotionCodeIssue_Reason) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[0]
+}
+
+func (x PromotionCodeIssue_Reason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PromotionCodeIssue_Reason.Descriptor instead.
+func (PromotionCodeIssue_Reason) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{3, 0}
+}
+
+// State of a reservation.
+type ReservePromotionsResponse_State int32
+
+const (
+	// Not used.
+	ReservePromotionsResponse_STATE_UNSPECIFIED ReservePromotionsResponse_State = 0
+	// Held against the limits.
+	ReservePromotionsResponse_STATE_RESERVED ReservePromotionsResponse_State = 1
+	// Redeemed.
+	ReservePromotionsResponse_STATE_COMMITTED ReservePromotionsResponse_State = 2
+	// Given back (or never held).
+	ReservePromotionsResponse_STATE_RELEASED ReservePromotionsResponse_State = 3
+)
+
+// Enum value maps for ReservePromotionsResponse_State.
+var (
+	ReservePromotionsResponse_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_RESERVED",
+		2: "STATE_COMMITTED",
+		3: "STATE_RELEASED",
+	}
+	ReservePromotionsResponse_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_RESERVED":    1,
+		"STATE_COMMITTED":   2,
+		"STATE_RELEASED":    3,
+	}
+)
+
+func (x ReservePromotionsResponse_State) Enum() *ReservePromotionsResponse_State {
+	p := new(ReservePromotionsResponse_State)
+	*p = x
+	return p
+}
+
+func (x ReservePromotionsResponse_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReservePromotionsResponse_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_service_proto_enumTypes[1].Descriptor()
+}
+
+func (ReservePromotionsResponse_State) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[1]
+}
+
+func (x ReservePromotionsResponse_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReservePromotionsResponse_State.Descriptor instead.
+func (ReservePromotionsResponse_State) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{38, 0}
+}
+
 // QuotePricesRequest is the request of PricingService.QuotePrices.
 type QuotePricesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -56,7 +174,10 @@ type QuotePricesRequest struct {
 	// When true, lines that cannot be priced come back with `error_reason`
 	// set and no prices, and totals cover the priced lines only; when false
 	// (default) any such line fails the whole call.
-	AllowPartial  bool `protobuf:"varint,7,opt,name=allow_partial,json=allowPartial,proto3" json:"allow_partial,omitempty"`
+	AllowPartial bool `protobuf:"varint,7,opt,name=allow_partial,json=allowPartial,proto3" json:"allow_partial,omitempty"`
+	// ERP customer group of `customer_id`; when set, the group's contracts
+	// apply after the customer's own.
+	CustomerGroup string `protobuf:"bytes,8,opt,name=customer_group,json=customerGroup,proto3" json:"customer_group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -140,6 +261,13 @@ func (x *QuotePricesRequest) GetAllowPartial() bool {
 	return false
 }
 
+func (x *QuotePricesRequest) GetCustomerGroup() string {
+	if x != nil {
+		return x.CustomerGroup
+	}
+	return ""
+}
+
 // QuoteRequestLine is one line to price.
 type QuoteRequestLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -219,9 +347,15 @@ type QuotePricesResponse struct {
 	// earliest end or start of an effective window that could change a line,
 	// capped at a server-configured TTL (15 minutes by default). Orders are
 	// always repriced at placement.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// Entered promotion codes that did not apply, with the reason; a
+	// quote-level issue, never a failed line or call.
+	PromotionCodeIssues []*PromotionCodeIssue `protobuf:"bytes,9,rep,name=promotion_code_issues,json=promotionCodeIssues,proto3" json:"promotion_code_issues,omitempty"`
+	// Resource names of the promotions that lowered at least one line, in
+	// first-use order: what an order placed at this quote redeems.
+	AppliedPromotions []string `protobuf:"bytes,10,rep,name=applied_promotions,json=appliedPromotions,proto3" json:"applied_promotions,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *QuotePricesResponse) Reset() {
@@ -310,6 +444,84 @@ func (x *QuotePricesResponse) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *QuotePricesResponse) GetPromotionCodeIssues() []*PromotionCodeIssue {
+	if x != nil {
+		return x.PromotionCodeIssues
+	}
+	return nil
+}
+
+func (x *QuotePricesResponse) GetAppliedPromotions() []string {
+	if x != nil {
+		return x.AppliedPromotions
+	}
+	return nil
+}
+
+// PromotionCodeIssue is an entered promotion code that did not apply.
+type PromotionCodeIssue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The code as entered, upper-cased.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Why it did not apply.
+	Reason PromotionCodeIssue_Reason `protobuf:"varint,2,opt,name=reason,proto3,enum=transload.catalog.v1.PromotionCodeIssue_Reason" json:"reason,omitempty"`
+	// English explanation for people.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromotionCodeIssue) Reset() {
+	*x = PromotionCodeIssue{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromotionCodeIssue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromotionCodeIssue) ProtoMessage() {}
+
+func (x *PromotionCodeIssue) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromotionCodeIssue.ProtoReflect.Descriptor instead.
+func (*PromotionCodeIssue) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PromotionCodeIssue) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PromotionCodeIssue) GetReason() PromotionCodeIssue_Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return PromotionCodeIssue_REASON_UNSPECIFIED
+}
+
+func (x *PromotionCodeIssue) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // QuoteLine is the price of one requested line with its explanation.
 type QuoteLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -340,7 +552,7 @@ type QuoteLine struct {
 
 func (x *QuoteLine) Reset() {
 	*x = QuoteLine{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[3]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +564,7 @@ func (x *QuoteLine) String() string {
 func (*QuoteLine) ProtoMessage() {}
 
 func (x *QuoteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[3]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +577,7 @@ func (x *QuoteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuoteLine.ProtoReflect.Descriptor instead.
 func (*QuoteLine) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{3}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *QuoteLine) GetLineIndex() int32 {
@@ -467,7 +679,7 @@ type ImportPricesRequest struct {
 
 func (x *ImportPricesRequest) Reset() {
 	*x = ImportPricesRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[4]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +691,7 @@ func (x *ImportPricesRequest) String() string {
 func (*ImportPricesRequest) ProtoMessage() {}
 
 func (x *ImportPricesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[4]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +704,7 @@ func (x *ImportPricesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPricesRequest.ProtoReflect.Descriptor instead.
 func (*ImportPricesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{4}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ImportPricesRequest) GetRequestId() string {
@@ -550,13 +762,16 @@ type PriceImportRow struct {
 	// Quantity breaks, up to 20, strictly ascending by min_quantity with
 	// non-increasing prices.
 	QuantityBreaks []*QuantityBreak `protobuf:"bytes,4,rep,name=quantity_breaks,json=quantityBreaks,proto3" json:"quantity_breaks,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Cost price of one base unit in the list's currency, when known; channel
+	// rules with `min_margin_bps` floor prices against it.
+	CostPrice     *v1.Money `protobuf:"bytes,5,opt,name=cost_price,json=costPrice,proto3" json:"cost_price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PriceImportRow) Reset() {
 	*x = PriceImportRow{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[5]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +783,7 @@ func (x *PriceImportRow) String() string {
 func (*PriceImportRow) ProtoMessage() {}
 
 func (x *PriceImportRow) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[5]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +796,7 @@ func (x *PriceImportRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceImportRow.ProtoReflect.Descriptor instead.
 func (*PriceImportRow) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{5}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PriceImportRow) GetRowNumber() int64 {
@@ -612,6 +827,13 @@ func (x *PriceImportRow) GetQuantityBreaks() []*QuantityBreak {
 	return nil
 }
 
+func (x *PriceImportRow) GetCostPrice() *v1.Money {
+	if x != nil {
+		return x.CostPrice
+	}
+	return nil
+}
+
 // ImportPricesResponse is the response of PricingService.ImportPrices.
 type ImportPricesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -637,7 +859,7 @@ type ImportPricesResponse struct {
 
 func (x *ImportPricesResponse) Reset() {
 	*x = ImportPricesResponse{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[6]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +871,7 @@ func (x *ImportPricesResponse) String() string {
 func (*ImportPricesResponse) ProtoMessage() {}
 
 func (x *ImportPricesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[6]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +884,7 @@ func (x *ImportPricesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPricesResponse.ProtoReflect.Descriptor instead.
 func (*ImportPricesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{6}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ImportPricesResponse) GetResults() []*ImportRowResult {
@@ -725,7 +947,7 @@ type GetPriceRequest struct {
 
 func (x *GetPriceRequest) Reset() {
 	*x = GetPriceRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[7]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +959,7 @@ func (x *GetPriceRequest) String() string {
 func (*GetPriceRequest) ProtoMessage() {}
 
 func (x *GetPriceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[7]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +972,7 @@ func (x *GetPriceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPriceRequest.ProtoReflect.Descriptor instead.
 func (*GetPriceRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{7}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetPriceRequest) GetName() string {
@@ -778,7 +1000,7 @@ type ListPricesRequest struct {
 
 func (x *ListPricesRequest) Reset() {
 	*x = ListPricesRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[8]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +1012,7 @@ func (x *ListPricesRequest) String() string {
 func (*ListPricesRequest) ProtoMessage() {}
 
 func (x *ListPricesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[8]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +1025,7 @@ func (x *ListPricesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPricesRequest.ProtoReflect.Descriptor instead.
 func (*ListPricesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{8}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListPricesRequest) GetParent() string {
@@ -847,7 +1069,7 @@ type ListPricesResponse struct {
 
 func (x *ListPricesResponse) Reset() {
 	*x = ListPricesResponse{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[9]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1081,7 @@ func (x *ListPricesResponse) String() string {
 func (*ListPricesResponse) ProtoMessage() {}
 
 func (x *ListPricesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[9]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1094,7 @@ func (x *ListPricesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPricesResponse.ProtoReflect.Descriptor instead.
 func (*ListPricesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{9}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListPricesResponse) GetPrices() []*Price {
@@ -900,7 +1122,7 @@ type GetPriceListRequest struct {
 
 func (x *GetPriceListRequest) Reset() {
 	*x = GetPriceListRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[10]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1134,7 @@ func (x *GetPriceListRequest) String() string {
 func (*GetPriceListRequest) ProtoMessage() {}
 
 func (x *GetPriceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[10]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1147,7 @@ func (x *GetPriceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPriceListRequest.ProtoReflect.Descriptor instead.
 func (*GetPriceListRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{10}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetPriceListRequest) GetName() string {
@@ -956,7 +1178,7 @@ type ListPriceListsRequest struct {
 
 func (x *ListPriceListsRequest) Reset() {
 	*x = ListPriceListsRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[11]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1190,7 @@ func (x *ListPriceListsRequest) String() string {
 func (*ListPriceListsRequest) ProtoMessage() {}
 
 func (x *ListPriceListsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[11]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1203,7 @@ func (x *ListPriceListsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPriceListsRequest.ProtoReflect.Descriptor instead.
 func (*ListPriceListsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{11}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListPriceListsRequest) GetPageSize() int32 {
@@ -1018,7 +1240,7 @@ type ListPriceListsResponse struct {
 
 func (x *ListPriceListsResponse) Reset() {
 	*x = ListPriceListsResponse{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[12]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1252,7 @@ func (x *ListPriceListsResponse) String() string {
 func (*ListPriceListsResponse) ProtoMessage() {}
 
 func (x *ListPriceListsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[12]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1265,7 @@ func (x *ListPriceListsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPriceListsResponse.ProtoReflect.Descriptor instead.
 func (*ListPriceListsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{12}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListPriceListsResponse) GetPriceLists() []*PriceList {
@@ -1090,7 +1312,7 @@ type UpdatePriceListRequest struct {
 
 func (x *UpdatePriceListRequest) Reset() {
 	*x = UpdatePriceListRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[13]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1324,7 @@ func (x *UpdatePriceListRequest) String() string {
 func (*UpdatePriceListRequest) ProtoMessage() {}
 
 func (x *UpdatePriceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[13]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1337,7 @@ func (x *UpdatePriceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePriceListRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePriceListRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{13}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdatePriceListRequest) GetPriceList() *PriceList {
@@ -1185,7 +1407,7 @@ type DeletePriceListRequest struct {
 
 func (x *DeletePriceListRequest) Reset() {
 	*x = DeletePriceListRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[14]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1419,7 @@ func (x *DeletePriceListRequest) String() string {
 func (*DeletePriceListRequest) ProtoMessage() {}
 
 func (x *DeletePriceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[14]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1432,7 @@ func (x *DeletePriceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePriceListRequest.ProtoReflect.Descriptor instead.
 func (*DeletePriceListRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{14}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeletePriceListRequest) GetName() string {
@@ -1259,7 +1481,7 @@ type GetCustomerContractRequest struct {
 
 func (x *GetCustomerContractRequest) Reset() {
 	*x = GetCustomerContractRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[15]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1493,7 @@ func (x *GetCustomerContractRequest) String() string {
 func (*GetCustomerContractRequest) ProtoMessage() {}
 
 func (x *GetCustomerContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[15]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1506,7 @@ func (x *GetCustomerContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomerContractRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomerContractRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{15}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetCustomerContractRequest) GetName() string {
@@ -1314,7 +1536,7 @@ type ListCustomerContractsRequest struct {
 
 func (x *ListCustomerContractsRequest) Reset() {
 	*x = ListCustomerContractsRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[16]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1548,7 @@ func (x *ListCustomerContractsRequest) String() string {
 func (*ListCustomerContractsRequest) ProtoMessage() {}
 
 func (x *ListCustomerContractsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[16]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1561,7 @@ func (x *ListCustomerContractsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCustomerContractsRequest.ProtoReflect.Descriptor instead.
 func (*ListCustomerContractsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{16}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListCustomerContractsRequest) GetPageSize() int32 {
@@ -1376,7 +1598,7 @@ type ListCustomerContractsResponse struct {
 
 func (x *ListCustomerContractsResponse) Reset() {
 	*x = ListCustomerContractsResponse{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[17]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1610,7 @@ func (x *ListCustomerContractsResponse) String() string {
 func (*ListCustomerContractsResponse) ProtoMessage() {}
 
 func (x *ListCustomerContractsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[17]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1623,7 @@ func (x *ListCustomerContractsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCustomerContractsResponse.ProtoReflect.Descriptor instead.
 func (*ListCustomerContractsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{17}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListCustomerContractsResponse) GetCustomerContracts() []*CustomerContract {
@@ -1441,14 +1663,20 @@ type UpdateCustomerContractRequest struct {
 	// (-- api-linter: core::0155::request-id-format=disabled
 	//     aip.dev/not-precedent: Transload request ids are any client-unique
 	//     string of 1..128 characters (see transload.common.v1). --)
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Stage the change in the rule draft instead of publishing it at once;
+	// PublishPriceRules publishes every staged change as one price version.
+	// (-- api-linter: core::0134::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: versioned publication of pricing rules
+	//     (drafts published atomically) is part of the contract. --)
+	Draft         bool `protobuf:"varint,6,opt,name=draft,proto3" json:"draft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateCustomerContractRequest) Reset() {
 	*x = UpdateCustomerContractRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[18]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1688,7 @@ func (x *UpdateCustomerContractRequest) String() string {
 func (*UpdateCustomerContractRequest) ProtoMessage() {}
 
 func (x *UpdateCustomerContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[18]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1701,7 @@ func (x *UpdateCustomerContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCustomerContractRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCustomerContractRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{18}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateCustomerContractRequest) GetCustomerContract() *CustomerContract {
@@ -1511,6 +1739,13 @@ func (x *UpdateCustomerContractRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *UpdateCustomerContractRequest) GetDraft() bool {
+	if x != nil {
+		return x.Draft
+	}
+	return false
+}
+
 // DeleteCustomerContractRequest is the request of PricingService.DeleteCustomerContract.
 //
 // (-- api-linter: core::0135::request-required-fields=disabled
@@ -1533,14 +1768,20 @@ type DeleteCustomerContractRequest struct {
 	// (-- api-linter: core::0155::request-id-format=disabled
 	//     aip.dev/not-precedent: Transload request ids are any client-unique
 	//     string of 1..128 characters (see transload.common.v1). --)
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Stage the deletion in the rule draft (see the Update request's
+	// `draft`).
+	// (-- api-linter: core::0135::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: versioned publication of pricing rules
+	//     (drafts published atomically) is part of the contract. --)
+	Draft         bool `protobuf:"varint,5,opt,name=draft,proto3" json:"draft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteCustomerContractRequest) Reset() {
 	*x = DeleteCustomerContractRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[19]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1793,7 @@ func (x *DeleteCustomerContractRequest) String() string {
 func (*DeleteCustomerContractRequest) ProtoMessage() {}
 
 func (x *DeleteCustomerContractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[19]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1806,7 @@ func (x *DeleteCustomerContractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCustomerContractRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCustomerContractRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{19}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteCustomerContractRequest) GetName() string {
@@ -1596,6 +1837,13 @@ func (x *DeleteCustomerContractRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *DeleteCustomerContractRequest) GetDraft() bool {
+	if x != nil {
+		return x.Draft
+	}
+	return false
+}
+
 // GetChannelRuleRequest is the request of PricingService.GetChannelRule.
 type GetChannelRuleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1607,7 +1855,7 @@ type GetChannelRuleRequest struct {
 
 func (x *GetChannelRuleRequest) Reset() {
 	*x = GetChannelRuleRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[20]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1867,7 @@ func (x *GetChannelRuleRequest) String() string {
 func (*GetChannelRuleRequest) ProtoMessage() {}
 
 func (x *GetChannelRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[20]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1880,7 @@ func (x *GetChannelRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetChannelRuleRequest.ProtoReflect.Descriptor instead.
 func (*GetChannelRuleRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{20}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetChannelRuleRequest) GetName() string {
@@ -1661,7 +1909,7 @@ type ListChannelRulesRequest struct {
 
 func (x *ListChannelRulesRequest) Reset() {
 	*x = ListChannelRulesRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[21]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1921,7 @@ func (x *ListChannelRulesRequest) String() string {
 func (*ListChannelRulesRequest) ProtoMessage() {}
 
 func (x *ListChannelRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[21]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1934,7 @@ func (x *ListChannelRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChannelRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListChannelRulesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{21}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListChannelRulesRequest) GetPageSize() int32 {
@@ -1723,7 +1971,7 @@ type ListChannelRulesResponse struct {
 
 func (x *ListChannelRulesResponse) Reset() {
 	*x = ListChannelRulesResponse{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[22]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1983,7 @@ func (x *ListChannelRulesResponse) String() string {
 func (*ListChannelRulesResponse) ProtoMessage() {}
 
 func (x *ListChannelRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[22]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1996,7 @@ func (x *ListChannelRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListChannelRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListChannelRulesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{22}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListChannelRulesResponse) GetChannelRules() []*ChannelRule {
@@ -1788,14 +2036,20 @@ type UpdateChannelRuleRequest struct {
 	// (-- api-linter: core::0155::request-id-format=disabled
 	//     aip.dev/not-precedent: Transload request ids are any client-unique
 	//     string of 1..128 characters (see transload.common.v1). --)
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Stage the change in the rule draft instead of publishing it at once;
+	// PublishPriceRules publishes every staged change as one price version.
+	// (-- api-linter: core::0134::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: versioned publication of pricing rules
+	//     (drafts published atomically) is part of the contract. --)
+	Draft         bool `protobuf:"varint,6,opt,name=draft,proto3" json:"draft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateChannelRuleRequest) Reset() {
 	*x = UpdateChannelRuleRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[23]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +2061,7 @@ func (x *UpdateChannelRuleRequest) String() string {
 func (*UpdateChannelRuleRequest) ProtoMessage() {}
 
 func (x *UpdateChannelRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[23]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +2074,7 @@ func (x *UpdateChannelRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateChannelRuleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateChannelRuleRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{23}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateChannelRuleRequest) GetChannelRule() *ChannelRule {
@@ -1858,6 +2112,13 @@ func (x *UpdateChannelRuleRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *UpdateChannelRuleRequest) GetDraft() bool {
+	if x != nil {
+		return x.Draft
+	}
+	return false
+}
+
 // DeleteChannelRuleRequest is the request of PricingService.DeleteChannelRule.
 //
 // (-- api-linter: core::0135::request-required-fields=disabled
@@ -1880,14 +2141,20 @@ type DeleteChannelRuleRequest struct {
 	// (-- api-linter: core::0155::request-id-format=disabled
 	//     aip.dev/not-precedent: Transload request ids are any client-unique
 	//     string of 1..128 characters (see transload.common.v1). --)
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Stage the deletion in the rule draft (see the Update request's
+	// `draft`).
+	// (-- api-linter: core::0135::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: versioned publication of pricing rules
+	//     (drafts published atomically) is part of the contract. --)
+	Draft         bool `protobuf:"varint,5,opt,name=draft,proto3" json:"draft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteChannelRuleRequest) Reset() {
 	*x = DeleteChannelRuleRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[24]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2166,7 @@ func (x *DeleteChannelRuleRequest) String() string {
 func (*DeleteChannelRuleRequest) ProtoMessage() {}
 
 func (x *DeleteChannelRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[24]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2179,7 @@ func (x *DeleteChannelRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteChannelRuleRequest.ProtoReflect.Descriptor instead.
 func (*DeleteChannelRuleRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{24}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteChannelRuleRequest) GetName() string {
@@ -1943,6 +2210,13 @@ func (x *DeleteChannelRuleRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *DeleteChannelRuleRequest) GetDraft() bool {
+	if x != nil {
+		return x.Draft
+	}
+	return false
+}
+
 // GetPromotionRequest is the request of PricingService.GetPromotion.
 type GetPromotionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1954,7 +2228,7 @@ type GetPromotionRequest struct {
 
 func (x *GetPromotionRequest) Reset() {
 	*x = GetPromotionRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[25]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2240,7 @@ func (x *GetPromotionRequest) String() string {
 func (*GetPromotionRequest) ProtoMessage() {}
 
 func (x *GetPromotionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[25]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2253,7 @@ func (x *GetPromotionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPromotionRequest.ProtoReflect.Descriptor instead.
 func (*GetPromotionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{25}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPromotionRequest) GetName() string {
@@ -2010,7 +2284,7 @@ type ListPromotionsRequest struct {
 
 func (x *ListPromotionsRequest) Reset() {
 	*x = ListPromotionsRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[26]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2296,7 @@ func (x *ListPromotionsRequest) String() string {
 func (*ListPromotionsRequest) ProtoMessage() {}
 
 func (x *ListPromotionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[26]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2309,7 @@ func (x *ListPromotionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPromotionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPromotionsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{26}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListPromotionsRequest) GetPageSize() int32 {
@@ -2072,7 +2346,7 @@ type ListPromotionsResponse struct {
 
 func (x *ListPromotionsResponse) Reset() {
 	*x = ListPromotionsResponse{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[27]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2358,7 @@ func (x *ListPromotionsResponse) String() string {
 func (*ListPromotionsResponse) ProtoMessage() {}
 
 func (x *ListPromotionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[27]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2371,7 @@ func (x *ListPromotionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPromotionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPromotionsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{27}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPromotionsResponse) GetPromotions() []*Promotion {
@@ -2137,14 +2411,20 @@ type UpdatePromotionRequest struct {
 	// (-- api-linter: core::0155::request-id-format=disabled
 	//     aip.dev/not-precedent: Transload request ids are any client-unique
 	//     string of 1..128 characters (see transload.common.v1). --)
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Stage the change in the rule draft instead of publishing it at once;
+	// PublishPriceRules publishes every staged change as one price version.
+	// (-- api-linter: core::0134::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: versioned publication of pricing rules
+	//     (drafts published atomically) is part of the contract. --)
+	Draft         bool `protobuf:"varint,6,opt,name=draft,proto3" json:"draft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdatePromotionRequest) Reset() {
 	*x = UpdatePromotionRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[28]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2436,7 @@ func (x *UpdatePromotionRequest) String() string {
 func (*UpdatePromotionRequest) ProtoMessage() {}
 
 func (x *UpdatePromotionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[28]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2449,7 @@ func (x *UpdatePromotionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePromotionRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePromotionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{28}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdatePromotionRequest) GetPromotion() *Promotion {
@@ -2207,6 +2487,13 @@ func (x *UpdatePromotionRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *UpdatePromotionRequest) GetDraft() bool {
+	if x != nil {
+		return x.Draft
+	}
+	return false
+}
+
 // DeletePromotionRequest is the request of PricingService.DeletePromotion.
 //
 // (-- api-linter: core::0135::request-required-fields=disabled
@@ -2229,14 +2516,20 @@ type DeletePromotionRequest struct {
 	// (-- api-linter: core::0155::request-id-format=disabled
 	//     aip.dev/not-precedent: Transload request ids are any client-unique
 	//     string of 1..128 characters (see transload.common.v1). --)
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Stage the deletion in the rule draft (see the Update request's
+	// `draft`).
+	// (-- api-linter: core::0135::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: versioned publication of pricing rules
+	//     (drafts published atomically) is part of the contract. --)
+	Draft         bool `protobuf:"varint,5,opt,name=draft,proto3" json:"draft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeletePromotionRequest) Reset() {
 	*x = DeletePromotionRequest{}
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[29]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2541,7 @@ func (x *DeletePromotionRequest) String() string {
 func (*DeletePromotionRequest) ProtoMessage() {}
 
 func (x *DeletePromotionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[29]
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2554,7 @@ func (x *DeletePromotionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePromotionRequest.ProtoReflect.Descriptor instead.
 func (*DeletePromotionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{29}
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeletePromotionRequest) GetName() string {
@@ -2292,11 +2585,665 @@ func (x *DeletePromotionRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *DeletePromotionRequest) GetDraft() bool {
+	if x != nil {
+		return x.Draft
+	}
+	return false
+}
+
+// ImportCustomerContractsRequest is the request of
+// PricingService.ImportCustomerContracts.
+type ImportCustomerContractsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Client request id (1..128 characters), as in ImportPricesRequest.
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Name of the feeding system for the audit trail, e.g. "erp".
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Contracts, one per row, 1..10000. Rows are validated one by one (so
+	// request validation skips them).
+	Rows []*ContractImportRow `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Validate and report outcomes without writing (AIP-163).
+	ValidateOnly  bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportCustomerContractsRequest) Reset() {
+	*x = ImportCustomerContractsRequest{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportCustomerContractsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportCustomerContractsRequest) ProtoMessage() {}
+
+func (x *ImportCustomerContractsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportCustomerContractsRequest.ProtoReflect.Descriptor instead.
+func (*ImportCustomerContractsRequest) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ImportCustomerContractsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ImportCustomerContractsRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportCustomerContractsRequest) GetRows() []*ContractImportRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ImportCustomerContractsRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// ContractImportRow is one contract of a contract feed.
+type ContractImportRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Row number in the feed (1-based), unique within the request.
+	RowNumber int64 `protobuf:"varint,1,opt,name=row_number,json=rowNumber,proto3" json:"row_number,omitempty"`
+	// The contract; `name` identifies it.
+	CustomerContract *CustomerContract `protobuf:"bytes,2,opt,name=customer_contract,json=customerContract,proto3" json:"customer_contract,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ContractImportRow) Reset() {
+	*x = ContractImportRow{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContractImportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContractImportRow) ProtoMessage() {}
+
+func (x *ContractImportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContractImportRow.ProtoReflect.Descriptor instead.
+func (*ContractImportRow) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ContractImportRow) GetRowNumber() int64 {
+	if x != nil {
+		return x.RowNumber
+	}
+	return 0
+}
+
+func (x *ContractImportRow) GetCustomerContract() *CustomerContract {
+	if x != nil {
+		return x.CustomerContract
+	}
+	return nil
+}
+
+// ImportCustomerContractsResponse is the response of
+// PricingService.ImportCustomerContracts.
+type ImportCustomerContractsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per row, in request order (`sku` holds the contract name).
+	Results []*ImportRowResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// Rows CREATED.
+	CreatedCount int64 `protobuf:"varint,2,opt,name=created_count,json=createdCount,proto3" json:"created_count,omitempty"`
+	// Rows UPDATED.
+	UpdatedCount int64 `protobuf:"varint,3,opt,name=updated_count,json=updatedCount,proto3" json:"updated_count,omitempty"`
+	// Rows UNCHANGED.
+	UnchangedCount int64 `protobuf:"varint,4,opt,name=unchanged_count,json=unchangedCount,proto3" json:"unchanged_count,omitempty"`
+	// Rows REJECTED.
+	RejectedCount int64 `protobuf:"varint,5,opt,name=rejected_count,json=rejectedCount,proto3" json:"rejected_count,omitempty"`
+	// `price_version` after the import.
+	PriceVersion  int64 `protobuf:"varint,6,opt,name=price_version,json=priceVersion,proto3" json:"price_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportCustomerContractsResponse) Reset() {
+	*x = ImportCustomerContractsResponse{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportCustomerContractsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportCustomerContractsResponse) ProtoMessage() {}
+
+func (x *ImportCustomerContractsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportCustomerContractsResponse.ProtoReflect.Descriptor instead.
+func (*ImportCustomerContractsResponse) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ImportCustomerContractsResponse) GetResults() []*ImportRowResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ImportCustomerContractsResponse) GetCreatedCount() int64 {
+	if x != nil {
+		return x.CreatedCount
+	}
+	return 0
+}
+
+func (x *ImportCustomerContractsResponse) GetUpdatedCount() int64 {
+	if x != nil {
+		return x.UpdatedCount
+	}
+	return 0
+}
+
+func (x *ImportCustomerContractsResponse) GetUnchangedCount() int64 {
+	if x != nil {
+		return x.UnchangedCount
+	}
+	return 0
+}
+
+func (x *ImportCustomerContractsResponse) GetRejectedCount() int64 {
+	if x != nil {
+		return x.RejectedCount
+	}
+	return 0
+}
+
+func (x *ImportCustomerContractsResponse) GetPriceVersion() int64 {
+	if x != nil {
+		return x.PriceVersion
+	}
+	return 0
+}
+
+// PublishPriceRulesRequest is the request of PricingService.PublishPriceRules.
+type PublishPriceRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Client request id (1..128 characters).
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Validate the draft without publishing.
+	ValidateOnly  bool `protobuf:"varint,2,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishPriceRulesRequest) Reset() {
+	*x = PublishPriceRulesRequest{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishPriceRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishPriceRulesRequest) ProtoMessage() {}
+
+func (x *PublishPriceRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishPriceRulesRequest.ProtoReflect.Descriptor instead.
+func (*PublishPriceRulesRequest) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PublishPriceRulesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *PublishPriceRulesRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+// PublishPriceRulesResponse is the response of PublishPriceRules and
+// RepublishPriceRules.
+type PublishPriceRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The price version now quoted.
+	PriceVersion int64 `protobuf:"varint,1,opt,name=price_version,json=priceVersion,proto3" json:"price_version,omitempty"`
+	// False when nothing was staged (no new version).
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// Numbers of contracts, channel rules and promotions in the published
+	// rule set.
+	CustomerContractCount int64 `protobuf:"varint,3,opt,name=customer_contract_count,json=customerContractCount,proto3" json:"customer_contract_count,omitempty"`
+	// See customer_contract_count.
+	ChannelRuleCount int64 `protobuf:"varint,4,opt,name=channel_rule_count,json=channelRuleCount,proto3" json:"channel_rule_count,omitempty"`
+	// See customer_contract_count.
+	PromotionCount int64 `protobuf:"varint,5,opt,name=promotion_count,json=promotionCount,proto3" json:"promotion_count,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PublishPriceRulesResponse) Reset() {
+	*x = PublishPriceRulesResponse{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishPriceRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishPriceRulesResponse) ProtoMessage() {}
+
+func (x *PublishPriceRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishPriceRulesResponse.ProtoReflect.Descriptor instead.
+func (*PublishPriceRulesResponse) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PublishPriceRulesResponse) GetPriceVersion() int64 {
+	if x != nil {
+		return x.PriceVersion
+	}
+	return 0
+}
+
+func (x *PublishPriceRulesResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *PublishPriceRulesResponse) GetCustomerContractCount() int64 {
+	if x != nil {
+		return x.CustomerContractCount
+	}
+	return 0
+}
+
+func (x *PublishPriceRulesResponse) GetChannelRuleCount() int64 {
+	if x != nil {
+		return x.ChannelRuleCount
+	}
+	return 0
+}
+
+func (x *PublishPriceRulesResponse) GetPromotionCount() int64 {
+	if x != nil {
+		return x.PromotionCount
+	}
+	return 0
+}
+
+// RepublishPriceRulesRequest is the request of PricingService.RepublishPriceRules.
+type RepublishPriceRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Client request id (1..128 characters).
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: Transload request ids are any client-unique
+	//     string of 1..128 characters (see transload.common.v1). --)
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Price version whose rule set to publish again; 0 means the rule set
+	// published before the current one.
+	PriceVersion  int64 `protobuf:"varint,2,opt,name=price_version,json=priceVersion,proto3" json:"price_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepublishPriceRulesRequest) Reset() {
+	*x = RepublishPriceRulesRequest{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepublishPriceRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepublishPriceRulesRequest) ProtoMessage() {}
+
+func (x *RepublishPriceRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepublishPriceRulesRequest.ProtoReflect.Descriptor instead.
+func (*RepublishPriceRulesRequest) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RepublishPriceRulesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RepublishPriceRulesRequest) GetPriceVersion() int64 {
+	if x != nil {
+		return x.PriceVersion
+	}
+	return 0
+}
+
+// ReservePromotionsRequest is the request of PricingService.ReservePromotions.
+type ReservePromotionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reservation id, e.g. the order id (1..128 characters); idempotency key.
+	ReservationId string `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	// Customer the redemptions count against.
+	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// Promotions to reserve ("promotions/{id}"), 1..20, e.g. a quote's
+	// applied_promotions.
+	Promotions    []string `protobuf:"bytes,3,rep,name=promotions,proto3" json:"promotions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservePromotionsRequest) Reset() {
+	*x = ReservePromotionsRequest{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservePromotionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservePromotionsRequest) ProtoMessage() {}
+
+func (x *ReservePromotionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservePromotionsRequest.ProtoReflect.Descriptor instead.
+func (*ReservePromotionsRequest) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReservePromotionsRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *ReservePromotionsRequest) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ReservePromotionsRequest) GetPromotions() []string {
+	if x != nil {
+		return x.Promotions
+	}
+	return nil
+}
+
+// ReservePromotionsResponse is the state of a reservation.
+type ReservePromotionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reservation id.
+	ReservationId string `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	// Its state.
+	State ReservePromotionsResponse_State `protobuf:"varint,2,opt,name=state,proto3,enum=transload.catalog.v1.ReservePromotionsResponse_State" json:"state,omitempty"`
+	// The reserved promotions.
+	Promotions    []string `protobuf:"bytes,3,rep,name=promotions,proto3" json:"promotions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservePromotionsResponse) Reset() {
+	*x = ReservePromotionsResponse{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservePromotionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservePromotionsResponse) ProtoMessage() {}
+
+func (x *ReservePromotionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservePromotionsResponse.ProtoReflect.Descriptor instead.
+func (*ReservePromotionsResponse) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ReservePromotionsResponse) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *ReservePromotionsResponse) GetState() ReservePromotionsResponse_State {
+	if x != nil {
+		return x.State
+	}
+	return ReservePromotionsResponse_STATE_UNSPECIFIED
+}
+
+func (x *ReservePromotionsResponse) GetPromotions() []string {
+	if x != nil {
+		return x.Promotions
+	}
+	return nil
+}
+
+// RedeemPromotionReservationRequest names the reservation to commit.
+type RedeemPromotionReservationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reservation id given to ReservePromotions.
+	ReservationId string `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeemPromotionReservationRequest) Reset() {
+	*x = RedeemPromotionReservationRequest{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeemPromotionReservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeemPromotionReservationRequest) ProtoMessage() {}
+
+func (x *RedeemPromotionReservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeemPromotionReservationRequest.ProtoReflect.Descriptor instead.
+func (*RedeemPromotionReservationRequest) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RedeemPromotionReservationRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+// ReleasePromotionReservationRequest names the reservation to release.
+type ReleasePromotionReservationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reservation id given to ReservePromotions.
+	ReservationId string `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePromotionReservationRequest) Reset() {
+	*x = ReleasePromotionReservationRequest{}
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePromotionReservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePromotionReservationRequest) ProtoMessage() {}
+
+func (x *ReleasePromotionReservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_catalog_v1_pricing_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePromotionReservationRequest.ProtoReflect.Descriptor instead.
+func (*ReleasePromotionReservationRequest) Descriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ReleasePromotionReservationRequest) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
 var File_transload_catalog_v1_pricing_service_proto protoreflect.FileDescriptor
 
 const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\n" +
-	"*transload/catalog/v1/pricing_service.proto\x12\x14transload.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!transload/catalog/v1/errors.proto\x1a,transload/catalog/v1/pricing_resources.proto\x1a$transload/catalog/v1/resources.proto\x1a transload/common/v1/common.proto\"\xf3\x03\n" +
+	"*transload/catalog/v1/pricing_service.proto\x12\x14transload.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!transload/catalog/v1/errors.proto\x1a,transload/catalog/v1/pricing_resources.proto\x1a$transload/catalog/v1/resources.proto\x1a transload/common/v1/common.proto\"\xca\x04\n" +
 	"\x12QuotePricesRequest\x12O\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB.\xe0A\x01\xbaH(\xd8\x01\x01r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\n" +
 	"customerId\x12>\n" +
@@ -2308,11 +3255,12 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"price_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x01R\tpriceTime\x12Y\n" +
 	"\x0fpromotion_codes\x18\x06 \x03(\tB0\xe0A\x01\xbaH*\x92\x01'\x10\n" +
 	"\"#r!2\x1f^[A-Za-z0-9][A-Za-z0-9-]{2,31}$R\x0epromotionCodes\x12(\n" +
-	"\rallow_partial\x18\a \x01(\bB\x03\xe0A\x01R\fallowPartial\"\x7f\n" +
+	"\rallow_partial\x18\a \x01(\bB\x03\xe0A\x01R\fallowPartial\x12U\n" +
+	"\x0ecustomer_group\x18\b \x01(\tB.\xe0A\x01\xbaH(\xd8\x01\x01r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\rcustomerGroup\"\x7f\n" +
 	"\x10QuoteRequestLine\x12=\n" +
 	"\x03sku\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x03sku\x12,\n" +
 	"\bquantity\x18\x02 \x01(\x03B\x10\xe0A\x02\xbaH\n" +
-	"\"\b\x18\x80\x94\xeb\xdc\x03 \x00R\bquantity\"\x93\x03\n" +
+	"\"\b\x18\x80\x94\xeb\xdc\x03 \x00R\bquantity\"\xa0\x04\n" +
 	"\x13QuotePricesResponse\x125\n" +
 	"\x05lines\x18\x01 \x03(\v2\x1f.transload.catalog.v1.QuoteLineR\x05lines\x129\n" +
 	"\n" +
@@ -2324,7 +3272,20 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\n" +
 	"price_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tpriceTime\x12;\n" +
 	"\vexpire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\xe1\x03\n" +
+	"expireTime\x12\\\n" +
+	"\x15promotion_code_issues\x18\t \x03(\v2(.transload.catalog.v1.PromotionCodeIssueR\x13promotionCodeIssues\x12-\n" +
+	"\x12applied_promotions\x18\n" +
+	" \x03(\tR\x11appliedPromotions\"\x8c\x02\n" +
+	"\x12PromotionCodeIssue\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12G\n" +
+	"\x06reason\x18\x02 \x01(\x0e2/.transload.catalog.v1.PromotionCodeIssue.ReasonR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x7f\n" +
+	"\x06Reason\x12\x16\n" +
+	"\x12REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eREASON_UNKNOWN\x10\x01\x12\x18\n" +
+	"\x14REASON_NOT_EFFECTIVE\x10\x02\x12\x14\n" +
+	"\x10REASON_EXHAUSTED\x10\x03\x12\x19\n" +
+	"\x15REASON_NOT_APPLICABLE\x10\x04\"\xe1\x03\n" +
 	"\tQuoteLine\x12\x1d\n" +
 	"\n" +
 	"line_index\x18\x01 \x01(\x05R\tlineIndex\x12\x10\n" +
@@ -2350,7 +3311,7 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\x04mode\x18\x04 \x01(\x0e2 .transload.catalog.v1.ImportModeB\r\xe0A\x02\xbaH\a\x82\x01\x04\x18\x01\x18\x03R\x04mode\x12M\n" +
 	"\x04rows\x18\x05 \x03(\v2$.transload.catalog.v1.PriceImportRowB\x13\xe0A\x02\xbaH\r\x92\x01\n" +
 	"\b\x01\x10\x90N\"\x03\xd8\x01\x03R\x04rows\x12(\n" +
-	"\rvalidate_only\x18\x06 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\"\xe8\x02\n" +
+	"\rvalidate_only\x18\x06 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\"\xf8\x03\n" +
 	"\x0ePriceImportRow\x12)\n" +
 	"\n" +
 	"row_number\x18\x01 \x01(\x03B\n" +
@@ -2359,7 +3320,10 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\n" +
 	"unit_price\x18\x03 \x01(\v2\x1a.transload.common.v1.MoneyBU\xe0A\x02\xbaHO\xba\x01I\n" +
 	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0\xc8\x01\x01R\tunitPrice\x12Y\n" +
-	"\x0fquantity_breaks\x18\x04 \x03(\v2#.transload.catalog.v1.QuantityBreakB\v\xe0A\x01\xbaH\x05\x92\x01\x02\x10\x14R\x0equantityBreaks\"\xbb\x02\n" +
+	"\x0fquantity_breaks\x18\x04 \x03(\v2#.transload.catalog.v1.QuantityBreakB\v\xe0A\x01\xbaH\x05\x92\x01\x02\x10\x14R\x0equantityBreaks\x12\x8d\x01\n" +
+	"\n" +
+	"cost_price\x18\x05 \x01(\v2\x1a.transload.common.v1.MoneyBR\xe0A\x01\xbaHL\xba\x01I\n" +
+	"\x12money.non_negative\x12\x1bamount must not be negative\x1a\x16this.amount_minor >= 0R\tcostPrice\"\xbb\x02\n" +
 	"\x14ImportPricesResponse\x12?\n" +
 	"\aresults\x18\x01 \x03(\v2%.transload.catalog.v1.ImportRowResultR\aresults\x12#\n" +
 	"\rcreated_count\x18\x02 \x01(\x03R\fcreatedCount\x12#\n" +
@@ -2419,7 +3383,7 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xe8\aR\x06filter\"\x9e\x01\n" +
 	"\x1dListCustomerContractsResponse\x12U\n" +
 	"\x12customer_contracts\x18\x01 \x03(\v2&.transload.catalog.v1.CustomerContractR\x11customerContracts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xde\x02\n" +
 	"\x1dUpdateCustomerContractRequest\x12^\n" +
 	"\x11customer_contract\x18\x01 \x01(\v2&.transload.catalog.v1.CustomerContractB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x10customerContract\x12@\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x01R\n" +
@@ -2427,14 +3391,16 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\rallow_missing\x18\x03 \x01(\bB\x03\xe0A\x01R\fallowMissing\x12(\n" +
 	"\rvalidate_only\x18\x04 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\x12,\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\x8e\x02\n" +
+	"request_id\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x19\n" +
+	"\x05draft\x18\x06 \x01(\bB\x03\xe0A\x01R\x05draft\"\xa9\x02\n" +
 	"\x1dDeleteCustomerContractRequest\x12t\n" +
 	"\x04name\x18\x01 \x01(\tB`\xe0A\x02\xfaA \n" +
 	"\x1etransload.dev/CustomerContract\xbaH7r523^customerContracts/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12\x1f\n" +
 	"\x04etag\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\x12(\n" +
 	"\rallow_missing\x18\x03 \x01(\bB\x03\xe0A\x01R\fallowMissing\x12,\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\x83\x01\n" +
+	"request_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x19\n" +
+	"\x05draft\x18\x05 \x01(\bB\x03\xe0A\x01R\x05draft\"\x83\x01\n" +
 	"\x15GetChannelRuleRequest\x12j\n" +
 	"\x04name\x18\x01 \x01(\tBV\xe0A\x02\xfaA\x1b\n" +
 	"\x19transload.dev/ChannelRule\xbaH2r02.^channelRules/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\"\x96\x01\n" +
@@ -2445,7 +3411,7 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xe8\aR\x06filter\"\x8a\x01\n" +
 	"\x18ListChannelRulesResponse\x12F\n" +
 	"\rchannel_rules\x18\x01 \x03(\v2!.transload.catalog.v1.ChannelRuleR\fchannelRules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaf\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xca\x02\n" +
 	"\x18UpdateChannelRuleRequest\x12O\n" +
 	"\fchannel_rule\x18\x01 \x01(\v2!.transload.catalog.v1.ChannelRuleB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vchannelRule\x12@\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x01R\n" +
@@ -2453,14 +3419,16 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\rallow_missing\x18\x03 \x01(\bB\x03\xe0A\x01R\fallowMissing\x12(\n" +
 	"\rvalidate_only\x18\x04 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\x12,\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\xff\x01\n" +
+	"request_id\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x19\n" +
+	"\x05draft\x18\x06 \x01(\bB\x03\xe0A\x01R\x05draft\"\x9a\x02\n" +
 	"\x18DeleteChannelRuleRequest\x12j\n" +
 	"\x04name\x18\x01 \x01(\tBV\xe0A\x02\xfaA\x1b\n" +
 	"\x19transload.dev/ChannelRule\xbaH2r02.^channelRules/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12\x1f\n" +
 	"\x04etag\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\x12(\n" +
 	"\rallow_missing\x18\x03 \x01(\bB\x03\xe0A\x01R\fallowMissing\x12,\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"}\n" +
+	"request_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x19\n" +
+	"\x05draft\x18\x05 \x01(\bB\x03\xe0A\x01R\x05draft\"}\n" +
 	"\x13GetPromotionRequest\x12f\n" +
 	"\x04name\x18\x01 \x01(\tBR\xe0A\x02\xfaA\x19\n" +
 	"\x17transload.dev/Promotion\xbaH0r.2,^promotions/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\"\x94\x01\n" +
@@ -2473,7 +3441,7 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\n" +
 	"promotions\x18\x01 \x03(\v2\x1f.transload.catalog.v1.PromotionR\n" +
 	"promotions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc1\x02\n" +
 	"\x16UpdatePromotionRequest\x12H\n" +
 	"\tpromotion\x18\x01 \x01(\v2\x1f.transload.catalog.v1.PromotionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tpromotion\x12@\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x03\xe0A\x01R\n" +
@@ -2481,14 +3449,72 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\rallow_missing\x18\x03 \x01(\bB\x03\xe0A\x01R\fallowMissing\x12(\n" +
 	"\rvalidate_only\x18\x04 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\x12,\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\xf9\x01\n" +
+	"request_id\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x19\n" +
+	"\x05draft\x18\x06 \x01(\bB\x03\xe0A\x01R\x05draft\"\x94\x02\n" +
 	"\x16DeletePromotionRequest\x12f\n" +
 	"\x04name\x18\x01 \x01(\tBR\xe0A\x02\xfaA\x19\n" +
 	"\x17transload.dev/Promotion\xbaH0r.2,^promotions/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12\x1f\n" +
 	"\x04etag\x18\x02 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\x01R\x04etag\x12(\n" +
 	"\rallow_missing\x18\x03 \x01(\bB\x03\xe0A\x01R\fallowMissing\x12,\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId2\xd2\x11\n" +
+	"request_id\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x19\n" +
+	"\x05draft\x18\x05 \x01(\bB\x03\xe0A\x01R\x05draft\"\xf1\x01\n" +
+	"\x1eImportCustomerContractsRequest\x12,\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12%\n" +
+	"\x06source\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06source\x12P\n" +
+	"\x04rows\x18\x03 \x03(\v2'.transload.catalog.v1.ContractImportRowB\x13\xe0A\x02\xbaH\r\x92\x01\n" +
+	"\b\x01\x10\x90N\"\x03\xd8\x01\x03R\x04rows\x12(\n" +
+	"\rvalidate_only\x18\x04 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\"\x98\x01\n" +
+	"\x11ContractImportRow\x12)\n" +
+	"\n" +
+	"row_number\x18\x01 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\trowNumber\x12X\n" +
+	"\x11customer_contract\x18\x02 \x01(\v2&.transload.catalog.v1.CustomerContractB\x03\xe0A\x02R\x10customerContract\"\xa1\x02\n" +
+	"\x1fImportCustomerContractsResponse\x12?\n" +
+	"\aresults\x18\x01 \x03(\v2%.transload.catalog.v1.ImportRowResultR\aresults\x12#\n" +
+	"\rcreated_count\x18\x02 \x01(\x03R\fcreatedCount\x12#\n" +
+	"\rupdated_count\x18\x03 \x01(\x03R\fupdatedCount\x12'\n" +
+	"\x0funchanged_count\x18\x04 \x01(\x03R\x0eunchangedCount\x12%\n" +
+	"\x0erejected_count\x18\x05 \x01(\x03R\rrejectedCount\x12#\n" +
+	"\rprice_version\x18\x06 \x01(\x03R\fpriceVersion\"r\n" +
+	"\x18PublishPriceRulesRequest\x12,\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12(\n" +
+	"\rvalidate_only\x18\x02 \x01(\bB\x03\xe0A\x01R\fvalidateOnly\"\xe9\x01\n" +
+	"\x19PublishPriceRulesResponse\x12#\n" +
+	"\rprice_version\x18\x01 \x01(\x03R\fpriceVersion\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x126\n" +
+	"\x17customer_contract_count\x18\x03 \x01(\x03R\x15customerContractCount\x12,\n" +
+	"\x12channel_rule_count\x18\x04 \x01(\x03R\x10channelRuleCount\x12'\n" +
+	"\x0fpromotion_count\x18\x05 \x01(\x03R\x0epromotionCount\"{\n" +
+	"\x1aRepublishPriceRulesRequest\x12,\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12/\n" +
+	"\rprice_version\x18\x02 \x01(\x03B\n" +
+	"\xe0A\x01\xbaH\x04\"\x02(\x00R\fpriceVersion\"\xff\x01\n" +
+	"\x18ReservePromotionsRequest\x124\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rreservationId\x12L\n" +
+	"\vcustomer_id\x18\x02 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\n" +
+	"customerId\x12_\n" +
+	"\n" +
+	"promotions\x18\x03 \x03(\tB?\xe0A\x02\xbaH9\x92\x016\b\x01\x10\x14\"0r.2,^promotions/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\n" +
+	"promotions\"\x8c\x02\n" +
+	"\x19ReservePromotionsResponse\x12%\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12K\n" +
+	"\x05state\x18\x02 \x01(\x0e25.transload.catalog.v1.ReservePromotionsResponse.StateR\x05state\x12\x1e\n" +
+	"\n" +
+	"promotions\x18\x03 \x03(\tR\n" +
+	"promotions\"[\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eSTATE_RESERVED\x10\x01\x12\x13\n" +
+	"\x0fSTATE_COMMITTED\x10\x02\x12\x12\n" +
+	"\x0eSTATE_RELEASED\x10\x03\"Y\n" +
+	"!RedeemPromotionReservationRequest\x124\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rreservationId\"Z\n" +
+	"\"ReleasePromotionReservationRequest\x124\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rreservationId2\xd5\x17\n" +
 	"\x0ePricingService\x12b\n" +
 	"\vQuotePrices\x12(.transload.catalog.v1.QuotePricesRequest\x1a).transload.catalog.v1.QuotePricesResponse\x12e\n" +
 	"\fImportPrices\x12).transload.catalog.v1.ImportPricesRequest\x1a*.transload.catalog.v1.ImportPricesResponse\x12W\n" +
@@ -2510,7 +3536,13 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\fGetPromotion\x12).transload.catalog.v1.GetPromotionRequest\x1a\x1f.transload.catalog.v1.Promotion\"\a\xdaA\x04name\x12k\n" +
 	"\x0eListPromotions\x12+.transload.catalog.v1.ListPromotionsRequest\x1a,.transload.catalog.v1.ListPromotionsResponse\x12z\n" +
 	"\x0fUpdatePromotion\x12,.transload.catalog.v1.UpdatePromotionRequest\x1a\x1f.transload.catalog.v1.Promotion\"\x18\xdaA\x15promotion,update_mask\x12`\n" +
-	"\x0fDeletePromotion\x12,.transload.catalog.v1.DeletePromotionRequest\x1a\x16.google.protobuf.Empty\"\a\xdaA\x04nameB\xe4\x01\n" +
+	"\x0fDeletePromotion\x12,.transload.catalog.v1.DeletePromotionRequest\x1a\x16.google.protobuf.Empty\"\a\xdaA\x04name\x12\x86\x01\n" +
+	"\x17ImportCustomerContracts\x124.transload.catalog.v1.ImportCustomerContractsRequest\x1a5.transload.catalog.v1.ImportCustomerContractsResponse\x12t\n" +
+	"\x11PublishPriceRules\x12..transload.catalog.v1.PublishPriceRulesRequest\x1a/.transload.catalog.v1.PublishPriceRulesResponse\x12x\n" +
+	"\x13RepublishPriceRules\x120.transload.catalog.v1.RepublishPriceRulesRequest\x1a/.transload.catalog.v1.PublishPriceRulesResponse\x12t\n" +
+	"\x11ReservePromotions\x12..transload.catalog.v1.ReservePromotionsRequest\x1a/.transload.catalog.v1.ReservePromotionsResponse\x12\x86\x01\n" +
+	"\x1aRedeemPromotionReservation\x127.transload.catalog.v1.RedeemPromotionReservationRequest\x1a/.transload.catalog.v1.ReservePromotionsResponse\x12\x88\x01\n" +
+	"\x1bReleasePromotionReservation\x128.transload.catalog.v1.ReleasePromotionReservationRequest\x1a/.transload.catalog.v1.ReservePromotionsResponseB\xe4\x01\n" +
 	"\x18com.transload.catalog.v1B\x13PricingServiceProtoP\x01ZAgithub.com/transload/transload/gen/transload/catalog/v1;catalogv1\xa2\x02\x03TCX\xaa\x02\x14Transload.Catalog.V1\xca\x02\x14Transload\\Catalog\\V1\xe2\x02 Transload\\Catalog\\V1\\GPBMetadata\xea\x02\x16Transload::Catalog::V1b\x06proto3"
 
 var (
@@ -2525,131 +3557,164 @@ func file_transload_catalog_v1_pricing_service_proto_rawDescGZIP() []byte {
 	return file_transload_catalog_v1_pricing_service_proto_rawDescData
 }
 
-var file_transload_catalog_v1_pricing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_transload_catalog_v1_pricing_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_transload_catalog_v1_pricing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_transload_catalog_v1_pricing_service_proto_goTypes = []any{
-	(*QuotePricesRequest)(nil),            // 0: transload.catalog.v1.QuotePricesRequest
-	(*QuoteRequestLine)(nil),              // 1: transload.catalog.v1.QuoteRequestLine
-	(*QuotePricesResponse)(nil),           // 2: transload.catalog.v1.QuotePricesResponse
-	(*QuoteLine)(nil),                     // 3: transload.catalog.v1.QuoteLine
-	(*ImportPricesRequest)(nil),           // 4: transload.catalog.v1.ImportPricesRequest
-	(*PriceImportRow)(nil),                // 5: transload.catalog.v1.PriceImportRow
-	(*ImportPricesResponse)(nil),          // 6: transload.catalog.v1.ImportPricesResponse
-	(*GetPriceRequest)(nil),               // 7: transload.catalog.v1.GetPriceRequest
-	(*ListPricesRequest)(nil),             // 8: transload.catalog.v1.ListPricesRequest
-	(*ListPricesResponse)(nil),            // 9: transload.catalog.v1.ListPricesResponse
-	(*GetPriceListRequest)(nil),           // 10: transload.catalog.v1.GetPriceListRequest
-	(*ListPriceListsRequest)(nil),         // 11: transload.catalog.v1.ListPriceListsRequest
-	(*ListPriceListsResponse)(nil),        // 12: transload.catalog.v1.ListPriceListsResponse
-	(*UpdatePriceListRequest)(nil),        // 13: transload.catalog.v1.UpdatePriceListRequest
-	(*DeletePriceListRequest)(nil),        // 14: transload.catalog.v1.DeletePriceListRequest
-	(*GetCustomerContractRequest)(nil),    // 15: transload.catalog.v1.GetCustomerContractRequest
-	(*ListCustomerContractsRequest)(nil),  // 16: transload.catalog.v1.ListCustomerContractsRequest
-	(*ListCustomerContractsResponse)(nil), // 17: transload.catalog.v1.ListCustomerContractsResponse
-	(*UpdateCustomerContractRequest)(nil), // 18: transload.catalog.v1.UpdateCustomerContractRequest
-	(*DeleteCustomerContractRequest)(nil), // 19: transload.catalog.v1.DeleteCustomerContractRequest
-	(*GetChannelRuleRequest)(nil),         // 20: transload.catalog.v1.GetChannelRuleRequest
-	(*ListChannelRulesRequest)(nil),       // 21: transload.catalog.v1.ListChannelRulesRequest
-	(*ListChannelRulesResponse)(nil),      // 22: transload.catalog.v1.ListChannelRulesResponse
-	(*UpdateChannelRuleRequest)(nil),      // 23: transload.catalog.v1.UpdateChannelRuleRequest
-	(*DeleteChannelRuleRequest)(nil),      // 24: transload.catalog.v1.DeleteChannelRuleRequest
-	(*GetPromotionRequest)(nil),           // 25: transload.catalog.v1.GetPromotionRequest
-	(*ListPromotionsRequest)(nil),         // 26: transload.catalog.v1.ListPromotionsRequest
-	(*ListPromotionsResponse)(nil),        // 27: transload.catalog.v1.ListPromotionsResponse
-	(*UpdatePromotionRequest)(nil),        // 28: transload.catalog.v1.UpdatePromotionRequest
-	(*DeletePromotionRequest)(nil),        // 29: transload.catalog.v1.DeletePromotionRequest
-	(*timestamppb.Timestamp)(nil),         // 30: google.protobuf.Timestamp
-	(*v1.Money)(nil),                      // 31: transload.common.v1.Money
-	(*PriceRule)(nil),                     // 32: transload.catalog.v1.PriceRule
-	(*PriceCandidate)(nil),                // 33: transload.catalog.v1.PriceCandidate
-	(ErrorReason)(0),                      // 34: transload.catalog.v1.ErrorReason
-	(ImportMode)(0),                       // 35: transload.catalog.v1.ImportMode
-	(*QuantityBreak)(nil),                 // 36: transload.catalog.v1.QuantityBreak
-	(*ImportRowResult)(nil),               // 37: transload.catalog.v1.ImportRowResult
-	(*Price)(nil),                         // 38: transload.catalog.v1.Price
-	(*PriceList)(nil),                     // 39: transload.catalog.v1.PriceList
-	(*fieldmaskpb.FieldMask)(nil),         // 40: google.protobuf.FieldMask
-	(*CustomerContract)(nil),              // 41: transload.catalog.v1.CustomerContract
-	(*ChannelRule)(nil),                   // 42: transload.catalog.v1.ChannelRule
-	(*Promotion)(nil),                     // 43: transload.catalog.v1.Promotion
-	(*emptypb.Empty)(nil),                 // 44: google.protobuf.Empty
+	(PromotionCodeIssue_Reason)(0),             // 0: transload.catalog.v1.PromotionCodeIssue.Reason
+	(ReservePromotionsResponse_State)(0),       // 1: transload.catalog.v1.ReservePromotionsResponse.State
+	(*QuotePricesRequest)(nil),                 // 2: transload.catalog.v1.QuotePricesRequest
+	(*QuoteRequestLine)(nil),                   // 3: transload.catalog.v1.QuoteRequestLine
+	(*QuotePricesResponse)(nil),                // 4: transload.catalog.v1.QuotePricesResponse
+	(*PromotionCodeIssue)(nil),                 // 5: transload.catalog.v1.PromotionCodeIssue
+	(*QuoteLine)(nil),                          // 6: transload.catalog.v1.QuoteLine
+	(*ImportPricesRequest)(nil),                // 7: transload.catalog.v1.ImportPricesRequest
+	(*PriceImportRow)(nil),                     // 8: transload.catalog.v1.PriceImportRow
+	(*ImportPricesResponse)(nil),               // 9: transload.catalog.v1.ImportPricesResponse
+	(*GetPriceRequest)(nil),                    // 10: transload.catalog.v1.GetPriceRequest
+	(*ListPricesRequest)(nil),                  // 11: transload.catalog.v1.ListPricesRequest
+	(*ListPricesResponse)(nil),                 // 12: transload.catalog.v1.ListPricesResponse
+	(*GetPriceListRequest)(nil),                // 13: transload.catalog.v1.GetPriceListRequest
+	(*ListPriceListsRequest)(nil),              // 14: transload.catalog.v1.ListPriceListsRequest
+	(*ListPriceListsResponse)(nil),             // 15: transload.catalog.v1.ListPriceListsResponse
+	(*UpdatePriceListRequest)(nil),             // 16: transload.catalog.v1.UpdatePriceListRequest
+	(*DeletePriceListRequest)(nil),             // 17: transload.catalog.v1.DeletePriceListRequest
+	(*GetCustomerContractRequest)(nil),         // 18: transload.catalog.v1.GetCustomerContractRequest
+	(*ListCustomerContractsRequest)(nil),       // 19: transload.catalog.v1.ListCustomerContractsRequest
+	(*ListCustomerContractsResponse)(nil),      // 20: transload.catalog.v1.ListCustomerContractsResponse
+	(*UpdateCustomerContractRequest)(nil),      // 21: transload.catalog.v1.UpdateCustomerContractRequest
+	(*DeleteCustomerContractRequest)(nil),      // 22: transload.catalog.v1.DeleteCustomerContractRequest
+	(*GetChannelRuleRequest)(nil),              // 23: transload.catalog.v1.GetChannelRuleRequest
+	(*ListChannelRulesRequest)(nil),            // 24: transload.catalog.v1.ListChannelRulesRequest
+	(*ListChannelRulesResponse)(nil),           // 25: transload.catalog.v1.ListChannelRulesResponse
+	(*UpdateChannelRuleRequest)(nil),           // 26: transload.catalog.v1.UpdateChannelRuleRequest
+	(*DeleteChannelRuleRequest)(nil),           // 27: transload.catalog.v1.DeleteChannelRuleRequest
+	(*GetPromotionRequest)(nil),                // 28: transload.catalog.v1.GetPromotionRequest
+	(*ListPromotionsRequest)(nil),              // 29: transload.catalog.v1.ListPromotionsRequest
+	(*ListPromotionsResponse)(nil),             // 30: transload.catalog.v1.ListPromotionsResponse
+	(*UpdatePromotionRequest)(nil),             // 31: transload.catalog.v1.UpdatePromotionRequest
+	(*DeletePromotionRequest)(nil),             // 32: transload.catalog.v1.DeletePromotionRequest
+	(*ImportCustomerContractsRequest)(nil),     // 33: transload.catalog.v1.ImportCustomerContractsRequest
+	(*ContractImportRow)(nil),                  // 34: transload.catalog.v1.ContractImportRow
+	(*ImportCustomerContractsResponse)(nil),    // 35: transload.catalog.v1.ImportCustomerContractsResponse
+	(*PublishPriceRulesRequest)(nil),           // 36: transload.catalog.v1.PublishPriceRulesRequest
+	(*PublishPriceRulesResponse)(nil),          // 37: transload.catalog.v1.PublishPriceRulesResponse
+	(*RepublishPriceRulesRequest)(nil),         // 38: transload.catalog.v1.RepublishPriceRulesRequest
+	(*ReservePromotionsRequest)(nil),           // 39: transload.catalog.v1.ReservePromotionsRequest
+	(*ReservePromotionsResponse)(nil),          // 40: transload.catalog.v1.ReservePromotionsResponse
+	(*RedeemPromotionReservationRequest)(nil),  // 41: transload.catalog.v1.RedeemPromotionReservationRequest
+	(*ReleasePromotionReservationRequest)(nil), // 42: transload.catalog.v1.ReleasePromotionReservationRequest
+	(*timestamppb.Timestamp)(nil),              // 43: google.protobuf.Timestamp
+	(*v1.Money)(nil),                           // 44: transload.common.v1.Money
+	(*PriceRule)(nil),                          // 45: transload.catalog.v1.PriceRule
+	(*PriceCandidate)(nil),                     // 46: transload.catalog.v1.PriceCandidate
+	(ErrorReason)(0),                           // 47: transload.catalog.v1.ErrorReason
+	(ImportMode)(0),                            // 48: transload.catalog.v1.ImportMode
+	(*QuantityBreak)(nil),                      // 49: transload.catalog.v1.QuantityBreak
+	(*ImportRowResult)(nil),                    // 50: transload.catalog.v1.ImportRowResult
+	(*Price)(nil),                              // 51: transload.catalog.v1.Price
+	(*PriceList)(nil),                          // 52: transload.catalog.v1.PriceList
+	(*fieldmaskpb.FieldMask)(nil),              // 53: google.protobuf.FieldMask
+	(*CustomerContract)(nil),                   // 54: transload.catalog.v1.CustomerContract
+	(*ChannelRule)(nil),                        // 55: transload.catalog.v1.ChannelRule
+	(*Promotion)(nil),                          // 56: transload.catalog.v1.Promotion
+	(*emptypb.Empty)(nil),                      // 57: google.protobuf.Empty
 }
 var file_transload_catalog_v1_pricing_service_proto_depIdxs = []int32{
-	1,  // 0: transload.catalog.v1.QuotePricesRequest.lines:type_name -> transload.catalog.v1.QuoteRequestLine
-	30, // 1: transload.catalog.v1.QuotePricesRequest.price_time:type_name -> google.protobuf.Timestamp
-	3,  // 2: transload.catalog.v1.QuotePricesResponse.lines:type_name -> transload.catalog.v1.QuoteLine
-	31, // 3: transload.catalog.v1.QuotePricesResponse.list_total:type_name -> transload.common.v1.Money
-	31, // 4: transload.catalog.v1.QuotePricesResponse.total:type_name -> transload.common.v1.Money
-	30, // 5: transload.catalog.v1.QuotePricesResponse.price_time:type_name -> google.protobuf.Timestamp
-	30, // 6: transload.catalog.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 7: transload.catalog.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
-	31, // 8: transload.catalog.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
-	31, // 9: transload.catalog.v1.QuoteLine.list_price:type_name -> transload.common.v1.Money
-	32, // 10: transload.catalog.v1.QuoteLine.winning_rule:type_name -> transload.catalog.v1.PriceRule
-	33, // 11: transload.catalog.v1.QuoteLine.candidates:type_name -> transload.catalog.v1.PriceCandidate
-	34, // 12: transload.catalog.v1.QuoteLine.error_reason:type_name -> transload.catalog.v1.ErrorReason
-	35, // 13: transload.catalog.v1.ImportPricesRequest.mode:type_name -> transload.catalog.v1.ImportMode
-	5,  // 14: transload.catalog.v1.ImportPricesRequest.rows:type_name -> transload.catalog.v1.PriceImportRow
-	31, // 15: transload.catalog.v1.PriceImportRow.unit_price:type_name -> transload.common.v1.Money
-	36, // 16: transload.catalog.v1.PriceImportRow.quantity_breaks:type_name -> transload.catalog.v1.QuantityBreak
-	37, // 17: transload.catalog.v1.ImportPricesResponse.results:type_name -> transload.catalog.v1.ImportRowResult
-	38, // 18: transload.catalog.v1.ListPricesResponse.prices:type_name -> transload.catalog.v1.Price
-	39, // 19: transload.catalog.v1.ListPriceListsResponse.price_lists:type_name -> transload.catalog.v1.PriceList
-	39, // 20: transload.catalog.v1.UpdatePriceListRequest.price_list:type_name -> transload.catalog.v1.PriceList
-	40, // 21: transload.catalog.v1.UpdatePriceListRequest.update_mask:type_name -> google.protobuf.FieldMask
-	41, // 22: transload.catalog.v1.ListCustomerContractsResponse.customer_contracts:type_name -> transload.catalog.v1.CustomerContract
-	41, // 23: transload.catalog.v1.UpdateCustomerContractRequest.customer_contract:type_name -> transload.catalog.v1.CustomerContract
-	40, // 24: transload.catalog.v1.UpdateCustomerContractRequest.update_mask:type_name -> google.protobuf.FieldMask
-	42, // 25: transload.catalog.v1.ListChannelRulesResponse.channel_rules:type_name -> transload.catalog.v1.ChannelRule
-	42, // 26: transload.catalog.v1.UpdateChannelRuleRequest.channel_rule:type_name -> transload.catalog.v1.ChannelRule
-	40, // 27: transload.catalog.v1.UpdateChannelRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	43, // 28: transload.catalog.v1.ListPromotionsResponse.promotions:type_name -> transload.catalog.v1.Promotion
-	43, // 29: transload.catalog.v1.UpdatePromotionRequest.promotion:type_name -> transload.catalog.v1.Promotion
-	40, // 30: transload.catalog.v1.UpdatePromotionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 31: transload.catalog.v1.PricingService.QuotePrices:input_type -> transload.catalog.v1.QuotePricesRequest
-	4,  // 32: transload.catalog.v1.PricingService.ImportPrices:input_type -> transload.catalog.v1.ImportPricesRequest
-	7,  // 33: transload.catalog.v1.PricingService.GetPrice:input_type -> transload.catalog.v1.GetPriceRequest
-	8,  // 34: transload.catalog.v1.PricingService.ListPrices:input_type -> transload.catalog.v1.ListPricesRequest
-	10, // 35: transload.catalog.v1.PricingService.GetPriceList:input_type -> transload.catalog.v1.GetPriceListRequest
-	11, // 36: transload.catalog.v1.PricingService.ListPriceLists:input_type -> transload.catalog.v1.ListPriceListsRequest
-	13, // 37: transload.catalog.v1.PricingService.UpdatePriceList:input_type -> transload.catalog.v1.UpdatePriceListRequest
-	14, // 38: transload.catalog.v1.PricingService.DeletePriceList:input_type -> transload.catalog.v1.DeletePriceListRequest
-	15, // 39: transload.catalog.v1.PricingService.GetCustomerContract:input_type -> transload.catalog.v1.GetCustomerContractRequest
-	16, // 40: transload.catalog.v1.PricingService.ListCustomerContracts:input_type -> transload.catalog.v1.ListCustomerContractsRequest
-	18, // 41: transload.catalog.v1.PricingService.UpdateCustomerContract:input_type -> transload.catalog.v1.UpdateCustomerContractRequest
-	19, // 42: transload.catalog.v1.PricingService.DeleteCustomerContract:input_type -> transload.catalog.v1.DeleteCustomerContractRequest
-	20, // 43: transload.catalog.v1.PricingService.GetChannelRule:input_type -> transload.catalog.v1.GetChannelRuleRequest
-	21, // 44: transload.catalog.v1.PricingService.ListChannelRules:input_type -> transload.catalog.v1.ListChannelRulesRequest
-	23, // 45: transload.catalog.v1.PricingService.UpdateChannelRule:input_type -> transload.catalog.v1.UpdateChannelRuleRequest
-	24, // 46: transload.catalog.v1.PricingService.DeleteChannelRule:input_type -> transload.catalog.v1.DeleteChannelRuleRequest
-	25, // 47: transload.catalog.v1.PricingService.GetPromotion:input_type -> transload.catalog.v1.GetPromotionRequest
-	26, // 48: transload.catalog.v1.PricingService.ListPromotions:input_type -> transload.catalog.v1.ListPromotionsRequest
-	28, // 49: transload.catalog.v1.PricingService.UpdatePromotion:input_type -> transload.catalog.v1.UpdatePromotionRequest
-	29, // 50: transload.catalog.v1.PricingService.DeletePromotion:input_type -> transload.catalog.v1.DeletePromotionRequest
-	2,  // 51: transload.catalog.v1.PricingService.QuotePrices:output_type -> transload.catalog.v1.QuotePricesResponse
-	6,  // 52: transload.catalog.v1.PricingService.ImportPrices:output_type -> transload.catalog.v1.ImportPricesResponse
-	38, // 53: transload.catalog.v1.PricingService.GetPrice:output_type -> transload.catalog.v1.Price
-	9,  // 54: transload.catalog.v1.PricingService.ListPrices:output_type -> transload.catalog.v1.ListPricesResponse
-	39, // 55: transload.catalog.v1.PricingService.GetPriceList:output_type -> transload.catalog.v1.PriceList
-	12, // 56: transload.catalog.v1.PricingService.ListPriceLists:output_type -> transload.catalog.v1.ListPriceListsResponse
-	39, // 57: transload.catalog.v1.PricingService.UpdatePriceList:output_type -> transload.catalog.v1.PriceList
-	44, // 58: transload.catalog.v1.PricingService.DeletePriceList:output_type -> google.protobuf.Empty
-	41, // 59: transload.catalog.v1.PricingService.GetCustomerContract:output_type -> transload.catalog.v1.CustomerContract
-	17, // 60: transload.catalog.v1.PricingService.ListCustomerContracts:output_type -> transload.catalog.v1.ListCustomerContractsResponse
-	41, // 61: transload.catalog.v1.PricingService.UpdateCustomerContract:output_type -> transload.catalog.v1.CustomerContract
-	44, // 62: transload.catalog.v1.PricingService.DeleteCustomerContract:output_type -> google.protobuf.Empty
-	42, // 63: transload.catalog.v1.PricingService.GetChannelRule:output_type -> transload.catalog.v1.ChannelRule
-	22, // 64: transload.catalog.v1.PricingService.ListChannelRules:output_type -> transload.catalog.v1.ListChannelRulesResponse
-	42, // 65: transload.catalog.v1.PricingService.UpdateChannelRule:output_type -> transload.catalog.v1.ChannelRule
-	44, // 66: transload.catalog.v1.PricingService.DeleteChannelRule:output_type -> google.protobuf.Empty
-	43, // 67: transload.catalog.v1.PricingService.GetPromotion:output_type -> transload.catalog.v1.Promotion
-	27, // 68: transload.catalog.v1.PricingService.ListPromotions:output_type -> transload.catalog.v1.ListPromotionsResponse
-	43, // 69: transload.catalog.v1.PricingService.UpdatePromotion:output_type -> transload.catalog.v1.Promotion
-	44, // 70: transload.catalog.v1.PricingService.DeletePromotion:output_type -> google.protobuf.Empty
-	51, // [51:71] is the sub-list for method output_type
-	31, // [31:51] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	3,  // 0: transload.catalog.v1.QuotePricesRequest.lines:type_name -> transload.catalog.v1.QuoteRequestLine
+	43, // 1: transload.catalog.v1.QuotePricesRequest.price_time:type_name -> google.protobuf.Timestamp
+	6,  // 2: transload.catalog.v1.QuotePricesResponse.lines:type_name -> transload.catalog.v1.QuoteLine
+	44, // 3: transload.catalog.v1.QuotePricesResponse.list_total:type_name -> transload.common.v1.Money
+	44, // 4: transload.catalog.v1.QuotePricesResponse.total:type_name -> transload.common.v1.Money
+	43, // 5: transload.catalog.v1.QuotePricesResponse.price_time:type_name -> google.protobuf.Timestamp
+	43, // 6: transload.catalog.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 7: transload.catalog.v1.QuotePricesResponse.promotion_code_issues:type_name -> transload.catalog.v1.PromotionCodeIssue
+	0,  // 8: transload.catalog.v1.PromotionCodeIssue.reason:type_name -> transload.catalog.v1.PromotionCodeIssue.Reason
+	44, // 9: transload.catalog.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
+	44, // 10: transload.catalog.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
+	44, // 11: transload.catalog.v1.QuoteLine.list_price:type_name -> transload.common.v1.Money
+	45, // 12: transload.catalog.v1.QuoteLine.winning_rule:type_name -> transload.catalog.v1.PriceRule
+	46, // 13: transload.catalog.v1.QuoteLine.candidates:type_name -> transload.catalog.v1.PriceCandidate
+	47, // 14: transload.catalog.v1.QuoteLine.error_reason:type_name -> transload.catalog.v1.ErrorReason
+	48, // 15: transload.catalog.v1.ImportPricesRequest.mode:type_name -> transload.catalog.v1.ImportMode
+	8,  // 16: transload.catalog.v1.ImportPricesRequest.rows:type_name -> transload.catalog.v1.PriceImportRow
+	44, // 17: transload.catalog.v1.PriceImportRow.unit_price:type_name -> transload.common.v1.Money
+	49, // 18: transload.catalog.v1.PriceImportRow.quantity_breaks:type_name -> transload.catalog.v1.QuantityBreak
+	44, // 19: transload.catalog.v1.PriceImportRow.cost_price:type_name -> transload.common.v1.Money
+	50, // 20: transload.catalog.v1.ImportPricesResponse.results:type_name -> transload.catalog.v1.ImportRowResult
+	51, // 21: transload.catalog.v1.ListPricesResponse.prices:type_name -> transload.catalog.v1.Price
+	52, // 22: transload.catalog.v1.ListPriceListsResponse.price_lists:type_name -> transload.catalog.v1.PriceList
+	52, // 23: transload.catalog.v1.UpdatePriceListRequest.price_list:type_name -> transload.catalog.v1.PriceList
+	53, // 24: transload.catalog.v1.UpdatePriceListRequest.update_mask:type_name -> google.protobuf.FieldMask
+	54, // 25: transload.catalog.v1.ListCustomerContractsResponse.customer_contracts:type_name -> transload.catalog.v1.CustomerContract
+	54, // 26: transload.catalog.v1.UpdateCustomerContractRequest.customer_contract:type_name -> transload.catalog.v1.CustomerContract
+	53, // 27: transload.catalog.v1.UpdateCustomerContractRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55, // 28: transload.catalog.v1.ListChannelRulesResponse.channel_rules:type_name -> transload.catalog.v1.ChannelRule
+	55, // 29: transload.catalog.v1.UpdateChannelRuleRequest.channel_rule:type_name -> transload.catalog.v1.ChannelRule
+	53, // 30: transload.catalog.v1.UpdateChannelRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 31: transload.catalog.v1.ListPromotionsResponse.promotions:type_name -> transload.catalog.v1.Promotion
+	56, // 32: transload.catalog.v1.UpdatePromotionRequest.promotion:type_name -> transload.catalog.v1.Promotion
+	53, // 33: transload.catalog.v1.UpdatePromotionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 34: transload.catalog.v1.ImportCustomerContractsRequest.rows:type_name -> transload.catalog.v1.ContractImportRow
+	54, // 35: transload.catalog.v1.ContractImportRow.customer_contract:type_name -> transload.catalog.v1.CustomerContract
+	50, // 36: transload.catalog.v1.ImportCustomerContractsResponse.results:type_name -> transload.catalog.v1.ImportRowResult
+	1,  // 37: transload.catalog.v1.ReservePromotionsResponse.state:type_name -> transload.catalog.v1.ReservePromotionsResponse.State
+	2,  // 38: transload.catalog.v1.PricingService.QuotePrices:input_type -> transload.catalog.v1.QuotePricesRequest
+	7,  // 39: transload.catalog.v1.PricingService.ImportPrices:input_type -> transload.catalog.v1.ImportPricesRequest
+	10, // 40: transload.catalog.v1.PricingService.GetPrice:input_type -> transload.catalog.v1.GetPriceRequest
+	11, // 41: transload.catalog.v1.PricingService.ListPrices:input_type -> transload.catalog.v1.ListPricesRequest
+	13, // 42: transload.catalog.v1.PricingService.GetPriceList:input_type -> transload.catalog.v1.GetPriceListRequest
+	14, // 43: transload.catalog.v1.PricingService.ListPriceLists:input_type -> transload.catalog.v1.ListPriceListsRequest
+	16, // 44: transload.catalog.v1.PricingService.UpdatePriceList:input_type -> transload.catalog.v1.UpdatePriceListRequest
+	17, // 45: transload.catalog.v1.PricingService.DeletePriceList:input_type -> transload.catalog.v1.DeletePriceListRequest
+	18, // 46: transload.catalog.v1.PricingService.GetCustomerContract:input_type -> transload.catalog.v1.GetCustomerContractRequest
+	19, // 47: transload.catalog.v1.PricingService.ListCustomerContracts:input_type -> transload.catalog.v1.ListCustomerContractsRequest
+	21, // 48: transload.catalog.v1.PricingService.UpdateCustomerContract:input_type -> transload.catalog.v1.UpdateCustomerContractRequest
+	22, // 49: transload.catalog.v1.PricingService.DeleteCustomerContract:input_type -> transload.catalog.v1.DeleteCustomerContractRequest
+	23, // 50: transload.catalog.v1.PricingService.GetChannelRule:input_type -> transload.catalog.v1.GetChannelRuleRequest
+	24, // 51: transload.catalog.v1.PricingService.ListChannelRules:input_type -> transload.catalog.v1.ListChannelRulesRequest
+	26, // 52: transload.catalog.v1.PricingService.UpdateChannelRule:input_type -> transload.catalog.v1.UpdateChannelRuleRequest
+	27, // 53: transload.catalog.v1.PricingService.DeleteChannelRule:input_type -> transload.catalog.v1.DeleteChannelRuleRequest
+	28, // 54: transload.catalog.v1.PricingService.GetPromotion:input_type -> transload.catalog.v1.GetPromotionRequest
+	29, // 55: transload.catalog.v1.PricingService.ListPromotions:input_type -> transload.catalog.v1.ListPromotionsRequest
+	31, // 56: transload.catalog.v1.PricingService.UpdatePromotion:input_type -> transload.catalog.v1.UpdatePromotionRequest
+	32, // 57: transload.catalog.v1.PricingService.DeletePromotion:input_type -> transload.catalog.v1.DeletePromotionRequest
+	33, // 58: transload.catalog.v1.PricingService.ImportCustomerContracts:input_type -> transload.catalog.v1.ImportCustomerContractsRequest
+	36, // 59: transload.catalog.v1.PricingService.PublishPriceRules:input_type -> transload.catalog.v1.PublishPriceRulesRequest
+	38, // 60: transload.catalog.v1.PricingService.RepublishPriceRules:input_type -> transload.catalog.v1.RepublishPriceRulesRequest
+	39, // 61: transload.catalog.v1.PricingService.ReservePromotions:input_type -> transload.catalog.v1.ReservePromotionsRequest
+	41, // 62: transload.catalog.v1.PricingService.RedeemPromotionReservation:input_type -> transload.catalog.v1.RedeemPromotionReservationRequest
+	42, // 63: transload.catalog.v1.PricingService.ReleasePromotionReservation:input_type -> transload.catalog.v1.ReleasePromotionReservationRequest
+	4,  // 64: transload.catalog.v1.PricingService.QuotePrices:output_type -> transload.catalog.v1.QuotePricesResponse
+	9,  // 65: transload.catalog.v1.PricingService.ImportPrices:output_type -> transload.catalog.v1.ImportPricesResponse
+	51, // 66: transload.catalog.v1.PricingService.GetPrice:output_type -> transload.catalog.v1.Price
+	12, // 67: transload.catalog.v1.PricingService.ListPrices:output_type -> transload.catalog.v1.ListPricesResponse
+	52, // 68: transload.catalog.v1.PricingService.GetPriceList:output_type -> transload.catalog.v1.PriceList
+	15, // 69: transload.catalog.v1.PricingService.ListPriceLists:output_type -> transload.catalog.v1.ListPriceListsResponse
+	52, // 70: transload.catalog.v1.PricingService.UpdatePriceList:output_type -> transload.catalog.v1.PriceList
+	57, // 71: transload.catalog.v1.PricingService.DeletePriceList:output_type -> google.protobuf.Empty
+	54, // 72: transload.catalog.v1.PricingService.GetCustomerContract:output_type -> transload.catalog.v1.CustomerContract
+	20, // 73: transload.catalog.v1.PricingService.ListCustomerContracts:output_type -> transload.catalog.v1.ListCustomerContractsResponse
+	54, // 74: transload.catalog.v1.PricingService.UpdateCustomerContract:output_type -> transload.catalog.v1.CustomerContract
+	57, // 75: transload.catalog.v1.PricingService.DeleteCustomerContract:output_type -> google.protobuf.Empty
+	55, // 76: transload.catalog.v1.PricingService.GetChannelRule:output_type -> transload.catalog.v1.ChannelRule
+	25, // 77: transload.catalog.v1.PricingService.ListChannelRules:output_type -> transload.catalog.v1.ListChannelRulesResponse
+	55, // 78: transload.catalog.v1.PricingService.UpdateChannelRule:output_type -> transload.catalog.v1.ChannelRule
+	57, // 79: transload.catalog.v1.PricingService.DeleteChannelRule:output_type -> google.protobuf.Empty
+	56, // 80: transload.catalog.v1.PricingService.GetPromotion:output_type -> transload.catalog.v1.Promotion
+	30, // 81: transload.catalog.v1.PricingService.ListPromotions:output_type -> transload.catalog.v1.ListPromotionsResponse
+	56, // 82: transload.catalog.v1.PricingService.UpdatePromotion:output_type -> transload.catalog.v1.Promotion
+	57, // 83: transload.catalog.v1.PricingService.DeletePromotion:output_type -> google.protobuf.Empty
+	35, // 84: transload.catalog.v1.PricingService.ImportCustomerContracts:output_type -> transload.catalog.v1.ImportCustomerContractsResponse
+	37, // 85: transload.catalog.v1.PricingService.PublishPriceRules:output_type -> transload.catalog.v1.PublishPriceRulesResponse
+	37, // 86: transload.catalog.v1.PricingService.RepublishPriceRules:output_type -> transload.catalog.v1.PublishPriceRulesResponse
+	40, // 87: transload.catalog.v1.PricingService.ReservePromotions:output_type -> transload.catalog.v1.ReservePromotionsResponse
+	40, // 88: transload.catalog.v1.PricingService.RedeemPromotionReservation:output_type -> transload.catalog.v1.ReservePromotionsResponse
+	40, // 89: transload.catalog.v1.PricingService.ReleasePromotionReservation:output_type -> transload.catalog.v1.ReservePromotionsResponse
+	64, // [64:90] is the sub-list for method output_type
+	38, // [38:64] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_transload_catalog_v1_pricing_service_proto_init() }
@@ -2665,13 +3730,14 @@ func file_transload_catalog_v1_pricing_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_catalog_v1_pricing_service_proto_rawDesc), len(file_transload_catalog_v1_pricing_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   30,
+			NumEnums:      2,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_transload_catalog_v1_pricing_service_proto_goTypes,
 		DependencyIndexes: file_transload_catalog_v1_pricing_service_proto_depIdxs,
+		EnumInfos:         file_transload_catalog_v1_pricing_service_proto_enumTypes,
 		MessageInfos:      file_transload_catalog_v1_pricing_service_proto_msgTypes,
 	}.Build()
 	File_transload_catalog_v1_pricing_service_proto = out.File

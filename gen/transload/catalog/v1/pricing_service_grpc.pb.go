@@ -25,26 +25,32 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PricingService_QuotePrices_FullMethodName            = "/transload.catalog.v1.PricingService/QuotePrices"
-	PricingService_ImportPrices_FullMethodName           = "/transload.catalog.v1.PricingService/ImportPrices"
-	PricingService_GetPrice_FullMethodName               = "/transload.catalog.v1.PricingService/GetPrice"
-	PricingService_ListPrices_FullMethodName             = "/transload.catalog.v1.PricingService/ListPrices"
-	PricingService_GetPriceList_FullMethodName           = "/transload.catalog.v1.PricingService/GetPriceList"
-	PricingService_ListPriceLists_FullMethodName         = "/transload.catalog.v1.PricingService/ListPriceLists"
-	PricingService_UpdatePriceList_FullMethodName        = "/transload.catalog.v1.PricingService/UpdatePriceList"
-	PricingService_DeletePriceList_FullMethodName        = "/transload.catalog.v1.PricingService/DeletePriceList"
-	PricingService_GetCustomerContract_FullMethodName    = "/transload.catalog.v1.PricingService/GetCustomerContract"
-	PricingService_ListCustomerContracts_FullMethodName  = "/transload.catalog.v1.PricingService/ListCustomerContracts"
-	PricingService_UpdateCustomerContract_FullMethodName = "/transload.catalog.v1.PricingService/UpdateCustomerContract"
-	PricingService_DeleteCustomerContract_FullMethodName = "/transload.catalog.v1.PricingService/DeleteCustomerContract"
-	PricingService_GetChannelRule_FullMethodName         = "/transload.catalog.v1.PricingService/GetChannelRule"
-	PricingService_ListChannelRules_FullMethodName       = "/transload.catalog.v1.PricingService/ListChannelRules"
-	PricingService_UpdateChannelRule_FullMethodName      = "/transload.catalog.v1.PricingService/UpdateChannelRule"
-	PricingService_DeleteChannelRule_FullMethodName      = "/transload.catalog.v1.PricingService/DeleteChannelRule"
-	PricingService_GetPromotion_FullMethodName           = "/transload.catalog.v1.PricingService/GetPromotion"
-	PricingService_ListPromotions_FullMethodName         = "/transload.catalog.v1.PricingService/ListPromotions"
-	PricingService_UpdatePromotion_FullMethodName        = "/transload.catalog.v1.PricingService/UpdatePromotion"
-	PricingService_DeletePromotion_FullMethodName        = "/transload.catalog.v1.PricingService/DeletePromotion"
+	PricingService_QuotePrices_FullMethodName                 = "/transload.catalog.v1.PricingService/QuotePrices"
+	PricingService_ImportPrices_FullMethodName                = "/transload.catalog.v1.PricingService/ImportPrices"
+	PricingService_GetPrice_FullMethodName                    = "/transload.catalog.v1.PricingService/GetPrice"
+	PricingService_ListPrices_FullMethodName                  = "/transload.catalog.v1.PricingService/ListPrices"
+	PricingService_GetPriceList_FullMethodName                = "/transload.catalog.v1.PricingService/GetPriceList"
+	PricingService_ListPriceLists_FullMethodName              = "/transload.catalog.v1.PricingService/ListPriceLists"
+	PricingService_UpdatePriceList_FullMethodName             = "/transload.catalog.v1.PricingService/UpdatePriceList"
+	PricingService_DeletePriceList_FullMethodName             = "/transload.catalog.v1.PricingService/DeletePriceList"
+	PricingService_GetCustomerContract_FullMethodName         = "/transload.catalog.v1.PricingService/GetCustomerContract"
+	PricingService_ListCustomerContracts_FullMethodName       = "/transload.catalog.v1.PricingService/ListCustomerContracts"
+	PricingService_UpdateCustomerContract_FullMethodName      = "/transload.catalog.v1.PricingService/UpdateCustomerContract"
+	PricingService_DeleteCustomerContract_FullMethodName      = "/transload.catalog.v1.PricingService/DeleteCustomerContract"
+	PricingService_GetChannelRule_FullMethodName              = "/transload.catalog.v1.PricingService/GetChannelRule"
+	PricingService_ListChannelRules_FullMethodName            = "/transload.catalog.v1.PricingService/ListChannelRules"
+	PricingService_UpdateChannelRule_FullMethodName           = "/transload.catalog.v1.PricingService/UpdateChannelRule"
+	PricingService_DeleteChannelRule_FullMethodName           = "/transload.catalog.v1.PricingService/DeleteChannelRule"
+	PricingService_GetPromotion_FullMethodName                = "/transload.catalog.v1.PricingService/GetPromotion"
+	PricingService_ListPromotions_FullMethodName              = "/transload.catalog.v1.PricingService/ListPromotions"
+	PricingService_UpdatePromotion_FullMethodName             = "/transload.catalog.v1.PricingService/UpdatePromotion"
+	PricingService_DeletePromotion_FullMethodName             = "/transload.catalog.v1.PricingService/DeletePromotion"
+	PricingService_ImportCustomerContracts_FullMethodName     = "/transload.catalog.v1.PricingService/ImportCustomerContracts"
+	PricingService_PublishPriceRules_FullMethodName           = "/transload.catalog.v1.PricingService/PublishPriceRules"
+	PricingService_RepublishPriceRules_FullMethodName         = "/transload.catalog.v1.PricingService/RepublishPriceRules"
+	PricingService_ReservePromotions_FullMethodName           = "/transload.catalog.v1.PricingService/ReservePromotions"
+	PricingService_RedeemPromotionReservation_FullMethodName  = "/transload.catalog.v1.PricingService/RedeemPromotionReservation"
+	PricingService_ReleasePromotionReservation_FullMethodName = "/transload.catalog.v1.PricingService/ReleasePromotionReservation"
 )
 
 // PricingServiceClient is the client API for PricingService service.
@@ -180,6 +186,46 @@ type PricingServiceClient interface {
 	// Errors: NOT_FOUND with ERROR_REASON_PROMOTION_NOT_FOUND (unless
 	// `allow_missing`).
 	DeletePromotion(ctx context.Context, in *DeletePromotionRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// ImportCustomerContracts upserts customer contracts from an ERP feed,
+	// row by row with per-row outcomes (invalid rows REJECTED with reason,
+	// field and message; good rows applied), idempotent on `request_id`. All
+	// applied rows are published together as one new price version.
+	ImportCustomerContracts(ctx context.Context, in *ImportCustomerContractsRequest, opts ...grpc.CallOption) (*ImportCustomerContractsResponse, error)
+	// PublishPriceRules publishes every change staged with `draft` (contracts,
+	// channel rules, promotions) atomically as one new price version, after
+	// validating the whole rule set. Nothing staged: the current version,
+	// `created` false.
+	PublishPriceRules(ctx context.Context, in *PublishPriceRulesRequest, opts ...grpc.CallOption) (*PublishPriceRulesResponse, error)
+	// RepublishPriceRules publishes the rule set of an earlier price version
+	// again, as a new price version (the history is never rewritten).
+	// Errors: NOT_FOUND / ERROR_REASON_PRICE_VERSION_NOT_FOUND when that
+	// version published no rule set.
+	//
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the reservation calls share one state
+	//     message, as do the two publications. --)
+	RepublishPriceRules(ctx context.Context, in *RepublishPriceRulesRequest, opts ...grpc.CallOption) (*PublishPriceRulesResponse, error)
+	// ReservePromotions reserves one redemption of each promotion for an
+	// order, atomically against the per-customer and total limits: all or
+	// none. Errors: FAILED_PRECONDITION / ERROR_REASON_PROMOTION_CODE_INVALID
+	// (metadata `promotion`) when a limit is reached. Idempotent on
+	// `reservation_id`.
+	ReservePromotions(ctx context.Context, in *ReservePromotionsRequest, opts ...grpc.CallOption) (*ReservePromotionsResponse, error)
+	// RedeemPromotionReservation makes a reservation a redemption (the order
+	// was placed); ReleasePromotionReservation gives it back (the order was
+	// refused or cancelled). Both are idempotent; releasing a committed
+	// reservation gives the redemptions back too (cancellation).
+	//
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the reservation calls share one state
+	//     message, as do the two publications. --)
+	RedeemPromotionReservation(ctx context.Context, in *RedeemPromotionReservationRequest, opts ...grpc.CallOption) (*ReservePromotionsResponse, error)
+	// ReleasePromotionReservation: see RedeemPromotionReservation.
+	//
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the reservation calls share one state
+	//     message, as do the two publications. --)
+	ReleasePromotionReservation(ctx context.Context, in *ReleasePromotionReservationRequest, opts ...grpc.CallOption) (*ReservePromotionsResponse, error)
 }
 
 type pricingServiceClient struct {
@@ -390,6 +436,66 @@ func (c *pricingServiceClient) DeletePromotion(ctx context.Context, in *DeletePr
 	return out, nil
 }
 
+func (c *pricingServiceClient) ImportCustomerContracts(ctx context.Context, in *ImportCustomerContractsRequest, opts ...grpc.CallOption) (*ImportCustomerContractsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportCustomerContractsResponse)
+	err := c.cc.Invoke(ctx, PricingService_ImportCustomerContracts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) PublishPriceRules(ctx context.Context, in *PublishPriceRulesRequest, opts ...grpc.CallOption) (*PublishPriceRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishPriceRulesResponse)
+	err := c.cc.Invoke(ctx, PricingService_PublishPriceRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) RepublishPriceRules(ctx context.Context, in *RepublishPriceRulesRequest, opts ...grpc.CallOption) (*PublishPriceRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishPriceRulesResponse)
+	err := c.cc.Invoke(ctx, PricingService_RepublishPriceRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) ReservePromotions(ctx context.Context, in *ReservePromotionsRequest, opts ...grpc.CallOption) (*ReservePromotionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReservePromotionsResponse)
+	err := c.cc.Invoke(ctx, PricingService_ReservePromotions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) RedeemPromotionReservation(ctx context.Context, in *RedeemPromotionReservationRequest, opts ...grpc.CallOption) (*ReservePromotionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReservePromotionsResponse)
+	err := c.cc.Invoke(ctx, PricingService_RedeemPromotionReservation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) ReleasePromotionReservation(ctx context.Context, in *ReleasePromotionReservationRequest, opts ...grpc.CallOption) (*ReservePromotionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReservePromotionsResponse)
+	err := c.cc.Invoke(ctx, PricingService_ReleasePromotionReservation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PricingServiceServer is the server API for PricingService service.
 // All implementations must embed UnimplementedPricingServiceServer
 // for forward compatibility.
@@ -523,6 +629,46 @@ type PricingServiceServer interface {
 	// Errors: NOT_FOUND with ERROR_REASON_PROMOTION_NOT_FOUND (unless
 	// `allow_missing`).
 	DeletePromotion(context.Context, *DeletePromotionRequest) (*emptypb.Empty, error)
+	// ImportCustomerContracts upserts customer contracts from an ERP feed,
+	// row by row with per-row outcomes (invalid rows REJECTED with reason,
+	// field and message; good rows applied), idempotent on `request_id`. All
+	// applied rows are published together as one new price version.
+	ImportCustomerContracts(context.Context, *ImportCustomerContractsRequest) (*ImportCustomerContractsResponse, error)
+	// PublishPriceRules publishes every change staged with `draft` (contracts,
+	// channel rules, promotions) atomically as one new price version, after
+	// validating the whole rule set. Nothing staged: the current version,
+	// `created` false.
+	PublishPriceRules(context.Context, *PublishPriceRulesRequest) (*PublishPriceRulesResponse, error)
+	// RepublishPriceRules publishes the rule set of an earlier price version
+	// again, as a new price version (the history is never rewritten).
+	// Errors: NOT_FOUND / ERROR_REASON_PRICE_VERSION_NOT_FOUND when that
+	// version published no rule set.
+	//
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the reservation calls share one state
+	//     message, as do the two publications. --)
+	RepublishPriceRules(context.Context, *RepublishPriceRulesRequest) (*PublishPriceRulesResponse, error)
+	// ReservePromotions reserves one redemption of each promotion for an
+	// order, atomically against the per-customer and total limits: all or
+	// none. Errors: FAILED_PRECONDITION / ERROR_REASON_PROMOTION_CODE_INVALID
+	// (metadata `promotion`) when a limit is reached. Idempotent on
+	// `reservation_id`.
+	ReservePromotions(context.Context, *ReservePromotionsRequest) (*ReservePromotionsResponse, error)
+	// RedeemPromotionReservation makes a reservation a redemption (the order
+	// was placed); ReleasePromotionReservation gives it back (the order was
+	// refused or cancelled). Both are idempotent; releasing a committed
+	// reservation gives the redemptions back too (cancellation).
+	//
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the reservation calls share one state
+	//     message, as do the two publications. --)
+	RedeemPromotionReservation(context.Context, *RedeemPromotionReservationRequest) (*ReservePromotionsResponse, error)
+	// ReleasePromotionReservation: see RedeemPromotionReservation.
+	//
+	// (-- api-linter: core::0136::response-message-name=disabled
+	//     aip.dev/not-precedent: the reservation calls share one state
+	//     message, as do the two publications. --)
+	ReleasePromotionReservation(context.Context, *ReleasePromotionReservationRequest) (*ReservePromotionsResponse, error)
 	mustEmbedUnimplementedPricingServiceServer()
 }
 
@@ -592,6 +738,24 @@ func (UnimplementedPricingServiceServer) UpdatePromotion(context.Context, *Updat
 }
 func (UnimplementedPricingServiceServer) DeletePromotion(context.Context, *DeletePromotionRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeletePromotion not implemented")
+}
+func (UnimplementedPricingServiceServer) ImportCustomerContracts(context.Context, *ImportCustomerContractsRequest) (*ImportCustomerContractsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportCustomerContracts not implemented")
+}
+func (UnimplementedPricingServiceServer) PublishPriceRules(context.Context, *PublishPriceRulesRequest) (*PublishPriceRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishPriceRules not implemented")
+}
+func (UnimplementedPricingServiceServer) RepublishPriceRules(context.Context, *RepublishPriceRulesRequest) (*PublishPriceRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RepublishPriceRules not implemented")
+}
+func (UnimplementedPricingServiceServer) ReservePromotions(context.Context, *ReservePromotionsRequest) (*ReservePromotionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReservePromotions not implemented")
+}
+func (UnimplementedPricingServiceServer) RedeemPromotionReservation(context.Context, *RedeemPromotionReservationRequest) (*ReservePromotionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeemPromotionReservation not implemented")
+}
+func (UnimplementedPricingServiceServer) ReleasePromotionReservation(context.Context, *ReleasePromotionReservationRequest) (*ReservePromotionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleasePromotionReservation not implemented")
 }
 func (UnimplementedPricingServiceServer) mustEmbedUnimplementedPricingServiceServer() {}
 func (UnimplementedPricingServiceServer) testEmbeddedByValue()                        {}
@@ -974,6 +1138,114 @@ func _PricingService_DeletePromotion_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PricingService_ImportCustomerContracts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportCustomerContractsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ImportCustomerContracts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ImportCustomerContracts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ImportCustomerContracts(ctx, req.(*ImportCustomerContractsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_PublishPriceRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishPriceRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).PublishPriceRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_PublishPriceRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).PublishPriceRules(ctx, req.(*PublishPriceRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_RepublishPriceRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RepublishPriceRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).RepublishPriceRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_RepublishPriceRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).RepublishPriceRules(ctx, req.(*RepublishPriceRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_ReservePromotions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReservePromotionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ReservePromotions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ReservePromotions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ReservePromotions(ctx, req.(*ReservePromotionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_RedeemPromotionReservation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeemPromotionReservationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).RedeemPromotionReservation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_RedeemPromotionReservation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).RedeemPromotionReservation(ctx, req.(*RedeemPromotionReservationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_ReleasePromotionReservation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleasePromotionReservationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ReleasePromotionReservation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ReleasePromotionReservation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ReleasePromotionReservation(ctx, req.(*ReleasePromotionReservationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PricingService_ServiceDesc is the grpc.ServiceDesc for PricingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1060,6 +1332,30 @@ var PricingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeletePromotion",
 			Handler:    _PricingService_DeletePromotion_Handler,
+		},
+		{
+			MethodName: "ImportCustomerContracts",
+			Handler:    _PricingService_ImportCustomerContracts_Handler,
+		},
+		{
+			MethodName: "PublishPriceRules",
+			Handler:    _PricingService_PublishPriceRules_Handler,
+		},
+		{
+			MethodName: "RepublishPriceRules",
+			Handler:    _PricingService_RepublishPriceRules_Handler,
+		},
+		{
+			MethodName: "ReservePromotions",
+			Handler:    _PricingService_ReservePromotions_Handler,
+		},
+		{
+			MethodName: "RedeemPromotionReservation",
+			Handler:    _PricingService_RedeemPromotionReservation_Handler,
+		},
+		{
+			MethodName: "ReleasePromotionReservation",
+			Handler:    _PricingService_ReleasePromotionReservation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
