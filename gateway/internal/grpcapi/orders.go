@@ -42,7 +42,8 @@ var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // CreateOrder implements storefrontv1.StorefrontServiceServer: the channel
 // comes from the API key, the customer from the key (bound keys) or the
 // request (channel keys), and the order service does the rest idempotently
-// on request_id.
+// on request_id, scoped by the key's principal (its channel and customer
+// binding, sent as idempotency_scope).
 func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderRequest) (*storefrontv1.Order, error) {
 	o := req.GetOrder()
 	p, customer, err := s.callerFor(ctx, o.GetCustomerId())
@@ -57,6 +58,7 @@ func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderR
 	}
 	oreq := &orderv1.CreateOrderRequest{
 		RequestId:        req.GetRequestId(),
+		IdempotencyScope: p.CustomerID, // the key's principal: channel and customer binding
 		CustomerId:       customer,
 		Channel:          p.Channel,
 		CurrencyCode:     o.GetCurrencyCode(),

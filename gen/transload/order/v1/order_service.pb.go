@@ -756,8 +756,16 @@ type CreateOrderRequest struct {
 	// created and the call fails with FAILED_PRECONDITION and
 	// ERROR_REASON_PRICE_CHANGED.
 	ExpectedTotal *v1.Money `protobuf:"bytes,9,opt,name=expected_total,json=expectedTotal,proto3" json:"expected_total,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Who request_id belongs to within the channel: the customer a
+	// customer-bound API key acts for, empty for a channel-wide caller (the
+	// gateway sets it from the authenticated key). Request ids are unique per
+	// (channel, idempotency_scope): callers that happen to send the same id
+	// never replay, wait for or are refused because of each other's request.
+	// The customer_id of the request is part of the payload, so a channel-wide
+	// caller reusing an id for another customer gets ALREADY_EXISTS.
+	IdempotencyScope string `protobuf:"bytes,10,opt,name=idempotency_scope,json=idempotencyScope,proto3" json:"idempotency_scope,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
@@ -851,6 +859,13 @@ func (x *CreateOrderRequest) GetExpectedTotal() *v1.Money {
 		return x.ExpectedTotal
 	}
 	return nil
+}
+
+func (x *CreateOrderRequest) GetIdempotencyScope() string {
+	if x != nil {
+		return x.IdempotencyScope
+	}
+	return ""
 }
 
 // CreateOrderResponse is the result of CreateOrder.
@@ -2499,7 +2514,7 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"y\n" +
 	"\x19RetryErpQueueEntryRequest\x12\\\n" +
 	"\x04name\x18\x01 \x01(\tBH\xe0A\x02\xfaA\x1d\n" +
-	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"\xf9\x04\n" +
+	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"\xb2\x05\n" +
 	"\x12CreateOrderRequest\x12,\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12-\n" +
@@ -2513,7 +2528,10 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x12customer_po_number\x18\a \x01(\tB\n" +
 	"\xe0A\x01\xbaH\x04r\x02\x18@R\x10customerPoNumber\x12!\n" +
 	"\x05notes\x18\b \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xd0\x0fR\x05notes\x12F\n" +
-	"\x0eexpected_total\x18\t \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x01R\rexpectedTotal\x1aR\n" +
+	"\x0eexpected_total\x18\t \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x01R\rexpectedTotal\x127\n" +
+	"\x11idempotency_scope\x18\n" +
+	" \x01(\tB\n" +
+	"\xe0A\x01\xbaH\x04r\x02\x18@R\x10idempotencyScope\x1aR\n" +
 	"\x04Line\x12\x1e\n" +
 	"\x03sku\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x03sku\x12*\n" +
 	"\bquantity\x18\x02 \x01(\x03B\x0e\xe0A\x02\xbaH\b\"\x06\x18\xc0\x84= \x00R\bquantity\"b\n" +

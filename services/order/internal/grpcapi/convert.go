@@ -17,7 +17,7 @@ func orderIDFromName(name string) string { return strings.TrimPrefix(name, "orde
 
 func createFromProto(r *orderv1.CreateOrderRequest, actor order.Actor, corr string) order.CreateParams {
 	p := order.CreateParams{
-		RequestID: r.GetRequestId(), CustomerID: r.GetCustomerId(), Channel: r.GetChannel(),
+		RequestID: r.GetRequestId(), IdempotencyScope: r.GetIdempotencyScope(), CustomerID: r.GetCustomerId(), Channel: r.GetChannel(),
 		Currency: r.GetCurrencyCode(), ShipTo: orderpb.AddressFromProto(r.GetShipTo()),
 		CustomerPONumber: r.GetCustomerPoNumber(), Notes: r.GetNotes(), Actor: actor, CorrelationID: corr,
 	}

@@ -428,7 +428,7 @@ func TestReaperReleasesAbandonedReservation(t *testing.T) {
 	claimedAt, err := time.Parse(time.RFC3339Nano, fmt.Sprint(details["claimedAt"]))
 	if exs[0].GetKind() != opsv1.Exception_KIND_ORDER_CLAIM_REAPED || exs[0].GetSeverity() != opsv1.Exception_SEVERITY_LOW ||
 		exs[0].GetDomain() != opsv1.Exception_DOMAIN_COMMERCE || exs[0].GetResource() != "orders:claims/vanish" ||
-		details["requestId"] != "vanish" || len(details) != 2 || err != nil || time.Since(claimedAt) > time.Minute {
+		details["requestId"] != "vanish" || details["channel"] != "web" || len(details) != 3 || err != nil || time.Since(claimedAt) > time.Minute {
 		t.Errorf("exception = %v (claimedAt parse error %v)", exs[0], err)
 	}
 	// The vanished call wakes up: its claim is gone, so it must not store

@@ -33,6 +33,14 @@ type Claim struct {
 	// OrderID is the id a new claim reserves for the order; a takeover
 	// keeps the id of the original claim so reservations converge.
 	OrderID string
+	// LegacyRequestID, when set, is the id the same request was stored
+	// under before request ids were scoped by their caller: when RequestID
+	// has no record, a finished record under LegacyRequestID with the same
+	// payload hash is the claim's result (a retry across the upgrade
+	// replays instead of placing the order again). Its payload hash names
+	// the caller's channel and customer, so it never answers another
+	// caller.
+	LegacyRequestID string
 }
 
 // ClaimResult is what ClaimRequest found or did.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,7 +176,11 @@ func NewService(cfg Config, d Deps) *Service {
 
 // CreateParams is a CreateOrder request in domain terms.
 type CreateParams struct {
-	RequestID        string
+	RequestID string
+	// IdempotencyScope is who RequestID belongs to within Channel (the
+	// customer a customer-bound key acts for, "" for a channel-wide
+	// caller); see claimKey.
+	IdempotencyScope string
 	CustomerID       string
 	Channel          string
 	Currency         string
@@ -209,6 +214,34 @@ func (p CreateParams) payloadHash() string {
 		p.HasExpectedTotal, p.ExpectedTotalMinor, p.ExpectedCurrency})
 }
 
+// claimKey is the key of p's idempotency record: the request id scoped by
+// the principal it belongs to, the channel and the idempotency scope (the
+// gateway sets both from the API key: its channel, and the customer of a
+// customer-bound key). Two callers that happen to send the same request id
+// get their own records, so neither replays, waits for nor is refused
+// because of the other's order. Each part is quoted, so the key splits back
+// unambiguously (splitClaimKey) whatever the ids contain.
+func (p CreateParams) claimKey() string {
+	return strconv.Quote(p.Channel) + strconv.Quote(p.IdempotencyScope) + p.RequestID
+}
+
+// splitClaimKey returns the channel, scope and request id of a key made
+// by claimKey; a key of another form (a record stored before keys were
+// scoped) is returned whole as the request id.
+func splitClaimKey(key string) (channel, scope, requestID string) {
+	ch, err := strconv.QuotedPrefix(key)
+	if err != nil {
+		return "", "", key
+	}
+	sc, err := strconv.QuotedPrefix(key[len(ch):])
+	if err != nil {
+		return "", "", key
+	}
+	channel, _ = strconv.Unquote(ch)
+	scope, _ = strconv.Unquote(sc)
+	return channel, scope, key[len(ch)+len(sc):]
+}
+
 // CreateResult is the outcome of CreateOrder.
 type CreateResult struct {
 	Order    *Order
@@ -219,7 +252,8 @@ type CreateResult struct {
 // takeover, or finished by someone else).
 var errRetryClaim = errors.New("retry claim")
 
-// CreateOrder places an order idempotently on p.RequestID; see the
+// CreateOrder places an order idempotently on p.RequestID within its
+// caller's scope, the channel and p.IdempotencyScope (claimKey); see the
 // order.v1 CreateOrder contract.
 func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult, error) {
 	start := s.now()
@@ -231,6 +265,7 @@ func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult
 		seen[l.SKU] = true
 	}
 	hash := p.payloadHash()
+	key := p.claimKey()
 	owner := newToken()
 	waitUntil := start.Add(s.cfg.ClaimWait)
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-250*time.Millisecond).Before(waitUntil) {
@@ -239,7 +274,7 @@ func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult
 	poll := s.cfg.ClaimPoll
 	for {
 		res, err := s.d.Store.ClaimRequest(ctx, Claim{
-			Kind: KindCreateOrder, RequestID: p.RequestID, PayloadHash: hash, Owner: owner,
+			Kind: KindCreateOrder, RequestID: key, LegacyRequestID: p.RequestID, PayloadHash: hash, Owner: owner,
 			LeaseUntil: s.now().Add(s.cfg.ClaimLease), OrderID: newOrderID(),
 		})
 		if err != nil {
@@ -251,7 +286,7 @@ func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult
 				s.log.WarnContext(ctx, "took over an expired CreateOrder claim",
 					slog.String("request_id", p.RequestID), slog.String("order_id", res.OrderID))
 			}
-			ref := ClaimRef{Kind: KindCreateOrder, RequestID: p.RequestID, Owner: owner}
+			ref := ClaimRef{Kind: KindCreateOrder, RequestID: key, Owner: owner}
 			o, err := s.placeClaimed(ctx, p, ref, res.OrderID)
 			if errors.Is(err, errRetryClaim) {
 				continue
@@ -443,12 +478,21 @@ func (s *Service) ReapAbandonedClaims(ctx context.Context) error {
 }
 
 // reapedException is the desk's record of reaping c. It names the request
-// id (a client's retry key, not a secret) and never the payload.
+// id (a client's retry key, not a secret) with its channel and scope, and
+// never the payload.
 func reapedException(c PendingClaim, now time.Time) Exception {
+	channel, scope, requestID := splitClaimKey(c.RequestID)
+	details := map[string]string{"requestId": requestID, "claimedAt": c.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	if channel != "" {
+		details["channel"] = channel
+	}
+	if scope != "" {
+		details["idempotencyScope"] = scope
+	}
 	return Exception{
-		Kind: ExceptionClaimReaped, Resource: "orders:claims/" + c.RequestID,
-		Message:    fmt.Sprintf("CreateOrder request %q was abandoned by its caller; its claim was reaped and its stock released", c.RequestID),
-		Details:    map[string]string{"requestId": c.RequestID, "claimedAt": c.CreatedAt.UTC().Format(time.RFC3339Nano)},
+		Kind: ExceptionClaimReaped, Resource: "orders:claims/" + requestID,
+		Message:    fmt.Sprintf("CreateOrder request %q was abandoned by its caller; its claim was reaped and its stock released", requestID),
+		Details:    details,
 		OccurredAt: now,
 	}
 }
@@ -599,7 +643,11 @@ var errRecheckCancel = errors.New("order confirmed meanwhile")
 // moves to CANCELLED with its event, its reservation release is queued for
 // the worker and the ERP order is cancelled through the ERP queue.
 func (s *Service) CancelOrder(ctx context.Context, p CancelParams) (*Order, error) {
-	key := &IdempotencyKey{Kind: "cancel_order", Key: p.RequestID, PayloadHash: p.hash()}
+	// The key is scoped by the order (and so by its owner): the same
+	// request id sent to cancel two orders cancels each once, and is never
+	// refused as reused because of another caller's order.
+	scoped := strconv.Quote(p.OrderID) + p.RequestID
+	key := &IdempotencyKey{Kind: "cancel_order", Key: scoped, PayloadHash: p.hash()}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.d.Store.GetOrder(ctx, p.OrderID)
 		if err != nil {
@@ -610,7 +658,7 @@ func (s *Service) CancelOrder(ctx context.Context, p CancelParams) (*Order, erro
 			if s.d.Fulfillment == nil {
 				return nil, &NotCancellableError{OrderID: cur.ID, State: cur.State}
 			}
-			if err := s.d.Fulfillment.CancelFulfillment(ctx, cur.ID, "cancel:"+p.RequestID, p.Reason); err != nil {
+			if err := s.d.Fulfillment.CancelFulfillment(ctx, cur.ID, "cancel:"+scoped, p.Reason); err != nil {
 				return nil, err
 			}
 			fulfilmentCancelled = true

@@ -106,6 +106,43 @@ func (s *Store) readClaim(ctx context.Context, q interface {
 	return r, true, nil
 }
 
+// readClaimOrLegacy reads c's claim, as readClaim does without a lock,
+// and in the same query the record under c.LegacyRequestID (when set):
+// legacy is that record when c's own is missing and it is a finished
+// record of the same payload (see order.Claim.LegacyRequestID).
+func (s *Store) readClaimOrLegacy(ctx context.Context, c order.Claim) (r claimRow, ok bool, legacy *claimRow, err error) {
+	if c.LegacyRequestID == "" || c.LegacyRequestID == c.RequestID {
+		r, ok, err = s.readClaim(ctx, s.db.SQL(), c.Kind, c.RequestID, false)
+		return r, ok, nil, err
+	}
+	type keyed struct {
+		id string
+		claimRow
+	}
+	rows, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
+		SELECT request_id, payload_hash, status, order_id, owner, failure, lease_until_us FROM idempotency_keys
+		WHERE kind = ? AND request_id IN (?, ?)`), []any{c.Kind, c.RequestID, c.LegacyRequestID},
+		func(sc sqldb.Scanner) (keyed, error) {
+			var k keyed
+			err := sc.Scan(&k.id, &k.hash, &k.status, &k.orderID, &k.owner, &k.failure, &k.leaseUS)
+			return k, err
+		})
+	if err != nil {
+		return r, false, nil, fmt.Errorf("read claim: %w", err)
+	}
+	for _, k := range rows {
+		if k.id == c.RequestID {
+			return k.claimRow, true, nil, nil
+		}
+	}
+	for _, k := range rows {
+		if k.hash == c.PayloadHash && k.status != string(order.ClaimPending) {
+			return r, false, &k.claimRow, nil
+		}
+	}
+	return r, false, nil, nil
+}
+
 func claimResult(r claimRow) (order.ClaimResult, error) {
 	res := order.ClaimResult{Status: order.ClaimStatus(r.status), OrderID: r.orderID, LeaseUntil: fromUS(r.leaseUS)}
 	if res.Status == order.ClaimFailed {
@@ -122,9 +159,12 @@ func claimResult(r claimRow) (order.ClaimResult, error) {
 func (s *Store) ClaimRequest(ctx context.Context, c order.Claim) (order.ClaimResult, error) {
 	now := time.Now().UTC()
 	// Fast path without the write lock: a finished or live claim.
-	r, ok, err := s.readClaim(ctx, s.db.SQL(), c.Kind, c.RequestID, false)
+	r, ok, legacy, err := s.readClaimOrLegacy(ctx, c)
 	if err != nil {
 		return order.ClaimResult{}, err
+	}
+	if legacy != nil {
+		return claimResult(*legacy)
 	}
 	if ok {
 		if r.hash != c.PayloadHash {
