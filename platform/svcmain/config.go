@@ -93,7 +93,7 @@ type place struct {
 
 // portPlan is the mesh's port plan, the one docs/configuration.md
 // documents: every binary has its own gRPC port (90xx) and admin port
-// (91xx), so that all eight start side by side on one host with no
+// (91xx), so that all of them start side by side on one host with no
 // environment at all, and each one with a database keeps it in its own
 // file. Keyed by the name each main passes to [Start].
 var portPlan = map[string]place{
@@ -105,6 +105,7 @@ var portPlan = map[string]place{
 	"fulfillment":     {9006, 9106, true},
 	"gateway":         {9007, 9107, false},
 	"ops":             {9008, 9108, true},
+	"notify":          {9009, 9109, true},
 }
 
 // ErrUnknownService is the cause of the error [DefaultsFor],

@@ -20,6 +20,7 @@ var meshPlan = map[string]Defaults{
 	"fulfillment":     {GRPCAddr: "127.0.0.1:9006", AdminAddr: "127.0.0.1:9106", DatabaseURL: "sqlite://fulfillment.db"},
 	"gateway":         {GRPCAddr: "127.0.0.1:9007", AdminAddr: "127.0.0.1:9107"}, // no database
 	"ops":             {GRPCAddr: "127.0.0.1:9008", AdminAddr: "127.0.0.1:9108", DatabaseURL: "sqlite://ops.db"},
+	"notify":          {GRPCAddr: "127.0.0.1:9009", AdminAddr: "127.0.0.1:9109", DatabaseURL: "sqlite://notify.db"},
 }
 
 // dbConfig is the configuration of a service with a database; gwConfig

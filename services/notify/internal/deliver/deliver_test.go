@@ -1,0 +1,194 @@
+package deliver_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/services/notify/internal/deliver"
+	"github.com/transload/transload/services/notify/internal/signing"
+	"github.com/transload/transload/services/notify/internal/store/sqlstore"
+	"github.com/transload/transload/services/notify/internal/target"
+)
+
+// receiver records verified deliveries; status decides each answer.
+type receiver struct {
+	t      *testing.T
+	secret signing.Secret
+	mu     sync.Mutex
+	got    []string // webhook ids acknowledged, in arrival order
+	tries  int
+	status func(n int) int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	if err := signing.Verify(req.Header, body, r.secret, time.Now(), 5*time.Minute); err != nil {
+		r.t.Errorf("bad signature: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	r.mu.Lock()
+	r.tries++
+	code := r.status(r.tries)
+	if code/100 == 2 {
+		r.got = append(r.got, req.Header.Get(signing.HeaderID))
+	}
+	r.mu.Unlock()
+	w.WriteHeader(code)
+}
+
+func (r *receiver) acked() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+func setup(t *testing.T, status func(int) int, cfg deliver.Config) (*sqlstore.Store, *receiver, *deliver.Dispatcher) {
+	t.Helper()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlstore.New(db)
+	secret, _ := signing.NewSecret()
+	rcv := &receiver{t: t, secret: secret, status: status}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	if _, _, err := s.CreateSubscription(t.Context(), &sqlstore.Subscription{ID: "s1", Channel: "web", TargetURI: srv.URL + "/hook",
+		EventTypes: 2, Secret: secret.Reveal(), State: sqlstore.SubActive, CreateTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Policy = target.Policy{AllowHTTP: true, AllowPrivate: true}
+	cfg.Poll = 20 * time.Millisecond
+	cfg.BackoffBase, cfg.BackoffMax = 10*time.Millisecond, 40*time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := deliver.New(s, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, rcv, d
+}
+
+func enqueue(t *testing.T, s *sqlstore.Store, ids ...string) {
+	t.Helper()
+	now := time.Now()
+	if err := s.InTx(t.Context(), func(_ *sql.Tx, tx *sqlstore.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Enqueue(t.Context(), &sqlstore.Delivery{ID: id, SubscriptionID: "s1", EventID: id, EventType: 1,
+				Resource: "orders/1", OrderingKey: "orders/1", Body: []byte(`{"id":"` + id + `"}`), EventTime: now, CreateTime: now, NextAttempt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// 503 for the first attempts, then 200: all delivered, in order, each once.
+func TestRetriesInOrderThenDelivers(t *testing.T) {
+	s, rcv, d := setup(t, func(n int) int {
+		if n <= 3 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}, deliver.Config{BreakerThreshold: 100})
+	enqueue(t, s, "m1", "m2", "m3")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "all delivered", func() error {
+		return wait.Check(len(rcv.acked()) == 3, "acked %v", rcv.acked())
+	})
+	if got := rcv.acked(); got[0] != "m1" || got[1] != "m2" || got[2] != "m3" {
+		t.Fatalf("order = %v", got)
+	}
+	dl, err := s.GetDelivery(t.Context(), "m1")
+	if err != nil || dl.State != sqlstore.DeliveryDelivered || len(dl.AttemptLog) != 4 || dl.AttemptLog[0].StatusCode != 503 {
+		t.Fatalf("m1 = %+v %v, want delivered after 3 logged 503s", dl, err)
+	}
+	if sub, _ := s.GetSubscription(t.Context(), "s1"); sub.ConsecutiveFailures != 0 || sub.LastSuccess.IsZero() {
+		t.Fatalf("subscription after success = %+v", sub)
+	}
+}
+
+// A 4xx other than 408/429 fails the delivery at once; the next one goes.
+func TestClientErrorFailsAtOnce(t *testing.T) {
+	s, rcv, d := setup(t, func(n int) int {
+		if n == 1 {
+			return http.StatusGone
+		}
+		return http.StatusNoContent
+	}, deliver.Config{})
+	enqueue(t, s, "m1", "m2")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "m2 delivered", func() error {
+		return wait.Check(len(rcv.acked()) == 1, "acked %v", rcv.acked())
+	})
+	dl, _ := s.GetDelivery(t.Context(), "m1")
+	if dl.State != sqlstore.DeliveryFailed || dl.Attempts != 1 {
+		t.Fatalf("m1 = state %d after %d attempts, want failed after 1", dl.State, dl.Attempts)
+	}
+}
+
+// Past the threshold the subscription is disabled and an exception is
+// written to the outbox in the same transaction; nothing is dropped.
+func TestDisablesAfterConsecutiveFailures(t *testing.T) {
+	s, rcv, d := setup(t, func(int) int { return http.StatusInternalServerError }, deliver.Config{DisableAfter: 3, BreakerThreshold: 100})
+	enqueue(t, s, "m1")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "disabled", func() error {
+		sub, err := s.GetSubscription(t.Context(), "s1")
+		if err != nil {
+			return err
+		}
+		return wait.Check(sub.State == sqlstore.SubDisabled, "state %d failures %d", sub.State, sub.ConsecutiveFailures)
+	})
+	var n int
+	if err := s.DB().SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM outbox_events WHERE subject = 'transload.ops.exception_raised'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d exceptions in the outbox, want 1", n)
+	}
+	dl, _ := s.GetDelivery(t.Context(), "m1")
+	if dl.State != sqlstore.DeliveryPending || dl.Attempts != 3 {
+		t.Fatalf("m1 = state %d after %d attempts, want still pending after 3", dl.State, dl.Attempts)
+	}
+	rcv.mu.Lock()
+	rcv.status = func(int) int { return http.StatusOK }
+	rcv.mu.Unlock()
+	if err := s.Enable(t.Context(), "s1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "delivered after enable", func() error {
+		return wait.Check(len(rcv.acked()) == 1, "acked %v", rcv.acked())
+	})
+}
+
+func TestBackoff(t *testing.T) {
+	for _, c := range []struct {
+		n      int
+		jitter float64
+		want   time.Duration
+	}{
+		{1, 0.5, time.Second}, {2, 0.5, 2 * time.Second}, {4, 0.5, 8 * time.Second},
+		{30, 0.5, time.Minute}, {1, 0, 800 * time.Millisecond}, {1, 0.75, 1100 * time.Millisecond},
+	} {
+		if got := deliver.Backoff(time.Second, time.Minute, c.n, c.jitter); got.Round(time.Microsecond) != c.want {
+			t.Errorf("Backoff(n=%d, jitter=%v) = %v, want %v", c.n, c.jitter, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package eventsin_test
+
+import (
+	"database/sql"
+	"encoding/json"
+	"testing"
+	"time"
+
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
+	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/services/notify/internal/eventsin"
+	"github.com/transload/transload/services/notify/internal/store/sqlstore"
+)
+
+func TestHandlerQueuesPerScope(t *testing.T) {
+	ctx := t.Context()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlstore.New(db)
+	now := time.Now()
+	for _, sub := range []*sqlstore.Subscription{
+		{ID: "chan", Channel: "web", EventTypes: 1<<1 | 1<<2},
+		{ID: "c1", Channel: "web", CustomerID: "C1", EventTypes: 1 << 1},
+		{ID: "c2", Channel: "web", CustomerID: "C2", EventTypes: 1<<1 | 1<<2},
+		{ID: "shop", Channel: "shop", EventTypes: 1<<1 | 1<<2},
+	} {
+		sub.TargetURI, sub.Secret, sub.State, sub.CreateTime = "https://x.example/", "whsec_AAAA", sqlstore.SubActive, now
+		if _, _, err := s.CreateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := eventsin.Handler(s, nil, nil)
+	apply := func(ev events.Event) {
+		t.Helper()
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return h(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order := &orderv1.Order{OrderId: "O1", CustomerId: "C1", Channel: "web", State: orderv1.Order_STATE_CONFIRMED}
+	ev := events.Event{ID: "e1", OccurredAt: now, CorrelationID: "corr", Payload: &orderv1.OrderConfirmedEvent{Order: order}}
+	apply(ev)
+	apply(ev) // a redelivery queues nothing more
+	apply(events.Event{ID: "e2", OccurredAt: now, Payload: &fulfillmentv1.ShipmentUpdatedEvent{Shipment: &fulfillmentv1.Shipment{
+		ShipmentId: "S1", OrderId: "O1", CustomerId: "C1", State: fulfillmentv1.Shipment_STATE_SHIPPED, TrackingNumber: "T1",
+	}}})
+	counts, err := s.PendingCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// chan: order + shipment; c1: order only (not subscribed to shipments);
+	// c2 and shop: nothing.
+	if counts["chan"] != 2 || counts["c1"] != 1 || counts["c2"] != 0 || counts["shop"] != 0 {
+		t.Fatalf("pending = %v", counts)
+	}
+	log, _ := s.ListDeliveries(ctx, "chan", 0, 10)
+	if len(log) != 2 || log[1].ID != eventsin.WebhookID("chan", "e1") || log[0].OrderingKey != "orders/O1" || log[1].OrderingKey != "orders/O1" {
+		t.Fatalf("chan log = %+v", log)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(log[1].Body, &body); err != nil || body["deliveryId"] != log[1].ID || body["correlationId"] != "corr" {
+		t.Fatalf("body = %s (%v)", log[1].Body, err)
+	}
+	if eventsin.WebhookID("a", "e") == eventsin.WebhookID("b", "e") || eventsin.WebhookID("a", "e") != eventsin.WebhookID("a", "e") {
+		t.Fatal("webhook ids are not stable per (subscription, event)")
+	}
+}
