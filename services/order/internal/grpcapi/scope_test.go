@@ -131,3 +131,19 @@ func TestCreateOrderReplaysRecordStoredBeforeScoping(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelOrderRequestIDScopedPerOrder: the same cancellation request id
+// sent for two orders (of two customers) cancels each of them, and a repeat
+// for either is a replay of that order's cancellation.
+func TestCancelOrderRequestIDScopedPerOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withoutWorker)
+	a := e.create(t, createReq("a", "C0001", line{"SKU-00007", 1})).GetOrderId()
+	b := e.create(t, createReq("b", "C0002", line{"SKU-00007", 1})).GetOrderId()
+	for _, id := range []string{a, b, a} {
+		o, err := e.client.CancelOrder(t.Context(), &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "same-cancel", Reason: "r"})
+		if err != nil || o.GetState() != orderv1.Order_STATE_CANCELLED {
+			t.Fatalf("cancel %s with the shared request id = %v, %v; want CANCELLED", id, o.GetState(), err)
+		}
+	}
+}
