@@ -5,7 +5,7 @@
 // grpc-gateway dialing the gateway's own listener, REST callers.
 //
 // Files: one per storefront resource (availability.go, products.go,
-// orders.go, shipments.go), ops.go (the ops.v1 forwarder), convert.go
+// orders.go, shipments.go, returns.go), ops.go (the ops.v1 forwarder), convert.go
 // (process API ↔ storefront messages, pure), errors.go (the one place
 // errors are built and mapped) and requestid.go (the Idempotency-Key →
 // request_id interceptor, for storefront and ops mutations alike).
@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	notifyv1 "github.com/transload/transload/gen/transload/notify/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/cache"
@@ -56,10 +57,14 @@ type Options struct {
 	// StockView, when set, answers CheckAvailability's stock for the SKUs
 	// it holds (see package stockview); nil reads stock live on every call.
 	StockView *stockview.View
+	// Notify serves the webhook routes (webhooks.go); nil answers them
+	// UNIMPLEMENTED.
+	Notify notifyv1.NotificationServiceClient
 }
 
-// Server implements storefrontv1.StorefrontServiceServer. Returns and
-// webhook subscriptions are not implemented yet and answer UNIMPLEMENTED.
+// Server implements storefrontv1.StorefrontServiceServer (returns in
+// returns.go). Webhook subscriptions are served by the notify service
+// (webhooks.go).
 type Server struct {
 	storefrontv1.UnimplementedStorefrontServiceServer
 
@@ -70,6 +75,7 @@ type Server struct {
 	logger     *slog.Logger
 	avail      *availability
 	metrics    *metrics
+	notify     notifyv1.NotificationServiceClient
 }
 
 var _ storefrontv1.StorefrontServiceServer = (*Server)(nil)
@@ -104,6 +110,7 @@ func New(n *neighbours.Clients, store cache.Store, o Options) (*Server, error) {
 		defaultCur: o.DefaultCurrency,
 		now:        o.Now,
 		logger:     o.Logger,
+		notify:     o.Notify,
 	}
 	av, err := newAvailability(store, o)
 	if err != nil {
