@@ -419,7 +419,9 @@ func (rs *Returns) CreateReturn(ctx context.Context, p CreateReturnParams) (*Ret
 	if err := checkReturnRequest(p.Lines); err != nil {
 		return nil, false, err
 	}
-	key := IdempotencyKey{Kind: KindCreateReturn, Key: p.RequestID, PayloadHash: p.hash()}
+	// The key is scoped to the order: the order names its one customer, so
+	// callers of different customers never share a request id.
+	key := IdempotencyKey{Kind: KindCreateReturn, Key: p.OrderID + "/" + p.RequestID, PayloadHash: p.hash()}
 	r, replayed, err := rs.store.CreateReturn(ctx, p.OrderID, key, func(o *Order, existing []*Return) (*Return, ReturnEffects, error) {
 		if p.CustomerID != "" && o.CustomerID != p.CustomerID {
 			return nil, ReturnEffects{}, ErrNotFound
