@@ -140,6 +140,11 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	poller := worker.NewPoller(store, wms, worker.PollerConfig{
 		Common: common, Source: cfg.WMSSource, Interval: cfg.WMSPollInterval,
 	})
+	// The return receipt feed has its own cursor and event ids: source
+	// "{FULFILLMENT_WMS_SOURCE}.returns".
+	returnPoller := worker.NewPoller(store, wms, worker.PollerConfig{
+		Common: common, Source: cfg.WMSSource + ".returns", Interval: cfg.WMSPollInterval, Returns: true,
+	})
 	// The consumer continues the trace each order event carries
 	// (platform/events), so a trace runs from the order into fulfillment.
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
@@ -171,6 +176,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	wg.Go(func() { _ = returnsConsumer.Run(bgCtx) })
 	wg.Go(func() { dispatcher.Run(bgCtx) })
 	wg.Go(func() { poller.Run(bgCtx) })
+	wg.Go(func() { returnPoller.Run(bgCtx) })
 	wg.Go(func() { effects.Run(bgCtx) })
 	defer func() {
 		stopBG()

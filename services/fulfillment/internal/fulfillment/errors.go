@@ -11,6 +11,8 @@ var (
 	ErrRequestNotFound = errors.New("fulfillment request not found")
 	// ErrShipmentNotFound: no shipment has the id.
 	ErrShipmentNotFound = errors.New("shipment not found")
+	// ErrReturnReceiptNotFound: no return receipt has the id.
+	ErrReturnReceiptNotFound = errors.New("return receipt not found")
 	// ErrIdempotencyKeyReused: a request id was used before with another
 	// payload.
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different payload")
@@ -37,6 +39,9 @@ const (
 	RejectEventIDReused            RejectReason = "EVENT_ID_REUSED"
 	RejectAlreadyShipped           RejectReason = "ALREADY_SHIPPED"
 	RejectWMSRejected              RejectReason = "WMS_REJECTED"
+	// RejectUnknownReturn: a return receipt names no expected return
+	// fulfilment registered (an unplanned return).
+	RejectUnknownReturn RejectReason = "UNKNOWN_RETURN_AUTHORIZATION"
 	// RejectNotSupported: the event kind is not handled by this version;
 	// it maps to no ErrorReason (UNSPECIFIED).
 	RejectNotSupported RejectReason = "NOT_SUPPORTED"

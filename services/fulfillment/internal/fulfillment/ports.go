@@ -26,6 +26,9 @@ type WMS interface {
 	// RegisterExpectedReturn announces er to its warehouse, idempotently
 	// on er.ID. A refusal is an answer (Accepted false), not an error.
 	RegisterExpectedReturn(ctx context.Context, er ExpectedReturn) (WMSAnswer, error)
+	// ReturnEvents reads up to pageSize events of the return receipt feed
+	// after cursor, like ShipmentEvents.
+	ReturnEvents(ctx context.Context, cursor string, pageSize int) (FeedPage, error)
 }
 
 // Inventory commits the reservations of shipped goods.
@@ -33,6 +36,10 @@ type Inventory interface {
 	// CommitReservation commits c, idempotently on c.RequestID. Errors:
 	// *DependencyError.
 	CommitReservation(ctx context.Context, c Commit) error
+	// Restock applies r's RETURN_RESTOCK stock events, idempotently on
+	// their event ids. An event inventory refuses is a rejected
+	// *DependencyError.
+	Restock(ctx context.Context, r Restock) error
 }
 
 // Orders is the order service as fulfilment reports to it.
@@ -40,6 +47,9 @@ type Orders interface {
 	// RecordShipmentProgress reports p, idempotently on p.EventID.
 	// Errors: *DependencyError.
 	RecordShipmentProgress(ctx context.Context, p Progress) error
+	// RecordReturnReceipt reports a return receipt, idempotently on
+	// r.EventID. Errors: *DependencyError.
+	RecordReturnReceipt(ctx context.Context, r ReceiptReport) error
 }
 
 // WMSAnswer is the WMS's answer to a shipment request, synchronous
@@ -81,9 +91,11 @@ const (
 	// WMSEventAcknowledgement is the WMS's asynchronous answer to a
 	// request (WMSEvent.Answer).
 	WMSEventAcknowledgement
-	// WMSEventReturnReceipt is a return receipt; returns are not handled
-	// yet, so it is recorded as rejected.
+	// WMSEventReturnReceipt is a return receipt (WMSEvent.Receipt).
 	WMSEventReturnReceipt
+	// WMSEventUnsupported is an event of a kind the service does not
+	// know; it is recorded as rejected.
+	WMSEventUnsupported
 )
 
 // WMSEvent is one event a WMS reported, read from its feed or pushed by an
@@ -99,6 +111,8 @@ type WMSEvent struct {
 	Shipment ShipmentEvent
 	// Answer is the WMS's answer of a WMSEventAcknowledgement.
 	Answer WMSAnswer
+	// Receipt is the receipt of a WMSEventReturnReceipt.
+	Receipt ReturnReceiptEvent
 	// Fingerprint digests the event as received, and Payload is its
 	// encoding: an id seen again with another fingerprint is a reused id.
 	Fingerprint string

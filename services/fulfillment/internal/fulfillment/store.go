@@ -32,6 +32,13 @@ type Store interface {
 	ListShipments(ctx context.Context, q ShipmentQuery) ([]*Shipment, error)
 	// Cursor returns the stored feed cursor of source ("" when none).
 	Cursor(ctx context.Context, source string) (string, error)
+	// GetReturnReceipt returns a return receipt, with the state of its
+	// hand-over to the order service; ErrReturnReceiptNotFound when
+	// absent.
+	GetReturnReceipt(ctx context.Context, id string) (*ReturnReceipt, error)
+	// ListReturnReceipts returns up to q.Limit receipts q selects, in
+	// receive time order (then id), after q's cursor.
+	ListReturnReceipts(ctx context.Context, q ReturnReceiptQuery) ([]*ReturnReceipt, error)
 	// RejectedWMSEvents lists the rejected WMS events (the exception
 	// desk's view), oldest first, at most limit; without payloads.
 	RejectedWMSEvents(ctx context.Context, limit int) ([]WMSEventRecord, error)
@@ -60,6 +67,13 @@ type Tx interface {
 	// ExpectedReturn returns the expected return recorded under id and
 	// whether there is one.
 	ExpectedReturn(ctx context.Context, id string) (ExpectedReturn, bool, error)
+	// InsertReturnReceipt records rr; a second receipt with its id or its
+	// (source, WMS event id) violates a unique key.
+	InsertReturnReceipt(ctx context.Context, rr *ReturnReceipt) error
+	// NextRestockSequence returns the next sequence (1, 2, ...) of
+	// fulfilment's restock stock events for sku in warehouse, locking it
+	// until the transaction ends.
+	NextRestockSequence(ctx context.Context, sku, warehouseID string) (int64, error)
 	// InsertRequest creates r unless a request with its id exists;
 	// created reports which, and a created r gets Version 1.
 	InsertRequest(ctx context.Context, r *Request) (created bool, err error)
@@ -219,11 +233,20 @@ const (
 	// EffectRegisterExpectedReturn announces an authorized return to the
 	// WMS (wms.v1 RegisterExpectedReturn).
 	EffectRegisterExpectedReturn EffectKind = "wms.register_expected_return"
+	// EffectRestock puts restocked returned units back into sellable
+	// stock (inventory.v1 ApplyStockEvents, RETURN_RESTOCK). All restocks
+	// run in one lane, in queue order, which is the order of their
+	// (SKU, warehouse) sequences.
+	EffectRestock EffectKind = "inventory.return_restock"
+	// EffectRecordReturnReceipt tells the order service goods came back
+	// against a return authorization (order.v1 RecordReturnReceipt).
+	EffectRecordReturnReceipt EffectKind = "order.record_return_receipt"
 )
 
 // Effect is an outbound call recorded in the same transaction as the
 // change that requires it and executed (with retries) afterwards. Exactly
-// one of Commit, Progress and Return is set, as Kind says.
+// one of Commit, Progress, Return, Restock and Receipt is set, as Kind
+// says.
 type Effect struct {
 	ID      int64
 	Kind    EffectKind
@@ -236,6 +259,10 @@ type Effect struct {
 	Progress *Progress
 	// Return is the expected return of an EffectRegisterExpectedReturn.
 	Return *ExpectedReturn
+	// Restock is the call of an EffectRestock.
+	Restock *Restock
+	// Receipt is the call of an EffectRecordReturnReceipt.
+	Receipt *ReceiptReport
 	// Unreadable is set by the store, instead of the call, when the
 	// stored call cannot be read back (an unknown kind or payload): the
 	// runner parks such an effect as failed rather than retrying it.

@@ -90,6 +90,10 @@ func EncodeEffect(e fulfillment.Effect) ([]byte, error) {
 		return proto.Marshal(ProgressToProto(*e.Progress))
 	case e.Kind == fulfillment.EffectRegisterExpectedReturn && e.Return != nil:
 		return json.Marshal(e.Return)
+	case e.Kind == fulfillment.EffectRestock && e.Restock != nil:
+		return proto.Marshal(RestockToProto(*e.Restock))
+	case e.Kind == fulfillment.EffectRecordReturnReceipt && e.Receipt != nil:
+		return proto.Marshal(ReceiptReportToProto(*e.Receipt))
 	default:
 		return nil, fmt.Errorf("%w: effect %s %q without its call", fulfillment.ErrInvalidArgument, e.Kind, e.Key)
 	}
@@ -118,6 +122,20 @@ func DecodeEffect(e *fulfillment.Effect, payload []byte) error {
 			return fmt.Errorf("decode %s effect %q: %w", e.Kind, e.Key, err)
 		}
 		e.Return = &er
+	case fulfillment.EffectRestock:
+		var req inventoryv1.ApplyStockEventsRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return fmt.Errorf("decode %s effect %q: %w", e.Kind, e.Key, err)
+		}
+		r := RestockFromProto(&req)
+		e.Restock = &r
+	case fulfillment.EffectRecordReturnReceipt:
+		var req orderv1.RecordReturnReceiptRequest
+		if err := proto.Unmarshal(payload, &req); err != nil {
+			return fmt.Errorf("decode %s effect %q: %w", e.Kind, e.Key, err)
+		}
+		p := ReceiptReportFromProto(&req)
+		e.Receipt = &p
 	default:
 		return fmt.Errorf("unknown effect kind %q", e.Kind)
 	}

@@ -36,6 +36,7 @@ var rejectReasons = map[fulfillment.RejectReason]fulfillmentv1.ErrorReason{
 	fulfillment.RejectEventIDReused:            fulfillmentv1.ErrorReason_ERROR_REASON_EVENT_ID_REUSED,
 	fulfillment.RejectAlreadyShipped:           fulfillmentv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED,
 	fulfillment.RejectWMSRejected:              fulfillmentv1.ErrorReason_ERROR_REASON_WMS_REJECTED,
+	fulfillment.RejectUnknownReturn:            fulfillmentv1.ErrorReason_ERROR_REASON_UNKNOWN_RETURN_AUTHORIZATION,
 }
 
 // RejectReasonToProto returns the ErrorReason of a domain refusal;

@@ -159,8 +159,10 @@ func WMSEventFromPush(ev *fulfillmentv1.WmsEvent) (fulfillment.WMSEvent, error) 
 		a := p.FulfillmentAcknowledgement
 		out.RequestID, out.Kind = a.GetFulfillmentRequestId(), fulfillment.WMSEventAcknowledgement
 		out.Answer = fulfillment.WMSAnswer{Accepted: a.GetAccepted(), Reference: a.GetWmsReference(), RejectionMessage: a.GetRejectionMessage()}
+	case *fulfillmentv1.WmsEvent_ReturnReceipt:
+		out.Kind, out.Receipt = fulfillment.WMSEventReturnReceipt, returnReceiptFromPush(ev, p.ReturnReceipt)
 	default:
-		out.Kind = fulfillment.WMSEventReturnReceipt
+		out.Kind = fulfillment.WMSEventUnsupported
 	}
 	return out, nil
 }

@@ -41,7 +41,7 @@ func parseName(name string) (order, id string) {
 	return order, id
 }
 
-// The filters of the two lists, as the proto documents them.
+// The filters of the lists, as the proto documents them.
 var (
 	requestSchema = aip.Schema{
 		{Name: "state", Kind: aip.KindEnum, Enum: fulfillmentv1.FulfillmentRequest_State_value, EnumPrefix: "STATE_"},
@@ -56,6 +56,12 @@ var (
 		{Name: "fulfillment_request_id"},
 		{Name: "tracking_number"},
 		{Name: "update_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
+	}
+	receiptSchema = aip.Schema{
+		{Name: "return_authorization_id"},
+		{Name: "warehouse_id"},
+		{Name: "customer_id"},
+		{Name: "receive_time", Kind: aip.KindTime, Ops: []aip.Op{aip.OpGe, aip.OpLt}},
 	}
 )
 
@@ -167,4 +173,22 @@ func shipmentKey(byUpdateTime bool) func(*fulfillment.Shipment) []aip.Key {
 		}
 		return []aip.Key{aip.KeyOf(s.CreateTime), aip.KeyOf(s.ID)}
 	}
+}
+
+func receiptQueryFromProto(req *fulfillmentv1.ListReturnReceiptsRequest) (fulfillment.ReturnReceiptQuery, list, error) {
+	l, err := readList(fulfillmentv1.FulfillmentService_ListReturnReceipts_FullMethodName, receiptSchema, req)
+	if err != nil {
+		return fulfillment.ReturnReceiptQuery{}, list{}, err
+	}
+	q := fulfillment.ReturnReceiptQuery{Page: l.page, OrderID: parseParent(req.GetParent())}
+	l.text("return_authorization_id", &q.ReturnAuthorizationID)
+	l.text("warehouse_id", &q.WarehouseID)
+	l.text("customer_id", &q.CustomerID)
+	l.time("receive_time", aip.OpGe, &q.ReceivedFrom)
+	l.time("receive_time", aip.OpLt, &q.ReceivedBefore)
+	return q, l, nil
+}
+
+func receiptKey(r *fulfillment.ReturnReceipt) []aip.Key {
+	return []aip.Key{aip.KeyOf(r.ReceiveTime), aip.KeyOf(r.ID)}
 }

@@ -46,6 +46,9 @@ func (s *Server) toStatus(ctx context.Context, err error, id string) error {
 	case errors.Is(err, fulfillment.ErrShipmentNotFound):
 		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_SHIPMENT_NOT_FOUND,
 			"shipment not found", map[string]string{"shipment_id": id})
+	case errors.Is(err, fulfillment.ErrReturnReceiptNotFound):
+		return apierr.Error(codes.NotFound, fulfillmentv1.ErrorReason_ERROR_REASON_RETURN_RECEIPT_NOT_FOUND,
+			"return receipt not found", map[string]string{"return_receipt_id": id})
 	case errors.Is(err, fulfillment.ErrConflict):
 		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION,
 			"the resource changed concurrently; retry", nil)

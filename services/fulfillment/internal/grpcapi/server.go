@@ -1,5 +1,6 @@
 // Package grpcapi implements transload.fulfillment.v1 FulfillmentService
-// over the fulfillment store: reads of fulfilment requests and shipments.
+// over the fulfillment store: reads of fulfilment requests, shipments and
+// return receipts.
 // Request shapes are validated by the platform's protovalidate
 // interceptor; domain errors become statuses in errors.go.
 package grpcapi
@@ -172,14 +173,36 @@ func (s *Server) CancelFulfillment(ctx context.Context, req *fulfillmentv1.Cance
 	return out, nil
 }
 
-// GetReturnReceipt is not implemented yet.
-func (s *Server) GetReturnReceipt(context.Context, *fulfillmentv1.GetReturnReceiptRequest) (*fulfillmentv1.ReturnReceipt, error) {
-	return nil, unimplemented("GetReturnReceipt")
+// GetReturnReceipt returns one return receipt.
+func (s *Server) GetReturnReceipt(ctx context.Context, req *fulfillmentv1.GetReturnReceiptRequest) (*fulfillmentv1.ReturnReceipt, error) {
+	order, id := parseName(req.GetName())
+	rr, err := s.store.GetReturnReceipt(ctx, id)
+	if err == nil && order != "" && rr.OrderID != order {
+		err = fulfillment.ErrReturnReceiptNotFound
+	}
+	if err != nil {
+		return nil, s.toStatus(ctx, err, id)
+	}
+	return fulfillmentpb.ReturnReceiptToProto(rr), nil
 }
 
-// ListReturnReceipts is not implemented yet.
-func (s *Server) ListReturnReceipts(context.Context, *fulfillmentv1.ListReturnReceiptsRequest) (*fulfillmentv1.ListReturnReceiptsResponse, error) {
-	return nil, unimplemented("ListReturnReceipts")
+// ListReturnReceipts lists the return receipts of an order or of all
+// orders.
+func (s *Server) ListReturnReceipts(ctx context.Context, req *fulfillmentv1.ListReturnReceiptsRequest) (*fulfillmentv1.ListReturnReceiptsResponse, error) {
+	q, l, err := receiptQueryFromProto(req)
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	rs, err := s.store.ListReturnReceipts(ctx, q)
+	if err != nil {
+		return nil, s.toStatus(ctx, err, "")
+	}
+	rs, next := aip.KeysetPage(rs, l.size(), l.query, receiptKey)
+	out := &fulfillmentv1.ListReturnReceiptsResponse{NextPageToken: next}
+	for _, rr := range rs {
+		out.ReturnReceipts = append(out.ReturnReceipts, fulfillmentpb.ReturnReceiptToProto(rr))
+	}
+	return out, nil
 }
 
 // ApplyWmsEvents applies a batch of WMS events pushed by an adapter in one

@@ -6,6 +6,7 @@ package inventoryclient
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc"
 
@@ -19,7 +20,11 @@ const Dependency = "inventory"
 
 // IdempotentMethods are the inventory methods grpcclient may retry
 // (CommitReservation carries a request id and is idempotent per shipment).
-var IdempotentMethods = []string{inventoryv1.InventoryService_CommitReservation_FullMethodName}
+// ApplyStockEvents is idempotent on its event ids.
+var IdempotentMethods = []string{
+	inventoryv1.InventoryService_CommitReservation_FullMethodName,
+	inventoryv1.InventoryService_ApplyStockEvents_FullMethodName,
+}
 
 // Client implements fulfillment.Inventory.
 type Client struct {
@@ -37,4 +42,22 @@ func New(conn grpc.ClientConnInterface) *Client {
 func (c *Client) CommitReservation(ctx context.Context, commit fulfillment.Commit) error {
 	_, err := c.c.CommitReservation(ctx, fulfillmentpb.CommitToProto(commit))
 	return fulfillmentpb.DependencyError(Dependency, err)
+}
+
+// Restock implements fulfillment.Inventory: an event inventory REJECTED
+// (unknown warehouse, malformed, stale) is a refusal, parked by the effect
+// runner; APPLIED, DUPLICATE and OUT_OF_ORDER_BUFFERED (applied once the
+// earlier sequence arrives) are done.
+func (c *Client) Restock(ctx context.Context, r fulfillment.Restock) error {
+	res, err := c.c.ApplyStockEvents(ctx, fulfillmentpb.RestockToProto(r))
+	if err != nil {
+		return fulfillmentpb.DependencyError(Dependency, err)
+	}
+	for _, ev := range res.GetResults() {
+		if ev.GetOutcome() == inventoryv1.StockEventResult_OUTCOME_REJECTED {
+			return &fulfillment.DependencyError{Dependency: Dependency, Rejected: true, Reason: ev.GetReason().String(),
+				Err: fmt.Errorf("restock event %s rejected: %s", ev.GetEventId(), ev.GetMessage())}
+		}
+	}
+	return nil
 }

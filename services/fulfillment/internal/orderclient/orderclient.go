@@ -19,7 +19,11 @@ const Dependency = "order"
 
 // IdempotentMethods are the order methods grpcclient may retry
 // (RecordShipmentProgress is idempotent on its event id).
-var IdempotentMethods = []string{orderv1.OrderService_RecordShipmentProgress_FullMethodName}
+// (RecordReturnReceipt on its event id).
+var IdempotentMethods = []string{
+	orderv1.OrderService_RecordShipmentProgress_FullMethodName,
+	orderv1.OrderService_RecordReturnReceipt_FullMethodName,
+}
 
 // Client implements fulfillment.Orders.
 type Client struct {
@@ -36,5 +40,11 @@ func New(conn grpc.ClientConnInterface) *Client {
 // RecordShipmentProgress implements fulfillment.Orders.
 func (c *Client) RecordShipmentProgress(ctx context.Context, p fulfillment.Progress) error {
 	_, err := c.c.RecordShipmentProgress(ctx, fulfillmentpb.ProgressToProto(p))
+	return fulfillmentpb.DependencyError(Dependency, err)
+}
+
+// RecordReturnReceipt implements fulfillment.Orders.
+func (c *Client) RecordReturnReceipt(ctx context.Context, r fulfillment.ReceiptReport) error {
+	_, err := c.c.RecordReturnReceipt(ctx, fulfillmentpb.ReceiptReportToProto(r))
 	return fulfillmentpb.DependencyError(Dependency, err)
 }

@@ -99,3 +99,12 @@ func (c *Client) RegisterExpectedReturn(ctx context.Context, er fulfillment.Expe
 	}
 	return fulfillmentpb.RegisterAnswerFromProto(res), nil
 }
+
+// ReturnEvents implements fulfillment.WMS.
+func (c *Client) ReturnEvents(ctx context.Context, cursor string, pageSize int) (fulfillment.FeedPage, error) {
+	res, err := c.c.ListReturnEvents(ctx, &wmsv1.ListReturnEventsRequest{Cursor: cursor, PageSize: int32(min(pageSize, 1<<31-1))})
+	if err != nil {
+		return fulfillment.FeedPage{}, mapError(err)
+	}
+	return fulfillmentpb.ReturnFeedPageFromProto(res)
+}

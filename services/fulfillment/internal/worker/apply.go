@@ -143,7 +143,9 @@ func applyKind(ctx context.Context, tx fulfillment.Tx, b *batch, source string, 
 		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventRequestFailed, Request: r, PreviousRequestState: prev,
 			WMSCode: ev.Answer.RejectionReason, WMSMessage: ev.Answer.RejectionMessage, OccurTime: now})
 	case fulfillment.WMSEventReturnReceipt:
-		return &fulfillment.RejectionError{Reason: fulfillment.RejectNotSupported, Message: "return receipts are not supported yet"}
+		return applyReturnReceipt(ctx, tx, source, ev.Receipt, now, res)
+	case fulfillment.WMSEventUnsupported:
+		return &fulfillment.RejectionError{Reason: fulfillment.RejectNotSupported, Message: "unsupported wms event"}
 	default:
 		return &fulfillment.RejectionError{Reason: fulfillment.RejectNotSupported, Message: "unknown wms event kind"}
 	}

@@ -56,6 +56,16 @@ type lane struct {
 	order string
 }
 
+// laneOf returns the lane of e: its order and kind, except restocks,
+// which all share one lane so inventory gets each (SKU, warehouse)
+// sequence in order.
+func laneOf(e fulfillment.Effect) lane {
+	if e.Kind == fulfillment.EffectRestock {
+		return lane{kind: e.Kind}
+	}
+	return lane{e.Kind, e.OrderID}
+}
+
 // RunOnce executes the due effects once each. Effects of one order and
 // kind (a lane) run in the order they were queued: while one waits for a
 // retry, the later ones wait too (so the order service sees SHIPPED before
@@ -72,7 +82,7 @@ func (r *EffectRunner) RunOnce(ctx context.Context) (more bool, err error) {
 	lanes := map[lane][]fulfillment.Effect{}
 	var order []lane
 	for _, e := range effs {
-		l := lane{e.Kind, e.OrderID}
+		l := laneOf(e)
 		if _, ok := lanes[l]; !ok {
 			order = append(order, l)
 		}
@@ -164,6 +174,10 @@ func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error 
 		return r.orders.RecordShipmentProgress(ctx, *e.Progress)
 	case e.Return != nil:
 		return r.registerReturn(ctx, *e.Return)
+	case e.Restock != nil:
+		return r.inventory.Restock(ctx, *e.Restock)
+	case e.Receipt != nil:
+		return r.orders.RecordReturnReceipt(ctx, *e.Receipt)
 	default:
 		return fmt.Errorf("%w: effect %s %q without its call", errUnreadable, e.Kind, e.Key)
 	}

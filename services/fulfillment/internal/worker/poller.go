@@ -19,9 +19,12 @@ type PollerConfig struct {
 	Interval time.Duration
 	// PageSize is the number of events asked per poll (default 100).
 	PageSize int
+	// Returns makes the poller read the return receipt feed instead of
+	// the shipment event feed (give it a Source of its own).
+	Returns bool
 }
 
-// Poller applies the WMS shipment event feed.
+// Poller applies a WMS feed: shipment events, or return receipts.
 type Poller struct {
 	store fulfillment.Store
 	wms   fulfillment.WMS
@@ -58,7 +61,11 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	page, err := p.wms.ShipmentEvents(ctx, cur, p.cfg.PageSize)
+	read := p.wms.ShipmentEvents
+	if p.cfg.Returns {
+		read = p.wms.ReturnEvents
+	}
+	page, err := read(ctx, cur, p.cfg.PageSize)
 	if errors.Is(err, fulfillment.ErrCursorRefused) && cur != "" {
 		// The stored cursor is no longer usable (retention passed, adapter
 		// replaced): restart from the oldest retained event. Events already
@@ -70,7 +77,7 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		})
 	}
 	if err != nil {
-		return false, fmt.Errorf("list shipment events: %w", err)
+		return false, fmt.Errorf("read wms feed %s: %w", p.cfg.Source, err)
 	}
 	if len(page.Events) == 0 && (page.NextCursor == cur || page.NextCursor == "") {
 		return false, nil

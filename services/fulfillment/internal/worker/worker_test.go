@@ -61,8 +61,10 @@ func shipments(t *testing.T, s fulfillment.Store, order string) ([]*fulfillment.
 type fakeWMS struct {
 	mu     sync.Mutex
 	events []*wmsv1.ShipmentEvent
-	err    error
-	create func(*fulfillment.Request) (fulfillment.WMSAnswer, error)
+	// returns is the return receipt feed (receipts_test.go).
+	returns []*wmsv1.ReturnEvent
+	err     error
+	create  func(*fulfillment.Request) (fulfillment.WMSAnswer, error)
 }
 
 // RegisterExpectedReturn accepts every expected return.
@@ -223,7 +225,10 @@ func TestPollerFeedDownKeepsCursor(t *testing.T) {
 type recorder struct {
 	mu                sync.Mutex
 	commits, progress lane
-	failOnce          map[string]error
+	// restocks and receipts record the return effects (receipts_test.go).
+	restocks, receipts lane
+	restockCalls       []fulfillment.Restock
+	failOnce           map[string]error
 }
 
 type lane struct {
@@ -557,7 +562,8 @@ func TestPushApplier(t *testing.T) {
 		{fulfillment.WMSEventRejected, fulfillment.RejectEventIDReused},
 		{fulfillment.WMSEventRejected, fulfillment.RejectUnknownRequest},
 		{fulfillment.WMSEventApplied, ""},
-		{fulfillment.WMSEventRejected, fulfillment.RejectNotSupported},
+		// A pushed receipt for a return fulfilment never registered.
+		{fulfillment.WMSEventRejected, fulfillment.RejectUnknownReturn},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("outcomes (-want +got):\n%s", diff)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Cancellations", testCancellations},
 		{"Events", testEvents},
 		{"ExpectedReturns", testExpectedReturns},
+		{"ReturnReceipts", testReturnReceipts},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore(t)) })
 	}

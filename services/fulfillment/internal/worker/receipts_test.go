@@ -1,0 +1,139 @@
+package worker_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
+	"github.com/transload/transload/services/fulfillment/internal/worker"
+)
+
+func returnEvent(id, rma string, lines ...*wmsv1.ReturnEventLine) *wmsv1.ReturnEvent {
+	return &wmsv1.ReturnEvent{EventId: id, ReturnAuthorizationId: rma, OrderId: "O-1", WarehouseCode: "WH-HAM",
+		Lines: lines, OccurTime: timestamppb.New(t0)}
+}
+
+func returnLine(lineID, sku string, qty int64, d wmsv1.ReturnDisposition) *wmsv1.ReturnEventLine {
+	return &wmsv1.ReturnEventLine{LineId: lineID, Sku: sku, ReceivedQuantity: qty, Disposition: d,
+		Condition: wmsv1.ReturnCondition_RETURN_CONDITION_NEW}
+}
+
+// The return feed records one receipt per WMS receipt, matched to the RMA
+// lines (by line id, or by SKU), with its effects in the same transaction:
+// RESTOCK units back to stock with consecutive sequences per (SKU,
+// warehouse), SCRAP and QUARANTINE recorded only, and the report to the
+// order service, retried while it is down and shown on the receipt. A feed
+// read again applies nothing twice; an unplanned return is refused.
+func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+		_, err := tx.InsertExpectedReturn(ctx, fulfillment.ExpectedReturn{
+			ID: "RMA-1", ReturnAuthorizationID: "RMA-1", OrderID: "O-1", WarehouseID: "WH-HAM", CreateTime: t0,
+			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: 2}},
+		})
+		return err
+	})
+	wms := &fakeWMS{returns: []*wmsv1.ReturnEvent{
+		returnEvent("RE-1", "RMA-1", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK)),
+		returnEvent("RE-X", "RMA-UNPLANNED", returnLine("", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK)),
+		// By SKU only: a damaged unit scrapped, the other restocked.
+		returnEvent("RE-2", "RMA-1"),
+	}}
+	wms.returns[2].Lines = []*wmsv1.ReturnEventLine{
+		returnLine("", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK),
+	}
+	wms.returns = append(wms.returns, returnEvent("RE-3", "RMA-1", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_SCRAP)))
+	now := t0
+	common := worker.Common{Now: func() time.Time { return now }}
+	p := worker.NewPoller(s, wms, worker.PollerConfig{Common: common, Source: "wms.returns", Returns: true, PageSize: 2})
+	for range 3 {
+		if _, err := p.PollOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The feed delivered again from the start: all duplicates.
+	storetest.InTx(t, s, func(tx fulfillment.Tx) error { return tx.SetCursor(ctx, "wms.returns", "", now) })
+	for range 3 {
+		if _, err := p.PollOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	receipts, err := s.ListReturnReceipts(ctx, fulfillment.ReturnReceiptQuery{OrderID: "O-1", Page: fulfillment.Page{Limit: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(receipts) != 3 {
+		t.Fatalf("%d receipts, want 3 (RE-1, RE-2, RE-3)", len(receipts))
+	}
+	byEvent := map[string]*fulfillment.ReturnReceipt{}
+	for _, rr := range receipts {
+		byEvent[rr.WMSEventID] = rr
+		if rr.ReturnAuthorizationID != "RMA-1" || rr.CustomerID != "C0001" || rr.WarehouseID != "WH-HAM" || len(rr.Lines) != 1 ||
+			rr.Lines[0].ReturnLineID != "RL-1" || rr.Lines[0].OrderLineID != "1" {
+			t.Errorf("receipt %+v", rr)
+		}
+	}
+	if byEvent["RE-3"].Lines[0].Disposition != fulfillment.DispositionScrap || byEvent["RE-2"].Lines[0].Disposition != fulfillment.DispositionRestock {
+		t.Errorf("dispositions: RE-2 %+v, RE-3 %+v", byEvent["RE-2"].Lines, byEvent["RE-3"].Lines)
+	}
+	rejected, err := s.RejectedWMSEvents(ctx, 10)
+	if err != nil || len(rejected) != 1 || rejected[0].EventID != "RE-X" || rejected[0].Reason != string(fulfillment.RejectUnknownReturn) {
+		t.Fatalf("rejected = %+v, %v; want the unplanned return RE-X", rejected, err)
+	}
+
+	down := &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}
+	rec := &recorder{failOnce: map[string]error{byEvent["RE-2"].ID: down}}
+	r := worker.NewEffectRunner(s, rec, rec, wms, worker.EffectRunnerConfig{Schedule: oneSecond, Common: common})
+	if _, err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Two restocks (RE-1, RE-2; RE-3 scrapped one unit), in sequence.
+	if len(rec.restockCalls) != 2 {
+		t.Fatalf("restock calls %+v, want 2", rec.restockCalls)
+	}
+	for i, call := range rec.restockCalls {
+		ev := call.Events[0]
+		if len(call.Events) != 1 || ev.SKU != "SKU-1" || ev.WarehouseID != "WH-HAM" || ev.Quantity != 1 || ev.Sequence != int64(i+1) || ev.Reference != "RMA-1" {
+			t.Errorf("restock %d = %+v", i, call)
+		}
+	}
+	if rec.restockCalls[0].Events[0].EventID == rec.restockCalls[1].Events[0].EventID {
+		t.Error("two restocks share an event id")
+	}
+	pending, err := s.GetReturnReceipt(ctx, byEvent["RE-2"].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pending.OrderRecordTime.IsZero() || pending.LastError == "" {
+		t.Fatalf("receipt while the order service is down: recorded %v, last error %q", pending.OrderRecordTime, pending.LastError)
+	}
+	// RE-3 is RE-2's order's next in the lane: it waits behind the retry.
+	if got := rec.receipts.ids; !slices.Equal(got, []string{byEvent["RE-1"].ID}) {
+		t.Fatalf("receipts reported %v, want only RE-1's while RE-2's waits", got)
+	}
+	now = now.Add(time.Minute)
+	if _, err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.receipts.ids, []string{byEvent["RE-1"].ID, byEvent["RE-2"].ID, byEvent["RE-3"].ID}; !slices.Equal(got, want) {
+		t.Fatalf("receipts reported %v, want %v", got, want)
+	}
+	done, err := s.GetReturnReceipt(ctx, byEvent["RE-2"].ID)
+	if err != nil || done.OrderRecordTime.IsZero() || done.LastError != "" {
+		t.Fatalf("receipt after the retry = %+v, %v; want recorded without error", done, err)
+	}
+	if len(rec.restockCalls) != 2 {
+		t.Fatalf("restocked %d times, want 2", len(rec.restockCalls))
+	}
+	if _, err := s.GetReturnReceipt(ctx, "RR-nope"); !errors.Is(err, fulfillment.ErrReturnReceiptNotFound) {
+		t.Fatalf("unknown receipt: %v", err)
+	}
+}
