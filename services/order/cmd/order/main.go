@@ -84,10 +84,15 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 	if err != nil {
 		return err
 	}
-	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, worker, rt.Logger()).WithReturns(returns))
+	poster, err := newPoster(cfg, db, n, relay, rt.Logger())
+	if err != nil {
+		return err
+	}
+	orderv1.RegisterOrderServiceServer(srv, grpcapi.New(svc, worker, rt.Logger()).WithReturns(returns).WithPoster(poster))
 	return serve(ctx, srv, rt.Logger(), map[string]func(context.Context) error{
 		"outbox-relay": relay.Run,
 		"erp-queue":    worker.Run,
+		"posting":      poster.Run,
 		"customer-sync": func(ctx context.Context) error {
 			return svc.RunCustomerSync(ctx, cfg.CustomerSyncInterval)
 		},

@@ -96,6 +96,17 @@ type Config struct {
 	// the order currency; above it an operator approves or rejects. -1
 	// sends every return to an operator.
 	ReturnAutoApproveMaxMinor int64 `env:"ORDER_RETURN_AUTO_APPROVE_MAX_MINOR" default:"100000"`
+
+	// Financial posting. The scheduler (one across replicas) collects
+	// unposted invoice and credit memo lines into journal batches of at
+	// most PostingBatchSize lines every PostingInterval (0s: operators post
+	// on demand only) and posts them to the ERP, each call bounded by
+	// PostingSubmitTimeout; lines go to the general-ledger accounts below.
+	PostingInterval          time.Duration `env:"ORDER_POSTING_INTERVAL" default:"10s"`
+	PostingBatchSize         int           `env:"ORDER_POSTING_BATCH_SIZE" default:"500"`
+	PostingSubmitTimeout     time.Duration `env:"ORDER_POSTING_SUBMIT_TIMEOUT" default:"30s"`
+	PostingInvoiceAccount    string        `env:"ORDER_POSTING_INVOICE_ACCOUNT" default:"4000"`
+	PostingCreditMemoAccount string        `env:"ORDER_POSTING_CREDIT_MEMO_ACCOUNT" default:"4100"`
 }
 
 // ReturnChannelWindows parses ORDER_RETURN_WINDOWS_BY_CHANNEL.
@@ -146,6 +157,15 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.ReturnChannelWindows(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.PostingInterval < 0 || c.PostingSubmitTimeout <= 0 {
+		errs = append(errs, errors.New("ORDER_POSTING_INTERVAL must not be negative and ORDER_POSTING_SUBMIT_TIMEOUT must be positive"))
+	}
+	if c.PostingBatchSize < 1 || c.PostingBatchSize > 1000 {
+		errs = append(errs, errors.New("ORDER_POSTING_BATCH_SIZE must be between 1 and 1000 (the ERP's journal batch limit)"))
+	}
+	if c.PostingInvoiceAccount == "" || c.PostingCreditMemoAccount == "" || len(c.PostingInvoiceAccount) > 32 || len(c.PostingCreditMemoAccount) > 32 {
+		errs = append(errs, errors.New("ORDER_POSTING_INVOICE_ACCOUNT and ORDER_POSTING_CREDIT_MEMO_ACCOUNT must be 1..32 characters"))
 	}
 	if c.ReturnAutoApproveMaxMinor < -1 {
 		errs = append(errs, errors.New("ORDER_RETURN_AUTO_APPROVE_MAX_MINOR must be -1 (never) or at least 0"))

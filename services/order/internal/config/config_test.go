@@ -37,6 +37,8 @@ func TestDefaults(t *testing.T) {
 		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
 		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
 		ReturnWindow: 720 * time.Hour, ReturnAutoApproveMaxMinor: 100000,
+		PostingInterval: 10 * time.Second, PostingBatchSize: 500, PostingSubmitTimeout: 30 * time.Second,
+		PostingInvoiceAccount: "4000", PostingCreditMemoAccount: "4100",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

@@ -1,9 +1,20 @@
 package grpcapi_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/opsevents/opseventstest"
+	"github.com/transload/transload/services/order/internal/grpcapi"
 	"github.com/transload/transload/services/order/internal/neighbourfake"
 	"github.com/transload/transload/services/order/internal/order"
 )
@@ -78,4 +89,316 @@ func TestShipmentStoresItsInvoice(t *testing.T) {
 			t.Errorf("invoiced %d, shipped value (whole order) %d", invoiced, want)
 		}
 	})
+}
+
+// fakeJournal is an ERP finance module as erp.v1 describes it: it posts
+// each line hash once (a hash posted before is answered DUPLICATE with
+// its first document number), answers a journal batch id it has seen with
+// its first results, rejects lines of blocked customers, and can be down
+// or lose its answers after posting.
+type fakeJournal struct {
+	mu       sync.Mutex
+	posted   map[string]string // hash -> document number
+	posts    map[string]int    // hash -> times posted
+	batches  map[string]order.JournalAnswer
+	blocked  map[string]bool // customer ids
+	down     bool
+	loseNext bool
+	calls    int
+}
+
+func newFakeJournal() *fakeJournal {
+	return &fakeJournal{posted: map[string]string{}, posts: map[string]int{}, batches: map[string]order.JournalAnswer{}, blocked: map[string]bool{}}
+}
+
+func (j *fakeJournal) PostJournalBatch(_ context.Context, journalID string, b order.PostingBatch, lines []order.PostingLine) (order.JournalAnswer, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.calls++
+	if j.down {
+		return order.JournalAnswer{}, &order.DependencyError{Target: "erp", Err: errors.New("down")}
+	}
+	if ans, ok := j.batches[journalID]; ok {
+		return ans, nil
+	}
+	ans := order.JournalAnswer{Reference: "journalBatches/" + journalID}
+	for _, l := range lines {
+		o := order.JournalOutcome{LineID: l.ID()}
+		switch doc, ok := j.posted[l.Hash]; {
+		case ok:
+			o.State, o.ERPDocumentNumber = order.LineDuplicate, doc
+		case j.blocked[l.CustomerID]:
+			o.State, o.RejectionReason, o.ERPErrorCode = order.LineRejected, "customer "+l.CustomerID+" blocked for posting", "UNKNOWN_CUSTOMER"
+		default:
+			doc := fmt.Sprintf("FI-%04d", len(j.posted)+1)
+			j.posted[l.Hash], j.posts[l.Hash] = doc, j.posts[l.Hash]+1
+			o.State, o.ERPDocumentNumber = order.LinePosted, doc
+		}
+		ans.Outcomes = append(ans.Outcomes, o)
+	}
+	j.batches[journalID] = ans
+	if j.loseNext {
+		j.loseNext = false
+		return order.JournalAnswer{}, &order.DependencyError{Target: "erp", Err: context.DeadlineExceeded}
+	}
+	return ans, nil
+}
+
+func (j *fakeJournal) set(f func(j *fakeJournal)) { j.mu.Lock(); defer j.mu.Unlock(); f(j) }
+
+// postedOnce checks that every hash was posted at most once and returns
+// how many lines are posted.
+func (j *fakeJournal) postedOnce(t *testing.T) int {
+	t.Helper()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for h, n := range j.posts {
+		if n != 1 {
+			t.Errorf("line %s posted %d times", h, n)
+		}
+	}
+	return len(j.posted)
+}
+
+// shipOrders places n confirmed orders (customers from customers, in
+// turn), ships each whole in one shipment and returns the shipped value.
+func (e *env) shipOrders(t *testing.T, prefix string, n int, customers ...string) int64 {
+	t.Helper()
+	var value int64
+	for i := range n {
+		id := e.createConfirmed(t, createReq(fmt.Sprintf("%s-%d", prefix, i), customers[i%len(customers)], line{"SKU-00001", 2}, line{"SKU-00002", 1}))
+		if _, err := e.client.RecordShipmentProgress(t.Context(), progress(id, "ev-"+id, "S1", "WH-HAM",
+			orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": 2, "2": 1})); err != nil {
+			t.Fatal(err)
+		}
+		value += e.get(t, id).GetTotals().GetSubtotal().GetAmountMinor()
+	}
+	return value
+}
+
+func (e *env) poster(t *testing.T, j order.Journal, cfg order.PostingConfig) *order.Poster {
+	t.Helper()
+	p, err := order.NewPoster(cfg, e.store, j, nil, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// postingExceptions counts the POSTING_LINE_REJECTED exceptions in the
+// outbox.
+func (e *env) postingExceptions(t *testing.T) int {
+	t.Helper()
+	var n int
+	for _, m := range opseventstest.Read(t, e.db).All {
+		if ev, ok := m.(*opsv1.ExceptionRaisedEvent); ok && ev.GetKind() == opsv1.Exception_KIND_POSTING_LINE_REJECTED {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPosterRejectsThenRetries: the scheduler posts every shipped line
+// once in batches of the configured size; the lines of a blocked customer
+// are rejected with one exception each and stay unposted until
+// RetryPostingLines posts them after the fix; posted totals match the
+// shipped value.
+func TestPosterRejectsThenRetries(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		value := e.shipOrders(t, "pr", 6, "C0001", "C0002", "C0007")
+		j := newFakeJournal()
+		j.blocked["C0007"] = true
+		p := e.poster(t, j, order.PostingConfig{BatchSize: 5})
+		srv := grpcapi.New(e.svc, e.worker, quiet).WithPoster(p)
+		if err := p.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		list, err := srv.ListPostingBatches(ctx, &orderv1.ListPostingBatchesRequest{OrderBy: "create_time"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines, posted, rejected int
+		var rejectedBatches []string
+		for _, b := range list.GetPostingBatches() {
+			if len(b.GetLines()) > 5 {
+				t.Errorf("batch %s has %d lines, more than the batch size", b.GetPostingBatchId(), len(b.GetLines()))
+			}
+			lines += len(b.GetLines())
+			posted += int(b.GetPostedLineCount())
+			rejected += int(b.GetRejectedLineCount())
+			if b.GetRejectedLineCount() > 0 {
+				rejectedBatches = append(rejectedBatches, b.GetName())
+			}
+		}
+		if lines != 12 || rejected != 4 || posted != 8 {
+			t.Fatalf("after the first pass: %d lines, %d posted, %d rejected; want 12, 8, 4", lines, posted, rejected)
+		}
+		if n := e.postingExceptions(t); n != 4 {
+			t.Errorf("%d posting exceptions, want 4", n)
+		}
+		// Nothing left to collect; a second pass posts nothing more.
+		if err := p.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := j.postedOnce(t); n != 8 {
+			t.Fatalf("ERP holds %d lines, want 8", n)
+		}
+		_, err = srv.CreatePostingBatch(ctx, &orderv1.CreatePostingBatchRequest{RequestId: "op-1",
+			PostingBatch: &orderv1.PostingBatch{Kind: orderv1.PostingBatch_KIND_INVOICE, CurrencyCode: "EUR"}})
+		wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_NOTHING_TO_POST)
+		// A posted line is not retryable.
+		_, err = srv.RetryPostingLines(ctx, &orderv1.RetryPostingLinesRequest{Name: list.GetPostingBatches()[0].GetName(), RequestId: "r0",
+			LineIds: []string{firstLine(list.GetPostingBatches()[0], orderv1.PostingLine_STATE_POSTED)}})
+		if firstLine(list.GetPostingBatches()[0], orderv1.PostingLine_STATE_POSTED) != "" {
+			wantReason(t, err, codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_POSTING_LINE_NOT_RETRYABLE)
+		}
+		j.set(func(j *fakeJournal) { delete(j.blocked, "C0007") })
+		for _, name := range rejectedBatches {
+			b, err := srv.RetryPostingLines(ctx, &orderv1.RetryPostingLinesRequest{Name: name, RequestId: "retry-" + name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.GetState() != orderv1.PostingBatch_STATE_POSTED || b.GetRejectedLineCount() != 0 {
+				t.Errorf("%s after retry: %s, %d rejected", name, b.GetState(), b.GetRejectedLineCount())
+			}
+		}
+		if n := j.postedOnce(t); n != 12 {
+			t.Fatalf("ERP holds %d lines after the retry, want 12", n)
+		}
+		list, err = srv.ListPostingBatches(ctx, &orderv1.ListPostingBatchesRequest{Filter: "state = POSTED"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		for _, b := range list.GetPostingBatches() {
+			total += b.GetTotalAmount().GetAmountMinor()
+			for _, l := range b.GetLines() {
+				if l.GetErpDocumentNumber() == "" {
+					t.Errorf("posted line %s/%s has no ERP document number", b.GetPostingBatchId(), l.GetLineId())
+				}
+			}
+		}
+		if total != value {
+			t.Errorf("posted %d, shipped %d", total, value)
+		}
+	})
+}
+
+func firstLine(b *orderv1.PostingBatch, st orderv1.PostingLine_State) string {
+	for _, l := range b.GetLines() {
+		if l.GetState() == st {
+			return l.GetLineId()
+		}
+	}
+	return ""
+}
+
+// TestPosterWaitsForERPAndSurvivesLostAnswers: while the ERP is down the
+// batch stays SUBMIT_FAILED with its lines pending; a submission whose
+// answer is lost after the ERP posted is resubmitted and comes back
+// DUPLICATE: every line is in the ERP once.
+func TestPosterWaitsForERPAndSurvivesLostAnswers(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		e.shipOrders(t, "pd", 3, "C0001")
+		j := newFakeJournal()
+		j.down = true
+		p := e.poster(t, j, order.PostingConfig{BatchSize: 100})
+		srv := grpcapi.New(e.svc, e.worker, quiet).WithPoster(p)
+		if err := p.Pass(ctx); err == nil {
+			t.Fatal("pass with the ERP down reported no error")
+		}
+		list, err := srv.ListPostingBatches(ctx, &orderv1.ListPostingBatchesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.GetPostingBatches()) != 1 {
+			t.Fatalf("%d batches, want 1", len(list.GetPostingBatches()))
+		}
+		b := list.GetPostingBatches()[0]
+		if b.GetState() != orderv1.PostingBatch_STATE_SUBMIT_FAILED || b.GetPendingLineCount() != 6 || b.GetLastError() == "" {
+			t.Fatalf("batch with the ERP down: %s, %d pending, error %q", b.GetState(), b.GetPendingLineCount(), b.GetLastError())
+		}
+		_, err = srv.SubmitPostingBatch(ctx, &orderv1.SubmitPostingBatchRequest{Name: b.GetName(), RequestId: "s1"})
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("submit with the ERP down: %v, want UNAVAILABLE", err)
+		}
+		// Back, but the answer is lost after posting.
+		j.set(func(j *fakeJournal) { j.down, j.loseNext = false, true })
+		if err := p.Pass(ctx); err == nil {
+			t.Fatal("pass with a lost answer reported no error")
+		}
+		if got, _ := srv.GetPostingBatch(ctx, &orderv1.GetPostingBatchRequest{Name: b.GetName()}); got.GetState() != orderv1.PostingBatch_STATE_SUBMIT_FAILED {
+			t.Fatalf("after a lost answer: %s", got.GetState())
+		}
+		if err := p.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := srv.GetPostingBatch(ctx, &orderv1.GetPostingBatchRequest{Name: b.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetState() != orderv1.PostingBatch_STATE_POSTED || got.GetDuplicateLineCount() != 6 {
+			t.Errorf("after the resubmission: %s, %d duplicate", got.GetState(), got.GetDuplicateLineCount())
+		}
+		if n := j.postedOnce(t); n != 6 {
+			t.Errorf("ERP holds %d lines, want 6", n)
+		}
+		// Submitting a finished batch returns it unchanged.
+		again, err := srv.SubmitPostingBatch(ctx, &orderv1.SubmitPostingBatchRequest{Name: b.GetName(), RequestId: "s2"})
+		if err != nil || again.GetEtag() != got.GetEtag() {
+			t.Errorf("resubmitting a posted batch: %v, etag %s -> %s", err, got.GetEtag(), again.GetEtag())
+		}
+		_, err = srv.GetPostingBatch(ctx, &orderv1.GetPostingBatchRequest{Name: "postingBatches/PB-NONE"})
+		wantReason(t, err, codes.NotFound, orderv1.ErrorReason_ERROR_REASON_POSTING_BATCH_NOT_FOUND)
+	})
+}
+
+// TestPosterOneSchedulerAcrossReplicas: two posters on one store; only the
+// lease holder collects.
+func TestPosterOneSchedulerAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.shipOrders(t, "pl", 1, "C0001")
+	j1, j2 := newFakeJournal(), newFakeJournal()
+	p1, p2 := e.poster(t, j1, order.PostingConfig{}), e.poster(t, j2, order.PostingConfig{})
+	if err := p1.Pass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.shipOrders(t, "pl2", 1, "C0001")
+	if err := p2.Pass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if j2.calls != 0 || j1.calls != 1 {
+		t.Errorf("ERP calls: holder %d, other replica %d; want 1 and 0", j1.calls, j2.calls)
+	}
+}
+
+// TestCreatePostingBatchIdempotent: the same request id returns the same
+// batch; with another kind it is refused.
+func TestCreatePostingBatchIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	e.shipOrders(t, "pi", 1, "C0001")
+	srv := grpcapi.New(e.svc, e.worker, quiet).WithPoster(e.poster(t, newFakeJournal(), order.PostingConfig{}))
+	req := &orderv1.CreatePostingBatchRequest{RequestId: "op-7",
+		PostingBatch: &orderv1.PostingBatch{Kind: orderv1.PostingBatch_KIND_INVOICE, CurrencyCode: "EUR"}}
+	b1, err := srv.CreatePostingBatch(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1.GetState() != orderv1.PostingBatch_STATE_OPEN || len(b1.GetLines()) != 2 || b1.GetLines()[0].GetLineHash() == "" {
+		t.Fatalf("created batch = %v", b1)
+	}
+	b2, err := srv.CreatePostingBatch(ctx, req)
+	if err != nil || b2.GetPostingBatchId() != b1.GetPostingBatchId() {
+		t.Fatalf("replayed create: %v %v", b2.GetPostingBatchId(), err)
+	}
+	req.PostingBatch.Kind = orderv1.PostingBatch_KIND_CREDIT_MEMO
+	_, err = srv.CreatePostingBatch(ctx, req)
+	wantReason(t, err, codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED)
 }

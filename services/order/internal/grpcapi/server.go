@@ -2,8 +2,9 @@
 // order domain: each handler converts the request (convert.go), calls the
 // service and converts the result; every error goes through toStatus
 // (errors.go). The return (RMA) RPCs are in returns.go (UNIMPLEMENTED
-// until WithReturns gives them their use cases); financial posting RPCs
-// are not implemented yet and answer UNIMPLEMENTED. The caller's identity
+// until WithReturns gives them their use cases); the financial posting
+// RPCs are in posting.go (UNIMPLEMENTED until WithPoster gives them a
+// poster). The caller's identity
 // comes from the platform/opsevents actor header, read in one place
 // (actor).
 package grpcapi
@@ -36,6 +37,9 @@ type Server struct {
 	// returns serves the return (RMA) RPCs (returns.go); nil answers
 	// UNIMPLEMENTED.
 	returns *order.Returns
+	// poster serves the financial posting RPCs (posting.go); nil answers
+	// UNIMPLEMENTED.
+	poster *order.Poster
 }
 
 var _ orderv1.OrderServiceServer = (*Server)(nil)
