@@ -186,7 +186,7 @@ fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token de
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./aip/ || exit 1; done
 
 .PHONY: test
-test: tools protodeps test-servers check-generate lint breaking build observability-check openapi-check go-test fuzz-short ## Everything that proves it works (what CI runs).
+test: tools protodeps test-servers check-generate lint breaking build observability-check manifests-check openapi-check go-test fuzz-short ## Everything that proves it works (what CI runs).
 
 # check-outside-module runs the gates of a module kept outside go.work
 # (its dependencies must not join the services' build list): tidy, vet,
@@ -199,6 +199,10 @@ endef
 .PHONY: observability-check
 observability-check: $(GOLANGCI_LINT) ## Alert rules and dashboard queries through Prometheus's own parsers (deploy/observability, a module outside go.work so prometheus/prometheus stays out of the services' build list).
 	$(call check-outside-module,deploy/observability)
+
+.PHONY: manifests-check
+manifests-check: $(GOLANGCI_LINT) ## Dockerfile, deploy/compose and the rendered Kubernetes overlays against the binaries' source (deploy/manifests, a module outside go.work so kustomize and k8s.io stay out of the services' build list).
+	$(call check-outside-module,deploy/manifests)
 
 .PHONY: openapi-check
 openapi-check: $(GOLANGCI_LINT) ## tools/openapi (outside go.work): tidy, vet, golangci-lint, and its tests of the published OpenAPI documents.
