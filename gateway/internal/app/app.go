@@ -39,6 +39,7 @@ import (
 	"github.com/transload/transload/gateway/internal/console"
 	"github.com/transload/transload/gateway/internal/grpcapi"
 	"github.com/transload/transload/gateway/internal/neighbours"
+	"github.com/transload/transload/gateway/internal/notifyclient"
 	"github.com/transload/transload/gateway/internal/rest"
 	"github.com/transload/transload/gateway/internal/stockview"
 )
@@ -69,13 +70,15 @@ type Gateway struct {
 	srv     *grpcserver.Server
 	self    *grpc.ClientConn
 	clients *neighbours.Clients
-	store   cache.Store
-	rest    http.Handler
-	events  *catalogevents.Listener
-	stock   *stockview.Feed
-	http    *http.Server
-	httpLis net.Listener
-	serving atomic.Bool
+	// notifyConn serves the webhook routes (package notifyclient).
+	notifyConn *grpc.ClientConn
+	store      cache.Store
+	rest       http.Handler
+	events     *catalogevents.Listener
+	stock      *stockview.Feed
+	http       *http.Server
+	httpLis    net.Listener
+	serving    atomic.Bool
 }
 
 // New wires the gateway on rt (its logger, registry, tracing and admin
@@ -137,6 +140,12 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		return nil, err
 	}
 
+	notify, notifyConn, err := notifyclient.Dial(cfg.NotifyAddr, cfg.NotifyTimeout, append(rt.ClientOptions(), d.NeighbourOptions...)...)
+	if err != nil {
+		return nil, err
+	}
+	g.notifyConn = notifyConn
+
 	view, feed, err := startStockFeed(cfg, g.clients.Inventory, reg, logger)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: stock events: %w", err)
@@ -153,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		CacheMetrics:      cacheMetrics,
 		Registry:          reg,
 		StockView:         view,
+		Notify:            notify,
 	})
 	if err != nil {
 		return nil, err
@@ -391,6 +401,9 @@ func (g *Gateway) closeClients() {
 	}
 	if g.clients != nil {
 		_ = g.clients.Close()
+	}
+	if g.notifyConn != nil {
+		_ = g.notifyConn.Close()
 	}
 	if g.store != nil {
 		_ = g.store.Close()

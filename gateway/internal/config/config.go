@@ -38,6 +38,9 @@ type Config struct {
 	FulfillmentAddr string `env:"FULFILLMENT_ADDR" default:"127.0.0.1:9006"`
 	// OpsAddr is the ops service, which serves ops.v1 behind the gateway.
 	OpsAddr string `env:"OPS_ADDR" default:"127.0.0.1:9008"`
+	// NotifyAddr is the notify service, which serves the storefront
+	// webhook routes (subscriptions, delivery log) behind the gateway.
+	NotifyAddr string `env:"NOTIFY_ADDR" default:"127.0.0.1:9009"`
 	// Per-neighbour budgets, set on each connection: every call ends at the
 	// earlier of the request's deadline and this budget, and when the budget
 	// expires the neighbour's breaker counts the slow answer. ORDER_TIMEOUT
@@ -50,6 +53,10 @@ type Config struct {
 	// OpsTimeout is longer than a read needs because a replay of many dead
 	// letters or a reconciliation trigger does its work inside the call.
 	OpsTimeout time.Duration `env:"OPS_TIMEOUT" default:"10s"`
+	// NotifyTimeout bounds a call to the notify service; a test delivery
+	// (TestWebhookSubscription) waits for the target, up to its 5 s
+	// attempt timeout, inside the call.
+	NotifyTimeout time.Duration `env:"NOTIFY_TIMEOUT" default:"10s"`
 
 	// APIKeys lists `key:channel[:customer]` (storefront) and
 	// `key:ops:viewer|operator|admin` (operator) entries, comma separated.
