@@ -100,6 +100,8 @@ type fakeWMS struct {
 	events    []*wmsv1.ShipmentEvent
 	seq       map[string]int64
 	cancelled []string
+	// returns is the return side (returns_test.go).
+	returns wmsReturns
 }
 
 func newFakeWMS() *fakeWMS {
@@ -202,6 +204,8 @@ func (f *fakeWMS) redeliver(ev *wmsv1.ShipmentEvent) {
 type fakeInventory struct {
 	inventoryv1.UnimplementedInventoryServiceServer
 	neighbour[*inventoryv1.CommitReservationRequest]
+	// restocks records ApplyStockEvents calls (returns_test.go).
+	restocks neighbour[*inventoryv1.ApplyStockEventsRequest]
 }
 
 func (f *fakeInventory) CommitReservation(_ context.Context, req *inventoryv1.CommitReservationRequest) (*inventoryv1.Reservation, error) {
@@ -215,6 +219,8 @@ func (f *fakeInventory) CommitReservation(_ context.Context, req *inventoryv1.Co
 type fakeOrders struct {
 	orderv1.UnimplementedOrderServiceServer
 	neighbour[*orderv1.RecordShipmentProgressRequest]
+	// receipts records RecordReturnReceipt calls (returns_test.go).
+	receipts neighbour[*orderv1.RecordReturnReceiptRequest]
 }
 
 func (f *fakeOrders) RecordShipmentProgress(_ context.Context, req *orderv1.RecordShipmentProgressRequest) (*orderv1.RecordShipmentProgressResponse, error) {
