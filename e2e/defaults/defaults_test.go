@@ -45,6 +45,7 @@ var defaults = []struct {
 	{launcher.Fulfillment, 9006, 9106, 0},
 	{launcher.Gateway, 9007, 9107, 8080},
 	{launcher.Ops, 9008, 9108, 0},
+	{launcher.Notify, 9009, 9109, 0},
 }
 
 func TestEveryBinaryStartsWithDefaultsAlone(t *testing.T) {

@@ -52,12 +52,14 @@ const (
 	Fulfillment = "fulfillment"
 	Gateway     = "gateway"
 	Ops         = "ops"
+	Notify      = "notify"
 )
 
 // StartOrder lists the processes in dependency order; Stop goes in reverse.
-// The ops service comes last so the fixed ports of the others keep their
-// place in the port plan (ops is 9008/9108); the gateway reaches it lazily.
-var StartOrder = []string{NATS, ERPSim, WMSSim, Catalog, Inventory, Order, Fulfillment, Gateway, Ops}
+// The ops and notify services come last so the fixed ports of the others
+// keep their place in the port plan (ops is 9008/9108, notify 9009/9109);
+// the gateway reaches both lazily.
+var StartOrder = []string{NATS, ERPSim, WMSSim, Catalog, Inventory, Order, Fulfillment, Gateway, Ops, Notify}
 
 // binaries maps a process to the binary `make build` puts into bin/.
 var binaries = map[string]string{
@@ -70,6 +72,7 @@ var binaries = map[string]string{
 	Fulfillment: "fulfillment",
 	Gateway:     "gateway",
 	Ops:         "ops",
+	Notify:      "notify",
 }
 
 // DefaultBasePort is where `make run` starts numbering ports: process i gets
@@ -335,6 +338,10 @@ func (m *Mesh) sharedEnv() []string {
 		"ORDER_ADDR=" + m.procs[Order].GRPCAddr,
 		"FULFILLMENT_ADDR=" + m.procs[Fulfillment].GRPCAddr,
 		"OPS_ADDR=" + m.procs[Ops].GRPCAddr,
+		"NOTIFY_ADDR=" + m.procs[Notify].GRPCAddr,
+		// A developer's local webhook receiver (http://127.0.0.1:PORT/...)
+		// works out of the box; production manifests leave it false.
+		"WEBHOOK_ALLOW_LOCAL_TARGETS=true",
 		"METRICS_TARGETS=" + m.metricsTargets(),
 		"REDIS_ADDR=" + m.cfg.RedisAddr,
 		"API_KEYS=" + DemoAPIKey + ":web," + DemoCustomerAPIKey + ":web:C0001," +
