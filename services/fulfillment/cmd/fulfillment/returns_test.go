@@ -189,6 +189,24 @@ func TestReturnFromAuthorizationToOrder(t *testing.T) {
 		c.GetLines()[0].GetDisposition() != orderv1.Disposition_DISPOSITION_RESTOCK {
 		t.Fatalf("RecordReturnReceipt %v", c)
 	}
+	// The receipt was published once (ReturnReceivedEvent), next to the
+	// order's two shipment-free requests, which publish nothing.
+	m.waitPublished(t, 1)
+	s, err := m.js.Stream(t.Context(), eventstreams.Fulfillment.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := s.GetLastMsgForSubject(t.Context(), "transload.fulfillment.return_received")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var published fulfillmentv1.ReturnReceivedEvent
+	if err := proto.Unmarshal(msg.Data, &published); err != nil {
+		t.Fatal(err)
+	}
+	if published.GetReturnReceipt().GetReturnReceiptId() != rr.GetReturnReceiptId() || published.GetMetadata().GetProducer() != "fulfillment" {
+		t.Fatalf("published %v", &published)
+	}
 	if n := len(m.wms.returns.calls()); n != 1 {
 		t.Errorf("%d registrations, want 1", n)
 	}

@@ -25,6 +25,9 @@ const (
 	// match the request's allocation (Mismatch). It changes nothing here
 	// and goes to the exception desk only.
 	EventShipmentMismatch
+	// EventReturnReceived: a warehouse received goods against a return
+	// authorization (ReturnReceipt).
+	EventReturnReceived
 )
 
 // Event is an event raised by a change; Tx.WriteEvent writes it to the
@@ -57,6 +60,8 @@ type Event struct {
 	WMSCode, WMSMessage string
 	// Mismatch is what an EventShipmentMismatch reports.
 	Mismatch *ShipmentMismatch
+	// ReturnReceipt is the receipt an EventReturnReceived reports.
+	ReturnReceipt *ReturnReceipt
 	// Actor is who made the change; zero means the service acting on its
 	// own account (its workers and consumers).
 	Actor Actor

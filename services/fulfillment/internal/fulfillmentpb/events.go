@@ -20,9 +20,16 @@ const Producer = "fulfillment"
 // Aggregate types of the service's events: each shipment and each request
 // is its own sequence.
 const (
-	AggregateShipment = "shipment"
-	AggregateRequest  = "fulfillment_request"
+	AggregateShipment      = "shipment"
+	AggregateRequest       = "fulfillment_request"
+	AggregateReturnReceipt = "return_receipt"
 )
+
+// SubjectReturnReceived is the subject of ReturnReceivedEvent on the
+// fulfillment stream (which captures transload.fulfillment.>). It belongs
+// in platform/eventstreams next to ShipmentUpdated; until it moves there
+// it is named here.
+const SubjectReturnReceived = "transload.fulfillment.return_received"
 
 // Audit actions the service records (opsevents "<resource type>.<verb>").
 const (
@@ -99,6 +106,16 @@ func Events(ev fulfillment.Event) ([]outbox.Event, error) {
 			break
 		}
 		return withRequestAudit(nil, ev, AuditRequestRetry)
+	case fulfillment.EventReturnReceived:
+		if ev.ReturnReceipt == nil {
+			break
+		}
+		rr := ev.ReturnReceipt
+		return []outbox.Event{{ID: ev.ID, Producer: Producer, OccurredAt: ev.OccurTime,
+			AggregateType: AggregateReturnReceipt, AggregateID: rr.ID, Subject: SubjectReturnReceived,
+			Build: func(md *commonv1.EventMetadata) (proto.Message, error) {
+				return &fulfillmentv1.ReturnReceivedEvent{Metadata: md, ReturnReceipt: ReturnReceiptToProto(rr)}, nil
+			}}}, nil
 	case fulfillment.EventShipmentMismatch:
 		if ev.Mismatch == nil {
 			break

@@ -43,6 +43,11 @@ func applyReturnReceipt(ctx context.Context, tx fulfillment.Tx, source string, e
 		return err
 	}
 	res.OrderID = rr.OrderID
+	if err := tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceived, ID: derivedEventID(source, ev.EventID),
+		ReturnReceipt: rr, OccurTime: now}); err != nil {
+		return err
+	}
+	res.published = true
 	if restock := rr.RestockQuantities(); len(restock) > 0 {
 		r := fulfillment.Restock{RequestID: rr.ID}
 		for _, l := range restock {
