@@ -58,7 +58,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	}
 	store := sqlstore.New(db)
 	flt := faults.New()
-	svc := erp.NewService(store, erp.WithRejector(flt))
+	svc := erp.NewService(store, erp.WithRejector(flt), erp.WithJournalRejector(flt))
 	seedCtx, cancelSeed := context.WithTimeout(ctx, seedTimeout)
 	seeded, err := svc.SeedDemo(seedCtx)
 	cancelSeed()

@@ -7,6 +7,7 @@
 //	POST   /control/faults        change faults (omitted fields keep their value)
 //	DELETE /control/faults        clear every fault
 //	GET    /control/sales-orders  sales orders with their submission counts
+//	GET    /control/journal       posted journal lines with their totals
 //	POST   /control/stock-events  record a stock movement (appears in ListStockEvents)
 package control
 
@@ -47,6 +48,7 @@ func New(f *faults.Faults, e ERP, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /control/faults", h.postFaults)
 	h.mux.HandleFunc("DELETE /control/faults", h.deleteFaults)
 	h.mux.HandleFunc("GET /control/sales-orders", h.getSalesOrders)
+	h.mux.HandleFunc("GET /control/journal", h.getJournal)
 	h.mux.HandleFunc("POST /control/stock-events", h.postStockEvent)
 	return h
 }
@@ -61,6 +63,10 @@ type Faults struct {
 	RejectNext   int    `json:"rejectNext"`
 	RejectReason string `json:"rejectReason"`
 	LoseAnswers  int    `json:"loseAnswers,omitempty"`
+	// Posting faults (journal.go).
+	PostRejectCustomers []string `json:"postRejectCustomers,omitempty"`
+	PostRejectAccounts  []string `json:"postRejectAccounts,omitempty"`
+	PostRejectNext      int      `json:"postRejectNext,omitempty"`
 }
 
 // FaultsPatch is the body of POST /control/faults; omitted fields keep
@@ -71,11 +77,18 @@ type FaultsPatch struct {
 	RejectNext   *int    `json:"rejectNext"`
 	RejectReason *string `json:"rejectReason"`
 	LoseAnswers  *int    `json:"loseAnswers"`
+	// Posting faults: journal lines of these customers or GL accounts are
+	// rejected ([] clears), and the next postRejectNext lines that would be
+	// posted.
+	PostRejectCustomers *[]string `json:"postRejectCustomers"`
+	PostRejectAccounts  *[]string `json:"postRejectAccounts"`
+	PostRejectNext      *int      `json:"postRejectNext"`
 }
 
 func faultsJSON(st faults.State) Faults {
 	return Faults{Down: st.Down, SlowMS: st.Slow.Milliseconds(), RejectNext: st.RejectNext, RejectReason: st.RejectReason.String(),
-		LoseAnswers: st.LoseAnswers}
+		LoseAnswers: st.LoseAnswers, PostRejectCustomers: st.PostRejectCustomers, PostRejectAccounts: st.PostRejectAccounts,
+		PostRejectNext: st.PostRejectNext}
 }
 
 // Error is the JSON body of every 4xx/5xx answer.
@@ -137,6 +150,9 @@ func (h *Handler) postFaults(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		st.LoseAnswers = *p.LoseAnswers
+	}
+	if !applyPostingPatch(w, p, &st) {
+		return
 	}
 	if p.RejectReason != nil {
 		reason, err := erp.ParseRejectionReason(*p.RejectReason)

@@ -15,12 +15,12 @@ import (
 // leaves nothing behind and its retry posts the whole batch.
 func (s *Service) PostJournalBatch(ctx context.Context, batch JournalBatch) (JournalBatch, bool, error) {
 	post := func(ctx context.Context, lk JournalLookup) ([]JournalLineResult, error) {
-		return postLines(ctx, batch.Lines, lk)
+		return postLines(ctx, batch.Lines, lk, s.journalRejector)
 	}
 	return s.store.PostJournalBatch(ctx, batch, s.clock(), post)
 }
 
-func postLines(ctx context.Context, lines []JournalLine, lk JournalLookup) ([]JournalLineResult, error) {
+func postLines(ctx context.Context, lines []JournalLine, lk JournalLookup, faults JournalRejector) ([]JournalLineResult, error) {
 	results := make([]JournalLineResult, len(lines))
 	postedNow := map[string]string{} // line hash → document number, within this batch
 	var docs []string
@@ -50,6 +50,11 @@ func postLines(ctx context.Context, lines []JournalLine, lk JournalLookup) ([]Jo
 			rej, msg, err := checkLine(ctx, l, lk)
 			if err != nil {
 				return nil, err
+			}
+			if faults != nil && rej == JournalRejectNone {
+				if frej, fmsg, ok := faults.RejectJournalLine(l); ok {
+					rej, msg = frej, fmsg
+				}
 			}
 			if rej != JournalRejectNone {
 				results[i].Outcome, results[i].Rejection, results[i].RejectionMessage = LineRejected, rej, msg

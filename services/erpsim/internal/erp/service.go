@@ -29,6 +29,10 @@ type Service struct {
 	rejector  Rejector
 	snapshots snapshotCache
 	feed      feedSignal
+
+	// journalRejector injects posting faults (journal_faults.go); nil
+	// injects none.
+	journalRejector JournalRejector
 }
 
 // Option configures a Service.

@@ -134,7 +134,7 @@ func TestPostLines(t *testing.T) {
 		l("6", "D4", "h6", func(j *JournalLine) { j.AmountMinor = 0 }),
 		l("7", "D5", "h7", func(j *JournalLine) { j.TaxMinor = -1 }),
 	}
-	got, err := postLines(t.Context(), lines, lk)
+	got, err := postLines(t.Context(), lines, lk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,12 @@ type State struct {
 	// (ERP_TIMEOUT) as if the answer timed out on the way, while the
 	// sales order exists. A resubmission is then answered as a duplicate.
 	LoseAnswers int
+	// Posting faults (journal.go): journal lines of these customers or
+	// GL accounts are rejected, and so are the next PostRejectNext lines
+	// that would otherwise be posted.
+	PostRejectCustomers []string
+	PostRejectAccounts  []string
+	PostRejectNext      int
 }
 
 // DefaultRejectReason is used when RejectNext is set without a reason.
@@ -62,6 +68,7 @@ func (f *Faults) Set(st State) {
 	st.RejectNext = max(0, st.RejectNext)
 	st.Slow = max(0, st.Slow)
 	st.LoseAnswers = max(0, st.LoseAnswers)
+	st.PostRejectNext = max(0, st.PostRejectNext)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st = st

@@ -75,7 +75,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	f := faults.New()
-	svc := erp.NewService(sqlstore.New(db), erp.WithRejector(f))
+	svc := erp.NewService(sqlstore.New(db), erp.WithRejector(f), erp.WithJournalRejector(f))
 	if _, err := svc.SeedDemo(ctx); err != nil {
 		t.Fatal(err)
 	}
