@@ -277,6 +277,36 @@ func TestReturnApprovalAndReceipt(t *testing.T) {
 		if l := e.get(t, id).GetLines()[0]; l.GetReturnedQuantity() != 2 {
 			t.Errorf("order line returned quantity = %d, want 2", l.GetReturnedQuantity())
 		}
+		// Each receipt stored its credit memo with the receipt, the
+		// repeated one none: 1 unit at 500.00 each.
+		docs, err := e.store.(order.DocumentReader).ListDocuments(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var memos []string
+		for _, d := range docs {
+			if d.Kind != order.DocumentCreditMemo {
+				continue
+			}
+			memos = append(memos, d.ID)
+			if d.SourceID != ra.GetReturnAuthorizationId() || len(d.Lines) != 1 || d.Lines[0].AmountMinor != 50_000 ||
+				d.Lines[0].Quantity != 1 || d.Lines[0].SourceLineID != "1" || d.Lines[0].OrderLineID != "1" {
+				t.Errorf("credit memo %+v", d)
+			}
+		}
+		rmaID := ra.GetReturnAuthorizationId()
+		if len(memos) != 2 || memos[0] == memos[1] {
+			t.Fatalf("credit memos %v, want one per receipt", memos)
+		}
+		// Once the poster recorded the ERP's number on the memo's lines
+		// (as its batch outcome does), the return shows it.
+		if _, err := e.db.SQL().ExecContext(ctx, e.db.Rebind(
+			`UPDATE document_lines SET erp_document_number = 'CM-100', posting_state = 2 WHERE document_id = ?`), order.CreditMemoID(rmaID, "rcv-1")); err != nil {
+			t.Fatal(err)
+		}
+		if g, err := e.rc.GetReturnAuthorization(ctx, &orderv1.GetReturnAuthorizationRequest{Name: ra.GetName()}); err != nil || g.GetCreditMemoReference() != "CM-100" {
+			t.Errorf("credit memo reference %q, %v; want CM-100", g.GetCreditMemoReference(), err)
+		}
 		wantSubjects(t, e, ra.GetReturnAuthorizationId(), "transload.order.return_requested", "transload.order.return_authorized",
 			"transload.order.return_received", "transload.order.return_received")
 	})

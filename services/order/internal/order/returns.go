@@ -225,6 +225,9 @@ type ReturnEffects struct {
 	// Order, when set, is the changed order (returned quantities), stored
 	// with the return.
 	Order *Order
+	// Documents (credit memos) are stored in the same transaction, for
+	// the poster to collect.
+	Documents []Document
 }
 
 // ReturnQuery selects a page of returns, newest first unless Ascending.

@@ -100,6 +100,8 @@ func (rs *Returns) applyReceipt(r *Return, o *Order, others []*Return, p Receipt
 	}
 	before, now := r.Clone(), rs.svc.now()
 	refunded := refundedReceived(append([]*Return{r}, others...))
+	memo := Document{ID: CreditMemoID(r.ID, p.EventID), Kind: DocumentCreditMemo, OrderID: o.ID, CustomerID: o.CustomerID,
+		SourceID: r.ID, Currency: o.Currency, CreatedAt: now}
 	for _, rl := range p.Lines {
 		l := &r.Lines[idx[rl.LineID]]
 		addDisposition(l, rl.Disposition, rl.Quantity)
@@ -116,6 +118,9 @@ func (rs *Returns) applyReceipt(r *Return, o *Order, others []*Return, p Receipt
 			refunded[ol.ID] += rl.Quantity
 			l.CreditMinor += credit
 			r.CreditTotalMinor += credit
+			if err := addCreditLine(&memo, o, *ol, l.ID, rl.Quantity, credit); err != nil {
+				return ReturnEffects{}, err
+			}
 		}
 	}
 	o.UpdatedAt = now
@@ -132,6 +137,9 @@ func (rs *Returns) applyReceipt(r *Return, o *Order, others []*Return, p Receipt
 	r.UpdatedAt = now
 	eff := ReturnEffects{Order: o, Events: []ReturnEvent{{Type: EventReturnReceived, Return: r.Clone(),
 		PreviousState: before.State, WarehouseID: p.WarehouseID, Received: p.Lines}}}
+	if len(memo.Lines) > 0 {
+		eff.Documents = []Document{memo}
+	}
 	if fullyReceived(r) && r.CreditTotalMinor == 0 {
 		if err := r.transition(ReturnClosed, now, p.Actor, "fully received; nothing to credit", p.CorrelationID); err != nil {
 			return ReturnEffects{}, err
@@ -139,6 +147,41 @@ func (rs *Returns) applyReceipt(r *Return, o *Order, others []*Return, p Receipt
 		eff.Events = append(eff.Events, ReturnEvent{Type: EventReturnClosed, Return: r.Clone(), PreviousState: ReturnReceived})
 	}
 	return eff, nil
+}
+
+// CreditMemoID is the id of the credit memo of one receipt (eventID) of a
+// return: "{return}:{event}", or a digest of both when that exceeds the
+// ERP's 64 characters, so a repeated receipt derives the same id.
+func CreditMemoID(returnID, eventID string) string {
+	id := returnID + ":" + eventID
+	if len(id) <= maxDocumentIDLen {
+		return id
+	}
+	return "cm-" + fingerprint.Of([]string{returnID, eventID})[:60]
+}
+
+// addCreditLine adds qty units credited at credit to memo's line of return
+// line lineID (one line per return line), with the tax share of the
+// order's tax that the credit carries, as invoices do.
+func addCreditLine(memo *Document, o *Order, ol Line, lineID string, qty, credit int64) error {
+	var tax int64
+	if o.TaxMinor > 0 && o.SubtotalMinor > 0 {
+		var err error
+		if tax, err = ProRataMinor(o.TaxMinor, min(credit, o.SubtotalMinor), o.SubtotalMinor); err != nil {
+			return err
+		}
+	}
+	for i := range memo.Lines {
+		if ml := &memo.Lines[i]; ml.SourceLineID == lineID {
+			ml.Quantity += qty
+			ml.AmountMinor += credit
+			ml.TaxMinor += tax
+			return nil
+		}
+	}
+	memo.Lines = append(memo.Lines, DocumentLine{SourceLineID: lineID, OrderLineID: ol.ID, SKU: ol.SKU, Quantity: qty,
+		UnitPriceMinor: ol.UnitPriceMinor, TaxMinor: tax, AmountMinor: credit})
+	return nil
 }
 
 // addDisposition adds q received units with disposition d to l.

@@ -1,9 +1,6 @@
 package order
 
-import (
-	"fmt"
-	"math/bits"
-)
+import "fmt"
 
 // Refund is the refund for returning qty more units of an order line of
 // lineQty units that was paid paidMinor in total (its extended price, the
@@ -11,7 +8,7 @@ import (
 // refunded before.
 //
 // The refund is pro-rata and cumulative: the first n units of a line are
-// worth floor(paidMinor × n / lineQty), and a refund is the worth of the
+// worth floor(paidMinor × n / lineQty) (ProRataMinor, in 128 bits), and a refund is the worth of the
 // units refunded after it minus the worth before. So a refund is never
 // negative, never above what was paid for the line (all lineQty units are
 // worth exactly paidMinor), and refunds of parts in any split sum to the
@@ -28,13 +25,13 @@ func Refund(paidMinor, lineQty, refundedQty, qty int64) (int64, error) {
 	case refundedQty > lineQty || qty > lineQty-refundedQty:
 		return 0, fmt.Errorf("refund: %d more units after %d refunded exceed the line's %d", qty, refundedQty, lineQty)
 	}
-	return worth(paidMinor, lineQty, refundedQty+qty) - worth(paidMinor, lineQty, refundedQty), nil
-}
-
-// worth is floor(paid × n / lineQty) for 0 <= n <= lineQty, computed in 128
-// bits so that no product overflows; the result is at most paid.
-func worth(paid, lineQty, n int64) int64 {
-	hi, lo := bits.Mul64(uint64(paid), uint64(n))
-	q, _ := bits.Div64(hi, lo, uint64(lineQty)) // hi < lineQty since n <= lineQty
-	return int64(q)
+	before, err := ProRataMinor(paidMinor, refundedQty, lineQty)
+	if err != nil {
+		return 0, err
+	}
+	after, err := ProRataMinor(paidMinor, refundedQty+qty, lineQty)
+	if err != nil {
+		return 0, err
+	}
+	return after - before, nil
 }

@@ -178,9 +178,15 @@ func (s *Store) writeReturnEffects(ctx context.Context, tx *sql.Tx, r *order.Ret
 	return nil
 }
 
-// GetReturn implements order.ReturnStore.
+// GetReturn implements order.ReturnStore. The return's credit memo
+// reference is the ERP document number the poster recorded on its credit
+// memo lines (several, comma-separated, when receipts were posted apart).
 func (s *Store) GetReturn(ctx context.Context, id string) (*order.Return, error) {
-	return s.getReturn(ctx, s.db.SQL(), id)
+	r, err := s.getReturn(ctx, s.db.SQL(), id)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.withCreditMemoRefs(ctx, s.db.SQL(), []*order.Return{r})
 }
 
 func (s *Store) getReturn(ctx context.Context, q querier, id string) (*order.Return, error) {
@@ -192,6 +198,31 @@ func (s *Store) getReturn(ctx context.Context, q querier, id string) (*order.Ret
 		return nil, fmt.Errorf("read return %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// withCreditMemoRefs sets the credit memo reference of each return that has
+// none stored from the ERP document numbers of its posted credit memo
+// lines.
+func (s *Store) withCreditMemoRefs(ctx context.Context, q querier, rs []*order.Return) error {
+	for _, r := range rs {
+		if r.CreditMemoRef != "" || r.CreditTotalMinor == 0 {
+			continue
+		}
+		refs, err := sqldb.QueryAll(ctx, q, s.q(`
+			SELECT DISTINCT l.erp_document_number FROM documents d JOIN document_lines l ON l.document_id = d.document_id
+			WHERE d.order_id = ? AND d.kind = ? AND d.source_id = ? AND l.erp_document_number <> ''
+			ORDER BY l.erp_document_number`),
+			[]any{r.OrderID, string(order.DocumentCreditMemo), r.ID}, func(sc sqldb.Scanner) (string, error) {
+				var ref string
+				err := sc.Scan(&ref)
+				return ref, err
+			})
+		if err != nil {
+			return fmt.Errorf("read credit memo numbers of return %s: %w", r.ID, err)
+		}
+		r.CreditMemoRef = strings.Join(refs, ",")
+	}
+	return nil
 }
 
 // orderReturns reads every return of an order, oldest first.
@@ -246,7 +277,7 @@ func (s *Store) ListReturns(ctx context.Context, rq order.ReturnQuery) ([]*order
 	if err != nil {
 		return nil, fmt.Errorf("list returns: %w", err)
 	}
-	return out, nil
+	return out, s.withCreditMemoRefs(ctx, s.db.SQL(), out)
 }
 
 // UpdateReturn implements order.ReturnStore.
@@ -314,6 +345,9 @@ func (s *Store) UpdateReturn(ctx context.Context, id string, key *order.Idempote
 			if err := s.saveOrder(ctx, tx, orderBefore, eff.Order); err != nil {
 				return err
 			}
+		}
+		if err := s.writeDocuments(ctx, tx, eff.Documents); err != nil {
+			return err
 		}
 		if err := s.writeReturnEffects(ctx, tx, ret, eff); err != nil {
 			return err

@@ -207,7 +207,10 @@ func testReturnUpdate(t *testing.T, h ReturnHarness) {
 		r.ReceivedAt = t0.Add(2 * time.Hour)
 		o.Lines[0].Returned += 2
 		return order.ReturnEffects{Order: o, Events: []order.ReturnEvent{{Type: order.EventReturnReceived, Return: r.Clone(), PreviousState: order.ReturnRequested,
-			WarehouseID: "WH-HAM", Received: []order.ReceivedLine{{LineID: "1", Quantity: 2, Disposition: order.DispositionScrap}}}}}, nil
+			WarehouseID: "WH-HAM", Received: []order.ReceivedLine{{LineID: "1", Quantity: 2, Disposition: order.DispositionScrap}}}},
+			Documents: []order.Document{{ID: "R-4:ev-1", Kind: order.DocumentCreditMemo, OrderID: o.ID, CustomerID: o.CustomerID, SourceID: r.ID,
+				Currency: "EUR", CreatedAt: t0, Lines: []order.DocumentLine{{SourceLineID: "1", OrderLineID: "1", SKU: "SKU-00001", Quantity: 2,
+					UnitPriceMinor: 1000, AmountMinor: 2000}}}}}, nil
 	}
 	r, err := rs.UpdateReturn(ctx, "R-4", key, receive)
 	if err != nil {
@@ -229,6 +232,15 @@ func testReturnUpdate(t *testing.T, h ReturnHarness) {
 	}
 	if ord.Lines[0].Returned != 2 || ord.Version != 2 {
 		t.Errorf("order line returned = %d, version %d; want 2, 2", ord.Lines[0].Returned, ord.Version)
+	}
+	// The credit memo was stored with the receipt.
+	if docs, ok := s.(order.DocumentReader); ok {
+		memo, err := docs.GetDocument(ctx, "R-4:ev-1")
+		if err != nil || memo.SourceID != "R-4" || len(memo.Lines) != 1 || memo.Lines[0].AmountMinor != 2000 {
+			t.Errorf("credit memo = %+v, %v", memo, err)
+		}
+	} else {
+		t.Errorf("%T does not implement order.DocumentReader", s)
 	}
 	if _, err := rs.UpdateReturn(ctx, "R-4", key, receive); !errors.Is(err, order.ErrDuplicateEvent) {
 		t.Errorf("repeated key = %v, want ErrDuplicateEvent", err)
