@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/aip"
@@ -239,23 +240,8 @@ func returnMatches(f aip.Filter, r *storefrontv1.Return) bool {
 }
 
 // returnVisible checks (and memoizes per order) whether the return's order
-// is visible to p.
+// is visible to p: the same check as for a shipment, which names its
+// order and customer the same way.
 func (s *Server) returnVisible(ctx context.Context, p auth.Principal, r *orderv1.ReturnAuthorization, memo map[string]bool) (bool, error) {
-	if p.CustomerBound() && r.GetCustomerId() != p.CustomerID {
-		return false, nil
-	}
-	id := r.GetOrderId()
-	if v, ok := memo[id]; ok {
-		return v, nil
-	}
-	o, err := s.n.Orders.GetOrder(ctx, &orderv1.GetOrderRequest{Name: "orders/" + id})
-	switch {
-	case status.Code(err) == codes.NotFound:
-		memo[id] = false
-	case err != nil:
-		return false, s.dependencyError(ctx, neighbours.Order, err)
-	default:
-		memo[id] = orderVisible(p, o)
-	}
-	return memo[id], nil
+	return s.shipmentVisible(ctx, p, &fulfillmentv1.Shipment{OrderId: r.GetOrderId(), CustomerId: r.GetCustomerId()}, memo)
 }
