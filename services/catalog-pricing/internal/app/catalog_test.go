@@ -156,8 +156,8 @@ func TestListAndBatchGetProducts(t *testing.T) {
 		t.Fatalf("price = %v, %v", pr, err)
 	}
 	_, err = in.pricing.GetCustomerContract(ctx, &catalogv1.GetCustomerContractRequest{Name: "customerContracts/X"})
-	if status.Code(err) != codes.Unimplemented {
-		t.Fatalf("contracts: %v, want Unimplemented for now", err)
+	if status.Code(err) != codes.NotFound || !hasReason(err, "ERROR_REASON_CUSTOMER_CONTRACT_NOT_FOUND") {
+		t.Fatalf("missing contract: %v", err)
 	}
 }
 

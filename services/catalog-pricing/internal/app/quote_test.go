@@ -75,7 +75,8 @@ func TestQuoteAtListPrice(t *testing.T) {
 	}
 	wantCands := []*catalogv1.PriceCandidate{
 		{Rule: l.GetWinningRule(), UnitPrice: eur(b2b), Outcome: catalogv1.PriceCandidate_OUTCOME_WON},
-		{Rule: l.GetCandidates()[1].GetRule(), UnitPrice: eur(standardPrice(4)), Outcome: catalogv1.PriceCandidate_OUTCOME_BEATEN},
+		{Rule: l.GetCandidates()[1].GetRule(), UnitPrice: eur(standardPrice(4)), Outcome: catalogv1.PriceCandidate_OUTCOME_BEATEN,
+			LossReason: catalogv1.PriceCandidate_LOSS_REASON_LOWER_PRIORITY},
 	}
 	if diff := cmp.Diff(wantCands, l.GetCandidates(), protocmp.Transform()); diff != "" {
 		t.Errorf("b2b candidates (-want +got):\n%s", diff)

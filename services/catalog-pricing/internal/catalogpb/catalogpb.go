@@ -44,7 +44,7 @@ func PricesChanged(md *commonv1.EventMetadata, ev pricing.PricesChanged) *catalo
 	msg := &catalogv1.PricesChangedEvent{
 		Metadata:     md,
 		PriceVersion: ev.PriceVersion, EffectiveTime: timestamppb.New(ev.EffectiveTime),
-		Rules: ev.Rules, Skus: ev.SKUs, AllSkus: ev.AllSKUs,
+		Rules: ev.Rules, Skus: ev.SKUs, AllSkus: ev.AllSKUs, CustomerIds: ev.CustomerIDs,
 	}
 	for _, k := range ev.RuleKinds {
 		msg.RuleKinds = append(msg.RuleKinds, RuleKind(k))

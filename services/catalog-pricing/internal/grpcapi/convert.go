@@ -160,7 +160,7 @@ func ruleToProto(r pricing.Rule) *catalogv1.PriceRule {
 
 func quoteRequestFromProto(req *catalogv1.QuotePricesRequest) pricing.QuoteRequest {
 	out := pricing.QuoteRequest{
-		CustomerID: req.GetCustomerId(), Channel: req.GetChannel(), Currency: req.GetCurrencyCode(),
+		CustomerID: req.GetCustomerId(), CustomerGroup: req.GetCustomerGroup(), Channel: req.GetChannel(), Currency: req.GetCurrencyCode(),
 		PromotionCodes: req.GetPromotionCodes(), AllowPartial: req.GetAllowPartial(),
 	}
 	if req.GetPriceTime() != nil {
@@ -178,6 +178,13 @@ func quoteToProto(q pricing.Quote) *catalogv1.QuotePricesResponse {
 		PriceVersion: q.PriceVersion, CatalogVersion: q.CatalogVersion, Etag: q.Etag,
 		PriceTime: timestamppb.New(q.PriceTime), ExpireTime: timestamppb.New(q.ExpireTime),
 	}
+	for _, id := range q.Promotions {
+		out.AppliedPromotions = append(out.AppliedPromotions, "promotions/"+id)
+	}
+	for _, is := range q.CodeIssues {
+		out.PromotionCodeIssues = append(out.PromotionCodeIssues, &catalogv1.PromotionCodeIssue{
+			Code: is.Code, Reason: codeIssues[is.Reason], Message: is.Reason.String()})
+	}
 	for _, l := range q.Lines {
 		pl := &catalogv1.QuoteLine{LineIndex: int32(l.Index), Sku: l.SKU, Quantity: l.Quantity}
 		if l.Reason != pricing.LineOK {
@@ -190,7 +197,7 @@ func quoteToProto(q pricing.Quote) *catalogv1.QuotePricesResponse {
 		pl.ListPrice = money(l.ListMinor, q.Currency)
 		pl.WinningRule = ruleToProto(l.Winning)
 		for _, c := range l.Candidates {
-			pc := &catalogv1.PriceCandidate{Rule: ruleToProto(c.Rule), Outcome: outcomesToProto[c.Outcome]}
+			pc := &catalogv1.PriceCandidate{Rule: ruleToProto(c.Rule), Outcome: outcomesToProto[c.Outcome], LossReason: lossReasons[c.Lost]}
 			if c.HasPrice {
 				pc.UnitPrice = money(c.UnitMinor, q.Currency)
 			}
@@ -236,6 +243,9 @@ func priceToProto(p pricing.Price) *catalogv1.Price {
 	}
 	for _, b := range p.Breaks {
 		out.QuantityBreaks = append(out.QuantityBreaks, &catalogv1.QuantityBreak{MinQuantity: b.MinQuantity, UnitPrice: money(b.UnitMinor, p.Currency)})
+	}
+	if p.HasCost {
+		out.CostPrice = money(p.CostMinor, p.Currency)
 	}
 	return out
 }

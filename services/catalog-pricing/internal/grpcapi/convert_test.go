@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,4 +103,34 @@ func TestActor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRuleEnumParity: every non-zero value of the rule enums (loss
+// reasons, code issues, rounding, combinability) has a domain value.
+func TestRuleEnumParity(t *testing.T) {
+	check := func(values map[int32]string, mapped []int32) {
+		t.Helper()
+		for n, name := range values {
+			if n != 0 && !slices.Contains(mapped, n) {
+				t.Errorf("%s has no domain value", name)
+			}
+		}
+	}
+	var loss, issues, rounds, combines []int32
+	for _, v := range lossReasons {
+		loss = append(loss, int32(v))
+	}
+	for _, v := range codeIssues {
+		issues = append(issues, int32(v))
+	}
+	for _, v := range roundings {
+		rounds = append(rounds, int32(v))
+	}
+	for _, v := range combinabilities {
+		combines = append(combines, int32(v))
+	}
+	check(catalogv1.PriceCandidate_LossReason_name, loss)
+	check(catalogv1.PromotionCodeIssue_Reason_name, issues)
+	check(catalogv1.ChannelRule_Rounding_name, rounds)
+	check(catalogv1.Promotion_Combinability_name, combines)
 }

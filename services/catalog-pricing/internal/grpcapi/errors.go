@@ -46,6 +46,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		overflow *pricing.OverflowError
 		filter   *aip.FilterError
 		token    *aip.PageTokenError
+		invalid  *pricing.InvalidRuleError
+		ruleConf *pricing.RuleConflictError
 	)
 	switch {
 	case errors.As(err, &line):
@@ -94,6 +96,20 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			"the price list still has entries; delete with force", map[string]string{"field": "force"})
 		return apierr.WithViolations(st, apierr.FieldViolation{
 			Field: "force", Reason: "PRICE_LIST_NOT_EMPTY", Description: "set force to delete the list's entries too"}).Err()
+	case errors.Is(err, pricing.ErrContractNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_CUSTOMER_CONTRACT_NOT_FOUND, "customer contract not found", nil)
+	case errors.Is(err, pricing.ErrChannelRuleNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_CHANNEL_RULE_NOT_FOUND, "channel rule not found", nil)
+	case errors.Is(err, pricing.ErrPromotionNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_NOT_FOUND, "promotion not found", nil)
+	case errors.Is(err, pricing.ErrPriceVersionNotFound):
+		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_VERSION_NOT_FOUND,
+			"that price version published no rule set", nil)
+	case errors.As(err, &ruleConf):
+		return apierr.Error(codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_RULE_CONFLICT, ruleConf.Error(),
+			map[string]string{"rule": ruleConf.Rule})
+	case errors.As(err, &invalid):
+		return apierr.InvalidArgument(invalid.Message, apierr.FieldViolation{Field: invalid.Field, Description: invalid.Message, Reason: "INVALID"})
 	case errors.Is(err, pricing.ErrPriceNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_NOT_FOUND, "price not found", nil)
 	case errors.Is(err, pricing.ErrInvalidEffectiveWindow):

@@ -2,6 +2,8 @@ package grpcapi
 
 import (
 	"context"
+
+	"buf.build/go/protovalidate"
 	"log/slog"
 	"strings"
 
@@ -14,15 +16,16 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
-// PricingServer implements catalogv1.PricingServiceServer: quotes at list
-// price, price lists and their entries. Customer contracts, channel rules
-// and promotions answer Unimplemented (UnimplementedPricingServiceServer)
-// until the engine applies them.
+// PricingServer implements catalogv1.PricingServiceServer: quotes through
+// the pricing pipeline, price lists and their entries, customer contracts,
+// channel rules and promotions (rules.go), their publication and promotion
+// reservations.
 type PricingServer struct {
 	catalogv1.UnimplementedPricingServiceServer
-	svc    *pricing.Service
-	log    *slog.Logger
-	quotes *prometheus.CounterVec
+	svc       *pricing.Service
+	log       *slog.Logger
+	quotes    *prometheus.CounterVec
+	validator protovalidate.Validator
 }
 
 var _ catalogv1.PricingServiceServer = (*PricingServer)(nil)
@@ -41,7 +44,11 @@ func NewPricingServer(svc *pricing.Service, log *slog.Logger, reg prometheus.Reg
 			return nil, err
 		}
 	}
-	return &PricingServer{svc: svc, log: log, quotes: quotes}, nil
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	return &PricingServer{svc: svc, log: log, quotes: quotes, validator: v}, nil
 }
 
 func (s *PricingServer) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
@@ -75,6 +82,9 @@ func (s *PricingServer) ImportPrices(ctx context.Context, req *catalogv1.ImportP
 		for _, b := range r.GetQuantityBreaks() {
 			row.Breaks = append(row.Breaks, pricing.Break{MinQuantity: b.GetMinQuantity(), UnitMinor: b.GetUnitPrice().GetAmountMinor()})
 			row.BreakCurrencies = append(row.BreakCurrencies, b.GetUnitPrice().GetCurrencyCode())
+		}
+		if c := r.GetCostPrice(); c != nil {
+			row.HasCost, row.CostMinor, row.CostCurrency = true, c.GetAmountMinor(), c.GetCurrencyCode()
 		}
 		in.Rows = append(in.Rows, row)
 	}

@@ -423,6 +423,9 @@ func cacheKey(req QuoteRequest, catalogVersion, priceVersion int64) string {
 	b.WriteString("cv=" + strconv.FormatInt(catalogVersion, 10))
 	b.WriteString("|pv=" + strconv.FormatInt(priceVersion, 10))
 	b.WriteString("|cust=" + req.CustomerID + "|ch=" + req.Channel + "|cur=" + req.Currency)
+	if req.CustomerGroup != "" { // only when set, so older keys stay as they were
+		b.WriteString("|grp=" + req.CustomerGroup)
+	}
 	if !req.PriceTime.IsZero() {
 		b.WriteString("|t=" + req.PriceTime.UTC().Format(time.RFC3339Nano))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/transload/transload/platform/fingerprint"
@@ -30,6 +31,16 @@ type Service struct {
 	ttl       time.Duration
 	now       func() time.Time
 	committed func()
+	// rules is the rule set of the latest published rule version seen,
+	// built once per version and shared by every quote at it.
+	rules atomic.Pointer[cachedRules]
+}
+
+// cachedRules is a published rule set indexed for quoting.
+type cachedRules struct {
+	version int64
+	set     *RuleSet
+	limited bool // some promotion has a usage limit
 }
 
 func (s *Service) eventsCommitted() {
@@ -64,17 +75,25 @@ func NewService(store Store, cat Catalog, opts ...Option) *Service {
 	return s
 }
 
-// Quote prices req at list price. Results are cached under a key carrying
-// the catalog and price versions, so publishing or changing prices yields
-// new keys. Errors: ErrCatalogNotPublished, *CurrencyMismatchError,
-// *LineError (first unpriceable line, unless AllowPartial), *OverflowError.
+// Quote prices req through the pipeline (engine.go) with the published
+// rule set. Results are cached under a key carrying the catalog and price
+// versions, so publishing or changing prices or rules yields new keys;
+// quotes that depend on promotion usage (limited promotions) are not
+// cached, since redemptions do not change the price version. Errors:
+// ErrCatalogNotPublished, *CurrencyMismatchError, *LineError (first
+// unpriceable line, unless AllowPartial), *OverflowError.
 func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
-	cv, pv, err := s.store.Versions(ctx)
+	vs, err := s.store.Versions(ctx)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote: %w", err)
 	}
+	cv, pv := vs.Catalog, vs.Price
 	if cv == 0 {
 		return Quote{}, ErrCatalogNotPublished
+	}
+	rules, err := s.ruleSet(ctx, vs.Rules)
+	if err != nil {
+		return Quote{}, fmt.Errorf("quote: %w", err)
 	}
 	key := cacheKey(req, cv, pv)
 	now := s.now().UTC()
@@ -83,19 +102,40 @@ func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
 			return q, nil
 		}
 	}
-	q, err := s.compute(ctx, req, cv, pv, now)
+	q, err := s.compute(ctx, req, cv, pv, rules, now)
 	if err != nil {
 		return Quote{}, err
 	}
 	q.Etag = shortHash(key)
-	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 {
+	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 && !rules.limited {
 		// A failed write only costs the next caller a recomputation.
 		_ = s.cache.Set(ctx, key, q, ttl)
 	}
 	return q, nil
 }
 
-func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, now time.Time) (Quote, error) {
+// ruleSet returns the published rule set of rule version v, loading and
+// indexing it once per version.
+func (s *Service) ruleSet(ctx context.Context, v int64) (*cachedRules, error) {
+	if c := s.rules.Load(); c != nil && c.version == v {
+		return c, nil
+	}
+	c := &cachedRules{version: v}
+	if v > 0 {
+		snap, err := s.store.PublishedRuleSet(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		c.set = NewRuleSet(snap.Contracts, snap.Rules, snap.Promotions)
+		for _, p := range snap.Promotions {
+			c.limited = c.limited || p.TotalLimit > 0 || p.PerCustomerLimit > 0
+		}
+	}
+	s.rules.Store(c)
+	return c, nil
+}
+
+func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, rules *cachedRules, now time.Time) (Quote, error) {
 	priceTime := req.PriceTime.UTC()
 	if req.PriceTime.IsZero() {
 		priceTime = now
@@ -126,7 +166,12 @@ func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, n
 		return Quote{}, fmt.Errorf("quote: %w", err)
 	}
 	in := quoteInput{catalogVersion: cv, priceVersion: pv, products: products, lists: lists,
-		prices: map[string][]Price{}, listByID: map[string]PriceList{}}
+		prices: map[string][]Price{}, listByID: map[string]PriceList{}, rules: rules.set}
+	if rules.limited {
+		if in.usage, err = s.store.Usage(ctx, req.CustomerID); err != nil {
+			return Quote{}, fmt.Errorf("quote: %w", err)
+		}
+	}
 	ids := make([]string, 0, len(lists))
 	for _, l := range lists {
 		in.listByID[l.ID] = l
@@ -253,6 +298,10 @@ type PriceRow struct {
 	Breaks    []Break `json:"breaks,omitempty"`
 	// BreakCurrencies are the currencies of the break prices as sent.
 	BreakCurrencies []string `json:"break_cur,omitempty"`
+	// HasCost, CostMinor and CostCurrency are the row's cost price.
+	HasCost      bool   `json:"has_cost,omitempty"`
+	CostMinor    int64  `json:"cost,omitempty"`
+	CostCurrency string `json:"cost_cur,omitempty"`
 }
 
 // ImportPricesRequest is the input of ImportPrices.
@@ -352,7 +401,8 @@ func planImport(tx Tx, list PriceList, req ImportPricesRequest, now time.Time) (
 			continue
 		}
 		seenSKU[r.SKU] = true
-		p := Price{PriceList: list.ID, SKU: r.SKU, UnitMinor: r.UnitMinor, Currency: list.Currency, Breaks: r.Breaks}
+		p := Price{PriceList: list.ID, SKU: r.SKU, UnitMinor: r.UnitMinor, Currency: list.Currency, Breaks: r.Breaks,
+			HasCost: r.HasCost, CostMinor: r.CostMinor}
 		p.Etag = p.ComputeEtag()
 		old, ok := existing[r.SKU]
 		switch {
@@ -399,6 +449,11 @@ func rejectRow(r PriceRow, list PriceList, rowSeen, skuSeen, inCatalog bool) (ca
 			fmt.Sprintf("price list %s is in %s, row is in %s", list.ID, list.Currency, r.Currency)
 	case r.UnitMinor < 0:
 		return catalog.ReasonRowInvalid, "unit_price.amount_minor", "amount must not be negative"
+	case r.HasCost && r.CostCurrency != list.Currency:
+		return catalog.ReasonCurrencyMismatch, "cost_price.currency_code",
+			fmt.Sprintf("price list %s is in %s, cost is in %s", list.ID, list.Currency, r.CostCurrency)
+	case r.HasCost && r.CostMinor < 0:
+		return catalog.ReasonRowInvalid, "cost_price.amount_minor", "amount must not be negative"
 	case len(r.Breaks) > 20:
 		return catalog.ReasonRowInvalid, "quantity_breaks", "at most 20 quantity breaks"
 	case !inCatalog:

@@ -20,9 +20,20 @@ type Store interface {
 	// PriceVersion returns the global price version (0 before any change).
 	PriceVersion(ctx context.Context) (int64, error)
 	// Versions returns the current published catalog version number (0
-	// before the first publish) and the price version in one read, the
-	// only database access of a cached quote.
-	Versions(ctx context.Context) (catalogVersion, priceVersion int64, err error)
+	// before the first publish), the price version and the price version
+	// of the published rule set in one read, the only database access of a
+	// cached quote.
+	Versions(ctx context.Context) (Versions, error)
+	// PublishedRuleSet returns the rule set published at price version v.
+	PublishedRuleSet(ctx context.Context, v int64) (RuleSnapshot, error)
+	// Rule returns one draft rule of kind table (ErrRuleNotFound wrapped).
+	Rule(ctx context.Context, table, id string) (RuleRow, error)
+	// Usage returns the live redemptions (reserved or committed) of every
+	// promotion that has any: in total and by customer.
+	Usage(ctx context.Context, customer string) (map[string]Usage, error)
+	// Rules returns up to limit draft rules of kind table with ids after
+	// after, by id.
+	Rules(ctx context.Context, table, after string, limit int) ([]RuleRow, error)
 	// Currencies returns the distinct currencies of all price lists, sorted.
 	Currencies(ctx context.Context) ([]string, error)
 	// QuoteLists returns the price lists in currency that apply to channel
@@ -53,6 +64,9 @@ type PricesChanged struct {
 	Rules         []string
 	SKUs          []string
 	AllSKUs       bool
+	// CustomerIDs limits the change to these customers' quotes (a
+	// contract changed); empty: every customer.
+	CustomerIDs []string
 }
 
 // Tx is the transactional part of Store.
@@ -88,4 +102,27 @@ type Tx interface {
 	AppendPricesChanged(ev PricesChanged) error
 	// AppendAudit writes an audit record.
 	AppendAudit(r catalog.AuditRecord) error
+
+	// Rule returns one draft rule of kind table (ErrRuleNotFound wrapped).
+	Rule(table, id string) (RuleRow, error)
+	// AllRules returns every draft rule of kind table, by id.
+	AllRules(table string) ([]RuleRow, error)
+	// PutRule inserts or replaces a draft rule.
+	PutRule(table string, r RuleRow) error
+	// DeleteRule removes a draft rule.
+	DeleteRule(table, id string) error
+	// PublishedRules returns the rule set published at price version v
+	// with v, or for v == 0 the latest published one with its version (0
+	// and an empty set when none was published). A v that published no
+	// rule set returns the latest one before it.
+	PublishedRules(v int64) (int64, RuleSnapshot, error)
+	// PublishedDigest returns the digest of the rule set published at v
+	// ("" for 0).
+	PublishedDigest(v int64) (string, error)
+	// PublishedBefore returns the latest price version before v that
+	// published a rule set (0: none).
+	PublishedBefore(v int64) (int64, error)
+	// PutPublishedRules stores the rule set of price version v and makes
+	// it the quoted one.
+	PutPublishedRules(v int64, body []byte, digest string) error
 }

@@ -32,14 +32,16 @@ func listByID(x q, id string) (pricing.PriceList, error) {
 	return one(x, scanList, "price list "+id, pricing.ErrPriceListNotFound, `SELECT `+listColumns+` FROM price_lists WHERE id = ?`, id)
 }
 
-const priceColumns = `price_list_id, sku, unit_minor, currency, breaks, etag, update_time`
+const priceColumns = `price_list_id, sku, unit_minor, currency, breaks, etag, update_time, cost_minor`
 
 func scanPrice(sc sqldb.Scanner) (pricing.Price, error) {
 	var p pricing.Price
 	var breaks string
-	if err := sc.Scan(&p.PriceList, &p.SKU, &p.UnitMinor, &p.Currency, &breaks, &p.Etag, &p.UpdateTime); err != nil {
+	var cost sql.NullInt64
+	if err := sc.Scan(&p.PriceList, &p.SKU, &p.UnitMinor, &p.Currency, &breaks, &p.Etag, &p.UpdateTime, &cost); err != nil {
 		return p, err
 	}
+	p.CostMinor, p.HasCost = cost.Int64, cost.Valid
 	p.UpdateTime = p.UpdateTime.UTC()
 	if err := json.Unmarshal([]byte(breaks), &p.Breaks); err != nil {
 		return p, fmt.Errorf("decode breaks of %s/%s: %w", p.PriceList, p.SKU, err)
@@ -58,15 +60,6 @@ func priceVersion(x q) (int64, error) {
 		return 0, fmt.Errorf("read price version: %w", err)
 	}
 	return pv, nil
-}
-
-// Versions implements pricing.Store.
-func (s *PricingStore) Versions(ctx context.Context) (int64, int64, error) {
-	var cv, pv int64
-	if err := s.pool(ctx).row(`SELECT current_version, price_version FROM catalog_state WHERE id = 1`).Scan(&cv, &pv); err != nil {
-		return 0, 0, fmt.Errorf("read versions: %w", err)
-	}
-	return cv, pv, nil
 }
 
 // Currencies implements pricing.Store.
@@ -252,11 +245,12 @@ func (t pricingTx) PutPrices(ps []pricing.Price) error {
 		if err != nil {
 			return err
 		}
-		err = t.exec(`INSERT INTO prices (`+priceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		cost := sql.NullInt64{Int64: p.CostMinor, Valid: p.HasCost}
+		err = t.exec(`INSERT INTO prices (`+priceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (price_list_id, sku) DO UPDATE SET unit_minor = excluded.unit_minor,
 				currency = excluded.currency, breaks = excluded.breaks, etag = excluded.etag,
-				update_time = excluded.update_time`,
-			p.PriceList, p.SKU, p.UnitMinor, p.Currency, string(b), p.Etag, p.UpdateTime.UTC())
+				update_time = excluded.update_time, cost_minor = excluded.cost_minor`,
+			p.PriceList, p.SKU, p.UnitMinor, p.Currency, string(b), p.Etag, p.UpdateTime.UTC(), cost)
 		if err != nil {
 			return fmt.Errorf("put price %s/%s: %w", p.PriceList, p.SKU, err)
 		}

@@ -57,6 +57,8 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("ConcurrentPublish", func(t *testing.T) { testConcurrentPublish(t, newStores(t)) })
 	t.Run("Prices", func(t *testing.T) { testPrices(t, newStores(t)) })
 	t.Run("PriceListFilters", func(t *testing.T) { testListFilters(t, newStores(t)) })
+	t.Run("Rules", func(t *testing.T) { testRules(t, newStores(t)) })
+	t.Run("RulePublication", func(t *testing.T) { testRulePublication(t, newStores(t)) })
 }
 
 func services(s Stores) (*catalog.Service, *pricing.Service, *fakeclock.Clock) {
@@ -373,8 +375,8 @@ func testPrices(t *testing.T, s Stores) {
 	if pv, err := pr.PriceVersion(ctx); err != nil || pv != 0 {
 		t.Fatalf("initial price version = %d, %v", pv, err)
 	}
-	if cv, pv, err := s.Pricing.Versions(ctx); err != nil || cv != 1 || pv != 0 {
-		t.Fatalf("Versions = %d, %d, %v; want 1, 0", cv, pv, err)
+	if vs, err := s.Pricing.Versions(ctx); err != nil || vs != (pricing.Versions{Catalog: 1}) {
+		t.Fatalf("Versions = %+v, %v; want catalog 1", vs, err)
 	}
 	_, err := pr.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r0", PriceList: "NOPE", Mode: catalog.ModeUpsert,
 		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "P-1", UnitMinor: 1, Currency: "EUR"}}})
@@ -450,8 +452,8 @@ func testPrices(t *testing.T, s Stores) {
 	if lists, err := s.Pricing.QuoteLists(ctx, "EUR", "web"); err != nil || len(lists) != 0 {
 		t.Fatalf("QuoteLists after delete = %+v, %v", lists, err)
 	}
-	if cv, pv, err := s.Pricing.Versions(ctx); err != nil || cv != 1 || pv != 4 {
-		t.Fatalf("Versions after delete = %d, %d, %v; want 1, 4", cv, pv, err)
+	if vs, err := s.Pricing.Versions(ctx); err != nil || vs != (pricing.Versions{Catalog: 1, Price: 4}) {
+		t.Fatalf("Versions after delete = %+v, %v; want catalog 1, price 4", vs, err)
 	}
 	if err := pr.DeletePriceList(ctx, pricing.DeletePriceListRequest{RequestID: "d3", ID: "PL-EUR"}); !errors.Is(err, pricing.ErrPriceListNotFound) {
 		t.Fatalf("delete a missing list: %v", err)
