@@ -218,6 +218,10 @@ build: ## Build every package, and every binary (cmd/*) into bin/.
 run: build ## Build and start the whole mesh locally on embedded defaults (Ctrl-C stops it).
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data
 
+.PHONY: run-scale
+run-scale: build ## PARTIAL scale topology (issue #13): make run on a local PostgreSQL cluster (initdb into .data/scale/postgres, one database per service); one replica each and one NATS node so far.
+	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data/scale -postgres
+
 .PHONY: chaos
 chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed.
 	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher

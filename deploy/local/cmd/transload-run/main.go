@@ -1,6 +1,8 @@
 // Command transload-run is `make run`: it starts the whole Transload mesh on
 // embedded defaults (SQLite files and an embedded NATS node under one data
-// folder), prints how to talk to it, and stops everything on Ctrl-C.
+// folder), prints how to talk to it, and stops everything on Ctrl-C. With
+// -postgres (`make run-scale`) the services run on a local PostgreSQL
+// cluster instead, one database each.
 package main
 
 import (
@@ -34,6 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs := flag.NewFlagSet("transload-run", flag.ContinueOnError)
 	binDir := fs.String("bin", "bin", "folder holding the built binaries")
 	dataDir := fs.String("data", ".data", "folder for SQLite files, the NATS store and logs")
+	postgres := fs.Bool("postgres", false, "run the services on a local PostgreSQL cluster (initdb into <data>/postgres on first use, one database per service) instead of SQLite files")
+	postgresPort := fs.Int("postgres-port", 5433, "loopback port of the -postgres cluster")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +54,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer stopRedis()
 		redisAddr = addr
 	}
-	mesh, err := launcher.Start(ctx, launcher.Config{BinDir: *binDir, DataDir: data, RedisAddr: redisAddr, Log: stdout})
+	cfg := launcher.Config{BinDir: *binDir, DataDir: data, RedisAddr: redisAddr, Log: stdout}
+	databases := "SQLite files in " + data
+	if *postgres {
+		pg, err := launcher.StartPostgres(ctx, filepath.Join(data, "postgres"), *postgresPort, stdout)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := pg.Stop(); err != nil {
+				fmt.Fprintln(stdout, "transload-run:", err)
+			}
+		}()
+		if err := launcher.CreateDatabases(ctx, pg.Addr, stdout); err != nil {
+			return err
+		}
+		cfg.ExtraEnv = launcher.PostgresEnv(pg.Addr)
+		databases = "PostgreSQL at " + pg.Addr + ", one database per service (" + filepath.Join(data, "postgres") + ")"
+	}
+	mesh, err := launcher.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -66,6 +88,7 @@ Transload is running.
   demo API key  : %[2]s  (channel "web"; %[3]s is bound to customer C0001)
   logs          : %[4]s/logs/
   cache         : %[5]s
+  databases     : %[9]s
 
 Operators:
   console       : %[6]s  (sign in with the operator key %[7]s; %[8]s may only read)
@@ -83,7 +106,7 @@ Try:
 
 Press Ctrl-C to stop.
 `, base, launcher.DemoAPIKey, launcher.DemoCustomerAPIKey, data, cacheMode(redisAddr),
-		mesh.ConsoleURL(), launcher.DemoOperatorAPIKey, launcher.DemoViewerAPIKey)
+		mesh.ConsoleURL(), launcher.DemoOperatorAPIKey, launcher.DemoViewerAPIKey, databases)
 	<-ctx.Done()
 	return nil
 }
