@@ -13,6 +13,7 @@ import (
 
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/orderevents"
@@ -52,6 +53,19 @@ func (w *registeringWMS) ids() []string {
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// now is the fixed clock of these tests.
+func now() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) }
+
+// migratedStore returns a migrated SQLite database and its store.
+func migratedStore(t *testing.T) (*sqldb.DB, *sqlstore.Store) {
+	t.Helper()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	return db, sqlstore.New(db)
+}
+
 func authorized(rmaID, orderID string, lines ...*orderv1.ReturnLine) *orderv1.ReturnAuthorizedEvent {
 	return &orderv1.ReturnAuthorizedEvent{ReturnAuthorization: &orderv1.ReturnAuthorization{
 		ReturnAuthorizationId: rmaID, OrderId: orderID, State: orderv1.ReturnAuthorization_STATE_AUTHORIZED, Lines: lines,
@@ -65,12 +79,7 @@ func authorized(rmaID, orderID string, lines ...*orderv1.ReturnLine) *orderv1.Re
 func TestReturnAuthorizedRegistersOneExpectedReturnPerWarehouseOnce(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := sqldbtest.OpenSQLite(t)
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := sqlstore.New(db)
-	now := func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) }
+	db, store := migratedStore(t)
 	confirm := orderevents.Handler(store.Bind, now, discard, nil, orderevents.Routes{})
 	order := &orderv1.Order{OrderId: "O-1", CustomerId: "C0001", ReservationId: "R-O-1", Lines: []*orderv1.OrderLine{
 		{LineId: "1", Sku: "SKU-1", Quantity: 3, Allocations: []*orderv1.LineAllocation{{WarehouseId: "WH-HAM", AllocatedQuantity: 3}}},
@@ -149,12 +158,7 @@ func TestReturnAuthorizedRegistersOneExpectedReturnPerWarehouseOnce(t *testing.T
 func TestExpectedReturnRefusedIsParkedUnavailableIsRetried(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := sqldbtest.OpenSQLite(t)
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := sqlstore.New(db)
-	now := func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) }
+	_, store := migratedStore(t)
 	for _, er := range []fulfillment.ExpectedReturn{
 		{ID: "RMA-REFUSED", ReturnAuthorizationID: "RMA-REFUSED", OrderID: "O-1", WarehouseID: "WH-NOWHERE", Lines: []fulfillment.ReturnLine{{LineID: "1", SKU: "S", Quantity: 1}}},
 		{ID: "RMA-DOWN", ReturnAuthorizationID: "RMA-DOWN", OrderID: "O-2", WarehouseID: "WH-HAM", Lines: []fulfillment.ReturnLine{{LineID: "1", SKU: "S", Quantity: 1}}},
@@ -199,11 +203,7 @@ func TestExpectedReturnRefusedIsParkedUnavailableIsRetried(t *testing.T) {
 func TestReturnOfUnknownOrderIsPermanent(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := sqldbtest.OpenSQLite(t)
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store := sqlstore.New(db)
+	db, store := migratedStore(t)
 	h := orderevents.ReturnsHandler(store.Bind, nil, discard, nil)
 	err := db.InTx(ctx, func(tx *sql.Tx) error {
 		return h(ctx, tx, events.Event{ID: "ev", Payload: authorized("RMA-9", "O-9", &orderv1.ReturnLine{OrderLineId: "1", Quantity: 1})})

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"strconv"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
@@ -15,13 +14,9 @@ func (f *fakeWMS) ReturnEvents(_ context.Context, cursor string, size int) (fulf
 	if f.err != nil {
 		return fulfillment.FeedPage{}, f.err
 	}
-	pos := 0
-	if cursor != "" {
-		pos, _ = strconv.Atoi(cursor)
-	}
-	end := min(pos+size, len(f.returns))
+	pos, end, next := feedPage(cursor, size, len(f.returns))
 	return fulfillmentpb.ReturnFeedPageFromProto(&wmsv1.ListReturnEventsResponse{
-		ReturnEvents: f.returns[pos:end], NextCursor: strconv.Itoa(end), HasMore: end < len(f.returns),
+		ReturnEvents: f.returns[pos:end], NextCursor: next, HasMore: end < len(f.returns),
 	})
 }
 

@@ -78,14 +78,21 @@ func (f *fakeWMS) ShipmentEvents(_ context.Context, cursor string, size int) (fu
 	if f.err != nil {
 		return fulfillment.FeedPage{}, f.err
 	}
-	pos := 0
+	pos, end, next := feedPage(cursor, size, len(f.events))
+	return fulfillmentpb.FeedPageFromProto(&wmsv1.ListShipmentEventsResponse{
+		ShipmentEvents: f.events[pos:end], NextCursor: next, HasMore: end < len(f.events),
+	})
+}
+
+// feedPage returns the slice [pos:end] of a feed of n events that a read
+// of size events from cursor (an index, "" for 0) gets, and the next
+// cursor.
+func feedPage(cursor string, size, n int) (pos, end int, next string) {
 	if cursor != "" {
 		pos, _ = strconv.Atoi(cursor)
 	}
-	end := min(pos+size, len(f.events))
-	return fulfillmentpb.FeedPageFromProto(&wmsv1.ListShipmentEventsResponse{
-		ShipmentEvents: f.events[pos:end], NextCursor: strconv.Itoa(end), HasMore: end < len(f.events),
-	})
+	end = min(pos+size, n)
+	return pos, end, strconv.Itoa(end)
 }
 
 func (f *fakeWMS) CreateShipmentRequest(_ context.Context, r *fulfillment.Request) (fulfillment.WMSAnswer, error) {
