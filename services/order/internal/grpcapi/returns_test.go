@@ -23,8 +23,9 @@ import (
 // on a clock the test moves.
 type returnsEnv struct {
 	*env
-	clock *testClock
-	rc    orderv1.OrderServiceClient
+	clock   *testClock
+	rc      orderv1.OrderServiceClient
+	returns *order.Returns
 }
 
 func newReturnsEnv(t *testing.T, cfg order.ReturnConfig, opts ...func(*envOptions)) *returnsEnv {
@@ -41,7 +42,7 @@ func newReturnsEnv(t *testing.T, cfg order.ReturnConfig, opts ...func(*envOption
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &returnsEnv{env: e, clock: clock, rc: orderv1.NewOrderServiceClient(conn)}
+	return &returnsEnv{env: e, clock: clock, rc: orderv1.NewOrderServiceClient(conn), returns: rs}
 }
 
 func forEachReturnsEngine(t *testing.T, cfg order.ReturnConfig, fn func(t *testing.T, e *returnsEnv)) {
@@ -414,4 +415,66 @@ func wantSubjects(t *testing.T, e *returnsEnv, returnID string, want ...string) 
 			t.Fatalf("return %s events %v, want %v", returnID, got, want)
 		}
 	}
+}
+
+// TestReturnCreditedWhenPosted: a fully received refund return whose
+// credit memo the poster posted becomes CREDITED with the ERP number and
+// then CLOSED, with both events; a partly received one, or one whose memo
+// is not posted yet, stays RECEIVED.
+func TestReturnCreditedWhenPosted(t *testing.T) {
+	t.Parallel()
+	forEachReturnsEngine(t, order.ReturnConfig{AutoApproveMaxMinor: 1_000_000}, func(t *testing.T, e *returnsEnv) {
+		ctx := t.Context()
+		id := e.deliveredOrder(t, "credit", "C0006")
+		full, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-full", rl{"1", 2, refund}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		part, err := e.rc.CreateReturnAuthorization(ctx, returnReq(id, "r-part", rl{"1", 2, refund}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rc := range []struct {
+			ra    *orderv1.ReturnAuthorization
+			event string
+			qty   int64
+		}{{full, "rcv-full", 2}, {part, "rcv-part", 1}} {
+			if _, err := e.rc.RecordReturnReceipt(ctx, &orderv1.RecordReturnReceiptRequest{
+				Name: rc.ra.GetName(), EventId: rc.event, WarehouseId: "WH-HAM", ReceiveTime: timestamppb.Now(),
+				Lines: []*orderv1.ReceivedReturnLine{{LineId: "1", ReceivedQuantity: rc.qty, Disposition: orderv1.Disposition_DISPOSITION_RESTOCK}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		credit := func(want int) {
+			t.Helper()
+			if n, err := e.returns.CreditPosted(ctx, 10); err != nil || n != want {
+				t.Fatalf("CreditPosted = %d, %v; want %d", n, err, want)
+			}
+		}
+		credit(0) // nothing posted yet
+		for _, doc := range []string{order.CreditMemoID(full.GetReturnAuthorizationId(), "rcv-full"), order.CreditMemoID(part.GetReturnAuthorizationId(), "rcv-part")} {
+			if _, err := e.db.SQL().ExecContext(ctx, e.db.Rebind(
+				`UPDATE document_lines SET posting_state = 2, erp_document_number = ? WHERE document_id = ?`), "CM-"+doc, doc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		credit(1) // the partly received return waits for the rest
+		credit(0)
+		got, err := e.rc.GetReturnAuthorization(ctx, &orderv1.GetReturnAuthorizationRequest{Name: full.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRef := "CM-" + order.CreditMemoID(full.GetReturnAuthorizationId(), "rcv-full")
+		if got.GetState() != orderv1.ReturnAuthorization_STATE_CLOSED || got.GetCreditMemoReference() != wantRef ||
+			got.GetCreditTime() == nil || got.GetCreditTotal().GetAmountMinor() != 2*50_000 {
+			t.Errorf("credited return: %s ref %q credit %d", got.GetState(), got.GetCreditMemoReference(), got.GetCreditTotal().GetAmountMinor())
+		}
+		wantSubjects(t, e, full.GetReturnAuthorizationId(), "transload.order.return_requested", "transload.order.return_authorized",
+			"transload.order.return_received", "transload.order.return_credited", "transload.order.return_closed")
+		if p, err := e.rc.GetReturnAuthorization(ctx, &orderv1.GetReturnAuthorizationRequest{Name: part.GetName()}); err != nil ||
+			p.GetState() != orderv1.ReturnAuthorization_STATE_RECEIVED {
+			t.Errorf("partly received return: %s, %v", p.GetState(), err)
+		}
+	})
 }

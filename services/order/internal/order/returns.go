@@ -259,14 +259,19 @@ type ReturnStore interface {
 	GetReturn(ctx context.Context, id string) (*Return, error)
 	// ListReturns returns up to q.Limit returns.
 	ListReturns(ctx context.Context, q ReturnQuery) ([]*Return, error)
-	// UpdateReturn locks the return's order, loads the return, the order
-	// and the order's other returns, calls fn and stores the changed
+	// UpdateReturn locks the return's order, loads the return (with its
+	// posted credit memo numbers, as GetReturn), the order and the order's
+	// other returns, calls fn and stores the changed
 	// return (and the order when fn's effects carry it) with the effects,
 	// in one transaction. With key set, a key applied before returns
 	// ErrDuplicateEvent (same hash) or *EventIDReusedError (other hash)
 	// without calling fn. ErrReturnNotFound for an unknown id.
 	UpdateReturn(ctx context.Context, id string, key *IdempotencyKey,
 		fn func(r *Return, o *Order, others []*Return) (ReturnEffects, error)) (*Return, error)
+	// ReturnsToCredit returns up to limit ids of RECEIVED returns with a
+	// credit whose credit memos are all posted (every line POSTED or
+	// DUPLICATE), oldest first.
+	ReturnsToCredit(ctx context.Context, limit int) ([]string, error)
 }
 
 // ErrReturnNotFound: the return does not exist.

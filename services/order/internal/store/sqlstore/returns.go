@@ -331,6 +331,9 @@ func (s *Store) UpdateReturn(ctx context.Context, id string, key *order.Idempote
 		if ret == nil {
 			return order.ErrReturnNotFound
 		}
+		if err := s.withCreditMemoRefs(ctx, tx, []*order.Return{ret}); err != nil {
+			return err
+		}
 		orderBefore := o.Clone()
 		eff, err := fn(ret, o, others)
 		if err != nil {
@@ -381,4 +384,27 @@ func (s *Store) saveReturn(ctx context.Context, tx *sql.Tx, r *order.Return) err
 		return fmt.Errorf("update return: %w", err)
 	}
 	return nil
+}
+
+// ReturnsToCredit implements order.ReturnStore. A credit memo line is
+// posted in state 2 (POSTED) or 4 (DUPLICATE, already posted earlier) of
+// order.v1 PostingLine.State, as the poster records them.
+func (s *Store) ReturnsToCredit(ctx context.Context, limit int) ([]string, error) {
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
+		SELECT r.return_id FROM order_returns r
+		WHERE r.state = ? AND r.credit_total_minor > 0
+		AND EXISTS (SELECT 1 FROM documents d WHERE d.order_id = r.order_id AND d.kind = ? AND d.source_id = r.return_id)
+		AND NOT EXISTS (SELECT 1 FROM documents d JOIN document_lines l ON l.document_id = d.document_id
+			WHERE d.order_id = r.order_id AND d.kind = ? AND d.source_id = r.return_id AND l.posting_state NOT IN (2, 4))
+		ORDER BY r.updated_us, r.return_id LIMIT ?`),
+		[]any{int(order.ReturnReceived), string(order.DocumentCreditMemo), string(order.DocumentCreditMemo), limit},
+		func(sc sqldb.Scanner) (string, error) {
+			var id string
+			err := sc.Scan(&id)
+			return id, err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("returns to credit: %w", err)
+	}
+	return ids, nil
 }
