@@ -58,7 +58,8 @@ type Call struct {
 // CheckContainer checks one container against the binary it runs: the
 // command names a binary the Dockerfile builds, every variable set is one
 // the binary reads, every listen address is on the binary's port and not
-// on loopback, every neighbour address (*_ADDR, NATS_URL,
+// on loopback, no variable whose default is a loopback address is left
+// unset, every neighbour address (*_ADDR, NATS_URL,
 // METRICS_TARGETS) names a host of the manifest on a port it serves (the
 // neighbour binary's gRPC port; its admin port for metrics), and the
 // declared container ports are the binary's. It returns the calls the
@@ -109,6 +110,13 @@ func CheckContainer(c Container, r *Repo, built []string, resolve Resolver) ([]C
 		}
 		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 			fail("%s=%q listens on loopback: nothing outside the container reaches it", v, val)
+		}
+	}
+	// Neighbours left at a loopback default: nothing is there in a
+	// container or pod.
+	for _, v := range sortedKeys(b.Env, nil) {
+		if def := b.Env[v]; !isListenVar(v) && !set(v) && mentionsLoopback(def) {
+			fail("does not set %s: %s's default %q is loopback, where no neighbour runs in a container", v, name, def)
 		}
 	}
 	// Declared container ports.
@@ -240,4 +248,10 @@ func mapValues(m map[string]int) []int {
 		vs = append(vs, v)
 	}
 	return vs
+}
+
+// mentionsLoopback reports whether an address or list of addresses names
+// the loopback interface.
+func mentionsLoopback(s string) bool {
+	return strings.Contains(s, "127.0.0.1") || strings.Contains(s, "localhost") || strings.Contains(s, "[::1]")
 }

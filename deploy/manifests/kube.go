@@ -263,11 +263,14 @@ func CheckRendered(r *Rendered, repo *Repo, built []string) error {
 			}
 			cs, err := CheckContainer(cc, repo, built, resolve)
 			calls = append(calls, cs...)
-			if err != nil {
-				errs = append(errs, err)
+			errs = append(errs, err)
+			if len(c.Command) == 0 {
 				continue
 			}
-			b := repo.Binaries[strings.TrimPrefix(c.Command[0], BinDir+"/")]
+			b, ok := repo.Binaries[strings.TrimPrefix(c.Command[0], BinDir+"/")]
+			if !ok {
+				continue
+			}
 			errs = append(errs, checkProbesAndScrape(where, p, c, b))
 			if dsn := cc.Env["DATABASE_URL"]; strings.HasPrefix(dsn, "sqlite:") || (b.Reads("DATABASE_URL") && !cc.FromRef["DATABASE_URL"] && dsn == "") {
 				if p.replicas != 1 {

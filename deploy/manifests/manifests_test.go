@@ -144,6 +144,7 @@ func TestComposeCheckFailsOnBrokenFile(t *testing.T) {
 		`GRPC_ADDR="0.0.0.0:9015": order listens on 9005`,
 		`ADMIN_ADDR="127.0.0.1:9105" listens on loopback`,
 		`INVENTORY_ADDR: host "inventory" is not a service`,
+		`does not set ERP_ADDR: order's default "127.0.0.1:9001" is loopback`,
 		`command "/usr/local/bin/stock" is not a binary the Dockerfile builds`,
 		`cache runs image "memcached:1"`)
 }
