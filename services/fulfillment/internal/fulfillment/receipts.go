@@ -110,6 +110,26 @@ func NewReturnReceipt(id, source string, ev ReturnReceiptEvent, er ExpectedRetur
 	return rr, nil
 }
 
+// CheckReceivable refuses rr when, with the receipts recorded before
+// (prior), more units of a return line would be received than er expects:
+// a RejectionError with RejectQuantityExceedsRequested, so nothing of it is
+// restocked or reported.
+func (er ExpectedReturn) CheckReceivable(prior []*ReturnReceipt, rr *ReturnReceipt) error {
+	got := map[string]int64{}
+	for _, p := range append(prior, rr) {
+		for _, l := range p.Lines {
+			got[l.ReturnLineID] += l.Quantity
+		}
+	}
+	for _, l := range er.Lines {
+		if got[l.LineID] > l.Quantity {
+			return &RejectionError{Reason: RejectQuantityExceedsRequested,
+				Message: fmt.Sprintf("return %s line %s: %d received in all, %d expected", er.ID, l.LineID, got[l.LineID], l.Quantity)}
+		}
+	}
+	return nil
+}
+
 func matchReturnLine(lines []ReturnLine, l ReceiptLine) (ReturnLine, bool) {
 	if l.ReturnLineID != "" {
 		for _, e := range lines {

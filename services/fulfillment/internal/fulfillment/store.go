@@ -70,6 +70,9 @@ type Tx interface {
 	// InsertReturnReceipt records rr; a second receipt with its id or its
 	// (source, WMS event id) violates a unique key.
 	InsertReturnReceipt(ctx context.Context, rr *ReturnReceipt) error
+	// ReturnReceiptsOf returns the receipts recorded against expected
+	// return expectedReturnID of order orderID.
+	ReturnReceiptsOf(ctx context.Context, orderID, expectedReturnID string) ([]*ReturnReceipt, error)
 	// NextRestockSequence returns the next sequence (1, 2, ...) of
 	// fulfilment's restock stock events for sku in warehouse, locking it
 	// until the transaction ends.

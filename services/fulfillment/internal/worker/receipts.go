@@ -15,7 +15,9 @@ import (
 // with the next sequence of fulfilment's own stream for that SKU and
 // warehouse) and the report to the order service. QUARANTINE and SCRAP
 // units are recorded on the receipt only. A receipt for no registered
-// expected return (an unplanned return) is refused for the exception desk.
+// expected return (an unplanned return), or one that would receive more
+// of a line than the return expects, is refused and recorded for the
+// exception desk.
 func applyReturnReceipt(ctx context.Context, tx fulfillment.Tx, source string, ev fulfillment.ReturnReceiptEvent, now time.Time, res *applyResult) error {
 	er, ok, err := tx.ExpectedReturn(ctx, ev.ExpectedReturnID)
 	if err != nil {
@@ -37,6 +39,13 @@ func applyReturnReceipt(ctx context.Context, tx fulfillment.Tx, source string, e
 	id := "RR-" + derivedEventID(source, ev.EventID)
 	rr, err := fulfillment.NewReturnReceipt(id, source, ev, er, customerID, now)
 	if err != nil {
+		return err
+	}
+	prior, err := tx.ReturnReceiptsOf(ctx, er.OrderID, er.ID)
+	if err != nil {
+		return err
+	}
+	if err := er.CheckReceivable(prior, rr); err != nil {
 		return err
 	}
 	if err := tx.InsertReturnReceipt(ctx, rr); err != nil {

@@ -29,14 +29,15 @@ func returnLine(lineID, sku string, qty int64, d wmsv1.ReturnDisposition) *wmsv1
 // RESTOCK units back to stock with consecutive sequences per (SKU,
 // warehouse), SCRAP and QUARANTINE recorded only, and the report to the
 // order service, retried while it is down and shown on the receipt. A feed
-// read again applies nothing twice; an unplanned return is refused.
+// read again applies nothing twice; an unplanned return and a receipt of
+// more than the return expects are refused.
 func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
 		_, err := tx.InsertExpectedReturn(ctx, fulfillment.ExpectedReturn{
 			ID: "RMA-1", ReturnAuthorizationID: "RMA-1", OrderID: "O-1", WarehouseID: "WH-HAM", CreateTime: t0,
-			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: 2}},
+			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: 3}},
 		})
 		return err
 	})
@@ -49,18 +50,21 @@ func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 	wms.returns[2].Lines = []*wmsv1.ReturnEventLine{
 		returnLine("", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK),
 	}
-	wms.returns = append(wms.returns, returnEvent("RE-3", "RMA-1", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_SCRAP)))
+	wms.returns = append(wms.returns,
+		returnEvent("RE-3", "RMA-1", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_SCRAP)),
+		// A fourth unit of a line of three.
+		returnEvent("RE-4", "RMA-1", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK)))
 	now := t0
 	common := worker.Common{Now: func() time.Time { return now }}
 	p := worker.NewPoller(s, wms, worker.PollerConfig{Common: common, Source: "wms.returns", Returns: true, PageSize: 2})
-	for range 3 {
+	for range 4 {
 		if _, err := p.PollOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The feed delivered again from the start: all duplicates.
 	storetest.InTx(t, s, func(tx fulfillment.Tx) error { return tx.SetCursor(ctx, "wms.returns", "", now) })
-	for range 3 {
+	for range 4 {
 		if _, err := p.PollOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -85,8 +89,13 @@ func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 		t.Errorf("dispositions: RE-2 %+v, RE-3 %+v", byEvent["RE-2"].Lines, byEvent["RE-3"].Lines)
 	}
 	rejected, err := s.RejectedWMSEvents(ctx, 10)
-	if err != nil || len(rejected) != 1 || rejected[0].EventID != "RE-X" || rejected[0].Reason != string(fulfillment.RejectUnknownReturn) {
-		t.Fatalf("rejected = %+v, %v; want the unplanned return RE-X", rejected, err)
+	reasons := map[string]string{}
+	for _, r := range rejected {
+		reasons[r.EventID] = r.Reason
+	}
+	if err != nil || len(rejected) != 2 || reasons["RE-X"] != string(fulfillment.RejectUnknownReturn) ||
+		reasons["RE-4"] != string(fulfillment.RejectQuantityExceedsRequested) {
+		t.Fatalf("rejected = %+v, %v; want the unplanned return RE-X and the over-receipt RE-4", rejected, err)
 	}
 
 	down := &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}

@@ -54,6 +54,16 @@ func (t *Tx) InsertReturnReceipt(ctx context.Context, rr *fulfillment.ReturnRece
 	return nil
 }
 
+// ReturnReceiptsOf implements fulfillment.Tx (through the order index).
+func (t *Tx) ReturnReceiptsOf(ctx context.Context, orderID, expectedReturnID string) ([]*fulfillment.ReturnReceipt, error) {
+	out, err := sqldb.QueryAll(ctx, t.q, t.d.Rebind(`SELECT `+receiptColumns+` FROM return_receipts
+		WHERE order_id = ? AND expected_return_id = ? ORDER BY receive_us, id`), []any{orderID, expectedReturnID}, scanReceipt)
+	if err != nil {
+		return nil, fmt.Errorf("receipts of expected return %s: %w", expectedReturnID, err)
+	}
+	return out, nil
+}
+
 // NextRestockSequence implements fulfillment.Tx: the upsert takes the
 // row's lock (PostgreSQL) or runs under SQLite's single writer, so two
 // transactions never get the same sequence, and a later one's is higher.

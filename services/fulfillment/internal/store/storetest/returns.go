@@ -156,6 +156,14 @@ func testReturnReceipts(t *testing.T, s fulfillment.Store) {
 		}
 	}
 
+	InTx(t, s, func(tx fulfillment.Tx) error {
+		rs, err := tx.ReturnReceiptsOf(ctx, "O-1", "RMA-O-1")
+		if got := ids(rs, func(r *fulfillment.ReturnReceipt) string { return r.ID }); !cmp.Equal(got, []string{"RR-1", "RR-3"}) {
+			t.Errorf("receipts of RMA-O-1: %v, want [RR-1 RR-3]", got)
+		}
+		return err
+	})
+
 	var seqs []int64
 	for _, k := range [][2]string{{"SKU-00001", "WH-HAM"}, {"SKU-00001", "WH-HAM"}, {"SKU-00001", "WH-MUC"}, {"SKU-00002", "WH-HAM"}, {"SKU-00001", "WH-HAM"}} {
 		InTx(t, s, func(tx fulfillment.Tx) error {
