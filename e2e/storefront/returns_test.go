@@ -1,0 +1,197 @@
+package storefront
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/platform/testharness/wait"
+)
+
+// deliveredOrder places an order with the demo key and waits until it is
+// delivered; it returns the order's name.
+func deliveredOrder(t *testing.T, idem, customer string, lines ...line) string {
+	t.Helper()
+	r := placeOrder(t, launcher.DemoAPIKey, idem, orderBody(customer, lines...))
+	if r.Status != http.StatusOK {
+		t.Fatalf("create order %s: %d %s", idem, r.Status, r.Raw)
+	}
+	name := r.str("name")
+	wait.Eventually(t, 90*time.Second, name+" delivered", func() error {
+		g := call(t, http.MethodGet, "/v1/"+name, launcher.DemoAPIKey, nil)
+		return wait.Check(g.str("state") == "STATE_DELIVERED", "state %s", g.str("state"))
+	})
+	return name
+}
+
+// returnBody is a storefront Return with one line per SKU.
+func returnBody(resolution string, lines ...line) map[string]any {
+	var ls []map[string]any
+	for _, l := range lines {
+		ls = append(ls, map[string]any{"sku": l.SKU, "quantity": l.Qty, "reason": "REASON_DEFECTIVE"})
+	}
+	return map[string]any{"lines": ls, "resolution": resolution, "customerNote": "e2e"}
+}
+
+func createReturn(t *testing.T, key, order, idem string, body map[string]any) response {
+	t.Helper()
+	return call(t, http.MethodPost, "/v1/"+order+"/returns", key, body, "Idempotency-Key: "+idem)
+}
+
+// returnCount is how many returns the order lists for key.
+func returnCount(t *testing.T, key, order string) int {
+	t.Helper()
+	r := call(t, http.MethodGet, "/v1/"+order+"/returns", key, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("list returns of %s: %d %s", order, r.Status, r.Raw)
+	}
+	rs, _ := r.Body["returns"].([]any)
+	return len(rs)
+}
+
+// wantRefused checks a refused return: 4xx with reason, the offending line
+// named in the PreconditionFailure (subject), and nothing created.
+func wantRefused(t *testing.T, r response, reason, subject, order string) {
+	t.Helper()
+	if r.Status/100 != 4 || r.reason() != reason {
+		t.Fatalf("want %s: %d %s", reason, r.Status, r.Raw)
+	}
+	if subject != "" && !strings.Contains(r.Raw, `"subject":"`+subject+`"`) {
+		t.Errorf("%s does not name %s in its PreconditionFailure: %s", reason, subject, r.Raw)
+	}
+	if n := returnCount(t, launcher.DemoAPIKey, order); n != 0 {
+		t.Errorf("%s: %d returns exist after the refusal", order, n)
+	}
+}
+
+// Issue #9 scenario 2: the return rules, each refused with its reason,
+// nothing created: more than delivered, outside the window, an undelivered
+// order, another customer's order (404 like a missing one).
+func TestReturnRules(t *testing.T) {
+	delivered := deliveredOrder(t, "e2e-ret-rules", "C0001", line{"SKU-00141", 2}, line{"SKU-00142", 1})
+
+	// Not delivered yet: the order was just placed.
+	fresh := placeOrder(t, launcher.DemoAPIKey, "e2e-ret-fresh", orderBody("C0001", line{"SKU-00143", 1}))
+	if fresh.Status != http.StatusOK {
+		t.Fatalf("create: %d %s", fresh.Status, fresh.Raw)
+	}
+	wantRefused(t, createReturn(t, launcher.DemoAPIKey, fresh.str("name"), "e2e-ret-undelivered",
+		returnBody("RESOLUTION_REFUND", line{"SKU-00143", 1})), "ERROR_REASON_RETURN_LINE_NOT_SHIPPED", fresh.str("name"), fresh.str("name"))
+
+	// More than delivered: the second request line asks 3 of 2.
+	wantRefused(t, createReturn(t, launcher.DemoAPIKey, delivered, "e2e-ret-too-many",
+		returnBody("RESOLUTION_REFUND", line{"SKU-00142", 1}, line{"SKU-00141", 3})), "ERROR_REASON_RETURN_QUANTITY_EXCEEDED", "return.lines[1]", delivered)
+
+	// Another customer's order, with a key bound to C0001: 404 exactly as a
+	// missing order.
+	other := deliveredOrder(t, "e2e-ret-other", "C0002", line{"SKU-00144", 1})
+	notMine := createReturn(t, launcher.DemoCustomerAPIKey, other, "e2e-ret-notmine", returnBody("RESOLUTION_REFUND", line{"SKU-00144", 1}))
+	missing := createReturn(t, launcher.DemoCustomerAPIKey, "orders/O-DOES-NOT-EXIST", "e2e-ret-missing", returnBody("RESOLUTION_REFUND", line{"SKU-00144", 1}))
+	if notMine.Status != http.StatusNotFound || missing.Status != http.StatusNotFound || notMine.reason() != missing.reason() {
+		t.Fatalf("not mine: %d %s; missing: %d %s", notMine.Status, notMine.Raw, missing.Status, missing.Raw)
+	}
+	if n := returnCount(t, launcher.DemoAPIKey, other); n != 0 {
+		t.Errorf("%d returns on another customer's order", n)
+	}
+
+	// Outside the window: the order service runs with a 2 s window for a
+	// moment (an operator's configuration change), then gets the default
+	// back.
+	restored := false
+	restartOrder(t, context.Background(), "ORDER_RETURN_WINDOW=2s")
+	t.Cleanup(func() {
+		if !restored { // the test stopped early: later tests get the default back
+			restartOrder(t, context.Background(), "ORDER_RETURN_WINDOW=720h")
+		}
+	})
+	time.Sleep(2500 * time.Millisecond)
+	wantRefused(t, createReturn(t, launcher.DemoAPIKey, delivered, "e2e-ret-late",
+		returnBody("RESOLUTION_REFUND", line{"SKU-00142", 1})), "ERROR_REASON_RETURN_WINDOW_CLOSED", "return.lines[0]", delivered)
+	restartOrder(t, t.Context(), "ORDER_RETURN_WINDOW=720h")
+	restored = true
+
+	// Within the rules: authorized with an RMA number; the same key replays.
+	ok := createReturn(t, launcher.DemoAPIKey, delivered, "e2e-ret-ok", returnBody("RESOLUTION_REFUND", line{"SKU-00141", 1}))
+	if ok.Status != http.StatusOK || ok.str("state") != "STATE_AUTHORIZED" || ok.str("rmaNumber") == "" {
+		t.Fatalf("valid return: %d %s", ok.Status, ok.Raw)
+	}
+	again := createReturn(t, launcher.DemoAPIKey, delivered, "e2e-ret-ok", returnBody("RESOLUTION_REFUND", line{"SKU-00141", 1}))
+	if again.str("name") != ok.str("name") || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay: %d %s (Idempotent-Replayed %q)", again.Status, again.Raw, again.Header.Get("Idempotent-Replayed"))
+	}
+	if got := call(t, http.MethodGet, "/v1/"+ok.str("name"), launcher.DemoCustomerAPIKey, nil); got.Status != http.StatusOK || got.str("name") != ok.str("name") {
+		t.Errorf("get own return with the customer key: %d %s", got.Status, got.Raw)
+	}
+	if n := returnCount(t, launcher.DemoAPIKey, delivered); n != 1 {
+		t.Errorf("%d returns, want 1", n)
+	}
+}
+
+// restartOrder restarts the order process with env added (ctx: a cleanup
+// runs after t.Context() ended).
+func restartOrder(t *testing.T, ctx context.Context, env ...string) {
+	t.Helper()
+	mesh.Kill(launcher.Order)
+	if err := mesh.Restart(ctx, launcher.Order, env...); err != nil {
+		t.Fatalf("restart order: %v", err)
+	}
+}
+
+// Issue #9 scenario 4: a return for a replacement, its request sent 8
+// times at once, is one return; when the warehouse received the goods,
+// exactly one replacement order was placed for it.
+func TestReturnReplacementPlacedOnce(t *testing.T) {
+	delivered := deliveredOrder(t, "e2e-ret-repl", "C0003", line{"SKU-00145", 2})
+	body := returnBody("RESOLUTION_REPLACEMENT", line{"SKU-00145", 1})
+	var (
+		wg      sync.WaitGroup
+		results = make([]response, 8)
+	)
+	for i := range results {
+		wg.Go(func() { results[i] = createReturn(t, launcher.DemoAPIKey, delivered, "e2e-ret-repl-1", body) })
+	}
+	wg.Wait()
+	names := map[string]bool{}
+	for _, r := range results {
+		switch {
+		case r.Status == http.StatusOK:
+			names[r.str("name")] = true
+		case r.Status == http.StatusConflict && r.reason() == "ERROR_REASON_REQUEST_IN_PROGRESS":
+		default:
+			t.Fatalf("create return: %d %s", r.Status, r.Raw)
+		}
+	}
+	if len(names) != 1 {
+		t.Fatalf("%d returns for one Idempotency-Key: %v", len(names), names)
+	}
+	var name string
+	for n := range names {
+		name = n
+	}
+	var replacement string
+	wait.Eventually(t, 60*time.Second, name+" replaced", func() error {
+		g := call(t, http.MethodGet, "/v1/"+name, launcher.DemoAPIKey, nil)
+		replacement = g.str("replacementOrder")
+		return wait.Check(replacement != "", "state %s, no replacement order yet", g.str("state"))
+	})
+	// The customer's orders hold the replacement once.
+	list := call(t, http.MethodGet, "/v1/orders?filter="+strings.ReplaceAll(`customer_id = "C0003"`, " ", "%20")+"&pageSize=500", launcher.DemoAPIKey, nil)
+	orders, _ := list.Body["orders"].([]any)
+	count := 0
+	for _, o := range orders {
+		if note := fmt.Sprint(o.(map[string]any)["note"]); strings.Contains(note, strings.TrimPrefix(name, delivered+"/returns/")) {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("%d replacement orders for %s, want 1 (%s)", count, name, replacement)
+	}
+	if g := call(t, http.MethodGet, "/v1/"+replacement, launcher.DemoAPIKey, nil); g.Status != http.StatusOK {
+		t.Errorf("replacement %s: %d %s", replacement, g.Status, g.Raw)
+	}
+}
