@@ -40,10 +40,17 @@ const (
 	ShipmentConsumer = "notify-shipment-events"
 )
 
+// ackWait is how long NATS waits for an ack before redelivering: the
+// handler is a few inserts, so a notify killed mid-event gets the event
+// again within seconds instead of the default 30 s (webhook propagation is
+// a KPI); a slow handler past it is redelivered and deduplicated by the
+// processed-event row.
+const ackWait = 5 * time.Second
+
 // OrderConfig is the order stream consumer.
 func OrderConfig() events.ConsumerConfig {
 	return events.ConsumerConfig{
-		Name: OrderConsumer, Stream: eventstreams.Order.Name, MaxDeliver: 10,
+		Name: OrderConsumer, Stream: eventstreams.Order.Name, MaxDeliver: 10, AckWait: ackWait,
 		FilterSubjects: []string{
 			eventstreams.OrderAccepted, eventstreams.OrderConfirmed, eventstreams.OrderRejected, eventstreams.OrderCancelled,
 			eventstreams.OrderPartiallyShipped, eventstreams.OrderShipped, eventstreams.OrderDelivered,
@@ -54,7 +61,7 @@ func OrderConfig() events.ConsumerConfig {
 // ShipmentConfig is the fulfillment stream consumer.
 func ShipmentConfig() events.ConsumerConfig {
 	return events.ConsumerConfig{
-		Name: ShipmentConsumer, Stream: eventstreams.Fulfillment.Name, MaxDeliver: 10,
+		Name: ShipmentConsumer, Stream: eventstreams.Fulfillment.Name, MaxDeliver: 10, AckWait: ackWait,
 		FilterSubjects: []string{eventstreams.ShipmentUpdated},
 	}
 }
