@@ -958,8 +958,15 @@ type Promotion struct {
 	// True when the promotion may apply on top of a customer contract price;
 	// otherwise the better of contract and promotion wins.
 	ContractStackable bool `protobuf:"varint,14,opt,name=contract_stackable,json=contractStackable,proto3" json:"contract_stackable,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Coupon code the buyer enters (upper case); empty for an automatic
+	// promotion.
+	Code string `protobuf:"bytes,15,opt,name=code,proto3" json:"code,omitempty"`
+	// Redemptions allowed per customer; 0 is unlimited.
+	PerCustomerLimit int64 `protobuf:"varint,16,opt,name=per_customer_limit,json=perCustomerLimit,proto3" json:"per_customer_limit,omitempty"`
+	// Redemptions allowed in total; 0 is unlimited.
+	TotalLimit    int64 `protobuf:"varint,17,opt,name=total_limit,json=totalLimit,proto3" json:"total_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Promotion) Reset() {
@@ -1101,6 +1108,27 @@ func (x *Promotion) GetContractStackable() bool {
 		return x.ContractStackable
 	}
 	return false
+}
+
+func (x *Promotion) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Promotion) GetPerCustomerLimit() int64 {
+	if x != nil {
+		return x.PerCustomerLimit
+	}
+	return 0
+}
+
+func (x *Promotion) GetTotalLimit() int64 {
+	if x != nil {
+		return x.TotalLimit
+	}
+	return 0
 }
 
 type isPromotion_Benefit interface {
@@ -1330,7 +1358,7 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"unit_price\x18\x03 \x01(\v2\x1a.transload.common.v1.MoneyH\x00R\tunitPrice\x124\n" +
 	"\x15discount_basis_points\x18\x04 \x01(\x05H\x00R\x13discountBasisPoints\x12H\n" +
 	"\x0fquantity_breaks\x18\x05 \x03(\v2\x1f.transload.erp.v1.QuantityBreakR\x0equantityBreaksB\a\n" +
-	"\x05price\"\x90\x05\n" +
+	"\x05price\"\xf3\x05\n" +
 	"\tPromotion\x12!\n" +
 	"\fpromotion_id\x18\x01 \x01(\tR\vpromotionId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12L\n" +
@@ -1349,7 +1377,11 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"amount_off\x18\v \x01(\v2\x1a.transload.common.v1.MoneyH\x00R\tamountOff\x12F\n" +
 	"\x10fixed_unit_price\x18\f \x01(\v2\x1a.transload.common.v1.MoneyH\x00R\x0efixedUnitPrice\x12\x1a\n" +
 	"\bpriority\x18\r \x01(\x05R\bpriority\x12-\n" +
-	"\x12contract_stackable\x18\x0e \x01(\bR\x11contractStackableB\t\n" +
+	"\x12contract_stackable\x18\x0e \x01(\bR\x11contractStackable\x12\x12\n" +
+	"\x04code\x18\x0f \x01(\tR\x04code\x12,\n" +
+	"\x12per_customer_limit\x18\x10 \x01(\x03R\x10perCustomerLimit\x12\x1f\n" +
+	"\vtotal_limit\x18\x11 \x01(\x03R\n" +
+	"totalLimitB\t\n" +
 	"\abenefit\"\xb0\x03\n" +
 	"\x10ChannelPriceRule\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x18\n" +

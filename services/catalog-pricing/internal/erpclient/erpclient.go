@@ -154,14 +154,15 @@ func (c *Client) FetchCatalog(ctx context.Context) (erpsync.CatalogExport, error
 	return out, nil
 }
 
-// FetchPrices implements erpsync.Source: the full list price export (no
-// contracts, promotions or channel rules yet).
+// FetchPrices implements erpsync.Source: the full list price export with
+// the customer contracts, promotions and channel rules (rules.go maps them).
 func (c *Client) FetchPrices(ctx context.Context) (erpsync.PriceExport, error) {
 	out := erpsync.PriceExport{Rows: map[string][]pricing.PriceRow{}}
 	erpLists := map[string]*erpv1.PriceList{}
 	id, err := readExport(ctx, "price export",
 		func(ctx context.Context) (exportStream[*erpv1.StreamPriceExportResponse], error) {
-			return c.erp.StreamPriceExport(ctx, &erpv1.StreamPriceExportRequest{})
+			return c.erp.StreamPriceExport(ctx, &erpv1.StreamPriceExportRequest{
+				IncludeContracts: true, IncludePromotions: true, IncludeChannelRules: true})
 		},
 		func(msg *erpv1.StreamPriceExportResponse) int64 {
 			ch := msg.GetChunk()
@@ -179,6 +180,7 @@ func (c *Client) FetchPrices(ctx context.Context) (erpsync.PriceExport, error) {
 					out.Rows[pl.ID] = append(out.Rows[pl.ID], priceRow(int64(len(out.Rows[pl.ID])+1), lp))
 				}
 			}
+			mapRules(ch, &out)
 			return int64(len(ch.GetPriceLists()) + len(ch.GetListPrices()) + len(ch.GetContracts()) +
 				len(ch.GetPromotions()) + len(ch.GetChannelRules()))
 		})

@@ -1,5 +1,6 @@
-// Package erpsync imports the ERP's product master and list prices into
-// the catalog and pricing domains and publishes a catalog version: once at
+// Package erpsync imports the ERP's product master, list prices and
+// pricing rules (contracts, channel rules, promotions) into the catalog
+// and pricing domains and publishes a catalog version: once at
 // start while no catalog is published (retrying with backoff while the ERP
 // is down), periodically when configured, and on demand (Sync).
 package erpsync
@@ -50,6 +51,8 @@ type Result struct {
 	VersionCreated  bool
 	CatalogExportID string
 	PriceExportID   string
+	// Rules is the outcome of the contracts, channel rules and promotions.
+	Rules RulesResult
 }
 
 // importChunk is the number of rows per import request, listPage the
@@ -133,6 +136,10 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		res.PriceRejected += rejected
 	}
 
+	if res.Rules, err = s.importRules(ctx, run, pe); err != nil {
+		return res, err
+	}
+
 	pub, err := s.catalog.PublishCatalog(ctx, catalog.PublishRequest{
 		RequestID: "erp-sync:" + run + ":publish", Note: "ERP sync (export " + ce.ExportID + ")", Publisher: erpActor,
 	})
@@ -144,7 +151,10 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		slog.Bool("version_created", pub.Created), slog.Int64("products_created", res.Products.Created),
 		slog.Int64("products_updated", res.Products.Updated), slog.Int64("products_rejected", res.Products.Rejected),
 		slog.Int64("price_rows", res.PriceRows), slog.Int64("price_rows_rejected", res.PriceRejected),
-		slog.Int("prices_skipped", res.PricesSkipped), slog.Int64("products_retired", res.Retired))
+		slog.Int("prices_skipped", res.PricesSkipped), slog.Int64("products_retired", res.Retired),
+		slog.Int64("contracts_created", res.Rules.Contracts.Created), slog.Int64("contracts_rejected", res.Rules.Contracts.Rejected),
+		slog.Int("rules_staged", res.Rules.Staged), slog.Int("rules_rejected", res.Rules.Rejected),
+		slog.Int("rules_skipped", res.Rules.Skipped), slog.Int64("rules_price_version", res.Rules.Published.PriceVersion))
 	return res, nil
 }
 

@@ -25,6 +25,7 @@ type fakeSource struct {
 	calls    int
 	products []catalog.Product
 	prices   map[string]int64 // SKU → PL-EUR price
+	rules    func(*erpsync.PriceExport)
 }
 
 func (f *fakeSource) FetchCatalog(context.Context) (erpsync.CatalogExport, error) {
@@ -49,6 +50,9 @@ func (f *fakeSource) FetchPrices(context.Context) (erpsync.PriceExport, error) {
 			n++
 			pe.Rows["PL-EUR"] = append(pe.Rows["PL-EUR"], pricing.PriceRow{RowNumber: n, SKU: p.SKU, UnitMinor: price, Currency: "EUR"})
 		}
+	}
+	if f.rules != nil {
+		f.rules(&pe)
 	}
 	return pe, nil
 }

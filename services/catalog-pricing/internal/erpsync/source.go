@@ -37,6 +37,14 @@ type PriceExport struct {
 	// Skipped counts ERP list prices the importer cannot represent yet
 	// (own channel or validity window differing from their list's).
 	Skipped int
+	// Contracts, ChannelRules and Promotions are the export's pricing
+	// rules in the pricing domain's terms; RulesSkipped counts ERP rules
+	// the engine cannot represent (customer-restricted promotions, fixed
+	// promotional prices, base price list overrides).
+	Contracts    []pricing.Contract
+	ChannelRules []pricing.ChannelRule
+	Promotions   []pricing.Promotion
+	RulesSkipped int
 }
 
 // Source is where exports come from; erpclient.Client implements it.

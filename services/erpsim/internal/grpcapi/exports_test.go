@@ -56,9 +56,10 @@ func priceExport(t *testing.T, e *env, req *erpv1.StreamPriceExportRequest) ([]*
 		t.Fatalf("price stream is not header, chunks, trailer: %d messages", len(msgs))
 	}
 	var (
-		pls  []*erpv1.PriceList
-		lps  []*erpv1.ListPrice
-		seen = map[string]bool{}
+		pls   []*erpv1.PriceList
+		lps   []*erpv1.ListPrice
+		rules int
+		seen  = map[string]bool{}
 	)
 	for _, m := range msgs[1 : len(msgs)-1] {
 		c := m.GetChunk()
@@ -74,8 +75,9 @@ func priceExport(t *testing.T, e *env, req *erpv1.StreamPriceExportRequest) ([]*
 			}
 		}
 		pls, lps = append(pls, c.GetPriceLists()...), append(lps, c.GetListPrices()...)
+		rules += len(c.GetContracts()) + len(c.GetPromotions()) + len(c.GetChannelRules())
 	}
-	if n := int64(len(pls) + len(lps)); msgs[0].GetHeader().GetItemCount() != n || msgs[len(msgs)-1].GetTrailer().GetItemCount() != n {
+	if n := int64(len(pls) + len(lps) + rules); msgs[0].GetHeader().GetItemCount() != n || msgs[len(msgs)-1].GetTrailer().GetItemCount() != n {
 		t.Errorf("price header/trailer counts do not match %d records", n)
 	}
 	return pls, lps

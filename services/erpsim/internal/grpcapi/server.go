@@ -378,8 +378,8 @@ func (s *Server) StreamCatalogExport(req *erpv1.StreamCatalogExportRequest, stre
 }
 
 // StreamPriceExport streams price lists and their list prices (price lists
-// first), at most 500 records per chunk. The simulated ERP has no customer
-// contracts, promotions or channel rules, so those lists are always empty;
+// first), at most 500 records per chunk, then, when asked, the demo
+// contracts, promotions and channel rules (pricerules.go) in a last chunk;
 // its records are open-ended, so min_effective_end_time filters nothing.
 func (s *Server) StreamPriceExport(req *erpv1.StreamPriceExportRequest, stream grpc.ServerStreamingServer[erpv1.StreamPriceExportResponse]) error {
 	ctx := stream.Context()
@@ -392,7 +392,8 @@ func (s *Server) StreamPriceExport(req *erpv1.StreamPriceExportRequest, stream g
 	for _, pl := range exp.PriceLists {
 		currency[pl.ID] = pl.Currency
 	}
-	n := int64(len(exp.PriceLists) + len(exp.ListPrices))
+	rules := &erpv1.PriceExportChunk{}
+	n := int64(len(exp.PriceLists)+len(exp.ListPrices)) + appendPriceRules(req, rules)
 	if err := stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Header{Header: &erpv1.ExportHeader{
 		ExportId: newExportID("prices"), SnapshotTime: ts(asOf), ItemCount: n,
 	}}}); err != nil {
@@ -425,6 +426,11 @@ func (s *Server) StreamPriceExport(req *erpv1.StreamPriceExportRequest, stream g
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if len(rules.GetContracts())+len(rules.GetPromotions())+len(rules.GetChannelRules()) > 0 {
+		if err := stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Chunk{Chunk: rules}}); err != nil {
+			return err
+		}
 	}
 	return stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Trailer{Trailer: &erpv1.ExportTrailer{ItemCount: n}}})
 }
