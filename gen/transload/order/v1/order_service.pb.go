@@ -106,6 +106,11 @@ const (
 	ErpQueueEntry_STATE_IN_FLIGHT ErpQueueEntry_State = 2
 	// Failed technically; waiting for `next_attempt_time`.
 	ErpQueueEntry_STATE_BACKING_OFF ErpQueueEntry_State = 3
+	// Failed on its own (the ERP answered it with an unexpected error, or
+	// it could not be sent) as many times as the queue allows: set aside
+	// until an operator retries it (RetryErpQueueEntry) or cancels its
+	// order. It holds back none of the customer's later entries.
+	ErpQueueEntry_STATE_PARKED ErpQueueEntry_State = 4
 )
 
 // Enum value maps for ErpQueueEntry_State.
@@ -115,12 +120,14 @@ var (
 		1: "STATE_PENDING",
 		2: "STATE_IN_FLIGHT",
 		3: "STATE_BACKING_OFF",
+		4: "STATE_PARKED",
 	}
 	ErpQueueEntry_State_value = map[string]int32{
 		"STATE_UNSPECIFIED": 0,
 		"STATE_PENDING":     1,
 		"STATE_IN_FLIGHT":   2,
 		"STATE_BACKING_OFF": 3,
+		"STATE_PARKED":      4,
 	}
 )
 
@@ -214,10 +221,14 @@ type ErpQueueStatus struct {
 	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
 	// Submissions that succeeded in the last hour.
 	SubmittedLastHour int64 `protobuf:"varint,8,opt,name=submitted_last_hour,json=submittedLastHour,proto3" json:"submitted_last_hour,omitempty"`
-	// Per customer, the head-of-line entry when it has failed at least once.
+	// Per customer, the head-of-line entry when it has failed at least once
+	// (parked entries hold nobody back and are not listed here).
 	CustomerBlockers []*ErpQueueBlocker `protobuf:"bytes,9,rep,name=customer_blockers,json=customerBlockers,proto3" json:"customer_blockers,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Parked entries (STATE_PARKED, counted in `depth`), waiting for an
+	// operator; list them with the filter `state = STATE_PARKED`.
+	ParkedCount   int64 `protobuf:"varint,10,opt,name=parked_count,json=parkedCount,proto3" json:"parked_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErpQueueStatus) Reset() {
@@ -313,6 +324,13 @@ func (x *ErpQueueStatus) GetCustomerBlockers() []*ErpQueueBlocker {
 	return nil
 }
 
+func (x *ErpQueueStatus) GetParkedCount() int64 {
+	if x != nil {
+		return x.ParkedCount
+	}
+	return 0
+}
+
 // ErpQueueBlocker is a customer's failing head-of-line queue entry.
 type ErpQueueBlocker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -389,8 +407,14 @@ type ErpQueueEntry struct {
 	EnqueueTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=enqueue_time,json=enqueueTime,proto3" json:"enqueue_time,omitempty"`
 	// When the next attempt is due (UTC); unset while pending or in flight.
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Failures that were the entry's own (not an ERP outage) since it was
+	// queued or last retried by an operator; the entry is parked when they
+	// reach the queue's limit (ORDER_QUEUE_MAX_STRIKES).
+	StrikeCount int32 `protobuf:"varint,10,opt,name=strike_count,json=strikeCount,proto3" json:"strike_count,omitempty"`
+	// When the entry was parked (UTC); unset unless STATE_PARKED.
+	ParkTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=park_time,json=parkTime,proto3" json:"park_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErpQueueEntry) Reset() {
@@ -482,6 +506,20 @@ func (x *ErpQueueEntry) GetEnqueueTime() *timestamppb.Timestamp {
 func (x *ErpQueueEntry) GetNextAttemptTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *ErpQueueEntry) GetStrikeCount() int32 {
+	if x != nil {
+		return x.StrikeCount
+	}
+	return 0
+}
+
+func (x *ErpQueueEntry) GetParkTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParkTime
 	}
 	return nil
 }
@@ -2467,7 +2505,7 @@ var File_transload_order_v1_order_service_proto protoreflect.FileDescriptor
 const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\n" +
 	"&transload/order/v1/order_service.proto\x12\x12transload.order.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\x1a\"transload/order/v1/resources.proto\"\x1a\n" +
-	"\x18GetErpQueueStatusRequest\"\x8e\x04\n" +
+	"\x18GetErpQueueStatusRequest\"\xb6\x04\n" +
 	"\x0eErpQueueStatus\x12\x19\n" +
 	"\x05depth\x18\x01 \x01(\x03B\x03\xe0A\x03R\x05depth\x12 \n" +
 	"\tin_flight\x18\x02 \x01(\x03B\x03\xe0A\x03R\binFlight\x12O\n" +
@@ -2478,10 +2516,12 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x0flast_error_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rlastErrorTime\x12K\n" +
 	"\x11last_success_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0flastSuccessTime\x123\n" +
 	"\x13submitted_last_hour\x18\b \x01(\x03B\x03\xe0A\x03R\x11submittedLastHour\x12U\n" +
-	"\x11customer_blockers\x18\t \x03(\v2#.transload.order.v1.ErpQueueBlockerB\x03\xe0A\x03R\x10customerBlockers\"y\n" +
+	"\x11customer_blockers\x18\t \x03(\v2#.transload.order.v1.ErpQueueBlockerB\x03\xe0A\x03R\x10customerBlockers\x12&\n" +
+	"\fparked_count\x18\n" +
+	" \x01(\x03B\x03\xe0A\x03R\vparkedCount\"y\n" +
 	"\x0fErpQueueBlocker\x12<\n" +
 	"\x05entry\x18\x01 \x01(\v2!.transload.order.v1.ErpQueueEntryB\x03\xe0A\x03R\x05entry\x12(\n" +
-	"\rwaiting_count\x18\x02 \x01(\x03B\x03\xe0A\x03R\fwaitingCount\"\x85\x05\n" +
+	"\rwaiting_count\x18\x02 \x01(\x03B\x03\xe0A\x03R\fwaitingCount\"\xfd\x05\n" +
 	"\rErpQueueEntry\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x121\n" +
 	"\x05order\x18\x02 \x01(\tB\x1b\xe0A\x03\xfaA\x15\n" +
@@ -2494,12 +2534,16 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\a \x01(\tB\x03\xe0A\x03R\tlastError\x12B\n" +
 	"\fenqueue_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\venqueueTime\x12K\n" +
-	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\"]\n" +
+	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\x12&\n" +
+	"\fstrike_count\x18\n" +
+	" \x01(\x05B\x03\xe0A\x03R\vstrikeCount\x12<\n" +
+	"\tpark_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bparkTime\"o\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_PENDING\x10\x01\x12\x13\n" +
 	"\x0fSTATE_IN_FLIGHT\x10\x02\x12\x15\n" +
-	"\x11STATE_BACKING_OFF\x10\x03:c\xeaA`\n" +
+	"\x11STATE_BACKING_OFF\x10\x03\x12\x10\n" +
+	"\fSTATE_PARKED\x10\x04:c\xeaA`\n" +
 	"\x1btransload.dev/ErpQueueEntry\x12!erpQueueEntries/{erp_queue_entry}*\x0ferpQueueEntries2\rerpQueueEntry\"\x99\x01\n" +
 	"\x1aListErpQueueEntriesRequest\x12*\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12*\n" +
@@ -2749,70 +2793,71 @@ var file_transload_order_v1_order_service_proto_depIdxs = []int32{
 	1,  // 5: transload.order.v1.ErpQueueEntry.state:type_name -> transload.order.v1.ErpQueueEntry.State
 	35, // 6: transload.order.v1.ErpQueueEntry.enqueue_time:type_name -> google.protobuf.Timestamp
 	35, // 7: transload.order.v1.ErpQueueEntry.next_attempt_time:type_name -> google.protobuf.Timestamp
-	5,  // 8: transload.order.v1.ListErpQueueEntriesResponse.erp_queue_entries:type_name -> transload.order.v1.ErpQueueEntry
-	36, // 9: transload.order.v1.CreateOrderRequest.ship_to:type_name -> transload.common.v1.Address
-	34, // 10: transload.order.v1.CreateOrderRequest.lines:type_name -> transload.order.v1.CreateOrderRequest.Line
-	37, // 11: transload.order.v1.CreateOrderRequest.expected_total:type_name -> transload.common.v1.Money
-	38, // 12: transload.order.v1.CreateOrderResponse.order:type_name -> transload.order.v1.Order
-	38, // 13: transload.order.v1.ListOrdersResponse.orders:type_name -> transload.order.v1.Order
-	0,  // 14: transload.order.v1.RecordShipmentProgressRequest.milestone:type_name -> transload.order.v1.ShipmentMilestone
-	16, // 15: transload.order.v1.RecordShipmentProgressRequest.lines:type_name -> transload.order.v1.ShipmentLineQuantity
-	35, // 16: transload.order.v1.RecordShipmentProgressRequest.occur_time:type_name -> google.protobuf.Timestamp
-	38, // 17: transload.order.v1.RecordShipmentProgressResponse.order:type_name -> transload.order.v1.Order
-	39, // 18: transload.order.v1.RecordShipmentProgressResponse.entered_states:type_name -> transload.order.v1.Order.State
-	40, // 19: transload.order.v1.CreateReturnAuthorizationRequest.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
-	40, // 20: transload.order.v1.ListReturnAuthorizationsResponse.return_authorizations:type_name -> transload.order.v1.ReturnAuthorization
-	41, // 21: transload.order.v1.ReceivedReturnLine.disposition:type_name -> transload.order.v1.Disposition
-	25, // 22: transload.order.v1.RecordReturnReceiptRequest.lines:type_name -> transload.order.v1.ReceivedReturnLine
-	35, // 23: transload.order.v1.RecordReturnReceiptRequest.receive_time:type_name -> google.protobuf.Timestamp
-	40, // 24: transload.order.v1.RecordReturnReceiptResponse.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
-	42, // 25: transload.order.v1.CreatePostingBatchRequest.posting_batch:type_name -> transload.order.v1.PostingBatch
-	42, // 26: transload.order.v1.ListPostingBatchesResponse.posting_batches:type_name -> transload.order.v1.PostingBatch
-	10, // 27: transload.order.v1.OrderService.CreateOrder:input_type -> transload.order.v1.CreateOrderRequest
-	12, // 28: transload.order.v1.OrderService.GetOrder:input_type -> transload.order.v1.GetOrderRequest
-	13, // 29: transload.order.v1.OrderService.ListOrders:input_type -> transload.order.v1.ListOrdersRequest
-	15, // 30: transload.order.v1.OrderService.CancelOrder:input_type -> transload.order.v1.CancelOrderRequest
-	17, // 31: transload.order.v1.OrderService.RecordShipmentProgress:input_type -> transload.order.v1.RecordShipmentProgressRequest
-	19, // 32: transload.order.v1.OrderService.CreateReturnAuthorization:input_type -> transload.order.v1.CreateReturnAuthorizationRequest
-	20, // 33: transload.order.v1.OrderService.GetReturnAuthorization:input_type -> transload.order.v1.GetReturnAuthorizationRequest
-	21, // 34: transload.order.v1.OrderService.ListReturnAuthorizations:input_type -> transload.order.v1.ListReturnAuthorizationsRequest
-	23, // 35: transload.order.v1.OrderService.ApproveReturnAuthorization:input_type -> transload.order.v1.ApproveReturnAuthorizationRequest
-	24, // 36: transload.order.v1.OrderService.RejectReturnAuthorization:input_type -> transload.order.v1.RejectReturnAuthorizationRequest
-	26, // 37: transload.order.v1.OrderService.RecordReturnReceipt:input_type -> transload.order.v1.RecordReturnReceiptRequest
-	28, // 38: transload.order.v1.OrderService.CreatePostingBatch:input_type -> transload.order.v1.CreatePostingBatchRequest
-	29, // 39: transload.order.v1.OrderService.SubmitPostingBatch:input_type -> transload.order.v1.SubmitPostingBatchRequest
-	30, // 40: transload.order.v1.OrderService.GetPostingBatch:input_type -> transload.order.v1.GetPostingBatchRequest
-	31, // 41: transload.order.v1.OrderService.ListPostingBatches:input_type -> transload.order.v1.ListPostingBatchesRequest
-	33, // 42: transload.order.v1.OrderService.RetryPostingLines:input_type -> transload.order.v1.RetryPostingLinesRequest
-	2,  // 43: transload.order.v1.OrderService.GetErpQueueStatus:input_type -> transload.order.v1.GetErpQueueStatusRequest
-	6,  // 44: transload.order.v1.OrderService.ListErpQueueEntries:input_type -> transload.order.v1.ListErpQueueEntriesRequest
-	8,  // 45: transload.order.v1.OrderService.GetErpQueueEntry:input_type -> transload.order.v1.GetErpQueueEntryRequest
-	9,  // 46: transload.order.v1.OrderService.RetryErpQueueEntry:input_type -> transload.order.v1.RetryErpQueueEntryRequest
-	11, // 47: transload.order.v1.OrderService.CreateOrder:output_type -> transload.order.v1.CreateOrderResponse
-	38, // 48: transload.order.v1.OrderService.GetOrder:output_type -> transload.order.v1.Order
-	14, // 49: transload.order.v1.OrderService.ListOrders:output_type -> transload.order.v1.ListOrdersResponse
-	38, // 50: transload.order.v1.OrderService.CancelOrder:output_type -> transload.order.v1.Order
-	18, // 51: transload.order.v1.OrderService.RecordShipmentProgress:output_type -> transload.order.v1.RecordShipmentProgressResponse
-	40, // 52: transload.order.v1.OrderService.CreateReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	40, // 53: transload.order.v1.OrderService.GetReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	22, // 54: transload.order.v1.OrderService.ListReturnAuthorizations:output_type -> transload.order.v1.ListReturnAuthorizationsResponse
-	40, // 55: transload.order.v1.OrderService.ApproveReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	40, // 56: transload.order.v1.OrderService.RejectReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	27, // 57: transload.order.v1.OrderService.RecordReturnReceipt:output_type -> transload.order.v1.RecordReturnReceiptResponse
-	42, // 58: transload.order.v1.OrderService.CreatePostingBatch:output_type -> transload.order.v1.PostingBatch
-	42, // 59: transload.order.v1.OrderService.SubmitPostingBatch:output_type -> transload.order.v1.PostingBatch
-	42, // 60: transload.order.v1.OrderService.GetPostingBatch:output_type -> transload.order.v1.PostingBatch
-	32, // 61: transload.order.v1.OrderService.ListPostingBatches:output_type -> transload.order.v1.ListPostingBatchesResponse
-	42, // 62: transload.order.v1.OrderService.RetryPostingLines:output_type -> transload.order.v1.PostingBatch
-	3,  // 63: transload.order.v1.OrderService.GetErpQueueStatus:output_type -> transload.order.v1.ErpQueueStatus
-	7,  // 64: transload.order.v1.OrderService.ListErpQueueEntries:output_type -> transload.order.v1.ListErpQueueEntriesResponse
-	5,  // 65: transload.order.v1.OrderService.GetErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
-	5,  // 66: transload.order.v1.OrderService.RetryErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
-	47, // [47:67] is the sub-list for method output_type
-	27, // [27:47] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	35, // 8: transload.order.v1.ErpQueueEntry.park_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: transload.order.v1.ListErpQueueEntriesResponse.erp_queue_entries:type_name -> transload.order.v1.ErpQueueEntry
+	36, // 10: transload.order.v1.CreateOrderRequest.ship_to:type_name -> transload.common.v1.Address
+	34, // 11: transload.order.v1.CreateOrderRequest.lines:type_name -> transload.order.v1.CreateOrderRequest.Line
+	37, // 12: transload.order.v1.CreateOrderRequest.expected_total:type_name -> transload.common.v1.Money
+	38, // 13: transload.order.v1.CreateOrderResponse.order:type_name -> transload.order.v1.Order
+	38, // 14: transload.order.v1.ListOrdersResponse.orders:type_name -> transload.order.v1.Order
+	0,  // 15: transload.order.v1.RecordShipmentProgressRequest.milestone:type_name -> transload.order.v1.ShipmentMilestone
+	16, // 16: transload.order.v1.RecordShipmentProgressRequest.lines:type_name -> transload.order.v1.ShipmentLineQuantity
+	35, // 17: transload.order.v1.RecordShipmentProgressRequest.occur_time:type_name -> google.protobuf.Timestamp
+	38, // 18: transload.order.v1.RecordShipmentProgressResponse.order:type_name -> transload.order.v1.Order
+	39, // 19: transload.order.v1.RecordShipmentProgressResponse.entered_states:type_name -> transload.order.v1.Order.State
+	40, // 20: transload.order.v1.CreateReturnAuthorizationRequest.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
+	40, // 21: transload.order.v1.ListReturnAuthorizationsResponse.return_authorizations:type_name -> transload.order.v1.ReturnAuthorization
+	41, // 22: transload.order.v1.ReceivedReturnLine.disposition:type_name -> transload.order.v1.Disposition
+	25, // 23: transload.order.v1.RecordReturnReceiptRequest.lines:type_name -> transload.order.v1.ReceivedReturnLine
+	35, // 24: transload.order.v1.RecordReturnReceiptRequest.receive_time:type_name -> google.protobuf.Timestamp
+	40, // 25: transload.order.v1.RecordReturnReceiptResponse.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
+	42, // 26: transload.order.v1.CreatePostingBatchRequest.posting_batch:type_name -> transload.order.v1.PostingBatch
+	42, // 27: transload.order.v1.ListPostingBatchesResponse.posting_batches:type_name -> transload.order.v1.PostingBatch
+	10, // 28: transload.order.v1.OrderService.CreateOrder:input_type -> transload.order.v1.CreateOrderRequest
+	12, // 29: transload.order.v1.OrderService.GetOrder:input_type -> transload.order.v1.GetOrderRequest
+	13, // 30: transload.order.v1.OrderService.ListOrders:input_type -> transload.order.v1.ListOrdersRequest
+	15, // 31: transload.order.v1.OrderService.CancelOrder:input_type -> transload.order.v1.CancelOrderRequest
+	17, // 32: transload.order.v1.OrderService.RecordShipmentProgress:input_type -> transload.order.v1.RecordShipmentProgressRequest
+	19, // 33: transload.order.v1.OrderService.CreateReturnAuthorization:input_type -> transload.order.v1.CreateReturnAuthorizationRequest
+	20, // 34: transload.order.v1.OrderService.GetReturnAuthorization:input_type -> transload.order.v1.GetReturnAuthorizationRequest
+	21, // 35: transload.order.v1.OrderService.ListReturnAuthorizations:input_type -> transload.order.v1.ListReturnAuthorizationsRequest
+	23, // 36: transload.order.v1.OrderService.ApproveReturnAuthorization:input_type -> transload.order.v1.ApproveReturnAuthorizationRequest
+	24, // 37: transload.order.v1.OrderService.RejectReturnAuthorization:input_type -> transload.order.v1.RejectReturnAuthorizationRequest
+	26, // 38: transload.order.v1.OrderService.RecordReturnReceipt:input_type -> transload.order.v1.RecordReturnReceiptRequest
+	28, // 39: transload.order.v1.OrderService.CreatePostingBatch:input_type -> transload.order.v1.CreatePostingBatchRequest
+	29, // 40: transload.order.v1.OrderService.SubmitPostingBatch:input_type -> transload.order.v1.SubmitPostingBatchRequest
+	30, // 41: transload.order.v1.OrderService.GetPostingBatch:input_type -> transload.order.v1.GetPostingBatchRequest
+	31, // 42: transload.order.v1.OrderService.ListPostingBatches:input_type -> transload.order.v1.ListPostingBatchesRequest
+	33, // 43: transload.order.v1.OrderService.RetryPostingLines:input_type -> transload.order.v1.RetryPostingLinesRequest
+	2,  // 44: transload.order.v1.OrderService.GetErpQueueStatus:input_type -> transload.order.v1.GetErpQueueStatusRequest
+	6,  // 45: transload.order.v1.OrderService.ListErpQueueEntries:input_type -> transload.order.v1.ListErpQueueEntriesRequest
+	8,  // 46: transload.order.v1.OrderService.GetErpQueueEntry:input_type -> transload.order.v1.GetErpQueueEntryRequest
+	9,  // 47: transload.order.v1.OrderService.RetryErpQueueEntry:input_type -> transload.order.v1.RetryErpQueueEntryRequest
+	11, // 48: transload.order.v1.OrderService.CreateOrder:output_type -> transload.order.v1.CreateOrderResponse
+	38, // 49: transload.order.v1.OrderService.GetOrder:output_type -> transload.order.v1.Order
+	14, // 50: transload.order.v1.OrderService.ListOrders:output_type -> transload.order.v1.ListOrdersResponse
+	38, // 51: transload.order.v1.OrderService.CancelOrder:output_type -> transload.order.v1.Order
+	18, // 52: transload.order.v1.OrderService.RecordShipmentProgress:output_type -> transload.order.v1.RecordShipmentProgressResponse
+	40, // 53: transload.order.v1.OrderService.CreateReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	40, // 54: transload.order.v1.OrderService.GetReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	22, // 55: transload.order.v1.OrderService.ListReturnAuthorizations:output_type -> transload.order.v1.ListReturnAuthorizationsResponse
+	40, // 56: transload.order.v1.OrderService.ApproveReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	40, // 57: transload.order.v1.OrderService.RejectReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	27, // 58: transload.order.v1.OrderService.RecordReturnReceipt:output_type -> transload.order.v1.RecordReturnReceiptResponse
+	42, // 59: transload.order.v1.OrderService.CreatePostingBatch:output_type -> transload.order.v1.PostingBatch
+	42, // 60: transload.order.v1.OrderService.SubmitPostingBatch:output_type -> transload.order.v1.PostingBatch
+	42, // 61: transload.order.v1.OrderService.GetPostingBatch:output_type -> transload.order.v1.PostingBatch
+	32, // 62: transload.order.v1.OrderService.ListPostingBatches:output_type -> transload.order.v1.ListPostingBatchesResponse
+	42, // 63: transload.order.v1.OrderService.RetryPostingLines:output_type -> transload.order.v1.PostingBatch
+	3,  // 64: transload.order.v1.OrderService.GetErpQueueStatus:output_type -> transload.order.v1.ErpQueueStatus
+	7,  // 65: transload.order.v1.OrderService.ListErpQueueEntries:output_type -> transload.order.v1.ListErpQueueEntriesResponse
+	5,  // 66: transload.order.v1.OrderService.GetErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
+	5,  // 67: transload.order.v1.OrderService.RetryErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
+	48, // [48:68] is the sub-list for method output_type
+	28, // [28:48] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_transload_order_v1_order_service_proto_init() }

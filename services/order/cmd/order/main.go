@@ -227,6 +227,7 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 		ResumeTrace: tracing.WithTraceparent, FailureExceptionAfter: cfg.ERPFailureExceptionAfter,
 		BreakerState: erpclient.BreakerState(n.erpBreaker),
 		Concurrency:  cfg.QueueConcurrency,
+		MaxStrikes:   cfg.QueueMaxStrikes,
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker
 }

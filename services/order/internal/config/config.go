@@ -56,6 +56,11 @@ type Config struct {
 	// entry raise an ERP_SUBMISSION_FAILED exception for operators (again
 	// at every further multiple).
 	ERPFailureExceptionAfter int `env:"ERP_FAILURE_EXCEPTION_AFTER" default:"5"`
+	// QueueMaxStrikes is how many failures of its own (the ERP answers it
+	// with an unexpected error while answering other calls, or the adapter
+	// cannot send it) an ERP queue entry may have before it is parked for
+	// an operator, letting the customer's later entries go on.
+	QueueMaxStrikes int `env:"ORDER_QUEUE_MAX_STRIKES" default:"10"`
 
 	// Idempotency and the customer snapshot.
 	ClaimLease           time.Duration `env:"ORDER_CLAIM_LEASE" default:"10s"`
@@ -151,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ERPFailureExceptionAfter < 1 {
 		errs = append(errs, errors.New("ERP_FAILURE_EXCEPTION_AFTER must be at least 1"))
+	}
+	if c.QueueMaxStrikes < 1 {
+		errs = append(errs, errors.New("ORDER_QUEUE_MAX_STRIKES must be at least 1"))
 	}
 	if c.ReturnWindow <= 0 {
 		errs = append(errs, errors.New("ORDER_RETURN_WINDOW must be positive"))

@@ -51,7 +51,13 @@ func (e *InvalidArgumentError) Error() string { return e.Field + ": " + e.Messag
 type DependencyError struct {
 	Target      string
 	CircuitOpen bool
-	Err         error
+	// Answered is set when the dependency answered with an unexpected
+	// error (INTERNAL, UNKNOWN, DATA_LOSS) rather than not answering
+	// (UNAVAILABLE, a timeout, the breaker): it may be up and failing on
+	// this one request, which the ERP queue checks before it halts (a
+	// poison entry must not halt every customer's orders).
+	Answered bool
+	Err      error
 }
 
 // Error describes the failure.
@@ -64,6 +70,13 @@ func (e *DependencyError) Error() string {
 
 // Unwrap returns the cause.
 func (e *DependencyError) Unwrap() error { return e.Err }
+
+// answeredWithError reports whether err is a DependencyError whose
+// dependency answered (DependencyError.Answered).
+func answeredWithError(err error) bool {
+	var d *DependencyError
+	return errors.As(err, &d) && d.Answered && !d.CircuitOpen
+}
 
 // IsDependencyError reports whether err is (or wraps) a DependencyError.
 func IsDependencyError(err error) bool {

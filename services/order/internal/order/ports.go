@@ -132,6 +132,14 @@ type QueueEntry struct {
 	// until then the entry is in flight (a worker that died while sending
 	// leaves a lease that simply runs out).
 	LeaseUntil time.Time
+	// Strikes counts the entry's failures that were its own (the ERP
+	// answered it with an error, or it could not be sent), not an ERP
+	// outage's, since it was queued or an operator last retried it.
+	Strikes int
+	// ParkedAt is set while the entry is parked: its strikes reached the
+	// queue's limit, so it is not sent and holds back none of its
+	// customer's later entries until an operator retries it.
+	ParkedAt time.Time
 }
 
 // QueueEntryState is where a queue entry is in its cycle; the values
@@ -143,12 +151,16 @@ const (
 	QueueEntryPending    QueueEntryState = 1
 	QueueEntryInFlight   QueueEntryState = 2
 	QueueEntryBackingOff QueueEntryState = 3
+	QueueEntryParked     QueueEntryState = 4
 )
 
-// State returns the entry's state at now: in flight while leased, backing
-// off while a failed entry waits for its next attempt, pending otherwise.
+// State returns the entry's state at now: parked while parked, in flight
+// while leased, backing off while a failed entry waits for its next
+// attempt, pending otherwise.
 func (e QueueEntry) State(now time.Time) QueueEntryState {
 	switch {
+	case !e.ParkedAt.IsZero():
+		return QueueEntryParked
 	case e.LeaseUntil.After(now):
 		return QueueEntryInFlight
 	case e.Attempts > 0 && e.NextAttemptAt.After(now):
@@ -162,6 +174,8 @@ type QueueStats struct {
 	Depth          int
 	InFlight       int
 	OldestCreateAt time.Time
+	// Parked counts parked entries (included in Depth).
+	Parked int
 }
 
 // QueueBlocker is a customer's head-of-line queue entry that has failed at
@@ -313,7 +327,8 @@ type Store interface {
 	// reads it.
 	UpdateOrderFrom(ctx context.Context, o *Order, fn func(o *Order) (Effects, error)) (*Order, error)
 
-	// NextQueueEntries returns up to limit queue entries in creation order.
+	// NextQueueEntries returns up to limit queue entries in creation order,
+	// parked entries left out.
 	NextQueueEntries(ctx context.Context, limit int) ([]QueueEntry, error)
 	// StartQueueAttempt counts an attempt on the entry (and on the order's
 	// ERP submission state) before the ERP is called, and leases the entry
@@ -333,6 +348,11 @@ type Store interface {
 	// raises the exceptions raise returns for the entry as updated (raise
 	// may be nil; it must be pure). An entry that is gone is no error.
 	RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string, raise func(QueueEntry) []Exception) error
+	// RecordQueueStrike is RecordQueueFailure for a failure that was the
+	// entry's own: in the same transaction it also counts a strike on the
+	// entry and, when its strikes reach maxStrikes (> 0), parks it as of
+	// at; raise sees the entry as updated.
+	RecordQueueStrike(ctx context.Context, seq int64, at, next time.Time, errText string, maxStrikes int, raise func(QueueEntry) []Exception) error
 	// DeleteQueueEntry removes a finished entry.
 	DeleteQueueEntry(ctx context.Context, seq int64) error
 	// QueueStats returns depth, in-flight count (leases running at now) and
@@ -342,6 +362,7 @@ type Store interface {
 	// customer's head-of-line entry that has failed at least once (an
 	// attempt with a recorded error; a first attempt still in flight is
 	// not one), with how many of the customer's entries wait behind it.
+	// Parked entries are neither heads nor counted as waiting.
 	QueueBlockers(ctx context.Context, limit int) ([]QueueBlocker, error)
 	// ListQueueEntries returns up to q.Limit entries in queue order.
 	ListQueueEntries(ctx context.Context, q QueueQuery) ([]QueueEntry, error)
@@ -349,7 +370,7 @@ type Store interface {
 	// ErrQueueEntryNotFound when the order has none.
 	GetQueueEntry(ctx context.Context, orderID string) (QueueEntry, error)
 	// RetryQueueEntry makes the order's first queue entry due at at
-	// (clearing its backoff) and records the audit record audit returns for
+	// (clearing its backoff, its strikes and a parking) and records the audit record audit returns for
 	// the entry before and after, in one transaction (audit must be pure).
 	// It returns the entry after. ErrQueueEntryNotFound when the order has
 	// no entry.

@@ -17,6 +17,8 @@ type QueueStatus struct {
 	InFlight int
 	// OldestCreateAt is zero when the queue is empty.
 	OldestCreateAt time.Time
+	// Parked counts parked entries (in Depth); they are not Blockers.
+	Parked int
 	// BreakerState is the ERP breaker's "closed", "open" or "half-open".
 	BreakerState string
 	// LastError, LastErrorAt, LastSuccessAt and SubmittedLastHour are what
@@ -45,7 +47,7 @@ func (w *Worker) QueueStatus(ctx context.Context) (QueueStatus, error) {
 		return QueueStatus{}, err
 	}
 	out := QueueStatus{
-		Depth: stats.Depth, InFlight: stats.InFlight, OldestCreateAt: stats.OldestCreateAt,
+		Depth: stats.Depth, InFlight: stats.InFlight, OldestCreateAt: stats.OldestCreateAt, Parked: stats.Parked,
 		BreakerState: w.cfg.BreakerState(), Blockers: blockers,
 	}
 	w.activity.read(now, &out)
@@ -53,7 +55,7 @@ func (w *Worker) QueueStatus(ctx context.Context) (QueueStatus, error) {
 }
 
 // RetryQueueEntry makes the order's queue entry due now (clearing its
-// backoff), records who asked in the audit trail in the same transaction,
+// backoff, its strikes and a parking), records who asked in the audit trail in the same transaction,
 // and wakes the worker, which also stops waiting out a halt of the whole
 // queue (the ERP breaker still decides whether the call goes out). It
 // returns the entry as it is now; ErrQueueEntryNotFound when the order has

@@ -50,6 +50,12 @@ type WorkerConfig struct {
 	// before it was answered (the ERP orders submissions per customer); 1
 	// sends one entry at a time in queue order across customers.
 	Concurrency int
+	// MaxStrikes is how many failures of its own (see failed) a queue
+	// entry may have before it is parked: set aside, visible in the queue
+	// status, until an operator retries it or cancels its order, while
+	// the customer's later entries go on (default 10; with the backoff of
+	// such failures, about a minute and a half of retries).
+	MaxStrikes int
 	// BreakerPoll is how often a queue halted while the ERP's breaker is
 	// open looks at the breaker (default 100ms; an in-memory read). The
 	// halt ends as soon as the breaker lets a trial call through, so the
@@ -81,12 +87,18 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultQueueConcurrency
 	}
+	if c.MaxStrikes <= 0 {
+		c.MaxStrikes = DefaultQueueMaxStrikes
+	}
 	orDefault(&c.BreakerPoll, 100*time.Millisecond)
 	return c
 }
 
 // DefaultQueueConcurrency is WorkerConfig.Concurrency's default.
 const DefaultQueueConcurrency = 16
+
+// DefaultQueueMaxStrikes is WorkerConfig.MaxStrikes's default.
+const DefaultQueueMaxStrikes = 10
 
 // The breaker states WorkerConfig.BreakerState reports; the halt decides
 // on BreakerOpen. The ERP adapter maps its breaker's states onto these
@@ -462,8 +474,19 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 // and at), and whether the whole queue halts (the ERP could not answer);
 // haltWait is the halt's backoff. It is safe for concurrent use by the
 // lanes.
+//
+// A failure is the entry's own, and counts a strike on it, when it is
+// permanent (the adapter refused or could not encode the entry) or when
+// the ERP answered it with an unexpected error while it answers a read of
+// the entry's customer right after: a poison entry then holds back only
+// its customer's later entries, with a backoff, and is parked at
+// MaxStrikes (which lets those entries go on). Every other dependency
+// failure is the ERP's and halts the queue, striking nobody.
 func (w *Worker) failed(ctx context.Context, e QueueEntry, err error, haltWait time.Duration) (wait time.Duration, until time.Time, halt bool) {
 	halt = IsDependencyError(err)
+	if halt && answeredWithError(err) && w.probeERP(ctx, e.CustomerID) {
+		halt = false // the ERP is up: the failure is this entry's
+	}
 	if halt {
 		wait = haltWait
 		w.log.WarnContext(ctx, "ERP unavailable; queue halted", slog.String("order_id", e.OrderID),
@@ -477,7 +500,13 @@ func (w *Worker) failed(ctx context.Context, e QueueEntry, err error, haltWait t
 	w.activity.failed(now, err)
 	until = now.Add(wait)
 	raise := func(e QueueEntry) []Exception { return w.submissionFailed(e, now) }
-	if rerr := w.svc.d.Store.RecordQueueFailure(ctx, e.Seq, until, err.Error(), raise); rerr != nil {
+	var rerr error
+	if halt {
+		rerr = w.svc.d.Store.RecordQueueFailure(ctx, e.Seq, until, err.Error(), raise)
+	} else {
+		rerr = w.svc.d.Store.RecordQueueStrike(ctx, e.Seq, now, until, err.Error(), w.cfg.MaxStrikes, raise)
+	}
+	if rerr != nil {
 		w.log.ErrorContext(ctx, "record ERP queue failure", slog.Any("error", rerr))
 	}
 	return wait, until, halt
@@ -487,6 +516,16 @@ func (w *Worker) failed(ctx context.Context, e QueueEntry, err error, haltWait t
 // one when its attempts reach FailureExceptionAfter and at each further
 // multiple (the desk counts the repeats), none otherwise.
 func (w *Worker) submissionFailed(e QueueEntry, now time.Time) []Exception {
+	if !e.ParkedAt.IsZero() {
+		return []Exception{{
+			Kind: ExceptionERPSubmissionFailed, Resource: OrderName(e.OrderID), OrderID: e.OrderID,
+			Message: fmt.Sprintf("ERP %s of order %s failed %d times on its own and is parked: retry it or cancel the order; "+
+				"the customer's later orders go on: %s", e.Action, e.OrderID, e.Strikes, e.LastError),
+			Details: map[string]string{"order": OrderName(e.OrderID), "lastError": e.LastError, "parked": "true",
+				"strikes": fmt.Sprint(e.Strikes)},
+			OccurredAt: now,
+		}}
+	}
 	if e.Attempts <= 0 || e.Attempts%w.cfg.FailureExceptionAfter != 0 {
 		return nil
 	}

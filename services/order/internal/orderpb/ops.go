@@ -109,6 +109,7 @@ func ErpQueueEntry(e order.QueueEntry, now time.Time) *orderv1.ErpQueueEntry {
 	if st == order.QueueEntryBackingOff {
 		p.NextAttemptTime = ts(e.NextAttemptAt)
 	}
+	p.StrikeCount, p.ParkTime = int32(min(e.Strikes, 1<<31-1)), ts(e.ParkedAt)
 	return p
 }
 
@@ -117,7 +118,7 @@ func ErpQueueStatus(s order.QueueStatus, now time.Time) *orderv1.ErpQueueStatus 
 	p := &orderv1.ErpQueueStatus{
 		Depth: int64(s.Depth), InFlight: int64(s.InFlight), OldestEnqueueTime: ts(s.OldestCreateAt),
 		BreakerState: s.BreakerState, LastError: s.LastError, LastErrorTime: ts(s.LastErrorAt),
-		LastSuccessTime: ts(s.LastSuccessAt), SubmittedLastHour: int64(s.SubmittedLastHour),
+		LastSuccessTime: ts(s.LastSuccessAt), SubmittedLastHour: int64(s.SubmittedLastHour), ParkedCount: int64(s.Parked),
 	}
 	for _, b := range s.Blockers {
 		p.CustomerBlockers = append(p.CustomerBlockers, &orderv1.ErpQueueBlocker{Entry: ErpQueueEntry(b.Entry, now), WaitingCount: int64(b.Waiting)})

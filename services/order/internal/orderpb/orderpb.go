@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -39,7 +41,22 @@ func DependencyError(target string, err error) error {
 	if !c.Retryable() {
 		return nil
 	}
-	return &order.DependencyError{Target: target, CircuitOpen: c == grpcclient.ClassCircuitOpen, Err: err}
+	return &order.DependencyError{Target: target, CircuitOpen: c == grpcclient.ClassCircuitOpen, Answered: answeredWithError(err), Err: err}
+}
+
+// answeredWithError reports whether err is an answer with an unexpected
+// error (INTERNAL, UNKNOWN, DATA_LOSS; also a client-side encoding
+// failure, which gRPC reports as INTERNAL) rather than no answer.
+func answeredWithError(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false // no status: a transport or context error
+	}
+	switch st.Code() {
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return true
+	}
+	return false
 }
 
 func ts(t time.Time) *timestamppb.Timestamp {

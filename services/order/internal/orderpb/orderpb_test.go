@@ -121,6 +121,7 @@ func TestEnumParity(t *testing.T) {
 			"STATE_PENDING":     order.QueueEntryPending,
 			"STATE_IN_FLIGHT":   order.QueueEntryInFlight,
 			"STATE_BACKING_OFF": order.QueueEntryBackingOff,
+			"STATE_PARKED":      order.QueueEntryParked,
 		})
 	})
 	// erpclient casts the ERP's account state.

@@ -915,8 +915,9 @@ func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op
 			return err
 		default:
 			// The ERP may have the order: cancel it in the submission's
-			// place in the queue.
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET action = ?, next_attempt_us = 0 WHERE seq = ?`),
+			// place in the queue (a parked submission's strikes and
+			// parking end: the cancellation is a new request).
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET action = ?, next_attempt_us = 0, strikes = 0, parked_us = 0 WHERE seq = ?`),
 				string(order.ActionCancel), seq)
 			return err
 		}
@@ -927,7 +928,7 @@ func (s *Store) applyQueueOp(ctx context.Context, tx *sql.Tx, o *order.Order, op
 // --- ERP queue ---
 
 // queueColumns are the erp_queue columns scanQueueEntry reads.
-const queueColumns = `seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us, traceparent, lease_until_us`
+const queueColumns = `seq, order_id, customer_id, action, attempts, next_attempt_us, last_error, created_us, traceparent, lease_until_us, strikes, parked_us`
 
 func scanQueueEntry(sc sqldb.Scanner) (order.QueueEntry, error) { return scanQueueEntryAnd(sc) }
 
@@ -936,17 +937,18 @@ func scanQueueEntry(sc sqldb.Scanner) (order.QueueEntry, error) { return scanQue
 func scanQueueEntryAnd(sc sqldb.Scanner, extra ...any) (order.QueueEntry, error) {
 	var e order.QueueEntry
 	var action string
-	var next, created, lease int64
-	dst := append([]any{&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created, &e.Traceparent, &lease}, extra...)
+	var next, created, lease, parked int64
+	dst := append([]any{&e.Seq, &e.OrderID, &e.CustomerID, &action, &e.Attempts, &next, &e.LastError, &created, &e.Traceparent, &lease,
+		&e.Strikes, &parked}, extra...)
 	err := sc.Scan(dst...)
 	e.Action = order.QueueAction(action)
-	e.NextAttemptAt, e.CreatedAt, e.LeaseUntil = fromUS(next), fromUS(created), fromUS(lease)
+	e.NextAttemptAt, e.CreatedAt, e.LeaseUntil, e.ParkedAt = fromUS(next), fromUS(created), fromUS(lease), fromUS(parked)
 	return e, err
 }
 
 // NextQueueEntries implements order.Store.
 func (s *Store) NextQueueEntries(ctx context.Context, limit int) ([]order.QueueEntry, error) {
-	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+queueColumns+` FROM erp_queue ORDER BY seq LIMIT ?`), []any{limit}, scanQueueEntry)
+	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT `+queueColumns+` FROM erp_queue WHERE parked_us = 0 ORDER BY seq LIMIT ?`), []any{limit}, scanQueueEntry)
 	if err != nil {
 		return nil, fmt.Errorf("read erp queue: %w", err)
 	}
@@ -972,12 +974,14 @@ func (s *Store) ListQueueEntries(ctx context.Context, q order.QueueQuery) ([]ord
 	// The states of order.QueueEntry.State, as of q.Now.
 	now := us(q.Now)
 	switch q.State {
+	case order.QueueEntryParked:
+		add("parked_us > 0")
 	case order.QueueEntryInFlight:
-		add("lease_until_us > ?", now)
+		add("parked_us = 0 AND lease_until_us > ?", now)
 	case order.QueueEntryBackingOff:
-		add("lease_until_us <= ? AND attempts > 0 AND next_attempt_us > ?", now, now)
+		add("parked_us = 0 AND lease_until_us <= ? AND attempts > 0 AND next_attempt_us > ?", now, now)
 	case order.QueueEntryPending:
-		add("lease_until_us <= ? AND (attempts = 0 OR next_attempt_us <= ?)", now, now)
+		add("parked_us = 0 AND lease_until_us <= ? AND (attempts = 0 OR next_attempt_us <= ?)", now, now)
 	}
 	query := `SELECT ` + queueColumns + ` FROM erp_queue WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq LIMIT ?`
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(query), append(args, q.Limit), scanQueueEntry)
@@ -1025,8 +1029,9 @@ func (s *Store) RetryQueueEntry(ctx context.Context, orderID string, at time.Tim
 			return err
 		}
 		after = before
-		after.NextAttemptAt = at
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ? WHERE seq = ?`), us(at), before.Seq); err != nil {
+		after.NextAttemptAt, after.Strikes, after.ParkedAt = at, 0, time.Time{}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ?, strikes = 0, parked_us = 0 WHERE seq = ?`),
+			us(at), before.Seq); err != nil {
 			return fmt.Errorf("retry erp queue entry: %w", err)
 		}
 		if before.Action == order.ActionSubmit {
@@ -1119,6 +1124,24 @@ func (s *Store) StartSubmission(ctx context.Context, seq int64, at, leaseUntil t
 
 // RecordQueueFailure implements order.Store.
 func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string, raise func(order.QueueEntry) []order.Exception) error {
+	return s.recordQueueFailure(ctx, seq, next, errText, nil, raise)
+}
+
+// strike is a RecordQueueStrike's strike: parks the entry as of at when
+// its strikes reach max (> 0).
+type strike struct {
+	at  time.Time
+	max int
+}
+
+// RecordQueueStrike implements order.Store.
+func (s *Store) RecordQueueStrike(ctx context.Context, seq int64, at, next time.Time, errText string, maxStrikes int, raise func(order.QueueEntry) []order.Exception) error {
+	return s.recordQueueFailure(ctx, seq, next, errText, &strike{at: at, max: maxStrikes}, raise)
+}
+
+// recordQueueFailure is RecordQueueFailure, and RecordQueueStrike when st
+// is set.
+func (s *Store) recordQueueFailure(ctx context.Context, seq int64, next time.Time, errText string, st *strike, raise func(order.QueueEntry) []order.Exception) error {
 	errText = truncate(errText, 1000)
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
@@ -1131,6 +1154,19 @@ func (s *Store) RecordQueueFailure(ctx context.Context, seq int64, next time.Tim
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET next_attempt_us = ?, last_error = ?, lease_until_us = 0 WHERE seq = ?`),
 			us(next), errText, seq); err != nil {
 			return err
+		}
+		if st != nil {
+			limit := st.max
+			if limit <= 0 {
+				limit = 1 << 30 // never parks
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`
+				UPDATE erp_queue SET strikes = strikes + 1,
+					parked_us = CASE WHEN strikes + 1 >= CAST(? AS INTEGER) THEN CAST(? AS BIGINT) ELSE 0 END
+				WHERE seq = ?`),
+				limit, us(st.at), seq); err != nil {
+				return err
+			}
 		}
 		if action == string(order.ActionSubmit) {
 			if _, err := tx.ExecContext(ctx, s.q(`
@@ -1164,24 +1200,25 @@ func (s *Store) DeleteQueueEntry(ctx context.Context, seq int64) error {
 
 // QueueStats implements order.Store.
 func (s *Store) QueueStats(ctx context.Context, now time.Time) (order.QueueStats, error) {
-	var n, inFlight int
+	var n, inFlight, parked int
 	var oldest sql.NullInt64
 	if err := s.db.SQL().QueryRowContext(ctx, s.q(`
-		SELECT COUNT(*), COALESCE(SUM(CASE WHEN lease_until_us > ? THEN 1 ELSE 0 END), 0), MIN(created_us) FROM erp_queue`),
-		us(now)).Scan(&n, &inFlight, &oldest); err != nil {
+		SELECT COUNT(*), COALESCE(SUM(CASE WHEN lease_until_us > ? THEN 1 ELSE 0 END), 0), MIN(created_us),
+			COALESCE(SUM(CASE WHEN parked_us > 0 THEN 1 ELSE 0 END), 0) FROM erp_queue`),
+		us(now)).Scan(&n, &inFlight, &oldest, &parked); err != nil {
 		return order.QueueStats{}, fmt.Errorf("erp queue stats: %w", err)
 	}
-	return order.QueueStats{Depth: n, InFlight: inFlight, OldestCreateAt: fromUS(oldest.Int64)}, nil
+	return order.QueueStats{Depth: n, InFlight: inFlight, OldestCreateAt: fromUS(oldest.Int64), Parked: parked}, nil
 }
 
 // QueueBlockers implements order.Store.
 func (s *Store) QueueBlockers(ctx context.Context, limit int) ([]order.QueueBlocker, error) {
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
 		SELECT `+qualified("h", queueColumns)+`,
-			(SELECT COUNT(*) FROM erp_queue w WHERE w.customer_id = h.customer_id AND w.seq > h.seq)
+			(SELECT COUNT(*) FROM erp_queue w WHERE w.customer_id = h.customer_id AND w.seq > h.seq AND w.parked_us = 0)
 		FROM erp_queue h
-		WHERE h.attempts > 0 AND h.last_error <> ''
-			AND h.seq = (SELECT MIN(f.seq) FROM erp_queue f WHERE f.customer_id = h.customer_id)
+		WHERE h.attempts > 0 AND h.last_error <> '' AND h.parked_us = 0
+			AND h.seq = (SELECT MIN(f.seq) FROM erp_queue f WHERE f.customer_id = h.customer_id AND f.parked_us = 0)
 		ORDER BY h.seq LIMIT ?`), []any{limit},
 		func(sc sqldb.Scanner) (order.QueueBlocker, error) {
 			var b order.QueueBlocker
