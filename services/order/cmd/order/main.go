@@ -96,6 +96,9 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 		"customer-sync": func(ctx context.Context) error {
 			return svc.RunCustomerSync(ctx, cfg.CustomerSyncInterval)
 		},
+		"return-credits": func(ctx context.Context) error {
+			return returns.RunCredits(ctx, returnCreditInterval)
+		},
 	})
 }
 
@@ -231,6 +234,11 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 	}, svc, erpclient.New(n.erpQueue))
 	return svc, worker
 }
+
+// returnCreditInterval is how often returns whose credit memos the poster
+// posted are completed (CREDITED, then CLOSED): a query of the received
+// returns with a credit each time.
+const returnCreditInterval = time.Second
 
 // newReturns wires the return (RMA) use cases with the ORDER_RETURN_*
 // policy, over the same database as the orders.
