@@ -236,15 +236,19 @@ func PostgresDSN(addr, db string) string {
 // name with "-" as "_" (catalog-pricing -> catalog_pricing).
 func DatabaseName(process string) string { return strings.ReplaceAll(process, "-", "_") }
 
+// databaseProcesses are the processes of the mesh that keep a database:
+// all but NATS and the gateway.
+func databaseProcesses() []string {
+	return slices.DeleteFunc(slices.Clone(StartOrder), func(n string) bool { return n == NATS || n == Gateway })
+}
+
 // PostgresEnv is the Config.ExtraEnv that puts every service of the mesh
 // on its own database of the PostgreSQL server at addr (DATABASE_URL; it
 // wins over the SQLite default). Merge it into an ExtraEnv of your own.
 func PostgresEnv(addr string) map[string][]string {
 	env := map[string][]string{}
-	for _, name := range StartOrder {
-		if name != NATS {
-			env[name] = []string{"DATABASE_URL=" + PostgresDSN(addr, DatabaseName(name))}
-		}
+	for _, name := range databaseProcesses() {
+		env[name] = []string{"DATABASE_URL=" + PostgresDSN(addr, DatabaseName(name))}
 	}
 	return env
 }
@@ -266,10 +270,7 @@ func CreateDatabases(ctx context.Context, addr string, log io.Writer) error {
 		return fmt.Errorf("launcher: postgres: %w", err)
 	}
 	defer func() { _ = admin.Close(context.WithoutCancel(ctx)) }()
-	for _, name := range StartOrder {
-		if name == NATS {
-			continue
-		}
+	for _, name := range databaseProcesses() {
 		db := DatabaseName(name)
 		var exists bool
 		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, db).Scan(&exists); err != nil {

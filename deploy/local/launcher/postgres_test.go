@@ -90,10 +90,7 @@ func TestMeshOnPostgres(t *testing.T) {
 	}
 	m.Stop()
 
-	for _, name := range StartOrder {
-		if name == NATS || name == Gateway {
-			continue // the gateway keeps no database
-		}
+	for _, name := range databaseProcesses() {
 		if n := publicTables(ctx, t, pg.Addr, DatabaseName(name)); n == 0 {
 			t.Errorf("%s: no tables in database %s: it did not migrate on PostgreSQL", name, DatabaseName(name))
 		}
