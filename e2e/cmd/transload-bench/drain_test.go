@@ -89,7 +89,7 @@ func TestWaitDepthZero(t *testing.T) {
 	})
 }
 
-// TestScenariosOnMesh runs the freshness, backlog-drain and oversold
+// TestScenariosOnMesh runs the freshness, webhook, backlog-drain and oversold
 // scenarios against a real mesh, so the functions `make bench` relies on
 // are proven end to end in `make test` too: at a small size by default
 // (3 stock changes, 60 queued orders), with binaries it builds itself.
@@ -128,6 +128,14 @@ func TestScenariosOnMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(fresh)
+	hooks, err := measureWebhooks(ctx, mesh, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(hooks)
+	if hooks.Webhook.N != 20 || hooks.Baseline.N == 0 {
+		t.Errorf("webhook scenario timed %d webhooks (want 20) and %d baseline events", hooks.Webhook.N, hooks.Baseline.N)
+	}
 	drain, err := measureBacklogDrain(ctx, mesh, drainN)
 	if err != nil {
 		t.Fatal(err)

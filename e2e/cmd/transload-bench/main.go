@@ -77,6 +77,7 @@ type flags struct {
 	dur, sustained, probe      time.Duration
 	startRate, maxRate         float64
 	drainOrders, freshChanges  int
+	webhookEvents              int
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -93,10 +94,11 @@ func parseFlags(args []string) (flags, error) {
 	fs.Float64Var(&f.maxRate, "max-rate", 500, "highest arrival rate (orders/s) the rate search tries")
 	fs.IntVar(&f.drainOrders, "drain-orders", 10000, "orders queued while the ERP is down for the backlog-drain scenario (0 skips it)")
 	fs.IntVar(&f.freshChanges, "freshness-changes", 20, "ERP stock changes timed to storefront availability (0 skips it)")
+	fs.IntVar(&f.webhookEvents, "webhook-events", 1000, "shipment events timed from the shipment change to a local webhook receiver (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
-	if f.dur <= 0 || f.probe <= 0 || f.sustained < 0 || f.startRate <= 0 || f.maxRate < f.startRate || f.drainOrders < 0 || f.freshChanges < 0 {
+	if f.dur <= 0 || f.probe <= 0 || f.sustained < 0 || f.startRate <= 0 || f.maxRate < f.startRate || f.drainOrders < 0 || f.freshChanges < 0 || f.webhookEvents < 0 {
 		return f, errors.New("-duration and -probe must be positive, -sustained, -drain-orders and -freshness-changes not negative, and 0 < -start-rate ≤ -max-rate")
 	}
 	return f, nil
@@ -259,6 +261,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			rep.Notes = append(rep.Notes, "Freshness not measured: "+err.Error())
 		} else {
 			rep.Freshness = &freshnessFigures{Samples: fr.N, P50: fr.P50, P99: fr.P99, Detail: fr.String()}
+		}
+	}
+	if f.webhookEvents > 0 {
+		wr, err := measureWebhooks(ctx, mesh, f.webhookEvents)
+		if err != nil {
+			rep.Notes = append(rep.Notes, "Webhooks not measured: "+err.Error())
+		} else {
+			rep.Notes = append(rep.Notes, wr.String())
 		}
 	}
 	if f.drainOrders > 0 {
