@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +41,24 @@ type Service struct {
 type cachedRules struct {
 	version int64
 	set     *RuleSet
-	limited bool // some promotion has a usage limit
+	// limitedAuto: an automatic promotion has a usage limit;
+	// limitedCodes: the codes of promotions with one.
+	limitedAuto  bool
+	limitedCodes map[string]bool
+}
+
+// needsUsage reports whether pricing req depends on promotion usage: an
+// automatic promotion or an entered code has a usage limit.
+func (c *cachedRules) needsUsage(req QuoteRequest) bool {
+	if c.limitedAuto {
+		return true
+	}
+	for _, code := range req.PromotionCodes {
+		if c.limitedCodes[strings.ToUpper(code)] {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) eventsCommitted() {
@@ -78,8 +96,9 @@ func NewService(store Store, cat Catalog, opts ...Option) *Service {
 // Quote prices req through the pipeline (engine.go) with the published
 // rule set. Results are cached under a key carrying the catalog and price
 // versions, so publishing or changing prices or rules yields new keys;
-// quotes that depend on promotion usage (limited promotions) are not
-// cached, since redemptions do not change the price version. Errors:
+// quotes that depend on promotion usage (an automatic promotion or an
+// entered code with a usage limit) are neither read from nor written to
+// the cache, since redemptions do not change the price version. Errors:
 // ErrCatalogNotPublished, *CurrencyMismatchError, *LineError (first
 // unpriceable line, unless AllowPartial), *OverflowError.
 func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
@@ -97,17 +116,18 @@ func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
 	}
 	key := cacheKey(req, cv, pv)
 	now := s.now().UTC()
-	if s.cache != nil {
+	usage := rules.needsUsage(req)
+	if s.cache != nil && !usage {
 		if q, ok := s.cache.Get(ctx, key); ok && q.ExpireTime.After(now) {
 			return q, nil
 		}
 	}
-	q, err := s.compute(ctx, req, cv, pv, rules, now)
+	q, err := s.compute(ctx, req, cv, pv, rules, usage, now)
 	if err != nil {
 		return Quote{}, err
 	}
 	q.Etag = shortHash(key)
-	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 && !rules.limited {
+	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 && !usage {
 		// A failed write only costs the next caller a recomputation.
 		_ = s.cache.Set(ctx, key, q, ttl)
 	}
@@ -120,7 +140,7 @@ func (s *Service) ruleSet(ctx context.Context, v int64) (*cachedRules, error) {
 	if c := s.rules.Load(); c != nil && c.version == v {
 		return c, nil
 	}
-	c := &cachedRules{version: v}
+	c := &cachedRules{version: v, limitedCodes: map[string]bool{}}
 	if v > 0 {
 		snap, err := s.store.PublishedRuleSet(ctx, v)
 		if err != nil {
@@ -128,14 +148,17 @@ func (s *Service) ruleSet(ctx context.Context, v int64) (*cachedRules, error) {
 		}
 		c.set = NewRuleSet(snap.Contracts, snap.Rules, snap.Promotions)
 		for _, p := range snap.Promotions {
-			c.limited = c.limited || p.TotalLimit > 0 || p.PerCustomerLimit > 0
+			if p.TotalLimit > 0 || p.PerCustomerLimit > 0 {
+				c.limitedAuto = c.limitedAuto || p.Code == ""
+				c.limitedCodes[p.Code] = p.Code != ""
+			}
 		}
 	}
 	s.rules.Store(c)
 	return c, nil
 }
 
-func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, rules *cachedRules, now time.Time) (Quote, error) {
+func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, rules *cachedRules, usage bool, now time.Time) (Quote, error) {
 	priceTime := req.PriceTime.UTC()
 	if req.PriceTime.IsZero() {
 		priceTime = now
@@ -167,7 +190,7 @@ func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, r
 	}
 	in := quoteInput{catalogVersion: cv, priceVersion: pv, products: products, lists: lists,
 		prices: map[string][]Price{}, listByID: map[string]PriceList{}, rules: rules.set}
-	if rules.limited {
+	if usage {
 		if in.usage, err = s.store.Usage(ctx, req.CustomerID); err != nil {
 			return Quote{}, fmt.Errorf("quote: %w", err)
 		}
