@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,21 @@ type mesh struct {
 	// traceparent, when set, is the W3C trace context publish puts on the
 	// events, as the order service's relay does.
 	traceparent string
+	// serviceEnv is the environment the service runs with; restart runs a
+	// new process on it (the same database).
+	serviceEnv map[string]string
+	// stop stops the running service (waiting for it to end).
+	stop func()
+}
+
+// restart stops the service and starts it again on the same database and
+// neighbours.
+func (m *mesh) restart(t *testing.T) {
+	t.Helper()
+	m.stop()
+	var a Addrs
+	a, m.api, m.stop = startService(t, m.serviceEnv)
+	m.admin = a.Admin
 }
 
 func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
@@ -74,15 +90,17 @@ func startMesh(t *testing.T, setup func(m *mesh)) *mesh {
 	for k, v := range m.env {
 		env[k] = v
 	}
+	m.serviceEnv = env
 	var a Addrs
-	a, m.api = startService(t, env)
+	a, m.api, m.stop = startService(t, env)
 	m.admin = a.Admin
 	return m
 }
 
-// startService runs the service with env until the test ends and returns
-// its addresses and a client of its API.
-func startService(t *testing.T, env map[string]string) (Addrs, fulfillmentv1.FulfillmentServiceClient) {
+// startService runs the service with env until the test ends or stop is
+// called and returns its addresses, a client of its API and stop, which
+// waits for the service to end.
+func startService(t *testing.T, env map[string]string) (Addrs, fulfillmentv1.FulfillmentServiceClient, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan Addrs, 1)
@@ -100,23 +118,27 @@ func startService(t *testing.T, env map[string]string) (Addrs, fulfillmentv1.Ful
 		cancel()
 		t.Fatalf("service did not start within %v", patience)
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(patience):
+				t.Errorf("service did not stop within %v", patience)
 			}
-		case <-time.After(patience):
-			t.Errorf("service did not stop within %v", patience)
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	conn, err := grpc.NewClient(a.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return a, fulfillmentv1.NewFulfillmentServiceClient(conn)
+	return a, fulfillmentv1.NewFulfillmentServiceClient(conn), stop
 }
 
 // patience bounds every wait for the service to get something done.

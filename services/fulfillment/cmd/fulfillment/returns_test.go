@@ -97,26 +97,23 @@ func (m *mesh) publishReturnAuthorized(t *testing.T, ev *orderv1.ReturnAuthorize
 	return ack.Sequence
 }
 
-// TestReturnFromAuthorizationToOrder drives the warehouse side of a return
-// through the real process: the order's ReturnAuthorizedEvent registers
-// the expected return with the WMS at the warehouse that has the line;
-// the WMS's receipt (delivered twice) is recorded once, its RESTOCK unit
-// goes to inventory once as a RETURN_RESTOCK stock event, and the receipt
-// reaches the order service once it is back up, which the receipt shows.
-func TestReturnFromAuthorizationToOrder(t *testing.T) {
-	m := startMesh(t, func(m *mesh) { m.orders.receipts.down = true })
-	m.waitConsumed(t, m.publish(t, confirmedOrder("O-R1"), "ev-r1", ""))
+// authorizeReturn confirms order orderID (confirmedOrder) and publishes the
+// authorization of return rma of one unit of its order line 2 (SKU-00002,
+// allocated to WH-HAM), then waits until the WMS registered it.
+func (m *mesh) authorizeReturn(t *testing.T, orderID, rma string) {
+	t.Helper()
+	m.waitConsumed(t, m.publish(t, confirmedOrder(orderID), "ev-"+orderID, ""))
 	seq := m.publishReturnAuthorized(t, &orderv1.ReturnAuthorizedEvent{
-		Metadata: &commonv1.EventMetadata{EventId: "ev-rma-1", AggregateType: "order", AggregateId: "O-R1", Sequence: 5},
+		Metadata: &commonv1.EventMetadata{EventId: "ev-" + rma, AggregateType: "order", AggregateId: orderID, Sequence: 5},
 		ReturnAuthorization: &orderv1.ReturnAuthorization{
-			Name: "orders/O-R1/returnAuthorizations/RMA-R1", ReturnAuthorizationId: "RMA-R1", OrderId: "O-R1", CustomerId: "C0001",
+			Name: "orders/" + orderID + "/returnAuthorizations/" + rma, ReturnAuthorizationId: rma, OrderId: orderID, CustomerId: "C0001",
 			State: orderv1.ReturnAuthorization_STATE_AUTHORIZED,
 			Lines: []*orderv1.ReturnLine{{LineId: "RL-1", OrderLineId: "2", Sku: "SKU-00002", Quantity: 1,
 				Reason: orderv1.ReturnReason_RETURN_REASON_NO_LONGER_NEEDED, RequestedDisposition: orderv1.Disposition_DISPOSITION_RESTOCK,
 				Resolution: orderv1.Resolution_RESOLUTION_REFUND}},
 		},
 		PreviousState: orderv1.ReturnAuthorization_STATE_REQUESTED,
-	}, "ev-rma-1")
+	}, "ev-"+rma)
 	wait.Eventually(t, patience, "return consumer acked", func() error {
 		c, err := m.js.Consumer(t.Context(), eventstreams.Order.Name, orderevents.ReturnsConsumerName)
 		if err != nil {
@@ -131,6 +128,26 @@ func TestReturnFromAuthorizationToOrder(t *testing.T) {
 	wait.Eventually(t, patience, "expected return registered", func() error {
 		return wait.Check(len(m.wms.returns.calls()) > 0, "not registered")
 	})
+}
+
+// restockedReceipt is the WMS receipt of the unit authorizeReturn returns,
+// restocked.
+func restockedReceipt(eventID, rma, orderID string) *wmsv1.ReturnEvent {
+	return &wmsv1.ReturnEvent{EventId: eventID, ReturnAuthorizationId: rma, OrderId: orderID, WarehouseCode: "WH-HAM", Sequence: 1,
+		Lines: []*wmsv1.ReturnEventLine{{LineId: "RL-1", Sku: "SKU-00002", ReceivedQuantity: 1,
+			Condition: wmsv1.ReturnCondition_RETURN_CONDITION_NEW, Disposition: wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK}},
+		ReceiptComplete: true, OccurTime: timestamppb.New(time.Now().UTC())}
+}
+
+// TestReturnFromAuthorizationToOrder drives the warehouse side of a return
+// through the real process: the order's ReturnAuthorizedEvent registers
+// the expected return with the WMS at the warehouse that has the line;
+// the WMS's receipt (delivered twice) is recorded once, its RESTOCK unit
+// goes to inventory once as a RETURN_RESTOCK stock event, and the receipt
+// reaches the order service once it is back up, which the receipt shows.
+func TestReturnFromAuthorizationToOrder(t *testing.T) {
+	m := startMesh(t, func(m *mesh) { m.orders.receipts.down = true })
+	m.authorizeReturn(t, "O-R1", "RMA-R1")
 	reg := m.wms.returns.calls()[0]
 	if reg.GetExpectedReturnId() != "RMA-R1" || reg.GetExpectedReturn().GetWarehouseCode() != "WH-HAM" ||
 		len(reg.GetExpectedReturn().GetLines()) != 1 || reg.GetExpectedReturn().GetLines()[0].GetSku() != "SKU-00002" ||
@@ -138,10 +155,7 @@ func TestReturnFromAuthorizationToOrder(t *testing.T) {
 		t.Fatalf("registered %v", reg)
 	}
 
-	receipt := &wmsv1.ReturnEvent{EventId: "RE-1", ReturnAuthorizationId: "RMA-R1", OrderId: "O-R1", WarehouseCode: "WH-HAM", Sequence: 1,
-		Lines: []*wmsv1.ReturnEventLine{{LineId: "RL-1", Sku: "SKU-00002", ReceivedQuantity: 1,
-			Condition: wmsv1.ReturnCondition_RETURN_CONDITION_NEW, Disposition: wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK}},
-		ReceiptComplete: true, OccurTime: timestamppb.New(time.Now().UTC())}
+	receipt := restockedReceipt("RE-1", "RMA-R1", "O-R1")
 	m.wms.receive(receipt)
 	m.wms.receive(receipt) // at least once
 
@@ -212,5 +226,37 @@ func TestReturnFromAuthorizationToOrder(t *testing.T) {
 	}
 	if n := len(m.inventory.restocks.calls()); n != 1 {
 		t.Errorf("%d restocks, want 1", n)
+	}
+}
+
+// TestReturnReceiptReportSurvivesRestart: a receipt recorded while the
+// order service is down keeps its report across a restart of the
+// fulfillment process (the effect was committed with the receipt), and the
+// new process delivers it once the order service is back, without
+// registering, restocking or recording anything a second time.
+func TestReturnReceiptReportSurvivesRestart(t *testing.T) {
+	m := startMesh(t, func(m *mesh) { m.orders.receipts.down = true })
+	m.authorizeReturn(t, "O-R2", "RMA-R2")
+	m.wms.receive(restockedReceipt("RE-2", "RMA-R2", "O-R2"))
+	wait.Eventually(t, patience, "restocked, order report refused", func() error {
+		return wait.Check(len(m.inventory.restocks.calls()) == 1 && m.orders.receipts.refusals() > 0,
+			"%d restocks, %d refused reports", len(m.inventory.restocks.calls()), m.orders.receipts.refusals())
+	})
+
+	m.restart(t)
+	m.orders.receipts.setDown(false)
+	wait.Eventually(t, patience, "report delivered by the new process", func() error {
+		return wait.Check(len(m.orders.receipts.calls()) == 1, "%d reports", len(m.orders.receipts.calls()))
+	})
+	time.Sleep(200 * time.Millisecond) // ten poll intervals: a repeat would show
+	res, err := m.api.ListReturnReceipts(t.Context(), &fulfillmentv1.ListReturnReceiptsRequest{Parent: "orders/O-R2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.GetReturnReceipts()); n != 1 || res.GetReturnReceipts()[0].GetOrderRecordTime() == nil {
+		t.Fatalf("receipts after the restart: %v", res.GetReturnReceipts())
+	}
+	if r, s, o := len(m.wms.returns.calls()), len(m.inventory.restocks.calls()), len(m.orders.receipts.calls()); r != 1 || s != 1 || o != 1 {
+		t.Fatalf("%d registrations, %d restocks, %d reports; want one each", r, s, o)
 	}
 }

@@ -47,7 +47,7 @@ func TestStartsAlone(t *testing.T) {
 		"GRPC_ADDR": "127.0.0.1:0", "ADMIN_ADDR": "127.0.0.1:0", "NATS_URL": "nats://" + closed,
 		"WMS_ADDR": closed, "INVENTORY_ADDR": closed, "ORDER_ADDR": closed,
 	}
-	a, api := startService(t, env)
+	a, api, _ := startService(t, env)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		wait.Eventually(t, patience, path+" answers 200", func() error {
 			res, err := http.Get("http://" + a.Admin + path)
