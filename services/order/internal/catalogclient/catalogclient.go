@@ -71,6 +71,12 @@ func (c *Client) Quote(ctx context.Context, r order.QuoteRequest) (order.Quote, 
 				if v.Field == fmt.Sprintf("lines[%d].sku", i) {
 					return order.Quote{}, &order.UnknownSKUError{SKU: l.SKU, LineIndex: i}
 				}
+				if v.Field == fmt.Sprintf("lines[%d].quantity", i) && v.Reason == order.ReasonAmountOverflow {
+					// Catalog-pricing refuses a quantity × price beyond
+					// int64: the request's fault (400), not an outage.
+					return order.Quote{}, &order.InvalidQuantityError{SKU: l.SKU, LineIndex: i, Reason: order.ReasonAmountOverflow,
+						Message: "the amount of " + l.SKU + " × quantity overflows"}
+				}
 			}
 		}
 		return order.Quote{}, fmt.Errorf("catalog QuotePrices: %w", err)

@@ -122,7 +122,7 @@ var statusRules = []statusRule{
 	}),
 	as(func(e *order.InvalidQuantityError, _ metaFunc) error {
 		return apierr.InvalidArgument(e.Message, apierr.FieldViolation{
-			Field: fmt.Sprintf("lines[%d].quantity", e.LineIndex), Description: e.Message, Reason: "QUANTITY_NOT_PACK_MULTIPLE"})
+			Field: fmt.Sprintf("lines[%d].quantity", e.LineIndex), Description: e.Message, Reason: e.ViolationReason()})
 	}),
 	as(func(e *order.PriceChangedError, meta metaFunc) error {
 		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_PRICE_CHANGED, e.Error(), meta(

@@ -154,6 +154,25 @@ type InvalidQuantityError struct {
 	SKU       string
 	LineIndex int
 	Message   string
+	// Reason is the field violation's reason: "" for
+	// ReasonQuantityNotPackMultiple, or ReasonAmountOverflow.
+	Reason string
+}
+
+// Field violation reasons of InvalidQuantityError.
+const (
+	ReasonQuantityNotPackMultiple = "QUANTITY_NOT_PACK_MULTIPLE"
+	// ReasonAmountOverflow: the line's amount or the order's total does not
+	// fit in int64 minor units; refused before any wrapped total is used.
+	ReasonAmountOverflow = "AMOUNT_OVERFLOW"
+)
+
+// ViolationReason is e's field violation reason.
+func (e *InvalidQuantityError) ViolationReason() string {
+	if e.Reason == "" {
+		return ReasonQuantityNotPackMultiple
+	}
+	return e.Reason
 }
 
 // Error describes the failure.
@@ -318,9 +337,13 @@ var failureCodecs = []failureCodec{
 		return &PriceUnavailableError{SKU: m["sku"], Currency: m["currency"]}
 	}),
 	codec("invalid_quantity", func(e *InvalidQuantityError) (map[string]string, bool) {
-		return map[string]string{"sku": e.SKU, "line_index": strconv.Itoa(e.LineIndex), "message": e.Message}, true
+		m := map[string]string{"sku": e.SKU, "line_index": strconv.Itoa(e.LineIndex), "message": e.Message}
+		if e.Reason != "" {
+			m["reason"] = e.Reason
+		}
+		return m, true
 	}, func(m failureMeta) *InvalidQuantityError {
-		return &InvalidQuantityError{SKU: m["sku"], LineIndex: int(m.int("line_index")), Message: m["message"]}
+		return &InvalidQuantityError{SKU: m["sku"], LineIndex: int(m.int("line_index")), Message: m["message"], Reason: m["reason"]}
 	}),
 	codec("price_changed", func(e *PriceChangedError) (map[string]string, bool) {
 		return map[string]string{"expected": itoa(e.ExpectedMinor), "actual": itoa(e.ActualMinor), "currency": e.Currency}, true

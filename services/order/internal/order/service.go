@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -529,16 +530,10 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 		CustomerPONumber: p.CustomerPONumber, Notes: p.Notes, CreatedAt: now, UpdatedAt: now,
 		ERP: ERPSubmission{NextAttemptAt: now},
 	}
-	for i, l := range p.Lines {
-		pl := q.Lines[i]
-		o.Lines = append(o.Lines, Line{
-			ID: fmt.Sprint(i + 1), SKU: l.SKU, Quantity: l.Quantity, Unit: pl.Unit,
-			UnitPriceMinor: pl.UnitPriceMinor, ExtendedMinor: pl.ExtendedMinor,
-			PriceRuleID: pl.RuleID, PriceQuoteID: q.QuoteID,
-		})
-		o.SubtotalMinor += pl.ExtendedMinor
+	if o.Lines, o.SubtotalMinor, err = pricedLines(p, q); err != nil {
+		return nil, false, err
 	}
-	o.TotalMinor = o.SubtotalMinor + o.TaxMinor
+	o.TotalMinor = o.SubtotalMinor + o.TaxMinor // no tax before the ERP's answer
 	if p.HasExpectedTotal && (p.ExpectedTotalMinor != o.TotalMinor || p.ExpectedCurrency != "" && p.ExpectedCurrency != o.Currency) {
 		return nil, false, &PriceChangedError{ExpectedMinor: p.ExpectedTotalMinor, ActualMinor: o.TotalMinor, Currency: o.Currency}
 	}
@@ -578,6 +573,41 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 	}
 	o.History = []StateChange{{From: StateUnspecified, To: StateAcceptedPendingERP, At: now, Actor: p.Actor, CorrelationID: p.CorrelationID}}
 	return o, true, nil
+}
+
+// pricedLines builds the order lines of p from its quote q (one priced
+// line per request line) and their subtotal. A negative amount is a broken
+// quote (an internal error); a subtotal beyond int64 minor units is the
+// request's fault (*InvalidQuantityError, AMOUNT_OVERFLOW), refused before
+// any wrapped total is used.
+func pricedLines(p CreateParams, q Quote) (lines []Line, subtotal int64, err error) {
+	for i, l := range p.Lines {
+		pl := q.Lines[i]
+		if pl.UnitPriceMinor < 0 || pl.ExtendedMinor < 0 {
+			return nil, 0, fmt.Errorf("pricing returned a negative amount for %s (unit %d, line %d)", l.SKU, pl.UnitPriceMinor, pl.ExtendedMinor)
+		}
+		var ok bool
+		if subtotal, ok = addMinor(subtotal, pl.ExtendedMinor); !ok {
+			return nil, 0, &InvalidQuantityError{SKU: l.SKU, LineIndex: i, Reason: ReasonAmountOverflow,
+				Message: "the order total overflows at " + l.SKU}
+		}
+		lines = append(lines, Line{
+			ID: fmt.Sprint(i + 1), SKU: l.SKU, Quantity: l.Quantity, Unit: pl.Unit,
+			UnitPriceMinor: pl.UnitPriceMinor, ExtendedMinor: pl.ExtendedMinor,
+			PriceRuleID: pl.RuleID, PriceQuoteID: q.QuoteID,
+		})
+	}
+	return lines, subtotal, nil
+}
+
+// addMinor returns a+b for non-negative amounts in minor units, and false
+// when the sum does not fit in int64 (checked before it is used, so no
+// wrapped total is ever stored or compared).
+func addMinor(a, b int64) (int64, bool) {
+	if a > math.MaxInt64-b {
+		return 0, false
+	}
+	return a + b, true
 }
 
 // customer reads the customer from the ERP and refreshes the snapshot when
