@@ -1,8 +1,11 @@
 package storefront
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -194,4 +197,121 @@ func TestReturnReplacementPlacedOnce(t *testing.T) {
 	if g := call(t, http.MethodGet, "/v1/"+replacement, launcher.DemoAPIKey, nil); g.Status != http.StatusOK {
 		t.Errorf("replacement %s: %d %s", replacement, g.Status, g.Raw)
 	}
+}
+
+// authorizedReturn requests a refund of one unit of sku on order and
+// returns the return's name and RMA number (authorized by policy).
+func authorizedReturn(t *testing.T, order, idem, sku string) (name, rma string) {
+	t.Helper()
+	r := createReturn(t, launcher.DemoAPIKey, order, idem, returnBody("RESOLUTION_REFUND", line{sku, 1}))
+	if r.Status != http.StatusOK || r.str("state") != "STATE_AUTHORIZED" || r.str("rmaNumber") == "" {
+		t.Fatalf("create return: %d %s", r.Status, r.Raw)
+	}
+	return r.str("name"), r.str("rmaNumber")
+}
+
+// receiveScrapped has wmssim receive one unit of sku of expected return
+// rma damaged and scrapped (its control API), as soon as fulfillment has
+// registered the return with it.
+func receiveScrapped(t *testing.T, rma, sku string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"lines": []map[string]any{
+		{"sku": sku, "quantity": 1, "condition": "DAMAGED", "disposition": "SCRAP", "note": "e2e: crushed box"}}})
+	url := "http://" + mesh.Proc(launcher.WMSSim).AdminAddr + "/control/returns/" + rma + ":receive"
+	wait.Eventually(t, 30*time.Second, rma+" received as scrap", func() error {
+		resp, err := httpClient.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return nil
+		case http.StatusNotFound: // not registered yet
+			return fmt.Errorf("%d %s", resp.StatusCode, raw)
+		}
+		t.Fatalf("receive %s: %d %s", rma, resp.StatusCode, raw)
+		return nil
+	})
+}
+
+// unitPrice is the unit price of sku on order.
+func unitPrice(t *testing.T, order, sku string) int64 {
+	t.Helper()
+	o := call(t, http.MethodGet, "/v1/"+order, launcher.DemoAPIKey, nil)
+	ls, _ := o.Body["lines"].([]any)
+	for _, l := range ls {
+		m := l.(map[string]any)
+		if fmt.Sprint(m["sku"]) == sku {
+			return toInt(t, m["unitPrice"].(map[string]any)["amountMinor"])
+		}
+	}
+	t.Fatalf("%s has no line of %s: %s", order, sku, o.Raw)
+	return 0
+}
+
+// creditMemoLines are the ERP journal lines posted for the credit memos of
+// return rma (document ids "{rma}:{receipt}").
+func creditMemoLines(t *testing.T, rma string) []map[string]any {
+	t.Helper()
+	j := control(t, launcher.ERPSim, "/control/journal", nil)
+	raw, _ := j["lines"].([]any)
+	var out []map[string]any
+	for _, it := range raw {
+		l := it.(map[string]any)
+		if strings.HasPrefix(fmt.Sprint(l["documentId"]), rma+":") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Issue #9 scenarios 1 and 3, the money side: a refund of one unit
+// received restocked, and one received damaged and scrapped, each get a
+// credit memo for exactly that unit's price, posted to the ERP once; both
+// returns then read completed with the credit memo number.
+func TestReturnCreditMemoPostedOnce(t *testing.T) {
+	restored := false
+	restartOrder(t, context.Background(), "ORDER_POSTING_INTERVAL=1s")
+	t.Cleanup(func() {
+		if !restored {
+			restartOrder(t, context.Background(), "ORDER_POSTING_INTERVAL=10s")
+		}
+	})
+	restockOrder := deliveredOrder(t, "e2e-ret-credit-1", "C0004", line{"SKU-00146", 2}, line{"SKU-00147", 1})
+	scrapOrder := deliveredOrder(t, "e2e-ret-credit-2", "C0004", line{"SKU-00148", 1})
+	restock, restockRMA := authorizedReturn(t, restockOrder, "e2e-ret-credit-1r", "SKU-00146")
+	scrap, scrapRMA := authorizedReturn(t, scrapOrder, "e2e-ret-credit-2r", "SKU-00148")
+	receiveScrapped(t, scrapRMA, "SKU-00148") // the other is received by wmssim on its own
+
+	for _, rc := range []struct {
+		name, rma, order, sku, disposition string
+	}{
+		{restock, restockRMA, restockOrder, "SKU-00146", "DISPOSITION_RESTOCK"},
+		{scrap, scrapRMA, scrapOrder, "SKU-00148", "DISPOSITION_SCRAP"},
+	} {
+		var g response
+		wait.Eventually(t, 90*time.Second, rc.name+" completed", func() error {
+			g = call(t, http.MethodGet, "/v1/"+rc.name, launcher.DemoAPIKey, nil)
+			return wait.Check(g.str("state") == "STATE_COMPLETED" && g.str("creditMemoNumber") != "",
+				"state %s credit memo %q", g.str("state"), g.str("creditMemoNumber"))
+		})
+		price := unitPrice(t, rc.order, rc.sku)
+		refund, _ := g.Body["refundAmount"].(map[string]any)
+		if got := toInt(t, refund["amountMinor"]); got != price {
+			t.Errorf("%s: refund %d, want the unit price %d", rc.name, got, price)
+		}
+		ls, _ := g.Body["lines"].([]any)
+		if len(ls) != 1 || fmt.Sprint(ls[0].(map[string]any)["disposition"]) != rc.disposition {
+			t.Errorf("%s: lines %v, want one %s", rc.name, ls, rc.disposition)
+		}
+		time.Sleep(1500 * time.Millisecond) // a second posting would show by now
+		lines := creditMemoLines(t, rc.rma)
+		if len(lines) != 1 || toInt(t, lines[0]["amountMinor"]) != price || fmt.Sprint(lines[0]["erpDocumentNumber"]) != g.str("creditMemoNumber") {
+			t.Errorf("%s: ERP journal credit memo lines %v, want one of %d numbered %s", rc.name, lines, price, g.str("creditMemoNumber"))
+		}
+	}
+	restartOrder(t, t.Context(), "ORDER_POSTING_INTERVAL=10s")
+	restored = true
 }
