@@ -553,26 +553,43 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 		return nil, !isOutOfStock(err), err
 	}
 	o.ReservationID = res.ID
-	for i := range o.Lines {
-		l := &o.Lines[i]
+	if err := allocate(o.Lines, res); err != nil {
+		return nil, true, err
+	}
+	o.History = []StateChange{{From: StateUnspecified, To: StateAcceptedPendingERP, At: now, Actor: p.Actor, CorrelationID: p.CorrelationID}}
+	return o, true, nil
+}
+
+// allocate records on each order line the warehouses res allocates to its
+// SKU, and fails unless they add up to exactly the line's quantity. It
+// trusts nothing of the answer: non-positive allocations are skipped (as
+// inventory's zero rows are) and a sum is checked against the quantity
+// before it is added, so hostile amounts (huge, or many that would wrap
+// around int64 to the quantity) are refused, never stored.
+func allocate(lines []Line, res Reservation) error {
+	for i := range lines {
+		l := &lines[i]
 		var allocated int64
 		for _, rl := range res.Lines {
 			if rl.SKU != l.SKU {
 				continue
 			}
 			for _, a := range rl.Allocations {
-				if a.Allocated > 0 {
-					l.Allocations = append(l.Allocations, Allocation{WarehouseID: a.WarehouseID, Allocated: a.Allocated})
-					allocated += a.Allocated
+				if a.Allocated <= 0 {
+					continue
 				}
+				if a.Allocated > l.Quantity-allocated {
+					return fmt.Errorf("reservation %s allocates more than %d for %s", res.ID, l.Quantity, l.SKU)
+				}
+				l.Allocations = append(l.Allocations, Allocation{WarehouseID: a.WarehouseID, Allocated: a.Allocated})
+				allocated += a.Allocated
 			}
 		}
 		if allocated != l.Quantity {
-			return nil, true, fmt.Errorf("reservation %s allocates %d of %d for %s", res.ID, allocated, l.Quantity, l.SKU)
+			return fmt.Errorf("reservation %s allocates %d of %d for %s", res.ID, allocated, l.Quantity, l.SKU)
 		}
 	}
-	o.History = []StateChange{{From: StateUnspecified, To: StateAcceptedPendingERP, At: now, Actor: p.Actor, CorrelationID: p.CorrelationID}}
-	return o, true, nil
+	return nil
 }
 
 // pricedLines builds the order lines of p from its quote q (one priced
