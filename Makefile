@@ -225,9 +225,10 @@ run-scale: build ## PARTIAL scale topology (issue #13): make run on a local Post
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data/scale -postgres
 
 .PHONY: chaos
-chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL.
+chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS).
 	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher
 	cd e2e && TRANSLOAD_WEBHOOK_OUTAGE=20s TRANSLOAD_WEBHOOK_BURST=100 go test -count=1 -timeout 20m -v ./webhooks
+	cd e2e && TRANSLOAD_E2E_POSTING_ORDERS=50 go test -count=1 -timeout 20m -run '^TestPosting' -v ./storefront
 
 .PHONY: bench
 bench: build test-servers ## Benchmarks and load harness (not part of make test): writes docs/benchmarks.md; BENCH_FLAGS="-profile build/profiles" adds CPU profiles.
