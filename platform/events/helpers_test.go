@@ -21,11 +21,14 @@ import (
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/leakcheck"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/platform/testharness/wait"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain stops the shared PostgreSQL cluster after the tests and fails
+// the package if a test left a goroutine running (leakcheck).
+func TestMain(m *testing.M) { leakcheck.Main(m, pgtest.Stop) }
 
 const (
 	testStream  = "TEST"

@@ -19,6 +19,7 @@ import (
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/leakcheck"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/platform/testharness/wait"
 )
@@ -28,7 +29,9 @@ const (
 	testSubject = "transload.test.v1.happened"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain stops the shared PostgreSQL cluster after the tests and fails
+// the package if a test left a goroutine running (leakcheck).
+func TestMain(m *testing.M) { leakcheck.Main(m, pgtest.Stop) }
 
 // forEachEngine runs fn against a migrated SQLite database and a migrated
 // PostgreSQL database.

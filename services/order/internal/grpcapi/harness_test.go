@@ -28,6 +28,7 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/platform/testharness/leakcheck"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/order/internal/catalogclient"
@@ -41,7 +42,9 @@ import (
 	"github.com/transload/transload/services/order/internal/store/sqlstore"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain stops the shared PostgreSQL cluster after the tests and fails
+// the package if a test left a goroutine running (leakcheck).
+func TestMain(m *testing.M) { leakcheck.Main(m, pgtest.Stop) }
 
 // env is the order service over bufconn with fake neighbours.
 type env struct {
