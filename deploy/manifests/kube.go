@@ -33,6 +33,7 @@ type Rendered struct {
 	Services     []*corev1.Service
 	Secrets      []*corev1.Secret
 	PDBs         []*policyv1.PodDisruptionBudget
+	Claims       []*corev1.PersistentVolumeClaim
 	Policies     []*networkingv1.NetworkPolicy
 	Objects      int
 }
@@ -88,6 +89,8 @@ func Render(dir string) (*Rendered, error) {
 			out.Secrets = append(out.Secrets, o)
 		case *policyv1.PodDisruptionBudget:
 			out.PDBs = append(out.PDBs, o)
+		case *corev1.PersistentVolumeClaim:
+			out.Claims = append(out.Claims, o)
 		case *networkingv1.NetworkPolicy:
 			out.Policies = append(out.Policies, o)
 		}
@@ -285,7 +288,7 @@ func CheckRendered(r *Rendered, repo *Repo, built []string) error {
 	if running == 0 {
 		fail("no container runs the %s image", ImageName)
 	}
-	errs = append(errs, r.checkServices(pods), r.checkPDBs(pods), r.checkSecrets(pods), checkPolicies(r, pods, calls))
+	errs = append(errs, r.checkServices(pods), r.checkPDBs(pods), r.checkSecrets(pods), r.checkClaims(pods), checkPolicies(r, pods, calls))
 	return errors.Join(errs...)
 }
 
@@ -399,6 +402,23 @@ func (r *Rendered) checkPDBs(pods []pod) error {
 	for _, pdb := range r.PDBs {
 		if !slices.ContainsFunc(pods, func(p pod) bool { return selects(pdb.Spec.Selector, p.labels) }) {
 			errs = append(errs, fmt.Errorf("%s: PodDisruptionBudget/%s selects no pods", r.Overlay, pdb.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkClaims: every volume claim a pod template names is rendered (a
+// pod whose claim does not exist never starts).
+func (r *Rendered) checkClaims(pods []pod) error {
+	var errs []error
+	for _, p := range pods {
+		for _, v := range p.spec.Volumes {
+			if v.PersistentVolumeClaim == nil {
+				continue
+			}
+			if !slices.ContainsFunc(r.Claims, func(c *corev1.PersistentVolumeClaim) bool { return c.Name == v.PersistentVolumeClaim.ClaimName }) {
+				errs = append(errs, fmt.Errorf("%s: %s volume %s: no PersistentVolumeClaim %s", r.Overlay, p.workload, v.Name, v.PersistentVolumeClaim.ClaimName))
+			}
 		}
 	}
 	return errors.Join(errs...)

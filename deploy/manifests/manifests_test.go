@@ -224,3 +224,14 @@ func TestOverlayCheckFailsOnBrokenProd(t *testing.T) {
 		`Deployment/notify sets WEBHOOK_ALLOW_LOCAL_TARGETS="true": a development switch`,
 		"Deployment/wmssim: DATABASE_URL must come from a Secret")
 }
+
+func TestOverlayCheckFailsOnBrokenDev(t *testing.T) {
+	t.Parallel()
+	r, err := Render("testdata/broken-dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErrs(t, CheckRendered(r, repo(t), built(t)),
+		"Deployment/order volume data: no PersistentVolumeClaim orders-data",
+		"Deployment/order: 2 replicas on SQLite (sqlite:///data/order.db): one writer per database file, so one replica")
+}
