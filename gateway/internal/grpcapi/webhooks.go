@@ -185,8 +185,8 @@ func (s *Server) TestWebhookSubscription(ctx context.Context, req *storefrontv1.
 		ErrorMessage: msg, Latency: a.GetLatency()}, nil
 }
 
-// ListWebhookDeliveries implements storefrontv1.StorefrontServiceServer.
-func (s *Server) ListWebhookDeliveries(ctx context.Context, req *storefrontv1.ListWebhookDeliveriesRequest) (*storefrontv1.ListWebhookDeliveriesResponse, error) {
+// ListWebhookDeliveryRecords implements storefrontv1.StorefrontServiceServer.
+func (s *Server) ListWebhookDeliveryRecords(ctx context.Context, req *storefrontv1.ListWebhookDeliveryRecordsRequest) (*storefrontv1.ListWebhookDeliveryRecordsResponse, error) {
 	c, err := s.notifyCaller(ctx)
 	if err != nil {
 		return nil, err
@@ -196,11 +196,24 @@ func (s *Server) ListWebhookDeliveries(ctx context.Context, req *storefrontv1.Li
 	if err != nil {
 		return nil, s.webhookError(ctx, err)
 	}
-	out := &storefrontv1.ListWebhookDeliveriesResponse{NextPageToken: resp.GetNextPageToken()}
+	out := &storefrontv1.ListWebhookDeliveryRecordsResponse{NextPageToken: resp.GetNextPageToken()}
 	for _, d := range resp.GetDeliveries() {
-		out.Deliveries = append(out.Deliveries, deliveryToStorefront(d))
+		out.WebhookDeliveryRecords = append(out.WebhookDeliveryRecords, deliveryToStorefront(d))
 	}
 	return out, nil
+}
+
+// GetWebhookDeliveryRecord implements storefrontv1.StorefrontServiceServer.
+func (s *Server) GetWebhookDeliveryRecord(ctx context.Context, req *storefrontv1.GetWebhookDeliveryRecordRequest) (*storefrontv1.WebhookDeliveryRecord, error) {
+	c, err := s.notifyCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.notify.GetDelivery(ctx, &notifyv1.GetDeliveryRequest{Caller: c, Name: toNotifyName(req.GetName())})
+	if err != nil {
+		return nil, s.webhookError(ctx, err)
+	}
+	return deliveryToStorefront(d), nil
 }
 
 // RedeliverWebhookDelivery implements storefrontv1.StorefrontServiceServer.

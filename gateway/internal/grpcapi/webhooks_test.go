@@ -58,11 +58,11 @@ func TestWebhooksForwardCallerAndNames(t *testing.T) {
 	if out.GetName() != "webhookSubscriptions/s1" || out.GetSecret() != "whsec_x" || out.GetState() != storefrontv1.WebhookSubscription_STATE_ACTIVE {
 		t.Fatalf("answer %v", out)
 	}
-	log, err := s.ListWebhookDeliveries(ctx, &storefrontv1.ListWebhookDeliveriesRequest{Parent: "webhookSubscriptions/s1"})
+	log, err := s.ListWebhookDeliveryRecords(ctx, &storefrontv1.ListWebhookDeliveryRecordsRequest{Parent: "webhookSubscriptions/s1"})
 	if err != nil || f.last.(*notifyv1.ListDeliveriesRequest).GetParent() != "subscriptions/s1" {
 		t.Fatalf("list: %v %v", f.last, err)
 	}
-	if d := log.GetDeliveries()[0]; d.GetName() != "webhookSubscriptions/s1/deliveries/msg_1" || d.GetState() != storefrontv1.WebhookDeliveryRecord_STATE_FAILED ||
+	if d := log.GetWebhookDeliveryRecords()[0]; d.GetName() != "webhookSubscriptions/s1/deliveries/msg_1" || d.GetState() != storefrontv1.WebhookDeliveryRecord_STATE_FAILED ||
 		d.GetAttempts()[0].GetStatusCode() != 410 {
 		t.Fatalf("delivery %v", d)
 	}

@@ -29,6 +29,7 @@ var IdempotentMethods = []string{
 	notifyv1.NotificationService_DeleteSubscription_FullMethodName,
 	notifyv1.NotificationService_EnableSubscription_FullMethodName,
 	notifyv1.NotificationService_ListDeliveries_FullMethodName,
+	notifyv1.NotificationService_GetDelivery_FullMethodName,
 	notifyv1.NotificationService_RedeliverDelivery_FullMethodName,
 }
 

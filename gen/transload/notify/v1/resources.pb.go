@@ -212,7 +212,8 @@ type Subscription struct {
 	EventTypes []EventType `protobuf:"varint,5,rep,packed,name=event_types,json=eventTypes,proto3,enum=transload.notify.v1.EventType" json:"event_types,omitempty"`
 	// Optional label.
 	DisplayName string `protobuf:"bytes,6,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// The signing secret, `whsec_` + base64 of 32 random bytes. Set only in
+	// The signing secret, `whsec_` + 44 characters encoding 32 random bytes
+	// (standard Webhooks secret form). Set only in
 	// the answers of CreateSubscription and RotateSubscriptionSecret; never
 	// returned again and never logged.
 	Secret string `protobuf:"bytes,7,opt,name=secret,proto3" json:"secret,omitempty"`

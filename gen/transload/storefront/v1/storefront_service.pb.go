@@ -2194,6 +2194,10 @@ func (x *ListWebhookSubscriptionsResponse) GetNextPageToken() string {
 }
 
 // DeleteWebhookSubscriptionRequest names the subscription to delete.
+// (-- api-linter: core::0135::force-field=disabled
+//
+//	aip.dev/not-precedent: a subscription's deliveries are its log, never
+//	kept without it; delete always removes them. --)
 type DeleteWebhookSubscriptionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Subscription resource name, `webhookSubscriptions/{webhook_subscription}`.
@@ -2376,8 +2380,8 @@ func (x *TestWebhookSubscriptionResponse) GetLatency() *durationpb.Duration {
 	return nil
 }
 
-// ListWebhookDeliveriesRequest pages through a subscription's delivery log.
-type ListWebhookDeliveriesRequest struct {
+// ListWebhookDeliveryRecordsRequest pages through a subscription's delivery log.
+type ListWebhookDeliveryRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Subscription resource name, `webhookSubscriptions/{webhook_subscription}`.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -2389,20 +2393,20 @@ type ListWebhookDeliveriesRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListWebhookDeliveriesRequest) Reset() {
-	*x = ListWebhookDeliveriesRequest{}
+func (x *ListWebhookDeliveryRecordsRequest) Reset() {
+	*x = ListWebhookDeliveryRecordsRequest{}
 	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListWebhookDeliveriesRequest) String() string {
+func (x *ListWebhookDeliveryRecordsRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
+func (*ListWebhookDeliveryRecordsRequest) ProtoMessage() {}
 
-func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
+func (x *ListWebhookDeliveryRecordsRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2414,57 +2418,57 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
-func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use ListWebhookDeliveryRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveryRecordsRequest) Descriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{32}
 }
 
-func (x *ListWebhookDeliveriesRequest) GetParent() string {
+func (x *ListWebhookDeliveryRecordsRequest) GetParent() string {
 	if x != nil {
 		return x.Parent
 	}
 	return ""
 }
 
-func (x *ListWebhookDeliveriesRequest) GetPageSize() int32 {
+func (x *ListWebhookDeliveryRecordsRequest) GetPageSize() int32 {
 	if x != nil {
 		return x.PageSize
 	}
 	return 0
 }
 
-func (x *ListWebhookDeliveriesRequest) GetPageToken() string {
+func (x *ListWebhookDeliveryRecordsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
 	}
 	return ""
 }
 
-// ListWebhookDeliveriesResponse is one page of the delivery log.
-type ListWebhookDeliveriesResponse struct {
+// ListWebhookDeliveryRecordsResponse is one page of the delivery log.
+type ListWebhookDeliveryRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Deliveries on this page, newest first.
-	Deliveries []*WebhookDeliveryRecord `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	WebhookDeliveryRecords []*WebhookDeliveryRecord `protobuf:"bytes,1,rep,name=webhook_delivery_records,json=webhookDeliveryRecords,proto3" json:"webhook_delivery_records,omitempty"`
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListWebhookDeliveriesResponse) Reset() {
-	*x = ListWebhookDeliveriesResponse{}
+func (x *ListWebhookDeliveryRecordsResponse) Reset() {
+	*x = ListWebhookDeliveryRecordsResponse{}
 	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListWebhookDeliveriesResponse) String() string {
+func (x *ListWebhookDeliveryRecordsResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
+func (*ListWebhookDeliveryRecordsResponse) ProtoMessage() {}
 
-func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
+func (x *ListWebhookDeliveryRecordsResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2476,21 +2480,68 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
-func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use ListWebhookDeliveryRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveryRecordsResponse) Descriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{33}
 }
 
-func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDeliveryRecord {
+func (x *ListWebhookDeliveryRecordsResponse) GetWebhookDeliveryRecords() []*WebhookDeliveryRecord {
 	if x != nil {
-		return x.Deliveries
+		return x.WebhookDeliveryRecords
 	}
 	return nil
 }
 
-func (x *ListWebhookDeliveriesResponse) GetNextPageToken() string {
+func (x *ListWebhookDeliveryRecordsResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetWebhookDeliveryRecordRequest names one delivery of the log.
+type GetWebhookDeliveryRecordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Delivery resource name,
+	// `webhookSubscriptions/{webhook_subscription}/deliveries/{delivery}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookDeliveryRecordRequest) Reset() {
+	*x = GetWebhookDeliveryRecordRequest{}
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookDeliveryRecordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookDeliveryRecordRequest) ProtoMessage() {}
+
+func (x *GetWebhookDeliveryRecordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookDeliveryRecordRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookDeliveryRecordRequest) Descriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetWebhookDeliveryRecordRequest) GetName() string {
+	if x != nil {
+		return x.Name
 	}
 	return ""
 }
@@ -2507,7 +2558,7 @@ type RedeliverWebhookDeliveryRequest struct {
 
 func (x *RedeliverWebhookDeliveryRequest) Reset() {
 	*x = RedeliverWebhookDeliveryRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2570,7 @@ func (x *RedeliverWebhookDeliveryRequest) String() string {
 func (*RedeliverWebhookDeliveryRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2583,7 @@ func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{34}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RedeliverWebhookDeliveryRequest) GetName() string {
@@ -2553,7 +2604,7 @@ type EnableWebhookSubscriptionRequest struct {
 
 func (x *EnableWebhookSubscriptionRequest) Reset() {
 	*x = EnableWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2616,7 @@ func (x *EnableWebhookSubscriptionRequest) String() string {
 func (*EnableWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *EnableWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2629,7 @@ func (x *EnableWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*EnableWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{35}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EnableWebhookSubscriptionRequest) GetName() string {
@@ -2601,7 +2652,7 @@ type RotateWebhookSubscriptionSecretRequest struct {
 
 func (x *RotateWebhookSubscriptionSecretRequest) Reset() {
 	*x = RotateWebhookSubscriptionSecretRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2664,7 @@ func (x *RotateWebhookSubscriptionSecretRequest) String() string {
 func (*RotateWebhookSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2677,7 @@ func (x *RotateWebhookSubscriptionSecretRequest) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use RotateWebhookSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{36}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RotateWebhookSubscriptionSecretRequest) GetName() string {
@@ -2821,18 +2872,19 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\asuccess\x18\x02 \x01(\bB\x03\xe0A\x03R\asuccess\x12-\n" +
 	"\x10http_status_code\x18\x03 \x01(\x05B\x03\xe0A\x03R\x0ehttpStatusCode\x12(\n" +
 	"\rerror_message\x18\x04 \x01(\tB\x03\xe0A\x03R\ferrorMessage\x128\n" +
-	"\alatency\x18\x05 \x01(\v2\x19.google.protobuf.DurationB\x03\xe0A\x03R\alatency\"\xee\x01\n" +
-	"\x1cListWebhookDeliveriesRequest\x12v\n" +
+	"\alatency\x18\x05 \x01(\v2\x19.google.protobuf.DurationB\x03\xe0A\x03R\alatency\"\xf3\x01\n" +
+	"!ListWebhookDeliveryRecordsRequest\x12v\n" +
 	"\x06parent\x18\x01 \x01(\tB^\xe0A\x02\xfaA.\n" +
 	",storefront.transload.dev/WebhookSubscription\xbaH'r%\x18U2!^webhookSubscriptions/[^/]{1,64}$R\x06parent\x12*\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12*\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\x97\x01\n" +
-	"\x1dListWebhookDeliveriesResponse\x12N\n" +
-	"\n" +
-	"deliveries\x18\x01 \x03(\v2..transload.storefront.v1.WebhookDeliveryRecordR\n" +
-	"deliveries\x12&\n" +
+	"page_token\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\xb6\x01\n" +
+	"\"ListWebhookDeliveryRecordsResponse\x12h\n" +
+	"\x18webhook_delivery_records\x18\x01 \x03(\v2..transload.storefront.v1.WebhookDeliveryRecordR\x16webhookDeliveryRecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xaf\x01\n" +
+	"\x1fGetWebhookDeliveryRecordRequest\x12\x8b\x01\n" +
+	"\x04name\x18\x01 \x01(\tBw\xe0A\x02\xfaA0\n" +
+	".storefront.transload.dev/WebhookDeliveryRecord\xbaH>r<\x18\xa1\x0127^webhookSubscriptions/[^/]{1,64}/deliveries/[^/]{1,64}$R\x04name\"\xaf\x01\n" +
 	"\x1fRedeliverWebhookDeliveryRequest\x12\x8b\x01\n" +
 	"\x04name\x18\x01 \x01(\tBw\xe0A\x02\xfaA0\n" +
 	".storefront.transload.dev/WebhookDeliveryRecord\xbaH>r<\x18\xa1\x0127^webhookSubscriptions/[^/]{1,64}/deliveries/[^/]{1,64}$R\x04name\"\x96\x01\n" +
@@ -2854,7 +2906,7 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\x16LINE_ISSUE_UNKNOWN_SKU\x10\x01\x12'\n" +
 	"#LINE_ISSUE_NOT_AVAILABLE_IN_CHANNEL\x10\x02\x12\x1e\n" +
 	"\x1aLINE_ISSUE_PRICE_NOT_FOUND\x10\x03\x12%\n" +
-	"!LINE_ISSUE_QUANTITY_NOT_ORDERABLE\x10\x042\xf1\x1b\n" +
+	"!LINE_ISSUE_QUANTITY_NOT_ORDERABLE\x10\x042\xc6\x1d\n" +
 	"\x11StorefrontService\x12\x9d\x01\n" +
 	"\x11CheckAvailability\x121.transload.storefront.v1.CheckAvailabilityRequest\x1a2.transload.storefront.v1.CheckAvailabilityResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/availability:check\x12\x80\x01\n" +
 	"\n" +
@@ -2877,8 +2929,9 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\x16GetWebhookSubscription\x126.transload.storefront.v1.GetWebhookSubscriptionRequest\x1a,.transload.storefront.v1.WebhookSubscription\"0\xdaA\x04name\x82\xd3\xe4\x93\x02#\x12!/v1/{name=webhookSubscriptions/*}\x12\xb1\x01\n" +
 	"\x18ListWebhookSubscriptions\x128.transload.storefront.v1.ListWebhookSubscriptionsRequest\x1a9.transload.storefront.v1.ListWebhookSubscriptionsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/webhookSubscriptions\x12\xa0\x01\n" +
 	"\x19DeleteWebhookSubscription\x129.transload.storefront.v1.DeleteWebhookSubscriptionRequest\x1a\x16.google.protobuf.Empty\"0\xdaA\x04name\x82\xd3\xe4\x93\x02#*!/v1/{name=webhookSubscriptions/*}\x12\xbf\x01\n" +
-	"\x17TestWebhookSubscription\x127.transload.storefront.v1.TestWebhookSubscriptionRequest\x1a8.transload.storefront.v1.TestWebhookSubscriptionResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=webhookSubscriptions/*}:test\x12\xc7\x01\n" +
-	"\x15ListWebhookDeliveries\x125.transload.storefront.v1.ListWebhookDeliveriesRequest\x1a6.transload.storefront.v1.ListWebhookDeliveriesResponse\"?\xdaA\x06parent\x82\xd3\xe4\x93\x020\x12./v1/{parent=webhookSubscriptions/*}/deliveries\x12\xc9\x01\n" +
+	"\x17TestWebhookSubscription\x127.transload.storefront.v1.TestWebhookSubscriptionRequest\x1a8.transload.storefront.v1.TestWebhookSubscriptionResponse\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=webhookSubscriptions/*}:test\x12\xd6\x01\n" +
+	"\x1aListWebhookDeliveryRecords\x12:.transload.storefront.v1.ListWebhookDeliveryRecordsRequest\x1a;.transload.storefront.v1.ListWebhookDeliveryRecordsResponse\"?\xdaA\x06parent\x82\xd3\xe4\x93\x020\x12./v1/{parent=webhookSubscriptions/*}/deliveries\x12\xc3\x01\n" +
+	"\x18GetWebhookDeliveryRecord\x128.transload.storefront.v1.GetWebhookDeliveryRecordRequest\x1a..transload.storefront.v1.WebhookDeliveryRecord\"=\xdaA\x04name\x82\xd3\xe4\x93\x020\x12./v1/{name=webhookSubscriptions/*/deliveries/*}\x12\xc9\x01\n" +
 	"\x18RedeliverWebhookDelivery\x128.transload.storefront.v1.RedeliverWebhookDeliveryRequest\x1a..transload.storefront.v1.WebhookDeliveryRecord\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{name=webhookSubscriptions/*/deliveries/*}:redeliver\x12\xb9\x01\n" +
 	"\x19EnableWebhookSubscription\x129.transload.storefront.v1.EnableWebhookSubscriptionRequest\x1a,.transload.storefront.v1.WebhookSubscription\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=webhookSubscriptions/*}:enable\x12\xcb\x01\n" +
 	"\x1fRotateWebhookSubscriptionSecret\x12?.transload.storefront.v1.RotateWebhookSubscriptionSecretRequest\x1a,.transload.storefront.v1.WebhookSubscription\"9\x82\xd3\xe4\x93\x023:\x01*\"./v1/{name=webhookSubscriptions/*}:rotateSecretB\xfc\x01\n" +
@@ -2897,7 +2950,7 @@ func file_transload_storefront_v1_storefront_service_proto_rawDescGZIP() []byte 
 }
 
 var file_transload_storefront_v1_storefront_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_transload_storefront_v1_storefront_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_transload_storefront_v1_storefront_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_transload_storefront_v1_storefront_service_proto_goTypes = []any{
 	(Confidence)(0),                                // 0: transload.storefront.v1.Confidence
 	(LineIssue)(0),                                 // 1: transload.storefront.v1.LineIssue
@@ -2934,65 +2987,66 @@ var file_transload_storefront_v1_storefront_service_proto_goTypes = []any{
 	(*DeleteWebhookSubscriptionRequest)(nil),       // 32: transload.storefront.v1.DeleteWebhookSubscriptionRequest
 	(*TestWebhookSubscriptionRequest)(nil),         // 33: transload.storefront.v1.TestWebhookSubscriptionRequest
 	(*TestWebhookSubscriptionResponse)(nil),        // 34: transload.storefront.v1.TestWebhookSubscriptionResponse
-	(*ListWebhookDeliveriesRequest)(nil),           // 35: transload.storefront.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil),          // 36: transload.storefront.v1.ListWebhookDeliveriesResponse
-	(*RedeliverWebhookDeliveryRequest)(nil),        // 37: transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	(*EnableWebhookSubscriptionRequest)(nil),       // 38: transload.storefront.v1.EnableWebhookSubscriptionRequest
-	(*RotateWebhookSubscriptionSecretRequest)(nil), // 39: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	(*date.Date)(nil),                              // 40: google.type.Date
-	(*v1.Money)(nil),                               // 41: transload.common.v1.Money
-	(*PriceExplanation)(nil),                       // 42: transload.storefront.v1.PriceExplanation
-	(*timestamppb.Timestamp)(nil),                  // 43: google.protobuf.Timestamp
-	(*Product)(nil),                                // 44: transload.storefront.v1.Product
-	(*Order)(nil),                                  // 45: transload.storefront.v1.Order
-	(*Shipment)(nil),                               // 46: transload.storefront.v1.Shipment
-	(*Return)(nil),                                 // 47: transload.storefront.v1.Return
-	(*WebhookSubscription)(nil),                    // 48: transload.storefront.v1.WebhookSubscription
-	(WebhookEventType)(0),                          // 49: transload.storefront.v1.WebhookEventType
-	(*WebhookDelivery)(nil),                        // 50: transload.storefront.v1.WebhookDelivery
-	(*durationpb.Duration)(nil),                    // 51: google.protobuf.Duration
-	(*WebhookDeliveryRecord)(nil),                  // 52: transload.storefront.v1.WebhookDeliveryRecord
-	(*emptypb.Empty)(nil),                          // 53: google.protobuf.Empty
+	(*ListWebhookDeliveryRecordsRequest)(nil),      // 35: transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	(*ListWebhookDeliveryRecordsResponse)(nil),     // 36: transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	(*GetWebhookDeliveryRecordRequest)(nil),        // 37: transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	(*RedeliverWebhookDeliveryRequest)(nil),        // 38: transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	(*EnableWebhookSubscriptionRequest)(nil),       // 39: transload.storefront.v1.EnableWebhookSubscriptionRequest
+	(*RotateWebhookSubscriptionSecretRequest)(nil), // 40: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	(*date.Date)(nil),                              // 41: google.type.Date
+	(*v1.Money)(nil),                               // 42: transload.common.v1.Money
+	(*PriceExplanation)(nil),                       // 43: transload.storefront.v1.PriceExplanation
+	(*timestamppb.Timestamp)(nil),                  // 44: google.protobuf.Timestamp
+	(*Product)(nil),                                // 45: transload.storefront.v1.Product
+	(*Order)(nil),                                  // 46: transload.storefront.v1.Order
+	(*Shipment)(nil),                               // 47: transload.storefront.v1.Shipment
+	(*Return)(nil),                                 // 48: transload.storefront.v1.Return
+	(*WebhookSubscription)(nil),                    // 49: transload.storefront.v1.WebhookSubscription
+	(WebhookEventType)(0),                          // 50: transload.storefront.v1.WebhookEventType
+	(*WebhookDelivery)(nil),                        // 51: transload.storefront.v1.WebhookDelivery
+	(*durationpb.Duration)(nil),                    // 52: google.protobuf.Duration
+	(*WebhookDeliveryRecord)(nil),                  // 53: transload.storefront.v1.WebhookDeliveryRecord
+	(*emptypb.Empty)(nil),                          // 54: google.protobuf.Empty
 }
 var file_transload_storefront_v1_storefront_service_proto_depIdxs = []int32{
 	3,  // 0: transload.storefront.v1.CheckAvailabilityRequest.ship_to:type_name -> transload.storefront.v1.ShipToLocation
 	4,  // 1: transload.storefront.v1.CheckAvailabilityRequest.lines:type_name -> transload.storefront.v1.RequestedLine
 	2,  // 2: transload.storefront.v1.DeliveryPromise.status:type_name -> transload.storefront.v1.DeliveryPromise.Status
-	40, // 3: transload.storefront.v1.DeliveryPromise.ship_date:type_name -> google.type.Date
-	40, // 4: transload.storefront.v1.DeliveryPromise.backorder_ship_date:type_name -> google.type.Date
-	41, // 5: transload.storefront.v1.LineAvailability.unit_price:type_name -> transload.common.v1.Money
-	41, // 6: transload.storefront.v1.LineAvailability.extended_price:type_name -> transload.common.v1.Money
-	42, // 7: transload.storefront.v1.LineAvailability.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
+	41, // 3: transload.storefront.v1.DeliveryPromise.ship_date:type_name -> google.type.Date
+	41, // 4: transload.storefront.v1.DeliveryPromise.backorder_ship_date:type_name -> google.type.Date
+	42, // 5: transload.storefront.v1.LineAvailability.unit_price:type_name -> transload.common.v1.Money
+	42, // 6: transload.storefront.v1.LineAvailability.extended_price:type_name -> transload.common.v1.Money
+	43, // 7: transload.storefront.v1.LineAvailability.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
 	6,  // 8: transload.storefront.v1.LineAvailability.warehouses:type_name -> transload.storefront.v1.WarehouseAvailability
 	7,  // 9: transload.storefront.v1.LineAvailability.promise:type_name -> transload.storefront.v1.DeliveryPromise
 	1,  // 10: transload.storefront.v1.LineAvailability.issue:type_name -> transload.storefront.v1.LineIssue
 	8,  // 11: transload.storefront.v1.CheckAvailabilityResponse.lines:type_name -> transload.storefront.v1.LineAvailability
 	0,  // 12: transload.storefront.v1.CheckAvailabilityResponse.confidence:type_name -> transload.storefront.v1.Confidence
-	43, // 13: transload.storefront.v1.CheckAvailabilityResponse.as_of_time:type_name -> google.protobuf.Timestamp
-	44, // 14: transload.storefront.v1.ListProductsResponse.products:type_name -> transload.storefront.v1.Product
+	44, // 13: transload.storefront.v1.CheckAvailabilityResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	45, // 14: transload.storefront.v1.ListProductsResponse.products:type_name -> transload.storefront.v1.Product
 	4,  // 15: transload.storefront.v1.QuotePricesRequest.lines:type_name -> transload.storefront.v1.RequestedLine
-	41, // 16: transload.storefront.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
-	41, // 17: transload.storefront.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
-	42, // 18: transload.storefront.v1.QuoteLine.winning_rule:type_name -> transload.storefront.v1.PriceExplanation
-	42, // 19: transload.storefront.v1.QuoteLine.other_rules:type_name -> transload.storefront.v1.PriceExplanation
+	42, // 16: transload.storefront.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
+	42, // 17: transload.storefront.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
+	43, // 18: transload.storefront.v1.QuoteLine.winning_rule:type_name -> transload.storefront.v1.PriceExplanation
+	43, // 19: transload.storefront.v1.QuoteLine.other_rules:type_name -> transload.storefront.v1.PriceExplanation
 	1,  // 20: transload.storefront.v1.QuoteLine.issue:type_name -> transload.storefront.v1.LineIssue
 	14, // 21: transload.storefront.v1.QuotePricesResponse.lines:type_name -> transload.storefront.v1.QuoteLine
-	41, // 22: transload.storefront.v1.QuotePricesResponse.subtotal:type_name -> transload.common.v1.Money
-	41, // 23: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
-	41, // 24: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
-	43, // 25: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
-	45, // 26: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
-	45, // 27: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
-	46, // 28: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
-	47, // 29: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
-	47, // 30: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
-	48, // 31: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
-	48, // 32: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
-	49, // 33: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
-	50, // 34: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
-	51, // 35: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
-	52, // 36: transload.storefront.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> transload.storefront.v1.WebhookDeliveryRecord
-	51, // 37: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
+	42, // 22: transload.storefront.v1.QuotePricesResponse.subtotal:type_name -> transload.common.v1.Money
+	42, // 23: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
+	42, // 24: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
+	44, // 25: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
+	46, // 26: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
+	46, // 27: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
+	47, // 28: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
+	48, // 29: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
+	48, // 30: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
+	49, // 31: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
+	49, // 32: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
+	50, // 33: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
+	51, // 34: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
+	52, // 35: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
+	53, // 36: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
+	52, // 37: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
 	5,  // 38: transload.storefront.v1.StorefrontService.CheckAvailability:input_type -> transload.storefront.v1.CheckAvailabilityRequest
 	10, // 39: transload.storefront.v1.StorefrontService.GetProduct:input_type -> transload.storefront.v1.GetProductRequest
 	11, // 40: transload.storefront.v1.StorefrontService.ListProducts:input_type -> transload.storefront.v1.ListProductsRequest
@@ -3011,34 +3065,36 @@ var file_transload_storefront_v1_storefront_service_proto_depIdxs = []int32{
 	30, // 53: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
 	32, // 54: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
 	33, // 55: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
-	35, // 56: transload.storefront.v1.StorefrontService.ListWebhookDeliveries:input_type -> transload.storefront.v1.ListWebhookDeliveriesRequest
-	37, // 57: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	38, // 58: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
-	39, // 59: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	9,  // 60: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
-	44, // 61: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
-	12, // 62: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
-	15, // 63: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
-	45, // 64: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
-	45, // 65: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
-	19, // 66: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
-	45, // 67: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
-	22, // 68: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
-	46, // 69: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
-	47, // 70: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
-	47, // 71: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
-	27, // 72: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
-	48, // 73: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	48, // 74: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	31, // 75: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
-	53, // 76: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
-	34, // 77: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
-	36, // 78: transload.storefront.v1.StorefrontService.ListWebhookDeliveries:output_type -> transload.storefront.v1.ListWebhookDeliveriesResponse
-	52, // 79: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	48, // 80: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	48, // 81: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
-	60, // [60:82] is the sub-list for method output_type
-	38, // [38:60] is the sub-list for method input_type
+	35, // 56: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	37, // 57: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	38, // 58: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	39, // 59: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
+	40, // 60: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	9,  // 61: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
+	45, // 62: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
+	12, // 63: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
+	15, // 64: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
+	46, // 65: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
+	46, // 66: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
+	19, // 67: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
+	46, // 68: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
+	22, // 69: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
+	47, // 70: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
+	48, // 71: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
+	48, // 72: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
+	27, // 73: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
+	49, // 74: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	49, // 75: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	31, // 76: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
+	54, // 77: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
+	34, // 78: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
+	36, // 79: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	53, // 80: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	53, // 81: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	49, // 82: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	49, // 83: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
+	61, // [61:84] is the sub-list for method output_type
+	38, // [38:61] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
 	38, // [38:38] is the sub-list for extension extendee
 	0,  // [0:38] is the sub-list for field type_name
@@ -3056,7 +3112,7 @@ func file_transload_storefront_v1_storefront_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_storefront_v1_storefront_service_proto_rawDesc), len(file_transload_storefront_v1_storefront_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

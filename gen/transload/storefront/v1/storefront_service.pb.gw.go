@@ -765,11 +765,11 @@ func local_request_StorefrontService_TestWebhookSubscription_0(ctx context.Conte
 	return msg, metadata, err
 }
 
-var filter_StorefrontService_ListWebhookDeliveries_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+var filter_StorefrontService_ListWebhookDeliveryRecords_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_StorefrontService_ListWebhookDeliveries_0(ctx context.Context, marshaler runtime.Marshaler, client StorefrontServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_StorefrontService_ListWebhookDeliveryRecords_0(ctx context.Context, marshaler runtime.Marshaler, client StorefrontServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListWebhookDeliveriesRequest
+		protoReq ListWebhookDeliveryRecordsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -784,19 +784,19 @@ func request_StorefrontService_ListWebhookDeliveries_0(ctx context.Context, mars
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StorefrontService_ListWebhookDeliveries_0); err != nil {
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StorefrontService_ListWebhookDeliveryRecords_0); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
-	msg, err := client.ListWebhookDeliveries(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	msg, err := client.ListWebhookDeliveryRecords(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
 	return msg, metadata, err
 }
 
-func local_request_StorefrontService_ListWebhookDeliveries_0(ctx context.Context, marshaler runtime.Marshaler, server StorefrontServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_StorefrontService_ListWebhookDeliveryRecords_0(ctx context.Context, marshaler runtime.Marshaler, server StorefrontServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListWebhookDeliveriesRequest
+		protoReq ListWebhookDeliveryRecordsRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -811,10 +811,49 @@ func local_request_StorefrontService_ListWebhookDeliveries_0(ctx context.Context
 	if err := req.ParseForm(); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StorefrontService_ListWebhookDeliveries_0); err != nil {
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_StorefrontService_ListWebhookDeliveryRecords_0); err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	msg, err := server.ListWebhookDeliveries(ctx, &protoReq)
+	msg, err := server.ListWebhookDeliveryRecords(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_StorefrontService_GetWebhookDeliveryRecord_0(ctx context.Context, marshaler runtime.Marshaler, client StorefrontServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetWebhookDeliveryRecordRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetWebhookDeliveryRecord(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_StorefrontService_GetWebhookDeliveryRecord_0(ctx context.Context, marshaler runtime.Marshaler, server StorefrontServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetWebhookDeliveryRecordRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.GetWebhookDeliveryRecord(ctx, &protoReq)
 	return msg, metadata, err
 }
 
@@ -1319,25 +1358,45 @@ func RegisterStorefrontServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_StorefrontService_TestWebhookSubscription_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodGet, pattern_StorefrontService_ListWebhookDeliveries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+	mux.Handle(http.MethodGet, pattern_StorefrontService_ListWebhookDeliveryRecords_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/ListWebhookDeliveries", runtime.WithHTTPPathPattern("/v1/{parent=webhookSubscriptions/*}/deliveries"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/ListWebhookDeliveryRecords", runtime.WithHTTPPathPattern("/v1/{parent=webhookSubscriptions/*}/deliveries"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		resp, md, err := local_request_StorefrontService_ListWebhookDeliveries_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		resp, md, err := local_request_StorefrontService_ListWebhookDeliveryRecords_0(annotatedContext, inboundMarshaler, server, req, pathParams)
 		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
 		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
 		if err != nil {
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_StorefrontService_ListWebhookDeliveries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_StorefrontService_ListWebhookDeliveryRecords_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_StorefrontService_GetWebhookDeliveryRecord_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/GetWebhookDeliveryRecord", runtime.WithHTTPPathPattern("/v1/{name=webhookSubscriptions/*/deliveries/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_StorefrontService_GetWebhookDeliveryRecord_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_StorefrontService_GetWebhookDeliveryRecord_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_StorefrontService_RedeliverWebhookDelivery_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -1745,22 +1804,39 @@ func RegisterStorefrontServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_StorefrontService_TestWebhookSubscription_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
-	mux.Handle(http.MethodGet, pattern_StorefrontService_ListWebhookDeliveries_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+	mux.Handle(http.MethodGet, pattern_StorefrontService_ListWebhookDeliveryRecords_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/ListWebhookDeliveries", runtime.WithHTTPPathPattern("/v1/{parent=webhookSubscriptions/*}/deliveries"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/ListWebhookDeliveryRecords", runtime.WithHTTPPathPattern("/v1/{parent=webhookSubscriptions/*}/deliveries"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		resp, md, err := request_StorefrontService_ListWebhookDeliveries_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		resp, md, err := request_StorefrontService_ListWebhookDeliveryRecords_0(annotatedContext, inboundMarshaler, client, req, pathParams)
 		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
 		if err != nil {
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_StorefrontService_ListWebhookDeliveries_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_StorefrontService_ListWebhookDeliveryRecords_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_StorefrontService_GetWebhookDeliveryRecord_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/GetWebhookDeliveryRecord", runtime.WithHTTPPathPattern("/v1/{name=webhookSubscriptions/*/deliveries/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_StorefrontService_GetWebhookDeliveryRecord_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_StorefrontService_GetWebhookDeliveryRecord_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_StorefrontService_RedeliverWebhookDelivery_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -1835,7 +1911,8 @@ var (
 	pattern_StorefrontService_ListWebhookSubscriptions_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookSubscriptions"}, ""))
 	pattern_StorefrontService_DeleteWebhookSubscription_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookSubscriptions", "name"}, ""))
 	pattern_StorefrontService_TestWebhookSubscription_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookSubscriptions", "name"}, "test"))
-	pattern_StorefrontService_ListWebhookDeliveries_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "webhookSubscriptions", "parent", "deliveries"}, ""))
+	pattern_StorefrontService_ListWebhookDeliveryRecords_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "webhookSubscriptions", "parent", "deliveries"}, ""))
+	pattern_StorefrontService_GetWebhookDeliveryRecord_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "webhookSubscriptions", "deliveries", "name"}, ""))
 	pattern_StorefrontService_RedeliverWebhookDelivery_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "webhookSubscriptions", "deliveries", "name"}, "redeliver"))
 	pattern_StorefrontService_EnableWebhookSubscription_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookSubscriptions", "name"}, "enable"))
 	pattern_StorefrontService_RotateWebhookSubscriptionSecret_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookSubscriptions", "name"}, "rotateSecret"))
@@ -1860,7 +1937,8 @@ var (
 	forward_StorefrontService_ListWebhookSubscriptions_0        = runtime.ForwardResponseMessage
 	forward_StorefrontService_DeleteWebhookSubscription_0       = runtime.ForwardResponseMessage
 	forward_StorefrontService_TestWebhookSubscription_0         = runtime.ForwardResponseMessage
-	forward_StorefrontService_ListWebhookDeliveries_0           = runtime.ForwardResponseMessage
+	forward_StorefrontService_ListWebhookDeliveryRecords_0      = runtime.ForwardResponseMessage
+	forward_StorefrontService_GetWebhookDeliveryRecord_0        = runtime.ForwardResponseMessage
 	forward_StorefrontService_RedeliverWebhookDelivery_0        = runtime.ForwardResponseMessage
 	forward_StorefrontService_EnableWebhookSubscription_0       = runtime.ForwardResponseMessage
 	forward_StorefrontService_RotateWebhookSubscriptionSecret_0 = runtime.ForwardResponseMessage

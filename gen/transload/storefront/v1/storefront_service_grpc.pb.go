@@ -42,7 +42,8 @@ const (
 	StorefrontService_ListWebhookSubscriptions_FullMethodName        = "/transload.storefront.v1.StorefrontService/ListWebhookSubscriptions"
 	StorefrontService_DeleteWebhookSubscription_FullMethodName       = "/transload.storefront.v1.StorefrontService/DeleteWebhookSubscription"
 	StorefrontService_TestWebhookSubscription_FullMethodName         = "/transload.storefront.v1.StorefrontService/TestWebhookSubscription"
-	StorefrontService_ListWebhookDeliveries_FullMethodName           = "/transload.storefront.v1.StorefrontService/ListWebhookDeliveries"
+	StorefrontService_ListWebhookDeliveryRecords_FullMethodName      = "/transload.storefront.v1.StorefrontService/ListWebhookDeliveryRecords"
+	StorefrontService_GetWebhookDeliveryRecord_FullMethodName        = "/transload.storefront.v1.StorefrontService/GetWebhookDeliveryRecord"
 	StorefrontService_RedeliverWebhookDelivery_FullMethodName        = "/transload.storefront.v1.StorefrontService/RedeliverWebhookDelivery"
 	StorefrontService_EnableWebhookSubscription_FullMethodName       = "/transload.storefront.v1.StorefrontService/EnableWebhookSubscription"
 	StorefrontService_RotateWebhookSubscriptionSecret_FullMethodName = "/transload.storefront.v1.StorefrontService/RotateWebhookSubscriptionSecret"
@@ -237,10 +238,12 @@ type StorefrontServiceClient interface {
 	// (`test = true`) to the subscription's target right now, without retries,
 	// and reports how the target answered. Use it to verify signature checking.
 	TestWebhookSubscription(ctx context.Context, in *TestWebhookSubscriptionRequest, opts ...grpc.CallOption) (*TestWebhookSubscriptionResponse, error)
-	// ListWebhookDeliveries lists a subscription's delivery log, newest
+	// ListWebhookDeliveryRecords lists a subscription's delivery log, newest
 	// first: every delivery with its state and attempts (time, status code,
 	// latency, error).
-	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	ListWebhookDeliveryRecords(ctx context.Context, in *ListWebhookDeliveryRecordsRequest, opts ...grpc.CallOption) (*ListWebhookDeliveryRecordsResponse, error)
+	// GetWebhookDeliveryRecord returns one entry of a subscription's delivery log.
+	GetWebhookDeliveryRecord(ctx context.Context, in *GetWebhookDeliveryRecordRequest, opts ...grpc.CallOption) (*WebhookDeliveryRecord, error)
 	// RedeliverWebhookDelivery queues one delivery again, whatever its state,
 	// with the same `webhook-id` and body; it goes out after the earlier
 	// pending deliveries of the same order.
@@ -444,10 +447,20 @@ func (c *storefrontServiceClient) TestWebhookSubscription(ctx context.Context, i
 	return out, nil
 }
 
-func (c *storefrontServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+func (c *storefrontServiceClient) ListWebhookDeliveryRecords(ctx context.Context, in *ListWebhookDeliveryRecordsRequest, opts ...grpc.CallOption) (*ListWebhookDeliveryRecordsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListWebhookDeliveriesResponse)
-	err := c.cc.Invoke(ctx, StorefrontService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	out := new(ListWebhookDeliveryRecordsResponse)
+	err := c.cc.Invoke(ctx, StorefrontService_ListWebhookDeliveryRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storefrontServiceClient) GetWebhookDeliveryRecord(ctx context.Context, in *GetWebhookDeliveryRecordRequest, opts ...grpc.CallOption) (*WebhookDeliveryRecord, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WebhookDeliveryRecord)
+	err := c.cc.Invoke(ctx, StorefrontService_GetWebhookDeliveryRecord_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -673,10 +686,12 @@ type StorefrontServiceServer interface {
 	// (`test = true`) to the subscription's target right now, without retries,
 	// and reports how the target answered. Use it to verify signature checking.
 	TestWebhookSubscription(context.Context, *TestWebhookSubscriptionRequest) (*TestWebhookSubscriptionResponse, error)
-	// ListWebhookDeliveries lists a subscription's delivery log, newest
+	// ListWebhookDeliveryRecords lists a subscription's delivery log, newest
 	// first: every delivery with its state and attempts (time, status code,
 	// latency, error).
-	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	ListWebhookDeliveryRecords(context.Context, *ListWebhookDeliveryRecordsRequest) (*ListWebhookDeliveryRecordsResponse, error)
+	// GetWebhookDeliveryRecord returns one entry of a subscription's delivery log.
+	GetWebhookDeliveryRecord(context.Context, *GetWebhookDeliveryRecordRequest) (*WebhookDeliveryRecord, error)
 	// RedeliverWebhookDelivery queues one delivery again, whatever its state,
 	// with the same `webhook-id` and body; it goes out after the earlier
 	// pending deliveries of the same order.
@@ -754,8 +769,11 @@ func (UnimplementedStorefrontServiceServer) DeleteWebhookSubscription(context.Co
 func (UnimplementedStorefrontServiceServer) TestWebhookSubscription(context.Context, *TestWebhookSubscriptionRequest) (*TestWebhookSubscriptionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TestWebhookSubscription not implemented")
 }
-func (UnimplementedStorefrontServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+func (UnimplementedStorefrontServiceServer) ListWebhookDeliveryRecords(context.Context, *ListWebhookDeliveryRecordsRequest) (*ListWebhookDeliveryRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveryRecords not implemented")
+}
+func (UnimplementedStorefrontServiceServer) GetWebhookDeliveryRecord(context.Context, *GetWebhookDeliveryRecordRequest) (*WebhookDeliveryRecord, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetWebhookDeliveryRecord not implemented")
 }
 func (UnimplementedStorefrontServiceServer) RedeliverWebhookDelivery(context.Context, *RedeliverWebhookDeliveryRequest) (*WebhookDeliveryRecord, error) {
 	return nil, status.Error(codes.Unimplemented, "method RedeliverWebhookDelivery not implemented")
@@ -1111,20 +1129,38 @@ func _StorefrontService_TestWebhookSubscription_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
-func _StorefrontService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListWebhookDeliveriesRequest)
+func _StorefrontService_ListWebhookDeliveryRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveryRecordsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(StorefrontServiceServer).ListWebhookDeliveries(ctx, in)
+		return srv.(StorefrontServiceServer).ListWebhookDeliveryRecords(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: StorefrontService_ListWebhookDeliveries_FullMethodName,
+		FullMethod: StorefrontService_ListWebhookDeliveryRecords_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(StorefrontServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+		return srv.(StorefrontServiceServer).ListWebhookDeliveryRecords(ctx, req.(*ListWebhookDeliveryRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StorefrontService_GetWebhookDeliveryRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookDeliveryRecordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorefrontServiceServer).GetWebhookDeliveryRecord(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorefrontService_GetWebhookDeliveryRecord_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorefrontServiceServer).GetWebhookDeliveryRecord(ctx, req.(*GetWebhookDeliveryRecordRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1263,8 +1299,12 @@ var StorefrontService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _StorefrontService_TestWebhookSubscription_Handler,
 		},
 		{
-			MethodName: "ListWebhookDeliveries",
-			Handler:    _StorefrontService_ListWebhookDeliveries_Handler,
+			MethodName: "ListWebhookDeliveryRecords",
+			Handler:    _StorefrontService_ListWebhookDeliveryRecords_Handler,
+		},
+		{
+			MethodName: "GetWebhookDeliveryRecord",
+			Handler:    _StorefrontService_GetWebhookDeliveryRecord_Handler,
 		},
 		{
 			MethodName: "RedeliverWebhookDelivery",

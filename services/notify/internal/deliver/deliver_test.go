@@ -21,17 +21,27 @@ import (
 
 // receiver records verified deliveries; status decides each answer.
 type receiver struct {
-	t      *testing.T
-	secret signing.Secret
-	mu     sync.Mutex
-	got    []string // webhook ids acknowledged, in arrival order
-	tries  int
-	status func(n int) int
+	t       *testing.T
+	secret  signing.Secret
+	mu      sync.Mutex
+	got     []string // webhook ids acknowledged, in arrival order
+	tries   int
+	status  func(n int) int
+	headers http.Header
+}
+
+func (r *receiver) hits() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tries
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
-	if err := signing.Verify(req.Header, body, r.secret, time.Now(), 5*time.Minute); err != nil {
+	r.mu.Lock()
+	secret := r.secret
+	r.mu.Unlock()
+	if err := signing.Verify(req.Header, body, secret, time.Now(), 5*time.Minute); err != nil {
 		r.t.Errorf("bad signature: %v", err)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -39,6 +49,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.tries++
 	code := r.status(r.tries)
+	for k, v := range r.headers {
+		w.Header()[k] = v
+	}
 	if code/100 == 2 {
 		r.got = append(r.got, req.Header.Get(signing.HeaderID))
 	}
@@ -190,5 +203,96 @@ func TestBackoff(t *testing.T) {
 		if got := deliver.Backoff(time.Second, time.Minute, c.n, c.jitter); got.Round(time.Microsecond) != c.want {
 			t.Errorf("Backoff(n=%d, jitter=%v) = %v, want %v", c.n, c.jitter, got, c.want)
 		}
+	}
+}
+
+// During a rotation's grace period a receiver still holding the old secret
+// verifies deliveries (both signatures are sent).
+func TestRotationSignsWithBothSecrets(t *testing.T) {
+	s, rcv, d := setup(t, func(int) int { return http.StatusOK }, deliver.Config{})
+	newSecret, _ := signing.NewSecret()
+	if err := s.RotateSecret(t.Context(), "s1", newSecret.Reveal(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, "m1") // rcv verifies with the old secret
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "delivered", func() error {
+		return wait.Check(len(rcv.acked()) == 1, "acked %v", rcv.acked())
+	})
+	// After the grace period only the new secret signs: the old one fails.
+	if err := s.RotateSecret(t.Context(), "s1", newSecret.Reveal(), time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	rcv.secret = newSecret
+	rcv.mu.Unlock()
+	enqueue(t, s, "m2")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "delivered with the new secret", func() error {
+		return wait.Check(len(rcv.acked()) == 2, "acked %v", rcv.acked())
+	})
+}
+
+// A 429 with Retry-After waits at least that long (the backoff alone would
+// retry within 40ms here).
+func TestRetryAfterHonoured(t *testing.T) {
+	var first time.Time
+	var second time.Time
+	var mu sync.Mutex
+	s, rcv, d := setup(t, func(n int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if n == 1 {
+			first = time.Now()
+			return http.StatusTooManyRequests
+		}
+		second = time.Now()
+		return http.StatusOK
+	}, deliver.Config{})
+	rcv.headers = http.Header{"Retry-After": {"1"}}
+	enqueue(t, s, "m1")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "delivered", func() error {
+		return wait.Check(len(rcv.acked()) == 1, "acked %v", rcv.acked())
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := second.Sub(first); gap < 700*time.Millisecond { // 1 s, scaled by jitter no lower than 0.8·backoff
+		t.Fatalf("retried %v after a 429 with Retry-After: 1", gap)
+	}
+}
+
+// The strict policy refuses the loopback receiver at delivery time (the
+// dialled address), and the delivery fails at once without reaching it.
+func TestDeliveryTimeAddressCheck(t *testing.T) {
+	s, rcv, d := setup(t, func(int) int { return http.StatusOK }, deliver.Config{})
+	_ = d
+	strict, err := deliver.New(s, deliver.Config{Policy: target.Policy{AllowHTTP: true}, Poll: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := s.GetSubscription(t.Context(), "s1")
+	o := strict.Test(t.Context(), sub, "msg_x", []byte(`{}`))
+	if !o.GiveUp || o.Attempt.StatusCode != 0 || rcv.hits() != 0 {
+		t.Fatalf("outcome %+v, receiver hits %d: want refused before connecting", o, rcv.hits())
+	}
+}
+
+func TestBreakerPostponesWithoutCounting(t *testing.T) {
+	s, rcv, d := setup(t, func(int) int { return http.StatusServiceUnavailable }, deliver.Config{BreakerThreshold: 2, BreakerOpen: time.Hour})
+	enqueue(t, s, "m1")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "breaker open", func() error {
+		dl, err := s.GetDelivery(t.Context(), "m1")
+		if err != nil {
+			return err
+		}
+		return wait.Check(dl.NextAttempt.After(time.Now().Add(30*time.Minute)), "next attempt %v after %d attempts", dl.NextAttempt, dl.Attempts)
+	})
+	time.Sleep(200 * time.Millisecond)
+	dl, _ := s.GetDelivery(t.Context(), "m1")
+	if dl.Attempts != 2 || rcv.hits() != 2 {
+		t.Fatalf("%d attempts logged, %d requests: want 2 and the rest postponed by the open breaker", dl.Attempts, rcv.hits())
 	}
 }

@@ -327,27 +327,44 @@ func (s *Server) ListDeliveries(ctx context.Context, req *notifyv1.ListDeliverie
 	return out, nil
 }
 
-// RedeliverDelivery implements notifyv1.NotificationServiceServer.
-func (s *Server) RedeliverDelivery(ctx context.Context, req *notifyv1.RedeliverDeliveryRequest) (*notifyv1.Delivery, error) {
-	parent, id, _ := strings.Cut(strings.TrimPrefix(req.GetName(), "subscriptions/"), "/deliveries/")
-	sub, err := s.load(ctx, req.GetCaller(), "subscriptions/"+parent)
+// loadDelivery returns delivery name if the caller may see its subscription.
+func (s *Server) loadDelivery(ctx context.Context, c *notifyv1.Caller, name string) (*sqlstore.Delivery, error) {
+	parent, id, _ := strings.Cut(strings.TrimPrefix(name, "subscriptions/"), "/deliveries/")
+	sub, err := s.load(ctx, c, "subscriptions/"+parent)
 	if err != nil {
 		return nil, err
 	}
-	notFound := apierr.Error(codes.NotFound, notifyv1.ErrorReason_ERROR_REASON_DELIVERY_NOT_FOUND, req.GetName()+" not found",
-		map[string]string{"delivery": req.GetName()})
 	d, err := s.store.GetDelivery(ctx, id)
 	if errors.Is(err, sqlstore.ErrNotFound) || (err == nil && d.SubscriptionID != sub.ID) {
-		return nil, notFound
+		return nil, apierr.Error(codes.NotFound, notifyv1.ErrorReason_ERROR_REASON_DELIVERY_NOT_FOUND, name+" not found",
+			map[string]string{"delivery": name})
 	}
 	if err != nil {
 		return nil, s.internal(ctx, err)
 	}
-	if err := s.store.Redeliver(ctx, id, s.now()); err != nil {
+	return d, nil
+}
+
+// GetDelivery implements notifyv1.NotificationServiceServer.
+func (s *Server) GetDelivery(ctx context.Context, req *notifyv1.GetDeliveryRequest) (*notifyv1.Delivery, error) {
+	d, err := s.loadDelivery(ctx, req.GetCaller(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return deliveryToProto(d), nil
+}
+
+// RedeliverDelivery implements notifyv1.NotificationServiceServer.
+func (s *Server) RedeliverDelivery(ctx context.Context, req *notifyv1.RedeliverDeliveryRequest) (*notifyv1.Delivery, error) {
+	d, err := s.loadDelivery(ctx, req.GetCaller(), req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Redeliver(ctx, d.ID, s.now()); err != nil {
 		return nil, s.internal(ctx, err)
 	}
 	s.disp.Wake()
-	if d, err = s.store.GetDelivery(ctx, id); err != nil {
+	if d, err = s.store.GetDelivery(ctx, d.ID); err != nil {
 		return nil, s.internal(ctx, err)
 	}
 	return deliveryToProto(d), nil

@@ -1,6 +1,7 @@
 package grpcapi_test
 
 import (
+	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -143,5 +144,55 @@ func TestTargetRefusedAndTestDelivery(t *testing.T) {
 	}
 	if !strings.Contains(string(res.GetBody()), `"test":true`) {
 		t.Fatalf("test body = %s", res.GetBody())
+	}
+}
+
+func TestDeliveryLogScoped(t *testing.T) {
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlstore.New(db)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := target.Policy{AllowHTTP: true, AllowPrivate: true}
+	d, _ := deliver.New(s, deliver.Config{Policy: p, Logger: logger})
+	srv := grpcapi.New(s, d, p, logger)
+	ctx := t.Context()
+	sub, err := srv.CreateSubscription(ctx, &notifyv1.CreateSubscriptionRequest{Caller: c1,
+		Subscription: &notifyv1.Subscription{TargetUri: "http://127.0.0.1:1/hook", EventTypes: types}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimPrefix(sub.GetName(), "subscriptions/")
+	now := time.Now()
+	if err := s.InTx(ctx, func(_ *sql.Tx, tx *sqlstore.Tx) error {
+		_, err := tx.Enqueue(ctx, &sqlstore.Delivery{ID: "msg_1", SubscriptionID: id, EventID: "e1", EventType: 1, Resource: "orders/1",
+			OrderingKey: "orders/1", Body: []byte(`{}`), EventTime: now, CreateTime: now, NextAttempt: now})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	name := sub.GetName() + "/deliveries/msg_1"
+	got, err := srv.GetDelivery(ctx, &notifyv1.GetDeliveryRequest{Caller: c1, Name: name})
+	if err != nil || got.GetWebhookId() != "msg_1" || got.GetState() != notifyv1.Delivery_STATE_PENDING {
+		t.Fatalf("get = %v %v", got, err)
+	}
+	for _, c := range []*notifyv1.Caller{c2, {Channel: "shop"}} {
+		if _, err := srv.GetDelivery(ctx, &notifyv1.GetDeliveryRequest{Caller: c, Name: name}); status.Code(err) != codes.NotFound {
+			t.Errorf("%v reads another's delivery: %v", c, err)
+		}
+		if _, err := srv.RedeliverDelivery(ctx, &notifyv1.RedeliverDeliveryRequest{Caller: c, Name: name}); status.Code(err) != codes.NotFound {
+			t.Errorf("%v redelivers another's delivery: %v", c, err)
+		}
+		if _, err := srv.ListDeliveries(ctx, &notifyv1.ListDeliveriesRequest{Caller: c, Parent: sub.GetName()}); status.Code(err) != codes.NotFound {
+			t.Errorf("%v lists another's log: %v", c, err)
+		}
+	}
+	if _, err := srv.GetDelivery(ctx, &notifyv1.GetDeliveryRequest{Caller: c1, Name: sub.GetName() + "/deliveries/msg_nope"}); reason(err) != "NotFound/ERROR_REASON_DELIVERY_NOT_FOUND" {
+		t.Errorf("missing delivery: %v", err)
+	}
+	log, err := srv.ListDeliveries(ctx, &notifyv1.ListDeliveriesRequest{Caller: web, Parent: sub.GetName(), PageSize: 1})
+	if err != nil || len(log.GetDeliveries()) != 1 || log.GetNextPageToken() != "" {
+		t.Fatalf("channel key lists its customer's log: %v %v", log, err)
 	}
 }
