@@ -171,4 +171,25 @@ func TestRuleRPCs(t *testing.T) {
 	if err != nil || again.GetPriceVersion() != imp.GetPriceVersion() || again.GetCreatedCount() != 1 {
 		t.Fatalf("replayed import = %v, %v", again, err)
 	}
+
+	// Reservations: WELCOME allows one use per customer.
+	res, err := pc.ReservePromotions(ctx, &catalogv1.ReservePromotionsRequest{ReservationId: "order-1", CustomerId: "C0002", Promotions: []string{"promotions/WELCOME"}})
+	if err != nil || res.GetState() != catalogv1.ReservePromotionsResponse_STATE_RESERVED {
+		t.Fatalf("reserve = %v, %v", res, err)
+	}
+	_, err = pc.ReservePromotions(ctx, &catalogv1.ReservePromotionsRequest{ReservationId: "order-2", CustomerId: "C0002", Promotions: []string{"promotions/WELCOME"}})
+	if status.Code(err) != codes.FailedPrecondition || !hasReason(err, "ERROR_REASON_PROMOTION_CODE_INVALID") {
+		t.Fatalf("second use of a once-per-customer coupon: %v", err)
+	}
+	if r, err := pc.ReleasePromotionReservation(ctx, &catalogv1.ReleasePromotionReservationRequest{ReservationId: "order-1"}); err != nil ||
+		r.GetState() != catalogv1.ReservePromotionsResponse_STATE_RELEASED {
+		t.Fatalf("release = %v, %v", r, err)
+	}
+	if _, err := pc.ReservePromotions(ctx, &catalogv1.ReservePromotionsRequest{ReservationId: "order-2", CustomerId: "C0002", Promotions: []string{"promotions/WELCOME"}}); err != nil {
+		t.Fatalf("reserve after release: %v", err)
+	}
+	if r, err := pc.RedeemPromotionReservation(ctx, &catalogv1.RedeemPromotionReservationRequest{ReservationId: "order-2"}); err != nil ||
+		r.GetState() != catalogv1.ReservePromotionsResponse_STATE_COMMITTED {
+		t.Fatalf("redeem = %v, %v", r, err)
+	}
 }

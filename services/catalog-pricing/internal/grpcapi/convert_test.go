@@ -134,3 +134,16 @@ func TestRuleEnumParity(t *testing.T) {
 	check(catalogv1.ChannelRule_Rounding_name, rounds)
 	check(catalogv1.Promotion_Combinability_name, combines)
 }
+
+// TestReservationStateParity: every reservation state has a catalog.v1 value.
+func TestReservationStateParity(t *testing.T) {
+	seen := map[catalogv1.ReservePromotionsResponse_State]bool{}
+	for _, v := range reservationStates {
+		seen[v] = true
+	}
+	for n, name := range catalogv1.ReservePromotionsResponse_State_name {
+		if n != 0 && !seen[catalogv1.ReservePromotionsResponse_State(n)] {
+			t.Errorf("%s has no domain state", name)
+		}
+	}
+}

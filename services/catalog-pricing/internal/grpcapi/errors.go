@@ -48,6 +48,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		token    *aip.PageTokenError
 		invalid  *pricing.InvalidRuleError
 		ruleConf *pricing.RuleConflictError
+		limit    *pricing.LimitReachedError
 	)
 	switch {
 	case errors.As(err, &line):
@@ -105,6 +106,12 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, pricing.ErrPriceVersionNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PRICE_VERSION_NOT_FOUND,
 			"that price version published no rule set", nil)
+	case errors.As(err, &limit):
+		return apierr.Error(codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_CODE_INVALID, limit.Error(),
+			map[string]string{"promotion": limit.Promotion, "per_customer": strconv.FormatBool(limit.PerCustomer)})
+	case errors.Is(err, pricing.ErrReservationReleased):
+		return apierr.Error(codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_CODE_INVALID,
+			"the promotion reservation was released", nil)
 	case errors.As(err, &ruleConf):
 		return apierr.Error(codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_RULE_CONFLICT, ruleConf.Error(),
 			map[string]string{"rule": ruleConf.Rule})

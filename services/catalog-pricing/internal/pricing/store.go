@@ -125,4 +125,15 @@ type Tx interface {
 	// PutPublishedRules stores the rule set of price version v and makes
 	// it the quoted one.
 	PutPublishedRules(v int64, body []byte, digest string) error
+
+	// Reservation returns the rows of a promotion reservation (none: it
+	// does not exist).
+	Reservation(id string) ([]ReservationRow, error)
+	// PutReservation inserts one row of a reservation.
+	PutReservation(r ReservationRow) error
+	// SetReservationState moves every row of a reservation to state.
+	SetReservationState(id string, state ReservationState, at time.Time) error
+	// Usage returns the live redemptions (reserved or redeemed) of every
+	// promotion that has any: in total and by customer.
+	Usage(customer string) (map[string]Usage, error)
 }

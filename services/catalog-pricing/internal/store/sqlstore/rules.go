@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
@@ -176,3 +177,40 @@ func (t pricingTx) PutPublishedRules(v int64, body []byte, digest string) error 
 	}
 	return nil
 }
+
+// Reservation implements pricing.Tx.
+func (t pricingTx) Reservation(id string) ([]pricing.ReservationRow, error) {
+	rows, err := all(t.q, func(sc sqldb.Scanner) (pricing.ReservationRow, error) {
+		var r pricing.ReservationRow
+		var state string
+		err := sc.Scan(&r.Reservation, &r.Promotion, &r.Customer, &state, &r.UpdateTime)
+		r.State, r.UpdateTime = pricing.ReservationState(state), r.UpdateTime.UTC()
+		return r, err
+	}, `SELECT reservation_id, promotion_id, customer_id, state, update_time FROM promotion_redemptions
+		WHERE reservation_id = ? ORDER BY promotion_id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read reservation %s: %w", id, err)
+	}
+	return rows, nil
+}
+
+// PutReservation implements pricing.Tx.
+func (t pricingTx) PutReservation(r pricing.ReservationRow) error {
+	if err := t.exec(`INSERT INTO promotion_redemptions (reservation_id, promotion_id, customer_id, state, update_time)
+		VALUES (?, ?, ?, ?, ?)`, r.Reservation, r.Promotion, r.Customer, string(r.State), r.UpdateTime.UTC()); err != nil {
+		return fmt.Errorf("put reservation %s/%s: %w", r.Reservation, r.Promotion, err)
+	}
+	return nil
+}
+
+// SetReservationState implements pricing.Tx.
+func (t pricingTx) SetReservationState(id string, state pricing.ReservationState, at time.Time) error {
+	if err := t.exec(`UPDATE promotion_redemptions SET state = ?, update_time = ? WHERE reservation_id = ?`,
+		string(state), at.UTC(), id); err != nil {
+		return fmt.Errorf("set reservation %s to %s: %w", id, state, err)
+	}
+	return nil
+}
+
+// Usage implements pricing.Tx.
+func (t pricingTx) Usage(customer string) (map[string]pricing.Usage, error) { return usage(t.q, customer) }

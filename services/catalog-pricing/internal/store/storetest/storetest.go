@@ -59,6 +59,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("PriceListFilters", func(t *testing.T) { testListFilters(t, newStores(t)) })
 	t.Run("Rules", func(t *testing.T) { testRules(t, newStores(t)) })
 	t.Run("RulePublication", func(t *testing.T) { testRulePublication(t, newStores(t)) })
+	t.Run("ReservationLimits", func(t *testing.T) { testReservationLimits(t, newStores(t)) })
 }
 
 func services(s Stores) (*catalog.Service, *pricing.Service, *fakeclock.Clock) {

@@ -1,0 +1,171 @@
+package pricing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ReservationState is the state of a promotion reservation.
+type ReservationState string
+
+// Reservation states: reserved and redeemed count against the limits.
+const (
+	Reserved ReservationState = "reserved"
+	Redeemed ReservationState = "committed"
+	Released ReservationState = "released"
+)
+
+// Reservation is one order's hold on promotions.
+type Reservation struct {
+	ID         string
+	Customer   string
+	Promotions []string // promotion ids, sorted
+	State      ReservationState
+}
+
+// ReservationRow is one stored (reservation, promotion) pair.
+type ReservationRow struct {
+	Reservation string
+	Promotion   string
+	Customer    string
+	State       ReservationState
+	UpdateTime  time.Time
+}
+
+// LimitReachedError: a promotion's usage limit leaves no redemption for
+// the customer.
+type LimitReachedError struct {
+	Promotion string
+	PerCustomer bool
+}
+
+// Error describes the LimitReachedError.
+func (e *LimitReachedError) Error() string {
+	if e.PerCustomer {
+		return "promotion " + e.Promotion + ": the customer's usage limit is reached"
+	}
+	return "promotion " + e.Promotion + ": its usage limit is reached"
+}
+
+// ErrReservationReleased: a released reservation cannot be redeemed.
+var ErrReservationReleased = errors.New("promotion reservation was released")
+
+func reservationOf(rows []ReservationRow) Reservation {
+	r := Reservation{State: Released}
+	for i, row := range rows {
+		if i == 0 {
+			r.ID, r.Customer, r.State = row.Reservation, row.Customer, row.State
+		}
+		r.Promotions = append(r.Promotions, row.Promotion)
+	}
+	slices.Sort(r.Promotions)
+	return r
+}
+
+// ReservePromotions holds one redemption of each promotion (ids) for
+// reservation id (an order id) and customer, all or none, checking the
+// per-customer and total limits of the published promotions under the
+// pricing lock, so concurrent reservations never exceed a limit. The
+// same id again returns the existing reservation. Errors:
+// ErrPromotionNotFound, *LimitReachedError, ErrIdempotencyKeyReused (the
+// id was used for another customer or promotion set).
+func (s *Service) ReservePromotions(ctx context.Context, id, customer string, ids []string) (Reservation, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	now := s.now().UTC()
+	var out Reservation
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.Lock(); err != nil {
+			return err
+		}
+		rows, err := tx.Reservation(id)
+		if err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			out = reservationOf(rows)
+			if out.Customer != customer || !slices.Equal(out.Promotions, ids) {
+				return ErrIdempotencyKeyReused
+			}
+			return nil
+		}
+		_, snap, err := tx.PublishedRules(0)
+		if err != nil {
+			return err
+		}
+		usage, err := tx.Usage(customer)
+		if err != nil {
+			return err
+		}
+		for _, pid := range ids {
+			i := slices.IndexFunc(snap.Promotions, func(p Promotion) bool { return p.ID == pid })
+			if i < 0 {
+				return fmt.Errorf("%w: %s", ErrPromotionNotFound, pid)
+			}
+			p, u := snap.Promotions[i], usage[pid]
+			if p.PerCustomerLimit > 0 && u.Customer >= p.PerCustomerLimit {
+				return &LimitReachedError{Promotion: p.Name(), PerCustomer: true}
+			}
+			if p.TotalLimit > 0 && u.Total >= p.TotalLimit {
+				return &LimitReachedError{Promotion: p.Name()}
+			}
+		}
+		for _, pid := range ids {
+			if err := tx.PutReservation(ReservationRow{Reservation: id, Promotion: pid, Customer: customer, State: Reserved, UpdateTime: now}); err != nil {
+				return err
+			}
+		}
+		out = Reservation{ID: id, Customer: customer, Promotions: ids, State: Reserved}
+		return nil
+	})
+	if err != nil {
+		return Reservation{}, fmt.Errorf("reserve promotions %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// RedeemReservation makes reservation id a redemption (the order was
+// placed); again is a no-op. An unknown id answers a released, empty
+// reservation. Errors: ErrReservationReleased.
+func (s *Service) RedeemReservation(ctx context.Context, id string) (Reservation, error) {
+	return s.moveReservation(ctx, id, Redeemed)
+}
+
+// ReleaseReservation gives reservation id's redemptions back (the order
+// was refused or cancelled, also after redemption); again is a no-op.
+func (s *Service) ReleaseReservation(ctx context.Context, id string) (Reservation, error) {
+	return s.moveReservation(ctx, id, Released)
+}
+
+func (s *Service) moveReservation(ctx context.Context, id string, to ReservationState) (Reservation, error) {
+	now := s.now().UTC()
+	var out Reservation
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.Lock(); err != nil {
+			return err
+		}
+		rows, err := tx.Reservation(id)
+		if err != nil || len(rows) == 0 {
+			out = Reservation{ID: id, State: Released}
+			return err
+		}
+		out = reservationOf(rows)
+		switch {
+		case out.State == to:
+			return nil
+		case out.State == Released && to == Redeemed:
+			return ErrReservationReleased
+		}
+		out.State = to
+		return tx.SetReservationState(id, to, now)
+	})
+	if err != nil {
+		return Reservation{}, fmt.Errorf("%s promotion reservation %s: %w", strings.TrimSuffix(string(to), "d"), id, err)
+	}
+	return out, nil
+}
