@@ -39,7 +39,7 @@ type ReservationRow struct {
 // LimitReachedError: a promotion's usage limit leaves no redemption for
 // the customer.
 type LimitReachedError struct {
-	Promotion string
+	Promotion   string
 	PerCustomer bool
 }
 

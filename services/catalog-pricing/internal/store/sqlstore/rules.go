@@ -213,4 +213,6 @@ func (t pricingTx) SetReservationState(id string, state pricing.ReservationState
 }
 
 // Usage implements pricing.Tx.
-func (t pricingTx) Usage(customer string) (map[string]pricing.Usage, error) { return usage(t.q, customer) }
+func (t pricingTx) Usage(customer string) (map[string]pricing.Usage, error) {
+	return usage(t.q, customer)
+}
