@@ -59,7 +59,8 @@ func setupQuoteRules(ctx context.Context, pc catalogv1.PricingServiceClient) err
 			Discount: &catalogv1.Promotion_UnitDiscount{UnitDiscount: eur(10)}, Combinability: catalogv1.Promotion_COMBINABILITY_STACKABLE, StartTime: start},
 		{Name: "promotions/BENCH-B2G1", DisplayName: "Bench 3 for 2", Trigger: catalogv1.Promotion_TRIGGER_AUTOMATIC, Skus: skus[10:],
 			Discount: &catalogv1.Promotion_BuyXGetY{BuyXGetY: &catalogv1.BuyXGetY{BuyQuantity: 2, GetQuantity: 1}}, StartTime: start},
-		{Name: "promotions/BENCH-TIER", DisplayName: "Bench spend", Trigger: catalogv1.Promotion_TRIGGER_AUTOMATIC, StartTime: start,
+		// Scoped to the scenario's SKUs, so the other scenarios' orders keep their prices.
+		{Name: "promotions/BENCH-TIER", DisplayName: "Bench spend", Trigger: catalogv1.Promotion_TRIGGER_AUTOMATIC, StartTime: start, Skus: skus,
 			Discount: &catalogv1.Promotion_SpendTiers{SpendTiers: &catalogv1.SpendTiers{Tiers: []*catalogv1.SpendTier{
 				{MinSpend: eur(10000), Discount: &catalogv1.SpendTier_AmountOff{AmountOff: eur(500)}},
 				{MinSpend: eur(50000), Discount: &catalogv1.SpendTier_DiscountBps{DiscountBps: 300}}}}}},
