@@ -84,9 +84,11 @@ func (s *Store) CreateReturn(ctx context.Context, orderID string, key order.Idem
 			if r.hash != key.PayloadHash {
 				return order.ErrIdempotencyKeyReused
 			}
-			out, err = s.getReturn(ctx, tx, r.orderID)
+			if out, err = s.getReturn(ctx, tx, r.orderID); err != nil {
+				return err
+			}
 			replayed = true
-			return err
+			return s.withCreditMemoRefs(ctx, tx, []*order.Return{out})
 		}
 		existing, err := s.orderReturns(ctx, tx, orderID)
 		if err != nil {
