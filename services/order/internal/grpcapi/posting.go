@@ -95,13 +95,14 @@ func (s *Server) GetPostingBatch(ctx context.Context, r *orderv1.GetPostingBatch
 	return orderpb.PostingBatch(b), nil
 }
 
-// RetryPostingLines implements orderv1.OrderServiceServer.
+// RetryPostingLines implements orderv1.OrderServiceServer; the operator's
+// note is recorded in the audit trail (posting_batch.retry_lines).
 func (s *Server) RetryPostingLines(ctx context.Context, r *orderv1.RetryPostingLinesRequest) (*orderv1.PostingBatch, error) {
 	if s.poster == nil {
 		return nil, errNoPoster
 	}
 	id := orderpb.PostingBatchID(r.GetName())
-	b, err := s.poster.RetryLines(ctx, id, r.GetLineIds())
+	b, err := s.poster.RetryLines(ctx, id, r.GetLineIds(), actor(ctx, order.Actor{Kind: "operator"}), r.GetNote())
 	if err != nil {
 		return nil, s.postingStatus(ctx, err, id)
 	}

@@ -256,7 +256,7 @@ func TestPosterRejectsThenRetries(t *testing.T) {
 		}
 		j.set(func(j *fakeJournal) { delete(j.blocked, "C0007") })
 		for _, name := range rejectedBatches {
-			b, err := srv.RetryPostingLines(ctx, &orderv1.RetryPostingLinesRequest{Name: name, RequestId: "retry-" + name})
+			b, err := srv.RetryPostingLines(ctx, &orderv1.RetryPostingLinesRequest{Name: name, RequestId: "retry-" + name, Note: "C0007 unblocked"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,6 +266,18 @@ func TestPosterRejectsThenRetries(t *testing.T) {
 		}
 		if n := j.postedOnce(t); n != 12 {
 			t.Fatalf("ERP holds %d lines after the retry, want 12", n)
+		}
+		var audited int
+		for _, m := range opseventstest.Read(t, e.db).All {
+			if a, ok := m.(*opsv1.AuditRecordedEvent); ok && a.GetAction() == order.AuditPostingRetry {
+				if a.GetAfter().GetFields()["note"].GetStringValue() != "C0007 unblocked" {
+					t.Errorf("retry audit record without the operator's note: %v", a.GetAfter())
+				}
+				audited++
+			}
+		}
+		if audited != len(rejectedBatches) {
+			t.Errorf("%d retry audit records, want %d", audited, len(rejectedBatches))
 		}
 		list, err = srv.ListPostingBatches(ctx, &orderv1.ListPostingBatchesRequest{Filter: "state = POSTED"})
 		if err != nil {

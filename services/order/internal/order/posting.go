@@ -225,14 +225,18 @@ type KindCurrency struct {
 
 // PostingEffects are what a batch change publishes, in its transaction:
 // a PostingBatchPostedEvent when Posted is set (with the batch as changed
-// and its state before), and per rejected line a PostingLineRejectedEvent
-// and a POSTING_LINE_REJECTED exception for the desk.
+// and its state before), per rejected line a PostingLineRejectedEvent and a
+// POSTING_LINE_REJECTED exception for the desk, and the audit records.
 type PostingEffects struct {
 	Posted   bool
 	Previous PostingBatchState
 	Rejected []PostingLine
 	At       time.Time
+	Audits   []Audit
 }
+
+// AuditPostingRetry is the audit action of RetryPostingLines.
+const AuditPostingRetry = "posting_batch.retry_lines"
 
 // PostingStore is the persistence of posting batches; sqlstore.Store
 // implements it next to Store.
@@ -438,8 +442,10 @@ func (p *Poster) Submit(ctx context.Context, id string) (PostingBatch, error) {
 }
 
 // RetryLines re-sends REJECTED lines (all of them when lineIDs is empty)
-// of a PARTIALLY_REJECTED or REJECTED batch in a new round.
-func (p *Poster) RetryLines(ctx context.Context, id string, lineIDs []string) (PostingBatch, error) {
+// of a PARTIALLY_REJECTED or REJECTED batch in a new submission, audited
+// as AuditPostingRetry by actor with the operator's note (what was fixed)
+// in the same transaction.
+func (p *Poster) RetryLines(ctx context.Context, id string, lineIDs []string, actor Actor, note string) (PostingBatch, error) {
 	var prev PostingBatchState
 	b, err := p.store.UpdatePostingBatch(ctx, id, func(b *PostingBatch) (PostingEffects, error) {
 		prev = b.State
@@ -459,19 +465,23 @@ func (p *Poster) RetryLines(ctx context.Context, id string, lineIDs []string) (P
 			// A round is unfinished: its lines go out when it is resumed.
 			return PostingEffects{}, ErrNoChange
 		}
-		found := false
+		var retried []string
 		for i := range b.Lines {
 			l := &b.Lines[i]
 			if l.State == LineRejected && (len(lineIDs) == 0 || retry[l.No]) {
 				l.State, l.RejectionReason, l.ERPErrorCode = LinePending, "", ""
-				found = true
+				retried = append(retried, l.ID())
 			}
 		}
-		if !found {
+		if len(retried) == 0 {
 			return PostingEffects{}, ErrNoChange
 		}
+		before := b.State
 		b.State, b.Attempts, b.SubmittedAt, b.UpdatedAt = BatchSubmitting, b.Attempts+1, p.now(), p.now()
-		return PostingEffects{}, nil
+		return PostingEffects{Audits: []Audit{{Actor: actor, Action: AuditPostingRetry, Target: "postingBatches/" + b.ID,
+			Before:     map[string]any{"state": before, "rejectedLineIds": retried},
+			After:      map[string]any{"state": b.State, "retriedLineIds": retried, "note": note},
+			OccurredAt: p.now()}}}, nil
 	})
 	if errors.Is(err, ErrNoChange) {
 		b, err := p.store.GetPostingBatch(ctx, id)

@@ -130,3 +130,28 @@ func (Encoder) PostingLineRejected(b order.PostingBatch, l order.PostingLine, at
 	}
 	return []outbox.Event{ev, ex}, nil
 }
+
+// PostingAudit implements sqlstore.PostingEncoder: the AuditRecordedEvent
+// of a posting batch change, its before and after as the poster describes
+// them (state names as order.v1 PostingBatch.State, line ids, the
+// operator's note).
+func (Encoder) PostingAudit(a order.Audit) (outbox.Event, error) {
+	conv := func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			if st, ok := x.(order.PostingBatchState); ok {
+				x = orderv1.PostingBatch_State(st).String()
+			}
+			out[k] = x
+		}
+		return out
+	}
+	return opsevents.Record(Producer, opsevents.Audit{
+		Actor: opsevents.Actor{Kind: a.Actor.Kind, ID: a.Actor.ID}, Action: a.Action, Target: a.Target,
+		Before: conv(a.Before), After: conv(a.After), OccurredAt: a.OccurredAt,
+	})
+}

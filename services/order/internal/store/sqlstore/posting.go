@@ -133,6 +133,8 @@ type PostingEncoder interface {
 	// PostingLineRejected is the PostingLineRejectedEvent of line l of b
 	// and the POSTING_LINE_REJECTED exception for the desk.
 	PostingLineRejected(b order.PostingBatch, l order.PostingLine, at time.Time) ([]outbox.Event, error)
+	// PostingAudit is the AuditRecordedEvent of a batch change.
+	PostingAudit(a order.Audit) (outbox.Event, error)
 }
 
 var _ order.PostingStore = (*Store)(nil)
@@ -396,7 +398,7 @@ func (s *Store) UpdatePostingBatch(ctx context.Context, id string, fn func(b *or
 
 // writePostingEffects writes the events and exceptions of a batch change.
 func (s *Store) writePostingEffects(ctx context.Context, tx *sql.Tx, b order.PostingBatch, eff order.PostingEffects) error {
-	if !eff.Posted && len(eff.Rejected) == 0 {
+	if !eff.Posted && len(eff.Rejected) == 0 && len(eff.Audits) == 0 {
 		return nil
 	}
 	enc, ok := s.encode.(PostingEncoder)
@@ -417,6 +419,13 @@ func (s *Store) writePostingEffects(ctx context.Context, tx *sql.Tx, b order.Pos
 			return fmt.Errorf("encode posting line rejection: %w", err)
 		}
 		out = append(out, evs...)
+	}
+	for _, a := range eff.Audits {
+		ev, err := enc.PostingAudit(a)
+		if err != nil {
+			return fmt.Errorf("encode posting audit record: %w", err)
+		}
+		out = append(out, ev)
 	}
 	if _, err := outbox.WriteBatch(ctx, tx, s.db.Dialect(), out); err != nil {
 		return fmt.Errorf("write posting events: %w", err)
