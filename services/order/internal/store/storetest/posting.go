@@ -21,15 +21,16 @@ func runPosting(t *testing.T, h Harness) {
 	t.Run("PostingCollectsOnce", func(t *testing.T) { t.Parallel(); testPostingCollectsOnce(t, h) })
 }
 
-// documents returns s's document reader; every order.Store of the suite
-// must provide one.
-func documents(t *testing.T, s order.Store) order.DocumentReader {
+// provides returns s as a T (an interface every order.Store of the suite
+// must implement beside order.Store).
+func provides[T any](t *testing.T, s order.Store) T {
 	t.Helper()
-	r, ok := s.(order.DocumentReader)
+	v, ok := s.(T)
 	if !ok {
-		t.Fatalf("%T does not implement order.DocumentReader", s)
+		var zero T
+		t.Fatalf("%T does not implement %T", s, &zero)
 	}
-	return r
+	return v
 }
 
 // invoiceFixture is an invoice of shipment S1 of o.
@@ -47,7 +48,7 @@ func invoiceFixture(o *order.Order, at time.Time) order.Document {
 func testDocuments(t *testing.T, h Harness) {
 	s := h.New(t)
 	ctx := t.Context()
-	docs := documents(t, s)
+	docs := provides[order.DocumentReader](t, s)
 	o := NewOrder("O-doc", "C0001", t0)
 	create(t, s, o)
 	inv := invoiceFixture(o, t0.Add(time.Minute))
@@ -128,16 +129,6 @@ func testDocuments(t *testing.T, h Harness) {
 	}
 }
 
-// postings returns s's posting store.
-func postings(t *testing.T, s order.Store) order.PostingStore {
-	t.Helper()
-	p, ok := s.(order.PostingStore)
-	if !ok {
-		t.Fatalf("%T does not implement order.PostingStore", s)
-	}
-	return p
-}
-
 // storeDocs stores docs with a change of order id.
 func storeDocs(t *testing.T, s order.Store, id string, docs ...order.Document) {
 	t.Helper()
@@ -173,7 +164,7 @@ func newBatch(id, req string, kind order.DocumentKind, currency string, cutoff t
 func testPostingBatches(t *testing.T, h Harness) {
 	s := h.New(t)
 	ctx := t.Context()
-	ps := postings(t, s)
+	ps := provides[order.PostingStore](t, s)
 	o := NewOrder("O-pb", "C0001", t0)
 	create(t, s, o)
 	// Invoices: A (2 lines), B (3 lines), C (1 line, after the cutoff);
@@ -341,7 +332,7 @@ func testPostingBatches(t *testing.T, h Harness) {
 func testPostingCollectsOnce(t *testing.T, h Harness) {
 	s := h.New(t)
 	ctx := t.Context()
-	ps := postings(t, s)
+	ps := provides[order.PostingStore](t, s)
 	o := NewOrder("O-pc", "C0001", t0)
 	create(t, s, o)
 	for i := range 20 {
