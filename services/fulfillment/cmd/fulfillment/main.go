@@ -118,7 +118,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(eventstreams.Fulfillment, eventstreams.Ops),
+	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(cfg.Streams.Apply(eventstreams.Fulfillment, eventstreams.Ops)...),
 		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()))
 	if err != nil {
 		return err
@@ -148,13 +148,13 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	// The consumer continues the trace each order event carries
 	// (platform/events), so a trace runs from the order into fulfillment.
 	consumer, err := events.NewConsumer(db, js, orderevents.ConsumerConfig(),
-		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify, orderevents.NewRoutes(cfg.WMSWarehouses)), events.WithStreams(eventstreams.Order),
+		orderevents.Handler(store.Bind, nil, logger, dispatcher.Notify, orderevents.NewRoutes(cfg.WMSWarehouses)), events.WithStreams(cfg.Streams.Apply(eventstreams.Order)...),
 		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
 	if err != nil {
 		return err
 	}
 	returnsConsumer, err := events.NewConsumer(db, js, orderevents.ReturnsConsumerConfig(),
-		orderevents.ReturnsHandler(store.Bind, nil, logger, effects.Notify), events.WithStreams(eventstreams.Order),
+		orderevents.ReturnsHandler(store.Bind, nil, logger, effects.Notify), events.WithStreams(cfg.Streams.Apply(eventstreams.Order)...),
 		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
 	if err != nil {
 		return err

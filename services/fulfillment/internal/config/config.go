@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 )
 
@@ -21,6 +22,9 @@ type Config struct {
 	// NATSURL is the NATS server the service consumes order events from and
 	// publishes its own events to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Streams is NATS_STREAM_REPLICAS: the replicas of the streams this
+	// service ensures (3 on a three-node NATS cluster).
+	Streams eventstreams.Settings
 	// WMSAddr is the WMS adapter (wms.v1 WmsAdapterService).
 	WMSAddr string `env:"WMS_ADDR" default:"127.0.0.1:9002"`
 	// InventoryAddr is the inventory service.

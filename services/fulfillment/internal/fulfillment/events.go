@@ -28,6 +28,10 @@ const (
 	// EventReturnReceived: a warehouse received goods against a return
 	// authorization (ReturnReceipt).
 	EventReturnReceived
+	// EventReturnReceiptRefused: a WMS return receipt was refused
+	// (ReturnRefusal). It changes nothing here and goes to the exception
+	// desk only.
+	EventReturnReceiptRefused
 )
 
 // Event is an event raised by a change; Tx.WriteEvent writes it to the
@@ -62,6 +66,8 @@ type Event struct {
 	Mismatch *ShipmentMismatch
 	// ReturnReceipt is the receipt an EventReturnReceived reports.
 	ReturnReceipt *ReturnReceipt
+	// ReturnRefusal is what an EventReturnReceiptRefused reports.
+	ReturnRefusal *ReturnRefusal
 	// Actor is who made the change; zero means the service acting on its
 	// own account (its workers and consumers).
 	Actor Actor

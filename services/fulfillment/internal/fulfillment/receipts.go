@@ -50,6 +50,20 @@ type ReturnReceiptEvent struct {
 	OccurTime        time.Time
 }
 
+// ReturnRefusal is a WMS return receipt the service refused: for an
+// unplanned return, another warehouse, unknown lines or more than
+// expected.
+type ReturnRefusal struct {
+	// ExpectedReturnID is what the receipt named ("" for an unplanned
+	// return without one).
+	ExpectedReturnID string
+	OrderID          string
+	WarehouseID      string
+	WMSEventID       string
+	Reason           RejectReason
+	Message          string
+}
+
 // ReturnReceipt is a recorded receipt of returned goods against a return
 // authorization.
 type ReturnReceipt struct {

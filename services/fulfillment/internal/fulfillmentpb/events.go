@@ -116,6 +116,15 @@ func Events(ev fulfillment.Event) ([]outbox.Event, error) {
 			Build: func(md *commonv1.EventMetadata) (proto.Message, error) {
 				return &fulfillmentv1.ReturnReceivedEvent{Metadata: md, ReturnReceipt: ReturnReceiptToProto(rr)}, nil
 			}}}, nil
+	case fulfillment.EventReturnReceiptRefused:
+		if ev.ReturnRefusal == nil {
+			break
+		}
+		exc, err := returnRefusalException(*ev.ReturnRefusal, ev)
+		if err != nil {
+			return nil, err
+		}
+		return []outbox.Event{exc}, nil
 	case fulfillment.EventShipmentMismatch:
 		if ev.Mismatch == nil {
 			break
@@ -174,6 +183,24 @@ func mismatchException(m fulfillment.ShipmentMismatch, ev fulfillment.Event) (ou
 		Details: map[string]any{"shipment": shipment, "fulfillmentRequest": RequestName(m.OrderID, m.RequestID),
 			"order": "orders/" + m.OrderID, "orderLine": m.OrderLineID, "wmsEvent": ev.WMSEventID,
 			"sku": m.SKU, "expected": m.Expected, "reported": m.Reported},
+		OccurredAt: ev.OccurTime,
+	})
+}
+
+// returnRefusalException is the WMS_REJECTION exception of a refused WMS
+// return receipt (ops.v1: "the WMS rejected ... a return receipt"), on the
+// return it names (the WMS event when it names none).
+func returnRefusalException(r fulfillment.ReturnRefusal, ev fulfillment.Event) (outbox.Event, error) {
+	resource, aggregate := "returnAuthorizations/"+r.ExpectedReturnID, r.ExpectedReturnID
+	if r.ExpectedReturnID == "" {
+		resource, aggregate = "wmsEvents/"+r.WMSEventID, r.WMSEventID
+	}
+	return opsevents.Raise(Producer, opsevents.Exception{
+		Kind: opsv1.Exception_KIND_WMS_REJECTION, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_FULFILLMENT,
+		Resource: resource, AggregateType: AggregateReturnReceipt, AggregateID: aggregate,
+		Message: "WMS return receipt " + r.WMSEventID + " refused: " + r.Message,
+		Details: map[string]any{"return": r.ExpectedReturnID, "order": r.OrderID, "warehouse": r.WarehouseID,
+			"wmsEvent": r.WMSEventID, "wmsCode": string(r.Reason), "wmsMessage": r.Message},
 		OccurredAt: ev.OccurTime,
 	})
 }

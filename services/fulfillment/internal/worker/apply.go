@@ -108,6 +108,17 @@ func applyEvent(ctx context.Context, tx fulfillment.Tx, b *batch, log *slog.Logg
 				return applyResult{}, err
 			}
 		}
+		if ev.Kind == fulfillment.WMSEventReturnReceipt {
+			// Goods came back that Transload cannot book: the desk decides.
+			res.published = true
+			r := ev.Receipt
+			err := tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceiptRefused, OccurTime: now,
+				ReturnRefusal: &fulfillment.ReturnRefusal{ExpectedReturnID: r.ExpectedReturnID, OrderID: r.OrderID,
+					WarehouseID: r.WarehouseID, WMSEventID: ev.ID, Reason: rj.Reason, Message: rj.Message}})
+			if err != nil {
+				return applyResult{}, err
+			}
+		}
 	} else if err != nil {
 		return applyResult{}, err
 	}

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
@@ -32,7 +34,7 @@ func returnLine(lineID, sku string, qty int64, d wmsv1.ReturnDisposition) *wmsv1
 // read again applies nothing twice; an unplanned return and a receipt of
 // more than the return expects are refused.
 func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
-	s := newStore(t)
+	s, db := newStoreDB(t)
 	ctx := t.Context()
 	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
 		_, err := tx.InsertExpectedReturn(ctx, fulfillment.ExpectedReturn{
@@ -96,6 +98,24 @@ func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 	if err != nil || len(rejected) != 2 || reasons["RE-X"] != string(fulfillment.RejectUnknownReturn) ||
 		reasons["RE-4"] != string(fulfillment.RejectQuantityExceedsRequested) {
 		t.Fatalf("rejected = %+v, %v; want the unplanned return RE-X and the over-receipt RE-4", rejected, err)
+	}
+	// Each refusal is on the exception desk once (not again when the feed
+	// was read a second time).
+	excs, _ := opsEvents(t, db)
+	refusal := func(rma, event string, reason fulfillment.RejectReason, msg string) exceptionSummary {
+		return exceptionSummary{
+			Kind: opsv1.Exception_KIND_WMS_REJECTION, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_FULFILLMENT,
+			Resource: "returnAuthorizations/" + rma,
+			Details: map[string]any{"return": rma, "order": "O-1", "warehouse": "WH-HAM", "wmsEvent": event,
+				"wmsCode": string(reason), "wmsMessage": msg},
+		}
+	}
+	want := []exceptionSummary{
+		refusal("RMA-UNPLANNED", "RE-X", fulfillment.RejectUnknownReturn, `return receipt for "RMA-UNPLANNED", which fulfilment never registered (unplanned return)`),
+		refusal("RMA-1", "RE-4", fulfillment.RejectQuantityExceedsRequested, "return RMA-1 line RL-1: 4 received in all, 3 expected"),
+	}
+	if diff := cmp.Diff(want, summarize(excs)); diff != "" {
+		t.Errorf("exceptions (-want +got):\n%s", diff)
 	}
 
 	down := &fulfillment.DependencyError{Dependency: "order", Err: errors.New("down")}
