@@ -141,10 +141,14 @@ type WMSEventResult struct {
 	Reason  RejectReason
 	Message string
 	// OrderID, RequestID and ShipmentID name what an applied event
-	// changed: the shipment, or the request when ShipmentID is empty.
+	// changed: the shipment, or the request when ShipmentID is empty (or
+	// the return receipt, ReturnReceiptID).
 	OrderID    string
 	RequestID  string
 	ShipmentID string
+	// ReturnReceiptID names the return receipt an applied receipt
+	// recorded.
+	ReturnReceiptID string
 }
 
 // Commit is the inventory call that commits a shipped shipment's

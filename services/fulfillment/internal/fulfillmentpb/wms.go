@@ -173,7 +173,9 @@ func WMSEventResultToProto(r fulfillment.WMSEventResult) *fulfillmentv1.WmsEvent
 	switch r.Outcome {
 	case fulfillment.WMSEventApplied:
 		out.Outcome = fulfillmentv1.WmsEventResult_OUTCOME_APPLIED
-		if r.ShipmentID != "" {
+		if r.ReturnReceiptID != "" {
+			out.Resource = ReturnReceiptName(r.OrderID, r.ReturnReceiptID)
+		} else if r.ShipmentID != "" {
 			out.Resource = ShipmentName(r.OrderID, r.ShipmentID)
 		} else if r.RequestID != "" {
 			out.Resource = RequestName(r.OrderID, r.RequestID)

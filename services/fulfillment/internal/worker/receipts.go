@@ -51,7 +51,7 @@ func applyReturnReceipt(ctx context.Context, tx fulfillment.Tx, source string, e
 	if err := tx.InsertReturnReceipt(ctx, rr); err != nil {
 		return err
 	}
-	res.OrderID = rr.OrderID
+	res.OrderID, res.ReturnReceiptID = rr.OrderID, rr.ID
 	if err := tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceived, ID: derivedEventID(source, ev.EventID),
 		ReturnReceipt: rr, OccurTime: now}); err != nil {
 		return err

@@ -3,15 +3,18 @@ package worker_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	fulfillmentv1 "github.com/transload/transload/gen/transload/fulfillment/v1"
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
 	"github.com/transload/transload/services/fulfillment/internal/worker"
 )
@@ -164,5 +167,42 @@ func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 	}
 	if _, err := s.GetReturnReceipt(ctx, "RR-nope"); !errors.Is(err, fulfillment.ErrReturnReceiptNotFound) {
 		t.Fatalf("unknown receipt: %v", err)
+	}
+}
+
+// A push adapter's return receipt (ApplyWmsEvents) for a registered return
+// is recorded like one from the feed, with its restock and order report,
+// and its result names the receipt.
+func TestPushedReturnReceiptApplied(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+		_, err := tx.InsertExpectedReturn(ctx, fulfillment.ExpectedReturn{
+			ID: "RMA-P", ReturnAuthorizationID: "RMA-P", OrderID: "O-1", WarehouseID: "WH-HAM", CreateTime: t0,
+			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: 1}},
+		})
+		return err
+	})
+	pushed, err := fulfillmentpb.WMSEventFromPush(&fulfillmentv1.WmsEvent{EventId: "P-R1", WarehouseId: "WH-HAM", OccurTime: timestamppb.New(t0),
+		Payload: &fulfillmentv1.WmsEvent_ReturnReceipt{ReturnReceipt: &fulfillmentv1.WmsReturnReceipt{ReturnAuthorizationId: "RMA-P", OrderId: "O-1",
+			Lines: []*fulfillmentv1.ReturnReceiptLine{{Sku: "SKU-1", ReceivedQuantity: 1, Disposition: fulfillmentv1.Disposition_DISPOSITION_RESTOCK}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := worker.NewPushApplier(s, worker.Common{Now: func() time.Time { return t0 }}).Apply(ctx, "wms-push", "c-1", []fulfillment.WMSEvent{pushed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fulfillmentpb.WMSEventResultToProto(res[0])
+	if out.GetOutcome() != fulfillmentv1.WmsEventResult_OUTCOME_APPLIED || !strings.HasPrefix(out.GetResource(), "orders/O-1/returnReceipts/RR-") {
+		t.Fatalf("result %v", out)
+	}
+	rr, err := s.GetReturnReceipt(ctx, strings.TrimPrefix(out.GetResource(), "orders/O-1/returnReceipts/"))
+	if err != nil || rr.Lines[0].ReturnLineID != "RL-1" || rr.Lines[0].Disposition != fulfillment.DispositionRestock {
+		t.Fatalf("receipt %+v, %v", rr, err)
+	}
+	effs, err := s.PendingEffects(ctx, 10)
+	if err != nil || len(effs) != 2 || effs[0].Restock == nil || effs[1].Receipt == nil {
+		t.Fatalf("effects %+v, %v; want the restock and the order report", effs, err)
 	}
 }
