@@ -168,8 +168,9 @@ type QuotePricesRequest struct {
 	// audits reproduce a past quote; the catalog used is still the current
 	// published version.
 	PriceTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=price_time,json=priceTime,proto3" json:"price_time,omitempty"`
-	// Promotion codes the buyer entered, up to 10 (case-insensitive). Unknown
-	// or inapplicable codes show up as NOT_APPLICABLE candidates.
+	// Promotion codes the buyer entered, up to 10 (case-insensitive). Codes
+	// that do not apply come back in `promotion_code_issues` with their
+	// reason (never as a failed call or line).
 	PromotionCodes []string `protobuf:"bytes,6,rep,name=promotion_codes,json=promotionCodes,proto3" json:"promotion_codes,omitempty"`
 	// When true, lines that cannot be priced come back with `error_reason`
 	// set and no prices, and totals cover the priced lines only; when false

@@ -78,23 +78,34 @@ const (
 //     with min_quantity <= quantity exists, the one with the largest
 //     min_quantity sets the price (QUANTITY_BREAK). No entry fails the line
 //     with ERROR_REASON_PRICE_NOT_FOUND.
-//  3. Channel rule: the matching rule of H with the lowest priority adjusts
-//     the step-2 price by adjustment_bps (CHANNEL_RULE when non-zero).
-//  4. Customer contract (only when customer_id is set): the most specific
-//     term of K's winning contract in currency C gives a fixed unit price
-//     or discount_bps off `list_price`. The lower of the step-3 and the
-//     contract price wins; on a tie the contract wins (CUSTOMER_CONTRACT).
-//  5. Promotions (automatic ones and those whose code is in
-//     promotion_codes, matching channel, SKU/category, min_quantity and
-//     currency): non-stackable promotions compete, each computed off
-//     `list_price`, and win only if lower than the step-4 price; then
-//     stackable promotions are applied in priority order on top of the
-//     winning price (PROMOTION).
-//  6. Minimum price guard: unless a customer contract won, a price below
-//     `list_price` × min_price_bps / 10000 of the step-3 channel rule is
-//     raised to it (CHANNEL_RULE). Prices never go below zero.
+//  3. Customer contract (only when customer_id is set): the customer's
+//     contracts in currency C (then those of customer_group, when set), by
+//     priority; the first with a term for the product wins, and within it
+//     the most specific term (SKU over category, deeper category first,
+//     then the largest min_quantity <= quantity) gives a fixed unit price
+//     or discount_bps off `list_price`, capped at `list_price` unless the
+//     term allows prices above list.
+//  4. Channel rule: the effective rule of H covering the product (SKUs,
+//     categories, brands; lowest priority) adjusts the step-2 price by
+//     adjustment_bps. A contract price is not marked up: it wins unless
+//     the channel price is lower (a term allowing prices above list always
+//     wins). Any effective rule of H excluding the product makes the line
+//     ERROR_REASON_PRODUCT_NOT_SELLABLE.
+//  5. Promotions on the step-4 price (automatic ones and those whose code
+//     is in promotion_codes; matching channel, scope, min_quantity,
+//     currency, usage limits): line level, EXCLUSIVE ones apply alone,
+//     BEST_OF ones compete, STACKABLE ones apply in priority order on top
+//     of the best-of winner, and the lowest result wins; then order level
+//     (percent or amount off the eligible subtotal, tiered spend) with the
+//     same combinability, allocated to the lines in proportion to their
+//     extended price, rounded down per unit.
+//  6. Rounding of the step-4 channel rule (down to .99 or to 5 minor
+//     units), then its floor (list × min_price_bps / 10000 and cost ×
+//     (1 + min_margin_bps / 10000), never above the undiscounted price);
+//     both skipped when a contract set the price. Prices never go below
+//     zero.
 //
-// Basis-point arithmetic rounds half up to a whole minor unit of the unit
+// Basis-point discounts round half up to a whole minor unit of the unit
 // price; extended price = unit price × quantity. The winning rule is the
 // rule of the last step that set the price; every rule looked at is
 // reported in `candidates`. Prices are net of tax.
@@ -521,23 +532,34 @@ func (c *pricingServiceClient) ReleasePromotionReservation(ctx context.Context, 
 //     with min_quantity <= quantity exists, the one with the largest
 //     min_quantity sets the price (QUANTITY_BREAK). No entry fails the line
 //     with ERROR_REASON_PRICE_NOT_FOUND.
-//  3. Channel rule: the matching rule of H with the lowest priority adjusts
-//     the step-2 price by adjustment_bps (CHANNEL_RULE when non-zero).
-//  4. Customer contract (only when customer_id is set): the most specific
-//     term of K's winning contract in currency C gives a fixed unit price
-//     or discount_bps off `list_price`. The lower of the step-3 and the
-//     contract price wins; on a tie the contract wins (CUSTOMER_CONTRACT).
-//  5. Promotions (automatic ones and those whose code is in
-//     promotion_codes, matching channel, SKU/category, min_quantity and
-//     currency): non-stackable promotions compete, each computed off
-//     `list_price`, and win only if lower than the step-4 price; then
-//     stackable promotions are applied in priority order on top of the
-//     winning price (PROMOTION).
-//  6. Minimum price guard: unless a customer contract won, a price below
-//     `list_price` × min_price_bps / 10000 of the step-3 channel rule is
-//     raised to it (CHANNEL_RULE). Prices never go below zero.
+//  3. Customer contract (only when customer_id is set): the customer's
+//     contracts in currency C (then those of customer_group, when set), by
+//     priority; the first with a term for the product wins, and within it
+//     the most specific term (SKU over category, deeper category first,
+//     then the largest min_quantity <= quantity) gives a fixed unit price
+//     or discount_bps off `list_price`, capped at `list_price` unless the
+//     term allows prices above list.
+//  4. Channel rule: the effective rule of H covering the product (SKUs,
+//     categories, brands; lowest priority) adjusts the step-2 price by
+//     adjustment_bps. A contract price is not marked up: it wins unless
+//     the channel price is lower (a term allowing prices above list always
+//     wins). Any effective rule of H excluding the product makes the line
+//     ERROR_REASON_PRODUCT_NOT_SELLABLE.
+//  5. Promotions on the step-4 price (automatic ones and those whose code
+//     is in promotion_codes; matching channel, scope, min_quantity,
+//     currency, usage limits): line level, EXCLUSIVE ones apply alone,
+//     BEST_OF ones compete, STACKABLE ones apply in priority order on top
+//     of the best-of winner, and the lowest result wins; then order level
+//     (percent or amount off the eligible subtotal, tiered spend) with the
+//     same combinability, allocated to the lines in proportion to their
+//     extended price, rounded down per unit.
+//  6. Rounding of the step-4 channel rule (down to .99 or to 5 minor
+//     units), then its floor (list × min_price_bps / 10000 and cost ×
+//     (1 + min_margin_bps / 10000), never above the undiscounted price);
+//     both skipped when a contract set the price. Prices never go below
+//     zero.
 //
-// Basis-point arithmetic rounds half up to a whole minor unit of the unit
+// Basis-point discounts round half up to a whole minor unit of the unit
 // price; extended price = unit price × quantity. The winning rule is the
 // rule of the last step that set the price; every rule looked at is
 // reported in `candidates`. Prices are net of tax.
