@@ -28,9 +28,9 @@ const (
 	// EventReturnReceived: a warehouse received goods against a return
 	// authorization (ReturnReceipt).
 	EventReturnReceived
-	// EventReturnReceiptRefused: a WMS return receipt was refused
-	// (ReturnRefusal). It changes nothing here and goes to the exception
-	// desk only.
+	// EventReturnReceiptRefused: a WMS return receipt was refused, or the
+	// WMS refused to register an expected return (ReturnRefusal, without
+	// a WMS event). It goes to the exception desk only.
 	EventReturnReceiptRefused
 )
 

@@ -50,9 +50,10 @@ type ReturnReceiptEvent struct {
 	OccurTime        time.Time
 }
 
-// ReturnRefusal is a WMS return receipt the service refused: for an
+// ReturnRefusal is a WMS return receipt the service refused (for an
 // unplanned return, another warehouse, unknown lines or more than
-// expected.
+// expected), or an expected return the WMS refused to register (no
+// WMSEventID; Reason is the WMS's rejection reason).
 type ReturnRefusal struct {
 	// ExpectedReturnID is what the receipt named ("" for an unplanned
 	// return without one).

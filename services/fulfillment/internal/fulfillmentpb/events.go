@@ -188,8 +188,8 @@ func mismatchException(m fulfillment.ShipmentMismatch, ev fulfillment.Event) (ou
 }
 
 // returnRefusalException is the WMS_REJECTION exception of a refused WMS
-// return receipt (ops.v1: "the WMS rejected ... a return receipt"), on the
-// return it names (the WMS event when it names none).
+// return receipt or registration (ops.v1: "the WMS rejected ... a return
+// receipt"), on the return it names (the WMS event when it names none).
 func returnRefusalException(r fulfillment.ReturnRefusal, ev fulfillment.Event) (outbox.Event, error) {
 	resource, aggregate := "returnAuthorizations/"+r.ExpectedReturnID, r.ExpectedReturnID
 	if r.ExpectedReturnID == "" {
@@ -198,7 +198,7 @@ func returnRefusalException(r fulfillment.ReturnRefusal, ev fulfillment.Event) (
 	return opsevents.Raise(Producer, opsevents.Exception{
 		Kind: opsv1.Exception_KIND_WMS_REJECTION, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_FULFILLMENT,
 		Resource: resource, AggregateType: AggregateReturnReceipt, AggregateID: aggregate,
-		Message: "WMS return receipt " + r.WMSEventID + " refused: " + r.Message,
+		Message: "WMS return " + r.ExpectedReturnID + " " + r.WMSEventID + ": " + r.Message,
 		Details: map[string]any{"return": r.ExpectedReturnID, "order": r.OrderID, "warehouse": r.WarehouseID,
 			"wmsEvent": r.WMSEventID, "wmsCode": string(r.Reason), "wmsMessage": r.Message},
 		OccurredAt: ev.OccurTime,

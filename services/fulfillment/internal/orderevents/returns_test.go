@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/events"
+	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/outbox/outboxtest"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
@@ -153,12 +156,12 @@ func TestReturnAuthorizedRegistersOneExpectedReturnPerWarehouseOnce(t *testing.T
 }
 
 // A WMS that refuses an expected return parks its effect as failed (a
-// refusal is final for the id); a WMS that is down leaves it pending for a
-// retry.
+// refusal is final for the id) and raises a WMS_REJECTION exception; a WMS
+// that is down leaves it pending for a retry.
 func TestExpectedReturnRefusedIsParkedUnavailableIsRetried(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	_, store := migratedStore(t)
+	db, store := migratedStore(t)
 	for _, er := range []fulfillment.ExpectedReturn{
 		{ID: "RMA-REFUSED", ReturnAuthorizationID: "RMA-REFUSED", OrderID: "O-1", WarehouseID: "WH-NOWHERE", Lines: []fulfillment.ReturnLine{{LineID: "1", SKU: "S", Quantity: 1}}},
 		{ID: "RMA-DOWN", ReturnAuthorizationID: "RMA-DOWN", OrderID: "O-2", WarehouseID: "WH-HAM", Lines: []fulfillment.ReturnLine{{LineID: "1", SKU: "S", Quantity: 1}}},
@@ -195,6 +198,16 @@ func TestExpectedReturnRefusedIsParkedUnavailableIsRetried(t *testing.T) {
 	effs, err := store.PendingEffects(ctx, 10)
 	if err != nil || len(effs) != 1 || effs[0].Key != "RMA-DOWN" || effs[0].Attempts != 1 || !effs[0].NextAttemptAt.After(now()) {
 		t.Fatalf("pending = %+v, %v; want RMA-DOWN with one attempt and a later retry", effs, err)
+	}
+	// The refusal is on the exception desk; the outage is not.
+	rows := outboxtest.Read(t, db, eventstreams.ExceptionRaised)
+	if len(rows) != 1 {
+		t.Fatalf("%d exceptions, want the refusal's", len(rows))
+	}
+	exc := rows[0].Message.(*opsv1.ExceptionRaisedEvent)
+	if exc.GetKind() != opsv1.Exception_KIND_WMS_REJECTION || exc.GetResource() != "returnAuthorizations/RMA-REFUSED" ||
+		exc.GetDetails().AsMap()["wmsCode"] != "EXPECTED_RETURN_REJECTION_REASON_UNKNOWN_WAREHOUSE" {
+		t.Errorf("exception %v", exc)
 	}
 }
 

@@ -184,16 +184,29 @@ func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error 
 }
 
 // registerReturn announces an expected return to the WMS. A refusal is
-// final for its id at the WMS (wms.v1), so it is parked for operators like
-// a refused call.
+// final for its id at the WMS (wms.v1), so it raises a WMS_REJECTION
+// exception and is parked like a refused call.
 func (r *EffectRunner) registerReturn(ctx context.Context, er fulfillment.ExpectedReturn) error {
 	a, err := r.wms.RegisterExpectedReturn(ctx, er)
 	if err != nil {
 		return err
 	}
 	if !a.Accepted {
-		return &fulfillment.DependencyError{Dependency: "wms", Rejected: true, Reason: a.RejectionReason,
+		refused := &fulfillment.DependencyError{Dependency: "wms", Rejected: true, Reason: a.RejectionReason,
 			Err: fmt.Errorf("expected return %s refused by the WMS: %s %s", er.ID, a.RejectionReason, a.RejectionMessage)}
+		// The desk hears of it before the effect is parked; a crash in
+		// between repeats the call, which the WMS answers with the same
+		// refusal, and the desk keeps one exception per return.
+		err := r.store.InTx(ctx, func(tx fulfillment.Tx) error {
+			return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceiptRefused, OccurTime: r.cfg.Now(),
+				ReturnRefusal: &fulfillment.ReturnRefusal{ExpectedReturnID: er.ID, OrderID: er.OrderID, WarehouseID: er.WarehouseID,
+					Reason: fulfillment.RejectReason(a.RejectionReason), Message: "registration refused: " + a.RejectionMessage}})
+		})
+		if err != nil {
+			return err
+		}
+		r.cfg.Published()
+		return refused
 	}
 	r.cfg.Logger.InfoContext(ctx, "expected return registered with the WMS", slog.String("expected_return_id", er.ID),
 		slog.String("return_authorization_id", er.ReturnAuthorizationID), slog.String("warehouse", er.WarehouseID),
