@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -105,6 +106,10 @@ type fakeJournal struct {
 	down     bool
 	loseNext bool
 	calls    int
+	// refuse answers the first batch it sees with a permanent error while
+	// set (refused remembers which).
+	refuse  bool
+	refused string
 }
 
 func newFakeJournal() *fakeJournal {
@@ -117,6 +122,10 @@ func (j *fakeJournal) PostJournalBatch(_ context.Context, journalID string, b or
 	j.calls++
 	if j.down {
 		return order.JournalAnswer{}, &order.DependencyError{Target: "erp", Err: errors.New("down")}
+	}
+	if j.refuse && (j.refused == "" || strings.HasPrefix(journalID, j.refused)) {
+		j.refused = b.ID
+		return order.JournalAnswer{}, errors.New("erp PostJournalBatch: INVALID_ARGUMENT")
 	}
 	if ans, ok := j.batches[journalID]; ok {
 		return ans, nil
@@ -413,4 +422,37 @@ func TestCreatePostingBatchIdempotent(t *testing.T) {
 	req.PostingBatch.Kind = orderv1.PostingBatch_KIND_CREDIT_MEMO
 	_, err = srv.CreatePostingBatch(ctx, req)
 	wantReason(t, err, codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED)
+}
+
+// TestPosterPassGoesOnPastABadBatch: a batch the ERP refuses (not an
+// outage) stays SUBMIT_FAILED and the pass posts the other batches; once
+// the ERP takes it, the next pass posts it.
+func TestPosterPassGoesOnPastABadBatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	e.shipOrders(t, "pb", 3, "C0001") // 2 lines each, one batch per order
+	j := newFakeJournal()
+	j.refuse = true
+	p := e.poster(t, j, order.PostingConfig{BatchSize: 2})
+	if err := p.Pass(ctx); err != nil {
+		t.Fatalf("pass with one refused batch: %v", err)
+	}
+	if n := j.postedOnce(t); n != 4 {
+		t.Fatalf("ERP holds %d lines, want the other batches' 4", n)
+	}
+	b, err := p.Get(ctx, j.refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.State != order.BatchSubmitFailed || b.LastError == "" {
+		t.Errorf("refused batch: %+v", b)
+	}
+	j.set(func(j *fakeJournal) { j.refuse = false })
+	if err := p.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := j.postedOnce(t); n != 6 {
+		t.Errorf("ERP holds %d lines after the next pass, want 6", n)
+	}
 }

@@ -617,8 +617,10 @@ const postingLease = "posting"
 // unfinished batches (those a crash, a timeout or a down ERP left behind)
 // and then collects the waiting lines of every kind and currency into new
 // batches and submits them. A batch the ERP cannot take stays
-// SUBMIT_FAILED for the next pass, which stops at the first such failure
-// (the breaker is likely open).
+// SUBMIT_FAILED for the next pass; the pass stops at the first
+// *DependencyError (the ERP is down or the breaker open) and goes on past
+// any other failure of one batch (logged), so one bad batch does not hold
+// back the others.
 func (p *Poster) Pass(ctx context.Context) error {
 	now := p.now()
 	ok, err := p.leases.AcquireLease(ctx, postingLease, p.holder, now, now.Add(p.cfg.LeaseTTL))
@@ -631,7 +633,9 @@ func (p *Poster) Pass(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		if _, err := p.Submit(ctx, id); err != nil {
-			return err
+			if stop := p.passFailed(ctx, id, err); stop != nil {
+				return stop
+			}
 		}
 	}
 	pend, err := p.store.PendingPostings(ctx)
@@ -648,12 +652,28 @@ func (p *Poster) Pass(ctx context.Context) error {
 				return err
 			}
 			if _, err := p.Submit(ctx, b.ID); err != nil {
-				return err
+				if stop := p.passFailed(ctx, b.ID, err); stop != nil {
+					return stop
+				}
+				// The batch stays unfinished (the next pass retries it);
+				// the lines still waiting go into the next batch.
 			}
 			if ctx.Err() != nil {
 				return nil
 			}
 		}
 	}
+	return nil
+}
+
+// passFailed decides on a failed submission of batch id in a pass: a
+// *DependencyError (ERP down, breaker open) or an ended ctx stops the
+// pass and is returned; any other error is logged and the pass goes on.
+func (p *Poster) passFailed(ctx context.Context, id string, err error) error {
+	var dep *DependencyError
+	if errors.As(err, &dep) || ctx.Err() != nil {
+		return err
+	}
+	p.log.ErrorContext(ctx, "posting batch failed; the next pass retries it", slog.String("batch", id), slog.Any("error", err))
 	return nil
 }
