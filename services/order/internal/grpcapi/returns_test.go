@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"context"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -310,6 +311,15 @@ func TestReturnApprovalAndReceipt(t *testing.T) {
 		}
 		wantSubjects(t, e, ra.GetReturnAuthorizationId(), "transload.order.return_requested", "transload.order.return_authorized",
 			"transload.order.return_received", "transload.order.return_received")
+		// Every change is audited in its transaction, by its actor.
+		var audits []string
+		for _, a := range e.auditsOf(t, ra.GetName()) {
+			audits = append(audits, a.GetAction()+" by "+a.GetActor().GetKind())
+		}
+		if want := []string{"return_authorization.create by api_key", "return_authorization.approve by operator",
+			"return_authorization.receive by service", "return_authorization.receive by service"}; !slices.Equal(audits, want) {
+			t.Errorf("audit trail %v, want %v", audits, want)
+		}
 	})
 }
 

@@ -446,6 +446,7 @@ func (rs *Returns) CreateReturn(ctx context.Context, p CreateReturnParams) (*Ret
 			}
 			eff.Events = append(eff.Events, ReturnEvent{Type: EventReturnAuthorized, Return: r.Clone(), PreviousState: ReturnRequested})
 		}
+		eff.Audits = []Audit{returnAudit(AuditReturnCreate, p.Actor, nil, r, now)}
 		return r, eff, nil
 	})
 	if err != nil {
@@ -682,7 +683,7 @@ func (rs *Returns) decide(ctx context.Context, p DecideParams, to ReturnState) (
 		}
 		return ReturnEffects{
 			Events: []ReturnEvent{{Type: evType, Return: r.Clone(), PreviousState: before.State}},
-			Audits: []Audit{{Actor: p.Actor, Action: action, Target: ReturnName(r.OrderID, r.ID), Before: before, After: r.Clone(), OccurredAt: now}},
+			Audits: []Audit{returnAudit(action, p.Actor, before, r, now)},
 		}, nil
 	})
 	if errors.Is(err, ErrDuplicateEvent) {
@@ -698,8 +699,23 @@ func (rs *Returns) decide(ctx context.Context, p DecideParams, to ReturnState) (
 	return r, nil
 }
 
-// Audit actions of returns.
+// Audit actions of returns: every change of a return is audited in its
+// transaction.
 const (
+	AuditReturnCreate  = "return_authorization.create"
 	AuditReturnApprove = "return_authorization.approve"
 	AuditReturnReject  = "return_authorization.reject"
+	AuditReturnReceive = "return_authorization.receive"
+	AuditReturnCredit  = "return_authorization.credit"
+	AuditReturnReplace = "return_authorization.replace"
 )
+
+// returnAudit is the audit record of a change of a return from before
+// (nil: a creation) to after (copied).
+func returnAudit(action string, actor Actor, before, after *Return, at time.Time) Audit {
+	a := Audit{Actor: actor, Action: action, Target: ReturnName(after.OrderID, after.ID), After: after.Clone(), OccurredAt: at}
+	if before != nil {
+		a.Before = before
+	}
+	return a
+}

@@ -44,7 +44,7 @@ func (rs *Returns) credit(r *Return) (ReturnEffects, error) {
 	if r.State != ReturnReceived || !fullyReceived(r) || r.CreditMemoRef == "" {
 		return ReturnEffects{}, ErrNoChange
 	}
-	now := rs.svc.now()
+	before, now := r.Clone(), rs.svc.now()
 	if err := r.transition(ReturnCredited, now, ServiceActor, "credit memo "+r.CreditMemoRef, ""); err != nil {
 		return ReturnEffects{}, err
 	}
@@ -54,6 +54,7 @@ func (rs *Returns) credit(r *Return) (ReturnEffects, error) {
 		return ReturnEffects{}, err
 	}
 	eff.Events = append(eff.Events, ReturnEvent{Type: EventReturnClosed, Return: r.Clone(), PreviousState: ReturnCredited})
+	eff.Audits = []Audit{returnAudit(AuditReturnCredit, ServiceActor, before, r, now)}
 	return eff, nil
 }
 

@@ -146,6 +146,7 @@ func (rs *Returns) applyReceipt(r *Return, o *Order, others []*Return, p Receipt
 		}
 		eff.Events = append(eff.Events, ReturnEvent{Type: EventReturnClosed, Return: r.Clone(), PreviousState: ReturnReceived})
 	}
+	eff.Audits = []Audit{returnAudit(AuditReturnReceive, p.Actor, before, r, now)}
 	return eff, nil
 }
 
@@ -268,9 +269,10 @@ func (rs *Returns) ensureReplacement(ctx context.Context, r *Return, actor Actor
 	}
 	key := &IdempotencyKey{Kind: "return_replacement", Key: r.ID, PayloadHash: res.Order.ID}
 	upd, err := rs.store.UpdateReturn(ctx, r.ID, key, func(r *Return, _ *Order, _ []*Return) (ReturnEffects, error) {
+		before, now := r.Clone(), rs.svc.now()
 		r.ReplacementOrderID = res.Order.ID
-		r.UpdatedAt = rs.svc.now()
-		return ReturnEffects{}, nil
+		r.UpdatedAt = now
+		return ReturnEffects{Audits: []Audit{returnAudit(AuditReturnReplace, ServiceActor, before, r, now)}}, nil
 	})
 	if errors.Is(err, ErrDuplicateEvent) {
 		return rs.store.GetReturn(ctx, r.ID)
