@@ -46,8 +46,40 @@ type Stream struct {
 	// MaxAge drops messages older than this; 0 keeps them (limits
 	// retention).
 	MaxAge time.Duration
-	// Replicas is the number of replicas in a cluster; 0 means 1.
+	// Replicas is the number of replicas in a cluster; 0 means 1, at
+	// most MaxReplicas. The declarations leave it 0; a service sets it
+	// from its environment with [Settings.Apply].
 	Replicas int
+}
+
+// MaxReplicas is the most copies JetStream keeps of a stream.
+const MaxReplicas = 5
+
+// Settings is the stream configuration a service that ensures streams
+// (through its outbox relay or its consumers) reads from its
+// environment. A service's configuration struct holds it as a field
+// (platform/config walks nested structs), and the service passes its
+// streams through [Settings.Apply] before ensuring them.
+type Settings struct {
+	// Replicas is how many copies of each stream the service creates in a
+	// NATS JetStream cluster: 1 on a single node (make run), 3 on a
+	// three-node cluster, where a stream keeps its messages and accepts
+	// publishes while one node is down. Every service of a deployment
+	// must use the same value: the producer's relay updates its stream to
+	// its own value. More replicas than the cluster has nodes is refused
+	// by JetStream: the ensurer logs it and retries, nothing is
+	// published meanwhile.
+	Replicas int `env:"NATS_STREAM_REPLICAS" default:"1"`
+}
+
+// Apply returns copies of streams with s's replica count.
+func (s Settings) Apply(streams ...Stream) []Stream {
+	out := make([]Stream, len(streams))
+	for i, st := range streams {
+		st.Replicas = s.Replicas
+		out[i] = st
+	}
+	return out
 }
 
 // ErrInvalidStream is wrapped by [Stream.Validate] and by everything that
@@ -63,6 +95,9 @@ func (s Stream) Validate() error {
 	}
 	if len(s.Subjects) == 0 {
 		return fmt.Errorf("%w: stream %s captures no subject", ErrInvalidStream, s.Name)
+	}
+	if s.Replicas < 0 || s.Replicas > MaxReplicas {
+		return fmt.Errorf("%w: stream %s: %d replicas (NATS_STREAM_REPLICAS) is not between 1 and %d", ErrInvalidStream, s.Name, s.Replicas, MaxReplicas)
 	}
 	for _, f := range s.Subjects {
 		if !validFilter(f) {

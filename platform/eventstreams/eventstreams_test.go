@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/events"
 	"github.com/transload/transload/platform/eventstreams"
 )
@@ -214,6 +215,8 @@ func TestValidateRejects(t *testing.T) {
 		"wildcard event":      func(s *eventstreams.Stream) { s.Events = []string{"x.*"} },
 		"event not captured":  func(s *eventstreams.Stream) { s.Events = []string{"y.happened"} },
 		"whitespace in event": func(s *eventstreams.Stream) { s.Events = []string{"x.a b"} },
+		"negative replicas":   func(s *eventstreams.Stream) { s.Replicas = -1 },
+		"too many replicas":   func(s *eventstreams.Stream) { s.Replicas = eventstreams.MaxReplicas + 1 },
 	}
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -224,5 +227,46 @@ func TestValidateRejects(t *testing.T) {
 				t.Errorf("Validate = %v, want ErrInvalidStream", err)
 			}
 		})
+	}
+}
+
+// TestSettingsApplyReplicas: NATS_STREAM_REPLICAS reaches the JetStream
+// configuration of every stream a service ensures, without changing the
+// shared declarations, and its default keeps one replica.
+func TestSettingsApplyReplicas(t *testing.T) {
+	t.Parallel()
+	var def eventstreams.Settings
+	if err := config.Load(&def, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if def.Replicas != 1 {
+		t.Errorf("default NATS_STREAM_REPLICAS = %d, want 1", def.Replicas)
+	}
+	var three eventstreams.Settings
+	if err := config.Load(&three, func(k string) string {
+		if k == "NATS_STREAM_REPLICAS" {
+			return "3"
+		}
+		return ""
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := three.Apply(eventstreams.Order, eventstreams.Ops)
+	if len(got) != 2 || got[0].Name != eventstreams.Order.Name || got[1].Name != eventstreams.Ops.Name {
+		t.Fatalf("Apply = %+v, want Order and Ops in order", got)
+	}
+	for _, s := range got {
+		if r := s.JetStreamConfig().Replicas; r != 3 {
+			t.Errorf("%s: JetStream replicas %d, want 3", s.Name, r)
+		}
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+	}
+	if eventstreams.Order.Replicas != 0 {
+		t.Errorf("Apply changed the shared declaration: Order.Replicas = %d", eventstreams.Order.Replicas)
+	}
+	if r := def.Apply(eventstreams.Order)[0].JetStreamConfig().Replicas; r != 1 {
+		t.Errorf("default: JetStream replicas %d, want 1", r)
 	}
 }

@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return err
 	}
 	defer closeCache()
-	relay, closeNATS, err := newRelay(cfg.NATSURL, db, log, rt.Registry())
+	relay, closeNATS, err := newRelay(cfg.NATSURL, cfg.Streams, db, log, rt.Registry())
 	if err != nil {
 		return err
 	}
@@ -184,9 +184,10 @@ func newQuoteCache(cfg cache.Config, log *slog.Logger, reg prometheus.Registerer
 // for an empty url, and what closes its connection. The connection is
 // made in the background and retried forever, and the relay ensures its
 // streams (eventstreams.Catalog, and eventstreams.Ops for the audit
-// trail) before it publishes, so a NATS that is
-// down at start delays events but not the service.
-func newRelay(url string, db *sqldb.DB, log *slog.Logger, reg prometheus.Registerer) (*outbox.Relay, func(), error) {
+// trail), with the replicas of streams (NATS_STREAM_REPLICAS), before it
+// publishes, so a NATS that is down at start delays events but not the
+// service.
+func newRelay(url string, streams eventstreams.Settings, db *sqldb.DB, log *slog.Logger, reg prometheus.Registerer) (*outbox.Relay, func(), error) {
 	if url == "" {
 		return nil, func() {}, nil
 	}
@@ -199,7 +200,7 @@ func newRelay(url string, db *sqldb.DB, log *slog.Logger, reg prometheus.Registe
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg), outbox.WithStreams(eventstreams.Catalog, eventstreams.Ops))
+	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg), outbox.WithStreams(streams.Apply(eventstreams.Catalog, eventstreams.Ops)...))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("outbox relay: %w", err)

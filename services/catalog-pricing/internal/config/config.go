@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/transload/transload/platform/cache"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 )
 
@@ -22,6 +23,9 @@ type Config struct {
 	// NATSURL is the NATS server the outbox relay publishes to; empty
 	// disables the relay (events stay in the outbox).
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Streams is NATS_STREAM_REPLICAS: the replicas of the streams this
+	// service ensures (3 on a three-node NATS cluster).
+	Streams eventstreams.Settings
 	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).
 	ERPAddr string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
 

@@ -109,7 +109,7 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	a.relay, err = outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(logger),
-		outbox.WithStreams(eventstreams.Inventory, eventstreams.Ops))
+		outbox.WithStreams(cfg.Streams.Apply(eventstreams.Inventory, eventstreams.Ops)...))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 )
 
@@ -21,6 +22,9 @@ type Config struct {
 	svcmain.Database
 	// NATSURL is the NATS server the outbox relay publishes to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Streams is NATS_STREAM_REPLICAS: the replicas of the streams this
+	// service ensures (3 on a three-node NATS cluster).
+	Streams eventstreams.Settings
 	// ERPAddr is the ERP adapter (host:port, plaintext gRPC).
 	ERPAddr string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
 

@@ -71,7 +71,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(eventstreams.Ops),
+	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(cfg.Streams.Apply(eventstreams.Ops)...),
 		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()))
 	if err != nil {
 		return err
@@ -87,12 +87,12 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	handler := eventsin.Handler(store, nil, wake)
 	copts := []events.ConsumerOption{events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry())}
 	orderConsumer, err := events.NewConsumer(db, js, eventsin.OrderConfig(), handler,
-		append(copts, events.WithStreams(eventstreams.Order))...)
+		append(copts, events.WithStreams(cfg.Streams.Apply(eventstreams.Order)...))...)
 	if err != nil {
 		return err
 	}
 	shipmentConsumer, err := events.NewConsumer(db, js, eventsin.ShipmentConfig(), handler,
-		append(copts, events.WithStreams(eventstreams.Fulfillment))...)
+		append(copts, events.WithStreams(cfg.Streams.Apply(eventstreams.Fulfillment)...))...)
 	if err != nil {
 		return err
 	}

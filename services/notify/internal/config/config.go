@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/notify/internal/deliver"
 	"github.com/transload/transload/services/notify/internal/target"
@@ -24,6 +25,9 @@ type Config struct {
 	// NATSURL is the NATS server the order and fulfillment events are read
 	// from and exceptions are published to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Streams is NATS_STREAM_REPLICAS: the replicas of the streams this
+	// service ensures (3 on a three-node NATS cluster).
+	Streams eventstreams.Settings
 	// AllowLocalTargets accepts plain http targets and hosts on loopback,
 	// private and link-local addresses: local development only (`make run`
 	// sets it; production manifests must not).

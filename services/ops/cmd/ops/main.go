@@ -100,7 +100,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	}
 
 	d := desk.New(store, deskevents.NewReplayer(js, ""))
-	copts := []events.ConsumerOption{events.WithStreams(eventstreams.Ops), events.WithConsumerLogger(logger),
+	copts := []events.ConsumerOption{events.WithStreams(cfg.Streams.Apply(eventstreams.Ops)...), events.WithConsumerLogger(logger),
 		events.WithConsumerRegisterer(rt.Registry()), events.WithBatch(deskevents.ConsumerBatch), events.WithBatchLinger(deskevents.ConsumerLinger)}
 	deskConsumer, err := events.NewConsumer(db, js, deskevents.DeskConfig(), deskevents.DeskHandler(d, store.Bind), copts...)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 )
 
@@ -25,6 +26,9 @@ type Config struct {
 	// NATSURL is the NATS server the desk's consumers read from and dead
 	// letters are replayed through.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Streams is NATS_STREAM_REPLICAS: the replicas of the streams this
+	// service ensures (3 on a three-node NATS cluster).
+	Streams eventstreams.Settings
 	// InventoryAddr is the inventory service (reconciliations).
 	InventoryAddr string `env:"INVENTORY_ADDR" default:"127.0.0.1:9004"`
 	// OrderAddr is the order service (the ERP submission queue).

@@ -199,7 +199,7 @@ func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Con
 	}
 	return outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(rt.Logger()),
 		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention),
-		outbox.WithStreams(eventstreams.Order, eventstreams.Ops), outbox.WithStreamBackoff(streamBackoff))
+		outbox.WithStreams(cfg.Streams.Apply(eventstreams.Order, eventstreams.Ops)...), outbox.WithStreamBackoff(streamBackoff))
 }
 
 // newService wires the domain to the store and the neighbours' adapters;

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 )
 
@@ -20,6 +21,9 @@ type Config struct {
 	// Database is DATABASE_URL (default sqlite://order.db).
 	svcmain.Database
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// Streams is NATS_STREAM_REPLICAS: the replicas of the streams this
+	// service ensures (3 on a three-node NATS cluster).
+	Streams eventstreams.Settings
 
 	ERPAddr       string `env:"ERP_ADDR" default:"127.0.0.1:9001"`
 	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:9003"`

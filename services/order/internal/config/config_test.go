@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
 	"github.com/transload/transload/services/order/internal/config"
@@ -26,6 +27,7 @@ func TestDefaults(t *testing.T) {
 		},
 		Database: svcmain.Database{DatabaseURL: "sqlite://order.db"},
 		NATSURL:  "nats://127.0.0.1:4222",
+		Streams:  eventstreams.Settings{Replicas: 1},
 		ERPAddr:  "127.0.0.1:9001", CatalogAddr: "127.0.0.1:9003", InventoryAddr: "127.0.0.1:9004", FulfillmentAddr: "127.0.0.1:9006",
 		ERPReadTimeout: 2 * time.Second, ERPSubmitTimeout: 10 * time.Second,
 		CatalogTimeout: 5 * time.Second, InventoryTimeout: 5 * time.Second, FulfillmentTimeout: 10 * time.Second,
