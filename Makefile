@@ -181,11 +181,13 @@ go-test: ## go test (race, shuffle) of every Go module in go.work.
 	for m in $(GO_MODULES); do echo "== go test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: fuzz-short
-fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token decoder, order's reservation and quote checks); FUZZTIME=10s each.
+fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token decoder, order's reservation and quote checks, the gateway's CreateOrder and CheckAvailability REST bodies); FUZZTIME=10s each.
 	cd platform && for target in FuzzParseFilter FuzzDecodePageToken; do \
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./aip/ || exit 1; done
 	cd services/order && for target in FuzzAllocate FuzzPricedLines; do \
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/order/ || exit 1; done
+	cd gateway && for target in FuzzRESTCreateOrder FuzzRESTCheckAvailability; do \
+		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/app/ || exit 1; done
 
 .PHONY: test
 test: tools protodeps test-servers check-generate lint breaking build observability-check manifests-check openapi-check go-test fuzz-short ## Everything that proves it works (what CI runs).
