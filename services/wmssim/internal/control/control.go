@@ -3,7 +3,7 @@
 // inject faults, inspect what the WMS received and simulate return receipts.
 //
 //	GET  /control/faults                               current faults
-//	POST /control/faults                               {"down":bool,"slowMs":int,"rejectNext":int,"duplicateNext":int}; omitted fields keep their value
+//	POST /control/faults                               {"down":bool,"slowMs":int,"rejectNext":int,"duplicateNext":int,"holdReturns":bool}; omitted fields keep their value
 //	GET  /control/shipment-requests                    {"count":n,"requests":[{"requestId","orderId","warehouse","state","submissions"}]}
 //	POST /control/returns/{expectedReturnId}:receive   optional {"lines":[{"lineId","sku","quantity","condition","disposition","note"}]}
 package control
@@ -68,6 +68,7 @@ type faultsPatch struct {
 	SlowMs        *int  `json:"slowMs"`
 	RejectNext    *int  `json:"rejectNext"`
 	DuplicateNext *int  `json:"duplicateNext"`
+	HoldReturns   *bool `json:"holdReturns"`
 }
 
 func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +76,7 @@ func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "body must be {\"down\":bool,\"slowMs\":int,\"rejectNext\":int,\"duplicateNext\":int}"})
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "body must be {\"down\":bool,\"slowMs\":int,\"rejectNext\":int,\"duplicateNext\":int,\"holdReturns\":bool}"})
 		return
 	}
 	if (p.SlowMs != nil && *p.SlowMs < 0) || (p.RejectNext != nil && *p.RejectNext < 0) || (p.DuplicateNext != nil && *p.DuplicateNext < 0) {
@@ -95,8 +96,11 @@ func (h *Handler) setFaults(w http.ResponseWriter, r *http.Request) {
 	if p.DuplicateNext != nil {
 		f.DuplicateNext = *p.DuplicateNext
 	}
+	if p.HoldReturns != nil {
+		f.HoldReturns = *p.HoldReturns
+	}
 	h.faults.Replace(f)
-	h.logger.InfoContext(r.Context(), "faults changed", slog.Bool("down", f.Down), slog.Int("slow_ms", f.SlowMs), slog.Int("reject_next", f.RejectNext), slog.Int("duplicate_next", f.DuplicateNext))
+	h.logger.InfoContext(r.Context(), "faults changed", slog.Bool("down", f.Down), slog.Int("slow_ms", f.SlowMs), slog.Int("reject_next", f.RejectNext), slog.Int("duplicate_next", f.DuplicateNext), slog.Bool("hold_returns", f.HoldReturns))
 	writeJSON(w, http.StatusOK, h.faults.Get())
 }
 

@@ -57,3 +57,38 @@ func TestReceiveDamagedEndsTheAutomaticReceipt(t *testing.T) {
 		t.Fatalf("state %s, want PARTIALLY_RECEIVED", r.State)
 	}
 }
+
+// holdReturns (POST /control/faults) keeps due automatic receipts waiting
+// until it is cleared, so a test can receive through the control API
+// without racing them.
+func TestHoldReturns(t *testing.T) {
+	t.Parallel()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	clock := fakeclock.New(fakeclock.Start)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	set := &faults.Set{}
+	svc := wms.NewService(sqlstore.New(db), wms.WithClock(clock), wms.WithReturnReceiptDelay(time.Second), wms.WithFaults(set), wms.WithLogger(logger))
+	srv := httptest.NewServer(control.New(svc, set, logger))
+	t.Cleanup(srv.Close)
+	var f faults.Faults
+	if code := do(t, "POST", srv.URL+"/control/faults", `{"holdReturns":true}`, &f); code != http.StatusOK || !f.HoldReturns {
+		t.Fatalf("hold: %d %+v", code, f)
+	}
+	notice := wms.ReturnNotice{OrderID: "O-1", Warehouse: "WH-HAM", Lines: []wms.ReturnLine{{LineID: "r1", SKU: "SKU-00001", Quantity: 1}}}
+	if _, err := svc.RegisterExpectedReturn(context.Background(), "RMA-H", notice); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if n, err := svc.ProcessDue(context.Background()); err != nil || n != 0 {
+		t.Fatalf("while held: %d receipts, %v", n, err)
+	}
+	if code := do(t, "POST", srv.URL+"/control/faults", `{"holdReturns":false}`, &f); code != http.StatusOK || f.HoldReturns {
+		t.Fatalf("release: %d %+v", code, f)
+	}
+	if n, err := svc.ProcessDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("after the hold: %d receipts, %v; want 1", n, err)
+	}
+}

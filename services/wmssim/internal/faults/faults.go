@@ -1,6 +1,7 @@
 // Package faults holds the simulator's injected faults, flipped at run
 // time through the control API: the WMS being down, slow, rejecting the
-// next shipment requests, or delivering feed events twice.
+// next shipment requests, delivering feed events twice, or holding its
+// automatic return receipts.
 package faults
 
 import (
@@ -21,6 +22,11 @@ type Faults struct {
 	// deliver their last event again on the following read (at-least-once
 	// delivery, for consumer de-duplication tests).
 	DuplicateNext int `json:"duplicateNext"`
+	// HoldReturns keeps the warehouse from receiving expected returns on
+	// its own (their due receipts wait until it is cleared), so a test can
+	// drive receipts through the control API without racing the
+	// automatic one.
+	HoldReturns bool `json:"holdReturns"`
 }
 
 // Slow returns the injected delay.
@@ -65,6 +71,14 @@ func (s *Set) ConsumeReject() {
 	if s.f.RejectNext > 0 {
 		s.f.RejectNext--
 	}
+}
+
+// ReturnsHeld reports whether automatic return receipts are held
+// (wms.FaultSource).
+func (s *Set) ReturnsHeld() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.HoldReturns
 }
 
 // TakeDuplicate uses up one pending duplicate delivery and reports whether

@@ -30,6 +30,8 @@ type FaultSource interface {
 	// deliver its last event again on the next read, using up one pending
 	// duplicate delivery.
 	TakeDuplicate() bool
+	// ReturnsHeld reports whether automatic return receipts wait.
+	ReturnsHeld() bool
 }
 
 // Observer is told about business outcomes, for metrics. Calls must not
@@ -55,6 +57,7 @@ type noFaults struct{}
 func (noFaults) RejectPending() bool { return false }
 func (noFaults) ConsumeReject()      {}
 func (noFaults) TakeDuplicate() bool { return false }
+func (noFaults) ReturnsHeld() bool   { return false }
 
 // DefaultStep is the time between two milestones of a shipment request.
 const DefaultStep = 2 * time.Second
@@ -285,8 +288,12 @@ func (s *Service) ProcessDue(ctx context.Context) (int, error) {
 // by now (everything outstanding, NEW, RESTOCK), stamped with the time it
 // was due, and returns how many receipts it appended. A return that can
 // no longer be received (cancelled, or received in full meanwhile) only
-// loses its due time.
+// loses its due time. While the faults hold returns, nothing is received
+// (the due receipts happen once the hold is cleared).
 func (s *Service) receiveDue(ctx context.Context, now time.Time) (int, error) {
+	if s.faults.ReturnsHeld() {
+		return 0, nil
+	}
 	total := 0
 	for {
 		ids, err := s.store.DueExpectedReturns(ctx, now, dueBatch)
