@@ -179,8 +179,14 @@ func TestDisabledThenEnabled(t *testing.T) {
 		return wait.Check(len(ex) == 1, "%d exceptions: %s", len(ex), r.Raw)
 	})
 	log := call(t, http.MethodGet, "/v1/"+name+"/deliveries", launcher.DemoAPIKey, nil)
-	if ds, _ := log.Body["deliveries"].([]any); len(ds) == 0 {
+	ds, _ := log.Body["webhookDeliveryRecords"].([]any)
+	if len(ds) == 0 {
 		t.Fatalf("empty delivery log: %s", log.Raw)
+	}
+	oldest, _ := ds[len(ds)-1].(map[string]any)
+	attempts, _ := oldest["attempts"].([]any)
+	if oldest["state"] != "STATE_PENDING" || len(attempts) == 0 || attempts[0].(map[string]any)["statusCode"] != float64(500) {
+		t.Fatalf("the disabled subscription's oldest delivery: %v", oldest)
 	}
 	rcv.setStatus(ok)
 	if r := call(t, http.MethodPost, "/v1/"+name+":enable", launcher.DemoAPIKey, map[string]any{}); r.Status != http.StatusOK || r.str("state") != "STATE_ACTIVE" {

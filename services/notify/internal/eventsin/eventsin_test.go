@@ -64,7 +64,7 @@ func TestHandlerQueuesPerScope(t *testing.T) {
 	if err := json.Unmarshal(log[1].Body, &body); err != nil || body["deliveryId"] != log[1].ID || body["correlationId"] != "corr" {
 		t.Fatalf("body = %s (%v)", log[1].Body, err)
 	}
-	if eventsin.WebhookID("a", "e") == eventsin.WebhookID("b", "e") || eventsin.WebhookID("a", "e") != eventsin.WebhookID("a", "e") {
-		t.Fatal("webhook ids are not stable per (subscription, event)")
+	if id := eventsin.WebhookID("a", "e"); id == eventsin.WebhookID("b", "e") || id == eventsin.WebhookID("a", "f") || len(id) != 36 || id[:4] != "msg_" {
+		t.Fatal("webhook ids are not distinct per (subscription, event) or not msg_ + 32 hex")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -454,24 +455,28 @@ func (s *Store) ListDeliveries(ctx context.Context, subID string, beforePosition
 		q += ` AND position < ?`
 		args = append(args, beforePosition)
 	}
-	rows, err := s.query(ctx, q+` ORDER BY position DESC LIMIT ?`, append(args, limit)...)
+	out, err := s.deliveries(ctx, q+` ORDER BY position DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}
+	return out, s.loadAttempts(ctx, out)
+}
+
+func (s *Store) deliveries(ctx context.Context, q string, args ...any) ([]*Delivery, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
 	var out []*Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
-			_ = rows.Close()
 			return nil, err
 		}
 		out = append(out, d)
 	}
-	_ = rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, s.loadAttempts(ctx, out)
+	return out, rows.Err()
 }
 
 // MaxAttemptsShown bounds the attempts loaded per delivery.
@@ -479,28 +484,36 @@ const MaxAttemptsShown = 50
 
 func (s *Store) loadAttempts(ctx context.Context, ds []*Delivery) error {
 	for _, d := range ds {
-		rows, err := s.query(ctx, `SELECT attempt, attempt_time, status_code, latency_us, error FROM delivery_attempts
- WHERE delivery_id = ? ORDER BY attempt DESC LIMIT ?`, d.ID, MaxAttemptsShown)
+		log, err := s.attempts(ctx, d.ID)
 		if err != nil {
 			return err
 		}
-		d.AttemptLog = nil
-		for rows.Next() {
-			var a Attempt
-			var at, lat int64
-			if err := rows.Scan(&a.Number, &at, &a.StatusCode, &lat, &a.Error); err != nil {
-				_ = rows.Close()
-				return err
-			}
-			a.Time, a.Latency = fromMicros(at), time.Duration(lat)*time.Microsecond
-			d.AttemptLog = append([]Attempt{a}, d.AttemptLog...)
-		}
-		_ = rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		d.AttemptLog = log
 	}
 	return nil
+}
+
+// attempts returns the last MaxAttemptsShown attempts of a delivery,
+// oldest first.
+func (s *Store) attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	rows, err := s.query(ctx, `SELECT attempt, attempt_time, status_code, latency_us, error FROM delivery_attempts
+ WHERE delivery_id = ? ORDER BY attempt DESC LIMIT ?`, deliveryID, MaxAttemptsShown)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var at, lat int64
+		if err := rows.Scan(&a.Number, &at, &a.StatusCode, &lat, &a.Error); err != nil {
+			return nil, err
+		}
+		a.Time, a.Latency = fromMicros(at), time.Duration(lat)*time.Microsecond
+		out = append(out, a)
+	}
+	slices.Reverse(out)
+	return out, rows.Err()
 }
 
 // Redeliver makes a delivery pending again, due now, at the end of the
