@@ -251,7 +251,9 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 func WithDependency(name string) Option { return func(o *options) { o.dependency = name } }
 
 // Dial returns a client connection to target (any grpc.NewClient target,
-// e.g. "dns:///inventory:8080" or "127.0.0.1:8080"). Like grpc.NewClient it
+// e.g. "dns:///inventory:8080", "127.0.0.1:8080", or several replicas as
+// "static:///127.0.0.1:9004,127.0.0.1:9204", see StaticScheme); calls
+// are spread over the target's addresses round robin, behind one breaker. Like grpc.NewClient it
 // does not connect until the first call. The breaker is named after the
 // dependency (WithDependency), or after target when none is named.
 func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
