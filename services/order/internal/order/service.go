@@ -506,9 +506,13 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 		return nil, false, err
 	}
 	switch cust.Account {
+	case AccountActive, AccountUnspecified:
 	case AccountCreditHold, AccountBlocked, AccountClosed:
 		return nil, false, &CustomerError{CustomerID: p.CustomerID, Err: ErrCustomerOnCreditHold}
-	case AccountActive, AccountUnspecified:
+	default:
+		// A state this version does not know (a newer or broken ERP):
+		// fail closed, as for a blocked account.
+		return nil, false, &CustomerError{CustomerID: p.CustomerID, Err: ErrCustomerOnCreditHold}
 	}
 	if len(cust.AllowedChannels) > 0 && !slices.Contains(cust.AllowedChannels, p.Channel) {
 		return nil, false, &ChannelNotAllowedError{CustomerID: p.CustomerID, Channel: p.Channel}
