@@ -238,18 +238,23 @@ func (s *Store) ListSubscriptions(ctx context.Context, channel, customerID strin
 }
 
 func (s *Store) subs(ctx context.Context, q string, args ...any) ([]*Subscription, error) {
-	rows, err := s.query(ctx, q, args...)
+	return collect(ctx, s.conn, scanSub, q, args...)
+}
+
+// collect runs a query and scans every row with scan.
+func collect[T any](ctx context.Context, c conn, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	var out []*Subscription
+	var out []T
 	for rows.Next() {
-		sub, err := scanSub(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, sub)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -361,22 +366,11 @@ func (t *Tx) Matching(ctx context.Context, channel, customerID string, eventType
 	} else {
 		q += ` AND customer_id <> ''`
 	}
-	rows, err := t.query(ctx, q+` ORDER BY id`, args...)
+	subs, err := collect(ctx, t.conn, scanSub, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = rows.Close() }()
-	var out []*Subscription
-	for rows.Next() {
-		sub, err := scanSub(rows)
-		if err != nil {
-			return nil, err
-		}
-		if sub.EventTypes&(1<<eventType) != 0 {
-			out = append(out, sub)
-		}
-	}
-	return out, rows.Err()
+	return slices.DeleteFunc(subs, func(sub *Subscription) bool { return sub.EventTypes&(1<<eventType) == 0 }), nil
 }
 
 // Enqueue inserts d (pending, due at once) unless the subscription already
@@ -463,20 +457,7 @@ func (s *Store) ListDeliveries(ctx context.Context, subID string, beforePosition
 }
 
 func (s *Store) deliveries(ctx context.Context, q string, args ...any) ([]*Delivery, error) {
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	var out []*Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(ctx, s.conn, scanDelivery, q, args...)
 }
 
 // MaxAttemptsShown bounds the attempts loaded per delivery.
