@@ -102,7 +102,7 @@ func (s *Server) RetryPostingLines(ctx context.Context, r *orderv1.RetryPostingL
 		return nil, errNoPoster
 	}
 	id := orderpb.PostingBatchID(r.GetName())
-	b, err := s.poster.RetryLines(ctx, id, r.GetLineIds(), actor(ctx, order.Actor{Kind: "operator"}), r.GetNote())
+	b, err := s.poster.RetryLines(ctx, id, r.GetRequestId(), r.GetLineIds(), actor(ctx, order.Actor{Kind: "operator"}), r.GetNote())
 	if err != nil {
 		return nil, s.postingStatus(ctx, err, id)
 	}

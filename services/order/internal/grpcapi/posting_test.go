@@ -272,6 +272,13 @@ func TestPosterRejectsThenRetries(t *testing.T) {
 			if b.GetState() != orderv1.PostingBatch_STATE_POSTED || b.GetRejectedLineCount() != 0 {
 				t.Errorf("%s after retry: %s, %d rejected", name, b.GetState(), b.GetRejectedLineCount())
 			}
+			// The same request again answers the batch as it is now.
+			again, err := srv.RetryPostingLines(ctx, &orderv1.RetryPostingLinesRequest{Name: name, RequestId: "retry-" + name, Note: "C0007 unblocked"})
+			if err != nil || again.GetEtag() != b.GetEtag() {
+				t.Errorf("replayed retry of %s: %v, etag %s -> %s", name, err, b.GetEtag(), again.GetEtag())
+			}
+			_, err = srv.RetryPostingLines(ctx, &orderv1.RetryPostingLinesRequest{Name: name, RequestId: "retry-" + name, Note: "other"})
+			wantReason(t, err, codes.AlreadyExists, commonv1.ErrorReason_ERROR_REASON_IDEMPOTENCY_KEY_REUSED)
 		}
 		if n := j.postedOnce(t); n != 12 {
 			t.Fatalf("ERP holds %d lines after the retry, want 12", n)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/transload/transload/platform/fingerprint"
 )
 
 // PostingBatchState is a posting batch's lifecycle state; the values are
@@ -259,8 +261,11 @@ type PostingStore interface {
 	// and stores the changed batch and lines (a line's state and ERP
 	// document number also on its document line) with the effects fn
 	// returns, in one transaction; Version goes up by one. fn must be pure;
-	// ErrNoChange from fn stores nothing and is returned.
-	UpdatePostingBatch(ctx context.Context, id string, fn func(b *PostingBatch) (PostingEffects, error)) (PostingBatch, error)
+	// ErrNoChange from fn stores nothing and is returned. With key set, a
+	// key applied before returns ErrDuplicateEvent (same hash) or
+	// ErrIdempotencyKeyReused (other hash or batch) without calling fn, and
+	// the key is recorded with the change.
+	UpdatePostingBatch(ctx context.Context, id string, key *IdempotencyKey, fn func(b *PostingBatch) (PostingEffects, error)) (PostingBatch, error)
 	// PendingPostings returns the kinds and currencies that have unbatched
 	// document lines.
 	PendingPostings(ctx context.Context) ([]KindCurrency, error)
@@ -421,7 +426,7 @@ func (p *Poster) List(ctx context.Context, q PostingQuery) ([]PostingBatch, erro
 // *DependencyError is returned with it.
 func (p *Poster) Submit(ctx context.Context, id string) (PostingBatch, error) {
 	var prev PostingBatchState
-	b, err := p.store.UpdatePostingBatch(ctx, id, func(b *PostingBatch) (PostingEffects, error) {
+	b, err := p.store.UpdatePostingBatch(ctx, id, nil, func(b *PostingBatch) (PostingEffects, error) {
 		if b.State.Finished() {
 			return PostingEffects{}, ErrNoChange
 		}
@@ -444,10 +449,17 @@ func (p *Poster) Submit(ctx context.Context, id string) (PostingBatch, error) {
 // RetryLines re-sends REJECTED lines (all of them when lineIDs is empty)
 // of a PARTIALLY_REJECTED or REJECTED batch in a new submission, audited
 // as AuditPostingRetry by actor with the operator's note (what was fixed)
-// in the same transaction.
-func (p *Poster) RetryLines(ctx context.Context, id string, lineIDs []string, actor Actor, note string) (PostingBatch, error) {
+// in the same transaction. It is idempotent on requestID: a request id
+// whose retry was applied returns the batch as it is now; with other lines,
+// note or batch it is ErrIdempotencyKeyReused.
+func (p *Poster) RetryLines(ctx context.Context, id, requestID string, lineIDs []string, actor Actor, note string) (PostingBatch, error) {
 	var prev PostingBatchState
-	b, err := p.store.UpdatePostingBatch(ctx, id, func(b *PostingBatch) (PostingEffects, error) {
+	key := &IdempotencyKey{Kind: "posting_retry", Key: requestID,
+		PayloadHash: fingerprint.Of(struct {
+			Batch, Note string
+			Lines       []string
+		}{id, note, lineIDs})}
+	b, err := p.store.UpdatePostingBatch(ctx, id, key, func(b *PostingBatch) (PostingEffects, error) {
 		prev = b.State
 		retry := map[int]bool{}
 		for _, lid := range lineIDs {
@@ -483,6 +495,9 @@ func (p *Poster) RetryLines(ctx context.Context, id string, lineIDs []string, ac
 			After:      map[string]any{"state": b.State, "retriedLineIds": retried, "note": note},
 			OccurredAt: p.now()}}}, nil
 	})
+	if errors.Is(err, ErrDuplicateEvent) {
+		return p.store.GetPostingBatch(ctx, id)
+	}
 	if errors.Is(err, ErrNoChange) {
 		b, err := p.store.GetPostingBatch(ctx, id)
 		if err != nil || b.State != BatchSubmitting && b.State != BatchSubmitFailed {
@@ -511,7 +526,7 @@ func (p *Poster) send(ctx context.Context, b PostingBatch, prev PostingBatchStat
 		cancel()
 	}
 	if perr != nil {
-		after, err := p.store.UpdatePostingBatch(context.WithoutCancel(ctx), b.ID, func(b *PostingBatch) (PostingEffects, error) {
+		after, err := p.store.UpdatePostingBatch(context.WithoutCancel(ctx), b.ID, nil, func(b *PostingBatch) (PostingEffects, error) {
 			if b.State != BatchSubmitting || b.Attempts != attempt {
 				return PostingEffects{}, ErrNoChange
 			}
@@ -524,7 +539,7 @@ func (p *Poster) send(ctx context.Context, b PostingBatch, prev PostingBatchStat
 		p.log.WarnContext(ctx, "posting batch not submitted", slog.String("batch", b.ID), slog.Any("error", perr))
 		return after, perr
 	}
-	after, err := p.store.UpdatePostingBatch(context.WithoutCancel(ctx), b.ID, func(b *PostingBatch) (PostingEffects, error) {
+	after, err := p.store.UpdatePostingBatch(context.WithoutCancel(ctx), b.ID, nil, func(b *PostingBatch) (PostingEffects, error) {
 		if b.State != BatchSubmitting || b.Attempts != attempt {
 			return PostingEffects{}, ErrNoChange // recorded by a concurrent submission
 		}

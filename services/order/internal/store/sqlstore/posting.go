@@ -345,12 +345,26 @@ func (s *Store) ListPostingBatches(ctx context.Context, q order.PostingQuery) ([
 }
 
 // UpdatePostingBatch implements order.PostingStore.
-func (s *Store) UpdatePostingBatch(ctx context.Context, id string, fn func(b *order.PostingBatch) (order.PostingEffects, error)) (order.PostingBatch, error) {
+func (s *Store) UpdatePostingBatch(ctx context.Context, id string, key *order.IdempotencyKey, fn func(b *order.PostingBatch) (order.PostingEffects, error)) (order.PostingBatch, error) {
 	var out order.PostingBatch
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		before, err := s.getBatch(ctx, tx, id, true)
 		if err != nil {
 			return err
+		}
+		if key != nil {
+			// The batch is locked: calls with the same key check it one
+			// after the other.
+			r, ok, err := s.readClaim(ctx, tx, key.Kind, key.Key, true)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if r.hash != key.PayloadHash || r.orderID != id {
+					return fmt.Errorf("request %s: %w", key.Key, order.ErrIdempotencyKeyReused)
+				}
+				return order.ErrDuplicateEvent
+			}
 		}
 		b := before
 		b.Lines = slices.Clone(before.Lines)
@@ -389,6 +403,15 @@ func (s *Store) UpdatePostingBatch(ctx context.Context, id string, fn func(b *or
 		}
 		if err := s.writePostingEffects(ctx, tx, b, eff); err != nil {
 			return err
+		}
+		if key != nil {
+			now := us(time.Now())
+			if _, err := tx.ExecContext(ctx, s.q(`
+				INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), id, now, now); err != nil {
+				return fmt.Errorf("record key: %w", err)
+			}
 		}
 		out = b
 		return nil

@@ -222,7 +222,7 @@ func testPostingBatches(t *testing.T, h Harness) {
 
 	// Outcome: line 1 posted, line 2 rejected, in one change with events.
 	at := t0.Add(time.Hour)
-	got, err := ps.UpdatePostingBatch(ctx, "PB-1", func(b *order.PostingBatch) (order.PostingEffects, error) {
+	got, err := ps.UpdatePostingBatch(ctx, "PB-1", nil, func(b *order.PostingBatch) (order.PostingEffects, error) {
 		b.State, b.Attempts, b.ERPBatchReference, b.UpdatedAt, b.SubmittedAt = order.BatchPartiallyRejected, 1, "journalBatches/PB-1", at, at
 		b.Lines[0].State, b.Lines[0].ERPDocumentNumber, b.Lines[0].PostedAt, b.Lines[0].Attempts = order.LinePosted, "INV-9", at, 1
 		b.Lines[1].State, b.Lines[1].RejectionReason, b.Lines[1].ERPErrorCode, b.Lines[1].Attempts = order.LineRejected, "customer blocked", "UNKNOWN_CUSTOMER", 1
@@ -253,18 +253,40 @@ func testPostingBatches(t *testing.T, h Harness) {
 			t.Errorf("%d POSTING_LINE_REJECTED exceptions for PB-1 line 2, want 1", rejected)
 		}
 	}
+	// A key is applied once: the same key again is a duplicate without
+	// calling fn, another payload or batch under it is a reused key.
+	key := &order.IdempotencyKey{Kind: "posting_retry", Key: "op-retry-1", PayloadHash: "h1"}
+	touch := func(b *order.PostingBatch) (order.PostingEffects, error) {
+		b.UpdatedAt = at.Add(time.Minute)
+		return order.PostingEffects{}, nil
+	}
+	if b, err := ps.UpdatePostingBatch(ctx, "PB-1", key, touch); err != nil || b.Version != 3 {
+		t.Fatalf("update with a key: version %d, %v", b.Version, err)
+	}
+	if _, err := ps.UpdatePostingBatch(ctx, "PB-1", key, func(*order.PostingBatch) (order.PostingEffects, error) {
+		t.Error("fn called for an applied key")
+		return order.PostingEffects{}, nil
+	}); !errors.Is(err, order.ErrDuplicateEvent) {
+		t.Errorf("applied key again: err = %v, want ErrDuplicateEvent", err)
+	}
+	if _, err := ps.UpdatePostingBatch(ctx, "PB-1", &order.IdempotencyKey{Kind: "posting_retry", Key: "op-retry-1", PayloadHash: "h2"}, touch); !errors.Is(err, order.ErrIdempotencyKeyReused) {
+		t.Errorf("key with another payload: err = %v, want ErrIdempotencyKeyReused", err)
+	}
+	if _, err := ps.UpdatePostingBatch(ctx, "PB-2", key, touch); !errors.Is(err, order.ErrIdempotencyKeyReused) {
+		t.Errorf("key on another batch: err = %v, want ErrIdempotencyKeyReused", err)
+	}
 	// A failing fn stores nothing.
 	boom := errors.New("boom")
-	if _, err := ps.UpdatePostingBatch(ctx, "PB-1", func(b *order.PostingBatch) (order.PostingEffects, error) {
+	if _, err := ps.UpdatePostingBatch(ctx, "PB-1", nil, func(b *order.PostingBatch) (order.PostingEffects, error) {
 		b.State = order.BatchPosted
 		return order.PostingEffects{}, boom
 	}); !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
-	if b, _ := ps.GetPostingBatch(ctx, "PB-1"); b.State != order.BatchPartiallyRejected || b.Version != 2 {
+	if b, _ := ps.GetPostingBatch(ctx, "PB-1"); b.State != order.BatchPartiallyRejected || b.Version != 3 {
 		t.Errorf("batch changed by a failed update: %+v", b)
 	}
-	if _, err := ps.UpdatePostingBatch(ctx, "PB-none", func(*order.PostingBatch) (order.PostingEffects, error) {
+	if _, err := ps.UpdatePostingBatch(ctx, "PB-none", nil, func(*order.PostingBatch) (order.PostingEffects, error) {
 		return order.PostingEffects{}, nil
 	}); !errors.Is(err, order.ErrPostingBatchNotFound) {
 		t.Errorf("update unknown batch: err = %v", err)
