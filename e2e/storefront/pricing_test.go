@@ -86,3 +86,35 @@ func TestContractPricing(t *testing.T) {
 		t.Errorf("order total %d below its lines", total)
 	}
 }
+
+// TestPromotionCodeInAvailability: the demo coupon WELCOME10 (10 % off,
+// stackable, once per customer) entered in an availability check lowers
+// C0004's list prices by 10 %; an unknown code comes back as a code issue
+// of the answer, not as a failed request or line.
+func TestPromotionCodeInAvailability(t *testing.T) {
+	lines := []line{{"SKU-00051", 1}, {"SKU-00052", 3}}
+	check := func(codes ...string) response {
+		return call(t, http.MethodPost, "/v1/availability:check", launcher.DemoAPIKey, map[string]any{
+			"customerId": "C0004", "currencyCode": "EUR", "lines": linesJSON(lines), "promotionCodes": codes,
+			"shipTo": map[string]any{"regionCode": "DE", "postalCode": "20457"},
+		})
+	}
+	plain := pricedLines(t, check(), "availability without codes")
+	r := check("welcome10", "NOPE")
+	coded := pricedLines(t, r, "availability with codes")
+	for _, l := range lines {
+		p, c := plain[l.SKU], coded[l.SKU]
+		if want := p.unit - (p.unit*1000+5000)/10000; c.unit != want || c.kind != "RULE_KIND_PROMOTION" || c.extended != want*int64(l.Qty) {
+			t.Errorf("%s with WELCOME10 = %+v; want %d (list %d − 10 %%)", l.SKU, c, want, p.unit)
+		}
+	}
+	issues, _ := r.Body["promotionCodeIssues"].([]any)
+	if len(issues) != 1 || issues[0].(map[string]any)["code"] != "NOPE" || issues[0].(map[string]any)["reason"] != "REASON_UNKNOWN" {
+		t.Errorf("code issues = %v; want NOPE unknown", r.Body["promotionCodeIssues"])
+	}
+	// Without the code again: list prices (no promotion price was cached
+	// under the code-free key).
+	if again := pricedLines(t, check(), "availability without codes again"); again["SKU-00051"].unit != plain["SKU-00051"].unit {
+		t.Errorf("availability after the coded one = %+v; want list %d", again["SKU-00051"], plain["SKU-00051"].unit)
+	}
+}

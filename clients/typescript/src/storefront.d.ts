@@ -507,21 +507,6 @@ export interface components {
          */
         ReturnLineDisposition: "DISPOSITION_UNSPECIFIED" | "DISPOSITION_RESTOCK" | "DISPOSITION_QUARANTINE" | "DISPOSITION_SCRAP";
         /**
-         * @description Reason is why the buyer returns a line.
-         *
-         *      - REASON_UNSPECIFIED: Not used.
-         *      - REASON_DAMAGED: Damaged in transit.
-         *      - REASON_DEFECTIVE: Defective or not working.
-         *      - REASON_WRONG_ITEM: A different product was delivered than ordered.
-         *      - REASON_NOT_AS_DESCRIBED: The product does not match its description.
-         *      - REASON_ORDERED_BY_MISTAKE: Ordered by mistake or in the wrong quantity.
-         *      - REASON_NO_LONGER_NEEDED: No longer needed.
-         *      - REASON_OTHER: Any other reason; explain in the line's `note`.
-         * @default REASON_UNSPECIFIED
-         * @enum {string}
-         */
-        ReturnLineReason: "REASON_UNSPECIFIED" | "REASON_DAMAGED" | "REASON_DEFECTIVE" | "REASON_WRONG_ITEM" | "REASON_NOT_AS_DESCRIBED" | "REASON_ORDERED_BY_MISTAKE" | "REASON_NO_LONGER_NEEDED" | "REASON_OTHER";
-        /**
          * @description Resolution is what the buyer receives for returned goods.
          *
          *      - RESOLUTION_UNSPECIFIED: Not used.
@@ -630,6 +615,13 @@ export interface components {
             includeWarehouseBreakdown?: boolean;
             /** @description Lines to check, 1..200; a SKU may appear more than once (answered per line). */
             lines: components["schemas"]["v1RequestedLine"][];
+            /**
+             * @description Promotion codes the buyer entered, up to 10 (case-insensitive), priced
+             *     in as the order would be. A code that does not apply (unknown, not
+             *     effective, exhausted, not applicable) comes back in
+             *     `promotion_code_issues`, never as a failed request or line.
+             */
+            promotionCodes?: string[];
             /** @description Destination of the goods. */
             shipTo: components["schemas"]["v1ShipToLocation"];
         };
@@ -652,6 +644,8 @@ export interface components {
             degradedDependencies?: $Read<string[]>;
             /** @description One entry per request line, same order. */
             lines?: $Read<components["schemas"]["v1LineAvailability"][]>;
+            /** @description Entered promotion codes that did not apply, with the reason. */
+            promotionCodeIssues?: $Read<components["schemas"]["v1PromotionCodeIssue"][]>;
             /**
              * @description True when any part of the answer came from the last published snapshot
              *     because a dependency was unavailable; show it as "prices/availability may
@@ -1022,6 +1016,28 @@ export interface components {
              */
             updateTime?: $Read<string>;
         };
+        /**
+         * @description PromotionCodeIssue is an entered promotion code that did not apply: an
+         *     issue of the whole request, independent of the lines.
+         */
+        v1PromotionCodeIssue: {
+            /** @description The code, upper-cased. */
+            code?: $Read<string>;
+            /** @description Why it did not apply. */
+            reason?: $Read<components["schemas"]["v1PromotionCodeIssueReason"]>;
+        };
+        /**
+         * @description Reason says why the code did not apply.
+         *
+         *      - REASON_UNSPECIFIED: Not used.
+         *      - REASON_UNKNOWN: No promotion has the code.
+         *      - REASON_NOT_EFFECTIVE: The promotion is outside its effective window.
+         *      - REASON_EXHAUSTED: The promotion's usage limit (per customer or total) is reached.
+         *      - REASON_NOT_APPLICABLE: Other channel or currency, or no line qualifies.
+         * @default REASON_UNSPECIFIED
+         * @enum {string}
+         */
+        v1PromotionCodeIssueReason: "REASON_UNSPECIFIED" | "REASON_UNKNOWN" | "REASON_NOT_EFFECTIVE" | "REASON_EXHAUSTED" | "REASON_NOT_APPLICABLE";
         /** @description QuoteLine is the price of one requested line. */
         v1QuoteLine: {
             /** @description unit_price × quantity; unset when `issue` is set. */
@@ -1140,7 +1156,7 @@ export interface components {
              */
             quantity: string;
             /** @description Why the line is returned. */
-            reason: components["schemas"]["ReturnLineReason"];
+            reason: components["schemas"]["v1ReturnLineReason"];
             /**
              * Format: int64
              * @description Quantity the warehouse received.
@@ -1149,6 +1165,21 @@ export interface components {
             /** @description SKU being returned; must be on the order. */
             sku: string;
         };
+        /**
+         * @description Reason is why the buyer returns a line.
+         *
+         *      - REASON_UNSPECIFIED: Not used.
+         *      - REASON_DAMAGED: Damaged in transit.
+         *      - REASON_DEFECTIVE: Defective or not working.
+         *      - REASON_WRONG_ITEM: A different product was delivered than ordered.
+         *      - REASON_NOT_AS_DESCRIBED: The product does not match its description.
+         *      - REASON_ORDERED_BY_MISTAKE: Ordered by mistake or in the wrong quantity.
+         *      - REASON_NO_LONGER_NEEDED: No longer needed.
+         *      - REASON_OTHER: Any other reason; explain in the line's `note`.
+         * @default REASON_UNSPECIFIED
+         * @enum {string}
+         */
+        v1ReturnLineReason: "REASON_UNSPECIFIED" | "REASON_DAMAGED" | "REASON_DEFECTIVE" | "REASON_WRONG_ITEM" | "REASON_NOT_AS_DESCRIBED" | "REASON_ORDERED_BY_MISTAKE" | "REASON_NO_LONGER_NEEDED" | "REASON_OTHER";
         /**
          * @description State is the progress of a return.
          *

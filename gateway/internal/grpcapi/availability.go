@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"maps"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,6 +155,8 @@ func newAvailability(store cache.Store, o Options) (*availability, error) {
 type availQuery struct {
 	channel, customer, currency string
 	lines                       []*storefrontv1.RequestedLine
+	// codes are the entered promotion codes, upper-cased, sorted, unique.
+	codes []string
 }
 
 // part is the result of one dependency for the valid lines.
@@ -161,6 +165,7 @@ type part struct {
 	asOf       time.Time
 	degraded   string
 	catalogVer int64
+	codeIssues []*catalogv1.PromotionCodeIssue
 }
 
 // CheckAvailability implements storefrontv1.StorefrontServiceServer.
@@ -172,7 +177,8 @@ func (s *Server) CheckAvailability(ctx context.Context, req *storefrontv1.CheckA
 	if err := s.checkCurrency("currency_code", req.GetCurrencyCode()); err != nil {
 		return nil, err
 	}
-	q := availQuery{channel: p.Channel, customer: customer, currency: req.GetCurrencyCode(), lines: req.GetLines()}
+	q := availQuery{channel: p.Channel, customer: customer, currency: req.GetCurrencyCode(), lines: req.GetLines(),
+		codes: promotionCodes(req.GetPromotionCodes())}
 
 	// Valid lines go to the dependencies; SKUs are asked once each.
 	var (
@@ -228,6 +234,10 @@ func (s *Server) CheckAvailability(ctx context.Context, req *storefrontv1.CheckA
 		}
 	}
 	resp.Stale = len(resp.DegradedDependencies) > 0
+	for _, is := range pPart.codeIssues {
+		resp.PromotionCodeIssues = append(resp.PromotionCodeIssues, &storefrontv1.PromotionCodeIssue{
+			Code: is.GetCode(), Reason: storefrontv1.PromotionCodeIssue_Reason(is.GetReason())})
+	}
 
 	priceOf := make(map[int]*catalogv1.QuoteLine, len(validIdx))
 	for k, i := range validIdx {
@@ -365,6 +375,19 @@ func priceLiveKey(cv, pv int64, q availQuery, sku string, qty int64) string {
 	return string(b)
 }
 
+// promotionCodes returns the entered codes upper-cased, sorted and unique.
+func promotionCodes(codes []string) []string {
+	if len(codes) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		out = append(out, strings.ToUpper(c))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 func priceSnapKey(q availQuery, sku string, qty int64) string {
 	return fmt.Sprintf("%s|%s|%s|%s|%d", q.channel, q.customer, q.currency, sku, qty)
 }
@@ -379,7 +402,7 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_CACHED, asOf: now, catalogVer: cv}, nil
 	}
 	req := &catalogv1.QuotePricesRequest{
-		CustomerId: q.customer, Channel: q.channel, CurrencyCode: q.currency, AllowPartial: true,
+		CustomerId: q.customer, Channel: q.channel, CurrencyCode: q.currency, AllowPartial: true, PromotionCodes: q.codes,
 	}
 	for _, i := range idx {
 		req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: q.lines[i].GetSku(), Quantity: q.lines[i].GetQuantity()})
@@ -395,8 +418,14 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 		return nil, part{}, apierr.Internal()
 	}
 	if err == nil {
-		a.storePrices(ctx, q, idx, resp, now, gen)
-		return resp.GetLines(), part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now, catalogVer: resp.GetCatalogVersion()}, nil
+		if len(q.codes) == 0 && len(resp.GetAppliedPromotions()) == 0 {
+			// A line's price with a promotion may depend on the other
+			// lines (order-level promotions) and on usage (limited
+			// codes): only promotion-free answers are cached per line.
+			a.storePrices(ctx, q, idx, resp, now, gen)
+		}
+		return resp.GetLines(), part{confidence: storefrontv1.Confidence_CONFIDENCE_LIVE, asOf: now, catalogVer: resp.GetCatalogVersion(),
+			codeIssues: resp.GetPromotionCodeIssues()}, nil
 	}
 	if !grpcclient.ClassifyCtx(ctx, err).DependencyFailure() {
 		if status.Code(err) == codes.InvalidArgument {
@@ -423,7 +452,7 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 }
 
 func (a *availability) cachedPrices(ctx context.Context, q availQuery, idx []int, now time.Time) ([]*catalogv1.QuoteLine, int64, bool) {
-	if a.freshFor <= 0 {
+	if a.freshFor <= 0 || len(q.codes) > 0 {
 		return nil, 0, false
 	}
 	a.mu.Lock()

@@ -221,6 +221,67 @@ func (DeliveryPromise_Status) EnumDescriptor() ([]byte, []int) {
 	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{4, 0}
 }
 
+// Reason says why the code did not apply.
+type PromotionCodeIssue_Reason int32
+
+const (
+	// Not used.
+	PromotionCodeIssue_REASON_UNSPECIFIED PromotionCodeIssue_Reason = 0
+	// No promotion has the code.
+	PromotionCodeIssue_REASON_UNKNOWN PromotionCodeIssue_Reason = 1
+	// The promotion is outside its effective window.
+	PromotionCodeIssue_REASON_NOT_EFFECTIVE PromotionCodeIssue_Reason = 2
+	// The promotion's usage limit (per customer or total) is reached.
+	PromotionCodeIssue_REASON_EXHAUSTED PromotionCodeIssue_Reason = 3
+	// Other channel or currency, or no line qualifies.
+	PromotionCodeIssue_REASON_NOT_APPLICABLE PromotionCodeIssue_Reason = 4
+)
+
+// Enum value maps for PromotionCodeIssue_Reason.
+var (
+	PromotionCodeIssue_Reason_name = map[int32]string{
+		0: "REASON_UNSPECIFIED",
+		1: "REASON_UNKNOWN",
+		2: "REASON_NOT_EFFECTIVE",
+		3: "REASON_EXHAUSTED",
+		4: "REASON_NOT_APPLICABLE",
+	}
+	PromotionCodeIssue_Reason_value = map[string]int32{
+		"REASON_UNSPECIFIED":    0,
+		"REASON_UNKNOWN":        1,
+		"REASON_NOT_EFFECTIVE":  2,
+		"REASON_EXHAUSTED":      3,
+		"REASON_NOT_APPLICABLE": 4,
+	}
+)
+
+func (x PromotionCodeIssue_Reason) Enum() *PromotionCodeIssue_Reason {
+	p := new(PromotionCodeIssue_Reason)
+	*p = x
+	return p
+}
+
+func (x PromotionCodeIssue_Reason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PromotionCodeIssue_Reason) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_storefront_v1_storefront_service_proto_enumTypes[3].Descriptor()
+}
+
+func (PromotionCodeIssue_Reason) Type() protoreflect.EnumType {
+	return &file_transload_storefront_v1_storefront_service_proto_enumTypes[3]
+}
+
+func (x PromotionCodeIssue_Reason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PromotionCodeIssue_Reason.Descriptor instead.
+func (PromotionCodeIssue_Reason) EnumDescriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{7, 0}
+}
+
 // ShipToLocation is the destination used to pick warehouses and compute
 // delivery promises.
 type ShipToLocation struct {
@@ -350,8 +411,13 @@ type CheckAvailabilityRequest struct {
 	Lines []*RequestedLine `protobuf:"bytes,4,rep,name=lines,proto3" json:"lines,omitempty"`
 	// When true, each line also lists the available quantity per warehouse.
 	IncludeWarehouseBreakdown bool `protobuf:"varint,5,opt,name=include_warehouse_breakdown,json=includeWarehouseBreakdown,proto3" json:"include_warehouse_breakdown,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Promotion codes the buyer entered, up to 10 (case-insensitive), priced
+	// in as the order would be. A code that does not apply (unknown, not
+	// effective, exhausted, not applicable) comes back in
+	// `promotion_code_issues`, never as a failed request or line.
+	PromotionCodes []string `protobuf:"bytes,6,rep,name=promotion_codes,json=promotionCodes,proto3" json:"promotion_codes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CheckAvailabilityRequest) Reset() {
@@ -417,6 +483,13 @@ func (x *CheckAvailabilityRequest) GetIncludeWarehouseBreakdown() bool {
 		return x.IncludeWarehouseBreakdown
 	}
 	return false
+}
+
+func (x *CheckAvailabilityRequest) GetPromotionCodes() []string {
+	if x != nil {
+		return x.PromotionCodes
+	}
+	return nil
 }
 
 // WarehouseAvailability is the available quantity of a SKU in one warehouse.
@@ -699,8 +772,10 @@ type CheckAvailabilityResponse struct {
 	AsOfTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=as_of_time,json=asOfTime,proto3" json:"as_of_time,omitempty"`
 	// Version of the published catalog and price book used.
 	CatalogVersion string `protobuf:"bytes,6,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Entered promotion codes that did not apply, with the reason.
+	PromotionCodeIssues []*PromotionCodeIssue `protobuf:"bytes,7,rep,name=promotion_code_issues,json=promotionCodeIssues,proto3" json:"promotion_code_issues,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *CheckAvailabilityResponse) Reset() {
@@ -775,6 +850,69 @@ func (x *CheckAvailabilityResponse) GetCatalogVersion() string {
 	return ""
 }
 
+func (x *CheckAvailabilityResponse) GetPromotionCodeIssues() []*PromotionCodeIssue {
+	if x != nil {
+		return x.PromotionCodeIssues
+	}
+	return nil
+}
+
+// PromotionCodeIssue is an entered promotion code that did not apply: an
+// issue of the whole request, independent of the lines.
+type PromotionCodeIssue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The code, upper-cased.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Why it did not apply.
+	Reason        PromotionCodeIssue_Reason `protobuf:"varint,2,opt,name=reason,proto3,enum=transload.storefront.v1.PromotionCodeIssue_Reason" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromotionCodeIssue) Reset() {
+	*x = PromotionCodeIssue{}
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromotionCodeIssue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromotionCodeIssue) ProtoMessage() {}
+
+func (x *PromotionCodeIssue) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromotionCodeIssue.ProtoReflect.Descriptor instead.
+func (*PromotionCodeIssue) Descriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PromotionCodeIssue) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PromotionCodeIssue) GetReason() PromotionCodeIssue_Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return PromotionCodeIssue_REASON_UNSPECIFIED
+}
+
 // GetProductRequest names the product to read.
 type GetProductRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -786,7 +924,7 @@ type GetProductRequest struct {
 
 func (x *GetProductRequest) Reset() {
 	*x = GetProductRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[7]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +936,7 @@ func (x *GetProductRequest) String() string {
 func (*GetProductRequest) ProtoMessage() {}
 
 func (x *GetProductRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[7]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +949,7 @@ func (x *GetProductRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProductRequest.ProtoReflect.Descriptor instead.
 func (*GetProductRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{7}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetProductRequest) GetName() string {
@@ -845,7 +983,7 @@ type ListProductsRequest struct {
 
 func (x *ListProductsRequest) Reset() {
 	*x = ListProductsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[8]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +995,7 @@ func (x *ListProductsRequest) String() string {
 func (*ListProductsRequest) ProtoMessage() {}
 
 func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[8]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1008,7 @@ func (x *ListProductsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsRequest.ProtoReflect.Descriptor instead.
 func (*ListProductsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{8}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListProductsRequest) GetPageSize() int32 {
@@ -916,7 +1054,7 @@ type ListProductsResponse struct {
 
 func (x *ListProductsResponse) Reset() {
 	*x = ListProductsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[9]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1066,7 @@ func (x *ListProductsResponse) String() string {
 func (*ListProductsResponse) ProtoMessage() {}
 
 func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[9]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1079,7 @@ func (x *ListProductsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProductsResponse.ProtoReflect.Descriptor instead.
 func (*ListProductsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{9}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListProductsResponse) GetProducts() []*Product {
@@ -981,7 +1119,7 @@ type QuotePricesRequest struct {
 
 func (x *QuotePricesRequest) Reset() {
 	*x = QuotePricesRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[10]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1131,7 @@ func (x *QuotePricesRequest) String() string {
 func (*QuotePricesRequest) ProtoMessage() {}
 
 func (x *QuotePricesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[10]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1144,7 @@ func (x *QuotePricesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotePricesRequest.ProtoReflect.Descriptor instead.
 func (*QuotePricesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{10}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *QuotePricesRequest) GetCustomerId() string {
@@ -1053,7 +1191,7 @@ type QuoteLine struct {
 
 func (x *QuoteLine) Reset() {
 	*x = QuoteLine{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[11]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1203,7 @@ func (x *QuoteLine) String() string {
 func (*QuoteLine) ProtoMessage() {}
 
 func (x *QuoteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[11]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1216,7 @@ func (x *QuoteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuoteLine.ProtoReflect.Descriptor instead.
 func (*QuoteLine) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{11}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *QuoteLine) GetSku() string {
@@ -1154,7 +1292,7 @@ type QuotePricesResponse struct {
 
 func (x *QuotePricesResponse) Reset() {
 	*x = QuotePricesResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[12]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1304,7 @@ func (x *QuotePricesResponse) String() string {
 func (*QuotePricesResponse) ProtoMessage() {}
 
 func (x *QuotePricesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[12]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1317,7 @@ func (x *QuotePricesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotePricesResponse.ProtoReflect.Descriptor instead.
 func (*QuotePricesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{12}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *QuotePricesResponse) GetLines() []*QuoteLine {
@@ -1253,7 +1391,7 @@ type CreateOrderRequest struct {
 
 func (x *CreateOrderRequest) Reset() {
 	*x = CreateOrderRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[13]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1403,7 @@ func (x *CreateOrderRequest) String() string {
 func (*CreateOrderRequest) ProtoMessage() {}
 
 func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[13]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1416,7 @@ func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrderRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{13}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateOrderRequest) GetOrder() *Order {
@@ -1306,7 +1444,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[14]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1456,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[14]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1469,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{14}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetOrderRequest) GetName() string {
@@ -1364,7 +1502,7 @@ type ListOrdersRequest struct {
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[15]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1514,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[15]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1527,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{15}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListOrdersRequest) GetPageSize() int32 {
@@ -1433,7 +1571,7 @@ type ListOrdersResponse struct {
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[16]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1583,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[16]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1596,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{16}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -1496,7 +1634,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[17]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1646,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[17]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1659,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{17}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelOrderRequest) GetName() string {
@@ -1561,7 +1699,7 @@ type ListShipmentsRequest struct {
 
 func (x *ListShipmentsRequest) Reset() {
 	*x = ListShipmentsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[18]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1711,7 @@ func (x *ListShipmentsRequest) String() string {
 func (*ListShipmentsRequest) ProtoMessage() {}
 
 func (x *ListShipmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[18]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1724,7 @@ func (x *ListShipmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListShipmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListShipmentsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{18}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListShipmentsRequest) GetParent() string {
@@ -1623,7 +1761,7 @@ type ListShipmentsResponse struct {
 
 func (x *ListShipmentsResponse) Reset() {
 	*x = ListShipmentsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[19]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1773,7 @@ func (x *ListShipmentsResponse) String() string {
 func (*ListShipmentsResponse) ProtoMessage() {}
 
 func (x *ListShipmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[19]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1786,7 @@ func (x *ListShipmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListShipmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListShipmentsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{19}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListShipmentsResponse) GetShipments() []*Shipment {
@@ -1676,7 +1814,7 @@ type GetShipmentRequest struct {
 
 func (x *GetShipmentRequest) Reset() {
 	*x = GetShipmentRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[20]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1826,7 @@ func (x *GetShipmentRequest) String() string {
 func (*GetShipmentRequest) ProtoMessage() {}
 
 func (x *GetShipmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[20]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1839,7 @@ func (x *GetShipmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetShipmentRequest.ProtoReflect.Descriptor instead.
 func (*GetShipmentRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{20}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetShipmentRequest) GetName() string {
@@ -1742,7 +1880,7 @@ type CreateReturnRequest struct {
 
 func (x *CreateReturnRequest) Reset() {
 	*x = CreateReturnRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[21]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1892,7 @@ func (x *CreateReturnRequest) String() string {
 func (*CreateReturnRequest) ProtoMessage() {}
 
 func (x *CreateReturnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[21]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1905,7 @@ func (x *CreateReturnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReturnRequest.ProtoReflect.Descriptor instead.
 func (*CreateReturnRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{21}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateReturnRequest) GetParent() string {
@@ -1802,7 +1940,7 @@ type GetReturnRequest struct {
 
 func (x *GetReturnRequest) Reset() {
 	*x = GetReturnRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[22]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1952,7 @@ func (x *GetReturnRequest) String() string {
 func (*GetReturnRequest) ProtoMessage() {}
 
 func (x *GetReturnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[22]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1965,7 @@ func (x *GetReturnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReturnRequest.ProtoReflect.Descriptor instead.
 func (*GetReturnRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{22}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetReturnRequest) GetName() string {
@@ -1857,7 +1995,7 @@ type ListReturnsRequest struct {
 
 func (x *ListReturnsRequest) Reset() {
 	*x = ListReturnsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[23]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2007,7 @@ func (x *ListReturnsRequest) String() string {
 func (*ListReturnsRequest) ProtoMessage() {}
 
 func (x *ListReturnsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[23]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2020,7 @@ func (x *ListReturnsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReturnsRequest.ProtoReflect.Descriptor instead.
 func (*ListReturnsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{23}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListReturnsRequest) GetParent() string {
@@ -1926,7 +2064,7 @@ type ListReturnsResponse struct {
 
 func (x *ListReturnsResponse) Reset() {
 	*x = ListReturnsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2076,7 @@ func (x *ListReturnsResponse) String() string {
 func (*ListReturnsResponse) ProtoMessage() {}
 
 func (x *ListReturnsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2089,7 @@ func (x *ListReturnsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReturnsResponse.ProtoReflect.Descriptor instead.
 func (*ListReturnsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{24}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListReturnsResponse) GetReturns() []*Return {
@@ -1995,7 +2133,7 @@ type CreateWebhookSubscriptionRequest struct {
 
 func (x *CreateWebhookSubscriptionRequest) Reset() {
 	*x = CreateWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2145,7 @@ func (x *CreateWebhookSubscriptionRequest) String() string {
 func (*CreateWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *CreateWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2158,7 @@ func (x *CreateWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{25}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateWebhookSubscriptionRequest) GetWebhookSubscription() *WebhookSubscription {
@@ -2048,7 +2186,7 @@ type GetWebhookSubscriptionRequest struct {
 
 func (x *GetWebhookSubscriptionRequest) Reset() {
 	*x = GetWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2198,7 @@ func (x *GetWebhookSubscriptionRequest) String() string {
 func (*GetWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2211,7 @@ func (x *GetWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{26}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetWebhookSubscriptionRequest) GetName() string {
@@ -2096,7 +2234,7 @@ type ListWebhookSubscriptionsRequest struct {
 
 func (x *ListWebhookSubscriptionsRequest) Reset() {
 	*x = ListWebhookSubscriptionsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2246,7 @@ func (x *ListWebhookSubscriptionsRequest) String() string {
 func (*ListWebhookSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListWebhookSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2259,7 @@ func (x *ListWebhookSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{27}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListWebhookSubscriptionsRequest) GetPageSize() int32 {
@@ -2151,7 +2289,7 @@ type ListWebhookSubscriptionsResponse struct {
 
 func (x *ListWebhookSubscriptionsResponse) Reset() {
 	*x = ListWebhookSubscriptionsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2301,7 @@ func (x *ListWebhookSubscriptionsResponse) String() string {
 func (*ListWebhookSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListWebhookSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2314,7 @@ func (x *ListWebhookSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{28}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListWebhookSubscriptionsResponse) GetWebhookSubscriptions() []*WebhookSubscription {
@@ -2208,7 +2346,7 @@ type DeleteWebhookSubscriptionRequest struct {
 
 func (x *DeleteWebhookSubscriptionRequest) Reset() {
 	*x = DeleteWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2358,7 @@ func (x *DeleteWebhookSubscriptionRequest) String() string {
 func (*DeleteWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2371,7 @@ func (x *DeleteWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{29}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteWebhookSubscriptionRequest) GetName() string {
@@ -2256,7 +2394,7 @@ type TestWebhookSubscriptionRequest struct {
 
 func (x *TestWebhookSubscriptionRequest) Reset() {
 	*x = TestWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2406,7 @@ func (x *TestWebhookSubscriptionRequest) String() string {
 func (*TestWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *TestWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2419,7 @@ func (x *TestWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*TestWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{30}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TestWebhookSubscriptionRequest) GetName() string {
@@ -2317,7 +2455,7 @@ type TestWebhookSubscriptionResponse struct {
 
 func (x *TestWebhookSubscriptionResponse) Reset() {
 	*x = TestWebhookSubscriptionResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2467,7 @@ func (x *TestWebhookSubscriptionResponse) String() string {
 func (*TestWebhookSubscriptionResponse) ProtoMessage() {}
 
 func (x *TestWebhookSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2480,7 @@ func (x *TestWebhookSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*TestWebhookSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{31}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TestWebhookSubscriptionResponse) GetDelivery() *WebhookDelivery {
@@ -2395,7 +2533,7 @@ type ListWebhookDeliveryRecordsRequest struct {
 
 func (x *ListWebhookDeliveryRecordsRequest) Reset() {
 	*x = ListWebhookDeliveryRecordsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2545,7 @@ func (x *ListWebhookDeliveryRecordsRequest) String() string {
 func (*ListWebhookDeliveryRecordsRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveryRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2558,7 @@ func (x *ListWebhookDeliveryRecordsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListWebhookDeliveryRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveryRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{32}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListWebhookDeliveryRecordsRequest) GetParent() string {
@@ -2457,7 +2595,7 @@ type ListWebhookDeliveryRecordsResponse struct {
 
 func (x *ListWebhookDeliveryRecordsResponse) Reset() {
 	*x = ListWebhookDeliveryRecordsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2607,7 @@ func (x *ListWebhookDeliveryRecordsResponse) String() string {
 func (*ListWebhookDeliveryRecordsResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveryRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2620,7 @@ func (x *ListWebhookDeliveryRecordsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListWebhookDeliveryRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveryRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{33}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListWebhookDeliveryRecordsResponse) GetWebhookDeliveryRecords() []*WebhookDeliveryRecord {
@@ -2511,7 +2649,7 @@ type GetWebhookDeliveryRecordRequest struct {
 
 func (x *GetWebhookDeliveryRecordRequest) Reset() {
 	*x = GetWebhookDeliveryRecordRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2661,7 @@ func (x *GetWebhookDeliveryRecordRequest) String() string {
 func (*GetWebhookDeliveryRecordRequest) ProtoMessage() {}
 
 func (x *GetWebhookDeliveryRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2674,7 @@ func (x *GetWebhookDeliveryRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookDeliveryRecordRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookDeliveryRecordRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{34}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetWebhookDeliveryRecordRequest) GetName() string {
@@ -2558,7 +2696,7 @@ type RedeliverWebhookDeliveryRequest struct {
 
 func (x *RedeliverWebhookDeliveryRequest) Reset() {
 	*x = RedeliverWebhookDeliveryRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2708,7 @@ func (x *RedeliverWebhookDeliveryRequest) String() string {
 func (*RedeliverWebhookDeliveryRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2721,7 @@ func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{35}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RedeliverWebhookDeliveryRequest) GetName() string {
@@ -2604,7 +2742,7 @@ type EnableWebhookSubscriptionRequest struct {
 
 func (x *EnableWebhookSubscriptionRequest) Reset() {
 	*x = EnableWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2754,7 @@ func (x *EnableWebhookSubscriptionRequest) String() string {
 func (*EnableWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *EnableWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2767,7 @@ func (x *EnableWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*EnableWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{36}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *EnableWebhookSubscriptionRequest) GetName() string {
@@ -2652,7 +2790,7 @@ type RotateWebhookSubscriptionSecretRequest struct {
 
 func (x *RotateWebhookSubscriptionSecretRequest) Reset() {
 	*x = RotateWebhookSubscriptionSecretRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2802,7 @@ func (x *RotateWebhookSubscriptionSecretRequest) String() string {
 func (*RotateWebhookSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2815,7 @@ func (x *RotateWebhookSubscriptionSecretRequest) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use RotateWebhookSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{37}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RotateWebhookSubscriptionSecretRequest) GetName() string {
@@ -2708,7 +2846,7 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"postalCode\"[\n" +
 	"\rRequestedLine\x12\x1e\n" +
 	"\x03sku\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x03sku\x12*\n" +
-	"\bquantity\x18\x02 \x01(\x03B\x0e\xe0A\x02\xbaH\b\"\x06\x18\xc0\x84= \x00R\bquantity\"\xe2\x02\n" +
+	"\bquantity\x18\x02 \x01(\x03B\x0e\xe0A\x02\xbaH\b\"\x06\x18\xc0\x84= \x00R\bquantity\"\xbd\x03\n" +
 	"\x18CheckAvailabilityRequest\x12+\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\n" +
 	"\xe0A\x01\xbaH\x04r\x02\x18@R\n" +
@@ -2717,7 +2855,9 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\rcurrency_code\x18\x03 \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\fcurrencyCode\x12L\n" +
 	"\x05lines\x18\x04 \x03(\v2&.transload.storefront.v1.RequestedLineB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xc8\x01R\x05lines\x12C\n" +
-	"\x1binclude_warehouse_breakdown\x18\x05 \x01(\bB\x03\xe0A\x01R\x19includeWarehouseBreakdown\"n\n" +
+	"\x1binclude_warehouse_breakdown\x18\x05 \x01(\bB\x03\xe0A\x01R\x19includeWarehouseBreakdown\x12Y\n" +
+	"\x0fpromotion_codes\x18\x06 \x03(\tB0\xe0A\x01\xbaH*\x92\x01'\x10\n" +
+	"\"#r!2\x1f^[A-Za-z0-9][A-Za-z0-9-]{2,31}$R\x0epromotionCodes\"n\n" +
 	"\x15WarehouseAvailability\x12!\n" +
 	"\twarehouse\x18\x01 \x01(\tB\x03\xe0A\x03R\twarehouse\x122\n" +
 	"\x12available_quantity\x18\x02 \x01(\x03B\x03\xe0A\x03R\x11availableQuantity\"\xbb\x03\n" +
@@ -2745,7 +2885,7 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"warehouses\x18\a \x03(\v2..transload.storefront.v1.WarehouseAvailabilityB\x03\xe0A\x03R\n" +
 	"warehouses\x12G\n" +
 	"\apromise\x18\b \x01(\v2(.transload.storefront.v1.DeliveryPromiseB\x03\xe0A\x03R\apromise\x12=\n" +
-	"\x05issue\x18\t \x01(\x0e2\".transload.storefront.v1.LineIssueB\x03\xe0A\x03R\x05issue\"\xed\x02\n" +
+	"\x05issue\x18\t \x01(\x0e2\".transload.storefront.v1.LineIssueB\x03\xe0A\x03R\x05issue\"\xd3\x03\n" +
 	"\x19CheckAvailabilityResponse\x12D\n" +
 	"\x05lines\x18\x01 \x03(\v2).transload.storefront.v1.LineAvailabilityB\x03\xe0A\x03R\x05lines\x12\x19\n" +
 	"\x05stale\x18\x02 \x01(\bB\x03\xe0A\x03R\x05stale\x12H\n" +
@@ -2755,7 +2895,17 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\x15degraded_dependencies\x18\x04 \x03(\tB\x03\xe0A\x03R\x14degradedDependencies\x12=\n" +
 	"\n" +
 	"as_of_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\basOfTime\x12,\n" +
-	"\x0fcatalog_version\x18\x06 \x01(\tB\x03\xe0A\x03R\x0ecatalogVersion\"o\n" +
+	"\x0fcatalog_version\x18\x06 \x01(\tB\x03\xe0A\x03R\x0ecatalogVersion\x12d\n" +
+	"\x15promotion_code_issues\x18\a \x03(\v2+.transload.storefront.v1.PromotionCodeIssueB\x03\xe0A\x03R\x13promotionCodeIssues\"\xff\x01\n" +
+	"\x12PromotionCodeIssue\x12\x17\n" +
+	"\x04code\x18\x01 \x01(\tB\x03\xe0A\x03R\x04code\x12O\n" +
+	"\x06reason\x18\x02 \x01(\x0e22.transload.storefront.v1.PromotionCodeIssue.ReasonB\x03\xe0A\x03R\x06reason\"\x7f\n" +
+	"\x06Reason\x12\x16\n" +
+	"\x12REASON_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eREASON_UNKNOWN\x10\x01\x12\x18\n" +
+	"\x14REASON_NOT_EFFECTIVE\x10\x02\x12\x14\n" +
+	"\x10REASON_EXHAUSTED\x10\x03\x12\x19\n" +
+	"\x15REASON_NOT_APPLICABLE\x10\x04\"o\n" +
 	"\x11GetProductRequest\x12Z\n" +
 	"\x04name\x18\x01 \x01(\tBF\xe0A\x02\xfaA\"\n" +
 	" storefront.transload.dev/Product\xbaH\x1br\x19\x18I2\x15^products/[^/]{1,64}$R\x04name\"\xb9\x01\n" +
@@ -2949,155 +3099,159 @@ func file_transload_storefront_v1_storefront_service_proto_rawDescGZIP() []byte 
 	return file_transload_storefront_v1_storefront_service_proto_rawDescData
 }
 
-var file_transload_storefront_v1_storefront_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_transload_storefront_v1_storefront_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_transload_storefront_v1_storefront_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_transload_storefront_v1_storefront_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_transload_storefront_v1_storefront_service_proto_goTypes = []any{
 	(Confidence)(0),                                // 0: transload.storefront.v1.Confidence
 	(LineIssue)(0),                                 // 1: transload.storefront.v1.LineIssue
 	(DeliveryPromise_Status)(0),                    // 2: transload.storefront.v1.DeliveryPromise.Status
-	(*ShipToLocation)(nil),                         // 3: transload.storefront.v1.ShipToLocation
-	(*RequestedLine)(nil),                          // 4: transload.storefront.v1.RequestedLine
-	(*CheckAvailabilityRequest)(nil),               // 5: transload.storefront.v1.CheckAvailabilityRequest
-	(*WarehouseAvailability)(nil),                  // 6: transload.storefront.v1.WarehouseAvailability
-	(*DeliveryPromise)(nil),                        // 7: transload.storefront.v1.DeliveryPromise
-	(*LineAvailability)(nil),                       // 8: transload.storefront.v1.LineAvailability
-	(*CheckAvailabilityResponse)(nil),              // 9: transload.storefront.v1.CheckAvailabilityResponse
-	(*GetProductRequest)(nil),                      // 10: transload.storefront.v1.GetProductRequest
-	(*ListProductsRequest)(nil),                    // 11: transload.storefront.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),                   // 12: transload.storefront.v1.ListProductsResponse
-	(*QuotePricesRequest)(nil),                     // 13: transload.storefront.v1.QuotePricesRequest
-	(*QuoteLine)(nil),                              // 14: transload.storefront.v1.QuoteLine
-	(*QuotePricesResponse)(nil),                    // 15: transload.storefront.v1.QuotePricesResponse
-	(*CreateOrderRequest)(nil),                     // 16: transload.storefront.v1.CreateOrderRequest
-	(*GetOrderRequest)(nil),                        // 17: transload.storefront.v1.GetOrderRequest
-	(*ListOrdersRequest)(nil),                      // 18: transload.storefront.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),                     // 19: transload.storefront.v1.ListOrdersResponse
-	(*CancelOrderRequest)(nil),                     // 20: transload.storefront.v1.CancelOrderRequest
-	(*ListShipmentsRequest)(nil),                   // 21: transload.storefront.v1.ListShipmentsRequest
-	(*ListShipmentsResponse)(nil),                  // 22: transload.storefront.v1.ListShipmentsResponse
-	(*GetShipmentRequest)(nil),                     // 23: transload.storefront.v1.GetShipmentRequest
-	(*CreateReturnRequest)(nil),                    // 24: transload.storefront.v1.CreateReturnRequest
-	(*GetReturnRequest)(nil),                       // 25: transload.storefront.v1.GetReturnRequest
-	(*ListReturnsRequest)(nil),                     // 26: transload.storefront.v1.ListReturnsRequest
-	(*ListReturnsResponse)(nil),                    // 27: transload.storefront.v1.ListReturnsResponse
-	(*CreateWebhookSubscriptionRequest)(nil),       // 28: transload.storefront.v1.CreateWebhookSubscriptionRequest
-	(*GetWebhookSubscriptionRequest)(nil),          // 29: transload.storefront.v1.GetWebhookSubscriptionRequest
-	(*ListWebhookSubscriptionsRequest)(nil),        // 30: transload.storefront.v1.ListWebhookSubscriptionsRequest
-	(*ListWebhookSubscriptionsResponse)(nil),       // 31: transload.storefront.v1.ListWebhookSubscriptionsResponse
-	(*DeleteWebhookSubscriptionRequest)(nil),       // 32: transload.storefront.v1.DeleteWebhookSubscriptionRequest
-	(*TestWebhookSubscriptionRequest)(nil),         // 33: transload.storefront.v1.TestWebhookSubscriptionRequest
-	(*TestWebhookSubscriptionResponse)(nil),        // 34: transload.storefront.v1.TestWebhookSubscriptionResponse
-	(*ListWebhookDeliveryRecordsRequest)(nil),      // 35: transload.storefront.v1.ListWebhookDeliveryRecordsRequest
-	(*ListWebhookDeliveryRecordsResponse)(nil),     // 36: transload.storefront.v1.ListWebhookDeliveryRecordsResponse
-	(*GetWebhookDeliveryRecordRequest)(nil),        // 37: transload.storefront.v1.GetWebhookDeliveryRecordRequest
-	(*RedeliverWebhookDeliveryRequest)(nil),        // 38: transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	(*EnableWebhookSubscriptionRequest)(nil),       // 39: transload.storefront.v1.EnableWebhookSubscriptionRequest
-	(*RotateWebhookSubscriptionSecretRequest)(nil), // 40: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	(*date.Date)(nil),                              // 41: google.type.Date
-	(*v1.Money)(nil),                               // 42: transload.common.v1.Money
-	(*PriceExplanation)(nil),                       // 43: transload.storefront.v1.PriceExplanation
-	(*timestamppb.Timestamp)(nil),                  // 44: google.protobuf.Timestamp
-	(*Product)(nil),                                // 45: transload.storefront.v1.Product
-	(*Order)(nil),                                  // 46: transload.storefront.v1.Order
-	(*Shipment)(nil),                               // 47: transload.storefront.v1.Shipment
-	(*Return)(nil),                                 // 48: transload.storefront.v1.Return
-	(*WebhookSubscription)(nil),                    // 49: transload.storefront.v1.WebhookSubscription
-	(WebhookEventType)(0),                          // 50: transload.storefront.v1.WebhookEventType
-	(*WebhookDelivery)(nil),                        // 51: transload.storefront.v1.WebhookDelivery
-	(*durationpb.Duration)(nil),                    // 52: google.protobuf.Duration
-	(*WebhookDeliveryRecord)(nil),                  // 53: transload.storefront.v1.WebhookDeliveryRecord
-	(*emptypb.Empty)(nil),                          // 54: google.protobuf.Empty
+	(PromotionCodeIssue_Reason)(0),                 // 3: transload.storefront.v1.PromotionCodeIssue.Reason
+	(*ShipToLocation)(nil),                         // 4: transload.storefront.v1.ShipToLocation
+	(*RequestedLine)(nil),                          // 5: transload.storefront.v1.RequestedLine
+	(*CheckAvailabilityRequest)(nil),               // 6: transload.storefront.v1.CheckAvailabilityRequest
+	(*WarehouseAvailability)(nil),                  // 7: transload.storefront.v1.WarehouseAvailability
+	(*DeliveryPromise)(nil),                        // 8: transload.storefront.v1.DeliveryPromise
+	(*LineAvailability)(nil),                       // 9: transload.storefront.v1.LineAvailability
+	(*CheckAvailabilityResponse)(nil),              // 10: transload.storefront.v1.CheckAvailabilityResponse
+	(*PromotionCodeIssue)(nil),                     // 11: transload.storefront.v1.PromotionCodeIssue
+	(*GetProductRequest)(nil),                      // 12: transload.storefront.v1.GetProductRequest
+	(*ListProductsRequest)(nil),                    // 13: transload.storefront.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),                   // 14: transload.storefront.v1.ListProductsResponse
+	(*QuotePricesRequest)(nil),                     // 15: transload.storefront.v1.QuotePricesRequest
+	(*QuoteLine)(nil),                              // 16: transload.storefront.v1.QuoteLine
+	(*QuotePricesResponse)(nil),                    // 17: transload.storefront.v1.QuotePricesResponse
+	(*CreateOrderRequest)(nil),                     // 18: transload.storefront.v1.CreateOrderRequest
+	(*GetOrderRequest)(nil),                        // 19: transload.storefront.v1.GetOrderRequest
+	(*ListOrdersRequest)(nil),                      // 20: transload.storefront.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),                     // 21: transload.storefront.v1.ListOrdersResponse
+	(*CancelOrderRequest)(nil),                     // 22: transload.storefront.v1.CancelOrderRequest
+	(*ListShipmentsRequest)(nil),                   // 23: transload.storefront.v1.ListShipmentsRequest
+	(*ListShipmentsResponse)(nil),                  // 24: transload.storefront.v1.ListShipmentsResponse
+	(*GetShipmentRequest)(nil),                     // 25: transload.storefront.v1.GetShipmentRequest
+	(*CreateReturnRequest)(nil),                    // 26: transload.storefront.v1.CreateReturnRequest
+	(*GetReturnRequest)(nil),                       // 27: transload.storefront.v1.GetReturnRequest
+	(*ListReturnsRequest)(nil),                     // 28: transload.storefront.v1.ListReturnsRequest
+	(*ListReturnsResponse)(nil),                    // 29: transload.storefront.v1.ListReturnsResponse
+	(*CreateWebhookSubscriptionRequest)(nil),       // 30: transload.storefront.v1.CreateWebhookSubscriptionRequest
+	(*GetWebhookSubscriptionRequest)(nil),          // 31: transload.storefront.v1.GetWebhookSubscriptionRequest
+	(*ListWebhookSubscriptionsRequest)(nil),        // 32: transload.storefront.v1.ListWebhookSubscriptionsRequest
+	(*ListWebhookSubscriptionsResponse)(nil),       // 33: transload.storefront.v1.ListWebhookSubscriptionsResponse
+	(*DeleteWebhookSubscriptionRequest)(nil),       // 34: transload.storefront.v1.DeleteWebhookSubscriptionRequest
+	(*TestWebhookSubscriptionRequest)(nil),         // 35: transload.storefront.v1.TestWebhookSubscriptionRequest
+	(*TestWebhookSubscriptionResponse)(nil),        // 36: transload.storefront.v1.TestWebhookSubscriptionResponse
+	(*ListWebhookDeliveryRecordsRequest)(nil),      // 37: transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	(*ListWebhookDeliveryRecordsResponse)(nil),     // 38: transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	(*GetWebhookDeliveryRecordRequest)(nil),        // 39: transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	(*RedeliverWebhookDeliveryRequest)(nil),        // 40: transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	(*EnableWebhookSubscriptionRequest)(nil),       // 41: transload.storefront.v1.EnableWebhookSubscriptionRequest
+	(*RotateWebhookSubscriptionSecretRequest)(nil), // 42: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	(*date.Date)(nil),                              // 43: google.type.Date
+	(*v1.Money)(nil),                               // 44: transload.common.v1.Money
+	(*PriceExplanation)(nil),                       // 45: transload.storefront.v1.PriceExplanation
+	(*timestamppb.Timestamp)(nil),                  // 46: google.protobuf.Timestamp
+	(*Product)(nil),                                // 47: transload.storefront.v1.Product
+	(*Order)(nil),                                  // 48: transload.storefront.v1.Order
+	(*Shipment)(nil),                               // 49: transload.storefront.v1.Shipment
+	(*Return)(nil),                                 // 50: transload.storefront.v1.Return
+	(*WebhookSubscription)(nil),                    // 51: transload.storefront.v1.WebhookSubscription
+	(WebhookEventType)(0),                          // 52: transload.storefront.v1.WebhookEventType
+	(*WebhookDelivery)(nil),                        // 53: transload.storefront.v1.WebhookDelivery
+	(*durationpb.Duration)(nil),                    // 54: google.protobuf.Duration
+	(*WebhookDeliveryRecord)(nil),                  // 55: transload.storefront.v1.WebhookDeliveryRecord
+	(*emptypb.Empty)(nil),                          // 56: google.protobuf.Empty
 }
 var file_transload_storefront_v1_storefront_service_proto_depIdxs = []int32{
-	3,  // 0: transload.storefront.v1.CheckAvailabilityRequest.ship_to:type_name -> transload.storefront.v1.ShipToLocation
-	4,  // 1: transload.storefront.v1.CheckAvailabilityRequest.lines:type_name -> transload.storefront.v1.RequestedLine
+	4,  // 0: transload.storefront.v1.CheckAvailabilityRequest.ship_to:type_name -> transload.storefront.v1.ShipToLocation
+	5,  // 1: transload.storefront.v1.CheckAvailabilityRequest.lines:type_name -> transload.storefront.v1.RequestedLine
 	2,  // 2: transload.storefront.v1.DeliveryPromise.status:type_name -> transload.storefront.v1.DeliveryPromise.Status
-	41, // 3: transload.storefront.v1.DeliveryPromise.ship_date:type_name -> google.type.Date
-	41, // 4: transload.storefront.v1.DeliveryPromise.backorder_ship_date:type_name -> google.type.Date
-	42, // 5: transload.storefront.v1.LineAvailability.unit_price:type_name -> transload.common.v1.Money
-	42, // 6: transload.storefront.v1.LineAvailability.extended_price:type_name -> transload.common.v1.Money
-	43, // 7: transload.storefront.v1.LineAvailability.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
-	6,  // 8: transload.storefront.v1.LineAvailability.warehouses:type_name -> transload.storefront.v1.WarehouseAvailability
-	7,  // 9: transload.storefront.v1.LineAvailability.promise:type_name -> transload.storefront.v1.DeliveryPromise
+	43, // 3: transload.storefront.v1.DeliveryPromise.ship_date:type_name -> google.type.Date
+	43, // 4: transload.storefront.v1.DeliveryPromise.backorder_ship_date:type_name -> google.type.Date
+	44, // 5: transload.storefront.v1.LineAvailability.unit_price:type_name -> transload.common.v1.Money
+	44, // 6: transload.storefront.v1.LineAvailability.extended_price:type_name -> transload.common.v1.Money
+	45, // 7: transload.storefront.v1.LineAvailability.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
+	7,  // 8: transload.storefront.v1.LineAvailability.warehouses:type_name -> transload.storefront.v1.WarehouseAvailability
+	8,  // 9: transload.storefront.v1.LineAvailability.promise:type_name -> transload.storefront.v1.DeliveryPromise
 	1,  // 10: transload.storefront.v1.LineAvailability.issue:type_name -> transload.storefront.v1.LineIssue
-	8,  // 11: transload.storefront.v1.CheckAvailabilityResponse.lines:type_name -> transload.storefront.v1.LineAvailability
+	9,  // 11: transload.storefront.v1.CheckAvailabilityResponse.lines:type_name -> transload.storefront.v1.LineAvailability
 	0,  // 12: transload.storefront.v1.CheckAvailabilityResponse.confidence:type_name -> transload.storefront.v1.Confidence
-	44, // 13: transload.storefront.v1.CheckAvailabilityResponse.as_of_time:type_name -> google.protobuf.Timestamp
-	45, // 14: transload.storefront.v1.ListProductsResponse.products:type_name -> transload.storefront.v1.Product
-	4,  // 15: transload.storefront.v1.QuotePricesRequest.lines:type_name -> transload.storefront.v1.RequestedLine
-	42, // 16: transload.storefront.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
-	42, // 17: transload.storefront.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
-	43, // 18: transload.storefront.v1.QuoteLine.winning_rule:type_name -> transload.storefront.v1.PriceExplanation
-	43, // 19: transload.storefront.v1.QuoteLine.other_rules:type_name -> transload.storefront.v1.PriceExplanation
-	1,  // 20: transload.storefront.v1.QuoteLine.issue:type_name -> transload.storefront.v1.LineIssue
-	14, // 21: transload.storefront.v1.QuotePricesResponse.lines:type_name -> transload.storefront.v1.QuoteLine
-	42, // 22: transload.storefront.v1.QuotePricesResponse.subtotal:type_name -> transload.common.v1.Money
-	42, // 23: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
-	42, // 24: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
-	44, // 25: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
-	46, // 26: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
-	46, // 27: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
-	47, // 28: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
-	48, // 29: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
-	48, // 30: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
-	49, // 31: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
-	49, // 32: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
-	50, // 33: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
-	51, // 34: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
-	52, // 35: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
-	53, // 36: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
-	52, // 37: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
-	5,  // 38: transload.storefront.v1.StorefrontService.CheckAvailability:input_type -> transload.storefront.v1.CheckAvailabilityRequest
-	10, // 39: transload.storefront.v1.StorefrontService.GetProduct:input_type -> transload.storefront.v1.GetProductRequest
-	11, // 40: transload.storefront.v1.StorefrontService.ListProducts:input_type -> transload.storefront.v1.ListProductsRequest
-	13, // 41: transload.storefront.v1.StorefrontService.QuotePrices:input_type -> transload.storefront.v1.QuotePricesRequest
-	16, // 42: transload.storefront.v1.StorefrontService.CreateOrder:input_type -> transload.storefront.v1.CreateOrderRequest
-	17, // 43: transload.storefront.v1.StorefrontService.GetOrder:input_type -> transload.storefront.v1.GetOrderRequest
-	18, // 44: transload.storefront.v1.StorefrontService.ListOrders:input_type -> transload.storefront.v1.ListOrdersRequest
-	20, // 45: transload.storefront.v1.StorefrontService.CancelOrder:input_type -> transload.storefront.v1.CancelOrderRequest
-	21, // 46: transload.storefront.v1.StorefrontService.ListShipments:input_type -> transload.storefront.v1.ListShipmentsRequest
-	23, // 47: transload.storefront.v1.StorefrontService.GetShipment:input_type -> transload.storefront.v1.GetShipmentRequest
-	24, // 48: transload.storefront.v1.StorefrontService.CreateReturn:input_type -> transload.storefront.v1.CreateReturnRequest
-	25, // 49: transload.storefront.v1.StorefrontService.GetReturn:input_type -> transload.storefront.v1.GetReturnRequest
-	26, // 50: transload.storefront.v1.StorefrontService.ListReturns:input_type -> transload.storefront.v1.ListReturnsRequest
-	28, // 51: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:input_type -> transload.storefront.v1.CreateWebhookSubscriptionRequest
-	29, // 52: transload.storefront.v1.StorefrontService.GetWebhookSubscription:input_type -> transload.storefront.v1.GetWebhookSubscriptionRequest
-	30, // 53: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
-	32, // 54: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
-	33, // 55: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
-	35, // 56: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
-	37, // 57: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
-	38, // 58: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	39, // 59: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
-	40, // 60: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	9,  // 61: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
-	45, // 62: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
-	12, // 63: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
-	15, // 64: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
-	46, // 65: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
-	46, // 66: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
-	19, // 67: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
-	46, // 68: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
-	22, // 69: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
-	47, // 70: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
-	48, // 71: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
-	48, // 72: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
-	27, // 73: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
-	49, // 74: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	49, // 75: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	31, // 76: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
-	54, // 77: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
-	34, // 78: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
-	36, // 79: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
-	53, // 80: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	53, // 81: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	49, // 82: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	49, // 83: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
-	61, // [61:84] is the sub-list for method output_type
-	38, // [38:61] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	46, // 13: transload.storefront.v1.CheckAvailabilityResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	11, // 14: transload.storefront.v1.CheckAvailabilityResponse.promotion_code_issues:type_name -> transload.storefront.v1.PromotionCodeIssue
+	3,  // 15: transload.storefront.v1.PromotionCodeIssue.reason:type_name -> transload.storefront.v1.PromotionCodeIssue.Reason
+	47, // 16: transload.storefront.v1.ListProductsResponse.products:type_name -> transload.storefront.v1.Product
+	5,  // 17: transload.storefront.v1.QuotePricesRequest.lines:type_name -> transload.storefront.v1.RequestedLine
+	44, // 18: transload.storefront.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
+	44, // 19: transload.storefront.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
+	45, // 20: transload.storefront.v1.QuoteLine.winning_rule:type_name -> transload.storefront.v1.PriceExplanation
+	45, // 21: transload.storefront.v1.QuoteLine.other_rules:type_name -> transload.storefront.v1.PriceExplanation
+	1,  // 22: transload.storefront.v1.QuoteLine.issue:type_name -> transload.storefront.v1.LineIssue
+	16, // 23: transload.storefront.v1.QuotePricesResponse.lines:type_name -> transload.storefront.v1.QuoteLine
+	44, // 24: transload.storefront.v1.QuotePricesResponse.subtotal:type_name -> transload.common.v1.Money
+	44, // 25: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
+	44, // 26: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
+	46, // 27: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
+	48, // 28: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
+	48, // 29: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
+	49, // 30: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
+	50, // 31: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
+	50, // 32: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
+	51, // 33: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
+	51, // 34: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
+	52, // 35: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
+	53, // 36: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
+	54, // 37: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
+	55, // 38: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
+	54, // 39: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
+	6,  // 40: transload.storefront.v1.StorefrontService.CheckAvailability:input_type -> transload.storefront.v1.CheckAvailabilityRequest
+	12, // 41: transload.storefront.v1.StorefrontService.GetProduct:input_type -> transload.storefront.v1.GetProductRequest
+	13, // 42: transload.storefront.v1.StorefrontService.ListProducts:input_type -> transload.storefront.v1.ListProductsRequest
+	15, // 43: transload.storefront.v1.StorefrontService.QuotePrices:input_type -> transload.storefront.v1.QuotePricesRequest
+	18, // 44: transload.storefront.v1.StorefrontService.CreateOrder:input_type -> transload.storefront.v1.CreateOrderRequest
+	19, // 45: transload.storefront.v1.StorefrontService.GetOrder:input_type -> transload.storefront.v1.GetOrderRequest
+	20, // 46: transload.storefront.v1.StorefrontService.ListOrders:input_type -> transload.storefront.v1.ListOrdersRequest
+	22, // 47: transload.storefront.v1.StorefrontService.CancelOrder:input_type -> transload.storefront.v1.CancelOrderRequest
+	23, // 48: transload.storefront.v1.StorefrontService.ListShipments:input_type -> transload.storefront.v1.ListShipmentsRequest
+	25, // 49: transload.storefront.v1.StorefrontService.GetShipment:input_type -> transload.storefront.v1.GetShipmentRequest
+	26, // 50: transload.storefront.v1.StorefrontService.CreateReturn:input_type -> transload.storefront.v1.CreateReturnRequest
+	27, // 51: transload.storefront.v1.StorefrontService.GetReturn:input_type -> transload.storefront.v1.GetReturnRequest
+	28, // 52: transload.storefront.v1.StorefrontService.ListReturns:input_type -> transload.storefront.v1.ListReturnsRequest
+	30, // 53: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:input_type -> transload.storefront.v1.CreateWebhookSubscriptionRequest
+	31, // 54: transload.storefront.v1.StorefrontService.GetWebhookSubscription:input_type -> transload.storefront.v1.GetWebhookSubscriptionRequest
+	32, // 55: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
+	34, // 56: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
+	35, // 57: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
+	37, // 58: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	39, // 59: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	40, // 60: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	41, // 61: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
+	42, // 62: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	10, // 63: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
+	47, // 64: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
+	14, // 65: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
+	17, // 66: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
+	48, // 67: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
+	48, // 68: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
+	21, // 69: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
+	48, // 70: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
+	24, // 71: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
+	49, // 72: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
+	50, // 73: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
+	50, // 74: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
+	29, // 75: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
+	51, // 76: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	51, // 77: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	33, // 78: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
+	56, // 79: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
+	36, // 80: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
+	38, // 81: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	55, // 82: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	55, // 83: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	51, // 84: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	51, // 85: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
+	63, // [63:86] is the sub-list for method output_type
+	40, // [40:63] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_transload_storefront_v1_storefront_service_proto_init() }
@@ -3111,8 +3265,8 @@ func file_transload_storefront_v1_storefront_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_storefront_v1_storefront_service_proto_rawDesc), len(file_transload_storefront_v1_storefront_service_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   38,
+			NumEnums:      4,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
