@@ -136,9 +136,13 @@ func TestDamagedReturnReceiptIsNotRestocked(t *testing.T) {
 	wh := rrShippedFrom(t, order, sku)
 	before := rrWarehouseAvailable(t, sku, wh)
 
+	// wmssim receives nothing on its own meanwhile: the receipt below is
+	// the only one, however slow the machine.
+	control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": true})
+	t.Cleanup(func() { control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": false}) })
 	name, rma := rrAuthorized(t, order, "e2e-rr-damaged-1", sku)
 	// The receipt through the control API as soon as the expected return
-	// is registered (well before wmssim's own receipt after its delay).
+	// is registered.
 	url := "http://" + mesh.Proc(launcher.WMSSim).AdminAddr + "/control/returns/" + rma + ":receive"
 	body := `{"lines":[{"sku":"` + sku + `","quantity":1,"condition":"DAMAGED","disposition":"SCRAP","note":"crushed"}]}`
 	wait.Eventually(t, 30*time.Second, rma+" received damaged at the WMS", func() error {
