@@ -19,6 +19,19 @@ import (
 	"github.com/transload/transload/services/fulfillment/internal/worker"
 )
 
+// expectReturn records expected return rma of order O-1 at WH-HAM: qty
+// units of order line 1 (SKU-1) on its return line RL-1.
+func expectReturn(t *testing.T, s fulfillment.Store, rma string, qty int64) {
+	t.Helper()
+	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+		_, err := tx.InsertExpectedReturn(t.Context(), fulfillment.ExpectedReturn{
+			ID: rma, ReturnAuthorizationID: rma, OrderID: "O-1", WarehouseID: "WH-HAM", CreateTime: t0,
+			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: qty}},
+		})
+		return err
+	})
+}
+
 func returnEvent(id, rma string, lines ...*wmsv1.ReturnEventLine) *wmsv1.ReturnEvent {
 	return &wmsv1.ReturnEvent{EventId: id, ReturnAuthorizationId: rma, OrderId: "O-1", WarehouseCode: "WH-HAM",
 		Lines: lines, OccurTime: timestamppb.New(t0)}
@@ -39,13 +52,7 @@ func returnLine(lineID, sku string, qty int64, d wmsv1.ReturnDisposition) *wmsv1
 func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 	s, db := newStoreDB(t)
 	ctx := t.Context()
-	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
-		_, err := tx.InsertExpectedReturn(ctx, fulfillment.ExpectedReturn{
-			ID: "RMA-1", ReturnAuthorizationID: "RMA-1", OrderID: "O-1", WarehouseID: "WH-HAM", CreateTime: t0,
-			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: 3}},
-		})
-		return err
-	})
+	expectReturn(t, s, "RMA-1", 3)
 	wms := &fakeWMS{returns: []*wmsv1.ReturnEvent{
 		returnEvent("RE-1", "RMA-1", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK)),
 		returnEvent("RE-X", "RMA-UNPLANNED", returnLine("", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_RESTOCK)),
@@ -176,13 +183,7 @@ func TestReturnReceiptsRecordedRestockedAndReportedOnce(t *testing.T) {
 func TestPushedReturnReceiptApplied(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
-	storetest.InTx(t, s, func(tx fulfillment.Tx) error {
-		_, err := tx.InsertExpectedReturn(ctx, fulfillment.ExpectedReturn{
-			ID: "RMA-P", ReturnAuthorizationID: "RMA-P", OrderID: "O-1", WarehouseID: "WH-HAM", CreateTime: t0,
-			Lines: []fulfillment.ReturnLine{{LineID: "RL-1", OrderLineID: "1", SKU: "SKU-1", Quantity: 1}},
-		})
-		return err
-	})
+	expectReturn(t, s, "RMA-P", 1)
 	pushed, err := fulfillmentpb.WMSEventFromPush(&fulfillmentv1.WmsEvent{EventId: "P-R1", WarehouseId: "WH-HAM", OccurTime: timestamppb.New(t0),
 		Payload: &fulfillmentv1.WmsEvent_ReturnReceipt{ReturnReceipt: &fulfillmentv1.WmsReturnReceipt{ReturnAuthorizationId: "RMA-P", OrderId: "O-1",
 			Lines: []*fulfillmentv1.ReturnReceiptLine{{Sku: "SKU-1", ReceivedQuantity: 1, Disposition: fulfillmentv1.Disposition_DISPOSITION_RESTOCK}}}}})
