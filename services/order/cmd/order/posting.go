@@ -20,6 +20,7 @@ func newPoster(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Rel
 	p, err := order.NewPoster(order.PostingConfig{
 		BatchSize: cfg.PostingBatchSize, Interval: cfg.PostingInterval, SubmitTimeout: cfg.PostingSubmitTimeout,
 		InvoiceAccount: cfg.PostingInvoiceAccount, CreditMemoAccount: cfg.PostingCreditMemoAccount,
+		LeaseTTL: cfg.PostingLeaseTTL,
 	}, sqlstore.New(db, orderpb.Encoder{}), erpclient.New(n.erpQueue), nil, log)
 	if err != nil {
 		return nil, err

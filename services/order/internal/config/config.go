@@ -116,6 +116,10 @@ type Config struct {
 	PostingSubmitTimeout     time.Duration `env:"ORDER_POSTING_SUBMIT_TIMEOUT" default:"30s"`
 	PostingInvoiceAccount    string        `env:"ORDER_POSTING_INVOICE_ACCOUNT" default:"4000"`
 	PostingCreditMemoAccount string        `env:"ORDER_POSTING_CREDIT_MEMO_ACCOUNT" default:"4100"`
+	// PostingLeaseTTL is the scheduler's singleton lease, taken at the
+	// start of each pass: a replica that died holding it (SIGKILL) is
+	// replaced by another's scheduler at most this long after its last pass.
+	PostingLeaseTTL time.Duration `env:"ORDER_POSTING_LEASE_TTL" default:"30s"`
 }
 
 // ReturnChannelWindows parses ORDER_RETURN_WINDOWS_BY_CHANNEL.
@@ -170,8 +174,8 @@ func (c *Config) Validate() error {
 	if _, err := c.ReturnChannelWindows(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.PostingInterval < 0 || c.PostingSubmitTimeout <= 0 {
-		errs = append(errs, errors.New("ORDER_POSTING_INTERVAL must not be negative and ORDER_POSTING_SUBMIT_TIMEOUT must be positive"))
+	if c.PostingInterval < 0 || c.PostingSubmitTimeout <= 0 || c.PostingLeaseTTL <= 0 {
+		errs = append(errs, errors.New("ORDER_POSTING_INTERVAL must not be negative, ORDER_POSTING_SUBMIT_TIMEOUT and ORDER_POSTING_LEASE_TTL must be positive"))
 	}
 	if c.PostingBatchSize < 1 || c.PostingBatchSize > 1000 {
 		errs = append(errs, errors.New("ORDER_POSTING_BATCH_SIZE must be between 1 and 1000 (the ERP's journal batch limit)"))

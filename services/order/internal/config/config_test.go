@@ -40,7 +40,7 @@ func TestDefaults(t *testing.T) {
 		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
 		ReturnWindow: 720 * time.Hour, ReturnAutoApproveMaxMinor: 100000,
 		PostingInterval: 10 * time.Second, PostingBatchSize: 500, PostingSubmitTimeout: 30 * time.Second,
-		PostingInvoiceAccount: "4000", PostingCreditMemoAccount: "4100",
+		PostingInvoiceAccount: "4000", PostingCreditMemoAccount: "4100", PostingLeaseTTL: 30 * time.Second,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
