@@ -197,6 +197,27 @@ func TestReturnReplacementPlacedOnce(t *testing.T) {
 	if g := call(t, http.MethodGet, "/v1/"+replacement, launcher.DemoAPIKey, nil); g.Status != http.StatusOK {
 		t.Errorf("replacement %s: %d %s", replacement, g.Status, g.Raw)
 	}
+	// Across orders: the channel key lists C0003's return, a key bound to
+	// C0001 does not, and reading it with that key is a 404.
+	listed := func(key string) bool {
+		r := call(t, http.MethodGet, "/v1/orders/-/returns?pageSize=500", key, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("list returns: %d %s", r.Status, r.Raw)
+		}
+		rs, _ := r.Body["returns"].([]any)
+		for _, it := range rs {
+			if fmt.Sprint(it.(map[string]any)["name"]) == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed(launcher.DemoAPIKey) || listed(launcher.DemoCustomerAPIKey) {
+		t.Errorf("orders/-/returns: channel key sees %s: %v, C0001's key sees it: %v", name, listed(launcher.DemoAPIKey), listed(launcher.DemoCustomerAPIKey))
+	}
+	if g := call(t, http.MethodGet, "/v1/"+name, launcher.DemoCustomerAPIKey, nil); g.Status != http.StatusNotFound {
+		t.Errorf("another customer's return read with C0001's key: %d %s", g.Status, g.Raw)
+	}
 }
 
 // authorizedReturn requests a refund of one unit of sku on order and
