@@ -226,7 +226,10 @@ func submissionState(s orderv1.ErpQueueEntry_State) opsv1.ErpSubmission_State {
 		return opsv1.ErpSubmission_STATE_IN_FLIGHT
 	case orderv1.ErpQueueEntry_STATE_BACKING_OFF:
 		return opsv1.ErpSubmission_STATE_BACKING_OFF
-	case orderv1.ErpQueueEntry_STATE_UNSPECIFIED:
+	case orderv1.ErpQueueEntry_STATE_UNSPECIFIED,
+		// ops.v1 has no parked state yet (issue #14): a parked entry
+		// shows unspecified, its strike count and park time not at all.
+		orderv1.ErpQueueEntry_STATE_PARKED:
 	}
 	return opsv1.ErpSubmission_STATE_UNSPECIFIED
 }

@@ -29,7 +29,9 @@ func TestPricedLinesRefuseOverflow(t *testing.T) {
 	if !errors.As(err, &iq) || iq.Reason != ReasonAmountOverflow || iq.LineIndex != 2 || iq.SKU != "C" {
 		t.Fatalf("overflowing sum: err = %#v, want AMOUNT_OVERFLOW on line 2 (C)", err)
 	}
-	if f, ok := FailureFromError(err); !ok || f.Err().(*InvalidQuantityError).Reason != ReasonAmountOverflow {
+	f, ok := FailureFromError(err)
+	var replayed *InvalidQuantityError
+	if !ok || !errors.As(f.Err(), &replayed) || replayed.Reason != ReasonAmountOverflow {
 		t.Errorf("the overflow's stored failure does not keep its reason: %+v", f)
 	}
 	_, _, err = pricedLines(p, quote(1, -5, 1))
