@@ -129,3 +129,29 @@ func TestQueueOutageStrikesNobody(t *testing.T) {
 		return wait.Check(st == orderv1.Order_STATE_CONFIRMED, "state %s", st)
 	})
 }
+
+// TestQueueParkedEntryCancelled: cancelling the order of a parked
+// submission turns the entry into a cancellation in its place, no longer
+// parked, which the worker sends; the queue ends empty.
+func TestQueueParkedEntryCancelled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withoutWorker, withMaxStrikes(1))
+	ctx := t.Context()
+	e.erp.FailCustomer("C0004", codes.Internal)
+	id := e.create(t, createReq("parked-cancel", "C0004", line{"SKU-00001", 1})).GetOrderId()
+	e.worker.Pass(ctx)
+	if st := e.queueEntry(t, id).GetState(); st != orderv1.ErpQueueEntry_STATE_PARKED {
+		t.Fatalf("entry after one own failure with a limit of 1 is %s, want PARKED", st)
+	}
+	o, err := e.client.CancelOrder(ctx, &orderv1.CancelOrderRequest{Name: "orders/" + id, RequestId: "cancel-parked", Reason: "r"})
+	if err != nil || o.GetState() != orderv1.Order_STATE_CANCELLED {
+		t.Fatalf("cancel = %v, %v", o.GetState(), err)
+	}
+	if q := e.queueEntry(t, id); q.GetAction() != "cancel" || q.GetState() == orderv1.ErpQueueEntry_STATE_PARKED || q.GetStrikeCount() != 0 {
+		t.Fatalf("entry after the cancellation = %v, want an unparked cancel entry", q)
+	}
+	e.drainQueue(t)
+	if calls := e.erp.CallsByCustomer()["C0004"]; !slices.Equal(calls, []string{"submit:" + id, "cancel:" + id}) {
+		t.Errorf("C0004's ERP calls = %v, want the failed submission, then its cancellation", calls)
+	}
+}
