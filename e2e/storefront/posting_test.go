@@ -43,11 +43,14 @@ func postingOrderCount(t *testing.T) int {
 
 // postingEvery restarts the order process with its posting scheduler
 // running every interval ("0s": off, so shipped invoices wait unposted
-// until a test lets them go).
+// until a test lets them go) and a 3 s scheduler lease, so the restarted
+// process takes over the lease of the killed one within seconds instead of
+// the default 30 s.
 func postingEvery(t *testing.T, interval string) {
 	t.Helper()
 	mesh.Kill(launcher.Order)
-	if err := mesh.Restart(context.WithoutCancel(t.Context()), launcher.Order, "ORDER_POSTING_INTERVAL="+interval); err != nil {
+	if err := mesh.Restart(context.WithoutCancel(t.Context()), launcher.Order, "ORDER_POSTING_INTERVAL="+interval,
+		"ORDER_POSTING_LEASE_TTL=3s"); err != nil {
 		t.Fatalf("restart order: %v", err)
 	}
 }
