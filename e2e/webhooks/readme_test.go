@@ -75,7 +75,7 @@ func TestREADMEReceiverExample(t *testing.T) {
 			verified++
 		}
 	}
-	if verified != 3 {
-		t.Fatalf("%d verified deliveries, want 3:\n%s", verified, strings.Join(out, "\n"))
+	if verified < 3 { // one more may arrive while it exits
+		t.Fatalf("%d verified deliveries, want at least 3:\n%s", verified, strings.Join(out, "\n"))
 	}
 }

@@ -136,7 +136,9 @@ func TestReceiverOutageRecovers(t *testing.T) {
 	t.Parallel()
 	outage := envDuration("TRANSLOAD_WEBHOOK_OUTAGE", 3*time.Second)
 	until := time.Now().Add(outage)
-	retryAfter := strconv.Itoa(max(1, int((outage / 8).Seconds())))
+	// Retry-After spreads the attempts so that the outage stays below the
+	// mesh's WEBHOOK_DISABLE_AFTER (20): about four failures per order.
+	retryAfter := strconv.Itoa(max(1, int((outage / 4).Seconds())))
 	var failed atomic.Int64
 	rcv := newReceiver(t, func() (int, http.Header) {
 		if time.Now().Before(until) {
