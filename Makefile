@@ -223,12 +223,13 @@ run: build ## Build and start the whole mesh locally on embedded defaults (Ctrl-
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data
 
 .PHONY: run-scale
-run-scale: build ## PARTIAL scale topology (issue #13): make run on a local PostgreSQL cluster (initdb into .data/scale/postgres, one database per service); one replica each and one NATS node so far.
-	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data/scale -postgres
+run-scale: build ## Scale topology (issue #13): a local PostgreSQL cluster (initdb into .data/scale/postgres, one database per service), a three-node NATS JetStream cluster (streams with 3 replicas), two replicas of catalog-pricing, inventory, order, fulfillment and the gateway (REST on :8080 and :8081).
+	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data/scale -scale
 
 .PHONY: chaos
-chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS).
+chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS); the scale topology with 300 concurrent orders on 10 units (TRANSLOAD_SCALE_ORDERS).
 	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher
+	cd deploy/local && TRANSLOAD_SCALE_ORDERS=300 go test -count=1 -timeout 15m -run '^TestScaleTopology$$' -v ./launcher
 	cd e2e && TRANSLOAD_WEBHOOK_OUTAGE=20s TRANSLOAD_WEBHOOK_BURST=100 go test -count=1 -timeout 20m -v ./webhooks
 	cd e2e && TRANSLOAD_E2E_POSTING_ORDERS=50 go test -count=1 -timeout 20m -run '^TestPosting' -v ./storefront
 

@@ -115,6 +115,11 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Log receives the launcher's progress lines; nil discards them.
 	Log io.Writer
+	// Scale runs the scale topology (scale.go): three NATS nodes in a
+	// JetStream cluster, streams with three replicas, and two replicas
+	// of each process in Replicated. Replicas share their service's
+	// database, so it needs PostgresEnv in ExtraEnv.
+	Scale bool
 }
 
 // Proc is one process of the mesh.
@@ -134,8 +139,12 @@ type Proc struct {
 	// hold keeps NATS's client port taken until NATS is spawned and
 	// binds it itself.
 	hold net.Listener
-	mu   sync.Mutex
-	cmd  *exec.Cmd
+	// RouteAddr is a NATS node's cluster (route) listener in the scale
+	// topology; routeHold keeps it taken until the node is spawned.
+	RouteAddr string
+	routeHold net.Listener
+	mu        sync.Mutex
+	cmd       *exec.Cmd
 	// done is closed when the current process has exited.
 	done chan struct{}
 }
@@ -145,6 +154,9 @@ type Mesh struct {
 	cfg   Config
 	procs map[string]*Proc
 	env   []string
+	// order lists the processes in start order: StartOrder, with the
+	// scale topology's extra NATS nodes and replicas (processes).
+	order []string
 }
 
 // Proc returns the named process; it panics on an unknown name, which is a
@@ -192,7 +204,7 @@ func prepare(cfg Config) (*Mesh, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
-	m := &Mesh{cfg: cfg, procs: map[string]*Proc{}}
+	m := &Mesh{cfg: cfg, procs: map[string]*Proc{}, order: processes(cfg)}
 	if err := m.assignPorts(); err != nil {
 		m.closeListeners()
 		return nil, err
@@ -202,7 +214,7 @@ func prepare(cfg Config) (*Mesh, error) {
 
 // startAll starts every process in StartOrder and waits for each.
 func (m *Mesh) startAll(ctx context.Context) error {
-	for _, name := range StartOrder {
+	for _, name := range m.order {
 		var err error
 		if name == NATS {
 			err = m.startNATS(ctx)
@@ -212,7 +224,7 @@ func (m *Mesh) startAll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if name == NATS { // no admin listener
+		if Service(name) == NATS { // no admin listener
 			fmt.Fprintf(m.cfg.Log, "launcher: %-16s ready  client=%s\n", name, m.procs[name].GRPCAddr)
 			continue
 		}
@@ -249,24 +261,20 @@ func (m *Mesh) startNATS(ctx context.Context) error {
 // bound, none is handed out twice), else the fixed port plan, where a
 // port in use is reported now, naming its process.
 func (m *Mesh) assignPorts() error {
-	for i, name := range StartOrder {
+	if m.order == nil {
+		m.order = processes(m.cfg)
+	}
+	for _, name := range m.order {
 		p := &Proc{Name: name, LogPath: filepath.Join(m.cfg.DataDir, "logs", name+".log")}
 		m.procs[name] = p
 		grpcAddr, adminAddr, httpAddr := loopback(0), loopback(0), loopback(0)
 		if !m.cfg.FreePorts {
-			grpcAddr = loopback(DefaultBasePort + i)
-			adminAddr = loopback(DefaultBasePort + 100 + i)
-			httpAddr = loopback(DefaultRESTPort)
+			grpcAddr, adminAddr, httpAddr = fixedPorts(name)
 		}
-		if name == NATS {
-			if !m.cfg.FreePorts {
-				grpcAddr = loopback(4222)
+		if Service(name) == NATS {
+			if err := m.holdNATSPorts(p, grpcAddr); err != nil {
+				return err
 			}
-			l, err := net.Listen("tcp", grpcAddr)
-			if err != nil {
-				return fmt.Errorf("launcher: nats client port: %w", err)
-			}
-			p.hold, p.GRPCAddr = l, l.Addr().String()
 			continue
 		}
 		var err error
@@ -276,7 +284,7 @@ func (m *Mesh) assignPorts() error {
 		if p.AdminAddr, err = p.bind(adminAddr, "admin"); err != nil {
 			return err
 		}
-		if name == Gateway {
+		if Service(name) == Gateway {
 			if p.HTTPAddr, err = p.bind(httpAddr, "rest"); err != nil {
 				return err
 			}
@@ -323,6 +331,10 @@ func (m *Mesh) closeListeners() {
 			_ = p.hold.Close()
 			p.hold = nil
 		}
+		if p.routeHold != nil {
+			_ = p.routeHold.Close()
+			p.routeHold = nil
+		}
 	}
 }
 
@@ -330,15 +342,15 @@ func (m *Mesh) closeListeners() {
 // possible neighbours. Each process reads only what it needs.
 func (m *Mesh) sharedEnv() []string {
 	env := []string{
-		"NATS_URL=nats://" + m.procs[NATS].GRPCAddr,
-		"ERP_ADDR=" + m.procs[ERPSim].GRPCAddr,
-		"WMS_ADDR=" + m.procs[WMSSim].GRPCAddr,
-		"CATALOG_ADDR=" + m.procs[Catalog].GRPCAddr,
-		"INVENTORY_ADDR=" + m.procs[Inventory].GRPCAddr,
-		"ORDER_ADDR=" + m.procs[Order].GRPCAddr,
-		"FULFILLMENT_ADDR=" + m.procs[Fulfillment].GRPCAddr,
-		"OPS_ADDR=" + m.procs[Ops].GRPCAddr,
-		"NOTIFY_ADDR=" + m.procs[Notify].GRPCAddr,
+		"NATS_URL=" + m.natsURL(),
+		"ERP_ADDR=" + m.target(ERPSim),
+		"WMS_ADDR=" + m.target(WMSSim),
+		"CATALOG_ADDR=" + m.target(Catalog),
+		"INVENTORY_ADDR=" + m.target(Inventory),
+		"ORDER_ADDR=" + m.target(Order),
+		"FULFILLMENT_ADDR=" + m.target(Fulfillment),
+		"OPS_ADDR=" + m.target(Ops),
+		"NOTIFY_ADDR=" + m.target(Notify),
 		// A developer's local webhook receiver (http://127.0.0.1:PORT/...)
 		// works out of the box; production manifests leave it false.
 		"WEBHOOK_ALLOW_LOCAL_TARGETS=true",
@@ -349,6 +361,9 @@ func (m *Mesh) sharedEnv() []string {
 		"LOG_LEVEL=info",
 		"GRPC_REFLECTION=true", // grpcurl and buf curl work against every port of make run
 	}
+	if m.cfg.Scale {
+		env = append(env, "NATS_STREAM_REPLICAS="+strconv.Itoa(len(natsNodes)))
+	}
 	return env
 }
 
@@ -357,8 +372,8 @@ func (m *Mesh) sharedEnv() []string {
 // separated.
 func (m *Mesh) metricsTargets() string {
 	var ts []string
-	for _, name := range StartOrder {
-		if name == NATS {
+	for _, name := range m.order {
+		if Service(name) == NATS {
 			continue
 		}
 		ts = append(ts, name+"=http://"+m.procs[name].AdminAddr+"/metrics")
@@ -377,7 +392,11 @@ func (m *Mesh) start(ctx context.Context, name string) error {
 		_ = p.hold.Close()
 		p.hold = nil
 	}
-	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[name])); err != nil {
+	if p.routeHold != nil {
+		_ = p.routeHold.Close()
+		p.routeHold = nil
+	}
+	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[Service(name)])); err != nil {
 		return err
 	}
 	return p.waitReady(ctx, m.cfg.ReadyTimeout)
@@ -390,19 +409,30 @@ func (m *Mesh) start(ctx context.Context, name string) error {
 func (m *Mesh) processEnv(name string) []string {
 	p := m.procs[name]
 	env := append(os.Environ(), m.env...)
+	// A replica is its service under the service's name (durable
+	// consumers, metrics and traces are named after it) on the service's
+	// database; a NATS node keeps its own name and store.
+	svc := Service(name)
+	if svc == NATS {
+		svc = name
+	}
 	env = append(env,
-		"SERVICE_NAME="+name,
+		"SERVICE_NAME="+svc,
 		"GRPC_ADDR="+p.GRPCAddr,
 		"ADMIN_ADDR="+p.AdminAddr,
-		"DATABASE_URL=sqlite://"+filepath.Join(m.cfg.DataDir, name+".db"),
+		"DATABASE_URL=sqlite://"+filepath.Join(m.cfg.DataDir, svc+".db"),
 	)
-	if name == NATS {
-		env = append(env, "NATS_STORE_DIR="+filepath.Join(m.cfg.DataDir, "nats"))
+	if Service(name) == NATS {
+		env = append(env, "NATS_STORE_DIR="+filepath.Join(m.cfg.DataDir, name))
+		env = append(env, m.natsClusterEnv(p)...)
 	}
 	if p.HTTPAddr != "" {
 		env = append(env, "HTTP_ADDR="+p.HTTPAddr)
 	}
 	env = append(env, m.cfg.Env...)
+	if svc != name && Service(name) != NATS {
+		env = append(env, m.cfg.ExtraEnv[svc]...)
+	}
 	env = append(env, m.cfg.ExtraEnv[name]...)
 	if len(p.listeners) > 0 {
 		env = append(env, listen.EnvVar+"="+p.listenFDs())
@@ -464,7 +494,7 @@ func (p *Proc) waitReady(ctx context.Context, timeout time.Duration) error {
 }
 
 func (p *Proc) ready(ctx context.Context, client *http.Client) bool {
-	if p.Name == NATS {
+	if Service(p.Name) == NATS {
 		return natsGreets(ctx, p.GRPCAddr)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.AdminAddr+"/readyz", nil)
@@ -519,7 +549,7 @@ func (m *Mesh) Restart(ctx context.Context, name string, env ...string) error {
 	p.mu.Lock()
 	p.env = append(p.env, env...)
 	p.mu.Unlock()
-	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[name])); err != nil {
+	if err := p.spawn(filepath.Join(m.cfg.BinDir, binaries[Service(name)])); err != nil {
 		return err
 	}
 	return p.waitReady(ctx, m.cfg.ReadyTimeout)
@@ -530,8 +560,8 @@ func (m *Mesh) Restart(ctx context.Context, name string, env ...string) error {
 // the ports the launcher held.
 func (m *Mesh) Stop() {
 	defer m.closeListeners()
-	for i := len(StartOrder) - 1; i >= 0; i-- {
-		p, ok := m.procs[StartOrder[i]]
+	for i := len(m.order) - 1; i >= 0; i-- {
+		p, ok := m.procs[m.order[i]]
 		if !ok {
 			continue
 		}

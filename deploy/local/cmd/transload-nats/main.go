@@ -1,6 +1,8 @@
 // Command transload-nats runs the embedded single-node NATS JetStream server
-// that `make run` starts next to the services. Production points the
-// services at a NATS cluster instead (NATS_URL).
+// that `make run` starts next to the services, or, with NATS_CLUSTER_ADDR
+// and NATS_ROUTES, one node of the three-node JetStream cluster of `make
+// run-scale` (cluster.go). Production points the services at a NATS
+// cluster instead (NATS_URL).
 package main
 
 import (
@@ -25,6 +27,16 @@ type Config struct {
 	Addr string `env:"GRPC_ADDR" default:"127.0.0.1:4222"`
 	// StoreDir holds the JetStream file store.
 	StoreDir string `env:"NATS_STORE_DIR" default:".data/nats"`
+	// ClusterAddr is host:port of the node's route listener; empty runs a
+	// single node.
+	ClusterAddr string `env:"NATS_CLUSTER_ADDR"`
+	// Routes are the route URLs of every node of the cluster (this one's
+	// may be among them), e.g. nats://127.0.0.1:6222,...
+	Routes []string `env:"NATS_ROUTES"`
+	// ClusterName names the cluster; every node must agree.
+	ClusterName string `env:"NATS_CLUSTER_NAME" default:"transload"`
+	// ServerName names the node; unique within the cluster.
+	ServerName string `env:"SERVICE_NAME" default:"transload-embedded"`
 }
 
 func main() {
@@ -62,5 +74,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("GRPC_ADDR %q: %w", cfg.Addr, err)
 	}
 	log := logging.New(stdout, "nats", slog.LevelInfo)
+	if cfg.ClusterAddr != "" {
+		return runClusterNode(ctx, cfg, host, port, log)
+	}
 	return natsembed.Run(ctx, natsembed.Options{StoreDir: cfg.StoreDir, Host: host, Port: port, Logger: log})
 }

@@ -1,8 +1,11 @@
 // Command transload-run is `make run`: it starts the whole Transload mesh on
 // embedded defaults (SQLite files and an embedded NATS node under one data
 // folder), prints how to talk to it, and stops everything on Ctrl-C. With
-// -postgres (`make run-scale`) the services run on a local PostgreSQL
-// cluster instead, one database each.
+// -postgres the services run on a local PostgreSQL cluster instead, one
+// database each; -scale (`make run-scale`) adds the scale topology on
+// top: a three-node NATS JetStream cluster with streams replicated three
+// times and two replicas of catalog-pricing, inventory, order,
+// fulfillment and the gateway.
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,8 +42,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	dataDir := fs.String("data", ".data", "folder for SQLite files, the NATS store and logs")
 	postgres := fs.Bool("postgres", false, "run the services on a local PostgreSQL cluster (initdb into <data>/postgres on first use, one database per service) instead of SQLite files")
 	postgresPort := fs.Int("postgres-port", 5433, "loopback port of the -postgres cluster")
+	scale := fs.Bool("scale", false, "the scale topology: -postgres, a three-node NATS JetStream cluster (streams with 3 replicas) and two replicas of catalog-pricing, inventory, order, fulfillment and the gateway")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *scale {
+		// Replicas share their service's database: not a SQLite file.
+		*postgres = true
 	}
 	data, err := filepath.Abs(*dataDir)
 	if err != nil {
@@ -54,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		defer stopRedis()
 		redisAddr = addr
 	}
-	cfg := launcher.Config{BinDir: *binDir, DataDir: data, RedisAddr: redisAddr, Log: stdout}
+	cfg := launcher.Config{BinDir: *binDir, DataDir: data, RedisAddr: redisAddr, Log: stdout, Scale: *scale}
 	databases := "SQLite files in " + data
 	if *postgres {
 		pg, err := launcher.StartPostgres(ctx, filepath.Join(data, "postgres"), *postgresPort, stdout)
@@ -82,6 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintln(stdout, "transload-run: stopped; data kept in", data)
 	}()
 	base := mesh.RESTURL()
+	if *scale {
+		databases += "\n  topology      : 3 NATS nodes, 2 replicas of catalog-pricing, inventory, order, fulfillment; gateways at " +
+			strings.Join(mesh.RESTURLs(), " and ")
+	}
 	fmt.Fprintf(stdout, `
 Transload is running.
   REST base URL : %[1]s
