@@ -173,11 +173,12 @@ func WMSEventResultToProto(r fulfillment.WMSEventResult) *fulfillmentv1.WmsEvent
 	switch r.Outcome {
 	case fulfillment.WMSEventApplied:
 		out.Outcome = fulfillmentv1.WmsEventResult_OUTCOME_APPLIED
-		if r.ReturnReceiptID != "" {
+		switch {
+		case r.ReturnReceiptID != "":
 			out.Resource = ReturnReceiptName(r.OrderID, r.ReturnReceiptID)
-		} else if r.ShipmentID != "" {
+		case r.ShipmentID != "":
 			out.Resource = ShipmentName(r.OrderID, r.ShipmentID)
-		} else if r.RequestID != "" {
+		case r.RequestID != "":
 			out.Resource = RequestName(r.OrderID, r.RequestID)
 		}
 	case fulfillment.WMSEventDuplicate:
