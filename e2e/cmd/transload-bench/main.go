@@ -279,6 +279,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			rep.Drain = &drainFigures{Orders: dr.Orders, Rate: dr.Rate, Detail: dr.String()}
 		}
 	}
+	// Issue #11's quote scenario publishes rules of every kind on SKUs of its
+	// own, so it runs after the order scenarios whose prices it must not move.
+	qr, qnotes, err := runQuoteScenario(ctx, mesh.Proc(launcher.Catalog).GRPCAddr, levels, f.dur, meshWatch)
+	if err != nil {
+		rep.Notes = append(rep.Notes, "Quote scenario not measured: "+err.Error())
+	} else {
+		rep.Results, rep.Notes = append(rep.Results, qr...), append(rep.Notes, qnotes...)
+	}
 	// The stores are read once all load has stopped: the launcher keeps
 	// each service's SQLite file as <DataDir>/<process>.db.
 	dsn := func(name string) string { return "sqlite://" + filepath.Join(dataDir, name+".db") }
