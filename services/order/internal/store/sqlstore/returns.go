@@ -388,18 +388,30 @@ func (s *Store) saveReturn(ctx context.Context, tx *sql.Tx, r *order.Return) err
 	return nil
 }
 
-// ReturnsToCredit implements order.ReturnStore. A credit memo line is
-// posted in state 2 (POSTED) or 4 (DUPLICATE, already posted earlier) of
-// order.v1 PostingLine.State, as the poster records them.
-func (s *Store) ReturnsToCredit(ctx context.Context, limit int) ([]string, error) {
-	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`
+// returnsToCreditQuery selects the RECEIVED refund returns whose credit
+// memo lines are all posted, oldest change first. The partial index
+// order_returns_to_credit (migration 0009) serves its scan of
+// order_returns: the once-a-second credit completion reads only RECEIVED
+// returns with a credit, in index order, instead of every return ever
+// made; keep the predicate and ORDER BY matching that index.
+const returnsToCreditQuery = `
 		SELECT r.return_id FROM order_returns r
 		WHERE r.state = ? AND r.credit_total_minor > 0
 		AND EXISTS (SELECT 1 FROM documents d WHERE d.order_id = r.order_id AND d.kind = ? AND d.source_id = r.return_id)
 		AND NOT EXISTS (SELECT 1 FROM documents d JOIN document_lines l ON l.document_id = d.document_id
 			WHERE d.order_id = r.order_id AND d.kind = ? AND d.source_id = r.return_id AND l.posting_state NOT IN (2, 4))
-		ORDER BY r.updated_us, r.return_id LIMIT ?`),
-		[]any{int(order.ReturnReceived), string(order.DocumentCreditMemo), string(order.DocumentCreditMemo), limit},
+		ORDER BY r.updated_us, r.return_id LIMIT ?`
+
+// returnsToCreditArgs are returnsToCreditQuery's arguments.
+func returnsToCreditArgs(limit int) []any {
+	return []any{int(order.ReturnReceived), string(order.DocumentCreditMemo), string(order.DocumentCreditMemo), limit}
+}
+
+// ReturnsToCredit implements order.ReturnStore. A credit memo line is
+// posted in state 2 (POSTED) or 4 (DUPLICATE, already posted earlier) of
+// order.v1 PostingLine.State, as the poster records them.
+func (s *Store) ReturnsToCredit(ctx context.Context, limit int) ([]string, error) {
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(returnsToCreditQuery), returnsToCreditArgs(limit),
 		func(sc sqldb.Scanner) (string, error) {
 			var id string
 			err := sc.Scan(&id)
