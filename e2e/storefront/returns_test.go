@@ -302,9 +302,22 @@ func TestReturnCreditMemoPostedOnce(t *testing.T) {
 	})
 	restockOrder := deliveredOrder(t, "e2e-ret-credit-1", "C0004", line{"SKU-00146", 2}, line{"SKU-00147", 1})
 	scrapOrder := deliveredOrder(t, "e2e-ret-credit-2", "C0004", line{"SKU-00148", 1})
+	// wmssim receives nothing on its own until the scrapped receipt went
+	// through its control API, so a slow machine cannot let the automatic
+	// receipt (WMSSIM_RETURN_RECEIPT_DELAY) take the scrapped return first;
+	// the restocked return is then received by wmssim on its own.
+	control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": true})
+	held := true
+	t.Cleanup(func() {
+		if held {
+			control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": false})
+		}
+	})
 	restock, restockRMA := authorizedReturn(t, restockOrder, "e2e-ret-credit-1r", "SKU-00146")
 	scrap, scrapRMA := authorizedReturn(t, scrapOrder, "e2e-ret-credit-2r", "SKU-00148")
-	receiveScrapped(t, scrapRMA, "SKU-00148") // the other is received by wmssim on its own
+	receiveScrapped(t, scrapRMA, "SKU-00148")
+	control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": false})
+	held = false
 
 	for _, rc := range []struct {
 		name, rma, order, sku, disposition string
