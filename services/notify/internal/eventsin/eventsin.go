@@ -1,7 +1,7 @@
 // Package eventsin turns the order and fulfillment events into queued
 // webhook deliveries. Two durable consumers (platform/events) read the
-// order stream (every order state change) and the fulfillment stream
-// (shipment updates); for each event the handler finds the subscriptions
+// order stream (every order and return state change) and the fulfillment
+// stream (shipment updates); for each event the handler finds the subscriptions
 // that should see it and queues one delivery per subscription in the
 // consumer's transaction, together with the processed-event row, so a
 // redelivered event queues nothing twice and a crash loses nothing. The
@@ -10,7 +10,7 @@
 // Scoping: an order event carries the order's channel and customer; the
 // handler records them (order_owners) so that a shipment event, which
 // names the customer but not the channel, reaches the same channel's
-// subscriptions. A shipment of an order never seen (placed before notify
+// subscriptions; so does a return event. A shipment of an order never seen (placed before notify
 // ran) reaches only subscriptions bound to its customer.
 package eventsin
 
@@ -47,14 +47,23 @@ const (
 // processed-event row.
 const ackWait = 5 * time.Second
 
-// OrderConfig is the order stream consumer.
+// Return subjects of the order service (transload/order/v1/events.proto;
+// services/order/internal/orderpb names them; platform/eventstreams does not
+// list them yet).
+var returnSubjects = []string{
+	"transload.order.return_requested", "transload.order.return_authorized", "transload.order.return_rejected",
+	"transload.order.return_received", "transload.order.return_credited", "transload.order.return_closed",
+}
+
+// OrderConfig is the order stream consumer: order state changes and
+// return state changes.
 func OrderConfig() events.ConsumerConfig {
 	return events.ConsumerConfig{
 		Name: OrderConsumer, Stream: eventstreams.Order.Name, MaxDeliver: 10, AckWait: ackWait,
-		FilterSubjects: []string{
+		FilterSubjects: append([]string{
 			eventstreams.OrderAccepted, eventstreams.OrderConfirmed, eventstreams.OrderRejected, eventstreams.OrderCancelled,
 			eventstreams.OrderPartiallyShipped, eventstreams.OrderShipped, eventstreams.OrderDelivered,
-		},
+		}, returnSubjects...),
 	}
 }
 
@@ -111,6 +120,23 @@ func Handler(store *sqlstore.Store, now func() time.Time, wake func()) events.Ha
 				return err
 			}
 			channel, customer = c, sh.GetCustomerId()
+			if ok {
+				customer = cust
+			}
+		case interface {
+			GetReturnAuthorization() *orderv1.ReturnAuthorization
+		}:
+			ra := m.GetReturnAuthorization()
+			if ra == nil {
+				return events.Permanent(fmt.Errorf("eventsin: return event %s without a return", ev.ID))
+			}
+			typ, pe.Return = notifyv1.EventType_EVENT_TYPE_RETURN_STATUS_CHANGED, ra
+			key, resource = "orders/"+ra.GetOrderId(), payload.Return(ra).GetName()
+			c, cust, ok, err := tx.OrderOwner(ctx, ra.GetOrderId())
+			if err != nil {
+				return err
+			}
+			channel, customer = c, ra.GetCustomerId()
 			if ok {
 				customer = cust
 			}

@@ -68,3 +68,57 @@ func TestHandlerQueuesPerScope(t *testing.T) {
 		t.Fatal("webhook ids are not distinct per (subscription, event) or not msg_ + 32 hex")
 	}
 }
+
+func TestHandlerQueuesReturnChanges(t *testing.T) {
+	ctx := t.Context()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	s := sqlstore.New(db)
+	for _, sub := range []*sqlstore.Subscription{
+		{ID: "returns", Channel: "web", EventTypes: 1 << 3},
+		{ID: "orders", Channel: "web", EventTypes: 1 << 1},
+		{ID: "other", Channel: "web", CustomerID: "C2", EventTypes: 1 << 3},
+	} {
+		sub.TargetURI, sub.Secret, sub.State, sub.CreateTime = "https://x.example/", "whsec_AAAA", sqlstore.SubActive, time.Now()
+		if _, _, err := s.CreateSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := eventsin.Handler(s, nil, nil)
+	apply := func(ev events.Event) {
+		t.Helper()
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return h(ctx, tx, ev) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(events.Event{ID: "e1", OccurredAt: time.Now(), Payload: &orderv1.OrderAcceptedEvent{
+		Order: &orderv1.Order{OrderId: "O1", CustomerId: "C1", Channel: "web"}}})
+	apply(events.Event{ID: "e2", OccurredAt: time.Now(), Payload: &orderv1.ReturnAuthorizedEvent{
+		ReturnAuthorization: &orderv1.ReturnAuthorization{ReturnAuthorizationId: "R1", OrderId: "O1", CustomerId: "C1",
+			State: orderv1.ReturnAuthorization_STATE_AUTHORIZED,
+			Lines: []*orderv1.ReturnLine{{Sku: "SKU-1", Quantity: 1, Reason: orderv1.ReturnReason_RETURN_REASON_DAMAGED}}}}})
+	counts, _ := s.PendingCounts(ctx)
+	if counts["returns"] != 1 || counts["orders"] != 1 || counts["other"] != 0 {
+		t.Fatalf("pending = %v", counts)
+	}
+	log, _ := s.ListDeliveries(ctx, "returns", 0, 10)
+	var body struct {
+		EventType string `json:"eventType"`
+		Return    struct {
+			Name, State, RmaNumber string
+			Lines                  []struct{ Reason string }
+		} `json:"return"`
+	}
+	if err := json.Unmarshal(log[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.EventType != "WEBHOOK_EVENT_TYPE_RETURN_STATUS_CHANGED" || body.Return.Name != "orders/O1/returns/R1" ||
+		body.Return.State != "STATE_AUTHORIZED" || body.Return.RmaNumber != "R1" || body.Return.Lines[0].Reason != "REASON_DAMAGED" {
+		t.Fatalf("return webhook body %s", log[0].Body)
+	}
+	if log[0].OrderingKey != "orders/O1" {
+		t.Fatalf("ordering key %q, want the order's", log[0].OrderingKey)
+	}
+}

@@ -36,9 +36,10 @@ type Event struct {
 	Time time.Time
 	// CorrelationID of the request that caused the change.
 	CorrelationID string
-	// Order or Shipment is the changed resource (one of them).
+	// Order, Shipment or Return is the changed resource (one of them).
 	Order    *orderv1.Order
 	Shipment *fulfillmentv1.Shipment
+	Return   *orderv1.ReturnAuthorization
 }
 
 // Body returns the JSON body of the delivery webhookID of ev to the
@@ -58,6 +59,8 @@ func Body(ev Event, webhookID, subscriptionName string, test bool) ([]byte, erro
 		d.Resource = &storefrontv1.WebhookDelivery_Order{Order: Order(ev.Order)}
 	case ev.Shipment != nil:
 		d.Resource = &storefrontv1.WebhookDelivery_Shipment{Shipment: Shipment(ev.Shipment)}
+	case ev.Return != nil:
+		d.Resource = &storefrontv1.WebhookDelivery_Return{Return: Return(ev.Return)}
 	default:
 		return nil, fmt.Errorf("payload: event %s carries no resource", ev.ID)
 	}
