@@ -32,6 +32,8 @@ func TestDeclarationsArePinned(t *testing.T) {
 			"transload.order.accepted", "transload.order.confirmed", "transload.order.rejected",
 			"transload.order.cancelled", "transload.order.partially_shipped", "transload.order.shipped",
 			"transload.order.delivered",
+			"transload.order.return_requested", "transload.order.return_authorized", "transload.order.return_rejected",
+			"transload.order.return_received", "transload.order.return_credited", "transload.order.return_closed",
 		}},
 		{"TRANSLOAD_INVENTORY", []string{"transload.inventory.>"}, []string{
 			"transload.inventory.stock_changed", "transload.inventory.reservation_created",

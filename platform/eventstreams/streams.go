@@ -9,6 +9,15 @@ const (
 	OrderPartiallyShipped = "transload.order.partially_shipped"
 	OrderShipped          = "transload.order.shipped"
 	OrderDelivered        = "transload.order.delivered"
+
+	// Return authorization (RMA) events, each return with its own
+	// sequence (aggregate type return_authorization).
+	OrderReturnRequested  = "transload.order.return_requested"
+	OrderReturnAuthorized = "transload.order.return_authorized"
+	OrderReturnRejected   = "transload.order.return_rejected"
+	OrderReturnReceived   = "transload.order.return_received"
+	OrderReturnCredited   = "transload.order.return_credited"
+	OrderReturnClosed     = "transload.order.return_closed"
 )
 
 // Order is the stream of the order service's events.
@@ -19,6 +28,8 @@ var Order = Stream{
 	Events: []string{
 		OrderAccepted, OrderConfirmed, OrderRejected, OrderCancelled,
 		OrderPartiallyShipped, OrderShipped, OrderDelivered,
+		OrderReturnRequested, OrderReturnAuthorized, OrderReturnRejected,
+		OrderReturnReceived, OrderReturnCredited, OrderReturnClosed,
 	},
 }
 

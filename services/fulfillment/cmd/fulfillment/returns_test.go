@@ -87,7 +87,7 @@ func (m *mesh) publishReturnAuthorized(t *testing.T, ev *orderv1.ReturnAuthorize
 	}
 	msg := outbox.Row{
 		EventID: eventID, AggregateType: "order", AggregateID: ev.GetReturnAuthorization().GetOrderId(), Sequence: 5,
-		Subject: orderevents.ReturnAuthorizedSubject, PayloadType: string(proto.MessageName(ev)), Payload: data,
+		Subject: eventstreams.OrderReturnAuthorized, PayloadType: string(proto.MessageName(ev)), Payload: data,
 		CreatedAt: time.Now().UTC(),
 	}.Message()
 	ack, err := m.js.PublishMsg(t.Context(), msg)

@@ -13,23 +13,18 @@ import (
 	"github.com/transload/transload/services/fulfillment/internal/fulfillmentpb"
 )
 
-// ReturnAuthorizedSubject is the subject of order.v1 ReturnAuthorizedEvent
-// on the order stream (which captures transload.order.>). It belongs in
-// platform/eventstreams next to OrderConfirmed once the order service
-// publishes the event; until then it is named here.
-const ReturnAuthorizedSubject = "transload.order.return_authorized"
-
 // ReturnsConsumerName is the durable consumer of the fulfillment service
 // for authorized returns.
 const ReturnsConsumerName = "fulfillment-return-authorized"
 
-// ReturnsConsumerConfig is the durable consumer of ReturnAuthorizedEvent;
+// ReturnsConsumerConfig is the durable consumer of ReturnAuthorizedEvent
+// (eventstreams.OrderReturnAuthorized on the order stream);
 // run it with events.WithStreams(eventstreams.Order) like ConsumerConfig.
 func ReturnsConsumerConfig() events.ConsumerConfig {
 	return events.ConsumerConfig{
 		Name:           ReturnsConsumerName,
 		Stream:         eventstreams.Order.Name,
-		FilterSubjects: []string{ReturnAuthorizedSubject},
+		FilterSubjects: []string{eventstreams.OrderReturnAuthorized},
 		MaxDeliver:     10,
 	}
 }

@@ -137,9 +137,10 @@ func TestEnumParity(t *testing.T) {
 	})
 }
 
-// TestEventsCoverTheStream: every domain event type encodes to one of the
-// events declared for TRANSLOAD_ORDER, each to another subject, and its
-// message carries the metadata the outbox assigns.
+// TestEventsCoverTheStream: every domain event type, order and return
+// events alike, encodes to one of the events declared for TRANSLOAD_ORDER,
+// each to another subject, and every declared event has its domain event;
+// each message carries the metadata the outbox assigns.
 func TestEventsCoverTheStream(t *testing.T) {
 	t.Parallel()
 	o := &order.Order{ID: "O-1", State: order.StateConfirmed}
@@ -153,6 +154,27 @@ func TestEventsCoverTheStream(t *testing.T) {
 			t.Errorf("event type %d: %+v", typ, ev)
 		}
 		md := &commonv1.EventMetadata{EventId: "e-1", Sequence: 7}
+		msg, err := ev.Build(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := msg.(interface {
+			GetMetadata() *commonv1.EventMetadata
+		}).GetMetadata(); got != md {
+			t.Errorf("%s: message metadata %v, want the assigned %v", ev.Subject, got, md)
+		}
+		subjects = append(subjects, ev.Subject)
+	}
+	r := &order.Return{ID: "R-1", OrderID: "O-1", State: order.ReturnAuthorized}
+	for typ := order.EventReturnRequested; typ <= order.EventReturnClosed; typ++ {
+		ev, err := orderpb.Encoder{}.ReturnEvent(order.ReturnEvent{Type: typ, Return: r})
+		if err != nil {
+			t.Fatalf("return event type %d: %v", typ, err)
+		}
+		if ev.AggregateType != orderpb.ReturnAggregateType || ev.AggregateID != "R-1" || ev.Producer != orderpb.Producer {
+			t.Errorf("return event type %d: %+v", typ, ev)
+		}
+		md := &commonv1.EventMetadata{EventId: "e-2", Sequence: 3}
 		msg, err := ev.Build(md)
 		if err != nil {
 			t.Fatal(err)

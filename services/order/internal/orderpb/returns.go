@@ -7,20 +7,10 @@ import (
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
+	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/services/order/internal/order"
-)
-
-// Subjects of the return events (order.v1 events.proto); the order stream
-// (eventstreams.Order, "transload.order.>") captures them.
-const (
-	SubjectReturnRequested  = "transload.order.return_requested"
-	SubjectReturnAuthorized = "transload.order.return_authorized"
-	SubjectReturnRejected   = "transload.order.return_rejected"
-	SubjectReturnReceived   = "transload.order.return_received"
-	SubjectReturnCredited   = "transload.order.return_credited"
-	SubjectReturnClosed     = "transload.order.return_closed"
 )
 
 // ReturnAggregateType is the outbox aggregate type of return events: each
@@ -91,7 +81,8 @@ func ReceivedLines(ls []order.ReceivedLine) []*orderv1.ReceivedReturnLine {
 }
 
 // ReturnEvent implements sqlstore.ReturnEncoder: the order.v1 return event
-// of ev, built once the outbox assigned its metadata.
+// of ev, built once the outbox assigned its metadata, on its subject as
+// platform/eventstreams declares it (eventstreams.OrderReturnRequested, ...).
 func (Encoder) ReturnEvent(ev order.ReturnEvent) (outbox.Event, error) {
 	r := ev.Return
 	pr := ReturnAuthorization(r)
@@ -102,29 +93,29 @@ func (Encoder) ReturnEvent(ev order.ReturnEvent) (outbox.Event, error) {
 	)
 	switch ev.Type {
 	case order.EventReturnRequested:
-		subject, build = SubjectReturnRequested, func(md *commonv1.EventMetadata) proto.Message {
+		subject, build = eventstreams.OrderReturnRequested, func(md *commonv1.EventMetadata) proto.Message {
 			return &orderv1.ReturnRequestedEvent{Metadata: md, ReturnAuthorization: pr}
 		}
 	case order.EventReturnAuthorized:
-		subject, build = SubjectReturnAuthorized, func(md *commonv1.EventMetadata) proto.Message {
+		subject, build = eventstreams.OrderReturnAuthorized, func(md *commonv1.EventMetadata) proto.Message {
 			return &orderv1.ReturnAuthorizedEvent{Metadata: md, ReturnAuthorization: pr, PreviousState: prev}
 		}
 	case order.EventReturnRejected:
-		subject, build = SubjectReturnRejected, func(md *commonv1.EventMetadata) proto.Message {
+		subject, build = eventstreams.OrderReturnRejected, func(md *commonv1.EventMetadata) proto.Message {
 			return &orderv1.ReturnRejectedEvent{Metadata: md, ReturnAuthorization: pr, PreviousState: prev}
 		}
 	case order.EventReturnReceived:
-		subject, build = SubjectReturnReceived, func(md *commonv1.EventMetadata) proto.Message {
+		subject, build = eventstreams.OrderReturnReceived, func(md *commonv1.EventMetadata) proto.Message {
 			return &orderv1.ReturnReceivedEvent{Metadata: md, ReturnAuthorization: pr, PreviousState: prev,
 				WarehouseId: ev.WarehouseID, ReceivedLines: ReceivedLines(ev.Received)}
 		}
 	case order.EventReturnCredited:
-		subject, build = SubjectReturnCredited, func(md *commonv1.EventMetadata) proto.Message {
+		subject, build = eventstreams.OrderReturnCredited, func(md *commonv1.EventMetadata) proto.Message {
 			return &orderv1.ReturnCreditedEvent{Metadata: md, ReturnAuthorization: pr, PreviousState: prev,
 				CreditMemoReference: r.CreditMemoRef, CreditTotal: Money(r.CreditTotalMinor, r.Currency)}
 		}
 	case order.EventReturnClosed:
-		subject, build = SubjectReturnClosed, func(md *commonv1.EventMetadata) proto.Message {
+		subject, build = eventstreams.OrderReturnClosed, func(md *commonv1.EventMetadata) proto.Message {
 			return &orderv1.ReturnClosedEvent{Metadata: md, ReturnAuthorization: pr, PreviousState: prev}
 		}
 	default:
