@@ -4,6 +4,7 @@ go 1.26.7
 
 require (
 	buf.build/go/protovalidate v1.4.0
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
 	github.com/nats-io/nats.go v1.55.0
