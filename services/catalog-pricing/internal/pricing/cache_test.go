@@ -87,7 +87,8 @@ func TestQuoteCacheRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	counting := &countingStore{Store: st.Pricing()}
-	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes))
+	// No in-memory memo: this test is about the Redis layer.
+	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteMemo(0))
 	ctx := t.Context()
 
 	q1, err := svc.Quote(ctx, quoteReq)
@@ -169,5 +170,59 @@ func TestQuoteCacheExpiresWithQuote(t *testing.T) {
 	q, err = svc.Quote(t.Context(), quoteReq)
 	if err != nil || counting.loads.Load() != 2 || !q.ExpireTime.Equal(now.Add(time.Minute)) {
 		t.Fatalf("quote after expiry: %v after %d loads, expire %v; want a fresh quote", err, counting.loads.Load(), q.ExpireTime)
+	}
+}
+
+// countingCache counts the reads that reach the QuoteCache.
+type countingCache struct {
+	pricing.QuoteCache
+	gets atomic.Int64
+}
+
+func (c *countingCache) Get(ctx context.Context, key string) (pricing.Quote, bool) {
+	c.gets.Add(1)
+	return c.QuoteCache.Get(ctx, key)
+}
+
+// TestQuoteMemo: a repeated quote is served from the in-memory memo
+// without reading (and decoding) the QuoteCache; a price change is a miss
+// by its new price version, and the memo never answers with a stale price.
+func TestQuoteMemo(t *testing.T) {
+	st, _ := seeded(t)
+	ctx := t.Context()
+	inner, err := cache.NewCache(cache.NewMemoryStore(0, 0), "price-quote", cache.JSONCodec[pricing.Quote]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quotes := &countingCache{QuoteCache: inner}
+	counting := &countingStore{Store: st.Pricing()}
+	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes))
+	q1, err := svc.Quote(ctx, quoteReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		q, err := svc.Quote(ctx, quoteReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(q1, q); diff != "" {
+			t.Fatalf("memo quote %d differs (-computed +memo):\n%s", i, diff)
+		}
+	}
+	if g, l := quotes.gets.Load(), counting.loads.Load(); g != 1 || l != 1 {
+		t.Fatalf("4 identical quotes made %d cache reads and %d price loads; want 1 and 1 (the rest from the memo)", g, l)
+	}
+	if _, err := svc.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r2", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "SKU-1", UnitMinor: 1500, Currency: "EUR"}}}); err != nil {
+		t.Fatal(err)
+	}
+	q2, err := svc.Quote(ctx, quoteReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q2.Total != 3*1500 || q2.PriceVersion == q1.PriceVersion || counting.loads.Load() != 2 {
+		t.Fatalf("quote after a price change = total %d at price version %d (was %d) after %d loads; want %d at a new version, computed",
+			q2.Total, q2.PriceVersion, q1.PriceVersion, counting.loads.Load(), 3*1500)
 	}
 }

@@ -29,6 +29,8 @@ type Service struct {
 	store     Store
 	catalog   Catalog
 	cache     QuoteCache
+	memo      *quoteMemo
+	memoSize  int
 	ttl       time.Duration
 	now       func() time.Time
 	committed func()
@@ -70,8 +72,14 @@ func (s *Service) eventsCommitted() {
 // Option configures a Service.
 type Option func(*Service)
 
-// WithCache caches quotes in c.
+// WithCache caches quotes in c, with the last DefaultQuoteMemoSize
+// decoded quotes also kept in process memory in front of it (WithQuoteMemo).
 func WithCache(c QuoteCache) Option { return func(s *Service) { s.cache = c } }
+
+// WithQuoteMemo keeps up to n decoded quotes in process memory in front of
+// the QuoteCache (same keys and expiry); n <= 0 turns the memo off. It only
+// applies together with WithCache.
+func WithQuoteMemo(n int) Option { return func(s *Service) { s.memoSize = n } }
 
 // WithQuoteTTL sets the longest quote validity (default DefaultQuoteTTL).
 func WithQuoteTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d } }
@@ -86,9 +94,12 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // NewService returns a pricing Service over store and the catalog.
 func NewService(store Store, cat Catalog, opts ...Option) *Service {
-	s := &Service{store: store, catalog: cat, ttl: DefaultQuoteTTL, now: time.Now}
+	s := &Service{store: store, catalog: cat, ttl: DefaultQuoteTTL, now: time.Now, memoSize: DefaultQuoteMemoSize}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.cache != nil && s.memoSize > 0 {
+		s.memo = newQuoteMemo(s.memoSize)
 	}
 	return s
 }
@@ -118,7 +129,15 @@ func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
 	now := s.now().UTC()
 	usage := rules.needsUsage(req)
 	if s.cache != nil && !usage {
+		if s.memo != nil {
+			if q, ok := s.memo.get(key, now); ok {
+				return q, nil
+			}
+		}
 		if q, ok := s.cache.Get(ctx, key); ok && q.ExpireTime.After(now) {
+			if s.memo != nil {
+				s.memo.put(key, q, now)
+			}
 			return q, nil
 		}
 	}
@@ -130,6 +149,9 @@ func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
 	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 && !usage {
 		// A failed write only costs the next caller a recomputation.
 		_ = s.cache.Set(ctx, key, q, ttl)
+		if s.memo != nil {
+			s.memo.put(key, q, now)
+		}
 	}
 	return q, nil
 }
