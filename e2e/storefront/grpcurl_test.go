@@ -106,6 +106,7 @@ var servicesByPort = []struct {
 	{9006, []string{"transload.fulfillment.v1.FulfillmentService"}},
 	{9007, []string{"transload.ops.v1.OpsService", "transload.storefront.v1.StorefrontService"}},
 	{9008, []string{"transload.ops.v1.OpsService"}},
+	{9009, []string{"transload.notify.v1.NotificationService"}},
 }
 
 var bufCurlRecipes = []cliRecipe{
