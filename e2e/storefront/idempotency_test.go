@@ -159,7 +159,8 @@ func TestERPAnswerLost(t *testing.T) {
 }
 
 // Issue #14: quantities and line counts beyond the contract's bounds are
-// refused with a 400 naming the field, before any amount is computed: a
+// refused with a 400 naming the field with a reason of its own (the bound's
+// rule: INT64_GT_LTE, REPEATED_MAX_ITEMS), before any amount is computed: a
 // quantity of 2^31-1 or 2^63-1 never reaches pricing (no wrapped total), and
 // neither do 201 lines.
 func TestOrderLimits(t *testing.T) {
@@ -168,19 +169,36 @@ func TestOrderLimits(t *testing.T) {
 		many[i] = line{fmt.Sprintf("SKU-%05d", i+1), 1}
 	}
 	for i, tt := range []struct {
-		name  string
-		body  map[string]any
-		field string
+		name          string
+		body          map[string]any
+		field, reason string
 	}{
-		{"quantity 2^31-1", orderBody("C0001", line{"SKU-00035", 1<<31 - 1}), "order.lines[0].quantity"},
-		{"quantity 2^63-1", orderBody("C0001", line{"SKU-00035", 1<<63 - 1}), "order.lines[0].quantity"},
-		{"201 lines", orderBody("C0001", many...), "order.lines"},
+		{"quantity 2^31-1", orderBody("C0001", line{"SKU-00035", 1<<31 - 1}), "order.lines[0].quantity", "INT64_GT_LTE"},
+		{"quantity 2^63-1", orderBody("C0001", line{"SKU-00035", 1<<63 - 1}), "order.lines[0].quantity", "INT64_GT_LTE"},
+		{"201 lines", orderBody("C0001", many...), "order.lines", "REPEATED_MAX_ITEMS"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := placeOrder(t, launcher.DemoAPIKey, fmt.Sprintf("e2e-limits-%d-%d", i, time.Now().UnixNano()), tt.body)
 			if r.Status != http.StatusBadRequest || !slices.Contains(r.violatedFields(), tt.field) {
 				t.Fatalf("%d %s; want 400 naming %s", r.Status, r.Raw, tt.field)
 			}
+			if got := violationReason(r, tt.field); got != tt.reason {
+				t.Errorf("reason of %s = %q, want %q: %s", tt.field, got, tt.reason, r.Raw)
+			}
 		})
 	}
+}
+
+// violationReason is the reason of the BadRequest field violation of
+// field, "" if none.
+func violationReason(r response, field string) string {
+	for _, d := range r.details() {
+		vs, _ := d["fieldViolations"].([]any)
+		for _, v := range vs {
+			if m, ok := v.(map[string]any); ok && m["field"] == field {
+				return fmt.Sprint(m["reason"])
+			}
+		}
+	}
+	return ""
 }
