@@ -1069,6 +1069,13 @@ export interface components {
             customerId?: string;
             /** @description Lines to price, 1..200. */
             lines: components["schemas"]["v1RequestedLine"][];
+            /**
+             * @description Promotion codes the buyer entered, up to 10 (case-insensitive), priced
+             *     in as the order would be. A code that does not apply (unknown, not
+             *     effective, exhausted, not applicable) comes back in
+             *     `promotion_code_issues`, never as a failed request or line.
+             */
+            promotionCodes?: string[];
         };
         /** @description QuotePricesResponse holds the priced lines and totals. */
         v1QuotePricesResponse: {
@@ -1086,6 +1093,8 @@ export interface components {
             lines?: $Read<components["schemas"]["v1QuoteLine"][]>;
             /** @description The same lines at list price, for "you save" displays. */
             listSubtotal?: $Read<components["schemas"]["v1Money"]>;
+            /** @description Entered promotion codes that did not apply, with the reason. */
+            promotionCodeIssues?: $Read<components["schemas"]["v1PromotionCodeIssue"][]>;
             /** @description list_subtotal − subtotal; never negative. */
             savings?: $Read<components["schemas"]["v1Money"]>;
             /** @description Sum of the extended prices of lines without issue. */

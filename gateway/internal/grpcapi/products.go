@@ -238,7 +238,9 @@ func matchRank(p *catalogv1.Product, q string) (int, bool) {
 
 // QuotePrices implements storefrontv1.StorefrontServiceServer: always live
 // from pricing (no snapshot fallback), lines that cannot be priced carry an
-// issue.
+// issue. Entered promotion codes (normalised: upper case, sorted, unique)
+// are priced in as the order would be; codes that do not apply come back in
+// promotion_code_issues with pricing's reason.
 func (s *Server) QuotePrices(ctx context.Context, req *storefrontv1.QuotePricesRequest) (*storefrontv1.QuotePricesResponse, error) {
 	p, customer, err := s.callerFor(ctx, req.GetCustomerId())
 	if err != nil {
@@ -248,7 +250,8 @@ func (s *Server) QuotePrices(ctx context.Context, req *storefrontv1.QuotePricesR
 	if err := s.checkCurrency("currency_code", cur); err != nil {
 		return nil, err
 	}
-	preq := &catalogv1.QuotePricesRequest{CustomerId: customer, Channel: p.Channel, CurrencyCode: cur, AllowPartial: true}
+	preq := &catalogv1.QuotePricesRequest{CustomerId: customer, Channel: p.Channel, CurrencyCode: cur, AllowPartial: true,
+		PromotionCodes: promotionCodes(req.GetPromotionCodes())}
 	var idx []int
 	for i, l := range req.GetLines() {
 		if skuPattern.MatchString(l.GetSku()) {
@@ -276,6 +279,7 @@ func (s *Server) QuotePrices(ctx context.Context, req *storefrontv1.QuotePricesR
 		list, total = presp.GetListTotal().GetAmountMinor(), presp.GetTotal().GetAmountMinor()
 		resp.ExpireTime = presp.GetExpireTime()
 		resp.CatalogVersion = catalogVersionString(presp.GetCatalogVersion())
+		resp.PromotionCodeIssues = codeIssuesToProto(presp.GetPromotionCodeIssues())
 	}
 	for i, l := range req.GetLines() {
 		ql, ok := priced[i]
@@ -289,4 +293,14 @@ func (s *Server) QuotePrices(ctx context.Context, req *storefrontv1.QuotePricesR
 	resp.ListSubtotal = money(list, cur)
 	resp.Savings = money(max(list-total, 0), cur)
 	return resp, nil
+}
+
+// codeIssuesToProto maps pricing's promotion code issues to the storefront's
+// (the reason enums share their numbers).
+func codeIssuesToProto(issues []*catalogv1.PromotionCodeIssue) []*storefrontv1.PromotionCodeIssue {
+	var out []*storefrontv1.PromotionCodeIssue
+	for _, is := range issues {
+		out = append(out, &storefrontv1.PromotionCodeIssue{Code: is.GetCode(), Reason: storefrontv1.PromotionCodeIssue_Reason(is.GetReason())})
+	}
+	return out
 }

@@ -1112,9 +1112,14 @@ type QuotePricesRequest struct {
 	// ISO 4217 currency for prices, e.g. "EUR".
 	CurrencyCode string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
 	// Lines to price, 1..200.
-	Lines         []*RequestedLine `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Lines []*RequestedLine `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
+	// Promotion codes the buyer entered, up to 10 (case-insensitive), priced
+	// in as the order would be. A code that does not apply (unknown, not
+	// effective, exhausted, not applicable) comes back in
+	// `promotion_code_issues`, never as a failed request or line.
+	PromotionCodes []string `protobuf:"bytes,4,rep,name=promotion_codes,json=promotionCodes,proto3" json:"promotion_codes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *QuotePricesRequest) Reset() {
@@ -1164,6 +1169,13 @@ func (x *QuotePricesRequest) GetCurrencyCode() string {
 func (x *QuotePricesRequest) GetLines() []*RequestedLine {
 	if x != nil {
 		return x.Lines
+	}
+	return nil
+}
+
+func (x *QuotePricesRequest) GetPromotionCodes() []string {
+	if x != nil {
+		return x.PromotionCodes
 	}
 	return nil
 }
@@ -1286,8 +1298,10 @@ type QuotePricesResponse struct {
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Version of the published price book used.
 	CatalogVersion string `protobuf:"bytes,6,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Entered promotion codes that did not apply, with the reason.
+	PromotionCodeIssues []*PromotionCodeIssue `protobuf:"bytes,7,rep,name=promotion_code_issues,json=promotionCodeIssues,proto3" json:"promotion_code_issues,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *QuotePricesResponse) Reset() {
@@ -1360,6 +1374,13 @@ func (x *QuotePricesResponse) GetCatalogVersion() string {
 		return x.CatalogVersion
 	}
 	return ""
+}
+
+func (x *QuotePricesResponse) GetPromotionCodeIssues() []*PromotionCodeIssue {
+	if x != nil {
+		return x.PromotionCodeIssues
+	}
+	return nil
 }
 
 // CreateOrderRequest places an order.
@@ -2919,14 +2940,16 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\bproducts\x18\x01 \x03(\v2 .transload.storefront.v1.ProductR\bproducts\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xca\x01\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xa5\x02\n" +
 	"\x12QuotePricesRequest\x12+\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB\n" +
 	"\xe0A\x01\xbaH\x04r\x02\x18@R\n" +
 	"customerId\x129\n" +
 	"\rcurrency_code\x18\x02 \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\fcurrencyCode\x12L\n" +
-	"\x05lines\x18\x03 \x03(\v2&.transload.storefront.v1.RequestedLineB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xc8\x01R\x05lines\"\xae\x03\n" +
+	"\x05lines\x18\x03 \x03(\v2&.transload.storefront.v1.RequestedLineB\x0e\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xc8\x01R\x05lines\x12Y\n" +
+	"\x0fpromotion_codes\x18\x04 \x03(\tB0\xe0A\x01\xbaH*\x92\x01'\x10\n" +
+	"\"#r!2\x1f^[A-Za-z0-9][A-Za-z0-9-]{2,31}$R\x0epromotionCodes\"\xae\x03\n" +
 	"\tQuoteLine\x12\x15\n" +
 	"\x03sku\x18\x01 \x01(\tB\x03\xe0A\x03R\x03sku\x12\x1f\n" +
 	"\bquantity\x18\x02 \x01(\x03B\x03\xe0A\x03R\bquantity\x12>\n" +
@@ -2936,7 +2959,7 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\fwinning_rule\x18\x05 \x01(\v2).transload.storefront.v1.PriceExplanationB\x03\xe0A\x03R\vwinningRule\x12O\n" +
 	"\vother_rules\x18\x06 \x03(\v2).transload.storefront.v1.PriceExplanationB\x03\xe0A\x03R\n" +
 	"otherRules\x12=\n" +
-	"\x05issue\x18\a \x01(\x0e2\".transload.storefront.v1.LineIssueB\x03\xe0A\x03R\x05issue\"\x82\x03\n" +
+	"\x05issue\x18\a \x01(\x0e2\".transload.storefront.v1.LineIssueB\x03\xe0A\x03R\x05issue\"\xe8\x03\n" +
 	"\x13QuotePricesResponse\x12=\n" +
 	"\x05lines\x18\x01 \x03(\v2\".transload.storefront.v1.QuoteLineB\x03\xe0A\x03R\x05lines\x12;\n" +
 	"\bsubtotal\x18\x02 \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x03R\bsubtotal\x12D\n" +
@@ -2944,7 +2967,8 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\asavings\x18\x04 \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x03R\asavings\x12@\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"expireTime\x12,\n" +
-	"\x0fcatalog_version\x18\x06 \x01(\tB\x03\xe0A\x03R\x0ecatalogVersion\"\x83\x01\n" +
+	"\x0fcatalog_version\x18\x06 \x01(\tB\x03\xe0A\x03R\x0ecatalogVersion\x12d\n" +
+	"\x15promotion_code_issues\x18\a \x03(\v2+.transload.storefront.v1.PromotionCodeIssueB\x03\xe0A\x03R\x13promotionCodeIssues\"\x83\x01\n" +
 	"\x12CreateOrderRequest\x12?\n" +
 	"\x05order\x18\x01 \x01(\v2\x1e.transload.storefront.v1.OrderB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05order\x12,\n" +
 	"\n" +
@@ -3189,69 +3213,70 @@ var file_transload_storefront_v1_storefront_service_proto_depIdxs = []int32{
 	44, // 25: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
 	44, // 26: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
 	46, // 27: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
-	48, // 28: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
-	48, // 29: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
-	49, // 30: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
-	50, // 31: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
-	50, // 32: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
-	51, // 33: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
-	51, // 34: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
-	52, // 35: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
-	53, // 36: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
-	54, // 37: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
-	55, // 38: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
-	54, // 39: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
-	6,  // 40: transload.storefront.v1.StorefrontService.CheckAvailability:input_type -> transload.storefront.v1.CheckAvailabilityRequest
-	12, // 41: transload.storefront.v1.StorefrontService.GetProduct:input_type -> transload.storefront.v1.GetProductRequest
-	13, // 42: transload.storefront.v1.StorefrontService.ListProducts:input_type -> transload.storefront.v1.ListProductsRequest
-	15, // 43: transload.storefront.v1.StorefrontService.QuotePrices:input_type -> transload.storefront.v1.QuotePricesRequest
-	18, // 44: transload.storefront.v1.StorefrontService.CreateOrder:input_type -> transload.storefront.v1.CreateOrderRequest
-	19, // 45: transload.storefront.v1.StorefrontService.GetOrder:input_type -> transload.storefront.v1.GetOrderRequest
-	20, // 46: transload.storefront.v1.StorefrontService.ListOrders:input_type -> transload.storefront.v1.ListOrdersRequest
-	22, // 47: transload.storefront.v1.StorefrontService.CancelOrder:input_type -> transload.storefront.v1.CancelOrderRequest
-	23, // 48: transload.storefront.v1.StorefrontService.ListShipments:input_type -> transload.storefront.v1.ListShipmentsRequest
-	25, // 49: transload.storefront.v1.StorefrontService.GetShipment:input_type -> transload.storefront.v1.GetShipmentRequest
-	26, // 50: transload.storefront.v1.StorefrontService.CreateReturn:input_type -> transload.storefront.v1.CreateReturnRequest
-	27, // 51: transload.storefront.v1.StorefrontService.GetReturn:input_type -> transload.storefront.v1.GetReturnRequest
-	28, // 52: transload.storefront.v1.StorefrontService.ListReturns:input_type -> transload.storefront.v1.ListReturnsRequest
-	30, // 53: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:input_type -> transload.storefront.v1.CreateWebhookSubscriptionRequest
-	31, // 54: transload.storefront.v1.StorefrontService.GetWebhookSubscription:input_type -> transload.storefront.v1.GetWebhookSubscriptionRequest
-	32, // 55: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
-	34, // 56: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
-	35, // 57: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
-	37, // 58: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
-	39, // 59: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
-	40, // 60: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	41, // 61: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
-	42, // 62: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	10, // 63: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
-	47, // 64: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
-	14, // 65: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
-	17, // 66: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
-	48, // 67: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
-	48, // 68: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
-	21, // 69: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
-	48, // 70: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
-	24, // 71: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
-	49, // 72: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
-	50, // 73: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
-	50, // 74: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
-	29, // 75: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
-	51, // 76: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	51, // 77: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	33, // 78: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
-	56, // 79: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
-	36, // 80: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
-	38, // 81: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
-	55, // 82: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	55, // 83: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	51, // 84: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	51, // 85: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
-	63, // [63:86] is the sub-list for method output_type
-	40, // [40:63] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	11, // 28: transload.storefront.v1.QuotePricesResponse.promotion_code_issues:type_name -> transload.storefront.v1.PromotionCodeIssue
+	48, // 29: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
+	48, // 30: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
+	49, // 31: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
+	50, // 32: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
+	50, // 33: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
+	51, // 34: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
+	51, // 35: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
+	52, // 36: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
+	53, // 37: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
+	54, // 38: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
+	55, // 39: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
+	54, // 40: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
+	6,  // 41: transload.storefront.v1.StorefrontService.CheckAvailability:input_type -> transload.storefront.v1.CheckAvailabilityRequest
+	12, // 42: transload.storefront.v1.StorefrontService.GetProduct:input_type -> transload.storefront.v1.GetProductRequest
+	13, // 43: transload.storefront.v1.StorefrontService.ListProducts:input_type -> transload.storefront.v1.ListProductsRequest
+	15, // 44: transload.storefront.v1.StorefrontService.QuotePrices:input_type -> transload.storefront.v1.QuotePricesRequest
+	18, // 45: transload.storefront.v1.StorefrontService.CreateOrder:input_type -> transload.storefront.v1.CreateOrderRequest
+	19, // 46: transload.storefront.v1.StorefrontService.GetOrder:input_type -> transload.storefront.v1.GetOrderRequest
+	20, // 47: transload.storefront.v1.StorefrontService.ListOrders:input_type -> transload.storefront.v1.ListOrdersRequest
+	22, // 48: transload.storefront.v1.StorefrontService.CancelOrder:input_type -> transload.storefront.v1.CancelOrderRequest
+	23, // 49: transload.storefront.v1.StorefrontService.ListShipments:input_type -> transload.storefront.v1.ListShipmentsRequest
+	25, // 50: transload.storefront.v1.StorefrontService.GetShipment:input_type -> transload.storefront.v1.GetShipmentRequest
+	26, // 51: transload.storefront.v1.StorefrontService.CreateReturn:input_type -> transload.storefront.v1.CreateReturnRequest
+	27, // 52: transload.storefront.v1.StorefrontService.GetReturn:input_type -> transload.storefront.v1.GetReturnRequest
+	28, // 53: transload.storefront.v1.StorefrontService.ListReturns:input_type -> transload.storefront.v1.ListReturnsRequest
+	30, // 54: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:input_type -> transload.storefront.v1.CreateWebhookSubscriptionRequest
+	31, // 55: transload.storefront.v1.StorefrontService.GetWebhookSubscription:input_type -> transload.storefront.v1.GetWebhookSubscriptionRequest
+	32, // 56: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
+	34, // 57: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
+	35, // 58: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
+	37, // 59: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	39, // 60: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	40, // 61: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	41, // 62: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
+	42, // 63: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	10, // 64: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
+	47, // 65: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
+	14, // 66: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
+	17, // 67: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
+	48, // 68: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
+	48, // 69: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
+	21, // 70: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
+	48, // 71: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
+	24, // 72: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
+	49, // 73: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
+	50, // 74: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
+	50, // 75: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
+	29, // 76: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
+	51, // 77: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	51, // 78: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	33, // 79: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
+	56, // 80: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
+	36, // 81: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
+	38, // 82: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	55, // 83: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	55, // 84: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	51, // 85: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	51, // 86: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
+	64, // [64:87] is the sub-list for method output_type
+	41, // [41:64] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_transload_storefront_v1_storefront_service_proto_init() }
