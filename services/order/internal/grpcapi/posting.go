@@ -45,7 +45,8 @@ func (s *Server) postingStatus(ctx context.Context, err error, batchID string) e
 	return s.toStatus(ctx, err, "")
 }
 
-// CreatePostingBatch implements orderv1.OrderServiceServer.
+// CreatePostingBatch implements orderv1.OrderServiceServer; the new batch
+// is in the audit trail with the calling operator (posting_batch.create).
 func (s *Server) CreatePostingBatch(ctx context.Context, r *orderv1.CreatePostingBatchRequest) (*orderv1.PostingBatch, error) {
 	if s.poster == nil {
 		return nil, errNoPoster
@@ -56,7 +57,7 @@ func (s *Server) CreatePostingBatch(ctx context.Context, r *orderv1.CreatePostin
 	if pb.GetCutoffTime() != nil {
 		cutoff = pb.GetCutoffTime().AsTime()
 	}
-	b, err := s.poster.CreateBatch(ctx, r.GetRequestId(), kind, pb.GetCurrencyCode(), cutoff)
+	b, err := s.poster.CreateBatchAs(ctx, actor(ctx, order.Actor{Kind: "operator"}), r.GetRequestId(), kind, pb.GetCurrencyCode(), cutoff)
 	if err != nil {
 		if errors.Is(err, order.ErrNothingToPost) {
 			return nil, apierr.Error(codes.FailedPrecondition, orderv1.ErrorReason_ERROR_REASON_NOTHING_TO_POST,
@@ -70,12 +71,14 @@ func (s *Server) CreatePostingBatch(ctx context.Context, r *orderv1.CreatePostin
 
 // SubmitPostingBatch implements orderv1.OrderServiceServer. A batch the ERP
 // could not take is stored SUBMIT_FAILED and the call fails UNAVAILABLE.
+// The submission is in the audit trail with the calling operator
+// (posting_batch.submit).
 func (s *Server) SubmitPostingBatch(ctx context.Context, r *orderv1.SubmitPostingBatchRequest) (*orderv1.PostingBatch, error) {
 	if s.poster == nil {
 		return nil, errNoPoster
 	}
 	id := orderpb.PostingBatchID(r.GetName())
-	b, err := s.poster.Submit(ctx, id)
+	b, err := s.poster.SubmitAs(ctx, actor(ctx, order.Actor{Kind: "operator"}), id)
 	if err != nil {
 		return nil, s.postingStatus(ctx, err, id)
 	}

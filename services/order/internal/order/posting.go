@@ -237,8 +237,17 @@ type PostingEffects struct {
 	Audits   []Audit
 }
 
-// AuditPostingRetry is the audit action of RetryPostingLines.
-const AuditPostingRetry = "posting_batch.retry_lines"
+// Audit actions of the operators' posting RPCs. The scheduler's own
+// batches and submissions are not audited (they are the service's
+// routine); an operator's are, in the transaction of the change.
+const (
+	// AuditPostingCreate: CreatePostingBatch collected a new batch.
+	AuditPostingCreate = "posting_batch.create"
+	// AuditPostingSubmit: SubmitPostingBatch started a submission.
+	AuditPostingSubmit = "posting_batch.submit"
+	// AuditPostingRetry: RetryPostingLines re-sent rejected lines.
+	AuditPostingRetry = "posting_batch.retry_lines"
+)
 
 // PostingStore is the persistence of posting batches; sqlstore.Store
 // implements it next to Store.
@@ -250,8 +259,9 @@ type PostingStore interface {
 	// account and hash from LineHash; the collected document lines join
 	// the batch in the same transaction. A batch with b.CreateRequestID
 	// stored before is returned as it is with created=false and nothing
-	// is collected. ErrNothingToPost when no line is waiting.
-	CreatePostingBatch(ctx context.Context, b PostingBatch, limit int, account func(DocumentKind) string) (_ PostingBatch, created bool, err error)
+	// is collected. ErrNothingToPost when no line is waiting. audits are
+	// written in the creating transaction (not for a replay).
+	CreatePostingBatch(ctx context.Context, b PostingBatch, limit int, account func(DocumentKind) string, audits ...Audit) (_ PostingBatch, created bool, err error)
 	// GetPostingBatch returns a batch with its lines in line order;
 	// ErrPostingBatchNotFound (wrapped) for an unknown id.
 	GetPostingBatch(ctx context.Context, id string) (PostingBatch, error)
@@ -388,8 +398,20 @@ func newBatchID() string {
 // CreateBatch collects waiting lines of kind and currency created before
 // cutoff (zero: now) into a new OPEN batch, idempotent on requestID: the
 // same request id with the same kind, currency and cutoff returns the batch
-// as it is now; with another payload *IdempotencyKeyReusedError.
+// as it is now; with another payload *IdempotencyKeyReusedError. It is the
+// scheduler's (not audited); operators use CreateBatchAs.
 func (p *Poster) CreateBatch(ctx context.Context, requestID string, kind DocumentKind, currency string, cutoff time.Time) (PostingBatch, error) {
+	return p.createBatch(ctx, nil, requestID, kind, currency, cutoff)
+}
+
+// CreateBatchAs is CreateBatch for an operator (CreatePostingBatch): the
+// new batch is audited as AuditPostingCreate by actor in the transaction
+// that creates it; a replayed request records nothing more.
+func (p *Poster) CreateBatchAs(ctx context.Context, actor Actor, requestID string, kind DocumentKind, currency string, cutoff time.Time) (PostingBatch, error) {
+	return p.createBatch(ctx, &actor, requestID, kind, currency, cutoff)
+}
+
+func (p *Poster) createBatch(ctx context.Context, actor *Actor, requestID string, kind DocumentKind, currency string, cutoff time.Time) (PostingBatch, error) {
 	if !kind.Valid() {
 		return PostingBatch{}, &InvalidArgumentError{Field: "posting_batch.kind", Message: "must be KIND_INVOICE or KIND_CREDIT_MEMO"}
 	}
@@ -398,8 +420,16 @@ func (p *Poster) CreateBatch(ctx context.Context, requestID string, kind Documen
 	if !explicitCutoff {
 		cutoff = now
 	}
-	b, created, err := p.store.CreatePostingBatch(ctx, PostingBatch{ID: newBatchID(), Kind: kind, Currency: currency, State: BatchOpen,
-		CreateRequestID: requestID, Cutoff: cutoff.UTC(), CreatedAt: now, UpdatedAt: now}, p.cfg.BatchSize, p.account)
+	nb := PostingBatch{ID: newBatchID(), Kind: kind, Currency: currency, State: BatchOpen,
+		CreateRequestID: requestID, Cutoff: cutoff.UTC(), CreatedAt: now, UpdatedAt: now}
+	var audits []Audit
+	if actor != nil {
+		audits = append(audits, Audit{Actor: *actor, Action: AuditPostingCreate, Target: "postingBatches/" + nb.ID,
+			After: map[string]any{"state": nb.State, "kind": string(kind), "currency": currency,
+				"cutoff": nb.Cutoff.Format(time.RFC3339Nano), "requestId": requestID},
+			OccurredAt: now})
+	}
+	b, created, err := p.store.CreatePostingBatch(ctx, nb, p.cfg.BatchSize, p.account, audits...)
 	if err != nil {
 		return PostingBatch{}, err
 	}
@@ -423,19 +453,40 @@ func (p *Poster) List(ctx context.Context, q PostingQuery) ([]PostingBatch, erro
 // or timeout) batch's pending lines to the ERP and records the outcome;
 // a finished batch is returned unchanged. When the ERP cannot answer the
 // batch is SUBMIT_FAILED (its lines stay pending) and the
-// *DependencyError is returned with it.
+// *DependencyError is returned with it. It is the scheduler's (not
+// audited); operators use SubmitAs.
 func (p *Poster) Submit(ctx context.Context, id string) (PostingBatch, error) {
+	return p.submit(ctx, nil, id)
+}
+
+// SubmitAs is Submit for an operator (SubmitPostingBatch): the start of
+// the submission is audited as AuditPostingSubmit by actor in the
+// transaction that marks the batch SUBMITTING; submitting a finished batch
+// changes and records nothing.
+func (p *Poster) SubmitAs(ctx context.Context, actor Actor, id string) (PostingBatch, error) {
+	return p.submit(ctx, &actor, id)
+}
+
+func (p *Poster) submit(ctx context.Context, actor *Actor, id string) (PostingBatch, error) {
 	var prev PostingBatchState
 	b, err := p.store.UpdatePostingBatch(ctx, id, nil, func(b *PostingBatch) (PostingEffects, error) {
 		if b.State.Finished() {
 			return PostingEffects{}, ErrNoChange
 		}
-		prev = b.State
+		before := b.State
+		prev = before
 		if prev == BatchSubmitting { // resumed: the earlier try did not finish
 			prev = BatchSubmitFailed
 		}
-		b.State, b.Attempts, b.SubmittedAt, b.UpdatedAt = BatchSubmitting, b.Attempts+1, p.now(), p.now()
-		return PostingEffects{}, nil
+		now := p.now()
+		b.State, b.Attempts, b.SubmittedAt, b.UpdatedAt = BatchSubmitting, b.Attempts+1, now, now
+		if actor == nil {
+			return PostingEffects{}, nil
+		}
+		return PostingEffects{Audits: []Audit{{Actor: *actor, Action: AuditPostingSubmit, Target: "postingBatches/" + b.ID,
+			Before:     map[string]any{"state": before},
+			After:      map[string]any{"state": b.State, "attempt": b.Attempts, "pendingLines": len(b.Pending())},
+			OccurredAt: now}}}, nil
 	})
 	if errors.Is(err, ErrNoChange) {
 		return p.store.GetPostingBatch(ctx, id)

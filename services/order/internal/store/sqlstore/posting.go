@@ -197,8 +197,9 @@ func (s *Store) GetPostingBatch(ctx context.Context, id string) (order.PostingBa
 	return s.getBatch(ctx, s.db.SQL(), id, false)
 }
 
-// CreatePostingBatch implements order.PostingStore.
-func (s *Store) CreatePostingBatch(ctx context.Context, b order.PostingBatch, limit int, account func(order.DocumentKind) string) (order.PostingBatch, bool, error) {
+// CreatePostingBatch implements order.PostingStore; audits go through the
+// outbox in the creating transaction.
+func (s *Store) CreatePostingBatch(ctx context.Context, b order.PostingBatch, limit int, account func(order.DocumentKind) string, audits ...order.Audit) (order.PostingBatch, bool, error) {
 	if b.CreateRequestID != "" {
 		var id string
 		err := s.db.SQL().QueryRowContext(ctx, s.q(`SELECT batch_id FROM posting_batches WHERE create_request_id = ?`), b.CreateRequestID).Scan(&id)
@@ -276,10 +277,10 @@ func (s *Store) CreatePostingBatch(ctx context.Context, b order.PostingBatch, li
 				return fmt.Errorf("document %s line %s joined another batch meanwhile", r.docID, r.sourceLineID)
 			}
 		}
-		return nil
+		return s.writePostingEffects(ctx, tx, b, order.PostingEffects{Audits: audits})
 	})
 	if errors.Is(err, errRequestRaced) {
-		return s.CreatePostingBatch(ctx, b, limit, account)
+		return s.CreatePostingBatch(ctx, b, limit, account, audits...)
 	}
 	if err != nil {
 		return b, false, err
