@@ -3,6 +3,7 @@ package orderpb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/platform/eventstreams"
+	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/services/order/internal/order"
 	"github.com/transload/transload/services/order/internal/orderpb"
 )
@@ -144,37 +146,32 @@ func TestEnumParity(t *testing.T) {
 func TestEventsCoverTheStream(t *testing.T) {
 	t.Parallel()
 	o := &order.Order{ID: "O-1", State: order.StateConfirmed}
-	var subjects []string
+	r := &order.Return{ID: "R-1", OrderID: "O-1", State: order.ReturnAuthorized}
+	type encoded struct {
+		what           string
+		ev             outbox.Event
+		err            error
+		aggType, aggID string
+	}
+	var all []encoded
 	for typ := order.EventAccepted; typ <= order.EventDelivered; typ++ {
 		ev, err := orderpb.Event(order.Event{Type: typ, Order: o})
-		if err != nil {
-			t.Fatalf("event type %d: %v", typ, err)
-		}
-		if ev.AggregateType != orderpb.AggregateType || ev.AggregateID != "O-1" || ev.Producer != orderpb.Producer {
-			t.Errorf("event type %d: %+v", typ, ev)
-		}
-		md := &commonv1.EventMetadata{EventId: "e-1", Sequence: 7}
-		msg, err := ev.Build(md)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := msg.(interface {
-			GetMetadata() *commonv1.EventMetadata
-		}).GetMetadata(); got != md {
-			t.Errorf("%s: message metadata %v, want the assigned %v", ev.Subject, got, md)
-		}
-		subjects = append(subjects, ev.Subject)
+		all = append(all, encoded{fmt.Sprint("event type ", typ), ev, err, orderpb.AggregateType, "O-1"})
 	}
-	r := &order.Return{ID: "R-1", OrderID: "O-1", State: order.ReturnAuthorized}
 	for typ := order.EventReturnRequested; typ <= order.EventReturnClosed; typ++ {
 		ev, err := orderpb.Encoder{}.ReturnEvent(order.ReturnEvent{Type: typ, Return: r})
-		if err != nil {
-			t.Fatalf("return event type %d: %v", typ, err)
+		all = append(all, encoded{fmt.Sprint("return event type ", typ), ev, err, orderpb.ReturnAggregateType, "R-1"})
+	}
+	var subjects []string
+	for _, e := range all {
+		if e.err != nil {
+			t.Fatalf("%s: %v", e.what, e.err)
 		}
-		if ev.AggregateType != orderpb.ReturnAggregateType || ev.AggregateID != "R-1" || ev.Producer != orderpb.Producer {
-			t.Errorf("return event type %d: %+v", typ, ev)
+		ev := e.ev
+		if ev.AggregateType != e.aggType || ev.AggregateID != e.aggID || ev.Producer != orderpb.Producer {
+			t.Errorf("%s: %+v", e.what, ev)
 		}
-		md := &commonv1.EventMetadata{EventId: "e-2", Sequence: 3}
+		md := &commonv1.EventMetadata{EventId: "e-1", Sequence: 7}
 		msg, err := ev.Build(md)
 		if err != nil {
 			t.Fatal(err)
