@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,12 +21,13 @@ import (
 )
 
 // TestReservationModel is a model-based (rapid state machine) test of
-// reservations on both engines: random interleavings of reserve, release,
+// reservations on both engines: random interleavings of reserve (REJECT
+// and BACKORDER_REMAINDER, holds and confirmed), release (all or part),
 // commit, hold expiry, stock events, reconciliation corrections and
 // idempotent replays of each run through inventory.Service against the
 // real store, and after every step the store must agree with a simple
-// in-memory model (on-hand per SKU×warehouse, the open quantity of every
-// reservation per warehouse). The invariants it proves:
+// in-memory model (on-hand per SKU×warehouse, the allocations, open and
+// backordered quantities of every reservation). The invariants it proves:
 //
 //   - available is never negative and never oversold by a reservation: a
 //     reserve succeeds iff every line fits in the available stock of the
@@ -36,6 +38,10 @@ import (
 //   - reserved of every level equals the sum of the open allocations of
 //     the open (HELD/CONFIRMED) reservations in that warehouse;
 //   - every reservation's state and open allocation matches the model;
+//     backorders get freed stock oldest reservation first, in priority
+//     order, in the transaction that freed it (the expiry sweep expires
+//     due holds one at a time, so a due hold later in the sweep can still
+//     receive backorder stock just before it expires: modelled, reported);
 //   - idempotent replays (same request id, same shipment id, same stock
 //     event batch) change nothing; a request id reused with another payload
 //     fails with ErrIdempotencyKeyReused.
@@ -76,20 +82,26 @@ type modelAlloc struct {
 }
 
 type modelRes struct {
-	id       string
-	params   inventory.ReserveParams
-	state    inventory.ReservationState
-	expire   time.Time
-	lines    map[string][]*modelAlloc // by SKU, in allocation order
-	skus     []string
-	releases []inventory.ReleaseParams // succeeded, for replays
-	commits  []inventory.CommitParams
+	id string
+	// backordered is the backordered quantity per SKU (policy
+	// BACKORDER_REMAINDER).
+	backordered map[string]int64
+	params      inventory.ReserveParams
+	state       inventory.ReservationState
+	expire      time.Time
+	lines       map[string][]*modelAlloc // by SKU, in allocation order
+	skus        []string
+	releases    []inventory.ReleaseParams // succeeded, for replays
+	commits     []inventory.CommitParams
 }
 
 func (r *modelRes) open() bool { return r.state.Open() }
 
 func (r *modelRes) settle() {
 	var open, done int64
+	for _, n := range r.backordered {
+		open += n
+	}
 	for _, as := range r.lines {
 		for _, a := range as {
 			open += a.open
@@ -197,6 +209,7 @@ func (m *model) applyEvent(rt *rapid.T, e inventory.StockEvent) {
 	m.seq[k] = e.Sequence
 	m.onHand[k] = max(0, inventory.ImpliedOnHand(e, m.onHand[k]))
 	m.batches = append(m.batches, p)
+	m.allocateBackorders()
 }
 
 func (m *model) reserve(rt *rapid.T) {
@@ -206,6 +219,9 @@ func (m *model) reserve(rt *rapid.T) {
 	}
 	p := inventory.ReserveParams{RequestID: m.next("req"), Channel: "web", AllowSplit: true,
 		Strategy: inventory.StrategyPriority, BackorderPolicy: inventory.BackorderReject}
+	if rapid.Bool().Draw(rt, "backorder remainder") {
+		p.BackorderPolicy = inventory.BackorderRemainder
+	}
 	p.ReferenceID = "ref-" + p.RequestID
 	for _, sku := range skus {
 		p.Lines = append(p.Lines, inventory.ReserveLine{SKU: sku, Quantity: rapid.Int64Range(1, 8).Draw(rt, "qty")})
@@ -215,7 +231,8 @@ func (m *model) reserve(rt *rapid.T) {
 	}
 	// Predict: greedy over the active warehouses in priority order; the
 	// whole request fails when one line does not fit.
-	want := &modelRes{params: p, state: inventory.StateConfirmed, lines: map[string][]*modelAlloc{}, skus: skus}
+	want := &modelRes{params: p, state: inventory.StateConfirmed, lines: map[string][]*modelAlloc{}, skus: skus,
+		backordered: map[string]int64{}}
 	short := ""
 	for _, l := range p.Lines {
 		left := l.Quantity
@@ -225,7 +242,10 @@ func (m *model) reserve(rt *rapid.T) {
 				left -= n
 			}
 		}
-		if left > 0 && short == "" {
+		switch {
+		case left > 0 && p.BackorderPolicy == inventory.BackorderRemainder:
+			want.backordered[l.SKU] = left
+		case left > 0 && short == "":
 			short = l.SKU
 		}
 	}
@@ -280,7 +300,7 @@ func (m *model) release(rt *rapid.T) {
 	p := inventory.ReleaseParams{ID: want.id, RequestID: m.next("rel"), Reason: "model"}
 	if rapid.Bool().Draw(rt, "partial") {
 		sku := rapid.SampledFrom(want.skus).Draw(rt, "release sku")
-		var open int64
+		open := want.backordered[sku]
 		for _, a := range want.lines[sku] {
 			open += a.open
 		}
@@ -302,7 +322,7 @@ func (m *model) release(rt *rapid.T) {
 		left, all := int64(0), len(p.Lines) == 0
 		if !all {
 			left = p.Lines[0].Quantity
-			var open int64
+			open := want.backordered[p.Lines[0].SKU]
 			for _, a := range want.lines[p.Lines[0].SKU] {
 				open += a.open
 			}
@@ -321,6 +341,14 @@ func (m *model) release(rt *rapid.T) {
 			if !all && sku != p.Lines[0].SKU {
 				continue
 			}
+			// The backorder first (it becomes unfulfilled), then the
+			// allocations in reverse allocation order.
+			bo := want.backordered[sku]
+			if !all {
+				bo = min(bo, left)
+				left -= bo
+			}
+			want.backordered[sku] -= bo
 			as := want.lines[sku]
 			for i := len(as) - 1; i >= 0; i-- { // reverse allocation order
 				n := as[i].open
@@ -332,6 +360,7 @@ func (m *model) release(rt *rapid.T) {
 			}
 		}
 		want.settle()
+		m.allocateBackorders()
 	}
 	want.releases = append(want.releases, p)
 	m.compareReservation(rt, want, r)
@@ -437,15 +466,56 @@ func (m *model) expire(rt *rapid.T) {
 			break
 		}
 	}
+	// The sweep expires due holds one by one in (expire time, id) order,
+	// each in its own transaction that gives the freed stock to open
+	// backorders at once, so a due hold later in the sweep can still
+	// receive backorder stock before it expires itself.
 	now := m.clock.Now()
+	var due []*modelRes
 	for _, r := range m.res {
 		if r.state == inventory.StateHeld && !now.Before(r.expire) {
-			for _, as := range r.lines {
-				for _, a := range as {
-					a.open = 0
-				}
+			due = append(due, r)
+		}
+	}
+	slices.SortFunc(due, func(a, b *modelRes) int { return cmp.Or(a.expire.Compare(b.expire), cmp.Compare(a.id, b.id)) })
+	for _, r := range due {
+		for _, as := range r.lines {
+			for _, a := range as {
+				a.open = 0
 			}
-			r.state = inventory.StateExpired
+		}
+		clear(r.backordered)
+		r.state = inventory.StateExpired
+		m.allocateBackorders()
+	}
+}
+
+// allocateBackorders gives available stock to open reservations'
+// backorders, per SKU oldest reservation first, greedily over the
+// warehouses in priority order (allow_split), adding to the line's
+// allocation in a warehouse it already uses. The service does this in
+// the transaction of every change that frees stock (stock event, release,
+// expiry, correction); the model runs it after each of those.
+func (m *model) allocateBackorders() {
+	for _, sku := range m.skus {
+		for _, r := range m.res {
+			if !r.open() || r.backordered[sku] == 0 {
+				continue
+			}
+			for _, wh := range modelWarehouses {
+				n := min(r.backordered[sku], m.available(levelKey{sku, wh}))
+				if n <= 0 {
+					continue
+				}
+				r.backordered[sku] -= n
+				i := slices.IndexFunc(r.lines[sku], func(a *modelAlloc) bool { return a.wh == wh })
+				if i < 0 {
+					r.lines[sku] = append(r.lines[sku], &modelAlloc{wh: wh})
+					i = len(r.lines[sku]) - 1
+				}
+				r.lines[sku][i].qty += n
+				r.lines[sku][i].open += n
+			}
 		}
 	}
 }
@@ -505,6 +575,7 @@ func (m *model) reconcile(rt *rapid.T) {
 	for _, e := range p.Entries {
 		m.onHand[levelKey{e.SKU, e.WarehouseCode}] = e.OnHand
 	}
+	m.allocateBackorders()
 }
 
 // compareReservation checks a returned reservation against the model.
@@ -513,6 +584,9 @@ func (m *model) compareReservation(rt *rapid.T, want *modelRes, got inventory.Re
 		rt.Fatalf("reservation %s state %v; model %s %v", got.ID, got.State, want.id, want.state)
 	}
 	for _, l := range got.Lines {
+		if l.Backordered != want.backordered[l.SKU] {
+			rt.Fatalf("reservation %s %s backordered %d; model %d", got.ID, l.SKU, l.Backordered, want.backordered[l.SKU])
+		}
 		as := want.lines[l.SKU]
 		if len(l.Allocations) != len(as) {
 			rt.Fatalf("reservation %s %s allocations %+v; model %d allocations", got.ID, l.SKU, l.Allocations, len(as))
