@@ -17,18 +17,6 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 )
 
-// countingStore counts the price loads a quote computation makes; a quote
-// served from the cache makes none.
-type countingStore struct {
-	pricing.Store
-	loads atomic.Int64
-}
-
-func (s *countingStore) PricesFor(ctx context.Context, listIDs, skus []string) ([]pricing.Price, error) {
-	s.loads.Add(1)
-	return s.Store.PricesFor(ctx, listIDs, skus)
-}
-
 // seeded returns services on a fresh SQLite database with one published
 // product SKU-1 (web) priced 1299 EUR on PL-EUR.
 func seeded(t testing.TB) (*sqlstore.Store, *catalog.Service) {
@@ -71,7 +59,7 @@ var quoteReq = pricing.QuoteRequest{Channel: "web", Currency: "EUR", CustomerID:
 	Lines: []pricing.QuoteRequestLine{{SKU: "SKU-1", Quantity: 3}}}
 
 // TestQuoteCacheRedis: with a real Redis the second identical quote is
-// served from the cache (no price load), a publish makes the next quote a
+// served from the cache (not computed), a publish makes the next quote a
 // miss, and a Redis outage costs recomputation but never a failed quote.
 func TestQuoteCacheRedis(t *testing.T) {
 	redis := redistest.Start(t)
@@ -86,40 +74,39 @@ func TestQuoteCacheRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counting := &countingStore{Store: st.Pricing()}
 	// No in-memory memo: this test is about the Redis layer.
-	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteMemo(0))
+	svc := pricing.NewService(st.Pricing(), st.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteMemo(0))
 	ctx := t.Context()
 
 	q1, err := svc.Quote(ctx, quoteReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q1.Total != 3*1299 || counting.loads.Load() != 1 {
-		t.Fatalf("first quote total %d after %d loads; want %d after 1", q1.Total, counting.loads.Load(), 3*1299)
+	if q1.Total != 3*1299 || pricing.Computed(svc) != 1 {
+		t.Fatalf("first quote total %d after %d computations; want %d after 1", q1.Total, pricing.Computed(svc), 3*1299)
 	}
 	q2, err := svc.Quote(ctx, quoteReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := counting.loads.Load(); n != 1 {
-		t.Fatalf("second identical quote loaded prices again (%d loads); want it served from Redis", n)
+	if n := pricing.Computed(svc); n != 1 {
+		t.Fatalf("second identical quote was computed again (%d computations); want it served from Redis", n)
 	}
 	if diff := cmp.Diff(q1, q2); diff != "" {
 		t.Fatalf("cached quote differs (-computed +cached):\n%s", diff)
 	}
 	other := quoteReq
 	other.CustomerID = "C0002"
-	if _, err := svc.Quote(ctx, other); err != nil || counting.loads.Load() != 2 {
-		t.Fatalf("another customer's quote: %v after %d loads; want a separate cache entry", err, counting.loads.Load())
+	if _, err := svc.Quote(ctx, other); err != nil || pricing.Computed(svc) != 2 {
+		t.Fatalf("another customer's quote: %v after %d computations; want a separate cache entry", err, pricing.Computed(svc))
 	}
 
 	// Publishing a new catalog version changes the key: a miss.
 	publish(t, cat, "2", "Drill v2")
 	q3, err := svc.Quote(ctx, quoteReq)
-	if err != nil || q3.CatalogVersion != 2 || counting.loads.Load() != 3 {
-		t.Fatalf("quote after publish = version %d, %v after %d loads; want version 2 computed afresh", q3.CatalogVersion, err,
-			counting.loads.Load())
+	if err != nil || q3.CatalogVersion != 2 || pricing.Computed(svc) != 3 {
+		t.Fatalf("quote after publish = version %d, %v after %d computations; want version 2 computed afresh", q3.CatalogVersion, err,
+			pricing.Computed(svc))
 	}
 
 	// Redis down: every quote is computed, none fails.
@@ -130,18 +117,18 @@ func TestQuoteCacheRedis(t *testing.T) {
 			t.Fatalf("quote %d with Redis down = %v, %v", i, q.Total, err)
 		}
 	}
-	if n := counting.loads.Load(); n != 8 {
-		t.Fatalf("%d loads with Redis down; want 5 more (every quote computed)", n)
+	if n := pricing.Computed(svc); n != 8 {
+		t.Fatalf("%d computations with Redis down; want 5 more (every quote computed)", n)
 	}
 	// Redis back (empty, so any hit was written after the restart): once
 	// the breaker lets calls through again quotes are served from Redis.
 	redis.Restart()
 	wait.Eventually(t, 10*time.Second, "a quote served from Redis after its restart", func() error {
-		before := counting.loads.Load()
+		before := pricing.Computed(svc)
 		if q, err := svc.Quote(ctx, quoteReq); err != nil || q.Total != 3*1299 {
 			t.Fatalf("quote after Redis restart = %v, %v", q.Total, err)
 		}
-		return wait.Check(counting.loads.Load() == before, "the quote was computed (%d loads)", counting.loads.Load())
+		return wait.Check(pricing.Computed(svc) == before, "the quote was computed (%d computations)", pricing.Computed(svc))
 	})
 }
 
@@ -155,21 +142,20 @@ func TestQuoteCacheExpiresWithQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counting := &countingStore{Store: st.Pricing()}
-	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes), pricing.WithClock(clock),
+	svc := pricing.NewService(st.Pricing(), st.Catalog(), pricing.WithCache(quotes), pricing.WithClock(clock),
 		pricing.WithQuoteTTL(time.Minute))
 	q, err := svc.Quote(t.Context(), quoteReq)
 	if err != nil || !q.ExpireTime.Equal(now.Add(time.Minute)) {
 		t.Fatalf("quote = %+v, %v; want expire_time now+1m", q, err)
 	}
 	now = now.Add(30 * time.Second)
-	if _, err := svc.Quote(t.Context(), quoteReq); err != nil || counting.loads.Load() != 1 {
-		t.Fatalf("quote within TTL: %v after %d loads; want a hit", err, counting.loads.Load())
+	if _, err := svc.Quote(t.Context(), quoteReq); err != nil || pricing.Computed(svc) != 1 {
+		t.Fatalf("quote within TTL: %v after %d computations; want a hit", err, pricing.Computed(svc))
 	}
 	now = now.Add(31 * time.Second)
 	q, err = svc.Quote(t.Context(), quoteReq)
-	if err != nil || counting.loads.Load() != 2 || !q.ExpireTime.Equal(now.Add(time.Minute)) {
-		t.Fatalf("quote after expiry: %v after %d loads, expire %v; want a fresh quote", err, counting.loads.Load(), q.ExpireTime)
+	if err != nil || pricing.Computed(svc) != 2 || !q.ExpireTime.Equal(now.Add(time.Minute)) {
+		t.Fatalf("quote after expiry: %v after %d computations, expire %v; want a fresh quote", err, pricing.Computed(svc), q.ExpireTime)
 	}
 }
 
@@ -195,8 +181,7 @@ func TestQuoteMemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	quotes := &countingCache{QuoteCache: inner}
-	counting := &countingStore{Store: st.Pricing()}
-	svc := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes))
+	svc := pricing.NewService(st.Pricing(), st.Catalog(), pricing.WithCache(quotes))
 	q1, err := svc.Quote(ctx, quoteReq)
 	if err != nil {
 		t.Fatal(err)
@@ -210,8 +195,8 @@ func TestQuoteMemo(t *testing.T) {
 			t.Fatalf("memo quote %d differs (-computed +memo):\n%s", i, diff)
 		}
 	}
-	if g, l := quotes.gets.Load(), counting.loads.Load(); g != 1 || l != 1 {
-		t.Fatalf("4 identical quotes made %d cache reads and %d price loads; want 1 and 1 (the rest from the memo)", g, l)
+	if g, l := quotes.gets.Load(), pricing.Computed(svc); g != 1 || l != 1 {
+		t.Fatalf("4 identical quotes made %d cache reads and %d computations; want 1 and 1 (the rest from the memo)", g, l)
 	}
 	if _, err := svc.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r2", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
 		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "SKU-1", UnitMinor: 1500, Currency: "EUR"}}}); err != nil {
@@ -221,8 +206,8 @@ func TestQuoteMemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q2.Total != 3*1500 || q2.PriceVersion == q1.PriceVersion || counting.loads.Load() != 2 {
-		t.Fatalf("quote after a price change = total %d at price version %d (was %d) after %d loads; want %d at a new version, computed",
-			q2.Total, q2.PriceVersion, q1.PriceVersion, counting.loads.Load(), 3*1500)
+	if q2.Total != 3*1500 || q2.PriceVersion == q1.PriceVersion || pricing.Computed(svc) != 2 {
+		t.Fatalf("quote after a price change = total %d at price version %d (was %d) after %d computations; want %d at a new version, computed",
+			q2.Total, q2.PriceVersion, q1.PriceVersion, pricing.Computed(svc), 3*1500)
 	}
 }

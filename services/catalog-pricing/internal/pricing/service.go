@@ -26,11 +26,15 @@ type QuoteCache interface {
 
 // Service implements the pricing use cases.
 type Service struct {
-	store     Store
-	catalog   Catalog
-	cache     QuoteCache
-	memo      *quoteMemo
-	memoSize  int
+	store    Store
+	catalog  Catalog
+	cache    QuoteCache
+	memo     *quoteMemo
+	memoSize int
+	// data keeps the products, lists and prices quotes read, per version.
+	data quoteData
+	// computed counts quote computations (cache and memo misses), for tests.
+	computed  atomic.Int64
 	ttl       time.Duration
 	now       func() time.Time
 	committed func()
@@ -181,11 +185,12 @@ func (s *Service) ruleSet(ctx context.Context, v int64) (*cachedRules, error) {
 }
 
 func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, rules *cachedRules, usage bool, now time.Time) (Quote, error) {
+	s.computed.Add(1)
 	priceTime := req.PriceTime.UTC()
 	if req.PriceTime.IsZero() {
 		priceTime = now
 	}
-	lists, err := s.store.QuoteLists(ctx, req.Currency, req.Channel)
+	lists, err := s.data.quoteListsAt(ctx, s.store, pv, req.Currency, req.Channel)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote: %w", err)
 	}
@@ -206,7 +211,7 @@ func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, r
 			skus = append(skus, l.SKU)
 		}
 	}
-	products, err := s.catalog.Products(ctx, cv, skus)
+	products, err := s.data.productsAt(ctx, s.catalog, cv, skus)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote: %w", err)
 	}
@@ -223,12 +228,8 @@ func (s *Service) compute(ctx context.Context, req QuoteRequest, cv, pv int64, r
 		ids = append(ids, l.ID)
 	}
 	if len(ids) > 0 {
-		prices, err := s.store.PricesFor(ctx, ids, skus)
-		if err != nil {
+		if in.prices, err = s.data.pricesAt(ctx, s.store, pv, ids, skus); err != nil {
 			return Quote{}, fmt.Errorf("quote: %w", err)
-		}
-		for _, p := range prices {
-			in.prices[p.SKU] = append(in.prices[p.SKU], p)
 		}
 	}
 	return compute(req, in, priceTime, now, s.ttl)

@@ -15,12 +15,11 @@ import (
 func TestLimitedPromotionQuotesBypassTheCache(t *testing.T) {
 	ctx := t.Context()
 	st, _ := seeded(t)
-	counting := &countingStore{Store: st.Pricing()}
 	quotes, err := cache.NewCache(cache.NewMemoryStore(0, 0), "price-quote", cache.JSONCodec[pricing.Quote]())
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr := pricing.NewService(counting, st.Catalog(), pricing.WithCache(quotes))
+	pr := pricing.NewService(st.Pricing(), st.Catalog(), pricing.WithCache(quotes))
 	if _, err := pricing.Promotions.Upsert(ctx, pr, pricing.UpsertRuleRequest[pricing.Promotion]{RequestID: "p", AllowMissing: true,
 		Rule: pricing.Promotion{ID: "ONCE", DisplayName: "Once", Code: "ONCE10", Kind: pricing.PromoPercent, DiscountBps: 1000,
 			Window: pricing.Window{Start: time.Now().Add(-time.Hour)}, TotalLimit: 1}}); err != nil {
@@ -35,9 +34,9 @@ func TestLimitedPromotionQuotesBypassTheCache(t *testing.T) {
 		return q
 	}
 	quote()
-	before := counting.loads.Load()
-	if q := quote(); q.Lines[0].UnitMinor != 1299 || counting.loads.Load() != before {
-		t.Fatalf("plain quote not served from the cache (%d loads)", counting.loads.Load()-before)
+	before := pricing.Computed(pr)
+	if q := quote(); q.Lines[0].UnitMinor != 1299 || pricing.Computed(pr) != before {
+		t.Fatalf("plain quote not served from the cache (%d computations)", pricing.Computed(pr)-before)
 	}
 	if q := quote("once10"); q.Lines[0].UnitMinor != 1169 {
 		t.Fatalf("quote with the code = %+v", q.Lines[0])
@@ -45,9 +44,9 @@ func TestLimitedPromotionQuotesBypassTheCache(t *testing.T) {
 	if _, err := pr.ReservePromotions(ctx, "order-1", "C2", []string{"ONCE"}); err != nil {
 		t.Fatal(err)
 	}
-	before = counting.loads.Load()
+	before = pricing.Computed(pr)
 	q := quote("ONCE10")
-	if counting.loads.Load() == before || q.Lines[0].UnitMinor != 1299 || len(q.CodeIssues) != 1 || q.CodeIssues[0].Reason != pricing.CodeExhausted {
+	if pricing.Computed(pr) == before || q.Lines[0].UnitMinor != 1299 || len(q.CodeIssues) != 1 || q.CodeIssues[0].Reason != pricing.CodeExhausted {
 		t.Fatalf("quote after the last use = %+v, issues %v", q.Lines[0], q.CodeIssues)
 	}
 }
