@@ -20,20 +20,21 @@ type Kind int32
 
 // The kinds of exception.
 const (
-	KindERPRejection        Kind = 1
-	KindERPSubmissionFailed Kind = 2
-	KindPostingLineRejected Kind = 3
-	KindDeadLetter          Kind = 4
-	KindInventoryVariance   Kind = 5
-	KindWMSRejection        Kind = 6
-	KindShipmentMismatch    Kind = 7
-	KindWebhookDisabled     Kind = 8
-	KindStockSequenceGap    Kind = 9
-	KindOrderClaimReaped    Kind = 10
+	KindERPRejection          Kind = 1
+	KindERPSubmissionFailed   Kind = 2
+	KindPostingLineRejected   Kind = 3
+	KindDeadLetter            Kind = 4
+	KindInventoryVariance     Kind = 5
+	KindWMSRejection          Kind = 6
+	KindShipmentMismatch      Kind = 7
+	KindWebhookDisabled       Kind = 8
+	KindStockSequenceGap      Kind = 9
+	KindOrderClaimReaped      Kind = 10
+	KindWebhookDeliveryFailed Kind = 11
 )
 
 // Valid reports whether k is a declared kind.
-func (k Kind) Valid() bool { return k >= KindERPRejection && k <= KindOrderClaimReaped }
+func (k Kind) Valid() bool { return k >= KindERPRejection && k <= KindWebhookDeliveryFailed }
 
 // Severity is how urgent an exception is (ops.v1 Exception.Severity).
 type Severity int32
@@ -185,7 +186,8 @@ func (e *Exception) AllowedActions() []Action {
 	case KindInventoryVariance, KindStockSequenceGap:
 		out = append(out, ActionTriggerReconciliation)
 	case KindERPRejection, KindPostingLineRejected, KindWMSRejection, KindShipmentMismatch, KindWebhookDisabled,
-		KindOrderClaimReaped:
+		KindOrderClaimReaped,
+		KindWebhookDeliveryFailed:
 		// Nothing on the desk fixes these; the operator acts in the
 		// owning system and resolves.
 	}

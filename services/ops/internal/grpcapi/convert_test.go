@@ -24,6 +24,7 @@ func TestEnumsMatchTheContract(t *testing.T) {
 		{"KIND_WEBHOOK_DISABLED", int32(desk.KindWebhookDisabled), int32(opsv1.Exception_KIND_WEBHOOK_DISABLED)},
 		{"KIND_STOCK_SEQUENCE_GAP", int32(desk.KindStockSequenceGap), int32(opsv1.Exception_KIND_STOCK_SEQUENCE_GAP)},
 		{"KIND_ORDER_CLAIM_REAPED", int32(desk.KindOrderClaimReaped), int32(opsv1.Exception_KIND_ORDER_CLAIM_REAPED)},
+		{"KIND_WEBHOOK_DELIVERY_FAILED", int32(desk.KindWebhookDeliveryFailed), int32(opsv1.Exception_KIND_WEBHOOK_DELIVERY_FAILED)},
 		{"SEVERITY_LOW", int32(desk.SeverityLow), int32(opsv1.Exception_SEVERITY_LOW)},
 		{"SEVERITY_MEDIUM", int32(desk.SeverityMedium), int32(opsv1.Exception_SEVERITY_MEDIUM)},
 		{"SEVERITY_HIGH", int32(desk.SeverityHigh), int32(opsv1.Exception_SEVERITY_HIGH)},
@@ -53,6 +54,11 @@ func TestEnumsMatchTheContract(t *testing.T) {
 	if desk.StateAcknowledged.String() != opsv1.Exception_STATE_ACKNOWLEDGED.String() ||
 		desk.DeadLetterReplayed.String() != opsv1.DeadLetter_STATE_REPLAYED.String() {
 		t.Error("the desk's state names differ from the contract's")
+	}
+	for n, name := range opsv1.Exception_Kind_name {
+		if n != 0 && !desk.Kind(n).Valid() {
+			t.Errorf("contract kind %s (%d) is not a valid desk kind: the desk would refuse its exceptions", name, n)
+		}
 	}
 }
 
