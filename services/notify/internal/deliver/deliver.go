@@ -15,7 +15,9 @@
 // Retry-After) and 5xx are retried with exponential backoff and jitter
 // until the horizon after the delivery was queued, then the delivery
 // fails; 3xx and other 4xx, and a refused address, fail at once. A failed
-// delivery stays in the log as FAILED and can be redelivered. After
+// delivery stays in the log as FAILED and can be redelivered, and a
+// KIND_WEBHOOK_DELIVERY_FAILED exception (resource: the delivery's
+// storefront name) is raised in the transaction that fails it. After
 // DisableAfter consecutive failed attempts the subscription is disabled
 // and a KIND_WEBHOOK_DISABLED exception is raised in the same transaction
 // (outbox); its deliveries wait until it is enabled again. A per-host
@@ -42,6 +44,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
+	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/opsevents"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/services/notify/internal/signing"
@@ -431,9 +434,10 @@ func (d *Dispatcher) recordBreaker(host string, o sqlstore.Outcome, now time.Tim
 	}
 }
 
-// finish records an outcome, disables the subscription past the failure
-// threshold (raising the exception in the same transaction) and updates
-// the metrics.
+// finish records an outcome, raises a KIND_WEBHOOK_DELIVERY_FAILED
+// exception when the delivery is given up and disables the subscription
+// past the failure threshold (raising KIND_WEBHOOK_DISABLED), both in the
+// transaction that records the attempt, and updates the metrics.
 func (d *Dispatcher) finish(ctx context.Context, sub *sqlstore.Subscription, dl *sqlstore.Delivery, o sqlstore.Outcome) (time.Duration, bool) {
 	disabled := false
 	err := d.store.InTx(ctx, func(sqlTx *sql.Tx, tx *sqlstore.Tx) error {
@@ -442,26 +446,39 @@ func (d *Dispatcher) finish(ctx context.Context, sub *sqlstore.Subscription, dl 
 		if err != nil {
 			return err
 		}
-		if o.Delivered || res.Failures < d.cfg.DisableAfter {
+		var evs []outbox.Event
+		if o.GiveUp {
+			ev, err := d.givenUp(sub, dl, o)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, ev)
+		}
+		if !o.Delivered && res.Failures >= d.cfg.DisableAfter {
+			msg := fmt.Sprintf("%d consecutive failed delivery attempts; last: %s", res.Failures, describe(o.Attempt))
+			ok, err := tx.Disable(ctx, sub.ID, msg)
+			if err != nil {
+				return err
+			}
+			if ok {
+				disabled = true
+				ev, err := opsevents.Raise(d.cfg.Service, opsevents.Exception{
+					Kind: opsv1.Exception_KIND_WEBHOOK_DISABLED, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_COMMERCE,
+					Resource: subscriptionName(sub.ID), AggregateType: "webhook_subscription", AggregateID: sub.ID,
+					Message: "Webhook subscription to " + redactURI(sub.TargetURI) + " disabled: " + msg,
+					Details: map[string]any{"webhookSubscription": subscriptionName(sub.ID), "lastError": describe(o.Attempt),
+						"channel": sub.Channel, "customerId": sub.CustomerID},
+				})
+				if err != nil {
+					return err
+				}
+				evs = append(evs, ev)
+			}
+		}
+		if len(evs) == 0 {
 			return nil
 		}
-		msg := fmt.Sprintf("%d consecutive failed delivery attempts; last: %s", res.Failures, describe(o.Attempt))
-		ok, err := tx.Disable(ctx, sub.ID, msg)
-		if err != nil || !ok {
-			return err
-		}
-		disabled = true
-		ev, err := opsevents.Raise(d.cfg.Service, opsevents.Exception{
-			Kind: opsv1.Exception_KIND_WEBHOOK_DISABLED, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_COMMERCE,
-			Resource: "webhookSubscriptions/" + sub.ID, AggregateType: "webhook_subscription", AggregateID: sub.ID,
-			Message: "Webhook subscription to " + redactURI(sub.TargetURI) + " disabled: " + msg,
-			Details: map[string]any{"webhookSubscription": "webhookSubscriptions/" + sub.ID, "lastError": describe(o.Attempt),
-				"channel": sub.Channel, "customerId": sub.CustomerID},
-		})
-		if err != nil {
-			return err
-		}
-		_, err = outbox.Write(ctx, sqlTx, d.store.DB().Dialect(), ev)
+		_, err = outbox.WriteBatch(ctx, sqlTx, d.store.DB().Dialect(), evs)
 		return err
 	})
 	if err != nil {
@@ -481,6 +498,31 @@ func (d *Dispatcher) finish(ctx context.Context, sub *sqlstore.Subscription, dl 
 	}
 	return 0, false
 }
+
+// givenUp is the KIND_WEBHOOK_DELIVERY_FAILED exception for dl, given up
+// after outcome o: one per give-up, under the delivery's storefront name,
+// so the desk counts a redelivery that fails again as another occurrence.
+// A later successful redelivery does not resolve it (operators resolve).
+func (d *Dispatcher) givenUp(sub *sqlstore.Subscription, dl *sqlstore.Delivery, o sqlstore.Outcome) (outbox.Event, error) {
+	name := subscriptionName(sub.ID) + "/deliveries/" + dl.ID
+	eventType := storefrontv1.WebhookEventType(dl.EventType).String()
+	details := map[string]any{"webhookDelivery": name, "webhookSubscription": subscriptionName(sub.ID),
+		"eventType": eventType, "eventId": dl.EventID, "resource": dl.Resource, "attempts": dl.Attempts + 1,
+		"lastError": describe(o.Attempt), "channel": sub.Channel, "customerId": sub.CustomerID}
+	if o.Attempt.StatusCode != 0 {
+		details["lastStatusCode"] = o.Attempt.StatusCode
+	}
+	return opsevents.Raise(d.cfg.Service, opsevents.Exception{
+		Kind: opsv1.Exception_KIND_WEBHOOK_DELIVERY_FAILED, Severity: opsv1.Exception_SEVERITY_MEDIUM, Domain: opsv1.Exception_DOMAIN_COMMERCE,
+		Resource: name, AggregateType: "webhook_delivery", AggregateID: dl.ID,
+		Message: fmt.Sprintf("Webhook delivery %s of %s (%s) to %s given up after %d attempts: %s",
+			dl.ID, dl.Resource, eventType, redactURI(sub.TargetURI), dl.Attempts+1, describe(o.Attempt)),
+		Details: details,
+	})
+}
+
+// subscriptionName is a subscription's storefront.v1 resource name.
+func subscriptionName(id string) string { return "webhookSubscriptions/" + id }
 
 func describe(a sqlstore.Attempt) string {
 	if a.Error != "" {

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/notify/internal/deliver"
@@ -111,6 +114,33 @@ func enqueue(t *testing.T, s *sqlstore.Store, ids ...string) {
 	}
 }
 
+// exceptions are the ops exceptions in notify's outbox, oldest first.
+func exceptions(t *testing.T, s *sqlstore.Store) []*opsv1.ExceptionRaisedEvent {
+	t.Helper()
+	rows, err := s.DB().SQL().QueryContext(t.Context(),
+		`SELECT payload FROM outbox_events WHERE subject = 'transload.ops.exception_raised' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []*opsv1.ExceptionRaisedEvent
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		ev := &opsv1.ExceptionRaisedEvent{}
+		if err := proto.Unmarshal(b, ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // 503 for the first attempts, then 200: all delivered, in order, each once.
 func TestRetriesInOrderThenDelivers(t *testing.T) {
 	s, rcv, d := setup(t, func(n int) int {
@@ -134,13 +164,18 @@ func TestRetriesInOrderThenDelivers(t *testing.T) {
 	if sub, _ := s.GetSubscription(t.Context(), "s1"); sub.ConsecutiveFailures != 0 || sub.LastSuccess.IsZero() {
 		t.Fatalf("subscription after success = %+v", sub)
 	}
+	if exs := exceptions(t, s); len(exs) != 0 {
+		t.Fatalf("retried deliveries that succeeded raised %d exceptions, want none: %v", len(exs), exs)
+	}
 }
 
-// A 4xx other than 408/429 fails the delivery at once; the next one goes.
+// A 4xx other than 408/429 fails the delivery at once, raising one
+// KIND_WEBHOOK_DELIVERY_FAILED exception named after the delivery in the
+// same transaction; the next one goes and raises nothing.
 func TestClientErrorFailsAtOnce(t *testing.T) {
 	s, rcv, d := setup(t, func(n int) int {
 		if n == 1 {
-			return http.StatusGone
+			return http.StatusBadRequest
 		}
 		return http.StatusNoContent
 	}, deliver.Config{})
@@ -152,6 +187,42 @@ func TestClientErrorFailsAtOnce(t *testing.T) {
 	dl, _ := s.GetDelivery(t.Context(), "m1")
 	if dl.State != sqlstore.DeliveryFailed || dl.Attempts != 1 {
 		t.Fatalf("m1 = state %d after %d attempts, want failed after 1", dl.State, dl.Attempts)
+	}
+	exs := exceptions(t, s)
+	if len(exs) != 1 {
+		t.Fatalf("%d exceptions in the outbox, want 1 for the given-up m1: %v", len(exs), exs)
+	}
+	ex := exs[0]
+	det := ex.GetDetails().AsMap()
+	if ex.GetKind() != opsv1.Exception_KIND_WEBHOOK_DELIVERY_FAILED || ex.GetResource() != "webhookSubscriptions/s1/deliveries/m1" ||
+		ex.GetDomain() != opsv1.Exception_DOMAIN_COMMERCE || ex.GetSeverity() == opsv1.Exception_SEVERITY_UNSPECIFIED ||
+		det["webhookDelivery"] != "webhookSubscriptions/s1/deliveries/m1" || det["webhookSubscription"] != "webhookSubscriptions/s1" ||
+		det["eventType"] != "WEBHOOK_EVENT_TYPE_ORDER_STATUS_CHANGED" || det["lastStatusCode"] != float64(http.StatusBadRequest) ||
+		det["lastError"] != "HTTP 400 is not retried" {
+		t.Fatalf("exception = %v, want KIND_WEBHOOK_DELIVERY_FAILED on webhookSubscriptions/s1/deliveries/m1 with its details", ex)
+	}
+}
+
+// A delivery retried past the horizon is given up: FAILED, one exception,
+// and the subscription (below its disable threshold) stays active.
+func TestHorizonGivesUpWithException(t *testing.T) {
+	s, _, d := setup(t, func(int) int { return http.StatusServiceUnavailable }, deliver.Config{Horizon: 100 * time.Millisecond, BreakerThreshold: 100})
+	enqueue(t, s, "m1")
+	d.Wake()
+	wait.Eventually(t, 10*time.Second, "m1 given up", func() error {
+		dl, err := s.GetDelivery(t.Context(), "m1")
+		if err != nil {
+			return err
+		}
+		return wait.Check(dl.State == sqlstore.DeliveryFailed, "state %d after %d attempts", dl.State, dl.Attempts)
+	})
+	exs := exceptions(t, s)
+	if len(exs) != 1 || exs[0].GetKind() != opsv1.Exception_KIND_WEBHOOK_DELIVERY_FAILED ||
+		exs[0].GetResource() != "webhookSubscriptions/s1/deliveries/m1" || exs[0].GetDetails().AsMap()["lastStatusCode"] != float64(503) {
+		t.Fatalf("exceptions = %v, want one KIND_WEBHOOK_DELIVERY_FAILED for m1 after a 503", exs)
+	}
+	if sub, _ := s.GetSubscription(t.Context(), "s1"); sub.State != sqlstore.SubActive {
+		t.Fatalf("subscription state %d, want still active", sub.State)
 	}
 }
 
@@ -168,12 +239,9 @@ func TestDisablesAfterConsecutiveFailures(t *testing.T) {
 		}
 		return wait.Check(sub.State == sqlstore.SubDisabled, "state %d failures %d", sub.State, sub.ConsecutiveFailures)
 	})
-	var n int
-	if err := s.DB().SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM outbox_events WHERE subject = 'transload.ops.exception_raised'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Fatalf("%d exceptions in the outbox, want 1", n)
+	if exs := exceptions(t, s); len(exs) != 1 || exs[0].GetKind() != opsv1.Exception_KIND_WEBHOOK_DISABLED ||
+		exs[0].GetResource() != "webhookSubscriptions/s1" {
+		t.Fatalf("exceptions = %v, want one KIND_WEBHOOK_DISABLED for webhookSubscriptions/s1", exs)
 	}
 	dl, _ := s.GetDelivery(t.Context(), "m1")
 	if dl.State != sqlstore.DeliveryPending || dl.Attempts != 3 {
