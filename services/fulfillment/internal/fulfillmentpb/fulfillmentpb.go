@@ -126,6 +126,14 @@ func ShipmentToProto(s *fulfillment.Shipment) *fulfillmentv1.Shipment {
 // one per warehouse that holds an allocation, with the allocated quantity
 // of each line, in first-allocation order. eventID is the
 // OrderConfirmedEvent's id.
+//
+// A line whose allocations add up to more than its quantity is refused
+// (fulfillment.ErrInvalidArgument, which the order-event consumer
+// dead-letters), so a malformed or hostile event cannot make a warehouse
+// ship more than was ordered. Each allocation is checked against the
+// quantity still open, the order service's own rule (order.allocate), so
+// the sum never wraps int64. Fewer allocated than ordered is accepted (a
+// backordered remainder ships later).
 func RequestsFromOrder(o *orderv1.Order, eventID string, now time.Time) ([]*fulfillment.Request, error) {
 	if o.GetOrderId() == "" {
 		return nil, fmt.Errorf("%w: order without an id", fulfillment.ErrInvalidArgument)
@@ -133,10 +141,16 @@ func RequestsFromOrder(o *orderv1.Order, eventID string, now time.Time) ([]*fulf
 	byWH := map[string]*fulfillment.Request{}
 	var out []*fulfillment.Request
 	for _, l := range o.GetLines() {
+		var allocated int64
 		for _, a := range l.GetAllocations() {
 			if a.GetAllocatedQuantity() <= 0 || a.GetWarehouseId() == "" {
 				continue
 			}
+			if a.GetAllocatedQuantity() > l.GetQuantity()-allocated {
+				return nil, fmt.Errorf("%w: order %s line %s allocates more than its quantity %d of %s",
+					fulfillment.ErrInvalidArgument, o.GetOrderId(), l.GetLineId(), l.GetQuantity(), l.GetSku())
+			}
+			allocated += a.GetAllocatedQuantity()
 			r := byWH[a.GetWarehouseId()]
 			if r == nil {
 				r = &fulfillment.Request{

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -53,6 +55,68 @@ func TestRequestsFromOrder(t *testing.T) {
 	}
 	if _, err := fulfillmentpb.RequestsFromOrder(&orderv1.Order{}, "ev", now); err == nil {
 		t.Fatal("order without id accepted")
+	}
+}
+
+// A line whose allocations add up to more than its quantity is refused as
+// an invalid argument (the consumer dead-letters it), also when the
+// allocations are so large their sum would wrap int64 back to the quantity;
+// an exact or partial (backordered) allocation is accepted.
+func TestRequestsFromOrderRefusesAllocationsAboveTheQuantity(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	alloc := func(qs ...int64) []*orderv1.LineAllocation {
+		var out []*orderv1.LineAllocation
+		for i, q := range qs {
+			out = append(out, &orderv1.LineAllocation{WarehouseId: []string{"WH-HAM", "WH-MUC", "WH-BER"}[i], AllocatedQuantity: q})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		quantity int64
+		allocs   []*orderv1.LineAllocation
+		ok       bool
+	}{
+		{"exact", 5, alloc(2, 3), true},
+		{"partial", 5, alloc(2), true},
+		{"one above", 5, alloc(3, 3), false},
+		{"single above", 1, alloc(2), false},
+		// 2 + MaxInt64 + MaxInt64 wraps to 0, which a naive sum compares
+		// as at most the quantity.
+		{"max int64 twice", 2, alloc(2, math.MaxInt64, math.MaxInt64), false},
+		{"max int64 after one", 1, alloc(1, math.MaxInt64), false},
+		{"max int64 on a max line", math.MaxInt64, alloc(math.MaxInt64, 1), false},
+		{"max int64 exact", math.MaxInt64, alloc(math.MaxInt64), true},
+		{"no quantity", 0, alloc(1), false},
+		{"negative quantity", -3, alloc(1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &orderv1.Order{OrderId: "O-1", Lines: []*orderv1.OrderLine{
+				{LineId: "1", Sku: "A", Quantity: 1, Allocations: alloc(1)},
+				{LineId: "2", Sku: "B", Quantity: tc.quantity, Allocations: tc.allocs},
+			}}
+			reqs, err := fulfillmentpb.RequestsFromOrder(o, "ev-1", now)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				var shipped int64
+				for _, r := range reqs {
+					for _, l := range r.Lines {
+						if l.OrderLineID == "2" {
+							shipped += l.Quantity
+						}
+					}
+				}
+				if shipped > tc.quantity {
+					t.Fatalf("requests ship %d of line 2, ordered %d", shipped, tc.quantity)
+				}
+				return
+			}
+			if !errors.Is(err, fulfillment.ErrInvalidArgument) || reqs != nil {
+				t.Fatalf("RequestsFromOrder = %v, %v; want no requests and an invalid-argument error", reqs, err)
+			}
+		})
 	}
 }
 
