@@ -267,6 +267,12 @@ func stateMessage(o *orderv1.Order) string {
 	}
 }
 
+// addMinor returns a + b and false when the sum overflows int64.
+func addMinor(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (b >= 0) == (s >= a)
+}
+
 // orderToProto converts an order; expected maps SKU → the unit price the
 // client displayed (CreateOrder only) to compute price_changed.
 func orderToProto(o *orderv1.Order, expected map[string]*commonv1.Money) *storefrontv1.Order {
@@ -297,10 +303,18 @@ func orderToProto(o *orderv1.Order, expected map[string]*commonv1.Money) *storef
 		out.RejectionReason = rejectionToProto(o.GetRejection().GetReason())
 	}
 	total := out.Subtotal.GetAmountMinor()
-	// Tax is the ERP's: shown once the ERP confirmed the order.
+	// Tax is the ERP's: shown once the ERP confirmed the order. A tax whose
+	// sum with the subtotal overflows int64 is bad upstream data, not a
+	// fault of this request: the order is still shown (an INTERNAL error
+	// would hide the customer's order behind the ERP's figure), but without
+	// the tax and with the subtotal as its total, as before the ERP
+	// confirmed it (the contract counts tax only once known), never with a
+	// wrapped total.
 	if o.GetErpOrderReference() != "" && o.GetTotals().GetTax() != nil {
-		out.Tax = cloneMoney(o.GetTotals().GetTax())
-		total += out.Tax.GetAmountMinor()
+		if withTax, ok := addMinor(total, o.GetTotals().GetTax().GetAmountMinor()); ok {
+			out.Tax = cloneMoney(o.GetTotals().GetTax())
+			total = withTax
+		}
 	}
 	out.Total = money(total, cur)
 	cancelled := o.GetState() == orderv1.Order_STATE_CANCELLED
