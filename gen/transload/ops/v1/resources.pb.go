@@ -561,6 +561,11 @@ const (
 	ErpSubmission_STATE_IN_FLIGHT ErpSubmission_State = 2
 	// Failed technically; waiting for `next_attempt_time` or for the breaker to close.
 	ErpSubmission_STATE_BACKING_OFF ErpSubmission_State = 3
+	// Failed on its own (the ERP answered it with an unexpected error, or
+	// it could not be sent) as many times as the queue allows: set aside
+	// until an operator retries it (RetryErpSubmission) or cancels its
+	// order. It holds back none of the customer's later submissions.
+	ErpSubmission_STATE_PARKED ErpSubmission_State = 4
 )
 
 // Enum value maps for ErpSubmission_State.
@@ -570,12 +575,14 @@ var (
 		1: "STATE_PENDING",
 		2: "STATE_IN_FLIGHT",
 		3: "STATE_BACKING_OFF",
+		4: "STATE_PARKED",
 	}
 	ErpSubmission_State_value = map[string]int32{
 		"STATE_UNSPECIFIED": 0,
 		"STATE_PENDING":     1,
 		"STATE_IN_FLIGHT":   2,
 		"STATE_BACKING_OFF": 3,
+		"STATE_PARKED":      4,
 	}
 )
 
@@ -2448,8 +2455,14 @@ type ErpSubmission struct {
 	LastAttemptTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_attempt_time,json=lastAttemptTime,proto3" json:"last_attempt_time,omitempty"`
 	// When the next attempt is due (UTC); unset while in flight.
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Failures that were the submission's own (not an ERP outage) since it
+	// was queued or last retried by an operator; it is parked when they reach
+	// the queue's limit.
+	StrikeCount int32 `protobuf:"varint,10,opt,name=strike_count,json=strikeCount,proto3" json:"strike_count,omitempty"`
+	// When the submission was parked (UTC); unset unless `STATE_PARKED`.
+	ParkTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=park_time,json=parkTime,proto3" json:"park_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErpSubmission) Reset() {
@@ -2541,6 +2554,20 @@ func (x *ErpSubmission) GetLastAttemptTime() *timestamppb.Timestamp {
 func (x *ErpSubmission) GetNextAttemptTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *ErpSubmission) GetStrikeCount() int32 {
+	if x != nil {
+		return x.StrikeCount
+	}
+	return 0
+}
+
+func (x *ErpSubmission) GetParkTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParkTime
 	}
 	return nil
 }
@@ -2774,7 +2801,7 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x04 \x01(\tB\x03\xe0A\x03R\tlastError\x12(\n" +
 	"\rwaiting_count\x18\x05 \x01(\x03B\x03\xe0A\x03R\fwaitingCount\x12B\n" +
-	"\fenqueue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\venqueueTime\"\x9c\x05\n" +
+	"\fenqueue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\venqueueTime\"\x94\x06\n" +
 	"\rErpSubmission\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x19\n" +
 	"\x05order\x18\x02 \x01(\tB\x03\xe0A\x03R\x05order\x12$\n" +
@@ -2786,12 +2813,16 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"last_error\x18\x06 \x01(\tB\x03\xe0A\x03R\tlastError\x12B\n" +
 	"\fenqueue_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\venqueueTime\x12K\n" +
 	"\x11last_attempt_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0flastAttemptTime\x12K\n" +
-	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\"]\n" +
+	"\x11next_attempt_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0fnextAttemptTime\x12&\n" +
+	"\fstrike_count\x18\n" +
+	" \x01(\x05B\x03\xe0A\x03R\vstrikeCount\x12<\n" +
+	"\tpark_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bparkTime\"o\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTATE_PENDING\x10\x01\x12\x13\n" +
 	"\x0fSTATE_IN_FLIGHT\x10\x02\x12\x15\n" +
-	"\x11STATE_BACKING_OFF\x10\x03:d\xeaAa\n" +
+	"\x11STATE_BACKING_OFF\x10\x03\x12\x10\n" +
+	"\fSTATE_PARKED\x10\x04:d\xeaAa\n" +
 	"\x1fops.transload.dev/ErpSubmission\x12\x1ferpSubmissions/{erp_submission}*\x0eerpSubmissions2\rerpSubmission*|\n" +
 	"\fBreakerState\x12\x1d\n" +
 	"\x19BREAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -2905,11 +2936,12 @@ var file_transload_ops_v1_resources_proto_depIdxs = []int32{
 	28, // 55: transload.ops.v1.ErpSubmission.enqueue_time:type_name -> google.protobuf.Timestamp
 	28, // 56: transload.ops.v1.ErpSubmission.last_attempt_time:type_name -> google.protobuf.Timestamp
 	28, // 57: transload.ops.v1.ErpSubmission.next_attempt_time:type_name -> google.protobuf.Timestamp
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	28, // 58: transload.ops.v1.ErpSubmission.park_time:type_name -> google.protobuf.Timestamp
+	59, // [59:59] is the sub-list for method output_type
+	59, // [59:59] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_transload_ops_v1_resources_proto_init() }

@@ -203,8 +203,9 @@ func submissionName(entry string) string {
 	return erpSubmissionPrefix + strings.TrimPrefix(entry, erpQueueEntryPrefix)
 }
 
-// submissionToOps converts a queue entry. Order's entry has no time of the
-// last attempt, so last_attempt_time stays unset.
+// submissionToOps converts a queue entry, a parked one with its strike
+// count and park time. Order's entry has no time of the last attempt, so
+// last_attempt_time stays unset.
 func submissionToOps(e *orderv1.ErpQueueEntry) *opsv1.ErpSubmission {
 	return &opsv1.ErpSubmission{
 		Name:            submissionName(e.GetName()),
@@ -215,6 +216,8 @@ func submissionToOps(e *orderv1.ErpQueueEntry) *opsv1.ErpSubmission {
 		LastError:       e.GetLastError(),
 		EnqueueTime:     e.GetEnqueueTime(),
 		NextAttemptTime: e.GetNextAttemptTime(),
+		StrikeCount:     e.GetStrikeCount(),
+		ParkTime:        e.GetParkTime(),
 	}
 }
 
@@ -226,10 +229,9 @@ func submissionState(s orderv1.ErpQueueEntry_State) opsv1.ErpSubmission_State {
 		return opsv1.ErpSubmission_STATE_IN_FLIGHT
 	case orderv1.ErpQueueEntry_STATE_BACKING_OFF:
 		return opsv1.ErpSubmission_STATE_BACKING_OFF
-	case orderv1.ErpQueueEntry_STATE_UNSPECIFIED,
-		// ops.v1 has no parked state yet (issue #14): a parked entry
-		// shows unspecified, its strike count and park time not at all.
-		orderv1.ErpQueueEntry_STATE_PARKED:
+	case orderv1.ErpQueueEntry_STATE_PARKED:
+		return opsv1.ErpSubmission_STATE_PARKED
+	case orderv1.ErpQueueEntry_STATE_UNSPECIFIED:
 	}
 	return opsv1.ErpSubmission_STATE_UNSPECIFIED
 }

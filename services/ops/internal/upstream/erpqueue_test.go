@@ -216,3 +216,58 @@ func TestErpQueueOrderDown(t *testing.T) {
 		t.Errorf("dependency = %q, want order", got)
 	}
 }
+
+// TestSubmissionStateParity fails when order.v1 adds a queue entry state
+// that ops.v1 does not show: every state but unspecified maps to its own
+// ops state.
+func TestSubmissionStateParity(t *testing.T) {
+	t.Parallel()
+	seen := map[opsv1.ErpSubmission_State]string{}
+	for n, name := range orderv1.ErpQueueEntry_State_name {
+		s := orderv1.ErpQueueEntry_State(n)
+		if s == orderv1.ErpQueueEntry_STATE_UNSPECIFIED {
+			continue
+		}
+		got := submissionState(s)
+		if got == opsv1.ErpSubmission_STATE_UNSPECIFIED {
+			t.Errorf("queue entry state %s shows as unspecified in ops", name)
+			continue
+		}
+		if other, dup := seen[got]; dup {
+			t.Errorf("queue entry states %s and %s both show as %s", other, name, got)
+		}
+		seen[got] = name
+		if got.String() != name {
+			t.Errorf("queue entry state %s shows as %s", name, got)
+		}
+	}
+}
+
+// A parked entry shows as parked with its strike count and park time, and
+// an operator's `state = PARKED` filter reaches order with the full name.
+func TestParkedErpSubmission(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	parked := queueEntry("o-1", "C0001", orderv1.ErpQueueEntry_STATE_PARKED, 10)
+	parked.StrikeCount, parked.ParkTime, parked.NextAttemptTime = 10, tspb(t0.Add(-time.Minute)), nil
+	f.ord.entries = []*orderv1.ErpQueueEntry{parked}
+
+	got, err := f.u.GetErpSubmission(operatorCtx(), &opsv1.GetErpSubmissionRequest{Name: "erpSubmissions/o-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &opsv1.ErpSubmission{
+		Name: "erpSubmissions/o-1", Order: "orders/o-1", CustomerId: "C0001", State: opsv1.ErpSubmission_STATE_PARKED,
+		AttemptCount: 10, LastError: "erp down", EnqueueTime: tspb(t0.Add(-time.Hour)),
+		StrikeCount: 10, ParkTime: tspb(t0.Add(-time.Minute)),
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("parked submission (-want +got):\n%s", diff)
+	}
+	if _, err := f.u.ListErpSubmissions(operatorCtx(), &opsv1.ListErpSubmissionsRequest{Filter: "state = PARKED"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ord.lists[0].GetFilter(); got != "state = STATE_PARKED" {
+		t.Errorf("order filter = %q, want state = STATE_PARKED", got)
+	}
+}
