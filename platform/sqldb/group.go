@@ -255,8 +255,25 @@ func (g *groupCommit) runOnce(ctx context.Context, fn func(tx *sql.Tx) error) er
 	ferr := fn(b.tx)
 	finished = true
 	if ferr != nil {
+		// fn saw the work of the members released before it, which is not
+		// committed yet. Its failure may rest on that work (a reservation
+		// refused for stock an earlier member took), so it is answered only
+		// once that work is durable: otherwise its caller could read the
+		// state before it right after the failure, and if the batch then
+		// broke, the failure would rest on writes that never happened. A
+		// broken batch runs fn again, as for a member whose work was lost;
+		// a member that broke the batch itself (its undo failed: fn's
+		// statements ended the transaction) keeps its own error, as before.
+		saw := b.members > 0
 		g.rollbackMember(b)
+		broke := b.broken != nil
 		g.endTurn()
+		if saw && !broke {
+			<-b.done
+			if b.err != nil {
+				return fmt.Errorf("%w: %w", errBatchBroken, b.err)
+			}
+		}
 		return ferr
 	}
 	if _, err := b.tx.ExecContext(b.ctx, "RELEASE "+memberSavepoint); err != nil {

@@ -283,6 +283,56 @@ func TestGroupCommitFailingMembers(t *testing.T) {
 	}
 }
 
+// A member whose fn fails after seeing earlier members' work answers only
+// once that work is committed: its caller's next read (here another
+// connection's) must not see the state before the work its failure rests
+// on. Before the fix the failing member returned when it handed its turn
+// to the next member, with the batch still open.
+func TestGroupCommitFailureAnswersAfterWhatItSaw(t *testing.T) {
+	db := sqldbtest.OpenSQLite(t)
+	migrateAccounts(t, db)
+	ctx := t.Context()
+	failed := make(chan struct{})
+	var visible int
+	errs := batchOf(t, db,
+		func() error {
+			err := db.InTx(ctx, func(tx *sql.Tx) error {
+				var n int
+				if err := tx.QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*) FROM accounts WHERE id = ?`), "h").Scan(&n); err != nil {
+					return err
+				}
+				if n != 1 {
+					return fmt.Errorf("the holder's row is not visible inside the batch (%d rows)", n)
+				}
+				return errBusiness // e.g. refused because of what "h" wrote
+			})
+			visible = countAccounts(t, db, "h")
+			close(failed)
+			return err
+		},
+		func() error {
+			return db.InTx(ctx, func(tx *sql.Tx) error {
+				// Keep the batch open until the failing member answered,
+				// or long enough to let it answer after the commit.
+				select {
+				case <-failed:
+				case <-time.After(300 * time.Millisecond):
+				}
+				return insertAccount(ctx, db, tx, "last", "last@example.com")
+			})
+		},
+	)
+	if errs[0] != errBusiness { //nolint:errorlint // identity is the documented contract
+		t.Fatalf("failing member got %v, want errBusiness", errs[0])
+	}
+	if errs[1] != nil {
+		t.Fatalf("last member: %v", errs[1])
+	}
+	if visible != 1 {
+		t.Errorf("right after the failing member answered, another connection saw %d rows of the holder, want 1 (committed)", visible)
+	}
+}
+
 func TestGroupCommitContextEndsWhileWaiting(t *testing.T) {
 	db := sqldbtest.OpenSQLite(t)
 	migrateAccounts(t, db)
