@@ -430,7 +430,8 @@ func wantSubjects(t *testing.T, e *returnsEnv, returnID string, want ...string) 
 // TestReturnCreditedWhenPosted: a fully received refund return whose
 // credit memo the poster posted becomes CREDITED with the ERP number and
 // then CLOSED, with both events; a partly received one, or one whose memo
-// is not posted yet, stays RECEIVED.
+// is not posted yet, stays RECEIVED and does not hide the later ones from
+// the scan.
 func TestReturnCreditedWhenPosted(t *testing.T) {
 	t.Parallel()
 	forEachReturnsEngine(t, order.ReturnConfig{AutoApproveMaxMinor: 1_000_000}, func(t *testing.T, e *returnsEnv) {
@@ -448,7 +449,7 @@ func TestReturnCreditedWhenPosted(t *testing.T) {
 			ra    *orderv1.ReturnAuthorization
 			event string
 			qty   int64
-		}{{full, "rcv-full", 2}, {part, "rcv-part", 1}} {
+		}{{part, "rcv-part", 1}, {full, "rcv-full", 2}} { // the partly received return is the older change
 			if _, err := e.rc.RecordReturnReceipt(ctx, &orderv1.RecordReturnReceiptRequest{
 				Name: rc.ra.GetName(), EventId: rc.event, WarehouseId: "WH-HAM", ReceiveTime: timestamppb.Now(),
 				Lines: []*orderv1.ReceivedReturnLine{{LineId: "1", ReceivedQuantity: rc.qty, Disposition: orderv1.Disposition_DISPOSITION_RESTOCK}},
@@ -458,7 +459,9 @@ func TestReturnCreditedWhenPosted(t *testing.T) {
 		}
 		credit := func(want int) {
 			t.Helper()
-			if n, err := e.returns.CreditPosted(ctx, 10); err != nil || n != want {
+			// Pages of one: the partly received return, first in the
+			// scan, must not hide the completable one behind it.
+			if n, err := e.returns.CreditPosted(ctx, 1); err != nil || n != want {
 				t.Fatalf("CreditPosted = %d, %v; want %d", n, err, want)
 			}
 		}

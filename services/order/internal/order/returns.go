@@ -268,10 +268,18 @@ type ReturnStore interface {
 	// without calling fn. ErrReturnNotFound for an unknown id.
 	UpdateReturn(ctx context.Context, id string, key *IdempotencyKey,
 		fn func(r *Return, o *Order, others []*Return) (ReturnEffects, error)) (*Return, error)
-	// ReturnsToCredit returns up to limit ids of RECEIVED returns with a
-	// credit whose credit memos are all posted (every line POSTED or
-	// DUPLICATE), oldest first.
-	ReturnsToCredit(ctx context.Context, limit int) ([]string, error)
+	// ReturnsToCredit returns the positions of up to limit RECEIVED
+	// returns with a credit whose credit memos are all posted (every line
+	// POSTED or DUPLICATE), oldest change first, starting after after (the
+	// zero cursor starts at the beginning).
+	ReturnsToCredit(ctx context.Context, after ReturnCursor, limit int) ([]ReturnCursor, error)
+}
+
+// ReturnCursor is a return's position in the credit completion scan:
+// its last change, then its id.
+type ReturnCursor struct {
+	UpdatedAt time.Time
+	ID        string
 }
 
 // ErrReturnNotFound: the return does not exist.

@@ -12,30 +12,40 @@ import (
 // ERP has posted (every line POSTED or DUPLICATE, see the poster) moves to
 // CREDITED with the ERP credit memo number (ReturnCreditedEvent) and, all
 // its lines resolved, on to CLOSED (ReturnClosedEvent), in one transaction.
-// It handles up to limit returns per call and reports how many it
-// completed.
+// It reads the candidates in pages of limit, each page after the last one
+// read, so returns that match the scan but cannot complete yet (partly
+// received) never hide a later one however many there are, and reports how
+// many it completed.
 func (rs *Returns) CreditPosted(ctx context.Context, limit int) (int, error) {
-	ids, err := rs.store.ReturnsToCredit(ctx, limit)
-	if err != nil {
-		return 0, err
-	}
 	done := 0
-	for _, id := range ids {
-		_, err := rs.store.UpdateReturn(ctx, id, nil, func(r *Return, _ *Order, _ []*Return) (ReturnEffects, error) {
-			return rs.credit(r)
-		})
-		if errors.Is(err, ErrNoChange) {
-			continue
+	defer func() {
+		if done > 0 {
+			rs.svc.published()
 		}
+	}()
+	var after ReturnCursor
+	for {
+		page, err := rs.store.ReturnsToCredit(ctx, after, limit)
 		if err != nil {
 			return done, err
 		}
-		done++
+		for _, c := range page {
+			_, err := rs.store.UpdateReturn(ctx, c.ID, nil, func(r *Return, _ *Order, _ []*Return) (ReturnEffects, error) {
+				return rs.credit(r)
+			})
+			if errors.Is(err, ErrNoChange) {
+				continue
+			}
+			if err != nil {
+				return done, err
+			}
+			done++
+		}
+		if len(page) < limit {
+			return done, nil
+		}
+		after = page[len(page)-1]
 	}
-	if done > 0 {
-		rs.svc.published()
-	}
-	return done, nil
 }
 
 // credit is the change of CreditPosted for one return (r.CreditMemoRef
@@ -63,14 +73,8 @@ func (rs *Returns) RunCredits(ctx context.Context, interval time.Duration) error
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		for {
-			n, err := rs.CreditPosted(ctx, 100)
-			if err != nil && ctx.Err() == nil {
-				rs.svc.log.WarnContext(ctx, "complete credited returns", slog.Any("error", err))
-			}
-			if err != nil || n < 100 {
-				break
-			}
+		if _, err := rs.CreditPosted(ctx, 100); err != nil && ctx.Err() == nil {
+			rs.svc.log.WarnContext(ctx, "complete credited returns", slog.Any("error", err))
 		}
 		select {
 		case <-ctx.Done():

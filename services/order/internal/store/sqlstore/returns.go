@@ -395,27 +395,36 @@ func (s *Store) saveReturn(ctx context.Context, tx *sql.Tx, r *order.Return) err
 // returns with a credit, in index order, instead of every return ever
 // made; keep the predicate and ORDER BY matching that index.
 const returnsToCreditQuery = `
-		SELECT r.return_id FROM order_returns r
+		SELECT r.return_id, r.updated_us FROM order_returns r
 		WHERE r.state = ? AND r.credit_total_minor > 0
 		AND EXISTS (SELECT 1 FROM documents d WHERE d.order_id = r.order_id AND d.kind = ? AND d.source_id = r.return_id)
 		AND NOT EXISTS (SELECT 1 FROM documents d JOIN document_lines l ON l.document_id = d.document_id
 			WHERE d.order_id = r.order_id AND d.kind = ? AND d.source_id = r.return_id AND l.posting_state NOT IN (2, 4))
+		AND (r.updated_us > ? OR (r.updated_us = ? AND r.return_id > ?))
 		ORDER BY r.updated_us, r.return_id LIMIT ?`
 
-// returnsToCreditArgs are returnsToCreditQuery's arguments.
-func returnsToCreditArgs(limit int) []any {
-	return []any{int(order.ReturnReceived), string(order.DocumentCreditMemo), string(order.DocumentCreditMemo), limit}
+// returnsToCreditArgs are returnsToCreditQuery's arguments; the zero
+// cursor starts before every return.
+func returnsToCreditArgs(after order.ReturnCursor, limit int) []any {
+	at := int64(-1)
+	if !after.UpdatedAt.IsZero() {
+		at = us(after.UpdatedAt)
+	}
+	return []any{int(order.ReturnReceived), string(order.DocumentCreditMemo), string(order.DocumentCreditMemo),
+		at, at, after.ID, limit}
 }
 
 // ReturnsToCredit implements order.ReturnStore. A credit memo line is
 // posted in state 2 (POSTED) or 4 (DUPLICATE, already posted earlier) of
 // order.v1 PostingLine.State, as the poster records them.
-func (s *Store) ReturnsToCredit(ctx context.Context, limit int) ([]string, error) {
-	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(returnsToCreditQuery), returnsToCreditArgs(limit),
-		func(sc sqldb.Scanner) (string, error) {
-			var id string
-			err := sc.Scan(&id)
-			return id, err
+func (s *Store) ReturnsToCredit(ctx context.Context, after order.ReturnCursor, limit int) ([]order.ReturnCursor, error) {
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(returnsToCreditQuery), returnsToCreditArgs(after, limit),
+		func(sc sqldb.Scanner) (order.ReturnCursor, error) {
+			var c order.ReturnCursor
+			var at int64
+			err := sc.Scan(&c.ID, &at)
+			c.UpdatedAt = fromUS(at)
+			return c, err
 		})
 	if err != nil {
 		return nil, fmt.Errorf("returns to credit: %w", err)

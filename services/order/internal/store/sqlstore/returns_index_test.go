@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/transload/transload/services/order/internal/order"
 
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
@@ -33,7 +36,7 @@ func TestReturnsToCreditUsesIndex(t *testing.T) {
 			}
 			explain = "EXPLAIN "
 		}
-		rows, err := conn.QueryContext(ctx, db.Rebind(explain+returnsToCreditQuery), returnsToCreditArgs(100)...)
+		rows, err := conn.QueryContext(ctx, db.Rebind(explain+returnsToCreditQuery), returnsToCreditArgs(order.ReturnCursor{UpdatedAt: time.UnixMicro(1), ID: "r"}, 100)...)
 		if err != nil {
 			t.Fatal(err)
 		}
