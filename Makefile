@@ -227,9 +227,9 @@ run-scale: build ## Scale topology (issue #13): a local PostgreSQL cluster (init
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data/scale -scale
 
 .PHONY: chaos
-chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS); the scale topology with 300 concurrent orders on 10 units (TRANSLOAD_SCALE_ORDERS); inventory's reservation model test with 200 rapid checks (INVENTORY_MODEL_CHECKS) and its linearizability check with 200 operations per client (LINEARIZABILITY_OPS).
+chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS); the scale topology with 300 concurrent orders on 10 units (TRANSLOAD_SCALE_ORDERS) and an order-inventory partition that loses inventory's answers, whose reservations the order reaper must release (TRANSLOAD_SCALE_LOST_ANSWERS); inventory's reservation model test with 200 rapid checks (INVENTORY_MODEL_CHECKS) and its linearizability check with 200 operations per client (LINEARIZABILITY_OPS).
 	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher
-	cd deploy/local && TRANSLOAD_SCALE_ORDERS=300 go test -count=1 -timeout 15m -run '^TestScaleTopology$$' -v ./launcher
+	cd deploy/local && TRANSLOAD_SCALE_ORDERS=300 TRANSLOAD_SCALE_LOST_ANSWERS=1 go test -count=1 -timeout 20m -run '^TestScaleTopology$$' -v ./launcher
 	cd e2e && TRANSLOAD_WEBHOOK_OUTAGE=20s TRANSLOAD_WEBHOOK_BURST=100 go test -count=1 -timeout 20m -v ./webhooks
 	cd e2e && TRANSLOAD_E2E_POSTING_ORDERS=50 go test -count=1 -timeout 20m -run '^TestPosting' -v ./storefront
 	cd services/inventory && INVENTORY_MODEL_CHECKS=200 go test -count=1 -timeout 15m -run '^TestReservationModel$$' ./internal/store/sqlstore

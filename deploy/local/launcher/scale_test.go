@@ -73,7 +73,8 @@ func scaleOrders(t *testing.T) int {
 // placed through both gateways are accepted and reach the ERP exactly
 // once, and that concurrent orders on a SKU with 10 units, spread over
 // both gateways while both inventory replicas serve, accept exactly 10
-// and never oversell, read back from the inventory database.
+// and never oversell, read back from the inventory database. Then it runs
+// issue #13's fault scenario 3 (orderInventoryFaults, toxiproxy).
 func TestScaleTopology(t *testing.T) {
 	harness.LookBinary(t, "initdb", "apt-get install -y postgresql", "/usr/lib/postgresql/*/bin/initdb")
 	harness.LookBinary(t, "postgres", "apt-get install -y postgresql", "/usr/lib/postgresql/*/bin/postgres")
@@ -164,19 +165,22 @@ func TestScaleTopology(t *testing.T) {
 		Scan(&onHand, &reserved); err != nil {
 		t.Fatal(err)
 	}
-	// Held or confirmed (1, 2), naming the SKU in their lines.
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM reservations WHERE state IN (1, 2) AND lines LIKE '%' || $1 || '%'`, sku).
+	// Held, confirmed or committed to a shipment (1, 2, 4), naming the
+	// SKU in their lines: fulfillment may already have committed some.
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM reservations WHERE state IN (1, 2, 4) AND lines LIKE '%' || $1 || '%'`, sku).
 		Scan(&open); err != nil {
 		t.Fatal(err)
 	}
-	if reserved > onHand || open != int64(len(accepted)) || reserved != int64(len(accepted)) {
-		t.Errorf("%s in the inventory store: on hand %d, reserved %d, %d open reservations; want %d reserved and open, within on hand",
+	if reserved > onHand || open != int64(len(accepted)) || reserved > int64(len(accepted)) {
+		t.Errorf("%s in the inventory store: on hand %d, reserved %d, %d live reservations; want one live reservation per accepted order (%d), reserved within on hand",
 			sku, onHand, reserved, open, len(accepted))
 	}
 
 	all := append(names, accepted...)
 	assertInERPOnce(ctx, t, m, all)
 	assertStreamsReplicated(ctx, t, m, len(all))
+
+	t.Run("order-inventory latency then partition", func(t *testing.T) { orderInventoryFaults(ctx, t, m, pg.Addr) })
 }
 
 type orderResult struct {
