@@ -234,10 +234,7 @@ func (s *Server) CheckAvailability(ctx context.Context, req *storefrontv1.CheckA
 		}
 	}
 	resp.Stale = len(resp.DegradedDependencies) > 0
-	for _, is := range pPart.codeIssues {
-		resp.PromotionCodeIssues = append(resp.PromotionCodeIssues, &storefrontv1.PromotionCodeIssue{
-			Code: is.GetCode(), Reason: storefrontv1.PromotionCodeIssue_Reason(is.GetReason())})
-	}
+	resp.PromotionCodeIssues = codeIssuesToProto(pPart.codeIssues)
 
 	priceOf := make(map[int]*catalogv1.QuoteLine, len(validIdx))
 	for k, i := range validIdx {

@@ -43,8 +43,8 @@ func TestUnroutedWarehouseIsPermanentAndCreatesNothing(t *testing.T) {
 	h := orderevents.Handler(bind, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
 		orderevents.NewRoutes([]string{"WH-HAM"}))
 	order := &orderv1.Order{OrderId: "O-1", Lines: []*orderv1.OrderLine{
-		{LineId: "1", Sku: "SKU-1", Allocations: []*orderv1.LineAllocation{{WarehouseId: "WH-HAM", AllocatedQuantity: 1}}},
-		{LineId: "2", Sku: "SKU-2", Allocations: []*orderv1.LineAllocation{{WarehouseId: "WH-NEW", AllocatedQuantity: 2}}},
+		{LineId: "1", Sku: "SKU-1", Quantity: 1, Allocations: []*orderv1.LineAllocation{{WarehouseId: "WH-HAM", AllocatedQuantity: 1}}},
+		{LineId: "2", Sku: "SKU-2", Quantity: 2, Allocations: []*orderv1.LineAllocation{{WarehouseId: "WH-NEW", AllocatedQuantity: 2}}},
 	}}
 	err := h(t.Context(), nil, events.Event{ID: "ev-1", Payload: &orderv1.OrderConfirmedEvent{Order: order}})
 	if !events.IsPermanent(err) || !errors.Is(err, fulfillment.ErrInvalidArgument) {
