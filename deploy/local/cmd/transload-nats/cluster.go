@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -31,9 +31,13 @@ func runClusterNode(ctx context.Context, cfg Config, host string, port int, log 
 	if len(cfg.Routes) == 0 {
 		return errors.New("NATS_CLUSTER_ADDR needs NATS_ROUTES (the route URLs of the cluster's nodes)")
 	}
-	routes := server.RoutesFromStr(strings.Join(cfg.Routes, ","))
-	if len(routes) != len(cfg.Routes) {
-		return fmt.Errorf("NATS_ROUTES %q: not a list of nats://host:port URLs", cfg.Routes)
+	var routes []*url.URL
+	for _, r := range cfg.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Scheme != "nats" || u.Port() == "" {
+			return fmt.Errorf("NATS_ROUTES: %q is not a nats://host:port URL", r)
+		}
+		routes = append(routes, u)
 	}
 	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
 		return fmt.Errorf("NATS_STORE_DIR: %w", err)
