@@ -176,7 +176,7 @@ func TestScaleTopology(t *testing.T) {
 			sku, onHand, reserved, open, len(accepted))
 	}
 
-	all := append(names, accepted...)
+	all := slices.Concat(names, accepted)
 	assertInERPOnce(ctx, t, m, all)
 	assertStreamsReplicated(ctx, t, m, len(all))
 

@@ -98,9 +98,10 @@ func linModel(initial linState) porcupine.Model {
 					s[i] += in.Alloc[i]
 				}
 				return out.OK, s
-			default:
+			case linRead:
 				return out.Avail == s, s
 			}
+			return false, s
 		},
 		DescribeOperation: func(input, output any) string {
 			in, out := input.(linInput), output.(linOutput)
@@ -109,8 +110,10 @@ func linModel(initial linState) porcupine.Model {
 				return fmt.Sprintf("reserve(%d) -> %v %v", in.Qty, out.OK, out.Alloc)
 			case linRelease:
 				return fmt.Sprintf("release(%v)", in.Alloc)
+			case linRead:
+				return fmt.Sprintf("read -> %v", out.Avail)
 			}
-			return fmt.Sprintf("read -> %v", out.Avail)
+			return fmt.Sprintf("unknown operation %v", in.Kind)
 		},
 	}
 }

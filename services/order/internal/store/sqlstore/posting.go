@@ -95,22 +95,14 @@ func (s *Store) GetDocument(ctx context.Context, id string) (order.Document, err
 
 // ListDocuments returns the documents of an order, oldest first.
 func (s *Store) ListDocuments(ctx context.Context, orderID string) ([]order.Document, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, s.q(`SELECT document_id FROM documents WHERE order_id = ? ORDER BY created_us, document_id`), orderID)
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(`SELECT document_id FROM documents WHERE order_id = ? ORDER BY created_us, document_id`),
+		[]any{orderID}, func(sc sqldb.Scanner) (string, error) {
+			var id string
+			err := sc.Scan(&id)
+			return id, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("list documents of %s: %w", orderID, err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	docs := make([]order.Document, 0, len(ids))
 	for _, id := range ids {
