@@ -61,7 +61,7 @@ func TestContractPricing(t *testing.T) {
 		}
 	}
 	want := map[string]int64{
-		skus[0]: list[skus[0]].unit * 8 / 10,                                 // fixed contract price, 80 % of list
+		skus[0]: list[skus[0]].unit * 8 / 10,                               // fixed contract price, 80 % of list
 		skus[1]: list[skus[1]].unit - (list[skus[1]].unit*1500+5000)/10000, // 15 % off list, rounded half up
 	}
 	check := func(what string, got map[string]pricedLine) {
