@@ -398,12 +398,8 @@ func (s *Store) UpdatePostingBatch(ctx context.Context, id string, key *order.Id
 			return err
 		}
 		if key != nil {
-			now := us(time.Now())
-			if _, err := tx.ExecContext(ctx, s.q(`
-				INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), id, now, now); err != nil {
-				return fmt.Errorf("record key: %w", err)
+			if err := s.recordKey(ctx, tx, *key, id); err != nil {
+				return err
 			}
 		}
 		out = b

@@ -105,12 +105,8 @@ func (s *Store) CreateReturn(ctx context.Context, orderID string, key order.Idem
 		if err := s.writeReturnEffects(ctx, tx, ret, eff); err != nil {
 			return err
 		}
-		now := us(time.Now())
-		if _, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), ret.ID, now, now); err != nil {
-			return fmt.Errorf("record key: %w", err)
+		if err := s.recordKey(ctx, tx, key, ret.ID); err != nil {
+			return err
 		}
 		out = ret
 		return nil
@@ -358,12 +354,8 @@ func (s *Store) UpdateReturn(ctx context.Context, id string, key *order.Idempote
 			return err
 		}
 		if key != nil {
-			now := us(time.Now())
-			if _, err := tx.ExecContext(ctx, s.q(`
-				INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), id, now, now); err != nil {
-				return fmt.Errorf("record key: %w", err)
+			if err := s.recordKey(ctx, tx, *key, id); err != nil {
+				return err
 			}
 		}
 		out = ret

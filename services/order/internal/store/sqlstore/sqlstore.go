@@ -738,18 +738,27 @@ func (s *Store) updateOrder(ctx context.Context, id string, key *order.Idempoten
 			return err
 		}
 		if key != nil {
-			now := us(time.Now())
-			if _, err := tx.ExecContext(ctx, s.q(`
-				INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), id, now, now); err != nil {
-				return fmt.Errorf("record key: %w", err)
+			if err := s.recordKey(ctx, tx, *key, id); err != nil {
+				return err
 			}
 		}
 		out = o
 		return nil
 	})
 	return out, err
+}
+
+// recordKey stores key as applied (completed, naming resultID) in tx, so
+// the change it belongs to is applied at most once.
+func (s *Store) recordKey(ctx context.Context, tx *sql.Tx, key order.IdempotencyKey, resultID string) error {
+	now := us(time.Now())
+	if _, err := tx.ExecContext(ctx, s.q(`
+		INSERT INTO idempotency_keys (kind, request_id, payload_hash, status, order_id, created_us, updated_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		key.Kind, key.Key, key.PayloadHash, string(order.ClaimCompleted), resultID, now, now); err != nil {
+		return fmt.Errorf("record key: %w", err)
+	}
+	return nil
 }
 
 // heldOrder locks the order held was read from and returns a copy of held
