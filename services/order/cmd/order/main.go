@@ -208,8 +208,9 @@ func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Con
 func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Relay, m *metrics.Metrics, log *slog.Logger) (*order.Service, *order.Worker) {
 	var worker *order.Worker
 	svc := order.NewService(order.Config{
-		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, CustomerMaxStaleness: cfg.CustomerMaxStaleness,
-		CustomerLocalMaxAge: cfg.CustomerLocalMaxAge,
+		ClaimLease: cfg.ClaimLease, ClaimWait: cfg.ClaimWait, AbandonAfter: cfg.ClaimAbandonAfter,
+		CustomerMaxStaleness: cfg.CustomerMaxStaleness,
+		CustomerLocalMaxAge:  cfg.CustomerLocalMaxAge,
 	}, order.Deps{
 		Store:       sqlstore.New(db, orderpb.Encoder{}),
 		Customers:   erpclient.New(n.erpRead),

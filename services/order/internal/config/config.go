@@ -67,8 +67,13 @@ type Config struct {
 	QueueMaxStrikes int `env:"ORDER_QUEUE_MAX_STRIKES" default:"10"`
 
 	// Idempotency and the customer snapshot.
-	ClaimLease           time.Duration `env:"ORDER_CLAIM_LEASE" default:"10s"`
-	ClaimWait            time.Duration `env:"ORDER_CLAIM_WAIT" default:"15s"`
+	ClaimLease time.Duration `env:"ORDER_CLAIM_LEASE" default:"10s"`
+	ClaimWait  time.Duration `env:"ORDER_CLAIM_WAIT" default:"15s"`
+	// ClaimAbandonAfter is how long after its lease ended a pending
+	// CreateOrder claim (its owner died after reserving stock and no retry
+	// took it over) is reaped: its reservation released and the claim
+	// dropped. The queue worker's reaper looks every 30s.
+	ClaimAbandonAfter    time.Duration `env:"ORDER_CLAIM_ABANDON_AFTER" default:"2m"`
 	CustomerMaxStaleness time.Duration `env:"ORDER_CUSTOMER_MAX_STALENESS" default:"24h"`
 	// CustomerSyncInterval is how often the snapshots are refreshed from
 	// the ERP's ListCustomers (also once at start).
@@ -149,6 +154,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.ClaimLease < time.Second {
 		errs = append(errs, errors.New("ORDER_CLAIM_LEASE must be at least 1s"))
+	}
+	if c.ClaimAbandonAfter <= 0 {
+		errs = append(errs, errors.New("ORDER_CLAIM_ABANDON_AFTER must be positive"))
 	}
 	if c.CustomerSyncInterval < time.Second {
 		errs = append(errs, errors.New("ORDER_CUSTOMER_SYNC_INTERVAL must be at least 1s"))

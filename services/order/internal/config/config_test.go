@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 		QueuePollInterval: time.Second, QueueBackoffBase: 500 * time.Millisecond, QueueBackoffMax: 10 * time.Second,
 		QueueConcurrency:         16,
 		ERPFailureExceptionAfter: 5, QueueMaxStrikes: 10,
-		ClaimLease: 10 * time.Second, ClaimWait: 15 * time.Second, CustomerMaxStaleness: 24 * time.Hour,
+		ClaimLease: 10 * time.Second, ClaimWait: 15 * time.Second, ClaimAbandonAfter: 2 * time.Minute, CustomerMaxStaleness: 24 * time.Hour,
 		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
 		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
 		ReturnWindow: 720 * time.Hour, ReturnAutoApproveMaxMinor: 100000,
@@ -51,6 +51,7 @@ func TestValidate(t *testing.T) {
 	t.Parallel()
 	for name, env := range map[string]map[string]string{
 		"short claim lease":     {"ORDER_CLAIM_LEASE": "500ms"},
+		"no abandon delay":      {"ORDER_CLAIM_ABANDON_AFTER": "0s"},
 		"fast customer sync":    {"ORDER_CUSTOMER_SYNC_INTERVAL": "10ms"},
 		"negative local age":    {"ORDER_CUSTOMER_LOCAL_MAX_AGE": "-1s"},
 		"local age > staleness": {"ORDER_CUSTOMER_LOCAL_MAX_AGE": "25h"},
