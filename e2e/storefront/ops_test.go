@@ -262,14 +262,21 @@ func TestDashboardMetricsExist(t *testing.T) {
 	}
 }
 
+// rejectedCustomer is the customer whose orders placeRejectedOrder makes
+// the ERP reject. No other test orders for it, so the rejection (a
+// per-customer fault, unlike rejectNext) cannot be taken by another
+// test's order still in the ERP queue, whatever order the tests run in.
+const rejectedCustomer = "C0007"
+
 // placeRejectedOrder places an order the ERP rejects and waits until it is
-// REJECTED; it returns the order's name.
+// REJECTED.
 func placeRejectedOrder(t *testing.T, idem string) string {
 	t.Helper()
 	control(t, launcher.ERPSim, "/control/faults", map[string]any{
-		"rejectNext": 1, "rejectReason": "SALES_ORDER_REJECTION_REASON_CREDIT_HOLD",
+		"rejectCustomers": []string{rejectedCustomer}, "rejectReason": "SALES_ORDER_REJECTION_REASON_CREDIT_HOLD",
 	})
-	r := placeOrder(t, launcher.DemoAPIKey, idem, orderBody("C0003", line{"SKU-00021", 1}))
+	defer control(t, launcher.ERPSim, "/control/faults", map[string]any{"rejectCustomers": []string{}})
+	r := placeOrder(t, launcher.DemoAPIKey, idem, orderBody(rejectedCustomer, line{"SKU-00021", 1}))
 	if r.Status != http.StatusOK {
 		t.Fatalf("create order: %d %s", r.Status, r.Raw)
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/transload/transload/services/erpsim/internal/erp"
@@ -62,7 +63,10 @@ type Faults struct {
 	SlowMS       int64  `json:"slowMs"`
 	RejectNext   int    `json:"rejectNext"`
 	RejectReason string `json:"rejectReason"`
-	LoseAnswers  int    `json:"loseAnswers,omitempty"`
+	// RejectCustomers: every new sales order of these customers is
+	// rejected with rejectReason while they are listed.
+	RejectCustomers []string `json:"rejectCustomers,omitempty"`
+	LoseAnswers     int      `json:"loseAnswers,omitempty"`
 	// Posting faults (journal.go).
 	PostRejectCustomers []string `json:"postRejectCustomers,omitempty"`
 	PostRejectAccounts  []string `json:"postRejectAccounts,omitempty"`
@@ -76,7 +80,10 @@ type FaultsPatch struct {
 	SlowMS       *int64  `json:"slowMs"`
 	RejectNext   *int    `json:"rejectNext"`
 	RejectReason *string `json:"rejectReason"`
-	LoseAnswers  *int    `json:"loseAnswers"`
+	// RejectCustomers replaces the customers whose new sales orders are
+	// all rejected ([] clears).
+	RejectCustomers *[]string `json:"rejectCustomers"`
+	LoseAnswers     *int      `json:"loseAnswers"`
 	// Posting faults: journal lines of these customers or GL accounts are
 	// rejected ([] clears), and the next postRejectNext lines that would be
 	// posted.
@@ -87,7 +94,8 @@ type FaultsPatch struct {
 
 func faultsJSON(st faults.State) Faults {
 	return Faults{Down: st.Down, SlowMS: st.Slow.Milliseconds(), RejectNext: st.RejectNext, RejectReason: st.RejectReason.String(),
-		LoseAnswers: st.LoseAnswers, PostRejectCustomers: st.PostRejectCustomers, PostRejectAccounts: st.PostRejectAccounts,
+		RejectCustomers: st.RejectCustomers,
+		LoseAnswers:     st.LoseAnswers, PostRejectCustomers: st.PostRejectCustomers, PostRejectAccounts: st.PostRejectAccounts,
 		PostRejectNext: st.PostRejectNext}
 }
 
@@ -144,6 +152,9 @@ func (h *Handler) postFaults(w http.ResponseWriter, r *http.Request) {
 		}
 		st.RejectNext = *p.RejectNext
 	}
+	if p.RejectCustomers != nil {
+		st.RejectCustomers = slices.Clone(*p.RejectCustomers)
+	}
 	if p.LoseAnswers != nil {
 		if *p.LoseAnswers < 0 {
 			badRequest(w, "loseAnswers must be >= 0")
@@ -166,7 +177,8 @@ func (h *Handler) postFaults(w http.ResponseWriter, r *http.Request) {
 	got := h.faults.Get()
 	h.logger.InfoContext(r.Context(), "erpsim: faults changed",
 		slog.Bool("down", got.Down), slog.Duration("slow", got.Slow),
-		slog.Int("reject_next", got.RejectNext), slog.String("reject_reason", got.RejectReason.String()))
+		slog.Int("reject_next", got.RejectNext), slog.Any("reject_customers", got.RejectCustomers),
+		slog.String("reject_reason", got.RejectReason.String()))
 	writeJSON(w, http.StatusOK, faultsJSON(got))
 }
 

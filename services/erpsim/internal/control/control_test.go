@@ -91,6 +91,15 @@ func TestFaults(t *testing.T) {
 		t.Errorf("GET after partial POST = %v", got)
 	}
 
+	code, got = do(t, h, http.MethodPost, "/control/faults", `{"rejectCustomers": ["C0007"]}`)
+	want["rejectCustomers"] = []any{"C0007"}
+	if code != http.StatusOK || !cmp.Equal(want, got) {
+		t.Errorf("POST rejectCustomers = %d %v", code, got)
+	}
+	if st := f.Get(); !cmp.Equal(st.RejectCustomers, []string{"C0007"}) {
+		t.Errorf("RejectCustomers = %v", st.RejectCustomers)
+	}
+
 	code, got = do(t, h, http.MethodDelete, "/control/faults", "")
 	want = map[string]any{"down": false, "slowMs": float64(0), "rejectNext": float64(0), "rejectReason": "OTHER"}
 	if code != http.StatusOK || !cmp.Equal(want, got) {

@@ -10,17 +10,18 @@ import (
 // Rejector injects business rejections into new sales orders (the
 // simulator's "rejectNext" fault).
 type Rejector interface {
-	// TakeRejection consumes one pending injected rejection, if any.
-	TakeRejection() (RejectionReason, bool)
-	// ReturnRejection gives back a rejection taken for an order that was
-	// not recorded after all.
-	ReturnRejection(RejectionReason)
+	// TakeRejection decides whether a new sales order of customer gets
+	// an injected rejection (consuming it when it is a one-off).
+	TakeRejection(customer string) (RejectionReason, bool)
+	// ReturnRejection gives back a rejection taken for an order of
+	// customer that was not recorded after all.
+	ReturnRejection(customer string)
 }
 
 type noRejections struct{}
 
-func (noRejections) TakeRejection() (RejectionReason, bool) { return RejectNone, false }
-func (noRejections) ReturnRejection(RejectionReason)        {}
+func (noRejections) TakeRejection(string) (RejectionReason, bool) { return RejectNone, false }
+func (noRejections) ReturnRejection(string)                       {}
 
 // Service is the simulated ERP's use cases.
 type Service struct {
@@ -141,7 +142,7 @@ func (s *Service) SubmitSalesOrder(ctx context.Context, order SalesOrder) (Sales
 		// rejection at most once per call.
 		if !taken {
 			taken = true
-			injected, hasInject = s.rejector.TakeRejection()
+			injected, hasInject = s.rejector.TakeRejection(order.CustomerID)
 		}
 		if hasInject {
 			return Decision{Reason: injected, Message: fmt.Sprintf("simulated rejection (fault injection): %s", injected)}
@@ -151,7 +152,7 @@ func (s *Service) SubmitSalesOrder(ctx context.Context, order SalesOrder) (Sales
 	got, dup, err := s.store.SubmitSalesOrder(ctx, order, s.clock(), decide)
 	if hasInject && (err != nil || dup) {
 		// Not used on a recorded new order: keep it for the next one.
-		s.rejector.ReturnRejection(injected)
+		s.rejector.ReturnRejection(order.CustomerID)
 	}
 	return got, dup, err
 }

@@ -7,6 +7,7 @@ package faults
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,11 @@ type State struct {
 	Slow time.Duration
 	// RejectNext is how many of the next new sales orders are rejected.
 	RejectNext int
+	// RejectCustomers are customers every new sales order of which is
+	// rejected (with RejectReason) for as long as they are listed: unlike
+	// RejectNext it cannot be taken by another customer's order that
+	// happens to be submitted first.
+	RejectCustomers []string
 	// RejectReason is the reason those orders are rejected with.
 	RejectReason erp.RejectionReason
 	// LoseAnswers is how many of the next sales order submissions the ERP
@@ -74,10 +80,15 @@ func (f *Faults) Set(st State) {
 	f.st = st
 }
 
-// TakeRejection consumes one pending rejection.
-func (f *Faults) TakeRejection() (erp.RejectionReason, bool) {
+// TakeRejection decides whether a new sales order of customer is
+// rejected: always while the customer is in RejectCustomers, otherwise by
+// consuming one pending RejectNext rejection.
+func (f *Faults) TakeRejection(customer string) (erp.RejectionReason, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if slices.Contains(f.st.RejectCustomers, customer) {
+		return f.st.RejectReason, true
+	}
 	if f.st.RejectNext <= 0 {
 		return erp.RejectNone, false
 	}
@@ -104,10 +115,15 @@ func (f *Faults) ReturnLostAnswer() {
 	f.st.LoseAnswers++
 }
 
-// ReturnRejection puts back a rejection that was taken but not used.
-func (f *Faults) ReturnRejection(erp.RejectionReason) {
+// ReturnRejection puts back a rejection that was taken for customer but
+// not used; a RejectCustomers rejection was not consumed and is not put
+// back.
+func (f *Faults) ReturnRejection(customer string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if slices.Contains(f.st.RejectCustomers, customer) {
+		return
+	}
 	f.st.RejectNext++
 }
 

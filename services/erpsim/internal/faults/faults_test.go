@@ -32,7 +32,7 @@ func TestTakeAndReturnRejections(t *testing.T) {
 	)
 	for range 100 {
 		wg.Go(func() {
-			if r, ok := f.TakeRejection(); ok {
+			if r, ok := f.TakeRejection("C0001"); ok {
 				if r != erp.RejectUnknownSKU {
 					t.Errorf("reason = %v", r)
 				}
@@ -46,12 +46,35 @@ func TestTakeAndReturnRejections(t *testing.T) {
 	if taken != 50 || f.Get().RejectNext != 0 {
 		t.Fatalf("taken %d, left %d; want 50, 0", taken, f.Get().RejectNext)
 	}
-	if _, ok := f.TakeRejection(); ok {
+	if _, ok := f.TakeRejection("C0001"); ok {
 		t.Error("took a rejection from an empty budget")
 	}
-	f.ReturnRejection(erp.RejectUnknownSKU)
-	if r, ok := f.TakeRejection(); !ok || r != erp.RejectUnknownSKU {
+	f.ReturnRejection("C0001")
+	if r, ok := f.TakeRejection("C0001"); !ok || r != erp.RejectUnknownSKU {
 		t.Errorf("returned rejection not available again: %v %v", r, ok)
+	}
+}
+
+// A listed customer's orders are all rejected without using up
+// RejectNext, and another customer's order is not rejected by the list.
+func TestRejectCustomers(t *testing.T) {
+	t.Parallel()
+	f := New()
+	f.Set(State{RejectCustomers: []string{"C0007"}, RejectNext: 1, RejectReason: erp.RejectCreditHold})
+	for range 3 {
+		if r, ok := f.TakeRejection("C0007"); !ok || r != erp.RejectCreditHold {
+			t.Fatalf("C0007: %v %v, want CREDIT_HOLD", r, ok)
+		}
+		f.ReturnRejection("C0007")
+	}
+	if got := f.Get().RejectNext; got != 1 {
+		t.Fatalf("RejectNext = %d after listed rejections, want 1", got)
+	}
+	if _, ok := f.TakeRejection("C0001"); !ok {
+		t.Fatal("C0001 did not take the one-off rejection")
+	}
+	if _, ok := f.TakeRejection("C0001"); ok {
+		t.Fatal("C0001 rejected twice with one RejectNext")
 	}
 }
 
