@@ -91,6 +91,12 @@ const (
 	DemoCustomerAPIKey = "demo-c0001-key"
 	DemoOperatorAPIKey = "demo-admin-key"
 	DemoViewerAPIKey   = "demo-viewer-key"
+	// DemoB2BAPIKey is a key of channel "b2b", not bound to a customer;
+	// DemoC0011APIKey and DemoC0012APIKey are b2b keys bound to customers
+	// C0011 and C0012 (the e2e BOLA matrix's customers A and B).
+	DemoB2BAPIKey   = "demo-b2b-key"
+	DemoC0011APIKey = "demo-c0011-key"
+	DemoC0012APIKey = "demo-c0012-key"
 )
 
 // Config says where binaries and data live and how ports are chosen.
@@ -357,7 +363,8 @@ func (m *Mesh) sharedEnv() []string {
 		"METRICS_TARGETS=" + m.metricsTargets(),
 		"REDIS_ADDR=" + m.cfg.RedisAddr,
 		"API_KEYS=" + DemoAPIKey + ":web," + DemoCustomerAPIKey + ":web:C0001," +
-			DemoOperatorAPIKey + ":ops:operator," + DemoViewerAPIKey + ":ops:viewer",
+			DemoOperatorAPIKey + ":ops:operator," + DemoViewerAPIKey + ":ops:viewer," +
+			DemoB2BAPIKey + ":b2b," + DemoC0011APIKey + ":b2b:C0011," + DemoC0012APIKey + ":b2b:C0012",
 		"LOG_LEVEL=info",
 		"GRPC_REFLECTION=true", // grpcurl and buf curl work against every port of make run
 	}
