@@ -32,6 +32,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// QuoteView selects how much explanation QuotePrices returns per line.
+type QuoteView int32
+
+const (
+	// Not set: the same as QUOTE_VIEW_FULL.
+	QuoteView_QUOTE_VIEW_UNSPECIFIED QuoteView = 0
+	// Per line the prices and the winning rule with its explanation, without
+	// the other candidates.
+	QuoteView_QUOTE_VIEW_SUMMARY QuoteView = 1
+	// Per line the prices, the winning rule and every candidate considered,
+	// with why it lost.
+	QuoteView_QUOTE_VIEW_FULL QuoteView = 2
+)
+
+// Enum value maps for QuoteView.
+var (
+	QuoteView_name = map[int32]string{
+		0: "QUOTE_VIEW_UNSPECIFIED",
+		1: "QUOTE_VIEW_SUMMARY",
+		2: "QUOTE_VIEW_FULL",
+	}
+	QuoteView_value = map[string]int32{
+		"QUOTE_VIEW_UNSPECIFIED": 0,
+		"QUOTE_VIEW_SUMMARY":     1,
+		"QUOTE_VIEW_FULL":        2,
+	}
+)
+
+func (x QuoteView) Enum() *QuoteView {
+	p := new(QuoteView)
+	*p = x
+	return p
+}
+
+func (x QuoteView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (QuoteView) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_catalog_v1_pricing_service_proto_enumTypes[0].Descriptor()
+}
+
+func (QuoteView) Type() protoreflect.EnumType {
+	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[0]
+}
+
+func (x QuoteView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use QuoteView.Descriptor instead.
+func (QuoteView) EnumDescriptor() ([]byte, []int) {
+	return file_transload_catalog_v1_pricing_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Reason says why the code did not apply.
 type PromotionCodeIssue_Reason int32
 
@@ -77,11 +132,11 @@ func (x PromotionCodeIssue_Reason) String() string {
 }
 
 func (PromotionCodeIssue_Reason) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_catalog_v1_pricing_service_proto_enumTypes[0].Descriptor()
+	return file_transload_catalog_v1_pricing_service_proto_enumTypes[1].Descriptor()
 }
 
 func (PromotionCodeIssue_Reason) Type() protoreflect.EnumType {
-	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[0]
+	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[1]
 }
 
 func (x PromotionCodeIssue_Reason) Number() protoreflect.EnumNumber {
@@ -134,11 +189,11 @@ func (x ReservePromotionsResponse_State) String() string {
 }
 
 func (ReservePromotionsResponse_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_transload_catalog_v1_pricing_service_proto_enumTypes[1].Descriptor()
+	return file_transload_catalog_v1_pricing_service_proto_enumTypes[2].Descriptor()
 }
 
 func (ReservePromotionsResponse_State) Type() protoreflect.EnumType {
-	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[1]
+	return &file_transload_catalog_v1_pricing_service_proto_enumTypes[2]
 }
 
 func (x ReservePromotionsResponse_State) Number() protoreflect.EnumNumber {
@@ -179,6 +234,13 @@ type QuotePricesRequest struct {
 	// ERP customer group of `customer_id`; when set, the group's contracts
 	// apply after the customer's own.
 	CustomerGroup string `protobuf:"bytes,8,opt,name=customer_group,json=customerGroup,proto3" json:"customer_group,omitempty"`
+	// How much of each line's explanation to return (AIP-157). Unset and
+	// QUOTE_VIEW_FULL return the winning rule and every candidate considered
+	// with why it lost; QUOTE_VIEW_SUMMARY returns the winning rule (with
+	// its explanation) but no `candidates`, for callers that only show or
+	// check prices. Prices, totals, versions, etag, codes and applied
+	// promotions are the same in both views.
+	View          QuoteView `protobuf:"varint,9,opt,name=view,proto3,enum=transload.catalog.v1.QuoteView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +329,13 @@ func (x *QuotePricesRequest) GetCustomerGroup() string {
 		return x.CustomerGroup
 	}
 	return ""
+}
+
+func (x *QuotePricesRequest) GetView() QuoteView {
+	if x != nil {
+		return x.View
+	}
+	return QuoteView_QUOTE_VIEW_UNSPECIFIED
 }
 
 // QuoteRequestLine is one line to price.
@@ -3244,7 +3313,7 @@ var File_transload_catalog_v1_pricing_service_proto protoreflect.FileDescriptor
 
 const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\n" +
-	"*transload/catalog/v1/pricing_service.proto\x12\x14transload.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!transload/catalog/v1/errors.proto\x1a,transload/catalog/v1/pricing_resources.proto\x1a$transload/catalog/v1/resources.proto\x1a transload/common/v1/common.proto\"\xca\x04\n" +
+	"*transload/catalog/v1/pricing_service.proto\x12\x14transload.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!transload/catalog/v1/errors.proto\x1a,transload/catalog/v1/pricing_resources.proto\x1a$transload/catalog/v1/resources.proto\x1a transload/common/v1/common.proto\"\x8c\x05\n" +
 	"\x12QuotePricesRequest\x12O\n" +
 	"\vcustomer_id\x18\x01 \x01(\tB.\xe0A\x01\xbaH(\xd8\x01\x01r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\n" +
 	"customerId\x12>\n" +
@@ -3257,7 +3326,8 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"\x0fpromotion_codes\x18\x06 \x03(\tB0\xe0A\x01\xbaH*\x92\x01'\x10\n" +
 	"\"#r!2\x1f^[A-Za-z0-9][A-Za-z0-9-]{2,31}$R\x0epromotionCodes\x12(\n" +
 	"\rallow_partial\x18\a \x01(\bB\x03\xe0A\x01R\fallowPartial\x12U\n" +
-	"\x0ecustomer_group\x18\b \x01(\tB.\xe0A\x01\xbaH(\xd8\x01\x01r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\rcustomerGroup\"\x7f\n" +
+	"\x0ecustomer_group\x18\b \x01(\tB.\xe0A\x01\xbaH(\xd8\x01\x01r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\rcustomerGroup\x12@\n" +
+	"\x04view\x18\t \x01(\x0e2\x1f.transload.catalog.v1.QuoteViewB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x04view\"\x7f\n" +
 	"\x10QuoteRequestLine\x12=\n" +
 	"\x03sku\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x03sku\x12,\n" +
 	"\bquantity\x18\x02 \x01(\x03B\x10\xe0A\x02\xbaH\n" +
@@ -3515,7 +3585,11 @@ const file_transload_catalog_v1_pricing_service_proto_rawDesc = "" +
 	"!RedeemPromotionReservationRequest\x124\n" +
 	"\x0ereservation_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rreservationId\"Z\n" +
 	"\"ReleasePromotionReservationRequest\x124\n" +
-	"\x0ereservation_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rreservationId2\xd5\x17\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\rreservationId*T\n" +
+	"\tQuoteView\x12\x1a\n" +
+	"\x16QUOTE_VIEW_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12QUOTE_VIEW_SUMMARY\x10\x01\x12\x13\n" +
+	"\x0fQUOTE_VIEW_FULL\x10\x022\xd5\x17\n" +
 	"\x0ePricingService\x12b\n" +
 	"\vQuotePrices\x12(.transload.catalog.v1.QuotePricesRequest\x1a).transload.catalog.v1.QuotePricesResponse\x12e\n" +
 	"\fImportPrices\x12).transload.catalog.v1.ImportPricesRequest\x1a*.transload.catalog.v1.ImportPricesResponse\x12W\n" +
@@ -3558,164 +3632,166 @@ func file_transload_catalog_v1_pricing_service_proto_rawDescGZIP() []byte {
 	return file_transload_catalog_v1_pricing_service_proto_rawDescData
 }
 
-var file_transload_catalog_v1_pricing_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_transload_catalog_v1_pricing_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_transload_catalog_v1_pricing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_transload_catalog_v1_pricing_service_proto_goTypes = []any{
-	(PromotionCodeIssue_Reason)(0),             // 0: transload.catalog.v1.PromotionCodeIssue.Reason
-	(ReservePromotionsResponse_State)(0),       // 1: transload.catalog.v1.ReservePromotionsResponse.State
-	(*QuotePricesRequest)(nil),                 // 2: transload.catalog.v1.QuotePricesRequest
-	(*QuoteRequestLine)(nil),                   // 3: transload.catalog.v1.QuoteRequestLine
-	(*QuotePricesResponse)(nil),                // 4: transload.catalog.v1.QuotePricesResponse
-	(*PromotionCodeIssue)(nil),                 // 5: transload.catalog.v1.PromotionCodeIssue
-	(*QuoteLine)(nil),                          // 6: transload.catalog.v1.QuoteLine
-	(*ImportPricesRequest)(nil),                // 7: transload.catalog.v1.ImportPricesRequest
-	(*PriceImportRow)(nil),                     // 8: transload.catalog.v1.PriceImportRow
-	(*ImportPricesResponse)(nil),               // 9: transload.catalog.v1.ImportPricesResponse
-	(*GetPriceRequest)(nil),                    // 10: transload.catalog.v1.GetPriceRequest
-	(*ListPricesRequest)(nil),                  // 11: transload.catalog.v1.ListPricesRequest
-	(*ListPricesResponse)(nil),                 // 12: transload.catalog.v1.ListPricesResponse
-	(*GetPriceListRequest)(nil),                // 13: transload.catalog.v1.GetPriceListRequest
-	(*ListPriceListsRequest)(nil),              // 14: transload.catalog.v1.ListPriceListsRequest
-	(*ListPriceListsResponse)(nil),             // 15: transload.catalog.v1.ListPriceListsResponse
-	(*UpdatePriceListRequest)(nil),             // 16: transload.catalog.v1.UpdatePriceListRequest
-	(*DeletePriceListRequest)(nil),             // 17: transload.catalog.v1.DeletePriceListRequest
-	(*GetCustomerContractRequest)(nil),         // 18: transload.catalog.v1.GetCustomerContractRequest
-	(*ListCustomerContractsRequest)(nil),       // 19: transload.catalog.v1.ListCustomerContractsRequest
-	(*ListCustomerContractsResponse)(nil),      // 20: transload.catalog.v1.ListCustomerContractsResponse
-	(*UpdateCustomerContractRequest)(nil),      // 21: transload.catalog.v1.UpdateCustomerContractRequest
-	(*DeleteCustomerContractRequest)(nil),      // 22: transload.catalog.v1.DeleteCustomerContractRequest
-	(*GetChannelRuleRequest)(nil),              // 23: transload.catalog.v1.GetChannelRuleRequest
-	(*ListChannelRulesRequest)(nil),            // 24: transload.catalog.v1.ListChannelRulesRequest
-	(*ListChannelRulesResponse)(nil),           // 25: transload.catalog.v1.ListChannelRulesResponse
-	(*UpdateChannelRuleRequest)(nil),           // 26: transload.catalog.v1.UpdateChannelRuleRequest
-	(*DeleteChannelRuleRequest)(nil),           // 27: transload.catalog.v1.DeleteChannelRuleRequest
-	(*GetPromotionRequest)(nil),                // 28: transload.catalog.v1.GetPromotionRequest
-	(*ListPromotionsRequest)(nil),              // 29: transload.catalog.v1.ListPromotionsRequest
-	(*ListPromotionsResponse)(nil),             // 30: transload.catalog.v1.ListPromotionsResponse
-	(*UpdatePromotionRequest)(nil),             // 31: transload.catalog.v1.UpdatePromotionRequest
-	(*DeletePromotionRequest)(nil),             // 32: transload.catalog.v1.DeletePromotionRequest
-	(*ImportCustomerContractsRequest)(nil),     // 33: transload.catalog.v1.ImportCustomerContractsRequest
-	(*ContractImportRow)(nil),                  // 34: transload.catalog.v1.ContractImportRow
-	(*ImportCustomerContractsResponse)(nil),    // 35: transload.catalog.v1.ImportCustomerContractsResponse
-	(*PublishPriceRulesRequest)(nil),           // 36: transload.catalog.v1.PublishPriceRulesRequest
-	(*PublishPriceRulesResponse)(nil),          // 37: transload.catalog.v1.PublishPriceRulesResponse
-	(*RepublishPriceRulesRequest)(nil),         // 38: transload.catalog.v1.RepublishPriceRulesRequest
-	(*ReservePromotionsRequest)(nil),           // 39: transload.catalog.v1.ReservePromotionsRequest
-	(*ReservePromotionsResponse)(nil),          // 40: transload.catalog.v1.ReservePromotionsResponse
-	(*RedeemPromotionReservationRequest)(nil),  // 41: transload.catalog.v1.RedeemPromotionReservationRequest
-	(*ReleasePromotionReservationRequest)(nil), // 42: transload.catalog.v1.ReleasePromotionReservationRequest
-	(*timestamppb.Timestamp)(nil),              // 43: google.protobuf.Timestamp
-	(*v1.Money)(nil),                           // 44: transload.common.v1.Money
-	(*PriceRule)(nil),                          // 45: transload.catalog.v1.PriceRule
-	(*PriceCandidate)(nil),                     // 46: transload.catalog.v1.PriceCandidate
-	(ErrorReason)(0),                           // 47: transload.catalog.v1.ErrorReason
-	(ImportMode)(0),                            // 48: transload.catalog.v1.ImportMode
-	(*QuantityBreak)(nil),                      // 49: transload.catalog.v1.QuantityBreak
-	(*ImportRowResult)(nil),                    // 50: transload.catalog.v1.ImportRowResult
-	(*Price)(nil),                              // 51: transload.catalog.v1.Price
-	(*PriceList)(nil),                          // 52: transload.catalog.v1.PriceList
-	(*fieldmaskpb.FieldMask)(nil),              // 53: google.protobuf.FieldMask
-	(*CustomerContract)(nil),                   // 54: transload.catalog.v1.CustomerContract
-	(*ChannelRule)(nil),                        // 55: transload.catalog.v1.ChannelRule
-	(*Promotion)(nil),                          // 56: transload.catalog.v1.Promotion
-	(*emptypb.Empty)(nil),                      // 57: google.protobuf.Empty
+	(QuoteView)(0),                             // 0: transload.catalog.v1.QuoteView
+	(PromotionCodeIssue_Reason)(0),             // 1: transload.catalog.v1.PromotionCodeIssue.Reason
+	(ReservePromotionsResponse_State)(0),       // 2: transload.catalog.v1.ReservePromotionsResponse.State
+	(*QuotePricesRequest)(nil),                 // 3: transload.catalog.v1.QuotePricesRequest
+	(*QuoteRequestLine)(nil),                   // 4: transload.catalog.v1.QuoteRequestLine
+	(*QuotePricesResponse)(nil),                // 5: transload.catalog.v1.QuotePricesResponse
+	(*PromotionCodeIssue)(nil),                 // 6: transload.catalog.v1.PromotionCodeIssue
+	(*QuoteLine)(nil),                          // 7: transload.catalog.v1.QuoteLine
+	(*ImportPricesRequest)(nil),                // 8: transload.catalog.v1.ImportPricesRequest
+	(*PriceImportRow)(nil),                     // 9: transload.catalog.v1.PriceImportRow
+	(*ImportPricesResponse)(nil),               // 10: transload.catalog.v1.ImportPricesResponse
+	(*GetPriceRequest)(nil),                    // 11: transload.catalog.v1.GetPriceRequest
+	(*ListPricesRequest)(nil),                  // 12: transload.catalog.v1.ListPricesRequest
+	(*ListPricesResponse)(nil),                 // 13: transload.catalog.v1.ListPricesResponse
+	(*GetPriceListRequest)(nil),                // 14: transload.catalog.v1.GetPriceListRequest
+	(*ListPriceListsRequest)(nil),              // 15: transload.catalog.v1.ListPriceListsRequest
+	(*ListPriceListsResponse)(nil),             // 16: transload.catalog.v1.ListPriceListsResponse
+	(*UpdatePriceListRequest)(nil),             // 17: transload.catalog.v1.UpdatePriceListRequest
+	(*DeletePriceListRequest)(nil),             // 18: transload.catalog.v1.DeletePriceListRequest
+	(*GetCustomerContractRequest)(nil),         // 19: transload.catalog.v1.GetCustomerContractRequest
+	(*ListCustomerContractsRequest)(nil),       // 20: transload.catalog.v1.ListCustomerContractsRequest
+	(*ListCustomerContractsResponse)(nil),      // 21: transload.catalog.v1.ListCustomerContractsResponse
+	(*UpdateCustomerContractRequest)(nil),      // 22: transload.catalog.v1.UpdateCustomerContractRequest
+	(*DeleteCustomerContractRequest)(nil),      // 23: transload.catalog.v1.DeleteCustomerContractRequest
+	(*GetChannelRuleRequest)(nil),              // 24: transload.catalog.v1.GetChannelRuleRequest
+	(*ListChannelRulesRequest)(nil),            // 25: transload.catalog.v1.ListChannelRulesRequest
+	(*ListChannelRulesResponse)(nil),           // 26: transload.catalog.v1.ListChannelRulesResponse
+	(*UpdateChannelRuleRequest)(nil),           // 27: transload.catalog.v1.UpdateChannelRuleRequest
+	(*DeleteChannelRuleRequest)(nil),           // 28: transload.catalog.v1.DeleteChannelRuleRequest
+	(*GetPromotionRequest)(nil),                // 29: transload.catalog.v1.GetPromotionRequest
+	(*ListPromotionsRequest)(nil),              // 30: transload.catalog.v1.ListPromotionsRequest
+	(*ListPromotionsResponse)(nil),             // 31: transload.catalog.v1.ListPromotionsResponse
+	(*UpdatePromotionRequest)(nil),             // 32: transload.catalog.v1.UpdatePromotionRequest
+	(*DeletePromotionRequest)(nil),             // 33: transload.catalog.v1.DeletePromotionRequest
+	(*ImportCustomerContractsRequest)(nil),     // 34: transload.catalog.v1.ImportCustomerContractsRequest
+	(*ContractImportRow)(nil),                  // 35: transload.catalog.v1.ContractImportRow
+	(*ImportCustomerContractsResponse)(nil),    // 36: transload.catalog.v1.ImportCustomerContractsResponse
+	(*PublishPriceRulesRequest)(nil),           // 37: transload.catalog.v1.PublishPriceRulesRequest
+	(*PublishPriceRulesResponse)(nil),          // 38: transload.catalog.v1.PublishPriceRulesResponse
+	(*RepublishPriceRulesRequest)(nil),         // 39: transload.catalog.v1.RepublishPriceRulesRequest
+	(*ReservePromotionsRequest)(nil),           // 40: transload.catalog.v1.ReservePromotionsRequest
+	(*ReservePromotionsResponse)(nil),          // 41: transload.catalog.v1.ReservePromotionsResponse
+	(*RedeemPromotionReservationRequest)(nil),  // 42: transload.catalog.v1.RedeemPromotionReservationRequest
+	(*ReleasePromotionReservationRequest)(nil), // 43: transload.catalog.v1.ReleasePromotionReservationRequest
+	(*timestamppb.Timestamp)(nil),              // 44: google.protobuf.Timestamp
+	(*v1.Money)(nil),                           // 45: transload.common.v1.Money
+	(*PriceRule)(nil),                          // 46: transload.catalog.v1.PriceRule
+	(*PriceCandidate)(nil),                     // 47: transload.catalog.v1.PriceCandidate
+	(ErrorReason)(0),                           // 48: transload.catalog.v1.ErrorReason
+	(ImportMode)(0),                            // 49: transload.catalog.v1.ImportMode
+	(*QuantityBreak)(nil),                      // 50: transload.catalog.v1.QuantityBreak
+	(*ImportRowResult)(nil),                    // 51: transload.catalog.v1.ImportRowResult
+	(*Price)(nil),                              // 52: transload.catalog.v1.Price
+	(*PriceList)(nil),                          // 53: transload.catalog.v1.PriceList
+	(*fieldmaskpb.FieldMask)(nil),              // 54: google.protobuf.FieldMask
+	(*CustomerContract)(nil),                   // 55: transload.catalog.v1.CustomerContract
+	(*ChannelRule)(nil),                        // 56: transload.catalog.v1.ChannelRule
+	(*Promotion)(nil),                          // 57: transload.catalog.v1.Promotion
+	(*emptypb.Empty)(nil),                      // 58: google.protobuf.Empty
 }
 var file_transload_catalog_v1_pricing_service_proto_depIdxs = []int32{
-	3,  // 0: transload.catalog.v1.QuotePricesRequest.lines:type_name -> transload.catalog.v1.QuoteRequestLine
-	43, // 1: transload.catalog.v1.QuotePricesRequest.price_time:type_name -> google.protobuf.Timestamp
-	6,  // 2: transload.catalog.v1.QuotePricesResponse.lines:type_name -> transload.catalog.v1.QuoteLine
-	44, // 3: transload.catalog.v1.QuotePricesResponse.list_total:type_name -> transload.common.v1.Money
-	44, // 4: transload.catalog.v1.QuotePricesResponse.total:type_name -> transload.common.v1.Money
-	43, // 5: transload.catalog.v1.QuotePricesResponse.price_time:type_name -> google.protobuf.Timestamp
-	43, // 6: transload.catalog.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
-	5,  // 7: transload.catalog.v1.QuotePricesResponse.promotion_code_issues:type_name -> transload.catalog.v1.PromotionCodeIssue
-	0,  // 8: transload.catalog.v1.PromotionCodeIssue.reason:type_name -> transload.catalog.v1.PromotionCodeIssue.Reason
-	44, // 9: transload.catalog.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
-	44, // 10: transload.catalog.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
-	44, // 11: transload.catalog.v1.QuoteLine.list_price:type_name -> transload.common.v1.Money
-	45, // 12: transload.catalog.v1.QuoteLine.winning_rule:type_name -> transload.catalog.v1.PriceRule
-	46, // 13: transload.catalog.v1.QuoteLine.candidates:type_name -> transload.catalog.v1.PriceCandidate
-	47, // 14: transload.catalog.v1.QuoteLine.error_reason:type_name -> transload.catalog.v1.ErrorReason
-	48, // 15: transload.catalog.v1.ImportPricesRequest.mode:type_name -> transload.catalog.v1.ImportMode
-	8,  // 16: transload.catalog.v1.ImportPricesRequest.rows:type_name -> transload.catalog.v1.PriceImportRow
-	44, // 17: transload.catalog.v1.PriceImportRow.unit_price:type_name -> transload.common.v1.Money
-	49, // 18: transload.catalog.v1.PriceImportRow.quantity_breaks:type_name -> transload.catalog.v1.QuantityBreak
-	44, // 19: transload.catalog.v1.PriceImportRow.cost_price:type_name -> transload.common.v1.Money
-	50, // 20: transload.catalog.v1.ImportPricesResponse.results:type_name -> transload.catalog.v1.ImportRowResult
-	51, // 21: transload.catalog.v1.ListPricesResponse.prices:type_name -> transload.catalog.v1.Price
-	52, // 22: transload.catalog.v1.ListPriceListsResponse.price_lists:type_name -> transload.catalog.v1.PriceList
-	52, // 23: transload.catalog.v1.UpdatePriceListRequest.price_list:type_name -> transload.catalog.v1.PriceList
-	53, // 24: transload.catalog.v1.UpdatePriceListRequest.update_mask:type_name -> google.protobuf.FieldMask
-	54, // 25: transload.catalog.v1.ListCustomerContractsResponse.customer_contracts:type_name -> transload.catalog.v1.CustomerContract
-	54, // 26: transload.catalog.v1.UpdateCustomerContractRequest.customer_contract:type_name -> transload.catalog.v1.CustomerContract
-	53, // 27: transload.catalog.v1.UpdateCustomerContractRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 28: transload.catalog.v1.ListChannelRulesResponse.channel_rules:type_name -> transload.catalog.v1.ChannelRule
-	55, // 29: transload.catalog.v1.UpdateChannelRuleRequest.channel_rule:type_name -> transload.catalog.v1.ChannelRule
-	53, // 30: transload.catalog.v1.UpdateChannelRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	56, // 31: transload.catalog.v1.ListPromotionsResponse.promotions:type_name -> transload.catalog.v1.Promotion
-	56, // 32: transload.catalog.v1.UpdatePromotionRequest.promotion:type_name -> transload.catalog.v1.Promotion
-	53, // 33: transload.catalog.v1.UpdatePromotionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	34, // 34: transload.catalog.v1.ImportCustomerContractsRequest.rows:type_name -> transload.catalog.v1.ContractImportRow
-	54, // 35: transload.catalog.v1.ContractImportRow.customer_contract:type_name -> transload.catalog.v1.CustomerContract
-	50, // 36: transload.catalog.v1.ImportCustomerContractsResponse.results:type_name -> transload.catalog.v1.ImportRowResult
-	1,  // 37: transload.catalog.v1.ReservePromotionsResponse.state:type_name -> transload.catalog.v1.ReservePromotionsResponse.State
-	2,  // 38: transload.catalog.v1.PricingService.QuotePrices:input_type -> transload.catalog.v1.QuotePricesRequest
-	7,  // 39: transload.catalog.v1.PricingService.ImportPrices:input_type -> transload.catalog.v1.ImportPricesRequest
-	10, // 40: transload.catalog.v1.PricingService.GetPrice:input_type -> transload.catalog.v1.GetPriceRequest
-	11, // 41: transload.catalog.v1.PricingService.ListPrices:input_type -> transload.catalog.v1.ListPricesRequest
-	13, // 42: transload.catalog.v1.PricingService.GetPriceList:input_type -> transload.catalog.v1.GetPriceListRequest
-	14, // 43: transload.catalog.v1.PricingService.ListPriceLists:input_type -> transload.catalog.v1.ListPriceListsRequest
-	16, // 44: transload.catalog.v1.PricingService.UpdatePriceList:input_type -> transload.catalog.v1.UpdatePriceListRequest
-	17, // 45: transload.catalog.v1.PricingService.DeletePriceList:input_type -> transload.catalog.v1.DeletePriceListRequest
-	18, // 46: transload.catalog.v1.PricingService.GetCustomerContract:input_type -> transload.catalog.v1.GetCustomerContractRequest
-	19, // 47: transload.catalog.v1.PricingService.ListCustomerContracts:input_type -> transload.catalog.v1.ListCustomerContractsRequest
-	21, // 48: transload.catalog.v1.PricingService.UpdateCustomerContract:input_type -> transload.catalog.v1.UpdateCustomerContractRequest
-	22, // 49: transload.catalog.v1.PricingService.DeleteCustomerContract:input_type -> transload.catalog.v1.DeleteCustomerContractRequest
-	23, // 50: transload.catalog.v1.PricingService.GetChannelRule:input_type -> transload.catalog.v1.GetChannelRuleRequest
-	24, // 51: transload.catalog.v1.PricingService.ListChannelRules:input_type -> transload.catalog.v1.ListChannelRulesRequest
-	26, // 52: transload.catalog.v1.PricingService.UpdateChannelRule:input_type -> transload.catalog.v1.UpdateChannelRuleRequest
-	27, // 53: transload.catalog.v1.PricingService.DeleteChannelRule:input_type -> transload.catalog.v1.DeleteChannelRuleRequest
-	28, // 54: transload.catalog.v1.PricingService.GetPromotion:input_type -> transload.catalog.v1.GetPromotionRequest
-	29, // 55: transload.catalog.v1.PricingService.ListPromotions:input_type -> transload.catalog.v1.ListPromotionsRequest
-	31, // 56: transload.catalog.v1.PricingService.UpdatePromotion:input_type -> transload.catalog.v1.UpdatePromotionRequest
-	32, // 57: transload.catalog.v1.PricingService.DeletePromotion:input_type -> transload.catalog.v1.DeletePromotionRequest
-	33, // 58: transload.catalog.v1.PricingService.ImportCustomerContracts:input_type -> transload.catalog.v1.ImportCustomerContractsRequest
-	36, // 59: transload.catalog.v1.PricingService.PublishPriceRules:input_type -> transload.catalog.v1.PublishPriceRulesRequest
-	38, // 60: transload.catalog.v1.PricingService.RepublishPriceRules:input_type -> transload.catalog.v1.RepublishPriceRulesRequest
-	39, // 61: transload.catalog.v1.PricingService.ReservePromotions:input_type -> transload.catalog.v1.ReservePromotionsRequest
-	41, // 62: transload.catalog.v1.PricingService.RedeemPromotionReservation:input_type -> transload.catalog.v1.RedeemPromotionReservationRequest
-	42, // 63: transload.catalog.v1.PricingService.ReleasePromotionReservation:input_type -> transload.catalog.v1.ReleasePromotionReservationRequest
-	4,  // 64: transload.catalog.v1.PricingService.QuotePrices:output_type -> transload.catalog.v1.QuotePricesResponse
-	9,  // 65: transload.catalog.v1.PricingService.ImportPrices:output_type -> transload.catalog.v1.ImportPricesResponse
-	51, // 66: transload.catalog.v1.PricingService.GetPrice:output_type -> transload.catalog.v1.Price
-	12, // 67: transload.catalog.v1.PricingService.ListPrices:output_type -> transload.catalog.v1.ListPricesResponse
-	52, // 68: transload.catalog.v1.PricingService.GetPriceList:output_type -> transload.catalog.v1.PriceList
-	15, // 69: transload.catalog.v1.PricingService.ListPriceLists:output_type -> transload.catalog.v1.ListPriceListsResponse
-	52, // 70: transload.catalog.v1.PricingService.UpdatePriceList:output_type -> transload.catalog.v1.PriceList
-	57, // 71: transload.catalog.v1.PricingService.DeletePriceList:output_type -> google.protobuf.Empty
-	54, // 72: transload.catalog.v1.PricingService.GetCustomerContract:output_type -> transload.catalog.v1.CustomerContract
-	20, // 73: transload.catalog.v1.PricingService.ListCustomerContracts:output_type -> transload.catalog.v1.ListCustomerContractsResponse
-	54, // 74: transload.catalog.v1.PricingService.UpdateCustomerContract:output_type -> transload.catalog.v1.CustomerContract
-	57, // 75: transload.catalog.v1.PricingService.DeleteCustomerContract:output_type -> google.protobuf.Empty
-	55, // 76: transload.catalog.v1.PricingService.GetChannelRule:output_type -> transload.catalog.v1.ChannelRule
-	25, // 77: transload.catalog.v1.PricingService.ListChannelRules:output_type -> transload.catalog.v1.ListChannelRulesResponse
-	55, // 78: transload.catalog.v1.PricingService.UpdateChannelRule:output_type -> transload.catalog.v1.ChannelRule
-	57, // 79: transload.catalog.v1.PricingService.DeleteChannelRule:output_type -> google.protobuf.Empty
-	56, // 80: transload.catalog.v1.PricingService.GetPromotion:output_type -> transload.catalog.v1.Promotion
-	30, // 81: transload.catalog.v1.PricingService.ListPromotions:output_type -> transload.catalog.v1.ListPromotionsResponse
-	56, // 82: transload.catalog.v1.PricingService.UpdatePromotion:output_type -> transload.catalog.v1.Promotion
-	57, // 83: transload.catalog.v1.PricingService.DeletePromotion:output_type -> google.protobuf.Empty
-	35, // 84: transload.catalog.v1.PricingService.ImportCustomerContracts:output_type -> transload.catalog.v1.ImportCustomerContractsResponse
-	37, // 85: transload.catalog.v1.PricingService.PublishPriceRules:output_type -> transload.catalog.v1.PublishPriceRulesResponse
-	37, // 86: transload.catalog.v1.PricingService.RepublishPriceRules:output_type -> transload.catalog.v1.PublishPriceRulesResponse
-	40, // 87: transload.catalog.v1.PricingService.ReservePromotions:output_type -> transload.catalog.v1.ReservePromotionsResponse
-	40, // 88: transload.catalog.v1.PricingService.RedeemPromotionReservation:output_type -> transload.catalog.v1.ReservePromotionsResponse
-	40, // 89: transload.catalog.v1.PricingService.ReleasePromotionReservation:output_type -> transload.catalog.v1.ReservePromotionsResponse
-	64, // [64:90] is the sub-list for method output_type
-	38, // [38:64] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	4,  // 0: transload.catalog.v1.QuotePricesRequest.lines:type_name -> transload.catalog.v1.QuoteRequestLine
+	44, // 1: transload.catalog.v1.QuotePricesRequest.price_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: transload.catalog.v1.QuotePricesRequest.view:type_name -> transload.catalog.v1.QuoteView
+	7,  // 3: transload.catalog.v1.QuotePricesResponse.lines:type_name -> transload.catalog.v1.QuoteLine
+	45, // 4: transload.catalog.v1.QuotePricesResponse.list_total:type_name -> transload.common.v1.Money
+	45, // 5: transload.catalog.v1.QuotePricesResponse.total:type_name -> transload.common.v1.Money
+	44, // 6: transload.catalog.v1.QuotePricesResponse.price_time:type_name -> google.protobuf.Timestamp
+	44, // 7: transload.catalog.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 8: transload.catalog.v1.QuotePricesResponse.promotion_code_issues:type_name -> transload.catalog.v1.PromotionCodeIssue
+	1,  // 9: transload.catalog.v1.PromotionCodeIssue.reason:type_name -> transload.catalog.v1.PromotionCodeIssue.Reason
+	45, // 10: transload.catalog.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
+	45, // 11: transload.catalog.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
+	45, // 12: transload.catalog.v1.QuoteLine.list_price:type_name -> transload.common.v1.Money
+	46, // 13: transload.catalog.v1.QuoteLine.winning_rule:type_name -> transload.catalog.v1.PriceRule
+	47, // 14: transload.catalog.v1.QuoteLine.candidates:type_name -> transload.catalog.v1.PriceCandidate
+	48, // 15: transload.catalog.v1.QuoteLine.error_reason:type_name -> transload.catalog.v1.ErrorReason
+	49, // 16: transload.catalog.v1.ImportPricesRequest.mode:type_name -> transload.catalog.v1.ImportMode
+	9,  // 17: transload.catalog.v1.ImportPricesRequest.rows:type_name -> transload.catalog.v1.PriceImportRow
+	45, // 18: transload.catalog.v1.PriceImportRow.unit_price:type_name -> transload.common.v1.Money
+	50, // 19: transload.catalog.v1.PriceImportRow.quantity_breaks:type_name -> transload.catalog.v1.QuantityBreak
+	45, // 20: transload.catalog.v1.PriceImportRow.cost_price:type_name -> transload.common.v1.Money
+	51, // 21: transload.catalog.v1.ImportPricesResponse.results:type_name -> transload.catalog.v1.ImportRowResult
+	52, // 22: transload.catalog.v1.ListPricesResponse.prices:type_name -> transload.catalog.v1.Price
+	53, // 23: transload.catalog.v1.ListPriceListsResponse.price_lists:type_name -> transload.catalog.v1.PriceList
+	53, // 24: transload.catalog.v1.UpdatePriceListRequest.price_list:type_name -> transload.catalog.v1.PriceList
+	54, // 25: transload.catalog.v1.UpdatePriceListRequest.update_mask:type_name -> google.protobuf.FieldMask
+	55, // 26: transload.catalog.v1.ListCustomerContractsResponse.customer_contracts:type_name -> transload.catalog.v1.CustomerContract
+	55, // 27: transload.catalog.v1.UpdateCustomerContractRequest.customer_contract:type_name -> transload.catalog.v1.CustomerContract
+	54, // 28: transload.catalog.v1.UpdateCustomerContractRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 29: transload.catalog.v1.ListChannelRulesResponse.channel_rules:type_name -> transload.catalog.v1.ChannelRule
+	56, // 30: transload.catalog.v1.UpdateChannelRuleRequest.channel_rule:type_name -> transload.catalog.v1.ChannelRule
+	54, // 31: transload.catalog.v1.UpdateChannelRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 32: transload.catalog.v1.ListPromotionsResponse.promotions:type_name -> transload.catalog.v1.Promotion
+	57, // 33: transload.catalog.v1.UpdatePromotionRequest.promotion:type_name -> transload.catalog.v1.Promotion
+	54, // 34: transload.catalog.v1.UpdatePromotionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 35: transload.catalog.v1.ImportCustomerContractsRequest.rows:type_name -> transload.catalog.v1.ContractImportRow
+	55, // 36: transload.catalog.v1.ContractImportRow.customer_contract:type_name -> transload.catalog.v1.CustomerContract
+	51, // 37: transload.catalog.v1.ImportCustomerContractsResponse.results:type_name -> transload.catalog.v1.ImportRowResult
+	2,  // 38: transload.catalog.v1.ReservePromotionsResponse.state:type_name -> transload.catalog.v1.ReservePromotionsResponse.State
+	3,  // 39: transload.catalog.v1.PricingService.QuotePrices:input_type -> transload.catalog.v1.QuotePricesRequest
+	8,  // 40: transload.catalog.v1.PricingService.ImportPrices:input_type -> transload.catalog.v1.ImportPricesRequest
+	11, // 41: transload.catalog.v1.PricingService.GetPrice:input_type -> transload.catalog.v1.GetPriceRequest
+	12, // 42: transload.catalog.v1.PricingService.ListPrices:input_type -> transload.catalog.v1.ListPricesRequest
+	14, // 43: transload.catalog.v1.PricingService.GetPriceList:input_type -> transload.catalog.v1.GetPriceListRequest
+	15, // 44: transload.catalog.v1.PricingService.ListPriceLists:input_type -> transload.catalog.v1.ListPriceListsRequest
+	17, // 45: transload.catalog.v1.PricingService.UpdatePriceList:input_type -> transload.catalog.v1.UpdatePriceListRequest
+	18, // 46: transload.catalog.v1.PricingService.DeletePriceList:input_type -> transload.catalog.v1.DeletePriceListRequest
+	19, // 47: transload.catalog.v1.PricingService.GetCustomerContract:input_type -> transload.catalog.v1.GetCustomerContractRequest
+	20, // 48: transload.catalog.v1.PricingService.ListCustomerContracts:input_type -> transload.catalog.v1.ListCustomerContractsRequest
+	22, // 49: transload.catalog.v1.PricingService.UpdateCustomerContract:input_type -> transload.catalog.v1.UpdateCustomerContractRequest
+	23, // 50: transload.catalog.v1.PricingService.DeleteCustomerContract:input_type -> transload.catalog.v1.DeleteCustomerContractRequest
+	24, // 51: transload.catalog.v1.PricingService.GetChannelRule:input_type -> transload.catalog.v1.GetChannelRuleRequest
+	25, // 52: transload.catalog.v1.PricingService.ListChannelRules:input_type -> transload.catalog.v1.ListChannelRulesRequest
+	27, // 53: transload.catalog.v1.PricingService.UpdateChannelRule:input_type -> transload.catalog.v1.UpdateChannelRuleRequest
+	28, // 54: transload.catalog.v1.PricingService.DeleteChannelRule:input_type -> transload.catalog.v1.DeleteChannelRuleRequest
+	29, // 55: transload.catalog.v1.PricingService.GetPromotion:input_type -> transload.catalog.v1.GetPromotionRequest
+	30, // 56: transload.catalog.v1.PricingService.ListPromotions:input_type -> transload.catalog.v1.ListPromotionsRequest
+	32, // 57: transload.catalog.v1.PricingService.UpdatePromotion:input_type -> transload.catalog.v1.UpdatePromotionRequest
+	33, // 58: transload.catalog.v1.PricingService.DeletePromotion:input_type -> transload.catalog.v1.DeletePromotionRequest
+	34, // 59: transload.catalog.v1.PricingService.ImportCustomerContracts:input_type -> transload.catalog.v1.ImportCustomerContractsRequest
+	37, // 60: transload.catalog.v1.PricingService.PublishPriceRules:input_type -> transload.catalog.v1.PublishPriceRulesRequest
+	39, // 61: transload.catalog.v1.PricingService.RepublishPriceRules:input_type -> transload.catalog.v1.RepublishPriceRulesRequest
+	40, // 62: transload.catalog.v1.PricingService.ReservePromotions:input_type -> transload.catalog.v1.ReservePromotionsRequest
+	42, // 63: transload.catalog.v1.PricingService.RedeemPromotionReservation:input_type -> transload.catalog.v1.RedeemPromotionReservationRequest
+	43, // 64: transload.catalog.v1.PricingService.ReleasePromotionReservation:input_type -> transload.catalog.v1.ReleasePromotionReservationRequest
+	5,  // 65: transload.catalog.v1.PricingService.QuotePrices:output_type -> transload.catalog.v1.QuotePricesResponse
+	10, // 66: transload.catalog.v1.PricingService.ImportPrices:output_type -> transload.catalog.v1.ImportPricesResponse
+	52, // 67: transload.catalog.v1.PricingService.GetPrice:output_type -> transload.catalog.v1.Price
+	13, // 68: transload.catalog.v1.PricingService.ListPrices:output_type -> transload.catalog.v1.ListPricesResponse
+	53, // 69: transload.catalog.v1.PricingService.GetPriceList:output_type -> transload.catalog.v1.PriceList
+	16, // 70: transload.catalog.v1.PricingService.ListPriceLists:output_type -> transload.catalog.v1.ListPriceListsResponse
+	53, // 71: transload.catalog.v1.PricingService.UpdatePriceList:output_type -> transload.catalog.v1.PriceList
+	58, // 72: transload.catalog.v1.PricingService.DeletePriceList:output_type -> google.protobuf.Empty
+	55, // 73: transload.catalog.v1.PricingService.GetCustomerContract:output_type -> transload.catalog.v1.CustomerContract
+	21, // 74: transload.catalog.v1.PricingService.ListCustomerContracts:output_type -> transload.catalog.v1.ListCustomerContractsResponse
+	55, // 75: transload.catalog.v1.PricingService.UpdateCustomerContract:output_type -> transload.catalog.v1.CustomerContract
+	58, // 76: transload.catalog.v1.PricingService.DeleteCustomerContract:output_type -> google.protobuf.Empty
+	56, // 77: transload.catalog.v1.PricingService.GetChannelRule:output_type -> transload.catalog.v1.ChannelRule
+	26, // 78: transload.catalog.v1.PricingService.ListChannelRules:output_type -> transload.catalog.v1.ListChannelRulesResponse
+	56, // 79: transload.catalog.v1.PricingService.UpdateChannelRule:output_type -> transload.catalog.v1.ChannelRule
+	58, // 80: transload.catalog.v1.PricingService.DeleteChannelRule:output_type -> google.protobuf.Empty
+	57, // 81: transload.catalog.v1.PricingService.GetPromotion:output_type -> transload.catalog.v1.Promotion
+	31, // 82: transload.catalog.v1.PricingService.ListPromotions:output_type -> transload.catalog.v1.ListPromotionsResponse
+	57, // 83: transload.catalog.v1.PricingService.UpdatePromotion:output_type -> transload.catalog.v1.Promotion
+	58, // 84: transload.catalog.v1.PricingService.DeletePromotion:output_type -> google.protobuf.Empty
+	36, // 85: transload.catalog.v1.PricingService.ImportCustomerContracts:output_type -> transload.catalog.v1.ImportCustomerContractsResponse
+	38, // 86: transload.catalog.v1.PricingService.PublishPriceRules:output_type -> transload.catalog.v1.PublishPriceRulesResponse
+	38, // 87: transload.catalog.v1.PricingService.RepublishPriceRules:output_type -> transload.catalog.v1.PublishPriceRulesResponse
+	41, // 88: transload.catalog.v1.PricingService.ReservePromotions:output_type -> transload.catalog.v1.ReservePromotionsResponse
+	41, // 89: transload.catalog.v1.PricingService.RedeemPromotionReservation:output_type -> transload.catalog.v1.ReservePromotionsResponse
+	41, // 90: transload.catalog.v1.PricingService.ReleasePromotionReservation:output_type -> transload.catalog.v1.ReservePromotionsResponse
+	65, // [65:91] is the sub-list for method output_type
+	39, // [39:65] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_transload_catalog_v1_pricing_service_proto_init() }
@@ -3731,7 +3807,7 @@ func file_transload_catalog_v1_pricing_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_catalog_v1_pricing_service_proto_rawDesc), len(file_transload_catalog_v1_pricing_service_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
