@@ -246,8 +246,9 @@ const dueBatch = 100
 // ProcessDue moves every request whose next milestone is due by now through
 // all its due milestones, appending one event per milestone with the time it
 // was due. It derives everything from stored times, so after a restart it
-// catches up on the milestones missed while down. It returns how many events
-// it appended.
+// catches up on the milestones missed while down. The requests of one due
+// batch advance in one transaction (one commit per round, not one per
+// request and milestone). It returns how many events it appended.
 func (s *Service) ProcessDue(ctx context.Context) (int, error) {
 	now := s.now()
 	total := 0
@@ -256,21 +257,19 @@ func (s *Service) ProcessDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("due shipment requests: %w", err)
 		}
-		for _, id := range ids {
-			var evs []ShipmentEvent
-			_, err := s.store.UpdateShipmentRequest(ctx, id, func(r *ShipmentRequest) ([]ShipmentEvent, error) {
-				evs = evs[:0]
+		if len(ids) > 0 {
+			evs, err := s.store.UpdateShipmentRequests(ctx, ids, func(r *ShipmentRequest) ([]ShipmentEvent, error) {
+				var evs []ShipmentEvent
 				for {
 					ev, ok := r.advance(now, s.step)
 					if !ok {
-						break
+						return evs, nil
 					}
 					evs = append(evs, ev)
 				}
-				return evs, nil
 			})
 			if err != nil {
-				return total, fmt.Errorf("advance shipment request %s: %w", id, err)
+				return total, fmt.Errorf("advance %d shipment requests: %w", len(ids), err)
 			}
 			for _, ev := range evs {
 				s.observer.MilestoneReached(ev.Warehouse, ev.State)

@@ -26,6 +26,12 @@ type Store interface {
 	// fn aborts without changes and is returned as is;
 	// ErrShipmentRequestNotFound when id is unknown.
 	UpdateShipmentRequest(ctx context.Context, id string, fn func(r *ShipmentRequest) ([]ShipmentEvent, error)) (ShipmentRequest, error)
+	// UpdateShipmentRequests is UpdateShipmentRequest for each of ids, in
+	// that order, all in one transaction: every update is stored or none
+	// (the first error, fn's as is or ErrShipmentRequestNotFound, aborts
+	// them all). It returns the events appended, in feed order. fn may run
+	// more than once for an id and must have no side effects.
+	UpdateShipmentRequests(ctx context.Context, ids []string, fn func(r *ShipmentRequest) ([]ShipmentEvent, error)) ([]ShipmentEvent, error)
 	// ListShipmentRequests returns every request ordered by Number.
 	ListShipmentRequests(ctx context.Context) ([]ShipmentRequest, error)
 	// DueShipmentRequests returns up to limit ids of requests whose

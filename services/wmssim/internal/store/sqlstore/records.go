@@ -115,34 +115,42 @@ func getRecord[T any](ctx context.Context, s *Store, k recordKind[T], id string)
 func updateRecord[T, E any](ctx context.Context, s *Store, k recordKind[T], ek eventKind[E], id string, fn func(*T) ([]E, error)) (T, error) {
 	var out T
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		r, found, err := loadRecord(ctx, s, tx, k, id, true)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return k.notFound
-		}
-		evs, err := fn(&r)
-		if err != nil {
-			return err
-		}
-		*k.head(&r).ID = id
-		if err := writeRecord(ctx, s, tx, k, &r); err != nil {
-			return err
-		}
-		for _, ev := range evs {
-			if err := appendEvent(ctx, s, tx, ek, id, ev); err != nil {
-				return err
-			}
-		}
+		r, _, err := updateRecordTx(ctx, s, tx, k, ek, id, fn)
 		out = r
-		return nil
+		return err
 	})
 	if err != nil {
 		var zero T
 		return zero, err
 	}
 	return out, nil
+}
+
+// updateRecordTx is updateRecord's work inside tx; it also returns the
+// events it appended.
+func updateRecordTx[T, E any](ctx context.Context, s *Store, tx *sql.Tx, k recordKind[T], ek eventKind[E], id string, fn func(*T) ([]E, error)) (T, []E, error) {
+	var zero T
+	r, found, err := loadRecord(ctx, s, tx, k, id, true)
+	if err != nil {
+		return zero, nil, err
+	}
+	if !found {
+		return zero, nil, k.notFound
+	}
+	evs, err := fn(&r)
+	if err != nil {
+		return zero, nil, err
+	}
+	*k.head(&r).ID = id
+	if err := writeRecord(ctx, s, tx, k, &r); err != nil {
+		return zero, nil, err
+	}
+	for _, ev := range evs {
+		if err := appendEvent(ctx, s, tx, ek, id, ev); err != nil {
+			return zero, nil, err
+		}
+	}
+	return r, evs, nil
 }
 
 // loadRecord reads the record with id, locked for update on PostgreSQL

@@ -108,6 +108,28 @@ func (s *Store) UpdateShipmentRequest(ctx context.Context, id string, fn func(r 
 	return updateRecord(ctx, s, shipmentRequests, shipmentEvents, id, fn)
 }
 
+// UpdateShipmentRequests implements wms.Store: the requests are updated
+// one after another in a single transaction, so a progression round costs
+// one commit (one fsync) however many requests reached a milestone.
+func (s *Store) UpdateShipmentRequests(ctx context.Context, ids []string, fn func(r *wms.ShipmentRequest) ([]wms.ShipmentEvent, error)) ([]wms.ShipmentEvent, error) {
+	var out []wms.ShipmentEvent
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0] // InTx may run this again
+		for _, id := range ids {
+			_, evs, err := updateRecordTx(ctx, s, tx, shipmentRequests, shipmentEvents, id, fn)
+			if err != nil {
+				return err
+			}
+			out = append(out, evs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ListShipmentRequests implements wms.Store.
 func (s *Store) ListShipmentRequests(ctx context.Context) ([]wms.ShipmentRequest, error) {
 	out, err := sqldb.QueryAll(ctx, s.db.SQL(), `SELECT record FROM shipment_requests ORDER BY number`, nil, scanRecord[wms.ShipmentRequest])

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) wms.Store) {
 		{"CreateReplayGet", testCreateReplayGet},
 		{"UpdateAppendsEventsInFeedOrder", testUpdateAppendsEvents},
 		{"FailedUpdateChangesNothing", testFailedUpdate},
+		{"UpdateManyAllOrNothing", testUpdateMany},
 		{"ConcurrentCreatesCreateOne", testConcurrentCreates},
 		{"ExpectedReturnsAndReturnFeed", testExpectedReturns},
 		{"ListOrderedByNumber", testListOrdered},
@@ -173,6 +174,71 @@ func testFailedUpdate(t *testing.T, s wms.Store) {
 	}
 	if _, err := s.UpdateShipmentRequest(ctx, "nope", nil); !errors.Is(err, wms.ErrShipmentRequestNotFound) {
 		t.Fatalf("update unknown: %v", err)
+	}
+}
+
+// testUpdateMany: UpdateShipmentRequests updates every request named,
+// appends their events in the order of the ids and returns them; an
+// error of one request (fn's, or an unknown id) stores none of them.
+func testUpdateMany(t *testing.T, s wms.Store) {
+	ctx := t.Context()
+	create(t, s, "FR-M1")
+	create(t, s, "FR-M2")
+	head0, err := s.ShipmentEventHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := func(r *wms.ShipmentRequest) ([]wms.ShipmentEvent, error) {
+		r.EventCount++
+		r.State = wms.StatePicked
+		return []wms.ShipmentEvent{{EventID: "E-" + r.ID, ShipmentRequestID: r.ID, Sequence: r.EventCount,
+			State: wms.StatePicked, OccurTime: t0}}, nil
+	}
+	boom := errors.New("boom")
+	failSecond := func(r *wms.ShipmentRequest) ([]wms.ShipmentEvent, error) {
+		if r.ID == "FR-M2" {
+			return nil, boom
+		}
+		return pick(r)
+	}
+	if _, err := s.UpdateShipmentRequests(ctx, []string{"FR-M1", "FR-M2"}, failSecond); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if _, err := s.UpdateShipmentRequests(ctx, []string{"FR-M1", "nope"}, pick); !errors.Is(err, wms.ErrShipmentRequestNotFound) {
+		t.Fatalf("update with unknown id: %v", err)
+	}
+	if r, _ := s.GetShipmentRequest(ctx, "FR-M1"); r.State != wms.StateAccepted {
+		t.Fatalf("FR-M1 state = %s after failed batches, want ACCEPTED", r.State)
+	}
+	if head, _ := s.ShipmentEventHead(ctx); head != head0 {
+		t.Fatalf("head = %d after failed batches, want %d", head, head0)
+	}
+	got, err := s.UpdateShipmentRequests(ctx, []string{"FR-M2", "FR-M1"}, pick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := s.ShipmentEvents(ctx, head0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var returned, stored []string
+	for _, ev := range got {
+		returned = append(returned, ev.EventID)
+	}
+	for _, ev := range feed {
+		stored = append(stored, ev.EventID)
+	}
+	want := []string{"E-FR-M2", "E-FR-M1"}
+	if diff := cmp.Diff(want, returned); diff != "" {
+		t.Errorf("returned events (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, stored); diff != "" {
+		t.Errorf("feed (-want +got):\n%s", diff)
+	}
+	for _, id := range []string{"FR-M1", "FR-M2"} {
+		if r, _ := s.GetShipmentRequest(ctx, id); r.State != wms.StatePicked || r.EventCount != 1 {
+			t.Errorf("%s = %s with %d events, want PICKED with 1", id, r.State, r.EventCount)
+		}
 	}
 }
 
