@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg config.Config, rt *svcmain.Runtime, d Deps) (_
 		Registry:          reg,
 		StockView:         view,
 		Notify:            notify,
+		OrderLimiter:      auth.NewRateLimiter(cfg.OrderRatePerCustomer, cfg.OrderBurstPerCustomer, nil),
 	})
 	if err != nil {
 		return nil, err

@@ -11,9 +11,12 @@ import (
 	"github.com/transload/transload/platform/grpcserver"
 )
 
-// RateLimiter is a token bucket per API key: every authenticated call takes
-// one token; an empty bucket fails the call with RESOURCE_EXHAUSTED,
+// RateLimiter is a token bucket per key: per API key ([RateLimiter.Limit],
+// every authenticated call takes one token) or per customer (the
+// gateway's order limit charges each CreateOrder to its customer); an
+// empty bucket fails the call with RESOURCE_EXHAUSTED,
 // ERROR_REASON_RATE_LIMITED and a RetryInfo saying when a token is back.
+// A nil *RateLimiter allows everything.
 type RateLimiter struct {
 	limit rate.Limit
 	burst int

@@ -107,6 +107,13 @@ type Config struct {
 	RateLimitRPS float64 `env:"RATE_LIMIT_RPS" default:"2000"`
 	// RateLimitBurst is the burst allowed per API key.
 	RateLimitBurst int `env:"RATE_LIMIT_BURST" default:"4000"`
+	// OrderRatePerCustomer is the sustained orders per second one customer
+	// may place (CreateOrder, 429 RATE_LIMITED above it), whichever keys
+	// send them: two keys bound to the customer, or a channel key ordering
+	// for it, share the budget. 0 disables the limit.
+	OrderRatePerCustomer float64 `env:"ORDER_RATE_LIMIT_PER_CUSTOMER" default:"50"`
+	// OrderBurstPerCustomer is the burst of orders allowed per customer.
+	OrderBurstPerCustomer int `env:"ORDER_RATE_LIMIT_PER_CUSTOMER_BURST" default:"100"`
 
 	// NATSURL is where catalog-pricing publishes CatalogPublished and
 	// PricesChanged; the gateway listens to drop trusted price versions at
@@ -149,6 +156,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AvailabilityWarehousesRefresh <= 0 {
 		errs = append(errs, errors.New("AVAILABILITY_WAREHOUSES_REFRESH: must be positive"))
+	}
+	if c.OrderRatePerCustomer < 0 || c.OrderBurstPerCustomer < 1 {
+		errs = append(errs, errors.New("ORDER_RATE_LIMIT_PER_CUSTOMER must not be negative (0 turns it off) and ORDER_RATE_LIMIT_PER_CUSTOMER_BURST must be at least 1"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))

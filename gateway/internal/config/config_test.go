@@ -97,17 +97,19 @@ func TestLoadRejects(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		"bad key":            {map[string]string{"API_KEYS": "topsecretkey"}, "API_KEYS"},
-		"bad currency":       {map[string]string{"SUPPORTED_CURRENCIES": "EUR,euro"}, "SUPPORTED_CURRENCIES"},
-		"default not listed": {map[string]string{"DEFAULT_CURRENCY": "JPY"}, "DEFAULT_CURRENCY"},
-		"zero body limit":    {map[string]string{"HTTP_MAX_BODY_BYTES": "0"}, "HTTP_MAX_BODY_BYTES"},
-		"negative gzip size": {map[string]string{"HTTP_COMPRESS_MIN_BYTES": "-1"}, "HTTP_COMPRESS_MIN_BYTES"},
-		"origin with a path": {map[string]string{"CORS_ALLOWED_ORIGINS": "https://shop.example,https://b.example/app"}, "CORS_ALLOWED_ORIGINS"},
-		"wildcard origin":    {map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"},
-		"zero order timeout": {map[string]string{"ORDER_TIMEOUT": "0s"}, "ORDER_TIMEOUT"},
-		"zero ops timeout":   {map[string]string{"OPS_TIMEOUT": "0s"}, "OPS_TIMEOUT"},
-		"short session key":  {map[string]string{"CONSOLE_SESSION_KEY": hex.EncodeToString([]byte("topsecretkey"))}, "CONSOLE_SESSION_KEY"},
-		"plain session key":  {map[string]string{"CONSOLE_SESSION_KEY": "topsecretkey-topsecretkey-topsecretkey!!"}, "CONSOLE_SESSION_KEY"},
+		"bad key":             {map[string]string{"API_KEYS": "topsecretkey"}, "API_KEYS"},
+		"bad currency":        {map[string]string{"SUPPORTED_CURRENCIES": "EUR,euro"}, "SUPPORTED_CURRENCIES"},
+		"default not listed":  {map[string]string{"DEFAULT_CURRENCY": "JPY"}, "DEFAULT_CURRENCY"},
+		"zero body limit":     {map[string]string{"HTTP_MAX_BODY_BYTES": "0"}, "HTTP_MAX_BODY_BYTES"},
+		"negative gzip size":  {map[string]string{"HTTP_COMPRESS_MIN_BYTES": "-1"}, "HTTP_COMPRESS_MIN_BYTES"},
+		"origin with a path":  {map[string]string{"CORS_ALLOWED_ORIGINS": "https://shop.example,https://b.example/app"}, "CORS_ALLOWED_ORIGINS"},
+		"wildcard origin":     {map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, "CORS_ALLOWED_ORIGINS"},
+		"zero order timeout":  {map[string]string{"ORDER_TIMEOUT": "0s"}, "ORDER_TIMEOUT"},
+		"zero ops timeout":    {map[string]string{"OPS_TIMEOUT": "0s"}, "OPS_TIMEOUT"},
+		"negative order rate": {map[string]string{"ORDER_RATE_LIMIT_PER_CUSTOMER": "-1"}, "ORDER_RATE_LIMIT_PER_CUSTOMER"},
+		"zero order burst":    {map[string]string{"ORDER_RATE_LIMIT_PER_CUSTOMER_BURST": "0"}, "ORDER_RATE_LIMIT_PER_CUSTOMER_BURST"},
+		"short session key":   {map[string]string{"CONSOLE_SESSION_KEY": hex.EncodeToString([]byte("topsecretkey"))}, "CONSOLE_SESSION_KEY"},
+		"plain session key":   {map[string]string{"CONSOLE_SESSION_KEY": "topsecretkey-topsecretkey-topsecretkey!!"}, "CONSOLE_SESSION_KEY"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := load(env(tc.vars))

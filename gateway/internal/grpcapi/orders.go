@@ -56,6 +56,9 @@ func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderR
 	if err := s.checkCurrency("order.currency_code", o.GetCurrencyCode()); err != nil {
 		return nil, err
 	}
+	if err := s.chargeOrder(customer); err != nil {
+		return nil, err
+	}
 	oreq := &orderv1.CreateOrderRequest{
 		RequestId:        req.GetRequestId(),
 		IdempotencyScope: p.CustomerID, // the key's principal: channel and customer binding

@@ -60,6 +60,11 @@ type Options struct {
 	// Notify serves the webhook routes (webhooks.go); nil answers them
 	// UNIMPLEMENTED.
 	Notify notifyv1.NotificationServiceClient
+	// OrderLimiter charges every CreateOrder to the customer it is for
+	// (keyed by customer id, whichever key sends it), so keys bound to
+	// the same customer and channel keys ordering for it share one
+	// budget; nil does not limit.
+	OrderLimiter *auth.RateLimiter
 }
 
 // Server implements storefrontv1.StorefrontServiceServer (returns in
@@ -76,6 +81,7 @@ type Server struct {
 	avail      *availability
 	metrics    *metrics
 	notify     notifyv1.NotificationServiceClient
+	orderLimit *auth.RateLimiter
 }
 
 var _ storefrontv1.StorefrontServiceServer = (*Server)(nil)
@@ -111,6 +117,7 @@ func New(n *neighbours.Clients, store cache.Store, o Options) (*Server, error) {
 		now:        o.Now,
 		logger:     o.Logger,
 		notify:     o.Notify,
+		orderLimit: o.OrderLimiter,
 	}
 	av, err := newAvailability(store, o)
 	if err != nil {
@@ -165,6 +172,16 @@ func (s *Server) callerFor(ctx context.Context, requested string) (auth.Principa
 		return auth.Principal{}, "", errCustomerMismatch(requested)
 	}
 	return p, p.CustomerID, nil
+}
+
+// chargeOrder takes one order from customer's budget (Options.OrderLimiter),
+// or fails with RESOURCE_EXHAUSTED RATE_LIMITED and a RetryInfo saying when
+// the customer may order again (REST: 429 with Retry-After).
+func (s *Server) chargeOrder(customer string) error {
+	if ok, wait := s.orderLimit.Allow(customer); !ok {
+		return apierr.RateLimited("order rate limit of customer "+customer+" exceeded; retry later", max(wait, time.Millisecond))
+	}
+	return nil
 }
 
 // checkCurrency rejects currencies outside the configured set; field is
