@@ -26,6 +26,14 @@
 // duplicates) but wastes work. Started with [WithStreams], the relay first
 // ensures the streams it publishes to, retrying while NATS is unreachable.
 //
+// # Broker loss
+//
+// The relay records the stream sequence of every published row. A
+// [Reconciler] (run by the relay with [WithReconcile], one per service
+// across replicas under a lease) republishes the recently published
+// events their stream lost (purged, expired, recreated), counts them and
+// raises an exception; see reconcile.go for the criterion.
+//
 // # Event metadata
 //
 // Every Transload event message carries a transload.common.v1

@@ -41,13 +41,16 @@ type Relay struct {
 	logger *slog.Logger
 	// streams, when not nil, ensures the streams before the first round.
 	streams *eventstreams.Ensurer
+	// reconciler, when not nil, runs next to the relay (WithReconcile).
+	reconciler *Reconciler
 
 	// roundMu serialises rounds; pending is owned by the round holding it.
 	roundMu sync.Mutex
 	// pending holds rows JetStream acknowledged that are not marked yet
-	// (marks are batched, see WithMarkInterval), with the time the
-	// oldest was added.
-	pending      map[int64]struct{}
+	// (marks are batched, see WithMarkInterval), each with the stream
+	// sequence JetStream stored it under, with the time the oldest was
+	// added.
+	pending      map[int64]uint64
 	pendingSince time.Time
 	lastPurge    time.Time
 	lastLag      time.Time
@@ -75,6 +78,9 @@ type relayConfig struct {
 	now            func() time.Time
 	streams        []eventstreams.Stream
 	streamBackoff  eventstreams.Backoff
+	reconcile      *ReconcileConfig
+	// err is an option's error, returned by NewRelay.
+	err error
 }
 
 // RelayOption configures [NewRelay].
@@ -206,6 +212,9 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
 	cfg.batchSize = max(cfg.batchSize, 1)
 	cfg.concurrency = max(cfg.concurrency, 1)
 	if cfg.pollInterval <= 0 {
@@ -218,13 +227,20 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts ...RelayOption) (*Relay
 		wake:    make(chan struct{}, 1),
 		m:       newRelayMetrics(),
 		logger:  cfg.logger,
-		pending: map[int64]struct{}{},
+		pending: map[int64]uint64{},
 	}
 	if cfg.registerer != nil {
 		for _, c := range r.m.collectors() {
 			if err := cfg.registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("outbox: register relay metrics: %w", err)
 			}
+		}
+	}
+	if cfg.reconcile != nil && cfg.reconcile.Interval >= 0 {
+		var err error
+		r.reconciler, err = NewReconciler(db, js, *cfg.reconcile, cfg.registerer, cfg.logger, cfg.now)
+		if err != nil {
+			return nil, err
 		}
 	}
 	if len(cfg.streams) > 0 {
@@ -251,7 +267,8 @@ func (r *Relay) Notify() {
 
 // Run publishes rows until ctx is cancelled, then marks what it published
 // and returns nil. With [WithStreams] it first ensures the streams,
-// retrying until NATS answers. Errors of a round (database or NATS
+// retrying until NATS answers. With [WithReconcile] it runs the
+// reconciler alongside and waits for it before returning. Errors of a round (database or NATS
 // unavailable) are logged and retried on the next round. Run and
 // [Relay.RunOnce] must not run at the same time on one relay.
 func (r *Relay) Run(ctx context.Context) error {
@@ -260,6 +277,15 @@ func (r *Relay) Run(ctx context.Context) error {
 			// Only ctx ends the wait: shutting down before NATS came up.
 			return nil
 		}
+	}
+	if r.reconciler != nil {
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = r.reconciler.Run(rctx)
+		}()
+		defer func() { stop(); <-done }()
 	}
 	defer func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.publishTimeout)
@@ -418,8 +444,8 @@ func (r *Relay) flushIfDue(ctx context.Context) error {
 // round's workers.
 type publishResult struct {
 	mu sync.Mutex
-	// done holds the ids of the rows JetStream acknowledged.
-	done     []int64
+	// done holds the rows JetStream acknowledged.
+	done     []ackedRow
 	firstErr error
 	// aborted is set when the after-publish hook failed (tests only).
 	aborted bool
@@ -433,10 +459,17 @@ func (p *publishResult) fail(err error) {
 	}
 }
 
-func (p *publishResult) ack(pk int64) {
+// ackedRow is a row JetStream acknowledged, with the stream sequence it
+// is stored under.
+type ackedRow struct {
+	pk        int64
+	streamSeq uint64
+}
+
+func (p *publishResult) ack(pk int64, streamSeq uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done = append(p.done, pk)
+	p.done = append(p.done, ackedRow{pk, streamSeq})
 }
 
 func (p *publishResult) abort(err error) {
@@ -486,6 +519,8 @@ type inflight struct {
 	row  Row
 	ack  jetstream.PubAckFuture
 	span trace.Span
+	// seq is the stream sequence of the acknowledgement.
+	seq uint64
 }
 
 // publishWave publishes rows (at most one per aggregate) asynchronously,
@@ -563,6 +598,7 @@ func (r *Relay) publishWave(ctx context.Context, rows []Row, res *publishResult)
 			r.m.duplicates.Inc()
 		}
 		acked[i] = true
+		sent[i].seq = ack.Sequence
 	}
 	if expired {
 		// An acknowledgement that never comes would keep its publish
@@ -579,7 +615,7 @@ func (r *Relay) publishWave(ctx context.Context, rows []Row, res *publishResult)
 				return make([]bool, len(rows))
 			}
 		}
-		res.ack(sent[i].row.pk)
+		res.ack(sent[i].row.pk, sent[i].seq)
 	}
 	return acked
 }
@@ -587,12 +623,12 @@ func (r *Relay) publishWave(ctx context.Context, rows []Row, res *publishResult)
 // hold adds the acknowledged rows to those waiting for a batched mark and
 // reports whether every row of the batch was acknowledged; then the scan
 // cursor moves past the batch.
-func (r *Relay) hold(rows []Row, done []int64) (allDone bool) {
+func (r *Relay) hold(rows []Row, done []ackedRow) (allDone bool) {
 	if len(done) > 0 && len(r.pending) == 0 {
 		r.pendingSince = r.cfg.now()
 	}
-	for _, pk := range done {
-		r.pending[pk] = struct{}{}
+	for _, a := range done {
+		r.pending[a.pk] = a.streamSeq
 	}
 	allDone = len(done) == len(rows)
 	if allDone && len(rows) > 0 {
@@ -640,14 +676,10 @@ func (r *Relay) flushLocked(ctx context.Context) error {
 	if len(r.pending) == 0 {
 		return nil
 	}
-	ids := make([]int64, 0, len(r.pending))
-	for pk := range r.pending {
-		ids = append(ids, pk)
-	}
-	if err := r.markPublished(ctx, ids); err != nil {
+	if err := r.markPublished(ctx, r.pending); err != nil {
 		return err
 	}
-	r.m.published.Add(float64(len(ids)))
+	r.m.published.Add(float64(len(r.pending)))
 	clear(r.pending)
 	r.cursor = 0
 	return nil
@@ -815,24 +847,34 @@ func sortBySequence(rows []Row) {
 	}
 }
 
-func (r *Relay) markPublished(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
+// markPublished marks the rows of acked (id → stream sequence) published
+// and records each one's stream sequence, for the reconciler.
+func (r *Relay) markPublished(ctx context.Context, acked map[int64]uint64) error {
+	if len(acked) == 0 {
 		return nil
+	}
+	ids := make([]int64, 0, len(acked))
+	for pk := range acked {
+		ids = append(ids, pk)
 	}
 	now := r.cfg.now().UTC().UnixMicro()
 	// One statement marks up to two default batches (the most Run
-	// holds), well below both engines' bound-parameter limits.
+	// holds), well below both engines' bound-parameter limits. The
+	// sequences come in a VALUES list joined on the id (UPDATE … FROM,
+	// SQLite 3.33+ and PostgreSQL), so the statement stays linear in its
+	// rows; VALUES names its columns column1, column2 on both engines.
 	const chunk = 1024
 	return r.db.InTx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(ids); start += chunk {
 			part := ids[start:min(start+chunk, len(ids))]
-			args := make([]any, 0, len(part)+1)
+			args := make([]any, 0, 2*len(part)+1)
 			args = append(args, now)
 			for _, id := range part {
-				args = append(args, id)
+				args = append(args, id, int64(acked[id]))
 			}
-			q := `UPDATE outbox_events SET published_unix_us = ? WHERE published_unix_us IS NULL AND id IN (?` +
-				strings.Repeat(", ?", len(part)-1) + `)`
+			q := `UPDATE outbox_events SET published_unix_us = ?, stream_seq = v.column2
+				FROM (VALUES (CAST(? AS BIGINT), CAST(? AS BIGINT))` + strings.Repeat(", (?, ?)", len(part)-1) + `) AS v
+				WHERE outbox_events.id = v.column1 AND outbox_events.published_unix_us IS NULL`
 			if _, err := tx.ExecContext(ctx, r.db.Rebind(q), args...); err != nil {
 				return fmt.Errorf("outbox: mark %d rows published: %w", len(part), err)
 			}
@@ -857,7 +899,7 @@ func ReadLag(ctx context.Context, db *sqldb.DB, now time.Time) (Lag, error) {
 
 // readLag is ReadLag not counting the rows in skip (published, mark
 // pending).
-func readLag(ctx context.Context, db *sqldb.DB, now time.Time, skip map[int64]struct{}) (Lag, error) {
+func readLag(ctx context.Context, db *sqldb.DB, now time.Time, skip map[int64]uint64) (Lag, error) {
 	var (
 		n      int64
 		oldest *int64

@@ -24,6 +24,7 @@ import (
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/outbox/streamloss"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/fulfillment/internal/config"
 	"github.com/transload/transload/services/fulfillment/internal/grpcapi"
@@ -119,7 +120,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(cfg.Streams.Apply(eventstreams.Fulfillment, eventstreams.Ops)...),
-		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()))
+		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()), streamloss.Reconcile("fulfillment"))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/outbox/streamloss"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/inventory/internal/config"
 	"github.com/transload/transload/services/inventory/internal/erpclient"
@@ -109,7 +110,7 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	a.relay, err = outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(logger),
-		outbox.WithStreams(cfg.Streams.Apply(eventstreams.Inventory, eventstreams.Ops)...))
+		outbox.WithStreams(cfg.Streams.Apply(eventstreams.Inventory, eventstreams.Ops)...), streamloss.Reconcile("inventory"))
 	if err != nil {
 		return nil, err
 	}
