@@ -222,10 +222,13 @@ func (c *Consumer) ready(ctx context.Context, cons jetstream.Consumer) (int, err
 
 // batchResult is the outcome of one batch transaction.
 type batchResult struct {
-	done   int            // members committed (applied or duplicate), from the first
-	dup    []bool         // per committed member: a duplicate
-	hooks  []*afterCommit // per committed member: its after-commit hooks
-	failed error          // why member done failed; nil when all were done
+	done int    // members committed (applied or duplicate), from the first
+	dup  []bool // per committed member: a duplicate
+	// filtered, per committed member: rejected by the filter (acknowledged
+	// without being applied).
+	filtered []bool
+	hooks    []*afterCommit // per committed member: its after-commit hooks
+	failed   error          // why member done failed; nil when all were done
 	// brokenAt is the member that broke the transaction (a savepoint
 	// statement failed), so that nothing committed; 0 also for a failed
 	// commit, which is charged to the first member.
@@ -255,8 +258,11 @@ func (c *Consumer) applyHeld(ctx context.Context, n int) {
 	for i := range res.done {
 		d := items[i].d
 		outcome := outcomeApplied
-		if res.dup[i] {
+		switch {
+		case res.dup[i]:
 			outcome = outcomeDuplicate
+		case res.filtered[i]:
+			outcome = outcomeFiltered
 		}
 		var aerr error
 		if i == res.done-1 {
@@ -355,7 +361,19 @@ var errBatchBroken = errors.New("events: batch transaction broken")
 // own savepoint, stopping at the first that fails. A failed commit or a
 // broken transaction commits nothing; res.brokenAt says which member broke
 // it (0 for a failed commit).
+//
+// The filter ([WithFilter]) decides first, outside the transaction; a
+// filter error at member k ends the batch at k as a handler error would.
+// Filtered members are settled with the others without a savepoint, and a
+// batch whose members are all filtered runs no transaction at all.
 func (c *Consumer) applyBatch(ctx context.Context, items []*heldMsg) batchResult {
+	keep, ferr := c.keepBatch(items)
+	items = items[:len(keep)]
+	if !slices.Contains(keep, true) {
+		n := len(items)
+		return batchResult{done: n, dup: make([]bool, n), hooks: make([]*afterCommit, n),
+			filtered: slices.Repeat([]bool{true}, n), failed: ferr}
+	}
 	var res batchResult
 	err := c.db.InTx(ctx, func(tx *sql.Tx) error {
 		// InTx may run this again: start from scratch.
@@ -365,6 +383,13 @@ func (c *Consumer) applyBatch(ctx context.Context, items []*heldMsg) batchResult
 			if d.decodeErr != nil {
 				res.failed = d.decodeErr
 				return nil
+			}
+			if !keep[i] {
+				res.done++
+				res.dup = append(res.dup, false)
+				res.hooks = append(res.hooks, nil)
+				res.filtered = append(res.filtered, true)
+				continue
 			}
 			// A retry in process is an attempt the server did not count.
 			ev := d.ev
@@ -381,7 +406,9 @@ func (c *Consumer) applyBatch(ctx context.Context, items []*heldMsg) batchResult
 			res.done++
 			res.dup = append(res.dup, err != nil)
 			res.hooks = append(res.hooks, hooks)
+			res.filtered = append(res.filtered, false)
 		}
+		res.failed = ferr // every member before the filter's failure is done
 		return nil
 	})
 	if err != nil {
@@ -413,4 +440,24 @@ func (c *Consumer) applySavepoint(ctx context.Context, tx *sql.Tx, ev Event) (ho
 		return nil, fmt.Errorf("%w: release savepoint: %w", errBatchBroken, rerr)
 	}
 	return hooks, err
+}
+
+// keepBatch runs the filter for items in order and returns its answers for
+// items[:len(keep)]; err is the filter's error for items[len(keep)] (nil
+// when every member was decided). A member that failed to decode is kept:
+// the transaction fails it.
+func (c *Consumer) keepBatch(items []*heldMsg) (keep []bool, err error) {
+	keep = make([]bool, 0, len(items))
+	for _, h := range items {
+		k := true
+		if h.d.decodeErr == nil {
+			ev := h.d.ev
+			ev.Delivery = max(ev.Delivery, h.failures+1)
+			if k, err = c.keep(h.d.ctx, ev); err != nil {
+				return keep, err
+			}
+		}
+		keep = append(keep, k)
+	}
+	return keep, nil
 }

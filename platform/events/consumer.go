@@ -88,6 +88,7 @@ type consumerOptions struct {
 	backoff    eventstreams.Backoff
 	batch      int
 	linger     time.Duration
+	filter     Filter
 }
 
 // ConsumerOption configures [NewConsumer].
@@ -158,13 +159,14 @@ const (
 	outcomeDuplicate    = "duplicate"
 	outcomeRetried      = "retried"
 	outcomeDeadLettered = "dead_lettered"
+	outcomeFiltered     = "filtered"
 )
 
 func newConsumerMetrics(reg prometheus.Registerer) (consumerMetrics, error) {
 	m := consumerMetrics{
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "transload_events_processed_total",
-			Help: "Events handled by a consumer, by outcome (applied, duplicate, retried, dead_lettered).",
+			Help: "Events handled by a consumer, by outcome (applied, duplicate, retried, dead_lettered, filtered).",
 		}, []string{"consumer", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "transload_events_handle_duration_seconds",
@@ -442,13 +444,20 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
-	hooks, err := c.apply(hctx, ev)
+	keep, err := c.keep(hctx, ev)
+	var hooks *afterCommit
+	if err == nil && keep {
+		hooks, err = c.apply(hctx, ev)
+	}
 	switch {
 	case err == nil || errors.Is(err, errDuplicate):
 		outcome := outcomeApplied
-		if err != nil {
+		switch {
+		case err != nil:
 			outcome = outcomeDuplicate
 			log.DebugContext(hctx, "events: skipping already processed event")
+		case !keep:
+			outcome = outcomeFiltered
 		}
 		hooks.run(hctx, log)
 		actx, cancel := context.WithTimeout(context.WithoutCancel(hctx), c.opts.opTimeout)

@@ -85,7 +85,8 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	}
 	wake := func() { disp.Wake(); relay.Notify() }
 	handler := eventsin.Handler(store, nil, wake)
-	copts := []events.ConsumerOption{events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry())}
+	copts := append([]events.ConsumerOption{events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry())},
+		eventsin.Options(eventsin.NewInterests(store))...)
 	orderConsumer, err := events.NewConsumer(db, js, eventsin.OrderConfig(), handler,
 		append(copts, events.WithStreams(cfg.Streams.Apply(eventstreams.Order)...))...)
 	if err != nil {

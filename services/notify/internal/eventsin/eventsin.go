@@ -7,6 +7,10 @@
 // redelivered event queues nothing twice and a crash loses nothing. The
 // dispatcher is woken after the commit.
 //
+// The consumers apply events in batches (one transaction per batch) and
+// acknowledge without any write the events no subscription can match
+// (Interests.Filter).
+//
 // Scoping: an order event carries the order's channel and customer; the
 // handler records them (order_owners) so that a shipment event, which
 // names the customer but not the channel, reaches the same channel's
@@ -46,6 +50,24 @@ const (
 // a KPI); a slow handler past it is redelivered and deduplicated by the
 // processed-event row.
 const ackWait = 5 * time.Second
+
+// ConsumerBatch is how many events a consumer applies per transaction
+// (events.WithBatch), and ConsumerLinger how long it waits for more after
+// the first event of a batch when nothing else is queued
+// (events.WithBatchLinger): one commit (one fsync) per batch instead of one
+// per event, for at most ConsumerLinger more propagation latency.
+const (
+	ConsumerBatch  = 64
+	ConsumerLinger = 5 * time.Millisecond
+)
+
+// Options are the consumer options of both consumers: batches, and the
+// filter of interests, which acknowledges without a transaction the
+// events no subscription can match.
+func Options(in *Interests) []events.ConsumerOption {
+	return []events.ConsumerOption{events.WithBatch(ConsumerBatch), events.WithBatchLinger(ConsumerLinger),
+		events.WithFilter(in.Filter())}
+}
 
 // Return subjects of the order service (transload/order/v1/events.proto;
 // services/order/internal/orderpb names them; platform/eventstreams does not

@@ -189,11 +189,18 @@ func scanSub(r scanner) (*Subscription, error) {
 // CreateSubscription inserts sub. With a request id already used by the
 // same owner it returns the stored subscription and created=false when the
 // hash matches, ErrRequestReused otherwise.
+// The insert bumps the subscription version (SubscriptionVersion) in the
+// same transaction.
 func (s *Store) CreateSubscription(ctx context.Context, sub *Subscription) (*Subscription, bool, error) {
-	_, err := s.exec(ctx, `INSERT INTO subscriptions (`+subColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		sub.ID, sub.Channel, sub.CustomerID, sub.TargetURI, sub.EventTypes, sub.DisplayName, sub.Secret, sub.OldSecret,
-		micros(sub.OldUntil), sub.State, sub.StateMessage, sub.ConsecutiveFailures, micros(sub.CreateTime),
-		micros(sub.LastSuccess), sub.RequestID, sub.RequestHash)
+	err := s.InTx(ctx, func(_ *sql.Tx, t *Tx) error {
+		if _, err := t.exec(ctx, `INSERT INTO subscriptions (`+subColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			sub.ID, sub.Channel, sub.CustomerID, sub.TargetURI, sub.EventTypes, sub.DisplayName, sub.Secret, sub.OldSecret,
+			micros(sub.OldUntil), sub.State, sub.StateMessage, sub.ConsecutiveFailures, micros(sub.CreateTime),
+			micros(sub.LastSuccess), sub.RequestID, sub.RequestHash); err != nil {
+			return err
+		}
+		return t.bumpSubscriptionVersion(ctx)
+	})
 	if err == nil {
 		return sub, true, nil
 	}
@@ -265,9 +272,44 @@ func (s *Store) ActiveSubscriptions(ctx context.Context) ([]*Subscription, error
 	return s.subs(ctx, `SELECT `+subColumns+` FROM subscriptions WHERE state = ? ORDER BY id`, SubActive)
 }
 
-// DeleteSubscription deletes a subscription, its deliveries and their log.
+// bumpSubscriptionVersion moves the subscription version: the set of
+// subscriptions changed in this transaction.
+func (t *Tx) bumpSubscriptionVersion(ctx context.Context) error {
+	_, err := t.exec(ctx, `UPDATE subscription_version SET version = version + 1 WHERE id = 1`)
+	return err
+}
+
+// SubscriptionVersion returns a number that changes with every committed
+// subscription insert or delete (a point read).
+func (s *Store) SubscriptionVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.queryRow(ctx, `SELECT version FROM subscription_version WHERE id = 1`).Scan(&v)
+	return v, err
+}
+
+// Interest is what a subscription wants: its owner and event types.
+type Interest struct {
+	Channel, CustomerID string
+	EventTypes          int64
+}
+
+// Interests returns the owner and event types of every subscription,
+// active or disabled (a disabled subscription keeps queueing).
+func (s *Store) Interests(ctx context.Context) ([]Interest, error) {
+	return collect(ctx, s.conn, func(r scanner) (Interest, error) {
+		var in Interest
+		err := r.Scan(&in.Channel, &in.CustomerID, &in.EventTypes)
+		return in, err
+	}, `SELECT channel, customer_id, event_types FROM subscriptions`)
+}
+
+// DeleteSubscription deletes a subscription, its deliveries and their log,
+// and bumps the subscription version.
 func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	return s.InTx(ctx, func(_ *sql.Tx, t *Tx) error {
+		if err := t.bumpSubscriptionVersion(ctx); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE subscription_id = ?)`, id); err != nil {
 			return err
 		}
@@ -346,7 +388,16 @@ func (t *Tx) SetOrderOwner(ctx context.Context, orderID, channel, customerID str
 // OrderOwner returns the channel and customer of an order; ok is false
 // when the order was never seen.
 func (t *Tx) OrderOwner(ctx context.Context, orderID string) (channel, customerID string, ok bool, err error) {
-	err = t.queryRow(ctx, `SELECT channel, customer_id FROM order_owners WHERE order_id = ?`, orderID).Scan(&channel, &customerID)
+	return t.orderOwner(ctx, orderID)
+}
+
+// OrderOwner is Tx.OrderOwner outside a transaction.
+func (s *Store) OrderOwner(ctx context.Context, orderID string) (channel, customerID string, ok bool, err error) {
+	return s.orderOwner(ctx, orderID)
+}
+
+func (c conn) orderOwner(ctx context.Context, orderID string) (channel, customerID string, ok bool, err error) {
+	err = c.queryRow(ctx, `SELECT channel, customer_id FROM order_owners WHERE order_id = ?`, orderID).Scan(&channel, &customerID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", false, nil
 	}
