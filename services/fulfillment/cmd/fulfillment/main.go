@@ -160,6 +160,9 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return err
 	}
+	if err := events.RegisterGauges(rt.Registry(), js, consumer, returnsConsumer); err != nil {
+		return err
+	}
 
 	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr),
 		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout))

@@ -110,6 +110,9 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return err
 	}
+	if err := events.RegisterGauges(rt.Registry(), js, deskConsumer, auditConsumer); err != nil {
+		return err
+	}
 	deadLetters := deskevents.NewDeadLetters(js, store, d, "", deskevents.WithLogger(logger))
 	rt.Admin().AddCheck("nats", deskevents.Check(js, deadLetters))
 
