@@ -136,6 +136,9 @@ type Tx interface {
 	// record it carries (see Event), to be published once the transaction
 	// commits. ErrInvalidArgument for an event without its resource.
 	WriteEvent(ctx context.Context, ev Event) error
+	// WriteEvents is WriteEvent for several events, in order, in one
+	// outbox batch (two statements instead of two per event).
+	WriteEvents(ctx context.Context, evs []Event) error
 }
 
 // Page is the keyset position and size of a list: the rows after

@@ -67,6 +67,32 @@ type batch struct {
 
 func newBatch() *batch { return &batch{shippedReport: map[string]string{}} }
 
+// eventBuffer is the transaction of a page or push of WMS events with its
+// outbox writes held back: WriteEvent only remembers the event, and flush
+// writes them all, in order, as one outbox batch (two statements for the
+// page instead of two per event; a shipment's four milestones in one page
+// were eight). The events are built from fresh copies each event's apply
+// read, so holding them until flush cannot change what they say.
+type eventBuffer struct {
+	fulfillment.Tx
+	held []fulfillment.Event
+}
+
+func (b *eventBuffer) WriteEvent(_ context.Context, ev fulfillment.Event) error {
+	b.held = append(b.held, ev)
+	return nil
+}
+
+// flush writes the held events; call it before the transaction commits.
+func (b *eventBuffer) flush(ctx context.Context) error {
+	if len(b.held) == 0 {
+		return nil
+	}
+	err := b.Tx.WriteEvents(ctx, b.held)
+	b.held = nil
+	return err
+}
+
 // applyEvent applies one WMS event from source inside tx unless it was
 // seen before, and records it with its outcome. A repeated event is a
 // duplicate (reused with other content: rejected as EVENT_ID_REUSED,

@@ -92,13 +92,16 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		if stored != cur {
 			return errCursorMoved // another poller applied this page
 		}
-		b := newBatch()
+		b, buf := newBatch(), &eventBuffer{Tx: tx}
 		for _, ev := range page.Events {
-			r, err := applyEvent(ctx, tx, b, p.cfg.Logger, p.cfg.Source, ev, p.cfg.Now())
+			r, err := applyEvent(ctx, buf, b, p.cfg.Logger, p.cfg.Source, ev, p.cfg.Now())
 			if err != nil {
 				return fmt.Errorf("apply wms event %s: %w", ev.ID, err)
 			}
 			results = append(results, r)
+		}
+		if err := buf.flush(ctx); err != nil {
+			return err
 		}
 		if page.NextCursor == "" {
 			return nil

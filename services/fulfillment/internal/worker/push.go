@@ -33,13 +33,16 @@ func (a *PushApplier) Apply(ctx context.Context, source, cursor string, evs []fu
 	)
 	err := a.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		applied = make([]applyResult, 0, len(evs))
-		now, b := a.cfg.Now(), newBatch()
+		now, b, buf := a.cfg.Now(), newBatch(), &eventBuffer{Tx: tx}
 		for _, ev := range evs {
-			res, err := applyEvent(ctx, tx, b, a.cfg.Logger, source, ev, now)
+			res, err := applyEvent(ctx, buf, b, a.cfg.Logger, source, ev, now)
 			if err != nil {
 				return fmt.Errorf("apply wms event %s: %w", ev.ID, err)
 			}
 			applied = append(applied, res)
+		}
+		if err := buf.flush(ctx); err != nil {
+			return err
 		}
 		if cursor != "" {
 			if err := tx.SetCursor(ctx, source, cursor, now); err != nil {

@@ -102,11 +102,21 @@ func (s *Store) Bind(tx *sql.Tx) fulfillment.Tx {
 // WriteEvent implements fulfillment.Tx: the event and what it tells the
 // operations plane (fulfillmentpb.Events) go to the outbox together.
 func (t *Tx) WriteEvent(ctx context.Context, ev fulfillment.Event) error {
-	oes, err := fulfillmentpb.Events(ev)
-	if err != nil {
-		return err
+	return t.WriteEvents(ctx, []fulfillment.Event{ev})
+}
+
+// WriteEvents implements fulfillment.Tx: the outbox events of all evs, in
+// order, in one outbox.WriteBatch.
+func (t *Tx) WriteEvents(ctx context.Context, evs []fulfillment.Event) error {
+	var all []outbox.Event
+	for _, ev := range evs {
+		oes, err := fulfillmentpb.Events(ev)
+		if err != nil {
+			return err
+		}
+		all = append(all, oes...)
 	}
-	_, err = outbox.WriteBatch(ctx, t.tx, t.d, oes)
+	_, err := outbox.WriteBatch(ctx, t.tx, t.d, all)
 	return err
 }
 
