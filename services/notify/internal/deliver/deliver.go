@@ -1,10 +1,12 @@
 // Package deliver sends queued webhook deliveries.
 //
-// One goroutine per active subscription takes the subscription's next due
-// delivery (sqlstore.Store.Next: ordered per order, a later change never
-// overtaking an earlier one still being retried), so a subscription has at
-// most one attempt in flight and a slow receiver delays only its own
-// subscription; a semaphore bounds the attempts in flight over all
+// One goroutine per active subscription takes the subscription's due
+// deliveries that head their order (sqlstore.Store.Due: ordered per
+// order, a later change never overtaking an earlier one still being
+// retried), attempts up to Config.Batch of them one after the other and
+// records their outcomes in one transaction, so a subscription has at
+// most one attempt in flight, pays one commit per batch rather than per
+// delivery, and a slow receiver delays only its own subscription; a semaphore bounds the attempts in flight over all
 // subscriptions (the worker pool). Each attempt is signed per Standard
 // Webhooks, made with the SSRF-checking client of package target (address
 // re-checked on the dialled connection, no redirects followed), bounded
@@ -76,6 +78,10 @@ type Config struct {
 	// Poll is how often the set of active subscriptions and idle queues
 	// are re-read when nothing wakes the dispatcher (default 1s).
 	Poll time.Duration
+	// Batch is how many due deliveries of one subscription (heads of
+	// distinct orders) are attempted, one after the other, before their
+	// outcomes are recorded in one transaction (default 16).
+	Batch int
 	// Policy is the SSRF policy.
 	Policy target.Policy
 	// Service names the producer of exceptions (default "notify").
@@ -99,6 +105,9 @@ func (c *Config) defaults() {
 	def(&c.Poll, time.Second)
 	if c.Workers <= 0 {
 		c.Workers = 16
+	}
+	if c.Batch <= 0 {
+		c.Batch = 16
 	}
 	if c.DisableAfter <= 0 {
 		c.DisableAfter = 20
@@ -281,6 +290,11 @@ func (d *Dispatcher) step(ctx context.Context, id string) (wait time.Duration, s
 	if !due {
 		return dl.NextAttempt.Sub(now), false
 	}
+	dls, err := d.store.Due(ctx, id, now, d.cfg.Batch)
+	if err != nil || len(dls) == 0 {
+		dls = []*sqlstore.Delivery{dl} // Next found it due a moment ago
+	}
+	dl = dls[0]
 	sub, err := d.store.GetSubscription(ctx, id)
 	if errors.Is(err, sqlstore.ErrNotFound) {
 		return 0, true
@@ -293,7 +307,8 @@ func (d *Dispatcher) step(ctx context.Context, id string) (wait time.Duration, s
 	}
 	u, err := d.cfg.Policy.Parse(sub.TargetURI)
 	if err != nil {
-		return d.finish(ctx, sub, dl, sqlstore.Outcome{Attempt: sqlstore.Attempt{Time: now, Error: err.Error()}, GiveUp: true, CountsAsFailure: true})
+		return d.finish(ctx, sub, []*sqlstore.Delivery{dl},
+			[]sqlstore.Outcome{{Attempt: sqlstore.Attempt{Time: now, Error: err.Error()}, GiveUp: true, CountsAsFailure: true}})
 	}
 	if until, open := d.breakerOpen(u.Host, now); open {
 		if err := d.store.InTx(ctx, func(_ *sql.Tx, tx *sqlstore.Tx) error { return tx.Postpone(ctx, dl.ID, until) }); err != nil {
@@ -302,18 +317,38 @@ func (d *Dispatcher) step(ctx context.Context, id string) (wait time.Duration, s
 		d.m.attempts.WithLabelValues("breaker_open").Inc()
 		return until.Sub(now), false
 	}
-	select {
-	case d.sem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, true
+	// Attempt the due heads one after the other (never two at once for a
+	// subscription) and record their outcomes in one transaction: one
+	// commit per batch instead of per delivery. The batch stops at the
+	// first attempt that did not deliver (its failure may disable the
+	// subscription) and when the breaker opens. A crash before the commit
+	// sends the batch again, with the same webhook-ids.
+	var done []*sqlstore.Delivery
+	var outcomes []sqlstore.Outcome
+	for _, dl := range dls {
+		if _, open := d.breakerOpen(u.Host, d.cfg.Now()); open {
+			break
+		}
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			return 0, true
+		}
+		o := d.attempt(ctx, sub, u, dl)
+		<-d.sem
+		if ctx.Err() != nil && !o.Delivered {
+			break // shutting down: the attempt is not recorded and is made again after restart
+		}
+		d.recordBreaker(u.Host, o, d.cfg.Now())
+		done, outcomes = append(done, dl), append(outcomes, o)
+		if !o.Delivered {
+			break
+		}
 	}
-	o := d.attempt(ctx, sub, u, dl)
-	<-d.sem
-	if ctx.Err() != nil && !o.Delivered {
-		return 0, true // shutting down: the attempt is not recorded and is made again after restart
+	if len(done) == 0 {
+		return 0, ctx.Err() != nil
 	}
-	d.recordBreaker(u.Host, o, d.cfg.Now())
-	return d.finish(ctx, sub, dl, o)
+	return d.finish(ctx, sub, done, outcomes)
 }
 
 // attempt makes one HTTP attempt and classifies its result.
@@ -434,69 +469,89 @@ func (d *Dispatcher) recordBreaker(host string, o sqlstore.Outcome, now time.Tim
 	}
 }
 
-// finish records an outcome, raises a KIND_WEBHOOK_DELIVERY_FAILED
-// exception when the delivery is given up and disables the subscription
-// past the failure threshold (raising KIND_WEBHOOK_DISABLED), both in the
-// transaction that records the attempt, and updates the metrics.
-func (d *Dispatcher) finish(ctx context.Context, sub *sqlstore.Subscription, dl *sqlstore.Delivery, o sqlstore.Outcome) (time.Duration, bool) {
+// finish records the outcomes of the attempts of dls (outcomes[i] of
+// dls[i], in attempt order) in one transaction. For each it raises a
+// KIND_WEBHOOK_DELIVERY_FAILED exception when the delivery is given up
+// and disables the subscription past the failure threshold (raising
+// KIND_WEBHOOK_DISABLED), both in that transaction, and updates the
+// metrics after the commit.
+func (d *Dispatcher) finish(ctx context.Context, sub *sqlstore.Subscription, dls []*sqlstore.Delivery, outcomes []sqlstore.Outcome) (time.Duration, bool) {
 	disabled := false
 	err := d.store.InTx(ctx, func(sqlTx *sql.Tx, tx *sqlstore.Tx) error {
 		disabled = false
-		res, err := tx.RecordAttempt(ctx, dl, o)
-		if err != nil {
-			return err
-		}
-		var evs []outbox.Event
-		if o.GiveUp {
-			ev, err := d.givenUp(sub, dl, o)
+		for i, dl := range dls {
+			off, err := d.record(ctx, sqlTx, tx, sub, dl, outcomes[i])
 			if err != nil {
 				return err
 			}
-			evs = append(evs, ev)
+			disabled = disabled || off
 		}
-		if !o.Delivered && res.Failures >= d.cfg.DisableAfter {
-			msg := fmt.Sprintf("%d consecutive failed delivery attempts; last: %s", res.Failures, describe(o.Attempt))
-			ok, err := tx.Disable(ctx, sub.ID, msg)
-			if err != nil {
-				return err
-			}
-			if ok {
-				disabled = true
-				ev, err := opsevents.Raise(d.cfg.Service, opsevents.Exception{
-					Kind: opsv1.Exception_KIND_WEBHOOK_DISABLED, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_COMMERCE,
-					Resource: subscriptionName(sub.ID), AggregateType: "webhook_subscription", AggregateID: sub.ID,
-					Message: "Webhook subscription to " + redactURI(sub.TargetURI) + " disabled: " + msg,
-					Details: map[string]any{"webhookSubscription": subscriptionName(sub.ID), "lastError": describe(o.Attempt),
-						"channel": sub.Channel, "customerId": sub.CustomerID},
-				})
-				if err != nil {
-					return err
-				}
-				evs = append(evs, ev)
-			}
-		}
-		if len(evs) == 0 {
-			return nil
-		}
-		_, err = outbox.WriteBatch(ctx, sqlTx, d.store.DB().Dialect(), evs)
-		return err
+		return nil
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			d.cfg.Logger.WarnContext(ctx, "notify: record attempt", slog.String("delivery", dl.ID), slog.Any("error", err))
+			d.cfg.Logger.WarnContext(ctx, "notify: record attempts", slog.String("delivery", dls[0].ID), slog.Int("batch", len(dls)),
+				slog.Any("error", err))
 		}
 		return time.Second, false
 	}
-	d.m.observe(sub.ID, dl, o)
-	if o.GiveUp {
-		d.cfg.Logger.WarnContext(ctx, "notify: delivery failed for good; it stays in the delivery log and can be redelivered",
-			slog.String("subscription", sub.ID), slog.String("delivery", dl.ID), slog.String("last", describe(o.Attempt)))
+	for i, dl := range dls {
+		o := outcomes[i]
+		d.m.observe(sub.ID, dl, o)
+		if o.GiveUp {
+			d.cfg.Logger.WarnContext(ctx, "notify: delivery failed for good; it stays in the delivery log and can be redelivered",
+				slog.String("subscription", sub.ID), slog.String("delivery", dl.ID), slog.String("last", describe(o.Attempt)))
+		}
 	}
 	if disabled {
 		d.cfg.Logger.WarnContext(ctx, "notify: subscription disabled after consecutive failures", slog.String("subscription", sub.ID))
 		return 0, true
 	}
 	return 0, false
+}
+
+// record records outcome o of dl in tx, with its exceptions; disabled
+// says whether it disabled the subscription.
+func (d *Dispatcher) record(ctx context.Context, sqlTx *sql.Tx, tx *sqlstore.Tx, sub *sqlstore.Subscription, dl *sqlstore.Delivery,
+	o sqlstore.Outcome) (disabled bool, err error) {
+	res, err := tx.RecordAttempt(ctx, dl, o)
+	if err != nil {
+		return false, err
+	}
+	var evs []outbox.Event
+	if o.GiveUp {
+		ev, err := d.givenUp(sub, dl, o)
+		if err != nil {
+			return false, err
+		}
+		evs = append(evs, ev)
+	}
+	if !o.Delivered && res.Failures >= d.cfg.DisableAfter {
+		msg := fmt.Sprintf("%d consecutive failed delivery attempts; last: %s", res.Failures, describe(o.Attempt))
+		ok, err := tx.Disable(ctx, sub.ID, msg)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			disabled = true
+			ev, err := opsevents.Raise(d.cfg.Service, opsevents.Exception{
+				Kind: opsv1.Exception_KIND_WEBHOOK_DISABLED, Severity: opsv1.Exception_SEVERITY_HIGH, Domain: opsv1.Exception_DOMAIN_COMMERCE,
+				Resource: subscriptionName(sub.ID), AggregateType: "webhook_subscription", AggregateID: sub.ID,
+				Message: "Webhook subscription to " + redactURI(sub.TargetURI) + " disabled: " + msg,
+				Details: map[string]any{"webhookSubscription": subscriptionName(sub.ID), "lastError": describe(o.Attempt),
+					"channel": sub.Channel, "customerId": sub.CustomerID},
+			})
+			if err != nil {
+				return false, err
+			}
+			evs = append(evs, ev)
+		}
+	}
+	if len(evs) == 0 {
+		return disabled, nil
+	}
+	_, err = outbox.WriteBatch(ctx, sqlTx, d.store.DB().Dialect(), evs)
+	return disabled, err
 }
 
 // givenUp is the KIND_WEBHOOK_DELIVERY_FAILED exception for dl, given up

@@ -464,9 +464,7 @@ func scanDelivery(r scanner) (*Delivery, error) {
 // before now; d is nil when nothing is pending.
 func (s *Store) Next(ctx context.Context, subID string, now time.Time) (d *Delivery, due bool, err error) {
 	d, err = scanDelivery(s.queryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
- WHERE d.subscription_id = ? AND d.state = ? AND NOT EXISTS (
-   SELECT 1 FROM deliveries e WHERE e.subscription_id = d.subscription_id AND e.ordering_key = d.ordering_key
-    AND e.state = ? AND e.position < d.position)
+ WHERE `+headsOnly+`
  ORDER BY CASE WHEN d.next_attempt_time <= ? THEN 0 ELSE 1 END, d.next_attempt_time, d.position LIMIT 1`,
 		subID, DeliveryPending, DeliveryPending, micros(now)))
 	if errors.Is(err, ErrNotFound) {
@@ -476,6 +474,24 @@ func (s *Store) Next(ctx context.Context, subID string, now time.Time) (d *Deliv
 		return nil, false, err
 	}
 	return d, !d.NextAttempt.After(now), nil
+}
+
+// headsOnly selects the pending deliveries of subscription ? (state ?)
+// that are the head of their ordering key (no earlier pending one, state
+// ?).
+const headsOnly = `d.subscription_id = ? AND d.state = ? AND NOT EXISTS (
+   SELECT 1 FROM deliveries e WHERE e.subscription_id = d.subscription_id AND e.ordering_key = d.ordering_key
+    AND e.state = ? AND e.position < d.position)`
+
+// Due returns up to limit deliveries of the subscription that are due at
+// now and the head of their ordering key, in the order Next would take
+// them. They belong to distinct ordering keys, so attempting them one
+// after the other, before any of their outcomes is recorded, keeps the
+// per-key order.
+func (s *Store) Due(ctx context.Context, subID string, now time.Time, limit int) ([]*Delivery, error) {
+	return s.deliveries(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+ WHERE `+headsOnly+` AND d.next_attempt_time <= ?
+ ORDER BY d.next_attempt_time, d.position LIMIT ?`, subID, DeliveryPending, DeliveryPending, micros(now), limit)
 }
 
 // GetDelivery returns a delivery with its attempts.
