@@ -152,6 +152,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orders/{order}/returns/{return}:cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CancelReturn withdraws an authorized return whose goods have not been
+         *     received; the answer is the return in STATE_CANCELLED. Idempotent on
+         *     `request_id` (REST: `Idempotency-Key` header, copied like for
+         *     CreateOrder). Fails with ERROR_REASON_RETURN_NOT_CANCELLABLE once the
+         *     warehouse received goods or the return is not authorized.
+         */
+        post: operations["StorefrontService_CancelReturn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orders/{order}/shipments": {
         parameters: {
             query?: never;
@@ -529,6 +552,18 @@ export interface components {
              */
             requestId?: string;
         };
+        /** @description CancelReturnRequest withdraws an authorized return. */
+        StorefrontServiceCancelReturnBody: {
+            /** @description Why the buyer withdraws the return, up to 500 characters. */
+            reason?: string;
+            /**
+             * @description Client idempotency key, 1..128 characters (REST: `Idempotency-Key`
+             *     header, copied by the gateway when not set). Same id + same payload
+             *     returns the return as it is now; different payload fails with
+             *     ERROR_REASON_IDEMPOTENCY_KEY_REUSED. Over REST prefer the `Idempotency-Key` header; set this only to the same value or not at all.
+             */
+            requestId?: string;
+        };
         /** @description EnableWebhookSubscriptionRequest names the subscription to re-enable. */
         StorefrontServiceEnableWebhookSubscriptionBody: Record<string, never>;
         /** @description RedeliverWebhookDeliveryRequest names the delivery to send again. */
@@ -818,6 +853,12 @@ export interface components {
          *     can be cancelled (`CANCELLED`) until its first shipment leaves the warehouse.
          */
         v1Order: {
+            /**
+             * @description Promotions ("promotions/{id}") the order's price includes; each used
+             *     one of its usage limit, given back when the order is cancelled or
+             *     rejected.
+             */
+            appliedPromotions?: $Read<string[]>;
             /** @description Cancellation reason given by the caller; set only in state `STATE_CANCELLED`. */
             cancelReason?: $Read<string>;
             /**
@@ -844,6 +885,16 @@ export interface components {
             name?: string;
             /** @description Free-text note from the buyer (delivery instructions), up to 1000 characters. */
             note?: string;
+            /**
+             * @description Promotion codes the buyer entered, up to 10 (case-insensitive), priced
+             *     in as QuotePrices and CheckAvailability price them. Unlike there, a
+             *     code that does not apply fails CreateOrder: unknown, not effective or
+             *     not applicable codes with INVALID_ARGUMENT and a field violation on
+             *     `order.promotion_codes[i]`; a code whose usage limit is reached (also
+             *     when a concurrent order took the last use) with FAILED_PRECONDITION and
+             *     ERROR_REASON_PROMOTION_LIMIT_REACHED. Shown upper-cased on the order.
+             */
+            promotionCodes?: string[];
             /** @description The buyer's purchase order number, printed on documents; up to 64 characters. */
             purchaseOrderNumber?: string;
             /** @description Why the order was rejected; set only in state `STATE_REJECTED`. */
@@ -2001,6 +2052,53 @@ export interface operations {
             /** @description A successful response. */
             200: {
                 headers: {
+                    /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
+                    "X-Correlation-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1Return"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Default"];
+        };
+    };
+    StorefrontService_CancelReturn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Client idempotency key, 1..128 characters (e.g. a UUID per attempt): the gateway copies it into `requestId` when the request does not set it. Send it (or `requestId`) on every call of this operation; retrying with the same key and payload is safe. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The `{order}` segment of the resource name, as in `/v1/orders/{order}/returns/{return}:cancel`. */
+                order: string;
+                /** @description The `{return}` segment of the resource name, as in `/v1/orders/{order}/returns/{return}:cancel`. */
+                return: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StorefrontServiceCancelReturnBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with the same idempotency key; absent on a first execution. */
+                    "Idempotent-Replayed"?: "true";
                     /** @description The request's correlation id (its own when it sent a valid one, else a new one). */
                     "X-Correlation-Id"?: string;
                     [name: string]: unknown;

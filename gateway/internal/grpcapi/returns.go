@@ -245,3 +245,58 @@ func returnMatches(f aip.Filter, r *storefrontv1.Return) bool {
 func (s *Server) returnVisible(ctx context.Context, p auth.Principal, r *orderv1.ReturnAuthorization, memo map[string]bool) (bool, error) {
 	return s.shipmentVisible(ctx, p, &fulfillmentv1.Shipment{OrderId: r.GetOrderId(), CustomerId: r.GetCustomerId()}, memo)
 }
+
+// defaultReturnCancelReason is recorded when the buyer gives none.
+const defaultReturnCancelReason = "withdrawn by the buyer"
+
+// CancelReturn implements storefrontv1.StorefrontServiceServer: the buyer
+// withdraws an authorized return whose goods have not been received. The
+// return is scoped like GetReturn (not the caller's and does not exist
+// answer alike); the order service closes it idempotently on request_id
+// (REST: Idempotency-Key) with the caller's key as the actor.
+func (s *Server) CancelReturn(ctx context.Context, req *storefrontv1.CancelReturnRequest) (*storefrontv1.Return, error) {
+	orderName, returnID, _ := strings.Cut(req.GetName(), "/returns/")
+	p, o, err := s.callerOrder(ctx, orderName)
+	if err != nil {
+		if status.Code(err) == codes.NotFound {
+			return nil, errNotFound("return")
+		}
+		return nil, err
+	}
+	if !orderIDPattern.MatchString(returnID) {
+		return nil, errNotFound("return")
+	}
+	reason := req.GetReason()
+	if strings.TrimSpace(reason) == "" {
+		reason = defaultReturnCancelReason
+	}
+	var header metadata.MD
+	r, err := s.n.Orders.CancelReturnAuthorization(withActor(ctx, p), &orderv1.CancelReturnAuthorizationRequest{
+		Name: o.GetName() + "/returnAuthorizations/" + returnID, RequestId: req.GetRequestId(), Reason: reason,
+	}, grpc.Header(&header))
+	if err == nil {
+		if len(header.Get(MetadataReplayed)) > 0 {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataReplayed, "true"))
+		}
+		return returnToProto(r), nil
+	}
+	if e := idempotencyError(err); e != nil {
+		return nil, e
+	}
+	switch {
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_INVALID_STATE_TRANSITION):
+		st := storefrontv1.Return_STATE_UNSPECIFIED
+		if cur, gerr := s.n.Orders.GetReturnAuthorization(ctx, &orderv1.GetReturnAuthorizationRequest{
+			Name: o.GetName() + "/returnAuthorizations/" + returnID}); gerr == nil {
+			st = returnStateToProto(cur)
+		}
+		return nil, apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_RETURN_NOT_CANCELLABLE,
+			"the return can no longer be cancelled: only an authorized return whose goods have not been received can",
+			map[string]string{"return": req.GetName(), "state": st.String()})
+	case status.Code(err) == codes.NotFound:
+		return nil, errNotFound("return")
+	case status.Code(err) == codes.InvalidArgument:
+		return nil, passInvalidArgument(err, "")
+	}
+	return nil, s.dependencyError(ctx, neighbours.Order, err)
+}

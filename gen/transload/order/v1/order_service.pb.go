@@ -802,8 +802,20 @@ type CreateOrderRequest struct {
 	// The customer_id of the request is part of the payload, so a channel-wide
 	// caller reusing an id for another customer gets ALREADY_EXISTS.
 	IdempotencyScope string `protobuf:"bytes,10,opt,name=idempotency_scope,json=idempotencyScope,proto3" json:"idempotency_scope,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Promotion codes the buyer entered, up to 10 (case-insensitive), passed
+	// to pricing as catalog.v1 QuotePricesRequest.promotion_codes. The
+	// promotions the quote applied (automatic or by code) are reserved
+	// against their usage limits for the order (idempotent on the order id),
+	// redeemed when the order is stored and given back when placement fails,
+	// the ERP rejects the order or it is cancelled. A code that does not
+	// apply (unknown, not effective, not applicable) fails the call with
+	// INVALID_ARGUMENT and a field violation on `promotion_codes[i]` whose
+	// reason is catalog.v1 PromotionCodeIssue.Reason's name; a code whose
+	// usage limit is reached fails with FAILED_PRECONDITION and
+	// ERROR_REASON_PROMOTION_LIMIT_REACHED. Nothing is created either way.
+	PromotionCodes []string `protobuf:"bytes,11,rep,name=promotion_codes,json=promotionCodes,proto3" json:"promotion_codes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
@@ -904,6 +916,13 @@ func (x *CreateOrderRequest) GetIdempotencyScope() string {
 		return x.IdempotencyScope
 	}
 	return ""
+}
+
+func (x *CreateOrderRequest) GetPromotionCodes() []string {
+	if x != nil {
+		return x.PromotionCodes
+	}
+	return nil
 }
 
 // CreateOrderResponse is the result of CreateOrder.
@@ -1857,6 +1876,71 @@ func (x *RejectReturnAuthorizationRequest) GetMessage() string {
 	return ""
 }
 
+// CancelReturnAuthorizationRequest closes an authorized return that was
+// not received.
+type CancelReturnAuthorizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name of the return.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Idempotency key, 1..128 characters (same semantics as CreateOrder).
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the return is cancelled, recorded in the state history.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReturnAuthorizationRequest) Reset() {
+	*x = CancelReturnAuthorizationRequest{}
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReturnAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReturnAuthorizationRequest) ProtoMessage() {}
+
+func (x *CancelReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*CancelReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CancelReturnAuthorizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CancelReturnAuthorizationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CancelReturnAuthorizationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ReceivedReturnLine is what the warehouse received for one return line.
 type ReceivedReturnLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1872,7 +1956,7 @@ type ReceivedReturnLine struct {
 
 func (x *ReceivedReturnLine) Reset() {
 	*x = ReceivedReturnLine{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1968,7 @@ func (x *ReceivedReturnLine) String() string {
 func (*ReceivedReturnLine) ProtoMessage() {}
 
 func (x *ReceivedReturnLine) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[23]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +1981,7 @@ func (x *ReceivedReturnLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceivedReturnLine.ProtoReflect.Descriptor instead.
 func (*ReceivedReturnLine) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{23}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReceivedReturnLine) GetLineId() string {
@@ -1943,7 +2027,7 @@ type RecordReturnReceiptRequest struct {
 
 func (x *RecordReturnReceiptRequest) Reset() {
 	*x = RecordReturnReceiptRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2039,7 @@ func (x *RecordReturnReceiptRequest) String() string {
 func (*RecordReturnReceiptRequest) ProtoMessage() {}
 
 func (x *RecordReturnReceiptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[24]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2052,7 @@ func (x *RecordReturnReceiptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReturnReceiptRequest.ProtoReflect.Descriptor instead.
 func (*RecordReturnReceiptRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{24}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordReturnReceiptRequest) GetName() string {
@@ -2026,7 +2110,7 @@ type RecordReturnReceiptResponse struct {
 
 func (x *RecordReturnReceiptResponse) Reset() {
 	*x = RecordReturnReceiptResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[25]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2122,7 @@ func (x *RecordReturnReceiptResponse) String() string {
 func (*RecordReturnReceiptResponse) ProtoMessage() {}
 
 func (x *RecordReturnReceiptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[25]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2135,7 @@ func (x *RecordReturnReceiptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReturnReceiptResponse.ProtoReflect.Descriptor instead.
 func (*RecordReturnReceiptResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{25}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordReturnReceiptResponse) GetReturnAuthorization() *ReturnAuthorization {
@@ -2095,7 +2179,7 @@ type CreatePostingBatchRequest struct {
 
 func (x *CreatePostingBatchRequest) Reset() {
 	*x = CreatePostingBatchRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[26]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2191,7 @@ func (x *CreatePostingBatchRequest) String() string {
 func (*CreatePostingBatchRequest) ProtoMessage() {}
 
 func (x *CreatePostingBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[26]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2204,7 @@ func (x *CreatePostingBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostingBatchRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostingBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{26}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreatePostingBatchRequest) GetRequestId() string {
@@ -2151,7 +2235,7 @@ type SubmitPostingBatchRequest struct {
 
 func (x *SubmitPostingBatchRequest) Reset() {
 	*x = SubmitPostingBatchRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[27]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2247,7 @@ func (x *SubmitPostingBatchRequest) String() string {
 func (*SubmitPostingBatchRequest) ProtoMessage() {}
 
 func (x *SubmitPostingBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[27]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2260,7 @@ func (x *SubmitPostingBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPostingBatchRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPostingBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{27}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SubmitPostingBatchRequest) GetName() string {
@@ -2204,7 +2288,7 @@ type GetPostingBatchRequest struct {
 
 func (x *GetPostingBatchRequest) Reset() {
 	*x = GetPostingBatchRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[28]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2300,7 @@ func (x *GetPostingBatchRequest) String() string {
 func (*GetPostingBatchRequest) ProtoMessage() {}
 
 func (x *GetPostingBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[28]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2313,7 @@ func (x *GetPostingBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostingBatchRequest.ProtoReflect.Descriptor instead.
 func (*GetPostingBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{28}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetPostingBatchRequest) GetName() string {
@@ -2260,7 +2344,7 @@ type ListPostingBatchesRequest struct {
 
 func (x *ListPostingBatchesRequest) Reset() {
 	*x = ListPostingBatchesRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[29]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2356,7 @@ func (x *ListPostingBatchesRequest) String() string {
 func (*ListPostingBatchesRequest) ProtoMessage() {}
 
 func (x *ListPostingBatchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[29]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2369,7 @@ func (x *ListPostingBatchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingBatchesRequest.ProtoReflect.Descriptor instead.
 func (*ListPostingBatchesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{29}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListPostingBatchesRequest) GetPageSize() int32 {
@@ -2329,7 +2413,7 @@ type ListPostingBatchesResponse struct {
 
 func (x *ListPostingBatchesResponse) Reset() {
 	*x = ListPostingBatchesResponse{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[30]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2425,7 @@ func (x *ListPostingBatchesResponse) String() string {
 func (*ListPostingBatchesResponse) ProtoMessage() {}
 
 func (x *ListPostingBatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[30]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2438,7 @@ func (x *ListPostingBatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostingBatchesResponse.ProtoReflect.Descriptor instead.
 func (*ListPostingBatchesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{30}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListPostingBatchesResponse) GetPostingBatches() []*PostingBatch {
@@ -2389,7 +2473,7 @@ type RetryPostingLinesRequest struct {
 
 func (x *RetryPostingLinesRequest) Reset() {
 	*x = RetryPostingLinesRequest{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[31]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2485,7 @@ func (x *RetryPostingLinesRequest) String() string {
 func (*RetryPostingLinesRequest) ProtoMessage() {}
 
 func (x *RetryPostingLinesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[31]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2498,7 @@ func (x *RetryPostingLinesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPostingLinesRequest.ProtoReflect.Descriptor instead.
 func (*RetryPostingLinesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{31}
+	return file_transload_order_v1_order_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RetryPostingLinesRequest) GetName() string {
@@ -2458,7 +2542,7 @@ type CreateOrderRequest_Line struct {
 
 func (x *CreateOrderRequest_Line) Reset() {
 	*x = CreateOrderRequest_Line{}
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[32]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2554,7 @@ func (x *CreateOrderRequest_Line) String() string {
 func (*CreateOrderRequest_Line) ProtoMessage() {}
 
 func (x *CreateOrderRequest_Line) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_order_v1_order_service_proto_msgTypes[32]
+	mi := &file_transload_order_v1_order_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2642,7 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"y\n" +
 	"\x19RetryErpQueueEntryRequest\x12\\\n" +
 	"\x04name\x18\x01 \x01(\tBH\xe0A\x02\xfaA\x1d\n" +
-	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"\xb2\x05\n" +
+	"\x1btransload.dev/ErpQueueEntry\xbaH\"r \x18P2\x1c^erpQueueEntries/[^/]{1,64}$R\x04name\"\x8d\x06\n" +
 	"\x12CreateOrderRequest\x12,\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12-\n" +
@@ -2575,7 +2659,9 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x0eexpected_total\x18\t \x01(\v2\x1a.transload.common.v1.MoneyB\x03\xe0A\x01R\rexpectedTotal\x127\n" +
 	"\x11idempotency_scope\x18\n" +
 	" \x01(\tB\n" +
-	"\xe0A\x01\xbaH\x04r\x02\x18@R\x10idempotencyScope\x1aR\n" +
+	"\xe0A\x01\xbaH\x04r\x02\x18@R\x10idempotencyScope\x12Y\n" +
+	"\x0fpromotion_codes\x18\v \x03(\tB0\xe0A\x01\xbaH*\x92\x01'\x10\n" +
+	"\"#r!2\x1f^[A-Za-z0-9][A-Za-z0-9-]{2,31}$R\x0epromotionCodes\x1aR\n" +
 	"\x04Line\x12\x1e\n" +
 	"\x03sku\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x03sku\x12*\n" +
 	"\bquantity\x18\x02 \x01(\x03B\x0e\xe0A\x02\xbaH\b\"\x06\x18\xc0\x84= \x00R\bquantity\"b\n" +
@@ -2652,7 +2738,13 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"!transload.dev/ReturnAuthorization\xbaHhrf\x18\x80\x022a^orders/([A-Za-z0-9][A-Za-z0-9._-]{0,63}|-)/returnAuthorizations/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12,\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12'\n" +
-	"\amessage\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\amessage\"\xc6\x01\n" +
+	"\amessage\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\amessage\"\xa1\x02\n" +
+	" CancelReturnAuthorizationRequest\x12\xa9\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x94\x01\xe0A\x02\xfaA#\n" +
+	"!transload.dev/ReturnAuthorization\xbaHhrf\x18\x80\x022a^orders/([A-Za-z0-9][A-Za-z0-9._-]{0,63}|-)/returnAuthorizations/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12,\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12#\n" +
+	"\x06reason\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xc6\x01\n" +
 	"\x12ReceivedReturnLine\x12%\n" +
 	"\aline_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06lineId\x127\n" +
 	"\x11received_quantity\x18\x02 \x01(\x03B\n" +
@@ -2700,7 +2792,7 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x11ShipmentMilestone\x12\"\n" +
 	"\x1eSHIPMENT_MILESTONE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSHIPMENT_MILESTONE_SHIPPED\x10\x01\x12 \n" +
-	"\x1cSHIPMENT_MILESTONE_DELIVERED\x10\x022\xec\x11\n" +
+	"\x1cSHIPMENT_MILESTONE_DELIVERED\x10\x022\xe8\x12\n" +
 	"\fOrderService\x12^\n" +
 	"\vCreateOrder\x12&.transload.order.v1.CreateOrderRequest\x1a'.transload.order.v1.CreateOrderResponse\x12S\n" +
 	"\bGetOrder\x12#.transload.order.v1.GetOrderRequest\x1a\x19.transload.order.v1.Order\"\a\xdaA\x04name\x12[\n" +
@@ -2712,7 +2804,8 @@ const file_transload_order_v1_order_service_proto_rawDesc = "" +
 	"\x16GetReturnAuthorization\x121.transload.order.v1.GetReturnAuthorizationRequest\x1a'.transload.order.v1.ReturnAuthorization\"\a\xdaA\x04name\x12\x90\x01\n" +
 	"\x18ListReturnAuthorizations\x123.transload.order.v1.ListReturnAuthorizationsRequest\x1a4.transload.order.v1.ListReturnAuthorizationsResponse\"\t\xdaA\x06parent\x12|\n" +
 	"\x1aApproveReturnAuthorization\x125.transload.order.v1.ApproveReturnAuthorizationRequest\x1a'.transload.order.v1.ReturnAuthorization\x12z\n" +
-	"\x19RejectReturnAuthorization\x124.transload.order.v1.RejectReturnAuthorizationRequest\x1a'.transload.order.v1.ReturnAuthorization\x12v\n" +
+	"\x19RejectReturnAuthorization\x124.transload.order.v1.RejectReturnAuthorizationRequest\x1a'.transload.order.v1.ReturnAuthorization\x12z\n" +
+	"\x19CancelReturnAuthorization\x124.transload.order.v1.CancelReturnAuthorizationRequest\x1a'.transload.order.v1.ReturnAuthorization\x12v\n" +
 	"\x13RecordReturnReceipt\x12..transload.order.v1.RecordReturnReceiptRequest\x1a/.transload.order.v1.RecordReturnReceiptResponse\x12w\n" +
 	"\x12CreatePostingBatch\x12-.transload.order.v1.CreatePostingBatchRequest\x1a .transload.order.v1.PostingBatch\"\x10\xdaA\rposting_batch\x12e\n" +
 	"\x12SubmitPostingBatch\x12-.transload.order.v1.SubmitPostingBatchRequest\x1a .transload.order.v1.PostingBatch\x12h\n" +
@@ -2738,7 +2831,7 @@ func file_transload_order_v1_order_service_proto_rawDescGZIP() []byte {
 }
 
 var file_transload_order_v1_order_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_transload_order_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_transload_order_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_transload_order_v1_order_service_proto_goTypes = []any{
 	(ShipmentMilestone)(0),                    // 0: transload.order.v1.ShipmentMilestone
 	(ErpQueueEntry_State)(0),                  // 1: transload.order.v1.ErpQueueEntry.State
@@ -2765,54 +2858,55 @@ var file_transload_order_v1_order_service_proto_goTypes = []any{
 	(*ListReturnAuthorizationsResponse)(nil),  // 22: transload.order.v1.ListReturnAuthorizationsResponse
 	(*ApproveReturnAuthorizationRequest)(nil), // 23: transload.order.v1.ApproveReturnAuthorizationRequest
 	(*RejectReturnAuthorizationRequest)(nil),  // 24: transload.order.v1.RejectReturnAuthorizationRequest
-	(*ReceivedReturnLine)(nil),                // 25: transload.order.v1.ReceivedReturnLine
-	(*RecordReturnReceiptRequest)(nil),        // 26: transload.order.v1.RecordReturnReceiptRequest
-	(*RecordReturnReceiptResponse)(nil),       // 27: transload.order.v1.RecordReturnReceiptResponse
-	(*CreatePostingBatchRequest)(nil),         // 28: transload.order.v1.CreatePostingBatchRequest
-	(*SubmitPostingBatchRequest)(nil),         // 29: transload.order.v1.SubmitPostingBatchRequest
-	(*GetPostingBatchRequest)(nil),            // 30: transload.order.v1.GetPostingBatchRequest
-	(*ListPostingBatchesRequest)(nil),         // 31: transload.order.v1.ListPostingBatchesRequest
-	(*ListPostingBatchesResponse)(nil),        // 32: transload.order.v1.ListPostingBatchesResponse
-	(*RetryPostingLinesRequest)(nil),          // 33: transload.order.v1.RetryPostingLinesRequest
-	(*CreateOrderRequest_Line)(nil),           // 34: transload.order.v1.CreateOrderRequest.Line
-	(*timestamppb.Timestamp)(nil),             // 35: google.protobuf.Timestamp
-	(*v1.Address)(nil),                        // 36: transload.common.v1.Address
-	(*v1.Money)(nil),                          // 37: transload.common.v1.Money
-	(*Order)(nil),                             // 38: transload.order.v1.Order
-	(Order_State)(0),                          // 39: transload.order.v1.Order.State
-	(*ReturnAuthorization)(nil),               // 40: transload.order.v1.ReturnAuthorization
-	(Disposition)(0),                          // 41: transload.order.v1.Disposition
-	(*PostingBatch)(nil),                      // 42: transload.order.v1.PostingBatch
+	(*CancelReturnAuthorizationRequest)(nil),  // 25: transload.order.v1.CancelReturnAuthorizationRequest
+	(*ReceivedReturnLine)(nil),                // 26: transload.order.v1.ReceivedReturnLine
+	(*RecordReturnReceiptRequest)(nil),        // 27: transload.order.v1.RecordReturnReceiptRequest
+	(*RecordReturnReceiptResponse)(nil),       // 28: transload.order.v1.RecordReturnReceiptResponse
+	(*CreatePostingBatchRequest)(nil),         // 29: transload.order.v1.CreatePostingBatchRequest
+	(*SubmitPostingBatchRequest)(nil),         // 30: transload.order.v1.SubmitPostingBatchRequest
+	(*GetPostingBatchRequest)(nil),            // 31: transload.order.v1.GetPostingBatchRequest
+	(*ListPostingBatchesRequest)(nil),         // 32: transload.order.v1.ListPostingBatchesRequest
+	(*ListPostingBatchesResponse)(nil),        // 33: transload.order.v1.ListPostingBatchesResponse
+	(*RetryPostingLinesRequest)(nil),          // 34: transload.order.v1.RetryPostingLinesRequest
+	(*CreateOrderRequest_Line)(nil),           // 35: transload.order.v1.CreateOrderRequest.Line
+	(*timestamppb.Timestamp)(nil),             // 36: google.protobuf.Timestamp
+	(*v1.Address)(nil),                        // 37: transload.common.v1.Address
+	(*v1.Money)(nil),                          // 38: transload.common.v1.Money
+	(*Order)(nil),                             // 39: transload.order.v1.Order
+	(Order_State)(0),                          // 40: transload.order.v1.Order.State
+	(*ReturnAuthorization)(nil),               // 41: transload.order.v1.ReturnAuthorization
+	(Disposition)(0),                          // 42: transload.order.v1.Disposition
+	(*PostingBatch)(nil),                      // 43: transload.order.v1.PostingBatch
 }
 var file_transload_order_v1_order_service_proto_depIdxs = []int32{
-	35, // 0: transload.order.v1.ErpQueueStatus.oldest_enqueue_time:type_name -> google.protobuf.Timestamp
-	35, // 1: transload.order.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
-	35, // 2: transload.order.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
+	36, // 0: transload.order.v1.ErpQueueStatus.oldest_enqueue_time:type_name -> google.protobuf.Timestamp
+	36, // 1: transload.order.v1.ErpQueueStatus.last_error_time:type_name -> google.protobuf.Timestamp
+	36, // 2: transload.order.v1.ErpQueueStatus.last_success_time:type_name -> google.protobuf.Timestamp
 	4,  // 3: transload.order.v1.ErpQueueStatus.customer_blockers:type_name -> transload.order.v1.ErpQueueBlocker
 	5,  // 4: transload.order.v1.ErpQueueBlocker.entry:type_name -> transload.order.v1.ErpQueueEntry
 	1,  // 5: transload.order.v1.ErpQueueEntry.state:type_name -> transload.order.v1.ErpQueueEntry.State
-	35, // 6: transload.order.v1.ErpQueueEntry.enqueue_time:type_name -> google.protobuf.Timestamp
-	35, // 7: transload.order.v1.ErpQueueEntry.next_attempt_time:type_name -> google.protobuf.Timestamp
-	35, // 8: transload.order.v1.ErpQueueEntry.park_time:type_name -> google.protobuf.Timestamp
+	36, // 6: transload.order.v1.ErpQueueEntry.enqueue_time:type_name -> google.protobuf.Timestamp
+	36, // 7: transload.order.v1.ErpQueueEntry.next_attempt_time:type_name -> google.protobuf.Timestamp
+	36, // 8: transload.order.v1.ErpQueueEntry.park_time:type_name -> google.protobuf.Timestamp
 	5,  // 9: transload.order.v1.ListErpQueueEntriesResponse.erp_queue_entries:type_name -> transload.order.v1.ErpQueueEntry
-	36, // 10: transload.order.v1.CreateOrderRequest.ship_to:type_name -> transload.common.v1.Address
-	34, // 11: transload.order.v1.CreateOrderRequest.lines:type_name -> transload.order.v1.CreateOrderRequest.Line
-	37, // 12: transload.order.v1.CreateOrderRequest.expected_total:type_name -> transload.common.v1.Money
-	38, // 13: transload.order.v1.CreateOrderResponse.order:type_name -> transload.order.v1.Order
-	38, // 14: transload.order.v1.ListOrdersResponse.orders:type_name -> transload.order.v1.Order
+	37, // 10: transload.order.v1.CreateOrderRequest.ship_to:type_name -> transload.common.v1.Address
+	35, // 11: transload.order.v1.CreateOrderRequest.lines:type_name -> transload.order.v1.CreateOrderRequest.Line
+	38, // 12: transload.order.v1.CreateOrderRequest.expected_total:type_name -> transload.common.v1.Money
+	39, // 13: transload.order.v1.CreateOrderResponse.order:type_name -> transload.order.v1.Order
+	39, // 14: transload.order.v1.ListOrdersResponse.orders:type_name -> transload.order.v1.Order
 	0,  // 15: transload.order.v1.RecordShipmentProgressRequest.milestone:type_name -> transload.order.v1.ShipmentMilestone
 	16, // 16: transload.order.v1.RecordShipmentProgressRequest.lines:type_name -> transload.order.v1.ShipmentLineQuantity
-	35, // 17: transload.order.v1.RecordShipmentProgressRequest.occur_time:type_name -> google.protobuf.Timestamp
-	38, // 18: transload.order.v1.RecordShipmentProgressResponse.order:type_name -> transload.order.v1.Order
-	39, // 19: transload.order.v1.RecordShipmentProgressResponse.entered_states:type_name -> transload.order.v1.Order.State
-	40, // 20: transload.order.v1.CreateReturnAuthorizationRequest.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
-	40, // 21: transload.order.v1.ListReturnAuthorizationsResponse.return_authorizations:type_name -> transload.order.v1.ReturnAuthorization
-	41, // 22: transload.order.v1.ReceivedReturnLine.disposition:type_name -> transload.order.v1.Disposition
-	25, // 23: transload.order.v1.RecordReturnReceiptRequest.lines:type_name -> transload.order.v1.ReceivedReturnLine
-	35, // 24: transload.order.v1.RecordReturnReceiptRequest.receive_time:type_name -> google.protobuf.Timestamp
-	40, // 25: transload.order.v1.RecordReturnReceiptResponse.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
-	42, // 26: transload.order.v1.CreatePostingBatchRequest.posting_batch:type_name -> transload.order.v1.PostingBatch
-	42, // 27: transload.order.v1.ListPostingBatchesResponse.posting_batches:type_name -> transload.order.v1.PostingBatch
+	36, // 17: transload.order.v1.RecordShipmentProgressRequest.occur_time:type_name -> google.protobuf.Timestamp
+	39, // 18: transload.order.v1.RecordShipmentProgressResponse.order:type_name -> transload.order.v1.Order
+	40, // 19: transload.order.v1.RecordShipmentProgressResponse.entered_states:type_name -> transload.order.v1.Order.State
+	41, // 20: transload.order.v1.CreateReturnAuthorizationRequest.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
+	41, // 21: transload.order.v1.ListReturnAuthorizationsResponse.return_authorizations:type_name -> transload.order.v1.ReturnAuthorization
+	42, // 22: transload.order.v1.ReceivedReturnLine.disposition:type_name -> transload.order.v1.Disposition
+	26, // 23: transload.order.v1.RecordReturnReceiptRequest.lines:type_name -> transload.order.v1.ReceivedReturnLine
+	36, // 24: transload.order.v1.RecordReturnReceiptRequest.receive_time:type_name -> google.protobuf.Timestamp
+	41, // 25: transload.order.v1.RecordReturnReceiptResponse.return_authorization:type_name -> transload.order.v1.ReturnAuthorization
+	43, // 26: transload.order.v1.CreatePostingBatchRequest.posting_batch:type_name -> transload.order.v1.PostingBatch
+	43, // 27: transload.order.v1.ListPostingBatchesResponse.posting_batches:type_name -> transload.order.v1.PostingBatch
 	10, // 28: transload.order.v1.OrderService.CreateOrder:input_type -> transload.order.v1.CreateOrderRequest
 	12, // 29: transload.order.v1.OrderService.GetOrder:input_type -> transload.order.v1.GetOrderRequest
 	13, // 30: transload.order.v1.OrderService.ListOrders:input_type -> transload.order.v1.ListOrdersRequest
@@ -2823,38 +2917,40 @@ var file_transload_order_v1_order_service_proto_depIdxs = []int32{
 	21, // 35: transload.order.v1.OrderService.ListReturnAuthorizations:input_type -> transload.order.v1.ListReturnAuthorizationsRequest
 	23, // 36: transload.order.v1.OrderService.ApproveReturnAuthorization:input_type -> transload.order.v1.ApproveReturnAuthorizationRequest
 	24, // 37: transload.order.v1.OrderService.RejectReturnAuthorization:input_type -> transload.order.v1.RejectReturnAuthorizationRequest
-	26, // 38: transload.order.v1.OrderService.RecordReturnReceipt:input_type -> transload.order.v1.RecordReturnReceiptRequest
-	28, // 39: transload.order.v1.OrderService.CreatePostingBatch:input_type -> transload.order.v1.CreatePostingBatchRequest
-	29, // 40: transload.order.v1.OrderService.SubmitPostingBatch:input_type -> transload.order.v1.SubmitPostingBatchRequest
-	30, // 41: transload.order.v1.OrderService.GetPostingBatch:input_type -> transload.order.v1.GetPostingBatchRequest
-	31, // 42: transload.order.v1.OrderService.ListPostingBatches:input_type -> transload.order.v1.ListPostingBatchesRequest
-	33, // 43: transload.order.v1.OrderService.RetryPostingLines:input_type -> transload.order.v1.RetryPostingLinesRequest
-	2,  // 44: transload.order.v1.OrderService.GetErpQueueStatus:input_type -> transload.order.v1.GetErpQueueStatusRequest
-	6,  // 45: transload.order.v1.OrderService.ListErpQueueEntries:input_type -> transload.order.v1.ListErpQueueEntriesRequest
-	8,  // 46: transload.order.v1.OrderService.GetErpQueueEntry:input_type -> transload.order.v1.GetErpQueueEntryRequest
-	9,  // 47: transload.order.v1.OrderService.RetryErpQueueEntry:input_type -> transload.order.v1.RetryErpQueueEntryRequest
-	11, // 48: transload.order.v1.OrderService.CreateOrder:output_type -> transload.order.v1.CreateOrderResponse
-	38, // 49: transload.order.v1.OrderService.GetOrder:output_type -> transload.order.v1.Order
-	14, // 50: transload.order.v1.OrderService.ListOrders:output_type -> transload.order.v1.ListOrdersResponse
-	38, // 51: transload.order.v1.OrderService.CancelOrder:output_type -> transload.order.v1.Order
-	18, // 52: transload.order.v1.OrderService.RecordShipmentProgress:output_type -> transload.order.v1.RecordShipmentProgressResponse
-	40, // 53: transload.order.v1.OrderService.CreateReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	40, // 54: transload.order.v1.OrderService.GetReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	22, // 55: transload.order.v1.OrderService.ListReturnAuthorizations:output_type -> transload.order.v1.ListReturnAuthorizationsResponse
-	40, // 56: transload.order.v1.OrderService.ApproveReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	40, // 57: transload.order.v1.OrderService.RejectReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
-	27, // 58: transload.order.v1.OrderService.RecordReturnReceipt:output_type -> transload.order.v1.RecordReturnReceiptResponse
-	42, // 59: transload.order.v1.OrderService.CreatePostingBatch:output_type -> transload.order.v1.PostingBatch
-	42, // 60: transload.order.v1.OrderService.SubmitPostingBatch:output_type -> transload.order.v1.PostingBatch
-	42, // 61: transload.order.v1.OrderService.GetPostingBatch:output_type -> transload.order.v1.PostingBatch
-	32, // 62: transload.order.v1.OrderService.ListPostingBatches:output_type -> transload.order.v1.ListPostingBatchesResponse
-	42, // 63: transload.order.v1.OrderService.RetryPostingLines:output_type -> transload.order.v1.PostingBatch
-	3,  // 64: transload.order.v1.OrderService.GetErpQueueStatus:output_type -> transload.order.v1.ErpQueueStatus
-	7,  // 65: transload.order.v1.OrderService.ListErpQueueEntries:output_type -> transload.order.v1.ListErpQueueEntriesResponse
-	5,  // 66: transload.order.v1.OrderService.GetErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
-	5,  // 67: transload.order.v1.OrderService.RetryErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
-	48, // [48:68] is the sub-list for method output_type
-	28, // [28:48] is the sub-list for method input_type
+	25, // 38: transload.order.v1.OrderService.CancelReturnAuthorization:input_type -> transload.order.v1.CancelReturnAuthorizationRequest
+	27, // 39: transload.order.v1.OrderService.RecordReturnReceipt:input_type -> transload.order.v1.RecordReturnReceiptRequest
+	29, // 40: transload.order.v1.OrderService.CreatePostingBatch:input_type -> transload.order.v1.CreatePostingBatchRequest
+	30, // 41: transload.order.v1.OrderService.SubmitPostingBatch:input_type -> transload.order.v1.SubmitPostingBatchRequest
+	31, // 42: transload.order.v1.OrderService.GetPostingBatch:input_type -> transload.order.v1.GetPostingBatchRequest
+	32, // 43: transload.order.v1.OrderService.ListPostingBatches:input_type -> transload.order.v1.ListPostingBatchesRequest
+	34, // 44: transload.order.v1.OrderService.RetryPostingLines:input_type -> transload.order.v1.RetryPostingLinesRequest
+	2,  // 45: transload.order.v1.OrderService.GetErpQueueStatus:input_type -> transload.order.v1.GetErpQueueStatusRequest
+	6,  // 46: transload.order.v1.OrderService.ListErpQueueEntries:input_type -> transload.order.v1.ListErpQueueEntriesRequest
+	8,  // 47: transload.order.v1.OrderService.GetErpQueueEntry:input_type -> transload.order.v1.GetErpQueueEntryRequest
+	9,  // 48: transload.order.v1.OrderService.RetryErpQueueEntry:input_type -> transload.order.v1.RetryErpQueueEntryRequest
+	11, // 49: transload.order.v1.OrderService.CreateOrder:output_type -> transload.order.v1.CreateOrderResponse
+	39, // 50: transload.order.v1.OrderService.GetOrder:output_type -> transload.order.v1.Order
+	14, // 51: transload.order.v1.OrderService.ListOrders:output_type -> transload.order.v1.ListOrdersResponse
+	39, // 52: transload.order.v1.OrderService.CancelOrder:output_type -> transload.order.v1.Order
+	18, // 53: transload.order.v1.OrderService.RecordShipmentProgress:output_type -> transload.order.v1.RecordShipmentProgressResponse
+	41, // 54: transload.order.v1.OrderService.CreateReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	41, // 55: transload.order.v1.OrderService.GetReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	22, // 56: transload.order.v1.OrderService.ListReturnAuthorizations:output_type -> transload.order.v1.ListReturnAuthorizationsResponse
+	41, // 57: transload.order.v1.OrderService.ApproveReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	41, // 58: transload.order.v1.OrderService.RejectReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	41, // 59: transload.order.v1.OrderService.CancelReturnAuthorization:output_type -> transload.order.v1.ReturnAuthorization
+	28, // 60: transload.order.v1.OrderService.RecordReturnReceipt:output_type -> transload.order.v1.RecordReturnReceiptResponse
+	43, // 61: transload.order.v1.OrderService.CreatePostingBatch:output_type -> transload.order.v1.PostingBatch
+	43, // 62: transload.order.v1.OrderService.SubmitPostingBatch:output_type -> transload.order.v1.PostingBatch
+	43, // 63: transload.order.v1.OrderService.GetPostingBatch:output_type -> transload.order.v1.PostingBatch
+	33, // 64: transload.order.v1.OrderService.ListPostingBatches:output_type -> transload.order.v1.ListPostingBatchesResponse
+	43, // 65: transload.order.v1.OrderService.RetryPostingLines:output_type -> transload.order.v1.PostingBatch
+	3,  // 66: transload.order.v1.OrderService.GetErpQueueStatus:output_type -> transload.order.v1.ErpQueueStatus
+	7,  // 67: transload.order.v1.OrderService.ListErpQueueEntries:output_type -> transload.order.v1.ListErpQueueEntriesResponse
+	5,  // 68: transload.order.v1.OrderService.GetErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
+	5,  // 69: transload.order.v1.OrderService.RetryErpQueueEntry:output_type -> transload.order.v1.ErpQueueEntry
+	49, // [49:70] is the sub-list for method output_type
+	28, // [28:49] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -2872,7 +2968,7 @@ func file_transload_order_v1_order_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_order_v1_order_service_proto_rawDesc), len(file_transload_order_v1_order_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,7 @@ const (
 	OrderService_ListReturnAuthorizations_FullMethodName   = "/transload.order.v1.OrderService/ListReturnAuthorizations"
 	OrderService_ApproveReturnAuthorization_FullMethodName = "/transload.order.v1.OrderService/ApproveReturnAuthorization"
 	OrderService_RejectReturnAuthorization_FullMethodName  = "/transload.order.v1.OrderService/RejectReturnAuthorization"
+	OrderService_CancelReturnAuthorization_FullMethodName  = "/transload.order.v1.OrderService/CancelReturnAuthorization"
 	OrderService_RecordReturnReceipt_FullMethodName        = "/transload.order.v1.OrderService/RecordReturnReceipt"
 	OrderService_CreatePostingBatch_FullMethodName         = "/transload.order.v1.OrderService/CreatePostingBatch"
 	OrderService_SubmitPostingBatch_FullMethodName         = "/transload.order.v1.OrderService/SubmitPostingBatch"
@@ -166,6 +167,19 @@ type OrderServiceClient interface {
 	// Errors: NOT_FOUND with ERROR_REASON_RETURN_NOT_FOUND;
 	// FAILED_PRECONDITION with ERROR_REASON_INVALID_STATE_TRANSITION.
 	RejectReturnAuthorization(ctx context.Context, in *RejectReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error)
+	// CancelReturnAuthorization closes an authorized return whose goods have
+	// not been received (operator, or the storefront for its customer):
+	// STATE_AUTHORIZED -> STATE_CLOSED with ReturnClosedEvent (previous_state
+	// STATE_AUTHORIZED) and an audit record, in one transaction. The return
+	// then holds no quantity against the order, and fulfillment cancels the
+	// expected return at the WMS. Idempotent on `request_id` (same id + same
+	// payload answers the return as it is now).
+	//
+	// Errors: NOT_FOUND with ERROR_REASON_RETURN_NOT_FOUND;
+	// FAILED_PRECONDITION with ERROR_REASON_INVALID_STATE_TRANSITION (not
+	// authorized, or goods already received); ALREADY_EXISTS with
+	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	CancelReturnAuthorization(ctx context.Context, in *CancelReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error)
 	// RecordReturnReceipt is called by the fulfillment service when the WMS
 	// received goods for a return. It adds the received quantities with their
 	// actual dispositions, moves the return to STATE_RECEIVED, updates the
@@ -354,6 +368,16 @@ func (c *orderServiceClient) RejectReturnAuthorization(ctx context.Context, in *
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReturnAuthorization)
 	err := c.cc.Invoke(ctx, OrderService_RejectReturnAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) CancelReturnAuthorization(ctx context.Context, in *CancelReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnAuthorization)
+	err := c.cc.Invoke(ctx, OrderService_CancelReturnAuthorization_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -570,6 +594,19 @@ type OrderServiceServer interface {
 	// Errors: NOT_FOUND with ERROR_REASON_RETURN_NOT_FOUND;
 	// FAILED_PRECONDITION with ERROR_REASON_INVALID_STATE_TRANSITION.
 	RejectReturnAuthorization(context.Context, *RejectReturnAuthorizationRequest) (*ReturnAuthorization, error)
+	// CancelReturnAuthorization closes an authorized return whose goods have
+	// not been received (operator, or the storefront for its customer):
+	// STATE_AUTHORIZED -> STATE_CLOSED with ReturnClosedEvent (previous_state
+	// STATE_AUTHORIZED) and an audit record, in one transaction. The return
+	// then holds no quantity against the order, and fulfillment cancels the
+	// expected return at the WMS. Idempotent on `request_id` (same id + same
+	// payload answers the return as it is now).
+	//
+	// Errors: NOT_FOUND with ERROR_REASON_RETURN_NOT_FOUND;
+	// FAILED_PRECONDITION with ERROR_REASON_INVALID_STATE_TRANSITION (not
+	// authorized, or goods already received); ALREADY_EXISTS with
+	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	CancelReturnAuthorization(context.Context, *CancelReturnAuthorizationRequest) (*ReturnAuthorization, error)
 	// RecordReturnReceipt is called by the fulfillment service when the WMS
 	// received goods for a return. It adds the received quantities with their
 	// actual dispositions, moves the return to STATE_RECEIVED, updates the
@@ -693,6 +730,9 @@ func (UnimplementedOrderServiceServer) ApproveReturnAuthorization(context.Contex
 }
 func (UnimplementedOrderServiceServer) RejectReturnAuthorization(context.Context, *RejectReturnAuthorizationRequest) (*ReturnAuthorization, error) {
 	return nil, status.Error(codes.Unimplemented, "method RejectReturnAuthorization not implemented")
+}
+func (UnimplementedOrderServiceServer) CancelReturnAuthorization(context.Context, *CancelReturnAuthorizationRequest) (*ReturnAuthorization, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReturnAuthorization not implemented")
 }
 func (UnimplementedOrderServiceServer) RecordReturnReceipt(context.Context, *RecordReturnReceiptRequest) (*RecordReturnReceiptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordReturnReceipt not implemented")
@@ -925,6 +965,24 @@ func _OrderService_RejectReturnAuthorization_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_CancelReturnAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReturnAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).CancelReturnAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_CancelReturnAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).CancelReturnAuthorization(ctx, req.(*CancelReturnAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OrderService_RecordReturnReceipt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordReturnReceiptRequest)
 	if err := dec(in); err != nil {
@@ -1151,6 +1209,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RejectReturnAuthorization",
 			Handler:    _OrderService_RejectReturnAuthorization_Handler,
+		},
+		{
+			MethodName: "CancelReturnAuthorization",
+			Handler:    _OrderService_CancelReturnAuthorization_Handler,
 		},
 		{
 			MethodName: "RecordReturnReceipt",

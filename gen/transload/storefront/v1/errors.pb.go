@@ -94,6 +94,15 @@ const (
 	// answer from. gRPC UNAVAILABLE (HTTP 503), with google.rpc.RetryInfo;
 	// metadata: "dependency".
 	ErrorReason_ERROR_REASON_NO_SNAPSHOT_AVAILABLE ErrorReason = 17
+	// The return cannot be cancelled: it is not authorized, or the
+	// warehouse already received goods for it. gRPC FAILED_PRECONDITION
+	// (HTTP 400); metadata: "return", "state".
+	ErrorReason_ERROR_REASON_RETURN_NOT_CANCELLABLE ErrorReason = 18
+	// A promotion the order would apply (from an entered code or
+	// automatically) has reached its usage limit, in total or for the
+	// customer; nothing was created. gRPC FAILED_PRECONDITION (HTTP 400);
+	// metadata: "promotion", "code" (when entered), "perCustomer".
+	ErrorReason_ERROR_REASON_PROMOTION_LIMIT_REACHED ErrorReason = 19
 )
 
 // Enum value maps for ErrorReason.
@@ -117,6 +126,8 @@ var (
 		15: "ERROR_REASON_CURRENCY_MISMATCH",
 		16: "ERROR_REASON_WEBHOOK_SUBSCRIPTION_LIMIT",
 		17: "ERROR_REASON_NO_SNAPSHOT_AVAILABLE",
+		18: "ERROR_REASON_RETURN_NOT_CANCELLABLE",
+		19: "ERROR_REASON_PROMOTION_LIMIT_REACHED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                      0,
@@ -137,6 +148,8 @@ var (
 		"ERROR_REASON_CURRENCY_MISMATCH":                15,
 		"ERROR_REASON_WEBHOOK_SUBSCRIPTION_LIMIT":       16,
 		"ERROR_REASON_NO_SNAPSHOT_AVAILABLE":            17,
+		"ERROR_REASON_RETURN_NOT_CANCELLABLE":           18,
+		"ERROR_REASON_PROMOTION_LIMIT_REACHED":          19,
 	}
 )
 
@@ -171,7 +184,7 @@ var File_transload_storefront_v1_errors_proto protoreflect.FileDescriptor
 
 const file_transload_storefront_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"$transload/storefront/v1/errors.proto\x12\x17transload.storefront.v1*\xbd\x05\n" +
+	"$transload/storefront/v1/errors.proto\x12\x17transload.storefront.v1*\x90\x06\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ERROR_REASON_OUT_OF_STOCK\x10\x01\x12(\n" +
@@ -191,7 +204,9 @@ const file_transload_storefront_v1_errors_proto_rawDesc = "" +
 	"!ERROR_REASON_RETURN_WINDOW_CLOSED\x10\x0e\x12\"\n" +
 	"\x1eERROR_REASON_CURRENCY_MISMATCH\x10\x0f\x12+\n" +
 	"'ERROR_REASON_WEBHOOK_SUBSCRIPTION_LIMIT\x10\x10\x12&\n" +
-	"\"ERROR_REASON_NO_SNAPSHOT_AVAILABLE\x10\x11B\xf1\x01\n" +
+	"\"ERROR_REASON_NO_SNAPSHOT_AVAILABLE\x10\x11\x12'\n" +
+	"#ERROR_REASON_RETURN_NOT_CANCELLABLE\x10\x12\x12(\n" +
+	"$ERROR_REASON_PROMOTION_LIMIT_REACHED\x10\x13B\xf1\x01\n" +
 	"\x1bcom.transload.storefront.v1B\vErrorsProtoP\x01ZGgithub.com/transload/transload/gen/transload/storefront/v1;storefrontv1\xa2\x02\x03TSX\xaa\x02\x17Transload.Storefront.V1\xca\x02\x17Transload\\Storefront\\V1\xe2\x02#Transload\\Storefront\\V1\\GPBMetadata\xea\x02\x19Transload::Storefront::V1b\x06proto3"
 
 var (

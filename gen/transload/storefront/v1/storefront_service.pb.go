@@ -1996,6 +1996,76 @@ func (x *GetReturnRequest) GetName() string {
 	return ""
 }
 
+// CancelReturnRequest withdraws an authorized return.
+type CancelReturnRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return resource name, `orders/{order}/returns/{return}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Client idempotency key, 1..128 characters (REST: `Idempotency-Key`
+	// header, copied by the gateway when not set). Same id + same payload
+	// returns the return as it is now; different payload fails with
+	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the buyer withdraws the return, up to 500 characters.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReturnRequest) Reset() {
+	*x = CancelReturnRequest{}
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReturnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReturnRequest) ProtoMessage() {}
+
+func (x *CancelReturnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReturnRequest.ProtoReflect.Descriptor instead.
+func (*CancelReturnRequest) Descriptor() ([]byte, []int) {
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CancelReturnRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CancelReturnRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CancelReturnRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ListReturnsRequest pages through the returns of an order.
 type ListReturnsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2016,7 +2086,7 @@ type ListReturnsRequest struct {
 
 func (x *ListReturnsRequest) Reset() {
 	*x = ListReturnsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2098,7 @@ func (x *ListReturnsRequest) String() string {
 func (*ListReturnsRequest) ProtoMessage() {}
 
 func (x *ListReturnsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[24]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2111,7 @@ func (x *ListReturnsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReturnsRequest.ProtoReflect.Descriptor instead.
 func (*ListReturnsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{24}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListReturnsRequest) GetParent() string {
@@ -2085,7 +2155,7 @@ type ListReturnsResponse struct {
 
 func (x *ListReturnsResponse) Reset() {
 	*x = ListReturnsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2167,7 @@ func (x *ListReturnsResponse) String() string {
 func (*ListReturnsResponse) ProtoMessage() {}
 
 func (x *ListReturnsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[25]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2180,7 @@ func (x *ListReturnsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReturnsResponse.ProtoReflect.Descriptor instead.
 func (*ListReturnsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{25}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListReturnsResponse) GetReturns() []*Return {
@@ -2154,7 +2224,7 @@ type CreateWebhookSubscriptionRequest struct {
 
 func (x *CreateWebhookSubscriptionRequest) Reset() {
 	*x = CreateWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2236,7 @@ func (x *CreateWebhookSubscriptionRequest) String() string {
 func (*CreateWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *CreateWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[26]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2249,7 @@ func (x *CreateWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{26}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateWebhookSubscriptionRequest) GetWebhookSubscription() *WebhookSubscription {
@@ -2207,7 +2277,7 @@ type GetWebhookSubscriptionRequest struct {
 
 func (x *GetWebhookSubscriptionRequest) Reset() {
 	*x = GetWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2219,7 +2289,7 @@ func (x *GetWebhookSubscriptionRequest) String() string {
 func (*GetWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[27]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2232,7 +2302,7 @@ func (x *GetWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{27}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetWebhookSubscriptionRequest) GetName() string {
@@ -2255,7 +2325,7 @@ type ListWebhookSubscriptionsRequest struct {
 
 func (x *ListWebhookSubscriptionsRequest) Reset() {
 	*x = ListWebhookSubscriptionsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2337,7 @@ func (x *ListWebhookSubscriptionsRequest) String() string {
 func (*ListWebhookSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListWebhookSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[28]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2350,7 @@ func (x *ListWebhookSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{28}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListWebhookSubscriptionsRequest) GetPageSize() int32 {
@@ -2310,7 +2380,7 @@ type ListWebhookSubscriptionsResponse struct {
 
 func (x *ListWebhookSubscriptionsResponse) Reset() {
 	*x = ListWebhookSubscriptionsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2392,7 @@ func (x *ListWebhookSubscriptionsResponse) String() string {
 func (*ListWebhookSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListWebhookSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[29]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2405,7 @@ func (x *ListWebhookSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{29}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListWebhookSubscriptionsResponse) GetWebhookSubscriptions() []*WebhookSubscription {
@@ -2367,7 +2437,7 @@ type DeleteWebhookSubscriptionRequest struct {
 
 func (x *DeleteWebhookSubscriptionRequest) Reset() {
 	*x = DeleteWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2449,7 @@ func (x *DeleteWebhookSubscriptionRequest) String() string {
 func (*DeleteWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[30]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2462,7 @@ func (x *DeleteWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{30}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteWebhookSubscriptionRequest) GetName() string {
@@ -2415,7 +2485,7 @@ type TestWebhookSubscriptionRequest struct {
 
 func (x *TestWebhookSubscriptionRequest) Reset() {
 	*x = TestWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2427,7 +2497,7 @@ func (x *TestWebhookSubscriptionRequest) String() string {
 func (*TestWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *TestWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[31]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2440,7 +2510,7 @@ func (x *TestWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*TestWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{31}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TestWebhookSubscriptionRequest) GetName() string {
@@ -2476,7 +2546,7 @@ type TestWebhookSubscriptionResponse struct {
 
 func (x *TestWebhookSubscriptionResponse) Reset() {
 	*x = TestWebhookSubscriptionResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2558,7 @@ func (x *TestWebhookSubscriptionResponse) String() string {
 func (*TestWebhookSubscriptionResponse) ProtoMessage() {}
 
 func (x *TestWebhookSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[32]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2571,7 @@ func (x *TestWebhookSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestWebhookSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*TestWebhookSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{32}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TestWebhookSubscriptionResponse) GetDelivery() *WebhookDelivery {
@@ -2554,7 +2624,7 @@ type ListWebhookDeliveryRecordsRequest struct {
 
 func (x *ListWebhookDeliveryRecordsRequest) Reset() {
 	*x = ListWebhookDeliveryRecordsRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2636,7 @@ func (x *ListWebhookDeliveryRecordsRequest) String() string {
 func (*ListWebhookDeliveryRecordsRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveryRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[33]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2649,7 @@ func (x *ListWebhookDeliveryRecordsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListWebhookDeliveryRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveryRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{33}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListWebhookDeliveryRecordsRequest) GetParent() string {
@@ -2616,7 +2686,7 @@ type ListWebhookDeliveryRecordsResponse struct {
 
 func (x *ListWebhookDeliveryRecordsResponse) Reset() {
 	*x = ListWebhookDeliveryRecordsResponse{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2698,7 @@ func (x *ListWebhookDeliveryRecordsResponse) String() string {
 func (*ListWebhookDeliveryRecordsResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveryRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[34]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2711,7 @@ func (x *ListWebhookDeliveryRecordsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListWebhookDeliveryRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveryRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{34}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListWebhookDeliveryRecordsResponse) GetWebhookDeliveryRecords() []*WebhookDeliveryRecord {
@@ -2670,7 +2740,7 @@ type GetWebhookDeliveryRecordRequest struct {
 
 func (x *GetWebhookDeliveryRecordRequest) Reset() {
 	*x = GetWebhookDeliveryRecordRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2682,7 +2752,7 @@ func (x *GetWebhookDeliveryRecordRequest) String() string {
 func (*GetWebhookDeliveryRecordRequest) ProtoMessage() {}
 
 func (x *GetWebhookDeliveryRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[35]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2695,7 +2765,7 @@ func (x *GetWebhookDeliveryRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookDeliveryRecordRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookDeliveryRecordRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{35}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetWebhookDeliveryRecordRequest) GetName() string {
@@ -2717,7 +2787,7 @@ type RedeliverWebhookDeliveryRequest struct {
 
 func (x *RedeliverWebhookDeliveryRequest) Reset() {
 	*x = RedeliverWebhookDeliveryRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2799,7 @@ func (x *RedeliverWebhookDeliveryRequest) String() string {
 func (*RedeliverWebhookDeliveryRequest) ProtoMessage() {}
 
 func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[36]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2812,7 @@ func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverWebhookDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverWebhookDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{36}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RedeliverWebhookDeliveryRequest) GetName() string {
@@ -2763,7 +2833,7 @@ type EnableWebhookSubscriptionRequest struct {
 
 func (x *EnableWebhookSubscriptionRequest) Reset() {
 	*x = EnableWebhookSubscriptionRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2845,7 @@ func (x *EnableWebhookSubscriptionRequest) String() string {
 func (*EnableWebhookSubscriptionRequest) ProtoMessage() {}
 
 func (x *EnableWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[37]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2858,7 @@ func (x *EnableWebhookSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableWebhookSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*EnableWebhookSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{37}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EnableWebhookSubscriptionRequest) GetName() string {
@@ -2811,7 +2881,7 @@ type RotateWebhookSubscriptionSecretRequest struct {
 
 func (x *RotateWebhookSubscriptionSecretRequest) Reset() {
 	*x = RotateWebhookSubscriptionSecretRequest{}
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[38]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +2893,7 @@ func (x *RotateWebhookSubscriptionSecretRequest) String() string {
 func (*RotateWebhookSubscriptionSecretRequest) ProtoMessage() {}
 
 func (x *RotateWebhookSubscriptionSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[38]
+	mi := &file_transload_storefront_v1_storefront_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +2906,7 @@ func (x *RotateWebhookSubscriptionSecretRequest) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use RotateWebhookSubscriptionSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotateWebhookSubscriptionSecretRequest) Descriptor() ([]byte, []int) {
-	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{38}
+	return file_transload_storefront_v1_storefront_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RotateWebhookSubscriptionSecretRequest) GetName() string {
@@ -3009,7 +3079,13 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\x7f\n" +
 	"\x10GetReturnRequest\x12k\n" +
 	"\x04name\x18\x01 \x01(\tBW\xe0A\x02\xfaA!\n" +
-	"\x1fstorefront.transload.dev/Return\xbaH-r+\x18\x8f\x012&^orders/[^/]{1,64}/returns/[^/]{1,64}$R\x04name\"\xee\x01\n" +
+	"\x1fstorefront.transload.dev/Return\xbaH-r+\x18\x8f\x012&^orders/[^/]{1,64}/returns/[^/]{1,64}$R\x04name\"\xd5\x01\n" +
+	"\x13CancelReturnRequest\x12k\n" +
+	"\x04name\x18\x01 \x01(\tBW\xe0A\x02\xfaA!\n" +
+	"\x1fstorefront.transload.dev/Return\xbaH-r+\x18\x8f\x012&^orders/[^/]{1,64}/returns/[^/]{1,64}$R\x04name\x12,\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12#\n" +
+	"\x06reason\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xee\x01\n" +
 	"\x12ListReturnsRequest\x12[\n" +
 	"\x06parent\x18\x01 \x01(\tBC\xe0A\x02\xfaA!\x12\x1fstorefront.transload.dev/Return\xbaH\x19r\x17\x18G2\x13^orders/[^/]{1,64}$R\x06parent\x12*\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12*\n" +
@@ -3080,7 +3156,7 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\x16LINE_ISSUE_UNKNOWN_SKU\x10\x01\x12'\n" +
 	"#LINE_ISSUE_NOT_AVAILABLE_IN_CHANNEL\x10\x02\x12\x1e\n" +
 	"\x1aLINE_ISSUE_PRICE_NOT_FOUND\x10\x03\x12%\n" +
-	"!LINE_ISSUE_QUANTITY_NOT_ORDERABLE\x10\x042\xc6\x1d\n" +
+	"!LINE_ISSUE_QUANTITY_NOT_ORDERABLE\x10\x042\xd7\x1e\n" +
 	"\x11StorefrontService\x12\x9d\x01\n" +
 	"\x11CheckAvailability\x121.transload.storefront.v1.CheckAvailabilityRequest\x1a2.transload.storefront.v1.CheckAvailabilityResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/availability:check\x12\x80\x01\n" +
 	"\n" +
@@ -3098,7 +3174,8 @@ const file_transload_storefront_v1_storefront_service_proto_rawDesc = "" +
 	"\vGetShipment\x12+.transload.storefront.v1.GetShipmentRequest\x1a!.transload.storefront.v1.Shipment\".\xdaA\x04name\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=orders/*/shipments/*}\x12\x9c\x01\n" +
 	"\fCreateReturn\x12,.transload.storefront.v1.CreateReturnRequest\x1a\x1f.transload.storefront.v1.Return\"=\xdaA\rparent,return\x82\xd3\xe4\x93\x02':\x06return\"\x1d/v1/{parent=orders/*}/returns\x12\x85\x01\n" +
 	"\tGetReturn\x12).transload.storefront.v1.GetReturnRequest\x1a\x1f.transload.storefront.v1.Return\",\xdaA\x04name\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=orders/*/returns/*}\x12\x98\x01\n" +
-	"\vListReturns\x12+.transload.storefront.v1.ListReturnsRequest\x1a,.transload.storefront.v1.ListReturnsResponse\".\xdaA\x06parent\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=orders/*}/returns\x12\xd3\x01\n" +
+	"\vListReturns\x12+.transload.storefront.v1.ListReturnsRequest\x1a,.transload.storefront.v1.ListReturnsResponse\".\xdaA\x06parent\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{parent=orders/*}/returns\x12\x8e\x01\n" +
+	"\fCancelReturn\x12,.transload.storefront.v1.CancelReturnRequest\x1a\x1f.transload.storefront.v1.Return\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/{name=orders/*/returns/*}:cancel\x12\xd3\x01\n" +
 	"\x19CreateWebhookSubscription\x129.transload.storefront.v1.CreateWebhookSubscriptionRequest\x1a,.transload.storefront.v1.WebhookSubscription\"M\xdaA\x14webhook_subscription\x82\xd3\xe4\x93\x020:\x14webhook_subscription\"\x18/v1/webhookSubscriptions\x12\xb0\x01\n" +
 	"\x16GetWebhookSubscription\x126.transload.storefront.v1.GetWebhookSubscriptionRequest\x1a,.transload.storefront.v1.WebhookSubscription\"0\xdaA\x04name\x82\xd3\xe4\x93\x02#\x12!/v1/{name=webhookSubscriptions/*}\x12\xb1\x01\n" +
 	"\x18ListWebhookSubscriptions\x128.transload.storefront.v1.ListWebhookSubscriptionsRequest\x1a9.transload.storefront.v1.ListWebhookSubscriptionsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/webhookSubscriptions\x12\xa0\x01\n" +
@@ -3124,7 +3201,7 @@ func file_transload_storefront_v1_storefront_service_proto_rawDescGZIP() []byte 
 }
 
 var file_transload_storefront_v1_storefront_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_transload_storefront_v1_storefront_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_transload_storefront_v1_storefront_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_transload_storefront_v1_storefront_service_proto_goTypes = []any{
 	(Confidence)(0),                                // 0: transload.storefront.v1.Confidence
 	(LineIssue)(0),                                 // 1: transload.storefront.v1.LineIssue
@@ -3154,78 +3231,79 @@ var file_transload_storefront_v1_storefront_service_proto_goTypes = []any{
 	(*GetShipmentRequest)(nil),                     // 25: transload.storefront.v1.GetShipmentRequest
 	(*CreateReturnRequest)(nil),                    // 26: transload.storefront.v1.CreateReturnRequest
 	(*GetReturnRequest)(nil),                       // 27: transload.storefront.v1.GetReturnRequest
-	(*ListReturnsRequest)(nil),                     // 28: transload.storefront.v1.ListReturnsRequest
-	(*ListReturnsResponse)(nil),                    // 29: transload.storefront.v1.ListReturnsResponse
-	(*CreateWebhookSubscriptionRequest)(nil),       // 30: transload.storefront.v1.CreateWebhookSubscriptionRequest
-	(*GetWebhookSubscriptionRequest)(nil),          // 31: transload.storefront.v1.GetWebhookSubscriptionRequest
-	(*ListWebhookSubscriptionsRequest)(nil),        // 32: transload.storefront.v1.ListWebhookSubscriptionsRequest
-	(*ListWebhookSubscriptionsResponse)(nil),       // 33: transload.storefront.v1.ListWebhookSubscriptionsResponse
-	(*DeleteWebhookSubscriptionRequest)(nil),       // 34: transload.storefront.v1.DeleteWebhookSubscriptionRequest
-	(*TestWebhookSubscriptionRequest)(nil),         // 35: transload.storefront.v1.TestWebhookSubscriptionRequest
-	(*TestWebhookSubscriptionResponse)(nil),        // 36: transload.storefront.v1.TestWebhookSubscriptionResponse
-	(*ListWebhookDeliveryRecordsRequest)(nil),      // 37: transload.storefront.v1.ListWebhookDeliveryRecordsRequest
-	(*ListWebhookDeliveryRecordsResponse)(nil),     // 38: transload.storefront.v1.ListWebhookDeliveryRecordsResponse
-	(*GetWebhookDeliveryRecordRequest)(nil),        // 39: transload.storefront.v1.GetWebhookDeliveryRecordRequest
-	(*RedeliverWebhookDeliveryRequest)(nil),        // 40: transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	(*EnableWebhookSubscriptionRequest)(nil),       // 41: transload.storefront.v1.EnableWebhookSubscriptionRequest
-	(*RotateWebhookSubscriptionSecretRequest)(nil), // 42: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	(*date.Date)(nil),                              // 43: google.type.Date
-	(*v1.Money)(nil),                               // 44: transload.common.v1.Money
-	(*PriceExplanation)(nil),                       // 45: transload.storefront.v1.PriceExplanation
-	(*timestamppb.Timestamp)(nil),                  // 46: google.protobuf.Timestamp
-	(*Product)(nil),                                // 47: transload.storefront.v1.Product
-	(*Order)(nil),                                  // 48: transload.storefront.v1.Order
-	(*Shipment)(nil),                               // 49: transload.storefront.v1.Shipment
-	(*Return)(nil),                                 // 50: transload.storefront.v1.Return
-	(*WebhookSubscription)(nil),                    // 51: transload.storefront.v1.WebhookSubscription
-	(WebhookEventType)(0),                          // 52: transload.storefront.v1.WebhookEventType
-	(*WebhookDelivery)(nil),                        // 53: transload.storefront.v1.WebhookDelivery
-	(*durationpb.Duration)(nil),                    // 54: google.protobuf.Duration
-	(*WebhookDeliveryRecord)(nil),                  // 55: transload.storefront.v1.WebhookDeliveryRecord
-	(*emptypb.Empty)(nil),                          // 56: google.protobuf.Empty
+	(*CancelReturnRequest)(nil),                    // 28: transload.storefront.v1.CancelReturnRequest
+	(*ListReturnsRequest)(nil),                     // 29: transload.storefront.v1.ListReturnsRequest
+	(*ListReturnsResponse)(nil),                    // 30: transload.storefront.v1.ListReturnsResponse
+	(*CreateWebhookSubscriptionRequest)(nil),       // 31: transload.storefront.v1.CreateWebhookSubscriptionRequest
+	(*GetWebhookSubscriptionRequest)(nil),          // 32: transload.storefront.v1.GetWebhookSubscriptionRequest
+	(*ListWebhookSubscriptionsRequest)(nil),        // 33: transload.storefront.v1.ListWebhookSubscriptionsRequest
+	(*ListWebhookSubscriptionsResponse)(nil),       // 34: transload.storefront.v1.ListWebhookSubscriptionsResponse
+	(*DeleteWebhookSubscriptionRequest)(nil),       // 35: transload.storefront.v1.DeleteWebhookSubscriptionRequest
+	(*TestWebhookSubscriptionRequest)(nil),         // 36: transload.storefront.v1.TestWebhookSubscriptionRequest
+	(*TestWebhookSubscriptionResponse)(nil),        // 37: transload.storefront.v1.TestWebhookSubscriptionResponse
+	(*ListWebhookDeliveryRecordsRequest)(nil),      // 38: transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	(*ListWebhookDeliveryRecordsResponse)(nil),     // 39: transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	(*GetWebhookDeliveryRecordRequest)(nil),        // 40: transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	(*RedeliverWebhookDeliveryRequest)(nil),        // 41: transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	(*EnableWebhookSubscriptionRequest)(nil),       // 42: transload.storefront.v1.EnableWebhookSubscriptionRequest
+	(*RotateWebhookSubscriptionSecretRequest)(nil), // 43: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	(*date.Date)(nil),                              // 44: google.type.Date
+	(*v1.Money)(nil),                               // 45: transload.common.v1.Money
+	(*PriceExplanation)(nil),                       // 46: transload.storefront.v1.PriceExplanation
+	(*timestamppb.Timestamp)(nil),                  // 47: google.protobuf.Timestamp
+	(*Product)(nil),                                // 48: transload.storefront.v1.Product
+	(*Order)(nil),                                  // 49: transload.storefront.v1.Order
+	(*Shipment)(nil),                               // 50: transload.storefront.v1.Shipment
+	(*Return)(nil),                                 // 51: transload.storefront.v1.Return
+	(*WebhookSubscription)(nil),                    // 52: transload.storefront.v1.WebhookSubscription
+	(WebhookEventType)(0),                          // 53: transload.storefront.v1.WebhookEventType
+	(*WebhookDelivery)(nil),                        // 54: transload.storefront.v1.WebhookDelivery
+	(*durationpb.Duration)(nil),                    // 55: google.protobuf.Duration
+	(*WebhookDeliveryRecord)(nil),                  // 56: transload.storefront.v1.WebhookDeliveryRecord
+	(*emptypb.Empty)(nil),                          // 57: google.protobuf.Empty
 }
 var file_transload_storefront_v1_storefront_service_proto_depIdxs = []int32{
 	4,  // 0: transload.storefront.v1.CheckAvailabilityRequest.ship_to:type_name -> transload.storefront.v1.ShipToLocation
 	5,  // 1: transload.storefront.v1.CheckAvailabilityRequest.lines:type_name -> transload.storefront.v1.RequestedLine
 	2,  // 2: transload.storefront.v1.DeliveryPromise.status:type_name -> transload.storefront.v1.DeliveryPromise.Status
-	43, // 3: transload.storefront.v1.DeliveryPromise.ship_date:type_name -> google.type.Date
-	43, // 4: transload.storefront.v1.DeliveryPromise.backorder_ship_date:type_name -> google.type.Date
-	44, // 5: transload.storefront.v1.LineAvailability.unit_price:type_name -> transload.common.v1.Money
-	44, // 6: transload.storefront.v1.LineAvailability.extended_price:type_name -> transload.common.v1.Money
-	45, // 7: transload.storefront.v1.LineAvailability.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
+	44, // 3: transload.storefront.v1.DeliveryPromise.ship_date:type_name -> google.type.Date
+	44, // 4: transload.storefront.v1.DeliveryPromise.backorder_ship_date:type_name -> google.type.Date
+	45, // 5: transload.storefront.v1.LineAvailability.unit_price:type_name -> transload.common.v1.Money
+	45, // 6: transload.storefront.v1.LineAvailability.extended_price:type_name -> transload.common.v1.Money
+	46, // 7: transload.storefront.v1.LineAvailability.price_explanation:type_name -> transload.storefront.v1.PriceExplanation
 	7,  // 8: transload.storefront.v1.LineAvailability.warehouses:type_name -> transload.storefront.v1.WarehouseAvailability
 	8,  // 9: transload.storefront.v1.LineAvailability.promise:type_name -> transload.storefront.v1.DeliveryPromise
 	1,  // 10: transload.storefront.v1.LineAvailability.issue:type_name -> transload.storefront.v1.LineIssue
 	9,  // 11: transload.storefront.v1.CheckAvailabilityResponse.lines:type_name -> transload.storefront.v1.LineAvailability
 	0,  // 12: transload.storefront.v1.CheckAvailabilityResponse.confidence:type_name -> transload.storefront.v1.Confidence
-	46, // 13: transload.storefront.v1.CheckAvailabilityResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	47, // 13: transload.storefront.v1.CheckAvailabilityResponse.as_of_time:type_name -> google.protobuf.Timestamp
 	11, // 14: transload.storefront.v1.CheckAvailabilityResponse.promotion_code_issues:type_name -> transload.storefront.v1.PromotionCodeIssue
 	3,  // 15: transload.storefront.v1.PromotionCodeIssue.reason:type_name -> transload.storefront.v1.PromotionCodeIssue.Reason
-	47, // 16: transload.storefront.v1.ListProductsResponse.products:type_name -> transload.storefront.v1.Product
+	48, // 16: transload.storefront.v1.ListProductsResponse.products:type_name -> transload.storefront.v1.Product
 	5,  // 17: transload.storefront.v1.QuotePricesRequest.lines:type_name -> transload.storefront.v1.RequestedLine
-	44, // 18: transload.storefront.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
-	44, // 19: transload.storefront.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
-	45, // 20: transload.storefront.v1.QuoteLine.winning_rule:type_name -> transload.storefront.v1.PriceExplanation
-	45, // 21: transload.storefront.v1.QuoteLine.other_rules:type_name -> transload.storefront.v1.PriceExplanation
+	45, // 18: transload.storefront.v1.QuoteLine.unit_price:type_name -> transload.common.v1.Money
+	45, // 19: transload.storefront.v1.QuoteLine.extended_price:type_name -> transload.common.v1.Money
+	46, // 20: transload.storefront.v1.QuoteLine.winning_rule:type_name -> transload.storefront.v1.PriceExplanation
+	46, // 21: transload.storefront.v1.QuoteLine.other_rules:type_name -> transload.storefront.v1.PriceExplanation
 	1,  // 22: transload.storefront.v1.QuoteLine.issue:type_name -> transload.storefront.v1.LineIssue
 	16, // 23: transload.storefront.v1.QuotePricesResponse.lines:type_name -> transload.storefront.v1.QuoteLine
-	44, // 24: transload.storefront.v1.QuotePricesResponse.subtotal:type_name -> transload.common.v1.Money
-	44, // 25: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
-	44, // 26: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
-	46, // 27: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
+	45, // 24: transload.storefront.v1.QuotePricesResponse.subtotal:type_name -> transload.common.v1.Money
+	45, // 25: transload.storefront.v1.QuotePricesResponse.list_subtotal:type_name -> transload.common.v1.Money
+	45, // 26: transload.storefront.v1.QuotePricesResponse.savings:type_name -> transload.common.v1.Money
+	47, // 27: transload.storefront.v1.QuotePricesResponse.expire_time:type_name -> google.protobuf.Timestamp
 	11, // 28: transload.storefront.v1.QuotePricesResponse.promotion_code_issues:type_name -> transload.storefront.v1.PromotionCodeIssue
-	48, // 29: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
-	48, // 30: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
-	49, // 31: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
-	50, // 32: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
-	50, // 33: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
-	51, // 34: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
-	51, // 35: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
-	52, // 36: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
-	53, // 37: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
-	54, // 38: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
-	55, // 39: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
-	54, // 40: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
+	49, // 29: transload.storefront.v1.CreateOrderRequest.order:type_name -> transload.storefront.v1.Order
+	49, // 30: transload.storefront.v1.ListOrdersResponse.orders:type_name -> transload.storefront.v1.Order
+	50, // 31: transload.storefront.v1.ListShipmentsResponse.shipments:type_name -> transload.storefront.v1.Shipment
+	51, // 32: transload.storefront.v1.CreateReturnRequest.return:type_name -> transload.storefront.v1.Return
+	51, // 33: transload.storefront.v1.ListReturnsResponse.returns:type_name -> transload.storefront.v1.Return
+	52, // 34: transload.storefront.v1.CreateWebhookSubscriptionRequest.webhook_subscription:type_name -> transload.storefront.v1.WebhookSubscription
+	52, // 35: transload.storefront.v1.ListWebhookSubscriptionsResponse.webhook_subscriptions:type_name -> transload.storefront.v1.WebhookSubscription
+	53, // 36: transload.storefront.v1.TestWebhookSubscriptionRequest.event_type:type_name -> transload.storefront.v1.WebhookEventType
+	54, // 37: transload.storefront.v1.TestWebhookSubscriptionResponse.delivery:type_name -> transload.storefront.v1.WebhookDelivery
+	55, // 38: transload.storefront.v1.TestWebhookSubscriptionResponse.latency:type_name -> google.protobuf.Duration
+	56, // 39: transload.storefront.v1.ListWebhookDeliveryRecordsResponse.webhook_delivery_records:type_name -> transload.storefront.v1.WebhookDeliveryRecord
+	55, // 40: transload.storefront.v1.RotateWebhookSubscriptionSecretRequest.grace_period:type_name -> google.protobuf.Duration
 	6,  // 41: transload.storefront.v1.StorefrontService.CheckAvailability:input_type -> transload.storefront.v1.CheckAvailabilityRequest
 	12, // 42: transload.storefront.v1.StorefrontService.GetProduct:input_type -> transload.storefront.v1.GetProductRequest
 	13, // 43: transload.storefront.v1.StorefrontService.ListProducts:input_type -> transload.storefront.v1.ListProductsRequest
@@ -3238,42 +3316,44 @@ var file_transload_storefront_v1_storefront_service_proto_depIdxs = []int32{
 	25, // 50: transload.storefront.v1.StorefrontService.GetShipment:input_type -> transload.storefront.v1.GetShipmentRequest
 	26, // 51: transload.storefront.v1.StorefrontService.CreateReturn:input_type -> transload.storefront.v1.CreateReturnRequest
 	27, // 52: transload.storefront.v1.StorefrontService.GetReturn:input_type -> transload.storefront.v1.GetReturnRequest
-	28, // 53: transload.storefront.v1.StorefrontService.ListReturns:input_type -> transload.storefront.v1.ListReturnsRequest
-	30, // 54: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:input_type -> transload.storefront.v1.CreateWebhookSubscriptionRequest
-	31, // 55: transload.storefront.v1.StorefrontService.GetWebhookSubscription:input_type -> transload.storefront.v1.GetWebhookSubscriptionRequest
-	32, // 56: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
-	34, // 57: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
-	35, // 58: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
-	37, // 59: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
-	39, // 60: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
-	40, // 61: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
-	41, // 62: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
-	42, // 63: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
-	10, // 64: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
-	47, // 65: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
-	14, // 66: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
-	17, // 67: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
-	48, // 68: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
-	48, // 69: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
-	21, // 70: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
-	48, // 71: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
-	24, // 72: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
-	49, // 73: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
-	50, // 74: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
-	50, // 75: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
-	29, // 76: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
-	51, // 77: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	51, // 78: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	33, // 79: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
-	56, // 80: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
-	36, // 81: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
-	38, // 82: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
-	55, // 83: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	55, // 84: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
-	51, // 85: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
-	51, // 86: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
-	64, // [64:87] is the sub-list for method output_type
-	41, // [41:64] is the sub-list for method input_type
+	29, // 53: transload.storefront.v1.StorefrontService.ListReturns:input_type -> transload.storefront.v1.ListReturnsRequest
+	28, // 54: transload.storefront.v1.StorefrontService.CancelReturn:input_type -> transload.storefront.v1.CancelReturnRequest
+	31, // 55: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:input_type -> transload.storefront.v1.CreateWebhookSubscriptionRequest
+	32, // 56: transload.storefront.v1.StorefrontService.GetWebhookSubscription:input_type -> transload.storefront.v1.GetWebhookSubscriptionRequest
+	33, // 57: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:input_type -> transload.storefront.v1.ListWebhookSubscriptionsRequest
+	35, // 58: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:input_type -> transload.storefront.v1.DeleteWebhookSubscriptionRequest
+	36, // 59: transload.storefront.v1.StorefrontService.TestWebhookSubscription:input_type -> transload.storefront.v1.TestWebhookSubscriptionRequest
+	38, // 60: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:input_type -> transload.storefront.v1.ListWebhookDeliveryRecordsRequest
+	40, // 61: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:input_type -> transload.storefront.v1.GetWebhookDeliveryRecordRequest
+	41, // 62: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:input_type -> transload.storefront.v1.RedeliverWebhookDeliveryRequest
+	42, // 63: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:input_type -> transload.storefront.v1.EnableWebhookSubscriptionRequest
+	43, // 64: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:input_type -> transload.storefront.v1.RotateWebhookSubscriptionSecretRequest
+	10, // 65: transload.storefront.v1.StorefrontService.CheckAvailability:output_type -> transload.storefront.v1.CheckAvailabilityResponse
+	48, // 66: transload.storefront.v1.StorefrontService.GetProduct:output_type -> transload.storefront.v1.Product
+	14, // 67: transload.storefront.v1.StorefrontService.ListProducts:output_type -> transload.storefront.v1.ListProductsResponse
+	17, // 68: transload.storefront.v1.StorefrontService.QuotePrices:output_type -> transload.storefront.v1.QuotePricesResponse
+	49, // 69: transload.storefront.v1.StorefrontService.CreateOrder:output_type -> transload.storefront.v1.Order
+	49, // 70: transload.storefront.v1.StorefrontService.GetOrder:output_type -> transload.storefront.v1.Order
+	21, // 71: transload.storefront.v1.StorefrontService.ListOrders:output_type -> transload.storefront.v1.ListOrdersResponse
+	49, // 72: transload.storefront.v1.StorefrontService.CancelOrder:output_type -> transload.storefront.v1.Order
+	24, // 73: transload.storefront.v1.StorefrontService.ListShipments:output_type -> transload.storefront.v1.ListShipmentsResponse
+	50, // 74: transload.storefront.v1.StorefrontService.GetShipment:output_type -> transload.storefront.v1.Shipment
+	51, // 75: transload.storefront.v1.StorefrontService.CreateReturn:output_type -> transload.storefront.v1.Return
+	51, // 76: transload.storefront.v1.StorefrontService.GetReturn:output_type -> transload.storefront.v1.Return
+	30, // 77: transload.storefront.v1.StorefrontService.ListReturns:output_type -> transload.storefront.v1.ListReturnsResponse
+	51, // 78: transload.storefront.v1.StorefrontService.CancelReturn:output_type -> transload.storefront.v1.Return
+	52, // 79: transload.storefront.v1.StorefrontService.CreateWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	52, // 80: transload.storefront.v1.StorefrontService.GetWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	34, // 81: transload.storefront.v1.StorefrontService.ListWebhookSubscriptions:output_type -> transload.storefront.v1.ListWebhookSubscriptionsResponse
+	57, // 82: transload.storefront.v1.StorefrontService.DeleteWebhookSubscription:output_type -> google.protobuf.Empty
+	37, // 83: transload.storefront.v1.StorefrontService.TestWebhookSubscription:output_type -> transload.storefront.v1.TestWebhookSubscriptionResponse
+	39, // 84: transload.storefront.v1.StorefrontService.ListWebhookDeliveryRecords:output_type -> transload.storefront.v1.ListWebhookDeliveryRecordsResponse
+	56, // 85: transload.storefront.v1.StorefrontService.GetWebhookDeliveryRecord:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	56, // 86: transload.storefront.v1.StorefrontService.RedeliverWebhookDelivery:output_type -> transload.storefront.v1.WebhookDeliveryRecord
+	52, // 87: transload.storefront.v1.StorefrontService.EnableWebhookSubscription:output_type -> transload.storefront.v1.WebhookSubscription
+	52, // 88: transload.storefront.v1.StorefrontService.RotateWebhookSubscriptionSecret:output_type -> transload.storefront.v1.WebhookSubscription
+	65, // [65:89] is the sub-list for method output_type
+	41, // [41:65] is the sub-list for method input_type
 	41, // [41:41] is the sub-list for extension type_name
 	41, // [41:41] is the sub-list for extension extendee
 	0,  // [0:41] is the sub-list for field type_name
@@ -3291,7 +3371,7 @@ func file_transload_storefront_v1_storefront_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_storefront_v1_storefront_service_proto_rawDesc), len(file_transload_storefront_v1_storefront_service_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

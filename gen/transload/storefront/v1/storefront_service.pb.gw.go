@@ -566,6 +566,51 @@ func local_request_StorefrontService_ListReturns_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
+func request_StorefrontService_CancelReturn_0(ctx context.Context, marshaler runtime.Marshaler, client StorefrontServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CancelReturnRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.CancelReturn(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_StorefrontService_CancelReturn_0(ctx context.Context, marshaler runtime.Marshaler, server StorefrontServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CancelReturnRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.CancelReturn(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_StorefrontService_CreateWebhookSubscription_0 = &utilities.DoubleArray{Encoding: map[string]int{"webhook_subscription": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_StorefrontService_CreateWebhookSubscription_0(ctx context.Context, marshaler runtime.Marshaler, client StorefrontServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1258,6 +1303,26 @@ func RegisterStorefrontServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_StorefrontService_ListReturns_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_StorefrontService_CancelReturn_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/CancelReturn", runtime.WithHTTPPathPattern("/v1/{name=orders/*/returns/*}:cancel"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_StorefrontService_CancelReturn_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_StorefrontService_CancelReturn_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_StorefrontService_CreateWebhookSubscription_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1719,6 +1784,23 @@ func RegisterStorefrontServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_StorefrontService_ListReturns_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_StorefrontService_CancelReturn_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/transload.storefront.v1.StorefrontService/CancelReturn", runtime.WithHTTPPathPattern("/v1/{name=orders/*/returns/*}:cancel"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_StorefrontService_CancelReturn_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_StorefrontService_CancelReturn_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_StorefrontService_CreateWebhookSubscription_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1906,6 +1988,7 @@ var (
 	pattern_StorefrontService_CreateReturn_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "orders", "parent", "returns"}, ""))
 	pattern_StorefrontService_GetReturn_0                       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "orders", "returns", "name"}, ""))
 	pattern_StorefrontService_ListReturns_0                     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "orders", "parent", "returns"}, ""))
+	pattern_StorefrontService_CancelReturn_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "orders", "returns", "name"}, "cancel"))
 	pattern_StorefrontService_CreateWebhookSubscription_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookSubscriptions"}, ""))
 	pattern_StorefrontService_GetWebhookSubscription_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "webhookSubscriptions", "name"}, ""))
 	pattern_StorefrontService_ListWebhookSubscriptions_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "webhookSubscriptions"}, ""))
@@ -1932,6 +2015,7 @@ var (
 	forward_StorefrontService_CreateReturn_0                    = runtime.ForwardResponseMessage
 	forward_StorefrontService_GetReturn_0                       = runtime.ForwardResponseMessage
 	forward_StorefrontService_ListReturns_0                     = runtime.ForwardResponseMessage
+	forward_StorefrontService_CancelReturn_0                    = runtime.ForwardResponseMessage
 	forward_StorefrontService_CreateWebhookSubscription_0       = runtime.ForwardResponseMessage
 	forward_StorefrontService_GetWebhookSubscription_0          = runtime.ForwardResponseMessage
 	forward_StorefrontService_ListWebhookSubscriptions_0        = runtime.ForwardResponseMessage

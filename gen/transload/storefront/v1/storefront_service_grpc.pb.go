@@ -37,6 +37,7 @@ const (
 	StorefrontService_CreateReturn_FullMethodName                    = "/transload.storefront.v1.StorefrontService/CreateReturn"
 	StorefrontService_GetReturn_FullMethodName                       = "/transload.storefront.v1.StorefrontService/GetReturn"
 	StorefrontService_ListReturns_FullMethodName                     = "/transload.storefront.v1.StorefrontService/ListReturns"
+	StorefrontService_CancelReturn_FullMethodName                    = "/transload.storefront.v1.StorefrontService/CancelReturn"
 	StorefrontService_CreateWebhookSubscription_FullMethodName       = "/transload.storefront.v1.StorefrontService/CreateWebhookSubscription"
 	StorefrontService_GetWebhookSubscription_FullMethodName          = "/transload.storefront.v1.StorefrontService/GetWebhookSubscription"
 	StorefrontService_ListWebhookSubscriptions_FullMethodName        = "/transload.storefront.v1.StorefrontService/ListWebhookSubscriptions"
@@ -222,6 +223,12 @@ type StorefrontServiceClient interface {
 	// ListReturns lists the returns of an order, newest first. Use the parent
 	// `orders/-` to list returns across all of the caller's orders.
 	ListReturns(ctx context.Context, in *ListReturnsRequest, opts ...grpc.CallOption) (*ListReturnsResponse, error)
+	// CancelReturn withdraws an authorized return whose goods have not been
+	// received; the answer is the return in STATE_CANCELLED. Idempotent on
+	// `request_id` (REST: `Idempotency-Key` header, copied like for
+	// CreateOrder). Fails with ERROR_REASON_RETURN_NOT_CANCELLABLE once the
+	// warehouse received goods or the return is not authorized.
+	CancelReturn(ctx context.Context, in *CancelReturnRequest, opts ...grpc.CallOption) (*Return, error)
 	// CreateWebhookSubscription registers an https endpoint for change
 	// notifications (see WebhookSubscription for the delivery protocol). At most
 	// 10 subscriptions per API key (ERROR_REASON_WEBHOOK_SUBSCRIPTION_LIMIT).
@@ -391,6 +398,16 @@ func (c *storefrontServiceClient) ListReturns(ctx context.Context, in *ListRetur
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListReturnsResponse)
 	err := c.cc.Invoke(ctx, StorefrontService_ListReturns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storefrontServiceClient) CancelReturn(ctx context.Context, in *CancelReturnRequest, opts ...grpc.CallOption) (*Return, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Return)
+	err := c.cc.Invoke(ctx, StorefrontService_CancelReturn_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -670,6 +687,12 @@ type StorefrontServiceServer interface {
 	// ListReturns lists the returns of an order, newest first. Use the parent
 	// `orders/-` to list returns across all of the caller's orders.
 	ListReturns(context.Context, *ListReturnsRequest) (*ListReturnsResponse, error)
+	// CancelReturn withdraws an authorized return whose goods have not been
+	// received; the answer is the return in STATE_CANCELLED. Idempotent on
+	// `request_id` (REST: `Idempotency-Key` header, copied like for
+	// CreateOrder). Fails with ERROR_REASON_RETURN_NOT_CANCELLABLE once the
+	// warehouse received goods or the return is not authorized.
+	CancelReturn(context.Context, *CancelReturnRequest) (*Return, error)
 	// CreateWebhookSubscription registers an https endpoint for change
 	// notifications (see WebhookSubscription for the delivery protocol). At most
 	// 10 subscriptions per API key (ERROR_REASON_WEBHOOK_SUBSCRIPTION_LIMIT).
@@ -753,6 +776,9 @@ func (UnimplementedStorefrontServiceServer) GetReturn(context.Context, *GetRetur
 }
 func (UnimplementedStorefrontServiceServer) ListReturns(context.Context, *ListReturnsRequest) (*ListReturnsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReturns not implemented")
+}
+func (UnimplementedStorefrontServiceServer) CancelReturn(context.Context, *CancelReturnRequest) (*Return, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReturn not implemented")
 }
 func (UnimplementedStorefrontServiceServer) CreateWebhookSubscription(context.Context, *CreateWebhookSubscriptionRequest) (*WebhookSubscription, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateWebhookSubscription not implemented")
@@ -1039,6 +1065,24 @@ func _StorefrontService_ListReturns_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StorefrontService_CancelReturn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReturnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorefrontServiceServer).CancelReturn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StorefrontService_CancelReturn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorefrontServiceServer).CancelReturn(ctx, req.(*CancelReturnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _StorefrontService_CreateWebhookSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateWebhookSubscriptionRequest)
 	if err := dec(in); err != nil {
@@ -1277,6 +1321,10 @@ var StorefrontService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReturns",
 			Handler:    _StorefrontService_ListReturns_Handler,
+		},
+		{
+			MethodName: "CancelReturn",
+			Handler:    _StorefrontService_CancelReturn_Handler,
 		},
 		{
 			MethodName: "CreateWebhookSubscription",

@@ -99,6 +99,9 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 		"return-credits": func(ctx context.Context) error {
 			return returns.RunCredits(ctx, returnCreditInterval)
 		},
+		"return-expiry": func(ctx context.Context) error {
+			return returns.RunExpiry(ctx, returnExpiryInterval(cfg.ReturnAuthorizationTTL), returnExpiryLeaseTTL)
+		},
 	})
 }
 
@@ -241,6 +244,17 @@ func newService(cfg config.Config, db *sqldb.DB, n *neighbours, relay *outbox.Re
 // returns with a credit each time.
 const returnCreditInterval = time.Second
 
+// returnExpiryInterval is how often AUTHORIZED returns past
+// ORDER_RETURN_AUTHORIZATION_TTL are closed: a quarter of the TTL, between
+// 100 ms and a minute (an indexed read of the expired ones each time).
+func returnExpiryInterval(ttl time.Duration) time.Duration {
+	return min(max(ttl/4, 100*time.Millisecond), time.Minute)
+}
+
+// returnExpiryLeaseTTL is the expiry task's singleton lease: a replica
+// that died holding it is replaced at most this long after its last pass.
+const returnExpiryLeaseTTL = 30 * time.Second
+
 // newReturns wires the return (RMA) use cases with the ORDER_RETURN_*
 // policy, over the same database as the orders.
 func newReturns(cfg config.Config, db *sqldb.DB, svc *order.Service) (*order.Returns, error) {
@@ -250,7 +264,7 @@ func newReturns(cfg config.Config, db *sqldb.DB, svc *order.Service) (*order.Ret
 	}
 	return order.NewReturns(svc, sqlstore.New(db, orderpb.Encoder{}), order.ReturnConfig{
 		Window: cfg.ReturnWindow, ChannelWindows: windows, AllowShipped: cfg.ReturnAllowShipped,
-		AutoApproveMaxMinor: cfg.ReturnAutoApproveMaxMinor,
+		AutoApproveMaxMinor: cfg.ReturnAutoApproveMaxMinor, AuthorizationTTL: cfg.ReturnAuthorizationTTL,
 	}), nil
 }
 

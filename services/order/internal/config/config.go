@@ -110,6 +110,10 @@ type Config struct {
 	// the order currency; above it an operator approves or rejects. -1
 	// sends every return to an operator.
 	ReturnAutoApproveMaxMinor int64 `env:"ORDER_RETURN_AUTO_APPROVE_MAX_MINOR" default:"100000"`
+	// ReturnAuthorizationTTL closes an AUTHORIZED return whose goods have
+	// not arrived this long after its authorization (one expiry task
+	// across replicas); 0 never closes one.
+	ReturnAuthorizationTTL time.Duration `env:"ORDER_RETURN_AUTHORIZATION_TTL" default:"720h"`
 
 	// Financial posting. The scheduler (one across replicas) collects
 	// unposted invoice and credit memo lines into journal batches of at
@@ -190,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PostingInvoiceAccount == "" || c.PostingCreditMemoAccount == "" || len(c.PostingInvoiceAccount) > 32 || len(c.PostingCreditMemoAccount) > 32 {
 		errs = append(errs, errors.New("ORDER_POSTING_INVOICE_ACCOUNT and ORDER_POSTING_CREDIT_MEMO_ACCOUNT must be 1..32 characters"))
+	}
+	if c.ReturnAuthorizationTTL < 0 {
+		errs = append(errs, errors.New("ORDER_RETURN_AUTHORIZATION_TTL must not be negative (0 never expires)"))
 	}
 	if c.ReturnAutoApproveMaxMinor < -1 {
 		errs = append(errs, errors.New("ORDER_RETURN_AUTO_APPROVE_MAX_MINOR must be -1 (never) or at least 0"))

@@ -38,7 +38,7 @@ func TestDefaults(t *testing.T) {
 		ClaimLease: 10 * time.Second, ClaimWait: 15 * time.Second, ClaimAbandonAfter: 2 * time.Minute, CustomerMaxStaleness: 24 * time.Hour,
 		CustomerSyncInterval: 10 * time.Minute, QueueLeaseTTL: 15 * time.Second, IdempotencyRetention: 168 * time.Hour,
 		RelayPollInterval: 200 * time.Millisecond, OutboxRetention: 168 * time.Hour,
-		ReturnWindow: 720 * time.Hour, ReturnAutoApproveMaxMinor: 100000,
+		ReturnWindow: 720 * time.Hour, ReturnAutoApproveMaxMinor: 100000, ReturnAuthorizationTTL: 720 * time.Hour,
 		PostingInterval: 10 * time.Second, PostingBatchSize: 500, PostingSubmitTimeout: 30 * time.Second,
 		PostingInvoiceAccount: "4000", PostingCreditMemoAccount: "4100", PostingLeaseTTL: 30 * time.Second,
 	}

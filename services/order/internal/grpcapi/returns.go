@@ -167,6 +167,30 @@ func (s *Server) decideReturn(ctx context.Context, name, requestID, msg string,
 	return orderpb.ReturnAuthorization(ret), nil
 }
 
+// CancelReturnAuthorization implements orderv1.OrderServiceServer: an
+// AUTHORIZED return whose goods have not arrived closes (Returns.Cancel),
+// with the calling actor (an operator by default; the gateway passes the
+// storefront's key after checking the order is the caller's). A return
+// named under another order than its own is NOT_FOUND.
+func (s *Server) CancelReturnAuthorization(ctx context.Context, r *orderv1.CancelReturnAuthorizationRequest) (*orderv1.ReturnAuthorization, error) {
+	rs, err := s.returnsOrUnimplemented()
+	if err != nil {
+		return nil, err
+	}
+	orderID, id := returnIDFromName(r.GetName())
+	if err := s.checkReturnParent(ctx, rs, orderID, id); err != nil {
+		return nil, err
+	}
+	a := actor(ctx, order.Actor{Kind: "operator"})
+	ret, replayed, err := rs.Cancel(ctx, order.CancelReturnParams{ReturnID: id, RequestID: r.GetRequestId(), Reason: r.GetReason(),
+		Actor: a, CorrelationID: correlation.ID(ctx)})
+	if err != nil {
+		return nil, s.returnStatus(ctx, err, "", id)
+	}
+	s.setReplayed(ctx, replayed)
+	return orderpb.ReturnAuthorization(ret), nil
+}
+
 // checkReturnParent answers NOT_FOUND when a return is named under another
 // order than its own.
 func (s *Server) checkReturnParent(ctx context.Context, rs *order.Returns, orderID, id string) error {

@@ -273,6 +273,9 @@ type ReturnStore interface {
 	// POSTED or DUPLICATE), oldest change first, starting after after (the
 	// zero cursor starts at the beginning).
 	ReturnsToCredit(ctx context.Context, after ReturnCursor, limit int) ([]ReturnCursor, error)
+	// AuthorizedBefore returns the ids of up to limit AUTHORIZED returns
+	// last changed (authorized) before before, oldest first.
+	AuthorizedBefore(ctx context.Context, before time.Time, limit int) ([]string, error)
 }
 
 // ReturnCursor is a return's position in the credit completion scan:
@@ -364,6 +367,10 @@ type ReturnConfig struct {
 	// rules and its goods are worth at most this (order currency minor
 	// units); a negative value sends every return to an operator.
 	AutoApproveMaxMinor int64
+	// AuthorizationTTL closes an AUTHORIZED return whose goods have not
+	// arrived this long after its authorization (ExpireAuthorized); 0
+	// never closes one.
+	AuthorizationTTL time.Duration
 }
 
 // Returns implements the return (RMA) use cases on top of the order

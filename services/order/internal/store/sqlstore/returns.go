@@ -423,3 +423,27 @@ func (s *Store) ReturnsToCredit(ctx context.Context, after order.ReturnCursor, l
 	}
 	return ids, nil
 }
+
+// authorizedBeforeQuery selects AUTHORIZED returns last changed before a
+// time, oldest first: the expiry task's scan. The partial index
+// order_returns_authorized (migration 0010, WHERE state = 2) serves it in
+// index order; the state is a literal (order.ReturnAuthorized) because a
+// planner uses a partial index only for a predicate it can prove, and the
+// predicate and ORDER BY must keep matching that index.
+const authorizedBeforeQuery = `
+		SELECT return_id FROM order_returns
+		WHERE state = 2 AND updated_us < ?
+		ORDER BY updated_us, return_id LIMIT ?`
+
+// AuthorizedBefore implements order.ReturnStore.
+func (s *Store) AuthorizedBefore(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	ids, err := sqldb.QueryAll(ctx, s.db.SQL(), s.q(authorizedBeforeQuery), []any{us(before), limit},
+		func(sc sqldb.Scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		})
+	if err != nil {
+		return nil, fmt.Errorf("authorized returns: %w", err)
+	}
+	return ids, nil
+}

@@ -16,6 +16,20 @@ import (
 // (migration 0009) on both engines, in index order (no sort), instead of
 // scanning every return ever made.
 func TestReturnsToCreditUsesIndex(t *testing.T) {
+	wantPlanUses(t, "credit completion", "order_returns_to_credit", returnsToCreditQuery,
+		returnsToCreditArgs(order.ReturnCursor{UpdatedAt: time.UnixMicro(1), ID: "r"}, 100))
+}
+
+// TestAuthorizedBeforeUsesIndex: the expiry task's scan (AuthorizedBefore)
+// reads order_returns through order_returns_authorized (migration 0010)
+// in index order on both engines.
+func TestAuthorizedBeforeUsesIndex(t *testing.T) {
+	wantPlanUses(t, "authorization expiry", "order_returns_authorized", authorizedBeforeQuery, []any{int64(1), 100})
+}
+
+// wantPlanUses checks, on both engines, that the plan of query (args)
+// uses index and reads it in order (no sort).
+func wantPlanUses(t *testing.T, scan, index, query string, args []any) {
 	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
 		t.Parallel()
 		ctx := t.Context()
@@ -36,7 +50,7 @@ func TestReturnsToCreditUsesIndex(t *testing.T) {
 			}
 			explain = "EXPLAIN "
 		}
-		rows, err := conn.QueryContext(ctx, db.Rebind(explain+returnsToCreditQuery), returnsToCreditArgs(order.ReturnCursor{UpdatedAt: time.UnixMicro(1), ID: "r"}, 100)...)
+		rows, err := conn.QueryContext(ctx, db.Rebind(explain+query), args...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,14 +76,14 @@ func TestReturnsToCreditUsesIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := strings.Join(plan, "\n")
-		if !strings.Contains(text, "order_returns_to_credit") {
-			t.Errorf("the credit completion scan does not use order_returns_to_credit:\n%s", text)
+		if !strings.Contains(text, index) {
+			t.Errorf("the %s scan does not use %s:\n%s", scan, index, text)
 		}
 		if db.Dialect() == sqldb.SQLite && strings.Contains(text, "TEMP B-TREE FOR ORDER BY") {
-			t.Errorf("the credit completion scan sorts instead of reading in index order:\n%s", text)
+			t.Errorf("the %s scan sorts instead of reading in index order:\n%s", scan, text)
 		}
 		if db.Dialect() == sqldb.Postgres && strings.Contains(text, "Sort") {
-			t.Errorf("the credit completion scan sorts instead of reading in index order:\n%s", text)
+			t.Errorf("the %s scan sorts instead of reading in index order:\n%s", scan, text)
 		}
 	})
 }
