@@ -239,6 +239,7 @@ type batchResult struct {
 func (c *Consumer) applyHeld(ctx context.Context, n int) {
 	start := time.Now()
 	items := c.held[:n]
+	stopProgress := c.inProgress(heldMsgs(c.held)...)
 	res := c.applyBatch(ctx, items)
 	for res.brokenAt > 0 {
 		// Member brokenAt broke the transaction: commit the ones before
@@ -246,6 +247,7 @@ func (c *Consumer) applyHeld(ctx context.Context, n int) {
 		items = items[:res.brokenAt]
 		res = c.applyBatch(ctx, items)
 	}
+	stopProgress()
 	elapsed := time.Since(start).Seconds()
 
 	// Committed: run the hooks, then acknowledge. Only the last ack waits

@@ -444,11 +444,13 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	stopProgress := c.inProgress(msg)
 	keep, err := c.keep(hctx, ev)
 	var hooks *afterCommit
 	if err == nil && keep {
 		hooks, err = c.apply(hctx, ev)
 	}
+	stopProgress()
 	switch {
 	case err == nil || errors.Is(err, errDuplicate):
 		outcome := outcomeApplied
