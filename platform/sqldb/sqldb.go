@@ -54,7 +54,10 @@
 // calls on an SQLite file share one transaction and one COMMIT: the first
 // waiting writer begins it (BEGIN IMMEDIATE), then the waiting writers
 // take turns on it, each fn running in its caller's goroutine inside its
-// own SAVEPOINT; when nobody else waits, or the batch is full, it commits.
+// own SAVEPOINT (except the first member with work in the batch: it needs
+// none, since rolling the whole transaction back undoes only it, and a
+// savepoint makes SQLite journal every page it changes); when nobody else
+// waits, or the batch is full, it commits.
 // Guarantees per InTx call are those of a transaction of its own:
 //
 //   - durability: InTx returns nil only after the COMMIT that holds its
