@@ -155,9 +155,16 @@ func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer) error {
 	case pending > 0 || len(c.held) > got:
 		more, err = cons.FetchNoWait(room)
 	case c.opts.linger > 0:
-		lctx, cancel := context.WithTimeout(ctx, c.opts.linger)
-		defer cancel()
-		more, err = cons.Fetch(room, jetstream.FetchContext(lctx))
+		// FetchMaxWait, not a context deadline: the pull then ends when
+		// the server says it expired, after every message it delivered
+		// for it. A client-side deadline of a few milliseconds drops
+		// messages the server sent just before it (they arrive after the
+		// client stopped reading, or lose the select against the
+		// deadline): they stay pending until their ack wait runs out, and
+		// the consumer holds everything after them meanwhile (observed: a
+		// 2 ms linger delayed most events of a steady stream by the whole
+		// 5 s ack wait; TestLingerLosesNoMessage).
+		more, err = cons.Fetch(room, jetstream.FetchMaxWait(c.opts.linger))
 	default:
 		return nil
 	}
