@@ -107,9 +107,9 @@ func occurrence(ev events.Event, msg *opsv1.ExceptionRaisedEvent) desk.Occurrenc
 		o.Details = msg.GetDetails().AsMap()
 	}
 	switch {
-	case msg.GetOccurTime() != nil:
+	case msg.GetOccurTime().IsValid(): // an out-of-range time would wrap in the store
 		o.OccurTime = msg.GetOccurTime().AsTime()
-	case md.GetOccurTime() != nil:
+	case md.GetOccurTime().IsValid():
 		o.OccurTime = md.GetOccurTime().AsTime()
 	}
 	return o
@@ -122,7 +122,7 @@ func auditRecord(ev events.Event, msg *opsv1.AuditRecordedEvent) desk.AuditRecor
 		Action: msg.GetAction(), Target: msg.GetTarget(), Service: cmp.Or(msg.GetService(), md.GetProducer()),
 		CorrelationID: cmp.Or(md.GetCorrelationId(), ev.CorrelationID), CreateTime: ev.OccurredAt,
 	}
-	if md.GetOccurTime() != nil {
+	if md.GetOccurTime().IsValid() {
 		r.CreateTime = md.GetOccurTime().AsTime()
 	}
 	if msg.GetBefore() != nil {
