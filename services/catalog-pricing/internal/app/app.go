@@ -121,7 +121,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	defer erpConn.Close()
 	syncer := erpsync.New(erpclient.New(erpConn, cfg.DefaultChannels), catSvc, priceSvc, log, cfg.SyncRetryMin, cfg.SyncRetryMax)
 
-	srv, err := rt.NewServer(listen(cfg, deps)...)
+	// grpcapi.Codec sends memoized quote responses as the bytes they were
+	// marshalled to once, instead of marshalling them on every call.
+	srv, err := rt.NewServer(append(listen(cfg, deps), grpcserver.WithServerOptions(grpc.ForceServerCodecV2(grpcapi.Codec())))...)
 	if err != nil {
 		return fmt.Errorf("grpc server: %w", err)
 	}

@@ -34,7 +34,7 @@ type instance struct {
 
 // testEnv returns the environment of a service on a fresh SQLite file with
 // short retry delays; extra overrides it.
-func testEnv(t *testing.T, extra map[string]string) map[string]string {
+func testEnv(t testing.TB, extra map[string]string) map[string]string {
 	env := map[string]string{
 		"DATABASE_URL":                     sqldbtest.SQLiteDSN(t),
 		"ERP_ADDR":                         "passthrough:///erp",
@@ -54,7 +54,7 @@ func testEnv(t *testing.T, extra map[string]string) map[string]string {
 // start runs the service as main does (svcmain.Start, then app.Run) with
 // in-memory gRPC, a loopback admin listener and the fake ERP; stop (also
 // run at cleanup) shuts it down, waits and closes the runtime.
-func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...chan struct{}) *instance {
+func start(t testing.TB, env map[string]string, erp grpc.DialOption, trigger ...chan struct{}) *instance {
 	t.Helper()
 	logs := io.Writer(io.Discard)
 	if testing.Verbose() {
@@ -105,7 +105,7 @@ func start(t *testing.T, env map[string]string, erp grpc.DialOption, trigger ...
 	}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -113,7 +113,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 }
 
 // readyStatus returns the HTTP status of /readyz.
-func (in *instance) readyStatus(t *testing.T) int {
+func (in *instance) readyStatus(t testing.TB) int {
 	t.Helper()
 	resp, err := http.Get(in.adminURL + "/readyz")
 	if err != nil {
@@ -139,7 +139,7 @@ func (in *instance) get(t *testing.T, path string) string {
 	return string(b)
 }
 
-func (in *instance) waitReady(t *testing.T) {
+func (in *instance) waitReady(t testing.TB) {
 	t.Helper()
 	wait.Eventually(t, 20*time.Second, "/readyz 200", func() error {
 		code := in.readyStatus(t)

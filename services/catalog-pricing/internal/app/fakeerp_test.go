@@ -115,7 +115,7 @@ func (f *fakeERP) StreamPriceExport(_ *erpv1.StreamPriceExportRequest, stream gr
 }
 
 // dialBuf returns a client connection to a bufconn listener.
-func dialBuf(t *testing.T, lis *bufconn.Listener) *grpc.ClientConn {
+func dialBuf(t testing.TB, lis *bufconn.Listener) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient("passthrough:///catalog-pricing",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -172,7 +172,9 @@ func quoteRequestFromProto(req *catalogv1.QuotePricesRequest) pricing.QuoteReque
 	return out
 }
 
-func quoteToProto(q pricing.Quote) *catalogv1.QuotePricesResponse {
+// quoteToProto renders q; summary leaves out every line's candidates
+// (QUOTE_VIEW_SUMMARY).
+func quoteToProto(q pricing.Quote, summary bool) *catalogv1.QuotePricesResponse {
 	out := &catalogv1.QuotePricesResponse{
 		ListTotal: money(q.ListTotal, q.Currency), Total: money(q.Total, q.Currency),
 		PriceVersion: q.PriceVersion, CatalogVersion: q.CatalogVersion, Etag: q.Etag,
@@ -196,6 +198,11 @@ func quoteToProto(q pricing.Quote) *catalogv1.QuotePricesResponse {
 		pl.ExtendedPrice = money(l.Extended, q.Currency)
 		pl.ListPrice = money(l.ListMinor, q.Currency)
 		pl.WinningRule = ruleToProto(l.Winning)
+		if summary {
+			out.Lines = append(out.Lines, pl)
+			continue
+		}
+		pl.Candidates = make([]*catalogv1.PriceCandidate, 0, len(l.Candidates))
 		for _, c := range l.Candidates {
 			pc := &catalogv1.PriceCandidate{Rule: ruleToProto(c.Rule), Outcome: outcomesToProto[c.Outcome], LossReason: lossReasons[c.Lost]}
 			if c.HasPrice {

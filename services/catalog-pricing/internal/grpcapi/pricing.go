@@ -25,6 +25,7 @@ type PricingServer struct {
 	svc       *pricing.Service
 	log       *slog.Logger
 	quotes    *prometheus.CounterVec
+	quotesOK  prometheus.Counter
 	validator protovalidate.Validator
 }
 
@@ -48,14 +49,29 @@ func NewPricingServer(svc *pricing.Service, log *slog.Logger, reg prometheus.Reg
 	if err != nil {
 		return nil, err
 	}
-	return &PricingServer{svc: svc, log: log, quotes: quotes, validator: v}, nil
+	return &PricingServer{svc: svc, log: log, quotes: quotes, quotesOK: quotes.WithLabelValues("ok"), validator: v}, nil
 }
 
 func (s *PricingServer) fail(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
 
 // QuotePrices implements PricingService.QuotePrices.
+//
+// The response of a quote the service memoizes is built and marshalled
+// once per view (pricing.Service.QuoteRendered) and shared by every caller
+// of the same quote: Codec sends its recorded bytes, so a repeated basket
+// costs the version read, the memo lookup and the write of those bytes.
 func (s *PricingServer) QuotePrices(ctx context.Context, req *catalogv1.QuotePricesRequest) (*catalogv1.QuotePricesResponse, error) {
-	q, err := s.svc.Quote(ctx, quoteRequestFromProto(req))
+	view := req.GetView()
+	if view == catalogv1.QuoteView_QUOTE_VIEW_UNSPECIFIED {
+		view = catalogv1.QuoteView_QUOTE_VIEW_FULL
+	}
+	summary := view == catalogv1.QuoteView_QUOTE_VIEW_SUMMARY
+	resp, err := s.svc.QuoteRendered(ctx, quoteRequestFromProto(req), view.String(), func(q pricing.Quote, kept bool) any {
+		if kept {
+			return preEncode(quoteToProto(q, summary))
+		}
+		return quoteToProto(q, summary)
+	})
 	if err != nil {
 		st := s.fail(ctx, err)
 		reason := apierr.ReasonOf(st)
@@ -65,8 +81,8 @@ func (s *PricingServer) QuotePrices(ctx context.Context, req *catalogv1.QuotePri
 		s.quotes.WithLabelValues(reason).Inc()
 		return nil, st
 	}
-	s.quotes.WithLabelValues("ok").Inc()
-	return quoteToProto(q), nil
+	s.quotesOK.Inc()
+	return resp.(*catalogv1.QuotePricesResponse), nil
 }
 
 // ImportPrices implements PricingService.ImportPrices.

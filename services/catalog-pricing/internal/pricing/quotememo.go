@@ -9,6 +9,12 @@ import (
 // in front of its QuoteCache (see WithQuoteMemo).
 const DefaultQuoteMemoSize = 4096
 
+// DefaultQuoteMemoBytes bounds the estimated memory (quoteFootprint) of
+// the memoized quotes with their renderings: a 20-line quote with every
+// rule kind and its full-view response weighs about 100 KB, so the byte
+// bound, not the count, limits the memo for large quotes.
+const DefaultQuoteMemoBytes = 64 << 20
+
 // quoteMemo keeps decoded quotes under their cache key in process memory,
 // in front of the QuoteCache, so a repeated basket costs a map lookup
 // instead of decoding the cached JSON (which was three quarters of a cached
@@ -16,48 +22,111 @@ const DefaultQuoteMemoSize = 4096
 // versions, so a publication or price change is a miss by construction,
 // exactly as in the QuoteCache; entries past their ExpireTime are never
 // returned. Quotes are shared: callers must not modify a returned Quote's
-// slices (the gRPC layer only reads them).
+// slices (the gRPC layer only reads them). Each entry also keeps what the
+// API layer rendered from its quote (QuoteRendered), which lives and dies
+// with the entry.
 type quoteMemo struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]Quote
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	bytes    int
+	m        map[string]memoEntry
 }
 
-func newQuoteMemo(max int) *quoteMemo {
-	return &quoteMemo{max: max, m: make(map[string]Quote)}
+type memoEntry struct {
+	q      Quote
+	r      *renderings
+	weight int
 }
 
-// get returns the quote stored under key if it is still valid at now.
-func (c *quoteMemo) get(key string, now time.Time) (Quote, bool) {
+// quoteFootprint estimates the memory a memoized quote holds with its
+// renderings: the quote, a response message per view and its encoding,
+// so its strings about three times and a few hundred bytes of structs per
+// line and candidate.
+func quoteFootprint(q Quote) int {
+	n := 1024
+	for _, l := range q.Lines {
+		n += 512 + 3*(len(l.SKU)+len(l.Winning.Name)+len(l.Winning.Explanation))
+		for _, c := range l.Candidates {
+			n += 512 + 3*(len(c.Rule.Name)+len(c.Rule.Explanation))
+		}
+	}
+	return n
+}
+
+// renderings are the renderings of one memoized quote, one per view name
+// (e.g. the gRPC response of a quote view, marshalled once).
+type renderings struct{ m sync.Map }
+
+// get returns the rendering of q under view, rendering it on first use.
+// Two first uses may both render; one result is kept and both callers get
+// it, so every caller of one entry sees the same value.
+func (r *renderings) get(view string, q Quote, render func(Quote, bool) any) any {
+	if v, ok := r.m.Load(view); ok {
+		return v
+	}
+	v, _ := r.m.LoadOrStore(view, render(q, true))
+	return v
+}
+
+func newQuoteMemo(max, maxBytes int) *quoteMemo {
+	return &quoteMemo{max: max, maxBytes: maxBytes, m: make(map[string]memoEntry)}
+}
+
+// get returns the quote stored under key, and its renderings, if it is
+// still valid at now.
+func (c *quoteMemo) get(key string, now time.Time) (Quote, *renderings, bool) {
 	c.mu.Lock()
-	q, ok := c.m[key]
-	if ok && !q.ExpireTime.After(now) {
-		delete(c.m, key)
+	e, ok := c.m[key]
+	if ok && !e.q.ExpireTime.After(now) {
+		c.drop(key, e)
 		ok = false
 	}
 	c.mu.Unlock()
-	return q, ok
+	if !ok {
+		return Quote{}, nil, false
+	}
+	return e.q, e.r, true
 }
 
-// put stores q under key. When the memo is full it first drops expired
-// quotes, then arbitrary ones (map order), until there is room.
-func (c *quoteMemo) put(key string, q Quote, now time.Time) {
+// put stores q under key with no renderings yet and returns the entry's
+// renderings. When the memo is full (count or estimated bytes) it first
+// drops expired quotes, then arbitrary ones (map order), until there is
+// room. A quote heavier than the whole byte bound is not kept (nil).
+func (c *quoteMemo) put(key string, q Quote, now time.Time) *renderings {
+	w := quoteFootprint(q)
+	if w > c.maxBytes {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
+	if old, ok := c.m[key]; ok {
+		c.drop(key, old)
+	}
+	full := func() bool { return len(c.m) >= c.max || c.bytes+w > c.maxBytes }
+	if full() {
 		for k, v := range c.m {
-			if !v.ExpireTime.After(now) {
-				delete(c.m, k)
+			if !v.q.ExpireTime.After(now) {
+				c.drop(k, v)
 			}
 		}
-		for k := range c.m {
-			if len(c.m) < c.max {
+		for k, v := range c.m {
+			if !full() {
 				break
 			}
-			delete(c.m, k)
+			c.drop(k, v)
 		}
 	}
-	c.m[key] = q
+	r := &renderings{}
+	c.m[key] = memoEntry{q: q, r: r, weight: w}
+	c.bytes += w
+	return r
+}
+
+// drop removes entry e under key; c.mu is held.
+func (c *quoteMemo) drop(key string, e memoEntry) {
+	delete(c.m, key)
+	c.bytes -= e.weight
 }
 
 func (c *quoteMemo) len() int {

@@ -10,12 +10,12 @@ import (
 // drops expired quotes first when full, and never returns an expired quote.
 func TestQuoteMemoBoundAndExpiry(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	m := newQuoteMemo(3)
+	m := newQuoteMemo(3, 1<<30)
 	m.put("old", Quote{Total: 1, ExpireTime: now.Add(time.Second)}, now)
 	m.put("a", Quote{Total: 2, ExpireTime: now.Add(time.Hour)}, now)
 	m.put("b", Quote{Total: 3, ExpireTime: now.Add(time.Hour)}, now)
 	later := now.Add(2 * time.Second)
-	if _, ok := m.get("old", later); ok {
+	if _, _, ok := m.get("old", later); ok {
 		t.Fatal("expired quote returned")
 	}
 	m.put("old", Quote{Total: 1, ExpireTime: now.Add(time.Second)}, now)
@@ -24,7 +24,7 @@ func TestQuoteMemoBoundAndExpiry(t *testing.T) {
 		t.Fatalf("memo holds %d quotes; want 3", n)
 	}
 	for _, k := range []string{"a", "b", "c"} {
-		if _, ok := m.get(k, later); !ok {
+		if _, _, ok := m.get(k, later); !ok {
 			t.Fatalf("valid quote %q dropped while an expired one could go", k)
 		}
 	}
@@ -34,7 +34,41 @@ func TestQuoteMemoBoundAndExpiry(t *testing.T) {
 			t.Fatalf("memo holds %d quotes after %d puts; bound 3", n, i+1)
 		}
 	}
-	if q, ok := m.get("9", later); !ok || q.Total != 9 {
+	if q, _, ok := m.get("9", later); !ok || q.Total != 9 {
 		t.Fatalf("last put = %+v, %v; want it kept", q, ok)
+	}
+}
+
+// TestQuoteMemoByteBound: the estimated bytes of the kept quotes never
+// exceed the byte bound, whatever the count bound, and a quote heavier
+// than the whole bound is not kept.
+func TestQuoteMemoByteBound(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	line := QuoteLine{SKU: "SKU-1", Winning: Rule{Name: "priceLists/PL/prices/SKU-1", Explanation: "List price"},
+		Candidates: make([]Candidate, 8)}
+	q := Quote{Lines: []QuoteLine{line, line}, ExpireTime: now.Add(time.Hour)}
+	w := quoteFootprint(q)
+	m := newQuoteMemo(1000, 3*w+w/2)
+	for i := range 20 {
+		if m.put(fmt.Sprint(i), q, now) == nil {
+			t.Fatalf("put %d not kept", i)
+		}
+		if m.bytes > m.maxBytes || m.len() > 3 {
+			t.Fatalf("after %d puts the memo holds %d quotes, %d bytes; bounds 3 quotes (by bytes), %d bytes", i+1, m.len(), m.bytes, m.maxBytes)
+		}
+	}
+	if m.len() != 3 || m.bytes != 3*w {
+		t.Fatalf("memo holds %d quotes, %d bytes; want 3 and %d", m.len(), m.bytes, 3*w)
+	}
+	m.put("9", q, now) // replacing a key does not count it twice
+	if m.bytes != 3*w {
+		t.Fatalf("replacing an entry left %d bytes; want %d", m.bytes, 3*w)
+	}
+	big := Quote{Lines: make([]QuoteLine, 10000), ExpireTime: now.Add(time.Hour)}
+	if m.put("big", big, now) != nil {
+		t.Fatal("a quote heavier than the bound was kept")
+	}
+	if _, _, ok := m.get("big", now); ok {
+		t.Fatal("a quote heavier than the bound is served")
 	}
 }

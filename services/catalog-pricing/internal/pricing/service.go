@@ -80,7 +80,8 @@ type Option func(*Service)
 // decoded quotes also kept in process memory in front of it (WithQuoteMemo).
 func WithCache(c QuoteCache) Option { return func(s *Service) { s.cache = c } }
 
-// WithQuoteMemo keeps up to n decoded quotes in process memory in front of
+// WithQuoteMemo keeps up to n decoded quotes (and at most
+// DefaultQuoteMemoBytes of them, estimated) in process memory in front of
 // the QuoteCache (same keys and expiry); n <= 0 turns the memo off. It only
 // applies together with WithCache.
 func WithQuoteMemo(n int) Option { return func(s *Service) { s.memoSize = n } }
@@ -103,7 +104,7 @@ func NewService(store Store, cat Catalog, opts ...Option) *Service {
 		o(s)
 	}
 	if s.cache != nil && s.memoSize > 0 {
-		s.memo = newQuoteMemo(s.memoSize)
+		s.memo = newQuoteMemo(s.memoSize, DefaultQuoteMemoBytes)
 	}
 	return s
 }
@@ -117,47 +118,77 @@ func NewService(store Store, cat Catalog, opts ...Option) *Service {
 // ErrCatalogNotPublished, *CurrencyMismatchError, *LineError (first
 // unpriceable line, unless AllowPartial), *OverflowError.
 func (s *Service) Quote(ctx context.Context, req QuoteRequest) (Quote, error) {
+	q, _, err := s.quote(ctx, req)
+	return q, err
+}
+
+// QuoteRendered is Quote followed by render(q, kept). When the quote is
+// one the memo keeps (a repeatable quote: not usage-dependent, cache on),
+// render runs once per memoized quote and view, with kept = true, and its
+// result is returned to every later caller of that quote and view until
+// the memo drops the quote; the key of the memo carries the catalog and
+// price versions and the whole request, so a kept rendering is never
+// served for another version, customer, channel, basket or code set.
+// Otherwise render runs on every call with kept = false. render must not
+// depend on anything but q and view, and its result must be treated as
+// immutable by everyone it is returned to.
+func (s *Service) QuoteRendered(ctx context.Context, req QuoteRequest, view string, render func(q Quote, kept bool) any) (any, error) {
+	q, r, err := s.quote(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return render(q, false), nil
+	}
+	return r.get(view, q, render), nil
+}
+
+// quote is Quote, also returning the memo entry's renderings when the
+// quote is memoized (nil otherwise).
+func (s *Service) quote(ctx context.Context, req QuoteRequest) (Quote, *renderings, error) {
 	vs, err := s.store.Versions(ctx)
 	if err != nil {
-		return Quote{}, fmt.Errorf("quote: %w", err)
+		return Quote{}, nil, fmt.Errorf("quote: %w", err)
 	}
 	cv, pv := vs.Catalog, vs.Price
 	if cv == 0 {
-		return Quote{}, ErrCatalogNotPublished
+		return Quote{}, nil, ErrCatalogNotPublished
 	}
 	rules, err := s.ruleSet(ctx, vs.Rules)
 	if err != nil {
-		return Quote{}, fmt.Errorf("quote: %w", err)
+		return Quote{}, nil, fmt.Errorf("quote: %w", err)
 	}
 	key := cacheKey(req, cv, pv)
 	now := s.now().UTC()
 	usage := rules.needsUsage(req)
 	if s.cache != nil && !usage {
 		if s.memo != nil {
-			if q, ok := s.memo.get(key, now); ok {
-				return q, nil
+			if q, r, ok := s.memo.get(key, now); ok {
+				return q, r, nil
 			}
 		}
 		if q, ok := s.cache.Get(ctx, key); ok && q.ExpireTime.After(now) {
+			var r *renderings
 			if s.memo != nil {
-				s.memo.put(key, q, now)
+				r = s.memo.put(key, q, now)
 			}
-			return q, nil
+			return q, r, nil
 		}
 	}
 	q, err := s.compute(ctx, req, cv, pv, rules, usage, now)
 	if err != nil {
-		return Quote{}, err
+		return Quote{}, nil, err
 	}
 	q.Etag = shortHash(key)
+	var r *renderings
 	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 && !usage {
 		// A failed write only costs the next caller a recomputation.
 		_ = s.cache.Set(ctx, key, q, ttl)
 		if s.memo != nil {
-			s.memo.put(key, q, now)
+			r = s.memo.put(key, q, now)
 		}
 	}
-	return q, nil
+	return q, r, nil
 }
 
 // ruleSet returns the published rule set of rule version v, loading and
