@@ -11,6 +11,16 @@
 // on with PPROF_ENABLED; off by default, since a profile reveals the
 // binary's internals and a CPU profile costs CPU while it runs).
 //
+// Callers beyond loopback: with an admin token set ([WithToken],
+// ADMIN_TOKEN through svcmain) everything but /healthz and /readyz
+// (metrics, profiles, the simulators' control API) needs it as
+// `Authorization: Bearer <token>` (401 without). Without a token, profiles
+// and a binary's own routes answer loopback callers only (403 for others),
+// so an admin port bound beyond loopback (a container's 0.0.0.0) never
+// hands out profiles or fault switches to whoever reaches it; /metrics
+// then stays open to every scraper, as before tokens existed. The probes
+// always answer: a kubelet calls them from the node.
+//
 // Liveness answers 200 as long as the process can serve HTTP at all; it never
 // checks dependencies, so a database outage does not get pods restarted.
 // Readiness runs the registered checks for hard dependencies only (things
@@ -20,6 +30,8 @@ package adminhttp
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +40,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +63,9 @@ type Server struct {
 	logger       *slog.Logger
 	checkTimeout time.Duration
 	profiling    bool
+	// tokenDigest is the SHA-256 of the admin token; nil means none is
+	// set and only loopback callers reach the guarded routes.
+	tokenDigest []byte
 
 	mu     sync.RWMutex
 	checks map[string]Check
@@ -81,6 +97,21 @@ func WithLogger(l *slog.Logger) Option {
 // http.DefaultServeMux is never served by a Transload binary.
 func WithProfiling(on bool) Option {
 	return func(s *Server) { s.profiling = on }
+}
+
+// WithToken lets callers that are not on loopback reach the guarded
+// routes (everything but /healthz and /readyz, /metrics included) with
+// `Authorization: Bearer <token>` only; an empty token keeps profiles and
+// a binary's own routes loopback-only and /metrics open.
+func WithToken(token string) Option {
+	return func(s *Server) {
+		if token == "" {
+			s.tokenDigest = nil
+			return
+		}
+		d := sha256.Sum256([]byte(token))
+		s.tokenDigest = d[:]
+	}
 }
 
 // New returns a Server exposing the metrics gathered by g (typically the
@@ -139,8 +170,61 @@ func (s *Server) AddCheck(name string, c Check) {
 // answering 200 so the process is not killed before it drains.
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
-// Handler returns the admin routes, including those added with Handle.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the admin routes, including those added with Handle,
+// behind the loopback-or-token guard.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.guarded(r.URL.Path) {
+			if code, msg := s.refuse(r); code != 0 {
+				if code == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+				}
+				writeJSON(w, code, map[string]string{"error": msg})
+				return
+			}
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// guarded reports whether path needs a loopback caller or the token:
+// everything but the probes, and /metrics only once a token is set.
+func (s *Server) guarded(path string) bool {
+	switch path {
+	case "/healthz", "/readyz":
+		return false
+	case "/metrics":
+		return s.tokenDigest != nil
+	}
+	return true
+}
+
+// refuse says why r may not reach a guarded route (status and message),
+// or 0 when it may: loopback callers always may, others with the token.
+func (s *Server) refuse(r *http.Request) (int, string) {
+	if loopback(r.RemoteAddr) {
+		return 0, ""
+	}
+	if s.tokenDigest == nil {
+		return http.StatusForbidden, "this admin endpoint answers loopback callers only; set ADMIN_TOKEN to admit others with it"
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	d := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(d[:], s.tokenDigest) != 1 {
+		return http.StatusUnauthorized, "admin endpoints need Authorization: Bearer <ADMIN_TOKEN> from outside loopback"
+	}
+	return 0, ""
+}
+
+// loopback reports whether a request's remote address is on loopback.
+func loopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Status values in a Report.
 const (

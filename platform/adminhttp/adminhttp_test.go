@@ -24,7 +24,9 @@ import (
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.RemoteAddr = "127.0.0.1:40000" // the default ADMIN_ADDR's callers
+	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
 
@@ -293,4 +295,80 @@ func isProfile(b []byte, sampleType string) error {
 		return fmt.Errorf("no sample type %q in the profile (%d bytes)", sampleType, len(raw))
 	}
 	return nil
+}
+
+// Issue #14: metrics, profiles and a binary's own routes (the simulators'
+// control API) answer a caller that is not on loopback only with the
+// admin token; without a token configured, profiles and the control API
+// not at all and metrics to everyone. The probes answer everyone.
+func TestGuardedRoutes(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	newServer := func(opts ...Option) http.Handler {
+		s := New(prometheus.NewRegistry(), append(opts, WithProfiling(true))...)
+		if err := s.Handle("POST /control/faults", ok); err != nil {
+			t.Fatal(err)
+		}
+		return s.Handler()
+	}
+	do := func(h http.Handler, method, path, remote, auth string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		req.RemoteAddr = remote
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	guarded := []struct{ method, path string }{
+		{http.MethodGet, "/metrics"}, {http.MethodGet, "/debug/pprof/"}, {http.MethodPost, "/control/faults"},
+	}
+	const remote, token = "10.1.2.3:5555", "admin-token-for-tests"
+
+	t.Run("no token", func(t *testing.T) {
+		h := newServer()
+		if rec := do(h, http.MethodGet, "/metrics", remote, ""); rec.Code != http.StatusOK {
+			t.Errorf("GET /metrics from %s without a token configured: %d, want 200", remote, rec.Code)
+		}
+		for _, g := range guarded[1:] {
+			if rec := do(h, g.method, g.path, remote, "Bearer anything"); rec.Code != http.StatusForbidden {
+				t.Errorf("%s %s from %s: %d %s, want 403", g.method, g.path, remote, rec.Code, rec.Body)
+			}
+			for _, lo := range []string{"127.0.0.1:5555", "[::1]:5555"} {
+				if rec := do(h, g.method, g.path, lo, ""); rec.Code/100 != 2 {
+					t.Errorf("%s %s from %s: %d, want it served", g.method, g.path, lo, rec.Code)
+				}
+			}
+		}
+	})
+	t.Run("token", func(t *testing.T) {
+		h := newServer(WithToken(token))
+		for _, g := range guarded {
+			for _, auth := range []string{"", "Bearer wrong-token", token, "Basic " + token} {
+				rec := do(h, g.method, g.path, remote, auth)
+				if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
+					t.Errorf("%s %s from %s with %q: %d, want 401 with WWW-Authenticate", g.method, g.path, remote, auth, rec.Code)
+				}
+				if strings.Contains(rec.Body.String(), token) {
+					t.Errorf("the refusal echoes the token: %s", rec.Body)
+				}
+			}
+			if rec := do(h, g.method, g.path, remote, "Bearer "+token); rec.Code/100 != 2 {
+				t.Errorf("%s %s from %s with the token: %d %s", g.method, g.path, remote, rec.Code, rec.Body)
+			}
+			if rec := do(h, g.method, g.path, "127.0.0.1:5555", ""); rec.Code/100 != 2 {
+				t.Errorf("%s %s from loopback without the token: %d", g.method, g.path, rec.Code)
+			}
+		}
+	})
+	t.Run("probes", func(t *testing.T) {
+		for _, h := range []http.Handler{newServer(), newServer(WithToken(token))} {
+			for _, p := range []string{"/healthz", "/readyz"} {
+				if rec := do(h, http.MethodGet, p, remote, ""); rec.Code != http.StatusOK {
+					t.Errorf("%s from %s: %d, want 200", p, remote, rec.Code)
+				}
+			}
+		}
+	})
 }

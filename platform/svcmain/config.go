@@ -24,8 +24,8 @@ import (
 //	}
 //
 // The embedding struct must not declare SERVICE_NAME, LOG_LEVEL,
-// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, PPROF_ENABLED, DATABASE_URL or the OTEL_*
-// variables again.
+// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, ADMIN_TOKEN, PPROF_ENABLED, DATABASE_URL
+// or the OTEL_* variables again.
 // GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
 // defaults come from the binary's place in the port plan
 // ([DefaultsFor]), so that one table, not one per binary, says which binary
@@ -42,6 +42,12 @@ type Base struct {
 	// Empty takes the binary's admin port in the port plan, so the admin
 	// listener cannot be switched off through the environment.
 	AdminAddr string `env:"ADMIN_ADDR"`
+	// AdminToken admits callers that are not on loopback to the admin
+	// listener's /metrics, /debug/pprof/ and binary routes (the
+	// simulators' /control API) with `Authorization: Bearer <token>`
+	// (adminhttp.WithToken). Empty: those routes answer loopback callers
+	// only (403 otherwise); /healthz and /readyz answer everyone. Secret.
+	AdminToken string `env:"ADMIN_TOKEN" secret:"true"`
 	// Reflection serves gRPC server reflection on the gRPC listener
 	// (grpcserver.WithReflection), so grpcurl and `buf curl` list,
 	// describe and call the binary's services and decode error details

@@ -117,7 +117,7 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		logger:     logger,
 		tp:         tp,
 		registry:   reg,
-		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger), adminhttp.WithProfiling(base.Profiling)),
+		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger), adminhttp.WithProfiling(base.Profiling), adminhttp.WithToken(base.AdminToken)),
 		reflection: base.Reflection,
 		closers:    []func(context.Context) error{shutdownTracing},
 	}, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -403,5 +404,43 @@ func TestBindLoadsStartsServesAndCloses(t *testing.T) {
 		return ""
 	}, io.Discard); err == nil {
 		t.Fatal("run with LOG_LEVEL=chatty succeeded")
+	}
+}
+
+// TestAdminTokenSetting: ADMIN_TOKEN reaches the admin server, so a caller
+// from beyond loopback gets /metrics with it and 401 without; unset, such
+// a caller gets /metrics but not the profiles (403). The token is masked
+// in the logged configuration.
+func TestAdminTokenSetting(t *testing.T) {
+	const token = "admin-token-1234567890"
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		path       string
+		bare, with int // status without and with the token
+	}{
+		{"unset", map[string]string{"PPROF_ENABLED": "true"}, "/debug/pprof/", http.StatusForbidden, http.StatusForbidden},
+		{"unset metrics", nil, "/metrics", http.StatusOK, http.StatusOK},
+		{"set", map[string]string{"ADMIN_TOKEN": token}, "/metrics", http.StatusUnauthorized, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cfg serviceConfig
+			var out bytes.Buffer
+			rt := start(t, tc.env, &out, &cfg)
+			if strings.Contains(out.String(), token) {
+				t.Errorf("the token is logged: %s", out.String())
+			}
+			for auth, want := range map[string]int{"": tc.bare, "Bearer " + token: tc.with} {
+				req := httptest.NewRequest(http.MethodGet, tc.path, nil) // from 192.0.2.1, not loopback
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				rec := httptest.NewRecorder()
+				rt.Admin().Handler().ServeHTTP(rec, req)
+				if rec.Code != want {
+					t.Errorf("GET %s from %s with %q = %d, want %d", tc.path, req.RemoteAddr, auth, rec.Code, want)
+				}
+			}
+		})
 	}
 }
