@@ -111,6 +111,8 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	wg.Go(func() { _ = orderConsumer.Run(bgCtx) })
 	wg.Go(func() { _ = shipmentConsumer.Run(bgCtx) })
 	wg.Go(func() { disp.Run(bgCtx) })
+	retention := &deliver.Retention{Store: store, Keep: cfg.DeliveryLogRetention, Logger: logger}
+	wg.Go(func() { retention.Run(bgCtx) })
 	defer func() {
 		stopBG()
 		wg.Wait()

@@ -49,6 +49,9 @@ type Config struct {
 	// breaker for BreakerOpen.
 	BreakerThreshold int           `env:"WEBHOOK_BREAKER_THRESHOLD" default:"5"`
 	BreakerOpen      time.Duration `env:"WEBHOOK_BREAKER_OPEN" default:"5s"`
+	// DeliveryLogRetention is how long a finished (delivered or failed)
+	// delivery stays in the delivery log; pending ones are never pruned.
+	DeliveryLogRetention time.Duration `env:"NOTIFY_DELIVERY_LOG_RETENTION" default:"720h"`
 	// ShutdownTimeout bounds how long in-flight calls may run after SIGTERM.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
 }
@@ -59,7 +62,7 @@ func (c *Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"WEBHOOK_ATTEMPT_TIMEOUT": c.AttemptTimeout, "WEBHOOK_RETRY_HORIZON": c.RetryHorizon,
 		"WEBHOOK_BACKOFF_BASE": c.BackoffBase, "WEBHOOK_BACKOFF_MAX": c.BackoffMax, "WEBHOOK_BREAKER_OPEN": c.BreakerOpen,
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "NOTIFY_DELIVERY_LOG_RETENTION": c.DeliveryLogRetention,
 	} {
 		if d <= 0 {
 			errs = append(errs, errors.New(name+" must be positive"))

@@ -26,6 +26,9 @@ func TestDefaultsAreTheProductionPolicy(t *testing.T) {
 		t.Fatal("local targets allowed by default")
 	}
 	d := c.Dispatcher()
+	if c.DeliveryLogRetention.Hours() != 30*24 {
+		t.Fatalf("delivery log retention %s, want 30 days", c.DeliveryLogRetention)
+	}
 	if d.AttemptTimeout.Seconds() != 5 || d.Horizon.Hours() != 24 || d.DisableAfter != 20 {
 		t.Fatalf("dispatcher defaults %+v", d)
 	}
@@ -37,9 +40,10 @@ func TestDefaultsAreTheProductionPolicy(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	for env, want := range map[string]string{
-		"WEBHOOK_ATTEMPT_TIMEOUT=0s": "WEBHOOK_ATTEMPT_TIMEOUT must be positive",
-		"WEBHOOK_DISABLE_AFTER=0":    "WEBHOOK_DISABLE_AFTER must be positive",
-		"WEBHOOK_BACKOFF_MAX=10ms":   "WEBHOOK_BACKOFF_MAX must be at least",
+		"WEBHOOK_ATTEMPT_TIMEOUT=0s":       "WEBHOOK_ATTEMPT_TIMEOUT must be positive",
+		"WEBHOOK_DISABLE_AFTER=0":          "WEBHOOK_DISABLE_AFTER must be positive",
+		"WEBHOOK_BACKOFF_MAX=10ms":         "WEBHOOK_BACKOFF_MAX must be at least",
+		"NOTIFY_DELIVERY_LOG_RETENTION=0s": "NOTIFY_DELIVERY_LOG_RETENTION must be positive",
 	} {
 		k, v, _ := strings.Cut(env, "=")
 		if _, err := load(t, map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), want) {

@@ -578,6 +578,36 @@ func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
 	return nil
 }
 
+// PruneDeliveries deletes up to limit finished (delivered or failed)
+// deliveries created before before, oldest first, with their attempts, in
+// one transaction, and returns how many it deleted. Pending deliveries are
+// never deleted.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int, error) {
+	n := 0
+	err := s.InTx(ctx, func(_ *sql.Tx, t *Tx) error {
+		n = 0
+		ids, err := collect(ctx, t.conn, func(r scanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		}, `SELECT id FROM deliveries WHERE state IN (?, ?) AND create_time < ? ORDER BY create_time LIMIT ?`,
+			DeliveryDelivered, DeliveryFailed, micros(before), limit)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := t.exec(ctx, `DELETE FROM delivery_attempts WHERE delivery_id = ?`, id); err != nil {
+				return err
+			}
+			if _, err := t.exec(ctx, `DELETE FROM deliveries WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
 // Outcome is the result of one attempt, applied by RecordAttempt.
 type Outcome struct {
 	Attempt Attempt
