@@ -160,7 +160,15 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return err
 	}
-	if err := events.RegisterGauges(rt.Registry(), js, consumer, returnsConsumer); err != nil {
+	// Returns closed without receipt withdraw their expected returns at
+	// the WMS.
+	closedConsumer, err := events.NewConsumer(db, js, orderevents.ReturnClosedConsumerConfig(),
+		orderevents.ReturnClosedHandler(store.Bind, nil, logger, effects.Notify), events.WithStreams(cfg.Streams.Apply(eventstreams.Order)...),
+		events.WithConsumerLogger(logger), events.WithConsumerRegisterer(rt.Registry()))
+	if err != nil {
+		return err
+	}
+	if err := events.RegisterGauges(rt.Registry(), js, consumer, returnsConsumer, closedConsumer); err != nil {
 		return err
 	}
 
@@ -178,6 +186,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	wg.Go(func() { _ = relay.Run(bgCtx) })
 	wg.Go(func() { _ = consumer.Run(bgCtx) })
 	wg.Go(func() { _ = returnsConsumer.Run(bgCtx) })
+	wg.Go(func() { _ = closedConsumer.Run(bgCtx) })
 	wg.Go(func() { dispatcher.Run(bgCtx) })
 	wg.Go(func() { poller.Run(bgCtx) })
 	wg.Go(func() { returnPoller.Run(bgCtx) })

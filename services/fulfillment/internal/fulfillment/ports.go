@@ -26,6 +26,11 @@ type WMS interface {
 	// RegisterExpectedReturn announces er to its warehouse, idempotently
 	// on er.ID. A refusal is an answer (Accepted false), not an error.
 	RegisterExpectedReturn(ctx context.Context, er ExpectedReturn) (WMSAnswer, error)
+	// CancelExpectedReturn withdraws expected return id at its warehouse;
+	// an already cancelled one answers nil. ErrReturnAlreadyReceived when
+	// goods were received against it, ErrExpectedReturnUnknown when the
+	// WMS never registered it.
+	CancelExpectedReturn(ctx context.Context, id, reason string) error
 	// ReturnEvents reads up to pageSize events of the return receipt feed
 	// after cursor, like ShipmentEvents.
 	ReturnEvents(ctx context.Context, cursor string, pageSize int) (FeedPage, error)

@@ -1,6 +1,7 @@
 package fulfillment
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,7 +33,17 @@ type ExpectedReturn struct {
 	WarehouseID           string       `json:"warehouseId"`
 	Lines                 []ReturnLine `json:"lines"`
 	CreateTime            time.Time    `json:"createTime"`
+	// CancelTime is when its return authorization was closed without
+	// receipt (cancelled or expired); zero while it is expected. A
+	// cancelled expected return is not registered with the WMS any more,
+	// and goods received against it are recorded for the exception desk
+	// instead of being restocked and reported to the order service.
+	CancelTime time.Time `json:"cancelTime,omitzero"`
 }
+
+// Cancelled reports whether er's return authorization was closed without
+// receipt.
+func (er ExpectedReturn) Cancelled() bool { return !er.CancelTime.IsZero() }
 
 // ExpectedReturnsFor splits the lines of return authorization rmaID of
 // order orderID by the warehouse that shipped each order line (requests
@@ -117,3 +128,32 @@ func skuOfLine(requests []*Request, orderLineID string) string {
 func RegisterReturnEffect(er ExpectedReturn, now time.Time) Effect {
 	return Effect{Kind: EffectRegisterExpectedReturn, OrderID: er.OrderID, Key: er.ID, Return: &er, NextAttemptAt: now, CreateTime: now}
 }
+
+// EffectCancelExpectedReturn withdraws an expected return at the WMS
+// (wms.v1 CancelExpectedReturn) after its return authorization was closed
+// without receipt; its call is the expected return, like the
+// registration's.
+const EffectCancelExpectedReturn EffectKind = "wms.cancel_expected_return"
+
+// CancelReturnEffect returns the effect that cancels er at the WMS, due at
+// now; it is keyed by the expected return's id (one cancellation each).
+func CancelReturnEffect(er ExpectedReturn, now time.Time) Effect {
+	return Effect{Kind: EffectCancelExpectedReturn, OrderID: er.OrderID, Key: er.ID, Return: &er, NextAttemptAt: now, CreateTime: now}
+}
+
+// RejectReturnCancelled: goods were received against an expected return
+// whose return authorization was closed without receipt (the parcel
+// arrived after the cancellation or expiry). The receipt is recorded, but
+// neither restocked nor reported to the order service: the desk decides.
+const RejectReturnCancelled RejectReason = "RETURN_AUTHORIZATION_CLOSED"
+
+// Errors of the WMS's CancelExpectedReturn.
+var (
+	// ErrReturnAlreadyReceived: the WMS received goods against the
+	// expected return; it cannot be cancelled (the receipt reaches
+	// fulfilment through the return feed).
+	ErrReturnAlreadyReceived = errors.New("expected return already received at the wms")
+	// ErrExpectedReturnUnknown: the WMS never registered the expected
+	// return.
+	ErrExpectedReturnUnknown = errors.New("expected return unknown at the wms")
+)

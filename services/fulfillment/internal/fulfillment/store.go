@@ -67,6 +67,12 @@ type Tx interface {
 	// ExpectedReturn returns the expected return recorded under id and
 	// whether there is one.
 	ExpectedReturn(ctx context.Context, id string) (ExpectedReturn, bool, error)
+	// ExpectedReturnsOf returns the expected returns of return
+	// authorization rmaID, by id.
+	ExpectedReturnsOf(ctx context.Context, rmaID string) ([]ExpectedReturn, error)
+	// CancelExpectedReturn marks expected return id cancelled at at unless
+	// it already is; changed reports whether it was.
+	CancelExpectedReturn(ctx context.Context, id string, at time.Time) (changed bool, err error)
 	// InsertReturnReceipt records rr; a second receipt with its id or its
 	// (source, WMS event id) violates a unique key.
 	InsertReturnReceipt(ctx context.Context, rr *ReturnReceipt) error

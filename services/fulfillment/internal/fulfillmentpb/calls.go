@@ -88,7 +88,7 @@ func EncodeEffect(e fulfillment.Effect) ([]byte, error) {
 		return proto.Marshal(CommitToProto(*e.Commit))
 	case e.Kind == fulfillment.EffectRecordShipmentProgress && e.Progress != nil:
 		return proto.Marshal(ProgressToProto(*e.Progress))
-	case e.Kind == fulfillment.EffectRegisterExpectedReturn && e.Return != nil:
+	case (e.Kind == fulfillment.EffectRegisterExpectedReturn || e.Kind == fulfillment.EffectCancelExpectedReturn) && e.Return != nil:
 		return json.Marshal(e.Return)
 	case e.Kind == fulfillment.EffectRestock && e.Restock != nil:
 		return proto.Marshal(RestockToProto(*e.Restock))
@@ -116,7 +116,7 @@ func DecodeEffect(e *fulfillment.Effect, payload []byte) error {
 		}
 		p := ProgressFromProto(&req)
 		e.Progress = &p
-	case fulfillment.EffectRegisterExpectedReturn:
+	case fulfillment.EffectRegisterExpectedReturn, fulfillment.EffectCancelExpectedReturn:
 		var er fulfillment.ExpectedReturn
 		if err := json.Unmarshal(payload, &er); err != nil {
 			return fmt.Errorf("decode %s effect %q: %w", e.Kind, e.Key, err)

@@ -27,6 +27,7 @@ var IdempotentMethods = []string{
 	wmsv1.WmsAdapterService_GetShipmentRequest_FullMethodName,
 	wmsv1.WmsAdapterService_CancelShipmentRequest_FullMethodName,
 	wmsv1.WmsAdapterService_RegisterExpectedReturn_FullMethodName,
+	wmsv1.WmsAdapterService_CancelExpectedReturn_FullMethodName,
 	wmsv1.WmsAdapterService_ListReturnEvents_FullMethodName,
 }
 
@@ -49,6 +50,8 @@ var reasons = map[string]error{
 	wmsv1.ErrorReason_ERROR_REASON_SHIPMENT_REQUEST_NOT_FOUND.String(): fulfillment.ErrUnknownAtWMS,
 	wmsv1.ErrorReason_ERROR_REASON_ALREADY_SHIPPED.String():            fulfillment.ErrTooLateToCancel,
 	wmsv1.ErrorReason_ERROR_REASON_CANCELLATION_TOO_LATE.String():      fulfillment.ErrTooLateToCancel,
+	wmsv1.ErrorReason_ERROR_REASON_RETURN_ALREADY_RECEIVED.String():    fulfillment.ErrReturnAlreadyReceived,
+	wmsv1.ErrorReason_ERROR_REASON_EXPECTED_RETURN_NOT_FOUND.String():  fulfillment.ErrExpectedReturnUnknown,
 }
 
 // mapError returns the domain error of a WMS call: a
@@ -98,6 +101,16 @@ func (c *Client) RegisterExpectedReturn(ctx context.Context, er fulfillment.Expe
 		return fulfillment.WMSAnswer{}, mapError(err)
 	}
 	return fulfillmentpb.RegisterAnswerFromProto(res), nil
+}
+
+// CancelExpectedReturn implements fulfillment.WMS (the reason cut to the
+// contract's 200 bytes like CancelShipmentRequest's).
+func (c *Client) CancelExpectedReturn(ctx context.Context, id, reason string) error {
+	if len(reason) > 200 {
+		reason = strings.ToValidUTF8(reason[:200], "")
+	}
+	_, err := c.c.CancelExpectedReturn(ctx, &wmsv1.CancelExpectedReturnRequest{Name: "expectedReturns/" + id, Reason: reason})
+	return mapError(err)
 }
 
 // ReturnEvents implements fulfillment.WMS.

@@ -172,6 +172,8 @@ func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error 
 		return r.inventory.CommitReservation(ctx, *e.Commit)
 	case e.Progress != nil:
 		return r.orders.RecordShipmentProgress(ctx, *e.Progress)
+	case e.Kind == fulfillment.EffectCancelExpectedReturn && e.Return != nil:
+		return r.cancelReturn(ctx, *e.Return)
 	case e.Return != nil:
 		return r.registerReturn(ctx, *e.Return)
 	case e.Restock != nil:
@@ -187,6 +189,9 @@ func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error 
 // final for its id at the WMS (wms.v1), so it raises a WMS_REJECTION
 // exception and is parked like a refused call.
 func (r *EffectRunner) registerReturn(ctx context.Context, er fulfillment.ExpectedReturn) error {
+	if cancelled, err := r.returnCancelled(ctx, er.ID); err != nil || cancelled {
+		return err
+	}
 	a, err := r.wms.RegisterExpectedReturn(ctx, er)
 	if err != nil {
 		return err

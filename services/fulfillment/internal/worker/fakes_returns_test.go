@@ -43,3 +43,6 @@ func (c *countingNeighbours) Restock(context.Context, fulfillment.Restock) error
 func (c *countingNeighbours) RecordReturnReceipt(context.Context, fulfillment.ReceiptReport) error {
 	return nil
 }
+
+// CancelExpectedReturn withdraws nothing; cancelWMS records the calls.
+func (f *fakeWMS) CancelExpectedReturn(context.Context, string, string) error { return nil }

@@ -17,7 +17,10 @@ import (
 // units are recorded on the receipt only. A receipt for no registered
 // expected return (an unplanned return), or one that would receive more
 // of a line than the return expects, is refused and recorded for the
-// exception desk.
+// exception desk. A receipt against an expected return whose return
+// authorization was closed without receipt (a late parcel) is recorded
+// but raised for the exception desk (RejectReturnCancelled) instead of
+// restocked and reported: the order service no longer takes it.
 func applyReturnReceipt(ctx context.Context, tx fulfillment.Tx, source string, ev fulfillment.ReturnReceiptEvent, now time.Time, res *applyResult) error {
 	er, ok, err := tx.ExpectedReturn(ctx, ev.ExpectedReturnID)
 	if err != nil {
@@ -52,6 +55,19 @@ func applyReturnReceipt(ctx context.Context, tx fulfillment.Tx, source string, e
 		return err
 	}
 	res.OrderID, res.ReturnReceiptID = rr.OrderID, rr.ID
+	if er.Cancelled() {
+		// The parcel arrived after its return authorization was closed
+		// without receipt: the order service would refuse the report. The
+		// receipt stays recorded (the goods are in the warehouse) and goes
+		// to the exception desk, neither restocked nor reported.
+		res.published = true
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceiptRefused, OccurTime: now,
+			ReturnRefusal: &fulfillment.ReturnRefusal{ExpectedReturnID: er.ID, OrderID: er.OrderID, WarehouseID: rr.WarehouseID,
+				WMSEventID: ev.EventID, Reason: fulfillment.RejectReturnCancelled,
+				Message: fmt.Sprintf("receipt %s recorded after return authorization %s was closed without receipt (cancelled or expired at %s); "+
+					"the goods are in the warehouse, not restocked and not credited", rr.ID, er.ReturnAuthorizationID,
+					er.CancelTime.UTC().Format(time.RFC3339))}})
+	}
 	if err := tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceived, ID: derivedEventID(source, ev.EventID),
 		ReturnReceipt: rr, OccurTime: now}); err != nil {
 		return err

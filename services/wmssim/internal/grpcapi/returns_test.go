@@ -111,10 +111,15 @@ func TestCancelExpectedReturn(t *testing.T) {
 			t.Fatalf("cancel = %v, %v", got, err)
 		}
 	}
-	if _, err := e.svc.ReceiveReturn(callCtx(t), "RMA-1", nil); err == nil {
-		t.Fatal("receiving a cancelled return succeeded")
+	// A parcel that arrives after the cancellation is still received
+	// and reported (the late parcel Transload raises for its desk).
+	ev, err := e.svc.ReceiveReturn(callCtx(t), "RMA-1", nil)
+	if err != nil || ev.ExpectedReturn != "RMA-1" || !ev.ReceiptComplete {
+		t.Fatalf("late parcel receipt = %+v, %v", ev, err)
 	}
-	_, err := cancel("nope")
+	_, err = cancel("RMA-1")
+	wantStatus(t, err, codes.FailedPrecondition, wmsv1.ErrorReason_ERROR_REASON_RETURN_ALREADY_RECEIVED)
+	_, err = cancel("nope")
 	wantStatus(t, err, codes.NotFound, wmsv1.ErrorReason_ERROR_REASON_EXPECTED_RETURN_NOT_FOUND)
 	_, err = e.client.GetExpectedReturn(callCtx(t), &wmsv1.GetExpectedReturnRequest{Name: "expectedReturns/nope"})
 	wantStatus(t, err, codes.NotFound, wmsv1.ErrorReason_ERROR_REASON_EXPECTED_RETURN_NOT_FOUND)

@@ -81,7 +81,9 @@ func (s *Service) CancelExpectedReturn(ctx context.Context, id, reason string) (
 // Condition defaults to NEW and Disposition to RESTOCK. Receipts that do not
 // fit fail with *InvalidReceiptError.
 // A receipt through the control API ends the automatic receipt of the
-// return: the caller drives it from then on.
+// return: the caller drives it from then on. It also receives a cancelled
+// return (a parcel that arrived after the cancellation), which the
+// automatic receipt never does.
 func (s *Service) ReceiveReturn(ctx context.Context, id string, lines []ReceiptLine) (ReturnEvent, error) {
 	return s.receive(ctx, id, lines, false)
 }
@@ -95,7 +97,12 @@ func (s *Service) receive(ctx context.Context, id string, lines []ReceiptLine, a
 		if auto && (r.ReceiveAt.IsZero() || r.ReceiveAt.After(now)) {
 			return nil, &InvalidReceiptError{Reason: "automatic receipt not due"}
 		}
-		if r.State != ReturnExpected && r.State != ReturnPartiallyReceived {
+		// A cancelled return is not received automatically any more, but
+		// a parcel that arrives anyway (the control API's receipt) is
+		// received and reported like any other: the WMS books what is on
+		// its dock, and Transload raises the late parcel for its desk.
+		lateParcel := !auto && r.State == ReturnCancelled
+		if r.State != ReturnExpected && r.State != ReturnPartiallyReceived && !lateParcel {
 			return nil, &InvalidReceiptError{Reason: fmt.Sprintf("expected return is %s", r.State)}
 		}
 		received := make(map[string]int64, len(r.Received))

@@ -56,6 +56,64 @@ func testExpectedReturns(t *testing.T, s fulfillment.Store) {
 	if diff := cmp.Diff(er, *effs[0].Return); diff != "" {
 		t.Errorf("effect's expected return (-want +got):\n%s", diff)
 	}
+	testExpectedReturnCancel(t, s, er)
+}
+
+// testExpectedReturnCancel: an expected return is cancelled once (the
+// second cancel changes nothing and keeps the first time), is read back
+// cancelled by id and by its RMA, and one recorded cancelled (the closing
+// overtook the authorization) reads cancelled; the cancellation effect
+// round-trips through the queue.
+func testExpectedReturnCancel(t *testing.T, s fulfillment.Store, er fulfillment.ExpectedReturn) {
+	ctx := t.Context()
+	other := er
+	other.ID, other.WarehouseID, other.CancelTime = "RMA-1.WH-MUC", "WH-MUC", t0.Add(time.Second)
+	var changed []bool
+	for _, at := range []time.Time{t0.Add(time.Minute), t0.Add(2 * time.Minute)} {
+		InTx(t, s, func(tx fulfillment.Tx) error {
+			ok, err := tx.CancelExpectedReturn(ctx, er.ID, at)
+			changed = append(changed, ok)
+			return err
+		})
+	}
+	if !cmp.Equal(changed, []bool{true, false}) {
+		t.Fatalf("cancel changed = %v, want [true false]", changed)
+	}
+	want := er
+	want.CancelTime = t0.Add(time.Minute)
+	InTx(t, s, func(tx fulfillment.Tx) error {
+		if _, err := tx.InsertExpectedReturn(ctx, other); err != nil {
+			return err
+		}
+		got, err := tx.ExpectedReturnsOf(ctx, "RMA-1")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]fulfillment.ExpectedReturn{want, other}, got); diff != "" {
+			t.Errorf("expected returns of RMA-1 (-want +got):\n%s", diff)
+		}
+		if none, err := tx.ExpectedReturnsOf(ctx, "RMA-404"); err != nil || len(none) != 0 {
+			t.Errorf("unknown RMA: %v, %v", none, err)
+		}
+		_, err = tx.EnqueueEffect(ctx, fulfillment.CancelReturnEffect(want, t0))
+		return err
+	})
+	effs, err := s.PendingEffects(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cancel *fulfillment.Effect
+	for i := range effs {
+		if effs[i].Kind == fulfillment.EffectCancelExpectedReturn {
+			cancel = &effs[i]
+		}
+	}
+	if cancel == nil || cancel.Return == nil || cancel.Unreadable != nil || cancel.Key != er.ID {
+		t.Fatalf("effects = %+v, want the cancellation", effs)
+	}
+	if diff := cmp.Diff(want, *cancel.Return); diff != "" {
+		t.Errorf("cancellation's expected return (-want +got):\n%s", diff)
+	}
 }
 
 // testReturnReceipts: receipts are stored once per id and per (source, WMS
