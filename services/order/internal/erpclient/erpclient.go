@@ -68,7 +68,7 @@ func customerFromProto(id string, cu *erpv1.Customer) order.Customer {
 		out.CreditLimitMinor = lim.GetAmountMinor()
 		out.AvailableCreditMinor = cu.GetAvailableCredit().GetAmountMinor()
 	}
-	if cu.GetUpdateTime() != nil {
+	if cu.GetUpdateTime().IsValid() { // an out-of-range time would poison the sync watermark
 		out.UpdatedAt = cu.GetUpdateTime().AsTime()
 	}
 	return out
