@@ -280,7 +280,7 @@ func stockEventFromERP(e *erpv1.StockEvent) inventory.StockEvent {
 		EventID: e.GetEventId(), SKU: e.GetSku(), WarehouseCode: e.GetWarehouseCode(), Sequence: e.GetSourceSequence(),
 		Quantity: e.GetQuantity(), Reference: e.GetReference(), ReasonCode: e.GetReasonCode(),
 	}
-	if e.GetOccurTime() != nil {
+	if e.GetOccurTime().IsValid() { // out of range, the event could never be recorded (JSON) and would block the feed
 		out.OccurTime = e.GetOccurTime().AsTime()
 	}
 	switch e.GetKind() {
