@@ -22,8 +22,10 @@
 // # SQLite settings
 //
 // Every SQLite connection runs with journal_mode=WAL, busy_timeout
-// (default 5s, see [WithBusyTimeout]), foreign_keys=ON, synchronous=FULL
-// and BEGIN IMMEDIATE for read-write transactions, so a transaction takes
+// (default 5s, see [WithBusyTimeout]), foreign_keys=ON, synchronous=FULL,
+// temp_store=MEMORY (statement journals and sorts never touch temporary
+// files; a DSN _pragma parameter replaces it) and BEGIN IMMEDIATE for
+// read-write transactions, so a transaction takes
 // the write lock when it starts instead of failing with SQLITE_BUSY when it
 // tries to upgrade a read lock. WAL lets readers run concurrently with the
 // single writer, so the pool keeps several connections open for reads
@@ -154,6 +156,9 @@ type DB struct {
 	group *groupCommit
 	stats commitStats
 	stmts stmtStats
+	// tempStoreDefault is set when the SQLite DSN kept the default
+	// temp_store pragma (no _pragma of its own), so Open checks it.
+	tempStoreDefault bool
 }
 
 // SQL returns the underlying connection pool for queries outside a
@@ -300,6 +305,12 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		// declared DATE, DATETIME or TIMESTAMP.
 		"_time_format": {"sqlite"},
 		"_timezone":    {"UTC"},
+		// Statement journals and savepoint sub-journals (and sorts, temp
+		// tables) stay in memory instead of spilling to temporary files:
+		// a group-commit member's sub-journal passed the 64 KiB spill
+		// threshold and cost an open and pwrites per transaction.
+		// Nothing durable lives there.
+		"_pragma": {"temp_store(MEMORY)"},
 	}
 	for k, v := range user {
 		params[k] = v
@@ -318,10 +329,11 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		}
 	}
 	db := &DB{
-		dialect:  SQLite,
-		writeSem: make(chan struct{}, 1),
-		retry:    cfg.retry,
-		logger:   cfg.logger,
+		dialect:          SQLite,
+		writeSem:         make(chan struct{}, 1),
+		retry:            cfg.retry,
+		logger:           cfg.logger,
+		tempStoreDefault: user["_pragma"] == nil,
 	}
 	cacheSize := cfg.stmtCacheSize
 	if cacheSize == 0 {
@@ -383,6 +395,13 @@ func (db *DB) checkSQLite(ctx context.Context) error {
 	}
 	if fk != 1 {
 		return errors.New("sqldb: sqlite foreign_keys is off; the driver ignored _foreign_keys")
+	}
+	var temp int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp); err != nil {
+		return fmt.Errorf("sqldb: read sqlite temp_store: %w", err)
+	}
+	if temp != 2 && db.tempStoreDefault {
+		return fmt.Errorf("sqldb: sqlite temp_store is %d, want 2 (MEMORY); the driver ignored _pragma", temp)
 	}
 	return nil
 }

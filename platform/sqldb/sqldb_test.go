@@ -56,6 +56,7 @@ func TestOpenSQLiteSettings(t *testing.T) {
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
 		"synchronous":  "2", // FULL
+		"temp_store":   "2", // MEMORY: statement journals stay off the disk
 	} {
 		var got string
 		if err := db.SQL().QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
