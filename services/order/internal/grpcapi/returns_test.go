@@ -394,6 +394,29 @@ func TestReturnReplacementPlacedOnce(t *testing.T) {
 			o.GetCreateRequestId() != order.ReplacementRequestID(ra.GetReturnAuthorizationId()) {
 			t.Errorf("replacement order = %v", o)
 		}
+		// At no charge, as the storefront contract says: every line at
+		// zero, its price rule saying why, and so is its shipment's
+		// invoice.
+		rule := order.ReplacementPriceRule(ra.GetReturnAuthorizationId())
+		if l := o.GetLines()[0]; l.GetUnitPrice().GetAmountMinor() != 0 || l.GetExtendedPrice().GetAmountMinor() != 0 || l.GetPriceRuleId() != rule {
+			t.Errorf("replacement line %v, want 0 at rule %s", l, rule)
+		}
+		if o.GetTotals().GetSubtotal().GetAmountMinor() != 0 || o.GetTotals().GetTotal().GetAmountMinor() != 0 {
+			t.Errorf("replacement totals %v, want 0", o.GetTotals())
+		}
+		alloc := e.waitState(t, replacement, orderv1.Order_STATE_CONFIRMED).GetLines()[0].GetAllocations()[0]
+		if _, err := e.client.RecordShipmentProgress(ctx, progress(replacement, "repl-ship", "S-R", alloc.GetWarehouseId(),
+			orderv1.ShipmentMilestone_SHIPMENT_MILESTONE_SHIPPED, map[string]int64{"1": alloc.GetAllocatedQuantity()})); err != nil {
+			t.Fatal(err)
+		}
+		docs, err := e.store.(order.DocumentReader).ListDocuments(ctx, replacement)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 1 || docs[0].Kind != order.DocumentInvoice || len(docs[0].Lines) != 1 ||
+			docs[0].Lines[0].AmountMinor != 0 || docs[0].Lines[0].TaxMinor != 0 || docs[0].Lines[0].Quantity != alloc.GetAllocatedQuantity() {
+			t.Errorf("replacement invoice %+v, want one line of %d at zero", docs, alloc.GetAllocatedQuantity())
+		}
 	})
 }
 

@@ -225,10 +225,29 @@ func fullyReceived(r *Return) bool {
 // after a crash places it once.
 func ReplacementRequestID(returnID string) string { return "return-replacement:" + returnID }
 
+// ReplacementPriceRule is the price rule of a replacement order's lines:
+// they are at no charge because they replace the goods of return
+// returnID, which the customer paid for on the original order.
+func ReplacementPriceRule(returnID string) string { return "no-charge:replacement-for-return/" + returnID }
+
+// chargeNothing prices lines at zero, each line's price rule naming
+// reason (the quote it was priced from stays as the list price's
+// reference), and returns the subtotal: 0. A replacement's shipment is
+// invoiced like any other, at zero, so the ERP journal shows the goods
+// leaving at no charge and the invoices still sum to the value shipped.
+func chargeNothing(lines []Line, reason string) int64 {
+	for i := range lines {
+		lines[i].UnitPriceMinor, lines[i].ExtendedMinor, lines[i].PriceRuleID = 0, 0, reason
+	}
+	return 0
+}
+
 // ensureReplacement places the replacement order of r when r received
 // goods on REPLACEMENT lines and has none yet, through Service.CreateOrder
 // (normal placement: pricing, stock, ERP queue) with the request id
-// ReplacementRequestID, and records its id on the return. The order ships
+// ReplacementRequestID, at no charge (every line at zero, price rule
+// ReplacementPriceRule: the customer paid for the goods on the original
+// order), and records its id on the return. The order ships
 // the REPLACEMENT lines' full authorized quantities to the original ship-to
 // address. A dependency outage is returned (the receipt's sender retries;
 // the retry is a duplicate receipt and places the order then); a business
@@ -258,6 +277,7 @@ func (rs *Returns) ensureReplacement(ctx context.Context, r *Return, actor Actor
 		RequestID: ReplacementRequestID(r.ID), CustomerID: orig.CustomerID, Channel: orig.Channel, Currency: orig.Currency,
 		ShipTo: orig.ShipTo, Lines: lines, CustomerPONumber: orig.CustomerPONumber,
 		Notes: "replacement for return " + r.ID + " of order " + orig.ID, Actor: actor, CorrelationID: correlationID,
+		NoChargeReason: ReplacementPriceRule(r.ID),
 	})
 	if err != nil {
 		if IsDependencyError(err) {

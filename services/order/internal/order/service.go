@@ -196,6 +196,10 @@ type CreateParams struct {
 	ExpectedCurrency   string
 	Actor              Actor
 	CorrelationID      string
+	// NoChargeReason, when set, prices every line at zero and names why
+	// as each line's price rule: a return's replacement, which the
+	// customer does not pay for (see chargeNothing).
+	NoChargeReason string
 }
 
 // payloadHash is the idempotency fingerprint of a request: everything
@@ -536,6 +540,9 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 	}
 	if o.Lines, o.SubtotalMinor, err = pricedLines(p, q); err != nil {
 		return nil, false, err
+	}
+	if p.NoChargeReason != "" {
+		o.SubtotalMinor = chargeNothing(o.Lines, p.NoChargeReason)
 	}
 	o.TotalMinor = o.SubtotalMinor + o.TaxMinor // no tax before the ERP's answer
 	if p.HasExpectedTotal && (p.ExpectedTotalMinor != o.TotalMinor || p.ExpectedCurrency != "" && p.ExpectedCurrency != o.Currency) {
