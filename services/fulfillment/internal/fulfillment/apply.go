@@ -152,7 +152,7 @@ func applyShipmentEvent(req *Request, sh *Shipment, ev ShipmentEvent, now time.T
 		}
 		for _, sl := range s.Lines {
 			l := r.line(sl.OrderLineID)
-			if l.ShippedQuantity+sl.Quantity > l.Quantity {
+			if sl.Quantity > l.Quantity-l.ShippedQuantity { // not shipped+quantity, which a hostile quantity wraps
 				rj := reject(RejectQuantityExceedsRequested, "shipment exceeds the requested quantity",
 					map[string]string{
 						"fulfillment_request_id": r.ID, "order_line_id": sl.OrderLineID,
@@ -220,7 +220,7 @@ func normalizeLines(req *Request, in []ShipmentLine) ([]ShipmentLine, error) {
 			return nil, rj
 		}
 		if i, ok := idx[l.OrderLineID]; ok {
-			out[i].Quantity += l.Quantity
+			out[i].Quantity = min(out[i].Quantity, 1<<63-1-l.Quantity) + l.Quantity // saturates; refused below as exceeding the request
 			continue
 		}
 		idx[l.OrderLineID] = len(out)

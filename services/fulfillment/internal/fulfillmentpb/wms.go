@@ -11,9 +11,10 @@ import (
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 )
 
-// timeOf returns t as a UTC time, or the zero time for nil.
+// timeOf returns t as a UTC time, or the zero time for nil or a time
+// outside the Timestamp range.
 func timeOf(t *timestamppb.Timestamp) time.Time {
-	if t == nil {
+	if !t.IsValid() { // an out-of-range time would wrap in storage
 		return time.Time{}
 	}
 	return t.AsTime().UTC()
