@@ -270,7 +270,17 @@ type promoState struct {
 	p      Promotion
 	reason LossReason
 	why    string
-	code   bool // entered as a code
+	code   bool   // entered as a code
+	label  string // promoLabel, made once per quote instead of per line
+}
+
+// promoLabel is how explanations name promotion p in currency cur.
+func promoLabel(p Promotion, cur string) string {
+	s := fmt.Sprintf("Promotion %s (%s): %s", p.ID, p.DisplayName, p.describe(cur))
+	if p.Code != "" {
+		s += ", code " + p.Code
+	}
+	return s
 }
 
 // judgePromotions decides which promotions may apply to the quote and
@@ -293,7 +303,7 @@ func judgePromotions(req QuoteRequest, in quoteInput, t time.Time) ([]promoState
 			if p.Code != "" && !entered[p.Code] {
 				continue // a code promotion nobody entered is not considered
 			}
-			ps := promoState{p: p, code: p.Code != ""}
+			ps := promoState{p: p, code: p.Code != "", label: promoLabel(p, req.Currency)}
 			switch {
 			case len(p.Channels) > 0 && !contains(p.Channels, req.Channel):
 				ps.reason, ps.why = LostNotApplicable, "not for channel "+req.Channel
@@ -387,11 +397,12 @@ func stepPromotions(st *lineState, req QuoteRequest, promos []promoState) {
 	v := st.line.UnitMinor
 	qty := st.line.Quantity
 	name := func(p Promotion) string {
-		s := fmt.Sprintf("Promotion %s (%s): %s", p.ID, p.DisplayName, p.describe(req.Currency))
-		if p.Code != "" {
-			s += ", code " + p.Code
+		for i := range promos {
+			if promos[i].p.ID == p.ID && promos[i].label != "" {
+				return promos[i].label
+			}
 		}
-		return s
+		return promoLabel(p, req.Currency)
 	}
 	type opt struct {
 		p     Promotion

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -219,6 +220,28 @@ func TestFormatMoney(t *testing.T) {
 	}{{1299, "EUR", "12.99 EUR"}, {5, "EUR", "0.05 EUR"}, {-250, "USD", "-2.50 USD"}, {1500, "JPY", "1500 JPY"}, {1234, "KWD", "1.234 KWD"}} {
 		if got := FormatMoney(c.minor, c.cur); got != c.want {
 			t.Errorf("FormatMoney(%d, %s) = %q, want %q", c.minor, c.cur, got, c.want)
+		}
+	}
+	// The strconv version says exactly what the fmt one said.
+	ref := func(minor int64, currency string) string {
+		exp, sign := minorExponent(currency), ""
+		if minor < 0 {
+			sign, minor = "-", -minor
+		}
+		if exp == 0 {
+			return fmt.Sprintf("%s%d %s", sign, minor, currency)
+		}
+		div := int64(1)
+		for range exp {
+			div *= 10
+		}
+		return fmt.Sprintf("%s%d.%0*d %s", sign, minor/div, exp, minor%div, currency)
+	}
+	for _, cur := range []string{"EUR", "JPY", "KWD"} {
+		for _, m := range []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 1001, 123456789, -1, -10, -1001, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+			if got, want := FormatMoney(m, cur), ref(m, cur); got != want {
+				t.Errorf("FormatMoney(%d, %s) = %q; the fmt version said %q", m, cur, got, want)
+			}
 		}
 	}
 }
