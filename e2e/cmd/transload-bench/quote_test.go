@@ -37,7 +37,7 @@ func TestQuoteScenarioOnMesh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 6 || len(notes) != 1 {
+	if len(results) != 2*(1+len(quoteVariants)) || len(notes) != 1 {
 		t.Fatalf("results %d, notes %v", len(results), notes)
 	}
 	for _, r := range results {
