@@ -181,13 +181,23 @@ go-test: ## go test (race, shuffle) of every Go module in go.work.
 	for m in $(GO_MODULES); do echo "== go test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...) || exit 1; done
 
 .PHONY: fuzz-short
-fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token decoder, order's reservation and quote checks, the gateway's CreateOrder and CheckAvailability REST bodies); FUZZTIME=10s each.
+fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token decoder, order's reservation and quote checks, the gateway's CreateOrder and CheckAvailability REST bodies, and fuzz-events); FUZZTIME=10s each.
 	cd platform && for target in FuzzParseFilter FuzzDecodePageToken; do \
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./aip/ || exit 1; done
 	cd services/order && for target in FuzzAllocate FuzzPricedLines; do \
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/order/ || exit 1; done
 	cd gateway && for target in FuzzRESTCreateOrder FuzzRESTCheckAvailability; do \
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/app/ || exit 1; done
+	$(MAKE) fuzz-events FUZZTIME=$(FUZZTIME)
+
+.PHONY: fuzz-events
+fuzz-events: ## Issue #14's event and adapter fuzz targets: the payload decoding of the fulfillment, ops and notify consumers, and the order, inventory and fulfillment clients of the ERP and WMS against hostile answers; FUZZTIME each (make fuzz-short: 10s, make chaos: 2m).
+	cd services/fulfillment && go test -run '^$$' -fuzz '^FuzzOrderEventDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/orderevents/
+	cd services/fulfillment && go test -run '^$$' -fuzz '^FuzzWMSAnswers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/wmsclient/
+	cd services/ops && go test -run '^$$' -fuzz '^FuzzOpsEventDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/deskevents/
+	cd services/notify && go test -run '^$$' -fuzz '^FuzzNotifyEventDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/eventsin/
+	cd services/order && go test -run '^$$' -fuzz '^FuzzERPAnswers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/erpclient/
+	cd services/inventory && go test -run '^$$' -fuzz '^FuzzStockFeedAnswers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/erpclient/
 
 .PHONY: test
 test: tools protodeps test-servers check-generate lint breaking build observability-check manifests-check openapi-check go-test fuzz-short ## Everything that proves it works (what CI runs).
@@ -234,6 +244,7 @@ chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on
 	cd e2e && TRANSLOAD_E2E_POSTING_ORDERS=50 go test -count=1 -timeout 20m -run '^TestPosting' -v ./storefront
 	cd services/inventory && INVENTORY_MODEL_CHECKS=200 go test -count=1 -timeout 15m -run '^TestReservationModel$$' ./internal/store/sqlstore
 	cd services/inventory && LINEARIZABILITY_OPS=200 go test -count=1 -timeout 15m -run '^TestReserveReleaseLinearizable$$' ./cmd/inventory
+	$(MAKE) fuzz-events FUZZTIME=2m
 
 .PHONY: bench
 bench: build test-servers ## Benchmarks and load harness (not part of make test): writes docs/benchmarks.md; BENCH_FLAGS="-profile build/profiles" adds CPU profiles.
