@@ -10,11 +10,7 @@ import (
 	"testing"
 	"time"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"github.com/Shopify/toxiproxy/v2/collectors"
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 )
 
 // faultSKU is the SKU the fault scenario orders, apart from the others'.
@@ -22,50 +18,23 @@ const faultSKU = "SKU-00002"
 
 // orderInventoryFaults is issue #13's scenario 3 on a running scale
 // topology: toxiproxy between both order replicas and both inventory
-// replicas; 300 ms of latency (orders still accepted), then a partition
-// for 10 s (the order replicas' inventory breakers open and callers fail
-// fast with CIRCUIT_OPEN), then recovery (orders accepted again). After
-// it, no reservation leaked: the open reservations of faultSKU are
-// exactly those of the orders the order database holds open.
-func orderInventoryFaults(ctx context.Context, t *testing.T, m *Mesh, pgAddr string) {
-	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
-	var proxies []*toxiproxy.Proxy
-	var listen []string
-	for _, name := range m.Replicas(Inventory) {
-		p := toxiproxy.NewProxy(srv, name, "127.0.0.1:0", m.Proc(name).GRPCAddr)
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
-		proxies = append(proxies, p)
-		listen = append(listen, p.Listen)
-	}
-	// A rolling restart puts each order replica behind the proxies.
-	for _, name := range m.Replicas(Order) {
-		m.Kill(name)
-		if err := m.Restart(ctx, name, "INVENTORY_ADDR=static:///"+strings.Join(listen, ",")); err != nil {
-			t.Fatal(err)
-		}
-	}
+// replicas (the "order-to-inventory" proxies, toxics_test.go); 300 ms of
+// latency (orders still accepted), then a partition for 10 s (the order
+// replicas' inventory breakers open and callers fail fast with
+// CIRCUIT_OPEN), then recovery (orders accepted again). After it, no
+// reservation leaked: the open reservations of faultSKU are exactly
+// those of the orders the order database holds open.
+func (s *scaleSuite) orderInventoryFaults(ctx context.Context, t *testing.T) {
+	m, pgAddr := s.m, s.pg.Addr
+	proxies := s.tox.named(t, "order-to-inventory")
 	gateways := m.RESTURLs()
 	toxic := func(name, body string) {
 		t.Helper()
-		for _, p := range proxies {
-			if _, err := p.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
-				t.Fatalf("toxic %s: %v", name, err)
-			}
-		}
+		addToxic(t, proxies, name, body)
 	}
 	heal := func(names ...string) {
 		t.Helper()
-		for _, p := range proxies {
-			for _, n := range names {
-				if err := p.Toxics.RemoveToxic(ctx, n); err != nil {
-					t.Fatalf("remove toxic %s: %v", n, err)
-				}
-			}
-		}
+		removeToxic(ctx, t, proxies, names...)
 	}
 	var accepted []string
 	place := func(idem string) orderResult {
@@ -89,11 +58,12 @@ func orderInventoryFaults(ctx context.Context, t *testing.T, m *Mesh, pgAddr str
 	// TRANSLOAD_SCALE_LOST_ANSWERS=1 (make chaos) the answers are cut
 	// first: inventory still makes the first burst's reservations but
 	// order never hears back, and the order service's reaper must release
-	// them (after its 2 minute abandon delay, so not in make test).
+	// them: claim lease 10 s + ORDER_CLAIM_ABANDON_AFTER (5 s in this
+	// suite) + up to the reaper's 30 s interval, so not in make test.
 	lostAnswers := os.Getenv("TRANSLOAD_SCALE_LOST_ANSWERS") == "1"
-	toxic("cut-down", `{"name":"cut-down","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`)
+	toxic("cut-down", blackhole("cut-down", "downstream"))
 	if !lostAnswers {
-		toxic("cut-up", `{"name":"cut-up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`)
+		toxic("cut-up", blackhole("cut-up", "upstream"))
 	}
 	partitioned := time.Now()
 	var wg sync.WaitGroup
@@ -113,7 +83,7 @@ func orderInventoryFaults(ctx context.Context, t *testing.T, m *Mesh, pgAddr str
 	}
 	wg.Wait()
 	if lostAnswers {
-		toxic("cut-up", `{"name":"cut-up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`)
+		toxic("cut-up", blackhole("cut-up", "upstream"))
 	}
 	// The breakers are open now: callers are refused at once, naming the
 	// reason, instead of waiting for the inventory timeout.
@@ -134,42 +104,47 @@ func orderInventoryFaults(ctx context.Context, t *testing.T, m *Mesh, pgAddr str
 	}
 	heal("cut-down", "cut-up")
 
-	// Recovery: after the breakers' open timeout, orders go through.
-	recovered := false
-	for i := 0; !recovered && i < 60; i++ {
-		r := place(fmt.Sprintf("fault-recover-%d", i))
-		recovered = r.status == http.StatusOK
-		if !recovered {
-			time.Sleep(time.Second)
+	// Recovery: after the breakers' open timeout, orders go through each
+	// gateway again (the gateways' own order breakers may have opened on
+	// the slow calls too), so the next scenario finds the mesh healthy.
+	for g, base := range gateways {
+		recovered := false
+		for i := 0; !recovered && i < 60; i++ {
+			r := postOrder(ctx, t, base, fmt.Sprintf("fault-recover-%d-%d", g, i), "C0001", faultSKU)
+			if recovered = r.status == http.StatusOK; recovered {
+				accepted = append(accepted, r.name)
+			} else {
+				time.Sleep(time.Second)
+			}
 		}
-	}
-	if !recovered {
-		t.Fatalf("no order accepted within 60 s after the partition healed")
+		if !recovered {
+			t.Fatalf("no order accepted through %s within 60 s after the partition healed", base)
+		}
 	}
 
 	wait := 5 * time.Second
 	if lostAnswers {
-		wait = 4 * time.Minute
+		wait = 90 * time.Second
 	}
-	assertNoReservationLeak(ctx, t, pgAddr, accepted, wait)
+	assertNoReservationLeak(ctx, t, pgAddr, faultSKU, accepted, wait)
 }
 
 // assertNoReservationLeak checks that the open (held or confirmed)
-// reservations of faultSKU in the inventory database all belong to orders
+// reservations of sku in the inventory database all belong to orders
 // the order database holds open, and that there is one live reservation
 // (open, or committed to a shipment) per accepted order. A reservation made for an order that failed
 // during the partition and was never released is a leak.
-func assertNoReservationLeak(ctx context.Context, t *testing.T, pgAddr string, accepted []string, wait time.Duration) {
+func assertNoReservationLeak(ctx context.Context, t *testing.T, pgAddr, sku string, accepted []string, wait time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		leaked, live := reservationLeaks(ctx, t, pgAddr)
+		leaked, live := reservationLeaks(ctx, t, pgAddr, sku)
 		if (len(leaked) == 0 && live == len(accepted)) || time.Now().After(deadline) {
 			if len(leaked) > 0 {
-				t.Errorf("%d open reservations of %s belong to no open order (leaked): %v", len(leaked), faultSKU, leaked)
+				t.Errorf("%d open reservations of %s belong to no open order (leaked): %v", len(leaked), sku, leaked)
 			}
 			if live != len(accepted) {
-				t.Errorf("%d live reservations of %s, %d orders accepted", live, faultSKU, len(accepted))
+				t.Errorf("%d live reservations of %s, %d orders accepted", live, sku, len(accepted))
 			}
 			return
 		}
@@ -178,8 +153,8 @@ func assertNoReservationLeak(ctx context.Context, t *testing.T, pgAddr string, a
 }
 
 // reservationLeaks reads both databases once: the open reservations of
-// faultSKU that belong to no open order, and how many live ones there are.
-func reservationLeaks(ctx context.Context, t *testing.T, pgAddr string) (leaked []string, live int) {
+// sku that belong to no open order, and how many live ones there are.
+func reservationLeaks(ctx context.Context, t *testing.T, pgAddr, sku string) (leaked []string, live int) {
 	t.Helper()
 	inv, err := pgx.Connect(ctx, PostgresDSN(pgAddr, DatabaseName(Inventory)))
 	if err != nil {
@@ -207,7 +182,7 @@ func reservationLeaks(ctx context.Context, t *testing.T, pgAddr string) (leaked 
 	rows.Close()
 	// Held (1), confirmed (2) or committed to a shipment (4); released (3)
 	// and expired (5) ones hold nothing.
-	rows, err = inv.Query(ctx, `SELECT id, reference_id, state FROM reservations WHERE state IN (1, 2, 4) AND lines LIKE '%' || $1 || '%'`, faultSKU)
+	rows, err = inv.Query(ctx, `SELECT id, reference_id, state FROM reservations WHERE state IN (1, 2, 4) AND lines LIKE '%' || $1 || '%'`, sku)
 	if err != nil {
 		t.Fatal(err)
 	}

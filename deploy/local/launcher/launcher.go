@@ -126,6 +126,14 @@ type Config struct {
 	// of each process in Replicated. Replicas share their service's
 	// database, so it needs PostgresEnv in ExtraEnv.
 	Scale bool
+	// Proxy, when set, is asked while the mesh starts for the address at
+	// which process caller reaches process target (a service replica's
+	// gRPC address, or a NATS node's client address), given the address
+	// target listens on: it returns addr to connect directly, or the
+	// address of a proxy in front of target (the scale suite's toxiproxy
+	// proxies, through which it injects latency and partitions). Each
+	// caller then gets its own neighbour addresses and NATS_URL.
+	Proxy func(caller, target, addr string) string
 }
 
 // Proc is one process of the mesh.
@@ -347,16 +355,7 @@ func (m *Mesh) closeListeners() {
 // sharedEnv is the environment every process gets: the addresses of all its
 // possible neighbours. Each process reads only what it needs.
 func (m *Mesh) sharedEnv() []string {
-	env := []string{
-		"NATS_URL=" + m.natsURL(),
-		"ERP_ADDR=" + m.target(ERPSim),
-		"WMS_ADDR=" + m.target(WMSSim),
-		"CATALOG_ADDR=" + m.target(Catalog),
-		"INVENTORY_ADDR=" + m.target(Inventory),
-		"ORDER_ADDR=" + m.target(Order),
-		"FULFILLMENT_ADDR=" + m.target(Fulfillment),
-		"OPS_ADDR=" + m.target(Ops),
-		"NOTIFY_ADDR=" + m.target(Notify),
+	env := append(m.neighbourEnv(""), []string{
 		// A developer's local webhook receiver (http://127.0.0.1:PORT/...)
 		// works out of the box; production manifests leave it false.
 		"WEBHOOK_ALLOW_LOCAL_TARGETS=true",
@@ -367,11 +366,28 @@ func (m *Mesh) sharedEnv() []string {
 			DemoB2BAPIKey + ":b2b," + DemoC0011APIKey + ":b2b:C0011," + DemoC0012APIKey + ":b2b:C0012",
 		"LOG_LEVEL=info",
 		"GRPC_REFLECTION=true", // grpcurl and buf curl work against every port of make run
-	}
+	}...)
 	if m.cfg.Scale {
 		env = append(env, "NATS_STREAM_REPLICAS="+strconv.Itoa(len(natsNodes)))
 	}
 	return env
+}
+
+// neighbourEnv names every neighbour's address and the NATS nodes as
+// caller reaches them (through Config.Proxy; "" is every process without
+// a proxy).
+func (m *Mesh) neighbourEnv(caller string) []string {
+	return []string{
+		"NATS_URL=" + m.natsURL(caller),
+		"ERP_ADDR=" + m.target(caller, ERPSim),
+		"WMS_ADDR=" + m.target(caller, WMSSim),
+		"CATALOG_ADDR=" + m.target(caller, Catalog),
+		"INVENTORY_ADDR=" + m.target(caller, Inventory),
+		"ORDER_ADDR=" + m.target(caller, Order),
+		"FULFILLMENT_ADDR=" + m.target(caller, Fulfillment),
+		"OPS_ADDR=" + m.target(caller, Ops),
+		"NOTIFY_ADDR=" + m.target(caller, Notify),
+	}
 }
 
 // metricsTargets lists every service's metrics endpoint for the ops
@@ -416,6 +432,9 @@ func (m *Mesh) start(ctx context.Context, name string) error {
 func (m *Mesh) processEnv(name string) []string {
 	p := m.procs[name]
 	env := append(os.Environ(), m.env...)
+	if m.cfg.Proxy != nil && Service(name) != NATS {
+		env = append(env, m.neighbourEnv(name)...)
+	}
 	// A replica is its service under the service's name (durable
 	// consumers, metrics and traces are named after it) on the service's
 	// database; a NATS node keeps its own name and store.
@@ -534,15 +553,20 @@ func natsGreets(ctx context.Context, addr string) bool {
 // Kill sends SIGKILL to the named process and waits until it is gone (crash
 // tests).
 func (m *Mesh) Kill(name string) {
-	p := m.Proc(name)
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
+	cmd, done := m.Proc(name).current()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-done
+}
+
+// current is the process's running (or last) command and the channel
+// closed when it exits; nil before its first start.
+func (p *Proc) current() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.done
 }
 
 // Restart starts the named process again with the same ports, data and
@@ -562,29 +586,35 @@ func (m *Mesh) Restart(ctx context.Context, name string, env ...string) error {
 	return p.waitReady(ctx, m.cfg.ReadyTimeout)
 }
 
-// Stop terminates every process in reverse start order: SIGTERM, then
-// SIGKILL for a process still running after 15 seconds; then it releases
-// the ports the launcher held.
+// Terminate stops the named process as an orchestrator does (SIGTERM:
+// it drains and exits; SIGKILL after 15 seconds) and waits until it is
+// gone; Restart starts it again (a rolling restart).
+func (m *Mesh) Terminate(name string) { m.Proc(name).terminate() }
+
+// Stop terminates every process in reverse start order (Terminate); then
+// it releases the ports the launcher held.
 func (m *Mesh) Stop() {
 	defer m.closeListeners()
 	for i := len(m.order) - 1; i >= 0; i-- {
-		p, ok := m.procs[m.order[i]]
-		if !ok {
-			continue
+		if p, ok := m.procs[m.order[i]]; ok {
+			p.terminate()
 		}
-		p.mu.Lock()
-		cmd, done := p.cmd, p.done
-		p.mu.Unlock()
-		if cmd == nil {
-			continue
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-		}
+	}
+}
+
+// terminate sends SIGTERM to the current process, SIGKILL when it still
+// runs 15 seconds later, and waits for it to exit.
+func (p *Proc) terminate() {
+	cmd, done := p.current()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
 	}
 }
 

@@ -103,12 +103,13 @@ func (m *Mesh) RESTURLs() []string {
 	return out
 }
 
-// target is the Dial target of service: its address, or a static:///
-// list of its replicas' addresses.
-func (m *Mesh) target(service string) string {
+// target is the Dial target of service for caller: its address, or a
+// static:/// list of its replicas' addresses, each through Config.Proxy
+// (caller "": directly).
+func (m *Mesh) target(caller, service string) string {
 	var addrs []string
 	for _, name := range m.Replicas(service) {
-		addrs = append(addrs, m.procs[name].GRPCAddr)
+		addrs = append(addrs, m.reach(caller, name, m.procs[name].GRPCAddr))
 	}
 	if len(addrs) == 1 {
 		return addrs[0]
@@ -118,13 +119,23 @@ func (m *Mesh) target(service string) string {
 	return "static:///" + strings.Join(addrs, ",")
 }
 
-// natsURL is NATS_URL: every NATS node, comma separated.
-func (m *Mesh) natsURL() string {
+// natsURL is NATS_URL for caller: every NATS node, comma separated, each
+// through Config.Proxy (caller "": directly).
+func (m *Mesh) natsURL(caller string) string {
 	var urls []string
 	for _, name := range m.Replicas(NATS) {
-		urls = append(urls, "nats://"+m.procs[name].GRPCAddr)
+		urls = append(urls, "nats://"+m.reach(caller, name, m.procs[name].GRPCAddr))
 	}
 	return strings.Join(urls, ",")
+}
+
+// reach is the address caller reaches process target at, listening on
+// addr: Config.Proxy's answer, or addr itself.
+func (m *Mesh) reach(caller, target, addr string) string {
+	if caller == "" || m.cfg.Proxy == nil {
+		return addr
+	}
+	return m.cfg.Proxy(caller, target, addr)
 }
 
 // natsClusterEnv is the cluster environment of NATS node p in the scale

@@ -48,9 +48,12 @@ func runClusterNode(ctx context.Context, cfg Config, host string, port int, log 
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
-		Cluster:    server.ClusterOpts{Name: cfg.ClusterName, Host: routeHost, Port: routePort},
-		Routes:     routes,
-		NoSigs:     true,
+		// NoAdvertise: clients know the nodes from their NATS_URL only.
+		// Advertised node addresses would let a client of the scale suite
+		// bypass the proxies it was given in front of the nodes.
+		Cluster: server.ClusterOpts{Name: cfg.ClusterName, Host: routeHost, Port: routePort, NoAdvertise: true},
+		Routes:  routes,
+		NoSigs:  true,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
