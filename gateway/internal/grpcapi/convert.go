@@ -292,6 +292,8 @@ func orderToProto(o *orderv1.Order, expected map[string]*commonv1.Money) *storef
 		CreateTime:          o.GetCreateTime(),
 		UpdateTime:          o.GetUpdateTime(),
 		Etag:                o.GetEtag(),
+		PromotionCodes:      o.GetPromotionCodes(),
+		AppliedPromotions:   o.GetAppliedPromotions(),
 	}
 	if out.Name == "" && o.GetOrderId() != "" {
 		out.Name = "orders/" + o.GetOrderId()

@@ -68,6 +68,7 @@ func (s *Server) CreateOrder(ctx context.Context, req *storefrontv1.CreateOrderR
 		ShipTo:           o.GetShipTo(),
 		CustomerPoNumber: o.GetPurchaseOrderNumber(),
 		Notes:            o.GetNote(),
+		PromotionCodes:   o.GetPromotionCodes(),
 	}
 	expected := map[string]*commonv1.Money{}
 	for _, l := range o.GetLines() {
@@ -168,6 +169,15 @@ func (s *Server) createOrderError(ctx context.Context, req *storefrontv1.CreateO
 	switch {
 	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK):
 		return outOfStockError(req, err, md)
+	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_PROMOTION_LIMIT_REACHED):
+		meta := map[string]string{"perCustomer": md["per_customer"]}
+		for k, v := range map[string]string{"promotion": md["promotion"], "code": md["code"]} {
+			if v != "" {
+				meta[k] = v
+			}
+		}
+		return apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_PROMOTION_LIMIT_REACHED,
+			"a promotion of the order has reached its usage limit", meta)
 	case apierr.HasReason(err, orderv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD):
 		return apierr.Error(codes.FailedPrecondition, storefrontv1.ErrorReason_ERROR_REASON_CUSTOMER_ON_CREDIT_HOLD,
 			"the customer account is on credit hold", map[string]string{"customerId": md["customer_id"]})

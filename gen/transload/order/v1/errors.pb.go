@@ -133,6 +133,12 @@ const (
 	// Code: FAILED_PRECONDITION. Metadata: "order_line_id", "returnable_until"
 	// (RFC 3339), "window_days".
 	ErrorReason_ERROR_REASON_RETURN_WINDOW_EXPIRED ErrorReason = 26
+	// A promotion the order's quote applied (by an entered code or
+	// automatically) has reached its usage limit, total or for the customer
+	// (another order took the last use). Nothing was created.
+	// Code: FAILED_PRECONDITION. Metadata: "promotion", "code" (when it came
+	// from an entered code), "per_customer" ("true"/"false").
+	ErrorReason_ERROR_REASON_PROMOTION_LIMIT_REACHED ErrorReason = 27
 )
 
 // Enum value maps for ErrorReason.
@@ -165,6 +171,7 @@ var (
 		24: "ERROR_REASON_ORDER_NOT_RETURNABLE",
 		25: "ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND",
 		26: "ERROR_REASON_RETURN_WINDOW_EXPIRED",
+		27: "ERROR_REASON_PROMOTION_LIMIT_REACHED",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                     0,
@@ -194,6 +201,7 @@ var (
 		"ERROR_REASON_ORDER_NOT_RETURNABLE":            24,
 		"ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND":       25,
 		"ERROR_REASON_RETURN_WINDOW_EXPIRED":           26,
+		"ERROR_REASON_PROMOTION_LIMIT_REACHED":         27,
 	}
 )
 
@@ -228,7 +236,7 @@ var File_transload_order_v1_errors_proto protoreflect.FileDescriptor
 
 const file_transload_order_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x1ftransload/order/v1/errors.proto\x12\x12transload.order.v1*\x91\b\n" +
+	"\x1ftransload/order/v1/errors.proto\x12\x12transload.order.v1*\xbb\b\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fERROR_REASON_CUSTOMER_NOT_FOUND\x10\x01\x12(\n" +
@@ -257,7 +265,8 @@ const file_transload_order_v1_errors_proto_rawDesc = "" +
 	"'ERROR_REASON_POSTING_LINE_NOT_RETRYABLE\x10\x17\x12%\n" +
 	"!ERROR_REASON_ORDER_NOT_RETURNABLE\x10\x18\x12*\n" +
 	"&ERROR_REASON_ERP_QUEUE_ENTRY_NOT_FOUND\x10\x19\x12&\n" +
-	"\"ERROR_REASON_RETURN_WINDOW_EXPIRED\x10\x1aB\xce\x01\n" +
+	"\"ERROR_REASON_RETURN_WINDOW_EXPIRED\x10\x1a\x12(\n" +
+	"$ERROR_REASON_PROMOTION_LIMIT_REACHED\x10\x1bB\xce\x01\n" +
 	"\x16com.transload.order.v1B\vErrorsProtoP\x01Z=github.com/transload/transload/gen/transload/order/v1;orderv1\xa2\x02\x03TOX\xaa\x02\x12Transload.Order.V1\xca\x02\x12Transload\\Order\\V1\xe2\x02\x1eTransload\\Order\\V1\\GPBMetadata\xea\x02\x14Transload::Order::V1b\x06proto3"
 
 var (

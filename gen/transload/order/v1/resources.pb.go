@@ -730,9 +730,15 @@ type Order struct {
 	// does not match.
 	Etag string `protobuf:"bytes,20,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Every state change of the order, oldest first (append-only).
-	StateHistory  []*OrderStateChange `protobuf:"bytes,21,rep,name=state_history,json=stateHistory,proto3" json:"state_history,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StateHistory []*OrderStateChange `protobuf:"bytes,21,rep,name=state_history,json=stateHistory,proto3" json:"state_history,omitempty"`
+	// Promotion codes entered at placement, upper-cased.
+	PromotionCodes []string `protobuf:"bytes,22,rep,name=promotion_codes,json=promotionCodes,proto3" json:"promotion_codes,omitempty"`
+	// Promotions ("promotions/{id}") the placement quote applied and the
+	// order redeemed (one use each against their usage limits; given back
+	// when the ERP rejects the order or it is cancelled).
+	AppliedPromotions []string `protobuf:"bytes,23,rep,name=applied_promotions,json=appliedPromotions,proto3" json:"applied_promotions,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -908,6 +914,20 @@ func (x *Order) GetEtag() string {
 func (x *Order) GetStateHistory() []*OrderStateChange {
 	if x != nil {
 		return x.StateHistory
+	}
+	return nil
+}
+
+func (x *Order) GetPromotionCodes() []string {
+	if x != nil {
+		return x.PromotionCodes
+	}
+	return nil
+}
+
+func (x *Order) GetAppliedPromotions() []string {
+	if x != nil {
+		return x.AppliedPromotions
 	}
 	return nil
 }
@@ -2387,8 +2407,7 @@ var File_transload_order_v1_resources_proto protoreflect.FileDescriptor
 
 const file_transload_order_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	"\"transload/order/v1/resources.proto\x12\x12transload.order.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\xc3\n" +
-	"\n" +
+	"\"transload/order/v1/resources.proto\x12\x12transload.order.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\xa5\v\n" +
 	"\x05Order\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1e\n" +
 	"\border_id\x18\x02 \x01(\tB\x03\xe0A\x03R\aorderId\x12$\n" +
@@ -2414,7 +2433,9 @@ const file_transload_order_v1_resources_proto_rawDesc = "" +
 	"updateTime\x12B\n" +
 	"\fconfirm_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vconfirmTime\x12\x17\n" +
 	"\x04etag\x18\x14 \x01(\tB\x03\xe0A\x03R\x04etag\x12N\n" +
-	"\rstate_history\x18\x15 \x03(\v2$.transload.order.v1.OrderStateChangeB\x03\xe0A\x03R\fstateHistory\"\xc1\x01\n" +
+	"\rstate_history\x18\x15 \x03(\v2$.transload.order.v1.OrderStateChangeB\x03\xe0A\x03R\fstateHistory\x12,\n" +
+	"\x0fpromotion_codes\x18\x16 \x03(\tB\x03\xe0A\x05R\x0epromotionCodes\x122\n" +
+	"\x12applied_promotions\x18\x17 \x03(\tB\x03\xe0A\x03R\x11appliedPromotions\"\xc1\x01\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSTATE_ACCEPTED_PENDING_ERP\x10\x01\x12\x13\n" +

@@ -1060,9 +1060,21 @@ type Order struct {
 	// When the order last changed (UTC).
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version of the order, changing with every update; useful for caching.
-	Etag          string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,19,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Promotion codes the buyer entered, up to 10 (case-insensitive), priced
+	// in as QuotePrices and CheckAvailability price them. Unlike there, a
+	// code that does not apply fails CreateOrder: unknown, not effective or
+	// not applicable codes with INVALID_ARGUMENT and a field violation on
+	// `order.promotion_codes[i]`; a code whose usage limit is reached (also
+	// when a concurrent order took the last use) with FAILED_PRECONDITION and
+	// ERROR_REASON_PROMOTION_LIMIT_REACHED. Shown upper-cased on the order.
+	PromotionCodes []string `protobuf:"bytes,20,rep,name=promotion_codes,json=promotionCodes,proto3" json:"promotion_codes,omitempty"`
+	// Promotions ("promotions/{id}") the order's price includes; each used
+	// one of its usage limit, given back when the order is cancelled or
+	// rejected.
+	AppliedPromotions []string `protobuf:"bytes,21,rep,name=applied_promotions,json=appliedPromotions,proto3" json:"applied_promotions,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -1226,6 +1238,20 @@ func (x *Order) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Order) GetPromotionCodes() []string {
+	if x != nil {
+		return x.PromotionCodes
+	}
+	return nil
+}
+
+func (x *Order) GetAppliedPromotions() []string {
+	if x != nil {
+		return x.AppliedPromotions
+	}
+	return nil
 }
 
 // OrderLine is one product line of an order.
@@ -2431,7 +2457,7 @@ const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"\x1bRULE_KIND_CUSTOMER_CONTRACT\x10\x02\x12\x1c\n" +
 	"\x18RULE_KIND_QUANTITY_BREAK\x10\x03\x12\x17\n" +
 	"\x13RULE_KIND_PROMOTION\x10\x04\x12\x1a\n" +
-	"\x16RULE_KIND_CHANNEL_RULE\x10\x05\"\xd4\f\n" +
+	"\x16RULE_KIND_CHANNEL_RULE\x10\x05\"\xe6\r\n" +
 	"\x05Order\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xe0A\b\xbaH\x04r\x02\x18GR\x04name\x12.\n" +
@@ -2457,7 +2483,10 @@ const file_transload_storefront_v1_resources_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x17\n" +
-	"\x04etag\x18\x13 \x01(\tB\x03\xe0A\x03R\x04etag\"\xc1\x01\n" +
+	"\x04etag\x18\x13 \x01(\tB\x03\xe0A\x03R\x04etag\x12\\\n" +
+	"\x0fpromotion_codes\x18\x14 \x03(\tB3\xe0A\x05\xe0A\x01\xbaH*\x92\x01'\x10\n" +
+	"\"#r!2\x1f^[A-Za-z0-9][A-Za-z0-9-]{2,31}$R\x0epromotionCodes\x122\n" +
+	"\x12applied_promotions\x18\x15 \x03(\tB\x03\xe0A\x03R\x11appliedPromotions\"\xc1\x01\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSTATE_ACCEPTED_PENDING_ERP\x10\x01\x12\x13\n" +

@@ -19,12 +19,15 @@ import (
 // Target names catalog-pricing in dependency errors.
 const Target = "catalog-pricing"
 
-// Client implements order.Pricer.
+// Client implements order.Pricer and order.Promotions.
 type Client struct {
 	c catalogv1.PricingServiceClient
 }
 
-var _ order.Pricer = (*Client)(nil)
+var (
+	_ order.Pricer     = (*Client)(nil)
+	_ order.Promotions = (*Client)(nil)
+)
 
 // New returns a client on conn.
 func New(conn grpc.ClientConnInterface) *Client {
@@ -48,6 +51,7 @@ func lineError(reason, sku string, idx int, currency string) error {
 func (c *Client) Quote(ctx context.Context, r order.QuoteRequest) (order.Quote, error) {
 	req := &catalogv1.QuotePricesRequest{
 		CustomerId: r.CustomerID, Channel: r.Channel, CurrencyCode: r.Currency, AllowPartial: true,
+		PromotionCodes: r.PromotionCodes,
 	}
 	for _, l := range r.Lines {
 		req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: l.SKU, Quantity: l.Quantity})
@@ -84,7 +88,10 @@ func (c *Client) Quote(ctx context.Context, r order.QuoteRequest) (order.Quote, 
 	if len(res.GetLines()) != len(r.Lines) {
 		return order.Quote{}, fmt.Errorf("catalog QuotePrices returned %d lines for %d", len(res.GetLines()), len(r.Lines))
 	}
-	q := order.Quote{QuoteID: res.GetEtag()}
+	if err := codeIssueError(r.PromotionCodes, res.GetPromotionCodeIssues()); err != nil {
+		return order.Quote{}, err
+	}
+	q := order.Quote{QuoteID: res.GetEtag(), Promotions: res.GetAppliedPromotions()}
 	for i, l := range res.GetLines() {
 		if l.GetErrorReason() != catalogv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
 			if le := lineError(l.GetErrorReason().String(), r.Lines[i].SKU, i, r.Currency); le != nil {

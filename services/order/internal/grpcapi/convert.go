@@ -20,6 +20,7 @@ func createFromProto(r *orderv1.CreateOrderRequest, actor order.Actor, corr stri
 		RequestID: r.GetRequestId(), IdempotencyScope: r.GetIdempotencyScope(), CustomerID: r.GetCustomerId(), Channel: r.GetChannel(),
 		Currency: r.GetCurrencyCode(), ShipTo: orderpb.AddressFromProto(r.GetShipTo()),
 		CustomerPONumber: r.GetCustomerPoNumber(), Notes: r.GetNotes(), Actor: actor, CorrelationID: corr,
+		PromotionCodes: r.GetPromotionCodes(),
 	}
 	for _, l := range r.GetLines() {
 		p.Lines = append(p.Lines, order.QuoteLine{SKU: l.GetSku(), Quantity: l.GetQuantity()})

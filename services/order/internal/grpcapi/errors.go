@@ -128,6 +128,22 @@ var statusRules = []statusRule{
 		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_PRICE_CHANGED, e.Error(), meta(
 			"expected_minor", i64(e.ExpectedMinor), "actual_minor", i64(e.ActualMinor), "currency_code", e.Currency))
 	}),
+	// Coupons (issue #11): a code that does not apply is the request's
+	// fault, a usage limit reached is the state of the promotion.
+	as(func(e *order.PromotionCodeError, _ metaFunc) error {
+		return apierr.InvalidArgument(e.Error(), apierr.FieldViolation{
+			Field: fmt.Sprintf("promotion_codes[%d]", e.Index), Description: e.Error(), Reason: e.Reason})
+	}),
+	as(func(e *order.PromotionLimitError, meta metaFunc) error {
+		md := meta("per_customer", strconv.FormatBool(e.PerCustomer))
+		if e.Promotion != "" {
+			md["promotion"] = e.Promotion
+		}
+		if e.Code != "" {
+			md["code"] = e.Code
+		}
+		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_PROMOTION_LIMIT_REACHED, e.Error(), md)
+	}),
 	as(func(e *order.OutOfStockError, meta metaFunc) error {
 		return apierr.WithPreconditionFailure(
 			apierr.New(fp, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, e.Error(), meta(

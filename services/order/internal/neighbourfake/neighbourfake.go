@@ -321,6 +321,9 @@ type Pricing struct {
 	catalogv1.UnimplementedPricingServiceServer
 	switchable
 	calls int
+	// Coupons (see AddCoupon): by code, and reservations by id.
+	coupons      map[string]*fakeCoupon
+	reservations map[string]*fakePromoReservation
 }
 
 // PriceOf returns the fake's unit price of sku and whether it is known.
@@ -360,6 +363,7 @@ func (p *Pricing) QuotePrices(_ context.Context, r *catalogv1.QuotePricesRequest
 		res.Lines = append(res.Lines, ql)
 	}
 	res.Total = &commonv1.Money{AmountMinor: total, CurrencyCode: r.GetCurrencyCode()}
+	p.applyCoupons(r.GetPromotionCodes(), res)
 	return res, nil
 }
 

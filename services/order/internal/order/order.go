@@ -94,10 +94,15 @@ type Order struct {
 	CustomerPONumber string
 	ReservationID    string
 	Notes            string
-	ERP              ERPSubmission
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	ConfirmedAt      time.Time
+	// PromotionCodes are the codes entered at placement (upper-cased);
+	// AppliedPromotions the promotions ("promotions/{id}") the placement
+	// quote applied and the order holds one use of (see coupons.go).
+	PromotionCodes    []string
+	AppliedPromotions []string
+	ERP               ERPSubmission
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	ConfirmedAt       time.Time
 	// Version increases with every stored change; the etag is derived
 	// from it.
 	Version   int64
@@ -215,6 +220,7 @@ func (o *Order) Clone() *Order {
 		c.Rejection = &r
 	}
 	c.History = slices.Clone(o.History)
+	c.PromotionCodes, c.AppliedPromotions = slices.Clone(o.PromotionCodes), slices.Clone(o.AppliedPromotions)
 	c.Shipments = make([]Shipment, len(o.Shipments))
 	for i, s := range o.Shipments {
 		s.Lines = slices.Clone(s.Lines)

@@ -419,6 +419,8 @@ type Customers interface {
 type QuoteRequest struct {
 	CustomerID, Channel, Currency string
 	Lines                         []QuoteLine
+	// PromotionCodes the buyer entered (upper-cased).
+	PromotionCodes []string
 }
 
 // QuoteLine is one SKU and quantity to price.
@@ -439,10 +441,14 @@ type PricedLine struct {
 type Quote struct {
 	QuoteID string
 	Lines   []PricedLine
+	// Promotions are the promotions ("promotions/{id}") the quote applied,
+	// which the order reserves one use of (coupons.go).
+	Promotions []string
 }
 
 // Pricer prices orders. Quote returns *UnknownSKUError,
-// *PriceUnavailableError, *InvalidQuantityError or *DependencyError.
+// *PriceUnavailableError, *InvalidQuantityError, *PromotionCodeError,
+// *PromotionLimitError or *DependencyError.
 type Pricer interface {
 	Quote(ctx context.Context, r QuoteRequest) (Quote, error)
 }

@@ -122,8 +122,11 @@ type Deps struct {
 	// Fulfillment cancels fulfilment of confirmed orders; nil refuses to
 	// cancel confirmed orders (only orders pending the ERP are cancelled).
 	Fulfillment Fulfillment
-	Logger      *slog.Logger
-	Metrics     Metrics
+	// Promotions reserves promotion usage at placement (coupons.go); nil
+	// uses the Pricer when it implements Promotions.
+	Promotions Promotions
+	Logger     *slog.Logger
+	Metrics    Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnCommit is called after a transaction queued ERP work (and maybe
@@ -196,6 +199,8 @@ type CreateParams struct {
 	ExpectedCurrency   string
 	Actor              Actor
 	CorrelationID      string
+	// PromotionCodes the buyer entered (see coupons.go).
+	PromotionCodes []string
 	// NoChargeReason, when set, prices every line at zero and names why
 	// as each line's price rule: a return's replacement, which the
 	// customer does not pay for (see chargeNothing).
@@ -207,7 +212,7 @@ type CreateParams struct {
 func (p CreateParams) payloadHash() string {
 	// Stored in idempotency_keys: field names and order are part of the
 	// digest, so never change them (see platform/fingerprint).
-	return fingerprint.Of(struct {
+	return withCodes(fingerprint.Of(struct {
 		CustomerID, Channel, Currency string
 		ShipTo                        Address
 		Lines                         []QuoteLine
@@ -216,7 +221,7 @@ func (p CreateParams) payloadHash() string {
 		Expected                      int64
 		ExpectedCurrency              string
 	}{p.CustomerID, p.Channel, p.Currency, p.ShipTo, p.Lines, p.CustomerPONumber, p.Notes,
-		p.HasExpectedTotal, p.ExpectedTotalMinor, p.ExpectedCurrency})
+		p.HasExpectedTotal, p.ExpectedTotalMinor, p.ExpectedCurrency}), p.PromotionCodes)
 }
 
 // claimKey is the key of p's idempotency record: the request id scoped by
@@ -262,6 +267,7 @@ var errRetryClaim = errors.New("retry claim")
 // order.v1 CreateOrder contract.
 func (s *Service) CreateOrder(ctx context.Context, p CreateParams) (CreateResult, error) {
 	start := s.now()
+	p.PromotionCodes = normalizeCodes(p.PromotionCodes)
 	seen := map[string]bool{}
 	for _, l := range p.Lines {
 		if seen[l.SKU] {
@@ -371,6 +377,7 @@ func (s *Service) placeClaimed(ctx context.Context, p CreateParams, ref ClaimRef
 		return nil, err
 	}
 	s.tick()
+	s.redeemPromotions(sctx, o)
 	return o, nil
 }
 
@@ -440,8 +447,12 @@ func (s *Service) abandon(ctx context.Context, ref ClaimRef, orderID string, res
 	}
 }
 
-// releaseAll releases every open reservation inventory holds for orderID.
+// releaseAll releases every open reservation inventory holds for orderID,
+// and the promotion uses pricing holds for it.
 func (s *Service) releaseAll(ctx context.Context, orderID, reason string) error {
+	if err := s.releasePromotions(ctx, orderID); err != nil {
+		return err
+	}
 	ids, err := s.d.Inventory.OpenReservations(ctx, orderID)
 	if err != nil {
 		return err
@@ -503,7 +514,8 @@ func reapedException(c PendingClaim, now time.Time) Exception {
 }
 
 // place validates, prices and reserves, and builds the order. reserveTried
-// reports whether inventory may hold a reservation for orderID.
+// reports whether inventory may hold a reservation for orderID (or pricing
+// its promotion uses; see coupons.go).
 func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o *Order, reserveTried bool, err error) {
 	cust, err := s.customer(ctx, p.CustomerID)
 	if err != nil {
@@ -524,7 +536,8 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 	if cust.Currency != "" && cust.Currency != p.Currency {
 		return nil, false, &CurrencyNotAllowedError{CustomerID: p.CustomerID, Currency: p.Currency}
 	}
-	q, err := s.d.Pricer.Quote(ctx, QuoteRequest{CustomerID: p.CustomerID, Channel: p.Channel, Currency: p.Currency, Lines: p.Lines})
+	q, err := s.d.Pricer.Quote(ctx, QuoteRequest{CustomerID: p.CustomerID, Channel: p.Channel, Currency: p.Currency, Lines: p.Lines,
+		PromotionCodes: p.PromotionCodes})
 	if err != nil {
 		return nil, false, err
 	}
@@ -536,7 +549,7 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 		ID: orderID, CustomerID: p.CustomerID, Channel: p.Channel, Currency: p.Currency,
 		ShipTo: p.ShipTo, State: StateAcceptedPendingERP, CreateRequestID: p.RequestID,
 		CustomerPONumber: p.CustomerPONumber, Notes: p.Notes, CreatedAt: now, UpdatedAt: now,
-		ERP: ERPSubmission{NextAttemptAt: now},
+		ERP: ERPSubmission{NextAttemptAt: now}, PromotionCodes: p.PromotionCodes, AppliedPromotions: q.Promotions,
 	}
 	if o.Lines, o.SubtotalMinor, err = pricedLines(p, q); err != nil {
 		return nil, false, err
@@ -557,11 +570,15 @@ func (s *Service) place(ctx context.Context, p CreateParams, orderID string) (o 
 	// The reservation request id is fixed per claimed order id, so a retry
 	// after a crash (same request id → same claim → same order id) gets
 	// the same reservation back instead of a second one.
+	held, err := s.reservePromotions(ctx, o)
+	if err != nil {
+		return nil, held, err
+	}
 	res, err := s.d.Inventory.Reserve(ctx, ReserveRequest{
 		RequestID: "order:" + orderID, ReferenceID: orderID, Channel: p.Channel, Lines: p.Lines,
 	})
 	if err != nil {
-		return nil, !isOutOfStock(err), err
+		return nil, s.afterStockFailure(ctx, orderID, held, !isOutOfStock(err)), err
 	}
 	o.ReservationID = res.ID
 	if err := allocate(o.Lines, res); err != nil {

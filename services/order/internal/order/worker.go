@@ -744,7 +744,7 @@ func (w *Worker) releases(ctx context.Context) (time.Duration, bool) {
 			_ = st.CompleteReleaseTask(ctx, t.OrderID)
 			continue
 		}
-		err := w.svc.d.Inventory.Release(ctx, t.ReservationID, "release:"+t.OrderID, t.Reason)
+		err := w.svc.runReleaseTask(ctx, t)
 		if err != nil {
 			wait := w.backoff(t.Attempts + 1)
 			w.log.WarnContext(ctx, "release reservation failed; retrying", slog.String("order_id", t.OrderID),

@@ -139,6 +139,9 @@ func Order(o *order.Order) *orderv1.Order {
 		UpdateTime:  ts(o.UpdatedAt),
 		ConfirmTime: ts(o.ConfirmedAt),
 		Etag:        o.Etag(),
+		// Coupons (issue #11): the entered codes and applied promotions.
+		PromotionCodes:    o.PromotionCodes,
+		AppliedPromotions: o.AppliedPromotions,
 	}
 	if o.State == order.StateAcceptedPendingERP {
 		p.ErpSubmission.NextAttemptTime = ts(o.ERP.NextAttemptAt)

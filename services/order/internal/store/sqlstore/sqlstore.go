@@ -415,12 +415,12 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *order.Order) err
 		INSERT INTO orders (order_id, customer_id, channel, currency, ship_to, subtotal_minor, tax_minor, total_minor,
 			state, rejection_reason, rejection_message, rejection_erp_code, erp_order_ref, create_request_id, customer_po,
 			reservation_id, notes, erp_attempts, erp_last_attempt_us, erp_next_attempt_us, erp_last_error,
-			created_us, updated_us, confirmed_us, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			created_us, updated_us, confirmed_us, version, promotion_codes, applied_promotions)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		o.ID, o.CustomerID, o.Channel, o.Currency, string(shipTo), o.SubtotalMinor, o.TaxMinor, o.TotalMinor,
 		int(o.State), int(rej.Reason), rej.Message, rej.ERPCode, o.ERPOrderRef, o.CreateRequestID, o.CustomerPONumber,
 		o.ReservationID, o.Notes, o.ERP.Attempts, us(o.ERP.LastAttemptAt), us(o.ERP.NextAttemptAt), o.ERP.LastError,
-		us(o.CreatedAt), us(o.UpdatedAt), us(o.ConfirmedAt), o.Version)
+		us(o.CreatedAt), us(o.UpdatedAt), us(o.ConfirmedAt), o.Version, jsonList(o.PromotionCodes), jsonList(o.AppliedPromotions))
 	if err != nil {
 		if sqldb.IsUniqueViolation(err) {
 			return fmt.Errorf("order %s exists: %w", o.ID, err)
@@ -470,12 +470,34 @@ type querier interface {
 const orderColumns = `order_id, customer_id, channel, currency, ship_to, subtotal_minor, tax_minor, total_minor,
 	state, rejection_reason, rejection_message, rejection_erp_code, erp_order_ref, create_request_id, customer_po,
 	reservation_id, notes, erp_attempts, erp_last_attempt_us, erp_next_attempt_us, erp_last_error,
-	created_us, updated_us, confirmed_us, version`
+	created_us, updated_us, confirmed_us, version, promotion_codes, applied_promotions`
+
+// jsonList encodes a list of strings for a TEXT column: a JSON array, ""
+// for none.
+func jsonList(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(v) // a []string always encodes
+	return string(b)
+}
+
+// listFromJSON decodes a jsonList column.
+func listFromJSON(s, column string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", column, err)
+	}
+	return v, nil
+}
 
 func scanOrder(sc sqldb.Scanner) (*order.Order, error) {
 	var (
 		o                                                     order.Order
-		shipTo                                                string
+		shipTo, codes, promotions                             string
 		state, rejReason                                      int
 		rejMsg, rejCode                                       string
 		lastAttempt, nextAttempt, created, updated, confirmed int64
@@ -483,11 +505,18 @@ func scanOrder(sc sqldb.Scanner) (*order.Order, error) {
 	if err := sc.Scan(&o.ID, &o.CustomerID, &o.Channel, &o.Currency, &shipTo, &o.SubtotalMinor, &o.TaxMinor, &o.TotalMinor,
 		&state, &rejReason, &rejMsg, &rejCode, &o.ERPOrderRef, &o.CreateRequestID, &o.CustomerPONumber,
 		&o.ReservationID, &o.Notes, &o.ERP.Attempts, &lastAttempt, &nextAttempt, &o.ERP.LastError,
-		&created, &updated, &confirmed, &o.Version); err != nil {
+		&created, &updated, &confirmed, &o.Version, &codes, &promotions); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(shipTo), &o.ShipTo); err != nil {
 		return nil, fmt.Errorf("decode ship_to: %w", err)
+	}
+	var err error
+	if o.PromotionCodes, err = listFromJSON(codes, "promotion_codes"); err != nil {
+		return nil, err
+	}
+	if o.AppliedPromotions, err = listFromJSON(promotions, "applied_promotions"); err != nil {
+		return nil, err
 	}
 	o.State = order.State(state)
 	if order.State(state) == order.StateRejected || rejReason != 0 {

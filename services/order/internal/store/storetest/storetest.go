@@ -301,6 +301,9 @@ func testCreateAndGet(t *testing.T, h Harness) {
 	if got.Version != 1 {
 		t.Errorf("version = %d, want 1", got.Version)
 	}
+	if got.PromotionCodes != nil || got.AppliedPromotions != nil {
+		t.Errorf("order without coupons reads promotions %q / %q", got.PromotionCodes, got.AppliedPromotions)
+	}
 	if _, err := s.GetOrder(ctx, "O-missing"); !errors.Is(err, order.ErrNotFound) {
 		t.Errorf("GetOrder(missing) err = %v, want ErrNotFound", err)
 	}
@@ -317,6 +320,18 @@ func testCreateAndGet(t *testing.T, h Harness) {
 	}
 	if evs := h.Events(t, s, "O-1"); len(evs) != 1 || evs[0].Subject != "transload.order.accepted" || evs[0].Sequence != 1 {
 		t.Errorf("events after create = %+v, want one transload.order.accepted with sequence 1", evs)
+	}
+	// Coupons (issue #11, migration 0011): codes and applied promotions
+	// are stored with the order and read back in order.
+	coupon := NewOrder("O-coupon", "C0001", t0)
+	coupon.CreateRequestID = "req-O-coupon"
+	coupon.PromotionCodes = []string{"WELCOME10", "SPRING-5"}
+	coupon.AppliedPromotions = []string{"promotions/welcome10", "promotions/auto-b"}
+	create(t, s, coupon)
+	if got, err := s.GetOrder(ctx, "O-coupon"); err != nil {
+		t.Fatal(err)
+	} else if diff := cmp.Diff(coupon, got, cmpOrder); diff != "" {
+		t.Errorf("GetOrder with coupons (-want +got):\n%s", diff)
 	}
 }
 

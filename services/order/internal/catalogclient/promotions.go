@@ -1,0 +1,77 @@
+package catalogclient
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
+	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/services/order/internal/order"
+	"github.com/transload/transload/services/order/internal/orderpb"
+)
+
+// codeIssueError turns the first promotion code issue of a placement quote
+// into the order's error: an exhausted code is *order.PromotionLimitError,
+// any other issue *order.PromotionCodeError at the code's index in entered.
+// A quote a storefront shows lists the issues; an order is not placed at a
+// price the buyer did not expect.
+func codeIssueError(entered []string, issues []*catalogv1.PromotionCodeIssue) error {
+	for _, is := range issues {
+		if is.GetReason() == catalogv1.PromotionCodeIssue_REASON_EXHAUSTED {
+			return &order.PromotionLimitError{Code: is.GetCode()}
+		}
+		idx := 0
+		for i, c := range entered {
+			if strings.EqualFold(c, is.GetCode()) {
+				idx = i
+				break
+			}
+		}
+		return &order.PromotionCodeError{Index: idx, Code: is.GetCode(), Reason: is.GetReason().String()}
+	}
+	return nil
+}
+
+// ReservePromotions implements order.Promotions (catalog.v1
+// ReservePromotions). A limit reached is *order.PromotionLimitError.
+func (c *Client) ReservePromotions(ctx context.Context, reservationID, customerID string, promotions []string) error {
+	_, err := c.c.ReservePromotions(ctx, &catalogv1.ReservePromotionsRequest{
+		ReservationId: reservationID, CustomerId: customerID, Promotions: promotions,
+	})
+	if err == nil {
+		return nil
+	}
+	if status.Code(err) == codes.FailedPrecondition && apierr.HasReason(err, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_CODE_INVALID) {
+		md := apierr.Info(err).GetMetadata()
+		return &order.PromotionLimitError{Promotion: md["promotion"], PerCustomer: md["per_customer"] == "true"}
+	}
+	return promotionCallError("ReservePromotions", err)
+}
+
+// RedeemPromotions implements order.Promotions (catalog.v1
+// RedeemPromotionReservation).
+func (c *Client) RedeemPromotions(ctx context.Context, reservationID string) error {
+	_, err := c.c.RedeemPromotionReservation(ctx, &catalogv1.RedeemPromotionReservationRequest{ReservationId: reservationID})
+	return promotionCallError("RedeemPromotionReservation", err)
+}
+
+// ReleasePromotions implements order.Promotions (catalog.v1
+// ReleasePromotionReservation).
+func (c *Client) ReleasePromotions(ctx context.Context, reservationID string) error {
+	_, err := c.c.ReleasePromotionReservation(ctx, &catalogv1.ReleasePromotionReservationRequest{ReservationId: reservationID})
+	return promotionCallError("ReleasePromotionReservation", err)
+}
+
+func promotionCallError(call string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if d := orderpb.DependencyError(Target, err); d != nil {
+		return d
+	}
+	return fmt.Errorf("catalog %s: %w", call, err)
+}
