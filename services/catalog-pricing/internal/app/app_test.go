@@ -26,6 +26,7 @@ import (
 
 // instance is one running service under test.
 type instance struct {
+	conn     *grpc.ClientConn
 	catalog  catalogv1.CatalogServiceClient
 	pricing  catalogv1.PricingServiceClient
 	adminURL string
@@ -100,7 +101,7 @@ func start(t testing.TB, env map[string]string, erp grpc.DialOption, trigger ...
 	t.Cleanup(stop)
 	conn := dialBuf(t, grpcLis)
 	return &instance{
-		catalog: catalogv1.NewCatalogServiceClient(conn), pricing: catalogv1.NewPricingServiceClient(conn),
+		conn: conn, catalog: catalogv1.NewCatalogServiceClient(conn), pricing: catalogv1.NewPricingServiceClient(conn),
 		adminURL: "http://" + adminLis.Addr().String(), stop: stop,
 	}
 }

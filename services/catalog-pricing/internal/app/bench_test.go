@@ -181,7 +181,15 @@ func BenchmarkQuoteVsEcho(b *testing.B) {
 		_, err := echo.Check(ctx, &healthpb.HealthCheckRequest{})
 		return err
 	})
-	names := []string{}
+	// The same empty health check through the service's own server: the
+	// platform's chain (otelgrpc, recovery, correlation, deadline, access
+	// log, metrics, protovalidate) without any pricing.
+	chain := healthpb.NewHealthClient(in.conn)
+	run("health-via-service-chain", func(int64) error {
+		_, err := chain.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	})
+	names := []string{"health-via-service-chain"}
 	for _, summary := range []bool{false, true} {
 		for _, varied := range []bool{false, true} {
 			name := map[bool]string{false: "quote-repeat", true: "quote-varied"}[varied]
