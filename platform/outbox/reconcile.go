@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -203,7 +205,7 @@ func NewReconciler(db *sqldb.DB, js jetstream.JetStream, cfg ReconcileConfig, re
 	_, _ = rand.Read(id[:])
 	host, _ := os.Hostname()
 	r := &Reconciler{
-		db: db, js: js, cfg: cfg, logger: cmpLogger(logger), now: now,
+		db: db, js: js, cfg: cfg, logger: cmp.Or(logger, slog.Default()), now: now,
 		holder:   cfg.Service + "@" + host + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(id[:]),
 		streamOf: map[string]string{},
 		m: reconcileMetrics{
@@ -232,13 +234,6 @@ func NewReconciler(db *sqldb.DB, js jetstream.JetStream, cfg ReconcileConfig, re
 		}
 	}
 	return r, nil
-}
-
-func cmpLogger(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.Default()
-	}
-	return l
 }
 
 // Run runs a pass every interval until ctx ends, then returns nil.
@@ -280,6 +275,9 @@ func (r *Reconciler) Pass(ctx context.Context) ([]Loss, error) {
 	if len(missing) == 0 {
 		return nil, nil
 	}
+	if err := r.load(ctx, missing); err != nil {
+		return nil, err
+	}
 	return r.republish(ctx, missing, now)
 }
 
@@ -292,11 +290,11 @@ type checkedRow struct {
 }
 
 // published reads the rows published since from that were not
-// republished yet, in id order (each aggregate in sequence order).
+// republished yet, in id order (each aggregate in sequence order), without
+// their payloads: only the missing ones are read in full ([Reconciler.load]).
 func (r *Reconciler) published(ctx context.Context, from time.Time) ([]checkedRow, error) {
 	rs, err := r.db.SQL().QueryContext(ctx, r.db.Rebind(`
-		SELECT id, event_id, aggregate_type, aggregate_id, aggregate_seq, subject, payload_type,
-			payload, correlation_id, traceparent, tracestate, created_unix_us, published_unix_us, stream_seq
+		SELECT id, event_id, subject, published_unix_us, stream_seq
 		FROM outbox_events
 		WHERE published_unix_us IS NOT NULL AND published_unix_us >= ?
 			AND stream_seq IS NOT NULL AND republished_unix_us IS NULL
@@ -308,21 +306,65 @@ func (r *Reconciler) published(ctx context.Context, from time.Time) ([]checkedRo
 	var rows []checkedRow
 	for rs.Next() {
 		var (
-			c                  checkedRow
-			created, published int64
-			seq                int64
+			c              checkedRow
+			published, seq int64
 		)
-		if err := rs.Scan(&c.pk, &c.EventID, &c.AggregateType, &c.AggregateID, &c.Sequence, &c.Subject,
-			&c.PayloadType, &c.Payload, &c.CorrelationID, &c.Traceparent, &c.Tracestate, &created, &published, &seq); err != nil {
+		if err := rs.Scan(&c.pk, &c.EventID, &c.Subject, &published, &seq); err != nil {
 			return nil, fmt.Errorf("outbox: reconcile: scan published row: %w", err)
 		}
-		c.CreatedAt, c.published, c.streamSeq = time.UnixMicro(created).UTC(), time.UnixMicro(published).UTC(), uint64(seq)
+		c.published, c.streamSeq = time.UnixMicro(published).UTC(), uint64(seq)
 		rows = append(rows, c)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("outbox: reconcile: read published rows: %w", err)
 	}
 	return rows, nil
+}
+
+// load reads the rest of the missing rows (payload and headers), 1000 ids
+// per query.
+func (r *Reconciler) load(ctx context.Context, missing []checkedRow) error {
+	const chunk = 1000
+	for start := 0; start < len(missing); start += chunk {
+		if err := r.loadChunk(ctx, missing[start:min(start+chunk, len(missing))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) loadChunk(ctx context.Context, missing []checkedRow) error {
+	byID := make(map[int64]*checkedRow, len(missing))
+	args := make([]any, 0, len(missing))
+	for i := range missing {
+		byID[missing[i].pk] = &missing[i]
+		args = append(args, missing[i].pk)
+	}
+	rs, err := r.db.SQL().QueryContext(ctx, r.db.Rebind(`
+		SELECT id, aggregate_type, aggregate_id, aggregate_seq, payload_type, payload, correlation_id,
+			traceparent, tracestate, created_unix_us
+		FROM outbox_events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`), args...)
+	if err != nil {
+		return fmt.Errorf("outbox: reconcile: read missing rows: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var (
+			pk, created int64
+			row         Row
+		)
+		if err := rs.Scan(&pk, &row.AggregateType, &row.AggregateID, &row.Sequence, &row.PayloadType, &row.Payload,
+			&row.CorrelationID, &row.Traceparent, &row.Tracestate, &created); err != nil {
+			return fmt.Errorf("outbox: reconcile: scan missing row: %w", err)
+		}
+		c := byID[pk]
+		row.pk, row.EventID, row.Subject, row.CreatedAt = pk, c.EventID, c.Subject, time.UnixMicro(created).UTC()
+		c.Row = row
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("outbox: reconcile: read missing rows: %w", err)
+	}
+	return nil
 }
 
 // streamView is what a pass knows of one stream.
