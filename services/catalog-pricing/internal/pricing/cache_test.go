@@ -159,15 +159,66 @@ func TestQuoteCacheExpiresWithQuote(t *testing.T) {
 	}
 }
 
-// countingCache counts the reads that reach the QuoteCache.
+// countingCache counts the reads and writes that reach the QuoteCache.
 type countingCache struct {
 	pricing.QuoteCache
-	gets atomic.Int64
+	gets, sets atomic.Int64
 }
 
 func (c *countingCache) Get(ctx context.Context, key string) (pricing.Quote, bool) {
 	c.gets.Add(1)
 	return c.QuoteCache.Get(ctx, key)
+}
+
+func (c *countingCache) Set(ctx context.Context, key string, q pricing.Quote, ttl time.Duration) error {
+	c.sets.Add(1)
+	return c.QuoteCache.Set(ctx, key, q, ttl)
+}
+
+// TestQuoteSharedOnSecondUse: with the memo, a computed quote is written to
+// the shared cache only when it is asked for again (a quote nobody repeats
+// costs no write), exactly once; another replica on the same cache then
+// reads it instead of computing; a price change is computed again.
+func TestQuoteSharedOnSecondUse(t *testing.T) {
+	st, _ := seeded(t)
+	ctx := t.Context()
+	inner, err := cache.NewCache(cache.NewMemoryStore(0, 0), "price-quote", cache.JSONCodec[pricing.Quote]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := &countingCache{QuoteCache: inner}
+	a := pricing.NewService(st.Pricing(), st.Catalog(), pricing.WithCache(shared))
+	b := pricing.NewService(st.Pricing(), st.Catalog(), pricing.WithCache(shared))
+	q1, err := a.Quote(ctx, quoteReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := shared.sets.Load(); n != 0 {
+		t.Fatalf("a first quote made %d cache writes; want none until it is asked for again", n)
+	}
+	for range 3 {
+		if _, err := a.Quote(ctx, quoteReq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := shared.sets.Load(); n != 1 {
+		t.Fatalf("a repeated quote made %d cache writes; want 1", n)
+	}
+	qb, err := b.Quote(ctx, quoteReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pricing.Computed(b) != 0 || qb.Total != q1.Total || qb.Etag != q1.Etag || !qb.PriceTime.Equal(q1.PriceTime) {
+		t.Fatalf("the other replica computed %d quotes and got total %d (etag %s); want the shared quote %d (%s)",
+			pricing.Computed(b), qb.Total, qb.Etag, q1.Total, q1.Etag)
+	}
+	if _, err := a.ImportPrices(ctx, pricing.ImportPricesRequest{RequestID: "r2", PriceList: "PL-EUR", Mode: catalog.ModeUpsert,
+		Rows: []pricing.PriceRow{{RowNumber: 1, SKU: "SKU-1", UnitMinor: 1500, Currency: "EUR"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := b.Quote(ctx, quoteReq); err != nil || q.Total != 3*1500 || pricing.Computed(b) != 1 {
+		t.Fatalf("after a price change the other replica quoted %+v, %v after %d computations; want 3 × 1500, computed", q.Total, err, pricing.Computed(b))
+	}
 }
 
 // TestQuoteMemo: a repeated quote is served from the in-memory memo

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,8 +56,12 @@ func quoteFootprint(q Quote) int {
 }
 
 // renderings are the renderings of one memoized quote, one per view name
-// (e.g. the gRPC response of a quote view, marshalled once).
-type renderings struct{ m sync.Map }
+// (e.g. the gRPC response of a quote view, marshalled once), and whether
+// the quote was written to the shared QuoteCache yet.
+type renderings struct {
+	m      sync.Map
+	shared atomic.Bool
+}
 
 // get returns the rendering of q under view, rendering it on first use.
 // Two first uses may both render; one result is kept and both callers get
@@ -90,10 +95,10 @@ func (c *quoteMemo) get(key string, now time.Time) (Quote, *renderings, bool) {
 }
 
 // put stores q under key with no renderings yet and returns the entry's
-// renderings. When the memo is full (count or estimated bytes) it first
+// renderings; shared says whether q is already in the QuoteCache. When the memo is full (count or estimated bytes) it first
 // drops expired quotes, then arbitrary ones (map order), until there is
 // room. A quote heavier than the whole byte bound is not kept (nil).
-func (c *quoteMemo) put(key string, q Quote, now time.Time) *renderings {
+func (c *quoteMemo) put(key string, q Quote, now time.Time, shared bool) *renderings {
 	w := quoteFootprint(q)
 	if w > c.maxBytes {
 		return nil
@@ -118,6 +123,7 @@ func (c *quoteMemo) put(key string, q Quote, now time.Time) *renderings {
 		}
 	}
 	r := &renderings{}
+	r.shared.Store(shared)
 	c.m[key] = memoEntry{q: q, r: r, weight: w}
 	c.bytes += w
 	return r

@@ -11,15 +11,15 @@ import (
 func TestQuoteMemoBoundAndExpiry(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	m := newQuoteMemo(3, 1<<30)
-	m.put("old", Quote{Total: 1, ExpireTime: now.Add(time.Second)}, now)
-	m.put("a", Quote{Total: 2, ExpireTime: now.Add(time.Hour)}, now)
-	m.put("b", Quote{Total: 3, ExpireTime: now.Add(time.Hour)}, now)
+	m.put("old", Quote{Total: 1, ExpireTime: now.Add(time.Second)}, now, false)
+	m.put("a", Quote{Total: 2, ExpireTime: now.Add(time.Hour)}, now, false)
+	m.put("b", Quote{Total: 3, ExpireTime: now.Add(time.Hour)}, now, false)
 	later := now.Add(2 * time.Second)
 	if _, _, ok := m.get("old", later); ok {
 		t.Fatal("expired quote returned")
 	}
-	m.put("old", Quote{Total: 1, ExpireTime: now.Add(time.Second)}, now)
-	m.put("c", Quote{Total: 4, ExpireTime: now.Add(time.Hour)}, later)
+	m.put("old", Quote{Total: 1, ExpireTime: now.Add(time.Second)}, now, false)
+	m.put("c", Quote{Total: 4, ExpireTime: now.Add(time.Hour)}, later, false)
 	if n := m.len(); n != 3 {
 		t.Fatalf("memo holds %d quotes; want 3", n)
 	}
@@ -29,7 +29,7 @@ func TestQuoteMemoBoundAndExpiry(t *testing.T) {
 		}
 	}
 	for i := range 10 {
-		m.put(fmt.Sprint(i), Quote{Total: int64(i), ExpireTime: now.Add(time.Hour)}, later)
+		m.put(fmt.Sprint(i), Quote{Total: int64(i), ExpireTime: now.Add(time.Hour)}, later, false)
 		if n := m.len(); n > 3 {
 			t.Fatalf("memo holds %d quotes after %d puts; bound 3", n, i+1)
 		}
@@ -50,7 +50,7 @@ func TestQuoteMemoByteBound(t *testing.T) {
 	w := quoteFootprint(q)
 	m := newQuoteMemo(1000, 3*w+w/2)
 	for i := range 20 {
-		if m.put(fmt.Sprint(i), q, now) == nil {
+		if m.put(fmt.Sprint(i), q, now, false) == nil {
 			t.Fatalf("put %d not kept", i)
 		}
 		if m.bytes > m.maxBytes || m.len() > 3 {
@@ -60,12 +60,12 @@ func TestQuoteMemoByteBound(t *testing.T) {
 	if m.len() != 3 || m.bytes != 3*w {
 		t.Fatalf("memo holds %d quotes, %d bytes; want 3 and %d", m.len(), m.bytes, 3*w)
 	}
-	m.put("9", q, now) // replacing a key does not count it twice
+	m.put("9", q, now, false) // replacing a key does not count it twice
 	if m.bytes != 3*w {
 		t.Fatalf("replacing an entry left %d bytes; want %d", m.bytes, 3*w)
 	}
 	big := Quote{Lines: make([]QuoteLine, 10000), ExpireTime: now.Add(time.Hour)}
-	if m.put("big", big, now) != nil {
+	if m.put("big", big, now, false) != nil {
 		t.Fatal("a quote heavier than the bound was kept")
 	}
 	if _, _, ok := m.get("big", now); ok {

@@ -164,13 +164,17 @@ func (s *Service) quote(ctx context.Context, req QuoteRequest) (Quote, *renderin
 	if s.cache != nil && !usage {
 		if s.memo != nil {
 			if q, r, ok := s.memo.get(key, now); ok {
+				// Asked for again: now it is worth sharing.
+				if r != nil && r.shared.CompareAndSwap(false, true) {
+					s.share(ctx, key, q, now)
+				}
 				return q, r, nil
 			}
 		}
 		if q, ok := s.cache.Get(ctx, key); ok && q.ExpireTime.After(now) {
 			var r *renderings
 			if s.memo != nil {
-				r = s.memo.put(key, q, now)
+				r = s.memo.put(key, q, now, true)
 			}
 			return q, r, nil
 		}
@@ -181,14 +185,26 @@ func (s *Service) quote(ctx context.Context, req QuoteRequest) (Quote, *renderin
 	}
 	q.Etag = shortHash(key)
 	var r *renderings
-	if ttl := q.ExpireTime.Sub(now); s.cache != nil && ttl > 0 && !usage {
-		// A failed write only costs the next caller a recomputation.
-		_ = s.cache.Set(ctx, key, q, ttl)
+	if s.cache != nil && q.ExpireTime.After(now) && !usage {
+		// With the memo, the quote goes to the shared cache on its second
+		// request (above), so quotes nobody asks for again cost no cache
+		// write; a quote the memo cannot hold is shared at once.
 		if s.memo != nil {
-			r = s.memo.put(key, q, now)
+			r = s.memo.put(key, q, now, false)
+		}
+		if r == nil {
+			s.share(ctx, key, q, now)
 		}
 	}
 	return q, r, nil
+}
+
+// share writes q to the QuoteCache until its expiry. A failed write only
+// costs another caller a recomputation.
+func (s *Service) share(ctx context.Context, key string, q Quote, now time.Time) {
+	if ttl := q.ExpireTime.Sub(now); ttl > 0 {
+		_ = s.cache.Set(ctx, key, q, ttl)
+	}
 }
 
 // ruleSet returns the published rule set of rule version v, loading and
