@@ -276,7 +276,12 @@ type AuditRecord struct {
 	// Before and After are JSON objects of the resource; nil for a
 	// creation (Before) or deletion (After).
 	Before, After map[string]any
-	CreateTime    time.Time
+	// BeforeJSON and AfterJSON, when not empty, are Before and After
+	// already encoded as the store writes them (the audit consumer encodes
+	// the event's Structs directly); the store then ignores Before and
+	// After. Reads fill Before and After only.
+	BeforeJSON, AfterJSON string
+	CreateTime            time.Time
 }
 
 // Name returns the audit record's resource name.

@@ -83,7 +83,11 @@ func DeskHandler(d *desk.Desk, bind Binder) events.Handler {
 // AuditHandler appends the record of each AuditRecordedEvent on d.
 func AuditHandler(d *desk.Desk, bind Binder) events.Handler {
 	return events.Typed(func(ctx context.Context, tx *sql.Tx, ev events.Event, msg *opsv1.AuditRecordedEvent) error {
-		return permanentIfInvalid(d.RecordAudit(ctx, bind(tx), auditRecord(ev, msg)))
+		r := auditRecord(ev, msg)
+		if err := auditJSON(&r, msg); err != nil {
+			return events.Permanent(err)
+		}
+		return permanentIfInvalid(d.RecordAudit(ctx, bind(tx), r))
 	})
 }
 
@@ -125,13 +129,18 @@ func auditRecord(ev events.Event, msg *opsv1.AuditRecordedEvent) desk.AuditRecor
 	if md.GetOccurTime().IsValid() {
 		r.CreateTime = md.GetOccurTime().AsTime()
 	}
-	if msg.GetBefore() != nil {
-		r.Before = msg.GetBefore().AsMap()
-	}
-	if msg.GetAfter() != nil {
-		r.After = msg.GetAfter().AsMap()
-	}
 	return r
+}
+
+// auditJSON sets r's before and after resources from msg, encoded
+// straight from the Structs (structJSON; no map in between).
+func auditJSON(r *desk.AuditRecord, msg *opsv1.AuditRecordedEvent) error {
+	var err error
+	if r.BeforeJSON, err = structJSON(msg.GetBefore()); err != nil {
+		return err
+	}
+	r.AfterJSON, err = structJSON(msg.GetAfter())
+	return err
 }
 
 // Replayer replays dead letters through the platform's dead-letter

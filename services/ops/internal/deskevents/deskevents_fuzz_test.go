@@ -66,6 +66,15 @@ func FuzzOpsEventDecoding(f *testing.F) {
 			if r.ID != ev.ID || !representable(r.CreateTime) {
 				t.Fatalf("audit record id %q time %v (event %s)", r.ID, r.CreateTime, ev.ID)
 			}
+			msg := ev.Payload.(*opsv1.AuditRecordedEvent)
+			if err := auditJSON(&r, msg); err == nil {
+				if want := reference(t, msg.GetBefore()); r.BeforeJSON != want {
+					t.Fatalf("before JSON %s, want %s", r.BeforeJSON, want)
+				}
+				if want := reference(t, msg.GetAfter()); r.AfterJSON != want {
+					t.Fatalf("after JSON %s, want %s", r.AfterJSON, want)
+				}
+			}
 			return
 		}
 		o := occurrence(ev, ev.Payload.(*opsv1.ExceptionRaisedEvent))

@@ -68,13 +68,17 @@ func (s *Store) ListAuditRecords(ctx context.Context, q desk.AuditQuery) ([]*des
 // InsertAuditRecord implements desk.Tx. It is the only statement this
 // package runs on audit_records besides reads.
 func (t *Tx) InsertAuditRecord(ctx context.Context, r *desk.AuditRecord) (bool, error) {
-	before, err := encodeObject(r.Before)
-	if err != nil {
-		return false, err
+	before, after := r.BeforeJSON, r.AfterJSON
+	var err error
+	if before == "" {
+		if before, err = encodeObject(r.Before); err != nil {
+			return false, err
+		}
 	}
-	after, err := encodeObject(r.After)
-	if err != nil {
-		return false, err
+	if after == "" {
+		if after, err = encodeObject(r.After); err != nil {
+			return false, err
+		}
 	}
 	res, err := t.exec(ctx, `INSERT INTO audit_records (id, actor_kind, actor_id, action, target, service,
 			correlation_id, before_json, after_json, create_us)
