@@ -6,6 +6,7 @@ package storefront
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,7 @@ func runMain(m *testing.M) int {
 	}
 	startCtx, startCancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer startCancel()
-	mesh, err = launcher.Start(startCtx, launcher.Config{
+	cfg := launcher.Config{
 		BinDir:    bin,
 		DataDir:   filepath.Join(work, "data"),
 		FreePorts: true,
@@ -74,7 +75,16 @@ func runMain(m *testing.M) int {
 			// The page of TestBrowserCrossOriginFetch may call the REST API.
 			launcher.Gateway: {corsAllowedOriginEnv()},
 		},
-	})
+	}
+	if os.Getenv("TRANSLOAD_E2E_SCALE") == "1" {
+		stop, err := onScaleTopology(startCtx, work, &cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: scale topology:", err)
+			return 1
+		}
+		defer stop()
+	}
+	mesh, err = launcher.Start(startCtx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start mesh:", err)
 		keep = true
@@ -88,4 +98,38 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: logs kept in", filepath.Join(work, "data", "logs"))
 	}
 	return code
+}
+
+// onScaleTopology turns cfg into issue #13's scale topology
+// (TRANSLOAD_E2E_SCALE=1): a PostgreSQL cluster in work (initdb as the
+// postgres user), one database per service, three NATS nodes and two
+// replicas of catalog-pricing, inventory, order, fulfillment and the
+// gateway. The tests drive the first gateway (mesh.RESTURL); a test that
+// kills or restarts a process does so to its first replica. stop stops
+// PostgreSQL.
+func onScaleTopology(ctx context.Context, work string, cfg *launcher.Config) (stop func(), err error) {
+	// The postgres user must reach its cluster folder inside work.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	pg, err := launcher.StartPostgres(ctx, filepath.Join(work, "postgres"), port, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	stop = func() { _ = pg.Stop() }
+	if err := launcher.CreateDatabases(ctx, pg.Addr, os.Stderr); err != nil {
+		stop()
+		return nil, err
+	}
+	for name, env := range launcher.PostgresEnv(pg.Addr) {
+		cfg.ExtraEnv[name] = append(cfg.ExtraEnv[name], env...)
+	}
+	cfg.Scale = true
+	return stop, nil
 }
