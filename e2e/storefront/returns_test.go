@@ -12,7 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
 	"github.com/transload/transload/deploy/local/launcher"
+	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
 	"github.com/transload/transload/platform/testharness/wait"
 )
 
@@ -348,4 +354,110 @@ func TestReturnCreditMemoPostedOnce(t *testing.T) {
 	}
 	restartOrder(t, t.Context(), "ORDER_POSTING_INTERVAL=10s")
 	restored = true
+}
+
+// wmsExpectedReturnState is the state wmssim holds expected return rma in
+// (codes.NotFound while it never registered it), read through its wms.v1
+// API as fulfillment reads it.
+func wmsExpectedReturnState(t *testing.T, rma string) (wmsv1.ExpectedReturn_State, codes.Code) {
+	t.Helper()
+	conn, err := grpc.NewClient(mesh.Proc(launcher.WMSSim).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	er, err := wmsv1.NewWmsAdapterServiceClient(conn).GetExpectedReturn(ctx, &wmsv1.GetExpectedReturnRequest{Name: "expectedReturns/" + rma})
+	return er.GetState(), status.Code(err)
+}
+
+// holdReturnReceipts keeps wmssim's automatic return receipts waiting for
+// the rest of the test, so a return stays AUTHORIZED until the test acts.
+func holdReturnReceipts(t *testing.T) {
+	t.Helper()
+	control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": true})
+	t.Cleanup(func() { control(t, launcher.WMSSim, "/control/faults", map[string]any{"holdReturns": false}) })
+}
+
+// A customer withdraws an authorized return whose goods it never sent
+// (POST {return}:cancel, idempotent on Idempotency-Key, scoped like the
+// return): the return reads CANCELLED, frees its quantity, fulfillment
+// cancels the expected return at the WMS, and a parcel the WMS receives
+// anyway is not lost: it lands on the exception desk. Its SKU and keys are
+// its own; the customer (every web customer is some test's) only orders.
+func TestReturnCancelledByCustomer(t *testing.T) {
+	holdReturnReceipts(t)
+	delivered := deliveredOrder(t, "e2e-ret-cancel", "C0004", line{"SKU-00155", 1})
+	name, rma := authorizedReturn(t, delivered, "e2e-ret-cancel-1", "SKU-00155")
+	wait.Eventually(t, 30*time.Second, rma+" registered at the WMS", func() error {
+		st, code := wmsExpectedReturnState(t, rma)
+		return wait.Check(code == codes.OK && st == wmsv1.ExpectedReturn_STATE_EXPECTED, "state %s, %s", st, code)
+	})
+	cancel := func(key, idem string) response {
+		return call(t, http.MethodPost, "/v1/"+name+":cancel", key, map[string]any{"reason": "e2e: parcel never sent"}, "Idempotency-Key: "+idem)
+	}
+	// Another customer's key: not found, like a missing return.
+	if r := cancel(launcher.DemoCustomerAPIKey, "e2e-ret-cancel-other"); r.Status != http.StatusNotFound {
+		t.Fatalf("cancel with another customer's key: %d %s", r.Status, r.Raw)
+	}
+	first := cancel(launcher.DemoAPIKey, "e2e-ret-cancel-c1")
+	if first.Status != http.StatusOK || first.str("state") != "STATE_CANCELLED" {
+		t.Fatalf("cancel: %d %s", first.Status, first.Raw)
+	}
+	// The replay answers the return as stored (microseconds), not a
+	// second change.
+	microseconds := func(r response) time.Time {
+		at, err := time.Parse(time.RFC3339Nano, r.str("updateTime"))
+		if err != nil {
+			t.Fatalf("updateTime of %s: %v", r.Raw, err)
+		}
+		return at.Truncate(time.Microsecond)
+	}
+	if again := cancel(launcher.DemoAPIKey, "e2e-ret-cancel-c1"); again.Status != http.StatusOK || again.str("state") != "STATE_CANCELLED" ||
+		!microseconds(again).Equal(microseconds(first)) {
+		t.Errorf("replayed cancel: %d %s, first %s", again.Status, again.Raw, first.Raw)
+	}
+	if r := cancel(launcher.DemoAPIKey, "e2e-ret-cancel-c2"); r.Status != http.StatusBadRequest || r.reason() != "ERROR_REASON_RETURN_NOT_CANCELLABLE" {
+		t.Errorf("cancel of a cancelled return: %d %s", r.Status, r.Raw)
+	}
+	// The cancelled return holds nothing: the unit may be returned again.
+	if r := createReturn(t, launcher.DemoAPIKey, delivered, "e2e-ret-cancel-2", returnBody("RESOLUTION_REFUND", line{"SKU-00155", 1})); r.Status != http.StatusOK {
+		t.Errorf("return after the cancellation: %d %s", r.Status, r.Raw)
+	}
+	wait.Eventually(t, 30*time.Second, rma+" cancelled at the WMS", func() error {
+		st, code := wmsExpectedReturnState(t, rma)
+		return wait.Check(code == codes.OK && st == wmsv1.ExpectedReturn_STATE_CANCELLED, "state %s, %s", st, code)
+	})
+	// The parcel arrives anyway.
+	control(t, launcher.WMSSim, "/control/returns/"+rma+":receive", map[string]any{})
+	exc := onDesk(t, "KIND_WMS_REJECTION", "returnAuthorizations/"+rma)
+	if d, _ := exc["details"].(map[string]any); d["wmsCode"] != "RETURN_AUTHORIZATION_CLOSED" {
+		t.Errorf("late parcel exception %v", exc)
+	}
+	if g := call(t, http.MethodGet, "/v1/"+name, launcher.DemoAPIKey, nil); g.str("state") != "STATE_CANCELLED" {
+		t.Errorf("return after the late parcel: %s", g.Raw)
+	}
+}
+
+// An authorized return whose goods do not arrive within
+// ORDER_RETURN_AUTHORIZATION_TTL (3 s here; the order process restarted
+// with it, restored after) is closed by the expiry task: the customer sees
+// it CANCELLED, and the WMS no longer expects it.
+func TestReturnAuthorizationExpires(t *testing.T) {
+	holdReturnReceipts(t)
+	restartOrder(t, context.Background(), "ORDER_RETURN_AUTHORIZATION_TTL=3s")
+	t.Cleanup(func() { restartOrder(t, context.Background(), "ORDER_RETURN_AUTHORIZATION_TTL=720h") })
+	delivered := deliveredOrder(t, "e2e-ret-expire", "C0004", line{"SKU-00156", 1})
+	name, rma := authorizedReturn(t, delivered, "e2e-ret-expire-1", "SKU-00156")
+	wait.Eventually(t, 30*time.Second, name+" expired", func() error {
+		g := call(t, http.MethodGet, "/v1/"+name, launcher.DemoAPIKey, nil)
+		return wait.Check(g.str("state") == "STATE_CANCELLED", "state %s", g.str("state"))
+	})
+	// Cancelled at the WMS, or never registered there when the expiry
+	// overtook the registration (which is then skipped).
+	wait.Eventually(t, 30*time.Second, rma+" withdrawn from the WMS", func() error {
+		st, code := wmsExpectedReturnState(t, rma)
+		return wait.Check(code == codes.NotFound || st == wmsv1.ExpectedReturn_STATE_CANCELLED, "state %s, %s", st, code)
+	})
 }
