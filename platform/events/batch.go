@@ -451,18 +451,20 @@ func (c *Consumer) applySavepoint(ctx context.Context, tx *sql.Tx, ev Event) (ho
 	return hooks, err
 }
 
-// keepBatch runs the filter for items in order and returns its answers for
-// items[:len(keep)]; err is the filter's error for items[len(keep)] (nil
-// when every member was decided). A member that failed to decode is kept:
-// the transaction fails it.
+// keepBatch runs the filter for items in order, in one round
+// ([FilterRound]), and returns its answers for items[:len(keep)]; err is
+// the filter's error for items[len(keep)] (nil when every member was
+// decided). A member that failed to decode is kept: the transaction fails
+// it.
 func (c *Consumer) keepBatch(items []*heldMsg) (keep []bool, err error) {
 	keep = make([]bool, 0, len(items))
+	round := filterRounds.Add(1)
 	for _, h := range items {
 		k := true
 		if h.d.decodeErr == nil {
 			ev := h.d.ev
 			ev.Delivery = max(ev.Delivery, h.failures+1)
-			if k, err = c.keep(h.d.ctx, ev); err != nil {
+			if k, err = c.keepIn(h.d.ctx, ev, round); err != nil {
 				return keep, err
 			}
 		}

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // Filter decides, for a decoded event, whether the consumer applies it
@@ -32,12 +33,38 @@ func WithFilter(filter Filter) ConsumerOption {
 	return func(o *consumerOptions) { o.filter = filter }
 }
 
-// keep runs the consumer's filter (true without one). A panicking filter
-// is an error, not a crash.
+// filterRounds numbers filter rounds process-wide.
+var filterRounds atomic.Uint64
+
+type filterRoundKey struct{}
+
+// FilterRound identifies, inside a [Filter], the round of filter calls the
+// call belongs to: the consumer evaluates the events it holds in rounds,
+// and every event of a round was received before the round began. A
+// filter that must see state at least as new as each event's receipt may
+// therefore read it once per round instead of once per event. Round ids
+// are unique in the process (over all consumers); 0 outside a filter.
+func FilterRound(ctx context.Context) uint64 {
+	r, _ := ctx.Value(filterRoundKey{}).(uint64)
+	return r
+}
+
+func withFilterRound(ctx context.Context, round uint64) context.Context {
+	return context.WithValue(ctx, filterRoundKey{}, round)
+}
+
+// keep runs the consumer's filter (true without one) in a round of its
+// own. A panicking filter is an error, not a crash.
 func (c *Consumer) keep(ctx context.Context, ev Event) (keep bool, err error) {
+	return c.keepIn(ctx, ev, filterRounds.Add(1))
+}
+
+// keepIn runs the consumer's filter for ev as part of round.
+func (c *Consumer) keepIn(ctx context.Context, ev Event, round uint64) (keep bool, err error) {
 	if c.opts.filter == nil {
 		return true, nil
 	}
+	ctx = withFilterRound(ctx, round)
 	defer func() {
 		if r := recover(); r != nil {
 			keep, err = false, fmt.Errorf("events: filter panicked: %v", r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,5 +127,46 @@ func TestFilterErrorIsRetriedInOrder(t *testing.T) {
 				t.Errorf("retried = %v, want 2", got)
 			}
 		})
+	}
+}
+
+// A batch consumer evaluates the events it holds in one filter round
+// (FilterRound: one id for all, so a filter may read its state once);
+// without batches every event is a round of its own.
+func TestFilterRounds(t *testing.T) {
+	for _, batch := range []int{1, 64} {
+		t.Run(fmt.Sprint("batch", batch), func(t *testing.T) {
+			db := openSQLite(t)
+			js := startStream(t)
+			name := fmt.Sprint("rounds", batch)
+			publishSeq(t, js, 1, 10) // a backlog: one pull takes it whole
+			var mu sync.Mutex
+			rounds := map[uint64]int{}
+			filter := func(ctx context.Context, _ events.Event) (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				rounds[events.FilterRound(ctx)]++
+				return false, nil
+			}
+			reg := prometheus.NewRegistry()
+			c := newConsumer(t, db, js, events.ConsumerConfig{Name: name}, recordingHandler(db.Dialect(), name, nil), reg,
+				events.WithBatch(batch), events.WithFilter(filter))
+			runConsumer(t, c)
+			eventually(t, 10*time.Second, "10 filtered", func() bool { return outcome(t, reg, name, "filtered") == 10 })
+			mu.Lock()
+			defer mu.Unlock()
+			if rounds[0] != 0 {
+				t.Errorf("%d filter calls without a round", rounds[0])
+			}
+			if batch == 1 && len(rounds) != 10 {
+				t.Errorf("one at a time: %d rounds for 10 events, want 10", len(rounds))
+			}
+			if batch > 1 && len(rounds) > 2 {
+				t.Errorf("batched backlog: %d rounds for 10 events, want 1 (2 if the pull split)", len(rounds))
+			}
+		})
+	}
+	if events.FilterRound(context.Background()) != 0 {
+		t.Error("FilterRound outside a filter is not 0")
 	}
 }

@@ -35,7 +35,7 @@ type rig struct {
 	seq   atomic.Int64
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	ctx := t.Context()
 	db := sqldbtest.OpenSQLite(t)
@@ -73,7 +73,7 @@ func newRig(t *testing.T) *rig {
 
 // publish publishes payload on subject as the outbox relay does; it
 // returns the event id.
-func (r *rig) publish(t *testing.T, subject, order string, payload proto.Message) string {
+func (r *rig) publish(t testing.TB, subject, order string, payload proto.Message) string {
 	t.Helper()
 	data, err := proto.Marshal(payload)
 	if err != nil {
@@ -91,7 +91,7 @@ func (r *rig) publish(t *testing.T, subject, order string, payload proto.Message
 	return id
 }
 
-func (r *rig) orderEvent(t *testing.T, subject, order, customer string, state orderv1.Order_State) string {
+func (r *rig) orderEvent(t testing.TB, subject, order, customer string, state orderv1.Order_State) string {
 	t.Helper()
 	o := &orderv1.Order{OrderId: order, CustomerId: customer, Channel: "web", State: state}
 	var m proto.Message
@@ -108,7 +108,7 @@ func (r *rig) orderEvent(t *testing.T, subject, order, customer string, state or
 	return r.publish(t, subject, order, m)
 }
 
-func (r *rig) shipmentEvent(t *testing.T, order, customer string, state fulfillmentv1.Shipment_State) string {
+func (r *rig) shipmentEvent(t testing.TB, order, customer string, state fulfillmentv1.Shipment_State) string {
 	t.Helper()
 	return r.publish(t, eventstreams.ShipmentUpdated, order, &fulfillmentv1.ShipmentUpdatedEvent{Shipment: &fulfillmentv1.Shipment{
 		ShipmentId: "S-" + order, OrderId: order, CustomerId: customer, State: state, UpdateTime: timestamppb.Now()}})
@@ -136,7 +136,7 @@ func (r *rig) totalRows(t *testing.T) int {
 // consumed returns how many messages the two consumers acknowledged (the
 // stream sequence of their ack floors: each stream holds only the test's
 // events).
-func (r *rig) consumed(t *testing.T) uint64 {
+func (r *rig) consumed(t testing.TB) uint64 {
 	t.Helper()
 	var n uint64
 	for _, c := range []struct{ stream, name string }{

@@ -15,9 +15,9 @@ import (
 // event types of every subscription, active or disabled), which the
 // consumers' filter consults so that an event no subscription can match is
 // acknowledged without a transaction. It is exact, not eventually
-// consistent: before each decision it reads the store's subscription
-// version (one point read, no write) and reloads the set when the version
-// moved, and the version is bumped in the transaction that creates or
+// consistent: before deciding it reads the store's subscription version
+// (one point read, no write, once per round of events the consumer
+// received together) and reloads the set when the version moved, and the version is bumped in the transaction that creates or
 // deletes a subscription. So on any replica, an event looked at after a
 // subscription's creation committed is matched against it; there is no
 // staleness window to bound.
@@ -27,6 +27,9 @@ type Interests struct {
 	mu      sync.Mutex
 	loaded  bool
 	version int64
+	// round is the filter round (events.FilterRound) the version was last
+	// read in: every event of that round was received before the read.
+	round uint64
 	// chanWide: channel → event-type bits of its channel-wide
 	// subscriptions; chanCust: channel+"\x00"+customer → bits of its
 	// customer-bound ones; custAny: customer → bits of its customer-bound
@@ -40,12 +43,20 @@ type Interests struct {
 // NewInterests returns the set over store, loaded on first use.
 func NewInterests(store *sqlstore.Store) *Interests { return &Interests{store: store} }
 
-// refresh reloads the set when the subscription version moved.
+// refresh reloads the set when the subscription version moved. The
+// version is read once per filter round: the events of a round were all
+// received before the round began, so one read after that is as new as
+// each of them needs.
 func (in *Interests) refresh(ctx context.Context) error {
+	round := events.FilterRound(ctx)
+	if in.loaded && round != 0 && round == in.round {
+		return nil
+	}
 	v, err := in.store.SubscriptionVersion(ctx)
 	if err != nil {
 		return err
 	}
+	in.round = round
 	if in.loaded && v == in.version {
 		return nil
 	}
