@@ -22,6 +22,7 @@ import (
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/outbox/streamloss"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/notify/internal/config"
 	"github.com/transload/transload/services/notify/internal/deliver"
@@ -72,7 +73,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	relay, err := outbox.NewRelay(db, js, outbox.WithStreams(cfg.Streams.Apply(eventstreams.Ops)...),
-		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()))
+		outbox.WithLogger(logger), outbox.WithRegisterer(rt.Registry()), streamloss.Reconcile("notify"))
 	if err != nil {
 		return err
 	}
@@ -95,6 +96,9 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	shipmentConsumer, err := events.NewConsumer(db, js, eventsin.ShipmentConfig(), handler,
 		append(copts, events.WithStreams(cfg.Streams.Apply(eventstreams.Fulfillment)...))...)
 	if err != nil {
+		return err
+	}
+	if err := events.RegisterGauges(rt.Registry(), js, orderConsumer, shipmentConsumer); err != nil {
 		return err
 	}
 

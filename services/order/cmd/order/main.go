@@ -29,6 +29,7 @@ import (
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/outbox/streamloss"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/platform/tracing"
@@ -202,7 +203,8 @@ func newRelay(rt *svcmain.Runtime, cfg config.Config, db *sqldb.DB, nc *nats.Con
 	}
 	return outbox.NewRelay(db, js, outbox.WithRegisterer(rt.Registry()), outbox.WithLogger(rt.Logger()),
 		outbox.WithPollInterval(cfg.RelayPollInterval), outbox.WithPurgeAfter(cfg.OutboxRetention),
-		outbox.WithStreams(cfg.Streams.Apply(eventstreams.Order, eventstreams.Ops)...), outbox.WithStreamBackoff(streamBackoff))
+		outbox.WithStreams(cfg.Streams.Apply(eventstreams.Order, eventstreams.Ops)...), outbox.WithStreamBackoff(streamBackoff),
+		streamloss.Reconcile("order"))
 }
 
 // newService wires the domain to the store and the neighbours' adapters;
