@@ -139,7 +139,11 @@ func dialNeighbours(rt *svcmain.Runtime, cfg config.Config) (*neighbours, error)
 			erpv1.ErpAdapterService_CancelSalesOrder_FullMethodName,
 		))
 	n.catalog, errs[2] = dial(cfg.CatalogAddr, cfg.CatalogTimeout, grpcclient.WithDependency("catalog-pricing"),
-		grpcclient.WithIdempotentMethods(catalogv1.PricingService_QuotePrices_FullMethodName))
+		grpcclient.WithIdempotentMethods(catalogv1.PricingService_QuotePrices_FullMethodName,
+			// Coupons: idempotent on the reservation id (the order id).
+			catalogv1.PricingService_ReservePromotions_FullMethodName,
+			catalogv1.PricingService_RedeemPromotionReservation_FullMethodName,
+			catalogv1.PricingService_ReleasePromotionReservation_FullMethodName))
 	n.inventory, errs[3] = dial(cfg.InventoryAddr, cfg.InventoryTimeout, grpcclient.WithDependency("inventory"),
 		grpcclient.WithIdempotentMethods(
 			inventoryv1.InventoryService_ReserveStock_FullMethodName,
