@@ -89,7 +89,8 @@ func TestWaitDepthZero(t *testing.T) {
 	})
 }
 
-// TestScenariosOnMesh runs the freshness, webhook, backlog-drain and oversold
+// TestScenariosOnMesh runs the freshness, price propagation, webhook,
+// backlog-drain and oversold
 // scenarios against a real mesh, so the functions `make bench` relies on
 // are proven end to end in `make test` too: at a small size by default
 // (3 stock changes, 60 queued orders), with binaries it builds itself.
@@ -128,6 +129,11 @@ func TestScenariosOnMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(fresh)
+	prices, err := measurePricePropagation(ctx, mesh, freshN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(prices)
 	hooks, err := measureWebhooks(ctx, mesh, 20)
 	if err != nil {
 		t.Fatal(err)

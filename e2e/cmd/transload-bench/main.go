@@ -78,6 +78,7 @@ type flags struct {
 	startRate, maxRate         float64
 	drainOrders, freshChanges  int
 	webhookEvents              int
+	priceChanges               int
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -95,10 +96,11 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.drainOrders, "drain-orders", 10000, "orders queued while the ERP is down for the backlog-drain scenario (0 skips it)")
 	fs.IntVar(&f.freshChanges, "freshness-changes", 20, "ERP stock changes timed to storefront availability (0 skips it)")
 	fs.IntVar(&f.webhookEvents, "webhook-events", 1000, "shipment events timed from the shipment change to a local webhook receiver (0 skips it)")
+	fs.IntVar(&f.priceChanges, "price-changes", 20, "ERP price imports timed to the storefront quote and availability (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
-	if f.dur <= 0 || f.probe <= 0 || f.sustained < 0 || f.startRate <= 0 || f.maxRate < f.startRate || f.drainOrders < 0 || f.freshChanges < 0 || f.webhookEvents < 0 {
+	if f.dur <= 0 || f.probe <= 0 || f.sustained < 0 || f.startRate <= 0 || f.maxRate < f.startRate || f.drainOrders < 0 || f.freshChanges < 0 || f.webhookEvents < 0 || f.priceChanges < 0 {
 		return f, errors.New("-duration and -probe must be positive, -sustained, -drain-orders and -freshness-changes not negative, and 0 < -start-rate ≤ -max-rate")
 	}
 	return f, nil
@@ -277,6 +279,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			rep.Notes = append(rep.Notes, "Backlog drain not measured: "+err.Error())
 		} else {
 			rep.Drain = &drainFigures{Orders: dr.Orders, Rate: dr.Rate, Detail: dr.String()}
+		}
+	}
+	if f.priceChanges > 0 {
+		pr, err := measurePricePropagation(ctx, mesh, f.priceChanges)
+		if err != nil {
+			rep.Notes = append(rep.Notes, "Price propagation not measured: "+err.Error())
+		} else {
+			rep.Notes = append(rep.Notes, pr.String())
 		}
 	}
 	// Issue #11's quote scenario publishes rules of every kind on SKUs of its
