@@ -272,6 +272,7 @@ type promoState struct {
 	why    string
 	code   bool   // entered as a code
 	label  string // promoLabel, made once per quote instead of per line
+	ref    string // p.Name(), likewise
 }
 
 // promoLabel is how explanations name promotion p in currency cur.
@@ -303,7 +304,7 @@ func judgePromotions(req QuoteRequest, in quoteInput, t time.Time) ([]promoState
 			if p.Code != "" && !entered[p.Code] {
 				continue // a code promotion nobody entered is not considered
 			}
-			ps := promoState{p: p, code: p.Code != "", label: promoLabel(p, req.Currency)}
+			ps := promoState{p: p, code: p.Code != "", label: promoLabel(p, req.Currency), ref: p.Name()}
 			switch {
 			case len(p.Channels) > 0 && !contains(p.Channels, req.Channel):
 				ps.reason, ps.why = LostNotApplicable, "not for channel "+req.Channel
@@ -396,36 +397,42 @@ func (p Promotion) describe(cur string) string {
 func stepPromotions(st *lineState, req QuoteRequest, promos []promoState) {
 	v := st.line.UnitMinor
 	qty := st.line.Quantity
-	name := func(p Promotion) string {
-		for i := range promos {
-			if promos[i].p.ID == p.ID && promos[i].label != "" {
-				return promos[i].label
-			}
+	// The label and resource name judgePromotions made once per quote.
+	name := func(ps *promoState) string {
+		if ps.label == "" {
+			return promoLabel(ps.p, req.Currency)
 		}
-		return promoLabel(p, req.Currency)
+		return ps.label
+	}
+	ref := func(ps *promoState) string {
+		if ps.ref == "" {
+			return ps.p.Name()
+		}
+		return ps.ref
 	}
 	type opt struct {
-		p     Promotion
+		ps    *promoState
 		price int64
 	}
 	var excl, best []opt
-	var stack []Promotion
-	for _, ps := range promos {
+	var stack []*promoState
+	for i := range promos {
+		ps := &promos[i]
 		p := ps.p
 		if p.Kind.OrderLevel() || !p.coversLine(st.product, qty) {
 			continue
 		}
 		if ps.reason != LostNone {
-			st.add(lost(RulePromotion, p.Name(), name(p)+": "+ps.why, ps.reason, 0, false))
+			st.add(lost(RulePromotion, ref(ps), name(ps)+": "+ps.why, ps.reason, 0, false))
 			continue
 		}
 		switch p.Combine {
 		case CombineExclusive:
-			excl = append(excl, opt{p, p.unitAfter(v, qty)})
+			excl = append(excl, opt{ps, p.unitAfter(v, qty)})
 		case CombineStackable:
-			stack = append(stack, p)
+			stack = append(stack, ps)
 		case CombineBestOf:
-			best = append(best, opt{p, p.unitAfter(v, qty)})
+			best = append(best, opt{ps, p.unitAfter(v, qty)})
 		}
 	}
 	if len(excl)+len(best)+len(stack) == 0 {
@@ -443,8 +450,8 @@ func stepPromotions(st *lineState, req QuoteRequest, promos []promoState) {
 		pathPrice = bestWin.price
 	}
 	stackPrices := make([]int64, len(stack))
-	for i, p := range stack {
-		pathPrice = p.unitAfter(pathPrice, qty)
+	for i, ps := range stack {
+		pathPrice = ps.p.unitAfter(pathPrice, qty)
 		stackPrices[i] = pathPrice
 	}
 	var exclWin *opt
@@ -454,36 +461,36 @@ func stepPromotions(st *lineState, req QuoteRequest, promos []promoState) {
 		}
 	}
 	for _, o := range excl {
-		if exclWin == nil || o.p.ID != exclWin.p.ID {
-			st.add(lost(RulePromotion, o.p.Name(), name(o.p)+": exclusive, another combination gives a lower price", LostNotCombinable, o.price, true))
+		if exclWin == nil || o.ps.p.ID != exclWin.ps.p.ID {
+			st.add(lost(RulePromotion, ref(o.ps), name(o.ps)+": exclusive, another combination gives a lower price", LostNotCombinable, o.price, true))
 		}
 	}
 	if exclWin != nil {
 		for _, o := range best {
-			st.add(lost(RulePromotion, o.p.Name(), name(o.p)+": not combinable with exclusive "+exclWin.p.ID, LostNotCombinable, o.price, true))
+			st.add(lost(RulePromotion, ref(o.ps), name(o.ps)+": not combinable with exclusive "+exclWin.ps.p.ID, LostNotCombinable, o.price, true))
 		}
-		for i, p := range stack {
-			st.add(lost(RulePromotion, p.Name(), name(p)+": not combinable with exclusive "+exclWin.p.ID, LostNotCombinable, stackPrices[i], true))
+		for i, ps := range stack {
+			st.add(lost(RulePromotion, ref(ps), name(ps)+": not combinable with exclusive "+exclWin.ps.p.ID, LostNotCombinable, stackPrices[i], true))
 		}
-		st.set(exclWin.price, Candidate{Rule: Rule{Kind: RulePromotion, Name: exclWin.p.Name(), Explanation: name(exclWin.p)}})
-		st.line.Promotions = append(st.line.Promotions, exclWin.p.ID)
+		st.set(exclWin.price, Candidate{Rule: Rule{Kind: RulePromotion, Name: ref(exclWin.ps), Explanation: name(exclWin.ps)}})
+		st.line.Promotions = append(st.line.Promotions, exclWin.ps.p.ID)
 		st.promoApplied = true
 		return
 	}
 	for _, o := range best {
-		if bestWin == nil || o.p.ID != bestWin.p.ID {
-			st.add(lost(RulePromotion, o.p.Name(), name(o.p)+": another promotion gives a lower price", LostHigherPrice, o.price, true))
+		if bestWin == nil || o.ps.p.ID != bestWin.ps.p.ID {
+			st.add(lost(RulePromotion, ref(o.ps), name(o.ps)+": another promotion gives a lower price", LostHigherPrice, o.price, true))
 		}
 	}
 	if bestWin != nil {
-		st.set(bestWin.price, Candidate{Rule: Rule{Kind: RulePromotion, Name: bestWin.p.Name(), Explanation: name(bestWin.p)}})
-		st.line.Promotions = append(st.line.Promotions, bestWin.p.ID)
+		st.set(bestWin.price, Candidate{Rule: Rule{Kind: RulePromotion, Name: ref(bestWin.ps), Explanation: name(bestWin.ps)}})
+		st.line.Promotions = append(st.line.Promotions, bestWin.ps.p.ID)
 		st.promoApplied = true
 	}
-	for i, p := range stack {
+	for i, ps := range stack {
 		if stackPrices[i] < st.line.UnitMinor {
-			st.set(stackPrices[i], Candidate{Rule: Rule{Kind: RulePromotion, Name: p.Name(), Explanation: name(p) + ", stacked"}})
-			st.line.Promotions = append(st.line.Promotions, p.ID)
+			st.set(stackPrices[i], Candidate{Rule: Rule{Kind: RulePromotion, Name: ref(ps), Explanation: name(ps) + ", stacked"}})
+			st.line.Promotions = append(st.line.Promotions, ps.p.ID)
 			st.promoApplied = true
 		}
 	}
