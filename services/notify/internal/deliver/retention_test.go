@@ -2,6 +2,7 @@ package deliver_test
 
 import (
 	"database/sql"
+	"errors"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func TestRetentionPrunesFinishedDeliveries(t *testing.T) {
 	}
 	for _, r := range rows {
 		_, err := s.GetDelivery(ctx, r.id)
-		gone := err == sqlstore.ErrNotFound
+		gone := errors.Is(err, sqlstore.ErrNotFound)
 		if want := r.created.Before(now.Add(-ret.Keep)) && r.outcome != retried; gone != want {
 			t.Errorf("%s: gone = %v (%v), want %v", r.id, gone, err, want)
 		}
