@@ -225,6 +225,7 @@ func compute(req QuoteRequest, in quoteInput, priceTime, now time.Time, ttl time
 	}
 	q.CodeIssues = issues
 	states := make([]*lineState, len(req.Lines))
+	q.Lines = make([]QuoteLine, 0, len(req.Lines))
 	var failed []QuoteLine
 	for i, rl := range req.Lines {
 		st, lerr := priceLine(req, in, i, rl, priceTime)
@@ -373,6 +374,13 @@ func priceLine(req QuoteRequest, in quoteInput, i int, rl QuoteRequestLine, t ti
 	win := effective[0]
 	wl := in.listByID[win.PriceList]
 	line := QuoteLine{Index: i, SKU: rl.SKU, Quantity: rl.Quantity, ListMinor: win.UnitMinor, UnitMinor: win.UnitMinor}
+	// Room for the lists, a break and (with rules) a few rule steps, so the
+	// candidates are not copied as they grow.
+	room := len(effective) + 1
+	if in.rules != nil {
+		room += 6
+	}
+	line.Candidates = make([]Candidate, 0, room)
 	listRule := Rule{
 		Kind: RuleListPrice, Name: win.Name(),
 		Explanation: fmt.Sprintf("List price %s per %s from price list %s (%s)",
