@@ -114,8 +114,11 @@ var simulators = map[string]bool{launcher.ERPSim: true, launcher.WMSSim: true}
 // benchEnv is what the bench mesh's processes run with beyond the
 // launcher's defaults (docs/benchmarks.md explains each).
 var benchEnv = map[string][]string{
-	// The harness measures capacity, not the per-key rate-limit policy.
-	launcher.Gateway: {"RATE_LIMIT_RPS=0"},
+	// The harness measures capacity, not the rate-limit policies: 0 turns
+	// off both the per-key limit and the per-customer order limit (50/s,
+	// burst 100 by default), which the bench's 18 customers would
+	// otherwise hit at about 900 orders/s in aggregate.
+	launcher.Gateway: {"RATE_LIMIT_RPS=0", "ORDER_RATE_LIMIT_PER_CUSTOMER=0"},
 	// A shipment passes its four milestones in 200ms, not 8s: the
 	// simulator stands in for a warehouse, whose pace is not Transload's.
 	launcher.WMSSim: {"WMSSIM_STEP=50ms"},

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/transload/transload/deploy/local/launcher"
+)
+
+// TestBenchEnvTurnsOffRateLimits keeps the bench measuring capacity: the
+// gateway's per-key and per-customer order limits would otherwise turn
+// the order scenarios into a measure of the policy (429s).
+func TestBenchEnvTurnsOffRateLimits(t *testing.T) {
+	for _, want := range []string{"RATE_LIMIT_RPS=0", "ORDER_RATE_LIMIT_PER_CUSTOMER=0"} {
+		if !slices.Contains(benchEnv[launcher.Gateway], want) {
+			t.Errorf("benchEnv[gateway] = %v, want it to contain %s", benchEnv[launcher.Gateway], want)
+		}
+	}
+}
