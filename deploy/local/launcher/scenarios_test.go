@@ -26,9 +26,9 @@ import (
 // Issue #13's fault scenarios 2, 4, 5 and 6 on the scale topology
 // (TestScaleTopology). Each places its orders for a customer and a SKU no
 // other scenario uses, with its own Idempotency-Keys, the way a storefront
-// does: an answer that says "try again" (503 UNAVAILABLE, or 409
-// REQUEST_IN_PROGRESS while a killed replica's claim is still leased) is
-// retried with the same key until the order is accepted. Afterwards each
+// does: an answer that says "try again" (503 UNAVAILABLE, 429
+// RATE_LIMITED, or 409 REQUEST_IN_PROGRESS while a killed replica's claim
+// is still leased) is retried with the same key until the order is accepted. Afterwards each
 // reads the stores: the customer's orders in the order database are
 // exactly the accepted ones (none lost, none created twice), each reached
 // the ERP exactly once, and the SKU's live reservations are exactly one
@@ -65,20 +65,23 @@ func answerOf(r orderResult, err error) string {
 }
 
 // retryable reports whether a storefront retries the answer with the same
-// Idempotency-Key: UNAVAILABLE (503) says so, and REQUEST_IN_PROGRESS
-// (409) is the answer while another call, possibly one a killed replica
-// was serving, holds the key's claim. A 500 INTERNAL is retried too (the
-// key makes that safe), but the contract allows it in no scenario: the
-// load's finish reports it (see strictUnavailable).
+// Idempotency-Key: UNAVAILABLE (503) and RATE_LIMITED (429, the gateway's
+// per-customer order limit, which make chaos's 300 concurrent orders of
+// one customer exceed) say so, and REQUEST_IN_PROGRESS (409) is the
+// answer while another call, possibly one a killed replica was serving,
+// holds the key's claim. A 500 INTERNAL is retried too (the key makes
+// that safe), but the contract allows it in no scenario: the load's
+// finish reports it (see strictUnavailable).
 func retryable(r orderResult) bool {
 	return r.status == http.StatusServiceUnavailable || r.status == http.StatusInternalServerError ||
+		r.status == http.StatusTooManyRequests ||
 		(r.status == http.StatusConflict && strings.Contains(r.body, "REQUEST_IN_PROGRESS"))
 }
 
 // retriedAsContracted are the retried answers the contract allows while a
-// dependency or a replica is away.
+// dependency or a replica is away, or under load.
 func retriedAsContracted(answer string) bool {
-	return strings.HasPrefix(answer, "503") || answer == "409 REQUEST_IN_PROGRESS"
+	return strings.HasPrefix(answer, "503") || answer == "409 REQUEST_IN_PROGRESS" || answer == "429 RATE_LIMITED"
 }
 
 // strictUnavailable reports whether a 500 INTERNAL during a PostgreSQL
@@ -137,9 +140,10 @@ type load struct {
 	accepted []string // order names
 	failed   []string // orders never accepted, with the last answer
 	retried  map[string]int
-	// availability tallies the availability answers; slowest is the
-	// slowest of them.
+	// availability tallies the availability answers; took are their
+	// latencies, slowest the slowest of them.
 	availability map[string]int
+	took         []time.Duration
 	slowest      time.Duration
 	wrong        []string
 	n            atomic.Int64 // accepted so far
@@ -177,6 +181,7 @@ func (s *scaleSuite) startLoad(ctx context.Context, prefix, customer, sku string
 			took := time.Since(started)
 			l.mu.Lock()
 			l.slowest = max(l.slowest, took)
+			l.took = append(l.took, took)
 			l.availability[answerOf(orderResult{status: a.status, body: a.body}, err)]++
 			if err == nil && a.status == http.StatusOK && unitPrice > 0 && (a.unitPrice != unitPrice || a.stale) {
 				l.wrong = append(l.wrong, fmt.Sprintf("unit price %d stale %v, want %d live", a.unitPrice, a.stale, unitPrice))
@@ -233,7 +238,7 @@ func (l *load) finish(t *testing.T, tolerated ...string) {
 		case slices.Contains(tolerated, a):
 			t.Logf("KNOWN GAP: %d answers %q, retried with the same Idempotency-Key and then accepted; the contract wants 503 UNAVAILABLE", n, a)
 		default:
-			t.Errorf("%d retried answers %q: want only 503 UNAVAILABLE (or 409 REQUEST_IN_PROGRESS)", n, a)
+			t.Errorf("%d retried answers %q: want only 503 UNAVAILABLE (or 409 REQUEST_IN_PROGRESS, 429 RATE_LIMITED)", n, a)
 		}
 	}
 	if len(l.wrong) > 0 {
@@ -251,6 +256,15 @@ func (l *load) assertAvailabilityServed(t *testing.T, during string) {
 			t.Errorf("availability answered %q %d times during %s; want 200 or 503", a, n, during)
 		}
 	}
+}
+
+// p99 is the 99th percentile of the availability answers' latencies.
+func (l *load) p99() time.Duration {
+	if len(l.took) == 0 {
+		return 0
+	}
+	took := slices.Sorted(slices.Values(l.took))
+	return took[(len(took)*99+99)/100-1] // nearest rank: ceil(0.99 n)
 }
 
 type availabilityResult struct {
@@ -430,7 +444,7 @@ func (s *scaleSuite) killMidBurst(ctx context.Context, t *testing.T) {
 		for a, c := range p.retried {
 			retried[a] += c
 			if !retriedAsContracted(a) {
-				t.Errorf("order %s: %d retried answers %q; want only 503 UNAVAILABLE (or 409 REQUEST_IN_PROGRESS)", p.idem, c, a)
+				t.Errorf("order %s: %d retried answers %q; want only 503 UNAVAILABLE (or 409 REQUEST_IN_PROGRESS, 429 RATE_LIMITED)", p.idem, c, a)
 			}
 		}
 		if p.err != "" {
@@ -585,6 +599,11 @@ func (s *scaleSuite) redisPartition(ctx context.Context, t *testing.T) {
 		return errs, open
 	}
 	errsBefore, _ := cacheTrouble()
+	// The same load on the healthy mesh first: the latency baseline.
+	base := s.startLoad(ctx, "redis-base", customer, sku, 2, true, healthy.unitPrice)
+	base.waitAccepted(t, 6, "before the Redis partition")
+	time.Sleep(2 * time.Second)
+	base.finish(t)
 
 	proxy := s.tox.get(t, "redis")
 	proxy.Stop()
@@ -601,6 +620,8 @@ func (s *scaleSuite) redisPartition(ctx context.Context, t *testing.T) {
 			t.Errorf("availability answered %q during the Redis partition; want only 200", a)
 		}
 	}
+	t.Logf("availability p99 %s during the Redis partition, %s on the healthy mesh just before (%d and %d answers)",
+		l.p99().Round(time.Millisecond), base.p99().Round(time.Millisecond), len(l.took), len(base.took))
 	if l.slowest > 5*time.Second {
 		t.Errorf("slowest availability answer during the Redis partition took %s; want the cache's op timeout, not a hang", l.slowest)
 	}
@@ -629,7 +650,7 @@ func (s *scaleSuite) redisPartition(ctx context.Context, t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	s.assertStoresAfter(ctx, t, customer, sku, l.accepted)
+	s.assertStoresAfter(ctx, t, customer, sku, slices.Concat(base.accepted, l.accepted))
 }
 
 // redisKeys is DBSIZE of the Redis server at addr (asked directly, in
