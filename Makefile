@@ -253,3 +253,7 @@ bench: build test-servers ## Benchmarks and load harness (not part of make test)
 	cd platform && go test -run '^$$' -bench 'BenchmarkUnaryChain|BenchmarkCacheGetHit|BenchmarkOutbox' \
 		-benchtime 2s -count 3 ./grpcserver ./cache ./outbox | tee $(CURDIR)/build/platform-bench.txt
 	$(BIN)/transload-bench -bin $(BIN) -out docs/benchmarks.md -gobench build/platform-bench.txt $(BENCH_FLAGS)
+
+.PHONY: bench-postgres
+bench-postgres: build test-servers ## The mesh on PostgreSQL (not part of make test): raw order tx on the same cluster, availability and order placement at c=16/64; writes docs/benchmarks-postgres.md.
+	$(BIN)/transload-bench -postgres -bin $(BIN) -out docs/benchmarks-postgres.md $(BENCH_FLAGS)

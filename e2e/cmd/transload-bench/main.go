@@ -79,6 +79,8 @@ type flags struct {
 	drainOrders, freshChanges  int
 	webhookEvents              int
 	priceChanges               int
+	// postgres runs only the PostgreSQL scenarios (runPostgres).
+	postgres bool
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -97,6 +99,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.freshChanges, "freshness-changes", 20, "ERP stock changes timed to storefront availability (0 skips it)")
 	fs.IntVar(&f.webhookEvents, "webhook-events", 1000, "shipment events timed from the shipment change to a local webhook receiver (0 skips it)")
 	fs.IntVar(&f.priceChanges, "price-changes", 20, "ERP price imports timed to the storefront quote and availability (0 skips it)")
+	fs.BoolVar(&f.postgres, "postgres", false, "run the PostgreSQL scenarios instead (make bench-postgres): the mesh on a local PostgreSQL cluster as transload-run -postgres starts it, the raw order transaction on the same cluster, availability and order placement at c=16 and c=64")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -116,8 +119,8 @@ var simulators = map[string]bool{launcher.ERPSim: true, launcher.WMSSim: true}
 var benchEnv = map[string][]string{
 	// The harness measures capacity, not the rate-limit policies: 0 turns
 	// off both the per-key limit and the per-customer order limit (50/s,
-	// burst 100 by default), which the bench's 18 customers would
-	// otherwise hit at about 900 orders/s in aggregate.
+	// burst 100 by default), which the order load's ten customers
+	// (orderCustomers) would otherwise hit at 500 orders/s in aggregate.
 	launcher.Gateway: {"RATE_LIMIT_RPS=0", "ORDER_RATE_LIMIT_PER_CUSTOMER=0"},
 	// A shipment passes its four milestones in 200ms, not 8s: the
 	// simulator stands in for a warehouse, whose pace is not Transload's.
@@ -129,6 +132,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	f, err := parseFlags(args)
 	if err != nil {
 		return err
+	}
+	if f.postgres {
+		return runPostgres(ctx, f, stdout)
 	}
 	work, err := os.MkdirTemp("", "transload-bench-")
 	if err != nil {
@@ -685,33 +691,41 @@ func (e *echoHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
+// createRawSchema creates the raw order-shaped tables on SQLite or
+// PostgreSQL (the -postgres run; its payload column is BYTEA).
 func createRawSchema(ctx context.Context, db *sqldb.DB) error {
-	_, err := db.SQL().ExecContext(ctx, `
+	schema := rawSchema
+	if db.Dialect() == sqldb.Postgres {
+		schema = strings.ReplaceAll(schema, "BLOB", "BYTEA")
+	}
+	_, err := db.SQL().ExecContext(ctx, schema)
+	return err
+}
+
+const rawSchema = `
 CREATE TABLE orders (id TEXT PRIMARY KEY, request_id TEXT UNIQUE, customer_id TEXT, state TEXT, total_minor INTEGER, currency TEXT, created_at TEXT);
 CREATE TABLE order_lines (order_id TEXT, line INTEGER, sku TEXT, quantity INTEGER, unit_minor INTEGER, PRIMARY KEY (order_id, line));
 CREATE TABLE reservations (id TEXT PRIMARY KEY, order_id TEXT, sku TEXT, warehouse TEXT, quantity INTEGER);
-CREATE TABLE outbox (event_id TEXT PRIMARY KEY, aggregate_id TEXT, seq INTEGER, subject TEXT, payload BLOB, created_at TEXT);`)
-	return err
-}
+CREATE TABLE outbox (event_id TEXT PRIMARY KEY, aggregate_id TEXT, seq INTEGER, subject TEXT, payload BLOB, created_at TEXT);`
 
 // rawOrderTx writes one order-shaped transaction with no service logic.
 func rawOrderTx(ctx context.Context, db *sqldb.DB, n int64) error {
 	id := fmt.Sprintf("o-%d", n)
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	return db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO orders VALUES (?,?,?,?,?,?,?)`, id, "r-"+id, "C0001", "ACCEPTED", 3897, "EUR", now); err != nil {
+		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO orders VALUES (?,?,?,?,?,?,?)`), id, "r-"+id, "C0001", "ACCEPTED", 3897, "EUR", now); err != nil {
 			return err
 		}
 		for i := range 3 {
 			sku := fmt.Sprintf("SKU-%05d", i+1)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines VALUES (?,?,?,?,?)`, id, i, sku, 1, 1299); err != nil {
+			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO order_lines VALUES (?,?,?,?,?)`), id, i, sku, 1, 1299); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO reservations VALUES (?,?,?,?,?)`, fmt.Sprintf("%s-%d", id, i), id, sku, "WH-HAM", 1); err != nil {
+			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO reservations VALUES (?,?,?,?,?)`), fmt.Sprintf("%s-%d", id, i), id, sku, "WH-HAM", 1); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO outbox VALUES (?,?,?,?,?,?)`, "e-"+id, id, 1, "transload.order.accepted", bytes.Repeat([]byte{1}, 256), now)
+		_, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO outbox VALUES (?,?,?,?,?,?)`), "e-"+id, id, 1, "transload.order.accepted", bytes.Repeat([]byte{1}, 256), now)
 		return err
 	})
 }

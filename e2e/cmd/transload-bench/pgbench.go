@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/platform/sqldb"
+)
+
+// pgLevels are the concurrencies of the PostgreSQL run (issue #13: c=16
+// and c=64; c=1 for the raw baseline's single-writer figure).
+var pgLevels = []int{1, 16, 64}
+
+// pgReport is what the -postgres run measured.
+type pgReport struct {
+	Results []result
+	Notes   []string
+	Elapsed time.Duration
+}
+
+// runPostgres is the -postgres run (`make bench-postgres`): the mesh of
+// `transload-run -postgres` (launcher.StartPostgres, CreateDatabases,
+// PostgresEnv: one durable local cluster, one database per service), and
+// in the same run the raw order-shaped transaction against the same
+// cluster, so order placement through REST is read as a ratio of it.
+func runPostgres(ctx context.Context, f flags, stdout io.Writer) error {
+	began := time.Now()
+	work, err := os.MkdirTemp("", "transload-bench-pg-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	// Run as root, the cluster runs as the postgres OS user, which must
+	// reach its folder inside work.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return err
+	}
+	redisAddr, _, stopRedis, err := startRedis(work)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	pg, err := launcher.StartPostgres(ctx, filepath.Join(work, "postgres"), port, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := pg.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "transload-bench: postgres:", err)
+		}
+	}()
+	if err := launcher.CreateDatabases(ctx, pg.Addr, os.Stderr); err != nil {
+		return err
+	}
+	var rep pgReport
+	self := os.Getpid()
+	harness := cpuWatch{pids: map[string]int{harnessProc: self}, counted: map[string]bool{harnessProc: true}}
+
+	// (p) the raw order-shaped transaction on the cluster's own
+	// "postgres" database: no service logic, no network hop but the
+	// loopback to the server, every commit durable.
+	raw, err := sqldb.Open(ctx, launcher.PostgresDSN(pg.Addr, "postgres"))
+	if err != nil {
+		return err
+	}
+	if err := createRawSchema(ctx, raw); err != nil {
+		raw.Close()
+		return err
+	}
+	var seq atomic.Int64
+	for _, c := range pgLevels {
+		rep.Results = append(rep.Results, measureCPU(ctx, harness, pgRawName, c, f.dur, func(int, int) error {
+			return rawOrderTx(ctx, raw, seq.Add(1))
+		}))
+	}
+	raw.Close()
+
+	env := launcher.PostgresEnv(pg.Addr)
+	for name, vars := range benchEnv {
+		env[name] = append(env[name], vars...)
+	}
+	mesh, err := launcher.Start(ctx, launcher.Config{BinDir: f.bin, DataDir: filepath.Join(work, "mesh"), FreePorts: true, RedisAddr: redisAddr, ExtraEnv: env})
+	if err != nil {
+		return err
+	}
+	defer mesh.Stop()
+	base := mesh.RESTURL()
+	meshWatch := cpuWatch{pids: mesh.PIDs(), counted: map[string]bool{}}
+	for name := range meshWatch.pids {
+		meshWatch.counted[name] = !simulators[name]
+	}
+	if err := topUpStock(ctx, base, "http://"+mesh.Proc(launcher.ERPSim).AdminAddr, orderSKUs, orderStock); err != nil {
+		return fmt.Errorf("order load: %w", err)
+	}
+	availBody := `{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[{"sku":"SKU-00041","quantity":1},{"sku":"SKU-00042","quantity":1},{"sku":"SKU-00043","quantity":1}]}`
+	_ = post(base+"/v1/availability:check", availBody, "") // warm the cache
+	var orderSeq atomic.Int64
+	for _, c := range pgLevels[1:] {
+		rep.Results = append(rep.Results, measureCPU(ctx, meshWatch, pgAvailName, c, f.dur, func(int, int) error {
+			return post(base+"/v1/availability:check", availBody, "")
+		}))
+		rep.Results = append(rep.Results, measureCPU(ctx, meshWatch, pgOrderName, c, f.dur, func(int, int) error {
+			_, err := placeOrder(ctx, base, int(orderSeq.Add(1)))
+			return err
+		}))
+	}
+	rep.Notes = append(rep.Notes, "The PostgreSQL server's own CPU is not in the CPU-per-request column: its backends are children of the postmaster, which the harness does not watch. Compare throughput and p99 ratios.")
+	rep.Elapsed = time.Since(began)
+	text := renderPostgres(rep, runtime.NumCPU())
+	if err := os.WriteFile(f.out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, text)
+	return nil
+}
+
+// Scenario names of the -postgres run.
+const (
+	pgRawName   = "p: raw PostgreSQL order tx"
+	pgAvailName = "pc: REST availability (hot cache), PostgreSQL mesh"
+	pgOrderName = "pd: REST order placement, PostgreSQL mesh"
+)
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// collapseFloor is issue #13's "no collapse" bar: c=64 keeps at least this
+// share of the best concurrency's throughput.
+const collapseFloor = 0.8
+
+// renderPostgres writes docs/benchmarks-postgres.md: the figures, the
+// ratios against the raw transaction at the same concurrency, and whether
+// c=64 holds against the best concurrency.
+func renderPostgres(r pgReport, cpus int) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "# Benchmarks on PostgreSQL\n\nProduced by `make bench-postgres` on %s (%s, %d CPUs, %s) at %s",
+		host, runtime.GOARCH, cpus, runtime.Version(), time.Now().UTC().Format(time.RFC3339))
+	if r.Elapsed > 0 {
+		fmt.Fprintf(&b, "; the harness ran for %s", r.Elapsed.Round(time.Second))
+	}
+	b.WriteString(".\n\n")
+	b.WriteString("These machines are shared and noisy (other builds and tests run at the same time), and the PostgreSQL cluster, the mesh and the load generator share the same cores: read the **ratios** against the raw transaction measured in the same run, not the absolute rates. " +
+		"The mesh is `transload-run -postgres`'s: one local PostgreSQL cluster (durable: fsync, synchronous_commit and full-page writes on), one database per service, a single NATS node and one replica of each service, with the same settings as `make bench` (docs/benchmarks.md explains them). " +
+		"Issue #13's two-replica topology (`transload-run -scale`) is not measured here.\n\n")
+	b.WriteString("| scenario | c | requests | errors | req/s | p50 | p99 | CPU/req (mesh) | × raw tx req/s | × raw tx p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, x := range r.Results {
+		rawX, rawP99 := "", ""
+		if x.Name != pgRawName {
+			if base, ok := find(r.Results, pgRawName, x.Concurrency); ok && base.RPS > 0 && base.P99 > 0 {
+				rawX = fmt.Sprintf("%.2f×", x.RPS/base.RPS)
+				rawP99 = fmt.Sprintf("%.1f×", float64(x.P99)/float64(base.P99))
+			}
+		}
+		cpu := ""
+		if x.Name != pgRawName && x.CPU.Units > 0 {
+			cpu = fmtDur(x.CPU.Total)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s | %s | %s | %s | %s |\n",
+			x.Name, x.Concurrency, x.Requests, x.Errors, x.RPS, fmtDur(x.P50), fmtDur(x.P99), cpu, rawX, rawP99)
+	}
+	b.WriteString("\n## No collapse at c=64\n\n")
+	names := map[string]bool{}
+	for _, x := range r.Results {
+		names[x.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if line, ok := collapseLine(r.Results, name); ok {
+			b.WriteString("- " + line + "\n")
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for _, n := range r.Notes {
+			b.WriteString("- " + n + "\n")
+		}
+	}
+	b.WriteString(pgExplanation)
+	return b.String()
+}
+
+// collapseLine says whether name's c=64 throughput is at least
+// collapseFloor of its best concurrency's.
+func collapseLine(rs []result, name string) (string, bool) {
+	at64, ok := find(rs, name, 64)
+	if !ok {
+		return "", false
+	}
+	best := at64
+	for _, x := range rs {
+		if x.Name == name && x.RPS > best.RPS {
+			best = x
+		}
+	}
+	if best.RPS <= 0 {
+		return fmt.Sprintf("%s: no successful request", name), true
+	}
+	share := at64.RPS / best.RPS
+	verdict := "PASS"
+	if share < collapseFloor {
+		verdict = "MISS"
+	}
+	return fmt.Sprintf("%s: c=64 holds %.2f× of the best concurrency (c=%d, %.0f req/s): %s (bar %.1f×)", name, share, best.Concurrency, best.RPS, verdict, collapseFloor), true
+}
+
+const pgExplanation = `
+## How to read it
+
+- **p — raw PostgreSQL order tx.** The harness writes the order-shaped transaction of docs/benchmarks.md's scenario b (one order, three lines, three reservations, one outbox row) in one transaction through platform/sqldb (pgx) to the same cluster the services use: the floor of one durable order write on this PostgreSQL, with no service logic. PostgreSQL commits concurrent transactions with one WAL flush when they arrive together, so its c=16 and c=64 figures include that group commit.
+- **pc — REST availability.** The checkout availability call of scenario c, on the PostgreSQL mesh.
+- **pd — REST order placement.** Scenario d's order (three lines, a fresh idempotency key, customers C0001–C0010) through REST on the PostgreSQL mesh; "× raw tx" is its throughput and p99 against p at the same concurrency. Each order placement makes several durable commits in two services (order and inventory) and five gRPC hops, so it cannot reach 1×.
+- **No collapse** is issue #13's bar: c=64 keeps at least 0.8× the throughput of the best concurrency measured.
+`
