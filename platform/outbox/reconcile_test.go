@@ -283,7 +283,12 @@ func TestRelayRunsTheReconciler(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay Run: %v", err)
+		}
+	}()
 	w := s.write(t, db, "r", "one")
 	eventually(t, 10*time.Second, "the event published", func() (bool, error) { return unpublishedCount(t, db) == 0, nil })
 	if err := s.stream.Purge(t.Context()); err != nil {

@@ -77,6 +77,8 @@ func FuzzERPAnswers(f *testing.F) {
 			switch out.Rejection.Reason {
 			case order.RejectionCustomerOnHold, order.RejectionCreditLimit, order.RejectionCustomerBlocked,
 				order.RejectionProductBlocked, order.RejectionPriceMismatch, order.RejectionOther:
+			case order.RejectionUnspecified, order.RejectionInvalidShipTo:
+				t.Fatalf("rejection reason %v from ERP reason %v", out.Rejection.Reason, res.GetRejectionReason())
 			default:
 				t.Fatalf("rejection reason %v from ERP reason %v", out.Rejection.Reason, res.GetRejectionReason())
 			}
@@ -97,6 +99,8 @@ func FuzzERPAnswers(f *testing.F) {
 				if o.RejectionReason == "" {
 					t.Fatalf("rejected line %q without a reason", o.LineID)
 				}
+			case order.LinePending:
+				t.Fatalf("line %q left pending by an answer", o.LineID)
 			default:
 				t.Fatalf("line %q in state %v", o.LineID, o.State)
 			}
