@@ -481,6 +481,10 @@ func TestBOLAMatrix(t *testing.T) {
 		})
 	}
 
+	// A's child ids under B's own order and subscription answer B as
+	// missing children of B's own objects do.
+	t.Run("A's ids under B's parents", func(t *testing.T) { bolaCrossParents(t, f, routes, hooks.URL) })
+
 	// A page token of A's ListOrders answers B and the other channel as a
 	// token that never existed.
 	t.Run("page token", func(t *testing.T) {
@@ -516,4 +520,62 @@ func TestBOLAMatrix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// bolaCrossParents calls every route that names a child object (a
+// shipment, return or delivery) as customer B, with B's own order or
+// subscription as the parent and A's child id under it, and wants the
+// answer for a child id that does not exist under B's parent.
+func bolaCrossParents(t *testing.T, f *bolaFixture, routes []bolaRoute, hookURL string) {
+	keyB := launcher.DemoC0012APIKey
+	run := time.Now().UnixNano()
+	o := placeOrder(t, keyB, fmt.Sprintf("e2e-bola-b-%d", run), orderBody(bolaCustomerB, line{bolaSKU, 1}))
+	if o.Status != http.StatusOK {
+		t.Fatalf("B's order: %d %s", o.Status, o.Raw)
+	}
+	sub := call(t, http.MethodPost, "/v1/webhookSubscriptions", keyB, map[string]any{
+		"targetUri": hookURL, "eventTypes": []string{"WEBHOOK_EVENT_TYPE_RETURN_STATUS_CHANGED"},
+	}, fmt.Sprintf("Idempotency-Key: e2e-bola-b-sub-%d", run))
+	if sub.Status != http.StatusOK {
+		t.Fatalf("B subscribes: %d %s", sub.Status, sub.Raw)
+	}
+	t.Cleanup(func() { call(t, http.MethodDelete, "/v1/"+sub.str("name"), keyB, nil) })
+	parents := map[string]string{"orders": o.str("name"), "webhookSubscriptions": sub.str("name")}
+	crossed, missing := map[string]string{}, map[string]string{}
+	for pattern, name := range f.owned {
+		parts := strings.Split(name, "/")
+		if strings.Count(pattern, "/") != 3 || len(parts) != 4 {
+			continue // not a child object
+		}
+		parent := parents[parts[0]]
+		if parent == "" {
+			t.Fatalf("%s: no parent of B's for %s", pattern, parts[0])
+		}
+		crossed[pattern] = parent + "/" + parts[2] + "/" + parts[3]
+		missing[pattern] = parent + "/" + parts[2] + "/bola-missing"
+	}
+	checked := 0
+	for _, rt := range routes {
+		m := bolaVariable.FindAllStringSubmatch(rt.template, -1)
+		if len(m) != 1 || crossed[m[0][2]] == "" {
+			continue
+		}
+		checked++
+		idem := func(which string) []string {
+			if rt.method != http.MethodPost {
+				return nil
+			}
+			return []string{fmt.Sprintf("Idempotency-Key: e2e-bola-cross-%d-%s-%s", run, rt.rpc, which)}
+		}
+		path := f.fill(t, rt.template, crossed)
+		r := call(t, rt.method, path, keyB, bolaBody(rt, hookURL), idem("a")...)
+		miss := call(t, rt.method, f.fill(t, rt.template, missing), keyB, bolaBody(rt, hookURL), idem("missing")...)
+		if r.Status != http.StatusNotFound || !sameAnswer(r, miss) {
+			t.Errorf("%s %s as customer B: %d %s\nwant the answer for a missing child of B's own parent: %d %s",
+				rt.method, path, r.Status, r.Raw, miss.Status, miss.Raw)
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("only %d routes name a shipment, return or delivery; the fixture lost its children", checked)
+	}
 }
