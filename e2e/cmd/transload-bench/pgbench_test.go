@@ -57,6 +57,7 @@ func TestRenderPostgres(t *testing.T) {
 		{Name: pgRawName, Concurrency: 64, RPS: 2000, P99: 20 * time.Millisecond},
 		{Name: pgOrderName, Concurrency: 16, RPS: 100, P99: 50 * time.Millisecond},
 		{Name: pgOrderName, Concurrency: 64, RPS: 70, P99: 200 * time.Millisecond},
+		{Name: pgAvailName, Concurrency: 16, RPS: 700, P99: 5 * time.Millisecond},
 	}
 	text := renderPostgres(pgReport{Results: rs}, 2)
 	for _, want := range []string{
@@ -68,5 +69,9 @@ func TestRenderPostgres(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
+	}
+	// Availability writes nothing durable: no ratio against the raw tx.
+	if !strings.Contains(text, "| 700 | 0 µs | 5.00 ms |  |  |  |") {
+		t.Errorf("availability row has a ratio or another shape:\n%s", text)
 	}
 }
