@@ -143,7 +143,8 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	}
 	up, err := upstream.New(upstream.Config{
 		Inventory: inventoryv1.NewInventoryServiceClient(invConn), Order: orderv1.NewOrderServiceClient(orderConn),
-		Desk: store, Targets: cfg.Targets(), Interval: cfg.KPIScrapeInterval, Registry: rt.Registry(), Logger: logger,
+		Desk: store, Targets: cfg.Targets(), Interval: cfg.KPIScrapeInterval, ScrapeToken: cfg.AdminToken,
+		Registry: rt.Registry(), Logger: logger,
 	})
 	if err != nil {
 		return err

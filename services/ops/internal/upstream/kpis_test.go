@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -248,6 +249,36 @@ func TestGetKpisPrefersOrderPropagation(t *testing.T) {
 	}
 	if got.GetShipmentPropagationLatency().GetCount() != 1 {
 		t.Errorf("propagation = %v, want order's single observation", got.GetShipmentPropagationLatency())
+	}
+}
+
+// TestScrapeSendsAdminToken: with ScrapeToken set every scrape carries it
+// as a bearer token, so the targets' admin listeners (ADMIN_TOKEN) admit
+// ops; a target that gets no token is marked down.
+func TestScrapeSendsAdminToken(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "token required", http.StatusUnauthorized)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		token  string
+		wantUp bool
+	}{{"s3cret", true}, {"", false}} {
+		f := newFixture(t, func(c *Config) { c.Targets = map[string]string{"order": srv.URL}; c.ScrapeToken = tc.token })
+		f.u.round(context.Background())
+		f.u.mu.Lock()
+		up := f.u.up["order"]
+		f.u.mu.Unlock()
+		if up != tc.wantUp {
+			t.Errorf("token %q: target up = %v, want %v", tc.token, up, tc.wantUp)
+		}
 	}
 }
 

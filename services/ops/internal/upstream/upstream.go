@@ -82,6 +82,11 @@ type Config struct {
 	Targets map[string]string
 	// Interval is the scrape interval; 0 means DefaultInterval.
 	Interval time.Duration
+	// ScrapeToken, when set, is sent as "Authorization: Bearer" with
+	// every scrape: the services' admin listeners require it from
+	// callers off loopback once ADMIN_TOKEN is set (ops sends its own
+	// ADMIN_TOKEN, so the mesh shares one).
+	ScrapeToken string
 	// Registry receives the ops metrics; nil registers none.
 	Registry prometheus.Registerer
 	// Logger logs scrape failures and unexpected neighbour errors; nil
@@ -110,6 +115,18 @@ type Upstream struct {
 }
 
 type target struct{ name, url string }
+
+// bearer adds the admin token to every scrape request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
 
 // New checks cfg and returns an Upstream. It fails when a client or the
 // desk is missing, a target URL is not an absolute http(s) URL, the
@@ -156,6 +173,9 @@ func New(cfg Config) (*Upstream, error) {
 	}
 	// A scrape never outlasts its round, so rounds never pile up.
 	u.http = &http.Client{Timeout: u.interval}
+	if cfg.ScrapeToken != "" {
+		u.http.Transport = bearer{token: cfg.ScrapeToken, next: http.DefaultTransport}
+	}
 	u.store = kpi.NewStore(kpi.Options{Keep: keepFamily})
 	if cfg.Registry != nil {
 		if err := cfg.Registry.Register(&collector{u: u}); err != nil {
