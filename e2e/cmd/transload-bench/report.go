@@ -386,6 +386,8 @@ const aboutScenarios = `## How to read this
 
 **Budgets.** Each line is a target of issue #12 with this run's figure. **PASS** or **MISS** only when the scenario ran and produced the figure; otherwise **not measured**.
 
+**On PostgreSQL.** Everything above runs on SQLite, one file per service. ` + "`make bench-postgres`" + ` (` + "`transload-bench -postgres`" + `) writes a separate file, [benchmarks-postgres.md](benchmarks-postgres.md): the same mesh and settings started as ` + "`transload-run -postgres`" + ` does (one local durable PostgreSQL cluster, one database per service), the raw order-shaped transaction of b written to that cluster at c=1, 16 and 64 as its same-run baseline, and availability and order placement through REST at c=16 and c=64, with order placement's ratios against the raw transaction and issue #13's no-collapse check (c=64 keeps at least 0.8× of the best concurrency). Its figures are not comparable with this file's: another run, another engine, and the PostgreSQL server shares the two cores with the mesh; read its ratios.
+
 ## Reproduce
 
 ` + "```" + `
