@@ -398,8 +398,11 @@ func (a *availability) prices(ctx context.Context, s *Server, q availQuery, idx 
 	if out, cv, ok := a.cachedPrices(ctx, q, idx, now); ok {
 		return out, part{confidence: storefrontv1.Confidence_CONFIDENCE_CACHED, asOf: now, catalogVer: cv}, nil
 	}
+	// SUMMARY: availability shows prices and the winning rule's explanation,
+	// never the losing candidates, so pricing neither builds nor sends them.
 	req := &catalogv1.QuotePricesRequest{
 		CustomerId: q.customer, Channel: q.channel, CurrencyCode: q.currency, AllowPartial: true, PromotionCodes: q.codes,
+		View: catalogv1.QuoteView_QUOTE_VIEW_SUMMARY,
 	}
 	for _, i := range idx {
 		req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: q.lines[i].GetSku(), Quantity: q.lines[i].GetQuantity()})

@@ -68,7 +68,9 @@ func (s *Server) GetProduct(ctx context.Context, req *storefrontv1.GetProductReq
 // listPrices returns the channel's anonymous unit list price per SKU for the
 // sellable products, in the default currency. Failures leave prices unset.
 func (s *Server) listPrices(ctx context.Context, channel string, products []*catalogv1.Product) map[string]*commonv1.Money {
-	req := &catalogv1.QuotePricesRequest{Channel: channel, CurrencyCode: s.defaultCur, AllowPartial: true}
+	// SUMMARY: only list prices are read.
+	req := &catalogv1.QuotePricesRequest{Channel: channel, CurrencyCode: s.defaultCur, AllowPartial: true,
+		View: catalogv1.QuoteView_QUOTE_VIEW_SUMMARY}
 	for _, p := range products {
 		if sellableIn(p, channel) && len(req.Lines) < int(aip.MaxPageSize) {
 			req.Lines = append(req.Lines, &catalogv1.QuoteRequestLine{Sku: p.GetSku(), Quantity: max(p.GetPackSize(), 1)})
@@ -250,8 +252,10 @@ func (s *Server) QuotePrices(ctx context.Context, req *storefrontv1.QuotePricesR
 	if err := s.checkCurrency("currency_code", cur); err != nil {
 		return nil, err
 	}
+	// FULL: the storefront quote returns each line's beaten candidates as
+	// other_rules (storefront.v1 QuoteLine), so it needs every candidate.
 	preq := &catalogv1.QuotePricesRequest{CustomerId: customer, Channel: p.Channel, CurrencyCode: cur, AllowPartial: true,
-		PromotionCodes: promotionCodes(req.GetPromotionCodes())}
+		PromotionCodes: promotionCodes(req.GetPromotionCodes()), View: catalogv1.QuoteView_QUOTE_VIEW_FULL}
 	var idx []int
 	for i, l := range req.GetLines() {
 		if skuPattern.MatchString(l.GetSku()) {
