@@ -989,6 +989,253 @@ func (x *WatchStockEventsResponse) GetNextCursor() string {
 	return ""
 }
 
+// ListPriceEventsRequest is the request of ListPriceEvents; the cursor
+// contract is that of ListStockEventsRequest.
+// (-- api-linter: core::0158::request-page-token-field=disabled
+//
+//	aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+//	ends, unlike an AIP-158 page token. --)
+type ListPriceEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position to read from: next_cursor of the previous response; empty for
+	// the oldest retained event.
+	// (-- api-linter: core::0132::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+	//     ends, unlike an AIP-158 page token. --)
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Maximum number of events to return: 0 means 100, at most 1000.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPriceEventsRequest) Reset() {
+	*x = ListPriceEventsRequest{}
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPriceEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPriceEventsRequest) ProtoMessage() {}
+
+func (x *ListPriceEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPriceEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListPriceEventsRequest) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListPriceEventsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListPriceEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListPriceEventsResponse is the response of ListPriceEvents.
+// (-- api-linter: core::0158::response-next-page-token-field=disabled
+//
+//	aip.dev/not-precedent: A change feed returns next_cursor, which is never empty. --)
+type ListPriceEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events after the request cursor, oldest first; empty when the consumer
+	// is caught up.
+	PriceEvents []*PriceEvent `protobuf:"bytes,1,rep,name=price_events,json=priceEvents,proto3" json:"price_events,omitempty"`
+	// Cursor to pass on the next call. Never empty: when no events were
+	// returned it equals the request cursor (or the feed head for an empty
+	// request cursor). Save it only after the events are applied.
+	// (-- api-linter: core::0132::response-unknown-fields=disabled
+	//     aip.dev/not-precedent: a change feed returns a resumable cursor, not a page token. --)
+	NextCursor string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	// True when more events are available right now (poll again immediately).
+	// (-- api-linter: core::0132::response-unknown-fields=disabled
+	//     aip.dev/not-precedent: with a never-empty cursor the caller needs an explicit
+	//     "caught up" signal. --)
+	HasMore       bool `protobuf:"varint,3,opt,name=has_more,json=hasMore,proto3" json:"has_more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPriceEventsResponse) Reset() {
+	*x = ListPriceEventsResponse{}
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPriceEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPriceEventsResponse) ProtoMessage() {}
+
+func (x *ListPriceEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPriceEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListPriceEventsResponse) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListPriceEventsResponse) GetPriceEvents() []*PriceEvent {
+	if x != nil {
+		return x.PriceEvents
+	}
+	return nil
+}
+
+func (x *ListPriceEventsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *ListPriceEventsResponse) GetHasMore() bool {
+	if x != nil {
+		return x.HasMore
+	}
+	return false
+}
+
+// WatchPriceEventsRequest is the request of WatchPriceEvents.
+type WatchPriceEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position to stream from, as for ListPriceEventsRequest.cursor.
+	// (-- api-linter: core::0132::request-unknown-fields=disabled
+	//     aip.dev/not-precedent: a change feed is read from a persisted cursor that never
+	//     ends, unlike an AIP-158 page token. --)
+	Cursor        string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPriceEventsRequest) Reset() {
+	*x = WatchPriceEventsRequest{}
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPriceEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPriceEventsRequest) ProtoMessage() {}
+
+func (x *WatchPriceEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPriceEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchPriceEventsRequest) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WatchPriceEventsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// WatchPriceEventsResponse is one message of a WatchPriceEvents stream: the
+// events after the previous message's next_cursor (or the request cursor for
+// the first message), oldest first, at most 1000.
+type WatchPriceEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events after the previous position, oldest first; empty only in the
+	// first message when there is no backlog.
+	PriceEvents []*PriceEvent `protobuf:"bytes,1,rep,name=price_events,json=priceEvents,proto3" json:"price_events,omitempty"`
+	// Cursor after these events, interchangeable with ListPriceEvents cursors.
+	// Never empty. Save it only after the events are applied.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPriceEventsResponse) Reset() {
+	*x = WatchPriceEventsResponse{}
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPriceEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPriceEventsResponse) ProtoMessage() {}
+
+func (x *WatchPriceEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPriceEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatchPriceEventsResponse) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WatchPriceEventsResponse) GetPriceEvents() []*PriceEvent {
+	if x != nil {
+		return x.PriceEvents
+	}
+	return nil
+}
+
+func (x *WatchPriceEventsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 // StreamStockSnapshotRequest is the request of StreamStockSnapshot.
 type StreamStockSnapshotRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1012,7 +1259,7 @@ type StreamStockSnapshotRequest struct {
 
 func (x *StreamStockSnapshotRequest) Reset() {
 	*x = StreamStockSnapshotRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1271,7 @@ func (x *StreamStockSnapshotRequest) String() string {
 func (*StreamStockSnapshotRequest) ProtoMessage() {}
 
 func (x *StreamStockSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[13]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1284,7 @@ func (x *StreamStockSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStockSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*StreamStockSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{13}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamStockSnapshotRequest) GetWarehouseCodes() []string {
@@ -1087,7 +1334,7 @@ type StreamStockSnapshotResponse struct {
 
 func (x *StreamStockSnapshotResponse) Reset() {
 	*x = StreamStockSnapshotResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1346,7 @@ func (x *StreamStockSnapshotResponse) String() string {
 func (*StreamStockSnapshotResponse) ProtoMessage() {}
 
 func (x *StreamStockSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1359,7 @@ func (x *StreamStockSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStockSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*StreamStockSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{14}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamStockSnapshotResponse) GetPart() isStreamStockSnapshotResponse_Part {
@@ -1185,7 +1432,7 @@ type GetWarehouseRequest struct {
 
 func (x *GetWarehouseRequest) Reset() {
 	*x = GetWarehouseRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1444,7 @@ func (x *GetWarehouseRequest) String() string {
 func (*GetWarehouseRequest) ProtoMessage() {}
 
 func (x *GetWarehouseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[15]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1457,7 @@ func (x *GetWarehouseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWarehouseRequest.ProtoReflect.Descriptor instead.
 func (*GetWarehouseRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{15}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetWarehouseRequest) GetName() string {
@@ -1233,7 +1480,7 @@ type ListWarehousesRequest struct {
 
 func (x *ListWarehousesRequest) Reset() {
 	*x = ListWarehousesRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1492,7 @@ func (x *ListWarehousesRequest) String() string {
 func (*ListWarehousesRequest) ProtoMessage() {}
 
 func (x *ListWarehousesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[16]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1505,7 @@ func (x *ListWarehousesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWarehousesRequest.ProtoReflect.Descriptor instead.
 func (*ListWarehousesRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{16}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListWarehousesRequest) GetPageSize() int32 {
@@ -1288,7 +1535,7 @@ type ListWarehousesResponse struct {
 
 func (x *ListWarehousesResponse) Reset() {
 	*x = ListWarehousesResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1300,7 +1547,7 @@ func (x *ListWarehousesResponse) String() string {
 func (*ListWarehousesResponse) ProtoMessage() {}
 
 func (x *ListWarehousesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[17]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1313,7 +1560,7 @@ func (x *ListWarehousesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWarehousesResponse.ProtoReflect.Descriptor instead.
 func (*ListWarehousesResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{17}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListWarehousesResponse) GetWarehouses() []*Warehouse {
@@ -1345,7 +1592,7 @@ type StreamCatalogExportRequest struct {
 
 func (x *StreamCatalogExportRequest) Reset() {
 	*x = StreamCatalogExportRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1604,7 @@ func (x *StreamCatalogExportRequest) String() string {
 func (*StreamCatalogExportRequest) ProtoMessage() {}
 
 func (x *StreamCatalogExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1617,7 @@ func (x *StreamCatalogExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCatalogExportRequest.ProtoReflect.Descriptor instead.
 func (*StreamCatalogExportRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{18}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StreamCatalogExportRequest) GetMinUpdateTime() *timestamppb.Timestamp {
@@ -1406,7 +1653,7 @@ type StreamCatalogExportResponse struct {
 
 func (x *StreamCatalogExportResponse) Reset() {
 	*x = StreamCatalogExportResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1665,7 @@ func (x *StreamCatalogExportResponse) String() string {
 func (*StreamCatalogExportResponse) ProtoMessage() {}
 
 func (x *StreamCatalogExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1678,7 @@ func (x *StreamCatalogExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCatalogExportResponse.ProtoReflect.Descriptor instead.
 func (*StreamCatalogExportResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{19}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamCatalogExportResponse) GetPart() isStreamCatalogExportResponse_Part {
@@ -1504,7 +1751,7 @@ type CatalogExportChunk struct {
 
 func (x *CatalogExportChunk) Reset() {
 	*x = CatalogExportChunk{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1763,7 @@ func (x *CatalogExportChunk) String() string {
 func (*CatalogExportChunk) ProtoMessage() {}
 
 func (x *CatalogExportChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[20]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1776,7 @@ func (x *CatalogExportChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogExportChunk.ProtoReflect.Descriptor instead.
 func (*CatalogExportChunk) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{20}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CatalogExportChunk) GetProducts() []*Product {
@@ -1561,7 +1808,7 @@ type StreamPriceExportRequest struct {
 
 func (x *StreamPriceExportRequest) Reset() {
 	*x = StreamPriceExportRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1820,7 @@ func (x *StreamPriceExportRequest) String() string {
 func (*StreamPriceExportRequest) ProtoMessage() {}
 
 func (x *StreamPriceExportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[21]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1833,7 @@ func (x *StreamPriceExportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPriceExportRequest.ProtoReflect.Descriptor instead.
 func (*StreamPriceExportRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{21}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StreamPriceExportRequest) GetPriceListIds() []string {
@@ -1643,7 +1890,7 @@ type StreamPriceExportResponse struct {
 
 func (x *StreamPriceExportResponse) Reset() {
 	*x = StreamPriceExportResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1902,7 @@ func (x *StreamPriceExportResponse) String() string {
 func (*StreamPriceExportResponse) ProtoMessage() {}
 
 func (x *StreamPriceExportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1915,7 @@ func (x *StreamPriceExportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPriceExportResponse.ProtoReflect.Descriptor instead.
 func (*StreamPriceExportResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{22}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StreamPriceExportResponse) GetPart() isStreamPriceExportResponse_Part {
@@ -1751,7 +1998,7 @@ type PriceExportChunk struct {
 
 func (x *PriceExportChunk) Reset() {
 	*x = PriceExportChunk{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2010,7 @@ func (x *PriceExportChunk) String() string {
 func (*PriceExportChunk) ProtoMessage() {}
 
 func (x *PriceExportChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2023,7 @@ func (x *PriceExportChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceExportChunk.ProtoReflect.Descriptor instead.
 func (*PriceExportChunk) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{23}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PriceExportChunk) GetPriceLists() []*PriceList {
@@ -1828,7 +2075,7 @@ type PostJournalBatchRequest struct {
 
 func (x *PostJournalBatchRequest) Reset() {
 	*x = PostJournalBatchRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +2087,7 @@ func (x *PostJournalBatchRequest) String() string {
 func (*PostJournalBatchRequest) ProtoMessage() {}
 
 func (x *PostJournalBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[24]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +2100,7 @@ func (x *PostJournalBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostJournalBatchRequest.ProtoReflect.Descriptor instead.
 func (*PostJournalBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{24}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PostJournalBatchRequest) GetJournalBatchId() string {
@@ -1889,7 +2136,7 @@ type PostJournalBatchResponse struct {
 
 func (x *PostJournalBatchResponse) Reset() {
 	*x = PostJournalBatchResponse{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[25]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2148,7 @@ func (x *PostJournalBatchResponse) String() string {
 func (*PostJournalBatchResponse) ProtoMessage() {}
 
 func (x *PostJournalBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[25]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2161,7 @@ func (x *PostJournalBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostJournalBatchResponse.ProtoReflect.Descriptor instead.
 func (*PostJournalBatchResponse) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{25}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PostJournalBatchResponse) GetJournalBatch() *JournalBatch {
@@ -1963,7 +2210,7 @@ type GetJournalBatchRequest struct {
 
 func (x *GetJournalBatchRequest) Reset() {
 	*x = GetJournalBatchRequest{}
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1975,7 +2222,7 @@ func (x *GetJournalBatchRequest) String() string {
 func (*GetJournalBatchRequest) ProtoMessage() {}
 
 func (x *GetJournalBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26]
+	mi := &file_transload_erp_v1_erp_adapter_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1988,7 +2235,7 @@ func (x *GetJournalBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJournalBatchRequest.ProtoReflect.Descriptor instead.
 func (*GetJournalBatchRequest) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{26}
+	return file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetJournalBatchRequest) GetName() string {
@@ -2060,6 +2307,20 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"\x06cursor\x18\x01 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06cursor\"|\n" +
 	"\x18WatchStockEventsResponse\x12?\n" +
 	"\fstock_events\x18\x01 \x03(\v2\x1c.transload.erp.v1.StockEventR\vstockEvents\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"i\n" +
+	"\x16ListPriceEventsRequest\x12#\n" +
+	"\x06cursor\x18\x01 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06cursor\x12*\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"\x96\x01\n" +
+	"\x17ListPriceEventsResponse\x12?\n" +
+	"\fprice_events\x18\x01 \x03(\v2\x1c.transload.erp.v1.PriceEventR\vpriceEvents\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\x12\x19\n" +
+	"\bhas_more\x18\x03 \x01(\bR\ahasMore\">\n" +
+	"\x17WatchPriceEventsRequest\x12#\n" +
+	"\x06cursor\x18\x01 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\x80\bR\x06cursor\"|\n" +
+	"\x18WatchPriceEventsResponse\x12?\n" +
+	"\fprice_events\x18\x01 \x03(\v2\x1c.transload.erp.v1.PriceEventR\vpriceEvents\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
 	"nextCursor\"\xee\x01\n" +
 	"\x1aStreamStockSnapshotRequest\x12>\n" +
@@ -2139,7 +2400,7 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"&CREDIT_DECISION_REASON_ACCOUNT_BLOCKED\x10\x05\x12)\n" +
 	"%CREDIT_DECISION_REASON_ACCOUNT_CLOSED\x10\x06\x12.\n" +
 	"*CREDIT_DECISION_REASON_PREPAYMENT_REQUIRED\x10\a\x121\n" +
-	"-CREDIT_DECISION_REASON_CURRENCY_NOT_SUPPORTED\x10\b2\xf3\v\n" +
+	"-CREDIT_DECISION_REASON_CURRENCY_NOT_SUPPORTED\x10\b2\xc8\r\n" +
 	"\x11ErpAdapterService\x12O\n" +
 	"\vGetCustomer\x12$.transload.erp.v1.GetCustomerRequest\x1a\x1a.transload.erp.v1.Customer\x12`\n" +
 	"\rListCustomers\x12&.transload.erp.v1.ListCustomersRequest\x1a'.transload.erp.v1.ListCustomersResponse\x12Z\n" +
@@ -2153,7 +2414,9 @@ const file_transload_erp_v1_erp_adapter_service_proto_rawDesc = "" +
 	"\fGetWarehouse\x12%.transload.erp.v1.GetWarehouseRequest\x1a\x1b.transload.erp.v1.Warehouse\x12c\n" +
 	"\x0eListWarehouses\x12'.transload.erp.v1.ListWarehousesRequest\x1a(.transload.erp.v1.ListWarehousesResponse\x12t\n" +
 	"\x13StreamCatalogExport\x12,.transload.erp.v1.StreamCatalogExportRequest\x1a-.transload.erp.v1.StreamCatalogExportResponse0\x01\x12n\n" +
-	"\x11StreamPriceExport\x12*.transload.erp.v1.StreamPriceExportRequest\x1a+.transload.erp.v1.StreamPriceExportResponse0\x01\x12i\n" +
+	"\x11StreamPriceExport\x12*.transload.erp.v1.StreamPriceExportRequest\x1a+.transload.erp.v1.StreamPriceExportResponse0\x01\x12f\n" +
+	"\x0fListPriceEvents\x12(.transload.erp.v1.ListPriceEventsRequest\x1a).transload.erp.v1.ListPriceEventsResponse\x12k\n" +
+	"\x10WatchPriceEvents\x12).transload.erp.v1.WatchPriceEventsRequest\x1a*.transload.erp.v1.WatchPriceEventsResponse0\x01\x12i\n" +
 	"\x10PostJournalBatch\x12).transload.erp.v1.PostJournalBatchRequest\x1a*.transload.erp.v1.PostJournalBatchResponse\x12[\n" +
 	"\x0fGetJournalBatch\x12(.transload.erp.v1.GetJournalBatchRequest\x1a\x1e.transload.erp.v1.JournalBatchB\xcb\x01\n" +
 	"\x14com.transload.erp.v1B\x16ErpAdapterServiceProtoP\x01Z9github.com/transload/transload/gen/transload/erp/v1;erpv1\xa2\x02\x03TEX\xaa\x02\x10Transload.Erp.V1\xca\x02\x10Transload\\Erp\\V1\xe2\x02\x1cTransload\\Erp\\V1\\GPBMetadata\xea\x02\x12Transload::Erp::V1b\x06proto3"
@@ -2171,7 +2434,7 @@ func file_transload_erp_v1_erp_adapter_service_proto_rawDescGZIP() []byte {
 }
 
 var file_transload_erp_v1_erp_adapter_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_transload_erp_v1_erp_adapter_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_transload_erp_v1_erp_adapter_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_transload_erp_v1_erp_adapter_service_proto_goTypes = []any{
 	(CreditDecisionReason)(0),             // 0: transload.erp.v1.CreditDecisionReason
 	(SubmitSalesOrderResponse_Outcome)(0), // 1: transload.erp.v1.SubmitSalesOrderResponse.Outcome
@@ -2188,108 +2451,119 @@ var file_transload_erp_v1_erp_adapter_service_proto_goTypes = []any{
 	(*ListStockEventsResponse)(nil),       // 12: transload.erp.v1.ListStockEventsResponse
 	(*WatchStockEventsRequest)(nil),       // 13: transload.erp.v1.WatchStockEventsRequest
 	(*WatchStockEventsResponse)(nil),      // 14: transload.erp.v1.WatchStockEventsResponse
-	(*StreamStockSnapshotRequest)(nil),    // 15: transload.erp.v1.StreamStockSnapshotRequest
-	(*StreamStockSnapshotResponse)(nil),   // 16: transload.erp.v1.StreamStockSnapshotResponse
-	(*GetWarehouseRequest)(nil),           // 17: transload.erp.v1.GetWarehouseRequest
-	(*ListWarehousesRequest)(nil),         // 18: transload.erp.v1.ListWarehousesRequest
-	(*ListWarehousesResponse)(nil),        // 19: transload.erp.v1.ListWarehousesResponse
-	(*StreamCatalogExportRequest)(nil),    // 20: transload.erp.v1.StreamCatalogExportRequest
-	(*StreamCatalogExportResponse)(nil),   // 21: transload.erp.v1.StreamCatalogExportResponse
-	(*CatalogExportChunk)(nil),            // 22: transload.erp.v1.CatalogExportChunk
-	(*StreamPriceExportRequest)(nil),      // 23: transload.erp.v1.StreamPriceExportRequest
-	(*StreamPriceExportResponse)(nil),     // 24: transload.erp.v1.StreamPriceExportResponse
-	(*PriceExportChunk)(nil),              // 25: transload.erp.v1.PriceExportChunk
-	(*PostJournalBatchRequest)(nil),       // 26: transload.erp.v1.PostJournalBatchRequest
-	(*PostJournalBatchResponse)(nil),      // 27: transload.erp.v1.PostJournalBatchResponse
-	(*GetJournalBatchRequest)(nil),        // 28: transload.erp.v1.GetJournalBatchRequest
-	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
-	(*Customer)(nil),                      // 30: transload.erp.v1.Customer
-	(*v1.Money)(nil),                      // 31: transload.common.v1.Money
-	(*SalesOrder)(nil),                    // 32: transload.erp.v1.SalesOrder
-	(SalesOrderRejectionReason)(0),        // 33: transload.erp.v1.SalesOrderRejectionReason
-	(*StockEvent)(nil),                    // 34: transload.erp.v1.StockEvent
-	(*StockSnapshotHeader)(nil),           // 35: transload.erp.v1.StockSnapshotHeader
-	(*StockSnapshotChunk)(nil),            // 36: transload.erp.v1.StockSnapshotChunk
-	(*StockSnapshotTrailer)(nil),          // 37: transload.erp.v1.StockSnapshotTrailer
-	(*Warehouse)(nil),                     // 38: transload.erp.v1.Warehouse
-	(*ExportHeader)(nil),                  // 39: transload.erp.v1.ExportHeader
-	(*ExportTrailer)(nil),                 // 40: transload.erp.v1.ExportTrailer
-	(*Product)(nil),                       // 41: transload.erp.v1.Product
-	(*PriceList)(nil),                     // 42: transload.erp.v1.PriceList
-	(*ListPrice)(nil),                     // 43: transload.erp.v1.ListPrice
-	(*CustomerContract)(nil),              // 44: transload.erp.v1.CustomerContract
-	(*Promotion)(nil),                     // 45: transload.erp.v1.Promotion
-	(*ChannelPriceRule)(nil),              // 46: transload.erp.v1.ChannelPriceRule
-	(*JournalBatch)(nil),                  // 47: transload.erp.v1.JournalBatch
+	(*ListPriceEventsRequest)(nil),        // 15: transload.erp.v1.ListPriceEventsRequest
+	(*ListPriceEventsResponse)(nil),       // 16: transload.erp.v1.ListPriceEventsResponse
+	(*WatchPriceEventsRequest)(nil),       // 17: transload.erp.v1.WatchPriceEventsRequest
+	(*WatchPriceEventsResponse)(nil),      // 18: transload.erp.v1.WatchPriceEventsResponse
+	(*StreamStockSnapshotRequest)(nil),    // 19: transload.erp.v1.StreamStockSnapshotRequest
+	(*StreamStockSnapshotResponse)(nil),   // 20: transload.erp.v1.StreamStockSnapshotResponse
+	(*GetWarehouseRequest)(nil),           // 21: transload.erp.v1.GetWarehouseRequest
+	(*ListWarehousesRequest)(nil),         // 22: transload.erp.v1.ListWarehousesRequest
+	(*ListWarehousesResponse)(nil),        // 23: transload.erp.v1.ListWarehousesResponse
+	(*StreamCatalogExportRequest)(nil),    // 24: transload.erp.v1.StreamCatalogExportRequest
+	(*StreamCatalogExportResponse)(nil),   // 25: transload.erp.v1.StreamCatalogExportResponse
+	(*CatalogExportChunk)(nil),            // 26: transload.erp.v1.CatalogExportChunk
+	(*StreamPriceExportRequest)(nil),      // 27: transload.erp.v1.StreamPriceExportRequest
+	(*StreamPriceExportResponse)(nil),     // 28: transload.erp.v1.StreamPriceExportResponse
+	(*PriceExportChunk)(nil),              // 29: transload.erp.v1.PriceExportChunk
+	(*PostJournalBatchRequest)(nil),       // 30: transload.erp.v1.PostJournalBatchRequest
+	(*PostJournalBatchResponse)(nil),      // 31: transload.erp.v1.PostJournalBatchResponse
+	(*GetJournalBatchRequest)(nil),        // 32: transload.erp.v1.GetJournalBatchRequest
+	(*timestamppb.Timestamp)(nil),         // 33: google.protobuf.Timestamp
+	(*Customer)(nil),                      // 34: transload.erp.v1.Customer
+	(*v1.Money)(nil),                      // 35: transload.common.v1.Money
+	(*SalesOrder)(nil),                    // 36: transload.erp.v1.SalesOrder
+	(SalesOrderRejectionReason)(0),        // 37: transload.erp.v1.SalesOrderRejectionReason
+	(*StockEvent)(nil),                    // 38: transload.erp.v1.StockEvent
+	(*PriceEvent)(nil),                    // 39: transload.erp.v1.PriceEvent
+	(*StockSnapshotHeader)(nil),           // 40: transload.erp.v1.StockSnapshotHeader
+	(*StockSnapshotChunk)(nil),            // 41: transload.erp.v1.StockSnapshotChunk
+	(*StockSnapshotTrailer)(nil),          // 42: transload.erp.v1.StockSnapshotTrailer
+	(*Warehouse)(nil),                     // 43: transload.erp.v1.Warehouse
+	(*ExportHeader)(nil),                  // 44: transload.erp.v1.ExportHeader
+	(*ExportTrailer)(nil),                 // 45: transload.erp.v1.ExportTrailer
+	(*Product)(nil),                       // 46: transload.erp.v1.Product
+	(*PriceList)(nil),                     // 47: transload.erp.v1.PriceList
+	(*ListPrice)(nil),                     // 48: transload.erp.v1.ListPrice
+	(*CustomerContract)(nil),              // 49: transload.erp.v1.CustomerContract
+	(*Promotion)(nil),                     // 50: transload.erp.v1.Promotion
+	(*ChannelPriceRule)(nil),              // 51: transload.erp.v1.ChannelPriceRule
+	(*JournalBatch)(nil),                  // 52: transload.erp.v1.JournalBatch
 }
 var file_transload_erp_v1_erp_adapter_service_proto_depIdxs = []int32{
-	29, // 0: transload.erp.v1.ListCustomersRequest.min_update_time:type_name -> google.protobuf.Timestamp
-	30, // 1: transload.erp.v1.ListCustomersResponse.customers:type_name -> transload.erp.v1.Customer
-	31, // 2: transload.erp.v1.CheckCreditRequest.order_amount:type_name -> transload.common.v1.Money
+	33, // 0: transload.erp.v1.ListCustomersRequest.min_update_time:type_name -> google.protobuf.Timestamp
+	34, // 1: transload.erp.v1.ListCustomersResponse.customers:type_name -> transload.erp.v1.Customer
+	35, // 2: transload.erp.v1.CheckCreditRequest.order_amount:type_name -> transload.common.v1.Money
 	0,  // 3: transload.erp.v1.CheckCreditResponse.reason:type_name -> transload.erp.v1.CreditDecisionReason
-	31, // 4: transload.erp.v1.CheckCreditResponse.available_credit:type_name -> transload.common.v1.Money
-	29, // 5: transload.erp.v1.CheckCreditResponse.check_time:type_name -> google.protobuf.Timestamp
-	32, // 6: transload.erp.v1.SubmitSalesOrderRequest.sales_order:type_name -> transload.erp.v1.SalesOrder
+	35, // 4: transload.erp.v1.CheckCreditResponse.available_credit:type_name -> transload.common.v1.Money
+	33, // 5: transload.erp.v1.CheckCreditResponse.check_time:type_name -> google.protobuf.Timestamp
+	36, // 6: transload.erp.v1.SubmitSalesOrderRequest.sales_order:type_name -> transload.erp.v1.SalesOrder
 	1,  // 7: transload.erp.v1.SubmitSalesOrderResponse.outcome:type_name -> transload.erp.v1.SubmitSalesOrderResponse.Outcome
-	33, // 8: transload.erp.v1.SubmitSalesOrderResponse.rejection_reason:type_name -> transload.erp.v1.SalesOrderRejectionReason
-	32, // 9: transload.erp.v1.SubmitSalesOrderResponse.sales_order:type_name -> transload.erp.v1.SalesOrder
-	34, // 10: transload.erp.v1.ListStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
-	34, // 11: transload.erp.v1.WatchStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
-	35, // 12: transload.erp.v1.StreamStockSnapshotResponse.header:type_name -> transload.erp.v1.StockSnapshotHeader
-	36, // 13: transload.erp.v1.StreamStockSnapshotResponse.chunk:type_name -> transload.erp.v1.StockSnapshotChunk
-	37, // 14: transload.erp.v1.StreamStockSnapshotResponse.trailer:type_name -> transload.erp.v1.StockSnapshotTrailer
-	38, // 15: transload.erp.v1.ListWarehousesResponse.warehouses:type_name -> transload.erp.v1.Warehouse
-	29, // 16: transload.erp.v1.StreamCatalogExportRequest.min_update_time:type_name -> google.protobuf.Timestamp
-	39, // 17: transload.erp.v1.StreamCatalogExportResponse.header:type_name -> transload.erp.v1.ExportHeader
-	22, // 18: transload.erp.v1.StreamCatalogExportResponse.chunk:type_name -> transload.erp.v1.CatalogExportChunk
-	40, // 19: transload.erp.v1.StreamCatalogExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
-	41, // 20: transload.erp.v1.CatalogExportChunk.products:type_name -> transload.erp.v1.Product
-	29, // 21: transload.erp.v1.StreamPriceExportRequest.min_effective_end_time:type_name -> google.protobuf.Timestamp
-	39, // 22: transload.erp.v1.StreamPriceExportResponse.header:type_name -> transload.erp.v1.ExportHeader
-	25, // 23: transload.erp.v1.StreamPriceExportResponse.chunk:type_name -> transload.erp.v1.PriceExportChunk
-	40, // 24: transload.erp.v1.StreamPriceExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
-	42, // 25: transload.erp.v1.PriceExportChunk.price_lists:type_name -> transload.erp.v1.PriceList
-	43, // 26: transload.erp.v1.PriceExportChunk.list_prices:type_name -> transload.erp.v1.ListPrice
-	44, // 27: transload.erp.v1.PriceExportChunk.contracts:type_name -> transload.erp.v1.CustomerContract
-	45, // 28: transload.erp.v1.PriceExportChunk.promotions:type_name -> transload.erp.v1.Promotion
-	46, // 29: transload.erp.v1.PriceExportChunk.channel_rules:type_name -> transload.erp.v1.ChannelPriceRule
-	47, // 30: transload.erp.v1.PostJournalBatchRequest.journal_batch:type_name -> transload.erp.v1.JournalBatch
-	47, // 31: transload.erp.v1.PostJournalBatchResponse.journal_batch:type_name -> transload.erp.v1.JournalBatch
-	2,  // 32: transload.erp.v1.ErpAdapterService.GetCustomer:input_type -> transload.erp.v1.GetCustomerRequest
-	3,  // 33: transload.erp.v1.ErpAdapterService.ListCustomers:input_type -> transload.erp.v1.ListCustomersRequest
-	5,  // 34: transload.erp.v1.ErpAdapterService.CheckCredit:input_type -> transload.erp.v1.CheckCreditRequest
-	7,  // 35: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:input_type -> transload.erp.v1.SubmitSalesOrderRequest
-	9,  // 36: transload.erp.v1.ErpAdapterService.GetSalesOrder:input_type -> transload.erp.v1.GetSalesOrderRequest
-	10, // 37: transload.erp.v1.ErpAdapterService.CancelSalesOrder:input_type -> transload.erp.v1.CancelSalesOrderRequest
-	11, // 38: transload.erp.v1.ErpAdapterService.ListStockEvents:input_type -> transload.erp.v1.ListStockEventsRequest
-	13, // 39: transload.erp.v1.ErpAdapterService.WatchStockEvents:input_type -> transload.erp.v1.WatchStockEventsRequest
-	15, // 40: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:input_type -> transload.erp.v1.StreamStockSnapshotRequest
-	17, // 41: transload.erp.v1.ErpAdapterService.GetWarehouse:input_type -> transload.erp.v1.GetWarehouseRequest
-	18, // 42: transload.erp.v1.ErpAdapterService.ListWarehouses:input_type -> transload.erp.v1.ListWarehousesRequest
-	20, // 43: transload.erp.v1.ErpAdapterService.StreamCatalogExport:input_type -> transload.erp.v1.StreamCatalogExportRequest
-	23, // 44: transload.erp.v1.ErpAdapterService.StreamPriceExport:input_type -> transload.erp.v1.StreamPriceExportRequest
-	26, // 45: transload.erp.v1.ErpAdapterService.PostJournalBatch:input_type -> transload.erp.v1.PostJournalBatchRequest
-	28, // 46: transload.erp.v1.ErpAdapterService.GetJournalBatch:input_type -> transload.erp.v1.GetJournalBatchRequest
-	30, // 47: transload.erp.v1.ErpAdapterService.GetCustomer:output_type -> transload.erp.v1.Customer
-	4,  // 48: transload.erp.v1.ErpAdapterService.ListCustomers:output_type -> transload.erp.v1.ListCustomersResponse
-	6,  // 49: transload.erp.v1.ErpAdapterService.CheckCredit:output_type -> transload.erp.v1.CheckCreditResponse
-	8,  // 50: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:output_type -> transload.erp.v1.SubmitSalesOrderResponse
-	32, // 51: transload.erp.v1.ErpAdapterService.GetSalesOrder:output_type -> transload.erp.v1.SalesOrder
-	32, // 52: transload.erp.v1.ErpAdapterService.CancelSalesOrder:output_type -> transload.erp.v1.SalesOrder
-	12, // 53: transload.erp.v1.ErpAdapterService.ListStockEvents:output_type -> transload.erp.v1.ListStockEventsResponse
-	14, // 54: transload.erp.v1.ErpAdapterService.WatchStockEvents:output_type -> transload.erp.v1.WatchStockEventsResponse
-	16, // 55: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:output_type -> transload.erp.v1.StreamStockSnapshotResponse
-	38, // 56: transload.erp.v1.ErpAdapterService.GetWarehouse:output_type -> transload.erp.v1.Warehouse
-	19, // 57: transload.erp.v1.ErpAdapterService.ListWarehouses:output_type -> transload.erp.v1.ListWarehousesResponse
-	21, // 58: transload.erp.v1.ErpAdapterService.StreamCatalogExport:output_type -> transload.erp.v1.StreamCatalogExportResponse
-	24, // 59: transload.erp.v1.ErpAdapterService.StreamPriceExport:output_type -> transload.erp.v1.StreamPriceExportResponse
-	27, // 60: transload.erp.v1.ErpAdapterService.PostJournalBatch:output_type -> transload.erp.v1.PostJournalBatchResponse
-	47, // 61: transload.erp.v1.ErpAdapterService.GetJournalBatch:output_type -> transload.erp.v1.JournalBatch
-	47, // [47:62] is the sub-list for method output_type
-	32, // [32:47] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	37, // 8: transload.erp.v1.SubmitSalesOrderResponse.rejection_reason:type_name -> transload.erp.v1.SalesOrderRejectionReason
+	36, // 9: transload.erp.v1.SubmitSalesOrderResponse.sales_order:type_name -> transload.erp.v1.SalesOrder
+	38, // 10: transload.erp.v1.ListStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
+	38, // 11: transload.erp.v1.WatchStockEventsResponse.stock_events:type_name -> transload.erp.v1.StockEvent
+	39, // 12: transload.erp.v1.ListPriceEventsResponse.price_events:type_name -> transload.erp.v1.PriceEvent
+	39, // 13: transload.erp.v1.WatchPriceEventsResponse.price_events:type_name -> transload.erp.v1.PriceEvent
+	40, // 14: transload.erp.v1.StreamStockSnapshotResponse.header:type_name -> transload.erp.v1.StockSnapshotHeader
+	41, // 15: transload.erp.v1.StreamStockSnapshotResponse.chunk:type_name -> transload.erp.v1.StockSnapshotChunk
+	42, // 16: transload.erp.v1.StreamStockSnapshotResponse.trailer:type_name -> transload.erp.v1.StockSnapshotTrailer
+	43, // 17: transload.erp.v1.ListWarehousesResponse.warehouses:type_name -> transload.erp.v1.Warehouse
+	33, // 18: transload.erp.v1.StreamCatalogExportRequest.min_update_time:type_name -> google.protobuf.Timestamp
+	44, // 19: transload.erp.v1.StreamCatalogExportResponse.header:type_name -> transload.erp.v1.ExportHeader
+	26, // 20: transload.erp.v1.StreamCatalogExportResponse.chunk:type_name -> transload.erp.v1.CatalogExportChunk
+	45, // 21: transload.erp.v1.StreamCatalogExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
+	46, // 22: transload.erp.v1.CatalogExportChunk.products:type_name -> transload.erp.v1.Product
+	33, // 23: transload.erp.v1.StreamPriceExportRequest.min_effective_end_time:type_name -> google.protobuf.Timestamp
+	44, // 24: transload.erp.v1.StreamPriceExportResponse.header:type_name -> transload.erp.v1.ExportHeader
+	29, // 25: transload.erp.v1.StreamPriceExportResponse.chunk:type_name -> transload.erp.v1.PriceExportChunk
+	45, // 26: transload.erp.v1.StreamPriceExportResponse.trailer:type_name -> transload.erp.v1.ExportTrailer
+	47, // 27: transload.erp.v1.PriceExportChunk.price_lists:type_name -> transload.erp.v1.PriceList
+	48, // 28: transload.erp.v1.PriceExportChunk.list_prices:type_name -> transload.erp.v1.ListPrice
+	49, // 29: transload.erp.v1.PriceExportChunk.contracts:type_name -> transload.erp.v1.CustomerContract
+	50, // 30: transload.erp.v1.PriceExportChunk.promotions:type_name -> transload.erp.v1.Promotion
+	51, // 31: transload.erp.v1.PriceExportChunk.channel_rules:type_name -> transload.erp.v1.ChannelPriceRule
+	52, // 32: transload.erp.v1.PostJournalBatchRequest.journal_batch:type_name -> transload.erp.v1.JournalBatch
+	52, // 33: transload.erp.v1.PostJournalBatchResponse.journal_batch:type_name -> transload.erp.v1.JournalBatch
+	2,  // 34: transload.erp.v1.ErpAdapterService.GetCustomer:input_type -> transload.erp.v1.GetCustomerRequest
+	3,  // 35: transload.erp.v1.ErpAdapterService.ListCustomers:input_type -> transload.erp.v1.ListCustomersRequest
+	5,  // 36: transload.erp.v1.ErpAdapterService.CheckCredit:input_type -> transload.erp.v1.CheckCreditRequest
+	7,  // 37: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:input_type -> transload.erp.v1.SubmitSalesOrderRequest
+	9,  // 38: transload.erp.v1.ErpAdapterService.GetSalesOrder:input_type -> transload.erp.v1.GetSalesOrderRequest
+	10, // 39: transload.erp.v1.ErpAdapterService.CancelSalesOrder:input_type -> transload.erp.v1.CancelSalesOrderRequest
+	11, // 40: transload.erp.v1.ErpAdapterService.ListStockEvents:input_type -> transload.erp.v1.ListStockEventsRequest
+	13, // 41: transload.erp.v1.ErpAdapterService.WatchStockEvents:input_type -> transload.erp.v1.WatchStockEventsRequest
+	19, // 42: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:input_type -> transload.erp.v1.StreamStockSnapshotRequest
+	21, // 43: transload.erp.v1.ErpAdapterService.GetWarehouse:input_type -> transload.erp.v1.GetWarehouseRequest
+	22, // 44: transload.erp.v1.ErpAdapterService.ListWarehouses:input_type -> transload.erp.v1.ListWarehousesRequest
+	24, // 45: transload.erp.v1.ErpAdapterService.StreamCatalogExport:input_type -> transload.erp.v1.StreamCatalogExportRequest
+	27, // 46: transload.erp.v1.ErpAdapterService.StreamPriceExport:input_type -> transload.erp.v1.StreamPriceExportRequest
+	15, // 47: transload.erp.v1.ErpAdapterService.ListPriceEvents:input_type -> transload.erp.v1.ListPriceEventsRequest
+	17, // 48: transload.erp.v1.ErpAdapterService.WatchPriceEvents:input_type -> transload.erp.v1.WatchPriceEventsRequest
+	30, // 49: transload.erp.v1.ErpAdapterService.PostJournalBatch:input_type -> transload.erp.v1.PostJournalBatchRequest
+	32, // 50: transload.erp.v1.ErpAdapterService.GetJournalBatch:input_type -> transload.erp.v1.GetJournalBatchRequest
+	34, // 51: transload.erp.v1.ErpAdapterService.GetCustomer:output_type -> transload.erp.v1.Customer
+	4,  // 52: transload.erp.v1.ErpAdapterService.ListCustomers:output_type -> transload.erp.v1.ListCustomersResponse
+	6,  // 53: transload.erp.v1.ErpAdapterService.CheckCredit:output_type -> transload.erp.v1.CheckCreditResponse
+	8,  // 54: transload.erp.v1.ErpAdapterService.SubmitSalesOrder:output_type -> transload.erp.v1.SubmitSalesOrderResponse
+	36, // 55: transload.erp.v1.ErpAdapterService.GetSalesOrder:output_type -> transload.erp.v1.SalesOrder
+	36, // 56: transload.erp.v1.ErpAdapterService.CancelSalesOrder:output_type -> transload.erp.v1.SalesOrder
+	12, // 57: transload.erp.v1.ErpAdapterService.ListStockEvents:output_type -> transload.erp.v1.ListStockEventsResponse
+	14, // 58: transload.erp.v1.ErpAdapterService.WatchStockEvents:output_type -> transload.erp.v1.WatchStockEventsResponse
+	20, // 59: transload.erp.v1.ErpAdapterService.StreamStockSnapshot:output_type -> transload.erp.v1.StreamStockSnapshotResponse
+	43, // 60: transload.erp.v1.ErpAdapterService.GetWarehouse:output_type -> transload.erp.v1.Warehouse
+	23, // 61: transload.erp.v1.ErpAdapterService.ListWarehouses:output_type -> transload.erp.v1.ListWarehousesResponse
+	25, // 62: transload.erp.v1.ErpAdapterService.StreamCatalogExport:output_type -> transload.erp.v1.StreamCatalogExportResponse
+	28, // 63: transload.erp.v1.ErpAdapterService.StreamPriceExport:output_type -> transload.erp.v1.StreamPriceExportResponse
+	16, // 64: transload.erp.v1.ErpAdapterService.ListPriceEvents:output_type -> transload.erp.v1.ListPriceEventsResponse
+	18, // 65: transload.erp.v1.ErpAdapterService.WatchPriceEvents:output_type -> transload.erp.v1.WatchPriceEventsResponse
+	31, // 66: transload.erp.v1.ErpAdapterService.PostJournalBatch:output_type -> transload.erp.v1.PostJournalBatchResponse
+	52, // 67: transload.erp.v1.ErpAdapterService.GetJournalBatch:output_type -> transload.erp.v1.JournalBatch
+	51, // [51:68] is the sub-list for method output_type
+	34, // [34:51] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_transload_erp_v1_erp_adapter_service_proto_init() }
@@ -2300,17 +2574,17 @@ func file_transload_erp_v1_erp_adapter_service_proto_init() {
 	file_transload_erp_v1_exports_proto_init()
 	file_transload_erp_v1_resources_proto_init()
 	file_transload_erp_v1_stock_proto_init()
-	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[14].OneofWrappers = []any{
+	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[18].OneofWrappers = []any{
 		(*StreamStockSnapshotResponse_Header)(nil),
 		(*StreamStockSnapshotResponse_Chunk)(nil),
 		(*StreamStockSnapshotResponse_Trailer)(nil),
 	}
-	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[19].OneofWrappers = []any{
+	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[23].OneofWrappers = []any{
 		(*StreamCatalogExportResponse_Header)(nil),
 		(*StreamCatalogExportResponse_Chunk)(nil),
 		(*StreamCatalogExportResponse_Trailer)(nil),
 	}
-	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[22].OneofWrappers = []any{
+	file_transload_erp_v1_erp_adapter_service_proto_msgTypes[26].OneofWrappers = []any{
 		(*StreamPriceExportResponse_Header)(nil),
 		(*StreamPriceExportResponse_Chunk)(nil),
 		(*StreamPriceExportResponse_Trailer)(nil),
@@ -2321,7 +2595,7 @@ func file_transload_erp_v1_erp_adapter_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_erp_v1_erp_adapter_service_proto_rawDesc), len(file_transload_erp_v1_erp_adapter_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,8 @@ const (
 	ErpAdapterService_ListWarehouses_FullMethodName      = "/transload.erp.v1.ErpAdapterService/ListWarehouses"
 	ErpAdapterService_StreamCatalogExport_FullMethodName = "/transload.erp.v1.ErpAdapterService/StreamCatalogExport"
 	ErpAdapterService_StreamPriceExport_FullMethodName   = "/transload.erp.v1.ErpAdapterService/StreamPriceExport"
+	ErpAdapterService_ListPriceEvents_FullMethodName     = "/transload.erp.v1.ErpAdapterService/ListPriceEvents"
+	ErpAdapterService_WatchPriceEvents_FullMethodName    = "/transload.erp.v1.ErpAdapterService/WatchPriceEvents"
 	ErpAdapterService_PostJournalBatch_FullMethodName    = "/transload.erp.v1.ErpAdapterService/PostJournalBatch"
 	ErpAdapterService_GetJournalBatch_FullMethodName     = "/transload.erp.v1.ErpAdapterService/GetJournalBatch"
 )
@@ -190,6 +192,25 @@ type ErpAdapterServiceClient interface {
 	// rules (price lists before the list prices that reference them), one
 	// trailer.
 	StreamPriceExport(ctx context.Context, in *StreamPriceExportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamPriceExportResponse], error)
+	// Reads the price change feed from a cursor: every list price the ERP
+	// changed since the cursor, so catalog-pricing can apply changes within
+	// seconds instead of waiting for its next full StreamPriceExport. The
+	// cursor contract is that of ListStockEventsRequest (opaque, monotonic,
+	// replay-safe, durable; INVALID_ARGUMENT / ERROR_REASON_INVALID_CURSOR for
+	// a malformed cursor, FAILED_PRECONDITION / ERROR_REASON_CURSOR_EXPIRED
+	// once it is older than the retention). PriceEvent.source_sequence numbers
+	// the feed 1, 2, 3, ... without gaps: a consumer that sees a gap (or an
+	// expired cursor) re-reads the whole StreamPriceExport as its safety net.
+	// An adapter whose ERP keeps no price change log need not implement this
+	// method: UNIMPLEMENTED tells the consumer to rely on periodic exports.
+	ListPriceEvents(ctx context.Context, in *ListPriceEventsRequest, opts ...grpc.CallOption) (*ListPriceEventsResponse, error)
+	// Pushes the price change feed from a cursor as the ERP records changes:
+	// the push form of ListPriceEvents over the same feed and cursors, with
+	// the stream contract of WatchStockEvents (backlog first, first message at
+	// once, at least once, the adapter may end the stream at any time and the
+	// consumer resumes from its saved cursor). UNIMPLEMENTED tells the
+	// consumer to poll ListPriceEvents only.
+	WatchPriceEvents(ctx context.Context, in *WatchPriceEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPriceEventsResponse], error)
 	// Posts a batch of invoice or credit memo lines to the ERP's finance
 	// module. Idempotent on the batch id and on every line_hash: re-posting the
 	// batch returns the original per-line results with duplicate = true, and a
@@ -386,6 +407,35 @@ func (c *erpAdapterServiceClient) StreamPriceExport(ctx context.Context, in *Str
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ErpAdapterService_StreamPriceExportClient = grpc.ServerStreamingClient[StreamPriceExportResponse]
 
+func (c *erpAdapterServiceClient) ListPriceEvents(ctx context.Context, in *ListPriceEventsRequest, opts ...grpc.CallOption) (*ListPriceEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPriceEventsResponse)
+	err := c.cc.Invoke(ctx, ErpAdapterService_ListPriceEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *erpAdapterServiceClient) WatchPriceEvents(ctx context.Context, in *WatchPriceEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPriceEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ErpAdapterService_ServiceDesc.Streams[4], ErpAdapterService_WatchPriceEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchPriceEventsRequest, WatchPriceEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErpAdapterService_WatchPriceEventsClient = grpc.ServerStreamingClient[WatchPriceEventsResponse]
+
 func (c *erpAdapterServiceClient) PostJournalBatch(ctx context.Context, in *PostJournalBatchRequest, opts ...grpc.CallOption) (*PostJournalBatchResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PostJournalBatchResponse)
@@ -550,6 +600,25 @@ type ErpAdapterServiceServer interface {
 	// rules (price lists before the list prices that reference them), one
 	// trailer.
 	StreamPriceExport(*StreamPriceExportRequest, grpc.ServerStreamingServer[StreamPriceExportResponse]) error
+	// Reads the price change feed from a cursor: every list price the ERP
+	// changed since the cursor, so catalog-pricing can apply changes within
+	// seconds instead of waiting for its next full StreamPriceExport. The
+	// cursor contract is that of ListStockEventsRequest (opaque, monotonic,
+	// replay-safe, durable; INVALID_ARGUMENT / ERROR_REASON_INVALID_CURSOR for
+	// a malformed cursor, FAILED_PRECONDITION / ERROR_REASON_CURSOR_EXPIRED
+	// once it is older than the retention). PriceEvent.source_sequence numbers
+	// the feed 1, 2, 3, ... without gaps: a consumer that sees a gap (or an
+	// expired cursor) re-reads the whole StreamPriceExport as its safety net.
+	// An adapter whose ERP keeps no price change log need not implement this
+	// method: UNIMPLEMENTED tells the consumer to rely on periodic exports.
+	ListPriceEvents(context.Context, *ListPriceEventsRequest) (*ListPriceEventsResponse, error)
+	// Pushes the price change feed from a cursor as the ERP records changes:
+	// the push form of ListPriceEvents over the same feed and cursors, with
+	// the stream contract of WatchStockEvents (backlog first, first message at
+	// once, at least once, the adapter may end the stream at any time and the
+	// consumer resumes from its saved cursor). UNIMPLEMENTED tells the
+	// consumer to poll ListPriceEvents only.
+	WatchPriceEvents(*WatchPriceEventsRequest, grpc.ServerStreamingServer[WatchPriceEventsResponse]) error
 	// Posts a batch of invoice or credit memo lines to the ERP's finance
 	// module. Idempotent on the batch id and on every line_hash: re-posting the
 	// batch returns the original per-line results with duplicate = true, and a
@@ -618,6 +687,12 @@ func (UnimplementedErpAdapterServiceServer) StreamCatalogExport(*StreamCatalogEx
 }
 func (UnimplementedErpAdapterServiceServer) StreamPriceExport(*StreamPriceExportRequest, grpc.ServerStreamingServer[StreamPriceExportResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamPriceExport not implemented")
+}
+func (UnimplementedErpAdapterServiceServer) ListPriceEvents(context.Context, *ListPriceEventsRequest) (*ListPriceEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPriceEvents not implemented")
+}
+func (UnimplementedErpAdapterServiceServer) WatchPriceEvents(*WatchPriceEventsRequest, grpc.ServerStreamingServer[WatchPriceEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchPriceEvents not implemented")
 }
 func (UnimplementedErpAdapterServiceServer) PostJournalBatch(context.Context, *PostJournalBatchRequest) (*PostJournalBatchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PostJournalBatch not implemented")
@@ -852,6 +927,35 @@ func _ErpAdapterService_StreamPriceExport_Handler(srv interface{}, stream grpc.S
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ErpAdapterService_StreamPriceExportServer = grpc.ServerStreamingServer[StreamPriceExportResponse]
 
+func _ErpAdapterService_ListPriceEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPriceEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ErpAdapterServiceServer).ListPriceEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ErpAdapterService_ListPriceEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ErpAdapterServiceServer).ListPriceEvents(ctx, req.(*ListPriceEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ErpAdapterService_WatchPriceEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchPriceEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ErpAdapterServiceServer).WatchPriceEvents(m, &grpc.GenericServerStream[WatchPriceEventsRequest, WatchPriceEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ErpAdapterService_WatchPriceEventsServer = grpc.ServerStreamingServer[WatchPriceEventsResponse]
+
 func _ErpAdapterService_PostJournalBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PostJournalBatchRequest)
 	if err := dec(in); err != nil {
@@ -932,6 +1036,10 @@ var ErpAdapterService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ErpAdapterService_ListWarehouses_Handler,
 		},
 		{
+			MethodName: "ListPriceEvents",
+			Handler:    _ErpAdapterService_ListPriceEvents_Handler,
+		},
+		{
 			MethodName: "PostJournalBatch",
 			Handler:    _ErpAdapterService_PostJournalBatch_Handler,
 		},
@@ -959,6 +1067,11 @@ var ErpAdapterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamPriceExport",
 			Handler:       _ErpAdapterService_StreamPriceExport_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchPriceEvents",
+			Handler:       _ErpAdapterService_WatchPriceEvents_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -660,6 +660,82 @@ func (x *ListPrice) GetEffectiveEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// PriceEvent is one entry of the ERP's price change feed (ListPriceEvents,
+// WatchPriceEvents): a list price as it is from occur_time on. It replaces
+// the consumer's list price of the same price_list_id, sku and unit.
+type PriceEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique, stable id of the event. Consumers de-duplicate on it.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Position of this event in the price feed: 1, 2, 3, ... without gaps. A
+	// consumer that sees a gap re-reads the full StreamPriceExport.
+	SourceSequence int64 `protobuf:"varint,2,opt,name=source_sequence,json=sourceSequence,proto3" json:"source_sequence,omitempty"`
+	// When the change was recorded in the ERP (UTC).
+	OccurTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	// The list price as it is now.
+	ListPrice     *ListPrice `protobuf:"bytes,4,opt,name=list_price,json=listPrice,proto3" json:"list_price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PriceEvent) Reset() {
+	*x = PriceEvent{}
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriceEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriceEvent) ProtoMessage() {}
+
+func (x *PriceEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriceEvent.ProtoReflect.Descriptor instead.
+func (*PriceEvent) Descriptor() ([]byte, []int) {
+	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PriceEvent) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *PriceEvent) GetSourceSequence() int64 {
+	if x != nil {
+		return x.SourceSequence
+	}
+	return 0
+}
+
+func (x *PriceEvent) GetOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurTime
+	}
+	return nil
+}
+
+func (x *PriceEvent) GetListPrice() *ListPrice {
+	if x != nil {
+		return x.ListPrice
+	}
+	return nil
+}
+
 // QuantityBreak is a tiered unit price from a minimum quantity on.
 type QuantityBreak struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -673,7 +749,7 @@ type QuantityBreak struct {
 
 func (x *QuantityBreak) Reset() {
 	*x = QuantityBreak{}
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[7]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +761,7 @@ func (x *QuantityBreak) String() string {
 func (*QuantityBreak) ProtoMessage() {}
 
 func (x *QuantityBreak) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[7]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +774,7 @@ func (x *QuantityBreak) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuantityBreak.ProtoReflect.Descriptor instead.
 func (*QuantityBreak) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{7}
+	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *QuantityBreak) GetMinQuantity() int64 {
@@ -737,7 +813,7 @@ type CustomerContract struct {
 
 func (x *CustomerContract) Reset() {
 	*x = CustomerContract{}
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[8]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +825,7 @@ func (x *CustomerContract) String() string {
 func (*CustomerContract) ProtoMessage() {}
 
 func (x *CustomerContract) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[8]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +838,7 @@ func (x *CustomerContract) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerContract.ProtoReflect.Descriptor instead.
 func (*CustomerContract) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{8}
+	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CustomerContract) GetContractId() string {
@@ -829,7 +905,7 @@ type ContractPrice struct {
 
 func (x *ContractPrice) Reset() {
 	*x = ContractPrice{}
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[9]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +917,7 @@ func (x *ContractPrice) String() string {
 func (*ContractPrice) ProtoMessage() {}
 
 func (x *ContractPrice) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[9]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +930,7 @@ func (x *ContractPrice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractPrice.ProtoReflect.Descriptor instead.
 func (*ContractPrice) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{9}
+	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ContractPrice) GetSku() string {
@@ -971,7 +1047,7 @@ type Promotion struct {
 
 func (x *Promotion) Reset() {
 	*x = Promotion{}
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[10]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1059,7 @@ func (x *Promotion) String() string {
 func (*Promotion) ProtoMessage() {}
 
 func (x *Promotion) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[10]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1072,7 @@ func (x *Promotion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Promotion.ProtoReflect.Descriptor instead.
 func (*Promotion) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{10}
+	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Promotion) GetPromotionId() string {
@@ -1186,7 +1262,7 @@ type ChannelPriceRule struct {
 
 func (x *ChannelPriceRule) Reset() {
 	*x = ChannelPriceRule{}
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[11]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1274,7 @@ func (x *ChannelPriceRule) String() string {
 func (*ChannelPriceRule) ProtoMessage() {}
 
 func (x *ChannelPriceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_transload_erp_v1_exports_proto_msgTypes[11]
+	mi := &file_transload_erp_v1_exports_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1287,7 @@ func (x *ChannelPriceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelPriceRule.ProtoReflect.Descriptor instead.
 func (*ChannelPriceRule) Descriptor() ([]byte, []int) {
-	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{11}
+	return file_transload_erp_v1_exports_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ChannelPriceRule) GetRuleId() string {
@@ -1337,7 +1413,15 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\x0fquantity_breaks\x18\x05 \x03(\v2\x1f.transload.erp.v1.QuantityBreakR\x0equantityBreaks\x12\x18\n" +
 	"\achannel\x18\x06 \x01(\tR\achannel\x12L\n" +
 	"\x14effective_start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x12effectiveStartTime\x12H\n" +
-	"\x12effective_end_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\"m\n" +
+	"\x12effective_end_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\"\xc7\x01\n" +
+	"\n" +
+	"PriceEvent\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12'\n" +
+	"\x0fsource_sequence\x18\x02 \x01(\x03R\x0esourceSequence\x129\n" +
+	"\n" +
+	"occur_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12:\n" +
+	"\n" +
+	"list_price\x18\x04 \x01(\v2\x1b.transload.erp.v1.ListPriceR\tlistPrice\"m\n" +
 	"\rQuantityBreak\x12!\n" +
 	"\fmin_quantity\x18\x01 \x01(\x03R\vminQuantity\x129\n" +
 	"\n" +
@@ -1410,7 +1494,7 @@ func file_transload_erp_v1_exports_proto_rawDescGZIP() []byte {
 }
 
 var file_transload_erp_v1_exports_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_transload_erp_v1_exports_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_transload_erp_v1_exports_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_transload_erp_v1_exports_proto_goTypes = []any{
 	(Product_SalesState)(0),       // 0: transload.erp.v1.Product.SalesState
 	(*ExportHeader)(nil),          // 1: transload.erp.v1.ExportHeader
@@ -1420,43 +1504,46 @@ var file_transload_erp_v1_exports_proto_goTypes = []any{
 	(*UnitConversion)(nil),        // 5: transload.erp.v1.UnitConversion
 	(*PriceList)(nil),             // 6: transload.erp.v1.PriceList
 	(*ListPrice)(nil),             // 7: transload.erp.v1.ListPrice
-	(*QuantityBreak)(nil),         // 8: transload.erp.v1.QuantityBreak
-	(*CustomerContract)(nil),      // 9: transload.erp.v1.CustomerContract
-	(*ContractPrice)(nil),         // 10: transload.erp.v1.ContractPrice
-	(*Promotion)(nil),             // 11: transload.erp.v1.Promotion
-	(*ChannelPriceRule)(nil),      // 12: transload.erp.v1.ChannelPriceRule
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*v1.Money)(nil),              // 14: transload.common.v1.Money
+	(*PriceEvent)(nil),            // 8: transload.erp.v1.PriceEvent
+	(*QuantityBreak)(nil),         // 9: transload.erp.v1.QuantityBreak
+	(*CustomerContract)(nil),      // 10: transload.erp.v1.CustomerContract
+	(*ContractPrice)(nil),         // 11: transload.erp.v1.ContractPrice
+	(*Promotion)(nil),             // 12: transload.erp.v1.Promotion
+	(*ChannelPriceRule)(nil),      // 13: transload.erp.v1.ChannelPriceRule
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*v1.Money)(nil),              // 15: transload.common.v1.Money
 }
 var file_transload_erp_v1_exports_proto_depIdxs = []int32{
-	13, // 0: transload.erp.v1.ExportHeader.snapshot_time:type_name -> google.protobuf.Timestamp
+	14, // 0: transload.erp.v1.ExportHeader.snapshot_time:type_name -> google.protobuf.Timestamp
 	4,  // 1: transload.erp.v1.Product.attributes:type_name -> transload.erp.v1.ProductAttribute
 	5,  // 2: transload.erp.v1.Product.unit_conversions:type_name -> transload.erp.v1.UnitConversion
 	0,  // 3: transload.erp.v1.Product.sales_state:type_name -> transload.erp.v1.Product.SalesState
-	13, // 4: transload.erp.v1.Product.update_time:type_name -> google.protobuf.Timestamp
-	13, // 5: transload.erp.v1.PriceList.effective_start_time:type_name -> google.protobuf.Timestamp
-	13, // 6: transload.erp.v1.PriceList.effective_end_time:type_name -> google.protobuf.Timestamp
-	14, // 7: transload.erp.v1.ListPrice.unit_price:type_name -> transload.common.v1.Money
-	8,  // 8: transload.erp.v1.ListPrice.quantity_breaks:type_name -> transload.erp.v1.QuantityBreak
-	13, // 9: transload.erp.v1.ListPrice.effective_start_time:type_name -> google.protobuf.Timestamp
-	13, // 10: transload.erp.v1.ListPrice.effective_end_time:type_name -> google.protobuf.Timestamp
-	14, // 11: transload.erp.v1.QuantityBreak.unit_price:type_name -> transload.common.v1.Money
-	13, // 12: transload.erp.v1.CustomerContract.effective_start_time:type_name -> google.protobuf.Timestamp
-	13, // 13: transload.erp.v1.CustomerContract.effective_end_time:type_name -> google.protobuf.Timestamp
-	10, // 14: transload.erp.v1.CustomerContract.prices:type_name -> transload.erp.v1.ContractPrice
-	14, // 15: transload.erp.v1.ContractPrice.unit_price:type_name -> transload.common.v1.Money
-	8,  // 16: transload.erp.v1.ContractPrice.quantity_breaks:type_name -> transload.erp.v1.QuantityBreak
-	13, // 17: transload.erp.v1.Promotion.effective_start_time:type_name -> google.protobuf.Timestamp
-	13, // 18: transload.erp.v1.Promotion.effective_end_time:type_name -> google.protobuf.Timestamp
-	14, // 19: transload.erp.v1.Promotion.amount_off:type_name -> transload.common.v1.Money
-	14, // 20: transload.erp.v1.Promotion.fixed_unit_price:type_name -> transload.common.v1.Money
-	13, // 21: transload.erp.v1.ChannelPriceRule.effective_start_time:type_name -> google.protobuf.Timestamp
-	13, // 22: transload.erp.v1.ChannelPriceRule.effective_end_time:type_name -> google.protobuf.Timestamp
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	14, // 4: transload.erp.v1.Product.update_time:type_name -> google.protobuf.Timestamp
+	14, // 5: transload.erp.v1.PriceList.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 6: transload.erp.v1.PriceList.effective_end_time:type_name -> google.protobuf.Timestamp
+	15, // 7: transload.erp.v1.ListPrice.unit_price:type_name -> transload.common.v1.Money
+	9,  // 8: transload.erp.v1.ListPrice.quantity_breaks:type_name -> transload.erp.v1.QuantityBreak
+	14, // 9: transload.erp.v1.ListPrice.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 10: transload.erp.v1.ListPrice.effective_end_time:type_name -> google.protobuf.Timestamp
+	14, // 11: transload.erp.v1.PriceEvent.occur_time:type_name -> google.protobuf.Timestamp
+	7,  // 12: transload.erp.v1.PriceEvent.list_price:type_name -> transload.erp.v1.ListPrice
+	15, // 13: transload.erp.v1.QuantityBreak.unit_price:type_name -> transload.common.v1.Money
+	14, // 14: transload.erp.v1.CustomerContract.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 15: transload.erp.v1.CustomerContract.effective_end_time:type_name -> google.protobuf.Timestamp
+	11, // 16: transload.erp.v1.CustomerContract.prices:type_name -> transload.erp.v1.ContractPrice
+	15, // 17: transload.erp.v1.ContractPrice.unit_price:type_name -> transload.common.v1.Money
+	9,  // 18: transload.erp.v1.ContractPrice.quantity_breaks:type_name -> transload.erp.v1.QuantityBreak
+	14, // 19: transload.erp.v1.Promotion.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 20: transload.erp.v1.Promotion.effective_end_time:type_name -> google.protobuf.Timestamp
+	15, // 21: transload.erp.v1.Promotion.amount_off:type_name -> transload.common.v1.Money
+	15, // 22: transload.erp.v1.Promotion.fixed_unit_price:type_name -> transload.common.v1.Money
+	14, // 23: transload.erp.v1.ChannelPriceRule.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 24: transload.erp.v1.ChannelPriceRule.effective_end_time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_transload_erp_v1_exports_proto_init() }
@@ -1464,11 +1551,11 @@ func file_transload_erp_v1_exports_proto_init() {
 	if File_transload_erp_v1_exports_proto != nil {
 		return
 	}
-	file_transload_erp_v1_exports_proto_msgTypes[9].OneofWrappers = []any{
+	file_transload_erp_v1_exports_proto_msgTypes[10].OneofWrappers = []any{
 		(*ContractPrice_UnitPrice)(nil),
 		(*ContractPrice_DiscountBasisPoints)(nil),
 	}
-	file_transload_erp_v1_exports_proto_msgTypes[10].OneofWrappers = []any{
+	file_transload_erp_v1_exports_proto_msgTypes[11].OneofWrappers = []any{
 		(*Promotion_DiscountBasisPoints)(nil),
 		(*Promotion_AmountOff)(nil),
 		(*Promotion_FixedUnitPrice)(nil),
@@ -1479,7 +1566,7 @@ func file_transload_erp_v1_exports_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_erp_v1_exports_proto_rawDesc), len(file_transload_erp_v1_exports_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

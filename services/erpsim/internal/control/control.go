@@ -9,6 +9,7 @@
 //	GET    /control/sales-orders  sales orders with their submission counts
 //	GET    /control/journal       posted journal lines with their totals
 //	POST   /control/stock-events  record a stock movement (appears in ListStockEvents)
+//	POST   /control/prices        change list prices (appear in ListPriceEvents; prices.go)
 package control
 
 import (
@@ -29,6 +30,7 @@ import (
 type ERP interface {
 	SalesOrders(ctx context.Context) ([]erp.SalesOrder, error)
 	RecordStockEvent(ctx context.Context, ev erp.StockEvent) (erp.StockEvent, error)
+	RecordPriceChanges(ctx context.Context, prices []erp.ListPrice) ([]erp.PriceEvent, error)
 }
 
 // Handler serves the control API.
@@ -51,6 +53,7 @@ func New(f *faults.Faults, e ERP, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /control/sales-orders", h.getSalesOrders)
 	h.mux.HandleFunc("GET /control/journal", h.getJournal)
 	h.mux.HandleFunc("POST /control/stock-events", h.postStockEvent)
+	h.mux.HandleFunc("POST /control/prices", h.postPrices)
 	return h
 }
 

@@ -39,6 +39,10 @@ func (f *fakeERP) RecordStockEvent(_ context.Context, ev erp.StockEvent) (erp.St
 	return ev, nil
 }
 
+func (f *fakeERP) RecordPriceChanges(context.Context, []erp.ListPrice) ([]erp.PriceEvent, error) {
+	return nil, errors.New("fakeERP records no prices (prices_test.go uses the real simulator)")
+}
+
 func newHandler(e *fakeERP) (*control.Handler, *faults.Faults) {
 	f := faults.New()
 	return control.New(f, e, slog.New(slog.NewTextHandler(io.Discard, nil))), f

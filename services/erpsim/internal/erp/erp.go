@@ -568,6 +568,9 @@ type Store interface {
 	// list then SKU.
 	ListPrices(ctx context.Context, priceListIDs []string) ([]ListPrice, error)
 
+	// The price change feed (prices.go).
+	PriceStore
+
 	// PostJournalBatch posts batch unless its id was posted before: post is
 	// called inside the transaction (possibly more than once) to decide the
 	// per-line results; an existing batch is returned with duplicate = true,

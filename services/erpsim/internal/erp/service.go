@@ -30,6 +30,7 @@ type Service struct {
 	rejector  Rejector
 	snapshots snapshotCache
 	feed      feedSignal
+	priceFeed feedSignal
 
 	// journalRejector injects posting faults (journal_faults.go); nil
 	// injects none.

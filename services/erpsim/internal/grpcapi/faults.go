@@ -70,7 +70,7 @@ func loseAnswer(ctx context.Context, req any, handler grpc.UnaryHandler, f *faul
 }
 
 // StreamFaults returns the stream interceptor that injects f's faults when
-// a stream starts. A WatchStockEvents stream, which stays open, also
+// a stream starts. A WatchStockEvents or WatchPriceEvents stream, which stays open, also
 // fails with UNAVAILABLE at its next push once the ERP is down, as a real
 // adapter's would when it loses the ERP.
 func StreamFaults(f *faults.Faults) grpc.StreamServerInterceptor {
@@ -78,7 +78,8 @@ func StreamFaults(f *faults.Faults) grpc.StreamServerInterceptor {
 		if err := injectFault(ss.Context(), f, info.FullMethod); err != nil {
 			return err
 		}
-		if info.FullMethod == erpv1.ErpAdapterService_WatchStockEvents_FullMethodName {
+		if info.FullMethod == erpv1.ErpAdapterService_WatchStockEvents_FullMethodName ||
+			info.FullMethod == erpv1.ErpAdapterService_WatchPriceEvents_FullMethodName {
 			ss = &downAwareStream{ServerStream: ss, faults: f}
 		}
 		return handler(srv, ss)

@@ -55,6 +55,7 @@ func Run(t *testing.T, s erp.Store) {
 		{"ExportsMatchSeed", testExportsMatchSeed},
 		{"JournalBatch", testJournalBatch},
 		{"JournalLookup", testJournalLookup},
+		{"PriceFeed", testPriceFeed},
 	} {
 		t.Run(sub.name, func(t *testing.T) { sub.test(t, s) })
 	}
@@ -460,5 +461,50 @@ func testJournalLookup(t *testing.T, s erp.Store) {
 		})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// testPriceFeed: price changes set the list price the export reads, are
+// numbered without gaps, and a change naming an unknown price list or SKU
+// changes nothing.
+func testPriceFeed(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	_, head0, err := s.PriceEvents(ctx, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lps, err := s.ListPrices(ctx, []string{erp.PriceListStandard})
+	if err != nil || len(lps) == 0 {
+		t.Fatalf("ListPrices = %d, %v", len(lps), err)
+	}
+	target := lps[0]
+	evs, err := s.RecordPriceChanges(ctx, []erp.ListPrice{{PriceListID: target.PriceListID, SKU: target.SKU, UnitPriceMinor: target.UnitPriceMinor + 101}}, now)
+	if err != nil || len(evs) != 1 || evs[0].Seq != head0+1 || evs[0].Price.UoM != target.UoM || evs[0].Currency == "" {
+		t.Fatalf("RecordPriceChanges = %+v, %v", evs, err)
+	}
+	if _, err := s.RecordPriceChanges(ctx, []erp.ListPrice{
+		{PriceListID: target.PriceListID, SKU: target.SKU, UnitPriceMinor: 1},
+		{PriceListID: "NOPE", SKU: target.SKU, UnitPriceMinor: 1},
+	}, now); !errors.Is(err, erp.ErrInvalidPriceChange) {
+		t.Errorf("unknown price list: err = %v", err)
+	}
+	if _, err := s.RecordPriceChanges(ctx, []erp.ListPrice{{PriceListID: target.PriceListID, SKU: "SKU-X", UnitPriceMinor: 1}}, now); !errors.Is(err, erp.ErrInvalidPriceChange) {
+		t.Errorf("unknown SKU: err = %v", err)
+	}
+	got, head, err := s.PriceEvents(ctx, head0, 10)
+	if err != nil || head != head0+1 || len(got) != 1 {
+		t.Fatalf("PriceEvents = %+v head %d, %v (the failed changes must not be recorded)", got, head, err)
+	}
+	if diff := cmp.Diff(evs[0], got[0]); diff != "" {
+		t.Errorf("event read back (-recorded +read):\n%s", diff)
+	}
+	after, err := s.ListPrices(ctx, []string{erp.PriceListStandard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lp := range after {
+		if lp.SKU == target.SKU && lp.UoM == target.UoM && lp.UnitPriceMinor != target.UnitPriceMinor+101 {
+			t.Errorf("list price after change = %d, want %d", lp.UnitPriceMinor, target.UnitPriceMinor+101)
+		}
 	}
 }
