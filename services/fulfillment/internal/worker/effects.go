@@ -179,7 +179,7 @@ func (r *EffectRunner) execute(ctx context.Context, e fulfillment.Effect) error 
 	case e.Restock != nil:
 		return r.inventory.Restock(ctx, *e.Restock)
 	case e.Receipt != nil:
-		return r.orders.RecordReturnReceipt(ctx, *e.Receipt)
+		return r.reportReceipt(ctx, *e.Receipt)
 	default:
 		return fmt.Errorf("%w: effect %s %q without its call", errUnreadable, e.Kind, e.Key)
 	}

@@ -46,3 +46,32 @@ func (r *EffectRunner) cancelReturn(ctx context.Context, er fulfillment.Expected
 	}
 	return nil
 }
+
+// reportReceipt hands a recorded return receipt to the order service. A
+// refusal is final (the order service keeps refusing the same receipt):
+// typically the return was closed without receipt while the parcel was
+// on its way (the late parcel raced the cancellation or expiry, and
+// RecordReturnReceipt refuses a CLOSED return with
+// INVALID_STATE_TRANSITION). The receipt stays recorded here, and before
+// the effect is parked it raises the WMS_REJECTION exception of refused
+// receipts with the order service's reason, so the goods reach the desk,
+// not only a log line. A crash in between repeats the call and the
+// refusal; the desk keeps one exception per return.
+func (r *EffectRunner) reportReceipt(ctx context.Context, p fulfillment.ReceiptReport) error {
+	err := r.orders.RecordReturnReceipt(ctx, p)
+	d := fulfillment.AsRejectedDependency(err)
+	if d == nil {
+		return err
+	}
+	werr := r.store.InTx(ctx, func(tx fulfillment.Tx) error {
+		return tx.WriteEvent(ctx, fulfillment.Event{Type: fulfillment.EventReturnReceiptRefused, OccurTime: r.cfg.Now(),
+			ReturnRefusal: &fulfillment.ReturnRefusal{ExpectedReturnID: p.ReturnAuthorizationID, OrderID: p.OrderID,
+				WarehouseID: p.WarehouseID, WMSEventID: p.EventID, Reason: fulfillment.RejectReason(d.Reason),
+				Message: "receipt " + p.ReceiptID + " recorded but refused by the order service (return closed without receipt?): " + d.Error()}})
+	})
+	if werr != nil {
+		return werr
+	}
+	r.cfg.Published()
+	return err
+}

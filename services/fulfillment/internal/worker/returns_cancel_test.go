@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -106,4 +107,40 @@ type registerCountingWMS struct {
 func (w *registerCountingWMS) RegisterExpectedReturn(ctx context.Context, er fulfillment.ExpectedReturn) (fulfillment.WMSAnswer, error) {
 	w.registered++
 	return w.fakeWMS.RegisterExpectedReturn(ctx, er)
+}
+
+// A receipt recorded before fulfillment learnt that its return was closed
+// (the parcel raced the cancellation) is refused by the order service
+// (INVALID_STATE_TRANSITION for a CLOSED return): the report is parked,
+// and the refusal is raised on the desk instead of only logged.
+func TestReceiptRefusedByOrderRaisedForTheDesk(t *testing.T) {
+	s, db := newStoreDB(t)
+	ctx := t.Context()
+	expectReturn(t, s, "RMA-R", 1)
+	wms := &fakeWMS{returns: []*wmsv1.ReturnEvent{
+		returnEvent("RE-R1", "RMA-R", returnLine("RL-1", "SKU-1", 1, wmsv1.ReturnDisposition_RETURN_DISPOSITION_QUARANTINE)),
+	}}
+	common := worker.Common{Now: func() time.Time { return t0 }}
+	if _, err := worker.NewPoller(s, wms, worker.PollerConfig{Common: common, Source: "wms.returns", Returns: true}).PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	receipts, err := s.ListReturnReceipts(ctx, fulfillment.ReturnReceiptQuery{OrderID: "O-1", Page: fulfillment.Page{Limit: 10}})
+	if err != nil || len(receipts) != 1 {
+		t.Fatalf("receipts %v, %v", receipts, err)
+	}
+	refused := &fulfillment.DependencyError{Dependency: "order", Rejected: true, Reason: "ERROR_REASON_INVALID_STATE_TRANSITION",
+		Err: errors.New("return RMA-R cannot move from STATE_CLOSED to STATE_RECEIVED")}
+	rec := &recorder{failOnce: map[string]error{receipts[0].ID: refused}}
+	if _, err := worker.NewEffectRunner(s, rec, rec, wms, worker.EffectRunnerConfig{Common: common}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountEffects(ctx, fulfillment.EffectFailed); err != nil || n != 1 {
+		t.Errorf("failed effects %d, %v; want the parked report", n, err)
+	}
+	excs, _ := opsEvents(t, db)
+	got := summarize(excs)
+	if len(got) != 1 || got[0].Kind != opsv1.Exception_KIND_WMS_REJECTION || got[0].Resource != "returnAuthorizations/RMA-R" ||
+		got[0].Details["wmsCode"] != "ERROR_REASON_INVALID_STATE_TRANSITION" {
+		t.Fatalf("exceptions %+v, want the refused receipt of RMA-R", got)
+	}
 }
