@@ -17,3 +17,15 @@ func TestBenchEnvTurnsOffRateLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestRateFlag: -rate fixes the sustained run's arrival rate (two runs at
+// one rate compare memory); a negative rate is refused.
+func TestRateFlag(t *testing.T) {
+	f, err := parseFlags([]string{"-rate", "40"})
+	if err != nil || f.rate != 40 {
+		t.Fatalf("parseFlags(-rate 40) = %v, %v; want rate 40", f.rate, err)
+	}
+	if _, err := parseFlags([]string{"-rate", "-1"}); err == nil {
+		t.Fatal("parseFlags(-rate -1) accepted")
+	}
+}

@@ -76,6 +76,9 @@ type flags struct {
 	bin, out, goBench, profile string
 	dur, sustained, probe      time.Duration
 	startRate, maxRate         float64
+	// rate, when positive, is the sustained run's arrival rate without a
+	// rate search (-rate): two runs at one rate compare memory and CPU.
+	rate float64
 	drainOrders, freshChanges  int
 	webhookEvents              int
 	priceChanges               int
@@ -94,6 +97,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.sustained, "sustained", 60*time.Second, "length of the sustained end-to-end run (0 skips it and its rate search)")
 	fs.DurationVar(&f.probe, "probe", 10*time.Second, "length of each rate-search probe")
 	fs.Float64Var(&f.startRate, "start-rate", 20, "first arrival rate (orders/s) the rate search tries")
+	fs.Float64Var(&f.rate, "rate", 0, "arrival rate (orders/s) of the sustained run; 0 searches the highest bounded rate first")
 	fs.Float64Var(&f.maxRate, "max-rate", 500, "highest arrival rate (orders/s) the rate search tries")
 	fs.IntVar(&f.drainOrders, "drain-orders", 10000, "orders queued while the ERP is down for the backlog-drain scenario (0 skips it)")
 	fs.IntVar(&f.freshChanges, "freshness-changes", 20, "ERP stock changes timed to storefront availability (0 skips it)")
@@ -103,8 +107,8 @@ func parseFlags(args []string) (flags, error) {
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
-	if f.dur <= 0 || f.probe <= 0 || f.sustained < 0 || f.startRate <= 0 || f.maxRate < f.startRate || f.drainOrders < 0 || f.freshChanges < 0 || f.webhookEvents < 0 || f.priceChanges < 0 {
-		return f, errors.New("-duration and -probe must be positive, -sustained, -drain-orders and -freshness-changes not negative, and 0 < -start-rate ≤ -max-rate")
+	if f.dur <= 0 || f.probe <= 0 || f.sustained < 0 || f.startRate <= 0 || f.maxRate < f.startRate || f.rate < 0 || f.drainOrders < 0 || f.freshChanges < 0 || f.webhookEvents < 0 || f.priceChanges < 0 {
+		return f, errors.New("-duration and -probe must be positive, -sustained, -drain-orders, -freshness-changes and -rate not negative, and 0 < -start-rate ≤ -max-rate")
 	}
 	return f, nil
 }
@@ -363,6 +367,10 @@ func runSustained(ctx context.Context, f flags, mesh *launcher.Mesh, w cpuWatch,
 		notes = append(notes, fmt.Sprintf("%d orders of scenario d were not terminal %s after it; the rate search started with them in the mesh.", open, 2*drainWait))
 	}
 	fn := func(ctx context.Context, _ int) (string, error) { return place(ctx) }
+	if f.rate > 0 {
+		notes = append(notes, fmt.Sprintf("The sustained run used -rate %.0f/s, without a rate search.", f.rate))
+		return sustainedRun(ctx, mesh, w, tracker, f.rate, f.sustained, f.profile, fn), notes, nil
+	}
 	rate, probes, err := searchRate(f.startRate, f.maxRate, 2, func(rate float64) (probeResult, error) {
 		p := probeRun(ctx, tracker, rate, f.probe, fn)
 		fmt.Fprintf(os.Stderr, "transload-bench: probe %.0f orders/s: sent %d, errors %d, p99 %s, backlog %d → %d, bounded %v\n",
