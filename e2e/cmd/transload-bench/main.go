@@ -78,10 +78,10 @@ type flags struct {
 	startRate, maxRate         float64
 	// rate, when positive, is the sustained run's arrival rate without a
 	// rate search (-rate): two runs at one rate compare memory and CPU.
-	rate float64
-	drainOrders, freshChanges  int
-	webhookEvents              int
-	priceChanges               int
+	rate                      float64
+	drainOrders, freshChanges int
+	webhookEvents             int
+	priceChanges              int
 	// postgres runs only the PostgreSQL scenarios (runPostgres).
 	postgres bool
 }
