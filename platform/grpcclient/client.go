@@ -87,6 +87,7 @@ import (
 
 	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/correlation"
+	"github.com/transload/transload/platform/meshtls"
 )
 
 // Defaults.
@@ -155,6 +156,7 @@ type options struct {
 	registry        prometheus.Registerer
 	tracerProvider  trace.TracerProvider
 	creds           credentials.TransportCredentials
+	mesh            *meshtls.Member // WithMeshTLS: replaces creds, see meshtls.go
 	dependency      string
 	unary           []grpc.UnaryClientInterceptor
 	stream          []grpc.StreamClientInterceptor
@@ -267,6 +269,9 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.mesh != nil {
+		o.creds = meshCredentials(o.mesh, o.dependency, target)
 	}
 	sc, err := ServiceConfig(o.idempotent, o.retry, o.throttling)
 	if err != nil {

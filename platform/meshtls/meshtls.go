@@ -374,3 +374,87 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// Member is one mesh member's view of the mesh, loaded from a mesh
+// folder: its own certificate (re-read when rotated) and the CA it trusts.
+// Its configurations are what the wiring (platform/grpcserver WithMesh,
+// platform/grpcclient WithMeshTLS) hands to gRPC.
+type Member struct {
+	// Service is the member's own identity.
+	Service string
+	cert    *Reloader
+	roots   *x509.CertPool
+}
+
+// LoadMember reads dir's CA certificate (ca.pem: the CA key is not
+// needed, and a service's folder need not hold it) and service's
+// certificate and key. Errors name the missing or broken file.
+func LoadMember(dir, service string) (*Member, error) {
+	if !servicePattern.MatchString(service) {
+		return nil, fmt.Errorf("meshtls: service name %q must match %s", service, servicePattern)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	if err != nil {
+		return nil, fmt.Errorf("meshtls: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("meshtls: %s holds no PEM certificate", filepath.Join(dir, CACertFile))
+	}
+	r, err := NewReloader(filepath.Join(dir, CertFile(service)), filepath.Join(dir, KeyFile(service)))
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(r.Certificate().Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("meshtls: %s: %w", CertFile(service), err)
+	}
+	if id, err := Identity(leaf); err != nil || id != service {
+		return nil, fmt.Errorf("meshtls: %s is not a certificate of %s (identity %q)", CertFile(service), service, id)
+	}
+	return &Member{Service: service, cert: r, roots: roots}, nil
+}
+
+// ServerConfig is the member's TLS 1.3 server configuration: it presents
+// the member's certificate and admits only clients with a certificate the
+// mesh CA issued (see the package's ServerConfig).
+func (m *Member) ServerConfig() *tls.Config { return ServerConfig(m.cert, m.roots) }
+
+// ClientConfig is the member's TLS 1.3 client configuration for calling
+// peer: it presents the member's certificate and accepts the server only
+// when the mesh CA issued its certificate to peer (DNS name and identity
+// URI both checked), so an address answered by another member, or by
+// anything outside the mesh, fails the handshake.
+func (m *Member) ClientConfig(peer string) *tls.Config {
+	cfg := ClientConfig(m.cert, m.roots, peer)
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("meshtls: server presented no certificate")
+		}
+		id, err := Identity(cs.PeerCertificates[0])
+		if err != nil {
+			return err
+		}
+		if id != peer {
+			return fmt.Errorf("meshtls: dialled %s but the server is %s", peer, id)
+		}
+		return nil
+	}
+	return cfg
+}
+
+// EnsureMesh makes dir a mesh folder for services: the CA (created when
+// missing, see [EnsureCA]) and a fresh certificate for each service, valid
+// for validity. The launcher calls it before starting the processes.
+func EnsureMesh(dir string, services []string, now time.Time, validity time.Duration) error {
+	ca, _, err := EnsureCA(dir, now, validity)
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		if err := ca.WriteServiceCert(dir, s, now, validity); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -24,7 +24,8 @@ import (
 //	}
 //
 // The embedding struct must not declare SERVICE_NAME, LOG_LEVEL,
-// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, ADMIN_TOKEN, PPROF_ENABLED, DATABASE_URL
+// GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, ADMIN_TOKEN, PPROF_ENABLED, DATABASE_URL,
+// MESH_TLS_DIR, MESH_PLAINTEXT
 // or the OTEL_* variables again.
 // GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
 // defaults come from the binary's place in the port plan
@@ -61,6 +62,19 @@ type Base struct {
 	// profile costs CPU while it runs. The benchmark harness turns it on
 	// to save profiles; keep it off in production.
 	Profiling bool `env:"PPROF_ENABLED" default:"false"`
+	// MeshTLSDir is the mesh folder (issue #14, platform/meshtls): ca.pem
+	// and the binary's <name>.pem and <name>-key.pem. When set, the
+	// binary's internal gRPC clients ([Runtime.ClientOptions]) dial with
+	// mutual TLS and verify the callee's identity, and its servers made
+	// with [Runtime.Mesh] serve mutual TLS and authorize callers by
+	// identity. A rotated certificate is picked up without a restart.
+	// Empty: plaintext, which MeshPlaintext must then say is meant.
+	MeshTLSDir string `env:"MESH_TLS_DIR"`
+	// MeshPlaintext is the explicit development flag for plaintext
+	// internal gRPC. Setting it with MESH_TLS_DIR is a configuration
+	// error; leaving both unset still runs plaintext today (the flag
+	// becomes required once the launcher defaults to mutual TLS).
+	MeshPlaintext bool `env:"MESH_PLAINTEXT" default:"false"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// Tracing says where spans are exported (the standard OTEL_*

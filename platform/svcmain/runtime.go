@@ -17,6 +17,7 @@ import (
 	"github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/meshtls"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/tracing"
 )
@@ -37,6 +38,8 @@ type Runtime struct {
 	admin    *adminhttp.Server
 	// reflection is GRPC_REFLECTION, applied to every server rt makes.
 	reflection bool
+	// mesh is the binary's mesh identity when MESH_TLS_DIR is set.
+	mesh *meshtls.Member
 
 	mu      sync.Mutex
 	closers []func(context.Context) error // run in reverse order
@@ -99,6 +102,10 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 	if err != nil {
 		return nil, err
 	}
+	mesh, err := loadMesh(name, base)
+	if err != nil {
+		return nil, err
+	}
 	slog.SetDefault(logger)
 	logConfig(ctx, logger, "starting", cfg)
 
@@ -119,6 +126,7 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		registry:   reg,
 		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger), adminhttp.WithProfiling(base.Profiling), adminhttp.WithToken(base.AdminToken)),
 		reflection: base.Reflection,
+		mesh:       mesh,
 		closers:    []func(context.Context) error{shutdownTracing},
 	}, nil
 }
@@ -162,14 +170,21 @@ func (rt *Runtime) NewServer(opts ...grpcserver.Option) (*grpcserver.Server, err
 }
 
 // ClientOptions returns the grpcclient options that tie a client
-// connection to rt: its logger, registry and tracer provider. Add the
+// connection to rt: its logger, registry and tracer provider, and with
+// MESH_TLS_DIR set, mutual TLS that verifies the callee's identity
+// (grpcclient.WithMeshTLS: every client made from these options is an
+// internal one). Add the
 // neighbour's timeout, breaker and idempotent methods after them.
 func (rt *Runtime) ClientOptions() []grpcclient.Option {
-	return []grpcclient.Option{
+	opts := []grpcclient.Option{
 		grpcclient.WithLogger(rt.logger),
 		grpcclient.WithRegistry(rt.registry),
 		grpcclient.WithTracerProvider(rt.tp),
 	}
+	if rt.mesh != nil {
+		opts = append(opts, grpcclient.WithMeshTLS(rt.mesh))
+	}
+	return opts
 }
 
 // OpenDB opens the database named by dsn and brings its schema up to date

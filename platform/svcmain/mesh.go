@@ -1,0 +1,47 @@
+package svcmain
+
+import (
+	"errors"
+
+	"github.com/transload/transload/platform/config"
+	"github.com/transload/transload/platform/grpcserver"
+	"github.com/transload/transload/platform/meshtls"
+)
+
+// loadMesh reads the binary's mesh identity from MESH_TLS_DIR (nil when
+// unset). Setting MESH_PLAINTEXT as well is an error; setting neither
+// still runs plaintext, until the launcher and every deployment set one
+// of them (docs/architecture.md "Internal service identity").
+func loadMesh(name string, base *Base) (*meshtls.Member, error) {
+	switch {
+	case base.MeshTLSDir != "" && base.MeshPlaintext:
+		return nil, &config.FieldError{Var: "MESH_PLAINTEXT",
+			Err: errors.New("MESH_TLS_DIR is set: internal gRPC is mutual TLS, so plaintext cannot be asked for too")}
+	case base.MeshTLSDir == "":
+		// Plaintext; the "starting" line's configuration shows both
+		// variables unset.
+		return nil, nil
+	}
+	m, err := meshtls.LoadMember(base.MeshTLSDir, name)
+	if err != nil {
+		return nil, &config.FieldError{Var: "MESH_TLS_DIR", Err: err}
+	}
+	return m, nil
+}
+
+// MeshIdentity returns the binary's mesh identity, nil when MESH_TLS_DIR
+// is not set.
+func (rt *Runtime) MeshIdentity() *meshtls.Member { return rt.mesh }
+
+// Mesh returns the option that makes a gRPC server of a mesh service
+// serve mutual TLS and authorize each call by the caller's identity
+// against callers (grpcserver.WithMesh) when MESH_TLS_DIR is set, and
+// does nothing otherwise. Every service main passes it to
+// [Runtime.NewServer] with its own table; the gateway's public gRPC
+// listener does not (storefronts are not mesh members).
+func (rt *Runtime) Mesh(callers grpcserver.Callers) grpcserver.Option {
+	if rt.mesh == nil {
+		return grpcserver.WithUnaryInterceptors() // nothing to add
+	}
+	return grpcserver.WithMesh(rt.mesh, callers)
+}
