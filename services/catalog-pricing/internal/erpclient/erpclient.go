@@ -26,11 +26,12 @@ import (
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
-// Methods the client calls, for grpcclient.WithIdempotentMethods (both are
+// Methods the client calls, for grpcclient.WithIdempotentMethods (all are
 // reads, safe to retry).
 var Methods = []string{
 	erpv1.ErpAdapterService_StreamCatalogExport_FullMethodName,
 	erpv1.ErpAdapterService_StreamPriceExport_FullMethodName,
+	erpv1.ErpAdapterService_ListPriceEvents_FullMethodName,
 }
 
 // Options are the grpcclient options of a connection to the ERP adapter:
@@ -157,7 +158,7 @@ func (c *Client) FetchCatalog(ctx context.Context) (erpsync.CatalogExport, error
 // FetchPrices implements erpsync.Source: the full list price export with
 // the customer contracts, promotions and channel rules (rules.go maps them).
 func (c *Client) FetchPrices(ctx context.Context) (erpsync.PriceExport, error) {
-	out := erpsync.PriceExport{Rows: map[string][]pricing.PriceRow{}}
+	out := erpsync.PriceExport{Rows: map[string][]pricing.PriceRow{}, ListsByERP: map[string][]string{}}
 	erpLists := map[string]*erpv1.PriceList{}
 	id, err := readExport(ctx, "price export",
 		func(ctx context.Context) (exportStream[*erpv1.StreamPriceExportResponse], error) {
@@ -168,7 +169,11 @@ func (c *Client) FetchPrices(ctx context.Context) (erpsync.PriceExport, error) {
 			ch := msg.GetChunk()
 			for _, l := range ch.GetPriceLists() {
 				erpLists[l.GetPriceListId()] = l
-				out.Lists = append(out.Lists, priceLists(l)...)
+				pls := priceLists(l)
+				out.Lists = append(out.Lists, pls...)
+				for _, pl := range pls {
+					out.ListsByERP[l.GetPriceListId()] = append(out.ListsByERP[l.GetPriceListId()], pl.ID)
+				}
 			}
 			for _, lp := range ch.GetListPrices() {
 				l, ok := erpLists[lp.GetPriceListId()]

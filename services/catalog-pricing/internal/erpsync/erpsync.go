@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +32,25 @@ type Syncer struct {
 	log      *slog.Logger
 	min, max time.Duration
 	mu       sync.Mutex
+
+	// erpLists maps each ERP price list of the last full export to the
+	// catalog price lists it became (pricefeed.go); guarded by mu.
+	erpLists map[string][]string
+	// pricePoll is the price feed's poll interval (0: DefaultPricePoll;
+	// negative: do not follow the feed).
+	pricePoll time.Duration
+	// resyncs counts full price exports run by the price feed (tests).
+	resyncs atomic.Int64
 }
+
+// SetPricePoll sets how often Run polls the ERP's price change feed while
+// caught up (default DefaultPricePoll); negative turns following off.
+// Call it before Run.
+func (s *Syncer) SetPricePoll(d time.Duration) { s.pricePoll = d }
+
+// Resyncs is how many full syncs the price feed has run (at its start and
+// after gaps).
+func (s *Syncer) Resyncs() int64 { return s.resyncs.Load() }
 
 // New returns a Syncer; retryMin and retryMax bound the backoff of Run.
 func New(src Source, cat *catalog.Service, pr *pricing.Service, log *slog.Logger, retryMin, retryMax time.Duration) *Syncer {
@@ -118,6 +137,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	res.PriceExportID, res.PricesSkipped = pe.ExportID, pe.Skipped
+	s.erpLists = erpListMap(pe)
 	for _, l := range pe.Lists {
 		if _, err := s.pricing.UpsertPriceList(ctx, pricing.UpsertPriceListRequest{
 			RequestID: "erp-sync:" + run + ":list:" + l.ID, List: l, AllowMissing: true, Actor: erpActor,
@@ -240,7 +260,9 @@ func (s *Syncer) importPrices(ctx context.Context, run, listID, exportID string,
 // Run imports at start when no catalog is published yet, retrying with
 // jittered exponential backoff until it succeeds; then it re-imports every
 // interval (when > 0) and whenever trigger fires (operators' on-demand sync,
-// e.g. SIGHUP; nil disables it). It returns when ctx ends.
+// e.g. SIGHUP; nil disables it). When the source is also a PriceFeed it
+// follows the ERP's price changes meanwhile (followPrices). It returns when
+// ctx ends.
 func (s *Syncer) Run(ctx context.Context, interval time.Duration, trigger <-chan struct{}) error {
 	published, err := s.catalog.HasPublished(ctx)
 	for err != nil {
@@ -255,6 +277,17 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration, trigger <-chan
 			return nil
 		}
 	}
+	following := false
+	if feed, ok := s.src.(PriceFeed); ok && s.pricePoll >= 0 {
+		following = true
+		poll := s.pricePoll
+		if poll == 0 {
+			poll = DefaultPricePoll
+		}
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() { defer close(done); s.followPrices(ctx, feed, poll) }()
+	}
 	var tick <-chan time.Time
 	if interval > 0 {
 		t := time.NewTicker(interval)
@@ -262,6 +295,9 @@ func (s *Syncer) Run(ctx context.Context, interval time.Duration, trigger <-chan
 		tick = t.C
 	}
 	if tick == nil && trigger == nil {
+		if following {
+			<-ctx.Done() // the price feed follower runs until ctx ends
+		}
 		return nil
 	}
 	for {

@@ -61,7 +61,7 @@ func product(sku string) catalog.Product {
 	return catalog.Product{SKU: sku, Title: sku, BaseUnit: "EA", PackSize: 1, Status: catalog.StatusActive, Channels: []string{"web"}}
 }
 
-func setup(t *testing.T, src *fakeSource) (*erpsync.Syncer, *catalog.Service, *pricing.Service) {
+func setup(t *testing.T, src erpsync.Source) (*erpsync.Syncer, *catalog.Service, *pricing.Service) {
 	t.Helper()
 	db := sqldbtest.OpenSQLite(t)
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {

@@ -37,6 +37,9 @@ type PriceExport struct {
 	// Skipped counts ERP list prices the importer cannot represent yet
 	// (own channel or validity window differing from their list's).
 	Skipped int
+	// ListsByERP maps each ERP price list id to the price lists it became
+	// (one per channel); nil means each list's id is the ERP's.
+	ListsByERP map[string][]string
 	// Contracts, ChannelRules and Promotions are the export's pricing
 	// rules in the pricing domain's terms; RulesSkipped counts ERP rules
 	// the engine cannot represent (customer-restricted promotions, fixed
@@ -54,4 +57,17 @@ type PriceExport struct {
 type Source interface {
 	FetchCatalog(ctx context.Context) (CatalogExport, error)
 	FetchPrices(ctx context.Context) (PriceExport, error)
+}
+
+// erpListMap is pe.ListsByERP, or each list to itself when the source does
+// not say.
+func erpListMap(pe PriceExport) map[string][]string {
+	if pe.ListsByERP != nil {
+		return pe.ListsByERP
+	}
+	m := make(map[string][]string, len(pe.Lists))
+	for _, l := range pe.Lists {
+		m[l.ID] = []string{l.ID}
+	}
+	return m
 }

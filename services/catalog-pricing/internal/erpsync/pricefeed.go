@@ -1,0 +1,223 @@
+package erpsync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// PriceChange is one entry of the ERP's price change feed (erp.v1
+// ListPriceEvents) in the pricing domain's terms: the list price Row of
+// ERP price list ERPList as it is now.
+type PriceChange struct {
+	// Seq is the feed position, 1, 2, 3, ... without gaps.
+	Seq     int64
+	EventID string
+	ERPList string
+	Row     pricing.PriceRow
+	// Skipped: the ERP price has its own channel or validity window, which
+	// the importer cannot represent (as in PriceExport.Skipped).
+	Skipped bool
+}
+
+// PriceFeed is the ERP's price change feed; a Source that also implements
+// it makes Run follow the feed. Errors are those of Source; ErrNoFeed
+// when the adapter does not offer one.
+type PriceFeed interface {
+	// PriceChanges reads up to limit changes after cursor ("" for the
+	// oldest retained) and returns the cursor after them and whether more
+	// are available right now.
+	PriceChanges(ctx context.Context, cursor string, limit int) (changes []PriceChange, next string, more bool, err error)
+}
+
+// ErrNoFeed: the ERP adapter has no price change feed (UNIMPLEMENTED);
+// prices then change only with full syncs.
+var ErrNoFeed = errors.New("erp has no price change feed")
+
+// errFeedGap: the feed skipped a position (or named a price list the last
+// full export did not have); only a full export is then known to be right.
+var errFeedGap = errors.New("price feed gap")
+
+// feedPage is the number of price changes read per call.
+const feedPage = 500
+
+// DefaultPricePoll is how often the price feed is polled when caught up.
+const DefaultPricePoll = 200 * time.Millisecond
+
+// feedHead pages through the feed from cursor to its head and returns the
+// head cursor and position, without applying anything.
+func feedHead(ctx context.Context, feed PriceFeed, cursor string) (string, int64, error) {
+	var last int64
+	for {
+		ch, next, more, err := feed.PriceChanges(ctx, cursor, feedPage)
+		if err != nil {
+			return "", 0, err
+		}
+		if len(ch) > 0 {
+			last = ch[len(ch)-1].Seq
+		}
+		cursor = next
+		if !more {
+			return cursor, last, nil
+		}
+	}
+}
+
+// priceFollower is the state of the feed consumer: the cursor after the
+// last applied change and that change's position.
+type priceFollower struct {
+	cursor string
+	seq    int64
+}
+
+// resync re-reads the whole price export (a full Sync) after taking the
+// feed head first, so every change up to the head is in the export and the
+// feed resumes right after it. Changes after the head that the export also
+// shows are applied again, which is harmless: each sets an absolute price.
+func (s *Syncer) resync(ctx context.Context, feed PriceFeed, why string) (priceFollower, error) {
+	cursor, seq, err := feedHead(ctx, feed, "")
+	if err != nil {
+		return priceFollower{}, err
+	}
+	s.log.InfoContext(ctx, "price feed: full price export as safety net", slog.String("why", why), slog.Int64("feed_head", seq))
+	if _, err := s.Sync(ctx); err != nil {
+		return priceFollower{}, err
+	}
+	s.resyncs.Add(1)
+	return priceFollower{cursor: cursor, seq: seq}, nil
+}
+
+// applyPriceChanges upserts changes, which must continue pos without a
+// gap, into the price lists the last full export mapped their ERP lists
+// to: one ImportPrices per list (a new price version each, as any import,
+// so quote memos and caches keyed by the version are invalidated), with a
+// request id derived from the changes' positions, so a retried page is not
+// applied twice. errFeedGap when a position is skipped or a list unknown.
+func (s *Syncer) applyPriceChanges(ctx context.Context, pos int64, changes []PriceChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows := map[string][]pricing.PriceRow{}
+	at := map[[2]string]int{} // list, SKU → index in rows[list]
+	var order []string
+	for _, c := range changes {
+		if c.Seq != pos+1 {
+			return errFeedGap
+		}
+		pos = c.Seq
+		if c.Skipped {
+			continue
+		}
+		lists, ok := s.erpLists[c.ERPList]
+		if !ok {
+			return errFeedGap
+		}
+		for _, l := range lists {
+			if _, seen := rows[l]; !seen {
+				order = append(order, l)
+			}
+			r := c.Row
+			if i, dup := at[[2]string{l, r.SKU}]; dup {
+				// A later change of the same price wins; an import takes
+				// each SKU once.
+				r.RowNumber = rows[l][i].RowNumber
+				rows[l][i] = r
+				continue
+			}
+			r.RowNumber = int64(len(rows[l]) + 1)
+			at[[2]string{l, r.SKU}] = len(rows[l])
+			rows[l] = append(rows[l], r)
+		}
+	}
+	first, last := strconv.FormatInt(changes[0].Seq, 10), strconv.FormatInt(pos, 10)
+	for _, l := range order {
+		r, err := s.pricing.ImportPrices(ctx, pricing.ImportPricesRequest{
+			RequestID: "erp-price-feed:" + l + ":" + first + "-" + last, PriceList: l, Source: "erp:price-feed",
+			Mode: catalog.ModeUpsert, Rows: rows[l], Actor: erpActor,
+		})
+		if err != nil {
+			return err
+		}
+		for _, rr := range r.Results {
+			if rr.Outcome == catalog.RowRejected {
+				s.log.WarnContext(ctx, "erp price change rejected", slog.String("price_list", l), slog.String("sku", rr.SKU),
+					slog.String("field", rr.Field), slog.String("message", rr.Message))
+			}
+		}
+	}
+	return nil
+}
+
+// followPrices applies the ERP's price changes in feed order as they come:
+// it polls every poll while caught up (immediately while more are
+// waiting). It starts, and falls back after any gap, with a full price
+// export (resync), so no change is lost while the cursor lives in memory
+// only. It returns when ctx ends or the adapter has no feed.
+func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Duration) {
+	var (
+		st     priceFollower
+		synced bool
+		delay  = s.min
+	)
+	for ctx.Err() == nil {
+		if !synced {
+			var err error
+			if st, err = s.resync(ctx, feed, "start"); err != nil {
+				if errors.Is(err, ErrNoFeed) {
+					s.log.InfoContext(ctx, "price feed: the ERP has none; prices change with full syncs only")
+					return
+				}
+				s.log.WarnContext(ctx, "price feed: resync failed; retrying", slog.Duration("retry_in", delay), slog.Any("error", err))
+				if !sleep(ctx, jitter(delay)) {
+					return
+				}
+				delay = min(delay*2, s.max)
+				continue
+			}
+			synced, delay = true, s.min
+		}
+		changes, next, more, err := s.readFeed(ctx, feed, st.cursor)
+		if err == nil && len(changes) > 0 {
+			err = s.applyPriceChanges(ctx, st.seq, changes)
+			if err == nil {
+				st = priceFollower{cursor: next, seq: changes[len(changes)-1].Seq}
+			}
+		} else if err == nil {
+			st.cursor = next
+		}
+		switch {
+		case errors.Is(err, errFeedGap):
+			s.log.WarnContext(ctx, "price feed gap; re-reading the full price export", slog.Int64("after", st.seq))
+			synced = false
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.WarnContext(ctx, "price feed read failed; retrying", slog.Duration("retry_in", delay), slog.Any("error", err))
+			if !sleep(ctx, jitter(delay)) {
+				return
+			}
+			delay = min(delay*2, s.max)
+			continue
+		}
+		delay = s.min
+		if !more && !sleep(ctx, poll) {
+			return
+		}
+	}
+}
+
+// readFeed reads one page with its own deadline.
+func (s *Syncer) readFeed(ctx context.Context, feed PriceFeed, cursor string) ([]PriceChange, string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, feedCallTimeout)
+	defer cancel()
+	return feed.PriceChanges(ctx, cursor, feedPage)
+}
+
+// feedCallTimeout bounds one ListPriceEvents call.
+const feedCallTimeout = 10 * time.Second

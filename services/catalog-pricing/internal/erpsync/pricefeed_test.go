@@ -1,0 +1,125 @@
+package erpsync_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/transload/transload/platform/testharness/wait"
+	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
+	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
+)
+
+// feedSource is a fakeSource with a price change feed: changes are
+// appended with positions the test chooses (so it can leave a gap), and
+// the cursor is the position read up to.
+type feedSource struct {
+	fakeSource
+	feedMu  sync.Mutex
+	changes []erpsync.PriceChange
+}
+
+func (f *feedSource) add(seq int64, sku string, minor int64) {
+	f.feedMu.Lock()
+	defer f.feedMu.Unlock()
+	f.changes = append(f.changes, erpsync.PriceChange{Seq: seq, EventID: "ev-" + strconv.FormatInt(seq, 10), ERPList: "PL-EUR",
+		Row: pricing.PriceRow{RowNumber: 1, SKU: sku, UnitMinor: minor, Currency: "EUR"}})
+}
+
+func (f *feedSource) PriceChanges(_ context.Context, cursor string, limit int) ([]erpsync.PriceChange, string, bool, error) {
+	f.feedMu.Lock()
+	defer f.feedMu.Unlock()
+	from := 0
+	if cursor != "" {
+		from, _ = strconv.Atoi(cursor)
+	}
+	to := min(from+limit, len(f.changes))
+	return append([]erpsync.PriceChange(nil), f.changes[from:to]...), strconv.Itoa(to), to < len(f.changes), nil
+}
+
+func price(t *testing.T, pr *pricing.Service, sku string) int64 {
+	t.Helper()
+	q, err := pr.Quote(t.Context(), pricing.QuoteRequest{Channel: "web", Currency: "EUR", Lines: []pricing.QuoteRequestLine{{SKU: sku, Quantity: 1}}})
+	if err != nil {
+		return -1
+	}
+	return q.Total
+}
+
+// runFollower runs the syncer's Run (initial import, then the feed
+// follower polling every millisecond) until the test ends.
+func runFollower(t *testing.T, src *feedSource) (*erpsync.Syncer, *pricing.Service) {
+	t.Helper()
+	syncer, _, pr := setup(t, src)
+	syncer.SetPricePoll(time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- syncer.Run(ctx, 0, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return syncer, pr
+}
+
+// TestPriceFeedAppliesChanges: after the initial import, a price changed in
+// the ERP's feed reaches the quote without another full export, in feed
+// order (the later change of the same SKU wins).
+func TestPriceFeedAppliesChanges(t *testing.T) {
+	src := &feedSource{fakeSource: fakeSource{products: []catalog.Product{product("A"), product("B")}, prices: map[string]int64{"A": 100, "B": 200}}}
+	syncer, pr := runFollower(t, src)
+	wait.Eventually(t, 10*time.Second, "initial import", func() error {
+		return wait.Check(price(t, pr, "A") == 100 && syncer.Resyncs() == 1, "A costs %d, %d resyncs", price(t, pr, "A"), syncer.Resyncs())
+	})
+	src.mu.Lock()
+	calls := src.calls
+	src.mu.Unlock()
+	src.add(1, "A", 150)
+	src.add(2, "B", 260)
+	src.add(3, "A", 170)
+	wait.Eventually(t, 10*time.Second, "price changes applied", func() error {
+		return wait.Check(price(t, pr, "A") == 170 && price(t, pr, "B") == 260, "A %d, B %d", price(t, pr, "A"), price(t, pr, "B"))
+	})
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.calls != calls || syncer.Resyncs() != 1 {
+		t.Errorf("%d full exports and %d resyncs for feed changes; want none", src.calls-calls, syncer.Resyncs()-1)
+	}
+}
+
+// TestPriceFeedGapTriggersExport: a change whose position skips one (a
+// lost event) is not applied on its own: the follower re-reads the full
+// price export, which carries every change, and resumes after the head.
+func TestPriceFeedGapTriggersExport(t *testing.T) {
+	src := &feedSource{fakeSource: fakeSource{products: []catalog.Product{product("A"), product("B")}, prices: map[string]int64{"A": 100, "B": 200}}}
+	syncer, pr := runFollower(t, src)
+	wait.Eventually(t, 10*time.Second, "initial import", func() error {
+		return wait.Check(syncer.Resyncs() == 1 && price(t, pr, "A") == 100, "%d resyncs", syncer.Resyncs())
+	})
+	src.add(1, "A", 150)
+	wait.Eventually(t, 10*time.Second, "first change", func() error {
+		return wait.Check(price(t, pr, "A") == 150, "A %d", price(t, pr, "A"))
+	})
+	// Position 2 (B → 230) is lost on the way; the export has it.
+	src.mu.Lock()
+	src.prices["A"], src.prices["B"] = 180, 230
+	src.mu.Unlock()
+	src.add(3, "A", 180)
+	wait.Eventually(t, 10*time.Second, "resync after the gap", func() error {
+		return wait.Check(syncer.Resyncs() == 2 && price(t, pr, "B") == 230 && price(t, pr, "A") == 180,
+			"%d resyncs, A %d, B %d", syncer.Resyncs(), price(t, pr, "A"), price(t, pr, "B"))
+	})
+	// After the resync the feed continues from its head.
+	src.add(4, "B", 240)
+	wait.Eventually(t, 10*time.Second, "change after the resync", func() error {
+		return wait.Check(price(t, pr, "B") == 240, "B %d", price(t, pr, "B"))
+	})
+	if n := syncer.Resyncs(); n != 2 {
+		t.Errorf("%d resyncs; want 2 (start, gap)", n)
+	}
+}
