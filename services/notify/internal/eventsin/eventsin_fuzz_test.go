@@ -2,6 +2,7 @@ package eventsin_test
 
 import (
 	"encoding/json"
+	"math/big"
 	"testing"
 	"time"
 
@@ -28,10 +29,9 @@ var fuzzKinds = []struct{ subject, typ string }{
 
 // FuzzNotifyEventDecoding decodes arbitrary payloads of the events notify
 // turns into webhooks, as its consumers do, and renders the webhook body
-// for each: never a panic, and a body is JSON. (payload.Order's total
-// and cancelled quantities can still wrap for hostile amounts near 2^63;
-// see the issue #14 report: the seed with subtotal 1.5*2^62 and tax 2^62
-// shows it once payload checks the sums.)
+// for each: never a panic, a body is JSON, and an order's total and
+// cancelled quantities are the exact sums (never wrapped: seed #0 has
+// subtotal 1.5*2^62 and tax 2^62, which payload must refuse).
 func FuzzNotifyEventDecoding(f *testing.F) {
 	marshal := func(m proto.Message) []byte {
 		b, err := proto.Marshal(m)
@@ -78,5 +78,35 @@ func FuzzNotifyEventDecoding(f *testing.F) {
 		if !json.Valid(body) {
 			t.Fatalf("body is not JSON: %q", body)
 		}
+		if pe.Order != nil {
+			checkNoWrap(t, pe.Order)
+		}
 	})
+}
+
+// checkNoWrap fails t when the storefront order payload renders for o
+// holds a total or a cancelled quantity that differs from the exact
+// (unbounded) arithmetic, i.e. one that wrapped.
+func checkNoWrap(t *testing.T, o *orderv1.Order) {
+	t.Helper()
+	out, err := payload.Order(o)
+	if err != nil {
+		t.Fatalf("Body accepted an order Order refuses: %v", err)
+	}
+	want := big.NewInt(out.GetSubtotal().GetAmountMinor())
+	if out.GetTax() != nil {
+		want.Add(want, big.NewInt(out.GetTax().GetAmountMinor()))
+	}
+	if got := big.NewInt(out.GetTotal().GetAmountMinor()); got.Cmp(want) != 0 {
+		t.Fatalf("total %s, want subtotal + tax = %s (wrapped)", got, want)
+	}
+	for i, l := range out.GetLines() {
+		if l.GetCancelledQuantity() == 0 {
+			continue
+		}
+		want := new(big.Int).Sub(big.NewInt(l.GetQuantity()), big.NewInt(l.GetShippedQuantity()))
+		if got := big.NewInt(l.GetCancelledQuantity()); got.Cmp(want) != 0 {
+			t.Fatalf("line %d cancelled quantity %s, want quantity − shipped = %s (wrapped)", i, got, want)
+		}
+	}
 }

@@ -12,6 +12,7 @@
 package payload
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,7 +57,11 @@ func Body(ev Event, webhookID, subscriptionName string, test bool) ([]byte, erro
 	}
 	switch {
 	case ev.Order != nil:
-		d.Resource = &storefrontv1.WebhookDelivery_Order{Order: Order(ev.Order)}
+		o, err := Order(ev.Order)
+		if err != nil {
+			return nil, fmt.Errorf("payload: event %s: %w", ev.ID, err)
+		}
+		d.Resource = &storefrontv1.WebhookDelivery_Order{Order: o}
 	case ev.Shipment != nil:
 		d.Resource = &storefrontv1.WebhookDelivery_Shipment{Shipment: Shipment(ev.Shipment)}
 	case ev.Return != nil:
@@ -97,8 +102,36 @@ func stateMessage(o *orderv1.Order) string {
 	}
 }
 
-// Order is the storefront Order of o, as GetOrder shows it.
-func Order(o *orderv1.Order) *storefrontv1.Order {
+// ErrAmountOverflow is returned for an order whose total (subtotal + tax)
+// or a line's cancelled quantity (quantity − shipped) does not fit in an
+// int64: no such order exists, so the event is hostile or corrupt, and a
+// wrapped (negative or tiny) total must never reach a receiver. The
+// consumer treats it as a poison event, as it does a payload it cannot
+// decode.
+var ErrAmountOverflow = errors.New("payload: amount overflows int64")
+
+// addInt64 is a+b, or false when the sum does not fit in an int64.
+func addInt64(a, b int64) (int64, bool) {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		return 0, false
+	}
+	return s, true
+}
+
+// subInt64 is a−b, or false when the difference does not fit in an int64.
+func subInt64(a, b int64) (int64, bool) {
+	d := a - b
+	if (b > 0 && d > a) || (b < 0 && d < a) {
+		return 0, false
+	}
+	return d, true
+}
+
+// Order is the storefront Order of o, as GetOrder shows it. It returns
+// ErrAmountOverflow (wrapped) when the total or a cancelled quantity
+// would wrap.
+func Order(o *orderv1.Order) (*storefrontv1.Order, error) {
 	cur := o.GetCurrencyCode()
 	out := &storefrontv1.Order{
 		Name:                o.GetName(),
@@ -122,7 +155,11 @@ func Order(o *orderv1.Order) *storefrontv1.Order {
 	total := out.GetSubtotal().GetAmountMinor()
 	if o.GetErpOrderReference() != "" && o.GetTotals().GetTax() != nil {
 		out.Tax = money(o.GetTotals().GetTax().GetAmountMinor(), cur)
-		total += out.GetTax().GetAmountMinor()
+		sum, ok := addInt64(total, out.GetTax().GetAmountMinor())
+		if !ok {
+			return nil, fmt.Errorf("%w: order %s subtotal %d + tax %d", ErrAmountOverflow, o.GetOrderId(), total, out.GetTax().GetAmountMinor())
+		}
+		total = sum
 	}
 	out.Total = money(total, cur)
 	closed := o.GetState() == orderv1.Order_STATE_CANCELLED || o.GetState() == orderv1.Order_STATE_REJECTED
@@ -141,11 +178,15 @@ func Order(o *orderv1.Order) *storefrontv1.Order {
 			ShippedQuantity: l.GetShippedQuantity(),
 		}
 		if closed {
-			line.CancelledQuantity = l.GetQuantity() - l.GetShippedQuantity()
+			c, ok := subInt64(l.GetQuantity(), l.GetShippedQuantity())
+			if !ok {
+				return nil, fmt.Errorf("%w: order %s line %s quantity %d − shipped %d", ErrAmountOverflow, o.GetOrderId(), l.GetSku(), l.GetQuantity(), l.GetShippedQuantity())
+			}
+			line.CancelledQuantity = c
 		}
 		out.Lines = append(out.Lines, line)
 	}
-	return out
+	return out, nil
 }
 
 // Shipment is the storefront Shipment of sh, as ListShipments shows it.

@@ -2,6 +2,7 @@ package payload
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -56,5 +57,46 @@ func TestBodyOrderAndShipment(t *testing.T) {
 	}
 	if _, err := Body(Event{ID: "ev-3"}, "x", "y", false); err == nil {
 		t.Error("an event without a resource was encoded")
+	}
+}
+
+// TestOrderRefusesWrappedAmounts: a total (subtotal + tax) or a cancelled
+// quantity (quantity − shipped) beyond int64 is refused with
+// ErrAmountOverflow, by Order and by Body, instead of wrapping; the
+// largest sums that fit are still rendered exactly.
+func TestOrderRefusesWrappedAmounts(t *testing.T) {
+	m := func(n int64) *commonv1.Money { return &commonv1.Money{AmountMinor: n, CurrencyCode: "EUR"} }
+	for name, o := range map[string]*orderv1.Order{
+		"total above int64": {OrderId: "O-1", ErpOrderReference: "E1", Totals: &orderv1.OrderTotals{Subtotal: m(1<<62 + 1<<61), Tax: m(1 << 62)}},
+		"total below int64": {OrderId: "O-1", ErpOrderReference: "E1", Totals: &orderv1.OrderTotals{Subtotal: m(-1 << 63), Tax: m(-1)}},
+		"cancelled quantity below int64": {OrderId: "O-1", State: orderv1.Order_STATE_CANCELLED,
+			Lines: []*orderv1.OrderLine{{Sku: "S", Quantity: -1 << 63, ShippedQuantity: 1}}},
+		"cancelled quantity above int64": {OrderId: "O-1", State: orderv1.Order_STATE_REJECTED,
+			Lines: []*orderv1.OrderLine{{Sku: "S", Quantity: 1 << 62, ShippedQuantity: -1<<62 - 1<<61}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if out, err := Order(o); !errors.Is(err, ErrAmountOverflow) {
+				t.Fatalf("Order = %v, %v; want ErrAmountOverflow", out, err)
+			}
+			_, err := Body(Event{ID: "ev-x", Order: o}, "msg_x", "webhookSubscriptions/s1", false)
+			if !errors.Is(err, ErrAmountOverflow) {
+				t.Fatalf("Body error = %v, want ErrAmountOverflow", err)
+			}
+		})
+	}
+	out, err := Order(&orderv1.Order{OrderId: "O-2", ErpOrderReference: "E2", State: orderv1.Order_STATE_CANCELLED,
+		Totals: &orderv1.OrderTotals{Subtotal: m(1<<63 - 2), Tax: m(1)},
+		Lines:  []*orderv1.OrderLine{{Sku: "S", Quantity: 1<<63 - 1, ShippedQuantity: 0}, {Sku: "T", Quantity: -1, ShippedQuantity: 1<<63 - 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.GetTotal().GetAmountMinor() != 1<<63-1 {
+		t.Errorf("total = %d, want %d", out.GetTotal().GetAmountMinor(), int64(1<<63-1))
+	}
+	if q := out.GetLines()[0].GetCancelledQuantity(); q != 1<<63-1 {
+		t.Errorf("line 0 cancelled = %d", q)
+	}
+	if q := out.GetLines()[1].GetCancelledQuantity(); q != -1<<63 {
+		t.Errorf("line 1 cancelled = %d, want %d", q, int64(-1<<63))
 	}
 }
