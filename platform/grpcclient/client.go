@@ -271,7 +271,7 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 		opt(&o)
 	}
 	if o.mesh != nil {
-		o.creds = meshCredentials(o.mesh, o.dependency, target)
+		o.creds = meshCredentials(o.mesh, o.dependency, o.breaker, target)
 	}
 	sc, err := ServiceConfig(o.idempotent, o.retry, o.throttling)
 	if err != nil {

@@ -3,6 +3,7 @@ package grpcclient
 import (
 	"google.golang.org/grpc/credentials"
 
+	"github.com/transload/transload/platform/breaker"
 	"github.com/transload/transload/platform/meshtls"
 )
 
@@ -11,9 +12,13 @@ import (
 // differ: the simulators stand in for the ERP and the WMS in the mesh.
 var meshPeers = map[string]string{"erp": "erpsim", "wms": "wmssim"}
 
-// meshPeer returns the identity a connection named dependency (or, when
-// unnamed, dialling target) must reach.
-func meshPeer(dependency, target string) string {
+// meshPeer returns the identity a connection named dependency must
+// reach; an unnamed connection sharing breaker b is named by b's target,
+// else by the dial target (which is no identity, so its handshake fails).
+func meshPeer(dependency string, b *breaker.Breaker, target string) string {
+	if dependency == "" && b != nil {
+		dependency = b.Target()
+	}
 	if dependency == "" {
 		return target
 	}
@@ -26,14 +31,14 @@ func meshPeer(dependency, target string) string {
 // WithMeshTLS dials with member's mutual TLS configuration (issue #14):
 // the client presents member's certificate and accepts the server only
 // when the mesh CA issued its certificate to the dependency the
-// connection names ([WithDependency]; "erp" and "wms" are served by
-// erpsim and wmssim), so a connection reaching the wrong process, or
+// connection names ([WithDependency], or the target of the breaker given
+// with [WithBreaker]; "erp" and "wms" are served by erpsim and wmssim), so a connection reaching the wrong process, or
 // anything outside the mesh, fails its handshake (UNAVAILABLE). It
 // replaces [WithTransportCredentials].
 func WithMeshTLS(member *meshtls.Member) Option {
 	return func(o *options) { o.mesh = member }
 }
 
-func meshCredentials(member *meshtls.Member, dependency, target string) credentials.TransportCredentials {
-	return credentials.NewTLS(member.ClientConfig(meshPeer(dependency, target)))
+func meshCredentials(member *meshtls.Member, dependency string, b *breaker.Breaker, target string) credentials.TransportCredentials {
+	return credentials.NewTLS(member.ClientConfig(meshPeer(dependency, b, target)))
 }
