@@ -22,11 +22,8 @@ const KindCancelReturn = "cancel_return"
 // CancelReturnParams is a CancelReturnAuthorization request.
 type CancelReturnParams struct {
 	ReturnID, RequestID, Reason string
-	// CustomerID, when set, is the caller's bound customer: another
-	// customer's return answers ErrReturnNotFound, as a missing one does.
-	CustomerID    string
-	Actor         Actor
-	CorrelationID string
+	Actor                       Actor
+	CorrelationID               string
 }
 
 // Cancel closes an AUTHORIZED return whose goods have not been received
@@ -40,19 +37,17 @@ type CancelReturnParams struct {
 // received, credited, closed, rejected) is a *ReturnTransitionError. A
 // replay (same id, same return and reason) answers the return as it is
 // now with replayed=true; another payload under the id is
-// ErrIdempotencyKeyReused.
+// ErrIdempotencyKeyReused. Who may cancel which return is the caller's
+// check (the gateway scopes a storefront key to its customer's orders).
 func (rs *Returns) Cancel(ctx context.Context, p CancelReturnParams) (*Return, bool, error) {
 	key := &IdempotencyKey{Kind: KindCancelReturn, Key: p.ReturnID + "/" + p.RequestID,
 		PayloadHash: fingerprint.Of([]string{p.ReturnID, p.Reason})}
 	r, err := rs.store.UpdateReturn(ctx, p.ReturnID, key, func(r *Return, _ *Order, _ []*Return) (ReturnEffects, error) {
-		if p.CustomerID != "" && r.CustomerID != p.CustomerID {
-			return ReturnEffects{}, ErrReturnNotFound
-		}
 		return rs.closeAuthorized(r, p.Actor, AuditReturnCancel, p.Reason, p.CorrelationID)
 	})
 	replayed := errors.Is(err, ErrDuplicateEvent)
 	if replayed {
-		r, err = rs.GetReturn(ctx, p.ReturnID, p.CustomerID)
+		r, err = rs.store.GetReturn(ctx, p.ReturnID)
 	}
 	if reused := (*EventIDReusedError)(nil); errors.As(err, &reused) {
 		return nil, false, ErrIdempotencyKeyReused

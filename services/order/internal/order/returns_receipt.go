@@ -228,7 +228,9 @@ func ReplacementRequestID(returnID string) string { return "return-replacement:"
 // ReplacementPriceRule is the price rule of a replacement order's lines:
 // they are at no charge because they replace the goods of return
 // returnID, which the customer paid for on the original order.
-func ReplacementPriceRule(returnID string) string { return "no-charge:replacement-for-return/" + returnID }
+func ReplacementPriceRule(returnID string) string {
+	return "no-charge:replacement-for-return/" + returnID
+}
 
 // chargeNothing prices lines at zero, each line's price rule naming
 // reason (the quote it was priced from stays as the list price's
