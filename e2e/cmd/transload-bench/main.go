@@ -187,21 +187,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"b: raw SQLite order tx, single transaction", "raw.db", []sqldb.Option{sqldb.WithGroupCommit(1)}},
 		{"b2: raw SQLite order tx, group commit", "raw-group.db", nil},
 	} {
-		db, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(work, raw.file), raw.opts...)
+		rs, err := measureRawTx(ctx, inProc, raw.name, "sqlite://"+filepath.Join(work, raw.file), raw.opts, levels, f.dur)
 		if err != nil {
 			return err
 		}
-		if err := createRawSchema(ctx, db); err != nil {
-			db.Close()
-			return err
-		}
-		var seq atomic.Int64
-		for _, c := range levels {
-			rep.Results = append(rep.Results, measureCPU(ctx, inProc, raw.name, c, f.dur, func(int, int) error {
-				return rawOrderTx(ctx, db, seq.Add(1))
-			}))
-		}
-		db.Close()
+		rep.Results = append(rep.Results, rs...)
 	}
 
 	// (c), (d) and the sustained run: Transload's REST API on the real mesh.
@@ -697,6 +687,27 @@ func (e *echoHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest
 		}
 	}
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+// measureRawTx opens dsn, creates the raw schema and measures rawOrderTx
+// at each concurrency of levels for d.
+func measureRawTx(ctx context.Context, w cpuWatch, name, dsn string, opts []sqldb.Option, levels []int, d time.Duration) ([]result, error) {
+	db, err := sqldb.Open(ctx, dsn, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := createRawSchema(ctx, db); err != nil {
+		return nil, err
+	}
+	var seq atomic.Int64
+	var rs []result
+	for _, c := range levels {
+		rs = append(rs, measureCPU(ctx, w, name, c, d, func(int, int) error {
+			return rawOrderTx(ctx, db, seq.Add(1))
+		}))
+	}
+	return rs, nil
 }
 
 // createRawSchema creates the raw order-shaped tables on SQLite or

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/transload/transload/deploy/local/launcher"
-	"github.com/transload/transload/platform/sqldb"
 )
 
 // pgLevels are the concurrencies of the PostgreSQL run (issue #13: c=16
@@ -74,21 +73,11 @@ func runPostgres(ctx context.Context, f flags, stdout io.Writer) error {
 	// (p) the raw order-shaped transaction on the cluster's own
 	// "postgres" database: no service logic, no network hop but the
 	// loopback to the server, every commit durable.
-	raw, err := sqldb.Open(ctx, launcher.PostgresDSN(pg.Addr, "postgres"))
+	rs, err := measureRawTx(ctx, harness, pgRawName, launcher.PostgresDSN(pg.Addr, "postgres"), nil, pgLevels, f.dur)
 	if err != nil {
 		return err
 	}
-	if err := createRawSchema(ctx, raw); err != nil {
-		raw.Close()
-		return err
-	}
-	var seq atomic.Int64
-	for _, c := range pgLevels {
-		rep.Results = append(rep.Results, measureCPU(ctx, harness, pgRawName, c, f.dur, func(int, int) error {
-			return rawOrderTx(ctx, raw, seq.Add(1))
-		}))
-	}
-	raw.Close()
+	rep.Results = append(rep.Results, rs...)
 
 	env := launcher.PostgresEnv(pg.Addr)
 	for name, vars := range benchEnv {
