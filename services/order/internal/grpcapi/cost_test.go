@@ -223,9 +223,12 @@ func TestCostPerOrder(t *testing.T) {
 	commits, _ := e.db.CommitStats()
 	t.Logf("database commits per order: %.2f", float64(commits-commits0)/float64(n))
 	// Claim, order, attempt, confirmation and four reports: 8 (16 before
-	// issue #12 with this test's 20 ms worker poll).
-	if got := commits - commits0; got > 8*n {
-		t.Errorf("%d commits for %d orders, want at most %d", got, n, 8*n)
+	// issue #12 with this test's 20 ms worker poll), plus the worker's
+	// lease renewals, which come with time, not with orders (bounded by the
+	// AcquireLease check below): a slow run renews once more.
+	most := uint64(8*n + calls["AcquireLease"]) //nolint:gosec // small non-negative counts
+	if got := commits - commits0; got > most {
+		t.Errorf("%d commits for %d orders, want at most %d", got, n, most)
 	}
 
 	// Per order: one claim, one order transaction, one attempt and one
