@@ -26,6 +26,23 @@ type pgReport struct {
 	Results []result
 	Notes   []string
 	Elapsed time.Duration
+	// LoadBefore and LoadAfter are the 1-minute load averages when the
+	// run began and ended (/proc/loadavg; empty if unreadable): on a
+	// shared machine they say how much else ran.
+	LoadBefore, LoadAfter string
+}
+
+// loadAverage returns the 1-minute load average of /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
 }
 
 // runPostgres is the -postgres run (`make bench-postgres`): the mesh of
@@ -66,7 +83,7 @@ func runPostgres(ctx context.Context, f flags, stdout io.Writer) error {
 	if err := launcher.CreateDatabases(ctx, pg.Addr, os.Stderr); err != nil {
 		return err
 	}
-	var rep pgReport
+	rep := pgReport{LoadBefore: loadAverage()}
 	self := os.Getpid()
 	harness := cpuWatch{pids: map[string]int{harnessProc: self}, counted: map[string]bool{harnessProc: true}}
 
@@ -109,7 +126,7 @@ func runPostgres(ctx context.Context, f flags, stdout io.Writer) error {
 		}))
 	}
 	rep.Notes = append(rep.Notes, "The PostgreSQL server's own CPU is not in the CPU-per-request column: its backends are children of the postmaster, which the harness does not watch. Compare throughput and p99 ratios.")
-	rep.Elapsed = time.Since(began)
+	rep.Elapsed, rep.LoadAfter = time.Since(began), loadAverage()
 	text := renderPostgres(rep, runtime.NumCPU())
 	if err := os.WriteFile(f.out, []byte(text), 0o644); err != nil {
 		return err
@@ -149,6 +166,9 @@ func renderPostgres(r pgReport, cpus int) string {
 		host, runtime.GOARCH, cpus, runtime.Version(), time.Now().UTC().Format(time.RFC3339))
 	if r.Elapsed > 0 {
 		fmt.Fprintf(&b, "; the harness ran for %s", r.Elapsed.Round(time.Second))
+	}
+	if r.LoadBefore != "" && r.LoadAfter != "" {
+		fmt.Fprintf(&b, "; 1-minute load average %s when it began and %s when it ended", r.LoadBefore, r.LoadAfter)
 	}
 	b.WriteString(".\n\n")
 	b.WriteString("These machines are shared and noisy (other builds and tests run at the same time), and the PostgreSQL cluster, the mesh and the load generator share the same cores: read the **ratios** against the raw transaction measured in the same run, not the absolute rates. " +

@@ -59,8 +59,9 @@ func TestRenderPostgres(t *testing.T) {
 		{Name: pgOrderName, Concurrency: 64, RPS: 70, P99: 200 * time.Millisecond},
 		{Name: pgAvailName, Concurrency: 16, RPS: 700, P99: 5 * time.Millisecond},
 	}
-	text := renderPostgres(pgReport{Results: rs}, 2)
+	text := renderPostgres(pgReport{Results: rs, LoadBefore: "19.5", LoadAfter: "21.0"}, 2)
 	for _, want := range []string{
+		"load average 19.5 when it began and 21.0 when it ended",
 		"| 0.10× | 5.0× |", // pd c=16 against p c=16
 		"| 0.04× | 10.0× |",
 		pgOrderName + ": c=64 holds 0.70× of the best concurrency (c=16, 100 req/s): MISS",
