@@ -178,7 +178,7 @@ func logLevel(method string, c codes.Code) slog.Level {
 	return slog.LevelInfo
 }
 
-func logCall(ctx context.Context, logger *slog.Logger, method string, start time.Time, err error) {
+func logCall(ctx context.Context, logger *slog.Logger, method string, start time.Time, err error, extra ...slog.Attr) {
 	c := status.Code(err)
 	level := logLevel(method, c)
 	if !logger.Enabled(ctx, level) {
@@ -197,23 +197,24 @@ func logCall(ctx context.Context, logger *slog.Logger, method string, start time
 			attrs = append(attrs, slog.String("grpc.reason", reason))
 		}
 	}
+	attrs = append(attrs, extra...)
 	logger.LogAttrs(ctx, level, "grpc call", attrs...)
 }
 
-func accessLogUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+func accessLogUnary(a *accessLogger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		logCall(ctx, logger, info.FullMethod, start, err)
+		a.log(ctx, info.FullMethod, start, err)
 		return resp, err
 	}
 }
 
-func accessLogStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+func accessLogStream(a *accessLogger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		err := handler(srv, ss)
-		logCall(ss.Context(), logger, info.FullMethod, start, err)
+		a.log(ss.Context(), info.FullMethod, start, err)
 		return err
 	}
 }

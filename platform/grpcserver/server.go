@@ -99,6 +99,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	drainDelay      time.Duration
 	checkTimeout    time.Duration
+	accessLog       AccessLog
 	firstUnary      []grpc.UnaryServerInterceptor
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
@@ -309,18 +310,19 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 	if o.tracerProvider != nil {
 		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(o.tracerProvider))
 	}
+	access := &accessLogger{logger: s.logger, mode: o.accessLog}
 	unary := slices.Concat(o.firstUnary, []grpc.UnaryServerInterceptor{
 		recoverUnary(s.logger),
 		correlationUnary(),
 		deadlineUnary(o.defaultDeadline),
-		accessLogUnary(s.logger),
+		accessLogUnary(access),
 		s.metrics.UnaryServerInterceptor(),
 		recoverUnary(s.logger),
 	})
 	stream := []grpc.StreamServerInterceptor{
 		recoverStream(s.logger),
 		correlationStream(),
-		accessLogStream(s.logger),
+		accessLogStream(access),
 		s.metrics.StreamServerInterceptor(),
 		recoverStream(s.logger),
 	}
