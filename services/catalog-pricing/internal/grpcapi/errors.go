@@ -49,6 +49,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		invalid  *pricing.InvalidRuleError
 		ruleConf *pricing.RuleConflictError
 		limit    *pricing.LimitReachedError
+		// withdrawn: a promotion deleted between quote and reservation.
+		withdrawn *pricing.PromotionWithdrawnError
 	)
 	switch {
 	case errors.As(err, &line):
@@ -101,6 +103,9 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_CUSTOMER_CONTRACT_NOT_FOUND, "customer contract not found", nil)
 	case errors.Is(err, pricing.ErrChannelRuleNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_CHANNEL_RULE_NOT_FOUND, "channel rule not found", nil)
+	case errors.As(err, &withdrawn): // before ErrPromotionNotFound, which it wraps
+		return apierr.Error(codes.FailedPrecondition, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_CODE_INVALID, withdrawn.Error(),
+			map[string]string{"promotion": withdrawn.Promotion, "reason": "PROMOTION_WITHDRAWN"})
 	case errors.Is(err, pricing.ErrPromotionNotFound):
 		return apierr.Error(codes.NotFound, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_NOT_FOUND, "promotion not found", nil)
 	case errors.Is(err, pricing.ErrPriceVersionNotFound):

@@ -51,8 +51,35 @@ func (e *LimitReachedError) Error() string {
 	return "promotion " + e.Promotion + ": its usage limit is reached"
 }
 
-// ErrReservationReleased: a released reservation cannot be redeemed.
+// PromotionWithdrawnError: a promotion the quote applied is no longer
+// published when the order reserves it (deleted or ended in between). It
+// wraps ErrPromotionNotFound; the API answers FAILED_PRECONDITION with
+// the promotion, so the order is refused with a reason, not an internal
+// error.
+type PromotionWithdrawnError struct{ Promotion string }
+
+// Error describes the PromotionWithdrawnError.
+func (e *PromotionWithdrawnError) Error() string {
+	return "promotion " + e.Promotion + " was withdrawn after the quote"
+}
+
+// Unwrap makes errors.Is(err, ErrPromotionNotFound) hold.
+func (e *PromotionWithdrawnError) Unwrap() error { return ErrPromotionNotFound }
+
+// ErrReservationReleased: a released reservation cannot be redeemed, and
+// a reservation id released before it was reserved cannot be reserved.
 var ErrReservationReleased = errors.New("promotion reservation was released")
+
+// releasedMarker is the promotion id of the row a release of an unknown
+// reservation id stores: the release may have overtaken a reserve still in
+// flight (the order gave up on its call), and that reserve, arriving
+// later, must not hold the uses nobody will release. The row is in state
+// released, so it never counts against a limit.
+const releasedMarker = ""
+
+func releasedEarly(rows []ReservationRow) bool {
+	return len(rows) == 1 && rows[0].Promotion == releasedMarker
+}
 
 func reservationOf(rows []ReservationRow) Reservation {
 	r := Reservation{State: Released}
@@ -71,8 +98,9 @@ func reservationOf(rows []ReservationRow) Reservation {
 // per-customer and total limits of the published promotions under the
 // pricing lock, so concurrent reservations never exceed a limit. The
 // same id again returns the existing reservation. Errors:
-// ErrPromotionNotFound, *LimitReachedError, ErrIdempotencyKeyReused (the
-// id was used for another customer or promotion set).
+// *PromotionWithdrawnError (wraps ErrPromotionNotFound), *LimitReachedError, ErrIdempotencyKeyReused (the
+// id was used for another customer or promotion set),
+// ErrReservationReleased (the id was released before this reserve arrived).
 func (s *Service) ReservePromotions(ctx context.Context, id, customer string, ids []string) (Reservation, error) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
@@ -86,6 +114,9 @@ func (s *Service) ReservePromotions(ctx context.Context, id, customer string, id
 		rows, err := tx.Reservation(id)
 		if err != nil {
 			return err
+		}
+		if releasedEarly(rows) {
+			return fmt.Errorf("%w before it was reserved", ErrReservationReleased)
 		}
 		if len(rows) > 0 {
 			out = reservationOf(rows)
@@ -105,7 +136,7 @@ func (s *Service) ReservePromotions(ctx context.Context, id, customer string, id
 		for _, pid := range ids {
 			i := slices.IndexFunc(snap.Promotions, func(p Promotion) bool { return p.ID == pid })
 			if i < 0 {
-				return fmt.Errorf("%w: %s", ErrPromotionNotFound, pid)
+				return &PromotionWithdrawnError{Promotion: pid}
 			}
 			p, u := snap.Promotions[i], usage[pid]
 			if p.PerCustomerLimit > 0 && u.Customer >= p.PerCustomerLimit {
@@ -137,7 +168,10 @@ func (s *Service) RedeemReservation(ctx context.Context, id string) (Reservation
 }
 
 // ReleaseReservation gives reservation id's redemptions back (the order
-// was refused or cancelled, also after redemption); again is a no-op.
+// was refused or cancelled, also after redemption); again is a no-op. An
+// unknown id is recorded as released, so a reserve under it that was still
+// in flight is refused when it arrives (ErrReservationReleased) instead of
+// holding uses nobody releases.
 func (s *Service) ReleaseReservation(ctx context.Context, id string) (Reservation, error) {
 	return s.moveReservation(ctx, id, Released)
 }
@@ -150,9 +184,21 @@ func (s *Service) moveReservation(ctx context.Context, id string, to Reservation
 			return err
 		}
 		rows, err := tx.Reservation(id)
-		if err != nil || len(rows) == 0 {
-			out = Reservation{ID: id, State: Released}
+		if err != nil {
 			return err
+		}
+		if len(rows) == 0 || releasedEarly(rows) {
+			out = Reservation{ID: id, State: Released}
+			switch {
+			case len(rows) > 0:
+				if to == Redeemed {
+					return ErrReservationReleased
+				}
+				return nil
+			case to == Released:
+				return tx.PutReservation(ReservationRow{Reservation: id, Promotion: releasedMarker, State: Released, UpdateTime: now})
+			}
+			return nil
 		}
 		out = reservationOf(rows)
 		switch {
