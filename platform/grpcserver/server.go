@@ -13,7 +13,8 @@
 //  2. correlation id (x-correlation-id from metadata or new; in ctx, logs and span; sent back in the
 //     response header, or in the trailer when the call fails so failures stay retryable)
 //  3. default deadline for calls that carry none
-//  4. access log (method, code, duration, correlation id)
+//  4. access log (method, code, duration, correlation id): every failed call; successful ones
+//     all (default), none or 1 in 100 as WithAccessLog says
 //  5. Prometheus server metrics with handling-time histogram
 //  6. panic recovery again, so log and metrics see a handler panic as Internal
 //  7. authentication hook (WithAuth)
