@@ -17,9 +17,9 @@ const maxListed = 20
 
 // Exception returns the outbox.ReconcileConfig.Exception of service: one
 // exception per stream and reconciler pass, resource "streams/<name>",
-// raised as a DEAD_LETTER exception (the kind of "an event did not reach
-// its consumers"; ops.v1 has no kind of its own for a broker loss yet),
-// with details "stream", "service", "republished" (the count) and
+// raised as a KIND_EVENT_STREAM_LOSS exception (a broker incident, not a
+// dead letter: there is no dead letter to replay, the events are already
+// republished), with details "stream", "service", "republished" (the count) and
 // "eventIds" (the first 20).
 func Exception(service string, domain opsv1.Exception_Domain) func(outbox.Loss) (outbox.Event, error) {
 	return func(l outbox.Loss) (outbox.Event, error) {
@@ -28,7 +28,7 @@ func Exception(service string, domain opsv1.Exception_Domain) func(outbox.Loss) 
 			ids = append(ids, e.EventID)
 		}
 		return opsevents.Raise(service, opsevents.Exception{
-			Kind:     opsv1.Exception_KIND_DEAD_LETTER,
+			Kind:     opsv1.Exception_KIND_EVENT_STREAM_LOSS,
 			Severity: opsv1.Exception_SEVERITY_HIGH,
 			Domain:   domain,
 			Resource: "streams/" + l.Stream,

@@ -30,7 +30,7 @@ func TestExceptionDescribesTheLoss(t *testing.T) {
 	}
 	raised := msg.(*opsv1.ExceptionRaisedEvent)
 	d := raised.GetDetails().GetFields()
-	if raised.GetKind() != opsv1.Exception_KIND_DEAD_LETTER || raised.GetResource() != "streams/TRANSLOAD_ORDER" ||
+	if raised.GetKind() != opsv1.Exception_KIND_EVENT_STREAM_LOSS || raised.GetResource() != "streams/TRANSLOAD_ORDER" ||
 		d["republished"].GetNumberValue() != 25 || len(d["eventIds"].GetListValue().GetValues()) != 20 ||
 		d["stream"].GetStringValue() != "TRANSLOAD_ORDER" {
 		t.Fatalf("exception = %v", raised)

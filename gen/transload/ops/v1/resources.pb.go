@@ -131,6 +131,13 @@ const (
 	// redelivered. Details: "webhookDelivery", "webhookSubscription",
 	// "eventType", "lastStatusCode", "lastError".
 	Exception_KIND_WEBHOOK_DELIVERY_FAILED Exception_Kind = 11
+	// The outbox reconciler found events a service had published missing
+	// from their JetStream stream before consumers read them (the stream
+	// was purged, its messages expired, or it was recreated) and
+	// republished them. Resource "streams/{stream}". Details: "stream",
+	// "service", "republished" (the count), "eventIds" (the first 20). A
+	// broker incident: find why the stream lost messages, then resolve.
+	Exception_KIND_EVENT_STREAM_LOSS Exception_Kind = 12
 )
 
 // Enum value maps for Exception_Kind.
@@ -148,6 +155,7 @@ var (
 		9:  "KIND_STOCK_SEQUENCE_GAP",
 		10: "KIND_ORDER_CLAIM_REAPED",
 		11: "KIND_WEBHOOK_DELIVERY_FAILED",
+		12: "KIND_EVENT_STREAM_LOSS",
 	}
 	Exception_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":             0,
@@ -162,6 +170,7 @@ var (
 		"KIND_STOCK_SEQUENCE_GAP":      9,
 		"KIND_ORDER_CLAIM_REAPED":      10,
 		"KIND_WEBHOOK_DELIVERY_FAILED": 11,
+		"KIND_EVENT_STREAM_LOSS":       12,
 	}
 )
 
@@ -2576,7 +2585,7 @@ var File_transload_ops_v1_resources_proto protoreflect.FileDescriptor
 
 const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\n" +
-	" transload/ops/v1/resources.proto\x12\x10transload.ops.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\xe5\x10\n" +
+	" transload/ops/v1/resources.proto\x12\x10transload.ops.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/common/v1/common.proto\"\x81\x11\n" +
 	"\tException\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x129\n" +
 	"\x04kind\x18\x02 \x01(\x0e2 .transload.ops.v1.Exception.KindB\x03\xe0A\x03R\x04kind\x12E\n" +
@@ -2602,7 +2611,7 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\bresource\x18\x13 \x01(\tB\x03\xe0A\x03R\bresource\x12G\n" +
 	"\x0flast_occur_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rlastOccurTime\x12P\n" +
 	"\x0fallowed_actions\x18\x15 \x03(\x0e2\".transload.ops.v1.Exception.ActionB\x03\xe0A\x03R\x0eallowedActions\x12F\n" +
-	"\ahistory\x18\x16 \x03(\v2'.transload.ops.v1.ExceptionHistoryEntryB\x03\xe0A\x03R\ahistory\"\xd2\x02\n" +
+	"\ahistory\x18\x16 \x03(\v2'.transload.ops.v1.ExceptionHistoryEntryB\x03\xe0A\x03R\ahistory\"\xee\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12KIND_ERP_REJECTION\x10\x01\x12\x1e\n" +
@@ -2616,7 +2625,8 @@ const file_transload_ops_v1_resources_proto_rawDesc = "" +
 	"\x17KIND_STOCK_SEQUENCE_GAP\x10\t\x12\x1b\n" +
 	"\x17KIND_ORDER_CLAIM_REAPED\x10\n" +
 	"\x12 \n" +
-	"\x1cKIND_WEBHOOK_DELIVERY_FAILED\x10\v\"q\n" +
+	"\x1cKIND_WEBHOOK_DELIVERY_FAILED\x10\v\x12\x1a\n" +
+	"\x16KIND_EVENT_STREAM_LOSS\x10\f\"q\n" +
 	"\x06Domain\x12\x16\n" +
 	"\x12DOMAIN_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDOMAIN_COMMERCE\x10\x01\x12\x0e\n" +

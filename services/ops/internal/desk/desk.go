@@ -31,10 +31,11 @@ const (
 	KindStockSequenceGap      Kind = 9
 	KindOrderClaimReaped      Kind = 10
 	KindWebhookDeliveryFailed Kind = 11
+	KindEventStreamLoss       Kind = 12
 )
 
 // Valid reports whether k is a declared kind.
-func (k Kind) Valid() bool { return k >= KindERPRejection && k <= KindWebhookDeliveryFailed }
+func (k Kind) Valid() bool { return k >= KindERPRejection && k <= KindEventStreamLoss }
 
 // Severity is how urgent an exception is (ops.v1 Exception.Severity).
 type Severity int32
@@ -187,7 +188,8 @@ func (e *Exception) AllowedActions() []Action {
 		out = append(out, ActionTriggerReconciliation)
 	case KindERPRejection, KindPostingLineRejected, KindWMSRejection, KindShipmentMismatch, KindWebhookDisabled,
 		KindOrderClaimReaped,
-		KindWebhookDeliveryFailed:
+		KindWebhookDeliveryFailed,
+		KindEventStreamLoss:
 		// Nothing on the desk fixes these; the operator acts in the
 		// owning system and resolves.
 	}

@@ -29,6 +29,7 @@ func TestAllowedActions(t *testing.T) {
 			[]desk.Action{ack, res, desk.ActionTriggerReconciliation}},
 		{"sequence gap", desk.Exception{Kind: desk.KindStockSequenceGap, State: desk.StateOpen},
 			[]desk.Action{ack, res, desk.ActionTriggerReconciliation}},
+		{"stream loss", desk.Exception{Kind: desk.KindEventStreamLoss, State: desk.StateOpen}, []desk.Action{ack, res}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, tc.e.AllowedActions()); diff != "" {

@@ -122,6 +122,35 @@ func TestRaiseDeduplicates(t *testing.T) {
 	}
 }
 
+// TestStreamLossProjection: the outbox reconciler's EVENT_STREAM_LOSS
+// exception (platform/outbox/streamloss) reaches the desk as its own
+// kind, deduplicated per stream, offering only acknowledge and resolve
+// (there is no dead letter to replay: the events were republished).
+func TestStreamLossProjection(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := natstest.Connect(t, srv)
+	ops := opstest.StartOps(t, js, sqldbtest.SQLiteDSN(t))
+	inv := opstest.NewProducer(t, js, "inventory")
+	loss := func(n int) opsevents.Exception {
+		return opsevents.Exception{
+			Kind: opsv1.Exception_KIND_EVENT_STREAM_LOSS, Severity: opsv1.Exception_SEVERITY_HIGH,
+			Domain: opsv1.Exception_DOMAIN_FULFILLMENT, Resource: "streams/TRANSLOAD_STREAMLOSS_TEST",
+			Message: "stream lost events; republished",
+			Details: map[string]any{"stream": "TRANSLOAD_STREAMLOSS_TEST", "service": "inventory", "republished": n},
+		}
+	}
+	inv.Raise(t, loss(3))
+	inv.Raise(t, loss(5))
+	e := waitForException(t, ops.Store, desk.KindEventStreamLoss, "streams/TRANSLOAD_STREAMLOSS_TEST", 2)
+	if e.Severity != desk.SeverityHigh || e.Domain != desk.DomainFulfillment || e.SourceService != "inventory" ||
+		e.Details["stream"] != "TRANSLOAD_STREAMLOSS_TEST" || e.DeadLetterPending {
+		t.Fatalf("EVENT_STREAM_LOSS exception = %+v", e)
+	}
+	if diff := cmp.Diff([]desk.Action{desk.ActionAcknowledge, desk.ActionResolve}, e.AllowedActions()); diff != "" {
+		t.Fatalf("allowed actions (-want +got):\n%s", diff)
+	}
+}
+
 // TestAuditProjection: an audit event becomes the record named by its
 // event id, once.
 func TestAuditProjection(t *testing.T) {

@@ -25,6 +25,7 @@ func TestEnumsMatchTheContract(t *testing.T) {
 		{"KIND_STOCK_SEQUENCE_GAP", int32(desk.KindStockSequenceGap), int32(opsv1.Exception_KIND_STOCK_SEQUENCE_GAP)},
 		{"KIND_ORDER_CLAIM_REAPED", int32(desk.KindOrderClaimReaped), int32(opsv1.Exception_KIND_ORDER_CLAIM_REAPED)},
 		{"KIND_WEBHOOK_DELIVERY_FAILED", int32(desk.KindWebhookDeliveryFailed), int32(opsv1.Exception_KIND_WEBHOOK_DELIVERY_FAILED)},
+		{"KIND_EVENT_STREAM_LOSS", int32(desk.KindEventStreamLoss), int32(opsv1.Exception_KIND_EVENT_STREAM_LOSS)},
 		{"SEVERITY_LOW", int32(desk.SeverityLow), int32(opsv1.Exception_SEVERITY_LOW)},
 		{"SEVERITY_MEDIUM", int32(desk.SeverityMedium), int32(opsv1.Exception_SEVERITY_MEDIUM)},
 		{"SEVERITY_HIGH", int32(desk.SeverityHigh), int32(opsv1.Exception_SEVERITY_HIGH)},
