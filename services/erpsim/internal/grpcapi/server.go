@@ -197,19 +197,27 @@ func (s *Server) ListWarehouses(ctx context.Context, req *erpv1.ListWarehousesRe
 
 const cursorPrefix = "se1|"
 
-func encodeCursor(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(seq, 10)))
+func encodeCursor(seq int64) string { return encodeFeedCursor(cursorPrefix, seq) }
+
+func decodeCursor(c string) (int64, error) { return decodeFeedCursor(cursorPrefix, c) }
+
+// encodeFeedCursor is the opaque cursor of position seq in the feed whose
+// cursors start with prefix.
+func encodeFeedCursor(prefix string, seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(prefix + strconv.FormatInt(seq, 10)))
 }
 
-func decodeCursor(c string) (int64, error) {
+// decodeFeedCursor reads a cursor of encodeFeedCursor(prefix, ...); ""
+// is position 0; erp.ErrInvalidCursor for anything else.
+func decodeFeedCursor(prefix, c string) (int64, error) {
 	if c == "" {
 		return 0, nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !strings.HasPrefix(string(raw), cursorPrefix) {
+	if err != nil || !strings.HasPrefix(string(raw), prefix) {
 		return 0, erp.ErrInvalidCursor
 	}
-	n, err := strconv.ParseInt(strings.TrimPrefix(string(raw), cursorPrefix), 10, 64)
+	n, err := strconv.ParseInt(strings.TrimPrefix(string(raw), prefix), 10, 64)
 	if err != nil || n < 0 {
 		return 0, erp.ErrInvalidCursor
 	}
@@ -251,15 +259,33 @@ func (s *Server) ListStockEvents(ctx context.Context, req *erpv1.ListStockEvents
 // lifetime), on a read error, or with UNAVAILABLE when the simulator
 // stops (WithStopping) or the "down" fault is on (StreamFaults).
 func (s *Server) WatchStockEvents(req *erpv1.WatchStockEventsRequest, stream grpc.ServerStreamingServer[erpv1.WatchStockEventsResponse]) error {
-	ctx := stream.Context()
 	after, err := decodeCursor(req.GetCursor())
 	if err != nil {
-		return s.fail(ctx, err)
+		return s.fail(stream.Context(), err)
 	}
+	return watchFeed(stream.Context(), s, after, s.svc.StockFeedChanged, s.svc.StockEvents,
+		func(ev erp.StockEvent) int64 { return ev.Seq },
+		func(evs []erp.StockEvent, next int64) error {
+			out := &erpv1.WatchStockEventsResponse{StockEvents: make([]*erpv1.StockEvent, 0, len(evs)), NextCursor: encodeCursor(next)}
+			for _, ev := range evs {
+				out.StockEvents = append(out.StockEvents, stockEventToProto(ev))
+			}
+			return stream.Send(out)
+		})
+}
+
+// watchFeed is the loop of a Watch* stream over a feed read with read
+// from position after: it sends the backlog in pages of maxEventPage, an
+// empty first message when there is none, then each new page as soon as
+// changed (taken before each read, so no commit is missed) fires. It ends
+// when ctx does, on a read or send error, or with UNAVAILABLE when the
+// simulator stops.
+func watchFeed[E any](ctx context.Context, s *Server, after int64, changed func() <-chan struct{},
+	read func(context.Context, int64, int) ([]E, int64, error), seq func(E) int64, send func([]E, int64) error) error {
 	first := true
 	for {
-		changed := s.svc.StockFeedChanged()
-		evs, head, err := s.svc.StockEvents(ctx, after, maxEventPage)
+		wake := changed()
+		evs, head, err := read(ctx, after, maxEventPage)
 		if err != nil {
 			return s.fail(ctx, err)
 		}
@@ -267,13 +293,10 @@ func (s *Server) WatchStockEvents(req *erpv1.WatchStockEventsRequest, stream grp
 			return s.fail(ctx, erp.ErrInvalidCursor)
 		}
 		if len(evs) > 0 || first {
-			out := &erpv1.WatchStockEventsResponse{StockEvents: make([]*erpv1.StockEvent, 0, len(evs))}
-			for _, ev := range evs {
-				out.StockEvents = append(out.StockEvents, stockEventToProto(ev))
-				after = ev.Seq
+			if len(evs) > 0 {
+				after = seq(evs[len(evs)-1])
 			}
-			out.NextCursor = encodeCursor(after)
-			if err := stream.Send(out); err != nil {
+			if err := send(evs, after); err != nil {
 				return err
 			}
 			first = false
@@ -282,7 +305,7 @@ func (s *Server) WatchStockEvents(req *erpv1.WatchStockEventsRequest, stream grp
 			continue // more backlog right now
 		}
 		select {
-		case <-changed:
+		case <-wake:
 		case <-ctx.Done():
 			return s.fail(ctx, ctx.Err())
 		case <-s.stopping:
