@@ -33,26 +33,34 @@ func BenchmarkUnaryChain(b *testing.B) {
 		benchEcho(b, lis.Addr().String())
 	})
 	b.Run("subject", func(b *testing.B) {
-		srv, err := grpcserver.New(
-			grpcserver.WithAddr("127.0.0.1:0"),
-			grpcserver.WithAdminAddr(""),
-			grpcserver.WithLogger(logging.New(io.Discard, "bench", slog.LevelInfo)),
-		)
-		if err != nil {
-			b.Fatal(err)
-		}
-		grpcservertest.Register(srv, &grpcservertest.Probe{})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(ctx) }()
-		b.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				b.Errorf("Run: %v", err)
-			}
-		})
-		benchEcho(b, srv.Addr().String())
+		benchEcho(b, runBenchServer(b))
 	})
+}
+
+// runBenchServer runs a Server with the standard chain (JSON log to
+// io.Discard at info, no admin listener, opts after those) and the Probe
+// service; it returns its address and stops it when b ends.
+func runBenchServer(b *testing.B, opts ...grpcserver.Option) string {
+	b.Helper()
+	srv, err := grpcserver.New(append([]grpcserver.Option{
+		grpcserver.WithAddr("127.0.0.1:0"),
+		grpcserver.WithAdminAddr(""),
+		grpcserver.WithLogger(logging.New(io.Discard, "bench", slog.LevelInfo)),
+	}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	grpcservertest.Register(srv, &grpcservertest.Probe{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("Run: %v", err)
+		}
+	})
+	return srv.Addr().String()
 }
 
 func benchEcho(b *testing.B, addr string) {

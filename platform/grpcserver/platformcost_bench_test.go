@@ -1,10 +1,7 @@
 package grpcserver_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 
 	"buf.build/go/protovalidate"
@@ -12,8 +9,6 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	"github.com/transload/transload/platform/grpcserver"
-	"github.com/transload/transload/platform/grpcserver/grpcservertest"
-	"github.com/transload/transload/platform/logging"
 )
 
 // BenchmarkAccessLog measures the JSON access log line of a successful
@@ -28,26 +23,7 @@ func BenchmarkAccessLog(b *testing.B) {
 		mode grpcserver.AccessLog
 	}{{"all", grpcserver.AccessLogAll}, {"errors", grpcserver.AccessLogErrors}} {
 		b.Run(c.name, func(b *testing.B) {
-			srv, err := grpcserver.New(
-				grpcserver.WithAddr("127.0.0.1:0"),
-				grpcserver.WithAdminAddr(""),
-				grpcserver.WithLogger(logging.New(io.Discard, "bench", slog.LevelInfo)),
-				grpcserver.WithAccessLog(c.mode),
-			)
-			if err != nil {
-				b.Fatal(err)
-			}
-			grpcservertest.Register(srv, &grpcservertest.Probe{})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Run(ctx) }()
-			b.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
-					b.Errorf("Run: %v", err)
-				}
-			})
-			benchEcho(b, srv.Addr().String())
+			benchEcho(b, runBenchServer(b, grpcserver.WithAccessLog(c.mode)))
 		})
 	}
 }

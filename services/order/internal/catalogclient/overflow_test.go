@@ -28,14 +28,13 @@ func (overflowPricing) QuotePrices(context.Context, *catalogv1.QuotePricesReques
 	})
 }
 
-// TestQuoteOverflowIsInvalidQuantity (issue #14): catalog-pricing's
-// AMOUNT_OVERFLOW becomes the line's InvalidQuantityError (INVALID_ARGUMENT,
-// HTTP 400 at the gateway) instead of an internal error.
-func TestQuoteOverflowIsInvalidQuantity(t *testing.T) {
-	t.Parallel()
+// servePricing serves p over an in-memory listener and returns a client
+// connection to it; both end with t.
+func servePricing(t *testing.T, p catalogv1.PricingServiceServer) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 16)
 	srv := grpc.NewServer()
-	catalogv1.RegisterPricingServiceServer(srv, overflowPricing{})
+	catalogv1.RegisterPricingServiceServer(srv, p)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient("passthrough:///catalog", grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -44,7 +43,15 @@ func TestQuoteOverflowIsInvalidQuantity(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	_, err = catalogclient.New(conn).Quote(t.Context(), order.QuoteRequest{Currency: "EUR",
+	return conn
+}
+
+// TestQuoteOverflowIsInvalidQuantity (issue #14): catalog-pricing's
+// AMOUNT_OVERFLOW becomes the line's InvalidQuantityError (INVALID_ARGUMENT,
+// HTTP 400 at the gateway) instead of an internal error.
+func TestQuoteOverflowIsInvalidQuantity(t *testing.T) {
+	t.Parallel()
+	_, err := catalogclient.New(servePricing(t, overflowPricing{})).Quote(t.Context(), order.QuoteRequest{Currency: "EUR",
 		Lines: []order.QuoteLine{{SKU: "A", Quantity: 1}, {SKU: "B", Quantity: 1_000_000}}})
 	var iq *order.InvalidQuantityError
 	if !errors.As(err, &iq) || iq.Reason != order.ReasonAmountOverflow || iq.LineIndex != 1 || iq.SKU != "B" {

@@ -2,13 +2,8 @@ package catalogclient_test
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
@@ -46,18 +41,7 @@ func (p *viewPricing) QuotePrices(_ context.Context, r *catalogv1.QuotePricesReq
 func TestQuoteAsksForSummaryView(t *testing.T) {
 	t.Parallel()
 	fake := &viewPricing{}
-	lis := bufconn.Listen(1 << 16)
-	srv := grpc.NewServer()
-	catalogv1.RegisterPricingServiceServer(srv, fake)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///catalog", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	q, err := catalogclient.New(conn).Quote(t.Context(), order.QuoteRequest{Currency: "EUR",
+	q, err := catalogclient.New(servePricing(t, fake)).Quote(t.Context(), order.QuoteRequest{Currency: "EUR",
 		Lines: []order.QuoteLine{{SKU: "A", Quantity: 2}, {SKU: "B", Quantity: 3}}})
 	if err != nil {
 		t.Fatal(err)
