@@ -76,6 +76,9 @@ type envOptions struct {
 	queueConcurrency int
 	// worker adjusts the worker's configuration.
 	worker func(*order.WorkerConfig)
+	// erpOpenTimeout overrides how long the ERP breaker stays open
+	// (fakeBreaker's 50ms).
+	erpOpenTimeout time.Duration
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -128,6 +131,11 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	}
 	e := &env{erp: neighbourfake.NewERP(), pricing: &neighbourfake.Pricing{}, inventory: neighbourfake.NewInventory(),
 		fulfil: &neighbourfake.Fulfillment{}, erpBreaker: fakeBreaker("erp"), metrics: &recordingMetrics{}}
+	if o.erpOpenTimeout > 0 {
+		bs := breaker.DefaultSettings()
+		bs.ConsecutiveFailures, bs.OpenTimeout = 2, o.erpOpenTimeout
+		e.erpBreaker = breaker.New("erp", bs, breaker.WithLogger(quiet))
+	}
 	e.erpConn = dialFake(t, "erp", serve(t, func(s *grpc.Server) { erpv1.RegisterErpAdapterServiceServer(s, e.erp) }),
 		grpcclient.WithBreaker(e.erpBreaker))
 	catConn := dialFake(t, "catalog", serve(t, func(s *grpc.Server) { catalogv1.RegisterPricingServiceServer(s, e.pricing) }))

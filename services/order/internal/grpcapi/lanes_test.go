@@ -192,6 +192,10 @@ func TestQueueHaltEndsWhenTheBreakerLetsATrialThrough(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *envOptions) {
 		o.worker = func(c *order.WorkerConfig) { c.BackoffBase, c.BackoffMax = time.Minute, time.Minute }
+		// Open long enough for a worker pass under -race and load to see
+		// it open: with 50ms the breaker could be half-open again before
+		// the pass, which then waited out the minute's backoff.
+		o.erpOpenTimeout = 500 * time.Millisecond
 	})
 	e.createConfirmed(t, createReq("snap", "C0003", line{"SKU-00001", 1}))
 	e.erp.SetDown(true)
