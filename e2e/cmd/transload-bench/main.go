@@ -82,8 +82,9 @@ type flags struct {
 	drainOrders, freshChanges int
 	webhookEvents             int
 	priceChanges              int
-	// postgres runs only the PostgreSQL scenarios (runPostgres).
-	postgres bool
+	// postgres runs only the PostgreSQL scenarios (runPostgres); scale
+	// runs them on the scale topology (implies postgres).
+	postgres, scale bool
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -104,6 +105,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.webhookEvents, "webhook-events", 1000, "shipment events timed from the shipment change to a local webhook receiver (0 skips it)")
 	fs.IntVar(&f.priceChanges, "price-changes", 20, "ERP price imports timed to the storefront quote and availability (0 skips it)")
 	fs.BoolVar(&f.postgres, "postgres", false, "run the PostgreSQL scenarios instead (make bench-postgres): the mesh on a local PostgreSQL cluster as transload-run -postgres starts it, the raw order transaction on the same cluster, availability and order placement at c=16 and c=64")
+	fs.BoolVar(&f.scale, "scale", false, "with -postgres (implied): the scale topology of transload-run -scale (three NATS nodes, two replicas of catalog-pricing, inventory, order, fulfillment and the gateway), the load spread over both gateways")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -137,7 +139,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if f.postgres {
+	if f.postgres || f.scale {
 		return runPostgres(ctx, f, stdout)
 	}
 	work, err := os.MkdirTemp("", "transload-bench-")

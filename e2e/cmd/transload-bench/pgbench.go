@@ -30,6 +30,8 @@ type pgReport struct {
 	// run began and ended (/proc/loadavg; empty if unreadable): on a
 	// shared machine they say how much else ran.
 	LoadBefore, LoadAfter string
+	// Scale is true for the -scale run: transload-run -scale's topology.
+	Scale bool
 }
 
 // loadAverage returns the 1-minute load average of /proc/loadavg, or "".
@@ -100,12 +102,19 @@ func runPostgres(ctx context.Context, f flags, stdout io.Writer) error {
 	for name, vars := range benchEnv {
 		env[name] = append(env[name], vars...)
 	}
-	mesh, err := launcher.Start(ctx, launcher.Config{BinDir: f.bin, DataDir: filepath.Join(work, "mesh"), FreePorts: true, RedisAddr: redisAddr, ExtraEnv: env})
+	rep.Scale = f.scale
+	mesh, err := launcher.Start(ctx, launcher.Config{BinDir: f.bin, DataDir: filepath.Join(work, "mesh"), FreePorts: true, RedisAddr: redisAddr, ExtraEnv: env, Scale: f.scale})
 	if err != nil {
 		return err
 	}
 	defer mesh.Stop()
 	base := mesh.RESTURL()
+	// Workers spread over every gateway (two in the scale topology), as a
+	// load balancer in front of them would.
+	gateways := mesh.RESTURLs()
+	if len(gateways) == 0 {
+		gateways = []string{base}
+	}
 	meshWatch := cpuWatch{pids: mesh.PIDs(), counted: map[string]bool{}}
 	for name := range meshWatch.pids {
 		meshWatch.counted[name] = !simulators[name]
@@ -114,14 +123,16 @@ func runPostgres(ctx context.Context, f flags, stdout io.Writer) error {
 		return fmt.Errorf("order load: %w", err)
 	}
 	availBody := `{"customerId":"C0001","currencyCode":"EUR","shipTo":{"regionCode":"DE","postalCode":"20457"},"lines":[{"sku":"SKU-00041","quantity":1},{"sku":"SKU-00042","quantity":1},{"sku":"SKU-00043","quantity":1}]}`
-	_ = post(base+"/v1/availability:check", availBody, "") // warm the cache
+	for _, g := range gateways {
+		_ = post(g+"/v1/availability:check", availBody, "") // warm the caches
+	}
 	var orderSeq atomic.Int64
 	for _, c := range pgLevels[1:] {
-		rep.Results = append(rep.Results, measureCPU(ctx, meshWatch, pgAvailName, c, f.dur, func(int, int) error {
-			return post(base+"/v1/availability:check", availBody, "")
+		rep.Results = append(rep.Results, measureCPU(ctx, meshWatch, pgAvailName, c, f.dur, func(w, _ int) error {
+			return post(gateways[w%len(gateways)]+"/v1/availability:check", availBody, "")
 		}))
-		rep.Results = append(rep.Results, measureCPU(ctx, meshWatch, pgOrderName, c, f.dur, func(int, int) error {
-			_, err := placeOrder(ctx, base, int(orderSeq.Add(1)))
+		rep.Results = append(rep.Results, measureCPU(ctx, meshWatch, pgOrderName, c, f.dur, func(w, _ int) error {
+			_, err := placeOrder(ctx, gateways[w%len(gateways)], int(orderSeq.Add(1)))
 			return err
 		}))
 	}
@@ -172,8 +183,13 @@ func renderPostgres(r pgReport, cpus int) string {
 	}
 	b.WriteString(".\n\n")
 	b.WriteString("These machines are shared and noisy (other builds and tests run at the same time), and the PostgreSQL cluster, the mesh and the load generator share the same cores: read the **ratios** against the raw transaction measured in the same run, not the absolute rates. " +
-		"The mesh is `transload-run -postgres`'s: one local PostgreSQL cluster (durable: fsync, synchronous_commit and full-page writes on), one database per service, a single NATS node and one replica of each service, with the same settings as `make bench` (docs/benchmarks.md explains them). " +
-		"Issue #13's two-replica topology (`transload-run -scale`) is not measured here.\n\n")
+		"The mesh is `transload-run -postgres`'s: one local PostgreSQL cluster (durable: fsync, synchronous_commit and full-page writes on), one database per service, ")
+	if r.Scale {
+		b.WriteString("in issue #13's scale topology (`transload-run -scale`, `-scale` here): a three-node NATS JetStream cluster with three replicas of every stream and two replicas of catalog-pricing, inventory, order, fulfillment and the gateway; the load spreads over both gateways")
+	} else {
+		b.WriteString("a single NATS node and one replica of each service (issue #13's two-replica topology is `-scale`: `make bench-postgres BENCH_FLAGS=-scale`)")
+	}
+	b.WriteString(", with the same settings as `make bench` (docs/benchmarks.md explains them).\n\n")
 	b.WriteString("| scenario | c | requests | errors | req/s | p50 | p99 | CPU/req (mesh) | × raw tx req/s | × raw tx p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range r.Results {
 		rawX, rawP99 := "", ""

@@ -71,6 +71,12 @@ func TestRenderPostgres(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
 	}
+	if !strings.Contains(text, "a single NATS node and one replica of each service") {
+		t.Errorf("the single-node run does not say its topology:\n%s", text)
+	}
+	if scale := renderPostgres(pgReport{Results: rs, Scale: true}, 2); !strings.Contains(scale, "two replicas of catalog-pricing, inventory, order, fulfillment and the gateway") {
+		t.Errorf("the -scale run does not say its topology:\n%s", scale)
+	}
 	// Availability writes nothing durable: no ratio against the raw tx.
 	if !strings.Contains(text, "| 700 | 0 µs | 5.00 ms |  |  |  |") {
 		t.Errorf("availability row has a ratio or another shape:\n%s", text)
