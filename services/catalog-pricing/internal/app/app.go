@@ -25,6 +25,7 @@ import (
 	"github.com/transload/transload/platform/grpcclient"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/outbox"
+	"github.com/transload/transload/platform/outbox/streamloss"
 	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/svcmain"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
@@ -188,7 +189,9 @@ func newQuoteCache(cfg cache.Config, log *slog.Logger, reg prometheus.Registerer
 // streams (eventstreams.Catalog, and eventstreams.Ops for the audit
 // trail), with the replicas of streams (NATS_STREAM_REPLICAS), before it
 // publishes, so a NATS that is down at start delays events but not the
-// service.
+// service. It runs the outbox reconciler (OUTBOX_RECONCILE_INTERVAL,
+// OUTBOX_RECONCILE_LOOKBACK) as the other services' relays do: events the
+// stream lost are republished and raise an EVENT_STREAM_LOSS exception.
 func newRelay(url string, streams eventstreams.Settings, db *sqldb.DB, log *slog.Logger, reg prometheus.Registerer) (*outbox.Relay, func(), error) {
 	if url == "" {
 		return nil, func() {}, nil
@@ -202,7 +205,8 @@ func newRelay(url string, streams eventstreams.Settings, db *sqldb.DB, log *slog
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg), outbox.WithStreams(streams.Apply(eventstreams.Catalog, eventstreams.Ops)...))
+	relay, err := outbox.NewRelay(db, js, outbox.WithLogger(log), outbox.WithRegisterer(reg),
+		outbox.WithStreams(streams.Apply(eventstreams.Catalog, eventstreams.Ops)...), streamloss.Reconcile("catalog-pricing"))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("outbox relay: %w", err)

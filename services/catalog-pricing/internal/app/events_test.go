@@ -13,6 +13,7 @@ import (
 
 	catalogv1 "github.com/transload/transload/gen/transload/catalog/v1"
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
+	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/eventstreams"
 	"github.com/transload/transload/platform/outbox"
 	"github.com/transload/transload/platform/sqldb"
@@ -189,5 +190,65 @@ func must(t *testing.T) func(any, error) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRelayRepublishesEventsTheStreamLost: the relay runs the outbox
+// reconciler (streamloss.Reconcile) as order, inventory, fulfillment and
+// notify do: after TRANSLOAD_CATALOG is purged, the initial import's
+// events are back in the stream (same event ids) and an
+// EVENT_STREAM_LOSS exception on streams/TRANSLOAD_CATALOG reached the
+// operations stream. Not parallel: it sets OUTBOX_RECONCILE_INTERVAL,
+// which the relay reads from the process environment.
+func TestRelayRepublishesEventsTheStreamLost(t *testing.T) {
+	t.Setenv("OUTBOX_RECONCILE_INTERVAL", "100ms")
+	ns := natstest.Start(t)
+	_, js := natstest.Connect(t, ns)
+	env := testEnv(t, map[string]string{"NATS_URL": ns.ClientURL()})
+	in := start(t, env, erptest.Serve(t, newFakeERP()))
+	in.waitReady(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	before := readEvents(ctx, t, js, 1, 4)
+	stream, err := js.Stream(ctx, eventstreams.Catalog.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait.Eventually(t, 20*time.Second, "republished events in "+eventstreams.Catalog.Name, func() error {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return err
+		}
+		return wait.Check(info.State.Msgs == 5, "%d messages after the purge, want the 5 lost", info.State.Msgs)
+	})
+	after := readEvents(ctx, t, js, 1, 4)
+	for subject, evs := range before {
+		for i, ev := range evs {
+			if got := after[subject][i].md.GetEventId(); got != ev.md.GetEventId() {
+				t.Errorf("%s event %d republished as %s, want the same id %s", subject, i, got, ev.md.GetEventId())
+			}
+		}
+	}
+
+	ops, err := js.OrderedConsumer(ctx, eventstreams.Ops.Name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{eventstreams.ExceptionRaised}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := ops.Next(jetstream.FetchMaxWait(20 * time.Second))
+	if err != nil {
+		t.Fatalf("no exception on %s: %v", eventstreams.Ops.Name, err)
+	}
+	raised := &opsv1.ExceptionRaisedEvent{}
+	if err := proto.Unmarshal(msg.Data(), raised); err != nil {
+		t.Fatal(err)
+	}
+	if raised.GetKind() != opsv1.Exception_KIND_EVENT_STREAM_LOSS || raised.GetResource() != "streams/"+eventstreams.Catalog.Name ||
+		raised.GetDetails().GetFields()["service"].GetStringValue() != "catalog-pricing" {
+		t.Fatalf("exception = %v, want EVENT_STREAM_LOSS on streams/%s from catalog-pricing", raised, eventstreams.Catalog.Name)
 	}
 }
