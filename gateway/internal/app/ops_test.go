@@ -37,23 +37,26 @@ const (
 // contract fails TestPermissionMatrix until someone writes here whether a
 // viewer may call it.
 var opsClasses = map[string]methodClass{
-	"ListExceptions":        opsRead,
-	"GetException":          opsRead,
-	"AcknowledgeException":  opsMutation,
-	"ResolveException":      opsMutation,
-	"ListDeadLetters":       opsRead,
-	"GetDeadLetter":         opsRead,
-	"ReplayDeadLetters":     opsMutation,
-	"TriggerReconciliation": opsMutation,
-	"GetReconciliation":     opsRead,
-	"ListReconciliations":   opsRead,
-	"GetKpis":               opsRead,
-	"ListAuditRecords":      opsRead,
-	"GetAuditRecord":        opsRead,
-	"GetErpQueueStatus":     opsRead,
-	"ListErpSubmissions":    opsRead,
-	"GetErpSubmission":      opsRead,
-	"RetryErpSubmission":    opsMutation,
+	"ListExceptions":             opsRead,
+	"GetException":               opsRead,
+	"AcknowledgeException":       opsMutation,
+	"ResolveException":           opsMutation,
+	"ListDeadLetters":            opsRead,
+	"GetDeadLetter":              opsRead,
+	"ReplayDeadLetters":          opsMutation,
+	"TriggerReconciliation":      opsMutation,
+	"GetReconciliation":          opsRead,
+	"ListReconciliations":        opsRead,
+	"GetKpis":                    opsRead,
+	"ListAuditRecords":           opsRead,
+	"GetAuditRecord":             opsRead,
+	"GetErpQueueStatus":          opsRead,
+	"ListErpSubmissions":         opsRead,
+	"GetErpSubmission":           opsRead,
+	"RetryErpSubmission":         opsMutation,
+	"ApproveReturnAuthorization": opsMutation,
+	"RejectReturnAuthorization":  opsMutation,
+	"CancelReturnAuthorization":  opsMutation,
 }
 
 // answer is the outcome of authentication and authorization.
@@ -297,8 +300,9 @@ func TestEveryOpsRouteReachesTheOpsService(t *testing.T) {
 	e := newEnv(t)
 	// Bodies for the mutations whose request needs more than request_id.
 	bodies := map[string]string{
-		"ResolveException":  `{"note":"fixed at the source"}`,
-		"ReplayDeadLetters": `{"names":["deadLetters/7"]}`,
+		"ResolveException":          `{"note":"fixed at the source"}`,
+		"ReplayDeadLetters":         `{"names":["deadLetters/7"]}`,
+		"RejectReturnAuthorization": `{"message":"outside the return policy"}`,
 	}
 	routes := opsRoutes(t, bodies)
 	covered := map[protoreflect.Name]bool{}

@@ -177,3 +177,18 @@ func (s *OpsServer) GetErpSubmission(ctx context.Context, req *opsv1.GetErpSubmi
 func (s *OpsServer) RetryErpSubmission(ctx context.Context, req *opsv1.RetryErpSubmissionRequest) (*opsv1.ErpSubmission, error) {
 	return forward(ctx, s, req, s.ops.RetryErpSubmission)
 }
+
+// ApproveReturnAuthorization implements opsv1.OpsServiceServer.
+func (s *OpsServer) ApproveReturnAuthorization(ctx context.Context, req *opsv1.ApproveReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return forward(ctx, s, req, s.ops.ApproveReturnAuthorization)
+}
+
+// RejectReturnAuthorization implements opsv1.OpsServiceServer.
+func (s *OpsServer) RejectReturnAuthorization(ctx context.Context, req *opsv1.RejectReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return forward(ctx, s, req, s.ops.RejectReturnAuthorization)
+}
+
+// CancelReturnAuthorization implements opsv1.OpsServiceServer.
+func (s *OpsServer) CancelReturnAuthorization(ctx context.Context, req *opsv1.CancelReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return forward(ctx, s, req, s.ops.CancelReturnAuthorization)
+}

@@ -12,6 +12,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -83,6 +84,76 @@ func (x ReplayResult_Outcome) Number() protoreflect.EnumNumber {
 // Deprecated: Use ReplayResult_Outcome.Descriptor instead.
 func (ReplayResult_Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{10, 0}
+}
+
+// State is the return's lifecycle state, as in
+// transload.order.v1.ReturnAuthorization.State.
+type ReturnAuthorization_State int32
+
+const (
+	// Not used.
+	ReturnAuthorization_STATE_UNSPECIFIED ReturnAuthorization_State = 0
+	// Requested, waiting for authorization.
+	ReturnAuthorization_STATE_REQUESTED ReturnAuthorization_State = 1
+	// Authorized; the customer may send the goods.
+	ReturnAuthorization_STATE_AUTHORIZED ReturnAuthorization_State = 2
+	// Goods received (in part or in full).
+	ReturnAuthorization_STATE_RECEIVED ReturnAuthorization_State = 3
+	// Credit memo for the refund lines posted.
+	ReturnAuthorization_STATE_CREDITED ReturnAuthorization_State = 4
+	// Rejected by an operator (terminal).
+	ReturnAuthorization_STATE_REJECTED ReturnAuthorization_State = 5
+	// Closed: resolved, cancelled or expired (terminal).
+	ReturnAuthorization_STATE_CLOSED ReturnAuthorization_State = 6
+)
+
+// Enum value maps for ReturnAuthorization_State.
+var (
+	ReturnAuthorization_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "STATE_REQUESTED",
+		2: "STATE_AUTHORIZED",
+		3: "STATE_RECEIVED",
+		4: "STATE_CREDITED",
+		5: "STATE_REJECTED",
+		6: "STATE_CLOSED",
+	}
+	ReturnAuthorization_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"STATE_REQUESTED":   1,
+		"STATE_AUTHORIZED":  2,
+		"STATE_RECEIVED":    3,
+		"STATE_CREDITED":    4,
+		"STATE_REJECTED":    5,
+		"STATE_CLOSED":      6,
+	}
+)
+
+func (x ReturnAuthorization_State) Enum() *ReturnAuthorization_State {
+	p := new(ReturnAuthorization_State)
+	*p = x
+	return p
+}
+
+func (x ReturnAuthorization_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReturnAuthorization_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_transload_ops_v1_ops_service_proto_enumTypes[1].Descriptor()
+}
+
+func (ReturnAuthorization_State) Type() protoreflect.EnumType {
+	return &file_transload_ops_v1_ops_service_proto_enumTypes[1]
+}
+
+func (x ReturnAuthorization_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReturnAuthorization_State.Descriptor instead.
+func (ReturnAuthorization_State) EnumDescriptor() ([]byte, []int) {
+	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{27, 0}
 }
 
 // ListExceptionsRequest pages through exceptions.
@@ -1587,11 +1658,314 @@ func (x *RetryErpSubmissionRequest) GetRequestId() string {
 	return ""
 }
 
+// ApproveReturnAuthorizationRequest names the return to authorize.
+type ApproveReturnAuthorizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return resource name, `returnAuthorizations/{return_authorization}`;
+	// the id is order's return id (return ids are unique across orders).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Client idempotency key, 1..128 characters, passed to order: same id +
+	// same payload returns the return as it is now, a different payload
+	// fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Optional operator note, recorded in the return's state history.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveReturnAuthorizationRequest) Reset() {
+	*x = ApproveReturnAuthorizationRequest{}
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveReturnAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveReturnAuthorizationRequest) ProtoMessage() {}
+
+func (x *ApproveReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*ApproveReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ApproveReturnAuthorizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveReturnAuthorizationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ApproveReturnAuthorizationRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// RejectReturnAuthorizationRequest names the return to reject and why.
+type RejectReturnAuthorizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return resource name, `returnAuthorizations/{return_authorization}`;
+	// the id is order's return id (return ids are unique across orders).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Client idempotency key, 1..128 characters, passed to order: same id +
+	// same payload returns the return as it is now, a different payload
+	// fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the return is rejected; shown to the customer.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectReturnAuthorizationRequest) Reset() {
+	*x = RejectReturnAuthorizationRequest{}
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectReturnAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectReturnAuthorizationRequest) ProtoMessage() {}
+
+func (x *RejectReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*RejectReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RejectReturnAuthorizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectReturnAuthorizationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RejectReturnAuthorizationRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// CancelReturnAuthorizationRequest names the authorized return to close.
+type CancelReturnAuthorizationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return resource name, `returnAuthorizations/{return_authorization}`;
+	// the id is order's return id (return ids are unique across orders).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Client idempotency key, 1..128 characters, passed to order: same id +
+	// same payload returns the return as it is now, a different payload
+	// fails with ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	// (-- api-linter: core::0155::request-id-format=disabled
+	//     aip.dev/not-precedent: the id is the REST Idempotency-Key, any
+	//     client-unique string of 1..128 characters, not only a UUID4. --)
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the return is cancelled, recorded in the state history.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReturnAuthorizationRequest) Reset() {
+	*x = CancelReturnAuthorizationRequest{}
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReturnAuthorizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReturnAuthorizationRequest) ProtoMessage() {}
+
+func (x *CancelReturnAuthorizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReturnAuthorizationRequest.ProtoReflect.Descriptor instead.
+func (*CancelReturnAuthorizationRequest) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CancelReturnAuthorizationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CancelReturnAuthorizationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CancelReturnAuthorizationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReturnAuthorization is the operators' view of a customer return (RMA)
+// that the order service owns (transload.order.v1.ReturnAuthorization):
+// enough to see what an approve, reject or cancel did.
+type ReturnAuthorization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `returnAuthorizations/{return_authorization}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The returned order, `orders/{order}` as the storefront API names it.
+	Order string `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"`
+	// Customer account number of the order.
+	CustomerId string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// Lifecycle state after the call.
+	State ReturnAuthorization_State `protobuf:"varint,4,opt,name=state,proto3,enum=transload.ops.v1.ReturnAuthorization_State" json:"state,omitempty"`
+	// Why it was rejected (STATE_REJECTED only).
+	RejectionMessage string `protobuf:"bytes,5,opt,name=rejection_message,json=rejectionMessage,proto3" json:"rejection_message,omitempty"`
+	// Last change.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnAuthorization) Reset() {
+	*x = ReturnAuthorization{}
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnAuthorization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnAuthorization) ProtoMessage() {}
+
+func (x *ReturnAuthorization) ProtoReflect() protoreflect.Message {
+	mi := &file_transload_ops_v1_ops_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnAuthorization.ProtoReflect.Descriptor instead.
+func (*ReturnAuthorization) Descriptor() ([]byte, []int) {
+	return file_transload_ops_v1_ops_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ReturnAuthorization) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReturnAuthorization) GetOrder() string {
+	if x != nil {
+		return x.Order
+	}
+	return ""
+}
+
+func (x *ReturnAuthorization) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *ReturnAuthorization) GetState() ReturnAuthorization_State {
+	if x != nil {
+		return x.State
+	}
+	return ReturnAuthorization_STATE_UNSPECIFIED
+}
+
+func (x *ReturnAuthorization) GetRejectionMessage() string {
+	if x != nil {
+		return x.RejectionMessage
+	}
+	return ""
+}
+
+func (x *ReturnAuthorization) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
 var File_transload_ops_v1_ops_service_proto protoreflect.FileDescriptor
 
 const file_transload_ops_v1_ops_service_proto_rawDesc = "" +
 	"\n" +
-	"\"transload/ops/v1/ops_service.proto\x12\x10transload.ops.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a transload/ops/v1/resources.proto\"\xfb\x01\n" +
+	"\"transload/ops/v1/ops_service.proto\x12\x10transload.ops.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a transload/ops/v1/resources.proto\"\xfb\x01\n" +
 	"\x15ListExceptionsRequest\x12*\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\r\xe0A\x01\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12*\n" +
 	"\n" +
@@ -1709,7 +2083,43 @@ const file_transload_ops_v1_ops_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA!\n" +
 	"\x1fops.transload.dev/ErpSubmission\xbaH!r\x1f\x18O2\x1b^erpSubmissions/[^/]{1,64}$R\x04name\x12,\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId2\xc3\x12\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\xf5\x01\n" +
+	"!ApproveReturnAuthorizationRequest\x12\x80\x01\n" +
+	"\x04name\x18\x01 \x01(\tBl\xe0A\x02\xfaA'\n" +
+	"%ops.transload.dev/ReturnAuthorization\xbaH<r:\x18U26^returnAuthorizations/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12,\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12\x1f\n" +
+	"\x04note\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xf4\x03R\x04note\"\xfc\x01\n" +
+	" RejectReturnAuthorizationRequest\x12\x80\x01\n" +
+	"\x04name\x18\x01 \x01(\tBl\xe0A\x02\xfaA'\n" +
+	"%ops.transload.dev/ReturnAuthorization\xbaH<r:\x18U26^returnAuthorizations/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12,\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12'\n" +
+	"\amessage\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\amessage\"\xf8\x01\n" +
+	" CancelReturnAuthorizationRequest\x12\x80\x01\n" +
+	"\x04name\x18\x01 \x01(\tBl\xe0A\x02\xfaA'\n" +
+	"%ops.transload.dev/ReturnAuthorization\xbaH<r:\x18U26^returnAuthorizations/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$R\x04name\x12,\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12#\n" +
+	"\x06reason\x18\x03 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xca\x04\n" +
+	"\x13ReturnAuthorization\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x19\n" +
+	"\x05order\x18\x02 \x01(\tB\x03\xe0A\x03R\x05order\x12$\n" +
+	"\vcustomer_id\x18\x03 \x01(\tB\x03\xe0A\x03R\n" +
+	"customerId\x12F\n" +
+	"\x05state\x18\x04 \x01(\x0e2+.transload.ops.v1.ReturnAuthorization.StateB\x03\xe0A\x03R\x05state\x120\n" +
+	"\x11rejection_message\x18\x05 \x01(\tB\x03\xe0A\x03R\x10rejectionMessage\x12@\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\x97\x01\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fSTATE_REQUESTED\x10\x01\x12\x14\n" +
+	"\x10STATE_AUTHORIZED\x10\x02\x12\x12\n" +
+	"\x0eSTATE_RECEIVED\x10\x03\x12\x12\n" +
+	"\x0eSTATE_CREDITED\x10\x04\x12\x12\n" +
+	"\x0eSTATE_REJECTED\x10\x05\x12\x10\n" +
+	"\fSTATE_CLOSED\x10\x06:\x82\x01\xeaA\x7f\n" +
+	"%ops.transload.dev/ReturnAuthorization\x12+returnAuthorizations/{return_authorization}*\x14returnAuthorizations2\x13returnAuthorization2\xdc\x16\n" +
 	"\n" +
 	"OpsService\x12\x7f\n" +
 	"\x0eListExceptions\x12'.transload.ops.v1.ListExceptionsRequest\x1a(.transload.ops.v1.ListExceptionsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/ops/exceptions\x12~\n" +
@@ -1728,7 +2138,10 @@ const file_transload_ops_v1_ops_service_proto_rawDesc = "" +
 	"\x11GetErpQueueStatus\x12*.transload.ops.v1.GetErpQueueStatusRequest\x1a .transload.ops.v1.ErpQueueStatus\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/ops/erpQueueStatus\x12\x8f\x01\n" +
 	"\x12ListErpSubmissions\x12+.transload.ops.v1.ListErpSubmissionsRequest\x1a,.transload.ops.v1.ListErpSubmissionsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/ops/erpSubmissions\x12\x8e\x01\n" +
 	"\x10GetErpSubmission\x12).transload.ops.v1.GetErpSubmissionRequest\x1a\x1f.transload.ops.v1.ErpSubmission\".\xdaA\x04name\x82\xd3\xe4\x93\x02!\x12\x1f/v1/ops/{name=erpSubmissions/*}\x12\x94\x01\n" +
-	"\x12RetryErpSubmission\x12+.transload.ops.v1.RetryErpSubmissionRequest\x1a\x1f.transload.ops.v1.ErpSubmission\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/ops/{name=erpSubmissions/*}:retryB\xc4\x01\n" +
+	"\x12RetryErpSubmission\x12+.transload.ops.v1.RetryErpSubmissionRequest\x1a\x1f.transload.ops.v1.ErpSubmission\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/ops/{name=erpSubmissions/*}:retry\x12\xb2\x01\n" +
+	"\x1aApproveReturnAuthorization\x123.transload.ops.v1.ApproveReturnAuthorizationRequest\x1a%.transload.ops.v1.ReturnAuthorization\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/ops/{name=returnAuthorizations/*}:approve\x12\xaf\x01\n" +
+	"\x19RejectReturnAuthorization\x122.transload.ops.v1.RejectReturnAuthorizationRequest\x1a%.transload.ops.v1.ReturnAuthorization\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/ops/{name=returnAuthorizations/*}:reject\x12\xaf\x01\n" +
+	"\x19CancelReturnAuthorization\x122.transload.ops.v1.CancelReturnAuthorizationRequest\x1a%.transload.ops.v1.ReturnAuthorization\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/ops/{name=returnAuthorizations/*}:cancelB\xc4\x01\n" +
 	"\x14com.transload.ops.v1B\x0fOpsServiceProtoP\x01Z9github.com/transload/transload/gen/transload/ops/v1;opsv1\xa2\x02\x03TOX\xaa\x02\x10Transload.Ops.V1\xca\x02\x10Transload\\Ops\\V1\xe2\x02\x1cTransload\\Ops\\V1\\GPBMetadata\xea\x02\x12Transload::Ops::V1b\x06proto3"
 
 var (
@@ -1743,91 +2156,105 @@ func file_transload_ops_v1_ops_service_proto_rawDescGZIP() []byte {
 	return file_transload_ops_v1_ops_service_proto_rawDescData
 }
 
-var file_transload_ops_v1_ops_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_transload_ops_v1_ops_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_transload_ops_v1_ops_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_transload_ops_v1_ops_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_transload_ops_v1_ops_service_proto_goTypes = []any{
-	(ReplayResult_Outcome)(0),            // 0: transload.ops.v1.ReplayResult.Outcome
-	(*ListExceptionsRequest)(nil),        // 1: transload.ops.v1.ListExceptionsRequest
-	(*ListExceptionsResponse)(nil),       // 2: transload.ops.v1.ListExceptionsResponse
-	(*GetExceptionRequest)(nil),          // 3: transload.ops.v1.GetExceptionRequest
-	(*AcknowledgeExceptionRequest)(nil),  // 4: transload.ops.v1.AcknowledgeExceptionRequest
-	(*ResolveExceptionRequest)(nil),      // 5: transload.ops.v1.ResolveExceptionRequest
-	(*ListDeadLettersRequest)(nil),       // 6: transload.ops.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),      // 7: transload.ops.v1.ListDeadLettersResponse
-	(*GetDeadLetterRequest)(nil),         // 8: transload.ops.v1.GetDeadLetterRequest
-	(*ReplayDeadLettersRequest)(nil),     // 9: transload.ops.v1.ReplayDeadLettersRequest
-	(*ReplayDeadLettersResponse)(nil),    // 10: transload.ops.v1.ReplayDeadLettersResponse
-	(*ReplayResult)(nil),                 // 11: transload.ops.v1.ReplayResult
-	(*TriggerReconciliationRequest)(nil), // 12: transload.ops.v1.TriggerReconciliationRequest
-	(*GetReconciliationRequest)(nil),     // 13: transload.ops.v1.GetReconciliationRequest
-	(*ListReconciliationsRequest)(nil),   // 14: transload.ops.v1.ListReconciliationsRequest
-	(*ListReconciliationsResponse)(nil),  // 15: transload.ops.v1.ListReconciliationsResponse
-	(*GetKpisRequest)(nil),               // 16: transload.ops.v1.GetKpisRequest
-	(*ListAuditRecordsRequest)(nil),      // 17: transload.ops.v1.ListAuditRecordsRequest
-	(*ListAuditRecordsResponse)(nil),     // 18: transload.ops.v1.ListAuditRecordsResponse
-	(*GetAuditRecordRequest)(nil),        // 19: transload.ops.v1.GetAuditRecordRequest
-	(*GetErpQueueStatusRequest)(nil),     // 20: transload.ops.v1.GetErpQueueStatusRequest
-	(*ListErpSubmissionsRequest)(nil),    // 21: transload.ops.v1.ListErpSubmissionsRequest
-	(*ListErpSubmissionsResponse)(nil),   // 22: transload.ops.v1.ListErpSubmissionsResponse
-	(*GetErpSubmissionRequest)(nil),      // 23: transload.ops.v1.GetErpSubmissionRequest
-	(*RetryErpSubmissionRequest)(nil),    // 24: transload.ops.v1.RetryErpSubmissionRequest
-	(*Exception)(nil),                    // 25: transload.ops.v1.Exception
-	(*DeadLetter)(nil),                   // 26: transload.ops.v1.DeadLetter
-	(*Reconciliation)(nil),               // 27: transload.ops.v1.Reconciliation
-	(*durationpb.Duration)(nil),          // 28: google.protobuf.Duration
-	(*AuditRecord)(nil),                  // 29: transload.ops.v1.AuditRecord
-	(*ErpSubmission)(nil),                // 30: transload.ops.v1.ErpSubmission
-	(*Kpis)(nil),                         // 31: transload.ops.v1.Kpis
-	(*ErpQueueStatus)(nil),               // 32: transload.ops.v1.ErpQueueStatus
+	(ReplayResult_Outcome)(0),                 // 0: transload.ops.v1.ReplayResult.Outcome
+	(ReturnAuthorization_State)(0),            // 1: transload.ops.v1.ReturnAuthorization.State
+	(*ListExceptionsRequest)(nil),             // 2: transload.ops.v1.ListExceptionsRequest
+	(*ListExceptionsResponse)(nil),            // 3: transload.ops.v1.ListExceptionsResponse
+	(*GetExceptionRequest)(nil),               // 4: transload.ops.v1.GetExceptionRequest
+	(*AcknowledgeExceptionRequest)(nil),       // 5: transload.ops.v1.AcknowledgeExceptionRequest
+	(*ResolveExceptionRequest)(nil),           // 6: transload.ops.v1.ResolveExceptionRequest
+	(*ListDeadLettersRequest)(nil),            // 7: transload.ops.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),           // 8: transload.ops.v1.ListDeadLettersResponse
+	(*GetDeadLetterRequest)(nil),              // 9: transload.ops.v1.GetDeadLetterRequest
+	(*ReplayDeadLettersRequest)(nil),          // 10: transload.ops.v1.ReplayDeadLettersRequest
+	(*ReplayDeadLettersResponse)(nil),         // 11: transload.ops.v1.ReplayDeadLettersResponse
+	(*ReplayResult)(nil),                      // 12: transload.ops.v1.ReplayResult
+	(*TriggerReconciliationRequest)(nil),      // 13: transload.ops.v1.TriggerReconciliationRequest
+	(*GetReconciliationRequest)(nil),          // 14: transload.ops.v1.GetReconciliationRequest
+	(*ListReconciliationsRequest)(nil),        // 15: transload.ops.v1.ListReconciliationsRequest
+	(*ListReconciliationsResponse)(nil),       // 16: transload.ops.v1.ListReconciliationsResponse
+	(*GetKpisRequest)(nil),                    // 17: transload.ops.v1.GetKpisRequest
+	(*ListAuditRecordsRequest)(nil),           // 18: transload.ops.v1.ListAuditRecordsRequest
+	(*ListAuditRecordsResponse)(nil),          // 19: transload.ops.v1.ListAuditRecordsResponse
+	(*GetAuditRecordRequest)(nil),             // 20: transload.ops.v1.GetAuditRecordRequest
+	(*GetErpQueueStatusRequest)(nil),          // 21: transload.ops.v1.GetErpQueueStatusRequest
+	(*ListErpSubmissionsRequest)(nil),         // 22: transload.ops.v1.ListErpSubmissionsRequest
+	(*ListErpSubmissionsResponse)(nil),        // 23: transload.ops.v1.ListErpSubmissionsResponse
+	(*GetErpSubmissionRequest)(nil),           // 24: transload.ops.v1.GetErpSubmissionRequest
+	(*RetryErpSubmissionRequest)(nil),         // 25: transload.ops.v1.RetryErpSubmissionRequest
+	(*ApproveReturnAuthorizationRequest)(nil), // 26: transload.ops.v1.ApproveReturnAuthorizationRequest
+	(*RejectReturnAuthorizationRequest)(nil),  // 27: transload.ops.v1.RejectReturnAuthorizationRequest
+	(*CancelReturnAuthorizationRequest)(nil),  // 28: transload.ops.v1.CancelReturnAuthorizationRequest
+	(*ReturnAuthorization)(nil),               // 29: transload.ops.v1.ReturnAuthorization
+	(*Exception)(nil),                         // 30: transload.ops.v1.Exception
+	(*DeadLetter)(nil),                        // 31: transload.ops.v1.DeadLetter
+	(*Reconciliation)(nil),                    // 32: transload.ops.v1.Reconciliation
+	(*durationpb.Duration)(nil),               // 33: google.protobuf.Duration
+	(*AuditRecord)(nil),                       // 34: transload.ops.v1.AuditRecord
+	(*ErpSubmission)(nil),                     // 35: transload.ops.v1.ErpSubmission
+	(*timestamppb.Timestamp)(nil),             // 36: google.protobuf.Timestamp
+	(*Kpis)(nil),                              // 37: transload.ops.v1.Kpis
+	(*ErpQueueStatus)(nil),                    // 38: transload.ops.v1.ErpQueueStatus
 }
 var file_transload_ops_v1_ops_service_proto_depIdxs = []int32{
-	25, // 0: transload.ops.v1.ListExceptionsResponse.exceptions:type_name -> transload.ops.v1.Exception
-	26, // 1: transload.ops.v1.ListDeadLettersResponse.dead_letters:type_name -> transload.ops.v1.DeadLetter
-	11, // 2: transload.ops.v1.ReplayDeadLettersResponse.results:type_name -> transload.ops.v1.ReplayResult
+	30, // 0: transload.ops.v1.ListExceptionsResponse.exceptions:type_name -> transload.ops.v1.Exception
+	31, // 1: transload.ops.v1.ListDeadLettersResponse.dead_letters:type_name -> transload.ops.v1.DeadLetter
+	12, // 2: transload.ops.v1.ReplayDeadLettersResponse.results:type_name -> transload.ops.v1.ReplayResult
 	0,  // 3: transload.ops.v1.ReplayResult.outcome:type_name -> transload.ops.v1.ReplayResult.Outcome
-	27, // 4: transload.ops.v1.ListReconciliationsResponse.reconciliations:type_name -> transload.ops.v1.Reconciliation
-	28, // 5: transload.ops.v1.GetKpisRequest.window:type_name -> google.protobuf.Duration
-	29, // 6: transload.ops.v1.ListAuditRecordsResponse.audit_records:type_name -> transload.ops.v1.AuditRecord
-	30, // 7: transload.ops.v1.ListErpSubmissionsResponse.erp_submissions:type_name -> transload.ops.v1.ErpSubmission
-	1,  // 8: transload.ops.v1.OpsService.ListExceptions:input_type -> transload.ops.v1.ListExceptionsRequest
-	3,  // 9: transload.ops.v1.OpsService.GetException:input_type -> transload.ops.v1.GetExceptionRequest
-	4,  // 10: transload.ops.v1.OpsService.AcknowledgeException:input_type -> transload.ops.v1.AcknowledgeExceptionRequest
-	5,  // 11: transload.ops.v1.OpsService.ResolveException:input_type -> transload.ops.v1.ResolveExceptionRequest
-	6,  // 12: transload.ops.v1.OpsService.ListDeadLetters:input_type -> transload.ops.v1.ListDeadLettersRequest
-	8,  // 13: transload.ops.v1.OpsService.GetDeadLetter:input_type -> transload.ops.v1.GetDeadLetterRequest
-	9,  // 14: transload.ops.v1.OpsService.ReplayDeadLetters:input_type -> transload.ops.v1.ReplayDeadLettersRequest
-	12, // 15: transload.ops.v1.OpsService.TriggerReconciliation:input_type -> transload.ops.v1.TriggerReconciliationRequest
-	13, // 16: transload.ops.v1.OpsService.GetReconciliation:input_type -> transload.ops.v1.GetReconciliationRequest
-	14, // 17: transload.ops.v1.OpsService.ListReconciliations:input_type -> transload.ops.v1.ListReconciliationsRequest
-	16, // 18: transload.ops.v1.OpsService.GetKpis:input_type -> transload.ops.v1.GetKpisRequest
-	17, // 19: transload.ops.v1.OpsService.ListAuditRecords:input_type -> transload.ops.v1.ListAuditRecordsRequest
-	19, // 20: transload.ops.v1.OpsService.GetAuditRecord:input_type -> transload.ops.v1.GetAuditRecordRequest
-	20, // 21: transload.ops.v1.OpsService.GetErpQueueStatus:input_type -> transload.ops.v1.GetErpQueueStatusRequest
-	21, // 22: transload.ops.v1.OpsService.ListErpSubmissions:input_type -> transload.ops.v1.ListErpSubmissionsRequest
-	23, // 23: transload.ops.v1.OpsService.GetErpSubmission:input_type -> transload.ops.v1.GetErpSubmissionRequest
-	24, // 24: transload.ops.v1.OpsService.RetryErpSubmission:input_type -> transload.ops.v1.RetryErpSubmissionRequest
-	2,  // 25: transload.ops.v1.OpsService.ListExceptions:output_type -> transload.ops.v1.ListExceptionsResponse
-	25, // 26: transload.ops.v1.OpsService.GetException:output_type -> transload.ops.v1.Exception
-	25, // 27: transload.ops.v1.OpsService.AcknowledgeException:output_type -> transload.ops.v1.Exception
-	25, // 28: transload.ops.v1.OpsService.ResolveException:output_type -> transload.ops.v1.Exception
-	7,  // 29: transload.ops.v1.OpsService.ListDeadLetters:output_type -> transload.ops.v1.ListDeadLettersResponse
-	26, // 30: transload.ops.v1.OpsService.GetDeadLetter:output_type -> transload.ops.v1.DeadLetter
-	10, // 31: transload.ops.v1.OpsService.ReplayDeadLetters:output_type -> transload.ops.v1.ReplayDeadLettersResponse
-	27, // 32: transload.ops.v1.OpsService.TriggerReconciliation:output_type -> transload.ops.v1.Reconciliation
-	27, // 33: transload.ops.v1.OpsService.GetReconciliation:output_type -> transload.ops.v1.Reconciliation
-	15, // 34: transload.ops.v1.OpsService.ListReconciliations:output_type -> transload.ops.v1.ListReconciliationsResponse
-	31, // 35: transload.ops.v1.OpsService.GetKpis:output_type -> transload.ops.v1.Kpis
-	18, // 36: transload.ops.v1.OpsService.ListAuditRecords:output_type -> transload.ops.v1.ListAuditRecordsResponse
-	29, // 37: transload.ops.v1.OpsService.GetAuditRecord:output_type -> transload.ops.v1.AuditRecord
-	32, // 38: transload.ops.v1.OpsService.GetErpQueueStatus:output_type -> transload.ops.v1.ErpQueueStatus
-	22, // 39: transload.ops.v1.OpsService.ListErpSubmissions:output_type -> transload.ops.v1.ListErpSubmissionsResponse
-	30, // 40: transload.ops.v1.OpsService.GetErpSubmission:output_type -> transload.ops.v1.ErpSubmission
-	30, // 41: transload.ops.v1.OpsService.RetryErpSubmission:output_type -> transload.ops.v1.ErpSubmission
-	25, // [25:42] is the sub-list for method output_type
-	8,  // [8:25] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	32, // 4: transload.ops.v1.ListReconciliationsResponse.reconciliations:type_name -> transload.ops.v1.Reconciliation
+	33, // 5: transload.ops.v1.GetKpisRequest.window:type_name -> google.protobuf.Duration
+	34, // 6: transload.ops.v1.ListAuditRecordsResponse.audit_records:type_name -> transload.ops.v1.AuditRecord
+	35, // 7: transload.ops.v1.ListErpSubmissionsResponse.erp_submissions:type_name -> transload.ops.v1.ErpSubmission
+	1,  // 8: transload.ops.v1.ReturnAuthorization.state:type_name -> transload.ops.v1.ReturnAuthorization.State
+	36, // 9: transload.ops.v1.ReturnAuthorization.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 10: transload.ops.v1.OpsService.ListExceptions:input_type -> transload.ops.v1.ListExceptionsRequest
+	4,  // 11: transload.ops.v1.OpsService.GetException:input_type -> transload.ops.v1.GetExceptionRequest
+	5,  // 12: transload.ops.v1.OpsService.AcknowledgeException:input_type -> transload.ops.v1.AcknowledgeExceptionRequest
+	6,  // 13: transload.ops.v1.OpsService.ResolveException:input_type -> transload.ops.v1.ResolveExceptionRequest
+	7,  // 14: transload.ops.v1.OpsService.ListDeadLetters:input_type -> transload.ops.v1.ListDeadLettersRequest
+	9,  // 15: transload.ops.v1.OpsService.GetDeadLetter:input_type -> transload.ops.v1.GetDeadLetterRequest
+	10, // 16: transload.ops.v1.OpsService.ReplayDeadLetters:input_type -> transload.ops.v1.ReplayDeadLettersRequest
+	13, // 17: transload.ops.v1.OpsService.TriggerReconciliation:input_type -> transload.ops.v1.TriggerReconciliationRequest
+	14, // 18: transload.ops.v1.OpsService.GetReconciliation:input_type -> transload.ops.v1.GetReconciliationRequest
+	15, // 19: transload.ops.v1.OpsService.ListReconciliations:input_type -> transload.ops.v1.ListReconciliationsRequest
+	17, // 20: transload.ops.v1.OpsService.GetKpis:input_type -> transload.ops.v1.GetKpisRequest
+	18, // 21: transload.ops.v1.OpsService.ListAuditRecords:input_type -> transload.ops.v1.ListAuditRecordsRequest
+	20, // 22: transload.ops.v1.OpsService.GetAuditRecord:input_type -> transload.ops.v1.GetAuditRecordRequest
+	21, // 23: transload.ops.v1.OpsService.GetErpQueueStatus:input_type -> transload.ops.v1.GetErpQueueStatusRequest
+	22, // 24: transload.ops.v1.OpsService.ListErpSubmissions:input_type -> transload.ops.v1.ListErpSubmissionsRequest
+	24, // 25: transload.ops.v1.OpsService.GetErpSubmission:input_type -> transload.ops.v1.GetErpSubmissionRequest
+	25, // 26: transload.ops.v1.OpsService.RetryErpSubmission:input_type -> transload.ops.v1.RetryErpSubmissionRequest
+	26, // 27: transload.ops.v1.OpsService.ApproveReturnAuthorization:input_type -> transload.ops.v1.ApproveReturnAuthorizationRequest
+	27, // 28: transload.ops.v1.OpsService.RejectReturnAuthorization:input_type -> transload.ops.v1.RejectReturnAuthorizationRequest
+	28, // 29: transload.ops.v1.OpsService.CancelReturnAuthorization:input_type -> transload.ops.v1.CancelReturnAuthorizationRequest
+	3,  // 30: transload.ops.v1.OpsService.ListExceptions:output_type -> transload.ops.v1.ListExceptionsResponse
+	30, // 31: transload.ops.v1.OpsService.GetException:output_type -> transload.ops.v1.Exception
+	30, // 32: transload.ops.v1.OpsService.AcknowledgeException:output_type -> transload.ops.v1.Exception
+	30, // 33: transload.ops.v1.OpsService.ResolveException:output_type -> transload.ops.v1.Exception
+	8,  // 34: transload.ops.v1.OpsService.ListDeadLetters:output_type -> transload.ops.v1.ListDeadLettersResponse
+	31, // 35: transload.ops.v1.OpsService.GetDeadLetter:output_type -> transload.ops.v1.DeadLetter
+	11, // 36: transload.ops.v1.OpsService.ReplayDeadLetters:output_type -> transload.ops.v1.ReplayDeadLettersResponse
+	32, // 37: transload.ops.v1.OpsService.TriggerReconciliation:output_type -> transload.ops.v1.Reconciliation
+	32, // 38: transload.ops.v1.OpsService.GetReconciliation:output_type -> transload.ops.v1.Reconciliation
+	16, // 39: transload.ops.v1.OpsService.ListReconciliations:output_type -> transload.ops.v1.ListReconciliationsResponse
+	37, // 40: transload.ops.v1.OpsService.GetKpis:output_type -> transload.ops.v1.Kpis
+	19, // 41: transload.ops.v1.OpsService.ListAuditRecords:output_type -> transload.ops.v1.ListAuditRecordsResponse
+	34, // 42: transload.ops.v1.OpsService.GetAuditRecord:output_type -> transload.ops.v1.AuditRecord
+	38, // 43: transload.ops.v1.OpsService.GetErpQueueStatus:output_type -> transload.ops.v1.ErpQueueStatus
+	23, // 44: transload.ops.v1.OpsService.ListErpSubmissions:output_type -> transload.ops.v1.ListErpSubmissionsResponse
+	35, // 45: transload.ops.v1.OpsService.GetErpSubmission:output_type -> transload.ops.v1.ErpSubmission
+	35, // 46: transload.ops.v1.OpsService.RetryErpSubmission:output_type -> transload.ops.v1.ErpSubmission
+	29, // 47: transload.ops.v1.OpsService.ApproveReturnAuthorization:output_type -> transload.ops.v1.ReturnAuthorization
+	29, // 48: transload.ops.v1.OpsService.RejectReturnAuthorization:output_type -> transload.ops.v1.ReturnAuthorization
+	29, // 49: transload.ops.v1.OpsService.CancelReturnAuthorization:output_type -> transload.ops.v1.ReturnAuthorization
+	30, // [30:50] is the sub-list for method output_type
+	10, // [10:30] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_transload_ops_v1_ops_service_proto_init() }
@@ -1841,8 +2268,8 @@ func file_transload_ops_v1_ops_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transload_ops_v1_ops_service_proto_rawDesc), len(file_transload_ops_v1_ops_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   24,
+			NumEnums:      2,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,23 +19,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OpsService_ListExceptions_FullMethodName        = "/transload.ops.v1.OpsService/ListExceptions"
-	OpsService_GetException_FullMethodName          = "/transload.ops.v1.OpsService/GetException"
-	OpsService_AcknowledgeException_FullMethodName  = "/transload.ops.v1.OpsService/AcknowledgeException"
-	OpsService_ResolveException_FullMethodName      = "/transload.ops.v1.OpsService/ResolveException"
-	OpsService_ListDeadLetters_FullMethodName       = "/transload.ops.v1.OpsService/ListDeadLetters"
-	OpsService_GetDeadLetter_FullMethodName         = "/transload.ops.v1.OpsService/GetDeadLetter"
-	OpsService_ReplayDeadLetters_FullMethodName     = "/transload.ops.v1.OpsService/ReplayDeadLetters"
-	OpsService_TriggerReconciliation_FullMethodName = "/transload.ops.v1.OpsService/TriggerReconciliation"
-	OpsService_GetReconciliation_FullMethodName     = "/transload.ops.v1.OpsService/GetReconciliation"
-	OpsService_ListReconciliations_FullMethodName   = "/transload.ops.v1.OpsService/ListReconciliations"
-	OpsService_GetKpis_FullMethodName               = "/transload.ops.v1.OpsService/GetKpis"
-	OpsService_ListAuditRecords_FullMethodName      = "/transload.ops.v1.OpsService/ListAuditRecords"
-	OpsService_GetAuditRecord_FullMethodName        = "/transload.ops.v1.OpsService/GetAuditRecord"
-	OpsService_GetErpQueueStatus_FullMethodName     = "/transload.ops.v1.OpsService/GetErpQueueStatus"
-	OpsService_ListErpSubmissions_FullMethodName    = "/transload.ops.v1.OpsService/ListErpSubmissions"
-	OpsService_GetErpSubmission_FullMethodName      = "/transload.ops.v1.OpsService/GetErpSubmission"
-	OpsService_RetryErpSubmission_FullMethodName    = "/transload.ops.v1.OpsService/RetryErpSubmission"
+	OpsService_ListExceptions_FullMethodName             = "/transload.ops.v1.OpsService/ListExceptions"
+	OpsService_GetException_FullMethodName               = "/transload.ops.v1.OpsService/GetException"
+	OpsService_AcknowledgeException_FullMethodName       = "/transload.ops.v1.OpsService/AcknowledgeException"
+	OpsService_ResolveException_FullMethodName           = "/transload.ops.v1.OpsService/ResolveException"
+	OpsService_ListDeadLetters_FullMethodName            = "/transload.ops.v1.OpsService/ListDeadLetters"
+	OpsService_GetDeadLetter_FullMethodName              = "/transload.ops.v1.OpsService/GetDeadLetter"
+	OpsService_ReplayDeadLetters_FullMethodName          = "/transload.ops.v1.OpsService/ReplayDeadLetters"
+	OpsService_TriggerReconciliation_FullMethodName      = "/transload.ops.v1.OpsService/TriggerReconciliation"
+	OpsService_GetReconciliation_FullMethodName          = "/transload.ops.v1.OpsService/GetReconciliation"
+	OpsService_ListReconciliations_FullMethodName        = "/transload.ops.v1.OpsService/ListReconciliations"
+	OpsService_GetKpis_FullMethodName                    = "/transload.ops.v1.OpsService/GetKpis"
+	OpsService_ListAuditRecords_FullMethodName           = "/transload.ops.v1.OpsService/ListAuditRecords"
+	OpsService_GetAuditRecord_FullMethodName             = "/transload.ops.v1.OpsService/GetAuditRecord"
+	OpsService_GetErpQueueStatus_FullMethodName          = "/transload.ops.v1.OpsService/GetErpQueueStatus"
+	OpsService_ListErpSubmissions_FullMethodName         = "/transload.ops.v1.OpsService/ListErpSubmissions"
+	OpsService_GetErpSubmission_FullMethodName           = "/transload.ops.v1.OpsService/GetErpSubmission"
+	OpsService_RetryErpSubmission_FullMethodName         = "/transload.ops.v1.OpsService/RetryErpSubmission"
+	OpsService_ApproveReturnAuthorization_FullMethodName = "/transload.ops.v1.OpsService/ApproveReturnAuthorization"
+	OpsService_RejectReturnAuthorization_FullMethodName  = "/transload.ops.v1.OpsService/RejectReturnAuthorization"
+	OpsService_CancelReturnAuthorization_FullMethodName  = "/transload.ops.v1.OpsService/CancelReturnAuthorization"
 )
 
 // OpsServiceClient is the client API for OpsService service.
@@ -151,6 +154,29 @@ type OpsServiceClient interface {
 	// trail (action "erp_submission.retry") and in the history of the
 	// exception raised for the order, if any.
 	RetryErpSubmission(ctx context.Context, in *RetryErpSubmissionRequest, opts ...grpc.CallOption) (*ErpSubmission, error)
+	// ApproveReturnAuthorization authorizes a return waiting for an operator
+	// (STATE_REQUESTED, e.g. over the auto-approval value) in the order
+	// service, with the calling operator as actor: order records the audit
+	// entry (action "return_authorization.approve") and the state history.
+	// Idempotent on `request_id` (order's).
+	//
+	// Errors are order's, passed through: NOT_FOUND (ERROR_REASON_NOT_FOUND
+	// naming the ops resource); FAILED_PRECONDITION with
+	// ERROR_REASON_INVALID_STATE_TRANSITION (transload.order.v1) when the
+	// return is not REQUESTED; ALREADY_EXISTS with
+	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	ApproveReturnAuthorization(ctx context.Context, in *ApproveReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error)
+	// RejectReturnAuthorization rejects a return waiting for an operator
+	// (STATE_REQUESTED -> STATE_REJECTED) with a message shown to the
+	// customer; audited by order with the operator as actor. Errors as
+	// ApproveReturnAuthorization.
+	RejectReturnAuthorization(ctx context.Context, in *RejectReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error)
+	// CancelReturnAuthorization closes an authorized return whose goods have
+	// not been received (STATE_AUTHORIZED -> STATE_CLOSED); fulfillment then
+	// cancels the expected return at the WMS. Audited by order with the
+	// operator as actor. Errors as ApproveReturnAuthorization
+	// (INVALID_STATE_TRANSITION when not authorized or already received).
+	CancelReturnAuthorization(ctx context.Context, in *CancelReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error)
 }
 
 type opsServiceClient struct {
@@ -331,6 +357,36 @@ func (c *opsServiceClient) RetryErpSubmission(ctx context.Context, in *RetryErpS
 	return out, nil
 }
 
+func (c *opsServiceClient) ApproveReturnAuthorization(ctx context.Context, in *ApproveReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnAuthorization)
+	err := c.cc.Invoke(ctx, OpsService_ApproveReturnAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *opsServiceClient) RejectReturnAuthorization(ctx context.Context, in *RejectReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnAuthorization)
+	err := c.cc.Invoke(ctx, OpsService_RejectReturnAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *opsServiceClient) CancelReturnAuthorization(ctx context.Context, in *CancelReturnAuthorizationRequest, opts ...grpc.CallOption) (*ReturnAuthorization, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnAuthorization)
+	err := c.cc.Invoke(ctx, OpsService_CancelReturnAuthorization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OpsServiceServer is the server API for OpsService service.
 // All implementations must embed UnimplementedOpsServiceServer
 // for forward compatibility.
@@ -444,6 +500,29 @@ type OpsServiceServer interface {
 	// trail (action "erp_submission.retry") and in the history of the
 	// exception raised for the order, if any.
 	RetryErpSubmission(context.Context, *RetryErpSubmissionRequest) (*ErpSubmission, error)
+	// ApproveReturnAuthorization authorizes a return waiting for an operator
+	// (STATE_REQUESTED, e.g. over the auto-approval value) in the order
+	// service, with the calling operator as actor: order records the audit
+	// entry (action "return_authorization.approve") and the state history.
+	// Idempotent on `request_id` (order's).
+	//
+	// Errors are order's, passed through: NOT_FOUND (ERROR_REASON_NOT_FOUND
+	// naming the ops resource); FAILED_PRECONDITION with
+	// ERROR_REASON_INVALID_STATE_TRANSITION (transload.order.v1) when the
+	// return is not REQUESTED; ALREADY_EXISTS with
+	// ERROR_REASON_IDEMPOTENCY_KEY_REUSED.
+	ApproveReturnAuthorization(context.Context, *ApproveReturnAuthorizationRequest) (*ReturnAuthorization, error)
+	// RejectReturnAuthorization rejects a return waiting for an operator
+	// (STATE_REQUESTED -> STATE_REJECTED) with a message shown to the
+	// customer; audited by order with the operator as actor. Errors as
+	// ApproveReturnAuthorization.
+	RejectReturnAuthorization(context.Context, *RejectReturnAuthorizationRequest) (*ReturnAuthorization, error)
+	// CancelReturnAuthorization closes an authorized return whose goods have
+	// not been received (STATE_AUTHORIZED -> STATE_CLOSED); fulfillment then
+	// cancels the expected return at the WMS. Audited by order with the
+	// operator as actor. Errors as ApproveReturnAuthorization
+	// (INVALID_STATE_TRANSITION when not authorized or already received).
+	CancelReturnAuthorization(context.Context, *CancelReturnAuthorizationRequest) (*ReturnAuthorization, error)
 	mustEmbedUnimplementedOpsServiceServer()
 }
 
@@ -504,6 +583,15 @@ func (UnimplementedOpsServiceServer) GetErpSubmission(context.Context, *GetErpSu
 }
 func (UnimplementedOpsServiceServer) RetryErpSubmission(context.Context, *RetryErpSubmissionRequest) (*ErpSubmission, error) {
 	return nil, status.Error(codes.Unimplemented, "method RetryErpSubmission not implemented")
+}
+func (UnimplementedOpsServiceServer) ApproveReturnAuthorization(context.Context, *ApproveReturnAuthorizationRequest) (*ReturnAuthorization, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveReturnAuthorization not implemented")
+}
+func (UnimplementedOpsServiceServer) RejectReturnAuthorization(context.Context, *RejectReturnAuthorizationRequest) (*ReturnAuthorization, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectReturnAuthorization not implemented")
+}
+func (UnimplementedOpsServiceServer) CancelReturnAuthorization(context.Context, *CancelReturnAuthorizationRequest) (*ReturnAuthorization, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReturnAuthorization not implemented")
 }
 func (UnimplementedOpsServiceServer) mustEmbedUnimplementedOpsServiceServer() {}
 func (UnimplementedOpsServiceServer) testEmbeddedByValue()                    {}
@@ -832,6 +920,60 @@ func _OpsService_RetryErpSubmission_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OpsService_ApproveReturnAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveReturnAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpsServiceServer).ApproveReturnAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpsService_ApproveReturnAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpsServiceServer).ApproveReturnAuthorization(ctx, req.(*ApproveReturnAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OpsService_RejectReturnAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectReturnAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpsServiceServer).RejectReturnAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpsService_RejectReturnAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpsServiceServer).RejectReturnAuthorization(ctx, req.(*RejectReturnAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OpsService_CancelReturnAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReturnAuthorizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OpsServiceServer).CancelReturnAuthorization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OpsService_CancelReturnAuthorization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OpsServiceServer).CancelReturnAuthorization(ctx, req.(*CancelReturnAuthorizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OpsService_ServiceDesc is the grpc.ServiceDesc for OpsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -906,6 +1048,18 @@ var OpsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RetryErpSubmission",
 			Handler:    _OpsService_RetryErpSubmission_Handler,
+		},
+		{
+			MethodName: "ApproveReturnAuthorization",
+			Handler:    _OpsService_ApproveReturnAuthorization_Handler,
+		},
+		{
+			MethodName: "RejectReturnAuthorization",
+			Handler:    _OpsService_RejectReturnAuthorization_Handler,
+		},
+		{
+			MethodName: "CancelReturnAuthorization",
+			Handler:    _OpsService_CancelReturnAuthorization_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

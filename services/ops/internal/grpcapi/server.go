@@ -28,6 +28,9 @@ type Upstream interface {
 	ListErpSubmissions(context.Context, *opsv1.ListErpSubmissionsRequest) (*opsv1.ListErpSubmissionsResponse, error)
 	GetErpSubmission(context.Context, *opsv1.GetErpSubmissionRequest) (*opsv1.ErpSubmission, error)
 	RetryErpSubmission(context.Context, *opsv1.RetryErpSubmissionRequest) (*opsv1.ErpSubmission, error)
+	ApproveReturnAuthorization(context.Context, *opsv1.ApproveReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error)
+	RejectReturnAuthorization(context.Context, *opsv1.RejectReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error)
+	CancelReturnAuthorization(context.Context, *opsv1.CancelReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error)
 	GetKpis(context.Context, *opsv1.GetKpisRequest) (*opsv1.Kpis, error)
 }
 
@@ -323,6 +326,24 @@ func (s *Server) RetryErpSubmission(ctx context.Context, req *opsv1.RetryErpSubm
 		s.logger.WarnContext(ctx, "ops: noting the ERP retry on the desk failed", slog.String("resource", resource), slog.Any("error", err))
 	}
 	return sub, nil
+}
+
+// ApproveReturnAuthorization authorizes a return in the order service,
+// which audits it under the operator the gateway named.
+func (s *Server) ApproveReturnAuthorization(ctx context.Context, req *opsv1.ApproveReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return s.upstream.ApproveReturnAuthorization(ctx, req)
+}
+
+// RejectReturnAuthorization rejects a return in the order service, which
+// audits it under the operator.
+func (s *Server) RejectReturnAuthorization(ctx context.Context, req *opsv1.RejectReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return s.upstream.RejectReturnAuthorization(ctx, req)
+}
+
+// CancelReturnAuthorization closes an authorized return in the order
+// service, which audits it under the operator.
+func (s *Server) CancelReturnAuthorization(ctx context.Context, req *opsv1.CancelReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return s.upstream.CancelReturnAuthorization(ctx, req)
 }
 
 // GetKpis computes the KPIs.

@@ -611,6 +611,18 @@ func TestUpstreamMethods(t *testing.T) {
 			return err
 		},
 		func() error { _, err := r.api.GetKpis(ctx, &opsv1.GetKpisRequest{}); return err },
+		func() error {
+			_, err := r.api.ApproveReturnAuthorization(ctx, &opsv1.ApproveReturnAuthorizationRequest{Name: "returnAuthorizations/R-1", RequestId: "a"})
+			return err
+		},
+		func() error {
+			_, err := r.api.RejectReturnAuthorization(ctx, &opsv1.RejectReturnAuthorizationRequest{Name: "returnAuthorizations/R-1", RequestId: "r", Message: "m"})
+			return err
+		},
+		func() error {
+			_, err := r.api.CancelReturnAuthorization(ctx, &opsv1.CancelReturnAuthorizationRequest{Name: "returnAuthorizations/R-1", RequestId: "c"})
+			return err
+		},
 	}
 	for _, call := range calls {
 		if err := call(); err != nil {
@@ -618,7 +630,8 @@ func TestUpstreamMethods(t *testing.T) {
 		}
 	}
 	want := map[string]int{"TriggerReconciliation": 1, "GetReconciliation": 1, "ListReconciliations": 1, "GetErpQueueStatus": 1,
-		"ListErpSubmissions": 1, "GetErpSubmission": 1, "RetryErpSubmission": 1, "GetKpis": 1}
+		"ListErpSubmissions": 1, "GetErpSubmission": 1, "RetryErpSubmission": 1, "GetKpis": 1,
+		"ApproveReturnAuthorization": 1, "RejectReturnAuthorization": 1, "CancelReturnAuthorization": 1}
 	if diff := cmp.Diff(want, r.upstream.calls()); diff != "" {
 		t.Fatalf("upstream calls (-want +got):\n%s", diff)
 	}
@@ -684,6 +697,18 @@ func (f *fakeUpstream) ListErpSubmissions(context.Context, *opsv1.ListErpSubmiss
 
 func (f *fakeUpstream) GetErpSubmission(_ context.Context, req *opsv1.GetErpSubmissionRequest) (*opsv1.ErpSubmission, error) {
 	return &opsv1.ErpSubmission{Name: req.GetName()}, f.called("GetErpSubmission")
+}
+
+func (f *fakeUpstream) ApproveReturnAuthorization(_ context.Context, req *opsv1.ApproveReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return &opsv1.ReturnAuthorization{Name: req.GetName()}, f.called("ApproveReturnAuthorization")
+}
+
+func (f *fakeUpstream) RejectReturnAuthorization(_ context.Context, req *opsv1.RejectReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return &opsv1.ReturnAuthorization{Name: req.GetName()}, f.called("RejectReturnAuthorization")
+}
+
+func (f *fakeUpstream) CancelReturnAuthorization(_ context.Context, req *opsv1.CancelReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
+	return &opsv1.ReturnAuthorization{Name: req.GetName()}, f.called("CancelReturnAuthorization")
 }
 
 func (f *fakeUpstream) RetryErpSubmission(_ context.Context, req *opsv1.RetryErpSubmissionRequest) (*opsv1.ErpSubmission, error) {
