@@ -23,13 +23,40 @@ func (c *Client) PriceChanges(ctx context.Context, cursor string, limit int) ([]
 	if err != nil {
 		return nil, "", false, mapErr(ctx, "list price events", err)
 	}
-	out := make([]erpsync.PriceChange, 0, len(resp.GetPriceEvents()))
-	for _, ev := range resp.GetPriceEvents() {
+	return priceChanges(resp.GetPriceEvents()), resp.GetNextCursor(), resp.GetHasMore(), nil
+}
+
+// priceChanges converts feed events to the pricing domain's terms.
+func priceChanges(evs []*erpv1.PriceEvent) []erpsync.PriceChange {
+	out := make([]erpsync.PriceChange, 0, len(evs))
+	for _, ev := range evs {
 		lp := ev.GetListPrice()
 		out = append(out, erpsync.PriceChange{
 			Seq: ev.GetSourceSequence(), EventID: ev.GetEventId(), ERPList: lp.GetPriceListId(), Row: priceRow(1, lp),
 			Skipped: lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil,
 		})
 	}
-	return out, resp.GetNextCursor(), resp.GetHasMore(), nil
+	return out
+}
+
+var _ erpsync.PriceWatcher = (*Client)(nil)
+
+// WatchPriceChanges streams the ERP's price change feed
+// (WatchPriceEvents) from cursor to fn; erpsync.ErrNoFeed when the adapter
+// does not push. The caller's ctx bounds the stream's lifetime.
+func (c *Client) WatchPriceChanges(ctx context.Context, cursor string, fn func([]erpsync.PriceChange, string) error) error {
+	stream, err := c.erp.WatchPriceEvents(ctx, &erpv1.WatchPriceEventsRequest{Cursor: cursor})
+	for err == nil {
+		var msg *erpv1.WatchPriceEventsResponse
+		if msg, err = stream.Recv(); err != nil {
+			break
+		}
+		if err := fn(priceChanges(msg.GetPriceEvents()), msg.GetNextCursor()); err != nil {
+			return err
+		}
+	}
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("watch price events: %w", erpsync.ErrNoFeed)
+	}
+	return mapErr(ctx, "watch price events", err)
 }

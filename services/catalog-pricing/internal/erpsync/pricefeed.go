@@ -35,6 +35,42 @@ type PriceFeed interface {
 	PriceChanges(ctx context.Context, cursor string, limit int) (changes []PriceChange, next string, more bool, err error)
 }
 
+// PriceWatcher is the push form of PriceFeed (erp.v1 WatchPriceEvents);
+// a Source that implements it too gets changes pushed, with PriceChanges
+// polled only while the stream is down.
+type PriceWatcher interface {
+	// WatchPriceChanges streams changes after cursor to fn (each call
+	// continuing where the previous next cursor points; the first may be
+	// empty) until ctx ends or the stream breaks; ErrNoFeed when the
+	// adapter has no push. An error fn returns ends the stream with it.
+	WatchPriceChanges(ctx context.Context, cursor string, fn func(changes []PriceChange, next string) error) error
+}
+
+// watchLifetime bounds one WatchPriceEvents stream; the follower then
+// opens the next from its cursor.
+const watchLifetime = 5 * time.Minute
+
+// watchPrices applies pushed changes until the stream ends, keeping st
+// at the last applied change; its error says why it ended.
+func (s *Syncer) watchPrices(parent context.Context, w PriceWatcher, st *priceFollower) error {
+	ctx, cancel := context.WithTimeout(parent, watchLifetime)
+	defer cancel()
+	err := w.WatchPriceChanges(ctx, st.cursor, func(changes []PriceChange, next string) error {
+		if len(changes) > 0 {
+			if err := s.applyPriceChanges(ctx, st.seq, changes); err != nil {
+				return err
+			}
+			st.seq = changes[len(changes)-1].Seq
+		}
+		st.cursor = next
+		return nil
+	})
+	if ctx.Err() != nil && parent.Err() == nil {
+		return nil // the stream's lifetime passed: open the next one
+	}
+	return err
+}
+
 // ErrNoFeed: the ERP adapter has no price change feed (UNIMPLEMENTED);
 // prices then change only with full syncs.
 var ErrNoFeed = errors.New("erp has no price change feed")
@@ -153,15 +189,17 @@ func (s *Syncer) applyPriceChanges(ctx context.Context, pos int64, changes []Pri
 }
 
 // followPrices applies the ERP's price changes in feed order as they come:
-// it polls every poll while caught up (immediately while more are
-// waiting). It starts, and falls back after any gap, with a full price
+// pushed over WatchPriceEvents when the feed is also a PriceWatcher, else
+// (and while the stream is down) polled every poll while caught up
+// (immediately while more are waiting). It starts, and falls back after any gap, with a full price
 // export (resync), so no change is lost while the cursor lives in memory
 // only. It returns when ctx ends or the adapter has no feed.
 func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Duration) {
 	var (
-		st     priceFollower
-		synced bool
-		delay  = s.min
+		st         priceFollower
+		synced     bool
+		delay      = s.min
+		watcher, _ = feed.(PriceWatcher)
 	)
 	for ctx.Err() == nil {
 		if !synced {
@@ -179,6 +217,26 @@ func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Dur
 				continue
 			}
 			synced, delay = true, s.min
+		}
+		if watcher != nil {
+			err := s.watchPrices(ctx, watcher, &st)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, ErrNoFeed):
+				watcher = nil // poll only from now on
+			case errors.Is(err, errFeedGap):
+				s.log.WarnContext(ctx, "price feed gap; re-reading the full price export", slog.Int64("after", st.seq))
+				synced = false
+				continue
+			case err != nil:
+				// Poll once below, then open a new stream after the delay.
+				s.log.WarnContext(ctx, "price feed stream ended; polling meanwhile", slog.Any("error", err))
+				if !sleep(ctx, jitter(delay)) {
+					return
+				}
+				delay = min(delay*2, s.max)
+			}
 		}
 		changes, next, more, err := s.readFeed(ctx, feed, st.cursor)
 		if err == nil && len(changes) > 0 {

@@ -123,3 +123,54 @@ func TestPriceFeedGapTriggersExport(t *testing.T) {
 		t.Errorf("%d resyncs; want 2 (start, gap)", n)
 	}
 }
+
+// pushSource is a feedSource that also pushes (PriceWatcher): each watch
+// sends what is after its cursor, then waits for the next add.
+type pushSource struct {
+	feedSource
+	added chan struct{}
+}
+
+func (p *pushSource) WatchPriceChanges(ctx context.Context, cursor string, fn func([]erpsync.PriceChange, string) error) error {
+	for {
+		changes, next, _, err := p.PriceChanges(ctx, cursor, 1000)
+		if err != nil {
+			return err
+		}
+		if err := fn(changes, next); err != nil {
+			return err
+		}
+		cursor = next
+		select {
+		case <-p.added:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// TestPriceFeedPush: with a pushing feed, changes arrive through the
+// stream: the poll interval is an hour, so only the push can deliver them.
+func TestPriceFeedPush(t *testing.T) {
+	src := &pushSource{feedSource: feedSource{fakeSource: fakeSource{products: []catalog.Product{product("A")}, prices: map[string]int64{"A": 100}}},
+		added: make(chan struct{}, 16)}
+	syncer, _, pr := setup(t, src)
+	syncer.SetPricePoll(time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- syncer.Run(ctx, 0, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	wait.Eventually(t, 10*time.Second, "initial import", func() error {
+		return wait.Check(syncer.Resyncs() == 1 && price(t, pr, "A") == 100, "%d resyncs", syncer.Resyncs())
+	})
+	src.add(1, "A", 175)
+	src.added <- struct{}{}
+	wait.Eventually(t, 10*time.Second, "pushed change", func() error {
+		return wait.Check(price(t, pr, "A") == 175, "A %d", price(t, pr, "A"))
+	})
+}
