@@ -257,3 +257,7 @@ bench: build test-servers ## Benchmarks and load harness (not part of make test)
 .PHONY: bench-postgres
 bench-postgres: build test-servers ## The mesh on PostgreSQL (not part of make test): raw order tx on the same cluster, availability and order placement at c=16/64; writes docs/benchmarks-postgres.md.
 	$(BIN)/transload-bench -postgres -bin $(BIN) -out docs/benchmarks-postgres.md $(BENCH_FLAGS)
+
+.PHONY: bench-postgres-scale
+bench-postgres-scale: build test-servers ## bench-postgres on the scale topology (three NATS nodes, two replicas of each replicated service; not part of make test): writes docs/benchmarks-postgres-scale.md.
+	$(BIN)/transload-bench -scale -bin $(BIN) -out docs/benchmarks-postgres-scale.md $(BENCH_FLAGS)

@@ -173,8 +173,12 @@ const collapseFloor = 0.8
 func renderPostgres(r pgReport, cpus int) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "# Benchmarks on PostgreSQL\n\nProduced by `make bench-postgres` on %s (%s, %d CPUs, %s) at %s",
-		host, runtime.GOARCH, cpus, runtime.Version(), time.Now().UTC().Format(time.RFC3339))
+	title, target := "PostgreSQL", "bench-postgres"
+	if r.Scale {
+		title, target = "PostgreSQL, scale topology", "bench-postgres-scale"
+	}
+	fmt.Fprintf(&b, "# Benchmarks on %s\n\nProduced by `make %s` on %s (%s, %d CPUs, %s) at %s",
+		title, target, host, runtime.GOARCH, cpus, runtime.Version(), time.Now().UTC().Format(time.RFC3339))
 	if r.Elapsed > 0 {
 		fmt.Fprintf(&b, "; the harness ran for %s", r.Elapsed.Round(time.Second))
 	}
@@ -187,7 +191,7 @@ func renderPostgres(r pgReport, cpus int) string {
 	if r.Scale {
 		b.WriteString("in issue #13's scale topology (`transload-run -scale`, `-scale` here): a three-node NATS JetStream cluster with three replicas of every stream and two replicas of catalog-pricing, inventory, order, fulfillment and the gateway; the load spreads over both gateways")
 	} else {
-		b.WriteString("a single NATS node and one replica of each service (issue #13's two-replica topology is `-scale`: `make bench-postgres BENCH_FLAGS=-scale`)")
+		b.WriteString("a single NATS node and one replica of each service (issue #13's two-replica topology is `make bench-postgres-scale`)")
 	}
 	b.WriteString(", with the same settings as `make bench` (docs/benchmarks.md explains them).\n\n")
 	b.WriteString("| scenario | c | requests | errors | req/s | p50 | p99 | CPU/req (mesh) | × raw tx req/s | × raw tx p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")

@@ -74,7 +74,7 @@ func TestRenderPostgres(t *testing.T) {
 	if !strings.Contains(text, "a single NATS node and one replica of each service") {
 		t.Errorf("the single-node run does not say its topology:\n%s", text)
 	}
-	if scale := renderPostgres(pgReport{Results: rs, Scale: true}, 2); !strings.Contains(scale, "two replicas of catalog-pricing, inventory, order, fulfillment and the gateway") {
+	if scale := renderPostgres(pgReport{Results: rs, Scale: true}, 2); !strings.Contains(scale, "two replicas of catalog-pricing, inventory, order, fulfillment and the gateway") || !strings.Contains(scale, "make bench-postgres-scale") {
 		t.Errorf("the -scale run does not say its topology:\n%s", scale)
 	}
 	// Availability writes nothing durable: no ratio against the raw tx.
