@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -73,38 +74,34 @@ func (c Callers) Allowed(fullMethod, identity string) bool {
 
 // WithCallers refuses, with PERMISSION_DENIED and reason
 // ERROR_REASON_PERMISSION_DENIED (metadata: caller, method), every call
-// on the server's listeners whose verified mesh identity callers does not
-// allow. A call that carries no verified mesh identity (a server without
-// [WithMeshTLS]) is refused too: install it only with mesh TLS, as
-// [WithMesh] does. It runs innermost on the listeners (after the access
-// log and metrics, which record the refusal), not for LocalConn.
+// whose verified mesh identity callers does not allow. A call that carries
+// no verified mesh identity (a server without [WithMeshTLS], or a
+// LocalConn call) is refused too: install it only with mesh TLS, as
+// [WithMesh] does. It runs as the authentication hook (step 7 of the
+// chain: after the access log and metrics, which record a refusal, and
+// before validation, so a refused caller learns nothing about its
+// request), ahead of a hook installed before it with [WithAuth]; a
+// WithAuth given after it replaces it, so pass WithCallers (WithMesh)
+// last.
 func WithCallers(callers Callers) Option {
-	check := func(ctx context.Context, method string) error {
-		id, err := PeerIdentity(ctx)
-		if err != nil {
-			return apierr.Error(codes.PermissionDenied, commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
-				"caller has no mesh identity", map[string]string{"method": method})
+	return func(o *options) {
+		next := o.auth
+		o.auth = func(ctx context.Context, method string) (context.Context, error) {
+			id, err := PeerIdentity(ctx)
+			if err != nil {
+				return nil, apierr.Error(codes.PermissionDenied, commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
+					"caller has no mesh identity", map[string]string{"method": method})
+			}
+			if !callers.Allowed(method, id) {
+				return nil, apierr.Error(codes.PermissionDenied, commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
+					fmt.Sprintf("%s may not call %s", id, method), map[string]string{"caller": id, "method": method})
+			}
+			if next != nil {
+				return next(ctx, method)
+			}
+			return ctx, nil
 		}
-		if !callers.Allowed(method, id) {
-			return apierr.Error(codes.PermissionDenied, commonv1.ErrorReason_ERROR_REASON_PERMISSION_DENIED,
-				fmt.Sprintf("%s may not call %s", id, method), map[string]string{"caller": id, "method": method})
-		}
-		return nil
 	}
-	return WithServerOptions(
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			if err := check(ctx, info.FullMethod); err != nil {
-				return nil, err
-			}
-			return handler(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-			if err := check(ss.Context(), info.FullMethod); err != nil {
-				return err
-			}
-			return handler(srv, ss)
-		}),
-	)
 }
 
 // PeerIdentity returns the mesh identity (service name) of the caller of
@@ -120,4 +117,45 @@ func PeerIdentity(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("grpcserver: peer %s has no verified certificate", p.Addr)
 	}
 	return meshtls.Identity(info.State.VerifiedChains[0][0])
+}
+
+// Check reports a table that does not match the services it guards: an
+// entry naming a method or service none of descs has, an identity outside
+// known, or a method of descs that no entry opens to anyone (each
+// service's callers test calls it, so a new RPC fails the test until the
+// table says who may call it).
+func (c Callers) Check(known []string, descs ...*grpc.ServiceDesc) error {
+	methods := map[string]bool{}
+	for _, d := range descs {
+		methods["/"+d.ServiceName+"/*"] = true
+		for _, m := range d.Methods {
+			methods["/"+d.ServiceName+"/"+m.MethodName] = true
+		}
+		for _, s := range d.Streams {
+			methods["/"+d.ServiceName+"/"+s.StreamName] = true
+		}
+	}
+	var errs []string
+	for _, key := range slices.Sorted(maps.Keys(c)) {
+		if !methods[key] {
+			errs = append(errs, fmt.Sprintf("%s is no method of the services guarded", key))
+		}
+		for _, id := range c[key] {
+			if !slices.Contains(known, id) {
+				errs = append(errs, fmt.Sprintf("%s: %q is no mesh member", key, id))
+			}
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(methods)) {
+		if strings.HasSuffix(m, "/*") {
+			continue
+		}
+		if !slices.ContainsFunc(known, func(id string) bool { return c.Allowed(m, id) }) {
+			errs = append(errs, fmt.Sprintf("%s is open to no one", m))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("grpcserver: callers table: %s", strings.Join(errs, "; "))
+	}
+	return nil
 }

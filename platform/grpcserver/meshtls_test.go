@@ -180,3 +180,53 @@ func TestCallersAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestCallersCheck(t *testing.T) {
+	t.Parallel()
+	known := []string{"order", "gateway"}
+	ok := grpcserver.Callers{
+		grpcservertest.MethodCreate:             {"order"},
+		"/" + grpcservertest.ServiceName + "/*": {"gateway"},
+	}
+	if err := ok.Check(known, &grpcservertest.ServiceDesc); err != nil {
+		t.Fatalf("Check of a complete table: %v", err)
+	}
+	for name, c := range map[string]grpcserver.Callers{
+		"method open to no one": {grpcservertest.MethodGet: {"order"}},
+		"unknown method":        {"/" + grpcservertest.ServiceName + "/*": {"order"}, "/x.v1.S/Gone": {"order"}},
+		"unknown identity":      {"/" + grpcservertest.ServiceName + "/*": {"ordr"}},
+	} {
+		if err := c.Check(known, &grpcservertest.ServiceDesc); err == nil {
+			t.Errorf("%s: Check passed", name)
+		}
+	}
+}
+
+// TestMeshRefusesBeforeValidation: a refused caller gets PERMISSION_DENIED
+// even for a request validation would reject, and a hook installed with
+// WithAuth before WithMesh still runs for allowed callers.
+func TestMeshRefusesBeforeValidation(t *testing.T) {
+	t.Parallel()
+	dir := meshDir(t, "inventory", "order", "gateway")
+	var authed atomic.Int64
+	ts := start(t, &grpcservertest.Probe{},
+		grpcserver.WithAuth(func(ctx context.Context, _ string) (context.Context, error) {
+			authed.Add(1)
+			return ctx, nil
+		}),
+		grpcserver.WithMesh(member(t, dir, "inventory"), grpcserver.Callers{grpcservertest.MethodPrice: {"order"}}))
+	addr := ts.srv.Addr().String()
+	invalid := &commonv1.Money{CurrencyCode: "not a currency"}
+	_, err := grpcservertest.NewClient(meshClient(t, addr, dir, "gateway", "inventory")).Price(context.Background(), invalid)
+	wantDenied(t, err, "gateway")
+	if authed.Load() != 0 {
+		t.Error("the WithAuth hook ran for a refused caller")
+	}
+	_, err = grpcservertest.NewClient(meshClient(t, addr, dir, "order", "inventory")).Price(context.Background(), invalid)
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("allowed caller, invalid request: %v, want INVALID_ARGUMENT", err)
+	}
+	if authed.Load() != 1 {
+		t.Errorf("WithAuth hook ran %d times, want once (for the allowed caller)", authed.Load())
+	}
+}

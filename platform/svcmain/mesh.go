@@ -2,6 +2,8 @@ package svcmain
 
 import (
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcserver"
@@ -44,4 +46,17 @@ func (rt *Runtime) Mesh(callers grpcserver.Callers) grpcserver.Option {
 		return grpcserver.WithUnaryInterceptors() // nothing to add
 	}
 	return grpcserver.WithMesh(rt.mesh, callers)
+}
+
+// Operator is the mesh identity of operator tools (transload-bench, the
+// e2e suites, grpcurl by hand): not a service, but a certificate the
+// launcher issues so that a tool may call the administrative methods the
+// services' tables open to it.
+const Operator = "operator"
+
+// MeshMembers lists every identity of the mesh: each binary of the port
+// plan, and [Operator]. The launcher issues a certificate to each; the
+// services' caller tables may name only these.
+func MeshMembers() []string {
+	return append(slices.Sorted(maps.Keys(portPlan)), Operator)
 }

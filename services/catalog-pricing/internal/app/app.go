@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 
 	// grpcapi.Codec sends memoized quote responses as the bytes they were
 	// marshalled to once, instead of marshalling them on every call.
-	srv, err := rt.NewServer(append(listen(cfg, deps), grpcserver.WithServerOptions(grpc.ForceServerCodecV2(grpcapi.Codec())))...)
+	srv, err := rt.NewServer(append(listen(cfg, deps), grpcserver.WithServerOptions(grpc.ForceServerCodecV2(grpcapi.Codec())), rt.Mesh(grpcapi.Callers))...)
 	if err != nil {
 		return fmt.Errorf("grpc server: %w", err)
 	}

@@ -91,6 +91,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 		grpcserver.WithAddr(cfg.GRPCAddr),
 		grpcserver.WithAdminAddr(cfg.AdminAddr),
 		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout),
+		rt.Mesh(grpcapi.Callers), // mutual TLS and caller authorization when MESH_TLS_DIR is set
 		grpcserver.WithUnaryInterceptors(grpcapi.UnaryFaults(flt)),
 		grpcserver.WithStreamInterceptors(grpcapi.StreamFaults(flt)),
 	)

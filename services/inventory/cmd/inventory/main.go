@@ -92,7 +92,7 @@ func newApp(ctx context.Context, rt *svcmain.Runtime, cfg config.Config, d deps)
 	if d.adminListener != nil {
 		listen[1] = grpcserver.WithAdminListener(d.adminListener)
 	}
-	a.srv, err = rt.NewServer(listen...)
+	a.srv, err = rt.NewServer(append(listen, rt.Mesh(grpcapi.Callers))...)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	}
 
 	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr),
-		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout))
+		grpcserver.WithShutdownTimeout(cfg.ShutdownTimeout), rt.Mesh(grpcapi.Callers))
 	if err != nil {
 		return err
 	}

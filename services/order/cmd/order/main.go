@@ -58,7 +58,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 	if err != nil {
 		return err
 	}
-	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr))
+	srv, err := rt.NewServer(grpcserver.WithAddr(cfg.GRPCAddr), grpcserver.WithAdminAddr(cfg.AdminAddr), rt.Mesh(grpcapi.Callers))
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 	srv, err := rt.NewServer(
 		grpcserver.WithAddr(cfg.GRPCAddr),
 		grpcserver.WithAdminAddr(cfg.AdminAddr),
+		rt.Mesh(grpcapi.Callers), // mutual TLS and caller authorization when MESH_TLS_DIR is set
 		grpcserver.WithUnaryInterceptors(grpcapi.FaultInterceptor(faultSet)),
 	)
 	if err != nil {
