@@ -58,7 +58,7 @@ const exportTimeout = 5 * time.Second
 
 // client serves erp over bufconn and returns a client on a connection
 // dialed as the service dials it, with the given export budget.
-func client(t *testing.T, erp *scriptedERP, budget ...time.Duration) *erpclient.Client {
+func client(t *testing.T, erp erpv1.ErpAdapterServiceServer, budget ...time.Duration) *erpclient.Client {
 	t.Helper()
 	d := exportTimeout
 	if len(budget) > 0 {
