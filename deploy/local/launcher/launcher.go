@@ -218,6 +218,10 @@ func prepare(cfg Config) (*Mesh, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("launcher: %w", err)
 	}
+	cfg, err := meshTLS(cfg, os.Getenv) // meshtls.go: MESH_TLS_DIR or MESH_PLAINTEXT for every process
+	if err != nil {
+		return nil, err
+	}
 	m := &Mesh{cfg: cfg, procs: map[string]*Proc{}, order: processes(cfg)}
 	if err := m.assignPorts(); err != nil {
 		m.closeListeners()
