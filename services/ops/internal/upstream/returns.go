@@ -25,45 +25,43 @@ const (
 
 // ApproveReturnAuthorization implements OpsService.ApproveReturnAuthorization.
 func (u *Upstream) ApproveReturnAuthorization(ctx context.Context, req *opsv1.ApproveReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
-	name, err := orderReturnName(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	ra, err := u.order.ApproveReturnAuthorization(u.outgoing(ctx), &orderv1.ApproveReturnAuthorizationRequest{
-		Name: name, RequestId: req.GetRequestId(), Note: req.GetNote(),
+	return u.decideReturn(ctx, req.GetName(), func(ctx context.Context, name string) (*orderv1.ReturnAuthorization, error) {
+		return u.order.ApproveReturnAuthorization(ctx, &orderv1.ApproveReturnAuthorizationRequest{
+			Name: name, RequestId: req.GetRequestId(), Note: req.GetNote(),
+		})
 	})
-	if err != nil {
-		return nil, u.neighbourError(ctx, depOrder, req.GetName(), err)
-	}
-	return returnToOps(ra), nil
 }
 
 // RejectReturnAuthorization implements OpsService.RejectReturnAuthorization.
 func (u *Upstream) RejectReturnAuthorization(ctx context.Context, req *opsv1.RejectReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
-	name, err := orderReturnName(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	ra, err := u.order.RejectReturnAuthorization(u.outgoing(ctx), &orderv1.RejectReturnAuthorizationRequest{
-		Name: name, RequestId: req.GetRequestId(), Message: req.GetMessage(),
+	return u.decideReturn(ctx, req.GetName(), func(ctx context.Context, name string) (*orderv1.ReturnAuthorization, error) {
+		return u.order.RejectReturnAuthorization(ctx, &orderv1.RejectReturnAuthorizationRequest{
+			Name: name, RequestId: req.GetRequestId(), Message: req.GetMessage(),
+		})
 	})
-	if err != nil {
-		return nil, u.neighbourError(ctx, depOrder, req.GetName(), err)
-	}
-	return returnToOps(ra), nil
 }
 
 // CancelReturnAuthorization implements OpsService.CancelReturnAuthorization.
 func (u *Upstream) CancelReturnAuthorization(ctx context.Context, req *opsv1.CancelReturnAuthorizationRequest) (*opsv1.ReturnAuthorization, error) {
-	name, err := orderReturnName(req.GetName())
+	return u.decideReturn(ctx, req.GetName(), func(ctx context.Context, name string) (*orderv1.ReturnAuthorization, error) {
+		return u.order.CancelReturnAuthorization(ctx, &orderv1.CancelReturnAuthorizationRequest{
+			Name: name, RequestId: req.GetRequestId(), Reason: req.GetReason(),
+		})
+	})
+}
+
+// decideReturn maps the ops name of a return to order's, calls send with
+// the outgoing context (operator as actor, correlation id) and converts
+// the answer; order's errors become the caller's (neighbourError).
+func (u *Upstream) decideReturn(ctx context.Context, opsName string,
+	send func(ctx context.Context, orderName string) (*orderv1.ReturnAuthorization, error)) (*opsv1.ReturnAuthorization, error) {
+	name, err := orderReturnName(opsName)
 	if err != nil {
 		return nil, err
 	}
-	ra, err := u.order.CancelReturnAuthorization(u.outgoing(ctx), &orderv1.CancelReturnAuthorizationRequest{
-		Name: name, RequestId: req.GetRequestId(), Reason: req.GetReason(),
-	})
+	ra, err := send(u.outgoing(ctx), name)
 	if err != nil {
-		return nil, u.neighbourError(ctx, depOrder, req.GetName(), err)
+		return nil, u.neighbourError(ctx, depOrder, opsName, err)
 	}
 	return returnToOps(ra), nil
 }
@@ -86,9 +84,6 @@ func returnToOps(ra *orderv1.ReturnAuthorization) *opsv1.ReturnAuthorization {
 		State:            returnState(ra.GetState()),
 		RejectionMessage: ra.GetRejectionMessage(),
 		UpdateTime:       ra.GetUpdateTime(),
-	}
-	if ra.GetReturnAuthorizationId() == "" {
-		out.Name = returnAuthorizationPrefix + ra.GetName()[strings.LastIndexByte(ra.GetName(), '/')+1:]
 	}
 	if id := ra.GetOrderId(); id != "" {
 		out.Order = "orders/" + id
