@@ -16,7 +16,7 @@ var _ erpsync.PriceFeed = (*Client)(nil)
 // PriceChanges reads the ERP's price change feed (ListPriceEvents) from
 // cursor; erpsync.ErrNoFeed when the adapter does not implement it.
 func (c *Client) PriceChanges(ctx context.Context, cursor string, limit int) ([]erpsync.PriceChange, string, bool, error) {
-	resp, err := c.erp.ListPriceEvents(ctx, &erpv1.ListPriceEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))}) //nolint:gosec // bounded above
+	resp, err := c.erp.ListPriceEvents(ctx, &erpv1.ListPriceEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))}) // at most 1000
 	if status.Code(err) == codes.Unimplemented {
 		return nil, "", false, fmt.Errorf("list price events: %w", erpsync.ErrNoFeed)
 	}
