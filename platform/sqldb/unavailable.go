@@ -1,10 +1,12 @@
 package sqldb
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 
@@ -63,4 +65,18 @@ func UnavailableStatus(err error) error {
 		return nil
 	}
 	return apierr.DependencyUnavailable("database", "the database is unavailable; retry later")
+}
+
+// FallbackStatus is the status of an error no rule of a service's error
+// mapping matched: UNAVAILABLE (logged as a warning) when the database is
+// unreachable or restarting (IsUnavailable), otherwise INTERNAL with the
+// cause logged as an error and kept out of the answer. Every service's
+// mapping ends with it.
+func FallbackStatus(ctx context.Context, log *slog.Logger, err error) error {
+	if st := UnavailableStatus(err); st != nil {
+		log.WarnContext(ctx, "database unavailable", slog.Any("error", err))
+		return st
+	}
+	log.ErrorContext(ctx, "internal error", slog.Any("error", err))
+	return apierr.Internal()
 }

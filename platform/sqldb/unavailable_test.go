@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -68,5 +70,13 @@ func TestUnavailableStatusOfAnUnreachableServer(t *testing.T) {
 	}
 	if sqldb.UnavailableStatus(errors.New("boom")) != nil {
 		t.Error("a plain error got an UNAVAILABLE status")
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	if st, _ := status.FromError(sqldb.FallbackStatus(t.Context(), quiet, err)); st.Code() != codes.Unavailable {
+		t.Errorf("FallbackStatus(unreachable) = %v, want UNAVAILABLE", st)
+	}
+	st, _ = status.FromError(sqldb.FallbackStatus(t.Context(), quiet, errors.New("secret detail")))
+	if st.Code() != codes.Internal || strings.Contains(st.Message(), "secret") {
+		t.Errorf("FallbackStatus(plain) = %v, want INTERNAL without the cause", st)
 	}
 }

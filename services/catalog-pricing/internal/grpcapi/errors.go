@@ -14,6 +14,7 @@ import (
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
@@ -138,8 +139,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	}
-	log.ErrorContext(ctx, "internal error", slog.Any("error", err))
-	return apierr.Internal()
+	return sqldb.FallbackStatus(ctx, log, err)
 }
 
 // lineStatus follows PricingService.QuotePrices: the first failing line's

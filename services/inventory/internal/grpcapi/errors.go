@@ -3,7 +3,6 @@ package grpcapi
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	inventoryv1 "github.com/transload/transload/gen/transload/inventory/v1"
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 )
 
@@ -141,6 +141,5 @@ func (s *Server) toStatus(ctx context.Context, err error, hint map[string]string
 	case errors.As(err, &badToken):
 		return badToken.GRPCStatus().Err()
 	}
-	s.logger.ErrorContext(ctx, "inventory: internal error", slog.Any("error", err))
-	return apierr.Internal()
+	return sqldb.FallbackStatus(ctx, s.logger, err)
 }

@@ -26,6 +26,7 @@ import (
 	storefrontv1 "github.com/transload/transload/gen/transload/storefront/v1"
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/notify/internal/deliver"
 	"github.com/transload/transload/services/notify/internal/eventsin"
 	"github.com/transload/transload/services/notify/internal/payload"
@@ -67,8 +68,7 @@ func (s *Server) internal(ctx context.Context, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	}
-	s.logger.ErrorContext(ctx, "internal error", slog.Any("error", err))
-	return apierr.Internal()
+	return sqldb.FallbackStatus(ctx, s.logger, err)
 }
 
 // load returns subscription name if the caller may see it.

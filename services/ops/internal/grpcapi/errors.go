@@ -12,6 +12,7 @@ import (
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/ops/internal/desk"
 )
 
@@ -49,8 +50,7 @@ func (s *Server) toStatus(ctx context.Context, err error, name string) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierr.Error(codes.DeadlineExceeded, commonv1.ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED, "deadline exceeded", nil)
 	default:
-		s.logger.ErrorContext(ctx, "internal error", slog.Any("error", err))
-		return apierr.Internal()
+		return sqldb.FallbackStatus(ctx, s.logger, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/aip"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -208,6 +209,5 @@ func (s *Server) toStatus(ctx context.Context, err error, orderID string) error 
 			return st
 		}
 	}
-	s.log.ErrorContext(ctx, "internal error", slog.String("order_id", orderID), slog.Any("error", err))
-	return apierr.Internal()
+	return sqldb.FallbackStatus(ctx, s.log.With(slog.String("order_id", orderID)), err)
 }
