@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -434,6 +435,77 @@ func TestCreatePostingBatchIdempotent(t *testing.T) {
 // TestPosterPassGoesOnPastABadBatch: a batch the ERP refuses (not an
 // outage) stays SUBMIT_FAILED and the pass posts the other batches; once
 // the ERP takes it, the next pass posts it.
+// twiceJournal is fakeJournal answering, while on, a second (rejected)
+// outcome for the first line of each batch: an erp.v1 protocol error.
+type twiceJournal struct {
+	*fakeJournal
+	mu    sync.Mutex
+	on    bool
+	batch string
+}
+
+func (j *twiceJournal) PostJournalBatch(ctx context.Context, journalID string, b order.PostingBatch, lines []order.PostingLine) (order.JournalAnswer, error) {
+	ans, err := j.fakeJournal.PostJournalBatch(ctx, journalID, b, lines)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil || !j.on || len(ans.Outcomes) == 0 {
+		return ans, err
+	}
+	j.batch = b.ID
+	second := ans.Outcomes[0]
+	second.State, second.RejectionReason, second.ERPErrorCode, second.ERPDocumentNumber = order.LineRejected, "second answer", "X", ""
+	ans.Outcomes = append(slices.Clone(ans.Outcomes), second)
+	return ans, nil
+}
+
+// TestPosterRefusesTwoOutcomesForOneLine: an ERP answer with two outcomes
+// for one line is a protocol error: the batch is SUBMIT_FAILED with a
+// last_error naming the line, no line is posted or rejected, and no
+// exception is raised; the next pass, with a well-formed answer, posts
+// every line once.
+func TestPosterRefusesTwoOutcomesForOneLine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	e.shipOrders(t, "twice", 1, "C0001")
+	j := &twiceJournal{fakeJournal: newFakeJournal(), on: true}
+	p := e.poster(t, j, order.PostingConfig{BatchSize: 10})
+	if err := p.Pass(ctx); err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+	j.mu.Lock()
+	id := j.batch
+	j.on = false
+	j.mu.Unlock()
+	if id == "" {
+		t.Fatal("no batch was submitted")
+	}
+	b, err := p.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.State != order.BatchSubmitFailed || !strings.Contains(b.LastError, "two outcomes for line") {
+		t.Fatalf("batch after a two-outcome answer: state %d, last error %q; want SUBMIT_FAILED naming the line", b.State, b.LastError)
+	}
+	for _, l := range b.Lines {
+		if l.State != order.LinePending || l.ERPDocumentNumber != "" || l.Attempts != 0 {
+			t.Errorf("line %s applied from a refused answer: %+v", l.ID(), l)
+		}
+	}
+	if n := e.postingExceptions(t); n != 0 {
+		t.Errorf("%d POSTING_LINE_REJECTED exceptions from a refused answer", n)
+	}
+	if err := p.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = p.Get(ctx, id); err != nil || b.State != order.BatchPosted || b.LastError != "" {
+		t.Fatalf("batch after the next pass: %+v, %v; want POSTED", b, err)
+	}
+	if n := j.postedOnce(t); n != len(b.Lines) {
+		t.Errorf("ERP holds %d lines, want the batch's %d", n, len(b.Lines))
+	}
+}
+
 func TestPosterPassGoesOnPastABadBatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -563,7 +563,9 @@ func (p *Poster) RetryLines(ctx context.Context, id, requestID string, lineIDs [
 }
 
 // send posts the current round of b (SUBMITTING; prev is its state before
-// the submission) and stores the answer.
+// the submission) and stores the answer; a failed call or an answer that
+// breaks the protocol ([ErrJournalProtocol]) leaves b SUBMIT_FAILED with
+// the error as its last_error.
 func (p *Poster) send(ctx context.Context, b PostingBatch, prev PostingBatchState) (PostingBatch, error) {
 	pending := b.Pending()
 	attempt := b.Attempts
@@ -575,6 +577,11 @@ func (p *Poster) send(ctx context.Context, b PostingBatch, prev PostingBatchStat
 		cctx, cancel := context.WithTimeout(ctx, p.cfg.SubmitTimeout)
 		ans, perr = p.journal.PostJournalBatch(cctx, b.JournalID(), b, pending)
 		cancel()
+		if perr == nil {
+			// An answer that breaks the protocol is a failed submission
+			// (SUBMIT_FAILED, last_error says why), not an applied one.
+			_, perr = journalOutcomes(&b, ans)
+		}
 	}
 	if perr != nil {
 		after, err := p.store.UpdatePostingBatch(context.WithoutCancel(ctx), b.ID, nil, func(b *PostingBatch) (PostingEffects, error) {
@@ -605,15 +612,49 @@ func (p *Poster) send(ctx context.Context, b PostingBatch, prev PostingBatchStat
 	return after, err
 }
 
+// ErrJournalProtocol marks an ERP journal answer that breaks the erp.v1
+// contract: a pending line without a (valid) outcome, or two outcomes for
+// one line. Nothing of such an answer is applied; [Poster] records the
+// batch SUBMIT_FAILED with the error as its last_error, and the next
+// submission (a new journal id; lines the ERP already posted come back
+// DUPLICATE) asks again.
+var ErrJournalProtocol = errors.New("ERP journal answer breaks the protocol")
+
+// journalOutcomes returns ans's outcomes by line id, or an
+// ErrJournalProtocol error when a line id has two outcomes (which one
+// holds is unknowable: the answer is refused rather than the last one
+// silently winning) or a pending line of b has no posted, rejected or
+// duplicate outcome.
+func journalOutcomes(b *PostingBatch, ans JournalAnswer) (map[string]JournalOutcome, error) {
+	byID := make(map[string]JournalOutcome, len(ans.Outcomes))
+	for _, o := range ans.Outcomes {
+		if _, dup := byID[o.LineID]; dup {
+			return nil, fmt.Errorf("%w: answer for batch %s has two outcomes for line %s", ErrJournalProtocol, b.ID, o.LineID)
+		}
+		byID[o.LineID] = o
+	}
+	for _, l := range b.Lines {
+		if l.State != LinePending {
+			continue
+		}
+		o, ok := byID[l.ID()]
+		if !ok || (o.State != LinePosted && o.State != LineRejected && o.State != LineDuplicate) {
+			return nil, fmt.Errorf("%w: answer for batch %s has no outcome for line %s", ErrJournalProtocol, b.ID, l.ID())
+		}
+	}
+	return byID, nil
+}
+
 // applyJournalAnswer records the ERP's per-line outcome on b's pending
 // lines and finishes the round: POSTED when every line is posted or
 // duplicate, REJECTED when every line is rejected, PARTIALLY_REJECTED
-// otherwise. A pending line the answer does not mention is an ERP
-// protocol error (nothing is stored).
+// otherwise. An answer [journalOutcomes] refuses (a pending line it does
+// not mention, two outcomes for one line) is an ERP protocol error: b is
+// left unchanged and nothing is stored.
 func applyJournalAnswer(b *PostingBatch, ans JournalAnswer, prev PostingBatchState, now time.Time) (PostingEffects, error) {
-	byID := make(map[string]JournalOutcome, len(ans.Outcomes))
-	for _, o := range ans.Outcomes {
-		byID[o.LineID] = o
+	byID, err := journalOutcomes(b, ans)
+	if err != nil {
+		return PostingEffects{}, err
 	}
 	eff := PostingEffects{Posted: true, Previous: prev, At: now}
 	for i := range b.Lines {
@@ -621,10 +662,7 @@ func applyJournalAnswer(b *PostingBatch, ans JournalAnswer, prev PostingBatchSta
 		if l.State != LinePending {
 			continue
 		}
-		o, ok := byID[l.ID()]
-		if !ok || (o.State != LinePosted && o.State != LineRejected && o.State != LineDuplicate) {
-			return PostingEffects{}, fmt.Errorf("ERP answer for batch %s has no outcome for line %s", b.ID, l.ID())
-		}
+		o := byID[l.ID()]
 		l.State, l.Attempts = o.State, l.Attempts+1
 		switch o.State {
 		case LineRejected:

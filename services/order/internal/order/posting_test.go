@@ -3,6 +3,9 @@ package order
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,8 +57,29 @@ func TestApplyJournalAnswer(t *testing.T) {
 	// An answer without a pending line's outcome is refused: nothing is
 	// guessed.
 	b = batch()
-	if _, err := applyJournalAnswer(b, JournalAnswer{Outcomes: []JournalOutcome{posted("1", "FI-1")}}, BatchOpen, now); err == nil {
-		t.Error("an answer missing line 2 was applied")
+	if _, err := applyJournalAnswer(b, JournalAnswer{Outcomes: []JournalOutcome{posted("1", "FI-1")}}, BatchOpen, now); !errors.Is(err, ErrJournalProtocol) {
+		t.Errorf("an answer missing line 2: %v, want ErrJournalProtocol", err)
+	}
+	if b.State != BatchSubmitting || b.Lines[0].State != LinePending || b.Lines[0].Attempts != 0 {
+		t.Errorf("a refused answer changed the batch: %+v", b)
+	}
+	// Two outcomes for one line are refused too, whatever their order:
+	// the last one does not silently win, and nothing is applied.
+	for _, outcomes := range [][]JournalOutcome{
+		{posted("1", "FI-1"), rejected("1"), posted("2", "FI-2")},
+		{rejected("1"), posted("2", "FI-2"), posted("1", "FI-1")},
+		{posted("1", "FI-1"), posted("2", "FI-2"), posted("2", "FI-2")},
+		{posted("1", "FI-1"), posted("2", "FI-2"), posted("3", "FI-3"), posted("3", "FI-3")},
+	} {
+		b = batch()
+		want := batch()
+		_, err := applyJournalAnswer(b, JournalAnswer{Reference: "journalBatches/PB-1", Outcomes: outcomes}, BatchOpen, now)
+		if !errors.Is(err, ErrJournalProtocol) || !strings.Contains(err.Error(), "two outcomes for line") {
+			t.Errorf("outcomes %v: error %v, want ErrJournalProtocol (two outcomes)", outcomes, err)
+		}
+		if !reflect.DeepEqual(b, want) {
+			t.Errorf("outcomes %v: a refused answer changed the batch: %+v", outcomes, b)
+		}
 	}
 }
 
