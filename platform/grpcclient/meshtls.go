@@ -9,8 +9,9 @@ import (
 
 // meshPeers maps the dependency names connections carry
 // ([WithDependency]) to the mesh identity that serves them where the two
-// differ: the simulators stand in for the ERP and the WMS in the mesh.
-var meshPeers = map[string]string{"erp": "erpsim", "wms": "wmssim"}
+// differ: the simulators stand in for the ERP and the WMS in the mesh,
+// and the gateway names catalog-pricing "catalog".
+var meshPeers = map[string]string{"erp": "erpsim", "wms": "wmssim", "catalog": "catalog-pricing"}
 
 // meshPeer returns the identity a connection named dependency must
 // reach; an unnamed connection sharing breaker b is named by b's target,

@@ -17,9 +17,10 @@ func TestMeshPeer(t *testing.T) {
 		{"inventory", nil, "inventory"},
 		{"erp", nil, "erpsim"},
 		{"wms", nil, "wmssim"},
-		{"", shared, "erpsim"},      // order's ERP connections share a breaker named erp
-		{"order", shared, "order"},  // a named dependency wins
-		{"", nil, "127.0.0.1:9004"}, // no name: the target, which no certificate carries
+		{"catalog", nil, "catalog-pricing"}, // the gateway's name for it
+		{"", shared, "erpsim"},              // order's ERP connections share a breaker named erp
+		{"order", shared, "order"},          // a named dependency wins
+		{"", nil, "127.0.0.1:9004"},         // no name: the target, which no certificate carries
 	} {
 		if got := meshPeer(tc.dependency, tc.b, "127.0.0.1:9004"); got != tc.want {
 			t.Errorf("meshPeer(%q, %v) = %q, want %q", tc.dependency, tc.b != nil, got, tc.want)
