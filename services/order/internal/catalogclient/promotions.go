@@ -37,7 +37,9 @@ func codeIssueError(entered []string, issues []*catalogv1.PromotionCodeIssue) er
 }
 
 // ReservePromotions implements order.Promotions (catalog.v1
-// ReservePromotions). A limit reached is *order.PromotionLimitError.
+// ReservePromotions). A limit reached is *order.PromotionLimitError; a
+// promotion withdrawn since the quote, or a reservation id already used
+// for other promotions or released, is *order.PromotionChangedError.
 func (c *Client) ReservePromotions(ctx context.Context, reservationID, customerID string, promotions []string) error {
 	_, err := c.c.ReservePromotions(ctx, &catalogv1.ReservePromotionsRequest{
 		ReservationId: reservationID, CustomerId: customerID, Promotions: promotions,
@@ -45,9 +47,18 @@ func (c *Client) ReservePromotions(ctx context.Context, reservationID, customerI
 	if err == nil {
 		return nil
 	}
-	if status.Code(err) == codes.FailedPrecondition && apierr.HasReason(err, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_CODE_INVALID) {
+	switch {
+	case status.Code(err) == codes.FailedPrecondition && apierr.HasReason(err, catalogv1.ErrorReason_ERROR_REASON_PROMOTION_CODE_INVALID):
 		md := apierr.Info(err).GetMetadata()
+		switch {
+		case md["reason"] == "PROMOTION_WITHDRAWN":
+			return &order.PromotionChangedError{Promotion: md["promotion"], Withdrawn: true}
+		case md["promotion"] == "": // the reservation id was released before this reserve
+			return &order.PromotionChangedError{}
+		}
 		return &order.PromotionLimitError{Promotion: md["promotion"], PerCustomer: md["per_customer"] == "true"}
+	case status.Code(err) == codes.AlreadyExists: // the id holds another set of promotions
+		return &order.PromotionChangedError{}
 	}
 	return promotionCallError("ReservePromotions", err)
 }

@@ -145,6 +145,13 @@ var statusRules = []statusRule{
 		}
 		return apierr.Error(fp, orderv1.ErrorReason_ERROR_REASON_PROMOTION_LIMIT_REACHED, e.Error(), md)
 	}),
+	as(func(e *order.PromotionChangedError, meta metaFunc) error {
+		md := meta("withdrawn", strconv.FormatBool(e.Withdrawn))
+		if e.Promotion != "" {
+			md["promotion"] = e.Promotion
+		}
+		return apierr.Error(codes.Aborted, commonv1.ErrorReason_ERROR_REASON_CONCURRENT_MODIFICATION, e.Error(), md)
+	}),
 	as(func(e *order.OutOfStockError, meta metaFunc) error {
 		return apierr.WithPreconditionFailure(
 			apierr.New(fp, orderv1.ErrorReason_ERROR_REASON_OUT_OF_STOCK, e.Error(), meta(

@@ -84,6 +84,26 @@ func (e *PromotionLimitError) Error() string {
 	return "promotion " + what + ": its usage limit is reached"
 }
 
+// PromotionChangedError: the promotions the order was priced with could
+// not be reserved as quoted, because catalog-pricing withdrew one between
+// the quote and the reservation (Withdrawn, Promotion names it), or
+// because the reservation under this order's id was already taken for
+// another set of promotions or released (a retried placement whose new
+// quote applies different promotions, or one abandoned meanwhile). Nothing
+// was created; the storefront quotes again and places the order anew.
+type PromotionChangedError struct {
+	Promotion string
+	Withdrawn bool
+}
+
+// Error describes the PromotionChangedError.
+func (e *PromotionChangedError) Error() string {
+	if e.Withdrawn {
+		return "promotion " + e.Promotion + " was withdrawn while the order was placed; quote again"
+	}
+	return "the order's promotion reservation no longer matches its quote; quote again and place the order with a new idempotency key"
+}
+
 // errNoPromotions: a quote applied promotions but the service has no
 // Promotions dependency to reserve them with.
 var errNoPromotions = errors.New("order: promotions applied but no promotion reservations configured")
