@@ -161,7 +161,14 @@ func (c *Client) snapshot(ctx context.Context, warehouses, skus []string) (inven
 				return inventory.Snapshot{}, protocolError("chunk outside header and trailer")
 			}
 			for _, r := range msg.GetChunk().GetRows() {
-				total += r.GetOnHand()
+				if err := checkRow(r); err != nil {
+					return inventory.Snapshot{}, err
+				}
+				sum := total + r.GetOnHand() // on_hand is in [0, MaxStockQuantity] (checkRow): only the sum can wrap
+				if r.GetOnHand() > 0 && sum < total {
+					return inventory.Snapshot{}, protocolError(fmt.Sprintf("on-hand sum overflows int64 at row %d", r.GetRowNumber()))
+				}
+				total = sum
 				snap.Rows = append(snap.Rows, rowFromERP(r))
 			}
 		case msg.GetTrailer() != nil:
@@ -181,6 +188,25 @@ func (c *Client) snapshot(ctx context.Context, warehouses, skus []string) (inven
 		return inventory.Snapshot{}, protocolError(fmt.Sprintf("on-hand sums to %d, trailer says %d", total, trailer.GetTotalOnHand()))
 	}
 	return snap, nil
+}
+
+// checkRow refuses a snapshot row the erp.v1 contract forbids: a negative
+// on_hand (or one above inventory.MaxStockQuantity, which no warehouse
+// holds and stock arithmetic could not add to) and inbound supply of
+// quantity <= 0 (or above inventory.MaxStockQuantity). Such a snapshot is
+// a protocol error: none of it is used to correct stock.
+func checkRow(r *erpv1.StockSnapshotRow) error {
+	if q := r.GetOnHand(); q < 0 || q > inventory.MaxStockQuantity {
+		return protocolError(fmt.Sprintf("row %d (%s at %s) has on_hand %d, want 0..%d",
+			r.GetRowNumber(), r.GetSku(), r.GetWarehouseCode(), q, inventory.MaxStockQuantity))
+	}
+	for _, in := range r.GetInbound() {
+		if q := in.GetQuantity(); q <= 0 || q > inventory.MaxStockQuantity {
+			return protocolError(fmt.Sprintf("row %d (%s at %s) has inbound %q of quantity %d, want 1..%d",
+				r.GetRowNumber(), r.GetSku(), r.GetWarehouseCode(), in.GetReference(), q, inventory.MaxStockQuantity))
+		}
+	}
+	return nil
 }
 
 func rowFromERP(r *erpv1.StockSnapshotRow) inventory.InitialStock {

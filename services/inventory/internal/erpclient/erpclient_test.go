@@ -75,6 +75,18 @@ func trailer(rows, total int64) *erpv1.StreamStockSnapshotResponse {
 	}}
 }
 
+// bigRows are 9300 rows of MaxStockQuantity on-hand each: their sum is
+// beyond int64, and wrappedTotal is what it wraps to.
+var bigRows, wrappedTotal = func() ([]*erpv1.StockSnapshotRow, int64) {
+	var rows []*erpv1.StockSnapshotRow
+	var total int64
+	for i := range 9300 {
+		rows = append(rows, &erpv1.StockSnapshotRow{RowNumber: int64(i + 1), Sku: "S", WarehouseCode: "W", OnHand: inventory.MaxStockQuantity})
+		total += inventory.MaxStockQuantity
+	}
+	return rows, total
+}()
+
 func TestStockSnapshot(t *testing.T) {
 	t.Parallel()
 	r1 := &erpv1.StockSnapshotRow{RowNumber: 1, Sku: "A", WarehouseCode: "W", OnHand: 5, SourceSequence: 9}
@@ -90,6 +102,19 @@ func TestStockSnapshot(t *testing.T) {
 		{"row count mismatch", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1), trailer(2, 5)}}, true},
 		{"total mismatch", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1, r2), trailer(2, 13)}}, true},
 		{"chunk before header", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{chunk(r1), header(1), trailer(1, 5)}}, true},
+		// Rows the erp.v1 contract forbids, with a trailer that agrees:
+		// negative on-hand, inbound of quantity <= 0, and on-hand whose sum
+		// wraps int64 to exactly the trailer's total.
+		{"negative on-hand", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(2), chunk(r1,
+			&erpv1.StockSnapshotRow{RowNumber: 2, Sku: "B", WarehouseCode: "W", OnHand: -5}), trailer(2, 0)}}, true},
+		{"zero inbound", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(1), chunk(&erpv1.StockSnapshotRow{
+			RowNumber: 1, Sku: "A", WarehouseCode: "W", OnHand: 5, Inbound: []*erpv1.InboundSupply{{Quantity: 0, Reference: "PO-1"}}}), trailer(1, 5)}}, true},
+		{"negative inbound", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(1), chunk(&erpv1.StockSnapshotRow{
+			RowNumber: 1, Sku: "A", WarehouseCode: "W", OnHand: 5, Inbound: []*erpv1.InboundSupply{{Quantity: 3}, {Quantity: -3}}}), trailer(1, 5)}}, true},
+		{"on-hand beyond the bound", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(1), chunk(&erpv1.StockSnapshotRow{
+			RowNumber: 1, Sku: "A", WarehouseCode: "W", OnHand: inventory.MaxStockQuantity + 1}), trailer(1, inventory.MaxStockQuantity+1)}}, true},
+		{"on-hand sum wraps", &scriptedERP{msgs: []*erpv1.StreamStockSnapshotResponse{header(int64(len(bigRows))), chunk(bigRows...),
+			trailer(int64(len(bigRows)), wrappedTotal)}}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

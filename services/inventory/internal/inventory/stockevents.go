@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -102,10 +103,21 @@ type FeedCursorUpdate struct {
 	Feed, From, Next string
 }
 
+// MaxStockQuantity bounds every quantity inventory takes from a source
+// system (stock event quantities, snapshot on-hand and inbound supply):
+// 10^15 base units, far above any warehouse, and small enough that
+// on-hand plus or minus such a quantity cannot wrap an int64 (on-hand is
+// never negative).
+const MaxStockQuantity int64 = 1_000_000_000_000_000
+
 // ValidateStockEvent checks the kind-specific rules of e (the shape rules
 // are the proto constraints) and returns a description of the first
-// violation, or "".
+// violation, or "". A quantity beyond ±MaxStockQuantity is refused for
+// every kind, so [ImpliedOnHand] cannot overflow.
 func ValidateStockEvent(e StockEvent) string {
+	if e.Quantity > MaxStockQuantity || e.Quantity < -MaxStockQuantity {
+		return fmt.Sprintf("quantity %d is beyond ±%d", e.Quantity, MaxStockQuantity)
+	}
 	switch e.Kind {
 	case KindReceipt, KindTransferIn, KindTransferOut, KindShipment, KindReturnRestock:
 		if e.Quantity <= 0 {
@@ -137,21 +149,37 @@ func ValidateStockEvent(e StockEvent) string {
 
 // ImpliedOnHand is the on-hand after e (which may be negative for a
 // decrement larger than onHand; callers clamp to 0 and report a variance).
-// INBOUND_SET leaves on-hand unchanged.
+// INBOUND_SET leaves on-hand unchanged. e passed [ValidateStockEvent]
+// (|quantity| <= MaxStockQuantity) and onHand >= 0, so the difference
+// cannot wrap; a sum beyond int64 (on-hand grown past 2^63 −
+// MaxStockQuantity by receipts) saturates at math.MaxInt64 instead of
+// wrapping negative.
 func ImpliedOnHand(e StockEvent, onHand int64) int64 {
 	switch e.Kind {
 	case KindReceipt, KindTransferIn, KindReturnRestock:
-		return onHand + e.Quantity
+		return addSaturating(onHand, e.Quantity)
 	case KindTransferOut, KindShipment:
 		return onHand - e.Quantity
 	case KindAdjustment:
-		return onHand + e.Quantity
+		return addSaturating(onHand, e.Quantity)
 	case KindSetOnHand:
 		return e.Quantity
 	case KindInboundSet:
 		return onHand
 	}
 	return onHand
+}
+
+// addSaturating is a+b, clamped to the int64 range instead of wrapping.
+func addSaturating(a, b int64) int64 {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	}
+	return s
 }
 
 // CommitShipment is the outcome of committing shipped lines from warehouse
