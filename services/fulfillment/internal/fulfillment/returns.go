@@ -50,7 +50,9 @@ func (er ExpectedReturn) Cancelled() bool { return !er.CancelTime.IsZero() }
 // are the order's fulfilment requests): one ExpectedReturn per warehouse,
 // in the order the warehouses first appear in lines. A line whose order
 // line no request ships fails with ErrInvalidArgument: there is no
-// warehouse to send the goods back to.
+// warehouse to send the goods back to; so does a line of quantity <= 0
+// (order.v1 authorizes only positive return quantities; such a line
+// would expect nothing, or a negative receipt, from the warehouse).
 func ExpectedReturnsFor(rmaID, orderID string, lines []ReturnLine, requests []*Request, now time.Time) ([]ExpectedReturn, error) {
 	if rmaID == "" || len(lines) == 0 {
 		return nil, fmt.Errorf("%w: return authorization %q of order %s without id or lines", ErrInvalidArgument, rmaID, orderID)
@@ -58,6 +60,10 @@ func ExpectedReturnsFor(rmaID, orderID string, lines []ReturnLine, requests []*R
 	byWarehouse := map[string]*ExpectedReturn{}
 	var order []string
 	for _, l := range lines {
+		if l.Quantity <= 0 {
+			return nil, fmt.Errorf("%w: return authorization %s: order line %q of order %s has return quantity %d, want > 0",
+				ErrInvalidArgument, rmaID, l.OrderLineID, orderID, l.Quantity)
+		}
 		wh := warehouseOfLine(requests, l.OrderLineID)
 		if wh == "" {
 			return nil, fmt.Errorf("%w: return authorization %s: order line %q of order %s was not fulfilled by any warehouse",

@@ -38,4 +38,12 @@ func TestExpectedReturnsForOneWarehouseKeepsTheRMAID(t *testing.T) {
 	if _, err := fulfillment.ExpectedReturnsFor("", "O", []fulfillment.ReturnLine{{OrderLineID: "1", Quantity: 1}}, reqs, now); !errors.Is(err, fulfillment.ErrInvalidArgument) {
 		t.Errorf("no RMA id: err = %v, want ErrInvalidArgument", err)
 	}
+	// A return quantity <= 0 is refused, also next to a valid line: no
+	// warehouse is told to expect nothing or a negative receipt.
+	for _, q := range []int64{0, -1, -1 << 63} {
+		lines := []fulfillment.ReturnLine{{OrderLineID: "1", Quantity: 1}, {OrderLineID: "1", LineID: "1b", Quantity: q}}
+		if ers, err := fulfillment.ExpectedReturnsFor("RMA-1", "O", lines, reqs, now); !errors.Is(err, fulfillment.ErrInvalidArgument) {
+			t.Errorf("return quantity %d: %+v, %v; want ErrInvalidArgument", q, ers, err)
+		}
+	}
 }
