@@ -211,3 +211,43 @@ func TestReloaderPicksUpARotatedCertificate(t *testing.T) {
 		t.Error("a broken certificate file replaced the good one")
 	}
 }
+
+// TestMemberPicksUpARotatedCertificate: a member's server and client
+// configurations serve the certificate now in its files (what the
+// launcher's next start, or an operator, writes), without a reload call.
+func TestMemberPicksUpARotatedCertificate(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "mesh")
+	if err := EnsureMesh(dir, []string{"inventory"}, time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadMember(dir, "inventory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cert.CheckEvery = 0
+	first, _ := m.ServerConfig().GetCertificate(nil)
+	// A different modification time even on coarse file systems.
+	time.Sleep(10 * time.Millisecond)
+	ca, err := LoadCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WriteServiceCert(dir, "inventory", time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Second)
+	for _, f := range []string{CertFile("inventory"), KeyFile("inventory")} {
+		if err := os.Chtimes(filepath.Join(dir, f), later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, _ := m.ServerConfig().GetCertificate(nil)
+	client, _ := m.ClientConfig("order").GetClientCertificate(nil)
+	if bytes.Equal(first.Certificate[0], second.Certificate[0]) || !bytes.Equal(second.Certificate[0], client.Certificate[0]) {
+		t.Fatal("the rotated certificate is not served by the member's configurations")
+	}
+	if _, err := LoadMember(dir, "order"); err == nil {
+		t.Error("LoadMember of a service without a certificate succeeded")
+	}
+}
