@@ -16,8 +16,9 @@ import (
 // waits in STATE_REQUESTED; a storefront key may not approve it; the
 // operator key approves it with POST
 // /v1/ops/returnAuthorizations/{rma}:approve, a replay answers the same, a
-// second approval is order's INVALID_STATE_TRANSITION passed through, the storefront sees it AUTHORIZED, and order's
-// audit record of the approval names the operator. Customer C0013 and
+// second approval is order's INVALID_STATE_TRANSITION passed through, the
+// storefront sees it AUTHORIZED, and order's audit record of the approval
+// names the operator. Customer C0013 and
 // SKU-00241 are this test's own, so it holds in any test order.
 func TestOpsApprovesReturnAuthorization(t *testing.T) {
 	const b2b = launcher.DemoB2BAPIKey // C0013 orders in the b2b channel only

@@ -47,8 +47,9 @@ const (
 //
 // OpsService is the operators' API behind the ops console: the exception
 // desk, dead-letter inspection and replay, stock reconciliation, KPIs, the
-// audit trail and the ERP submission queue. The gateway serves it as gRPC
-// and as REST/JSON under `/v1/ops/...`.
+// audit trail, the ERP submission queue and decisions on customer returns
+// waiting for an operator. The gateway serves it as gRPC and as REST/JSON
+// under `/v1/ops/...`.
 //
 // Authorization: every method requires an operator principal, an operator
 // API key sent as `Authorization: Bearer <credential>` (gRPC metadata
@@ -393,8 +394,9 @@ func (c *opsServiceClient) CancelReturnAuthorization(ctx context.Context, in *Ca
 //
 // OpsService is the operators' API behind the ops console: the exception
 // desk, dead-letter inspection and replay, stock reconciliation, KPIs, the
-// audit trail and the ERP submission queue. The gateway serves it as gRPC
-// and as REST/JSON under `/v1/ops/...`.
+// audit trail, the ERP submission queue and decisions on customer returns
+// waiting for an operator. The gateway serves it as gRPC and as REST/JSON
+// under `/v1/ops/...`.
 //
 // Authorization: every method requires an operator principal, an operator
 // API key sent as `Authorization: Bearer <credential>` (gRPC metadata
