@@ -11,8 +11,8 @@ const orderService = "/transload.order.v1.OrderService/"
 // the mesh runs mutual TLS (MESH_TLS_DIR; grpcserver.WithCallers): the
 // gateway places, reads and cancels orders and returns for storefronts;
 // fulfillment records shipment progress and return receipts; ops reads
-// and retries the ERP queue; notify reads what it notifies about; the
-// operator runs postings and return decisions. Everything else is read
+// and retries the ERP queue and forwards operators' return decisions;
+// notify reads what it notifies about; the operator runs postings. Everything else is read
 // by the gateway, fulfillment, ops, notify and the operator.
 var Callers = grpcserver.Callers{
 	orderService + "*": {"gateway", "fulfillment", "ops", "notify", "operator"},
@@ -20,9 +20,9 @@ var Callers = grpcserver.Callers{
 	orderv1.OrderService_CreateOrder_FullMethodName:                {"gateway", "operator"},
 	orderv1.OrderService_CancelOrder_FullMethodName:                {"gateway", "operator"},
 	orderv1.OrderService_CreateReturnAuthorization_FullMethodName:  {"gateway", "operator"},
-	orderv1.OrderService_CancelReturnAuthorization_FullMethodName:  {"gateway", "operator"},
-	orderv1.OrderService_ApproveReturnAuthorization_FullMethodName: {"operator"},
-	orderv1.OrderService_RejectReturnAuthorization_FullMethodName:  {"operator"},
+	orderv1.OrderService_CancelReturnAuthorization_FullMethodName:  {"gateway", "ops", "operator"},
+	orderv1.OrderService_ApproveReturnAuthorization_FullMethodName: {"ops", "operator"},
+	orderv1.OrderService_RejectReturnAuthorization_FullMethodName:  {"ops", "operator"},
 	orderv1.OrderService_RecordShipmentProgress_FullMethodName:     {"fulfillment", "operator"},
 	orderv1.OrderService_RecordReturnReceipt_FullMethodName:        {"fulfillment", "operator"},
 	orderv1.OrderService_CreatePostingBatch_FullMethodName:         {"ops", "operator"},
