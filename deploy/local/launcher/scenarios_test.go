@@ -84,13 +84,6 @@ func retriedAsContracted(answer string) bool {
 	return strings.HasPrefix(answer, "503") || answer == "409 REQUEST_IN_PROGRESS" || answer == "429 RATE_LIMITED"
 }
 
-// strictUnavailable reports whether a 500 INTERNAL during a PostgreSQL
-// restart fails scenario 5 (TRANSLOAD_SCALE_STRICT_UNAVAILABLE=1, set by
-// make chaos) instead of being logged as the known gap: the services
-// answer a lost database connection with INTERNAL today, not UNAVAILABLE
-// (README, "The scale topology").
-func strictUnavailable() bool { return os.Getenv("TRANSLOAD_SCALE_STRICT_UNAVAILABLE") == "1" }
-
 // placement is one order as a storefront places it, with its retries.
 type placement struct {
 	idem  string
@@ -222,8 +215,8 @@ func (l *load) waitAccepted(t *testing.T, n int64, what string) {
 
 // finish stops the load, waits for its workers and reports what it saw:
 // every order must have been accepted, and every retried answer one the
-// contract allows, or one of tolerated (logged, not failed).
-func (l *load) finish(t *testing.T, tolerated ...string) {
+// contract allows.
+func (l *load) finish(t *testing.T) {
 	t.Helper()
 	close(l.stop)
 	l.wg.Wait()
@@ -233,11 +226,7 @@ func (l *load) finish(t *testing.T, tolerated ...string) {
 		t.Errorf("order never accepted: %s", f)
 	}
 	for a, n := range l.retried {
-		switch {
-		case retriedAsContracted(a):
-		case slices.Contains(tolerated, a):
-			t.Logf("KNOWN GAP: %d answers %q, retried with the same Idempotency-Key and then accepted; the contract wants 503 UNAVAILABLE", n, a)
-		default:
+		if !retriedAsContracted(a) {
 			t.Errorf("%d retried answers %q: want only 503 UNAVAILABLE (or 409 REQUEST_IN_PROGRESS, 429 RATE_LIMITED)", n, a)
 		}
 	}
@@ -681,10 +670,9 @@ func redisKeys(t *testing.T, addr string) int64 {
 // shutdown) and started again, as the postgres user, under order and
 // availability load. No service restarts; a retry with the same
 // Idempotency-Key succeeds once PostgreSQL is back; every acknowledged
-// order survives (the stores check). Calls that hit the outage should be
-// answered 503 UNAVAILABLE; the order service answers a lost connection
-// with 500 INTERNAL today, which fails the scenario only with
-// TRANSLOAD_SCALE_STRICT_UNAVAILABLE=1 (make chaos) until it is mapped.
+// order survives (the stores check). Calls that hit the outage are
+// answered 503 UNAVAILABLE (DEPENDENCY_UNAVAILABLE, target database:
+// sqldb.FallbackStatus), never 500.
 func (s *scaleSuite) postgresRestart(ctx context.Context, t *testing.T) {
 	const customer, sku = "C0007", "SKU-00104"
 	_, portText, err := net.SplitHostPort(s.pg.Addr)
@@ -704,11 +692,7 @@ func (s *scaleSuite) postgresRestart(ctx context.Context, t *testing.T) {
 	}
 	t.Logf("PostgreSQL restarted after %d orders", down)
 	l.waitAccepted(t, down+8, "after the PostgreSQL restart")
-	var tolerated []string
-	if !strictUnavailable() {
-		tolerated = append(tolerated, "500 INTERNAL")
-	}
-	l.finish(t, tolerated...)
+	l.finish(t)
 	l.assertAvailabilityServed(t, "the PostgreSQL restart")
 	s.assertAllRunning(t)
 	s.assertStoresAfter(ctx, t, customer, sku, l.accepted)
