@@ -103,7 +103,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.drainOrders, "drain-orders", 10000, "orders queued while the ERP is down for the backlog-drain scenario (0 skips it)")
 	fs.IntVar(&f.freshChanges, "freshness-changes", 20, "ERP stock changes timed to storefront availability (0 skips it)")
 	fs.IntVar(&f.webhookEvents, "webhook-events", 1000, "shipment events timed from the shipment change to a local webhook receiver (0 skips it)")
-	fs.IntVar(&f.priceChanges, "price-changes", 20, "ERP price imports timed to the storefront quote and availability (0 skips it)")
+	fs.IntVar(&f.priceChanges, "price-changes", 20, "ERP price changes (erpsim POST /control/prices) timed to the storefront quote and availability (0 skips it)")
 	fs.BoolVar(&f.postgres, "postgres", false, "run the PostgreSQL scenarios instead (make bench-postgres): the mesh on a local PostgreSQL cluster as transload-run -postgres starts it, the raw order transaction on the same cluster, availability and order placement at c=16 and c=64")
 	fs.BoolVar(&f.scale, "scale", false, "with -postgres (implied): the scale topology of transload-run -scale (three NATS nodes, two replicas of catalog-pricing, inventory, order, fulfillment and the gateway), the load spread over both gateways")
 	if err := fs.Parse(args); err != nil {
