@@ -326,6 +326,12 @@ type Store interface {
 	// version bump, are taken from o); otherwise it is read as UpdateOrder
 	// reads it.
 	UpdateOrderFrom(ctx context.Context, o *Order, fn func(o *Order) (Effects, error)) (*Order, error)
+	// UpdateOrdersFrom runs several UpdateOrderFrom in one transaction
+	// (one commit for the ERP answers of a batch of lanes), each with its
+	// own context (its trace goes with its events). errs[i] is ups[i]'s
+	// own outcome: nil when stored, fn's error or ErrNotFound when nothing
+	// of it was written. err is a failed transaction: nothing is stored.
+	UpdateOrdersFrom(ups []HeldUpdate) (errs []error, err error)
 
 	// NextQueueEntries returns up to limit queue entries in creation order,
 	// parked entries left out.
@@ -343,6 +349,11 @@ type Store interface {
 	// cancellation meanwhile is left as it is (nil order). ErrNotFound when
 	// the entry is gone (e.g. the order was cancelled before any attempt).
 	StartSubmission(ctx context.Context, seq int64, at, leaseUntil time.Time) (*Order, error)
+	// StartSubmissions is StartSubmission for several submit entries in
+	// one transaction (one commit for a batch of lanes): the i-th result
+	// is what StartSubmission would have returned for seqs[i], ErrNotFound
+	// included; any other error fails the whole call and starts nothing.
+	StartSubmissions(ctx context.Context, seqs []int64, at, leaseUntil time.Time) ([]StartedSubmission, error)
 	// RecordQueueFailure stores a failed attempt's error and the time of
 	// the next one and ends the entry's lease; in the same transaction it
 	// raises the exceptions raise returns for the entry as updated (raise

@@ -5,6 +5,21 @@ import (
 	"time"
 )
 
+// StartedSubmission is Store.StartSubmissions's result for one entry:
+// the order StartSubmission would return, or its ErrNotFound.
+type StartedSubmission struct {
+	Order *Order
+	Err   error
+}
+
+// HeldUpdate is one update of Store.UpdateOrdersFrom: UpdateOrderFrom's
+// arguments.
+type HeldUpdate struct {
+	Ctx   context.Context //nolint:containedctx // each update carries its own trace
+	Order *Order
+	Fn    func(o *Order) (Effects, error)
+}
+
 // maxBlockers bounds the customer blockers of one queue status: the
 // oldest are the ones to look at first, and the answer stays small when
 // many customers are stuck behind an ERP outage.

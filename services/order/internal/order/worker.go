@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -350,6 +351,15 @@ type laneResult struct {
 // entries (the ERP orders submissions per customer). After a halt, one
 // entry goes out alone first; the lanes open when it succeeds. The lease
 // is checked before each entry is handed out.
+//
+// Database work is batched without changing any of that: the entries
+// handed out at one moment (the free lanes' worth) are started in one
+// transaction, and the ERP answers that arrive while earlier ones are
+// being stored are stored together in one transaction (recordAnswers), so
+// a backlog costs a few commits per batch instead of two per entry. A
+// crash before an answer's commit loses nothing acknowledged: the entry
+// is still queued and is sent again with the same sales order id, which
+// the ERP deduplicates.
 func (w *Worker) drain(ctx context.Context) time.Duration {
 	next := w.cfg.PollInterval
 	entries, err := w.svc.d.Store.NextQueueEntries(ctx, w.cfg.BatchSize)
@@ -382,10 +392,18 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 		progressed, halted, stopped = false, false, false
 	)
 	failures.Store(int64(w.failures))
-	// dispatch hands out the first due entry whose customer is neither
-	// busy nor blocked; false when there is none.
-	dispatch := func() bool {
+	answers := make(chan answerJob)
+	var recorder sync.WaitGroup
+	recorder.Go(func() { w.recordAnswers(answers) })
+	defer func() { close(answers); recorder.Wait() }()
+	// pick hands out up to n due entries whose customers are neither busy
+	// nor blocked (at most one per customer), in queue order.
+	pick := func(n int) []QueueEntry {
+		var out []QueueEntry
 		for i, e := range entries {
+			if len(out) == n {
+				break
+			}
 			if handed[i] || busy[e.CustomerID] {
 				continue
 			}
@@ -402,13 +420,22 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 			}
 			if !w.lead(ctx) {
 				stopped = true // another replica took over; it continues in order
-				return false
+				break
 			}
 			handed[i], busy[e.CustomerID] = true, true
+			out = append(out, e)
+		}
+		return out
+	}
+	// launch starts the submissions of batch in one transaction and
+	// hands each entry to a lane of its own.
+	launch := func(batch []QueueEntry) {
+		starts := w.startSubmissions(ctx, batch)
+		for i, e := range batch {
 			inFlight++
 			go func() {
 				r := laneResult{e: e}
-				r.err = w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e, func() {
+				r.err = w.handle(w.cfg.ResumeTrace(ctx, e.Traceparent), e, starts[i], answers, func() {
 					done <- laneResult{e: e, answer: true}
 					r.answered = true
 				})
@@ -417,23 +444,16 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 				}
 				done <- r
 			}()
-			return true
 		}
-		return false
 	}
-	for {
-		for !halted && !stopped && inFlight < lanes && ctx.Err() == nil && dispatch() {
-		}
-		if inFlight == 0 {
-			break
-		}
-		r := <-done
+	// take applies what a lane reported.
+	take := func(r laneResult) {
 		if r.answer {
 			// The ERP answered: the customer's next entry may go out
 			// while this answer is stored (their commits can share a
 			// sync). It holds its lane until it is done.
 			busy[r.e.CustomerID] = false
-			continue
+			return
 		}
 		inFlight--
 		if !r.answered {
@@ -454,6 +474,26 @@ func (w *Worker) drain(ctx context.Context) time.Duration {
 		default:
 			blocked[r.e.CustomerID] = true
 			next = min(next, r.retryIn)
+		}
+	}
+	for {
+		if !halted && !stopped && inFlight < lanes && ctx.Err() == nil {
+			launch(pick(lanes - inFlight))
+		}
+		if inFlight == 0 {
+			break
+		}
+		take(<-done)
+		// Let the lanes whose answers were stored in the same commit
+		// report too, so their successors start in one transaction.
+		runtime.Gosched()
+		for more := true; more; {
+			select {
+			case r := <-done:
+				take(r)
+			default:
+				more = false
+			}
 		}
 	}
 	w.failures = int(failures.Load())
@@ -609,9 +649,101 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	return min(d, w.cfg.BackoffMax)
 }
 
+// answerJob is one lane's ERP answer for the pass's recorder to store.
+type answerJob struct {
+	up   HeldUpdate
+	done chan error
+}
+
+// storeAnswer has the pass's recorder store fn's change of o (as
+// UpdateOrderFrom would) and returns the outcome.
+func storeAnswer(ctx context.Context, answers chan<- answerJob, o *Order, fn func(o *Order) (Effects, error)) error {
+	j := answerJob{up: HeldUpdate{Ctx: ctx, Order: o, Fn: fn}, done: make(chan error, 1)}
+	answers <- j
+	return <-j.done
+}
+
+// recordAnswers stores the lanes' ERP answers until answers is closed:
+// the answers that arrived while the previous ones were being stored go
+// into one transaction (UpdateOrdersFrom; a lone answer is an
+// UpdateOrderFrom), so a busy queue pays one commit for many answers, and
+// each lane learns its answer is stored only after that commit. When the
+// shared transaction fails, each answer is stored on its own, so one bad
+// answer fails only its own entry.
+func (w *Worker) recordAnswers(answers <-chan answerJob) {
+	st := w.svc.d.Store
+	for j := range answers {
+		batch := []answerJob{j}
+	more:
+		for len(batch) < w.cfg.BatchSize {
+			select {
+			case j, ok := <-answers:
+				if !ok {
+					break more
+				}
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		var errs []error
+		if len(batch) > 1 {
+			ups := make([]HeldUpdate, len(batch))
+			for i, j := range batch {
+				ups[i] = j.up
+			}
+			var err error
+			if errs, err = st.UpdateOrdersFrom(ups); err != nil {
+				w.log.WarnContext(batch[0].up.Ctx, "store ERP answers together; storing each alone",
+					slog.Int("answers", len(batch)), slog.Any("error", err))
+				errs = nil
+			}
+		}
+		for i, j := range batch {
+			if errs == nil {
+				_, err := st.UpdateOrderFrom(j.up.Ctx, j.up.Order, j.up.Fn)
+				j.done <- err
+				continue
+			}
+			j.done <- errs[i]
+		}
+	}
+}
+
+// startSubmissions starts the submit entries of batch in one transaction
+// (StartSubmissions) and returns each entry's start, nil for a
+// cancellation or when batch holds a single submission (handle then
+// starts it with StartSubmission). When that transaction fails, every
+// submission of batch gets its error.
+func (w *Worker) startSubmissions(ctx context.Context, batch []QueueEntry) []*StartedSubmission {
+	out := make([]*StartedSubmission, len(batch))
+	var seqs []int64
+	var at []int
+	for i, e := range batch {
+		if e.Action == ActionSubmit {
+			seqs, at = append(seqs, e.Seq), append(at, i)
+		}
+	}
+	if len(seqs) < 2 {
+		return out
+	}
+	now := w.svc.now()
+	started, err := w.svc.d.Store.StartSubmissions(ctx, seqs, now, now.Add(w.cfg.LeaseTTL))
+	for k, i := range at {
+		if err != nil {
+			out[i] = &StartedSubmission{Err: err}
+		} else {
+			out[i] = &started[k]
+		}
+	}
+	return out
+}
+
 // handle processes one due queue entry; it calls answered once the ERP
-// has answered it, before the answer is stored.
-func (w *Worker) handle(ctx context.Context, e QueueEntry, answered func()) error {
+// has answered it, before the answer is stored. A submission is started
+// by started when that is set (startSubmissions), by StartSubmission
+// otherwise; its answer is stored through answers (recordAnswers).
+func (w *Worker) handle(ctx context.Context, e QueueEntry, started *StartedSubmission, answers chan<- answerJob, answered func()) error {
 	st := w.svc.d.Store
 	switch e.Action {
 	case ActionCancel:
@@ -635,12 +767,19 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry, answered func()) erro
 		w.log.ErrorContext(ctx, "unknown ERP queue action; dropping", slog.String("action", string(e.Action)))
 		return st.DeleteQueueEntry(ctx, e.Seq)
 	}
-	// One transaction reads the order and counts the attempt; an order
-	// that no longer waits for the ERP has its entry dropped there. The
-	// answer is applied to the order as read there unless it changed
-	// since (UpdateOrderFrom), so it is read once per attempt.
-	now := w.svc.now()
-	o, err := st.StartSubmission(ctx, e.Seq, now, now.Add(w.cfg.LeaseTTL))
+	// One transaction reads the order and counts the attempt (shared with
+	// the entries handed out together with this one); an order that no
+	// longer waits for the ERP has its entry dropped there. The answer is
+	// applied to the order as read there unless it changed since
+	// (UpdateOrderFrom), so it is read once per attempt.
+	var o *Order
+	var err error
+	if started != nil {
+		o, err = started.Order, started.Err
+	} else {
+		now := w.svc.now()
+		o, err = st.StartSubmission(ctx, e.Seq, now, now.Add(w.cfg.LeaseTTL))
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil // cancelled before the first attempt
 	}
@@ -654,7 +793,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry, answered func()) erro
 	answered()
 	w.activity.submitted(w.svc.now())
 	if out.Accepted {
-		_, err = st.UpdateOrderFrom(ctx, o, func(o *Order) (Effects, error) {
+		err = storeAnswer(ctx, answers, o, func(o *Order) (Effects, error) {
 			if o.State != StateAcceptedPendingERP {
 				return Effects{}, ErrNoChange // cancelled meanwhile; the cancel entry follows
 			}
@@ -674,7 +813,7 @@ func (w *Worker) handle(ctx context.Context, e QueueEntry, answered func()) erro
 		})
 	} else {
 		rej := out.Rejection
-		_, err = st.UpdateOrderFrom(ctx, o, func(o *Order) (Effects, error) {
+		err = storeAnswer(ctx, answers, o, func(o *Order) (Effects, error) {
 			if o.State != StateAcceptedPendingERP {
 				return Effects{}, ErrNoChange
 			}

@@ -721,60 +721,93 @@ func (s *Store) UpdateOrderFrom(ctx context.Context, o *order.Order, fn func(o *
 // still the stored version.
 func (s *Store) updateOrder(ctx context.Context, id string, key *order.IdempotencyKey, held *order.Order, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
 	var out *order.Order
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		out = nil
-		// Lock the order first: concurrent calls with the same key then
-		// check the key one after the other.
-		o, err := s.heldOrder(ctx, tx, held)
-		if o == nil && err == nil {
-			o, err = s.getOrder(ctx, tx, id, true)
-		}
-		if err != nil {
-			return err
-		}
-		if key != nil {
-			r, ok, err := s.readClaim(ctx, tx, key.Kind, key.Key, true)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if r.hash != key.PayloadHash || r.orderID != id {
-					return &order.EventIDReusedError{EventID: key.Key}
-				}
-				return order.ErrDuplicateEvent
-			}
-		}
-		before := o.Clone()
-		eff, err := fn(o)
-		if err != nil {
-			return err
-		}
-		o.Version++
-		if err := s.saveOrder(ctx, tx, before, o); err != nil {
-			return err
-		}
-		if err := s.applyQueueOp(ctx, tx, o, eff.ERPQueue); err != nil {
-			return err
-		}
-		if eff.ReleaseReservation != "" && o.ReservationID != "" {
-			if _, err := tx.ExecContext(ctx, s.q(`
-				INSERT INTO reservation_releases (order_id, reservation_id, reason, created_us) VALUES (?, ?, ?, ?)
-				ON CONFLICT (order_id) DO NOTHING`), o.ID, o.ReservationID, eff.ReleaseReservation, us(time.Now())); err != nil {
-				return fmt.Errorf("queue release: %w", err)
-			}
-		}
-		if err := s.writeEffects(ctx, tx, o, eff); err != nil {
-			return err
-		}
-		if key != nil {
-			if err := s.recordKey(ctx, tx, *key, id); err != nil {
-				return err
-			}
-		}
-		out = o
-		return nil
+	err := s.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.updateOrderTx(ctx, tx, id, key, held, fn)
+		return err
 	})
 	return out, err
+}
+
+// UpdateOrdersFrom implements order.Store: each update runs as
+// UpdateOrderFrom's would, all in one transaction; an update whose fn (or
+// order lookup) fails leaves nothing behind and gets its error in errs.
+func (s *Store) UpdateOrdersFrom(ups []order.HeldUpdate) (errs []error, err error) {
+	if len(ups) == 0 {
+		return nil, nil
+	}
+	err = s.db.InTx(ups[0].Ctx, func(tx *sql.Tx) error {
+		errs = make([]error, len(ups)) // InTx may run this again
+		for i, u := range ups {
+			var refused error
+			_, uerr := s.updateOrderTx(u.Ctx, tx, u.Order.ID, nil, u.Order, func(o *order.Order) (order.Effects, error) {
+				eff, err := u.Fn(o)
+				refused = err
+				return eff, err
+			})
+			if uerr != nil && uerr != refused && !errors.Is(uerr, order.ErrNotFound) { //nolint:errorlint // identity: fn's own error
+				return uerr // a statement failed: nothing of the batch is stored
+			}
+			errs[i] = uerr
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// updateOrderTx is updateOrder's work in tx.
+func (s *Store) updateOrderTx(ctx context.Context, tx *sql.Tx, id string, key *order.IdempotencyKey, held *order.Order, fn func(o *order.Order) (order.Effects, error)) (*order.Order, error) {
+	// Lock the order first: concurrent calls with the same key then
+	// check the key one after the other.
+	o, err := s.heldOrder(ctx, tx, held)
+	if o == nil && err == nil {
+		o, err = s.getOrder(ctx, tx, id, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		r, ok, err := s.readClaim(ctx, tx, key.Kind, key.Key, true)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if r.hash != key.PayloadHash || r.orderID != id {
+				return nil, &order.EventIDReusedError{EventID: key.Key}
+			}
+			return nil, order.ErrDuplicateEvent
+		}
+	}
+	before := o.Clone()
+	eff, err := fn(o)
+	if err != nil {
+		return nil, err
+	}
+	o.Version++
+	if err := s.saveOrder(ctx, tx, before, o); err != nil {
+		return nil, err
+	}
+	if err := s.applyQueueOp(ctx, tx, o, eff.ERPQueue); err != nil {
+		return nil, err
+	}
+	if eff.ReleaseReservation != "" && o.ReservationID != "" {
+		if _, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO reservation_releases (order_id, reservation_id, reason, created_us) VALUES (?, ?, ?, ?)
+			ON CONFLICT (order_id) DO NOTHING`), o.ID, o.ReservationID, eff.ReleaseReservation, us(time.Now())); err != nil {
+			return nil, fmt.Errorf("queue release: %w", err)
+		}
+	}
+	if err := s.writeEffects(ctx, tx, o, eff); err != nil {
+		return nil, err
+	}
+	if key != nil {
+		if err := s.recordKey(ctx, tx, *key, id); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // recordKey stores key as applied (completed, naming resultID) in tx, so
@@ -1127,37 +1160,61 @@ func (s *Store) StartQueueAttempt(ctx context.Context, seq int64, at, leaseUntil
 // StartSubmission implements order.Store.
 func (s *Store) StartSubmission(ctx context.Context, seq int64, at, leaseUntil time.Time) (*order.Order, error) {
 	var out *order.Order
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		out = nil
-		orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
-		if err != nil {
-			return err
-		}
-		if action != string(order.ActionSubmit) {
-			return nil // became a cancellation meanwhile: the next pass sends it
-		}
-		o, err := s.getOrder(ctx, tx, orderID, false) // locked by lockQueueEntry
-		if err != nil && !errors.Is(err, order.ErrNotFound) {
-			return err
-		}
-		if o == nil || o.State != order.StateAcceptedPendingERP {
-			_, err := tx.ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE seq = ?`), seq)
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET attempts = attempts + 1, lease_until_us = ? WHERE seq = ?`),
-			us(leaseUntil), seq); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`
-			UPDATE orders SET erp_attempts = erp_attempts + 1, erp_last_attempt_us = ? WHERE order_id = ?`), us(at), orderID); err != nil {
-			return err
-		}
-		o.ERP.Attempts++
-		o.ERP.LastAttemptAt = fromUS(us(at))
-		out = o
-		return nil
+	err := s.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.startSubmission(ctx, tx, seq, at, leaseUntil)
+		return err
 	})
 	return out, err
+}
+
+// StartSubmissions implements order.Store.
+func (s *Store) StartSubmissions(ctx context.Context, seqs []int64, at, leaseUntil time.Time) ([]order.StartedSubmission, error) {
+	var out []order.StartedSubmission
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		out = make([]order.StartedSubmission, len(seqs)) // InTx may run this again
+		for i, seq := range seqs {
+			o, err := s.startSubmission(ctx, tx, seq, at, leaseUntil)
+			if err != nil && !errors.Is(err, order.ErrNotFound) {
+				return err
+			}
+			out[i] = order.StartedSubmission{Order: o, Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// startSubmission is StartSubmission's work in tx.
+func (s *Store) startSubmission(ctx context.Context, tx *sql.Tx, seq int64, at, leaseUntil time.Time) (*order.Order, error) {
+	orderID, action, err := s.lockQueueEntry(ctx, tx, seq)
+	if err != nil {
+		return nil, err
+	}
+	if action != string(order.ActionSubmit) {
+		return nil, nil // became a cancellation meanwhile: the next pass sends it
+	}
+	o, err := s.getOrder(ctx, tx, orderID, false) // locked by lockQueueEntry
+	if err != nil && !errors.Is(err, order.ErrNotFound) {
+		return nil, err
+	}
+	if o == nil || o.State != order.StateAcceptedPendingERP {
+		_, err := tx.ExecContext(ctx, s.q(`DELETE FROM erp_queue WHERE seq = ?`), seq)
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE erp_queue SET attempts = attempts + 1, lease_until_us = ? WHERE seq = ?`),
+		us(leaseUntil), seq); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`
+		UPDATE orders SET erp_attempts = erp_attempts + 1, erp_last_attempt_us = ? WHERE order_id = ?`), us(at), orderID); err != nil {
+		return nil, err
+	}
+	o.ERP.Attempts++
+	o.ERP.LastAttemptAt = fromUS(us(at))
+	return o, nil
 }
 
 // RecordQueueFailure implements order.Store.
