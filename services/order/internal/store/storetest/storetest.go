@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Queue", func(t *testing.T) { t.Parallel(); testQueue(t, h) })
 	t.Run("QueueKeepsTrace", func(t *testing.T) { t.Parallel(); testQueueKeepsTrace(t, h) })
 	t.Run("StartSubmission", func(t *testing.T) { t.Parallel(); testStartSubmission(t, h) })
+	t.Run("StartSubmissionsAndAnswers", func(t *testing.T) { t.Parallel(); testStartSubmissionsAndAnswers(t, h) })
 	t.Run("UpdateOrderFrom", func(t *testing.T) { t.Parallel(); testUpdateOrderFrom(t, h) })
 	t.Run("Customers", func(t *testing.T) { t.Parallel(); testCustomers(t, h) })
 	t.Run("AbandonedClaims", func(t *testing.T) { t.Parallel(); testAbandoned(t, h) })
@@ -390,6 +391,70 @@ func testStartSubmission(t *testing.T, h Harness) {
 	}
 	if e, err := s.GetQueueEntry(ctx, "O-s1"); err != nil || e.Action != order.ActionCancel || e.Attempts != 1 {
 		t.Errorf("cancellation entry = %+v, %v; want it kept with its 1 attempt", e, err)
+	}
+}
+
+// testStartSubmissionsAndAnswers: StartSubmissions starts several entries
+// in one transaction with StartSubmission's per-entry outcomes (started,
+// dropped for an order that no longer waits, ErrNotFound for a gone
+// entry), and UpdateOrdersFrom stores several answers in one transaction,
+// an update refused by its fn or of a gone order leaving nothing behind
+// while the others are stored.
+func testStartSubmissionsAndAnswers(t *testing.T, h Harness) {
+	s := h.New(t)
+	ctx := t.Context()
+	for _, id := range []string{"O-b1", "O-b2", "O-b3"} {
+		create(t, s, NewOrder(id, "C0001", t0))
+	}
+	q, err := s.NextQueueEntries(ctx, 10)
+	if err != nil || len(q) != 3 {
+		t.Fatalf("queue = %+v, %v", q, err)
+	}
+	confirm := func(o *order.Order) (order.Effects, error) {
+		o.State = order.StateConfirmed
+		return order.Effects{ERPQueue: order.QueueRemove}, nil
+	}
+	if _, err := s.UpdateOrder(ctx, "O-b2", nil, confirm); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Minute)
+	got, err := s.StartSubmissions(ctx, []int64{q[0].Seq, q[1].Seq, q[2].Seq}, at, at.Add(15*time.Second))
+	if err != nil || len(got) != 3 {
+		t.Fatalf("StartSubmissions = %+v, %v", got, err)
+	}
+	if got[0].Order == nil || got[0].Order.ID != "O-b1" || got[0].Order.ERP.Attempts != 1 || got[0].Err != nil ||
+		got[2].Order == nil || got[2].Order.ID != "O-b3" || got[2].Order.ERP.Attempts != 1 || got[2].Err != nil {
+		t.Errorf("started = %+v, %+v; want O-b1 and O-b3 after 1 attempt", got[0], got[2])
+	}
+	if !errors.Is(got[1].Err, order.ErrNotFound) || got[1].Order != nil {
+		t.Errorf("start of a confirmed order's (removed) entry = %+v, want ErrNotFound", got[1])
+	}
+	for _, id := range []string{"O-b1", "O-b3"} {
+		if e, err := s.GetQueueEntry(ctx, id); err != nil || e.Attempts != 1 || !e.LeaseUntil.Equal(at.Add(15*time.Second)) {
+			t.Errorf("entry of %s = %+v, %v; want leased after 1 attempt", id, e, err)
+		}
+	}
+	refuse := func(*order.Order) (order.Effects, error) { return order.Effects{}, order.ErrNoChange }
+	gone := NewOrder("O-b9", "C0001", t0)
+	errs, err := s.UpdateOrdersFrom([]order.HeldUpdate{
+		{Ctx: ctx, Order: got[0].Order, Fn: confirm},
+		{Ctx: ctx, Order: got[2].Order, Fn: refuse},
+		{Ctx: ctx, Order: gone, Fn: confirm},
+	})
+	if err != nil || len(errs) != 3 || errs[0] != nil || !errors.Is(errs[1], order.ErrNoChange) || !errors.Is(errs[2], order.ErrNotFound) {
+		t.Fatalf("UpdateOrdersFrom = %v, %v; want nil, ErrNoChange, ErrNotFound", errs, err)
+	}
+	if o, _ := s.GetOrder(ctx, "O-b1"); o.State != order.StateConfirmed {
+		t.Errorf("O-b1 is %s, want CONFIRMED", o.State)
+	}
+	if _, err := s.GetQueueEntry(ctx, "O-b1"); !errors.Is(err, order.ErrQueueEntryNotFound) {
+		t.Errorf("entry of confirmed O-b1: %v, want removed", err)
+	}
+	if o, _ := s.GetOrder(ctx, "O-b3"); o.State == order.StateConfirmed {
+		t.Errorf("O-b3 confirmed by a refused update")
+	}
+	if e, err := s.GetQueueEntry(ctx, "O-b3"); err != nil || e.Attempts != 1 {
+		t.Errorf("entry of O-b3 = %+v, %v; want kept", e, err)
 	}
 }
 
