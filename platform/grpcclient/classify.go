@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -132,8 +133,16 @@ func ClassifyCtx(ctx context.Context, err error) Class {
 	if err == nil {
 		return ClassNone
 	}
-	if ctx != nil && ctx.Err() != nil {
-		return ClassCallerGone
+	if ctx != nil {
+		if ctx.Err() != nil {
+			return ClassCallerGone
+		}
+		// A per-call deadline derived from ctx with the same instant runs
+		// its own timer and may fire first, before ctx.Err() is set: the
+		// caller's deadline has passed all the same.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return ClassCallerGone
+		}
 	}
 	return Classify(err)
 }

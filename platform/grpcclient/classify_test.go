@@ -107,6 +107,12 @@ func TestClassifyBeyondCodes(t *testing.T) {
 	}
 }
 
+// timerLate is a context whose deadline has passed but whose Err is still
+// nil, as a context's is for the moment before its timer goroutine runs.
+type timerLate struct{ context.Context }
+
+func (timerLate) Deadline() (time.Time, bool) { return time.Unix(0, 0), true }
+
 func TestClassifyCtx(t *testing.T) {
 	t.Parallel()
 	cancelled, cancel := context.WithCancel(context.Background())
@@ -133,6 +139,9 @@ func TestClassifyCtx(t *testing.T) {
 		{"per-call deadline", live, deadlineErr, grpcclient.ClassTransient},
 		{"live caller, rejected", live, status.Error(codes.InvalidArgument, "x"), grpcclient.ClassRejected},
 		{"nil ctx", nil, status.Error(codes.Unavailable, "x"), grpcclient.ClassTransient},
+		// The caller's deadline passed but its timer has not fired yet
+		// (Err is nil) while the per-call one with the same instant has.
+		{"caller's deadline passed, timer not yet fired", timerLate{live}, deadlineErr, grpcclient.ClassCallerGone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
