@@ -177,7 +177,7 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 		called = true
 		v, err := fn(ctx)
 		out = v
-		if err != nil && ctx.Err() != nil {
+		if err != nil && CallerEnded(ctx) {
 			return struct{}{}, callerGone{err}
 		}
 		return struct{}{}, err
@@ -191,6 +191,19 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 		return out, cg.err
 	}
 	return out, err
+}
+
+// CallerEnded reports whether the caller's ctx has ended: cancelled, or
+// past its deadline even when its timer has not fired yet. A per-call
+// deadline derived from ctx with the same instant runs its own timer and
+// may fire first, before ctx.Err() is set; the failure is still the
+// caller's deadline, not the dependency's slowness.
+func CallerEnded(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // callerGone marks an error that happened after the caller's own context

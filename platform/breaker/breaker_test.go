@@ -450,3 +450,34 @@ func TestHalfOpenRecoveryOverGRPC(t *testing.T) {
 		}
 	})
 }
+
+// pastDeadline is a context whose deadline has passed while its Err is
+// still nil, as for the moment before its timer goroutine runs.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Unix(0, 0), true }
+
+// TestCallerEnded: a caller whose deadline has passed has ended even
+// before its context's timer fires, so a per-call deadline with the same
+// instant that fires first is not counted against the dependency.
+func TestCallerEnded(t *testing.T) {
+	t.Parallel()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	later, cancelLater := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLater()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want bool
+	}{
+		{"cancelled", cancelled, true},
+		{"deadline passed, timer not fired", pastDeadline{context.Background()}, true},
+		{"deadline ahead", later, false},
+		{"no deadline", context.Background(), false},
+	} {
+		if got := breaker.CallerEnded(tc.ctx); got != tc.want {
+			t.Errorf("%s: CallerEnded = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

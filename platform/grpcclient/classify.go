@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	"github.com/transload/transload/platform/apierr"
+	"github.com/transload/transload/platform/breaker"
 )
 
 // Class is what an error returned by a call to a dependency says about
@@ -133,16 +133,8 @@ func ClassifyCtx(ctx context.Context, err error) Class {
 	if err == nil {
 		return ClassNone
 	}
-	if ctx != nil {
-		if ctx.Err() != nil {
-			return ClassCallerGone
-		}
-		// A per-call deadline derived from ctx with the same instant runs
-		// its own timer and may fire first, before ctx.Err() is set: the
-		// caller's deadline has passed all the same.
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			return ClassCallerGone
-		}
+	if ctx != nil && breaker.CallerEnded(ctx) {
+		return ClassCallerGone
 	}
 	return Classify(err)
 }
