@@ -77,6 +77,11 @@ type Base struct {
 	MeshPlaintext bool `env:"MESH_PLAINTEXT" default:"false"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
+	// AccessLog says which successful gRPC calls the access log keeps:
+	// all (default: any request can be followed by its correlation id),
+	// errors, or sampled (1 in 100). Failed calls are always logged
+	// (grpcserver.WithAccessLog).
+	AccessLog string `env:"LOG_ACCESS" default:"all"`
 	// Tracing says where spans are exported (the standard OTEL_*
 	// variables); without an endpoint nothing is exported, but trace
 	// context still propagates.

@@ -38,6 +38,8 @@ type Runtime struct {
 	admin    *adminhttp.Server
 	// reflection is GRPC_REFLECTION, applied to every server rt makes.
 	reflection bool
+	// accessLog is LOG_ACCESS, applied to every server rt makes.
+	accessLog grpcserver.AccessLog
 	// mesh is the binary's mesh identity when MESH_TLS_DIR is set.
 	mesh *meshtls.Member
 
@@ -102,6 +104,10 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 	if err != nil {
 		return nil, err
 	}
+	accessLog, err := grpcserver.ParseAccessLog(base.AccessLog)
+	if err != nil {
+		return nil, &config.FieldError{Var: "LOG_ACCESS", Err: err}
+	}
 	mesh, err := loadMesh(name, base)
 	if err != nil {
 		return nil, err
@@ -126,6 +132,7 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		registry:   reg,
 		admin:      adminhttp.New(reg, adminhttp.WithLogger(logger), adminhttp.WithProfiling(base.Profiling), adminhttp.WithToken(base.AdminToken)),
 		reflection: base.Reflection,
+		accessLog:  accessLog,
 		mesh:       mesh,
 		closers:    []func(context.Context) error{shutdownTracing},
 	}, nil
@@ -159,6 +166,7 @@ func (rt *Runtime) ServerOptions() []grpcserver.Option {
 		grpcserver.WithTracerProvider(rt.tp),
 		grpcserver.WithAdmin(rt.admin),
 		grpcserver.WithReflection(rt.reflection),
+		grpcserver.WithAccessLog(rt.accessLog),
 	}
 }
 

@@ -270,6 +270,7 @@ func TestStartErrors(t *testing.T) {
 		{"malformed field", "order", map[string]string{"WORKERS": "many"}, "WORKERS"},
 		{"malformed GRPC_REFLECTION", "order", map[string]string{"GRPC_REFLECTION": "on"}, "GRPC_REFLECTION"},
 		{"malformed PPROF_ENABLED", "order", map[string]string{"PPROF_ENABLED": "yes"}, "PPROF_ENABLED"},
+		{"unknown access log mode", "order", map[string]string{"LOG_ACCESS": "verbose"}, "LOG_ACCESS"},
 		{"service outside the port plan", "invoicing", nil, `unknown service "invoicing"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
