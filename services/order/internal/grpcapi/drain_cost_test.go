@@ -8,7 +8,6 @@ import (
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
-	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/order/internal/order"
 )
 
@@ -59,16 +58,8 @@ func TestDrainCommitsPerOrder(t *testing.T) {
 		calls0 := cs.counts()
 		commits0, txs0 := e.db.CommitStats()
 		start := time.Now()
-		// Passes back to back until the queue is empty (a bound for -race
-		// on a loaded machine, not a speed claim).
-		wait.Eventually(t, 2*time.Minute, "the ERP queue drained", func() error {
-			e.worker.Pass(t.Context())
-			st, err := e.store.QueueStats(t.Context(), time.Now())
-			if err != nil {
-				return err
-			}
-			return wait.Check(st.Depth == 0, "depth %d", st.Depth)
-		})
+		// A bound for -race on a loaded machine, not a speed claim.
+		e.drainQueueWithin(t, 2*time.Minute)
 		took := time.Since(start)
 		commits1, txs1 := e.db.CommitStats()
 		calls := diff(calls0, cs.counts())

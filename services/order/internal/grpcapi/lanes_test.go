@@ -25,7 +25,13 @@ func randomDelay(lo, hi time.Duration) func() time.Duration {
 // drainQueue runs worker passes until the ERP queue is empty.
 func (e *env) drainQueue(t *testing.T) {
 	t.Helper()
-	wait.Eventually(t, waitTimeout, "the ERP queue drained", func() error {
+	e.drainQueueWithin(t, waitTimeout)
+}
+
+// drainQueueWithin is drainQueue with a bound of its own.
+func (e *env) drainQueueWithin(t *testing.T, limit time.Duration) {
+	t.Helper()
+	wait.Eventually(t, limit, "the ERP queue drained", func() error {
 		e.worker.Pass(t.Context())
 		st, err := e.store.QueueStats(t.Context(), time.Now())
 		if err != nil {
