@@ -99,11 +99,12 @@ func TestIdempotencyKeyAfterValidationFailure(t *testing.T) {
 func TestIdempotencyKeyAfterOutage(t *testing.T) {
 	idem := fmt.Sprintf("e2e-after-503-%d", time.Now().UnixNano())
 	body := orderBody("C0004", line{"SKU-00033", 1})
-	mesh.Kill(launcher.Inventory)
+	// Every replica: on the scale topology a surviving one would answer.
+	killAll(launcher.Inventory)
 	restarted := false
 	defer func() {
 		if !restarted {
-			_ = mesh.Restart(context.Background(), launcher.Inventory)
+			_ = startAll(context.Background(), launcher.Inventory)
 		}
 	}()
 	down := placeOrder(t, launcher.DemoAPIKey, idem, body)
@@ -112,7 +113,7 @@ func TestIdempotencyKeyAfterOutage(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := mesh.Restart(ctx, launcher.Inventory); err != nil {
+	if err := startAll(ctx, launcher.Inventory); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true

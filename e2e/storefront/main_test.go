@@ -105,8 +105,9 @@ func runMain(m *testing.M) int {
 // postgres user), one database per service, three NATS nodes and two
 // replicas of catalog-pricing, inventory, order, fulfillment and the
 // gateway. The tests drive the first gateway (mesh.RESTURL); a test that
-// kills or restarts a process does so to its first replica. stop stops
-// PostgreSQL.
+// takes a service down or reconfigures it does so to every replica
+// (killAll, restartAll), one that crashes a process mid-run to its first
+// replica. stop stops PostgreSQL.
 func onScaleTopology(ctx context.Context, work string, cfg *launcher.Config) (stop func(), err error) {
 	// The postgres user must reach its cluster folder inside work.
 	if err := os.Chmod(work, 0o755); err != nil {

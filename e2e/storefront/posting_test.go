@@ -41,15 +41,15 @@ func postingOrderCount(t *testing.T) int {
 	return n
 }
 
-// postingEvery restarts the order process with its posting scheduler
+// postingEvery restarts every order replica with its posting scheduler
 // running every interval ("0s": off, so shipped invoices wait unposted
-// until a test lets them go) and a 3 s scheduler lease, so the restarted
+// until a test lets them go) and a 3 s scheduler lease, so a restarted
 // process takes over the lease of the killed one within seconds instead of
-// the default 30 s.
+// the default 30 s. Every replica: on the scale topology one left with the
+// old interval would post what the test holds back.
 func postingEvery(t *testing.T, interval string) {
 	t.Helper()
-	mesh.Kill(launcher.Order)
-	if err := mesh.Restart(context.WithoutCancel(t.Context()), launcher.Order, "ORDER_POSTING_INTERVAL="+interval,
+	if err := restartAll(context.WithoutCancel(t.Context()), launcher.Order, "ORDER_POSTING_INTERVAL="+interval,
 		"ORDER_POSTING_LEASE_TTL=3s"); err != nil {
 		t.Fatalf("restart order: %v", err)
 	}

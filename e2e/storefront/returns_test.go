@@ -141,12 +141,12 @@ func TestReturnRules(t *testing.T) {
 	}
 }
 
-// restartOrder restarts the order process with env added (ctx: a cleanup
-// runs after t.Context() ended).
+// restartOrder restarts every order replica with env added (ctx: a
+// cleanup runs after t.Context() ended), so no replica keeps the old
+// return window, TTL or posting interval.
 func restartOrder(t *testing.T, ctx context.Context, env ...string) {
 	t.Helper()
-	mesh.Kill(launcher.Order)
-	if err := mesh.Restart(ctx, launcher.Order, env...); err != nil {
+	if err := restartAll(ctx, launcher.Order, env...); err != nil {
 		t.Fatalf("restart order: %v", err)
 	}
 }
