@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 	want := config.Config{
 		Base: svcmain.Base{
 			ServiceName: "order", GRPCAddr: "127.0.0.1:9005", AdminAddr: "127.0.0.1:9105",
-			LogLevel: "info", Tracing: tracing.Settings{SampleRatio: 1},
+			LogLevel: "info", AccessLog: "all", Tracing: tracing.Settings{SampleRatio: 1},
 		},
 		Database: svcmain.Database{DatabaseURL: "sqlite://order.db"},
 		NATSURL:  "nats://127.0.0.1:4222",
