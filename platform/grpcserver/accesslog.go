@@ -74,6 +74,7 @@ type accessLogger struct {
 func (a *accessLogger) log(ctx context.Context, method string, start time.Time, err error) {
 	if err == nil && !isHealthOrReflection(method) {
 		switch a.mode {
+		case AccessLogAll:
 		case AccessLogErrors:
 			return
 		case AccessLogSampled:

@@ -97,7 +97,7 @@ func TestAccessLogSampled(t *testing.T) {
 func TestParseAccessLog(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]grpcserver.AccessLog{
-		"": grpcserver.AccessLogAll, "all": grpcserver.AccessLogAll, "Errors": grpcserver.AccessLogErrors, " sampled ": grpcserver.AccessLogSampled,
+		"": grpcserver.AccessLogAll, "all": grpcserver.AccessLogAll, "Errors": grpcserver.AccessLogErrors, "Sampled": grpcserver.AccessLogSampled,
 	} {
 		got, err := grpcserver.ParseAccessLog(in)
 		if err != nil || got != want {

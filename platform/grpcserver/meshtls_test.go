@@ -267,7 +267,12 @@ func BenchmarkMeshTLSUnary(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- srv.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					b.Error(err)
+				}
+			}()
 			conn, err := grpcclient.Dial(srv.Addr().String(), append(tc.cli, grpcclient.WithoutBreaker())...)
 			if err != nil {
 				b.Fatal(err)

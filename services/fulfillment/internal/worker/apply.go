@@ -88,7 +88,7 @@ func (b *eventBuffer) flush(ctx context.Context) error {
 	if len(b.held) == 0 {
 		return nil
 	}
-	err := b.Tx.WriteEvents(ctx, b.held)
+	err := b.WriteEvents(ctx, b.held)
 	b.held = nil
 	return err
 }

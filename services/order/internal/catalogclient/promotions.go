@@ -20,20 +20,21 @@ import (
 // A quote a storefront shows lists the issues; an order is not placed at a
 // price the buyer did not expect.
 func codeIssueError(entered []string, issues []*catalogv1.PromotionCodeIssue) error {
-	for _, is := range issues {
-		if is.GetReason() == catalogv1.PromotionCodeIssue_REASON_EXHAUSTED {
-			return &order.PromotionLimitError{Code: is.GetCode()}
-		}
-		idx := 0
-		for i, c := range entered {
-			if strings.EqualFold(c, is.GetCode()) {
-				idx = i
-				break
-			}
-		}
-		return &order.PromotionCodeError{Index: idx, Code: is.GetCode(), Reason: is.GetReason().String()}
+	if len(issues) == 0 {
+		return nil
 	}
-	return nil
+	is := issues[0] // the first issue decides
+	if is.GetReason() == catalogv1.PromotionCodeIssue_REASON_EXHAUSTED {
+		return &order.PromotionLimitError{Code: is.GetCode()}
+	}
+	idx := 0
+	for i, c := range entered {
+		if strings.EqualFold(c, is.GetCode()) {
+			idx = i
+			break
+		}
+	}
+	return &order.PromotionCodeError{Index: idx, Code: is.GetCode(), Reason: is.GetReason().String()}
 }
 
 // ReservePromotions implements order.Promotions (catalog.v1
