@@ -24,11 +24,12 @@ import (
 // fails instead of passing for want of cases.
 var idempotentOperations = map[string][]string{
 	"storefront.v1": {
-		"StorefrontService_CancelOrder", "StorefrontService_CreateOrder", "StorefrontService_CreateReturn",
-		"StorefrontService_CreateWebhookSubscription",
+		"StorefrontService_CancelOrder", "StorefrontService_CancelReturn", "StorefrontService_CreateOrder",
+		"StorefrontService_CreateReturn", "StorefrontService_CreateWebhookSubscription",
 	},
 	"ops.v1": {
-		"OpsService_AcknowledgeException", "OpsService_ReplayDeadLetters", "OpsService_ResolveException",
+		"OpsService_AcknowledgeException", "OpsService_ApproveReturnAuthorization", "OpsService_CancelReturnAuthorization",
+		"OpsService_RejectReturnAuthorization", "OpsService_ReplayDeadLetters", "OpsService_ResolveException",
 		"OpsService_RetryErpSubmission", "OpsService_TriggerReconciliation",
 	},
 }
