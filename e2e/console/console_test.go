@@ -280,14 +280,14 @@ func logTails(dir string) string {
 	return b.String()
 }
 
-// placeRejectedOrder makes erpsim reject every sales order of C0005 until
-// the test ends (a per-customer fault: no other order can take it), places
-// an order for C0005 through the storefront REST API and returns its name.
+// placeRejectedOrder makes erpsim reject every sales order of C0005 (a
+// per-customer fault: no other order can take it; the mesh is this test's
+// own and ends with it, and nothing else orders for C0005), places an
+// order for C0005 through the storefront REST API and returns its name.
 func placeRejectedOrder(t *testing.T, mesh *launcher.Mesh) string {
 	t.Helper()
-	faults := "http://" + mesh.Proc(launcher.ERPSim).AdminAddr + "/control/faults"
-	postJSON(t, faults, "", "", map[string]any{"rejectCustomers": []string{"C0005"}, "rejectReason": "CREDIT_HOLD"})
-	t.Cleanup(func() { postJSON(t, faults, "", "", map[string]any{"rejectCustomers": []string{}}) })
+	postJSON(t, "http://"+mesh.Proc(launcher.ERPSim).AdminAddr+"/control/faults", "", "",
+		map[string]any{"rejectCustomers": []string{"C0005"}, "rejectReason": "CREDIT_HOLD"})
 	body := postJSON(t, mesh.RESTURL()+"/v1/orders", launcher.DemoAPIKey, "e2e-console-"+uuid.NewString(), map[string]any{
 		"customerId": "C0005", "currencyCode": "EUR",
 		"shipTo": map[string]any{
