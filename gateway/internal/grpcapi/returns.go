@@ -126,18 +126,30 @@ func (s *Server) returnLineOf(ctx context.Context, req *storefrontv1.CreateRetur
 	return -1, ""
 }
 
-// GetReturn implements storefrontv1.StorefrontServiceServer.
-func (s *Server) GetReturn(ctx context.Context, req *storefrontv1.GetReturnRequest) (*storefrontv1.Return, error) {
-	orderName, returnID, _ := strings.Cut(req.GetName(), "/returns/")
-	_, o, err := s.callerOrder(ctx, orderName)
+// callerReturn resolves a storefront return name (orders/{order}/returns/{id})
+// to the caller, its order and the return id, answering NOT_FOUND alike
+// when the order is not the caller's, does not exist, or the id is
+// malformed.
+func (s *Server) callerReturn(ctx context.Context, name string) (auth.Principal, *orderv1.Order, string, error) {
+	orderName, returnID, _ := strings.Cut(name, "/returns/")
+	p, o, err := s.callerOrder(ctx, orderName)
 	if err != nil {
 		if status.Code(err) == codes.NotFound {
-			return nil, errNotFound("return")
+			return auth.Principal{}, nil, "", errNotFound("return")
 		}
-		return nil, err
+		return auth.Principal{}, nil, "", err
 	}
 	if !orderIDPattern.MatchString(returnID) {
-		return nil, errNotFound("return")
+		return auth.Principal{}, nil, "", errNotFound("return")
+	}
+	return p, o, returnID, nil
+}
+
+// GetReturn implements storefrontv1.StorefrontServiceServer.
+func (s *Server) GetReturn(ctx context.Context, req *storefrontv1.GetReturnRequest) (*storefrontv1.Return, error) {
+	_, o, returnID, err := s.callerReturn(ctx, req.GetName())
+	if err != nil {
+		return nil, err
 	}
 	r, err := s.n.Orders.GetReturnAuthorization(ctx, &orderv1.GetReturnAuthorizationRequest{Name: o.GetName() + "/returnAuthorizations/" + returnID})
 	switch {
@@ -255,16 +267,9 @@ const defaultReturnCancelReason = "withdrawn by the buyer"
 // answer alike); the order service closes it idempotently on request_id
 // (REST: Idempotency-Key) with the caller's key as the actor.
 func (s *Server) CancelReturn(ctx context.Context, req *storefrontv1.CancelReturnRequest) (*storefrontv1.Return, error) {
-	orderName, returnID, _ := strings.Cut(req.GetName(), "/returns/")
-	p, o, err := s.callerOrder(ctx, orderName)
+	p, o, returnID, err := s.callerReturn(ctx, req.GetName())
 	if err != nil {
-		if status.Code(err) == codes.NotFound {
-			return nil, errNotFound("return")
-		}
 		return nil, err
-	}
-	if !orderIDPattern.MatchString(returnID) {
-		return nil, errNotFound("return")
 	}
 	reason := req.GetReason()
 	if strings.TrimSpace(reason) == "" {
