@@ -5,29 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	wmsv1 "github.com/transload/transload/gen/transload/wms/v1"
+	"github.com/transload/transload/platform/testharness/answerconn"
 	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
 	"github.com/transload/transload/services/fulfillment/internal/wmsclient"
 )
-
-// answerConn answers every unary call with answer, as a hostile but
-// well-typed WMS adapter would.
-type answerConn struct{ answer proto.Message }
-
-func (c answerConn) Invoke(_ context.Context, _ string, _, reply any, _ ...grpc.CallOption) error {
-	proto.Merge(reply.(proto.Message), c.answer)
-	return nil
-}
-
-func (answerConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Error(codes.Unimplemented, "no streams")
-}
 
 // FuzzWMSAnswers feeds fulfillment's WMS client a hostile shipment event
 // (unknown states, negative, huge and repeated lines, out-of-range
@@ -50,7 +34,7 @@ func FuzzWMSAnswers(f *testing.F) {
 		ev := &wmsv1.ShipmentEvent{EventId: "e1", ShipmentRequestId: "r1", WarehouseCode: "W1", ShipmentId: "S1",
 			State: wmsv1.ShipmentRequest_State(state), OccurTime: &timestamppb.Timestamp{Seconds: sec},
 			Lines: []*wmsv1.ShipmentEventLine{{LineId: id1, Quantity: q1}, {LineId: id2, Quantity: q2}}}
-		c := wmsclient.New(answerConn{&wmsv1.ListShipmentEventsResponse{ShipmentEvents: []*wmsv1.ShipmentEvent{ev}}})
+		c := wmsclient.New(answerconn.Conn{Answer: &wmsv1.ListShipmentEventsResponse{ShipmentEvents: []*wmsv1.ShipmentEvent{ev}}})
 		page, err := c.ShipmentEvents(ctx, "", 10)
 		if err != nil {
 			return
@@ -74,7 +58,7 @@ func FuzzWMSAnswers(f *testing.F) {
 			}
 		}
 
-		ans, err := wmsclient.New(answerConn{&wmsv1.CreateShipmentRequestResponse{
+		ans, err := wmsclient.New(answerconn.Conn{Answer: &wmsv1.CreateShipmentRequestResponse{
 			Outcome: wmsv1.CreateShipmentRequestResponse_Outcome(outcome), WmsReference: id1, RejectionMessage: id2,
 		}}).CreateShipmentRequest(ctx, &fulfillment.Request{ID: "r1"})
 		if err == nil && ans.Accepted != (outcome == int32(wmsv1.CreateShipmentRequestResponse_OUTCOME_ACCEPTED)) {

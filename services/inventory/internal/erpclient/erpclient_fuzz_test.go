@@ -5,29 +5,13 @@ import (
 	"encoding/json"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/testharness/answerconn"
 	"github.com/transload/transload/services/inventory/internal/erpclient"
 	"github.com/transload/transload/services/inventory/internal/inventory"
 )
-
-// answerConn answers every unary call with answer, as a hostile but
-// well-typed ERP adapter would.
-type answerConn struct{ answer proto.Message }
-
-func (c answerConn) Invoke(_ context.Context, _ string, _, reply any, _ ...grpc.CallOption) error {
-	proto.Merge(reply.(proto.Message), c.answer)
-	return nil
-}
-
-func (answerConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Error(codes.Unimplemented, "no streams")
-}
 
 // FuzzStockFeedAnswers feeds inventory's ERP client a hostile stock event
 // feed page (unknown kinds, extreme and wrong-signed quantities,
@@ -45,7 +29,7 @@ func FuzzStockFeedAnswers(f *testing.F) {
 		ctx := context.Background()
 		ev := &erpv1.StockEvent{EventId: "e1", Sku: sku, WarehouseCode: wh, SourceSequence: 1,
 			Kind: erpv1.StockEvent_Kind(kind), Quantity: qty, OccurTime: &timestamppb.Timestamp{Seconds: sec}}
-		page, err := erpclient.New(answerConn{&erpv1.ListStockEventsResponse{StockEvents: []*erpv1.StockEvent{ev, ev}, NextCursor: "c"}}).
+		page, err := erpclient.New(answerconn.Conn{Answer: &erpv1.ListStockEventsResponse{StockEvents: []*erpv1.StockEvent{ev, ev}, NextCursor: "c"}}).
 			StockEvents(ctx, "", 10)
 		if err == nil {
 			if len(page.Events) != 2 {
@@ -63,7 +47,7 @@ func FuzzStockFeedAnswers(f *testing.F) {
 				}
 			}
 		}
-		ws, err := erpclient.New(answerConn{&erpv1.ListWarehousesResponse{Warehouses: []*erpv1.Warehouse{
+		ws, err := erpclient.New(answerconn.Conn{Answer: &erpv1.ListWarehousesResponse{Warehouses: []*erpv1.Warehouse{
 			{Name: whName, Priority: priority, DisplayName: sku},
 		}}}).ListWarehouses(ctx)
 		if err == nil && (len(ws) != 1 || ws[0].Code == "") {

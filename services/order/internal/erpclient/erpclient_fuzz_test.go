@@ -5,30 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/testharness/answerconn"
 	"github.com/transload/transload/services/order/internal/erpclient"
 	"github.com/transload/transload/services/order/internal/order"
 )
-
-// answerConn answers every unary call with answer, as a hostile but
-// well-typed ERP adapter would.
-type answerConn struct{ answer proto.Message }
-
-func (c answerConn) Invoke(_ context.Context, _ string, _, reply any, _ ...grpc.CallOption) error {
-	proto.Merge(reply.(proto.Message), c.answer)
-	return nil
-}
-
-func (answerConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Error(codes.Unimplemented, "no streams")
-}
 
 // FuzzERPAnswers feeds the order service's ERP client well-typed but
 // hostile answers (unknown enum values, negative and extreme amounts,
@@ -49,18 +33,18 @@ func FuzzERPAnswers(f *testing.F) {
 			CreditLimit: &commonv1.Money{AmountMinor: limit, CurrencyCode: currency}, AvailableCredit: &commonv1.Money{AmountMinor: available},
 			UpdateTime: &timestamppb.Timestamp{Seconds: updateSec},
 		}
-		got, err := erpclient.New(answerConn{cu}).GetCustomer(ctx, "c1")
+		got, err := erpclient.New(answerconn.Conn{Answer: cu}).GetCustomer(ctx, "c1")
 		if err == nil && !got.UpdatedAt.IsZero() && !timestamppb.New(got.UpdatedAt).IsValid() {
 			t.Fatalf("customer update time %v is out of range (it would become the sync watermark)", got.UpdatedAt)
 		}
-		list, _, err := erpclient.New(answerConn{&erpv1.ListCustomersResponse{Customers: []*erpv1.Customer{cu, cu}}}).ListCustomers(ctx, time.Time{}, "")
+		list, _, err := erpclient.New(answerconn.Conn{Answer: &erpv1.ListCustomersResponse{Customers: []*erpv1.Customer{cu, cu}}}).ListCustomers(ctx, time.Time{}, "")
 		if err == nil && len(list) != 2 {
 			t.Fatalf("ListCustomers returned %d customers for 2", len(list))
 		}
 
 		res := &erpv1.SubmitSalesOrderResponse{Outcome: erpv1.SubmitSalesOrderResponse_Outcome(outcome),
 			RejectionReason: erpv1.SalesOrderRejectionReason(reason), ErpOrderNumber: ref, RejectionMessage: msg}
-		out, err := erpclient.New(answerConn{res}).SubmitSalesOrder(ctx, &order.Order{ID: "o1"})
+		out, err := erpclient.New(answerconn.Conn{Answer: res}).SubmitSalesOrder(ctx, &order.Order{ID: "o1"})
 		switch {
 		case err != nil:
 			if res.GetOutcome() == erpv1.SubmitSalesOrderResponse_OUTCOME_ACCEPTED || res.GetOutcome() == erpv1.SubmitSalesOrderResponse_OUTCOME_REJECTED {
@@ -88,7 +72,7 @@ func FuzzERPAnswers(f *testing.F) {
 			{LineId: line1, Outcome: erpv1.JournalLineResult_Outcome(lineOutcome), RejectionReason: erpv1.JournalLineRejectionReason(reason)},
 			{LineId: line2, Outcome: erpv1.JournalLineResult_OUTCOME_POSTED, ErpDocumentNumber: msg},
 		}}}
-		ans, err := erpclient.New(answerConn{jr}).PostJournalBatch(ctx, "j1", order.PostingBatch{ID: "b1"}, nil)
+		ans, err := erpclient.New(answerconn.Conn{Answer: jr}).PostJournalBatch(ctx, "j1", order.PostingBatch{ID: "b1"}, nil)
 		if err != nil {
 			return
 		}
