@@ -25,7 +25,7 @@ import (
 //
 // The embedding struct must not declare SERVICE_NAME, LOG_LEVEL,
 // GRPC_ADDR, GRPC_REFLECTION, ADMIN_ADDR, ADMIN_TOKEN, PPROF_ENABLED, DATABASE_URL,
-// MESH_TLS_DIR, MESH_PLAINTEXT
+// MESH_TLS_DIR, MESH_PLAINTEXT, MEMORY_LIMIT_MB
 // or the OTEL_* variables again.
 // GRPC_ADDR, ADMIN_ADDR and DATABASE_URL have no default tag: their
 // defaults come from the binary's place in the port plan
@@ -68,13 +68,26 @@ type Base struct {
 	// mutual TLS and verify the callee's identity, and its servers made
 	// with [Runtime.Mesh] serve mutual TLS and authorize callers by
 	// identity. A rotated certificate is picked up without a restart.
-	// Empty: plaintext, which MeshPlaintext must then say is meant.
+	// Empty: MeshPlaintext must say plaintext is meant, or the binary
+	// refuses to start (ErrMeshModeUnset).
 	MeshTLSDir string `env:"MESH_TLS_DIR"`
 	// MeshPlaintext is the explicit development flag for plaintext
 	// internal gRPC. Setting it with MESH_TLS_DIR is a configuration
-	// error; leaving both unset still runs plaintext today (the flag
-	// becomes required once the launcher defaults to mutual TLS).
+	// error, and so is leaving both unset (ErrMeshModeUnset): make run
+	// sets it only for TRANSLOAD_MESH_PLAINTEXT=1.
 	MeshPlaintext bool `env:"MESH_PLAINTEXT" default:"false"`
+	// MemoryLimitMB is the Go runtime's soft memory limit in MiB
+	// (debug.SetMemoryLimit), applied by [Start] and restored by
+	// [Runtime.Close]: the garbage collector works harder as the Go
+	// memory nears it instead of letting the heap grow to twice the live
+	// heap (GOGC=100), which under a burst of requests took order and
+	// inventory to 187-198 MB resident, over issue #12's 150 MB per
+	// process. Soft: nothing is refused or dropped above it, the GC just
+	// spends more CPU (the runtime caps that near half). It bounds only
+	// Go's memory; SQLite's page caches live outside the Go heap
+	// (platform/sqldb bounds them). 0 turns it off; a GOMEMLIMIT in the
+	// environment wins over it. Default [DefaultMemoryLimitMB].
+	MemoryLimitMB int64 `env:"MEMORY_LIMIT_MB" default:"96"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// AccessLog says which successful gRPC calls the access log keeps:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -58,7 +59,10 @@ type Runtime struct {
 //  2. builds the JSON logger on stdout at LOG_LEVEL and makes it
 //     slog's default, so libraries that log through slog.Default are
 //     structured too;
-//  3. logs "starting" with the configuration, secrets masked;
+//  3. sets the Go runtime's soft memory limit to MEMORY_LIMIT_MB
+//     (debug.SetMemoryLimit; not when GOMEMLIMIT is set or the value is
+//     0), which Close restores, and logs "starting" with the
+//     configuration, secrets masked;
 //  4. sets tracing up: the global tracer provider and W3C propagators,
 //     exporting over OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT is
 //     set;
@@ -112,11 +116,25 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 	if err != nil {
 		return nil, err
 	}
+	// The limit before Start is restored by Close (and on the errors
+	// below), so a test that starts a binary in process leaves the
+	// runtime as it found it.
+	prevLimit, limitSet, err := applyMemoryLimit(base, getenv)
+	if err != nil {
+		return nil, err
+	}
+	restoreLimit := func(context.Context) error {
+		if limitSet {
+			debug.SetMemoryLimit(prevLimit)
+		}
+		return nil
+	}
 	slog.SetDefault(logger)
 	logConfig(ctx, logger, "starting", cfg)
 
 	tp, shutdownTracing, err := tracing.Setup(ctx, tcfg)
 	if err != nil {
+		_ = restoreLimit(ctx)
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
@@ -124,6 +142,7 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 	); err != nil {
+		_ = restoreLimit(ctx)
 		return nil, errors.Join(fmt.Errorf("svcmain: register runtime metrics: %w", err), shutdownTracing(context.WithoutCancel(ctx)))
 	}
 	return &Runtime{
@@ -134,7 +153,7 @@ func Start(ctx context.Context, name string, getenv func(string) string, stdout 
 		reflection: base.Reflection,
 		accessLog:  accessLog,
 		mesh:       mesh,
-		closers:    []func(context.Context) error{shutdownTracing},
+		closers:    []func(context.Context) error{restoreLimit, shutdownTracing},
 	}, nil
 }
 
