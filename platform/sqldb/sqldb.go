@@ -24,7 +24,8 @@
 // Every SQLite connection runs with journal_mode=WAL, busy_timeout
 // (default 5s, see [WithBusyTimeout]), foreign_keys=ON, synchronous=FULL,
 // temp_store=MEMORY (statement journals and sorts never touch temporary
-// files; a DSN _pragma parameter replaces it) and BEGIN IMMEDIATE for
+// files), cache_size of 2 MiB per connection (see [WithPageCache]; a DSN
+// _pragma parameter replaces both) and BEGIN IMMEDIATE for
 // read-write transactions, so a transaction takes
 // the write lock when it starts instead of failing with SQLITE_BUSY when it
 // tries to upgrade a read lock. WAL lets readers run concurrently with the
@@ -43,6 +44,21 @@
 // concurrent writers, and since the writers never pause it never finished a
 // checkpoint, so the WAL could not restart and grew without bound (20 MiB
 // after 3 s against 4 MiB).
+//
+// # Memory
+//
+// modernc.org/sqlite allocates SQLite's memory (page caches, compiled
+// statements) outside the Go heap, so the Go runtime's memory limit
+// (svcmain's MEMORY_LIMIT_MB) does not bound it; the pool does. Each
+// connection's page cache holds at most cache_size ([WithPageCache], 2
+// MiB) and the pool at most [WithMaxOpenConns] connections (max(4,
+// GOMAXPROCS) for a file), so one database's page caches stay within 8
+// MiB on a 2-core host. A larger cache buys little here: in WAL mode a
+// connection drops its whole cache when it finds that another connection
+// committed since its last transaction, which in a busy service is almost
+// every time. mmap_size stays 0 (SQLite's default: pages are read with
+// pread, nothing of the file is mapped into the process) and each
+// connection keeps at most 256 compiled statements ([WithStatementCache]).
 //
 // An in-memory database lives in one connection, so "sqlite://:memory:"
 // pools exactly one connection: a read issued through [DB.SQL] while a
@@ -157,8 +173,12 @@ type DB struct {
 	stats commitStats
 	stmts stmtStats
 	// tempStoreDefault is set when the SQLite DSN kept the default
-	// temp_store pragma (no _pragma of its own), so Open checks it.
+	// temp_store and cache_size pragmas (no _pragma of its own), so Open
+	// checks them.
 	tempStoreDefault bool
+	// pageCacheKiB is the cache_size (in KiB) each connection was opened
+	// with.
+	pageCacheKiB int
 }
 
 // SQL returns the underlying connection pool for queries outside a
@@ -192,7 +212,19 @@ type config struct {
 	logger          *slog.Logger
 	groupMaxBatch   int
 	stmtCacheSize   int
+	pageCacheKiB    int
 }
+
+// defaultPageCacheKiB is the page cache of each SQLite connection in KiB
+// (PRAGMA cache_size=-2048).
+const defaultPageCacheKiB = 2048
+
+// WithPageCache sets the page cache of each SQLite connection in KiB
+// (PRAGMA cache_size=-kib, default 2048), the bound on what one
+// connection's cache holds outside the Go heap (see the package
+// documentation's Memory section). kib <= 0 takes the default. Ignored
+// for PostgreSQL and when the DSN has a _pragma parameter of its own.
+func WithPageCache(kib int) Option { return func(c *config) { c.pageCacheKiB = kib } }
 
 // WithMaxOpenConns caps the pool size. Defaults: PostgreSQL 10; SQLite
 // max(4, GOMAXPROCS) for a file (readers run concurrently under WAL) and 1
@@ -243,12 +275,16 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // wrapping [ErrUnsupportedDSN]. The caller closes the returned DB.
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	cfg := config{
-		busyTimeout: 5 * time.Second,
-		retry:       retryPolicy{attempts: 5, base: 5 * time.Millisecond},
-		logger:      slog.Default(),
+		busyTimeout:  5 * time.Second,
+		pageCacheKiB: defaultPageCacheKiB,
+		retry:        retryPolicy{attempts: 5, base: 5 * time.Millisecond},
+		logger:       slog.Default(),
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.pageCacheKiB <= 0 {
+		cfg.pageCacheKiB = defaultPageCacheKiB
 	}
 
 	scheme, _, ok := strings.Cut(dsn, "://")
@@ -310,7 +346,9 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		// a group-commit member's sub-journal passed the 64 KiB spill
 		// threshold and cost an open and pwrites per transaction.
 		// Nothing durable lives there.
-		"_pragma": {"temp_store(MEMORY)"},
+		// Each connection's page cache, outside the Go heap, is bounded
+		// (see the Memory section of the package documentation).
+		"_pragma": {"temp_store(MEMORY)", "cache_size(-" + strconv.Itoa(cfg.pageCacheKiB) + ")"},
 	}
 	for k, v := range user {
 		params[k] = v
@@ -334,6 +372,7 @@ func openSQLite(rest string, cfg config) (*DB, error) {
 		retry:            cfg.retry,
 		logger:           cfg.logger,
 		tempStoreDefault: user["_pragma"] == nil,
+		pageCacheKiB:     cfg.pageCacheKiB,
 	}
 	cacheSize := cfg.stmtCacheSize
 	if cacheSize == 0 {
@@ -402,6 +441,13 @@ func (db *DB) checkSQLite(ctx context.Context) error {
 	}
 	if temp != 2 && db.tempStoreDefault {
 		return fmt.Errorf("sqldb: sqlite temp_store is %d, want 2 (MEMORY); the driver ignored _pragma", temp)
+	}
+	var cache int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
+		return fmt.Errorf("sqldb: read sqlite cache_size: %w", err)
+	}
+	if cache != -db.pageCacheKiB && db.tempStoreDefault {
+		return fmt.Errorf("sqldb: sqlite cache_size is %d, want %d; the driver ignored _pragma", cache, -db.pageCacheKiB)
 	}
 	return nil
 }

@@ -55,8 +55,10 @@ func TestOpenSQLiteSettings(t *testing.T) {
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"busy_timeout": "5000",
-		"synchronous":  "2", // FULL
-		"temp_store":   "2", // MEMORY: statement journals stay off the disk
+		"synchronous":  "2",     // FULL
+		"temp_store":   "2",     // MEMORY: statement journals stay off the disk
+		"cache_size":   "-2048", // 2 MiB page cache per connection
+		"mmap_size":    "0",     // nothing of the file mapped into the process
 	} {
 		var got string
 		if err := db.SQL().QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
