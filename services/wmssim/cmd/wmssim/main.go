@@ -31,7 +31,7 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config)
 	cfg := *loaded
 	logger := rt.Logger()
 
-	db, err := rt.OpenDB(ctx, cfg.DatabaseURL, sqlstore.Migrate)
+	db, err := rt.OpenDB(ctx, cfg.DatabaseDSN(), sqlstore.Migrate) // synchronous=NORMAL unless configured
 	if err != nil {
 		return err
 	}

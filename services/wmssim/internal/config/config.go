@@ -3,6 +3,8 @@ package config
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/transload/transload/platform/svcmain"
@@ -27,6 +29,34 @@ type Config struct {
 	// return is received on its own (everything outstanding, condition
 	// NEW, disposition RESTOCK); 0 leaves receipts to the control API.
 	ReturnReceiptDelay time.Duration `env:"WMSSIM_RETURN_RECEIPT_DELAY" default:"5s"`
+	// SQLiteSynchronous is the synchronous pragma of an SQLite database:
+	// NORMAL (default) or FULL. The simulator stands in for a warehouse's
+	// system, so it does not pay Transload's price of an fsync per commit
+	// (issue #12 allows NORMAL for the simulators): in WAL mode NORMAL
+	// loses no committed transaction when the process crashes or is
+	// killed, only the last ones when the machine loses power (fsync at
+	// checkpoints). FULL fsyncs every commit. A DATABASE_URL with its own
+	// _synchronous parameter wins; PostgreSQL ignores it.
+	SQLiteSynchronous string `env:"WMSSIM_SQLITE_SYNCHRONOUS" default:"NORMAL"`
+}
+
+// DatabaseDSN is DatabaseURL with SQLiteSynchronous for an SQLite
+// database whose URL does not choose _synchronous itself.
+func (c *Config) DatabaseDSN() string {
+	dsn := c.DatabaseURL
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok || (!strings.EqualFold(scheme, "sqlite") && !strings.EqualFold(scheme, "sqlite3")) {
+		return dsn
+	}
+	_, query, hasQuery := strings.Cut(rest, "?")
+	if q, err := url.ParseQuery(query); err == nil && q.Has("_synchronous") {
+		return dsn
+	}
+	sep := "?"
+	if hasQuery {
+		sep = "&"
+	}
+	return dsn + sep + "_synchronous=" + c.SQLiteSynchronous
 }
 
 // Validate checks rules spanning fields.
@@ -37,6 +67,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReturnReceiptDelay < 0 {
 		errs = append(errs, errors.New("WMSSIM_RETURN_RECEIPT_DELAY must not be negative"))
+	}
+	if c.SQLiteSynchronous != "NORMAL" && c.SQLiteSynchronous != "FULL" {
+		errs = append(errs, errors.New("WMSSIM_SQLITE_SYNCHRONOUS must be NORMAL or FULL"))
 	}
 	if c.Tick < 0 {
 		errs = append(errs, errors.New("WMSSIM_TICK must not be negative"))
