@@ -192,9 +192,11 @@ type ErpAdapterServiceClient interface {
 	// rules (price lists before the list prices that reference them), one
 	// trailer.
 	StreamPriceExport(ctx context.Context, in *StreamPriceExportRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamPriceExportResponse], error)
-	// Reads the price change feed from a cursor: every list price the ERP
-	// changed since the cursor, so catalog-pricing can apply changes within
-	// seconds instead of waiting for its next full StreamPriceExport. The
+	// Reads the price change feed from a cursor: every list price and
+	// customer contract (those StreamPriceExport sends with
+	// include_contracts) the ERP changed since the cursor, so catalog-pricing
+	// can apply changes within seconds instead of waiting for its next full
+	// StreamPriceExport. The
 	// cursor contract is that of ListStockEventsRequest (opaque, monotonic,
 	// replay-safe, durable; INVALID_ARGUMENT / ERROR_REASON_INVALID_CURSOR for
 	// a malformed cursor, FAILED_PRECONDITION / ERROR_REASON_CURSOR_EXPIRED
@@ -600,9 +602,11 @@ type ErpAdapterServiceServer interface {
 	// rules (price lists before the list prices that reference them), one
 	// trailer.
 	StreamPriceExport(*StreamPriceExportRequest, grpc.ServerStreamingServer[StreamPriceExportResponse]) error
-	// Reads the price change feed from a cursor: every list price the ERP
-	// changed since the cursor, so catalog-pricing can apply changes within
-	// seconds instead of waiting for its next full StreamPriceExport. The
+	// Reads the price change feed from a cursor: every list price and
+	// customer contract (those StreamPriceExport sends with
+	// include_contracts) the ERP changed since the cursor, so catalog-pricing
+	// can apply changes within seconds instead of waiting for its next full
+	// StreamPriceExport. The
 	// cursor contract is that of ListStockEventsRequest (opaque, monotonic,
 	// replay-safe, durable; INVALID_ARGUMENT / ERROR_REASON_INVALID_CURSOR for
 	// a malformed cursor, FAILED_PRECONDITION / ERROR_REASON_CURSOR_EXPIRED

@@ -661,8 +661,13 @@ func (x *ListPrice) GetEffectiveEndTime() *timestamppb.Timestamp {
 }
 
 // PriceEvent is one entry of the ERP's price change feed (ListPriceEvents,
-// WatchPriceEvents): a list price as it is from occur_time on. It replaces
-// the consumer's list price of the same price_list_id, sku and unit.
+// WatchPriceEvents): a list price or a customer contract as it is from
+// occur_time on. Exactly one of list_price and contract is set. A list
+// price replaces the consumer's list price of the same price_list_id, sku
+// and unit; a contract replaces the consumer's contract of the same
+// contract_id as a whole (a contract that ends carries its
+// effective_end_time). Consumers that know only list prices skip events
+// without one.
 type PriceEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique, stable id of the event. Consumers de-duplicate on it.
@@ -672,8 +677,11 @@ type PriceEvent struct {
 	SourceSequence int64 `protobuf:"varint,2,opt,name=source_sequence,json=sourceSequence,proto3" json:"source_sequence,omitempty"`
 	// When the change was recorded in the ERP (UTC).
 	OccurTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
-	// The list price as it is now.
-	ListPrice     *ListPrice `protobuf:"bytes,4,opt,name=list_price,json=listPrice,proto3" json:"list_price,omitempty"`
+	// The list price as it is now (unset for a contract change).
+	ListPrice *ListPrice `protobuf:"bytes,4,opt,name=list_price,json=listPrice,proto3" json:"list_price,omitempty"`
+	// The customer contract as it is now, all its prices (unset for a list
+	// price change).
+	Contract      *CustomerContract `protobuf:"bytes,5,opt,name=contract,proto3" json:"contract,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -732,6 +740,13 @@ func (x *PriceEvent) GetOccurTime() *timestamppb.Timestamp {
 func (x *PriceEvent) GetListPrice() *ListPrice {
 	if x != nil {
 		return x.ListPrice
+	}
+	return nil
+}
+
+func (x *PriceEvent) GetContract() *CustomerContract {
+	if x != nil {
+		return x.Contract
 	}
 	return nil
 }
@@ -1413,7 +1428,7 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\x0fquantity_breaks\x18\x05 \x03(\v2\x1f.transload.erp.v1.QuantityBreakR\x0equantityBreaks\x12\x18\n" +
 	"\achannel\x18\x06 \x01(\tR\achannel\x12L\n" +
 	"\x14effective_start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x12effectiveStartTime\x12H\n" +
-	"\x12effective_end_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\"\xc7\x01\n" +
+	"\x12effective_end_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x10effectiveEndTime\"\x87\x02\n" +
 	"\n" +
 	"PriceEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12'\n" +
@@ -1421,7 +1436,8 @@ const file_transload_erp_v1_exports_proto_rawDesc = "" +
 	"\n" +
 	"occur_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12:\n" +
 	"\n" +
-	"list_price\x18\x04 \x01(\v2\x1b.transload.erp.v1.ListPriceR\tlistPrice\"m\n" +
+	"list_price\x18\x04 \x01(\v2\x1b.transload.erp.v1.ListPriceR\tlistPrice\x12>\n" +
+	"\bcontract\x18\x05 \x01(\v2\".transload.erp.v1.CustomerContractR\bcontract\"m\n" +
 	"\rQuantityBreak\x12!\n" +
 	"\fmin_quantity\x18\x01 \x01(\x03R\vminQuantity\x129\n" +
 	"\n" +
@@ -1527,23 +1543,24 @@ var file_transload_erp_v1_exports_proto_depIdxs = []int32{
 	14, // 10: transload.erp.v1.ListPrice.effective_end_time:type_name -> google.protobuf.Timestamp
 	14, // 11: transload.erp.v1.PriceEvent.occur_time:type_name -> google.protobuf.Timestamp
 	7,  // 12: transload.erp.v1.PriceEvent.list_price:type_name -> transload.erp.v1.ListPrice
-	15, // 13: transload.erp.v1.QuantityBreak.unit_price:type_name -> transload.common.v1.Money
-	14, // 14: transload.erp.v1.CustomerContract.effective_start_time:type_name -> google.protobuf.Timestamp
-	14, // 15: transload.erp.v1.CustomerContract.effective_end_time:type_name -> google.protobuf.Timestamp
-	11, // 16: transload.erp.v1.CustomerContract.prices:type_name -> transload.erp.v1.ContractPrice
-	15, // 17: transload.erp.v1.ContractPrice.unit_price:type_name -> transload.common.v1.Money
-	9,  // 18: transload.erp.v1.ContractPrice.quantity_breaks:type_name -> transload.erp.v1.QuantityBreak
-	14, // 19: transload.erp.v1.Promotion.effective_start_time:type_name -> google.protobuf.Timestamp
-	14, // 20: transload.erp.v1.Promotion.effective_end_time:type_name -> google.protobuf.Timestamp
-	15, // 21: transload.erp.v1.Promotion.amount_off:type_name -> transload.common.v1.Money
-	15, // 22: transload.erp.v1.Promotion.fixed_unit_price:type_name -> transload.common.v1.Money
-	14, // 23: transload.erp.v1.ChannelPriceRule.effective_start_time:type_name -> google.protobuf.Timestamp
-	14, // 24: transload.erp.v1.ChannelPriceRule.effective_end_time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	10, // 13: transload.erp.v1.PriceEvent.contract:type_name -> transload.erp.v1.CustomerContract
+	15, // 14: transload.erp.v1.QuantityBreak.unit_price:type_name -> transload.common.v1.Money
+	14, // 15: transload.erp.v1.CustomerContract.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 16: transload.erp.v1.CustomerContract.effective_end_time:type_name -> google.protobuf.Timestamp
+	11, // 17: transload.erp.v1.CustomerContract.prices:type_name -> transload.erp.v1.ContractPrice
+	15, // 18: transload.erp.v1.ContractPrice.unit_price:type_name -> transload.common.v1.Money
+	9,  // 19: transload.erp.v1.ContractPrice.quantity_breaks:type_name -> transload.erp.v1.QuantityBreak
+	14, // 20: transload.erp.v1.Promotion.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 21: transload.erp.v1.Promotion.effective_end_time:type_name -> google.protobuf.Timestamp
+	15, // 22: transload.erp.v1.Promotion.amount_off:type_name -> transload.common.v1.Money
+	15, // 23: transload.erp.v1.Promotion.fixed_unit_price:type_name -> transload.common.v1.Money
+	14, // 24: transload.erp.v1.ChannelPriceRule.effective_start_time:type_name -> google.protobuf.Timestamp
+	14, // 25: transload.erp.v1.ChannelPriceRule.effective_end_time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_transload_erp_v1_exports_proto_init() }

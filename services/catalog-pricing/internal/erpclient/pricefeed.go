@@ -26,14 +26,26 @@ func (c *Client) PriceChanges(ctx context.Context, cursor string, limit int) ([]
 	return priceChanges(resp.GetPriceEvents()), resp.GetNextCursor(), resp.GetHasMore(), nil
 }
 
-// priceChanges converts feed events to the pricing domain's terms.
+// priceChanges converts feed events to the pricing domain's terms: list
+// prices, and contracts as the full export maps them (rules.go).
 func priceChanges(evs []*erpv1.PriceEvent) []erpsync.PriceChange {
 	out := make([]erpsync.PriceChange, 0, len(evs))
 	for _, ev := range evs {
+		if c := ev.GetContract(); c != nil {
+			ch := erpsync.PriceChange{Seq: ev.GetSourceSequence(), EventID: ev.GetEventId()}
+			if k, ok := contract(c); ok {
+				ch.Contract = &k
+			} else {
+				ch.Skipped = true
+			}
+			out = append(out, ch)
+			continue
+		}
 		lp := ev.GetListPrice()
 		out = append(out, erpsync.PriceChange{
 			Seq: ev.GetSourceSequence(), EventID: ev.GetEventId(), ERPList: lp.GetPriceListId(), Row: priceRow(1, lp),
-			Skipped: lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil,
+			// An event of a kind this client does not know carries neither.
+			Skipped: lp == nil || lp.GetChannel() != "" || lp.GetEffectiveStartTime() != nil || lp.GetEffectiveEndTime() != nil,
 		})
 	}
 	return out

@@ -69,3 +69,38 @@ func TestPriceFeedUnimplemented(t *testing.T) {
 		t.Errorf("WatchPriceChanges on an adapter without a feed: %v", err)
 	}
 }
+
+// contractFeedERP lists a contract change and an event of a kind the
+// client does not know (neither a list price nor a contract).
+type contractFeedERP struct {
+	scriptedERP
+}
+
+func (*contractFeedERP) ListPriceEvents(context.Context, *erpv1.ListPriceEventsRequest) (*erpv1.ListPriceEventsResponse, error) {
+	c := &erpv1.CustomerContract{ContractId: "CTR-1", CustomerId: "C0014", Prices: []*erpv1.ContractPrice{
+		{Sku: "SKU-1", Unit: "EA", Price: &erpv1.ContractPrice_UnitPrice{UnitPrice: &commonv1.Money{AmountMinor: 900, CurrencyCode: "EUR"}}},
+		{Sku: "SKU-2", Unit: "EA", Price: &erpv1.ContractPrice_DiscountBasisPoints{DiscountBasisPoints: 500}},
+	}}
+	return &erpv1.ListPriceEventsResponse{PriceEvents: []*erpv1.PriceEvent{
+		{EventId: "PRC-8", SourceSequence: 8, Contract: c},
+		{EventId: "PRC-9", SourceSequence: 9},
+	}, NextCursor: "c9"}, nil
+}
+
+// TestPriceFeedConvertsContracts: a contract event becomes the contract as
+// the full export maps it; an event of an unknown kind is skipped (not a
+// list price of list "", which would look like a gap).
+func TestPriceFeedConvertsContracts(t *testing.T) {
+	changes, _, _, err := client(t, &contractFeedERP{}).PriceChanges(t.Context(), "", 100)
+	if err != nil || len(changes) != 2 {
+		t.Fatalf("PriceChanges = %+v, %v", changes, err)
+	}
+	k := changes[0].Contract
+	if changes[0].Seq != 8 || changes[0].Skipped || k == nil || k.ID != "CTR-1" || k.CustomerID != "C0014" || k.Currency != "EUR" ||
+		len(k.Terms) != 2 || !k.Terms[0].Fixed || k.Terms[0].UnitMinor != 900 || k.Terms[1].DiscountBps != 500 {
+		t.Errorf("contract change = %+v (contract %+v)", changes[0], k)
+	}
+	if changes[1].Seq != 9 || !changes[1].Skipped || changes[1].Contract != nil {
+		t.Errorf("unknown kind = %+v, want skipped", changes[1])
+	}
+}

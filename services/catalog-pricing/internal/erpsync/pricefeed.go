@@ -7,21 +7,26 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/transload/transload/platform/fingerprint"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
 // PriceChange is one entry of the ERP's price change feed (erp.v1
 // ListPriceEvents) in the pricing domain's terms: the list price Row of
-// ERP price list ERPList as it is now.
+// ERP price list ERPList as it is now, or (Contract set) a customer
+// contract as it is now, replacing the contract with its id as a whole.
 type PriceChange struct {
 	// Seq is the feed position, 1, 2, 3, ... without gaps.
 	Seq     int64
 	EventID string
 	ERPList string
 	Row     pricing.PriceRow
-	// Skipped: the ERP price has its own channel or validity window, which
-	// the importer cannot represent (as in PriceExport.Skipped).
+	// Contract is the changed contract; nil for a list price change.
+	Contract *pricing.Contract
+	// Skipped: the ERP price has its own channel or validity window, or
+	// the contract has no price the engine can represent, which the
+	// importer cannot represent (as in PriceExport.Skipped).
 	Skipped bool
 }
 
@@ -131,21 +136,36 @@ func (s *Syncer) resync(ctx context.Context, feed PriceFeed, why string) (priceF
 // applyPriceChanges upserts changes, which must continue pos without a
 // gap, into the price lists the last full export mapped their ERP lists
 // to: one ImportPrices per list (a new price version each, as any import,
-// so quote memos and caches keyed by the version are invalidated), with a
-// request id derived from the changes' positions, so a retried page is not
-// applied twice. errFeedGap when a position is skipped or a list unknown.
+// so quote memos and caches keyed by the version are invalidated), and
+// the changed contracts through one ImportContracts (one more price
+// version, the engine applies a contract to its customer only). Request
+// ids are derived from the changes' positions and content, so a retried
+// page is not applied twice. errFeedGap when a position is skipped or a
+// list unknown.
 func (s *Syncer) applyPriceChanges(ctx context.Context, pos int64, changes []PriceChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rows := map[string][]pricing.PriceRow{}
 	at := map[[2]string]int{} // list, SKU → index in rows[list]
 	var order []string
+	var contracts []pricing.Contract
+	contractAt := map[string]int{} // contract id → index in contracts
 	for _, c := range changes {
 		if c.Seq != pos+1 {
 			return errFeedGap
 		}
 		pos = c.Seq
 		if c.Skipped {
+			continue
+		}
+		if c.Contract != nil {
+			// A later change of the same contract replaces it whole.
+			if i, dup := contractAt[c.Contract.ID]; dup {
+				contracts[i] = *c.Contract
+			} else {
+				contractAt[c.Contract.ID] = len(contracts)
+				contracts = append(contracts, *c.Contract)
+			}
 			continue
 		}
 		lists, ok := s.erpLists[c.ERPList]
@@ -169,10 +189,13 @@ func (s *Syncer) applyPriceChanges(ctx context.Context, pos int64, changes []Pri
 			rows[l] = append(rows[l], r)
 		}
 	}
-	first, last := strconv.FormatInt(changes[0].Seq, 10), strconv.FormatInt(pos, 10)
+	// The content's fingerprint in the request ids: an ERP whose feed
+	// restarted numbering (a fresh simulator) reuses positions for other
+	// changes, which must not replay the old import.
+	span := strconv.FormatInt(changes[0].Seq, 10) + "-" + strconv.FormatInt(pos, 10) + ":"
 	for _, l := range order {
 		r, err := s.pricing.ImportPrices(ctx, pricing.ImportPricesRequest{
-			RequestID: "erp-price-feed:" + l + ":" + first + "-" + last, PriceList: l, Source: "erp:price-feed",
+			RequestID: "erp-price-feed:" + l + ":" + span + fingerprint.Of(rows[l])[:16], PriceList: l, Source: "erp:price-feed",
 			Mode: catalog.ModeUpsert, Rows: rows[l], Actor: erpActor,
 		})
 		if err != nil {
@@ -183,6 +206,24 @@ func (s *Syncer) applyPriceChanges(ctx context.Context, pos int64, changes []Pri
 				s.log.WarnContext(ctx, "erp price change rejected", slog.String("price_list", l), slog.String("sku", rr.SKU),
 					slog.String("field", rr.Field), slog.String("message", rr.Message))
 			}
+		}
+	}
+	if len(contracts) == 0 {
+		return nil
+	}
+	req := pricing.ImportContractsRequest{RequestID: "erp-price-feed:contracts:" + span + fingerprint.Of(contracts)[:16],
+		Source: "erp:price-feed", Actor: erpActor}
+	for i, c := range contracts {
+		req.Rows = append(req.Rows, pricing.ContractRow{RowNumber: int64(i + 1), Contract: c})
+	}
+	r, err := s.pricing.ImportContracts(ctx, req)
+	if err != nil {
+		return err
+	}
+	for _, rr := range r.Results {
+		if rr.Outcome == catalog.RowRejected {
+			s.log.WarnContext(ctx, "erp contract change rejected", slog.String("contract", rr.SKU),
+				slog.String("field", rr.Field), slog.String("message", rr.Message))
 		}
 	}
 	return nil

@@ -174,3 +174,56 @@ func TestPriceFeedPush(t *testing.T) {
 		return wait.Check(price(t, pr, "A") == 175, "A %d", price(t, pr, "A"))
 	})
 }
+
+func (f *feedSource) addContract(seq int64, c pricing.Contract) {
+	f.feedMu.Lock()
+	defer f.feedMu.Unlock()
+	f.changes = append(f.changes, erpsync.PriceChange{Seq: seq, EventID: "ev-" + strconv.FormatInt(seq, 10), Contract: &c})
+}
+
+func customerPrice(t *testing.T, pr *pricing.Service, customer, sku string) int64 {
+	t.Helper()
+	q, err := pr.Quote(t.Context(), pricing.QuoteRequest{CustomerID: customer, Channel: "web", Currency: "EUR",
+		Lines: []pricing.QuoteRequestLine{{SKU: sku, Quantity: 1}}})
+	if err != nil {
+		return -1
+	}
+	return q.Total
+}
+
+// TestPriceFeedAppliesContracts: a contract changed in the ERP's feed
+// reaches the quote of its customer, and no other customer's, without a
+// full export; a later change of the same contract replaces it whole (its
+// dropped SKU goes back to list), interleaved list price changes apply in
+// the same page.
+func TestPriceFeedAppliesContracts(t *testing.T) {
+	src := &feedSource{fakeSource: fakeSource{products: []catalog.Product{product("A"), product("B")}, prices: map[string]int64{"A": 1000, "B": 2000}}}
+	syncer, pr := runFollower(t, src)
+	wait.Eventually(t, 10*time.Second, "initial import", func() error {
+		return wait.Check(price(t, pr, "A") == 1000 && syncer.Resyncs() == 1, "A costs %d, %d resyncs", price(t, pr, "A"), syncer.Resyncs())
+	})
+	src.mu.Lock()
+	calls := src.calls
+	src.mu.Unlock()
+	src.addContract(1, pricing.Contract{ID: "CTR-X", CustomerID: "C0014", Currency: "EUR", Terms: []pricing.ContractTerm{
+		{SKU: "A", Fixed: true, UnitMinor: 700}, {SKU: "B", DiscountBps: 1000}}})
+	wait.Eventually(t, 10*time.Second, "contract applied", func() error {
+		return wait.Check(customerPrice(t, pr, "C0014", "A") == 700 && customerPrice(t, pr, "C0014", "B") == 1800,
+			"C0014 pays A %d, B %d", customerPrice(t, pr, "C0014", "A"), customerPrice(t, pr, "C0014", "B"))
+	})
+	if a, b := customerPrice(t, pr, "C0013", "A"), customerPrice(t, pr, "C0013", "B"); a != 1000 || b != 2000 {
+		t.Errorf("another customer pays A %d, B %d; want list 1000, 2000", a, b)
+	}
+	src.add(2, "B", 3000)
+	src.addContract(3, pricing.Contract{ID: "CTR-X", CustomerID: "C0014", Currency: "EUR", Terms: []pricing.ContractTerm{
+		{SKU: "A", Fixed: true, UnitMinor: 650}}})
+	wait.Eventually(t, 10*time.Second, "contract replaced", func() error {
+		return wait.Check(customerPrice(t, pr, "C0014", "A") == 650 && customerPrice(t, pr, "C0014", "B") == 3000 && price(t, pr, "B") == 3000,
+			"C0014 pays A %d, B %d; list B %d", customerPrice(t, pr, "C0014", "A"), customerPrice(t, pr, "C0014", "B"), price(t, pr, "B"))
+	})
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.calls != calls || syncer.Resyncs() != 1 {
+		t.Errorf("%d full exports and %d resyncs for feed changes; want none", src.calls-calls, syncer.Resyncs()-1)
+	}
+}

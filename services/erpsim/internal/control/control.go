@@ -9,7 +9,7 @@
 //	GET    /control/sales-orders  sales orders with their submission counts
 //	GET    /control/journal       posted journal lines with their totals
 //	POST   /control/stock-events  record a stock movement (appears in ListStockEvents)
-//	POST   /control/prices        change list prices (appear in ListPriceEvents; prices.go)
+//	POST   /control/prices        change list prices and customer contracts (appear in ListPriceEvents; prices.go)
 package control
 
 import (
@@ -30,7 +30,7 @@ import (
 type ERP interface {
 	SalesOrders(ctx context.Context) ([]erp.SalesOrder, error)
 	RecordStockEvent(ctx context.Context, ev erp.StockEvent) (erp.StockEvent, error)
-	RecordPriceChanges(ctx context.Context, prices []erp.ListPrice) ([]erp.PriceEvent, error)
+	RecordPriceChanges(ctx context.Context, ch erp.PriceChanges) ([]erp.PriceEvent, error)
 }
 
 // Handler serves the control API.

@@ -39,7 +39,7 @@ func (f *fakeERP) RecordStockEvent(_ context.Context, ev erp.StockEvent) (erp.St
 	return ev, nil
 }
 
-func (f *fakeERP) RecordPriceChanges(context.Context, []erp.ListPrice) ([]erp.PriceEvent, error) {
+func (f *fakeERP) RecordPriceChanges(context.Context, erp.PriceChanges) ([]erp.PriceEvent, error) {
 	return nil, errors.New("fakeERP records no prices (prices_test.go uses the real simulator)")
 }
 

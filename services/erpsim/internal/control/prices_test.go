@@ -85,3 +85,59 @@ func TestPricesRejectsBadInput(t *testing.T) {
 		t.Errorf("bad requests recorded events: %+v head %d, %v", evs, head, err)
 	}
 }
+
+// TestPricesContracts: a contract row replaces the ERP's contract and is
+// one price event carrying the contract; every bad contract is a 400 that
+// names the field and records nothing.
+func TestPricesContracts(t *testing.T) {
+	h, svc := newPriceHandler(t)
+	cust := erp.CustomerID(14)
+	row := func(prices string) string {
+		return `{"contracts":[{"contractId":"CTR-T","customerId":"` + cust + `","startTime":"2026-01-01T00:00:00Z","prices":[` + prices + `]}]}`
+	}
+	for name, tc := range map[string]struct{ body, field string }{
+		"unknown customer": {`{"contracts":[{"contractId":"CTR-T","customerId":"C9999","prices":[{"sku":"SKU-00001","unitPriceMinor":1}]}]}`, "contracts[0].customerId"},
+		"no contract id":   {`{"contracts":[{"customerId":"` + cust + `","prices":[{"sku":"SKU-00001","unitPriceMinor":1}]}]}`, "contracts[0].contractId"},
+		"no prices":        {row(``), "contracts[0].prices"},
+		"unknown SKU":      {row(`{"sku":"SKU-X","unitPriceMinor":1}`), "contracts[0].prices[0].sku"},
+		"neither":          {row(`{"sku":"SKU-00001"}`), "contracts[0].prices[0].unitPriceMinor"},
+		"both":             {row(`{"sku":"SKU-00001","unitPriceMinor":5,"discountBasisPoints":5}`), "contracts[0].prices[0]"},
+		"discount > 100 %": {row(`{"sku":"SKU-00001","discountBasisPoints":10001}`), "contracts[0].prices[0].discountBasisPoints"},
+		"duplicate SKU":    {row(`{"sku":"SKU-00001","unitPriceMinor":1},{"sku":"SKU-00001","unitPriceMinor":2}`), "contracts[0].prices[1].sku"},
+		"end before start": {`{"contracts":[{"contractId":"CTR-T","customerId":"` + cust + `","startTime":"2026-02-01T00:00:00Z","endTime":"2026-01-01T00:00:00Z","prices":[{"sku":"SKU-00001","unitPriceMinor":1}]}]}`, "contracts[0].endTime"},
+	} {
+		code, got := do(t, h, http.MethodPost, "/control/prices", tc.body)
+		if code != http.StatusBadRequest || got["field"] != tc.field || got["error"] == "" {
+			t.Errorf("%s: = %d %v, want 400 on field %s", name, code, got, tc.field)
+		}
+	}
+	if evs, head, err := svc.PriceEvents(t.Context(), 0, 10); err != nil || head != 0 || len(evs) != 0 {
+		t.Fatalf("bad requests recorded events: %+v head %d, %v", evs, head, err)
+	}
+
+	code, body := do(t, h, http.MethodPost, "/control/prices", row(`{"sku":"SKU-00001","unitPriceMinor":777},{"sku":"SKU-00002","discountBasisPoints":300}`))
+	if code != http.StatusCreated {
+		t.Fatalf("POST /control/prices = %d %v", code, body)
+	}
+	evs, _ := body["priceEvents"].([]any)
+	if len(evs) != 1 {
+		t.Fatalf("priceEvents = %v", body["priceEvents"])
+	}
+	c, _ := evs[0].(map[string]any)["contract"].(map[string]any)
+	if c["contractId"] != "CTR-T" || c["customerId"] != cust || len(c["prices"].([]any)) != 2 {
+		t.Errorf("contract event = %v", evs[0])
+	}
+	all, err := svc.Contracts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *erp.Contract
+	for i := range all {
+		if all[i].ID == "CTR-T" {
+			got = &all[i]
+		}
+	}
+	if got == nil || got.CustomerID != cust || got.Prices[0].UnitPriceMinor != 777 || got.Prices[1].DiscountBps != 300 || got.Prices[1].UoM != "EA" {
+		t.Errorf("stored contract = %+v", got)
+	}
+}

@@ -112,6 +112,7 @@ func DemoSeed() Seed {
 			s.Stock = append(s.Stock, StockRow{SKU: SKU(n), WarehouseCode: code, OnHand: DemoOnHand(n, w), UoM: "EA"})
 		}
 	}
+	s.Contracts = DemoContracts()
 	s.Warehouses = []Warehouse{
 		{Code: "WH-HAM", DisplayName: "Hamburg distribution center", Region: "de-north", Priority: 1, Active: true,
 			Address:  Address{Recipient: "Transload Demo WH Hamburg", Lines: []string{"Hafenstraße 1"}, Locality: "Hamburg", PostalCode: "20457", RegionCode: "DE"},

@@ -496,6 +496,9 @@ type Seed struct {
 	ListPrices []ListPrice
 	Warehouses []Warehouse
 	Stock      []StockRow
+	// Contracts are seeded once even into a store seeded before the ERP
+	// kept contracts (contracts.go).
+	Contracts []Contract
 }
 
 // StockFilter restricts a stock snapshot; empty slices mean all.

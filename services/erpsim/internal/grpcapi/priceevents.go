@@ -20,8 +20,13 @@ func encodePriceCursor(seq int64) string { return encodeFeedCursor(priceCursorPr
 func decodePriceCursor(c string) (int64, error) { return decodeFeedCursor(priceCursorPrefix, c) }
 
 func priceEventToProto(ev erp.PriceEvent) *erpv1.PriceEvent {
-	return &erpv1.PriceEvent{EventId: ev.EventID, SourceSequence: ev.Seq, OccurTime: ts(ev.OccurTime),
-		ListPrice: listPriceToProto(ev.Price, ev.Currency)}
+	out := &erpv1.PriceEvent{EventId: ev.EventID, SourceSequence: ev.Seq, OccurTime: ts(ev.OccurTime)}
+	if ev.Contract != nil {
+		out.Contract = contractToProto(*ev.Contract)
+	} else {
+		out.ListPrice = listPriceToProto(ev.Price, ev.Currency)
+	}
+	return out
 }
 
 // ListPriceEvents reads the price change feed from a cursor.

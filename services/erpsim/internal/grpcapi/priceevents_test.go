@@ -11,7 +11,7 @@ import (
 
 func changePrice(t *testing.T, e *env, sku string, minor int64) erp.PriceEvent {
 	t.Helper()
-	evs, err := e.svc.RecordPriceChanges(t.Context(), []erp.ListPrice{{PriceListID: erp.PriceListStandard, SKU: sku, UnitPriceMinor: minor}})
+	evs, err := e.svc.RecordPriceChanges(t.Context(), erp.PriceChanges{ListPrices: []erp.ListPrice{{PriceListID: erp.PriceListStandard, SKU: sku, UnitPriceMinor: minor}}})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("RecordPriceChanges = %v, %v", evs, err)
 	}
@@ -81,5 +81,49 @@ func TestPriceEventsBadCursor(t *testing.T) {
 		if status.Code(err) != codes.InvalidArgument {
 			t.Errorf("%s: err = %v, want InvalidArgument", name, err)
 		}
+	}
+}
+
+// TestContractChangeInFeedAndExport: a contract change is one price event
+// carrying the whole contract (no list price), and the price export with
+// include_contracts shows the contract as changed.
+func TestContractChangeInFeedAndExport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := erp.Contract{ID: "CTR-GRPC", CustomerID: erp.CustomerID(5), DisplayName: "grpc test",
+		Prices: []erp.ContractPrice{{SKU: "SKU-00001", UnitPriceMinor: 4242}, {SKU: "SKU-00002", DiscountBps: 250}}}
+	if _, err := e.svc.RecordPriceChanges(t.Context(), erp.PriceChanges{Contracts: []erp.Contract{c}}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.client.ListPriceEvents(callCtx(t), &erpv1.ListPriceEventsRequest{})
+	if err != nil || len(page.GetPriceEvents()) != 1 {
+		t.Fatalf("ListPriceEvents = %v, %v", page, err)
+	}
+	ev := page.GetPriceEvents()[0]
+	got := ev.GetContract()
+	if ev.GetListPrice() != nil || got.GetContractId() != c.ID || got.GetCustomerId() != c.CustomerID || len(got.GetPrices()) != 2 ||
+		got.GetPrices()[0].GetUnitPrice().GetAmountMinor() != 4242 || got.GetPrices()[0].GetUnitPrice().GetCurrencyCode() != erp.Currency ||
+		got.GetPrices()[0].GetUnit() != "EA" || got.GetPrices()[1].GetDiscountBasisPoints() != 250 || got.GetEffectiveStartTime() != nil {
+		t.Fatalf("contract event = %v", ev)
+	}
+	stream, err := e.client.StreamPriceExport(callCtx(t), &erpv1.StreamPriceExportRequest{IncludeContracts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range msg.GetChunk().GetContracts() {
+			ids = append(ids, k.GetContractId())
+		}
+		if msg.GetTrailer() != nil {
+			break
+		}
+	}
+	if len(ids) != 2 || ids[0] != "CTR-"+erp.DemoContractCustomer || ids[1] != c.ID { // by id
+		t.Errorf("exported contracts = %v, want the demo contract and %s", ids, c.ID)
 	}
 }

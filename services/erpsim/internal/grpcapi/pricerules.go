@@ -7,33 +7,35 @@ import (
 
 // The simulated ERP's pricing rules, exported by StreamPriceExport when
 // asked (include_contracts, include_promotions, include_channel_rules).
-// They are fixed demo data, so a newcomer's quote shows every kind of
-// rule: customer C0002 has a contract on part of the catalog, the b2b
-// channel has a rule, and the coupon WELCOME10 is active.
+// Contracts are the ERP's own (seeded with the demo contract of customer
+// C0002, changed through POST /control/prices, erp/contracts.go);
+// promotions and channel rules are fixed demo data, so a newcomer's quote
+// shows every kind of rule: the b2b channel has a rule, and the coupon
+// WELCOME10 is active.
 const (
 	// DemoContractCustomer has the demo contract.
-	DemoContractCustomer = "C0002"
-	// DemoContractSKUs is how many SKUs (SKU-00001...) the contract covers:
-	// the first half at a fixed price of 80 % of list, the rest 15 % off.
-	DemoContractSKUs = 10
+	DemoContractCustomer = erp.DemoContractCustomer
+	// DemoContractSKUs is how many SKUs the demo contract covers.
+	DemoContractSKUs = erp.DemoContractSKUs
 	// DemoCoupon is the active coupon: 10 % off, once per customer.
 	DemoCoupon = "WELCOME10"
 )
 
-// demoContracts is the contract of DemoContractCustomer.
-func demoContracts() []*erpv1.CustomerContract {
-	c := &erpv1.CustomerContract{ContractId: "CTR-" + DemoContractCustomer, CustomerId: DemoContractCustomer,
-		DisplayName: "Framework agreement 2026", EffectiveStartTime: ts(erp.SeedTime)}
-	for n := 1; n <= DemoContractSKUs; n++ {
-		p := &erpv1.ContractPrice{Sku: erp.SKU(n), Unit: "EA"}
-		if n <= DemoContractSKUs/2 {
-			p.Price = &erpv1.ContractPrice_UnitPrice{UnitPrice: money(erp.StandardPriceMinor(n)*8/10, "EUR")}
+// contractToProto is an ERP contract in erp.v1 terms: fixed prices in the
+// ERP's currency.
+func contractToProto(c erp.Contract) *erpv1.CustomerContract {
+	out := &erpv1.CustomerContract{ContractId: c.ID, CustomerId: c.CustomerID, DisplayName: c.DisplayName,
+		EffectiveStartTime: ts(c.Start), EffectiveEndTime: ts(c.End)}
+	for _, p := range c.Prices {
+		cp := &erpv1.ContractPrice{Sku: p.SKU, Unit: p.UoM}
+		if p.DiscountBps > 0 {
+			cp.Price = &erpv1.ContractPrice_DiscountBasisPoints{DiscountBasisPoints: p.DiscountBps}
 		} else {
-			p.Price = &erpv1.ContractPrice_DiscountBasisPoints{DiscountBasisPoints: 1500}
+			cp.Price = &erpv1.ContractPrice_UnitPrice{UnitPrice: money(p.UnitPriceMinor, erp.Currency)}
 		}
-		c.Prices = append(c.Prices, p)
+		out.Prices = append(out.Prices, cp)
 	}
-	return []*erpv1.CustomerContract{c}
+	return out
 }
 
 // demoPromotions is the WELCOME10 coupon.
@@ -48,11 +50,14 @@ func demoChannelRules() []*erpv1.ChannelPriceRule {
 	return []*erpv1.ChannelPriceRule{{RuleId: "B2B-NET", Channel: "b2b", AdjustmentBasisPoints: -200, EffectiveStartTime: ts(erp.SeedTime)}}
 }
 
-// appendPriceRules adds the demo rules the request asks for to chunk and
-// returns how many records it added.
-func appendPriceRules(req *erpv1.StreamPriceExportRequest, chunk *erpv1.PriceExportChunk) int64 {
+// appendPriceRules adds the rules the request asks for to chunk (the
+// ERP's contracts, the demo promotions and channel rules) and returns how
+// many records it added.
+func appendPriceRules(req *erpv1.StreamPriceExportRequest, contracts []erp.Contract, chunk *erpv1.PriceExportChunk) int64 {
 	if req.GetIncludeContracts() {
-		chunk.Contracts = demoContracts()
+		for _, c := range contracts {
+			chunk.Contracts = append(chunk.Contracts, contractToProto(c))
+		}
 	}
 	if req.GetIncludePromotions() {
 		chunk.Promotions = demoPromotions()

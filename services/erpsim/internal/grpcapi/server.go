@@ -401,8 +401,9 @@ func (s *Server) StreamCatalogExport(req *erpv1.StreamCatalogExportRequest, stre
 }
 
 // StreamPriceExport streams price lists and their list prices (price lists
-// first), at most 500 records per chunk, then, when asked, the demo
-// contracts, promotions and channel rules (pricerules.go) in a last chunk;
+// first), at most 500 records per chunk, then, when asked, the ERP's
+// contracts and the demo promotions and channel rules (pricerules.go) in a
+// last chunk;
 // its records are open-ended, so min_effective_end_time filters nothing.
 func (s *Server) StreamPriceExport(req *erpv1.StreamPriceExportRequest, stream grpc.ServerStreamingServer[erpv1.StreamPriceExportResponse]) error {
 	ctx := stream.Context()
@@ -415,8 +416,14 @@ func (s *Server) StreamPriceExport(req *erpv1.StreamPriceExportRequest, stream g
 	for _, pl := range exp.PriceLists {
 		currency[pl.ID] = pl.Currency
 	}
+	var contracts []erp.Contract
+	if req.GetIncludeContracts() {
+		if contracts, err = s.svc.Contracts(ctx); err != nil {
+			return s.fail(ctx, err)
+		}
+	}
 	rules := &erpv1.PriceExportChunk{}
-	n := int64(len(exp.PriceLists)+len(exp.ListPrices)) + appendPriceRules(req, rules)
+	n := int64(len(exp.PriceLists)+len(exp.ListPrices)) + appendPriceRules(req, contracts, rules)
 	if err := stream.Send(&erpv1.StreamPriceExportResponse{Part: &erpv1.StreamPriceExportResponse_Header{Header: &erpv1.ExportHeader{
 		ExportId: newExportID("prices"), SnapshotTime: ts(asOf), ItemCount: n,
 	}}}); err != nil {

@@ -145,7 +145,7 @@ func (s *Store) Seed(ctx context.Context, seed erp.Seed, now time.Time) (bool, e
 		var v string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT value FROM erp_meta WHERE key = 'seeded_at'`)).Scan(&v)
 		if err == nil {
-			return nil
+			return s.seedContracts(ctx, tx, seed.Contracts, now)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlstore: read seed marker: %w", err)
@@ -155,6 +155,9 @@ func (s *Store) Seed(ctx context.Context, seed erp.Seed, now time.Time) (bool, e
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO erp_meta (key, value) VALUES ('seeded_at', ?)`), now.UTC().Format(time.RFC3339Nano)); err != nil {
 			return fmt.Errorf("sqlstore: write seed marker: %w", err)
+		}
+		if err := s.seedContracts(ctx, tx, seed.Contracts, now); err != nil {
+			return err
 		}
 		seeded = true
 		return nil

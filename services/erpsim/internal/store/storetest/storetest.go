@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func Run(t *testing.T, s erp.Store) {
 		{"JournalBatch", testJournalBatch},
 		{"JournalLookup", testJournalLookup},
 		{"PriceFeed", testPriceFeed},
+		{"ContractFeed", testContractFeed},
 	} {
 		t.Run(sub.name, func(t *testing.T) { sub.test(t, s) })
 	}
@@ -478,17 +480,17 @@ func testPriceFeed(t *testing.T, s erp.Store) {
 		t.Fatalf("ListPrices = %d, %v", len(lps), err)
 	}
 	target := lps[0]
-	evs, err := s.RecordPriceChanges(ctx, []erp.ListPrice{{PriceListID: target.PriceListID, SKU: target.SKU, UnitPriceMinor: target.UnitPriceMinor + 101}}, now)
+	evs, err := s.RecordPriceChanges(ctx, erp.PriceChanges{ListPrices: []erp.ListPrice{{PriceListID: target.PriceListID, SKU: target.SKU, UnitPriceMinor: target.UnitPriceMinor + 101}}}, now)
 	if err != nil || len(evs) != 1 || evs[0].Seq != head0+1 || evs[0].Price.UoM != target.UoM || evs[0].Currency == "" {
 		t.Fatalf("RecordPriceChanges = %+v, %v", evs, err)
 	}
-	if _, err := s.RecordPriceChanges(ctx, []erp.ListPrice{
+	if _, err := s.RecordPriceChanges(ctx, erp.PriceChanges{ListPrices: []erp.ListPrice{
 		{PriceListID: target.PriceListID, SKU: target.SKU, UnitPriceMinor: 1},
 		{PriceListID: "NOPE", SKU: target.SKU, UnitPriceMinor: 1},
-	}, now); !errors.Is(err, erp.ErrInvalidPriceChange) {
+	}}, now); !errors.Is(err, erp.ErrInvalidPriceChange) {
 		t.Errorf("unknown price list: err = %v", err)
 	}
-	if _, err := s.RecordPriceChanges(ctx, []erp.ListPrice{{PriceListID: target.PriceListID, SKU: "SKU-X", UnitPriceMinor: 1}}, now); !errors.Is(err, erp.ErrInvalidPriceChange) {
+	if _, err := s.RecordPriceChanges(ctx, erp.PriceChanges{ListPrices: []erp.ListPrice{{PriceListID: target.PriceListID, SKU: "SKU-X", UnitPriceMinor: 1}}}, now); !errors.Is(err, erp.ErrInvalidPriceChange) {
 		t.Errorf("unknown SKU: err = %v", err)
 	}
 	got, head, err := s.PriceEvents(ctx, head0, 10)
@@ -506,5 +508,84 @@ func testPriceFeed(t *testing.T, s erp.Store) {
 		if lp.SKU == target.SKU && lp.UoM == target.UoM && lp.UnitPriceMinor != target.UnitPriceMinor+101 {
 			t.Errorf("list price after change = %d, want %d", lp.UnitPriceMinor, target.UnitPriceMinor+101)
 		}
+	}
+}
+
+// testContractFeed: the seed's contracts are kept; a contract change
+// replaces the whole contract, fills empty units with the product's and
+// appends one event carrying the contract, numbered after the list price
+// changes of the same call; an unknown customer or SKU changes nothing.
+func testContractFeed(t *testing.T, s erp.Store) {
+	ctx := t.Context()
+	got, err := s.Contracts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(erp.DemoContracts(), got); diff != "" {
+		t.Fatalf("seeded contracts (-want +got):\n%s", diff)
+	}
+	_, head0, err := s.PriceEvents(ctx, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := erp.Contract{ID: "CTR-STORETEST", CustomerID: erp.CustomerID(7), DisplayName: "store test", Start: now.Add(-time.Hour),
+		Prices: []erp.ContractPrice{{SKU: erp.SKU(3), UnitPriceMinor: 1234}, {SKU: erp.SKU(4), UoM: "EA", DiscountBps: 700}}}
+	lp := erp.ListPrice{PriceListID: erp.PriceListStandard, SKU: erp.SKU(9), UnitPriceMinor: 999}
+	evs, err := s.RecordPriceChanges(ctx, erp.PriceChanges{ListPrices: []erp.ListPrice{lp}, Contracts: []erp.Contract{c}}, now)
+	if err != nil || len(evs) != 2 || evs[0].Seq != head0+1 || evs[0].Contract != nil || evs[1].Seq != head0+2 || evs[1].Contract == nil {
+		t.Fatalf("RecordPriceChanges = %+v, %v", evs, err)
+	}
+	want := c
+	want.Prices = []erp.ContractPrice{{SKU: erp.SKU(3), UoM: "EA", UnitPriceMinor: 1234}, {SKU: erp.SKU(4), UoM: "EA", DiscountBps: 700}}
+	if diff := cmp.Diff(want, *evs[1].Contract); diff != "" {
+		t.Errorf("recorded contract (-want +got):\n%s", diff)
+	}
+	for name, bad := range map[string]erp.Contract{
+		"unknown customer": {ID: "CTR-STORETEST", CustomerID: "C9999", Prices: c.Prices},
+		"unknown SKU":      {ID: "CTR-STORETEST", CustomerID: c.CustomerID, Prices: []erp.ContractPrice{{SKU: "SKU-X", UnitPriceMinor: 1}}},
+	} {
+		_, err := s.RecordPriceChanges(ctx, erp.PriceChanges{ListPrices: []erp.ListPrice{lp}, Contracts: []erp.Contract{bad}}, now)
+		var inv *erp.InvalidPriceChangeError
+		if !errors.As(err, &inv) || !strings.HasPrefix(inv.Field, "contracts[0].") {
+			t.Errorf("%s: err = %v, want an *InvalidPriceChangeError on contracts[0]", name, err)
+		}
+	}
+	// A replacement is the whole contract: SKU-00004 is no longer in it.
+	repl := erp.Contract{ID: c.ID, CustomerID: c.CustomerID, DisplayName: "replaced", Start: c.Start,
+		Prices: []erp.ContractPrice{{SKU: erp.SKU(3), UoM: "EA", UnitPriceMinor: 1111}}}
+	if _, err := s.RecordPriceChanges(ctx, erp.PriceChanges{Contracts: []erp.Contract{repl}}, now); err != nil {
+		t.Fatal(err)
+	}
+	feed, head, err := s.PriceEvents(ctx, head0, 10)
+	if err != nil || head != head0+3 || len(feed) != 3 {
+		t.Fatalf("PriceEvents = %+v head %d, %v (the failed changes must not be recorded)", feed, head, err)
+	}
+	if diff := cmp.Diff(evs, feed[:2]); diff != "" {
+		t.Errorf("events read back (-recorded +read):\n%s", diff)
+	}
+	if diff := cmp.Diff(repl, *feed[2].Contract); diff != "" {
+		t.Errorf("replacement event (-want +got):\n%s", diff)
+	}
+	all, err := s.Contracts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, k := range all {
+		if k.ID == c.ID {
+			found = true
+			if diff := cmp.Diff(repl, k); diff != "" {
+				t.Errorf("stored contract (-want +got):\n%s", diff)
+			}
+		}
+	}
+	if !found || len(all) != len(erp.DemoContracts())+1 {
+		t.Errorf("Contracts = %+v", all)
+	}
+	if _, err := s.Seed(ctx, erp.DemoSeed(), now); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Contracts(ctx); err != nil || len(again) != len(all) {
+		t.Errorf("after a second Seed: %d contracts, %v; want %d (seeded once)", len(again), err, len(all))
 	}
 }
