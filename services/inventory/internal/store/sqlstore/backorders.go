@@ -65,7 +65,7 @@ func (s *Store) allocateBackorders(ctx context.Context, tx *sql.Tx, locked locke
 	if n == 0 {
 		return nil
 	}
-	ws, err := s.listWarehouses(ctx, tx)
+	ws, err := s.txWarehouseList(ctx, tx)
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,7 @@ func (f oneFeedPage) StockEvents(_ context.Context, cursor string, _ int) (inven
 // Before issue #12's inventory pass the same run counted: reserve 15
 // statements, commit 17, release 18 (each one commit), feed message 23
 // statements in 2 commits (the cursor saved in a transaction of its own).
+// The reservation's warehouse read left with txWarehouses (9 → 8).
 func TestCostPerOperation(t *testing.T) {
 	ctx := t.Context()
 	db := sqldbtest.OpenSQLite(t)
@@ -127,7 +128,7 @@ func TestCostPerOperation(t *testing.T) {
 	}
 
 	limits := map[string]cost{
-		"reserve":      {statements: 10, commits: 1},
+		"reserve":      {statements: 8, commits: 1},
 		"commit":       {statements: 11, commits: 1},
 		"release":      {statements: 11, commits: 1},
 		"feed message": {statements: 17, commits: 1},
@@ -137,5 +138,88 @@ func TestCostPerOperation(t *testing.T) {
 		if lim := limits[op]; c.statements > lim.statements || c.commits > lim.commits {
 			t.Errorf("%s: %d statements and %d commits, want at most %d and %d", op, c.statements, c.commits, lim.statements, lim.commits)
 		}
+	}
+}
+
+// TestReservationsSeeWarehouseChanges checks that the warehouse table a
+// reservation reads from txWarehouses is the committed one: a warehouse
+// deactivated, reactivated or created after reservations filled the cache
+// is allocated (or not) by the very next reservation, and a warehouse
+// write that fails leaves the cache usable again. It also counts the
+// warehouse reads: none while the table is unchanged.
+func TestReservationsSeeWarehouseChanges(t *testing.T) {
+	ctx := t.Context()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	st := sqlstore.New(db)
+	// The loader's Store is another value over the same database, as in
+	// cmd/inventory: its writes must reach the service Store's cache.
+	loaderStore := sqlstore.New(db)
+	snap := inventory.Snapshot{ID: "wh"}
+	for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
+		snap.Rows = append(snap.Rows, inventory.InitialStock{SKU: "SKU-1", WarehouseCode: wh, OnHand: 100, SourceSequence: 1})
+	}
+	if _, err := loaderStore.LoadInitial(ctx, storetest.Warehouses(), snap, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	svc := inventory.NewService(st)
+	svc.MarkLoaded()
+	n := 0
+	reserveFrom := func() string {
+		t.Helper()
+		n++
+		r, _, err := svc.Reserve(ctx, inventory.ReserveParams{
+			RequestID: fmt.Sprintf("wh-req-%d", n), ReferenceID: fmt.Sprintf("wh-order-%d", n), Channel: "web",
+			Strategy: inventory.StrategyPriority, Lines: []inventory.ReserveLine{{SKU: "SKU-1", Quantity: 1}},
+		})
+		if err != nil || len(r.Lines) != 1 || len(r.Lines[0].Allocations) != 1 {
+			t.Fatalf("reserve %d: %+v, %v", n, r, err)
+		}
+		return r.Lines[0].Allocations[0].WarehouseCode
+	}
+	setActive := func(code string, active bool, req string) error {
+		_, err := svc.UpdateWarehouse(ctx, inventory.UpdateWarehouseParams{
+			RequestID: req, Warehouse: inventory.Warehouse{Code: code, Active: active}, Fields: []string{inventory.FieldActive},
+		})
+		return err
+	}
+	if got := reserveFrom(); got != "WH-HAM" { // priority 1
+		t.Fatalf("first reservation from %s, want WH-HAM", got)
+	}
+	// Warm: the table is cached; a reservation now costs one statement
+	// less than one that has to read it.
+	cached := measure(t, db, func() { reserveFrom() })
+	if err := setActive("WH-HAM", false, "wh-off"); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	uncached := measure(t, db, func() { got = reserveFrom() })
+	if got != "WH-MUC" {
+		t.Fatalf("after deactivating WH-HAM the reservation came from %s, want WH-MUC", got)
+	}
+	if uncached.statements != cached.statements+1 {
+		t.Errorf("reservation after a warehouse change ran %d statements, a cached one %d; want one more (the warehouse read)",
+			uncached.statements, cached.statements)
+	}
+	// A failed write (etag mismatch) changes nothing and the cache
+	// refills.
+	if _, err := svc.UpdateWarehouse(ctx, inventory.UpdateWarehouseParams{
+		RequestID: "wh-bad", Warehouse: inventory.Warehouse{Code: "WH-MUC", Active: false}, Fields: []string{inventory.FieldActive}, Etag: "stale",
+	}); err == nil {
+		t.Fatal("update with a stale etag succeeded")
+	}
+	if got := reserveFrom(); got != "WH-MUC" {
+		t.Fatalf("after a failed update the reservation came from %s, want WH-MUC", got)
+	}
+	if c := measure(t, db, func() { reserveFrom() }); c.statements != cached.statements {
+		t.Errorf("reservation with the table unchanged ran %d statements, want %d", c.statements, cached.statements)
+	}
+	if err := setActive("WH-HAM", true, "wh-on"); err != nil {
+		t.Fatal(err)
+	}
+	if got := reserveFrom(); got != "WH-HAM" {
+		t.Fatalf("after reactivating WH-HAM the reservation came from %s, want WH-HAM", got)
 	}
 }

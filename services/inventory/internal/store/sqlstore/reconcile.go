@@ -148,7 +148,7 @@ func (s *Store) ReconcileChunk(ctx context.Context, p inventory.ReconcileChunkPa
 			if err != nil {
 				return err
 			}
-			ws, err := s.listWarehouses(ctx, tx)
+			ws, err := s.txWarehouseList(ctx, tx)
 			if err != nil {
 				return err
 			}

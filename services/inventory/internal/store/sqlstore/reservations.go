@@ -191,7 +191,7 @@ func (s *Store) Reserve(ctx context.Context, p inventory.ReserveParams, now time
 					return err
 				}
 			}
-			ws, err := s.listWarehouses(ctx, tx)
+			ws, err := s.txWarehouseList(ctx, tx)
 			if err != nil {
 				return err
 			}

@@ -221,7 +221,7 @@ func (s *Store) insertWarehouse(ctx context.Context, tx *sql.Tx, w inventory.War
 // LoadInitial implements inventory.Store.
 func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap inventory.Snapshot, now time.Time) (bool, error) {
 	loaded := false
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	load := func(tx *sql.Tx) error {
 		loaded = false
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM warehouses`).Scan(&n); err != nil {
@@ -279,7 +279,8 @@ func (s *Store) LoadInitial(ctx context.Context, ws []inventory.Warehouse, snap 
 		}
 		loaded = true
 		return nil
-	})
+	}
+	err := s.writeWarehouses(func() error { return s.db.InTx(ctx, load) })
 	if err != nil {
 		return false, fmt.Errorf("initial load: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 // UpsertWarehouse implements inventory.Store.
 func (s *Store) UpsertWarehouse(ctx context.Context, code, requestID, fp string, fn inventory.WarehouseUpdateFunc) (inventory.Warehouse, error) {
 	var res inventory.Warehouse
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+	upsert := func(tx *sql.Tx) error {
 		var hash, recorded string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT request_hash, warehouse_code FROM warehouse_requests WHERE request_id = ?`),
 			requestID).Scan(&hash, &recorded)
@@ -55,7 +55,8 @@ func (s *Store) UpsertWarehouse(ctx context.Context, code, requestID, fp string,
 		}
 		res = w
 		return nil
-	})
+	}
+	err := s.writeWarehouses(func() error { return s.db.InTx(ctx, upsert) })
 	if err != nil {
 		return inventory.Warehouse{}, err
 	}
