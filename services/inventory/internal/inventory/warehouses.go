@@ -129,8 +129,9 @@ func (s *Service) UpdateWarehouse(ctx context.Context, p UpdateWarehouseParams) 
 // warehouseCacheTTL bounds how long the warehouse cache trusts a read. A
 // change through this process's UpdateWarehouse drops the cache at once;
 // the TTL only bounds how late a change made by another replica sharing
-// the database shows in availability answers. Reservations never use the
-// cache: they read the warehouses in their own transaction.
+// the database shows in availability answers. Reservations never use this
+// cache: they take the table as their own transaction sees it (on SQLite
+// from the store's exact cache, sqlstore's txWarehouses).
 const warehouseCacheTTL = 2 * time.Second
 
 // warehouseCache holds the warehouse table for availability reads, which
