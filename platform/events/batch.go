@@ -58,19 +58,28 @@ import (
 // older than what it holds is pending elsewhere: messages a crashed
 // predecessor (or another replica) had pulled stay pending until their ack
 // wait runs out, and meanwhile the server would hand this consumer newer
-// ones. Before each batch it asks the server for the consumer's state
-// (one request per batch): when the number of pending messages equals the
-// number it holds, pending is exactly what it holds and the whole batch
-// may be applied; otherwise only a held message right above the ack floor
-// may be, and the consumer waits for the older ones' redelivery. A crash
-// before the commit therefore redelivers the batch, in order, and the
-// processed-event rows skip whatever a commit did cover. Several replicas
-// of one batch consumer stay correct but mostly wait on each other's
-// pending messages; run one.
+// ones. It asks the server for the consumer's state: when the number of
+// pending messages equals the number it holds, pending is exactly what it
+// holds and the whole batch may be applied; otherwise only a held message
+// right above the ack floor may be, and the consumer waits for the older
+// ones' redelivery. Once the counts matched, the consumer knows the
+// server's last delivery (its consumer sequence) and stops asking as long
+// as every delivery it receives carries the next consumer sequence: the
+// server numbers every delivery, redeliveries included, so an unbroken run
+// means no message went to anyone else since, and whatever it acknowledged
+// or dead-lettered meanwhile was applied (an acknowledgement lost on the
+// way only brings back an event the processed-event rows skip). A gap
+// (another replica's pull, a pull the client gave up while the server
+// answered it, a restarted consumer) or a new pull loop after an error
+// makes it ask again before the next batch. A crash before the commit
+// therefore redelivers the batch, in order, and the processed-event rows
+// skip whatever a commit did cover. Several replicas of one batch consumer
+// stay correct but mostly wait on each other's pending messages; run one.
 //
-// Cost per batch: a pull (two when more is queued), the consumer-info
-// request, the acks (only the last one waits for the server) and one
-// commit, against a pull, an ack round trip and a commit per event.
+// Cost per batch: a pull (two when more is queued), the acks (only the
+// last one waits for the server) and one commit, against a pull, an ack
+// round trip and a commit per event; plus a consumer-info request for the
+// first batch and after every gap.
 // A transaction that breaks (a savepoint statement fails) commits
 // nothing: the members before the one that broke it are applied again on
 // their own, and that one counts a failed attempt; a dead letter that
@@ -111,6 +120,9 @@ func (c *Consumer) consumeBatches(ctx context.Context, cons jetstream.Consumer) 
 			c.releaseHeld()
 		}
 	}()
+	// A new pull loop (first run, or after a failed pull) knows nothing
+	// of what the server delivered meanwhile.
+	c.synced = false
 	for ctx.Err() == nil {
 		ready := 0
 		if len(c.held) > 0 {
@@ -187,6 +199,10 @@ func (c *Consumer) take(ctx context.Context, b jetstream.MessageBatch) (n int, p
 		}
 		n++
 		pending = d.md.NumPending
+		if d.md.Sequence.Consumer != c.lastDelivered+1 {
+			c.synced = false // a delivery went elsewhere (see WithBatch)
+		}
+		c.lastDelivered = d.md.Sequence.Consumer
 		i, found := slices.BinarySearchFunc(c.held, d.md.Sequence.Stream, func(h *heldMsg, seq uint64) int {
 			return cmp.Compare(h.seq(), seq)
 		})
@@ -206,12 +222,16 @@ func (c *Consumer) take(ctx context.Context, b jetstream.MessageBatch) (n int, p
 }
 
 // ready returns how many of the held messages, from the first, may be
-// applied now: all of them when the server has exactly as many messages
-// pending as the consumer holds (pending contains every held message, so
-// then nothing else is pending); the first one when it sits right above
-// the ack floor (nothing older is pending); otherwise none, and the
-// consumer pulls again to receive the older ones.
+// applied now: all of them while the consumer is synced (see WithBatch),
+// or when the server has exactly as many messages pending as the consumer
+// holds (pending contains every held message, so then nothing else is
+// pending; the consumer is synced from then on); the first one when it
+// sits right above the ack floor (nothing older is pending); otherwise
+// none, and the consumer pulls again to receive the older ones.
 func (c *Consumer) ready(ctx context.Context, cons jetstream.Consumer) (int, error) {
+	if c.synced {
+		return len(c.held), nil
+	}
 	ictx, cancel := context.WithTimeout(ctx, c.opts.opTimeout)
 	defer cancel()
 	info, err := cons.Info(ictx)
@@ -220,6 +240,9 @@ func (c *Consumer) ready(ctx context.Context, cons jetstream.Consumer) (int, err
 	}
 	switch {
 	case info.NumAckPending == len(c.held):
+		// Every delivery up to info.Delivered.Consumer is held or
+		// settled; later ones must follow it without a gap.
+		c.synced, c.lastDelivered = true, info.Delivered.Consumer
 		return len(c.held), nil
 	case info.AckFloor.Stream+1 == c.held[0].seq():
 		return 1, nil

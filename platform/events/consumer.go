@@ -75,6 +75,15 @@ type Consumer struct {
 	// held are the messages a batch consumer pulled and has not resolved,
 	// in stream order (only Run's goroutine touches them).
 	held []*heldMsg
+	// synced (batch consumers, Run's goroutine only) is true while every
+	// message the server has delivered and not seen acknowledged is held
+	// or was already applied: no other process holds one, so the held
+	// messages may be applied without asking the server (see ready).
+	// lastDelivered is the consumer sequence of the newest delivery
+	// received; a delivery whose sequence does not follow it went
+	// elsewhere (another replica, a pull given up) and clears synced.
+	synced        bool
+	lastDelivered uint64
 }
 
 type consumerOptions struct {
