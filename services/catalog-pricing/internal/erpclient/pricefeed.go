@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 )
 
@@ -19,6 +20,9 @@ func (c *Client) PriceChanges(ctx context.Context, cursor string, limit int) ([]
 	resp, err := c.erp.ListPriceEvents(ctx, &erpv1.ListPriceEventsRequest{Cursor: cursor, PageSize: int32(min(limit, 1000))}) // at most 1000
 	if status.Code(err) == codes.Unimplemented {
 		return nil, "", false, fmt.Errorf("list price events: %w", erpsync.ErrNoFeed)
+	}
+	if cursorGone(err) {
+		return nil, "", false, fmt.Errorf("list price events: %w: %w", erpsync.ErrCursorGone, err)
 	}
 	if err != nil {
 		return nil, "", false, mapErr(ctx, "list price events", err)
@@ -51,6 +55,17 @@ func priceChanges(evs []*erpv1.PriceEvent) []erpsync.PriceChange {
 	return out
 }
 
+// cursorGone reports whether the ERP refused the feed cursor: malformed or
+// not its own (INVALID_CURSOR, also a position beyond its feed head) or
+// older than its retention (CURSOR_EXPIRED).
+func cursorGone(err error) bool {
+	switch apierr.ReasonOf(err) {
+	case erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR.String(), erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED.String():
+		return true
+	}
+	return false
+}
+
 var _ erpsync.PriceWatcher = (*Client)(nil)
 
 // WatchPriceChanges streams the ERP's price change feed
@@ -69,6 +84,9 @@ func (c *Client) WatchPriceChanges(ctx context.Context, cursor string, fn func([
 	}
 	if status.Code(err) == codes.Unimplemented {
 		return fmt.Errorf("watch price events: %w", erpsync.ErrNoFeed)
+	}
+	if cursorGone(err) {
+		return fmt.Errorf("watch price events: %w: %w", erpsync.ErrCursorGone, err)
 	}
 	return mapErr(ctx, "watch price events", err)
 }

@@ -41,6 +41,11 @@ type Syncer struct {
 	pricePoll time.Duration
 	// resyncs counts full price exports run by the price feed (tests).
 	resyncs atomic.Int64
+	// cursors keeps the price feed cursor under cursorKey (cursor.go);
+	// nil: in memory only. cursorSaves counts saves (tests).
+	cursors     CursorStore
+	cursorKey   string
+	cursorSaves atomic.Int64
 }
 
 // SetPricePoll sets how often Run polls the ERP's price change feed while

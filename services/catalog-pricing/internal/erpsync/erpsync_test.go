@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transload/transload/platform/sqldb"
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/wait"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
@@ -63,7 +64,13 @@ func product(sku string) catalog.Product {
 
 func setup(t *testing.T, src erpsync.Source) (*erpsync.Syncer, *catalog.Service, *pricing.Service) {
 	t.Helper()
-	db := sqldbtest.OpenSQLite(t)
+	return setupOn(t, sqldbtest.OpenSQLite(t), src)
+}
+
+// setupOn is setup on db (migrated here; again is a no-op), so a test can
+// start a second Syncer on the same data as a restarted process would.
+func setupOn(t *testing.T, db *sqldb.DB, src erpsync.Source) (*erpsync.Syncer, *catalog.Service, *pricing.Service) {
+	t.Helper()
 	if err := sqlstore.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,7 @@ func (s *Syncer) watchPrices(parent context.Context, w PriceWatcher, st *priceFo
 			st.seq = changes[len(changes)-1].Seq
 		}
 		st.cursor = next
+		s.saveCursor(ctx, st)
 		return nil
 	})
 	if ctx.Err() != nil && parent.Err() == nil {
@@ -110,10 +111,12 @@ func feedHead(ctx context.Context, feed PriceFeed, cursor string) (string, int64
 }
 
 // priceFollower is the state of the feed consumer: the cursor after the
-// last applied change and that change's position.
+// last applied change, that change's position, and the cursor last saved
+// in the CursorStore.
 type priceFollower struct {
 	cursor string
 	seq    int64
+	saved  string
 }
 
 // resync re-reads the whole price export (a full Sync) after taking the
@@ -232,16 +235,18 @@ func (s *Syncer) applyPriceChanges(ctx context.Context, pos int64, changes []Pri
 // followPrices applies the ERP's price changes in feed order as they come:
 // pushed over WatchPriceEvents when the feed is also a PriceWatcher, else
 // (and while the stream is down) polled every poll while caught up
-// (immediately while more are waiting). It starts, and falls back after any gap, with a full price
-// export (resync), so no change is lost while the cursor lives in memory
-// only. It returns when ctx ends or the adapter has no feed.
+// (immediately while more are waiting). It resumes from the saved cursor
+// (SetCursorStore) when there is one; it starts without one, and falls
+// back after any gap or a cursor the ERP refuses (ErrCursorGone), with a
+// full price export (resync), so no change is lost. It returns when ctx
+// ends or the adapter has no feed.
 func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Duration) {
 	var (
 		st         priceFollower
-		synced     bool
 		delay      = s.min
 		watcher, _ = feed.(PriceWatcher)
 	)
+	synced := s.resumeCursor(ctx, &st)
 	for ctx.Err() == nil {
 		if !synced {
 			var err error
@@ -258,6 +263,7 @@ func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Dur
 				continue
 			}
 			synced, delay = true, s.min
+			s.saveCursor(ctx, &st)
 		}
 		if watcher != nil {
 			err := s.watchPrices(ctx, watcher, &st)
@@ -266,8 +272,8 @@ func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Dur
 				return
 			case errors.Is(err, ErrNoFeed):
 				watcher = nil // poll only from now on
-			case errors.Is(err, errFeedGap):
-				s.log.WarnContext(ctx, "price feed gap; re-reading the full price export", slog.Int64("after", st.seq))
+			case errors.Is(err, errFeedGap), errors.Is(err, ErrCursorGone):
+				s.log.WarnContext(ctx, "price feed gap; re-reading the full price export", slog.Int64("after", st.seq), slog.Any("error", err))
 				synced = false
 				continue
 			case err != nil:
@@ -283,14 +289,17 @@ func (s *Syncer) followPrices(ctx context.Context, feed PriceFeed, poll time.Dur
 		if err == nil && len(changes) > 0 {
 			err = s.applyPriceChanges(ctx, st.seq, changes)
 			if err == nil {
-				st = priceFollower{cursor: next, seq: changes[len(changes)-1].Seq}
+				st.cursor, st.seq = next, changes[len(changes)-1].Seq
 			}
 		} else if err == nil {
 			st.cursor = next
 		}
+		if err == nil {
+			s.saveCursor(ctx, &st)
+		}
 		switch {
-		case errors.Is(err, errFeedGap):
-			s.log.WarnContext(ctx, "price feed gap; re-reading the full price export", slog.Int64("after", st.seq))
+		case errors.Is(err, errFeedGap), errors.Is(err, ErrCursorGone):
+			s.log.WarnContext(ctx, "price feed gap; re-reading the full price export", slog.Int64("after", st.seq), slog.Any("error", err))
 			synced = false
 			continue
 		case err != nil:

@@ -2,6 +2,7 @@ package erpsync_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -35,6 +36,9 @@ func (f *feedSource) PriceChanges(_ context.Context, cursor string, limit int) (
 	from := 0
 	if cursor != "" {
 		from, _ = strconv.Atoi(cursor)
+	}
+	if from > len(f.changes) { // a position this feed never reached (as erpsim's INVALID_CURSOR)
+		return nil, "", false, fmt.Errorf("list: %w", erpsync.ErrCursorGone)
 	}
 	to := min(from+limit, len(f.changes))
 	return append([]erpsync.PriceChange(nil), f.changes[from:to]...), strconv.Itoa(to), to < len(f.changes), nil

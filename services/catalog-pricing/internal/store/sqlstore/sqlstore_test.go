@@ -14,6 +14,7 @@ import (
 	"github.com/transload/transload/platform/sqldb/sqldbtest"
 	"github.com/transload/transload/platform/testharness/pgtest"
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/sqlstore"
 	"github.com/transload/transload/services/catalog-pricing/internal/store/storetest"
@@ -42,6 +43,7 @@ func TestStore(t *testing.T) {
 					lag, err := outbox.ReadLag(ctx, db, time.Now())
 					return lag.Unpublished, err
 				},
+				FeedCursors: func() erpsync.CursorStore { return sqlstore.New(db).FeedCursors() },
 			}
 		})
 	})

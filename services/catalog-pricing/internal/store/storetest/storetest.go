@@ -20,6 +20,7 @@ import (
 	"github.com/transload/transload/platform/testharness/fakeclock"
 
 	"github.com/transload/transload/services/catalog-pricing/internal/catalog"
+	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 	"github.com/transload/transload/services/catalog-pricing/internal/pricing"
 )
 
@@ -30,6 +31,9 @@ type Stores struct {
 	// Unpublished returns the number of outbox events not yet relayed:
 	// the domain events and an AuditRecordedEvent per audit record.
 	Unpublished func(ctx context.Context) (int64, error)
+	// FeedCursors returns the price feed cursor store as a restarted
+	// service would: a new store value on the same database each call.
+	FeedCursors func() erpsync.CursorStore
 }
 
 // Product returns a valid ACTIVE product on channel web.
@@ -60,6 +64,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Rules", func(t *testing.T) { testRules(t, newStores(t)) })
 	t.Run("RulePublication", func(t *testing.T) { testRulePublication(t, newStores(t)) })
 	t.Run("ReservationLimits", func(t *testing.T) { testReservationLimits(t, newStores(t)) })
+	t.Run("FeedCursor", func(t *testing.T) { testFeedCursor(t, newStores(t)) })
 }
 
 func services(s Stores) (*catalog.Service, *pricing.Service, *fakeclock.Clock) {
