@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	commonv1 "github.com/transload/transload/gen/transload/common/v1"
 	erpv1 "github.com/transload/transload/gen/transload/erp/v1"
+	"github.com/transload/transload/platform/apierr"
 	"github.com/transload/transload/services/catalog-pricing/internal/erpsync"
 )
 
@@ -102,5 +104,43 @@ func TestPriceFeedConvertsContracts(t *testing.T) {
 	}
 	if changes[1].Seq != 9 || !changes[1].Skipped || changes[1].Contract != nil {
 		t.Errorf("unknown kind = %+v, want skipped", changes[1])
+	}
+}
+
+// goneERP refuses every feed cursor with reason.
+type goneERP struct {
+	scriptedERP
+	code   codes.Code
+	reason erpv1.ErrorReason
+}
+
+func (g *goneERP) ListPriceEvents(context.Context, *erpv1.ListPriceEventsRequest) (*erpv1.ListPriceEventsResponse, error) {
+	return nil, apierr.Error(g.code, g.reason, "refused", nil)
+}
+
+func (g *goneERP) WatchPriceEvents(*erpv1.WatchPriceEventsRequest, grpc.ServerStreamingServer[erpv1.WatchPriceEventsResponse]) error {
+	return apierr.Error(g.code, g.reason, "refused", nil)
+}
+
+// TestPriceFeedCursorGone: an ERP that refuses the cursor (not its own or
+// beyond its head, or expired) is erpsync.ErrCursorGone for both forms,
+// which makes the follower re-read the full export; another refusal is
+// not.
+func TestPriceFeedCursorGone(t *testing.T) {
+	for _, tc := range []struct {
+		code   codes.Code
+		reason erpv1.ErrorReason
+		gone   bool
+	}{
+		{codes.InvalidArgument, erpv1.ErrorReason_ERROR_REASON_INVALID_CURSOR, true},
+		{codes.FailedPrecondition, erpv1.ErrorReason_ERROR_REASON_CURSOR_EXPIRED, true},
+		{codes.InvalidArgument, erpv1.ErrorReason_ERROR_REASON_PRICE_LIST_NOT_FOUND, false},
+	} {
+		c := client(t, &goneERP{code: tc.code, reason: tc.reason})
+		_, _, _, err := c.PriceChanges(t.Context(), "pe1|9", 10)
+		werr := c.WatchPriceChanges(t.Context(), "pe1|9", func([]erpsync.PriceChange, string) error { return nil })
+		if errors.Is(err, erpsync.ErrCursorGone) != tc.gone || errors.Is(werr, erpsync.ErrCursorGone) != tc.gone {
+			t.Errorf("%v: PriceChanges %v, WatchPriceChanges %v; want ErrCursorGone %v", tc.reason, err, werr, tc.gone)
+		}
 	}
 }
