@@ -24,6 +24,7 @@ func TestDefaults(t *testing.T) {
 		Base: svcmain.Base{
 			ServiceName: "order", GRPCAddr: "127.0.0.1:9005", AdminAddr: "127.0.0.1:9105",
 			LogLevel: "info", AccessLog: "all", Tracing: tracing.Settings{SampleRatio: 1},
+			MemoryLimitMB: svcmain.DefaultMemoryLimitMB,
 		},
 		Database: svcmain.Database{DatabaseURL: "sqlite://order.db"},
 		NATSURL:  "nats://127.0.0.1:4222",
