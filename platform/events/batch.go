@@ -94,7 +94,9 @@ func WithBatch(n int) ConsumerOption {
 // keeps up with its stream otherwise sees one event per pull, and so one
 // commit per event; a linger trades up to d of latency per batch for
 // fewer commits. A backlog is never delayed: the wait only happens when
-// nothing else was pending.
+// nothing else was pending. While events keep coming, each batch is one
+// pull that gathers for up to d (see pull), so the linger also halves the
+// pull requests per batch.
 func WithBatchLinger(d time.Duration) ConsumerOption {
 	return func(o *consumerOptions) { o.linger = d }
 }
@@ -144,7 +146,35 @@ func (c *Consumer) consumeBatches(ctx context.Context, cons jetstream.Consumer) 
 
 // pull waits up to the fetch wait for one message, then takes whatever
 // else is available at once, up to the batch size, into c.held.
+//
+// While the stream is busy (the last pull of a lingering consumer with
+// nothing held brought messages), it first makes one pull for up to a
+// batch: without waiting when more was pending at the last message, else
+// one the server ends after the linger. A steady stream then costs one
+// pull request per batch instead of two (the wait for the first message,
+// then the linger's or the top-up). An empty window falls back to the long
+// wait for one message.
 func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer) error {
+	if c.busy && c.opts.linger > 0 && len(c.held) == 0 {
+		var window jetstream.MessageBatch
+		var err error
+		if c.pending > 0 {
+			window, err = cons.FetchNoWait(c.opts.batch)
+		} else {
+			// FetchMaxWait, not a context deadline: see the linger below.
+			window, err = cons.Fetch(c.opts.batch, jetstream.FetchMaxWait(c.opts.linger))
+		}
+		if err != nil {
+			c.busy = false
+			return err
+		}
+		got, pending, err := c.take(ctx, window)
+		c.busy, c.pending = got > 0, pending
+		if err != nil || got > 0 {
+			return err
+		}
+	}
+	c.busy = false
 	fctx, cancel := context.WithTimeout(ctx, c.opts.fetchWait)
 	defer cancel()
 	first, err := cons.Fetch(1, jetstream.FetchContext(fctx))
@@ -155,6 +185,7 @@ func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer) error {
 	if err != nil || got == 0 {
 		return err
 	}
+	c.busy, c.pending = true, 0
 	// pending is what the stream held for this consumer beyond the
 	// message when it was delivered: none means nothing new to top up
 	// with, unless the consumer is waiting for redeliveries (it holds
@@ -183,8 +214,12 @@ func (c *Consumer) pull(ctx context.Context, cons jetstream.Consumer) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = c.take(ctx, more)
-	return err
+	if n, left, err := c.take(ctx, more); n > 0 || err != nil {
+		c.pending = left
+		return err
+	}
+	c.pending = pending
+	return nil
 }
 
 // take adds the messages of b to c.held, in stream order. A redelivery of

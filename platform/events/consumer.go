@@ -84,6 +84,12 @@ type Consumer struct {
 	// elsewhere (another replica, a pull given up) and clears synced.
 	synced        bool
 	lastDelivered uint64
+	// busy (batch consumers with a linger, Run's goroutine only): the
+	// last pull brought messages, so the next one gathers a batch in one
+	// pull request (see pull); pending is the stream's count of messages
+	// left for the consumer at the last message that pull took.
+	busy    bool
+	pending uint64
 }
 
 type consumerOptions struct {
