@@ -80,6 +80,9 @@ func New(db *sqldb.DB) *Store {
 type Tx struct {
 	conn
 	tx *sql.Tx
+	// requests are the request rows this transaction read, as its own
+	// writes left them (see GetRequest).
+	requests map[string]requestRow
 }
 
 var _ fulfillment.Tx = (*Tx)(nil)

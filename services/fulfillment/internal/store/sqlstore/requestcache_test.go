@@ -1,0 +1,91 @@
+package sqlstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/transload/transload/platform/sqldb"
+	"github.com/transload/transload/platform/sqldb/sqldbtest"
+	"github.com/transload/transload/services/fulfillment/internal/fulfillment"
+	"github.com/transload/transload/services/fulfillment/internal/store/storetest"
+)
+
+// TestTxReadsARequestOnce: inside one transaction a request is read from
+// the database once; later reads give what a read of the row would
+// (after the transaction's own updates too), each a fresh copy the caller
+// may change, and a failed update is not remembered.
+func TestTxReadsARequestOnce(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		s := migrated(t, db)
+		t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+		r := storetest.Request("O-RC", "WH-HAM", t0)
+		storetest.Insert(t, s, r)
+
+		var inTx []*fulfillment.Request
+		statements := -1
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+			inTx = nil
+			first, err := tx.GetRequest(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			first.Lines[0].Quantity = 99 // the caller's copy only
+			first.ShipTo.Lines[0] = "changed"
+			prep0, reuse0 := db.StatementStats()
+			again, err := tx.GetRequest(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			prep1, reuse1 := db.StatementStats()
+			statements = int(prep1 + reuse1 - prep0 - reuse0)
+			want := storetest.Request("O-RC", "WH-HAM", t0)
+			want.Version = 1
+			if diff := cmp.Diff(want, again); diff != "" {
+				t.Errorf("second read (-want +got, the first copy's changes must not show):\n%s", diff)
+			}
+
+			// Its own update: microsecond times as stored, version + 1.
+			again.Answered(fulfillment.WMSAnswer{Accepted: true, Reference: "W-1"}, t0.Add(1500*time.Nanosecond))
+			if err := tx.UpdateRequest(ctx, again); err != nil {
+				return err
+			}
+			afterUpdate, err := tx.GetRequest(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			inTx = append(inTx, afterUpdate)
+
+			// A stale version fails and is not remembered.
+			stale := *afterUpdate
+			stale.Version--
+			stale.LastError = "stale"
+			if err := tx.UpdateRequest(ctx, &stale); err == nil {
+				t.Error("update with a stale version succeeded")
+			}
+			afterFailure, err := tx.GetRequest(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			inTx = append(inTx, afterFailure)
+			return nil
+		})
+		if db.Dialect() == sqldb.SQLite && statements != 0 {
+			t.Errorf("second read in the transaction ran %d statements, want 0", statements)
+		}
+		stored, err := s.GetRequest(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Version != 2 || stored.State != fulfillment.RequestAcknowledged {
+			t.Errorf("stored after commit: version %d, state %v; want 2, ACKNOWLEDGED", stored.Version, stored.State)
+		}
+		for i, got := range inTx {
+			if diff := cmp.Diff(stored, got); diff != "" {
+				t.Errorf("read %d after the update (-stored +in tx):\n%s", i, diff)
+			}
+		}
+	})
+}
