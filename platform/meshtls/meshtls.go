@@ -1,20 +1,20 @@
-// Package meshtls is the first step of internal service identity (issue
-// #14, docs/architecture.md "Internal service identity"): a local
-// certificate authority that `make run` will keep under its data folder,
-// certificates it issues to each service with the service's name as
-// identity, and TLS configurations for mutual TLS between services whose
-// certificates are re-read from disk when they change, so a rotated
-// certificate is used without a restart.
+// Package meshtls is internal service identity (issue #14,
+// docs/architecture.md "Internal service identity"): a local certificate
+// authority that `make run` keeps under its data folder, certificates it
+// issues to each service with the service's name as identity, and TLS
+// configurations for mutual TLS between services whose certificates and
+// CA bundle are re-read from disk when they change, so a rotated
+// certificate, or a rotated CA ([BeginCARotation], [FinishCARotation]), is
+// used without a restart.
 //
 // Identity is the URI SAN spiffe://transload.local/<service> (also the
 // certificate's common name and a DNS SAN, so a gRPC client may verify the
 // host it dials by the service name). [Identity] reads it back from a
-// verified peer certificate; per-method authorization (which service may
-// call which method) builds on it and is not part of this package yet.
+// verified peer certificate; platform/grpcserver authorizes each call by
+// it against the service's caller table.
 //
 // Keys are ECDSA P-256; the CA key file is written with mode 0600 and never
-// logged. Nothing here reaches a listener yet: the services still serve
-// plaintext gRPC until the wiring step described in the design note.
+// logged.
 package meshtls
 
 import (
@@ -325,6 +325,167 @@ func ClientConfig(r *Reloader, roots *x509.CertPool, serverName string) *tls.Con
 	}
 }
 
+// ALPNProtocol is gRPC's application protocol, which the server
+// configuration [Member.ServerConfig] chooses per handshake must offer
+// itself: it replaces the configuration credentials.NewTLS added it to.
+const ALPNProtocol = "h2"
+
+// reloadingServerConfig is [ServerConfig] whose client CAs are trust's
+// pool at each handshake (GetConfigForClient), so the standard
+// verification (and the verified chains the server's authorization reads)
+// uses a CA bundle rotated since the listener started.
+func reloadingServerConfig(r *Reloader, trust *Trust) *tls.Config {
+	cfg := ServerConfig(r, trust.Pool())
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c := ServerConfig(r, trust.Pool())
+		c.NextProtos = []string{ALPNProtocol}
+		return c, nil
+	}
+	return cfg
+}
+
+// reloadingClientConfig is [ClientConfig] verifying the server against
+// trust's pool at each handshake: crypto/tls has no per-handshake root
+// pool for clients, so the standard check is replaced (InsecureSkipVerify)
+// by VerifyConnection doing the same verification, chain to a trusted
+// CA, server authentication usage and the name serverName, with the
+// current pool. Nothing is skipped: a handshake whose chain does not
+// verify fails.
+func reloadingClientConfig(r *Reloader, trust *Trust, serverName string) *tls.Config {
+	cfg := ClientConfig(r, nil, serverName)
+	cfg.InsecureSkipVerify = true // verified below, against the current CA bundle
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("meshtls: server presented no certificate")
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+			Roots: trust.Pool(), Intermediates: inter, DNSName: serverName,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		})
+		if err != nil {
+			return fmt.Errorf("meshtls: server certificate: %w", err)
+		}
+		return nil
+	}
+	return cfg
+}
+
+// Trust is the CA bundle a member verifies its peers against, read from a
+// PEM file (ca.pem) that may hold several CA certificates, and read again
+// when the file changes (looked at no more than once per CheckEvery), the
+// way a [Reloader] re-reads a leaf certificate. Rotating the CA without a
+// restart is therefore: [BeginCARotation] (the bundle trusts the old and
+// the new CA, which signs from now on), reissue every certificate, and
+// [FinishCARotation] (the bundle trusts the new CA only) once every member
+// serves its new certificate. A file that no longer parses, or holds no
+// certificate, keeps the last good pool.
+type Trust struct {
+	file string
+	// CheckEvery bounds how often the file's time is looked at (default
+	// one second).
+	CheckEvery time.Duration
+	now        func() time.Time
+
+	mu        sync.Mutex
+	pool      *x509.CertPool
+	stamp     time.Time
+	checkedAt time.Time
+}
+
+// NewTrust loads the CA bundle in file; it must hold a certificate now.
+func NewTrust(file string) (*Trust, error) {
+	t := &Trust{file: file, CheckEvery: time.Second, now: time.Now}
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("meshtls: %w", err)
+	}
+	if err := t.load(st.ModTime()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Trust) load(stamp time.Time) error {
+	data, err := os.ReadFile(t.file)
+	if err != nil {
+		return fmt.Errorf("meshtls: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return fmt.Errorf("meshtls: %s holds no PEM certificate", t.file)
+	}
+	t.pool, t.stamp = pool, stamp
+	return nil
+}
+
+// Pool returns the current CA pool, reloading the bundle first when its
+// file changed.
+func (t *Trust) Pool() *x509.CertPool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if now.Sub(t.checkedAt) < t.CheckEvery {
+		return t.pool
+	}
+	t.checkedAt = now
+	if st, err := os.Stat(t.file); err == nil && !st.ModTime().Equal(t.stamp) {
+		_ = t.load(st.ModTime()) // a bad file keeps the last good pool
+	}
+	return t.pool
+}
+
+// BeginCARotation starts replacing the CA kept in dir: a new CA valid for
+// validity becomes the signer (ca-key.pem, first in ca.pem) and ca.pem
+// keeps trusting the CAs it held, so members whose certificates the old CA
+// issued and members with certificates of the new one accept each other
+// while certificates are reissued ([CA.WriteServiceCert] with the
+// returned CA). Running members pick the bundle up within a second.
+func BeginCARotation(dir string, now time.Time, validity time.Duration) (*CA, error) {
+	old, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	if err != nil {
+		return nil, fmt.Errorf("meshtls: %w", err)
+	}
+	if _, err := LoadCA(dir); err != nil {
+		return nil, err
+	}
+	ca, err := NewCA(now, validity)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := encodeKey(ca.key)
+	if err != nil {
+		return nil, err
+	}
+	// The bundle first, so the new CA is trusted before anything it signs
+	// exists; then the key, which LoadCA pairs with the bundle's first
+	// certificate.
+	bundle := append(encodeCert(ca.Cert.Raw), old...)
+	if err := writeFile(filepath.Join(dir, CACertFile), bundle, 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	return ca, nil
+}
+
+// FinishCARotation ends a rotation begun by [BeginCARotation]: ca.pem
+// trusts only the current CA (the one ca-key.pem signs with), so a
+// certificate the old CA issued is refused from the members' next check
+// of the bundle on. Call it once every member serves a reissued
+// certificate.
+func FinishCARotation(dir string) error {
+	ca, err := LoadCA(dir)
+	if err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, CACertFile), encodeCert(ca.Cert.Raw), 0o644)
+}
+
 func newSerial() (*big.Int, error) {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
@@ -383,23 +544,21 @@ type Member struct {
 	// Service is the member's own identity.
 	Service string
 	cert    *Reloader
-	roots   *x509.CertPool
+	trust   *Trust
 }
 
-// LoadMember reads dir's CA certificate (ca.pem: the CA key is not
-// needed, and a service's folder need not hold it) and service's
-// certificate and key. Errors name the missing or broken file.
+// LoadMember reads dir's CA bundle (ca.pem: the CA key is not needed,
+// and a service's folder need not hold it) and service's certificate and
+// key. Both are re-read when their files change ([Trust], [Reloader]), so
+// a rotated certificate or CA is used without a restart. Errors name the
+// missing or broken file.
 func LoadMember(dir, service string) (*Member, error) {
 	if !servicePattern.MatchString(service) {
 		return nil, fmt.Errorf("meshtls: service name %q must match %s", service, servicePattern)
 	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	trust, err := NewTrust(filepath.Join(dir, CACertFile))
 	if err != nil {
-		return nil, fmt.Errorf("meshtls: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("meshtls: %s holds no PEM certificate", filepath.Join(dir, CACertFile))
+		return nil, err
 	}
 	r, err := NewReloader(filepath.Join(dir, CertFile(service)), filepath.Join(dir, KeyFile(service)))
 	if err != nil {
@@ -412,24 +571,26 @@ func LoadMember(dir, service string) (*Member, error) {
 	if id, err := Identity(leaf); err != nil || id != service {
 		return nil, fmt.Errorf("meshtls: %s is not a certificate of %s (identity %q)", CertFile(service), service, id)
 	}
-	return &Member{Service: service, cert: r, roots: roots}, nil
+	return &Member{Service: service, cert: r, trust: trust}, nil
 }
 
 // ServerConfig is the member's TLS 1.3 server configuration: it presents
-// the member's certificate and admits only clients with a certificate the
-// mesh CA issued (see the package's ServerConfig).
-func (m *Member) ServerConfig() *tls.Config { return ServerConfig(m.cert, m.roots) }
+// the member's certificate and admits only clients with a certificate a
+// CA of the current bundle issued (see the package's ServerConfig; each
+// handshake uses the bundle as it is then, and offers ALPN "h2").
+func (m *Member) ServerConfig() *tls.Config { return reloadingServerConfig(m.cert, m.trust) }
 
 // ClientConfig is the member's TLS 1.3 client configuration for calling
 // peer: it presents the member's certificate and accepts the server only
-// when the mesh CA issued its certificate to peer (DNS name and identity
-// URI both checked), so an address answered by another member, or by
-// anything outside the mesh, fails the handshake.
+// when a CA of the current bundle issued its certificate to peer (chain,
+// DNS name and identity URI all checked), so an address answered by
+// another member, or by anything outside the mesh, fails the handshake.
 func (m *Member) ClientConfig(peer string) *tls.Config {
-	cfg := ClientConfig(m.cert, m.roots, peer)
+	cfg := reloadingClientConfig(m.cert, m.trust, peer)
+	verify := cfg.VerifyConnection
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("meshtls: server presented no certificate")
+		if err := verify(cs); err != nil {
+			return err
 		}
 		id, err := Identity(cs.PeerCertificates[0])
 		if err != nil {

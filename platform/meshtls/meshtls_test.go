@@ -251,3 +251,119 @@ func TestMemberPicksUpARotatedCertificate(t *testing.T) {
 		t.Error("LoadMember of a service without a certificate succeeded")
 	}
 }
+
+// TestMembersFollowACARotation: members loaded before a CA rotation
+// accept certificates of the new CA once BeginCARotation has added it to
+// the bundle, old and new certificates work side by side during the
+// overlap, and after FinishCARotation a certificate of the old CA is
+// refused, both by a server and by a client, all without reloading the
+// members (their Trust re-reads ca.pem as their Reloader re-reads
+// certificates).
+func TestMembersFollowACARotation(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "mesh")
+	if err := EnsureMesh(dir, []string{"inventory", "order", "fulfillment"}, time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	members := map[string]*Member{}
+	for _, s := range []string{"inventory", "order", "fulfillment"} {
+		m, err := LoadMember(dir, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.cert.CheckEvery, m.trust.CheckEvery = 0, 0
+		members[s] = m
+	}
+	stamp := time.Now()
+	// touch gives the files a modification time no earlier write had, on
+	// any file system's time granularity.
+	touch := func(files ...string) {
+		t.Helper()
+		stamp = stamp.Add(time.Minute)
+		for _, f := range files {
+			if err := os.Chtimes(filepath.Join(dir, f), stamp, stamp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	call := func(client, server string) (serr, cerr error) {
+		t.Helper()
+		peer, serr, cerr := handshake(t, members[server].ServerConfig(), members[client].ClientConfig(server))
+		if serr == nil && cerr == nil && peer != client {
+			t.Fatalf("%s -> %s: the server saw %q", client, server, peer)
+		}
+		return serr, cerr
+	}
+	if serr, cerr := call("order", "inventory"); serr != nil || cerr != nil {
+		t.Fatalf("before the rotation: server %v, client %v", serr, cerr)
+	}
+
+	ca2, err := BeginCARotation(dir, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	touch(CACertFile, CAKeyFile)
+	if got, err := LoadCA(dir); err != nil || !got.Cert.Equal(ca2.Cert) {
+		t.Fatalf("LoadCA after BeginCARotation: %v, want the new CA as signer", err)
+	}
+	// order gets a certificate of the new CA; inventory, still on the old
+	// one, admits it (its bundle now holds the new CA), and order accepts
+	// inventory's old certificate (its bundle still holds the old CA).
+	if err := ca2.WriteServiceCert(dir, "order", time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	touch(CertFile("order"), KeyFile("order"))
+	if serr, cerr := call("order", "inventory"); serr != nil || cerr != nil {
+		t.Fatalf("overlap, new client certificate -> old server certificate: server %v, client %v", serr, cerr)
+	}
+	if err := ca2.WriteServiceCert(dir, "inventory", time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	touch(CertFile("inventory"), KeyFile("inventory"))
+	if serr, cerr := call("fulfillment", "inventory"); serr != nil || cerr != nil {
+		t.Fatalf("overlap, old client certificate -> new server certificate: server %v, client %v", serr, cerr)
+	}
+
+	// fulfillment was never reissued: once the rotation finishes, its old
+	// certificate is refused as a client and as a server.
+	if err := FinishCARotation(dir); err != nil {
+		t.Fatal(err)
+	}
+	touch(CACertFile)
+	if serr, cerr := call("order", "inventory"); serr != nil || cerr != nil {
+		t.Fatalf("after the rotation, both reissued: server %v, client %v", serr, cerr)
+	}
+	if serr, _ := call("fulfillment", "inventory"); serr == nil {
+		t.Error("after the rotation, inventory admitted a client certificate of the old CA")
+	}
+	if _, cerr := call("inventory", "fulfillment"); cerr == nil {
+		t.Error("after the rotation, inventory accepted a server certificate of the old CA")
+	}
+}
+
+// TestTrustKeepsTheLastGoodBundle: a CA bundle file that no longer
+// parses leaves the pool as it was.
+func TestTrustKeepsTheLastGoodBundle(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "mesh")
+	if err := EnsureMesh(dir, nil, time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrust(filepath.Join(dir, CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.CheckEvery = 0
+	good := tr.Pool()
+	if err := os.WriteFile(filepath.Join(dir, CACertFile), []byte("not pem"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	_ = os.Chtimes(filepath.Join(dir, CACertFile), later, later)
+	if tr.Pool() != good {
+		t.Error("a broken bundle replaced the pool")
+	}
+	if _, err := NewTrust(filepath.Join(dir, CACertFile)); err == nil {
+		t.Error("NewTrust of a broken bundle: no error")
+	}
+}
