@@ -29,8 +29,8 @@ func TestDefaults(t *testing.T) {
 		c.DatabaseURL != "sqlite://wmssim.db" || c.LogLevel != "info" {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if got := c.TickInterval(); got != 500*time.Millisecond {
-		t.Fatalf("tick = %v, want step/4", got)
+	if got := c.TickInterval(); got != time.Second {
+		t.Fatalf("tick = %v, want step/2", got)
 	}
 }
 
@@ -39,8 +39,9 @@ func TestTickInterval(t *testing.T) {
 	for _, tc := range []struct {
 		step, tick, want string
 	}{
-		{"100ms", "", "25ms"},
-		{"20ms", "", "10ms"},
+		{"100ms", "", "50ms"},
+		{"50ms", "", "25ms"},
+		{"10ms", "", "10ms"},
 		{"1m", "", "1s"},
 		{"1m", "250ms", "250ms"},
 	} {
