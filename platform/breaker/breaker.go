@@ -1,5 +1,7 @@
 // Package breaker wraps sony/gobreaker with Transload's rules: one breaker
-// per dependency (target), only dependency failures count, an open breaker
+// per dependency (target), and under it one per replica address where
+// platform/grpcclient spreads calls over replicas (Allow, the two-step
+// form, serves its picker); only dependency failures count, an open breaker
 // fails fast with codes.Unavailable and reason ERROR_REASON_CIRCUIT_OPEN,
 // and every state change is logged and exported to Prometheus.
 //
@@ -12,7 +14,9 @@
 // answers (InvalidArgument, NotFound, FailedPrecondition, Aborted, ...)
 // prove the dependency is up and count as successes. A call whose caller's
 // own context was cancelled or expired is not counted at all, whatever the
-// predicate: the dependency was never given the chance to answer.
+// predicate: the dependency was never given the chance to answer. A
+// caller that knows better than the predicate marks an error NotCounted
+// or Failure.
 package breaker
 
 import (
@@ -94,7 +98,7 @@ func (s Settings) readyToTrip(c gobreaker.Counts) bool {
 // Breaker guards calls to one target.
 type Breaker struct {
 	target    string
-	cb        *gobreaker.CircuitBreaker[struct{}]
+	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
 	logger    *slog.Logger
 	metrics   *Metrics
 	isFailure func(error) bool
@@ -126,15 +130,18 @@ func New(target string, s Settings, opts ...Option) *Breaker {
 	for _, o := range opts {
 		o(b)
 	}
-	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:          target,
 		MaxRequests:   s.HalfOpenMaxRequests,
 		Interval:      s.Interval,
 		Timeout:       s.OpenTimeout,
 		ReadyToTrip:   s.readyToTrip,
 		OnStateChange: b.onStateChange,
-		IsSuccessful:  func(err error) bool { return err == nil || !b.isFailure(err) },
-		IsExcluded:    func(err error) bool { return errors.As(err, new(callerGone)) },
+		IsSuccessful:  b.isSuccessful,
+		IsExcluded: func(err error) bool {
+			var v verdict
+			return errors.As(err, &v) && v.kind == verdictNotCounted
+		},
 	})
 	b.metrics.setState(target, StateClosed)
 	return b
@@ -159,9 +166,31 @@ func (b *Breaker) Target() string { return b.target }
 // reports half-open).
 func (b *Breaker) State() State { return b.cb.State() }
 
+// isSuccessful is gobreaker's view of an error that is not excluded:
+// nil, or an error IsFailure does not count, unless the caller marked it
+// with Failure.
+func (b *Breaker) isSuccessful(err error) bool {
+	if err == nil {
+		return true
+	}
+	var v verdict
+	if errors.As(err, &v) && v.kind == verdictFailure {
+		return false
+	}
+	return !b.isFailure(err)
+}
+
+// Serving reports whether the target looks healthy now: the breaker is
+// closed and the latest call it counted succeeded (or none failed yet).
+func (b *Breaker) Serving() bool {
+	return b.cb.State() == StateClosed && b.cb.Counts().ConsecutiveFailures == 0
+}
+
 // Execute runs fn through the breaker. When the breaker is open (or
 // half-open with its trial slots taken) fn is not called and the error is
-// apierr.CircuitOpen(target). Otherwise fn's error is returned unchanged.
+// apierr.CircuitOpen(target). Otherwise fn's error is returned unchanged
+// (unwrapped from NotCounted or Failure, which only tell the breaker how
+// to count it).
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
 	_, err := Do(ctx, b, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
 	return err
@@ -169,28 +198,75 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 
 // Do is Execute for functions that return a value.
 func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
-	var (
-		out    T
-		called bool
-	)
-	_, err := b.cb.Execute(func() (struct{}, error) {
-		called = true
-		v, err := fn(ctx)
-		out = v
-		if err != nil && CallerEnded(ctx) {
-			return struct{}{}, callerGone{err}
-		}
-		return struct{}{}, err
-	})
-	if !called && (errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)) {
+	done, ok := b.Allow()
+	if !ok {
 		var zero T
 		return zero, apierr.CircuitOpen(b.target)
 	}
-	var cg callerGone
-	if errors.As(err, &cg) {
-		return out, cg.err
+	finished := false
+	defer func() {
+		if !finished { // fn panicked: a failure, and the panic goes on
+			done(ctx, Failure(errors.New("breaker: guarded call panicked")))
+		}
+	}()
+	out, err := fn(ctx)
+	finished = true
+	done(ctx, err)
+	return out, unwrapVerdict(err)
+}
+
+// Allow is the two-step form of Execute, for a caller that cannot wrap
+// the guarded call in a function, such as a gRPC picker that learns the
+// outcome later: ok reports whether one call may start now (false while
+// open, or half-open with its trial slots taken), and done must then be
+// called exactly once with the call's outcome: the caller's ctx and the
+// call's error. An error after ctx ended is not counted (CallerEnded), nor
+// one marked NotCounted; one marked Failure always counts.
+func (b *Breaker) Allow() (done func(ctx context.Context, err error), ok bool) {
+	report, err := b.cb.Allow()
+	if err != nil {
+		return nil, false
 	}
-	return out, err
+	return func(ctx context.Context, err error) {
+		if err != nil && ctx != nil && CallerEnded(ctx) {
+			err = NotCounted(err)
+		}
+		report(err)
+	}, true
+}
+
+// NotCounted marks err as saying nothing about the guarded target, so the
+// breaker counts it neither as a failure nor as a success: for example a
+// call that failed on one replica of a dependency while another replica
+// still serves (platform/grpcclient). Execute and Do return err itself.
+func NotCounted(err error) error { return verdict{err: err, kind: verdictNotCounted} }
+
+// Failure marks err as a failure of the guarded target whatever
+// Settings.IsFailure says, for example a refusal by a lower layer that
+// found every replica of the dependency failing. Execute and Do return
+// err itself.
+func Failure(err error) error { return verdict{err: err, kind: verdictFailure} }
+
+// verdict is an error with the caller's word on how the breaker counts it.
+type verdict struct {
+	err  error
+	kind int
+}
+
+const (
+	verdictNotCounted = iota + 1
+	verdictFailure
+)
+
+// Error returns the wrapped error's message.
+func (v verdict) Error() string { return v.err.Error() }
+
+// unwrapVerdict returns the error inside NotCounted or Failure.
+func unwrapVerdict(err error) error {
+	if v, ok := err.(verdict); ok { //nolint:errorlint // only the mark itself, as NotCounted and Failure return it; a wrapped one keeps its wrapper
+		return v.err
+	}
+	return err
 }
 
 // CallerEnded reports whether the caller's ctx has ended: cancelled, or
@@ -205,13 +281,6 @@ func CallerEnded(ctx context.Context) bool {
 	dl, ok := ctx.Deadline()
 	return ok && !time.Now().Before(dl)
 }
-
-// callerGone marks an error that happened after the caller's own context
-// ended, so gobreaker excludes it from the counts.
-type callerGone struct{ err error }
-
-// Error returns the wrapped error's message.
-func (c callerGone) Error() string { return c.err.Error() }
 
 // UnaryClientInterceptor guards every unary call on a connection with b.
 // Install it outside any default-deadline interceptor so that a default

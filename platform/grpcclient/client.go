@@ -9,7 +9,8 @@
 //     id), through gRPC's own retry support in the service config, bounded by
 //     a retry-throttling budget so retries cannot amplify an outage;
 //   - one circuit breaker per target around each logical call (after
-//     retries), failing fast with CIRCUIT_OPEN while open;
+//     retries), failing fast with CIRCUIT_OPEN while open, and one breaker
+//     per replica address under it (see "Breakers per replica");
 //   - correlation id propagation (x-correlation-id) and OpenTelemetry trace
 //     propagation (otelgrpc client stats handler);
 //   - Prometheus client metrics with a handling-time histogram;
@@ -19,6 +20,27 @@
 // default deadline, metrics. The breaker sits outside the default deadline
 // on purpose: a default deadline expiring is the dependency's slowness and
 // counts, the caller's own deadline expiring does not.
+//
+// # Breakers per replica
+//
+// A target may name several replicas ("static:///a:9004,b:9004", or a
+// DNS name with several addresses). Dial's load-balancing policy is round
+// robin over the READY addresses, each behind a breaker of its own (same
+// Settings as the dependency's, counting each attempt with
+// IsTargetFailure): a replica whose breaker is open receives no calls
+// until its OpenTimeout passes and a trial call succeeds, while the others
+// keep serving. The dependency's breaker does not count a target failure
+// on one address while another address is READY and serving (its breaker
+// closed, its latest call a success): one failing or killed replica never
+// refuses callers of a healthy one. When every replica fails (a partition,
+// a shared database down) each failure counts, so the dependency's breaker
+// opens after as many failed calls as with one replica; and when every
+// READY replica's breaker is open, the call fails at once with
+// CIRCUIT_OPEN named after the dependency, a refusal that counts against
+// the dependency's breaker too (as does no replica being reachable). Replica breakers log their state
+// changes (target "<dependency> replica <address>"); only the
+// dependency's breaker is exported as a metric. WithoutBreaker keeps
+// plain round robin.
 //
 // # Classifying errors
 //
@@ -255,9 +277,11 @@ func WithDependency(name string) Option { return func(o *options) { o.dependency
 // Dial returns a client connection to target (any grpc.NewClient target,
 // e.g. "dns:///inventory:8080", "127.0.0.1:8080", or several replicas as
 // "static:///127.0.0.1:9004,127.0.0.1:9204", see StaticScheme); calls
-// are spread over the target's addresses round robin, behind one breaker. Like grpc.NewClient it
-// does not connect until the first call. The breaker is named after the
-// dependency (WithDependency), or after target when none is named.
+// are spread over the target's addresses round robin, skipping a replica
+// whose own breaker is open, behind the dependency's breaker (see
+// "Breakers per replica"). Like grpc.NewClient it does not connect until
+// the first call. The breaker is named after the dependency
+// (WithDependency), or after target when none is named.
 func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	o := options{
 		logger:          slog.Default(),
@@ -273,14 +297,15 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	if o.mesh != nil {
 		o.creds = meshCredentials(o.mesh, o.dependency, o.breaker, target)
 	}
-	sc, err := ServiceConfig(o.idempotent, o.retry, o.throttling)
-	if err != nil {
-		return nil, err
-	}
-
+	lb := map[string]any{"round_robin": struct{}{}}
 	unary := []grpc.UnaryClientInterceptor{correlationUnary}
 	stream := []grpc.StreamClientInterceptor{correlationStream}
 	if !o.noBreaker {
+		s := o.breakerSettings
+		if s.IsFailure == nil {
+			s.IsFailure = IsTargetFailure
+		}
+		name := cmp.Or(o.dependency, target)
 		b := o.breaker
 		if b == nil {
 			bopts := []breaker.Option{breaker.WithLogger(o.logger)}
@@ -291,14 +316,23 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 				}
 				bopts = append(bopts, breaker.WithMetrics(m))
 			}
-			s := o.breakerSettings
-			if s.IsFailure == nil {
-				s.IsFailure = IsTargetFailure
-			}
-			b = breaker.New(cmp.Or(o.dependency, target), s, bopts...)
+			b = breaker.New(name, s, bopts...)
+		} else {
+			name = b.Target()
 		}
-		unary = append(unary, b.UnaryClientInterceptor())
-		stream = append(stream, b.StreamClientInterceptor())
+		// One breaker per replica address under the dependency's breaker
+		// (replicas.go); the id only lives until NewClient parsed the config.
+		set := newReplicaSet(name, s, o.logger)
+		id := nextSetID.Add(1)
+		replicaSets.Store(id, set)
+		defer replicaSets.Delete(id)
+		lb = map[string]any{replicaPolicy: map[string]uint64{"set": id}}
+		unary = append(unary, replicaUnary(b, set))
+		stream = append(stream, replicaStream(b, set))
+	}
+	sc, err := serviceConfig(lb, o.idempotent, o.retry, o.throttling)
+	if err != nil {
+		return nil, err
 	}
 	unary = append(unary, deadlineUnary(o.defaultTimeout))
 	if o.streamTimeout > 0 {
@@ -377,8 +411,8 @@ type jsonMethodConfig struct {
 }
 
 type jsonServiceConfig struct {
-	LoadBalancingConfig []map[string]struct{} `json:"loadBalancingConfig"`
-	MethodConfig        []jsonMethodConfig    `json:"methodConfig,omitempty"`
+	LoadBalancingConfig []map[string]any   `json:"loadBalancingConfig"`
+	MethodConfig        []jsonMethodConfig `json:"methodConfig,omitempty"`
 	RetryThrottling     *struct {
 		MaxTokens  int     `json:"maxTokens"`
 		TokenRatio float64 `json:"tokenRatio"`
@@ -387,9 +421,17 @@ type jsonServiceConfig struct {
 
 // ServiceConfig renders the gRPC service config JSON Dial installs: round
 // robin load balancing, the retry policy for exactly the idempotent methods
-// (full names "/pkg.Service/Method"), and retry throttling.
+// (full names "/pkg.Service/Method"), and retry throttling. A connection
+// with a breaker gets the same config with round robin replaced by its
+// per-replica breakers (a round robin that skips a replica whose breaker
+// is open, see Dial).
 func ServiceConfig(idempotent []string, p RetryPolicy, t RetryThrottling) (string, error) {
-	sc := jsonServiceConfig{LoadBalancingConfig: []map[string]struct{}{{"round_robin": {}}}}
+	return serviceConfig(map[string]any{"round_robin": struct{}{}}, idempotent, p, t)
+}
+
+// serviceConfig is ServiceConfig with the load-balancing policy lb.
+func serviceConfig(lb map[string]any, idempotent []string, p RetryPolicy, t RetryThrottling) (string, error) {
+	sc := jsonServiceConfig{LoadBalancingConfig: []map[string]any{lb}}
 	if len(idempotent) > 0 && p.MaxAttempts > 1 {
 		if p.InitialBackoff <= 0 || p.MaxBackoff <= 0 || p.BackoffMultiplier <= 0 || len(p.RetryableCodes) == 0 {
 			return "", errors.New("grpcclient: retry policy needs positive backoffs, multiplier and retryable codes")

@@ -10,8 +10,9 @@ import (
 
 // StaticScheme is the target scheme of a fixed list of replicas:
 // "static:///127.0.0.1:9004,127.0.0.1:9204" resolves to both addresses,
-// and the round_robin policy Dial installs spreads calls over the ones
-// that are up (a replica that is down is skipped until it reconnects).
+// and the round robin Dial installs spreads calls over the ones that are
+// up (a replica that is down is skipped until it reconnects, one whose
+// breaker is open until the breaker lets a trial call through).
 // It is for replicas on fixed addresses, such as the local launcher's
 // scale mode on loopback ports; in Kubernetes a headless Service and
 // "dns:///inventory:9004" do the same with addresses that change. Dial
