@@ -2,6 +2,7 @@ package grpcclient_test
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -315,4 +316,34 @@ func TestEveryReplicaFailingCountsEachCall(t *testing.T) {
 		t.Errorf("dependency breaker %v; want open", st)
 	}
 	t.Logf("CIRCUIT_OPEN after %d failed calls", failed)
+}
+
+// BenchmarkUnaryCall: one unary call on loopback through Dial's chain
+// with the breakers (the replica policy) and, as the same-run baseline,
+// WithoutBreaker (plain round robin): the replica breakers' cost per call.
+func BenchmarkUnaryCall(b *testing.B) {
+	var calls atomic.Int64
+	addr, _ := replica(b, &calls)
+	for _, tc := range []struct {
+		name string
+		opts []grpcclient.Option
+	}{
+		{"without-breaker", []grpcclient.Option{grpcclient.WithoutBreaker()}},
+		{"replica-breakers", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			conn, err := grpcclient.Dial(addr, append(tc.opts, grpcclient.WithLogger(slog.New(slog.DiscardHandler)))...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			c := grpcservertest.NewClient(conn)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Create(context.Background(), "x"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -16,7 +16,7 @@ import (
 
 // replica runs a probe server on loopback counting the calls it answers;
 // stop ends it before the test does.
-func replica(t *testing.T, calls *atomic.Int64) (addr string, stop func()) {
+func replica(t testing.TB, calls *atomic.Int64) (addr string, stop func()) {
 	t.Helper()
 	srv, err := grpcserver.New(grpcserver.WithAddr("127.0.0.1:0"), grpcserver.WithAdminAddr(""),
 		grpcserver.WithLogger(slog.New(slog.DiscardHandler)))
