@@ -41,6 +41,9 @@ type Service struct {
 	// rules is the rule set of the latest published rule version seen,
 	// built once per version and shared by every quote at it.
 	rules atomic.Pointer[cachedRules]
+	// versions reads the store's Versions for quotes, sharing one read
+	// among concurrent quotes that all arrived before it began.
+	versions *versionReader
 }
 
 // cachedRules is a published rule set indexed for quoting.
@@ -106,6 +109,7 @@ func NewService(store Store, cat Catalog, opts ...Option) *Service {
 	if s.cache != nil && s.memoSize > 0 {
 		s.memo = newQuoteMemo(s.memoSize, DefaultQuoteMemoBytes)
 	}
+	s.versions = newVersionReader(func(ctx context.Context) (Versions, error) { return s.store.Versions(ctx) })
 	return s
 }
 
@@ -146,7 +150,7 @@ func (s *Service) QuoteRendered(ctx context.Context, req QuoteRequest, view stri
 // quote is Quote, also returning the memo entry's renderings when the
 // quote is memoized (nil otherwise).
 func (s *Service) quote(ctx context.Context, req QuoteRequest) (Quote, *renderings, error) {
-	vs, err := s.store.Versions(ctx)
+	vs, err := s.versions.get(ctx)
 	if err != nil {
 		return Quote{}, nil, fmt.Errorf("quote: %w", err)
 	}

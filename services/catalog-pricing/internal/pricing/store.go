@@ -22,7 +22,9 @@ type Store interface {
 	// Versions returns the current published catalog version number (0
 	// before the first publish), the price version and the price version
 	// of the published rule set in one read, the only database access of a
-	// cached quote.
+	// cached quote. It must reflect every write acknowledged before the
+	// call (sqlstore answers from memory on SQLite between its own write
+	// transactions, and reads on PostgreSQL).
 	Versions(ctx context.Context) (Versions, error)
 	// PublishedRuleSet returns the rule set published at price version v.
 	PublishedRuleSet(ctx context.Context, v int64) (RuleSnapshot, error)

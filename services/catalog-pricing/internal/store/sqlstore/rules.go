@@ -27,16 +27,6 @@ func ruleByID(x q, table, id string) (pricing.RuleRow, error) {
 		`SELECT `+ruleColumns+` FROM pricing_rules WHERE kind = ? AND id = ?`, table, id)
 }
 
-// Versions implements pricing.Store.
-func (s *PricingStore) Versions(ctx context.Context) (pricing.Versions, error) {
-	var v pricing.Versions
-	if err := s.pool(ctx).row(`SELECT current_version, price_version, rules_version FROM catalog_state WHERE id = 1`).
-		Scan(&v.Catalog, &v.Price, &v.Rules); err != nil {
-		return v, fmt.Errorf("read versions: %w", err)
-	}
-	return v, nil
-}
-
 // PublishedRuleSet implements pricing.Store.
 func (s *PricingStore) PublishedRuleSet(ctx context.Context, v int64) (pricing.RuleSnapshot, error) {
 	_, snap, err := publishedRules(s.pool(ctx), v)

@@ -41,6 +41,8 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 // the two domains.
 type Store struct {
 	db *sqldb.DB
+	// versions keeps the last Versions read on SQLite (nil on PostgreSQL).
+	versions *versionsCache
 }
 
 // CatalogStore implements catalog.Store.
@@ -55,7 +57,7 @@ var (
 )
 
 // New returns a Store on db, which must be migrated (Migrate).
-func New(db *sqldb.DB) *Store { return &Store{db: db} }
+func New(db *sqldb.DB) *Store { return &Store{db: db, versions: cacheFor(db)} }
 
 // Catalog returns the catalog.Store view.
 func (s *Store) Catalog() *CatalogStore { return &CatalogStore{s} }
@@ -162,6 +164,8 @@ type inTx struct {
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(t *inTx) error) error {
+	// After the commit (or rollback): Versions reads again.
+	defer s.versions.wrote()
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		return fn(&inTx{q: q{ctx: ctx, db: s.db, x: tx}, tx: tx})
 	})
