@@ -129,7 +129,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 		return fmt.Errorf("grpc server: %w", err)
 	}
 	catalogv1.RegisterCatalogServiceServer(srv, catAPI)
-	catalogv1.RegisterPricingServiceServer(srv, priceAPI)
+	// QuotePrices checks its requests with a pre-check equivalent to
+	// protovalidate (grpcapi.PricingServiceDesc).
+	srv.RegisterService(grpcapi.PricingServiceDesc(), priceAPI)
 
 	bg, stopBG := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -1,10 +1,14 @@
 package app_test
 
 import (
+	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"buf.build/go/protovalidate"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -166,6 +170,69 @@ func TestQuoteRejections(t *testing.T) {
 	_, err := in.pricing.QuotePrices(t.Context(), cases[2].req)
 	if md := apierr.Info(err).GetMetadata(); md["expected_currency_code"] != "EUR" || md["currency_code"] != "USD" {
 		t.Errorf("currency mismatch metadata = %v", md)
+	}
+}
+
+// TestQuoteValidationOverGRPC: the service checks QuotePrices requests
+// itself (grpcapi.PricingServiceDesc: a pre-check equivalent to
+// protovalidate, protovalidate for the refusal) instead of the platform's
+// interceptor. Bad requests still get INVALID_ARGUMENT with exactly the
+// field violations protovalidate names, and requests at every bound the
+// rules allow are priced.
+func TestQuoteValidationOverGRPC(t *testing.T) {
+	t.Parallel()
+	in, _ := startReady(t)
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id64 := "A" + strings.Repeat("b.-_", 15) + "xyz" // 64 characters, the longest id
+	bad := map[string]*catalogv1.QuotePricesRequest{
+		"no lines":            quoteReq("web"),
+		"zero quantity":       quoteReq("web", line(sku(1), 0)),
+		"quantity over 1e9":   quoteReq("web", line(sku(1), 1_000_000_001)),
+		"sku with a slash":    quoteReq("web", line("SKU/1", 1)),
+		"sku of 65":           quoteReq("web", line(id64+"9", 1)),
+		"upper-case channel":  quoteReq("Web", line(sku(1), 1)),
+		"lower-case currency": {Channel: "web", CurrencyCode: "eur", Lines: []*catalogv1.QuoteRequestLine{line(sku(1), 1)}},
+		"customer with space": {CustomerId: "C 1", Channel: "web", CurrencyCode: "EUR", Lines: []*catalogv1.QuoteRequestLine{line(sku(1), 1)}},
+		"code too short":      {Channel: "web", CurrencyCode: "EUR", PromotionCodes: []string{"AB"}, Lines: []*catalogv1.QuoteRequestLine{line(sku(1), 1)}},
+		"undefined view":      {Channel: "web", CurrencyCode: "EUR", View: 7, Lines: []*catalogv1.QuoteRequestLine{line(sku(1), 1)}},
+		"two bad fields":      {Channel: "-web", CurrencyCode: "EUR", Lines: []*catalogv1.QuoteRequestLine{line(sku(1), -5)}},
+	}
+	for name, req := range bad {
+		t.Run(name, func(t *testing.T) {
+			var verr *protovalidate.ValidationError
+			if !errors.As(v.Validate(req), &verr) {
+				t.Fatalf("protovalidate accepts the request")
+			}
+			want := apierr.FieldViolations(apierr.FromValidationError(verr))
+			_, err := in.pricing.QuotePrices(t.Context(), req)
+			if status.Code(err) != codes.InvalidArgument || apierr.ReasonOf(err) != "ERROR_REASON_VALIDATION_FAILED" {
+				t.Fatalf("err = %v (reason %s), want InvalidArgument VALIDATION_FAILED", err, apierr.ReasonOf(err))
+			}
+			if got := apierr.FieldViolations(err); !reflect.DeepEqual(got, want) {
+				t.Fatalf("violations = %+v, want protovalidate's %+v", got, want)
+			}
+		})
+	}
+	// At the bounds: a 64-character customer id, ten 32-character codes,
+	// a quantity of 1e9 and the summary view are priced.
+	codes32 := make([]string, 10)
+	for i := range codes32 {
+		codes32[i] = fmt.Sprintf("CODE-%027d", i)
+	}
+	ok := &catalogv1.QuotePricesRequest{CustomerId: id64, Channel: "web", CurrencyCode: "EUR", PromotionCodes: codes32,
+		View: catalogv1.QuoteView_QUOTE_VIEW_SUMMARY, Lines: []*catalogv1.QuoteRequestLine{line(sku(1), 1_000_000_000)}}
+	if err := v.Validate(ok); err != nil {
+		t.Fatalf("protovalidate refuses the bound request: %v", err)
+	}
+	q, err := in.pricing.QuotePrices(t.Context(), ok)
+	if err != nil {
+		t.Fatalf("request at the bounds: %v", err)
+	}
+	if len(q.GetLines()) != 1 || len(q.GetPromotionCodeIssues()) != 10 {
+		t.Fatalf("quote = %v", q)
 	}
 }
 
