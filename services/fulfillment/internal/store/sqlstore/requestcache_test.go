@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -87,5 +88,94 @@ func TestTxReadsARequestOnce(t *testing.T) {
 				t.Errorf("read %d after the update (-stored +in tx):\n%s", i, diff)
 			}
 		}
+	})
+}
+
+// TestTxReadsAShipmentOnce: FindShipment serves the shipments a
+// transaction inserted, read or updated without a statement and exactly
+// as a read of the row would (adopting a reference moves it from "" to
+// that reference), each call a fresh copy; what it does not hold is read
+// from the database.
+func TestTxReadsAShipmentOnce(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		s := migrated(t, db)
+		t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+		r := storetest.Request("O-SC", "WH-MUC", t0)
+		storetest.Insert(t, s, r)
+		sh := &fulfillment.Shipment{
+			ID: "S-SC", OrderID: r.OrderID, CustomerID: r.CustomerID, RequestID: r.ID, WarehouseID: r.WarehouseID,
+			Lines: []fulfillment.ShipmentLine{{OrderLineID: "1", SKU: "SKU-00001", Quantity: 3}},
+			State: fulfillment.ShipmentPicked, MaxProgress: fulfillment.ShipmentPicked,
+			History:       []fulfillment.StateChange{{State: fulfillment.ShipmentPicked, OccurTime: t0, RecordTime: t0, WMSEventID: "E1"}},
+			ReservationID: "R-1", CreateTime: t0, UpdateTime: t0.Add(1500 * time.Nanosecond),
+		}
+		var inTx []*fulfillment.Shipment
+		statements := -1
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+			inTx = nil
+			if err := tx.InsertShipment(ctx, sh); err != nil {
+				return err
+			}
+			prep0, reuse0 := db.StatementStats()
+			unpacked, err := tx.FindShipment(ctx, r.ID, "")
+			if err != nil {
+				return err
+			}
+			unpacked.Lines[0].Quantity = 99 // the caller's copy only
+			// Packed: the WMS reference is adopted.
+			packed, err := tx.FindShipment(ctx, r.ID, "")
+			if err != nil {
+				return err
+			}
+			packed.WMSReference, packed.Carrier, packed.State, packed.MaxProgress = "P-1", "DHL", fulfillment.ShipmentPacked, fulfillment.ShipmentPacked
+			packed.History = append(packed.History, fulfillment.StateChange{State: fulfillment.ShipmentPacked, OccurTime: t0, RecordTime: t0, WMSEventID: "E2"})
+			packed.UpdateTime = t0.Add(2500 * time.Nanosecond)
+			if err := tx.UpdateShipment(ctx, packed); err != nil {
+				return err
+			}
+			byRef, err := tx.FindShipment(ctx, r.ID, "P-1")
+			if err != nil {
+				return err
+			}
+			prep1, reuse1 := db.StatementStats()
+			statements = int(prep1+reuse1-prep0-reuse0) - 1 // the UPDATE
+			inTx = append(inTx, byRef)
+			if _, err := tx.FindShipment(ctx, r.ID, ""); !errors.Is(err, fulfillment.ErrShipmentNotFound) {
+				t.Errorf("unpacked shipment after the adoption: %v, want ErrShipmentNotFound", err)
+			}
+			latest, err := tx.LatestShipment(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			inTx = append(inTx, latest)
+			return nil
+		})
+		if db.Dialect() == sqldb.SQLite && statements != 0 {
+			t.Errorf("finding held shipments ran %d statements, want 0", statements)
+		}
+		stored, err := s.GetShipment(ctx, "S-SC")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Version != 2 || stored.WMSReference != "P-1" || stored.Lines[0].Quantity != 3 {
+			t.Errorf("stored: version %d, reference %q, quantity %d; want 2, P-1, 3", stored.Version, stored.WMSReference, stored.Lines[0].Quantity)
+		}
+		for i, got := range inTx {
+			if diff := cmp.Diff(stored, got); diff != "" {
+				t.Errorf("read %d in the transaction (-stored +in tx):\n%s", i, diff)
+			}
+		}
+		// Another transaction holds nothing of this one.
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+			got, err := tx.FindShipment(ctx, r.ID, "P-1")
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(stored, got); diff != "" {
+				t.Errorf("next transaction (-stored +got):\n%s", diff)
+			}
+			return nil
+		})
 	})
 }

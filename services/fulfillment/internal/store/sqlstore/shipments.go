@@ -14,39 +14,70 @@ const shipmentColumns = `id, order_id, customer_id, request_id, warehouse_id, wm
 	tracking_number, tracking_url, lines, state, max_progress, history, exception_detail, reservation_id,
 	ship_us, delivery_us, create_us, update_us, version`
 
-func scanShipment(row sqldb.Scanner) (*fulfillment.Shipment, error) {
-	var (
-		s                                 fulfillment.Shipment
-		lines, history                    string
-		state, maxProgress                int64
-		shipUS, delUS, createUS, updateUS int64
-	)
-	err := row.Scan(&s.ID, &s.OrderID, &s.CustomerID, &s.RequestID, &s.WarehouseID, &s.WMSReference, &s.Carrier,
-		&s.ServiceLevel, &s.TrackingNumber, &s.TrackingURL, &lines, &state, &maxProgress, &history,
-		&s.ExceptionDetail, &s.ReservationID, &shipUS, &delUS, &createUS, &updateUS, &s.Version)
-	if err != nil {
+// shipmentRow is a shipments row as stored: the columns of
+// shipmentColumns, in order.
+type shipmentRow struct {
+	id, orderID, customerID, requestID, warehouseID, wmsReference string
+	carrier, serviceLevel, trackingNumber, trackingURL, lines     string
+	state, maxProgress                                            int64
+	history, exceptionDetail, reservationID                       string
+	shipUS, delUS, createUS, updateUS, version                    int64
+}
+
+func scanShipmentRow(row sqldb.Scanner) (shipmentRow, error) {
+	var w shipmentRow
+	err := row.Scan(&w.id, &w.orderID, &w.customerID, &w.requestID, &w.warehouseID, &w.wmsReference, &w.carrier,
+		&w.serviceLevel, &w.trackingNumber, &w.trackingURL, &w.lines, &w.state, &w.maxProgress, &w.history,
+		&w.exceptionDetail, &w.reservationID, &w.shipUS, &w.delUS, &w.createUS, &w.updateUS, &w.version)
+	return w, err
+}
+
+// shipment decodes the row into a fresh Shipment.
+func (w shipmentRow) shipment() (*fulfillment.Shipment, error) {
+	s := fulfillment.Shipment{
+		ID: w.id, OrderID: w.orderID, CustomerID: w.customerID, RequestID: w.requestID, WarehouseID: w.warehouseID,
+		WMSReference: w.wmsReference, Carrier: w.carrier, ServiceLevel: w.serviceLevel,
+		TrackingNumber: w.trackingNumber, TrackingURL: w.trackingURL,
+		State: fulfillment.ShipmentState(w.state), MaxProgress: fulfillment.ShipmentState(w.maxProgress),
+		ExceptionDetail: w.exceptionDetail, ReservationID: w.reservationID,
+		ShipTime: fromUS(w.shipUS), DeliveryTime: fromUS(w.delUS), CreateTime: fromUS(w.createUS), UpdateTime: fromUS(w.updateUS),
+		Version: w.version,
+	}
+	if err := decodeJSON("shipment "+s.ID, jsonColumn{"lines", w.lines, &s.Lines}, jsonColumn{"history", w.history, &s.History}); err != nil {
 		return nil, err
 	}
-	if err := decodeJSON("shipment "+s.ID, jsonColumn{"lines", lines, &s.Lines}, jsonColumn{"history", history, &s.History}); err != nil {
-		return nil, err
-	}
-	s.State, s.MaxProgress = fulfillment.ShipmentState(state), fulfillment.ShipmentState(maxProgress)
-	s.ShipTime, s.DeliveryTime = fromUS(shipUS), fromUS(delUS)
-	s.CreateTime, s.UpdateTime = fromUS(createUS), fromUS(updateUS)
 	return &s, nil
 }
 
-// getShipment reads the one shipment of a query with "?" placeholders;
-// fulfillment.ErrShipmentNotFound (with what) when there is none.
-func (c conn) getShipment(ctx context.Context, what, query string, args ...any) (*fulfillment.Shipment, error) {
-	s, err := scanShipment(c.queryRow(ctx, `SELECT `+shipmentColumns+` FROM shipments WHERE `+query+c.lock, args...))
+func scanShipment(row sqldb.Scanner) (*fulfillment.Shipment, error) {
+	w, err := scanShipmentRow(row)
+	if err != nil {
+		return nil, err
+	}
+	return w.shipment()
+}
+
+// getShipmentRow reads the one shipment row of a query with "?"
+// placeholders; fulfillment.ErrShipmentNotFound (with what) when there is
+// none.
+func (c conn) getShipmentRow(ctx context.Context, what, query string, args ...any) (shipmentRow, error) {
+	w, err := scanShipmentRow(c.queryRow(ctx, `SELECT `+shipmentColumns+` FROM shipments WHERE `+query+c.lock, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", fulfillment.ErrShipmentNotFound, what)
+		return w, fmt.Errorf("%w: %s", fulfillment.ErrShipmentNotFound, what)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get shipment %s: %w", what, err)
+		return w, fmt.Errorf("get shipment %s: %w", what, err)
 	}
-	return s, nil
+	return w, nil
+}
+
+// getShipment is getShipmentRow decoded.
+func (c conn) getShipment(ctx context.Context, what, query string, args ...any) (*fulfillment.Shipment, error) {
+	w, err := c.getShipmentRow(ctx, what, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return w.shipment()
 }
 
 // GetShipment implements fulfillment.Store.
@@ -54,16 +85,48 @@ func (s *Store) GetShipment(ctx context.Context, id string) (*fulfillment.Shipme
 	return s.getShipment(ctx, id, `id = ?`, id)
 }
 
-// FindShipment implements fulfillment.Tx.
+// FindShipment implements fulfillment.Tx. Like GetRequest, a transaction
+// reads a shipment row once: it keeps the rows it read or wrote, as its
+// own InsertShipment and UpdateShipment left them (the only writes to
+// shipments inside a transaction), and finds a shipment it holds by its
+// request and reference (unique in the table) without a statement. A
+// shipment it does not hold, or none, is looked for in the database.
 func (t *Tx) FindShipment(ctx context.Context, requestID, ref string) (*fulfillment.Shipment, error) {
-	return t.getShipment(ctx, fmt.Sprintf("request %s reference %q", requestID, ref),
+	for _, w := range t.shipments {
+		if w.requestID == requestID && w.wmsReference == ref {
+			return w.shipment()
+		}
+	}
+	w, err := t.getShipmentRow(ctx, fmt.Sprintf("request %s reference %q", requestID, ref),
 		`request_id = ? AND wms_reference = ?`, requestID, ref)
+	if err != nil {
+		return nil, err
+	}
+	return t.holdShipment(w)
 }
 
-// LatestShipment implements fulfillment.Tx.
+// LatestShipment implements fulfillment.Tx (always a statement: which one
+// is latest is the database's to say).
 func (t *Tx) LatestShipment(ctx context.Context, requestID string) (*fulfillment.Shipment, error) {
-	return t.getShipment(ctx, "of request "+requestID,
+	w, err := t.getShipmentRow(ctx, "of request "+requestID,
 		`request_id = ? ORDER BY create_us DESC, id DESC LIMIT 1`, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return t.holdShipment(w)
+}
+
+// holdShipment keeps the row w as read and returns it decoded.
+func (t *Tx) holdShipment(w shipmentRow) (*fulfillment.Shipment, error) {
+	s, err := w.shipment()
+	if err != nil {
+		return nil, err
+	}
+	if t.shipments == nil {
+		t.shipments = map[string]shipmentRow{}
+	}
+	t.shipments[w.id] = w
+	return s, nil
 }
 
 // RequestHasShipments implements fulfillment.Tx.
@@ -104,9 +167,20 @@ func (t *Tx) InsertShipment(ctx context.Context, s *fulfillment.Shipment) error 
 		s.TrackingNumber, s.TrackingURL, lines, int64(s.State), int64(s.MaxProgress), history, s.ExceptionDetail,
 		s.ReservationID, us(s.ShipTime), us(s.DeliveryTime), us(s.CreateTime), us(s.UpdateTime))
 	if err != nil {
+		delete(t.shipments, s.ID)
 		return fmt.Errorf("insert shipment %s: %w", s.ID, err)
 	}
 	s.Version = 1
+	if t.shipments == nil {
+		t.shipments = map[string]shipmentRow{}
+	}
+	t.shipments[s.ID] = shipmentRow{
+		id: s.ID, orderID: s.OrderID, customerID: s.CustomerID, requestID: s.RequestID, warehouseID: s.WarehouseID,
+		wmsReference: s.WMSReference, carrier: s.Carrier, serviceLevel: s.ServiceLevel, trackingNumber: s.TrackingNumber,
+		trackingURL: s.TrackingURL, lines: lines, state: int64(s.State), maxProgress: int64(s.MaxProgress), history: history,
+		exceptionDetail: s.ExceptionDetail, reservationID: s.ReservationID,
+		shipUS: us(s.ShipTime), delUS: us(s.DeliveryTime), createUS: us(s.CreateTime), updateUS: us(s.UpdateTime), version: 1,
+	}
 	return nil
 }
 
@@ -125,9 +199,22 @@ func (t *Tx) UpdateShipment(ctx context.Context, s *fulfillment.Shipment) error 
 		lines, int64(s.State), int64(s.MaxProgress), history, s.ExceptionDetail,
 		us(s.ShipTime), us(s.DeliveryTime), us(s.UpdateTime), s.ID, s.Version)
 	if err != nil {
+		delete(t.shipments, s.ID)
 		return fmt.Errorf("update shipment %s: %w", s.ID, err)
 	}
-	return versioned(res, &s.Version, "shipment", s.ID)
+	if err := versioned(res, &s.Version, "shipment", s.ID); err != nil {
+		delete(t.shipments, s.ID)
+		return err
+	}
+	if w, ok := t.shipments[s.ID]; ok {
+		// The row as the UPDATE above left it; the columns it does not
+		// set keep what was read.
+		w.wmsReference, w.carrier, w.serviceLevel, w.trackingNumber, w.trackingURL = s.WMSReference, s.Carrier, s.ServiceLevel, s.TrackingNumber, s.TrackingURL
+		w.lines, w.state, w.maxProgress, w.history, w.exceptionDetail = lines, int64(s.State), int64(s.MaxProgress), history, s.ExceptionDetail
+		w.shipUS, w.delUS, w.updateUS, w.version = us(s.ShipTime), us(s.DeliveryTime), us(s.UpdateTime), s.Version
+		t.shipments[s.ID] = w
+	}
+	return nil
 }
 
 // ListShipments implements fulfillment.Store.

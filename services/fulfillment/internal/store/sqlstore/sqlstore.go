@@ -83,6 +83,9 @@ type Tx struct {
 	// requests are the request rows this transaction read, as its own
 	// writes left them (see GetRequest).
 	requests map[string]requestRow
+	// shipments are the shipment rows it read or wrote, by id, as its
+	// own writes left them (see FindShipment).
+	shipments map[string]shipmentRow
 }
 
 var _ fulfillment.Tx = (*Tx)(nil)
