@@ -288,3 +288,26 @@ func TestOrderServiceDependencyOutageDoesNotOpenTheOrderBreaker(t *testing.T) {
 		t.Errorf("after repeated outages: %d %s, want the breaker open", last.status, last.body)
 	}
 }
+
+// TestCreateOrderIsOneRoundTrip counts what a REST placement costs the
+// gateway's neighbours (issue #12: no extra hop per placement): exactly
+// one CreateOrder to the order service, which quotes and reserves itself,
+// and no pricing or availability call of the gateway's own.
+func TestCreateOrderIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pricing0, inventory0 := e.pricing.calls.Load(), e.inventory.calls.Load()
+	r := e.do("POST", "/v1/orders", keyWeb, orderBody, "Idempotency-Key", "one-round-trip")
+	if r.status != http.StatusOK {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	e.orders.mu.Lock()
+	creates := len(e.orders.creates)
+	e.orders.mu.Unlock()
+	if creates != 1 {
+		t.Errorf("order service got %d CreateOrder calls, want 1", creates)
+	}
+	if p, i := e.pricing.calls.Load()-pricing0, e.inventory.calls.Load()-inventory0; p != 0 || i != 0 {
+		t.Errorf("placement called pricing %d and inventory %d times, want none", p, i)
+	}
+}
