@@ -59,6 +59,9 @@
 // every time. mmap_size stays 0 (SQLite's default: pages are read with
 // pread, nothing of the file is mapped into the process) and each
 // connection keeps at most 256 compiled statements ([WithStatementCache]).
+// Measured in the sustained bench, order's and inventory's resident
+// memory outside the Go runtime's (page caches, statements and the
+// allocator's overhead together) was about 20 MB.
 //
 // An in-memory database lives in one connection, so "sqlite://:memory:"
 // pools exactly one connection: a read issued through [DB.SQL] while a

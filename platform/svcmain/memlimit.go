@@ -11,13 +11,17 @@ import (
 // DefaultMemoryLimitMB is MEMORY_LIMIT_MB's default, in MiB: the soft Go
 // memory limit every binary runs with unless its environment says
 // otherwise. It is sized for issue #12's budget of 150 MB resident per
-// process: the Go runtime's memory (heap, stacks, runtime metadata) is
-// kept near 96 MiB (~101 MB), the binary's mapped code and data take about
-// 30-35 MB of resident file pages, and SQLite's page caches and compiled
-// statements, which modernc.org/sqlite allocates outside the Go heap,
-// stay within a few MiB per connection (platform/sqldb's cache_size,
-// 2 MiB per connection).
-const DefaultMemoryLimitMB = 96 // keep in step with Base.MemoryLimitMB's default tag
+// process, from what the sustained bench showed the rest of a service's
+// resident memory to be: the binary's mapped code and data, about 33 MB
+// of resident file pages, and what modernc.org/sqlite allocates outside
+// the Go heap (page caches, compiled statements, its allocator's
+// overhead), about 20 MB for order and inventory (their anonymous
+// resident memory minus the Go runtime's). 80 MiB (84 MB) of Go memory
+// leaves those about 13 MB of room below 150 MB. At ordinary load the
+// limit costs nothing: a live heap of 20-25 MB lets the GC's own target
+// (twice the live heap) stay below it; only a burst that grows the heap
+// makes the GC run more often instead of letting the process grow.
+const DefaultMemoryLimitMB = 80 // keep in step with Base.MemoryLimitMB's default tag
 
 // errNegativeMemoryLimit is the cause of MEMORY_LIMIT_MB's FieldError for
 // a negative value.
