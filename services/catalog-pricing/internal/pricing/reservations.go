@@ -93,14 +93,28 @@ func reservationOf(rows []ReservationRow) Reservation {
 	return r
 }
 
+// reservationDropper is a Tx that can delete a reservation's rows, which
+// re-reservation needs (sqlstore's Tx on both engines). A Tx without it
+// keeps refusing another promotion set with ErrIdempotencyKeyReused.
+type reservationDropper interface {
+	DropReservation(id string) error
+}
+
 // ReservePromotions holds one redemption of each promotion (ids) for
 // reservation id (an order id) and customer, all or none, checking the
 // per-customer and total limits of the published promotions under the
 // pricing lock, so concurrent reservations never exceed a limit. The
-// same id again returns the existing reservation. Errors:
-// *PromotionWithdrawnError (wraps ErrPromotionNotFound), *LimitReachedError, ErrIdempotencyKeyReused (the
-// id was used for another customer or promotion set),
-// ErrReservationReleased (the id was released before this reserve arrived).
+// same id again returns the existing reservation. The same id with
+// another promotion set while the reservation is still only reserved (a
+// retried placement whose new quote applies other promotions) re-reserves:
+// in the same transaction the old uses stop counting and the new set is
+// checked and held, or, when the new set is refused, the old reservation
+// stays as it was. Errors: *PromotionWithdrawnError (wraps
+// ErrPromotionNotFound), *LimitReachedError, ErrIdempotencyKeyReused (the
+// id was used for another customer, or for another promotion set and
+// already redeemed), ErrReservationReleased (the id was released, before
+// this reserve arrived or after an earlier one: the order gave up on it,
+// and a late reserve must not hold uses nobody gives back).
 func (s *Service) ReservePromotions(ctx context.Context, id, customer string, ids []string) (Reservation, error) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
@@ -118,12 +132,25 @@ func (s *Service) ReservePromotions(ctx context.Context, id, customer string, id
 		if releasedEarly(rows) {
 			return fmt.Errorf("%w before it was reserved", ErrReservationReleased)
 		}
+		var (
+			held    []string // the uses this id holds now, replaced below
+			dropper reservationDropper
+		)
 		if len(rows) > 0 {
 			out = reservationOf(rows)
-			if out.Customer != customer || !slices.Equal(out.Promotions, ids) {
+			var canDrop bool
+			dropper, canDrop = tx.(reservationDropper)
+			switch {
+			case out.Customer != customer:
+				return ErrIdempotencyKeyReused
+			case out.State == Released:
+				return ErrReservationReleased
+			case slices.Equal(out.Promotions, ids):
+				return nil
+			case out.State != Reserved || !canDrop:
 				return ErrIdempotencyKeyReused
 			}
-			return nil
+			held = out.Promotions
 		}
 		_, snap, err := tx.PublishedRules(0)
 		if err != nil {
@@ -139,11 +166,19 @@ func (s *Service) ReservePromotions(ctx context.Context, id, customer string, id
 				return &PromotionWithdrawnError{Promotion: pid}
 			}
 			p, u := snap.Promotions[i], usage[pid]
+			if slices.Contains(held, pid) { // this reservation's own use, given up for the new set
+				u.Customer, u.Total = u.Customer-1, u.Total-1
+			}
 			if p.PerCustomerLimit > 0 && u.Customer >= p.PerCustomerLimit {
 				return &LimitReachedError{Promotion: p.Name(), PerCustomer: true}
 			}
 			if p.TotalLimit > 0 && u.Total >= p.TotalLimit {
 				return &LimitReachedError{Promotion: p.Name()}
+			}
+		}
+		if dropper != nil {
+			if err := dropper.DropReservation(id); err != nil {
+				return err
 			}
 		}
 		for _, pid := range ids {

@@ -193,6 +193,15 @@ func (t pricingTx) PutReservation(r pricing.ReservationRow) error {
 	return nil
 }
 
+// DropReservation deletes every row of a reservation (pricing's
+// re-reservation replaces a reserved set with another in the transaction).
+func (t pricingTx) DropReservation(id string) error {
+	if err := t.exec(`DELETE FROM promotion_redemptions WHERE reservation_id = ?`, id); err != nil {
+		return fmt.Errorf("drop reservation %s: %w", id, err)
+	}
+	return nil
+}
+
 // SetReservationState implements pricing.Tx.
 func (t pricingTx) SetReservationState(id string, state pricing.ReservationState, at time.Time) error {
 	if err := t.exec(`UPDATE promotion_redemptions SET state = ?, update_time = ? WHERE reservation_id = ?`,

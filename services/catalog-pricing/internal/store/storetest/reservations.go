@@ -97,3 +97,78 @@ func testReservationLimits(t *testing.T, s Stores) {
 		t.Fatalf("unknown promotion: %v", err)
 	}
 }
+
+// testReReservationLimits is the concurrent model test of re-reservation:
+// 20 orders each reserve promotion X and then, as a retried placement
+// whose new quote applies Y instead, re-reserve their id for Y, while 10
+// more orders reserve X; X and Y allow 5 uses each, 2 per customer. Every
+// success and refusal is recorded, and at the end the live uses of each
+// promotion are exactly the orders whose last successful reserve named it,
+// within both limits: giving back X and taking Y is one step, so no
+// interleaving exceeds a limit or leaks a use.
+func testReReservationLimits(t *testing.T, s Stores) {
+	ctx := t.Context()
+	pr, now := pricedCatalog(t, s)
+	for _, id := range []string{"X", "Y"} {
+		if _, err := pricing.Promotions.Upsert(ctx, pr, pricing.UpsertRuleRequest[pricing.Promotion]{RequestID: "promo-" + id, AllowMissing: true,
+			Rule: pricing.Promotion{ID: id, DisplayName: id, Code: id + "CODE", Kind: pricing.PromoPercent, DiscountBps: 500,
+				Window: pricing.Window{Start: now.Add(-1)}, PerCustomerLimit: 2, TotalLimit: 5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const movers, newcomers, customers = 20, 10, 7
+	var (
+		mu    sync.Mutex
+		final = map[string][]string{} // order id → the set it holds
+		cust  = map[string]string{}
+	)
+	reserve := func(id, c string, set ...string) {
+		_, err := pr.ReservePromotions(ctx, id, c, set)
+		var limit *pricing.LimitReachedError
+		switch {
+		case err == nil:
+			mu.Lock()
+			final[id], cust[id] = set, c
+			mu.Unlock()
+		case !errors.As(err, &limit):
+			t.Errorf("reserve %s %v: %v", id, set, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range movers {
+		wg.Go(func() {
+			id, c := fmt.Sprintf("mover-%d", i), fmt.Sprintf("C%02d", i%customers)
+			reserve(id, c, "X")
+			reserve(id, c, "Y")
+		})
+	}
+	for i := range newcomers {
+		wg.Go(func() { reserve(fmt.Sprintf("new-%d", i), fmt.Sprintf("C%02d", (i+3)%customers), "X") })
+	}
+	wg.Wait()
+	want := map[string]int64{}
+	perCustomer := map[[2]string]int64{}
+	for id, set := range final {
+		for _, p := range set {
+			want[p]++
+			perCustomer[[2]string{cust[id], p}]++
+		}
+	}
+	got, err := s.Pricing.Usage(ctx, "nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"X", "Y"} {
+		if got[p].Total != want[p] || want[p] > 5 {
+			t.Errorf("promotion %s: %d live uses, %d orders hold it (limit 5)", p, got[p].Total, want[p])
+		}
+	}
+	if want["Y"] != 5 {
+		t.Errorf("%d orders hold Y; 20 tried and the limit is 5, so exactly 5 must", want["Y"])
+	}
+	for k, n := range perCustomer {
+		if n > 2 {
+			t.Errorf("customer %s holds %s %d times; the limit is 2", k[0], k[1], n)
+		}
+	}
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Rules", func(t *testing.T) { testRules(t, newStores(t)) })
 	t.Run("RulePublication", func(t *testing.T) { testRulePublication(t, newStores(t)) })
 	t.Run("ReservationLimits", func(t *testing.T) { testReservationLimits(t, newStores(t)) })
+	t.Run("ReReservationLimits", func(t *testing.T) { testReReservationLimits(t, newStores(t)) })
 	t.Run("FeedCursor", func(t *testing.T) { testFeedCursor(t, newStores(t)) })
 }
 
