@@ -182,11 +182,13 @@ go-test: ## go test (race, shuffle) of every Go module in go.work.
 
 # E2E_SCALE_SHORT is make test's subset of the e2e storefront suite on the
 # scale topology (make chaos runs all of it there).
-E2E_SCALE_SHORT = ^(TestOrderToDelivery|TestNoOversell|TestIdempotentCreate|TestIdempotencyKeyAcrossGateways|TestIdempotencyKeyAfterOutage|TestERPDownThenBack|TestReturnRules)$$
+# TestOrderReplicaKilledMidBurst is the webhooks suite's (its own mesh,
+# started beside the storefront suite's: go test runs both packages at once).
+E2E_SCALE_SHORT = ^(TestOrderToDelivery|TestNoOversell|TestIdempotentCreate|TestIdempotencyKeyAcrossGateways|TestIdempotencyKeyAfterOutage|TestERPDownThenBack|TestReturnRules|TestOrderReplicaKilledMidBurst)$$
 
 .PHONY: e2e-scale-short
-e2e-scale-short: ## Issue #13's reduced scale run (in make test, after go-test): the e2e storefront suite's order to delivery, no-oversell, one Idempotency-Key through both gateways, idempotency across an inventory outage (every replica killed), ERP down then back and the return rules (every order replica restarted) on the scale topology (TRANSLOAD_E2E_SCALE=1: PostgreSQL, three NATS nodes, two replicas); 153 s measured here (2 cores, shared), the binaries' build from a warm cache and the topology start included (budget: 4 minutes).
-	cd e2e && TRANSLOAD_E2E_SCALE=1 go test $(GO_TEST_FLAGS) -run '$(E2E_SCALE_SHORT)' -v ./storefront
+e2e-scale-short: ## Issue #13's reduced scale run (in make test, after go-test): the e2e storefront suite's order to delivery, no-oversell, one Idempotency-Key through both gateways, idempotency across an inventory outage (every replica killed), ERP down then back and the return rules (every order replica restarted) on the scale topology (TRANSLOAD_E2E_SCALE=1: PostgreSQL, three NATS nodes, two replicas), and the webhooks suite's order replica SIGKILLed mid-burst (webhooks once each, in order; no CIRCUIT_OPEN while the other replica serves) on a scale mesh of its own; 153 s measured here (2 cores, shared) before the webhooks test joined, the binaries' build from a warm cache and the topology start included (budget: 4 minutes).
+	cd e2e && TRANSLOAD_E2E_SCALE=1 go test $(GO_TEST_FLAGS) -run '$(E2E_SCALE_SHORT)' -v ./storefront ./webhooks
 
 .PHONY: fuzz-short
 fuzz-short: ## A short run of each fuzz target (AIP filter parser, page-token decoder, order's reservation and quote checks, the gateway's CreateOrder and CheckAvailability REST bodies, and fuzz-events); FUZZTIME=10s each.
@@ -245,10 +247,11 @@ run-scale: build ## Scale topology (issue #13): a local PostgreSQL cluster (init
 	$(BIN)/transload-run -bin $(BIN) -data $(CURDIR)/.data/scale -scale
 
 .PHONY: chaos
-chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS); the scale topology with 300 concurrent orders on 10 units (TRANSLOAD_SCALE_ORDERS), an order-inventory partition that loses inventory's answers, whose reservations the order reaper must release (TRANSLOAD_SCALE_LOST_ANSWERS), a 300-order burst across an order replica and NATS node SIGKILL (TRANSLOAD_SCALE_BURST) and a PostgreSQL restart that must answer 503 UNAVAILABLE, not 500 (TRANSLOAD_SCALE_STRICT_UNAVAILABLE); the whole e2e storefront suite on the scale topology (TRANSLOAD_E2E_SCALE=1); inventory's reservation model test with 200 rapid checks (INVENTORY_MODEL_CHECKS) and its linearizability check with 200 operations per client (LINEARIZABILITY_OPS).
+chaos: ## Reliability runs too long for make test: 20 consecutive mesh starts on free ports (TRANSLOAD_MESH_STARTS), each must succeed; webhooks with the issue's 20 s receiver outage and a 100-order burst across a notify SIGKILL, and a 100-order burst across an order replica SIGKILL on the scale topology; issue #9's posting scenarios with 50 shipped orders (TRANSLOAD_E2E_POSTING_ORDERS); the scale topology with 300 concurrent orders on 10 units (TRANSLOAD_SCALE_ORDERS), an order-inventory partition that loses inventory's answers, whose reservations the order reaper must release (TRANSLOAD_SCALE_LOST_ANSWERS), a 300-order burst across an order replica and NATS node SIGKILL (TRANSLOAD_SCALE_BURST) and a PostgreSQL restart that must answer 503 UNAVAILABLE, not 500 (TRANSLOAD_SCALE_STRICT_UNAVAILABLE); the whole e2e storefront suite on the scale topology (TRANSLOAD_E2E_SCALE=1); inventory's reservation model test with 200 rapid checks (INVENTORY_MODEL_CHECKS) and its linearizability check with 200 operations per client (LINEARIZABILITY_OPS).
 	cd deploy/local && TRANSLOAD_MESH_STARTS=20 go test -count=1 -timeout 30m -run '^TestMeshStartsRepeatedly$$' -v ./launcher
 	cd deploy/local && TRANSLOAD_SCALE_ORDERS=300 TRANSLOAD_SCALE_LOST_ANSWERS=1 TRANSLOAD_SCALE_BURST=300 TRANSLOAD_SCALE_STRICT_UNAVAILABLE=1 go test -count=1 -timeout 20m -run '^TestScaleTopology$$' -v ./launcher
 	cd e2e && TRANSLOAD_WEBHOOK_OUTAGE=20s TRANSLOAD_WEBHOOK_BURST=100 go test -count=1 -timeout 20m -v ./webhooks
+	cd e2e && TRANSLOAD_E2E_SCALE=1 TRANSLOAD_WEBHOOK_BURST=100 go test -count=1 -timeout 20m -run '^TestOrderReplicaKilledMidBurst$$' -v ./webhooks
 	cd e2e && TRANSLOAD_E2E_POSTING_ORDERS=50 go test -count=1 -timeout 20m -run '^TestPosting' -v ./storefront
 	cd e2e && TRANSLOAD_E2E_SCALE=1 go test -count=1 -timeout 30m -v ./storefront
 	cd services/inventory && INVENTORY_MODEL_CHECKS=200 go test -count=1 -timeout 15m -run '^TestReservationModel$$' ./internal/store/sqlstore
