@@ -27,6 +27,7 @@ func BenchmarkConsumerSteady(b *testing.B) {
 		filtered bool
 	}{
 		{"linger=5ms/filtered", 5 * time.Millisecond, true},
+		{"linger=20ms/filtered", 20 * time.Millisecond, true},
 		{"linger=20ms/applied", 20 * time.Millisecond, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

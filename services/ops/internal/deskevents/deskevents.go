@@ -50,12 +50,16 @@ const ConsumerBatch = 64
 // ConsumerLinger is how long the desk and audit consumers wait for more
 // events after the first of a batch when nothing else is queued
 // (events.WithBatchLinger). Keeping up with a steady stream they would
-// otherwise commit almost every event alone; 20 ms more before an
+// otherwise commit almost every event alone; 50 ms more before an
 // exception or audit record shows is nothing to an operator and gathers
-// several events per commit (at ~700 events/s: 0.15 commits per event
-// against 0.58 without it and 1 without batches,
-// platform/events measurements).
-const ConsumerLinger = 20 * time.Millisecond
+// several events per commit (at ~700 events/s, 20 ms gave 0.15 commits
+// per event against 0.58 without it and 1 without batches, platform/events
+// measurements). Every batch also costs a pull request, an
+// acknowledgement round trip and a commit with its fsync, and every
+// delivered order brings about five audit events (order and inventory
+// changes), so at issue #12's rates 50 ms gathers about 2.5 times the
+// events of 20 ms per batch.
+const ConsumerLinger = 50 * time.Millisecond
 
 // Binder returns the store's view of a consumer's transaction
 // (sqlstore.Store.Bind).
