@@ -16,7 +16,12 @@ import (
 // which answers the promotions it applied. Their usage limits live in
 // catalog-pricing: place reserves one use of each applied promotion for
 // the order (reservation id = order id, so a retry after a crash converges
-// on the same reservation), before stock is reserved. What happens next:
+// on the same reservation), before stock is reserved. A retry whose new
+// quote applies another set of promotions while the first attempt's
+// reservation is still only reserved re-reserves: catalog-pricing gives
+// the old uses back and holds the new ones in one transaction under its
+// pricing lock (or keeps the old ones when a limit refuses the new set),
+// so no interleaving exceeds a limit. What happens next:
 //
 //   - the order is stored: the reservation is redeemed (best effort; a
 //     reservation that stays reserved counts against the limits exactly as
@@ -87,10 +92,12 @@ func (e *PromotionLimitError) Error() string {
 // PromotionChangedError: the promotions the order was priced with could
 // not be reserved as quoted, because catalog-pricing withdrew one between
 // the quote and the reservation (Withdrawn, Promotion names it), or
-// because the reservation under this order's id was already taken for
-// another set of promotions or released (a retried placement whose new
-// quote applies different promotions, or one abandoned meanwhile). Nothing
-// was created; the storefront quotes again and places the order anew.
+// because the reservation under this order's id was released (the
+// placement was abandoned meanwhile) or already redeemed for another set.
+// A retried placement whose new quote applies different promotions to a
+// reservation that is still only reserved is not this error: it
+// re-reserves. Nothing was created; the storefront quotes again and places
+// the order anew.
 type PromotionChangedError struct {
 	Promotion string
 	Withdrawn bool
