@@ -1,8 +1,11 @@
 // Package defaults proves that every Transload binary starts from its
-// defaults alone: no environment variable at all, all seven side by side
-// on the distinct default ports docs/configuration.md lists, each logging
-// its configuration and serving its health endpoints, and each stopping
-// cleanly on SIGTERM.
+// defaults and the one setting it requires: MESH_TLS_DIR, the mesh
+// certificates (issue #14; with no environment variable at all each binary
+// refuses to start, naming MESH_TLS_DIR and the MESH_PLAINTEXT development
+// flag). All side by side on the distinct default ports
+// docs/configuration.md lists, each logging its configuration and serving
+// its health endpoints (internal gRPC over mutual TLS, answering the
+// operator identity), and each stopping cleanly on SIGTERM.
 package defaults
 
 import (
@@ -17,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +30,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/transload/transload/deploy/local/launcher"
+	"github.com/transload/transload/platform/meshtls"
 	"github.com/transload/transload/platform/testharness/harness"
 	"github.com/transload/transload/platform/testharness/wait"
 )
@@ -67,9 +72,30 @@ func TestEveryBinaryStartsWithDefaultsAlone(t *testing.T) {
 	}
 	work := t.TempDir() // the working directory: default SQLite files land here
 
+	// Without MESH_TLS_DIR or MESH_PLAINTEXT=true a binary refuses to start.
+	for _, d := range defaults {
+		p, err := startBare(filepath.Join(bin, launcher.Binaries()[d.name]), work)
+		if err != nil {
+			t.Fatalf("%s: %v", d.name, err)
+		}
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			p.kill()
+			t.Fatalf("%s: still running without mesh certificates or the plaintext flag", d.name)
+		}
+		if out := p.output(); p.err == nil || !strings.Contains(out, "MESH_TLS_DIR") || !strings.Contains(out, "MESH_PLAINTEXT=true") {
+			t.Errorf("%s without MESH_TLS_DIR: exit %v, output %q; want a failure naming MESH_TLS_DIR and MESH_PLAINTEXT=true", d.name, p.err, out)
+		}
+	}
+
+	meshDir := filepath.Join(work, "mesh")
+	if err := meshtls.EnsureMesh(meshDir, launcher.MeshMembers(), time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	procs := make([]*proc, len(defaults))
 	for i, d := range defaults {
-		p, err := startBare(filepath.Join(bin, launcher.Binaries()[d.name]), work)
+		p, err := startBare(filepath.Join(bin, launcher.Binaries()[d.name]), work, "MESH_TLS_DIR="+meshDir)
 		if err != nil {
 			t.Fatalf("%s: %v", d.name, err)
 		}
@@ -86,7 +112,7 @@ func TestEveryBinaryStartsWithDefaultsAlone(t *testing.T) {
 				}
 				return httpStatus(admin+"/healthz", http.StatusOK)
 			})
-			if err := grpcAnswers(ctx, loopback(d.grpc)); err != nil {
+			if err := grpcAnswers(ctx, meshDir, d.name, loopback(d.grpc)); err != nil {
 				t.Errorf("gRPC on its default port %d: %v", d.grpc, err)
 			}
 			if d.http != 0 {
@@ -108,7 +134,7 @@ func TestEveryBinaryStartsWithDefaultsAlone(t *testing.T) {
 	}
 }
 
-// proc is a binary started with an empty environment.
+// proc is a binary started with an environment of env alone.
 type proc struct {
 	cmd  *exec.Cmd
 	out  harness.Buffer
@@ -116,9 +142,9 @@ type proc struct {
 	err  error
 }
 
-func startBare(bin, dir string) (*proc, error) {
+func startBare(bin, dir string, env ...string) (*proc, error) {
 	p := &proc{cmd: exec.Command(bin), done: make(chan struct{})}
-	p.cmd.Env = []string{} // not nil: nil would inherit this process's environment
+	p.cmd.Env = append([]string{}, env...) // not nil: nil would inherit this process's environment
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
@@ -200,10 +226,19 @@ func httpStatus(url string, want int) error {
 	return nil
 }
 
-// grpcAnswers calls the standard health service: any answer (SERVING or
-// not: neighbours are absent) proves the gRPC listener and server run.
-func grpcAnswers(ctx context.Context, addr string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// grpcAnswers calls the standard health service of binary name at addr,
+// as the operator over mutual TLS (the gateway's public listener in
+// plaintext): any answer (SERVING or not: neighbours are absent) proves the
+// gRPC listener and server run.
+func grpcAnswers(ctx context.Context, meshDir, name, addr string) error {
+	creds := insecure.NewCredentials()
+	if name != launcher.Gateway {
+		var err error
+		if creds, err = launcher.OperatorCredentials(meshDir, name); err != nil {
+			return err
+		}
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 // Package meshtls_test starts the mesh with mutual TLS between its
-// processes (TRANSLOAD_MESH_TLS=1, issue #14) and checks that the
+// processes (the launcher's default, issue #14) and checks that the
 // storefront flow works through it and that the internal gRPC ports admit
-// only mesh members, each only to the methods its callers table opens.
+// only mesh members, each only to the methods its callers table opens;
+// and that the explicit development flag (TRANSLOAD_MESH_PLAINTEXT=1)
+// gives a plaintext mesh.
 package meshtls_test
 
 import (
@@ -35,15 +37,20 @@ func TestMeshTLSDeliversAnOrderAndAdmitsOnlyMembers(t *testing.T) {
 		t.Fatalf("build: %v", err)
 	}
 	data := filepath.Join(work, "data")
+	// No switch: mutual TLS is the default, even when the developer's
+	// shell asks for plaintext (Config.Env wins over it).
 	m, err := launcher.Start(ctx, launcher.Config{
 		BinDir: bin, DataDir: data, FreePorts: true,
-		Env:      []string{launcher.MeshTLSEnv + "=1"},
+		Env:      []string{launcher.MeshPlaintextEnv + "=0"},
 		ExtraEnv: map[string][]string{launcher.WMSSim: {"WMSSIM_STEP=150ms"}},
 	})
 	if err != nil {
 		t.Fatalf("start the mesh with mutual TLS: %v (logs in %s)", err, filepath.Join(data, "logs"))
 	}
 	t.Cleanup(m.Stop)
+	if !m.MeshTLS() {
+		t.Fatal("the launcher's default mesh is not mutual TLS")
+	}
 
 	// A storefront order through REST reaches DELIVERED: the gateway, order,
 	// catalog-pricing, inventory, the ERP, fulfillment and the WMS talk over
@@ -109,16 +116,70 @@ func TestMeshTLSDeliversAnOrderAndAdmitsOnlyMembers(t *testing.T) {
 	}
 
 	// A member's certificate is admitted, and its table decides: the
-	// gateway may not reserve stock, the operator may read it.
+	// gateway may not reserve stock; the operator (the identity every tool
+	// dials with, launcher.Mesh.Dial) may read it but not reserve it.
 	inventory := m.Proc(launcher.Inventory).GRPCAddr
 	asGateway := inventoryv1.NewInventoryServiceClient(dialAs(t, data, launcher.Gateway, inventory))
 	_, err = asGateway.ReserveStock(ctx, &inventoryv1.ReserveStockRequest{})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("gateway ReserveStock: %v, want PERMISSION_DENIED", err)
 	}
-	asOperator := inventoryv1.NewInventoryServiceClient(dialAs(t, data, launcher.MeshOperator, inventory))
+	opConn, err := m.Dial(launcher.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opConn.Close()
+	asOperator := inventoryv1.NewInventoryServiceClient(opConn)
 	if _, err := asOperator.ListWarehouses(ctx, &inventoryv1.ListWarehousesRequest{}); err != nil {
 		t.Errorf("operator ListWarehouses: %v", err)
+	}
+	if _, err := asOperator.ReserveStock(ctx, &inventoryv1.ReserveStockRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("operator ReserveStock: %v, want PERMISSION_DENIED", err)
+	}
+	// The operator's credentials expect the callee's identity: dialling
+	// order's port as if it were inventory fails the handshake.
+	wrong, err := m.DialOptions(launcher.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wconn, err := grpc.NewClient(m.Proc(launcher.Order).GRPCAddr, wrong...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wconn.Close()
+	if _, err := healthpb.NewHealthClient(wconn).Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("order's port dialled as inventory: %v, want UNAVAILABLE", err)
+	}
+
+	// The explicit development flag gives a plaintext mesh, which a
+	// plaintext client reaches (and Mesh.Dial follows).
+	pdata := filepath.Join(work, "plain")
+	pm, err := launcher.Start(ctx, launcher.Config{
+		BinDir: bin, DataDir: pdata, FreePorts: true,
+		Env: []string{launcher.MeshPlaintextEnv + "=1"},
+	})
+	if err != nil {
+		t.Fatalf("start the mesh with the plaintext flag: %v (logs in %s)", err, filepath.Join(pdata, "logs"))
+	}
+	t.Cleanup(pm.Stop)
+	if pm.MeshTLS() || pm.MeshDir() != "" {
+		t.Errorf("plaintext mesh: MeshTLS() = %v, MeshDir() = %q", pm.MeshTLS(), pm.MeshDir())
+	}
+	plain, err := grpc.NewClient(pm.Proc(launcher.Inventory).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := inventoryv1.NewInventoryServiceClient(plain).ListWarehouses(ctx, &inventoryv1.ListWarehousesRequest{}); err != nil {
+		t.Errorf("plaintext mesh, plaintext client: %v", err)
+	}
+	viaDial, err := pm.Dial(launcher.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaDial.Close()
+	if _, err := inventoryv1.NewInventoryServiceClient(viaDial).ListWarehouses(ctx, &inventoryv1.ListWarehousesRequest{}); err != nil {
+		t.Errorf("plaintext mesh through Mesh.Dial: %v", err)
 	}
 }
 

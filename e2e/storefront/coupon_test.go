@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/transload/transload/deploy/local/launcher"
@@ -162,7 +160,7 @@ func anyStrings(v any) []string {
 // are administered.
 func couponPricingClient(t *testing.T) catalogv1.PricingServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(mesh.Proc(launcher.Catalog).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := mesh.Dial(launcher.Catalog)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,15 +81,20 @@ var grpcurlRecipes = []cliRecipe{
 	},
 	{
 		name: "list a process service's port",
-		cmd:  `grpcurl -plaintext 127.0.0.1:9005 list`,
+		cmd:  `grpcurl ` + operatorTLS + ` 127.0.0.1:9005 list`,
 		want: []string{"transload.order.v1.OrderService\n", "grpc.health.v1.Health\n"},
 	},
 	{
 		name: "check a process service's health",
-		cmd:  `grpcurl -plaintext -d '{"service":"transload.inventory.v1.InventoryService"}' 127.0.0.1:9004 grpc.health.v1.Health/Check`,
+		cmd:  `grpcurl ` + operatorTLS + ` -d '{"service":"transload.inventory.v1.InventoryService"}' 127.0.0.1:9004 grpc.health.v1.Health/Check`,
 		want: []string{`"status": "SERVING"`},
 	},
 }
+
+// operatorTLS are grpcurl's flags for an internal port of `make run`:
+// mutual TLS as the operator identity the launcher issues under
+// .data/mesh (runRecipe points them at the test mesh's folder).
+const operatorTLS = `-cacert .data/mesh/ca.pem -cert .data/mesh/operator.pem -key .data/mesh/operator-key.pem`
 
 // servicesByPort is what reflection lists on each `make run` gRPC port
 // (besides grpc.health.v1.Health and the reflection services), the
@@ -129,6 +134,11 @@ var bufCurlRecipes = []cliRecipe{
 		wantExit: 5 * 8, // NotFound; buf exits with 8 times the code
 		want:     []string{`"code": "not_found"`, `"message": "order not found"`, `"type": "google.rpc.ErrorInfo"`},
 	},
+	{
+		name: "list an internal port's methods as the operator",
+		cmd:  `buf curl --protocol grpc --cacert .data/mesh/ca.pem --cert .data/mesh/operator.pem --key .data/mesh/operator-key.pem --list-methods https://127.0.0.1:9005`,
+		want: []string{"transload.order.v1.OrderService/GetOrder\n"},
+	},
 }
 
 func TestGrpcurlRecipes(t *testing.T) {
@@ -141,9 +151,13 @@ func TestGrpcurlRecipes(t *testing.T) {
 			for _, s := range p.services {
 				want = append(want, s+"\n")
 			}
+			flags := operatorTLS // internal ports: mutual TLS
+			if p.port == launcher.DefaultBasePort+slices.Index(launcher.StartOrder, launcher.Gateway) {
+				flags = "-plaintext" // the public storefront API
+			}
 			recipes = append(recipes, cliRecipe{
 				name: fmt.Sprint(p.port),
-				cmd:  fmt.Sprintf("grpcurl -plaintext 127.0.0.1:%d list", p.port),
+				cmd:  fmt.Sprintf("grpcurl %s 127.0.0.1:%d list", flags, p.port),
 				want: want,
 			})
 		}
@@ -208,9 +222,10 @@ func runCommand(t *testing.T, path string, args ...string) (string, int) {
 }
 
 // meshAddrs replaces each `make run` gRPC address (the port plan's) with
-// the mesh's address of the same process.
+// the mesh's address of the same process, and make run's mesh folder
+// with the mesh's.
 func meshAddrs() *strings.Replacer {
-	var pairs []string
+	pairs := []string{".data/mesh/", mesh.MeshDir() + "/"}
 	for i, name := range launcher.StartOrder {
 		if name == launcher.NATS {
 			continue

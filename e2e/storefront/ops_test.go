@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -359,7 +357,7 @@ func injectPoisonEvent(t testing.TB, orderID string) string {
 // fulfillment service lists them.
 func countRequests(t testing.TB, orderID string) int {
 	t.Helper()
-	conn, err := grpc.NewClient(mesh.Proc(launcher.Fulfillment).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := mesh.Dial(launcher.Fulfillment)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +374,7 @@ func countRequests(t testing.TB, orderID string) int {
 // ERP's by delta, through a WMS stock event the ERP never hears about.
 func driftStock(t testing.TB, sku, warehouse string, delta int64) {
 	t.Helper()
-	conn, err := grpc.NewClient(mesh.Proc(launcher.Inventory).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := mesh.Dial(launcher.Inventory)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/transload/transload/deploy/local/launcher"
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 	"github.com/transload/transload/platform/testharness/wait"
@@ -59,7 +56,7 @@ func postingEvery(t *testing.T, interval string) {
 // (grpcurl) would.
 func orderService(t *testing.T) orderv1.OrderServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(mesh.Proc(launcher.Order).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := mesh.Dial(launcher.Order)
 	if err != nil {
 		t.Fatal(err)
 	}

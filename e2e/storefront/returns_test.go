@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/transload/transload/deploy/local/launcher"
@@ -361,7 +359,7 @@ func TestReturnCreditMemoPostedOnce(t *testing.T) {
 // API as fulfillment reads it.
 func wmsExpectedReturnState(t *testing.T, rma string) (wmsv1.ExpectedReturn_State, codes.Code) {
 	t.Helper()
-	conn, err := grpc.NewClient(mesh.Proc(launcher.WMSSim).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := mesh.Dial(launcher.WMSSim)
 	if err != nil {
 		t.Fatal(err)
 	}

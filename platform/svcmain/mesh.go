@@ -4,24 +4,39 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"testing"
 
 	"github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcserver"
 	"github.com/transload/transload/platform/meshtls"
 )
 
-// loadMesh reads the binary's mesh identity from MESH_TLS_DIR (nil when
-// unset). Setting MESH_PLAINTEXT as well is an error; setting neither
-// still runs plaintext, until the launcher and every deployment set one
-// of them (docs/architecture.md "Internal service identity").
+// ErrMeshModeUnset is the configuration error of a binary started with
+// neither MESH_TLS_DIR nor MESH_PLAINTEXT=true: internal gRPC is mutual
+// TLS unless plaintext is asked for explicitly, so a deployment that
+// forgot its certificates fails at start instead of serving plaintext.
+var ErrMeshModeUnset = errors.New("internal gRPC needs the mesh certificates: set MESH_TLS_DIR to the mesh folder " +
+	"(make run's <data>/mesh, a Secret mounted in Kubernetes), or MESH_PLAINTEXT=true, the explicit development flag")
+
+// meshModeRequired makes a binary with neither MESH_TLS_DIR nor
+// MESH_PLAINTEXT fail with [ErrMeshModeUnset]. Only a go test binary
+// leaves it off: its in-process runtimes (bufconn servers of a service's
+// own tests) are no mesh, and tests of this package turn it on.
+var meshModeRequired = !testing.Testing()
+
+// loadMesh reads the binary's mesh identity from MESH_TLS_DIR (nil for
+// MESH_PLAINTEXT=true). Setting both, or neither, is a configuration
+// error naming MESH_TLS_DIR (docs/architecture.md "Internal service
+// identity").
 func loadMesh(name string, base *Base) (*meshtls.Member, error) {
 	switch {
 	case base.MeshTLSDir != "" && base.MeshPlaintext:
 		return nil, &config.FieldError{Var: "MESH_PLAINTEXT",
 			Err: errors.New("MESH_TLS_DIR is set: internal gRPC is mutual TLS, so plaintext cannot be asked for too")}
+	case base.MeshTLSDir == "" && !base.MeshPlaintext && meshModeRequired:
+		return nil, &config.FieldError{Var: "MESH_TLS_DIR", Err: ErrMeshModeUnset}
 	case base.MeshTLSDir == "":
-		// Plaintext; the "starting" line's configuration shows both
-		// variables unset.
+		// Plaintext, asked for (or a test's in-process runtime).
 		return nil, nil
 	}
 	m, err := meshtls.LoadMember(base.MeshTLSDir, name)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +86,11 @@ func TestWithoutMeshTLSDirServersStayPlaintext(t *testing.T) {
 	}
 }
 
+// TestMeshSettingErrors runs as a binary does: without MESH_TLS_DIR or
+// MESH_PLAINTEXT=true, Start refuses (ErrMeshModeUnset).
 func TestMeshSettingErrors(t *testing.T) {
+	meshModeRequired = true
+	t.Cleanup(func() { meshModeRequired = false })
 	dir := filepath.Join(t.TempDir(), "mesh")
 	if err := meshtls.EnsureMesh(dir, []string{"inventory"}, time.Now(), time.Hour); err != nil {
 		t.Fatal(err)
@@ -98,6 +103,8 @@ func TestMeshSettingErrors(t *testing.T) {
 		{"both set", map[string]string{"MESH_TLS_DIR": dir, "MESH_PLAINTEXT": "true"}, "MESH_PLAINTEXT"},
 		{"no certificate for this binary", map[string]string{"MESH_TLS_DIR": dir}, "MESH_TLS_DIR"},
 		{"missing folder", map[string]string{"MESH_TLS_DIR": filepath.Join(dir, "nope")}, "MESH_TLS_DIR"},
+		{"neither set", map[string]string{}, "MESH_TLS_DIR"},
+		{"plaintext flag false", map[string]string{"MESH_PLAINTEXT": "false"}, "MESH_TLS_DIR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -108,6 +115,9 @@ func TestMeshSettingErrors(t *testing.T) {
 			}
 			if out.Len() != 0 {
 				t.Errorf("logged before failing: %s", out.String())
+			}
+			if len(tc.env) == 0 && (!errors.Is(err, ErrMeshModeUnset) || !strings.Contains(err.Error(), "MESH_PLAINTEXT=true")) {
+				t.Errorf("neither set: %v, want ErrMeshModeUnset naming both variables", err)
 			}
 		})
 	}

@@ -12,9 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	orderv1 "github.com/transload/transload/gen/transload/order/v1"
 
 	"github.com/transload/transload/deploy/local/launcher"
@@ -117,7 +114,7 @@ func measureBacklogDrain(ctx context.Context, m *launcher.Mesh, n int) (DrainRes
 	}
 	base := m.RESTURL()
 	erp := "http://" + m.Proc(launcher.ERPSim).AdminAddr
-	conn, err := grpc.NewClient(m.Proc(launcher.Order).GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := m.Dial(launcher.Order)
 	if err != nil {
 		return res, fmt.Errorf("drain: %w", err)
 	}

@@ -296,7 +296,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// Issue #11's quote scenario publishes rules of every kind on SKUs of its
 	// own, so it runs after the order scenarios whose prices it must not move.
-	qr, qnotes, err := runQuoteScenario(ctx, mesh.Proc(launcher.Catalog).GRPCAddr, levels, f.dur, meshWatch)
+	catalogDial, err := mesh.DialOptions(launcher.Catalog)
+	if err != nil {
+		return err
+	}
+	qr, qnotes, err := runQuoteScenario(ctx, mesh.Proc(launcher.Catalog).GRPCAddr, levels, f.dur, meshWatch, catalogDial...)
 	if err != nil {
 		rep.Notes = append(rep.Notes, "Quote scenario not measured: "+err.Error())
 	} else {
