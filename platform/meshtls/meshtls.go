@@ -289,15 +289,23 @@ func (r *Reloader) load(stamp [2]time.Time) error {
 func (r *Reloader) Certificate() *tls.Certificate {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
-	if now.Sub(r.checkedAt) < r.CheckEvery {
+	if !due(r.now(), &r.checkedAt, r.CheckEvery) {
 		return r.cur
 	}
-	r.checkedAt = now
 	if stamp, err := r.stamps(); err == nil && stamp != r.stamp {
 		_ = r.load(stamp) // a bad file keeps the last good certificate
 	}
 	return r.cur
+}
+
+// due reports whether files looked at no more than once per every should
+// be looked at now, recording now in last when they should.
+func due(now time.Time, last *time.Time, every time.Duration) bool {
+	if now.Sub(*last) < every {
+		return false
+	}
+	*last = now
+	return true
 }
 
 // ServerConfig is a TLS 1.3 server configuration that presents r's
@@ -427,11 +435,9 @@ func (t *Trust) load(stamp time.Time) error {
 func (t *Trust) Pool() *x509.CertPool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	if now.Sub(t.checkedAt) < t.CheckEvery {
+	if !due(t.now(), &t.checkedAt, t.CheckEvery) {
 		return t.pool
 	}
-	t.checkedAt = now
 	if st, err := os.Stat(t.file); err == nil && !st.ModTime().Equal(t.stamp) {
 		_ = t.load(st.ModTime()) // a bad file keeps the last good pool
 	}
