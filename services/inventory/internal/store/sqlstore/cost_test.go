@@ -39,6 +39,31 @@ func measure(t *testing.T, db *sqldb.DB, fn func()) cost {
 	return cost{statements: p1 + r1 - p0 - r0, commits: c1 - c0, events: events() - e0}
 }
 
+// migratedSQLite opens a migrated SQLite database of the test's own.
+func migratedSQLite(t *testing.T) *sqldb.DB {
+	t.Helper()
+	db := sqldbtest.OpenSQLite(t)
+	if err := sqlstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// loadStock loads the test warehouses and 100 units of each of skus in
+// WH-HAM, WH-MUC and WH-BER through st, the ERP feed cursor at "c0".
+func loadStock(t *testing.T, st *sqlstore.Store, skus ...string) {
+	t.Helper()
+	snap := inventory.Snapshot{ID: "cost", EventCursor: "c0"}
+	for _, sku := range skus {
+		for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
+			snap.Rows = append(snap.Rows, inventory.InitialStock{SKU: sku, WarehouseCode: wh, OnHand: 100, SourceSequence: 1})
+		}
+	}
+	if _, err := st.LoadInitial(t.Context(), storetest.Warehouses(), snap, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // oneFeedPage is a StockFeed that serves its events once from cursor
 // "c0", then nothing from "c1".
 type oneFeedPage struct{ events []inventory.StockEvent }
@@ -64,20 +89,9 @@ func (f oneFeedPage) StockEvents(_ context.Context, cursor string, _ int) (inven
 // The reservation's warehouse read left with txWarehouses (9 → 8).
 func TestCostPerOperation(t *testing.T) {
 	ctx := t.Context()
-	db := sqldbtest.OpenSQLite(t)
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedSQLite(t)
 	st := sqlstore.New(db)
-	snap := inventory.Snapshot{ID: "cost", EventCursor: "c0"}
-	for _, sku := range []string{"SKU-1", "SKU-2", "SKU-3"} {
-		for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
-			snap.Rows = append(snap.Rows, inventory.InitialStock{SKU: sku, WarehouseCode: wh, OnHand: 100, SourceSequence: 1})
-		}
-	}
-	if _, err := st.LoadInitial(ctx, storetest.Warehouses(), snap, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	loadStock(t, st, "SKU-1", "SKU-2", "SKU-3")
 	svc := inventory.NewService(st)
 	svc.MarkLoaded()
 
@@ -159,27 +173,17 @@ func TestCostPerOperation(t *testing.T) {
 
 // TestReservationsSeeWarehouseChanges checks that the warehouse table a
 // reservation reads from txWarehouses is the committed one: a warehouse
-// deactivated, reactivated or created after reservations filled the cache
-// is allocated (or not) by the very next reservation, and a warehouse
+// deactivated or reactivated after reservations filled the cache is
+// allocated (or not) by the very next reservation, and a warehouse
 // write that fails leaves the cache usable again. It also counts the
 // warehouse reads: none while the table is unchanged.
 func TestReservationsSeeWarehouseChanges(t *testing.T) {
 	ctx := t.Context()
-	db := sqldbtest.OpenSQLite(t)
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedSQLite(t)
 	st := sqlstore.New(db)
 	// The loader's Store is another value over the same database, as in
 	// cmd/inventory: its writes must reach the service Store's cache.
-	loaderStore := sqlstore.New(db)
-	snap := inventory.Snapshot{ID: "wh"}
-	for _, wh := range []string{"WH-HAM", "WH-MUC", "WH-BER"} {
-		snap.Rows = append(snap.Rows, inventory.InitialStock{SKU: "SKU-1", WarehouseCode: wh, OnHand: 100, SourceSequence: 1})
-	}
-	if _, err := loaderStore.LoadInitial(ctx, storetest.Warehouses(), snap, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	loadStock(t, sqlstore.New(db), "SKU-1")
 	svc := inventory.NewService(st)
 	svc.MarkLoaded()
 	n := 0
