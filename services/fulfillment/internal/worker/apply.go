@@ -93,6 +93,26 @@ func (b *eventBuffer) flush(ctx context.Context) error {
 	return err
 }
 
+// wmsEventPrefetcher is a transaction that can look up a page's WMS
+// events in one read before they are applied (sqlstore.Tx).
+type wmsEventPrefetcher interface {
+	PrefetchWMSEvents(ctx context.Context, source string, ids []string) error
+}
+
+// prefetchSeen lets tx look up whether evs were seen before in one read
+// when it can; applyEvent's lookups then cost no statement each.
+func prefetchSeen(ctx context.Context, tx fulfillment.Tx, source string, evs []fulfillment.WMSEvent) error {
+	p, ok := tx.(wmsEventPrefetcher)
+	if !ok || len(evs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	return p.PrefetchWMSEvents(ctx, source, ids)
+}
+
 // applyEvent applies one WMS event from source inside tx unless it was
 // seen before, and records it with its outcome. A repeated event is a
 // duplicate (reused with other content: rejected as EVENT_ID_REUSED,

@@ -92,6 +92,9 @@ func (p *Poller) PollOnce(ctx context.Context) (more bool, err error) {
 		if stored != cur {
 			return errCursorMoved // another poller applied this page
 		}
+		if err := prefetchSeen(ctx, tx, p.cfg.Source, page.Events); err != nil {
+			return err
+		}
 		b, buf := newBatch(), &eventBuffer{Tx: tx}
 		for _, ev := range page.Events {
 			r, err := applyEvent(ctx, buf, b, p.cfg.Logger, p.cfg.Source, ev, p.cfg.Now())

@@ -33,6 +33,9 @@ func (a *PushApplier) Apply(ctx context.Context, source, cursor string, evs []fu
 	)
 	err := a.store.InTx(ctx, func(tx fulfillment.Tx) error {
 		applied = make([]applyResult, 0, len(evs))
+		if err := prefetchSeen(ctx, tx, source, evs); err != nil {
+			return err
+		}
 		now, b, buf := a.cfg.Now(), newBatch(), &eventBuffer{Tx: tx}
 		for _, ev := range evs {
 			res, err := applyEvent(ctx, buf, b, a.cfg.Logger, source, ev, now)

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -177,5 +178,82 @@ func TestTxReadsAShipmentOnce(t *testing.T) {
 			}
 			return nil
 		})
+	})
+}
+
+// TestPrefetchWMSEvents: after one read of a page's event ids, lookups of
+// those ids cost no statement and answer as the database would, including
+// for an event the transaction records itself; other ids are looked up
+// in the database.
+func TestPrefetchWMSEvents(t *testing.T) {
+	sqldbtest.ForEachEngine(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		s := migrated(t, db)
+		t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+		rec := func(id string, outcome fulfillment.WMSEventOutcome) fulfillment.WMSEventRecord {
+			return fulfillment.WMSEventRecord{Source: "wms", EventID: id, Fingerprint: "fp-" + id, RequestID: "FR-1",
+				Outcome: outcome, Reason: "r", Detail: "d", Payload: []byte("{}"), RecordTime: t0.Add(1500 * time.Nanosecond)}
+		}
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error { return tx.RecordWMSEvent(ctx, rec("E1", fulfillment.WMSEventRejected)) })
+		stored := func(id string) fulfillment.WMSEventRecord {
+			var got fulfillment.WMSEventRecord
+			storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+				var ok bool
+				var err error
+				got, ok, err = tx.LookupWMSEvent(ctx, "wms", id)
+				if err == nil && !ok {
+					t.Errorf("%s not recorded", id)
+				}
+				return err
+			})
+			return got
+		}
+		type lookup struct {
+			rec fulfillment.WMSEventRecord
+			ok  bool
+		}
+		got := map[string]lookup{}
+		statements := -1
+		storetest.InTx(t, s, func(tx fulfillment.Tx) error {
+			clear(got)
+			p, ok := tx.(interface {
+				PrefetchWMSEvents(context.Context, string, []string) error
+			})
+			if !ok {
+				t.Fatal("sqlstore.Tx has no PrefetchWMSEvents")
+			}
+			if err := p.PrefetchWMSEvents(ctx, "wms", []string{"E1", "E2"}); err != nil {
+				return err
+			}
+			prep0, reuse0 := db.StatementStats()
+			for _, id := range []string{"E1", "E2"} {
+				r, ok, err := tx.LookupWMSEvent(ctx, "wms", id)
+				if err != nil {
+					return err
+				}
+				got[id] = lookup{r, ok}
+			}
+			if err := tx.RecordWMSEvent(ctx, rec("E2", fulfillment.WMSEventApplied)); err != nil {
+				return err
+			}
+			r, ok, err := tx.LookupWMSEvent(ctx, "wms", "E2")
+			if err != nil {
+				return err
+			}
+			got["E2 recorded"] = lookup{r, ok}
+			prep1, reuse1 := db.StatementStats()
+			statements = int(prep1+reuse1-prep0-reuse0) - 1 // the INSERT
+			if _, ok, err := tx.LookupWMSEvent(ctx, "other", "E1"); err != nil || ok {
+				t.Errorf("E1 of another source: found %v, %v", ok, err)
+			}
+			return nil
+		})
+		if db.Dialect() == sqldb.SQLite && statements != 0 {
+			t.Errorf("lookups of prefetched events ran %d statements, want 0", statements)
+		}
+		want := map[string]lookup{"E1": {stored("E1"), true}, "E2": {}, "E2 recorded": {stored("E2"), true}}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(lookup{})); diff != "" {
+			t.Errorf("lookups (-as stored +in the transaction):\n%s", diff)
+		}
 	})
 }

@@ -86,6 +86,9 @@ type Tx struct {
 	// shipments are the shipment rows it read or wrote, by id, as its
 	// own writes left them (see FindShipment).
 	shipments map[string]shipmentRow
+	// wmsEvents are the WMS events PrefetchWMSEvents looked up (nil: not
+	// recorded), kept current by RecordWMSEvent.
+	wmsEvents map[wmsEventKey]*fulfillment.WMSEventRecord
 }
 
 var _ fulfillment.Tx = (*Tx)(nil)
