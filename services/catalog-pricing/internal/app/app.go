@@ -121,6 +121,9 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	defer erpConn.Close()
 	syncer := erpsync.New(erpclient.New(erpConn, cfg.DefaultChannels), catSvc, priceSvc, log, cfg.SyncRetryMin, cfg.SyncRetryMax)
+	// The price feed resumes from the cursor it saved here (keyed by the
+	// ERP's address), so a restart costs no full price export.
+	syncer.SetCursorStore(store.FeedCursors(), cfg.ERPAddr)
 
 	// grpcapi.Codec sends memoized quote responses as the bytes they were
 	// marshalled to once, instead of marshalling them on every call.
