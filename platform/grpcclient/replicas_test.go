@@ -196,63 +196,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestFailingReplicaUnderLoad is scale scenario 2 in miniature: eight
-// callers keep calling while one replica starts failing every call with
-// UNAVAILABLE, as the calls of a killed replica do; the calls it takes
-// before its breaker opens fail, but no caller is refused with
-// CIRCUIT_OPEN while the other replica serves, and the dependency's
-// breaker stays closed. (With one breaker per dependency, two failures
-// in a row refused every caller.)
-func TestFailingReplicaUnderLoad(t *testing.T) {
-	t.Parallel()
-	a, b, c, dep := replicaPair(t, breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
-	untilBoth(t, c, a, b)
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var refused []error
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := c.Create(context.Background(), "x"); circuitOpen(err) {
-					mu.Lock()
-					refused = append(refused, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	waitFor(t, "both replicas answered 50 calls", func() bool { return a.calls.Load() >= 50 && b.calls.Load() >= 50 })
-	a.set(status.Error(codes.Unavailable, "replica A is gone"))
-	after := b.calls.Load()
-	waitFor(t, "replica B answered 300 more calls", func() bool { return b.calls.Load() >= after+300 })
-	close(stop)
-	wg.Wait()
-	if len(refused) > 0 {
-		t.Errorf("%d calls refused with CIRCUIT_OPEN while replica B served, first: %v", len(refused), refused[0])
-	}
-	if st := dep.State(); st != breaker.StateClosed {
-		t.Errorf("dependency breaker %v after one replica failed; want closed", st)
-	}
-}
-
-// TestStoppedReplicaUnderLoad: the same load while one replica's server
-// really stops (its connections close, its SubConn leaves the rotation).
-func TestStoppedReplicaUnderLoad(t *testing.T) {
-	t.Parallel()
-	var callsA, callsB atomic.Int64
-	addrA, stopA := replica(t, &callsA)
-	addrB, _ := replica(t, &callsB)
-	s := breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour, IsFailure: grpcclient.IsTargetFailure}
-	dep := breaker.New("order", s)
-	c := dial(t, grpcclient.StaticTarget(addrA, addrB), grpcclient.WithBreaker(dep), grpcclient.WithBreakerSettings(s))
-
+// underLoad keeps eight callers calling c while it waits until both
+// replicas answered 50 calls, runs fault (one replica fails or stops),
+// and waits until replica B answered 300 more. It fails the test if a
+// call was refused with CIRCUIT_OPEN or the dependency's breaker is not
+// closed at the end.
+func underLoad(t *testing.T, c *grpcservertest.Client, dep *breaker.Breaker, callsA, callsB *atomic.Int64, fault func()) {
+	t.Helper()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var refused atomic.Int64
@@ -271,7 +221,7 @@ func TestStoppedReplicaUnderLoad(t *testing.T) {
 		})
 	}
 	waitFor(t, "both replicas answered 50 calls", func() bool { return callsA.Load() >= 50 && callsB.Load() >= 50 })
-	stopA()
+	fault()
 	after := callsB.Load()
 	waitFor(t, "replica B answered 300 more calls", func() bool { return callsB.Load() >= after+300 })
 	close(stop)
@@ -280,8 +230,35 @@ func TestStoppedReplicaUnderLoad(t *testing.T) {
 		t.Errorf("%d calls refused with CIRCUIT_OPEN while replica B served", n)
 	}
 	if st := dep.State(); st != breaker.StateClosed {
-		t.Errorf("dependency breaker %v after one replica stopped; want closed", st)
+		t.Errorf("dependency breaker %v after one replica failed; want closed", st)
 	}
+}
+
+// TestFailingReplicaUnderLoad is scale scenario 2 in miniature: eight
+// callers keep calling while one replica starts failing every call with
+// UNAVAILABLE, as the calls of a killed replica do; the calls it takes
+// before its breaker opens fail, but no caller is refused with
+// CIRCUIT_OPEN while the other replica serves, and the dependency's
+// breaker stays closed. (With one breaker per dependency, two failures
+// in a row refused every caller.)
+func TestFailingReplicaUnderLoad(t *testing.T) {
+	t.Parallel()
+	a, b, c, dep := replicaPair(t, breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	untilBoth(t, c, a, b)
+	underLoad(t, c, dep, &a.calls, &b.calls, func() { a.set(status.Error(codes.Unavailable, "replica A is gone")) })
+}
+
+// TestStoppedReplicaUnderLoad: the same load while one replica's server
+// really stops (its connections close, its SubConn leaves the rotation).
+func TestStoppedReplicaUnderLoad(t *testing.T) {
+	t.Parallel()
+	var callsA, callsB atomic.Int64
+	addrA, stopA := replica(t, &callsA)
+	addrB, _ := replica(t, &callsB)
+	s := breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: time.Hour, IsFailure: grpcclient.IsTargetFailure}
+	dep := breaker.New("order", s)
+	c := dial(t, grpcclient.StaticTarget(addrA, addrB), grpcclient.WithBreaker(dep), grpcclient.WithBreakerSettings(s))
+	underLoad(t, c, dep, &callsA, &callsB, stopA)
 }
 
 // TestEveryReplicaFailingCountsEachCall: when both replicas fail every
