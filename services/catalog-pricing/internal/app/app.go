@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -90,8 +91,10 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) error {
 	}
 	catSvc := catalog.NewService(store.Catalog(), nil)
 	catSvc.OnEventsCommitted(notify)
+	// The quote memo takes at most a quarter of the Go memory limit
+	// svcmain set (MEMORY_LIMIT_MB), so it cannot keep the collector busy.
 	priceSvc := pricing.NewService(store.Pricing(), store.Catalog(), pricing.WithCache(quotes), pricing.WithQuoteTTL(cfg.QuoteTTL),
-		pricing.WithEventsCommitted(notify))
+		pricing.WithEventsCommitted(notify), pricing.WithQuoteMemoBytes(pricing.QuoteMemoBytesFor(debug.SetMemoryLimit(-1))))
 	catAPI, err := grpcapi.NewCatalogServer(catSvc, log)
 	if err != nil {
 		return err

@@ -16,6 +16,22 @@ const DefaultQuoteMemoSize = 4096
 // bound, not the count, limits the memo for large quotes.
 const DefaultQuoteMemoBytes = 64 << 20
 
+// QuoteMemoBytesFor is the memo byte bound for a process whose Go memory
+// is softly limited to limit bytes (debug.SetMemoryLimit; math.MaxInt64 or
+// less than 1 for none): a quarter of the limit, at most
+// DefaultQuoteMemoBytes. The memo's quotes are live heap the garbage
+// collector marks on every cycle; at the default 80 MiB limit
+// (svcmain MEMORY_LIMIT_MB) a 64 MiB memo kept the heap at the limit and
+// the collector running nearly all the time once varied baskets had
+// filled it (BenchmarkQuoteVsEcho quote-varied: 1.1-1.4 ms of CPU per
+// quote instead of 0.7-0.9 ms).
+func QuoteMemoBytesFor(limit int64) int {
+	if limit <= 0 || limit/4 >= DefaultQuoteMemoBytes {
+		return DefaultQuoteMemoBytes
+	}
+	return int(limit / 4)
+}
+
 // quoteMemo keeps decoded quotes under their cache key in process memory,
 // in front of the QuoteCache, so a repeated basket costs a map lookup
 // instead of decoding the cached JSON (which was three quarters of a cached
@@ -95,9 +111,12 @@ func (c *quoteMemo) get(key string, now time.Time) (Quote, *renderings, bool) {
 }
 
 // put stores q under key with no renderings yet and returns the entry's
-// renderings; shared says whether q is already in the QuoteCache. When the memo is full (count or estimated bytes) it first
-// drops expired quotes, then arbitrary ones (map order), until there is
-// room. A quote heavier than the whole byte bound is not kept (nil).
+// renderings; shared says whether q is already in the QuoteCache. When the
+// memo is full (count or estimated bytes) it first drops expired quotes,
+// then arbitrary ones (map order) until an eighth of the count and of the
+// bytes is free, so the scan over the whole memo runs once per many puts
+// rather than on every put of a memo that varied baskets keep full. A
+// quote heavier than the whole byte bound is not kept (nil).
 func (c *quoteMemo) put(key string, q Quote, now time.Time, shared bool) *renderings {
 	w := quoteFootprint(q)
 	if w > c.maxBytes {
@@ -115,8 +134,9 @@ func (c *quoteMemo) put(key string, q Quote, now time.Time, shared bool) *render
 				c.drop(k, v)
 			}
 		}
+		roomy := func() bool { return len(c.m) < c.max-c.max/8 && c.bytes+w <= c.maxBytes-c.maxBytes/8 }
 		for k, v := range c.m {
-			if !full() {
+			if roomy() {
 				break
 			}
 			c.drop(k, v)

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -70,5 +71,49 @@ func TestQuoteMemoByteBound(t *testing.T) {
 	}
 	if _, _, ok := m.get("big", now); ok {
 		t.Fatal("a quote heavier than the bound is served")
+	}
+}
+
+// TestQuoteMemoEvictsAnEighthAtOnce: a full memo makes room for an eighth
+// of its bound in one pass, so the next puts need no pass over the whole
+// memo; it never exceeds its bound.
+func TestQuoteMemoEvictsAnEighthAtOnce(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	m := newQuoteMemo(64, 1<<30)
+	for i := range 64 {
+		m.put(fmt.Sprint(i), Quote{Total: int64(i), ExpireTime: now.Add(time.Hour)}, now, false)
+	}
+	if n := m.len(); n != 64 {
+		t.Fatalf("memo holds %d quotes; want 64", n)
+	}
+	m.put("next", Quote{ExpireTime: now.Add(time.Hour)}, now, false)
+	if n := m.len(); n != 64-8 {
+		t.Fatalf("after the put that found the memo full it holds %d quotes; want %d", n, 64-8)
+	}
+	if _, _, ok := m.get("next", now); !ok {
+		t.Fatal("the new quote was not kept")
+	}
+	for i := range 200 {
+		m.put(fmt.Sprint("more", i), Quote{ExpireTime: now.Add(time.Hour)}, now, false)
+		if n := m.len(); n > 64 {
+			t.Fatalf("memo holds %d quotes; bound 64", n)
+		}
+	}
+}
+
+func TestQuoteMemoBytesFor(t *testing.T) {
+	for _, c := range []struct {
+		limit int64
+		want  int
+	}{
+		{math.MaxInt64, DefaultQuoteMemoBytes}, // no limit
+		{0, DefaultQuoteMemoBytes},
+		{1 << 30, DefaultQuoteMemoBytes},
+		{80 << 20, 20 << 20}, // svcmain's default MEMORY_LIMIT_MB
+		{8 << 20, 2 << 20},
+	} {
+		if got := QuoteMemoBytesFor(c.limit); got != c.want {
+			t.Errorf("QuoteMemoBytesFor(%d) = %d, want %d", c.limit, got, c.want)
+		}
 	}
 }

@@ -26,11 +26,12 @@ type QuoteCache interface {
 
 // Service implements the pricing use cases.
 type Service struct {
-	store    Store
-	catalog  Catalog
-	cache    QuoteCache
-	memo     *quoteMemo
-	memoSize int
+	store     Store
+	catalog   Catalog
+	cache     QuoteCache
+	memo      *quoteMemo
+	memoSize  int
+	memoBytes int
 	// data keeps the products, lists and prices quotes read, per version.
 	data quoteData
 	// computed counts quote computations (cache and memo misses), for tests.
@@ -89,6 +90,11 @@ func WithCache(c QuoteCache) Option { return func(s *Service) { s.cache = c } }
 // applies together with WithCache.
 func WithQuoteMemo(n int) Option { return func(s *Service) { s.memoSize = n } }
 
+// WithQuoteMemoBytes bounds the estimated memory of the memoized quotes
+// (default DefaultQuoteMemoBytes, or QuoteMemoBytesFor the process's Go
+// memory limit as the service's main sets it).
+func WithQuoteMemoBytes(n int) Option { return func(s *Service) { s.memoBytes = n } }
+
 // WithQuoteTTL sets the longest quote validity (default DefaultQuoteTTL).
 func WithQuoteTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d } }
 
@@ -102,12 +108,13 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // NewService returns a pricing Service over store and the catalog.
 func NewService(store Store, cat Catalog, opts ...Option) *Service {
-	s := &Service{store: store, catalog: cat, ttl: DefaultQuoteTTL, now: time.Now, memoSize: DefaultQuoteMemoSize}
+	s := &Service{store: store, catalog: cat, ttl: DefaultQuoteTTL, now: time.Now, memoSize: DefaultQuoteMemoSize,
+		memoBytes: DefaultQuoteMemoBytes}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.cache != nil && s.memoSize > 0 {
-		s.memo = newQuoteMemo(s.memoSize, DefaultQuoteMemoBytes)
+		s.memo = newQuoteMemo(s.memoSize, s.memoBytes)
 	}
 	s.versions = newVersionReader(func(ctx context.Context) (Versions, error) { return s.store.Versions(ctx) })
 	return s
