@@ -90,7 +90,7 @@ var workerConfig = order.WorkerConfig{
 
 // serve serves register's service on a bufconn listener until t ends and
 // returns a dialer for it.
-func serve(t *testing.T, register func(*grpc.Server)) func(context.Context, string) (net.Conn, error) {
+func serve(t testing.TB, register func(*grpc.Server)) func(context.Context, string) (net.Conn, error) {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	s := grpc.NewServer()
@@ -109,7 +109,7 @@ func fakeBreaker(name string) *breaker.Breaker {
 	return breaker.New(name, bs, breaker.WithLogger(quiet))
 }
 
-func dialFake(t *testing.T, name string, dialer func(context.Context, string) (net.Conn, error), opts ...grpcclient.Option) *grpc.ClientConn {
+func dialFake(t testing.TB, name string, dialer func(context.Context, string) (net.Conn, error), opts ...grpcclient.Option) *grpc.ClientConn {
 	t.Helper()
 	if len(opts) == 0 {
 		opts = []grpcclient.Option{grpcclient.WithBreaker(fakeBreaker(name))}
@@ -123,7 +123,7 @@ func dialFake(t *testing.T, name string, dialer func(context.Context, string) (n
 	return conn
 }
 
-func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
+func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	t.Helper()
 	var o envOptions
 	for _, f := range opts {
@@ -259,7 +259,7 @@ func retryWhileUnavailable(t *testing.T, what string, call func() error) {
 }
 
 // create places r and fails the test if that fails.
-func (e *env) create(t *testing.T, r *orderv1.CreateOrderRequest) *orderv1.Order {
+func (e *env) create(t testing.TB, r *orderv1.CreateOrderRequest) *orderv1.Order {
 	t.Helper()
 	res, err := e.client.CreateOrder(t.Context(), r)
 	if err != nil {
@@ -270,7 +270,7 @@ func (e *env) create(t *testing.T, r *orderv1.CreateOrderRequest) *orderv1.Order
 
 // createConfirmed places r, waits until the ERP confirmed it and returns
 // its id.
-func (e *env) createConfirmed(t *testing.T, r *orderv1.CreateOrderRequest) string {
+func (e *env) createConfirmed(t testing.TB, r *orderv1.CreateOrderRequest) string {
 	t.Helper()
 	id := e.create(t, r).GetOrderId()
 	e.waitState(t, id, orderv1.Order_STATE_CONFIRMED)
@@ -288,7 +288,7 @@ func (e *env) counts(t *testing.T) (orders, reservations int) {
 	return len(list.GetOrders()), e.inventory.ReservationCount()
 }
 
-func (e *env) get(t *testing.T, id string) *orderv1.Order {
+func (e *env) get(t testing.TB, id string) *orderv1.Order {
 	t.Helper()
 	o, err := e.client.GetOrder(t.Context(), &orderv1.GetOrderRequest{Name: "orders/" + id})
 	if err != nil {
@@ -297,7 +297,7 @@ func (e *env) get(t *testing.T, id string) *orderv1.Order {
 	return o
 }
 
-func (e *env) waitState(t *testing.T, id string, want orderv1.Order_State) *orderv1.Order {
+func (e *env) waitState(t testing.TB, id string, want orderv1.Order_State) *orderv1.Order {
 	t.Helper()
 	var o *orderv1.Order
 	wait.Eventually(t, waitTimeout, id+" in "+want.String(), func() error {
