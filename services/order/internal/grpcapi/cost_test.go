@@ -200,6 +200,7 @@ func TestCostPerOrder(t *testing.T) {
 	const n = 10
 	calls0, rows0 := cs.counts(), rows()
 	commits0, _ := e.db.CommitStats()
+	statements0, events0 := statements(e.db), outboxRows(t, e.db)
 	for i := range n {
 		// Line 1: 104 of a SKU of its own → WH-HAM 100, WH-MUC 4. Line 2:
 		// SKU-00001 x1 → WH-HAM.
@@ -222,6 +223,25 @@ func TestCostPerOrder(t *testing.T) {
 	t.Logf("rows written per order:%s", format(written, n))
 	commits, _ := e.db.CommitStats()
 	t.Logf("database commits per order: %.2f", float64(commits-commits0)/float64(n))
+	stmts, events := statements(e.db)-statements0, outboxRows(t, e.db)-events0
+	t.Logf("SQL statements per order: %.1f, outbox events per order: %.1f", float64(stmts)/float64(n), float64(events)/float64(n))
+	// Statements: 79-80 per order's life (claim, placement, submission,
+	// answer, four reports), plus what the test's polls and the worker's
+	// passes cost, which come with timing: one per GetOrder (the order row;
+	// its lines, allocations, shipments and history come from the store's
+	// parts cache, which a shipment report, the submission and the reads
+	// take too: without it an order costs 20 statements more, and each
+	// poll 4) and 3 per pass (with one of slack each). The placement writes
+	// the order's lines, allocations and history with one statement each
+	// (a statement per row cost 3 more here).
+	if most := uint64(80*n + calls["GetOrder (read)"] + 4*calls["NextQueueEntries (read)"]); stmts > most { //nolint:gosec // small non-negative counts
+		t.Errorf("%d SQL statements for %d orders, want at most %d", stmts, n, most)
+	}
+	// Events: accepted and confirmed, partially shipped, shipped and
+	// delivered, and an audit record of each of the six changes.
+	if events != 11*n {
+		t.Errorf("%d outbox events for %d orders, want %d", events, n, 11*n)
+	}
 	// Claim, order, attempt, confirmation and four reports: 8 (16 before
 	// issue #12 with this test's 20 ms worker poll), plus the worker's
 	// lease renewals, which come with time, not with orders (bounded by the
@@ -259,6 +279,23 @@ func TestCostPerOrder(t *testing.T) {
 			t.Errorf("%s: %d rows written for %d orders, want at most %d", tbl, got, n, most)
 		}
 	}
+}
+
+// statements returns how many SQL statements db ran (SQLite: compiled or
+// served by a cached prepared statement).
+func statements(db *sqldb.DB) uint64 {
+	prepared, reused := db.StatementStats()
+	return prepared + reused
+}
+
+// outboxRows returns how many events db's outbox holds (published or not).
+func outboxRows(t *testing.T, db *sqldb.DB) int {
+	t.Helper()
+	n, err := sqldb.ScanValue[int](db.SQL().QueryRowContext(t.Context(), `SELECT COUNT(*) FROM outbox_events`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // testClock is a clock tests move by hand.

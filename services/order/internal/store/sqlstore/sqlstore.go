@@ -49,12 +49,16 @@ type Encoder interface {
 type Store struct {
 	db     *sqldb.DB
 	encode Encoder
+	// parts keeps the parts of the orders written last (partsCache).
+	parts *partsCache
 }
 
 var _ order.Store = (*Store)(nil)
 
 // New returns a Store over a migrated db; encode builds the outbox events.
-func New(db *sqldb.DB, encode Encoder) *Store { return &Store{db: db, encode: encode} }
+func New(db *sqldb.DB, encode Encoder) *Store {
+	return &Store{db: db, encode: encode, parts: newPartsCache(partsCacheSize)}
+}
 
 func us(t time.Time) int64 {
 	if t.IsZero() {
@@ -324,7 +328,7 @@ func (s *Store) StealClaim(ctx context.Context, c order.PendingClaim, newOwner s
 
 // CreateOrder implements order.Store.
 func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Order, eff order.Effects) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.ownClaim(ctx, tx, ref); err != nil {
 			return err
 		}
@@ -346,6 +350,10 @@ func (s *Store) CreateOrder(ctx context.Context, ref order.ClaimRef, o *order.Or
 			string(order.ClaimCompleted), o.ID, us(time.Now()), ref.Kind, ref.RequestID)
 		return err
 	})
+	if err == nil {
+		s.parts.put(o)
+	}
+	return err
 }
 
 // writeEffects writes the events, exceptions and audit records of a change
@@ -427,35 +435,58 @@ func (s *Store) insertOrder(ctx context.Context, tx *sql.Tx, o *order.Order) err
 		}
 		return fmt.Errorf("insert order: %w", err)
 	}
+	var lines, allocs [][]any
 	for i, l := range o.Lines {
-		if _, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO order_lines (order_id, line_no, line_id, sku, quantity, unit, unit_price_minor, extended_minor,
-				price_rule_id, price_quote_id, shipped, delivered, returned)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			o.ID, i, l.ID, l.SKU, l.Quantity, l.Unit, l.UnitPriceMinor, l.ExtendedMinor, l.PriceRuleID, l.PriceQuoteID,
-			l.Shipped, l.Delivered, l.Returned); err != nil {
-			return fmt.Errorf("insert line: %w", err)
-		}
+		lines = append(lines, []any{o.ID, i, l.ID, l.SKU, l.Quantity, l.Unit, l.UnitPriceMinor, l.ExtendedMinor,
+			l.PriceRuleID, l.PriceQuoteID, l.Shipped, l.Delivered, l.Returned})
 		for j, a := range l.Allocations {
-			if _, err := tx.ExecContext(ctx, s.q(`
-				INSERT INTO order_allocations (order_id, line_id, alloc_no, warehouse_id, allocated, shipped, delivered)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				o.ID, l.ID, j, a.WarehouseID, a.Allocated, a.Shipped, a.Delivered); err != nil {
-				return fmt.Errorf("insert allocation: %w", err)
-			}
+			allocs = append(allocs, []any{o.ID, l.ID, j, a.WarehouseID, a.Allocated, a.Shipped, a.Delivered})
 		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO order_lines (order_id, line_no, line_id, sku, quantity, unit, unit_price_minor,
+		extended_minor, price_rule_id, price_quote_id, shipped, delivered, returned)`, lines); err != nil {
+		return fmt.Errorf("insert lines: %w", err)
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO order_allocations (order_id, line_id, alloc_no, warehouse_id, allocated,
+		shipped, delivered)`, allocs); err != nil {
+		return fmt.Errorf("insert allocations: %w", err)
 	}
 	return s.insertHistory(ctx, tx, o, 0)
 }
 
 func (s *Store) insertHistory(ctx context.Context, tx *sql.Tx, o *order.Order, from int) error {
+	var rows [][]any
 	for i := from; i < len(o.History); i++ {
 		h := o.History[i]
-		if _, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO order_history (order_id, seq, from_state, to_state, at_us, actor_kind, actor_id, reason, correlation_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			o.ID, i+1, int(h.From), int(h.To), us(h.At), h.Actor.Kind, h.Actor.ID, h.Reason, h.CorrelationID); err != nil {
-			return fmt.Errorf("insert history: %w", err)
+		rows = append(rows, []any{o.ID, i + 1, int(h.From), int(h.To), us(h.At), h.Actor.Kind, h.Actor.ID, h.Reason, h.CorrelationID})
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO order_history (order_id, seq, from_state, to_state, at_us, actor_kind,
+		actor_id, reason, correlation_id)`, rows); err != nil {
+		return fmt.Errorf("insert history: %w", err)
+	}
+	return nil
+}
+
+// insertRowsChunk is the most rows one multi-row INSERT writes, so the
+// statement texts (cached per connection by their text) stay few.
+const insertRowsChunk = 16
+
+// insertRows runs insert (an INSERT ... (columns) without VALUES) for rows,
+// all of one width, with up to insertRowsChunk rows per statement instead
+// of a statement per row (issue #12: an order's lines, allocations and
+// history entries were a statement each).
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, insert string, rows [][]any) error {
+	for len(rows) > 0 {
+		part := rows[:min(len(rows), insertRowsChunk)]
+		rows = rows[len(part):]
+		one := "(?" + strings.Repeat(", ?", len(part[0])-1) + ")"
+		args := make([]any, 0, len(part)*len(part[0]))
+		for _, r := range part {
+			args = append(args, r...)
+		}
+		query := insert + " VALUES " + one + strings.Repeat(", "+one, len(part)-1)
+		if _, err := tx.ExecContext(ctx, s.q(query), args...); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -628,10 +659,20 @@ func (s *Store) getOrder(ctx context.Context, q querier, id string, lock bool) (
 	if err != nil {
 		return nil, fmt.Errorf("read order %s: %w", id, err)
 	}
-	if err := s.loadParts(ctx, q, o); err != nil {
+	if err := s.fillParts(ctx, q, o); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// fillParts fills the lines, allocations, shipments and history of o, whose
+// row was just read: from the parts cache when it holds them at o's
+// version, else from the tables (loadParts).
+func (s *Store) fillParts(ctx context.Context, q querier, o *order.Order) error {
+	if s.parts.fill(o) {
+		return nil
+	}
+	return s.loadParts(ctx, q, o)
 }
 
 // ListOrders implements order.Store.
@@ -698,7 +739,7 @@ func (s *Store) ListOrders(ctx context.Context, lq order.ListQuery) ([]*order.Or
 			return fmt.Errorf("list orders: %w", err)
 		}
 		for _, o := range out {
-			if err := s.loadParts(ctx, tx, o); err != nil {
+			if err := s.fillParts(ctx, tx, o); err != nil {
 				return err
 			}
 		}
@@ -725,6 +766,9 @@ func (s *Store) updateOrder(ctx context.Context, id string, key *order.Idempoten
 		out, err = s.updateOrderTx(ctx, tx, id, key, held, fn)
 		return err
 	})
+	if err == nil {
+		s.parts.put(out)
+	}
 	return out, err
 }
 
@@ -735,11 +779,12 @@ func (s *Store) UpdateOrdersFrom(ups []order.HeldUpdate) (errs []error, err erro
 	if len(ups) == 0 {
 		return nil, nil
 	}
+	var saved []*order.Order
 	err = s.db.InTx(ups[0].Ctx, func(tx *sql.Tx) error {
-		errs = make([]error, len(ups)) // InTx may run this again
+		errs, saved = make([]error, len(ups)), nil // InTx may run this again
 		for i, u := range ups {
 			var refused error
-			_, uerr := s.updateOrderTx(u.Ctx, tx, u.Order.ID, nil, u.Order, func(o *order.Order) (order.Effects, error) {
+			o, uerr := s.updateOrderTx(u.Ctx, tx, u.Order.ID, nil, u.Order, func(o *order.Order) (order.Effects, error) {
 				eff, err := u.Fn(o)
 				refused = err
 				return eff, err
@@ -748,11 +793,17 @@ func (s *Store) UpdateOrdersFrom(ups []order.HeldUpdate) (errs []error, err erro
 				return uerr // a statement failed: nothing of the batch is stored
 			}
 			errs[i] = uerr
+			if uerr == nil {
+				saved = append(saved, o)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range saved {
+		s.parts.put(o)
 	}
 	return errs, nil
 }

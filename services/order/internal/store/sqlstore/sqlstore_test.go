@@ -1,8 +1,11 @@
 package sqlstore_test
 
 import (
+	"context"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	opsv1 "github.com/transload/transload/gen/transload/ops/v1"
 	"github.com/transload/transload/platform/eventstreams"
@@ -36,7 +39,7 @@ func TestStore(t *testing.T) {
 					if err := sqlstore.Migrate(t.Context(), db); err != nil {
 						t.Fatal(err)
 					}
-					s := sqlstore.New(db, orderpb.Encoder{})
+					s := &checkedStore{Store: sqlstore.New(db, orderpb.Encoder{}), fresh: sqlstore.NewUncached(db, orderpb.Encoder{}), t: t}
 					mu.Lock()
 					dbs[s] = db
 					mu.Unlock()
@@ -76,6 +79,42 @@ func TestStore(t *testing.T) {
 			})
 		})
 	}
+}
+
+// checkedStore checks every order it reads against the same read through
+// a store without the parts cache: the conformance suite then proves that
+// the cached parts are what the tables hold, over every change it makes.
+type checkedStore struct {
+	*sqlstore.Store
+	fresh *sqlstore.Store
+	t     *testing.T
+}
+
+func (c *checkedStore) check(ctx context.Context, got *order.Order) {
+	c.t.Helper()
+	want, err := c.fresh.GetOrder(ctx, got.ID)
+	if err != nil || want.Version != got.Version {
+		return // changed meanwhile (a concurrent test step): nothing to compare
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		c.t.Errorf("order %s version %d read with cached parts differs from the tables (-tables +cached):\n%s", got.ID, got.Version, d)
+	}
+}
+
+func (c *checkedStore) GetOrder(ctx context.Context, id string) (*order.Order, error) {
+	o, err := c.Store.GetOrder(ctx, id)
+	if err == nil {
+		c.check(ctx, o)
+	}
+	return o, err
+}
+
+func (c *checkedStore) ListOrders(ctx context.Context, q order.ListQuery) ([]*order.Order, error) {
+	out, err := c.Store.ListOrders(ctx, q)
+	for _, o := range out {
+		c.check(ctx, o)
+	}
+	return out, err
 }
 
 // TestMigrateTwice checks that migrations are idempotent on restart.
