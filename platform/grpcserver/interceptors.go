@@ -33,17 +33,6 @@ type AuthFunc func(ctx context.Context, fullMethod string) (context.Context, err
 
 // --- panic recovery ---
 
-func recoverUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (_ any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = panicToStatus(ctx, logger, info.FullMethod, p)
-			}
-		}()
-		return handler(ctx, req)
-	}
-}
-
 func recoverStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 		defer func() {
@@ -83,22 +72,6 @@ func withCorrelation(ctx context.Context) (context.Context, string) {
 // call succeeds and in the trailer when it fails. Failing calls must stay
 // "trailers-only": a response that sends headers first commits the call
 // (gRFC A6), and the client's retry policy could no longer retry it.
-
-func correlationUnary() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, id := withCorrelation(ctx)
-		resp, err := handler(ctx, req)
-		md := metadata.Pairs(correlation.MetadataKey, id)
-		// These fail only if the handler already sent headers itself or the
-		// stream is gone; neither is worth failing the call for.
-		if err != nil {
-			_ = grpc.SetTrailer(ctx, md)
-		} else {
-			_ = grpc.SetHeader(ctx, md)
-		}
-		return resp, err
-	}
-}
 
 func correlationStream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -143,22 +116,6 @@ func (s *correlationServerStream) SendMsg(m any) error {
 	return s.WrappedServerStream.SendMsg(m)
 }
 
-// --- default deadline ---
-
-// deadlineUnary gives calls without a deadline a default one, so a handler
-// always has a budget to pass on to its own outbound calls. Streams are
-// left alone: watch and event streams are meant to stay open.
-func deadlineUnary(d time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if _, ok := ctx.Deadline(); !ok && d > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-		return handler(ctx, req)
-	}
-}
-
 // --- access log ---
 
 func isHealthOrReflection(method string) bool {
@@ -201,15 +158,6 @@ func logCall(ctx context.Context, logger *slog.Logger, method string, start time
 	logger.LogAttrs(ctx, level, "grpc call", attrs...)
 }
 
-func accessLogUnary(a *accessLogger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		start := time.Now()
-		resp, err := handler(ctx, req)
-		a.log(ctx, info.FullMethod, start, err)
-		return resp, err
-	}
-}
-
 func accessLogStream(a *accessLogger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
@@ -233,16 +181,6 @@ func authenticate(ctx context.Context, auth AuthFunc, method string) (context.Co
 		return nil, apierr.Unauthenticated("authentication failed")
 	}
 	return nctx, nil
-}
-
-func authUnary(auth AuthFunc) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := authenticate(ctx, auth, info.FullMethod)
-		if err != nil {
-			return nil, err
-		}
-		return handler(ctx, req)
-	}
 }
 
 func authStream(auth AuthFunc) grpc.StreamServerInterceptor {
@@ -279,15 +217,6 @@ func validate(ctx context.Context, logger *slog.Logger, v protovalidate.Validato
 	return apierr.Internal()
 }
 
-func validateUnary(logger *slog.Logger, v protovalidate.Validator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := validate(ctx, logger, v, req); err != nil {
-			return nil, err
-		}
-		return handler(ctx, req)
-	}
-}
-
 func validateStream(logger *slog.Logger, v protovalidate.Validator) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		return handler(srv, &validatingStream{ServerStream: ss, logger: logger, v: v})
@@ -307,4 +236,78 @@ func (s *validatingStream) RecvMsg(m any) error {
 		return err
 	}
 	return validate(s.Context(), s.logger, s.v, m)
+}
+
+// --- the standard unary chain as one interceptor ---
+
+// standardUnary runs steps 1–8 of the unary chain (see the package doc:
+// recovery, correlation id, default deadline, access log, Prometheus
+// metrics, recovery again, WithAuth, protovalidate) as one interceptor
+// with the same order and effects as the eight separate ones it replaces.
+// One frame instead of eight: gRPC's chain allocated a handler closure per
+// interceptor per call, and the deeper stack made each call's goroutine
+// grow (copy) its stack more (BenchmarkUnaryChain).
+type standardUnary struct {
+	logger   *slog.Logger
+	access   *accessLogger
+	deadline time.Duration
+	metrics  grpc.UnaryServerInterceptor
+	auth     AuthFunc // nil: no authentication step
+	v        protovalidate.Validator
+}
+
+func (u *standardUnary) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	// 1. outer recovery: a panic in the steps below the handler's own
+	// recovery (log, metrics, correlation) still becomes Internal.
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicToStatus(ctx, u.logger, info.FullMethod, p)
+		}
+	}()
+	// 2. correlation id.
+	cctx, id := withCorrelation(ctx)
+	// 3. default deadline, so a handler always has a budget to pass on to
+	// its own outbound calls (streams get none: watch and event streams
+	// are meant to stay open).
+	if _, ok := cctx.Deadline(); !ok && u.deadline > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(cctx, u.deadline)
+		defer cancel()
+	}
+	// 4. access log around 5. metrics around 6–8 and the handler.
+	start := time.Now()
+	resp, err = u.metrics(cctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return u.inner(ctx, req, info, handler)
+	})
+	u.access.log(cctx, info.FullMethod, start, err)
+	// The id goes back in the header on success, in the trailer on failure
+	// (see the note after withCorrelation). These fail only if the handler already sent
+	// headers itself or the stream is gone; neither is worth failing the
+	// call for.
+	md := metadata.Pairs(correlation.MetadataKey, id)
+	if err != nil {
+		_ = grpc.SetTrailer(cctx, md)
+	} else {
+		_ = grpc.SetHeader(cctx, md)
+	}
+	return resp, err
+}
+
+// inner runs steps 6–8: recovery (so log and metrics see a handler panic
+// as Internal), authentication, validation, then handler.
+func (u *standardUnary) inner(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicToStatus(ctx, u.logger, info.FullMethod, p)
+		}
+	}()
+	if u.auth != nil {
+		if ctx, err = authenticate(ctx, u.auth, info.FullMethod); err != nil {
+			return nil, err
+		}
+	}
+	if err := validate(ctx, u.logger, u.v, req); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
 }

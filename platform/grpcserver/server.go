@@ -312,14 +312,9 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 		otelOpts = append(otelOpts, otelgrpc.WithTracerProvider(o.tracerProvider))
 	}
 	access := &accessLogger{logger: s.logger, mode: o.accessLog}
-	unary := slices.Concat(o.firstUnary, []grpc.UnaryServerInterceptor{
-		recoverUnary(s.logger),
-		correlationUnary(),
-		deadlineUnary(o.defaultDeadline),
-		accessLogUnary(access),
-		s.metrics.UnaryServerInterceptor(),
-		recoverUnary(s.logger),
-	})
+	std := &standardUnary{logger: s.logger, access: access, deadline: o.defaultDeadline,
+		metrics: s.metrics.UnaryServerInterceptor(), auth: o.auth, v: v}
+	unary := slices.Concat(o.firstUnary, []grpc.UnaryServerInterceptor{std.intercept}, o.unary)
 	stream := []grpc.StreamServerInterceptor{
 		recoverStream(s.logger),
 		correlationStream(),
@@ -328,12 +323,9 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 		recoverStream(s.logger),
 	}
 	if o.auth != nil {
-		unary = append(unary, authUnary(o.auth))
 		stream = append(stream, authStream(o.auth))
 	}
-	unary = append(unary, validateUnary(s.logger, v))
 	stream = append(stream, validateStream(s.logger, v))
-	unary = append(unary, o.unary...)
 	stream = append(stream, o.stream...)
 	s.unaryChain = chainUnary(unary)
 
