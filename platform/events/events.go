@@ -175,6 +175,24 @@ var ErrMalformedEvent = errors.New("events: malformed event")
 // type in protoregistry.GlobalTypes (generated packages register their
 // types when imported). Delivery and StreamSequence are left zero.
 func Decode(subject string, header nats.Header, data []byte) (Event, error) {
+	ev, err := decodeHeaders(subject, header, data)
+	if err != nil {
+		return ev, err
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(ev.Type))
+	if err != nil {
+		return ev, fmt.Errorf("%w: payload type %s is not registered (is its gen package imported?): %w", ErrMalformedEvent, ev.Type, err)
+	}
+	msg := mt.New().Interface()
+	if err := proto.Unmarshal(data, msg); err != nil {
+		return ev, fmt.Errorf("%w: decode %s: %w", ErrMalformedEvent, ev.Type, err)
+	}
+	ev.Payload = msg
+	return ev, nil
+}
+
+// decodeHeaders is Decode without the payload: Payload stays nil.
+func decodeHeaders(subject string, header nats.Header, data []byte) (Event, error) {
 	ev := Event{
 		ID:            header.Get(outbox.HeaderEventID),
 		Type:          header.Get(outbox.HeaderEventType),
@@ -208,14 +226,5 @@ func Decode(subject string, header nats.Header, data []byte) (Event, error) {
 	if ev.Type == "" {
 		return ev, fmt.Errorf("%w: no %s header", ErrMalformedEvent, outbox.HeaderEventType)
 	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(ev.Type))
-	if err != nil {
-		return ev, fmt.Errorf("%w: payload type %s is not registered (is its gen package imported?): %w", ErrMalformedEvent, ev.Type, err)
-	}
-	msg := mt.New().Interface()
-	if err := proto.Unmarshal(data, msg); err != nil {
-		return ev, fmt.Errorf("%w: decode %s: %w", ErrMalformedEvent, ev.Type, err)
-	}
-	ev.Payload = msg
 	return ev, nil
 }
