@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,7 +107,8 @@ func runService(ctx context.Context, rt *svcmain.Runtime, loaded *config.Config,
 	if err != nil {
 		return err
 	}
-	auditConsumer, err := events.NewConsumer(db, js, deskevents.AuditConfig(), deskevents.AuditHandler(d, store.Bind), copts...)
+	auditConsumer, err := events.NewConsumer(db, js, deskevents.AuditConfig(), deskevents.AuditHandler(d, store.Bind),
+		append(slices.Clone(copts), deskevents.AuditOptions()...)...)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func auditCommits(t *testing.T, js jetstream.JetStream, name string, n int, opts
 	cfg := deskevents.AuditConfig()
 	cfg.Name = name
 	c0, _ := db.CommitStats()
-	c, err := events.NewConsumer(db, js, cfg, deskevents.AuditHandler(d, store.Bind), append(opts,
+	c, err := events.NewConsumer(db, js, cfg, deskevents.AuditHandler(d, store.Bind), append(append(opts, deskevents.AuditOptions()...),
 		events.WithFetchWait(200*time.Millisecond), events.WithConsumerLogger(slog.New(slog.DiscardHandler)))...)
 	if err != nil {
 		t.Fatal(err)

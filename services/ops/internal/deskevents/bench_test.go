@@ -69,7 +69,12 @@ func BenchmarkAuditConsumer(b *testing.B) {
 		})
 	}
 	b.Run("baseline-map", func(b *testing.B) { consumeBacklog(b, js, backlog, mapHandler) })
-	b.Run("cmd-ops", func(b *testing.B) { consumeBacklog(b, js, backlog, deskevents.AuditHandler) })
+	// The handler on a payload the consumer decoded (structJSON), before
+	// the audit consumer read the resources from the wire.
+	b.Run("decoded", func(b *testing.B) { consumeBacklog(b, js, backlog, deskevents.AuditHandler) })
+	b.Run("cmd-ops", func(b *testing.B) {
+		consumeBacklog(b, js, backlog, deskevents.AuditHandler, deskevents.AuditOptions()...)
+	})
 }
 
 // benchConsumers numbers the benchmark's durable consumers: each reads
@@ -78,7 +83,8 @@ var benchConsumers atomic.Int64
 
 // consumeBacklog runs b.N events of the backlog through fresh audit
 // consumers with handler.
-func consumeBacklog(b *testing.B, js jetstream.JetStream, backlog int, handler func(*desk.Desk, deskevents.Binder) events.Handler) {
+func consumeBacklog(b *testing.B, js jetstream.JetStream, backlog int, handler func(*desk.Desk, deskevents.Binder) events.Handler,
+	extra ...events.ConsumerOption) {
 	cpu0 := processCPU(b)
 	defer func() { b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 	for round := 0; round*backlog < b.N; round++ {
@@ -91,9 +97,9 @@ func consumeBacklog(b *testing.B, js jetstream.JetStream, backlog int, handler f
 		d := desk.New(store, deskevents.NewReplayer(js, ""))
 		cfg := deskevents.AuditConfig()
 		cfg.Name = fmt.Sprint("audit_bench_", benchConsumers.Add(1))
-		c, err := events.NewConsumer(db, js, cfg, handler(d, store.Bind),
+		c, err := events.NewConsumer(db, js, cfg, handler(d, store.Bind), append([]events.ConsumerOption{
 			events.WithBatch(deskevents.ConsumerBatch), events.WithBatchLinger(deskevents.ConsumerLinger),
-			events.WithFetchWait(200*time.Millisecond), events.WithConsumerLogger(slog.New(slog.DiscardHandler)))
+			events.WithFetchWait(200 * time.Millisecond), events.WithConsumerLogger(slog.New(slog.DiscardHandler))}, extra...)...)
 		if err != nil {
 			b.Fatal(err)
 		}

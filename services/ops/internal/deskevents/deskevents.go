@@ -20,6 +20,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -84,15 +85,54 @@ func DeskHandler(d *desk.Desk, bind Binder) events.Handler {
 	})
 }
 
-// AuditHandler appends the record of each AuditRecordedEvent on d.
+// AuditHandler appends the record of each AuditRecordedEvent on d. Run
+// its consumer with AuditOptions: it reads the resources straight from
+// the wire (wireAudit); an event decoded by the consumer is taken as it
+// is.
 func AuditHandler(d *desk.Desk, bind Binder) events.Handler {
-	return events.Typed(func(ctx context.Context, tx *sql.Tx, ev events.Event, msg *opsv1.AuditRecordedEvent) error {
-		r := auditRecord(ev, msg)
-		if err := auditJSON(&r, msg); err != nil {
+	return func(ctx context.Context, tx *sql.Tx, ev events.Event) error {
+		r, err := auditFromEvent(ev)
+		if err != nil {
 			return events.Permanent(err)
 		}
 		return permanentIfInvalid(d.RecordAudit(ctx, bind(tx), r))
-	})
+	}
+}
+
+// AuditOptions are the audit consumer's own options: the payload is left
+// to AuditHandler (events.WithRawPayload).
+func AuditOptions() []events.ConsumerOption {
+	return []events.ConsumerOption{events.WithRawPayload()}
+}
+
+// auditType is the payload type of audit events.
+var auditType = string((&opsv1.AuditRecordedEvent{}).ProtoReflect().Descriptor().FullName())
+
+// auditFromEvent is the audit record of ev, from its decoded payload or,
+// without one, from its wire bytes.
+func auditFromEvent(ev events.Event) (desk.AuditRecord, error) {
+	if ev.Payload != nil {
+		msg, ok := ev.Payload.(*opsv1.AuditRecordedEvent)
+		if !ok {
+			return desk.AuditRecord{}, fmt.Errorf("deskevents: payload %s is not an audit event", ev.Type)
+		}
+		r := auditRecord(ev, msg)
+		err := auditJSON(&r, msg)
+		return r, err
+	}
+	if ev.Type != auditType {
+		return desk.AuditRecord{}, fmt.Errorf("deskevents: payload %s is not %s", ev.Type, auditType)
+	}
+	msg, before, after, err := wireAudit(ev.Data)
+	if err != nil {
+		return desk.AuditRecord{}, fmt.Errorf("%w: decode %s: %w", events.ErrMalformedEvent, ev.Type, err)
+	}
+	r := auditRecord(ev, msg)
+	if r.BeforeJSON, err = wireStructJSON(before); err != nil {
+		return r, err
+	}
+	r.AfterJSON, err = wireStructJSON(after)
+	return r, err
 }
 
 func permanentIfInvalid(err error) error {

@@ -1,6 +1,7 @@
 package deskevents
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -58,6 +59,23 @@ func FuzzOpsEventDecoding(f *testing.F) {
 		h.Set(outbox.HeaderEventType, typ)
 		h.Set(outbox.HeaderOccurredAt, "2026-12-07T10:00:00Z")
 		ev, err := events.Decode(subject, h, data)
+		if audit {
+			// The audit consumer reads the payload from the wire
+			// (events.WithRawPayload): the same record as from the
+			// decoded payload, and an error where decoding fails.
+			raw := ev
+			raw.Payload = nil
+			wr, werr := auditFromEvent(raw)
+			switch {
+			case err != nil && werr == nil:
+				t.Fatalf("the wire read accepted a payload Decode refused (%v): %+v", err, wr)
+			case err == nil:
+				dr, derr := auditFromEvent(ev)
+				if (derr == nil) != (werr == nil) || !reflect.DeepEqual(dr, wr) {
+					t.Fatalf("wire read %+v (%v), decoded %+v (%v)", wr, werr, dr, derr)
+				}
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -80,6 +98,42 @@ func FuzzOpsEventDecoding(f *testing.F) {
 		o := occurrence(ev, ev.Payload.(*opsv1.ExceptionRaisedEvent))
 		if o.EventID != ev.ID || !representable(o.OccurTime) {
 			t.Fatalf("occurrence id %q time %v (event %s)", o.EventID, o.OccurTime, ev.ID)
+		}
+	})
+}
+
+// FuzzWireStructJSON: for any bytes, wireStructJSON is structJSON of the
+// Struct proto.Unmarshal decodes from them, and fails where it fails.
+func FuzzWireStructJSON(f *testing.F) {
+	marshal := func(m proto.Message) []byte {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	s1, _ := structpb.NewStruct(map[string]any{"a": "<x>", "n": 1.5e-7, "l": []any{"q", nil, true, map[string]any{"z": 1.0, "b": false}},
+		"o": map[string]any{"k": "v"}})
+	s2, _ := structpb.NewStruct(map[string]any{"a": 2.0, "o": map[string]any{"j": "w"}, "l": []any{"r"}})
+	f.Add(marshal(s1))
+	f.Add(append(marshal(s1), marshal(s2)...)) // a field twice: entries replaced by key
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0x02, 0x12, 0x00})                   // an entry without a key, an empty value
+	f.Add([]byte{0x0a, 0x05, 0x0a, 0x01, 0xff, 0x12, 0x00}) // invalid UTF-8 key
+	f.Add([]byte{0x0a, 0x04, 0x12, 0x02, 0x11, 0x00})       // truncated number
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s structpb.Struct
+		perr := proto.Unmarshal(data, &s)
+		got, werr := wireStructJSON([][]byte{data})
+		if perr != nil {
+			if werr == nil {
+				t.Fatalf("wireStructJSON accepted what proto.Unmarshal refused (%v): %s", perr, got)
+			}
+			return
+		}
+		want, serr := structJSON(&s)
+		if (serr == nil) != (werr == nil) || got != want {
+			t.Fatalf("wireStructJSON %s (%v), structJSON %s (%v)", got, werr, want, serr)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,7 +81,8 @@ func StartOps(t testing.TB, js jetstream.JetStream, dsn string, opts ...desk.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditCons, err := events.NewConsumer(db, js, deskevents.AuditConfig(), deskevents.AuditHandler(d, store.Bind), copts...)
+	auditCons, err := events.NewConsumer(db, js, deskevents.AuditConfig(), deskevents.AuditHandler(d, store.Bind),
+		append(slices.Clone(copts), deskevents.AuditOptions()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
