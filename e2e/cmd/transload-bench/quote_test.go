@@ -45,7 +45,11 @@ func TestQuoteScenarioOnMesh(t *testing.T) {
 			t.Fatalf("TRANSLOAD_BENCH_QUOTE_DURATION=%q: want a positive duration", v)
 		}
 	}
-	results, notes, err := runQuoteScenario(ctx, mesh.Proc(launcher.Catalog).GRPCAddr, []int{1, 16}, d, w)
+	dial, err := mesh.DialOptions(launcher.Catalog) // the operator's mutual TLS, the mesh's default
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, notes, err := runQuoteScenario(ctx, mesh.Proc(launcher.Catalog).GRPCAddr, []int{1, 16}, d, w, dial...)
 	if err != nil {
 		t.Fatal(err)
 	}
