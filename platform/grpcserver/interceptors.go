@@ -246,12 +246,13 @@ func (s *validatingStream) RecvMsg(m any) error {
 // with the same order and effects as the eight separate ones it replaces.
 // One frame instead of eight: gRPC's chain allocated a handler closure per
 // interceptor per call, and the deeper stack made each call's goroutine
-// grow (copy) its stack more (BenchmarkUnaryChain).
+// grow (copy) its stack more (BenchmarkUnaryChain). The metrics step is
+// serverMetrics' unary interceptor inline.
 type standardUnary struct {
 	logger   *slog.Logger
 	access   *accessLogger
 	deadline time.Duration
-	metrics  grpc.UnaryServerInterceptor
+	metrics  *serverMetrics
 	auth     AuthFunc // nil: no authentication step
 	v        protovalidate.Validator
 }
@@ -274,11 +275,12 @@ func (u *standardUnary) intercept(ctx context.Context, req any, info *grpc.Unary
 		cctx, cancel = context.WithTimeout(cctx, u.deadline)
 		defer cancel()
 	}
-	// 4. access log around 5. metrics around 6–8 and the handler.
+	// 4. access log around 5. metrics around 6–8 and the handler (one
+	// start time for both).
 	start := time.Now()
-	resp, err = u.metrics(cctx, req, info, func(ctx context.Context, req any) (any, error) {
-		return u.inner(ctx, req, info, handler)
-	})
+	mm := u.metrics.unaryStart(info.FullMethod)
+	resp, err = u.inner(cctx, req, info, handler)
+	u.metrics.unaryDone(mm, err, start)
 	u.access.log(cctx, info.FullMethod, start, err)
 	// The id goes back in the header on success, in the trailer on failure
 	// (see the note after withCorrelation). These fail only if the handler already sent

@@ -41,7 +41,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -229,7 +228,7 @@ type Server struct {
 	internal *grpc.Server
 	health   *Health
 	admin    *adminhttp.Server
-	metrics  *grpcprom.ServerMetrics
+	metrics  *serverMetrics
 	registry *prometheus.Registry
 
 	lis, adminLis, internalLis net.Listener
@@ -272,7 +271,7 @@ func New(opts ...Option) (*Server, error) {
 		s.registry = prometheus.NewRegistry()
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s.metrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	s.metrics = newServerMetrics()
 	if err := s.registry.Register(s.metrics); err != nil {
 		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 	}
@@ -313,13 +312,13 @@ func (s *Server) serverOptions(v protovalidate.Validator) []grpc.ServerOption {
 	}
 	access := &accessLogger{logger: s.logger, mode: o.accessLog}
 	std := &standardUnary{logger: s.logger, access: access, deadline: o.defaultDeadline,
-		metrics: s.metrics.UnaryServerInterceptor(), auth: o.auth, v: v}
+		metrics: s.metrics, auth: o.auth, v: v}
 	unary := slices.Concat(o.firstUnary, []grpc.UnaryServerInterceptor{std.intercept}, o.unary)
 	stream := []grpc.StreamServerInterceptor{
 		recoverStream(s.logger),
 		correlationStream(),
 		accessLogStream(access),
-		s.metrics.StreamServerInterceptor(),
+		s.metrics.stream,
 		recoverStream(s.logger),
 	}
 	if o.auth != nil {
@@ -467,7 +466,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ran = true
 	s.mu.Unlock()
 
-	s.metrics.InitializeMetrics(s.grpc)
+	s.metrics.initialize(s.grpc)
 	errc := make(chan error, 2)
 	serve := func(srv *grpc.Server, lis net.Listener, what string) {
 		s.logger.Info("grpc listening", slog.String("listener", what), slog.String("addr", lis.Addr().String()))
