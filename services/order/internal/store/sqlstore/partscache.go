@@ -7,10 +7,11 @@ import (
 	"github.com/transload/transload/services/order/internal/order"
 )
 
-// partsCacheSize is how many orders' parts a Store keeps (about 1 KB
-// each for an order of a few lines): the orders written last, which are
-// the ones read and updated next (an ERP answer, a shipment report, a
-// listing of recently updated orders).
+// partsCacheSize is how many orders' parts a Store keeps (about 2.5 KB
+// each for an order of a few lines: 5 MB of the order process's 18 MB live
+// heap in the sustained bench): the orders written last, which are the
+// ones read and updated next (an ERP answer, a shipment report, a listing
+// of recently updated orders).
 const partsCacheSize = 2048
 
 // parts are an order's lines (with their allocations), shipments and
