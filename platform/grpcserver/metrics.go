@@ -25,8 +25,10 @@ type serverMetrics struct {
 	started, handled, received, sent *prometheus.CounterVec
 	seconds                          *prometheus.HistogramVec
 
-	// methods holds *methodMetrics by grpc type and full method.
-	methods sync.Map
+	// unaryMethods holds the *methodMetrics of unary calls by full
+	// method, streamMethods those of streams by grpc type + full method
+	// (two maps so a unary call builds no key).
+	unaryMethods, streamMethods sync.Map
 }
 
 // methodMetrics is one method's series, each looked up in its vector the
@@ -108,12 +110,15 @@ func (m *serverMetrics) Collect(ch chan<- prometheus.Metric) {
 
 // method returns the series of fullMethod called as typ.
 func (m *serverMetrics) method(typ, fullMethod string) *methodMetrics {
-	key := typ + fullMethod
-	if mm, ok := m.methods.Load(key); ok {
+	methods, key := &m.unaryMethods, fullMethod
+	if typ != typeUnary {
+		methods, key = &m.streamMethods, typ+fullMethod
+	}
+	if mm, ok := methods.Load(key); ok {
 		return mm.(*methodMetrics)
 	}
 	service, method := splitMethod(fullMethod)
-	mm, _ := m.methods.LoadOrStore(key, &methodMetrics{labels: [3]string{typ, service, method}})
+	mm, _ := methods.LoadOrStore(key, &methodMetrics{labels: [3]string{typ, service, method}})
 	return mm.(*methodMetrics)
 }
 
