@@ -15,11 +15,15 @@
 //  3. default deadline for calls that carry none
 //  4. access log (method, code, duration, correlation id): every failed call; successful ones
 //     all (default), none or 1 in 100 as WithAccessLog says
-//  5. Prometheus server metrics with handling-time histogram
+//  5. Prometheus server metrics with handling-time histogram (go-grpc-middleware's
+//     grpc_server_* families; each method's series looked up once, see serverMetrics)
 //  6. panic recovery again, so log and metrics see a handler panic as Internal
 //  7. authentication hook (WithAuth)
 //  8. protovalidate (violations → InvalidArgument + BadRequest + VALIDATION_FAILED)
 //  9. interceptors added with WithUnaryInterceptors
+//
+// Steps 1–8 run as one interceptor (standardUnary), which costs less per
+// call than eight chained ones and behaves the same.
 //
 // OpenTelemetry tracing is an otelgrpc stats handler, which gRPC runs around
 // the whole chain. Streams get the same chain except the default deadline.
