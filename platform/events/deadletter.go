@@ -55,7 +55,7 @@ func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream, name st
 	if name == "" {
 		name = DefaultDeadLetterStream
 	}
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	s, err := eventstreams.CreateOrUpdate(ctx, js, jetstream.StreamConfig{
 		Name:        name,
 		Description: "Transload dead letters: events consumers could not apply",
 		Subjects:    []string{DeadLetterSubjectPrefix + ">"},

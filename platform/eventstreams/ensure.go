@@ -44,11 +44,28 @@ func Ensure(ctx context.Context, js jetstream.JetStream, s Stream) (jetstream.St
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := js.CreateOrUpdateStream(ctx, s.JetStreamConfig())
+	st, err := CreateOrUpdate(ctx, js, s.JetStreamConfig())
 	if err != nil {
 		return nil, fmt.Errorf("eventstreams: ensure stream %s: %w", s.Name, err)
 	}
 	return st, nil
+}
+
+// CreateOrUpdate creates the stream cfg declares, or updates an existing
+// one only when its configuration differs (JetStream answers a create
+// with the configuration a stream already has as a success, and one with
+// another configuration as ErrStreamNameAlreadyInUse). Every consumer
+// start and every relay start ensures its streams, so an unconditional
+// update would rewrite an unchanged stream's configuration each time,
+// concurrently with other processes creating consumers on it (which
+// nats-server v2.15's file store does not synchronise: a data race the
+// race detector reports in tests).
+func CreateOrUpdate(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.UpdateStream(ctx, cfg)
+	}
+	return st, err
 }
 
 // EnsureExists creates s when it does not exist and leaves an existing

@@ -3,6 +3,7 @@ package eventstreams_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -263,5 +264,38 @@ func TestEnsurersShareRegisterer(t *testing.T) {
 	}
 	if got := metric(t, reg, "transload_eventstreams_stream_ready", "SHARED_B"); got != 0 {
 		t.Errorf("ready of SHARED_B = %v, want 0", got)
+	}
+}
+
+// TestEnsureAlongsideConsumerCreation: services ensure their streams at
+// every start while other processes create consumers on them. An
+// unconditional stream update each time raced, inside nats-server's file
+// store, with the consumer creation (the race detector reported it in the
+// ops service's tests); Ensure of an unchanged stream leaves it alone.
+func TestEnsureAlongsideConsumerCreation(t *testing.T) {
+	t.Parallel()
+	_, js := natstest.Connect(t, natstest.Start(t))
+	ctx := t.Context()
+	s := eventstreams.Stream{Name: "BUSY", Subjects: []string{"busy.>"}, Description: "v1"}
+	if _, err := eventstreams.Ensure(ctx, js, s); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			if _, err := eventstreams.Ensure(ctx, js, s); err != nil {
+				t.Errorf("Ensure: %v", err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := js.CreateOrUpdateConsumer(ctx, "BUSY", jetstream.ConsumerConfig{
+				Durable: fmt.Sprintf("c%d", i), AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+				t.Errorf("consumer: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := description(t, js, "BUSY"); got != "v1" {
+		t.Errorf("description = %q", got)
 	}
 }
