@@ -58,7 +58,7 @@ func (f *fakeJS) attempt(method string, cfg jetstream.StreamConfig) error {
 	return nil
 }
 
-func (f *fakeJS) CreateOrUpdateStream(_ context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+func (f *fakeJS) UpdateStream(_ context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	return nil, f.attempt("update", cfg)
 }
 
@@ -99,11 +99,13 @@ func TestEnsurerRetriesOnlyFailedStreamsWithBoundedBackoff(t *testing.T) {
 	if err := e.Run(t.Context(), js); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	// Ensure creates first and updates only a stream that exists with
+	// another configuration, which these failures never reach.
 	wantCalls := []string{
-		"update RETRY_A", "update RETRY_B", // both fail
-		"update RETRY_A", "update RETRY_B", // B succeeds
-		"update RETRY_A", // fails
-		"update RETRY_A", // succeeds
+		"create RETRY_A", "create RETRY_B", // both fail
+		"create RETRY_A", "create RETRY_B", // B succeeds
+		"create RETRY_A", // fails
+		"create RETRY_A", // succeeds
 	}
 	if diff := cmp.Diff(wantCalls, js.calls); diff != "" {
 		t.Errorf("attempts (-want +got):\n%s", diff)
