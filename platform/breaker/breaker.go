@@ -98,6 +98,7 @@ func (s Settings) readyToTrip(c gobreaker.Counts) bool {
 // Breaker guards calls to one target.
 type Breaker struct {
 	target    string
+	settings  Settings
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
 	logger    *slog.Logger
 	metrics   *Metrics
@@ -123,7 +124,7 @@ func DefaultIsFailure(err error) bool {
 // New returns a closed breaker for target (a dial target or a dependency
 // name such as "erp"); target labels its logs, metrics and errors.
 func New(target string, s Settings, opts ...Option) *Breaker {
-	b := &Breaker{target: target, logger: slog.Default(), isFailure: s.IsFailure}
+	b := &Breaker{target: target, settings: s, logger: slog.Default(), isFailure: s.IsFailure}
 	if b.isFailure == nil {
 		b.isFailure = DefaultIsFailure
 	}
@@ -158,6 +159,11 @@ func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
 	b.metrics.setState(b.target, to)
 	b.metrics.transition(b.target, from, to)
 }
+
+// Settings returns the settings the breaker was built with (IsFailure as
+// given, possibly nil), e.g. for breakers of the same dependency's
+// replicas that must trip and recover alike.
+func (b *Breaker) Settings() Settings { return b.settings }
 
 // Target returns the target the breaker guards.
 func (b *Breaker) Target() string { return b.target }

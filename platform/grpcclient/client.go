@@ -302,6 +302,10 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	stream := []grpc.StreamClientInterceptor{correlationStream}
 	if !o.noBreaker {
 		s := o.breakerSettings
+		if o.breaker != nil {
+			// The replicas trip and recover like the shared breaker.
+			s = o.breaker.Settings()
+		}
 		if s.IsFailure == nil {
 			s.IsFailure = IsTargetFailure
 		}

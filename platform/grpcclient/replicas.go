@@ -123,17 +123,21 @@ func (c *replicaCall) address() string {
 	return ""
 }
 
-// verdict tells the dependency's breaker how to count err, the outcome of
-// the call c: a refusal because every replica's breaker is open is a
-// failure of the dependency; a target failure on one address while
-// another replica serves is not counted; anything else is counted as the
-// breaker's own predicate says.
-func (c *replicaCall) verdict(set *replicaSet, err error) error {
+// verdict tells the dependency's breaker dep how to count err, the
+// outcome of the call c: a refusal because every replica's breaker is
+// open is a failure of the dependency while dep is closed (so dep opens
+// as the replicas did) and not counted otherwise (dep's half-open trial
+// was never sent, and its slot goes to the next call); a target failure
+// on one address while another replica serves is not counted; anything
+// else is counted as dep's own predicate says.
+func (c *replicaCall) verdict(dep *breaker.Breaker, set *replicaSet, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case c.allOpen.Load():
+	case c.allOpen.Load() && dep.State() == breaker.StateClosed:
 		return breaker.Failure(err)
+	case c.allOpen.Load():
+		return breaker.NotCounted(err)
 	case IsTargetFailure(err) && set.healthyBesides(c.address()):
 		return breaker.NotCounted(err)
 	}
@@ -146,7 +150,7 @@ func replicaUnary(b *breaker.Breaker, set *replicaSet) grpc.UnaryClientIntercept
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		return b.Execute(ctx, func(ctx context.Context) error {
 			call := &replicaCall{callerCtx: ctx}
-			return call.verdict(set, invoker(context.WithValue(ctx, replicaCallKey{}, call), method, req, reply, cc, opts...))
+			return call.verdict(b, set, invoker(context.WithValue(ctx, replicaCallKey{}, call), method, req, reply, cc, opts...))
 		})
 	}
 }
@@ -158,7 +162,7 @@ func replicaStream(b *breaker.Breaker, set *replicaSet) grpc.StreamClientInterce
 		return breaker.Do(ctx, b, func(ctx context.Context) (grpc.ClientStream, error) {
 			call := &replicaCall{callerCtx: ctx, stream: true}
 			cs, err := streamer(context.WithValue(ctx, replicaCallKey{}, call), desc, cc, method, opts...)
-			return cs, call.verdict(set, err)
+			return cs, call.verdict(b, set, err)
 		})
 	}
 }

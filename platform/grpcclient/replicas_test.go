@@ -324,3 +324,25 @@ func BenchmarkUnaryCall(b *testing.B) {
 		})
 	}
 }
+
+// TestSharedBreakerSettingsReachTheReplicas: a connection given a shared
+// breaker (WithBreaker, as order's two ERP connections share "erp") gives
+// its replica breakers that breaker's settings, not the defaults: with a
+// threshold the shared breaker never reaches, 20 failures in a row still
+// reach the server (the default replica breaker would open after 5), so
+// the replicas trip and recover as the operator configured.
+func TestSharedBreakerSettingsReachTheReplicas(t *testing.T) {
+	t.Parallel()
+	s := &scripted{}
+	s.set(apierr.Internal())
+	dep := breaker.New("erp", breaker.Settings{ConsecutiveFailures: 1000, OpenTimeout: time.Hour, IsFailure: grpcclient.IsTargetFailure})
+	c := dial(t, serve(t, s.probe()), grpcclient.WithBreaker(dep))
+	for i := range 20 {
+		if _, err := c.Create(context.Background(), "x"); status.Code(err) != codes.Internal {
+			t.Fatalf("call %d = %v; want the server's INTERNAL (no breaker at 1000 consecutive failures opens)", i, err)
+		}
+	}
+	if n := s.calls.Load(); n != 20 {
+		t.Errorf("server saw %d of 20 calls", n)
+	}
+}
