@@ -226,6 +226,8 @@ func WithBreakerSettings(s breaker.Settings) Option {
 // b counts failures with its own Settings.IsFailure: build it with
 // IsFailure set to IsTargetFailure (or a refinement of it), since
 // breaker.New's default counts every error, business answers included.
+// The connection's replica breakers take b's Settings (WithBreakerSettings
+// is then ignored).
 func WithBreaker(b *breaker.Breaker) Option { return func(o *options) { o.breaker = b } }
 
 // WithoutBreaker disables the breaker (for callers that must reach the
