@@ -11,7 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,6 +175,16 @@ func TestMeshTLSDeliversAnOrderAndAdmitsOnlyMembers(t *testing.T) {
 	defer plain.Close()
 	if _, err := inventoryv1.NewInventoryServiceClient(plain).ListWarehouses(ctx, &inventoryv1.ListWarehousesRequest{}); err != nil {
 		t.Errorf("plaintext mesh, plaintext client: %v", err)
+	}
+
+	// A binary started with neither MESH_TLS_DIR nor MESH_PLAINTEXT=true
+	// (a deployment that forgot its certificates) refuses to start and
+	// names both variables, instead of serving plaintext.
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "inventory"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=sqlite://" + filepath.Join(work, "refused.db")}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "MESH_TLS_DIR") || !strings.Contains(string(out), "MESH_PLAINTEXT=true") {
+		t.Errorf("inventory without a mesh mode: err %v, output %s; want a refusal naming MESH_TLS_DIR and MESH_PLAINTEXT=true", err, out)
 	}
 	viaDial, err := pm.Dial(launcher.Inventory)
 	if err != nil {

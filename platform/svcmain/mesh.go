@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"testing"
 
 	"github.com/transload/transload/platform/config"
 	"github.com/transload/transload/platform/grpcserver"
@@ -19,10 +18,10 @@ var ErrMeshModeUnset = errors.New("internal gRPC needs the mesh certificates: se
 	"(make run's <data>/mesh, a Secret mounted in Kubernetes), or MESH_PLAINTEXT=true, the explicit development flag")
 
 // meshModeRequired makes a binary with neither MESH_TLS_DIR nor
-// MESH_PLAINTEXT fail with [ErrMeshModeUnset]. Only a go test binary
-// leaves it off: its in-process runtimes (bufconn servers of a service's
-// own tests) are no mesh, and tests of this package turn it on.
-var meshModeRequired = !testing.Testing()
+// MESH_PLAINTEXT fail with [ErrMeshModeUnset]. [Main], which every
+// binary's main calls, turns it on; a service's own tests, which call
+// Start for in-process runtimes (bufconn servers, no mesh), leave it off.
+var meshModeRequired = false
 
 // loadMesh reads the binary's mesh identity from MESH_TLS_DIR (nil for
 // MESH_PLAINTEXT=true). Setting both, or neither, is a configuration

@@ -41,6 +41,7 @@ type RunFunc func(ctx context.Context, getenv func(string) string, stdout io.Wri
 // exits with status 1; otherwise it exits with status 0. Only a main
 // function calls it: it never returns.
 func Main(name string, run RunFunc) {
+	meshModeRequired = true // a deployed binary: mutual TLS or the explicit plaintext flag
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := exitCode(ctx, name, run, os.Getenv, os.Stdout, os.Stderr)
 	stop()
