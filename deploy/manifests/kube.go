@@ -454,13 +454,15 @@ func (r *Rendered) checkSecrets(pods []pod) error {
 
 // devOnly are the variables production must not turn on: gRPC
 // reflection and pprof describe the binary to whoever reaches a port,
-// and local webhook targets undo notify's SSRF policy.
-var devOnly = []string{"GRPC_REFLECTION", "PPROF_ENABLED", "WEBHOOK_ALLOW_LOCAL_TARGETS"}
+// local webhook targets undo notify's SSRF policy, and MESH_PLAINTEXT
+// drops the mesh's mutual TLS.
+var devOnly = []string{"GRPC_REFLECTION", "PPROF_ENABLED", "WEBHOOK_ALLOW_LOCAL_TARGETS", "MESH_PLAINTEXT"}
 
 // CheckProduction checks what only the prod overlay promises: every
 // binary with a database takes DATABASE_URL from a Secret (PostgreSQL;
-// never a DSN with its password in the manifest, never SQLite), and no
-// development switch is on.
+// never a DSN with its password in the manifest, never SQLite), every
+// mesh member speaks mutual TLS from certificates mounted from a Secret
+// at its MESH_TLS_DIR, and no development switch is on.
 func CheckProduction(r *Rendered, repo *Repo) error {
 	var errs []error
 	for _, p := range r.pods() {
@@ -483,7 +485,38 @@ func CheckProduction(r *Rendered, repo *Repo) error {
 			if b.Reads("DATABASE_URL") && !fromSecret {
 				errs = append(errs, fmt.Errorf("%s: %s: DATABASE_URL must come from a Secret (secretKeyRef)", r.Overlay, p.workload))
 			}
+			if b.Reads("MESH_TLS_DIR") {
+				if err := meshFromSecret(p.spec, c); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s: %w", r.Overlay, p.workload, err))
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// meshFromSecret checks that c sets MESH_TLS_DIR to a folder mounted from
+// a Secret volume of spec (the mesh certificates, rotated by updating the
+// Secret: no subPath, which would pin the first version).
+func meshFromSecret(spec corev1.PodSpec, c corev1.Container) error {
+	dir := ""
+	for _, e := range c.Env {
+		if e.Name == "MESH_TLS_DIR" && e.ValueFrom == nil {
+			dir = e.Value
+		}
+	}
+	if dir == "" {
+		return errors.New("MESH_TLS_DIR is not set: internal gRPC must be mutual TLS")
+	}
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != dir {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name == m.Name && v.Secret != nil && m.SubPath == "" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("MESH_TLS_DIR=%s is not a Secret volume mounted whole (no subPath)", dir)
 }

@@ -222,7 +222,9 @@ func TestOverlayCheckFailsOnBrokenProd(t *testing.T) {
 		"NetworkPolicy/wmssim-to-order lets Deployment/wmssim into Deployment/order:9005, a call no variable of Deployment/wmssim documents")
 	wantErrs(t, CheckProduction(r, repo(t)),
 		`Deployment/notify sets WEBHOOK_ALLOW_LOCAL_TARGETS="true": a development switch`,
-		"Deployment/wmssim: DATABASE_URL must come from a Secret")
+		"Deployment/wmssim: DATABASE_URL must come from a Secret",
+		`Deployment/ops sets MESH_PLAINTEXT="true": a development switch`,
+		"Deployment/erpsim: MESH_TLS_DIR is not set")
 }
 
 func TestOverlayCheckFailsOnBrokenDev(t *testing.T) {
