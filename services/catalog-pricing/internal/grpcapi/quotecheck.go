@@ -142,7 +142,7 @@ func idPattern(s string) bool {
 
 // channelPattern: ^[a-z0-9][a-z0-9_-]{0,31}$.
 func channelPattern(s string) bool {
-	if len(s) < 1 || len(s) > 32 || !(isLower(s[0]) || isDigit(s[0])) {
+	if len(s) < 1 || len(s) > 32 || !isLower(s[0]) && !isDigit(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {

@@ -219,6 +219,9 @@ func appendWireValue(b []byte, chunks [][]byte, depth int, check bool) ([]byte, 
 			return nil, err
 		}
 	}
+	// kind is a google.protobuf.Value field number, not an enum: the
+	// protowire.Number constants (valid ranges) are no cases of it.
+	//exhaustive:ignore
 	switch kind {
 	case valueString:
 		return appendString(b, string(str)), nil
