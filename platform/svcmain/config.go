@@ -87,7 +87,7 @@ type Base struct {
 	// Go's memory; SQLite's page caches live outside the Go heap
 	// (platform/sqldb bounds them). 0 turns it off; a GOMEMLIMIT in the
 	// environment wins over it. Default [DefaultMemoryLimitMB].
-	MemoryLimitMB int64 `env:"MEMORY_LIMIT_MB" default:"80"`
+	MemoryLimitMB int64 `env:"MEMORY_LIMIT_MB" default:"64"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" default:"info"`
 	// AccessLog says which successful gRPC calls the access log keeps:

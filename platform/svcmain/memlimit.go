@@ -16,12 +16,14 @@ import (
 // of resident file pages, and what modernc.org/sqlite allocates outside
 // the Go heap (page caches, compiled statements, its allocator's
 // overhead), about 20 MB for order and inventory (their anonymous
-// resident memory minus the Go runtime's). 80 MiB (84 MB) of Go memory
-// leaves those about 13 MB of room below 150 MB. At ordinary load the
+// resident memory minus the Go runtime's). 80 MiB of Go memory was the
+// first choice, on paper 13 MB below 150 MB; make bench at 8aec5b8 still
+// saw order peak at 155 MB after the rate search's overload probes, so
+// the default is 64 MiB (67 MB), about 30 MB of room. At ordinary load the
 // limit costs nothing: a live heap of 20-25 MB lets the GC's own target
 // (twice the live heap) stay below it; only a burst that grows the heap
 // makes the GC run more often instead of letting the process grow.
-const DefaultMemoryLimitMB = 80 // keep in step with Base.MemoryLimitMB's default tag
+const DefaultMemoryLimitMB = 64 // keep in step with Base.MemoryLimitMB's default tag
 
 // errNegativeMemoryLimit is the cause of MEMORY_LIMIT_MB's FieldError for
 // a negative value.

@@ -20,7 +20,7 @@ const DefaultQuoteMemoBytes = 64 << 20
 // is softly limited to limit bytes (debug.SetMemoryLimit; math.MaxInt64 or
 // less than 1 for none): a quarter of the limit, at most
 // DefaultQuoteMemoBytes. The memo's quotes are live heap the garbage
-// collector marks on every cycle; at the default 80 MiB limit
+// collector marks on every cycle; at an 80 MiB limit
 // (svcmain MEMORY_LIMIT_MB) a 64 MiB memo kept the heap at the limit and
 // the collector running nearly all the time once varied baskets had
 // filled it (BenchmarkQuoteVsEcho quote-varied: 1.1-1.4 ms of CPU per
